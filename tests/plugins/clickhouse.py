@@ -1,0 +1,1 @@
+"""ClickHouse fixtures (real clickhouse-server through clickhouse-driver, and chDB)."""

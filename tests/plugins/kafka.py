@@ -1,0 +1,1 @@
+"""Kafka fixtures (the real broker started by scripts/services.sh)."""
