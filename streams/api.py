@@ -1,0 +1,41 @@
+"""Validation of API and CLI query parameters: a clear 4xx, never a changed query."""
+from __future__ import annotations
+
+import re
+
+MAX_K = 1000
+_ID_RE = re.compile(r"^[\w.:@/+\-]{1,256}$", re.UNICODE)
+
+
+class ApiError(ValueError):
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.status = status
+
+
+def validate_rumour_id(value: str) -> str:
+    """A rumour id as given in a URL: 1-256 word characters or ``.:@/+-``.
+
+    >>> validate_rumour_id("weibo:123")
+    'weibo:123'
+    """
+    if not isinstance(value, str) or not _ID_RE.match(value):
+        raise ApiError("rumour id: 1-256 letters, digits or . : @ / + - _")
+    return value
+
+
+def parse_k(value, default: int) -> int:
+    """The number of cut-off accounts asked for.
+
+    >>> parse_k("5", 10), parse_k(None, 10)
+    (5, 10)
+    """
+    if value is None or value == "":
+        return default
+    try:
+        k = int(value)
+    except (TypeError, ValueError):
+        raise ApiError("k: expected an integer") from None
+    if not 0 <= k <= MAX_K:
+        raise ApiError(f"k: expected 0..{MAX_K}")
+    return k

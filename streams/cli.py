@@ -1,0 +1,213 @@
+"""The ``rumour`` command."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+import orjson
+
+from streams.settings import SETTINGS, Settings
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
+
+
+def _add_setting_flags(parser: argparse.ArgumentParser, names) -> None:
+    for s in SETTINGS:
+        if s.name in names:
+            parser.add_argument("--" + s.name.replace("_", "-"), dest=s.name, default=None,
+                                help=f"{s.help} [env {s.env}, default {s.default}]")
+
+
+def _settings(args) -> Settings:
+    return Settings.load({s.name: getattr(args, s.name, None) for s in SETTINGS})
+
+
+def _emit(obj) -> None:
+    sys.stdout.buffer.write(orjson.dumps(obj) + b"\n")
+    sys.stdout.flush()
+
+
+# -- embedded commands -------------------------------------------------------------------------
+def _open_embedded_store(url: str):
+    if url in ("none", ""):
+        return None
+    from streams.store import open_store
+
+    store = open_store(url)
+    store.migrate()
+    return store
+
+
+def run_embedded(paths, settings: Settings, store_url: str | None = None, progress: bool = False):
+    """Run the pipeline over files; returns ``(pipeline, stats)``."""
+    from streams.embedded import replay_files
+
+    url = settings.embedded_store if store_url is None else store_url
+    store = _open_embedded_store(url)
+    return replay_files(paths, store, settings, progress=progress)
+
+
+def cmd_replay(args) -> int:
+    settings = _settings(args)
+    pipeline, stats = run_embedded(args.files, settings, args.store, progress=args.progress)
+    if args.dead_letters:
+        from streams.embedded import write_dead_letters
+
+        write_dead_letters(stats.dead, args.dead_letters)
+    _emit(stats.summary())
+    if pipeline.store is not None:
+        pipeline.store.close()
+    return 0
+
+
+def cmd_trace(args) -> int:
+    settings = _settings(args)
+    # The trace needs only the graphs; a store is used when one is asked for.
+    pipeline, _ = run_embedded(args.files, settings, args.store or "none")
+    k = settings.cutoff_k if args.cutoff_k is None else args.cutoff_k
+    ids = [args.rumour] if args.rumour else pipeline.rumour_ids()
+    missing = 0
+    for rid in ids:
+        answer = pipeline.trace(rid, k)
+        if answer is None:
+            print(f"rumour: no events for rumour {rid!r}", file=sys.stderr)
+            missing += 1
+            continue
+        if args.json:
+            _emit(answer)
+        else:
+            _print_trace(answer)
+    return 1 if missing else 0
+
+
+def _print_trace(answer: dict) -> None:
+    print(f"rumour {answer['rumour_id']}: {answer['events']} events")
+    for rank, o in enumerate(answer["origins"][:5], 1):
+        print(f"  origin #{rank}: account {o['account_id']} event {o['event_id']} at {o['ts']} "
+              f"reach {o['reach']}")
+    for c in answer["cutoff"]:
+        print(f"  cut-off: account {c['account_id']} prevents {c['prevented']} shares")
+
+
+def cmd_demo(args) -> int:
+    from streams.demo import run_demo
+
+    return run_demo(_settings(args), shared_data=Path(args.shared_data), seed=args.seed,
+                    weibo_cascades=args.weibo_cascades)
+
+
+# -- Kafka / ClickHouse commands ---------------------------------------------------------------
+def cmd_worker(args) -> int:
+    from streams.app import run_worker
+
+    run_worker(_settings(args))
+    return 0
+
+
+def cmd_produce(args) -> int:
+    from streams.produce import produce_files
+
+    settings = _settings(args)
+    summary = produce_files(args.files, settings, events_per_message=args.events_per_message)
+    _emit(summary)
+    return 0
+
+
+def cmd_migrate(args) -> int:
+    from streams.store import open_store
+
+    settings = _settings(args)
+    store = open_store(args.url or settings.clickhouse_url)
+    store.migrate()
+    store.close()
+    print(f"migrated {args.url or settings.clickhouse_url}")
+    return 0
+
+
+def cmd_import(args) -> int:
+    from streams.importers import run_import
+
+    report = run_import(args.dataset, args.src, args.output)
+    _emit(report.to_dict())
+    return 0
+
+
+def cmd_settings(args) -> int:
+    print("| setting | env var | default | help |")
+    print("|---|---|---|---|")
+    for s in SETTINGS:
+        print(f"| `{s.name}` | `{s.env}` | `{s.default}` | {s.help} |")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rumour", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("replay", help="run the pipeline embedded over files, print a JSON summary")
+    p.add_argument("files", nargs="+", help="JSONL, JSON array or .gz files of v1 share events ('-' = stdin)")
+    p.add_argument("--store", default=None, help="store URL (default: the embedded_store setting)")
+    p.add_argument("--dead-letters", default=None, help="also write dead letters to this JSONL file")
+    p.add_argument("--progress", action="store_true", help="show progress on stderr")
+    _add_setting_flags(p, {"batch_size", "max_event_bytes", "max_message_bytes", "embedded_store"})
+    p.set_defaults(func=cmd_replay)
+
+    p = sub.add_parser("trace", help="origins and cut-off accounts of each rumour in the files")
+    p.add_argument("files", nargs="+")
+    p.add_argument("--json", action="store_true", help="one JSON object per rumour per line")
+    p.add_argument("--rumour", default=None, help="only this rumour id")
+    p.add_argument("--cutoff-k", type=int, default=None, help="number of cut-off accounts")
+    p.add_argument("--store", default=None, help="also store the events (default: graphs only)")
+    _add_setting_flags(p, {"batch_size", "max_event_bytes", "max_message_bytes"})
+    p.set_defaults(func=cmd_trace)
+
+    p = sub.add_parser("demo", help="embedded demo: a synthetic cascade and real Weibo cascades")
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--weibo-cascades", type=int, default=5)
+    p.add_argument("--shared-data", default=str(SHARED_DATA))
+    _add_setting_flags(p, {"embedded_store", "cutoff_k"})
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("worker", help="run the Faust worker (Kafka -> ClickHouse + live graph)")
+    _add_setting_flags(p, {s.name for s in SETTINGS} - {"embedded_store"})
+    p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser("produce", help="send files of share events to Kafka, keyed by rumour")
+    p.add_argument("files", nargs="+")
+    p.add_argument("--events-per-message", type=int, default=1,
+                   help="pack up to N events of one rumour into one message (a JSON array)")
+    _add_setting_flags(p, {"broker", "topic", "topic_partitions"})
+    p.set_defaults(func=cmd_produce)
+
+    p = sub.add_parser("migrate", help="apply the ClickHouse schema")
+    p.add_argument("--url", default=None, help="store URL (default: the clickhouse_url setting)")
+    _add_setting_flags(p, {"clickhouse_url"})
+    p.set_defaults(func=cmd_migrate)
+
+    p = sub.add_parser("import", help="turn a real dataset into v1 share events (JSONL)")
+    p.add_argument("dataset", choices=["weibo-ced", "twitter15-16"])
+    p.add_argument("src", help="the dataset folder or its .tar.gz")
+    p.add_argument("-o", "--output", required=True, help="output JSONL file")
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("settings", help="print every setting as a Markdown table")
+    p.set_defaults(func=cmd_settings)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args) or 0)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"rumour: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

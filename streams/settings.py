@@ -1,0 +1,107 @@
+"""Every setting: a name, a default, an environment variable and help text.
+
+The README's settings table is checked against :data:`SETTINGS` by a test, so a setting that is
+added here and not documented fails the suite.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: object
+    env: str
+    help: str
+    type: type = str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("broker", "kafka://127.0.0.1:9092", "RUMOUR_KAFKA_BROKER",
+            "Kafka bootstrap server(s) for the worker and `rumour produce`."),
+    Setting("clickhouse_url", "clickhouse://127.0.0.1:9000/rumour", "RUMOUR_CLICKHOUSE_URL",
+            "Store of the worker: clickhouse://host:port/database (server) or chdb:///path (in-process)."),
+    Setting("embedded_store", "chdb://", "RUMOUR_EMBEDDED_STORE",
+            "Store of the embedded commands (replay, demo, serve): chdb:// (temporary), chdb:///path, "
+            "a clickhouse:// URL, or none."),
+    Setting("topic", "shares", "RUMOUR_TOPIC", "Kafka topic of share events."),
+    Setting("dead_letter_topic", "shares-dead", "RUMOUR_DEAD_LETTER_TOPIC",
+            "Kafka topic that receives refused events with their reason."),
+    Setting("topic_partitions", 8, "RUMOUR_TOPIC_PARTITIONS",
+            "Partitions of the share topic when the worker creates it (events are keyed by rumour).", int),
+    Setting("app_id", "rumour-trace", "RUMOUR_APP_ID", "Faust application id (the Kafka consumer group)."),
+    Setting("batch_size", 5000, "RUMOUR_BATCH_SIZE",
+            "Most Kafka messages taken into one batch (one ClickHouse insert, one graph update).", int),
+    Setting("batch_wait", 0.5, "RUMOUR_BATCH_WAIT",
+            "Longest wait in seconds to fill a batch before processing what has arrived.", float),
+    Setting("web_host", "127.0.0.1", "RUMOUR_WEB_HOST", "Address the worker's web server binds."),
+    Setting("web_port", 6066, "RUMOUR_WEB_PORT", "Port of the worker's web server (trace API).", int),
+    Setting("cutoff_k", 10, "RUMOUR_CUTOFF_K", "Number of cut-off accounts reported per rumour.", int),
+    Setting("max_event_bytes", 1 << 20, "RUMOUR_MAX_EVENT_BYTES",
+            "Largest single event accepted; larger ones go to the dead letters.", int),
+    Setting("max_message_bytes", 16 << 20, "RUMOUR_MAX_MESSAGE_BYTES",
+            "Largest Kafka message or input line accepted (a batch of events).", int),
+    Setting("store_retry_seconds", 300.0, "RUMOUR_STORE_RETRY_SECONDS",
+            "How long a batch write to the store is retried (with backoff) before the worker gives up.",
+            float),
+    Setting("data_dir", ".run/worker", "RUMOUR_DATA_DIR", "Faust's local data folder for the worker."),
+    Setting("log_level", "info", "RUMOUR_LOG_LEVEL", "Log level: debug, info, warning, error."),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+@dataclass
+class Settings:
+    broker: str
+    clickhouse_url: str
+    embedded_store: str
+    topic: str
+    dead_letter_topic: str
+    topic_partitions: int
+    app_id: str
+    batch_size: int
+    batch_wait: float
+    web_host: str
+    web_port: int
+    cutoff_k: int
+    max_event_bytes: int
+    max_message_bytes: int
+    store_retry_seconds: float
+    data_dir: str
+    log_level: str
+
+    @classmethod
+    def load(cls, overrides: dict | None = None, environ=None) -> "Settings":
+        """Defaults, then environment variables, then explicit overrides (e.g. CLI flags).
+
+        >>> Settings.load({"batch_size": 10}, environ={"RUMOUR_TOPIC": "t"}).topic
+        't'
+        """
+        environ = os.environ if environ is None else environ
+        values = {}
+        for s in SETTINGS:
+            value = s.default
+            if s.env in environ:
+                value = _convert(s, environ[s.env])
+            if overrides and overrides.get(s.name) is not None:
+                value = _convert(s, overrides[s.name])
+            values[s.name] = value
+        return cls(**values)
+
+
+def _convert(setting: Setting, raw):
+    try:
+        return setting.type(raw)
+    except (TypeError, ValueError):
+        raise ValueError(f"setting {setting.name} ({setting.env}): expected {setting.type.__name__}, "
+                         f"got {raw!r}") from None
+
+
+def setting(name: str) -> Setting:
+    return _BY_NAME[name]
+
+
+assert {f.name for f in fields(Settings)} == set(_BY_NAME), "Settings fields and SETTINGS disagree"
