@@ -10,7 +10,8 @@
 # status prints the state; exit 0 when running, 3 when not.
 #
 # Environment: RUMOUR_KAFKA_PORT (default 9092), RUMOUR_KAFKA_CONTROLLER_PORT (default 9093),
-# RUMOUR_KAFKA_VERSION (default 4.1.1), RUMOUR_KAFKA_START_TIMEOUT seconds (default 120).
+# RUMOUR_KAFKA_VERSION (default 4.1.1), RUMOUR_KAFKA_START_TIMEOUT seconds (default 120),
+# RUMOUR_RUN_DIR where state lives (default <project>/.run; Kafka uses its kafka/ folder).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -26,7 +27,7 @@ DEPENDENCY_PLUGIN_VERSION=3.8.1
 
 CACHE="$ROOT/.cache/kafka/$VERSION"
 LIBS="$CACHE/libs"
-RUN="$ROOT/.run/kafka"
+RUN="${RUMOUR_RUN_DIR:-$ROOT/.run}/kafka"
 CONFIG="$RUN/config"
 DATA="$RUN/data"
 LOGS="$RUN/logs"

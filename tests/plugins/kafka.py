@@ -1,1 +1,103 @@
-"""Kafka fixtures (the real broker started by scripts/services.sh)."""
+"""Kafka fixtures (the real broker started by scripts/services.sh).
+
+- ``kafka_bootstrap`` (session): ``"host:port"`` of a broker that answered a metadata request;
+  from RUMOUR_KAFKA_BROKER (default 127.0.0.1:9092). Skips, or fails under CI=true, when none.
+- ``kafka_topic`` (factory): ``kafka_topic(partitions=1, prefix="t") -> name`` creates a fresh,
+  uniquely named topic and deletes it at teardown.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import Callable, Iterator
+
+import pytest
+
+DEFAULT_BROKER = "127.0.0.1:9092"
+
+
+def broker_address() -> str:
+    return os.environ.get("RUMOUR_KAFKA_BROKER", DEFAULT_BROKER)
+
+
+async def _probe(bootstrap: str, timeout_s: float) -> None:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000))
+    try:
+        await asyncio.wait_for(admin.start(), timeout_s)
+        # A metadata round trip, not only a TCP connect: the broker must be serving requests.
+        await asyncio.wait_for(admin.list_topics(), timeout_s)
+    finally:
+        await admin.close()
+
+
+def _error_code(entry) -> int:
+    # Response entries are tuples: (name, error_code, ...) for CreateTopics and DeleteTopics.
+    return int(entry[1])
+
+
+async def _create_topic(bootstrap: str, name: str, partitions: int) -> None:
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        response = await admin.create_topics(
+            [NewTopic(name=name, num_partitions=partitions, replication_factor=1)], timeout_ms=30000
+        )
+        errors = [e for e in response.topic_errors if _error_code(e) != 0]
+        if errors:
+            raise RuntimeError(f"creating topic {name} failed: {errors}")
+        # Metadata propagates asynchronously; wait until the broker lists the topic.
+        for _ in range(100):
+            if name in await admin.list_topics():
+                return
+            await asyncio.sleep(0.1)
+        raise RuntimeError(f"topic {name} created but not listed after 10 s")
+    finally:
+        await admin.close()
+
+
+async def _delete_topics(bootstrap: str, names: list[str]) -> None:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        doomed = [n for n in names if n in existing]
+        if doomed:
+            await admin.delete_topics(doomed, timeout_ms=30000)
+    finally:
+        await admin.close()
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> str:
+    """Bootstrap address of a live Kafka broker (see scripts/services.sh)."""
+    from tests.conftest import unavailable
+
+    bootstrap = broker_address()
+    try:
+        asyncio.run(_probe(bootstrap, timeout_s=10.0))
+    except Exception as exc:  # noqa: BLE001 - any failure means "no usable broker"
+        unavailable(f"Kafka broker at {bootstrap} ({type(exc).__name__}: {exc})")
+    return bootstrap
+
+
+@pytest.fixture
+def kafka_topic(kafka_bootstrap: str) -> Iterator[Callable[..., str]]:
+    """Factory: ``kafka_topic(partitions=1, prefix="t")`` creates a fresh topic, returns its name."""
+    created: list[str] = []
+
+    def make(partitions: int = 1, prefix: str = "t") -> str:
+        name = f"{prefix}-{uuid.uuid4().hex[:12]}"
+        asyncio.run(_create_topic(kafka_bootstrap, name, partitions))
+        created.append(name)
+        return name
+
+    yield make
+    if created:
+        asyncio.run(_delete_topics(kafka_bootstrap, created))
