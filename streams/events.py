@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import numpy as np
 import orjson
@@ -43,6 +43,7 @@ MAX_MESSAGE_BYTES = 16 << 20  # one message or line, possibly a batch
 MIN_TS_MS = 946_684_800_000  # 2000-01-01T00:00:00Z
 FUTURE_SLACK_MS = 86_400_000
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _STRING_FIELDS_REQUIRED = ("event_id", "rumour_id", "account_id")
 _OPTIONAL_IDS = ("parent_event_id", "parent_account_id")
 
@@ -164,7 +165,8 @@ def parse_ts(value) -> int:
             raise EventError(f"ts: not RFC 3339: {value!r}") from None
         if parsed.tzinfo is None:
             raise EventError(f"ts: RFC 3339 needs an offset: {value!r}")
-        ms = int(parsed.timestamp() * 1000)
+        # Integer arithmetic: float seconds lose the millisecond on some values.
+        ms = (parsed - _EPOCH) // timedelta(milliseconds=1)
     elif value is None:
         raise EventError("ts: required")
     else:
@@ -289,6 +291,8 @@ class Decoder:
             dead.append(DeadLetter(raw, f"invalid JSON: {exc}", source, now_ms))
             return
         if isinstance(obj, list):
+            if not obj:
+                dead.append(DeadLetter(raw, "empty batch: a JSON array with no events", source, now_ms))
             for pos, item in enumerate(obj):
                 self._accept(item, None, f"{source}[{pos}]" if source else f"[{pos}]",
                              now_ms, rows, dead)
