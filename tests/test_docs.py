@@ -1,0 +1,27 @@
+"""The README documents every setting and the commands the contract names."""
+from pathlib import Path
+
+from streams.cli import build_parser
+from streams.settings import SETTINGS
+
+README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+
+
+def test_every_setting_is_documented_with_env_and_default():
+    for s in SETTINGS:
+        row = next((line for line in README.splitlines() if line.startswith(f"| `{s.name}` |")), None)
+        assert row is not None, f"setting {s.name} missing from README"
+        assert f"`{s.env}`" in row and f"`{s.default}`" in row and s.help in row
+
+
+def test_readme_starts_with_the_two_commands():
+    code = README.split("```bash", 1)[1].split("```", 1)[0]
+    lines = [line.split("#")[0].strip() for line in code.strip().splitlines()]
+    assert lines == ["bash scripts/demo.sh", "bash scripts/test.sh"]
+
+
+def test_every_subcommand_is_documented():
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    for name in sub.choices:
+        assert f"`rumour {name}" in README, f"rumour {name} missing from README"
