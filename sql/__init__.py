@@ -1,0 +1,170 @@
+"""The ClickHouse schema as numbered ``.sql`` files, and :func:`migrate` to apply them.
+
+The same SQL text runs on Debian's clickhouse-server 18.16 and on chDB (ClickHouse 26.x): the
+files use only what both understand (see docs in ``../shared/notes/services.md``). Each file is
+``NNN_name.sql``; statements are separated by a ``;`` at the end of a line; lines starting
+with ``--`` are comments. ``{database}`` stands for the target database, so every test run can
+use its own.
+
+A file whose first lines contain ``-- requires-version: X.Y`` is a version-gated extra: it is
+applied only when ``SELECT version()`` is at least X.Y, and is not recorded otherwise (so it is
+applied after the server is upgraded). None of the current files needs one.
+
+Applied files are recorded in ``{database}.schema_migrations``; re-running is a no-op. Every
+statement is also ``IF NOT EXISTS``, so two processes migrating at once, or a run interrupted
+half-way through a file, are harmless.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable
+
+SQL_DIR = Path(__file__).resolve().parent
+PLACEHOLDER = "{database}"
+_NAME_RE = re.compile(r"^(\d{3})_([A-Za-z0-9_]+)\.sql$")
+_IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+_GATE_RE = re.compile(r"^--\s*requires-version:\s*(\d+(?:\.\d+)*)\s*$", re.M)
+_STATEMENT_END = re.compile(r";[ \t]*(?:\n|$)")
+
+MIGRATIONS_TABLE = """CREATE TABLE IF NOT EXISTS {database}.schema_migrations
+(
+    version UInt32,
+    name String,
+    checksum String,
+    applied_at DateTime('UTC') DEFAULT now()
+)
+ENGINE = MergeTree()
+ORDER BY version"""
+
+Execute = Callable[[str], "list | None"]
+
+
+class MigrationError(RuntimeError):
+    """A migration file is malformed or a statement failed."""
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    text: str
+    requires: tuple | None  # minimum server version, or None
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()[:16]
+
+    def statements(self, database: str) -> list[str]:
+        """The file's statements with ``{database}`` substituted, comments removed.
+
+        >>> m = Migration(1, "x", "-- c; d\\nCREATE TABLE {database}.t (a UInt8) ENGINE = Memory;\\n", None)
+        >>> m.statements("db1")
+        ['CREATE TABLE db1.t (a UInt8) ENGINE = Memory']
+        """
+        return split_statements(self.text.replace(PLACEHOLDER, check_identifier(database)))
+
+
+def check_identifier(name: str) -> str:
+    """Return ``name`` if it is a plain ClickHouse identifier (it is pasted into SQL text).
+
+    >>> check_identifier("rt_test_01ab")
+    'rt_test_01ab'
+    """
+    if not isinstance(name, str) or not _IDENT_RE.match(name):
+        raise ValueError(f"not a plain identifier: {name!r}")
+    return name
+
+
+def split_statements(text: str) -> list[str]:
+    """Split SQL text into statements at ``;`` + end of line, dropping ``--`` comment lines.
+
+    >>> split_statements("-- a; b\\nSELECT 1;\\nSELECT 2\\n")
+    ['SELECT 1', 'SELECT 2']
+    """
+    body = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
+    return [s.strip() for s in _STATEMENT_END.split(body) if s.strip()]
+
+
+def load_migrations(directory: Path | str | None = None) -> list[Migration]:
+    """The ``NNN_name.sql`` files of ``directory`` (default: this package), in version order."""
+    folder = Path(directory) if directory is not None else SQL_DIR
+    found = []
+    seen = {}
+    for path in sorted(folder.glob("*.sql")):
+        match = _NAME_RE.match(path.name)
+        if not match:
+            raise MigrationError(f"{path.name}: migration files are named NNN_name.sql")
+        version = int(match.group(1))
+        if version in seen:
+            raise MigrationError(f"{path.name}: version {version} also used by {seen[version]}")
+        seen[version] = path.name
+        text = path.read_text(encoding="utf-8")
+        gate = _GATE_RE.search(text)
+        requires = parse_version(gate.group(1)) if gate else None
+        found.append(Migration(version, path.stem, text, requires))
+    return found
+
+
+def parse_version(text: str) -> tuple:
+    """``'18.16.1'`` -> ``(18, 16, 1)``; trailing non-numeric parts are ignored.
+
+    >>> parse_version("26.9.1.1-chdb") > parse_version("18.16.1")
+    True
+    """
+    parts = []
+    for piece in str(text).split("."):
+        digits = re.match(r"\d+", piece)
+        if not digits:
+            break
+        parts.append(int(digits.group(0)))
+    return tuple(parts)
+
+
+def _rows(result) -> list:
+    return list(result) if result else []
+
+
+def migrate(execute: Execute, database: str, directory: Path | str | None = None,
+            migrations: Iterable[Migration] | None = None) -> list[str]:
+    """Create ``database`` if needed and apply the migrations not yet recorded there.
+
+    ``execute(sql)`` runs one statement and returns its rows (a list of tuples) for a SELECT.
+    Returns the names of the files applied by this call (empty when up to date).
+    """
+    check_identifier(database)
+    todo = list(migrations) if migrations is not None else load_migrations(directory)
+    execute(f"CREATE DATABASE IF NOT EXISTS {database}")
+    execute(MIGRATIONS_TABLE.replace(PLACEHOLDER, database))
+    applied = {int(row[0]) for row in
+               _rows(execute(f"SELECT DISTINCT version FROM {database}.schema_migrations"))}
+    server_version = None
+    done = []
+    for mig in todo:
+        if mig.version in applied:
+            continue
+        if mig.requires is not None:
+            if server_version is None:
+                server_version = parse_version(_rows(execute("SELECT version()"))[0][0])
+            if server_version < mig.requires:
+                continue
+        for statement in mig.statements(database):
+            try:
+                execute(statement)
+            except Exception as exc:  # the backend's own error type varies
+                raise MigrationError(f"{mig.name}: {exc}\n-- statement:\n{statement}") from exc
+        # INSERT ... SELECT rather than VALUES: clickhouse-driver hangs on inline VALUES
+        # against 18.16. The name matched NNN_[A-Za-z0-9_]+ and the checksum is hex: safe to inline.
+        execute(f"INSERT INTO {database}.schema_migrations (version, name, checksum) "
+                f"SELECT {mig.version}, '{mig.name}', '{mig.checksum}'")
+        done.append(mig.name)
+    return done
+
+
+def applied_versions(execute: Execute, database: str) -> list[int]:
+    """Versions recorded in ``{database}.schema_migrations``, ascending."""
+    check_identifier(database)
+    rows = _rows(execute(f"SELECT DISTINCT version FROM {database}.schema_migrations ORDER BY version"))
+    return [int(r[0]) for r in rows]

@@ -1,0 +1,89 @@
+"""Read queries shared by every store backend, so both run byte-identical SQL.
+
+Values are quoted client-side with :func:`quote` (18.16 has no server-side ``{x:Type}``
+parameters), and the final text is the same for clickhouse-driver and chDB. Only the insert
+path differs by backend (native columnar blocks vs an Arrow table), which is not SQL dialect.
+"""
+from __future__ import annotations
+
+from . import check_identifier
+
+EVENT_COLUMNS = ("event_id", "rumour_id", "account_id", "ts_ms", "parent_event_id",
+                 "parent_account_id", "kind", "platform", "region", "text")
+DEAD_LETTER_COLUMNS = ("received_ms", "source", "reason", "rumour_id", "event_id", "raw")
+
+# ClickHouse string literal escapes (the same set clickhouse-driver uses client-side).
+_ESCAPES = {"\\": "\\\\", "'": "\\'", "\b": "\\b", "\f": "\\f", "\r": "\\r", "\n": "\\n",
+            "\t": "\\t", "\0": "\\0", "\a": "\\a", "\v": "\\v"}
+
+
+def quote(value: str) -> str:
+    """A ClickHouse string literal for ``value``.
+
+    >>> quote("it's\\n")
+    "'it\\\\'s\\\\n'"
+    """
+    if not isinstance(value, str):
+        raise TypeError(f"expected str, got {type(value).__name__}")
+    return "'" + "".join(_ESCAPES.get(c, c) for c in value) + "'"
+
+
+def _where_rumour(rumour_id) -> str:
+    return "" if rumour_id is None else f" WHERE rumour_id = {quote(rumour_id)}"
+
+
+def insert_events(database: str) -> str:
+    """``INSERT`` head naming the columns a writer sends (ts, ingested_at are server defaults)."""
+    return f"INSERT INTO {check_identifier(database)}.share_events ({', '.join(EVENT_COLUMNS)})"
+
+
+def insert_dead_letters(database: str) -> str:
+    return f"INSERT INTO {check_identifier(database)}.dead_letters ({', '.join(DEAD_LETTER_COLUMNS)})"
+
+
+def count_events(database: str, rumour_id: str | None = None) -> str:
+    """Distinct events: FINAL collapses re-deliveries; uniqExact also covers a re-delivered
+    copy whose ts moved it to another month's partition (FINAL works per partition)."""
+    return (f"SELECT uniqExact(rumour_id, event_id) FROM {check_identifier(database)}.share_events FINAL"
+            + _where_rumour(rumour_id))
+
+
+def load_events(database: str, rumour_id: str | None = None) -> str:
+    """All event columns in EventBatch order, kind as its numeric code, by time then id."""
+    return ("SELECT event_id, rumour_id, account_id, ts_ms, parent_event_id, parent_account_id, "
+            "CAST(kind AS Int8) AS kind_code, platform, region, text "
+            f"FROM {check_identifier(database)}.share_events FINAL"
+            + _where_rumour(rumour_id)
+            + " ORDER BY ts_ms, event_id, rumour_id")
+
+
+def rumour_ids(database: str) -> str:
+    return f"SELECT DISTINCT rumour_id FROM {check_identifier(database)}.share_events ORDER BY rumour_id"
+
+
+def dead_letters(database: str, limit: int) -> str:
+    """Newest first. raw comes back hex-encoded so arbitrary bytes survive any client's
+    string decoding unchanged."""
+    limit = int(limit)
+    if limit < 0:
+        raise ValueError("limit must be >= 0")
+    return ("SELECT received_ms, source, reason, rumour_id, event_id, hex(raw) AS raw_hex "
+            f"FROM {check_identifier(database)}.dead_letters "
+            f"ORDER BY received_ms DESC, source, event_id, reason LIMIT {limit}")
+
+
+def count_dead_letters(database: str) -> str:
+    return f"SELECT count() FROM {check_identifier(database)}.dead_letters"
+
+
+def minute_counts(database: str, rumour_id: str) -> str:
+    """(minute as epoch ms, region ('' = none), kind name, distinct shares) per group."""
+    return ("SELECT toInt64(minute) * 1000 AS minute_ms, region, toString(kind) AS kind_name, "
+            "uniqExactMerge(shares) AS shares "
+            f"FROM {check_identifier(database)}.share_minute_counts"
+            + _where_rumour(rumour_id)
+            + " GROUP BY minute, region, kind ORDER BY minute, region, kind")
+
+
+def drop_database(database: str) -> str:
+    return f"DROP DATABASE IF EXISTS {check_identifier(database)}"

@@ -1,0 +1,156 @@
+"""The Store interface the pipeline writes to, with the read side shared by all backends.
+
+A backend supplies four primitives (run a statement, select rows, select columns, and insert
+one batch of events / dead letters); every query text comes from :mod:`sql.queries`, so the
+ClickHouse server and chDB run the same SQL.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Sequence
+
+import numpy as np
+
+import sql
+from sql import queries
+from streams.events import DeadLetter, EventBatch
+
+
+class StoreError(RuntimeError):
+    """A store operation failed."""
+
+
+class StoreUnavailable(StoreError):
+    """The backend could not be reached within the retry budget."""
+
+
+class Store(ABC):
+    """A sink and query surface for share events and dead letters in one ClickHouse database."""
+
+    database: str
+
+    # ---- backend primitives -------------------------------------------------------------
+    @abstractmethod
+    def _command(self, statement: str) -> None:
+        """Run a statement that returns nothing (DDL, INSERT ... SELECT)."""
+
+    @abstractmethod
+    def _rows(self, query: str) -> list[tuple]:
+        """Run a SELECT and return its rows."""
+
+    @abstractmethod
+    def _columns(self, query: str, ncols: int) -> list[Sequence]:
+        """Run a SELECT and return ``ncols`` columns (lists or arrays), even when empty."""
+
+    @abstractmethod
+    def _insert_events(self, batch: EventBatch) -> None:
+        """One INSERT of every row of ``batch`` (non-empty)."""
+
+    @abstractmethod
+    def _insert_dead_letters(self, dead: Sequence[DeadLetter]) -> None:
+        """One INSERT of every dead letter (non-empty)."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release connections; the data stays."""
+
+    # ---- public API ---------------------------------------------------------------------
+    def _execute(self, statement: str):
+        # migrate() needs one callable that runs any statement and returns SELECT rows.
+        head = statement.lstrip()[:6].upper()
+        if head == "SELECT":
+            return self._rows(statement)
+        self._command(statement)
+        return None
+
+    def migrate(self) -> list[str]:
+        """Create the database and apply pending schema files; returns the names applied."""
+        return sql.migrate(self._execute, self.database)
+
+    def applied_migrations(self) -> list[int]:
+        return sql.applied_versions(self._execute, self.database)
+
+    def write(self, batch: EventBatch, dead: Sequence[DeadLetter] = ()) -> None:
+        """All sink I/O for one pipeline batch: one INSERT of events, one of dead letters.
+
+        Safe to repeat after a failure: events are keyed by (rumour_id, event_id) and
+        re-delivered copies collapse (dead letters are plain appends and may repeat).
+        """
+        if len(batch):
+            self._insert_events(batch)
+        if dead:
+            self._insert_dead_letters(list(dead))
+
+    def count_events(self, rumour_id: str | None = None) -> int:
+        """Distinct stored events, over all rumours or one."""
+        return int(self._rows(queries.count_events(self.database, rumour_id))[0][0])
+
+    def load_events(self, rumour_id: str | None = None) -> EventBatch:
+        """Stored events (one per id) ordered by ts then event_id, as an EventBatch."""
+        cols = self._columns(queries.load_events(self.database, rumour_id), 10)
+        return EventBatch(
+            event_id=list(cols[0]),
+            rumour_id=list(cols[1]),
+            account_id=list(cols[2]),
+            ts_ms=np.asarray(cols[3], dtype=np.int64),
+            parent_event_id=list(cols[4]),
+            parent_account_id=list(cols[5]),
+            kind=np.asarray(cols[6], dtype=np.uint8),
+            platform=list(cols[7]),
+            region=list(cols[8]),
+            text=list(cols[9]),
+        )
+
+    def rumour_ids(self) -> list[str]:
+        return [r[0] for r in self._rows(queries.rumour_ids(self.database))]
+
+    def dead_letters(self, limit: int = 100) -> list[dict]:
+        """Newest dead letters first, as dicts with the :class:`DeadLetter` field names."""
+        out = []
+        for received_ms, source, reason, rumour_id, event_id, raw_hex in self._rows(
+                queries.dead_letters(self.database, limit)):
+            out.append({
+                "raw": bytes.fromhex(raw_hex),
+                "reason": reason,
+                "source": source,
+                "received_ms": int(received_ms),
+                "rumour_id": rumour_id,
+                "event_id": event_id,
+            })
+        return out
+
+    def count_dead_letters(self) -> int:
+        return int(self._rows(queries.count_dead_letters(self.database))[0][0])
+
+    def minute_counts(self, rumour_id: str) -> list[tuple]:
+        """``(minute_ms, region or None, kind, shares)`` per minute, distinct events only."""
+        return [(int(m), region or None, kind, int(n))
+                for m, region, kind, n in self._rows(queries.minute_counts(self.database, rumour_id))]
+
+    def drop(self) -> None:
+        """Drop the whole database (tests, resets)."""
+        self._command(queries.drop_database(self.database))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def dead_letter_columns(dead: Sequence[DeadLetter]) -> list[list]:
+    """Columns in :data:`sql.queries.DEAD_LETTER_COLUMNS` order; raw always bytes."""
+    raw = []
+    for d in dead:
+        value = d.raw
+        if isinstance(value, str):
+            value = value.encode("utf-8", "surrogateescape")
+        raw.append(bytes(value))
+    return [
+        [int(d.received_ms) for d in dead],
+        [d.source or "" for d in dead],
+        [d.reason or "" for d in dead],
+        [d.rumour_id or "" for d in dead],
+        [d.event_id or "" for d in dead],
+        raw,
+    ]
