@@ -1,0 +1,175 @@
+"""Trace answers over a CascadeGraph: origins, chains, depths, sizes, cut-off, the trace dict.
+
+Everything is derived from the *resolved* forest (parents after account links are resolved),
+computed lazily on the first question after a batch and cached until the next batch that adds
+something. Ranking rules:
+
+- origins: roots that are observed events or unobserved placeholders with a known account
+  (and at least one present event under them); reach = present events in the tree. Most likely
+  first: reach desc, observed first, earliest ts, then event id and account id.
+- cut-off: greedy with exact marginal gains (see graph/kernels_cutoff.py); ties by the earliest
+  first event, then account id; accounts that would prevent nothing are not listed.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from graph import kernels_cutoff as kc
+from graph import kernels_tree as kt
+from graph.types import FLAG_PRESENT, Cutoff, Hop, Origin
+
+_EMPTY = np.zeros(0, np.int32)
+
+
+class Answers:
+    """Mixin with the query side of :class:`graph.CascadeGraph` (state lives there)."""
+
+    def _view(self):
+        """(par, order, sz): resolved parents, a topological order (empty = index order), sizes."""
+        if self._cache is None:
+            n = self.n_nodes
+            kf = self.kf[:n]
+            par = kt.resolve_parents(self.plink[:n], self.acct[:n], self.ts[:n], kf, n,
+                                     self.ac.count, self.n_account_links, self.aph,
+                                     self.ev.offs, self.ev.arena)
+            order = _EMPTY if kt.is_forward(par) else kt.preorder(par)[0]
+            sz = kt.subtree_sizes(par, kf, order)
+            self._cache = (par, order, sz)
+        return self._cache
+
+    def _hops(self, nodes) -> list:
+        present = (self.kf[nodes] & FLAG_PRESENT) != 0
+        accounts = self.ac.strings(self.acct[nodes])
+        events = self.ev.strings(nodes)
+        ts = self.ts[nodes].tolist()
+        return [Hop(e, a, t if p else None, bool(p))
+                for e, a, t, p in zip(events, accounts, ts, present.tolist())]
+
+    def origins(self, limit: int | None = None) -> list:
+        """Origins, most likely first (all of them, or the first ``limit``).
+
+        >>> import numpy as np
+        >>> from graph import CascadeGraph
+        >>> g = CascadeGraph()
+        >>> _ = g.add_batch(["c1", "c2", "x"], ["u1", "u2", "v"], np.array([5, 6, 1]),
+        ...                 ["lost", "lost", None], [None, "boss", None])
+        >>> g.origins()
+        [Origin(account_id='boss', event_id='lost', ts_ms=None, reach=2, observed=False), \
+Origin(account_id='v', event_id='x', ts_ms=1, reach=1, observed=True)]
+        """
+        par, order, sz = self._view()
+        ev, ac = self.ev, self.ac
+        roots = kt.ranked_origins(par, self.kf, self.acct, self.ts, sz,
+                                  ev.offs, ev.arena, ac.offs, ac.arena)
+        if limit is not None:
+            roots = roots[:max(int(limit), 0)]
+        present = ((self.kf[roots] & FLAG_PRESENT) != 0).tolist()
+        return [Origin(a, e, t if p else None, r, p) for a, e, t, r, p in zip(
+            ac.strings(self.acct[roots]), ev.strings(roots), self.ts[roots].tolist(),
+            sz[roots].tolist(), present)]
+
+    def chain(self, event_id: str) -> list:
+        """Hops from ``event_id`` back to its origin, the event first (KeyError if unknown).
+
+        >>> import numpy as np
+        >>> from graph import CascadeGraph
+        >>> g = CascadeGraph()
+        >>> _ = g.add_batch(["b", "a"], ["u2", "u1"], np.array([2, 1]), ["a", None], [None, None])
+        >>> [(h.event_id, h.account_id) for h in g.chain("b")]
+        [('b', 'u2'), ('a', 'u1')]
+        """
+        j = self.node(event_id)
+        if j < 0:
+            raise KeyError(event_id)
+        par = self._view()[0]
+        return self._hops(kt.path_to_root(par, j))
+
+    def account_chains(self, account_id: str) -> list:
+        """One chain per present event of the account, by (ts, event id); [] if unknown.
+
+        >>> import numpy as np
+        >>> from graph import CascadeGraph
+        >>> g = CascadeGraph()
+        >>> _ = g.add_batch(["a", "b"], ["u", "v"], np.array([1, 2]), [None, None], [None, "u"])
+        >>> [[h.event_id for h in c] for c in g.account_chains("v")]
+        [['b', 'a']]
+        """
+        a = self.ac.get(account_id)
+        if a < 0:
+            return []
+        n = self.n_nodes
+        nodes = np.flatnonzero((self.acct[:n] == a) & ((self.kf[:n] & FLAG_PRESENT) != 0))
+        keyed = sorted(zip(self.ts[nodes].tolist(), self.ev.strings(nodes), nodes.tolist()))
+        par = self._view()[0]
+        return [self._hops(kt.path_to_root(par, j)) for _, _, j in keyed]
+
+    def depths(self) -> np.ndarray:
+        """Depth of every node (roots 0), indexed by node.
+
+        >>> import numpy as np
+        >>> from graph import CascadeGraph
+        >>> g = CascadeGraph()
+        >>> _ = g.add_batch(["c", "b", "a"], ["w", "v", "u"], np.array([3, 2, 1]),
+        ...                 ["b", "a", None], [None, None, None])
+        >>> g.depths().tolist()
+        [2, 1, 0]
+        """
+        par, order, _ = self._view()
+        return kt.depths(par, order)
+
+    def subtree_sizes(self) -> np.ndarray:
+        """Present events in each node's subtree (itself included when present), by node.
+
+        >>> import numpy as np
+        >>> from graph import CascadeGraph
+        >>> g = CascadeGraph()
+        >>> _ = g.add_batch(["b", "c"], ["v", "w"], np.array([2, 3]), ["a", "a"], ["u", None])
+        >>> g.subtree_sizes().tolist()  # nodes b, a (placeholder), c
+        [1, 2, 1]
+        """
+        return self._view()[2].copy()
+
+    def cutoff(self, k: int, exclude_origins: bool = True) -> list:
+        """Up to ``k`` accounts whose suspension prevents the most present shares by others.
+
+        >>> import numpy as np
+        >>> from graph import CascadeGraph
+        >>> g = CascadeGraph()
+        >>> _ = g.add_batch(["o", "m", "x", "y"], ["src", "hub", "a", "b"], np.arange(4),
+        ...                 [None, "o", "m", "m"], [None, None, None, None])
+        >>> g.cutoff(2)
+        [Cutoff(account_id='hub', prevented=2)]
+        """
+        par, _, sz = self._view()
+        n, n_acc = self.n_nodes, self.ac.count
+        if n == 0 or k <= 0:
+            return []
+        kf, acct = self.kf[:n], self.acct[:n]
+        excluded = np.zeros(n_acc, np.uint8)
+        if exclude_origins:
+            roots = (par < 0) & (sz > 0) & (acct >= 0)
+            excluded[acct[roots]] = 1
+        order, cnt = kt.preorder(par)
+        accs, gains = kc.greedy_cutoff(par, kf, acct, self.ts[:n], order, cnt, sz, n_acc,
+                                       excluded, int(k), self.ac.offs, self.ac.arena)
+        return [Cutoff(a, g) for a, g in zip(self.ac.strings(accs), gains.tolist())]
+
+    def trace(self, k: int = 10, max_origins: int | None = None) -> dict:
+        """The trace answer as a JSON-ready dict (origins ranked, cut-off accounts ranked).
+
+        >>> import numpy as np
+        >>> from graph import CascadeGraph
+        >>> g = CascadeGraph("r1")
+        >>> _ = g.add_batch(["o", "m", "x"], ["src", "hub", "a"], np.arange(3),
+        ...                 [None, "o", "m"], [None, None, None])
+        >>> g.trace(k=1)["cutoff"]
+        [{'account_id': 'hub', 'prevented': 1}]
+        """
+        return {
+            "rumour_id": self.rumour_id,
+            "events": int(self.n_events),
+            "origins": [{"account_id": o.account_id, "event_id": o.event_id, "ts_ms": o.ts_ms,
+                         "reach": o.reach} for o in self.origins(max_origins)],
+            "cutoff": [{"account_id": c.account_id, "prevented": c.prevented}
+                       for c in self.cutoff(k)],
+        }

@@ -1,0 +1,152 @@
+"""The live propagation graph of one rumour: storage and ingest (queries: graph/answers.py).
+
+Nodes are events (shares), numbered in arrival order; accounts are interned separately. All
+per-node data lives in growable numpy arrays (amortised doubling) and the id strings in the
+compact :class:`graph.ids.IdIndex`, so a share costs a few dozen bytes (see :meth:`nbytes`).
+
+Semantics (the final answers never depend on the arrival order of the same set of events):
+
+- **Child before parent**: an unknown ``parent_event_id`` creates a placeholder node
+  (observed=False), filled in when that event arrives.
+- **Duplicates**: an ``event_id`` already present (also earlier in the same batch) is
+  ``DUPLICATE``; the first copy wins.
+- **A parent that never arrives**: the placeholder stays. If a child named its
+  ``parent_account_id`` the placeholder carries that account (if children disagree, the smallest
+  account id) and is an origin candidate with observed=False and ts None; otherwise it is no
+  node of the forest and its children are separate roots.
+- **parent_account_id without parent_event_id**: resolved at query time to that account's
+  latest present event with ts <= the child's ts (ties by event id), else its earliest one, else
+  an unobserved placeholder for the account (created at ingest, event id None). The child itself
+  is never its own parent. If such links close a cycle, the account-linked event of the cycle
+  that is first by (ts, event id) becomes a root.
+- **Parent cycles through event ids** (A's parent B, B's parent A, or an event its own parent):
+  the event that would close it is ``REJECTED`` with reason ``"parent cycle"`` and not added.
+- Empty ``event_id`` or ``account_id``: ``REJECTED``. Empty parent ids count as null.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from graph import kernels_ingest as ki
+from graph.answers import Answers
+from graph.ids import IdIndex, _grown, encode_batch
+from graph.types import DEFAULT_KIND, REASON_TEXT, AddResult
+
+
+class CascadeGraph(Answers):
+    """Propagation forest of one rumour, appended in batches.
+
+    >>> g = CascadeGraph(rumour_id="r1")
+    >>> res = g.add_batch(["e2", "e1", "e1"], ["bob", "ann", "ann"], np.array([20, 10, 10]),
+    ...                   ["e1", None, None], [None, None, None])
+    >>> res.status.tolist(), g.n_events
+    ([0, 0, 1], 2)
+    >>> [(o.account_id, o.reach) for o in g.origins()]
+    [('ann', 2)]
+    """
+
+    def __init__(self, rumour_id: str = "", capacity: int = 1024):
+        self.rumour_id = rumour_id
+        cap = max(int(capacity), 16)
+        self.ev = IdIndex(cap)  # event ids; index == node
+        self.ac = IdIndex(max(cap // 2, 16))  # account ids
+        self.plink = np.empty(cap, np.int32)
+        self.acct = np.empty(cap, np.int32)
+        self.ts = np.empty(cap, np.int64)
+        self.kf = np.empty(cap, np.uint8)
+        self.dsu = np.empty(cap, np.int32)
+        self.npres = np.empty(max(cap // 2, 16), np.int32)
+        self.aph = np.empty(max(cap // 2, 16), np.int32)
+        self.n_nodes = 0
+        self.n_events = 0
+        self.n_account_links = 0
+        self._cache = None
+
+    @property
+    def n_accounts(self) -> int:
+        return self.ac.count
+
+    def add_batch(self, event_ids, account_ids, ts_ms, parent_event_ids, parent_account_ids,
+                  kinds=None) -> AddResult:
+        """Append events (columns of equal length); returns the status of every row.
+
+        >>> g = CascadeGraph("r")
+        >>> r = g.add_batch(["a", "b"], ["u", "v"], np.array([1, 2]), ["b", "a"], [None, None])
+        >>> r.status.tolist(), r.reasons
+        ([0, 2], {1: 'parent cycle'})
+        """
+        n = len(event_ids)
+        if not (len(account_ids) == len(parent_event_ids) == len(parent_account_ids) == n):
+            raise ValueError("add_batch: columns differ in length")
+        ts_in = np.ascontiguousarray(ts_ms, dtype=np.int64).reshape(-1)
+        if ts_in.shape[0] != n:
+            raise ValueError("add_batch: ts_ms differs in length")
+        if kinds is None:
+            kind_in = np.full(n, DEFAULT_KIND, np.uint8)
+        else:
+            kind_in = np.ascontiguousarray(kinds, dtype=np.uint8).reshape(-1)
+            if kind_in.shape[0] != n:
+                raise ValueError("add_batch: kinds differs in length")
+        status = np.zeros(n, np.int8)
+        reason = np.zeros(n, np.int8)
+        if n == 0:
+            return AddResult(status, {})
+        eb, es, ee = encode_batch(event_ids)
+        ab, as_, ae = encode_batch(account_ids)
+        pb, ps, pe = encode_batch(parent_event_ids)
+        qb, qs, qe = encode_batch(parent_account_ids)
+        self._reserve(n, eb.shape[0] + pb.shape[0], ab.shape[0] + qb.shape[0])
+        ev, ac = self.ev, self.ac
+        self.n_nodes, ac.count, added, alinks = ki.add_rows(
+            ev.table, ev.offs, ev.arena, ac.table, ac.offs, ac.arena,
+            self.plink, self.acct, self.ts, self.kf, self.dsu, self.npres, self.aph,
+            self.n_nodes, ac.count,
+            eb, es, ee, ab, as_, ae, pb, ps, pe, qb, qs, qe, ts_in, kind_in, status, reason)
+        ev.count = self.n_nodes
+        self.n_events += added
+        self.n_account_links += alinks
+        if added:
+            self._cache = None
+        bad = np.flatnonzero(status == ki.REJ)
+        reasons = {int(i): REASON_TEXT[int(reason[i])] for i in bad}
+        return AddResult(status, reasons)
+
+    def _reserve(self, rows: int, ev_bytes: int, ac_bytes: int) -> None:
+        # Worst case per row: the event, a parent placeholder, an account placeholder.
+        need = self.n_nodes + 3 * rows
+        self.ev.reserve(3 * rows, ev_bytes)
+        self.ac.reserve(2 * rows, ac_bytes)
+        self.plink = _grown(self.plink, need)
+        self.acct = _grown(self.acct, need)
+        self.ts = _grown(self.ts, need)
+        self.kf = _grown(self.kf, need)
+        self.dsu = _grown(self.dsu, need)
+        self.npres = _grown(self.npres, self.ac.count + 2 * rows)
+        self.aph = _grown(self.aph, self.ac.count + 2 * rows)
+
+    def node(self, event_id: str) -> int:
+        """Node index of an event id (present or placeholder), -1 when unknown.
+
+        >>> g = CascadeGraph()
+        >>> _ = g.add_batch(["x"], ["u"], np.array([5]), ["p"], [None])
+        >>> g.node("x"), g.node("p"), g.node("nope")
+        (0, 1, -1)
+        """
+        return self.ev.get(event_id)
+
+    def event_ids(self) -> list:
+        """Event id of every node in node order (None for an account's placeholder)."""
+        return self.ev.strings(np.arange(self.n_nodes))
+
+    def nbytes(self) -> int:
+        """Bytes of memory held by the graph: arrays at capacity, id arenas and tables, caches.
+
+        >>> CascadeGraph().nbytes() > 0
+        True
+        """
+        total = self.ev.nbytes() + self.ac.nbytes()
+        for arr in (self.plink, self.acct, self.ts, self.kf, self.dsu, self.npres, self.aph):
+            total += arr.nbytes
+        if self._cache is not None:
+            total += sum(a.nbytes for a in self._cache if isinstance(a, np.ndarray))
+        return total

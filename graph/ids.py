@@ -1,0 +1,264 @@
+"""Compact interning of external id strings to dense int32 indices.
+
+Why not a ``dict[str, int]``: a Python dict holding a str object per id costs ~100 bytes per
+entry, and issue 5 allows 64 bytes per share for the whole live graph. Here the strings live
+UTF-8 encoded back to back in one growable byte arena (``offs[i]:offs[i+1]`` is id ``i``), and
+an open-addressing table (linear probing, power-of-two size, load <= 0.6) of int32 id slots
+finds them by a 64-bit FNV-1a hash; a hit is confirmed by comparing the bytes, so a hash
+collision can never merge two ids.
+
+A batch of Python strings is encoded once (``"\\x00".join`` then one ``encode``) and split on
+NUL bytes inside numba; strings that themselves contain NUL fall back to one encode each.
+
+Index ``i`` may also be a *blank* entry (empty string, not in the table): the graph uses those
+for nodes that have no event id (an account's unobserved placeholder).
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+MAX_LOAD = 0.6
+
+
+@njit(cache=True)
+def fnv1a(buf, s, e):
+    """64-bit FNV-1a of ``buf[s:e]``: deterministic across processes (unlike ``hash``)."""
+    h = np.uint64(0xCBF29CE484222325)
+    p = np.uint64(0x100000001B3)
+    for i in range(s, e):
+        h = (h ^ np.uint64(buf[i])) * p
+    return h
+
+
+@njit(cache=True)
+def bytes_cmp(a, sa, ea, b, sb, eb):
+    """-1, 0 or 1 comparing ``a[sa:ea]`` with ``b[sb:eb]`` bytewise (UTF-8 order = str order)."""
+    la = ea - sa
+    lb = eb - sb
+    m = la if la < lb else lb
+    for i in range(m):
+        x = a[sa + i]
+        y = b[sb + i]
+        if x != y:
+            return -1 if x < y else 1
+    if la == lb:
+        return 0
+    return -1 if la < lb else 1
+
+
+@njit(cache=True)
+def lookup(table, offs, arena, buf, s, e, h):
+    """(index or -1, slot where it is or would go) for the string ``buf[s:e]`` with hash ``h``."""
+    mask = table.shape[0] - 1
+    slot = np.int64(h & np.uint64(mask))
+    n = e - s
+    while True:
+        j = table[slot]
+        if j == -1:
+            return -1, slot
+        a0 = offs[j]
+        if offs[j + 1] - a0 == n:
+            same = True
+            for t in range(n):
+                if arena[a0 + t] != buf[s + t]:
+                    same = False
+                    break
+            if same:
+                return j, slot
+        slot = (slot + 1) & mask
+
+
+@njit(cache=True)
+def append_at(table, slot, offs, arena, count, buf, s, e):
+    """Store ``buf[s:e]`` as index ``count`` (table slot from :func:`lookup`); returns count+1.
+
+    The caller guarantees capacity: ``offs`` has room for ``count + 2`` entries, the arena for
+    the bytes, the table for one more id under the load limit.
+    """
+    a0 = offs[count]
+    for t in range(e - s):
+        arena[a0 + t] = buf[s + t]
+    offs[count + 1] = a0 + (e - s)
+    if slot >= 0:
+        table[slot] = count
+    return count + 1
+
+
+@njit(cache=True)
+def rehash(offs, arena, count, size):
+    """A fresh table of ``size`` slots (power of two) holding ids ``0..count-1`` (blanks skipped)."""
+    table = np.full(size, -1, np.int32)
+    mask = size - 1
+    for j in range(count):
+        s = offs[j]
+        e = offs[j + 1]
+        if e == s:
+            continue
+        slot = np.int64(fnv1a(arena, s, e) & np.uint64(mask))
+        while table[slot] != -1:
+            slot = (slot + 1) & mask
+        table[slot] = j
+    return table
+
+
+@njit(cache=True)
+def split_nul(buf, n):
+    """Start and end offsets of the ``n`` NUL-separated strings in ``buf``."""
+    starts = np.empty(n, np.int64)
+    ends = np.empty(n, np.int64)
+    k = 0
+    starts[0] = 0
+    for i in range(buf.shape[0]):
+        if buf[i] == 0:
+            ends[k] = i
+            k += 1
+            starts[k] = i + 1
+    ends[k] = buf.shape[0]
+    return starts, ends
+
+
+@njit(cache=True)
+def _find_many(table, offs, arena, buf, starts, ends):
+    out = np.empty(starts.shape[0], np.int32)
+    for i in range(starts.shape[0]):
+        s = starts[i]
+        e = ends[i]
+        if e == s:
+            out[i] = -1
+            continue
+        j, _ = lookup(table, offs, arena, buf, s, e, fnv1a(buf, s, e))
+        out[i] = j
+    return out
+
+
+def encode_batch(strings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """UTF-8 bytes of a list of str (``None`` -> empty) as (buf, starts, ends).
+
+    >>> buf, s, e = encode_batch(["ab", None, "é"])
+    >>> [bytes(buf[a:b]) for a, b in zip(s, e)]
+    [b'ab', b'', b'\\xc3\\xa9']
+    """
+    n = len(strings)
+    if n == 0:
+        z = np.zeros(0, np.int64)
+        return np.zeros(0, np.uint8), z, z
+    if any(s is None for s in strings):
+        strings = ["" if s is None else s for s in strings]
+    try:
+        raw = "\x00".join(strings).encode("utf-8", "surrogatepass")
+    except TypeError:
+        bad = next(s for s in strings if not isinstance(s, str))
+        raise TypeError(f"ids must be str or None, got {type(bad).__name__}") from None
+    if raw.count(0) == n - 1:
+        buf = np.frombuffer(raw, np.uint8)
+        starts, ends = split_nul(buf, n)
+        return buf, starts, ends
+    # Some id contains NUL itself: encode one by one (rare, slower).
+    parts = [s.encode("utf-8", "surrogatepass") for s in strings]
+    lens = np.fromiter((len(p) for p in parts), np.int64, n)
+    ends = np.cumsum(lens)
+    return np.frombuffer(b"".join(parts), np.uint8), ends - lens, ends
+
+
+def _grown(arr: np.ndarray, need: int, fill=None) -> np.ndarray:
+    """``arr`` or a copy with capacity >= need, by amortised doubling."""
+    cap = arr.shape[0]
+    if need <= cap:
+        return arr
+    new_cap = max(need, 2 * cap, 16)
+    out = np.empty(new_cap, arr.dtype) if fill is None else np.full(new_cap, fill, arr.dtype)
+    out[:cap] = arr
+    return out
+
+
+class IdIndex:
+    """Interned strings -> dense indices ``0..len-1`` in first-seen order.
+
+    >>> ix = IdIndex()
+    >>> ix.add(["a", "b", "a"]).tolist(), len(ix), ix.get("b"), ix.get("zz")
+    ([0, 1, 0], 2, 1, -1)
+    >>> ix.string(1)
+    'b'
+    """
+
+    def __init__(self, capacity: int = 16):
+        self.count = 0
+        self.offs = np.zeros(max(capacity, 1) + 1, np.int64)
+        self.arena = np.zeros(max(capacity, 1) * 8, np.uint8)
+        self.table = np.full(_table_size(capacity), -1, np.int32)
+
+    def __len__(self) -> int:
+        return self.count
+
+    def reserve(self, extra_ids: int, extra_bytes: int) -> None:
+        """Make room for ``extra_ids`` more ids of ``extra_bytes`` bytes in total."""
+        need = self.count + extra_ids
+        self.offs = _grown(self.offs, need + 1)
+        self.arena = _grown(self.arena, int(self.offs[self.count]) + extra_bytes)
+        if need > MAX_LOAD * self.table.shape[0]:
+            size = _table_size(max(need, 2 * self.count))
+            self.table = rehash(self.offs, self.arena, self.count, size)
+
+    def find(self, strings) -> np.ndarray:
+        """int32 index per string, -1 when absent (or empty/None)."""
+        buf, s, e = encode_batch(strings)
+        if len(strings) == 0:
+            return np.zeros(0, np.int32)
+        return _find_many(self.table, self.offs, self.arena, buf, s, e)
+
+    def get(self, string: str) -> int:
+        """Index of one string, -1 when absent."""
+        return int(self.find([string])[0])
+
+    def add(self, strings) -> np.ndarray:
+        """Intern every string (None/empty not allowed); int32 index per string."""
+        buf, s, e = encode_batch(strings)
+        if np.any(e == s):
+            raise ValueError("empty id")
+        self.reserve(len(strings), buf.shape[0])
+        out, self.count = _add_many(self.table, self.offs, self.arena, self.count, buf, s, e)
+        return out
+
+    def string(self, i: int) -> str | None:
+        """The string of index ``i`` (None for a blank entry)."""
+        a, b = int(self.offs[i]), int(self.offs[i + 1])
+        if a == b:
+            return None
+        return self.arena[a:b].tobytes().decode("utf-8", "surrogatepass")
+
+    def strings(self, idx) -> list:
+        """Strings of many indices (None for blanks and for -1)."""
+        offs, arena = self.offs, self.arena
+        out = []
+        for i in np.asarray(idx).tolist():
+            if i < 0:
+                out.append(None)
+                continue
+            a, b = offs[i], offs[i + 1]
+            out.append(arena[a:b].tobytes().decode("utf-8", "surrogatepass") if b > a else None)
+        return out
+
+    def nbytes(self) -> int:
+        return self.offs.nbytes + self.arena.nbytes + self.table.nbytes
+
+
+def _table_size(n: int) -> int:
+    size = 16
+    while size * MAX_LOAD < n:
+        size *= 2
+    return size
+
+
+@njit(cache=True)
+def _add_many(table, offs, arena, count, buf, starts, ends):
+    out = np.empty(starts.shape[0], np.int32)
+    for i in range(starts.shape[0]):
+        s = starts[i]
+        e = ends[i]
+        j, slot = lookup(table, offs, arena, buf, s, e, fnv1a(buf, s, e))
+        if j < 0:
+            j = count
+            count = append_at(table, slot, offs, arena, count, buf, s, e)
+        out[i] = j
+    return out, count

@@ -1,0 +1,192 @@
+"""Numba kernel for the cut-off question: which k accounts, suspended, prevent the most shares.
+
+prevented(a) = present events by *other* accounts inside the union of the subtrees of a's events
+(present events and a's unobserved placeholders), not counting what earlier picks already cut.
+
+Why it is cheap: the union of a's subtrees is the disjoint union of the subtrees of a's
+*top-level* events (those with no ancestor of the same account). So
+
+    gain(a) = sum(size(t) for t top-level of a) - present(a)
+
+with every size taken over what is still standing. Greedy picks the best gain; cutting removes
+whole subtrees, so every gain can only fall, and a lazy max-heap is exact: pop the top, recompute
+its gain against the current cuts (a Fenwick tree over DFS preorder positions counts removed
+present events in any subtree interval in O(log n)); if it is unchanged it is the true maximum,
+else push it back with the new gain. Each node is removed at most once.
+
+Ties: earliest first present event, then account id (bytes), so results never depend on the
+arrival order.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from graph.ids import bytes_cmp
+
+_PRESENT = 0x80
+_NO_TS = np.iinfo(np.int64).max
+
+
+@njit(cache=True)
+def _better(g1, a1, g2, a2, first_ts, ac_offs, ac_arena):
+    if g1 != g2:
+        return g1 > g2
+    if first_ts[a1] != first_ts[a2]:
+        return first_ts[a1] < first_ts[a2]
+    return bytes_cmp(ac_arena, ac_offs[a1], ac_offs[a1 + 1],
+                     ac_arena, ac_offs[a2], ac_offs[a2 + 1]) < 0
+
+
+@njit(cache=True)
+def _sift_down(hg, ha, m, i, first_ts, ac_offs, ac_arena):
+    while True:
+        left = 2 * i + 1
+        if left >= m:
+            return
+        best = left
+        right = left + 1
+        if right < m and _better(hg[right], ha[right], hg[left], ha[left], first_ts, ac_offs, ac_arena):
+            best = right
+        if _better(hg[best], ha[best], hg[i], ha[i], first_ts, ac_offs, ac_arena):
+            hg[i], hg[best] = hg[best], hg[i]
+            ha[i], ha[best] = ha[best], ha[i]
+            i = best
+        else:
+            return
+
+
+@njit(cache=True)
+def _fen_prefix(fen, i):
+    s = 0
+    while i > 0:
+        s += fen[i]
+        i -= i & (-i)
+    return s
+
+
+@njit(cache=True)
+def _fen_add(fen, i):
+    i += 1
+    n = fen.shape[0] - 1
+    while i <= n:
+        fen[i] += 1
+        i += i & (-i)
+
+
+@njit(cache=True)
+def greedy_cutoff(par, kf, acct, ts, order, cnt, sz, n_acc, excluded, k, ac_offs, ac_arena):
+    """(accounts, prevented) of up to ``k`` greedy picks with positive gain.
+
+    ``order``/``cnt``: DFS preorder and subtree node counts (:func:`kernels_tree.preorder`);
+    ``sz``: present events per subtree; ``excluded``: uint8 per account never to pick.
+    """
+    n = par.shape[0]
+    pos = np.empty(n, np.int32)
+    for i in range(n):
+        pos[order[i]] = i
+    # Top-level flags: a preorder sweep keeping, per account, how many open ancestors it has.
+    active = np.zeros(n_acc, np.int32)
+    stack = np.empty(n, np.int32)
+    top = 0
+    topl = np.zeros(n, np.uint8)
+    n_top = np.zeros(n_acc + 1, np.int32)
+    for i in range(n):
+        v = order[i]
+        while top > 0:
+            u = stack[top - 1]
+            if pos[u] + cnt[u] > i:
+                break
+            top -= 1
+            if acct[u] >= 0:
+                active[acct[u]] -= 1
+        a = acct[v]
+        if a >= 0:
+            if active[a] == 0:
+                topl[v] = 1
+                n_top[a + 1] += 1
+            active[a] += 1
+        stack[top] = v
+        top += 1
+    for a in range(n_acc):
+        n_top[a + 1] += n_top[a]
+    tops = np.empty(n_top[n_acc], np.int32)
+    fill = n_top[:-1].copy()
+    gain = np.zeros(n_acc, np.int64)
+    pc = np.zeros(n_acc, np.int32)
+    first_ts = np.full(n_acc, _NO_TS, np.int64)
+    for v in range(n):
+        a = acct[v]
+        if a < 0:
+            continue
+        if topl[v]:
+            tops[fill[a]] = v
+            fill[a] += 1
+            gain[a] += sz[v]
+        if kf[v] & _PRESENT:
+            pc[a] += 1
+            if ts[v] < first_ts[a]:
+                first_ts[a] = ts[v]
+    m = 0
+    for a in range(n_acc):
+        gain[a] -= pc[a]
+        if gain[a] > 0 and excluded[a] == 0:
+            m += 1
+    hg = np.empty(m, np.int64)
+    ha = np.empty(m, np.int32)
+    m = 0
+    for a in range(n_acc):
+        if gain[a] > 0 and excluded[a] == 0:
+            hg[m] = gain[a]
+            ha[m] = a
+            m += 1
+    for i in range(m // 2 - 1, -1, -1):
+        _sift_down(hg, ha, m, i, first_ts, ac_offs, ac_arena)
+
+    removed = np.zeros(n, np.uint8)
+    fen = np.zeros(n + 1, np.int32)
+    rpc = np.zeros(n_acc, np.int32)
+    out_a = np.empty(k, np.int32)
+    out_g = np.empty(k, np.int64)
+    picked = 0
+    while picked < k and m > 0:
+        a = ha[0]
+        g = 0
+        for t in range(n_top[a], n_top[a + 1]):
+            v = tops[t]
+            if removed[v] == 0:
+                g += sz[v] - (_fen_prefix(fen, pos[v] + cnt[v]) - _fen_prefix(fen, pos[v]))
+        g -= pc[a] - rpc[a]
+        if g != hg[0]:
+            if g > 0:
+                hg[0] = g
+            else:
+                m -= 1
+                hg[0] = hg[m]
+                ha[0] = ha[m]
+            _sift_down(hg, ha, m, 0, first_ts, ac_offs, ac_arena)
+            continue
+        m -= 1
+        hg[0] = hg[m]
+        ha[0] = ha[m]
+        _sift_down(hg, ha, m, 0, first_ts, ac_offs, ac_arena)
+        out_a[picked] = a
+        out_g[picked] = g
+        picked += 1
+        for t in range(n_top[a], n_top[a + 1]):
+            v = tops[t]
+            if removed[v]:
+                continue
+            i = pos[v]
+            end = pos[v] + cnt[v]
+            while i < end:
+                u = order[i]
+                if removed[u]:
+                    i = pos[u] + cnt[u]
+                    continue
+                removed[u] = 1
+                if kf[u] & _PRESENT:
+                    _fen_add(fen, i)
+                    rpc[acct[u]] += 1
+                i += 1
+    return out_a[:picked], out_g[:picked]

@@ -1,0 +1,326 @@
+"""Numba kernels over the resolved cascade forest: parents, order, sizes, depths, ranking.
+
+``par[j]`` (int32, -1 = root) is the *resolved* parent of node ``j``; it is derived from the
+recorded links by :func:`resolve_parents` and is what every other kernel takes. Node indices
+follow arrival order, so ``par[j] < j`` holds in the common in-order stream but not in general:
+kernels take either nothing (forward fast path, see :func:`is_forward`) or an explicit
+topological ``order`` (a DFS preorder from :func:`preorder`).
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from graph.ids import bytes_cmp
+
+_PRESENT = 0x80
+
+
+@njit(cache=True)
+def _event_less(j, k, ts, ev_offs, ev_arena):
+    """(ts, event id) order of two present nodes, so ties never depend on arrival order."""
+    if ts[j] != ts[k]:
+        return ts[j] < ts[k]
+    return bytes_cmp(ev_arena, ev_offs[j], ev_offs[j + 1], ev_arena, ev_offs[k], ev_offs[k + 1]) < 0
+
+
+@njit(cache=True)
+def _merge_sort(idx, less_kind, a0, a1, a2, a3, offs1, arena1, offs2, arena2):
+    """Stable bottom-up merge sort of ``idx`` under comparator ``less_kind`` (see ``_less``)."""
+    n = idx.shape[0]
+    src = idx.copy()
+    dst = np.empty_like(idx)
+    width = 1
+    while width < n:
+        for lo in range(0, n, 2 * width):
+            mid = min(lo + width, n)
+            hi = min(lo + 2 * width, n)
+            i = lo
+            j = mid
+            k = lo
+            while i < mid and j < hi:
+                if _less(less_kind, src[j], src[i], a0, a1, a2, a3, offs1, arena1, offs2, arena2):
+                    dst[k] = src[j]
+                    j += 1
+                else:
+                    dst[k] = src[i]
+                    i += 1
+                k += 1
+            while i < mid:
+                dst[k] = src[i]
+                i += 1
+                k += 1
+            while j < hi:
+                dst[k] = src[j]
+                j += 1
+                k += 1
+        src, dst = dst, src
+        width *= 2
+    return src
+
+
+@njit(cache=True)
+def _less(kind, x, y, a0, a1, a2, a3, offs1, arena1, offs2, arena2):
+    """Comparators: kind 0 = events by (ts, event id); kind 1 = origins ranking.
+
+    Origins: reach ``a0`` desc, observed ``a1`` desc, ts ``a2`` asc, event id, account id
+    (``a3`` = account index per node).
+    """
+    if kind == 0:
+        if a2[x] != a2[y]:
+            return a2[x] < a2[y]
+        return bytes_cmp(arena1, offs1[x], offs1[x + 1], arena1, offs1[y], offs1[y + 1]) < 0
+    if a0[x] != a0[y]:
+        return a0[x] > a0[y]
+    if a1[x] != a1[y]:
+        return a1[x] > a1[y]
+    if a2[x] != a2[y]:
+        return a2[x] < a2[y]
+    c = bytes_cmp(arena1, offs1[x], offs1[x + 1], arena1, offs1[y], offs1[y + 1])
+    if c != 0:
+        return c < 0
+    ax = a3[x]
+    ay = a3[y]
+    if ax < 0 or ay < 0:
+        return ax < ay
+    return bytes_cmp(arena2, offs2[ax], offs2[ax + 1], arena2, offs2[ay], offs2[ay + 1]) < 0
+
+
+@njit(cache=True)
+def events_by_account(acct, kf, ts, n, n_acc, ev_offs, ev_arena):
+    """CSR of present events per account, each run sorted by (ts, event id): (start, nodes)."""
+    start = np.zeros(n_acc + 1, np.int64)
+    m = 0
+    for j in range(n):
+        if kf[j] & _PRESENT:
+            start[acct[j] + 1] += 1
+            m += 1
+    for a in range(n_acc):
+        start[a + 1] += start[a]
+    fill = start[:-1].copy()
+    nodes = np.empty(m, np.int32)
+    for j in range(n):
+        if kf[j] & _PRESENT:
+            a = acct[j]
+            nodes[fill[a]] = j
+            fill[a] += 1
+    dummy = np.zeros(1, np.int64)
+    for a in range(n_acc):
+        s = start[a]
+        e = start[a + 1]
+        if e - s > 1:
+            nodes[s:e] = _merge_sort(nodes[s:e], 0, dummy, dummy, ts, acct, ev_offs, ev_arena,
+                                     ev_offs, ev_arena)
+    return start, nodes
+
+
+@njit(cache=True)
+def resolve_parents(plink, acct, ts, kf, n, n_acc, n_alinks, aph, ev_offs, ev_arena):
+    """Resolved parent per node (int32, -1 = root). See the CascadeGraph docstring for the rules."""
+    par = np.empty(n, np.int32)
+    for j in range(n):
+        p = plink[j]
+        if p >= 0:
+            # A placeholder nobody named an account for is no node of the forest: its
+            # children are separate roots.
+            par[j] = p if acct[p] >= 0 else -1
+        else:
+            par[j] = -1
+    if n_alinks == 0:
+        return par
+    start, nodes = events_by_account(acct, kf, ts, n, n_acc, ev_offs, ev_arena)
+    for j in range(n):
+        p = plink[j]
+        if p > -2:
+            continue
+        b = -p - 2
+        s = start[b]
+        e = start[b + 1]
+        # Upper bound: first position in the run with ts > ts[j].
+        lo = s
+        hi = e
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            if ts[nodes[mid]] <= ts[j]:
+                lo = mid + 1
+            else:
+                hi = mid
+        q = -1
+        k = lo - 1
+        while k >= s:
+            if nodes[k] != j:
+                q = nodes[k]
+                break
+            k -= 1
+        if q < 0:
+            k = s
+            while k < e:
+                if nodes[k] != j:
+                    q = nodes[k]
+                    break
+                k += 1
+        if q < 0:
+            q = aph[b]
+        par[j] = q
+    _break_cycles(par, plink, ts, ev_offs, ev_arena)
+    return par
+
+
+@njit(cache=True)
+def _break_cycles(par, plink, ts, ev_offs, ev_arena):
+    """Account links can close cycles (A links to B's event that links back to A's): in each
+    cycle the account-linked node first by (ts, event id) becomes a root, whatever the order."""
+    n = par.shape[0]
+    state = np.zeros(n, np.uint8)
+    path = np.empty(n, np.int32)
+    for v in range(n):
+        if state[v] != 0:
+            continue
+        m = 0
+        cur = v
+        while cur >= 0 and state[cur] == 0:
+            state[cur] = 1
+            path[m] = cur
+            m += 1
+            cur = par[cur]
+        if cur >= 0 and state[cur] == 1:
+            best = -1
+            k = m - 1
+            while True:
+                u = path[k]
+                if plink[u] <= -2 and (best < 0 or _event_less(u, best, ts, ev_offs, ev_arena)):
+                    best = u
+                if u == cur:
+                    break
+                k -= 1
+            if best < 0:  # cannot happen (event links are acyclic by construction)
+                best = cur
+            par[best] = -1
+        for k in range(m):
+            state[path[k]] = 2
+
+
+@njit(cache=True)
+def is_forward(par):
+    """True when every parent precedes its child (then index order is a topological order)."""
+    for j in range(par.shape[0]):
+        if par[j] >= j:
+            return False
+    return True
+
+
+@njit(cache=True)
+def children_csr(par):
+    """(start, kids): the children of ``v`` are ``kids[start[v]:start[v+1]]``, ascending."""
+    n = par.shape[0]
+    start = np.zeros(n + 1, np.int32)
+    for j in range(n):
+        if par[j] >= 0:
+            start[par[j] + 1] += 1
+    for v in range(n):
+        start[v + 1] += start[v]
+    fill = start[:-1].copy()
+    kids = np.empty(start[n], np.int32)
+    for j in range(n):
+        p = par[j]
+        if p >= 0:
+            kids[fill[p]] = j
+            fill[p] += 1
+    return start, kids
+
+
+@njit(cache=True)
+def preorder(par):
+    """DFS preorder of the forest (iterative, no recursion limit) and subtree node counts."""
+    n = par.shape[0]
+    start, kids = children_csr(par)
+    order = np.empty(n, np.int32)
+    stack = np.empty(n, np.int32)
+    top = 0
+    k = 0
+    for r in range(n):
+        if par[r] >= 0:
+            continue
+        stack[0] = r
+        top = 1
+        while top > 0:
+            top -= 1
+            v = stack[top]
+            order[k] = v
+            k += 1
+            for t in range(start[v + 1] - 1, start[v] - 1, -1):
+                stack[top] = kids[t]
+                top += 1
+    cnt = np.ones(n, np.int32)
+    for i in range(n - 1, -1, -1):
+        v = order[i]
+        if par[v] >= 0:
+            cnt[par[v]] += cnt[v]
+    return order, cnt
+
+
+@njit(cache=True)
+def subtree_sizes(par, kf, order):
+    """Present events in each node's subtree (itself included when present).
+
+    ``order`` is a topological order, or an empty array for the forward fast path.
+    """
+    n = par.shape[0]
+    sz = np.zeros(n, np.int32)
+    fwd = order.shape[0] == 0
+    for i in range(n - 1, -1, -1):
+        v = i if fwd else order[i]
+        if kf[v] & _PRESENT:
+            sz[v] += 1
+        if par[v] >= 0:
+            sz[par[v]] += sz[v]
+    return sz
+
+
+@njit(cache=True)
+def depths(par, order):
+    """Edges from each node up to its root (roots 0); ``order`` as in :func:`subtree_sizes`."""
+    n = par.shape[0]
+    d = np.zeros(n, np.int32)
+    fwd = order.shape[0] == 0
+    for i in range(n):
+        v = i if fwd else order[i]
+        if par[v] >= 0:
+            d[v] = d[par[v]] + 1
+    return d
+
+
+@njit(cache=True)
+def ranked_origins(par, kf, acct, ts, sz, ev_offs, ev_arena, ac_offs, ac_arena):
+    """Origin nodes, most likely first: reach desc, observed first, ts asc, event id, account."""
+    n = par.shape[0]
+    m = 0
+    for j in range(n):
+        if par[j] < 0 and sz[j] > 0 and acct[j] >= 0:
+            m += 1
+    roots = np.empty(m, np.int32)
+    m = 0
+    obs = np.zeros(n, np.uint8)
+    for j in range(n):
+        if par[j] < 0 and sz[j] > 0 and acct[j] >= 0:
+            roots[m] = j
+            m += 1
+            if kf[j] & _PRESENT:
+                obs[j] = 1
+    return _merge_sort(roots, 1, sz, obs, ts, acct, ev_offs, ev_arena, ac_offs, ac_arena)
+
+
+@njit(cache=True)
+def path_to_root(par, j):
+    """Nodes from ``j`` up to its root, ``j`` first."""
+    m = 0
+    v = j
+    while v >= 0:
+        m += 1
+        v = par[v]
+    out = np.empty(m, np.int32)
+    v = j
+    for k in range(m):
+        out[k] = v
+        v = par[v]
+    return out
