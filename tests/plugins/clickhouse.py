@@ -1,1 +1,87 @@
-"""ClickHouse fixtures (real clickhouse-server through clickhouse-driver, and chDB)."""
+"""ClickHouse fixtures (real clickhouse-server through clickhouse-driver, and chDB).
+
+- ``clickhouse_server`` (session): the server URL (env ``RUMOUR_CLICKHOUSE_URL``, default
+  ``clickhouse://127.0.0.1:9000``, no database part) after a ``SELECT 1``; skips (fails under
+  CI=true) when the server is not there. Start it with ``scripts/services.sh start``.
+- ``ch_store`` / ``chdb_store``: a migrated store on a fresh database ``rt_test_<hex>``,
+  dropped at teardown.
+- ``store``: the same, parametrized over both backends.
+"""
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+
+DEFAULT_URL = "clickhouse://127.0.0.1:9000"
+
+
+def clickhouse_url() -> str:
+    return os.environ.get("RUMOUR_CLICKHOUSE_URL", DEFAULT_URL)
+
+
+def fresh_database() -> str:
+    """A database name no other run uses (names only, not data: uuid is fine here)."""
+    return f"rt_test_{uuid.uuid4().hex[:16]}"
+
+
+@pytest.fixture(scope="session")
+def clickhouse_server() -> str:
+    from streams.store.clickhouse import ClickHouseStore
+    from tests.conftest import unavailable
+
+    url = clickhouse_url()
+    probe = None
+    try:
+        probe = ClickHouseStore(url, database="default")
+        probe.retry_seconds = 3.0  # a missing server should skip fast, not wait 30 s
+        ok = probe._rows("SELECT 1") == [(1,)]
+    except Exception:  # any failure to reach it means "not available"
+        ok = False
+    finally:
+        if probe is not None:
+            probe.close()
+    if not ok:
+        unavailable(f"clickhouse-server at {url}")
+    return url
+
+
+def _migrated(store):
+    try:
+        store.migrate()
+    except BaseException:
+        store.drop()
+        store.close()
+        raise
+    return store
+
+
+@pytest.fixture
+def ch_store(clickhouse_server):
+    from streams.store.clickhouse import ClickHouseStore
+
+    store = _migrated(ClickHouseStore(clickhouse_server, database=fresh_database()))
+    yield store
+    try:
+        store.drop()
+    finally:
+        store.close()
+
+
+@pytest.fixture
+def chdb_store():
+    from streams.store.embedded import ChdbStore
+
+    store = _migrated(ChdbStore("chdb://", database=fresh_database()))
+    yield store
+    try:
+        store.drop()
+    finally:
+        store.close()
+
+
+@pytest.fixture(params=[pytest.param("clickhouse", marks=pytest.mark.clickhouse), "chdb"])
+def store(request):
+    """A migrated store on a fresh database, once per backend."""
+    return request.getfixturevalue("ch_store" if request.param == "clickhouse" else "chdb_store")
