@@ -139,13 +139,23 @@ EOF
 }
 
 running_pid() {
-    [[ -f "$PIDFILE" ]] || return 1
-    local pid
+    # The server started with *this* config file: from the pid file, else (pid file lost)
+    # by its exact --config-file argument. Never matches servers of other folders.
+    local pid arg="--config-file=$BASE/config.xml" f
     pid="$(cat "$PIDFILE" 2>/dev/null || true)"
-    [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 1
-    # Guard against a recycled pid belonging to something else.
-    grep -q clickhouse "/proc/$pid/cmdline" 2>/dev/null || return 1
-    echo "$pid"
+    if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null \
+        && { tr '\0' '\n' <"/proc/$pid/cmdline"; } 2>/dev/null | grep -qxF -- "$arg"; then
+        echo "$pid"
+        return 0
+    fi
+    for f in /proc/[0-9]*/cmdline; do
+        if { tr '\0' '\n' <"$f"; } 2>/dev/null | grep -qxF -- "$arg"; then
+            pid="${f#/proc/}"
+            echo "${pid%/cmdline}"
+            return 0
+        fi
+    done
+    return 1
 }
 
 ready() {
@@ -159,17 +169,22 @@ port_busy() {
 
 show_logs() {
     log "---- last lines of $ERRLOG ----"
-    tail -n 40 "$ERRLOG" 2>/dev/null >&2 || true
+    tail -n 40 "$ERRLOG" >&2 2>/dev/null || true
     log "---- last lines of $STDOUT ----"
-    tail -n 20 "$STDOUT" 2>/dev/null >&2 || true
+    tail -n 20 "$STDOUT" >&2 2>/dev/null || true
 }
 
 start() {
+    local pid
     if pid="$(running_pid)"; then
-        if ready; then
+        # Ours and alive (maybe still starting, e.g. a concurrent start): wait for it.
+        if wait_ready "$pid"; then
             log "already running (pid $pid, port $PORT)"
             return 0
         fi
+        log "pid $pid is alive but not answering on port $PORT after ${WAIT}s"
+        show_logs
+        exit 1
     fi
     install_packages
     for p in "$PORT" "$HTTP_PORT"; do
@@ -184,22 +199,29 @@ start() {
     (cd "$BASE" && exec setsid "$SERVER_BIN" --config-file="$BASE/config.xml" \
         --pidfile="$PIDFILE" >"$STDOUT" 2>&1 </dev/null) &
     local launcher=$!
-    local deadline=$((SECONDS + WAIT))
-    while ((SECONDS < deadline)); do
-        if ready; then
-            log "ready (pid $(cat "$PIDFILE" 2>/dev/null || echo "$launcher"))"
-            return 0
-        fi
-        if ! kill -0 "$launcher" 2>/dev/null && ! running_pid >/dev/null; then
-            log "server exited during start-up"
-            show_logs
-            exit 1
-        fi
-        sleep 0.5
-    done
-    log "not ready after ${WAIT}s"
+    if wait_ready "$launcher"; then
+        log "ready (pid $(cat "$PIDFILE" 2>/dev/null || echo "$launcher"))"
+        return 0
+    fi
+    if kill -0 "$launcher" 2>/dev/null; then
+        log "not ready after ${WAIT}s; stopping it"
+        kill -TERM "$launcher" 2>/dev/null || true
+    else
+        log "server exited during start-up"
+    fi
     show_logs
     exit 1
+}
+
+wait_ready() {
+    # 0 once SELECT 1 answers; 1 when process $1 dies or WAIT seconds pass.
+    local pid="$1" deadline=$((SECONDS + WAIT))
+    while ((SECONDS < deadline)); do
+        ready && return 0
+        kill -0 "$pid" 2>/dev/null || { ready && return 0; return 1; }
+        sleep 0.5
+    done
+    return 1
 }
 
 stop() {
