@@ -1,0 +1,99 @@
+"""Make one cascade a proper tree rooted at its source post, and order it for output.
+
+Both datasets end here once their records are parsed into :class:`Node` objects with one chosen
+parent each. Guarantees of :func:`settle` (each repair is reported, never silent):
+
+* every event's parent chain ends at the root (missing parents and cycles are re-attached to
+  the source post: the dataset says the event belongs to this cascade, not where exactly);
+* timestamps never decrease along a parent link (a child dated before its parent is moved to
+  its parent's time; the original time is in the problem's detail);
+* the output lists parents before children (sorted by time, then depth).
+"""
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+from streams.events import format_ts
+
+
+@dataclass(slots=True)
+class Node:
+    """One event of a cascade before output; ``parent`` is a key in the same cascade."""
+
+    key: str
+    account: str
+    ts_ms: int
+    parent: str | None = None
+    kind: str = "share"
+    text: str | None = None
+    item: str = ""  # how problems name it (record id, line number)
+    depth: int = 0
+
+
+def settle(nodes: dict, root_key: str, report, file: str) -> list:
+    """Repair ``nodes`` (key -> Node) in place as described above and return them in order.
+
+    >>> ns = {"r": Node("r", "a", 10), "x": Node("x", "b", 5, "r"), "y": Node("y", "c", 7, "gone")}
+    >>> from streams.importers.report import ImportReport
+    >>> rep = ImportReport("demo", "-")
+    >>> [(n.key, n.ts_ms, n.parent) for n in settle(ns, "r", rep, "f")]
+    [('r', 10, None), ('x', 10, 'r'), ('y', 10, 'r')]
+    >>> sorted(rep.repaired.items())
+    [('parent_missing', 1), ('ts_before_parent', 2)]
+    """
+    root = nodes[root_key]
+    root.parent = None
+    for node in nodes.values():
+        if node.key == root_key:
+            continue
+        if node.parent is None or node.parent not in nodes or node.parent == node.key:
+            report.repair(file, node.item or node.key, "parent_missing",
+                          f"parent {node.parent!r} is not in the cascade; attached to the source post")
+            node.parent = root_key
+    _break_cycles(nodes, root_key, report, file)
+    children: dict = {}
+    for node in nodes.values():
+        if node.parent is not None:
+            children.setdefault(node.parent, []).append(node)
+    root.depth = 0
+    queue = deque([root])
+    seen = 1
+    while queue:
+        parent = queue.popleft()
+        for child in children.get(parent.key, ()):
+            child.depth = parent.depth + 1
+            if child.ts_ms < parent.ts_ms:
+                report.repair(file, child.item or child.key, "ts_before_parent",
+                              f"{format_ts(child.ts_ms)} is {(parent.ts_ms - child.ts_ms) / 60000:.2f} "
+                              f"min before its parent {parent.key}; set to the parent's time")
+                child.ts_ms = parent.ts_ms
+            queue.append(child)
+            seen += 1
+    if seen != len(nodes):  # cannot happen after _break_cycles; a guard, not a code path
+        raise AssertionError(f"{file}: {len(nodes) - seen} events unreachable from the root")
+    return sorted(nodes.values(), key=lambda n: (n.ts_ms, n.depth, n.key))
+
+
+def _break_cycles(nodes: dict, root_key: str, report, file: str) -> None:
+    # 0 = not visited, 1 = on the walk in progress, 2 = known to reach the root.
+    state = dict.fromkeys(nodes, 0)
+    state[root_key] = 2
+    for start in nodes:
+        if state[start]:
+            continue
+        path = []
+        x = start
+        while state[x] == 0:
+            state[x] = 1
+            path.append(x)
+            x = nodes[x].parent
+        if state[x] == 1:
+            cycle = path[path.index(x):]
+            # The earliest member is the likeliest to have come from outside the loop.
+            cut = min(cycle, key=lambda k: (nodes[k].ts_ms, k))
+            report.repair(file, nodes[cut].item or cut, "parent_cycle",
+                          f"parent links loop through {len(cycle)} events; attached to the source post")
+            nodes[cut].parent = root_key
+        for k in path:
+            state[k] = 2
