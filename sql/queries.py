@@ -28,7 +28,16 @@ def quote(value: str) -> str:
     return "'" + "".join(_ESCAPES.get(c, c) for c in value) + "'"
 
 
-def _where_rumour(rumour_id) -> str:
+def _where_rumour(rumour_id, rumour_ids=None) -> str:
+    if rumour_ids is not None:
+        if rumour_id is not None:
+            raise ValueError("give rumour_id or rumour_ids, not both")
+        if isinstance(rumour_ids, str):
+            raise TypeError("rumour_ids is a list of ids")
+        ids = sorted(set(rumour_ids))
+        if not ids:
+            return " WHERE 0"
+        return f" WHERE rumour_id IN ({', '.join(quote(r) for r in ids)})"
     return "" if rumour_id is None else f" WHERE rumour_id = {quote(rumour_id)}"
 
 
@@ -48,12 +57,13 @@ def count_events(database: str, rumour_id: str | None = None) -> str:
             + _where_rumour(rumour_id))
 
 
-def load_events(database: str, rumour_id: str | None = None) -> str:
-    """All event columns in EventBatch order, kind as its numeric code, by time then id."""
+def load_events(database: str, rumour_id: str | None = None, rumour_ids=None) -> str:
+    """All event columns in EventBatch order, kind as its numeric code, by time then id;
+    all rumours, one (``rumour_id``) or several (``rumour_ids``)."""
     return ("SELECT event_id, rumour_id, account_id, ts_ms, parent_event_id, parent_account_id, "
             "CAST(kind AS Int8) AS kind_code, platform, region, text "
             f"FROM {check_identifier(database)}.share_events FINAL"
-            + _where_rumour(rumour_id)
+            + _where_rumour(rumour_id, rumour_ids)
             + " ORDER BY ts_ms, event_id, rumour_id")
 
 

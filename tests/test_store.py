@@ -70,6 +70,11 @@ def test_duplicates_within_and_across_inserts_count_once(store):
     assert store.rumour_ids() == sorted({r["rumour_id"] for r in rows})
     loaded = list(store.load_events().rows())
     assert loaded == by_key(rows)
+    picked = {"r0", "r2"}
+    assert list(store.load_events(rumour_ids=iter(sorted(picked))).rows()) == \
+        by_key(r for r in rows if r["rumour_id"] in picked)
+    assert len(store.load_events(rumour_ids=[])) == 0
+    assert len(store.load_events(rumour_ids=["no-such-rumour"])) == 0
 
 
 def test_minute_counts_are_distinct_under_redelivery(store):

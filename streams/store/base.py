@@ -85,9 +85,14 @@ class Store(ABC):
         """Distinct stored events, over all rumours or one."""
         return int(self._rows(queries.count_events(self.database, rumour_id))[0][0])
 
-    def load_events(self, rumour_id: str | None = None) -> EventBatch:
-        """Stored events (one per id) ordered by ts then event_id, as an EventBatch."""
-        cols = self._columns(queries.load_events(self.database, rumour_id), 10)
+    def load_events(self, rumour_id: str | None = None, rumour_ids=None) -> EventBatch:
+        """Stored events (one per id) ordered by ts then event_id, as an EventBatch: of every
+        rumour, of ``rumour_id``, or of the rumours in the list ``rumour_ids``."""
+        if rumour_ids is not None and not isinstance(rumour_ids, str):
+            rumour_ids = list(rumour_ids)
+            if not rumour_ids and rumour_id is None:
+                return EventBatch()
+        cols = self._columns(queries.load_events(self.database, rumour_id, rumour_ids), 10)
         return EventBatch(
             event_id=list(cols[0]),
             rumour_id=list(cols[1]),
