@@ -14,8 +14,9 @@ cd "$ROOT"
 
 bash scripts/setup.sh
 
-# Fixtures find the broker through RUMOUR_KAFKA_BROKER; keep it in step with the started port.
-export RUMOUR_KAFKA_BROKER="${RUMOUR_KAFKA_BROKER:-127.0.0.1:${RUMOUR_KAFKA_PORT:-9092}}"
+# Fixtures and the worker find the broker through RUMOUR_KAFKA_BROKER (faust's kafka:// form);
+# keep it in step with the port kafka.sh starts on.
+export RUMOUR_KAFKA_BROKER="${RUMOUR_KAFKA_BROKER:-kafka://127.0.0.1:${RUMOUR_KAFKA_PORT:-9092}}"
 
 services=()
 case "${RUMOUR_TEST_SERVICES:-all}" in

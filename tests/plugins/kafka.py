@@ -1,7 +1,8 @@
 """Kafka fixtures (the real broker started by scripts/services.sh).
 
-- ``kafka_bootstrap`` (session): ``"host:port"`` of a broker that answered a metadata request;
-  from RUMOUR_KAFKA_BROKER (default 127.0.0.1:9092). Skips, or fails under CI=true, when none.
+- ``kafka_bootstrap`` (session): ``"host:port"`` (aiokafka's form) of a broker that answered a
+  metadata request; from RUMOUR_KAFKA_BROKER (``kafka://host:port`` as the worker reads it, or
+  ``host:port``; default 127.0.0.1:9092). Skips, or fails under CI=true, when none answers.
 - ``kafka_topic`` (factory): ``kafka_topic(partitions=1, prefix="t") -> name`` creates a fresh,
   uniquely named topic and deletes it at teardown.
 """
@@ -18,7 +19,10 @@ DEFAULT_BROKER = "127.0.0.1:9092"
 
 
 def broker_address() -> str:
-    return os.environ.get("RUMOUR_KAFKA_BROKER", DEFAULT_BROKER)
+    """RUMOUR_KAFKA_BROKER without faust's ``kafka://`` scheme (aiokafka wants ``host:port``)."""
+    raw = os.environ.get("RUMOUR_KAFKA_BROKER", DEFAULT_BROKER)
+    hosts = [h.strip().removeprefix("kafka://") for h in raw.replace(";", ",").split(",")]
+    return ",".join(h for h in hosts if h)
 
 
 async def _probe(bootstrap: str, timeout_s: float) -> None:
