@@ -72,18 +72,18 @@ def rumour_ids(database: str) -> str:
 
 
 def dead_letters(database: str, limit: int) -> str:
-    """Newest first. raw comes back hex-encoded so arbitrary bytes survive any client's
+    """Distinct dead letters, newest first. raw comes back hex-encoded so arbitrary bytes survive any client's
     string decoding unchanged."""
     limit = int(limit)
     if limit < 0:
         raise ValueError("limit must be >= 0")
     return ("SELECT received_ms, source, reason, rumour_id, event_id, hex(raw) AS raw_hex "
-            f"FROM {check_identifier(database)}.dead_letters "
+            f"FROM {check_identifier(database)}.dead_letters FINAL "
             f"ORDER BY received_ms DESC, source, event_id, reason LIMIT {limit}")
 
 
 def count_dead_letters(database: str) -> str:
-    return f"SELECT count() FROM {check_identifier(database)}.dead_letters"
+    return f"SELECT count() FROM {check_identifier(database)}.dead_letters FINAL"
 
 
 def minute_counts(database: str, rumour_id: str) -> str:

@@ -17,7 +17,7 @@ def test_migrate_creates_every_table_and_records_every_file(store):
     assert tables["share_events"] == "ReplacingMergeTree"
     assert tables["share_minute_counts"] == "AggregatingMergeTree"
     assert tables["share_minute_counts_mv"] == "MaterializedView"
-    assert tables["dead_letters"] == "MergeTree"
+    assert tables["dead_letters"] == "ReplacingMergeTree"
     assert "schema_migrations" in tables
     assert store.applied_migrations() == [m.version for m in sql.load_migrations()]
 

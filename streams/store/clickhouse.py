@@ -10,6 +10,7 @@ the SQL text; against 18.16 the driver hangs on inline VALUES).
 from __future__ import annotations
 
 import socket
+import threading
 import time
 from typing import Sequence
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -75,6 +76,8 @@ class ClickHouseStore(Store):
             database="default", connect_timeout=s["connect_timeout"],
             send_receive_timeout=s["send_receive_timeout"], compression=s["compression"],
         )
+        # One connection, not safe to share: a web route may query while the agent writes.
+        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         s = self.settings
@@ -83,6 +86,10 @@ class ClickHouseStore(Store):
     def _call(self, *args, **kwargs):
         """``client.execute`` with reconnect + exponential backoff on connection errors, giving
         up after ``retry_seconds``. Server-side errors (bad SQL, ...) are raised at once."""
+        with self._lock:
+            return self._call_locked(*args, **kwargs)
+
+    def _call_locked(self, *args, **kwargs):
         deadline = time.monotonic() + self.retry_seconds
         delay = 0.05
         while True:
@@ -129,4 +136,5 @@ class ClickHouseStore(Store):
         return self._rows("SELECT version()")[0][0]
 
     def close(self) -> None:
-        self.client.disconnect()
+        with self._lock:
+            self.client.disconnect()
