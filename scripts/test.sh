@@ -17,6 +17,10 @@ bash scripts/setup.sh
 # Fixtures and the worker find the broker through RUMOUR_KAFKA_BROKER (faust's kafka:// form);
 # keep it in step with the port kafka.sh starts on.
 export RUMOUR_KAFKA_BROKER="${RUMOUR_KAFKA_BROKER:-kafka://127.0.0.1:${RUMOUR_KAFKA_PORT:-9092}}"
+# Likewise for a clickhouse-server moved off its default port (tests/plugins/clickhouse.py).
+if [ -n "${RUMOUR_CLICKHOUSE_PORT:-}" ] && [ -z "${RUMOUR_CLICKHOUSE_URL:-}" ]; then
+    export RUMOUR_CLICKHOUSE_URL="clickhouse://127.0.0.1:$RUMOUR_CLICKHOUSE_PORT"
+fi
 
 services=()
 case "${RUMOUR_TEST_SERVICES:-all}" in
