@@ -1,0 +1,272 @@
+"""Accuracy benchmark for snapshot and sampled-timestamp source detection (issue 3).
+
+    python -m benchmarks.accuracy [--trials 300] [--nodes 5000] [--json out.json] [--quick]
+
+For each graph model, every trial simulates one SI cascade (seeded), and every method of an
+observation model sees the same cascade: the snapshot (infected set) and a p-sample of infected
+nodes with their times. Measures: top-1, top-5, hop error of the top guess, rank of the true
+source, with 95% intervals (Wilson for proportions, percentile bootstrap for means).
+A cosasi 0.0.4 cell runs its rumor/Jordan centrality beside ours on small cascades.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+
+import numpy as np
+
+from benchmarks.generators import contact_graph, si, si_regular_tree
+from benchmarks.generators_cascades import si_discrete
+from benchmarks.observe import sampled_timestamps, snapshot
+from graph.sources import SourceScores, snapshot_scores
+from graph.sources_sis import sis_likelihood
+from graph.sources_time import _observer_distances, earliest_observed, gaussian_time_fit, time_distance_correlation
+
+SNAPSHOT_METHODS = ("random", "rumor", "rumor_avg", "jordan", "distance", "jordan_rumor", "sis")
+TIMESTAMP_METHODS = ("random", "earliest", "correlation", "gaussian")
+
+
+def wilson(k: int, n: int, z: float = 1.96):
+    """95% Wilson score interval of a proportion k/n.
+
+    >>> [round(x, 3) for x in wilson(30, 100)]
+    [0.219, 0.396]
+    """
+    if n == 0:
+        return (float("nan"), float("nan"))
+    p = k / n
+    den = 1 + z * z / n
+    mid = (p + z * z / (2 * n)) / den
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
+    return (mid - half, mid + half)
+
+
+def bootstrap_mean(x, seed, reps: int = 2000):
+    x = np.asarray(x, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    means = x[rng.integers(0, len(x), size=(reps, len(x)))].mean(axis=1)
+    return float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975))
+
+
+def _rank_of(ranking, source, rest_pool, rng):
+    """1-based rank of source; if the method ranks only some candidates (e.g. observers), the
+    remaining pool follows in random order."""
+    hit = np.flatnonzero(ranking == source)
+    if len(hit):
+        return int(hit[0]) + 1
+    rest = rest_pool - len(ranking)
+    return len(ranking) + 1 + int(rng.integers(0, max(rest, 1)))
+
+
+def _record(acc, name, ranking, source, hops, rest_pool, rng):
+    r = acc.setdefault(name, {"top1": [], "top5": [], "hops": [], "rank": []})
+    r["top1"].append(bool(ranking[0] == source))
+    r["top5"].append(bool(source in ranking[:5]))
+    r["hops"].append(int(hops[ranking[0]]))
+    r["rank"].append(_rank_of(ranking, source, rest_pool, rng))
+
+
+def _summarise(acc, seed):
+    out = {}
+    for name, r in acc.items():
+        n = len(r["top1"])
+        row = {"trials": n}
+        for key in ("top1", "top5"):
+            k = int(np.sum(r[key]))
+            row[key] = k / n
+            row[key + "_ci"] = wilson(k, n)
+        for key in ("hops", "rank"):
+            row[key] = float(np.mean(r[key]))
+            row[key + "_ci"] = bootstrap_mean(r[key], seed)
+        out[name] = row
+    return out
+
+
+def _cascade(model, args, rng):
+    if model == "tree3":  # the infinite 3-regular tree, grown as far as the spread reaches
+        ip, ix, c = si_regular_tree(3, args.infected, rng)
+        return ip, ix, c
+    ip, ix = contact_graph(model, args.nodes, rng)
+    while True:
+        src = int(rng.integers(0, len(ip) - 1))
+        if args.si == "discrete":
+            c = si_discrete(ip, ix, [src], args.infected, args.beta, rng)
+        else:
+            c = si(ip, ix, [src], args.infected, rng)
+        if len(c.nodes) >= args.infected:
+            return ip, ix, c
+
+
+def run_cell(model, args, log):
+    snap, stamp = {}, {}
+    t0 = time.time()
+    for trial in range(args.trials):
+        rng = np.random.default_rng([args.seed, GRAPH_INDEX[model], trial])
+        ip, ix, c = _cascade(model, args, rng)
+        src = c.source
+        hops = _observer_distances(ip, ix, np.array([src], np.int32))[0]
+        infected = snapshot(c)
+        s = snapshot_scores(ip, ix, infected)
+        s["random"] = rng.random(len(infected))
+        # Jordan center with ties broken by rumor centrality (a lexicographic score)
+        rumor_rank = np.argsort(np.argsort(s["rumor"], kind="stable"), kind="stable") / len(infected)
+        s["jordan_rumor"] = s["jordan"] + 0.99 * rumor_rank
+        s["sis"] = sis_likelihood(ip, ix, infected, rng).scores
+        for name in SNAPSHOT_METHODS:
+            ranking = SourceScores(s["nodes"], s[name]).ranking(rng)
+            _record(snap, name, ranking, src, hops, len(infected), rng)
+        obs, times = sampled_timestamps(c, args.p, rng)
+        reach = int((hops >= 0).sum())
+        ts = {
+            "random": SourceScores(obs, rng.random(len(obs))),
+            "earliest": earliest_observed(ip, ix, obs, times),
+            "correlation": time_distance_correlation(ip, ix, obs, times),
+            "gaussian": gaussian_time_fit(ip, ix, obs, times),
+        }
+        for name in TIMESTAMP_METHODS:
+            _record(stamp, name, ts[name].ranking(rng), src, hops, reach, rng)
+        if (trial + 1) % max(args.trials // 10, 1) == 0:
+            log(f"  {model}: {trial + 1}/{args.trials} trials, {time.time() - t0:.0f}s")
+    return _summarise(snap, args.seed), _summarise(stamp, args.seed)
+
+
+GRAPH_INDEX = {"tree3": 0, "er": 1, "ws": 2, "ba": 3}
+
+
+def _nx_graph(ptr, idx, nodes=None):
+    """networkx graph whose adjacency order is ascending, so its BFS trees equal ours."""
+    import networkx as nx
+
+    g = nx.Graph()
+    keep = np.arange(len(ptr) - 1) if nodes is None else np.asarray(nodes)
+    inside = np.zeros(len(ptr) - 1, dtype=bool)
+    inside[keep] = True
+    g.add_nodes_from(int(v) for v in keep)
+    for u in keep:
+        for w in idx[ptr[u]:ptr[u + 1]]:
+            if inside[w] and w > u:
+                g.add_edge(int(u), int(w))
+    return g
+
+
+def compare_cosasi(ptr, idx, infected):
+    """Our rumor (BFS heuristic), averaged rumor and Jordan scores beside cosasi's on one
+    snapshot: returns per method (our top-1 set, cosasi top-1, max |log score difference|)."""
+    from cosasi import single_source as ss
+
+    s = snapshot_scores(ptr, idx, infected)
+    nodes = s["nodes"]
+    g_inf = _nx_graph(ptr, idx, nodes)
+    out = {}
+    pairs = {
+        "rumor": lambda: ss.rumor_centrality(g_inf, g_inf, only_roots=True),
+        "rumor_avg": lambda: ss.rumor_centrality(g_inf, g_inf),
+        "jordan": lambda: ss.jordan_centrality(g_inf, g_inf),
+    }
+    for name, call in pairs.items():
+        res = call()
+        theirs = np.array([res.data["scores"][int(v)] for v in nodes], dtype=np.float64)
+        ours = s[name]
+        if name == "jordan":
+            ours_cmp, theirs_cmp = -ours, 1.0 / theirs  # eccentricities
+        else:  # cosasi normalises by the max; compare log(score / max)
+            ours_cmp, theirs_cmp = ours - ours.max(), np.log(theirs)
+        best = set(nodes[ours == ours.max()].tolist())
+        out[name] = {
+            "ours_best": best,
+            "cosasi_best": int(res.rank()[0]),
+            "max_abs_diff": float(np.max(np.abs(ours_cmp - theirs_cmp))),
+        }
+    return out
+
+
+def run_cosasi_cell(model, args, log):
+    try:
+        import cosasi  # noqa: F401
+    except ImportError:
+        log("  cosasi not installed: skipping the side-by-side cell")
+        return None
+    res = {name: {"agree": 0, "ours_top1": 0, "cosasi_top1": 0, "max_abs_diff": 0.0}
+           for name in ("rumor", "rumor_avg", "jordan")}
+    sub = argparse.Namespace(**{**vars(args), "infected": args.cosasi_infected})
+    for trial in range(args.cosasi_trials):
+        rng = np.random.default_rng([args.seed, 100 + GRAPH_INDEX[model], trial])
+        ip, ix, c = _cascade(model, sub, rng)
+        cmp = compare_cosasi(ip, ix, snapshot(c))
+        for name, r in cmp.items():
+            row = res[name]
+            row["agree"] += r["cosasi_best"] in r["ours_best"]
+            row["cosasi_top1"] += r["cosasi_best"] == c.source
+            row["ours_top1"] += r["ours_best"] == {c.source}  # a tie counts as a miss for both
+            row["max_abs_diff"] = max(row["max_abs_diff"], r["max_abs_diff"])
+    n = args.cosasi_trials
+    log(f"  {model}: cosasi cell done ({n} cascades of {args.cosasi_infected})")
+    return {name: {"trials": n, "top1_agreement": r["agree"] / n, "ours_top1_unique": r["ours_top1"] / n,
+                   "cosasi_top1": r["cosasi_top1"] / n, "max_abs_log_score_diff": r["max_abs_diff"]}
+            for name, r in res.items()}
+
+
+def _fmt(row, key, digits=3):
+    lo, hi = row[key + "_ci"]
+    return f"{row[key]:.{digits}f} [{lo:.{digits}f},{hi:.{digits}f}]"
+
+
+def print_table(results, out=sys.stdout):
+    for model, cell in results["cells"].items():
+        for obs in ("snapshot", "timestamps"):
+            print(f"\n{model} / {obs}  ({results['config']['infected']} infected, "
+                  f"{cell[obs]['random']['trials']} trials)", file=out)
+            print(f"{'method':<13} {'top-1':<22} {'top-5':<22} {'hop error':<22} {'rank of source':<24}", file=out)
+            for name, row in cell[obs].items():
+                print(f"{name:<13} {_fmt(row, 'top1'):<22} {_fmt(row, 'top5'):<22} {_fmt(row, 'hops', 2):<22} "
+                      f"{_fmt(row, 'rank', 1):<24}", file=out)
+        if cell.get("cosasi"):
+            print(f"\n{model} / cosasi 0.0.4 side by side ({results['config']['cosasi_infected']} infected)", file=out)
+            print(f"{'method':<13} {'top-1 agree':<12} {'ours top-1':<11} {'cosasi top-1':<13} max|dlog score|",
+                  file=out)
+            for name, row in cell["cosasi"].items():
+                print(f"{name:<13} {row['top1_agreement']:<12.3f} {row['ours_top1_unique']:<11.3f} "
+                      f"{row['cosasi_top1']:<13.3f} {row['max_abs_log_score_diff']:.2e}", file=out)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--trials", type=int, default=300)
+    ap.add_argument("--nodes", type=int, default=5000)
+    ap.add_argument("--infected", type=int, default=300)
+    ap.add_argument("--p", type=float, default=0.2, help="timestamp sampling probability")
+    ap.add_argument("--si", choices=("continuous", "discrete"), default="continuous")
+    ap.add_argument("--beta", type=float, default=0.1, help="per-step transmission for --si discrete")
+    ap.add_argument("--models", default="tree3,er,ws,ba")
+    ap.add_argument("--cosasi-trials", type=int, default=30)
+    ap.add_argument("--cosasi-infected", type=int, default=100)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--json")
+    ap.add_argument("--quick", action="store_true", help="30 trials, 5 cosasi cascades: a smoke run")
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.trials, args.cosasi_trials = 30, 5
+
+    def log(msg):
+        print(msg, file=sys.stderr, flush=True)
+
+    results = {"config": {k: v for k, v in vars(args).items() if k != "json"}, "cells": {}}
+    start = time.time()
+    for model in args.models.split(","):
+        log(f"{model}: {args.trials} trials")
+        snap, stamp = run_cell(model, args, log)
+        cos = run_cosasi_cell(model, args, log) if args.cosasi_trials > 0 else None
+        results["cells"][model] = {"snapshot": snap, "timestamps": stamp, "cosasi": cos}
+    results["seconds"] = time.time() - start
+    print_table(results)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=1)
+    return results
+
+
+if __name__ == "__main__":
+    main()
