@@ -128,3 +128,28 @@ def test_database_names_must_be_plain_identifiers(bad):
         sql.check_identifier(bad)
     with pytest.raises(ValueError):
         sql.migrate(lambda s: None, bad)
+
+
+def test_both_backends_send_byte_identical_read_queries(ch_store, chdb_store, monkeypatch):
+    logs = {}
+    for s in (ch_store, chdb_store):
+        log = logs.setdefault(type(s).__name__, [])
+        for name in ("_rows", "_columns", "_command"):
+            inner = getattr(s, name)
+
+            def wrapped(query, *rest, _inner=inner, _log=log, _db=s.database):
+                _log.append(query.replace(_db, "<db>"))
+                return _inner(query, *rest)
+            monkeypatch.setattr(s, name, wrapped)
+        s.count_events()
+        s.count_events("r'1")
+        s.load_events()
+        s.load_events("r1")
+        s.load_events(rumour_ids=["b", "a"])
+        s.rumour_ids()
+        s.dead_letters(7)
+        s.count_dead_letters()
+        s.minute_counts("r1")
+        s.migrate()
+    first, second = logs.values()
+    assert first == second and len(first) >= 10
