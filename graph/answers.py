@@ -32,7 +32,7 @@ class Answers:
             par = kt.resolve_parents(self.plink[:n], self.acct[:n], self.ts[:n], kf, n,
                                      self.ac.count, self.n_account_links, self.aph,
                                      self.ev.offs, self.ev.arena)
-            order = _EMPTY if kt.is_forward(par) else kt.preorder(par)[0]
+            order = _EMPTY if kt.is_forward(par) else kt.topo_order(par)
             sz = kt.subtree_sizes(par, kf, order)
             self._cache = (par, order, sz)
         return self._cache
@@ -149,8 +149,8 @@ Origin(account_id='v', event_id='x', ts_ms=1, reach=1, observed=True)]
         if exclude_origins:
             roots = (par < 0) & (sz > 0) & (acct >= 0)
             excluded[acct[roots]] = 1
-        order, cnt = kt.preorder(par)
-        accs, gains = kc.greedy_cutoff(par, kf, acct, self.ts[:n], order, cnt, sz, n_acc,
+        order, cnt, pos = kt.preorder(par, self._view()[1])
+        accs, gains = kc.greedy_cutoff(par, kf, acct, self.ts[:n], order, cnt, pos, sz, n_acc,
                                        excluded, int(k), self.ac.offs, self.ac.arena)
         return [Cutoff(a, g) for a, g in zip(self.ac.strings(accs), gains.tolist())]
 

@@ -30,7 +30,9 @@ import numpy as np
 from graph import kernels_ingest as ki
 from graph.answers import Answers
 from graph.ids import IdIndex, _grown, encode_batch
-from graph.types import DEFAULT_KIND, REASON_TEXT, AddResult
+from graph.types import DEFAULT_KIND, FLAG_PRESENT, REASON_TEXT, AddResult
+
+_NONE = np.zeros(0, np.int32)
 
 
 class CascadeGraph(Answers):
@@ -54,9 +56,9 @@ class CascadeGraph(Answers):
         self.acct = np.empty(cap, np.int32)
         self.ts = np.empty(cap, np.int64)
         self.kf = np.empty(cap, np.uint8)
-        self.dsu = np.empty(cap, np.int32)
-        self.npres = np.empty(max(cap // 2, 16), np.int32)
-        self.aph = np.empty(max(cap // 2, 16), np.int32)
+        self.dsu = _NONE  # built on the first filled placeholder (see kernels_ingest)
+        self.npres = _NONE  # built on the first account-only link
+        self.aph = _NONE
         self.n_nodes = 0
         self.n_events = 0
         self.n_account_links = 0
@@ -95,34 +97,63 @@ class CascadeGraph(Answers):
         ab, as_, ae = encode_batch(account_ids)
         pb, ps, pe = encode_batch(parent_event_ids)
         qb, qs, qe = encode_batch(parent_account_ids)
-        self._reserve(n, eb.shape[0] + pb.shape[0], ab.shape[0] + qb.shape[0])
         ev, ac = self.ev, self.ac
-        self.n_nodes, ac.count, added, alinks = ki.add_rows(
-            ev.table, ev.offs, ev.arena, ac.table, ac.offs, ac.arena,
-            self.plink, self.acct, self.ts, self.kf, self.dsu, self.npres, self.aph,
-            self.n_nodes, ac.count,
-            eb, es, ee, ab, as_, ae, pb, ps, pe, qb, qs, qe, ts_in, kind_in, status, reason)
-        ev.count = self.n_nodes
-        self.n_events += added
-        self.n_account_links += alinks
-        if added:
-            self._cache = None
+        row = 0
+        while True:
+            row, need, self.n_nodes, ac.count, added, alinks = ki.add_rows(
+                ev.table, ev.offs, ev.arena, ev.limit, ac.table, ac.offs, ac.arena, ac.limit,
+                self.plink, self.acct, self.ts, self.kf, self.dsu, self.npres, self.aph,
+                self.n_nodes, ac.count,
+                eb, es, ee, ab, as_, ae, pb, ps, pe, qb, qs, qe, ts_in, kind_in, status, reason,
+                row)
+            ev.count = self.n_nodes
+            self.n_events += added
+            self.n_account_links += alinks
+            if added:
+                self._cache = None
+            if need == ki.NEED_NOTHING:
+                break
+            if need == ki.NEED_ROOM:
+                self._grow(int(ee[row] - es[row] + pe[row] - ps[row]),
+                           int(ae[row] - as_[row] + qe[row] - qs[row]))
+            elif need == ki.NEED_DSU:
+                self._make_dsu()
+            else:
+                self._make_account_arrays()
         bad = np.flatnonzero(status == ki.REJ)
         reasons = {int(i): REASON_TEXT[int(reason[i])] for i in bad}
         return AddResult(status, reasons)
 
-    def _reserve(self, rows: int, ev_bytes: int, ac_bytes: int) -> None:
-        # Worst case per row: the event, a parent placeholder, an account placeholder.
-        need = self.n_nodes + 3 * rows
-        self.ev.reserve(3 * rows, ev_bytes)
-        self.ac.reserve(2 * rows, ac_bytes)
+    def _grow(self, ev_bytes: int, ac_bytes: int) -> None:
+        """Room for one more row of the worst kind: 3 nodes, 2 accounts (grows geometrically)."""
+        self._cache = None  # it may view the arrays about to be replaced
+        need = self.n_nodes + 3
+        self.ev.reserve(3, ev_bytes)
+        self.ac.reserve(2, ac_bytes)
         self.plink = _grown(self.plink, need)
         self.acct = _grown(self.acct, need)
         self.ts = _grown(self.ts, need)
         self.kf = _grown(self.kf, need)
-        self.dsu = _grown(self.dsu, need)
-        self.npres = _grown(self.npres, self.ac.count + 2 * rows)
-        self.aph = _grown(self.aph, self.ac.count + 2 * rows)
+        if self.dsu.shape[0]:
+            self.dsu = _grown(self.dsu, self.plink.shape[0])
+        if self.npres.shape[0]:
+            self.npres = _grown(self.npres, self.ac.count + 2)
+            self.aph = _grown(self.aph, self.npres.shape[0])
+
+    def _make_dsu(self) -> None:
+        # The recorded event links are themselves a valid union-find forest.
+        n = self.n_nodes
+        dsu = np.empty(self.plink.shape[0], np.int32)
+        link = self.plink[:n]
+        dsu[:n] = np.where(link >= 0, link, np.arange(n, dtype=np.int32))
+        self.dsu = dsu
+
+    def _make_account_arrays(self) -> None:
+        n = self.n_nodes
+        present = (self.kf[:n] & FLAG_PRESENT) != 0
+        cap = max(self.ac.offs.shape[0], 16)
+        self.npres = np.bincount(self.acct[:n][present], minlength=cap).astype(np.int32)
+        self.aph = np.full(self.npres.shape[0], -1, np.int32)
 
     def node(self, event_id: str) -> int:
         """Node index of an event id (present or placeholder), -1 when unknown.
@@ -148,5 +179,6 @@ class CascadeGraph(Answers):
         for arr in (self.plink, self.acct, self.ts, self.kf, self.dsu, self.npres, self.aph):
             total += arr.nbytes
         if self._cache is not None:
-            total += sum(a.nbytes for a in self._cache if isinstance(a, np.ndarray))
+            # The resolved parents are often a view of plink itself: count owned memory only.
+            total += sum(a.nbytes for a in self._cache if not np.shares_memory(a, self.plink))
         return total

@@ -161,12 +161,16 @@ def encode_batch(strings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return np.frombuffer(b"".join(parts), np.uint8), ends - lens, ends
 
 
+GROWTH = 1.5  # geometric, so appends stay amortised O(1); 1.5 rather than 2 to waste less memory
+MAX_ARENA = 2**31 - 1  # int32 offsets: at most 2 GiB of id bytes per index
+
+
 def _grown(arr: np.ndarray, need: int, fill=None) -> np.ndarray:
-    """``arr`` or a copy with capacity >= need, by amortised doubling."""
+    """``arr`` or a copy with capacity >= need, growing geometrically (amortised O(1) appends)."""
     cap = arr.shape[0]
     if need <= cap:
         return arr
-    new_cap = max(need, 2 * cap, 16)
+    new_cap = max(need, int(GROWTH * cap), 16)
     out = np.empty(new_cap, arr.dtype) if fill is None else np.full(new_cap, fill, arr.dtype)
     out[:cap] = arr
     return out
@@ -184,7 +188,7 @@ class IdIndex:
 
     def __init__(self, capacity: int = 16):
         self.count = 0
-        self.offs = np.zeros(max(capacity, 1) + 1, np.int64)
+        self.offs = np.zeros(max(capacity, 1) + 1, np.int32)
         self.arena = np.zeros(max(capacity, 1) * 8, np.uint8)
         self.table = np.full(_table_size(capacity), -1, np.int32)
 
@@ -195,10 +199,20 @@ class IdIndex:
         """Make room for ``extra_ids`` more ids of ``extra_bytes`` bytes in total."""
         need = self.count + extra_ids
         self.offs = _grown(self.offs, need + 1)
-        self.arena = _grown(self.arena, int(self.offs[self.count]) + extra_bytes)
+        need_bytes = int(self.offs[self.count]) + extra_bytes
+        if need_bytes > MAX_ARENA:
+            raise OverflowError("more than 2 GiB of id bytes in one index")
+        self.arena = _grown(self.arena, min(need_bytes, MAX_ARENA))
+        if self.arena.shape[0] > MAX_ARENA:
+            self.arena = self.arena[:MAX_ARENA].copy()
         if need > MAX_LOAD * self.table.shape[0]:
-            size = _table_size(max(need, 2 * self.count))
+            size = _table_size(need)
             self.table = rehash(self.offs, self.arena, self.count, size)
+
+    @property
+    def limit(self) -> int:
+        """Most ids the current table may hold before it must grow."""
+        return int(MAX_LOAD * self.table.shape[0])
 
     def find(self, strings) -> np.ndarray:
         """int32 index per string, -1 when absent (or empty/None)."""

@@ -75,39 +75,26 @@ def _fen_add(fen, i):
 
 
 @njit(cache=True)
-def greedy_cutoff(par, kf, acct, ts, order, cnt, sz, n_acc, excluded, k, ac_offs, ac_arena):
+def greedy_cutoff(par, kf, acct, ts, order, cnt, pos, sz, n_acc, excluded, k, ac_offs, ac_arena):
     """(accounts, prevented) of up to ``k`` greedy picks with positive gain.
 
-    ``order``/``cnt``: DFS preorder and subtree node counts (:func:`kernels_tree.preorder`);
+    ``order``/``cnt``/``pos``: preorder, subtree node counts, positions (:func:`kernels_tree.preorder`);
     ``sz``: present events per subtree; ``excluded``: uint8 per account never to pick.
     """
     n = par.shape[0]
-    pos = np.empty(n, np.int32)
-    for i in range(n):
-        pos[order[i]] = i
-    # Top-level flags: a preorder sweep keeping, per account, how many open ancestors it has.
-    active = np.zeros(n_acc, np.int32)
-    stack = np.empty(n, np.int32)
-    top = 0
+    # Top-level flags in one preorder sweep: an account's earlier top-level subtrees are
+    # disjoint intervals, so v has a same-account ancestor iff it falls inside the interval of
+    # the last top-level event of its account seen so far.
+    open_end = np.zeros(n_acc, np.int32)
     topl = np.zeros(n, np.uint8)
     n_top = np.zeros(n_acc + 1, np.int32)
     for i in range(n):
         v = order[i]
-        while top > 0:
-            u = stack[top - 1]
-            if pos[u] + cnt[u] > i:
-                break
-            top -= 1
-            if acct[u] >= 0:
-                active[acct[u]] -= 1
         a = acct[v]
-        if a >= 0:
-            if active[a] == 0:
-                topl[v] = 1
-                n_top[a + 1] += 1
-            active[a] += 1
-        stack[top] = v
-        top += 1
+        if a >= 0 and i >= open_end[a]:
+            topl[v] = 1
+            n_top[a + 1] += 1
+            open_end[a] = i + cnt[v]
     for a in range(n_acc):
         n_top[a + 1] += n_top[a]
     tops = np.empty(n_top[n_acc], np.int32)

@@ -7,11 +7,14 @@ Node ``j`` is both the event-id index ``j`` and the row ``j`` of the node arrays
   which event of that account it means depends on events that may arrive later);
 - ``acct[j]``: account index, ``-1`` unknown (a placeholder nobody named an account for);
 - ``ts[j]``: epoch ms (0 for placeholders); ``kf[j]``: kind bits and FLAG_* bits;
-- ``dsu[j]``: union-find over the event-id links only, so that "does this link close a cycle"
+- ``dsu[j]``: union-find over the event-id links only (lazily built from ``plink``, which is itself
+  a valid union-find forest), so that "does this link close a cycle"
   is answered in near O(1) instead of walking a possibly 100k-deep ancestor path.
 
-The wrapper reserves capacity beforehand (3 nodes and 2 accounts per row at most), so the kernel
-never reallocates.
+The kernel never reallocates: it checks room for the worst case of one row (3 nodes, 2 accounts)
+and returns to the wrapper, which grows by 1.5x and resumes. ``dsu`` and the per-account
+``npres`` (present events) / ``aph`` (placeholder node) arrays are allocated only once a stream
+needs them (a placeholder filled / an account-only link), as empty arrays until then.
 """
 from __future__ import annotations
 
@@ -37,35 +40,49 @@ def dsu_find(dsu, x):
 
 
 @njit(cache=True)
-def _new_node(j, plink, acct, ts, kf, dsu):
+def _new_node(j, plink, acct, ts, kf, dsu, have_dsu):
     plink[j] = -1
     acct[j] = -1
     ts[j] = 0
     kf[j] = 0
-    dsu[j] = j
+    if have_dsu:
+        dsu[j] = j
 
 
 @njit(cache=True)
-def _account(ac_table, ac_offs, ac_arena, n_acc, npres, aph, buf, s, e):
+def _account(ac_table, ac_offs, ac_arena, n_acc, npres, aph, have_acc, buf, s, e):
     """Account index of ``buf[s:e]``, interning it; returns (index, new n_acc)."""
     a, slot = lookup(ac_table, ac_offs, ac_arena, buf, s, e, fnv1a(buf, s, e))
     if a < 0:
         a = n_acc
         n_acc = append_at(ac_table, slot, ac_offs, ac_arena, n_acc, buf, s, e)
-        npres[a] = 0
-        aph[a] = -1
+        if have_acc:
+            npres[a] = 0
+            aph[a] = -1
     return a, n_acc
 
 
+NEED_NOTHING, NEED_ROOM, NEED_DSU, NEED_ACCOUNT_ARRAYS = 0, 1, 2, 3
+
+
 @njit(cache=True)
-def add_rows(ev_table, ev_offs, ev_arena, ac_table, ac_offs, ac_arena,
+def add_rows(ev_table, ev_offs, ev_arena, ev_limit, ac_table, ac_offs, ac_arena, ac_limit,
              plink, acct, ts, kf, dsu, npres, aph, n_nodes, n_acc,
              ebuf, es, ee, abuf, as_, ae, pbuf, ps, pe, qbuf, qs, qe, ts_in, kind_in,
-             status, reason):
-    """Apply rows in order; fills ``status``/``reason``; returns (n_nodes, n_acc, n_added, n_account_links)."""
+             status, reason, first):
+    """Apply rows ``first..`` in order, filling ``status``/``reason``.
+
+    Returns (row, need, n_nodes, n_acc, n_added, n_account_links): it stops *before* row
+    ``row`` when it needs the wrapper to act (``need``: NEED_ROOM = grow arrays for one more row,
+    NEED_DSU / NEED_ACCOUNT_ARRAYS = allocate those lazily), so arrays only grow when needed and
+    in-order streams never pay for the union-find or the per-account arrays.
+    ``ev_limit``/``ac_limit``: most ids each hash table may hold.
+    """
     n_added = 0
     n_alinks = 0
-    for i in range(es.shape[0]):
+    have_dsu = dsu.shape[0] > 0
+    have_acc = npres.shape[0] > 0
+    for i in range(first, es.shape[0]):
         s0 = es[i]
         s1 = ee[i]
         if s1 == s0:
@@ -76,12 +93,22 @@ def add_rows(ev_table, ev_offs, ev_arena, ac_table, ac_offs, ac_arena,
             status[i] = REJ
             reason[i] = R_EMPTY_ACCOUNT
             continue
+        has_pe = pe[i] > ps[i]
+        has_pa = qe[i] > qs[i]
+        if (n_nodes + 3 > plink.shape[0] or n_nodes + 3 >= ev_offs.shape[0]
+                or ev_offs[n_nodes] + (s1 - s0) + (pe[i] - ps[i]) > ev_arena.shape[0]
+                or n_nodes + 2 > ev_limit
+                or n_acc + 2 >= ac_offs.shape[0] or n_acc + 2 > ac_limit
+                or ac_offs[n_acc] + (ae[i] - as_[i]) + (qe[i] - qs[i]) > ac_arena.shape[0]
+                or (have_acc and n_acc + 2 > npres.shape[0])):
+            return i, NEED_ROOM, n_nodes, n_acc, n_added, n_alinks
+        if has_pa and not has_pe and not have_acc:
+            return i, NEED_ACCOUNT_ARRAYS, n_nodes, n_acc, n_added, n_alinks
         j, jslot = lookup(ev_table, ev_offs, ev_arena, ebuf, s0, s1, fnv1a(ebuf, s0, s1))
         if j >= 0 and (kf[j] & _PRESENT) != 0:
             status[i] = DUP
             continue
-        has_pe = pe[i] > ps[i]
-        has_pa = qe[i] > qs[i]
+        p = -1
         if has_pe:
             if bytes_cmp(pbuf, ps[i], pe[i], ebuf, s0, s1) == 0:
                 status[i] = REJ
@@ -90,37 +117,46 @@ def add_rows(ev_table, ev_offs, ev_arena, ac_table, ac_offs, ac_arena,
             if j >= 0:
                 p, _ = lookup(ev_table, ev_offs, ev_arena, pbuf, ps[i], pe[i],
                               fnv1a(pbuf, ps[i], pe[i]))
-                # j is a placeholder, hence a root of its event-link tree: linking it under p
-                # closes a cycle exactly when p already lies in that tree.
-                if p >= 0 and dsu_find(dsu, p) == dsu_find(dsu, j):
-                    status[i] = REJ
-                    reason[i] = R_CYCLE
-                    continue
+                if p >= 0:
+                    if not have_dsu:
+                        return i, NEED_DSU, n_nodes, n_acc, n_added, n_alinks
+                    # j is a placeholder, hence a root of its event-link tree: linking it under
+                    # p closes a cycle exactly when p already lies in that tree.
+                    if dsu_find(dsu, p) == dsu_find(dsu, j):
+                        status[i] = REJ
+                        reason[i] = R_CYCLE
+                        continue
         if j < 0:
             j = n_nodes
             n_nodes = append_at(ev_table, jslot, ev_offs, ev_arena, n_nodes, ebuf, s0, s1)
-            _new_node(j, plink, acct, ts, kf, dsu)
-        a, n_acc = _account(ac_table, ac_offs, ac_arena, n_acc, npres, aph, abuf, as_[i], ae[i])
-        b = -1
-        if has_pa:
-            b, n_acc = _account(ac_table, ac_offs, ac_arena, n_acc, npres, aph, qbuf, qs[i], qe[i])
+            _new_node(j, plink, acct, ts, kf, dsu, have_dsu)
+        a, n_acc = _account(ac_table, ac_offs, ac_arena, n_acc, npres, aph, have_acc,
+                            abuf, as_[i], ae[i])
         if has_pe:
-            h = fnv1a(pbuf, ps[i], pe[i])
-            p, pslot = lookup(ev_table, ev_offs, ev_arena, pbuf, ps[i], pe[i], h)
             if p < 0:
-                p = n_nodes
-                n_nodes = append_at(ev_table, pslot, ev_offs, ev_arena, n_nodes, pbuf, ps[i], pe[i])
-                _new_node(p, plink, acct, ts, kf, dsu)
+                h = fnv1a(pbuf, ps[i], pe[i])
+                p, pslot = lookup(ev_table, ev_offs, ev_arena, pbuf, ps[i], pe[i], h)
+                if p < 0:
+                    p = n_nodes
+                    n_nodes = append_at(ev_table, pslot, ev_offs, ev_arena, n_nodes,
+                                        pbuf, ps[i], pe[i])
+                    _new_node(p, plink, acct, ts, kf, dsu, have_dsu)
             plink[j] = p
-            if b >= 0 and (kf[p] & _PRESENT) == 0:
+            if has_pa and (kf[p] & _PRESENT) == 0:
                 # Children may disagree on whose the missing parent was: keep the smallest id,
-                # so the answer does not depend on which child came first.
+                # so the answer does not depend on which child came first. (A present parent's
+                # own account always wins, so then the claim is not even interned.)
+                b, n_acc = _account(ac_table, ac_offs, ac_arena, n_acc, npres, aph, have_acc,
+                                    qbuf, qs[i], qe[i])
                 c = acct[p]
                 if c < 0 or bytes_cmp(ac_arena, ac_offs[b], ac_offs[b + 1],
                                       ac_arena, ac_offs[c], ac_offs[c + 1]) < 0:
                     acct[p] = b
-            dsu[dsu_find(dsu, j)] = dsu_find(dsu, p)
-        elif b >= 0:
+            if have_dsu:
+                dsu[dsu_find(dsu, j)] = dsu_find(dsu, p)
+        elif has_pa:
+            b, n_acc = _account(ac_table, ac_offs, ac_arena, n_acc, npres, aph, have_acc,
+                                qbuf, qs[i], qe[i])
             plink[j] = -(b + 2)
             n_alinks += 1
             # Events are never removed, so once an account has a present event (other than
@@ -128,7 +164,7 @@ def add_rows(ev_table, ev_offs, ev_arena, ac_table, ac_offs, ac_arena,
             if npres[b] == 0 and aph[b] < 0:
                 q = n_nodes
                 n_nodes = append_at(ev_table, -1, ev_offs, ev_arena, n_nodes, ebuf, 0, 0)
-                _new_node(q, plink, acct, ts, kf, dsu)
+                _new_node(q, plink, acct, ts, kf, dsu, have_dsu)
                 acct[q] = b
                 kf[q] = _ACCT_PH
                 aph[b] = q
@@ -137,7 +173,8 @@ def add_rows(ev_table, ev_offs, ev_arena, ac_table, ac_offs, ac_arena,
         acct[j] = a
         ts[j] = ts_in[i]
         kf[j] = (kind_in[i] & 0x07) | _PRESENT
-        npres[a] += 1
+        if have_acc:
+            npres[a] += 1
         status[i] = OK
         n_added += 1
-    return n_nodes, n_acc, n_added, n_alinks
+    return es.shape[0], NEED_NOTHING, n_nodes, n_acc, n_added, n_alinks

@@ -3,8 +3,8 @@
 ``par[j]`` (int32, -1 = root) is the *resolved* parent of node ``j``; it is derived from the
 recorded links by :func:`resolve_parents` and is what every other kernel takes. Node indices
 follow arrival order, so ``par[j] < j`` holds in the common in-order stream but not in general:
-kernels take either nothing (forward fast path, see :func:`is_forward`) or an explicit
-topological ``order`` (a DFS preorder from :func:`preorder`).
+kernels take either an empty ``order`` (forward fast path, see :func:`is_forward`) or an
+explicit topological order (nodes by depth, :func:`topo_order`).
 """
 from __future__ import annotations
 
@@ -117,6 +117,15 @@ def events_by_account(acct, kf, ts, n, n_acc, ev_offs, ev_arena):
 @njit(cache=True)
 def resolve_parents(plink, acct, ts, kf, n, n_acc, n_alinks, aph, ev_offs, ev_arena):
     """Resolved parent per node (int32, -1 = root). See the CascadeGraph docstring for the rules."""
+    if n_alinks == 0:
+        clean = True
+        for j in range(n):
+            p = plink[j]
+            if p >= 0 and acct[p] < 0:
+                clean = False
+                break
+        if clean:
+            return plink[:n]  # the common case: the recorded links are the forest, no copy
     par = np.empty(n, np.int32)
     for j in range(n):
         p = plink[j]
@@ -210,53 +219,73 @@ def is_forward(par):
 
 
 @njit(cache=True)
-def children_csr(par):
-    """(start, kids): the children of ``v`` are ``kids[start[v]:start[v+1]]``, ascending."""
+def topo_order(par):
+    """Nodes by depth (parents before children), found without recursion: each node walks up
+    to the first ancestor of known depth, then the walked path gets its depths (each node is
+    walked about twice), and a counting sort by depth gives the order."""
     n = par.shape[0]
-    start = np.zeros(n + 1, np.int32)
-    for j in range(n):
-        if par[j] >= 0:
-            start[par[j] + 1] += 1
+    depth = np.full(n, -1, np.int32)
+    path = np.empty(n, np.int32)
+    max_d = 0
     for v in range(n):
-        start[v + 1] += start[v]
-    fill = start[:-1].copy()
-    kids = np.empty(start[n], np.int32)
-    for j in range(n):
-        p = par[j]
-        if p >= 0:
-            kids[fill[p]] = j
-            fill[p] += 1
-    return start, kids
+        if depth[v] >= 0:
+            continue
+        m = 0
+        u = v
+        while u >= 0 and depth[u] < 0:
+            path[m] = u
+            m += 1
+            u = par[u]
+        d = -1 if u < 0 else depth[u]
+        for k in range(m - 1, -1, -1):
+            d += 1
+            depth[path[k]] = d
+        if d > max_d:
+            max_d = d
+    start = np.zeros(max_d + 2, np.int64)
+    for v in range(n):
+        start[depth[v] + 1] += 1
+    for d in range(max_d + 1):
+        start[d + 1] += start[d]
+    order = path  # reuse the scratch array
+    for v in range(n):
+        order[start[depth[v]]] = v
+        start[depth[v]] += 1
+    return order
 
 
 @njit(cache=True)
-def preorder(par):
-    """DFS preorder of the forest (iterative, no recursion limit) and subtree node counts."""
+def preorder(par, topo):
+    """A DFS preorder without a DFS: (order, cnt, pos) with ``cnt`` the subtree node counts and
+    ``pos`` the position of each node in ``order``, so the subtree of ``v`` is
+    ``order[pos[v]:pos[v]+cnt[v]]``. ``topo``: a topological order, or empty for index order.
+
+    Two sweeps: counts bottom-up, then each node takes the next free slot inside its parent's
+    interval (children in topological order)."""
     n = par.shape[0]
-    start, kids = children_csr(par)
-    order = np.empty(n, np.int32)
-    stack = np.empty(n, np.int32)
-    top = 0
-    k = 0
-    for r in range(n):
-        if par[r] >= 0:
-            continue
-        stack[0] = r
-        top = 1
-        while top > 0:
-            top -= 1
-            v = stack[top]
-            order[k] = v
-            k += 1
-            for t in range(start[v + 1] - 1, start[v] - 1, -1):
-                stack[top] = kids[t]
-                top += 1
+    fwd = topo.shape[0] == 0
     cnt = np.ones(n, np.int32)
     for i in range(n - 1, -1, -1):
-        v = order[i]
+        v = i if fwd else topo[i]
         if par[v] >= 0:
             cnt[par[v]] += cnt[v]
-    return order, cnt
+    pos = np.empty(n, np.int32)
+    nxt = np.empty(n, np.int32)
+    next_root = 0
+    for i in range(n):
+        v = i if fwd else topo[i]
+        p = par[v]
+        if p < 0:
+            pos[v] = next_root
+            next_root += cnt[v]
+        else:
+            pos[v] = nxt[p]
+            nxt[p] += cnt[v]
+        nxt[v] = pos[v] + 1
+    order = nxt  # reuse the scratch array
+    for v in range(n):
+        order[pos[v]] = v
+    return order, cnt, pos
 
 
 @njit(cache=True)
