@@ -339,7 +339,7 @@ def si_discrete(indptr, indices, sources, n_infected: int, beta: float, seed) ->
 
     >>> from benchmarks.generators import regular_tree
     >>> c = si_discrete(*regular_tree(3, 9), sources=[0], n_infected=30, beta=1.0, seed=0)
-    >>> len(c.nodes), c.times.max()  # beta=1 is BFS: 1+3+6+12+24 after four steps
+    >>> len(c.nodes), float(c.times.max())  # beta=1 is BFS: 1+3+6+12+24 after four steps
     (46, 4.0)
     """
     seeds = np.atleast_1d(np.asarray(sources, dtype=np.int32))

@@ -183,7 +183,7 @@ def snapshot_scores(indptr, indices, infected) -> dict:
     >>> ip = np.array([0, 1, 3, 5, 6], np.int32); ix = np.array([1, 0, 2, 1, 3, 2], np.int32)
     >>> s = snapshot_scores(ip, ix, [0, 1, 2, 3])  # the path 0-1-2-3
     >>> np.round(np.exp(s["rumor"])).tolist(), s["jordan"].tolist()
-    [[1.0, 3.0, 3.0, 1.0], [-3.0, -2.0, -2.0, -3.0]]
+    ([1.0, 3.0, 3.0, 1.0], [-3.0, -2.0, -2.0, -3.0])
     """
     nodes, ptr, idx, _ = _prepare(indptr, indices, infected)
     bfs_score, acc, ecc, dsum = _all_roots(ptr, idx)

@@ -130,7 +130,7 @@ def time_distance_correlation(indptr, indices, observers, times) -> SourceScores
     """Correlation of observed time with hop distance from each candidate.
 
     >>> ip = np.array([0, 1, 3, 5, 7, 8], np.int32); ix = np.array([1, 0, 2, 1, 3, 2, 4, 3], np.int32)
-    >>> time_distance_correlation(ip, ix, [1, 3, 4], [1.0, 3.0, 4.0]).best()  # path 0-1-2-3-4
+    >>> time_distance_correlation(ip, ix, [0, 2, 4], [1.0, 2.0, 3.0]).best()  # path 0-1-2-3-4
     0
     """
     observers, times = _check(indptr, observers, times)
