@@ -1,0 +1,217 @@
+"""Weibo CED importer on tiny hand-made cascades (folders and archives built in tmp_path)."""
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+from datetime import datetime, timedelta, timezone
+
+import orjson
+import pytest
+
+from streams.events import parse_ts, validate_event
+from streams.importers import SourceError, iter_events, run_import
+
+CN = timezone(timedelta(hours=8))
+SRC_TIME = 1355983200  # 2012-12-20 14:00:00 +08:00
+
+
+def cn_ms(text: str) -> int:
+    return int(datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=CN).timestamp() * 1000)
+
+
+def rec(mid, uid, parent, date, text=""):
+    return {"mid": mid, "uid": uid, "parent": parent, "date": date, "text": text, "kids": []}
+
+
+def write_ced(root, cascades, label="rumor"):
+    """cascades: {file stem "<n>_<mid>_<uid>": (original dict or None, records or None)}."""
+    base = root / "CED_Dataset"
+    for stem, (orig, records) in cascades.items():
+        if orig is not None:
+            p = base / "original-microblog" / f"{stem}.json"
+            p.parent.mkdir(parents=True, exist_ok=True)
+            p.write_text(json.dumps(orig, ensure_ascii=False), encoding="utf-8")
+        if records is not None:
+            p = base / f"{label}-repost" / f"{stem}.json"
+            p.parent.mkdir(parents=True, exist_ok=True)
+            p.write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
+    return root
+
+
+def make_tar(folder, path):
+    with tarfile.open(path, "w:gz") as tar:
+        tar.add(folder / "CED_Dataset", arcname="CED_Dataset")
+    return path
+
+
+def orig(time=SRC_TIME, location="上海", text="源微博"):
+    return {"text": text, "time": time, "reposts": 3, "comments": 0, "likes": 0,
+            "user": {"location": location, "followers": 1, "verified": False}}
+
+
+def load(src):
+    events, report = iter_events("weibo-ced", src)
+    events = list(events)
+    for e in events:
+        validate_event(e)
+    return {e["event_id"]: e for e in events}, report
+
+
+def test_post_and_shares_mapping(tmp_path):
+    write_ced(tmp_path, {"7_SRC1_u0": (orig(), [
+        rec("m2", "u2", "m1", "2012-12-20 15:00:00", "//@u1: 转"),
+        rec("m1", "u1", "", "2012-12-20 14:30:00"),
+    ])})
+    ev, report = load(tmp_path)
+    post = ev["SRC1"]
+    assert (post["kind"], post["account_id"], post["rumour_id"]) == ("post", "u0", "SRC1")
+    assert post["region"] == "上海" and post["text"] == "源微博" and post["label"] == "rumor"
+    assert parse_ts(post["ts"]) == SRC_TIME * 1000 and post["parent_event_id"] is None
+    m1, m2 = ev["m1"], ev["m2"]
+    assert (m1["kind"], m1["parent_event_id"], m1["parent_account_id"]) == ("share", "SRC1", "u0")
+    assert (m2["parent_event_id"], m2["parent_account_id"], m2["text"]) == ("m1", "u1", "//@u1: 转")
+    assert m1["text"] is None and m1["region"] is None and m1["platform"] == "weibo"
+    assert m1["ts"] == "2012-12-20T14:30:00+08:00"
+    assert report.records_in == 2 and report.shares == 2 and report.balanced()
+    assert report.labels == {"rumor": 1}
+
+
+@pytest.mark.parametrize("time", [SRC_TIME, str(SRC_TIME), SRC_TIME * 1000, "Thu Dec 20 14:00:00 +0800 2012",
+                                  "2012-12-20 14:00:00", "2012-12-20T06:00:00+00:00"])
+def test_source_time_formats(tmp_path, time):
+    write_ced(tmp_path, {"1_S_u": (orig(time=time), [])})
+    ev, report = load(tmp_path)
+    assert parse_ts(ev["S"]["ts"]) == SRC_TIME * 1000
+    assert not report.problems or {p.reason for p in report.problems} == {"reposts_missing"}
+
+
+def test_yearless_dates_wrap_into_the_next_year(tmp_path):
+    # Files list reposts newest first; the yearless ones sit on top (the crawl year).
+    write_ced(tmp_path, {"1_S_u": (orig(), [
+        rec("c", "u3", "b", "01月03日 10:00"),
+        rec("b", "u2", "", "12月28日 09:00"),
+        rec("a", "u1", "", "2012-12-25 08:00:00"),
+    ])})
+    ev, report = load(tmp_path)
+    assert parse_ts(ev["b"]["ts"]) == cn_ms("2012-12-28 09:00:00")
+    assert parse_ts(ev["c"]["ts"]) == cn_ms("2013-01-03 10:00:00")
+    assert report.repaired["yearless_date"] == 2
+    assert {p.item for p in report.problems if p.reason == "yearless_date"} == {"b", "c"}
+
+
+def test_yearless_date_after_older_neighbour(tmp_path):
+    # 03-05 is before the next older record's 2014-12-15, so it belongs to 2015.
+    write_ced(tmp_path, {"1_S_u": (orig(time=cn_ms("2013-09-01 21:00:00") // 1000), [
+        rec("x", "u1", "", "03月05日 05:11"),
+        rec("y", "u2", "", "2014-12-15 15:04:58"),
+    ])})
+    ev, _ = load(tmp_path)
+    assert parse_ts(ev["x"]["ts"]) == cn_ms("2015-03-05 05:11:00")
+
+
+def test_leap_day_without_year(tmp_path):
+    write_ced(tmp_path, {"1_S_u": (orig(time=cn_ms("2013-03-01 00:00:00") // 1000), [
+        rec("x", "u1", "", "02月29日 12:00"),
+    ])})
+    ev, _ = load(tmp_path)
+    assert parse_ts(ev["x"]["ts"]) == cn_ms("2016-02-29 12:00:00")
+
+
+def test_duplicate_mid_merged_specific_parent_wins(tmp_path):
+    write_ced(tmp_path, {"1_S_u": (orig(), [
+        rec("d", "u4", "", "2012-12-21 10:00:00"),
+        rec("p", "u1", "", "2012-12-21 09:00:00"),
+        rec("d", "u4", "p", "2012-12-21 10:00:00"),
+    ])})
+    ev, report = load(tmp_path)
+    assert ev["d"]["parent_event_id"] == "p" and len(ev) == 3
+    assert report.dropped == {"duplicate_record": 1} and report.balanced()
+    assert report.notes["duplicate_parents"] == 1
+
+
+def test_missing_parent_cycle_and_clock_skew_repaired(tmp_path):
+    write_ced(tmp_path, {"1_S_u": (orig(), [
+        rec("a", "u1", "b", "2012-12-21 10:00:00"),
+        rec("b", "u2", "a", "2012-12-21 11:00:00"),
+        rec("o", "u3", "gone", "2012-12-21 12:00:00"),
+        rec("k", "u5", "o", "2012-12-21 11:59:00"),  # a minute before its parent
+        rec("e", "u6", "", "2012-12-19 10:00:00"),  # before the source post
+    ])})
+    ev, report = load(tmp_path)
+    assert ev["o"]["parent_event_id"] == "S"
+    assert ev["a"]["parent_event_id"] == "S" and ev["b"]["parent_event_id"] == "a"  # a is earlier
+    assert parse_ts(ev["k"]["ts"]) == parse_ts(ev["o"]["ts"])
+    assert parse_ts(ev["e"]["ts"]) == SRC_TIME * 1000
+    assert report.repaired["parent_missing"] == 1 and report.repaired["parent_cycle"] == 1
+    assert report.repaired["ts_before_parent"] == 2
+    assert [e for e in ev.values() if e["parent_event_id"] is None] == [ev["S"]]
+
+
+def test_bad_records_reported(tmp_path):
+    write_ced(tmp_path, {"1_S_u": (orig(), [
+        rec("a", "", "", "2012-12-21 10:00:00"),
+        "not an object",
+        rec("", "u1", "", "2012-12-21 10:00:00"),
+        rec("S", "u", "", "2012-12-21 10:00:00"),
+        rec("z", "u9", "", "yesterday"),
+        rec("ok", "u2", "", "2012-12-21 10:00:00"),
+    ])})
+    ev, report = load(tmp_path)
+    assert set(ev) == {"S", "ok", "z"}
+    assert report.dropped == {"missing_uid": 1, "bad_record": 1, "missing_mid": 1, "source_repeated": 1}
+    assert report.repaired["date_unreadable"] == 1 and report.balanced()
+    assert parse_ts(ev["z"]["ts"]) >= SRC_TIME * 1000
+
+
+def test_missing_original_or_reposts(tmp_path):
+    write_ced(tmp_path, {"1_S_u": (None, [rec("a", "u1", "", "2012-12-21 10:00:00")]),
+                         "2_T_v": (orig(), None)})
+    ev, report = load(tmp_path)
+    assert ev["S"]["kind"] == "post" and ev["S"]["account_id"] == "u"
+    assert parse_ts(ev["S"]["ts"]) == cn_ms("2012-12-21 10:00:00")
+    assert ev["T"]["account_id"] == "v"
+    assert report.repaired["original_missing"] == 1 and report.notes["reposts_missing"] == 1
+    assert report.cascades == 2
+
+
+def test_user_without_location(tmp_path):
+    o = orig()
+    o["user"] = "empty"
+    write_ced(tmp_path, {"1_S_u": (o, [])})
+    ev, report = load(tmp_path)
+    assert ev["S"]["region"] is None and report.notes["user_missing"] == 1
+
+
+def test_folder_and_archive_give_the_same_events(tmp_path):
+    folder = write_ced(tmp_path / "d", {
+        "1_S_u": (orig(), [rec("a", "u1", "", "2012-12-21 10:00:00")]),
+        "2_T_v": (orig(), [rec("b", "u2", "", "01月02日 10:00")]),
+    })
+    archive = make_tar(folder, tmp_path / "w.tar.gz")
+    a, b = io.BytesIO(), io.BytesIO()
+    ra = run_import("weibo-ced", folder, a)
+    rb = run_import("weibo-ced", archive, b)
+    assert sorted(a.getvalue().splitlines()) == sorted(b.getvalue().splitlines())
+    assert ra.events == rb.events == 4
+    assert ra.to_dict()["repaired"] == rb.to_dict()["repaired"] == {"yearless_date": 1}
+
+
+def test_run_import_writes_files_and_gzip(tmp_path):
+    write_ced(tmp_path / "d", {"1_S_u": (orig(), [rec("a", "u1", "", "2012-12-21 10:00:00")])})
+    run_import("weibo-ced", tmp_path / "d", tmp_path / "o.jsonl")
+    run_import("weibo-ced", tmp_path / "d", tmp_path / "o.jsonl.gz")
+    import gzip
+    plain = (tmp_path / "o.jsonl").read_bytes()
+    assert gzip.decompress((tmp_path / "o.jsonl.gz").read_bytes()) == plain
+    assert [orjson.loads(x)["event_id"] for x in plain.splitlines()] == ["S", "a"]
+
+
+def test_bad_arguments(tmp_path):
+    with pytest.raises(ValueError):
+        iter_events("myspace", tmp_path)
+    with pytest.raises(SourceError):
+        iter_events("weibo-ced", tmp_path / "nope")
+    (tmp_path / "f.txt").write_text("x")
+    with pytest.raises(SourceError):
+        iter_events("weibo-ced", tmp_path / "f.txt")
