@@ -46,9 +46,10 @@ def create_app(settings: Settings, store=None, pipeline: Pipeline | None = None)
             store.migrate()
         pipeline = Pipeline(store, Decoder(settings.max_message_bytes, settings.max_event_bytes),
                             store_retry_seconds=settings.store_retry_seconds)
+    broker = settings.broker if "://" in settings.broker else "kafka://" + settings.broker
     app = faust.App(
         settings.app_id,
-        broker=settings.broker,
+        broker=broker,
         store="memory://",
         web_host=settings.web_host,
         web_port=settings.web_port,
@@ -98,6 +99,5 @@ def run_worker(settings: Settings) -> None:
     from faust.worker import Worker
 
     app = create_app(settings)
-    worker = Worker(app, loglevel=settings.log_level, web_port=settings.web_port,
-                    web_host=settings.web_host, web_bind=settings.web_host)
+    worker = Worker(app, loglevel=settings.log_level)
     worker.execute_from_commandline()
