@@ -18,7 +18,7 @@ import faust
 import orjson
 
 from streams.events import Decoder
-from streams.pipeline import Pipeline
+from streams.pipeline import Pipeline, warm_up
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -98,6 +98,13 @@ def run_worker(settings: Settings) -> None:
     """Run a Faust worker in the foreground until interrupted."""
     from faust.worker import Worker
 
+    from streams.produce import kafka_bootstrap
+    from streams.topics import ensure_topics
+
+    ensure_topics(kafka_bootstrap(settings.broker), {settings.topic: settings.topic_partitions,
+                                                     settings.dead_letter_topic: 1})
+    # Compile the numba kernels before the first batch or query, not while a client waits.
+    warm_up()
     app = create_app(settings)
     worker = Worker(app, loglevel=settings.log_level)
     worker.execute_from_commandline()

@@ -167,6 +167,17 @@ class Pipeline:
             return trace_answer(graph, k)
 
 
+def warm_up() -> float:
+    """Run every graph kernel once on a tiny cascade (compiles or loads numba's cache); seconds."""
+    started = time.perf_counter()
+    graph = CascadeGraph(rumour_id="warm-up")
+    graph.add_batch(["a", "c", "b", "d"], ["u1", "u3", "u2", "u4"], np.array([1, 3, 2, 4], np.int64),
+                    [None, "b", "a", None], [None, "u2", "u1", "u3"], np.array([0, 1, 1, 1], np.uint8))
+    graph.trace(2)
+    graph.chain("c")
+    return time.perf_counter() - started
+
+
 def _row_json(batch: EventBatch, row: int) -> bytes:
     import orjson
 

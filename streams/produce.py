@@ -80,6 +80,9 @@ async def _send_all(pairs, bootstrap: str, topic: str) -> int:
 
 
 def produce_files(paths, settings, events_per_message: int = 1) -> dict:
+    from streams.topics import ensure_topics
+
+    ensure_topics(kafka_bootstrap(settings.broker), {settings.topic: settings.topic_partitions})
     pairs = pack_messages(iter_messages(paths), events_per_message)
     sent = asyncio.run(_send_all(pairs, kafka_bootstrap(settings.broker), settings.topic))
     return {"messages": sent, "topic": settings.topic}

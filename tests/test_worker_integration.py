@@ -116,7 +116,7 @@ def test_worker_ingests_into_clickhouse_and_traces(kafka_bootstrap, kafka_topic,
 
         def fetch(rumour_id):
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/rumours/{rumour_id}/trace",
-                                        timeout=10) as resp:
+                                        timeout=60) as resp:
                 return orjson.loads(resp.read())
 
         for rumour_id in sorted({e["rumour_id"] for e in events}):
