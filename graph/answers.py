@@ -30,7 +30,7 @@ class Answers:
             n = self.n_nodes
             kf = self.kf[:n]
             par = kt.resolve_parents(self.plink[:n], self.acct[:n], self.ts[:n], kf, n,
-                                     self.ac.count, self.n_account_links, self.aph,
+                                     self.ac.count, self.n_account_links, self.n_blind, self.aph,
                                      self.ev.offs, self.ev.arena)
             order = _EMPTY if kt.is_forward(par) else kt.topo_order(par)
             sz = kt.subtree_sizes(par, kf, order)
@@ -140,7 +140,7 @@ Origin(account_id='v', event_id='x', ts_ms=1, reach=1, observed=True)]
         >>> g.cutoff(2)
         [Cutoff(account_id='hub', prevented=2)]
         """
-        par, _, sz = self._view()
+        par, topo, sz = self._view()
         n, n_acc = self.n_nodes, self.ac.count
         if n == 0 or k <= 0:
             return []
@@ -149,9 +149,8 @@ Origin(account_id='v', event_id='x', ts_ms=1, reach=1, observed=True)]
         if exclude_origins:
             roots = (par < 0) & (sz > 0) & (acct >= 0)
             excluded[acct[roots]] = 1
-        order, cnt, pos = kt.preorder(par, self._view()[1])
-        accs, gains = kc.greedy_cutoff(par, kf, acct, self.ts[:n], order, cnt, pos, sz, n_acc,
-                                       excluded, int(k), self.ac.offs, self.ac.arena)
+        accs, gains = kc.greedy_cutoff(par, kf, acct, self.ts[:n], topo, n_acc, excluded,
+                                       int(k), self.ac.offs, self.ac.arena)
         return [Cutoff(a, g) for a, g in zip(self.ac.strings(accs), gains.tolist())]
 
     def trace(self, k: int = 10, max_origins: int | None = None) -> dict:

@@ -62,6 +62,7 @@ class CascadeGraph(Answers):
         self.n_nodes = 0
         self.n_events = 0
         self.n_account_links = 0
+        self.n_blind = 0  # placeholders without an account
         self._cache = None
 
     @property
@@ -100,12 +101,12 @@ class CascadeGraph(Answers):
         ev, ac = self.ev, self.ac
         row = 0
         while True:
-            row, need, self.n_nodes, ac.count, added, alinks = ki.add_rows(
+            row, need, self.n_nodes, ac.count, added, alinks, self.n_blind = ki.add_rows(
                 ev.table, ev.offs, ev.arena, ev.limit, ac.table, ac.offs, ac.arena, ac.limit,
                 self.plink, self.acct, self.ts, self.kf, self.dsu, self.npres, self.aph,
                 self.n_nodes, ac.count,
                 eb, es, ee, ab, as_, ae, pb, ps, pe, qb, qs, qe, ts_in, kind_in, status, reason,
-                row)
+                row, self.n_blind)
             ev.count = self.n_nodes
             self.n_events += added
             self.n_account_links += alinks

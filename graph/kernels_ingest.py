@@ -69,10 +69,12 @@ NEED_NOTHING, NEED_ROOM, NEED_DSU, NEED_ACCOUNT_ARRAYS = 0, 1, 2, 3
 def add_rows(ev_table, ev_offs, ev_arena, ev_limit, ac_table, ac_offs, ac_arena, ac_limit,
              plink, acct, ts, kf, dsu, npres, aph, n_nodes, n_acc,
              ebuf, es, ee, abuf, as_, ae, pbuf, ps, pe, qbuf, qs, qe, ts_in, kind_in,
-             status, reason, first):
+             status, reason, first, n_blind):
     """Apply rows ``first..`` in order, filling ``status``/``reason``.
 
-    Returns (row, need, n_nodes, n_acc, n_added, n_account_links): it stops *before* row
+    ``n_blind`` counts placeholders with no account yet (while 0 and there are no account-only
+    links, the recorded links are already the resolved forest).
+    Returns (row, need, n_nodes, n_acc, n_added, n_account_links, n_blind): it stops *before* row
     ``row`` when it needs the wrapper to act (``need``: NEED_ROOM = grow arrays for one more row,
     NEED_DSU / NEED_ACCOUNT_ARRAYS = allocate those lazily), so arrays only grow when needed and
     in-order streams never pay for the union-find or the per-account arrays.
@@ -101,9 +103,9 @@ def add_rows(ev_table, ev_offs, ev_arena, ev_limit, ac_table, ac_offs, ac_arena,
                 or n_acc + 2 >= ac_offs.shape[0] or n_acc + 2 > ac_limit
                 or ac_offs[n_acc] + (ae[i] - as_[i]) + (qe[i] - qs[i]) > ac_arena.shape[0]
                 or (have_acc and n_acc + 2 > npres.shape[0])):
-            return i, NEED_ROOM, n_nodes, n_acc, n_added, n_alinks
+            return i, NEED_ROOM, n_nodes, n_acc, n_added, n_alinks, n_blind
         if has_pa and not has_pe and not have_acc:
-            return i, NEED_ACCOUNT_ARRAYS, n_nodes, n_acc, n_added, n_alinks
+            return i, NEED_ACCOUNT_ARRAYS, n_nodes, n_acc, n_added, n_alinks, n_blind
         j, jslot = lookup(ev_table, ev_offs, ev_arena, ebuf, s0, s1, fnv1a(ebuf, s0, s1))
         if j >= 0 and (kf[j] & _PRESENT) != 0:
             status[i] = DUP
@@ -119,13 +121,15 @@ def add_rows(ev_table, ev_offs, ev_arena, ev_limit, ac_table, ac_offs, ac_arena,
                               fnv1a(pbuf, ps[i], pe[i]))
                 if p >= 0:
                     if not have_dsu:
-                        return i, NEED_DSU, n_nodes, n_acc, n_added, n_alinks
+                        return i, NEED_DSU, n_nodes, n_acc, n_added, n_alinks, n_blind
                     # j is a placeholder, hence a root of its event-link tree: linking it under
                     # p closes a cycle exactly when p already lies in that tree.
                     if dsu_find(dsu, p) == dsu_find(dsu, j):
                         status[i] = REJ
                         reason[i] = R_CYCLE
                         continue
+        if j >= 0 and acct[j] < 0:
+            n_blind -= 1  # a placeholder nobody had named an account for gets its own
         if j < 0:
             j = n_nodes
             n_nodes = append_at(ev_table, jslot, ev_offs, ev_arena, n_nodes, ebuf, s0, s1)
@@ -141,6 +145,7 @@ def add_rows(ev_table, ev_offs, ev_arena, ev_limit, ac_table, ac_offs, ac_arena,
                     n_nodes = append_at(ev_table, pslot, ev_offs, ev_arena, n_nodes,
                                         pbuf, ps[i], pe[i])
                     _new_node(p, plink, acct, ts, kf, dsu, have_dsu)
+                    n_blind += 1
             plink[j] = p
             if has_pa and (kf[p] & _PRESENT) == 0:
                 # Children may disagree on whose the missing parent was: keep the smallest id,
@@ -149,8 +154,11 @@ def add_rows(ev_table, ev_offs, ev_arena, ev_limit, ac_table, ac_offs, ac_arena,
                 b, n_acc = _account(ac_table, ac_offs, ac_arena, n_acc, npres, aph, have_acc,
                                     qbuf, qs[i], qe[i])
                 c = acct[p]
-                if c < 0 or bytes_cmp(ac_arena, ac_offs[b], ac_offs[b + 1],
-                                      ac_arena, ac_offs[c], ac_offs[c + 1]) < 0:
+                if c < 0:
+                    acct[p] = b
+                    n_blind -= 1
+                elif bytes_cmp(ac_arena, ac_offs[b], ac_offs[b + 1],
+                               ac_arena, ac_offs[c], ac_offs[c + 1]) < 0:
                     acct[p] = b
             if have_dsu:
                 dsu[dsu_find(dsu, j)] = dsu_find(dsu, p)
@@ -177,4 +185,4 @@ def add_rows(ev_table, ev_offs, ev_arena, ev_limit, ac_table, ac_offs, ac_arena,
             npres[a] += 1
         status[i] = OK
         n_added += 1
-    return es.shape[0], NEED_NOTHING, n_nodes, n_acc, n_added, n_alinks
+    return es.shape[0], NEED_NOTHING, n_nodes, n_acc, n_added, n_alinks, n_blind

@@ -115,17 +115,10 @@ def events_by_account(acct, kf, ts, n, n_acc, ev_offs, ev_arena):
 
 
 @njit(cache=True)
-def resolve_parents(plink, acct, ts, kf, n, n_acc, n_alinks, aph, ev_offs, ev_arena):
+def resolve_parents(plink, acct, ts, kf, n, n_acc, n_alinks, n_blind, aph, ev_offs, ev_arena):
     """Resolved parent per node (int32, -1 = root). See the CascadeGraph docstring for the rules."""
-    if n_alinks == 0:
-        clean = True
-        for j in range(n):
-            p = plink[j]
-            if p >= 0 and acct[p] < 0:
-                clean = False
-                break
-        if clean:
-            return plink[:n]  # the common case: the recorded links are the forest, no copy
+    if n_alinks == 0 and n_blind == 0:
+        return plink[:n]  # the common case: the recorded links are the forest, no copy
     par = np.empty(n, np.int32)
     for j in range(n):
         p = plink[j]
@@ -255,10 +248,10 @@ def topo_order(par):
 
 
 @njit(cache=True)
-def preorder(par, topo):
-    """A DFS preorder without a DFS: (order, cnt, pos) with ``cnt`` the subtree node counts and
-    ``pos`` the position of each node in ``order``, so the subtree of ``v`` is
-    ``order[pos[v]:pos[v]+cnt[v]]``. ``topo``: a topological order, or empty for index order.
+def preorder_positions(par, topo):
+    """A DFS preorder without a DFS: (cnt, pos), subtree node counts and the position of each
+    node in a preorder, so the subtree of ``v`` is positions ``pos[v]:pos[v]+cnt[v]``.
+    ``topo``: a topological order, or empty for index order.
 
     Two sweeps: counts bottom-up, then each node takes the next free slot inside its parent's
     interval (children in topological order)."""
@@ -282,8 +275,15 @@ def preorder(par, topo):
             pos[v] = nxt[p]
             nxt[p] += cnt[v]
         nxt[v] = pos[v] + 1
-    order = nxt  # reuse the scratch array
-    for v in range(n):
+    return cnt, pos
+
+
+@njit(cache=True)
+def preorder(par, topo):
+    """(order, cnt, pos): :func:`preorder_positions` plus the nodes in preorder."""
+    cnt, pos = preorder_positions(par, topo)
+    order = np.empty(par.shape[0], np.int32)
+    for v in range(par.shape[0]):
         order[pos[v]] = v
     return order, cnt, pos
 

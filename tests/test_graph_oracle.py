@@ -42,6 +42,8 @@ def test_against_oracle(seed):
     assert reasons == {i: why for i, (s, why) in enumerate(expected) if why}
     ans = ref.answers()
     assert g.n_events == len(ans["present"])
+    n = g.n_nodes
+    assert g.n_blind == int(np.count_nonzero((g.kf[:n] < 0x40) & (g.acct[:n] < 0)))
 
     keys = node_keys(g)
     depth, size = g.depths(), g.subtree_sizes()
