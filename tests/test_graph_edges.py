@@ -1,0 +1,194 @@
+"""Edge cases of CascadeGraph: empty, single event, all placeholders, huge star, deep chains
+(no recursion limits), bad input, account-only links, hostile cycles, growth and memory."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from graph import ADDED, DUPLICATE, REJECTED, CascadeGraph
+from graph.ids import IdIndex, encode_batch
+from tests.naive import NaiveCascade, columns
+
+
+def make(rows, **kw):
+    g = CascadeGraph(**kw)
+    res = g.add_batch(*columns(rows))
+    return g, res
+
+
+def test_empty_graph():
+    g = CascadeGraph("r0")
+    assert g.n_events == 0
+    assert g.origins() == [] and g.cutoff(10) == []
+    assert g.depths().shape == (0,) and g.subtree_sizes().shape == (0,)
+    assert g.trace() == {"rumour_id": "r0", "events": 0, "origins": [], "cutoff": []}
+    assert g.account_chains("nobody") == []
+    with pytest.raises(KeyError):
+        g.chain("nope")
+    assert g.add_batch([], [], np.zeros(0, np.int64), [], []).status.shape == (0,)
+
+
+def test_single_event():
+    g, res = make([("e", "u", 7, None, None)])
+    assert res.status.tolist() == [ADDED]
+    assert [tuple(o) for o in g.origins()] == [("u", "e", 7, 1, True)]
+    assert g.cutoff(3) == [] and g.cutoff(3, exclude_origins=False) == []
+    assert [tuple(h) for h in g.chain("e")] == [("e", "u", 7, True)]
+
+
+def test_all_placeholders_without_accounts():
+    """Every parent missing and unnamed: each child is its own root."""
+    rows = [(f"c{i}", f"u{i}", i, f"missing{i % 3}", None) for i in range(9)]
+    g, _ = make(rows)
+    assert g.n_events == 9 and g.n_nodes == 12
+    assert sorted(o.event_id for o in g.origins()) == sorted(f"c{i}" for i in range(9))
+    assert all(o.observed and o.reach == 1 for o in g.origins())
+    assert g.depths().tolist() == [0] * 12
+    # The placeholders hold no present event and are no origin.
+    sizes = g.subtree_sizes()
+    assert all(sizes[g.node(f"missing{k}")] == 0 for k in range(3))
+
+
+def test_missing_parent_with_named_account_is_an_unobserved_origin():
+    rows = [("c1", "u1", 5, "p", "boss"), ("c2", "u2", 6, "p", None), ("d", "u3", 7, "c1", None)]
+    g, _ = make(rows)
+    (o,) = g.origins()
+    assert (o.account_id, o.event_id, o.ts_ms, o.reach, o.observed) == ("boss", "p", None, 3, False)
+    assert [h.event_id for h in g.chain("d")] == ["d", "c1", "p"]
+    # The parent arrives later: it is filled in, observed, and now carries its real account.
+    g.add_batch(["p"], ["real"], np.array([1]), [None], [None])
+    (o,) = g.origins()
+    assert (o.account_id, o.reach, o.observed, o.ts_ms) == ("real", 4, True, 1)
+
+
+def test_huge_star():
+    n = 200_000
+    rows = [("hub", "h", 0, None, None)] + [(f"s{i}", f"a{i % 5000}", i + 1, "hub", None)
+                                             for i in range(n)]
+    g, res = make(rows)
+    assert res.added == n + 1
+    assert g.origins()[0].reach == n + 1
+    assert int(g.depths().max()) == 1
+    cut = g.cutoff(3, exclude_origins=False)
+    assert cut[0].account_id == "h" and cut[0].prevented == n
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_deep_chain_no_recursion_limit(reverse):
+    n = 100_000
+    rows = [(f"e{i}", f"u{i % 7}", i, f"e{i - 1}" if i else None, None) for i in range(n)]
+    if reverse:
+        rows = rows[::-1]
+    g = CascadeGraph()
+    for i in range(0, n, 7_000):
+        g.add_batch(*columns(rows[i:i + 7_000]))
+    assert g.n_events == n
+    d = g.depths()
+    assert d[g.node("e99999")] == n - 1 and d[g.node("e0")] == 0
+    sizes = g.subtree_sizes()
+    assert sizes[g.node("e0")] == n and sizes[g.node("e50000")] == n - 50_000
+    chain = g.chain(f"e{n - 1}")
+    assert len(chain) == n and chain[-1].event_id == "e0"
+    # u1's first event (e1) is the top one: everything below but u1's own later events.
+    cut = g.cutoff(1)
+    assert cut[0].account_id == "u1"
+    assert cut[0].prevented == (n - 1) - len(range(1, n, 7))
+
+
+def test_duplicates_first_copy_wins():
+    rows = [("e", "u", 1, None, None), ("e", "other", 2, None, None), ("f", "v", 3, "e", None),
+            ("f", "v", 3, "e", None)]
+    g, res = make(rows)
+    assert res.status.tolist() == [ADDED, DUPLICATE, ADDED, DUPLICATE]
+    assert g.chain("e")[0].account_id == "u"
+    res2 = g.add_batch(["e"], ["u"], np.array([1]), [None], [None])
+    assert res2.status.tolist() == [DUPLICATE] and g.n_events == 2
+
+
+def test_rejects_and_reasons():
+    rows = [("", "u", 1, None, None), ("e", "", 1, None, None), ("s", "u", 1, "s", None),
+            ("a", "u", 1, "b", None), ("b", "u", 2, "a", None), ("ok", "u", 3, "a", None)]
+    g, res = make(rows)
+    assert res.status.tolist() == [REJECTED, REJECTED, REJECTED, ADDED, REJECTED, ADDED]
+    assert res.reasons == {0: "empty event_id", 1: "empty account_id", 2: "parent cycle",
+                           4: "parent cycle"}
+    assert g.node("s") == -1  # a rejected row leaves no trace
+
+
+def test_long_cycle_closed_late_is_rejected():
+    n = 5_000
+    rows = [(f"e{i}", "u", i, f"e{i + 1}", None) for i in range(n)]
+    g, _ = make(rows)
+    res = g.add_batch([f"e{n}"], ["u"], np.array([n]), ["e0"], [None])
+    assert res.reasons == {0: "parent cycle"}
+    res = g.add_batch([f"e{n}"], ["u"], np.array([n]), [None], [None])
+    assert res.status.tolist() == [ADDED] and g.origins()[0].reach == n + 1
+
+
+def test_account_only_links():
+    rows = [("a1", "A", 10, None, None), ("a2", "A", 20, None, None),
+            ("b1", "B", 15, None, "A"),  # latest A event at or before 15: a1
+            ("b2", "B", 5, None, "A"),  # none before 5: A's earliest, a1
+            ("c1", "C", 30, None, "Z")]  # Z never posts: an unobserved stand-in
+    g, _ = make(rows)
+    assert g.chain("b1")[1].event_id == "a1" and g.chain("b2")[1].event_id == "a1"
+    stand_in = g.chain("c1")[1]
+    assert (stand_in.event_id, stand_in.account_id, stand_in.observed) == (None, "Z", False)
+    assert ("Z", None, None, 1, False) in [tuple(o) for o in g.origins()]
+    # Z's own event arrives: c1 now hangs under it and the stand-in is no origin any more.
+    g.add_batch(["z1"], ["Z"], np.array([25]), [None], [None])
+    assert g.chain("c1")[1].event_id == "z1"
+    assert all(o.event_id is not None for o in g.origins())
+
+
+def test_account_link_cycle_is_broken_deterministically():
+    rows = [("x", "A", 1, None, "B"), ("y", "B", 5, None, "A")]
+    for order in (rows, rows[::-1]):
+        g, _ = make(order)
+        assert [o.event_id for o in g.origins()] == ["x"]
+        ref = NaiveCascade()
+        ref.add_rows(order)
+        assert [tuple(o) for o in g.origins()] == ref.answers()["origins"]
+
+
+def test_non_str_ids_raise():
+    g = CascadeGraph()
+    with pytest.raises(TypeError):
+        g.add_batch([1], ["u"], np.array([0]), [None], [None])
+    with pytest.raises(ValueError):
+        g.add_batch(["a", "b"], ["u"], np.array([0, 1]), [None, None], [None, None])
+
+
+def test_ids_with_nul_and_unicode():
+    ix = IdIndex()
+    ids = ["a\x00b", "a", "b", "ä\x00", "微博", "a\x00b"]
+    got = ix.add(ids).tolist()
+    assert got == [0, 1, 2, 3, 4, 0]
+    assert [ix.string(i) for i in range(5)] == ids[:5]
+    buf, s, e = encode_batch(["x", "y\x00z"])
+    assert [bytes(buf[a:b]) for a, b in zip(s, e)] == [b"x", b"y\x00z"]
+
+
+def test_id_index_many_against_dict():
+    rng = np.random.default_rng(3)
+    ix = IdIndex(capacity=1)
+    ref: dict[str, int] = {}
+    for _ in range(30):
+        batch = [f"k{int(x)}" for x in rng.integers(0, 5_000, 400)]
+        got = ix.add(batch)
+        for s, j in zip(batch, got.tolist()):
+            assert ref.setdefault(s, len(ref)) == j
+    assert len(ix) == len(ref)
+    assert ix.find(list(ref)[:50] + ["absent"]).tolist() == list(range(50)) + [-1]
+
+
+def test_growth_from_tiny_capacity_and_memory_per_share():
+    n = 50_000
+    rows = [(f"event-{i}", f"user-{i % 20_000}", i, f"event-{i // 2}" if i else None, None)
+            for i in range(n)]
+    g = CascadeGraph(capacity=1)
+    for i in range(0, n, 999):
+        g.add_batch(*columns(rows[i:i + 999]))
+    assert g.n_events == n and g.origins()[0].reach == n
+    g.cutoff(5)
+    assert g.nbytes() / n < 64  # issue 5's budget per share held
