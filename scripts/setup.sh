@@ -41,7 +41,6 @@ if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ] && [ -x "$VENV/bin/rumour"
 else
     say "pip install -e '.[test]' (this takes a few minutes on a fresh machine)"
     rm -f "$STAMP"
-    "$VENV/bin/python" -m pip install --quiet --upgrade pip
     (cd "$ROOT" && "$VENV/bin/python" -m pip install --quiet -e '.[test]')
     echo "$want" >"$STAMP"
     say "installed; stamp written to $STAMP"
