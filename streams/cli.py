@@ -135,6 +135,26 @@ def cmd_import(args) -> int:
     return 0
 
 
+def _delegate(module: str, function: str):
+    """A subcommand whose own parser lives in another module (it receives the remaining args)."""
+    def run(args) -> int:
+        import importlib
+
+        target = getattr(importlib.import_module(module), function)
+        return int(target(args.args) or 0)
+    return run
+
+
+# Subcommands owned by other modules: name -> (module, function, help).
+DELEGATED = {
+    "bench": ("benchmarks.cli", "main", "benchmarks: trace, ingest, scale, accuracy (see benchmarks/README.md)"),
+    "serve": ("streams.service.cli", "serve_main", "embedded dashboard and origin-trace API over files"),
+    "token": ("streams.service.cli", "token_main", "issue, list and revoke API tokens"),
+    "evidence": ("streams.service.cli", "evidence_main", "verify an evidence package"),
+    "report": ("streams.governance.cli", "report_main", "governance reports (monthly debunk ranking)"),
+}
+
+
 def cmd_settings(args) -> int:
     print("| setting | env var | default | help |")
     print("|---|---|---|---|")
@@ -193,14 +213,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, help="output JSONL file")
     p.set_defaults(func=cmd_import)
 
+    for name, (module, function, help_text) in DELEGATED.items():
+        p = sub.add_parser(name, help=help_text, add_help=False)
+        p.add_argument("args", nargs=argparse.REMAINDER)
+        p.set_defaults(func=_delegate(module, function))
+
     p = sub.add_parser("settings", help="print every setting as a Markdown table")
     p.set_defaults(func=cmd_settings)
     return parser
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
-    args = parser.parse_args(argv)
+    if argv and argv[0] in DELEGATED:
+        # The delegated module parses its own flags (including --help).
+        args = argparse.Namespace(args=argv[1:], func=_delegate(*DELEGATED[argv[0]][:2]))
+    else:
+        args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         return int(args.func(args) or 0)
