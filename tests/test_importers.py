@@ -133,7 +133,8 @@ def test_weibo_full_import(weibo, shared_data):
         latest = datetime.fromtimestamp(max(dated[rumour] + [root_ts]) / 1000, CN)
         assert ts < datetime(latest.year + 2, 1, 1, tzinfo=CN).timestamp() * 1000, (rumour, mid, raw)
     eps = report.events_per_s
-    print(f"\nweibo-ced: {report.events} events in {report.seconds:.1f} s = {eps:,.0f} events/s")
+    print(f"\nweibo-ced: {report.events} events in {report.seconds:.1f} s = {eps:,.0f} events/s "
+          f"({report.cpu_seconds:.1f} s CPU)")
     assert eps > 0
 
 

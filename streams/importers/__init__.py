@@ -46,6 +46,7 @@ def iter_events(dataset: str, src):
 def _checked(pairs, report):
     now_ms = int(time.time() * 1000)
     started = time.perf_counter()
+    cpu_started = time.process_time()
     try:
         for event, from_record in pairs:
             try:
@@ -60,6 +61,7 @@ def _checked(pairs, report):
             yield event
     finally:
         report.seconds = time.perf_counter() - started
+        report.cpu_seconds = time.process_time() - cpu_started
 
 
 def run_import(dataset: str, src, out) -> ImportReport:
