@@ -87,40 +87,48 @@ def greedy_cutoff(par, kf, acct, ts, topo, n_acc, excluded, k, ac_offs, ac_arena
     """
     n = par.shape[0]
     cnt_v, pos = preorder_positions(par, topo)
+    # One random write per node: account, subtree count and presence packed in one int64.
+    packed = np.empty(n, np.int64)
+    # Per-account state in one row (one cache line per visit): first ts, present count,
+    # end of the open top-level interval, gain.
+    st = np.zeros((n_acc, 4), np.int64)
+    for a in range(n_acc):
+        st[a, 0] = _NO_TS
+    for v in range(n):
+        a = acct[v]
+        pr = 1 if kf[v] & _PRESENT else 0
+        packed[pos[v]] = (np.int64(cnt_v[v]) << 33) | (np.int64(pr) << 32) | np.int64(a + 1)
+        if pr:
+            st[a, 1] += 1
+            if ts[v] < st[a, 0]:
+                st[a, 0] = ts[v]
     acc_p = np.empty(n, np.int32)
     cnt_p = np.empty(n, np.int32)
-    pres_p = np.zeros(n, np.uint8)
-    pc = np.zeros(n_acc, np.int32)
-    first_ts = np.full(n_acc, _NO_TS, np.int64)
-    for v in range(n):
-        i = pos[v]
-        a = acct[v]
-        acc_p[i] = a
-        cnt_p[i] = cnt_v[v]
-        if kf[v] & _PRESENT:
-            pres_p[i] = 1
-            pc[a] += 1
-            if ts[v] < first_ts[a]:
-                first_ts[a] = ts[v]
+    pres_p = np.empty(n, np.uint8)
     # cum[i] = present events before position i: subtree sizes are differences.
     cum = np.empty(n + 1, np.int32)
     cum[0] = 0
     for i in range(n):
+        x = packed[i]
+        acc_p[i] = np.int32(x & 0xFFFFFFFF) - 1
+        pres_p[i] = (x >> 32) & 1
+        cnt_p[i] = x >> 33
         cum[i + 1] = cum[i] + pres_p[i]
     # Top-level flags in one preorder sweep: an account's earlier top-level subtrees are
     # disjoint intervals, so position i has a same-account ancestor iff it falls inside the
     # interval of the last top-level event of its account seen so far.
-    open_end = np.zeros(n_acc, np.int32)
     topl = np.zeros(n, np.uint8)
     n_top = np.zeros(n_acc + 1, np.int32)
-    gain = np.zeros(n_acc, np.int64)
     for i in range(n):
         a = acc_p[i]
-        if a >= 0 and i >= open_end[a]:
+        if a >= 0 and i >= st[a, 2]:
             topl[i] = 1
             n_top[a + 1] += 1
-            open_end[a] = i + cnt_p[i]
-            gain[a] += cum[i + cnt_p[i]] - cum[i]
+            st[a, 2] = i + cnt_p[i]
+            st[a, 3] += cum[i + cnt_p[i]] - cum[i]
+    first_ts = st[:, 0].copy()
+    pc = st[:, 1].copy()
+    gain = st[:, 3].copy()
     for a in range(n_acc):
         n_top[a + 1] += n_top[a]
     tops = np.empty(n_top[n_acc], np.int32)
@@ -148,7 +156,7 @@ def greedy_cutoff(par, kf, acct, ts, topo, n_acc, excluded, k, ac_offs, ac_arena
 
     removed = np.zeros(n, np.uint8)
     fen = np.zeros(n + 1, np.int32)
-    rpc = np.zeros(n_acc, np.int32)
+    rpc = np.zeros(n_acc, np.int64)
     out_a = np.empty(k, np.int32)
     out_g = np.empty(k, np.int64)
     picked = 0
