@@ -20,6 +20,8 @@ import pytest
 from streams.events import parse_ts, validate_event
 from streams.importers import run_import
 
+pytestmark = [pytest.mark.shared_data, pytest.mark.slow]
+
 CN = timezone(timedelta(hours=8))
 SNOWFLAKE_EPOCH = 1288834974657
 

@@ -114,6 +114,8 @@ def _parse(tree_id, rel, lines, report):
             report.drop(rel, f"line {no}", "unparseable_line", line[:120])
             continue
         p, c = m.groups()[:3], m.groups()[3:]
+        if p[0] == "ROOT" and p[1] == "ROOT":
+            p = ROOT  # whatever its delay is spelt as
         try:
             bad = [n for n in (p, c) if n != ROOT and (not n[0] or not n[1].isdigit()
                                                       or not math.isfinite(float(n[2])))]
