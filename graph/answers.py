@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from graph import kernels_cutoff as kc
+from graph import kernels_rank as kr
 from graph import kernels_tree as kt
 from graph.types import FLAG_PRESENT, Cutoff, Hop, Origin
 
@@ -59,7 +60,7 @@ Origin(account_id='v', event_id='x', ts_ms=1, reach=1, observed=True)]
         """
         par, order, sz = self._view()
         ev, ac = self.ev, self.ac
-        roots = kt.ranked_origins(par, self.kf, self.acct, self.ts, sz,
+        roots = kr.ranked_origins(par, self.kf, self.acct, self.ts, sz,
                                   ev.offs, ev.arena, ac.offs, ac.arena)
         if limit is not None:
             roots = roots[:max(int(limit), 0)]
