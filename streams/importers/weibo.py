@@ -22,7 +22,8 @@ import orjson
 
 from streams.events import MAX_SHORT_CHARS, MAX_TEXT_CHARS
 from streams.importers.tree import Node, settle
-from streams.importers.weibo_time import format_cn, parse_repost_date, parse_source_time, resolve_yearless
+from streams.importers.weibo_time import (_fast_full, format_cn, parse_repost_date, parse_source_time,
+                                          resolve_yearless)
 
 PLATFORM = "weibo"
 _PART = re.compile(r"(?:^|/)(original-microblog|rumor-repost|non-rumor-repost)/([^/]+\.json)$")
@@ -150,42 +151,52 @@ def _read_records(records, src_mid, file, report):
     order: list = []
     cands: dict = {}
     for i, rec in enumerate(records):
-        item = f"#{i}"
-        if not isinstance(rec, dict):
-            report.drop(file, item, "bad_record", "not a JSON object")
+        if type(rec) is not dict:
+            report.drop(file, f"#{i}", "bad_record", "not a JSON object")
             continue
         mid, uid = rec.get("mid"), rec.get("uid")
-        if not isinstance(mid, str) or not mid.strip():
-            report.drop(file, item, "missing_mid")
+        if type(mid) is not str or not mid or mid.isspace():
+            report.drop(file, f"#{i}", "missing_mid")
             continue
-        if not isinstance(uid, (str, int)) or isinstance(uid, bool) or not str(uid).strip():
+        if type(uid) is not str:
+            uid = str(uid) if type(uid) is int else ""
+        if not uid or uid.isspace():
             report.drop(file, mid, "missing_uid")
             continue
         if mid == src_mid:
             report.drop(file, mid, "source_repeated", "a repost record with the source post's mid")
             continue
         parent = rec.get("parent")
-        parent = parent if isinstance(parent, str) and parent and parent != src_mid else ""
+        if type(parent) is not str or parent == src_mid:
+            parent = ""
         if mid in nodes:
             cands[mid].append(parent)
             report.drop(file, mid, "duplicate_record", f"record {i} repeats mid {mid}; merged into the first")
             continue
-        try:
-            ms, yearless = parse_repost_date(rec.get("date"))
-        except ValueError as exc:
-            ms, yearless = None, exc
-        text = rec.get("text")
-        text = text if isinstance(text, str) and text else None
-        if text is not None and len(text) > MAX_TEXT_CHARS:
-            report.repair(file, mid, "text_truncated", f"{len(text)} characters")
-            text = text[:MAX_TEXT_CHARS]
-        node = Node(mid, str(uid), ms if ms is not None else -1, None, "share", text, mid)
-        if ms is None:
-            undated[mid] = yearless
-        nodes[mid] = node
+        date = rec.get("date")
+        ms = _fast_full(date) if type(date) is str else None
+        if ms is None:  # not the common "YYYY-MM-DD HH:MM:SS"
+            try:
+                ms, pending = parse_repost_date(date)
+            except ValueError as exc:
+                pending = exc
+            if ms is None:
+                undated[mid] = pending
+        text = rec.get("text") or None
+        if text is not None and (type(text) is not str or len(text) > MAX_TEXT_CHARS):
+            text = _long_text(text, file, mid, report)
+        nodes[mid] = Node(mid, uid, ms if ms is not None else -1, None, "share", text, mid)
         order.append(mid)
         cands[mid] = [parent]
     return nodes, order, cands, undated
+
+
+def _long_text(text, file, mid, report):
+    if type(text) is not str:
+        report.repair(file, mid, "text_not_string", f"{type(text).__name__}; left null")
+        return None
+    report.repair(file, mid, "text_truncated", f"{len(text)} characters")
+    return text[:MAX_TEXT_CHARS]
 
 
 def _source_time(orig, nodes, undated, file, src_mid, report):
