@@ -175,6 +175,24 @@ def test_missing_original_or_reposts(tmp_path):
     assert report.cascades == 2
 
 
+def test_second_repost_file_and_broken_json_reported(tmp_path):
+    write_ced(tmp_path, {"1_S_u": (orig(), [rec("a", "u1", "", "2012-12-21 10:00:00")])})
+    write_ced(tmp_path, {"1_S_u": (None, [rec("b", "u2", "", "2012-12-21 10:00:00"),
+                                          rec("c", "u3", "", "2012-12-21 10:00:00")])},
+              label="non-rumor")
+    write_ced(tmp_path, {"2_T_v": (orig(), None)})
+    (tmp_path / "CED_Dataset" / "rumor-repost" / "2_T_v.json").write_text("[{oops")
+    ev, report = load(tmp_path)
+    # which of the two repost files wins is the reader's (deterministic) choice; the other
+    # one is reported with all its records
+    extra = [p for p in report.problems if p.reason == "extra_file"]
+    assert len(extra) == 1
+    kept = {"S", "T"} | ({"a"} if "non-rumor-repost" in extra[0].file else {"b", "c"})
+    assert set(ev) == kept
+    assert report.dropped == {"extra_file": extra[0].records, "unreadable_reposts": 1}
+    assert report.records_in == 4 and report.balanced()
+
+
 def test_user_without_location(tmp_path):
     o = orig()
     o["user"] = "empty"
