@@ -1,0 +1,84 @@
+"""Queries of the governance tables (reports, status history, alerts), shared by both store
+backends; values are quoted client-side (see :mod:`sql.queries`)."""
+from __future__ import annotations
+
+from . import check_identifier
+from .queries import _where_rumour, quote
+
+REPORT_COLUMNS = ("report_id", "reporter", "post_id", "link", "text", "report_ms", "received_ms", "region",
+                  "region_code", "rumour_id", "link_method", "similarity", "duplicate_of", "source")
+STATUS_COLUMNS = ("rumour_id", "status", "changed_by", "changed_ms", "note")
+ALERT_COLUMNS = ("alert_id", "rumour_id", "unit", "level", "rule", "minute_ms", "minute_shares",
+                 "window_shares", "previous_window_shares", "detail")
+
+
+def _insert(database: str, table: str, columns) -> str:
+    return f"INSERT INTO {check_identifier(database)}.{table} ({', '.join(columns)})"
+
+
+def insert_reports(database: str) -> str:
+    return _insert(database, "public_reports", REPORT_COLUMNS)
+
+
+def insert_status(database: str) -> str:
+    return _insert(database, "rumour_status_history", STATUS_COLUMNS)
+
+
+def insert_alerts(database: str) -> str:
+    return _insert(database, "alerts", ALERT_COLUMNS)
+
+
+def _between(column: str, since_ms, until_ms) -> list[str]:
+    out = []
+    if since_ms is not None:
+        out.append(f"{column} >= {int(since_ms)}")
+    if until_ms is not None:
+        out.append(f"{column} < {int(until_ms)}")
+    return out
+
+
+def reports(database: str, rumour_id: str | None = None, since_ms=None, until_ms=None) -> str:
+    """Reports (every column of REPORT_COLUMNS), oldest first."""
+    conds = _between("report_ms", since_ms, until_ms)
+    if rumour_id is not None:
+        conds.append(f"rumour_id = {quote(rumour_id)}")
+    where = (" WHERE " + " AND ".join(conds)) if conds else ""
+    return (f"SELECT {', '.join(REPORT_COLUMNS)} FROM {check_identifier(database)}.public_reports FINAL"
+            f"{where} ORDER BY report_ms, report_id")
+
+
+def latest_statuses(database: str, rumour_ids=None) -> str:
+    """Current status per rumour: the row with the greatest changed_ms (ties: the later
+    status in the workflow), as (rumour_id, status, changed_by, changed_ms, note)."""
+    order = "changed_ms * 8 + toInt64(CAST(status AS Int8))"
+    where = _where_rumour(None, rumour_ids) if rumour_ids is not None else ""
+    return (f"SELECT rumour_id, toString(argMax(status, {order})) AS current_status, argMax(changed_by, {order}), "
+            f"max(changed_ms), argMax(note, {order}) "
+            f"FROM {check_identifier(database)}.rumour_status_history FINAL{where} "
+            "GROUP BY rumour_id ORDER BY rumour_id")
+
+
+def status_history(database: str, rumour_id: str) -> str:
+    return (f"SELECT rumour_id, toString(status), changed_by, changed_ms, note "
+            f"FROM {check_identifier(database)}.rumour_status_history FINAL"
+            f"{_where_rumour(rumour_id)} ORDER BY changed_ms, status, changed_by")
+
+
+def alerts(database: str, since_ms=None, until_ms=None) -> str:
+    conds = _between("minute_ms", since_ms, until_ms)
+    where = (" WHERE " + " AND ".join(conds)) if conds else ""
+    return (f"SELECT {', '.join(ALERT_COLUMNS)} FROM {check_identifier(database)}.alerts FINAL{where} "
+            "ORDER BY minute_ms, unit, rumour_id, rule")
+
+
+def rumours_active(database: str, since_ms: int, until_ms: int) -> str:
+    """Rumours with at least one event in [since, until)."""
+    return (f"SELECT DISTINCT rumour_id FROM {check_identifier(database)}.share_events "
+            f"WHERE ts_ms >= {int(since_ms)} AND ts_ms < {int(until_ms)} ORDER BY rumour_id")
+
+
+def source_texts(database: str) -> str:
+    """The source-post text of each rumour (its earliest post with a text)."""
+    return ("SELECT rumour_id, argMin(text, ts_ms) FROM "
+            f"{check_identifier(database)}.share_events FINAL "
+            "WHERE kind = 'post' AND text IS NOT NULL GROUP BY rumour_id ORDER BY rumour_id")

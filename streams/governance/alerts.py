@@ -1,0 +1,231 @@
+"""Jurisdiction alerts: when a rumour's spread inside a city or county crosses a threshold, an
+alert goes to that unit, with the rumour's current trace attached.
+
+Shares are counted per rumour, unit (the city and/or county of each share's ``region``,
+:func:`streams.governance.divisions.unit_of`) and minute of *event* time, so a replay raises the
+same alerts as the live stream did. A minute is judged once it is closed (a later event of the
+same rumour has arrived, or :meth:`AlertRouter.flush`). Three rules, each with a cooldown:
+
+* ``volume``: shares in the last ``alert_window_minutes`` >= ``alert_window_shares``;
+* ``growth``: shares in the window >= ``alert_growth_ratio`` x shares in the window before
+  (which must be non-zero) and >= ``alert_growth_min_shares``;
+* ``burst``: the minute's count c is improbable under the unit's own history: P(X >= c) <
+  ``alert_burst_p`` for X ~ Poisson(lambda), lambda = the EWMA (weight ``alert_ewma_alpha``)
+  of the earlier per-minute counts (floored at :data:`RATE_FLOOR`), after
+  ``alert_burst_warmup_minutes`` of history and with c >= ``alert_burst_min_shares``.
+
+Debunk events do not count. Re-delivered events are counted once (ids are remembered).
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from streams.events import KIND_CODE, format_ts
+from streams.governance.config import GovernanceConfig
+from streams.governance.divisions import contains, division, normalise_region, unit_of
+
+MINUTE_MS = 60_000
+RATE_FLOOR = 0.05  # shares per minute assumed for a unit with no history yet
+DEBUNK = KIND_CODE["debunk"]
+
+
+def poisson_tail(c: int, lam: float) -> float:
+    """P(X >= c) for X ~ Poisson(lam), summed in log space (no scipy needed).
+
+    >>> round(poisson_tail(1, 1.0), 6), poisson_tail(0, 3.0)
+    (0.632121, 1.0)
+    """
+    if c <= 0:
+        return 1.0
+    if lam <= 0:
+        return 0.0
+    if c <= lam:  # the tail holds at least about half the mass: not a burst
+        cdf = sum(math.exp(-lam + k * math.log(lam) - math.lgamma(k + 1)) for k in range(c))
+        return max(0.0, 1.0 - cdf)
+    term = math.exp(-lam + c * math.log(lam) - math.lgamma(c + 1))
+    total, k = 0.0, c
+    while term > 1e-300 and term > total * 1e-15:
+        total += term
+        k += 1
+        term *= lam / k
+    return min(1.0, total)
+
+
+@dataclass
+class _Unit:
+    minutes: deque = field(default_factory=deque)  # (minute, count), ascending
+    counts: dict = field(default_factory=dict)  # minute -> count (open and recent minutes)
+    evaluated_to: int = -1  # last minute judged
+    first_minute: int | None = None
+    rate: float = 0.0
+    total: int = 0
+    last_alert: dict = field(default_factory=dict)  # rule -> minute
+
+
+class AlertRouter:
+    """Counts shares per rumour and jurisdiction unit and raises alerts.
+
+    ``pipeline`` (optional) supplies ``trace(rumour_id)`` for the attached trace; every
+    callable in ``sinks`` receives each new alert dict (Kafka producer, store, ...).
+    """
+
+    def __init__(self, config: GovernanceConfig | None = None, pipeline=None, sinks=(), trace_k: int = 10):
+        self.config = config or GovernanceConfig()
+        self.pipeline = pipeline
+        self.sinks = list(sinks)
+        self.trace_k = trace_k
+        self.alerts: list[dict] = []
+        self._units: dict[tuple[str, str], _Unit] = {}
+        self._by_rumour: dict[str, set[str]] = {}
+        self._watermark: dict[str, int] = {}  # rumour -> latest minute seen
+        self._seen: set[int] = set()
+        self._lock = threading.RLock()
+
+    # -- input ------------------------------------------------------------------------------
+    def observe(self, batch) -> list[dict]:
+        """Count a batch (:class:`streams.events.EventBatch`); return the alerts it raised."""
+        kinds = np.asarray(batch.kind)
+        order = np.argsort(np.asarray(batch.ts_ms), kind="stable")
+        rows = [(batch.rumour_id[i], batch.event_id[i], int(batch.ts_ms[i]), batch.region[i])
+                for i in order.tolist() if int(kinds[i]) != DEBUNK]
+        return self._ingest(rows)
+
+    def observe_rows(self, rows) -> list[dict]:
+        """Count event dicts (``ts`` in epoch ms)."""
+        picked = sorted(((r["rumour_id"], r["event_id"], int(r["ts"]), r.get("region"))
+                         for r in rows if r.get("kind") != "debunk"), key=lambda x: x[2])
+        return self._ingest(picked)
+
+    def _ingest(self, rows) -> list[dict]:
+        raised = []
+        with self._lock:
+            touched = set()
+            for rumour_id, event_id, ts, region in rows:
+                key = hash((rumour_id, event_id))
+                if key in self._seen:
+                    continue
+                self._seen.add(key)
+                minute = ts // MINUTE_MS
+                touched.add(rumour_id)
+                if minute > self._watermark.get(rumour_id, -1):
+                    self._watermark[rumour_id] = minute
+                code = normalise_region(region) if region else None
+                if code is None:
+                    continue
+                for level in self.config.levels:
+                    unit = unit_of(code, level)
+                    if unit is None:
+                        continue
+                    st = self._units.get((rumour_id, unit))
+                    if st is None:
+                        st = self._units[(rumour_id, unit)] = _Unit()
+                        self._by_rumour.setdefault(rumour_id, set()).add(unit)
+                    st.counts[minute] = st.counts.get(minute, 0) + 1
+                    st.total += 1
+                    if st.first_minute is None or minute < st.first_minute:
+                        st.first_minute = minute
+            for rumour_id in sorted(touched):
+                raised.extend(self._evaluate(rumour_id, self._watermark[rumour_id] - 1))
+        self._emit(raised)
+        return raised
+
+    def flush(self) -> list[dict]:
+        """Judge every open minute (end of a replay)."""
+        with self._lock:
+            raised = []
+            for rumour_id in sorted(self._watermark):
+                raised.extend(self._evaluate(rumour_id, self._watermark[rumour_id]))
+        self._emit(raised)
+        return raised
+
+    # -- rules ------------------------------------------------------------------------------
+    def _evaluate(self, rumour_id: str, upto: int) -> list[dict]:
+        raised = []
+        for unit in sorted(self._by_rumour.get(rumour_id, ())):
+            st = self._units[(rumour_id, unit)]
+            pending = sorted(m for m in st.counts if st.evaluated_to < m <= upto)
+            for minute in pending:
+                raised.extend(self._judge(rumour_id, unit, st, minute))
+        return raised
+
+    def _judge(self, rumour_id: str, unit: str, st: _Unit, minute: int) -> list[dict]:
+        cfg = self.config
+        c = st.counts[minute]
+        # Minutes with no shares since the last judged one decay the rate in closed form.
+        if st.evaluated_to >= 0:
+            st.rate *= (1 - cfg.alert_ewma_alpha) ** max(0, minute - st.evaluated_to - 1)
+        st.minutes.append((minute, c))
+        w = cfg.alert_window_minutes
+        while st.minutes and st.minutes[0][0] <= minute - 2 * w:
+            old = st.minutes.popleft()[0]
+            st.counts.pop(old, None)
+        window = sum(n for m, n in st.minutes if m > minute - w)
+        before = sum(n for m, n in st.minutes if minute - 2 * w < m <= minute - w)
+        fired = []
+        if window >= cfg.alert_window_shares:
+            fired.append(("volume", {}))
+        if before > 0 and window >= cfg.alert_growth_min_shares and window >= cfg.alert_growth_ratio * before:
+            fired.append(("growth", {"growth": window / before}))
+        lam = max(st.rate, RATE_FLOOR)
+        if (st.first_minute is not None and minute - st.first_minute >= cfg.alert_burst_warmup_minutes
+                and c >= cfg.alert_burst_min_shares):
+            p = poisson_tail(c, lam)
+            if p < cfg.alert_burst_p:
+                fired.append(("burst", {"p_value": p, "expected_per_minute": lam}))
+        st.rate = cfg.alert_ewma_alpha * c + (1 - cfg.alert_ewma_alpha) * st.rate
+        st.evaluated_to = minute
+        out = []
+        for rule, extra in fired:
+            last = st.last_alert.get(rule)
+            if last is not None and minute - last < cfg.alert_cooldown_minutes:
+                continue
+            st.last_alert[rule] = minute
+            out.append(self._alert(rumour_id, unit, rule, minute, c, window, before, st.total, extra))
+        return out
+
+    def _alert(self, rumour_id, unit, rule, minute, c, window, before, total, extra) -> dict:
+        d = division(unit)
+        alert_id = hashlib.sha1(f"{rumour_id}|{unit}|{rule}|{minute}".encode()).hexdigest()[:20]
+        trace = None
+        if self.pipeline is not None:
+            trace = self.pipeline.trace(rumour_id, self.trace_k)
+        alert = {
+            "alert_id": alert_id, "rumour_id": rumour_id, "unit": unit, "level": d.level,
+            "unit_name_zh": d.name_zh, "unit_name_en": d.name_en, "rule": rule,
+            "minute": format_ts(minute * MINUTE_MS), "minute_ms": minute * MINUTE_MS,
+            "minute_shares": c, "window_minutes": self.config.alert_window_minutes,
+            "window_shares": window, "previous_window_shares": before, "unit_shares_total": total,
+            **extra, "trace": trace,
+        }
+        return alert
+
+    def _emit(self, raised: list[dict]) -> None:
+        if not raised:
+            return
+        with self._lock:
+            self.alerts.extend(raised)
+        for sink in self.sinks:
+            sink(raised)
+
+    # -- dashboard --------------------------------------------------------------------------
+    def current(self, jurisdiction: str, since_ms: int | None = None, limit: int = 100) -> list[dict]:
+        """Alerts for units inside ``jurisdiction`` (a code or region text), newest first."""
+        code = normalise_region(jurisdiction)
+        if code is None:
+            return []
+        with self._lock:
+            picked = [a for a in self.alerts if contains(code, a["unit"])
+                      and (since_ms is None or a["minute_ms"] >= since_ms)]
+        picked.sort(key=lambda a: (-a["minute_ms"], a["unit"], a["rule"]))
+        return picked[:limit]
+
+    def unit_counts(self, rumour_id: str) -> dict[str, int]:
+        """Shares counted so far per unit for one rumour."""
+        with self._lock:
+            return {u: self._units[(rumour_id, u)].total for u in sorted(self._by_rumour.get(rumour_id, ()))}

@@ -1,0 +1,101 @@
+"""Settings of the governance loop (alert thresholds, report matching, topics).
+
+:data:`GOVERNANCE_SETTINGS` uses :class:`streams.settings.Setting`, so they can join
+``streams.settings.SETTINGS`` (and the README table). Until they do, :meth:`GovernanceConfig.load`
+reads the same environment variables itself, and :meth:`GovernanceConfig.from_settings` takes
+any attribute a ``Settings`` object already carries.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+
+from streams.settings import Setting
+
+GOVERNANCE_SETTINGS: tuple[Setting, ...] = (
+    Setting("alert_window_minutes", 30, "RUMOUR_ALERT_WINDOW_MINUTES",
+            "Sliding window (minutes of event time) for the volume and growth alert rules.", int),
+    Setting("alert_window_shares", 50, "RUMOUR_ALERT_WINDOW_SHARES",
+            "Volume rule: alert when a rumour has this many shares in one jurisdiction within the window.",
+            int),
+    Setting("alert_growth_ratio", 3.0, "RUMOUR_ALERT_GROWTH_RATIO",
+            "Growth rule: alert when shares in the window reach this multiple of the window before.", float),
+    Setting("alert_growth_min_shares", 20, "RUMOUR_ALERT_GROWTH_MIN_SHARES",
+            "Growth rule: fewest shares in the window for the growth rule to apply.", int),
+    Setting("alert_burst_p", 1e-4, "RUMOUR_ALERT_BURST_P",
+            "Burst rule: alert when a minute's count is this improbable (Poisson tail) under the "
+            "jurisdiction's own EWMA rate.", float),
+    Setting("alert_burst_min_shares", 5, "RUMOUR_ALERT_BURST_MIN_SHARES",
+            "Burst rule: fewest shares in the minute for a burst.", int),
+    Setting("alert_ewma_alpha", 0.1, "RUMOUR_ALERT_EWMA_ALPHA",
+            "Burst rule: weight of the newest minute in the per-minute rate (EWMA).", float),
+    Setting("alert_burst_warmup_minutes", 10, "RUMOUR_ALERT_BURST_WARMUP_MINUTES",
+            "Burst rule: minutes of history a jurisdiction needs before bursts are tested.", int),
+    Setting("alert_cooldown_minutes", 60, "RUMOUR_ALERT_COOLDOWN_MINUTES",
+            "At most one alert per rumour, jurisdiction and rule within this many minutes.", int),
+    Setting("alert_levels", "city,county", "RUMOUR_ALERT_LEVELS",
+            "Jurisdiction levels that receive alerts: any of province, city, county (comma-separated).",
+            str),
+    Setting("alerts_topic", "alerts", "RUMOUR_ALERTS_TOPIC", "Kafka topic of alerts to jurisdiction units."),
+    Setting("reports_topic", "reports", "RUMOUR_REPORTS_TOPIC", "Kafka topic of public reports."),
+    Setting("report_dedup_hours", 24.0, "RUMOUR_REPORT_DEDUP_HOURS",
+            "Reports with the same text within this many hours are merged into one.", float),
+    Setting("report_dedup_similarity", 0.9, "RUMOUR_REPORT_DEDUP_SIMILARITY",
+            "Character 3-gram Jaccard at or above which two report texts count as the same text.", float),
+    Setting("report_link_similarity", 0.5, "RUMOUR_REPORT_LINK_SIMILARITY",
+            "Character 3-gram Jaccard at or above which a report is linked to a rumour's source post.",
+            float),
+    Setting("report_timezone", "Asia/Shanghai", "RUMOUR_REPORT_TIMEZONE",
+            "Time zone of the monthly report (month boundaries and printed times)."),
+)
+
+
+@dataclass
+class GovernanceConfig:
+    alert_window_minutes: int = 30
+    alert_window_shares: int = 50
+    alert_growth_ratio: float = 3.0
+    alert_growth_min_shares: int = 20
+    alert_burst_p: float = 1e-4
+    alert_burst_min_shares: int = 5
+    alert_ewma_alpha: float = 0.1
+    alert_burst_warmup_minutes: int = 10
+    alert_cooldown_minutes: int = 60
+    alert_levels: str = "city,county"
+    alerts_topic: str = "alerts"
+    reports_topic: str = "reports"
+    report_dedup_hours: float = 24.0
+    report_dedup_similarity: float = 0.9
+    report_link_similarity: float = 0.5
+    report_timezone: str = "Asia/Shanghai"
+
+    @property
+    def levels(self) -> tuple[str, ...]:
+        return tuple(x.strip() for x in self.alert_levels.split(",") if x.strip())
+
+    @classmethod
+    def load(cls, overrides: dict | None = None, environ=None) -> "GovernanceConfig":
+        """Defaults, then environment variables, then ``overrides``.
+
+        >>> GovernanceConfig.load({"alert_window_shares": 7}, environ={"RUMOUR_ALERTS_TOPIC": "a2"}).alerts_topic
+        'a2'
+        """
+        environ = os.environ if environ is None else environ
+        values = {}
+        for s in GOVERNANCE_SETTINGS:
+            value = s.default
+            if s.env in environ:
+                value = s.type(environ[s.env])
+            if overrides and overrides.get(s.name) is not None:
+                value = s.type(overrides[s.name])
+            values[s.name] = value
+        return cls(**values)
+
+    @classmethod
+    def from_settings(cls, settings, environ=None) -> "GovernanceConfig":
+        """From a ``streams.settings.Settings`` (its governance fields when it has them)."""
+        return cls.load({f.name: getattr(settings, f.name, None) for f in fields(cls)}, environ)
+
+
+assert {f.name for f in fields(GovernanceConfig)} == {s.name for s in GOVERNANCE_SETTINGS}
+assert all(getattr(GovernanceConfig, s.name) == s.default for s in GOVERNANCE_SETTINGS)

@@ -1,0 +1,159 @@
+"""Debunk reach and coverage per rumour, computed from the events.
+
+A rumour's events of kind ``post``/``share``/``comment`` form its cascade; its events of kind
+``debunk`` form the debunk cascade (``Pipeline.debunks[rumour_id]``). Definitions:
+
+* **exposed** accounts: every account that posted, shared or commented the rumour, plus every
+  account named as the parent (``parent_account_id``) of such an event: a parent's share was
+  reshared, so it was exposed even when its own event is missing from the data.
+* **reached** accounts: every account that shared the debunk, plus every account named as the
+  parent of a debunk share (the same rule on the debunk cascade).
+* **covered** = exposed ∩ reached; **coverage** = |covered| / |exposed| (None with no exposure).
+* **reach** of a cascade = its number of distinct accounts (exposed, or reached); **shares** =
+  its number of distinct events.
+* **time to debunk** = first debunk event's time − first rumour event's time (ms; None when
+  either is missing; negative when a debunk came first, e.g. a pre-bunk).
+
+Per city, an account belongs to the city of the first of its rumour events that has a known
+region (an account seen only as a parent has none); the city's coverage counts its exposed
+accounts that the debunk reached.
+
+A :class:`DebunkTracker` accumulates these from batches (sets, so a re-delivered event changes
+nothing); :func:`debunk_metrics` computes one rumour's figures from rows in one pass.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from streams.events import KIND_CODE, KINDS
+from streams.governance.divisions import normalise_region, unit_of
+
+DEBUNK = KIND_CODE["debunk"]
+
+
+@dataclass
+class _Rumour:
+    exposed: set = field(default_factory=set)
+    reached: set = field(default_factory=set)
+    rumour_events: set = field(default_factory=set)
+    debunk_events: set = field(default_factory=set)
+    first_rumour_ms: int | None = None
+    first_debunk_ms: int | None = None
+    account_city: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DebunkMetrics:
+    rumour_id: str
+    rumour_shares: int
+    exposed: int
+    debunk_shares: int
+    reached: int
+    covered: int
+    coverage: float | None
+    first_rumour_ms: int | None
+    first_debunk_ms: int | None
+    time_to_debunk_ms: int | None
+    by_city: dict  # city code -> {"exposed": n, "covered": n, "coverage": x or None}
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+class DebunkTracker:
+    """Per-rumour account sets, updated batch by batch.
+
+    >>> t = DebunkTracker()
+    >>> t.observe_rows([
+    ...     {"rumour_id": "r", "event_id": "1", "account_id": "a", "ts": 0, "kind": "post", "region": "370100"},
+    ...     {"rumour_id": "r", "event_id": "2", "account_id": "b", "ts": 60_000, "kind": "share",
+    ...      "parent_account_id": "a", "region": "370200"},
+    ...     {"rumour_id": "r", "event_id": "d1", "account_id": "b", "ts": 120_000, "kind": "debunk"}])
+    >>> m = t.metrics("r")
+    >>> m.exposed, m.reached, m.coverage, m.time_to_debunk_ms
+    (2, 1, 0.5, 120000)
+    """
+
+    def __init__(self):
+        self.rumours: dict[str, _Rumour] = {}
+
+    def observe(self, batch) -> None:
+        """Take an :class:`streams.events.EventBatch`."""
+        kinds = np.asarray(batch.kind)
+        for i in range(len(batch)):
+            self._one(batch.rumour_id[i], batch.event_id[i], batch.account_id[i], int(batch.ts_ms[i]),
+                      batch.parent_account_id[i], int(kinds[i]) == DEBUNK, batch.region[i])
+
+    def observe_rows(self, rows) -> None:
+        """Take event dicts (v1 field names; ``ts`` in epoch ms)."""
+        for r in rows:
+            self._one(r["rumour_id"], r["event_id"], r["account_id"], int(r["ts"]),
+                      r.get("parent_account_id"), r.get("kind") == "debunk", r.get("region"))
+
+    def _one(self, rumour_id, event_id, account, ts, parent_account, is_debunk, region) -> None:
+        st = self.rumours.get(rumour_id)
+        if st is None:
+            st = self.rumours[rumour_id] = _Rumour()
+        if is_debunk:
+            st.debunk_events.add(event_id)
+            st.reached.add(account)
+            if parent_account:
+                st.reached.add(parent_account)
+            if st.first_debunk_ms is None or ts < st.first_debunk_ms:
+                st.first_debunk_ms = ts
+            return
+        st.rumour_events.add(event_id)
+        st.exposed.add(account)
+        if parent_account:
+            st.exposed.add(parent_account)
+        if st.first_rumour_ms is None or ts < st.first_rumour_ms:
+            st.first_rumour_ms = ts
+        if region and account not in st.account_city:
+            city = unit_of(normalise_region(region), "city")
+            if city is not None:
+                st.account_city[account] = city
+
+    def rumour_ids(self) -> list[str]:
+        return sorted(self.rumours)
+
+    def metrics(self, rumour_id: str) -> DebunkMetrics | None:
+        st = self.rumours.get(rumour_id)
+        if st is None:
+            return None
+        covered = st.exposed & st.reached
+        by_city: dict[str, dict] = {}
+        for account, city in st.account_city.items():
+            row = by_city.setdefault(city, {"exposed": 0, "covered": 0})
+            row["exposed"] += 1
+            row["covered"] += account in covered
+        for row in by_city.values():
+            row["coverage"] = row["covered"] / row["exposed"] if row["exposed"] else None
+        ttd = (st.first_debunk_ms - st.first_rumour_ms
+               if st.first_debunk_ms is not None and st.first_rumour_ms is not None else None)
+        return DebunkMetrics(
+            rumour_id=rumour_id, rumour_shares=len(st.rumour_events), exposed=len(st.exposed),
+            debunk_shares=len(st.debunk_events), reached=len(st.reached), covered=len(covered),
+            coverage=len(covered) / len(st.exposed) if st.exposed else None,
+            first_rumour_ms=st.first_rumour_ms, first_debunk_ms=st.first_debunk_ms,
+            time_to_debunk_ms=ttd, by_city=dict(sorted(by_city.items())))
+
+    def all_metrics(self) -> list[DebunkMetrics]:
+        return [self.metrics(r) for r in self.rumour_ids()]
+
+
+def debunk_metrics(rows, rumour_id: str) -> DebunkMetrics | None:
+    """One rumour's metrics from event dicts (other rumours' rows are ignored)."""
+    tracker = DebunkTracker()
+    tracker.observe_rows(r for r in rows if r["rumour_id"] == rumour_id)
+    return tracker.metrics(rumour_id)
+
+
+def tracker_from_batch(batch) -> DebunkTracker:
+    tracker = DebunkTracker()
+    tracker.observe(batch)
+    return tracker
+
+
+__all__ = ["DebunkMetrics", "DebunkTracker", "debunk_metrics", "tracker_from_batch", "KINDS"]

@@ -1,0 +1,267 @@
+"""Public reports of rumours: validation, duplicate merging, linking to a cascade, and the
+status of each rumour (received -> verified -> debunked -> handled) with who changed it when.
+
+A report (JSON object): ``reporter`` (required), ``post_id`` and/or ``link`` and/or ``text``
+(at least one), ``time`` (RFC 3339 or epoch ms; default: when received), ``region`` (code or
+text), optional ``report_id`` (a client's own id; repeated submissions with it are idempotent).
+
+Duplicates are merged into the first report (``duplicate_of``): the same reporter reporting
+the same post (id, or link when there is no id), or the same text (3-gram Jaccard >=
+``report_dedup_similarity``) within ``report_dedup_hours``.
+
+Linking: the reported post id (given, or read from the link) is looked up among the events of
+every rumour's cascade (``Pipeline.graphs``); failing that, the text is compared with each
+rumour's source-post text (3-gram Jaccard >= ``report_link_similarity``, MinHash/LSH
+candidates). A rumour that receives its first linked report gets the status ``received``.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+import time
+
+from graph.types import FLAG_PRESENT
+from streams.events import EventError, KIND_CODE, format_ts, parse_ts
+from streams.governance.config import GovernanceConfig
+from streams.governance.divisions import match_region
+from streams.governance.textsim import TextIndex, jaccard, shingles
+
+STATUSES = ("received", "verified", "debunked", "handled")
+SYSTEM = "system:intake"
+POST = KIND_CODE["post"]
+MAX_TEXT = 10_000
+MAX_FIELD = 256
+_POST_IN_LINK = re.compile(r"(\d{8,})")
+
+
+class ReportError(ValueError):
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.status = status
+
+
+def _str(payload: dict, name: str, limit: int, required: bool = False) -> str | None:
+    value = payload.get(name)
+    if value is None or value == "":
+        if required:
+            raise ReportError(f"{name}: required")
+        return None
+    if not isinstance(value, str):
+        raise ReportError(f"{name}: expected a string")
+    value = value.strip()
+    if len(value) > limit:
+        raise ReportError(f"{name}: longer than {limit} characters")
+    return value or None
+
+
+def post_id_from_link(link: str | None) -> str | None:
+    """The post id in a link: the longest run of 8+ digits, else the last path segment.
+
+    >>> post_id_from_link("https://weibo.com/1234567/3472612345678901?type=comment")
+    '3472612345678901'
+    >>> post_id_from_link("https://weibo.com/u/AbCdEf") is None
+    False
+    """
+    if not link:
+        return None
+    digits = _POST_IN_LINK.findall(link)
+    if digits:
+        return max(digits, key=len)
+    tail = link.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+    return tail or None
+
+
+def parse_report(payload, now_ms: int | None = None) -> dict:
+    """Validate one report; return its normalised fields or raise :class:`ReportError`."""
+    if not isinstance(payload, dict):
+        raise ReportError("report: expected a JSON object")
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    reporter = _str(payload, "reporter", MAX_FIELD, required=True)
+    post_id = _str(payload, "post_id", MAX_FIELD)
+    link = _str(payload, "link", 2048)
+    text = _str(payload, "text", MAX_TEXT)
+    if not (post_id or link or text):
+        raise ReportError("report: give post_id, link or text")
+    if payload.get("time") is None:
+        ts = now_ms
+    else:
+        try:
+            ts = parse_ts(payload["time"])
+        except EventError as exc:
+            raise ReportError(f"time: {exc}") from None
+    region = _str(payload, "region", 64)
+    match = match_region(region)
+    client_id = _str(payload, "report_id", MAX_FIELD)
+    post_key = post_id or post_id_from_link(link)
+    basis = client_id or f"{reporter}|{post_key or ''}|{text or ''}|{ts}"
+    return {
+        "report_id": hashlib.sha1(basis.encode("utf-8")).hexdigest()[:20],
+        "reporter": reporter, "post_id": post_key or "", "link": link or "", "text": text or "",
+        "report_ms": ts, "received_ms": now_ms, "region": region or "", "region_code": match.code or "",
+    }
+
+
+class ReportDesk:
+    """Intake, duplicate merging, linking and status for public reports.
+
+    ``pipeline`` gives the cascades (for event-id links); :meth:`observe` feeds source-post
+    texts (or call :meth:`add_rumour_text`). ``store`` (optional) is a store with the
+    governance methods (:mod:`streams.store.governance`); reports and status changes are written
+    there as they happen.
+    """
+
+    def __init__(self, config: GovernanceConfig | None = None, pipeline=None, store=None):
+        self.config = config or GovernanceConfig()
+        self.pipeline = pipeline
+        self.store = store
+        self.reports: dict[str, dict] = {}
+        self.history: list[dict] = []
+        self._by_post: dict[tuple[str, str], str] = {}
+        self._recent = TextIndex(seed=1)  # canonical report texts
+        self._rumour_texts = TextIndex(seed=2)
+        self._lock = threading.RLock()
+
+    # -- rumour texts -------------------------------------------------------------------------
+    def add_rumour_text(self, rumour_id: str, text: str | None) -> None:
+        with self._lock:
+            self._rumour_texts.add(rumour_id, text)
+
+    def observe(self, batch) -> None:
+        """Index the source-post texts of a batch (events of kind ``post`` with text)."""
+        for i in range(len(batch)):
+            if int(batch.kind[i]) == POST and batch.text[i]:
+                self.add_rumour_text(batch.rumour_id[i], batch.text[i])
+
+    # -- intake -------------------------------------------------------------------------------
+    def submit(self, payload, source: str = "http", now_ms: int | None = None) -> tuple[int, dict]:
+        """``(http status, body)``: 201 for a new report, 200 for one merged into an earlier
+        report (or repeated), 400 for an invalid one."""
+        try:
+            rep = parse_report(payload, now_ms)
+        except ReportError as exc:
+            return exc.status, {"error": str(exc)}
+        rep["source"] = source
+        with self._lock:
+            known = self.reports.get(rep["report_id"])
+            if known is not None:
+                return 200, self._answer(known, repeated=True)
+            canonical = self._find_duplicate(rep)
+            if canonical is not None:
+                rep.update(duplicate_of=canonical["report_id"], rumour_id=canonical["rumour_id"],
+                           link_method=canonical["link_method"], similarity=canonical["similarity"])
+                canonical["duplicates"] += 1
+            else:
+                rep["duplicate_of"] = ""
+                rep["rumour_id"], rep["link_method"], rep["similarity"] = self._link(rep)
+                self._recent.add(rep["report_id"], rep["text"])
+            rep["duplicates"] = 0
+            self.reports[rep["report_id"]] = rep
+            if rep["post_id"]:
+                self._by_post.setdefault((rep["reporter"], rep["post_id"]), rep["report_id"])
+            new_status = None
+            if rep["rumour_id"] and self.latest_status(rep["rumour_id"]) is None:
+                new_status = self._append_status(rep["rumour_id"], "received", SYSTEM,
+                                                 f"first report {rep['report_id']}", rep["received_ms"])
+        if self.store is not None:
+            self.store.insert_reports([rep])
+            if new_status is not None:
+                self.store.append_status([new_status])
+        return (200 if rep["duplicate_of"] else 201), self._answer(rep)
+
+    def _find_duplicate(self, rep) -> dict | None:
+        if rep["post_id"]:
+            first = self._by_post.get((rep["reporter"], rep["post_id"]))
+            if first is not None:
+                return self._canonical(first)
+        if rep["text"]:
+            window = self.config.report_dedup_hours * 3_600_000
+            for key, _sim in self._recent.query(rep["text"], self.config.report_dedup_similarity):
+                other = self.reports[key]
+                if abs(other["report_ms"] - rep["report_ms"]) <= window:
+                    return other
+        return None
+
+    def _canonical(self, report_id: str) -> dict:
+        rep = self.reports[report_id]
+        return self.reports[rep["duplicate_of"]] if rep["duplicate_of"] else rep
+
+    def _link(self, rep) -> tuple[str, str, float]:
+        if rep["post_id"] and self.pipeline is not None:
+            rid = self._rumour_of_event(rep["post_id"])
+            if rid is not None:
+                return rid, "event_id", 1.0
+        if rep["text"]:
+            best = self._rumour_texts.query(rep["text"], self.config.report_link_similarity)
+            if best:
+                return best[0][0], "text", round(best[0][1], 4)
+        return "", "none", 0.0
+
+    def _rumour_of_event(self, event_id: str) -> str | None:
+        with self.pipeline.lock:
+            for rid, graph in self.pipeline.graphs.items():
+                node = graph.node(event_id)
+                if node >= 0 and node < graph.n_nodes and graph.kf[node] & FLAG_PRESENT:
+                    return rid
+        return None
+
+    @staticmethod
+    def _answer(rep: dict, repeated: bool = False) -> dict:
+        out = {k: rep[k] for k in ("report_id", "rumour_id", "link_method", "similarity", "duplicate_of",
+                                   "region_code")}
+        out["received_at"] = format_ts(rep["received_ms"])
+        if repeated:
+            out["repeated"] = True
+        return out
+
+    # -- status -------------------------------------------------------------------------------
+    def set_status(self, rumour_id: str, status: str, by: str, note: str = "",
+                   at_ms: int | None = None) -> tuple[int, dict]:
+        """Record a status change (any of :data:`STATUSES`); ``(http status, body)``."""
+        if status not in STATUSES:
+            return 400, {"error": f"status: expected one of {', '.join(STATUSES)}"}
+        if not isinstance(by, str) or not by.strip() or len(by) > MAX_FIELD:
+            return 400, {"error": "changed_by: required"}
+        if not isinstance(rumour_id, str) or not rumour_id or len(rumour_id) > MAX_FIELD:
+            return 400, {"error": "rumour_id: required"}
+        at_ms = int(time.time() * 1000) if at_ms is None else int(at_ms)
+        with self._lock:
+            row = self._append_status(rumour_id, status, by.strip(), (note or "")[:MAX_TEXT], at_ms)
+        if self.store is not None:
+            self.store.append_status([row])
+        return 201, self._status_answer(row)
+
+    def _append_status(self, rumour_id, status, by, note, at_ms) -> dict:
+        row = {"rumour_id": rumour_id, "status": status, "changed_by": by, "changed_ms": at_ms, "note": note}
+        self.history.append(row)
+        return row
+
+    @staticmethod
+    def _status_answer(row: dict) -> dict:
+        return {"rumour_id": row["rumour_id"], "status": row["status"], "changed_by": row["changed_by"],
+                "changed_at": format_ts(row["changed_ms"]), "note": row["note"]}
+
+    def latest_status(self, rumour_id: str) -> dict | None:
+        """The newest status row of a rumour (here, else in the store), or None."""
+        with self._lock:
+            rows = [r for r in self.history if r["rumour_id"] == rumour_id]
+        if rows:
+            return self._status_answer(max(rows, key=lambda r: r["changed_ms"]))
+        if self.store is not None:
+            got = self.store.latest_statuses([rumour_id])
+            if rumour_id in got:
+                return self._status_answer(got[rumour_id])
+        return None
+
+    def status_history(self, rumour_id: str) -> list[dict]:
+        with self._lock:
+            rows = sorted((r for r in self.history if r["rumour_id"] == rumour_id), key=lambda r: r["changed_ms"])
+        return [self._status_answer(r) for r in rows]
+
+    def reports_of(self, rumour_id: str) -> list[dict]:
+        with self._lock:
+            return [dict(r) for r in self.reports.values() if r["rumour_id"] == rumour_id]
+
+
+def same_text(a: str, b: str, threshold: float) -> bool:
+    return jaccard(shingles(a), shingles(b)) >= threshold

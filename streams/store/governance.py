@@ -1,0 +1,136 @@
+"""Store methods for the governance tables (reports, status history, alerts).
+
+Two ways to use them:
+
+* mix in: ``class ClickHouseStore(GovernanceStoreMixin, Store)`` (and the same for
+  ``ChdbStore``); the methods then sit on every store;
+* without wiring: ``governance_store(store)`` returns the store itself when it already has the
+  methods, else a thin :class:`GovernanceView` over it (same database, same connection).
+
+The tables come from ``sql/010-012_*.sql``, applied by ``store.migrate()`` like every file.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import orjson
+
+from sql import governance_queries as gq
+
+_INT_COLUMNS = {"report_ms", "received_ms", "changed_ms", "minute_ms", "minute_shares", "window_shares",
+                "previous_window_shares"}
+_FLOAT_COLUMNS = {"similarity"}
+
+
+class GovernanceStoreMixin:
+    """Needs ``database``, ``_rows(query)`` and the backend's insert path (found on
+    :meth:`_backend`: clickhouse-driver's ``_call`` or chDB's ``session``)."""
+
+    def _backend(self):
+        return self
+
+    # -- writes -------------------------------------------------------------------------------
+    def _insert_dicts(self, head: str, columns: Sequence[str], rows: Sequence[dict]) -> None:
+        if not rows:
+            return
+        data = [[_cell(name, r.get(name)) for r in rows] for name in columns]
+        backend = self._backend()
+        if hasattr(backend, "_call"):  # clickhouse-driver: columnar blocks, never inline VALUES
+            backend._call(head + " VALUES", data, columnar=True)
+            return
+        import pyarrow as pa
+
+        arrays = []
+        for name, col in zip(columns, data):
+            kind = pa.int64() if name in _INT_COLUMNS else pa.float64() if name in _FLOAT_COLUMNS else pa.string()
+            arrays.append(pa.array(col, kind))
+        rt_gov = pa.Table.from_arrays(arrays, names=list(columns))
+        # chDB resolves Python(name) from this frame's local variables.
+        backend._command(head + " SELECT * FROM Python(rt_gov)")
+
+    def insert_reports(self, reports: Sequence[dict]) -> None:
+        self._insert_dicts(gq.insert_reports(self.database), gq.REPORT_COLUMNS, reports)
+
+    def append_status(self, rows: Sequence[dict]) -> None:
+        """Append status changes (dicts with STATUS_COLUMNS); history rows are never changed."""
+        self._insert_dicts(gq.insert_status(self.database), gq.STATUS_COLUMNS, rows)
+
+    def insert_alerts(self, alerts: Sequence[dict]) -> None:
+        rows = []
+        for a in alerts:
+            row = {k: a.get(k) for k in gq.ALERT_COLUMNS if k != "detail"}
+            row["detail"] = orjson.dumps(a, default=str).decode()
+            rows.append(row)
+        self._insert_dicts(gq.insert_alerts(self.database), gq.ALERT_COLUMNS, rows)
+
+    # -- reads --------------------------------------------------------------------------------
+    def load_reports(self, rumour_id: str | None = None, since_ms=None, until_ms=None) -> list[dict]:
+        rows = self._rows(gq.reports(self.database, rumour_id, since_ms, until_ms))
+        return [_typed(dict(zip(gq.REPORT_COLUMNS, r))) for r in rows]
+
+    def latest_statuses(self, rumour_ids=None) -> dict[str, dict]:
+        """rumour_id -> its current status row (argMax over changed_ms)."""
+        if rumour_ids is not None:
+            rumour_ids = list(rumour_ids)
+            if not rumour_ids:
+                return {}
+        rows = self._rows(gq.latest_statuses(self.database, rumour_ids))
+        return {r[0]: _typed(dict(zip(gq.STATUS_COLUMNS, r))) for r in rows}
+
+    def status_history(self, rumour_id: str) -> list[dict]:
+        return [_typed(dict(zip(gq.STATUS_COLUMNS, r))) for r in self._rows(gq.status_history(self.database, rumour_id))]
+
+    def load_alerts(self, since_ms=None, until_ms=None) -> list[dict]:
+        out = []
+        for r in self._rows(gq.alerts(self.database, since_ms, until_ms)):
+            row = dict(zip(gq.ALERT_COLUMNS, r))
+            alert = orjson.loads(row["detail"])
+            out.append(alert)
+        return out
+
+    def active_rumours(self, since_ms: int, until_ms: int) -> list[str]:
+        return [r[0] for r in self._rows(gq.rumours_active(self.database, since_ms, until_ms))]
+
+    def source_texts(self) -> dict[str, str]:
+        return {r[0]: r[1] for r in self._rows(gq.source_texts(self.database)) if r[1]}
+
+
+class GovernanceView(GovernanceStoreMixin):
+    """The governance methods over an existing store (no subclassing needed)."""
+
+    def __init__(self, store):
+        self.store = store
+        self.database = store.database
+
+    def _backend(self):
+        return self.store
+
+    def _rows(self, query: str):
+        return self.store._rows(query)
+
+    def __getattr__(self, name):  # everything else (load_events, close, ...) from the store
+        return getattr(self.store, name)
+
+
+def governance_store(store):
+    """``store`` with the governance methods (itself when mixed in, else a view over it)."""
+    if store is None or isinstance(store, GovernanceStoreMixin):
+        return store
+    return GovernanceView(store)
+
+
+def _cell(name: str, value):
+    if name in _INT_COLUMNS:
+        return int(value or 0)
+    if name in _FLOAT_COLUMNS:
+        return float(value or 0.0)
+    return "" if value is None else str(value)
+
+
+def _typed(row: dict) -> dict:
+    for k in row:
+        if k in _INT_COLUMNS:
+            row[k] = int(row[k])
+        elif k in _FLOAT_COLUMNS:
+            row[k] = float(row[k])
+    return row
