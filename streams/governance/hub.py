@@ -1,0 +1,94 @@
+"""One object that holds the governance loop for a pipeline: the report desk, the alert
+router and the debunk tracker, fed with every new batch of events.
+
+    hub = Governance(pipeline, store=store, config=GovernanceConfig.from_settings(settings))
+    hub.attach()              # every batch the pipeline accepts reaches the hub
+    hub.submit_report(payload)          -> (status, body)
+    hub.current_alerts("370100")        -> alerts of Jinan's units, newest first
+    hub.debunk("rumour-id")             -> reach, time to debunk, coverage
+
+``attach`` uses ``pipeline.observers`` when the pipeline has that hook (a list of callables
+that receive each batch of *new* events after the store write); otherwise it wraps the
+instance's ``process_batch`` and the alert router's id memory drops re-delivered events.
+"""
+from __future__ import annotations
+
+import logging
+
+from streams.governance.alerts import AlertRouter
+from streams.governance.config import GovernanceConfig
+from streams.governance.debunks import DebunkTracker
+from streams.governance.reports import ReportDesk
+from streams.store.governance import governance_store
+
+log = logging.getLogger(__name__)
+
+
+class Governance:
+    def __init__(self, pipeline=None, store=None, config: GovernanceConfig | None = None, alert_sinks=()):
+        self.config = config or GovernanceConfig()
+        self.pipeline = pipeline
+        self.store = governance_store(store)
+        sinks = list(alert_sinks)
+        if self.store is not None:
+            sinks.append(self._store_alerts)
+        self.alerts = AlertRouter(self.config, pipeline, sinks=sinks)
+        self.desk = ReportDesk(self.config, pipeline, self.store)
+        self.debunks = DebunkTracker()
+
+    def _store_alerts(self, alerts) -> None:
+        try:
+            self.store.insert_alerts(alerts)
+        except Exception:  # an alert must still reach Kafka and the dashboard
+            log.exception("writing %d alerts to the store failed", len(alerts))
+
+    # -- feed ---------------------------------------------------------------------------------
+    def observe(self, batch) -> list[dict]:
+        """Feed one batch of accepted events; returns the alerts it raised."""
+        if not len(batch):
+            return []
+        self.desk.observe(batch)
+        self.debunks.observe(batch)
+        return self.alerts.observe(batch)
+
+    def attach(self, pipeline=None) -> None:
+        pipeline = pipeline or self.pipeline
+        self.pipeline = self.alerts.pipeline = self.desk.pipeline = pipeline
+        observers = getattr(pipeline, "observers", None)
+        if isinstance(observers, list):
+            observers.append(self.observe)
+            return
+        original = pipeline.process_batch
+
+        def process_batch(batch, dead):
+            stats = original(batch, dead)
+            self.observe(batch)
+            return stats
+
+        pipeline.process_batch = process_batch
+
+    def load_from_store(self) -> int:
+        """After a restart: index the source texts the store holds; returns how many."""
+        if self.store is None:
+            return 0
+        texts = self.store.source_texts()
+        for rid, text in texts.items():
+            self.desk.add_rumour_text(rid, text)
+        return len(texts)
+
+    # -- answers ------------------------------------------------------------------------------
+    def submit_report(self, payload, source: str = "http") -> tuple[int, dict]:
+        return self.desk.submit(payload, source)
+
+    def set_status(self, rumour_id, status, by, note="") -> tuple[int, dict]:
+        return self.desk.set_status(rumour_id, status, by, note)
+
+    def current_alerts(self, jurisdiction: str, since_ms: int | None = None, limit: int = 100) -> list[dict]:
+        return self.alerts.current(jurisdiction, since_ms, limit)
+
+    def debunk(self, rumour_id: str) -> dict | None:
+        m = self.debunks.metrics(rumour_id)
+        return None if m is None else m.to_dict()
+
+    def flush(self) -> list[dict]:
+        return self.alerts.flush()

@@ -1,0 +1,204 @@
+"""The monthly debunk ranking: rumours by reach, debunks by coverage and speed, per city and
+per county unit, for one calendar month in the report's time zone.
+
+A rumour is in the month when at least one of its rumour events (post/share/comment) falls in
+it. Figures use every event up to the month's end (a debunk published in the month may answer
+a rumour that began earlier); ``shares_in_month`` counts only the month's rumour events.
+Definitions of exposed / reached / coverage: :mod:`streams.governance.debunks`.
+"""
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from streams.events import KIND_CODE
+from streams.governance.debunks import DebunkTracker
+from streams.governance.divisions import division, normalise_region, unit_of
+
+DEBUNK = KIND_CODE["debunk"]
+POST = KIND_CODE["post"]
+
+
+def month_bounds(month: str, tz: str = "Asia/Shanghai") -> tuple[int, int]:
+    """``[start, end)`` of ``YYYY-MM`` in epoch ms, midnight to midnight in ``tz``.
+
+    >>> month_bounds("2026-10", "UTC")
+    (1790812800000, 1793491200000)
+    """
+    try:
+        year, mon = (int(x) for x in month.split("-"))
+        zone = ZoneInfo(tz)
+        start = datetime(year, mon, 1, tzinfo=zone)
+        end = datetime(year + (mon == 12), mon % 12 + 1, 1, tzinfo=zone)
+    except (ValueError, TypeError):
+        raise ValueError(f"month: expected YYYY-MM, got {month!r}") from None
+    return int(start.timestamp() * 1000), int(end.timestamp() * 1000)
+
+
+@dataclass
+class MonthlyReport:
+    month: str
+    timezone: str
+    start_ms: int
+    end_ms: int
+    rumours: list = field(default_factory=list)
+    debunks: list = field(default_factory=list)
+    cities: list = field(default_factory=list)
+    units: list = field(default_factory=list)
+    totals: dict = field(default_factory=dict)
+
+
+def _place(code):
+    d = division(code) if code else None
+    return (d.name_zh, d.name_en) if d else ("", "")
+
+
+def build_monthly(batch, month: str, tz: str = "Asia/Shanghai", reports=(), statuses=None,
+                  alerts=()) -> MonthlyReport:
+    """The month's tables from an :class:`~streams.events.EventBatch` (any span; filtered here),
+    report rows, current statuses (rumour_id -> row) and alert dicts."""
+    start, end = month_bounds(month, tz)
+    statuses = statuses or {}
+    ts = np.asarray(batch.ts_ms)
+    kinds = np.asarray(batch.kind)
+    in_month = (ts >= start) & (ts < end) & (kinds != DEBUNK)
+    active = sorted({batch.rumour_id[i] for i in np.flatnonzero(in_month).tolist()})
+    keep = set(active)
+    upto = np.flatnonzero(ts < end).tolist()
+    sub = batch.take([i for i in upto if batch.rumour_id[i] in keep])
+    tracker = DebunkTracker()
+    tracker.observe(sub)
+    month_shares: dict[str, int] = {}
+    text: dict[str, str] = {}
+    origin: dict[str, str] = {}
+    county_exposed: dict[str, dict[str, set]] = {}  # county -> rumour -> accounts
+    for i in range(len(sub)):
+        rid = sub.rumour_id[i]
+        k = int(sub.kind[i])
+        if k == DEBUNK:
+            continue
+        if start <= int(sub.ts_ms[i]) < end:
+            month_shares[rid] = month_shares.get(rid, 0) + 1
+        if k == POST and sub.text[i] and rid not in text:
+            text[rid] = sub.text[i]
+        code = normalise_region(sub.region[i]) if sub.region[i] else None
+        if code and rid not in origin:
+            origin[rid] = unit_of(code, "city") or code
+        county = unit_of(code, "county") if code else None
+        if county:
+            county_exposed.setdefault(county, {}).setdefault(rid, set()).add(sub.account_id[i])
+    report_count: dict[str, int] = {}
+    report_city: dict[str, int] = {}
+    for r in reports:
+        if not (start <= int(r["report_ms"]) < end) or r.get("duplicate_of"):
+            continue
+        if r.get("rumour_id"):
+            report_count[r["rumour_id"]] = report_count.get(r["rumour_id"], 0) + 1
+        city = unit_of(r.get("region_code") or None, "city")
+        if city:
+            report_city[city] = report_city.get(city, 0) + 1
+    alert_count: dict[str, int] = {}
+    alert_unit: dict[str, int] = {}
+    for a in alerts:
+        if start <= int(a["minute_ms"]) < end:
+            alert_count[a["rumour_id"]] = alert_count.get(a["rumour_id"], 0) + 1
+            alert_unit[a["unit"]] = alert_unit.get(a["unit"], 0) + 1
+
+    metrics = {rid: tracker.metrics(rid) for rid in active}
+    rumours = []
+    for rid in active:
+        m = metrics[rid]
+        zh, en = _place(origin.get(rid))
+        rumours.append({
+            "rumour_id": rid, "text": (text.get(rid) or "")[:80], "origin_city": origin.get(rid, ""),
+            "origin_zh": zh, "origin_en": en, "shares_in_month": month_shares.get(rid, 0),
+            "shares": m.rumour_shares, "exposed": m.exposed, "cities": len(m.by_city),
+            "status": (statuses.get(rid) or {}).get("status", ""), "reports": report_count.get(rid, 0),
+            "alerts": alert_count.get(rid, 0)})
+    rumours.sort(key=lambda r: (-r["exposed"], -r["shares"], r["rumour_id"]))
+    for rank, r in enumerate(rumours, 1):
+        r["rank"] = rank
+    debunks = []
+    for rid in active:
+        m = metrics[rid]
+        if not m.debunk_shares:
+            continue
+        debunks.append({
+            "rumour_id": rid, "debunk_shares": m.debunk_shares, "reached": m.reached, "exposed": m.exposed,
+            "covered": m.covered, "coverage": m.coverage,
+            "hours_to_debunk": None if m.time_to_debunk_ms is None else m.time_to_debunk_ms / 3_600_000})
+    debunks.sort(key=lambda d: (-(d["coverage"] or 0), d["hours_to_debunk"] if d["hours_to_debunk"] is not None
+                                else float("inf"), d["rumour_id"]))
+    for rank, d in enumerate(debunks, 1):
+        d["rank"] = rank
+    report = MonthlyReport(month, tz, start, end, rumours, debunks)
+    report.cities = _per_city(metrics, report_city, alert_unit)
+    report.units = _per_county(county_exposed, tracker, metrics, alert_unit)
+    report.totals = {
+        "rumours": len(rumours), "rumour_shares_in_month": sum(month_shares.values()),
+        "debunked_rumours": len(debunks), "reports": sum(report_count.values()),
+        "alerts": sum(alert_count.values()),
+        "median_hours_to_debunk": _median([d["hours_to_debunk"] for d in debunks]),
+        "mean_coverage": _mean([d["coverage"] for d in debunks])}
+    return report
+
+
+def _median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def _mean(values):
+    values = [v for v in values if v is not None]
+    return sum(values) / len(values) if values else None
+
+
+def _per_city(metrics, report_city, alert_unit) -> list[dict]:
+    rows: dict[str, dict] = {}
+    for rid, m in metrics.items():
+        for city, c in m.by_city.items():
+            row = rows.setdefault(city, {"code": city, "rumours": 0, "exposed": 0, "covered": 0, "ttd": []})
+            row["rumours"] += 1
+            row["exposed"] += c["exposed"]
+            row["covered"] += c["covered"]
+            if m.time_to_debunk_ms is not None:
+                row["ttd"].append(m.time_to_debunk_ms / 3_600_000)
+    out = []
+    for city in sorted(set(rows) | set(report_city)):
+        row = rows.get(city, {"code": city, "rumours": 0, "exposed": 0, "covered": 0, "ttd": []})
+        zh, en = _place(city)
+        out.append({"code": city, "name_zh": zh, "name_en": en, "rumours": row["rumours"],
+                    "exposed": row["exposed"], "covered": row["covered"],
+                    "coverage": row["covered"] / row["exposed"] if row["exposed"] else None,
+                    "median_hours_to_debunk": _median(row["ttd"]), "alerts": alert_unit.get(city, 0),
+                    "reports": report_city.get(city, 0)})
+    out.sort(key=lambda r: (-(r["coverage"] or 0), -r["exposed"], r["code"]))
+    for rank, r in enumerate(out, 1):
+        r["rank"] = rank
+    return out
+
+
+def _per_county(county_exposed, tracker, metrics, alert_unit) -> list[dict]:
+    out = []
+    for county, per_rumour in county_exposed.items():
+        exposed = covered = 0
+        ttd = []
+        for rid, accounts in per_rumour.items():
+            reached = tracker.rumours[rid].reached
+            exposed += len(accounts)
+            covered += len(accounts & reached)
+            if metrics[rid].time_to_debunk_ms is not None:
+                ttd.append(metrics[rid].time_to_debunk_ms / 3_600_000)
+        zh, en = _place(county)
+        city_zh, _ = _place(unit_of(county, "city"))
+        out.append({"code": county, "name_zh": zh, "name_en": en, "city_zh": city_zh, "rumours": len(per_rumour),
+                    "exposed": exposed, "covered": covered, "coverage": covered / exposed if exposed else None,
+                    "median_hours_to_debunk": _median(ttd), "alerts": alert_unit.get(county, 0)})
+    out.sort(key=lambda r: (-(r["coverage"] or 0), -r["exposed"], r["code"]))
+    for rank, r in enumerate(out, 1):
+        r["rank"] = rank
+    return out
