@@ -199,7 +199,7 @@ running_pid() {
     local pid
     pid="$(cat "$PIDFILE" 2>/dev/null || true)"
     [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 1
-    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q "kafka.Kafka $CONFIG/server.properties" || return 1
+    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF "kafka.Kafka $CONFIG/server.properties" || return 1
     echo "$pid"
 }
 
@@ -271,8 +271,9 @@ start_kafka() {
     : >"$LOGFILE"
     # setsid: the broker must not receive the terminal's Ctrl-C meant for the caller; callers
     # stop it explicitly (scripts/test.sh does so in a trap).
+    # 9>&-: the broker must not inherit the start/stop lock, or it would hold it for its lifetime.
     setsid java "${JAVA_ARGS[@]}" kafka.Kafka "$CONFIG/server.properties" \
-        >>"$LOGFILE" 2>&1 </dev/null &
+        >>"$LOGFILE" 2>&1 </dev/null 9>&- &
     pid=$!
     echo "$pid" >"$PIDFILE"
     say "starting Kafka $VERSION (pid $pid) on $HOST:$PORT, controller $HOST:$CONTROLLER_PORT"
@@ -310,6 +311,16 @@ status_kafka() {
     say "not running"
     return 3
 }
+
+# One start/stop at a time per checkout: two concurrent starts would both launch a broker.
+# status reads only and never waits; the lock waits at most as long as a start may take.
+if [ "${1:-}" = start ] || [ "${1:-}" = stop ]; then
+    mkdir -p "$RUN"
+    exec 9>"$RUN/.lock"
+    if command -v flock >/dev/null && ! flock -w "$((START_TIMEOUT + 60))" 9; then
+        die "another start/stop of this Kafka is still running (lock $RUN/.lock)"
+    fi
+fi
 
 case "${1:-}" in
     start) start_kafka ;;
