@@ -1,0 +1,70 @@
+"""Real cascades from ../shared/data as compact per-rumour records (read from the tar, never copied).
+
+``load(dataset, path, limit=None)`` -> list of :class:`RealCascade` in file order; events keep
+the importer's order (parents before children).
+"""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from streams.events import parse_ts
+
+SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+FILES = {"weibo-ced": "weibo-ced-dev.tar.gz", "twitter15-16": "twitter15-16-dev.tar.gz"}
+
+
+class RealCascade(NamedTuple):
+    rumour_id: str
+    event_ids: list
+    accounts: list
+    ts_ms: np.ndarray
+    parents: np.ndarray  # index of the parent event, -1 for the source post
+    kinds: list
+    texts: list
+    label: str | None
+
+    @property
+    def origin_account(self) -> str:
+        return self.accounts[0]
+
+    def split(self) -> int:
+        """0 = training half, 1 = evaluation half (a hash of the rumour id, fixed forever)."""
+        return hashlib.sha1(self.rumour_id.encode()).digest()[0] & 1
+
+
+def load(dataset: str = "weibo-ced", path=None, limit: int | None = None) -> list:
+    """Every cascade of ``dataset`` (``limit`` stops early), source post first."""
+    from streams.importers import iter_events
+
+    src = Path(path) if path is not None else SHARED_DATA / FILES[dataset]
+    events, _ = iter_events(dataset, src)
+    out, cur, rid = [], [], None
+    for e in events:
+        if e["rumour_id"] != rid:
+            if cur:
+                out.append(_pack(cur))
+                if limit is not None and len(out) >= limit:
+                    cur = []
+                    break
+            cur, rid = [], e["rumour_id"]
+        cur.append(e)
+    if cur:
+        out.append(_pack(cur))
+    return out
+
+
+def _pack(events) -> RealCascade:
+    # The source post goes first; the importer already lists parents before children.
+    events = sorted(events, key=lambda e: e["kind"] != "post")
+    pos = {e["event_id"]: i for i, e in enumerate(events)}
+    parents = np.array([pos.get(e["parent_event_id"], -1) if e["parent_event_id"] else -1
+                        for e in events], np.int64)
+    ts = np.array([parse_ts(e["ts"]) for e in events], np.int64)
+    label = next((e.get("label") for e in events if e["kind"] == "post"), None)
+    return RealCascade(events[0]["rumour_id"], [e["event_id"] for e in events],
+                       [e["account_id"] for e in events], ts, parents,
+                       [e["kind"] for e in events], [e.get("text") for e in events], label)

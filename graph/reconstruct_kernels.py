@@ -1,0 +1,174 @@
+"""Numba kernels of parent reconstruction: candidate sets and pair features (see reconstruct.py).
+
+Node arrays describe one cascade: ``ts`` (float seconds; placeholders carry an estimate),
+``par`` (observed parent node or -1), ``acct`` (global account index or -1), ``root_like``
+(1 for a root that is an origin candidate: a post or a placeholder known by account),
+``is_cand`` (1 if the node may be a parent). Candidate lists are most recent first.
+"""
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+N_FEATURES = 12
+FEATURE_NAMES = ("root", "log_gap", "log_gap_sq", "log_kids", "log_recency", "log_depth",
+                 "log_influence", "log_pair", "text", "root_log_gap", "log_recent_kids",
+                 "log_reverse_pair")
+RECENT_SECONDS = 3600.0
+
+
+@numba.njit(cache=True)
+def _children(par):
+    n = par.shape[0]
+    cnt = np.zeros(n + 1, np.int64)
+    for i in range(n):
+        if par[i] >= 0:
+            cnt[par[i] + 1] += 1
+    for i in range(n):
+        cnt[i + 1] += cnt[i]
+    kids = np.empty(cnt[n], np.int64)
+    fill = cnt[:-1].copy()
+    for i in range(n):
+        p = par[i]
+        if p >= 0:
+            kids[fill[p]] = i
+            fill[p] += 1
+    return cnt, kids
+
+
+@numba.njit(cache=True)
+def depths(par):
+    """Observed depth of every node (roots 0); a cycle guard caps walks at n steps."""
+    n = par.shape[0]
+    d = np.full(n, -1, np.int64)
+    stack = np.empty(n, np.int64)
+    for i in range(n):
+        if d[i] >= 0:
+            continue
+        k = 0
+        x = i
+        while x >= 0 and d[x] < 0 and k < n:
+            stack[k] = x
+            k += 1
+            x = par[x]
+        base = -1 if x < 0 else d[x]
+        for j in range(k - 1, -1, -1):
+            base += 1
+            d[stack[j]] = base
+    return d
+
+
+@numba.njit(cache=True)
+def earlier_candidates(ts, par, is_cand, root_like, targets, max_cands):
+    """For each target: candidates strictly earlier by (ts, node), not in the target's observed
+    subtree, most recent first; at most ``max_cands`` recent ones plus every root-like node."""
+    n = ts.shape[0]
+    order = np.argsort(ts, kind="mergesort")  # stable: ties keep node order
+    rank = np.empty(n, np.int64)
+    for i in range(n):
+        rank[order[i]] = i
+    cptr, kids = _children(par)
+    mark = np.zeros(n, np.int64)  # == target stamp when inside the target's subtree
+    stack = np.empty(n, np.int64)
+    ptr = np.zeros(targets.shape[0] + 1, np.int64)
+    out = np.empty(targets.shape[0] * min(n, max_cands + 8) + 1, np.int64)
+    m = 0
+    for q in range(targets.shape[0]):
+        s = targets[q]
+        stamp = q + 1
+        top = 0
+        stack[top] = s
+        top += 1
+        while top > 0:
+            top -= 1
+            x = stack[top]
+            mark[x] = stamp
+            for j in range(cptr[x], cptr[x + 1]):
+                stack[top] = kids[j]
+                top += 1
+        taken = 0
+        for r in range(rank[s] - 1, -1, -1):
+            c = order[r]
+            if is_cand[c] == 0 or mark[c] == stamp:
+                continue
+            if taken < max_cands or root_like[c] == 1:
+                if m >= out.shape[0]:
+                    bigger = np.empty(out.shape[0] * 2, np.int64)
+                    bigger[:m] = out[:m]
+                    out = bigger
+                out[m] = c
+                m += 1
+                taken += 1
+        ptr[q + 1] = m
+    return ptr, out[:m]
+
+
+@numba.njit(cache=True)
+def _count_of(keys, counts, key):
+    lo, hi = 0, keys.shape[0]
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if keys[mid] < key:
+            lo = mid + 1
+        else:
+            hi = mid
+    if lo < keys.shape[0] and keys[lo] == key:
+        return counts[lo]
+    return 0
+
+
+@numba.njit(cache=True)
+def pair_features(ts, par, acct, root_like, targets, cptr, cands, pair_keys, pair_counts,
+                  n_accounts, influence, text_keys, loo):
+    """Feature rows (one per candidate of every target), in :data:`FEATURE_NAMES` order.
+
+    ``pair_keys`` (sorted child_account * n_accounts + parent_account) with ``pair_counts``:
+    the interaction graph; ``influence[a]``: shares that named account a as parent;
+    ``text_keys``: sorted target_node * n + candidate_node pairs the text links. With ``loo``
+    a target's own observed link is left out of the counts (fitting on observed links)."""
+    n = ts.shape[0]
+    cnt, kids = _children(par)
+    d = depths(par)
+    X = np.zeros((cands.shape[0], N_FEATURES))
+    for q in range(targets.shape[0]):
+        s = targets[q]
+        for r in range(cptr[q], cptr[q + 1]):
+            c = cands[r]
+            gap = max(ts[s] - ts[c], 0.0) / 60.0
+            lg = np.log1p(gap)
+            X[r, 0] = root_like[c]
+            X[r, 1] = lg
+            X[r, 2] = lg * lg
+            own = 1 if (loo == 1 and par[s] == c) else 0
+            X[r, 3] = np.log1p(cnt[c + 1] - cnt[c] - own)
+            X[r, 4] = np.log1p(r - cptr[q])
+            X[r, 5] = np.log1p(d[c])
+            X[r, 9] = root_like[c] * lg
+            recent = 0
+            for j in range(cnt[c], cnt[c + 1]):
+                k = kids[j]
+                if k != s and ts[k] <= ts[s] and ts[k] >= ts[s] - RECENT_SECONDS:
+                    recent += 1
+            X[r, 10] = np.log1p(recent)
+            a = acct[c]
+            if a >= 0:
+                X[r, 6] = np.log1p(max(influence[a] - own, 0))
+                if acct[s] >= 0:
+                    pc = _count_of(pair_keys, pair_counts, acct[s] * n_accounts + a)
+                    X[r, 7] = np.log1p(max(pc - own, 0))
+                    X[r, 11] = np.log1p(_count_of(pair_keys, pair_counts, a * n_accounts + acct[s]))
+            if text_keys.shape[0] > 0:
+                X[r, 8] = 1.0 if _has(text_keys, s * n + c) else 0.0
+    return X
+
+
+@numba.njit(cache=True)
+def _has(keys, key):
+    lo, hi = 0, keys.shape[0]
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if keys[mid] < key:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo < keys.shape[0] and keys[lo] == key
