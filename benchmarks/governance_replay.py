@@ -3,7 +3,8 @@
 ``governance_scenario(weibo_events, seed, month="2026-10")`` takes v1 events of real cascades
 (``streams.importers.iter_events("weibo-ced", ...)``) and returns ``(events, reports, truth)``:
 
-* every cascade is moved in time so its source post falls in ``month`` (relative times kept);
+* every cascade is moved in time so its source post falls in ``month`` (relative times kept,
+  except that nothing lands more than 30 days after the month);
 * every event gets a Shandong region: the source post keeps its author's location when that is
   in Shandong, else a seeded home county; a share stays in its parent's county with probability
   ``local`` (local spread), else lands in a random Shandong county; regions are written as a
@@ -46,7 +47,7 @@ def _region_text(code: str, rng) -> str:
     return f"{d.name_en}, {city.pinyin}" if d.level == "county" else d.pinyin
 
 
-def governance_scenario(weibo_events, seed: int, month: str = "2026-10", local: float = 0.7,
+def governance_scenario(weibo_events, seed: int, month: str = "2025-10", local: float = 0.7,
                         debunk_fraction: float = 0.6, p_exposed: float = 0.5, report_fraction: float = 0.5):
     rng = np.random.default_rng(seed)
     counties = [d.code for d in descendants(SHANDONG, "county")]
@@ -62,8 +63,9 @@ def governance_scenario(weibo_events, seed: int, month: str = "2026-10", local: 
         t0 = parse_ts(rows[0]["ts"])
         shift = start + int(rng.integers(0, (end - start) * 3 // 4)) - t0
         county_of = {}
+        cap = end + 30 * 86_400_000  # the longest tails (a year on) are pulled in, order kept
         for e in rows:
-            ts = parse_ts(e["ts"]) + shift
+            ts = min(parse_ts(e["ts"]) + shift, cap)
             e["ts"] = ts
             e.pop("label", None)
             if e["kind"] == "post":
@@ -156,7 +158,7 @@ def main(argv=None) -> int:
     ap.add_argument("--weibo", default=str(Path(__file__).resolve().parents[2] / "shared/data/weibo-ced-dev.tar.gz"))
     ap.add_argument("--cascades", type=int, default=60)
     ap.add_argument("--seed", type=int, default=3)
-    ap.add_argument("--month", default="2026-10")
+    ap.add_argument("--month", default="2025-10")
     ap.add_argument("-o", "--output", required=True)
     args = ap.parse_args(argv)
     events, reports, truth = governance_scenario(weibo_cascades(args.weibo, args.cascades), args.seed, args.month)

@@ -55,21 +55,34 @@ def _str(payload: dict, name: str, limit: int, required: bool = False) -> str | 
     return value or None
 
 
-def post_id_from_link(link: str | None) -> str | None:
-    """The post id in a link: the longest run of 8+ digits, else the last path segment.
+def link_candidates(link: str | None) -> list[str]:
+    """Post ids a link may carry, most likely first: the last path segment (weibo.com/<uid>/<mid>),
+    then every run of 8+ digits from the end.
 
-    >>> post_id_from_link("https://weibo.com/1234567/3472612345678901?type=comment")
-    '3472612345678901'
-    >>> post_id_from_link("https://weibo.com/u/AbCdEf") is None
-    False
+    >>> link_candidates("https://weibo.com/1234567890/AlyppFr6Z?type=comment")
+    ['AlyppFr6Z', '1234567890']
     """
     if not link:
-        return None
-    digits = _POST_IN_LINK.findall(link)
-    if digits:
-        return max(digits, key=len)
-    tail = link.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
-    return tail or None
+        return []
+    path = link.split("?", 1)[0].split("#", 1)[0].rstrip("/")
+    out = []
+    tail = path.rsplit("/", 1)[-1]
+    if tail and "." not in tail:
+        out.append(tail)
+    for digits in reversed(_POST_IN_LINK.findall(path)):
+        if digits not in out:
+            out.append(digits)
+    return out
+
+
+def post_id_from_link(link: str | None) -> str | None:
+    """The most likely post id in a link (see :func:`link_candidates`).
+
+    >>> post_id_from_link("https://weibo.com/1234567/3472612345678901")
+    '3472612345678901'
+    """
+    found = link_candidates(link)
+    return found[0] if found else None
 
 
 def parse_report(payload, now_ms: int | None = None) -> dict:
@@ -94,9 +107,9 @@ def parse_report(payload, now_ms: int | None = None) -> dict:
     match = match_region(region)
     client_id = _str(payload, "report_id", MAX_FIELD)
     post_key = post_id or post_id_from_link(link)
-    basis = client_id or f"{reporter}|{post_key or ''}|{text or ''}|{ts}"
+    basis = f"{reporter}|{post_key or ''}|{text or ''}|{ts}"
     return {
-        "report_id": hashlib.sha1(basis.encode("utf-8")).hexdigest()[:20],
+        "report_id": client_id or hashlib.sha1(basis.encode("utf-8")).hexdigest()[:20],
         "reporter": reporter, "post_id": post_key or "", "link": link or "", "text": text or "",
         "report_ms": ts, "received_ms": now_ms, "region": region or "", "region_code": match.code or "",
     }
@@ -187,10 +200,13 @@ class ReportDesk:
         return self.reports[rep["duplicate_of"]] if rep["duplicate_of"] else rep
 
     def _link(self, rep) -> tuple[str, str, float]:
-        if rep["post_id"] and self.pipeline is not None:
-            rid = self._rumour_of_event(rep["post_id"])
-            if rid is not None:
-                return rid, "event_id", 1.0
+        if self.pipeline is not None:
+            ids = [rep["post_id"]] if rep["post_id"] else []
+            ids += [c for c in link_candidates(rep["link"]) if c not in ids]
+            for event_id in ids:
+                rid = self._rumour_of_event(event_id)
+                if rid is not None:
+                    return rid, "event_id", 1.0
         if rep["text"]:
             best = self._rumour_texts.query(rep["text"], self.config.report_link_similarity)
             if best:
