@@ -97,3 +97,68 @@ def minute_counts(database: str, rumour_id: str) -> str:
 
 def drop_database(database: str) -> str:
     return f"DROP DATABASE IF EXISTS {check_identifier(database)}"
+
+
+# ---- service (dashboard, origin-trace API, audit) ---------------------------------------------
+AUDIT_COLUMNS = ("audit_id", "ts_ms", "token_id", "token_name", "role", "jurisdiction", "case_id",
+                 "action", "rumour_id", "params", "status", "answer_sha256", "remote")
+
+
+def insert_audit(database: str) -> str:
+    return f"INSERT INTO {check_identifier(database)}.audit_log ({', '.join(AUDIT_COLUMNS)})"
+
+
+def audit_rows(database: str, limit: int, case_id: str | None = None, since_ms: int | None = None,
+               jurisdiction_prefix: str | None = None) -> str:
+    """Audit rows, newest first, optionally of one case, since a time, or of actors whose
+    jurisdiction code starts with a prefix (an admin sees the actors of its own area)."""
+    limit = int(limit)
+    if limit < 0:
+        raise ValueError("limit must be >= 0")
+    where = []
+    if case_id is not None:
+        where.append(f"case_id = {quote(case_id)}")
+    if since_ms is not None:
+        where.append(f"ts_ms >= {int(since_ms)}")
+    if jurisdiction_prefix:
+        where.append(f"startsWith(jurisdiction, {quote(jurisdiction_prefix)})")
+    return (f"SELECT {', '.join(AUDIT_COLUMNS)} FROM {check_identifier(database)}.audit_log"
+            + (" WHERE " + " AND ".join(where) if where else "")
+            + f" ORDER BY ts_ms DESC, audit_id LIMIT {limit}")
+
+
+def rumour_region_counts(database: str, since_ms: int | None = None) -> str:
+    """(rumour_id, region ('' = none), kind name, distinct shares, last minute as epoch ms) per
+    group, over all time or since a time (minute resolution, from the per-minute counts)."""
+    where = "" if since_ms is None else f" WHERE minute >= toDateTime({int(since_ms) // 1000})"
+    return ("SELECT rumour_id, region, toString(kind) AS kind_name, uniqExactMerge(shares) AS n, "
+            "toInt64(max(minute)) * 1000 AS last_ms "
+            f"FROM {check_identifier(database)}.share_minute_counts" + where
+            + " GROUP BY rumour_id, region, kind ORDER BY rumour_id, region, kind_name")
+
+
+def top_spreaders(database: str, rumour_id: str, limit: int) -> str:
+    """Accounts whose posts were reshared most often in one rumour (debunks excluded):
+    (parent_account_id, direct reshares, distinct resharing accounts)."""
+    return ("SELECT parent_account_id, count() AS reshares, uniqExact(account_id) AS accounts "
+            f"FROM {check_identifier(database)}.share_events FINAL"
+            + _where_rumour(rumour_id)
+            + " AND parent_account_id IS NOT NULL AND kind != 'debunk'"
+            + f" GROUP BY parent_account_id ORDER BY reshares DESC, parent_account_id LIMIT {int(limit)}")
+
+
+def event_details(database: str, rumour_id: str, event_ids) -> str:
+    """(event_id, platform, region, text) of the listed events of one rumour."""
+    ids = sorted(set(event_ids))
+    cond = f"event_id IN ({', '.join(quote(e) for e in ids)})" if ids else "0"
+    return ("SELECT event_id, platform, region, text "
+            f"FROM {check_identifier(database)}.share_events FINAL"
+            + _where_rumour(rumour_id) + f" AND {cond} ORDER BY event_id")
+
+
+def rumour_accounts(database: str, rumour_id: str) -> str:
+    """Every distinct account id that appears in one rumour (as sharer or as parent account)."""
+    table = f"{check_identifier(database)}.share_events"
+    return (f"SELECT DISTINCT account_id FROM {table}" + _where_rumour(rumour_id)
+            + f" UNION ALL SELECT DISTINCT ifNull(parent_account_id, '') FROM {table}"
+            + _where_rumour(rumour_id) + " AND parent_account_id IS NOT NULL")

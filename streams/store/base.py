@@ -132,6 +132,52 @@ class Store(ABC):
         return [(int(m), region or None, kind, int(n))
                 for m, region, kind, n in self._rows(queries.minute_counts(self.database, rumour_id))]
 
+    # ---- service: audit log and dashboard reads (streams/service) -------------------------
+    def _insert_audit(self, columns: list[list]) -> None:
+        """One INSERT of audit rows given as columns in :data:`sql.queries.AUDIT_COLUMNS` order."""
+        raise NotImplementedError(f"{type(self).__name__} keeps no audit log")
+
+    def write_audit(self, rows: Sequence[dict]) -> None:
+        """Append audit rows (dicts keyed by :data:`sql.queries.AUDIT_COLUMNS`); never updates."""
+        rows = list(rows)
+        if not rows:
+            return
+        ints = {"ts_ms", "status"}
+        cols = [[int(r[c]) if c in ints else str(r.get(c) or "") for r in rows]
+                for c in queries.AUDIT_COLUMNS]
+        self._insert_audit(cols)
+
+    def audit_rows(self, limit: int = 100, case_id: str | None = None, since_ms: int | None = None,
+                   jurisdiction_prefix: str | None = None) -> list[dict]:
+        """Audit rows newest first, as dicts keyed by :data:`sql.queries.AUDIT_COLUMNS`."""
+        rows = self._rows(queries.audit_rows(self.database, limit, case_id, since_ms, jurisdiction_prefix))
+        out = []
+        for row in rows:
+            d = dict(zip(queries.AUDIT_COLUMNS, row))
+            d["ts_ms"], d["status"] = int(d["ts_ms"]), int(d["status"])
+            out.append(d)
+        return out
+
+    def rumour_region_counts(self, since_ms: int | None = None) -> list[tuple]:
+        """``(rumour_id, region or None, kind, shares, last_minute_ms)`` per group (distinct events)."""
+        return [(r, region or None, kind, int(n), int(last))
+                for r, region, kind, n, last in self._rows(queries.rumour_region_counts(self.database, since_ms))]
+
+    def top_spreaders(self, rumour_id: str, limit: int = 10) -> list[tuple]:
+        """``(account_id, direct reshares, distinct resharing accounts)``, most reshared first."""
+        return [(a, int(n), int(u)) for a, n, u in self._rows(queries.top_spreaders(self.database, rumour_id, limit))]
+
+    def event_details(self, rumour_id: str, event_ids) -> dict:
+        """``event_id -> (platform, region, text)`` for the stored events among ``event_ids``."""
+        ids = [e for e in event_ids if e is not None]
+        if not ids:
+            return {}
+        return {e: (p, r, t) for e, p, r, t in self._rows(queries.event_details(self.database, rumour_id, ids))}
+
+    def rumour_accounts(self, rumour_id: str) -> list[str]:
+        """Distinct account ids that appear in one rumour (sharers and parent accounts)."""
+        return sorted({r[0] for r in self._rows(queries.rumour_accounts(self.database, rumour_id)) if r[0]})
+
     def drop(self) -> None:
         """Drop the whole database (tests, resets)."""
         self._command(queries.drop_database(self.database))

@@ -132,6 +132,9 @@ class ClickHouseStore(Store):
         self._call(queries.insert_dead_letters(self.database) + " VALUES",
                    dead_letter_columns(dead), columnar=True)
 
+    def _insert_audit(self, columns: list[list]) -> None:
+        self._call(queries.insert_audit(self.database) + " VALUES", columns, columnar=True)
+
     def server_version(self) -> str:
         return self._rows("SELECT version()")[0][0]
 

@@ -167,6 +167,13 @@ class ChdbStore(Store):
             [pa.array(col, field.type) for col, field in zip(cols, _DEAD_SCHEMA)], schema=_DEAD_SCHEMA)
         self._command(queries.insert_dead_letters(self.database) + " SELECT * FROM Python(rt_dead)")
 
+    def _insert_audit(self, columns: list[list]) -> None:
+        rt_audit = pa.Table.from_arrays(
+            [pa.array(col, pa.int64() if name in ("ts_ms", "status") else pa.string())
+             for name, col in zip(queries.AUDIT_COLUMNS, columns)], names=list(queries.AUDIT_COLUMNS))
+        # Python(name) is resolved by chDB from this frame's local variables.
+        self._command(queries.insert_audit(self.database) + " SELECT * FROM Python(rt_audit)")
+
     def server_version(self) -> str:
         return self._rows("SELECT version()")[0][0]
 

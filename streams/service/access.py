@@ -1,0 +1,91 @@
+"""Roles, permissions and jurisdictions.
+
+Jurisdiction codes are 6-digit administrative division codes (GB/T 2260): a province is
+``PP0000``, a city ``PPCC00``, a county ``PPCCXX``. A token's code covers a region code when the
+region lies inside it: a province token covers every code starting with its two digits, a city
+token every code starting with its four, a county token only itself. ``000000`` is the whole
+country (for national admins). An event without a region is covered only by ``000000``.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+ROLES = ("analyst", "liaison", "admin")
+
+# What each role may do. "clear" = account ids shown in clear (else pseudonymised);
+# "case_required" = trace/evidence refused (400) without a case number.
+PERMISSIONS = {
+    "analyst": {"list", "view", "trace"},
+    "liaison": {"list", "view", "trace", "clear", "case_required", "evidence"},
+    "admin": {"list", "view", "trace", "clear", "case_required", "evidence", "audit"},
+}
+
+_CODE_RE = re.compile(r"^\d{6}$")
+NATIONAL = "000000"
+
+
+def check_code(code: str) -> str:
+    """A jurisdiction code, validated (ValueError otherwise).
+
+    >>> check_code("370000")
+    '370000'
+    """
+    if not isinstance(code, str) or not _CODE_RE.match(code):
+        raise ValueError(f"jurisdiction: expected a 6-digit division code, got {code!r}")
+    return code
+
+
+def prefix(code: str) -> str:
+    """The prefix every covered region code starts with.
+
+    >>> prefix("370000"), prefix("370100"), prefix("370102"), prefix("000000")
+    ('37', '3701', '370102', '')
+    """
+    check_code(code)
+    if code == NATIONAL:
+        return ""
+    if code.endswith("0000"):
+        return code[:2]
+    if code.endswith("00"):
+        return code[:4]
+    return code
+
+
+def level(code: str) -> str:
+    """``country``, ``province``, ``city`` or ``county``.
+
+    >>> level("370000"), level("370100"), level("370102")
+    ('province', 'city', 'county')
+    """
+    return {0: "country", 2: "province", 4: "city", 6: "county"}[len(prefix(code))]
+
+
+def covers(jurisdiction: str, region: str | None) -> bool:
+    """Whether a region code lies inside the jurisdiction.
+
+    >>> covers("370000", "370102"), covers("370100", "370211"), covers("370102", "370102")
+    (True, False, True)
+    >>> covers("370000", None), covers("000000", None)
+    (False, True)
+    """
+    p = prefix(jurisdiction)
+    if not p:
+        return True
+    return bool(region) and region.startswith(p)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller, as authenticated from a token."""
+
+    token_id: str
+    name: str
+    role: str
+    jurisdiction: str
+
+    def may(self, action: str) -> bool:
+        return action in PERMISSIONS.get(self.role, ())
+
+    def covers_any(self, regions) -> bool:
+        return any(covers(self.jurisdiction, r) for r in regions)

@@ -1,0 +1,45 @@
+"""Audit rows: who asked what, when, for which case, and the digest of what they got.
+
+The HTTP layer calls :func:`record` with the exact response body (or, for an evidence package,
+its evidence digest) and only sends the response once the row is stored; a failed audit write
+turns the answer into a 503. Rows are only ever appended (see sql/004_audit_log.sql).
+"""
+from __future__ import annotations
+
+import hashlib
+import time
+import uuid
+
+import orjson
+
+from streams.service.access import Principal
+
+
+def body_digest(body: bytes) -> str:
+    """SHA-256 (hex) of a response body.
+
+    >>> body_digest(b"")[:8]
+    'e3b0c442'
+    """
+    return hashlib.sha256(body).hexdigest()
+
+
+def row(principal: Principal, action: str, rumour_id: str, case_id: str, params: dict,
+        status: int, answer_sha256: str, remote: str = "", now_ms: int | None = None) -> dict:
+    """One audit row (the columns of ``audit_log``)."""
+    return {
+        # uuid4 is an identifier, not a random choice of the analysis (no seed needed).
+        "audit_id": uuid.uuid4().hex,
+        "ts_ms": int(time.time() * 1000) if now_ms is None else int(now_ms),
+        "token_id": principal.token_id,
+        "token_name": principal.name,
+        "role": principal.role,
+        "jurisdiction": principal.jurisdiction,
+        "case_id": case_id or "",
+        "action": action,
+        "rumour_id": rumour_id or "",
+        "params": orjson.dumps(params, option=orjson.OPT_SORT_KEYS).decode(),
+        "status": int(status),
+        "answer_sha256": answer_sha256 or "",
+        "remote": remote or "",
+    }

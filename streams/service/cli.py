@@ -1,0 +1,147 @@
+"""``rumour serve``, ``rumour token`` and ``rumour evidence`` (delegated from streams.cli)."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+
+import orjson
+
+from streams.service.paths import EVIDENCE_KEY, key_file, tokens_file
+
+
+def _tokens_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--tokens-file", default=None,
+                   help="tokens file [env RUMOUR_TOKENS_FILE, default <project>/.run/tokens.json]")
+
+
+# -- serve -------------------------------------------------------------------------------------
+def serve_main(argv) -> int:
+    from streams.settings import Settings
+
+    p = argparse.ArgumentParser(prog="rumour serve", description=(
+        "Replay share-event files into an embedded store (a fresh temporary chDB by default) and "
+        "serve the dashboard and the origin-trace API over them."))
+    p.add_argument("files", nargs="+", help="JSONL, JSON array or .gz files of v1 share events")
+    p.add_argument("--port", type=int, default=None, help="port (default: the web_port setting; 0 = any free)")
+    p.add_argument("--host", default=None, help="address to bind (default: the web_host setting)")
+    p.add_argument("--store", default=None, help="store URL (default: the embedded_store setting)")
+    p.add_argument("--cutoff-k", type=int, default=None)
+    _tokens_arg(p)
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    settings = Settings.load({"web_port": args.port, "web_host": args.host, "cutoff_k": args.cutoff_k})
+    url = args.store or settings.embedded_store
+    if url in ("", "none"):
+        print("rumour serve: needs a store (chdb:// or clickhouse://)", file=sys.stderr)
+        return 2
+    from streams.embedded import replay_files
+    from streams.store import open_store
+
+    store = open_store(url)
+    store.migrate()
+    pipeline, stats = replay_files(args.files, store, settings, progress=False)
+    summary = stats.summary()
+    print(f"replayed {summary}", file=sys.stderr, flush=True)
+    try:
+        return asyncio.run(_serve(pipeline, store, settings, tokens_file(args.tokens_file), summary))
+    finally:
+        store.close()
+
+
+async def _serve(pipeline, store, settings, tokens_path, replay_stats) -> int:
+    from aiohttp import web
+
+    from streams.service.http import Service
+
+    service = Service(pipeline, store, tokens_path, settings.cutoff_k, stats=lambda: dict(replay_stats))
+    runner = web.AppRunner(service.application(), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.web_host, settings.web_port)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    print(f"serving http://{settings.web_host}:{port}/ (tokens: {tokens_path})", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await runner.cleanup()
+    service.executor.shutdown(wait=True)
+    return 0
+
+
+# -- token -------------------------------------------------------------------------------------
+def token_main(argv) -> int:
+    from streams.service.access import ROLES
+    from streams.service.tokens import TokenStore
+
+    p = argparse.ArgumentParser(prog="rumour token", description="Issue, list and revoke API tokens.")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    i = sub.add_parser("issue", help="print a new token (first line of stdout)")
+    i.add_argument("--role", required=True, choices=ROLES)
+    i.add_argument("--jurisdiction", required=True, help="6-digit division code (province PP0000, "
+                   "city PPCC00, county PPCCXX, 000000 = whole country)")
+    i.add_argument("--name", default=None)
+    _tokens_arg(i)
+    ls = sub.add_parser("list", help="tokens without secrets, as JSON lines")
+    _tokens_arg(ls)
+    r = sub.add_parser("revoke", help="revoke a token by id")
+    r.add_argument("id")
+    _tokens_arg(r)
+    args = p.parse_args(argv)
+    store = TokenStore(tokens_file(args.tokens_file))
+    try:
+        if args.cmd == "issue":
+            token, rec = store.issue(args.role, args.jurisdiction, args.name)
+            print(token, flush=True)
+            print(f"issued token {rec.id} ({rec.name}, {rec.role}, {rec.jurisdiction}) in {store.path}",
+                  file=sys.stderr)
+            return 0
+        if args.cmd == "list":
+            for rec in store.list():
+                sys.stdout.buffer.write(orjson.dumps(rec.public()) + b"\n")
+            return 0
+        if store.revoke(args.id):
+            print(f"revoked {args.id}")
+            return 0
+        print(f"rumour token: no active token {args.id!r}", file=sys.stderr)
+        return 1
+    except ValueError as exc:
+        print(f"rumour token: {exc}", file=sys.stderr)
+        return 2
+
+
+# -- evidence ----------------------------------------------------------------------------------
+def evidence_main(argv) -> int:
+    from streams.service import evidence
+
+    p = argparse.ArgumentParser(prog="rumour evidence", description="Evidence packages.")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    v = sub.add_parser("verify", help="exit 0 for an intact package, 1 for a tampered one")
+    v.add_argument("file")
+    v.add_argument("--digest", default=None, help="the evidence digest recorded in the audit log")
+    v.add_argument("--key-file", default=None,
+                   help="evidence key (default: evidence.key beside the tokens file)")
+    _tokens_arg(v)
+    args = p.parse_args(argv)
+    try:
+        data = Path(args.file).read_bytes()
+    except OSError as exc:
+        print(f"rumour evidence: cannot read {args.file}: {exc}", file=sys.stderr)
+        return 2
+    key_path = Path(args.key_file) if args.key_file else key_file(tokens_file(args.tokens_file), EVIDENCE_KEY)
+    key = key_path.read_bytes() if key_path.exists() else None
+    verdict = evidence.verify(data, key, args.digest)
+    for note in verdict.notes:
+        print(f"note: {note}", file=sys.stderr)
+    if verdict.ok:
+        print(f"OK: {args.file} is intact; evidence digest {verdict.digest}")
+        return 0
+    print(f"TAMPERED: {args.file} fails verification:", file=sys.stderr)
+    for problem in verdict.problems:
+        print(f"  - {problem}", file=sys.stderr)
+    return 1

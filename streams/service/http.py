@@ -1,0 +1,355 @@
+"""HTTP handling: routing, authentication, authorisation, audit-before-answer, static assets.
+
+:class:`Service` answers aiohttp requests. It is mounted two ways: ``rumour serve`` runs an
+aiohttp application whose only middleware is :meth:`Service.middleware`, and the Faust worker
+(``streams/web.py``) adds the same middleware to Faust's own aiohttp application, so both serve
+the same dashboard and API (the middleware answers before Faust's router, which also means
+Faust's default index page at ``/`` gives way to the dashboard).
+
+Order of checks on a protected route: token (401) -> role (403) -> parameters (400) -> rumour
+known (404) -> jurisdiction (403) -> case number (400) -> answer. Every authenticated request to
+an audited route writes exactly one audit row, whatever its outcome (the status is recorded);
+requests refused with 401 write none (there is nobody to record) and are logged instead.
+"""
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from urllib.parse import unquote
+
+import orjson
+from aiohttp import web
+
+from streams.api import ApiError, parse_k, validate_rumour_id
+from streams.service import audit, evidence
+from streams.service.openapi import spec
+from streams.service.paths import EVIDENCE_KEY, PSEUDONYM_KEY, PROJECT_ROOT, key_file, load_or_create_key
+from streams.service.pseudonym import Pseudonymiser
+from streams.service.routes import CASE_RE, ROUTES, find, split_path
+from streams.service.tokens import TokenStore
+from streams.service.views import NotFound, Views
+
+log = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+VENDOR = {"echarts.min.js": PROJECT_ROOT / "web" / "node_modules" / "echarts" / "dist" / "echarts.min.js"}
+STATIC = {"app.js": "application/javascript", "app.css": "text/css", "i18n.js": "application/javascript"}
+_SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+                               "script-src 'self'; connect-src 'self'; frame-ancestors 'none'",
+}
+# Prometheus metric types of the worker's counters (everything else in app.stats is a gauge).
+_COUNTERS = {"batches", "events_in", "stored", "duplicates", "dead_letters", "store_failures",
+             "released_rumours", "rebalances", "read"}
+
+
+class Refused(Exception):
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+def _json(obj, status: int = 200, headers: dict | None = None) -> web.Response:
+    return web.Response(body=orjson.dumps(obj), status=status, content_type="application/json",
+                        headers=headers)
+
+
+def _error(status: int, message: str) -> web.Response:
+    headers = {"WWW-Authenticate": 'Bearer realm="rumour-trace"'} if status == 401 else None
+    return _json({"error": message, "status": status}, status, headers)
+
+
+def _int_param(query, name: str, default: int, lo: int, hi: int) -> int:
+    raw = query.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ApiError(f"{name}: expected an integer") from None
+    if not lo <= value <= hi:
+        raise ApiError(f"{name}: expected {lo}..{hi}")
+    return value
+
+
+class Service:
+    """The dashboard and origin-trace API over one pipeline and store."""
+
+    def __init__(self, pipeline, store, tokens_path, cutoff_k: int = 10, stats=None):
+        self.pipeline = pipeline
+        self.store = store
+        self.tokens = TokenStore(tokens_path)
+        self.pseudo = Pseudonymiser(load_or_create_key(key_file(tokens_path, PSEUDONYM_KEY)))
+        self.evidence_key = load_or_create_key(key_file(tokens_path, EVIDENCE_KEY))
+        self.views = Views(pipeline, store, self.pseudo, cutoff_k)
+        self.cutoff_k = cutoff_k
+        self.stats = stats or (lambda: {})
+        # One thread for store and graph work: chDB sessions are not shared across threads.
+        self.executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="service")
+        self.requests: dict[tuple[str, int], int] = {}
+        self.audit_rows_written = 0
+        self.started = time.time()
+
+    async def _run(self, fn, *args, **kwargs):
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, lambda: fn(*args, **kwargs))
+
+    # -- entry points -------------------------------------------------------------------
+    @web.middleware
+    async def middleware(self, request: web.Request, handler):
+        response = await self.dispatch(request)
+        if response is None:
+            return await handler(request)
+        return response
+
+    def application(self) -> web.Application:
+        """A standalone aiohttp application (``rumour serve``)."""
+        app = web.Application(middlewares=[self.middleware])
+
+        async def not_found(request):
+            return _error(404, "no such route")
+
+        app.router.add_route("*", "/{tail:.*}", not_found)
+        return app
+
+    async def dispatch(self, request: web.Request) -> web.Response | None:
+        try:
+            parts = split_path(request.rel_url.raw_path)
+        except UnicodeDecodeError:
+            parts = None
+        if parts is None:
+            return self._count("invalid", _error(400, "invalid path"))
+        route, params = find(parts)
+        if route is None:
+            return None
+        if request.method not in ("GET", "HEAD"):
+            return self._count(route.name, _error(405, "only GET"))
+        try:
+            response = await self._handle(route, params, request)
+        except ApiError as exc:
+            response = _error(exc.status, str(exc))
+        except Exception:  # a bug or a store failure: log it, answer 500 without details
+            log.exception("%s failed", route.name)
+            response = _error(500, "internal error")
+        for k, v in _SECURITY_HEADERS.items():
+            response.headers.setdefault(k, v)
+        return self._count(route.name, response)
+
+    def _count(self, name: str, response: web.Response) -> web.Response:
+        key = (name, response.status)
+        self.requests[key] = self.requests.get(key, 0) + 1
+        return response
+
+    # -- the checks ---------------------------------------------------------------------
+    def _principal(self, request):
+        header = request.headers.get("Authorization", "")
+        token = header[7:].strip() if header[:7].lower() == "bearer " else None
+        return self.tokens.authenticate(token)
+
+    async def _handle(self, route, params, request) -> web.Response:
+        if route.action is None:
+            return await self._open(route, params, request)
+        principal = self._principal(request)
+        if principal is None:
+            log.info("401 %s from %s", route.name, request.remote)
+            return _error(401, "a valid bearer token is required")
+        ctx = {"principal": principal, "rumour_id": "", "case_id": "", "params": {}}
+        try:
+            response = await self._authorised(route, params, request, ctx)
+            digest = ctx.get("digest") or (audit.body_digest(response.body) if response.status == 200 else "")
+        except Refused as exc:
+            response, digest = _error(exc.status, str(exc)), ""
+        except ApiError as exc:
+            response, digest = _error(exc.status, str(exc)), ""
+        if route.audited:
+            row = audit.row(principal, route.name, ctx["rumour_id"], ctx["case_id"], ctx["params"],
+                            response.status, digest, request.remote or "")
+            try:
+                await self._run(self.store.write_audit, [row])
+                self.audit_rows_written += 1
+            except Exception:
+                log.exception("audit write failed: answer withheld")
+                return _error(503, "the audit log is unavailable; no answer is given")
+        return response
+
+    async def _authorised(self, route, params, request, ctx) -> web.Response:
+        principal = ctx["principal"]
+        query = request.query
+        ctx["params"] = {k: v[:200] for k, v in list(query.items())[:10]}
+        if not principal.may(route.action):
+            raise Refused(403, f"role {principal.role} may not use {route.name}")
+        if route.rumour_scoped:
+            ctx["rumour_id"] = rid = validate_rumour_id(params["rumour_id"])
+            ctx["params"].update({k: v for k, v in params.items() if k != "rumour_id"})
+            for key in ("event_id", "account_id"):
+                if key in params:
+                    validate_rumour_id(params[key])  # same alphabet and length limit as ids
+            regions = await self._run(self.views.regions_of, rid)
+            if regions is None:
+                raise Refused(404, f"unknown rumour {rid!r}")
+            if not principal.covers_any(regions):
+                raise Refused(403, f"rumour {rid!r} has no share in jurisdiction {principal.jurisdiction}")
+        if route.audited:
+            ctx["case_id"] = self._case(request, route.name == "evidence")
+            if not ctx["case_id"] and principal.may("case_required") and route.name != "audit":
+                raise Refused(400, "a case number is required (X-Case-Id header)")
+        handler = getattr(self, "_r_" + route.name)
+        return await handler(principal, params, request, ctx)
+
+    @staticmethod
+    def _case(request, from_query: bool) -> str:
+        header = request.headers.get("X-Case-Id", "")
+        case = unquote(header).strip()
+        if from_query:
+            q = (request.query.get("case") or "").strip()
+            if q and case and q != case:
+                raise ApiError("case: the query parameter and X-Case-Id differ")
+            case = q or case
+        if case and not CASE_RE.match(case):
+            raise ApiError("case number: 1-64 letters, digits or - . / : # ( ) [ ]")
+        return case
+
+    # -- open routes --------------------------------------------------------------------
+    async def _open(self, route, params, request) -> web.Response:
+        if route.name == "dashboard":
+            return self._file(STATIC_DIR / "index.html", "text/html")
+        if route.name == "static":
+            name = params["name"]
+            if name not in STATIC:
+                return _error(404, "no such file")
+            return self._file(STATIC_DIR / name, STATIC[name])
+        if route.name == "vendor":
+            path = VENDOR.get(params["name"])
+            if path is None:
+                return _error(404, "no such file")
+            if not path.exists():
+                return _error(503, f"{path} is missing: run `npm ci` in web/")
+            return self._file(path, "application/javascript", cache=True)
+        if route.name == "openapi":
+            return _json(spec())
+        if route.name == "health":
+            return _json({"status": "ok", **self.stats()})
+        if route.name == "metrics":
+            return web.Response(text=self.metrics_text(), content_type="text/plain",
+                                charset="utf-8", headers={"X-Prometheus-Format": "0.0.4"})
+        return _error(404, "no such route")
+
+    @staticmethod
+    def _file(path: Path, content_type: str, cache: bool = False) -> web.Response:
+        headers = {"Cache-Control": "public, max-age=3600" if cache else "no-cache"}
+        charset = "utf-8" if content_type.startswith(("text/", "application/javascript")) else None
+        return web.Response(body=path.read_bytes(), content_type=content_type, charset=charset,
+                            headers=headers)
+
+    # -- protected routes ---------------------------------------------------------------
+    async def _r_me(self, principal, params, request, ctx):
+        return _json({"token_id": principal.token_id, "name": principal.name, "role": principal.role,
+                      "jurisdiction": principal.jurisdiction,
+                      "clear_identities": principal.may("clear"),
+                      "case_required": principal.may("case_required"),
+                      "may_export": principal.may("evidence"), "may_audit": principal.may("audit")})
+
+    async def _r_rumours(self, principal, params, request, ctx):
+        return _json(await self._run(self.views.rumour_list, principal))
+
+    async def _r_rumour(self, principal, params, request, ctx):
+        return _json(await self._guard(self.views.detail, ctx["rumour_id"]))
+
+    async def _r_tree(self, principal, params, request, ctx):
+        limit = _int_param(request.query, "limit", 200, 1, 1000)
+        return _json(await self._guard(self.views.tree, ctx["rumour_id"], limit))
+
+    async def _guard(self, fn, *args, **kwargs):
+        try:
+            return await self._run(fn, *args, **kwargs)
+        except NotFound as exc:
+            raise Refused(404, f"unknown {exc.args[0]}") from None
+
+    async def _trace(self, principal, request, ctx, **target):
+        k = parse_k(request.query.get("k"), self.cutoff_k)
+        answer = await self._guard(self.views.trace, ctx["rumour_id"], principal.may("clear"), k, **target)
+        answer["case_id"] = ctx["case_id"] or None
+        return _json(answer)
+
+    async def _r_trace(self, principal, params, request, ctx):
+        return await self._trace(principal, request, ctx)
+
+    async def _r_trace_event(self, principal, params, request, ctx):
+        return await self._trace(principal, request, ctx, event_id=params["event_id"])
+
+    async def _r_trace_account(self, principal, params, request, ctx):
+        account = await self._run(self.views.account_for, ctx["rumour_id"], params["account_id"])
+        if account is None:
+            raise Refused(404, f"unknown account {params['account_id']!r}")
+        return await self._trace(principal, request, ctx, account_id=account)
+
+    async def _r_evidence(self, principal, params, request, ctx):
+        if not ctx["case_id"]:
+            raise Refused(400, "an evidence package needs a case number (?case= or X-Case-Id)")
+        k = parse_k(request.query.get("k"), self.cutoff_k)
+        trace = await self._guard(self.views.trace, ctx["rumour_id"], True, k)
+        meta = {"case_id": ctx["case_id"],
+                "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
+                "generated_by": {"token_id": principal.token_id, "name": principal.name,
+                                 "role": principal.role, "jurisdiction": principal.jurisdiction}}
+        data, digest = await self._run(evidence.build, meta, trace, self.evidence_key)
+        ctx["digest"] = digest
+        safe = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in ctx["case_id"])
+        return web.Response(body=data, content_type="application/zip", headers={
+            "Content-Disposition": f'attachment; filename="evidence-{safe}.zip"',
+            "X-Evidence-Digest": digest})
+
+    async def _r_audit(self, principal, params, request, ctx):
+        q = request.query
+        limit = _int_param(q, "limit", 100, 1, 10_000)
+        since = _int_param(q, "since_ms", -1, 0, 1 << 62) if q.get("since_ms") else None
+        case = q.get("case") or None
+        if case is not None and not CASE_RE.match(case):
+            raise ApiError("case: invalid case number")
+        from streams.service.access import prefix
+
+        rows = await self._run(self.store.audit_rows, limit, case, since, prefix(principal.jurisdiction))
+        return _json({"rows": rows})
+
+    # -- metrics ------------------------------------------------------------------------
+    def metrics_text(self) -> str:
+        lines = []
+
+        def metric(name, kind, help_text, samples):
+            lines.append(f"# HELP {name} {help_text}")
+            lines.append(f"# TYPE {name} {kind}")
+            for labels, value in samples:
+                label = "{" + ",".join(f'{k}="{v}"' for k, v in labels.items()) + "}" if labels else ""
+                lines.append(f"{name}{label} {value}")
+
+        stats = self.stats()
+        for key in sorted(stats):
+            value = stats[key]
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                continue
+            if key == "last_batch_ms":
+                metric("rumour_batch_latency_seconds", "gauge", "Wall time of the last batch",
+                       [({}, value / 1000.0)])
+            elif key == "lag":
+                metric("rumour_consumer_lag", "gauge",
+                       "Messages in this worker's partitions not processed yet", [({}, value)])
+            elif key in _COUNTERS:
+                metric(f"rumour_{key}_total", "counter", f"Ingest counter {key}", [({}, value)])
+            else:
+                metric(f"rumour_{key}", "gauge", f"Worker gauge {key}", [({}, value)])
+        metric("rumour_http_requests_total", "counter", "HTTP requests by route and status",
+               [({"route": r, "status": s}, n) for (r, s), n in sorted(self.requests.items())])
+        metric("rumour_audit_rows_written_total", "counter", "Audit rows written by this process",
+               [({}, self.audit_rows_written)])
+        metric("rumour_graphs_in_memory", "gauge", "Rumour graphs held by this process",
+               [({}, len(self.pipeline.graphs))])
+        metric("rumour_process_start_time_seconds", "gauge", "Start time (epoch seconds)",
+               [({}, round(self.started, 3))])
+        return "\n".join(lines) + "\n"

@@ -1,0 +1,52 @@
+"""OpenAPI 3.0 description generated from the route table (so no route goes undocumented)."""
+from __future__ import annotations
+
+from streams.service.access import PERMISSIONS
+from streams.service.routes import ROUTES
+
+_ERRORS = {
+    "400": "Invalid parameter, or a trace without the mandatory case number",
+    "401": "No token, or an unknown or revoked token",
+    "403": "The token's role may not do this, or the rumour has no share in its jurisdiction",
+    "404": "Unknown rumour, event or account",
+    "503": "The audit log could not be written: no answer is given",
+}
+
+
+def spec(version: str = "0.1.0") -> dict:
+    paths: dict = {}
+    for r in ROUTES:
+        params = [{"name": seg[1:-1], "in": "path", "required": True,
+                   "schema": {"type": "string", "maxLength": 256}}
+                  for seg in r.segments if seg.startswith("{")]
+        params += [{"name": n, "in": "query", "required": False, "schema": {"type": t},
+                    "description": d} for n, t, d in r.query]
+        params += [{"name": n, "in": "header", "required": False, "schema": {"type": "string"},
+                    "description": d} for n, d in r.headers]
+        roles = [role for role, perms in PERMISSIONS.items() if r.action in perms] if r.action else []
+        responses = {"200": {"description": "OK", "content": {r.produces: {}}}}
+        if r.action:
+            for code, text in _ERRORS.items():
+                if code == "503" and not r.audited:
+                    continue
+                responses[code] = {"description": text}
+        op = {
+            "operationId": r.name,
+            "summary": r.summary,
+            "parameters": params,
+            "responses": responses,
+            "security": [{"bearer": []}] if r.action else [],
+        }
+        if r.action:
+            op["x-roles"] = roles
+            op["description"] = (f"Roles: {', '.join(roles)}. "
+                                 + ("Audited: one audit row is stored before the answer. " if r.audited else ""))
+        paths[r.path] = {"get": op}
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "rumour-trace: dashboard and origin-trace service", "version": version,
+                 "description": "Tokens: `rumour token issue --role analyst|liaison|admin "
+                                "--jurisdiction CODE`. Send `Authorization: Bearer <token>`."},
+        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+        "paths": paths,
+    }

@@ -1,0 +1,55 @@
+"""Stable keyed pseudonyms of account ids (analyst role).
+
+``psn_`` + the first 16 hex digits of HMAC-SHA256(key, account id): the same id always gives the
+same pseudonym under one key, a different key gives unrelated pseudonyms, and without the key a
+pseudonym cannot be tied back to an id (except by whoever holds the key: the service resolves a
+pseudonym to its account by hashing the rumour's accounts, see :meth:`Pseudonymiser.resolve`).
+The key lives beside the tokens file (``pseudonym.key``, created on first use).
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+
+PREFIX = "psn_"
+_RE = re.compile(r"^psn_[0-9a-f]{16}$")
+
+
+class Pseudonymiser:
+    """Maps account ids to pseudonyms with one key.
+
+    >>> p = Pseudonymiser(b"k" * 32)
+    >>> p("weibo:42") == p("weibo:42"), p("weibo:42") == Pseudonymiser(b"j" * 32)("weibo:42")
+    (True, False)
+    >>> p(None) is None
+    True
+    """
+
+    def __init__(self, key: bytes):
+        if len(key) < 16:
+            raise ValueError("pseudonym key: at least 16 bytes")
+        self._key = bytes(key)
+        self._cache: dict[str, str] = {}
+
+    def __call__(self, account_id: str | None) -> str | None:
+        if account_id is None:
+            return None
+        out = self._cache.get(account_id)
+        if out is None:
+            mac = hmac.new(self._key, account_id.encode("utf-8"), hashlib.sha256).hexdigest()
+            out = PREFIX + mac[:16]
+            if len(self._cache) < 1_000_000:
+                self._cache[account_id] = out
+        return out
+
+    @staticmethod
+    def looks_like(value: str) -> bool:
+        return bool(_RE.match(value or ""))
+
+    def resolve(self, pseudonym: str, accounts) -> str | None:
+        """The account among ``accounts`` whose pseudonym is ``pseudonym``, or None."""
+        for a in accounts:
+            if self(a) == pseudonym:
+                return a
+        return None

@@ -1,0 +1,315 @@
+"""The service's answers, over the pipeline's live graphs and the store (no HTTP here).
+
+Data sources: the rumour list, time series, regions and top spreaders come from the store (all
+rumours, whichever worker holds their graph); the cascade tree and traces come from the graph
+(:class:`graph.CascadeGraph`, restored from the store by the pipeline when this process has not
+seen the rumour); every hop of a chain is completed from the store (platform, region, SHA-256 of
+the text).
+
+Identities: the dashboard routes (list, detail, tree) always show pseudonyms, whatever the
+role, because they are polled and not audited; account ids in clear leave only through the
+audited trace and evidence routes, and only for roles with the ``clear`` permission.
+
+"Now" for the rumour list is the data clock: the end of the newest minute with a share in the
+store. Live, that is the wall clock within a batch wait; over a replayed file it is the file's
+last minute, so growth and status stay meaningful on old data.
+"""
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+
+import numpy as np
+
+from streams.events import format_ts
+from streams.service.access import Principal
+
+HOUR_MS = 3_600_000
+DEBUNK = "debunk"
+CONFIDENCE_METHOD = (
+    "1.0 for an observed origin whose tree holds every event of the rumour (all parent links lead "
+    "to it); otherwise its reach share (events in its tree / events of the rumour), halved for an "
+    "origin known only from its children's parent links (unobserved)")
+
+
+class NotFound(LookupError):
+    """The rumour, event or account is not known."""
+
+
+def confidence(observed: bool, reach: int, events: int) -> float:
+    """Confidence of an origin (see :data:`CONFIDENCE_METHOD`).
+
+    >>> confidence(True, 10, 10), confidence(True, 5, 10), confidence(False, 5, 10)
+    (1.0, 0.5, 0.25)
+    """
+    if events <= 0:
+        return 0.0
+    if observed and reach >= events:
+        return 1.0
+    share = reach / events
+    return round(share if observed else share / 2, 4)
+
+
+def text_sha256(text: str | None) -> str | None:
+    """SHA-256 (hex) of a share's text as UTF-8; None when the store has no text.
+
+    >>> text_sha256("abc")[:12]
+    'ba7816bf8f01'
+    """
+    return None if text is None else hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _province(code: str) -> str:
+    return code[:2] + "0000" if len(code) == 6 else code
+
+
+def _city(code: str) -> str:
+    return code[:4] + "00" if len(code) == 6 else code
+
+
+class Views:
+    """Answers for one pipeline and store; ``pseudonymiser`` maps account ids for display."""
+
+    def __init__(self, pipeline, store, pseudonymiser, cutoff_k: int = 10, cache_seconds: float = 1.0):
+        self.pipeline = pipeline
+        self.store = store
+        self.pseudo = pseudonymiser
+        self.cutoff_k = cutoff_k
+        self.cache_seconds = cache_seconds
+        self._lock = threading.Lock()
+        self._summary = None
+        self._summary_at = 0.0
+        self._accounts: dict[str, tuple[int, list]] = {}
+
+    # -- rumour list --------------------------------------------------------------------
+    def summary(self) -> dict:
+        """``{"as_of_ms", "rumours": {id: {...}}}``, cached for ``cache_seconds``."""
+        with self._lock:
+            if self._summary is not None and time.monotonic() - self._summary_at < self.cache_seconds:
+                return self._summary
+        rows = self.store.rumour_region_counts()
+        as_of = max((r[4] for r in rows), default=0) + 60_000
+        recent = self.store.rumour_region_counts(since_ms=as_of - HOUR_MS) if rows else []
+        rumours: dict[str, dict] = {}
+        for rid, region, kind, n, last in rows:
+            r = rumours.setdefault(rid, {"rumour_id": rid, "size": 0, "debunk_size": 0,
+                                         "growth_last_hour": 0, "debunk_growth_last_hour": 0,
+                                         "last_ms": 0, "regions": {}})
+            if kind == DEBUNK:
+                r["debunk_size"] += n
+            else:
+                r["size"] += n
+                key = region or ""
+                r["regions"][key] = r["regions"].get(key, 0) + n
+                r["last_ms"] = max(r["last_ms"], last + 60_000)
+            r.setdefault("all_regions", set()).add(region)
+        for rid, region, kind, n, last in recent:
+            r = rumours.get(rid)
+            if r is not None:
+                r["debunk_growth_last_hour" if kind == DEBUNK else "growth_last_hour"] += n
+        for r in rumours.values():
+            r["status"] = _status(r)
+            provinces: dict[str, int] = {}
+            for code, n in r["regions"].items():
+                if code:
+                    provinces[_province(code)] = provinces.get(_province(code), 0) + n
+            r["region"] = max(provinces, key=lambda c: (provinces[c], c)) if provinces else None
+        out = {"as_of_ms": as_of, "rumours": rumours}
+        with self._lock:
+            self._summary, self._summary_at = out, time.monotonic()
+        return out
+
+    def regions_of(self, rumour_id: str) -> set | None:
+        """Region codes (None = no region) of every share of a rumour; None if unknown."""
+        r = self.summary()["rumours"].get(rumour_id)
+        if r is None:
+            # A rumour may reach the store between two cache refreshes.
+            rows = [x for x in self.store.rumour_region_counts() if x[0] == rumour_id]
+            if not rows:
+                return None
+            return {x[1] for x in rows}
+        return r["all_regions"]
+
+    def rumour_list(self, principal: Principal) -> dict:
+        s = self.summary()
+        items = []
+        for rid in sorted(s["rumours"]):
+            r = s["rumours"][rid]
+            if not principal.covers_any(r["all_regions"]):
+                continue
+            items.append({k: r[k] for k in ("rumour_id", "size", "debunk_size", "growth_last_hour",
+                                             "debunk_growth_last_hour", "status", "region")}
+                         | {"last_ts": format_ts(r["last_ms"]) if r["last_ms"] else None})
+        items.sort(key=lambda x: (-x["growth_last_hour"], -x["size"], x["rumour_id"]))
+        return {"as_of": format_ts(s["as_of_ms"]) if s["rumours"] else None, "rumours": items}
+
+    # -- one rumour (dashboard) ---------------------------------------------------------
+    def detail(self, rumour_id: str) -> dict:
+        """Time series (rumour vs debunk), regions (province, city, county), top spreaders."""
+        counts = self.store.minute_counts(rumour_id)
+        if not counts:
+            raise NotFound(rumour_id)
+        first = min(c[0] for c in counts)
+        last = max(c[0] for c in counts)
+        span = last - first
+        bucket = 60_000 if span <= 2 * 86_400_000 else HOUR_MS if span <= 60 * 86_400_000 else 86_400_000
+        series = {"rumour": {}, "debunk": {}}
+        regions = {"province": {}, "city": {}, "county": {}}
+        for minute_ms, region, kind, n in counts:
+            key = "debunk" if kind == DEBUNK else "rumour"
+            t = minute_ms - minute_ms % bucket
+            series[key][t] = series[key].get(t, 0) + n
+            if key == "rumour":
+                code = region or ""
+                for lvl, f in (("province", _province), ("city", _city), ("county", str)):
+                    c = f(code) if code else ""
+                    regions[lvl][c] = regions[lvl].get(c, 0) + n
+        spreaders = [{"account_id": self.pseudo(a), "reshares": n, "accounts": u}
+                     for a, n, u in self.store.top_spreaders(rumour_id, 10)]
+        s = self.summary()["rumours"].get(rumour_id, {})
+        return {
+            "rumour_id": rumour_id,
+            "bucket_ms": bucket,
+            "series": {k: sorted(v.items()) for k, v in series.items()},
+            "regions": {lvl: sorted(v.items(), key=lambda x: (-x[1], x[0])) for lvl, v in regions.items()},
+            "top_spreaders": spreaders,
+            "size": s.get("size"), "debunk_size": s.get("debunk_size"), "status": s.get("status"),
+            "growth_last_hour": s.get("growth_last_hour"),
+        }
+
+    def _graph(self, rumour_id: str, k: int):
+        answer = self.pipeline.trace(rumour_id, k)  # loads the rumour from the store if needed
+        if answer is None:
+            raise NotFound(rumour_id)
+        graph = self.pipeline.graphs.get(rumour_id)
+        if graph is None:
+            raise NotFound(rumour_id)
+        return graph, answer
+
+    def tree(self, rumour_id: str, limit: int = 200) -> dict:
+        """The cascade tree restricted to the ``limit`` events with the largest subtrees (and
+        their paths to the origin), with origins and cut-off candidates marked; pseudonyms."""
+        with self.pipeline.lock:
+            graph, answer = self._graph(rumour_id, self.cutoff_k)
+            sizes = graph.subtree_sizes()
+            ids = graph.event_ids()
+            order = np.argsort(-sizes, kind="stable")[: max(limit, 1) * 2]
+            picked = [ids[i] for i in order.tolist() if ids[i] is not None][:limit]
+            chains = [graph.chain(e) for e in picked]
+            size_of = {e: int(sizes[graph.node(e)]) for c in chains for e in (h.event_id for h in c)
+                       if e is not None}
+        cut = {c["account_id"]: c["prevented"] for c in answer["cutoff"]}
+        nodes: dict[str, dict] = {}
+        roots: list[dict] = []
+        for chain in chains:
+            child = None
+            for hop in chain:  # event first, origin last
+                key = hop.event_id if hop.event_id is not None else "acct:" + (hop.account_id or "")
+                node = nodes.get(key)
+                fresh = node is None
+                if fresh:
+                    node = nodes[key] = {
+                        "name": self.pseudo(hop.account_id),
+                        "event_id": hop.event_id,
+                        "ts": None if hop.ts_ms is None else format_ts(int(hop.ts_ms)),
+                        "size": size_of.get(hop.event_id),
+                        "observed": hop.observed,
+                        "cutoff": hop.account_id in cut,
+                        "origin": False,
+                        "children": [],
+                    }
+                if child is not None and child not in node["children"]:
+                    node["children"].append(child)
+                child = node
+                if not fresh:
+                    break
+            else:
+                if child is not None and not child["origin"]:
+                    child["origin"] = True
+                    roots.append(child)
+        for node in nodes.values():
+            node["children"].sort(key=lambda c: (-(c["size"] or 0), c["ts"] or "", c["event_id"] or ""))
+            shown = sum(c["size"] or 0 for c in node["children"])
+            node["more"] = max(0, (node["size"] or shown) - (1 if node["observed"] else 0) - shown)
+        roots.sort(key=lambda c: (-(c["size"] or 0), c["ts"] or ""))
+        return {"rumour_id": rumour_id, "events": answer["events"], "shown": len(nodes),
+                "roots": roots,
+                "cutoff": [{"account_id": self.pseudo(a), "prevented": p} for a, p in cut.items()]}
+
+    # -- traces (audited by the caller) -------------------------------------------------
+    def account_for(self, rumour_id: str, account: str) -> str | None:
+        """An account id given in clear or as a pseudonym; None if the rumour has no such account."""
+        if self.pseudo.looks_like(account):
+            accounts = self._rumour_accounts(rumour_id)
+            return self.pseudo.resolve(account, accounts)
+        return account
+
+    def _rumour_accounts(self, rumour_id: str) -> list:
+        events = self.pipeline.graphs.get(rumour_id)
+        version = events.n_events if events is not None else -1
+        cached = self._accounts.get(rumour_id)
+        if cached is None or cached[0] != version:
+            cached = (version, self.store.rumour_accounts(rumour_id))
+            self._accounts[rumour_id] = cached
+        return cached[1]
+
+    def trace(self, rumour_id: str, clear: bool, k: int | None = None, event_id: str | None = None,
+              account_id: str | None = None) -> dict:
+        """Origins with confidence, evidence chains and cut-off candidates of a rumour, or of one
+        event or account in it. ``clear`` False pseudonymises every account id."""
+        k = self.cutoff_k if k is None else k
+        with self.pipeline.lock:
+            graph, answer = self._graph(rumour_id, k)
+            origins = graph.origins(20)
+            if event_id is not None:
+                if graph.node(event_id) < 0:
+                    raise NotFound(f"event {event_id!r}")
+                scope = {"kind": "event", "id": event_id}
+                chains = [graph.chain(event_id)]
+            elif account_id is not None:
+                scope = {"kind": "account", "id": account_id}
+                chains = graph.account_chains(account_id)[:100]
+                if not chains:
+                    raise NotFound(f"account {account_id!r}")
+            else:
+                scope = {"kind": "rumour", "id": rumour_id}
+                # Evidence for a rumour: how each cut-off candidate got it from an origin.
+                chains = []
+                for c in answer["cutoff"]:
+                    first = graph.account_chains(c["account_id"])
+                    if first:
+                        chains.append(first[0])
+        events = answer["events"]
+        details = self.store.event_details(rumour_id, {h.event_id for c in chains for h in c})
+        name = (lambda a: a) if clear else self.pseudo
+        out_origins = [{"account_id": name(o.account_id), "event_id": o.event_id,
+                        "ts": None if o.ts_ms is None else format_ts(int(o.ts_ms)),
+                        "reach": int(o.reach), "observed": bool(o.observed),
+                        "confidence": confidence(o.observed, int(o.reach), events)} for o in origins]
+        out_chains = []
+        for chain in chains:
+            hops = []
+            for h in chain:
+                platform, region, text = details.get(h.event_id, (None, None, None))
+                hops.append({"event_id": h.event_id, "account_id": name(h.account_id),
+                             "ts": None if h.ts_ms is None else format_ts(int(h.ts_ms)),
+                             "platform": platform, "region": region,
+                             "text_sha256": text_sha256(text), "observed": bool(h.observed)})
+            out_chains.append({"event_id": chain[0].event_id if chain else None, "hops": hops})
+        if scope["kind"] == "account":
+            scope["id"] = name(account_id)
+        return {"rumour_id": rumour_id, "events": events, "scope": scope,
+                "identities": "clear" if clear else "pseudonymised",
+                "origins": out_origins, "confidence_method": CONFIDENCE_METHOD,
+                "chains": out_chains,
+                "cutoff": [{"account_id": name(c["account_id"]), "prevented": c["prevented"]}
+                           for c in answer["cutoff"]]}
+
+
+def _status(r: dict) -> str:
+    """``spreading`` (shares in the last hour, no debunk), ``contested`` (both spreading),
+    ``debunked`` (a debunk exists, rumour quiet), ``dormant`` (quiet, no debunk)."""
+    if r["growth_last_hour"] > 0:
+        return "contested" if r["debunk_size"] > 0 else "spreading"
+    return "debunked" if r["debunk_size"] > 0 else "dormant"
