@@ -5,6 +5,12 @@ messages otherwise) takes raw messages from the share topic in batches with
 ``stream.take(n, within=s)``; the batch goes through :class:`streams.pipeline.Pipeline` in a
 worker thread (ClickHouse writes block), and dead letters are forwarded to their own topic.
 ``take`` acks the batch when the next one is asked for, so a crash mid-batch re-delivers it.
+
+Reliability (RELIABILITY.md): a batch is never skipped. When the store stays down past the
+pipeline's retry budget the same batch is tried again after a pause, for as long as it takes;
+meanwhile faust's stream buffer fills and flow control stops fetching, so memory stays bounded
+and the lag shows in ``app.stats`` (served by /healthz). Rebalances release the graphs of
+revoked partitions (each rumour's graph lives on the worker that holds its partition).
 """
 from __future__ import annotations
 
@@ -12,6 +18,7 @@ import asyncio
 import base64
 import concurrent.futures
 import logging
+import os
 import time
 
 import faust
@@ -58,27 +65,68 @@ def create_app(settings: Settings, store=None, pipeline: Pipeline | None = None)
         datadir=settings.data_dir,
         # The agent never creates tables; changelog replication is not needed.
         topic_replication_factor=1,
+        # A batch may wait for the store for minutes: these only log, but should not cry wolf.
+        stream_processing_timeout=max(300.0, settings.store_retry_seconds + 60.0),
+        broker_commit_livelock_soft_timeout=max(300.0, settings.store_retry_seconds + 60.0),
     )
     app.pipeline = pipeline
     app.settings_ = settings
     app.stats = {"batches": 0, "events_in": 0, "stored": 0, "duplicates": 0, "dead_letters": 0,
-                 "last_batch_ms": 0.0}
+                 "last_batch_ms": 0.0,
+                 # reliability: store retries, lag, ownership, memory
+                 "store_failures": 0, "store_retrying": 0, "store_wait_seconds": 0.0,
+                 "inflight_messages": 0, "batch_age_seconds": 0.0, "lag": 0,
+                 "assigned_partitions": 0, "released_rumours": 0, "rebalances": 0,
+                 "rumours_in_memory": 0, "rss_bytes": 0}
     shares = app.topic(settings.topic, key_type=bytes, value_type=bytes,
                        key_serializer="raw", value_serializer="raw",
                        partitions=settings.topic_partitions)
     dead_topic = app.topic(settings.dead_letter_topic, key_type=bytes, value_type=bytes,
                            key_serializer="raw", value_serializer="raw")
     executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="pipeline")
+    done_offsets: dict = {}  # TP -> next offset after the last processed message
+    batch_started = [0.0]
+    pipeline.partitioner = _partitioner(settings.topic_partitions)
+
+    async def process_until_stored(values, partitions):
+        """Run one batch; on failure wait and run the same batch again (never skip it)."""
+        loop = asyncio.get_running_loop()
+        pause = 1.0
+        while True:
+            try:
+                return await loop.run_in_executor(executor, pipeline.process, values, None, partitions)
+            except Exception as exc:  # the store's driver errors, StoreUnavailable, ...
+                if app.should_stop:
+                    # Leaving the take() loop would ack this batch and the shutdown commit would
+                    # skip it: exit without committing, so the batch is delivered again.
+                    log.error("stopping with a batch not stored (%s): exiting without commit", exc)
+                    os._exit(75)
+                app.stats["store_failures"] += 1
+                app.stats["store_retrying"] = 1
+                log.warning("batch of %d messages not stored (%s: %s); trying again in %.0fs",
+                            len(values), type(exc).__name__, exc, pause)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 30.0)
 
     @app.agent(shares, concurrency=1)
     async def ingest(stream):
-        loop = asyncio.get_running_loop()
-        async for values in stream.take(settings.batch_size, within=settings.batch_wait):
+        async for events in stream.take_events(settings.batch_size, within=settings.batch_wait):
             started = time.perf_counter()
-            stats = await loop.run_in_executor(executor, pipeline.process, values)
+            batch_started[0] = time.monotonic()
+            values = [e.value for e in events]
+            app.stats["inflight_messages"] = len(values)
+            stats = await process_until_stored(values, [e.message.partition for e in events])
+            for e in events:
+                tp = e.message.tp
+                done_offsets[tp] = max(done_offsets.get(tp, 0), e.message.offset + 1)
+            s = app.stats
+            if s["store_retrying"]:
+                s["store_wait_seconds"] += time.monotonic() - batch_started[0]
+            s["store_retrying"] = 0
+            s["inflight_messages"] = 0
+            batch_started[0] = 0.0
             for dead in stats.dead:
                 await dead_topic.send(key=(dead.rumour_id or "").encode(), value=dead_letter_message(dead))
-            s = app.stats
             s["batches"] += 1
             s["events_in"] += stats.read
             s["stored"] += stats.stored
@@ -88,10 +136,93 @@ def create_app(settings: Settings, store=None, pipeline: Pipeline | None = None)
 
     app.ingest_agent = ingest
 
+    @app.on_partitions_revoked.connect
+    async def on_revoked(sender, revoked, **kwargs):
+        mine = [tp.partition for tp in revoked if tp.topic == settings.topic]
+        for tp in revoked:
+            done_offsets.pop(tp, None)
+        # The executor runs one thing at a time: this waits for a batch in flight.
+        released = await asyncio.get_running_loop().run_in_executor(
+            executor, pipeline.release_partitions, mine)
+        app.stats["released_rumours"] += released
+        app.stats["rebalances"] += 1
+
+    @app.on_partitions_assigned.connect
+    async def on_assigned(sender, assigned, **kwargs):
+        mine = [tp.partition for tp in assigned if tp.topic == settings.topic]
+        await asyncio.get_running_loop().run_in_executor(executor, pipeline.assign_partitions, mine)
+        app.stats["assigned_partitions"] = len(mine)
+
+    @app.timer(interval=2.0)
+    async def measure():
+        s = app.stats
+        s["lag"] = _lag(app, settings.topic, done_offsets)
+        s["batch_age_seconds"] = round(time.monotonic() - batch_started[0], 1) if batch_started[0] else 0.0
+        s["rumours_in_memory"] = len(pipeline.graphs)
+        s["rss_bytes"] = _rss_bytes()
+
     from streams.web import register_routes
 
     register_routes(app, pipeline, settings)
     return app
+
+
+def _partitioner(n_partitions: int):
+    """The partition a rumour id lands on when used as the message key (Kafka's murmur2, as the
+    Java and aiokafka default partitioners compute it)."""
+    from aiokafka.partitioner import murmur2
+
+    def partition(rumour_id: str) -> int:
+        return (murmur2(rumour_id.encode("utf-8")) & 0x7FFFFFFF) % n_partitions
+
+    return partition
+
+
+def _lag(app, topic: str, done_offsets: dict) -> int:
+    """Messages in the partitions this worker holds that it has not processed yet."""
+    consumer = getattr(app, "consumer", None)
+    if consumer is None:
+        return 0
+    total = 0
+    try:
+        for tp in consumer.assignment():
+            if tp.topic != topic:
+                continue
+            high = consumer.highwater(tp)
+            done = done_offsets.get(tp)
+            if done is None:
+                done = consumer._committed_offset.get(tp)  # faust's last commit, if any
+            if high is not None and high >= 0 and done is not None:
+                total += max(0, int(high) - int(done))
+    except Exception:  # the consumer may be mid-rebalance; the next tick tries again
+        return app.stats.get("lag", 0)
+    return total
+
+
+def _rss_bytes() -> int:
+    try:
+        with open(f"/proc/{os.getpid()}/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _migrate_when_reachable(settings: Settings):
+    """Open and migrate the store, waiting (with backoff) while it is unreachable: a worker
+    started during a ClickHouse outage waits instead of exiting into a crash loop."""
+    from streams.store import open_store
+
+    pause = 1.0
+    while True:
+        store = open_store(settings.clickhouse_url)
+        try:
+            store.migrate()
+            return store
+        except Exception as exc:
+            store.close()
+            log.warning("store %s not ready (%s); trying again in %.0fs", settings.clickhouse_url, exc, pause)
+            time.sleep(pause)
+            pause = min(pause * 2, 30.0)
 
 
 def run_worker(settings: Settings) -> None:
@@ -105,6 +236,6 @@ def run_worker(settings: Settings) -> None:
                                                      settings.dead_letter_topic: 1})
     # Compile the numba kernels before the first batch or query, not while a client waits.
     warm_up()
-    app = create_app(settings)
+    app = create_app(settings, store=_migrate_when_reachable(settings))
     worker = Worker(app, loglevel=settings.log_level)
     worker.execute_from_commandline()

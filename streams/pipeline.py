@@ -8,6 +8,19 @@ are found there), then the store receives every new event and every dead letter 
 ``write``. The write is retried with backoff; Kafka offsets are committed only after ``process``
 returns, so a crash anywhere re-delivers the batch (the store is idempotent on
 ``(rumour_id, event_id)``).
+
+Reliability (see RELIABILITY.md):
+
+- A batch whose store write still fails after ``store_retry_seconds`` leaves no trace in memory:
+  the graphs of its rumours are dropped (rebuilt from the store on next touch) and the error is
+  raised, so the caller can retry the same batch without the graph calling its events duplicates.
+- A ``parent_event_id`` that is not an event of its own rumour (in the graph, in the batch) but
+  is one of another rumour (in the batch, or already in the store) is refused with the reason
+  ``parent in another rumour``. A parent that reaches the store only after its child is not
+  detected: the child keeps an unobserved placeholder parent in its own rumour.
+- Ownership: with ``partitions`` given to :meth:`process`, each rumour remembers the Kafka
+  partition it came from; :meth:`release_partitions` drops the graphs of revoked partitions,
+  and :meth:`trace` answers a rumour this worker does not own from the store without keeping it.
 """
 from __future__ import annotations
 
@@ -18,12 +31,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+import sql
+from sql.queries import quote
 from graph import ADDED, DUPLICATE, REJECTED, CascadeGraph
 from streams.events import KIND_CODE, DeadLetter, Decoder, EventBatch
 
 log = logging.getLogger(__name__)
 
 DEBUNK = KIND_CODE["debunk"]
+CROSS_RUMOUR = "parent in another rumour"
 
 
 @dataclass
@@ -60,17 +76,45 @@ class Pipeline:
         self.debunks: dict[str, CascadeGraph] = {}
         self.lock = threading.RLock()
         self._checked_store: set[str] = set()
+        # Ownership (worker mode): rumour -> Kafka partition its events came from, and the
+        # partitions this worker holds (None = embedded mode: every rumour is ours).
+        self.partition_of: dict[str, int] = {}
+        self.assigned: set[int] | None = None
+        self.partitioner = None  # rumour_id -> partition, for rumours known only from queries
+        self.invalidations = 0
 
     # -- ingest ---------------------------------------------------------------------------
-    def process(self, messages, sources=None) -> BatchStats:
-        """Take raw messages (bytes), return the batch's accounting."""
-        batch, dead = self.decoder.decode(messages, sources)
-        return self.process_batch(batch, dead)
+    def process(self, messages, sources=None, partitions=None) -> BatchStats:
+        """Take raw messages (bytes), return the batch's accounting.
+
+        ``partitions`` (optional, one per message) names the Kafka partition of each message;
+        the rumours of those events then belong to that partition (see release_partitions).
+        """
+        if partitions is None:
+            batch, dead = self.decoder.decode(messages, sources)
+            return self.process_batch(batch, dead)
+        partitions = list(partitions)
+        batches, dead = [], []
+        # Decode per partition so each event's partition is known (a message may hold many).
+        for part in sorted(set(partitions)):
+            picked = [i for i, p in enumerate(partitions) if p == part]
+            msgs = [messages[i] for i in picked]
+            srcs = None if sources is None else [sources[i] for i in picked]
+            b, d = self.decoder.decode(msgs, srcs)
+            batches.append((part, b))
+            dead.extend(d)
+        with self.lock:
+            for part, b in batches:
+                for rumour_id in b.rumour_id:
+                    self.partition_of[rumour_id] = part
+        return self.process_batch(EventBatch.concat([b for _, b in batches]), dead)
 
     def process_batch(self, batch: EventBatch, dead: list) -> BatchStats:
         stats = BatchStats(read=len(batch) + len(dead))
         with self.lock:
+            # Both may raise (store down): nothing has changed in memory yet.
             self._restore_from_store(batch)
+            batch = self._refuse_cross_rumour_parents(batch, dead)
             status = self._apply_to_graphs(batch, dead)
             new_rows = np.flatnonzero(status == ADDED)
             stats.stored = int(new_rows.size)
@@ -78,8 +122,101 @@ class Pipeline:
         stats.dead_letters = len(dead)
         stats.dead = dead
         if self.store is not None and (new_rows.size or dead):
-            self._write_with_retry(batch.take(new_rows) if new_rows.size < len(batch) else batch, dead)
+            try:
+                self._write_with_retry(batch.take(new_rows) if new_rows.size < len(batch) else batch,
+                                       dead)
+            except Exception:
+                # The graphs hold events the store lacks: forget those rumours, so a retry of
+                # this batch (or its re-delivery) stores them instead of calling them duplicates.
+                self.forget(set(batch.rumour_id))
+                raise
         return stats
+
+    def forget(self, rumour_ids) -> None:
+        """Drop the graphs of ``rumour_ids``; the next batch or query rebuilds them from the store."""
+        with self.lock:
+            for rumour_id in rumour_ids:
+                self.graphs.pop(rumour_id, None)
+                self.debunks.pop(rumour_id, None)
+                self._checked_store.discard(rumour_id)
+                self.partition_of.pop(rumour_id, None)
+            self.invalidations += 1
+
+    def assign_partitions(self, partitions) -> None:
+        """Record the partitions this worker now holds (a rebalance's assignment)."""
+        with self.lock:
+            self.assigned = set(partitions)
+            # Rumours of partitions no longer held (revocation may have been skipped).
+            stale = [r for r, p in self.partition_of.items() if p not in self.assigned]
+        if stale:
+            self.forget(stale)
+
+    def release_partitions(self, partitions) -> int:
+        """Drop the graphs of rumours that came from ``partitions``; returns how many."""
+        revoked = set(partitions)
+        with self.lock:
+            doomed = [r for r, p in self.partition_of.items() if p in revoked]
+            if self.assigned is not None:
+                self.assigned -= revoked
+        if doomed:
+            self.forget(doomed)
+        return len(doomed)
+
+    def owns(self, rumour_id: str) -> bool:
+        """Whether this worker keeps the graph of ``rumour_id`` (always, in embedded mode)."""
+        if self.assigned is None:
+            return True
+        part = self.partition_of.get(rumour_id)
+        if part is None and self.partitioner is not None:
+            part = self.partitioner(rumour_id)
+        return part is not None and part in self.assigned
+
+    def _refuse_cross_rumour_parents(self, batch: EventBatch, dead: list) -> EventBatch:
+        """Rows whose parent is an event of another rumour (not of their own) become dead letters."""
+        if not len(batch):
+            return batch
+        own: dict[str, set] = {}
+        for eid, rid in zip(batch.event_id, batch.rumour_id):
+            own.setdefault(rid, set()).add(eid)
+        unknown = []  # rows whose parent is not (yet) an event of their own rumour
+        for i, pid in enumerate(batch.parent_event_id):
+            if pid is None:
+                continue
+            rid = batch.rumour_id[i]
+            if pid in own[rid] or any(g is not None and g.node(pid) >= 0
+                                      for g in (self.graphs.get(rid), self.debunks.get(rid))):
+                continue
+            unknown.append(i)
+        if not unknown:
+            return batch
+        elsewhere: dict[str, set] = {}
+        for rid, ids in own.items():
+            for eid in ids:
+                elsewhere.setdefault(eid, set()).add(rid)
+        for eid, rid in self._stored_rumours_of({batch.parent_event_id[i] for i in unknown}):
+            elsewhere.setdefault(eid, set()).add(rid)
+        bad = [i for i in unknown if elsewhere.get(batch.parent_event_id[i], set()) - {batch.rumour_id[i]}]
+        if not bad:
+            return batch
+        now = int(time.time() * 1000)
+        for i in bad:
+            dead.append(DeadLetter(raw=_row_json(batch, i), reason=CROSS_RUMOUR, source="pipeline",
+                                   received_ms=now, rumour_id=batch.rumour_id[i],
+                                   event_id=batch.event_id[i]))
+        keep = np.ones(len(batch), bool)
+        keep[bad] = False
+        return batch.take(keep)
+
+    def _stored_rumours_of(self, event_ids) -> list[tuple[str, str]]:
+        """(event_id, rumour_id) of stored events with these ids, any rumour."""
+        rows = getattr(self.store, "_rows", None)
+        if rows is None or not event_ids:
+            return []
+        # ORDER BY (rumour_id, event_id): this scans the event_id column; it runs only for
+        # parents unknown in their own rumour (mostly children that overtook their parent).
+        query = (f"SELECT DISTINCT event_id, rumour_id FROM {sql.check_identifier(self.store.database)}"
+                 f".share_events WHERE event_id IN ({', '.join(quote(e) for e in sorted(event_ids))})")
+        return [(str(e), str(r)) for e, r in rows(query)]
 
     def _apply_to_graphs(self, batch: EventBatch, dead: list) -> np.ndarray:
         status = np.full(len(batch), ADDED, np.int8)
@@ -158,9 +295,23 @@ class Pipeline:
             graph = self.graphs.get(rumour_id)
             if graph is None and self.store is not None and rumour_id not in self._checked_store:
                 stored = self.store.load_events(rumour_ids=[rumour_id])
+                if not self.owns(rumour_id):
+                    # Another worker holds this rumour's graph: answer from the store, keep nothing.
+                    if not len(stored):
+                        return None
+                    graph = CascadeGraph(rumour_id=rumour_id)
+                    rows = np.flatnonzero(stored.kind != DEBUNK)
+                    if not rows.size:
+                        return None
+                    part = stored.take(rows)
+                    graph.add_batch(part.event_id, part.account_id, part.ts_ms, part.parent_event_id,
+                                    part.parent_account_id, part.kind)
+                    return trace_answer(graph, k)
                 self._checked_store.add(rumour_id)
                 if len(stored):
                     self._apply_to_graphs(stored, [])
+                    if self.partitioner is not None:
+                        self.partition_of.setdefault(rumour_id, self.partitioner(rumour_id))
                 graph = self.graphs.get(rumour_id)
             if graph is None:
                 return None
