@@ -65,9 +65,11 @@ def cmd_replay(args) -> int:
 
 def cmd_trace(args) -> int:
     settings = _settings(args)
+    k = settings.cutoff_k if args.cutoff_k is None else args.cutoff_k
+    if args.observe or args.parents:
+        return _trace_extended(args, settings, k)
     # The trace needs only the graphs; a store is used when one is asked for.
     pipeline, _ = run_embedded(args.files, settings, args.store or "none")
-    k = settings.cutoff_k if args.cutoff_k is None else args.cutoff_k
     ids = [args.rumour] if args.rumour else pipeline.rumour_ids()
     missing = 0
     for rid in ids:
@@ -76,6 +78,47 @@ def cmd_trace(args) -> int:
             print(f"rumour: no events for rumour {rid!r}", file=sys.stderr)
             missing += 1
             continue
+        if args.json:
+            _emit(answer)
+        else:
+            _print_trace(answer)
+    return 1 if missing else 0
+
+
+def _trace_extended(args, settings, k) -> int:
+    """--observe (answer as of t after each rumour's first event) and --parents (reconstruct)."""
+    from benchmarks.accuracy_cutoff import parse_duration
+    from graph.cutoff_time import cutoff_at
+    from graph.reconstruct import reconstruct_parents
+    from streams.embedded import make_pipeline
+    from streams.events import Decoder
+    from streams.inputs import iter_messages
+    from streams.trace import interactions_of, observe_first, trace_answer
+
+    decoder = Decoder(settings.max_message_bytes, settings.max_event_bytes)
+    msgs = list(iter_messages(args.files))
+    batch, dead = decoder.decode([m for m, _ in msgs], [s for _, s in msgs])
+    if args.observe:
+        batch = observe_first(batch, parse_duration(args.observe))
+    pipeline = make_pipeline(None, settings)
+    pipeline.process_batch(batch, dead)
+    ids = [args.rumour] if args.rumour else pipeline.rumour_ids()
+    inter = interactions_of(pipeline.graphs.values()) if args.parents else None
+    texts = {}
+    if args.parents:
+        for r, e, t in zip(batch.rumour_id, batch.event_id, batch.text):
+            if t:
+                texts.setdefault(r, {})[e] = t
+    missing = 0
+    for rid in ids:
+        graph = pipeline.graphs.get(rid)
+        if graph is None:
+            print(f"rumour: no events for rumour {rid!r}", file=sys.stderr)
+            missing += 1
+            continue
+        parents = reconstruct_parents(graph, inter, texts=texts.get(rid, {})) if args.parents else None
+        cutoff = cutoff_at(graph, k) if args.observe else None
+        answer = trace_answer(graph, k, parents=parents, cutoff=cutoff)
         if args.json:
             _emit(answer)
         else:
@@ -181,6 +224,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rumour", default=None, help="only this rumour id")
     p.add_argument("--cutoff-k", type=int, default=None, help="number of cut-off accounts")
     p.add_argument("--store", default=None, help="also store the events (default: graphs only)")
+    p.add_argument("--parents", action="store_true",
+                   help="add \"parents\": inferred parent of every share whose parent is missing")
+    p.add_argument("--observe", default=None, metavar="DURATION",
+                   help="answer as if only the first DURATION (e.g. 1h, 30m) of each rumour was seen; "
+                        "the cut-off then forecasts the shares still to come")
     _add_setting_flags(p, {"batch_size", "max_event_bytes", "max_message_bytes"})
     p.set_defaults(func=cmd_trace)
 

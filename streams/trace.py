@@ -4,14 +4,20 @@ from __future__ import annotations
 from streams.events import format_ts
 
 
-def trace_answer(graph, k: int = 10) -> dict:
+def trace_answer(graph, k: int = 10, parents: dict | None = None, cutoff: list | None = None) -> dict:
     """One rumour's answer: ``{"rumour_id", "events", "origins": [...], "cutoff": [...]}``.
 
-    Origins are ranked most likely first, each ``{"account_id", "event_id", "ts", "reach"}``
-    (``ts`` RFC 3339 UTC, or null for an origin known only from its children); cut-off accounts
-    (origins excluded) are ranked by the shares each would have prevented.
+    Origins are ranked most likely first, each ``{"account_id", "event_id", "ts", "reach",
+    "confidence"}`` (``ts`` RFC 3339 UTC, or null for an origin known only from its children;
+    ``confidence`` in [0, 1], graph/confidence.py); cut-off accounts (origins excluded) are
+    ranked by the shares each would have prevented. ``parents`` (reconstructed links, see
+    graph/reconstruct.py) adds a ``"parents"`` key; ``cutoff`` replaces the cut-off list (e.g.
+    the forecast cut-off at time t of graph/cutoff_time.py).
     """
+    from graph.confidence import confidence_by_event
+
     raw = graph.trace(k)
+    conf = confidence_by_event(graph)
     origins = []
     for o in raw["origins"]:
         ts_ms = o.get("ts_ms")
@@ -20,10 +26,15 @@ def trace_answer(graph, k: int = 10) -> dict:
             "event_id": o["event_id"],
             "ts": None if ts_ms is None else format_ts(int(ts_ms)),
             "reach": int(o["reach"]),
+            "confidence": round(float(conf.get((o["account_id"], o["event_id"]), 0.0)), 4),
         })
-    cutoff = [{"account_id": c["account_id"], "prevented": int(c["prevented"])} for c in raw["cutoff"]]
-    return {"rumour_id": raw["rumour_id"], "events": int(raw["events"]),
-            "origins": origins, "cutoff": cutoff}
+    if cutoff is None:
+        cutoff = [{"account_id": c["account_id"], "prevented": int(c["prevented"])} for c in raw["cutoff"]]
+    answer = {"rumour_id": raw["rumour_id"], "events": int(raw["events"]),
+              "origins": origins, "cutoff": cutoff}
+    if parents is not None:
+        answer["parents"] = parents
+    return answer
 
 
 def chain_answer(hops) -> list[dict]:
@@ -31,3 +42,44 @@ def chain_answer(hops) -> list[dict]:
     return [{"event_id": h.event_id, "account_id": h.account_id,
              "ts": None if h.ts_ms is None else format_ts(int(h.ts_ms)),
              "observed": bool(h.observed)} for h in hops]
+
+
+def observe_first(batch, seconds: float):
+    """The rows of ``batch`` within ``seconds`` of their rumour's first event (time t cut).
+
+    >>> import numpy as np
+    >>> from streams.events import EventBatch
+    >>> b = EventBatch(event_id=["a", "b", "c"], rumour_id=["r", "r", "s"], account_id=["u"] * 3,
+    ...                ts_ms=np.array([0, 7_200_000, 9_000_000]), parent_event_id=[None] * 3,
+    ...                parent_account_id=[None] * 3, kind=np.ones(3, np.uint8), platform=[None] * 3,
+    ...                region=[None] * 3, text=[None] * 3)
+    >>> observe_first(b, 3600).event_id
+    ['a', 'c']
+    """
+    import numpy as np
+
+    first: dict = {}
+    for r, t in zip(batch.rumour_id, batch.ts_ms.tolist()):
+        if t < first.get(r, t + 1):
+            first[r] = t
+    limit = np.array([first[r] for r in batch.rumour_id], np.int64) + int(seconds * 1000)
+    return batch.take(batch.ts_ms <= limit)
+
+
+def interactions_of(graphs):
+    """The account interaction graph (graph.reconstruct.Interactions) of every rumour's links."""
+    import numpy as np
+
+    from graph.reconstruct import Interactions
+
+    inter = Interactions()
+    for g in graphs:
+        n = g.n_nodes
+        if not n:
+            continue
+        par = g._view()[0]
+        acct = g.acct[:n]
+        ok = np.flatnonzero((par >= 0) & (acct >= 0))
+        ok = ok[acct[par[ok]] >= 0]
+        inter.add(g.ac.strings(acct[ok]), g.ac.strings(acct[par[ok]]))
+    return inter

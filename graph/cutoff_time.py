@@ -1,0 +1,166 @@
+"""Cut-off at time t: the k accounts whose suspension now prevents the most *future* shares.
+
+What is visible at t is a forest of events with times. Each event's future growth (shares that
+will join its subtree after t) is forecast by a log-linear model of what t shows: the subtree's
+size, its growth in the last 10 minutes, the event's age, the time since the subtree last grew,
+and its depth (a Poisson regression, log link). :data:`COEF` was fitted on the Weibo training half by
+``python -m benchmarks.accuracy_cutoff --fit`` (nothing from the evaluation half). Accounts are
+then chosen greedily by forecast marginal gain: an event under an already chosen event adds
+nothing, and an event above one adds its forecast minus what is already covered.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+FEATURE_NAMES = ("const", "log_size", "log_recent", "log_age_min", "log_idle_min", "log_depth")
+RECENT_SECONDS = 600.0
+COEF = np.array([-0.7125, 1.5148, -0.1024, 0.0043, -0.4377, 0.3849])
+
+
+def _order(par, ts):
+    """Nodes with every parent before its children (time order; parents are never later)."""
+    depth = np.zeros(len(par), np.int64)
+    for i in np.lexsort((np.arange(len(par)), ts)).tolist():
+        p = par[i]
+        if p >= 0:
+            depth[i] = depth[p] + 1
+    return np.lexsort((np.arange(len(par)), depth)), depth
+
+
+def event_features(par, ts_s, present, t: float) -> np.ndarray:
+    """One row per node (see :data:`FEATURE_NAMES`) as seen at time ``t`` (seconds); nodes
+    after t must already be removed. Placeholders count as events of size 0.
+
+    >>> f = event_features(np.array([-1, 0, 0]), np.array([0.0, 60, 3000]), np.ones(3, bool), 3600.0)
+    >>> f[:, 1].round(3).tolist()  # log1p(subtree size)
+    [1.386, 0.693, 0.693]
+    """
+    par = np.asarray(par, np.int64)
+    ts_s = np.asarray(ts_s, np.float64)
+    order, depth = _order(par, ts_s)
+    size = np.asarray(present, np.float64).copy()
+    recent = (size > 0) & (ts_s > t - RECENT_SECONDS)
+    recent = recent.astype(np.float64)
+    last = np.where(size > 0, ts_s, -np.inf)
+    for i in order[::-1].tolist():
+        p = par[i]
+        if p >= 0:
+            size[p] += size[i]
+            recent[p] += recent[i]
+            last[p] = max(last[p], last[i])
+    age = np.maximum(t - ts_s, 0.0) / 60.0
+    idle = np.where(np.isfinite(last), np.maximum(t - last, 0.0) / 60.0, age)
+    return np.column_stack([np.ones(len(par)), np.log1p(size), np.log1p(recent), np.log1p(age),
+                            np.log1p(idle), np.log1p(depth)])
+
+
+def forecast(par, ts_s, present, t: float, coef=None) -> np.ndarray:
+    """Expected future shares in each node's subtree after ``t``."""
+    w = COEF if coef is None else np.asarray(coef, np.float64)
+    return np.exp(np.clip(event_features(par, ts_s, present, t) @ w, -30, 30))
+
+
+def greedy_accounts(par, acct, value, k: int, excluded=()) -> list:
+    """Up to k ``(account, gain)`` pairs maximising the covered ``value`` of subtrees (a node's
+    value counts the whole subtree below it), greedily.
+
+    >>> greedy_accounts(np.array([-1, 0, 1, 0]), np.array([0, 1, 2, 3]), np.array([9.0, 5, 4, 2]), 2, [0])
+    [(1, 5.0), (3, 2.0)]
+    """
+    par = np.asarray(par, np.int64)
+    n = len(par)
+    value = np.asarray(value, np.float64)
+    anc = []
+    for i in range(n):  # ancestors of every node (cascades at t are small)
+        chain, x = [], par[i]
+        while x >= 0 and len(chain) <= n:
+            chain.append(x)
+            x = par[x]
+        anc.append(chain)
+    by_acct: dict = {}
+    for i in range(n):
+        if acct[i] >= 0:
+            by_acct.setdefault(int(acct[i]), []).append(i)
+    skip = {int(a) for a in excluded}
+    covered = np.zeros(n, bool)
+    inner = np.zeros(n)  # value already covered strictly inside each node's subtree
+    chosen = []
+    for _ in range(int(k)):
+        best, best_gain = None, 0.0
+        for a, nodes in by_acct.items():
+            if a in skip:
+                continue
+            tops = [i for i in nodes if not covered[i] and not any(x in nodes for x in anc[i])]
+            gain = sum(value[i] - inner[i] for i in tops)
+            if gain > best_gain + 1e-12 or (best is not None and abs(gain - best_gain) <= 1e-12 and a < best):
+                best, best_gain = a, gain
+        if best is None or best_gain <= 0:
+            break
+        chosen.append((best, float(best_gain)))
+        skip.add(best)
+        for i in by_acct[best]:
+            if covered[i] or any(covered[x] for x in anc[i]):
+                continue
+            gain_i = value[i] - inner[i]
+            for x in anc[i]:
+                inner[x] += gain_i
+            stack = [i]
+            while stack:  # cover the subtree (children lists built lazily)
+                y = stack.pop()
+                covered[y] = True
+                stack.extend(np.flatnonzero(par == y).tolist())
+    return chosen
+
+
+def cutoff_at(graph, k: int = 10, t_ms: int | None = None, coef=None) -> list:
+    """Cut-off accounts of a :class:`graph.CascadeGraph` for the future after ``t_ms`` (default:
+    its latest event), origins excluded: ``[{"account_id", "prevented", "forecast"}, ...]``
+    where ``prevented`` counts present shares under the account and ``forecast`` the expected
+    future ones.
+
+    >>> from graph import CascadeGraph
+    >>> g = CascadeGraph()
+    >>> _ = g.add_batch(["o", "a", "b", "c"], ["src", "hub", "x", "y"], np.array([0, 1, 2, 3]) * 60_000,
+    ...                 [None, "o", "a", "a"], [None] * 4, np.array([0, 1, 1, 1]))
+    >>> [c["account_id"] for c in cutoff_at(g, k=1)]
+    ['hub']
+    """
+    from graph.types import FLAG_PRESENT
+
+    n = graph.n_nodes
+    if n == 0 or k <= 0:
+        return []
+    par = graph._view()[0].astype(np.int64)
+    present = (graph.kf[:n] & FLAG_PRESENT) != 0
+    ts = graph.ts[:n].astype(np.float64) / 1000.0
+    t = float(ts[present].max()) if t_ms is None else t_ms / 1000.0
+    ts = np.where(present, ts, np.nan)
+    est = np.full(n, np.inf)
+    has = par >= 0
+    np.minimum.at(est, par[has], np.nan_to_num(ts[has], nan=np.inf))
+    ts = np.where(present, ts, np.where(np.isfinite(est), est, t))
+    acct = graph.acct[:n].astype(np.int64)
+    roots = par < 0
+    excluded = set(acct[roots & (acct >= 0)].tolist())
+    fut = forecast(par, ts, present, t, coef)
+    picks = greedy_accounts(par, acct, fut, k, excluded)
+    now = present.astype(np.float64)  # the event itself is not prevented by its suspension
+    size = event_features(par, ts, present, t)[:, 1]
+    now_sizes = np.expm1(size)
+    names = graph.ac.strings(np.array([a for a, _ in picks], np.int64))
+    out = []
+    for (a, gain), name in zip(picks, names):
+        nodes = np.flatnonzero(acct == a)
+        tops = [i for i in nodes.tolist() if not _under(par, i, set(nodes.tolist()))]
+        prevented = int(round(sum(now_sizes[i] - now[i] for i in tops)))
+        out.append({"account_id": name, "prevented": prevented, "forecast": round(gain, 2)})
+    return out
+
+
+def _under(par, i, group) -> bool:
+    x = par[i]
+    while x >= 0:
+        if x in group:
+            return True
+        x = par[x]
+    return False
