@@ -199,9 +199,11 @@ DELEGATED = {
 
 
 def cmd_settings(args) -> int:
+    from streams.settings import all_settings
+
     print("| setting | env var | default | help |")
     print("|---|---|---|---|")
-    for s in SETTINGS:
+    for s in all_settings():
         print(f"| `{s.name}` | `{s.env}` | `{s.default}` | {s.help} |")
     return 0
 

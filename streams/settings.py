@@ -100,6 +100,17 @@ def _convert(setting: Setting, raw):
                          f"got {raw!r}") from None
 
 
+def all_settings() -> tuple[Setting, ...]:
+    """Every setting of the engine: the core ones above and those of each area (governance...).
+
+    Areas keep their settings beside their code and load them themselves; this list is what the
+    README documents and `rumour settings` prints.
+    """
+    from streams.governance.config import GOVERNANCE_SETTINGS
+
+    return SETTINGS + GOVERNANCE_SETTINGS
+
+
 def setting(name: str) -> Setting:
     return _BY_NAME[name]
 

@@ -2,13 +2,13 @@
 from pathlib import Path
 
 from streams.cli import build_parser
-from streams.settings import SETTINGS
+from streams.settings import all_settings
 
 README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
 
 
 def test_every_setting_is_documented_with_env_and_default():
-    for s in SETTINGS:
+    for s in all_settings():
         row = next((line for line in README.splitlines() if line.startswith(f"| `{s.name}` |")), None)
         assert row is not None, f"setting {s.name} missing from README"
         assert f"`{s.env}`" in row and f"`{s.default}`" in row and s.help in row
