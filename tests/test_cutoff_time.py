@@ -1,0 +1,55 @@
+"""Cut-off at time t: greedy coverage against brute force, features, the --observe cut."""
+import itertools
+
+import numpy as np
+import pytest
+
+from graph import cutoff_time as ct
+
+
+def _covered_value(par, acct, value, S):
+    total = 0.0
+    for i in range(len(par)):
+        if acct[i] not in S:
+            continue
+        x, under = par[i], False
+        while x >= 0:
+            if acct[x] in S:
+                under = True
+            x = par[x]
+        if not under:
+            total += value[i]
+    return total
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_greedy_first_pick_is_best_single_and_gains_add_up(seed):
+    rng = np.random.default_rng(seed)
+    n = 30
+    par = np.array([-1] + [int(rng.integers(0, i)) for i in range(1, n)])
+    acct = rng.integers(0, 8, n)
+    own = rng.random(n)
+    value = own.copy()  # a node's value = its subtree's own values (as forecast() gives)
+    for i in range(n - 1, 0, -1):
+        value[par[i]] += value[i]
+    picks = ct.greedy_accounts(par, acct, value, 3, excluded=[acct[0]])
+    singles = {a: _covered_value(par, acct, value, {a}) for a in set(acct.tolist()) - {acct[0]}}
+    assert picks[0][1] == pytest.approx(max(singles.values()))
+    S = {a for a, _ in picks}
+    assert sum(g for _, g in picks) == pytest.approx(_covered_value(par, acct, value, S))
+    best3 = max(_covered_value(par, acct, value, set(c)) for c in itertools.combinations(singles, 3))
+    assert sum(g for _, g in picks) >= (1 - 1 / np.e) * best3 - 1e-9
+
+
+def test_features_count_recent_growth():
+    par = np.array([-1, 0, 0, 1])
+    ts = np.array([0.0, 100, 3300, 3500])
+    f = ct.event_features(par, ts, np.ones(4, bool), 3600.0)
+    recent = np.expm1(f[:, ct.FEATURE_NAMES.index("log_recent")]).round().tolist()
+    assert recent == [2, 1, 1, 1]  # root: events 2 and 3 within 10 min; 1: event 3
+
+
+def test_parse_duration():
+    from benchmarks.accuracy_cutoff import parse_duration
+
+    assert parse_duration("2h") == 7200 and parse_duration("45") == 45
