@@ -53,3 +53,22 @@ def test_parse_duration():
     from benchmarks.accuracy_cutoff import parse_duration
 
     assert parse_duration("2h") == 7200 and parse_duration("45") == 45
+
+
+def test_cli_observe_and_parents(tmp_path, capsys):
+    import orjson
+
+    from streams.cli import main
+
+    rows = [("o", "src", 0, None, "post"), ("a", "hub", 5, "o", "share"), ("b", "x", 6, "a", "share"),
+            ("c", "y", 7, None, "share"), ("d", "z", 127, "a", "share")]
+    path = tmp_path / "e.jsonl"
+    path.write_bytes(b"\n".join(orjson.dumps({
+        "event_id": e, "rumour_id": "r", "account_id": a, "ts": 1_577_836_800_000 + m * 60_000,
+        "parent_event_id": p, "kind": k}) for e, a, m, p, k in rows))
+    assert main(["trace", str(path), "--json", "--observe", "1h", "--cutoff-k", "2", "--parents"]) == 0
+    answer = orjson.loads(capsys.readouterr().out)
+    assert answer["events"] == 4  # d came two hours later
+    assert set(answer["parents"]) == {"c"}
+    assert [c["account_id"] for c in answer["cutoff"]] == ["hub"]
+    assert all(0 <= o["confidence"] <= 1 for o in answer["origins"])
