@@ -174,7 +174,11 @@ def verify(data: bytes, key: bytes | None = None, expected_digest: str | None = 
     for name in sorted(present - set(files)):
         v.problems.append(f"{name}: in the package but not in the manifest")
     for name in sorted(set(files) & present):
-        actual = hashlib.sha256(z.read(name)).hexdigest()
+        try:
+            actual = hashlib.sha256(z.read(name)).hexdigest()
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:  # bad CRC, truncated
+            v.problems.append(f"{name}: unreadable ({exc})")
+            continue
         if actual != files[name]:
             v.problems.append(f"{name}: SHA-256 {actual} does not match the manifest ({files[name]})")
     digest = evidence_digest(files) if isinstance(files, dict) else None

@@ -1,0 +1,91 @@
+"""Shared wiring of the service tests: hand-made cascades over several jurisdictions, a server
+running in a thread, and a small HTTP client."""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import socket
+import threading
+import urllib.error
+import urllib.request
+
+T0 = 1_764_547_200_000  # 2025-12-01T00:00:00Z
+MIN = 60_000
+
+
+def _ev(rumour, i, account, minute, parent=None, parent_account=None, region=None, kind=None, text=None):
+    return {"event_id": f"{rumour}-e{i}", "rumour_id": rumour, "account_id": account,
+            "ts": T0 + minute * MIN, "parent_event_id": None if parent is None else f"{rumour}-e{parent}",
+            "parent_account_id": parent_account, "kind": kind or ("post" if parent is None else "share"),
+            "platform": "weibo", "region": region, "text": text if text is not None else f"{rumour} text {i}"}
+
+
+def cascades() -> list[dict]:
+    """Three rumours: jn-1 (Jinan 370102 and Qingdao 370211), qd-1 (Qingdao 370211 only),
+    bj-1 (Beijing 110105), plus a debunk of jn-1. jn-1's tree: e0 <- e1 <- {e2, e3, e4}, e0 <- e5."""
+    ev = [
+        _ev("jn-1", 0, "src", 0, region="370102", text="谣言原文 rumour"),
+        _ev("jn-1", 1, "hub", 1, 0, "src", region="370102"),
+        _ev("jn-1", 2, "a2", 2, 1, "hub", region="370211"),
+        _ev("jn-1", 3, "a3", 3, 1, "hub", region="370102"),
+        _ev("jn-1", 4, "a4", 4, 1, "hub", region=None),
+        _ev("jn-1", 5, "a5", 5, 0, "src", region="370102"),
+        _ev("jn-1", 6, "police", 6, region="370102", kind="debunk", text="辟谣 debunk"),
+        _ev("qd-1", 0, "q0", 10, region="370211"),
+        _ev("qd-1", 1, "q1", 11, 0, "q0", region="370211"),
+        _ev("bj-1", 0, "b0", 20, region="110105"),
+        _ev("bj-1", 1, "b1", 21, 0, "b0", region="110105"),
+        _ev("bj-1", 2, "src", 22, 1, "b1", region="110105"),
+    ]
+    return ev
+
+
+def sha(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ThreadServer:
+    """An aiohttp application served from a background thread."""
+
+    def __init__(self, app):
+        from aiohttp import web
+
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+        async def start():
+            runner = web.AppRunner(app, access_log=None)
+            await runner.setup()
+            site = web.TCPSite(runner, "127.0.0.1", 0)
+            await site.start()
+            return runner, site._server.sockets[0].getsockname()[1]
+
+        self.runner, self.port = asyncio.run_coroutine_threadsafe(start(), self.loop).result(30)
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def close(self):
+        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(30)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+
+def get(url: str, token: str | None = None, case: str | None = None, headers=None):
+    """(status, headers, body bytes) of a GET."""
+    h = dict(headers or {})
+    if token is not None:
+        h["Authorization"] = f"Bearer {token}"
+    if case is not None:
+        h["X-Case-Id"] = case
+    req = urllib.request.Request(url, headers=h)
+    try:
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            return resp.status, dict(resp.headers), resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers), exc.read()
