@@ -1,0 +1,193 @@
+"""`rumour bench trace`: the graph core's query times on big cascades, against networkx and the
+machine's random-access limit.
+
+    rumour bench trace [--sizes 10000,100000,1000000] [--shapes hawkes,ic] [--repeat 5]
+                       [--seed 0] [--networkx-max 1000000] [--networkx-budget 60] [--json]
+
+For each shape and size n (10^7 only when listed in --sizes) a seeded cascade of n + 1000*repeat
+shares is generated (benchmarks/trace_shapes.py); the first n are ingested in batches of 10,000,
+then each of ``repeat`` rounds times, in this order (medians reported):
+
+- ``update_1000_ms``: ``add_batch`` of the next 1,000 shares, the add alone (the live update);
+  ``update_1000_trace_ms`` adds the query a dashboard asks right after: ``trace(k=10)``, timed
+  on the next round's 1,000 shares (so both start from a fresh batch).
+- ``origins_ms``: origins (the full ranking, the top 100 returned; ``origins_only_ms``) plus
+  the evidence chains of 10 seeded random shares (``chains_ms``), *cold*: the first question
+  after an update, so it includes rebuilding the resolved forest and its subtree sizes.
+- ``cutoff_ms``: ``cutoff(10)`` right after (the forest is cached by then).
+- ``subtree_sizes_ms``: the subtree sizes of every node, cold (cache dropped first).
+
+networkx does the same work (benchmarks/trace_networkx.py) while the previous size's time,
+scaled linearly, stays under ``--networkx-budget`` seconds per operation; ``networkx_ratio`` is
+networkx time / ours summed over origins+chains, subtree sizes and cut-off (per operation in
+``networkx_ratios``; the update is in there too but not in the sum). ``limit`` holds the pointer
+chase over an int32 array of n (ns per dependent load) and ``ns_per_share_*`` / ``x_chase_*`` put
+our cold origins and subtree sizes against it. ``bytes_per_share`` = graph.nbytes() / shares;
+``rss_bytes_per_share`` = growth of the process's RSS while the graph was built / shares.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+import numpy as np
+
+from benchmarks import limits, trace_networkx, trace_shapes
+from benchmarks.outputs import emit, load_average, progress
+from graph import CascadeGraph
+
+STEP = 10_000
+UPDATE = 1_000
+PROBES = 10  # evidence chains per origins question (a dashboard shows about ten)
+
+
+def _rss() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _timed(fn):
+    t0 = time.perf_counter()
+    out = fn()
+    return (time.perf_counter() - t0) * 1e3, out
+
+
+def ours(cols, n: int, repeat: int, probes) -> tuple[dict, CascadeGraph]:
+    eid, aid, ts, pe, pa = cols
+    rss0 = _rss()  # the columns exist already: the growth is the graph (and allocator slack)
+    g = CascadeGraph("bench")
+    t0 = time.perf_counter()
+    for i in range(0, n, STEP):
+        j = min(i + STEP, n)
+        g.add_batch(eid[i:j], aid[i:j], ts[i:j], pe[i:j], pa[i:j])
+    build_s = time.perf_counter() - t0
+    rss1 = _rss()
+    upd, upd_trace, org, org_only, chains, cut, sizes = [], [], [], [], [], [], []
+    pos = n
+    for _ in range(repeat):
+        sl = slice(pos, pos + UPDATE)
+        pos += UPDATE
+        ms, _ = _timed(lambda: g.add_batch(eid[sl], aid[sl], ts[sl], pe[sl], pa[sl]))
+        upd.append(ms)
+        ms, _ = _timed(lambda: g.origins(limit=100))
+        org_only.append(ms)
+        ms2, _ = _timed(lambda: [g.chain(e) for e in probes])
+        chains.append(ms2)
+        org.append(ms + ms2)
+        ms, top = _timed(lambda: g.cutoff(10))
+        cut.append(ms)
+        g._cache = None  # cold subtree sizes: drop the resolved forest (a benchmark-only peek)
+        ms, _ = _timed(g.subtree_sizes)
+        sizes.append(ms)
+    for _ in range(repeat):
+        sl = slice(pos, pos + UPDATE)
+        pos += UPDATE
+        ms, _ = _timed(lambda: (g.add_batch(eid[sl], aid[sl], ts[sl], pe[sl], pa[sl]), g.trace(10)))
+        upd_trace.append(ms)
+    med = statistics.median
+    return {
+        "shares": n, "shares_at_end": int(g.n_events), "accounts": int(g.n_accounts),
+        "build_shares_per_s": round(n / build_s),
+        "update_1000_ms": round(med(upd), 3),
+        "update_1000_trace_ms": round(med(upd_trace), 2),
+        "origins_ms": round(med(org), 2),
+        "origins_only_ms": round(med(org_only), 2),
+        "chains_ms": round(med(chains), 2),
+        "cutoff_ms": round(med(cut), 2),
+        "subtree_sizes_ms": round(med(sizes), 2),
+        "bytes_per_share": round(g.nbytes() / g.n_events, 1),
+        "rss_bytes_per_share": round((rss1 - rss0) / n, 1),
+        "top_cutoff": [list(c) for c in top[:3]],
+    }, g
+
+
+def networkx_side(cols, n: int, probes, do_cutoff: bool) -> dict:
+    """One run of each operation in networkx (it is slow enough that one run is a fair median)."""
+    eid, aid, ts, pe, _ = cols
+    g = trace_networkx.build(eid[:n], aid[:n], ts[:n], pe[:n])
+    out = {}
+    out["update_1000_ms"], _ = _timed(lambda: trace_networkx.add(
+        g, eid[n:n + UPDATE], aid[n:n + UPDATE], ts[n:n + UPDATE], pe[n:n + UPDATE]))
+    out["origins_ms"], _ = _timed(lambda: trace_networkx.origins_chains(g, probes))
+    out["subtree_sizes_ms"], _ = _timed(lambda: trace_networkx.subtree_sizes(g))
+    if do_cutoff:
+        out["cutoff_ms"], _ = _timed(lambda: trace_networkx.cutoff(g, 10))
+    return {k: round(v, 2) for k, v in out.items()}
+
+
+def run_one(shape: str, n: int, seed: int, repeat: int, nx_allowed: dict) -> dict:
+    t0 = time.perf_counter()
+    s = trace_shapes.make(shape, n + 2 * UPDATE * repeat, seed)
+    cols = trace_shapes.columns(s)
+    gen_s = time.perf_counter() - t0
+    rng = np.random.default_rng(seed + 1)
+    probes = [cols[0][int(i)] for i in rng.integers(0, n, PROBES)]
+    progress(f"trace {shape} n={n}: generated in {gen_s:.1f}s; ours ...")
+    row, graph = ours(cols, n, repeat, probes)
+    del graph
+    row = {"shape": shape, **row}
+    progress(f"trace {shape} n={n}: origins {row['origins_ms']} ms, cutoff {row['cutoff_ms']} ms, "
+             f"update {row['update_1000_ms']} ms, {row['bytes_per_share']} B/share")
+    lim = limits.limits(n, seed, repeat=3)
+    row["limit"] = lim
+    for op in ("origins_ms", "subtree_sizes_ms"):
+        ns = row[op] * 1e6 / n
+        row["ns_per_share_" + op[:-3]] = round(ns, 2)
+        row["x_chase_" + op[:-3]] = round(ns / lim["pointer_chase_ns"], 2)
+    row["networkx"] = None
+    row["networkx_ratios"] = None
+    row["networkx_ratio"] = None
+    if nx_allowed["run"]:
+        progress(f"trace {shape} n={n}: networkx ...")
+        nx = networkx_side(cols, n, probes, nx_allowed["cutoff"])
+        row["networkx"] = nx
+        ratios = {op: round(nx[op] / row[op], 1) for op in nx if row.get(op)}
+        row["networkx_ratios"] = ratios
+        ops = [op for op in ("origins_ms", "subtree_sizes_ms", "cutoff_ms") if op in nx]
+        row["networkx_ratio"] = round(sum(nx[o] for o in ops) / sum(row[o] for o in ops), 1)
+        row["networkx_ops"] = [o[:-3] for o in ops]
+    return row
+
+
+def _next_nx(allowed: dict, nx: dict | None, n: int, n_next: int, budget_s: float) -> dict:
+    """Keep networkx on while the last size's slowest operation, scaled linearly, fits the budget."""
+    if not allowed["run"] or nx is None:
+        return allowed
+    scale = n_next / n
+    return {"run": max(nx["origins_ms"], nx["subtree_sizes_ms"]) * scale / 1e3 < budget_s,
+            "cutoff": allowed["cutoff"] and nx.get("cutoff_ms", 0) * scale / 1e3 < budget_s}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="rumour bench trace", description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", default="10000,100000,1000000")
+    ap.add_argument("--shapes", default="hawkes,ic")
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--networkx-max", type=int, default=1_000_000)
+    ap.add_argument("--networkx-budget", type=float, default=60.0,
+                    help="seconds one networkx operation may take (extrapolated from the last size)")
+    ap.add_argument("--json", action="store_true", help="print one JSON object per line")
+    args = ap.parse_args(argv)
+    sizes = sorted(int(float(x)) for x in args.sizes.split(",") if x.strip())
+    shapes = [x.strip() for x in args.shapes.split(",") if x.strip()]
+    # Compile or load the numba caches outside every timing.
+    row, _ = ours(trace_shapes.columns(trace_shapes.make("hawkes", 3000, 0)), 1000, 1, ["e1"])
+    rows = []
+    for shape in shapes:
+        allowed = {"run": True, "cutoff": True}
+        for i, n in enumerate(sizes):
+            allowed = dict(allowed, run=allowed["run"] and n <= args.networkx_max)
+            row = run_one(shape, n, args.seed, args.repeat, allowed)
+            row["load_average"] = load_average()
+            rows.append(row)
+            emit(row, args.json)
+            if i + 1 < len(sizes):
+                allowed = _next_nx(allowed, row["networkx"], n, sizes[i + 1], args.networkx_budget)
+    from benchmarks.outputs import save
+
+    save("trace", rows, ["rumour", "bench", "trace", *(argv if argv is not None else sys.argv[1:])])
+    return 0

@@ -1,0 +1,38 @@
+"""`rumour bench NAME ...`: dispatch to one benchmark's ``main(argv)`` (see benchmarks/README.md)."""
+from __future__ import annotations
+
+import importlib
+import sys
+
+# name -> (module, help); every module has main(argv) -> int
+BENCHMARKS = {
+    "trace": ("benchmarks.bench_trace", "graph queries on 10^4..10^7-share cascades vs networkx and the pointer-chase limit"),
+    "ingest": ("benchmarks.bench_ingest", "one worker: Kafka -> Faust -> graph + ClickHouse, beside no-op Faust, getmany, CH ceiling"),
+    "scale": ("benchmarks.bench_scale", "1, 2 and 4 worker processes on 4 partitions: rate, identical answers, CPU per process"),
+    "accuracy": ("benchmarks.accuracy", "source detection accuracy (another engineer's benchmark)"),
+}
+
+
+def usage() -> str:
+    lines = ["usage: rumour bench NAME [options]   (NAME --help for its options)", ""]
+    lines += [f"  {name:<9} {text}" for name, (_, text) in BENCHMARKS.items()]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(usage())
+        return 0 if argv else 2
+    name, rest = argv[0], argv[1:]
+    if name not in BENCHMARKS:
+        print(f"rumour bench: unknown benchmark {name!r}\n\n{usage()}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(BENCHMARKS[name][0])
+    rc = module.main(rest)
+    # accuracy's main returns its results, the others an exit code.
+    return rc if isinstance(rc, int) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
