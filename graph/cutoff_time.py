@@ -14,7 +14,7 @@ import numpy as np
 
 FEATURE_NAMES = ("const", "log_size", "log_recent", "log_age_min", "log_idle_min", "log_depth")
 RECENT_SECONDS = 600.0
-COEF = np.array([-0.7125, 1.5148, -0.1024, 0.0043, -0.4377, 0.3849])
+COEF = np.array([-0.5628, 1.0747, 0.0278, 0.2341, -0.7061, 0.5899])
 
 
 def _order(par, ts):
