@@ -53,8 +53,7 @@
   function login() {
     return api("/api/me").then(function (me) {
       state.me = me; $("login").hidden = true;
-      $("who").textContent = me.name + " · " + t("role_" + me.role) + " · " + regionName(me.jurisdiction) +
-        (me.clear_identities ? "" : " · " + t("pseudonymised"));
+      renderWho();
       $("case-box").hidden = !me.case_required;
       poll();
     });
@@ -62,6 +61,7 @@
 
   // -- list -------------------------------------------------------------------------------
   function renderList() {
+    $("asof").textContent = state.asOf ? t("as_of") + " " + fmtTime(state.asOf) : "";
     var body = $("rumours").querySelector("tbody");
     body.innerHTML = state.rumours.map(function (r) {
       return '<tr data-id="' + esc(r.rumour_id) + '"' + (r.rumour_id === state.selected ? ' class="selected"' : "") + ">" +
@@ -81,8 +81,8 @@
     chart("chart-series").setOption({
       animation: false,
       tooltip: {trigger: "axis"},
-      legend: {data: [t("rumour_series"), t("debunk_series")]},
-      grid: {left: 40, right: 16, top: 30, bottom: 30},
+      legend: {data: [t("rumour_series"), t("debunk_series")], top: 0, right: 10},
+      grid: {left: 40, right: 16, top: 34, bottom: 24},
       xAxis: {type: "time"},   // ECharts shows time axes in the viewer's zone
       yAxis: {type: "value", minInterval: 1},
       series: [
@@ -134,7 +134,7 @@
           (d.ts ? "<br>" + esc(fmtTime(d.ts)) : "") + "<br>" + t("size") + ": " + esc(d.value) +
           (d.origin ? "<br>★ " + t("origin") : "") + (d.cutoff ? "<br>✂ " + t("cutoff") : "");
       }},
-      series: [{type: "tree", data: [root], top: 10, left: 60, bottom: 10, right: 120, roam: true,
+      series: [{type: "tree", data: [root], top: 10, left: 110, bottom: 10, right: 170, roam: true,
         initialTreeDepth: 2, expandAndCollapse: true, symbol: "circle",
         label: {position: "left", verticalAlign: "middle", align: "right", fontSize: 10},
         leaves: {label: {position: "right", align: "left"}}}]
@@ -155,13 +155,18 @@
       }).join("") + "</ol>";
     }).join("");
   }
+  function renderWho() {
+    var me = state.me; if (!me) return;
+    $("who").textContent = me.name + " · " + t("role_" + me.role) + " · " + regionName(me.jurisdiction) +
+      (me.clear_identities ? "" : " · " + t("pseudonymised"));
+  }
   function renderAll() {
     document.documentElement.lang = state.lang;
     document.querySelectorAll("[data-i18n]").forEach(function (el) { el.textContent = t(el.getAttribute("data-i18n")); });
     $("lang").textContent = state.lang === "zh-CN" ? "English" : "中文";
     $("tz").textContent = t("times_in") + ": " + tz;
     if (state.selected) $("detail-title").textContent = t("rumour") + " " + state.selected;
-    renderList(); renderSeries(); renderRegions(); renderSpreaders(); renderTree(); renderChain();
+    renderWho(); renderList(); renderSeries(); renderRegions(); renderSpreaders(); renderTree(); renderChain();
   }
 
   // -- polling ----------------------------------------------------------------------------
@@ -169,7 +174,7 @@
     if (!state.token) return;
     api("/api/rumours").then(function (list) {
       state.rumours = list.rumours;
-      $("asof").textContent = list.as_of ? t("as_of") + " " + fmtTime(list.as_of) : "";
+      state.asOf = list.as_of;
       if (!state.selected && list.rumours.length) select(list.rumours[0].rumour_id);
       renderList();
       if (!state.selected) return;
@@ -229,5 +234,5 @@
     if (state.token) login().catch(function () {}); else showLogin("");
   });
   // For tests and debugging: read-only access to the state and the chart instances.
-  window.rumourDashboard = {state: state, charts: charts};
+  window.rumourDashboard = {state: state, charts: charts, traceAccount: traceAccount};
 })();

@@ -1,0 +1,196 @@
+"""The dashboard in a real headless Chromium (Debian's chromium package), driven over the
+DevTools protocol with aiohttp's websocket client (no extra dependency): `rumour serve` over a
+replayed synthetic cascade, log in through the token form, check that every chart holds data,
+switch languages, open an account's chain, and take screenshots into the test's tmp dir."""
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+
+from tests.conftest import PROJECT_ROOT, unavailable
+
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run",
+                  "--remote-debugging-port=0", "--window-size=1400,1150", "--hide-scrollbars"]
+
+
+class DevTools:
+    """A minimal Chrome DevTools Protocol client over one page's websocket."""
+
+    def __init__(self, ws):
+        self.ws, self.next_id = ws, 0
+
+    async def call(self, method: str, **params):
+        self.next_id += 1
+        my_id = self.next_id
+        await self.ws.send_str(json.dumps({"id": my_id, "method": method, "params": params}))
+        while True:
+            msg = await asyncio.wait_for(self.ws.receive(), 60)
+            data = json.loads(msg.data)
+            if data.get("id") == my_id:
+                if "error" in data:
+                    raise RuntimeError(f"{method}: {data['error']}")
+                return data.get("result", {})
+
+    async def js(self, expression: str):
+        res = await self.call("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True)
+        if "exceptionDetails" in res:
+            raise AssertionError(f"JS failed: {expression}: {res['exceptionDetails']}")
+        return res["result"].get("value")
+
+    async def wait_for(self, expression: str, seconds: float = 45.0):
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            value = await self.js(expression)
+            if value:
+                return value
+            await asyncio.sleep(0.25)
+        raise AssertionError(f"timed out waiting for {expression}")
+
+    async def screenshot(self, path: Path) -> None:
+        res = await self.call("Page.captureScreenshot", format="png")
+        path.write_bytes(base64.b64decode(res["data"]))
+
+
+def _chart_js(element_id: str) -> str:
+    return (f"(function(){{var c=echarts.getInstanceByDom(document.getElementById('{element_id}'));"
+            "if(!c)return null;var o=c.getOption();return o.series.map(function(s){"
+            "return s.type==='tree'?(s.data[0].children||[]).length:s.data.length;});})()")
+
+
+@pytest.fixture
+def served(tmp_path):
+    if shutil.which("chromium") is None:
+        unavailable("chromium (apt-get install chromium)")
+    if not (PROJECT_ROOT / "web" / "node_modules" / "echarts" / "dist" / "echarts.min.js").exists():
+        unavailable("web/node_modules (npm ci in web/)")
+    from benchmarks.synthetic import synthetic_events
+    from streams.service.cli import token_main
+
+    data = tmp_path / "synthetic.jsonl"
+    with open(data, "wb") as fh:
+        for e in synthetic_events(n_rumours=3, shares_per_rumour=400, seed=5, prefix="br"):
+            fh.write(orjson.dumps(e) + b"\n")
+    tokens = tmp_path / "tokens" / "tokens.json"
+    env = dict(os.environ, RUMOUR_TOKENS_FILE=str(tokens))
+    server = subprocess.Popen([sys.executable, "-m", "streams.cli", "serve", str(data), "--port", "0"],
+                              env=env, stdout=subprocess.PIPE, stderr=open(tmp_path / "serve.log", "wb"),
+                              cwd=str(tmp_path))
+    try:
+        line = ""
+        deadline = time.monotonic() + 120
+        while "serving http" not in line and time.monotonic() < deadline and server.poll() is None:
+            line = server.stdout.readline().decode()
+        assert "serving http" in line, (tmp_path / "serve.log").read_text()
+        url = line.split()[1]
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            token_main(["issue", "--role", "analyst", "--jurisdiction", "370000", "--tokens-file", str(tokens)])
+        yield url, out.getvalue().splitlines()[0]
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
+async def _drive(url: str, token: str, tmp_path: Path) -> dict:
+    import aiohttp
+
+    profile = tmp_path / "chromium-profile"
+    env = dict(os.environ, TZ="Asia/Shanghai", LANG="en_US.UTF-8")
+    chrome = subprocess.Popen(["chromium", *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "about:blank"],
+                              env=env, stdout=subprocess.DEVNULL, stderr=open(tmp_path / "chromium.log", "wb"))
+    try:
+        port_file = profile / "DevToolsActivePort"
+        deadline = time.monotonic() + 60
+        while not port_file.exists() or not port_file.read_text().strip():
+            assert time.monotonic() < deadline and chrome.poll() is None, (tmp_path / "chromium.log").read_text()
+            await asyncio.sleep(0.2)
+        port = int(port_file.read_text().split()[0])
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"http://127.0.0.1:{port}/json/list") as resp:
+                pages = [p for p in await resp.json() if p["type"] == "page"]
+            async with http.ws_connect(pages[0]["webSocketDebuggerUrl"], max_msg_size=0) as ws:
+                cdp = DevTools(ws)
+                await cdp.call("Page.enable")
+                await cdp.call("Runtime.enable")
+                await cdp.call("Page.navigate", url=url)
+                await cdp.wait_for("document.readyState === 'complete' && !!window.rumourDashboard")
+                # No token yet: the page asks for one.
+                await cdp.wait_for("document.getElementById('login').hidden === false")
+                await cdp.js(f"document.getElementById('token').value = {json.dumps(token)};"
+                             "document.getElementById('login-form').requestSubmit(); true")
+                await cdp.wait_for("window.rumourDashboard.state.tree !== null && "
+                                   "window.rumourDashboard.state.polls >= 2")
+                # Chromium's locale here is English: switch the page to Chinese with its button.
+                if await cdp.js("window.rumourDashboard.state.lang") != "zh-CN":
+                    await cdp.js("document.getElementById('lang').click(); true")
+                found = {
+                    "rows": await cdp.js("document.querySelectorAll('#rumours tbody tr').length"),
+                    "series": await cdp.js(_chart_js("chart-series")),
+                    "regions": await cdp.js(_chart_js("chart-regions")),
+                    "spreaders": await cdp.js(_chart_js("chart-spreaders")),
+                    "tree": await cdp.js(_chart_js("chart-tree")),
+                    "canvases": await cdp.js("Array.from(document.querySelectorAll('canvas'))"
+                                             ".filter(function(c){return c.width>0&&c.height>0;}).length"),
+                    "title_zh": await cdp.js("document.querySelector('h1').textContent"),
+                    "tz": await cdp.js("document.getElementById('tz').textContent"),
+                    "login_hidden": await cdp.js("document.getElementById('login').hidden"),
+                }
+                # Live updates: the page keeps polling.
+                polls = await cdp.js("window.rumourDashboard.state.polls")
+                await asyncio.sleep(4.5)
+                found["polls_in_4s"] = await cdp.js("window.rumourDashboard.state.polls") - polls
+                # An account's chain from the tree (pseudonyms for an analyst, no case needed).
+                await cdp.js("window.rumourDashboard.traceAccount("
+                             "window.rumourDashboard.state.tree.roots[0].children[0].name); true")
+                await cdp.wait_for("document.querySelectorAll('#chain li').length > 0")
+                found["chain_hops"] = await cdp.js("document.querySelectorAll('#chain li').length")
+                await cdp.screenshot(tmp_path / "dashboard-zh-CN.png")
+                await cdp.js("document.getElementById('lang').click(); true")
+                found["title_en"] = await cdp.js("document.querySelector('h1').textContent")
+                found["legend_en"] = await cdp.js(
+                    "echarts.getInstanceByDom(document.getElementById('chart-series')).getOption().legend[0].data")
+                await cdp.screenshot(tmp_path / "dashboard-en.png")
+                found["errors"] = await cdp.js("window.rumourDashboard.state.errors")
+                return found
+    finally:
+        chrome.terminate()
+        try:
+            chrome.wait(20)
+        except subprocess.TimeoutExpired:
+            chrome.kill()
+
+
+@pytest.mark.slow
+def test_dashboard_renders_data_in_headless_chromium(served, tmp_path):
+    url, token = served
+    found = asyncio.run(_drive(url, token, tmp_path))
+    print(json.dumps(found, ensure_ascii=False), tmp_path)
+    assert found["login_hidden"] is True
+    assert found["rows"] == 3
+    rumour_points, debunk_points = found["series"]
+    assert rumour_points > 5 and debunk_points > 0
+    assert found["regions"][0] > 1 and found["spreaders"][0] > 1
+    assert found["tree"][0] >= 1
+    assert found["canvases"] >= 4
+    assert found["title_zh"] == "谣言传播态势" and found["title_en"] == "Rumour spread"
+    assert found["legend_en"] == ["rumour", "debunk"]
+    assert "Asia/Shanghai" in found["tz"]
+    assert found["polls_in_4s"] >= 1  # polling every 2 s
+    assert found["chain_hops"] >= 2
+    assert found["errors"] == 0
+    for name in ("dashboard-zh-CN.png", "dashboard-en.png"):
+        png = (tmp_path / name).read_bytes()
+        assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000
