@@ -1,0 +1,132 @@
+"""Evidence packages: content, digest, verification, and failure after every kind of tampering."""
+from __future__ import annotations
+
+import contextlib
+import csv
+import hashlib
+import io
+import zipfile
+
+import orjson
+import pytest
+
+from streams.service import evidence
+from streams.service.cli import evidence_main
+from tests.service_helpers import cascades, get, sha
+from tests.test_service import env  # noqa: F401  (the module's server fixture)
+
+
+@pytest.fixture(scope="module")
+def package(env):  # noqa: F811
+    tok = env["tok"]
+    status, headers, body = get(env["url"] + "/api/rumours/jn-1/evidence?case=EV-1", tok["liaison"])
+    assert status == 200, body
+    assert headers["Content-Type"].startswith("application/zip")
+    return body, headers["X-Evidence-Digest"]
+
+
+def _verify(env, data: bytes, tmp_path, *extra) -> tuple[int, str]:  # noqa: F811
+    path = tmp_path / "p.zip"
+    path.write_bytes(data)
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        code = evidence_main(["verify", str(path), "--tokens-file", str(env["tokens_path"]), *extra])
+    return code, err.getvalue()
+
+
+def _members(data: bytes) -> dict:
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        return {n: z.read(n) for n in z.namelist()}
+
+
+def _zip(members: dict) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, content in members.items():
+            z.writestr(name, content)
+    return buf.getvalue()
+
+
+def test_package_content(env, package):  # noqa: F811
+    data, digest = package
+    m = _members(data)
+    assert set(m) == {"evidence.json", "chain.csv", "report.html", "manifest.json"}
+    manifest = orjson.loads(m["manifest.json"])
+    for name in evidence.FILES:
+        assert manifest["files"][name] == hashlib.sha256(m[name]).hexdigest()
+    listing = "".join(f"{hashlib.sha256(m[n]).hexdigest()}  {n}\n" for n in sorted(evidence.FILES))
+    assert manifest["evidence_sha256"] == hashlib.sha256(listing.encode()).hexdigest() == digest
+    ev = orjson.loads(m["evidence.json"])
+    assert ev["case_id"] == "EV-1" and ev["generated_by"]["role"] == "liaison"
+    assert ev["trace"]["identities"] == "clear"
+    rows = list(csv.DictReader(io.StringIO(m["chain.csv"].decode("utf-8-sig"))))
+    hops = [h for c in ev["trace"]["chains"] for h in c["hops"]]
+    assert len(rows) == len(hops) > 0
+    texts = {e["event_id"]: e["text"] for e in cascades()}
+    for row in rows:
+        assert row["text_sha256"] == sha(texts[row["event_id"]])
+    html = m["report.html"].decode()
+    for heading in ("溯源证据报告", "Evidence report", "证据链", "Chains of evidence", "阻断候选",
+                    "Cut-off candidates", "EV-1"):
+        assert heading in html
+    # the audit row of the export holds the same digest
+    row = env["store"].audit_rows(case_id="EV-1", limit=5)[0]
+    assert (row["action"], row["answer_sha256"], row["status"]) == ("evidence", digest, 200)
+
+
+def test_intact_package_verifies(env, package, tmp_path):  # noqa: F811
+    data, digest = package
+    assert _verify(env, data, tmp_path)[0] == 0
+    assert _verify(env, data, tmp_path, "--digest", digest)[0] == 0
+
+
+@pytest.mark.parametrize("name", list(evidence.FILES) + ["manifest.json"])
+def test_one_changed_byte_in_any_file_fails(env, package, tmp_path, name):  # noqa: F811
+    m = _members(package[0])
+    body = bytearray(m[name])
+    body[len(body) // 2] ^= 0x01
+    m[name] = bytes(body)
+    code, err = _verify(env, _zip(m), tmp_path)
+    assert code == 1 and "TAMPERED" in err
+
+
+def test_one_changed_byte_in_the_zip_itself_fails(env, package, tmp_path):  # noqa: F811
+    raw = bytearray(package[0])
+    raw[len(raw) // 3] ^= 0x20
+    assert _verify(env, bytes(raw), tmp_path)[0] != 0
+
+
+def test_replaced_manifest_fails(env, package, tmp_path):  # noqa: F811
+    m = _members(package[0])
+    ev = orjson.loads(m["evidence.json"])
+    ev["trace"]["origins"][0]["account_id"] = "someone-else"
+    m["evidence.json"] = orjson.dumps(ev)
+    manifest = orjson.loads(m["manifest.json"])
+    # a forger recomputes every hash and the digest, but cannot sign without the key
+    manifest["files"] = {n: hashlib.sha256(m[n]).hexdigest() for n in evidence.FILES}
+    manifest["evidence_sha256"] = evidence.evidence_digest(manifest["files"])
+    m["manifest.json"] = orjson.dumps(manifest)
+    code, err = _verify(env, _zip(m), tmp_path)
+    assert code == 1 and "signature" in err
+    # without the key, the digest recorded in the audit log still catches it
+    code, err = _verify(env, _zip(m), tmp_path, "--key-file", str(tmp_path / "none"), "--digest", package[1])
+    assert code == 1 and "expected" in err
+    # a manifest signed with another key fails too
+    m["manifest.json"] = orjson.loads(m["manifest.json"]) and orjson.dumps(
+        manifest | {"signature": {"alg": "HMAC-SHA256", "key_id": "x", "value": "00"}})
+    assert _verify(env, _zip(m), tmp_path)[0] == 1
+
+
+def test_missing_or_extra_file_fails(env, package, tmp_path):  # noqa: F811
+    m = _members(package[0])
+    without = {k: v for k, v in m.items() if k != "chain.csv"}
+    assert _verify(env, _zip(without), tmp_path)[0] == 1
+    assert _verify(env, _zip(m | {"extra.txt": b"hello"}), tmp_path)[0] == 1
+    assert _verify(env, b"not a zip at all", tmp_path)[0] == 1
+
+
+def test_export_needs_a_case_number(env):  # noqa: F811
+    status, _, body = get(env["url"] + "/api/rumours/jn-1/evidence", env["tok"]["liaison"])
+    assert status == 400
+    status, _, body = get(env["url"] + "/api/rumours/jn-1/evidence?case=A-1", env["tok"]["liaison"], case="B-2")
+    assert status == 400
