@@ -1,37 +1,24 @@
-"""HTTP routes of the worker (Faust's web server). Handlers are plain functions over the
-pipeline so the embedded server can mount the same answers."""
+"""HTTP surface of the worker (Faust's aiohttp web server): the same dashboard, origin-trace API,
+/healthz and /metrics as ``rumour serve`` (see :mod:`streams.service.http`).
+
+The service is mounted as a middleware of Faust's aiohttp application rather than as Faust
+pages: it answers its own routes before Faust's router (so the dashboard, not Faust's index
+page, is at ``/``) and passes every other path (Faust's /router, /table, ...) through.
+"""
 from __future__ import annotations
 
-import asyncio
+import logging
 
-from faust.web import Request, Response, View
-
-from streams.api import MAX_K, ApiError, parse_k, validate_rumour_id
+log = logging.getLogger(__name__)
 
 
 def register_routes(app, pipeline, settings) -> None:
-    default_k = settings.cutoff_k
+    from streams.service.http import Service
+    from streams.service.paths import tokens_file
 
-    @app.page("/api/rumours/{rumour_id}/trace")
-    class TraceView(View):
-        async def get(self, request: Request, rumour_id: str) -> Response:
-            try:
-                rid = validate_rumour_id(rumour_id)
-                k = parse_k(request.query.get("k"), default_k)
-            except ApiError as exc:
-                return self.json({"error": str(exc)}, status=exc.status)
-            loop = asyncio.get_running_loop()
-            answer = await loop.run_in_executor(None, pipeline.trace, rid, k)
-            if answer is None:
-                return self.json({"error": f"unknown rumour {rid!r}"}, status=404)
-            return self.json(answer)
-
-    @app.page("/api/rumours")
-    class RumoursView(View):
-        async def get(self, request: Request) -> Response:
-            return self.json({"rumours": pipeline.rumour_ids()})
-
-    @app.page("/healthz")
-    class HealthView(View):
-        async def get(self, request: Request) -> Response:
-            return self.json({"status": "ok", **getattr(app, "stats", {})})
+    service = Service(pipeline, pipeline.store, tokens_file(), settings.cutoff_k,
+                      stats=lambda: dict(getattr(app, "stats", {})))
+    app.service = service
+    # app.web builds Faust's aiohttp Application; middlewares may be added until it starts.
+    app.web.web_app.middlewares.append(service.middleware)
+    log.info("dashboard and origin-trace API mounted (tokens: %s)", service.tokens.path)

@@ -1,0 +1,48 @@
+"""The worker's web server serves the same dashboard and API (no broker needed: the Faust app is
+built, not started, and its aiohttp application is served directly)."""
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from tests.service_helpers import ThreadServer, cascades, get
+
+
+@pytest.fixture
+def worker_web(tmp_path, monkeypatch, chdb_store):
+    from streams.app import create_app
+    from streams.embedded import replay_events
+    from streams.service.tokens import TokenStore
+    from streams.settings import Settings
+
+    tokens = tmp_path / "tokens.json"
+    monkeypatch.setenv("RUMOUR_TOKENS_FILE", str(tokens))
+    settings = Settings.load({"data_dir": str(tmp_path / "worker")})
+    pipeline, _ = replay_events(cascades(), chdb_store, settings)
+    app = create_app(settings, pipeline=pipeline)
+    app.stats["events_in"] = 12
+    app.stats["last_batch_ms"] = 250.0
+    server = ThreadServer(app.web.web_app)
+    token = TokenStore(tokens).issue("liaison", "370000", "w")[0]
+    yield server.url, token, chdb_store
+    server.close()
+
+
+def test_worker_serves_dashboard_api_and_metrics(worker_web):
+    url, token, store = worker_web
+    status, _, body = get(url + "/")
+    assert status == 200 and b"/vendor/echarts.min.js" in body
+    assert get(url + "/api/rumours")[0] == 401
+    status, _, body = get(url + "/api/rumours", token)
+    assert status == 200
+    assert {r["rumour_id"] for r in orjson.loads(body)["rumours"]} == {"jn-1", "qd-1"}
+    before = len(store.audit_rows())
+    status, _, body = get(url + "/api/rumours/jn-1/trace", token, case="W-1")
+    assert status == 200 and orjson.loads(body)["origins"][0]["account_id"] == "src"
+    assert len(store.audit_rows()) == before + 1
+    assert get(url + "/api/rumours/bj-1/trace", token, case="W-1")[0] == 403
+    metrics = get(url + "/metrics")[2].decode()
+    assert "rumour_events_in_total 12" in metrics
+    assert "rumour_batch_latency_seconds 0.25" in metrics
+    health = orjson.loads(get(url + "/healthz")[2])
+    assert health["status"] == "ok" and health["events_in"] == 12
