@@ -22,4 +22,20 @@ analyst   dashboard data, rumour list, traces with pseudonymised account ids; X-
 liaison   the same with account ids in clear (X-Case-Id mandatory) and evidence packages
 admin     everything a liaison may do, plus the audit log
 ========  ===========================================================================
+
+Choices (documented here because the acceptance checks rely on them):
+
+- The page ``/`` and its assets, ``/openapi.json``, ``/healthz`` and ``/metrics`` are open; every
+  ``/api/...`` route needs ``Authorization: Bearer <token>``. The page asks for the token and keeps
+  it in ``sessionStorage`` (this tab only).
+- Every user sees only rumours with at least one share (any kind) in its jurisdiction; a
+  rumour outside it gives 403 on every rumour route, an unknown one 404.
+- Dashboard routes (``/api/rumours``, ``/api/rumours/{id}``, ``/tree``) show pseudonyms for every
+  role and are not audited (they are polled every 2 s). Clear account ids leave only through
+  the audited trace and evidence routes.
+- Audit: every authenticated request to an audited route (the three traces, evidence, the
+  audit log itself) writes exactly one row before the answer, with its status (so refusals
+  with 400/403/404 are recorded too); a 401 writes none. If the row cannot be written the
+  answer is withheld (503).
+- Origin confidence: see :data:`streams.service.views.CONFIDENCE_METHOD`.
 """

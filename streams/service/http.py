@@ -25,7 +25,7 @@ import orjson
 from aiohttp import web
 
 from streams.api import ApiError, parse_k, validate_rumour_id
-from streams.service import audit, evidence
+from streams.service import audit, evidence, metrics
 from streams.service.openapi import spec
 from streams.service.paths import EVIDENCE_KEY, PSEUDONYM_KEY, PROJECT_ROOT, key_file, load_or_create_key
 from streams.service.pseudonym import Pseudonymiser
@@ -45,9 +45,6 @@ _SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
                                "script-src 'self'; connect-src 'self'; frame-ancestors 'none'",
 }
-# Prometheus metric types of the worker's counters (everything else in app.stats is a gauge).
-_COUNTERS = {"batches", "events_in", "stored", "duplicates", "dead_letters", "store_failures",
-             "released_rumours", "rebalances", "read"}
 
 
 class Refused(Exception):
@@ -320,36 +317,5 @@ class Service:
 
     # -- metrics ------------------------------------------------------------------------
     def metrics_text(self) -> str:
-        lines = []
-
-        def metric(name, kind, help_text, samples):
-            lines.append(f"# HELP {name} {help_text}")
-            lines.append(f"# TYPE {name} {kind}")
-            for labels, value in samples:
-                label = "{" + ",".join(f'{k}="{v}"' for k, v in labels.items()) + "}" if labels else ""
-                lines.append(f"{name}{label} {value}")
-
-        stats = self.stats()
-        for key in sorted(stats):
-            value = stats[key]
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                continue
-            if key == "last_batch_ms":
-                metric("rumour_batch_latency_seconds", "gauge", "Wall time of the last batch",
-                       [({}, value / 1000.0)])
-            elif key == "lag":
-                metric("rumour_consumer_lag", "gauge",
-                       "Messages in this worker's partitions not processed yet", [({}, value)])
-            elif key in _COUNTERS:
-                metric(f"rumour_{key}_total", "counter", f"Ingest counter {key}", [({}, value)])
-            else:
-                metric(f"rumour_{key}", "gauge", f"Worker gauge {key}", [({}, value)])
-        metric("rumour_http_requests_total", "counter", "HTTP requests by route and status",
-               [({"route": r, "status": s}, n) for (r, s), n in sorted(self.requests.items())])
-        metric("rumour_audit_rows_written_total", "counter", "Audit rows written by this process",
-               [({}, self.audit_rows_written)])
-        metric("rumour_graphs_in_memory", "gauge", "Rumour graphs held by this process",
-               [({}, len(self.pipeline.graphs))])
-        metric("rumour_process_start_time_seconds", "gauge", "Start time (epoch seconds)",
-               [({}, round(self.started, 3))])
-        return "\n".join(lines) + "\n"
+        return metrics.render(self.stats(), self.requests, self.audit_rows_written,
+                              len(self.pipeline.graphs), self.started)
