@@ -126,8 +126,10 @@ def earliest_observed(indptr, indices, observers, times) -> SourceScores:
     return SourceScores(observers, -times)
 
 
-def time_distance_correlation(indptr, indices, observers, times) -> SourceScores:
-    """Correlation of observed time with hop distance from each candidate.
+def time_distance_correlation(indptr, indices, observers, times, candidates=None) -> SourceScores:
+    """Correlation of observed time with hop distance (in the contact graph) from each candidate:
+    every node within reach of all observers, or only ``candidates`` (e.g. the infected set
+    when a snapshot is known too).
 
     >>> ip = np.array([0, 1, 3, 5, 7, 8], np.int32); ix = np.array([1, 0, 2, 1, 3, 2, 4, 3], np.int32)
     >>> time_distance_correlation(ip, ix, [0, 2, 4], [1.0, 2.0, 3.0]).best()  # path 0-1-2-3-4
@@ -137,6 +139,10 @@ def time_distance_correlation(indptr, indices, observers, times) -> SourceScores
     dist = _observer_distances(np.asarray(indptr, np.int32), np.asarray(indices, np.int32), observers)
     corr, _ = _corr_and_fit(dist, times, 1.0)
     keep = np.isfinite(corr)
+    if candidates is not None:
+        only = np.zeros(len(keep), dtype=bool)
+        only[np.asarray(candidates, dtype=np.int64)] = True
+        keep &= only
     return SourceScores(np.flatnonzero(keep).astype(np.int32), corr[keep])
 
 

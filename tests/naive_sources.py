@@ -87,3 +87,56 @@ def correlation_scores(g: nx.Graph, observers, times) -> dict:
             else:
                 out[v] = float(np.corrcoef(d, t)[0, 1])
     return out
+
+
+def dmp_naive(g: nx.Graph, outside: dict, source, lam: float, steps: int):
+    """Lokhov et al. DMP for discrete SI written out edge by edge with dicts, on the infected
+    subgraph g (outside[v] = number of v's uninfected neighbours). Returns (ps, snap) with
+    ps[t][v] = P(v still susceptible after t steps) and snap[t] the mean-field log-likelihood
+    sum_v log(1 - ps[t][v]) + outside[v] log theta_out[v](t)."""
+    theta = {(k, i): 1.0 for k in g for i in g.neighbors(k)}
+    phi = {(k, i): 1.0 if k == source else 0.0 for (k, i) in theta}
+    ps0 = {v: 0.0 if v == source else 1.0 for v in g}
+
+    def cavity(th, k, i):
+        p = ps0[k]
+        for l in g.neighbors(k):
+            if l != i:
+                p *= th[(l, k)]
+        return p
+
+    def node_ps(th, v):
+        p = ps0[v]
+        for k in g.neighbors(v):
+            p *= th[(k, v)]
+        return p
+
+    ps_edge = {(k, i): cavity(theta, k, i) for (k, i) in theta}
+    t_out = {v: 1.0 for v in g}
+    f_out = {v: 1.0 if v == source else 0.0 for v in g}
+    ps = [dict(ps0)]
+    snap = [0.0 if g.number_of_nodes() == 1 else -math.inf]
+    for _ in range(steps):
+        theta = {e: theta[e] - lam * phi[e] for e in theta}
+        new_edge = {e: cavity(theta, *e) for e in theta}
+        phi = {e: (1 - lam) * phi[e] - (new_edge[e] - ps_edge[e]) for e in theta}
+        ps_edge = new_edge
+        cur = {v: node_ps(theta, v) for v in g}
+        t_out = {v: t_out[v] - lam * f_out[v] for v in g}
+        f_out = {v: (1 - lam) * f_out[v] - (cur[v] - ps[-1][v]) for v in g}
+        ps.append(cur)
+        total = 0.0
+        for v in g:
+            total += math.log(max(1 - cur[v], 1e-300)) + outside[v] * math.log(t_out[v])
+        snap.append(total)
+    return ps, snap
+
+
+def negbin_survival(d: int, lam: float, t: int) -> float:
+    """P(the sum of d independent Geometric(lam) delays on {1, 2, ...} exceeds t): on a tree the
+    probability that a node d hops from the source is still susceptible after t SI steps."""
+    if d == 0:
+        return 0.0
+    # P(sum <= t) = sum_{k=d}^{t} C(k-1, d-1) lam^d (1-lam)^(k-d)
+    le = sum(math.comb(k - 1, d - 1) * lam ** d * (1 - lam) ** (k - d) for k in range(d, t + 1))
+    return 1.0 - le

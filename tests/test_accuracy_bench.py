@@ -1,0 +1,30 @@
+"""benchmarks.accuracy: a tiny end-to-end run through main(argv), and the interval helpers."""
+import json
+
+import numpy as np
+
+from benchmarks import accuracy
+
+
+def test_main_runs_every_method_on_identical_cascades(tmp_path, capsys):
+    out = tmp_path / "acc.json"
+    res = accuracy.main(["--trials", "4", "--nodes", "400", "--infected", "30", "--models", "tree3,ba",
+                         "--cosasi-trials", "0", "--json", str(out)])
+    saved = json.loads(out.read_text())
+    assert saved["config"]["si"] == "discrete" and saved["config"]["beta"] == 0.1
+    for model in ("tree3", "ba"):
+        cell = saved["cells"][model]
+        assert set(cell["snapshot"]) == set(accuracy.SNAPSHOT_METHODS)
+        assert set(cell["timestamps"]) == set(accuracy.TIMESTAMP_METHODS)
+        for row in list(cell["snapshot"].values()) + list(cell["timestamps"].values()):
+            assert row["trials"] == 4 and 0.0 <= row["top1_ci"][0] <= row["top1"] <= row["top1_ci"][1] <= 1.0
+            assert row["top1"] <= row["top5"] and row["rank"] >= 1
+    assert "dmp_rumor" in capsys.readouterr().out
+    assert res["cells"]["ba"]["snapshot"]["dmp"]["trials"] == 4
+
+
+def test_intervals():
+    lo, hi = accuracy.wilson(0, 50)
+    assert lo == 0.0 and 0.05 < hi < 0.1
+    lo, hi = accuracy.bootstrap_mean(np.arange(100.0), seed=0)
+    assert lo < 49.5 < hi and hi - lo < 15
