@@ -1,0 +1,247 @@
+"""`rumour bench ingest`: one worker, Kafka -> Faust agent -> graph + real ClickHouse, beside the
+limits around it, all in the same run.
+
+    rumour bench ingest [--single-events 20000] [--batched-events 500000] [--per-message 500]
+        [--repeat 1] [--latency-seconds 10] [--seed 0] [--json]
+        [--broker 127.0.0.1:9092] [--clickhouse clickhouse://127.0.0.1:9000]
+
+1. A seeded synthetic stream (benchmarks/synthetic.py, 5,000 shares per rumour) is produced flat
+   out into two fresh 4-partition topics, keyed by rumour: one event per message (``single``) and
+   JSON arrays of ``--per-message`` events of one rumour (``batched``).
+2. Each topic is drained, one after the other (never two at once), by worker *processes*
+   (benchmarks/ingest_worker.py, a real Faust worker each): ``ours`` = streams.app.create_app,
+   the production agent, writing to a fresh ClickHouse database; ``noop`` = a Faust agent with the
+   same ``take()`` batching that only counts. ``take()`` batch: 5,000 messages for single,
+   ``10,000 / per_message`` messages (10,000 events) for batched; 0.5 s wait. Rate = events after
+   the first batch / time from the first batch's end to the last's (start-up excluded). Beside:
+   a plain aiokafka ``getmany`` consumer (decodes nothing) on the same topics.
+3. ClickHouse's own insert ceiling: ``INSERT INTO share_events (...) SELECT ... FROM
+   system.numbers LIMIT N`` into a freshly migrated database (same engine, same materialized
+   view), with ids and columns shaped like the synthetic events.
+4. Latency: a fresh 1-partition topic, our worker already running on it, batched messages produced
+   at 50% of the measured batched rate for ``--latency-seconds``; a poller (every 20 ms) reads the
+   worker's /bench event count (it moves once a batch is in the graph *and* ClickHouse) and
+   ``count()`` of the worker's ClickHouse table; message i is queryable when the count covers
+   every event up to it (one partition: processed in produce order). p50/p99 over messages.
+
+Every rate also comes as events per CPU second of the worker (``*_per_cpu_s``): the machine is
+shared, and the CPU a process got is steadier than the wall clock.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import threading
+import time
+import uuid
+
+from benchmarks import ingest_kit as kit
+from benchmarks.outputs import emit, load_average, progress, save
+
+
+def drain(mode: str, topic: str, n_events: int, per_message: int, clickhouse: str | None,
+          run_id: str) -> dict:
+    batch = 5000 if per_message <= 1 else max(1, 10_000 // per_message)
+    app_id = f"bench-{mode}-{run_id}-{uuid.uuid4().hex[:6]}"
+    w = kit.Worker(mode, topic, app_id, clickhouse=clickhouse, batch_size=batch,
+                   events_per_message=per_message)
+    try:
+        w.wait_ready()
+        b = w.wait_events(n_events)
+        rate = kit.rate_of(b)
+        cpu = w.cpu_s()
+    finally:
+        w.stop()
+    out = {"eps": round(rate) if rate else None, "batches": b["batches"], "cpu_s": round(cpu, 2),
+           "events_per_cpu_s": round(b["events"] / cpu) if cpu else None}
+    if mode == "ours":
+        busy = b["busy_s"] or 1e-9
+        out["pipeline_s"] = {k: round(b[k], 3) for k in ("busy_s", "decode_s", "graph_s", "store_s")}
+        out["pipeline_share"] = {k[:-2]: round(b[k] / busy, 3) for k in ("decode_s", "graph_s", "store_s")}
+        span = (b["last_end"] or 0) - (b["first_end"] or 0)
+        out["pipeline_busy_fraction"] = round(busy / span, 3) if span > 0 else None
+    return out
+
+
+def clickhouse_ceiling(url: str, n: int, repeat: int) -> dict:
+    from streams.store import open_store
+
+    db = f"bench_ceiling_{uuid.uuid4().hex[:10]}"
+    store = open_store(url, database=db)
+    store.migrate()
+    q = (f"INSERT INTO {db}.share_events (event_id, rumour_id, account_id, ts_ms, parent_event_id, "
+         "parent_account_id, kind, platform, region, text) "
+         "SELECT concat('syn-r', toString(intDiv(number, 5000)), '-e', toString(number)), "
+         "concat('syn-r', toString(intDiv(number, 5000))), concat('syn-u', toString(number % 250000)), "
+         "1764547200000 + number * 7, "
+         "if(number % 5000 = 0, NULL, concat('syn-r', toString(intDiv(number, 5000)), '-e', "
+         "toString(number - 1 - number % 13))), "
+         "if(number % 5000 = 0, NULL, concat('syn-u', toString((number * 7) % 250000))), "
+         "if(number % 5000 = 0, 'post', 'share'), 'weibo', concat('3701', toString(number % 10)), NULL "
+         f"FROM system.numbers LIMIT {int(n)}")
+    times = []
+    try:
+        for _ in range(repeat):
+            store._command(f"TRUNCATE TABLE {db}.share_events")
+            t0 = time.perf_counter()
+            store._command(q)
+            times.append(time.perf_counter() - t0)
+        rows = store._rows(f"SELECT count() FROM {db}.share_events")[0][0]
+    finally:
+        store._command(f"DROP DATABASE IF EXISTS {db}")
+        store.close()
+    return {"eps": round(n / statistics.median(times)), "rows": int(rows), "runs_s": [round(t, 3) for t in times]}
+
+
+def latency(broker: str, clickhouse: str, rate_eps: float, per_message: int, seconds: float,
+            seed: int, run_id: str) -> dict:
+    from clickhouse_driver import Client
+
+    from streams.store.clickhouse import parse_url
+    from streams.topics import ensure_topics
+
+    topic = f"bench-lat-{run_id}"
+    ensure_topics(broker, {topic: 1})
+    db = f"bench_lat_{run_id}"
+    n_events = max(per_message * 10, int(rate_eps * seconds))
+    pairs = kit.stream_messages(n_events + per_message, per_message, seed + 7, f"lat{run_id}")
+    warm, pairs = pairs[:1], pairs[1:]
+    w = kit.Worker("ours", topic, f"bench-lat-{run_id}", clickhouse=f"{clickhouse.rstrip('/')}/{db}",
+                   batch_size=max(1, 10_000 // per_message), events_per_message=per_message,
+                   partitions=1)
+    s = parse_url(clickhouse)
+    ch = Client(host=s["host"], port=s["port"], user=s["user"], password=s["password"])
+    try:
+        w.wait_ready()
+        kit.produce(broker, topic, warm)  # the worker is assigned and warm before the clock runs
+        base = w.wait_events(1, timeout_s=120)["events"]
+        base_ch = ch.execute(f"SELECT count() FROM {db}.share_events")[0][0]
+        sizes = [len(v) for v in (__import__("orjson").loads(p[1]) for p in pairs)]
+        cum, total = [], 0
+        for k in sizes:
+            total += k
+            cum.append(total)
+        seen_graph, seen_ch = [], []  # (time, count) polls
+        stop = threading.Event()
+
+        def poll():
+            while not stop.is_set():
+                t = time.time()
+                b = w.bench()
+                if b:
+                    seen_graph.append((t, b["events"] - base))
+                t = time.time()
+                seen_ch.append((t, ch.execute(f"SELECT count() FROM {db}.share_events")[0][0] - base_ch))
+                time.sleep(0.02)
+
+        poller = threading.Thread(target=poll, daemon=True)
+        poller.start()
+        sent_at: list = []
+        kit.produce(broker, topic, pairs, rate_msgs=rate_eps / per_message, sent_at=sent_at)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and (not seen_ch or seen_ch[-1][1] < total
+                                               or seen_graph[-1][1] < total):
+            time.sleep(0.1)
+        stop.set()
+        poller.join(5)
+    finally:
+        w.stop()
+        ch.execute(f"DROP DATABASE IF EXISTS {db}")
+        ch.disconnect()
+
+    def lat(seen):
+        out, j = [], 0
+        for i, need in enumerate(cum):
+            while j < len(seen) and seen[j][1] < need:
+                j += 1
+            if j == len(seen):
+                return out, len(cum) - i
+            out.append((seen[j][0] - sent_at[i]) * 1000)
+        return out, 0
+
+    g, g_missing = lat(seen_graph)
+    c, c_missing = lat(seen_ch)
+    both = [max(a, b) for a, b in zip(g, c)]
+
+    def pct(xs, q):
+        if not xs:
+            return None
+        xs = sorted(xs)
+        return round(xs[min(len(xs) - 1, int(q * len(xs)))], 1)
+
+    return {"rate_eps": round(rate_eps), "messages": len(cum), "events": total,
+            "p50_ms": pct(both, 0.5), "p99_ms": pct(both, 0.99),
+            "graph_p50_ms": pct(g, 0.5), "graph_p99_ms": pct(g, 0.99),
+            "clickhouse_p50_ms": pct(c, 0.5), "clickhouse_p99_ms": pct(c, 0.99),
+            "not_seen": max(g_missing, c_missing)}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="rumour bench ingest", description=__doc__.splitlines()[0])
+    ap.add_argument("--single-events", type=int, default=20_000)
+    ap.add_argument("--batched-events", type=int, default=500_000)
+    ap.add_argument("--per-message", type=int, default=500)
+    ap.add_argument("--repeat", type=int, default=1, help="runs of each consumer (median reported)")
+    ap.add_argument("--ceiling-rows", type=int, default=1_000_000)
+    ap.add_argument("--latency-seconds", type=float, default=10.0)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--broker", default="127.0.0.1:9092")
+    ap.add_argument("--clickhouse", default="clickhouse://127.0.0.1:9000")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args(argv)
+    from streams.topics import ensure_topics
+
+    run_id = uuid.uuid4().hex[:8]
+    res: dict = {"run_id": run_id, "load_average_start": load_average()}
+    topics = {"single": f"bench-single-{run_id}", "batched": f"bench-batched-{run_id}"}
+    ensure_topics(args.broker, {t: 4 for t in topics.values()})
+    counts = {"single": (args.single_events, 1), "batched": (args.batched_events, args.per_message)}
+    n_msgs = {}
+    for mode, (n, k) in counts.items():
+        pairs = kit.stream_messages(n, k, args.seed + (k > 1), f"{mode[0]}{run_id}")
+        n_msgs[mode] = len(pairs)
+        s = kit.produce(args.broker, topics[mode], pairs)
+        progress(f"produced {n} events in {len(pairs)} messages to {topics[mode]} in {s:.1f}s")
+        res[f"produce_{mode}_eps"] = round(n / s)
+    runs: dict = {}
+    for mode, (n, k) in counts.items():
+        for who in ("noop", "ours"):
+            for r in range(args.repeat):
+                db = f"{args.clickhouse.rstrip('/')}/bench_{who}_{mode}_{run_id}_{r}" if who == "ours" else None
+                progress(f"{who} worker on {mode} (run {r + 1}/{args.repeat}) ...")
+                out = drain(who, topics[mode], n, k, db, run_id)
+                out["load_average"] = load_average()
+                progress(f"{who} {mode}: {out['eps']} events/s, {out['events_per_cpu_s']} per CPU s")
+                runs.setdefault(f"{who}_{mode}", []).append(out)
+        g = [kit.getmany_rate(args.broker, topics[mode], n_msgs[mode]) for _ in range(args.repeat)]
+        rate = statistics.median([x["msgs_per_s"] or 0 for x in g]) * n / n_msgs[mode]
+        runs[f"getmany_{mode}"] = [{"eps": round(rate), "msgs_per_s": round(rate * n_msgs[mode] / n)}]
+        progress(f"getmany {mode}: {round(rate)} events/s")
+    progress("ClickHouse insert ceiling ...")
+    ceiling = clickhouse_ceiling(args.clickhouse, args.ceiling_rows, max(args.repeat, 3))
+    med = lambda key: statistics.median([x["eps"] or 0 for x in runs[key]])  # noqa: E731
+    res.update({
+        "batched_eps": round(med("ours_batched")), "single_eps": round(med("ours_single")),
+        "noop_faust_eps": round(med("noop_single")), "noop_faust_batched_eps": round(med("noop_batched")),
+        "getmany_eps": round(med("getmany_single")), "getmany_batched_eps": round(med("getmany_batched")),
+        "clickhouse_ceiling_eps": ceiling["eps"],
+    })
+    progress(f"latency at 50% of {res['batched_eps']} events/s for {args.latency_seconds}s ...")
+    lat = latency(args.broker, args.clickhouse, res["batched_eps"] * 0.5, args.per_message,
+                  args.latency_seconds, args.seed, run_id)
+    res.update({"p50_latency_ms": lat["p50_ms"], "p99_latency_ms": lat["p99_ms"], "latency": lat})
+    target_batched = min(250_000, 0.6 * ceiling["eps"])
+    res["targets"] = {
+        "batched_target_eps": round(target_batched),
+        "batched_met": res["batched_eps"] >= target_batched,
+        "single_vs_noop": round(res["single_eps"] / res["noop_faust_eps"], 3) if res["noop_faust_eps"] else None,
+        "single_met": bool(res["noop_faust_eps"]) and res["single_eps"] >= 0.8 * res["noop_faust_eps"],
+        "p99_met": lat["p99_ms"] is not None and lat["p99_ms"] < 1000,
+    }
+    res.update({"runs": runs, "ceiling": ceiling, "per_message": args.per_message,
+                "single_events": args.single_events, "batched_events": args.batched_events,
+                "load_average": load_average()})
+    emit(res, args.json)
+    save("ingest", res, ["rumour", "bench", "ingest", *(argv if argv is not None else sys.argv[1:])])
+    return 0

@@ -1,0 +1,145 @@
+"""`rumour bench scale`: 1, 2 and 4 worker processes on one 4-partition topic keyed by rumour.
+
+    rumour bench scale [--events 200000] [--per-message 500] [--workers 1,2,4] [--seed 0] [--json]
+
+The same seeded stream (batched messages, 5,000 shares per rumour) is produced once; for each
+worker count a fresh consumer group (one app id, distinct web ports) and a fresh ClickHouse
+database drain it, all workers started together. Reported per count:
+
+- ``eps``: events / (last batch end of any worker - first batch end of any worker), the first
+  batch of each worker not counted;
+- ``identical``: every rumour's trace answer, fetched over HTTP from the worker(s) that list the
+  rumour (GET /api/rumours, then /api/rumours/{id}/trace), equals the one-worker run's answer
+  (the first count listed is the reference); ``rumours_checked``, ``mismatches``;
+- ``cpu_s``: CPU seconds each process used during the drain, from /proc/<pid>/stat: every worker,
+  the Kafka broker and clickhouse-server (they share the machine's cores with the workers);
+- ``projection``: one machine per worker, with the model stated in the output: a worker is one
+  Python process (one core: the GIL), so its rate on a machine of its own is
+  events / worker CPU seconds; the broker and ClickHouse costs per event (CPU s per event here)
+  say how many cores each needs at that total rate.
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+import sys
+import time
+import uuid
+
+from benchmarks import ingest_kit as kit
+from benchmarks.ingest_worker import cpu_seconds
+from benchmarks.outputs import emit, load_average, progress, save
+
+
+def service_pids() -> dict:
+    """pids of the Kafka broker and clickhouse-server from `scripts/services.sh status`."""
+    out = subprocess.run(["bash", "scripts/services.sh", "status"], cwd=kit.ROOT,
+                         capture_output=True, text=True).stdout
+    pids = {}
+    for line in out.splitlines():
+        m = re.search(r"pid (\d+)", line)
+        if m:
+            pids["kafka" if "kafka" in line else "clickhouse"] = int(m.group(1))
+    return pids
+
+
+def answers(workers) -> tuple[dict, int]:
+    """rumour -> trace answer, from every worker that lists the rumour; and how many rumours two
+    workers answered differently."""
+    out, conflicts = {}, 0
+    for w in workers:
+        for rid in w.get("/api/rumours")["rumours"]:
+            a = w.get(f"/api/rumours/{rid}/trace")
+            if rid in out and out[rid] != a:
+                conflicts += 1
+                if a.get("events", 0) <= out[rid].get("events", 0):
+                    continue
+            out[rid] = a
+    return out, conflicts
+
+
+def run_count(n_workers: int, topic: str, n_events: int, per_message: int, clickhouse: str,
+              run_id: str) -> tuple[dict, dict]:
+    app_id = f"bench-scale-{run_id}-{n_workers}"
+    db = f"{clickhouse.rstrip('/')}/bench_scale_{run_id}_{n_workers}"
+    svc = service_pids()
+    svc_cpu0 = {k: cpu_seconds(p) for k, p in svc.items()}
+    workers = [kit.Worker("ours", topic, app_id, clickhouse=db, batch_size=max(1, 10_000 // per_message),
+                          events_per_message=per_message) for _ in range(n_workers)]
+    try:
+        for w in workers:
+            w.wait_ready()
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            snaps = [w.bench() or {"events": 0} for w in workers]
+            if sum(s["events"] for s in snaps) >= n_events:
+                break
+            time.sleep(0.2)
+        svc_cpu = {k: round(cpu_seconds(p) - svc_cpu0[k], 2) for k, p in svc.items()}
+        worker_cpu = [round(w.cpu_s(), 2) for w in workers]
+        got, conflicts = answers(workers)
+    finally:
+        for w in workers:
+            w.stop()
+    active = [s for s in snaps if s.get("first_end")]
+    span = max(s["last_end"] for s in active) - min(s["first_end"] for s in active)
+    counted = sum(s["events"] - s["first_events"] for s in active)
+    events = sum(s["events"] for s in snaps)
+    row = {"workers": n_workers, "events": events, "eps": round(counted / span) if span > 0 else None,
+           "events_per_worker": [s["events"] for s in snaps], "cpu_s": {"workers": worker_cpu, **svc_cpu},
+           "conflicting_answers": conflicts, "rumours": len(got)}
+    return row, got
+
+
+def projection(row: dict) -> dict:
+    ev = row["events"]
+    per_event = {"worker": sum(row["cpu_s"]["workers"]) / ev,
+                 "kafka": row["cpu_s"].get("kafka", 0) / ev, "clickhouse": row["cpu_s"].get("clickhouse", 0) / ev}
+    per_worker = 1 / per_event["worker"]  # one core per worker process
+    out = {"model": "worker = one Python process on one core of its own machine: rate = 1 / (worker CPU s "
+                    "per event); W machines give W x that if the topic has >= W partitions and rumours "
+                    "spread evenly; the broker and ClickHouse need (their CPU s per event) x total rate cores",
+           "cpu_us_per_event": {k: round(v * 1e6, 2) for k, v in per_event.items()},
+           "per_worker_eps": round(per_worker)}
+    for w in (1, 2, 4, 8):
+        rate = w * per_worker
+        out[f"{w}_machines"] = {"eps": round(rate), "kafka_cores": round(rate * per_event["kafka"], 2),
+                                "clickhouse_cores": round(rate * per_event["clickhouse"], 2)}
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="rumour bench scale", description=__doc__.splitlines()[0])
+    ap.add_argument("--events", type=int, default=200_000)
+    ap.add_argument("--per-message", type=int, default=500)
+    ap.add_argument("--workers", default="1,2,4")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--broker", default="127.0.0.1:9092")
+    ap.add_argument("--clickhouse", default="clickhouse://127.0.0.1:9000")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args(argv)
+    from streams.topics import ensure_topics
+
+    run_id = uuid.uuid4().hex[:8]
+    topic = f"bench-scale-{run_id}"
+    ensure_topics(args.broker, {topic: 4})
+    pairs = kit.stream_messages(args.events, args.per_message, args.seed, f"sc{run_id}")
+    s = kit.produce(args.broker, topic, pairs)
+    progress(f"produced {args.events} events in {len(pairs)} messages to {topic} in {s:.1f}s")
+    rows, reference = [], None
+    for n in [int(x) for x in args.workers.split(",")]:
+        progress(f"{n} worker(s) ...")
+        row, got = run_count(n, topic, args.events, args.per_message, args.clickhouse, run_id)
+        if reference is None:
+            reference = got
+        diff = sorted(r for r in set(reference) | set(got) if reference.get(r) != got.get(r))
+        row.update({"reference_workers": rows[0]["workers"] if rows else n,
+                    "identical": not diff and row["conflicting_answers"] == 0,
+                    "rumours_checked": len(set(reference) | set(got)), "mismatches": diff[:10],
+                    "projection": projection(row), "load_average": load_average()})
+        progress(f"{n} worker(s): {row['eps']} events/s, identical={row['identical']}, cpu {row['cpu_s']}")
+        rows.append(row)
+        emit(row, args.json)
+    save("scale", rows, ["rumour", "bench", "scale", *(argv if argv is not None else sys.argv[1:])])
+    return 0

@@ -1,0 +1,190 @@
+"""Pieces shared by `rumour bench ingest` and `rumour bench scale`: the seeded message stream,
+producing it into Kafka, a plain getmany consumer, and worker processes with their /bench page."""
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import orjson
+
+from benchmarks.synthetic import synthetic_events
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def stream_messages(n_events: int, per_message: int, seed: int, prefix: str,
+                    shares_per_rumour: int = 5000):
+    """``(key, value)`` pairs: ``n_events`` seeded v1 events, one per message or JSON arrays of
+    ``per_message`` events of one rumour; each rumour's events in time order, keyed by rumour."""
+    n_rumours = max(1, -(-n_events // shares_per_rumour))
+    events = synthetic_events(n_rumours, shares_per_rumour, seed=seed, prefix=prefix,
+                              debunk_fraction=0.0)
+    out, group, key, count = [], [], None, 0
+    for ev in events:
+        if count == n_events:
+            break
+        count += 1
+        k = ev["rumour_id"].encode()
+        if per_message <= 1:
+            out.append((k, orjson.dumps(ev)))
+            continue
+        if group and (k != key or len(group) == per_message):
+            out.append((key, orjson.dumps(group)))
+            group = []
+        key = k
+        group.append(ev)
+    if group:
+        out.append((key, orjson.dumps(group)))
+    return out
+
+
+async def _produce(bootstrap: str, topic: str, pairs, rate_msgs: float | None, sent_at: list | None):
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, max_request_size=32 << 20,
+                                acks=1, max_batch_size=1 << 20)
+    await producer.start()
+    try:
+        pending = []
+        t0 = time.perf_counter()
+        for i, (key, value) in enumerate(pairs):
+            if rate_msgs:
+                due = t0 + i / rate_msgs
+                delay = due - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            if sent_at is not None:
+                sent_at.append(time.time())
+            pending.append(await producer.send(topic, key=key, value=value))
+            if len(pending) >= 5000:
+                await asyncio.gather(*pending)
+                pending.clear()
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+
+
+def produce(bootstrap: str, topic: str, pairs, rate_msgs: float | None = None,
+            sent_at: list | None = None) -> float:
+    """Send every pair (flat out, or ``rate_msgs`` messages per second); returns seconds taken.
+    ``sent_at`` receives each message's send time (time.time())."""
+    t0 = time.perf_counter()
+    asyncio.run(_produce(bootstrap, topic, pairs, rate_msgs, sent_at))
+    return time.perf_counter() - t0
+
+
+async def _getmany(bootstrap: str, topic: str, n_messages: int, timeout_s: float) -> dict:
+    from aiokafka import AIOKafkaConsumer
+
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None,
+                                auto_offset_reset="earliest", enable_auto_commit=False,
+                                max_partition_fetch_bytes=16 << 20, fetch_max_bytes=64 << 20)
+    await consumer.start()
+    try:
+        got = first_n = 0
+        first = time.perf_counter()  # after start: metadata known, no group to join
+        last = None
+        deadline = time.monotonic() + timeout_s
+        while got < n_messages and time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=500, max_records=10_000)
+            n = sum(len(v) for v in batch.values())
+            if not n:
+                continue
+            last = time.perf_counter()
+            got += n
+        return {"messages": got, "seconds": (last - first) if last else 0.0, "first_messages": first_n}
+    finally:
+        await consumer.stop()
+
+
+def getmany_rate(bootstrap: str, topic: str, n_messages: int, timeout_s: float = 120) -> dict:
+    """Messages/s of a plain aiokafka consumer that decodes nothing (from its start to the last fetch)."""
+    r = asyncio.run(_getmany(bootstrap, topic, n_messages, timeout_s))
+    r["msgs_per_s"] = (r["messages"] - r["first_messages"]) / r["seconds"] if r["seconds"] else None
+    return r
+
+
+class Worker:
+    """A benchmarks.ingest_worker process (started and stopped by us, by pid)."""
+
+    def __init__(self, mode: str, topic: str, app_id: str, clickhouse: str | None = None,
+                 batch_size: int = 5000, batch_wait: float = 0.5, events_per_message: int = 1,
+                 partitions: int = 4, log_path: Path | None = None):
+        self.port = free_port()
+        cmd = [sys.executable, "-m", "benchmarks.ingest_worker", "--mode", mode, "--topic", topic,
+               "--app-id", app_id, "--web-port", str(self.port), "--batch-size", str(batch_size),
+               "--batch-wait", str(batch_wait), "--events-per-message", str(events_per_message),
+               "--partitions", str(partitions)]
+        if clickhouse:
+            cmd += ["--clickhouse", clickhouse]
+        self.log_path = log_path or Path(f"/tmp/rumour-bench-{app_id}-{self.port}.log")
+        self.log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
+                                     env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+    def bench(self) -> dict | None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/bench", timeout=2) as r:
+                return orjson.loads(r.read())
+        except OSError:
+            return None
+
+    def get(self, path: str):
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=30) as r:
+            return orjson.loads(r.read())
+
+    def wait_ready(self, timeout_s: float = 120) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"worker exited ({self.proc.returncode}); log {self.log_path}")
+            if self.bench() is not None:
+                return
+            time.sleep(0.2)
+        raise TimeoutError(f"worker not up after {timeout_s}s; log {self.log_path}")
+
+    def wait_events(self, n_events: int, timeout_s: float = 600, poll_s: float = 0.2) -> dict:
+        deadline = time.monotonic() + timeout_s
+        last = None
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"worker exited ({self.proc.returncode}); log {self.log_path}")
+            last = self.bench() or last
+            if last and last["events"] >= n_events:
+                return last
+            time.sleep(poll_s)
+        raise TimeoutError(f"worker saw {last and last['events']} of {n_events} events; log {self.log_path}")
+
+    def cpu_s(self) -> float:
+        from benchmarks.ingest_worker import cpu_seconds
+
+        return cpu_seconds(self.proc.pid)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.log.close()
+
+
+def rate_of(b: dict) -> float | None:
+    """Events/s from /bench counters, the first batch excluded (it carries the start-up)."""
+    span = (b["last_end"] or 0) - (b["first_end"] or 0)
+    return (b["events"] - b["first_events"]) / span if span > 0 else None

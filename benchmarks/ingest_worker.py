@@ -1,0 +1,177 @@
+"""A Faust worker process for the ingest and scale benchmarks, with a /bench page of counters.
+
+    python -m benchmarks.ingest_worker --mode ours|noop --topic T --app-id A --web-port P
+        [--clickhouse URL] [--batch-size N] [--batch-wait S] [--events-per-message K]
+
+``ours`` is the real engine: :func:`streams.app.create_app` (the production agent, take()
+batching, the pipeline in its executor thread, the real ClickHouse store) with a
+:class:`TimedPipeline` that only adds clocks around the pipeline's own steps. ``noop`` is a Faust
+agent on the same topic with the same ``take()`` batching that only counts what it receives.
+
+GET /bench returns ``{"events", "messages", "batches", "first_end", "last_end", "first_events",
+"busy_s", "decode_s", "graph_s", "store_s", "cpu_s"}`` (times from time.time(); ``*_s`` summed
+over batches; cpu_s = this process's user+system CPU seconds).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import threading
+import time
+
+import faust
+from faust.web import Request, Response, View
+
+from streams.events import Decoder
+from streams.pipeline import Pipeline, warm_up
+from streams.settings import Settings
+
+
+def cpu_seconds(pid: int | str = "self") -> float:
+    """user + system CPU seconds of a process (and its reaped children) from /proc/<pid>/stat."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return sum(int(x) for x in fields[11:15]) / ticks
+
+
+class Counters:
+    def __init__(self, events_per_message: int):
+        self.k = events_per_message
+        self.lock = threading.Lock()
+        self.data = {"events": 0, "messages": 0, "batches": 0, "first_end": None, "last_end": None,
+                     "first_events": 0, "busy_s": 0.0, "decode_s": 0.0, "graph_s": 0.0,
+                     "store_s": 0.0}
+
+    def batch(self, messages: int, events: int, busy: float) -> None:
+        now = time.time()
+        with self.lock:
+            d = self.data
+            if d["first_end"] is None:
+                d["first_end"], d["first_events"] = now, events
+            d["last_end"] = now
+            d["events"] += events
+            d["messages"] += messages
+            d["batches"] += 1
+            d["busy_s"] += busy
+
+    def add(self, key: str, seconds: float) -> None:
+        with self.lock:
+            self.data[key] += seconds
+
+    def snapshot(self) -> dict:
+        with self.lock:
+            return {**self.data, "cpu_s": cpu_seconds()}
+
+
+class TimedDecoder(Decoder):
+    counters: Counters
+
+    def decode(self, messages, sources=None, now_ms=None):
+        t0 = time.perf_counter()
+        try:
+            return super().decode(messages, sources, now_ms)
+        finally:
+            self.counters.add("decode_s", time.perf_counter() - t0)
+
+
+class TimedPipeline(Pipeline):
+    """The engine's Pipeline, unchanged, with clocks around decode, graphs and the store write."""
+
+    counters: Counters
+
+    def process(self, messages, sources=None, partitions=None):
+        t0 = time.perf_counter()
+        stats = super().process(messages, sources, partitions)
+        self.counters.batch(len(messages), stats.read, time.perf_counter() - t0)
+        return stats
+
+    def _apply_to_graphs(self, batch, dead):
+        t0 = time.perf_counter()
+        try:
+            return super()._apply_to_graphs(batch, dead)
+        finally:
+            self.counters.add("graph_s", time.perf_counter() - t0)
+
+    def _write_with_retry(self, batch, dead):
+        t0 = time.perf_counter()
+        try:
+            return super()._write_with_retry(batch, dead)
+        finally:
+            self.counters.add("store_s", time.perf_counter() - t0)
+
+
+def _bench_page(app, counters: Counters) -> None:
+    @app.page("/bench")
+    class BenchView(View):
+        async def get(self, request: Request) -> Response:
+            return self.json(counters.snapshot())
+
+
+def ours_app(settings: Settings, counters: Counters) -> faust.App:
+    from streams.app import create_app
+    from streams.store import open_store
+
+    store = open_store(settings.clickhouse_url)
+    store.migrate()
+    decoder = TimedDecoder(settings.max_message_bytes, settings.max_event_bytes)
+    decoder.counters = counters
+    pipeline = TimedPipeline(store, decoder, store_retry_seconds=settings.store_retry_seconds)
+    pipeline.counters = counters
+    app = create_app(settings, store=store, pipeline=pipeline)
+    _bench_page(app, counters)
+    return app
+
+
+def noop_app(settings: Settings, counters: Counters) -> faust.App:
+    broker = settings.broker if "://" in settings.broker else "kafka://" + settings.broker
+    app = faust.App(settings.app_id, broker=broker, store="memory://", web_host=settings.web_host,
+                    web_port=settings.web_port, web_bind=settings.web_host,
+                    topic_partitions=settings.topic_partitions, datadir=settings.data_dir,
+                    topic_replication_factor=1)
+    shares = app.topic(settings.topic, key_type=bytes, value_type=bytes, key_serializer="raw",
+                       value_serializer="raw", partitions=settings.topic_partitions)
+
+    @app.agent(shares, concurrency=1)
+    async def noop(stream):
+        async for values in stream.take(settings.batch_size, within=settings.batch_wait):
+            counters.batch(len(values), len(values) * counters.k, 0.0)
+
+    _bench_page(app, counters)
+    return app
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--mode", choices=("ours", "noop"), required=True)
+    ap.add_argument("--topic", required=True)
+    ap.add_argument("--app-id", required=True)
+    ap.add_argument("--web-port", type=int, required=True)
+    ap.add_argument("--clickhouse", default=None)
+    ap.add_argument("--partitions", type=int, default=4)
+    ap.add_argument("--batch-size", type=int, default=5000)
+    ap.add_argument("--batch-wait", type=float, default=0.5)
+    ap.add_argument("--events-per-message", type=int, default=1)
+    ap.add_argument("--data-dir", default=None)
+    args = ap.parse_args(argv)
+    settings = Settings.load({
+        "topic": args.topic, "app_id": args.app_id, "web_port": args.web_port,
+        "clickhouse_url": args.clickhouse, "batch_size": args.batch_size,
+        "batch_wait": args.batch_wait, "topic_partitions": args.partitions,
+        "data_dir": args.data_dir or f".run/bench/{args.app_id}-{args.web_port}",
+        "log_level": "warning",
+    })
+    os.makedirs(settings.data_dir, exist_ok=True)  # Faust creates only the last level
+    counters = Counters(args.events_per_message)
+    if args.mode == "ours":
+        warm_up()  # as run_worker does: compile the kernels before the first batch
+        app = ours_app(settings, counters)
+    else:
+        app = noop_app(settings, counters)
+    from faust.worker import Worker
+
+    Worker(app, loglevel="warning").execute_from_commandline()
+
+
+if __name__ == "__main__":
+    main()
