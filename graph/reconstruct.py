@@ -8,7 +8,7 @@ reposted across all rumours seen (the interaction graph); how often s's account 
 account before; and repost text quoting c's text after ``@name:``. A conditional logit
 (graph/choice.py) weighs them; the weights are fitted on observed links (those not missing),
 so nothing about the missing links is used. :data:`DEFAULT_WEIGHTS` were fitted on the Weibo
-training split by ``python -m benchmarks.accuracy_parents --fit``.
+training split by ``python -m benchmarks.accuracy_parents`` (its JSON: weibo_masked.weights.model).
 """
 from __future__ import annotations
 
@@ -24,9 +24,9 @@ POST_KIND = 0
 SHARE_KIND = 1
 MAX_CANDIDATES = 400
 
-# Fitted on the Weibo training half (benchmarks/accuracy_parents.py --fit), feature order as
+# Fitted on the Weibo training half (benchmarks/accuracy_parents.py, JSON weights.model), order as
 # reconstruct_kernels.FEATURE_NAMES.
-DEFAULT_WEIGHTS = np.array([-0.285, -0.18, -0.011, 1.083, -0.569, 0.007, 0.415, 0.399, 0.866, 0, 0, 0])
+DEFAULT_WEIGHTS = np.array([-1.6358, -0.2819, -0.0085, 0.9335, -0.4650, 0.0342, 0.3069, 0.5398, 0.8026, 0.2598, 0.4225, 2.4311])
 
 _QUOTE = re.compile(r"@([^\s:：@/]{1,40})\s*[:：]\s*")
 
