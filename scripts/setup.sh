@@ -45,3 +45,19 @@ else
     echo "$want" >"$STAMP"
     say "installed; stamp written to $STAMP"
 fi
+
+# Dashboard assets (Apache ECharts) from the npm registry, pinned by web/package-lock.json.
+if ! command -v npm >/dev/null; then
+    say "npm missing: installing nodejs and npm with apt-get"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+fi
+web_want="$(sha256sum "$ROOT/web/package-lock.json" | cut -d' ' -f1)"
+WEB_STAMP="$ROOT/web/node_modules/.rumour-setup"
+if [ -f "$WEB_STAMP" ] && [ "$(cat "$WEB_STAMP")" = "$web_want" ]; then
+    say "dashboard assets up to date (web/package-lock.json unchanged)"
+else
+    say "npm ci in web/ (dashboard assets: Apache ECharts)"
+    (cd "$ROOT/web" && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$web_want" >"$WEB_STAMP"
+fi

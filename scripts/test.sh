@@ -14,6 +14,17 @@ cd "$ROOT"
 
 bash scripts/setup.sh
 
+# System packages only the tests need: headless Chromium for the dashboard test, CJK fonts so
+# Chinese renders in its screenshots.
+missing=()
+command -v chromium >/dev/null || missing+=(chromium)
+dpkg -s fonts-noto-cjk >/dev/null 2>&1 || missing+=(fonts-noto-cjk)
+if [ "${#missing[@]}" -gt 0 ]; then
+    echo "[test] installing ${missing[*]} with apt-get"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
 # Fixtures and the worker find the broker through RUMOUR_KAFKA_BROKER (faust's kafka:// form);
 # keep it in step with the port kafka.sh starts on.
 export RUMOUR_KAFKA_BROKER="${RUMOUR_KAFKA_BROKER:-kafka://127.0.0.1:${RUMOUR_KAFKA_PORT:-9092}}"

@@ -46,6 +46,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("store_retry_seconds", 300.0, "RUMOUR_STORE_RETRY_SECONDS",
             "How long a batch write to the store is retried (with backoff) before the worker gives up.",
             float),
+    Setting("tokens_file", "", "RUMOUR_TOKENS_FILE",
+            "API tokens (stored hashed) and, beside them, the pseudonym and evidence keys; empty means "
+            "<project root>/.run/tokens.json. Every worker of a deployment must share it."),
     Setting("data_dir", ".run/worker", "RUMOUR_DATA_DIR", "Faust's local data folder for the worker."),
     Setting("log_level", "info", "RUMOUR_LOG_LEVEL", "Log level: debug, info, warning, error."),
 )
@@ -70,6 +73,7 @@ class Settings:
     max_event_bytes: int
     max_message_bytes: int
     store_retry_seconds: float
+    tokens_file: str
     data_dir: str
     log_level: str
 

@@ -97,7 +97,11 @@ def test_worker_ingests_into_clickhouse_and_traces(kafka_bootstrap, kafka_topic,
                RUMOUR_WEB_PORT=str(port),
                RUMOUR_DATA_DIR=str(tmp_path / "worker"),
                RUMOUR_BATCH_SIZE="100",
-               RUMOUR_BATCH_WAIT="0.2")
+               RUMOUR_BATCH_WAIT="0.2",
+               RUMOUR_TOKENS_FILE=str(tmp_path / "tokens.json"))
+    from streams.service.tokens import TokenStore
+
+    token = TokenStore(tmp_path / "tokens.json").issue("liaison", "000000", "it")[0]
     log = open(tmp_path / "worker.log", "wb")
     proc = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"], env=env,
                             stdout=log, stderr=subprocess.STDOUT)
@@ -115,8 +119,10 @@ def test_worker_ingests_into_clickhouse_and_traces(kafka_bootstrap, kafka_topic,
                 for d in dead} >= {b"{not json"}
 
         def fetch(rumour_id):
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/rumours/{rumour_id}/trace",
-                                        timeout=60) as resp:
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{port}/api/rumours/{rumour_id}/trace",
+                headers={"Authorization": f"Bearer {token}", "X-Case-Id": "IT-1"})
+            with urllib.request.urlopen(request, timeout=60) as resp:
                 return orjson.loads(resp.read())
 
         for rumour_id in sorted({e["rumour_id"] for e in events}):
