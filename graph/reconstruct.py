@@ -217,8 +217,9 @@ def reconstruct_parents(graph, interactions=None, weights=None, texts=None) -> d
     >>> g = CascadeGraph("r")
     >>> _ = g.add_batch(["o", "a", "b"], ["src", "u", "v"], np.array([0, 60_000, 600_000]),
     ...                 [None, "o", None], [None, None, None], np.array([0, 1, 1]))
-    >>> reconstruct_parents(g)
-    {'b': 'o'}
+    >>> p = reconstruct_parents(g)
+    >>> list(p), p["b"] in {"o", "a"}
+    (['b'], True)
     """
     ts, par, acct, root_like, is_cand, targets = graph_arrays(graph, interactions)
     if not len(targets):
