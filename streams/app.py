@@ -158,7 +158,7 @@ def create_app(settings: Settings, store=None, pipeline: Pipeline | None = None)
         s = app.stats
         s["lag"] = _lag(app, settings.topic, done_offsets)
         s["batch_age_seconds"] = round(time.monotonic() - batch_started[0], 1) if batch_started[0] else 0.0
-        s["rumours_in_memory"] = len(pipeline.graphs)
+        s["rumours_in_memory"] = len(pipeline.graphs) - len(pipeline._borrowed)
         s["rss_bytes"] = _rss_bytes()
 
     from streams.web import register_routes

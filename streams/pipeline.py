@@ -82,6 +82,7 @@ class Pipeline:
         self.assigned: set[int] | None = None
         self.partitioner = None  # rumour_id -> partition, for rumours known only from queries
         self.invalidations = 0
+        self._borrowed: set[str] = set()  # graphs of rumours owned elsewhere, kept for one query
 
     # -- ingest ---------------------------------------------------------------------------
     def process(self, messages, sources=None, partitions=None) -> BatchStats:
@@ -112,6 +113,7 @@ class Pipeline:
     def process_batch(self, batch: EventBatch, dead: list) -> BatchStats:
         stats = BatchStats(read=len(batch) + len(dead))
         with self.lock:
+            self._return_borrowed()
             # Both may raise (store down): nothing has changed in memory yet.
             self._restore_from_store(batch)
             batch = self._refuse_cross_rumour_parents(batch, dead)
@@ -284,29 +286,35 @@ class Pipeline:
 
     # -- queries --------------------------------------------------------------------------
     def rumour_ids(self) -> list[str]:
+        """Rumours whose graph this process holds (borrowed ones excluded)."""
         with self.lock:
-            return sorted(self.graphs)
+            return sorted(set(self.graphs) - self._borrowed)
+
+    def _return_borrowed(self) -> None:
+        # A borrowed graph is rebuilt from the store at every query (it gets no new events here).
+        for rumour_id in self._borrowed:
+            self.graphs.pop(rumour_id, None)
+            self.debunks.pop(rumour_id, None)
+        self._borrowed.clear()
 
     def trace(self, rumour_id: str, k: int = 10) -> dict | None:
         """The trace answer of one rumour (see :func:`streams.trace.trace_answer`)."""
         from streams.trace import trace_answer
 
         with self.lock:
+            self._return_borrowed()
             graph = self.graphs.get(rumour_id)
             if graph is None and self.store is not None and rumour_id not in self._checked_store:
                 stored = self.store.load_events(rumour_ids=[rumour_id])
                 if not self.owns(rumour_id):
-                    # Another worker holds this rumour's graph: answer from the store, keep nothing.
+                    # Another worker holds this rumour: answer from the store. The graph is
+                    # borrowed until the next query or batch, so it never goes stale here.
                     if not len(stored):
                         return None
-                    graph = CascadeGraph(rumour_id=rumour_id)
-                    rows = np.flatnonzero(stored.kind != DEBUNK)
-                    if not rows.size:
-                        return None
-                    part = stored.take(rows)
-                    graph.add_batch(part.event_id, part.account_id, part.ts_ms, part.parent_event_id,
-                                    part.parent_account_id, part.kind)
-                    return trace_answer(graph, k)
+                    self._apply_to_graphs(stored, [])
+                    self._borrowed.add(rumour_id)
+                    graph = self.graphs.get(rumour_id)
+                    return None if graph is None else trace_answer(graph, k)
                 self._checked_store.add(rumour_id)
                 if len(stored):
                     self._apply_to_graphs(stored, [])

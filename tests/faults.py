@@ -173,12 +173,27 @@ def wait_until(predicate, timeout: float, what: str, workers=(), interval: float
 
 def embedded_traces(events, k: int = 10) -> dict:
     """Trace answers of a worker that never crashed: the same events through an embedded
-    pipeline (no store), in the order given."""
+    pipeline (no store), in the order given; in :func:`comparable` form."""
+    from streams.events import format_ts
     from streams.pipeline import Pipeline
 
     pipeline = Pipeline(None)
     pipeline.process([orjson.dumps(e) for e in events])
-    return {rid: pipeline.trace(rid, k) for rid in pipeline.rumour_ids()}
+    out = {}
+    for rid in pipeline.rumour_ids():
+        answer = pipeline.trace(rid, k)
+        origins = [(o.account_id, o.event_id, None if o.ts_ms is None else format_ts(int(o.ts_ms)),
+                    int(o.reach)) for o in pipeline.graphs[rid].origins(20)]
+        out[rid] = {"events": answer["events"], "origins": origins,
+                    "cutoff": [(c["account_id"], c["prevented"]) for c in answer["cutoff"]]}
+    return out
+
+
+def comparable(answer: dict) -> dict:
+    """The parts of the service's trace answer an embedded pipeline computes too."""
+    return {"events": answer["events"],
+            "origins": [(o["account_id"], o["event_id"], o["ts"], o["reach"]) for o in answer["origins"]],
+            "cutoff": [(c["account_id"], c["prevented"]) for c in answer["cutoff"]]}
 
 
 # ---- workers ----------------------------------------------------------------------------------
@@ -203,6 +218,12 @@ class Worker:
                         RUMOUR_BATCH_WAIT="0.2",
                         RUMOUR_LOG_LEVEL="warning")
         self.env.update({k: str(v) for k, v in extra.items()})
+        # The API needs a bearer token: a liaison of the whole country sees clear account ids.
+        from streams.service.tokens import TokenStore
+
+        tokens = tmp / "tokens.json"
+        self.token = TokenStore(tokens).issue("liaison", "000000", f"fault-{name}")[0]
+        self.env["RUMOUR_TOKENS_FILE"] = str(tokens)
         self.proc: subprocess.Popen | None = None
         self._log = None
 
@@ -221,20 +242,23 @@ class Worker:
     def stats(self) -> dict:
         return self._get("/healthz")
 
-    def rumours(self) -> set:
-        return set(self._get("/api/rumours")["rumours"])
+    def trace(self, rumour_id: str, k: int = 10) -> dict:
+        """The service's trace answer in :func:`comparable` form."""
+        return comparable(self._get(f"/api/rumours/{urllib.request.quote(rumour_id, safe='')}/trace?k={k}"))
 
-    def trace(self, rumour_id: str, k: int = 10):
-        return self._get(f"/api/rumours/{urllib.request.quote(rumour_id, safe='')}/trace?k={k}")
+    def _request(self, path: str) -> urllib.request.Request:
+        return urllib.request.Request(f"http://127.0.0.1:{self.port}{path}",
+                                      headers={"Authorization": "Bearer " + self.token,
+                                               "X-Case-Id": "FAULT-1"})
 
-    def _get(self, path: str, timeout: float = 30):
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=timeout) as r:
+    def _get(self, path: str, timeout: float = 60):
+        with urllib.request.urlopen(self._request(path), timeout=timeout) as r:
             return orjson.loads(r.read())
 
     def get_status(self, path: str) -> tuple[int, dict]:
         """(HTTP status, JSON body) of a GET, 4xx/5xx included."""
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=30) as r:
+            with urllib.request.urlopen(self._request(path), timeout=60) as r:
                 return r.status, orjson.loads(r.read())
         except urllib.error.HTTPError as exc:
             body = exc.read()
