@@ -19,19 +19,7 @@ import numpy as np
 
 from benchmarks import real_cascades
 from graph import cutoff_time as ct
-
-
-def parse_duration(text: str) -> float:
-    """Seconds in '90s', '30m', '1h', '2d' or a bare number of seconds.
-
-    >>> parse_duration("1h"), parse_duration("90s"), parse_duration("15m")
-    (3600.0, 90.0, 900.0)
-    """
-    text = str(text).strip().lower()
-    units = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-    if text and text[-1] in units:
-        return float(text[:-1]) * units[text[-1]]
-    return float(text)
+from streams.trace import parse_duration  # noqa: F401  (re-exported for old callers)
 
 
 def _view(c, horizon):

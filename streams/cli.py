@@ -87,13 +87,12 @@ def cmd_trace(args) -> int:
 
 def _trace_extended(args, settings, k) -> int:
     """--observe (answer as of t after each rumour's first event) and --parents (reconstruct)."""
-    from benchmarks.accuracy_cutoff import parse_duration
     from graph.cutoff_time import cutoff_at
     from graph.reconstruct import reconstruct_parents
     from streams.embedded import make_pipeline
     from streams.events import Decoder
     from streams.inputs import iter_messages
-    from streams.trace import interactions_of, observe_first, trace_answer
+    from streams.trace import interactions_of, observe_first, parse_duration, trace_answer
 
     decoder = Decoder(settings.max_message_bytes, settings.max_event_bytes)
     msgs = list(iter_messages(args.files))

@@ -50,7 +50,7 @@ def test_features_count_recent_growth():
 
 
 def test_parse_duration():
-    from benchmarks.accuracy_cutoff import parse_duration
+    from streams.trace import parse_duration
 
     assert parse_duration("2h") == 7200 and parse_duration("45") == 45
 
