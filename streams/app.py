@@ -31,15 +31,20 @@ from streams.settings import Settings
 log = logging.getLogger(__name__)
 
 
+DEAD_LETTER_RAW_BYTES = 64 << 10  # a Kafka message must stay under the broker's ~1 MB limit
+
+
 def dead_letter_message(dead) -> bytes:
-    """A dead letter as the JSON sent to the dead-letter topic (raw bytes base64-encoded)."""
+    """A dead letter as the JSON sent to the dead-letter topic (raw bytes base64-encoded; at most
+    the first 64 KiB: the store keeps the rest)."""
     return orjson.dumps({
         "reason": dead.reason,
         "source": dead.source,
         "received_ms": dead.received_ms,
         "rumour_id": dead.rumour_id,
         "event_id": dead.event_id,
-        "raw_base64": base64.b64encode(dead.raw).decode("ascii"),
+        "raw_base64": base64.b64encode(dead.raw[:DEAD_LETTER_RAW_BYTES]).decode("ascii"),
+        "raw_bytes": len(dead.raw),
     })
 
 
@@ -77,7 +82,7 @@ def create_app(settings: Settings, store=None, pipeline: Pipeline | None = None)
                  "store_failures": 0, "store_retrying": 0, "store_wait_seconds": 0.0,
                  "inflight_messages": 0, "batch_age_seconds": 0.0, "lag": 0,
                  "assigned_partitions": 0, "released_rumours": 0, "rebalances": 0,
-                 "rumours_in_memory": 0, "rss_bytes": 0}
+                 "rumours_in_memory": 0, "rss_bytes": 0, "dead_letter_send_failures": 0}
     shares = app.topic(settings.topic, key_type=bytes, value_type=bytes,
                        key_serializer="raw", value_serializer="raw",
                        partitions=settings.topic_partitions)
@@ -125,14 +130,19 @@ def create_app(settings: Settings, store=None, pipeline: Pipeline | None = None)
             s["store_retrying"] = 0
             s["inflight_messages"] = 0
             batch_started[0] = 0.0
-            for dead in stats.dead:
-                await dead_topic.send(key=(dead.rumour_id or "").encode(), value=dead_letter_message(dead))
             s["batches"] += 1
             s["events_in"] += stats.read
             s["stored"] += stats.stored
             s["duplicates"] += stats.duplicates
             s["dead_letters"] += stats.dead_letters
             s["last_batch_ms"] = (time.perf_counter() - started) * 1000
+            for dead in stats.dead:
+                try:
+                    await dead_topic.send(key=(dead.rumour_id or "").encode(),
+                                          value=dead_letter_message(dead))
+                except Exception as exc:  # the store holds every dead letter; the topic is a copy
+                    s["dead_letter_send_failures"] += 1
+                    log.warning("dead letter not forwarded to %s: %s", settings.dead_letter_topic, exc)
 
     app.ingest_agent = ingest
 
