@@ -4,6 +4,8 @@
 The service is mounted as a middleware of Faust's aiohttp application rather than as Faust
 pages: it answers its own routes before Faust's router (so the dashboard, not Faust's index
 page, is at ``/``) and passes every other path (Faust's /router, /table, ...) through.
+The governance routes are served once a hub is attached
+(:func:`streams.governance.wiring.attach_governance_to_app`, before or after this).
 """
 from __future__ import annotations
 
@@ -17,7 +19,9 @@ def register_routes(app, pipeline, settings) -> None:
     from streams.service.paths import tokens_file
 
     service = Service(pipeline, pipeline.store, tokens_file(), settings.cutoff_k,
-                      stats=lambda: dict(getattr(app, "stats", {})))
+                      stats=lambda: dict(getattr(app, "stats", {})),
+                      # the governance hub, when streams.governance.wiring attached one first
+                      governance=getattr(app, "governance", None))
     app.service = service
     # app.web builds Faust's aiohttp Application; middlewares may be added until it starts.
     app.web.web_app.middlewares.append(service.middleware)

@@ -14,11 +14,14 @@ from dataclasses import dataclass
 ROLES = ("analyst", "liaison", "admin")
 
 # What each role may do. "clear" = account ids shown in clear (else pseudonymised);
-# "case_required" = trace/evidence refused (400) without a case number.
+# "case_required" = trace/evidence refused (400) without a case number; "report" = submit a
+# public report (every role: the intake desk submits on the public's behalf); "status" = change
+# a rumour's handling status (analysts run the case file, admins supervise; police liaison
+# officers trace but do not decide the handling).
 PERMISSIONS = {
-    "analyst": {"list", "view", "trace"},
-    "liaison": {"list", "view", "trace", "clear", "case_required", "evidence"},
-    "admin": {"list", "view", "trace", "clear", "case_required", "evidence", "audit"},
+    "analyst": {"list", "view", "trace", "report", "status"},
+    "liaison": {"list", "view", "trace", "clear", "case_required", "evidence", "report"},
+    "admin": {"list", "view", "trace", "clear", "case_required", "evidence", "audit", "report", "status"},
 }
 
 _CODE_RE = re.compile(r"^\d{6}$")
@@ -66,13 +69,22 @@ def covers(jurisdiction: str, region: str | None) -> bool:
 
     >>> covers("370000", "370102"), covers("370100", "370211"), covers("370102", "370102")
     (True, False, True)
-    >>> covers("370000", None), covers("000000", None)
-    (False, True)
+    >>> covers("370000", None), covers("000000", None), covers("370100", "山东 济南")
+    (False, True, True)
     """
     p = prefix(jurisdiction)
     if not p:
         return True
+    if region and not region.isdigit():
+        # A region kept as text ("山东 济南", "Jinan"): read it as the division it names.
+        region = _division_code(region)
     return bool(region) and region.startswith(p)
+
+
+def _division_code(text: str) -> str | None:
+    from streams.governance.divisions import normalise_region
+
+    return normalise_region(text)
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,8 @@ def serve_main(argv) -> int:
     p.add_argument("--host", default=None, help="address to bind (default: the web_host setting)")
     p.add_argument("--store", default=None, help="store URL (default: the embedded_store setting)")
     p.add_argument("--cutoff-k", type=int, default=None)
+    p.add_argument("--reports", default=None,
+                   help="JSONL of public reports to take in after the replay (as the intake would)")
     _tokens_arg(p)
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -38,26 +40,48 @@ def serve_main(argv) -> int:
     if url in ("", "none"):
         print("rumour serve: needs a store (chdb:// or clickhouse://)", file=sys.stderr)
         return 2
-    from streams.embedded import replay_files
+    from streams.embedded import make_pipeline, replay_messages
+    from streams.governance.wiring import build_governance
+    from streams.inputs import iter_messages
     from streams.store import open_store
 
     store = open_store(url)
     store.migrate()
-    pipeline, stats = replay_files(args.files, store, settings, progress=False)
-    summary = stats.summary()
-    print(f"replayed {summary}", file=sys.stderr, flush=True)
     try:
-        return asyncio.run(_serve(pipeline, store, settings, tokens_file(args.tokens_file), summary))
+        pipeline = make_pipeline(store, settings)
+        # Governance before the replay, so alerts and debunk sets follow the files; no Kafka
+        # here: alerts go to the store and the dashboard.
+        hub = build_governance(pipeline, store, settings)
+        stats = replay_messages(iter_messages(args.files), pipeline, settings.batch_size)
+        hub.flush()  # the files are over: judge their last minutes
+        if args.reports:
+            _take_reports(hub, args.reports)
+        summary = stats.summary()
+        summary["alerts"] = len(hub.alerts.alerts)
+        print(f"replayed {summary}", file=sys.stderr, flush=True)
+        return asyncio.run(_serve(pipeline, store, settings, tokens_file(args.tokens_file), summary, hub))
     finally:
         store.close()
 
 
-async def _serve(pipeline, store, settings, tokens_path, replay_stats) -> int:
+def _take_reports(hub, path) -> None:
+    taken = refused = 0
+    with open(path, "rb") as fh:
+        for line in fh:
+            if line.strip():
+                status, _ = hub.submit_report(orjson.loads(line), "file")
+                taken += status < 400
+                refused += status >= 400
+    print(f"reports: {taken} taken in, {refused} refused", file=sys.stderr, flush=True)
+
+
+async def _serve(pipeline, store, settings, tokens_path, replay_stats, hub=None) -> int:
     from aiohttp import web
 
     from streams.service.http import Service
 
-    service = Service(pipeline, store, tokens_path, settings.cutoff_k, stats=lambda: dict(replay_stats))
+    service = Service(pipeline, store, tokens_path, settings.cutoff_k, stats=lambda: dict(replay_stats),
+                      governance=hub)
     runner = web.AppRunner(service.application(), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.web_host, settings.web_port)

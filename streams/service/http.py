@@ -25,7 +25,9 @@ import orjson
 from aiohttp import web
 
 from streams.api import ApiError, parse_k, validate_rumour_id
-from streams.service import audit, evidence, metrics
+from streams.service import audit, evidence, metrics, regions
+from streams.service.governance import GovernanceViews
+from streams.service.governance_http import GovernanceHandlers
 from streams.service.openapi import spec
 from streams.service.paths import EVIDENCE_KEY, PSEUDONYM_KEY, PROJECT_ROOT, key_file, load_or_create_key
 from streams.service.pseudonym import Pseudonymiser
@@ -63,7 +65,7 @@ def _error(status: int, message: str) -> web.Response:
     return _json({"error": message, "status": status}, status, headers)
 
 
-def _int_param(query, name: str, default: int, lo: int, hi: int) -> int:
+def int_param(query, name: str, default: int, lo: int, hi: int) -> int:
     raw = query.get(name)
     if raw is None or raw == "":
         return default
@@ -76,10 +78,12 @@ def _int_param(query, name: str, default: int, lo: int, hi: int) -> int:
     return value
 
 
-class Service:
-    """The dashboard and origin-trace API over one pipeline and store."""
+class Service(GovernanceHandlers):
+    """The dashboard and origin-trace API over one pipeline and store; with a governance hub
+    (``governance=`` or :meth:`attach_governance`) also the report, status, alert and debunk
+    routes (503 without one)."""
 
-    def __init__(self, pipeline, store, tokens_path, cutoff_k: int = 10, stats=None):
+    def __init__(self, pipeline, store, tokens_path, cutoff_k: int = 10, stats=None, governance=None):
         self.pipeline = pipeline
         self.store = store
         self.tokens = TokenStore(tokens_path)
@@ -93,6 +97,16 @@ class Service:
         self.requests: dict[tuple[str, int], int] = {}
         self.audit_rows_written = 0
         self.started = time.time()
+        self.gov = None
+        if governance is not None:
+            self.attach_governance(governance)
+
+    def attach_governance(self, hub) -> None:
+        """Serve the governance routes over ``hub`` (:class:`streams.governance.hub.Governance`)."""
+        self.governance = hub
+        self.gov = GovernanceViews(hub, self.pseudo, self.views.regions_of, self.views.summary)
+
+    _int_param = staticmethod(int_param)
 
     async def _run(self, fn, *args, **kwargs):
         loop = asyncio.get_running_loop()
@@ -123,11 +137,13 @@ class Service:
             parts = None
         if parts is None:
             return self._count("invalid", _error(400, "invalid path"))
-        route, params = find(parts)
+        route, params, allowed = find(parts, request.method)
         if route is None:
-            return None
-        if request.method not in ("GET", "HEAD"):
-            return self._count(route.name, _error(405, "only GET"))
+            if not allowed:
+                return None
+            response = _error(405, f"allowed: {', '.join(allowed)}")
+            response.headers["Allow"] = ", ".join(sorted(set(allowed) | ({"HEAD"} if "GET" in allowed else set())))
+            return self._count("method", response)
         try:
             response = await self._handle(route, params, request)
         except ApiError as exc:
@@ -182,6 +198,8 @@ class Service:
         ctx["params"] = {k: v[:200] for k, v in list(query.items())[:10]}
         if not principal.may(route.action):
             raise Refused(403, f"role {principal.role} may not use {route.name}")
+        if route.governance and self.gov is None:
+            raise Refused(503, "the governance loop does not run in this process")
         if route.rumour_scoped:
             ctx["rumour_id"] = rid = validate_rumour_id(params["rumour_id"])
             ctx["params"].update({k: v for k, v in params.items() if k != "rumour_id"})
@@ -195,7 +213,7 @@ class Service:
                 raise Refused(403, f"rumour {rid!r} has no share in jurisdiction {principal.jurisdiction}")
         if route.audited:
             ctx["case_id"] = self._case(request, route.name == "evidence")
-            if not ctx["case_id"] and principal.may("case_required") and route.name != "audit":
+            if not ctx["case_id"] and principal.may("case_required") and route.case:
                 raise Refused(400, "a case number is required (X-Case-Id header)")
         handler = getattr(self, "_r_" + route.name)
         return await handler(principal, params, request, ctx)
@@ -251,16 +269,24 @@ class Service:
                       "jurisdiction": principal.jurisdiction,
                       "clear_identities": principal.may("clear"),
                       "case_required": principal.may("case_required"),
-                      "may_export": principal.may("evidence"), "may_audit": principal.may("audit")})
+                      "may_export": principal.may("evidence"), "may_audit": principal.may("audit"),
+                      "may_set_status": principal.may("status"), "may_report": principal.may("report"),
+                      "governance": self.gov is not None,
+                      "jurisdiction_name": regions.name(principal.jurisdiction)})
 
     async def _r_rumours(self, principal, params, request, ctx):
-        return _json(await self._run(self.views.rumour_list, principal))
+        answer = await self._run(self.views.rumour_list, principal)
+        if self.gov is not None:
+            statuses = await self._run(self.gov.statuses)
+            for r in answer["rumours"]:
+                r["handling"] = statuses.get(r["rumour_id"])
+        return _json(answer)
 
     async def _r_rumour(self, principal, params, request, ctx):
         return _json(await self._guard(self.views.detail, ctx["rumour_id"]))
 
     async def _r_tree(self, principal, params, request, ctx):
-        limit = _int_param(request.query, "limit", 200, 1, 1000)
+        limit = self._int_param(request.query, "limit", 200, 1, 1000)
         return _json(await self._guard(self.views.tree, ctx["rumour_id"], limit))
 
     async def _guard(self, fn, *args, **kwargs):
@@ -305,8 +331,8 @@ class Service:
 
     async def _r_audit(self, principal, params, request, ctx):
         q = request.query
-        limit = _int_param(q, "limit", 100, 1, 10_000)
-        since = _int_param(q, "since_ms", -1, 0, 1 << 62) if q.get("since_ms") else None
+        limit = self._int_param(q, "limit", 100, 1, 10_000)
+        since = self._int_param(q, "since_ms", -1, 0, 1 << 62) if q.get("since_ms") else None
         case = q.get("case") or None
         if case is not None and not CASE_RE.match(case):
             raise ApiError("case: invalid case number")

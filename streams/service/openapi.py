@@ -11,6 +11,8 @@ _ERRORS = {
     "404": "Unknown rumour, event or account",
     "503": "The audit log could not be written: no answer is given",
 }
+_GOVERNANCE_503 = "The governance loop does not run in this process"
+_BODY_ERRORS = {"413": "Body larger than 64 KiB", "415": "Body is not application/json"}
 
 
 def spec(version: str = "0.1.0") -> dict:
@@ -25,13 +27,21 @@ def spec(version: str = "0.1.0") -> dict:
                     "description": d} for n, d in r.headers]
         roles = [role for role, perms in PERMISSIONS.items() if r.action in perms] if r.action else []
         responses = {"200": {"description": "OK", "content": {r.produces: {}}}}
+        if r.method == "POST":
+            responses["201"] = {"description": "Created"}
         if r.action:
             for code, text in _ERRORS.items():
                 if code == "503" and not r.audited:
                     continue
                 responses[code] = {"description": text}
+            if r.governance:
+                prior = responses.get("503", {}).get("description")
+                responses["503"] = {"description": f"{prior}; or: {_GOVERNANCE_503}" if prior else _GOVERNANCE_503}
+        if r.body:
+            responses.update({k: {"description": v} for k, v in _BODY_ERRORS.items()})
         op = {
             "operationId": r.name,
+            "tags": ["governance"] if r.governance else ["trace"] if r.action else ["site"],
             "summary": r.summary,
             "parameters": params,
             "responses": responses,
@@ -41,7 +51,10 @@ def spec(version: str = "0.1.0") -> dict:
             op["x-roles"] = roles
             op["description"] = (f"Roles: {', '.join(roles)}. "
                                  + ("Audited: one audit row is stored before the answer. " if r.audited else ""))
-        paths[r.path] = {"get": op}
+        if r.body:
+            op["requestBody"] = {"required": True, "description": r.body,
+                                 "content": {"application/json": {"schema": {"type": "object"}}}}
+        paths.setdefault(r.path, {})[r.method.lower()] = op
     return {
         "openapi": "3.0.3",
         "info": {"title": "rumour-trace: dashboard and origin-trace service", "version": version,

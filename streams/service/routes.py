@@ -14,6 +14,10 @@ class Route:
     action: str | None = None  # permission needed (access.PERMISSIONS); None = open
     audited: bool = False
     rumour_scoped: bool = False
+    method: str = "GET"
+    case: bool = False  # a case number applies (mandatory for roles with "case_required")
+    body: str | None = None  # POST: the JSON body (a description for OpenAPI)
+    governance: bool = False  # needs the governance hub (503 where it does not run)
     produces: str = "application/json"
     query: tuple = ()  # (name, type, description)
     headers: tuple = ()  # (name, description)
@@ -58,21 +62,46 @@ ROUTES = (
           query=(("limit", "integer", "most events shown (1-1000, default 200)"),)),
     Route("trace", "/api/rumours/{rumour_id}/trace", "Trace a rumour: origins with confidence, "
           "chains of evidence (each cut-off candidate back to its origin), cut-off candidates",
-          action="trace", audited=True, rumour_scoped=True, query=(_K,), headers=(_CASE,)),
+          action="trace", audited=True, rumour_scoped=True, case=True, query=(_K,), headers=(_CASE,)),
     Route("trace_event", "/api/rumours/{rumour_id}/events/{event_id}/trace",
           "Trace one event: its chain of evidence back to the origin", action="trace",
-          audited=True, rumour_scoped=True, query=(_K,), headers=(_CASE,)),
+          audited=True, rumour_scoped=True, case=True, query=(_K,), headers=(_CASE,)),
     Route("trace_account", "/api/rumours/{rumour_id}/accounts/{account_id}/trace",
           "Trace one account (id in clear or its pseudonym): a chain per share of the account",
-          action="trace", audited=True, rumour_scoped=True, query=(_K,), headers=(_CASE,)),
+          action="trace", audited=True, rumour_scoped=True, case=True, query=(_K,), headers=(_CASE,)),
     Route("evidence", "/api/rumours/{rumour_id}/evidence", "The evidence package of a case (zip: "
           "JSON, CSV, printable HTML report, manifest with SHA-256 digests)", action="evidence",
-          audited=True, rumour_scoped=True, produces="application/zip",
+          audited=True, rumour_scoped=True, case=True, produces="application/zip",
           query=(("case", "string", "case number (or the X-Case-Id header)"), _K), headers=(_CASE,)),
     Route("audit", "/api/audit", "Audit rows, newest first (admin; rows of actors inside the "
           "admin's jurisdiction)", action="audit", audited=True,
           query=(("limit", "integer", "1-10000, default 100"), ("case", "string", "only this case"),
                  ("since_ms", "integer", "only rows at or after this epoch ms"))),
+    # -- the governance loop (streams.governance; see streams/service/__init__.py for the rules)
+    Route("report_submit", "/api/reports", "Take in a public report of a rumour (the intake desk or "
+          "debunking platform submits on the public's behalf); duplicates merged, linked to its "
+          "rumour by event id or text", action="report", method="POST", governance=True,
+          body="{reporter, post_id?, link?, text?, time?, region?, report_id?} (one of post_id, "
+               "link, text required; at most 64 KiB)"),
+    Route("reports", "/api/rumours/{rumour_id}/reports", "Public reports linked to a rumour "
+          "(reporters pseudonymised unless the role sees identities in clear)", action="view",
+          rumour_scoped=True, governance=True),
+    Route("status", "/api/rumours/{rumour_id}/status", "Handling status of a rumour (received, "
+          "verified, debunked, handled) and its history: who changed it, when", action="view",
+          rumour_scoped=True, governance=True),
+    Route("status_set", "/api/rumours/{rumour_id}/status", "Change the handling status; changed_by "
+          "is the caller's token (name and id), never taken from the body", action="status",
+          method="POST", audited=True, rumour_scoped=True, governance=True,
+          body="{status: received|verified|debunked|handled, note?: string (<= 2000 characters)}"),
+    Route("alerts", "/api/alerts", "Spread alerts of the units inside the caller's jurisdiction "
+          "(its own code and every division below it), newest first; traces pseudonymised",
+          action="list", governance=True,
+          query=(("jurisdiction", "string", "narrow to a division inside the caller's (code)"),
+                 ("since_ms", "integer", "only alerts of minutes at or after this epoch ms"),
+                 ("limit", "integer", "1-1000, default 100"))),
+    Route("debunk", "/api/rumours/{rumour_id}/debunk", "Debunk reach and coverage: accounts "
+          "exposed to the rumour, reached by its debunk, covered share, time to first debunk, "
+          "per city (with names)", action="view", rumour_scoped=True, governance=True),
 )
 
 _SEGMENT_MAX = 1024
@@ -93,13 +122,19 @@ def split_path(raw_path: str) -> list[str] | None:
     return [unquote(p, errors="strict") if "%" in p else p for p in parts]
 
 
-def find(parts: list[str]):
-    """``(route, params)`` for path segments, or ``(None, None)``."""
+def find(parts: list[str], method: str = "GET"):
+    """``(route, params, allowed)``: the route for path segments and method (HEAD counts as
+    GET), its parameters and the methods the path allows; ``(None, None, ())`` for no such path
+    and ``(None, None, allowed)`` for a known path asked with another method."""
+    method = "GET" if method == "HEAD" else method
+    allowed = []
     for route in ROUTES:
         params = route.match(parts)
         if params is not None:
-            return route, params
-    return None, None
+            if route.method == method:
+                return route, params, (route.method,)
+            allowed.append(route.method)
+    return None, None, tuple(allowed)
 
 
 CASE_RE = re.compile(r"^[\w\-./:#()\[\]（）〔〕]{1,64}$", re.UNICODE)

@@ -23,6 +23,7 @@ import time
 import numpy as np
 
 from streams.events import format_ts
+from streams.service import regions as rg
 from streams.service.access import Principal
 
 HOUR_MS = 3_600_000
@@ -58,14 +59,6 @@ def text_sha256(text: str | None) -> str | None:
     'ba7816bf8f01'
     """
     return None if text is None else hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def _province(code: str) -> str:
-    return code[:2] + "0000" if len(code) == 6 else code
-
-
-def _city(code: str) -> str:
-    return code[:4] + "00" if len(code) == 6 else code
 
 
 class Views:
@@ -112,8 +105,9 @@ class Views:
             r["status"] = _status(r)
             provinces: dict[str, int] = {}
             for code, n in r["regions"].items():
-                if code:
-                    provinces[_province(code)] = provinces.get(_province(code), 0) + n
+                province = rg.levels(code)[0]
+                if province:
+                    provinces[province] = provinces.get(province, 0) + n
             r["region"] = max(provinces, key=lambda c: (provinces[c], c)) if provinces else None
         out = {"as_of_ms": as_of, "rumours": rumours}
         with self._lock:
@@ -140,7 +134,8 @@ class Views:
                 continue
             items.append({k: r[k] for k in ("rumour_id", "size", "debunk_size", "growth_last_hour",
                                              "debunk_growth_last_hour", "status", "region")}
-                         | {"last_ts": format_ts(r["last_ms"]) if r["last_ms"] else None})
+                         | {"last_ts": format_ts(r["last_ms"]) if r["last_ms"] else None,
+                            "region_name": rg.name(r["region"])})
         items.sort(key=lambda x: (-x["growth_last_hour"], -x["size"], x["rumour_id"]))
         return {"as_of": format_ts(s["as_of_ms"]) if s["rumours"] else None, "rumours": items}
 
@@ -161,9 +156,7 @@ class Views:
             t = minute_ms - minute_ms % bucket
             series[key][t] = series[key].get(t, 0) + n
             if key == "rumour":
-                code = region or ""
-                for lvl, f in (("province", _province), ("city", _city), ("county", str)):
-                    c = f(code) if code else ""
+                for lvl, c in zip(("province", "city", "county"), rg.levels(region or None)):
                     regions[lvl][c] = regions[lvl].get(c, 0) + n
         spreaders = [{"account_id": self.pseudo(a), "reshares": n, "accounts": u}
                      for a, n, u in self.store.top_spreaders(rumour_id, 10)]
@@ -173,6 +166,7 @@ class Views:
             "bucket_ms": bucket,
             "series": {k: sorted(v.items()) for k, v in series.items()},
             "regions": {lvl: sorted(v.items(), key=lambda x: (-x[1], x[0])) for lvl, v in regions.items()},
+            "region_names": rg.names(c for v in regions.values() for c in v),
             "top_spreaders": spreaders,
             "size": s.get("size"), "debunk_size": s.get("debunk_size"), "status": s.get("status"),
             "growth_last_hour": s.get("growth_last_hour"),

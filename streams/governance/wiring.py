@@ -1,0 +1,50 @@
+"""Joining the governance loop to a pipeline, a Faust app and the HTTP service.
+
+Worker (``streams.app.create_app``, after the pipeline exists)::
+
+    hub = build_governance(pipeline, pipeline.store, settings)
+    attach_governance_to_app(app, hub)
+
+Embedded (``rumour serve``): ``build_governance`` before the replay, then ``hub.flush()`` once
+the files are read; alerts go to the store and the dashboard (no Kafka).
+"""
+from __future__ import annotations
+
+import logging
+
+from streams.governance.config import GovernanceConfig
+from streams.governance.hub import Governance
+
+log = logging.getLogger(__name__)
+
+
+def build_governance(pipeline, store, settings, config: GovernanceConfig | None = None) -> Governance:
+    """A hub over ``pipeline`` and ``store``: attached (it sees every batch the pipeline
+    accepts) and loaded from the store (source texts, for linking reports after a restart)."""
+    hub = Governance(pipeline, store=store, config=config or GovernanceConfig.from_settings(settings))
+    hub.attach()
+    if store is not None:
+        try:
+            n = hub.load_from_store()
+            log.info("governance: %d rumour source texts indexed from the store", n)
+        except Exception:  # an empty or old store: reports link by event id until texts arrive
+            log.exception("governance: loading source texts from the store failed")
+    return hub
+
+
+def attach_governance_to_app(app, hub: Governance) -> None:
+    """The Kafka side (report intake agent, alerts topic sink) and the HTTP routes of the
+    worker's service. Works before or after ``streams.web.register_routes``."""
+    from streams.governance.agents import register_governance_agents
+
+    register_governance_agents(app, hub)
+    app.governance = hub
+    service = getattr(app, "service", None)
+    if service is not None:
+        service.attach_governance(hub)
+
+
+def governance_topics(settings) -> dict[str, int]:
+    """The topics the worker should create beside its own (``streams.topics.ensure_topics``)."""
+    config = GovernanceConfig.from_settings(settings)
+    return {config.reports_topic: 1, config.alerts_topic: 1}

@@ -1,0 +1,260 @@
+"""The service's answers over the governance loop (:class:`streams.governance.hub.Governance`):
+report intake, handling status, jurisdiction alerts, debunk reach. No HTTP here.
+
+Sources: the hub's memory holds what this process saw (reports it took in, statuses it set,
+alerts its pipeline raised, debunk sets of the batches it processed); the store holds what
+every worker wrote. Reads merge both, so a dashboard served by one worker also shows alerts and
+statuses from the others and from before a restart. Store reads are cached for
+``cache_seconds`` (the dashboard polls every 2 s).
+
+Identities: reporters are members of the public; they are pseudonymised like account ids for
+roles without the ``clear`` permission. Alerts carry the trace of their rumour: the dashboard
+route is not audited, so its account ids are always pseudonymised (clear ids leave only through
+the audited trace routes).
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from streams.events import format_ts
+from streams.service import regions as rg
+from streams.service.access import Principal, covers
+
+log = logging.getLogger(__name__)
+
+NOTE_MAX = 2000
+STATUS_FIELDS = {"status", "note"}
+
+
+def changed_by(principal: Principal) -> str:
+    """Who changed a status, from the token: ``name (token id)``.
+
+    >>> changed_by(Principal("0123456789ab", "ann", "analyst", "370100"))
+    'ann (0123456789ab)'
+    """
+    return f"{principal.name} ({principal.token_id})"
+
+
+class GovernanceViews:
+    def __init__(self, hub, pseudonymiser, regions_of, summary, cache_seconds: float = 2.0):
+        self.hub = hub
+        self.store = hub.store  # the hub's store (with the governance methods), or None
+        self.pseudo = pseudonymiser
+        self.regions_of = regions_of  # rumour id -> region codes of its shares (None: unknown)
+        self.summary = summary  # Views.summary: sizes per rumour (to know when the store changed)
+        self.cache_seconds = cache_seconds
+        self._lock = threading.Lock()
+        self._cache: dict = {}
+        self._debunk_cache: dict[str, tuple] = {}
+
+    def _cached(self, key, fn):
+        now = time.monotonic()
+        with self._lock:
+            hit = self._cache.get(key)
+            if hit is not None and now - hit[0] < self.cache_seconds:
+                return hit[1]
+        value = fn()
+        with self._lock:
+            self._cache[key] = (now, value)
+        return value
+
+    def _forget(self, *keys) -> None:
+        with self._lock:
+            for k in keys:
+                self._cache.pop(k, None)
+
+    # -- status -------------------------------------------------------------------------------
+    def statuses(self) -> dict[str, dict]:
+        """rumour id -> current handling status ``{status, changed_by, changed_at}``."""
+        def read():
+            rows = dict(self.store.latest_statuses()) if self.store is not None else {}
+            with self.hub.desk._lock:
+                memory = list(self.hub.desk.history)
+            for r in memory:
+                known = rows.get(r["rumour_id"])
+                if known is None or r["changed_ms"] >= known["changed_ms"]:
+                    rows[r["rumour_id"]] = r
+            return {rid: _status_row(r) for rid, r in rows.items()}
+        return self._cached("statuses", read)
+
+    def status(self, rumour_id: str) -> dict:
+        rows = {}
+        if self.store is not None:
+            for r in self.store.status_history(rumour_id):
+                rows[_status_key(r)] = r
+        with self.hub.desk._lock:
+            for r in self.hub.desk.history:
+                if r["rumour_id"] == rumour_id:
+                    rows[_status_key(r)] = r
+        # Same order as the store's latest_statuses: time, then the later step of the workflow.
+        from streams.governance.reports import STATUSES
+
+        history = sorted(rows.values(), key=lambda r: (r["changed_ms"], STATUSES.index(r["status"])
+                                                         if r["status"] in STATUSES else -1))
+        return {"rumour_id": rumour_id, "status": _status_row(history[-1]) if history else None,
+                "history": [_status_row(r) for r in history], "statuses": list(STATUSES)}
+
+    def set_status(self, rumour_id: str, body, principal: Principal) -> tuple[int, dict]:
+        if not isinstance(body, dict):
+            return 400, {"error": "body: expected a JSON object"}
+        extra = sorted(set(body) - STATUS_FIELDS)
+        if extra:
+            why = " (who changed it comes from the token)" if "changed_by" in extra else ""
+            return 400, {"error": f"body: unknown field(s) {', '.join(extra)}{why}"}
+        note = body.get("note") or ""
+        if not isinstance(note, str) or len(note) > NOTE_MAX:
+            return 400, {"error": f"note: a string of at most {NOTE_MAX} characters"}
+        status = body.get("status")
+        if not isinstance(status, str):
+            return 400, {"error": "status: required"}
+        code, answer = self.hub.set_status(rumour_id, status, changed_by(principal), note)
+        self._forget("statuses")
+        return code, answer
+
+    # -- reports ------------------------------------------------------------------------------
+    def submit(self, payload, principal: Principal) -> tuple[int, dict]:
+        """Take a report in; the linked rumour is named only when the caller's jurisdiction
+        covers it (an intake desk learns that a report matched, not what happens elsewhere)."""
+        code, answer = self.hub.submit_report(payload, f"http:{principal.token_id}")
+        rid = answer.get("rumour_id")
+        if rid:
+            self._forget("statuses")
+            regions = self.regions_of(rid)
+            if regions is None or not principal.covers_any(regions):
+                answer = dict(answer, rumour_id=None, linked_outside_jurisdiction=True)
+        if answer.get("region_code"):
+            answer["region_name"] = rg.name(answer["region_code"])
+        return code, answer
+
+    def reports(self, rumour_id: str, clear: bool) -> dict:
+        rows = {}
+        if self.store is not None:
+            for r in self.store.load_reports(rumour_id):
+                rows[r["report_id"]] = r
+        for r in self.hub.desk.reports_of(rumour_id):
+            rows[r["report_id"]] = r
+        name = (lambda a: a) if clear else self.pseudo
+        out = []
+        for r in sorted(rows.values(), key=lambda r: (r["report_ms"], r["report_id"])):
+            out.append({
+                "report_id": r["report_id"], "reporter": name(r["reporter"]), "post_id": r["post_id"] or None,
+                "link": r["link"] or None, "text": r["text"] or None, "reported_at": format_ts(r["report_ms"]),
+                "received_at": format_ts(r["received_ms"]), "region": r["region"] or None,
+                "region_code": r["region_code"] or None, "region_name": rg.name(r["region_code"]),
+                "link_method": r["link_method"], "similarity": r["similarity"],
+                "duplicate_of": r["duplicate_of"] or None, "source": r.get("source") or None})
+        return {"rumour_id": rumour_id, "identities": "clear" if clear else "pseudonymised",
+                "reports": out, "distinct": sum(1 for r in out if not r["duplicate_of"])}
+
+    # -- alerts -------------------------------------------------------------------------------
+    def _all_alerts(self) -> list[dict]:
+        def read():
+            by_id = {}
+            if self.store is not None:
+                try:
+                    for a in self.store.load_alerts():
+                        by_id[a["alert_id"]] = a
+                except Exception:  # the dashboard still shows this process's alerts
+                    log.exception("reading alerts from the store failed")
+            with self.hub.alerts._lock:
+                memory = list(self.hub.alerts.alerts)
+            for a in memory:
+                by_id[a["alert_id"]] = a
+            return sorted(by_id.values(), key=lambda a: (-a["minute_ms"], a["unit"], a["rumour_id"], a["rule"]))
+        return self._cached("alerts", read)
+
+    def alerts(self, principal: Principal, within: str | None, since_ms: int | None, limit: int) -> dict:
+        """Alerts of units inside the caller's jurisdiction (and inside ``within`` when given)."""
+        picked = []
+        for a in self._all_alerts():
+            if not covers(principal.jurisdiction, a["unit"]):
+                continue
+            if within is not None and not covers(within, a["unit"]):
+                continue
+            if since_ms is not None and a["minute_ms"] < since_ms:
+                continue
+            picked.append(self._alert_view(a))
+            if len(picked) >= limit:
+                break
+        return {"jurisdiction": within or principal.jurisdiction, "alerts": picked}
+
+    def _alert_view(self, a: dict) -> dict:
+        out = {k: v for k, v in a.items() if k != "trace"}
+        out["unit_name"] = rg.name(a["unit"]) or {"zh": a.get("unit_name_zh"), "en": a.get("unit_name_en")}
+        trace = a.get("trace")
+        if trace:
+            p = self.pseudo
+            out["trace"] = {"events": trace.get("events"),
+                            "origins": [{"account_id": p(o["account_id"]), "event_id": o.get("event_id"),
+                                         "ts": o.get("ts"), "confidence": o.get("confidence")}
+                                        for o in trace.get("origins", [])[:5]],
+                            "cutoff": [{"account_id": p(c["account_id"]), "prevented": c["prevented"]}
+                                       for c in trace.get("cutoff", [])[:5]],
+                            "identities": "pseudonymised"}
+        else:
+            out["trace"] = None
+        return out
+
+    # -- debunk -------------------------------------------------------------------------------
+    def debunk(self, rumour_id: str) -> dict | None:
+        """Reach, coverage and time to debunk. From the hub when it saw every event of the
+        rumour that the store holds, else recomputed from the store's events (cached until
+        the rumour's counts change)."""
+        s = self.summary()["rumours"].get(rumour_id)
+        version = (s["size"], s["debunk_size"]) if s else None
+        metrics = _retry(lambda: self.hub.debunks.metrics(rumour_id))
+        if metrics is not None and (version is None or self.store is None
+                                    or (metrics.rumour_shares, metrics.debunk_shares) == version):
+            answer = metrics.to_dict()
+            answer["source"] = "live"
+        else:
+            hit = self._debunk_cache.get(rumour_id)
+            if hit is not None and hit[0] == version:
+                answer = hit[1]
+            else:
+                answer = self._debunk_from_store(rumour_id)
+                if answer is None:
+                    return None
+                self._debunk_cache[rumour_id] = (version, answer)
+        answer = dict(answer)
+        answer["by_city"] = {c: dict(v, name=rg.name(c)) for c, v in answer["by_city"].items()}
+        for key in ("first_rumour", "first_debunk"):
+            ms = answer.get(key + "_ms")
+            answer[key + "_at"] = format_ts(ms) if ms is not None else None
+        return answer
+
+    def _debunk_from_store(self, rumour_id: str) -> dict | None:
+        from streams.governance.debunks import tracker_from_batch
+
+        if self.store is None:
+            return None
+        batch = self.store.load_events(rumour_ids=[rumour_id])
+        m = tracker_from_batch(batch).metrics(rumour_id) if len(batch) else None
+        if m is None:
+            return None
+        answer = m.to_dict()
+        answer["source"] = "store"
+        return answer
+
+
+def _retry(fn, tries: int = 5):
+    # The pipeline thread may add to the tracker's sets while we read them (no lock there):
+    # a "changed size during iteration" read is simply taken again.
+    for i in range(tries):
+        try:
+            return fn()
+        except RuntimeError:
+            if i == tries - 1:
+                raise
+            time.sleep(0.01)
+
+
+def _status_key(r: dict) -> tuple:
+    return r["changed_ms"], r["status"], r["changed_by"], r["note"]
+
+
+def _status_row(r: dict) -> dict:
+    return {"status": r["status"], "changed_by": r["changed_by"],
+            "changed_at": format_ts(int(r["changed_ms"])), "note": r["note"]}

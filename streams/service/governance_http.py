@@ -1,0 +1,93 @@
+"""Handlers of the governance routes (``governance=True`` in :data:`streams.service.routes.ROUTES`),
+mixed into :class:`streams.service.http.Service`: they pass the same checks as every route
+(token 401, role 403, parameters 400, rumour 404, jurisdiction 403, audit) before they run.
+
+POST bodies: JSON (``Content-Type: application/json``, else 415), at most :data:`BODY_MAX`
+bytes (else 413), read in chunks so an oversized body is refused before it is held in memory.
+"""
+from __future__ import annotations
+
+import orjson
+from aiohttp import web
+
+from streams.api import ApiError
+from streams.service.access import check_code
+
+BODY_MAX = 64 * 1024
+
+
+async def read_json(request, limit: int = BODY_MAX):
+    ctype = (request.headers.get("Content-Type") or "").split(";", 1)[0].strip().lower()
+    if ctype != "application/json":
+        raise ApiError("body: Content-Type must be application/json", 415)
+    if request.content_length is not None and request.content_length > limit:
+        raise ApiError(f"body: larger than {limit} bytes", 413)
+    chunks, size = [], 0
+    while True:
+        chunk = await request.content.read(16384)
+        if not chunk:
+            break
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(f"body: larger than {limit} bytes", 413)
+        chunks.append(chunk)
+    try:
+        return orjson.loads(b"".join(chunks))
+    except orjson.JSONDecodeError:
+        raise ApiError("body: invalid JSON") from None
+
+
+def _json(obj, status: int = 200) -> web.Response:
+    return web.Response(body=orjson.dumps(obj), status=status, content_type="application/json")
+
+
+class GovernanceHandlers:
+    """Needs ``self.gov`` (:class:`streams.service.governance.GovernanceViews`), ``self._run``
+    and ``self._int_param``."""
+
+    async def _r_report_submit(self, principal, params, request, ctx):
+        payload = await read_json(request)
+        status, answer = await self._run(self.gov.submit, payload, principal)
+        return _json(answer, status)
+
+    async def _r_reports(self, principal, params, request, ctx):
+        return _json(await self._run(self.gov.reports, ctx["rumour_id"], principal.may("clear")))
+
+    async def _r_status(self, principal, params, request, ctx):
+        return _json(await self._run(self.gov.status, ctx["rumour_id"]))
+
+    async def _r_status_set(self, principal, params, request, ctx):
+        body = await read_json(request)
+        if isinstance(body, dict):
+            ctx["params"].update({k: str(v)[:200] for k, v in body.items() if k in ("status", "note")})
+        status, answer = await self._run(self.gov.set_status, ctx["rumour_id"], body, principal)
+        return _json(answer, status)
+
+    async def _r_alerts(self, principal, params, request, ctx):
+        q = request.query
+        within = q.get("jurisdiction") or None
+        if within is not None:
+            try:
+                check_code(within)
+            except ValueError:
+                raise ApiError("jurisdiction: expected a 6-digit division code") from None
+            from streams.service.access import covers
+
+            # Narrowing only: a code outside the caller's own jurisdiction is refused.
+            if not covers(principal.jurisdiction, within):
+                raise _refused(403, f"jurisdiction {within} is outside {principal.jurisdiction}")
+        limit = self._int_param(q, "limit", 100, 1, 1000)
+        since = self._int_param(q, "since_ms", 0, 0, 1 << 62) if q.get("since_ms") else None
+        return _json(await self._run(self.gov.alerts, principal, within, since, limit))
+
+    async def _r_debunk(self, principal, params, request, ctx):
+        answer = await self._run(self.gov.debunk, ctx["rumour_id"])
+        if answer is None:
+            raise _refused(404, f"no debunk figures for {ctx['rumour_id']!r}")
+        return _json(answer)
+
+
+def _refused(status: int, message: str):
+    from streams.service.http import Refused
+
+    return Refused(status, message)
