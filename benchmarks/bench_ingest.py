@@ -12,7 +12,7 @@ limits around it, all in the same run.
    (benchmarks/ingest_worker.py, a real Faust worker each): ``ours`` = streams.app.create_app,
    the production agent, writing to a fresh ClickHouse database; ``noop`` = a Faust agent with the
    same ``take()`` batching that only counts. ``take()`` batch: 5,000 messages for single,
-   ``10,000 / per_message`` messages (10,000 events) for batched; 0.5 s wait. Rate = events after
+   ``--take-events / per_message`` messages (10,000 events) for batched; 0.5 s wait. Rate = events after
    the first batch / time from the first batch's end to the last's (start-up excluded). Beside:
    a plain aiokafka ``getmany`` consumer (decodes nothing) on the same topics.
 3. ClickHouse's own insert ceiling: ``INSERT INTO share_events (...) SELECT ... FROM
@@ -41,8 +41,8 @@ from benchmarks.outputs import emit, load_average, progress, save
 
 
 def drain(mode: str, topic: str, n_events: int, per_message: int, clickhouse: str | None,
-          run_id: str) -> dict:
-    batch = 5000 if per_message <= 1 else max(1, 10_000 // per_message)
+          run_id: str, take_events: int = 10_000) -> dict:
+    batch = 5000 if per_message <= 1 else max(1, take_events // per_message)
     app_id = f"bench-{mode}-{run_id}-{uuid.uuid4().hex[:6]}"
     w = kit.Worker(mode, topic, app_id, clickhouse=clickhouse, batch_size=batch,
                    events_per_message=per_message)
@@ -57,8 +57,10 @@ def drain(mode: str, topic: str, n_events: int, per_message: int, clickhouse: st
            "events_per_cpu_s": round(b["events"] / cpu) if cpu else None}
     if mode == "ours":
         busy = b["busy_s"] or 1e-9
-        out["pipeline_s"] = {k: round(b[k], 3) for k in ("busy_s", "decode_s", "graph_s", "store_s")}
-        out["pipeline_share"] = {k[:-2]: round(b[k] / busy, 3) for k in ("decode_s", "graph_s", "store_s")}
+        steps = ("decode_s", "restore_s", "refuse_s", "graph_s", "store_s")
+        out["pipeline_s"] = {k: round(b[k], 3) for k in ("busy_s", *steps)}
+        out["pipeline_share"] = {k[:-2]: round(b[k] / busy, 3) for k in steps}
+        out["pipeline_share"]["other"] = round(1 - sum(out["pipeline_share"].values()), 3)
         span = (b["last_end"] or 0) - (b["first_end"] or 0)
         out["pipeline_busy_fraction"] = round(busy / span, 3) if span > 0 else None
     return out
@@ -95,7 +97,7 @@ def clickhouse_ceiling(url: str, n: int, repeat: int) -> dict:
 
 
 def latency(broker: str, clickhouse: str, rate_eps: float, per_message: int, seconds: float,
-            seed: int, run_id: str) -> dict:
+            seed: int, run_id: str, take_events: int = 10_000, batch_wait: float = 0.5) -> dict:
     from clickhouse_driver import Client
 
     from streams.store.clickhouse import parse_url
@@ -108,8 +110,8 @@ def latency(broker: str, clickhouse: str, rate_eps: float, per_message: int, sec
     pairs = kit.stream_messages(n_events + per_message, per_message, seed + 7, f"lat{run_id}")
     warm, pairs = pairs[:1], pairs[1:]
     w = kit.Worker("ours", topic, f"bench-lat-{run_id}", clickhouse=f"{clickhouse.rstrip('/')}/{db}",
-                   batch_size=max(1, 10_000 // per_message), events_per_message=per_message,
-                   partitions=1)
+                   batch_size=max(1, take_events // per_message), events_per_message=per_message,
+                   batch_wait=batch_wait, partitions=1)
     s = parse_url(clickhouse)
     ch = Client(host=s["host"], port=s["port"], user=s["user"], password=s["password"])
     try:
@@ -185,6 +187,10 @@ def main(argv=None) -> int:
     ap.add_argument("--repeat", type=int, default=1, help="runs of each consumer (median reported)")
     ap.add_argument("--ceiling-rows", type=int, default=1_000_000)
     ap.add_argument("--latency-seconds", type=float, default=10.0)
+    ap.add_argument("--take-events", type=int, default=10_000,
+                    help="events per take() batch for batched messages (take(n) counts messages)")
+    ap.add_argument("--batch-wait", type=float, default=0.5,
+                    help="take(within=) of the latency run's worker (the engine's default is 0.5 s)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--broker", default="127.0.0.1:9092")
     ap.add_argument("--clickhouse", default="clickhouse://127.0.0.1:9000")
@@ -210,7 +216,7 @@ def main(argv=None) -> int:
             for r in range(args.repeat):
                 db = f"{args.clickhouse.rstrip('/')}/bench_{who}_{mode}_{run_id}_{r}" if who == "ours" else None
                 progress(f"{who} worker on {mode} (run {r + 1}/{args.repeat}) ...")
-                out = drain(who, topics[mode], n, k, db, run_id)
+                out = drain(who, topics[mode], n, k, db, run_id, args.take_events)
                 out["load_average"] = load_average()
                 progress(f"{who} {mode}: {out['eps']} events/s, {out['events_per_cpu_s']} per CPU s")
                 runs.setdefault(f"{who}_{mode}", []).append(out)
@@ -229,7 +235,7 @@ def main(argv=None) -> int:
     })
     progress(f"latency at 50% of {res['batched_eps']} events/s for {args.latency_seconds}s ...")
     lat = latency(args.broker, args.clickhouse, res["batched_eps"] * 0.5, args.per_message,
-                  args.latency_seconds, args.seed, run_id)
+                  args.latency_seconds, args.seed, run_id, args.take_events, args.batch_wait)
     res.update({"p50_latency_ms": lat["p50_ms"], "p99_latency_ms": lat["p99_ms"], "latency": lat})
     target_batched = min(250_000, 0.6 * ceiling["eps"])
     res["targets"] = {
@@ -240,6 +246,7 @@ def main(argv=None) -> int:
         "p99_met": lat["p99_ms"] is not None and lat["p99_ms"] < 1000,
     }
     res.update({"runs": runs, "ceiling": ceiling, "per_message": args.per_message,
+                "take_events": args.take_events, "batch_wait": args.batch_wait,
                 "single_events": args.single_events, "batched_events": args.batched_events,
                 "load_average": load_average()})
     emit(res, args.json)

@@ -9,7 +9,8 @@ batching, the pipeline in its executor thread, the real ClickHouse store) with a
 agent on the same topic with the same ``take()`` batching that only counts what it receives.
 
 GET /bench returns ``{"events", "messages", "batches", "first_end", "last_end", "first_events",
-"busy_s", "decode_s", "graph_s", "store_s", "cpu_s"}`` (times from time.time(); ``*_s`` summed
+"busy_s", "decode_s", "graph_s", "store_s", "restore_s", "refuse_s",
+"cpu_s"}`` (times from time.time(); ``*_s`` summed
 over batches; cpu_s = this process's user+system CPU seconds).
 """
 from __future__ import annotations
@@ -41,7 +42,7 @@ class Counters:
         self.lock = threading.Lock()
         self.data = {"events": 0, "messages": 0, "batches": 0, "first_end": None, "last_end": None,
                      "first_events": 0, "busy_s": 0.0, "decode_s": 0.0, "graph_s": 0.0,
-                     "store_s": 0.0}
+                     "store_s": 0.0, "restore_s": 0.0, "refuse_s": 0.0}
 
     def batch(self, messages: int, events: int, busy: float) -> None:
         now = time.time()
@@ -92,6 +93,20 @@ class TimedPipeline(Pipeline):
             return super()._apply_to_graphs(batch, dead)
         finally:
             self.counters.add("graph_s", time.perf_counter() - t0)
+
+    def _restore_from_store(self, batch):
+        t0 = time.perf_counter()
+        try:
+            return super()._restore_from_store(batch)
+        finally:
+            self.counters.add("restore_s", time.perf_counter() - t0)
+
+    def _refuse_cross_rumour_parents(self, batch, dead):
+        t0 = time.perf_counter()
+        try:
+            return super()._refuse_cross_rumour_parents(batch, dead)
+        finally:
+            self.counters.add("refuse_s", time.perf_counter() - t0)
 
     def _write_with_retry(self, batch, dead):
         t0 = time.perf_counter()

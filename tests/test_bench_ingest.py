@@ -1,0 +1,75 @@
+"""Smoke tests of `rumour bench ingest` / `scale`: the message stream reconciles, the helpers'
+arithmetic, and (with Kafka + ClickHouse) the JSON contract of a tiny end-to-end run."""
+from __future__ import annotations
+
+import json
+
+import orjson
+import pytest
+
+from benchmarks import bench_scale, ingest_kit
+from benchmarks.ingest_worker import cpu_seconds
+
+INGEST_CONTRACT = ("batched_eps", "single_eps", "noop_faust_eps", "getmany_eps",
+                   "clickhouse_ceiling_eps", "p50_latency_ms", "p99_latency_ms")
+
+
+@pytest.mark.parametrize("per_message", [1, 7, 500])
+def test_stream_messages_reconcile(per_message):
+    pairs = ingest_kit.stream_messages(12_345, per_message, seed=3, prefix="t", shares_per_rumour=1000)
+    events = []
+    for key, value in pairs:
+        obj = orjson.loads(value)
+        batch = obj if isinstance(obj, list) else [obj]
+        assert 1 <= len(batch) <= per_message
+        assert {e["rumour_id"] for e in batch} == {key.decode()}  # keyed by its one rumour
+        events.extend(batch)
+    assert len(events) == 12_345
+    assert len({(e["rumour_id"], e["event_id"]) for e in events}) == 12_345
+    if per_message == 1:
+        assert len(pairs) == 12_345
+    again = ingest_kit.stream_messages(12_345, per_message, seed=3, prefix="t", shares_per_rumour=1000)
+    assert again == pairs
+
+
+def test_cpu_seconds_grow_with_work():
+    before = cpu_seconds()
+    sum(i * i for i in range(2_000_000))
+    assert cpu_seconds() > before >= 0
+
+
+def test_rate_excludes_the_first_batch():
+    b = {"events": 1100, "first_events": 100, "first_end": 10.0, "last_end": 12.0}
+    assert ingest_kit.rate_of(b) == 500
+    assert ingest_kit.rate_of({**b, "last_end": 10.0}) is None
+
+
+def test_scale_projection_model():
+    row = {"events": 100_000, "cpu_s": {"workers": [4.0, 6.0], "kafka": 2.0, "clickhouse": 5.0}}
+    p = bench_scale.projection(row)
+    assert p["per_worker_eps"] == 10_000  # 100k events / 10 worker CPU seconds
+    assert p["4_machines"]["eps"] == 40_000
+    assert p["4_machines"]["clickhouse_cores"] == pytest.approx(2.0)
+
+
+@pytest.mark.kafka
+@pytest.mark.clickhouse
+@pytest.mark.slow
+def test_bench_ingest_end_to_end_contract(kafka_bootstrap, clickhouse_server, capsys, tmp_path,
+                                          monkeypatch):
+    from benchmarks.bench_ingest import main
+
+    monkeypatch.setattr("benchmarks.outputs.OUT_DIR", tmp_path)
+    assert main(["--single-events", "600", "--batched-events", "3000", "--per-message", "100",
+                 "--latency-seconds", "1", "--ceiling-rows", "10000", "--broker", kafka_bootstrap,
+                 "--clickhouse", clickhouse_server, "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    for key in INGEST_CONTRACT:
+        assert res[key] is not None and res[key] > 0, key
+    assert res["ceiling"]["rows"] == 10_000
+    assert res["latency"]["not_seen"] == 0
+    assert res["p99_latency_ms"] >= res["p50_latency_ms"]
+    shares = res["runs"]["ours_batched"][0]["pipeline_share"]
+    assert all(v >= 0 for k, v in shares.items() if k != "other")
+    assert sum(shares.values()) == pytest.approx(1.0, abs=0.01)
+    assert json.loads((tmp_path / "ingest.json").read_text())["command"].startswith("rumour bench ingest")
