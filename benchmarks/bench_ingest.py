@@ -48,9 +48,10 @@ def drain(mode: str, topic: str, n_events: int, per_message: int, clickhouse: st
                    events_per_message=per_message)
     try:
         w.wait_ready()
+        cpu0 = w.cpu_s()  # start-up (imports, numba warm-up, schema) is not per event
         b = w.wait_events(n_events)
         rate = kit.rate_of(b)
-        cpu = w.cpu_s()
+        cpu = w.cpu_s() - cpu0
     finally:
         w.stop()
     out = {"eps": round(rate) if rate else None, "batches": b["batches"], "cpu_s": round(cpu, 2),
