@@ -82,7 +82,8 @@ def create_app(settings: Settings, store=None, pipeline: Pipeline | None = None)
                  "store_failures": 0, "store_retrying": 0, "store_wait_seconds": 0.0,
                  "inflight_messages": 0, "batch_age_seconds": 0.0, "lag": 0,
                  "assigned_partitions": 0, "released_rumours": 0, "rebalances": 0,
-                 "rumours_in_memory": 0, "rss_bytes": 0, "dead_letter_send_failures": 0}
+                 "rumours_in_memory": 0, "rss_bytes": 0, "dead_letter_send_failures": 0,
+                 "store_write_retries": 0}
     shares = app.topic(settings.topic, key_type=bytes, value_type=bytes,
                        key_serializer="raw", value_serializer="raw",
                        partitions=settings.topic_partitions)
@@ -170,6 +171,9 @@ def create_app(settings: Settings, store=None, pipeline: Pipeline | None = None)
         s["batch_age_seconds"] = round(time.monotonic() - batch_started[0], 1) if batch_started[0] else 0.0
         s["rumours_in_memory"] = len(pipeline.graphs) - len(pipeline._borrowed)
         s["rss_bytes"] = _rss_bytes()
+        s["store_write_retries"] = pipeline.write_retries
+        if pipeline.retrying:
+            s["store_retrying"] = 1
 
     from streams.web import register_routes
 

@@ -82,6 +82,8 @@ class Pipeline:
         self.assigned: set[int] | None = None
         self.partitioner = None  # rumour_id -> partition, for rumours known only from queries
         self.invalidations = 0
+        self.write_retries = 0  # failed store writes that were tried again
+        self.retrying = False
         self._borrowed: set[str] = set()  # graphs of rumours owned elsewhere, kept for one query
 
     # -- ingest ---------------------------------------------------------------------------
@@ -273,16 +275,21 @@ class Pipeline:
     def _write_with_retry(self, batch: EventBatch, dead: list) -> None:
         deadline = time.monotonic() + self.store_retry_seconds
         delay = 0.1
-        while True:
-            try:
-                self.store.write(batch, dead)
-                return
-            except Exception as exc:  # the store raises driver-specific errors
-                if time.monotonic() + delay > deadline:
-                    raise
-                log.warning("store write failed (%s); retrying in %.1fs", exc, delay)
-                time.sleep(delay)
-                delay = min(delay * 2, 5.0)
+        self.retrying = True  # read by the worker's metrics while this thread waits
+        try:
+            while True:
+                try:
+                    self.store.write(batch, dead)
+                    return
+                except Exception as exc:  # the store raises driver-specific errors
+                    self.write_retries += 1
+                    if time.monotonic() + delay > deadline:
+                        raise
+                    log.warning("store write failed (%s); retrying in %.1fs", exc, delay)
+                    time.sleep(delay)
+                    delay = min(delay * 2, 5.0)
+        finally:
+            self.retrying = False
 
     # -- queries --------------------------------------------------------------------------
     def rumour_ids(self) -> list[str]:
