@@ -31,15 +31,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-import sql
-from sql.queries import quote
 from graph import ADDED, DUPLICATE, REJECTED, CascadeGraph
+from streams.crossref import CROSS_RUMOUR, refuse_cross_rumour_parents  # noqa: F401 (re-exported)
+from streams.crossref import row_json as _row_json
 from streams.events import KIND_CODE, DeadLetter, Decoder, EventBatch
 
 log = logging.getLogger(__name__)
 
 DEBUNK = KIND_CODE["debunk"]
-CROSS_RUMOUR = "parent in another rumour"
 
 
 @dataclass
@@ -176,51 +175,7 @@ class Pipeline:
         return part is not None and part in self.assigned
 
     def _refuse_cross_rumour_parents(self, batch: EventBatch, dead: list) -> EventBatch:
-        """Rows whose parent is an event of another rumour (not of their own) become dead letters."""
-        if not len(batch):
-            return batch
-        own: dict[str, set] = {}
-        for eid, rid in zip(batch.event_id, batch.rumour_id):
-            own.setdefault(rid, set()).add(eid)
-        unknown = []  # rows whose parent is not (yet) an event of their own rumour
-        for i, pid in enumerate(batch.parent_event_id):
-            if pid is None:
-                continue
-            rid = batch.rumour_id[i]
-            if pid in own[rid] or any(g is not None and g.node(pid) >= 0
-                                      for g in (self.graphs.get(rid), self.debunks.get(rid))):
-                continue
-            unknown.append(i)
-        if not unknown:
-            return batch
-        elsewhere: dict[str, set] = {}
-        for rid, ids in own.items():
-            for eid in ids:
-                elsewhere.setdefault(eid, set()).add(rid)
-        for eid, rid in self._stored_rumours_of({batch.parent_event_id[i] for i in unknown}):
-            elsewhere.setdefault(eid, set()).add(rid)
-        bad = [i for i in unknown if elsewhere.get(batch.parent_event_id[i], set()) - {batch.rumour_id[i]}]
-        if not bad:
-            return batch
-        now = int(time.time() * 1000)
-        for i in bad:
-            dead.append(DeadLetter(raw=_row_json(batch, i), reason=CROSS_RUMOUR, source="pipeline",
-                                   received_ms=now, rumour_id=batch.rumour_id[i],
-                                   event_id=batch.event_id[i]))
-        keep = np.ones(len(batch), bool)
-        keep[bad] = False
-        return batch.take(keep)
-
-    def _stored_rumours_of(self, event_ids) -> list[tuple[str, str]]:
-        """(event_id, rumour_id) of stored events with these ids, any rumour."""
-        rows = getattr(self.store, "_rows", None)
-        if rows is None or not event_ids:
-            return []
-        # ORDER BY (rumour_id, event_id): this scans the event_id column; it runs only for
-        # parents unknown in their own rumour (mostly children that overtook their parent).
-        query = (f"SELECT DISTINCT event_id, rumour_id FROM {sql.check_identifier(self.store.database)}"
-                 f".share_events WHERE event_id IN ({', '.join(quote(e) for e in sorted(event_ids))})")
-        return [(str(e), str(r)) for e, r in rows(query)]
+        return refuse_cross_rumour_parents(batch, dead, (self.graphs, self.debunks), self.store)
 
     def _apply_to_graphs(self, batch: EventBatch, dead: list) -> np.ndarray:
         status = np.full(len(batch), ADDED, np.int8)
@@ -342,10 +297,3 @@ def warm_up() -> float:
     graph.trace(2)
     graph.chain("c")
     return time.perf_counter() - started
-
-
-def _row_json(batch: EventBatch, row: int) -> bytes:
-    import orjson
-
-    one = batch.take([row])
-    return orjson.dumps(next(one.rows()))
