@@ -83,9 +83,13 @@ def served(tmp_path):
     with open(data, "wb") as fh:
         for e in synthetic_events(n_rumours=3, shares_per_rumour=400, seed=5, prefix="br"):
             fh.write(orjson.dumps(e) + b"\n")
+    reports = tmp_path / "reports.jsonl"  # one public report, on the first rumour's 6th share
+    reports.write_bytes(orjson.dumps({"reporter": "citizen", "post_id": "br-r0-e5",
+                                      "time": "2025-12-01T12:00:00Z"}) + b"\n")
     tokens = tmp_path / "tokens" / "tokens.json"
     env = dict(os.environ, RUMOUR_TOKENS_FILE=str(tokens))
-    server = subprocess.Popen([sys.executable, "-m", "streams.cli", "serve", str(data), "--port", "0"],
+    server = subprocess.Popen([sys.executable, "-m", "streams.cli", "serve", str(data), "--port", "0",
+                               "--reports", str(reports)],
                               env=env, stdout=subprocess.PIPE, stderr=open(tmp_path / "serve.log", "wb"),
                               cwd=str(tmp_path))
     try:
@@ -97,7 +101,8 @@ def served(tmp_path):
         url = line.split()[1]
         out = io.StringIO()
         with contextlib.redirect_stdout(out):
-            token_main(["issue", "--role", "analyst", "--jurisdiction", "370000", "--tokens-file", str(tokens)])
+            token_main(["issue", "--role", "analyst", "--jurisdiction", "370000", "--name", "browser-analyst",
+                        "--tokens-file", str(tokens)])
         yield url, out.getvalue().splitlines()[0]
     finally:
         server.terminate()
@@ -157,13 +162,46 @@ async def _drive(url: str, token: str, tmp_path: Path) -> dict:
                              "window.rumourDashboard.state.tree.roots[0].children[0].name); true")
                 await cdp.wait_for("document.querySelectorAll('#chain li').length > 0")
                 found["chain_hops"] = await cdp.js("document.querySelectorAll('#chain li').length")
+                # Governance: alerts of the analyst's province, handling status, debunk reach.
+                await cdp.wait_for("document.querySelectorAll('#alerts li.alert').length > 0")
+                found["alerts"] = await cdp.js("document.querySelectorAll('#alerts li.alert').length")
+                found["alert_units"] = await cdp.js("Array.from(document.querySelectorAll('#alerts li.alert b'))"
+                                                    ".map(function(b){return b.textContent;})")
+                found["alerts_api"] = await cdp.js("window.rumourDashboard.state.alerts.length")
+                await cdp.js("window.rumourDashboard.select('br-r0'); true")
+                await cdp.wait_for("window.rumourDashboard.state.handling !== null && "
+                                   "window.rumourDashboard.state.debunk !== null && "
+                                   "document.getElementById('handling').hidden === false")
+                found["handling_received"] = await cdp.js("document.getElementById('handling-status').textContent")
+                found["handling_by_received"] = await cdp.js("document.getElementById('handling-by').textContent")
+                # change the status with the page's own control
+                await cdp.js("document.getElementById('status-select').value = 'verified';"
+                             "document.getElementById('status-note').value = '已核实 browser';"
+                             "document.getElementById('status-form').requestSubmit(); true")
+                await cdp.wait_for("(window.rumourDashboard.state.handling.status || {}).status === 'verified'")
+                await asyncio.sleep(0.3)
+                found["handling_verified"] = await cdp.js("document.getElementById('handling-status').textContent")
+                found["handling_by"] = await cdp.js("document.getElementById('handling-by').textContent")
+                found["history"] = await cdp.js("document.querySelectorAll('#handling-history li').length")
+                found["debunk_stats"] = await cdp.js("document.getElementById('debunk-stats').textContent")
+                found["debunk_chart"] = await cdp.js(_chart_js("chart-debunk"))
+                await cdp.js("var l = document.getElementById('level'); l.value = 'city';"
+                             "l.dispatchEvent(new Event('change')); true")
+                found["region_labels"] = await cdp.js(
+                    "echarts.getInstanceByDom(document.getElementById('chart-regions')).getOption().yAxis[0].data")
+                await cdp.js("document.getElementById('chart-debunk').scrollIntoView(); true")
+                await cdp.screenshot(tmp_path / "dashboard-debunk.png")
+                await cdp.js("window.scrollTo(0, 0); true")
                 await cdp.screenshot(tmp_path / "dashboard-zh-CN.png")
                 await cdp.js("document.getElementById('lang').click(); true")
                 found["title_en"] = await cdp.js("document.querySelector('h1').textContent")
                 found["legend_en"] = await cdp.js(
                     "echarts.getInstanceByDom(document.getElementById('chart-series')).getOption().legend[0].data")
+                found["handling_en"] = await cdp.js("document.getElementById('handling-status').textContent")
+                found["alerts_title_en"] = await cdp.js("document.querySelector('.alerts-box h2 span').textContent")
                 await cdp.screenshot(tmp_path / "dashboard-en.png")
                 found["errors"] = await cdp.js("window.rumourDashboard.state.errors")
+                found["last_error"] = await cdp.js("window.rumourDashboard.state.lastError || null")
                 return found
     finally:
         chrome.terminate()
@@ -190,7 +228,17 @@ def test_dashboard_renders_data_in_headless_chromium(served, tmp_path):
     assert "Asia/Shanghai" in found["tz"]
     assert found["polls_in_4s"] >= 1  # polling every 2 s
     assert found["chain_hops"] >= 2
-    assert found["errors"] == 0
-    for name in ("dashboard-zh-CN.png", "dashboard-en.png"):
+    assert found["errors"] == 0, found["last_error"]
+    # governance: alerts of the analyst's province (all the synthetic regions are in Shandong)
+    assert found["alerts"] == min(found["alerts_api"], 30) > 0
+    assert all(u and not u.isdigit() for u in found["alert_units"])  # names, not codes
+    assert found["handling_received"] == "已受理" and "举报受理" in found["handling_by_received"]
+    assert found["handling_verified"] == "已核实" and "browser-analyst" in found["handling_by"]
+    assert found["history"] == 2
+    assert "接触谣言账号" in found["debunk_stats"] and "%" in found["debunk_stats"]
+    assert found["debunk_chart"][0] >= 2
+    assert {"济南市", "青岛市"} <= set(found["region_labels"])
+    assert found["handling_en"] == "verified" and found["alerts_title_en"] == "Alerts in my jurisdiction"
+    for name in ("dashboard-zh-CN.png", "dashboard-en.png", "dashboard-debunk.png"):
         png = (tmp_path / name).read_bytes()
         assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000

@@ -8,6 +8,7 @@
     lang: sessionStorage.getItem("rumour.lang") || (navigator.language && navigator.language.indexOf("zh") === 0 ? "zh-CN" : "en"),
     token: sessionStorage.getItem("rumour.token") || "",
     me: null, rumours: [], selected: null, detail: null, tree: null, treeEvents: -1, chain: null,
+    alerts: null, handling: null, debunk: null, reports: null, names: {},
     polls: 0, errors: 0
   };
   var charts = {};
@@ -24,19 +25,36 @@
     return new Intl.DateTimeFormat(state.lang, {year: "numeric", month: "2-digit", day: "2-digit",
       hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false}).format(new Date(iso));
   }
+  // Names of division codes come with the answers (streams.governance.divisions); the
+  // province table is the fallback for a code the answers did not name.
+  function learnNames(map) { if (map) Object.keys(map).forEach(function (k) { if (map[k]) state.names[k] = map[k]; }); }
   function regionName(code) {
     if (!code) return t("unknown");
+    var n = state.names[code];
+    if (n) return state.lang === "zh-CN" ? n.zh : n.en;
+    if (!/^\d{6}$/.test(code)) return code;
     var p = PROVINCES[code.slice(0, 2)];
     var name = p ? p[state.lang === "zh-CN" ? 0 : 1] : code;
     return /0000$/.test(code) ? name : name + " " + code;
   }
+  function handlingName(status) { return status ? t(status === "debunked" ? "h_debunked" : status) : t("status_none"); }
+  function whoName(by) { return by === "system:intake" ? t("system_intake") : by; }
+  function duration(ms) {
+    if (ms == null) return t("no_debunk");
+    var m = Math.round(ms / 60000);
+    return (m < 0 ? "-" : "") + (Math.abs(m) >= 120 ? (Math.abs(m) / 60).toFixed(1) + " " + t("hours") : Math.abs(m) + " " + t("minutes"));
+  }
 
   // -- API --------------------------------------------------------------------------------
-  function api(path) {
+  function api(path, body) {
     var headers = {"Authorization": "Bearer " + state.token};
     var c = $("case").value.trim();
     if (c) headers["X-Case-Id"] = encodeURIComponent(c);
-    return fetch(path, {headers: headers, cache: "no-store"}).then(function (resp) {
+    var init = {headers: headers, cache: "no-store"};
+    if (body !== undefined) {
+      init.method = "POST"; headers["Content-Type"] = "application/json"; init.body = JSON.stringify(body);
+    }
+    return fetch(path, init).then(function (resp) {
       if (resp.status === 401) { showLogin(t("bad_token")); throw new Error("401"); }
       return resp.json().then(function (body) {
         if (!resp.ok) { var e = new Error(body.error || resp.status); e.status = resp.status; throw e; }
@@ -53,6 +71,7 @@
   function login() {
     return api("/api/me").then(function (me) {
       state.me = me; $("login").hidden = true;
+      var names = {}; names[me.jurisdiction] = me.jurisdiction_name; learnNames(names);
       renderWho();
       $("case-box").hidden = !me.case_required;
       poll();
@@ -66,7 +85,9 @@
     body.innerHTML = state.rumours.map(function (r) {
       return '<tr data-id="' + esc(r.rumour_id) + '"' + (r.rumour_id === state.selected ? ' class="selected"' : "") + ">" +
         "<td>" + esc(r.rumour_id) + "</td><td>" + r.size + "</td><td>+" + r.growth_last_hour + "</td>" +
-        '<td class="status-' + esc(r.status) + '">' + esc(t(r.status)) + "</td><td>" + esc(regionName(r.region)) +
+        '<td class="status-' + esc(r.status) + '">' + esc(t(r.status)) + "</td>" +
+        '<td class="h-' + esc(r.handling ? r.handling.status : "none") + '">' + esc(r.handling ? handlingName(r.handling.status) : "–") +
+        "</td><td>" + esc(regionName(r.region)) +
         "</td><td>" + esc(fmtTime(r.last_ts)) + "</td></tr>";
     }).join("");
   }
@@ -126,6 +147,9 @@
     var tr = state.tree; if (!tr) return;
     var root = tr.roots.length === 1 ? treeNode(tr.roots[0]) :
       {name: tr.rumour_id, value: tr.events, itemStyle: {color: "#555"}, children: tr.roots.map(treeNode)};
+    // A tree replaced in place (another rumour, another language) trips ECharts' tree view
+    // over the old nodes' edges: start from an empty chart each time.
+    chart("chart-tree").clear();
     chart("chart-tree").setOption({
       animation: false,
       tooltip: {trigger: "item", formatter: function (p) {
@@ -155,6 +179,87 @@
       }).join("") + "</ol>";
     }).join("");
   }
+  function renderAlerts() {
+    var me = state.me, list = $("alerts");
+    if (!me) return;
+    $("alerts-scope").textContent = t("alerts_scope") + ": " + regionName(me.jurisdiction);
+    if (!me.governance) { list.innerHTML = '<li class="muted">' + esc(t("governance_off")) + "</li>"; return; }
+    var alerts = state.alerts || [];
+    $("alert-count").textContent = alerts.length;
+    if (!alerts.length) { list.innerHTML = '<li class="muted">' + esc(t("no_alerts")) + "</li>"; return; }
+    list.innerHTML = alerts.slice(0, 30).map(function (a) {
+      var names = {}; names[a.unit] = a.unit_name; learnNames(names);
+      return '<li data-id="' + esc(a.rumour_id) + '" class="alert rule-' + esc(a.rule) + '">' +
+        '<span class="when">' + esc(fmtTime(a.minute)) + "</span> <b>" + esc(regionName(a.unit)) + "</b> · " +
+        esc(t("rule_" + a.rule)) + " · " + esc(a.rumour_id) + " · " + esc(t("window")) + " " + a.window_shares + "</li>";
+    }).join("");
+  }
+  function renderHandling() {
+    var box = $("handling"), h = state.handling, me = state.me;
+    if (!state.selected || !me || !me.governance) { box.hidden = true; return; }
+    box.hidden = false;
+    var cur = h && h.status;
+    var el = $("handling-status");
+    el.textContent = handlingName(cur ? cur.status : null);
+    el.className = "hstatus h-" + (cur ? cur.status : "none");
+    $("handling-by").textContent = cur ? t("by") + " " + whoName(cur.changed_by) + " " + t("at") + " " + fmtTime(cur.changed_at) : "";
+    var reports = state.reports;
+    $("handling-reports").textContent = reports ? "· " + reports.distinct + " " + t("reports_n") : "";
+    var form = $("status-form");
+    form.hidden = !me.may_set_status;
+    var sel = $("status-select");
+    if (h && h.statuses && sel.options.length !== h.statuses.length) {
+      sel.innerHTML = h.statuses.map(function (s) { return '<option value="' + esc(s) + '"></option>'; }).join("");
+    }
+    Array.prototype.forEach.call(sel.options, function (o) { o.textContent = handlingName(o.value); });
+    $("status-note").placeholder = t("note");
+    $("handling-history").innerHTML = (h ? h.history.slice(-5).reverse() : []).map(function (r) {
+      return "<li>" + esc(fmtTime(r.changed_at)) + " · <b>" + esc(handlingName(r.status)) + "</b> · " + esc(whoName(r.changed_by)) +
+        (r.note ? " · " + esc(r.note) : "") + "</li>";
+    }).join("");
+  }
+  function renderDebunk() {
+    var d = state.debunk, stats = $("debunk-stats");
+    if (!d) { stats.textContent = ""; if (charts["chart-debunk"]) charts["chart-debunk"].clear(); return; }
+    var pct = d.coverage == null ? "–" : (100 * d.coverage).toFixed(1) + "%";
+    stats.innerHTML = [[t("exposed"), d.exposed], [t("reached"), d.reached], [t("covered"), d.covered],
+      [t("coverage"), pct], [t("time_to_debunk"), duration(d.time_to_debunk_ms)]].map(function (x) {
+      return '<span class="stat"><small>' + esc(x[0]) + "</small><b>" + esc(x[1]) + "</b></span>";
+    }).join("");
+    var cities = Object.keys(d.by_city).map(function (c) {
+      var v = d.by_city[c]; var names = {}; names[c] = v.name; learnNames(names);
+      return [c, v.exposed, v.covered];
+    }).sort(function (a, b) { return b[1] - a[1]; }).slice(0, 12).reverse();
+    var cats = [t("rumour_series") + " / " + t("debunk_series")].concat(cities.map(function (c) { return regionName(c[0]); }));
+    chart("chart-debunk").setOption({
+      animation: false, tooltip: {trigger: "axis", axisPointer: {type: "shadow"}},
+      legend: {data: [t("exposed"), t("reached"), t("covered")], top: 0, right: 10},
+      grid: {left: 130, right: 40, top: 30, bottom: 20},
+      xAxis: {type: "value", minInterval: 1}, yAxis: {type: "category", data: cats.slice(1).concat([cats[0]])},
+      series: [
+        {name: t("exposed"), type: "bar", data: cities.map(function (c) { return c[1]; }).concat([d.exposed]), itemStyle: {color: "#c0392b"}},
+        {name: t("reached"), type: "bar", data: cities.map(function () { return null; }).concat([d.reached]), itemStyle: {color: "#27ae60"}},
+        {name: t("covered"), type: "bar", data: cities.map(function (c) { return c[2]; }).concat([d.covered]), itemStyle: {color: "#2f5a94"},
+          label: {show: true, position: "right", formatter: function (p) {
+            var i = p.dataIndex, ex = i < cities.length ? cities[i][1] : d.exposed;
+            return ex ? Math.round(100 * p.value / ex) + "%" : "";
+          }}}
+      ]
+    }, {notMerge: true});
+  }
+  function setStatus(ev) {
+    ev.preventDefault();
+    var id = state.selected; if (!id) return;
+    var body = {status: $("status-select").value};
+    var note = $("status-note").value.trim(); if (note) body.note = note;
+    $("status-msg").textContent = t("loading");
+    api("/api/rumours/" + encodeURIComponent(id) + "/status", body).then(function () {
+      $("status-msg").textContent = t("status_saved"); $("status-note").value = "";
+      return api("/api/rumours/" + encodeURIComponent(id) + "/status").then(function (h) {
+        if (id === state.selected) { state.handling = h; renderHandling(); }
+      });
+    }, function (e) { $("status-msg").textContent = (e.status === 403 ? t("forbidden") + ": " : "") + e.message; });
+  }
   function renderWho() {
     var me = state.me; if (!me) return;
     $("who").textContent = me.name + " · " + t("role_" + me.role) + " · " + regionName(me.jurisdiction) +
@@ -167,20 +272,36 @@
     $("tz").textContent = t("times_in") + ": " + tz;
     if (state.selected) $("detail-title").textContent = t("rumour") + " " + state.selected;
     renderWho(); renderList(); renderSeries(); renderRegions(); renderSpreaders(); renderTree(); renderChain();
+    $("status-msg").textContent = "";  // a transient message, in the language it was said in
+    renderAlerts(); renderHandling(); renderDebunk();
   }
 
   // -- polling ----------------------------------------------------------------------------
   function poll() {
     if (!state.token) return;
-    api("/api/rumours").then(function (list) {
+    var gov = state.me && state.me.governance;
+    // Alerts are polled beside the list; a failure of one does not stop the other.
+    var alerts = gov ? api("/api/alerts?limit=100").then(function (a) { state.alerts = a.alerts; renderAlerts(); })
+      : Promise.resolve(renderAlerts());
+    Promise.all([alerts, api("/api/rumours").then(function (list) {
       state.rumours = list.rumours;
       state.asOf = list.as_of;
+      list.rumours.forEach(function (r) { var n = {}; n[r.region] = r.region_name; learnNames(n); });
       if (!state.selected && list.rumours.length) select(list.rumours[0].rumour_id);
       renderList();
       if (!state.selected) return;
       var sel = state.selected;
-      return api("/api/rumours/" + encodeURIComponent(sel)).then(function (d) {
+      var base = "/api/rumours/" + encodeURIComponent(sel);
+      var extra = !gov ? [] : [
+        api(base + "/status").then(function (h) { if (sel === state.selected) { state.handling = h; } }),
+        api(base + "/reports").then(function (r) { if (sel === state.selected) { state.reports = r; } }),
+        api(base + "/debunk").then(function (d) { if (sel === state.selected) { state.debunk = d; } },
+                                   function (e) { if (e.status !== 404) throw e; state.debunk = null; })
+      ];
+      var gvDone = Promise.all(extra).then(function () { if (sel === state.selected) { renderHandling(); renderDebunk(); } });
+      return Promise.all([gvDone, api(base).then(function (d) {
         if (sel !== state.selected) return;
+        learnNames(d.region_names);
         state.detail = d; renderSeries(); renderRegions(); renderSpreaders();
         if (d.size !== state.treeEvents) {
           state.treeEvents = d.size;
@@ -188,12 +309,13 @@
             if (sel === state.selected) { state.tree = tr; renderTree(); }
           });
         }
-      });
-    }).then(function () { state.polls++; }, function (e) { state.errors++; if (e.message !== "401") console.warn(e); })
+      })]);
+    })]).then(function () { state.polls++; }, function (e) { state.errors++; state.lastError = String(e && (e.stack || e.message)); if (e.message !== "401") console.warn(e); })
       .then(function () { setTimeout(poll, POLL_MS); });
   }
   function select(id) {
     state.selected = id; state.detail = null; state.tree = null; state.treeEvents = -1; state.chain = null;
+    state.handling = null; state.debunk = null; state.reports = null; renderHandling(); renderDebunk();
     $("chain").textContent = t("chain_hint");
     $("detail-title").textContent = t("rumour") + " " + id;
   }
@@ -221,6 +343,11 @@
       var tr = ev.target.closest("tr[data-id]"); if (!tr) return;
       select(tr.getAttribute("data-id")); renderList();
     });
+    $("alerts").addEventListener("click", function (ev) {
+      var li = ev.target.closest("li[data-id]"); if (!li) return;
+      select(li.getAttribute("data-id")); renderList();
+    });
+    $("status-form").addEventListener("submit", setStatus);
     $("login-form").addEventListener("submit", function (ev) {
       ev.preventDefault();
       state.token = $("token").value.trim(); sessionStorage.setItem("rumour.token", state.token);
@@ -234,5 +361,5 @@
     if (state.token) login().catch(function () {}); else showLogin("");
   });
   // For tests and debugging: read-only access to the state and the chart instances.
-  window.rumourDashboard = {state: state, charts: charts, traceAccount: traceAccount};
+  window.rumourDashboard = {state: state, charts: charts, traceAccount: traceAccount, select: select};
 })();

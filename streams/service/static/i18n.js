@@ -13,7 +13,16 @@ window.RUMOUR_I18N = {
     event: "事件", account: "账号", platform: "平台", text_hash: "文本哈希", no_chain: "无证据链",
     spreading: "传播中", contested: "传播中（已辟谣）", debunked: "已辟谣", dormant: "平息",
     shares: "转发", reshares: "被转发", role_analyst: "分析员", role_liaison: "警务联络", role_admin: "管理员",
-    pseudonymised: "账号已假名化", loading: "加载中…", more: "更多"
+    pseudonymised: "账号已假名化", loading: "加载中…", more: "更多",
+    handling: "处置", handling_status: "处置状态", alerts: "辖区预警", alerts_scope: "辖区",
+    no_alerts: "暂无预警", set_status: "更新状态", note: "备注（可选）", by: "由", at: "于",
+    status_saved: "已更新", status_none: "未受理", reports_n: "条举报", received: "已受理",
+    verified: "已核实", handled: "已处置", h_debunked: "已辟谣", rule_volume: "转发量超阈值",
+    rule_growth: "增速异常", rule_burst: "突发", window: "窗口内转发", unit: "单位",
+    debunk_reach: "谣言与辟谣触达", coverage_hint: "覆盖率：接触过谣言的账号中被辟谣触达的比例（按城市）。",
+    exposed: "接触谣言账号", reached: "辟谣触达账号", covered: "被覆盖账号", coverage: "覆盖率",
+    time_to_debunk: "首次辟谣用时", no_debunk: "尚无辟谣", minutes: "分钟", hours: "小时",
+    governance_off: "本进程未运行治理模块", system_intake: "举报受理"
   },
   "en": {
     title: "Rumour spread", case: "Case number", logout: "Log out", login: "Enter your access token",
@@ -29,7 +38,17 @@ window.RUMOUR_I18N = {
     platform: "platform", text_hash: "text hash", no_chain: "no chain", spreading: "spreading",
     contested: "spreading (debunked)", debunked: "debunked", dormant: "dormant", shares: "shares",
     reshares: "reshared", role_analyst: "analyst", role_liaison: "police liaison", role_admin: "admin",
-    pseudonymised: "accounts pseudonymised", loading: "loading…", more: "more"
+    pseudonymised: "accounts pseudonymised", loading: "loading…", more: "more",
+    handling: "Handling", handling_status: "Handling status", alerts: "Alerts in my jurisdiction",
+    alerts_scope: "Jurisdiction", no_alerts: "No alerts", set_status: "Set status", note: "note (optional)",
+    by: "by", at: "at", status_saved: "saved", status_none: "not received", reports_n: "reports",
+    received: "received", verified: "verified", handled: "handled", h_debunked: "debunked",
+    rule_volume: "volume over threshold", rule_growth: "fast growth", rule_burst: "burst",
+    window: "shares in window", unit: "unit", debunk_reach: "Rumour vs debunk reach",
+    coverage_hint: "Coverage: share of the accounts exposed to the rumour that the debunk reached (per city).",
+    exposed: "exposed accounts", reached: "debunk reached", covered: "covered", coverage: "coverage",
+    time_to_debunk: "time to first debunk", no_debunk: "no debunk yet", minutes: "min", hours: "h",
+    governance_off: "the governance loop does not run in this process", system_intake: "report intake"
   }
 };
 window.RUMOUR_PROVINCES = {
