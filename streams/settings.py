@@ -84,16 +84,25 @@ class Settings:
         >>> Settings.load({"batch_size": 10}, environ={"RUMOUR_TOPIC": "t"}).topic
         't'
         """
-        environ = os.environ if environ is None else environ
-        values = {}
-        for s in SETTINGS:
-            value = s.default
-            if s.env in environ:
-                value = _convert(s, environ[s.env])
-            if overrides and overrides.get(s.name) is not None:
-                value = _convert(s, overrides[s.name])
-            values[s.name] = value
-        return cls(**values)
+        return cls(**resolve(SETTINGS, overrides, environ))
+
+
+def resolve(settings: tuple[Setting, ...], overrides: dict | None = None, environ=None) -> dict:
+    """Values of ``settings``: defaults, then environment variables, then ``overrides``.
+
+    >>> resolve((Setting("n", 1, "RUMOUR_N", "a number", int),), environ={"RUMOUR_N": "5"})
+    {'n': 5}
+    """
+    environ = os.environ if environ is None else environ
+    values = {}
+    for s in settings:
+        value = s.default
+        if s.env in environ:
+            value = _convert(s, environ[s.env])
+        if overrides and overrides.get(s.name) is not None:
+            value = _convert(s, overrides[s.name])
+        values[s.name] = value
+    return values
 
 
 def _convert(setting: Setting, raw):

@@ -7,10 +7,9 @@ any attribute a ``Settings`` object already carries.
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, fields
 
-from streams.settings import Setting
+from streams.settings import Setting, resolve
 
 GOVERNANCE_SETTINGS: tuple[Setting, ...] = (
     Setting("alert_window_minutes", 30, "RUMOUR_ALERT_WINDOW_MINUTES",
@@ -80,16 +79,7 @@ class GovernanceConfig:
         >>> GovernanceConfig.load({"alert_window_shares": 7}, environ={"RUMOUR_ALERTS_TOPIC": "a2"}).alerts_topic
         'a2'
         """
-        environ = os.environ if environ is None else environ
-        values = {}
-        for s in GOVERNANCE_SETTINGS:
-            value = s.default
-            if s.env in environ:
-                value = s.type(environ[s.env])
-            if overrides and overrides.get(s.name) is not None:
-                value = s.type(overrides[s.name])
-            values[s.name] = value
-        return cls(**values)
+        return cls(**resolve(GOVERNANCE_SETTINGS, overrides, environ))
 
     @classmethod
     def from_settings(cls, settings, environ=None) -> "GovernanceConfig":
