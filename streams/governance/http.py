@@ -13,8 +13,11 @@ GET      /api/alerts?jurisdiction=CODE[&since=ms]    current alerts for a jurisd
 GET      /api/rumours/{rumour_id}/debunk             reach, time to debunk, coverage
 =======  ==========================================  ==========================================
 
-Access control (roles, jurisdiction of the token) belongs to the service of issue 4: wrap
-these handlers with its checks; ``changed_by`` should then come from the token, not the body.
+These routes have NO access control and take ``changed_by`` from the body: they are for
+tests and trusted internal tools only. The public surface is the service
+(:mod:`streams.service`), which serves the same operations behind its tokens, roles,
+jurisdictions and audit (see ``streams/service/__init__.py``), with ``changed_by`` taken from
+the token; ``rumour serve`` and the worker mount that, never these.
 """
 from __future__ import annotations
 

@@ -12,15 +12,19 @@ ClickHouse). Modules:
 - ``audit``: audit rows written before an answer leaves.
 - ``evidence``: the evidence package (zip) and its verification.
 - ``openapi``: the OpenAPI 3 description of every route.
-- ``http``: routing, authentication, handlers, metrics.
+- ``regions``: province/city/county of a share and division names (zh-CN, English).
+- ``governance``: answers over the governance hub (reports, status, alerts, debunk reach).
+- ``http``, ``governance_http``: routing, authentication, handlers, metrics.
 - ``cli``: ``rumour serve``, ``rumour token``, ``rumour evidence``.
 
 Roles (see ``access.PERMISSIONS``):
 
 ========  ===========================================================================
-analyst   dashboard data, rumour list, traces with pseudonymised account ids; X-Case-Id optional
-liaison   the same with account ids in clear (X-Case-Id mandatory) and evidence packages
-admin     everything a liaison may do, plus the audit log
+analyst   dashboard data, rumour list, traces with pseudonymised account ids; X-Case-Id optional;
+          submit reports; change a rumour's handling status
+liaison   the same views with account ids in clear (X-Case-Id mandatory) and evidence packages;
+          submit reports; no status changes (police trace, the centre decides the handling)
+admin     everything a liaison may do, plus the audit log and status changes
 ========  ===========================================================================
 
 Choices (documented here because the acceptance checks rely on them):
@@ -38,4 +42,22 @@ Choices (documented here because the acceptance checks rely on them):
   with 400/403/404 are recorded too); a 401 writes none. If the row cannot be written the
   answer is withheld (503).
 - Origin confidence: see :data:`streams.service.views.CONFIDENCE_METHOD`.
+
+The governance loop (:mod:`streams.governance`; served when a hub is attached, else 503):
+
+- ``POST /api/reports``: any valid token. Reports come from the public through the centre's
+  intake desk or debunking platform, which submit on the public's behalf with their own token;
+  the token id is kept as the report's ``source`` (``http:<token id>``). A report may name a post
+  anywhere: the answer names the linked rumour only when the token's jurisdiction covers it
+  (``linked_outside_jurisdiction`` otherwise). Not audited (public intake, stored in full).
+- ``GET /api/rumours/{id}/reports`` and ``/status``: any role with jurisdiction over the rumour;
+  reporters are pseudonymised like accounts for roles without clear identities.
+- ``POST /api/rumours/{id}/status``: analyst and admin with jurisdiction over the rumour; body
+  ``{"status", "note"}`` only: ``changed_by`` is the token (``name (id)``), a body that names
+  someone is refused (400). Audited like a trace (one row, whatever the outcome), no case needed.
+- ``GET /api/alerts``: any role; alerts of the units inside the token's jurisdiction (a city
+  token sees its city's and its counties' alerts; ``?jurisdiction=`` narrows, never widens);
+  the attached trace is pseudonymised for every role (the route is polled, not audited).
+- ``GET /api/rumours/{id}/debunk``: any role with jurisdiction over the rumour.
+- POST bodies: JSON only (415), at most 64 KiB (413).
 """
