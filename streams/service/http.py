@@ -18,7 +18,6 @@ import concurrent.futures
 import logging
 import time
 from datetime import datetime, timezone
-from pathlib import Path
 from urllib.parse import unquote
 
 import orjson
@@ -28,18 +27,15 @@ from streams.api import ApiError, parse_k, validate_rumour_id
 from streams.service import audit, evidence, metrics, regions
 from streams.service.governance import GovernanceViews
 from streams.service.governance_http import GovernanceHandlers
-from streams.service.openapi import spec
-from streams.service.paths import EVIDENCE_KEY, PSEUDONYM_KEY, PROJECT_ROOT, key_file, load_or_create_key
+from streams.service.paths import EVIDENCE_KEY, PSEUDONYM_KEY, key_file, load_or_create_key
 from streams.service.pseudonym import Pseudonymiser
-from streams.service.routes import CASE_RE, ROUTES, find, split_path
+from streams.service.routes import CASE_RE, find, split_path
+from streams.service.site import SiteHandlers
 from streams.service.tokens import TokenStore
 from streams.service.views import NotFound, Views
 
 log = logging.getLogger(__name__)
 
-STATIC_DIR = Path(__file__).resolve().parent / "static"
-VENDOR = {"echarts.min.js": PROJECT_ROOT / "web" / "node_modules" / "echarts" / "dist" / "echarts.min.js"}
-STATIC = {"app.js": "application/javascript", "app.css": "text/css", "i18n.js": "application/javascript"}
 _SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
@@ -78,7 +74,7 @@ def int_param(query, name: str, default: int, lo: int, hi: int) -> int:
     return value
 
 
-class Service(GovernanceHandlers):
+class Service(SiteHandlers, GovernanceHandlers):
     """The dashboard and origin-trace API over one pipeline and store; with a governance hub
     (``governance=`` or :meth:`attach_governance`) also the report, status, alert and debunk
     routes (503 without one)."""
@@ -230,38 +226,6 @@ class Service(GovernanceHandlers):
         if case and not CASE_RE.match(case):
             raise ApiError("case number: 1-64 letters, digits or - . / : # ( ) [ ]")
         return case
-
-    # -- open routes --------------------------------------------------------------------
-    async def _open(self, route, params, request) -> web.Response:
-        if route.name == "dashboard":
-            return self._file(STATIC_DIR / "index.html", "text/html")
-        if route.name == "static":
-            name = params["name"]
-            if name not in STATIC:
-                return _error(404, "no such file")
-            return self._file(STATIC_DIR / name, STATIC[name])
-        if route.name == "vendor":
-            path = VENDOR.get(params["name"])
-            if path is None:
-                return _error(404, "no such file")
-            if not path.exists():
-                return _error(503, f"{path} is missing: run `npm ci` in web/")
-            return self._file(path, "application/javascript", cache=True)
-        if route.name == "openapi":
-            return _json(spec())
-        if route.name == "health":
-            return _json({"status": "ok", **self.stats()})
-        if route.name == "metrics":
-            return web.Response(text=self.metrics_text(), content_type="text/plain",
-                                charset="utf-8", headers={"X-Prometheus-Format": "0.0.4"})
-        return _error(404, "no such route")
-
-    @staticmethod
-    def _file(path: Path, content_type: str, cache: bool = False) -> web.Response:
-        headers = {"Cache-Control": "public, max-age=3600" if cache else "no-cache"}
-        charset = "utf-8" if content_type.startswith(("text/", "application/javascript")) else None
-        return web.Response(body=path.read_bytes(), content_type=content_type, charset=charset,
-                            headers=headers)
 
     # -- protected routes ---------------------------------------------------------------
     async def _r_me(self, principal, params, request, ctx):

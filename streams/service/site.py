@@ -1,0 +1,60 @@
+"""The open routes: the dashboard page and its assets, /openapi.json, /healthz, /metrics
+(mixed into :class:`streams.service.http.Service`)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+from aiohttp import web
+
+from streams.service.openapi import spec
+from streams.service.paths import PROJECT_ROOT
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+VENDOR = {"echarts.min.js": PROJECT_ROOT / "web" / "node_modules" / "echarts" / "dist" / "echarts.min.js"}
+STATIC = {"app.js": "application/javascript", "app.css": "text/css", "i18n.js": "application/javascript"}
+
+
+def _json(obj, status: int = 200) -> web.Response:
+    return web.Response(body=orjson.dumps(obj), status=status, content_type="application/json")
+
+
+def _error(status: int, message: str) -> web.Response:
+    return _json({"error": message, "status": status}, status)
+
+
+class SiteHandlers:
+    """Needs ``self.stats`` and ``self.metrics_text``."""
+
+    # -- open routes --------------------------------------------------------------------
+    async def _open(self, route, params, request) -> web.Response:
+        if route.name == "dashboard":
+            return self._file(STATIC_DIR / "index.html", "text/html")
+        if route.name == "static":
+            name = params["name"]
+            if name not in STATIC:
+                return _error(404, "no such file")
+            return self._file(STATIC_DIR / name, STATIC[name])
+        if route.name == "vendor":
+            path = VENDOR.get(params["name"])
+            if path is None:
+                return _error(404, "no such file")
+            if not path.exists():
+                return _error(503, f"{path} is missing: run `npm ci` in web/")
+            return self._file(path, "application/javascript", cache=True)
+        if route.name == "openapi":
+            return _json(spec())
+        if route.name == "health":
+            return _json({"status": "ok", **self.stats()})
+        if route.name == "metrics":
+            return web.Response(text=self.metrics_text(), content_type="text/plain",
+                                charset="utf-8", headers={"X-Prometheus-Format": "0.0.4"})
+        return _error(404, "no such route")
+
+    @staticmethod
+    def _file(path: Path, content_type: str, cache: bool = False) -> web.Response:
+        headers = {"Cache-Control": "public, max-age=3600" if cache else "no-cache"}
+        charset = "utf-8" if content_type.startswith(("text/", "application/javascript")) else None
+        return web.Response(body=path.read_bytes(), content_type=content_type, charset=charset,
+                            headers=headers)
+
