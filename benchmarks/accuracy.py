@@ -9,8 +9,10 @@ susceptible node with k infected neighbours is infected with probability 1-(1-be
 at the end of the first step with at least ``--infected`` infected; ``continuous`` is the
 Exp(1)-per-edge SI stopped at exactly ``--infected``.
 
-Observation models: ``snapshot`` = the infected set only; ``timestamps`` = the infected set,
-the time it was taken, and each infected node's infection time with probability ``--p``.
+Observation models: ``snapshot`` = the infected set only; ``timestamps`` = the infected set
+plus, for each infected node independently with probability ``--p``, its infection time (clock
+origin unknown). Every method ranks infected nodes only; earliest-observed ranks the observers
+by time (the other infected nodes follow in random order for the rank measure).
 Measures: top-1, top-5, hop error of the top guess, rank of the true source, with 95% intervals
 (Wilson for proportions, percentile bootstrap for means). A cosasi 0.0.4 cell runs its
 rumor/Jordan centrality beside ours on small cascades.
@@ -29,12 +31,13 @@ from benchmarks.generators import contact_graph, si, si_regular_tree
 from benchmarks.generators_cascades import si_discrete
 from benchmarks.observe import sampled_timestamps, snapshot
 from graph.sources import SourceScores, snapshot_scores
-from graph.sources_dmp import dmp_snapshot, dmp_timestamps
+from graph.sources_dmp import dmp_scores
+from graph.sources_joint import CORR_WEIGHT, DMP_WEIGHT, INSIDE_WEIGHT, correlation_z
 from graph.sources_sis import sis_likelihood
 from graph.sources_time import _observer_distances, earliest_observed, time_distance_correlation
 
 SNAPSHOT_METHODS = ("random", "rumor", "rumor_avg", "jordan", "distance", "dmp", "dmp_rumor")
-TIMESTAMP_METHODS = ("random", "earliest", "correlation", "dmp_time", "dmp_time_rumor")
+TIMESTAMP_METHODS = ("random", "earliest", "correlation", "joint")
 
 
 def wilson(k: int, n: int, z: float = 1.96):
@@ -108,19 +111,19 @@ def _cascade(model, args, rng):
             return ip, ix, c
 
 
-def dmp_step(args, model):
-    """(lam, time_unit) of the DMP estimators: the simulated beta for discrete SI; for
-    continuous SI with Exp(1) edges (always on tree3, the theory check), steps of 0.1 time
+def dmp_lam(args, model):
+    """Per-step transmission probability assumed by DMP: the simulated beta for discrete SI;
+    for continuous SI with Exp(1) edges (always on tree3, the theory check), steps of 0.1 time
     units (transmission 1 - e^-0.1)."""
     if args.si == "discrete" and model != "tree3":
-        return args.beta, 1.0
-    return 1.0 - math.exp(-0.1), 0.1
+        return args.beta
+    return 1.0 - math.exp(-0.1)
 
 
 def run_cell(model, args, log):
-    snap, stamp = {}, {}
+    snap, stamp, sizes = {}, {}, []
     t0 = time.time()
-    lam, unit = dmp_step(args, model)
+    lam = dmp_lam(args, model)
     methods = SNAPSHOT_METHODS + (("sis",) if args.sis else ())
     for trial in range(args.trials):
         rng = np.random.default_rng([args.seed, GRAPH_INDEX[model], trial])
@@ -128,31 +131,31 @@ def run_cell(model, args, log):
         src = c.source
         hops = _observer_distances(ip, ix, np.array([src], np.int32))[0]
         infected = snapshot(c)
+        sizes.append(len(infected))
         s = snapshot_scores(ip, ix, infected)
         s["random"] = rng.random(len(infected))
-        s["dmp"] = dmp_snapshot(ip, ix, infected, lam=lam).scores
-        s["dmp_rumor"] = s["dmp"] + s["rumor_avg"]
+        _, dmp = dmp_scores(ip, ix, infected, lam, (1.0, INSIDE_WEIGHT))
+        s["dmp"] = dmp[0]  # Lokhov et al.'s mean-field likelihood
+        s["dmp_rumor"] = s["rumor_avg"] + DMP_WEIGHT * dmp[1]  # = graph.sources_dmp.dmp_rumor
         if args.sis:
             s["sis"] = sis_likelihood(ip, ix, infected, rng).scores
         for name in methods:
             ranking = SourceScores(s["nodes"], s[name]).ranking(rng)
             _record(snap, name, ranking, src, hops, len(infected), rng)
-        # timestamps: the snapshot, its time, and a p-sample of infection times
+        # timestamps: the snapshot and a p-sample of infection times (clock origin unknown)
         obs, times = sampled_timestamps(c, args.p, rng)
-        t_snap = float(c.times.max())
-        dt = dmp_timestamps(ip, ix, infected, obs, times, t_snap, lam=lam, time_unit=unit)
+        z = correlation_z(ip, ix, obs, times, s["nodes"])
         ts = {
             "random": SourceScores(s["nodes"], s["random"]),
             "earliest": earliest_observed(ip, ix, obs, times),
             "correlation": time_distance_correlation(ip, ix, obs, times, candidates=infected),
-            "dmp_time": dt,
-            "dmp_time_rumor": SourceScores(dt.nodes, dt.scores + s["rumor_avg"]),
+            "joint": SourceScores(s["nodes"], s["dmp_rumor"] + CORR_WEIGHT * 0.5 * z * np.abs(z)),
         }
         for name in TIMESTAMP_METHODS:
             _record(stamp, name, ts[name].ranking(rng), src, hops, len(infected), rng)
         if (trial + 1) % max(args.trials // 10, 1) == 0:
             log(f"  {model}: {trial + 1}/{args.trials} trials, {time.time() - t0:.0f}s")
-    return _summarise(snap, args.seed), _summarise(stamp, args.seed)
+    return _summarise(snap, args.seed), _summarise(stamp, args.seed), float(np.mean(sizes))
 
 
 GRAPH_INDEX = {"tree3": 0, "er": 1, "ws": 2, "ba": 3}
@@ -240,7 +243,8 @@ def print_table(results, out=None):
     out = sys.stdout if out is None else out
     for model, cell in results["cells"].items():
         for obs in ("snapshot", "timestamps"):
-            print(f"\n{model} / {obs}  ({results['config']['infected']} infected, "
+            print(f"\n{model} / {obs}  ({results['config']['si']} SI, >= {results['config']['infected']} infected, "
+                  f"mean {cell['mean_infected']:.0f}, "
                   f"{cell[obs]['random']['trials']} trials)", file=out)
             print(f"{'method':<15} {'top-1':<22} {'top-5':<22} {'hop error':<22} {'rank of source':<24}", file=out)
             for name, row in cell[obs].items():
@@ -253,6 +257,18 @@ def print_table(results, out=None):
             for name, row in cell["cosasi"].items():
                 print(f"{name:<13} {row['top1_agreement']:<12.3f} {row['ours_top1_unique']:<11.3f} "
                       f"{row['cosasi_top1']:<13.3f} {row['max_abs_log_score_diff']:.2e}", file=out)
+
+
+def _log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _model_cell(job):
+    model, args = job
+    _log(f"{model}: {args.trials} trials")
+    snap, stamp, size = run_cell(model, args, _log)
+    cos = run_cosasi_cell(model, args, _log) if args.cosasi_trials > 0 else None
+    return {"snapshot": snap, "timestamps": stamp, "cosasi": cos, "mean_infected": size}
 
 
 def main(argv=None):
@@ -269,22 +285,27 @@ def main(argv=None):
     ap.add_argument("--cosasi-trials", type=int, default=30)
     ap.add_argument("--cosasi-infected", type=int, default=100)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--jobs", type=int, default=1, help="graph models run in parallel processes")
     ap.add_argument("--json")
     ap.add_argument("--quick", action="store_true", help="30 trials, 5 cosasi cascades: a smoke run")
     args = ap.parse_args(argv)
     if args.quick:
         args.trials, args.cosasi_trials = 30, 5
 
-    def log(msg):
-        print(msg, file=sys.stderr, flush=True)
-
     results = {"config": {k: v for k, v in vars(args).items() if k != "json"}, "cells": {}}
     start = time.time()
-    for model in args.models.split(","):
-        log(f"{model}: {args.trials} trials")
-        snap, stamp = run_cell(model, args, log)
-        cos = run_cosasi_cell(model, args, log) if args.cosasi_trials > 0 else None
-        results["cells"][model] = {"snapshot": snap, "timestamps": stamp, "cosasi": cos}
+    models = args.models.split(",")
+    if args.jobs > 1:
+        # one process per graph model; every trial is seeded by (seed, model, trial), so the
+        # numbers are the same as a sequential run
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+            cells = list(pool.map(_model_cell, [(m, args) for m in models]))
+    else:
+        cells = [_model_cell((m, args)) for m in models]
+    for model, cell in zip(models, cells):
+        results["cells"][model] = cell
     results["seconds"] = time.time() - start
     print_table(results)
     if args.json:

@@ -296,6 +296,8 @@ def _si_discrete_kernel(indptr, indices, seeds, n_target, beta, state):
     step = np.full(n, -1, dtype=np.int32)
     nodes = np.empty(n, dtype=np.int32)
     parents = np.empty(n, dtype=np.int32)
+    where = np.zeros(n, dtype=np.int32)  # position of a node in ``nodes``
+    wins = np.zeros(n, dtype=np.int32)  # successful tries on a node in its infection step
     k = 0
     for s in seeds:
         if step[s] < 0:
@@ -309,17 +311,26 @@ def _si_discrete_kernel(indptr, indices, seeds, n_target, beta, state):
         before = k
         # Every infected node tries every susceptible neighbour with probability beta; the
         # susceptible node is infected if any try succeeds (1-(1-beta)^k, as ndlib's SI), and
-        # its parent is a uniform choice among the successful tries (reservoir of size one).
+        # its parent is a uniform choice among the successful tries (reservoir of size one,
+        # driven by r / beta, which is uniform given a success, so no extra draw is needed).
         for i in range(before):
             u = nodes[i]
             for q in range(indptr[u], indptr[u + 1]):
                 w = indices[q]
-                if (step[w] < 0 or step[w] == t) and _uniform(state) < beta:
-                    if step[w] < 0:
-                        step[w] = t
-                        nodes[k] = w
-                        parents[k] = u
-                        k += 1
+                if step[w] < 0 or step[w] == t:
+                    r = _uniform(state)
+                    if r < beta:
+                        if step[w] < 0:
+                            step[w] = t
+                            where[w] = k
+                            wins[w] = 1
+                            nodes[k] = w
+                            parents[k] = u
+                            k += 1
+                        else:
+                            wins[w] += 1
+                            if r / beta * wins[w] < 1.0:
+                                parents[where[w]] = u
         if k == before:
             # no new infection this round; stop only when nothing can ever spread
             stuck = True

@@ -1,9 +1,11 @@
 """benchmarks.generators / generators_cascades / observe: structure, seeding, ground truth."""
+import math
+
 import networkx as nx
 import numpy as np
 import pytest
 
-from benchmarks.generators import (barabasi_albert, contact_graph, erdos_renyi, hawkes_cascade, hawkes_times,
+from benchmarks.generators import (barabasi_albert, contact_graph, edges_to_csr, erdos_renyi, hawkes_cascade, hawkes_times,
                                    independent_cascade, regular_tree, si, si_regular_tree, watts_strogatz)
 from benchmarks.generators_cascades import si_discrete
 from benchmarks.observe import mask_parents, merge_sources, remove_origin, sampled_timestamps, to_event_parents
@@ -107,3 +109,22 @@ def test_observation_models():
     mp, mt, which = merge_sources([(ev, c.times), (ev[:10], c.times[:10] + 0.5)])
     assert len(mp) == 210 and (np.diff(mt) >= 0).all() and (mp == -1).sum() == 2
     assert (mt[mp[mp >= 0]] <= mt[mp >= 0]).all()
+
+
+def test_si_discrete_parent_is_uniform_among_successful_tries():
+    # path 0-1-2 with both ends infected and beta=1: node 1 is infected at step 1 by both ends
+    ip, ix = edges_to_csr(3, np.array([0, 1]), np.array([1, 2]))
+    rng = np.random.default_rng(5)
+    par = [int(si_discrete(ip, ix, [0, 2], 3, 1.0, rng).parents[2]) for _ in range(2000)]
+    assert set(par) == {0, 2} and 850 < par.count(0) < 1150
+
+
+def test_si_discrete_is_ndlib_si_in_distribution():
+    # a star centre infected at step 0: each leaf is infected at step 1 with probability beta
+    ip, ix = edges_to_csr(6, np.zeros(5, dtype=np.int64), np.arange(1, 6))
+    rng = np.random.default_rng(6)
+    firsts = [int((si_discrete(ip, ix, [0], 2, 0.3, rng).times == 1).sum()) for _ in range(3000)]
+    # leaves infected in step 1 ~ Binomial(5, 0.3) (a step with none just runs on)
+    counts = np.bincount(firsts, minlength=6)
+    p = np.array([math.comb(5, j) * 0.3 ** j * 0.7 ** (5 - j) for j in range(6)])
+    assert np.all(np.abs(counts - p * 3000) < 5 * np.sqrt(p * 3000) + 5)
