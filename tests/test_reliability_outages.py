@@ -64,8 +64,8 @@ def test_kafka_broker_stopped_and_restarted_during_ingest(services, tmp_path):
     half = len(events) // 2
     worker = Worker(tmp_path, "k", kafka.bootstrap, f"{clickhouse.url}/{store.database}", topic, 3,
                     "rt-kfk-" + uuid.uuid4().hex[:8])
-    worker.start().wait_ready()
     try:
+        worker.start().wait_ready()
         produce(kafka.bootstrap, topic, keyed(events[:half]))
         wait_until(lambda: store.count_events() > 500 or store.count_events(), 120, "ingest started",
                    [worker], interval=0.1)
@@ -98,9 +98,9 @@ def test_clickhouse_unreachable_for_30s_during_ingest(services, tmp_path):
     # The worker's store gives up each call after 5 s, so the pipeline's own retry is exercised.
     url = f"{clickhouse.url}/{store.database}?retry_seconds=5&send_receive_timeout=20"
     worker = Worker(tmp_path, "c", kafka.bootstrap, url, topic, 3, "rt-chd-" + uuid.uuid4().hex[:8])
-    worker.start().wait_ready()
     samples = []
     try:
+        worker.start().wait_ready()
         produce(kafka.bootstrap, topic, keyed(events[:1000]))
         wait_until(lambda: store.count_events() == 1000 or store.count_events(), 120, "first part stored",
                    [worker])

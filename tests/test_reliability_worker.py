@@ -61,8 +61,8 @@ def test_sigkill_mid_batch_then_restart(kafka_bootstrap, clickhouse_server, data
     app_id = "rt-kill-" + uuid.uuid4().hex[:8]
     worker = Worker(tmp_path, "a", kafka_bootstrap, _url(clickhouse_server, database), topic, 4,
                     app_id, RUMOUR_BATCH_SIZE="500")
-    worker.start().wait_ready()
     try:
+        worker.start().wait_ready()
         produce(kafka_bootstrap, topic, messages)
         # Kill while batches are being written: some stored, most not yet.
         wait_until(lambda: database.count_events() >= 2000 or database.count_events(), 120,
@@ -78,6 +78,9 @@ def test_sigkill_mid_batch_then_restart(kafka_bootstrap, clickhouse_server, data
         _assert_traces(worker, [e for e in events if e["kind"] != "debunk"])
         stats = worker.stats()
         assert stats["lag"] == 0
+        print(f"\nRELIABILITY sigkill: produced={len(messages)} distinct={total} stored_at_kill={stored_at_kill} "
+              f"stored={database.count_events()} rows={len(database.load_events())} "
+              f"duplicates_after_restart={stats['duplicates']}")
     finally:
         worker.stop()
 
@@ -133,6 +136,8 @@ def test_rebalance_second_worker_joins_and_leaves(kafka_bootstrap, clickhouse_se
         _assert_traces(a, [e for e in events if e["kind"] != "debunk"])
         time.sleep(2.5)
         assert a.stats()["rumours_in_memory"] == len(rumours)
+        print(f"\nRELIABILITY rebalance: produced={len(events)} stored={database.count_events()} "
+              f"split={on_a}+{on_b} released_by_a={a.stats()['released_rumours']}")
     finally:
         b.stop()
         a.stop()
@@ -155,8 +160,8 @@ def test_hostile_input_end_to_end_and_api_injection(kafka_bootstrap, clickhouse_
                                  "ts": 1_764_547_300_000, "text": "x" * 900_000}))
     worker = Worker(tmp_path, "h", kafka_bootstrap, _url(clickhouse_server, database), topic, 2,
                     "rt-hos-" + uuid.uuid4().hex[:8], RUMOUR_MAX_EVENT_BYTES=str(512 << 10))
-    worker.start().wait_ready()
     try:
+        worker.start().wait_ready()
         # Valid first so the cross-rumour parent is in the store when its child comes.
         produce(kafka_bootstrap, topic, keyed(valid))
         wait_until(lambda: database.count_events() == len(valid) or database.count_events(), 120,
@@ -171,6 +176,8 @@ def test_hostile_input_end_to_end_and_api_injection(kafka_bootstrap, clickhouse_
         _assert_store_exact(database, valid)
         reasons = [d["reason"] for d in database.dead_letters(100)]
         assert "parent in another rumour" in reasons and any(r.startswith("event too large") for r in reasons)
+        print(f"\nRELIABILITY hostile: produced={produced} valid={len(valid)} copies=20 hostile={len(hostile)} "
+              f"stored={database.count_events()} dead={database.count_dead_letters()}")
 
         # HTTP API: injection strings and oversized input give a 4xx, never a changed query.
         before = database.count_events()
