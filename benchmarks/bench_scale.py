@@ -2,9 +2,11 @@
 
     rumour bench scale [--events 200000] [--per-message 500] [--workers 1,2,4] [--seed 0] [--json]
 
-The same seeded stream (batched messages, 5,000 shares per rumour) is produced once; for each
-worker count a fresh consumer group (one app id, distinct web ports) and a fresh ClickHouse
-database drain it, all workers started together. Reported per count:
+The same seeded stream (batched messages, 5,000 shares per rumour, 40 rumours for 200,000
+events) is used for each worker count: a fresh topic, a fresh consumer group (one app id,
+distinct web ports) and a fresh ClickHouse database; the workers start together, and the stream
+is produced only once the group has settled (every worker holds its partitions), so the rate is
+not one worker's followed by a rebalance. Reported per count:
 
 - ``eps``: events / (last batch end of any worker - first batch end of any worker), the first
   batch of each worker not counted;
@@ -34,6 +36,8 @@ import uuid
 from benchmarks import ingest_kit as kit
 from benchmarks.ingest_worker import cpu_seconds
 from benchmarks.outputs import emit, load_average, progress, save
+
+PARTITIONS = 4
 
 
 def service_pids() -> dict:
@@ -65,9 +69,13 @@ def answers(clickhouse_db_url: str, k: int = 10) -> tuple[dict, int]:
         store.close()
 
 
-def run_count(n_workers: int, topic: str, n_events: int, per_message: int, clickhouse: str,
+def run_count(n_workers: int, pairs, n_events: int, per_message: int, broker: str, clickhouse: str,
               run_id: str) -> tuple[dict, dict]:
+    from streams.topics import ensure_topics
+
     app_id = f"bench-scale-{run_id}-{n_workers}"
+    topic = f"bench-scale-{run_id}-{n_workers}"
+    ensure_topics(broker, {topic: PARTITIONS})
     db = f"{clickhouse.rstrip('/')}/bench_scale_{run_id}_{n_workers}"
     svc = service_pids()
     workers = [kit.Worker("ours", topic, app_id, clickhouse=db, batch_size=max(1, 10_000 // per_message),
@@ -75,6 +83,9 @@ def run_count(n_workers: int, topic: str, n_events: int, per_message: int, click
     try:
         for w in workers:
             w.wait_ready()
+        _wait_assigned(workers)
+        s = kit.produce(broker, topic, pairs)
+        progress(f"produced {len(pairs)} messages to {topic} in {s:.1f}s")
         # CPU from here on: start-up (imports, numba warm-up, schema checks) is not per event.
         svc_cpu0 = {k: cpu_seconds(p) for k, p in svc.items()}
         worker_cpu0 = [w.cpu_s() for w in workers]
@@ -100,16 +111,36 @@ def run_count(n_workers: int, topic: str, n_events: int, per_message: int, click
     return row, got
 
 
+def _wait_assigned(workers, timeout_s: float = 120) -> None:
+    """Until the group has settled: every partition held, and by every worker (n <= partitions),
+    so the drain is not a run of one worker followed by a rebalance."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        held = [(w.bench() or {}).get("assigned") or 0 for w in workers]
+        if sum(held) == PARTITIONS and all(held[:PARTITIONS]):
+            time.sleep(1.0)  # a last joiner may still trigger one more rebalance
+            held2 = [(w.bench() or {}).get("assigned") or 0 for w in workers]
+            if held2 == held:
+                return
+        time.sleep(0.3)
+    raise TimeoutError(f"consumer group did not settle: partitions held {held}")
+
+
 def projection(row: dict) -> dict:
     ev = row["events"]
     per_event = {"worker": sum(row["cpu_s"]["workers"]) / ev,
                  "kafka": row["cpu_s"].get("kafka", 0) / ev, "clickhouse": row["cpu_s"].get("clickhouse", 0) / ev}
     per_worker = 1 / per_event["worker"]  # one core per worker process
+    # Today the agent waits for each ClickHouse insert: the server's work per event adds to the
+    # worker's time per event unless the write overlaps the next batch (write-behind).
+    serial = 1 / (per_event["worker"] + per_event["clickhouse"])
     out = {"model": "worker = one Python process on one core of its own machine: rate = 1 / (worker CPU s "
-                    "per event); W machines give W x that if the topic has >= W partitions and rumours "
-                    "spread evenly; the broker and ClickHouse need (their CPU s per event) x total rate cores",
+                    "per event) if the ClickHouse write overlaps the next batch, 1 / (worker + ClickHouse "
+                    "CPU s per event) while the agent waits for each insert (today); W machines give W x "
+                    "that if the topic has >= W partitions and rumours spread evenly; the broker and "
+                    "ClickHouse need (their CPU s per event) x total rate cores",
            "cpu_us_per_event": {k: round(v * 1e6, 2) for k, v in per_event.items()},
-           "per_worker_eps": round(per_worker)}
+           "per_worker_eps": round(per_worker), "per_worker_eps_serial_write": round(serial)}
     for w in (1, 2, 4, 8):
         rate = w * per_worker
         out[f"{w}_machines"] = {"eps": round(rate), "kafka_cores": round(rate * per_event["kafka"], 2),
@@ -127,18 +158,13 @@ def main(argv=None) -> int:
     ap.add_argument("--clickhouse", default="clickhouse://127.0.0.1:9000")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
-    from streams.topics import ensure_topics
-
     run_id = uuid.uuid4().hex[:8]
-    topic = f"bench-scale-{run_id}"
-    ensure_topics(args.broker, {topic: 4})
     pairs = kit.stream_messages(args.events, args.per_message, args.seed, f"sc{run_id}")
-    s = kit.produce(args.broker, topic, pairs)
-    progress(f"produced {args.events} events in {len(pairs)} messages to {topic} in {s:.1f}s")
     rows, reference = [], None
     for n in [int(x) for x in args.workers.split(",")]:
         progress(f"{n} worker(s) ...")
-        row, got = run_count(n, topic, args.events, args.per_message, args.clickhouse, run_id)
+        row, got = run_count(n, pairs, args.events, args.per_message, args.broker, args.clickhouse,
+                             run_id)
         if reference is None:
             reference = got
         diff = sorted(r for r in set(reference) | set(got) if reference.get(r) != got.get(r))

@@ -10,7 +10,7 @@ agent on the same topic with the same ``take()`` batching that only counts what 
 
 GET /bench returns ``{"events", "messages", "batches", "first_end", "last_end", "first_events",
 "busy_s", "decode_s", "graph_s", "store_s", "restore_s", "refuse_s",
-"cpu_s"}`` (times from time.time(); ``*_s`` summed
+"cpu_s", "assigned"}`` (assigned: partitions the engine's agent holds; None for noop) (times from time.time(); ``*_s`` summed
 over batches; cpu_s = this process's user+system CPU seconds).
 """
 from __future__ import annotations
@@ -120,7 +120,8 @@ def _bench_page(app, counters: Counters) -> None:
     @app.page("/bench")
     class BenchView(View):
         async def get(self, request: Request) -> Response:
-            return self.json(counters.snapshot())
+            stats = getattr(app, "stats", {})
+            return self.json({**counters.snapshot(), "assigned": stats.get("assigned_partitions")})
 
 
 def ours_app(settings: Settings, counters: Counters) -> faust.App:

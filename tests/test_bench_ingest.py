@@ -48,6 +48,7 @@ def test_scale_projection_model():
     row = {"events": 100_000, "cpu_s": {"workers": [4.0, 6.0], "kafka": 2.0, "clickhouse": 5.0}}
     p = bench_scale.projection(row)
     assert p["per_worker_eps"] == 10_000  # 100k events / 10 worker CPU seconds
+    assert p["per_worker_eps_serial_write"] == round(100_000 / 15)  # + 5 ClickHouse CPU seconds
     assert p["4_machines"]["eps"] == 40_000
     assert p["4_machines"]["clickhouse_cores"] == pytest.approx(2.0)
 
