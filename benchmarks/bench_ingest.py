@@ -41,8 +41,8 @@ from benchmarks.outputs import emit, load_average, progress, save
 
 
 def drain(mode: str, topic: str, n_events: int, per_message: int, clickhouse: str | None,
-          run_id: str, take_events: int = 10_000) -> dict:
-    batch = 5000 if per_message <= 1 else max(1, take_events // per_message)
+          run_id: str, take_events: int = 10_000, take_single: int = 5000) -> dict:
+    batch = take_single if per_message <= 1 else max(1, take_events // per_message)
     app_id = f"bench-{mode}-{run_id}-{uuid.uuid4().hex[:6]}"
     w = kit.Worker(mode, topic, app_id, clickhouse=clickhouse, batch_size=batch,
                    events_per_message=per_message)
@@ -190,6 +190,8 @@ def main(argv=None) -> int:
     ap.add_argument("--latency-seconds", type=float, default=10.0)
     ap.add_argument("--take-events", type=int, default=10_000,
                     help="events per take() batch for batched messages (take(n) counts messages)")
+    ap.add_argument("--take-single", type=int, default=5000,
+                    help="messages per take() batch for one event per message (the engine's default)")
     ap.add_argument("--batch-wait", type=float, default=0.5,
                     help="take(within=) of the latency run's worker (the engine's default is 0.5 s)")
     ap.add_argument("--seed", type=int, default=0)
@@ -217,7 +219,7 @@ def main(argv=None) -> int:
             for r in range(args.repeat):
                 db = f"{args.clickhouse.rstrip('/')}/bench_{who}_{mode}_{run_id}_{r}" if who == "ours" else None
                 progress(f"{who} worker on {mode} (run {r + 1}/{args.repeat}) ...")
-                out = drain(who, topics[mode], n, k, db, run_id, args.take_events)
+                out = drain(who, topics[mode], n, k, db, run_id, args.take_events, args.take_single)
                 out["load_average"] = load_average()
                 progress(f"{who} {mode}: {out['eps']} events/s, {out['events_per_cpu_s']} per CPU s")
                 runs.setdefault(f"{who}_{mode}", []).append(out)
