@@ -47,9 +47,10 @@ def test_fifty_thousand_nodes_is_fast():
     for make in (lambda: erdos_renyi(50_000, 6.0, 1), lambda: watts_strogatz(50_000, 6, 0.1, 1),
                  lambda: barabasi_albert(50_000, 3, 1)):
         make()  # compile
-        t = time.perf_counter()
+        # CPU time of this process: wall time says little on a machine shared with other runs
+        t = time.process_time()
         make()
-        assert time.perf_counter() - t < 3.0
+        assert time.process_time() - t < 3.0
 
 
 @pytest.mark.parametrize("kind", ["si", "si_discrete", "ic", "tree"])
