@@ -4,10 +4,11 @@ For every rumour cascade (label ``rumor``) of at least ``--min-shares`` shares: 
 at t = source post + ``--observe`` is given to each method, which names k accounts among those
 that shared by t (the origin's account excluded). A later share is prevented when an account
 of the set is on its true path to the source (itself included). Methods: the forecast model
-(graph.cutoff_time, fitted on the training half only), most-reposted-so-far (greedy on the
+(graph.cutoff_time, fitted on the training half only; ``forecast+history`` adds what each
+account drew in other cascades before t), most-reposted-so-far (greedy on the
 subtree sizes at t), random, and the best set in hindsight (greedy on the true later shares).
 
-    python -m benchmarks.accuracy_cutoff [--observe 1h] [--k 10] [--json out.json] [--fit]
+    python -m benchmarks.accuracy_cutoff [--observe 1h] [--k 10] [--json out.json]
 """
 from __future__ import annotations
 
@@ -29,11 +30,50 @@ def _view(c, horizon):
     return ts, t, seen
 
 
-def rows(c, horizon):
+def account_history(cascades) -> dict:
+    """For accounts seen in two or more cascades: ``{account: (cascade index, share time)}``
+    arrays of every share drawn under the account's events, sorted by time. The forecast may use
+    the entries of *other* cascades earlier than t (what a live system would have seen)."""
+    from collections import Counter
+
+    seen = Counter(a for c in cascades for a in set(c.accounts))
+    rows: dict = {}
+    for ci, c in enumerate(cascades):
+        acc = c.accounts
+        for j in range(1, len(acc)):
+            x, on = c.parents[j], set()
+            while x >= 0:  # each share counts once per account above it
+                a = acc[x]
+                if seen[a] > 1 and a not in on:
+                    on.add(a)
+                    rows.setdefault(a, []).append((ci, c.ts_ms[j]))
+                x = c.parents[x]
+    out = {}
+    for a, r in rows.items():
+        arr = np.array(r, np.int64)
+        arr = arr[np.argsort(arr[:, 1], kind="stable")]
+        out[a] = (arr[:, 0], arr[:, 1])
+    return out
+
+
+def prior_of(history, ci, accounts, t_ms) -> np.ndarray:
+    """Shares each account drew in other cascades before ``t_ms`` (0 for unknown accounts)."""
+    out = np.zeros(len(accounts))
+    for i, a in enumerate(accounts):
+        h = history.get(a) if history else None
+        if h is None:
+            continue
+        cis, ts = h
+        m = int(np.searchsorted(ts, t_ms, side="left"))
+        out[i] = m - int(np.count_nonzero(cis[:m] == ci))
+    return out
+
+
+def rows(c, horizon, prior=None):
     """Forecast features of the events seen at t and log1p of their true future growth."""
     ts, t, seen = _view(c, horizon)
     par = c.parents[seen]  # parents precede children, so indices stay valid
-    X = ct.event_features(par, ts[seen], np.ones(len(seen), bool), t)
+    X = ct.event_features(par, ts[seen], np.ones(len(seen), bool), t, prior)
     fut = np.zeros(len(ts))
     later = ts > t
     for i in range(len(ts) - 1, -1, -1):  # children come after parents in the file order
@@ -45,24 +85,47 @@ def rows(c, horizon):
     return X[keep], np.log1p(fut[seen])[keep]
 
 
-def fit(cascades, horizon):
-    Xs, ys = zip(*(rows(c, horizon) for c in cascades))
-    X, y = np.vstack(Xs), np.expm1(np.concatenate(ys))
+def fit(cascades, horizon, priors=None, features=None, ridge=1e-3, per_cascade=True):
+    """Poisson GLM (log link) by Newton/IRLS; ``features`` = column mask (others get 0).
+
+    ``per_cascade``: weight each cascade's rows by 1 / its later shares, so that every cascade
+    counts alike, as in the measure (a mean of per-cascade fractions); unweighted, the few
+    largest cascades decide the fit."""
+    priors = priors or [None] * len(cascades)
+    Xs, ys, ws = [], [], []
+    for c, p in zip(cascades, priors):
+        X1, y1 = rows(c, horizon, p)
+        ts, t, _ = _view(c, horizon)
+        Xs.append(X1)
+        ys.append(y1)
+        ws.append(np.full(len(y1), 1.0 / max(int(np.count_nonzero(ts > t)), 1) if per_cascade else 1.0))
+    X, y, sw = np.vstack(Xs), np.expm1(np.concatenate(ys)), np.concatenate(ws)
+    sw = sw / sw.mean()
+    cols = np.ones(X.shape[1], bool) if features is None else np.asarray(features, bool)
+    Xc = X[:, cols]
     # Poisson regression (log link) by Newton: the forecast must be a mean, since the greedy
     # adds forecasts up; least squares on log counts would rank well but sum badly.
-    w = np.linalg.lstsq(X, np.log1p(y), rcond=None)[0]
-    for _ in range(50):
-        mu = np.exp(np.clip(X @ w, -30, 30))
-        g = X.T @ (y - mu)
-        h = (X * mu[:, None]).T @ X + 1e-6 * np.eye(X.shape[1])
+    w = np.linalg.lstsq(Xc, np.log1p(y), rcond=None)[0]
+    pen = ridge * len(y) * np.eye(Xc.shape[1])
+    pen[0, 0] = 0.0
+    for _ in range(100):
+        mu = np.exp(np.clip(Xc @ w, -30, 30))
+        g = Xc.T @ (sw * (y - mu)) - pen @ w
+        h = (Xc * (sw * mu)[:, None]).T @ Xc + pen + 1e-6 * np.eye(Xc.shape[1])
         step = np.linalg.solve(h, g)
+        step *= min(1.0, 1.0 / np.abs(step).max())  # damped: a raw Newton step can overshoot exp
         w = w + step
         if np.abs(step).max() < 1e-8:
             break
-    return w
+    full = np.zeros(X.shape[1])
+    full[cols] = w
+    return full
 
 
-def evaluate_one(c, horizon, k, coef, rng):
+def evaluate_one(c, horizon, k, coef, rng, prior=None):
+    """Fraction of c's later shares each method's k accounts prevent. ``coef``: one forecast
+    coefficient vector, or ``{method name: vector}`` for several forecast rows."""
+    models = coef if isinstance(coef, dict) else {"forecast": coef}
     ts, t, seen = _view(c, horizon)
     later = np.flatnonzero(ts > t)
     if not len(later):
@@ -88,13 +151,13 @@ def evaluate_one(c, horizon, k, coef, rng):
         return sum(1 for p in paths if p & S) / len(later)
 
     size = np.expm1(ct.event_features(par, ts[seen], np.ones(len(seen), bool), t)[:, 1])
-    picks = {
-        "forecast": [a for a, _ in ct.greedy_accounts(par, acct[seen], ct.forecast(
-            par, ts[seen], np.ones(len(seen), bool), t, coef), k, [origin])],
+    picks = {name: [a for a, _ in ct.greedy_accounts(par, acct[seen], ct.forecast(
+        par, ts[seen], np.ones(len(seen), bool), t, w, prior), k, [origin])] for name, w in models.items()}
+    picks.update({
         "most reposted": [a for a, _ in ct.greedy_accounts(par, acct[seen], size - 1, k, [origin])],
         "random": rng.choice(eligible, size=min(k, len(eligible)), replace=False).tolist()
         if eligible else [],
-    }
+    })
     best, covered = [], set()
     for _ in range(k):  # hindsight: greedy max coverage of the true later shares
         gains = {}
@@ -112,20 +175,40 @@ def evaluate_one(c, horizon, k, coef, rng):
     return {name: prevented(S) for name, S in picks.items()}
 
 
+METHODS = ("forecast", "forecast+history", "most reposted", "random", "hindsight")
+BASE = ct.FEATURE_NAMES[:6]
+
+
 def run(cascades, horizon=3600.0, k=10, min_shares=50, seed=0, coef=None):
+    """Fit on the training half, evaluate on the other. ``forecast`` uses the six features of
+    :data:`graph.cutoff_time.COEF`; ``forecast+history`` every feature, the accounts' shares in
+    other cascades before t included (all cascades of the file, rumour or not, may supply
+    history; only entries earlier than t are read)."""
     from benchmarks.accuracy import bootstrap_mean
 
     rumours = [c for c in cascades if c.label == "rumor" and len(c.event_ids) - 1 >= min_shares]
     train = [c for c in rumours if c.split() == 0]
     test = [c for c in rumours if c.split() == 1]
-    if coef is None:
-        coef = fit(train, horizon)
+    hist = account_history(cascades)
+    index = {id(c): i for i, c in enumerate(cascades)}
+
+    def prior(c):
+        ts, t, seen = _view(c, horizon)
+        return prior_of(hist, index[id(c)], [c.accounts[i] for i in seen.tolist()], int(round(t * 1000)))
+
+    p_train, p_test = [prior(c) for c in train], [prior(c) for c in test]
+    base_mask = [f in BASE for f in ct.FEATURE_NAMES]
+    models = {"forecast": fit(train, horizon, p_train, base_mask) if coef is None else np.asarray(coef),
+              "forecast+history": fit(train, horizon, p_train)}
     rng = np.random.default_rng(seed)
-    res = [r for r in (evaluate_one(c, horizon, k, coef, rng) for c in test) if r]
-    out = {"cascades": len(res), "train_cascades": len(train), "coef": np.round(coef, 4).tolist()}
-    for name in ("forecast", "most reposted", "random", "hindsight"):
+    res = [r for r in (evaluate_one(c, horizon, k, models, rng, p) for c, p in zip(test, p_test)) if r]
+    out = {"cascades": len(res), "train_cascades": len(train),
+           "coef": {m: dict(zip(ct.FEATURE_NAMES, np.round(w, 4).tolist())) for m, w in models.items()}}
+    for name in METHODS:
         v = np.array([r[name] for r in res])
         out[name] = (float(v.mean()), *bootstrap_mean(v, seed))
+    d = np.array([r["forecast"] - r["most reposted"] for r in res])
+    out["forecast - most reposted"] = (float(d.mean()), *bootstrap_mean(d, seed))
     return out
 
 
@@ -142,11 +225,12 @@ def main(argv=None) -> int:
     out = run(cascades, parse_duration(args.observe), args.k, args.min_shares, args.seed)
     print(f"cut-off at t = {args.observe}, k = {args.k}, Weibo rumour cascades >= {args.min_shares} "
           f"shares: {out['cascades']} evaluated, {out['train_cascades']} for fitting")
-    print(f"{'method':<15}{'later shares prevented (mean, 95% CI)'}")
-    for name in ("forecast", "most reposted", "random", "hindsight"):
+    print(f"{'method':<26}{'later shares prevented (mean, 95% CI)'}")
+    for name in METHODS + ("forecast - most reposted",):
         m, lo, hi = out[name]
-        print(f"{name:<15}{m:.3f} [{lo:.3f},{hi:.3f}]")
-    print(f"forecast coefficients {dict(zip(ct.FEATURE_NAMES, out['coef']))}")
+        print(f"{name:<26}{m:.3f} [{lo:.3f},{hi:.3f}]")
+    for name, w in out["coef"].items():
+        print(f"{name} coefficients {w}")
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(out, fh, indent=1)
