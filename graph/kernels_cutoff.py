@@ -11,8 +11,9 @@ Why it is cheap: the union of a's subtrees is the disjoint union of the subtrees
 with every size taken over what is still standing. Greedy picks the best gain; cutting removes
 whole subtrees, so every gain can only fall, and a lazy max-heap is exact: pop the top, recompute
 its gain against the current cuts (a Fenwick tree over DFS preorder positions counts removed
-present events in any subtree interval in O(log n)); if it is unchanged it is the true maximum,
-else push it back with the new gain. Each node is removed at most once.
+present events in any subtree interval in O(log n), one point per removed subtree); if it is
+unchanged it is the true maximum, else push it back with the new gain. Each node is removed at
+most once.
 
 Ties: earliest first present event, then account id (bytes), so results never depend on the
 arrival order.
@@ -67,12 +68,93 @@ def _fen_prefix(fen, i):
 
 
 @njit(cache=True)
-def _fen_add(fen, i):
+def _fen_add(fen, i, x):
     i += 1
     n = fen.shape[0] - 1
     while i <= n:
-        fen[i] += 1
+        fen[i] += x
         i += i & (-i)
+
+
+@njit(cache=True)
+def _setup(par, kf, acct, ts, topo, n_acc):
+    """Preorder state and initial gains: (packed, cum, nxt_top, row, first_ts, flags).
+
+    ``packed[i]`` = subtree node count << 33 | present << 32 | account + 1 of the node at
+    preorder position ``i``; ``cum[i]`` = present events before position ``i``;
+    ``row[a]`` = (present count, end of the open top-level interval, first top-level position,
+    gain) and ``nxt_top`` links an account's top-level positions (-1 ends the list).
+
+    Memory access is what costs at 10^6 nodes: one random write per node scatters into
+    preorder space, the per-account state is kept small (16 bytes a row), and everything
+    else runs sequentially over preorder positions.
+    """
+    n = par.shape[0]
+    cnt_v, pos = preorder_positions(par, topo)
+    packed = np.empty(n, np.int64)
+    row = np.zeros((n_acc, 4), np.int32)
+    first_ts = np.full(n_acc, _NO_TS, np.int64)
+    for v in range(n):
+        a = acct[v]
+        if kf[v] & _PRESENT:
+            packed[pos[v]] = (np.int64(cnt_v[v]) << 33) | (np.int64(1) << 32) | np.int64(a + 1)
+            row[a, 0] += 1
+            if ts[v] < first_ts[a]:
+                first_ts[a] = ts[v]
+        else:
+            packed[pos[v]] = (np.int64(cnt_v[v]) << 33) | np.int64(a + 1)
+    cum = np.empty(n + 1, np.int32)
+    cum[0] = 0
+    for i in range(n):
+        cum[i + 1] = cum[i] + np.int32((packed[i] >> 32) & 1)
+    for a in range(n_acc):
+        row[a, 2] = -1
+    # Top-level flags in one preorder sweep: an account's earlier top-level subtrees are
+    # disjoint intervals, so position i has a same-account ancestor iff it falls inside the
+    # interval of the last top-level event of its account seen so far.
+    nxt_top = np.empty(n, np.int32)
+    flags = np.zeros(n, np.uint8)  # bit 2: top-level (bits 0, 1 are the greedy's)
+    for i in range(n):
+        x = packed[i]
+        a = np.int32(x & 0xFFFFFFFF) - 1
+        if a >= 0 and i >= row[a, 1]:
+            e = i + np.int32(x >> 33)
+            row[a, 1] = e
+            flags[i] = 4
+            nxt_top[i] = row[a, 2]
+            row[a, 2] = i
+            row[a, 3] += cum[e] - cum[i]
+    return packed, cum, nxt_top, row, first_ts, flags
+
+
+@njit(cache=True)
+def _rebuild(packed, flags, row, rpc, excluded, hg, ha, first_ts, ac_offs, ac_arena):
+    """Exact current gains of every account by one preorder sweep, heaped again; returns m.
+
+    Only standing top-level positions count (``flags``: bit 0 removed, bit 2 top-level);
+    gains never rise, so the accounts with a positive gain fit in the old heap arrays.
+    """
+    n = packed.shape[0]
+    n_acc = row.shape[0]
+    cum = np.empty(n + 1, np.int32)
+    cum[0] = 0
+    for i in range(n):
+        cum[i + 1] = cum[i] + np.int32(((packed[i] >> 32) & 1) != 0 and (flags[i] & 1) == 0)
+    gain = np.zeros(n_acc, np.int64)
+    for i in range(n):
+        if flags[i] == 4 or flags[i] == 6:  # top-level and standing
+            x = packed[i]
+            gain[np.int32(x & 0xFFFFFFFF) - 1] += cum[i + np.int32(x >> 33)] - cum[i]
+    m = 0
+    for a in range(n_acc):
+        g = gain[a] - (row[a, 0] - rpc[a])
+        if g > 0 and excluded[a] == 0:
+            hg[m] = g
+            ha[m] = a
+            m += 1
+    for i in range(m // 2 - 1, -1, -1):
+        _sift_down(hg, ha, m, i, first_ts, ac_offs, ac_arena)
+    return m
 
 
 @njit(cache=True)
@@ -82,94 +164,63 @@ def greedy_cutoff(par, kf, acct, ts, topo, n_acc, excluded, k, ac_offs, ac_arena
     ``topo``: a topological order of the forest ``par`` (empty = index order);
     ``excluded``: uint8 per account never to pick.
 
-    Memory access is what costs at 10^6 nodes, so after one scatter into preorder space every
-    pass but the per-account ones runs sequentially over preorder positions.
+    Removed nodes form whole subtrees (a laminar family of preorder intervals), so the Fenwick
+    tree gets one point per removed subtree (its newly removed present events, at its start)
+    rather than one per node: a standing subtree's interval contains a removed subtree's start
+    exactly when it contains all of it.
     """
     n = par.shape[0]
-    cnt_v, pos = preorder_positions(par, topo)
-    # One random write per node: account, subtree count and presence packed in one int64.
-    packed = np.empty(n, np.int64)
-    # Per-account state in one row (one cache line per visit): first ts, present count,
-    # end of the open top-level interval, gain.
-    st = np.zeros((n_acc, 4), np.int64)
-    for a in range(n_acc):
-        st[a, 0] = _NO_TS
-    for v in range(n):
-        a = acct[v]
-        pr = 1 if kf[v] & _PRESENT else 0
-        packed[pos[v]] = (np.int64(cnt_v[v]) << 33) | (np.int64(pr) << 32) | np.int64(a + 1)
-        if pr:
-            st[a, 1] += 1
-            if ts[v] < st[a, 0]:
-                st[a, 0] = ts[v]
-    acc_p = np.empty(n, np.int32)
-    cnt_p = np.empty(n, np.int32)
-    pres_p = np.empty(n, np.uint8)
-    # cum[i] = present events before position i: subtree sizes are differences.
-    cum = np.empty(n + 1, np.int32)
-    cum[0] = 0
-    for i in range(n):
-        x = packed[i]
-        acc_p[i] = np.int32(x & 0xFFFFFFFF) - 1
-        pres_p[i] = (x >> 32) & 1
-        cnt_p[i] = x >> 33
-        cum[i + 1] = cum[i] + pres_p[i]
-    # Top-level flags in one preorder sweep: an account's earlier top-level subtrees are
-    # disjoint intervals, so position i has a same-account ancestor iff it falls inside the
-    # interval of the last top-level event of its account seen so far.
-    topl = np.zeros(n, np.uint8)
-    n_top = np.zeros(n_acc + 1, np.int32)
-    for i in range(n):
-        a = acc_p[i]
-        if a >= 0 and i >= st[a, 2]:
-            topl[i] = 1
-            n_top[a + 1] += 1
-            st[a, 2] = i + cnt_p[i]
-            st[a, 3] += cum[i + cnt_p[i]] - cum[i]
-    first_ts = st[:, 0].copy()
-    pc = st[:, 1].copy()
-    gain = st[:, 3].copy()
-    for a in range(n_acc):
-        n_top[a + 1] += n_top[a]
-    tops = np.empty(n_top[n_acc], np.int32)
-    fill = n_top[:-1].copy()
-    for i in range(n):
-        if topl[i]:
-            a = acc_p[i]
-            tops[fill[a]] = i
-            fill[a] += 1
+    packed, cum, nxt_top, row, first_ts, removed = _setup(par, kf, acct, ts, topo, n_acc)
     m = 0
     for a in range(n_acc):
-        gain[a] -= pc[a]
-        if gain[a] > 0 and excluded[a] == 0:
+        if row[a, 3] - row[a, 0] > 0 and excluded[a] == 0:
             m += 1
     hg = np.empty(m, np.int64)
     ha = np.empty(m, np.int32)
     m = 0
     for a in range(n_acc):
-        if gain[a] > 0 and excluded[a] == 0:
-            hg[m] = gain[a]
+        g = row[a, 3] - row[a, 0]
+        if g > 0 and excluded[a] == 0:
+            hg[m] = g
             ha[m] = a
             m += 1
     for i in range(m // 2 - 1, -1, -1):
         _sift_down(hg, ha, m, i, first_ts, ac_offs, ac_arena)
 
-    removed = np.zeros(n, np.uint8)
+    # Bit 0: removed; bit 1: a root. ``rest`` = standing present events that are not roots, an
+    # upper bound on every gain (a pick prevents only events below one of its top-level ones):
+    # at 0 the heap holds only stale entries, so stop instead of draining it.
+    rest = cum[n]
+    i = 0
+    while i < n:
+        removed[i] |= 2
+        rest -= np.int32((packed[i] >> 32) & 1)
+        i += np.int32(packed[i] >> 33)
     fen = np.zeros(n + 1, np.int32)
-    rpc = np.zeros(n_acc, np.int64)
+    rpc = np.zeros(n_acc, np.int32)
     out_a = np.empty(k, np.int32)
     out_g = np.empty(k, np.int64)
     picked = 0
-    while picked < k and m > 0:
+    stale = 0
+    max_stale = max(256, (n + n_acc) >> 6)
+    while picked < k and m > 0 and rest > 0:
+        if stale > max_stale:
+            # Big cuts leave many stale heap entries; one exact sweep is cheaper than popping
+            # each of them through the heap.
+            m = _rebuild(packed, removed, row, rpc, excluded, hg, ha, first_ts, ac_offs, ac_arena)
+            stale = 0
+            continue
         a = ha[0]
         g = 0
-        for t in range(n_top[a], n_top[a + 1]):
-            i = tops[t]
-            if removed[i] == 0:
-                e = i + cnt_p[i]
+        i = row[a, 2]
+        while i >= 0:
+            if (removed[i] & 1) == 0:
+                e = i + np.int32(packed[i] >> 33)
                 g += (cum[e] - cum[i]) - (_fen_prefix(fen, e) - _fen_prefix(fen, i))
-        g -= pc[a] - rpc[a]
+            i = nxt_top[i]
+        g -= row[a, 0] - rpc[a]
         if g != hg[0]:
+            stale += 1
             if g > 0:
                 hg[0] = g
             else:
@@ -185,16 +236,26 @@ def greedy_cutoff(par, kf, acct, ts, topo, n_acc, excluded, k, ac_offs, ac_arena
         out_a[picked] = a
         out_g[picked] = g
         picked += 1
-        for t in range(n_top[a], n_top[a + 1]):
-            i = tops[t]
-            end = i + cnt_p[i]
-            while i < end:
-                if removed[i]:
-                    i += cnt_p[i]  # removals are whole subtrees: skip this one
-                    continue
-                removed[i] = 1
-                if pres_p[i]:
-                    _fen_add(fen, i)
-                    rpc[acc_p[i]] += 1
-                i += 1
+        stale = 0
+        t = row[a, 2]
+        while t >= 0:
+            if (removed[t] & 1) == 0:
+                if removed[t] & 2 and (packed[t] >> 32) & 1:
+                    rest += 1  # the root's own event is counted below but was not in ``rest``
+                i = t
+                end = t + np.int32(packed[t] >> 33)
+                fresh = 0
+                while i < end:
+                    x = packed[i]
+                    if removed[i] & 1:
+                        i += np.int32(x >> 33)  # removals are whole subtrees: skip this one
+                        continue
+                    removed[i] |= 1
+                    if (x >> 32) & 1:
+                        fresh += 1
+                        rest -= 1
+                        rpc[np.int32(x & 0xFFFFFFFF) - 1] += 1
+                    i += 1
+                _fen_add(fen, t, fresh)
+            t = nxt_top[t]
     return out_a[:picked], out_g[:picked]
