@@ -203,7 +203,7 @@ def encode_batch(strings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return np.frombuffer(b"".join(parts), np.uint8), ends - lens, ends
 
 
-GROWTH = 1.5  # geometric, so appends stay amortised O(1); 1.5 rather than 2 to waste less memory
+GROWTH = 1.25  # geometric, so appends stay amortised O(1); 1.25 rather than 2 to waste less memory
 MAX_ARENA = 2**31 - 1  # int32 offsets: at most 2 GiB of id bytes per index
 
 
