@@ -175,8 +175,11 @@ def create_app(settings: Settings, store=None, pipeline: Pipeline | None = None)
         if pipeline.retrying:
             s["store_retrying"] = 1
 
+    from streams.governance.wiring import attach_governance_to_app, build_governance
     from streams.web import register_routes
 
+    # The governance loop (reports, status, alerts, debunk reach) sees every accepted batch.
+    attach_governance_to_app(app, build_governance(pipeline, pipeline.store, settings))
     register_routes(app, pipeline, settings)
     return app
 
@@ -243,11 +246,13 @@ def run_worker(settings: Settings) -> None:
     """Run a Faust worker in the foreground until interrupted."""
     from faust.worker import Worker
 
+    from streams.governance.wiring import governance_topics
     from streams.produce import kafka_bootstrap
     from streams.topics import ensure_topics
 
     ensure_topics(kafka_bootstrap(settings.broker), {settings.topic: settings.topic_partitions,
-                                                     settings.dead_letter_topic: 1})
+                                                     settings.dead_letter_topic: 1,
+                                                     **governance_topics(settings)})
     # Compile the numba kernels before the first batch or query, not while a client waits.
     warm_up()
     app = create_app(settings, store=_migrate_when_reachable(settings))

@@ -22,7 +22,8 @@ def register_routes(app, pipeline, settings) -> None:
                       stats=lambda: dict(getattr(app, "stats", {})),
                       # the governance hub, when streams.governance.wiring attached one first
                       governance=getattr(app, "governance", None))
-    app.service = service
+    # Not app.service: that name is Faust's decorator for registering services.
+    app.rumour_service = service
     # app.web builds Faust's aiohttp Application; middlewares may be added until it starts.
     app.web.web_app.middlewares.append(service.middleware)
     log.info("dashboard and origin-trace API mounted (tokens: %s)", service.tokens.path)

@@ -34,7 +34,7 @@ def worker(tmp_path, monkeypatch, chdb_store):
 
 def test_worker_serves_governance_routes_and_registers_the_agents(worker):
     app, hub, url, token = worker
-    assert app.governance is hub and app.service.governance is hub
+    assert app.governance is hub and app.rumour_service.governance is hub
     assert list(app.governance_intake_agent.channel.topics) == [hub.config.reports_topic]
     # the alert sink for the alerts topic sits beside the store sink
     assert len(hub.alerts.sinks) == 2

@@ -39,7 +39,7 @@ def attach_governance_to_app(app, hub: Governance) -> None:
 
     register_governance_agents(app, hub)
     app.governance = hub
-    service = getattr(app, "service", None)
+    service = getattr(app, "rumour_service", None)
     if service is not None:
         service.attach_governance(hub)
 
