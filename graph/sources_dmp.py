@@ -237,8 +237,11 @@ def dmp_timestamps(indptr, indices, infected, observers, times, snapshot_time: f
     (times are rounded to steps).
 
     >>> ip = np.array([0, 1, 3, 5, 7, 8], np.int32); ix = np.array([1, 0, 2, 1, 3, 2, 4, 3], np.int32)
-    >>> dmp_timestamps(ip, ix, [0, 1, 2, 3, 4], [0, 1, 2], [10.0, 11.0, 12.0], 14.0, lam=0.5).best()
+    >>> dmp_timestamps(ip, ix, [0, 1, 2, 3, 4], [0, 4], [10.0, 14.0], 14.0, lam=0.9).best()
     0
+
+    Observers enter as a product of their marginals, so the order among them is lost: on the
+    same path, observers 0, 1, 2 seen at 10, 11, 12 do not rule out source 4.
     """
     nodes, sc = dmp_scores(indptr, indices, infected, lam, (inside_weight,), observers, times, snapshot_time,
                            time_unit, tmax, slack)
