@@ -150,7 +150,7 @@ Origin(account_id='v', event_id='x', ts_ms=1, reach=1, observed=True)]
         if exclude_origins:
             roots = (par < 0) & (sz > 0) & (acct >= 0)
             excluded[acct[roots]] = 1
-        accs, gains = kc.greedy_cutoff(par, kf, acct, self.ts[:n], topo, n_acc, excluded,
+        accs, gains = kc.greedy_cutoff(par, kf, acct, self.ts[:n], sz, topo, n_acc, excluded,
                                        int(k), self.ac.offs, self.ac.arena)
         return [Cutoff(a, g) for a, g in zip(self.ac.strings(accs), gains.tolist())]
 

@@ -77,91 +77,109 @@ def _fen_add(fen, i, x):
 
 
 @njit(cache=True)
-def _setup(par, kf, acct, ts, topo, n_acc):
+def _setup(par, kf, acct, ts, sz, topo, n_acc):
     """Preorder state and initial gains: (packed, cum, nxt_top, row, first_ts, flags).
 
     ``packed[i]`` = subtree node count << 33 | present << 32 | account + 1 of the node at
-    preorder position ``i``; ``cum[i]`` = present events before position ``i``;
-    ``row[a]`` = (present count, end of the open top-level interval, first top-level position,
-    gain) and ``nxt_top`` links an account's top-level positions (-1 ends the list).
+    preorder position ``i`` (account field 0 also for an account's only node: see below);
+    ``cum[i]`` = present events before position ``i``; ``row[a]`` = (present count, scratch,
+    first top-level position, gain) and ``nxt_top`` links an account's top-level positions
+    (-1 ends the list); ``flags`` (zeros) is the greedy's per-position scratch.
 
     Memory access is what costs at 10^6 nodes: one random write per node scatters into
     preorder space, the per-account state is kept small (16 bytes a row), and everything
-    else runs sequentially over preorder positions.
+    else runs sequentially over preorder positions. An account with a single node (every
+    account, in an independent-cascade shape) is settled in node order: that node is
+    top-level and its gain is its subtree size ``sz``, so the preorder sweep skips it.
     """
     n = par.shape[0]
     cnt_v, pos = preorder_positions(par, topo)
-    packed = np.empty(n, np.int64)
     row = np.zeros((n_acc, 4), np.int32)
+    for v in range(n):
+        a = acct[v]
+        if a >= 0:
+            row[a, 1] += 1  # nodes per account
+    packed = np.empty(n, np.int64)
     first_ts = np.full(n_acc, _NO_TS, np.int64)
     for v in range(n):
         a = acct[v]
+        x = np.int64(cnt_v[v]) << 33
         if kf[v] & _PRESENT:
-            packed[pos[v]] = (np.int64(cnt_v[v]) << 33) | (np.int64(1) << 32) | np.int64(a + 1)
+            x |= np.int64(1) << 32
             row[a, 0] += 1
             if ts[v] < first_ts[a]:
                 first_ts[a] = ts[v]
+        if a >= 0 and row[a, 1] == 1:
+            row[a, 2] = pos[v]
+            row[a, 3] = sz[v]
+            packed[pos[v]] = x
         else:
-            packed[pos[v]] = (np.int64(cnt_v[v]) << 33) | np.int64(a + 1)
+            packed[pos[v]] = x | np.int64(a + 1)
     cum = np.empty(n + 1, np.int32)
     cum[0] = 0
     for i in range(n):
         cum[i + 1] = cum[i] + np.int32((packed[i] >> 32) & 1)
     for a in range(n_acc):
-        row[a, 2] = -1
+        if row[a, 1] != 1:
+            row[a, 2] = -1
+        row[a, 1] = 0
     # Top-level flags in one preorder sweep: an account's earlier top-level subtrees are
     # disjoint intervals, so position i has a same-account ancestor iff it falls inside the
     # interval of the last top-level event of its account seen so far.
     nxt_top = np.empty(n, np.int32)
-    flags = np.zeros(n, np.uint8)  # bit 2: top-level (bits 0, 1 are the greedy's)
     for i in range(n):
         x = packed[i]
         a = np.int32(x & 0xFFFFFFFF) - 1
-        if a >= 0 and i >= row[a, 1]:
+        if a < 0:
+            nxt_top[i] = -1  # a single-node account's top (or no account: never read)
+        elif i >= row[a, 1]:
             e = i + np.int32(x >> 33)
             row[a, 1] = e
-            flags[i] = 4
             nxt_top[i] = row[a, 2]
             row[a, 2] = i
             row[a, 3] += cum[e] - cum[i]
-    return packed, cum, nxt_top, row, first_ts, flags
+    return packed, cum, nxt_top, row, first_ts, np.zeros(n, np.uint8)
 
 
 @njit(cache=True)
-def _rebuild(packed, flags, row, rpc, excluded, hg, ha, first_ts, ac_offs, ac_arena):
-    """Exact current gains of every account by one preorder sweep, heaped again; returns m.
+def _rebuild(packed, flags, nxt_top, row, rpc, hg, ha, m, first_ts, ac_offs, ac_arena):
+    """Exact current gains of the ``m`` heap entries, those still positive heaped again;
+    returns their number.
 
-    Only standing top-level positions count (``flags``: bit 0 removed, bit 2 top-level);
-    gains never rise, so the accounts with a positive gain fit in the old heap arrays.
+    Only standing top-level positions count (``flags`` bit 0: removed); gains never rise, so
+    an account not in the heap cannot have gained since. (``rpc`` is not kept for
+    single-node accounts: once their node is removed their gain is <= 0 either way.)
     """
     n = packed.shape[0]
-    n_acc = row.shape[0]
     cum = np.empty(n + 1, np.int32)
     cum[0] = 0
     for i in range(n):
         cum[i + 1] = cum[i] + np.int32(((packed[i] >> 32) & 1) != 0 and (flags[i] & 1) == 0)
-    gain = np.zeros(n_acc, np.int64)
-    for i in range(n):
-        if flags[i] == 4 or flags[i] == 6:  # top-level and standing
-            x = packed[i]
-            gain[np.int32(x & 0xFFFFFFFF) - 1] += cum[i + np.int32(x >> 33)] - cum[i]
-    m = 0
-    for a in range(n_acc):
-        g = gain[a] - (row[a, 0] - rpc[a])
-        if g > 0 and excluded[a] == 0:
-            hg[m] = g
-            ha[m] = a
-            m += 1
-    for i in range(m // 2 - 1, -1, -1):
-        _sift_down(hg, ha, m, i, first_ts, ac_offs, ac_arena)
-    return m
+    kept = 0
+    for idx in range(m):
+        a = ha[idx]
+        g = np.int64(0)
+        t = row[a, 2]
+        while t >= 0:
+            if (flags[t] & 1) == 0:
+                g += cum[t + np.int32(packed[t] >> 33)] - cum[t]
+            t = nxt_top[t]
+        g -= row[a, 0] - rpc[a]
+        if g > 0:
+            hg[kept] = g
+            ha[kept] = a
+            kept += 1
+    for i in range(kept // 2 - 1, -1, -1):
+        _sift_down(hg, ha, kept, i, first_ts, ac_offs, ac_arena)
+    return kept
 
 
 @njit(cache=True)
-def greedy_cutoff(par, kf, acct, ts, topo, n_acc, excluded, k, ac_offs, ac_arena):
+def greedy_cutoff(par, kf, acct, ts, sz, topo, n_acc, excluded, k, ac_offs, ac_arena):
     """(accounts, prevented) of up to ``k`` greedy picks with positive gain.
 
-    ``topo``: a topological order of the forest ``par`` (empty = index order);
+    ``sz``: present events per subtree; ``topo``: a topological order of the forest ``par``
+    (empty = index order);
     ``excluded``: uint8 per account never to pick.
 
     Removed nodes form whole subtrees (a laminar family of preorder intervals), so the Fenwick
@@ -170,7 +188,7 @@ def greedy_cutoff(par, kf, acct, ts, topo, n_acc, excluded, k, ac_offs, ac_arena
     exactly when it contains all of it.
     """
     n = par.shape[0]
-    packed, cum, nxt_top, row, first_ts, removed = _setup(par, kf, acct, ts, topo, n_acc)
+    packed, cum, nxt_top, row, first_ts, removed = _setup(par, kf, acct, ts, sz, topo, n_acc)
     m = 0
     for a in range(n_acc):
         if row[a, 3] - row[a, 0] > 0 and excluded[a] == 0:
@@ -207,7 +225,7 @@ def greedy_cutoff(par, kf, acct, ts, topo, n_acc, excluded, k, ac_offs, ac_arena
         if stale > max_stale:
             # Big cuts leave many stale heap entries; one exact sweep is cheaper than popping
             # each of them through the heap.
-            m = _rebuild(packed, removed, row, rpc, excluded, hg, ha, first_ts, ac_offs, ac_arena)
+            m = _rebuild(packed, removed, nxt_top, row, rpc, hg, ha, m, first_ts, ac_offs, ac_arena)
             stale = 0
             continue
         a = ha[0]
@@ -254,7 +272,9 @@ def greedy_cutoff(par, kf, acct, ts, topo, n_acc, excluded, k, ac_offs, ac_arena
                     if (x >> 32) & 1:
                         fresh += 1
                         rest -= 1
-                        rpc[np.int32(x & 0xFFFFFFFF) - 1] += 1
+                        b = np.int32(x & 0xFFFFFFFF) - 1
+                        if b >= 0:
+                            rpc[b] += 1
                     i += 1
                 _fen_add(fen, t, fresh)
             t = nxt_top[t]

@@ -100,17 +100,13 @@ def origin_roots(par, sz, acct):
     [0]
     """
     n = par.shape[0]
+    buf = np.empty(n, np.int32)  # one pass (untouched pages of the buffer cost nothing)
     m = 0
     for j in range(n):
         if par[j] < 0 and sz[j] > 0 and acct[j] >= 0:
+            buf[m] = j
             m += 1
-    roots = np.empty(m, np.int32)
-    m = 0
-    for j in range(n):
-        if par[j] < 0 and sz[j] > 0 and acct[j] >= 0:
-            roots[m] = j
-            m += 1
-    return roots
+    return buf[:m].copy()
 
 
 @njit(cache=True)
