@@ -5,8 +5,8 @@ confidence is a logistic function of what the forest shows: its share of all pre
 (reach / events), log(1 + reach), whether it is a share with no parent at all (a missing link
 looks like that; an origin is a post, or an account its children name), whether it is a
 placeholder (an event known only from its children: a deleted post, or an unsampled share),
-and how late it comes, log(1 + minutes after the rumour's first event) (a placeholder's time is
-its earliest child's). :data:`COEF` was fitted by logistic regression (numpy IRLS) on the
+how late it comes, log(1 + minutes after the rumour's first event) (a placeholder's time is
+its earliest child's), and log(1 + number of candidates). :data:`COEF` was fitted by logistic regression (numpy IRLS) on the
 training seeds of synthetic multi-origin / sampled / masked mixes by
 ``python -m benchmarks.origins_models`` (nothing from its evaluation seeds or from real data);
 reliability is reported in benchmarks/RESULTS.md.
@@ -18,15 +18,18 @@ import numpy as np
 from graph.types import FLAG_PRESENT, KIND_MASK
 
 SHARE_KIND = 1
-FEATURE_NAMES = ("const", "reach_share", "log_reach", "orphan", "placeholder", "log_delay_min")
-COEF = np.array([-3.0, 8.0, 0.5, -2.0, 0.0, 0.0])
+FEATURE_NAMES = ("const", "reach_share", "log_reach", "orphan", "placeholder", "log_delay_min",
+                 "log_candidates")
+COEF = np.array([6.972, 0.0, 0.2857, -6.0555, -3.5345, -0.6543, -1.3168])
 
 
 def confidence_features(reach, total, orphan, placeholder=None, delay_min=None) -> np.ndarray:
-    """Feature matrix of :func:`calibrated` (one row per candidate, :data:`FEATURE_NAMES`).
+    """Feature matrix of :func:`calibrated` (one row per candidate, :data:`FEATURE_NAMES`);
+    the candidates are those of one rumour (their count is a feature: many roots mean a sampled
+    or broken record, where a late placeholder is rarely a seed).
 
     >>> confidence_features([3], 4, [0], [1], [59.0]).round(3).tolist()
-    [[1.0, 0.75, 1.386, 0.0, 1.0, 4.094]]
+    [[1.0, 0.75, 1.386, 0.0, 1.0, 4.094, 0.693]]
     """
     reach = np.asarray(reach, np.float64)
     share = reach / max(float(total), 1.0)
@@ -34,13 +37,14 @@ def confidence_features(reach, total, orphan, placeholder=None, delay_min=None) 
     ph = zero if placeholder is None else np.asarray(placeholder, np.float64)
     delay = zero if delay_min is None else np.maximum(np.asarray(delay_min, np.float64), 0.0)
     return np.column_stack([np.ones_like(reach), share, np.log1p(reach),
-                            np.asarray(orphan, np.float64), ph, np.log1p(delay)])
+                            np.asarray(orphan, np.float64), ph, np.log1p(delay),
+                            np.full(len(reach), np.log1p(len(reach)))])
 
 
 def calibrated(reach, total, orphan, coef=None, placeholder=None, delay_min=None) -> np.ndarray:
     """Confidence in [0, 1] for candidates with ``reach`` present events out of ``total``.
 
-    >>> c = calibrated([100, 1], 101, [0, 1])
+    >>> c = calibrated([100, 1], 101, [0, 1], placeholder=[0, 0], delay_min=[0, 90])
     >>> bool(c[0] > 0.9 and c[1] < 0.1)
     True
     """

@@ -38,3 +38,41 @@ def test_trace_keys():
         assert set(o) == {"account_id", "event_id", "ts", "reach", "confidence"}
         assert 0.0 <= o["confidence"] <= 1.0
     assert "parents" in trace_answer(g, 2, parents={"x": "a"})
+
+
+def test_candidate_features_placeholder_and_delay():
+    from graph.confidence import FEATURE_NAMES, candidates
+
+    g = CascadeGraph("r")
+    # "late" is a deleted post known only from its child (2 h after the first event)
+    g.add_batch(["o", "a", "c"], ["src", "u", "v"], np.array([0, 60_000, 7_200_000]),
+                [None, "o", "late"], [None, "src", "w"], np.array([0, 1, 1]))
+    roots, X = candidates(g)
+    f = {g.ev.strings(roots)[i]: dict(zip(FEATURE_NAMES, X[i])) for i in range(len(roots))}
+    assert f["o"]["placeholder"] == 0 and f["late"]["placeholder"] == 1
+    assert f["o"]["log_delay_min"] == 0 and np.isclose(np.expm1(f["late"]["log_delay_min"]), 120)
+
+
+def test_fit_logistic_recovers_known_coefficients():
+    from benchmarks.origins_models import fit_logistic, reliability
+
+    rng = np.random.default_rng(0)
+    X = np.column_stack([np.ones(20000), rng.normal(size=20000), rng.normal(size=20000)])
+    w = np.array([-0.5, 2.0, -1.0])
+    y = (rng.random(20000) < 1 / (1 + np.exp(-X @ w))).astype(float)
+    got = fit_logistic(X, y, ridge=0.0)
+    assert np.abs(got - w).max() < 0.1
+    conf = 1 / (1 + np.exp(-X @ got))
+    assert reliability(conf, y)[1] < 0.02  # calibrated on its own data
+    assert reliability(np.full(len(y), 0.99), y)[1] > 0.3
+
+
+def test_observation_models():
+    from benchmarks.origins_models import observe
+
+    ev = [("p", "s", 0.0, None, None, 0)] + [(f"e{i}", f"a{i}", float(i), "p", "s", 1) for i in range(1, 2001)]
+    multi = observe(ev, "multi", np.random.default_rng(1))
+    orphans = sum(1 for e in multi if e[5] == 1 and e[3] is None)
+    assert 500 < orphans < 700 and len([e for e in multi if e[5] == 1]) == 2000
+    sampled = observe(ev, "sampled", np.random.default_rng(2))
+    assert 900 < len(sampled) < 1100 and all(e[3] == "p" for e in sampled if e[5] == 1)

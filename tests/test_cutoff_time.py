@@ -72,3 +72,22 @@ def test_cli_observe_and_parents(tmp_path, capsys):
     assert set(answer["parents"]) == {"c"}
     assert [c["account_id"] for c in answer["cutoff"]] == ["hub"]
     assert all(0 <= o["confidence"] <= 1 for o in answer["origins"])
+
+
+def test_account_history_uses_other_cascades_before_t_only():
+    from benchmarks.accuracy_cutoff import account_history, prior_of
+    from benchmarks.real_cascades import RealCascade
+
+    def cas(rid, accounts, ts, parents):
+        return RealCascade(rid, [f"{rid}{i}" for i in range(len(accounts))], accounts,
+                           np.array(ts, np.int64), np.array(parents), ["post"] + ["share"] * (len(accounts) - 1),
+                           [None] * len(accounts), "rumor")
+
+    a = cas("a", ["o", "hub", "x", "y"], [0, 10, 20, 500], [-1, 0, 1, 1])   # hub draws x (t=20), y (t=500)
+    b = cas("b", ["o2", "hub", "z"], [100, 110, 120], [-1, 0, 1])           # hub draws z (t=120)
+    h = account_history([a, b])
+    assert "x" not in h  # accounts seen once are not kept
+    assert prior_of(h, 1, ["hub"], 300).tolist() == [1.0]   # from a: x only (y is after t)
+    assert prior_of(h, 1, ["hub"], 1000).tolist() == [2.0]
+    assert prior_of(h, 0, ["hub"], 1000).tolist() == [1.0]  # its own cascade never counts
+    assert prior_of(h, 0, ["hub"], 50).tolist() == [0.0]
