@@ -58,6 +58,12 @@ class Answers:
         [Origin(account_id='boss', event_id='lost', ts_ms=None, reach=2, observed=False), \
 Origin(account_id='v', event_id='x', ts_ms=1, reach=1, observed=True)]
         """
+        return [Origin(a, e, t if p else None, r, p)
+                for a, e, t, r, p in zip(*self._origin_columns(limit))]
+
+    def _origin_columns(self, limit) -> tuple:
+        """(accounts, events, ts, reach, observed) lists of the ranked origins: only the
+        first ``limit`` get their id strings materialised."""
         par, order, sz = self._view()
         ev, ac = self.ev, self.ac
         roots = kr.ranked_origins(par, self.kf, self.acct, self.ts, sz,
@@ -65,9 +71,8 @@ Origin(account_id='v', event_id='x', ts_ms=1, reach=1, observed=True)]
         if limit is not None:
             roots = roots[:max(int(limit), 0)]
         present = ((self.kf[roots] & FLAG_PRESENT) != 0).tolist()
-        return [Origin(a, e, t if p else None, r, p) for a, e, t, r, p in zip(
-            ac.strings(self.acct[roots]), ev.strings(roots), self.ts[roots].tolist(),
-            sz[roots].tolist(), present)]
+        return (ac.strings(self.acct[roots]), ev.strings(roots), self.ts[roots].tolist(),
+                sz[roots].tolist(), present)
 
     def chain(self, event_id: str) -> list:
         """Hops from ``event_id`` back to its origin, the event first (KeyError if unknown).
@@ -168,8 +173,8 @@ Origin(account_id='v', event_id='x', ts_ms=1, reach=1, observed=True)]
         return {
             "rumour_id": self.rumour_id,
             "events": int(self.n_events),
-            "origins": [{"account_id": o.account_id, "event_id": o.event_id, "ts_ms": o.ts_ms,
-                         "reach": o.reach} for o in self.origins(max_origins)],
+            "origins": [{"account_id": a, "event_id": e, "ts_ms": t if p else None, "reach": r}
+                        for a, e, t, r, p in zip(*self._origin_columns(max_origins))],
             "cutoff": [{"account_id": c.account_id, "prevented": c.prevented}
                        for c in self.cutoff(k)],
         }

@@ -284,7 +284,24 @@ class IdIndex:
         return self.arena[a:b].tobytes().decode("utf-8", "surrogatepass")
 
     def strings(self, idx) -> list:
-        """Strings of many indices (None for blanks and for -1)."""
+        """Strings of many indices (None for blanks and for -1).
+
+        >>> ix = IdIndex(); _ = ix.add(["a", "bé"])
+        >>> ix.strings([1, -1, 0])
+        ['bé', None, 'a']
+        """
+        idx = np.ascontiguousarray(idx, dtype=np.int64).reshape(-1)
+        if idx.shape[0] == 0:
+            return []
+        # One gather, one decode and one split instead of a decode per id (27k origins: 90 ->
+        # a few ms). Ids are never empty, so an empty part is a blank or -1.
+        parts = _gather_nul(self.offs, self.arena, idx).tobytes().decode(
+            "utf-8", "surrogatepass").split("\x00")
+        if len(parts) == idx.shape[0] + 1:
+            return [p or None for p in parts[:-1]]
+        return self._strings_slow(idx)  # some id contains NUL itself
+
+    def _strings_slow(self, idx) -> list:
         offs, arena = self.offs, self.arena
         out = []
         for i in np.asarray(idx).tolist():
@@ -297,6 +314,25 @@ class IdIndex:
 
     def nbytes(self) -> int:
         return self.offs.nbytes + self.arena.nbytes + self.table.nbytes
+
+
+@njit(cache=True)
+def _gather_nul(offs, arena, idx):
+    """The bytes of ids ``idx`` (-1: none), each followed by a NUL byte."""
+    total = idx.shape[0]
+    for i in idx:
+        if i >= 0:
+            total += offs[i + 1] - offs[i]
+    out = np.empty(total, np.uint8)
+    k = 0
+    for i in idx:
+        if i >= 0:
+            for t in range(offs[i], offs[i + 1]):
+                out[k] = arena[t]
+                k += 1
+        out[k] = 0
+        k += 1
+    return out
 
 
 def _table_size(n: int) -> int:

@@ -7,7 +7,7 @@ import pytest
 
 from graph import ADDED, DUPLICATE, REJECTED, CascadeGraph
 from graph.ids import IdIndex, encode_batch
-from tests.naive import NaiveCascade, columns
+from tests.naive import NaiveCascade, columns, feed, random_rows
 
 
 def make(rows, **kw):
@@ -192,3 +192,24 @@ def test_growth_from_tiny_capacity_and_memory_per_share():
     assert g.n_events == n and g.origins()[0].reach == n
     g.cutoff(5)
     assert g.nbytes() / n < 64  # issue 5's budget per share held
+
+
+def test_trace_matches_origins_and_cutoff():
+    """trace() builds its origin dicts without Origin objects: same content, same order."""
+    rows = random_rows(7)
+    g = CascadeGraph()
+    feed(g, rows, np.random.default_rng(7))
+    t = g.trace(k=3, max_origins=5)
+    assert t["origins"] == [{"account_id": o.account_id, "event_id": o.event_id,
+                             "ts_ms": o.ts_ms, "reach": o.reach} for o in g.origins(5)]
+    assert t["cutoff"] == [{"account_id": c.account_id, "prevented": c.prevented}
+                           for c in g.cutoff(3)]
+    assert len(g.trace(k=3)["origins"]) == len(g.origins())
+
+
+def test_strings_with_nul_and_blanks():
+    """IdIndex.strings splits one decoded blob on NUL; ids holding NUL take the slow path."""
+    ix = IdIndex()
+    ix.add(["a", "x\x00y", "é"])
+    assert ix.strings([2, -1, 1, 0]) == ["é", None, "x\x00y", "a"]
+    assert ix.strings(np.array([], np.int64)) == []
