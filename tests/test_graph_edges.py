@@ -213,3 +213,23 @@ def test_strings_with_nul_and_blanks():
     ix.add(["a", "x\x00y", "é"])
     assert ix.strings([2, -1, 1, 0]) == ["é", None, "x\x00y", "a"]
     assert ix.strings(np.array([], np.int64)) == []
+
+
+@pytest.mark.parametrize("exclude", [True, False])
+def test_cutoff_after_many_stale_gains(exclude):
+    """One pick cuts 300 accounts that each still sit in the greedy's heap with a gain above the
+    next true one: the kernel drops them by one exact sweep (after 256 stale pops) instead of
+    popping each; the answer must equal the oracle's, and reused accounts take the slow path."""
+    rows = [("r", "root", 0, None, None), ("h", "hub", 1, "r", None),
+            ("x", "ax", 2, "r", None), ("y", "ay", 3, "x", None)]
+    for i in range(300):
+        rows.append((f"c{i}", f"c{i}", 10 + i, "h", None))
+        for j in range(2):
+            # Grandchildren reuse 50 accounts, so some accounts have several nodes.
+            rows.append((f"g{i}.{j}", f"u{(i * 2 + j) % 50}", 1000 + i, f"c{i}", None))
+    g, _ = make(rows)
+    ref = NaiveCascade()
+    ref.add_rows(rows)
+    ans = ref.answers()
+    for k in (1, 2, 3, 10):
+        assert [tuple(c) for c in g.cutoff(k, exclude_origins=exclude)] == ref.cutoff(ans, k, exclude)
