@@ -150,24 +150,41 @@ def warm(table, offs, arena, buf, starts, ends, extra):
     """
     k = starts.shape[0]
     mask = table.shape[0] - 1
-    first = np.empty(k, np.int32)
+    slot0 = np.empty(k, np.int64)
     acc = np.int64(0)
     for i in range(k):
         if ends[i] > starts[i]:
-            first[i] = table[np.int64(fnv1a(buf, starts[i], ends[i]) & np.uint64(mask))]
+            slot0[i] = np.int64(fnv1a(buf, starts[i], ends[i]) & np.uint64(mask))
+            acc += table[slot0[i]]
         else:
-            first[i] = -1
+            slot0[i] = -1
     has_extra = extra.shape[0] > 0
+    # Waves 2 and 3 follow the probe run (up to 4 slots, as lookup will) to the offsets, then
+    # to the bytes of the ids of the same length.
     for i in range(k):
-        j = first[i]
-        if j >= 0:
+        if slot0[i] < 0:
+            continue
+        slot = slot0[i]
+        for _ in range(4):
+            j = table[slot]
+            if j < 0:
+                break
             acc += offs[j]
             if has_extra:
                 acc += extra[j]
+            slot = (slot + 1) & mask
     for i in range(k):
-        j = first[i]
-        if j >= 0:
-            acc += arena[offs[j]]
+        if slot0[i] < 0:
+            continue
+        slot = slot0[i]
+        n = ends[i] - starts[i]
+        for _ in range(4):
+            j = table[slot]
+            if j < 0:
+                break
+            if offs[j + 1] - offs[j] == n:
+                acc += arena[offs[j]]
+            slot = (slot + 1) & mask
     return acc + k
 
 
