@@ -9,7 +9,11 @@ BENCHMARKS = {
     "trace": ("benchmarks.bench_trace", "graph queries on 10^4..10^7-share cascades vs networkx and the pointer-chase limit"),
     "ingest": ("benchmarks.bench_ingest", "one worker: Kafka -> Faust -> graph + ClickHouse, beside no-op Faust, getmany, CH ceiling"),
     "scale": ("benchmarks.bench_scale", "1, 2 and 4 worker processes on 4 partitions: rate, identical answers, CPU per process"),
-    "accuracy": ("benchmarks.accuracy", "source detection accuracy (another engineer's benchmark)"),
+    "accuracy": ("benchmarks.accuracy", "snapshot and sampled-timestamp source detection vs rumor/Jordan/cosasi"),
+    "parents": ("benchmarks.accuracy_parents", "broken chains: origin top-1 and masked-parent recovery (Weibo, synthetic)"),
+    "origins": ("benchmarks.origins_models", "origins under several seeds and sampled shares, confidence calibration"),
+    "cutoff": ("benchmarks.accuracy_cutoff", "cut-off at time t on real Weibo rumours vs most-reposted, random, hindsight"),
+    "blocking": ("benchmarks.accuracy_blocking", "blocking on independent cascades vs dominator greedy, degree, NetShield"),
 }
 
 
@@ -30,7 +34,7 @@ def main(argv=None) -> int:
         return 2
     module = importlib.import_module(BENCHMARKS[name][0])
     rc = module.main(rest)
-    # accuracy's main returns its results, the others an exit code.
+    # Some accuracy mains return their results, the others an exit code.
     return rc if isinstance(rc, int) else 0
 
 
