@@ -29,7 +29,7 @@ import numpy as np
 
 from graph import kernels_ingest as ki
 from graph.answers import Answers
-from graph.ids import IdIndex, _grown, encode_batch, warm
+from graph.ids import IdIndex, _grown, encode_batch
 from graph.types import DEFAULT_KIND, FLAG_PRESENT, REASON_TEXT, AddResult
 
 _NONE = np.zeros(0, np.int32)
@@ -100,10 +100,10 @@ class CascadeGraph(Answers):
         pb, ps, pe = encode_batch(parent_event_ids)
         qb, qs, qe = encode_batch(parent_account_ids)
         ev, ac = self.ev, self.ac
-        # Prefetch what the ingest kernel's hash probes will read (see ids.warm).
-        warm(ev.table, ev.offs, ev.arena, eb, es, ee, _NO_U8)
-        warm(ev.table, ev.offs, ev.arena, pb, ps, pe, self.kf)
-        warm(ac.table, ac.offs, ac.arena, ab, as_, ae, _NO_U8)
+        # Prefetch what the ingest kernel's hash probes will read (see kernels_ingest.warm).
+        ki.warm(ev.table, ev.offs, ev.arena, eb, es, ee, _NO_U8)
+        ki.warm(ev.table, ev.offs, ev.arena, pb, ps, pe, self.kf)
+        ki.warm(ac.table, ac.offs, ac.arena, ab, as_, ae, _NO_U8)
         row = 0
         while True:
             row, need, self.n_nodes, ac.count, added, alinks, self.n_blind = ki.add_rows(

@@ -132,62 +132,6 @@ def _find_many(table, offs, arena, buf, starts, ends):
     return out
 
 
-@njit(cache=True)
-def warm(table, offs, arena, buf, starts, ends, extra):
-    """Touch the table slot, offsets and first bytes each string's lookup will read; returns a
-    checksum (so the loads are kept).
-
-    Why: at 10^6 ids every probe misses the caches, and a lookup is a chain of dependent loads
-    (slot, then offsets, then bytes) that the CPU cannot overlap. Done here in three waves of
-    independent loads, the misses overlap, and the real lookups then hit the caches. ``extra``
-    (an array indexed by id, or empty) is touched with the offsets.
-
-    >>> import numpy as np
-    >>> ix = IdIndex(); _ = ix.add(["a", "b"])
-    >>> buf, s, e = encode_batch(["b", "zz", None])
-    >>> warm(ix.table, ix.offs, ix.arena, buf, s, e, np.zeros(0, np.uint8)) > 0
-    True
-    """
-    k = starts.shape[0]
-    mask = table.shape[0] - 1
-    slot0 = np.empty(k, np.int64)
-    acc = np.int64(0)
-    for i in range(k):
-        if ends[i] > starts[i]:
-            slot0[i] = np.int64(fnv1a(buf, starts[i], ends[i]) & np.uint64(mask))
-            acc += table[slot0[i]]
-        else:
-            slot0[i] = -1
-    has_extra = extra.shape[0] > 0
-    # Waves 2 and 3 follow the probe run (up to 4 slots, as lookup will) to the offsets, then
-    # to the bytes of the ids of the same length.
-    for i in range(k):
-        if slot0[i] < 0:
-            continue
-        slot = slot0[i]
-        for _ in range(4):
-            j = table[slot]
-            if j < 0:
-                break
-            acc += offs[j]
-            if has_extra:
-                acc += extra[j]
-            slot = (slot + 1) & mask
-    for i in range(k):
-        if slot0[i] < 0:
-            continue
-        slot = slot0[i]
-        n = ends[i] - starts[i]
-        for _ in range(4):
-            j = table[slot]
-            if j < 0:
-                break
-            if offs[j + 1] - offs[j] == n:
-                acc += arena[offs[j]]
-            slot = (slot + 1) & mask
-    return acc + k
-
-
 def encode_batch(strings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """UTF-8 bytes of a list of str (``None`` -> empty) as (buf, starts, ends).
 
