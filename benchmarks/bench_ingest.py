@@ -5,7 +5,7 @@ limits around it, all in the same run.
         [--repeat 1] [--latency-seconds 10] [--seed 0] [--json]
         [--broker 127.0.0.1:9092] [--clickhouse clickhouse://127.0.0.1:9000]
 
-1. A seeded synthetic stream (benchmarks/synthetic.py, 5,000 shares per rumour) is produced flat
+1. A seeded synthetic stream (streams/synthetic.py, 5,000 shares per rumour) is produced flat
    out into two fresh 4-partition topics, keyed by rumour: one event per message (``single``) and
    JSON arrays of ``--per-message`` events of one rumour (``batched``).
 2. Each topic is drained, one after the other (never two at once), by worker *processes*

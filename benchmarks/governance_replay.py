@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import orjson
 
-from benchmarks.synthetic import cascade_arrays
+from streams.synthetic import cascade_arrays
 from streams.events import parse_ts
 from streams.governance.divisions import descendants, division, match_region, unit_of
 from streams.governance.monthly import month_bounds

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import orjson
 
-from benchmarks.synthetic import synthetic_events
+from streams.synthetic import synthetic_events
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import orjson
 
-from benchmarks.synthetic import synthetic_events
+from streams.synthetic import synthetic_events
 from tests.faults import (Worker, create_topic, embedded_traces, private_clickhouse, private_kafka,
                           wait_until)
 

@@ -5,7 +5,7 @@ import itertools
 import time
 from pathlib import Path
 
-from benchmarks.synthetic import synthetic_events
+from streams.synthetic import synthetic_events
 from streams.embedded import replay_events
 from streams.trace import chain_answer
 

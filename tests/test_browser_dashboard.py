@@ -76,7 +76,7 @@ def served(tmp_path):
         unavailable("chromium (apt-get install chromium)")
     if not (PROJECT_ROOT / "web" / "node_modules" / "echarts" / "dist" / "echarts.min.js").exists():
         unavailable("web/node_modules (npm ci in web/)")
-    from benchmarks.synthetic import synthetic_events
+    from streams.synthetic import synthetic_events
     from streams.service.cli import token_main
 
     data = tmp_path / "synthetic.jsonl"

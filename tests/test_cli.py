@@ -9,7 +9,7 @@ import sys
 import orjson
 import pytest
 
-from benchmarks.synthetic import synthetic_events
+from streams.synthetic import synthetic_events
 from tests.naive_trace import reference_trace
 
 

@@ -9,7 +9,7 @@ import uuid
 import orjson
 import pytest
 
-from benchmarks.synthetic import synthetic_events
+from streams.synthetic import synthetic_events
 from streams.governance.divisions import contains
 from tests.faults import Worker, keyed, produce, wait_until
 

@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-from benchmarks.synthetic import synthetic_events
+from streams.synthetic import synthetic_events
 from tests.faults import (Worker, create_topic, embedded_traces, keyed, private_clickhouse, private_kafka,
                           produce, wait_until)
 

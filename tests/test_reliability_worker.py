@@ -11,7 +11,7 @@ import uuid
 import orjson
 import pytest
 
-from benchmarks.synthetic import synthetic_events
+from streams.synthetic import synthetic_events
 from tests.faults import Worker, create_topic, embedded_traces, keyed, produce, wait_until
 from tests.test_reliability_input import hostile_messages
 

@@ -20,7 +20,7 @@ import uuid
 import orjson
 import pytest
 
-from benchmarks.synthetic import synthetic_events
+from streams.synthetic import synthetic_events
 from tests.naive_trace import reference_trace
 
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse, pytest.mark.slow]
