@@ -220,7 +220,7 @@ def greedy_cutoff(par, kf, acct, ts, sz, topo, n_acc, excluded, k, ac_offs, ac_a
     out_g = np.empty(k, np.int64)
     picked = 0
     stale = 0
-    max_stale = max(256, (n + n_acc) >> 8)
+    max_stale = max(256, (n + n_acc) >> 10)
     while picked < k and m > 0 and rest > 0:
         if stale > max_stale:
             # Big cuts leave many stale heap entries; one exact sweep is cheaper than popping
