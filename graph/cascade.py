@@ -33,7 +33,6 @@ from graph.ids import IdIndex, _grown, encode_batch
 from graph.types import DEFAULT_KIND, FLAG_PRESENT, REASON_TEXT, AddResult
 
 _NONE = np.zeros(0, np.int32)
-_NO_U8 = np.zeros(0, np.uint8)
 
 
 class CascadeGraph(Answers):
@@ -100,10 +99,6 @@ class CascadeGraph(Answers):
         pb, ps, pe = encode_batch(parent_event_ids)
         qb, qs, qe = encode_batch(parent_account_ids)
         ev, ac = self.ev, self.ac
-        # Prefetch what the ingest kernel's hash probes will read (see kernels_ingest.warm).
-        ki.warm(ev.table, ev.offs, ev.arena, eb, es, ee, _NO_U8)
-        ki.warm(ev.table, ev.offs, ev.arena, pb, ps, pe, self.kf)
-        ki.warm(ac.table, ac.offs, ac.arena, ab, as_, ae, _NO_U8)
         row = 0
         while True:
             row, need, self.n_nodes, ac.count, added, alinks, self.n_blind = ki.add_rows(

@@ -120,6 +120,7 @@ def warm(table, offs, arena, buf, starts, ends, extra):
 
 
 NEED_NOTHING, NEED_ROOM, NEED_DSU, NEED_ACCOUNT_ARRAYS = 0, 1, 2, 3
+WARM_ROWS = 32
 
 
 @njit(cache=True)
@@ -141,7 +142,16 @@ def add_rows(ev_table, ev_offs, ev_arena, ev_limit, ac_table, ac_offs, ac_arena,
     n_alinks = 0
     have_dsu = dsu.shape[0] > 0
     have_acc = npres.shape[0] > 0
+    warmed = first
     for i in range(first, es.shape[0]):
+        if i >= warmed:
+            # Prefetch the hash-probe lines of the next rows in a chunk small enough that they
+            # are still in the near caches when the rows get there (see :func:`warm`).
+            hi = min(i + WARM_ROWS, es.shape[0])
+            warm(ev_table, ev_offs, ev_arena, ebuf, es[i:hi], ee[i:hi], kf[:0])
+            warm(ev_table, ev_offs, ev_arena, pbuf, ps[i:hi], pe[i:hi], kf)
+            warm(ac_table, ac_offs, ac_arena, abuf, as_[i:hi], ae[i:hi], kf[:0])
+            warmed = hi
         s0 = es[i]
         s1 = ee[i]
         if s1 == s0:
