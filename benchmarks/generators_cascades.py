@@ -15,6 +15,8 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
+from graph.rng import splitmix_uniform
+
 _MASK = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 
@@ -38,17 +40,6 @@ def _rng(seed) -> np.random.Generator:
 
 def _state(rng: np.random.Generator) -> np.ndarray:
     return rng.integers(1, 2**63 - 1, size=1, dtype=np.int64).astype(np.uint64)
-
-
-@numba.njit(cache=True)
-def _uniform(state):
-    # splitmix64: tiny, statistically fine for simulation, and reproducible inside numba.
-    state[0] = state[0] + np.uint64(0x9E3779B97F4A7C15)
-    z = state[0]
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    z = z ^ (z >> np.uint64(31))
-    return (z >> np.uint64(11)) * (1.0 / 9007199254740992.0)
 
 
 @numba.njit(cache=True)
@@ -83,9 +74,9 @@ def _si_kernel(indptr, indices, seeds, n_target, state):
                 size += 1
                 valid += 1
     while k < n_target and valid > 0:
-        t += -np.log(1.0 - _uniform(state)) / valid
+        t += -np.log(1.0 - splitmix_uniform(state)) / valid
         while True:
-            j = int(_uniform(state) * size)
+            j = int(splitmix_uniform(state) * size)
             if infected[ev[j]] == 0:
                 break
             size -= 1
@@ -145,8 +136,8 @@ def _si_tree_kernel(d, n_target, state):
         if k > 0:
             # On a tree each susceptible boundary node has exactly one infected neighbour,
             # so the next infection is a uniform boundary node after an Exp(nb) wait.
-            t += -np.log(1.0 - _uniform(state)) / nb
-            j = int(_uniform(state) * nb)
+            t += -np.log(1.0 - splitmix_uniform(state)) / nb
+            j = int(splitmix_uniform(state) * nb)
             v = boundary[j]
             nb -= 1
             boundary[j] = boundary[nb]
@@ -201,14 +192,14 @@ def _ic_kernel(indptr, indices, seeds, p, max_infected, state):
         hi = k
         # Shuffle the active generation so that, when several succeed, the parent is random.
         for i in range(hi - 1, lo, -1):
-            j = lo + int(_uniform(state) * (i - lo + 1))
+            j = lo + int(splitmix_uniform(state) * (i - lo + 1))
             nodes[i], nodes[j] = nodes[j], nodes[i]
             parents[i], parents[j] = parents[j], parents[i]
         for i in range(lo, hi):
             u = nodes[i]
             for q in range(indptr[u], indptr[u + 1]):
                 w = indices[q]
-                if gen[w] < 0 and _uniform(state) < p and k < max_infected:
+                if gen[w] < 0 and splitmix_uniform(state) < p and k < max_infected:
                     gen[w] = gen[u] + 1
                     nodes[k] = w
                     parents[k] = u
@@ -318,7 +309,7 @@ def _si_discrete_kernel(indptr, indices, seeds, n_target, beta, state):
             for q in range(indptr[u], indptr[u + 1]):
                 w = indices[q]
                 if step[w] < 0 or step[w] == t:
-                    r = _uniform(state)
+                    r = splitmix_uniform(state)
                     if r < beta:
                         if step[w] < 0:
                             step[w] = t

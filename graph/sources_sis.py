@@ -16,17 +16,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from graph.rng import splitmix_uniform
 from graph.sources import SourceScores, _all_roots, _prepare
-
-
-@numba.njit(cache=True)
-def _splitmix(state):
-    state[0] = state[0] + np.uint64(0x9E3779B97F4A7C15)
-    z = state[0]
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    z = z ^ (z >> np.uint64(31))
-    return (z >> np.uint64(11)) * (1.0 / 9007199254740992.0)
 
 
 @numba.njit(cache=True)
@@ -48,7 +39,7 @@ def _sis_log_weight(ptr, idx, outside, source, stamp, run, eu, ev, state):
             return -np.inf  # disconnected: this source cannot have infected all of I
         logw += np.log(live_in) - np.log(live_in + out_edges)
         while True:
-            j = int(_splitmix(state) * size)
+            j = int(splitmix_uniform(state) * size)
             if stamp[ev[j]] != run:
                 break
             size -= 1
