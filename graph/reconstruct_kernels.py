@@ -104,7 +104,8 @@ def earlier_candidates(ts, par, is_cand, root_like, targets, max_cands):
 
 
 @numba.njit(cache=True)
-def _count_of(keys, counts, key):
+def _lower_bound(keys, key):
+    """First position in sorted ``keys`` whose key is not below ``key``."""
     lo, hi = 0, keys.shape[0]
     while lo < hi:
         mid = (lo + hi) // 2
@@ -112,6 +113,12 @@ def _count_of(keys, counts, key):
             lo = mid + 1
         else:
             hi = mid
+    return lo
+
+
+@numba.njit(cache=True)
+def _count_of(keys, counts, key):
+    lo = _lower_bound(keys, key)
     if lo < keys.shape[0] and keys[lo] == key:
         return counts[lo]
     return 0
@@ -164,11 +171,5 @@ def pair_features(ts, par, acct, root_like, targets, cptr, cands, pair_keys, pai
 
 @numba.njit(cache=True)
 def _has(keys, key):
-    lo, hi = 0, keys.shape[0]
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if keys[mid] < key:
-            lo = mid + 1
-        else:
-            hi = mid
+    lo = _lower_bound(keys, key)
     return lo < keys.shape[0] and keys[lo] == key
