@@ -240,18 +240,18 @@ class Worker:
         return self
 
     def stats(self) -> dict:
-        return self._get("/healthz")
+        return self.get_json("/healthz")
 
     def trace(self, rumour_id: str, k: int = 10) -> dict:
         """The service's trace answer in :func:`comparable` form."""
-        return comparable(self._get(f"/api/rumours/{urllib.request.quote(rumour_id, safe='')}/trace?k={k}"))
+        return comparable(self.get_json(f"/api/rumours/{urllib.request.quote(rumour_id, safe='')}/trace?k={k}"))
 
     def _request(self, path: str) -> urllib.request.Request:
         return urllib.request.Request(f"http://127.0.0.1:{self.port}{path}",
                                       headers={"Authorization": "Bearer " + self.token,
                                                "X-Case-Id": "FAULT-1"})
 
-    def _get(self, path: str, timeout: float = 60):
+    def get_json(self, path: str, timeout: float = 60):
         with urllib.request.urlopen(self._request(path), timeout=timeout) as r:
             return orjson.loads(r.read())
 

@@ -1,61 +1,23 @@
 """End to end on the real services: Kafka -> Faust worker -> clickhouse-server + live graph.
 
 Events are produced with malformed, duplicated and out-of-order ones mixed in; the worker runs as
-a real process (`rumour worker`). ClickHouse must end with exactly the distinct valid events, the
-dead letters with the malformed ones and their reasons, and the worker's trace API must equal the
-trace computed by the reference oracle over the same events.
+a real process (`rumour worker`, through :class:`tests.faults.Worker`). ClickHouse must end with
+exactly the distinct valid events, the dead letters with the malformed ones and their reasons, and
+the worker's trace API must equal the trace computed by the reference oracle over the same events.
 """
 from __future__ import annotations
 
-import asyncio
-import os
 import random
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 import uuid
 
 import orjson
 import pytest
 
 from streams.synthetic import synthetic_events
+from tests.faults import Worker, produce, wait_until
 from tests.naive_trace import reference_trace
 
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse, pytest.mark.slow]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-async def _produce(bootstrap, topic, pairs):
-    from aiokafka import AIOKafkaProducer
-
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
-    await producer.start()
-    try:
-        for key, value in pairs:
-            await producer.send(topic, key=key, value=value)
-        await producer.flush()
-    finally:
-        await producer.stop()
-
-
-def _wait_until(predicate, timeout, what, proc):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"worker exited with {proc.returncode} while waiting for {what}")
-        last = predicate()
-        if last is True:
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}; last state: {last}")
 
 
 def test_worker_ingests_into_clickhouse_and_traces(kafka_bootstrap, kafka_topic, clickhouse_server,
@@ -86,49 +48,26 @@ def test_worker_ingests_into_clickhouse_and_traces(kafka_bootstrap, kafka_topic,
     batch_msg = [(b"it-r2", orjson.dumps([orjson.loads(v) for _, v in messages[:30]]))]
     pairs = batch_msg + messages[30:] + duplicates + malformed
 
-    port = _free_port()
-    env = dict(os.environ,
-               RUMOUR_KAFKA_BROKER="kafka://" + kafka_bootstrap,
-               RUMOUR_CLICKHOUSE_URL=url,
-               RUMOUR_TOPIC=topic,
-               RUMOUR_DEAD_LETTER_TOPIC=dead_topic,
-               RUMOUR_TOPIC_PARTITIONS="4",
-               RUMOUR_APP_ID="rt-it-" + uuid.uuid4().hex[:8],
-               RUMOUR_WEB_PORT=str(port),
-               RUMOUR_DATA_DIR=str(tmp_path / "worker"),
-               RUMOUR_BATCH_SIZE="100",
-               RUMOUR_BATCH_WAIT="0.2",
-               RUMOUR_TOKENS_FILE=str(tmp_path / "tokens.json"))
-    from streams.service.tokens import TokenStore
-
-    token = TokenStore(tmp_path / "tokens.json").issue("liaison", "000000", "it")[0]
-    log = open(tmp_path / "worker.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"], env=env,
-                            stdout=log, stderr=subprocess.STDOUT)
+    worker = Worker(tmp_path, "it", kafka_bootstrap, url, topic, 4, "rt-it-" + uuid.uuid4().hex[:8],
+                    RUMOUR_DEAD_LETTER_TOPIC=dead_topic, RUMOUR_BATCH_SIZE=100,
+                    RUMOUR_LOG_LEVEL="info").start()
     try:
-        asyncio.run(_produce(kafka_bootstrap, topic, pairs))
+        produce(kafka_bootstrap, topic, pairs)
         distinct_valid = len({(e["rumour_id"], e["event_id"]) for e in events})
-        _wait_until(lambda: (store.count_events() == distinct_valid
+        wait_until(lambda: (store.count_events() == distinct_valid
                              and len(store.dead_letters(100)) == len(malformed)) or
                     (store.count_events(), len(store.dead_letters(100))),
-                    120, "all events in ClickHouse", proc)
+                    120, "all events in ClickHouse", [worker])
         dead = store.dead_letters(100)
         reasons = sorted(d["reason"].split(":")[0] for d in dead)
         assert reasons == ["account_id", "invalid JSON", "invalid JSON", "ts"]
         assert {bytes(d["raw"]) if isinstance(d["raw"], (bytes, bytearray)) else d["raw"].encode("utf-8", "surrogateescape")
                 for d in dead} >= {b"{not json"}
 
-        def fetch(rumour_id):
-            request = urllib.request.Request(
-                f"http://127.0.0.1:{port}/api/rumours/{rumour_id}/trace",
-                headers={"Authorization": f"Bearer {token}", "X-Case-Id": "IT-1"})
-            with urllib.request.urlopen(request, timeout=60) as resp:
-                return orjson.loads(resp.read())
-
         for rumour_id in sorted({e["rumour_id"] for e in events}):
             mine = [e for e in events if e["rumour_id"] == rumour_id and e["kind"] != "debunk"]
             expected = reference_trace(mine, k=10)
-            got = fetch(rumour_id)
+            got = worker.get_json(f"/api/rumours/{rumour_id}/trace")
             assert got["events"] == len(mine)
             assert [o["account_id"] for o in got["origins"]] == [o["account_id"] for o in expected["origins"]]
             assert [o["reach"] for o in got["origins"]] == [o["reach"] for o in expected["origins"]]
@@ -136,13 +75,6 @@ def test_worker_ingests_into_clickhouse_and_traces(kafka_bootstrap, kafka_topic,
             post = next(e for e in mine if e["kind"] == "post")
             assert got["origins"][0]["account_id"] == post["account_id"]
     finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        worker.stop()
         store.drop()
         store.close()
-        if proc.returncode not in (0, -15, 143, None):
-            print((tmp_path / "worker.log").read_text(errors="replace")[-5000:])
