@@ -109,11 +109,34 @@ class Producer(threading.Thread):
             await producer.stop()
 
 
+def memory_trend(samples) -> dict:
+    """Least-squares slope of the worker's RSS after its first minute (MB per minute), and the
+    RSS of the second minute beside the last: "flat" means the slope stays near 0 while the
+    stream goes on (the graphs of finished rumours are evicted, nothing else accumulates).
+
+    >>> memory_trend([{"t": 30, "rss_mb": 50}] + [{"t": t, "rss_mb": 100} for t in range(60, 600, 5)])["rss_slope_mb_per_min"]
+    0.0
+    """
+    steady = [(s["t"], s["rss_mb"]) for s in samples if s["t"] > 60 and s.get("rss_mb")]
+    if len(steady) < 3:
+        return {"rss_slope_mb_per_min": None}
+    n = len(steady)
+    mt = sum(t for t, _ in steady) / n
+    mr = sum(r for _, r in steady) / n
+    slope = (sum((t - mt) * (r - mr) for t, r in steady) / sum((t - mt) ** 2 for t, _ in steady))
+    second_minute = [r for t, r in steady if t <= 120]
+    return {"rss_slope_mb_per_min": round(slope * 60, 2),
+            "rss_mb_second_minute": max(second_minute) if second_minute else None,
+            "rss_mb_after_first_minute_min": min(r for _, r in steady),
+            "rss_mb_after_first_minute_max": max(r for _, r in steady)}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--minutes", type=float, default=30.0)
     ap.add_argument("--rate", type=float, default=200.0, help="messages per second")
-    ap.add_argument("--fault-every", type=float, default=180.0, help="seconds between faults")
+    ap.add_argument("--fault-every", type=float, default=180.0,
+                    help="seconds between faults; 0 = no faults (a steady-rate memory run)")
     ap.add_argument("--partitions", type=int, default=4)
     ap.add_argument("--seed", type=int, default=2026)
     ap.add_argument("--out", default=None, help="write the summary JSON here")
@@ -206,7 +229,7 @@ def _soak(args, base, kafka, clickhouse, workers) -> int:
     deadline = started + args.minutes * 60
     n = 0
     try:
-        while time.monotonic() + args.fault_every < deadline:
+        while args.fault_every > 0 and time.monotonic() + args.fault_every < deadline:
             time.sleep(args.fault_every)
             name, action = rotation[n % len(rotation)]
             t = round(time.monotonic() - started)
@@ -255,6 +278,7 @@ def _soak(args, base, kafka, clickhouse, workers) -> int:
         "rss_mb_max": max((s["rss_mb"] for s in samples), default=None),
         "rss_mb_last": samples[-1]["rss_mb"] if samples else None,
         "rss_mb_steady_min": min((s["rss_mb"] for s in steady if s["rss_mb"]), default=None),
+        **memory_trend(samples),
         "traces_checked": len(expected), "trace_mismatches": trace_mismatch,
         "worker_final_stats": worker.stats(),
     }
