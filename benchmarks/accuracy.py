@@ -14,7 +14,9 @@ plus, for each infected node independently with probability ``--p``, its infecti
 origin unknown). Every method ranks infected nodes only; earliest-observed ranks the observers
 by time (the other infected nodes follow in random order for the rank measure).
 Measures: top-1, top-5, hop error of the top guess, rank of the true source, with 95% intervals
-(Wilson for proportions, percentile bootstrap for means). A cosasi 0.0.4 cell runs its
+(Wilson for proportions, percentile bootstrap for means), and for our methods against each
+baseline the paired top-1 difference (Newcombe and paired-bootstrap intervals, exact McNemar p;
+``benchmarks.accuracy_stats``). A cosasi 0.0.4 cell runs its
 rumor/Jordan centrality beside ours on small cascades.
 """
 from __future__ import annotations
@@ -29,6 +31,7 @@ import numpy as np
 
 from benchmarks.generators import contact_graph, si, si_regular_tree
 from benchmarks.generators_cascades import si_discrete
+from benchmarks.accuracy_stats import paired_cell, print_paired
 from benchmarks.observe import sampled_timestamps, snapshot
 from graph.sources import SourceScores, snapshot_scores
 from graph.sources_dmp import dmp_scores
@@ -155,7 +158,9 @@ def run_cell(model, args, log):
             _record(stamp, name, ts[name].ranking(rng), src, hops, len(infected), rng)
         if (trial + 1) % max(args.trials // 10, 1) == 0:
             log(f"  {model}: {trial + 1}/{args.trials} trials, {time.time() - t0:.0f}s")
-    return _summarise(snap, args.seed), _summarise(stamp, args.seed), float(np.mean(sizes))
+    paired = {"snapshot": paired_cell(snap, "snapshot", args.seed),
+              "timestamps": paired_cell(stamp, "timestamps", args.seed)}
+    return _summarise(snap, args.seed), _summarise(stamp, args.seed), float(np.mean(sizes)), paired
 
 
 GRAPH_INDEX = {"tree3": 0, "er": 1, "ws": 2, "ba": 3}
@@ -260,6 +265,7 @@ def print_table(results, out=None):
             for name, row in cell["cosasi"].items():
                 print(f"{name:<13} {row['top1_agreement']:<12.3f} {row['ours_top1_unique']:<11.3f} "
                       f"{row['cosasi_top1']:<13.3f} {row['max_abs_log_score_diff']:.2e}", file=out)
+    print_paired(results, out)
 
 
 def _log(msg):
@@ -269,13 +275,13 @@ def _log(msg):
 def _model_cell(job):
     model, args = job
     _log(f"{model}: {args.trials} trials")
-    snap, stamp, size = run_cell(model, args, _log)
+    snap, stamp, size, paired = run_cell(model, args, _log)
     try:
         cos = run_cosasi_cell(model, args, _log) if args.cosasi_trials > 0 else None
     except Exception as exc:  # a failure of the published code must not lose the cell
         _log(f"  {model}: cosasi cell failed: {exc!r}")
         cos = {"error": repr(exc)}
-    return {"snapshot": snap, "timestamps": stamp, "cosasi": cos, "mean_infected": size}
+    return {"snapshot": snap, "timestamps": stamp, "paired": paired, "cosasi": cos, "mean_infected": size}
 
 
 def main(argv=None):

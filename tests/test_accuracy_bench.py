@@ -19,7 +19,11 @@ def test_main_runs_every_method_on_identical_cascades(tmp_path, capsys):
         for row in list(cell["snapshot"].values()) + list(cell["timestamps"].values()):
             assert row["trials"] == 4 and 0.0 <= row["top1_ci"][0] <= row["top1"] <= row["top1_ci"][1] <= 1.0
             assert row["top1"] <= row["top5"] and row["rank"] >= 1
-    assert "dmp_rumor" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "dmp_rumor" in printed and "joint-vs-correlation" in printed
+    pair = saved["cells"]["ba"]["paired"]["timestamps"]["joint-vs-earliest"]
+    joint, early = saved["cells"]["ba"]["timestamps"]["joint"], saved["cells"]["ba"]["timestamps"]["earliest"]
+    assert abs(pair["diff"] - (joint["top1"] - early["top1"])) < 1e-12 and 0.0 <= pair["mcnemar_p"] <= 1.0
     assert res["cells"]["ba"]["snapshot"]["dmp"]["trials"] == 4
 
 

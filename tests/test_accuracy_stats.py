@@ -1,0 +1,72 @@
+"""benchmarks.accuracy_stats: paired tests against scipy and against simulated coverage."""
+import math
+
+import numpy as np
+import pytest
+
+from benchmarks import accuracy_stats as st
+
+
+@pytest.mark.parametrize("b,c", [(0, 0), (0, 1), (4, 9), (17, 17), (30, 12), (120, 95), (400, 350)])
+def test_mcnemar_matches_scipy_binomtest(b, c):
+    stats = pytest.importorskip("scipy.stats")
+    want = 1.0 if b + c == 0 else stats.binomtest(b, b + c, 0.5).pvalue
+    assert st.mcnemar_exact(b, c) == pytest.approx(want, rel=1e-9, abs=1e-15)
+
+
+def test_mcnemar_small_case_by_hand():
+    # b=1, c=6: P(X<=1) for Bin(7, 1/2) = (1 + 7)/128, two-sided doubles it
+    assert st.mcnemar_exact(1, 6) == pytest.approx(16 / 128)
+    assert st.mcnemar_exact(6, 1) == st.mcnemar_exact(1, 6)
+
+
+def test_newcombe_by_hand_without_correlation():
+    # a*d == b*c gives phi = 0: the interval is the square-root combination of the two Wilson
+    # half-widths (Newcombe's method 10 for independent-looking pairs)
+    a, b, c, d = 20, 20, 10, 10  # n=60, p1=40/60, p2=30/60
+    lo, hi = st.newcombe_paired(a, b, c, d)
+    l1, u1 = st._wilson(40, 60)
+    l2, u2 = st._wilson(30, 60)
+    p1, p2 = 40 / 60, 30 / 60
+    assert lo == pytest.approx(p1 - p2 - math.hypot(p1 - l1, u2 - p2))
+    assert hi == pytest.approx(p1 - p2 + math.hypot(u1 - p1, p2 - l2))
+
+
+def test_newcombe_close_to_wald_for_large_n():
+    a, b, c, d = 2000, 600, 450, 6950
+    n = a + b + c + d
+    diff = (b - c) / n
+    se = math.sqrt((b + c) / n - diff ** 2) / math.sqrt(n)
+    lo, hi = st.newcombe_paired(a, b, c, d)
+    assert lo == pytest.approx(diff - 1.96 * se, abs=2e-3)
+    assert hi == pytest.approx(diff + 1.96 * se, abs=2e-3)
+
+
+def test_paired_intervals_cover_the_true_difference():
+    # correlated pairs with a known difference 0.25 - 0.20 = 0.05: both intervals should cover
+    # it in about 95% of 300 simulated experiments of 300 trials
+    rng = np.random.default_rng(7)
+    probs = np.array([0.15, 0.10, 0.05, 0.70])  # both, ours only, theirs only, neither
+    cover_n = cover_b = 0
+    reps = 300
+    for r in range(reps):
+        cell = rng.choice(4, size=300, p=probs)
+        x = (cell == 0) | (cell == 1)
+        y = (cell == 0) | (cell == 2)
+        res = st.paired_top1(x, y, seed=r)
+        cover_n += res["newcombe_ci"][0] <= 0.05 <= res["newcombe_ci"][1]
+        cover_b += res["bootstrap_ci"][0] <= 0.05 <= res["bootstrap_ci"][1]
+    assert 0.91 <= cover_n / reps <= 0.99
+    assert 0.90 <= cover_b / reps <= 0.99
+
+
+def test_paired_top1_counts_and_shape_check():
+    r = st.paired_top1([True, False, True, False], [False, True, True, False], seed=0)
+    assert (r["ours_only"], r["theirs_only"], r["diff"], r["mcnemar_p"]) == (1, 1, 0.0, 1.0)
+    with pytest.raises(ValueError):
+        st.paired_top1([True], [True, False], seed=0)
+
+
+def test_paired_cell_uses_the_declared_pairs():
+    acc = {m: {"top1": [True, False]} for m in ("joint", "earliest", "correlation")}
+    assert set(st.paired_cell(acc, "timestamps", 0)) == {"joint-vs-earliest", "joint-vs-correlation"}
