@@ -29,6 +29,22 @@ def rng_of(seed) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
+def sorted_unique(x: np.ndarray) -> np.ndarray:
+    """``np.unique`` of an int array by sort + mask: numpy 2.4's hash-based unique is about 60x
+    slower on the 300k edge keys of a 50,000-node graph.
+
+    >>> sorted_unique(np.array([5, 1, 5, 3])).tolist()
+    [1, 3, 5]
+    """
+    y = np.sort(x)
+    if len(y) == 0:
+        return y
+    keep = np.empty(len(y), dtype=bool)
+    keep[0] = True
+    np.not_equal(y[1:], y[:-1], out=keep[1:])
+    return y[keep]
+
+
 def edges_to_csr(n: int, u: np.ndarray, v: np.ndarray):
     """Symmetric CSR (indptr, indices) int32 from undirected edge lists; drops loops and duplicates.
 
@@ -41,7 +57,7 @@ def edges_to_csr(n: int, u: np.ndarray, v: np.ndarray):
     keep = u != v
     a = np.concatenate([u[keep], v[keep]])
     b = np.concatenate([v[keep], u[keep]])
-    key = np.unique(a * n + b)  # sorted by (row, col): CSR order with sorted neighbours
+    key = sorted_unique(a * n + b)  # sorted by (row, col): CSR order with sorted neighbours
     rows = key // n
     cols = (key % n).astype(np.int32)
     indptr = np.zeros(n + 1, dtype=np.int32)
@@ -87,7 +103,7 @@ def erdos_renyi(n: int, mean_degree: float, seed):
         b = rng.integers(0, n, size=len(a))
         ok = a != b
         lo, hi = np.minimum(a, b)[ok], np.maximum(a, b)[ok]
-        new = np.unique(np.concatenate([keys, lo * n + hi]))
+        new = sorted_unique(np.concatenate([keys, lo * n + hi]))
         if len(new) > m:  # drop a random surplus so the count stays Binomial
             new = np.sort(rng.choice(new, size=m, replace=False))
         keys = new

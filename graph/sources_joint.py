@@ -21,7 +21,7 @@ import numpy as np
 
 from graph.sources import SourceScores, snapshot_scores
 from graph.sources_dmp import dmp_scores
-from graph.sources_time import _corr_and_fit, _observer_distances
+from graph.sources_time import _corr_and_fit, observer_distances
 
 INSIDE_WEIGHT = 0.1
 DMP_WEIGHT = 0.5
@@ -38,8 +38,7 @@ def correlation_z(indptr, indices, observers, times, candidates) -> np.ndarray:
     True
     """
     observers = np.asarray(observers, dtype=np.int32)
-    dist = _observer_distances(np.asarray(indptr, np.int32), np.asarray(indices, np.int32), observers)
-    dist = np.ascontiguousarray(dist[:, np.asarray(candidates, dtype=np.int64)])
+    dist = observer_distances(indptr, indices, observers, np.asarray(candidates, dtype=np.int64))
     corr, _ = _corr_and_fit(dist, np.asarray(times, dtype=np.float64), 1.0)
     corr = np.where(np.isfinite(corr), corr, 0.0)
     k = len(observers)
