@@ -1,19 +1,28 @@
 """Blocking k uninfected nodes of an independent cascade observed at about 20 infected.
 
-Per trial (seeded): a fresh contact graph (BA m=3, or WS k=6 rewired 0.1, 2,000 nodes), a
-uniform source, an independent cascade with edge probability p stopped the moment ``--observe``
-nodes are infected (the observed set I; sources whose cascade dies earlier are redrawn). Each
-method names k uninfected nodes to block. The future is the same IC continued: every edge not
-yet tried gets its one chance (spent nodes stay spent), estimated on ``--eval`` live-edge
-samples drawn from a stream no method sees, the same samples for every method. Reported per method: the reduction of the expected
-*new* infections after t, 1 - E[final_B - |I|] / E[final_0 - |I|] (mean over trials), and of
-the expected final infected 1 - E[final_B] / E[final_0]; 95% bootstrap intervals.
+Per trial (seeded): a fresh contact graph (BA m=3, or WS k=6, 2,000 nodes), a uniform source,
+an independent cascade with edge probability p stopped the moment ``--observe`` nodes are
+infected (the observed set I; sources whose cascade dies earlier are redrawn). Each method names
+k uninfected nodes to block. Two readings of "the future" (``--reading``):
 
-Methods: degree, NetShield (graph/blocking.py), the dominator-tree greedy on ``--samples``
+- ``observed`` (default): the same IC continued: every edge not yet tried gets its one chance
+  (spent nodes stay spent). WS rewired 0.1, p = 0.3 on WS.
+- ``dava``: the protocol of the dominator-tree vaccination papers (DAVA, Zhang and Prakash 2014;
+  the Logins-Karras immunization study that reruns it): I is a given infected set and the IC
+  runs afresh from all of it, every edge of every infected node getting its chance. WS rewired
+  0.3, p = 0.12 on both graphs.
+
+The future is estimated on ``--eval`` live-edge samples drawn from a stream no method sees, the
+same samples for every method. Reported per method: the reduction of the expected *new*
+infections, 1 - E[final_B - |I|] / E[final_0 - |I|] (mean over trials), and of the expected
+final infected 1 - E[final_B] / E[final_0]; 95% bootstrap intervals.
+
+Methods: random, degree, NetShield (graph/blocking.py), DAVA and DAVA-fast (the published
+one-tree algorithm, graph/blocking_dava.py), the dominator-tree greedy on ``--samples``
 live-edge samples, and ours: the same greedy on ``--ours-samples`` samples followed by the
 coordinate-ascent refinement (graph.blocking.dominator_refine).
 
-    python -m benchmarks.accuracy_blocking [--trials 300] [--models ba,ws] [--json out.json]
+    python -m benchmarks.accuracy_blocking [--reading observed|dava] [--trials 300] [--models ba,ws] [--json out.json]
 """
 from __future__ import annotations
 
@@ -23,12 +32,16 @@ import sys
 import time
 
 import numpy as np
+from numba import njit
 
 from benchmarks.generators import barabasi_albert, independent_cascade, watts_strogatz
 from graph import blocking as bl
+from graph import blocking_dava as dv
 
-METHODS = ("degree", "netshield", "dominator", "ours")
+METHODS = ("random", "degree", "netshield", "dava_fast", "dava", "dominator", "ours")
 MODELS = {"ba": 0.12, "ws": 0.3}  # IC edge probability per graph model (issue 3)
+# reading -> (IC edge probability per model, WS rewiring)
+READINGS = {"observed": (MODELS, 0.1), "dava": ({"ba": 0.12, "ws": 0.12}, 0.3)}
 
 
 def graph_of(model: str, n: int, seed, rewire: float = 0.1):
@@ -70,49 +83,98 @@ def observe(ip, ix, p, size, rng, tries: int = 1000):
     raise RuntimeError("no cascade reached the observation size")
 
 
-def trial(model, n, p, k, observed, samples, ours_samples, n_eval, seed, rewire=0.1, refine=1):
+@njit(cache=True)
+def _reach_each(indptr, indices, live, infected, blocked):
+    """Final infected count in each live-edge sample (BFS from the infected, around blocked)."""
+    n = indptr.shape[0] - 1
+    out = np.zeros(live.shape[0], np.int64)
+    mark = np.zeros(n, np.int64)
+    stack = np.empty(n, np.int64)
+    for r in range(live.shape[0]):
+        tag = r + 1
+        top = 0
+        for v in range(n):
+            if infected[v]:
+                mark[v] = tag
+                stack[top] = v
+                top += 1
+        cnt = top
+        while top > 0:
+            top -= 1
+            u = stack[top]
+            for e in range(indptr[u], indptr[u + 1]):
+                v = indices[e]
+                if live[r, e] and mark[v] != tag and not blocked[v]:
+                    mark[v] = tag
+                    stack[top] = v
+                    top += 1
+                    cnt += 1
+        out[r] = cnt
+    return out
+
+
+def world_ratio(ip, ix, live, inf, blocked) -> tuple:
+    """(mean final count, mean over samples of saved/active) against no blocking on the same
+    samples: the Logins-Karras simulator's "fraction of saved nodes to active nodes"."""
+    args = (np.asarray(ip, np.int64), np.asarray(ix, np.int64), live.view(np.uint8), inf.astype(np.uint8))
+    a0 = _reach_each(*args, np.zeros(len(inf), np.uint8))
+    ab = _reach_each(*args, blocked.astype(np.uint8))
+    return float(ab.mean()), float(np.mean((a0 - ab) / a0))
+
+
+def trial(model, n, p, k, observed, samples, ours_samples, n_eval, seed, rewire=0.1, refine=1, reading="observed"):
     ss = np.random.SeedSequence([seed, len(model), ord(model[0])])
     g_seed, o_seed, s_seed, e_seed = ss.spawn(4)
     ip, ix = graph_of(model, n, np.random.default_rng(g_seed), rewire)
     inf, tried = observe(ip, ix, p, observed, np.random.default_rng(o_seed))
+    if reading == "dava":  # the infected set is given and spreads afresh: nothing is spent
+        tried[:] = False
     fit_rng = np.random.default_rng(s_seed)
     live_d = bl.live_edges(ip, samples, p, fit_rng) & ~tried
     live_o = np.concatenate([live_d, bl.live_edges(ip, max(ours_samples - samples, 0), p, fit_rng) & ~tried])
-    picks = {"degree": bl.degree_block(ip, inf, k), "netshield": bl.netshield_block(ip, ix, inf, k)}
+    pe = np.where(tried, 0.0, p)  # DAVA sees the same spent edges as the sampled methods
+    picks = {"random": dv.random_block(inf, k, fit_rng), "degree": bl.degree_block(ip, inf, k),
+             "netshield": bl.netshield_block(ip, ix, inf, k), "dava_fast": dv.dava_block(ip, ix, pe, inf, k, fast=True),
+             "dava": dv.dava_block(ip, ix, pe, inf, k)}
     picks["dominator"] = bl.dominator_greedy(ip, ix, live_d, inf, k)
     picks["ours"] = bl.dominator_refine(ip, ix, live_o, inf, bl.dominator_greedy(ip, ix, live_o, inf, k),
                                          rounds=refine)
     live_e = bl.live_edges(ip, n_eval, p, np.random.default_rng(e_seed)) & ~tried
-    _, base = bl.dominator_gains(ip, ix, live_e, inf)
+    base, _ = world_ratio(ip, ix, live_e, inf, np.zeros(n, bool))
     out = {"base": base}
     for name, nodes in picks.items():
         blocked = np.zeros(n, bool)
         blocked[nodes] = True
-        _, reach = bl.dominator_gains(ip, ix, live_e, inf, blocked)
+        reach, per_world = world_ratio(ip, ix, live_e, inf, blocked)
         new0 = base - observed
-        out[name] = (1.0 - (reach - observed) / new0 if new0 > 0 else 1.0, 1.0 - reach / base)
+        out[name] = (1.0 - (reach - observed) / new0 if new0 > 0 else 1.0, 1.0 - reach / base, per_world)
     return out
 
 
 def run(models=("ba", "ws"), trials=300, n=2000, k=10, observed=20, samples=200, ours_samples=1000,
-        n_eval=1000, seed=0, probs=None, rewire=0.1, refine=1, log=print):
+        n_eval=1000, seed=0, probs=None, rewire=None, refine=1, log=print, reading="observed"):
     from benchmarks.accuracy import bootstrap_mean
 
-    probs = dict(MODELS, **(probs or {}))
+    base_probs, base_rewire = READINGS[reading]
+    probs = dict(base_probs, **(probs or {}))
+    rewire = base_rewire if rewire is None else rewire
     res = {}
     for model in models:
         t0 = time.time()
-        rows = [trial(model, n, probs[model], k, observed, samples, ours_samples, n_eval, seed + i, rewire, refine)
-                for i in range(trials)]
-        cell = {"trials": trials, "p": probs[model], "ws_rewire": rewire if model == "ws" else None,
+        rows = [trial(model, n, probs[model], k, observed, samples, ours_samples, n_eval, seed + i, rewire, refine,
+                      reading) for i in range(trials)]
+        cell = {"reading": reading, "trials": trials, "p": probs[model], "ws_rewire": rewire if model == "ws" else None,
                 "final_no_blocking": float(np.mean([r["base"] for r in rows])), "seconds": time.time() - t0}
         for name in METHODS:
             new = np.array([r[name][0] for r in rows])
             tot = np.array([r[name][1] for r in rows])
+            per = np.array([r[name][2] for r in rows])
             cell[name] = {"new": float(new.mean()), "new_ci": bootstrap_mean(new, seed),
-                          "final": float(tot.mean()), "final_ci": bootstrap_mean(tot, seed)}
-        d = np.array([r["ours"][0] - r["dominator"][0] for r in rows])
-        cell["ours_minus_dominator"] = {"mean": float(d.mean()), "ci": bootstrap_mean(d, seed)}
+                          "final": float(tot.mean()), "final_ci": bootstrap_mean(tot, seed),
+                          "per_world": float(per.mean()), "per_world_ci": bootstrap_mean(per, seed)}
+        for ref in ("dominator", "dava"):
+            d = np.array([r["ours"][0] - r[ref][0] for r in rows])
+            cell[f"ours_minus_{ref}"] = {"mean": float(d.mean()), "ci": bootstrap_mean(d, seed)}
         res[model] = cell
         log(table(model, cell, n, k, observed))
     return res
@@ -120,15 +182,21 @@ def run(models=("ba", "ws"), trials=300, n=2000, k=10, observed=20, samples=200,
 
 def table(model, cell, n, k, observed) -> str:
     rw = f" rewired {cell['ws_rewire']}" if cell.get("ws_rewire") is not None else ""
-    lines = [f"{model}{rw} {n} nodes, IC p={cell['p']}, observed at {observed} infected, k={k}: "
+    lines = [f"[{cell.get('reading', 'observed')}] {model}{rw} {n} nodes, IC p={cell['p']}, observed at {observed} infected, k={k}: "
              f"{cell['trials']} trials, E[final] without blocking {cell['final_no_blocking']:.1f}",
-             f"{'method':<11}{'new infections prevented':<26}{'final infected reduction'}"]
+             f"{'method':<11}{'new infections prevented':<26}{'final infected reduction':<26}saved/active per world"]
     for name in METHODS:
-        c = cell[name]
+        c = cell.get(name)
+        if c is None:
+            continue
         lines.append(f"{name:<11}{c['new']:.3f} [{c['new_ci'][0]:.3f},{c['new_ci'][1]:.3f}]     "
-                     f"{c['final']:.3f} [{c['final_ci'][0]:.3f},{c['final_ci'][1]:.3f}]")
-    d = cell["ours_minus_dominator"]
-    lines.append(f"ours - dominator (new): {d['mean']:+.4f} [{d['ci'][0]:+.4f},{d['ci'][1]:+.4f}]")
+                     f"{c['final']:.3f} [{c['final_ci'][0]:.3f},{c['final_ci'][1]:.3f}]     "
+                     + (f"{c['per_world']:.3f} [{c['per_world_ci'][0]:.3f},{c['per_world_ci'][1]:.3f}]"
+                        if "per_world" in c else ""))
+    for ref in ("dominator", "dava"):
+        d = cell.get(f"ours_minus_{ref}")
+        if d:
+            lines.append(f"ours - {ref} (new): {d['mean']:+.4f} [{d['ci'][0]:+.4f},{d['ci'][1]:+.4f}]")
     return "\n".join(lines)
 
 
@@ -143,14 +211,17 @@ def main(argv=None) -> int:
     ap.add_argument("--ours-samples", type=int, default=1000)
     ap.add_argument("--eval", type=int, default=1000, help="held-out live-edge samples for the measure")
     ap.add_argument("--refine", type=int, default=1, help="coordinate-ascent rounds of ours")
-    ap.add_argument("--p-ba", type=float, default=MODELS["ba"])
-    ap.add_argument("--p-ws", type=float, default=MODELS["ws"])
-    ap.add_argument("--ws-rewire", type=float, default=0.1)
+    ap.add_argument("--reading", choices=sorted(READINGS), default="observed",
+                    help="observed: the cascade continues (spent edges stay spent); dava: the infected set spreads afresh")
+    ap.add_argument("--p-ba", type=float, default=None, help="IC edge probability on BA (default: the reading's)")
+    ap.add_argument("--p-ws", type=float, default=None)
+    ap.add_argument("--ws-rewire", type=float, default=None)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", default=None)
     a = ap.parse_args(argv)
+    probs = {m: v for m, v in (("ba", a.p_ba), ("ws", a.p_ws)) if v is not None}
     res = run(a.models.split(","), a.trials, a.nodes, a.k, a.observe, a.samples, a.ours_samples, a.eval, a.seed,
-              {"ba": a.p_ba, "ws": a.p_ws}, a.ws_rewire, a.refine)
+              probs, a.ws_rewire, a.refine, reading=a.reading)
     if a.json:
         with open(a.json, "w") as fh:
             json.dump({"config": vars(a), "cells": res}, fh, indent=1)
