@@ -20,30 +20,47 @@ from streams.events import DeadLetter, EventBatch
 CROSS_RUMOUR = "parent in another rumour"
 
 
-def refuse_cross_rumour_parents(batch: EventBatch, dead: list, registries, store) -> EventBatch:
-    """Rows whose parent is an event of another rumour (not of their own) become dead letters."""
+def refuse_cross_rumour_parents(batch: EventBatch, dead: list, registries, store,
+                                unstored=()) -> EventBatch:
+    """Rows whose parent is an event of another rumour (not of their own) become dead letters.
+
+    ``unstored``: batches already accepted whose store write is still under way (write-behind);
+    they count as stored."""
     if not len(batch):
         return batch
     own: dict[str, set] = {}
     for eid, rid in zip(batch.event_id, batch.rumour_id):
         own.setdefault(rid, set()).add(eid)
+    # Parents that are not in the batch under the same rumour, grouped by rumour so that each
+    # rumour's graphs are asked once (one vectorised IdIndex.find) instead of once per row.
+    pending: dict[str, list] = {}
+    for i, (pid, rid) in enumerate(zip(batch.parent_event_id, batch.rumour_id)):
+        if pid is not None and pid not in own[rid]:
+            pending.setdefault(rid, []).append(i)
+    if not pending:
+        return batch
     unknown = []  # rows whose parent is not (yet) an event of their own rumour
-    for i, pid in enumerate(batch.parent_event_id):
-        if pid is None:
-            continue
-        rid = batch.rumour_id[i]
-        if pid in own[rid] or any(g is not None and g.node(pid) >= 0
-                                  for g in (reg.get(rid) for reg in registries)):
-            continue
-        unknown.append(i)
+    for rid, rows in pending.items():
+        known = np.zeros(len(rows), bool)
+        pids = [batch.parent_event_id[i] for i in rows]
+        for g in (reg.get(rid) for reg in registries):
+            if g is not None:
+                known |= g.ev.find(pids) >= 0
+        unknown.extend(r for r, k in zip(rows, known.tolist()) if not k)
+    unknown.sort()
     if not unknown:
         return batch
     elsewhere: dict[str, set] = {}
     for rid, ids in own.items():
         for eid in ids:
             elsewhere.setdefault(eid, set()).add(rid)
-    for eid, rid in _stored_rumours_of(store, {batch.parent_event_id[i] for i in unknown}):
+    wanted = {batch.parent_event_id[i] for i in unknown}
+    for eid, rid in _stored_rumours_of(store, wanted):
         elsewhere.setdefault(eid, set()).add(rid)
+    for other in unstored:
+        for eid, rid in zip(other.event_id, other.rumour_id):
+            if eid in wanted:
+                elsewhere.setdefault(eid, set()).add(rid)
     bad = [i for i in unknown if elsewhere.get(batch.parent_event_id[i], set()) - {batch.rumour_id[i]}]
     if not bad:
         return batch

@@ -3,21 +3,29 @@
 The same :class:`Pipeline` runs inside the Faust agent and in the embedded commands (replay,
 trace, demo), so both modes give the same answers.
 
-Order of work for a batch: the graphs decide which events are new (duplicates and parent cycles
-are found there), then the store receives every new event and every dead letter in one
-``write``. The write is retried with backoff; Kafka offsets are committed only after ``process``
-returns, so a crash anywhere re-delivers the batch (the store is idempotent on
-``(rumour_id, event_id)``).
+A batch is two steps. :meth:`Pipeline.prepare` decodes it, restores from the store the rumours
+it brings that are not in memory, refuses parents of another rumour and updates the graphs (which
+decide what is new: duplicates and parent cycles are found there); it returns a
+:class:`Prepared` holding the rows to store. :meth:`Pipeline.store_prepared` writes them (one
+``store.write``, retried with backoff). :meth:`Pipeline.process` does both. The worker overlaps
+the write of batch N with the preparation of batch N+1 and acks batch N's Kafka messages only
+after its write succeeded (streams/app.py), so a crash anywhere re-delivers every batch not yet
+stored (the store is idempotent on ``(rumour_id, event_id)``).
 
 Reliability (see RELIABILITY.md):
 
 - A batch whose store write still fails after ``store_retry_seconds`` leaves no trace in memory:
   the graphs of its rumours are dropped (rebuilt from the store on next touch) and the error is
   raised, so the caller can retry the same batch without the graph calling its events duplicates.
+- Restore: the pipeline learns once which rumours the store holds (one ``SELECT DISTINCT``, again
+  after each partition assignment) and adds the rumours it writes itself; a batch's rumour that
+  is not in memory is loaded only if the store holds it (one query for all such rumours).
+- Memory: with ``graph_memory_bytes`` the least recently touched graphs beyond that budget are
+  dropped after each batch (never those of a batch whose write is pending); such a rumour is
+  rebuilt from the store on its next event or query, so answers do not change.
 - A ``parent_event_id`` that is not an event of its own rumour (in the graph, in the batch) but
   is one of another rumour (in the batch, or already in the store) is refused with the reason
-  ``parent in another rumour``. A parent that reaches the store only after its child is not
-  detected: the child keeps an unobserved placeholder parent in its own rumour.
+  ``parent in another rumour`` (streams/crossref.py).
 - Ownership: with ``partitions`` given to :meth:`process`, each rumour remembers the Kafka
   partition it came from; :meth:`release_partitions` drops the graphs of revoked partitions,
   and :meth:`trace` answers a rumour this worker does not own from the store without keeping it.
@@ -31,14 +39,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from graph import ADDED, DUPLICATE, REJECTED, CascadeGraph
+from graph import ADDED, DUPLICATE, CascadeGraph
 from streams.crossref import CROSS_RUMOUR, refuse_cross_rumour_parents  # noqa: F401 (re-exported)
-from streams.crossref import row_json as _row_json
-from streams.events import KIND_CODE, DeadLetter, Decoder, EventBatch
+from streams.events import Decoder, EventBatch
+from streams.pipeline_queries import PipelineQueries, warm_up  # noqa: F401 (re-exported)
+from streams.rumour_graphs import DEBUNK, RumourGraphs  # noqa: F401 (DEBUNK re-exported)
 
 log = logging.getLogger(__name__)
-
-DEBUNK = KIND_CODE["debunk"]
 
 
 @dataclass
@@ -62,39 +69,61 @@ class BatchStats:
                 "dead_letters": self.dead_letters}
 
 
-class Pipeline:
-    """Decoder + graphs + store. Thread-safe: one batch or one query at a time."""
+@dataclass
+class Prepared:
+    """A batch applied to the graphs, waiting for its store write."""
+
+    stats: BatchStats
+    batch: EventBatch  # the new events (to store)
+    rumours: set  # every rumour the batch touched (forgotten if the write fails)
+
+
+class Pipeline(PipelineQueries):
+    """Decoder + graphs + store. Thread-safe: one batch or one query at a time (the store write
+    of a prepared batch runs outside the lock, so the next batch can be prepared meanwhile)."""
 
     def __init__(self, store=None, decoder: Decoder | None = None,
-                 store_retry_seconds: float = 300.0, restore_from_store: bool = True):
+                 store_retry_seconds: float = 300.0, restore_from_store: bool = True,
+                 graph_memory_bytes: int | None = None):
         self.store = store
         self.restore_from_store = restore_from_store
         self.decoder = decoder or Decoder()
         self.store_retry_seconds = store_retry_seconds
-        self.graphs: dict[str, CascadeGraph] = {}
-        self.debunks: dict[str, CascadeGraph] = {}
+        self.memory = RumourGraphs(graph_memory_bytes)
+        self.graphs: dict[str, CascadeGraph] = self.memory.graphs
+        self.debunks: dict[str, CascadeGraph] = self.memory.debunks
         self.lock = threading.RLock()
-        self._checked_store: set[str] = set()
+        self._loaded: set[str] = set()  # rumours whose graphs hold everything the store has
+        # Rumours the store holds (a superset: never shrinks); None: ask the store first.
+        self._stored: set[str] | None = None
+        self._refresh_stored = True
+        self._unwritten: dict[str, int] = {}  # rumour -> prepared batches not yet stored
+        self._unstored: dict[int, EventBatch] = {}  # id -> prepared batch whose write is pending
         # Ownership (worker mode): rumour -> Kafka partition its events came from, and the
         # partitions this worker holds (None = embedded mode: every rumour is ours).
         self.partition_of: dict[str, int] = {}
         self.assigned: set[int] | None = None
         self.partitioner = None  # rumour_id -> partition, for rumours known only from queries
         self.invalidations = 0
+        self.restore_queries = 0
         self.write_retries = 0  # failed store writes that were tried again
         self.retrying = False
         self._borrowed: set[str] = set()  # graphs of rumours owned elsewhere, kept for one query
 
     # -- ingest ---------------------------------------------------------------------------
     def process(self, messages, sources=None, partitions=None) -> BatchStats:
-        """Take raw messages (bytes), return the batch's accounting.
+        """Take raw messages (bytes), store what is new, return the batch's accounting.
 
         ``partitions`` (optional, one per message) names the Kafka partition of each message;
         the rumours of those events then belong to that partition (see release_partitions).
         """
+        return self.store_prepared(self.prepare(messages, sources, partitions))
+
+    def prepare(self, messages, sources=None, partitions=None) -> Prepared:
+        """Decode and apply to the graphs; the result must go to :meth:`store_prepared` next."""
         if partitions is None:
             batch, dead = self.decoder.decode(messages, sources)
-            return self.process_batch(batch, dead)
+            return self.prepare_batch(batch, dead)
         partitions = list(partitions)
         batches, dead = [], []
         # Decode per partition so each event's partition is known (a message may hold many).
@@ -107,41 +136,84 @@ class Pipeline:
             dead.extend(d)
         with self.lock:
             for part, b in batches:
-                for rumour_id in b.rumour_id:
-                    self.partition_of[rumour_id] = part
-        return self.process_batch(EventBatch.concat([b for _, b in batches]), dead)
+                self.partition_of.update(dict.fromkeys(b.rumour_id, part))
+        return self.prepare_batch(EventBatch.concat([b for _, b in batches]), dead)
 
     def process_batch(self, batch: EventBatch, dead: list) -> BatchStats:
+        return self.store_prepared(self.prepare_batch(batch, dead))
+
+    def prepare_batch(self, batch: EventBatch, dead: list) -> Prepared:
         stats = BatchStats(read=len(batch) + len(dead))
         with self.lock:
             self._return_borrowed()
             # Both may raise (store down): nothing has changed in memory yet.
             self._restore_from_store(batch)
             batch = self._refuse_cross_rumour_parents(batch, dead)
+            rumours = set(batch.rumour_id)
             status = self._apply_to_graphs(batch, dead)
             new_rows = np.flatnonzero(status == ADDED)
             stats.stored = int(new_rows.size)
             stats.duplicates = int(np.count_nonzero(status == DUPLICATE))
+            if new_rows.size < len(batch):
+                batch = batch.take(new_rows)
+            if self.store is not None and len(batch):
+                for rumour_id in set(batch.rumour_id):
+                    self._unwritten[rumour_id] = self._unwritten.get(rumour_id, 0) + 1
+                self._unstored[id(batch)] = batch
+                if self._stored is not None:
+                    # Counted as stored from now on: a later restore must ask the store.
+                    self._stored.update(batch.rumour_id)
+            self._evict(rumours)
         stats.dead_letters = len(dead)
         stats.dead = dead
-        if self.store is not None and (new_rows.size or dead):
-            try:
-                self._write_with_retry(batch.take(new_rows) if new_rows.size < len(batch) else batch,
-                                       dead)
-            except Exception:
-                # The graphs hold events the store lacks: forget those rumours, so a retry of
-                # this batch (or its re-delivery) stores them instead of calling them duplicates.
-                self.forget(set(batch.rumour_id))
-                raise
-        return stats
+        return Prepared(stats, batch, rumours)
+
+    def store_prepared(self, prepared: Prepared) -> BatchStats:
+        """Write a prepared batch (retried up to ``store_retry_seconds``); on failure its rumours
+        are forgotten and the error raised, so the same messages can be processed again."""
+        batch, dead = prepared.batch, prepared.stats.dead
+        if self.store is None or not (len(batch) or dead):
+            return prepared.stats
+        try:
+            self._write_with_retry(batch, dead)
+        except Exception:
+            # The graphs hold events the store lacks: forget those rumours, so a retry of
+            # this batch (or its re-delivery) stores them instead of calling them duplicates.
+            self._written(batch)
+            self.forget(prepared.rumours)
+            raise
+        self._written(batch)
+        return prepared.stats
+
+    def discard(self, prepared: Prepared) -> None:
+        """Give up a prepared batch that will not be stored (an earlier write failed): forget
+        its rumours so that processing its messages again gives the same result."""
+        self._written(prepared.batch)
+        self.forget(prepared.rumours)
+
+    def _written(self, batch: EventBatch) -> None:
+        with self.lock:
+            self._unstored.pop(id(batch), None)
+            for rumour_id in set(batch.rumour_id):
+                left = self._unwritten.pop(rumour_id, 1) - 1
+                if left > 0:
+                    self._unwritten[rumour_id] = left
+
+    def _evict(self, keep) -> None:
+        # Never a rumour of this batch or of one whose write is pending: a restore would miss
+        # events the store does not have yet.
+        doomed = self.memory.over_budget(keep=set(keep) | set(self._unwritten) | self._borrowed)
+        for rumour_id in doomed:
+            self.memory.drop(rumour_id)
+            self._loaded.discard(rumour_id)
+        self.memory.evictions += len(doomed)
 
     def forget(self, rumour_ids) -> None:
         """Drop the graphs of ``rumour_ids``; the next batch or query rebuilds them from the store."""
         with self.lock:
             for rumour_id in rumour_ids:
-                self.graphs.pop(rumour_id, None)
-                self.debunks.pop(rumour_id, None)
-                self._checked_store.discard(rumour_id)
+                self.memory.drop(rumour_id)
+                self._loaded.discard(rumour_id)
                 self.partition_of.pop(rumour_id, None)
             self.invalidations += 1
 
@@ -149,6 +221,8 @@ class Pipeline:
         """Record the partitions this worker now holds (a rebalance's assignment)."""
         with self.lock:
             self.assigned = set(partitions)
+            # Rumours that moved here were written by another worker: ask the store again.
+            self._refresh_stored = True
             # Rumours of partitions no longer held (revocation may have been skipped).
             stale = [r for r, p in self.partition_of.items() if p not in self.assigned]
         if stale:
@@ -175,57 +249,46 @@ class Pipeline:
         return part is not None and part in self.assigned
 
     def _refuse_cross_rumour_parents(self, batch: EventBatch, dead: list) -> EventBatch:
-        return refuse_cross_rumour_parents(batch, dead, (self.graphs, self.debunks), self.store)
+        return refuse_cross_rumour_parents(batch, dead, (self.graphs, self.debunks), self.store,
+                                           list(self._unstored.values()))
 
     def _apply_to_graphs(self, batch: EventBatch, dead: list) -> np.ndarray:
-        status = np.full(len(batch), ADDED, np.int8)
-        if not len(batch):
-            return status
-        groups: dict[tuple[str, bool], list[int]] = {}
-        kinds = batch.kind
-        for i, rumour_id in enumerate(batch.rumour_id):
-            groups.setdefault((rumour_id, bool(kinds[i] == DEBUNK)), []).append(i)
-        for (rumour_id, is_debunk), rows in groups.items():
-            # A debunk article's shares form a cascade of their own, linked to the rumour.
-            registry = self.debunks if is_debunk else self.graphs
-            graph = registry.get(rumour_id)
-            if graph is None:
-                graph = registry[rumour_id] = CascadeGraph(rumour_id=rumour_id)
-            idx = np.asarray(rows, np.int64)
-            result = graph.add_batch(
-                [batch.event_id[i] for i in rows],
-                [batch.account_id[i] for i in rows],
-                batch.ts_ms[idx],
-                [batch.parent_event_id[i] for i in rows],
-                [batch.parent_account_id[i] for i in rows],
-                kinds[idx],
-            )
-            status[idx] = result.status
-            for local, reason in result.reasons.items():
-                row = rows[local]
-                dead.append(DeadLetter(
-                    raw=_row_json(batch, row), reason=reason, source="graph",
-                    received_ms=int(time.time() * 1000), rumour_id=rumour_id,
-                    event_id=batch.event_id[row]))
-        return status
+        return self.memory.apply(batch, dead)
 
     def _restore_from_store(self, batch: EventBatch) -> None:
-        """Before the first event of a rumour this process has not seen, load what the store has.
+        """Before the first event of a rumour not in memory, load what the store has of it.
 
-        After a restart (or a rebalance that moves a rumour here) this rebuilds the graph from
-        the store, so answers do not depend on which worker saw which event.
+        After a restart, a rebalance that moves a rumour here, or an eviction, this rebuilds the
+        graph from the store, so answers do not depend on which worker saw which event. Only
+        rumours the store holds are queried (one query for all of them).
         """
         if self.store is None or not self.restore_from_store or not len(batch):
             return
-        unseen = sorted({r for r in batch.rumour_id if r not in self._checked_store})
+        unseen = set(batch.rumour_id) - self._loaded
         if not unseen:
             return
-        loader = getattr(self.store, "load_events", None)
-        if loader is not None:
-            stored = loader(rumour_ids=unseen)
-            if len(stored):
-                self._apply_to_graphs(stored, [])
-        self._checked_store.update(unseen)
+        self._load(sorted(unseen))
+
+    def _load(self, rumour_ids: list) -> None:
+        stored = self._stored_rumours()
+        wanted = rumour_ids if stored is None else [r for r in rumour_ids if r in stored]
+        if wanted:
+            self.restore_queries += 1
+            loaded = self.store.load_events(rumour_ids=wanted)
+            if len(loaded):
+                self._apply_to_graphs(loaded, [])
+        self._loaded.update(rumour_ids)
+
+    def _stored_rumours(self) -> set | None:
+        """Rumours the store holds (None: the store cannot list them: query every rumour)."""
+        if self._refresh_stored:
+            lister = getattr(self.store, "rumour_ids", None)
+            if lister is None:
+                return None
+            # Never shrinks: our own writes in flight may not be visible to this query yet.
+            self._stored = set(lister()) | (self._stored or set())
+            self._refresh_stored = False
+        return self._stored
 
     def _write_with_retry(self, batch: EventBatch, dead: list) -> None:
         deadline = time.monotonic() + self.store_retry_seconds
@@ -245,55 +308,3 @@ class Pipeline:
                     delay = min(delay * 2, 5.0)
         finally:
             self.retrying = False
-
-    # -- queries --------------------------------------------------------------------------
-    def rumour_ids(self) -> list[str]:
-        """Rumours whose graph this process holds (borrowed ones excluded)."""
-        with self.lock:
-            return sorted(set(self.graphs) - self._borrowed)
-
-    def _return_borrowed(self) -> None:
-        # A borrowed graph is rebuilt from the store at every query (it gets no new events here).
-        for rumour_id in self._borrowed:
-            self.graphs.pop(rumour_id, None)
-            self.debunks.pop(rumour_id, None)
-        self._borrowed.clear()
-
-    def trace(self, rumour_id: str, k: int = 10) -> dict | None:
-        """The trace answer of one rumour (see :func:`streams.trace.trace_answer`)."""
-        from streams.trace import trace_answer
-
-        with self.lock:
-            self._return_borrowed()
-            graph = self.graphs.get(rumour_id)
-            if graph is None and self.store is not None and rumour_id not in self._checked_store:
-                stored = self.store.load_events(rumour_ids=[rumour_id])
-                if not self.owns(rumour_id):
-                    # Another worker holds this rumour: answer from the store. The graph is
-                    # borrowed until the next query or batch, so it never goes stale here.
-                    if not len(stored):
-                        return None
-                    self._apply_to_graphs(stored, [])
-                    self._borrowed.add(rumour_id)
-                    graph = self.graphs.get(rumour_id)
-                    return None if graph is None else trace_answer(graph, k)
-                self._checked_store.add(rumour_id)
-                if len(stored):
-                    self._apply_to_graphs(stored, [])
-                    if self.partitioner is not None:
-                        self.partition_of.setdefault(rumour_id, self.partitioner(rumour_id))
-                graph = self.graphs.get(rumour_id)
-            if graph is None:
-                return None
-            return trace_answer(graph, k)
-
-
-def warm_up() -> float:
-    """Run every graph kernel once on a tiny cascade (compiles or loads numba's cache); seconds."""
-    started = time.perf_counter()
-    graph = CascadeGraph(rumour_id="warm-up")
-    graph.add_batch(["a", "c", "b", "d"], ["u1", "u3", "u2", "u4"], np.array([1, 3, 2, 4], np.int64),
-                    [None, "b", "a", None], [None, "u2", "u1", "u3"], np.array([0, 1, 1, 1], np.uint8))
-    graph.trace(2)
-    graph.chain("c")
-    return time.perf_counter() - started
