@@ -94,18 +94,14 @@ class CascadeGraph(Answers):
         reason = np.zeros(n, np.int8)
         if n == 0:
             return AddResult(status, {})
-        eb, es, ee = encode_batch(event_ids)
-        ab, as_, ae = encode_batch(account_ids)
-        pb, ps, pe = encode_batch(parent_event_ids)
-        qb, qs, qe = encode_batch(parent_account_ids)
+        buf, st, en = encode_batch(event_ids, account_ids, parent_event_ids, parent_account_ids)
         ev, ac = self.ev, self.ac
         row = 0
         while True:
             row, need, self.n_nodes, ac.count, added, alinks, self.n_blind = ki.add_rows(
                 ev.table, ev.offs, ev.arena, ev.limit, ac.table, ac.offs, ac.arena, ac.limit,
                 self.plink, self.acct, self.ts, self.kf, self.dsu, self.npres, self.aph,
-                self.n_nodes, ac.count,
-                eb, es, ee, ab, as_, ae, pb, ps, pe, qb, qs, qe, ts_in, kind_in, status, reason,
+                self.n_nodes, ac.count, buf, st, en, ts_in, kind_in, status, reason,
                 row, self.n_blind)
             ev.count = self.n_nodes
             self.n_events += added
@@ -115,8 +111,8 @@ class CascadeGraph(Answers):
             if need == ki.NEED_NOTHING:
                 break
             if need == ki.NEED_ROOM:
-                self._grow(int(ee[row] - es[row] + pe[row] - ps[row]),
-                           int(ae[row] - as_[row] + qe[row] - qs[row]))
+                e, a, p, q = (int(en[k * n + row] - st[k * n + row]) for k in range(4))
+                self._grow(e + p, a + q)
             elif need == ki.NEED_DSU:
                 self._make_dsu()
             else:

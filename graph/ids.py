@@ -3,9 +3,12 @@
 Why not a ``dict[str, int]``: a Python dict holding a str object per id costs ~100 bytes per
 entry, and issue 5 allows 64 bytes per share for the whole live graph. Here the strings live
 UTF-8 encoded back to back in one growable byte arena (``offs[i]:offs[i+1]`` is id ``i``), and
-an open-addressing table (linear probing, power-of-two size, load <= 0.6) of int32 id slots
+an open-addressing table (linear probing, power-of-two size, load <= 0.6) of int32 slots
 finds them by a 64-bit FNV-1a hash; a hit is confirmed by comparing the bytes, so a hash
-collision can never merge two ids.
+collision can never merge two ids. A slot of a table of ``2**k`` entries holds the index in its
+low ``k`` bits and a *tag* (bits ``k..30`` of the hash's high half) above them: at 10^6 ids most
+slots of a probe run are rejected by their tag alone, so a lookup touches the id's offsets and
+bytes only for the (almost always one) real candidate, and an absent id costs one cache line.
 
 A batch of Python strings is encoded once (``"\\x00".join`` then one ``encode``) and split on
 NUL bytes inside numba; strings that themselves contain NUL fall back to one encode each.
@@ -48,30 +51,41 @@ def bytes_cmp(a, sa, ea, b, sb, eb):
 
 
 @njit(cache=True)
+def tag_of(h, mask):
+    """The tag a table of ``mask + 1`` slots keeps of hash ``h`` (see the module docstring)."""
+    return np.int64(h >> np.uint64(32)) & (np.int64(0x7FFFFFFF) & ~mask)
+
+
+@njit(cache=True)
 def lookup(table, offs, arena, buf, s, e, h):
     """(index or -1, slot where it is or would go) for the string ``buf[s:e]`` with hash ``h``."""
-    mask = table.shape[0] - 1
+    mask = np.int64(table.shape[0] - 1)
+    tags = np.int64(0x7FFFFFFF) & ~mask
+    tag = tag_of(h, mask)
     slot = np.int64(h & np.uint64(mask))
     n = e - s
     while True:
-        j = table[slot]
-        if j == -1:
+        v = np.int64(table[slot])
+        if v == -1:
             return -1, slot
-        a0 = offs[j]
-        if offs[j + 1] - a0 == n:
-            same = True
-            for t in range(n):
-                if arena[a0 + t] != buf[s + t]:
-                    same = False
-                    break
-            if same:
-                return j, slot
+        if (v & tags) == tag:
+            j = v & mask
+            a0 = offs[j]
+            if offs[j + 1] - a0 == n:
+                same = True
+                for t in range(n):
+                    if arena[a0 + t] != buf[s + t]:
+                        same = False
+                        break
+                if same:
+                    return j, slot
         slot = (slot + 1) & mask
 
 
 @njit(cache=True)
-def append_at(table, slot, offs, arena, count, buf, s, e):
-    """Store ``buf[s:e]`` as index ``count`` (table slot from :func:`lookup`); returns count+1.
+def append_at(table, slot, offs, arena, count, buf, s, e, h):
+    """Store ``buf[s:e]`` (hash ``h``) as index ``count`` in table slot ``slot`` (from
+    :func:`lookup`; -1: a blank, not in the table); returns count+1.
 
     The caller guarantees capacity: ``offs`` has room for ``count + 2`` entries, the arena for
     the bytes, the table for one more id under the load limit.
@@ -81,24 +95,34 @@ def append_at(table, slot, offs, arena, count, buf, s, e):
         arena[a0 + t] = buf[s + t]
     offs[count + 1] = a0 + (e - s)
     if slot >= 0:
-        table[slot] = count
+        table[slot] = count | tag_of(h, np.int64(table.shape[0] - 1))
     return count + 1
 
 
 @njit(cache=True)
-def rehash(offs, arena, count, size):
-    """A fresh table of ``size`` slots (power of two) holding ids ``0..count-1`` (blanks skipped)."""
-    table = np.full(size, -1, np.int32)
-    mask = size - 1
+def fill_table(table, offs, arena, count):
+    """Insert ids ``0..count-1`` (blanks skipped) into the empty ``table`` (all -1).
+
+    The table is allocated by numpy, not here: numpy asks the kernel for huge pages on big
+    arrays, so the random probes of a 10^6-slot table cost fewer TLB misses.
+    """
+    mask = np.int64(table.shape[0] - 1)
     for j in range(count):
         s = offs[j]
         e = offs[j + 1]
         if e == s:
             continue
-        slot = np.int64(fnv1a(arena, s, e) & np.uint64(mask))
+        h = fnv1a(arena, s, e)
+        slot = np.int64(h & np.uint64(mask))
         while table[slot] != -1:
             slot = (slot + 1) & mask
-        table[slot] = j
+        table[slot] = j | tag_of(h, mask)
+
+
+def rehash(offs, arena, count, size):
+    """A fresh table of ``size`` slots (power of two) holding ids ``0..count-1`` (blanks skipped)."""
+    table = np.full(size, -1, np.int32)
+    fill_table(table, offs, arena, count)
     return table
 
 
@@ -132,33 +156,45 @@ def _find_many(table, offs, arena, buf, starts, ends):
     return out
 
 
-def encode_batch(strings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """UTF-8 bytes of a list of str (``None`` -> empty) as (buf, starts, ends).
+def _joined(strings) -> str:
+    """The strings joined by NUL, ``None`` as empty; TypeError names a non-str id."""
+    try:
+        # Columns without None (the common case) pay for nothing but the join.
+        return "\x00".join(strings)
+    except TypeError:
+        pass
+    try:
+        return "\x00".join(["" if s is None else s for s in strings])
+    except TypeError:
+        bad = next(s for s in strings if s is not None and not isinstance(s, str))
+        raise TypeError(f"ids must be str or None, got {type(bad).__name__}") from None
+
+
+def encode_batch(*columns) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """UTF-8 bytes of lists of str (``None`` -> empty) as (buf, starts, ends); with several
+    columns of equal length n, string ``i`` of column ``c`` is entry ``c * n + i``.
+
+    Why several at once: one encode and one split for all the columns of a batch (a 1,000-share
+    update spends a good part of its time here).
 
     >>> buf, s, e = encode_batch(["ab", None, "é"])
     >>> [bytes(buf[a:b]) for a, b in zip(s, e)]
     [b'ab', b'', b'\\xc3\\xa9']
+    >>> buf, s, e = encode_batch(["x", "y"], [None, "z"])
+    >>> [bytes(buf[a:b]) for a, b in zip(s, e)]
+    [b'x', b'y', b'', b'z']
     """
-    n = len(strings)
+    n = sum(len(c) for c in columns)
     if n == 0:
         z = np.zeros(0, np.int64)
         return np.zeros(0, np.uint8), z, z
-    try:
-        # Columns without None (the common case) pay for nothing but the join.
-        raw = "\x00".join(strings).encode("utf-8", "surrogatepass")
-    except TypeError:
-        strings = ["" if s is None else s for s in strings]
-        try:
-            raw = "\x00".join(strings).encode("utf-8", "surrogatepass")
-        except TypeError:
-            bad = next(s for s in strings if not isinstance(s, str))
-            raise TypeError(f"ids must be str or None, got {type(bad).__name__}") from None
+    raw = "\x00".join([_joined(c) for c in columns if len(c)]).encode("utf-8", "surrogatepass")
     if raw.count(0) == n - 1:
         buf = np.frombuffer(raw, np.uint8)
         starts, ends = split_nul(buf, n)
         return buf, starts, ends
     # Some id contains NUL itself: encode one by one (rare, slower).
-    parts = [s.encode("utf-8", "surrogatepass") for s in strings]
+    parts = [b"" if s is None else s.encode("utf-8", "surrogatepass") for c in columns for s in c]
     lens = np.fromiter((len(p) for p in parts), np.int64, n)
     ends = np.cumsum(lens)
     return np.frombuffer(b"".join(parts), np.uint8), ends - lens, ends
@@ -309,9 +345,10 @@ def _add_many(table, offs, arena, count, buf, starts, ends):
     for i in range(starts.shape[0]):
         s = starts[i]
         e = ends[i]
-        j, slot = lookup(table, offs, arena, buf, s, e, fnv1a(buf, s, e))
+        h = fnv1a(buf, s, e)
+        j, slot = lookup(table, offs, arena, buf, s, e, h)
         if j < 0:
             j = count
-            count = append_at(table, slot, offs, arena, count, buf, s, e)
+            count = append_at(table, slot, offs, arena, count, buf, s, e, h)
         out[i] = j
     return out, count

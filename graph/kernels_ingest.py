@@ -22,6 +22,7 @@ import numpy as np
 from numba import njit
 
 from graph.ids import append_at, bytes_cmp, fnv1a, lookup
+from graph.kernels_prefetch import bytes_prefetch, hash_prefetch, offsets_prefetch
 
 _PRESENT = 0x80
 _ACCT_PH = 0x40
@@ -50,12 +51,12 @@ def _new_node(j, plink, acct, ts, kf, dsu, have_dsu):
 
 
 @njit(cache=True)
-def _account(ac_table, ac_offs, ac_arena, n_acc, npres, aph, have_acc, buf, s, e):
-    """Account index of ``buf[s:e]``, interning it; returns (index, new n_acc)."""
-    a, slot = lookup(ac_table, ac_offs, ac_arena, buf, s, e, fnv1a(buf, s, e))
+def _account(ac_table, ac_offs, ac_arena, n_acc, npres, aph, have_acc, buf, s, e, h):
+    """Account index of ``buf[s:e]`` (hash ``h``), interning it; returns (index, new n_acc)."""
+    a, slot = lookup(ac_table, ac_offs, ac_arena, buf, s, e, h)
     if a < 0:
         a = n_acc
-        n_acc = append_at(ac_table, slot, ac_offs, ac_arena, n_acc, buf, s, e)
+        n_acc = append_at(ac_table, slot, ac_offs, ac_arena, n_acc, buf, s, e, h)
         if have_acc:
             npres[a] = 0
             aph[a] = -1
@@ -63,73 +64,37 @@ def _account(ac_table, ac_offs, ac_arena, n_acc, npres, aph, have_acc, buf, s, e
 
 
 @njit(cache=True)
-def warm(table, offs, arena, buf, starts, ends, extra):
-    """Touch the table slot, offsets and first bytes each string's lookup will read; returns a
-    checksum (so the loads are kept).
-
-    Why: at 10^6 ids every probe misses the caches, and a lookup is a chain of dependent loads
-    (slot, then offsets, then bytes) that the CPU cannot overlap. Done here in three waves of
-    independent loads, the misses overlap, and the real lookups then hit the caches. ``extra``
-    (an array indexed by id, or empty) is touched with the offsets.
-
-    >>> import numpy as np
-    >>> from graph.ids import IdIndex, encode_batch
-    >>> ix = IdIndex(); _ = ix.add(["a", "b"])
-    >>> buf, s, e = encode_batch(["b", "zz", None])
-    >>> warm(ix.table, ix.offs, ix.arena, buf, s, e, np.zeros(0, np.uint8)) > 0
-    True
-    """
-    k = starts.shape[0]
-    mask = table.shape[0] - 1
-    slot0 = np.empty(k, np.int64)
-    acc = np.int64(0)
-    for i in range(k):
-        if ends[i] > starts[i]:
-            slot0[i] = np.int64(fnv1a(buf, starts[i], ends[i]) & np.uint64(mask))
-            acc += table[slot0[i]]
-        else:
-            slot0[i] = -1
-    has_extra = extra.shape[0] > 0
-    # Waves 2 and 3 follow the probe run (up to 4 slots, as lookup will) to the offsets, then
-    # to the bytes of the ids of the same length.
-    for i in range(k):
-        if slot0[i] < 0:
-            continue
-        slot = slot0[i]
-        for _ in range(4):
-            j = table[slot]
-            if j < 0:
-                break
-            acc += offs[j]
-            if has_extra:
-                acc += extra[j]
-            slot = (slot + 1) & mask
-    for i in range(k):
-        if slot0[i] < 0:
-            continue
-        slot = slot0[i]
-        n = ends[i] - starts[i]
-        for _ in range(4):
-            j = table[slot]
-            if j < 0:
-                break
-            if offs[j + 1] - offs[j] == n:
-                acc += arena[offs[j]]
-            slot = (slot + 1) & mask
-    return acc + k
+def _warm(ev_table, ev_offs, ev_arena, ac_table, ac_offs, ac_arena, kf, buf, st, en, hs,
+          n, lo, hi):
+    """Hash rows ``lo..hi-1`` (event, account, parent event ids) into ``hs`` and prefetch what
+    their lookups will read, wave by wave over all three columns so that each wave's misses
+    overlap (graph/kernels_prefetch.py)."""
+    hash_prefetch(ev_table, buf, st, en, lo, hi, hs)
+    hash_prefetch(ev_table, buf, st, en, 2 * n + lo, 2 * n + hi, hs)
+    hash_prefetch(ac_table, buf, st, en, n + lo, n + hi, hs)
+    offsets_prefetch(ev_table, ev_offs, st, en, lo, hi, hs, kf)
+    offsets_prefetch(ev_table, ev_offs, st, en, 2 * n + lo, 2 * n + hi, hs, kf)
+    offsets_prefetch(ac_table, ac_offs, st, en, n + lo, n + hi, hs, kf[:0])
+    bytes_prefetch(ev_table, ev_offs, ev_arena, st, en, lo, hi, hs)
+    bytes_prefetch(ev_table, ev_offs, ev_arena, st, en, 2 * n + lo, 2 * n + hi, hs)
+    bytes_prefetch(ac_table, ac_offs, ac_arena, st, en, n + lo, n + hi, hs)
 
 
 NEED_NOTHING, NEED_ROOM, NEED_DSU, NEED_ACCOUNT_ARRAYS = 0, 1, 2, 3
-WARM_ROWS = 32
+# Rows prefetched at a time: a 1,000-share update in one go (its lines, under 1 MB, stay in the
+# L2/L3 caches), big build batches in pieces.
+WARM_ROWS = 1024
 
 
 @njit(cache=True)
 def add_rows(ev_table, ev_offs, ev_arena, ev_limit, ac_table, ac_offs, ac_arena, ac_limit,
              plink, acct, ts, kf, dsu, npres, aph, n_nodes, n_acc,
-             ebuf, es, ee, abuf, as_, ae, pbuf, ps, pe, qbuf, qs, qe, ts_in, kind_in,
-             status, reason, first, n_blind):
+             buf, st, en, ts_in, kind_in, status, reason, first, n_blind):
     """Apply rows ``first..`` in order, filling ``status``/``reason``.
 
+    The ids of the ``n`` rows are the strings ``buf[st[k]:en[k]]`` (graph.ids.encode_batch of the
+    four columns): event id ``k = i``, account ``n + i``, parent event ``2n + i``, parent account
+    ``3n + i``; empty = none.
     ``n_blind`` counts placeholders with no account yet (while 0 and there are no account-only
     links, the recorded links are already the resolved forest).
     Returns (row, need, n_nodes, n_acc, n_added, n_account_links, n_blind): it stops *before* row
@@ -138,54 +103,56 @@ def add_rows(ev_table, ev_offs, ev_arena, ev_limit, ac_table, ac_offs, ac_arena,
     in-order streams never pay for the union-find or the per-account arrays.
     ``ev_limit``/``ac_limit``: most ids each hash table may hold.
     """
+    n = ts_in.shape[0]
+    A, P, Q = n, 2 * n, 3 * n
+    hs = np.empty(3 * n, np.uint64)  # hash of every event, account and parent event id
     n_added = 0
     n_alinks = 0
     have_dsu = dsu.shape[0] > 0
     have_acc = npres.shape[0] > 0
     warmed = first
-    for i in range(first, es.shape[0]):
+    for i in range(first, n):
         if i >= warmed:
-            # Prefetch the hash-probe lines of the next rows in a chunk small enough that they
-            # are still in the near caches when the rows get there (see :func:`warm`).
-            hi = min(i + WARM_ROWS, es.shape[0])
-            warm(ev_table, ev_offs, ev_arena, ebuf, es[i:hi], ee[i:hi], kf[:0])
-            warm(ev_table, ev_offs, ev_arena, pbuf, ps[i:hi], pe[i:hi], kf)
-            warm(ac_table, ac_offs, ac_arena, abuf, as_[i:hi], ae[i:hi], kf[:0])
+            hi = min(i + WARM_ROWS, n)
+            _warm(ev_table, ev_offs, ev_arena, ac_table, ac_offs, ac_arena, kf, buf, st, en, hs,
+                  n, i, hi)
             warmed = hi
-        s0 = es[i]
-        s1 = ee[i]
+        s0 = st[i]
+        s1 = en[i]
         if s1 == s0:
             status[i] = REJ
             reason[i] = R_EMPTY_EVENT
             continue
-        if ae[i] == as_[i]:
+        if en[A + i] == st[A + i]:
             status[i] = REJ
             reason[i] = R_EMPTY_ACCOUNT
             continue
-        has_pe = pe[i] > ps[i]
-        has_pa = qe[i] > qs[i]
+        ps, pe = st[P + i], en[P + i]
+        qs, qe = st[Q + i], en[Q + i]
+        has_pe = pe > ps
+        has_pa = qe > qs
         if (n_nodes + 3 > plink.shape[0] or n_nodes + 3 >= ev_offs.shape[0]
-                or ev_offs[n_nodes] + (s1 - s0) + (pe[i] - ps[i]) > ev_arena.shape[0]
+                or ev_offs[n_nodes] + (s1 - s0) + (pe - ps) > ev_arena.shape[0]
                 or n_nodes + 2 > ev_limit
                 or n_acc + 2 >= ac_offs.shape[0] or n_acc + 2 > ac_limit
-                or ac_offs[n_acc] + (ae[i] - as_[i]) + (qe[i] - qs[i]) > ac_arena.shape[0]
+                or ac_offs[n_acc] + (en[A + i] - st[A + i]) + (qe - qs) > ac_arena.shape[0]
                 or (have_acc and n_acc + 2 > npres.shape[0])):
             return i, NEED_ROOM, n_nodes, n_acc, n_added, n_alinks, n_blind
         if has_pa and not has_pe and not have_acc:
             return i, NEED_ACCOUNT_ARRAYS, n_nodes, n_acc, n_added, n_alinks, n_blind
-        j, jslot = lookup(ev_table, ev_offs, ev_arena, ebuf, s0, s1, fnv1a(ebuf, s0, s1))
+        eh = hs[i]
+        j, jslot = lookup(ev_table, ev_offs, ev_arena, buf, s0, s1, eh)
         if j >= 0 and (kf[j] & _PRESENT) != 0:
             status[i] = DUP
             continue
         p = -1
         if has_pe:
-            if bytes_cmp(pbuf, ps[i], pe[i], ebuf, s0, s1) == 0:
+            if bytes_cmp(buf, ps, pe, buf, s0, s1) == 0:
                 status[i] = REJ
                 reason[i] = R_CYCLE
                 continue
             if j >= 0:
-                p, _ = lookup(ev_table, ev_offs, ev_arena, pbuf, ps[i], pe[i],
-                              fnv1a(pbuf, ps[i], pe[i]))
+                p, _ = lookup(ev_table, ev_offs, ev_arena, buf, ps, pe, hs[P + i])
                 if p >= 0:
                     if not have_dsu:
                         return i, NEED_DSU, n_nodes, n_acc, n_added, n_alinks, n_blind
@@ -199,18 +166,18 @@ def add_rows(ev_table, ev_offs, ev_arena, ev_limit, ac_table, ac_offs, ac_arena,
             n_blind -= 1  # a placeholder nobody had named an account for gets its own
         if j < 0:
             j = n_nodes
-            n_nodes = append_at(ev_table, jslot, ev_offs, ev_arena, n_nodes, ebuf, s0, s1)
+            n_nodes = append_at(ev_table, jslot, ev_offs, ev_arena, n_nodes, buf, s0, s1, eh)
             _new_node(j, plink, acct, ts, kf, dsu, have_dsu)
         a, n_acc = _account(ac_table, ac_offs, ac_arena, n_acc, npres, aph, have_acc,
-                            abuf, as_[i], ae[i])
+                            buf, st[A + i], en[A + i], hs[A + i])
         if has_pe:
             if p < 0:
-                h = fnv1a(pbuf, ps[i], pe[i])
-                p, pslot = lookup(ev_table, ev_offs, ev_arena, pbuf, ps[i], pe[i], h)
+                h = hs[P + i]
+                p, pslot = lookup(ev_table, ev_offs, ev_arena, buf, ps, pe, h)
                 if p < 0:
                     p = n_nodes
                     n_nodes = append_at(ev_table, pslot, ev_offs, ev_arena, n_nodes,
-                                        pbuf, ps[i], pe[i])
+                                        buf, ps, pe, h)
                     _new_node(p, plink, acct, ts, kf, dsu, have_dsu)
                     n_blind += 1
             plink[j] = p
@@ -219,7 +186,7 @@ def add_rows(ev_table, ev_offs, ev_arena, ev_limit, ac_table, ac_offs, ac_arena,
                 # so the answer does not depend on which child came first. (A present parent's
                 # own account always wins, so then the claim is not even interned.)
                 b, n_acc = _account(ac_table, ac_offs, ac_arena, n_acc, npres, aph, have_acc,
-                                    qbuf, qs[i], qe[i])
+                                    buf, qs, qe, fnv1a(buf, qs, qe))
                 c = acct[p]
                 if c < 0:
                     acct[p] = b
@@ -231,14 +198,14 @@ def add_rows(ev_table, ev_offs, ev_arena, ev_limit, ac_table, ac_offs, ac_arena,
                 dsu[dsu_find(dsu, j)] = dsu_find(dsu, p)
         elif has_pa:
             b, n_acc = _account(ac_table, ac_offs, ac_arena, n_acc, npres, aph, have_acc,
-                                qbuf, qs[i], qe[i])
+                                buf, qs, qe, fnv1a(buf, qs, qe))
             plink[j] = -(b + 2)
             n_alinks += 1
             # Events are never removed, so once an account has a present event (other than
             # this one) its children always resolve to a real event; else they need a stand-in.
             if npres[b] == 0 and aph[b] < 0:
                 q = n_nodes
-                n_nodes = append_at(ev_table, -1, ev_offs, ev_arena, n_nodes, ebuf, 0, 0)
+                n_nodes = append_at(ev_table, -1, ev_offs, ev_arena, n_nodes, buf, 0, 0, eh)
                 _new_node(q, plink, acct, ts, kf, dsu, have_dsu)
                 acct[q] = b
                 kf[q] = _ACCT_PH
@@ -252,4 +219,4 @@ def add_rows(ev_table, ev_offs, ev_arena, ev_limit, ac_table, ac_offs, ac_arena,
             npres[a] += 1
         status[i] = OK
         n_added += 1
-    return es.shape[0], NEED_NOTHING, n_nodes, n_acc, n_added, n_alinks, n_blind
+    return n, NEED_NOTHING, n_nodes, n_acc, n_added, n_alinks, n_blind
