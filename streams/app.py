@@ -2,14 +2,17 @@
 
 One agent per worker (concurrency 1: faust-streaming issue 606 commits offsets past in-flight
 messages otherwise) takes raw messages from the share topic in batches with
-``stream.take(n, within=s)``; the batch goes through :class:`streams.pipeline.Pipeline` in a
-worker thread (ClickHouse writes block), and dead letters are forwarded to their own topic.
-``take`` acks the batch when the next one is asked for, so a crash mid-batch re-delivers it.
+``stream.noack_take(n, within=s)`` (no automatic acks). Each batch is prepared (decode, restore,
+graphs: :meth:`Pipeline.prepare`) in the pipeline thread; its store write then runs in a second
+thread while the next batch is prepared (write-behind: the driver waits on the socket with the
+GIL released). Only when the write has succeeded are the batch's messages acked (their offsets
+become committable) and its dead letters forwarded to their own topic; at most one write is in
+flight, so a crash re-delivers every batch not yet stored.
 
-Reliability (RELIABILITY.md): a batch is never skipped. When the store stays down past the
-pipeline's retry budget the same batch is tried again after a pause, for as long as it takes;
-meanwhile faust's stream buffer fills and flow control stops fetching, so memory stays bounded
-and the lag shows in ``app.stats`` (served by /healthz). Rebalances release the graphs of
+Reliability (RELIABILITY.md): a batch is never skipped. A write that still fails past the
+pipeline's retry budget is tried again after a pause, for as long as it takes (the graphs keep its
+events); meanwhile faust's stream buffer fills and flow control stops fetching, so memory stays
+bounded and the lag shows in ``app.stats`` (served by /healthz). Rebalances release the graphs of
 revoked partitions (each rumour's graph lives on the worker that holds its partition).
 """
 from __future__ import annotations
@@ -57,7 +60,8 @@ def create_app(settings: Settings, store=None, pipeline: Pipeline | None = None)
             store = open_store(settings.clickhouse_url)
             store.migrate()
         pipeline = Pipeline(store, Decoder(settings.max_message_bytes, settings.max_event_bytes),
-                            store_retry_seconds=settings.store_retry_seconds)
+                            store_retry_seconds=settings.store_retry_seconds,
+                            graph_memory_bytes=(settings.graph_memory_mb << 20) or None)
     broker = settings.broker if "://" in settings.broker else "kafka://" + settings.broker
     app = faust.App(
         settings.app_id,
@@ -83,76 +87,116 @@ def create_app(settings: Settings, store=None, pipeline: Pipeline | None = None)
                  "inflight_messages": 0, "batch_age_seconds": 0.0, "lag": 0,
                  "assigned_partitions": 0, "released_rumours": 0, "rebalances": 0,
                  "rumours_in_memory": 0, "rss_bytes": 0, "dead_letter_send_failures": 0,
-                 "store_write_retries": 0}
+                 "store_write_retries": 0, "graph_bytes": 0, "graph_evictions": 0,
+                 "restore_queries": 0}
     shares = app.topic(settings.topic, key_type=bytes, value_type=bytes,
                        key_serializer="raw", value_serializer="raw",
                        partitions=settings.topic_partitions)
     dead_topic = app.topic(settings.dead_letter_topic, key_type=bytes, value_type=bytes,
                            key_serializer="raw", value_serializer="raw")
     executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="pipeline")
+    # Store writes of prepared batches: one at a time, beside the pipeline thread.
+    writer = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-write")
+    pending: list = [None]  # the task writing (then acking) the last prepared batch
     done_offsets: dict = {}  # TP -> next offset after the last processed message
     batch_started = [0.0]
     pipeline.partitioner = _partitioner(settings.topic_partitions)
 
-    async def process_until_stored(values, partitions):
-        """Run one batch; on failure wait and run the same batch again (never skip it)."""
+    async def prepare_until_done(values, partitions):
+        """Decode + restore + graphs for one batch, retried while the store cannot be read."""
         loop = asyncio.get_running_loop()
         pause = 1.0
         while True:
             try:
-                return await loop.run_in_executor(executor, pipeline.process, values, None, partitions)
-            except Exception as exc:  # the store's driver errors, StoreUnavailable, ...
-                if app.should_stop:
-                    # Leaving the take() loop would ack this batch and the shutdown commit would
-                    # skip it: exit without committing, so the batch is delivered again.
-                    log.error("stopping with a batch not stored (%s): exiting without commit", exc)
-                    os._exit(75)
-                app.stats["store_failures"] += 1
-                app.stats["store_retrying"] = 1
-                log.warning("batch of %d messages not stored (%s: %s); trying again in %.0fs",
-                            len(values), type(exc).__name__, exc, pause)
-                await asyncio.sleep(pause)
+                return await loop.run_in_executor(executor, pipeline.prepare, values, None, partitions)
+            except Exception as exc:
+                await _failed(exc, len(values), pause)
                 pause = min(pause * 2, 30.0)
+
+    async def _failed(exc, n_messages, pause):
+        if app.should_stop:
+            # Nothing of this batch is acked: exit at once, it is delivered again.
+            log.error("stopping with a batch not stored (%s): exiting without commit", exc)
+            os._exit(75)
+        app.stats["store_failures"] += 1
+        app.stats["store_retrying"] = 1
+        log.warning("batch of %d messages not stored (%s: %s); trying again in %.0fs",
+                    n_messages, type(exc).__name__, exc, pause)
+        await asyncio.sleep(pause)
+
+    async def write_and_settle(stream, events, prepared, started):
+        """Write-behind: one batch's store write in its own thread (the graphs keep its events
+        meanwhile; retried for as long as it takes), then ack its messages, so their offsets
+        become committable only now, count it and forward its dead letters."""
+        loop = asyncio.get_running_loop()
+        pause = 1.0
+        while True:
+            try:
+                await loop.run_in_executor(writer, pipeline.write_prepared, prepared)
+                break
+            except Exception as exc:
+                await _failed(exc, len(events), pause)
+                pause = min(pause * 2, 30.0)
+        for e in events:
+            await stream.ack(e)
+            tp = e.message.tp
+            done_offsets[tp] = max(done_offsets.get(tp, 0), e.message.offset + 1)
+        stats = prepared.stats
+        s = app.stats
+        if s["store_retrying"]:
+            s["store_wait_seconds"] += time.monotonic() - batch_started[0]
+        s["store_retrying"] = 0
+        s["inflight_messages"] = 0
+        batch_started[0] = 0.0
+        s["batches"] += 1
+        s["events_in"] += stats.read
+        s["stored"] += stats.stored
+        s["duplicates"] += stats.duplicates
+        s["dead_letters"] += stats.dead_letters
+        s["last_batch_ms"] = (time.perf_counter() - started) * 1000
+        for dead in stats.dead:
+            try:
+                await dead_topic.send(key=(dead.rumour_id or "").encode(),
+                                      value=dead_letter_message(dead))
+            except Exception as exc:  # the store holds every dead letter; the topic is a copy
+                s["dead_letter_send_failures"] += 1
+                log.warning("dead letter not forwarded to %s: %s", settings.dead_letter_topic, exc)
+
+    async def finish_pending():
+        """Wait until the batch being written is stored and acked (at most one is in flight)."""
+        task = pending[0]
+        if task is not None:
+            await asyncio.shield(task)
+            if pending[0] is task:
+                pending[0] = None
 
     @app.agent(shares, concurrency=1)
     async def ingest(stream):
-        async for events in stream.take_events(settings.batch_size, within=settings.batch_wait):
+        # Manual acks: a batch's messages are acked only once its write succeeded, so the write
+        # of batch N overlaps the decode and graph update of batch N+1 (write-behind). A crash
+        # re-delivers every batch not yet acked.
+        async for events in stream.noack_take(settings.batch_size, within=settings.batch_wait):
             started = time.perf_counter()
-            batch_started[0] = time.monotonic()
+            batch_started[0] = batch_started[0] or time.monotonic()
             values = [e.value for e in events]
             app.stats["inflight_messages"] = len(values)
-            stats = await process_until_stored(values, [e.message.partition for e in events])
-            for e in events:
-                tp = e.message.tp
-                done_offsets[tp] = max(done_offsets.get(tp, 0), e.message.offset + 1)
-            s = app.stats
-            if s["store_retrying"]:
-                s["store_wait_seconds"] += time.monotonic() - batch_started[0]
-            s["store_retrying"] = 0
-            s["inflight_messages"] = 0
-            batch_started[0] = 0.0
-            s["batches"] += 1
-            s["events_in"] += stats.read
-            s["stored"] += stats.stored
-            s["duplicates"] += stats.duplicates
-            s["dead_letters"] += stats.dead_letters
-            s["last_batch_ms"] = (time.perf_counter() - started) * 1000
-            for dead in stats.dead:
-                try:
-                    await dead_topic.send(key=(dead.rumour_id or "").encode(),
-                                          value=dead_letter_message(dead))
-                except Exception as exc:  # the store holds every dead letter; the topic is a copy
-                    s["dead_letter_send_failures"] += 1
-                    log.warning("dead letter not forwarded to %s: %s", settings.dead_letter_topic, exc)
+            prepared = await prepare_until_done(values, [e.message.partition for e in events])
+            await finish_pending()
+            pending[0] = asyncio.ensure_future(write_and_settle(stream, events, prepared, started))
 
+    app.ingest_agent = ingest
+    app.finish_pending_write = finish_pending
     app.ingest_agent = ingest
 
     @app.on_partitions_revoked.connect
     async def on_revoked(sender, revoked, **kwargs):
         mine = [tp.partition for tp in revoked if tp.topic == settings.topic]
+        # The batch being written is stored and acked before its partitions go (its graphs
+        # must not be dropped while a write for them is pending).
+        await finish_pending()
         for tp in revoked:
             done_offsets.pop(tp, None)
-        # The executor runs one thing at a time: this waits for a batch in flight.
+        # The executor runs one thing at a time: this waits for a batch being prepared.
         released = await asyncio.get_running_loop().run_in_executor(
             executor, pipeline.release_partitions, mine)
         app.stats["released_rumours"] += released
@@ -172,6 +216,9 @@ def create_app(settings: Settings, store=None, pipeline: Pipeline | None = None)
         s["rumours_in_memory"] = len(pipeline.graphs) - len(pipeline._borrowed)
         s["rss_bytes"] = _rss_bytes()
         s["store_write_retries"] = pipeline.write_retries
+        s["graph_bytes"] = pipeline.memory.nbytes()
+        s["graph_evictions"] = pipeline.memory.evictions
+        s["restore_queries"] = pipeline.restore_queries
         if pipeline.retrying:
             s["store_retrying"] = 1
 

@@ -76,6 +76,7 @@ class Prepared:
     stats: BatchStats
     batch: EventBatch  # the new events (to store)
     rumours: set  # every rumour the batch touched (forgotten if the write fails)
+    decoded: EventBatch  # every decoded event, for the observers once the batch is stored
 
 
 class Pipeline(PipelineQueries):
@@ -109,6 +110,8 @@ class Pipeline(PipelineQueries):
         self.write_retries = 0  # failed store writes that were tried again
         self.retrying = False
         self._borrowed: set[str] = set()  # graphs of rumours owned elsewhere, kept for one query
+        # Called with each batch's decoded events once the batch is stored (governance hub).
+        self.observers: list = []
 
     # -- ingest ---------------------------------------------------------------------------
     def process(self, messages, sources=None, partitions=None) -> BatchStats:
@@ -144,6 +147,7 @@ class Pipeline(PipelineQueries):
 
     def prepare_batch(self, batch: EventBatch, dead: list) -> Prepared:
         stats = BatchStats(read=len(batch) + len(dead))
+        decoded = batch
         with self.lock:
             self._return_borrowed()
             # Both may raise (store down): nothing has changed in memory yet.
@@ -166,23 +170,30 @@ class Pipeline(PipelineQueries):
             self._evict(rumours)
         stats.dead_letters = len(dead)
         stats.dead = dead
-        return Prepared(stats, batch, rumours)
+        return Prepared(stats, batch, rumours, decoded)
 
     def store_prepared(self, prepared: Prepared) -> BatchStats:
         """Write a prepared batch (retried up to ``store_retry_seconds``); on failure its rumours
         are forgotten and the error raised, so the same messages can be processed again."""
-        batch, dead = prepared.batch, prepared.stats.dead
-        if self.store is None or not (len(batch) or dead):
-            return prepared.stats
         try:
-            self._write_with_retry(batch, dead)
+            return self.write_prepared(prepared)
         except Exception:
             # The graphs hold events the store lacks: forget those rumours, so a retry of
             # this batch (or its re-delivery) stores them instead of calling them duplicates.
-            self._written(batch)
-            self.forget(prepared.rumours)
+            self.discard(prepared)
             raise
-        self._written(batch)
+
+    def write_prepared(self, prepared: Prepared) -> BatchStats:
+        """Write a prepared batch, keeping its events in the graphs if the write fails (the
+        worker then retries this same write until it succeeds; a crash re-delivers the batch)."""
+        batch, dead = prepared.batch, prepared.stats.dead
+        if self.store is not None and (len(batch) or dead):
+            self._write_with_retry(batch, dead)
+            self._written(batch)
+        if self.observers:
+            with self.lock:  # observers may read the graphs; a batch may be being prepared
+                for observe in self.observers:
+                    observe(prepared.decoded)
         return prepared.stats
 
     def discard(self, prepared: Prepared) -> None:
@@ -254,41 +265,6 @@ class Pipeline(PipelineQueries):
 
     def _apply_to_graphs(self, batch: EventBatch, dead: list) -> np.ndarray:
         return self.memory.apply(batch, dead)
-
-    def _restore_from_store(self, batch: EventBatch) -> None:
-        """Before the first event of a rumour not in memory, load what the store has of it.
-
-        After a restart, a rebalance that moves a rumour here, or an eviction, this rebuilds the
-        graph from the store, so answers do not depend on which worker saw which event. Only
-        rumours the store holds are queried (one query for all of them).
-        """
-        if self.store is None or not self.restore_from_store or not len(batch):
-            return
-        unseen = set(batch.rumour_id) - self._loaded
-        if not unseen:
-            return
-        self._load(sorted(unseen))
-
-    def _load(self, rumour_ids: list) -> None:
-        stored = self._stored_rumours()
-        wanted = rumour_ids if stored is None else [r for r in rumour_ids if r in stored]
-        if wanted:
-            self.restore_queries += 1
-            loaded = self.store.load_events(rumour_ids=wanted)
-            if len(loaded):
-                self._apply_to_graphs(loaded, [])
-        self._loaded.update(rumour_ids)
-
-    def _stored_rumours(self) -> set | None:
-        """Rumours the store holds (None: the store cannot list them: query every rumour)."""
-        if self._refresh_stored:
-            lister = getattr(self.store, "rumour_ids", None)
-            if lister is None:
-                return None
-            # Never shrinks: our own writes in flight may not be visible to this query yet.
-            self._stored = set(lister()) | (self._stored or set())
-            self._refresh_stored = False
-        return self._stored
 
     def _write_with_retry(self, batch: EventBatch, dead: list) -> None:
         deadline = time.monotonic() + self.store_retry_seconds

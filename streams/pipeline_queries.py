@@ -1,6 +1,6 @@
-"""The query side of :class:`streams.pipeline.Pipeline`: answers from the graphs in memory,
-loading a rumour from the store when it is not there (after a restart, a rebalance or an
-eviction), and borrowing the graph of a rumour another worker owns for one query."""
+"""The read side of :class:`streams.pipeline.Pipeline`: restoring rumours from the store (after a
+restart, a rebalance or an eviction) and answering queries from the graphs in memory, borrowing
+the graph of a rumour another worker owns for one query."""
 from __future__ import annotations
 
 import time
@@ -8,10 +8,46 @@ import time
 import numpy as np
 
 from graph import CascadeGraph
+from streams.events import EventBatch
 
 
 class PipelineQueries:
     """Mixed into Pipeline; uses its lock, graphs, store and ownership."""
+
+    def _restore_from_store(self, batch: EventBatch) -> None:
+        """Before the first event of a rumour not in memory, load what the store has of it.
+
+        After a restart, a rebalance that moves a rumour here, or an eviction, this rebuilds the
+        graph from the store, so answers do not depend on which worker saw which event. Only
+        rumours the store holds are queried (one query for all of them).
+        """
+        if self.store is None or not self.restore_from_store or not len(batch):
+            return
+        unseen = set(batch.rumour_id) - self._loaded
+        if not unseen:
+            return
+        self._load(sorted(unseen))
+
+    def _load(self, rumour_ids: list) -> None:
+        stored = self._stored_rumours()
+        wanted = rumour_ids if stored is None else [r for r in rumour_ids if r in stored]
+        if wanted:
+            self.restore_queries += 1
+            loaded = self.store.load_events(rumour_ids=wanted)
+            if len(loaded):
+                self._apply_to_graphs(loaded, [])
+        self._loaded.update(rumour_ids)
+
+    def _stored_rumours(self) -> set | None:
+        """Rumours the store holds (None: the store cannot list them: query every rumour)."""
+        if self._refresh_stored:
+            lister = getattr(self.store, "rumour_ids", None)
+            if lister is None:
+                return None
+            # Never shrinks: our own writes in flight may not be visible to this query yet.
+            self._stored = set(lister()) | (self._stored or set())
+            self._refresh_stored = False
+        return self._stored
 
     def rumour_ids(self) -> list[str]:
         """Rumours whose graph this process holds (borrowed ones excluded)."""

@@ -46,6 +46,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("store_retry_seconds", 300.0, "RUMOUR_STORE_RETRY_SECONDS",
             "How long a batch write to the store is retried (with backoff) before the worker gives up.",
             float),
+    Setting("graph_memory_mb", 2048, "RUMOUR_GRAPH_MEMORY_MB",
+            "Memory budget of the rumour graphs a worker keeps (MB); beyond it the least recently "
+            "touched rumours are dropped and rebuilt from the store when needed. 0: no limit.", int),
     Setting("tokens_file", "", "RUMOUR_TOKENS_FILE",
             "API tokens (stored hashed) and, beside them, the pseudonym and evidence keys; empty means "
             "<project root>/.run/tokens.json. Every worker of a deployment must share it."),
@@ -73,6 +76,7 @@ class Settings:
     max_event_bytes: int
     max_message_bytes: int
     store_retry_seconds: float
+    graph_memory_mb: int
     tokens_file: str
     data_dir: str
     log_level: str
