@@ -34,7 +34,6 @@ from streams.events import (FUTURE_SLACK_MS, KIND_CODE, MAX_ID_CHARS, MAX_SHORT_
 COLUMNAR_VERSION = 1
 REQUIRED_COLUMNS = ("event_id", "rumour_id", "account_id", "ts")
 _KIND = {**KIND_CODE, None: KIND_CODE["share"]}
-_STR = {str}
 _OPT_STR = {str, type(None)}
 _INT = {int}
 
@@ -106,9 +105,11 @@ def _ids(col, n: int):
         return [col] * n if _id_ok(col) else None
     if _same(col, n):
         return col if _id_ok(col[0]) else None
-    if set(map(type, col)) == _STR and all(map(str.strip, col)) and max(map(len, col)) <= MAX_ID_CHARS:
-        return col
-    return None
+    try:  # str.strip refuses a non-string (TypeError): one pass checks type and blankness
+        ok = all(map(str.strip, col)) and max(map(len, col)) <= MAX_ID_CHARS
+    except TypeError:
+        return None
+    return col if ok else None
 
 
 def _opt_ok(value, limit: int) -> bool:
@@ -159,12 +160,9 @@ def _kinds(col, n: int):
         if _same(col, n):
             code = _KIND.get(col[0])
             return None if code is None else np.full(n, code, np.uint8)
-        codes = list(map(_KIND.get, col))
-    except TypeError:  # an unhashable kind (array, object)
+        return np.fromiter(map(_KIND.__getitem__, col), np.uint8, n)
+    except (KeyError, TypeError):  # not a kind; an unhashable one (array, object)
         return None
-    if None in codes:
-        return None
-    return np.array(codes, np.uint8)
 
 
 def fast_batch(columns: dict, n: int, now_ms: int) -> EventBatch | None:
@@ -216,6 +214,7 @@ def encode_columns(events, omit_null: bool = True, fold_constants: bool = True) 
     """
     events = list(events)
     names = dict.fromkeys(k for ev in events for k in ev)
+    names.update(dict.fromkeys(REQUIRED_COLUMNS))  # sent even when no event has it: each is refused
     columns = {}
     for name in names:
         col = [ev.get(name) for ev in events]
