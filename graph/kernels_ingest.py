@@ -22,7 +22,7 @@ import numpy as np
 from numba import njit
 
 from graph.ids import append_at, bytes_cmp, fnv1a, lookup
-from graph.kernels_prefetch import bytes_prefetch, hash_prefetch, offsets_prefetch
+from graph.kernels_prefetch import resolve
 
 _PRESENT = 0x80
 _ACCT_PH = 0x40
@@ -64,25 +64,18 @@ def _account(ac_table, ac_offs, ac_arena, n_acc, npres, aph, have_acc, buf, s, e
 
 
 @njit(cache=True)
-def _warm(ev_table, ev_offs, ev_arena, ac_table, ac_offs, ac_arena, kf, buf, st, en, hs,
-          n, lo, hi):
-    """Hash rows ``lo..hi-1`` (event, account, parent event ids) into ``hs`` and prefetch what
-    their lookups will read, wave by wave over all three columns so that each wave's misses
-    overlap (graph/kernels_prefetch.py)."""
-    hash_prefetch(ev_table, buf, st, en, lo, hi, hs)
-    hash_prefetch(ev_table, buf, st, en, 2 * n + lo, 2 * n + hi, hs)
-    hash_prefetch(ac_table, buf, st, en, n + lo, n + hi, hs)
-    offsets_prefetch(ev_table, ev_offs, st, en, lo, hi, hs, kf)
-    offsets_prefetch(ev_table, ev_offs, st, en, 2 * n + lo, 2 * n + hi, hs, kf)
-    offsets_prefetch(ac_table, ac_offs, st, en, n + lo, n + hi, hs, kf[:0])
-    bytes_prefetch(ev_table, ev_offs, ev_arena, st, en, lo, hi, hs)
-    bytes_prefetch(ev_table, ev_offs, ev_arena, st, en, 2 * n + lo, 2 * n + hi, hs)
-    bytes_prefetch(ac_table, ac_offs, ac_arena, st, en, n + lo, n + hi, hs)
+def _resolve_rows(ev_table, ev_offs, ev_arena, ac_table, ac_offs, ac_arena, kf, buf, st, en,
+                  hs, res, n, lo, hi):
+    """Hash and look up the event, account and parent event ids of rows ``lo..hi-1`` into
+    ``hs``/``res`` (graph/kernels_prefetch.py), prefetching the present flags of the events."""
+    resolve(ev_table, ev_offs, ev_arena, buf, st, en, lo, hi, hs, res, kf)
+    resolve(ev_table, ev_offs, ev_arena, buf, st, en, 2 * n + lo, 2 * n + hi, hs, res, kf)
+    resolve(ac_table, ac_offs, ac_arena, buf, st, en, n + lo, n + hi, hs, res, kf[:0])
 
 
 NEED_NOTHING, NEED_ROOM, NEED_DSU, NEED_ACCOUNT_ARRAYS = 0, 1, 2, 3
-# Rows prefetched at a time: a 1,000-share update in one go (its lines, under 1 MB, stay in the
-# L2/L3 caches), big build batches in pieces.
+# Rows looked up ahead at a time (a 1,000-share update in one go; big build batches in pieces,
+# so that a resume after the arrays grew does not redo much).
 WARM_ROWS = 1024
 
 
@@ -106,6 +99,9 @@ def add_rows(ev_table, ev_offs, ev_arena, ev_limit, ac_table, ac_offs, ac_arena,
     n = ts_in.shape[0]
     A, P, Q = n, 2 * n, 3 * n
     hs = np.empty(3 * n, np.uint64)  # hash of every event, account and parent event id
+    # Their index at the start of the chunk, -1: absent then (so look up again: an earlier row
+    # may have added it); an index found never changes.
+    res = np.empty(3 * n, np.int64)
     n_added = 0
     n_alinks = 0
     have_dsu = dsu.shape[0] > 0
@@ -114,8 +110,8 @@ def add_rows(ev_table, ev_offs, ev_arena, ev_limit, ac_table, ac_offs, ac_arena,
     for i in range(first, n):
         if i >= warmed:
             hi = min(i + WARM_ROWS, n)
-            _warm(ev_table, ev_offs, ev_arena, ac_table, ac_offs, ac_arena, kf, buf, st, en, hs,
-                  n, i, hi)
+            _resolve_rows(ev_table, ev_offs, ev_arena, ac_table, ac_offs, ac_arena, kf, buf, st,
+                          en, hs, res, n, i, hi)
             warmed = hi
         s0 = st[i]
         s1 = en[i]
@@ -141,7 +137,10 @@ def add_rows(ev_table, ev_offs, ev_arena, ev_limit, ac_table, ac_offs, ac_arena,
         if has_pa and not has_pe and not have_acc:
             return i, NEED_ACCOUNT_ARRAYS, n_nodes, n_acc, n_added, n_alinks, n_blind
         eh = hs[i]
-        j, jslot = lookup(ev_table, ev_offs, ev_arena, buf, s0, s1, eh)
+        j = res[i]
+        jslot = -1
+        if j < 0:
+            j, jslot = lookup(ev_table, ev_offs, ev_arena, buf, s0, s1, eh)
         if j >= 0 and (kf[j] & _PRESENT) != 0:
             status[i] = DUP
             continue
@@ -152,7 +151,9 @@ def add_rows(ev_table, ev_offs, ev_arena, ev_limit, ac_table, ac_offs, ac_arena,
                 reason[i] = R_CYCLE
                 continue
             if j >= 0:
-                p, _ = lookup(ev_table, ev_offs, ev_arena, buf, ps, pe, hs[P + i])
+                p = res[P + i]
+                if p < 0:
+                    p, _ = lookup(ev_table, ev_offs, ev_arena, buf, ps, pe, hs[P + i])
                 if p >= 0:
                     if not have_dsu:
                         return i, NEED_DSU, n_nodes, n_acc, n_added, n_alinks, n_blind
@@ -168,12 +169,17 @@ def add_rows(ev_table, ev_offs, ev_arena, ev_limit, ac_table, ac_offs, ac_arena,
             j = n_nodes
             n_nodes = append_at(ev_table, jslot, ev_offs, ev_arena, n_nodes, buf, s0, s1, eh)
             _new_node(j, plink, acct, ts, kf, dsu, have_dsu)
-        a, n_acc = _account(ac_table, ac_offs, ac_arena, n_acc, npres, aph, have_acc,
-                            buf, st[A + i], en[A + i], hs[A + i])
+        a = res[A + i]
+        if a < 0:
+            a, n_acc = _account(ac_table, ac_offs, ac_arena, n_acc, npres, aph, have_acc,
+                                buf, st[A + i], en[A + i], hs[A + i])
         if has_pe:
             if p < 0:
                 h = hs[P + i]
-                p, pslot = lookup(ev_table, ev_offs, ev_arena, buf, ps, pe, h)
+                p = res[P + i]
+                pslot = -1
+                if p < 0:
+                    p, pslot = lookup(ev_table, ev_offs, ev_arena, buf, ps, pe, h)
                 if p < 0:
                     p = n_nodes
                     n_nodes = append_at(ev_table, pslot, ev_offs, ev_arena, n_nodes,

@@ -1,11 +1,17 @@
-"""Software prefetch for the ingest kernel: bring the hash-table lines a batch will probe into the
-caches before the rows that need them run.
+"""Batched hash lookups for the ingest kernel, software-pipelined so that their cache misses
+overlap.
 
-Why: at 10^6 ids every probe misses the caches, and one lookup is a chain of dependent loads
-(table slot, then the id's offsets, then its bytes) that the CPU cannot overlap. Issued here in
-three waves of independent prefetches over a chunk of rows (slots; offsets of the candidates
-whose tag matches; their bytes), the misses overlap, and the real lookups then hit the caches.
-``prefetch`` is LLVM's prefetch intrinsic: unlike a plain load it never waits for the line.
+Why: at 10^6 ids every probe misses the caches (and, on this VM, the TLB), and one lookup is a
+chain of dependent loads (table slot, then the id's offsets, then its bytes) that the CPU cannot
+overlap. :func:`resolve` looks up a run of strings in stages ``DIST`` strings apart: hash and
+prefetch the slot; walk the probe run and prefetch the offsets of the candidate whose tag
+matches; prefetch its bytes (and ``extra[id]``); then the real lookup, which hits the caches.
+So dozens of misses are in flight at once, and each line is touched within a short window (an
+earlier version prefetched a whole chunk per wave: its pages fell out of the TLB before use).
+The results are the indices at the start of the batch: an id found stays valid (ids are never
+removed or renumbered), an id not found must be looked up again by the row (an earlier row of
+the batch may have added it). ``prefetch`` is LLVM's prefetch intrinsic: unlike a plain load it
+never waits for the line.
 """
 from __future__ import annotations
 
@@ -15,7 +21,7 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from graph.ids import fnv1a
+from graph.ids import fnv1a, lookup
 
 PROBE_SLOTS = 4  # slots of a probe run looked at (at load <= 0.6 almost every run is shorter)
 
@@ -39,77 +45,63 @@ def prefetch(typingctx, arr, idx):
     return types.void(arr, types.intp), codegen
 
 
-@njit(cache=True)
-def hash_prefetch(table, buf, starts, ends, lo, hi, hs):
-    """Wave 1: hash strings ``lo..hi-1`` into ``hs`` (0 for an empty one) and prefetch their
-    first table slot."""
-    mask = np.uint64(table.shape[0] - 1)
-    for i in range(lo, hi):
-        if ends[i] > starts[i]:
-            h = fnv1a(buf, starts[i], ends[i])
-            hs[i] = h
-            prefetch(table, np.int64(h & mask))
-        else:
-            hs[i] = 0
+DIST = 12  # strings between pipeline stages: enough misses in flight, few pages between uses
 
 
 @njit(cache=True)
-def offsets_prefetch(table, offs, starts, ends, lo, hi, hs, extra):
-    """Wave 2 over strings ``lo..hi-1`` (hashes in ``hs``): walk each probe run (up to
-    PROBE_SLOTS slots, as the lookup will) and, for the slots whose tag matches, prefetch the
-    id's offsets and ``extra[id]`` (``extra`` may be empty)."""
-    mask = np.int64(table.shape[0] - 1)
-    tags = np.int64(0x7FFFFFFF) & ~mask
-    has_extra = extra.shape[0] > 0
-    for i in range(lo, hi):
-        if ends[i] == starts[i]:
-            continue
-        h = hs[i]
-        tag = np.int64(h >> np.uint64(32)) & tags
-        slot = np.int64(h & np.uint64(mask))
-        for _ in range(PROBE_SLOTS):
-            v = np.int64(table[slot])
-            if v == -1:
-                break
-            if (v & tags) == tag:
-                prefetch(offs, v & mask)
-                if has_extra:
-                    prefetch(extra, v & mask)
-            slot = (slot + 1) & mask
+def _candidate(table, mask, tags, h):
+    """Index of the first slot of ``h``'s probe run whose tag matches (-1: none in PROBE_SLOTS)."""
+    tag = np.int64(h >> np.uint64(32)) & tags
+    slot = np.int64(h & np.uint64(mask))
+    for _ in range(PROBE_SLOTS):
+        v = np.int64(table[slot])
+        if v == -1:
+            return -1
+        if (v & tags) == tag:
+            return v & mask
+        slot = (slot + 1) & mask
+    return -1
 
 
 @njit(cache=True)
-def bytes_prefetch(table, offs, arena, starts, ends, lo, hi, hs):
-    """Wave 3: prefetch the first byte of every tag-matching candidate of strings ``lo..hi-1``."""
-    mask = np.int64(table.shape[0] - 1)
-    tags = np.int64(0x7FFFFFFF) & ~mask
-    for i in range(lo, hi):
-        if ends[i] == starts[i]:
-            continue
-        h = hs[i]
-        tag = np.int64(h >> np.uint64(32)) & tags
-        slot = np.int64(h & np.uint64(mask))
-        for _ in range(PROBE_SLOTS):
-            v = np.int64(table[slot])
-            if v == -1:
-                break
-            if (v & tags) == tag:
-                prefetch(arena, np.int64(offs[v & mask]))
-            slot = (slot + 1) & mask
-
-
-@njit(cache=True)
-def warm_chunk(table, offs, arena, buf, starts, ends, lo, hi, hs, extra):
-    """All three waves for strings ``lo..hi-1`` of one table (see the module docstring).
+def resolve(table, offs, arena, buf, starts, ends, lo, hi, hs, res, extra):
+    """For strings ``k = lo..hi-1``: ``hs[k]`` = hash (0 for an empty string), ``res[k]`` = index
+    in the table or -1 (absent or empty). ``extra[index]`` (if ``extra`` is not empty) is
+    prefetched for the ids found, for the caller's next read.
 
     >>> from graph.ids import IdIndex, encode_batch
     >>> ix = IdIndex(); _ = ix.add(["a", "b"])
-    >>> buf, s, e = encode_batch(["b", "zz", None])
-    >>> hs = np.zeros(3, np.uint64)
-    >>> warm_chunk(ix.table, ix.offs, ix.arena, buf, s, e, 0, 3, hs, np.zeros(0, np.uint8))
-    >>> bool(hs[0] == fnv1a(buf, s[0], e[0])), int(hs[2])
-    (True, 0)
+    >>> buf, s, e = encode_batch(["b", "zz", None, "a"])
+    >>> hs, res = np.zeros(4, np.uint64), np.zeros(4, np.int64)
+    >>> resolve(ix.table, ix.offs, ix.arena, buf, s, e, 0, 4, hs, res, np.zeros(0, np.uint8))
+    >>> res.tolist(), bool(hs[0] == fnv1a(buf, s[0], e[0])), int(hs[2])
+    ([1, -1, -1, 0], True, 0)
     """
-    hash_prefetch(table, buf, starts, ends, lo, hi, hs)
-    offsets_prefetch(table, offs, starts, ends, lo, hi, hs, extra)
-    bytes_prefetch(table, offs, arena, starts, ends, lo, hi, hs)
+    mask = np.int64(table.shape[0] - 1)
+    tags = np.int64(0x7FFFFFFF) & ~mask
+    has_extra = extra.shape[0] > 0
+    for m in range(lo, hi + 3 * DIST):
+        if m < hi:  # stage 1: hash, prefetch the first slot
+            if ends[m] > starts[m]:
+                h = fnv1a(buf, starts[m], ends[m])
+                hs[m] = h
+                prefetch(table, np.int64(h & np.uint64(mask)))
+            else:
+                hs[m] = 0
+        k = m - DIST
+        if lo <= k < hi:  # stage 2: the candidate's offsets
+            c = -1
+            if ends[k] > starts[k]:
+                c = _candidate(table, mask, tags, hs[k])
+                if c >= 0:
+                    prefetch(offs, c)
+            res[k] = c
+        k = m - 2 * DIST
+        if lo <= k < hi and res[k] >= 0:  # stage 3: its bytes and extra
+            prefetch(arena, np.int64(offs[res[k]]))
+            if has_extra:
+                prefetch(extra, res[k])
+        k = m - 3 * DIST
+        if lo <= k < hi and res[k] >= 0:  # stage 4: the real lookup, from the caches
+            j, _ = lookup(table, offs, arena, buf, starts[k], ends[k], hs[k])
+            res[k] = j
