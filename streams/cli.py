@@ -153,7 +153,8 @@ def cmd_produce(args) -> int:
     from streams.produce import produce_files
 
     settings = _settings(args)
-    summary = produce_files(args.files, settings, events_per_message=args.events_per_message)
+    summary = produce_files(args.files, settings, events_per_message=args.events_per_message,
+                            message_format=args.format)
     _emit(summary)
     return 0
 
@@ -248,6 +249,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+")
     p.add_argument("--events-per-message", type=int, default=1,
                    help="pack up to N events of one rumour into one message (a JSON array)")
+    p.add_argument("--format", choices=("array", "columns"), default="array",
+                   help="batch message form: a JSON array of events, or columns (faster to decode)")
     _add_setting_flags(p, {"broker", "topic", "topic_partitions"})
     p.set_defaults(func=cmd_produce)
 

@@ -5,7 +5,10 @@ import asyncio
 
 import orjson
 
+from streams.events_columnar import encode_columns, is_columnar
 from streams.inputs import iter_messages
+
+FORMATS = ("array", "columns")  # how a batch of events is packed into one message
 
 
 def kafka_bootstrap(broker: str) -> str:
@@ -27,13 +30,29 @@ def _rumour_key(raw: bytes) -> bytes:
         return obj["rumour_id"].encode()
     if isinstance(obj, list) and obj and isinstance(obj[0], dict) and isinstance(obj[0].get("rumour_id"), str):
         return obj[0]["rumour_id"].encode()
+    if is_columnar(obj) and isinstance(obj["columns"], dict):
+        rumour = obj["columns"].get("rumour_id")
+        if isinstance(rumour, list) and rumour:
+            rumour = rumour[0]
+        if isinstance(rumour, str):
+            return rumour.encode()
     return b""
 
 
-def pack_messages(messages, events_per_message: int):
-    """Yield ``(key, value)``: single messages as they are, or arrays of up to N events of one
-    rumour. Unparseable input is sent unchanged so the worker dead-letters it with a reason."""
-    if events_per_message <= 1:
+def pack_messages(messages, events_per_message: int, message_format: str = "array"):
+    """Yield ``(key, value)``: single messages as they are, or batches of up to N events of one
+    rumour, as a JSON array (``array``) or one columnar message (``columns``, see
+    streams/events_columnar.py; with N <= 1 each event becomes a columnar message of one).
+    Unparseable input is sent unchanged so the worker dead-letters it with a reason.
+
+    >>> raw = [(b'{"event_id":"e%d","rumour_id":"r","account_id":"a","ts":1}' % i, "") for i in range(3)]
+    >>> [v for _, v in pack_messages(raw, 2, "columns")][0]
+    b'{"v":1,"columns":{"event_id":["e0","e1"],"rumour_id":"r","account_id":"a","ts":1}}'
+    """
+    if message_format not in FORMATS:
+        raise ValueError(f"message format: expected one of {', '.join(FORMATS)}, got {message_format!r}")
+    encode = orjson.dumps if message_format == "array" else encode_columns
+    if events_per_message <= 1 and message_format == "array":
         for raw, _ in messages:
             yield _rumour_key(raw), raw
         return
@@ -51,11 +70,11 @@ def pack_messages(messages, events_per_message: int):
         group = pending.setdefault(key, [])
         group.append(obj)
         if len(group) >= events_per_message:
-            yield key, orjson.dumps(group)
+            yield key, encode(group)
             pending[key] = []
     for key, group in pending.items():
         if group:
-            yield key, orjson.dumps(group)
+            yield key, encode(group)
 
 
 async def _send_all(pairs, bootstrap: str, topic: str) -> int:
@@ -79,10 +98,10 @@ async def _send_all(pairs, bootstrap: str, topic: str) -> int:
     return sent
 
 
-def produce_files(paths, settings, events_per_message: int = 1) -> dict:
+def produce_files(paths, settings, events_per_message: int = 1, message_format: str = "array") -> dict:
     from streams.topics import ensure_topics
 
     ensure_topics(kafka_bootstrap(settings.broker), {settings.topic: settings.topic_partitions})
-    pairs = pack_messages(iter_messages(paths), events_per_message)
+    pairs = pack_messages(iter_messages(paths), events_per_message, message_format)
     sent = asyncio.run(_send_all(pairs, kafka_bootstrap(settings.broker), settings.topic))
     return {"messages": sent, "topic": settings.topic}

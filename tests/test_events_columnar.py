@@ -211,3 +211,19 @@ def test_an_event_with_an_unknown_columns_field_is_still_one_event():
     ev = {"event_id": "e1", "rumour_id": "r", "account_id": "a", "ts": 1_700_000_000_000, "columns": {}}
     batch, dead = decode([orjson.dumps(ev)])
     assert not is_columnar(ev) and batch.event_id == ["e1"] and not dead
+
+
+def test_produce_packs_the_same_events_as_columns_or_arrays():
+    from streams.produce import _rumour_key, pack_messages
+
+    lines = [(orjson.dumps(ev), "") for ev in synthetic_events(3, 50, seed=5)] + [(b"not json", "")]
+    arrays = list(pack_messages(lines, 20, "array"))
+    columns = list(pack_messages(lines, 20, "columns"))
+    assert [k for k, _ in columns] == [k for k, _ in arrays]
+    assert all(_rumour_key(v) == k for k, v in columns if v != b"not json")
+    a_batch, a_dead = decode([v for _, v in arrays])
+    c_batch, c_dead = decode([v for _, v in columns])
+    assert len(c_batch) == 3 * 55 and [d.reason[:12] for d in c_dead] == ["invalid JSON"]
+    assert_same_batch(c_batch, a_batch)
+    with pytest.raises(ValueError):
+        list(pack_messages(lines, 20, "csv"))
