@@ -2,19 +2,23 @@
 limits around it, all in the same run.
 
     rumour bench ingest [--single-events 20000] [--batched-events 500000] [--per-message 500]
+        [--columnar-events N (default: as batched; 0 skips)]
         [--repeat 1] [--latency-seconds 10] [--seed 0] [--json]
         [--broker 127.0.0.1:9092] [--clickhouse clickhouse://127.0.0.1:9000]
 
 1. A seeded synthetic stream (streams/synthetic.py, 5,000 shares per rumour) is produced flat
-   out into two fresh 4-partition topics, keyed by rumour: one event per message (``single``) and
-   JSON arrays of ``--per-message`` events of one rumour (``batched``).
+   out into fresh 4-partition topics, keyed by rumour: one event per message (``single``), JSON
+   arrays of ``--per-message`` events of one rumour (``batched``), and the same batches as
+   columnar messages (``columnar``: ``{"v":1,"columns":{...}}``, streams/events_columnar.py).
+   Every message must fit Kafka's default 1 MB limit (``--per-message 2000`` does).
 2. Each topic is drained, one after the other (never two at once), by worker *processes*
    (benchmarks/ingest_worker.py, a real Faust worker each): ``ours`` = streams.app.create_app,
    the production agent, writing to a fresh ClickHouse database; ``noop`` = a Faust agent with the
    same ``take()`` batching that only counts. ``take()`` batch: 5,000 messages for single,
-   ``--take-events / per_message`` messages (10,000 events) for batched; 0.5 s wait. Rate = events after
+   ``--take-events / per_message`` messages (10,000 events) for batched and columnar; 0.5 s wait. Rate = events after
    the first batch / time from the first batch's end to the last's (start-up excluded). Beside:
-   a plain aiokafka ``getmany`` consumer (decodes nothing) on the same topics.
+   a plain aiokafka ``getmany`` consumer (decodes nothing) on the same topics (the no-op and
+   getmany baselines run on the columnar topic too, so each form has its own ratio).
 3. ClickHouse's own insert ceiling: ``INSERT INTO share_events (...) SELECT ... FROM
    system.numbers LIMIT N`` into a freshly migrated database (same engine, same materialized
    view), with ids and columns shaped like the synthetic events.
@@ -36,8 +40,18 @@ import threading
 import time
 import uuid
 
+import orjson
+
 from benchmarks import ingest_kit as kit
 from benchmarks.outputs import emit, load_average, progress, save
+from streams.events_columnar import encode_columns
+
+KAFKA_DEFAULT_MAX_MESSAGE = 1_000_000  # message.max.bytes is 1,048,588 by default; keep clear of it
+
+
+def columnar_pairs(pairs):
+    """The same batches (JSON arrays of one rumour's events) as columnar messages."""
+    return [(key, encode_columns(orjson.loads(value))) for key, value in pairs]
 
 
 def drain(mode: str, topic: str, n_events: int, per_message: int, clickhouse: str | None,
@@ -185,6 +199,8 @@ def main(argv=None) -> int:
     ap.add_argument("--single-events", type=int, default=20_000)
     ap.add_argument("--batched-events", type=int, default=500_000)
     ap.add_argument("--per-message", type=int, default=500)
+    ap.add_argument("--columnar-events", type=int, default=None,
+                    help="events sent as columnar batch messages (default: --batched-events; 0 skips)")
     ap.add_argument("--repeat", type=int, default=1, help="runs of each consumer (median reported)")
     ap.add_argument("--ceiling-rows", type=int, default=1_000_000)
     ap.add_argument("--latency-seconds", type=float, default=10.0)
@@ -203,12 +219,21 @@ def main(argv=None) -> int:
 
     run_id = uuid.uuid4().hex[:8]
     res: dict = {"run_id": run_id, "load_average_start": load_average()}
-    topics = {"single": f"bench-single-{run_id}", "batched": f"bench-batched-{run_id}"}
-    ensure_topics(args.broker, {t: 4 for t in topics.values()})
+    n_columnar = args.batched_events if args.columnar_events is None else args.columnar_events
     counts = {"single": (args.single_events, 1), "batched": (args.batched_events, args.per_message)}
+    if n_columnar:
+        counts["columnar"] = (n_columnar, args.per_message)
+    topics = {mode: f"bench-{mode}-{run_id}" for mode in counts}
+    ensure_topics(args.broker, {t: 4 for t in topics.values()})
     n_msgs = {}
     for mode, (n, k) in counts.items():
         pairs = kit.stream_messages(n, k, args.seed + (k > 1), f"{mode[0]}{run_id}")
+        if mode == "columnar":
+            pairs = columnar_pairs(pairs)
+        biggest = max(len(v) for _, v in pairs)
+        if biggest > KAFKA_DEFAULT_MAX_MESSAGE:
+            raise SystemExit(f"rumour bench ingest: a {mode} message is {biggest} bytes, over Kafka's "
+                             f"default limit; use a smaller --per-message")
         n_msgs[mode] = len(pairs)
         s = kit.produce(args.broker, topics[mode], pairs)
         progress(f"produced {n} events in {len(pairs)} messages to {topics[mode]} in {s:.1f}s")
@@ -229,13 +254,22 @@ def main(argv=None) -> int:
         progress(f"getmany {mode}: {round(rate)} events/s")
     progress("ClickHouse insert ceiling ...")
     ceiling = clickhouse_ceiling(args.clickhouse, args.ceiling_rows, max(args.repeat, 3))
-    med = lambda key: statistics.median([x["eps"] or 0 for x in runs[key]])  # noqa: E731
+    med = lambda key, f="eps": statistics.median([x[f] or 0 for x in runs[key]])  # noqa: E731
     res.update({
         "batched_eps": round(med("ours_batched")), "single_eps": round(med("ours_single")),
         "noop_faust_eps": round(med("noop_single")), "noop_faust_batched_eps": round(med("noop_batched")),
         "getmany_eps": round(med("getmany_single")), "getmany_batched_eps": round(med("getmany_batched")),
         "clickhouse_ceiling_eps": ceiling["eps"],
+        "batched_per_cpu_s": round(med("ours_batched", "events_per_cpu_s")),
+        "single_per_cpu_s": round(med("ours_single", "events_per_cpu_s")),
     })
+    if "columnar" in counts:
+        res.update({
+            "batched_columnar_eps": round(med("ours_columnar")),
+            "batched_columnar_per_cpu_s": round(med("ours_columnar", "events_per_cpu_s")),
+            "noop_faust_columnar_eps": round(med("noop_columnar")),
+            "getmany_columnar_eps": round(med("getmany_columnar")),
+        })
     progress(f"latency at 50% of {res['batched_eps']} events/s for {args.latency_seconds}s ...")
     lat = latency(args.broker, args.clickhouse, res["batched_eps"] * 0.5, args.per_message,
                   args.latency_seconds, args.seed, run_id, args.take_events, args.batch_wait)
@@ -248,9 +282,12 @@ def main(argv=None) -> int:
         "single_met": bool(res["noop_faust_eps"]) and res["single_eps"] >= 0.8 * res["noop_faust_eps"],
         "p99_met": lat["p99_ms"] is not None and lat["p99_ms"] < 1000,
     }
+    if "columnar" in counts:
+        res["targets"]["batched_columnar_met"] = res["batched_columnar_eps"] >= target_batched
     res.update({"runs": runs, "ceiling": ceiling, "per_message": args.per_message,
                 "take_events": args.take_events, "batch_wait": args.batch_wait,
                 "single_events": args.single_events, "batched_events": args.batched_events,
+                "columnar_events": n_columnar,
                 "load_average": load_average()})
     emit(res, args.json)
     save("ingest", res, ["rumour", "bench", "ingest", *(argv if argv is not None else sys.argv[1:])])
