@@ -13,6 +13,12 @@ measure what a patch to streams/events.py and streams/pipeline.py would gain.
     .venv/bin/python -m benchmarks.proto_pipeline [--events 200000] [--per-message 500]
 
 prints us/event of each step for both versions (the store is a fresh ClickHouse database each).
+
+    .venv/bin/python -m benchmarks.proto_pipeline --decode-only [--events 200000] [--per-message 2000]
+
+times only the engine's ``Decoder.decode`` on the same events sent as JSON arrays and as columnar
+messages (streams/events_columnar.py): us/event of CPU time (``process_time``, steadier than the
+wall clock on a shared machine) and of wall time, median and best of ``--runs`` runs.
 """
 from __future__ import annotations
 
@@ -236,13 +242,54 @@ def compare(n_events: int, per_message: int, batch_messages: int, clickhouse: st
     return out
 
 
+def decode_only(n_events: int, per_message: int, batch_messages: int, runs: int) -> dict:
+    """us/event of ``Decoder.decode`` on JSON-array vs columnar messages (same events)."""
+    import statistics
+
+    from benchmarks import ingest_kit
+    from streams.events_columnar import encode_columns
+
+    arrays = [v for _, v in ingest_kit.stream_messages(n_events, per_message, 0, "proto")]
+    forms = {"array": arrays, "columns": [encode_columns(orjson.loads(v)) for v in arrays]}
+    decoder = Decoder()
+    now_ms = int(time.time() * 1000)
+    times: dict = {name: {"cpu": [], "wall": []} for name in forms}
+    for _ in range(runs):
+        for name, msgs in forms.items():  # interleaved: both forms see the same machine load
+            c0, w0 = time.process_time(), time.perf_counter()
+            events = 0
+            for i in range(0, len(msgs), batch_messages):
+                batch, dead = decoder.decode(msgs[i:i + batch_messages], now_ms=now_ms)
+                events += len(batch) + len(dead)
+            times[name]["cpu"].append(time.process_time() - c0)
+            times[name]["wall"].append(time.perf_counter() - w0)
+            assert events == n_events and not dead
+    us = lambda s: round(s * 1e6 / n_events, 3)  # noqa: E731
+    out = {name: {"cpu_us_per_event_median": us(statistics.median(t["cpu"])),
+                  "cpu_us_per_event_best": us(min(t["cpu"])),
+                  "wall_us_per_event_median": us(statistics.median(t["wall"])),
+                  "message_bytes_mean": round(sum(map(len, forms[name])) / len(forms[name]))}
+           for name, t in times.items()}
+    out["speedup_cpu_median"] = round(out["array"]["cpu_us_per_event_median"]
+                                      / out["columns"]["cpu_us_per_event_median"], 2)
+    out.update(events=n_events, per_message=per_message, batch_messages=batch_messages, runs=runs)
+    return out
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--events", type=int, default=200_000)
     ap.add_argument("--per-message", type=int, default=500)
     ap.add_argument("--batch-messages", type=int, default=20)
     ap.add_argument("--clickhouse", default="clickhouse://127.0.0.1:9000", help="'none': no store")
+    ap.add_argument("--decode-only", action="store_true",
+                    help="time Decoder.decode on JSON-array vs columnar messages of the same events")
+    ap.add_argument("--runs", type=int, default=7, help="runs of each form with --decode-only")
     args = ap.parse_args(argv)
+    if args.decode_only:
+        print(orjson.dumps(decode_only(args.events, args.per_message, args.batch_messages,
+                                       args.runs)).decode())
+        return
     url = None if args.clickhouse == "none" else args.clickhouse
     print(orjson.dumps(compare(args.events, args.per_message, args.batch_messages, url)).decode())
 

@@ -19,3 +19,12 @@ def test_columnar_pairs_carry_the_same_events_in_fewer_bytes():
     assert max(len(v) for _, v in pairs) < KAFKA_DEFAULT_MAX_MESSAGE
     assert sum(len(v) for _, v in cols) < sum(len(v) for _, v in pairs)
     assert {type(orjson.loads(v)) for _, v in cols} == {dict}
+
+
+def test_decode_only_times_both_forms_of_the_same_events():
+    from benchmarks.proto_pipeline import decode_only
+
+    out = decode_only(3000, 500, 2, runs=1)
+    for form in ("array", "columns"):
+        assert out[form]["cpu_us_per_event_median"] > 0 and out[form]["wall_us_per_event_median"] > 0
+    assert out["columns"]["message_bytes_mean"] < out["array"]["message_bytes_mean"]
