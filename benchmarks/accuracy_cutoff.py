@@ -85,8 +85,28 @@ def rows(c, horizon, prior=None):
     return X[keep], np.log1p(fut[seen])[keep]
 
 
+def poisson_fit(X, y, sw, ridge=1e-3):
+    """Weighted Poisson GLM (log link) by damped Newton/IRLS; the intercept (column 0) is not
+    penalised. The forecast must be a mean, since the greedy adds forecasts up; least squares
+    on log counts would rank well but sum badly."""
+    sw = sw / sw.mean()
+    w = np.linalg.lstsq(X, np.log1p(y), rcond=None)[0]
+    pen = ridge * len(y) * np.eye(X.shape[1])
+    pen[0, 0] = 0.0
+    for _ in range(200):
+        mu = np.exp(np.clip(X @ w, -30, 30))
+        g = X.T @ (sw * (y - mu)) - pen @ w
+        h = (X * (sw * mu)[:, None]).T @ X + pen + 1e-6 * np.eye(X.shape[1])
+        step = np.linalg.solve(h, g)
+        step *= min(1.0, 1.0 / np.abs(step).max())  # damped: a raw Newton step can overshoot exp
+        w = w + step
+        if np.abs(step).max() < 1e-8:
+            break
+    return w
+
+
 def fit(cascades, horizon, priors=None, features=None, ridge=1e-3, per_cascade=True):
-    """Poisson GLM (log link) by Newton/IRLS; ``features`` = column mask (others get 0).
+    """Event forecast coefficients; ``features`` = column mask (others get 0).
 
     ``per_cascade``: weight each cascade's rows by 1 / its later shares, so that every cascade
     counts alike, as in the measure (a mean of per-cascade fractions); unweighted, the few
@@ -100,31 +120,50 @@ def fit(cascades, horizon, priors=None, features=None, ridge=1e-3, per_cascade=T
         ys.append(y1)
         ws.append(np.full(len(y1), 1.0 / max(int(np.count_nonzero(ts > t)), 1) if per_cascade else 1.0))
     X, y, sw = np.vstack(Xs), np.expm1(np.concatenate(ys)), np.concatenate(ws)
-    sw = sw / sw.mean()
     cols = np.ones(X.shape[1], bool) if features is None else np.asarray(features, bool)
-    Xc = X[:, cols]
-    # Poisson regression (log link) by Newton: the forecast must be a mean, since the greedy
-    # adds forecasts up; least squares on log counts would rank well but sum badly.
-    w = np.linalg.lstsq(Xc, np.log1p(y), rcond=None)[0]
-    pen = ridge * len(y) * np.eye(Xc.shape[1])
-    pen[0, 0] = 0.0
-    for _ in range(100):
-        mu = np.exp(np.clip(Xc @ w, -30, 30))
-        g = Xc.T @ (sw * (y - mu)) - pen @ w
-        h = (Xc * (sw * mu)[:, None]).T @ Xc + pen + 1e-6 * np.eye(Xc.shape[1])
-        step = np.linalg.solve(h, g)
-        step *= min(1.0, 1.0 / np.abs(step).max())  # damped: a raw Newton step can overshoot exp
-        w = w + step
-        if np.abs(step).max() < 1e-8:
-            break
     full = np.zeros(X.shape[1])
-    full[cols] = w
+    full[cols] = poisson_fit(X[:, cols], y, sw, ridge)
     return full
+
+
+def account_rows(c, horizon):
+    """Account features at t (origin excluded) and the later shares each account's own new
+    events after t draw that no event of it seen at t already covers (what suspending it
+    prevents beyond its subtrees at t): ``(account indices in first-seen order, rows, y)``."""
+    ts, t, seen = _view(c, horizon)
+    ids_of: dict = {}
+    acct = np.array([ids_of.setdefault(a, len(ids_of)) for a in c.accounts], np.int64)
+    ids, F = ct.account_features(acct[seen], ts[seen], np.ones(len(seen), bool), t)
+    pos = {a: i for i, a in enumerate(ids.tolist())}
+    y = np.zeros(len(ids))
+    for x in np.flatnonzero(ts > t).tolist():
+        pre, post, z = set(), set(), x
+        while z >= 0:
+            (pre if ts[z] <= t else post).add(int(acct[z]))
+            z = c.parents[z]
+        for a in post - pre:
+            if a in pos:
+                y[pos[a]] += 1
+    keep = ids != acct[0]
+    return ids[keep], F[keep], y[keep]
+
+
+def fit_accounts(cascades, horizon, ridge=1e-3):
+    """:data:`graph.cutoff_time.ACCT_COEF` from these cascades (each weighted 1 / later shares)."""
+    Fs, ys, ws = [], [], []
+    for c in cascades:
+        _, F, y = account_rows(c, horizon)
+        ts, t, _ = _view(c, horizon)
+        Fs.append(F)
+        ys.append(y)
+        ws.append(np.full(len(y), 1.0 / max(int(np.count_nonzero(ts > t)), 1)))
+    return poisson_fit(np.vstack(Fs), np.concatenate(ys), np.concatenate(ws), ridge)
 
 
 def evaluate_one(c, horizon, k, coef, rng, prior=None):
     """Fraction of c's later shares each method's k accounts prevent. ``coef``: one forecast
-    coefficient vector, or ``{method name: vector}`` for several forecast rows."""
+    coefficient vector, or ``{method name: vector or (vector, account vector)}`` for several
+    forecast rows (no account vector: no account term)."""
     models = coef if isinstance(coef, dict) else {"forecast": coef}
     ts, t, seen = _view(c, horizon)
     later = np.flatnonzero(ts > t)
@@ -151,8 +190,13 @@ def evaluate_one(c, horizon, k, coef, rng, prior=None):
         return sum(1 for p in paths if p & S) / len(later)
 
     size = np.expm1(ct.event_features(par, ts[seen], np.ones(len(seen), bool), t)[:, 1])
-    picks = {name: [a for a, _ in ct.greedy_accounts(par, acct[seen], ct.forecast(
-        par, ts[seen], np.ones(len(seen), bool), t, w, prior), k, [origin])] for name, w in models.items()}
+    pres = np.ones(len(seen), bool)
+    picks = {}
+    for name, m in models.items():
+        w, wa = m if isinstance(m, tuple) else (m, None)
+        bonus = ct.account_forecast(acct[seen], ts[seen], pres, t, wa) if wa is not None else None
+        value = ct.forecast(par, ts[seen], pres, t, w, prior)
+        picks[name] = [a for a, _ in ct.greedy_accounts(par, acct[seen], value, k, [origin], bonus)]
     picks.update({
         "most reposted": [a for a, _ in ct.greedy_accounts(par, acct[seen], size - 1, k, [origin])],
         "random": rng.choice(eligible, size=min(k, len(eligible)), replace=False).tolist()
@@ -175,15 +219,19 @@ def evaluate_one(c, horizon, k, coef, rng, prior=None):
     return {name: prevented(S) for name, S in picks.items()}
 
 
-METHODS = ("forecast", "forecast+history", "most reposted", "random", "hindsight")
-BASE = ct.FEATURE_NAMES[:6]
+METHODS = ("forecast", "forecast (subtree only)", "forecast+history", "most reposted", "random", "hindsight")
+PAIRED = ("most reposted", "forecast (subtree only)")  # paired per-cascade differences
+SUBTREE = ct.FEATURE_NAMES[:6]
+BASE = SUBTREE + ("leaf", "leaf_log_age_min", "leaf_log_depth")
 
 
 def run(cascades, horizon=3600.0, k=10, min_shares=50, seed=0, coef=None):
-    """Fit on the training half, evaluate on the other. ``forecast`` uses the six features of
-    :data:`graph.cutoff_time.COEF`; ``forecast+history`` every feature, the accounts' shares in
-    other cascades before t included (all cascades of the file, rumour or not, may supply
-    history; only entries earlier than t are read)."""
+    """Fit on the training half, evaluate on the other. ``forecast`` is graph.cutoff_time's
+    method (the :data:`BASE` event features and the account term); ``forecast (subtree only)``
+    the earlier one (six subtree features, no account term); ``forecast+history`` every event
+    feature and the account term, the accounts' shares in other cascades before t included (all
+    cascades of the file, rumour or not, may supply history; only entries earlier than t are
+    read). ``coef``: ``(event vector, account vector)`` to evaluate instead of fitting."""
     from benchmarks.accuracy import bootstrap_mean
 
     rumours = [c for c in cascades if c.label == "rumor" and len(c.event_ids) - 1 >= min_shares]
@@ -197,18 +245,23 @@ def run(cascades, horizon=3600.0, k=10, min_shares=50, seed=0, coef=None):
         return prior_of(hist, index[id(c)], [c.accounts[i] for i in seen.tolist()], int(round(t * 1000)))
 
     p_train, p_test = [prior(c) for c in train], [prior(c) for c in test]
-    base_mask = [f in BASE for f in ct.FEATURE_NAMES]
-    models = {"forecast": fit(train, horizon, p_train, base_mask) if coef is None else np.asarray(coef),
-              "forecast+history": fit(train, horizon, p_train)}
+    wa = fit_accounts(train, horizon)
+    models = {"forecast": (fit(train, horizon, p_train, [f in BASE for f in ct.FEATURE_NAMES]), wa)
+              if coef is None else tuple(np.asarray(x) for x in coef),
+              "forecast (subtree only)": fit(train, horizon, p_train, [f in SUBTREE for f in ct.FEATURE_NAMES]),
+              "forecast+history": (fit(train, horizon, p_train), wa)}
     rng = np.random.default_rng(seed)
     res = [r for r in (evaluate_one(c, horizon, k, models, rng, p) for c, p in zip(test, p_test)) if r]
     out = {"cascades": len(res), "train_cascades": len(train),
-           "coef": {m: dict(zip(ct.FEATURE_NAMES, np.round(w, 4).tolist())) for m, w in models.items()}}
+           "coef": {m: dict(zip(ct.FEATURE_NAMES, np.round(w[0] if isinstance(w, tuple) else w, 4).tolist()))
+                    for m, w in models.items()},
+           "account coef": dict(zip(ct.ACCOUNT_FEATURES, np.round(models["forecast"][1], 4).tolist()))}
     for name in METHODS:
         v = np.array([r[name] for r in res])
         out[name] = (float(v.mean()), *bootstrap_mean(v, seed))
-    d = np.array([r["forecast"] - r["most reposted"] for r in res])
-    out["forecast - most reposted"] = (float(d.mean()), *bootstrap_mean(d, seed))
+    for other in PAIRED:
+        d = np.array([r["forecast"] - r[other] for r in res])
+        out[f"forecast - {other}"] = (float(d.mean()), *bootstrap_mean(d, seed))
     return out
 
 
@@ -226,11 +279,12 @@ def main(argv=None) -> int:
     print(f"cut-off at t = {args.observe}, k = {args.k}, Weibo rumour cascades >= {args.min_shares} "
           f"shares: {out['cascades']} evaluated, {out['train_cascades']} for fitting")
     print(f"{'method':<26}{'later shares prevented (mean, 95% CI)'}")
-    for name in METHODS + ("forecast - most reposted",):
+    for name in METHODS + tuple(f"forecast - {o}" for o in PAIRED):
         m, lo, hi = out[name]
         print(f"{name:<26}{m:.3f} [{lo:.3f},{hi:.3f}]")
     for name, w in out["coef"].items():
         print(f"{name} coefficients {w}")
+    print(f"account coefficients {out['account coef']}")
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(out, fh, indent=1)

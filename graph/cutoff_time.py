@@ -3,24 +3,32 @@
 What is visible at t is a forest of events with times. Each event's future growth (shares that
 will join its subtree after t) is forecast by a log-linear model of what t shows: the subtree's
 size, its growth in the last 10 minutes, the event's age, the time since the subtree last grew,
-and its depth (a Poisson regression, log link, each cascade weighted by 1 / its later shares as
-the measure weighs them). :data:`COEF` was fitted on the Weibo training half by
+its depth, and for events that are still leaves at t a separate intercept, age and depth slope
+(a leaf's future is a different quantity: 31% of the later growth comes from leaves at t). It is
+a Poisson regression (log link, each cascade weighted by 1 / its later shares as the measure
+weighs them). Each account also gets a forecast of the later shares its *own new* events after t
+will draw (an account that has shared several times by t tends to share again, and suspension
+prevents those too): a Poisson regression on its number of events by t and in the last 10 min.
+:data:`COEF` and :data:`ACCT_COEF` were fitted on the Weibo training half by
 ``python -m benchmarks.accuracy_cutoff`` (its "forecast" coefficients; nothing from the
 evaluation half). The further features (direct children, 2-minute growth, the cascade's growth,
 the account's shares in other cascades before t) are zero in :data:`COEF`: fitted, they did not
-improve the held-out measure (benchmarks/RESULTS.md). Accounts are
-then chosen greedily by forecast marginal gain: an event under an already chosen event adds
-nothing, and an event above one adds its forecast minus what is already covered.
+improve the held-out measure (benchmarks/RESULTS.md). Accounts are then chosen greedily by
+forecast marginal gain: an event under an already chosen event adds nothing, an event above one
+adds its forecast minus what is already covered, and the account's own forecast adds to it.
 """
 from __future__ import annotations
 
 import numpy as np
 
 FEATURE_NAMES = ("const", "log_size", "log_recent", "log_age_min", "log_idle_min", "log_depth",
-                 "log_children", "log_recent_short", "log_cascade_recent", "log_prior")
+                 "log_children", "log_recent_short", "log_cascade_recent", "log_prior",
+                 "leaf", "leaf_log_age_min", "leaf_log_depth")
 RECENT_SECONDS = 600.0
 SHORT_SECONDS = 120.0
-COEF = np.array([-0.9192, 1.2364, -0.017, 0.1204, -0.5744, 0.5549, 0.0, 0.0, 0.0, 0.0])
+COEF = np.array([0.7529, 1.0763, 0.1196, -0.2311, -0.3178, 0.1174, 0.0, 0.0, 0.0, 0.0, -2.0177, 0.1188, 0.5183])
+ACCOUNT_FEATURES = ("const", "log_events", "log_recent_events")
+ACCT_COEF = np.array([-5.7027, 2.6451, 0.5838])
 
 
 def _order(par, ts):
@@ -41,6 +49,8 @@ def event_features(par, ts_s, present, t: float, prior=None) -> np.ndarray:
     >>> f = event_features(np.array([-1, 0, 0]), np.array([0.0, 60, 3000]), np.ones(3, bool), 3600.0)
     >>> f[:, 1].round(3).tolist()  # log1p(subtree size)
     [1.386, 0.693, 0.693]
+    >>> f[:, FEATURE_NAMES.index("leaf")].tolist()
+    [0.0, 1.0, 1.0]
     """
     par = np.asarray(par, np.int64)
     ts_s = np.asarray(ts_s, np.float64)
@@ -65,9 +75,12 @@ def event_features(par, ts_s, present, t: float, prior=None) -> np.ndarray:
     age = np.maximum(t - ts_s, 0.0) / 60.0
     idle = np.where(np.isfinite(last), np.maximum(t - last, 0.0) / 60.0, age)
     prior = np.zeros(n) if prior is None else np.asarray(prior, np.float64)
+    leaf = np.ones(n)
+    leaf[par[has]] = 0.0  # any child (placeholders too) makes an inner node
     return np.column_stack([np.ones(n), np.log1p(size), np.log1p(recent), np.log1p(age),
                             np.log1p(idle), np.log1p(depth), np.log1p(kids), np.log1p(short),
-                            np.full(n, cascade_recent), np.log1p(prior)])
+                            np.full(n, cascade_recent), np.log1p(prior),
+                            leaf, leaf * np.log1p(age), leaf * np.log1p(depth)])
 
 
 def forecast(par, ts_s, present, t: float, coef=None, prior=None) -> np.ndarray:
@@ -81,13 +94,46 @@ def forecast(par, ts_s, present, t: float, coef=None, prior=None) -> np.ndarray:
     return np.exp(np.clip(event_features(par, ts_s, present, t, prior) @ w, -30, 30))
 
 
-def greedy_accounts(par, acct, value, k: int, excluded=()) -> list:
+def account_features(acct, ts_s, present, t: float):
+    """``(accounts, rows)``: every account with a present event, and its row of
+    :data:`ACCOUNT_FEATURES` at ``t``.
+
+    >>> a, f = account_features(np.array([0, 1, 1, 1]), np.array([0.0, 60, 3100, 3500]), np.ones(4, bool), 3600.0)
+    >>> a.tolist(), np.expm1(f[:, 1:]).round().tolist()  # events by t, events in the last 10 min
+    ([0, 1], [[1.0, 0.0], [3.0, 2.0]])
+    """
+    acct = np.asarray(acct, np.int64)
+    ts_s = np.asarray(ts_s, np.float64)
+    keep = np.asarray(present, bool) & (acct >= 0)
+    ids, inv = np.unique(acct[keep], return_inverse=True)
+    events = np.bincount(inv, minlength=len(ids)).astype(np.float64)
+    recent = np.bincount(inv, weights=(ts_s[keep] > t - RECENT_SECONDS).astype(np.float64), minlength=len(ids))
+    return ids, np.column_stack([np.ones(len(ids)), np.log1p(events), np.log1p(recent)])
+
+
+def account_forecast(acct, ts_s, present, t: float, coef=None) -> dict:
+    """``{account: expected later shares drawn by its own new events after t}``.
+
+    >>> f = account_forecast(np.array([0, 1, 1, 1]), np.array([0.0, 60, 3100, 3500]), np.ones(4, bool), 3600.0)
+    >>> bool(f[1] > f[0] > 0)  # three events by t, two of them recent
+    True
+    """
+    w = ACCT_COEF if coef is None else np.asarray(coef, np.float64)
+    ids, rows = account_features(acct, ts_s, present, t)
+    return dict(zip(ids.tolist(), np.exp(np.clip(rows @ w, -30, 30)).tolist()))
+
+
+def greedy_accounts(par, acct, value, k: int, excluded=(), bonus=None) -> list:
     """Up to k ``(account, gain)`` pairs maximising the covered ``value`` of subtrees (a node's
-    value counts the whole subtree below it), greedily.
+    value counts the whole subtree below it) plus each chosen account's ``bonus`` (a dict; what
+    it is worth beyond its events' subtrees), greedily.
 
     >>> greedy_accounts(np.array([-1, 0, 1, 0]), np.array([0, 1, 2, 3]), np.array([9.0, 5, 4, 2]), 2, [0])
     [(1, 5.0), (3, 2.0)]
+    >>> greedy_accounts(np.array([-1, 0, 1, 0]), np.array([0, 1, 2, 3]), np.array([9.0, 5, 4, 2]), 2, [0], {3: 4.0})
+    [(3, 6.0), (1, 5.0)]
     """
+    bonus = bonus or {}
     par = np.asarray(par, np.int64)
     n = len(par)
     value = np.asarray(value, np.float64)
@@ -112,7 +158,7 @@ def greedy_accounts(par, acct, value, k: int, excluded=()) -> list:
             if a in skip:
                 continue
             tops = [i for i in nodes if not covered[i] and not any(x in nodes for x in anc[i])]
-            gain = sum(value[i] - inner[i] for i in tops)
+            gain = sum(value[i] - inner[i] for i in tops) + bonus.get(a, 0.0)
             if gain > best_gain + 1e-12 or (best is not None and abs(gain - best_gain) <= 1e-12 and a < best):
                 best, best_gain = a, gain
         if best is None or best_gain <= 0:
@@ -133,11 +179,11 @@ def greedy_accounts(par, acct, value, k: int, excluded=()) -> list:
     return chosen
 
 
-def cutoff_at(graph, k: int = 10, t_ms: int | None = None, coef=None) -> list:
+def cutoff_at(graph, k: int = 10, t_ms: int | None = None, coef=None, acct_coef=None) -> list:
     """Cut-off accounts of a :class:`graph.CascadeGraph` for the future after ``t_ms`` (default:
     its latest event), origins excluded: ``[{"account_id", "prevented", "forecast"}, ...]``
     where ``prevented`` counts present shares under the account and ``forecast`` the expected
-    future ones.
+    future ones (its own later new shares' included).
 
     >>> from graph import CascadeGraph
     >>> g = CascadeGraph()
@@ -164,7 +210,7 @@ def cutoff_at(graph, k: int = 10, t_ms: int | None = None, coef=None) -> list:
     roots = par < 0
     excluded = set(acct[roots & (acct >= 0)].tolist())
     fut = forecast(par, ts, present, t, coef)
-    picks = greedy_accounts(par, acct, fut, k, excluded)
+    picks = greedy_accounts(par, acct, fut, k, excluded, account_forecast(acct, ts, present, t, acct_coef))
     now = present.astype(np.float64)  # the event itself is not prevented by its suspension
     size = event_features(par, ts, present, t)[:, 1]
     now_sizes = np.expm1(size)

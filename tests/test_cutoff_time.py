@@ -70,7 +70,10 @@ def test_cli_observe_and_parents(tmp_path, capsys):
     answer = orjson.loads(capsys.readouterr().out)
     assert answer["events"] == 4  # d came two hours later
     assert set(answer["parents"]) == {"c"}
-    assert [c["account_id"] for c in answer["cutoff"]] == ["hub"]
+    cut = answer["cutoff"]
+    assert cut[0]["account_id"] == "hub" and "src" not in [c["account_id"] for c in cut]
+    # accounts under hub add only their own forecast new shares, never more than hub's subtree
+    assert all(c["forecast"] <= cut[0]["forecast"] for c in cut[1:])
     assert all(0 <= o["confidence"] <= 1 for o in answer["origins"])
 
 
@@ -91,3 +94,50 @@ def test_account_history_uses_other_cascades_before_t_only():
     assert prior_of(h, 1, ["hub"], 1000).tolist() == [2.0]
     assert prior_of(h, 0, ["hub"], 1000).tolist() == [1.0]  # its own cascade never counts
     assert prior_of(h, 0, ["hub"], 50).tolist() == [0.0]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_greedy_bonus_adds_to_the_covered_value(seed):
+    rng = np.random.default_rng(seed)
+    n = 25
+    par = np.array([-1] + [int(rng.integers(0, i)) for i in range(1, n)])
+    acct = rng.integers(0, 7, n)
+    value = rng.random(n)
+    for i in range(n - 1, 0, -1):
+        value[par[i]] += value[i]
+    bonus = {int(a): float(rng.random() * 3) for a in set(acct.tolist())}
+    picks = ct.greedy_accounts(par, acct, value, 3, excluded=[acct[0]], bonus=bonus)
+    S = {a for a, _ in picks}
+    assert sum(g for _, g in picks) == pytest.approx(_covered_value(par, acct, value, S) + sum(bonus[a] for a in S))
+    singles = {a: _covered_value(par, acct, value, {a}) + bonus[a] for a in set(acct.tolist()) - {acct[0]}}
+    assert picks[0][1] == pytest.approx(max(singles.values()))
+
+
+def test_leaf_and_account_features_match_a_direct_count():
+    rng = np.random.default_rng(5)
+    n = 40
+    par = np.array([-1] + [int(rng.integers(0, i)) for i in range(1, n)])
+    ts = np.sort(rng.random(n)) * 3600
+    acct = rng.integers(0, 6, n)
+    f = ct.event_features(par, ts, np.ones(n, bool), 3600.0)
+    assert f[:, ct.FEATURE_NAMES.index("leaf")].tolist() == [float(i not in set(par.tolist())) for i in range(n)]
+    ids, rows = ct.account_features(acct, ts, np.ones(n, bool), 3600.0)
+    for a, r in zip(ids.tolist(), rows):
+        mine = ts[acct == a]
+        assert np.expm1(r[1:]).round().tolist() == [len(mine), int((mine > 3000).sum())]
+
+
+def test_account_rows_count_later_shares_via_new_events_only():
+    from benchmarks.accuracy_cutoff import account_rows
+    from benchmarks.real_cascades import RealCascade
+
+    # hub shares at 10 s (x joins under it after t: covered at t already), then shares again
+    # after t and draws y, z: its new share and those two are what only suspension prevents.
+    accounts = ["o", "hub", "x", "hub", "y", "z", "w"]
+    ts = np.array([0, 10, 4000, 4100, 4200, 4300, 20], np.int64) * 1000
+    parents = np.array([-1, 0, 1, 0, 3, 4, 0])
+    c = RealCascade("r", [f"e{i}" for i in range(7)], accounts, ts, parents,
+                    ["post"] + ["share"] * 6, [None] * 7, "rumor")
+    ids, F, y = account_rows(c, 3600.0)
+    got = dict(zip(ids.tolist(), y.tolist()))
+    assert got == {1: 3.0, 5: 0.0}  # hub: its new event (4100) and y, z under it; w: nothing

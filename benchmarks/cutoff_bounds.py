@@ -1,0 +1,115 @@
+"""Where the cut-off's headroom is: the greedy fed partly with the true future (diagnostic only).
+
+On the evaluation half (models fitted on the training half, as in benchmarks.accuracy_cutoff),
+each row replaces part of the forecast by what really happened after t:
+
+- ``oracle events``: every event's true later subtree growth (no account term);
+- ``oracle events + accounts``: and each account's true later shares via its own new events;
+- ``oracle inner, model leaves``: true growth for events with a child at t, the forecast for
+  events that are still leaves at t;
+- ``model inner, oracle leaves``: the other way round;
+- ``oracle inner, leaves = mean``: true growth for inner events, the training half's mean
+  leaf growth for every leaf.
+
+If ``oracle inner, model leaves`` is close to ``forecast``, a better forecast of the events that
+already have reposts cannot help; the headroom is in guessing which leaves will take off.
+
+    python -m benchmarks.cutoff_bounds [--observe 1h] [--k 10]
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+
+from benchmarks import accuracy_cutoff as ac
+from benchmarks import real_cascades
+from graph import cutoff_time as ct
+from streams.trace import parse_duration
+
+
+def _truth(c, horizon):
+    """Seen-event arrays, later-share paths (eligible accounts on each) and true later growth."""
+    ts, t, seen = ac._view(c, horizon)
+    ids: dict = {}
+    acct = np.array([ids.setdefault(a, len(ids)) for a in c.accounts], np.int64)
+    later = ts > t
+    fut = np.zeros(len(ts))
+    for i in range(len(ts) - 1, 0, -1):  # parents precede children
+        fut[c.parents[i]] += fut[i] + later[i]
+    elig = set(acct[seen].tolist()) - {acct[0]}
+    paths = []
+    for x in np.flatnonzero(later).tolist():
+        on, y = set(), x
+        while y >= 0:
+            if acct[y] in elig:
+                on.add(int(acct[y]))
+            y = c.parents[y]
+        paths.append(on)
+    par = c.parents[seen]
+    leaf = np.ones(len(seen), bool)
+    leaf[par[par >= 0]] = False
+    return ts[seen], t, acct[seen], par, fut[seen], leaf, paths
+
+
+def run(cascades, horizon=3600.0, k=10, min_shares=50, seed=0):
+    from benchmarks.accuracy import bootstrap_mean
+
+    rumours = [c for c in cascades if c.label == "rumor" and len(c.event_ids) - 1 >= min_shares]
+    train = [c for c in rumours if c.split() == 0]
+    test = [c for c in rumours if c.split() == 1]
+    w = ac.fit(train, horizon, None, [f in ac.BASE for f in ct.FEATURE_NAMES])
+    wa = ac.fit_accounts(train, horizon)
+    lf = []
+    for c in train:
+        ts, t, acct, par, fut, leaf, _ = _truth(c, horizon)
+        lf.extend(fut[leaf & (acct != acct[0])].tolist())
+    leaf_mean = float(np.mean(lf))
+    res = []
+    for c in test:
+        ts, t, acct, par, fut, leaf, paths = _truth(c, horizon)
+        if not paths:
+            continue
+        pres = np.ones(len(par), bool)
+        model = ct.forecast(par, ts, pres, t, w)
+        bonus = ct.account_forecast(acct, ts, pres, t, wa)
+        ids, _, y = ac.account_rows(c, horizon)
+        true_bonus = dict(zip(ids.tolist(), y.tolist()))
+
+        def score(value, b=None):
+            S = {a for a, _ in ct.greedy_accounts(par, acct, value, k, [acct[0]], b)}
+            return sum(1 for p in paths if p & S) / len(paths)
+
+        res.append({"forecast": score(model, bonus), "oracle events": score(fut),
+                    "oracle events + accounts": score(fut, true_bonus),
+                    "oracle inner, model leaves": score(np.where(leaf, model, fut)),
+                    "model inner, oracle leaves": score(np.where(leaf, fut, model)),
+                    "oracle inner, leaves = mean": score(np.where(leaf, leaf_mean, fut))})
+    out = {"cascades": len(res), "leaf mean": leaf_mean}
+    for name in res[0]:
+        v = np.array([r[name] for r in res])
+        out[name] = (float(v.mean()), *bootstrap_mean(v, seed))
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.cutoff_bounds", description=__doc__.split("\n")[0])
+    ap.add_argument("--observe", default="1h")
+    ap.add_argument("--k", type=int, default=10)
+    ap.add_argument("--min-shares", type=int, default=50)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--limit", type=int, default=None, help="read only the first N cascades")
+    args = ap.parse_args(argv)
+    out = run(real_cascades.load("weibo-ced", limit=args.limit), parse_duration(args.observe), args.k,
+              args.min_shares, args.seed)
+    print(f"cut-off headroom at t = {args.observe}, k = {args.k}: {out['cascades']} evaluation cascades, "
+          f"training mean leaf growth {out['leaf mean']:.3f}")
+    for name, v in out.items():
+        if isinstance(v, tuple):
+            print(f"{name:<30}{v[0]:.3f} [{v[1]:.3f},{v[2]:.3f}]")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
