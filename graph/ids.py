@@ -128,18 +128,21 @@ def rehash(offs, arena, count, size):
 
 @njit(cache=True)
 def split_nul(buf, n):
-    """Start and end offsets of the ``n`` NUL-separated strings in ``buf``."""
+    """Start and end offsets of the ``n`` NUL-separated strings in ``buf``, and whether ``buf``
+    holds exactly ``n - 1`` NULs (else some string contains NUL itself: offsets unusable)."""
     starts = np.empty(n, np.int64)
     ends = np.empty(n, np.int64)
     k = 0
     starts[0] = 0
     for i in range(buf.shape[0]):
         if buf[i] == 0:
+            if k == n - 1:
+                return starts, ends, False
             ends[k] = i
             k += 1
             starts[k] = i + 1
     ends[k] = buf.shape[0]
-    return starts, ends
+    return starts, ends, k == n - 1
 
 
 @njit(cache=True)
@@ -189,9 +192,9 @@ def encode_batch(*columns) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         z = np.zeros(0, np.int64)
         return np.zeros(0, np.uint8), z, z
     raw = "\x00".join([_joined(c) for c in columns if len(c)]).encode("utf-8", "surrogatepass")
-    if raw.count(0) == n - 1:
-        buf = np.frombuffer(raw, np.uint8)
-        starts, ends = split_nul(buf, n)
+    buf = np.frombuffer(raw, np.uint8)
+    starts, ends, ok = split_nul(buf, n)
+    if ok:
         return buf, starts, ends
     # Some id contains NUL itself: encode one by one (rare, slower).
     parts = [b"" if s is None else s.encode("utf-8", "surrogatepass") for c in columns for s in c]

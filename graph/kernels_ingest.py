@@ -22,7 +22,7 @@ import numpy as np
 from numba import njit
 
 from graph.ids import append_at, bytes_cmp, fnv1a, lookup
-from graph.kernels_prefetch import resolve
+from graph.kernels_prefetch import prefetch, resolve
 
 _PRESENT = 0x80
 _ACCT_PH = 0x40
@@ -77,6 +77,7 @@ NEED_NOTHING, NEED_ROOM, NEED_DSU, NEED_ACCOUNT_ARRAYS = 0, 1, 2, 3
 # Rows looked up ahead at a time (a 1,000-share update in one go; big build batches in pieces,
 # so that a resume after the arrays grew does not redo much).
 WARM_ROWS = 1024
+AHEAD = 8  # rows
 
 
 @njit(cache=True)
@@ -106,6 +107,7 @@ def add_rows(ev_table, ev_offs, ev_arena, ev_limit, ac_table, ac_offs, ac_arena,
     n_alinks = 0
     have_dsu = dsu.shape[0] > 0
     have_acc = npres.shape[0] > 0
+    ev_mask = np.uint64(ev_table.shape[0] - 1)
     warmed = first
     for i in range(first, n):
         if i >= warmed:
@@ -113,6 +115,12 @@ def add_rows(ev_table, ev_offs, ev_arena, ev_limit, ac_table, ac_offs, ac_arena,
             _resolve_rows(ev_table, ev_offs, ev_arena, ac_table, ac_offs, ac_arena, kf, buf, st,
                           en, hs, res, n, i, hi)
             warmed = hi
+        if i + AHEAD < warmed:
+            # Again, just ahead of the row: the lines looked up a chunk ago are likely still
+            # cached, but their pages no longer in the TLB.
+            prefetch(ev_table, np.int64(hs[i + AHEAD] & ev_mask))
+            if res[P + i + AHEAD] >= 0:
+                prefetch(kf, res[P + i + AHEAD])
         s0 = st[i]
         s1 = en[i]
         if s1 == s0:

@@ -45,7 +45,7 @@ def prefetch(typingctx, arr, idx):
     return types.void(arr, types.intp), codegen
 
 
-DIST = 12  # strings between pipeline stages: enough misses in flight, few pages between uses
+DIST = 16  # strings between pipeline stages: enough misses in flight, few pages between uses
 
 
 @njit(cache=True)
