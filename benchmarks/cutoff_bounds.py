@@ -14,11 +14,16 @@ each row replaces part of the forecast by what really happened after t:
 If ``oracle inner, model leaves`` is close to ``forecast``, a better forecast of the events that
 already have reposts cannot help; the headroom is in guessing which leaves will take off.
 
-    python -m benchmarks.cutoff_bounds [--observe 1h] [--k 10]
+``--cv K`` instead: K-fold cross-validation inside the training half only (folds by a hash of
+the rumour id and the seed), the check by which the forecast's features were chosen before the
+evaluation half was scored.
+
+    python -m benchmarks.cutoff_bounds [--observe 1h] [--k 10] [--cv 5]
 """
 from __future__ import annotations
 
 import argparse
+import hashlib
 import sys
 
 import numpy as np
@@ -36,8 +41,9 @@ def _truth(c, horizon):
     acct = np.array([ids.setdefault(a, len(ids)) for a in c.accounts], np.int64)
     later = ts > t
     fut = np.zeros(len(ts))
-    for i in range(len(ts) - 1, 0, -1):  # parents precede children
-        fut[c.parents[i]] += fut[i] + later[i]
+    for i in range(len(ts) - 1, -1, -1):  # parents precede children
+        if c.parents[i] >= 0:
+            fut[c.parents[i]] += fut[i] + later[i]
     elig = set(acct[seen].tolist()) - {acct[0]}
     paths = []
     for x in np.flatnonzero(later).tolist():
@@ -93,6 +99,37 @@ def run(cascades, horizon=3600.0, k=10, min_shares=50, seed=0):
     return out
 
 
+def fold_of(rumour_id: str, folds: int, seed: int) -> int:
+    """Fold of a cascade: a hash of the seed and the rumour id (fixed, no global randomness)."""
+    return int.from_bytes(hashlib.sha1(f"{seed}:{rumour_id}".encode()).digest()[:4], "big") % folds
+
+
+def cross_validate(cascades, horizon=3600.0, k=10, min_shares=50, folds=5, seed=0):
+    """Mean prevented fraction of each method over the training half's folds (each fold scored
+    by models fitted on the others), and paired differences against the subtree-only forecast."""
+    from benchmarks.accuracy import bootstrap_mean
+
+    train = [c for c in cascades if c.label == "rumor" and len(c.event_ids) - 1 >= min_shares
+             and c.split() == 0]
+    fold = [fold_of(c.rumour_id, folds, seed) for c in train]
+    rng = np.random.default_rng(seed)
+    res = []
+    for f in range(folds):
+        fit_on = [c for c, g in zip(train, fold) if g != f]
+        models = {"forecast": (ac.fit(fit_on, horizon, None, [x in ac.BASE for x in ct.FEATURE_NAMES]),
+                               ac.fit_accounts(fit_on, horizon)),
+                  "forecast (subtree only)": ac.fit(fit_on, horizon, None, [x in ac.SUBTREE for x in ct.FEATURE_NAMES])}
+        res += [r for c, g in zip(train, fold) if g == f
+                if (r := ac.evaluate_one(c, horizon, k, models, rng)) is not None]
+    out = {"cascades": len(res)}
+    for name in ("forecast", "forecast (subtree only)", "most reposted", "hindsight"):
+        v = np.array([r[name] for r in res])
+        out[name] = (float(v.mean()), *bootstrap_mean(v, seed))
+    d = np.array([r["forecast"] - r["forecast (subtree only)"] for r in res])
+    out["forecast - subtree only"] = (float(d.mean()), *bootstrap_mean(d, seed))
+    return out
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.cutoff_bounds", description=__doc__.split("\n")[0])
     ap.add_argument("--observe", default="1h")
@@ -100,11 +137,17 @@ def main(argv=None) -> int:
     ap.add_argument("--min-shares", type=int, default=50)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--limit", type=int, default=None, help="read only the first N cascades")
+    ap.add_argument("--cv", type=int, default=0, help="K-fold cross-validation inside the training half")
     args = ap.parse_args(argv)
-    out = run(real_cascades.load("weibo-ced", limit=args.limit), parse_duration(args.observe), args.k,
-              args.min_shares, args.seed)
-    print(f"cut-off headroom at t = {args.observe}, k = {args.k}: {out['cascades']} evaluation cascades, "
-          f"training mean leaf growth {out['leaf mean']:.3f}")
+    cascades = real_cascades.load("weibo-ced", limit=args.limit)
+    if args.cv:
+        out = cross_validate(cascades, parse_duration(args.observe), args.k, args.min_shares, args.cv, args.seed)
+        print(f"cut-off at t = {args.observe}, k = {args.k}: {args.cv}-fold CV in the training half, "
+              f"{out['cascades']} cascades")
+    else:
+        out = run(cascades, parse_duration(args.observe), args.k, args.min_shares, args.seed)
+        print(f"cut-off headroom at t = {args.observe}, k = {args.k}: {out['cascades']} evaluation cascades, "
+              f"training mean leaf growth {out['leaf mean']:.3f}")
     for name, v in out.items():
         if isinstance(v, tuple):
             print(f"{name:<30}{v[0]:.3f} [{v[1]:.3f},{v[2]:.3f}]")

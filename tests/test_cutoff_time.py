@@ -141,3 +141,18 @@ def test_account_rows_count_later_shares_via_new_events_only():
     ids, F, y = account_rows(c, 3600.0)
     got = dict(zip(ids.tolist(), y.tolist()))
     assert got == {1: 3.0, 5: 0.0}  # hub: its new event (4100) and y, z under it; w: nothing
+
+
+def test_bounds_truth_counts_later_growth_and_paths():
+    from benchmarks.cutoff_bounds import _truth, fold_of
+    from benchmarks.real_cascades import RealCascade
+
+    accounts = ["o", "a", "b", "c", "d", "e"]
+    ts = np.array([0, 10, 20, 4000, 4100, 4200], np.int64) * 1000  # t = 3600 s: o, a, b seen
+    parents = np.array([-1, 0, 1, 1, 3, 0])
+    c = RealCascade("r", list("012345"), accounts, ts, parents, ["post"] + ["share"] * 5, [None] * 6, "rumor")
+    ts_s, t, acct, par, fut, leaf, paths = _truth(c, 3600.0)
+    assert fut.tolist() == [3.0, 2.0, 0.0]  # o: c, d, e; a: c, d; b: nothing
+    assert leaf.tolist() == [False, False, True]
+    assert paths == [{1}, {1}, set()]  # e hangs off the origin: no eligible account prevents it
+    assert {fold_of(x, 5, 0) for x in "abcdefghij"} <= set(range(5))
