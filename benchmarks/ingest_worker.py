@@ -81,10 +81,19 @@ class TimedPipeline(Pipeline):
 
     counters: Counters
 
-    def process(self, messages, sources=None, partitions=None):
+    # A batch counts once it is stored: the worker prepares batch N+1 while N is written
+    # (write-behind), so busy = prepare + write time of the batch (they overlap across batches).
+    def prepare(self, messages, sources=None, partitions=None):
         t0 = time.perf_counter()
-        stats = super().process(messages, sources, partitions)
-        self.counters.batch(len(messages), stats.read, time.perf_counter() - t0)
+        prepared = super().prepare(messages, sources, partitions)
+        prepared.bench = (len(messages), time.perf_counter() - t0)
+        return prepared
+
+    def write_prepared(self, prepared):
+        t0 = time.perf_counter()
+        stats = super().write_prepared(prepared)
+        messages, busy = getattr(prepared, "bench", (0, 0.0))
+        self.counters.batch(messages, stats.read, busy + time.perf_counter() - t0)
         return stats
 
     def _apply_to_graphs(self, batch, dead):
