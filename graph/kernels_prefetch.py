@@ -50,7 +50,8 @@ DIST = 16  # strings between pipeline stages: enough misses in flight, few pages
 
 @njit(cache=True)
 def _candidate(table, mask, tags, h):
-    """Index of the first slot of ``h``'s probe run whose tag matches (-1: none in PROBE_SLOTS)."""
+    """Index in the first slot of ``h``'s probe run whose tag matches; -1 when the run ends
+    without one (the id is absent), -2 when PROBE_SLOTS slots did not settle it."""
     tag = np.int64(h >> np.uint64(32)) & tags
     slot = np.int64(h & np.uint64(mask))
     for _ in range(PROBE_SLOTS):
@@ -60,7 +61,7 @@ def _candidate(table, mask, tags, h):
         if (v & tags) == tag:
             return v & mask
         slot = (slot + 1) & mask
-    return -1
+    return -2
 
 
 @njit(cache=True)
@@ -102,6 +103,6 @@ def resolve(table, offs, arena, buf, starts, ends, lo, hi, hs, res, extra):
             if has_extra:
                 prefetch(extra, res[k])
         k = m - 3 * DIST
-        if lo <= k < hi and res[k] >= 0:  # stage 4: the real lookup, from the caches
+        if lo <= k < hi and res[k] != -1:  # stage 4: the real lookup, from the caches
             j, _ = lookup(table, offs, arena, buf, starts[k], ends[k], hs[k])
             res[k] = j
