@@ -1,0 +1,151 @@
+"""Decoding raw messages (bytes) of the v1 share-event format into an :class:`EventBatch` plus
+dead letters: single events, JSON arrays of events and columnar batches (streams/events.py
+describes the format, streams/events_columnar.py the columnar form)."""
+from __future__ import annotations
+
+import time
+from itertools import repeat
+
+import numpy as np
+import orjson
+
+from streams import events_columnar as ec
+from streams.events import (MAX_EVENT_BYTES, MAX_MESSAGE_BYTES, DeadLetter, EventBatch, EventError,
+                            validate_event)
+
+_FIELDS = ("event_id", "rumour_id", "account_id", "ts", "parent_event_id", "parent_account_id",
+           "kind", "platform", "region", "text")
+_DICT = {dict}
+
+
+class Decoder:
+    """Turns raw messages (bytes) into an :class:`EventBatch` plus dead letters.
+
+    >>> d = Decoder()
+    >>> batch, dead = d.decode([b'{"event_id":"e1","rumour_id":"r","account_id":"a","ts":1347557095000}', b'not json'])
+    >>> len(batch), [x.reason[:12] for x in dead]
+    (1, ['invalid JSON'])
+    """
+
+    min_array_columns = 16  # shorter JSON arrays go event by event: column set-up costs as much
+
+    def __init__(self, max_message_bytes: int = MAX_MESSAGE_BYTES,
+                 max_event_bytes: int = MAX_EVENT_BYTES):
+        self.max_message_bytes = max_message_bytes
+        self.max_event_bytes = max_event_bytes
+
+    def decode(self, messages, sources=None, now_ms: int | None = None):
+        """Decode ``messages`` (an iterable of bytes); ``sources`` names each (e.g. file:line).
+
+        Returns ``(batch, dead_letters)``; every event of every message is in one or the other
+        (a message that cannot be parsed is one dead letter).
+        """
+        if now_ms is None:
+            now_ms = int(time.time() * 1000)
+        rows: list = []  # validated events (tuples) not yet in a part
+        parts: list = []  # EventBatch parts in arrival order (columnar messages come as one)
+        dead: list = []
+        src_iter = iter(sources) if sources is not None else None
+        for raw in messages:
+            source = next(src_iter) if src_iter is not None else ""
+            self._decode_one(raw, source, now_ms, rows, dead, parts)
+        if not parts:
+            return _to_batch(rows), dead
+        if rows:
+            parts.append(_to_batch(rows))
+        return (parts[0] if len(parts) == 1 else EventBatch.concat(parts)), dead
+
+    def _decode_one(self, raw, source, now_ms, rows, dead, parts):
+        if isinstance(raw, str):
+            raw = raw.encode("utf-8", "surrogateescape")
+        if len(raw) > self.max_message_bytes:
+            dead.append(DeadLetter(raw[:self.max_event_bytes], f"message too large: {len(raw)} bytes "
+                                   f"(limit {self.max_message_bytes}); first bytes kept",
+                                   source, now_ms))
+            return
+        try:
+            obj = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            dead.append(DeadLetter(raw, f"invalid JSON: {exc}", source, now_ms))
+            return
+        if isinstance(obj, list):
+            if not obj:
+                dead.append(DeadLetter(raw, "empty batch: a JSON array with no events", source, now_ms))
+            elif self._array_columns(obj, now_ms, rows, parts):
+                return
+            for pos, item in enumerate(obj):
+                self._accept(item, None, f"{source}[{pos}]" if source else f"[{pos}]",
+                             now_ms, rows, dead)
+        elif type(obj) is dict and "columns" in obj and "event_id" not in obj:
+            self._decode_columns(obj, raw, source, now_ms, rows, dead, parts)
+        else:
+            self._accept(obj, raw, source, now_ms, rows, dead)
+
+    def _array_columns(self, obj: list, now_ms, rows, parts) -> bool:
+        """An array of event objects read field by field into columns and checked column-wise
+        (C-level loops, no per-event call); False, touching nothing, unless every event is valid."""
+        if len(obj) < self.min_array_columns or set(map(type, obj)) != _DICT:
+            return False
+        columns = {name: list(map(dict.get, obj, repeat(name, len(obj)))) for name in _FIELDS}
+        batch = ec.fast_batch(columns, len(obj), now_ms)
+        if batch is None:
+            return False
+        if rows:
+            parts.append(_to_batch(rows))
+            rows.clear()
+        parts.append(batch)
+        return True
+
+    def _decode_columns(self, obj, raw, source, now_ms, rows, dead, parts):
+        """A columnar batch (streams/events_columnar.py): checked column-wise into a part, or,
+        when some event is bad, event by event exactly as the array form would be."""
+        try:
+            columns, n = ec.columns_of(obj)
+        except EventError as exc:
+            dead.append(DeadLetter(raw, str(exc), source, now_ms))
+            return
+        batch = ec.fast_batch(columns, n, now_ms)
+        if batch is not None:
+            if rows:
+                parts.append(_to_batch(rows))
+                rows.clear()
+            parts.append(batch)
+            return
+        for pos, item in enumerate(ec.event_dicts(columns, n)):
+            self._accept(item, None, f"{source}[{pos}]" if source else f"[{pos}]",
+                         now_ms, rows, dead)
+
+    def _accept(self, obj, raw, source, now_ms, rows, dead):
+        try:
+            if raw is not None and len(raw) > self.max_event_bytes:
+                raise EventError(f"event too large: {len(raw)} bytes (limit {self.max_event_bytes})")
+            rows.append(validate_event(obj, now_ms))
+        except EventError as exc:
+            if raw is None:
+                raw = orjson.dumps(obj)
+                if len(raw) > self.max_event_bytes:
+                    exc = EventError(f"event too large: {len(raw)} bytes (limit {self.max_event_bytes})")
+                    raw = raw[: self.max_event_bytes]
+            rumour_id = obj.get("rumour_id") if isinstance(obj, dict) else None
+            event_id = obj.get("event_id") if isinstance(obj, dict) else None
+            dead.append(DeadLetter(raw, str(exc), source, now_ms,
+                                   rumour_id if isinstance(rumour_id, str) else "",
+                                   event_id if isinstance(event_id, str) else ""))
+
+
+def _to_batch(rows) -> EventBatch:
+    if not rows:
+        return EventBatch()
+    cols = list(zip(*rows))
+    return EventBatch(
+        event_id=list(cols[0]),
+        rumour_id=list(cols[1]),
+        account_id=list(cols[2]),
+        ts_ms=np.fromiter(cols[3], np.int64, len(rows)),
+        parent_event_id=list(cols[4]),
+        parent_account_id=list(cols[5]),
+        kind=np.fromiter(cols[6], np.uint8, len(rows)),
+        platform=list(cols[7]),
+        region=list(cols[8]),
+        text=list(cols[9]),
+    )
