@@ -6,7 +6,9 @@ limits around it, all in the same run.
         [--repeat 1] [--latency-seconds 10] [--seed 0] [--json]
         [--broker 127.0.0.1:9092] [--clickhouse clickhouse://127.0.0.1:9000]
 
-1. A seeded synthetic stream (streams/synthetic.py, 5,000 shares per rumour) is produced flat
+1. A seeded synthetic stream (streams/synthetic.py, 5,000 shares per rumour, or the nearest
+   multiple of ``--per-message``: every message is full, as the no-op agent counts
+   ``per_message`` events per message) is produced flat
    out into fresh 4-partition topics, keyed by rumour: one event per message (``single``), JSON
    arrays of ``--per-message`` events of one rumour (``batched``), and the same batches as
    columnar messages (``columnar``: ``{"v":1,"columns":{...}}``, streams/events_columnar.py).
@@ -47,6 +49,17 @@ from benchmarks.outputs import emit, load_average, progress, save
 from streams.events_columnar import encode_columns
 
 KAFKA_DEFAULT_MAX_MESSAGE = 1_000_000  # message.max.bytes is 1,048,588 by default; keep clear of it
+
+
+def shares_per_rumour(per_message: int) -> int:
+    """5,000, or the nearest multiple of ``per_message`` (so no message of a rumour is short).
+
+    >>> shares_per_rumour(500), shares_per_rumour(2000), shares_per_rumour(1)
+    (5000, 4000, 5000)
+    """
+    if per_message <= 1 or 5000 % per_message == 0:
+        return 5000
+    return per_message * max(1, round(5000 / per_message))
 
 
 def columnar_pairs(pairs):
@@ -122,7 +135,8 @@ def latency(broker: str, clickhouse: str, rate_eps: float, per_message: int, sec
     ensure_topics(broker, {topic: 1})
     db = f"bench_lat_{run_id}"
     n_events = max(per_message * 10, int(rate_eps * seconds))
-    pairs = kit.stream_messages(n_events + per_message, per_message, seed + 7, f"lat{run_id}")
+    pairs = kit.stream_messages(n_events + per_message, per_message, seed + 7, f"lat{run_id}",
+                                shares_per_rumour(per_message))
     warm, pairs = pairs[:1], pairs[1:]
     w = kit.Worker("ours", topic, f"bench-lat-{run_id}", clickhouse=f"{clickhouse.rstrip('/')}/{db}",
                    batch_size=max(1, take_events // per_message), events_per_message=per_message,
@@ -227,7 +241,7 @@ def main(argv=None) -> int:
     ensure_topics(args.broker, {t: 4 for t in topics.values()})
     n_msgs = {}
     for mode, (n, k) in counts.items():
-        pairs = kit.stream_messages(n, k, args.seed + (k > 1), f"{mode[0]}{run_id}")
+        pairs = kit.stream_messages(n, k, args.seed + (k > 1), f"{mode[0]}{run_id}", shares_per_rumour(k))
         if mode == "columnar":
             pairs = columnar_pairs(pairs)
         biggest = max(len(v) for _, v in pairs)
