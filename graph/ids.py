@@ -52,7 +52,12 @@ def bytes_cmp(a, sa, ea, b, sb, eb):
 
 @njit(cache=True)
 def tag_of(h, mask):
-    """The tag a table of ``mask + 1`` slots keeps of hash ``h`` (see the module docstring)."""
+    """The tag a table of ``mask + 1`` slots keeps of hash ``h`` (see the module docstring):
+    the bits of ``h >> 32`` above the index bits, below the sign bit.
+
+    >>> hex(tag_of(np.uint64(0xFFFFFFFF00000000), np.int64(15)))
+    '0x7ffffff0'
+    """
     return np.int64(h >> np.uint64(32)) & (np.int64(0x7FFFFFFF) & ~mask)
 
 

@@ -12,9 +12,11 @@ Node ``j`` is both the event-id index ``j`` and the row ``j`` of the node arrays
   is answered in near O(1) instead of walking a possibly 100k-deep ancestor path.
 
 The kernel never reallocates: it checks room for the worst case of one row (3 nodes, 2 accounts)
-and returns to the wrapper, which grows by 1.5x and resumes. ``dsu`` and the per-account
-``npres`` (present events) / ``aph`` (placeholder node) arrays are allocated only once a stream
-needs them (a placeholder filled / an account-only link), as empty arrays until then.
+and returns to the wrapper, which grows the arrays geometrically and resumes. ``dsu`` and the
+per-account ``npres`` (present events) / ``aph`` (placeholder node) arrays are allocated only
+once a stream needs them (a placeholder filled / an account-only link), as empty arrays until
+then. The ids' hash lookups are done ahead, a chunk of rows at a time, by the pipelined
+:func:`graph.kernels_prefetch.resolve`; a row re-looks-up only ids the chunk had not seen.
 """
 from __future__ import annotations
 
