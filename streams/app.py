@@ -183,6 +183,8 @@ def create_app(settings: Settings, store=None, pipeline: Pipeline | None = None)
             prepared = await prepare_until_done(values, [e.message.partition for e in events])
             await finish_pending()
             pending[0] = asyncio.ensure_future(write_and_settle(stream, events, prepared, started))
+            if not settings.write_behind:
+                await finish_pending()
 
     app.ingest_agent = ingest
     app.finish_pending_write = finish_pending

@@ -46,6 +46,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("store_retry_seconds", 300.0, "RUMOUR_STORE_RETRY_SECONDS",
             "How long a batch write to the store is retried (with backoff) before the worker gives up.",
             float),
+    Setting("write_behind", 1, "RUMOUR_WRITE_BEHIND",
+            "1: the worker writes batch N to the store while it prepares batch N+1 (N's offsets are "
+            "committed after its write); 0: one batch at a time.", int),
     Setting("graph_memory_mb", 2048, "RUMOUR_GRAPH_MEMORY_MB",
             "Memory budget of the rumour graphs a worker keeps (MB); beyond it the least recently "
             "touched rumours are dropped and rebuilt from the store when needed. 0: no limit.", int),
@@ -76,6 +79,7 @@ class Settings:
     max_event_bytes: int
     max_message_bytes: int
     store_retry_seconds: float
+    write_behind: int
     graph_memory_mb: int
     tokens_file: str
     data_dir: str
