@@ -12,9 +12,12 @@ from streams.pipeline import BatchStats, Pipeline
 
 
 def make_pipeline(store, settings) -> Pipeline:
+    restore = store is not None and getattr(store, "persistent", True)
+    # An evicted graph is rebuilt from the store, so the budget applies only when one can be.
+    budget = settings.graph_memory_mb << 20 if settings.graph_memory_mb and restore else None
     return Pipeline(store, Decoder(settings.max_message_bytes, settings.max_event_bytes),
-                    store_retry_seconds=settings.store_retry_seconds,
-                    restore_from_store=store is not None and getattr(store, "persistent", True))
+                    store_retry_seconds=settings.store_retry_seconds, restore_from_store=restore,
+                    graph_memory_bytes=budget)
 
 
 def replay_messages(messages, pipeline: Pipeline, batch_size: int, progress: bool = False):

@@ -177,3 +177,30 @@ def test_failed_write_behind_then_redo_gives_the_same_store(chdb_store):
     assert got == ref_stats
     assert answers(pipeline, rumours) == ref_answers
     assert chdb_store.count_events() == ref_count
+
+
+def test_embedded_replay_honours_the_graph_budget_and_answers_alike():
+    """`rumour replay`/`trace` (embedded) use graph_memory_mb only with a store to rebuild from."""
+    from streams.embedded import make_pipeline, replay_events
+    from streams.settings import Settings
+    from streams.store.embedded import ChdbStore
+    from streams.synthetic import synthetic_events
+
+    tiny = Settings.load({"graph_memory_mb": 1})
+    assert make_pipeline(None, tiny).memory.budget_bytes is None  # nothing to rebuild from
+    events = list(synthetic_events(n_rumours=40, shares_per_rumour=300, seed=5, prefix="emb"))
+    results = []
+    for settings in (tiny, Settings.load({"graph_memory_mb": 0})):
+        store = ChdbStore("chdb://", database=fresh_database())
+        store.migrate()
+        try:
+            pipeline, stats = replay_events(events, store, settings)
+            assert pipeline.memory.budget_bytes == (1 << 20 if settings.graph_memory_mb else None)
+            rumours = sorted({e["rumour_id"] for e in events})
+            results.append((stats.summary(), answers(pipeline, rumours), pipeline.memory.evictions))
+        finally:
+            store.drop()
+            store.close()
+    (tiny_stats, tiny_answers, evicted), (big_stats, big_answers, none_evicted) = results
+    assert evicted > 0 and none_evicted == 0  # the tiny budget really evicted graphs
+    assert tiny_stats == big_stats and tiny_answers == big_answers
