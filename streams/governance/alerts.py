@@ -14,14 +14,24 @@ same rumour has arrived, or :meth:`AlertRouter.flush`). Three rules, each with a
   of the earlier per-minute counts (floored at :data:`RATE_FLOOR`), after
   ``alert_burst_warmup_minutes`` of history and with c >= ``alert_burst_min_shares``.
 
-Debunk events do not count. Re-delivered events are counted once (ids are remembered).
+Debunk events do not count. Re-delivered events are counted once (ids are remembered per
+rumour).
+
+Memory: a unit keeps only its open minutes and the last ``2 x alert_window_minutes`` judged
+minutes (all the rules read). With ``max_rumours`` and a ``loader`` (the store), the least
+recently active rumours beyond the cap are dropped; when one of them receives events again (or
+at :meth:`AlertRouter.flush`) its state is rebuilt by replaying its stored events with alerts
+suppressed (they were raised before). The rebuilt state equals the dropped one when the
+rumour's events arrived in event-time order (a minute is judged once a later minute's event
+arrived); only the ids of dropped rumours stay in memory. ``history`` caps the alert dicts kept
+for :meth:`AlertRouter.current` (every alert also went to the sinks: store, Kafka).
 """
 from __future__ import annotations
 
 import hashlib
 import math
 import threading
-from collections import deque
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -59,13 +69,20 @@ def poisson_tail(c: int, lam: float) -> float:
 
 @dataclass
 class _Unit:
-    minutes: deque = field(default_factory=deque)  # (minute, count), ascending
-    counts: dict = field(default_factory=dict)  # minute -> count (open and recent minutes)
+    minutes: deque = field(default_factory=deque)  # (minute, count) judged, ascending, last 2w
+    counts: dict = field(default_factory=dict)  # minute -> count, minutes not yet judged only
     evaluated_to: int = -1  # last minute judged
     first_minute: int | None = None
     rate: float = 0.0
     total: int = 0
     last_alert: dict = field(default_factory=dict)  # rule -> minute
+
+
+@dataclass
+class _Rumour:
+    watermark: int = -1  # latest minute seen
+    units: dict = field(default_factory=dict)  # unit -> _Unit
+    seen: set = field(default_factory=set)  # hash(event_id) of the events counted
 
 
 class AlertRouter:
@@ -75,16 +92,22 @@ class AlertRouter:
     callable in ``sinks`` receives each new alert dict (Kafka producer, store, ...).
     """
 
-    def __init__(self, config: GovernanceConfig | None = None, pipeline=None, sinks=(), trace_k: int = 10):
+    def __init__(self, config: GovernanceConfig | None = None, pipeline=None, sinks=(), trace_k: int = 10,
+                 max_rumours: int | None = None, loader=None, history: int | None = 1000):
         self.config = config or GovernanceConfig()
         self.pipeline = pipeline
         self.sinks = list(sinks)
         self.trace_k = trace_k
-        self.alerts: list[dict] = []
-        self._units: dict[tuple[str, str], _Unit] = {}
-        self._by_rumour: dict[str, set[str]] = {}
-        self._watermark: dict[str, int] = {}  # rumour -> latest minute seen
-        self._seen: set[int] = set()
+        self.alerts: deque = deque(maxlen=history)  # newest ``history`` alerts (all went to sinks)
+        # rumour_ids -> EventBatch of their stored events; without it nothing is ever dropped.
+        self.loader = loader
+        self.max_rumours = max_rumours if loader is not None and max_rumours else None
+        self._rumours: OrderedDict[str, _Rumour] = OrderedDict()  # least recently active first
+        self._evicted: set[str] = set()
+        self._replaying = False
+        self.raised = 0  # alerts raised in all (``alerts`` keeps only the newest ``history``)
+        self.evictions = 0
+        self.restores = 0
         self._lock = threading.RLock()
 
     # -- input ------------------------------------------------------------------------------
@@ -105,50 +128,104 @@ class AlertRouter:
     def _ingest(self, rows) -> list[dict]:
         raised = []
         with self._lock:
+            back = {r[0] for r in rows if r[0] in self._evicted}
+            if back:
+                self._restore(back, rows)
             touched = set()
             for rumour_id, event_id, ts, region in rows:
-                key = hash((rumour_id, event_id))
-                if key in self._seen:
-                    continue
-                self._seen.add(key)
-                minute = ts // MINUTE_MS
-                touched.add(rumour_id)
-                if minute > self._watermark.get(rumour_id, -1):
-                    self._watermark[rumour_id] = minute
-                code = normalise_region(region) if region else None
-                if code is None:
-                    continue
-                for level in self.config.levels:
-                    unit = unit_of(code, level)
-                    if unit is None:
-                        continue
-                    st = self._units.get((rumour_id, unit))
-                    if st is None:
-                        st = self._units[(rumour_id, unit)] = _Unit()
-                        self._by_rumour.setdefault(rumour_id, set()).add(unit)
-                    st.counts[minute] = st.counts.get(minute, 0) + 1
-                    st.total += 1
-                    if st.first_minute is None or minute < st.first_minute:
-                        st.first_minute = minute
+                st = self._rumours.get(rumour_id)
+                if st is None:
+                    st = self._rumours[rumour_id] = _Rumour()
+                if self._count(st, event_id, ts, region):
+                    touched.add(rumour_id)
             for rumour_id in sorted(touched):
-                raised.extend(self._evaluate(rumour_id, self._watermark[rumour_id] - 1))
+                st = self._rumours[rumour_id]
+                raised.extend(self._evaluate(rumour_id, st, st.watermark - 1))
+                self._rumours.move_to_end(rumour_id)
+            self._evict(touched)
         self._emit(raised)
         return raised
+
+    def _count(self, st: _Rumour, event_id, ts: int, region) -> bool:
+        """Count one event; False when it was counted before."""
+        key = hash(event_id)
+        if key in st.seen:
+            return False
+        st.seen.add(key)
+        minute = ts // MINUTE_MS
+        if minute > st.watermark:
+            st.watermark = minute
+        code = normalise_region(region) if region else None
+        if code is None:
+            return True
+        for level in self.config.levels:
+            unit = unit_of(code, level)
+            if unit is None:
+                continue
+            u = st.units.get(unit)
+            if u is None:
+                u = st.units[unit] = _Unit()
+            if minute > u.evaluated_to:  # a judged minute is never judged again
+                u.counts[minute] = u.counts.get(minute, 0) + 1
+            u.total += 1
+            if u.first_minute is None or minute < u.first_minute:
+                u.first_minute = minute
+        return True
+
+    def _evict(self, keep) -> None:
+        if self.max_rumours is None or len(self._rumours) <= self.max_rumours:
+            return
+        for rumour_id in list(self._rumours):
+            if len(self._rumours) <= self.max_rumours:
+                break
+            if rumour_id in keep:
+                continue
+            del self._rumours[rumour_id]
+            self._evicted.add(rumour_id)
+            self.evictions += 1
+
+    def _restore(self, rumour_ids, rows=()) -> None:
+        """Rebuild dropped rumours from their stored events, except the events of ``rows``
+        (the batch being counted, already stored): those must still raise their alerts."""
+        pending = {(r[0], r[1]) for r in rows if r[0] in rumour_ids}
+        batch = self.loader(sorted(rumour_ids))
+        kinds = np.asarray(batch.kind)
+        order = np.argsort(np.asarray(batch.ts_ms), kind="stable")
+        for rumour_id in rumour_ids:
+            self._evicted.discard(rumour_id)
+            self._rumours[rumour_id] = _Rumour()
+        self._replaying = True
+        try:
+            for i in order.tolist():
+                rid, eid = batch.rumour_id[i], batch.event_id[i]
+                if int(kinds[i]) == DEBUNK or rid not in rumour_ids or (rid, eid) in pending:
+                    continue
+                self._count(self._rumours[rid], eid, int(batch.ts_ms[i]), batch.region[i])
+            for rumour_id in sorted(rumour_ids):
+                st = self._rumours[rumour_id]
+                self._evaluate(rumour_id, st, st.watermark - 1)  # raised before: not again
+        finally:
+            self._replaying = False
+        self.restores += len(rumour_ids)
 
     def flush(self) -> list[dict]:
         """Judge every open minute (end of a replay)."""
         with self._lock:
             raised = []
-            for rumour_id in sorted(self._watermark):
-                raised.extend(self._evaluate(rumour_id, self._watermark[rumour_id]))
+            for rumour_id in sorted(set(self._rumours) | self._evicted):
+                if rumour_id in self._evicted:
+                    self._restore({rumour_id})
+                st = self._rumours[rumour_id]
+                raised.extend(self._evaluate(rumour_id, st, st.watermark))
+                self._evict({rumour_id})
         self._emit(raised)
         return raised
 
     # -- rules ------------------------------------------------------------------------------
-    def _evaluate(self, rumour_id: str, upto: int) -> list[dict]:
+    def _evaluate(self, rumour_id: str, rumour: _Rumour, upto: int) -> list[dict]:
         raised = []
-        for unit in sorted(self._by_rumour.get(rumour_id, ())):
-            st = self._units[(rumour_id, unit)]
+        for unit in sorted(rumour.units):
+            st = rumour.units[unit]
             pending = sorted(m for m in st.counts if st.evaluated_to < m <= upto)
             for minute in pending:
                 raised.extend(self._judge(rumour_id, unit, st, minute))
@@ -156,15 +233,14 @@ class AlertRouter:
 
     def _judge(self, rumour_id: str, unit: str, st: _Unit, minute: int) -> list[dict]:
         cfg = self.config
-        c = st.counts[minute]
+        c = st.counts.pop(minute)  # judged once: never read again
         # Minutes with no shares since the last judged one decay the rate in closed form.
         if st.evaluated_to >= 0:
             st.rate *= (1 - cfg.alert_ewma_alpha) ** max(0, minute - st.evaluated_to - 1)
         st.minutes.append((minute, c))
         w = cfg.alert_window_minutes
-        while st.minutes and st.minutes[0][0] <= minute - 2 * w:
-            old = st.minutes.popleft()[0]
-            st.counts.pop(old, None)
+        while st.minutes and st.minutes[0][0] <= minute - 2 * w:  # the rules read 2w minutes
+            st.minutes.popleft()
         window = sum(n for m, n in st.minutes if m > minute - w)
         before = sum(n for m, n in st.minutes if minute - 2 * w < m <= minute - w)
         fired = []
@@ -190,6 +266,8 @@ class AlertRouter:
         return out
 
     def _alert(self, rumour_id, unit, rule, minute, c, window, before, total, extra) -> dict:
+        if self._replaying:  # a rebuild: the alert was raised (and sent) before
+            return {}
         d = division(unit)
         alert_id = hashlib.sha1(f"{rumour_id}|{unit}|{rule}|{minute}".encode()).hexdigest()[:20]
         trace = None
@@ -210,6 +288,7 @@ class AlertRouter:
             return
         with self._lock:
             self.alerts.extend(raised)
+            self.raised += len(raised)
         for sink in self.sinks:
             sink(raised)
 
@@ -228,4 +307,17 @@ class AlertRouter:
     def unit_counts(self, rumour_id: str) -> dict[str, int]:
         """Shares counted so far per unit for one rumour."""
         with self._lock:
-            return {u: self._units[(rumour_id, u)].total for u in sorted(self._by_rumour.get(rumour_id, ()))}
+            if rumour_id in self._evicted:
+                self._restore({rumour_id})
+                self._evict({rumour_id})
+            st = self._rumours.get(rumour_id)
+            return {} if st is None else {u: st.units[u].total for u in sorted(st.units)}
+
+    def sizes(self) -> dict[str, int]:
+        """How much state is held (for memory tests and metrics)."""
+        with self._lock:
+            return {"rumours": len(self._rumours), "evicted_ids": len(self._evicted), "alerts": len(self.alerts),
+                    "units": sum(len(st.units) for st in self._rumours.values()),
+                    "seen": sum(len(st.seen) for st in self._rumours.values()),
+                    "minutes": sum(len(u.minutes) + len(u.counts) for st in self._rumours.values()
+                                   for u in st.units.values())}

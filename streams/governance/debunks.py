@@ -14,15 +14,21 @@ A rumour's events of kind ``post``/``share``/``comment`` form its cascade; its e
 * **time to debunk** = first debunk event's time − first rumour event's time (ms; None when
   either is missing; negative when a debunk came first, e.g. a pre-bunk).
 
-Per city, an account belongs to the city of the first of its rumour events that has a known
-region (an account seen only as a parent has none); the city's coverage counts its exposed
-accounts that the debunk reached.
+Per city, an account belongs to the city of the first (by time, then event id) of its rumour
+events that has a known region (an account seen only as a parent has none); the city's coverage
+counts its exposed accounts that the debunk reached.
 
 A :class:`DebunkTracker` accumulates these from batches (sets, so a re-delivered event changes
-nothing); :func:`debunk_metrics` computes one rumour's figures from rows in one pass.
+nothing); :func:`debunk_metrics` computes one rumour's figures from rows in one pass. Every
+update is a set union or a minimum, so the order of events does not matter: with
+``max_rumours`` and a ``loader`` (the store) the tracker drops the least recently used rumours
+beyond the cap and rebuilds one from its stored events when it is asked for (events that
+arrived meanwhile are kept and merged), giving the figures it would have had.
 """
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -41,7 +47,8 @@ class _Rumour:
     debunk_events: set = field(default_factory=set)
     first_rumour_ms: int | None = None
     first_debunk_ms: int | None = None
-    account_city: dict = field(default_factory=dict)
+    account_city: dict = field(default_factory=dict)  # account -> (ts, event_id, city), earliest
+    partial: bool = False  # dropped before: the store holds events missing here
 
 
 @dataclass(frozen=True)
@@ -76,71 +83,141 @@ class DebunkTracker:
     (2, 1, 0.5, 120000)
     """
 
-    def __init__(self):
-        self.rumours: dict[str, _Rumour] = {}
+    def __init__(self, max_rumours: int | None = None, loader=None):
+        self.rumours: OrderedDict[str, _Rumour] = OrderedDict()  # least recently used first
+        # rumour_ids -> EventBatch of their stored events; without it nothing is ever dropped.
+        self.loader = loader
+        self.max_rumours = max_rumours if loader is not None and max_rumours else None
+        self._evicted: set[str] = set()
+        self.evictions = 0
+        self.restores = 0
+        self._lock = threading.RLock()
 
     def observe(self, batch) -> None:
         """Take an :class:`streams.events.EventBatch`."""
         kinds = np.asarray(batch.kind)
-        for i in range(len(batch)):
-            self._one(batch.rumour_id[i], batch.event_id[i], batch.account_id[i], int(batch.ts_ms[i]),
-                      batch.parent_account_id[i], int(kinds[i]) == DEBUNK, batch.region[i])
+        with self._lock:
+            for i in range(len(batch)):
+                self._one(batch.rumour_id[i], batch.event_id[i], batch.account_id[i], int(batch.ts_ms[i]),
+                          batch.parent_account_id[i], int(kinds[i]) == DEBUNK, batch.region[i])
+            self._evict(set(batch.rumour_id))
 
     def observe_rows(self, rows) -> None:
         """Take event dicts (v1 field names; ``ts`` in epoch ms)."""
-        for r in rows:
-            self._one(r["rumour_id"], r["event_id"], r["account_id"], int(r["ts"]),
-                      r.get("parent_account_id"), r.get("kind") == "debunk", r.get("region"))
+        with self._lock:
+            touched = set()
+            for r in rows:
+                touched.add(r["rumour_id"])
+                self._one(r["rumour_id"], r["event_id"], r["account_id"], int(r["ts"]),
+                          r.get("parent_account_id"), r.get("kind") == "debunk", r.get("region"))
+            self._evict(touched)
 
     def _one(self, rumour_id, event_id, account, ts, parent_account, is_debunk, region) -> None:
         st = self.rumours.get(rumour_id)
         if st is None:
-            st = self.rumours[rumour_id] = _Rumour()
-        if is_debunk:
-            st.debunk_events.add(event_id)
-            st.reached.add(account)
-            if parent_account:
-                st.reached.add(parent_account)
-            if st.first_debunk_ms is None or ts < st.first_debunk_ms:
-                st.first_debunk_ms = ts
+            st = self.rumours[rumour_id] = _Rumour(partial=rumour_id in self._evicted)
+            self._evicted.discard(rumour_id)
+        else:
+            self.rumours.move_to_end(rumour_id)
+        _add(st, event_id, account, ts, parent_account, is_debunk, region)
+
+    def _evict(self, keep) -> None:
+        if self.max_rumours is None or len(self.rumours) <= self.max_rumours:
             return
-        st.rumour_events.add(event_id)
-        st.exposed.add(account)
-        if parent_account:
-            st.exposed.add(parent_account)
-        if st.first_rumour_ms is None or ts < st.first_rumour_ms:
-            st.first_rumour_ms = ts
-        if region and account not in st.account_city:
-            city = unit_of(normalise_region(region), "city")
-            if city is not None:
-                st.account_city[account] = city
+        for rumour_id in list(self.rumours):
+            if len(self.rumours) <= self.max_rumours:
+                break
+            if rumour_id in keep:
+                continue
+            del self.rumours[rumour_id]
+            self._evicted.add(rumour_id)  # everything it held is in the store
+            self.evictions += 1
+
+    def _complete(self, rumour_id: str) -> _Rumour | None:
+        """The rumour's full state: rebuilt from the store (merged with what arrived since it
+        was dropped) when it was dropped."""
+        st = self.rumours.get(rumour_id)
+        if st is None and rumour_id not in self._evicted:
+            return None
+        if st is None or st.partial:
+            if st is None:
+                st = self.rumours[rumour_id] = _Rumour()
+                self._evicted.discard(rumour_id)
+            batch = self.loader([rumour_id])
+            kinds = np.asarray(batch.kind)
+            for i in range(len(batch)):
+                if batch.rumour_id[i] == rumour_id:
+                    _add(st, batch.event_id[i], batch.account_id[i], int(batch.ts_ms[i]),
+                         batch.parent_account_id[i], int(kinds[i]) == DEBUNK, batch.region[i])
+            st.partial = False
+            self.restores += 1
+        self.rumours.move_to_end(rumour_id)
+        self._evict({rumour_id})
+        return st
 
     def rumour_ids(self) -> list[str]:
-        return sorted(self.rumours)
+        with self._lock:
+            return sorted(set(self.rumours) | self._evicted)
+
+    def sizes(self) -> dict[str, int]:
+        """How much state is held (for memory tests and metrics)."""
+        with self._lock:
+            return {"rumours": len(self.rumours), "evicted_ids": len(self._evicted),
+                    "items": sum(len(st.exposed) + len(st.reached) + len(st.rumour_events) + len(st.debunk_events)
+                                 + len(st.account_city) for st in self.rumours.values())}
 
     def metrics(self, rumour_id: str) -> DebunkMetrics | None:
-        st = self.rumours.get(rumour_id)
-        if st is None:
-            return None
-        covered = st.exposed & st.reached
-        by_city: dict[str, dict] = {}
-        for account, city in st.account_city.items():
-            row = by_city.setdefault(city, {"exposed": 0, "covered": 0})
-            row["exposed"] += 1
-            row["covered"] += account in covered
-        for row in by_city.values():
-            row["coverage"] = row["covered"] / row["exposed"] if row["exposed"] else None
-        ttd = (st.first_debunk_ms - st.first_rumour_ms
-               if st.first_debunk_ms is not None and st.first_rumour_ms is not None else None)
-        return DebunkMetrics(
-            rumour_id=rumour_id, rumour_shares=len(st.rumour_events), exposed=len(st.exposed),
-            debunk_shares=len(st.debunk_events), reached=len(st.reached), covered=len(covered),
-            coverage=len(covered) / len(st.exposed) if st.exposed else None,
-            first_rumour_ms=st.first_rumour_ms, first_debunk_ms=st.first_debunk_ms,
-            time_to_debunk_ms=ttd, by_city=dict(sorted(by_city.items())))
+        with self._lock:
+            st = self._complete(rumour_id)
+            if st is None:
+                return None
+            return _metrics(rumour_id, st)
 
     def all_metrics(self) -> list[DebunkMetrics]:
         return [self.metrics(r) for r in self.rumour_ids()]
+
+
+def _add(st: _Rumour, event_id, account, ts, parent_account, is_debunk, region) -> None:
+    # Unions and minima only: the result does not depend on the order of events.
+    if is_debunk:
+        st.debunk_events.add(event_id)
+        st.reached.add(account)
+        if parent_account:
+            st.reached.add(parent_account)
+        if st.first_debunk_ms is None or ts < st.first_debunk_ms:
+            st.first_debunk_ms = ts
+        return
+    st.rumour_events.add(event_id)
+    st.exposed.add(account)
+    if parent_account:
+        st.exposed.add(parent_account)
+    if st.first_rumour_ms is None or ts < st.first_rumour_ms:
+        st.first_rumour_ms = ts
+    if region:
+        known = st.account_city.get(account)
+        if known is None or (ts, event_id) < known[:2]:
+            city = unit_of(normalise_region(region), "city")
+            if city is not None:
+                st.account_city[account] = (ts, event_id, city)
+
+
+def _metrics(rumour_id: str, st: _Rumour) -> DebunkMetrics:
+    covered = st.exposed & st.reached
+    by_city: dict[str, dict] = {}
+    for account, (_, _, city) in st.account_city.items():
+        row = by_city.setdefault(city, {"exposed": 0, "covered": 0})
+        row["exposed"] += 1
+        row["covered"] += account in covered
+    for row in by_city.values():
+        row["coverage"] = row["covered"] / row["exposed"] if row["exposed"] else None
+    ttd = (st.first_debunk_ms - st.first_rumour_ms
+           if st.first_debunk_ms is not None and st.first_rumour_ms is not None else None)
+    return DebunkMetrics(
+        rumour_id=rumour_id, rumour_shares=len(st.rumour_events), exposed=len(st.exposed),
+        debunk_shares=len(st.debunk_events), reached=len(st.reached), covered=len(covered),
+        coverage=len(covered) / len(st.exposed) if st.exposed else None,
+        first_rumour_ms=st.first_rumour_ms, first_debunk_ms=st.first_debunk_ms,
+        time_to_debunk_ms=ttd, by_city=dict(sorted(by_city.items())))
 
 
 def debunk_metrics(rows, rumour_id: str) -> DebunkMetrics | None:

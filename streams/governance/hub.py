@@ -32,9 +32,16 @@ class Governance:
         sinks = list(alert_sinks)
         if self.store is not None:
             sinks.append(self._store_alerts)
-        self.alerts = AlertRouter(self.config, pipeline, sinks=sinks)
+        # Beyond the cap, rumours are dropped and rebuilt from the store's events (alerts and
+        # debunk figures as if never dropped); without a store nothing is dropped.
+        loader = self._load_events if self.store is not None else None
+        cap = self.config.governance_max_rumours or None
+        self.alerts = AlertRouter(self.config, pipeline, sinks=sinks, max_rumours=cap, loader=loader)
         self.desk = ReportDesk(self.config, pipeline, self.store)
-        self.debunks = DebunkTracker()
+        self.debunks = DebunkTracker(max_rumours=cap, loader=loader)
+
+    def _load_events(self, rumour_ids):
+        return self.store.load_events(rumour_ids=list(rumour_ids))
 
     def _store_alerts(self, alerts) -> None:
         try:
