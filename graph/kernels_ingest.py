@@ -25,9 +25,11 @@ from numba import njit
 
 from graph.ids import append_at, bytes_cmp, fnv1a, lookup
 from graph.kernels_prefetch import prefetch, resolve
+from graph.types import DEFAULT_KIND
 
 _PRESENT = 0x80
 _ACCT_PH = 0x40
+_DEFAULT_KIND = DEFAULT_KIND
 
 OK, DUP, REJ = 0, 1, 2
 R_CYCLE, R_EMPTY_EVENT, R_EMPTY_ACCOUNT = 1, 2, 3
@@ -93,10 +95,12 @@ def add_rows(ev_table, ev_offs, ev_arena, ev_limit, ac_table, ac_offs, ac_arena,
     ``3n + i``; empty = none.
     ``n_blind`` counts placeholders with no account yet (while 0 and there are no account-only
     links, the recorded links are already the resolved forest).
-    Returns (row, need, n_nodes, n_acc, n_added, n_account_links, n_blind): it stops *before* row
-    ``row`` when it needs the wrapper to act (``need``: NEED_ROOM = grow arrays for one more row,
-    NEED_DSU / NEED_ACCOUNT_ARRAYS = allocate those lazily), so arrays only grow when needed and
-    in-order streams never pay for the union-find or the per-account arrays.
+    ``kind_in`` empty: every row is DEFAULT_KIND.
+    Returns (row, need, n_nodes, n_acc, n_added, n_account_links, n_blind, n_rejected): it
+    stops *before* row ``row`` when it needs the wrapper to act (``need``: NEED_ROOM = grow
+    arrays for one more row, NEED_DSU / NEED_ACCOUNT_ARRAYS = allocate those lazily), so arrays
+    only grow when needed and in-order streams never pay for the union-find or the per-account
+    arrays.
     ``ev_limit``/``ac_limit``: most ids each hash table may hold.
     """
     n = ts_in.shape[0]
@@ -106,6 +110,8 @@ def add_rows(ev_table, ev_offs, ev_arena, ev_limit, ac_table, ac_offs, ac_arena,
     # may have added it); an index found never changes.
     res = np.empty(3 * n, np.int64)
     n_added = 0
+    n_rej = 0
+    has_kind = kind_in.shape[0] > 0
     n_alinks = 0
     have_dsu = dsu.shape[0] > 0
     have_acc = npres.shape[0] > 0
@@ -127,10 +133,12 @@ def add_rows(ev_table, ev_offs, ev_arena, ev_limit, ac_table, ac_offs, ac_arena,
         s1 = en[i]
         if s1 == s0:
             status[i] = REJ
+            n_rej += 1
             reason[i] = R_EMPTY_EVENT
             continue
         if en[A + i] == st[A + i]:
             status[i] = REJ
+            n_rej += 1
             reason[i] = R_EMPTY_ACCOUNT
             continue
         ps, pe = st[P + i], en[P + i]
@@ -143,9 +151,9 @@ def add_rows(ev_table, ev_offs, ev_arena, ev_limit, ac_table, ac_offs, ac_arena,
                 or n_acc + 2 >= ac_offs.shape[0] or n_acc + 2 > ac_limit
                 or ac_offs[n_acc] + (en[A + i] - st[A + i]) + (qe - qs) > ac_arena.shape[0]
                 or (have_acc and n_acc + 2 > npres.shape[0])):
-            return i, NEED_ROOM, n_nodes, n_acc, n_added, n_alinks, n_blind
+            return i, NEED_ROOM, n_nodes, n_acc, n_added, n_alinks, n_blind, n_rej
         if has_pa and not has_pe and not have_acc:
-            return i, NEED_ACCOUNT_ARRAYS, n_nodes, n_acc, n_added, n_alinks, n_blind
+            return i, NEED_ACCOUNT_ARRAYS, n_nodes, n_acc, n_added, n_alinks, n_blind, n_rej
         eh = hs[i]
         j = res[i]
         jslot = -1
@@ -158,6 +166,7 @@ def add_rows(ev_table, ev_offs, ev_arena, ev_limit, ac_table, ac_offs, ac_arena,
         if has_pe:
             if bytes_cmp(buf, ps, pe, buf, s0, s1) == 0:
                 status[i] = REJ
+                n_rej += 1
                 reason[i] = R_CYCLE
                 continue
             if j >= 0:
@@ -166,11 +175,12 @@ def add_rows(ev_table, ev_offs, ev_arena, ev_limit, ac_table, ac_offs, ac_arena,
                     p, _ = lookup(ev_table, ev_offs, ev_arena, buf, ps, pe, hs[P + i])
                 if p >= 0:
                     if not have_dsu:
-                        return i, NEED_DSU, n_nodes, n_acc, n_added, n_alinks, n_blind
+                        return i, NEED_DSU, n_nodes, n_acc, n_added, n_alinks, n_blind, n_rej
                     # j is a placeholder, hence a root of its event-link tree: linking it under
                     # p closes a cycle exactly when p already lies in that tree.
                     if dsu_find(dsu, p) == dsu_find(dsu, j):
                         status[i] = REJ
+                        n_rej += 1
                         reason[i] = R_CYCLE
                         continue
         if j >= 0 and acct[j] < 0:
@@ -230,9 +240,9 @@ def add_rows(ev_table, ev_offs, ev_arena, ev_limit, ac_table, ac_offs, ac_arena,
             plink[j] = -1
         acct[j] = a
         ts[j] = ts_in[i]
-        kf[j] = (kind_in[i] & 0x07) | _PRESENT
+        kf[j] = ((kind_in[i] if has_kind else _DEFAULT_KIND) & 0x07) | _PRESENT
         if have_acc:
             npres[a] += 1
         status[i] = OK
         n_added += 1
-    return n, NEED_NOTHING, n_nodes, n_acc, n_added, n_alinks, n_blind
+    return n, NEED_NOTHING, n_nodes, n_acc, n_added, n_alinks, n_blind, n_rej

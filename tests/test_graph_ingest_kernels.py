@@ -76,3 +76,16 @@ def test_add_batch_with_nul_ids_and_growth_against_oracle():
     ans = ref.answers()
     assert [tuple(o) for o in g.origins()] == ans["origins"]
     assert g.node("e\x0017") >= 0 and g.node("e\x00nope") == -1
+
+
+def test_kinds_default_and_given_and_reject_reasons():
+    from graph.types import DEFAULT_KIND, KIND_MASK
+
+    g = CascadeGraph()
+    g.add_batch(["a", "b"], ["u", "v"], np.array([1, 2]), [None, "a"], [None, None])
+    r = g.add_batch(["c", "", "d", "e"], ["w", "x", "", "y"], np.array([3, 4, 5, 6]),
+                    [None, None, None, "e"], [None, None, None, None], kinds=[3, 2, 2, 4])
+    assert [int(g.kf[g.node(e)]) & KIND_MASK for e in "abc"] == [DEFAULT_KIND] * 2 + [3]
+    assert r.status.tolist() == [0, 2, 2, 2]
+    assert r.reasons == {1: "empty event_id", 2: "empty account_id", 3: "parent cycle"}
+    assert g.add_batch(["f"], ["z"], np.array([7]), [None], [None]).reasons == {}
