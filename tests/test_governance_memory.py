@@ -63,7 +63,8 @@ def _run(store, cap: int):
     rumours = sorted({e["rumour_id"] for b in _feed_plan() for e in b})
     units = {rid: hub.alerts.unit_counts(rid) for rid in rumours}
     hub.flush()
-    alerts = sorted(hub.alerts.alerts, key=lambda a: a["alert_id"])
+    # Shandong holds every synthetic region; the older alerts come from the store when one is kept.
+    alerts = sorted(hub.current_alerts("370000", limit=100_000), key=lambda a: a["alert_id"])
     debunks = {rid: hub.debunk(rid) for rid in rumours}
     return alerts, debunks, units, peak, hub
 
@@ -72,7 +73,10 @@ def _strip(alerts):
     return [{k: v for k, v in a.items() if k != "trace"} for a in alerts]
 
 
-def test_tiny_cap_gives_the_same_alerts_and_debunk_figures_as_no_cap(store):
+def test_tiny_cap_gives_the_same_alerts_and_debunk_figures_as_no_cap(store, monkeypatch):
+    import streams.governance.hub as hub_module
+
+    monkeypatch.setattr(hub_module, "ALERT_HISTORY", 5)
     ref_alerts, ref_debunks, ref_units, _, _ = _run(None, 0)  # in-process: nothing is dropped
     alerts, debunks, units, peak, hub = _run(store, 2)
     assert {a["rule"] for a in ref_alerts} >= {"volume", "burst"}  # the comparison has substance
@@ -85,7 +89,7 @@ def test_tiny_cap_gives_the_same_alerts_and_debunk_figures_as_no_cap(store):
     assert units == ref_units
     assert any(d["debunk_shares"] for d in ref_debunks.values())
     assert debunks == ref_debunks
-    assert hub.alerts.raised == len(ref_alerts)
+    assert hub.alerts.raised == len(ref_alerts) and len(hub.alerts.alerts) == 5
 
 
 def _batch(rows) -> EventBatch:

@@ -67,6 +67,16 @@ def poisson_tail(c: int, lam: float) -> float:
     return min(1.0, total)
 
 
+def select_alerts(alerts, jurisdiction: str, since_ms: int | None = None, limit: int = 100) -> list[dict]:
+    """The alerts of units inside ``jurisdiction`` (a code or region text), newest first."""
+    code = normalise_region(jurisdiction)
+    if code is None:
+        return []
+    picked = [a for a in alerts if contains(code, a["unit"]) and (since_ms is None or a["minute_ms"] >= since_ms)]
+    picked.sort(key=lambda a: (-a["minute_ms"], a["unit"], a["rule"]))
+    return picked[:limit]
+
+
 @dataclass
 class _Unit:
     minutes: deque = field(default_factory=deque)  # (minute, count) judged, ascending, last 2w
@@ -93,7 +103,7 @@ class AlertRouter:
     """
 
     def __init__(self, config: GovernanceConfig | None = None, pipeline=None, sinks=(), trace_k: int = 10,
-                 max_rumours: int | None = None, loader=None, history: int | None = 1000):
+                 max_rumours: int | None = None, loader=None, history: int | None = None):
         self.config = config or GovernanceConfig()
         self.pipeline = pipeline
         self.sinks = list(sinks)
@@ -295,14 +305,9 @@ class AlertRouter:
     # -- dashboard --------------------------------------------------------------------------
     def current(self, jurisdiction: str, since_ms: int | None = None, limit: int = 100) -> list[dict]:
         """Alerts for units inside ``jurisdiction`` (a code or region text), newest first."""
-        code = normalise_region(jurisdiction)
-        if code is None:
-            return []
         with self._lock:
-            picked = [a for a in self.alerts if contains(code, a["unit"])
-                      and (since_ms is None or a["minute_ms"] >= since_ms)]
-        picked.sort(key=lambda a: (-a["minute_ms"], a["unit"], a["rule"]))
-        return picked[:limit]
+            alerts = list(self.alerts)
+        return select_alerts(alerts, jurisdiction, since_ms, limit)
 
     def unit_counts(self, rumour_id: str) -> dict[str, int]:
         """Shares counted so far per unit for one rumour."""

@@ -23,6 +23,8 @@ from streams.store.governance import governance_store
 
 log = logging.getLogger(__name__)
 
+ALERT_HISTORY = 256  # alerts kept in memory when a store holds them all
+
 
 class Governance:
     def __init__(self, pipeline=None, store=None, config: GovernanceConfig | None = None, alert_sinks=()):
@@ -36,7 +38,11 @@ class Governance:
         # debunk figures as if never dropped); without a store nothing is dropped.
         loader = self._load_events if self.store is not None else None
         cap = self.config.governance_max_rumours or None
-        self.alerts = AlertRouter(self.config, pipeline, sinks=sinks, max_rumours=cap, loader=loader)
+        # Every alert is also in the store: memory keeps the newest few (current_alerts and
+        # the service read the rest from the store).
+        history = ALERT_HISTORY if self.store is not None else None
+        self.alerts = AlertRouter(self.config, pipeline, sinks=sinks, max_rumours=cap, loader=loader,
+                                  history=history)
         self.desk = ReportDesk(self.config, pipeline, self.store)
         self.debunks = DebunkTracker(max_rumours=cap, loader=loader)
 
@@ -91,7 +97,21 @@ class Governance:
         return self.desk.set_status(rumour_id, status, by, note)
 
     def current_alerts(self, jurisdiction: str, since_ms: int | None = None, limit: int = 100) -> list[dict]:
-        return self.alerts.current(jurisdiction, since_ms, limit)
+        """Alerts of units inside ``jurisdiction``, newest first: the router keeps only its
+        newest alerts in memory, so with a store the older ones are read from there."""
+        memory = self.alerts.current(jurisdiction, since_ms, limit)
+        if self.store is None:
+            return memory
+        from streams.governance.alerts import select_alerts
+
+        try:
+            stored = self.store.load_alerts(since_ms=since_ms)
+        except Exception:  # the memory's alerts still answer
+            log.exception("reading alerts from the store failed")
+            return memory
+        by_id = {a["alert_id"]: a for a in stored}
+        by_id.update((a["alert_id"], a) for a in memory)
+        return select_alerts(by_id.values(), jurisdiction, since_ms, limit)
 
     def debunk(self, rumour_id: str) -> dict | None:
         m = self.debunks.metrics(rumour_id)
