@@ -139,6 +139,20 @@ def test_alert_state_stays_bounded_over_many_rumours():
     assert len(router.alerts) <= 5 < router.raised
 
 
+def test_default_cap_follows_the_pipeline_graph_count(chdb_store):
+    settings = Settings.load({"batch_size": 120})
+    pipeline = make_pipeline(chdb_store, settings)
+    hub = Governance(pipeline, store=chdb_store, config=GovernanceConfig(**CONFIG))  # governance_max_rumours=0
+    hub.attach()
+    for seed in range(3):
+        pipeline.process([orjson.dumps(e) for e in _chunk(400 + seed, n_rumours=4, shares=40)])
+        graphs = len(pipeline.graphs)
+        assert hub.alerts.sizes()["rumours"] <= graphs and hub.debunks.sizes()["rumours"] <= graphs
+        pipeline.forget(list(pipeline.graphs)[:-2])  # as if the graph budget had dropped them
+    assert hub.alerts.sizes()["rumours"] == 6  # 2 graphs left + the last chunk's 4
+    assert hub.alerts.evictions > 0 and hub.debunks.evictions > 0
+
+
 def test_router_state_under_cap_with_loader():
     events = [_chunk(200 + s, n_rumours=2, shares=60) for s in range(10)]
     stored = _batch([e for chunk in events for e in chunk])

@@ -103,7 +103,7 @@ class AlertRouter:
     """
 
     def __init__(self, config: GovernanceConfig | None = None, pipeline=None, sinks=(), trace_k: int = 10,
-                 max_rumours: int | None = None, loader=None, history: int | None = None):
+                 max_rumours=None, loader=None, history: int | None = None):
         self.config = config or GovernanceConfig()
         self.pipeline = pipeline
         self.sinks = list(sinks)
@@ -111,6 +111,7 @@ class AlertRouter:
         self.alerts: deque = deque(maxlen=history)  # newest ``history`` alerts (all went to sinks)
         # rumour_ids -> EventBatch of their stored events; without it nothing is ever dropped.
         self.loader = loader
+        # An int, or a callable giving the cap now (the hub: the pipeline's graph count).
         self.max_rumours = max_rumours if loader is not None and max_rumours else None
         self._rumours: OrderedDict[str, _Rumour] = OrderedDict()  # least recently active first
         self._evicted: set[str] = set()
@@ -183,10 +184,13 @@ class AlertRouter:
         return True
 
     def _evict(self, keep) -> None:
-        if self.max_rumours is None or len(self._rumours) <= self.max_rumours:
+        if self.max_rumours is None:
+            return
+        cap = max(1, self.max_rumours() if callable(self.max_rumours) else self.max_rumours)
+        if len(self._rumours) <= cap:
             return
         for rumour_id in list(self._rumours):
-            if len(self._rumours) <= self.max_rumours:
+            if len(self._rumours) <= cap:
                 break
             if rumour_id in keep:
                 continue

@@ -35,10 +35,10 @@ GOVERNANCE_SETTINGS: tuple[Setting, ...] = (
     Setting("alert_levels", "city,county", "RUMOUR_ALERT_LEVELS",
             "Jurisdiction levels that receive alerts: any of province, city, county (comma-separated).",
             str),
-    Setting("governance_max_rumours", 1000, "RUMOUR_GOVERNANCE_MAX_RUMOURS",
+    Setting("governance_max_rumours", 0, "RUMOUR_GOVERNANCE_MAX_RUMOURS",
             "Rumours whose alert counts and debunk sets a worker keeps in memory; beyond it the least "
             "recently active are dropped and rebuilt from the store when needed (no store: no limit). "
-            "0: no limit.", int),
+            "0: as many as it keeps rumour graphs of (graph_memory_mb); -1: no limit.", int),
     Setting("alerts_topic", "alerts", "RUMOUR_ALERTS_TOPIC", "Kafka topic of alerts to jurisdiction units."),
     Setting("reports_topic", "reports", "RUMOUR_REPORTS_TOPIC", "Kafka topic of public reports."),
     Setting("report_dedup_hours", 24.0, "RUMOUR_REPORT_DEDUP_HOURS",
@@ -65,7 +65,7 @@ class GovernanceConfig:
     alert_burst_warmup_minutes: int = 10
     alert_cooldown_minutes: int = 60
     alert_levels: str = "city,county"
-    governance_max_rumours: int = 1000
+    governance_max_rumours: int = 0
     alerts_topic: str = "alerts"
     reports_topic: str = "reports"
     report_dedup_hours: float = 24.0

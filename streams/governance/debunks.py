@@ -83,10 +83,11 @@ class DebunkTracker:
     (2, 1, 0.5, 120000)
     """
 
-    def __init__(self, max_rumours: int | None = None, loader=None):
+    def __init__(self, max_rumours=None, loader=None):
         self.rumours: OrderedDict[str, _Rumour] = OrderedDict()  # least recently used first
         # rumour_ids -> EventBatch of their stored events; without it nothing is ever dropped.
         self.loader = loader
+        # An int, or a callable giving the cap now (the hub: the pipeline's graph count).
         self.max_rumours = max_rumours if loader is not None and max_rumours else None
         self._evicted: set[str] = set()
         self.evictions = 0
@@ -122,10 +123,13 @@ class DebunkTracker:
         _add(st, event_id, account, ts, parent_account, is_debunk, region)
 
     def _evict(self, keep) -> None:
-        if self.max_rumours is None or len(self.rumours) <= self.max_rumours:
+        if self.max_rumours is None:
+            return
+        cap = max(1, self.max_rumours() if callable(self.max_rumours) else self.max_rumours)
+        if len(self.rumours) <= cap:
             return
         for rumour_id in list(self.rumours):
-            if len(self.rumours) <= self.max_rumours:
+            if len(self.rumours) <= cap:
                 break
             if rumour_id in keep:
                 continue

@@ -37,7 +37,11 @@ class Governance:
         # Beyond the cap, rumours are dropped and rebuilt from the store's events (alerts and
         # debunk figures as if never dropped); without a store nothing is dropped.
         loader = self._load_events if self.store is not None else None
-        cap = self.config.governance_max_rumours or None
+        cap = self.config.governance_max_rumours
+        if cap == 0:  # as many rumours as the pipeline keeps graphs of (graph_memory_mb)
+            cap = self._graph_count
+        elif cap < 0:
+            cap = None
         # Every alert is also in the store: memory keeps the newest few (current_alerts and
         # the service read the rest from the store).
         history = ALERT_HISTORY if self.store is not None else None
@@ -45,6 +49,10 @@ class Governance:
                                   history=history)
         self.desk = ReportDesk(self.config, pipeline, self.store)
         self.debunks = DebunkTracker(max_rumours=cap, loader=loader)
+
+    def _graph_count(self) -> int | None:
+        graphs = getattr(self.pipeline, "graphs", None)
+        return len(graphs) if graphs is not None else 1 << 30
 
     def _load_events(self, rumour_ids):
         return self.store.load_events(rumour_ids=list(rumour_ids))
