@@ -183,6 +183,9 @@ def contains(jurisdiction_code, region_code) -> bool:
     return r == j or any(a.code == j for a in ancestors(r))
 
 
+# Pure in (code, level) over a static table, and called for every event and level by the alert
+# router: cached, so the per-event cost is one dict lookup.
+@lru_cache(maxsize=65536)
 def unit_of(code, level: str = "city") -> str | None:
     """The code of the ``level`` unit that answers for ``code``: its city (or, for a
     municipality's district or a county under a province, the province), its county, or its
