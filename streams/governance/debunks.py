@@ -96,12 +96,25 @@ class DebunkTracker:
 
     def observe(self, batch) -> None:
         """Take an :class:`streams.events.EventBatch`."""
-        kinds = np.asarray(batch.kind)
+        if not len(batch):
+            return
+        # Grouped by rumour, each group's sets grow by whole columns (set.update runs in C):
+        # the worker calls this for every stored batch.
+        groups: dict[str, list[int]] = {}
+        for i, rumour_id in enumerate(batch.rumour_id):
+            groups.setdefault(rumour_id, []).append(i)
+        debunk = (np.asarray(batch.kind) == DEBUNK).tolist()
+        ts = np.asarray(batch.ts_ms).tolist()
         with self._lock:
-            for i in range(len(batch)):
-                self._one(batch.rumour_id[i], batch.event_id[i], batch.account_id[i], int(batch.ts_ms[i]),
-                          batch.parent_account_id[i], int(kinds[i]) == DEBUNK, batch.region[i])
-            self._evict(set(batch.rumour_id))
+            for rumour_id, rows in groups.items():
+                st = self.rumours.get(rumour_id)
+                if st is None:
+                    st = self.rumours[rumour_id] = _Rumour(partial=rumour_id in self._evicted)
+                    self._evicted.discard(rumour_id)
+                else:
+                    self.rumours.move_to_end(rumour_id)
+                _add_rows(st, batch, ts, debunk, rows)
+            self._evict(set(groups))
 
     def observe_rows(self, rows) -> None:
         """Take event dicts (v1 field names; ``ts`` in epoch ms)."""
@@ -148,11 +161,9 @@ class DebunkTracker:
                 st = self.rumours[rumour_id] = _Rumour()
                 self._evicted.discard(rumour_id)
             batch = self.loader([rumour_id])
-            kinds = np.asarray(batch.kind)
-            for i in range(len(batch)):
-                if batch.rumour_id[i] == rumour_id:
-                    _add(st, batch.event_id[i], batch.account_id[i], int(batch.ts_ms[i]),
-                         batch.parent_account_id[i], int(kinds[i]) == DEBUNK, batch.region[i])
+            rows = [i for i, r in enumerate(batch.rumour_id) if r == rumour_id]
+            _add_rows(st, batch, np.asarray(batch.ts_ms).tolist(),
+                      (np.asarray(batch.kind) == DEBUNK).tolist(), rows)
             st.partial = False
             self.restores += 1
         self.rumours.move_to_end(rumour_id)
@@ -179,6 +190,40 @@ class DebunkTracker:
 
     def all_metrics(self) -> list[DebunkMetrics]:
         return [self.metrics(r) for r in self.rumour_ids()]
+
+
+def _add_rows(st: _Rumour, batch, ts: list, debunk: list, rows: list) -> None:
+    """:func:`_add` for ``rows`` of ``batch`` (one rumour), a column at a time: the same unions
+    and minima, so the same state as event by event."""
+    events, accounts, parents = batch.event_id, batch.account_id, batch.parent_account_id
+    for is_debunk in (True, False):
+        picked = [i for i in rows if debunk[i] is is_debunk]
+        if not picked:
+            continue
+        first = min(ts[i] for i in picked)
+        if is_debunk:
+            st.debunk_events.update([events[i] for i in picked])
+            st.reached.update([accounts[i] for i in picked])
+            st.reached.update([parents[i] for i in picked if parents[i]])
+            if st.first_debunk_ms is None or first < st.first_debunk_ms:
+                st.first_debunk_ms = first
+            continue
+        st.rumour_events.update([events[i] for i in picked])
+        st.exposed.update([accounts[i] for i in picked])
+        st.exposed.update([parents[i] for i in picked if parents[i]])
+        if st.first_rumour_ms is None or first < st.first_rumour_ms:
+            st.first_rumour_ms = first
+        regions, city_of, cities = batch.region, st.account_city, {}
+        for i in picked:
+            region = regions[i]
+            if region:
+                known = city_of.get(accounts[i])
+                if known is None or (ts[i], events[i]) < known[:2]:
+                    city = cities.get(region, False)
+                    if city is False:
+                        city = cities[region] = unit_of(normalise_region(region), "city")
+                    if city is not None:
+                        city_of[accounts[i]] = (ts[i], events[i], city)
 
 
 def _add(st: _Rumour, event_id, account, ts, parent_account, is_debunk, region) -> None:
