@@ -120,6 +120,7 @@ class AlertRouter:
         self.evictions = 0
         self.restores = 0
         self._lock = threading.RLock()
+        self._traces: dict | None = None  # rumour -> trace, while one batch is being counted
 
     # -- input ------------------------------------------------------------------------------
     def observe(self, batch) -> list[dict]:
@@ -139,23 +140,30 @@ class AlertRouter:
     def _ingest(self, rows) -> list[dict]:
         raised = []
         with self._lock:
-            back = {r[0] for r in rows if r[0] in self._evicted}
-            if back:
-                self._restore(back, rows)
-            touched = set()
-            for rumour_id, event_id, ts, region in rows:
-                st = self._rumours.get(rumour_id)
-                if st is None:
-                    st = self._rumours[rumour_id] = _Rumour()
-                if self._count(st, event_id, ts, region):
-                    touched.add(rumour_id)
-            for rumour_id in sorted(touched):
-                st = self._rumours[rumour_id]
-                raised.extend(self._evaluate(rumour_id, st, st.watermark - 1))
-                self._rumours.move_to_end(rumour_id)
-            self._evict(touched)
+            self._traces = {}
+            try:
+                self._ingest_locked(rows, raised)
+            finally:
+                self._traces = None
         self._emit(raised)
         return raised
+
+    def _ingest_locked(self, rows, raised: list) -> None:
+        back = {r[0] for r in rows if r[0] in self._evicted}
+        if back:
+            self._restore(back, rows)
+        touched = set()
+        for rumour_id, event_id, ts, region in rows:
+            st = self._rumours.get(rumour_id)
+            if st is None:
+                st = self._rumours[rumour_id] = _Rumour()
+            if self._count(st, event_id, ts, region):
+                touched.add(rumour_id)
+        for rumour_id in sorted(touched):
+            st = self._rumours[rumour_id]
+            raised.extend(self._evaluate(rumour_id, st, st.watermark - 1))
+            self._rumours.move_to_end(rumour_id)
+        self._evict(touched)
 
     def _count(self, st: _Rumour, event_id, ts: int, region) -> bool:
         """Count one event; False when it was counted before."""
@@ -286,7 +294,13 @@ class AlertRouter:
         alert_id = hashlib.sha1(f"{rumour_id}|{unit}|{rule}|{minute}".encode()).hexdigest()[:20]
         trace = None
         if self.pipeline is not None:
-            trace = self.pipeline.trace(rumour_id, self.trace_k)
+            # One trace per rumour per batch: every alert a batch raises for a rumour (one per
+            # unit and rule) sees the same graph, and a trace costs a whole cut-off.
+            trace = self._traces.get(rumour_id, False) if self._traces is not None else False
+            if trace is False:
+                trace = self.pipeline.trace(rumour_id, self.trace_k)
+                if self._traces is not None:
+                    self._traces[rumour_id] = trace
         alert = {
             "alert_id": alert_id, "rumour_id": rumour_id, "unit": unit, "level": d.level,
             "unit_name_zh": d.name_zh, "unit_name_en": d.name_en, "rule": rule,

@@ -1,4 +1,4 @@
-"""DebunkTracker.observe (a batch, column by column) gives the state of event-by-event counting."""
+"""Governance observers fed a whole batch: the same state and alerts as event by event, and one trace per rumour per batch."""
 from __future__ import annotations
 
 import random
@@ -46,3 +46,35 @@ def test_batch_observe_equals_event_by_event(seed):
     # The case under test occurs: some coverage and some city breakdown.
     assert any(m.covered for m in by_event.all_metrics())
     assert any(m.by_city for m in by_event.all_metrics())
+
+
+def test_alerts_of_one_batch_share_one_trace_per_rumour():
+    """A batch raising several alerts for one rumour (a city and a county unit) asks the
+    pipeline for that rumour's trace once, and every alert carries it."""
+    from streams.governance.alerts import AlertRouter
+
+    class Pipeline:
+        calls: list = []
+
+        def trace(self, rumour_id, k):
+            self.calls.append(rumour_id)
+            return {"rumour_id": rumour_id, "call": len(self.calls)}
+
+    pipeline = Pipeline()
+    router = AlertRouter(pipeline=pipeline)
+    t0 = 1_700_000_000_000
+    rows = [{"event_id": f"{r}-{i}", "rumour_id": r, "account_id": f"a{i}", "ts": t0 + i,
+             "region": "370102"} for r in ("r1", "r2") for i in range(60)]
+    # The next minute closes the first one, which is judged: volume alerts fire.
+    rows += [{"event_id": f"{r}-late", "rumour_id": r, "account_id": "z", "ts": t0 + 61_000,
+              "region": "370102"} for r in ("r1", "r2")]
+    raised = router.observe_rows(rows)
+    per_rumour = {}
+    for alert in raised:
+        per_rumour.setdefault(alert["rumour_id"], []).append(alert)
+    assert sorted(per_rumour) == ["r1", "r2"]
+    assert all(len(alerts) >= 2 for alerts in per_rumour.values())  # city + county units
+    assert sorted(pipeline.calls) == ["r1", "r2"]  # one trace each, not one per alert
+    for rumour_id, alerts in per_rumour.items():
+        assert all(a["trace"] == alerts[0]["trace"] and a["trace"]["rumour_id"] == rumour_id
+                   for a in alerts)
