@@ -153,12 +153,25 @@ class AlertRouter:
         if back:
             self._restore(back, rows)
         touched = set()
+        # New events are counted per (rumour, minute, region) first: the units of a region are
+        # then looked up once per group, not once per event (sums: the order does not matter,
+        # and no minute is judged before the whole batch is counted).
+        groups: dict[tuple, int] = {}
+        mark = self._mark
         for rumour_id, event_id, ts, region in rows:
             st = self._rumours.get(rumour_id)
             if st is None:
                 st = self._rumours[rumour_id] = _Rumour()
-            if self._count(st, event_id, ts, region):
-                touched.add(rumour_id)
+            minute = mark(st, event_id, ts)
+            if minute is None:
+                continue
+            touched.add(rumour_id)
+            if region:
+                key = (rumour_id, minute, region)
+                groups[key] = groups.get(key, 0) + 1
+        levels = self.config.levels
+        for (rumour_id, minute, region), n in groups.items():
+            self._add_units(self._rumours[rumour_id], minute, region, n, levels)
         for rumour_id in sorted(touched):
             st = self._rumours[rumour_id]
             raised.extend(self._evaluate(rumour_id, st, st.watermark - 1))
@@ -167,17 +180,32 @@ class AlertRouter:
 
     def _count(self, st: _Rumour, event_id, ts: int, region) -> bool:
         """Count one event; False when it was counted before."""
+        minute = self._mark(st, event_id, ts)
+        if minute is None:
+            return False
+        if region:
+            self._add_units(st, minute, region, 1, self.config.levels)
+        return True
+
+    @staticmethod
+    def _mark(st: _Rumour, event_id, ts: int):
+        """The event's minute, or None when it was counted before."""
         key = hash(event_id)
         if key in st.seen:
-            return False
+            return None
         st.seen.add(key)
         minute = ts // MINUTE_MS
         if minute > st.watermark:
             st.watermark = minute
-        code = normalise_region(region) if region else None
+        return minute
+
+    @staticmethod
+    def _add_units(st: _Rumour, minute: int, region, n: int, levels) -> None:
+        """``n`` shares of ``minute`` from ``region``, to each unit that answers for it."""
+        code = normalise_region(region)
         if code is None:
-            return True
-        for level in self.config.levels:
+            return
+        for level in levels:
             unit = unit_of(code, level)
             if unit is None:
                 continue
@@ -185,11 +213,10 @@ class AlertRouter:
             if u is None:
                 u = st.units[unit] = _Unit()
             if minute > u.evaluated_to:  # a judged minute is never judged again
-                u.counts[minute] = u.counts.get(minute, 0) + 1
-            u.total += 1
+                u.counts[minute] = u.counts.get(minute, 0) + n
+            u.total += n
             if u.first_minute is None or minute < u.first_minute:
                 u.first_minute = minute
-        return True
 
     def _evict(self, keep) -> None:
         if self.max_rumours is None:
