@@ -57,7 +57,7 @@ def serve_main(argv) -> int:
         if args.reports:
             _take_reports(hub, args.reports)
         summary = stats.summary()
-        summary["alerts"] = len(hub.alerts.alerts)
+        summary["alerts"] = hub.alerts.raised
         print(f"replayed {summary}", file=sys.stderr, flush=True)
         return asyncio.run(_serve(pipeline, store, settings, tokens_file(args.tokens_file), summary, hub))
     finally:
