@@ -57,9 +57,13 @@ def register_governance_agents(app, hub):
         loop = loop_holder.get("loop") or getattr(app, "loop", None)
         if loop is None:
             return
-        for alert in alerts:
-            key, value = alert_message(alert)
-            asyncio.run_coroutine_threadsafe(alerts_topic.send(key=key, value=value), loop)
+        messages = [alert_message(alert) for alert in alerts]
+        # One hand-over per batch of alerts, not one per alert (a thread-safe future each).
+        asyncio.run_coroutine_threadsafe(_send_all(messages), loop)
+
+    async def _send_all(messages):
+        for key, value in messages:
+            await alerts_topic.send(key=key, value=value)
 
     hub.alerts.sinks.append(send_alerts)
     app.governance_intake_agent = intake

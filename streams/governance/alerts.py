@@ -125,10 +125,12 @@ class AlertRouter:
     # -- input ------------------------------------------------------------------------------
     def observe(self, batch) -> list[dict]:
         """Count a batch (:class:`streams.events.EventBatch`); return the alerts it raised."""
-        kinds = np.asarray(batch.kind)
-        order = np.argsort(np.asarray(batch.ts_ms), kind="stable")
-        rows = [(batch.rumour_id[i], batch.event_id[i], int(batch.ts_ms[i]), batch.region[i])
-                for i in order.tolist() if int(kinds[i]) != DEBUNK]
+        debunk = (np.asarray(batch.kind) == DEBUNK).tolist()
+        ts = np.asarray(batch.ts_ms)
+        order = np.argsort(ts, kind="stable").tolist()
+        ts = ts.tolist()  # Python ints: indexing a list, not a numpy array, per event
+        rumours, events, regions = batch.rumour_id, batch.event_id, batch.region
+        rows = [(rumours[i], events[i], ts[i], regions[i]) for i in order if not debunk[i]]
         return self._ingest(rows)
 
     def observe_rows(self, rows) -> list[dict]:
