@@ -34,6 +34,7 @@ from graph import ADDED, CascadeGraph
 from streams.events import (FUTURE_SLACK_MS, KIND_CODE, MAX_ID_CHARS, MAX_SHORT_CHARS,
                             MAX_TEXT_CHARS, MIN_TS_MS, Decoder, DeadLetter, EventBatch)
 from streams.pipeline import DEBUNK, Pipeline
+from streams.rumour_graphs import group_rows
 
 _KIND = {**KIND_CODE, None: 1}
 _FIELDS = ("event_id", "rumour_id", "account_id", "ts", "parent_event_id", "parent_account_id",
@@ -115,22 +116,9 @@ def _pick(col, idx, getter):
 
 class FastPipeline(Pipeline):
     def _groups(self, batch: EventBatch):
-        """[((rumour_id, is_debunk), row indices or None for 'all rows in order')]."""
-        index: dict = {}
-        codes = np.array([index.setdefault(r, len(index)) for r in batch.rumour_id], np.int64) * 2
-        codes += batch.kind == DEBUNK
-        names = list(index)
-        if codes.min() == codes.max():
-            c = int(codes[0])
-            return [((names[c // 2], bool(c % 2)), None)]
-        order = np.argsort(codes, kind="stable")
-        sorted_codes = codes[order]
-        cuts = np.flatnonzero(np.diff(sorted_codes)) + 1
-        out = []
-        for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, len(order)]):
-            c = int(sorted_codes[lo])
-            out.append(((names[c // 2], bool(c % 2)), order[lo:hi]))
-        return out
+        """[((rumour_id, is_debunk), row indices or None for 'all rows in order')]: the
+        prototype's grouping, now the engine's (streams.rumour_graphs.group_rows)."""
+        return group_rows(batch)
 
     def _apply_to_graphs(self, batch: EventBatch, dead: list) -> np.ndarray:
         status = np.full(len(batch), ADDED, np.int8)

@@ -107,13 +107,7 @@ class DebunkTracker:
         ts = np.asarray(batch.ts_ms).tolist()
         with self._lock:
             for rumour_id, rows in groups.items():
-                st = self.rumours.get(rumour_id)
-                if st is None:
-                    st = self.rumours[rumour_id] = _Rumour(partial=rumour_id in self._evicted)
-                    self._evicted.discard(rumour_id)
-                else:
-                    self.rumours.move_to_end(rumour_id)
-                _add_rows(st, batch, ts, debunk, rows)
+                _add_rows(self._live(rumour_id), batch, ts, debunk, rows)
             self._evict(set(groups))
 
     def observe_rows(self, rows) -> None:
@@ -127,13 +121,18 @@ class DebunkTracker:
             self._evict(touched)
 
     def _one(self, rumour_id, event_id, account, ts, parent_account, is_debunk, region) -> None:
+        _add(self._live(rumour_id), event_id, account, ts, parent_account, is_debunk, region)
+
+    def _live(self, rumour_id: str) -> _Rumour:
+        """The rumour's state to add events to, most recently used (partial when it was dropped:
+        completed from the store when read)."""
         st = self.rumours.get(rumour_id)
         if st is None:
             st = self.rumours[rumour_id] = _Rumour(partial=rumour_id in self._evicted)
             self._evicted.discard(rumour_id)
         else:
             self.rumours.move_to_end(rumour_id)
-        _add(st, event_id, account, ts, parent_account, is_debunk, region)
+        return st
 
     def _evict(self, keep) -> None:
         if self.max_rumours is None:
