@@ -33,7 +33,7 @@ import orjson
 from graph import ADDED, CascadeGraph
 from streams.events import (FUTURE_SLACK_MS, KIND_CODE, MAX_ID_CHARS, MAX_SHORT_CHARS,
                             MAX_TEXT_CHARS, MIN_TS_MS, Decoder, DeadLetter, EventBatch)
-from streams.pipeline import DEBUNK, Pipeline
+from streams.pipeline import Pipeline
 from streams.rumour_graphs import group_rows
 
 _KIND = {**KIND_CODE, None: 1}
