@@ -47,6 +47,7 @@ import orjson
 from benchmarks import ingest_kit as kit
 from benchmarks.outputs import emit, load_average, progress, save
 from streams.events_columnar import encode_columns
+from streams.settings import setting
 
 KAFKA_DEFAULT_MAX_MESSAGE = 1_000_000  # message.max.bytes is 1,048,588 by default; keep clear of it
 
@@ -125,7 +126,7 @@ def clickhouse_ceiling(url: str, n: int, repeat: int) -> dict:
 
 
 def latency(broker: str, clickhouse: str, rate_eps: float, per_message: int, seconds: float,
-            seed: int, run_id: str, take_events: int = 10_000, batch_wait: float = 0.5) -> dict:
+            seed: int, run_id: str, take_events: int = 10_000, batch_wait: float = 0.25) -> dict:
     from clickhouse_driver import Client
 
     from streams.store.clickhouse import parse_url
@@ -222,8 +223,8 @@ def main(argv=None) -> int:
                     help="events per take() batch for batched messages (take(n) counts messages)")
     ap.add_argument("--take-single", type=int, default=5000,
                     help="messages per take() batch for one event per message (the engine's default)")
-    ap.add_argument("--batch-wait", type=float, default=0.5,
-                    help="take(within=) of the latency run's worker (the engine's default is 0.5 s)")
+    ap.add_argument("--batch-wait", type=float, default=setting("batch_wait").default,
+                    help="take(within=) of the latency run's worker (default: the engine's batch_wait)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--broker", default="127.0.0.1:9092")
     ap.add_argument("--clickhouse", default="clickhouse://127.0.0.1:9000")

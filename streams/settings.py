@@ -34,8 +34,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("app_id", "rumour-trace", "RUMOUR_APP_ID", "Faust application id (the Kafka consumer group)."),
     Setting("batch_size", 5000, "RUMOUR_BATCH_SIZE",
             "Most Kafka messages taken into one batch (one ClickHouse insert, one graph update).", int),
-    Setting("batch_wait", 0.5, "RUMOUR_BATCH_WAIT",
-            "Longest wait in seconds to fill a batch before processing what has arrived.", float),
+    Setting("batch_wait", 0.25, "RUMOUR_BATCH_WAIT",
+            "Longest wait in seconds to fill a batch before processing what has arrived (bounds the "
+            "produce-to-queryable latency: at most this plus one batch's processing).", float),
     Setting("web_host", "127.0.0.1", "RUMOUR_WEB_HOST", "Address the worker's web server binds."),
     Setting("web_port", 6066, "RUMOUR_WEB_PORT", "Port of the worker's web server (trace API).", int),
     Setting("cutoff_k", 10, "RUMOUR_CUTOFF_K", "Number of cut-off accounts reported per rumour.", int),
