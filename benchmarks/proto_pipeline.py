@@ -6,9 +6,9 @@ measure what a patch to streams/events.py and streams/pipeline.py would gain.
   every event passes, the batch equals what :class:`streams.events.Decoder` returns; when anything
   fails (or a timestamp is an RFC 3339 string), the whole batch is decoded by the exact per-event
   path, so dead letters and their reasons never differ.
-- :class:`FastPipeline`: groups rows by rumour with a dict + stable argsort and ``itemgetter``
-  (no Python loop per row), and looks up out-of-batch parents in one vectorised ``IdIndex.find``
-  per rumour instead of ``graph.node()`` per row.
+- The prototype's grouping (dict + stable argsort + ``itemgetter``) and its vectorised
+  out-of-batch parent lookup are now the engine's (streams/rumour_graphs.py, streams/crossref.py),
+  so both rows run the engine's Pipeline; they differ only in the decoder.
 
     .venv/bin/python -m benchmarks.proto_pipeline [--events 200000] [--per-message 500]
 
@@ -25,16 +25,12 @@ from __future__ import annotations
 
 import argparse
 import time
-from operator import itemgetter
 
 import numpy as np
 import orjson
 
-from graph import ADDED, CascadeGraph
 from streams.events import (FUTURE_SLACK_MS, KIND_CODE, MAX_ID_CHARS, MAX_SHORT_CHARS,
-                            MAX_TEXT_CHARS, MIN_TS_MS, Decoder, DeadLetter, EventBatch)
-from streams.pipeline import Pipeline
-from streams.rumour_graphs import group_rows
+                            MAX_TEXT_CHARS, MIN_TS_MS, Decoder, EventBatch)
 
 _KIND = {**KIND_CODE, None: 1}
 _FIELDS = ("event_id", "rumour_id", "account_id", "ts", "parent_event_id", "parent_account_id",
@@ -110,72 +106,6 @@ class FastDecoder(Decoder):
                           region=[x or None for x in region], text=text)
 
 
-def _pick(col, idx, getter):
-    return col if idx is None else list(getter(col))
-
-
-class FastPipeline(Pipeline):
-    def _groups(self, batch: EventBatch):
-        """[((rumour_id, is_debunk), row indices or None for 'all rows in order')]: the
-        prototype's grouping, now the engine's (streams.rumour_graphs.group_rows)."""
-        return group_rows(batch)
-
-    def _apply_to_graphs(self, batch: EventBatch, dead: list) -> np.ndarray:
-        status = np.full(len(batch), ADDED, np.int8)
-        if not len(batch):
-            return status
-        for (rumour_id, is_debunk), idx in self._groups(batch):
-            registry = self.debunks if is_debunk else self.graphs
-            graph = registry.get(rumour_id)
-            if graph is None:
-                graph = registry[rumour_id] = CascadeGraph(rumour_id=rumour_id)
-            if idx is None:
-                getter, sel = None, slice(None)
-            else:
-                rows = idx.tolist()
-                getter = itemgetter(*rows) if len(rows) > 1 else (lambda col, r=rows[0]: (col[r],))
-                sel = idx
-            result = graph.add_batch(
-                _pick(batch.event_id, idx, getter), _pick(batch.account_id, idx, getter),
-                batch.ts_ms[sel], _pick(batch.parent_event_id, idx, getter),
-                _pick(batch.parent_account_id, idx, getter), batch.kind[sel])
-            status[sel] = result.status
-            rows_of = (lambda i: i) if idx is None else (lambda i: int(idx[i]))
-            for local, reason in result.reasons.items():
-                row = rows_of(local)
-                dead.append(DeadLetter(raw=orjson.dumps(next(batch.take([row]).rows())),
-                                       reason=reason, source="graph",
-                                       received_ms=int(time.time() * 1000), rumour_id=rumour_id,
-                                       event_id=batch.event_id[row]))
-        return status
-
-    def _refuse_cross_rumour_parents(self, batch: EventBatch, dead: list) -> EventBatch:
-        if not len(batch):
-            return batch
-        own: dict[str, set] = {}
-        for eid, rid in zip(batch.event_id, batch.rumour_id):
-            own.setdefault(rid, set()).add(eid)
-        # Parents that are neither in the batch under the same rumour nor in its graphs.
-        pending: dict[str, list] = {}
-        for i, (pid, rid) in enumerate(zip(batch.parent_event_id, batch.rumour_id)):
-            if pid is not None and pid not in own[rid]:
-                pending.setdefault(rid, []).append(i)
-        if not pending:
-            return batch
-        unknown = []
-        for rid, rows in pending.items():
-            known = np.zeros(len(rows), bool)
-            pids = [batch.parent_event_id[i] for i in rows]
-            for g in (self.graphs.get(rid), self.debunks.get(rid)):
-                if g is not None:
-                    known |= g.ev.find(pids) >= 0
-            unknown.extend(r for r, k in zip(rows, known.tolist()) if not k)
-        if not unknown:
-            return batch
-        # Rare (children that overtook their parent): the engine's own slow path decides.
-        return super()._refuse_cross_rumour_parents(batch, dead)
-
-
 def _time_pipeline(pipe, batches) -> dict:
     from benchmarks.ingest_worker import Counters, TimedDecoder, TimedPipeline
 
@@ -201,15 +131,12 @@ def compare(n_events: int, per_message: int, batch_messages: int, clickhouse: st
     class FastTimedDecoder(TimedDecoder, FastDecoder):
         pass
 
-    class FastTimedPipeline(TimedPipeline, FastPipeline):
-        pass
-
     warm_up()
     msgs = [v for _, v in ingest_kit.stream_messages(n_events, per_message, 0, "proto")]
     batches = [msgs[i:i + batch_messages] for i in range(0, len(msgs), batch_messages)]
     out = {}
     for name, pcls, dcls in (("engine", TimedPipeline, TimedDecoder),
-                             ("prototype", FastTimedPipeline, FastTimedDecoder)):
+                             ("prototype", TimedPipeline, FastTimedDecoder)):
         store = None
         if clickhouse:
             store = open_store(clickhouse, database=f"proto_{uuid.uuid4().hex[:10]}")
