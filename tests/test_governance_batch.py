@@ -7,7 +7,7 @@ import orjson
 import pytest
 
 from streams.events import Decoder
-from streams.governance.debunks import DebunkTracker
+from streams.governance.debunks import DebunkMetrics, DebunkTracker
 
 REGIONS = ["370102", "370200", "3717", "110105", "370000", "", None, "not a code"]
 
@@ -29,23 +29,64 @@ def random_rows(seed: int) -> list[dict]:
     return rows
 
 
+def plain_metrics(rows, rumour_id):
+    """The figures of one rumour counted event by event, in plain Python (the oracle)."""
+    from streams.governance.divisions import normalise_region, unit_of
+
+    mine = [r for r in rows if r["rumour_id"] == rumour_id]
+    shares = [r for r in mine if r["kind"] != "debunk"]
+    debunks = [r for r in mine if r["kind"] == "debunk"]
+
+    def accounts(rs):
+        return {r["account_id"] for r in rs} | {r["parent_account_id"] for r in rs
+                                                if r.get("parent_account_id")}
+
+    exposed, reached = accounts(shares), accounts(debunks)
+    covered = exposed & reached
+    city_of = {}  # account -> city of its earliest share (by ts, then event id) with a region
+    for r in sorted(shares, key=lambda r: (r["ts"], r["event_id"])):
+        city = unit_of(normalise_region(r["region"]), "city") if r.get("region") else None
+        if city is not None and r["account_id"] not in city_of:
+            city_of[r["account_id"]] = city
+    by_city = {}
+    for account, city in city_of.items():
+        row = by_city.setdefault(city, {"exposed": 0, "covered": 0})
+        row["exposed"] += 1
+        row["covered"] += account in covered
+    for row in by_city.values():
+        row["coverage"] = row["covered"] / row["exposed"]
+    first_share = min((r["ts"] for r in shares), default=None)
+    first_debunk = min((r["ts"] for r in debunks), default=None)
+    return DebunkMetrics(
+        rumour_id=rumour_id, rumour_shares=len({r["event_id"] for r in shares}),
+        exposed=len(exposed), debunk_shares=len({r["event_id"] for r in debunks}),
+        reached=len(reached), covered=len(covered),
+        coverage=len(covered) / len(exposed) if exposed else None,
+        first_rumour_ms=first_share, first_debunk_ms=first_debunk,
+        time_to_debunk_ms=(first_debunk - first_share
+                           if first_share is not None and first_debunk is not None else None),
+        by_city=dict(sorted(by_city.items())))
+
+
 @pytest.mark.parametrize("seed", range(6))
-def test_batch_observe_equals_event_by_event(seed):
+def test_batches_and_event_dicts_give_the_plain_counts(seed):
     rows = random_rows(seed)
-    by_batch, by_event = DebunkTracker(), DebunkTracker()
+    by_batch, by_rows = DebunkTracker(), DebunkTracker()
     for start in range(0, len(rows), 70):  # several batches, a rumour spread over them
         chunk = rows[start:start + 70]
         batch, dead = Decoder().decode([orjson.dumps(r) for r in chunk])
         assert not dead
         by_batch.observe(batch)
-        by_event.observe_rows(chunk)
-    assert by_batch.rumour_ids() == by_event.rumour_ids()
-    for rumour_id in by_event.rumour_ids():
-        a, b = by_batch.metrics(rumour_id), by_event.metrics(rumour_id)
-        assert a == b
+        by_rows.observe_rows(chunk)
+    rumours = sorted({r["rumour_id"] for r in rows})
+    assert by_batch.rumour_ids() == by_rows.rumour_ids() == rumours
+    for rumour_id in rumours:
+        want = plain_metrics(rows, rumour_id)
+        assert by_batch.metrics(rumour_id) == want
+        assert by_rows.metrics(rumour_id) == want
     # The case under test occurs: some coverage and some city breakdown.
-    assert any(m.covered for m in by_event.all_metrics())
-    assert any(m.by_city for m in by_event.all_metrics())
+    assert any(plain_metrics(rows, r).covered for r in rumours)
+    assert any(plain_metrics(rows, r).by_city for r in rumours)
 
 
 def test_alerts_of_one_batch_share_one_trace_per_rumour():

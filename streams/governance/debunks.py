@@ -30,6 +30,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -96,32 +97,28 @@ class DebunkTracker:
 
     def observe(self, batch) -> None:
         """Take an :class:`streams.events.EventBatch`."""
-        if not len(batch):
-            return
-        # Grouped by rumour, each group's sets grow by whole columns (set.update runs in C):
-        # the worker calls this for every stored batch.
-        groups: dict[str, list[int]] = {}
-        for i, rumour_id in enumerate(batch.rumour_id):
-            groups.setdefault(rumour_id, []).append(i)
-        debunk = (np.asarray(batch.kind) == DEBUNK).tolist()
-        ts = np.asarray(batch.ts_ms).tolist()
-        with self._lock:
-            for rumour_id, rows in groups.items():
-                _add_rows(self._live(rumour_id), batch, ts, debunk, rows)
-            self._evict(set(groups))
+        if len(batch):
+            self._observe(batch.rumour_id, _batch_columns(batch))
 
     def observe_rows(self, rows) -> None:
         """Take event dicts (v1 field names; ``ts`` in epoch ms)."""
-        with self._lock:
-            touched = set()
-            for r in rows:
-                touched.add(r["rumour_id"])
-                self._one(r["rumour_id"], r["event_id"], r["account_id"], int(r["ts"]),
-                          r.get("parent_account_id"), r.get("kind") == "debunk", r.get("region"))
-            self._evict(touched)
+        rows = list(rows)
+        if rows:
+            self._observe([r["rumour_id"] for r in rows], _Columns(
+                [r["event_id"] for r in rows], [r["account_id"] for r in rows],
+                [r.get("parent_account_id") for r in rows], [r.get("region") for r in rows],
+                [int(r["ts"]) for r in rows], [r.get("kind") == "debunk" for r in rows]))
 
-    def _one(self, rumour_id, event_id, account, ts, parent_account, is_debunk, region) -> None:
-        _add(self._live(rumour_id), event_id, account, ts, parent_account, is_debunk, region)
+    def _observe(self, rumour_ids, cols: "_Columns") -> None:
+        # Grouped by rumour, each group's sets grow by whole columns (set.update runs in C):
+        # the worker calls this for every stored batch.
+        groups: dict[str, list[int]] = {}
+        for i, rumour_id in enumerate(rumour_ids):
+            groups.setdefault(rumour_id, []).append(i)
+        with self._lock:
+            for rumour_id, rows in groups.items():
+                _add_rows(self._live(rumour_id), cols, rows)
+            self._evict(set(groups))
 
     def _live(self, rumour_id: str) -> _Rumour:
         """The rumour's state to add events to, most recently used (partial when it was dropped:
@@ -161,8 +158,7 @@ class DebunkTracker:
                 self._evicted.discard(rumour_id)
             batch = self.loader([rumour_id])
             rows = [i for i, r in enumerate(batch.rumour_id) if r == rumour_id]
-            _add_rows(st, batch, np.asarray(batch.ts_ms).tolist(),
-                      (np.asarray(batch.kind) == DEBUNK).tolist(), rows)
+            _add_rows(st, _batch_columns(batch), rows)
             st.partial = False
             self.restores += 1
         self.rumours.move_to_end(rumour_id)
@@ -191,10 +187,28 @@ class DebunkTracker:
         return [self.metrics(r) for r in self.rumour_ids()]
 
 
-def _add_rows(st: _Rumour, batch, ts: list, debunk: list, rows: list) -> None:
-    """:func:`_add` for ``rows`` of ``batch`` (one rumour), a column at a time: the same unions
-    and minima, so the same state as event by event."""
-    events, accounts, parents = batch.event_id, batch.account_id, batch.parent_account_id
+class _Columns(NamedTuple):
+    """The event columns the tracker reads (lists; ``debunk`` a bool per event)."""
+
+    event_id: list
+    account_id: list
+    parent_account_id: list
+    region: list
+    ts: list
+    debunk: list
+
+
+def _batch_columns(batch) -> _Columns:
+    return _Columns(batch.event_id, batch.account_id, batch.parent_account_id, batch.region,
+                    np.asarray(batch.ts_ms).tolist(), (np.asarray(batch.kind) == DEBUNK).tolist())
+
+
+def _add_rows(st: _Rumour, cols: _Columns, rows: list) -> None:
+    """Add ``rows`` (events of one rumour) a column at a time. Unions and minima only (an
+    account's city is that of its earliest event by (ts, event_id)): the state does not depend
+    on the order of events or on how they are split into batches."""
+    events, accounts, parents, ts, debunk = (cols.event_id, cols.account_id,
+                                             cols.parent_account_id, cols.ts, cols.debunk)
     for is_debunk in (True, False):
         picked = [i for i in rows if debunk[i] is is_debunk]
         if not picked:
@@ -212,7 +226,7 @@ def _add_rows(st: _Rumour, batch, ts: list, debunk: list, rows: list) -> None:
         st.exposed.update([parents[i] for i in picked if parents[i]])
         if st.first_rumour_ms is None or first < st.first_rumour_ms:
             st.first_rumour_ms = first
-        regions, city_of, cities = batch.region, st.account_city, {}
+        regions, city_of, cities = cols.region, st.account_city, {}
         for i in picked:
             region = regions[i]
             if region:
@@ -223,30 +237,6 @@ def _add_rows(st: _Rumour, batch, ts: list, debunk: list, rows: list) -> None:
                         city = cities[region] = unit_of(normalise_region(region), "city")
                     if city is not None:
                         city_of[accounts[i]] = (ts[i], events[i], city)
-
-
-def _add(st: _Rumour, event_id, account, ts, parent_account, is_debunk, region) -> None:
-    # Unions and minima only: the result does not depend on the order of events.
-    if is_debunk:
-        st.debunk_events.add(event_id)
-        st.reached.add(account)
-        if parent_account:
-            st.reached.add(parent_account)
-        if st.first_debunk_ms is None or ts < st.first_debunk_ms:
-            st.first_debunk_ms = ts
-        return
-    st.rumour_events.add(event_id)
-    st.exposed.add(account)
-    if parent_account:
-        st.exposed.add(parent_account)
-    if st.first_rumour_ms is None or ts < st.first_rumour_ms:
-        st.first_rumour_ms = ts
-    if region:
-        known = st.account_city.get(account)
-        if known is None or (ts, event_id) < known[:2]:
-            city = unit_of(normalise_region(region), "city")
-            if city is not None:
-                st.account_city[account] = (ts, event_id, city)
 
 
 def _metrics(rumour_id: str, st: _Rumour) -> DebunkMetrics:
