@@ -95,6 +95,17 @@ class _Rumour:
     seen: set = field(default_factory=set)  # hash(event_id) of the events counted
 
 
+def _share_rows(batch) -> list[tuple]:
+    """``(rumour_id, event_id, ts, region)`` of a batch's shares (debunks left out), in time
+    order (stable); lists, not numpy scalars, are indexed per event."""
+    debunk = (np.asarray(batch.kind) == DEBUNK).tolist()
+    ts = np.asarray(batch.ts_ms)
+    order = np.argsort(ts, kind="stable").tolist()
+    ts = ts.tolist()
+    rumours, events, regions = batch.rumour_id, batch.event_id, batch.region
+    return [(rumours[i], events[i], ts[i], regions[i]) for i in order if not debunk[i]]
+
+
 class AlertRouter:
     """Counts shares per rumour and jurisdiction unit and raises alerts.
 
@@ -125,13 +136,7 @@ class AlertRouter:
     # -- input ------------------------------------------------------------------------------
     def observe(self, batch) -> list[dict]:
         """Count a batch (:class:`streams.events.EventBatch`); return the alerts it raised."""
-        debunk = (np.asarray(batch.kind) == DEBUNK).tolist()
-        ts = np.asarray(batch.ts_ms)
-        order = np.argsort(ts, kind="stable").tolist()
-        ts = ts.tolist()  # Python ints: indexing a list, not a numpy array, per event
-        rumours, events, regions = batch.rumour_id, batch.event_id, batch.region
-        rows = [(rumours[i], events[i], ts[i], regions[i]) for i in order if not debunk[i]]
-        return self._ingest(rows)
+        return self._ingest(_share_rows(batch))
 
     def observe_rows(self, rows) -> list[dict]:
         """Count event dicts (``ts`` in epoch ms)."""
@@ -154,10 +159,19 @@ class AlertRouter:
         back = {r[0] for r in rows if r[0] in self._evicted}
         if back:
             self._restore(back, rows)
+        touched = self._count_rows(rows)
+        for rumour_id in sorted(touched):
+            st = self._rumours[rumour_id]
+            raised.extend(self._evaluate(rumour_id, st, st.watermark - 1))
+            self._rumours.move_to_end(rumour_id)
+        self._evict(touched)
+
+    def _count_rows(self, rows) -> set:
+        """Count ``(rumour_id, event_id, ts, region)`` rows not counted before; the rumours
+        that got new events. The new events are summed per (rumour, minute, region) first, so
+        the units of a region are looked up once per group, not once per event (sums: the
+        order does not matter, and no minute is judged before the rows are all counted)."""
         touched = set()
-        # New events are counted per (rumour, minute, region) first: the units of a region are
-        # then looked up once per group, not once per event (sums: the order does not matter,
-        # and no minute is judged before the whole batch is counted).
         groups: dict[tuple, int] = {}
         mark = self._mark
         for rumour_id, event_id, ts, region in rows:
@@ -174,20 +188,7 @@ class AlertRouter:
         levels = self.config.levels
         for (rumour_id, minute, region), n in groups.items():
             self._add_units(self._rumours[rumour_id], minute, region, n, levels)
-        for rumour_id in sorted(touched):
-            st = self._rumours[rumour_id]
-            raised.extend(self._evaluate(rumour_id, st, st.watermark - 1))
-            self._rumours.move_to_end(rumour_id)
-        self._evict(touched)
-
-    def _count(self, st: _Rumour, event_id, ts: int, region) -> bool:
-        """Count one event; False when it was counted before."""
-        minute = self._mark(st, event_id, ts)
-        if minute is None:
-            return False
-        if region:
-            self._add_units(st, minute, region, 1, self.config.levels)
-        return True
+        return touched
 
     @staticmethod
     def _mark(st: _Rumour, event_id, ts: int):
@@ -239,19 +240,14 @@ class AlertRouter:
         """Rebuild dropped rumours from their stored events, except the events of ``rows``
         (the batch being counted, already stored): those must still raise their alerts."""
         pending = {(r[0], r[1]) for r in rows if r[0] in rumour_ids}
-        batch = self.loader(sorted(rumour_ids))
-        kinds = np.asarray(batch.kind)
-        order = np.argsort(np.asarray(batch.ts_ms), kind="stable")
+        stored = _share_rows(self.loader(sorted(rumour_ids)))
         for rumour_id in rumour_ids:
             self._evicted.discard(rumour_id)
             self._rumours[rumour_id] = _Rumour()
         self._replaying = True
         try:
-            for i in order.tolist():
-                rid, eid = batch.rumour_id[i], batch.event_id[i]
-                if int(kinds[i]) == DEBUNK or rid not in rumour_ids or (rid, eid) in pending:
-                    continue
-                self._count(self._rumours[rid], eid, int(batch.ts_ms[i]), batch.region[i])
+            self._count_rows(r for r in stored
+                             if r[0] in rumour_ids and (r[0], r[1]) not in pending)
             for rumour_id in sorted(rumour_ids):
                 st = self._rumours[rumour_id]
                 self._evaluate(rumour_id, st, st.watermark - 1)  # raised before: not again
