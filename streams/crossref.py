@@ -31,19 +31,11 @@ def refuse_cross_rumour_parents(batch: EventBatch, dead: list, registries, store
     rumour_ids, parent_ids = batch.rumour_id, batch.parent_event_id
     # Parents that are not in the batch under the same rumour, grouped by rumour so that each
     # rumour's graphs are asked once (one vectorised IdIndex.find) instead of once per row.
-    # Membership is tested on one set built at C speed: a set of event ids when the batch holds
-    # one rumour (the usual case: a take() of one partition's messages), of pairs otherwise.
+    in_batch = set(zip(rumour_ids, batch.event_id))  # built at C speed
     pending: dict[str, list] = {}
-    if len(set(rumour_ids)) == 1:
-        rid, in_batch = rumour_ids[0], set(batch.event_id)
-        rows = [i for i, pid in enumerate(parent_ids) if pid is not None and pid not in in_batch]
-        if rows:
-            pending[rid] = rows
-    else:
-        pairs = set(zip(rumour_ids, batch.event_id))
-        for i, (pid, rid) in enumerate(zip(parent_ids, rumour_ids)):
-            if pid is not None and (rid, pid) not in pairs:
-                pending.setdefault(rid, []).append(i)
+    for i, (pid, rid) in enumerate(zip(parent_ids, rumour_ids)):
+        if pid is not None and (rid, pid) not in in_batch:
+            pending.setdefault(rid, []).append(i)
     if not pending:
         return batch
     unknown = []  # rows whose parent is not (yet) an event of their own rumour
