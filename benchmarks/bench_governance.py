@@ -1,0 +1,97 @@
+"""CPU per event of the governance observers a worker runs after every stored batch
+(``Governance.observe``: report desk, debunk tracker, alert router), without Kafka or a store.
+
+A seeded synthetic stream (streams/synthetic.py, 10% debunk events, one source post with text
+per rumour) is cut into batches of ``--batch`` events and fed to a fresh hub; the figure is
+process-time per event over the whole stream (median of ``--repeat`` runs), with each
+observer's own share. Two arrival shapes:
+
+* ``rumour``: each rumour's events arrive together, in time order (the ingest benchmark's
+  stream: Kafka messages keyed by rumour), so a batch holds a few whole cascades;
+* ``time``: every rumour's events interleaved by time, so a batch holds a time slice of all.
+
+    python -m benchmarks.bench_governance --events 500000 --batch 50000 --repeat 3
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+
+import orjson
+
+from streams.decoder import Decoder
+from streams.events import EventBatch
+from streams.governance.config import GovernanceConfig
+from streams.governance.hub import Governance
+from streams.synthetic import synthetic_events
+
+
+def stream_batches(n_events: int, batch: int, seed: int, shape: str = "rumour",
+                   shares_per_rumour: int = 5000) -> list[EventBatch]:
+    """The seeded stream cut into decoded batches of ``batch`` events.
+
+    >>> [len(b) for b in stream_batches(1200, 500, seed=1, shares_per_rumour=200)]
+    [500, 500, 200]
+    """
+    n_rumours = max(1, -(-n_events // shares_per_rumour))
+    events = list(synthetic_events(n_rumours, shares_per_rumour, seed=seed, prefix=f"g{seed}"))[:n_events]
+    for e in events:  # the source post carries the rumour's text (the report desk indexes it)
+        if e["kind"] == "post":
+            e["text"] = f"rumour {e['rumour_id']}: the bridge on route {e['event_id'][-3:]} collapsed"
+    if shape == "time":
+        events.sort(key=lambda e: e["ts"])
+    elif shape != "rumour":
+        raise ValueError(f"shape: {shape!r}")
+    out = []
+    decoder = Decoder()
+    for i in range(0, len(events), batch):
+        b, dead = decoder.decode([orjson.dumps(events[i:i + batch])])
+        assert not dead, dead[:1]
+        out.append(b)
+    return out
+
+
+def run_once(batches, config: GovernanceConfig | None = None) -> dict:
+    """Process-time per event of one fresh hub fed ``batches``: in all and per observer."""
+    hub = Governance(None, config=config)
+    parts = {"desk": hub.desk.observe, "debunks": hub.debunks.observe, "alerts": hub.alerts.observe}
+    spent = dict.fromkeys(parts, 0.0)
+    n = raised = 0
+    for batch in batches:
+        for name, observe in parts.items():
+            t0 = time.process_time()
+            out = observe(batch)
+            spent[name] += time.process_time() - t0
+            if name == "alerts":
+                raised += len(out)
+        n += len(batch)
+    t0 = time.process_time()
+    raised += len(hub.flush())
+    flush = time.process_time() - t0
+    us = {k: v / n * 1e6 for k, v in spent.items()}
+    return {"us_per_event": sum(us.values()), **{f"{k}_us": v for k, v in us.items()},
+            "flush_ms": flush * 1e3, "events": n, "alerts": raised}
+
+
+def main(argv=None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--events", type=int, default=500_000)
+    ap.add_argument("--batch", type=int, default=50_000)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--shapes", default="rumour,time")
+    args = ap.parse_args(argv)
+    result = {"events": args.events, "batch": args.batch, "repeat": args.repeat, "seed": args.seed}
+    for shape in args.shapes.split(","):
+        batches = stream_batches(args.events, args.batch, args.seed, shape)
+        runs = [run_once(batches) for _ in range(args.repeat)]
+        med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+        result[shape] = {k: round(v, 3) for k, v in med.items()}
+    print(json.dumps(result))
+    return result
+
+
+if __name__ == "__main__":
+    main()
