@@ -20,6 +20,13 @@ times only the engine's ``Decoder.decode`` on the same events sent as JSON array
 event through ``validate_event``, as before; and read into columns) and as columnar messages
 (streams/events_columnar.py): us/event of CPU time (``process_time``, steadier than the
 wall clock on a shared machine) and of wall time, median and best of ``--runs`` runs.
+
+    .venv/bin/python -m benchmarks.proto_pipeline --prepare [--events 500000] [--runs 5]
+
+times the prepare side of the engine's Pipeline on columnar messages of 2,000 events grouped 25
+to a batch (50,000 events): CPU us/event (``thread_time``) of decode, restore, cross-rumour
+check, graphs and the whole ``prepare`` call, median over ``--runs`` runs (each a fresh
+Pipeline over a store stub that accepts writes, so the write-behind bookkeeping runs too).
 """
 from __future__ import annotations
 
@@ -195,6 +202,73 @@ def decode_only(n_events: int, per_message: int, batch_messages: int, runs: int)
     return out
 
 
+class _StubStore:
+    """Accepts every write; holds nothing (no restore query, no stored parent)."""
+
+    def write(self, batch, dead):
+        pass
+
+    def rumour_ids(self):
+        return []
+
+    def load_events(self, rumour_ids=None):
+        from streams.events import EventBatch
+        return EventBatch()
+
+
+def prepare_clocks(n_events: int, per_message: int, batch_messages: int, runs: int) -> dict:
+    """CPU us/event of each prepare step (median of ``runs`` fresh pipelines, same batches)."""
+    import statistics
+
+    from benchmarks import ingest_kit
+    from streams.events_columnar import encode_columns
+    from streams.pipeline import Pipeline, warm_up
+
+    warm_up()
+    arrays = [v for _, v in ingest_kit.stream_messages(n_events, per_message, 0, "prep")]
+    msgs = [encode_columns(orjson.loads(v)) for v in arrays]
+    batches = [msgs[i:i + batch_messages] for i in range(0, len(msgs), batch_messages)]
+    steps = ("decode", "restore", "refuse", "graph")
+
+    class Clocked(Pipeline):
+        def _clock(self, name, fn, *args):
+            t0 = time.thread_time()
+            try:
+                return fn(*args)
+            finally:
+                self.clocks[name] += time.thread_time() - t0
+
+        def _restore_from_store(self, batch):
+            return self._clock("restore", super()._restore_from_store, batch)
+
+        def _refuse_cross_rumour_parents(self, batch, dead):
+            return self._clock("refuse", super()._refuse_cross_rumour_parents, batch, dead)
+
+        def _apply_to_graphs(self, batch, dead):
+            return self._clock("graph", super()._apply_to_graphs, batch, dead)
+
+    per_run: dict = {k: [] for k in (*steps, "prepare")}
+    for _ in range(runs):
+        pipe = Clocked(_StubStore())
+        pipe.clocks = dict.fromkeys(steps, 0.0)
+        decode = pipe.decoder.decode
+        pipe.decoder.decode = lambda m, s=None, now_ms=None: pipe._clock("decode", decode, m, s, now_ms)
+        total = 0.0
+        for b in batches:
+            t0 = time.thread_time()
+            prepared = pipe.prepare(b, None, [0] * len(b))
+            total += time.thread_time() - t0
+            pipe.write_prepared(prepared)
+        for k in steps:
+            per_run[k].append(pipe.clocks[k])
+        per_run["prepare"].append(total)
+    us = lambda s: round(s * 1e6 / n_events, 3)  # noqa: E731
+    out = {f"{k}_us": us(statistics.median(v)) for k, v in per_run.items()}
+    out["prepare_us_best"] = us(min(per_run["prepare"]))
+    out.update(events=n_events, per_message=per_message, batch_messages=batch_messages, runs=runs)
+    return out
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--events", type=int, default=200_000)
@@ -204,7 +278,13 @@ def main(argv=None) -> None:
     ap.add_argument("--decode-only", action="store_true",
                     help="time Decoder.decode on JSON-array vs columnar messages of the same events")
     ap.add_argument("--runs", type=int, default=7, help="runs of each form with --decode-only")
+    ap.add_argument("--prepare", action="store_true",
+                    help="CPU us/event of the engine's prepare steps on columnar messages")
     args = ap.parse_args(argv)
+    if args.prepare:
+        print(orjson.dumps(prepare_clocks(args.events, args.per_message, args.batch_messages,
+                                          args.runs)).decode())
+        return
     if args.decode_only:
         print(orjson.dumps(decode_only(args.events, args.per_message, args.batch_messages,
                                        args.runs)).decode())
