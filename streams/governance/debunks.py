@@ -29,15 +29,17 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from operator import itemgetter
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import numpy as np
 
-from streams.events import KIND_CODE, KINDS
+from streams.events import KIND_CODE, KINDS, EventBatch
 from streams.governance.divisions import normalise_region, unit_of
 
 DEBUNK = KIND_CODE["debunk"]
+SHARE = KIND_CODE["share"]
 
 
 @dataclass
@@ -95,30 +97,26 @@ class DebunkTracker:
         self.restores = 0
         self._lock = threading.RLock()
 
-    def observe(self, batch) -> None:
-        """Take an :class:`streams.events.EventBatch`."""
+    def observe(self, batch, view: "BatchView | None" = None) -> None:
+        """Take an :class:`streams.events.EventBatch` (``view``: its :func:`batch_view`, when
+        the hub has made one for every observer)."""
         if len(batch):
-            self._observe(batch.rumour_id, _batch_columns(batch))
+            view = view or batch_view(batch)
+            self._observe(view.groups, _columns(batch.event_id, batch.account_id, batch.parent_account_id, view))
 
     def observe_rows(self, rows) -> None:
         """Take event dicts (v1 field names; ``ts`` in epoch ms)."""
-        rows = list(rows)
-        if rows:
-            self._observe([r["rumour_id"] for r in rows], _Columns(
-                [r["event_id"] for r in rows], [r["account_id"] for r in rows],
-                [r.get("parent_account_id") for r in rows], [r.get("region") for r in rows],
-                [int(r["ts"]) for r in rows], [r.get("kind") == "debunk" for r in rows]))
+        batch = batch_of_rows(rows, ("account_id", "parent_account_id"))
+        if len(batch):
+            self.observe(batch)
 
-    def _observe(self, rumour_ids, cols: "_Columns") -> None:
-        # Grouped by rumour, each group's sets grow by whole columns (set.update runs in C):
-        # the worker calls this for every stored batch.
-        groups: dict[str, list[int]] = {}
-        for i, rumour_id in enumerate(rumour_ids):
-            groups.setdefault(rumour_id, []).append(i)
+    def _observe(self, groups, cols: "_Columns") -> None:
+        # Grouped by rumour (first appearance order: the LRU order), each group's sets grow
+        # by whole columns (set.update runs in C): the worker calls this for every stored batch.
         with self._lock:
-            for rumour_id, rows in groups.items():
+            for rumour_id, rows in groups:
                 _add_rows(self._live(rumour_id), cols, rows)
-            self._evict(set(groups))
+            self._evict({g[0] for g in groups})
 
     def _live(self, rumour_id: str) -> _Rumour:
         """The rumour's state to add events to, most recently used (partial when it was dropped:
@@ -157,8 +155,11 @@ class DebunkTracker:
                 st = self.rumours[rumour_id] = _Rumour()
                 self._evicted.discard(rumour_id)
             batch = self.loader([rumour_id])
-            rows = [i for i, r in enumerate(batch.rumour_id) if r == rumour_id]
-            _add_rows(st, _batch_columns(batch), rows)
+            view = batch_view(batch)
+            cols = _columns(batch.event_id, batch.account_id, batch.parent_account_id, view)
+            for rid, rows in view.groups:
+                if rid == rumour_id:
+                    _add_rows(st, cols, rows)
             st.partial = False
             self.restores += 1
         self.rumours.move_to_end(rumour_id)
@@ -187,56 +188,168 @@ class DebunkTracker:
         return [self.metrics(r) for r in self.rumour_ids()]
 
 
+class BatchView(NamedTuple):
+    """What every governance observer reads of a batch, computed once per batch."""
+
+    groups: list  # (rumour_id, ascending row positions), rumours in order of first appearance
+    regions: list  # the distinct values of the region column, in order of first appearance
+    region: np.ndarray  # int32 per row: its index in ``regions``
+    debunk: np.ndarray  # bool per row
+    ts: np.ndarray  # int64 per row
+
+
+def batch_view(batch) -> BatchView:
+    """The :class:`BatchView` of an :class:`~streams.events.EventBatch`.
+
+    >>> from streams.events import EventBatch
+    >>> v = batch_view(EventBatch(rumour_id=["r", "s", "r"], region=["370102", None, "370102"],
+    ...                           ts_ms=np.array([3, 1, 2]), kind=np.array([1, 3, 1], np.uint8)))
+    >>> [(r, rows.tolist()) for r, rows in v.groups], v.regions, v.region.tolist(), v.debunk.tolist()
+    ([('r', [0, 2]), ('s', [1])], ['370102', None], [0, 1, 0], [False, True, False])
+    """
+    regions = dict.fromkeys(batch.region)
+    for code, region in enumerate(regions):
+        regions[region] = code
+    region = np.fromiter(map(regions.__getitem__, batch.region), np.int32, len(batch.region))
+    return BatchView(group_rows(batch.rumour_id), list(regions), region,
+                     np.asarray(batch.kind) == DEBUNK, np.asarray(batch.ts_ms, np.int64))
+
+
+def batch_of_rows(rows, extra: tuple = ()) -> EventBatch:
+    """An :class:`~streams.events.EventBatch` of event dicts (``ts`` in epoch ms), with the
+    columns the observers read: ids, ``ts``, ``kind`` (debunk or not), ``region`` and ``extra``."""
+    rows = list(rows)
+    batch = EventBatch(
+        event_id=[r["event_id"] for r in rows], rumour_id=[r["rumour_id"] for r in rows],
+        ts_ms=np.array([int(r["ts"]) for r in rows], np.int64), region=[r.get("region") for r in rows],
+        kind=np.array([DEBUNK if r.get("kind") == "debunk" else SHARE for r in rows], np.uint8))
+    for name in extra:
+        setattr(batch, name, [r.get(name) for r in rows])
+    return batch
+
+
 class _Columns(NamedTuple):
-    """The event columns the tracker reads (lists; ``debunk`` a bool per event)."""
+    """The event columns the tracker reads: string columns as lists, ``ts`` (int64),
+    ``debunk`` (bool) and ``city`` (int32 index into ``cities``, -1: no known city) arrays."""
 
     event_id: list
     account_id: list
     parent_account_id: list
-    region: list
-    ts: list
-    debunk: list
+    ts: np.ndarray
+    debunk: np.ndarray
+    city: np.ndarray
+    cities: list
 
 
-def _batch_columns(batch) -> _Columns:
-    return _Columns(batch.event_id, batch.account_id, batch.parent_account_id, batch.region,
-                    np.asarray(batch.ts_ms).tolist(), (np.asarray(batch.kind) == DEBUNK).tolist())
+_CITY_OF_REGION: dict = {}  # region field -> city code or None (regions repeat: looked up once)
 
 
-def _add_rows(st: _Rumour, cols: _Columns, rows: list) -> None:
+def _columns(events, accounts, parents, view: BatchView) -> _Columns:
+    cache = _CITY_OF_REGION
+    if len(cache) > 65536:  # arbitrary region texts must not grow it without bound
+        cache.clear()
+    codes, cities = np.full(len(view.regions) + 1, -1, np.int32), []
+    for k, region in enumerate(view.regions):
+        city = cache.get(region, False)
+        if city is False:
+            city = cache[region] = unit_of(normalise_region(region), "city") if region else None
+        if city is not None:
+            codes[k] = len(cities)
+            cities.append(city)
+    return _Columns(events, accounts, parents, view.ts, view.debunk, codes[view.region], cities)
+
+
+def group_rows(keys) -> list[tuple]:
+    """``(key, rows)`` per distinct key of a column, in order of first appearance; ``rows``
+    (int64, ascending) are the positions holding it. Codes by a dict, grouping by a stable
+    argsort: no per-row Python.
+
+    >>> [(k, r.tolist()) for k, r in group_rows(["b", "a", "b"])]
+    [('b', [0, 2]), ('a', [1])]
+    """
+    n = len(keys)
+    first = dict.fromkeys(keys)
+    if len(first) == 1:
+        return [(next(iter(first)), np.arange(n))]
+    for code, key in enumerate(first):
+        first[key] = code
+    codes = np.fromiter(map(first.__getitem__, keys), np.int64, n)
+    order = np.argsort(codes, kind="stable")
+    bounds = np.cumsum(np.bincount(codes, minlength=len(first)))[:-1]
+    return list(zip(first, np.split(order, bounds)))
+
+
+def pick(column: list, rows: np.ndarray) -> list:
+    """``column``'s items at ``rows`` (ascending positions): a slice when they are contiguous.
+
+    >>> pick(["a", "b", "c", "d"], np.array([1, 2])), pick(["a", "b", "c"], np.array([0, 2]))
+    (['b', 'c'], ['a', 'c'])
+    """
+    if not len(rows):
+        return []
+    lo, hi = int(rows[0]), int(rows[-1]) + 1
+    if hi - lo == len(rows):
+        return column[lo:hi]
+    return take(column, rows)
+
+
+def take(column: list, rows: np.ndarray) -> list:
+    """``column``'s items at ``rows`` (any order), by one ``itemgetter`` call.
+
+    >>> take(["a", "b", "c"], np.array([2, 0]))
+    ['c', 'a']
+    """
+    if len(rows) == 1:
+        return [column[int(rows[0])]]
+    return list(itemgetter(*rows.tolist())(column)) if len(rows) else []
+
+
+def _add_rows(st: _Rumour, cols: _Columns, rows: np.ndarray) -> None:
     """Add ``rows`` (events of one rumour) a column at a time. Unions and minima only (an
     account's city is that of its earliest event by (ts, event_id)): the state does not depend
     on the order of events or on how they are split into batches."""
-    events, accounts, parents, ts, debunk = (cols.event_id, cols.account_id,
-                                             cols.parent_account_id, cols.ts, cols.debunk)
-    for is_debunk in (True, False):
-        picked = [i for i in rows if debunk[i] is is_debunk]
-        if not picked:
+    is_debunk = cols.debunk[rows]
+    for debunk_rows, events, accounts, first_name in (
+            (True, st.debunk_events, st.reached, "first_debunk_ms"),
+            (False, st.rumour_events, st.exposed, "first_rumour_ms")):
+        picked = rows[is_debunk] if debunk_rows else rows[~is_debunk]
+        if not len(picked):
             continue
-        first = min(ts[i] for i in picked)
-        if is_debunk:
-            st.debunk_events.update([events[i] for i in picked])
-            st.reached.update([accounts[i] for i in picked])
-            st.reached.update([parents[i] for i in picked if parents[i]])
-            if st.first_debunk_ms is None or first < st.first_debunk_ms:
-                st.first_debunk_ms = first
-            continue
-        st.rumour_events.update([events[i] for i in picked])
-        st.exposed.update([accounts[i] for i in picked])
-        st.exposed.update([parents[i] for i in picked if parents[i]])
-        if st.first_rumour_ms is None or first < st.first_rumour_ms:
-            st.first_rumour_ms = first
-        regions, city_of, cities = cols.region, st.account_city, {}
-        for i in picked:
-            region = regions[i]
-            if region:
-                known = city_of.get(accounts[i])
-                if known is None or (ts[i], events[i]) < known[:2]:
-                    city = cities.get(region, False)
-                    if city is False:
-                        city = cities[region] = unit_of(normalise_region(region), "city")
-                    if city is not None:
-                        city_of[accounts[i]] = (ts[i], events[i], city)
+        events.update(pick(cols.event_id, picked))
+        accounts.update(pick(cols.account_id, picked))
+        accounts.update(filter(None, pick(cols.parent_account_id, picked)))
+        first = int(cols.ts[picked].min())
+        known = getattr(st, first_name)
+        if known is None or first < known:
+            setattr(st, first_name, first)
+        if not debunk_rows:
+            _add_cities(st, cols, picked[cols.city[picked] >= 0])
+
+
+def _add_cities(st: _Rumour, cols: _Columns, rows: np.ndarray) -> None:
+    """Each account's city from its earliest event by (ts, event_id), merged with what the
+    rumour knew. Rows sorted by time only; equal times (few) are settled by event id after."""
+    if not len(rows):
+        return
+    ts = cols.ts[rows]
+    order = np.argsort(ts, kind="stable")
+    rows, ts = rows[order], ts[order]
+    ts_list = ts.tolist()
+    events, accounts = take(cols.event_id, rows), take(cols.account_id, rows)
+    cities = list(map(cols.cities.__getitem__, cols.city[rows].tolist()))
+    # Reversed, so that a later (earlier in time) item overwrites: each account keeps its first.
+    new = dict(zip(reversed(accounts), zip(reversed(ts_list), reversed(events), reversed(cities))))
+    ties = np.flatnonzero(ts[1:] == ts[:-1])
+    for j in set(ties.tolist()) | set((ties + 1).tolist()):
+        cur = new[accounts[j]]
+        if (ts_list[j], events[j]) < cur[:2]:
+            new[accounts[j]] = (ts_list[j], events[j], cities[j])
+    city_of = st.account_city
+    if city_of:
+        for account in new.keys() & city_of.keys():
+            if city_of[account][:2] <= new[account][:2]:
+                del new[account]
+    city_of.update(new)
 
 
 def _metrics(rumour_id: str, st: _Rumour) -> DebunkMetrics:
@@ -266,6 +379,7 @@ def debunk_metrics(rows, rumour_id: str) -> DebunkMetrics | None:
 
 
 def tracker_from_batch(batch) -> DebunkTracker:
+    """A tracker fed one batch (the service's figures of a stored rumour)."""
     tracker = DebunkTracker()
     tracker.observe(batch)
     return tracker

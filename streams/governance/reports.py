@@ -21,6 +21,8 @@ import re
 import threading
 import time
 
+import numpy as np
+
 from graph.types import FLAG_PRESENT
 from streams.events import EventError, KIND_CODE, format_ts, parse_ts
 from streams.governance.config import GovernanceConfig
@@ -142,9 +144,11 @@ class ReportDesk:
 
     def observe(self, batch) -> None:
         """Index the source-post texts of a batch (events of kind ``post`` with text)."""
-        for i in range(len(batch)):
-            if int(batch.kind[i]) == POST and batch.text[i]:
-                self.add_rumour_text(batch.rumour_id[i], batch.text[i])
+        # Only source posts can carry a rumour's text: the other rows are never looked at.
+        texts, rumours = batch.text, batch.rumour_id
+        for i in np.flatnonzero(np.asarray(batch.kind) == POST).tolist():
+            if texts[i]:
+                self.add_rumour_text(rumours[i], texts[i])
 
     # -- intake -------------------------------------------------------------------------------
     def submit(self, payload, source: str = "http", now_ms: int | None = None) -> tuple[int, dict]:
