@@ -82,9 +82,29 @@ class CascadeGraph(Answers):
         n = len(event_ids)
         if not (len(account_ids) == len(parent_event_ids) == len(parent_account_ids) == n):
             raise ValueError("add_batch: columns differ in length")
+        if np.size(ts_ms) != n or (kinds is not None and np.size(kinds) != n):
+            raise ValueError("add_batch: ts_ms or kinds differs in length")
+        if n == 0:
+            return AddResult(np.zeros(0, np.int8), {})
+        buf, st, en = encode_batch(event_ids, account_ids, parent_event_ids, parent_account_ids)
+        return self.add_encoded(buf, st, en, ts_ms, kinds)
+
+    def add_encoded(self, buf, st, en, ts_ms, kinds=None) -> AddResult:
+        """:meth:`add_batch` of ids already encoded: the four columns (event id, account,
+        parent event, parent account) of ``n`` rows as :func:`graph.ids.encode_batch` gives them
+        (string ``k * n + i`` is ``buf[st[k * n + i]:en[k * n + i]]``; empty = none). Why: the
+        pipeline encodes a whole batch of many rumours once and hands each graph its rows.
+
+        >>> from graph.ids import encode_batch
+        >>> g = CascadeGraph("r")
+        >>> buf, st, en = encode_batch(["a", "b"], ["u", "v"], [None, "a"], [None, None])
+        >>> g.add_encoded(buf, st, en, np.array([1, 2])).status.tolist(), g.n_events
+        ([0, 0], 2)
+        """
         ts_in = np.ascontiguousarray(ts_ms, dtype=np.int64).reshape(-1)
-        if ts_in.shape[0] != n:
-            raise ValueError("add_batch: ts_ms differs in length")
+        n = ts_in.shape[0]
+        if st.shape[0] != 4 * n or en.shape[0] != 4 * n:
+            raise ValueError("add_encoded: ids are not four columns of len(ts_ms) rows")
         if kinds is None:
             kind_in = _NO_KINDS  # the kernel's default (one numpy call less per batch)
         else:
@@ -95,7 +115,6 @@ class CascadeGraph(Answers):
         reason = np.zeros(n, np.int8)
         if n == 0:
             return AddResult(status, {})
-        buf, st, en = encode_batch(event_ids, account_ids, parent_event_ids, parent_account_ids)
         ev, ac = self.ev, self.ac
         row = 0
         n_rej = 0

@@ -246,3 +246,67 @@ def add_rows(ev_table, ev_offs, ev_arena, ev_limit, ac_table, ac_offs, ac_arena,
         status[i] = OK
         n_added += 1
     return n, NEED_NOTHING, n_nodes, n_acc, n_added, n_alinks, n_blind, n_rej
+
+
+@njit(cache=True, nogil=True)
+def _same_bytes(buf, a0, a1, b0, b1):
+    if a1 - a0 != b1 - b0:
+        return False
+    for t in range(a1 - a0):
+        if buf[a0 + t] != buf[b0 + t]:
+            return False
+    return True
+
+
+@njit(cache=True, nogil=True)
+def _pair_hash(buf, s, e, group):
+    return fnv1a(buf, s, e) ^ (np.uint64(group) * np.uint64(0x9E3779B97F4A7C15))
+
+
+@njit(cache=True, nogil=True)
+def parents_outside(buf, st, en, group):
+    """Rows whose parent event id is set but is no event id of a row of the same ``group``.
+
+    ``buf``/``st``/``en``: graph.ids.encode_batch of (event id, account, parent event, ...)
+    columns of ``n = group.shape[0]`` rows (event id ``i``, parent event id ``2n + i``); empty
+    parent = none. One open-addressing table over (group, event id) replaces a Python set of
+    (rumour, event) tuples (the cross-rumour check, streams/crossref.py).
+
+    >>> from graph.ids import encode_batch
+    >>> buf, st, en = encode_batch(["a", "b", "c"], ["u"] * 3, [None, "a", "a"], [None] * 3)
+    >>> parents_outside(buf, st, en, np.array([0, 0, 1])).tolist()
+    [False, False, True]
+    """
+    n = group.shape[0]
+    size = 16
+    while size < 2 * n:
+        size *= 2
+    mask = np.uint64(size - 1)
+    table = np.full(size, -1, np.int64)
+    for i in range(n):
+        s, e = st[i], en[i]
+        slot = _pair_hash(buf, s, e, group[i]) & mask
+        while True:
+            j = table[slot]
+            if j < 0:
+                table[slot] = i
+                break
+            if group[j] == group[i] and _same_bytes(buf, st[j], en[j], s, e):
+                break
+            slot = (slot + np.uint64(1)) & mask
+    out = np.zeros(n, np.bool_)
+    P = 2 * n
+    for i in range(n):
+        s, e = st[P + i], en[P + i]
+        if e == s:
+            continue
+        slot = _pair_hash(buf, s, e, group[i]) & mask
+        while True:
+            j = table[slot]
+            if j < 0:
+                out[i] = True
+                break
+            if group[j] == group[i] and _same_bytes(buf, st[j], en[j], s, e):
+                break
+            slot = (slot + np.uint64(1)) & mask
+    return out

@@ -14,6 +14,7 @@ import numpy as np
 import orjson
 
 import sql
+from graph.kernels_ingest import parents_outside
 from sql.queries import quote
 from streams.events import DeadLetter, EventBatch
 
@@ -21,37 +22,62 @@ CROSS_RUMOUR = "parent in another rumour"
 
 
 def refuse_cross_rumour_parents(batch: EventBatch, dead: list, registries, store,
-                                unstored=()) -> EventBatch:
+                                unstored=(), ids=None):
     """Rows whose parent is an event of another rumour (not of their own) become dead letters.
 
     ``unstored``: batches already accepted whose store write is still under way (write-behind);
-    they count as stored."""
+    they count as stored. ``ids``: the batch's streams.rumour_graphs.BatchIds if the caller has
+    them. Returns the batch without those rows (and, with ``ids`` given, ``(batch, ids)``)."""
+    from streams.rumour_graphs import batch_ids
+
+    given = ids is not None
     if not len(batch):
-        return batch
-    rumour_ids, parent_ids = batch.rumour_id, batch.parent_event_id
-    # Parents that are not in the batch under the same rumour, grouped by rumour so that each
-    # rumour's graphs are asked once (one vectorised IdIndex.find) instead of once per row.
-    in_batch = set(zip(rumour_ids, batch.event_id))  # built at C speed
-    pending: dict[str, list] = {}
-    for i, (pid, rid) in enumerate(zip(parent_ids, rumour_ids)):
-        if pid is not None and (rid, pid) not in in_batch:
-            pending.setdefault(rid, []).append(i)
-    if not pending:
-        return batch
+        return (batch, ids) if given else batch
+    if ids is None:
+        ids = batch_ids(batch)
+    bad = cross_rumour_rows(batch, ids, registries, store, unstored)
+    if bad:
+        now = int(time.time() * 1000)
+        for i in bad:
+            dead.append(DeadLetter(raw=row_json(batch, i), reason=CROSS_RUMOUR, source="pipeline",
+                                   received_ms=now, rumour_id=batch.rumour_id[i],
+                                   event_id=batch.event_id[i]))
+        keep = np.ones(len(batch), bool)
+        keep[bad] = False
+        batch, ids = batch.take(keep), ids.take(keep)
+    return (batch, ids) if given else batch
+
+
+def cross_rumour_rows(batch: EventBatch, ids, registries, store, unstored=()) -> list:
+    """Sorted rows of ``batch`` whose parent is no event of their own rumour (in the batch, in
+    its graphs) but is one of another rumour (in the batch, the store or ``unstored``)."""
+    n = len(batch)
+    # Parents that are not in the batch under the same rumour: one numba pass over the batch's
+    # encoded ids (a hash table of (rumour, event id)) instead of a Python set of tuples.
+    pending = np.flatnonzero(parents_outside(ids.buf, ids.st, ids.en, ids.rumour))
+    if not pending.size:
+        return []
+    # Then each rumour's graphs are asked once, on the same encoded bytes.
     unknown = []  # rows whose parent is not (yet) an event of their own rumour
-    for rid, rows in pending.items():
-        known = np.zeros(len(rows), bool)
-        pids = [batch.parent_event_id[i] for i in rows]
+    codes = ids.rumour[pending]
+    order = np.argsort(codes, kind="stable")
+    cuts = np.flatnonzero(np.diff(codes[order])) + 1
+    for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, order.size]):
+        rows = pending[order[lo:hi]]
+        rid = ids.names[int(codes[order[lo]])]
+        known = np.zeros(rows.size, bool)
+        st, en = ids.st[2 * n + rows], ids.en[2 * n + rows]
         for g in (reg.get(rid) for reg in registries):
             if g is not None:
-                known |= g.ev.find(pids) >= 0
-        unknown.extend(r for r, k in zip(rows, known.tolist()) if not k)
-    unknown.sort()
+                known |= g.ev.find_encoded(ids.buf, st, en) >= 0
+        unknown.extend(rows[~known].tolist())
     if not unknown:
-        return batch
-    wanted = {batch.parent_event_id[i] for i in unknown}
+        return []
+    unknown.sort()
+    parent_ids = batch.parent_event_id
+    wanted = {parent_ids[i] for i in unknown}
     elsewhere: dict[str, set] = {}
-    for eid, rid in zip(batch.event_id, rumour_ids):
+    for eid, rid in zip(batch.event_id, batch.rumour_id):
         if eid in wanted:
             elsewhere.setdefault(eid, set()).add(rid)
     for eid, rid in _stored_rumours_of(store, wanted):
@@ -60,17 +86,8 @@ def refuse_cross_rumour_parents(batch: EventBatch, dead: list, registries, store
         for eid, rid in zip(other.event_id, other.rumour_id):
             if eid in wanted:
                 elsewhere.setdefault(eid, set()).add(rid)
-    bad = [i for i in unknown if elsewhere.get(batch.parent_event_id[i], set()) - {batch.rumour_id[i]}]
-    if not bad:
-        return batch
-    now = int(time.time() * 1000)
-    for i in bad:
-        dead.append(DeadLetter(raw=row_json(batch, i), reason=CROSS_RUMOUR, source="pipeline",
-                               received_ms=now, rumour_id=batch.rumour_id[i],
-                               event_id=batch.event_id[i]))
-    keep = np.ones(len(batch), bool)
-    keep[bad] = False
-    return batch.take(keep)
+    rumour_ids = batch.rumour_id
+    return [i for i in unknown if elsewhere.get(parent_ids[i], set()) - {rumour_ids[i]}]
 
 
 def _stored_rumours_of(store, event_ids) -> list[tuple[str, str]]:

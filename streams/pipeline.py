@@ -43,7 +43,7 @@ from graph import ADDED, DUPLICATE, CascadeGraph
 from streams.crossref import CROSS_RUMOUR, refuse_cross_rumour_parents  # noqa: F401 (re-exported)
 from streams.events import Decoder, EventBatch
 from streams.pipeline_queries import PipelineQueries, warm_up  # noqa: F401 (re-exported)
-from streams.rumour_graphs import DEBUNK, RumourGraphs  # noqa: F401 (DEBUNK re-exported)
+from streams.rumour_graphs import DEBUNK, RumourGraphs, batch_ids  # noqa: F401 (DEBUNK re-exported)
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +112,7 @@ class Pipeline(PipelineQueries):
         self._borrowed: set[str] = set()  # graphs of rumours owned elsewhere, kept for one query
         # Called with each batch's decoded events once the batch is stored (governance hub).
         self.observers: list = []
+        self._batch_ids = None  # (batch, its BatchIds) while a batch is being prepared
 
     # -- ingest ---------------------------------------------------------------------------
     def process(self, messages, sources=None, partitions=None) -> BatchStats:
@@ -153,8 +154,10 @@ class Pipeline(PipelineQueries):
             # Both may raise (store down): nothing has changed in memory yet.
             self._restore_from_store(batch)
             batch = self._refuse_cross_rumour_parents(batch, dead)
-            rumours = set(batch.rumour_id)
+            ids = self._ids_of(batch)
+            rumours = set(ids.present()) if ids is not None else set(batch.rumour_id)
             status = self._apply_to_graphs(batch, dead)
+            self._batch_ids = None
             new_rows = np.flatnonzero(status == ADDED)
             stats.stored = int(new_rows.size)
             stats.duplicates = int(np.count_nonzero(status == DUPLICATE))
@@ -260,11 +263,20 @@ class Pipeline(PipelineQueries):
         return part is not None and part in self.assigned
 
     def _refuse_cross_rumour_parents(self, batch: EventBatch, dead: list) -> EventBatch:
-        return refuse_cross_rumour_parents(batch, dead, (self.graphs, self.debunks), self.store,
-                                           list(self._unstored.values()))
+        # The batch's ids are encoded here once; the graphs reuse them (_apply_to_graphs).
+        batch, ids = refuse_cross_rumour_parents(
+            batch, dead, (self.graphs, self.debunks), self.store, list(self._unstored.values()),
+            ids=batch_ids(batch))
+        self._batch_ids = (batch, ids)
+        return batch
+
+    def _ids_of(self, batch: EventBatch):
+        """The encoded ids made for exactly this batch object by the cross-rumour step, if any."""
+        held = getattr(self, "_batch_ids", None)
+        return held[1] if held is not None and held[0] is batch else None
 
     def _apply_to_graphs(self, batch: EventBatch, dead: list) -> np.ndarray:
-        return self.memory.apply(batch, dead)
+        return self.memory.apply(batch, dead, self._ids_of(batch))
 
     def _write_with_retry(self, batch: EventBatch, dead: list) -> None:
         deadline = time.monotonic() + self.store_retry_seconds

@@ -2,24 +2,92 @@
 budget with least-recently-touched eviction.
 
 A rumour has up to two graphs: its shares, and the shares of debunk articles (``kind == debunk``),
-which form a cascade of their own. Grouping uses one dict lookup per row to number the rumours, a
-stable argsort of the codes, and ``itemgetter`` to gather each group's columns (no Python loop per
-row beyond the dict lookup); within a group rows keep their batch order, so graphs see exactly the
-sequence the former per-row loop gave them.
+which form a cascade of their own. Grouping uses one dict lookup per row to number the rumours and
+a stable argsort of the codes; the id columns of the whole batch are encoded once
+(:class:`BatchIds`) and each graph gets its rows as index arrays into that encoding (no per-rumour
+string gathering, joining or encoding); within a group rows keep their batch order, so graphs see
+exactly the sequence the former per-row loop gave them.
 """
 from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from operator import itemgetter
+from dataclasses import dataclass
 
 import numpy as np
 
 from graph import ADDED, CascadeGraph
+from graph.ids import encode_batch
 from streams.crossref import row_json
 from streams.events import KIND_CODE, DeadLetter, EventBatch
 
 DEBUNK = KIND_CODE["debunk"]
+
+
+@dataclass
+class BatchIds:
+    """A batch's id columns UTF-8 encoded once (graph.ids.encode_batch of event id, account,
+    parent event, parent account: string ``k * n + i`` of ``buf``), with each row's rumour as a
+    number (``rumour[i]`` indexes ``names``, in order of first appearance). The cross-rumour
+    check and every rumour's graph read their rows from this one encoding instead of joining
+    and encoding the strings of each rumour again."""
+
+    buf: np.ndarray
+    st: np.ndarray  # int64, 4 * n
+    en: np.ndarray
+    rumour: np.ndarray  # int64 per row
+    names: list
+
+    def __len__(self) -> int:
+        return self.rumour.shape[0]
+
+    def take(self, rows) -> "BatchIds":
+        """The same rows as ``EventBatch.take(rows)`` (indices or a boolean mask)."""
+        n = len(self)
+        pick = np.arange(n)[rows]
+        sel = (pick[None, :] + (np.arange(4) * n)[:, None]).ravel()
+        return BatchIds(self.buf, self.st[sel], self.en[sel], self.rumour[pick], self.names)
+
+    def rows_of(self, rows):
+        """(st, en) of the four columns restricted to ``rows`` (None: all), as add_encoded wants."""
+        if rows is None:
+            return self.st, self.en
+        sel = (rows[None, :] + (np.arange(4) * len(self))[:, None]).ravel()
+        return self.st[sel], self.en[sel]
+
+    def present(self) -> list:
+        """Rumour ids that have at least one row."""
+        if len(self.names) == 1:
+            return list(self.names) if len(self) else []
+        return [self.names[r] for r in np.flatnonzero(np.bincount(self.rumour,
+                                                                  minlength=len(self.names)))]
+
+
+def batch_ids(batch: EventBatch) -> BatchIds:
+    """Encode a batch's ids once (see :class:`BatchIds`).
+
+    >>> b = EventBatch(event_id=["a", "b"], rumour_id=["r", "s"], account_id=["u"] * 2,
+    ...                ts_ms=np.array([1, 2]), parent_event_id=[None, "a"],
+    ...                parent_account_id=[None] * 2, kind=np.array([1, 1], np.uint8),
+    ...                platform=[""] * 2, region=[None] * 2, text=[""] * 2)
+    >>> ids = batch_ids(b)
+    >>> ids.rumour.tolist(), ids.names, len(ids.take([1])), ids.take([1]).present()
+    ([0, 1], ['r', 's'], 1, ['s'])
+    """
+    index: dict = {}
+    rumour = np.array([index.setdefault(r, len(index)) for r in batch.rumour_id], np.int64)
+    buf, st, en = encode_batch(batch.event_id, batch.account_id, batch.parent_event_id,
+                               batch.parent_account_id)
+    return BatchIds(buf, st, en, rumour, list(index))
+
+
+def group_codes(ids: BatchIds, batch: EventBatch) -> list:
+    """:func:`group_rows` from a :class:`BatchIds` (its rumour numbers, no dict pass)."""
+    if not len(ids):
+        return []
+    codes = ids.rumour * 2
+    codes += batch.kind == DEBUNK
+    return _groups(codes, ids.names)
 
 
 def group_rows(batch: EventBatch) -> list:
@@ -36,7 +104,10 @@ def group_rows(batch: EventBatch) -> list:
     index: dict = {}
     codes = np.array([index.setdefault(r, len(index)) for r in batch.rumour_id], np.int64) * 2
     codes += batch.kind == DEBUNK
-    names = list(index)
+    return _groups(codes, list(index))
+
+
+def _groups(codes: np.ndarray, names: list) -> list:
     if codes.min() == codes.max():
         c = int(codes[0])
         return [((names[c // 2], bool(c % 2)), None)]
@@ -48,10 +119,6 @@ def group_rows(batch: EventBatch) -> list:
         c = int(sorted_codes[lo])
         out.append(((names[c // 2], bool(c % 2)), order[lo:hi]))
     return out
-
-
-def _pick(col, getter):
-    return col if getter is None else list(getter(col))
 
 
 class RumourGraphs:
@@ -107,33 +174,33 @@ class RumourGraphs:
             total -= size
         return out
 
-    def apply(self, batch: EventBatch, dead: list) -> np.ndarray:
+    def apply(self, batch: EventBatch, dead: list, ids: BatchIds | None = None) -> np.ndarray:
         """Add every row to its rumour's graph; status per row (ADDED, DUPLICATE, REJECTED).
-        Rows the graph refuses (cycles, ...) become dead letters appended to ``dead``."""
+        Rows the graph refuses (cycles, ...) become dead letters appended to ``dead``.
+        ``ids``: the batch's :class:`BatchIds` when the caller has them (else encoded here)."""
         status = np.full(len(batch), ADDED, np.int8)
         if not len(batch):
             return status
-        for (rumour_id, is_debunk), idx in group_rows(batch):
+        if ids is None:
+            ids = batch_ids(batch)
+        for (rumour_id, is_debunk), idx in group_codes(ids, batch):
             registry = self.debunks if is_debunk else self.graphs
             graph = registry.get(rumour_id)
             if graph is None:
                 graph = registry[rumour_id] = CascadeGraph(rumour_id=rumour_id)
-            if idx is None:
-                getter, sel = None, slice(None)
-            else:
-                rows = idx.tolist()
-                getter = itemgetter(*rows) if len(rows) > 1 else (lambda col, r=rows[0]: (col[r],))
-                sel = idx
-            result = graph.add_batch(
-                _pick(batch.event_id, getter), _pick(batch.account_id, getter), batch.ts_ms[sel],
-                _pick(batch.parent_event_id, getter), _pick(batch.parent_account_id, getter),
-                batch.kind[sel])
+            sel = slice(None) if idx is None else idx
+            st, en = ids.rows_of(idx)
+            result = graph.add_encoded(ids.buf, st, en, batch.ts_ms[sel], batch.kind[sel])
             status[sel] = result.status
-            for local, reason in result.reasons.items():
-                row = local if idx is None else int(idx[local])
-                dead.append(DeadLetter(
-                    raw=row_json(batch, row), reason=reason, source="graph",
-                    received_ms=int(time.time() * 1000), rumour_id=rumour_id,
-                    event_id=batch.event_id[row]))
+            self._dead_rows(batch, idx, rumour_id, result.reasons, dead)
             self._touch(rumour_id)
         return status
+
+    @staticmethod
+    def _dead_rows(batch, idx, rumour_id, reasons, dead) -> None:
+        for local, reason in reasons.items():
+            row = local if idx is None else int(idx[local])
+            dead.append(DeadLetter(
+                raw=row_json(batch, row), reason=reason, source="graph",
+                received_ms=int(time.time() * 1000), rumour_id=rumour_id,
+                event_id=batch.event_id[row]))
