@@ -22,6 +22,14 @@ one-tree algorithm, graph/blocking_dava.py), the dominator-tree greedy on ``--sa
 live-edge samples, and ours: the same greedy on ``--ours-samples`` samples followed by the
 coordinate-ascent refinement (graph.blocking.dominator_refine).
 
+``--bound`` adds what is achievable at all (benchmarks/blocking_bound.py): ``lp`` = the k-set of
+the LP relaxation of the sample blocking program on the first ``--bound-samples`` fitting worlds
+(exact: the MIP optimum, whenever the LP solution is integral; else the MIP with a time limit),
+evaluated on the held-out worlds like every method; ``bound`` = the LP value on those fitting
+worlds, a mean reach no k-set reaches there, as a fraction prevented (in-sample, so an
+optimistic estimate of the best set's held-out score); ``*_fit`` rows: degree and ours scored
+on the same fitting worlds, so ``bound - degree (fit)`` is how much any set can beat degree there.
+
     python -m benchmarks.accuracy_blocking [--reading observed|dava] [--trials 300] [--models ba,ws] [--json out.json]
 """
 from __future__ import annotations
@@ -122,7 +130,33 @@ def world_ratio(ip, ix, live, inf, blocked) -> tuple:
     return float(ab.mean()), float(np.mean((a0 - ab) / a0))
 
 
-def trial(model, n, p, k, observed, samples, ours_samples, n_eval, seed, rewire=0.1, refine=1, reading="observed"):
+BOUND_ROWS = ("lp", "bound", "degree_fit", "ours_fit")  # with --bound
+BOUND_PAIRS = (("lp", "degree"), ("bound", "degree_fit"), ("bound", "ours_fit"))
+
+
+def _bound(ip, ix, live_b, inf, k, picks, time_limit=120.0) -> dict:
+    """The LP (MIP if its x is fractional) on the fitting worlds ``live_b``, and degree and
+    ours scored on those worlds: {name: (new prevented, final reduction)}, the lp picks."""
+    from benchmarks import blocking_bound as bb
+
+    n_inf = int(inf.sum())
+    r = bb.solve(ip, ix, live_b, inf, k, time_limit=time_limit)
+    integral = bool(np.all(np.minimum(r["x"], 1 - r["x"]) < 1e-6))
+    lp_set, exact = r["picks"], integral and r["optimal"]
+    if not integral:
+        m = bb.solve(ip, ix, live_b, inf, k, integral=True, time_limit=time_limit)
+        lp_set, exact = m["picks"], m["optimal"]
+    rows = {"bound": (bb.prevented(r["bound"], r["base"], n_inf), 1.0 - r["bound"] / r["base"])}
+    for name, nodes in (("degree_fit", picks["degree"]), ("ours_fit", picks["ours"])):
+        blocked = np.zeros(len(inf), bool)
+        blocked[nodes] = True
+        reach, _ = world_ratio(ip, ix, live_b, inf, blocked)
+        rows[name] = (bb.prevented(reach, r["base"], n_inf), 1.0 - reach / r["base"])
+    return {"rows": rows, "picks": lp_set, "integral": integral, "exact": exact, "seconds": r["seconds"]}
+
+
+def trial(model, n, p, k, observed, samples, ours_samples, n_eval, seed, rewire=0.1, refine=1, reading="observed",
+          bound_samples=0):
     ss = np.random.SeedSequence([seed, len(model), ord(model[0])])
     g_seed, o_seed, s_seed, e_seed = ss.spawn(4)
     ip, ix = graph_of(model, n, np.random.default_rng(g_seed), rewire)
@@ -139,6 +173,9 @@ def trial(model, n, p, k, observed, samples, ours_samples, n_eval, seed, rewire=
     picks["dominator"] = bl.dominator_greedy(ip, ix, live_d, inf, k)
     picks["ours"] = bl.dominator_refine(ip, ix, live_o, inf, bl.dominator_greedy(ip, ix, live_o, inf, k),
                                          rounds=refine)
+    bnd = _bound(ip, ix, live_o[:bound_samples], inf, k, picks) if bound_samples else None
+    if bnd:
+        picks["lp"] = bnd["picks"]
     live_e = bl.live_edges(ip, n_eval, p, np.random.default_rng(e_seed)) & ~tried
     base, _ = world_ratio(ip, ix, live_e, inf, np.zeros(n, bool))
     out = {"base": base}
@@ -148,11 +185,14 @@ def trial(model, n, p, k, observed, samples, ours_samples, n_eval, seed, rewire=
         reach, per_world = world_ratio(ip, ix, live_e, inf, blocked)
         new0 = base - observed
         out[name] = (1.0 - (reach - observed) / new0 if new0 > 0 else 1.0, 1.0 - reach / base, per_world)
+    if bnd:
+        out.update(bnd["rows"])
+        out["bound_info"] = {key: bnd[key] for key in ("integral", "exact", "seconds")}
     return out
 
 
 def run(models=("ba", "ws"), trials=300, n=2000, k=10, observed=20, samples=200, ours_samples=1000,
-        n_eval=1000, seed=0, probs=None, rewire=None, refine=1, log=print, reading="observed"):
+        n_eval=1000, seed=0, probs=None, rewire=None, refine=1, log=print, reading="observed", bound_samples=0):
     from benchmarks.accuracy import bootstrap_mean
 
     base_probs, base_rewire = READINGS[reading]
@@ -162,16 +202,26 @@ def run(models=("ba", "ws"), trials=300, n=2000, k=10, observed=20, samples=200,
     for model in models:
         t0 = time.time()
         rows = [trial(model, n, probs[model], k, observed, samples, ours_samples, n_eval, seed + i, rewire, refine,
-                      reading) for i in range(trials)]
+                      reading, bound_samples) for i in range(trials)]
         cell = {"reading": reading, "trials": trials, "p": probs[model], "ws_rewire": rewire if model == "ws" else None,
                 "final_no_blocking": float(np.mean([r["base"] for r in rows])), "seconds": time.time() - t0}
-        for name in METHODS:
+        for name in METHODS + (BOUND_ROWS if bound_samples else ()):
             new = np.array([r[name][0] for r in rows])
             tot = np.array([r[name][1] for r in rows])
-            per = np.array([r[name][2] for r in rows])
             cell[name] = {"new": float(new.mean()), "new_ci": bootstrap_mean(new, seed),
-                          "final": float(tot.mean()), "final_ci": bootstrap_mean(tot, seed),
-                          "per_world": float(per.mean()), "per_world_ci": bootstrap_mean(per, seed)}
+                          "final": float(tot.mean()), "final_ci": bootstrap_mean(tot, seed)}
+            if len(rows[0][name]) > 2:
+                per = np.array([r[name][2] for r in rows])
+                cell[name].update(per_world=float(per.mean()), per_world_ci=bootstrap_mean(per, seed))
+        if bound_samples:
+            for a, b in BOUND_PAIRS:
+                d = np.array([r[a][0] - r[b][0] for r in rows])
+                cell[f"{a}_minus_{b}"] = {"mean": float(d.mean()), "ci": bootstrap_mean(d, seed),
+                                          "max": float(d.max())}
+            info = [r["bound_info"] for r in rows]
+            cell["bound_info"] = {"samples": bound_samples, "integral": sum(i["integral"] for i in info),
+                                  "exact": sum(i["exact"] for i in info),
+                                  "lp_seconds_mean": float(np.mean([i["seconds"] for i in info]))}
         for ref in ("dominator", "dava"):
             d = np.array([r["ours"][0] - r[ref][0] for r in rows])
             cell[f"ours_minus_{ref}"] = {"mean": float(d.mean()), "ci": bootstrap_mean(d, seed)}
@@ -185,7 +235,7 @@ def table(model, cell, n, k, observed) -> str:
     lines = [f"[{cell.get('reading', 'observed')}] {model}{rw} {n} nodes, IC p={cell['p']}, observed at {observed} infected, k={k}: "
              f"{cell['trials']} trials, E[final] without blocking {cell['final_no_blocking']:.1f}",
              f"{'method':<11}{'new infections prevented':<26}{'final infected reduction':<26}saved/active per world"]
-    for name in METHODS:
+    for name in METHODS + BOUND_ROWS:
         c = cell.get(name)
         if c is None:
             continue
@@ -197,6 +247,14 @@ def table(model, cell, n, k, observed) -> str:
         d = cell.get(f"ours_minus_{ref}")
         if d:
             lines.append(f"ours - {ref} (new): {d['mean']:+.4f} [{d['ci'][0]:+.4f},{d['ci'][1]:+.4f}]")
+    for a, b in BOUND_PAIRS:
+        d = cell.get(f"{a}_minus_{b}")
+        if d:
+            lines.append(f"{a} - {b} (new): {d['mean']:+.4f} [{d['ci'][0]:+.4f},{d['ci'][1]:+.4f}] max {d['max']:+.4f}")
+    if cell.get("bound_info"):
+        b = cell["bound_info"]
+        lines.append(f"bound on {b['samples']} fitting worlds: LP integral in {b['integral']}/{cell['trials']} trials, "
+                     f"set exact (MIP optimum) in {b['exact']}, LP {b['lp_seconds_mean']:.1f} s per trial")
     return "\n".join(lines)
 
 
@@ -213,6 +271,8 @@ def main(argv=None) -> int:
     ap.add_argument("--refine", type=int, default=1, help="coordinate-ascent rounds of ours")
     ap.add_argument("--reading", choices=sorted(READINGS), default="observed",
                     help="observed: the cascade continues (spent edges stay spent); dava: the infected set spreads afresh")
+    ap.add_argument("--bound", action="store_true", help="add the LP/MIP rows (benchmarks/blocking_bound.py)")
+    ap.add_argument("--bound-samples", type=int, default=100, help="fitting worlds of the LP/MIP (the first of ours')")
     ap.add_argument("--p-ba", type=float, default=None, help="IC edge probability on BA (default: the reading's)")
     ap.add_argument("--p-ws", type=float, default=None)
     ap.add_argument("--ws-rewire", type=float, default=None)
@@ -221,7 +281,7 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     probs = {m: v for m, v in (("ba", a.p_ba), ("ws", a.p_ws)) if v is not None}
     res = run(a.models.split(","), a.trials, a.nodes, a.k, a.observe, a.samples, a.ours_samples, a.eval, a.seed,
-              probs, a.ws_rewire, a.refine, reading=a.reading)
+              probs, a.ws_rewire, a.refine, reading=a.reading, bound_samples=a.bound_samples if a.bound else 0)
     if a.json:
         with open(a.json, "w") as fh:
             json.dump({"config": vars(a), "cells": res}, fh, indent=1)

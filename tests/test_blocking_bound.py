@@ -1,0 +1,100 @@
+"""The LP bound and MIP of benchmarks/blocking_bound.py against brute force over all k-subsets."""
+import itertools
+
+import numpy as np
+import pytest
+
+from benchmarks import blocking_bound as bb
+from benchmarks.generators import erdos_renyi
+
+
+def _reach(ip, ix, live, infected, blocked):
+    """Plain BFS oracle: nodes reachable from the infected set over live edges, avoiding blocked."""
+    seen = set(np.flatnonzero(infected).tolist())
+    stack = list(seen)
+    while stack:
+        u = stack.pop()
+        for e in range(ip[u], ip[u + 1]):
+            v = int(ix[e])
+            if live[e] and v not in seen and v not in blocked:
+                seen.add(v)
+                stack.append(v)
+    return seen
+
+
+def _mean_reach(ip, ix, live, inf, picks):
+    return float(np.mean([len(_reach(ip, ix, w, inf, set(picks))) for w in live]))
+
+
+def _case(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(7, 12))
+    ip, ix = erdos_renyi(n, 3.0, seed=int(rng.integers(1 << 30)))
+    live = rng.random((int(rng.integers(1, 5)), len(ix))) < 0.7
+    inf = np.zeros(n, bool)
+    inf[rng.choice(n, int(rng.integers(1, 3)), replace=False)] = True
+    return n, ip, ix, live, inf
+
+
+def _greedy(ip, ix, live, inf, k):
+    """Plain greedy on the sample mean reach (the test's own, not graph.blocking's)."""
+    picks = []
+    for _ in range(k):
+        cand = [v for v in np.flatnonzero(~inf).tolist() if v not in picks]
+        picks.append(min(cand, key=lambda v: _mean_reach(ip, ix, live, inf, picks + [v])))
+    return picks
+
+
+@pytest.mark.parametrize("seed", range(15))
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_lp_below_optimum_mip_equals_brute_force_greedy_above(seed, k):
+    n, ip, ix, live, inf = _case(seed)
+    cand = np.flatnonzero(~inf).tolist()
+    best = min(_mean_reach(ip, ix, live, inf, c) for c in itertools.combinations(cand, min(k, len(cand))))
+    lp = bb.solve(ip, ix, live, inf, k)
+    mip = bb.solve(ip, ix, live, inf, k, integral=True)
+    greedy = _mean_reach(ip, ix, live, inf, _greedy(ip, ix, live, inf, k))
+    assert lp["bound"] <= best + 1e-7  # no k-set reaches below the LP value
+    assert mip["optimal"] and mip["reach"] == pytest.approx(best)
+    assert len(mip["picks"]) <= k and not inf[mip["picks"]].any()
+    assert _mean_reach(ip, ix, live, inf, mip["picks"]) == pytest.approx(best)  # the set does what it says
+    assert greedy >= best - 1e-9
+    base = _mean_reach(ip, ix, live, inf, [])
+    assert lp["base"] == pytest.approx(base)
+    n_inf = int(inf.sum())  # as fractions prevented: LP >= optimum >= greedy
+    assert bb.prevented(lp["bound"], base, n_inf) >= bb.prevented(best, base, n_inf) - 1e-7
+    assert bb.prevented(best, base, n_inf) >= bb.prevented(greedy, base, n_inf) - 1e-9
+
+
+def test_mip_picks_the_cut_vertex_then_both_routes():
+    """Two routes 0-1-3 and 0-2-3 joining before a tail 3-4-5: with k = 1 blocking either route
+    saves nothing, the cut vertex 3 saves the tail; with k = 2 blocking both routes saves more."""
+    # 0 -> 1 -> 3, 0 -> 2 -> 3, 3 -> 4 -> 5 (directed CSR)
+    ip = np.array([0, 2, 3, 4, 5, 6, 6])
+    ix = np.array([1, 2, 3, 3, 4, 5])
+    live = np.ones((1, 6), bool)
+    inf = np.array([1, 0, 0, 0, 0, 0], bool)
+    mip = bb.solve(ip, ix, live, inf, 1, integral=True)
+    assert mip["picks"] == [3] and mip["reach"] == pytest.approx(3.0)
+    two = bb.solve(ip, ix, live, inf, 2, integral=True)
+    assert two["reach"] == pytest.approx(1.0) and sorted(two["picks"]) == [1, 2]
+    assert bb.solve(ip, ix, live, inf, 1)["bound"] <= 3.0 + 1e-9
+
+
+def test_build_has_one_y_per_reached_uninfected_node_and_world():
+    n, ip, ix, live, inf = _case(99)
+    *_, cand, n_y, base = bb.build(ip, ix, live, inf, 2)
+    reached = [_reach(ip, ix, w, inf, set()) for w in live]
+    assert n_y == sum(len(r) - int(inf.sum()) for r in reached)
+    assert set(cand.tolist()) == set().union(*reached) - set(np.flatnonzero(inf).tolist())
+    assert base == pytest.approx(np.mean([len(r) for r in reached]))
+
+
+def test_benchmark_bound_rows_dominate_the_fitted_sets():
+    from benchmarks.accuracy_blocking import trial
+
+    for seed in range(2):
+        out = trial("ba", 150, 0.2, 3, 8, 20, 40, 50, seed, bound_samples=20)
+        assert out["bound"][0] >= out["degree_fit"][0] - 1e-9
+        assert out["bound"][0] >= out["ours_fit"][0] - 1e-9
+        assert 0.0 <= out["lp"][0] <= 1.0
