@@ -29,6 +29,9 @@ evaluated on the held-out worlds like every method; ``bound`` = the LP value on 
 worlds, a mean reach no k-set reaches there, as a fraction prevented (in-sample, so an
 optimistic estimate of the best set's held-out score); ``*_fit`` rows: degree and ours scored
 on the same fitting worlds, so ``bound - degree (fit)`` is how much any set can beat degree there.
+``--search`` adds ``ours_swap``: coordinate ascent to convergence on ours' samples from three
+starts (the greedy's picks, degree's, NetShield's), the best on the samples
+(graph.blocking.dominator_search).
 
     python -m benchmarks.accuracy_blocking [--reading observed|dava] [--trials 300] [--models ba,ws] [--json out.json]
 """
@@ -131,7 +134,8 @@ def world_ratio(ip, ix, live, inf, blocked) -> tuple:
 
 
 BOUND_ROWS = ("lp", "bound", "degree_fit", "ours_fit")  # with --bound
-BOUND_PAIRS = (("lp", "degree"), ("bound", "degree_fit"), ("bound", "ours_fit"))
+BOUND_PAIRS = (("lp", "degree"), ("bound", "degree_fit"), ("bound", "ours_fit"), ("ours_swap", "ours"))
+SEARCH_ROWS = ("ours_swap",)  # with --search
 
 
 def _bound(ip, ix, live_b, inf, k, picks, time_limit=120.0) -> dict:
@@ -156,7 +160,7 @@ def _bound(ip, ix, live_b, inf, k, picks, time_limit=120.0) -> dict:
 
 
 def trial(model, n, p, k, observed, samples, ours_samples, n_eval, seed, rewire=0.1, refine=1, reading="observed",
-          bound_samples=0):
+          bound_samples=0, search=False):
     ss = np.random.SeedSequence([seed, len(model), ord(model[0])])
     g_seed, o_seed, s_seed, e_seed = ss.spawn(4)
     ip, ix = graph_of(model, n, np.random.default_rng(g_seed), rewire)
@@ -173,6 +177,9 @@ def trial(model, n, p, k, observed, samples, ours_samples, n_eval, seed, rewire=
     picks["dominator"] = bl.dominator_greedy(ip, ix, live_d, inf, k)
     picks["ours"] = bl.dominator_refine(ip, ix, live_o, inf, bl.dominator_greedy(ip, ix, live_o, inf, k),
                                          rounds=refine)
+    if search:
+        starts = [bl.dominator_greedy(ip, ix, live_o, inf, k), picks["degree"], picks["netshield"]]
+        picks["ours_swap"] = bl.dominator_search(ip, ix, live_o, inf, starts)
     bnd = _bound(ip, ix, live_o[:bound_samples], inf, k, picks) if bound_samples else None
     if bnd:
         picks["lp"] = bnd["picks"]
@@ -192,7 +199,8 @@ def trial(model, n, p, k, observed, samples, ours_samples, n_eval, seed, rewire=
 
 
 def run(models=("ba", "ws"), trials=300, n=2000, k=10, observed=20, samples=200, ours_samples=1000,
-        n_eval=1000, seed=0, probs=None, rewire=None, refine=1, log=print, reading="observed", bound_samples=0):
+        n_eval=1000, seed=0, probs=None, rewire=None, refine=1, log=print, reading="observed", bound_samples=0,
+        search=False):
     from benchmarks.accuracy import bootstrap_mean
 
     base_probs, base_rewire = READINGS[reading]
@@ -202,10 +210,10 @@ def run(models=("ba", "ws"), trials=300, n=2000, k=10, observed=20, samples=200,
     for model in models:
         t0 = time.time()
         rows = [trial(model, n, probs[model], k, observed, samples, ours_samples, n_eval, seed + i, rewire, refine,
-                      reading, bound_samples) for i in range(trials)]
+                      reading, bound_samples, search) for i in range(trials)]
         cell = {"reading": reading, "trials": trials, "p": probs[model], "ws_rewire": rewire if model == "ws" else None,
                 "final_no_blocking": float(np.mean([r["base"] for r in rows])), "seconds": time.time() - t0}
-        for name in METHODS + (BOUND_ROWS if bound_samples else ()):
+        for name in METHODS + (BOUND_ROWS if bound_samples else ()) + (SEARCH_ROWS if search else ()):
             new = np.array([r[name][0] for r in rows])
             tot = np.array([r[name][1] for r in rows])
             cell[name] = {"new": float(new.mean()), "new_ci": bootstrap_mean(new, seed),
@@ -213,11 +221,12 @@ def run(models=("ba", "ws"), trials=300, n=2000, k=10, observed=20, samples=200,
             if len(rows[0][name]) > 2:
                 per = np.array([r[name][2] for r in rows])
                 cell[name].update(per_world=float(per.mean()), per_world_ci=bootstrap_mean(per, seed))
-        if bound_samples:
-            for a, b in BOUND_PAIRS:
+        for a, b in BOUND_PAIRS:
+            if a in rows[0] and b in rows[0]:
                 d = np.array([r[a][0] - r[b][0] for r in rows])
                 cell[f"{a}_minus_{b}"] = {"mean": float(d.mean()), "ci": bootstrap_mean(d, seed),
                                           "max": float(d.max())}
+        if bound_samples:
             info = [r["bound_info"] for r in rows]
             cell["bound_info"] = {"samples": bound_samples, "integral": sum(i["integral"] for i in info),
                                   "exact": sum(i["exact"] for i in info),
@@ -235,7 +244,7 @@ def table(model, cell, n, k, observed) -> str:
     lines = [f"[{cell.get('reading', 'observed')}] {model}{rw} {n} nodes, IC p={cell['p']}, observed at {observed} infected, k={k}: "
              f"{cell['trials']} trials, E[final] without blocking {cell['final_no_blocking']:.1f}",
              f"{'method':<11}{'new infections prevented':<26}{'final infected reduction':<26}saved/active per world"]
-    for name in METHODS + BOUND_ROWS:
+    for name in METHODS + BOUND_ROWS + SEARCH_ROWS:
         c = cell.get(name)
         if c is None:
             continue
@@ -273,6 +282,7 @@ def main(argv=None) -> int:
                     help="observed: the cascade continues (spent edges stay spent); dava: the infected set spreads afresh")
     ap.add_argument("--bound", action="store_true", help="add the LP/MIP rows (benchmarks/blocking_bound.py)")
     ap.add_argument("--bound-samples", type=int, default=100, help="fitting worlds of the LP/MIP (the first of ours')")
+    ap.add_argument("--search", action="store_true", help="add ours_swap (restarts, ascent to convergence)")
     ap.add_argument("--p-ba", type=float, default=None, help="IC edge probability on BA (default: the reading's)")
     ap.add_argument("--p-ws", type=float, default=None)
     ap.add_argument("--ws-rewire", type=float, default=None)
@@ -281,7 +291,8 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     probs = {m: v for m, v in (("ba", a.p_ba), ("ws", a.p_ws)) if v is not None}
     res = run(a.models.split(","), a.trials, a.nodes, a.k, a.observe, a.samples, a.ours_samples, a.eval, a.seed,
-              probs, a.ws_rewire, a.refine, reading=a.reading, bound_samples=a.bound_samples if a.bound else 0)
+              probs, a.ws_rewire, a.refine, reading=a.reading, bound_samples=a.bound_samples if a.bound else 0,
+              search=a.search)
     if a.json:
         with open(a.json, "w") as fh:
             json.dump({"config": vars(a), "cells": res}, fh, indent=1)

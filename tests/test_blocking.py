@@ -119,3 +119,17 @@ def test_observation_stops_at_size_and_only_infected_tried():
     assert inf.sum() == 20
     rows = np.repeat(np.arange(300), np.diff(ip))
     assert inf[rows[tried]].all()  # only infected nodes have spent edges
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_search_no_worse_than_any_start_and_not_below_brute_force(seed):
+    rng, n, ip, ix, _, inf = _case(seed + 300, 8, 16)
+    live = rng.random((4, len(ix))) < 0.5
+    cand = np.flatnonzero(~inf).tolist()
+    starts = [bl.dominator_greedy(ip, ix, live, inf, 2), bl.degree_block(ip, inf, 2),
+              rng.choice(cand, 2, replace=False).tolist()]
+    got = _sample_reach(ip, ix, live, inf, bl.dominator_search(ip, ix, live, inf, starts))
+    for s in starts:
+        assert got <= _sample_reach(ip, ix, live, inf, bl.dominator_refine(ip, ix, live, inf, s, rounds=50)) + 1e-9
+    best2 = min(_sample_reach(ip, ix, live, inf, c) for c in itertools.combinations(cand, 2))
+    assert got >= best2 - 1e-9
