@@ -38,6 +38,7 @@ import numpy as np
 
 from streams.events import KIND_CODE, format_ts
 from streams.governance.config import GovernanceConfig
+from streams.governance.debunks import BatchView, batch_of_rows, batch_view, pick
 from streams.governance.divisions import contains, division, normalise_region, unit_of
 
 MINUTE_MS = 60_000
@@ -65,6 +66,21 @@ def poisson_tail(c: int, lam: float) -> float:
         k += 1
         term *= lam / k
     return min(1.0, total)
+
+
+def may_be_below(c: int, lam: float, p_max: float) -> bool:
+    """False when ``poisson_tail(c, lam) < p_max`` cannot hold, by bounds much cheaper than
+    the sum: for an integer c <= lam the tail is at least 1/2 (a Poisson median is >= lam -
+    ln 2); above lam the sum is at least its first term.
+
+    >>> may_be_below(3, 5.0, 1e-4), may_be_below(30, 5.0, 1e-4), may_be_below(6, 5.0, 1e-4)
+    (False, True, False)
+    """
+    if p_max > 0.49 or c <= 0 or lam <= 0:
+        return True
+    if c <= lam:
+        return False
+    return math.exp(-lam + c * math.log(lam) - math.lgamma(c + 1)) < p_max
 
 
 def select_alerts(alerts, jurisdiction: str, since_ms: int | None = None, limit: int = 100) -> list[dict]:
@@ -95,15 +111,23 @@ class _Rumour:
     seen: set = field(default_factory=set)  # hash(event_id) of the events counted
 
 
-def _share_rows(batch) -> list[tuple]:
-    """``(rumour_id, event_id, ts, region)`` of a batch's shares (debunks left out), in time
-    order (stable); lists, not numpy scalars, are indexed per event."""
-    debunk = (np.asarray(batch.kind) == DEBUNK).tolist()
-    ts = np.asarray(batch.ts_ms)
-    order = np.argsort(ts, kind="stable").tolist()
-    ts = ts.tolist()
-    rumours, events, regions = batch.rumour_id, batch.event_id, batch.region
-    return [(rumours[i], events[i], ts[i], regions[i]) for i in order if not debunk[i]]
+def _mark(st: _Rumour, event_ids: list, ts: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """The rows (ascending) whose events the rumour had not counted, now marked counted; of
+    events repeated inside the batch, the first in time order."""
+    hashes = list(map(hash, pick(event_ids, rows)))
+    seen = st.seen
+    if seen.isdisjoint(hashes):
+        before = len(seen)
+        seen.update(hashes)
+        if len(seen) - before == len(hashes):  # the usual case: every event is new
+            return rows
+        seen.difference_update(hashes)  # repeats inside the batch: none was there before
+    keep = []
+    for j in np.argsort(ts[rows], kind="stable").tolist():
+        if hashes[j] not in seen:
+            seen.add(hashes[j])
+            keep.append(j)
+    return np.sort(rows[keep])
 
 
 class AlertRouter:
@@ -132,94 +156,119 @@ class AlertRouter:
         self.restores = 0
         self._lock = threading.RLock()
         self._traces: dict | None = None  # rumour -> trace, while one batch is being counted
+        self._units_of_region: dict = {}  # region field -> its unit per level (regions repeat)
 
     # -- input ------------------------------------------------------------------------------
-    def observe(self, batch) -> list[dict]:
-        """Count a batch (:class:`streams.events.EventBatch`); return the alerts it raised."""
-        return self._ingest(_share_rows(batch))
+    def observe(self, batch, view: BatchView | None = None) -> list[dict]:
+        """Count a batch (:class:`streams.events.EventBatch`; ``view``: its
+        :func:`~streams.governance.debunks.batch_view` when the hub shares one); return the
+        alerts it raised."""
+        if not len(batch):
+            return []
+        return self._ingest(batch, view or batch_view(batch))
 
     def observe_rows(self, rows) -> list[dict]:
         """Count event dicts (``ts`` in epoch ms)."""
-        picked = sorted(((r["rumour_id"], r["event_id"], int(r["ts"]), r.get("region"))
-                         for r in rows if r.get("kind") != "debunk"), key=lambda x: x[2])
-        return self._ingest(picked)
+        return self.observe(batch_of_rows(rows))
 
-    def _ingest(self, rows) -> list[dict]:
+    def _ingest(self, batch, view: BatchView) -> list[dict]:
         raised = []
         with self._lock:
             self._traces = {}
             try:
-                self._ingest_locked(rows, raised)
+                self._ingest_locked(batch, view, raised)
             finally:
                 self._traces = None
         self._emit(raised)
         return raised
 
-    def _ingest_locked(self, rows, raised: list) -> None:
-        back = {r[0] for r in rows if r[0] in self._evicted}
-        if back:
-            self._restore(back, rows)
-        touched = self._count_rows(rows)
+    def _ingest_locked(self, batch, view: BatchView, raised: list) -> None:
+        if self._evicted:
+            back = {rid for rid, rows in view.groups if rid in self._evicted and not view.debunk[rows].all()}
+            if back:
+                self._restore(back, batch, view)
+        touched = self._count(batch, view)
         for rumour_id in sorted(touched):
             st = self._rumours[rumour_id]
             raised.extend(self._evaluate(rumour_id, st, st.watermark - 1))
             self._rumours.move_to_end(rumour_id)
         self._evict(touched)
 
-    def _count_rows(self, rows) -> set:
-        """Count ``(rumour_id, event_id, ts, region)`` rows not counted before; the rumours
-        that got new events. The new events are summed per (rumour, minute, region) first, so
-        the units of a region are looked up once per group, not once per event (sums: the
-        order does not matter, and no minute is judged before the rows are all counted)."""
-        touched = set()
-        groups: dict[tuple, int] = {}
-        mark = self._mark
-        for rumour_id, event_id, ts, region in rows:
+    def _count(self, batch, view: BatchView, only=None) -> set:
+        """Count the batch's shares not counted before (``only``: of these rumours); the
+        rumours that got new events. New events are summed per (rumour, unit, minute) by one
+        numpy group-by, so the Python below runs once per group, not per event (sums: the order
+        does not matter, and no minute is judged before the batch is all counted)."""
+        minutes = view.ts // MINUTE_MS
+        touched, states, parts = set(), [], []
+        for rumour_id, rows in view.groups:
+            rows = rows[~view.debunk[rows]]
+            if not len(rows) or (only is not None and rumour_id not in only):
+                continue
             st = self._rumours.get(rumour_id)
             if st is None:
                 st = self._rumours[rumour_id] = _Rumour()
-            minute = mark(st, event_id, ts)
-            if minute is None:
+            rows = _mark(st, batch.event_id, view.ts, rows)
+            if not len(rows):
                 continue
             touched.add(rumour_id)
-            if region:
-                key = (rumour_id, minute, region)
-                groups[key] = groups.get(key, 0) + 1
-        levels = self.config.levels
-        for (rumour_id, minute, region), n in groups.items():
-            self._add_units(self._rumours[rumour_id], minute, region, n, levels)
+            top = int(minutes[rows].max())
+            if top > st.watermark:
+                st.watermark = top
+            states.append(st)
+            parts.append(rows)
+        if parts:
+            self._add_groups(states, parts, minutes, view)
         return touched
 
-    @staticmethod
-    def _mark(st: _Rumour, event_id, ts: int):
-        """The event's minute, or None when it was counted before."""
-        key = hash(event_id)
-        if key in st.seen:
-            return None
-        st.seen.add(key)
-        minute = ts // MINUTE_MS
-        if minute > st.watermark:
-            st.watermark = minute
-        return minute
-
-    @staticmethod
-    def _add_units(st: _Rumour, minute: int, region, n: int, levels) -> None:
-        """``n`` shares of ``minute`` from ``region``, to each unit that answers for it."""
-        code = normalise_region(region)
-        if code is None:
+    def _add_groups(self, states: list, parts: list, minutes: np.ndarray, view: BatchView) -> None:
+        """Add the new rows (``parts[k]``: rows of ``states[k]``) to their units' minutes."""
+        units, unit_map = self._unit_map(view.regions)
+        if not units:
             return
-        for level in levels:
-            unit = unit_of(code, level)
-            if unit is None:
-                continue
-            u = st.units.get(unit)
-            if u is None:
-                u = st.units[unit] = _Unit()
-            if minute > u.evaluated_to:  # a judged minute is never judged again
-                u.counts[minute] = u.counts.get(minute, 0) + n
+        rows = np.concatenate(parts)
+        part = np.repeat(np.arange(len(parts), dtype=np.int64), [len(p) for p in parts])
+        unit = unit_map[:, view.region[rows]]  # (levels, rows): a share counts for each level's unit
+        minute = minutes[rows]
+        keep = unit >= 0
+        lo = int(minute.min())
+        span, n_units = int(minute.max()) - lo + 1, len(units)
+        key = ((np.broadcast_to(part, unit.shape)[keep] * n_units + unit[keep]) * span
+               + np.broadcast_to(minute - lo, unit.shape)[keep])
+        key, count = np.unique(key, return_counts=True)
+        minute_of = (key % span + lo).tolist()
+        last, u = -1, None
+        for pu, m, n in zip((key // span).tolist(), minute_of, count.tolist()):
+            if pu != last:  # keys sorted: one (rumour, unit) after the other
+                last = pu
+                st, name = states[pu // n_units], units[pu % n_units]
+                u = st.units.get(name)
+                if u is None:
+                    u = st.units[name] = _Unit()
+            if m > u.evaluated_to:  # a judged minute is never judged again
+                u.counts[m] = u.counts.get(m, 0) + n
             u.total += n
-            if u.first_minute is None or minute < u.first_minute:
-                u.first_minute = minute
+            if u.first_minute is None or m < u.first_minute:
+                u.first_minute = m
+
+    def _unit_map(self, regions: list) -> tuple[list, np.ndarray]:
+        """The units of a batch's distinct regions: their codes, and per level (row) and region
+        (column) the unit's index, -1 for none."""
+        levels = self.config.levels
+        cache = self._units_of_region
+        if len(cache) > 65536:  # arbitrary region texts must not grow it without bound
+            cache.clear()
+        units: dict[str, int] = {}
+        out = np.full((len(levels), len(regions)), -1, np.int64)
+        for k, region in enumerate(regions):
+            found = cache.get(region)
+            if found is None:
+                code = normalise_region(region) if region else None
+                found = cache[region] = tuple(None if code is None else unit_of(code, lv) for lv in levels)
+            for lv, name in enumerate(found):
+                if name is not None:
+                    out[lv, k] = units.setdefault(name, len(units))
+        return list(units), out
 
     def _evict(self, keep) -> None:
         if self.max_rumours is None:
@@ -236,18 +285,24 @@ class AlertRouter:
             self._evicted.add(rumour_id)
             self.evictions += 1
 
-    def _restore(self, rumour_ids, rows=()) -> None:
-        """Rebuild dropped rumours from their stored events, except the events of ``rows``
-        (the batch being counted, already stored): those must still raise their alerts."""
-        pending = {(r[0], r[1]) for r in rows if r[0] in rumour_ids}
-        stored = _share_rows(self.loader(sorted(rumour_ids)))
+    def _restore(self, rumour_ids, batch=None, view: BatchView | None = None) -> None:
+        """Rebuild dropped rumours from their stored events, except the shares of ``batch``
+        (being counted, already stored): those must still raise their alerts."""
+        pending = set()
+        if batch is not None:
+            for rumour_id, rows in view.groups:
+                if rumour_id in rumour_ids:
+                    pending.update((rumour_id, batch.event_id[i]) for i in rows[~view.debunk[rows]].tolist())
+        stored = self.loader(sorted(rumour_ids))
+        stored = stored.take([i for i, (r, e) in enumerate(zip(stored.rumour_id, stored.event_id))
+                              if r in rumour_ids and (r, e) not in pending])
         for rumour_id in rumour_ids:
             self._evicted.discard(rumour_id)
             self._rumours[rumour_id] = _Rumour()
         self._replaying = True
         try:
-            self._count_rows(r for r in stored
-                             if r[0] in rumour_ids and (r[0], r[1]) not in pending)
+            if len(stored):
+                self._count(stored, batch_view(stored), only=rumour_ids)
             for rumour_id in sorted(rumour_ids):
                 st = self._rumours[rumour_id]
                 self._evaluate(rumour_id, st, st.watermark - 1)  # raised before: not again
@@ -288,8 +343,13 @@ class AlertRouter:
         w = cfg.alert_window_minutes
         while st.minutes and st.minutes[0][0] <= minute - 2 * w:  # the rules read 2w minutes
             st.minutes.popleft()
-        window = sum(n for m, n in st.minutes if m > minute - w)
-        before = sum(n for m, n in st.minutes if minute - 2 * w < m <= minute - w)
+        window = before = 0
+        edge = minute - w
+        for m, n in st.minutes:  # ascending, all within the last 2w minutes
+            if m > edge:
+                window += n
+            else:
+                before += n
         fired = []
         if window >= cfg.alert_window_shares:
             fired.append(("volume", {}))
@@ -297,7 +357,7 @@ class AlertRouter:
             fired.append(("growth", {"growth": window / before}))
         lam = max(st.rate, RATE_FLOOR)
         if (st.first_minute is not None and minute - st.first_minute >= cfg.alert_burst_warmup_minutes
-                and c >= cfg.alert_burst_min_shares):
+                and c >= cfg.alert_burst_min_shares and may_be_below(c, lam, cfg.alert_burst_p)):
             p = poisson_tail(c, lam)
             if p < cfg.alert_burst_p:
                 fired.append(("burst", {"p_value": p, "expected_per_minute": lam}))

@@ -17,7 +17,7 @@ import logging
 
 from streams.governance.alerts import AlertRouter
 from streams.governance.config import GovernanceConfig
-from streams.governance.debunks import DebunkTracker
+from streams.governance.debunks import DebunkTracker, batch_view
 from streams.governance.reports import ReportDesk
 from streams.store.governance import governance_store
 
@@ -68,9 +68,10 @@ class Governance:
         """Feed one batch of accepted events; returns the alerts it raised."""
         if not len(batch):
             return []
+        view = batch_view(batch)  # rumour groups and region codes, made once for both trackers
         self.desk.observe(batch)
-        self.debunks.observe(batch)
-        return self.alerts.observe(batch)
+        self.debunks.observe(batch, view)
+        return self.alerts.observe(batch, view)
 
     def attach(self, pipeline=None) -> None:
         pipeline = pipeline or self.pipeline
