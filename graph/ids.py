@@ -104,7 +104,7 @@ def append_at(table, slot, offs, arena, count, buf, s, e, h):
     return count + 1
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def fill_table(table, offs, arena, count):
     """Insert ids ``0..count-1`` (blanks skipped) into the empty ``table`` (all -1).
 
@@ -131,7 +131,7 @@ def rehash(offs, arena, count, size):
     return table
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def split_nul(buf, n):
     """Start and end offsets of the ``n`` NUL-separated strings in ``buf``, and whether ``buf``
     holds exactly ``n - 1`` NULs (else some string contains NUL itself: offsets unusable)."""
@@ -150,7 +150,7 @@ def split_nul(buf, n):
     return starts, ends, k == n - 1
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _find_many(table, offs, arena, buf, starts, ends):
     out = np.empty(starts.shape[0], np.int32)
     for i in range(starts.shape[0]):
@@ -334,7 +334,7 @@ class IdIndex:
         return self.offs.nbytes + self.arena.nbytes + self.table.nbytes
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _gather_nul(offs, arena, idx):
     """The bytes of ids ``idx`` (-1: none), each followed by a NUL byte."""
     total = idx.shape[0]
@@ -360,7 +360,7 @@ def _table_size(n: int) -> int:
     return size
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _add_many(table, offs, arena, count, buf, starts, ends):
     out = np.empty(starts.shape[0], np.int32)
     for i in range(starts.shape[0]):

@@ -17,6 +17,8 @@ per-account ``npres`` (present events) / ``aph`` (placeholder node) arrays are a
 once a stream needs them (a placeholder filled / an account-only link), as empty arrays until
 then. The ids' hash lookups are done ahead, a chunk of rows at a time, by the pipelined
 :func:`graph.kernels_prefetch.resolve`; a row re-looks-up only ids the chunk had not seen.
+The kernels called from Python release the GIL (``nogil=True``): the worker's store-write thread
+runs its Python (clickhouse-driver) while the next batch's graphs are updated.
 """
 from __future__ import annotations
 
@@ -84,7 +86,7 @@ WARM_ROWS = 1024
 AHEAD = 8  # rows
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def add_rows(ev_table, ev_offs, ev_arena, ev_limit, ac_table, ac_offs, ac_arena, ac_limit,
              plink, acct, ts, kf, dsu, npres, aph, n_nodes, n_acc,
              buf, st, en, ts_in, kind_in, status, reason, first, n_blind):
