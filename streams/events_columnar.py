@@ -34,7 +34,6 @@ from streams.events import (FUTURE_SLACK_MS, KIND_CODE, MAX_ID_CHARS, MAX_SHORT_
 COLUMNAR_VERSION = 1
 REQUIRED_COLUMNS = ("event_id", "rumour_id", "account_id", "ts")
 _KIND = {**KIND_CODE, None: KIND_CODE["share"]}
-_OPT_STR = {str, type(None)}
 _INT = {int}
 
 
@@ -99,14 +98,16 @@ def _id_ok(value) -> bool:
     return type(value) is str and bool(value.strip()) and len(value) <= MAX_ID_CHARS
 
 
-def _ids(col, n: int):
-    """The column as a list when every value is a valid required id, else None."""
+def _ids(col, n: int, repeats: bool = False):
+    """The column as a list when every value is a valid required id, else None. ``repeats``:
+    the ids are expected to repeat (accounts), so they are judged on their distinct values."""
     if type(col) is not list:
         return [col] * n if _id_ok(col) else None
     if _same(col, n):
         return col if _id_ok(col[0]) else None
     try:  # str.strip refuses a non-string (TypeError): one pass checks type and blankness
-        ok = all(map(str.strip, col)) and max(map(len, col)) <= MAX_ID_CHARS
+        values = set(col) if repeats else col  # TypeError too for an unhashable value
+        ok = all(map(str.strip, values)) and max(map(len, values)) <= MAX_ID_CHARS
     except TypeError:
         return None
     return col if ok else None
@@ -128,11 +129,18 @@ def _optional(columns: dict, name: str, n: int, limit: int, blank_is_null: bool)
         if not _opt_ok(col[0], limit):
             return False
         return [None] * n if blank_is_null and col[0] == "" else col
-    if not set(map(type, col)) <= _OPT_STR:
+    # Judged on the distinct values (one C-level set pass; parents, regions and platforms
+    # repeat a lot): a value that is unhashable (array, object) is not acceptable either.
+    try:
+        values = set(col)
+    except TypeError:
         return False
-    if max(map(len, filter(None, col)), default=0) > limit:
+    values.discard(None)
+    if not all(type(v) is str for v in values):
         return False
-    if blank_is_null and "" in col:
+    if max(map(len, values), default=0) > limit:
+        return False
+    if blank_is_null and "" in values:
         col = [x or None for x in col]
     return col
 
@@ -180,7 +188,7 @@ def fast_batch(columns: dict, n: int, now_ms: int) -> EventBatch | None:
     """
     eid = _ids(columns["event_id"], n)
     rid = _ids(columns["rumour_id"], n)
-    aid = _ids(columns["account_id"], n)
+    aid = _ids(columns["account_id"], n, repeats=True)
     if eid is None or rid is None or aid is None:
         return None
     ts = _timestamps(columns["ts"], n, now_ms)

@@ -100,6 +100,7 @@ class Pipeline(PipelineQueries):
         self._refresh_stored = True
         self._unwritten: dict[str, int] = {}  # rumour -> prepared batches not yet stored
         self._unstored: dict[int, EventBatch] = {}  # id -> prepared batch whose write is pending
+        self._unstored_rumours: dict[int, set] = {}  # id -> the rumours of that batch
         # Ownership (worker mode): rumour -> Kafka partition its events came from, and the
         # partitions this worker holds (None = embedded mode: every rumour is ours).
         self.partition_of: dict[str, int] = {}
@@ -164,12 +165,16 @@ class Pipeline(PipelineQueries):
             if new_rows.size < len(batch):
                 batch = batch.take(new_rows)
             if self.store is not None and len(batch):
-                for rumour_id in set(batch.rumour_id):
+                # The rumours of the rows to store: those of the batch unless rows were dropped.
+                written = rumours if ids is not None and len(batch) == len(ids) \
+                    else set(batch.rumour_id)
+                for rumour_id in written:
                     self._unwritten[rumour_id] = self._unwritten.get(rumour_id, 0) + 1
                 self._unstored[id(batch)] = batch
+                self._unstored_rumours[id(batch)] = written
                 if self._stored is not None:
                     # Counted as stored from now on: a later restore must ask the store.
-                    self._stored.update(batch.rumour_id)
+                    self._stored.update(written)
             self._evict(rumours)
         stats.dead_letters = len(dead)
         stats.dead = dead
@@ -208,7 +213,8 @@ class Pipeline(PipelineQueries):
     def _written(self, batch: EventBatch) -> None:
         with self.lock:
             self._unstored.pop(id(batch), None)
-            for rumour_id in set(batch.rumour_id):
+            written = self._unstored_rumours.pop(id(batch), None)
+            for rumour_id in (set(batch.rumour_id) if written is None else written):
                 left = self._unwritten.pop(rumour_id, 1) - 1
                 if left > 0:
                     self._unwritten[rumour_id] = left

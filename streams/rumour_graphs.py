@@ -74,11 +74,16 @@ def batch_ids(batch: EventBatch) -> BatchIds:
     >>> ids.rumour.tolist(), ids.names, len(ids.take([1])), ids.take([1]).present()
     ([0, 1], ['r', 's'], 1, ['s'])
     """
-    index: dict = {}
-    rumour = np.array([index.setdefault(r, len(index)) for r in batch.rumour_id], np.int64)
+    # Numbered in C: dict.fromkeys keeps first appearance, map(getitem) looks each row up.
+    names = list(dict.fromkeys(batch.rumour_id))
+    if len(names) == 1:
+        rumour = np.zeros(len(batch), np.int64)
+    else:
+        index = dict(zip(names, range(len(names))))
+        rumour = np.fromiter(map(index.__getitem__, batch.rumour_id), np.int64, len(batch))
     buf, st, en = encode_batch(batch.event_id, batch.account_id, batch.parent_event_id,
                                batch.parent_account_id)
-    return BatchIds(buf, st, en, rumour, list(index))
+    return BatchIds(buf, st, en, rumour, names)
 
 
 def group_codes(ids: BatchIds, batch: EventBatch) -> list:
