@@ -247,3 +247,36 @@ def test_hub_observe_feeds_all_three_observers():
         assert hub.debunk(rid) == plain_metrics(rows, rid).to_dict()
     assert len(hub.desk._rumour_texts) > 0
     assert hub.observe(EventBatch()) == want
+
+
+def test_debunk_cities_merged_while_ingesting_equal_the_plain_counts(monkeypatch):
+    """Pending city rows merged at every batch (the path of re-delivered floods) or only when
+    read: the same figures."""
+    import streams.governance.debunks as debunks
+
+    rows = random_rows(5, n=700, shuffle=0.3)
+    lazy = DebunkTracker()
+    for chunk in split(rows, random.Random(5), 6):
+        lazy.observe(decode(chunk))
+    monkeypatch.setattr(debunks, "MERGE_ROWS", -10_000)
+    eager = DebunkTracker()
+    for chunk in split(rows, random.Random(6), 6):
+        eager.observe(decode(chunk))
+        assert all(not st.cities_pending for st in eager.rumours.values())
+    for rid in sorted({r["rumour_id"] for r in rows}):
+        assert eager.metrics(rid) == lazy.metrics(rid) == plain_metrics(rows, rid)
+
+
+def test_burst_bounds_never_skip_a_p_value_below_the_threshold():
+    from streams.governance.alerts import may_be_below
+
+    rng = random.Random(3)
+    checked = 0
+    for _ in range(3000):
+        lam = rng.choice([0.05, 0.3, 1.0, 2.5, 7.0, 40.0, 300.0]) * rng.uniform(0.5, 1.5)
+        c = rng.randrange(0, int(3 * lam) + 15)
+        p_max = rng.choice([1e-6, 1e-4, 0.01, 0.3, 0.49, 0.6])
+        if not may_be_below(c, lam, p_max):
+            checked += 1
+            assert poisson_tail(c, lam) >= p_max
+    assert checked > 500

@@ -39,6 +39,7 @@ from streams.events import KIND_CODE, KINDS, EventBatch
 from streams.governance.divisions import normalise_region, unit_of
 
 DEBUNK = KIND_CODE["debunk"]
+MERGE_ROWS = 65_536  # pending city rows a rumour may hold beyond its distinct events
 SHARE = KIND_CODE["share"]
 
 
@@ -51,6 +52,11 @@ class _Rumour:
     first_rumour_ms: int | None = None
     first_debunk_ms: int | None = None
     account_city: dict = field(default_factory=dict)  # account -> (ts, event_id, city), earliest
+    # Share rows with a city not yet merged into account_city: (accounts, event ids, ts, city
+    # index, cities) per batch. Merged when the figures are read (or when they pile up), so the
+    # ingest path only keeps references; the merge is order-free, so the result is the same.
+    cities_pending: list = field(default_factory=list)
+    pending_rows: int = 0
     partial: bool = False  # dropped before: the store holds events missing here
 
 
@@ -162,6 +168,7 @@ class DebunkTracker:
                     _add_rows(st, cols, rows)
             st.partial = False
             self.restores += 1
+        _merge_cities(st)
         self.rumours.move_to_end(rumour_id)
         self._evict({rumour_id})
         return st
@@ -175,7 +182,7 @@ class DebunkTracker:
         with self._lock:
             return {"rumours": len(self.rumours), "evicted_ids": len(self._evicted),
                     "items": sum(len(st.exposed) + len(st.reached) + len(st.rumour_events) + len(st.debunk_events)
-                                 + len(st.account_city) for st in self.rumours.values())}
+                                 + len(st.account_city) + st.pending_rows for st in self.rumours.values())}
 
     def metrics(self, rumour_id: str) -> DebunkMetrics | None:
         with self._lock:
@@ -284,12 +291,20 @@ def pick(column: list, rows: np.ndarray) -> list:
 
     >>> pick(["a", "b", "c", "d"], np.array([1, 2])), pick(["a", "b", "c"], np.array([0, 2]))
     (['b', 'c'], ['a', 'c'])
+    >>> pick(list(range(40)), np.r_[0:16, 20:40]) == list(range(16)) + list(range(20, 40))
+    True
     """
     if not len(rows):
         return []
     lo, hi = int(rows[0]), int(rows[-1]) + 1
     if hi - lo == len(rows):
         return column[lo:hi]
+    breaks = np.flatnonzero(np.diff(rows) != 1)
+    if len(breaks) * 16 < len(rows):  # a few runs (a rumour's Kafka messages): slices
+        out = []
+        for a, b in zip([lo] + rows[breaks + 1].tolist(), (rows[breaks] + 1).tolist() + [hi]):
+            out += column[a:b]
+        return out
     return take(column, rows)
 
 
@@ -327,16 +342,33 @@ def _add_rows(st: _Rumour, cols: _Columns, rows: np.ndarray) -> None:
 
 
 def _add_cities(st: _Rumour, cols: _Columns, rows: np.ndarray) -> None:
-    """Each account's city from its earliest event by (ts, event_id), merged with what the
-    rumour knew. Rows sorted by time only; equal times (few) are settled by event id after."""
+    """Keep the share rows with a city for :func:`_merge_cities` (references and two small
+    arrays: no per-row work here)."""
     if not len(rows):
         return
-    ts = cols.ts[rows]
+    st.cities_pending.append((pick(cols.account_id, rows), pick(cols.event_id, rows), cols.ts[rows],
+                              cols.city[rows], cols.cities))
+    st.pending_rows += len(rows)
+    # A rumour's pending rows stay within about its distinct events unless events are re-delivered
+    # over and over: then merge (the merge drops the repeats).
+    if st.pending_rows > MERGE_ROWS + len(st.rumour_events):
+        _merge_cities(st)
+
+
+def _merge_cities(st: _Rumour) -> None:
+    """Each account's city from its earliest event by (ts, event_id), merged with what the
+    rumour knew. Rows sorted by time only; equal times (few) are settled by event id after."""
+    chunks, st.cities_pending, st.pending_rows = st.cities_pending, [], 0
+    if not chunks:
+        return
+    accounts = [a for c in chunks for a in c[0]] if len(chunks) > 1 else list(chunks[0][0])
+    events = [e for c in chunks for e in c[1]] if len(chunks) > 1 else list(chunks[0][1])
+    ts = np.concatenate([c[2] for c in chunks])
+    cities = [name for c in chunks for name in map(c[4].__getitem__, c[3].tolist())]
     order = np.argsort(ts, kind="stable")
-    rows, ts = rows[order], ts[order]
+    ts = ts[order]
+    accounts, events, cities = take(accounts, order), take(events, order), take(cities, order)
     ts_list = ts.tolist()
-    events, accounts = take(cols.event_id, rows), take(cols.account_id, rows)
-    cities = list(map(cols.cities.__getitem__, cols.city[rows].tolist()))
     # Reversed, so that a later (earlier in time) item overwrites: each account keeps its first.
     new = dict(zip(reversed(accounts), zip(reversed(ts_list), reversed(events), reversed(cities))))
     ties = np.flatnonzero(ts[1:] == ts[:-1])
