@@ -98,3 +98,12 @@ def test_benchmark_bound_rows_dominate_the_fitted_sets():
         assert out["bound"][0] >= out["degree_fit"][0] - 1e-9
         assert out["bound"][0] >= out["ours_fit"][0] - 1e-9
         assert 0.0 <= out["lp"][0] <= 1.0
+
+
+def test_eval_bound_caps_every_method_on_the_evaluation_worlds():
+    from benchmarks.accuracy_blocking import METHODS, trial
+
+    for seed in range(2):
+        out = trial("ba", 150, 0.2, 3, 8, 20, 40, 60, seed, bound_samples=20, eval_bound=20)
+        for name in METHODS + ("lp",):
+            assert out["bound_eval"][0] >= out[name][0] - 1e-9, name
