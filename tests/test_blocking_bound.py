@@ -107,3 +107,17 @@ def test_eval_bound_caps_every_method_on_the_evaluation_worlds():
         out = trial("ba", 150, 0.2, 3, 8, 20, 40, 60, seed, bound_samples=20, eval_bound=20)
         for name in METHODS + ("lp",):
             assert out["bound_eval"][0] >= out[name][0] - 1e-9, name
+
+
+def test_driver_appends_each_trial_once(tmp_path, capsys):
+    import json
+
+    out = tmp_path / "rows.jsonl"
+    args = ["--nodes", "150", "--k", "3", "--observe", "8", "--samples", "20", "--ours-samples", "40",
+            "--eval", "40", "--bound-samples", "20", "--trials", "2", "--out", str(out)]
+    bb.main(args)
+    bb.main(args[:-4] + ["--trials", "3", "--out", str(out)])  # resumes: only trial 2 is new
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert sorted(r["trial"] for r in rows) == [0, 1, 2]
+    assert all(r["bound"][0] >= r["degree_fit"][0] - 1e-9 for r in rows)
+    assert "3 trials" in capsys.readouterr().out
