@@ -1,0 +1,58 @@
+-- Cheap insert path for clickhouse-driver (issue 5). The clickhouse-server writer sends share
+-- events here and two materialized views move them on; share_events and its readers are
+-- unchanged (the chDB store still inserts into share_events directly).
+-- Why: with share_events' own columns the driver spends about 2 us/event of Python (holding the
+-- GIL) on its per-value work: a check per Nullable value, a lookup per Enum8 value, an encode per
+-- string. Here an event's eight string fields travel as ONE String, joined by '\0' in the order
+-- event_id, rumour_id, account_id, parent_event_id, parent_account_id, platform, region, text
+-- (the client encodes a whole batch at once and checks no value holds a '\0'), a null as ''
+-- plus a 0/1 flag, the kind as its Int8 code. Nothing is Nullable or Enum on this side.
+-- ENGINE = Null keeps nothing: the views see each inserted block and that is all.
+CREATE TABLE IF NOT EXISTS {database}.share_event_rows
+(
+    fields String,
+    text String,
+    ts_ms Int64,
+    kind_code Int8,
+    parent_event_id_null UInt8,
+    parent_account_id_null UInt8,
+    platform_null UInt8,
+    region_null UInt8,
+    text_null UInt8
+)
+ENGINE = Null;
+
+-- The row share_events gets from a direct insert. ts and ingested_at are the table's DEFAULT
+-- expressions, spelled out rather than left to how a server version fills the columns a view
+-- leaves out. The same splitByChar(...) text is computed once per block.
+CREATE MATERIALIZED VIEW IF NOT EXISTS {database}.share_event_rows_mv
+TO {database}.share_events
+AS SELECT
+    splitByChar('\0', fields)[1] AS event_id,
+    splitByChar('\0', fields)[2] AS rumour_id,
+    splitByChar('\0', fields)[3] AS account_id,
+    ts_ms,
+    toDateTime(intDiv(ts_ms, 1000), 'UTC') AS ts,
+    if(parent_event_id_null, NULL, splitByChar('\0', fields)[4]) AS parent_event_id,
+    if(parent_account_id_null, NULL, splitByChar('\0', fields)[5]) AS parent_account_id,
+    CAST(kind_code AS Enum8('post' = 0, 'share' = 1, 'comment' = 2, 'debunk' = 3)) AS kind,
+    if(platform_null, NULL, splitByChar('\0', fields)[6]) AS platform,
+    if(region_null, NULL, splitByChar('\0', fields)[7]) AS region,
+    if(text_null, NULL, text) AS text,
+    now() AS ingested_at
+FROM {database}.share_event_rows;
+
+-- Per-minute counts as share_minute_counts_mv computes them (a null region is ''): 18.16 does
+-- not run share_events' own views for rows another view writes there, so this view feeds the
+-- counts. Newer servers do run them, so there the same events reach share_minute_counts twice;
+-- the states are sets of event ids (uniqExactState) and a set merged with itself is unchanged.
+CREATE MATERIALIZED VIEW IF NOT EXISTS {database}.share_event_rows_minutes_mv
+TO {database}.share_minute_counts
+AS SELECT
+    splitByChar('\0', fields)[2] AS rumour_id,
+    toStartOfMinute(toDateTime(intDiv(ts_ms, 1000), 'UTC')) AS minute,
+    splitByChar('\0', fields)[7] AS region,
+    CAST(kind_code AS Enum8('post' = 0, 'share' = 1, 'comment' = 2, 'debunk' = 3)) AS kind,
+    uniqExactState(splitByChar('\0', fields)[1]) AS shares
+FROM {database}.share_event_rows
+GROUP BY rumour_id, minute, region, kind;
