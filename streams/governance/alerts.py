@@ -34,6 +34,7 @@ import threading
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 
+import numba
 import numpy as np
 
 from streams.events import KIND_CODE, format_ts
@@ -95,7 +96,8 @@ def select_alerts(alerts, jurisdiction: str, since_ms: int | None = None, limit:
 
 @dataclass
 class _Unit:
-    minutes: deque = field(default_factory=deque)  # (minute, count) judged, ascending, last 2w
+    # (minute, count) rows judged, ascending, the last 2w minutes only (the rules read no more)
+    minutes: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.int64))
     counts: dict = field(default_factory=dict)  # minute -> count, minutes not yet judged only
     evaluated_to: int = -1  # last minute judged
     first_minute: int | None = None
@@ -109,6 +111,64 @@ class _Rumour:
     watermark: int = -1  # latest minute seen
     units: dict = field(default_factory=dict)  # unit -> _Unit
     seen: set = field(default_factory=set)  # hash(event_id) of the events counted
+
+
+NO_ALERT = -(1 << 62)  # last_alert minute of a rule that never fired (kernel arrays)
+VOLUME, GROWTH, BURST_CANDIDATE = 1, 2, 4
+
+
+@numba.njit(cache=True)
+def _judge_kernel(starts, minutes, counts, h_starts, h_minutes, h_counts, evaluated_to, rate, first,
+                  last_volume, last_growth, w, volume_shares, growth_min, growth_ratio, alpha, warmup,
+                  burst_min, cooldown, floor):  # pragma: no cover - compiled
+    """The volume and growth rules of every pending minute of every unit (pair ``p``: minutes
+    ``starts[p]:starts[p+1]``, judged history ``h_starts[p]:h_starts[p+1]``), in time order,
+    with the EWMA rate; the burst rule's cheap conditions only (its p-value is CPython's
+    lgamma, computed by the caller). Updates the per-pair arrays in place; returns per minute
+    the window sums, the rule flags and lambda, and per pair where its kept history starts in
+    history + pending."""
+    n = len(minutes)
+    window, before = np.zeros(n, np.int64), np.zeros(n, np.int64)
+    flags, lam = np.zeros(n, np.uint8), np.zeros(n, np.float64)
+    keep_from = np.zeros(len(starts) - 1, np.int64)
+    for p in range(len(starts) - 1):
+        hs, nh, s, e = h_starts[p], h_starts[p + 1] - h_starts[p], starts[p], starts[p + 1]
+        total = nh + e - s
+        cm, pre = np.empty(total, np.int64), np.zeros(total + 1, np.int64)
+        for k in range(total):
+            cm[k] = h_minutes[hs + k] if k < nh else minutes[s + k - nh]
+            pre[k + 1] = pre[k] + (h_counts[hs + k] if k < nh else counts[s + k - nh])
+        lo = mid = 0
+        r, et, lv, lg = rate[p], evaluated_to[p], last_volume[p], last_growth[p]
+        for k in range(nh, total):
+            j, minute = s + k - nh, cm[k]
+            c = counts[j]
+            if et >= 0:
+                r *= (1 - alpha) ** float(max(0, minute - et - 1))
+            while lo <= k and cm[lo] <= minute - 2 * w:  # the rules read 2w minutes
+                lo += 1
+            mid = max(mid, lo)
+            while mid <= k and cm[mid] <= minute - w:
+                mid += 1
+            win, bef = pre[k + 1] - pre[mid], pre[mid] - pre[lo]
+            window[j], before[j] = win, bef
+            f = 0
+            if win >= volume_shares and not (lv != NO_ALERT and minute - lv < cooldown):
+                f |= VOLUME
+                lv = minute
+            if (bef > 0 and win >= growth_min and win >= growth_ratio * bef
+                    and not (lg != NO_ALERT and minute - lg < cooldown)):
+                f |= GROWTH
+                lg = minute
+            lam[j] = max(r, floor)
+            if minute - first[p] >= warmup and c >= burst_min:
+                f |= BURST_CANDIDATE
+            flags[j] = f
+            r = alpha * c + (1 - alpha) * r
+            et = minute
+        rate[p], evaluated_to[p], last_volume[p], last_growth[p] = r, et, lv, lg
+        keep_from[p] = lo
+    return window, before, flags, lam, keep_from
 
 
 def _mark(st: _Rumour, event_ids: list, ts: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -187,12 +247,11 @@ class AlertRouter:
             back = {rid for rid, rows in view.groups if rid in self._evicted and not view.debunk[rows].all()}
             if back:
                 self._restore(back, batch, view)
-        touched = self._count(batch, view)
-        for rumour_id in sorted(touched):
-            st = self._rumours[rumour_id]
-            raised.extend(self._evaluate(rumour_id, st, st.watermark - 1))
+        touched = sorted(self._count(batch, view))
+        raised.extend(self._evaluate_many([(r, self._rumours[r], self._rumours[r].watermark - 1) for r in touched]))
+        for rumour_id in touched:
             self._rumours.move_to_end(rumour_id)
-        self._evict(touched)
+        self._evict(set(touched))
 
     def _count(self, batch, view: BatchView, only=None) -> set:
         """Count the batch's shares not counted before (``only``: of these rumours); the
@@ -303,9 +362,8 @@ class AlertRouter:
         try:
             if len(stored):
                 self._count(stored, batch_view(stored), only=rumour_ids)
-            for rumour_id in sorted(rumour_ids):
-                st = self._rumours[rumour_id]
-                self._evaluate(rumour_id, st, st.watermark - 1)  # raised before: not again
+            # Raised before: not again (``_alert`` returns nothing while replaying).
+            self._evaluate_many([(r, self._rumours[r], self._rumours[r].watermark - 1) for r in sorted(rumour_ids)])
         finally:
             self._replaying = False
         self.restores += len(rumour_ids)
@@ -325,52 +383,73 @@ class AlertRouter:
 
     # -- rules ------------------------------------------------------------------------------
     def _evaluate(self, rumour_id: str, rumour: _Rumour, upto: int) -> list[dict]:
-        raised = []
-        for unit in sorted(rumour.units):
-            st = rumour.units[unit]
-            pending = sorted(m for m in st.counts if st.evaluated_to < m <= upto)
-            for minute in pending:
-                raised.extend(self._judge(rumour_id, unit, st, minute))
-        return raised
+        return self._evaluate_many([(rumour_id, rumour, upto)])
 
-    def _judge(self, rumour_id: str, unit: str, st: _Unit, minute: int) -> list[dict]:
+    def _evaluate_many(self, items) -> list[dict]:
+        """Judge the open minutes ``<= upto`` of each ``(rumour_id, rumour, upto)``, units in
+        code order, minutes in time order: volume, growth and the rate by one numba call for
+        all of them; the burst p-values and the alerts here."""
+        pairs, sizes, minutes, counts = [], [], [], []
+        for rumour_id, rumour, upto in items:
+            for unit in sorted(rumour.units):
+                st = rumour.units[unit]
+                pending = sorted(m for m in st.counts if st.evaluated_to < m <= upto)
+                if pending:
+                    pairs.append((rumour_id, unit, st))
+                    sizes.append(len(pending))
+                    minutes += pending
+                    counts += map(st.counts.pop, pending)  # judged once: never read again
+        if not pairs:
+            return []
         cfg = self.config
-        c = st.counts.pop(minute)  # judged once: never read again
-        # Minutes with no shares since the last judged one decay the rate in closed form.
-        if st.evaluated_to >= 0:
-            st.rate *= (1 - cfg.alert_ewma_alpha) ** max(0, minute - st.evaluated_to - 1)
-        st.minutes.append((minute, c))
-        w = cfg.alert_window_minutes
-        while st.minutes and st.minutes[0][0] <= minute - 2 * w:  # the rules read 2w minutes
-            st.minutes.popleft()
-        window = before = 0
-        edge = minute - w
-        for m, n in st.minutes:  # ascending, all within the last 2w minutes
-            if m > edge:
-                window += n
-            else:
-                before += n
-        fired = []
-        if window >= cfg.alert_window_shares:
-            fired.append(("volume", {}))
-        if before > 0 and window >= cfg.alert_growth_min_shares and window >= cfg.alert_growth_ratio * before:
-            fired.append(("growth", {"growth": window / before}))
-        lam = max(st.rate, RATE_FLOOR)
-        if (st.first_minute is not None and minute - st.first_minute >= cfg.alert_burst_warmup_minutes
-                and c >= cfg.alert_burst_min_shares and may_be_below(c, lam, cfg.alert_burst_p)):
-            p = poisson_tail(c, lam)
-            if p < cfg.alert_burst_p:
-                fired.append(("burst", {"p_value": p, "expected_per_minute": lam}))
-        st.rate = cfg.alert_ewma_alpha * c + (1 - cfg.alert_ewma_alpha) * st.rate
-        st.evaluated_to = minute
-        out = []
-        for rule, extra in fired:
-            last = st.last_alert.get(rule)
-            if last is not None and minute - last < cfg.alert_cooldown_minutes:
-                continue
-            st.last_alert[rule] = minute
-            out.append(self._alert(rumour_id, unit, rule, minute, c, window, before, st.total, extra))
-        return out
+        units = [p[2] for p in pairs]
+        starts = np.zeros(len(pairs) + 1, np.int64)
+        np.cumsum(sizes, out=starts[1:])
+        h_starts = np.zeros(len(pairs) + 1, np.int64)
+        np.cumsum([len(st.minutes) for st in units], out=h_starts[1:])
+        history = np.concatenate([st.minutes for st in units])
+        minutes_a, counts_a = np.array(minutes, np.int64), np.array(counts, np.int64)
+        evaluated = np.array([st.evaluated_to for st in units], np.int64)
+        rate = np.array([st.rate for st in units], np.float64)
+        first = np.array([st.first_minute for st in units], np.int64)
+        last_v = np.array([st.last_alert.get("volume", NO_ALERT) for st in units], np.int64)
+        last_g = np.array([st.last_alert.get("growth", NO_ALERT) for st in units], np.int64)
+        window, before, flags, lam, keep = _judge_kernel(
+            starts, minutes_a, counts_a, h_starts, np.ascontiguousarray(history[:, 0]),
+            np.ascontiguousarray(history[:, 1]), evaluated, rate, first, last_v, last_g,
+            int(cfg.alert_window_minutes), float(cfg.alert_window_shares), float(cfg.alert_growth_min_shares),
+            float(cfg.alert_growth_ratio), float(cfg.alert_ewma_alpha), float(cfg.alert_burst_warmup_minutes),
+            float(cfg.alert_burst_min_shares), float(cfg.alert_cooldown_minutes), RATE_FLOOR)
+        raised, p_max = [], cfg.alert_burst_p
+        flags_l, bounds = flags.tolist(), starts.tolist()
+        for p, (rumour_id, unit, st) in enumerate(pairs):
+            for j in range(bounds[p], bounds[p + 1]):
+                f = flags_l[j]
+                if not f:
+                    continue
+                minute, c, win, bef = minutes[j], counts[j], int(window[j]), int(before[j])
+                if f & VOLUME:
+                    raised.append(self._alert(rumour_id, unit, "volume", minute, c, win, bef, st.total, {}))
+                if f & GROWTH:
+                    raised.append(self._alert(rumour_id, unit, "growth", minute, c, win, bef, st.total,
+                                              {"growth": win / bef}))
+                if f & BURST_CANDIDATE:
+                    lam_j = float(lam[j])
+                    if may_be_below(c, lam_j, p_max):
+                        p_value = poisson_tail(c, lam_j)
+                        last = st.last_alert.get("burst")
+                        if p_value < p_max and (last is None or minute - last >= cfg.alert_cooldown_minutes):
+                            st.last_alert["burst"] = minute
+                            raised.append(self._alert(rumour_id, unit, "burst", minute, c, win, bef, st.total,
+                                                      {"p_value": p_value, "expected_per_minute": lam_j}))
+            st.rate, st.evaluated_to = float(rate[p]), int(evaluated[p])
+            if last_v[p] != NO_ALERT:
+                st.last_alert["volume"] = int(last_v[p])
+            if last_g[p] != NO_ALERT:
+                st.last_alert["growth"] = int(last_g[p])
+            judged = np.column_stack((minutes_a[bounds[p]:bounds[p + 1]], counts_a[bounds[p]:bounds[p + 1]]))
+            st.minutes = np.concatenate((st.minutes, judged))[int(keep[p]):].copy()
+        return raised
 
     def _alert(self, rumour_id, unit, rule, minute, c, window, before, total, extra) -> dict:
         if self._replaying:  # a rebuild: the alert was raised (and sent) before
