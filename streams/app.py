@@ -137,10 +137,13 @@ def create_app(settings: Settings, store=None, pipeline: Pipeline | None = None)
             except Exception as exc:
                 await _failed(exc, len(events), pause)
                 pause = min(pause * 2, 30.0)
+        ack = stream.ack
+        last: dict = {}  # TP -> last offset of the batch (offsets grow within a partition)
         for e in events:
-            await stream.ack(e)
-            tp = e.message.tp
-            done_offsets[tp] = max(done_offsets.get(tp, 0), e.message.offset + 1)
+            await ack(e)
+            last[e.message.tp] = e.message.offset
+        for tp, offset in last.items():  # once per partition, not per message
+            done_offsets[tp] = max(done_offsets.get(tp, 0), offset + 1)
         stats = prepared.stats
         s = app.stats
         if s["store_retrying"]:
@@ -188,7 +191,6 @@ def create_app(settings: Settings, store=None, pipeline: Pipeline | None = None)
 
     app.ingest_agent = ingest
     app.finish_pending_write = finish_pending
-    app.ingest_agent = ingest
 
     @app.on_partitions_revoked.connect
     async def on_revoked(sender, revoked, **kwargs):
