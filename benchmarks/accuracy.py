@@ -31,16 +31,18 @@ import numpy as np
 
 from benchmarks.generators import contact_graph, si, si_regular_tree
 from benchmarks.generators_cascades import si_discrete
-from benchmarks.accuracy_stats import paired_cell, print_paired
+from benchmarks.accuracy_stats import paired_cell, paired_top1, print_paired
 from benchmarks.observe import sampled_timestamps, snapshot
 from graph.sources import SourceScores, snapshot_scores
 from graph.sources_dmp import dmp_scores
+from graph.sources_mc import mc_rumor
 from graph.sources_joint import CORR_WEIGHT, DMP_WEIGHT, INSIDE_WEIGHT, correlation_z
 from graph.sources_sis import sis_likelihood
 from graph.sources_time import _observer_distances, earliest_observed, time_distance_correlation
 
 SNAPSHOT_METHODS = ("random", "rumor", "rumor_avg", "jordan", "distance", "dmp", "dmp_rumor")
 TIMESTAMP_METHODS = ("random", "earliest", "correlation", "joint")
+MC_BASELINES = ("dmp_rumor", "jordan", "rumor", "dmp")  # paired against the Monte-Carlo method (--mc)
 
 
 def wilson(k: int, n: int, z: float = 1.96):
@@ -125,6 +127,7 @@ def dmp_lam(args, model):
 
 def run_cell(model, args, log):
     snap, stamp, sizes = {}, {}, []
+    mc_cpu = 0.0
     t0 = time.time()
     lam = dmp_lam(args, model)
     methods = SNAPSHOT_METHODS + (("sis",) if args.sis else ())
@@ -145,6 +148,14 @@ def run_cell(model, args, log):
         for name in methods:
             ranking = SourceScores(s["nodes"], s[name]).ranking(rng)
             _record(snap, name, ranking, src, hops, len(infected), rng)
+        if args.mc:
+            # its own generator, so the shared one's draws (ties, timestamp samples) and every other
+            # figure stay exactly those of a run without --mc
+            mrng = np.random.default_rng([args.seed, GRAPH_INDEX[model], trial, 1015])
+            c0 = time.process_time()
+            s["mc"] = mc_rumor(ip, ix, infected, lam, mrng, s["dmp_rumor"]).scores
+            mc_cpu += time.process_time() - c0
+            _record(snap, "mc", SourceScores(s["nodes"], s["mc"]).ranking(mrng), src, hops, len(infected), mrng)
         # timestamps: the snapshot and a p-sample of infection times (clock origin unknown)
         obs, times = sampled_timestamps(c, args.p, rng)
         z = correlation_z(ip, ix, obs, times, s["nodes"])
@@ -160,7 +171,13 @@ def run_cell(model, args, log):
             log(f"  {model}: {trial + 1}/{args.trials} trials, {time.time() - t0:.0f}s")
     paired = {"snapshot": paired_cell(snap, "snapshot", args.seed),
               "timestamps": paired_cell(stamp, "timestamps", args.seed)}
-    return _summarise(snap, args.seed), _summarise(stamp, args.seed), float(np.mean(sizes)), paired
+    if args.mc:
+        for base in MC_BASELINES:
+            paired["snapshot"][f"mc-vs-{base}"] = paired_top1(snap["mc"]["top1"], snap[base]["top1"], args.seed)
+    summary = _summarise(snap, args.seed)
+    if args.mc:
+        summary["mc"]["cpu_seconds_per_trial"] = mc_cpu / args.trials
+    return summary, _summarise(stamp, args.seed), float(np.mean(sizes)), paired
 
 
 GRAPH_INDEX = {"tree3": 0, "er": 1, "ws": 2, "ba": 3}
@@ -293,6 +310,8 @@ def main(argv=None):
     ap.add_argument("--si", choices=("continuous", "discrete"), default="discrete",
                     help="discrete: ndlib/cosasi SI (default); continuous: Exp(1) per S-I edge")
     ap.add_argument("--beta", type=float, default=0.1, help="per-step transmission for --si discrete")
+    ap.add_argument("--mc", action="store_true",
+                    help="also run the soft-margin Monte-Carlo reranker of dmp_rumor (graph.sources_mc.mc_rumor)")
     ap.add_argument("--sis", action="store_true", help="also run the SI importance-sampling likelihood (slow)")
     ap.add_argument("--models", default="tree3,er,ws,ba")
     ap.add_argument("--cosasi-trials", type=int, default=30)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from benchmarks.generators import edges_to_csr, erdos_renyi, regular_tree
-from graph.sources_mc import (_CALENDAR, _phis, _simulate, _state, choose_a, mc_scores, mc_snapshot,
+from graph.sources_mc import (_CALENDAR, _phis, _simulate, _state, choose_a, mc_rumor, mc_scores, mc_snapshot,
                               soft_margin)
 
 
@@ -236,3 +236,26 @@ def test_prior_breaks_ties_and_bad_input_is_refused():
         mc_scores(ip, ix, [1, 2], 0.5, seed=0, candidates=[4])
     with pytest.raises(ValueError):
         mc_scores(ip, ix, [1, 2], 0.5, seed=0, rule="last")
+
+
+def test_mc_rumor_reranks_only_the_top_of_the_base_order():
+    ip, ix = small_graph(9, n=80)
+    infected = sorted(naive_run(ip, ix, 5, 0.3, 30, "first", np.random.default_rng(9)))
+    base = np.random.default_rng(0).random(len(infected))
+    s = mc_rumor(ip, ix, infected, 0.3, seed=2, base_scores=base, top=4, runs=50)
+    order = np.argsort(-base)
+    assert set(s.ranking()[:4].tolist()) == set(np.array(infected)[order[:4]].tolist())
+    assert s.ranking()[4:].tolist() == np.array(infected)[order[4:]].tolist()
+
+
+def test_accuracy_bench_mc_column_leaves_every_other_figure_unchanged(tmp_path):
+    from benchmarks import accuracy
+
+    argv = ["--trials", "3", "--nodes", "400", "--infected", "30", "--models", "ba", "--cosasi-trials", "0"]
+    plain = accuracy.main(argv + ["--json", str(tmp_path / "a.json")])["cells"]["ba"]
+    with_mc = accuracy.main(argv + ["--mc", "--json", str(tmp_path / "b.json")])["cells"]["ba"]
+    mc = with_mc["snapshot"].pop("mc")
+    assert mc["trials"] == 3 and mc["cpu_seconds_per_trial"] > 0
+    assert with_mc["snapshot"] == plain["snapshot"] and with_mc["timestamps"] == plain["timestamps"]
+    pair = with_mc["paired"]["snapshot"]["mc-vs-dmp_rumor"]
+    assert abs(pair["diff"] - (mc["top1"] - plain["snapshot"]["dmp_rumor"]["top1"])) < 1e-12
