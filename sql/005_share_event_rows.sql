@@ -3,22 +3,20 @@
 -- unchanged (the chDB store still inserts into share_events directly).
 -- Why: with share_events' own columns the driver spends about 2 us/event of Python (holding the
 -- GIL) on its per-value work: a check per Nullable value, a lookup per Enum8 value, an encode per
--- string. Here an event's eight string fields travel as ONE String, joined by '\0' in the order
--- event_id, rumour_id, account_id, parent_event_id, parent_account_id, platform, region, text
--- (the client encodes a whole batch at once and checks no value holds a '\0'), a null as ''
--- plus a 0/1 flag, the kind as its Int8 code. Nothing is Nullable or Enum on this side.
+-- string, a struct conversion per number. Here an event's seven short string fields and a code
+-- travel as ONE String, joined by '\0' in the order event_id, rumour_id, account_id,
+-- parent_event_id, parent_account_id, platform, region, code (the client encodes a whole batch
+-- at once and checks no value holds a '\0'). The code, in decimal, is kind * 32 plus a bit per
+-- null field (1 parent_event_id, 2 parent_account_id, 4 platform, 8 region, 16 text), a null
+-- being sent as ''. text has its own column: it is the long, often non-ASCII one; kept apart,
+-- the short fields stay one byte per character in Python and encode as a copy. Nothing is
+-- Nullable or Enum on this side.
 -- ENGINE = Null keeps nothing: the views see each inserted block and that is all.
 CREATE TABLE IF NOT EXISTS {database}.share_event_rows
 (
     fields String,
     text String,
-    ts_ms Int64,
-    kind_code Int8,
-    parent_event_id_null UInt8,
-    parent_account_id_null UInt8,
-    platform_null UInt8,
-    region_null UInt8,
-    text_null UInt8
+    ts_ms Int64
 )
 ENGINE = Null;
 
@@ -33,12 +31,12 @@ AS SELECT
     splitByChar('\0', fields)[3] AS account_id,
     ts_ms,
     toDateTime(intDiv(ts_ms, 1000), 'UTC') AS ts,
-    if(parent_event_id_null, NULL, splitByChar('\0', fields)[4]) AS parent_event_id,
-    if(parent_account_id_null, NULL, splitByChar('\0', fields)[5]) AS parent_account_id,
-    CAST(kind_code AS Enum8('post' = 0, 'share' = 1, 'comment' = 2, 'debunk' = 3)) AS kind,
-    if(platform_null, NULL, splitByChar('\0', fields)[6]) AS platform,
-    if(region_null, NULL, splitByChar('\0', fields)[7]) AS region,
-    if(text_null, NULL, text) AS text,
+    if(bitAnd(toUInt8(splitByChar('\0', fields)[8]), 1), NULL, splitByChar('\0', fields)[4]) AS parent_event_id,
+    if(bitAnd(toUInt8(splitByChar('\0', fields)[8]), 2), NULL, splitByChar('\0', fields)[5]) AS parent_account_id,
+    CAST(toInt8(intDiv(toUInt8(splitByChar('\0', fields)[8]), 32)) AS Enum8('post' = 0, 'share' = 1, 'comment' = 2, 'debunk' = 3)) AS kind,
+    if(bitAnd(toUInt8(splitByChar('\0', fields)[8]), 4), NULL, splitByChar('\0', fields)[6]) AS platform,
+    if(bitAnd(toUInt8(splitByChar('\0', fields)[8]), 8), NULL, splitByChar('\0', fields)[7]) AS region,
+    if(bitAnd(toUInt8(splitByChar('\0', fields)[8]), 16), NULL, text) AS text,
     now() AS ingested_at
 FROM {database}.share_event_rows;
 
@@ -52,7 +50,7 @@ AS SELECT
     splitByChar('\0', fields)[2] AS rumour_id,
     toStartOfMinute(toDateTime(intDiv(ts_ms, 1000), 'UTC')) AS minute,
     splitByChar('\0', fields)[7] AS region,
-    CAST(kind_code AS Enum8('post' = 0, 'share' = 1, 'comment' = 2, 'debunk' = 3)) AS kind,
+    CAST(toInt8(intDiv(toUInt8(splitByChar('\0', fields)[8]), 32)) AS Enum8('post' = 0, 'share' = 1, 'comment' = 2, 'debunk' = 3)) AS kind,
     uniqExactState(splitByChar('\0', fields)[1]) AS shares
 FROM {database}.share_event_rows
 GROUP BY rumour_id, minute, region, kind;

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from streams.events import KINDS, EventBatch
-from streams.store.clickhouse import ROW_COLUMNS, ClickHouseStore, event_rows_columns
+from streams.store.clickhouse import NULL_BITS, ROW_COLUMNS, ClickHouseStore, event_rows_columns
 from tests.plugins.clickhouse import fresh_database
 
 TS0 = 1_347_557_095_000  # 2012-09-13
@@ -161,31 +161,39 @@ def test_packed_columns_unpack_to_the_batch_or_refuse_it(batch):
         return
     assert cols is not None and len(cols) == len(ROW_COLUMNS)
     named = dict(zip(ROW_COLUMNS, cols))
-    # unpack the way share_event_rows_mv does: split at NUL, '' + flag 1 is NULL
+    # unpack the way share_event_rows_mv does: split at NUL, the 8th value is the code
     fields = [f.decode("utf-8").split("\x00") for f in named["fields"]]
-    assert all(len(f) == 7 for f in fields)
+    assert all(len(f) == 8 for f in fields)
+    codes = [int(f[7]) for f in fields]
+    assert [c // 32 for c in codes] == batch.kind.tolist()
     for j, name in enumerate(("event_id", "rumour_id", "account_id", "parent_event_id",
                               "parent_account_id", "platform", "region")):
-        flags = named.get(f"{name}_null")
-        unpacked = [None if flags is not None and flags[i] else f[j] for i, f in enumerate(fields)]
+        bit = NULL_BITS.get(name, 0)
+        unpacked = [None if c & bit else f[j] for c, f in zip(codes, fields)]
         assert unpacked == getattr(batch, name)
-    texts = [None if flag else t.decode("utf-8") for t, flag in zip(named["text"], named["text_null"])]
+    texts = [None if c & NULL_BITS["text"] else t.decode("utf-8") for c, t in zip(codes, named["text"])]
     assert texts == batch.text
-    assert named["ts_ms"] == batch.ts_ms.tolist() and named["kind_code"] == batch.kind.tolist()
+    assert named["ts_ms"] == batch.ts_ms.tolist()
+
+
+def test_a_kind_code_out_of_range_is_not_packed():
+    batch = rich_batch()
+    batch.kind[3] = 7
+    assert event_rows_columns(batch) is None
 
 
 # ---- the schema's views on a current engine (chDB) --------------------------------------------
 def test_share_event_rows_views_on_chdb_count_each_event_once(chdb_store):
     """Newer engines also run share_events' own view for rows share_event_rows_mv writes: the
-    minute counts still count each event once (sets of event ids)."""
+    minute counts still count each event once (sets of event ids). Codes: kind debunk (3 * 32)
+    plus null bits (e1: parent_event_id 1, region 8, text 16; e2: parent_account_id 2)."""
     db = chdb_store.database
     sep = "\\0"
     chdb_store._command(
-        f"INSERT INTO {db}.share_event_rows SELECT 'e1{sep}r{sep}a{sep}{sep}pa{sep}{sep}', '', "
-        f"{TS0}, 3, 1, 0, 0, 1, 1")
+        f"INSERT INTO {db}.share_event_rows SELECT 'e1{sep}r{sep}a{sep}{sep}pa{sep}{sep}{sep}121', '', {TS0}")
     chdb_store._command(
-        f"INSERT INTO {db}.share_event_rows SELECT 'e2{sep}r{sep}b{sep}e1{sep}{sep}w{sep}CN-11', 'é', "
-        f"{TS0 + 1000}, 3, 0, 1, 0, 0, 0")
+        f"INSERT INTO {db}.share_event_rows SELECT 'e2{sep}r{sep}b{sep}e1{sep}{sep}w{sep}CN-11{sep}98', 'é', "
+        f"{TS0 + 1000}")
     loaded = chdb_store.load_events()
     assert list(loaded.rows()) == [
         {"event_id": "e1", "rumour_id": "r", "account_id": "a", "ts": TS0, "parent_event_id": None,

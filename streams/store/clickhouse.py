@@ -18,6 +18,7 @@ import time
 from typing import Sequence
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+import numpy as np
 from clickhouse_driver import Client, errors
 
 import sql
@@ -33,40 +34,48 @@ _RETRYABLE = (errors.NetworkError, errors.SocketTimeoutError, errors.UnexpectedP
 _FLOAT_OPTIONS = ("connect_timeout", "send_receive_timeout", "retry_seconds")
 
 # share_event_rows' columns (sql/005_share_event_rows.sql), in event_rows_columns() order.
-ROW_COLUMNS = ("fields", "text", "ts_ms", "kind_code", "parent_event_id_null", "parent_account_id_null",
-               "platform_null", "region_null", "text_null")
+ROW_COLUMNS = ("fields", "text", "ts_ms")
 _FIELDS = ("event_id", "rumour_id", "account_id", "parent_event_id", "parent_account_id",
            "platform", "region")
-_NULLABLE = _FIELDS[3:] + ("text",)
-_NF = len(_FIELDS)
+# Null bit of each optional field in the code field (the kind is code // 32).
+NULL_BITS = {"parent_event_id": 1, "parent_account_id": 2, "platform": 4, "region": 8, "text": 16}
+_NF = len(_FIELDS) + 1  # and the code
+_CODE_TEXT = [str(i) for i in range(128)]  # the code as text: shared objects, no str() per event
 # Strings go as bytes the client encoded: with str values the driver encodes each one through
 # a Python-level call.
 _INSERT_SETTINGS = {"strings_as_bytes": True}
 
 
-def _nullable(values: list) -> tuple[list, list]:
-    """``(values with None as '', 0/1 null flags)``."""
+def _nullable(values: list) -> tuple[list, object]:
+    """``(values with None as '', nulls)``: nulls is 0 (none), 1 (all) or a list of bools.
+
+    >>> _nullable(["a", "b"]), _nullable([None, None]), _nullable(["a", None, ""])
+    ((['a', 'b'], 0), (['', ''], 1), (['a', '', ''], [False, True, False]))
+    """
     # filter(None) tests truth in C, cheap for a str (None in values / values.count(None) compare
     # each str with None through two __eq__ dispatches: several times slower). The two Python
-    # loops run only for a column that mixes nulls and values (an all-null column costs none).
+    # loops run only for a column that mixes nulls and values.
     n = len(values)
     filled = len(list(filter(None, values)))
     if filled == n:
-        return values, [0] * n
+        return values, 0
     if filled == 0 and values.count(None) == n:
-        return [""] * n, [1] * n
+        return [""] * n, 1
     return ["" if v is None else v for v in values], [v is None for v in values]
 
 
 def event_rows_columns(batch: EventBatch) -> list[list] | None:
     """``batch`` as the columns of share_event_rows (:data:`ROW_COLUMNS` order), or None when
-    a string holds a NUL or a \\x01 (such a batch goes straight into share_events instead).
+    it cannot travel that way: a short field holds a NUL or a \\x01, a text a NUL, or a kind
+    code is out of range (such a batch goes straight into share_events instead).
 
-    The seven short fields of all events are joined into one string, ``f1 NUL ... NUL f7 NUL
-    \\x01 NUL f1 ...``, encoded once and split once at the ``NUL \\x01 NUL`` row marks; the
-    texts are joined, encoded and split at NUL on their own. A few C calls per batch and two
-    bytes objects per event, where the driver's value-by-value encode costs a Python-level call
-    per value. The counts of NUL and \\x01 prove no value holds either.
+    Per event, ``fields`` is its seven short fields and a code (``kind * 32`` plus the
+    :data:`NULL_BITS` of its nulls, a null being sent as '') joined by NUL. All events' cells
+    are joined into one string, ``... NUL code NUL \\x01 NUL f1 ...``, encoded once and split
+    once at the ``NUL \\x01 NUL`` row marks; the texts are joined, encoded and split at NUL on
+    their own. A few C calls per batch and two bytes objects per event, where the driver's
+    value-by-value encode costs a Python-level call per value. The counts of NUL and \\x01
+    prove no value holds either.
 
     >>> import numpy as np
     >>> b = EventBatch(["e1", "e2"], ["r", "r"], ["a", "b"], np.array([1347557095000, 1347557096000]),
@@ -74,32 +83,37 @@ def event_rows_columns(batch: EventBatch) -> list[list] | None:
     ...                [None, "CN-11"], ["é", None])
     >>> cols = event_rows_columns(b)
     >>> [f.split(bytes(1)) for f in cols[0]]
-    [[b'e1', b'r', b'a', b'', b'pa', b'', b''], [b'e2', b'r', b'b', b'e1', b'', b'w', b'CN-11']]
+    [[b'e1', b'r', b'a', b'', b'pa', b'', b'', b'105'], [b'e2', b'r', b'b', b'e1', b'', b'w', b'CN-11', b'50']]
     >>> cols[1:]
-    [[b'\\xc3\\xa9', b''], [1347557095000, 1347557096000], [3, 1], [True, False], [False, True], [False, False], [True, False], [False, True]]
+    [[b'\\xc3\\xa9', b''], [1347557095000, 1347557096000]]
     >>> event_rows_columns(EventBatch(["e" + chr(1)], ["r"], ["a"], np.array([0]), [None], [None],
     ...                               np.array([1], np.uint8), [None], [None], [None])) is None
     True
     """
     n = len(batch)
+    if n and int(batch.kind.max()) > 3:
+        return None
+    codes = batch.kind.astype(np.uint8) * np.uint8(32)
     cells = ["\x01"] * ((_NF + 1) * n - 1)  # the row marks stay in every (_NF + 1)-th cell
-    flags = []
     for i, name in enumerate(_FIELDS):
         values = getattr(batch, name)
-        if name in _NULLABLE:
-            values, null = _nullable(values)
-            flags.append(null)
+        if name in NULL_BITS:
+            values, nulls = _nullable(values)
+            if nulls != 0:
+                codes |= np.asarray(nulls, np.uint8) * np.uint8(NULL_BITS[name])
         cells[i::_NF + 1] = values
+    texts, nulls = _nullable(batch.text)
+    if nulls != 0:
+        codes |= np.asarray(nulls, np.uint8) * np.uint8(NULL_BITS["text"])
+    cells[_NF - 1::_NF + 1] = list(map(_CODE_TEXT.__getitem__, codes.tolist()))
     joined = "\0".join(cells)
     if joined.count("\0") != len(cells) - 1 or joined.count("\x01") != n - 1:
         return None
-    texts, null = _nullable(batch.text)
-    flags.append(null)
     joined_texts = "\0".join(texts)
     if joined_texts.count("\0") != n - 1:
         return None
     return [joined.encode("utf-8").split(b"\0\x01\0"), joined_texts.encode("utf-8").split(b"\0"),
-            batch.ts_ms.tolist(), batch.kind.tolist(), *flags]
+            batch.ts_ms.tolist()]
 
 
 def parse_url(url: str, database: str | None = None) -> dict:
