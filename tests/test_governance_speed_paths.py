@@ -140,15 +140,19 @@ class PlainAlerts:
 def test_alerts_of_random_batches_equal_the_plain_rules(seed, shuffle):
     rows = random_rows(seed, shuffle=shuffle)
     rng = random.Random(100 + seed)
-    plain, router, by_rows = PlainAlerts(CONFIG), AlertRouter(CONFIG), AlertRouter(CONFIG)
-    want, got, got_rows = [], [], []
+    plain, router, by_rows, by_runs = PlainAlerts(CONFIG), AlertRouter(CONFIG), AlertRouter(CONFIG), AlertRouter(CONFIG)
+    want, got, got_rows, got_runs = [], [], [], []
     for chunk in split(rows, rng, 6) + [rows[:300]]:  # the last one: re-delivered
         want += plain.batch(chunk)
         got += router.observe(decode(chunk))
         got_rows += by_rows.observe_rows(chunk)
+        # Each rumour's rows in one run (as Kafka messages keyed by rumour bring them).
+        got_runs += by_runs.observe(decode(sorted(chunk, key=lambda r: r["rumour_id"])))
     want += plain.flush()
     got += router.flush()
     got_rows += by_rows.flush()
+    got_runs += by_runs.flush()
+    assert got_runs == want
     rules = {a["rule"] for a in want}  # the rules compared
     assert rules == {"volume", "growth", "burst"} if not shuffle else rules >= {"volume", "growth"}
     assert got == want

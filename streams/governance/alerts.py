@@ -294,7 +294,13 @@ class AlertRouter:
         span, n_units = int(minute.max()) - lo + 1, len(units)
         key = ((np.broadcast_to(part, unit.shape)[keep] * n_units + unit[keep]) * span
                + np.broadcast_to(minute - lo, unit.shape)[keep])
-        key, count = np.unique(key, return_counts=True)
+        space = len(parts) * n_units * span
+        if space <= 8 * len(key) + 4096:  # dense keys: counting beats sorting
+            count = np.bincount(key, minlength=space)
+            key = np.flatnonzero(count)
+            count = count[key]
+        else:
+            key, count = np.unique(key, return_counts=True)
         minute_of = (key % span + lo).tolist()
         last, u = -1, None
         for pu, m, n in zip((key // span).tolist(), minute_of, count.tolist()):

@@ -28,9 +28,10 @@ arrived meanwhile are kept and merged), giving the figures it would have had.
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
-from operator import itemgetter
+from collections import OrderedDict, defaultdict
 from dataclasses import dataclass, field
+from itertools import count
+from operator import itemgetter, ne
 from typing import NamedTuple
 
 import numpy as np
@@ -214,11 +215,8 @@ def batch_view(batch) -> BatchView:
     >>> [(r, rows.tolist()) for r, rows in v.groups], v.regions, v.region.tolist(), v.debunk.tolist()
     ([('r', [0, 2]), ('s', [1])], ['370102', None], [0, 1, 0], [False, True, False])
     """
-    regions = dict.fromkeys(batch.region)
-    for code, region in enumerate(regions):
-        regions[region] = code
-    region = np.fromiter(map(regions.__getitem__, batch.region), np.int32, len(batch.region))
-    return BatchView(group_rows(batch.rumour_id), list(regions), region,
+    regions, region = codes_of(batch.region)
+    return BatchView(group_rows(batch.rumour_id), regions, region,
                      np.asarray(batch.kind) == DEBUNK, np.asarray(batch.ts_ms, np.int64))
 
 
@@ -273,17 +271,43 @@ def group_rows(keys) -> list[tuple]:
 
     >>> [(k, r.tolist()) for k, r in group_rows(["b", "a", "b"])]
     [('b', [0, 2]), ('a', [1])]
+    >>> [(k, r.tolist()) for k, r in group_rows(["x"] * 40 + ["y"] * 30 + ["x"] * 2)][0][1][-3:]
+    [39, 70, 71]
     """
     n = len(keys)
-    first = dict.fromkeys(keys)
-    if len(first) == 1:
-        return [(next(iter(first)), np.arange(n))]
-    for code, key in enumerate(first):
-        first[key] = code
-    codes = np.fromiter(map(first.__getitem__, keys), np.int64, n)
+    if n > 64:
+        # Rows often come in runs of one key (a rumour's Kafka messages): compare neighbours
+        # and look up only the first row of each run.
+        starts = np.flatnonzero(np.fromiter(map(ne, keys[1:], keys[:-1]), bool, n - 1)) + 1
+        if len(starts) * 8 < n:
+            return _group_runs(keys, np.concatenate(([0], starts, [n])))
+    distinct, codes = codes_of(keys)
+    if len(distinct) == 1:
+        return [(distinct[0], np.arange(n))]
     order = np.argsort(codes, kind="stable")
-    bounds = np.cumsum(np.bincount(codes, minlength=len(first)))[:-1]
-    return list(zip(first, np.split(order, bounds)))
+    bounds = np.cumsum(np.bincount(codes, minlength=len(distinct)))[:-1]
+    return list(zip(distinct, np.split(order, bounds)))
+
+
+def codes_of(column) -> tuple[list, np.ndarray]:
+    """The distinct values of a column in order of first appearance, and each row's index
+    among them (int32), in one pass: a missing key gets the next code.
+
+    >>> distinct, codes = codes_of(["b", None, "b", "a"])
+    >>> distinct, codes.tolist()
+    (['b', None, 'a'], [0, 1, 0, 2])
+    """
+    index = defaultdict(count().__next__)
+    codes = np.fromiter(map(index.__getitem__, column), np.int32, len(column))
+    return list(index), codes
+
+
+def _group_runs(keys, bounds: np.ndarray) -> list[tuple]:
+    """:func:`group_rows` from the ``bounds`` of runs of equal keys."""
+    runs: dict = {}
+    for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
+        runs.setdefault(keys[a], []).append(np.arange(a, b))
+    return [(key, parts[0] if len(parts) == 1 else np.concatenate(parts)) for key, parts in runs.items()]
 
 
 def pick(column: list, rows: np.ndarray) -> list:
