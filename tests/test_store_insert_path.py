@@ -126,6 +126,34 @@ def test_values_the_packed_form_cannot_carry_fall_back_to_the_direct_insert(ch_s
     assert comparable(stored_rows(ch_store)) == expected_rows(batch)
 
 
+def sparse_batch() -> EventBatch:
+    """64 events whose optional fields are nearly all set: a few Nones (and a '') to patch."""
+    n = 64
+    b = rich_batch()
+    full = lambda prefix: [f"{prefix}{i}-é" for i in range(n)]  # noqa: E731
+    batch = EventBatch([f"s{i}" for i in range(n)], [f"rs{i % 2}" for i in range(n)], full("a"),
+                       np.array([TS0 + i * 1000 for i in range(n)], np.int64), full("p"), full("pa"),
+                       np.array([i % 4 for i in range(n)], np.uint8), full("w"), full("CN-"),
+                       [b.text[i % len(b)] or "t" for i in range(n)])
+    batch.parent_event_id[5] = None
+    batch.parent_account_id[0] = batch.parent_account_id[63] = None
+    batch.platform[7] = ""
+    batch.region[9] = None
+    batch.text[10], batch.text[11] = None, ""
+    return batch
+
+
+def test_a_few_nulls_among_values_are_patched(ch_store, twin):
+    from streams.store.clickhouse import _nulls
+
+    batch = sparse_batch()
+    assert _nulls(batch.parent_account_id)[1:] == ([0, 63], True)  # the few-Nones branch
+    ch_store.write(batch)
+    twin.insert_events_direct(batch)
+    assert stored_rows(ch_store) == stored_rows(twin)
+    assert comparable(stored_rows(ch_store)) == expected_rows(batch)
+
+
 def test_a_one_event_batch_with_empty_fields(ch_store, twin):
     batch = EventBatch(["e"], ["r"], ["a"], np.array([TS0], np.int64), [None], [""],
                        np.array([2], np.uint8), [""], [None], [""])
