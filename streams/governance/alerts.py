@@ -120,11 +120,11 @@ VOLUME, GROWTH, BURST_CANDIDATE = 1, 2, 4
 @numba.njit(cache=True)
 def _judge_kernel(starts, minutes, counts, h_starts, h_minutes, h_counts, evaluated_to, rate, first,
                   last_volume, last_growth, w, volume_shares, growth_min, growth_ratio, alpha, warmup,
-                  burst_min, cooldown, floor):  # pragma: no cover - compiled
+                  burst_min, burst_p, cooldown, floor):  # pragma: no cover - compiled
     """The volume and growth rules of every pending minute of every unit (pair ``p``: minutes
     ``starts[p]:starts[p+1]``, judged history ``h_starts[p]:h_starts[p+1]``), in time order,
-    with the EWMA rate; the burst rule's cheap conditions only (its p-value is CPython's
-    lgamma, computed by the caller). Updates the per-pair arrays in place; returns per minute
+    with the EWMA rate; of the burst rule, the minutes that may fire (:func:`may_be_below`'s
+    bound with a margin: the caller settles them with CPython's lgamma, as before). Updates the per-pair arrays in place; returns per minute
     the window sums, the rule flags and lambda, and per pair where its kept history starts in
     history + pending."""
     n = len(minutes)
@@ -161,7 +161,9 @@ def _judge_kernel(starts, minutes, counts, h_starts, h_minutes, h_counts, evalua
                 f |= GROWTH
                 lg = minute
             lam[j] = max(r, floor)
-            if minute - first[p] >= warmup and c >= burst_min:
+            if minute - first[p] >= warmup and c >= burst_min and (
+                    burst_p > 0.49 or (c > lam[j] and math.exp(-lam[j] + c * math.log(lam[j]) - math.lgamma(c + 1))
+                                       < burst_p * (1 + 1e-6))):
                 f |= BURST_CANDIDATE
             flags[j] = f
             r = alpha * c + (1 - alpha) * r
@@ -425,14 +427,16 @@ class AlertRouter:
             np.ascontiguousarray(history[:, 1]), evaluated, rate, first, last_v, last_g,
             int(cfg.alert_window_minutes), float(cfg.alert_window_shares), float(cfg.alert_growth_min_shares),
             float(cfg.alert_growth_ratio), float(cfg.alert_ewma_alpha), float(cfg.alert_burst_warmup_minutes),
-            float(cfg.alert_burst_min_shares), float(cfg.alert_cooldown_minutes), RATE_FLOOR)
+            float(cfg.alert_burst_min_shares), float(cfg.alert_burst_p), float(cfg.alert_cooldown_minutes),
+            RATE_FLOOR)
         raised, p_max = [], cfg.alert_burst_p
-        flags_l, bounds = flags.tolist(), starts.tolist()
+        bounds = starts.tolist()
+        flagged = np.flatnonzero(flags)
+        at = np.searchsorted(flagged, starts).tolist()  # the flagged minutes of pair p: at[p]:at[p + 1]
+        flagged = flagged.tolist()
         for p, (rumour_id, unit, st) in enumerate(pairs):
-            for j in range(bounds[p], bounds[p + 1]):
-                f = flags_l[j]
-                if not f:
-                    continue
+            for j in flagged[at[p]:at[p + 1]]:
+                f = int(flags[j])
                 minute, c, win, bef = minutes[j], counts[j], int(window[j]), int(before[j])
                 if f & VOLUME:
                     raised.append(self._alert(rumour_id, unit, "volume", minute, c, win, bef, st.total, {}))

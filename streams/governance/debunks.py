@@ -31,7 +31,7 @@ import threading
 from collections import OrderedDict, defaultdict
 from dataclasses import dataclass, field
 from itertools import count
-from operator import itemgetter, ne
+from operator import itemgetter
 from typing import NamedTuple
 
 import numpy as np
@@ -266,8 +266,9 @@ def _columns(events, accounts, parents, view: BatchView) -> _Columns:
 
 def group_rows(keys) -> list[tuple]:
     """``(key, rows)`` per distinct key of a column, in order of first appearance; ``rows``
-    (int64, ascending) are the positions holding it. Codes by a dict, grouping by a stable
-    argsort: no per-row Python.
+    (int64, ascending) are the positions holding it. Codes in one dict pass, then numpy: runs
+    of one key (a rumour's Kafka messages) are cut at their bounds, scattered keys grouped by a
+    stable argsort.
 
     >>> [(k, r.tolist()) for k, r in group_rows(["b", "a", "b"])]
     [('b', [0, 2]), ('a', [1])]
@@ -275,15 +276,16 @@ def group_rows(keys) -> list[tuple]:
     [39, 70, 71]
     """
     n = len(keys)
-    if n > 64:
-        # Rows often come in runs of one key (a rumour's Kafka messages): compare neighbours
-        # and look up only the first row of each run.
-        starts = np.flatnonzero(np.fromiter(map(ne, keys[1:], keys[:-1]), bool, n - 1)) + 1
-        if len(starts) * 8 < n:
-            return _group_runs(keys, np.concatenate(([0], starts, [n])))
     distinct, codes = codes_of(keys)
-    if len(distinct) == 1:
-        return [(distinct[0], np.arange(n))]
+    if len(distinct) <= 1:
+        return [(distinct[0], np.arange(n))] if n else []
+    starts = np.flatnonzero(codes[1:] != codes[:-1]) + 1
+    if len(starts) * 8 < n:
+        runs: list[list] = [[] for _ in distinct]
+        bounds = [0] + starts.tolist() + [n]
+        for a, b in zip(bounds[:-1], bounds[1:]):
+            runs[codes[a]].append(np.arange(a, b))
+        return [(key, parts[0] if len(parts) == 1 else np.concatenate(parts)) for key, parts in zip(distinct, runs)]
     order = np.argsort(codes, kind="stable")
     bounds = np.cumsum(np.bincount(codes, minlength=len(distinct)))[:-1]
     return list(zip(distinct, np.split(order, bounds)))
@@ -300,14 +302,6 @@ def codes_of(column) -> tuple[list, np.ndarray]:
     index = defaultdict(count().__next__)
     codes = np.fromiter(map(index.__getitem__, column), np.int32, len(column))
     return list(index), codes
-
-
-def _group_runs(keys, bounds: np.ndarray) -> list[tuple]:
-    """:func:`group_rows` from the ``bounds`` of runs of equal keys."""
-    runs: dict = {}
-    for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
-        runs.setdefault(keys[a], []).append(np.arange(a, b))
-    return [(key, parts[0] if len(parts) == 1 else np.concatenate(parts)) for key, parts in runs.items()]
 
 
 def pick(column: list, rows: np.ndarray) -> list:
@@ -354,24 +348,26 @@ def _add_rows(st: _Rumour, cols: _Columns, rows: np.ndarray) -> None:
         picked = rows[is_debunk] if debunk_rows else rows[~is_debunk]
         if not len(picked):
             continue
-        events.update(pick(cols.event_id, picked))
-        accounts.update(pick(cols.account_id, picked))
+        picked_events, picked_accounts = pick(cols.event_id, picked), pick(cols.account_id, picked)
+        events.update(picked_events)
+        accounts.update(picked_accounts)
         accounts.update(filter(None, pick(cols.parent_account_id, picked)))
         first = int(cols.ts[picked].min())
         known = getattr(st, first_name)
         if known is None or first < known:
             setattr(st, first_name, first)
         if not debunk_rows:
-            _add_cities(st, cols, picked[cols.city[picked] >= 0])
+            _add_cities(st, cols, picked, picked_accounts, picked_events)
 
 
-def _add_cities(st: _Rumour, cols: _Columns, rows: np.ndarray) -> None:
-    """Keep the share rows with a city for :func:`_merge_cities` (references and two small
-    arrays: no per-row work here)."""
-    if not len(rows):
+def _add_cities(st: _Rumour, cols: _Columns, rows: np.ndarray, accounts: list, events: list) -> None:
+    """Keep share ``rows`` (their ``accounts`` and ``events`` already picked) for
+    :func:`_merge_cities`: references and two small arrays, no per-row work here; rows without
+    a city are left out there."""
+    city = cols.city[rows]
+    if not (city >= 0).any():
         return
-    st.cities_pending.append((pick(cols.account_id, rows), pick(cols.event_id, rows), cols.ts[rows],
-                              cols.city[rows], cols.cities))
+    st.cities_pending.append((accounts, events, cols.ts[rows], city, cols.cities))
     st.pending_rows += len(rows)
     # A rumour's pending rows stay within about its distinct events unless events are re-delivered
     # over and over: then merge (the merge drops the repeats).
@@ -388,8 +384,9 @@ def _merge_cities(st: _Rumour) -> None:
     accounts = [a for c in chunks for a in c[0]] if len(chunks) > 1 else list(chunks[0][0])
     events = [e for c in chunks for e in c[1]] if len(chunks) > 1 else list(chunks[0][1])
     ts = np.concatenate([c[2] for c in chunks])
-    cities = [name for c in chunks for name in map(c[4].__getitem__, c[3].tolist())]
-    order = np.argsort(ts, kind="stable")
+    cities = [name for c in chunks for name in map((c[4] + [None]).__getitem__, c[3].tolist())]  # -1: None
+    known = np.flatnonzero(np.concatenate([c[3] for c in chunks]) >= 0)
+    order = known[np.argsort(ts[known], kind="stable")]
     ts = ts[order]
     accounts, events, cities = take(accounts, order), take(events, order), take(cities, order)
     ts_list = ts.tolist()
