@@ -1,6 +1,6 @@
 """Accuracy benchmark for snapshot and sampled-timestamp source detection (issue 3).
 
-    python -m benchmarks.accuracy [--trials 300] [--nodes 5000] [--si discrete|continuous] [--json out.json]
+    python -m benchmarks.accuracy [--trials 300] [--nodes 5000] [--si discrete|continuous] [--mc] [--json out.json]
 
 For each graph model, every trial simulates one SI cascade (seeded) from a uniform source, and
 every method of an observation model sees the same cascade. SI model (default ``discrete``):
@@ -17,7 +17,9 @@ Measures: top-1, top-5, hop error of the top guess, rank of the true source, wit
 (Wilson for proportions, percentile bootstrap for means), and for our methods against each
 baseline the paired top-1 difference (Newcombe and paired-bootstrap intervals, exact McNemar p;
 ``benchmarks.accuracy_stats``). A cosasi 0.0.4 cell runs its
-rumor/Jordan centrality beside ours on small cascades.
+rumor/Jordan centrality beside ours on small cascades. ``--mc`` adds the snapshot column ``mc``
+(``graph.sources_mc.mc_rumor``, soft-margin Monte-Carlo reranking of dmp_rumor) from its own
+generator, so every other figure is the same as without it.
 """
 from __future__ import annotations
 
