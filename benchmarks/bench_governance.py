@@ -15,6 +15,11 @@ observer's own share. Two arrival shapes:
   (the worst case: no run of one rumour).
 
     python -m benchmarks.bench_governance --events 500000 --batch 50000 --repeat 5
+
+The engine of another commit (the figures before this work) runs under the same script:
+
+    mkdir /tmp/before && git archive <commit> streams graph | tar -x -C /tmp/before
+    PYTHONPATH=/tmp/before python benchmarks/bench_governance.py ...
 """
 from __future__ import annotations
 
@@ -29,7 +34,6 @@ import orjson
 from streams.decoder import Decoder
 from streams.events import EventBatch
 from streams.governance.config import GovernanceConfig
-from streams.governance.debunks import batch_view
 from streams.governance.hub import Governance
 from streams.synthetic import synthetic_events
 
@@ -69,30 +73,44 @@ def stream_batches(n_events: int, batch: int, seed: int, shape: str = "rumour",
 
 
 def run_once(batches, config: GovernanceConfig | None = None) -> dict:
-    """Process-time per event of one fresh hub fed ``batches``: in all and per observer."""
+    """Process-time per event of one fresh hub fed ``batches`` by ``Governance.observe`` (what
+    the worker runs after each write), the alerts raised and the final flush."""
     hub = Governance(None, config=config)
-    # The steps of Governance.observe, each timed: the shared view of the batch, then the observers.
-    parts = {"view": lambda b, v: batch_view(b), "desk": lambda b, v: hub.desk.observe(b),
-             "debunks": hub.debunks.observe, "alerts": hub.alerts.observe}
-    spent = dict.fromkeys(parts, 0.0)
     n = raised = 0
+    spent = 0.0
     for batch in batches:
-        view = None
-        for name, observe in parts.items():
-            t0 = time.process_time()
-            out = observe(batch, view)
-            spent[name] += time.process_time() - t0
-            if name == "view":
-                view = out
-            elif name == "alerts":
-                raised += len(out)
+        t0 = time.process_time()
+        raised += len(hub.observe(batch))
+        spent += time.process_time() - t0
         n += len(batch)
     t0 = time.process_time()
     raised += len(hub.flush())
-    flush = time.process_time() - t0
-    us = {k: v / n * 1e6 for k, v in spent.items()}
-    return {"us_per_event": sum(us.values()), **{f"{k}_us": v for k, v in us.items()},
-            "flush_ms": flush * 1e3, "events": n, "alerts": raised}
+    return {"us_per_event": spent / n * 1e6, "flush_ms": (time.process_time() - t0) * 1e3,
+            "events": n, "alerts": raised}
+
+
+def run_steps(batches, config: GovernanceConfig | None = None) -> dict:
+    """The same feed with each step of ``Governance.observe`` timed on its own: the batch view
+    both trackers share, then the report desk, the debunk tracker and the alert router (us per
+    event). Empty for an engine without the shared view (the code before session 3)."""
+    try:
+        from streams.governance.debunks import batch_view
+    except ImportError:
+        return {}
+    hub = Governance(None, config=config)
+    steps = {"view": lambda b, v: batch_view(b), "desk": lambda b, v: hub.desk.observe(b),
+             "debunks": hub.debunks.observe, "alerts": hub.alerts.observe}
+    spent = dict.fromkeys(steps, 0.0)
+    n = 0
+    for batch in batches:
+        view = None
+        for name, step in steps.items():
+            t0 = time.process_time()
+            out = step(batch, view)
+            spent[name] += time.process_time() - t0
+            view = out if name == "view" else view
+        n += len(batch)
+    return {f"{k}_us": v / n * 1e6 for k, v in spent.items()}
 
 
 def main(argv=None) -> dict:
@@ -111,7 +129,7 @@ def main(argv=None) -> dict:
         gc.collect()
         gc.freeze()
         run_once(batches[:1])  # warm-up: the division table, numba's cached kernels
-        runs = [run_once(batches) for _ in range(args.repeat)]
+        runs = [{**run_once(batches), **run_steps(batches)} for _ in range(args.repeat)]
         med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
         result[shape] = {k: round(v, 3) for k, v in med.items()}
         del batches
