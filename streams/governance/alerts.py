@@ -25,6 +25,12 @@ suppressed (they were raised before). The rebuilt state equals the dropped one w
 rumour's events arrived in event-time order (a minute is judged once a later minute's event
 arrived); only the ids of dropped rumours stay in memory. ``history`` caps the alert dicts kept
 for :meth:`AlertRouter.current` (every alert also went to the sinks: store, Kafka).
+
+Speed (issue 5; the worker calls :meth:`AlertRouter.observe` after every write): a batch is
+read by columns (:class:`~streams.governance.debunks.BatchView`), its new shares summed per
+(rumour, unit, minute) by one numpy group-by, and the closed minutes of all touched units
+judged by one numba call (:func:`_judge_kernel`); Python runs per group, per flagged minute
+and per alert, not per event.
 """
 from __future__ import annotations
 
@@ -124,9 +130,9 @@ def _judge_kernel(starts, minutes, counts, h_starts, h_minutes, h_counts, evalua
     """The volume and growth rules of every pending minute of every unit (pair ``p``: minutes
     ``starts[p]:starts[p+1]``, judged history ``h_starts[p]:h_starts[p+1]``), in time order,
     with the EWMA rate; of the burst rule, the minutes that may fire (:func:`may_be_below`'s
-    bound with a margin: the caller settles them with CPython's lgamma, as before). Updates the per-pair arrays in place; returns per minute
-    the window sums, the rule flags and lambda, and per pair where its kept history starts in
-    history + pending."""
+    bound with a margin: the caller settles them with CPython's lgamma, as before). Updates the
+    per-pair arrays in place; returns per minute the window sums, the rule flags and lambda,
+    and per pair where its kept history starts in history + pending."""
     n = len(minutes)
     window, before = np.zeros(n, np.int64), np.zeros(n, np.int64)
     flags, lam = np.zeros(n, np.uint8), np.zeros(n, np.float64)

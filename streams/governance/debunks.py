@@ -24,6 +24,11 @@ update is a set union or a minimum, so the order of events does not matter: with
 ``max_rumours`` and a ``loader`` (the store) the tracker drops the least recently used rumours
 beyond the cap and rebuilds one from its stored events when it is asked for (events that
 arrived meanwhile are kept and merged), giving the figures it would have had.
+
+Speed (issue 5): a batch is read by columns (:class:`BatchView`, shared with the alert router
+by the hub): rows grouped per rumour by codes, sets grown by whole column slices; the accounts'
+cities are kept as column references and merged (one time sort per rumour) when the figures
+are read, or when a rumour's pending rows outgrow its distinct events by ``MERGE_ROWS``.
 """
 from __future__ import annotations
 
