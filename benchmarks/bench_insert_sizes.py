@@ -3,7 +3,11 @@
 straight into share_events (``ClickHouseStore.insert_events_direct``, the path before 005).
 
     .venv/bin/python -m benchmarks.bench_insert_sizes [--sizes 2000,10000,50000] [--repeat 5]
-        [--paths rows,direct]
+        [--paths rows,direct] [--data ingest|text]
+
+``--data ingest`` (default): the ingest benchmark's stream (benchmarks/ingest_kit: short ids,
+regions set, no text); ``--data text``: benchmarks/store_quick.synthetic_batch (80% carry a
+text with Chinese characters, half the regions and a tenth of the parents null).
 
 Each path writes into its own fresh database; the runs of the paths alternate, so machine load
 hits both alike. Prints, per size and path, medians of: ms per INSERT, wall us/event, the
@@ -55,10 +59,17 @@ def _server_cpu_us(store, query_ids: list) -> dict:
     return {r[0]: sum(r[1:]) for r in rows}
 
 
-def measure(url: str, sizes, repeat: int, paths=PATHS) -> dict:
-    biggest = max(sizes)
-    msgs = [v for _, v in ingest_kit.stream_messages(biggest * repeat, 500, 5, "ins")]
-    batch, _ = Decoder().decode(msgs)
+def events(data: str, count: int, seed: int = 7):
+    if data == "text":
+        from benchmarks.store_quick import synthetic_batch
+
+        return synthetic_batch(count, seed)
+    msgs = [v for _, v in ingest_kit.stream_messages(count, 500, 5, "ins")]
+    return Decoder().decode(msgs)[0]
+
+
+def measure(url: str, sizes, repeat: int, paths=PATHS, data: str = "ingest") -> dict:
+    batch = events(data, max(sizes) * repeat)
     stores = {p: _open(url, p) for p in paths}
     out = {}
     try:
@@ -102,13 +113,14 @@ def main(argv=None) -> None:
     ap.add_argument("--sizes", default="2000,10000,50000")
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--paths", default=",".join(PATHS))
+    ap.add_argument("--data", choices=("ingest", "text"), default="ingest")
     args = ap.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
     paths = tuple(p for p in args.paths.split(",") if p)
     unknown = set(paths) - set(PATHS)
     if unknown:
         ap.error(f"unknown paths {sorted(unknown)} (use {', '.join(PATHS)})")
-    print(orjson.dumps(measure(args.clickhouse, sizes, args.repeat, paths)).decode())
+    print(orjson.dumps(measure(args.clickhouse, sizes, args.repeat, paths, args.data)).decode())
 
 
 if __name__ == "__main__":
