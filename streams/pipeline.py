@@ -142,7 +142,9 @@ class Pipeline(PipelineQueries):
         with self.lock:
             for part, b in batches:
                 self.partition_of.update(dict.fromkeys(b.rumour_id, part))
-        return self.prepare_batch(EventBatch.concat([b for _, b in batches]), dead)
+        # One partition (the usual batch): its decoded batch as is, not a copy of every column.
+        whole = batches[0][1] if len(batches) == 1 else EventBatch.concat([b for _, b in batches])
+        return self.prepare_batch(whole, dead)
 
     def process_batch(self, batch: EventBatch, dead: list) -> BatchStats:
         return self.store_prepared(self.prepare_batch(batch, dead))
