@@ -7,8 +7,10 @@ retrying on connection errors, default 30), ``compression`` (``lz4``, needs the 
 Inserts are columnar: the rows travel as the second argument of ``execute`` (never inlined in
 the SQL text; against 18.16 the driver hangs on inline VALUES). Share events go to the Null
 table ``share_event_rows`` (sql/005_share_event_rows.sql), whose views fill share_events and
-the minute counts: an event's eight strings travel as one NUL-joined value and nothing is
-Nullable or Enum, so the driver does no Python per value (:func:`event_rows_columns`).
+the minute counts: per event, its seven short strings and a code (kind, null bits) travel as
+one NUL-joined value beside its text and ts_ms, and nothing is Nullable or Enum, so the driver
+does no Python per value (:func:`event_rows_columns`). A batch that form cannot carry takes
+the direct insert into share_events (:meth:`ClickHouseStore.insert_events_direct`).
 """
 from __future__ import annotations
 
