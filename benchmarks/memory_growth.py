@@ -238,7 +238,8 @@ def measure(store, warm: int = 150, rumours: int = 300, graph_memory_mb: float =
     """Feed ``warm`` rumours, then ``rumours`` more in two halves; growth per new rumour.
     ``quiesce``: empty the bounded caches before each snapshot (see :meth:`Driver.quiesce`);
     ``ignore``: filename patterns whose allocations are left out (e.g. a store backend's own)."""
-    tracemalloc.start(frames)
+    if frames:
+        tracemalloc.start(frames)
     try:
         driver = Driver(store, graph_memory_mb, seed=seed, shares_per_rumour=shares_per_rumour,
                         governance=governance, batch=batch, governance_max_rumours=governance_max_rumours)
@@ -261,16 +262,16 @@ def measure(store, warm: int = 150, rumours: int = 300, graph_memory_mb: float =
 
         step(warm)
         states = [settle()]
-        heaps, snaps = [heap_info()], [_snapshot(ignore)]
+        heaps, snaps = [heap_info()], [_snapshot(ignore) if frames else None]
         half = rumours // 2
         for _ in range(2):
             step(half)
             states.append(settle())
             heaps.append(heap_info())
-            snaps.append(_snapshot(ignore))
+            snaps.append(_snapshot(ignore) if frames else None)
         if progress:
             print(file=sys.stderr)
-        traced_total = [sum(s.size for s in snap.statistics("filename")) for snap in snaps]
+        traced_total = [sum(s.size for s in snap.statistics("filename")) for snap in snaps] if frames else []
     finally:
         tracemalloc.stop()
     steady = [(n, b) for n, b in rss if n > warm]
@@ -279,8 +280,8 @@ def measure(store, warm: int = 150, rumours: int = 300, graph_memory_mb: float =
         "quiesced": quiesce, "governance_max_rumours": governance_max_rumours,
         "shares_per_rumour": shares_per_rumour, "messages": driver.events,
         "seconds": round(time.monotonic() - started, 1),
-        "first_half": growth(snaps[0], snaps[1], half, top),
-        "second_half": growth(snaps[1], snaps[2], half, top),
+        "first_half": growth(snaps[0], snaps[1], half, top) if frames else None,
+        "second_half": growth(snaps[1], snaps[2], half, top) if frames else None,
         "traced_mb": [round(t / 2**20, 2) for t in traced_total],
         "rss_bytes_per_rumour": round(_slope(steady), 1) if len(steady) > 2 else None,
         "rss_mb": [round(b / 2**20, 1) for _, b in (rss[0], rss[-1])] if rss else None,
@@ -326,7 +327,8 @@ def main(argv=None) -> int:
     ap.add_argument("--shares", type=int, default=400, help="shares per rumour")
     ap.add_argument("--batch", type=int, default=500, help="messages per batch (the soak's are ~100: "
                     "fewer, larger store writes keep this fast; per-rumour state does not depend on it)")
-    ap.add_argument("--frames", type=int, default=8, help="traceback depth kept by tracemalloc")
+    ap.add_argument("--frames", type=int, default=8,
+                    help="traceback depth kept by tracemalloc; 0: no tracemalloc (RSS and heap only)")
     ap.add_argument("--top", type=int, default=15)
     ap.add_argument("--no-governance", action="store_true")
     ap.add_argument("--quiesce", action="store_true", help="empty the bounded caches before each snapshot")

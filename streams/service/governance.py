@@ -21,6 +21,7 @@ import time
 from streams.events import format_ts
 from streams.service import regions as rg
 from streams.service.access import Principal, covers
+from streams.service.lru import LRU
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ class GovernanceViews:
         self.cache_seconds = cache_seconds
         self._lock = threading.Lock()
         self._cache: dict = {}
-        self._debunk_cache: dict[str, tuple] = {}
+        self._debunk_cache = LRU()  # rumour -> (counts, answer): bounded
 
     def _cached(self, key, fn):
         now = time.monotonic()

@@ -25,6 +25,7 @@ import numpy as np
 from streams.events import format_ts
 from streams.service import regions as rg
 from streams.service.access import Principal
+from streams.service.lru import LRU
 
 HOUR_MS = 3_600_000
 DEBUNK = "debunk"
@@ -73,7 +74,7 @@ class Views:
         self._lock = threading.Lock()
         self._summary = None
         self._summary_at = 0.0
-        self._accounts: dict[str, tuple[int, list]] = {}
+        self._accounts = LRU()  # rumour -> (graph version, its accounts): bounded
 
     # -- rumour list --------------------------------------------------------------------
     def summary(self) -> dict:
