@@ -9,6 +9,7 @@ after its child is not detected (the child keeps an unobserved placeholder paren
 from __future__ import annotations
 
 import time
+from itertools import compress
 
 import numpy as np
 import orjson
@@ -61,31 +62,36 @@ def cross_rumour_rows(batch: EventBatch, ids, registries, store, unstored=()) ->
     unknown = []  # rows whose parent is not (yet) an event of their own rumour
     codes = ids.rumour[pending]
     order = np.argsort(codes, kind="stable")
-    cuts = np.flatnonzero(np.diff(codes[order])) + 1
-    for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, order.size]):
-        rows = pending[order[lo:hi]]
-        rid = ids.names[int(codes[order[lo]])]
-        known = np.zeros(rows.size, bool)
-        st, en = ids.st[2 * n + rows], ids.en[2 * n + rows]
-        for g in (reg.get(rid) for reg in registries):
-            if g is not None:
-                known |= g.ev.find_encoded(ids.buf, st, en) >= 0
-        unknown.extend(rows[~known].tolist())
+    pending, codes = pending[order], codes[order]
+    p_st, p_en = ids.st[2 * n + pending], ids.en[2 * n + pending]  # one gather for all rumours
+    cuts = (np.flatnonzero(np.diff(codes)) + 1).tolist()
+    starts, ends = [0, *cuts], [*cuts, pending.size]
+    for code, lo, hi in zip(codes[starts].tolist(), starts, ends):
+        rid = ids.names[code]
+        graphs = [g for g in (reg.get(rid) for reg in registries) if g is not None]
+        if not graphs:
+            unknown.extend(pending[lo:hi].tolist())
+            continue
+        known = np.zeros(hi - lo, bool)
+        for g in graphs:
+            known |= g.ev.find_encoded(ids.buf, p_st[lo:hi], p_en[lo:hi]) >= 0
+        unknown.extend(pending[lo:hi][~known].tolist())
     if not unknown:
         return []
     unknown.sort()
     parent_ids = batch.parent_event_id
     wanted = {parent_ids[i] for i in unknown}
     elsewhere: dict[str, set] = {}
-    for eid, rid in zip(batch.event_id, batch.rumour_id):
-        if eid in wanted:
-            elsewhere.setdefault(eid, set()).add(rid)
+    # compress + map(wanted.__contains__): the scan of each batch runs in C, Python sees hits only.
+    for eid, rid in compress(zip(batch.event_id, batch.rumour_id),
+                             map(wanted.__contains__, batch.event_id)):
+        elsewhere.setdefault(eid, set()).add(rid)
     for eid, rid in _stored_rumours_of(store, wanted):
         elsewhere.setdefault(eid, set()).add(rid)
     for other in unstored:
-        for eid, rid in zip(other.event_id, other.rumour_id):
-            if eid in wanted:
-                elsewhere.setdefault(eid, set()).add(rid)
+        for eid, rid in compress(zip(other.event_id, other.rumour_id),
+                                 map(wanted.__contains__, other.event_id)):
+            elsewhere.setdefault(eid, set()).add(rid)
     rumour_ids = batch.rumour_id
     return [i for i in unknown if elsewhere.get(parent_ids[i], set()) - {rumour_ids[i]}]
 

@@ -35,6 +35,7 @@ COLUMNAR_VERSION = 1
 REQUIRED_COLUMNS = ("event_id", "rumour_id", "account_id", "ts")
 _KIND = {**KIND_CODE, None: KIND_CODE["share"]}
 _INT = {int}
+_STR = {str}
 
 
 def is_columnar(obj) -> bool:
@@ -134,7 +135,7 @@ def _optional(columns: dict, name: str, n: int, limit: int, blank_is_null: bool)
     except TypeError:
         return False
     values.discard(None)
-    if not all(type(v) is str for v in values):
+    if not set(map(type, values)) <= _STR:
         return False
     if max(map(len, values), default=0) > limit:
         return False

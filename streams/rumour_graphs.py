@@ -48,13 +48,6 @@ class BatchIds:
         sel = (pick[None, :] + (np.arange(4) * n)[:, None]).ravel()
         return BatchIds(self.buf, self.st[sel], self.en[sel], self.rumour[pick], self.names)
 
-    def rows_of(self, rows):
-        """(st, en) of the four columns restricted to ``rows`` (None: all), as add_encoded wants."""
-        if rows is None:
-            return self.st, self.en
-        sel = (rows[None, :] + (np.arange(4) * len(self))[:, None]).ravel()
-        return self.st[sel], self.en[sel]
-
     def present(self) -> list:
         """Rumour ids that have at least one row."""
         if len(self.names) == 1:
@@ -118,12 +111,11 @@ def _groups(codes: np.ndarray, names: list) -> list:
         return [((names[c // 2], bool(c % 2)), None)]
     order = np.argsort(codes, kind="stable")
     sorted_codes = codes[order]
-    cuts = np.flatnonzero(np.diff(sorted_codes)) + 1
-    out = []
-    for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, len(order)]):
-        c = int(sorted_codes[lo])
-        out.append(((names[c // 2], bool(c % 2)), order[lo:hi]))
-    return out
+    cuts = (np.flatnonzero(np.diff(sorted_codes)) + 1).tolist()
+    starts, ends = [0, *cuts], [*cuts, len(order)]
+    # Plain ints from here: thousands of rumours in a batch make numpy scalars per group costly.
+    return [((names[c // 2], bool(c % 2)), order[lo:hi])
+            for c, lo, hi in zip(sorted_codes[starts].tolist(), starts, ends)]
 
 
 class RumourGraphs:
@@ -188,14 +180,27 @@ class RumourGraphs:
             return status
         if ids is None:
             ids = batch_ids(batch)
-        for (rumour_id, is_debunk), idx in group_codes(ids, batch):
+        groups = group_codes(ids, batch)
+        n = len(batch)
+        if len(groups) > 1:
+            # One gather of every column in group order; each group is then a slice of it.
+            order = np.concatenate([idx for _, idx in groups])
+            st4, en4 = ids.st.reshape(4, n)[:, order], ids.en.reshape(4, n)[:, order]
+            ts, kind = batch.ts_ms[order], batch.kind[order]
+        lo = 0
+        for (rumour_id, is_debunk), idx in groups:
             registry = self.debunks if is_debunk else self.graphs
             graph = registry.get(rumour_id)
             if graph is None:
                 graph = registry[rumour_id] = CascadeGraph(rumour_id=rumour_id)
-            sel = slice(None) if idx is None else idx
-            st, en = ids.rows_of(idx)
-            result = graph.add_encoded(ids.buf, st, en, batch.ts_ms[sel], batch.kind[sel])
+            if idx is None:
+                sel, st, en, g_ts, g_kind = slice(None), ids.st, ids.en, batch.ts_ms, batch.kind
+            else:
+                hi = lo + idx.shape[0]
+                sel, st, en = idx, st4[:, lo:hi].ravel(), en4[:, lo:hi].ravel()
+                g_ts, g_kind = ts[lo:hi], kind[lo:hi]
+                lo = hi
+            result = graph.add_encoded(ids.buf, st, en, g_ts, g_kind)
             status[sel] = result.status
             self._dead_rows(batch, idx, rumour_id, result.reasons, dead)
             self._touch(rumour_id)
