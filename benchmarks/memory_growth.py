@@ -341,14 +341,14 @@ def main(argv=None) -> int:
         result = measure(store, args.warm, args.rumours, args.graph_memory_mb, args.frames, args.seed,
                          args.shares, args.top, not args.no_governance, args.batch, args.quiesce,
                          args.governance_max_rumours, progress=True)
+        result["store"] = args.store
+        text = json.dumps(result, indent=1)
+        print(text, flush=True)
+        if args.out:  # before the drop: the old server can take minutes to drop a busy database
+            Path(args.out).write_text(text)
     finally:
         store.drop()
         store.close()
-    result["store"] = args.store
-    text = json.dumps(result, indent=1)
-    print(text)
-    if args.out:
-        Path(args.out).write_text(text)
     return 0
 
 
