@@ -116,7 +116,7 @@ class _Unit:
 class _Rumour:
     watermark: int = -1  # latest minute seen
     units: dict = field(default_factory=dict)  # unit -> _Unit
-    seen: set = field(default_factory=set)  # hash(event_id) of the events counted
+    seen: "IdHashes" = field(default_factory=lambda: IdHashes())  # hash(event_id) of the events counted
 
 
 NO_ALERT = -(1 << 62)  # last_alert minute of a rule that never fired (kernel arrays)
@@ -179,23 +179,66 @@ def _judge_kernel(starts, minutes, counts, h_starts, h_minutes, h_counts, evalua
     return window, before, flags, lam, keep_from
 
 
+EMPTY = -1  # a free slot of an IdHashes table: Python's hash() never returns -1
+
+
+@numba.njit(cache=True)
+def _insert_new(table, keys, order):  # pragma: no cover - compiled
+    """Insert ``keys`` (visited in ``order``) into the open-addressing ``table``; True for
+    each key that was not there (the first of equal keys in ``order``)."""
+    mask = len(table) - 1
+    new = np.zeros(len(keys), np.bool_)
+    for j in order:
+        k = keys[j]
+        i = k & mask
+        while True:
+            t = table[i]
+            if t == EMPTY:
+                table[i] = k
+                new[j] = True
+                break
+            if t == k:
+                break
+            i = (i + 1) & mask
+    return new
+
+
+class IdHashes:
+    """A set of int64 id hashes in a numpy open-addressing table (load <= 1/2): numba
+    inserts a batch at a time, and the garbage collector does not walk it as it would a set.
+
+    >>> s = IdHashes()
+    >>> s.insert_new(np.array([5, 7, 5]), np.arange(3)).tolist(), len(s)
+    ([True, True, False], 2)
+    """
+
+    __slots__ = ("table", "count")
+
+    def __init__(self):
+        self.table = np.full(16, EMPTY, np.int64)
+        self.count = 0
+
+    def __len__(self) -> int:
+        return self.count
+
+    def insert_new(self, keys: np.ndarray, order: np.ndarray) -> np.ndarray:
+        if 2 * (self.count + len(keys)) > len(self.table):
+            size = len(self.table)
+            while 2 * (self.count + len(keys)) > size:
+                size *= 2
+            old = self.table[self.table != EMPTY]
+            self.table = np.full(size, EMPTY, np.int64)
+            _insert_new(self.table, old, np.arange(len(old)))
+        new = _insert_new(self.table, keys, order)
+        self.count += int(new.sum())
+        return new
+
+
 def _mark(st: _Rumour, event_ids: list, ts: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """The rows (ascending) whose events the rumour had not counted, now marked counted; of
     events repeated inside the batch, the first in time order."""
-    hashes = list(map(hash, pick(event_ids, rows)))
-    seen = st.seen
-    if seen.isdisjoint(hashes):
-        before = len(seen)
-        seen.update(hashes)
-        if len(seen) - before == len(hashes):  # the usual case: every event is new
-            return rows
-        seen.difference_update(hashes)  # repeats inside the batch: none was there before
-    keep = []
-    for j in np.argsort(ts[rows], kind="stable").tolist():
-        if hashes[j] not in seen:
-            seen.add(hashes[j])
-            keep.append(j)
-    return np.sort(rows[keep])
+    hashes = np.fromiter(map(hash, pick(event_ids, rows)), np.int64, len(rows))
+    return rows[st.seen.insert_new(hashes, np.argsort(ts[rows], kind="stable"))]
 
 
 class AlertRouter:
