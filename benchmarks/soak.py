@@ -36,8 +36,9 @@ MALFORMED = [b"{not json %d", b"\xff\xfe%d", b"[%d]", b'{"event_id":"x%d","rumou
 class Producer(threading.Thread):
     """Sends at a steady rate, retrying each message until the broker takes it (outages)."""
 
-    def __init__(self, bootstrap, topic, rate, seed):
+    def __init__(self, bootstrap, topic, rate, seed, malformed=0.01, copies=0.01):
         super().__init__(daemon=True)
+        self.malformed_share, self.copies_share = malformed, copies
         self.bootstrap, self.topic, self.rate = bootstrap, topic, rate
         self.rng = random.Random(seed)
         self.seed = seed
@@ -69,9 +70,9 @@ class Producer(threading.Thread):
         while not self.stop_flag.is_set():
             if pending is None:
                 roll = self.rng.random()
-                if roll < 0.01:
+                if roll < self.malformed_share:
                     pending = (b"bad", self.rng.choice(MALFORMED) % self.malformed, "malformed")
-                elif roll < 0.02 and self.events:
+                elif roll < self.malformed_share + self.copies_share and self.events:
                     e = self.rng.choice(self.events)
                     pending = (e["rumour_id"].encode(), orjson.dumps(e), "copy")
                 else:
@@ -138,6 +139,9 @@ def main(argv=None) -> int:
     ap.add_argument("--fault-every", type=float, default=180.0,
                     help="seconds between faults; 0 = no faults (a steady-rate memory run)")
     ap.add_argument("--partitions", type=int, default=4)
+    ap.add_argument("--malformed", type=float, default=0.01,
+                    help="share of malformed messages (each becomes a dead letter)")
+    ap.add_argument("--copies", type=float, default=0.01, help="share of re-sent copies of earlier events")
     ap.add_argument("--seed", type=int, default=2026)
     ap.add_argument("--out", default=None, help="write the summary JSON here")
     args = ap.parse_args(argv)
@@ -175,7 +179,7 @@ def _soak(args, base, kafka, clickhouse, workers) -> int:
                     RUMOUR_BATCH_SIZE="1000", RUMOUR_BATCH_WAIT="0.5")
     workers += [worker, second]
     worker.start().wait_ready(180)
-    producer = Producer(kafka.bootstrap, topic, args.rate, args.seed)
+    producer = Producer(kafka.bootstrap, topic, args.rate, args.seed, args.malformed, args.copies)
     producer.start()
 
     samples, faults = [], []
@@ -263,6 +267,7 @@ def _soak(args, base, kafka, clickhouse, workers) -> int:
     steady = [s for s in samples if s["t"] > 60 and "error" not in s]
     summary = {
         "minutes": args.minutes, "rate_per_s": args.rate, "fault_every_s": args.fault_every,
+        "malformed_share": args.malformed, "copies_share": args.copies,
         "faults": faults,
         "produced_valid_distinct": len(distinct), "produced_copies": producer.copies,
         "produced_malformed": producer.malformed, "producer_send_retries": producer.send_errors,
