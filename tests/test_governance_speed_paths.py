@@ -284,3 +284,18 @@ def test_burst_bounds_never_skip_a_p_value_below_the_threshold():
             checked += 1
             assert poisson_tail(c, lam) >= p_max
     assert checked > 500
+
+
+def test_bench_governance_feeds_the_hub_the_stream_it_built():
+    """The benchmark's figure is for the real feed: every event once, and the alerts the
+    plain rules raise on the same batches."""
+    from benchmarks.bench_governance import run_once, run_steps, stream_batches
+
+    batches = stream_batches(6000, 2500, seed=3, shape="messages", shares_per_rumour=1500)
+    assert [len(b) for b in batches] == [2500, 2500, 1000]
+    assert len({e for b in batches for e in zip(b.rumour_id, b.event_id)}) == 6000
+    out = run_once(batches, CONFIG)
+    plain = PlainAlerts(CONFIG)
+    want = sum(len(plain.batch(list(b.rows()))) for b in batches) + len(plain.flush())
+    assert out["events"] == 6000 and out["alerts"] == want > 0
+    assert set(run_steps(batches, CONFIG)) == {"view_us", "desk_us", "debunks_us", "alerts_us"}
