@@ -94,7 +94,7 @@ def run_steps(batches, config: GovernanceConfig | None = None) -> dict:
     both trackers share, then the report desk, the debunk tracker and the alert router (us per
     event). Empty for an engine without the shared view (the code before session 3)."""
     try:
-        from streams.governance.debunks import batch_view
+        from streams.governance.batchview import batch_view
     except ImportError:
         return {}
     hub = Governance(None, config=config)

@@ -6,7 +6,8 @@ import orjson
 import pytest
 
 from streams.events import EventBatch
-from streams.governance.alerts import AlertRouter, poisson_tail
+from streams.governance.alert_rules import poisson_tail
+from streams.governance.alerts import AlertRouter
 from streams.governance.config import GovernanceConfig
 from streams.governance.hub import Governance
 from streams.governance.http import governance_routes

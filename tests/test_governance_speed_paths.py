@@ -11,7 +11,8 @@ import pytest
 
 from streams.decoder import Decoder
 from streams.events import EventBatch, format_ts
-from streams.governance.alerts import AlertRouter, poisson_tail
+from streams.governance.alert_rules import poisson_tail
+from streams.governance.alerts import AlertRouter
 from streams.governance.config import GovernanceConfig
 from streams.governance.debunks import DebunkTracker
 from streams.governance.divisions import division, normalise_region, unit_of
@@ -256,7 +257,7 @@ def test_hub_observe_feeds_all_three_observers():
 def test_debunk_cities_merged_while_ingesting_equal_the_plain_counts(monkeypatch):
     """Pending city rows merged at every batch (the path of re-delivered floods) or only when
     read: the same figures."""
-    import streams.governance.debunks as debunks
+    import streams.governance.debunk_state as debunks
 
     rows = random_rows(5, n=700, shuffle=0.3)
     lazy = DebunkTracker()
@@ -272,7 +273,7 @@ def test_debunk_cities_merged_while_ingesting_equal_the_plain_counts(monkeypatch
 
 
 def test_burst_bounds_never_skip_a_p_value_below_the_threshold():
-    from streams.governance.alerts import may_be_below
+    from streams.governance.alert_rules import may_be_below
 
     rng = random.Random(3)
     checked = 0

@@ -25,45 +25,22 @@ update is a set union or a minimum, so the order of events does not matter: with
 beyond the cap and rebuilds one from its stored events when it is asked for (events that
 arrived meanwhile are kept and merged), giving the figures it would have had.
 
-Speed (issue 5): a batch is read by columns (:class:`BatchView`, shared with the alert router
+Speed (issue 5): a batch is read by columns
+(:class:`~streams.governance.batchview.BatchView`, shared with the alert router
 by the hub): rows grouped per rumour by codes, sets grown by whole column slices; the accounts'
 cities are kept as column references and merged (one time sort per rumour) when the figures
-are read, or when a rumour's pending rows outgrow its distinct events by ``MERGE_ROWS``.
+are read, or when a rumour's pending rows outgrow its distinct events by ``MERGE_ROWS``
+(:mod:`streams.governance.debunk_state`).
 """
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict, defaultdict
-from dataclasses import dataclass, field
-from itertools import count
-from operator import itemgetter
-from typing import NamedTuple
+from collections import OrderedDict
+from dataclasses import dataclass
 
-import numpy as np
-
-from streams.events import KIND_CODE, KINDS, EventBatch
-from streams.governance.divisions import normalise_region, unit_of
-
-DEBUNK = KIND_CODE["debunk"]
-MERGE_ROWS = 65_536  # pending city rows a rumour may hold beyond its distinct events
-SHARE = KIND_CODE["share"]
-
-
-@dataclass
-class _Rumour:
-    exposed: set = field(default_factory=set)
-    reached: set = field(default_factory=set)
-    rumour_events: set = field(default_factory=set)
-    debunk_events: set = field(default_factory=set)
-    first_rumour_ms: int | None = None
-    first_debunk_ms: int | None = None
-    account_city: dict = field(default_factory=dict)  # account -> (ts, event_id, city), earliest
-    # Share rows with a city not yet merged into account_city: (accounts, event ids, ts, city
-    # index, cities) per batch. Merged when the figures are read (or when they pile up), so the
-    # ingest path only keeps references; the merge is order-free, so the result is the same.
-    cities_pending: list = field(default_factory=list)
-    pending_rows: int = 0
-    partial: bool = False  # dropped before: the store holds events missing here
+from streams.events import KINDS
+from streams.governance.batchview import BatchView, batch_of_rows, batch_view
+from streams.governance.debunk_state import _add_rows, _Columns, _columns, _merge_cities, _Rumour
 
 
 @dataclass(frozen=True)
@@ -110,7 +87,8 @@ class DebunkTracker:
         self._lock = threading.RLock()
 
     def observe(self, batch, view: "BatchView | None" = None) -> None:
-        """Take an :class:`streams.events.EventBatch` (``view``: its :func:`batch_view`, when
+        """Take an :class:`streams.events.EventBatch` (``view``: its
+        :func:`~streams.governance.batchview.batch_view`, when
         the hub has made one for every observer)."""
         if len(batch):
             view = view or batch_view(batch)
@@ -199,215 +177,6 @@ class DebunkTracker:
 
     def all_metrics(self) -> list[DebunkMetrics]:
         return [self.metrics(r) for r in self.rumour_ids()]
-
-
-class BatchView(NamedTuple):
-    """What every governance observer reads of a batch, computed once per batch."""
-
-    groups: list  # (rumour_id, ascending row positions), rumours in order of first appearance
-    regions: list  # the distinct values of the region column, in order of first appearance
-    region: np.ndarray  # int32 per row: its index in ``regions``
-    debunk: np.ndarray  # bool per row
-    ts: np.ndarray  # int64 per row
-
-
-def batch_view(batch) -> BatchView:
-    """The :class:`BatchView` of an :class:`~streams.events.EventBatch`.
-
-    >>> from streams.events import EventBatch
-    >>> v = batch_view(EventBatch(rumour_id=["r", "s", "r"], region=["370102", None, "370102"],
-    ...                           ts_ms=np.array([3, 1, 2]), kind=np.array([1, 3, 1], np.uint8)))
-    >>> [(r, rows.tolist()) for r, rows in v.groups], v.regions, v.region.tolist(), v.debunk.tolist()
-    ([('r', [0, 2]), ('s', [1])], ['370102', None], [0, 1, 0], [False, True, False])
-    """
-    regions, region = codes_of(batch.region)
-    return BatchView(group_rows(batch.rumour_id), regions, region,
-                     np.asarray(batch.kind) == DEBUNK, np.asarray(batch.ts_ms, np.int64))
-
-
-def batch_of_rows(rows, extra: tuple = ()) -> EventBatch:
-    """An :class:`~streams.events.EventBatch` of event dicts (``ts`` in epoch ms), with the
-    columns the observers read: ids, ``ts``, ``kind`` (debunk or not), ``region`` and ``extra``."""
-    rows = list(rows)
-    batch = EventBatch(
-        event_id=[r["event_id"] for r in rows], rumour_id=[r["rumour_id"] for r in rows],
-        ts_ms=np.array([int(r["ts"]) for r in rows], np.int64), region=[r.get("region") for r in rows],
-        kind=np.array([DEBUNK if r.get("kind") == "debunk" else SHARE for r in rows], np.uint8))
-    for name in extra:
-        setattr(batch, name, [r.get(name) for r in rows])
-    return batch
-
-
-class _Columns(NamedTuple):
-    """The event columns the tracker reads: string columns as lists, ``ts`` (int64),
-    ``debunk`` (bool) and ``city`` (int32 index into ``cities``, -1: no known city) arrays."""
-
-    event_id: list
-    account_id: list
-    parent_account_id: list
-    ts: np.ndarray
-    debunk: np.ndarray
-    city: np.ndarray
-    cities: list
-
-
-_CITY_OF_REGION: dict = {}  # region field -> city code or None (regions repeat: looked up once)
-
-
-def _columns(events, accounts, parents, view: BatchView) -> _Columns:
-    cache = _CITY_OF_REGION
-    if len(cache) > 65536:  # arbitrary region texts must not grow it without bound
-        cache.clear()
-    codes, cities = np.full(len(view.regions) + 1, -1, np.int32), []
-    for k, region in enumerate(view.regions):
-        city = cache.get(region, False)
-        if city is False:
-            city = cache[region] = unit_of(normalise_region(region), "city") if region else None
-        if city is not None:
-            codes[k] = len(cities)
-            cities.append(city)
-    return _Columns(events, accounts, parents, view.ts, view.debunk, codes[view.region], cities)
-
-
-def group_rows(keys) -> list[tuple]:
-    """``(key, rows)`` per distinct key of a column, in order of first appearance; ``rows``
-    (int64, ascending) are the positions holding it. Codes in one dict pass, then numpy: runs
-    of one key (a rumour's Kafka messages) are cut at their bounds, scattered keys grouped by a
-    stable argsort.
-
-    >>> [(k, r.tolist()) for k, r in group_rows(["b", "a", "b"])]
-    [('b', [0, 2]), ('a', [1])]
-    >>> [(k, r.tolist()) for k, r in group_rows(["x"] * 40 + ["y"] * 30 + ["x"] * 2)][0][1][-3:]
-    [39, 70, 71]
-    """
-    n = len(keys)
-    distinct, codes = codes_of(keys)
-    if len(distinct) <= 1:
-        return [(distinct[0], np.arange(n))] if n else []
-    starts = np.flatnonzero(codes[1:] != codes[:-1]) + 1
-    if len(starts) * 8 < n:
-        runs: list[list] = [[] for _ in distinct]
-        bounds = [0] + starts.tolist() + [n]
-        for a, b in zip(bounds[:-1], bounds[1:]):
-            runs[codes[a]].append(np.arange(a, b))
-        return [(key, parts[0] if len(parts) == 1 else np.concatenate(parts)) for key, parts in zip(distinct, runs)]
-    order = np.argsort(codes, kind="stable")
-    bounds = np.cumsum(np.bincount(codes, minlength=len(distinct)))[:-1]
-    return list(zip(distinct, np.split(order, bounds)))
-
-
-def codes_of(column) -> tuple[list, np.ndarray]:
-    """The distinct values of a column in order of first appearance, and each row's index
-    among them (int32), in one pass: a missing key gets the next code.
-
-    >>> distinct, codes = codes_of(["b", None, "b", "a"])
-    >>> distinct, codes.tolist()
-    (['b', None, 'a'], [0, 1, 0, 2])
-    """
-    index = defaultdict(count().__next__)
-    codes = np.fromiter(map(index.__getitem__, column), np.int32, len(column))
-    return list(index), codes
-
-
-def pick(column: list, rows: np.ndarray) -> list:
-    """``column``'s items at ``rows`` (ascending positions): a slice when they are contiguous.
-
-    >>> pick(["a", "b", "c", "d"], np.array([1, 2])), pick(["a", "b", "c"], np.array([0, 2]))
-    (['b', 'c'], ['a', 'c'])
-    >>> pick(list(range(40)), np.r_[0:16, 20:40]) == list(range(16)) + list(range(20, 40))
-    True
-    """
-    if not len(rows):
-        return []
-    lo, hi = int(rows[0]), int(rows[-1]) + 1
-    if hi - lo == len(rows):
-        return column[lo:hi]
-    breaks = np.flatnonzero(np.diff(rows) != 1)
-    if len(breaks) * 16 < len(rows):  # a few runs (a rumour's Kafka messages): slices
-        out = []
-        for a, b in zip([lo] + rows[breaks + 1].tolist(), (rows[breaks] + 1).tolist() + [hi]):
-            out += column[a:b]
-        return out
-    return take(column, rows)
-
-
-def take(column: list, rows: np.ndarray) -> list:
-    """``column``'s items at ``rows`` (any order), by one ``itemgetter`` call.
-
-    >>> take(["a", "b", "c"], np.array([2, 0]))
-    ['c', 'a']
-    """
-    if len(rows) == 1:
-        return [column[int(rows[0])]]
-    return list(itemgetter(*rows.tolist())(column)) if len(rows) else []
-
-
-def _add_rows(st: _Rumour, cols: _Columns, rows: np.ndarray) -> None:
-    """Add ``rows`` (events of one rumour) a column at a time. Unions and minima only (an
-    account's city is that of its earliest event by (ts, event_id)): the state does not depend
-    on the order of events or on how they are split into batches."""
-    is_debunk = cols.debunk[rows]
-    for debunk_rows, events, accounts, first_name in (
-            (True, st.debunk_events, st.reached, "first_debunk_ms"),
-            (False, st.rumour_events, st.exposed, "first_rumour_ms")):
-        picked = rows[is_debunk] if debunk_rows else rows[~is_debunk]
-        if not len(picked):
-            continue
-        picked_events, picked_accounts = pick(cols.event_id, picked), pick(cols.account_id, picked)
-        events.update(picked_events)
-        accounts.update(picked_accounts)
-        accounts.update(filter(None, pick(cols.parent_account_id, picked)))
-        first = int(cols.ts[picked].min())
-        known = getattr(st, first_name)
-        if known is None or first < known:
-            setattr(st, first_name, first)
-        if not debunk_rows:
-            _add_cities(st, cols, picked, picked_accounts, picked_events)
-
-
-def _add_cities(st: _Rumour, cols: _Columns, rows: np.ndarray, accounts: list, events: list) -> None:
-    """Keep share ``rows`` (their ``accounts`` and ``events`` already picked) for
-    :func:`_merge_cities`: references and two small arrays, no per-row work here; rows without
-    a city are left out there."""
-    city = cols.city[rows]
-    if not (city >= 0).any():
-        return
-    st.cities_pending.append((accounts, events, cols.ts[rows], city, cols.cities))
-    st.pending_rows += len(rows)
-    # A rumour's pending rows stay within about its distinct events unless events are re-delivered
-    # over and over: then merge (the merge drops the repeats).
-    if st.pending_rows > MERGE_ROWS + len(st.rumour_events):
-        _merge_cities(st)
-
-
-def _merge_cities(st: _Rumour) -> None:
-    """Each account's city from its earliest event by (ts, event_id), merged with what the
-    rumour knew. Rows sorted by time only; equal times (few) are settled by event id after."""
-    chunks, st.cities_pending, st.pending_rows = st.cities_pending, [], 0
-    if not chunks:
-        return
-    accounts = [a for c in chunks for a in c[0]] if len(chunks) > 1 else list(chunks[0][0])
-    events = [e for c in chunks for e in c[1]] if len(chunks) > 1 else list(chunks[0][1])
-    ts = np.concatenate([c[2] for c in chunks])
-    cities = [name for c in chunks for name in map((c[4] + [None]).__getitem__, c[3].tolist())]  # -1: None
-    known = np.flatnonzero(np.concatenate([c[3] for c in chunks]) >= 0)
-    order = known[np.argsort(ts[known], kind="stable")]
-    ts = ts[order]
-    accounts, events, cities = take(accounts, order), take(events, order), take(cities, order)
-    ts_list = ts.tolist()
-    # Reversed, so that a later (earlier in time) item overwrites: each account keeps its first.
-    new = dict(zip(reversed(accounts), zip(reversed(ts_list), reversed(events), reversed(cities))))
-    ties = np.flatnonzero(ts[1:] == ts[:-1])
-    for j in set(ties.tolist()) | set((ties + 1).tolist()):
-        cur = new[accounts[j]]
-        if (ts_list[j], events[j]) < cur[:2]:
-            new[accounts[j]] = (ts_list[j], events[j], cities[j])
-    city_of = st.account_city
-    if city_of:
-        for account in new.keys() & city_of.keys():
-            if city_of[account][:2] <= new[account][:2]:
-                del new[account]
-    city_of.update(new)
 
 
 def _metrics(rumour_id: str, st: _Rumour) -> DebunkMetrics:

@@ -16,8 +16,9 @@ from __future__ import annotations
 import logging
 
 from streams.governance.alerts import AlertRouter
+from streams.governance.batchview import batch_view
 from streams.governance.config import GovernanceConfig
-from streams.governance.debunks import DebunkTracker, batch_view
+from streams.governance.debunks import DebunkTracker
 from streams.governance.reports import ReportDesk
 from streams.store.governance import governance_store
 
