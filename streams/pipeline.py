@@ -228,6 +228,9 @@ class Pipeline(PipelineQueries):
         for rumour_id in doomed:
             self.memory.drop(rumour_id)
             self._loaded.discard(rumour_id)
+            # An evicted rumour's partition is its key's (self.partitioner) when it comes back:
+            # keeping it here grew this dict by one entry per rumour ever seen.
+            self.partition_of.pop(rumour_id, None)
         self.memory.evictions += len(doomed)
 
     def forget(self, rumour_ids) -> None:
