@@ -225,17 +225,6 @@ def test_run_import_writes_files_and_gzip(tmp_path):
     assert [orjson.loads(x)["event_id"] for x in plain.splitlines()] == ["S", "a"]
 
 
-@pytest.mark.parametrize("module", ["report", "source", "tree", "weibo_time", "twitter", "__init__"])
-def test_importer_doctests(module):
-    # streams/ is not in pytest's testpaths, so the examples in these docstrings run here.
-    import doctest
-    import importlib
-
-    name = "streams.importers" if module == "__init__" else f"streams.importers.{module}"
-    result = doctest.testmod(importlib.import_module(name))
-    assert result.failed == 0 and result.attempted > 0
-
-
 def test_bad_arguments(tmp_path):
     with pytest.raises(ValueError):
         iter_events("myspace", tmp_path)
