@@ -30,7 +30,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from graph.kernels_mc import _CALENDAR, _phis, _simulate  # noqa: F401 (tests reach the kernels here)
+from graph.kernels_mc import _phis
 from graph.sources import SourceScores
 
 # a = 2^-k for k in 1..7 (the paper's decreasing sequence); 1/128 already makes one run with

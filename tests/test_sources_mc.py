@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from benchmarks.generators import edges_to_csr, erdos_renyi, regular_tree
-from graph.sources_mc import (_CALENDAR, _phis, _simulate, _state, choose_a, mc_rumor, mc_scores, mc_snapshot,
-                              soft_margin)
+from graph.kernels_mc import _CALENDAR, _phis, _simulate
+from graph.sources_mc import _state, choose_a, mc_rumor, mc_scores, mc_snapshot, soft_margin
 
 
 # --- the oracle -------------------------------------------------------------------------------
