@@ -36,6 +36,7 @@ shared, and the CPU a process got is steadier than the wall clock.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import threading
@@ -74,16 +75,25 @@ def drain(mode: str, topic: str, n_events: int, per_message: int, clickhouse: st
     app_id = f"bench-{mode}-{run_id}-{uuid.uuid4().hex[:6]}"
     w = kit.Worker(mode, topic, app_id, clickhouse=clickhouse, batch_size=batch,
                    events_per_message=per_message)
+    services = kit.service_pids()
     try:
         w.wait_ready()
         cpu0 = w.cpu_s()  # start-up (imports, numba warm-up, schema) is not per event
+        services0 = kit.services_cpu_s(services)
         b = w.wait_events(n_events)
         rate = kit.rate_of(b)
         cpu = w.cpu_s() - cpu0
+        services1 = kit.services_cpu_s(services)
     finally:
         w.stop()
     out = {"eps": round(rate) if rate else None, "batches": b["batches"], "cpu_s": round(cpu, 2),
            "events_per_cpu_s": round(b["events"] / cpu) if cpu else None}
+    # CPU per event of the worker and of the servers it drives, over the same span (the
+    # servers' share includes whatever else they did meanwhile: nothing else runs in the bench).
+    out["cpu_us_per_event"] = {"worker": round(cpu / b["events"] * 1e6, 2)}
+    for name in services:
+        if services[name]:
+            out["cpu_us_per_event"][name] = round((services1[name] - services0[name]) / b["events"] * 1e6, 2)
     if mode == "ours":
         busy = b["busy_s"] or 1e-9
         steps = ("decode_s", "restore_s", "refuse_s", "graph_s", "store_s")
@@ -92,6 +102,24 @@ def drain(mode: str, topic: str, n_events: int, per_message: int, clickhouse: st
         out["pipeline_share"]["other"] = round(1 - sum(out["pipeline_share"].values()), 3)
         span = (b["last_end"] or 0) - (b["first_end"] or 0)
         out["pipeline_busy_fraction"] = round(busy / span, 3) if span > 0 else None
+    return out
+
+
+def machine_ceiling(runs: dict) -> dict:
+    """What this machine could give one worker's pipeline at most, per message form: all its
+    cores busy with nothing but the worker, clickhouse-server and the broker, at the CPU per
+    event each used in our runs (medians): cores / sum of CPU us per event."""
+    cores = os.cpu_count() or 1
+    out = {"cores": cores}
+    for mode in ("batched", "columnar"):
+        rows = [r.get("cpu_us_per_event") or {} for r in runs.get(f"ours_{mode}", [])]
+        names = sorted({k for r in rows for k in r})
+        if not names:
+            continue
+        per = {k: statistics.median([r[k] for r in rows if k in r]) for k in names}
+        total = sum(per.values())
+        out[mode] = {"cpu_us_per_event": per, "total_us": round(total, 2),
+                     "eps": round(cores * 1e6 / total) if total else None}
     return out
 
 
@@ -299,6 +327,7 @@ def main(argv=None) -> int:
     }
     if "columnar" in counts:
         res["targets"]["batched_columnar_met"] = res["batched_columnar_eps"] >= target_batched
+    res["machine_ceiling"] = machine_ceiling(runs)
     res.update({"runs": runs, "ceiling": ceiling, "per_message": args.per_message,
                 "take_events": args.take_events, "batch_wait": args.batch_wait,
                 "single_events": args.single_events, "batched_events": args.batched_events,

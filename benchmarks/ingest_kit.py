@@ -188,3 +188,41 @@ def rate_of(b: dict) -> float | None:
     """Events/s from /bench counters, the first batch excluded (it carries the start-up)."""
     span = (b["last_end"] or 0) - (b["first_end"] or 0)
     return (b["events"] - b["first_events"]) / span if span > 0 else None
+
+
+SERVICE_PATTERNS = {"clickhouse": b"clickhouse-server", "kafka": b"kafka.Kafka"}
+
+
+def service_pids() -> dict[str, list[int]]:
+    """The pids of every clickhouse-server and Kafka broker process on this machine (by their
+    command lines): their CPU is what the worker's rate also costs the box."""
+    found: dict[str, list[int]] = {name: [] for name in SERVICE_PATTERNS}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmdline = f.read()
+        except OSError:
+            continue
+        for name, pattern in SERVICE_PATTERNS.items():
+            if pattern in cmdline:
+                found[name].append(int(entry))
+    return found
+
+
+def services_cpu_s(pids: dict[str, list[int]]) -> dict[str, float]:
+    """CPU seconds used so far by each service's processes (a process that ended counts 0)."""
+    from benchmarks.ingest_worker import cpu_seconds
+
+    out = {}
+    for name, group in pids.items():
+        total = 0.0
+        for pid in group:
+            try:
+                total += cpu_seconds(pid)
+            except OSError:
+                pass
+        out[name] = total
+    return out
+

@@ -53,6 +53,35 @@ def test_scale_projection_model():
     assert p["4_machines"]["clickhouse_cores"] == pytest.approx(2.0)
 
 
+def test_machine_ceiling_model(monkeypatch):
+    from benchmarks.bench_ingest import machine_ceiling
+
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    runs = {"ours_columnar": [{"cpu_us_per_event": {"worker": 8.0, "clickhouse": 2.0, "kafka": 0.5}},
+                              {"cpu_us_per_event": {"worker": 10.0, "clickhouse": 3.0, "kafka": 0.5}},
+                              {"cpu_us_per_event": {"worker": 9.0, "clickhouse": 1.0, "kafka": 1.5}}]}
+    out = machine_ceiling(runs)
+    # medians per process: 9 + 2 + 0.5 = 11.5 us per event on 2 cores
+    assert out["columnar"]["total_us"] == 11.5
+    assert out["columnar"]["eps"] == round(2e6 / 11.5)
+    assert "batched" not in out
+
+
+def test_service_pids_find_a_process_by_its_command_line(monkeypatch):
+    import subprocess
+    import sys
+
+    monkeypatch.setattr(ingest_kit, "SERVICE_PATTERNS", {"probe": b"rumour-probe-9f3a"})
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", "rumour-probe-9f3a"])
+    try:
+        pids = ingest_kit.service_pids()
+        assert pids == {"probe": [proc.pid]}
+        assert ingest_kit.services_cpu_s(pids)["probe"] >= 0
+    finally:
+        proc.kill()
+        proc.wait()
+
+
 @pytest.mark.kafka
 @pytest.mark.clickhouse
 @pytest.mark.slow
@@ -76,3 +105,6 @@ def test_bench_ingest_end_to_end_contract(kafka_bootstrap, clickhouse_server, ca
     assert all(v >= 0 for k, v in shares.items() if k != "other")
     assert sum(shares.values()) == pytest.approx(1.0, abs=0.01)
     assert json.loads((tmp_path / "ingest.json").read_text())["command"].startswith("rumour bench ingest")
+    cpu = res["runs"]["ours_batched"][0]["cpu_us_per_event"]
+    assert cpu["worker"] > 0 and cpu["clickhouse"] > 0  # the server did the inserts
+    assert res["machine_ceiling"]["batched"]["eps"] > 0
