@@ -248,3 +248,25 @@ def feed(graph, rows, rng: np.random.Generator | None = None):
         statuses.append(res)
         i += step
     return statuses
+
+
+def live_reach(ip, ix, live, infected, blocked) -> set:
+    """Nodes reachable from the infected set over the live edges of one sampled world, never
+    entering a blocked node (``blocked``: a collection of node ids). Plain BFS."""
+    blocked = set(blocked)
+    seen = set(np.flatnonzero(infected).tolist())
+    stack = list(seen)
+    while stack:
+        u = stack.pop()
+        for e in range(ip[u], ip[u + 1]):
+            v = int(ix[e])
+            if live[e] and v not in seen and v not in blocked:
+                seen.add(v)
+                stack.append(v)
+    return seen
+
+
+def mean_live_reach(ip, ix, live, infected, picks) -> float:
+    """Mean over the sampled worlds (rows of ``live``) of ``live_reach`` with ``picks`` blocked."""
+    return float(np.mean([len(live_reach(ip, ix, world, infected, picks)) for world in live]))
+

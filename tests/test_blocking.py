@@ -8,20 +8,7 @@ import pytest
 from benchmarks.generators import erdos_renyi
 from graph import blocking as bl
 from graph.blocking import _dominated
-
-
-def _reach(ip, ix, live, infected, blocked):
-    """Plain BFS oracle: nodes reachable from the infected set over live edges, avoiding blocked."""
-    seen = set(np.flatnonzero(infected).tolist())
-    stack = list(seen)
-    while stack:
-        u = stack.pop()
-        for e in range(ip[u], ip[u + 1]):
-            v = int(ix[e])
-            if live[e] and v not in seen and not blocked[v]:
-                seen.add(v)
-                stack.append(v)
-    return seen
+from tests.naive import live_reach, mean_live_reach
 
 
 def _case(seed, n_lo=6, n_hi=30):
@@ -61,21 +48,14 @@ def test_immediate_dominators_match_networkx(seed):
 def test_gains_equal_reachability_lost(seed):
     rng, n, ip, ix, _, inf = _case(seed + 100)
     live = rng.random((3, len(ix))) < 0.5
-    none = np.zeros(n, bool)
     gain, reach = bl.dominator_gains(ip, ix, live, inf)
-    base = [len(_reach(ip, ix, live[r], inf, none)) for r in range(3)]
+    base = [len(live_reach(ip, ix, live[r], inf, ())) for r in range(3)]
     assert reach == pytest.approx(np.mean(base))
     for v in np.flatnonzero(~inf).tolist():
-        blk = none.copy()
-        blk[v] = True
-        lost = np.mean([b - len(_reach(ip, ix, live[r], inf, blk)) for r, b in enumerate(base)])
+        lost = np.mean([b - len(live_reach(ip, ix, live[r], inf, (v,))) for r, b in enumerate(base)])
         assert gain[v] == pytest.approx(lost)
 
 
-def _sample_reach(ip, ix, live, inf, picks):
-    blk = np.zeros(len(inf), bool)
-    blk[list(picks)] = True
-    return np.mean([len(_reach(ip, ix, live[r], inf, blk)) for r in range(len(live))])
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -84,12 +64,12 @@ def test_greedy_first_pick_optimal_and_refine_never_worse(seed):
     live = rng.random((4, len(ix))) < 0.5
     cand = np.flatnonzero(~inf).tolist()
     picks = bl.dominator_greedy(ip, ix, live, inf, 2)
-    best1 = min(_sample_reach(ip, ix, live, inf, [v]) for v in cand)
-    assert _sample_reach(ip, ix, live, inf, picks[:1]) == pytest.approx(best1)
+    best1 = min(mean_live_reach(ip, ix, live, inf, [v]) for v in cand)
+    assert mean_live_reach(ip, ix, live, inf, picks[:1]) == pytest.approx(best1)
     refined = bl.dominator_refine(ip, ix, live, inf, picks)
-    assert _sample_reach(ip, ix, live, inf, refined) <= _sample_reach(ip, ix, live, inf, picks) + 1e-9
-    best2 = min(_sample_reach(ip, ix, live, inf, c) for c in itertools.combinations(cand, 2))
-    assert _sample_reach(ip, ix, live, inf, refined) >= best2 - 1e-9
+    assert mean_live_reach(ip, ix, live, inf, refined) <= mean_live_reach(ip, ix, live, inf, picks) + 1e-9
+    best2 = min(mean_live_reach(ip, ix, live, inf, c) for c in itertools.combinations(cand, 2))
+    assert mean_live_reach(ip, ix, live, inf, refined) >= best2 - 1e-9
 
 
 def test_netshield_first_pick_is_top_eigenvector_entry():
@@ -128,8 +108,8 @@ def test_search_no_worse_than_any_start_and_not_below_brute_force(seed):
     cand = np.flatnonzero(~inf).tolist()
     starts = [bl.dominator_greedy(ip, ix, live, inf, 2), bl.degree_block(ip, inf, 2),
               rng.choice(cand, 2, replace=False).tolist()]
-    got = _sample_reach(ip, ix, live, inf, bl.dominator_search(ip, ix, live, inf, starts))
+    got = mean_live_reach(ip, ix, live, inf, bl.dominator_search(ip, ix, live, inf, starts))
     for s in starts:
-        assert got <= _sample_reach(ip, ix, live, inf, bl.dominator_refine(ip, ix, live, inf, s, rounds=50)) + 1e-9
-    best2 = min(_sample_reach(ip, ix, live, inf, c) for c in itertools.combinations(cand, 2))
+        assert got <= mean_live_reach(ip, ix, live, inf, bl.dominator_refine(ip, ix, live, inf, s, rounds=50)) + 1e-9
+    best2 = min(mean_live_reach(ip, ix, live, inf, c) for c in itertools.combinations(cand, 2))
     assert got >= best2 - 1e-9

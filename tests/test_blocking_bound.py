@@ -6,24 +6,9 @@ import pytest
 
 from benchmarks import blocking_bound as bb
 from benchmarks.generators import erdos_renyi
+from tests.naive import live_reach, mean_live_reach
 
 
-def _reach(ip, ix, live, infected, blocked):
-    """Plain BFS oracle: nodes reachable from the infected set over live edges, avoiding blocked."""
-    seen = set(np.flatnonzero(infected).tolist())
-    stack = list(seen)
-    while stack:
-        u = stack.pop()
-        for e in range(ip[u], ip[u + 1]):
-            v = int(ix[e])
-            if live[e] and v not in seen and v not in blocked:
-                seen.add(v)
-                stack.append(v)
-    return seen
-
-
-def _mean_reach(ip, ix, live, inf, picks):
-    return float(np.mean([len(_reach(ip, ix, w, inf, set(picks))) for w in live]))
 
 
 def _case(seed):
@@ -41,7 +26,7 @@ def _greedy(ip, ix, live, inf, k):
     picks = []
     for _ in range(k):
         cand = [v for v in np.flatnonzero(~inf).tolist() if v not in picks]
-        picks.append(min(cand, key=lambda v: _mean_reach(ip, ix, live, inf, picks + [v])))
+        picks.append(min(cand, key=lambda v: mean_live_reach(ip, ix, live, inf, picks + [v])))
     return picks
 
 
@@ -50,16 +35,16 @@ def _greedy(ip, ix, live, inf, k):
 def test_lp_below_optimum_mip_equals_brute_force_greedy_above(seed, k):
     n, ip, ix, live, inf = _case(seed)
     cand = np.flatnonzero(~inf).tolist()
-    best = min(_mean_reach(ip, ix, live, inf, c) for c in itertools.combinations(cand, min(k, len(cand))))
+    best = min(mean_live_reach(ip, ix, live, inf, c) for c in itertools.combinations(cand, min(k, len(cand))))
     lp = bb.solve(ip, ix, live, inf, k)
     mip = bb.solve(ip, ix, live, inf, k, integral=True)
-    greedy = _mean_reach(ip, ix, live, inf, _greedy(ip, ix, live, inf, k))
+    greedy = mean_live_reach(ip, ix, live, inf, _greedy(ip, ix, live, inf, k))
     assert lp["bound"] <= best + 1e-7  # no k-set reaches below the LP value
     assert mip["optimal"] and mip["reach"] == pytest.approx(best)
     assert len(mip["picks"]) <= k and not inf[mip["picks"]].any()
-    assert _mean_reach(ip, ix, live, inf, mip["picks"]) == pytest.approx(best)  # the set does what it says
+    assert mean_live_reach(ip, ix, live, inf, mip["picks"]) == pytest.approx(best)  # the set does what it says
     assert greedy >= best - 1e-9
-    base = _mean_reach(ip, ix, live, inf, [])
+    base = mean_live_reach(ip, ix, live, inf, [])
     assert lp["base"] == pytest.approx(base)
     n_inf = int(inf.sum())  # as fractions prevented: LP >= optimum >= greedy
     assert bb.prevented(lp["bound"], base, n_inf) >= bb.prevented(best, base, n_inf) - 1e-7
@@ -84,7 +69,7 @@ def test_mip_picks_the_cut_vertex_then_both_routes():
 def test_build_has_one_y_per_reached_uninfected_node_and_world():
     n, ip, ix, live, inf = _case(99)
     *_, cand, n_y, base = bb.build(ip, ix, live, inf, 2)
-    reached = [_reach(ip, ix, w, inf, set()) for w in live]
+    reached = [live_reach(ip, ix, w, inf, set()) for w in live]
     assert n_y == sum(len(r) - int(inf.sum()) for r in reached)
     assert set(cand.tolist()) == set().union(*reached) - set(np.flatnonzero(inf).tolist())
     assert base == pytest.approx(np.mean([len(r) for r in reached]))
