@@ -266,6 +266,18 @@ def _pair_hash(buf, s, e, group):
 
 
 @njit(cache=True, nogil=True)
+def _pair_slot(table, buf, st, en, group, s, e, g, mask):
+    """The slot of (g, bytes s:e) in the open-addressing ``table`` of row numbers: the row
+    holding that pair, or the empty slot (-1) where it would go."""
+    slot = _pair_hash(buf, s, e, g) & mask
+    while True:
+        j = table[slot]
+        if j < 0 or (group[j] == g and _same_bytes(buf, st[j], en[j], s, e)):
+            return slot
+        slot = (slot + np.uint64(1)) & mask
+
+
+@njit(cache=True, nogil=True)
 def parents_outside(buf, st, en, group):
     """Rows whose parent event id is set but is no event id of a row of the same ``group``.
 
@@ -286,29 +298,13 @@ def parents_outside(buf, st, en, group):
     mask = np.uint64(size - 1)
     table = np.full(size, -1, np.int64)
     for i in range(n):
-        s, e = st[i], en[i]
-        slot = _pair_hash(buf, s, e, group[i]) & mask
-        while True:
-            j = table[slot]
-            if j < 0:
-                table[slot] = i
-                break
-            if group[j] == group[i] and _same_bytes(buf, st[j], en[j], s, e):
-                break
-            slot = (slot + np.uint64(1)) & mask
+        slot = _pair_slot(table, buf, st, en, group, st[i], en[i], group[i], mask)
+        if table[slot] < 0:
+            table[slot] = i
     out = np.zeros(n, np.bool_)
     P = 2 * n
     for i in range(n):
         s, e = st[P + i], en[P + i]
-        if e == s:
-            continue
-        slot = _pair_hash(buf, s, e, group[i]) & mask
-        while True:
-            j = table[slot]
-            if j < 0:
-                out[i] = True
-                break
-            if group[j] == group[i] and _same_bytes(buf, st[j], en[j], s, e):
-                break
-            slot = (slot + np.uint64(1)) & mask
+        if e != s:
+            out[i] = table[_pair_slot(table, buf, st, en, group, s, e, group[i], mask)] < 0
     return out
