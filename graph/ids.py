@@ -217,7 +217,11 @@ def _grown(arr: np.ndarray, need: int, fill=None) -> np.ndarray:
     cap = arr.shape[0]
     if need <= cap:
         return arr
-    new_cap = max(need, int(GROWTH * cap), 16)
+    # Whole GROWTH steps until it fits: the capacity after n appends is then the same whether
+    # they came one at a time or in batches (memory per share does not depend on batch sizes).
+    new_cap = max(cap, 16)
+    while new_cap < need:
+        new_cap = max(int(GROWTH * new_cap), new_cap + 1)
     out = np.empty(new_cap, arr.dtype) if fill is None else np.full(new_cap, fill, arr.dtype)
     out[:cap] = arr
     return out
