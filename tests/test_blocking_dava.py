@@ -150,7 +150,7 @@ def test_random_block_distinct_uninfected_and_seeded():
 
 def test_bench_reach_per_sample_matches_bfs():
     from benchmarks.accuracy_blocking import world_ratio
-    from tests.test_blocking import _reach
+    from tests.naive import live_reach
 
     rng = np.random.default_rng(3)
     ip, ix = erdos_renyi(40, 3.0, seed=7)
@@ -159,8 +159,8 @@ def test_bench_reach_per_sample_matches_bfs():
     inf[[1, 2]] = True
     blk = np.zeros(40, bool)
     blk[[5, 9, 11]] = True
-    a0 = np.array([len(_reach(ip, ix, live[r], inf, np.zeros(40, bool))) for r in range(5)])
-    ab = np.array([len(_reach(ip, ix, live[r], inf, blk)) for r in range(5)])
+    a0 = np.array([len(live_reach(ip, ix, live[r], inf, ())) for r in range(5)])
+    ab = np.array([len(live_reach(ip, ix, live[r], inf, np.flatnonzero(blk).tolist())) for r in range(5)])
     mean, ratio = world_ratio(ip, ix, live, inf, blk)
     assert mean == pytest.approx(ab.mean()) and ratio == pytest.approx(np.mean((a0 - ab) / a0))
 
