@@ -267,10 +267,7 @@ class IdIndex:
 
     def find(self, strings) -> np.ndarray:
         """int32 index per string, -1 when absent (or empty/None)."""
-        buf, s, e = encode_batch(strings)
-        if len(strings) == 0:
-            return np.zeros(0, np.int32)
-        return _find_many(self.table, self.offs, self.arena, buf, s, e)
+        return self.find_encoded(*encode_batch(strings))
 
     def find_encoded(self, buf, starts, ends) -> np.ndarray:
         """:meth:`find` of strings already encoded (``buf[starts[i]:ends[i]]``, as from
