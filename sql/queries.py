@@ -10,6 +10,7 @@ from . import check_identifier
 
 EVENT_COLUMNS = ("event_id", "rumour_id", "account_id", "ts_ms", "parent_event_id",
                  "parent_account_id", "kind", "platform", "region", "text")
+EVENT_ROW_COLUMNS = ("fields", "text", "ts_ms")  # share_event_rows (sql/005)
 DEAD_LETTER_COLUMNS = ("received_ms", "source", "reason", "rumour_id", "event_id", "raw")
 
 # ClickHouse string literal escapes (the same set clickhouse-driver uses client-side).
@@ -44,6 +45,12 @@ def _where_rumour(rumour_id, rumour_ids=None) -> str:
 def insert_events(database: str) -> str:
     """``INSERT`` head naming the columns a writer sends (ts, ingested_at are server defaults)."""
     return f"INSERT INTO {check_identifier(database)}.share_events ({', '.join(EVENT_COLUMNS)})"
+
+
+def insert_event_rows(database: str) -> str:
+    """``INSERT`` head of the packed form (sql/005_share_event_rows.sql: a Null table whose views
+    fill share_events and the minute counts); clickhouse-driver's writer uses it."""
+    return f"INSERT INTO {check_identifier(database)}.share_event_rows ({', '.join(EVENT_ROW_COLUMNS)})"
 
 
 def insert_dead_letters(database: str) -> str:

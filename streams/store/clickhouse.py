@@ -36,7 +36,7 @@ _RETRYABLE = (errors.NetworkError, errors.SocketTimeoutError, errors.UnexpectedP
 _FLOAT_OPTIONS = ("connect_timeout", "send_receive_timeout", "retry_seconds")
 
 # share_event_rows' columns (sql/005_share_event_rows.sql), in event_rows_columns() order.
-ROW_COLUMNS = ("fields", "text", "ts_ms")
+ROW_COLUMNS = queries.EVENT_ROW_COLUMNS
 _FIELDS = ("event_id", "rumour_id", "account_id", "parent_event_id", "parent_account_id",
            "platform", "region")
 # Null bit of each optional field in the code field (the kind is code // 32).
@@ -231,9 +231,8 @@ class ClickHouseStore(Store):
         if columns is None:
             self.insert_events_direct(batch)
             return
-        # sql.queries has no head for this ClickHouseStore-only table (chDB inserts Arrow).
-        head = f"INSERT INTO {sql.check_identifier(self.database)}.share_event_rows ({', '.join(ROW_COLUMNS)})"
-        self._insert(head, columns, len(batch), settings=_INSERT_SETTINGS)
+        self._insert(queries.insert_event_rows(self.database), columns, len(batch),
+                     settings=_INSERT_SETTINGS)
 
     def insert_events_direct(self, batch: EventBatch) -> None:
         """Straight into share_events, one driver value per field and event (the driver maps
