@@ -283,7 +283,7 @@ class Pipeline(PipelineQueries):
 
     def _ids_of(self, batch: EventBatch):
         """The encoded ids made for exactly this batch object by the cross-rumour step, if any."""
-        held = getattr(self, "_batch_ids", None)
+        held = self._batch_ids
         return held[1] if held is not None and held[0] is batch else None
 
     def _apply_to_graphs(self, batch: EventBatch, dead: list) -> np.ndarray:

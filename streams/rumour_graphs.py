@@ -80,32 +80,22 @@ def batch_ids(batch: EventBatch) -> BatchIds:
 
 
 def group_codes(ids: BatchIds, batch: EventBatch) -> list:
-    """:func:`group_rows` from a :class:`BatchIds` (its rumour numbers, no dict pass)."""
-    if not len(ids):
-        return []
-    codes = ids.rumour * 2
-    codes += batch.kind == DEBUNK
-    return _groups(codes, ids.names)
-
-
-def group_rows(batch: EventBatch) -> list:
-    """``[((rumour_id, is_debunk), rows)]`` in order of first appearance of each rumour code;
-    ``rows`` is an int64 array of row indices in batch order, or None for "every row".
+    """``[((rumour_id, is_debunk), rows)]`` in order of first appearance of each rumour code
+    (the rumour numbers of ``ids``, no dict pass); ``rows`` is an int64 array of row indices in
+    batch order, or None for "every row".
 
     >>> b = EventBatch(event_id=["a", "b", "c"], rumour_id=["r", "s", "r"], account_id=["u"] * 3,
     ...                ts_ms=np.array([1, 2, 3]), parent_event_id=[None] * 3,
     ...                parent_account_id=[None] * 3, kind=np.array([0, 0, 0], np.uint8),
     ...                platform=[""] * 3, region=[None] * 3, text=[""] * 3)
-    >>> [(k, r.tolist()) for k, r in group_rows(b)]
+    >>> [(k, r.tolist()) for k, r in group_codes(batch_ids(b), b)]
     [(('r', False), [0, 2]), (('s', False), [1])]
     """
-    index: dict = {}
-    codes = np.array([index.setdefault(r, len(index)) for r in batch.rumour_id], np.int64) * 2
+    if not len(ids):
+        return []
+    codes = ids.rumour * 2
     codes += batch.kind == DEBUNK
-    return _groups(codes, list(index))
-
-
-def _groups(codes: np.ndarray, names: list) -> list:
+    names = ids.names
     if codes.min() == codes.max():
         c = int(codes[0])
         return [((names[c // 2], bool(c % 2)), None)]
