@@ -26,6 +26,7 @@ from faust.web import Request, Response, View
 from streams.events import Decoder
 from streams.pipeline import Pipeline, warm_up
 from streams.settings import Settings
+from streams.web import current_stats
 
 
 def cpu_seconds(pid: int | str = "self") -> float:
@@ -129,8 +130,9 @@ def _bench_page(app, counters: Counters) -> None:
     @app.page("/bench")
     class BenchView(View):
         async def get(self, request: Request) -> Response:
-            stats = getattr(app, "stats", {})
-            return self.json({**counters.snapshot(), "assigned": stats.get("assigned_partitions")})
+            pipeline = getattr(app, "pipeline", None)  # None in the no-op app
+            assigned = None if pipeline is None else current_stats(app, pipeline)["assigned_partitions"]
+            return self.json({**counters.snapshot(), "assigned": assigned})
 
 
 def ours_app(settings: Settings, counters: Counters) -> faust.App:

@@ -85,8 +85,8 @@ def create_app(settings: Settings, store=None, pipeline: Pipeline | None = None)
                  # reliability: store retries, lag, ownership, memory
                  "store_failures": 0, "store_retrying": 0, "store_wait_seconds": 0.0,
                  "inflight_messages": 0, "batch_age_seconds": 0.0, "lag": 0,
-                 "assigned_partitions": 0, "released_rumours": 0, "rebalances": 0,
-                 "rumours_in_memory": 0, "rss_bytes": 0, "dead_letter_send_failures": 0,
+                 "released_rumours": 0, "rebalances": 0,
+                 "rss_bytes": 0, "dead_letter_send_failures": 0,
                  "store_write_retries": 0, "graph_bytes": 0, "graph_evictions": 0,
                  "restore_queries": 0}
     shares = app.topic(settings.topic, key_type=bytes, value_type=bytes,
@@ -210,14 +210,12 @@ def create_app(settings: Settings, store=None, pipeline: Pipeline | None = None)
     async def on_assigned(sender, assigned, **kwargs):
         mine = [tp.partition for tp in assigned if tp.topic == settings.topic]
         await asyncio.get_running_loop().run_in_executor(executor, pipeline.assign_partitions, mine)
-        app.stats["assigned_partitions"] = len(mine)
 
     @app.timer(interval=2.0)
     async def measure():
         s = app.stats
         s["lag"] = _lag(app, settings.topic, done_offsets)
         s["batch_age_seconds"] = round(time.monotonic() - batch_started[0], 1) if batch_started[0] else 0.0
-        s["rumours_in_memory"] = len(pipeline.graphs) - len(pipeline._borrowed)
         s["rss_bytes"] = _rss_bytes()
         s["store_write_retries"] = pipeline.write_retries
         s["graph_bytes"] = pipeline.memory.nbytes()

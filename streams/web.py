@@ -14,12 +14,31 @@ import logging
 log = logging.getLogger(__name__)
 
 
+def current_stats(app, pipeline) -> dict:
+    """``app.stats`` with the ownership counters read now: the 2-second timer's copies may predate
+    a rebalance, and a reader waiting for a split must not see the old owner's counts.
+
+    >>> from types import SimpleNamespace
+    >>> app = SimpleNamespace(stats={"batches": 3, "assigned_partitions": 6})  # 6: before a rebalance
+    >>> pipeline = SimpleNamespace(assigned={0, 2}, graphs={"r1": 1, "r2": 2}, _borrowed={"r2"})
+    >>> s = current_stats(app, pipeline)
+    >>> s["batches"], s["assigned_partitions"], s["rumours_in_memory"]
+    (3, 2, 1)
+    """
+    stats = dict(getattr(app, "stats", {}))
+    assigned = pipeline.assigned
+    # len() of a set or dict is one atomic read under the GIL; the pipeline thread may be mutating.
+    stats["assigned_partitions"] = len(assigned) if assigned is not None else 0
+    stats["rumours_in_memory"] = len(pipeline.graphs) - len(pipeline._borrowed)
+    return stats
+
+
 def register_routes(app, pipeline, settings) -> None:
     from streams.service.http import Service
     from streams.service.paths import tokens_file
 
     service = Service(pipeline, pipeline.store, tokens_file(), settings.cutoff_k,
-                      stats=lambda: dict(getattr(app, "stats", {})),
+                      stats=lambda: current_stats(app, pipeline),
                       # the governance hub, when streams.governance.wiring attached one first
                       governance=getattr(app, "governance", None))
     # Not app.service: that name is Faust's decorator for registering services.
