@@ -37,7 +37,7 @@ the numba kernels in :mod:`~streams.governance.alert_kernels`.
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict, deque
+from collections import deque
 
 from streams.events import KIND_CODE
 from streams.governance.alert_counting import AlertCounting, _Rumour
@@ -45,6 +45,7 @@ from streams.governance.alert_rules import AlertRules
 from streams.governance.batchview import BatchView, batch_of_rows, batch_view
 from streams.governance.config import GovernanceConfig
 from streams.governance.divisions import contains, normalise_region
+from streams.lru import LRU
 
 DEBUNK = KIND_CODE["debunk"]
 
@@ -77,7 +78,9 @@ class AlertRouter(AlertCounting, AlertRules):
         self.loader = loader
         # An int, or a callable giving the cap now (the hub: the pipeline's graph count).
         self.max_rumours = max_rumours if loader is not None and max_rumours else None
-        self._rumours: OrderedDict[str, _Rumour] = OrderedDict()  # least recently active first
+        # Least recently active first: a batch's rumours count as active once it is counted
+        # (redelivered events do not), and it is trimmed only then (``_evict``).
+        self._rumours: LRU = LRU(self._cap, on_evict=self._dropped, manual=True)
         self._evicted: set[str] = set()
         self._replaying = False
         self.raised = 0  # alerts raised in all (``alerts`` keeps only the newest ``history``)
@@ -119,23 +122,19 @@ class AlertRouter(AlertCounting, AlertRules):
         touched = sorted(self._count(batch, view))
         raised.extend(self._evaluate_many([(r, self._rumours[r], self._rumours[r].watermark - 1) for r in touched]))
         for rumour_id in touched:
-            self._rumours.move_to_end(rumour_id)
+            self._rumours.touch(rumour_id)
         self._evict(set(touched))
 
+    def _cap(self) -> int | None:
+        return self.max_rumours() if callable(self.max_rumours) else self.max_rumours
+
     def _evict(self, keep) -> None:
-        if self.max_rumours is None:
-            return
-        cap = max(1, self.max_rumours() if callable(self.max_rumours) else self.max_rumours)
-        if len(self._rumours) <= cap:
-            return
-        for rumour_id in list(self._rumours):
-            if len(self._rumours) <= cap:
-                break
-            if rumour_id in keep:
-                continue
-            del self._rumours[rumour_id]
-            self._evicted.add(rumour_id)
-            self.evictions += 1
+        """Drop the least recently active rumours beyond the cap, except ``keep``."""
+        self._rumours.trim(keep)
+
+    def _dropped(self, rumour_id: str, _st) -> None:
+        self._evicted.add(rumour_id)
+        self.evictions += 1
 
     def _restore(self, rumour_ids, batch=None, view: BatchView | None = None) -> None:
         """Rebuild dropped rumours from their stored events, except the shares of ``batch``

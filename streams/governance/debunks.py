@@ -35,12 +35,12 @@ are read, or when a rumour's pending rows outgrow its distinct events by ``MERGE
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 
 from streams.events import KINDS
 from streams.governance.batchview import BatchView, batch_of_rows, batch_view
 from streams.governance.debunk_state import _add_rows, _Columns, _columns, _merge_cities, _Rumour
+from streams.lru import LRU
 
 
 @dataclass(frozen=True)
@@ -76,11 +76,13 @@ class DebunkTracker:
     """
 
     def __init__(self, max_rumours=None, loader=None):
-        self.rumours: OrderedDict[str, _Rumour] = OrderedDict()  # least recently used first
         # rumour_ids -> EventBatch of their stored events; without it nothing is ever dropped.
         self.loader = loader
         # An int, or a callable giving the cap now (the hub: the pipeline's graph count).
         self.max_rumours = max_rumours if loader is not None and max_rumours else None
+        # Least recently used first; trimmed after each batch or read (``_evict``), never while
+        # a batch's states are being filled.
+        self.rumours: LRU = LRU(self._cap, on_evict=self._dropped, manual=True)
         self._evicted: set[str] = set()
         self.evictions = 0
         self.restores = 0
@@ -116,23 +118,19 @@ class DebunkTracker:
             st = self.rumours[rumour_id] = _Rumour(partial=rumour_id in self._evicted)
             self._evicted.discard(rumour_id)
         else:
-            self.rumours.move_to_end(rumour_id)
+            self.rumours.touch(rumour_id)
         return st
 
+    def _cap(self) -> int | None:
+        return self.max_rumours() if callable(self.max_rumours) else self.max_rumours
+
     def _evict(self, keep) -> None:
-        if self.max_rumours is None:
-            return
-        cap = max(1, self.max_rumours() if callable(self.max_rumours) else self.max_rumours)
-        if len(self.rumours) <= cap:
-            return
-        for rumour_id in list(self.rumours):
-            if len(self.rumours) <= cap:
-                break
-            if rumour_id in keep:
-                continue
-            del self.rumours[rumour_id]
-            self._evicted.add(rumour_id)  # everything it held is in the store
-            self.evictions += 1
+        """Drop the least recently used rumours beyond the cap, except ``keep``."""
+        self.rumours.trim(keep)
+
+    def _dropped(self, rumour_id: str, _st) -> None:
+        self._evicted.add(rumour_id)  # everything it held is in the store
+        self.evictions += 1
 
     def _complete(self, rumour_id: str) -> _Rumour | None:
         """The rumour's full state: rebuilt from the store (merged with what arrived since it
@@ -153,7 +151,7 @@ class DebunkTracker:
             st.partial = False
             self.restores += 1
         _merge_cities(st)
-        self.rumours.move_to_end(rumour_id)
+        self.rumours.touch(rumour_id)
         self._evict({rumour_id})
         return st
 

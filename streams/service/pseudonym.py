@@ -12,10 +12,13 @@ import hashlib
 import hmac
 import re
 
+from streams.lru import LRU
+
 PREFIX = "psn_"
 # ~170 bytes per cached account (id, pseudonym, table slot): 65,536 is ~11 MB; the former 10^6
 # grew a long-running worker's memory by up to ~170 MB as dashboards viewed more rumours. An
-# HMAC costs microseconds (16 us on this loaded 2-core box), so a miss is cheap.
+# HMAC costs microseconds (16 us on this loaded 2-core box), so a miss is cheap; least recently
+# used accounts make way, so the accounts of the rumours being viewed now stay cached.
 CACHED_ACCOUNTS = 65_536
 _RE = re.compile(r"^psn_[0-9a-f]{16}$")
 
@@ -34,7 +37,7 @@ class Pseudonymiser:
         if len(key) < 16:
             raise ValueError("pseudonym key: at least 16 bytes")
         self._key = bytes(key)
-        self._cache: dict[str, str] = {}
+        self._cache = LRU(CACHED_ACCOUNTS)  # account id -> pseudonym
 
     def __call__(self, account_id: str | None) -> str | None:
         if account_id is None:
@@ -42,9 +45,7 @@ class Pseudonymiser:
         out = self._cache.get(account_id)
         if out is None:
             mac = hmac.new(self._key, account_id.encode("utf-8"), hashlib.sha256).hexdigest()
-            out = PREFIX + mac[:16]
-            if len(self._cache) < CACHED_ACCOUNTS:
-                self._cache[account_id] = out
+            out = self._cache[account_id] = PREFIX + mac[:16]
         return out
 
     @staticmethod
