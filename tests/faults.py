@@ -8,6 +8,11 @@ run folder (RUMOUR_RUN_DIR), and stops or kills only that instance.
 - :class:`Worker`: ``rumour worker`` as a subprocess with its own app id, web port and data dir;
   ``stats()`` reads /healthz (``app.stats``), ``trace()`` and ``rumours()`` the API.
 - :func:`produce`, :func:`create_topic`, :func:`wait_until`, :func:`embedded_traces`.
+- On a loaded CI machine: :func:`fresh_stats` (the timer-refreshed /healthz fields from a tick
+  after a given moment), :func:`sentinels` (one event per partition: once they are processed,
+  every message before them was too), :func:`wait_committed` (the group's committed offsets reach
+  the end of the topic). Waits are generous: they cost nothing when things are fast, and
+  ``RUMOUR_TEST_SLOWDOWN`` (default 1) multiplies every wait for a machine slower still.
 """
 from __future__ import annotations
 
@@ -17,6 +22,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -26,6 +32,12 @@ from pathlib import Path
 import orjson
 
 ROOT = Path(__file__).resolve().parent.parent
+# Multiplies every wait: a wait ends as soon as its condition holds, so only a failing run pays.
+SLOWDOWN = max(1.0, float(os.environ.get("RUMOUR_TEST_SLOWDOWN", "1") or 1))
+# streams/app.py refreshes lag, batch_age_seconds, rss_bytes, graph_bytes, graph_evictions,
+# restore_queries and store_write_retries in @app.timer(interval=2.0); mode's timer sleeps at
+# most interval + 0.1 s (its drift correction).
+STATS_TIMER_S = 2.1
 
 
 def free_port() -> int:
@@ -48,7 +60,7 @@ class Service:
         self.env = dict(os.environ, RUMOUR_RUN_DIR=str(run_dir), **env)
         self.script = ROOT / "scripts" / "services" / f"{name}.sh"
 
-    def _run(self, action: str, timeout: float = 240) -> None:
+    def _run(self, action: str, timeout: float = 900) -> None:
         proc = subprocess.run(["bash", str(self.script), action], env=self.env, capture_output=True,
                               text=True, timeout=timeout)
         if proc.returncode not in (0, 3):
@@ -77,8 +89,10 @@ class Service:
 
 def private_kafka(base: Path) -> Service:
     port, controller = free_port(), free_port()
+    # A JVM starting on a loaded machine: its script waits up to 5 minutes (default 2).
     svc = Service("kafka", base, {"RUMOUR_KAFKA_PORT": str(port),
-                                  "RUMOUR_KAFKA_CONTROLLER_PORT": str(controller)},
+                                  "RUMOUR_KAFKA_CONTROLLER_PORT": str(controller),
+                                  "RUMOUR_KAFKA_START_TIMEOUT": "300"},
                   port, base / "kafka" / "kafka.pid")
     svc.bootstrap = f"127.0.0.1:{port}"
     return svc
@@ -87,10 +101,32 @@ def private_kafka(base: Path) -> Service:
 def private_clickhouse(base: Path) -> Service:
     port, http = free_port(), free_port()
     svc = Service("clickhouse", base, {"RUMOUR_CLICKHOUSE_PORT": str(port),
-                                       "RUMOUR_CLICKHOUSE_HTTP_PORT": str(http)},
+                                       "RUMOUR_CLICKHOUSE_HTTP_PORT": str(http),
+                                       "RUMOUR_CLICKHOUSE_WAIT": "300"},  # default 60
                   port, base / "clickhouse" / "clickhouse.pid")
     svc.url = f"clickhouse://127.0.0.1:{port}"
     return svc
+
+
+def start_private(make, base: Path, attempts: int = 3) -> Service:
+    """``make(folder)`` (:func:`private_kafka` or :func:`private_clickhouse`) started; tried again
+    on fresh ports when a start fails: a port :func:`free_port` found free may be taken (another
+    process's outgoing connection, say) before the server binds it."""
+    error: Exception | None = None
+    for attempt in range(attempts):
+        folder = base / f"try{attempt}"
+        folder.mkdir(parents=True, exist_ok=True)
+        svc = make(folder)
+        try:
+            svc.start()
+            return svc
+        except Exception as exc:  # noqa: BLE001 - the last one is raised
+            error = exc
+            try:
+                svc.stop()
+            except Exception:  # noqa: BLE001 - nothing may be running
+                pass
+    raise error
 
 
 # ---- Kafka client helpers ---------------------------------------------------------------------
@@ -103,11 +139,13 @@ async def _create_topic(bootstrap: str, name: str, partitions: int) -> None:
     try:
         await admin.create_topics([NewTopic(name=name, num_partitions=partitions,
                                             replication_factor=1)], timeout_ms=30000)
-        for _ in range(100):
+        # Metadata propagates asynchronously; a loaded broker may take a while to list it.
+        deadline = time.monotonic() + 120 * SLOWDOWN
+        while time.monotonic() < deadline:
             if name in await admin.list_topics():
                 return
             await asyncio.sleep(0.1)
-        raise RuntimeError(f"topic {name} not listed after 10 s")
+        raise RuntimeError(f"topic {name} not listed after {120 * SLOWDOWN:g} s")
     finally:
         await admin.close()
 
@@ -144,6 +182,30 @@ def produce(bootstrap: str, topic: str, pairs, rate: float | None = None) -> int
     return len(pairs)
 
 
+class Producing:
+    """:func:`produce` in a background thread; :meth:`join` waits for it and raises what it
+    raised (a plain thread would only print it, and the test would time out on a wait)."""
+
+    def __init__(self, bootstrap: str, topic: str, pairs, rate: float | None = None):
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, args=(bootstrap, topic, list(pairs), rate),
+                                       daemon=True)
+        self.thread.start()
+
+    def _run(self, bootstrap, topic, pairs, rate):
+        try:
+            produce(bootstrap, topic, pairs, rate)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in join()
+            self.error = exc
+
+    def join(self, timeout: float = 600) -> None:
+        self.thread.join(timeout * SLOWDOWN)
+        if self.thread.is_alive():
+            raise AssertionError(f"producer still sending after {timeout * SLOWDOWN:g}s")
+        if self.error is not None:
+            raise self.error
+
+
 def keyed(events) -> list[tuple[bytes, bytes]]:
     """Events as Kafka messages keyed by rumour (what `rumour produce` sends)."""
     return [(e["rumour_id"].encode(), orjson.dumps(e)) for e in events]
@@ -152,10 +214,12 @@ def keyed(events) -> list[tuple[bytes, bytes]]:
 # ---- waiting and answers ----------------------------------------------------------------------
 
 def wait_until(predicate, timeout: float, what: str, workers=(), interval: float = 0.5):
-    """Poll ``predicate`` until it returns True; its last other value is shown on time-out."""
+    """Poll ``predicate`` until it returns True; its last other value is shown on time-out.
+    ``timeout`` is scaled by ``RUMOUR_TEST_SLOWDOWN``."""
+    timeout = timeout * SLOWDOWN
     deadline = time.monotonic() + timeout
     last = None
-    while time.monotonic() < deadline:
+    while True:
         for w in workers:
             if w.proc is not None and w.proc.poll() is not None:
                 raise AssertionError(f"worker exited ({w.proc.returncode}) while waiting for {what}:\n"
@@ -166,9 +230,104 @@ def wait_until(predicate, timeout: float, what: str, workers=(), interval: float
             last = f"{type(exc).__name__}: {exc}"
         if last is True:
             return
+        # The predicate itself may take long on a loaded machine: it gets one last try after
+        # the deadline rather than the deadline passing during a sleep.
+        if time.monotonic() >= deadline:
+            break
         time.sleep(interval)
     tails = "\n".join(w.log_tail() for w in workers)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last}\n{tails}")
+    raise AssertionError(f"timed out after {timeout:g}s waiting for {what}; last: {last}\n{tails}")
+
+
+def fresh_stats(worker: "Worker", since: float) -> dict:
+    """/healthz with its timer-refreshed fields computed after ``since`` (``time.monotonic()``).
+
+    Those fields are copies the worker's 2-s timer makes; read right after a condition they may
+    predate it. A timer sleeping at ``since`` wakes by ``since + STATS_TIMER_S``: after twice that,
+    its tick is due, and a second request, sent once the first was answered, is served after the
+    tick ran (the event loop runs the due tick before it reads the next request)."""
+    wait = since + 2 * STATS_TIMER_S + 0.2 - time.monotonic()
+    if wait > 0:
+        time.sleep(wait)
+    worker.stats()
+    return worker.stats()
+
+
+def wait_stats(worker: "Worker", check, timeout: float, what: str, since: float | None = None) -> dict:
+    """Poll /healthz until ``check(stats)`` is True, with answers from timer ticks after ``since``
+    (default: now); returns the stats that passed. For timer-refreshed fields: a stale copy can
+    neither pass nor end the wait early."""
+    since = time.monotonic() if since is None else since
+    found = {}
+
+    def ok():
+        found["stats"] = s = fresh_stats(worker, since)
+        return check(s) is True or {k: s.get(k) for k in TIMER_FIELDS}
+
+    wait_until(ok, timeout, what, [worker])
+    return found["stats"]
+
+
+TIMER_FIELDS = ("lag", "batch_age_seconds", "rss_bytes", "graph_bytes", "graph_evictions",
+                "restore_queries", "store_write_retries", "store_retrying")
+
+
+def sentinels(n_partitions: int, prefix: str, ts_ms: int = 1_764_547_200_000) -> list[dict]:
+    """One valid post per partition of a topic with ``n_partitions`` (rumour ids chosen with the
+    producer's keyed partitioner, murmur2). Kafka keeps order within a partition: once all of
+    them are processed, so is every message produced before them."""
+    from aiokafka.partitioner import murmur2
+
+    found: dict[int, dict] = {}
+    i = 0
+    while len(found) < n_partitions:
+        rid = f"{prefix}-sentinel-{i}"
+        part = (murmur2(rid.encode()) & 0x7FFFFFFF) % n_partitions
+        found.setdefault(part, {"event_id": f"{rid}-e0", "rumour_id": rid, "account_id": f"{prefix}-sentinel",
+                                "ts": ts_ms, "kind": "post", "parent_event_id": None,
+                                "parent_account_id": None, "platform": "weibo", "region": None,
+                                "text": "sentinel"})
+        i += 1
+    return [found[p] for p in sorted(found)]
+
+
+async def _offsets(bootstrap: str, group: str, topic: str, partitions: int) -> tuple[dict, dict]:
+    from aiokafka import AIOKafkaConsumer
+    from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.structs import TopicPartition
+
+    tps = [TopicPartition(topic, p) for p in range(partitions)]
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        consumer.assign(tps)  # aiokafka's stop() of a consumer that never had partitions raises
+        ends = await consumer.end_offsets(tps)
+        committed = await admin.list_consumer_group_offsets(group, partitions=tps)
+        return ({tp.partition: ends[tp] for tp in tps},
+                {tp.partition: (committed[tp].offset if tp in committed else -1) for tp in tps})
+    finally:
+        await consumer.stop()
+        await admin.close()
+
+
+def committed_and_end(bootstrap: str, group: str, topic: str, partitions: int) -> tuple[dict, dict]:
+    """(end offsets, the group's committed offsets) per partition of ``topic``."""
+    return asyncio.run(_offsets(bootstrap, group, topic, partitions))
+
+
+def wait_committed(bootstrap: str, group: str, topic: str, partitions: int, timeout: float,
+                   workers=()) -> None:
+    """Until the consumer group (a worker's app id) has committed every partition of ``topic``
+    up to its end: every message produced so far was processed, stored and acked."""
+    def done():
+        ends, committed = committed_and_end(bootstrap, group, topic, partitions)
+        # -1: nothing committed, which is all there is to commit in an empty partition
+        caught_up = all(max(committed[p], 0) == end for p, end in ends.items())
+        return caught_up or {"end": ends, "committed": committed}
+
+    wait_until(done, timeout, f"group {group} committed {topic} to its end", workers)
 
 
 def embedded_traces(events, k: int = 10) -> dict:
@@ -233,10 +392,23 @@ class Worker:
                                      stdout=self._log, stderr=subprocess.STDOUT, cwd=ROOT)
         return self
 
-    def wait_ready(self, timeout: float = 120) -> "Worker":
-        """Until the web server answers and the consumer holds partitions."""
-        wait_until(lambda: self.stats().get("assigned_partitions", 0) > 0 or self.stats(),
-                   timeout, "worker ready", [self])
+    def wait_ready(self, timeout: float = 300) -> "Worker":
+        """Until the web server answers and the consumer holds partitions (ownership is read
+        live by /healthz). A worker that lost its web port to another process between
+        :func:`free_port` and its bind is started again on another port."""
+        for attempt in range(3):
+            try:
+                wait_until(lambda: self.stats().get("assigned_partitions", 0) > 0 or self.stats(),
+                           timeout, "worker ready", [self])
+                return self
+            except AssertionError:
+                if attempt == 2 or self.proc.poll() is None or "address already in use" not in \
+                        self.log_tail(20_000).lower():
+                    raise
+            self.stop()
+            self.port = free_port()
+            self.env["RUMOUR_WEB_PORT"] = str(self.port)
+            self.start()
         return self
 
     def stats(self) -> dict:
@@ -251,14 +423,14 @@ class Worker:
                                       headers={"Authorization": "Bearer " + self.token,
                                                "X-Case-Id": "FAULT-1"})
 
-    def get_json(self, path: str, timeout: float = 60):
+    def get_json(self, path: str, timeout: float = 180):
         with urllib.request.urlopen(self._request(path), timeout=timeout) as r:
             return orjson.loads(r.read())
 
     def get_status(self, path: str) -> tuple[int, dict]:
         """(HTTP status, JSON body) of a GET, 4xx/5xx included."""
         try:
-            with urllib.request.urlopen(self._request(path), timeout=60) as r:
+            with urllib.request.urlopen(self._request(path), timeout=180) as r:
                 return r.status, orjson.loads(r.read())
         except urllib.error.HTTPError as exc:
             body = exc.read()

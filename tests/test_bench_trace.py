@@ -45,7 +45,8 @@ def test_networkx_side_answers_what_the_graph_answers(shape, seed):
 
 
 def test_limits_are_positive_and_chase_is_not_faster_than_a_scan():
-    lim = limits.limits(200_000, seed=0, repeat=1)
+    # the median of 5: one preemption on a loaded machine cannot decide it (the scan takes ~20 us)
+    lim = limits.limits(200_000, seed=0, repeat=5)
     assert all(v > 0 for v in lim.values())
     assert lim["pointer_chase_ns"] > lim["sequential_ns"]
 

@@ -37,7 +37,7 @@ class DevTools:
         my_id = self.next_id
         await self.ws.send_str(json.dumps({"id": my_id, "method": method, "params": params}))
         while True:
-            msg = await asyncio.wait_for(self.ws.receive(), 60)
+            msg = await asyncio.wait_for(self.ws.receive(), 180)
             data = json.loads(msg.data)
             if data.get("id") == my_id:
                 if "error" in data:
@@ -50,7 +50,8 @@ class DevTools:
             raise AssertionError(f"JS failed: {expression}: {res['exceptionDetails']}")
         return res["result"].get("value")
 
-    async def wait_for(self, expression: str, seconds: float = 45.0):
+    async def wait_for(self, expression: str, seconds: float = 180.0):
+        # Generous: a wait ends as soon as the page gets there; only a loaded machine needs it.
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             value = await self.js(expression)
@@ -94,7 +95,7 @@ def served(tmp_path):
                               cwd=str(tmp_path))
     try:
         line = ""
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 300
         while "serving http" not in line and time.monotonic() < deadline and server.poll() is None:
             line = server.stdout.readline().decode()
         assert "serving http" in line, (tmp_path / "serve.log").read_text()
@@ -118,7 +119,7 @@ async def _drive(url: str, token: str, tmp_path: Path) -> dict:
                               env=env, stdout=subprocess.DEVNULL, stderr=open(tmp_path / "chromium.log", "wb"))
     try:
         port_file = profile / "DevToolsActivePort"
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180
         while not port_file.exists() or not port_file.read_text().strip():
             assert time.monotonic() < deadline and chrome.poll() is None, (tmp_path / "chromium.log").read_text()
             await asyncio.sleep(0.2)
@@ -153,10 +154,12 @@ async def _drive(url: str, token: str, tmp_path: Path) -> dict:
                     "tz": await cdp.js("document.getElementById('tz').textContent"),
                     "login_hidden": await cdp.js("document.getElementById('login').hidden"),
                 }
-                # Live updates: the page keeps polling.
+                # Live updates: the page keeps polling. Two more polls, however long a loaded
+                # machine takes for them (a count in a fixed 4.5 s window failed when a poll's
+                # requests took longer than that).
                 polls = await cdp.js("window.rumourDashboard.state.polls")
-                await asyncio.sleep(4.5)
-                found["polls_in_4s"] = await cdp.js("window.rumourDashboard.state.polls") - polls
+                await cdp.wait_for(f"window.rumourDashboard.state.polls >= {polls + 2}")
+                found["more_polls"] = await cdp.js("window.rumourDashboard.state.polls") - polls
                 # An account's chain from the tree (pseudonyms for an analyst, no case needed).
                 await cdp.js("window.rumourDashboard.traceAccount("
                              "window.rumourDashboard.state.tree.roots[0].children[0].name); true")
@@ -179,7 +182,9 @@ async def _drive(url: str, token: str, tmp_path: Path) -> dict:
                              "document.getElementById('status-note').value = '已核实 browser';"
                              "document.getElementById('status-form').requestSubmit(); true")
                 await cdp.wait_for("(window.rumourDashboard.state.handling.status || {}).status === 'verified'")
-                await asyncio.sleep(0.3)
+                # state.handling is set when /status answers; the box is drawn once /reports and
+                # /debunk have answered too: wait for the drawing (its class), then read the text.
+                await cdp.wait_for("document.getElementById('handling-status').classList.contains('h-verified')")
                 found["handling_verified"] = await cdp.js("document.getElementById('handling-status').textContent")
                 found["handling_by"] = await cdp.js("document.getElementById('handling-by').textContent")
                 found["history"] = await cdp.js("document.querySelectorAll('#handling-history li').length")
@@ -226,7 +231,7 @@ def test_dashboard_renders_data_in_headless_chromium(served, tmp_path):
     assert found["title_zh"] == "谣言传播态势" and found["title_en"] == "Rumour spread"
     assert found["legend_en"] == ["rumour", "debunk"]
     assert "Asia/Shanghai" in found["tz"]
-    assert found["polls_in_4s"] >= 1  # polling every 2 s
+    assert found["more_polls"] >= 2  # the page keeps polling (every 2 s when the machine is idle)
     assert found["chain_hops"] >= 2
     assert found["errors"] == 0, found["last_error"]
     # governance: alerts of the analyst's province (all the synthetic regions are in Shandong)

@@ -12,6 +12,7 @@ import pytest
 from streams.synthetic import synthetic_events
 from streams.governance.divisions import contains
 from tests.faults import Worker, keyed, produce, wait_until
+from tests.plugins.clickhouse import patient
 
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse, pytest.mark.slow]
 
@@ -38,7 +39,7 @@ def test_reports_and_alerts_through_kafka(kafka_bootstrap, kafka_topic, clickhou
     shares = kafka_topic(partitions=2, prefix="gov-shares")
     reports = kafka_topic(partitions=1, prefix="gov-reports")
     alerts = kafka_topic(partitions=1, prefix="gov-alerts")
-    url = clickhouse_server.rstrip("/") + "/rt_test_" + uuid.uuid4().hex[:12]
+    url = patient(clickhouse_server.rstrip("/") + "/rt_test_" + uuid.uuid4().hex[:12])
     store = open_store(url)
     store.migrate()
     events = list(synthetic_events(n_rumours=2, shares_per_rumour=400, seed=4, prefix="gov",
@@ -49,7 +50,7 @@ def test_reports_and_alerts_through_kafka(kafka_bootstrap, kafka_topic, clickhou
     try:
         worker.start().wait_ready()
         produce(kafka_bootstrap, shares, keyed(events))
-        wait_until(lambda: store.count_events() == len(events) or store.count_events(), 120,
+        wait_until(lambda: store.count_events() == len(events) or store.count_events(), 600,
                    "events stored", [worker])
         reported = events[37]
         produce(kafka_bootstrap, reports, [(b"", orjson.dumps({
@@ -61,10 +62,10 @@ def test_reports_and_alerts_through_kafka(kafka_bootstrap, kafka_topic, clickhou
             items = body.get("reports", body) if isinstance(body, dict) else body
             return (status == 200 and len(items) == 1) or (status, body)
 
-        wait_until(linked, 60, "report linked to its rumour", [worker])
+        wait_until(linked, 300, "report linked to its rumour", [worker])
         records = []
         wait_until(lambda: bool(records.extend(asyncio.run(_consume_all(kafka_bootstrap, alerts))) or records)
-                   or "no alerts yet", 60, "alerts on the alerts topic", [worker])
+                   or "no alerts yet", 300, "alerts on the alerts topic", [worker])
         sent = [orjson.loads(r.value) for r in records]
         assert sent, "no alert was sent"
         regions_by_rumour = {}

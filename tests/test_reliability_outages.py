@@ -5,15 +5,16 @@ count nothing twice, keep its memory bounded, and show the lag in its stats."""
 from __future__ import annotations
 
 import shutil
-import threading
 import time
 import uuid
 
 import pytest
 
 from streams.synthetic import synthetic_events
-from tests.faults import (Worker, create_topic, embedded_traces, keyed, private_clickhouse, private_kafka,
-                          produce, wait_until)
+from tests.faults import (Producing, Worker, create_topic, embedded_traces, fresh_stats, keyed,
+                          private_clickhouse, private_kafka, produce, sentinels, start_private, wait_committed,
+                          wait_until)
+from tests.plugins.clickhouse import patient
 
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse, pytest.mark.slow]
 
@@ -27,13 +28,13 @@ def services(tmp_path_factory):
             not __import__("os").path.exists("/usr/sbin/clickhouse-server"):
         unavailable("java and clickhouse-server (for private service instances)")
     base = tmp_path_factory.mktemp("services")
-    kafka, clickhouse = private_kafka(base), private_clickhouse(base)
+    kafka = clickhouse = None
     try:
-        clickhouse.start()
-        kafka.start()
+        clickhouse = start_private(private_clickhouse, base / "ch")
+        kafka = start_private(private_kafka, base / "kafka")
     except Exception as exc:  # noqa: BLE001
-        kafka.stop()
-        clickhouse.stop()
+        if clickhouse is not None:
+            clickhouse.stop()
         unavailable(f"private Kafka/ClickHouse instances ({exc})")
     yield kafka, clickhouse
     kafka.stop()
@@ -43,7 +44,8 @@ def services(tmp_path_factory):
 def _store(clickhouse):
     from streams.store import open_store
 
-    store = open_store(f"{clickhouse.url}/rt_out_{uuid.uuid4().hex[:10]}?retry_seconds=60")
+    # The test's own store outlasts the outages it causes (the worker's is set per test).
+    store = open_store(patient(f"{clickhouse.url}/rt_out_{uuid.uuid4().hex[:10]}"))
     store.migrate()
     return store
 
@@ -62,23 +64,30 @@ def test_kafka_broker_stopped_and_restarted_during_ingest(services, tmp_path):
     topic = create_topic(kafka.bootstrap, 3)
     events = list(synthetic_events(n_rumours=4, shares_per_rumour=1500, seed=71, prefix="kfk"))
     half = len(events) // 2
-    worker = Worker(tmp_path, "k", kafka.bootstrap, f"{clickhouse.url}/{store.database}", topic, 3,
-                    "rt-kfk-" + uuid.uuid4().hex[:8])
+    app_id = "rt-kfk-" + uuid.uuid4().hex[:8]
+    worker = Worker(tmp_path, "k", kafka.bootstrap, patient(f"{clickhouse.url}/{store.database}"), topic, 3,
+                    app_id)
     try:
         worker.start().wait_ready()
         produce(kafka.bootstrap, topic, keyed(events[:half]))
-        wait_until(lambda: store.count_events() > 500 or store.count_events(), 120, "ingest started",
+        wait_until(lambda: store.count_events() > 500 or store.count_events(), 300, "ingest started",
                    [worker], interval=0.1)
         kafka.stop()
         stopped_at = store.count_events()
-        time.sleep(10)
+        time.sleep(10)  # an observation window: the worker must outlive a broker that is gone
         assert worker.proc.poll() is None, "the worker must wait for the broker, not exit"
         kafka.start()
         produce(kafka.bootstrap, topic, keyed(events[half:]))
-        wait_until(lambda: store.count_events() == len(events) or store.count_events(), 180,
+        wait_until(lambda: store.count_events() == len(events) or store.count_events(), 600,
                    "every event stored after the broker came back", [worker])
-        time.sleep(2)
-        _check_exact(store, events)
+        # Copies re-delivered after the broker came back must not add rows: they precede these
+        # sentinels in their partitions, so they are processed once the sentinels are stored.
+        marks = sentinels(3, "kfk")
+        produce(kafka.bootstrap, topic, keyed(marks))
+        wait_until(lambda: store.count_events() == len(events) + len(marks) or store.count_events(), 300,
+                   "sentinels stored", [worker])
+        wait_committed(kafka.bootstrap, app_id, topic, 3, 300, [worker])
+        _check_exact(store, events + marks)
         print(f"\nRELIABILITY kafka-restart: produced={len(events)} stored_at_stop={stopped_at} "
               f"stored={store.count_events()} dead={store.count_dead_letters()} stats={worker.stats()}")
         expected = embedded_traces([e for e in events if e["kind"] != "debunk"])
@@ -97,30 +106,32 @@ def test_clickhouse_unreachable_for_30s_during_ingest(services, tmp_path):
     events = list(synthetic_events(n_rumours=4, shares_per_rumour=2000, seed=72, prefix="chd"))
     # The worker's store gives up each call after 5 s, so the pipeline's own retry is exercised.
     url = f"{clickhouse.url}/{store.database}?retry_seconds=5&send_receive_timeout=20"
-    worker = Worker(tmp_path, "c", kafka.bootstrap, url, topic, 3, "rt-chd-" + uuid.uuid4().hex[:8])
+    app_id = "rt-chd-" + uuid.uuid4().hex[:8]
+    worker = Worker(tmp_path, "c", kafka.bootstrap, url, topic, 3, app_id)
     samples = []
     try:
         worker.start().wait_ready()
         produce(kafka.bootstrap, topic, keyed(events[:1000]))
-        wait_until(lambda: store.count_events() == 1000 or store.count_events(), 120, "first part stored",
+        wait_until(lambda: store.count_events() == 1000 or store.count_events(), 300, "first part stored",
                    [worker])
         rss_before = worker.rss_bytes()
         clickhouse.stop()
         outage_started = time.monotonic()
         # Ingest goes on during the outage: the rest arrives at a steady rate.
-        producer = threading.Thread(target=produce, args=(kafka.bootstrap, topic, keyed(events[1000:])),
-                                    kwargs={"rate": 400.0})
-        producer.start()
+        producer = Producing(kafka.bootstrap, topic, keyed(events[1000:]), rate=400.0)
         while time.monotonic() - outage_started < 30:
             time.sleep(2)
             assert worker.proc.poll() is None, "no crash during the outage"
             samples.append((worker.stats(), worker.rss_bytes()))
         clickhouse.start()
         outage = time.monotonic() - outage_started
-        producer.join(120)
-        wait_until(lambda: store.count_events() == len(events) or store.count_events(), 180,
+        producer.join()
+        wait_until(lambda: store.count_events() == len(events) or store.count_events(), 600,
                    "every event stored after ClickHouse came back", [worker])
-        time.sleep(2)
+        # Every message processed, stored and acked (not a fixed pause): nothing in flight can
+        # add rows after the check, and the timer's lag below is computed after this point.
+        wait_committed(kafka.bootstrap, app_id, topic, 3, 300, [worker])
+        caught_up = time.monotonic()
         _check_exact(store, events)
         assert store.count_dead_letters() == 0
         during = [s for s, _ in samples]
@@ -130,7 +141,7 @@ def test_clickhouse_unreachable_for_30s_during_ingest(services, tmp_path):
         rss_peak = max(r for _, r in samples)
         # Bounded: consumption pauses; the buffered messages are a few MB, not the whole backlog.
         assert rss_peak - rss_before < 150 << 20
-        final = worker.stats()
+        final = fresh_stats(worker, caught_up)  # lag and store_retrying: the timer's, after caught_up
         assert final["lag"] == 0 and final["store_retrying"] == 0
         print(f"\nRELIABILITY clickhouse-outage: outage_s={outage:.0f} produced={len(events)} "
               f"stored={store.count_events()} dead={store.count_dead_letters()} "

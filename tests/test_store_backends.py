@@ -98,7 +98,7 @@ def test_store_retries_through_dropped_connections(ch_store):
     ch_store.write(make_batch(seeded_rows(seed=5, n=10)), [])
     proxy = FlakyProxy(ch_store.settings["port"], drops=3)
     try:
-        via = ClickHouseStore(f"clickhouse://127.0.0.1:{proxy.port}/{ch_store.database}?retry_seconds=20")
+        via = ClickHouseStore(f"clickhouse://127.0.0.1:{proxy.port}/{ch_store.database}?retry_seconds=20&connect_timeout=30")
         assert via.count_events() == 10
         assert proxy.accepted == 4  # three dropped, the fourth served
         via.close()

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from streams.events import KINDS, EventBatch
 from streams.store.clickhouse import NULL_BITS, ROW_COLUMNS, ClickHouseStore, event_rows_columns
-from tests.plugins.clickhouse import fresh_database
+from tests.plugins.clickhouse import fresh_database, patient
 
 TS0 = 1_347_557_095_000  # 2012-09-13
 MONTH_MS = 31 * 86_400_000
@@ -64,7 +64,7 @@ def comparable(rows: list[tuple]) -> list[tuple]:
 @pytest.fixture
 def twin(clickhouse_server):
     """A second migrated ClickHouse database, for the direct insert."""
-    store = ClickHouseStore(clickhouse_server, database=fresh_database())
+    store = ClickHouseStore(patient(clickhouse_server), database=fresh_database())
     store.migrate()
     yield store
     try:

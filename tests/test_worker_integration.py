@@ -15,6 +15,7 @@ import pytest
 
 from streams.synthetic import synthetic_events
 from tests.faults import Worker, produce, wait_until
+from tests.plugins.clickhouse import patient
 from tests.naive_trace import reference_trace
 
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse, pytest.mark.slow]
@@ -27,7 +28,7 @@ def test_worker_ingests_into_clickhouse_and_traces(kafka_bootstrap, kafka_topic,
     topic = kafka_topic(partitions=4, prefix="shares")
     dead_topic = kafka_topic(partitions=1, prefix="dead")
     database = "rt_test_" + uuid.uuid4().hex[:12]
-    url = clickhouse_server.rstrip("/") + "/" + database
+    url = patient(clickhouse_server.rstrip("/") + "/" + database)
     store = open_store(url)
     store.migrate()
 
@@ -57,7 +58,7 @@ def test_worker_ingests_into_clickhouse_and_traces(kafka_bootstrap, kafka_topic,
         wait_until(lambda: (store.count_events() == distinct_valid
                              and len(store.dead_letters(100)) == len(malformed)) or
                     (store.count_events(), len(store.dead_letters(100))),
-                    120, "all events in ClickHouse", [worker])
+                    600, "all events in ClickHouse", [worker])
         dead = store.dead_letters(100)
         reasons = sorted(d["reason"].split(":")[0] for d in dead)
         assert reasons == ["account_id", "invalid JSON", "invalid JSON", "ts"]

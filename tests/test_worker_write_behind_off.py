@@ -12,6 +12,7 @@ import pytest
 from streams.events_columnar import encode_columns
 from streams.synthetic import synthetic_events
 from tests.faults import Worker, produce, wait_until
+from tests.plugins.clickhouse import patient
 from tests.naive_trace import reference_trace
 
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse, pytest.mark.slow]
@@ -24,7 +25,7 @@ def test_worker_with_and_without_write_behind(write_behind, kafka_bootstrap, kaf
 
     topic = kafka_topic(partitions=2, prefix="wb")
     database = "rt_test_" + uuid.uuid4().hex[:12]
-    url = clickhouse_server.rstrip("/") + "/" + database
+    url = patient(clickhouse_server.rstrip("/") + "/" + database)
     store = open_store(url)
     store.migrate()
     events = list(synthetic_events(n_rumours=2, shares_per_rumour=150, seed=21, prefix="wb"))
@@ -45,7 +46,7 @@ def test_worker_with_and_without_write_behind(write_behind, kafka_bootstrap, kaf
         distinct = len({(e["rumour_id"], e["event_id"]) for e in events})
         wait_until(lambda: (store.count_events() == distinct and len(store.dead_letters(10)) == 1)
                    or (store.count_events(), len(store.dead_letters(10))),
-                   120, "all events in ClickHouse", [worker])
+                   600, "all events in ClickHouse", [worker])
         for rumour_id in sorted(by_rumour):
             mine = [e for e in events if e["rumour_id"] == rumour_id and e["kind"] != "debunk"]
             expected = reference_trace(mine, k=10)

@@ -4,7 +4,7 @@
   ``clickhouse://127.0.0.1:9000``, no database part) after a ``SELECT 1``; skips (fails under
   CI=true) when the server is not there. Start it with ``scripts/services.sh start``.
 - ``ch_store`` / ``chdb_store``: a migrated store on a fresh database ``rt_test_<hex>``,
-  dropped at teardown.
+  dropped at teardown; ``ch_store`` waits for a slow server (:func:`patient`).
 - ``store``: the same, parametrized over both backends.
 """
 from __future__ import annotations
@@ -21,6 +21,27 @@ def clickhouse_url() -> str:
     return os.environ.get("RUMOUR_CLICKHOUSE_URL", DEFAULT_URL)
 
 
+# On a loaded 2-core machine clickhouse-server 18.16 may take seconds to accept a connection:
+# the stores of the tests wait for it rather than give up after the defaults (5 s per connect,
+# 30 s in all). Waiting costs nothing when the server is quick.
+PATIENT_OPTIONS = "connect_timeout=30&retry_seconds=300"
+
+
+def patient(url: str) -> str:
+    """``url`` (``clickhouse://host:port[/db][?options]``) with :data:`PATIENT_OPTIONS` added
+    (options the URL sets itself win).
+
+    >>> patient("clickhouse://127.0.0.1:9000/db")
+    'clickhouse://127.0.0.1:9000/db?connect_timeout=30&retry_seconds=300'
+    >>> patient("clickhouse://h/db?retry_seconds=5")
+    'clickhouse://h/db?retry_seconds=5&connect_timeout=30'
+    """
+    base, _, query = url.partition("?")
+    have = {kv.split("=", 1)[0] for kv in query.split("&") if kv}
+    extra = [kv for kv in PATIENT_OPTIONS.split("&") if kv.split("=", 1)[0] not in have]
+    return base + "?" + "&".join(([query] if query else []) + extra)
+
+
 def fresh_database() -> str:
     """A database name no other run uses (names only, not data: uuid is fine here)."""
     return f"rt_test_{uuid.uuid4().hex[:16]}"
@@ -29,13 +50,15 @@ def fresh_database() -> str:
 @pytest.fixture(scope="session")
 def clickhouse_server() -> str:
     from streams.store.clickhouse import ClickHouseStore
-    from tests.conftest import unavailable
+    from tests.conftest import in_ci, unavailable
 
     url = clickhouse_url()
     probe = None
     try:
-        probe = ClickHouseStore(url, database="default")
-        probe.retry_seconds = 3.0  # a missing server should skip fast, not wait 30 s
+        probe = ClickHouseStore(patient(url), database="default")
+        # Locally a missing server should skip fast; under CI (where it fails every ClickHouse
+        # test) a server that is merely slow on a loaded machine gets a minute.
+        probe.retry_seconds = 60.0 if in_ci() else 3.0
         ok = probe._rows("SELECT 1") == [(1,)]
     except Exception:  # any failure to reach it means "not available"
         ok = False
@@ -61,7 +84,7 @@ def _migrated(store):
 def ch_store(clickhouse_server):
     from streams.store.clickhouse import ClickHouseStore
 
-    store = _migrated(ClickHouseStore(clickhouse_server, database=fresh_database()))
+    store = _migrated(ClickHouseStore(patient(clickhouse_server), database=fresh_database()))
     yield store
     try:
         store.drop()
