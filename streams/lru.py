@@ -45,9 +45,9 @@ class LRU:
         self.on_evict = on_evict
         self.manual = manual
         self._data: OrderedDict = OrderedDict()  # least recently used first
-        # The service's request handlers and its executor thread share caches; a reentrant lock
-        # so that an owner already holding its own lock around us costs nothing extra to reason
-        # about.
+        # The service's request handlers (event loop) and its executor thread share its caches:
+        # an unlocked "is it there, move it to the end" can meet another thread's eviction.
+        # (The trackers hold their own lock as well; an uncontended one costs well under 1 us.)
         self._lock = threading.RLock()
 
     def cap(self) -> int | None:

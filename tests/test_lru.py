@@ -145,8 +145,9 @@ class _Model:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.integers(1, 5), st.lists(st.tuples(st.sampled_from(["get", "set", "pop"]), st.integers(0, 8),
-                                             st.integers()), max_size=60))
+@given(st.integers(1, 5),
+       st.lists(st.tuples(st.sampled_from(["get", "set", "pop"]), st.integers(0, 8), st.integers()),
+                max_size=60))
 def test_matches_a_list_model(cap, ops):
     dropped = []
     c, model = LRU(cap, on_evict=lambda k, v: dropped.append((k, v))), _Model(cap)
