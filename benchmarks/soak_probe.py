@@ -1,0 +1,285 @@
+"""Memory probe for the soak's worker process, loaded without changing the worker's code.
+
+    python -m benchmarks.soak_probe --dir /tmp/probe --tracemalloc 25 --interval 60
+    PYTHONPATH=/tmp/probe SOAK_PROBE_DIR=/tmp/probe RUMOUR_GRAPH_MEMORY_MB=8 \\
+        python -m benchmarks.soak --minutes 10 --rate 200 --fault-every 0 --out /tmp/soak.json
+    python -m benchmarks.soak_probe --compare /tmp/probe 4 10
+
+The first command writes a ``sitecustomize.py`` into ``--dir``; every Python process started with
+that directory on PYTHONPATH imports it, and in the process whose command line is
+``streams.cli worker`` (only there: the soak's own process and its producer are left alone) it
+starts tracemalloc (when asked) and, every ``--interval`` seconds, writes ``dump-<k>.json``
+(RSS and its split by mapping, glibc's mallinfo2, counts of live objects by type, every
+container over 200 items by identity) and ``snap-<k>.pickle`` (the tracemalloc snapshot).
+``--compare DIR A B`` prints what grew between dumps A and B: RSS, malloc's in-use and free
+bytes, object types, containers, and the top tracemalloc differences by traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import ctypes
+import gc
+import json
+import os
+import pickle
+import sys
+import threading
+import time
+import tracemalloc
+from collections import Counter
+from pathlib import Path
+
+BIG = 200  # containers at least this long are followed by identity from dump to dump
+
+
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_size_t) for n in ("arena", "ordblks", "smblks", "hblks", "hblkhd",
+                                                "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+
+def mallinfo2() -> dict:
+    """glibc's heap counters summed over all arenas (in use, free inside the arenas, mmapped)."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallinfo2.restype = _MallInfo2
+        m = libc.mallinfo2()
+        return {"arena_bytes": m.arena, "in_use": m.uordblks, "free_in_arenas": m.fordblks,
+                "mmapped": m.hblkhd, "mmapped_blocks": m.hblks, "top_releasable": m.keepcost}
+    except (OSError, AttributeError):
+        return {}
+
+
+def rss_by_mapping() -> dict:
+    """Resident kB per kind of mapping: the brk heap, anonymous mappings (malloc's thread
+    arenas and large blocks, pymalloc arenas, numba/LLVM), and files."""
+    out: Counter = Counter()
+    name = None
+    with open("/proc/self/smaps") as f:
+        for line in f:
+            head = line.split(None, 5)
+            if "-" in head[0] and len(head) >= 5 and not head[0].endswith(":"):
+                name = head[5].strip() if len(head) > 5 else "[anon]"
+                if name.startswith("/"):
+                    name = "file:" + name.rsplit("/", 1)[-1]
+            elif head[0] == "Rss:":
+                out[name] += int(head[1])
+    return dict(out.most_common(25))
+
+
+def pymalloc_stats() -> dict:
+    """The totals of sys._debugmallocstats() (pymalloc's arenas are mmaps that mallinfo2 does not
+    count). It writes to C stderr: fd 2 points at a file for the moment of the call."""
+    import tempfile
+
+    with tempfile.TemporaryFile() as tmp:
+        saved = os.dup(2)
+        try:
+            os.dup2(tmp.fileno(), 2)
+            sys._debugmallocstats()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        tmp.seek(0)
+        text = tmp.read().decode("utf-8", "replace")
+    out = {}
+    for line in text.splitlines():
+        if line.startswith("# arenas allocated current") or line.startswith("# bytes "):
+            key, _, value = line.rpartition("=")
+            try:
+                out[key.strip("# ").strip()] = int(value.strip().replace(",", ""))
+            except ValueError:
+                pass
+    return out
+
+
+def _containers():
+    """Every list/dict/set/deque of BIG or more items, gc-tracked or held by one that is."""
+    import collections
+
+    kinds = (list, dict, set, collections.deque, collections.OrderedDict)
+    found = {}
+    for o in gc.get_objects():
+        if isinstance(o, kinds) and len(o) >= BIG:
+            found[id(o)] = o
+        for r in gc.get_referents(o):
+            if isinstance(r, kinds) and not gc.is_tracked(r) and len(r) >= BIG:
+                found[id(r)] = r
+    return found
+
+
+def _name(t) -> str:
+    return f"{getattr(t, '__module__', '?')}.{getattr(t, '__qualname__', '?')}"
+
+
+def _owner(obj, skip) -> str:
+    """Where a container hangs: 'Type.attr' for an instance attribute, else the referrers' types."""
+    names = []
+    for r in gc.get_referrers(obj):
+        if r is skip or type(r).__name__ == "frame":
+            continue
+        if isinstance(r, dict):
+            key = next((k for k, v in list(r.items()) if v is obj), None)
+            holders = [_name(type(h)) for h in gc.get_referrers(r)
+                       if getattr(h, "__dict__", None) is r]
+            names.append(f"{holders[0] if holders else 'dict'}[{key!r}]")
+        else:
+            names.append(_name(type(r)))
+    return "; ".join(names[:4])
+
+
+class Probe:
+    def __init__(self, out: Path, interval: float, frames: int):
+        self.out, self.interval, self.frames = out, interval, frames
+        self.t0 = time.monotonic()
+        self.prev: dict = {}
+
+    def dump(self, k: int) -> None:
+        t = time.monotonic() - self.t0
+        with open("/proc/self/statm") as f:
+            rss = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        types = Counter(_name(type(o)) for o in gc.get_objects())
+        big = _containers()
+        grown = []
+        for i, c in big.items():
+            try:
+                n = len(c)
+            except Exception:
+                continue
+            before = self.prev.get(i)
+            if before is not None and n > before[1] and type(c).__name__ == before[0]:
+                grown.append((n - before[1], i, before[1], n))
+        # Each owner lookup scans the whole heap (gc.get_referrers): only the 8 that grew most.
+        grown = [{"type": type(big[i]).__name__, "len_before": b, "len": n, "owner": _owner(big[i], big),
+                  "sample": repr(next(iter(big[i]), None))[:120]}
+                 for _, i, b, n in sorted(grown, reverse=True)[:8]]
+        self.prev = {i: (type(c).__name__, len(c)) for i, c in big.items()}
+        d = {"k": k, "t": round(t, 1), "rss": rss, "mallinfo2": mallinfo2(),
+             "rss_kb_by_mapping": rss_by_mapping(),
+             "pymalloc": pymalloc_stats(),
+             "tracemalloc": tracemalloc.get_traced_memory() if tracemalloc.is_tracing() else None,
+             "allocated_blocks": sys.getallocatedblocks(),
+             "types": dict(types.most_common(400)), "containers_grown": grown,
+             "n_big_containers": len(big)}
+        del big
+        (self.out / f"dump-{k}.json").write_text(json.dumps(d, indent=1, default=str))
+        if tracemalloc.is_tracing():
+            snap = tracemalloc.take_snapshot().filter_traces(
+                [tracemalloc.Filter(False, tracemalloc.__file__), tracemalloc.Filter(False, pickle.__file__)])
+            with open(self.out / f"snap-{k}.pickle", "wb") as f:
+                pickle.dump(snap, f)
+
+    def run(self) -> None:
+        k = 0
+        trim = float(os.environ.get("SOAK_PROBE_TRIM", "0"))
+        while True:
+            if trim > 0:  # the allocator experiment: give free pages back every `trim` seconds
+                libc = ctypes.CDLL("libc.so.6")
+                end = time.monotonic() + self.interval
+                while time.monotonic() < end:
+                    time.sleep(min(trim, max(0.0, end - time.monotonic())))
+                    libc.malloc_trim(0)
+            else:
+                time.sleep(self.interval)
+            k += 1
+            try:
+                self.dump(k)
+            except Exception as exc:  # a probe must never take the worker down
+                (self.out / f"error-{k}.txt").write_text(repr(exc))
+
+
+def start_if_worker() -> None:
+    """Called from the generated sitecustomize: only in ``streams.cli worker`` processes."""
+    out = os.environ.get("SOAK_PROBE_DIR")
+    if not out:
+        return
+    with open("/proc/self/cmdline", "rb") as f:
+        argv = f.read().split(b"\0")
+    if b"streams.cli" not in argv or b"worker" not in argv:
+        return
+    frames = int(os.environ.get("SOAK_PROBE_TRACEMALLOC", "0"))
+    # Tracing from the start makes the numba warm-up too slow for the soak's readiness wait;
+    # growth only needs the allocations made after tracing starts.
+    after = float(os.environ.get("SOAK_PROBE_TRACE_AFTER", "0"))
+    if frames and after <= 0:
+        tracemalloc.start(frames)
+    elif frames:
+        threading.Timer(after, tracemalloc.start, (frames,)).start()
+    run_dir = Path(out) / f"pid-{os.getpid()}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    probe = Probe(run_dir, float(os.environ.get("SOAK_PROBE_INTERVAL", "60")), frames)
+    threading.Thread(target=probe.run, name="soak-probe", daemon=True).start()
+
+
+SITECUSTOMIZE = """\
+import sys
+sys.path.insert(0, {root!r})
+try:
+    from benchmarks.soak_probe import start_if_worker
+    start_if_worker()
+finally:
+    sys.path.remove({root!r})
+"""
+
+
+def compare(run_dir: Path, a: int, b: int, top: int = 25) -> None:
+    da = json.loads((run_dir / f"dump-{a}.json").read_text())
+    db = json.loads((run_dir / f"dump-{b}.json").read_text())
+    minutes = (db["t"] - da["t"]) / 60
+    print(f"dumps {a} -> {b}: {minutes:.1f} min")
+    print(f"RSS {da['rss'] >> 20} -> {db['rss'] >> 20} MB ({(db['rss'] - da['rss']) / 2**20 / minutes:+.2f} MB/min)")
+    for key in da["mallinfo2"]:
+        va, vb = da["mallinfo2"][key], db["mallinfo2"][key]
+        print(f"  mallinfo2 {key}: {va / 2**20:.1f} -> {vb / 2**20:.1f} MB ({(vb - va) / 2**20 / minutes:+.3f} MB/min)")
+    for m in sorted(set(da["rss_kb_by_mapping"]) | set(db["rss_kb_by_mapping"])):
+        va, vb = da["rss_kb_by_mapping"].get(m, 0), db["rss_kb_by_mapping"].get(m, 0)
+        if abs(vb - va) >= 256:
+            print(f"  mapping {m}: {va >> 10} -> {vb >> 10} MB")
+    for key in db.get("pymalloc", {}):
+        va, vb = da.get("pymalloc", {}).get(key, 0), db["pymalloc"][key]
+        print(f"  pymalloc {key}: {va} -> {vb}" if "arenas" in key else
+              f"  pymalloc {key}: {va / 2**20:.1f} -> {vb / 2**20:.1f} MB")
+    if da["tracemalloc"]:
+        print(f"  tracemalloc traced {da['tracemalloc'][0] / 2**20:.2f} -> {db['tracemalloc'][0] / 2**20:.2f} MB")
+    print(f"  allocated blocks {da['allocated_blocks']} -> {db['allocated_blocks']}")
+    diff = sorted(((db["types"].get(t, 0) - da["types"].get(t, 0), t) for t in set(da["types"]) | set(db["types"])),
+                  reverse=True)
+    print("object types grown:")
+    for n, t in diff[:15]:
+        if n > 0:
+            print(f"  {n:+8d}  {t}  ({db['types'].get(t, 0)})")
+    print(f"containers grown between dump {b - 1} and {b}:")
+    for c in sorted(db["containers_grown"], key=lambda c: c["len"] - c["len_before"], reverse=True)[:15]:
+        print(f"  {c['type']} {c['len_before']} -> {c['len']}  {c['owner']}  e.g. {c['sample']}")
+    sa, sb = run_dir / f"snap-{a}.pickle", run_dir / f"snap-{b}.pickle"
+    if sa.exists() and sb.exists():
+        with open(sa, "rb") as f:
+            snap_a = pickle.load(f)
+        with open(sb, "rb") as f:
+            snap_b = pickle.load(f)
+        stats = snap_b.compare_to(snap_a, "traceback")
+        print(f"tracemalloc, top {top} by traceback:")
+        for s in stats[:top]:
+            print(f"  {s.size_diff / 1024:+9.1f} KiB {s.count_diff:+7d} blocks (now {s.size / 1024:.0f} KiB)")
+            for line in s.traceback.format()[-12:]:
+                print("      " + line)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--dir", help="write sitecustomize.py here")
+    ap.add_argument("--compare", nargs=3, metavar=("RUN_DIR", "A", "B"))
+    ap.add_argument("--top", type=int, default=25)
+    args = ap.parse_args(argv)
+    if args.dir:
+        d = Path(args.dir)
+        d.mkdir(parents=True, exist_ok=True)
+        root = str(Path(__file__).resolve().parent.parent)
+        (d / "sitecustomize.py").write_text(SITECUSTOMIZE.format(root=root))
+        print(f"PYTHONPATH={d} SOAK_PROBE_DIR={d} [SOAK_PROBE_TRACEMALLOC=25 SOAK_PROBE_TRACE_AFTER=150] [SOAK_PROBE_INTERVAL=60]")
+    if args.compare:
+        compare(Path(args.compare[0]), int(args.compare[1]), int(args.compare[2]), args.top)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
