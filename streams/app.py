@@ -146,7 +146,9 @@ def create_app(settings: Settings, store=None, pipeline: Pipeline | None = None)
             done_offsets[tp] = max(done_offsets.get(tp, 0), offset + 1)
         stats = prepared.stats
         s = app.stats
-        if s["store_retrying"]:
+        # batch_started may already be 0.0: the write of the previous batch settled while this
+        # one was prepared (write-behind), and monotonic() - 0 would add the host's uptime.
+        if s["store_retrying"] and batch_started[0]:
             s["store_wait_seconds"] += time.monotonic() - batch_started[0]
         s["store_retrying"] = 0
         s["inflight_messages"] = 0
