@@ -16,7 +16,9 @@ and returns to the wrapper, which grows the arrays geometrically and resumes. ``
 per-account ``npres`` (present events) / ``aph`` (placeholder node) arrays are allocated only
 once a stream needs them (a placeholder filled / an account-only link), as empty arrays until
 then. The ids' hash lookups are done ahead, a chunk of rows at a time, by the pipelined
-:func:`graph.kernels_prefetch.resolve`; a row re-looks-up only ids the chunk had not seen.
+:func:`graph.kernels_resolve.resolve_slots`; a row inserts an id the chunk had not seen at the
+empty slot remembered for it, and walks the probe run again only if an earlier row filled that
+slot (:func:`graph.kernels_resolve.settle`).
 The kernels called from Python release the GIL (``nogil=True``): the worker's store-write thread
 runs its Python (clickhouse-driver) while the next batch's graphs are updated.
 """
@@ -25,8 +27,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from graph.ids import append_at, bytes_cmp, fnv1a, lookup
-from graph.kernels_prefetch import prefetch, resolve
+from graph.ids import append_at, bytes_cmp, fnv1a
+from graph.kernels_prefetch import prefetch
+from graph.kernels_resolve import resolve_slots, settle
 from graph.types import DEFAULT_KIND
 
 _PRESENT = 0x80
@@ -57,9 +60,10 @@ def _new_node(j, plink, acct, ts, kf, dsu, have_dsu):
 
 
 @njit(cache=True)
-def _account(ac_table, ac_offs, ac_arena, n_acc, npres, aph, have_acc, buf, s, e, h):
-    """Account index of ``buf[s:e]`` (hash ``h``), interning it; returns (index, new n_acc)."""
-    a, slot = lookup(ac_table, ac_offs, ac_arena, buf, s, e, h)
+def _account(ac_table, ac_offs, ac_arena, n_acc, npres, aph, have_acc, buf, s, e, h, r):
+    """Account index of ``buf[s:e]`` (hash ``h``, ``res`` code ``r`` of resolve_slots, or -1
+    when not resolved ahead), interning it; returns (index, new n_acc)."""
+    a, slot = settle(ac_table, ac_offs, ac_arena, buf, s, e, h, r)
     if a < 0:
         a = n_acc
         n_acc = append_at(ac_table, slot, ac_offs, ac_arena, n_acc, buf, s, e, h)
@@ -73,10 +77,10 @@ def _account(ac_table, ac_offs, ac_arena, n_acc, npres, aph, have_acc, buf, s, e
 def _resolve_rows(ev_table, ev_offs, ev_arena, ac_table, ac_offs, ac_arena, kf, buf, st, en,
                   hs, res, n, lo, hi):
     """Hash and look up the event, account and parent event ids of rows ``lo..hi-1`` into
-    ``hs``/``res`` (graph/kernels_prefetch.py), prefetching the present flags of the events."""
-    resolve(ev_table, ev_offs, ev_arena, buf, st, en, lo, hi, hs, res, kf)
-    resolve(ev_table, ev_offs, ev_arena, buf, st, en, 2 * n + lo, 2 * n + hi, hs, res, kf)
-    resolve(ac_table, ac_offs, ac_arena, buf, st, en, n + lo, n + hi, hs, res, kf[:0])
+    ``hs``/``res`` (graph/kernels_resolve.py), prefetching the present flags of the events."""
+    resolve_slots(ev_table, ev_offs, ev_arena, buf, st, en, lo, hi, hs, res, kf)
+    resolve_slots(ev_table, ev_offs, ev_arena, buf, st, en, 2 * n + lo, 2 * n + hi, hs, res, kf)
+    resolve_slots(ac_table, ac_offs, ac_arena, buf, st, en, n + lo, n + hi, hs, res, kf[:0])
 
 
 NEED_NOTHING, NEED_ROOM, NEED_DSU, NEED_ACCOUNT_ARRAYS = 0, 1, 2, 3
@@ -108,8 +112,8 @@ def add_rows(ev_table, ev_offs, ev_arena, ev_limit, ac_table, ac_offs, ac_arena,
     n = ts_in.shape[0]
     A, P, Q = n, 2 * n, 3 * n
     hs = np.empty(3 * n, np.uint64)  # hash of every event, account and parent event id
-    # Their index at the start of the chunk, -1: absent then (so look up again: an earlier row
-    # may have added it); an index found never changes.
+    # Their index at the start of the chunk, or where it would have gone (resolve_slots: an
+    # earlier row may have added it since, settle() checks); an index found never changes.
     res = np.empty(3 * n, np.int64)
     n_added = 0
     n_rej = 0
@@ -157,10 +161,7 @@ def add_rows(ev_table, ev_offs, ev_arena, ev_limit, ac_table, ac_offs, ac_arena,
         if has_pa and not has_pe and not have_acc:
             return i, NEED_ACCOUNT_ARRAYS, n_nodes, n_acc, n_added, n_alinks, n_blind, n_rej
         eh = hs[i]
-        j = res[i]
-        jslot = -1
-        if j < 0:
-            j, jslot = lookup(ev_table, ev_offs, ev_arena, buf, s0, s1, eh)
+        j, jslot = settle(ev_table, ev_offs, ev_arena, buf, s0, s1, eh, res[i])
         if j >= 0 and (kf[j] & _PRESENT) != 0:
             status[i] = DUP
             continue
@@ -172,9 +173,7 @@ def add_rows(ev_table, ev_offs, ev_arena, ev_limit, ac_table, ac_offs, ac_arena,
                 reason[i] = R_CYCLE
                 continue
             if j >= 0:
-                p = res[P + i]
-                if p < 0:
-                    p, _ = lookup(ev_table, ev_offs, ev_arena, buf, ps, pe, hs[P + i])
+                p, _ = settle(ev_table, ev_offs, ev_arena, buf, ps, pe, hs[P + i], res[P + i])
                 if p >= 0:
                     if not have_dsu:
                         return i, NEED_DSU, n_nodes, n_acc, n_added, n_alinks, n_blind, n_rej
@@ -194,14 +193,11 @@ def add_rows(ev_table, ev_offs, ev_arena, ev_limit, ac_table, ac_offs, ac_arena,
         a = res[A + i]
         if a < 0:
             a, n_acc = _account(ac_table, ac_offs, ac_arena, n_acc, npres, aph, have_acc,
-                                buf, st[A + i], en[A + i], hs[A + i])
+                                buf, st[A + i], en[A + i], hs[A + i], a)
         if has_pe:
             if p < 0:
                 h = hs[P + i]
-                p = res[P + i]
-                pslot = -1
-                if p < 0:
-                    p, pslot = lookup(ev_table, ev_offs, ev_arena, buf, ps, pe, h)
+                p, pslot = settle(ev_table, ev_offs, ev_arena, buf, ps, pe, h, res[P + i])
                 if p < 0:
                     p = n_nodes
                     n_nodes = append_at(ev_table, pslot, ev_offs, ev_arena, n_nodes,
@@ -214,7 +210,7 @@ def add_rows(ev_table, ev_offs, ev_arena, ev_limit, ac_table, ac_offs, ac_arena,
                 # so the answer does not depend on which child came first. (A present parent's
                 # own account always wins, so then the claim is not even interned.)
                 b, n_acc = _account(ac_table, ac_offs, ac_arena, n_acc, npres, aph, have_acc,
-                                    buf, qs, qe, fnv1a(buf, qs, qe))
+                                    buf, qs, qe, fnv1a(buf, qs, qe), -1)
                 c = acct[p]
                 if c < 0:
                     acct[p] = b
@@ -226,7 +222,7 @@ def add_rows(ev_table, ev_offs, ev_arena, ev_limit, ac_table, ac_offs, ac_arena,
                 dsu[dsu_find(dsu, j)] = dsu_find(dsu, p)
         elif has_pa:
             b, n_acc = _account(ac_table, ac_offs, ac_arena, n_acc, npres, aph, have_acc,
-                                buf, qs, qe, fnv1a(buf, qs, qe))
+                                buf, qs, qe, fnv1a(buf, qs, qe), -1)
             plink[j] = -(b + 2)
             n_alinks += 1
             # Events are never removed, so once an account has a present event (other than
