@@ -106,7 +106,8 @@ def append_at(table, slot, offs, arena, count, buf, s, e, h):
 
 @njit(cache=True, nogil=True)
 def fill_table(table, offs, arena, count):
-    """Insert ids ``0..count-1`` (blanks skipped) into the empty ``table`` (all -1).
+    """Insert ids ``0..count-1`` (blanks skipped) into the empty ``table`` (all -1); the plain
+    version of :func:`graph.kernels_rehash.fill_table_ahead` (which rehash uses).
 
     The table is allocated by numpy, not here: numpy asks the kernel for huge pages on big
     arrays, so the random probes of a 10^6-slot table cost fewer TLB misses.
@@ -126,8 +127,12 @@ def fill_table(table, offs, arena, count):
 
 def rehash(offs, arena, count, size):
     """A fresh table of ``size`` slots (power of two) holding ids ``0..count-1`` (blanks skipped)."""
+    # Imported here: graph.kernels_rehash needs the prefetch intrinsic of graph.kernels_prefetch,
+    # which itself imports this module. fill_table above is the plain reference it must match.
+    from graph.kernels_rehash import fill_table_ahead
+
     table = np.full(size, -1, np.int32)
-    fill_table(table, offs, arena, count)
+    fill_table_ahead(table, offs, arena, count)
     return table
 
 
