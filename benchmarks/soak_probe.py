@@ -123,7 +123,10 @@ def _owner(obj, skip) -> str:
                        if getattr(h, "__dict__", None) is r]
             names.append(f"{holders[0] if holders else 'dict'}[{key!r}]")
         else:
-            names.append(_name(type(r)))
+            # CPython 3.11 keeps most instance attributes inline: the instance itself refers.
+            attrs = getattr(r, "__dict__", None)
+            key = next((k for k, v in list(attrs.items()) if v is obj), None) if isinstance(attrs, dict) else None
+            names.append(_name(type(r)) + (f"[{key!r}]" if key else ""))
     return "; ".join(names[:4])
 
 

@@ -42,3 +42,31 @@ def test_the_measure_sees_unbounded_governance_state(chdb_store):
     result = measure(chdb_store, **dict(RUN, governance_max_rumours=-1, warm=4, rumours=16))
     assert result["state"][-1]["alerts"]["rumours"] == result["state"][-1]["rumours_fed"]
     assert min(result["first_half"]["bytes_per_rumour"], result["second_half"]["bytes_per_rumour"]) > THRESHOLD
+
+
+class _Holder:
+    """Keeps a str -> int dict, which the garbage collector does not track (only its owner is)."""
+
+    def __init__(self):
+        self.ids = {f"rumour-{i}": i for i in range(300)}
+
+
+def test_soak_probe_names_a_growing_untracked_container(tmp_path):
+    """benchmarks.soak_probe (the soak worker's memory probe) must see a container that grows
+    between two dumps even when gc does not track it, and say whose attribute it is."""
+    import gc
+    import json
+
+    from benchmarks.soak_probe import Probe
+
+    holder = _Holder()
+    assert not gc.is_tracked(holder.ids)
+    probe = Probe(tmp_path, interval=3600, frames=0)
+    probe.dump(1)
+    holder.ids.update((f"rumour-{i}", i) for i in range(300, 750))
+    probe.dump(2)
+    grown = json.loads((tmp_path / "dump-2.json").read_text())["containers_grown"]
+    mine = [c for c in grown if "_Holder" in c["owner"] and "'ids'" in c["owner"]]
+    assert mine and mine[0]["len_before"] == 300 and mine[0]["len"] == 750, grown
+    d1 = json.loads((tmp_path / "dump-1.json").read_text())
+    assert d1["rss"] > 0 and d1["types"]
