@@ -1,7 +1,7 @@
 """One least-recently-used mapping for every count-bounded per-rumour cache: the service's query
 caches and pseudonyms (a cache keyed by rumour or account that is never trimmed grows with
 every one ever seen, issue 5) and the governance trackers' per-rumour state (dropped beyond the
-cap and rebuilt from the store; ``on_evict`` tells them which rumours went).
+cap and rebuilt from the store; :meth:`LRU.trim` tells them which rumours went).
 ``streams.rumour_graphs`` keeps its own order: it is bounded by bytes, not by count."""
 from __future__ import annotations
 
@@ -15,7 +15,9 @@ class LRU:
     ``size``: an int, a callable giving the cap now (read at every trim: the governance cap
     follows the pipeline's graph count), or None (no cap); a cap below 1 counts as 1.
     ``on_evict(key, value)`` is called for every entry the cap drops (not for ``pop``/``del``),
-    after the lock is released.
+    after the lock is released; an owner that trims itself reads :meth:`trim`'s answer instead
+    (a callback or cap bound to the owner makes it a reference cycle, freed only by the cyclic
+    collector: bad for owners made per request).
 
     As a cache (``manual=False``), ``get``, ``[]`` and assignment count as use and every
     assignment trims. With ``manual=True`` the order is an OrderedDict's (new keys last) moved

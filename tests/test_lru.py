@@ -203,3 +203,30 @@ def _switch_often():
 def _restore_switch(old):
     import sys
     sys.setswitchinterval(old)
+
+
+def test_trackers_holding_an_lru_are_freed_without_the_cycle_collector():
+    # The governance trackers learn what trim dropped from its answer: an on_evict (or a cap)
+    # bound to the tracker would make it a reference cycle, and the throwaway trackers made per
+    # request (tracker_from_batch) would keep their sets until a full collection.
+    import gc
+    import weakref
+
+    from streams.governance.alerts import AlertRouter
+    from streams.governance.debunks import DebunkTracker
+
+    rows = [{"rumour_id": "r", "event_id": "1", "account_id": "a", "ts": 0, "kind": "post",
+             "region": "370100"}]
+    unused = lambda ids: None  # noqa: E731 (a loader never called: one rumour, cap 1)
+    makers = (DebunkTracker, lambda: DebunkTracker(max_rumours=1, loader=unused),
+              AlertRouter, lambda: AlertRouter(max_rumours=1, loader=unused))
+    gc.disable()
+    try:
+        for make in makers:
+            tracker = make()
+            tracker.observe_rows(rows)
+            ref = weakref.ref(tracker)
+            del tracker
+            assert ref() is None
+    finally:
+        gc.enable()

@@ -76,11 +76,11 @@ class AlertRouter(AlertCounting, AlertRules):
         self.alerts: deque = deque(maxlen=history)  # newest ``history`` alerts (all went to sinks)
         # rumour_ids -> EventBatch of their stored events; without it nothing is ever dropped.
         self.loader = loader
-        # An int, or a callable giving the cap now (the hub: the pipeline's graph count).
-        self.max_rumours = max_rumours if loader is not None and max_rumours else None
         # Least recently active first: a batch's rumours count as active once it is counted
-        # (redelivered events do not), and it is trimmed only then (``_evict``).
-        self._rumours: LRU = LRU(self._cap, on_evict=self._dropped, manual=True)
+        # (redelivered events do not), and it is trimmed only then (``_evict``). The cap: an
+        # int, or a callable giving it now (the hub: the pipeline's graph count).
+        cap = max_rumours if loader is not None and max_rumours else None
+        self._rumours: LRU = LRU(cap, manual=True)
         self._evicted: set[str] = set()
         self._replaying = False
         self.raised = 0  # alerts raised in all (``alerts`` keeps only the newest ``history``)
@@ -125,16 +125,17 @@ class AlertRouter(AlertCounting, AlertRules):
             self._rumours.touch(rumour_id)
         self._evict(set(touched))
 
-    def _cap(self) -> int | None:
-        return self.max_rumours() if callable(self.max_rumours) else self.max_rumours
+    @property
+    def max_rumours(self):
+        """The cap (an int or a callable; None: nothing is dropped)."""
+        return self._rumours.size
 
     def _evict(self, keep) -> None:
         """Drop the least recently active rumours beyond the cap, except ``keep``."""
-        self._rumours.trim(keep)
-
-    def _dropped(self, rumour_id: str, _st) -> None:
-        self._evicted.add(rumour_id)
-        self.evictions += 1
+        # trim's answer, not an on_evict bound to self: that would make the router a cycle.
+        dropped = self._rumours.trim(keep)
+        self._evicted.update(dropped)
+        self.evictions += len(dropped)
 
     def _restore(self, rumour_ids, batch=None, view: BatchView | None = None) -> None:
         """Rebuild dropped rumours from their stored events, except the shares of ``batch``

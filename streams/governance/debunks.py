@@ -78,11 +78,11 @@ class DebunkTracker:
     def __init__(self, max_rumours=None, loader=None):
         # rumour_ids -> EventBatch of their stored events; without it nothing is ever dropped.
         self.loader = loader
-        # An int, or a callable giving the cap now (the hub: the pipeline's graph count).
-        self.max_rumours = max_rumours if loader is not None and max_rumours else None
         # Least recently used first; trimmed after each batch or read (``_evict``), never while
-        # a batch's states are being filled.
-        self.rumours: LRU = LRU(self._cap, on_evict=self._dropped, manual=True)
+        # a batch's states are being filled. The cap: an int, or a callable giving it now (the
+        # hub: the pipeline's graph count).
+        cap = max_rumours if loader is not None and max_rumours else None
+        self.rumours: LRU = LRU(cap, manual=True)
         self._evicted: set[str] = set()
         self.evictions = 0
         self.restores = 0
@@ -121,16 +121,19 @@ class DebunkTracker:
             self.rumours.touch(rumour_id)
         return st
 
-    def _cap(self) -> int | None:
-        return self.max_rumours() if callable(self.max_rumours) else self.max_rumours
+    @property
+    def max_rumours(self):
+        """The cap (an int or a callable; None: nothing is dropped)."""
+        return self.rumours.size
 
     def _evict(self, keep) -> None:
         """Drop the least recently used rumours beyond the cap, except ``keep``."""
-        self.rumours.trim(keep)
-
-    def _dropped(self, rumour_id: str, _st) -> None:
-        self._evicted.add(rumour_id)  # everything it held is in the store
-        self.evictions += 1
+        # What went is read from trim's answer, not an on_evict bound to self: that would make
+        # every tracker a reference cycle, and the throwaway ones (tracker_from_batch, per
+        # request) would keep their sets until the cyclic collector ran.
+        dropped = self.rumours.trim(keep)
+        self._evicted.update(dropped)  # everything they held is in the store
+        self.evictions += len(dropped)
 
     def _complete(self, rumour_id: str) -> _Rumour | None:
         """The rumour's full state: rebuilt from the store (merged with what arrived since it
