@@ -199,7 +199,7 @@ def latency(broker: str, clickhouse: str, rate_eps: float, per_message: int, sec
         poller.start()
         sent_at: list = []
         kit.produce(broker, topic, pairs, rate_msgs=rate_eps / per_message, sent_at=sent_at)
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180  # a wait: costs nothing when the worker keeps up
         while time.monotonic() < deadline and (not seen_ch or seen_ch[-1][1] < total
                                                or seen_graph[-1][1] < total):
             time.sleep(0.1)

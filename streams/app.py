@@ -88,7 +88,7 @@ def create_app(settings: Settings, store=None, pipeline: Pipeline | None = None)
                  "released_rumours": 0, "rebalances": 0,
                  "rss_bytes": 0, "dead_letter_send_failures": 0,
                  "store_write_retries": 0, "graph_bytes": 0, "graph_evictions": 0,
-                 "restore_queries": 0}
+                 "restore_queries": 0, "stats_at_ms": 0}
     shares = app.topic(settings.topic, key_type=bytes, value_type=bytes,
                        key_serializer="raw", value_serializer="raw",
                        partitions=settings.topic_partitions)
@@ -216,6 +216,8 @@ def create_app(settings: Settings, store=None, pipeline: Pipeline | None = None)
     @app.timer(interval=2.0)
     async def measure():
         s = app.stats
+        # When these timer fields were read (epoch ms), so a client can tell a stale copy.
+        s["stats_at_ms"] = int(time.time() * 1000)
         s["lag"] = _lag(app, settings.topic, done_offsets)
         s["batch_age_seconds"] = round(time.monotonic() - batch_started[0], 1) if batch_started[0] else 0.0
         s["rss_bytes"] = _rss_bytes()
