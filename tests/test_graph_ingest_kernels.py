@@ -1,4 +1,4 @@
-"""The ingest kernel's pieces: tagged hash slots, pipelined batch lookups (resolve), the one-pass
+"""The ingest kernel's pieces: tagged hash slots, pipelined batch lookups (resolve_slots), the one-pass
 encoding of several columns, and add_batch across table growth with crowded probe runs."""
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 
 from graph import CascadeGraph
 from graph.ids import IdIndex, encode_batch, fnv1a, tag_of
-from graph.kernels_prefetch import resolve
+from graph.kernels_resolve import resolve_slots
 from tests.naive import NaiveCascade, columns
 
 
@@ -28,8 +28,11 @@ def test_resolve_matches_a_dict_across_growth():
         hs = np.zeros(len(probe), np.uint64)
         res = np.full(len(probe), -7, np.int64)
         extra = np.zeros(len(ix) + 1, np.uint8)
-        resolve(ix.table, ix.offs, ix.arena, buf, st, en, 0, len(probe), hs, res, extra)
-        assert res.tolist() == [ref.get(s, -1) if s else -1 for s in probe]
+        resolve_slots(ix.table, ix.offs, ix.arena, buf, st, en, 0, len(probe), hs, res, extra)
+        # found: the index; empty: -1; absent: -2 - (an empty slot), i.e. <= -2
+        assert [r if r >= -1 else "absent" for r in res.tolist()] == [
+            ref.get(s, "absent") if s else -1 for s in probe]
+        assert all(ix.table[-2 - r] == -1 for r in res.tolist() if r <= -2)
         assert all(int(h) == (int(fnv1a(buf, a, b)) if b > a else 0)
                    for h, a, b in zip(hs, st, en))
 
