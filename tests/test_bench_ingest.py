@@ -3,6 +3,7 @@ arithmetic, and (with Kafka + ClickHouse) the JSON contract of a tiny end-to-end
 from __future__ import annotations
 
 import json
+import time
 
 import orjson
 import pytest
@@ -74,6 +75,14 @@ def test_service_pids_find_a_process_by_its_command_line(monkeypatch):
     monkeypatch.setattr(ingest_kit, "SERVICE_PATTERNS", {"probe": b"rumour-probe-9f3a"})
     proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", "rumour-probe-9f3a"])
     try:
+        # Until the child has exec'd, /proc/<pid>/cmdline is still pytest's (a loaded CI box
+        # caught the scan in that window).
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with open(f"/proc/{proc.pid}/cmdline", "rb") as f:
+                if b"rumour-probe-9f3a" in f.read():
+                    break
+            time.sleep(0.01)
         pids = ingest_kit.service_pids()
         assert pids == {"probe": [proc.pid]}
         assert ingest_kit.services_cpu_s(pids)["probe"] >= 0
