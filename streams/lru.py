@@ -14,10 +14,9 @@ class LRU:
 
     ``size``: an int, a callable giving the cap now (read at every trim: the governance cap
     follows the pipeline's graph count), or None (no cap); a cap below 1 counts as 1.
-    ``on_evict(key, value)`` is called for every entry the cap drops (not for ``pop``/``del``),
-    after the lock is released; an owner that trims itself reads :meth:`trim`'s answer instead
-    (a callback or cap bound to the owner makes it a reference cycle, freed only by the cyclic
-    collector: bad for owners made per request).
+    An owner that must know what went reads :meth:`trim`'s answer (a callback bound to the
+    owner would make it a reference cycle, freed only by the cyclic collector: bad for owners
+    made per request).
 
     As a cache (``manual=False``), ``get``, ``[]`` and assignment count as use and every
     assignment trims. With ``manual=True`` the order is an OrderedDict's (new keys last) moved
@@ -25,14 +24,13 @@ class LRU:
     the governance trackers read and add states while counting a batch and must not lose them
     (or have redelivered events count as activity) before the batch is done.
 
-    >>> dropped = []
-    >>> c = LRU(2, on_evict=lambda k, v: dropped.append(k))
+    >>> c = LRU(2)
     >>> c["a"], c["b"] = 1, 2
     >>> c.get("a")
     1
     >>> c["c"] = 3
-    >>> list(c), dropped, c.get("b")
-    (['a', 'c'], ['b'], None)
+    >>> list(c), c.get("b")
+    (['a', 'c'], None)
 
     Manual use: assignments may overshoot the cap until :meth:`trim`, which spares ``keep``.
 
@@ -42,15 +40,14 @@ class LRU:
     (['y'], ['x'])
     """
 
-    def __init__(self, size=None, on_evict=None, manual: bool = False):
+    def __init__(self, size=None, manual: bool = False):
         self.size = size
-        self.on_evict = on_evict
         self.manual = manual
         self._data: OrderedDict = OrderedDict()  # least recently used first
         # The service's request handlers (event loop) and its executor thread share its caches:
         # an unlocked "is it there, move it to the end" can meet another thread's eviction.
         # (The trackers hold their own lock as well; an uncontended one costs well under 1 us.)
-        self._lock = threading.RLock()
+        self._lock = threading.Lock()
 
     def cap(self) -> int | None:
         """The number of entries kept now (None: no cap)."""
@@ -108,8 +105,7 @@ class LRU:
             if self.manual:
                 return
             self._data.move_to_end(key)
-            dropped = self._pick(())
-        self._report(dropped)
+            self._pick(())
 
     def touch(self, key) -> None:
         """Mark ``key`` (if present) most recently used."""
@@ -129,12 +125,10 @@ class LRU:
         """Drop the least recently used entries beyond the cap, except those in ``keep``; the
         dropped keys, least recently used first."""
         with self._lock:
-            dropped = self._pick(keep)
-        self._report(dropped)
-        return [k for k, _ in dropped]
+            return self._pick(keep)
 
     def _pick(self, keep) -> list:
-        """Remove and return the (key, value) pairs beyond the cap, oldest first (lock held)."""
+        """Remove and return the keys beyond the cap, oldest first (lock held)."""
         cap = self.cap()
         excess = 0 if cap is None else len(self._data) - cap
         if excess <= 0:
@@ -145,9 +139,6 @@ class LRU:
                 victims.append(key)
                 if len(victims) == excess:
                     break
-        return [(k, self._data.pop(k)) for k in victims]
-
-    def _report(self, dropped) -> None:
-        if self.on_evict is not None:
-            for key, value in dropped:
-                self.on_evict(key, value)
+        for k in victims:
+            del self._data[k]
+        return victims

@@ -1,4 +1,4 @@
-"""streams.lru.LRU: order, cap, eviction callback, manual (governance) mode, threads."""
+"""streams.lru.LRU: order, cap, what trim drops, manual (governance) mode, threads."""
 from __future__ import annotations
 
 import threading
@@ -49,25 +49,14 @@ def test_no_cap_keeps_everything():
     assert len(c) == 1000 and c.trim() == []
 
 
-def test_callback_gets_every_dropped_entry_oldest_first_but_not_pops():
-    seen = []
-    c = LRU(2, on_evict=lambda k, v: seen.append((k, v)))
+def test_assignments_drop_the_oldest_and_pop_or_del_remove_only_their_key():
+    c = LRU(2)
     for i in range(5):
         c[f"k{i}"] = i
-    assert seen == [("k0", 0), ("k1", 1), ("k2", 2)]
+    assert c.items() == [("k3", 3), ("k4", 4)]
     assert c.pop("k3") == 3 and c.pop("k3", "none") == "none"
     del c["k4"]
-    assert seen == [("k0", 0), ("k1", 1), ("k2", 2)] and len(c) == 0
-
-
-def test_callback_may_use_the_mapping():
-    # The callback runs after the lock is released (and the lock is reentrant anyway): it may
-    # read the mapping, as a tracker reading its own state would.
-    c = LRU(1)
-    sizes = []
-    c.on_evict = lambda k, v: sizes.append((k, len(c), c.peek(k)))
-    c["a"], c["b"] = 1, 2
-    assert sizes == [("a", 1, None)]
+    assert len(c) == 0 and c.trim() == []
 
 
 def test_callable_cap_is_read_at_every_trim():
@@ -84,13 +73,12 @@ def test_callable_cap_is_read_at_every_trim():
 
 
 def test_manual_mode_overshoots_until_trim_and_spares_keep():
-    dropped = []
-    m = LRU(2, on_evict=lambda k, v: dropped.append(k), manual=True)
+    m = LRU(2, manual=True)
     for k in "abcde":
         m[k] = k
-    assert len(m) == 5 and dropped == []  # a batch being counted keeps every state
+    assert list(m) == ["a", "b", "c", "d", "e"]  # a batch being counted keeps every state
     assert m.trim(keep={"a", "c"}) == ["b", "d", "e"]
-    assert dropped == ["b", "d", "e"] and list(m) == ["a", "c"]
+    assert list(m) == ["a", "c"]
     # keep larger than the cap: nothing else to drop, the cap is exceeded rather than keep lost
     m["f"] = "f"
     assert m.trim(keep={"a", "c", "f"}) == [] and len(m) == 3
@@ -123,7 +111,7 @@ class _Model:
     """A list-based reference: keys oldest first, values in a dict."""
 
     def __init__(self, cap):
-        self.cap, self.order, self.values, self.dropped = cap, [], {}, []
+        self.cap, self.order, self.values = cap, [], {}
 
     def use(self, k):
         self.order.remove(k)
@@ -141,7 +129,7 @@ class _Model:
         self.values[k] = v
         while len(self.order) > self.cap:
             old = self.order.pop(0)
-            self.dropped.append((old, self.values.pop(old)))
+            del self.values[old]
 
 
 @settings(max_examples=200, deadline=None)
@@ -149,8 +137,7 @@ class _Model:
        st.lists(st.tuples(st.sampled_from(["get", "set", "pop"]), st.integers(0, 8), st.integers()),
                 max_size=60))
 def test_matches_a_list_model(cap, ops):
-    dropped = []
-    c, model = LRU(cap, on_evict=lambda k, v: dropped.append((k, v))), _Model(cap)
+    c, model = LRU(cap), _Model(cap)
     for op, k, v in ops:
         if op == "get":
             assert c.get(k) == model.get(k)
@@ -161,7 +148,7 @@ def test_matches_a_list_model(cap, ops):
             assert c.pop(k) == model.values.pop(k, None)
             if k in model.order:
                 model.order.remove(k)
-        assert list(c) == model.order and dropped == model.dropped
+        assert c.items() == [(k, model.values[k]) for k in model.order]
 
 
 def test_threads_sharing_a_cache():
@@ -206,7 +193,7 @@ def _restore_switch(old):
 
 
 def test_trackers_holding_an_lru_are_freed_without_the_cycle_collector():
-    # The governance trackers learn what trim dropped from its answer: an on_evict (or a cap)
+    # The governance trackers learn what trim dropped from its answer: a callback (or a cap)
     # bound to the tracker would make it a reference cycle, and the throwaway trackers made per
     # request (tracker_from_batch) would keep their sets until a full collection.
     import gc

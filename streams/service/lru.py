@@ -19,5 +19,5 @@ class LRU(_LRU):
     (['a', 'c'], None)
     """
 
-    def __init__(self, size: int = CACHED_RUMOURS, on_evict=None):
-        super().__init__(size, on_evict=on_evict)
+    def __init__(self, size: int = CACHED_RUMOURS):
+        super().__init__(size)
