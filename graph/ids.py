@@ -104,33 +104,13 @@ def append_at(table, slot, offs, arena, count, buf, s, e, h):
     return count + 1
 
 
-@njit(cache=True, nogil=True)
-def fill_table(table, offs, arena, count):
-    """Insert ids ``0..count-1`` (blanks skipped) into the empty ``table`` (all -1); the plain
-    version of :func:`graph.kernels_rehash.fill_table_ahead` (which rehash uses).
-
-    The table is allocated by numpy, not here: numpy asks the kernel for huge pages on big
-    arrays, so the random probes of a 10^6-slot table cost fewer TLB misses.
-    """
-    mask = np.int64(table.shape[0] - 1)
-    for j in range(count):
-        s = offs[j]
-        e = offs[j + 1]
-        if e == s:
-            continue
-        h = fnv1a(arena, s, e)
-        slot = np.int64(h & np.uint64(mask))
-        while table[slot] != -1:
-            slot = (slot + 1) & mask
-        table[slot] = j | tag_of(h, mask)
-
-
 def rehash(offs, arena, count, size):
     """A fresh table of ``size`` slots (power of two) holding ids ``0..count-1`` (blanks skipped)."""
-    # Imported here: graph.kernels_rehash needs the prefetch intrinsic of graph.kernels_prefetch,
-    # which itself imports this module. fill_table above is the plain reference it must match.
+    # Imported here: graph.kernels_rehash imports this module (fnv1a, tag_of).
     from graph.kernels_rehash import fill_table_ahead
 
+    # Allocated by numpy, not in the kernel: numpy asks the kernel for huge pages on big arrays,
+    # so the random probes of a 10^6-slot table cost fewer TLB misses.
     table = np.full(size, -1, np.int32)
     fill_table_ahead(table, offs, arena, count)
     return table

@@ -250,6 +250,24 @@ def feed(graph, rows, rng: np.random.Generator | None = None):
     return statuses
 
 
+def fill_table(table, offs, arena, count) -> None:
+    """Insert ids ``0..count-1`` (blanks skipped) into the empty id ``table`` (all -1), one after
+    the other with linear probing: the refill that graph.kernels_rehash.fill_table_ahead must
+    reproduce slot for slot."""
+    from graph.ids import fnv1a, tag_of
+
+    mask = table.shape[0] - 1
+    for j in range(count):
+        s, e = int(offs[j]), int(offs[j + 1])
+        if e == s:
+            continue
+        h = np.uint64(fnv1a(arena, s, e))
+        slot = int(h) & mask
+        while table[slot] != -1:
+            slot = (slot + 1) & mask
+        table[slot] = j | int(tag_of(h, np.int64(mask)))
+
+
 def live_reach(ip, ix, live, infected, blocked) -> set:
     """Nodes reachable from the infected set over the live edges of one sampled world, never
     entering a blocked node (``blocked``: a collection of node ids). Plain BFS."""

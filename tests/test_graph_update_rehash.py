@@ -1,12 +1,13 @@
-"""The prefetching refill of a grown id table (graph/kernels_rehash.py) against the plain one and
-a dict, blanks and crowded runs included."""
+"""The prefetching refill of a grown id table (graph/kernels_rehash.py) against the plain one
+(tests/naive.py) and a dict, blanks and crowded runs included."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from graph.ids import IdIndex, append_at, encode_batch, fill_table
+from graph.ids import IdIndex, append_at, encode_batch
 from graph.kernels_rehash import fill_table_ahead
+from tests.naive import fill_table
 
 
 def _index_with_blanks(rng, k):
