@@ -9,7 +9,7 @@ run folder (RUMOUR_RUN_DIR), and stops or kills only that instance.
   ``stats()`` reads /healthz (``app.stats``), ``trace()`` and ``rumours()`` the API.
 - :func:`produce`, :func:`create_topic`, :func:`wait_until`, :func:`embedded_traces`.
 - On a loaded CI machine: :func:`fresh_stats` (the timer-refreshed /healthz fields from a tick
-  after a given moment), :func:`sentinels` (one event per partition: once they are processed,
+  after a given moment, by the tick's ``stats_at_ms``), :func:`sentinels` (one event per partition: once they are processed,
   every message before them was too), :func:`wait_committed` (the group's committed offsets reach
   the end of the topic). Waits are generous: they cost nothing when things are fast, and
   ``RUMOUR_TEST_SLOWDOWN`` (default 1) multiplies every wait for a machine slower still.
@@ -34,10 +34,6 @@ import orjson
 ROOT = Path(__file__).resolve().parent.parent
 # Multiplies every wait: a wait ends as soon as its condition holds, so only a failing run pays.
 SLOWDOWN = max(1.0, float(os.environ.get("RUMOUR_TEST_SLOWDOWN", "1") or 1))
-# streams/app.py refreshes lag, batch_age_seconds, rss_bytes, graph_bytes, graph_evictions,
-# restore_queries and store_write_retries in @app.timer(interval=2.0); mode's timer sleeps at
-# most interval + 0.1 s (its drift correction).
-STATS_TIMER_S = 2.1
 
 
 def free_port() -> int:
@@ -242,47 +238,32 @@ def wait_until(predicate, timeout: float, what: str, workers=(), interval: float
 def fresh_stats(worker: "Worker", since: float) -> dict:
     """/healthz with its timer-refreshed fields computed after ``since`` (``time.monotonic()``).
 
-    Those fields are copies the worker's 2-s timer makes; read right after a condition they may
-    predate it. A timer sleeping at ``since`` wakes by ``since + STATS_TIMER_S``: after twice that,
-    its tick is due, and a second request, sent once the first was answered, is served after the
-    tick ran (the event loop runs the due tick before it reads the next request)."""
-    wait = since + 2 * STATS_TIMER_S + 0.2 - time.monotonic()
-    if wait > 0:
-        time.sleep(wait)
-    worker.stats()
-    return worker.stats()
+    Those fields (lag, graph_bytes, ...) are copies the worker's 2-s timer makes; read right after
+    a condition they may predate it. The timer stamps each tick in ``stats_at_ms`` (wall clock)
+    before it reads them, so an answer stamped after ``since`` holds values from after it."""
+    after_ms = (time.time() - (time.monotonic() - since)) * 1000
+    found: dict = {}
 
+    def ticked():
+        s = found["stats"] = worker.stats()
+        return s.get("stats_at_ms", 0) > after_ms or {"stats_at_ms": s.get("stats_at_ms")}
 
-def wait_stats(worker: "Worker", check, timeout: float, what: str, since: float | None = None) -> dict:
-    """Poll /healthz until ``check(stats)`` is True, with answers from timer ticks after ``since``
-    (default: now); returns the stats that passed. For timer-refreshed fields: a stale copy can
-    neither pass nor end the wait early."""
-    since = time.monotonic() if since is None else since
-    found = {}
-
-    def ok():
-        found["stats"] = s = fresh_stats(worker, since)
-        return check(s) is True or {k: s.get(k) for k in TIMER_FIELDS}
-
-    wait_until(ok, timeout, what, [worker])
+    wait_until(ticked, 60, "a stats tick after the condition", [worker], interval=0.1)
     return found["stats"]
-
-
-TIMER_FIELDS = ("lag", "batch_age_seconds", "rss_bytes", "graph_bytes", "graph_evictions",
-                "restore_queries", "store_write_retries", "store_retrying")
 
 
 def sentinels(n_partitions: int, prefix: str, ts_ms: int = 1_764_547_200_000) -> list[dict]:
     """One valid post per partition of a topic with ``n_partitions`` (rumour ids chosen with the
     producer's keyed partitioner, murmur2). Kafka keeps order within a partition: once all of
     them are processed, so is every message produced before them."""
-    from aiokafka.partitioner import murmur2
+    from streams.app import _partitioner
 
+    partition = _partitioner(n_partitions)
     found: dict[int, dict] = {}
     i = 0
     while len(found) < n_partitions:
         rid = f"{prefix}-sentinel-{i}"
-        part = (murmur2(rid.encode()) & 0x7FFFFFFF) % n_partitions
+        part = partition(rid)
         found.setdefault(part, {"event_id": f"{rid}-e0", "rumour_id": rid, "account_id": f"{prefix}-sentinel",
                                 "ts": ts_ms, "kind": "post", "parent_event_id": None,
                                 "parent_account_id": None, "platform": "weibo", "region": None,
