@@ -283,7 +283,7 @@ def measure(store, warm: int = 150, rumours: int = 300, graph_memory_mb: float =
         "first_half": growth(snaps[0], snaps[1], half, top) if frames else None,
         "second_half": growth(snaps[1], snaps[2], half, top) if frames else None,
         "traced_mb": [round(t / 2**20, 2) for t in traced_total],
-        "rss_bytes_per_rumour": round(_slope(steady), 1) if len(steady) > 2 else None,
+        "rss_bytes_per_rumour": round(slope(steady), 1) if len(steady) > 2 else None,
         "rss_mb": [round(b / 2**20, 1) for _, b in (rss[0], rss[-1])] if rss else None,
         "heap_in_use_bytes_per_rumour": _per(heaps, "heap_in_use", 2 * half),
         "heap_free_bytes_per_rumour": _per(heaps, "heap_free", 2 * half),
@@ -295,7 +295,12 @@ def _per(heaps, key, n):
     return round((heaps[-1][key] - heaps[0][key]) / n, 1) if heaps[0] else None
 
 
-def _slope(points) -> float:
+def slope(points) -> float:
+    """Least-squares slope of ``(x, y)`` points (at least two distinct x).
+
+    >>> slope([(0, 1.0), (1, 3.0), (2, 5.0)])
+    2.0
+    """
     n = len(points)
     mx = sum(x for x, _ in points) / n
     my = sum(y for _, y in points) / n

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import orjson
 
+from benchmarks.memory_growth import slope
 from streams.synthetic import synthetic_events
 from tests.faults import (Worker, create_topic, embedded_traces, private_clickhouse, private_kafka,
                           wait_until)
@@ -142,10 +143,7 @@ def memory_trend(samples) -> dict:
 
 def _slope(points) -> float:
     """Least-squares slope of (seconds, MB) points, in MB per minute."""
-    n = len(points)
-    mt = sum(t for t, _ in points) / n
-    mr = sum(r for _, r in points) / n
-    return round(60 * sum((t - mt) * (r - mr) for t, r in points) / sum((t - mt) ** 2 for t, _ in points), 2)
+    return round(60 * slope(points), 2)
 
 
 def main(argv=None) -> int:
