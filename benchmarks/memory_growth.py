@@ -20,10 +20,8 @@ or fragmentation: glibc's ``mallinfo2`` (bytes in use vs free in the heap) tells
 from __future__ import annotations
 
 import argparse
-import ctypes
 import gc
 import json
-import os
 import random
 import sys
 import time
@@ -33,6 +31,7 @@ from pathlib import Path
 
 import orjson
 
+from benchmarks.soak_probe import mallinfo2, rss_bytes
 from streams.synthetic import synthetic_events
 
 # The soak's malformed messages (benchmarks.soak.MALFORMED), each made unique by a counter.
@@ -81,25 +80,11 @@ def soak_messages(seed: int, shares_per_rumour: int = 400, copies: float = 0.01,
         chunk += 1
 
 
-def rss_bytes() -> int:
-    with open(f"/proc/{os.getpid()}/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-
-class _MallInfo2(ctypes.Structure):
-    _fields_ = [(n, ctypes.c_size_t) for n in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
-                                               "fsmblks", "uordblks", "fordblks", "keepcost")]
-
-
 def heap_info() -> dict:
-    """glibc's main-heap figures: bytes malloc'd and in use, free inside the heap, mmap'd."""
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallinfo2.restype = _MallInfo2
-        m = libc.mallinfo2()
-    except (OSError, AttributeError):
-        return {}
-    return {"heap_in_use": m.uordblks, "heap_free": m.fordblks, "mmapped": m.hblkhd}
+    """glibc's heap figures (:func:`benchmarks.soak_probe.mallinfo2`): bytes malloc'd and in use,
+    free inside the arenas, mmap'd."""
+    m = mallinfo2()
+    return {"heap_in_use": m["in_use"], "heap_free": m["free_in_arenas"], "mmapped": m["mmapped"]} if m else {}
 
 
 class Driver:

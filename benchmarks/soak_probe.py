@@ -49,6 +49,12 @@ def mallinfo2() -> dict:
         return {}
 
 
+def rss_bytes() -> int:
+    """This process's resident set size."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
 def rss_by_mapping() -> dict:
     """Resident kB per kind of mapping: the brk heap, anonymous mappings (malloc's thread
     arenas and large blocks, pymalloc arenas, numba/LLVM), and files."""
@@ -138,8 +144,7 @@ class Probe:
 
     def dump(self, k: int) -> None:
         t = time.monotonic() - self.t0
-        with open("/proc/self/statm") as f:
-            rss = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        rss = rss_bytes()
         types = Counter(_name(type(o)) for o in gc.get_objects())
         big = _containers()
         grown = []
