@@ -4,6 +4,8 @@ from pathlib import Path
 
 import pytest
 
+import streams  # noqa: F401  (drops numba caches whose callees changed, before any kernel runs)
+
 pytest_plugins = [
     "tests.plugins.clickhouse",
     "tests.plugins.kafka",
