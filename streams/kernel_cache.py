@@ -82,7 +82,11 @@ def drop_stale(graph_dir: Path | str = GRAPH_DIR) -> list[str]:
     """
     graph_dir = Path(graph_dir)
     cache_dir = graph_dir / "__pycache__"
-    if not cache_dir.is_dir():
+    try:
+        # Record the digests even before numba caches anything (a fresh clone), or the next
+        # process would take the first one's fresh cache for one of unknown age and drop it.
+        cache_dir.mkdir(exist_ok=True)
+    except OSError:
         return []
     digests = module_digests(graph_dir)
     stamp_path = cache_dir / STAMP_NAME

@@ -101,3 +101,15 @@ def test_the_real_graph_package_has_its_import_edges(tmp_path):
     changed = {name for name in after if after[name] != before[name]}
     assert {"ids", "kernels_ingest", "kernels_resolve", "kernels_rehash", "kernels_cutoff"} <= changed
     assert "rng" not in changed and "sources" not in changed
+
+
+def test_a_fresh_tree_records_before_anything_is_cached(tmp_path):
+    # A fresh clone: no __pycache__ yet. The first process records the digests, so the caches it
+    # then writes are not dropped by the next process as being of unknown age.
+    pkg = tmp_path / "graph"
+    pkg.mkdir()
+    (pkg / "a.py").write_text("x = 1\n")
+    assert drop_stale(pkg) == []
+    (pkg / "__pycache__" / "a.f-1.py311.nbi").write_bytes(b"")
+    assert drop_stale(pkg) == []
+    assert (pkg / "__pycache__" / "a.f-1.py311.nbi").exists()
