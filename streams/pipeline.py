@@ -19,7 +19,9 @@ Reliability (see RELIABILITY.md):
   raised, so the caller can retry the same batch without the graph calling its events duplicates.
 - Restore: the pipeline learns once which rumours the store holds (one ``SELECT DISTINCT``, again
   after each partition assignment) and adds the rumours it writes itself; a batch's rumour that
-  is not in memory is loaded only if the store holds it (one query for all such rumours).
+  is not in memory is loaded only if the store holds it (one query for all such rumours). That
+  memory of every rumour ever stored is a fixed-size Bloom filter (``id_filter_mb``,
+  :mod:`streams.seen`): a false "held" costs a query that returns nothing, never a lost restore.
 - Memory: with ``graph_memory_bytes`` the least recently touched graphs beyond that budget are
   dropped after each batch (never those of a batch whose write is pending); such a rumour is
   rebuilt from the store on its next event or query, so answers do not change.
@@ -44,6 +46,7 @@ from streams.crossref import CROSS_RUMOUR, refuse_cross_rumour_parents  # noqa: 
 from streams.events import Decoder, EventBatch
 from streams.pipeline_queries import PipelineQueries, warm_up  # noqa: F401 (re-exported)
 from streams.rumour_graphs import DEBUNK, RumourGraphs, batch_ids  # noqa: F401 (DEBUNK re-exported)
+from streams.seen import configured_mb, make_seen
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +88,7 @@ class Pipeline(PipelineQueries):
 
     def __init__(self, store=None, decoder: Decoder | None = None,
                  store_retry_seconds: float = 300.0, restore_from_store: bool = True,
-                 graph_memory_bytes: int | None = None):
+                 graph_memory_bytes: int | None = None, id_filter_mb: float | None = None):
         self.store = store
         self.restore_from_store = restore_from_store
         self.decoder = decoder or Decoder()
@@ -95,8 +98,10 @@ class Pipeline(PipelineQueries):
         self.debunks: dict[str, CascadeGraph] = self.memory.debunks
         self.lock = threading.RLock()
         self._loaded: set[str] = set()  # rumours whose graphs hold everything the store has
-        # Rumours the store holds (a superset: never shrinks); None: ask the store first.
-        self._stored: set[str] | None = None
+        # Rumours the store holds (a superset: never shrinks), in fixed memory (streams.seen);
+        # the store is asked for its list at the first restore and after each assignment.
+        self.id_filter_mb = configured_mb() if id_filter_mb is None else id_filter_mb
+        self._stored = make_seen(self.id_filter_mb)
         self._refresh_stored = True
         self._unwritten: dict[str, int] = {}  # rumour -> prepared batches not yet stored
         self._unstored: dict[int, EventBatch] = {}  # id -> prepared batch whose write is pending
@@ -174,9 +179,8 @@ class Pipeline(PipelineQueries):
                     self._unwritten[rumour_id] = self._unwritten.get(rumour_id, 0) + 1
                 self._unstored[id(batch)] = batch
                 self._unstored_rumours[id(batch)] = written
-                if self._stored is not None:
-                    # Counted as stored from now on: a later restore must ask the store.
-                    self._stored.update(written)
+                # Counted as stored from now on: a later restore must ask the store.
+                self._stored.update(written)
             self._evict(rumours)
         stats.dead_letters = len(dead)
         stats.dead = dead

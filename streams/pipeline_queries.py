@@ -30,7 +30,9 @@ class PipelineQueries:
 
     def _load(self, rumour_ids: list) -> None:
         stored = self._stored_rumours()
-        wanted = rumour_ids if stored is None else [r for r in rumour_ids if r in stored]
+        # A false "held" from the filter only adds a rumour that the query finds nothing of.
+        wanted = rumour_ids if stored is None else \
+            [r for r, held in zip(rumour_ids, stored.contains_many(rumour_ids)) if held]
         if wanted:
             self.restore_queries += 1
             loaded = self.store.load_events(rumour_ids=wanted)
@@ -38,14 +40,16 @@ class PipelineQueries:
                 self._apply_to_graphs(loaded, [])
         self._loaded.update(rumour_ids)
 
-    def _stored_rumours(self) -> set | None:
-        """Rumours the store holds (None: the store cannot list them: query every rumour)."""
+    def _stored_rumours(self):
+        """A superset of the rumours the store holds (a :mod:`streams.seen` filter; None: the
+        store cannot list them: query every rumour)."""
+        lister = getattr(self.store, "rumour_ids", None)
+        if lister is None:
+            return None
         if self._refresh_stored:
-            lister = getattr(self.store, "rumour_ids", None)
-            if lister is None:
-                return None
-            # Never shrinks: our own writes in flight may not be visible to this query yet.
-            self._stored = set(lister()) | (self._stored or set())
+            # Added to, never rebuilt: our own writes in flight may not be visible to this query
+            # yet (and were added when prepared).
+            self._stored.update(lister())
             self._refresh_stored = False
         return self._stored
 
@@ -78,8 +82,10 @@ class PipelineQueries:
                     self._borrowed.add(rumour_id)
                     graph = self.graphs.get(rumour_id)
                     return None if graph is None else trace_answer(graph, k)
-                self._loaded.add(rumour_id)
                 if len(stored):
+                    # Only a rumour with a graph is marked: queries of ids the store lacks would
+                    # otherwise grow _loaded by one id each, forever.
+                    self._loaded.add(rumour_id)
                     self._apply_to_graphs(stored, [])
                     if self.partitioner is not None:
                         self.partition_of.setdefault(rumour_id, self.partitioner(rumour_id))

@@ -23,8 +23,14 @@ recently active rumours beyond the cap are dropped; when one of them receives ev
 at :meth:`AlertRouter.flush`) its state is rebuilt by replaying its stored events with alerts
 suppressed (they were raised before). The rebuilt state equals the dropped one when the
 rumour's events arrived in event-time order (a minute is judged once a later minute's event
-arrived); only the ids of dropped rumours stay in memory. ``history`` caps the alert dicts kept
-for :meth:`AlertRouter.current` (every alert also went to the sinks: store, Kafka).
+arrived). Which rumours were dropped is remembered in fixed memory (a Bloom filter of
+``id_filter_mb``, :mod:`streams.seen`): a rumour not in memory that the filter calls dropped is
+rebuilt from the store; a false "dropped" (a rumour this router never held) rebuilds from the
+store what it holds of that rumour apart from the batch being counted, which is nothing unless
+the rumour has events stored before this process started (a restart, a rebalance): those then
+count as they would have in a router that never restarted. :meth:`AlertRouter.flush` lists the
+dropped rumours from the store (``lister``), not from memory. ``history`` caps the alert dicts
+kept for :meth:`AlertRouter.current` (every alert also went to the sinks: store, Kafka).
 
 Speed (issue 5; the worker calls :meth:`AlertRouter.observe` after every write): a batch is
 read by columns (:class:`~streams.governance.batchview.BatchView`), its new shares summed per
@@ -46,6 +52,7 @@ from streams.governance.batchview import BatchView, batch_of_rows, batch_view
 from streams.governance.config import GovernanceConfig
 from streams.governance.divisions import contains, normalise_region
 from streams.lru import LRU
+from streams.seen import configured_mb, make_seen
 
 DEBUNK = KIND_CODE["debunk"]
 
@@ -68,7 +75,8 @@ class AlertRouter(AlertCounting, AlertRules):
     """
 
     def __init__(self, config: GovernanceConfig | None = None, pipeline=None, sinks=(), trace_k: int = 10,
-                 max_rumours=None, loader=None, history: int | None = None):
+                 max_rumours=None, loader=None, history: int | None = None, lister=None,
+                 id_filter_mb: float | None = None):
         self.config = config or GovernanceConfig()
         self.pipeline = pipeline
         self.sinks = list(sinks)
@@ -81,7 +89,11 @@ class AlertRouter(AlertCounting, AlertRules):
         # int, or a callable giving it now (the hub: the pipeline's graph count).
         cap = max_rumours if loader is not None and max_rumours else None
         self._rumours: LRU = LRU(cap, manual=True)
-        self._evicted: set[str] = set()
+        # Ids of dropped rumours (a superset; made at the first drop); ``lister`` (the store's
+        # rumour ids) enumerates them for flush.
+        self._evicted = None
+        self.lister = lister
+        self.id_filter_mb = id_filter_mb
         self._replaying = False
         self.raised = 0  # alerts raised in all (``alerts`` keeps only the newest ``history``)
         self.evictions = 0
@@ -115,8 +127,8 @@ class AlertRouter(AlertCounting, AlertRules):
         return raised
 
     def _ingest_locked(self, batch, view: BatchView, raised: list) -> None:
-        if self._evicted:
-            back = {rid for rid, rows in view.groups if rid in self._evicted and not view.debunk[rows].all()}
+        if self._evicted is not None:
+            back = self._dropped(rid for rid, rows in view.groups if not view.debunk[rows].all())
             if back:
                 self._restore(back, batch, view)
         touched = sorted(self._count(batch, view))
@@ -134,8 +146,19 @@ class AlertRouter(AlertCounting, AlertRules):
         """Drop the least recently active rumours beyond the cap, except ``keep``."""
         # trim's answer, not an on_evict bound to self: that would make the router a cycle.
         dropped = self._rumours.trim(keep)
-        self._evicted.update(dropped)
+        if dropped:
+            if self._evicted is None:
+                self._evicted = make_seen(configured_mb() if self.id_filter_mb is None else self.id_filter_mb)
+            self._evicted.update(dropped)
         self.evictions += len(dropped)
+
+    def _dropped(self, rumour_ids) -> set:
+        """Those of ``rumour_ids`` not in memory that may have been dropped (a superset: the
+        filter never forgets, and a restored rumour is in memory, so it is not asked about)."""
+        if self._evicted is None:
+            return set()
+        absent = [r for r in rumour_ids if r not in self._rumours]
+        return {r for r, hit in zip(absent, self._evicted.contains_many(absent)) if hit}
 
     def _restore(self, rumour_ids, batch=None, view: BatchView | None = None) -> None:
         """Rebuild dropped rumours from their stored events, except the shares of ``batch``
@@ -149,7 +172,6 @@ class AlertRouter(AlertCounting, AlertRules):
         stored = stored.take([i for i, (r, e) in enumerate(zip(stored.rumour_id, stored.event_id))
                               if r in rumour_ids and (r, e) not in pending])
         for rumour_id in rumour_ids:
-            self._evicted.discard(rumour_id)
             self._rumours[rumour_id] = _Rumour()
         self._replaying = True
         try:
@@ -165,14 +187,24 @@ class AlertRouter(AlertCounting, AlertRules):
         """Judge every open minute (end of a replay)."""
         with self._lock:
             raised = []
-            for rumour_id in sorted(set(self._rumours) | self._evicted):
-                if rumour_id in self._evicted:
+            for rumour_id in self._known_ids():
+                if rumour_id not in self._rumours:
                     self._restore({rumour_id})
                 st = self._rumours[rumour_id]
                 raised.extend(self._evaluate(rumour_id, st, st.watermark))
                 self._evict({rumour_id})
         self._emit(raised)
         return raised
+
+    def _known_ids(self) -> list[str]:
+        """Every rumour held or dropped, sorted: the dropped ones are those of the store's list
+        that the filter calls dropped (a false one is rebuilt from the store: see the module)."""
+        held = set(self._rumours)
+        if self._evicted is None:
+            return sorted(held)
+        if self.lister is None:
+            raise RuntimeError("rumours were dropped: listing them needs a lister (the store's rumour ids)")
+        return sorted(held | self._dropped(self.lister()))
 
     def _emit(self, raised: list[dict]) -> None:
         if not raised:
@@ -193,7 +225,7 @@ class AlertRouter(AlertCounting, AlertRules):
     def unit_counts(self, rumour_id: str) -> dict[str, int]:
         """Shares counted so far per unit for one rumour."""
         with self._lock:
-            if rumour_id in self._evicted:
+            if self._dropped((rumour_id,)):
                 self._restore({rumour_id})
                 self._evict({rumour_id})
             st = self._rumours.get(rumour_id)
@@ -202,7 +234,9 @@ class AlertRouter(AlertCounting, AlertRules):
     def sizes(self) -> dict[str, int]:
         """How much state is held (for memory tests and metrics)."""
         with self._lock:
-            return {"rumours": len(self._rumours), "evicted_ids": len(self._evicted), "alerts": len(self.alerts),
+            evicted = self._evicted
+            return {"rumours": len(self._rumours), "evicted_ids": 0 if evicted is None else evicted.added,
+                    "evicted_id_bytes": 0 if evicted is None else evicted.nbytes, "alerts": len(self.alerts),
                     "units": sum(len(st.units) for st in self._rumours.values()),
                     "seen": sum(len(st.seen) for st in self._rumours.values()),
                     "minutes": sum(len(u.minutes) + len(u.counts) for st in self._rumours.values()

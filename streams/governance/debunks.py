@@ -23,7 +23,13 @@ nothing); :func:`debunk_metrics` computes one rumour's figures from rows in one 
 update is a set union or a minimum, so the order of events does not matter: with
 ``max_rumours`` and a ``loader`` (the store) the tracker drops the least recently used rumours
 beyond the cap and rebuilds one from its stored events when it is asked for (events that
-arrived meanwhile are kept and merged), giving the figures it would have had.
+arrived meanwhile are kept and merged), giving the figures it would have had. Which rumours
+were dropped is remembered in fixed memory (a Bloom filter of ``id_filter_mb``,
+:mod:`streams.seen`); a false "dropped" costs one store query when the rumour is read: its
+figures then come from what the store holds of it, the same as the tracker's own unless the
+rumour has events stored before this process started (then they count, as in a tracker that
+never restarted), and a rumour the store lacks is still unknown (None). :meth:`DebunkTracker.rumour_ids`
+lists the dropped rumours from the store (``lister``), not from memory.
 
 Speed (issue 5): a batch is read by columns
 (:class:`~streams.governance.batchview.BatchView`, shared with the alert router
@@ -41,6 +47,7 @@ from streams.events import KINDS
 from streams.governance.batchview import BatchView, batch_of_rows, batch_view
 from streams.governance.debunk_state import _add_rows, _Columns, _columns, _merge_cities, _Rumour
 from streams.lru import LRU
+from streams.seen import configured_mb, make_seen
 
 
 @dataclass(frozen=True)
@@ -75,7 +82,7 @@ class DebunkTracker:
     (2, 1, 0.5, 120000)
     """
 
-    def __init__(self, max_rumours=None, loader=None):
+    def __init__(self, max_rumours=None, loader=None, lister=None, id_filter_mb: float | None = None):
         # rumour_ids -> EventBatch of their stored events; without it nothing is ever dropped.
         self.loader = loader
         # Least recently used first; trimmed after each batch or read (``_evict``), never while
@@ -83,7 +90,11 @@ class DebunkTracker:
         # hub: the pipeline's graph count).
         cap = max_rumours if loader is not None and max_rumours else None
         self.rumours: LRU = LRU(cap, manual=True)
-        self._evicted: set[str] = set()
+        # Ids of dropped rumours (a superset; made at the first drop); ``lister`` (the store's
+        # rumour ids) enumerates them for rumour_ids().
+        self._evicted = None
+        self.lister = lister
+        self.id_filter_mb = id_filter_mb
         self.evictions = 0
         self.restores = 0
         self._lock = threading.RLock()
@@ -115,8 +126,7 @@ class DebunkTracker:
         completed from the store when read)."""
         st = self.rumours.get(rumour_id)
         if st is None:
-            st = self.rumours[rumour_id] = _Rumour(partial=rumour_id in self._evicted)
-            self._evicted.discard(rumour_id)
+            st = self.rumours[rumour_id] = _Rumour(partial=self._was_dropped(rumour_id))
         else:
             self.rumours.touch(rumour_id)
         return st
@@ -132,20 +142,28 @@ class DebunkTracker:
         # every tracker a reference cycle, and the throwaway ones (tracker_from_batch, per
         # request) would keep their sets until the cyclic collector ran.
         dropped = self.rumours.trim(keep)
-        self._evicted.update(dropped)  # everything they held is in the store
+        if dropped:  # everything they held is in the store
+            if self._evicted is None:
+                self._evicted = make_seen(configured_mb() if self.id_filter_mb is None else self.id_filter_mb)
+            self._evicted.update(dropped)
         self.evictions += len(dropped)
+
+    def _was_dropped(self, rumour_id: str) -> bool:
+        """May ``rumour_id`` (not in memory) have been dropped? Never a false no."""
+        return self._evicted is not None and rumour_id in self._evicted
 
     def _complete(self, rumour_id: str) -> _Rumour | None:
         """The rumour's full state: rebuilt from the store (merged with what arrived since it
         was dropped) when it was dropped."""
         st = self.rumours.get(rumour_id)
-        if st is None and rumour_id not in self._evicted:
+        if st is None and not self._was_dropped(rumour_id):
             return None
         if st is None or st.partial:
-            if st is None:
-                st = self.rumours[rumour_id] = _Rumour()
-                self._evicted.discard(rumour_id)
             batch = self.loader([rumour_id])
+            if st is None:
+                if not len(batch):  # a false "dropped": the store has nothing, so neither had we
+                    return None
+                st = self.rumours[rumour_id] = _Rumour()
             view = batch_view(batch)
             cols = _columns(batch.event_id, batch.account_id, batch.parent_account_id, view)
             for rid, rows in view.groups:
@@ -159,13 +177,23 @@ class DebunkTracker:
         return st
 
     def rumour_ids(self) -> list[str]:
+        """Every rumour held or dropped, sorted: the dropped ones are those of the store's list
+        that the filter calls dropped (a false one has figures from the store: see the module)."""
         with self._lock:
-            return sorted(set(self.rumours) | self._evicted)
+            held = set(self.rumours)
+            if self._evicted is None:
+                return sorted(held)
+            if self.lister is None:
+                raise RuntimeError("rumours were dropped: listing them needs a lister (the store's rumour ids)")
+            listed = [r for r in self.lister() if r not in held]
+            return sorted(held.union(r for r, hit in zip(listed, self._evicted.contains_many(listed)) if hit))
 
     def sizes(self) -> dict[str, int]:
         """How much state is held (for memory tests and metrics)."""
         with self._lock:
-            return {"rumours": len(self.rumours), "evicted_ids": len(self._evicted),
+            evicted = self._evicted
+            return {"rumours": len(self.rumours), "evicted_ids": 0 if evicted is None else evicted.added,
+                    "evicted_id_bytes": 0 if evicted is None else evicted.nbytes,
                     "items": sum(len(st.exposed) + len(st.reached) + len(st.rumour_events) + len(st.debunk_events)
                                  + len(st.account_city) + st.pending_rows for st in self.rumours.values())}
 

@@ -38,6 +38,10 @@ class Governance:
         # Beyond the cap, rumours are dropped and rebuilt from the store's events (alerts and
         # debunk figures as if never dropped); without a store nothing is dropped.
         loader = self._load_events if self.store is not None else None
+        # The ids of dropped rumours are kept in fixed-size filters (streams.seen) of the
+        # pipeline's size; the store's list of rumours enumerates them (flush, rumour_ids).
+        lister = self._stored_ids if self.store is not None else None
+        filter_mb = getattr(pipeline, "id_filter_mb", None)
         cap = self.config.governance_max_rumours
         if cap == 0:  # as many rumours as the pipeline keeps graphs of (graph_memory_mb)
             cap = self._graph_count
@@ -47,9 +51,9 @@ class Governance:
         # the service read the rest from the store).
         history = ALERT_HISTORY if self.store is not None else None
         self.alerts = AlertRouter(self.config, pipeline, sinks=sinks, max_rumours=cap, loader=loader,
-                                  history=history)
+                                  history=history, lister=lister, id_filter_mb=filter_mb)
         self.desk = ReportDesk(self.config, pipeline, self.store)
-        self.debunks = DebunkTracker(max_rumours=cap, loader=loader)
+        self.debunks = DebunkTracker(max_rumours=cap, loader=loader, lister=lister, id_filter_mb=filter_mb)
 
     def _graph_count(self) -> int | None:
         graphs = getattr(self.pipeline, "graphs", None)
@@ -57,6 +61,9 @@ class Governance:
 
     def _load_events(self, rumour_ids):
         return self.store.load_events(rumour_ids=list(rumour_ids))
+
+    def _stored_ids(self) -> list[str]:
+        return self.store.rumour_ids()
 
     def _store_alerts(self, alerts) -> None:
         try:
