@@ -12,7 +12,7 @@ import pytest
 from streams.synthetic import synthetic_events
 from streams.governance.divisions import contains
 from tests.faults import Worker, keyed, produce, wait_until
-from tests.plugins.clickhouse import patient
+from tests.plugins.clickhouse import database_url
 
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse, pytest.mark.slow]
 
@@ -39,7 +39,7 @@ def test_reports_and_alerts_through_kafka(kafka_bootstrap, kafka_topic, clickhou
     shares = kafka_topic(partitions=2, prefix="gov-shares")
     reports = kafka_topic(partitions=1, prefix="gov-reports")
     alerts = kafka_topic(partitions=1, prefix="gov-alerts")
-    url = patient(clickhouse_server.rstrip("/") + "/rt_test_" + uuid.uuid4().hex[:12])
+    url = database_url(clickhouse_server, "rt_test_" + uuid.uuid4().hex[:12])
     store = open_store(url)
     store.migrate()
     events = list(synthetic_events(n_rumours=2, shares_per_rumour=400, seed=4, prefix="gov",

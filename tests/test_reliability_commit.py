@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from streams.synthetic import synthetic_events
-from tests.plugins.clickhouse import patient
+from tests.plugins.clickhouse import database_url
 from tests.faults import (Worker, create_topic, embedded_traces, fresh_stats, keyed, produce, sentinels,
                           wait_committed, wait_until)
 
@@ -21,7 +21,7 @@ def database(clickhouse_server):
     from streams.store import open_store
 
     name = "rt_commit_" + uuid.uuid4().hex[:12]
-    store = open_store(patient(clickhouse_server.rstrip("/") + "/" + name))
+    store = open_store(database_url(clickhouse_server, name))
     store.migrate()
     yield store
     store.drop()
@@ -33,7 +33,7 @@ def test_stored_batches_are_committed_and_evicted_rumours_answer(kafka_bootstrap
     topic = create_topic(kafka_bootstrap, 4, prefix="commit")
     events = list(synthetic_events(n_rumours=8, shares_per_rumour=2000, seed=63, prefix="cm"))
     total = len({(e["rumour_id"], e["event_id"]) for e in events})
-    url = patient(clickhouse_server.rstrip("/") + "/" + database.database)
+    url = database_url(clickhouse_server, database.database)
     app_id = "rt-commit-" + uuid.uuid4().hex[:8]
     # 1 MB holds a few of these rumours' graphs, not all 8: the worker must evict and restore.
     worker = Worker(tmp_path, "a", kafka_bootstrap, url, topic, 4, app_id, RUMOUR_GRAPH_MEMORY_MB="1")

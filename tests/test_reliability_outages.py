@@ -14,7 +14,7 @@ from streams.synthetic import synthetic_events
 from tests.faults import (Producing, Worker, create_topic, embedded_traces, fresh_stats, keyed,
                           private_clickhouse, private_kafka, produce, sentinels, start_private, wait_committed,
                           wait_until)
-from tests.plugins.clickhouse import patient
+from tests.plugins.clickhouse import database_url
 
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse, pytest.mark.slow]
 
@@ -45,7 +45,7 @@ def _store(clickhouse):
     from streams.store import open_store
 
     # The test's own store outlasts the outages it causes (the worker's is set per test).
-    store = open_store(patient(f"{clickhouse.url}/rt_out_{uuid.uuid4().hex[:10]}"))
+    store = open_store(database_url(clickhouse.url, f"rt_out_{uuid.uuid4().hex[:10]}"))
     store.migrate()
     return store
 
@@ -65,7 +65,7 @@ def test_kafka_broker_stopped_and_restarted_during_ingest(services, tmp_path):
     events = list(synthetic_events(n_rumours=4, shares_per_rumour=1500, seed=71, prefix="kfk"))
     half = len(events) // 2
     app_id = "rt-kfk-" + uuid.uuid4().hex[:8]
-    worker = Worker(tmp_path, "k", kafka.bootstrap, patient(f"{clickhouse.url}/{store.database}"), topic, 3,
+    worker = Worker(tmp_path, "k", kafka.bootstrap, database_url(clickhouse.url, store.database), topic, 3,
                     app_id)
     try:
         worker.start().wait_ready()

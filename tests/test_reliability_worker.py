@@ -14,7 +14,7 @@ import pytest
 from streams.synthetic import synthetic_events
 from tests.faults import (Producing, Worker, create_topic, embedded_traces, fresh_stats, keyed, produce,
                           sentinels, wait_committed, wait_until)
-from tests.plugins.clickhouse import patient
+from tests.plugins.clickhouse import database_url
 from tests.test_reliability_input import hostile_messages
 
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse, pytest.mark.slow]
@@ -25,15 +25,11 @@ def database(clickhouse_server):
     from streams.store import open_store
 
     name = "rt_rel_" + uuid.uuid4().hex[:12]
-    store = open_store(patient(clickhouse_server.rstrip("/") + "/" + name))
+    store = open_store(database_url(clickhouse_server, name))
     store.migrate()
     yield store
     store.drop()
     store.close()
-
-
-def _url(clickhouse_server, store) -> str:
-    return patient(clickhouse_server.rstrip("/") + "/" + store.database)
 
 
 def _assert_store_exact(store, events):
@@ -67,7 +63,7 @@ def test_sigkill_mid_batch_then_restart(kafka_bootstrap, clickhouse_server, data
     cut = len(messages) * 2 // 3
     before_kill, after_kill = messages[:cut], messages[cut:]
     assert {m for m in after_kill} - set(before_kill), "events must remain for after the kill"
-    worker = Worker(tmp_path, "a", kafka_bootstrap, _url(clickhouse_server, database), topic, 4,
+    worker = Worker(tmp_path, "a", kafka_bootstrap, database_url(clickhouse_server, database.database), topic, 4,
                     app_id, RUMOUR_BATCH_SIZE="500")
     try:
         worker.start().wait_ready()
@@ -112,7 +108,7 @@ def test_rebalance_second_worker_joins_and_leaves(kafka_bootstrap, clickhouse_se
     thirds = [[e for i, e in enumerate(events) if i % 150 < 50], [e for i, e in enumerate(events) if 50 <= i % 150 < 100],
               [e for i, e in enumerate(events) if i % 150 >= 100]]
     app_id = "rt-reb-" + uuid.uuid4().hex[:8]
-    url = _url(clickhouse_server, database)
+    url = database_url(clickhouse_server, database.database)
     a = Worker(tmp_path, "a", kafka_bootstrap, url, topic, partitions, app_id).start()
     b = Worker(tmp_path, "b", kafka_bootstrap, url, topic, partitions, app_id)
     try:
@@ -183,7 +179,7 @@ def test_hostile_input_end_to_end_and_api_injection(kafka_bootstrap, clickhouse_
     # message cut to fit; the decoder's event limit is what refuses it).
     hostile.append(orjson.dumps({"event_id": "big", "rumour_id": "hos-r0", "account_id": "a",
                                  "ts": 1_764_547_300_000, "text": "x" * 900_000}))
-    worker = Worker(tmp_path, "h", kafka_bootstrap, _url(clickhouse_server, database), topic, 2,
+    worker = Worker(tmp_path, "h", kafka_bootstrap, database_url(clickhouse_server, database.database), topic, 2,
                     "rt-hos-" + uuid.uuid4().hex[:8], RUMOUR_MAX_EVENT_BYTES=str(512 << 10))
     try:
         worker.start().wait_ready()

@@ -15,7 +15,7 @@ import pytest
 
 from streams.synthetic import synthetic_events
 from tests.faults import Worker, produce, wait_until
-from tests.plugins.clickhouse import patient
+from tests.plugins.clickhouse import database_url
 from tests.naive_trace import reference_trace
 
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse, pytest.mark.slow]
@@ -28,7 +28,7 @@ def test_worker_ingests_into_clickhouse_and_traces(kafka_bootstrap, kafka_topic,
     topic = kafka_topic(partitions=4, prefix="shares")
     dead_topic = kafka_topic(partitions=1, prefix="dead")
     database = "rt_test_" + uuid.uuid4().hex[:12]
-    url = patient(clickhouse_server.rstrip("/") + "/" + database)
+    url = database_url(clickhouse_server, database)
     store = open_store(url)
     store.migrate()
 

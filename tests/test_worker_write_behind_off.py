@@ -12,7 +12,7 @@ import pytest
 from streams.events_columnar import encode_columns
 from streams.synthetic import synthetic_events
 from tests.faults import Worker, produce, wait_until
-from tests.plugins.clickhouse import patient
+from tests.plugins.clickhouse import database_url
 from tests.naive_trace import reference_trace
 
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse, pytest.mark.slow]
@@ -25,7 +25,7 @@ def test_worker_with_and_without_write_behind(write_behind, kafka_bootstrap, kaf
 
     topic = kafka_topic(partitions=2, prefix="wb")
     database = "rt_test_" + uuid.uuid4().hex[:12]
-    url = patient(clickhouse_server.rstrip("/") + "/" + database)
+    url = database_url(clickhouse_server, database)
     store = open_store(url)
     store.migrate()
     events = list(synthetic_events(n_rumours=2, shares_per_rumour=150, seed=21, prefix="wb"))

@@ -42,6 +42,15 @@ def patient(url: str) -> str:
     return base + "?" + "&".join(([query] if query else []) + extra)
 
 
+def database_url(server: str, database: str) -> str:
+    """The patient URL of ``database`` on the server at ``server`` (a URL without a database).
+
+    >>> database_url("clickhouse://127.0.0.1:9000/", "rt_x")
+    'clickhouse://127.0.0.1:9000/rt_x?connect_timeout=30&retry_seconds=300'
+    """
+    return patient(server.rstrip("/") + "/" + database)
+
+
 def fresh_database() -> str:
     """A database name no other run uses (names only, not data: uuid is fine here)."""
     return f"rt_test_{uuid.uuid4().hex[:16]}"
