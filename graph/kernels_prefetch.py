@@ -1,14 +1,6 @@
-"""The prefetch intrinsic and the pipelining constants of the ingest kernel's batched hash
-lookups (:func:`graph.kernels_resolve.resolve_slots`, :func:`graph.kernels_rehash.fill_table_ahead`).
-
-Why pipelining: at 10^6 ids every probe misses the caches (and, on this VM, the TLB), and one
-lookup is a chain of dependent loads (table slot, then the id's offsets, then its bytes) that the
-CPU cannot overlap. The lookups therefore run in stages ``DIST`` strings apart: hash and prefetch
-the slot; walk the probe run and prefetch the offsets of the candidate whose tag matches;
-prefetch its bytes (and ``extra[id]``); then the real lookup, which hits the caches. So dozens
-of misses are in flight at once, and each line is touched within a short window (an earlier
-version prefetched a whole chunk per wave: its pages fell out of the TLB before use).
-``prefetch`` is LLVM's prefetch intrinsic: unlike a plain load it never waits for the line.
+"""``prefetch``: LLVM's prefetch intrinsic for numba kernels. Unlike a plain load it never waits
+for the line, so a kernel can have dozens of cache misses in flight (used by the pipelined id
+lookups of :mod:`graph.kernels_resolve` and the table refill of :mod:`graph.kernels_rehash`).
 """
 from __future__ import annotations
 
@@ -16,8 +8,6 @@ from llvmlite import ir
 from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
-
-PROBE_SLOTS = 4  # slots of a probe run looked at (at load <= 0.6 almost every run is shorter)
 
 
 @intrinsic
@@ -38,5 +28,3 @@ def prefetch(typingctx, arr, idx):
         return context.get_dummy_value()
     return types.void(arr, types.intp), codegen
 
-
-DIST = 16  # strings between pipeline stages: enough misses in flight, few pages between uses

@@ -8,9 +8,15 @@ never cleared (the table is only replaced between kernel calls, and the kernel t
 again), an insert only fills the first empty slot of its own run, and every slot of this id's
 run before that one was already occupied and differing. So if the slot is still empty the id
 is still absent and goes there; if an earlier row of the batch filled it (maybe with this very
-id) the row looks up again. The pipelining is that of :func:`graph.kernels_prefetch.resolve`
-(hash and prefetch the slot; the candidate's offsets; its bytes and ``extra[id]``; the
-lookup, ``DIST`` strings apart).
+id) the row looks up again.
+
+Why pipelining: at 10^6 ids every probe misses the caches (and, on this VM, the TLB), and one
+lookup is a chain of dependent loads (table slot, then the id's offsets, then its bytes) that the
+CPU cannot overlap. The lookups therefore run in stages ``DIST`` strings apart: hash and prefetch
+the slot; walk the probe run and prefetch the offsets of the candidate whose tag matches;
+prefetch its bytes (and ``extra[id]``); then the real lookup, which hits the caches. So dozens
+of misses are in flight at once, and each line is touched within a short window (an earlier
+version prefetched a whole chunk per wave: its pages fell out of the TLB before use).
 """
 from __future__ import annotations
 
@@ -18,7 +24,10 @@ import numpy as np
 from numba import njit
 
 from graph.ids import fnv1a, lookup
-from graph.kernels_prefetch import DIST, PROBE_SLOTS, prefetch
+from graph.kernels_prefetch import prefetch
+
+DIST = 16  # strings between pipeline stages: enough misses in flight, few pages between uses
+PROBE_SLOTS = 4  # slots of a probe run looked at (at load <= 0.6 almost every run is shorter)
 
 UNSETTLED = -(1 << 62)  # stage 2 could not tell in PROBE_SLOTS slots: stage 4 looks it up
 
