@@ -36,6 +36,18 @@ def test_provisioning_files_parse_and_agree():
     assert any(m.startswith("./deploy/grafana/provisioning:") for m in mounts)
 
 
+def test_the_deployment_pins_every_image_and_plugin():
+    # A production deployment that pulls "latest" changes under its users on the next restart.
+    yaml = pytest.importorskip("yaml")
+    compose = yaml.safe_load((PROJECT_ROOT / "docker-compose.yml").read_text())
+    for name, service in compose["services"].items():
+        if "image" in service and "build" not in service:  # our own image is built from this tree
+            image = service["image"]
+            assert re.fullmatch(r"[\w./-]+:[\w.-]*\d[\w.-]*", image) and not image.endswith(":latest"), (name, image)
+    plugins = compose["services"]["grafana"]["environment"]["GF_PLUGINS_PREINSTALL"].split(",")
+    assert plugins and all(re.fullmatch(r"[\w-]+@\d+\.\d+\.\d+", p.strip()) for p in plugins), plugins
+
+
 def _expand(sql: str, database: str) -> str:
     sql = re.sub(r"\$__timeFilter\((\w+)\)", r"\1 >= toDateTime(0)", sql)
     sql = sql.replace("${rumour:singlequote}", "'r1'")
@@ -58,3 +70,18 @@ def test_every_panel_query_runs_on_the_schema(chdb_store):
     assert spreaders == [("a", 1, 1)]
     provinces = next(v for k, v in by_title.items() if k.startswith("Shares by province"))
     assert provinces == [("370000", 2)]
+
+
+def test_the_deployment_defaults_are_the_engine_defaults():
+    # "${RUMOUR_X:-default}" in the compose file must not quietly differ from the setting's own
+    # default (it once said batch_wait 0.5 s, the value that broke the p99 latency goal).
+    from streams.settings import all_settings
+
+    by_env = {s.env: s for s in all_settings()}
+    text = (PROJECT_ROOT / "docker-compose.yml").read_text()
+    found = re.findall(r"\$\{(RUMOUR_\w+):-([^}]*)\}", text)
+    checked = [(env, default) for env, default in found if env in by_env]
+    assert len(checked) >= 3
+    for env, default in checked:
+        setting = by_env[env]
+        assert setting.type(default) == setting.default, (env, default, setting.default)
