@@ -64,16 +64,26 @@ def cmd_replay(args) -> int:
 
 
 def cmd_trace(args) -> int:
+    from streams.inputs import iter_messages
+    from streams.trace import parse_duration, run_trace
+
     settings = _settings(args)
     k = settings.cutoff_k if args.cutoff_k is None else args.cutoff_k
-    if args.observe or args.parents:
-        return _trace_extended(args, settings, k)
+    if k < 0:
+        raise ValueError("--cutoff-k must be >= 0")
+    observe = None if args.observe is None else parse_duration(args.observe)
     # The trace needs only the graphs; a store is used when one is asked for.
-    pipeline, _ = run_embedded(args.files, settings, args.store or "none")
-    ids = [args.rumour] if args.rumour else pipeline.rumour_ids()
+    store = _open_embedded_store(args.store or "none")
+    dead, answers = run_trace(iter_messages(args.files), settings, k, observe, args.parents,
+                              args.rumour, store)
+    if args.dead_letters:
+        from streams.embedded import write_dead_letters
+
+        write_dead_letters(dead, args.dead_letters)
+    if dead:
+        print(f"rumour: {len(dead)} dead letters (not traced)", file=sys.stderr)
     missing = 0
-    for rid in ids:
-        answer = pipeline.trace(rid, k)
+    for rid, answer, _ in answers:
         if answer is None:
             print(f"rumour: no events for rumour {rid!r}", file=sys.stderr)
             missing += 1
@@ -82,46 +92,8 @@ def cmd_trace(args) -> int:
             _emit(answer)
         else:
             _print_trace(answer)
-    return 1 if missing else 0
-
-
-def _trace_extended(args, settings, k) -> int:
-    """--observe (answer as of t after each rumour's first event) and --parents (reconstruct)."""
-    from graph.cutoff_time import cutoff_at
-    from graph.reconstruct import reconstruct_parents
-    from streams.embedded import make_pipeline
-    from streams.events import Decoder
-    from streams.inputs import iter_messages
-    from streams.trace import interactions_of, observe_first, parse_duration, trace_answer
-
-    decoder = Decoder(settings.max_message_bytes, settings.max_event_bytes)
-    msgs = list(iter_messages(args.files))
-    batch, dead = decoder.decode([m for m, _ in msgs], [s for _, s in msgs])
-    if args.observe:
-        batch = observe_first(batch, parse_duration(args.observe))
-    pipeline = make_pipeline(None, settings)
-    pipeline.process_batch(batch, dead)
-    ids = [args.rumour] if args.rumour else pipeline.rumour_ids()
-    inter = interactions_of(pipeline.graphs.values()) if args.parents else None
-    texts = {}
-    if args.parents:
-        for r, e, t in zip(batch.rumour_id, batch.event_id, batch.text):
-            if t:
-                texts.setdefault(r, {})[e] = t
-    missing = 0
-    for rid in ids:
-        graph = pipeline.graphs.get(rid)
-        if graph is None:
-            print(f"rumour: no events for rumour {rid!r}", file=sys.stderr)
-            missing += 1
-            continue
-        parents = reconstruct_parents(graph, inter, texts=texts.get(rid, {})) if args.parents else None
-        cutoff = cutoff_at(graph, k) if args.observe else None
-        answer = trace_answer(graph, k, parents=parents, cutoff=cutoff)
-        if args.json:
-            _emit(answer)
-        else:
-            _print_trace(answer)
+    if store is not None:
+        store.close()
     return 1 if missing else 0
 
 
@@ -226,6 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rumour", default=None, help="only this rumour id")
     p.add_argument("--cutoff-k", type=int, default=None, help="number of cut-off accounts")
     p.add_argument("--store", default=None, help="also store the events (default: graphs only)")
+    p.add_argument("--dead-letters", default=None, help="also write dead letters to this JSONL file")
     p.add_argument("--parents", action="store_true",
                    help="add \"parents\": inferred parent of every share whose parent is missing")
     p.add_argument("--observe", default=None, metavar="DURATION",

@@ -11,7 +11,11 @@ def trace_answer(graph, k: int = 10, parents: dict | None = None, cutoff: list |
     "confidence"}`` (``ts`` RFC 3339 UTC, or null for an origin known only from its children;
     ``confidence`` in [0, 1], graph/confidence.py); cut-off accounts (origins excluded) are
     ranked by the shares each would have prevented. ``parents`` (reconstructed links, see
-    graph/reconstruct.py) adds a ``"parents"`` key; ``cutoff`` replaces the cut-off list (e.g.
+    graph/reconstruct.py) adds a ``"parents"`` key: one entry per present share with no parent
+    (no parent ids, or a parent event that never arrived and whose account nobody named); the
+    value is an event id of the rumour (an event, or a missing event its children name), or
+    null when no parent can be inferred (no earlier candidate) or the best one is an account
+    known only from its children (a deleted post without an id); ``cutoff`` replaces the cut-off list (e.g.
     the forecast cut-off at time t of graph/cutoff_time.py).
     """
     from graph.confidence import confidence_by_event
@@ -96,3 +100,76 @@ def interactions_of(graphs):
         ok = ok[acct[par[ok]] >= 0]
         inter.add(g.ac.strings(acct[ok]), g.ac.strings(acct[par[ok]]))
     return inter
+
+
+def run_trace(messages, settings, k: int, observe: float | None = None, parents: bool = False,
+              rumour: str | None = None, store=None):
+    """The body of ``rumour trace``: ``(dead letters, answers)`` for ``(raw, source)`` messages,
+    where ``answers`` yields ``(rumour_id, answer or None, seconds)`` in rumour id order (None:
+    no events for an asked-for rumour). ``observe``: seconds after each rumour's first event
+    (answer as of then; the cut-off forecasts the future); ``parents``: add reconstructed parents.
+    benchmarks/contract_audit.py calls this too, so the audit checks what the command prints.
+
+    >>> import orjson
+    >>> from streams.settings import Settings
+    >>> msgs = [(orjson.dumps({"event_id": e, "rumour_id": "r", "account_id": a, "ts": t,
+    ...                        "parent_event_id": p}), "x") for e, a, t, p in
+    ...         [("o", "src", 1_700_000_000_000, None), ("s", "u", 1_700_000_060_000, None), ("bad", "", 0, None)]]
+    >>> dead, answers = run_trace(msgs, Settings.load({}), 10, parents=True)
+    >>> [(rid, a["origins"][0]["account_id"], a["parents"]) for rid, a, _ in answers], len(dead)
+    ([('r', 'src', {'o': None, 's': 'o'})], 1)
+
+    (Both are shares with no parent; ``o`` is the first event, so no parent can be inferred:
+    null. See :func:`trace_answer`.)
+    """
+    import time
+
+    from streams.embedded import make_pipeline, replay_messages
+
+    pipeline = make_pipeline(store, settings)
+    if observe is None and not parents:
+        # The plain trace needs only the graphs, fed in batches as a replay would.
+        stats = replay_messages(messages, pipeline, settings.batch_size)
+        dead = stats.dead
+    else:
+        from streams.decoder import Decoder
+
+        decoder = Decoder(settings.max_message_bytes, settings.max_event_bytes)
+        msgs = list(messages)
+        batch, dead = decoder.decode([m for m, _ in msgs], [s for _, s in msgs])
+        if observe is not None:
+            batch = observe_first(batch, observe)
+        dead = pipeline.process_batch(batch, list(dead)).dead
+    texts = batch_texts(batch) if parents else {}
+    return dead, _answers(pipeline, k, observe, parents, rumour, texts, time.perf_counter)
+
+
+def batch_texts(batch) -> dict:
+    """``{rumour_id: {event_id: text}}`` of the events that carry a text (the first copy wins,
+    as in the graph)."""
+    texts: dict = {}
+    for r, e, t in zip(batch.rumour_id, batch.event_id, batch.text):
+        if t:
+            texts.setdefault(r, {}).setdefault(e, t)
+    return texts
+
+
+def _answers(pipeline, k, observe, parents, rumour, texts, clock):
+    from graph.cutoff_time import cutoff_at
+    from graph.reconstruct import reconstruct_parents
+
+    ids = [rumour] if rumour else pipeline.rumour_ids()
+    inter = interactions_of(pipeline.graphs.values()) if parents else None
+    for rid in ids:
+        started = clock()
+        if observe is None and not parents:
+            answer = pipeline.trace(rid, k)
+        else:
+            graph = pipeline.graphs.get(rid)
+            if graph is None:
+                answer = None
+            else:
+                par = reconstruct_parents(graph, inter, texts=texts.get(rid, {})) if parents else None
+                cut = cutoff_at(graph, k) if observe is not None else None
+                answer = trace_answer(graph, k, parents=par, cutoff=cut)
+        yield rid, answer, clock() - started
