@@ -172,13 +172,15 @@ class Driver:
         p = self.pipeline
         out = {"rumours_fed": self.rumours, "graphs": len(p.graphs), "debunk_graphs": len(p.debunks),
                "graph_bytes": p.memory.nbytes(), "evictions": p.memory.evictions,
-               "stored_ids": len(p._stored or ()), "loaded_ids": len(p._loaded),
+               "stored_ids": p._stored.added, "loaded_ids": len(p._loaded),
                "partition_of": len(p.partition_of), "restore_queries": p.restore_queries}
-        out["id_bytes"] = {"pipeline._stored": _deep_ids(p._stored or set()),
+        # The id memories are streams.seen filters (fixed bytes) or, with id_filter_mb=0, sets.
+        out["id_bytes"] = {"pipeline._stored": p._stored.nbytes,
+                           "pipeline._loaded": _deep_ids(p._loaded),
                            "pipeline.partition_of": _deep_ids(p.partition_of)}
         if self.hub is not None:
-            out["id_bytes"]["alerts._evicted"] = _deep_ids(self.hub.alerts._evicted)
-            out["id_bytes"]["debunks._evicted"] = _deep_ids(self.hub.debunks._evicted)
+            for name, part in (("alerts._evicted", self.hub.alerts), ("debunks._evicted", self.hub.debunks)):
+                out["id_bytes"][name] = 0 if part._evicted is None else part._evicted.nbytes
             out["alerts"] = self.hub.alerts.sizes()
             out["debunks"] = self.hub.debunks.sizes()
             out["rumour_texts"] = len(self.hub.desk._rumour_texts)

@@ -142,13 +142,19 @@ class AlertRouter(AlertCounting, AlertRules):
         """The cap (an int or a callable; None: nothing is dropped)."""
         return self._rumours.size
 
+    def _filter_mb(self) -> float:
+        """The filter's size; 0 (an exact set) without a lister: nothing else could list them."""
+        if self.lister is None:
+            return 0
+        return configured_mb() if self.id_filter_mb is None else self.id_filter_mb
+
     def _evict(self, keep) -> None:
         """Drop the least recently active rumours beyond the cap, except ``keep``."""
         # trim's answer, not an on_evict bound to self: that would make the router a cycle.
         dropped = self._rumours.trim(keep)
         if dropped:
             if self._evicted is None:
-                self._evicted = make_seen(configured_mb() if self.id_filter_mb is None else self.id_filter_mb)
+                self._evicted = make_seen(self._filter_mb())
             self._evicted.update(dropped)
         self.evictions += len(dropped)
 
@@ -202,8 +208,8 @@ class AlertRouter(AlertCounting, AlertRules):
         held = set(self._rumours)
         if self._evicted is None:
             return sorted(held)
-        if self.lister is None:
-            raise RuntimeError("rumours were dropped: listing them needs a lister (the store's rumour ids)")
+        if self.lister is None:  # an exact set (_filter_mb)
+            return sorted(held | self._evicted)
         return sorted(held | self._dropped(self.lister()))
 
     def _emit(self, raised: list[dict]) -> None:

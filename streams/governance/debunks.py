@@ -136,6 +136,12 @@ class DebunkTracker:
         """The cap (an int or a callable; None: nothing is dropped)."""
         return self.rumours.size
 
+    def _filter_mb(self) -> float:
+        """The filter's size; 0 (an exact set) without a lister: nothing else could list them."""
+        if self.lister is None:
+            return 0
+        return configured_mb() if self.id_filter_mb is None else self.id_filter_mb
+
     def _evict(self, keep) -> None:
         """Drop the least recently used rumours beyond the cap, except ``keep``."""
         # What went is read from trim's answer, not an on_evict bound to self: that would make
@@ -144,7 +150,7 @@ class DebunkTracker:
         dropped = self.rumours.trim(keep)
         if dropped:  # everything they held is in the store
             if self._evicted is None:
-                self._evicted = make_seen(configured_mb() if self.id_filter_mb is None else self.id_filter_mb)
+                self._evicted = make_seen(self._filter_mb())
             self._evicted.update(dropped)
         self.evictions += len(dropped)
 
@@ -183,8 +189,8 @@ class DebunkTracker:
             held = set(self.rumours)
             if self._evicted is None:
                 return sorted(held)
-            if self.lister is None:
-                raise RuntimeError("rumours were dropped: listing them needs a lister (the store's rumour ids)")
+            if self.lister is None:  # an exact set (_filter_mb)
+                return sorted(held | self._evicted)
             listed = [r for r in self.lister() if r not in held]
             return sorted(held.union(r for r, hit in zip(listed, self._evicted.contains_many(listed)) if hit))
 
