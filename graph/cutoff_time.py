@@ -32,12 +32,12 @@ ACCT_COEF = np.array([-5.7027, 2.6451, 0.5838])
 
 
 def _order(par, ts):
-    """Nodes with every parent before its children (time order; parents are never later)."""
-    depth = np.zeros(len(par), np.int64)
-    for i in np.lexsort((np.arange(len(par)), ts)).tolist():
-        p = par[i]
-        if p >= 0:
-            depth[i] = depth[p] + 1
+    """Nodes with every parent before its children (by depth), and the depths. Depths come from
+    walking the links, not from time order: a parent can be later than its child (clock skew,
+    equal times in arrival order), and then a time-order sweep read the parent's depth unset."""
+    from graph.reconstruct_kernels import depths
+
+    depth = np.maximum(depths(np.ascontiguousarray(par, np.int64)), 0)
     return np.lexsort((np.arange(len(par)), depth)), depth
 
 
@@ -123,10 +123,12 @@ def account_forecast(acct, ts_s, present, t: float, coef=None) -> dict:
     return dict(zip(ids.tolist(), np.exp(np.clip(rows @ w, -30, 30)).tolist()))
 
 
-def greedy_accounts(par, acct, value, k: int, excluded=(), bonus=None) -> list:
+def greedy_accounts(par, acct, value, k: int, excluded=(), bonus=None, tie=None) -> list:
     """Up to k ``(account, gain)`` pairs maximising the covered ``value`` of subtrees (a node's
     value counts the whole subtree below it) plus each chosen account's ``bonus`` (a dict; what
-    it is worth beyond its events' subtrees), greedily.
+    it is worth beyond its events' subtrees), greedily. Equal gains (within a relative 1e-9,
+    as sums in another order differ in the last bits) go to the smaller ``tie[account]``
+    (default the account number itself).
 
     >>> greedy_accounts(np.array([-1, 0, 1, 0]), np.array([0, 1, 2, 3]), np.array([9.0, 5, 4, 2]), 2, [0])
     [(1, 5.0), (3, 2.0)]
@@ -148,6 +150,8 @@ def greedy_accounts(par, acct, value, k: int, excluded=(), bonus=None) -> list:
     for i in range(n):
         if acct[i] >= 0:
             by_acct.setdefault(int(acct[i]), []).append(i)
+    if tie is None:
+        tie = np.arange(int(np.max(acct, initial=-1)) + 1)
     skip = {int(a) for a in excluded}
     covered = np.zeros(n, bool)
     inner = np.zeros(n)  # value already covered strictly inside each node's subtree
@@ -159,7 +163,9 @@ def greedy_accounts(par, acct, value, k: int, excluded=(), bonus=None) -> list:
                 continue
             tops = [i for i in nodes if not covered[i] and not any(x in nodes for x in anc[i])]
             gain = sum(value[i] - inner[i] for i in tops) + bonus.get(a, 0.0)
-            if gain > best_gain + 1e-12 or (best is not None and abs(gain - best_gain) <= 1e-12 and a < best):
+            eps = 1e-9 * max(1.0, abs(best_gain))
+            if gain > best_gain + eps or (best is not None and abs(gain - best_gain) <= eps
+                                          and tie[a] < tie[best]):
                 best, best_gain = a, gain
         if best is None or best_gain <= 0:
             break
@@ -210,7 +216,12 @@ def cutoff_at(graph, k: int = 10, t_ms: int | None = None, coef=None, acct_coef=
     roots = par < 0
     excluded = set(acct[roots & (acct >= 0)].tolist())
     fut = forecast(par, ts, present, t, coef)
-    picks = greedy_accounts(par, acct, fut, k, excluded, account_forecast(acct, ts, present, t, acct_coef))
+    # Ties between accounts go by account id: account numbers follow the arrival order.
+    names_all = graph.ac.strings(np.arange(graph.ac.count))
+    tie = np.empty(len(names_all), np.int64)
+    tie[sorted(range(len(names_all)), key=names_all.__getitem__)] = np.arange(len(names_all))
+    picks = greedy_accounts(par, acct, fut, k, excluded, account_forecast(acct, ts, present, t, acct_coef),
+                            tie)
     now = present.astype(np.float64)  # the event itself is not prevented by its suspension
     size = event_features(par, ts, present, t)[:, 1]
     now_sizes = np.expm1(size)

@@ -117,10 +117,12 @@ def text_keys(texts, targets, n: int) -> np.ndarray:
 
 
 def infer(ts, par, acct, root_like, is_cand, targets, interactions=None, weights=None,
-          texts=None, max_cands: int = MAX_CANDIDATES, cand=None):
+          texts=None, max_cands: int = MAX_CANDIDATES, cand=None, tie=None):
     """Most likely parent node of every target (-1 when it has no candidate) and its model
     probability. ``cand`` = (ptr, nodes) overrides the candidate sets (default: every earlier
-    candidate outside the target's subtree).
+    candidate outside the target's subtree). ``tie``: per node, a rank that breaks ties in
+    ``ts`` (default the node number; :func:`tie_rank` makes the answer independent of the
+    arrival order).
 
     >>> ts = np.array([0.0, 60, 120, 125]); par = np.array([-1, 0, -1, 1])
     >>> p, _ = infer(ts, par, np.arange(4), np.array([1, 0, 0, 0]), np.ones(4, np.int64),
@@ -129,16 +131,27 @@ def infer(ts, par, acct, root_like, is_cand, targets, interactions=None, weights
     [0]
     """
     X, ptr, cands = features(ts, par, acct, root_like, is_cand, targets, interactions, texts,
-                             max_cands, cand)
+                             max_cands, cand, tie=tie)
     w = DEFAULT_WEIGHTS if weights is None else np.asarray(weights, np.float64)
     pos, prob = choice.choose(X, ptr, w)
-    parent = np.where(pos >= 0, cands[ptr[:-1] + np.maximum(pos, 0)] if len(cands) else -1, -1)
+    # A target with no candidate (pos -1) may be the last group, whose start is len(cands):
+    # clip the gather (np.where evaluates both sides), the -1 is put back by the mask.
+    at = np.minimum(ptr[:-1] + np.maximum(pos, 0), max(len(cands) - 1, 0))
+    parent = np.where(pos >= 0, cands[at] if len(cands) else -1, -1)
     return _break_cycles(np.asarray(par, np.int64), np.asarray(targets, np.int64), parent,
-                         np.asarray(root_like)), prob
+                         np.asarray(root_like), _time_order(ts, tie)), prob
+
+
+def _time_order(ts, tie=None):
+    """Nodes earliest first, ties by ``tie`` (default node number)."""
+    ts = np.asarray(ts, np.float64)
+    if tie is None:
+        return np.argsort(ts, kind="mergesort")
+    return np.lexsort((np.asarray(tie, np.int64), ts))
 
 
 def features(ts, par, acct, root_like, is_cand, targets, interactions=None, texts=None,
-             max_cands: int = MAX_CANDIDATES, cand=None, loo: bool = False):
+             max_cands: int = MAX_CANDIDATES, cand=None, loo: bool = False, tie=None):
     """(X, ptr, cands): the feature rows of every target's candidates (see :func:`infer`).
     ``loo``: the targets' own observed links are left out of the counts (for fitting)."""
     ts = np.ascontiguousarray(ts, np.float64)
@@ -148,7 +161,8 @@ def features(ts, par, acct, root_like, is_cand, targets, interactions=None, text
     is_cand = np.ascontiguousarray(is_cand, np.int64)
     targets = np.ascontiguousarray(targets, np.int64)
     if cand is None:
-        ptr, cands = rk.earlier_candidates(ts, par, is_cand, root_like, targets, int(max_cands))
+        ptr, cands = rk.earlier_in_order(_time_order(ts, tie), par, is_cand, root_like, targets,
+                                         int(max_cands))
     else:
         ptr, cands = (np.ascontiguousarray(a, np.int64) for a in cand)
     if interactions is None:
@@ -162,13 +176,17 @@ def features(ts, par, acct, root_like, is_cand, targets, interactions=None, text
     return X, ptr, cands
 
 
-def _break_cycles(par, targets, chosen, root_like):
+def _break_cycles(par, targets, chosen, root_like, order):
     # Candidates are strictly earlier, so chosen links alone cannot loop; observed links that
-    # run backwards in time could. A target whose chain returns to itself goes to a root.
+    # run backwards in time could. A target whose chain returns to itself goes to the earliest
+    # root (by ``order``, not node number: that would depend on the arrival order).
     full = par.copy()
     full[targets] = chosen
-    roots = np.flatnonzero(root_like == 1)
-    for q, s in enumerate(targets.tolist()):
+    roots = order[root_like[order] == 1]
+    pos = np.empty(len(order), np.int64)
+    pos[order] = np.arange(len(order))
+    for q in np.argsort(pos[targets], kind="stable").tolist():  # targets in time order
+        s = int(targets[q])
         x, steps = full[s], 0
         while x >= 0 and x != s and steps <= len(full):
             x, steps = full[x], steps + 1
@@ -224,12 +242,36 @@ def reconstruct_parents(graph, interactions=None, weights=None, texts=None) -> d
     ts, par, acct, root_like, is_cand, targets = graph_arrays(graph, interactions)
     if not len(targets):
         return {}
+    # Among equal times, parents before children (so chosen links cannot close a cycle through
+    # observed ones that do not run backwards in time), then by event id.
+    tie = np.empty(len(ts), np.int64)
+    tie[np.lexsort((tie_rank(graph), rk.depths(par)))] = np.arange(len(ts))
     txt = None
     if texts is not None:
         ids = graph.event_ids()
         txt = [texts.get(e) if e is not None else None for e in ids]
-    parent, _ = infer(ts, par, acct, root_like, is_cand, targets, interactions, weights, txt)
+    parent, _ = infer(ts, par, acct, root_like, is_cand, targets, interactions, weights, txt,
+                      tie=tie)
     ids = graph.ev.strings(np.maximum(parent, 0))
     tid = graph.ev.strings(targets)
     acct_ph = (graph.kf[np.maximum(parent, 0)] & FLAG_ACCOUNT_PLACEHOLDER) != 0
     return {t: (None if p < 0 or ph else e) for t, p, e, ph in zip(tid, parent.tolist(), ids, acct_ph.tolist())}
+
+
+def tie_rank(graph) -> np.ndarray:
+    """Rank of every node by its event id (an account's placeholder, which has none, by its
+    account id after all events): a tie-break that does not depend on the arrival order.
+
+    >>> from graph import CascadeGraph
+    >>> g = CascadeGraph()
+    >>> _ = g.add_batch(["b", "a"], ["u", "v"], np.array([5, 5]), [None, None], [None, "w"])
+    >>> g.event_ids(), tie_rank(g).tolist()
+    (['b', 'a', None], [1, 0, 2])
+    """
+    n = graph.n_nodes
+    events = graph.event_ids()
+    accounts = graph.ac.strings(graph.acct[:n])
+    keys = [(0, e) if e is not None else (1, a or "") for e, a in zip(events, accounts)]
+    rank = np.empty(n, np.int64)
+    rank[sorted(range(n), key=keys.__getitem__)] = np.arange(n)
+    return rank

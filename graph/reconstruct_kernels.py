@@ -62,8 +62,16 @@ def depths(par):
 def earlier_candidates(ts, par, is_cand, root_like, targets, max_cands):
     """For each target: candidates strictly earlier by (ts, node), not in the target's observed
     subtree, most recent first; at most ``max_cands`` recent ones plus every root-like node."""
-    n = ts.shape[0]
     order = np.argsort(ts, kind="mergesort")  # stable: ties keep node order
+    return earlier_in_order(order, par, is_cand, root_like, targets, max_cands)
+
+
+@numba.njit(cache=True)
+def earlier_in_order(order, par, is_cand, root_like, targets, max_cands):
+    """:func:`earlier_candidates` with the time order given (``order``: nodes earliest first).
+    Why: node numbers follow arrival, so ties in ts broken by node make the candidates depend
+    on the input order; the caller breaks ties by event id instead."""
+    n = order.shape[0]
     rank = np.empty(n, np.int64)
     for i in range(n):
         rank[order[i]] = i
