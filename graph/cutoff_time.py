@@ -203,7 +203,13 @@ def cutoff_at(graph, k: int = 10, t_ms: int | None = None, coef=None, acct_coef=
     n = graph.n_nodes
     if n == 0 or k <= 0:
         return []
-    par = graph._view()[0].astype(np.int64)
+    view = graph._view()
+    par = view[0].astype(np.int64)
+    # A node with no present event under it (an account's placeholder whose children resolved
+    # elsewhere; it exists only when a child arrived before the account's first event) is no
+    # part of the forest: it must neither exclude its account nor add to its value, else the
+    # answer depends on the arrival order.
+    alive = view[2][:n] > 0
     present = (graph.kf[:n] & FLAG_PRESENT) != 0
     ts = graph.ts[:n].astype(np.float64) / 1000.0
     t = float(ts[present].max()) if t_ms is None else t_ms / 1000.0
@@ -214,8 +220,8 @@ def cutoff_at(graph, k: int = 10, t_ms: int | None = None, coef=None, acct_coef=
     ts = np.where(present, ts, np.where(np.isfinite(est), est, t))
     acct = graph.acct[:n].astype(np.int64)
     roots = par < 0
-    excluded = set(acct[roots & (acct >= 0)].tolist())
-    fut = forecast(par, ts, present, t, coef)
+    excluded = set(acct[roots & alive & (acct >= 0)].tolist())
+    fut = np.where(alive, forecast(par, ts, present, t, coef), 0.0)
     # Ties between accounts go by account id: account numbers follow the arrival order.
     names_all = graph.ac.strings(np.arange(graph.ac.count))
     tie = np.empty(len(names_all), np.int64)

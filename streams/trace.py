@@ -12,7 +12,8 @@ def trace_answer(graph, k: int = 10, parents: dict | None = None, cutoff: list |
     ``confidence`` in [0, 1], graph/confidence.py); cut-off accounts (origins excluded) are
     ranked by the shares each would have prevented. ``parents`` (reconstructed links, see
     graph/reconstruct.py) adds a ``"parents"`` key: one entry per present share with no parent
-    (no parent ids, or a parent event that never arrived and whose account nobody named); the
+    (no parent ids; a parent event that never arrived and whose account nobody named; or a
+    parent account link cut to break a cycle of such links, graph/cascade.py); the
     value is an event id of the rumour (an event, or a missing event its children name), or
     null when no parent can be inferred (no earlier candidate) or the best one is an account
     known only from its children (a deleted post without an id); ``cutoff`` replaces the cut-off list (e.g.
