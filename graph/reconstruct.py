@@ -23,6 +23,7 @@ from graph.types import FLAG_ACCOUNT_PLACEHOLDER, FLAG_PRESENT, KIND_MASK
 POST_KIND = 0
 SHARE_KIND = 1
 MAX_CANDIDATES = 400
+TARGETS_PER_CHUNK = 2048
 
 # Fitted on the Weibo training half (benchmarks/accuracy_parents.py, JSON weights.model), order as
 # reconstruct_kernels.FEATURE_NAMES.
@@ -130,14 +131,22 @@ def infer(ts, par, acct, root_like, is_cand, targets, interactions=None, weights
     >>> p.tolist()
     [0]
     """
-    X, ptr, cands = features(ts, par, acct, root_like, is_cand, targets, interactions, texts,
-                             max_cands, cand, tie=tie)
+    targets = np.asarray(targets, np.int64)
     w = DEFAULT_WEIGHTS if weights is None else np.asarray(weights, np.float64)
-    pos, prob = choice.choose(X, ptr, w)
-    # A target with no candidate (pos -1) may be the last group, whose start is len(cands):
-    # clip the gather (np.where evaluates both sides), the -1 is put back by the mask.
-    at = np.minimum(ptr[:-1] + np.maximum(pos, 0), max(len(cands) - 1, 0))
-    parent = np.where(pos >= 0, cands[at] if len(cands) else -1, -1)
+    # Targets in chunks: a target has up to max_cands feature rows, so all at once held
+    # 30,000 parentless shares x 400 rows x 12 features = 1.2 GB.
+    step = len(targets) if cand is not None else TARGETS_PER_CHUNK
+    parent = np.full(len(targets), -1, np.int64)
+    prob = np.zeros(len(targets))
+    for lo in range(0, len(targets), max(step, 1)):
+        part = targets[lo:lo + step]
+        X, ptr, cands = features(ts, par, acct, root_like, is_cand, part, interactions, texts,
+                                 max_cands, cand, tie=tie)
+        pos, prob[lo:lo + step] = choice.choose(X, ptr, w)
+        # A target with no candidate (pos -1) may be the last group, whose start is
+        # len(cands): clip the gather (np.where evaluates both sides); the mask puts -1 back.
+        at = np.minimum(ptr[:-1] + np.maximum(pos, 0), max(len(cands) - 1, 0))
+        parent[lo:lo + step] = np.where(pos >= 0, cands[at] if len(cands) else -1, -1)
     return _break_cycles(np.asarray(par, np.int64), np.asarray(targets, np.int64), parent,
                          np.asarray(root_like), _time_order(ts, tie)), prob
 
@@ -178,22 +187,32 @@ def features(ts, par, acct, root_like, is_cand, targets, interactions=None, text
 
 def _break_cycles(par, targets, chosen, root_like, order):
     # Candidates are strictly earlier, so chosen links alone cannot loop; observed links that
-    # run backwards in time could. A target whose chain returns to itself goes to the earliest
-    # root (by ``order``, not node number: that would depend on the arrival order).
+    # run backwards in time could. On each cycle, the target first in time (by ``order``, not
+    # node number: that would depend on the arrival order) goes to the earliest root. One walk
+    # with states (0 new, 1 on the current path, 2 done) finds every cycle in O(n); walking each
+    # target's chain to its root was O(targets * depth).
     full = par.copy()
     full[targets] = chosen
     roots = order[root_like[order] == 1]
     pos = np.empty(len(order), np.int64)
     pos[order] = np.arange(len(order))
+    slot = np.full(len(full), -1, np.int64)
+    slot[targets] = np.arange(len(targets))
+    state = np.zeros(len(full), np.int8)
     for q in np.argsort(pos[targets], kind="stable").tolist():  # targets in time order
-        s = int(targets[q])
-        x, steps = full[s], 0
-        while x >= 0 and x != s and steps <= len(full):
-            x, steps = full[x], steps + 1
-        if x == s:
+        path = []
+        x = int(targets[q])
+        while x >= 0 and state[x] == 0:
+            state[x] = 1
+            path.append(x)
+            x = int(full[x])
+        if x >= 0 and state[x] == 1:  # the path closed a cycle starting at x
+            cycle = path[path.index(x):]
+            s = min((c for c in cycle if slot[c] >= 0), key=lambda c: pos[c])
             fallback = int(roots[0]) if len(roots) and roots[0] != s else -1
-            chosen[q] = fallback
+            chosen[slot[s]] = fallback
             full[s] = fallback
+        state[path] = 2
     return chosen
 
 

@@ -75,6 +75,16 @@ def earlier_in_order(order, par, is_cand, root_like, targets, max_cands):
     rank = np.empty(n, np.int64)
     for i in range(n):
         rank[order[i]] = i
+    n_rl = 0
+    for i in range(n):
+        if root_like[order[i]] == 1 and is_cand[order[i]] != 0:
+            n_rl += 1
+    rl_rank = np.empty(n_rl, np.int64)  # ranks of the root-like candidates, ascending
+    n_rl = 0
+    for i in range(n):
+        if root_like[order[i]] == 1 and is_cand[order[i]] != 0:
+            rl_rank[n_rl] = i
+            n_rl += 1
     cptr, kids = _children(par)
     mark = np.zeros(n, np.int64)  # == target stamp when inside the target's subtree
     stack = np.empty(n, np.int64)
@@ -95,20 +105,38 @@ def earlier_in_order(order, par, is_cand, root_like, targets, max_cands):
                 stack[top] = kids[j]
                 top += 1
         taken = 0
-        for r in range(rank[s] - 1, -1, -1):
+        r = rank[s] - 1
+        while r >= 0 and taken < max_cands:
             c = order[r]
+            r -= 1
             if is_cand[c] == 0 or mark[c] == stamp:
                 continue
-            if taken < max_cands or root_like[c] == 1:
-                if m >= out.shape[0]:
-                    bigger = np.empty(out.shape[0] * 2, np.int64)
-                    bigger[:m] = out[:m]
-                    out = bigger
-                out[m] = c
-                m += 1
-                taken += 1
+            if m >= out.shape[0]:
+                out = _bigger(out, m)
+            out[m] = c
+            m += 1
+            taken += 1
+        # Past the recent ones only root-like nodes count: walk their list, not every earlier
+        # node (that made a rumour of n parentless shares O(n^2)).
+        j = np.searchsorted(rl_rank, r, side="right") - 1
+        while j >= 0:
+            c = order[rl_rank[j]]
+            j -= 1
+            if mark[c] == stamp:
+                continue
+            if m >= out.shape[0]:
+                out = _bigger(out, m)
+            out[m] = c
+            m += 1
         ptr[q + 1] = m
     return ptr, out[:m]
+
+
+@numba.njit(cache=True)
+def _bigger(out, m):
+    bigger = np.empty(out.shape[0] * 2, np.int64)
+    bigger[:m] = out[:m]
+    return bigger
 
 
 @numba.njit(cache=True)
