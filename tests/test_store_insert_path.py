@@ -232,3 +232,71 @@ def test_share_event_rows_views_on_chdb_count_each_event_once(chdb_store):
     minute = TS0 // 60_000 * 60_000
     assert sorted(chdb_store.minute_counts("r"), key=str) == sorted(
         [(minute, None, "debunk", 1), (minute, "CN-11", "debunk", 1)], key=str)
+
+
+def _plain_minute_counts(batch: EventBatch, rumour: str) -> dict:
+    plain: dict = {}
+    for r in batch.rows():
+        if r["rumour_id"] == rumour:
+            key = (r["ts"] // 60_000 * 60_000, r["region"], r["kind"])
+            plain[key] = plain.get(key, 0) + 1
+    return plain
+
+
+def _insert_rows_chdb(store, batch: EventBatch) -> None:
+    """What ClickHouseStore.write sends, inserted into chDB's share_event_rows."""
+    import pyarrow as pa
+
+    fields, texts, ts_ms = event_rows_columns(batch)
+    packed_rows = pa.table({"fields": pa.array(fields, pa.binary()), "text": pa.array(texts, pa.binary()),
+                            "ts_ms": pa.array(ts_ms, pa.int64())})
+    # Python(name) is resolved by chDB from the calling frames' local variables.
+    store._command(f"INSERT INTO {store.database}.share_event_rows SELECT * FROM Python(packed_rows)")
+
+
+def _minute_parts(store) -> int:
+    return store._rows(f"SELECT count() FROM system.parts WHERE database = '{store.database}' "
+                       "AND table = 'share_minute_counts' AND active")[0][0]
+
+
+def test_packed_rows_on_chdb_are_counted_once_by_one_view(chdb_store):
+    """On a current engine (006 applied) the packed path counts every event once, as a plain
+    count does, through one view: one minute-counts part per INSERT, not two."""
+    batch = rich_batch()
+    _insert_rows_chdb(chdb_store, batch)
+    for rumour in sorted(set(batch.rumour_id)):
+        counts = chdb_store.minute_counts(rumour)
+        assert {(m, reg, k): n for m, reg, k, n in counts} == _plain_minute_counts(batch, rumour)
+    months = len({int(t) // 1000 // 86_400 // 31 for t in batch.ts_ms})  # rich_batch: 3 months
+    assert months == 3
+    assert _minute_parts(chdb_store) == months  # one part per partition, one feeder
+
+
+def test_chdb_database_made_before_006_upgrades_without_losing_or_doubling_counts(chdb_store):
+    import sql
+
+    db = chdb_store.database + "_old"
+    old = [m for m in sql.load_migrations() if m.version != 6]  # as before 006 existed
+    first, second = rich_batch(), rich_batch()
+    second.event_id = [e + "-later" for e in second.event_id]
+    from streams.store.embedded import ChdbStore
+
+    store = ChdbStore("chdb://", database=db)
+    try:
+        sql.migrate(store._execute, db, migrations=old)
+        assert "share_event_rows_minutes_mv" in {r[0] for r in store._rows(
+            f"SELECT name FROM system.tables WHERE database = '{db}'")}
+        _insert_rows_chdb(store, first)  # both views feed the counts here
+        assert store.migrate() == ["006_minute_counts_once"]
+        _insert_rows_chdb(store, second)
+        _insert_rows_chdb(store, first)  # a re-delivery after the upgrade
+        for rumour in sorted(set(first.rumour_id)):
+            got = {(m, reg, k): n for m, reg, k, n in store.minute_counts(rumour)}
+            want = _plain_minute_counts(first, rumour)
+            for key, n in _plain_minute_counts(second, rumour).items():
+                want[key] = want.get(key, 0) + n
+            assert got == want
+        assert store.count_events() == len(first) + len(second)
+    finally:
+        store._command(f"DROP DATABASE IF EXISTS {db}")
+        store.close()
