@@ -143,10 +143,13 @@ def run_variant(url: str, name: str, parts: list, pid) -> dict:
         _settle(store)
         p1 = proc_cpu_s(pid)
         insert, files = _insert_profile(store, qids)
+        # Merges left undone are work deferred, not saved: report the parts the run ends with.
+        parts_after = store._rows(f"SELECT count() FROM system.parts WHERE database = '{store.database}' "
+                                  "AND active")[0][0]
         process = (p1 - p0) * 1e6
         return {"insert_us": round(insert / rows, 3), "process_us": round(process / rows, 3),
                 "merge_us": round((process - insert) / rows, 3), "client_us": round(client * 1e6 / rows, 3),
-                "files_per_insert": files / len(parts)}
+                "files_per_insert": files / len(parts), "parts_after": parts_after}
     finally:
         qid[0] = None
         store.drop()
