@@ -43,7 +43,8 @@ FROM {database}.share_event_rows;
 -- Per-minute counts as share_minute_counts_mv computes them (a null region is ''): 18.16 does
 -- not run share_events' own views for rows another view writes there, so this view feeds the
 -- counts. Newer servers do run them, so there the same events reach share_minute_counts twice;
--- the states are sets of event ids (uniqExactState) and a set merged with itself is unchanged.
+-- the states are sets of event ids (uniqExactState) and a set merged with itself is unchanged,
+-- but the work is double: 006 drops this view on servers from 22.3.
 CREATE MATERIALIZED VIEW IF NOT EXISTS {database}.share_event_rows_minutes_mv
 TO {database}.share_minute_counts
 AS SELECT

@@ -8,7 +8,8 @@ use its own.
 
 A file whose first lines contain ``-- requires-version: X.Y`` is a version-gated extra: it is
 applied only when ``SELECT version()`` is at least X.Y, and is not recorded otherwise (so it is
-applied after the server is upgraded). None of the current files needs one.
+applied after the server is upgraded). 006 is one: it drops a view that only servers newer
+than 18.16 can do without.
 
 Applied files are recorded in ``{database}.schema_migrations``; re-running is a no-op. Every
 statement is also ``IF NOT EXISTS``, so two processes migrating at once, or a run interrupted

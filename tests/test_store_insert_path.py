@@ -232,3 +232,4 @@ def test_share_event_rows_views_on_chdb_count_each_event_once(chdb_store):
     minute = TS0 // 60_000 * 60_000
     assert sorted(chdb_store.minute_counts("r"), key=str) == sorted(
         [(minute, None, "debunk", 1), (minute, "CN-11", "debunk", 1)], key=str)
+

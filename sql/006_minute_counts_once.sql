@@ -1,0 +1,15 @@
+-- requires-version: 22.3
+-- One minute-count view per INSERT on engines that run share_events' own views for rows a
+-- view writes there. There share_event_rows_mv (005) writes share_events, share_minute_counts_mv
+-- (002) fires on those rows, and share_event_rows_minutes_mv (005) fed share_minute_counts the
+-- same events a second time: twice the grouping, twice the uniqExactState sets, two parts per
+-- INSERT in share_minute_counts (and their merges). Counts were right (a set merged with
+-- itself is unchanged) but the work was double: on chDB 26.9, 200,000 events through
+-- share_event_rows cost 6.2 us/event of engine CPU with both views and 4.1 with this file
+-- applied (benchmarks/RESULTS.md, "Session 5: server CPU per event").
+-- 002's view stays: it also counts what is inserted straight into share_events (the chDB
+-- store, ClickHouseStore.insert_events_direct). clickhouse-server 18.16 does not run it for
+-- view-written rows, so there 005's view is the only feeder and this file is not applied.
+-- Gated at 22.3 (an LTS) to be safe: newer servers push a view's output through its TO
+-- table's own views; versions between keep both views (right counts, double work).
+DROP TABLE IF EXISTS {database}.share_event_rows_minutes_mv;
