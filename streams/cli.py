@@ -72,6 +72,8 @@ def cmd_trace(args) -> int:
     if k < 0:
         raise ValueError("--cutoff-k must be >= 0")
     observe = None if args.observe is None else parse_duration(args.observe)
+    if observe is not None and not 0 <= observe < 1e12:  # NaN, inf and negatives are refused
+        raise ValueError(f"--observe must be a duration >= 0, got {args.observe!r}")
     # The trace needs only the graphs; a store is used when one is asked for.
     store = _open_embedded_store(args.store or "none")
     dead, answers = run_trace(iter_messages(args.files), settings, k, observe, args.parents,

@@ -50,3 +50,15 @@ def test_negative_cutoff_k_is_a_clear_error(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "streams.cli", "trace", path, "--json",
                            "--cutoff-k", "-1"], capture_output=True, timeout=120)
     assert proc.returncode == 2 and b"--cutoff-k" in proc.stderr
+
+
+def test_bad_observe_durations_are_clear_errors(tmp_path):
+    path = tmp_path / "x.jsonl"
+    path.write_bytes(orjson.dumps({"event_id": "e", "rumour_id": "r", "account_id": "a",
+                                   "ts": 1_500_000_000_000}) + b"\n")
+    for bad in ("-1h", "inf", "nan", "soon"):
+        proc = subprocess.run([sys.executable, "-m", "streams.cli", "trace", path, "--json",
+                               f"--observe={bad}"], capture_output=True, timeout=120)
+        assert proc.returncode == 2 and b"rumour: error" in proc.stderr, (bad, proc.stderr[-300:])
+    ok = rumour("trace", path, "--json", "--observe", "0s")
+    assert orjson.loads(ok.stdout)["events"] == 1
