@@ -135,6 +135,7 @@ def audit_quick(audit: Audit, dataset: str, cascades: dict, seed: int) -> None:
         audit.one(dataset, variant + "_shuffled", v, 10, parents=True,
                   lines=lines_of(v, random.Random(seed + 9)), reference=ref)
         audit.one(dataset, variant, v, 10, observe=3600.0)
+        audit.one(dataset, variant, v, 10, observe=3600.0, parents=True)
 
 
 def audit_dataset(audit: Audit, dataset: str, cascades: dict, seed: int) -> None:
@@ -169,10 +170,11 @@ def audit_dataset(audit: Audit, dataset: str, cascades: dict, seed: int) -> None
     for variant, make in VARIANTS.items():
         v = make(cascades, random.Random(f"{seed}:{variant}"))
         ref = {}
-        for parents, observe in ((False, None), (True, None), (False, 3600.0)):
+        flag_sets = ((False, None), (True, None), (False, 3600.0), (True, 3600.0))
+        for parents, observe in flag_sets:
             ref[(parents, observe)] = audit.one(dataset, variant, v, 10, observe, parents)
         # Order: the same events in another order give the same answer, every flag set.
-        for parents, observe in ((False, None), (True, None), (False, 3600.0)):
+        for parents, observe in flag_sets:
             audit.one(dataset, variant + "_shuffled", v, 10, observe, parents,
                       lines=lines_of(v, random.Random(rng.random())), reference=ref[(parents, observe)])
 
