@@ -45,6 +45,8 @@ from __future__ import annotations
 import threading
 from collections import deque
 
+import numpy as np
+
 from streams.events import KIND_CODE
 from streams.governance.alert_counting import AlertCounting, _Rumour
 from streams.governance.alert_rules import AlertRules
@@ -175,8 +177,10 @@ class AlertRouter(AlertCounting, AlertRules):
                 if rumour_id in rumour_ids:
                     pending.update((rumour_id, batch.event_id[i]) for i in rows[~view.debunk[rows]].tolist())
         stored = self.loader(sorted(rumour_ids))
-        stored = stored.take([i for i, (r, e) in enumerate(zip(stored.rumour_id, stored.event_id))
-                              if r in rumour_ids and (r, e) not in pending])
+        # An int array: an empty list would index as floats (a false "dropped" finds only the
+        # batch being counted, i.e. nothing to replay).
+        stored = stored.take(np.array([i for i, (r, e) in enumerate(zip(stored.rumour_id, stored.event_id))
+                                       if r in rumour_ids and (r, e) not in pending], dtype=np.int64))
         for rumour_id in rumour_ids:
             self._rumours[rumour_id] = _Rumour()
         self._replaying = True
