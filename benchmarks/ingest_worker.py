@@ -132,7 +132,9 @@ def _bench_page(app, counters: Counters) -> None:
         async def get(self, request: Request) -> Response:
             pipeline = getattr(app, "pipeline", None)  # None in the no-op app
             assigned = None if pipeline is None else current_stats(app, pipeline)["assigned_partitions"]
-            return self.json({**counters.snapshot(), "assigned": assigned})
+            # Thread names by native id: a profiler reads per-thread CPU from /proc/<pid>/task.
+            threads = {str(t.native_id): t.name for t in threading.enumerate()}
+            return self.json({**counters.snapshot(), "assigned": assigned, "threads": threads})
 
 
 def ours_app(settings: Settings, counters: Counters) -> faust.App:
