@@ -16,6 +16,7 @@ over batches; cpu_s = this process's user+system CPU seconds).
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import threading
 import time
@@ -41,6 +42,7 @@ class Counters:
     def __init__(self, events_per_message: int):
         self.k = events_per_message
         self.lock = threading.Lock()
+        self.gc = GcClock()
         self.data = {"events": 0, "messages": 0, "batches": 0, "first_end": None, "last_end": None,
                      "first_events": 0, "busy_s": 0.0, "decode_s": 0.0, "graph_s": 0.0,
                      "store_s": 0.0, "restore_s": 0.0, "refuse_s": 0.0}
@@ -63,7 +65,29 @@ class Counters:
 
     def snapshot(self) -> dict:
         with self.lock:
-            return {**self.data, "cpu_s": cpu_seconds()}
+            return {**self.data, "cpu_s": cpu_seconds(), "gc": self.gc.snapshot()}
+
+
+class GcClock:
+    """Wall seconds and runs of the garbage collector per generation (``gc.callbacks``; the
+    collector holds the GIL, so its wall time is CPU time of the thread that triggered it)."""
+
+    def __init__(self):
+        self.seconds = [0.0, 0.0, 0.0]
+        self.runs = [0, 0, 0]
+        self._t0 = 0.0
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase, info):
+        if phase == "start":
+            self._t0 = time.perf_counter()
+        else:
+            g = info["generation"]
+            self.seconds[g] += time.perf_counter() - self._t0
+            self.runs[g] += 1
+
+    def snapshot(self) -> dict:
+        return {"seconds": [round(s, 4) for s in self.seconds], "runs": list(self.runs)}
 
 
 class TimedDecoder(Decoder):
@@ -197,9 +221,9 @@ def main(argv=None) -> None:
         app = ours_app(settings, counters)
     else:
         app = noop_app(settings, counters)
-    from faust.worker import Worker
+    from streams.app import faust_worker
 
-    Worker(app, loglevel="warning").execute_from_commandline()
+    faust_worker(app, "warning").execute_from_commandline()
 
 
 if __name__ == "__main__":

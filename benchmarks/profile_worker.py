@@ -68,6 +68,7 @@ def one_run(args, topic: str, n_events: int, run: int) -> dict:
     try:
         w.wait_ready()
         t0 = thread_ticks(proc.pid)
+        gc0 = (w.bench() or {}).get("gc")
         services = kit.service_pids()
         s0 = kit.services_cpu_s(services)
         if args.pyspy:
@@ -96,11 +97,15 @@ def one_run(args, topic: str, n_events: int, run: int) -> dict:
         per_thread[name] += round((t1[tid] - t0.get(tid, 0)) / hz / n * 1e6, 2)
     per_thread = {k: v for k, v in sorted(per_thread.items(), key=lambda kv: -kv[1]) if v}
     rate = kit.rate_of(b)
-    return {"tree": str(tree), "run": run, "events": n, "eps": round(rate) if rate else None,
+    out = {"tree": str(tree), "run": run, "events": n, "eps": round(rate) if rate else None,
             "worker_us": round(sum(per_thread.values()), 2), "threads_us": per_thread,
             "services_us": {k: round((s1[k] - s0[k]) / n * 1e6, 2) for k in s1},
             "steps_s": {k: round(b[k], 3) for k in ("decode_s", "restore_s", "refuse_s", "graph_s", "store_s")},
             "tids": names, "load_average": load_average()}
+    if gc0 and b.get("gc"):  # this tree's worker clocks its garbage collector
+        out["gc_us"] = [round((b["gc"]["seconds"][g] - gc0["seconds"][g]) / n * 1e6, 3) for g in range(3)]
+        out["gc_runs"] = [b["gc"]["runs"][g] - gc0["runs"][g] for g in range(3)]
+    return out
 
 
 def main(argv=None) -> int:
