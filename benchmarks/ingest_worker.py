@@ -223,6 +223,10 @@ def main(argv=None) -> None:
         app = noop_app(settings, counters)
     from streams.app import faust_worker
 
+    if args.mode == "ours":
+        from streams.app import tune_gc
+
+        tune_gc()  # as run_worker does
     faust_worker(app, "warning").execute_from_commandline()
 
 

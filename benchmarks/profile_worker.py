@@ -81,6 +81,8 @@ def one_run(args, topic: str, n_events: int, run: int) -> dict:
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         b = w.wait_events(n_events)
         t1 = thread_ticks(proc.pid)
+        with open(f"/proc/{proc.pid}/statm") as f:
+            rss_mb = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
         s1 = kit.services_cpu_s(services)
     finally:
         if spy is not None:
@@ -101,7 +103,7 @@ def one_run(args, topic: str, n_events: int, run: int) -> dict:
             "worker_us": round(sum(per_thread.values()), 2), "threads_us": per_thread,
             "services_us": {k: round((s1[k] - s0[k]) / n * 1e6, 2) for k in s1},
             "steps_s": {k: round(b[k], 3) for k in ("decode_s", "restore_s", "refuse_s", "graph_s", "store_s")},
-            "tids": names, "load_average": load_average()}
+            "tids": names, "rss_mb": round(rss_mb), "load_average": load_average()}
     if gc0 and b.get("gc"):  # this tree's worker clocks its garbage collector
         out["gc_us"] = [round((b["gc"]["seconds"][g] - gc0["seconds"][g]) / n * 1e6, 3) for g in range(3)]
         out["gc_runs"] = [b["gc"]["runs"][g] - gc0["runs"][g] for g in range(3)]
