@@ -45,6 +45,18 @@ def thread_ticks(pid: int) -> dict[str, int]:
     return dict(out)
 
 
+def _drop_database(url: str) -> None:
+    """Each run writes its own database; drop it once the run is measured."""
+    from clickhouse_driver import Client
+
+    base, name = url.rsplit("/", 1)
+    host, _, port = base.split("://", 1)[1].partition(":")
+    try:
+        Client(host, port=int(port or 9000)).execute(f"DROP DATABASE IF EXISTS {name}")
+    except Exception as exc:  # a leftover database costs disk only
+        print(f"could not drop {name}: {exc}", file=sys.stderr)
+
+
 def load_average() -> float:
     return round(os.getloadavg()[0], 2)
 
@@ -89,6 +101,7 @@ def one_run(args, topic: str, n_events: int, run: int) -> dict:
             spy.send_signal(2)
             spy.wait(60)
         w.stop()
+        _drop_database(db)
     hz = os.sysconf("SC_CLK_TCK")
     n = b["events"]
     # Python thread names from the worker's /bench page (main's worker has none: ids then).
