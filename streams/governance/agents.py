@@ -86,9 +86,13 @@ class AlertSender:
                 for key, value in messages:
                     await self.fallback.send(key=key, value=value)
                 return
-            partitions = await producer.partitions_for(self.topic)
-            for partition, group in by_partition(messages, partitions).items():
-                await self._send_group(producer, partition, group)
+            try:
+                partitions = await producer.partitions_for(self.topic)
+                for partition, group in by_partition(messages, partitions).items():
+                    await self._send_group(producer, partition, group)
+            except Exception as exc:  # nobody awaits this task: say it here (the store has them)
+                self.failures += len(messages)
+                log.warning("alerts not sent to %s: %s: %s", self.topic, type(exc).__name__, exc)
 
     async def _send_group(self, producer, partition: int, group) -> None:
         batch, n = producer.create_batch(), 0
