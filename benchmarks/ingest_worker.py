@@ -25,7 +25,7 @@ import faust
 from faust.web import Request, Response, View
 
 from streams.events import Decoder
-from streams.pipeline import Pipeline, warm_up
+from streams.pipeline import Pipeline
 from streams.settings import Settings
 from streams.web import current_stats
 
@@ -217,7 +217,9 @@ def main(argv=None) -> None:
     os.makedirs(settings.data_dir, exist_ok=True)  # Faust creates only the last level
     counters = Counters(args.events_per_message)
     if args.mode == "ours":
-        warm_up()  # as run_worker does: compile the kernels before the first batch
+        from streams.app import warm_up_worker
+
+        warm_up_worker()  # as run_worker does: load the kernels before the first batch
         app = ours_app(settings, counters)
     else:
         app = noop_app(settings, counters)

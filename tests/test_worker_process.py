@@ -69,3 +69,24 @@ def test_tune_gc_raises_the_young_threshold_and_still_collects_cycles():
     # Without collections all 150,000 cycles would be alive; at most about one threshold's worth
     # (plus the weakrefs' own allocations counted against it) may wait for the next collection.
     assert alive < 2 * GC_YOUNG_THRESHOLD
+
+
+WARM_SCRIPT = r"""
+import os
+from graph.kernels_ingest import parents_outside
+from streams.governance import divisions
+from streams.governance.alert_kernels import _judge_kernel
+from streams.app import warm_up_worker
+before = (len(parents_outside.overloads), len(_judge_kernel.overloads), divisions._table.cache_info().currsize)
+warm_up_worker()
+after = (len(parents_outside.overloads), len(_judge_kernel.overloads), divisions._table.cache_info().currsize)
+os.write(1, b"%d %d %d %d %d %d\n" % (before + after))
+"""
+
+
+def test_warm_up_worker_loads_what_a_first_batch_would():
+    out = subprocess.run([sys.executable, "-c", WARM_SCRIPT], capture_output=True, text=True,
+                         timeout=300, check=True)
+    b_cross, b_judge, b_div, a_cross, a_judge, a_div = map(int, out.stdout.split())
+    assert (b_cross, b_judge, b_div) == (0, 0, 0)  # nothing loaded by the imports alone
+    assert a_cross >= 1 and a_judge >= 1 and a_div == 1
