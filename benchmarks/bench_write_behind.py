@@ -159,7 +159,7 @@ def _agent_child(mode: str, topic: str, n_messages: int, out: str, port: int) ->
         async def noop(stream):
             async for events in stream.noack_take(settings.batch_size, within=settings.batch_wait):
                 _loop_tick(state, len(events), n_messages, out)
-    from streams.app import faust_worker
+    from streams.worker_setup import faust_worker
 
     # As run_worker does (no spinner: its DEBUG root logger would tax both agents' loops).
     faust_worker(app, "warning").execute_from_commandline()

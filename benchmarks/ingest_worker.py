@@ -217,16 +217,16 @@ def main(argv=None) -> None:
     os.makedirs(settings.data_dir, exist_ok=True)  # Faust creates only the last level
     counters = Counters(args.events_per_message)
     if args.mode == "ours":
-        from streams.app import warm_up_worker
+        from streams.worker_setup import warm_up_worker
 
         warm_up_worker()  # as run_worker does: load the kernels before the first batch
         app = ours_app(settings, counters)
     else:
         app = noop_app(settings, counters)
-    from streams.app import faust_worker
+    from streams.worker_setup import faust_worker
 
     if args.mode == "ours":
-        from streams.app import tune_gc
+        from streams.worker_setup import tune_gc
 
         tune_gc()  # as run_worker does
     faust_worker(app, "warning").execute_from_commandline()

@@ -1,4 +1,4 @@
-"""The worker process's set-up (streams.app): its Faust ``Worker`` keeps the root logger at the
+"""The worker process's set-up (streams.worker_setup): its Faust ``Worker`` keeps the root logger at the
 asked level (Faust's spinner would set it to DEBUG for any level from WARNING up, and every
 library debug call then builds a record); ``tune_gc`` freezes the start-up heap and raises the
 young-generation threshold, and cyclic garbage is still collected."""
@@ -13,7 +13,7 @@ SCRIPT = r"""
 import logging, os, sys
 import faust
 from faust.worker import Worker
-from streams.app import faust_worker
+from streams.worker_setup import faust_worker
 app = faust.App("log-test", broker="kafka://127.0.0.1:9", store="memory://")
 make = faust_worker if sys.argv[1] == "ours" else (lambda a, level: Worker(a, loglevel=level))
 w = make(app, sys.argv[2])
@@ -41,7 +41,7 @@ def test_faust_default_worker_would_log_debug():
 
 GC_SCRIPT = r"""
 import gc, os, weakref
-from streams.app import GC_YOUNG_THRESHOLD, tune_gc
+from streams.worker_setup import GC_YOUNG_THRESHOLD, tune_gc
 before = gc.get_threshold()
 tune_gc()
 after = gc.get_threshold()
@@ -62,7 +62,7 @@ def test_tune_gc_raises_the_young_threshold_and_still_collects_cycles():
     out = subprocess.run([sys.executable, "-c", GC_SCRIPT], capture_output=True, text=True,
                          timeout=120, check=True)
     before0, after0, after1, frozen, alive = map(int, out.stdout.split())
-    from streams.app import GC_YOUNG_THRESHOLD
+    from streams.worker_setup import GC_YOUNG_THRESHOLD
 
     assert before0 != after0 == GC_YOUNG_THRESHOLD
     assert frozen == 1
@@ -76,7 +76,7 @@ import os
 from graph.kernels_ingest import parents_outside
 from streams.governance import divisions
 from streams.governance.alert_kernels import _judge_kernel
-from streams.app import warm_up_worker
+from streams.worker_setup import warm_up_worker
 before = (len(parents_outside.overloads), len(_judge_kernel.overloads), divisions._table.cache_info().currsize)
 warm_up_worker()
 after = (len(parents_outside.overloads), len(_judge_kernel.overloads), divisions._table.cache_info().currsize)
