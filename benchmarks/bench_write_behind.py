@@ -159,9 +159,10 @@ def _agent_child(mode: str, topic: str, n_messages: int, out: str, port: int) ->
         async def noop(stream):
             async for events in stream.noack_take(settings.batch_size, within=settings.batch_wait):
                 _loop_tick(state, len(events), n_messages, out)
-    from faust.worker import Worker
+    from streams.worker_setup import faust_worker
 
-    Worker(app, loglevel="warning").execute_from_commandline()
+    # As run_worker does (no spinner: its DEBUG root logger would tax both agents' loops).
+    faust_worker(app, "warning").execute_from_commandline()
 
 
 def agent_loop(n_events: int, per_message: int, runs: int) -> dict:

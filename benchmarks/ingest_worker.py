@@ -16,6 +16,7 @@ over batches; cpu_s = this process's user+system CPU seconds).
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import threading
 import time
@@ -24,7 +25,7 @@ import faust
 from faust.web import Request, Response, View
 
 from streams.events import Decoder
-from streams.pipeline import Pipeline, warm_up
+from streams.pipeline import Pipeline
 from streams.settings import Settings
 from streams.web import current_stats
 
@@ -41,6 +42,7 @@ class Counters:
     def __init__(self, events_per_message: int):
         self.k = events_per_message
         self.lock = threading.Lock()
+        self.gc = GcClock()
         self.data = {"events": 0, "messages": 0, "batches": 0, "first_end": None, "last_end": None,
                      "first_events": 0, "busy_s": 0.0, "decode_s": 0.0, "graph_s": 0.0,
                      "store_s": 0.0, "restore_s": 0.0, "refuse_s": 0.0}
@@ -63,7 +65,29 @@ class Counters:
 
     def snapshot(self) -> dict:
         with self.lock:
-            return {**self.data, "cpu_s": cpu_seconds()}
+            return {**self.data, "cpu_s": cpu_seconds(), "gc": self.gc.snapshot()}
+
+
+class GcClock:
+    """Wall seconds and runs of the garbage collector per generation (``gc.callbacks``; the
+    collector holds the GIL, so its wall time is CPU time of the thread that triggered it)."""
+
+    def __init__(self):
+        self.seconds = [0.0, 0.0, 0.0]
+        self.runs = [0, 0, 0]
+        self._t0 = 0.0
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase, info):
+        if phase == "start":
+            self._t0 = time.perf_counter()
+        else:
+            g = info["generation"]
+            self.seconds[g] += time.perf_counter() - self._t0
+            self.runs[g] += 1
+
+    def snapshot(self) -> dict:
+        return {"seconds": [round(s, 4) for s in self.seconds], "runs": list(self.runs)}
 
 
 class TimedDecoder(Decoder):
@@ -132,7 +156,9 @@ def _bench_page(app, counters: Counters) -> None:
         async def get(self, request: Request) -> Response:
             pipeline = getattr(app, "pipeline", None)  # None in the no-op app
             assigned = None if pipeline is None else current_stats(app, pipeline)["assigned_partitions"]
-            return self.json({**counters.snapshot(), "assigned": assigned})
+            # Thread names by native id: a profiler reads per-thread CPU from /proc/<pid>/task.
+            threads = {str(t.native_id): t.name for t in threading.enumerate()}
+            return self.json({**counters.snapshot(), "assigned": assigned, "threads": threads})
 
 
 def ours_app(settings: Settings, counters: Counters) -> faust.App:
@@ -191,13 +217,19 @@ def main(argv=None) -> None:
     os.makedirs(settings.data_dir, exist_ok=True)  # Faust creates only the last level
     counters = Counters(args.events_per_message)
     if args.mode == "ours":
-        warm_up()  # as run_worker does: compile the kernels before the first batch
+        from streams.worker_setup import warm_up_worker
+
+        warm_up_worker()  # as run_worker does: load the kernels before the first batch
         app = ours_app(settings, counters)
     else:
         app = noop_app(settings, counters)
-    from faust.worker import Worker
+    from streams.worker_setup import faust_worker
 
-    Worker(app, loglevel="warning").execute_from_commandline()
+    if args.mode == "ours":
+        from streams.worker_setup import tune_gc
+
+        tune_gc()  # as run_worker does
+    faust_worker(app, "warning").execute_from_commandline()
 
 
 if __name__ == "__main__":

@@ -28,8 +28,9 @@ import faust
 import orjson
 
 from streams.events import Decoder
-from streams.pipeline import Pipeline, warm_up
+from streams.pipeline import Pipeline
 from streams.settings import Settings
+from streams.worker_setup import faust_worker, tune_gc, warm_up_worker  # noqa: F401 (re-exported)
 
 log = logging.getLogger(__name__)
 
@@ -297,8 +298,6 @@ def _migrate_when_reachable(settings: Settings):
 
 def run_worker(settings: Settings) -> None:
     """Run a Faust worker in the foreground until interrupted."""
-    from faust.worker import Worker
-
     from streams.governance.wiring import governance_topics
     from streams.produce import kafka_bootstrap
     from streams.topics import ensure_topics
@@ -307,7 +306,7 @@ def run_worker(settings: Settings) -> None:
                                                      settings.dead_letter_topic: 1,
                                                      **governance_topics(settings)})
     # Compile the numba kernels before the first batch or query, not while a client waits.
-    warm_up()
+    warm_up_worker()
     app = create_app(settings, store=_migrate_when_reachable(settings))
-    worker = Worker(app, loglevel=settings.log_level)
-    worker.execute_from_commandline()
+    tune_gc()
+    faust_worker(app, settings.log_level).execute_from_commandline()

@@ -1,0 +1,159 @@
+"""Where the ingest worker's CPU goes: per thread, and (optionally) per function with py-spy.
+
+    python -m benchmarks.profile_worker --events 200000 --per-message 2000 --take-events 20000 \
+        [--tree /work/main] [--pyspy out.txt] [--runs 3]
+
+Produces columnar messages (the bench's seeded stream) to a fresh topic, starts the engine's
+bench worker (``benchmarks.ingest_worker --mode ours``) from ``--tree`` (its cwd and PYTHONPATH,
+so an A/B can run another checkout's engine with this script), waits until it is up, then reads
+every thread's user+system ticks from /proc/<pid>/task/*/stat before and after the drain.
+Prints one JSON line per run: worker CPU us/event, per thread (by name), events/s, load average.
+With ``--perf`` it is sampled by ``perf record -g`` (CPU time only: kernel, libc, libpython,
+numba code; thread ids map to names through the JSON's ``tids``). With ``--pyspy`` the drain is sampled by ``py-spy record --native --idle -f raw`` (collapsed
+stacks; costs the worker some CPU, so its figures are not the A/B's).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+
+import orjson
+
+from benchmarks import ingest_kit as kit
+from benchmarks.bench_ingest import columnar_pairs, shares_per_rumour
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def thread_ticks(pid: int) -> dict[str, int]:
+    """user+system clock ticks per thread id."""
+    out: Counter = Counter()
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                head, tail = f.read().rsplit(")", 1)
+        except OSError:
+            continue
+        fields = tail.split()
+        out[tid] += int(fields[11]) + int(fields[12])
+    return dict(out)
+
+
+def _drop_database(url: str) -> None:
+    """Each run writes its own database; drop it once the run is measured."""
+    from clickhouse_driver import Client
+
+    base, name = url.rsplit("/", 1)
+    host, _, port = base.split("://", 1)[1].partition(":")
+    try:
+        Client(host, port=int(port or 9000)).execute(f"DROP DATABASE IF EXISTS {name}")
+    except Exception as exc:  # a leftover database costs disk only
+        print(f"could not drop {name}: {exc}", file=sys.stderr)
+
+
+def load_average() -> float:
+    return round(os.getloadavg()[0], 2)
+
+
+def one_run(args, topic: str, n_events: int, run: int) -> dict:
+    tree = Path(args.tree).resolve()
+    port = kit.free_port()
+    app_id = f"prof-{uuid.uuid4().hex[:8]}"
+    db = f"{args.clickhouse.rstrip('/')}/prof_{uuid.uuid4().hex[:8]}"
+    batch = max(1, args.take_events // args.per_message)
+    cmd = [sys.executable, "-m", "benchmarks.ingest_worker", "--mode", "ours", "--topic", topic,
+           "--app-id", app_id, "--web-port", str(port), "--batch-size", str(batch),
+           "--batch-wait", "0.5", "--events-per-message", str(args.per_message),
+           "--partitions", "4", "--clickhouse", db, "--data-dir", f"/tmp/prof-run/{app_id}"]
+    log = open(f"/tmp/prof-{app_id}.log", "wb")
+    env = {**os.environ, "PYTHONPATH": str(tree), "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(cmd, cwd=tree, stdout=log, stderr=subprocess.STDOUT, env=env)
+    w = kit.Worker.__new__(kit.Worker)  # reuse its HTTP polling on our own process
+    w.port, w.proc, w.log, w.log_path = port, proc, log, log.name
+    spy = None
+    try:
+        w.wait_ready()
+        t0 = thread_ticks(proc.pid)
+        gc0 = (w.bench() or {}).get("gc")
+        services = kit.service_pids()
+        s0 = kit.services_cpu_s(services)
+        if args.pyspy:
+            spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "--native", "--threads", "-r", str(args.rate),
+                                    "-p", str(proc.pid), "-o", f"{args.pyspy}.{run}", "-f", "raw"],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if args.perf:
+            spy = subprocess.Popen(["perf", "record", "-F", str(args.rate), "-g", "-p", str(proc.pid),
+                                    "-o", f"{args.perf}.{run}"],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        b = w.wait_events(n_events)
+        t1 = thread_ticks(proc.pid)
+        with open(f"/proc/{proc.pid}/statm") as f:
+            rss_mb = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+        s1 = kit.services_cpu_s(services)
+    finally:
+        if spy is not None:
+            spy.send_signal(2)
+            spy.wait(60)
+        w.stop()
+        _drop_database(db)
+    hz = os.sysconf("SC_CLK_TCK")
+    n = b["events"]
+    # Python thread names from the worker's /bench page (main's worker has none: ids then).
+    names = b.get("threads") or {}
+    per_thread: Counter = Counter()
+    for tid in t1:
+        name = names.get(tid, "pid" if tid == str(proc.pid) else f"tid{tid}")
+        per_thread[name] += round((t1[tid] - t0.get(tid, 0)) / hz / n * 1e6, 2)
+    per_thread = {k: v for k, v in sorted(per_thread.items(), key=lambda kv: -kv[1]) if v}
+    rate = kit.rate_of(b)
+    out = {"tree": str(tree), "run": run, "events": n, "eps": round(rate) if rate else None,
+            "worker_us": round(sum(per_thread.values()), 2), "threads_us": per_thread,
+            "services_us": {k: round((s1[k] - s0[k]) / n * 1e6, 2) for k in s1},
+            "steps_s": {k: round(b[k], 3) for k in ("decode_s", "restore_s", "refuse_s", "graph_s", "store_s")},
+            "tids": names, "rss_mb": round(rss_mb), "load_average": load_average()}
+    if gc0 and b.get("gc"):  # this tree's worker clocks its garbage collector
+        out["gc_us"] = [round((b["gc"]["seconds"][g] - gc0["seconds"][g]) / n * 1e6, 3) for g in range(3)]
+        out["gc_runs"] = [b["gc"]["runs"][g] - gc0["runs"][g] for g in range(3)]
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--events", type=int, default=200_000)
+    ap.add_argument("--per-message", type=int, default=2000)
+    ap.add_argument("--take-events", type=int, default=20_000)
+    ap.add_argument("--tree", action="append", default=None,
+                    help="checkout whose engine the worker runs (repeat to alternate trees)")
+    ap.add_argument("--runs", type=int, default=1, help="runs per tree, alternated")
+    ap.add_argument("--pyspy", default=None, help="py-spy raw output prefix")
+    ap.add_argument("--perf", default=None, help="perf record output prefix (CPU samples, -g)")
+    ap.add_argument("--rate", type=int, default=250, help="samples/s of py-spy or perf")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--broker", default="127.0.0.1:9092")
+    ap.add_argument("--clickhouse", default="clickhouse://127.0.0.1:9000")
+    args = ap.parse_args(argv)
+    from streams.topics import ensure_topics
+
+    trees = args.tree or [str(ROOT)]
+    run_id = uuid.uuid4().hex[:8]
+    topic = f"prof-columnar-{run_id}"
+    ensure_topics(args.broker, {topic: 4})
+    pairs = columnar_pairs(kit.stream_messages(args.events, args.per_message, args.seed + 1,
+                                               f"p{run_id}", shares_per_rumour(args.per_message)))
+    kit.produce(args.broker, topic, pairs)
+    for run in range(args.runs):
+        for tree in trees:
+            args.tree = tree
+            print(orjson.dumps(one_run(args, topic, args.events, run)).decode(), flush=True)
+            time.sleep(1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,92 @@
+"""The worker process's set-up (streams.worker_setup): its Faust ``Worker`` keeps the root logger at the
+asked level (Faust's spinner would set it to DEBUG for any level from WARNING up, and every
+library debug call then builds a record); ``tune_gc`` freezes the start-up heap and raises the
+young-generation threshold, and cyclic garbage is still collected."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+SCRIPT = r"""
+import logging, os, sys
+import faust
+from faust.worker import Worker
+from streams.worker_setup import faust_worker
+app = faust.App("log-test", broker="kafka://127.0.0.1:9", store="memory://")
+make = faust_worker if sys.argv[1] == "ours" else (lambda a, level: Worker(a, loglevel=level))
+w = make(app, sys.argv[2])
+w._setup_logging()
+os.write(1, b"%d\n" % logging.root.getEffectiveLevel())  # stdout may be redirected to the log
+"""
+
+
+def _root_level(which: str, level: str) -> int:
+    # A subprocess: setting up a worker's logging changes the process's root logger.
+    out = subprocess.run([sys.executable, "-c", SCRIPT, which, level], capture_output=True,
+                         text=True, timeout=120, check=True)
+    return int(out.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("level,expected", [("warning", 30), ("error", 40), ("info", 20)])
+def test_root_logger_stays_at_the_asked_level(level, expected):
+    assert _root_level("ours", level) == expected
+
+
+def test_faust_default_worker_would_log_debug():
+    # What faust_worker avoids (if Faust stops doing this, the workaround can go).
+    assert _root_level("faust", "warning") == 10
+
+
+GC_SCRIPT = r"""
+import gc, os, weakref
+from streams.worker_setup import GC_YOUNG_THRESHOLD, tune_gc
+before = gc.get_threshold()
+tune_gc()
+after = gc.get_threshold()
+class Node:
+    pass
+refs = []
+for _ in range(3 * GC_YOUNG_THRESHOLD):  # cycles only the collector can free
+    a, b = Node(), Node()
+    a.other, b.other = b, a
+    refs.append(weakref.ref(a))
+    del a, b
+alive = sum(r() is not None for r in refs)
+os.write(1, b"%d %d %d %d %d\n" % (before[0], after[0], after[1], gc.get_freeze_count() > 0, alive))
+"""
+
+
+def test_tune_gc_raises_the_young_threshold_and_still_collects_cycles():
+    out = subprocess.run([sys.executable, "-c", GC_SCRIPT], capture_output=True, text=True,
+                         timeout=120, check=True)
+    before0, after0, after1, frozen, alive = map(int, out.stdout.split())
+    from streams.worker_setup import GC_YOUNG_THRESHOLD
+
+    assert before0 != after0 == GC_YOUNG_THRESHOLD
+    assert frozen == 1
+    # Without collections all 150,000 cycles would be alive; at most about one threshold's worth
+    # (plus the weakrefs' own allocations counted against it) may wait for the next collection.
+    assert alive < 2 * GC_YOUNG_THRESHOLD
+
+
+WARM_SCRIPT = r"""
+import os
+from graph.kernels_ingest import parents_outside
+from streams.governance import divisions
+from streams.governance.alert_kernels import _judge_kernel
+from streams.worker_setup import warm_up_worker
+before = (len(parents_outside.overloads), len(_judge_kernel.overloads), divisions._table.cache_info().currsize)
+warm_up_worker()
+after = (len(parents_outside.overloads), len(_judge_kernel.overloads), divisions._table.cache_info().currsize)
+os.write(1, b"%d %d %d %d %d %d\n" % (before + after))
+"""
+
+
+def test_warm_up_worker_loads_what_a_first_batch_would():
+    out = subprocess.run([sys.executable, "-c", WARM_SCRIPT], capture_output=True, text=True,
+                         timeout=300, check=True)
+    b_cross, b_judge, b_div, a_cross, a_judge, a_div = map(int, out.stdout.split())
+    assert (b_cross, b_judge, b_div) == (0, 0, 0)  # nothing loaded by the imports alone
+    assert a_cross >= 1 and a_judge >= 1 and a_div == 1
