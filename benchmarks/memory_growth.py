@@ -29,6 +29,7 @@ import tracemalloc
 import uuid
 from pathlib import Path
 
+import numpy as np
 import orjson
 
 from benchmarks.soak_probe import mallinfo2, rss_bytes
@@ -310,6 +311,48 @@ def open_temporary_store(kind: str):
     return store
 
 
+def bookkeeping(n: int = 200_000, mb: float = 4, batch: int = 20_000, warm_batches: int = 3) -> dict:
+    """Bytes kept per rumour ever seen by the id bookkeeping alone: ``n`` one-share rumours
+    through the pipeline's "held by the store" memory and an alert router and a debunk tracker
+    capped at 1 (so every rumour is dropped), ``id_filter_mb`` = ``mb`` (0: exact sets). Growth
+    is read after ``warm_batches`` batches (filters made, tables at their high-water mark)."""
+    from streams.decoder import Decoder
+    from streams.governance.alerts import AlertRouter
+    from streams.governance.debunks import DebunkTracker
+    from streams.pipeline import Pipeline
+
+    def rumours(start):
+        rows = [{"event_id": f"e{i}", "rumour_id": f"soak{i // 5}-r{i % 5}", "account_id": f"a{i % 97}",
+                 "ts": 1_700_000_000_000 + i, "region": "370102"} for i in range(start, start + batch)]
+        return Decoder().decode([orjson.dumps(rows)])[0]
+
+    empty = rumours(0).take([0]).take(np.zeros(0, np.int64))
+    out = {"rumours": n, "id_filter_mb": mb}
+    for name in ("pipeline", "alerts", "debunks"):
+        if name == "pipeline":
+            part = Pipeline(None, id_filter_mb=mb)._stored  # prepare_batch adds each written rumour
+            feed = part.update
+        else:
+            kind = AlertRouter if name == "alerts" else DebunkTracker
+            part = kind(max_rumours=1, loader=lambda ids: empty, lister=list, id_filter_mb=mb)
+            feed = part.observe
+        tracemalloc.start(1)
+        try:
+            for k, start in enumerate(range(0, n, batch)):
+                b = rumours(start)
+                feed(b.rumour_id if name == "pipeline" else b)
+                del b
+                if k + 1 == warm_batches:
+                    gc.collect()
+                    before = tracemalloc.get_traced_memory()[0]
+            gc.collect()
+            grown = tracemalloc.get_traced_memory()[0] - before
+        finally:
+            tracemalloc.stop()
+        out[name + "_bytes_per_rumour"] = round(grown / (n - warm_batches * batch), 2)
+    return out
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--store", choices=("clickhouse", "chdb"), default="clickhouse")
@@ -327,7 +370,15 @@ def main(argv=None) -> int:
     ap.add_argument("--governance-max-rumours", type=int, default=0, help="0: follow the graph count; -1: no cap")
     ap.add_argument("--seed", type=int, default=2026)
     ap.add_argument("--out", default=None, help="write the JSON here too")
+    ap.add_argument("--bookkeeping", type=int, default=0, metavar="N",
+                    help="instead: bytes per rumour ever seen of the id bookkeeping alone, over N "
+                         "rumours, at RUMOUR_ID_FILTER_MB (0: exact sets)")
     args = ap.parse_args(argv)
+    if args.bookkeeping:
+        from streams.seen import configured_mb
+
+        print(json.dumps(bookkeeping(args.bookkeeping, configured_mb()), indent=1), flush=True)
+        return 0
     store = open_temporary_store(args.store)
     try:
         result = measure(store, args.warm, args.rumours, args.graph_memory_mb, args.frames, args.seed,

@@ -1,11 +1,12 @@
 """Issue 5, months of uptime: what a worker remembers about every rumour it ever saw (which
 rumours the store holds, which rumours' governance state was dropped) fits a fixed size
-(``id_filter_mb``, streams.seen), and a filter so small that it answers "yes" to everything gives
-the answers of exact sets: a false yes costs a store query, never a wrong answer."""
+(``id_filter_mb``, streams.seen), and filters with every bit set (a "yes" to every id) give the
+answers of exact sets: a false yes costs a store query, never a wrong answer."""
 from __future__ import annotations
 
 import tracemalloc
 
+import numpy as np
 import orjson
 import pytest
 
@@ -19,15 +20,14 @@ from tests.plugins.clickhouse import fresh_database
 from tests.test_governance_memory import CONFIG, _run, _strip
 from tests.test_pipeline_memory import all_rumours, answers, chunks, run
 
+N = 200_000
 
 
 def saturated(mb=None) -> Seen:
     """A filter with every bit set: every id "may have been seen" (the false-yes path always)."""
     seen = Seen(8)
-    seen._bits[:] = ~seen._bits[0] | seen._bits[0]
+    seen._bits[:] = np.iinfo(np.uint64).max
     return seen
-
-N = 200_000
 
 
 class _Listed:
@@ -120,7 +120,7 @@ def test_tracker_memory_of_200k_dropped_rumours_stays_at_its_size(kind, mb, n):
         assert grown > 40 * (n - 60_000), grown
 
 
-def _pair(chdb_store):
+def _other_store():
     from streams.store.embedded import ChdbStore
 
     exact_store = ChdbStore("chdb://", database=fresh_database())
@@ -133,7 +133,7 @@ def test_a_saturated_filter_gives_the_answers_of_exact_sets(chdb_store):
     everything only adds restore queries, which find nothing for new rumours."""
     batches = chunks()
     rumours = all_rumours(batches)
-    exact_store = _pair(chdb_store)
+    exact_store = _other_store()
     try:
         exact = Pipeline(exact_store, graph_memory_bytes=1, id_filter_mb=0)
         tiny = Pipeline(chdb_store, graph_memory_bytes=1)
