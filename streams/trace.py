@@ -127,7 +127,9 @@ def run_trace(messages, settings, k: int, observe: float | None = None, parents:
 
     from streams.embedded import make_pipeline, replay_messages
 
-    pipeline = make_pipeline(store, settings)
+    # --observe/--parents read every graph whole, so no store (whose memory budget could evict
+    # one); ``store`` applies to the plain trace, as before.
+    pipeline = make_pipeline(store if observe is None and not parents else None, settings)
     if observe is None and not parents:
         # The plain trace needs only the graphs, fed in batches as a replay would.
         stats = replay_messages(messages, pipeline, settings.batch_size)
