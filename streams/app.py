@@ -62,7 +62,8 @@ def create_app(settings: Settings, store=None, pipeline: Pipeline | None = None)
             store.migrate()
         pipeline = Pipeline(store, Decoder(settings.max_message_bytes, settings.max_event_bytes),
                             store_retry_seconds=settings.store_retry_seconds,
-                            graph_memory_bytes=(settings.graph_memory_mb << 20) or None)
+                            graph_memory_bytes=(settings.graph_memory_mb << 20) or None,
+                            id_filter_mb=settings.id_filter_mb)
     broker = settings.broker if "://" in settings.broker else "kafka://" + settings.broker
     app = faust.App(
         settings.app_id,
