@@ -14,10 +14,13 @@ Deriving the answers from the store instead (``SELECT ... WHERE rumour_id IN``) 
 store about every new rumour of every batch (the hot path); the filter asks it only on a "yes".
 
 With ``n`` distinct ids in ``m`` bits the false-positive rate is about ``(1 - e^(-k n / m))^k``
-(:func:`expected_false_positive_rate`): with the default 4 MB and k = 7, 0.1% at 2.2 million ids,
-1% at 3.5 million. It does not reset itself: a filter past its size keeps answering correctly,
-only with more extra queries; :meth:`Seen.false_positive_rate` reports the current estimate
-(from the fraction of bits set) so an operator can raise ``id_filter_mb``.
+(:func:`expected_false_positive_rate`): with the default 1 MB and k = 7, 0.1% at 550,000 ids,
+1% at 875,000 (4 MB: 2.2 and 3.5 million). The default is small because every id sets 7 bits at
+random, so after a few thousand ids nearly every page of the filter is resident: its whole size
+is a fixed cost of each worker from the start (3 filters). It does not reset itself: a filter
+past its size keeps answering correctly, only with more extra queries;
+:meth:`Seen.false_positive_rate` reports the current estimate (from the fraction of bits set) so
+an operator can raise ``id_filter_mb``.
 
 :class:`ExactSeen` (a set with the same methods) is what ``id_filter_mb = 0`` gives: the old
 unbounded behaviour, exact, for comparisons.

@@ -53,11 +53,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("graph_memory_mb", 2048, "RUMOUR_GRAPH_MEMORY_MB",
             "Memory budget of the rumour graphs a worker keeps (MB); beyond it the least recently "
             "touched rumours are dropped and rebuilt from the store when needed. 0: no limit.", int),
-    Setting("id_filter_mb", 4.0, "RUMOUR_ID_FILTER_MB",
+    Setting("id_filter_mb", 1.0, "RUMOUR_ID_FILTER_MB",
             "Size (MB) of each of the three fixed-size Bloom filters of rumour ids a worker keeps for "
             "every rumour ever seen (rumours the store holds; rumours whose alert counts or debunk sets "
-            "were dropped): a false yes costs one extra store query, never a wrong answer; about 1% of "
-            "them at 3.5 million rumours per 4 MB. 0: exact sets (grow ~90 bytes per rumour).", float),
+            "were dropped): a false yes costs one extra store query, never a wrong answer; about 0.1% of "
+            "them at 550,000 rumours per MB, 1% at 875,000. 0: exact sets (grow ~90 bytes per rumour).",
+            float),
     Setting("tokens_file", "", "RUMOUR_TOKENS_FILE",
             "API tokens (stored hashed) and, beside them, the pseudonym and evidence keys; empty means "
             "<project root>/.run/tokens.json. Every worker of a deployment must share it."),
