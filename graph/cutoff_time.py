@@ -135,18 +135,28 @@ def greedy_accounts(par, acct, value, k: int, excluded=(), bonus=None, tie=None)
     >>> greedy_accounts(np.array([-1, 0, 1, 0]), np.array([0, 1, 2, 3]), np.array([9.0, 5, 4, 2]), 2, [0], {3: 4.0})
     [(3, 6.0), (1, 5.0)]
     """
+    par = np.asarray(par, np.int64)
+    acct = np.asarray(acct, np.int64)
+    if len(par) == 0 or k <= 0:
+        return []
+    return _greedy(_forest(par, acct), acct, np.asarray(value, np.float64), k, excluded, bonus, tie)
+
+
+def _forest(par, acct):
+    """``(perm, size, top)``: :func:`_preorder` and, per preorder position, whether the node is a
+    top of its account (no ancestor of the same account)."""
+    perm, size = _preorder(par)
+    return perm, size, _tops_in_preorder(acct[perm], size[perm])
+
+
+def _greedy(forest, acct, value, k: int, excluded=(), bonus=None, tie=None) -> list:
+    """:func:`greedy_accounts` on the :func:`_forest` of its parent array."""
     # Vectorised over a preorder (subtrees are ranges): each round is O(n) numpy work, where
     # walking every node's ancestors was O(n * depth) (40 s on a chain of 8,000 shares).
     bonus = bonus or {}
-    par = np.asarray(par, np.int64)
-    acct = np.asarray(acct, np.int64)
-    value = np.asarray(value, np.float64)
-    n = len(par)
-    if n == 0 or k <= 0:
-        return []
-    perm, size = _preorder(par)
+    perm, size, top = forest
+    n = len(perm)
     A, V, S = acct[perm], value[perm], size[perm]
-    top = _tops_in_preorder(A, S)
     n_acc = int(A.max(initial=-1)) + 1
     if n_acc == 0:
         return []
@@ -271,16 +281,16 @@ def cutoff_at(graph, k: int = 10, t_ms: int | None = None, coef=None, acct_coef=
     names_all = graph.ac.strings(np.arange(graph.ac.count))
     tie = np.empty(len(names_all), np.int64)
     tie[sorted(range(len(names_all)), key=names_all.__getitem__)] = np.arange(len(names_all))
-    picks = greedy_accounts(par, acct, fut, k, excluded, account_forecast(acct, ts, present, t, acct_coef),
-                            tie)
+    forest = _forest(par, acct)
+    picks = _greedy(forest, acct, fut, k, excluded, account_forecast(acct, ts, present, t, acct_coef), tie)
     now = present.astype(np.float64)  # the event itself is not prevented by its suspension
     size = event_features(par, ts, present, t)[:, 1]
     now_sizes = np.expm1(size)
     names = graph.ac.strings(np.array([a for a, _ in picks], np.int64))
     out = []
-    perm, sizes = _preorder(par)
+    perm, _, top_in_preorder = forest  # the greedy's own: tops are what a suspension prevents
     top = np.empty(n, bool)
-    top[perm] = _tops_in_preorder(acct[perm], sizes[perm])
+    top[perm] = top_in_preorder
     for (a, gain), name in zip(picks, names):
         tops = np.flatnonzero((acct == a) & top)
         prevented = int(round(float((now_sizes[tops] - now[tops]).sum())))
