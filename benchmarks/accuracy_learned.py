@@ -1,0 +1,178 @@
+"""Development runs for the learned snapshot ranker and NETSLEUTH (issue 3, WS target).
+
+    python -m benchmarks.accuracy_learned dump --seeds 8,9,10,11,12 --trials ws=200,er=100,ba=100,tree3=60 \
+        --out benchmarks/out/features_dev.npz [--jobs 2]
+    python -m benchmarks.accuracy_learned fit benchmarks/out/features_dev.npz
+
+``dump`` simulates the benchmark's cascades (``benchmarks.accuracy._cascade``, discrete SI, 5,000
+nodes, generator seeded by (seed, model, trial) exactly as the benchmark does) on development
+seeds only, and stores every candidate's raw features (graph.sources_features) with the true
+source. ``fit`` scores each single feature, dmp_rumor (rebuilt from its parts), NETSLEUTH, and
+the conditional logit: pooled over all models and per model, each evaluated leave-one-seed-out
+(fitted on the other seeds), with paired tests against dmp_rumor; then it prints the weights
+fitted on every dev cascade (the ones to store in graph.sources_learned.COEF).
+"""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # a 300x300 eigh is slower threaded on shared cores
+
+import argparse  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from benchmarks.accuracy_stats import paired_top1  # noqa: E402
+from graph.sources_features import FEATURES, candidate_features  # noqa: E402
+from graph.sources_learned import fit_conditional_logit, learned_scores_from_features  # noqa: E402
+
+MODELS = ("tree3", "er", "ws", "ba")
+DMP_WEIGHT = 0.5  # graph.sources_joint.DMP_WEIGHT: dmp_rumor = rumor_avg + 0.5 dmp_t
+
+
+def _dump_one(job):
+    from benchmarks.accuracy import GRAPH_INDEX, _cascade, dmp_lam
+    from benchmarks.observe import snapshot
+
+    model, seed, trials = job
+    args = argparse.Namespace(nodes=5000, infected=300, si="discrete", beta=0.1)
+    xs, src = [], []
+    t0 = time.time()
+    for trial in range(trials):
+        rng = np.random.default_rng([seed, GRAPH_INDEX[model], trial])
+        ip, ix, c = _cascade(model, args, rng)
+        nodes, x = candidate_features(ip, ix, snapshot(c), dmp_lam(args, model))
+        xs.append(x)
+        src.append(int(np.searchsorted(nodes, c.source)))
+    print(f"  {model} seed {seed}: {trials} cascades, {time.time() - t0:.0f}s", file=sys.stderr, flush=True)
+    return model, seed, xs, src
+
+
+def dump(seeds, trials, out, jobs):
+    if 0 in seeds:
+        raise SystemExit("seed 0 is the benchmark's: development runs must not use it")
+    work = [(m, s, trials[m]) for m in trials for s in seeds]
+    if jobs > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            done = list(pool.map(_dump_one, work))
+    else:
+        done = [_dump_one(w) for w in work]
+    x_all, sizes, src, model, seed = [], [], [], [], []
+    for m, s, xs, ys in done:
+        for x, y in zip(xs, ys):
+            x_all.append(x)
+            sizes.append(len(x))
+            src.append(y)
+            model.append(MODELS.index(m))
+            seed.append(s)
+    np.savez_compressed(out, x=np.concatenate(x_all), sizes=np.array(sizes), src=np.array(src),
+                        model=np.array(model), seed=np.array(seed), features=np.array(FEATURES))
+
+
+def load(path):
+    d = np.load(path)
+    offs = np.concatenate([[0], np.cumsum(d["sizes"])])
+    xs = [d["x"][offs[i]:offs[i + 1]] for i in range(len(d["sizes"]))]
+    return xs, d["src"], d["model"], d["seed"], [str(f) for f in d["features"]]
+
+
+def top1(scores, y, rng):
+    """Hit or miss of argmax with ties broken uniformly at random."""
+    best = np.flatnonzero(scores == scores.max())
+    return bool(rng.choice(best) == y)
+
+
+def _hits(xs, ys, score_fn, seed):
+    rng = np.random.default_rng(seed)
+    return np.array([top1(score_fn(x), y, rng) for x, y in zip(xs, ys)])
+
+
+def _cv_hits(xs, ys, seeds, groups_fn, cols, l2):
+    """Leave-one-seed-out: fit on every other development seed, score the held-out one."""
+    hits = np.zeros(len(xs), bool)
+    rng = np.random.default_rng(12345)
+    from graph.sources_features import standardise
+
+    z = [standardise(x)[:, cols] for x in xs]
+    for s in np.unique(seeds):
+        train = [(z[i], ys[i]) for i in range(len(xs)) if seeds[i] != s and groups_fn(i)]
+        w, _ = fit_conditional_logit(train, l2=l2)
+        for i in np.flatnonzero((seeds == s)):
+            hits[i] = top1(z[i] @ w, ys[i], rng)
+    return hits
+
+
+def fit(path, l2, feature_set):
+    xs, ys, models, seeds, names = load(path)
+    cols = [names.index(f) for f in feature_set]
+    f = {n: i for i, n in enumerate(names)}
+    base = {
+        "dmp_rumor": lambda x: x[:, f["rumor_avg"]] + DMP_WEIGHT * x[:, f["dmp_t"]],
+        "jordan": lambda x: x[:, f["jordan"]],
+        "distance": lambda x: x[:, f["distance"]],
+        "dmp": lambda x: x[:, f["dmp"]],
+        "rumor_avg": lambda x: x[:, f["rumor_avg"]],
+        "netsleuth": lambda x: x[:, f["netsleuth"]],
+        "boundary_dist": lambda x: x[:, f["boundary_dist"]],
+    }
+    hits = {name: _hits(xs, ys, fn, 7) for name, fn in base.items()}
+    hits["learned_pooled"] = _cv_hits(xs, ys, seeds, lambda i: True, cols, l2)
+    per_model = np.zeros(len(xs), bool)
+    for m in np.unique(models):
+        idx = np.flatnonzero(models == m)
+        per_model[idx] = _cv_hits([xs[i] for i in idx], ys[idx], seeds[idx], lambda i: True, cols, l2)
+    hits["learned_per_model"] = per_model
+    for m in np.unique(models):
+        sel = models == m
+        print(f"\n{MODELS[m]}: {sel.sum()} dev cascades (seeds {sorted(set(seeds[sel].tolist()))})")
+        for name, h in hits.items():
+            line = f"  {name:<18} top-1 {h[sel].mean():.3f}"
+            if name != "dmp_rumor":
+                p = paired_top1(h[sel], hits["dmp_rumor"][sel], 0)
+                line += (f"   vs dmp_rumor {p['diff']:+.3f} [{p['newcombe_ci'][0]:+.3f}, {p['newcombe_ci'][1]:+.3f}]"
+                         f" b/c {p['ours_only']}/{p['theirs_only']} p={p['mcnemar_p']:.3g}")
+            print(line)
+    w, ll = fit_conditional_logit([(_std(xs[i])[:, cols], ys[i]) for i in range(len(xs))], l2=l2)
+    print(f"\npooled weights on all {len(xs)} dev cascades (mean log-lik {ll:.4f}):")
+    full = np.zeros(len(names))
+    full[cols] = w
+    print("COEF = np.array([" + ", ".join(f"{v:.4f}" for v in full) + "])")
+    for m in np.unique(models):
+        idx = np.flatnonzero(models == m)
+        wm, _ = fit_conditional_logit([(_std(xs[i])[:, cols], ys[i]) for i in idx], l2=l2)
+        print(f"  {MODELS[m]:<6} " + " ".join(f"{names[c]}={v:+.3f}" for c, v in zip(cols, wm)))
+    return hits
+
+
+def _std(x):
+    from graph.sources_features import standardise
+
+    return standardise(x)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.accuracy_learned")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    d = sub.add_parser("dump")
+    d.add_argument("--seeds", default="8,9,10,11,12")
+    d.add_argument("--trials", default="ws=200,er=100,ba=100,tree3=60")
+    d.add_argument("--out", required=True)
+    d.add_argument("--jobs", type=int, default=1)
+    f = sub.add_parser("fit")
+    f.add_argument("path")
+    f.add_argument("--l2", type=float, default=1e-3)
+    f.add_argument("--features", default=",".join(FEATURES))
+    a = ap.parse_args(argv)
+    if a.cmd == "dump":
+        trials = {k: int(v) for k, v in (p.split("=") for p in a.trials.split(","))}
+        dump([int(s) for s in a.seeds.split(",")], trials, a.out, a.jobs)
+    else:
+        fit(a.path, a.l2, a.features.split(","))
+
+
+if __name__ == "__main__":
+    main()
