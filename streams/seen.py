@@ -169,3 +169,81 @@ def configured_mb() -> float:
     from streams.settings import resolve, setting
 
     return resolve((setting("id_filter_mb"),))["id_filter_mb"]
+
+
+class DroppedIds:
+    """Which rumours a capped tracker dropped (the alert router's and the debunk tracker's
+    per-rumour state): a :func:`make_seen` filter made at the first drop, so a tracker that never
+    drops keeps nothing, and the listing of held plus dropped rumours from the store.
+
+    ``lister`` (the store's rumour ids) enumerates dropped rumours; without it the memory is an
+    exact set (``id_filter_mb`` is then ignored): nothing else could list them. With it,
+    ``id_filter_mb`` (None: :func:`configured_mb`) sizes the filter. Answers are a superset of the
+    dropped ids (the filter's false "yes"), never a false "no".
+
+    >>> d = DroppedIds(lister=lambda: ["r1", "r2", "r3"], id_filter_mb=1)
+    >>> d.which_dropped(["r1"]), d.holds_any
+    (set(), False)
+    >>> d.add(["r1", "r2"])
+    >>> sorted(d.which_dropped(["r1", "r2", "never"])), "r1" in d
+    (['r1', 'r2'], True)
+    >>> d.listing({"r3", "held"})  # the held ones and the listed ones that were dropped
+    ['held', 'r1', 'r2', 'r3']
+    """
+
+    def __init__(self, id_filter_mb: float | None = None, lister=None, seed: int = 0):
+        self.id_filter_mb = id_filter_mb
+        self.lister = lister
+        self.seed = seed
+        self.ids = None  # the Seen / ExactSeen, made at the first drop
+
+    def filter_mb(self) -> float:
+        """The filter's size; 0 (an exact set) without a lister."""
+        if self.lister is None:
+            return 0
+        return configured_mb() if self.id_filter_mb is None else self.id_filter_mb
+
+    @property
+    def holds_any(self) -> bool:
+        """Was anything dropped yet (else every answer is "no" and nothing is asked)?"""
+        return self.ids is not None
+
+    def add(self, ids) -> None:
+        """Remember dropped ids (a list; an empty one makes no filter)."""
+        if not ids:
+            return
+        if self.ids is None:
+            self.ids = make_seen(self.filter_mb(), seed=self.seed)
+        self.ids.update(ids)
+
+    def trim(self, states, keep) -> int:
+        """Trim ``states`` (a manual :class:`streams.lru.LRU`) to its cap sparing ``keep``,
+        remember what went; the number dropped."""
+        # trim's answer, not an on_evict bound to the tracker: that would make it a cycle.
+        dropped = states.trim(keep)
+        self.add(dropped)
+        return len(dropped)
+
+    def __contains__(self, rumour_id) -> bool:
+        return self.ids is not None and rumour_id in self.ids
+
+    def which_dropped(self, absent) -> set:
+        """Those of ``absent`` (ids the tracker does not hold) that may have been dropped."""
+        if self.ids is None:
+            return set()
+        absent = list(absent)
+        return {r for r, hit in zip(absent, self.ids.contains_many(absent)) if hit}
+
+    def listing(self, held) -> list:
+        """Every rumour ``held`` (a set) or dropped, sorted: the dropped ones are the exact set's,
+        or those of the store's list (``lister``) that the filter calls dropped."""
+        if self.ids is None:
+            return sorted(held)
+        if self.lister is None:  # an exact set (filter_mb)
+            return sorted(held | self.ids)
+        return sorted(held | self.which_dropped(r for r in self.lister() if r not in held))
+
+    def sizes(self) -> dict:
+        """``evicted_ids`` (adds; ids may repeat) and ``evicted_id_bytes`` (the tracker's sizes)."""
+        return {"evicted_ids": 0 if self.ids is None else self.ids.added,
+                "evicted_id_bytes": 0 if self.ids is None else self.ids.nbytes}

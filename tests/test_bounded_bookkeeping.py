@@ -23,7 +23,7 @@ from tests.test_pipeline_memory import all_rumours, answers, chunks, run
 N = 200_000
 
 
-def saturated(mb=None) -> Seen:
+def saturated(mb=None, seed=0) -> Seen:
     """A filter with every bit set: every id "may have been seen" (the false-yes path always)."""
     seen = Seen(8)
     seen._bits[:] = np.iinfo(np.uint64).max
@@ -112,9 +112,9 @@ def test_tracker_memory_of_200k_dropped_rumours_stays_at_its_size(kind, mb, n):
     # A batch's own rumours are never dropped while it is counted: the last 20,000 are held.
     assert tracker.evictions == n - 20_000 and tracker.sizes()["rumours"] == 20_000
     for b in batches[:-1]:
-        assert tracker._evicted.contains_many(b.rumour_id).all()  # every dropped one is remembered
+        assert tracker.dropped_ids.ids.contains_many(b.rumour_id).all()  # every dropped one is remembered
     if mb:
-        assert tracker._evicted.nbytes == 1 << 20 and tracker.sizes()["evicted_id_bytes"] == 1 << 20
+        assert tracker.dropped_ids.ids.nbytes == 1 << 20 and tracker.sizes()["evicted_id_bytes"] == 1 << 20
         assert grown < 256 * 1024, grown
     else:  # the old bookkeeping: 40,000 more ids x (string ~60 B + set slot)
         assert grown > 40 * (n - 60_000), grown
@@ -176,14 +176,15 @@ def test_saturated_governance_filters_give_the_alerts_and_figures_of_no_cap(stor
 
     monkeypatch.setattr(hub_module, "ALERT_HISTORY", 5)
     ref_alerts, ref_debunks, ref_units, _, ref_hub = _run(None, 0)
-    import streams.governance.alerts as alerts_module
-    import streams.governance.debunks as debunks_module
+    import streams.seen as seen_module
 
-    monkeypatch.setattr(alerts_module, "make_seen", saturated)
-    monkeypatch.setattr(debunks_module, "make_seen", saturated)
+    # Both trackers make their filter through streams.seen.DroppedIds (the pipeline's own
+    # filter was bound by name at import: untouched).
+    monkeypatch.setattr(seen_module, "make_seen", saturated)
     alerts, debunks, units, _, hub = _run(store, 2)
-    assert isinstance(hub.alerts._evicted, Seen) and isinstance(hub.debunks._evicted, Seen)
-    assert hub.alerts._evicted.false_positive_rate() == 1.0 == hub.debunks._evicted.false_positive_rate()
+    filters = hub.alerts.dropped_ids.ids, hub.debunks.dropped_ids.ids
+    assert all(isinstance(f, Seen) for f in filters) and filters[0] is not filters[1]
+    assert filters[0].false_positive_rate() == 1.0 == filters[1].false_positive_rate()
     assert hub.alerts.restores > 0 and hub.debunks.restores > 0
     assert _strip(alerts) == _strip(ref_alerts) and len(alerts) > 0
     assert units == ref_units

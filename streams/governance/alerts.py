@@ -54,7 +54,7 @@ from streams.governance.batchview import BatchView, batch_of_rows, batch_view
 from streams.governance.config import GovernanceConfig
 from streams.governance.divisions import contains, normalise_region
 from streams.lru import LRU
-from streams.seen import configured_mb, make_seen
+from streams.seen import DroppedIds
 
 DEBUNK = KIND_CODE["debunk"]
 
@@ -91,11 +91,9 @@ class AlertRouter(AlertCounting, AlertRules):
         # int, or a callable giving it now (the hub: the pipeline's graph count).
         cap = max_rumours if loader is not None and max_rumours else None
         self._rumours: LRU = LRU(cap, manual=True)
-        # Ids of dropped rumours (a superset; made at the first drop); ``lister`` (the store's
-        # rumour ids) enumerates them for flush.
-        self._evicted = None
-        self.lister = lister
-        self.id_filter_mb = id_filter_mb
+        # Ids of dropped rumours (a superset); ``lister`` (the store's rumour ids) enumerates
+        # them for flush.
+        self.dropped_ids = DroppedIds(id_filter_mb, lister)
         self._replaying = False
         self.raised = 0  # alerts raised in all (``alerts`` keeps only the newest ``history``)
         self.evictions = 0
@@ -129,7 +127,7 @@ class AlertRouter(AlertCounting, AlertRules):
         return raised
 
     def _ingest_locked(self, batch, view: BatchView, raised: list) -> None:
-        if self._evicted is not None:
+        if self.dropped_ids.holds_any:
             back = self._dropped(rid for rid, rows in view.groups if not view.debunk[rows].all())
             if back:
                 self._restore(back, batch, view)
@@ -144,29 +142,28 @@ class AlertRouter(AlertCounting, AlertRules):
         """The cap (an int or a callable; None: nothing is dropped)."""
         return self._rumours.size
 
-    def _filter_mb(self) -> float:
-        """The filter's size; 0 (an exact set) without a lister: nothing else could list them."""
-        if self.lister is None:
-            return 0
-        return configured_mb() if self.id_filter_mb is None else self.id_filter_mb
+    @property
+    def lister(self):
+        return self.dropped_ids.lister
+
+    @property
+    def id_filter_mb(self):
+        return self.dropped_ids.id_filter_mb
+
+    @property
+    def _evicted(self):
+        """The filter of dropped ids (None before the first drop). Kept for
+        benchmarks/memory_growth.py, which reads its ``nbytes``; new code reads ``dropped_ids``."""
+        return self.dropped_ids.ids
 
     def _evict(self, keep) -> None:
         """Drop the least recently active rumours beyond the cap, except ``keep``."""
-        # trim's answer, not an on_evict bound to self: that would make the router a cycle.
-        dropped = self._rumours.trim(keep)
-        if dropped:
-            if self._evicted is None:
-                self._evicted = make_seen(self._filter_mb())
-            self._evicted.update(dropped)
-        self.evictions += len(dropped)
+        self.evictions += self.dropped_ids.trim(self._rumours, keep)
 
     def _dropped(self, rumour_ids) -> set:
         """Those of ``rumour_ids`` not in memory that may have been dropped (a superset: the
         filter never forgets, and a restored rumour is in memory, so it is not asked about)."""
-        if self._evicted is None:
-            return set()
-        absent = [r for r in rumour_ids if r not in self._rumours]
-        return {r for r, hit in zip(absent, self._evicted.contains_many(absent)) if hit}
+        return self.dropped_ids.which_dropped(r for r in rumour_ids if r not in self._rumours)
 
     def _restore(self, rumour_ids, batch=None, view: BatchView | None = None) -> None:
         """Rebuild dropped rumours from their stored events, except the shares of ``batch``
@@ -209,12 +206,7 @@ class AlertRouter(AlertCounting, AlertRules):
     def _known_ids(self) -> list[str]:
         """Every rumour held or dropped, sorted: the dropped ones are those of the store's list
         that the filter calls dropped (a false one is rebuilt from the store: see the module)."""
-        held = set(self._rumours)
-        if self._evicted is None:
-            return sorted(held)
-        if self.lister is None:  # an exact set (_filter_mb)
-            return sorted(held | self._evicted)
-        return sorted(held | self._dropped(self.lister()))
+        return self.dropped_ids.listing(set(self._rumours))
 
     def _emit(self, raised: list[dict]) -> None:
         if not raised:
@@ -244,9 +236,7 @@ class AlertRouter(AlertCounting, AlertRules):
     def sizes(self) -> dict[str, int]:
         """How much state is held (for memory tests and metrics)."""
         with self._lock:
-            evicted = self._evicted
-            return {"rumours": len(self._rumours), "evicted_ids": 0 if evicted is None else evicted.added,
-                    "evicted_id_bytes": 0 if evicted is None else evicted.nbytes, "alerts": len(self.alerts),
+            return {"rumours": len(self._rumours), **self.dropped_ids.sizes(), "alerts": len(self.alerts),
                     "units": sum(len(st.units) for st in self._rumours.values()),
                     "seen": sum(len(st.seen) for st in self._rumours.values()),
                     "minutes": sum(len(u.minutes) + len(u.counts) for st in self._rumours.values()

@@ -47,7 +47,7 @@ from streams.events import KINDS
 from streams.governance.batchview import BatchView, batch_of_rows, batch_view
 from streams.governance.debunk_state import _add_rows, _Columns, _columns, _merge_cities, _Rumour
 from streams.lru import LRU
-from streams.seen import configured_mb, make_seen
+from streams.seen import DroppedIds
 
 
 @dataclass(frozen=True)
@@ -90,11 +90,9 @@ class DebunkTracker:
         # hub: the pipeline's graph count).
         cap = max_rumours if loader is not None and max_rumours else None
         self.rumours: LRU = LRU(cap, manual=True)
-        # Ids of dropped rumours (a superset; made at the first drop); ``lister`` (the store's
-        # rumour ids) enumerates them for rumour_ids().
-        self._evicted = None
-        self.lister = lister
-        self.id_filter_mb = id_filter_mb
+        # Ids of dropped rumours (a superset); ``lister`` (the store's rumour ids) enumerates
+        # them for rumour_ids().
+        self.dropped_ids = DroppedIds(id_filter_mb, lister)
         self.evictions = 0
         self.restores = 0
         self._lock = threading.RLock()
@@ -136,27 +134,29 @@ class DebunkTracker:
         """The cap (an int or a callable; None: nothing is dropped)."""
         return self.rumours.size
 
-    def _filter_mb(self) -> float:
-        """The filter's size; 0 (an exact set) without a lister: nothing else could list them."""
-        if self.lister is None:
-            return 0
-        return configured_mb() if self.id_filter_mb is None else self.id_filter_mb
+    @property
+    def lister(self):
+        return self.dropped_ids.lister
+
+    @property
+    def id_filter_mb(self):
+        return self.dropped_ids.id_filter_mb
+
+    @property
+    def _evicted(self):
+        """The filter of dropped ids (None before the first drop). Kept for
+        benchmarks/memory_growth.py, which reads its ``nbytes``; new code reads ``dropped_ids``."""
+        return self.dropped_ids.ids
 
     def _evict(self, keep) -> None:
-        """Drop the least recently used rumours beyond the cap, except ``keep``."""
-        # What went is read from trim's answer, not an on_evict bound to self: that would make
-        # every tracker a reference cycle, and the throwaway ones (tracker_from_batch, per
-        # request) would keep their sets until the cyclic collector ran.
-        dropped = self.rumours.trim(keep)
-        if dropped:  # everything they held is in the store
-            if self._evicted is None:
-                self._evicted = make_seen(self._filter_mb())
-            self._evicted.update(dropped)
-        self.evictions += len(dropped)
+        """Drop the least recently used rumours beyond the cap, except ``keep`` (everything
+        they held is in the store). DroppedIds.trim keeps no callback bound to the tracker: the
+        throwaway ones (tracker_from_batch, per request) would be reference cycles."""
+        self.evictions += self.dropped_ids.trim(self.rumours, keep)
 
     def _was_dropped(self, rumour_id: str) -> bool:
         """May ``rumour_id`` (not in memory) have been dropped? Never a false no."""
-        return self._evicted is not None and rumour_id in self._evicted
+        return rumour_id in self.dropped_ids
 
     def _complete(self, rumour_id: str) -> _Rumour | None:
         """The rumour's full state: rebuilt from the store (merged with what arrived since it
@@ -186,20 +186,12 @@ class DebunkTracker:
         """Every rumour held or dropped, sorted: the dropped ones are those of the store's list
         that the filter calls dropped (a false one has figures from the store: see the module)."""
         with self._lock:
-            held = set(self.rumours)
-            if self._evicted is None:
-                return sorted(held)
-            if self.lister is None:  # an exact set (_filter_mb)
-                return sorted(held | self._evicted)
-            listed = [r for r in self.lister() if r not in held]
-            return sorted(held.union(r for r, hit in zip(listed, self._evicted.contains_many(listed)) if hit))
+            return self.dropped_ids.listing(set(self.rumours))
 
     def sizes(self) -> dict[str, int]:
         """How much state is held (for memory tests and metrics)."""
         with self._lock:
-            evicted = self._evicted
-            return {"rumours": len(self.rumours), "evicted_ids": 0 if evicted is None else evicted.added,
-                    "evicted_id_bytes": 0 if evicted is None else evicted.nbytes,
+            return {"rumours": len(self.rumours), **self.dropped_ids.sizes(),
                     "items": sum(len(st.exposed) + len(st.reached) + len(st.rumour_events) + len(st.debunk_events)
                                  + len(st.account_city) + st.pending_rows for st in self.rumours.values())}
 
