@@ -19,15 +19,20 @@ baseline the paired top-1 difference (Newcombe and paired-bootstrap intervals, e
 ``benchmarks.accuracy_stats``). A cosasi 0.0.4 cell runs its
 rumor/Jordan centrality beside ours on small cascades. ``--mc`` adds the snapshot column ``mc``
 (``graph.sources_mc.mc_rumor``, soft-margin Monte-Carlo reranking of dmp_rumor) from its own
-generator, so every other figure is the same as without it.
+generator, so every other figure is the same as without it. ``--learned`` likewise adds the
+snapshot columns ``netsleuth`` (graph.sources_spectral) and ``learned`` (graph.sources_learned,
+the conditional logit with the stored ``COEF``), tie-broken by their own generator.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import math
+import os
 import sys
 import time
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # NETSLEUTH's eigh: threads only contend on shared cores
 
 import numpy as np
 
@@ -38,6 +43,8 @@ from benchmarks.observe import sampled_timestamps, snapshot
 from graph.sources import SourceScores, snapshot_scores
 from graph.sources_dmp import dmp_scores
 from graph.sources_mc import mc_rumor
+from graph.sources_learned import learned_scores_from_features
+from graph.sources_features import FEATURES, candidate_features
 from graph.sources_joint import CORR_WEIGHT, DMP_WEIGHT, INSIDE_WEIGHT, correlation_z
 from graph.sources_sis import sis_likelihood
 from graph.sources_time import _observer_distances, earliest_observed, time_distance_correlation
@@ -45,6 +52,8 @@ from graph.sources_time import _observer_distances, earliest_observed, time_dist
 SNAPSHOT_METHODS = ("random", "rumor", "rumor_avg", "jordan", "distance", "dmp", "dmp_rumor")
 TIMESTAMP_METHODS = ("random", "earliest", "correlation", "joint")
 MC_BASELINES = ("dmp_rumor", "jordan", "rumor", "dmp")  # paired against the Monte-Carlo method (--mc)
+LEARNED_METHODS = ("netsleuth", "learned")  # --learned
+LEARNED_BASELINES = ("dmp_rumor", "jordan", "rumor", "dmp", "distance")
 
 
 def wilson(k: int, n: int, z: float = 1.96):
@@ -158,6 +167,14 @@ def run_cell(model, args, log):
             s["mc"] = mc_rumor(ip, ix, infected, lam, mrng, s["dmp_rumor"]).scores
             mc_cpu += time.process_time() - c0
             _record(snap, "mc", SourceScores(s["nodes"], s["mc"]).ranking(mrng), src, hops, len(infected), mrng)
+        if args.learned:
+            # own generator (ties, rank pool) as for --mc: every other figure is unchanged
+            lrng = np.random.default_rng([args.seed, GRAPH_INDEX[model], trial, 2026])
+            nodes_l, x = candidate_features(ip, ix, infected, lam)
+            s["netsleuth"] = x[:, FEATURES.index("netsleuth")]
+            s["learned"] = learned_scores_from_features(x)
+            for name in LEARNED_METHODS:
+                _record(snap, name, SourceScores(nodes_l, s[name]).ranking(lrng), src, hops, len(infected), lrng)
         # timestamps: the snapshot and a p-sample of infection times (clock origin unknown)
         obs, times = sampled_timestamps(c, args.p, rng)
         z = correlation_z(ip, ix, obs, times, s["nodes"])
@@ -176,6 +193,11 @@ def run_cell(model, args, log):
     if args.mc:
         for base in MC_BASELINES:
             paired["snapshot"][f"mc-vs-{base}"] = paired_top1(snap["mc"]["top1"], snap[base]["top1"], args.seed)
+    if args.learned:
+        for ours in LEARNED_METHODS:
+            for base in LEARNED_BASELINES:
+                paired["snapshot"][f"{ours}-vs-{base}"] = paired_top1(snap[ours]["top1"], snap[base]["top1"],
+                                                                     args.seed)
     summary = _summarise(snap, args.seed)
     if args.mc:
         summary["mc"]["cpu_seconds_per_trial"] = mc_cpu / args.trials
@@ -314,6 +336,8 @@ def main(argv=None):
     ap.add_argument("--beta", type=float, default=0.1, help="per-step transmission for --si discrete")
     ap.add_argument("--mc", action="store_true",
                     help="also run the soft-margin Monte-Carlo reranker of dmp_rumor (graph.sources_mc.mc_rumor)")
+    ap.add_argument("--learned", action="store_true",
+                    help="also run NETSLEUTH and the learned conditional-logit ranker (graph.sources_learned)")
     ap.add_argument("--sis", action="store_true", help="also run the SI importance-sampling likelihood (slow)")
     ap.add_argument("--models", default="tree3,er,ws,ba")
     ap.add_argument("--cosasi-trials", type=int, default=30)
