@@ -143,9 +143,15 @@ def greedy_accounts(par, acct, value, k: int, excluded=(), bonus=None, tie=None)
 
 
 def _forest(par, acct):
-    """``(perm, size, top)``: :func:`_preorder` and, per preorder position, whether the node is a
-    top of its account (no ancestor of the same account)."""
-    perm, size = _preorder(par)
+    """``(perm, size, top)``: the nodes in depth-first preorder (a subtree is the range of
+    positions ``pos .. pos + size - 1``), every node's subtree size (by node) and, per preorder
+    position, whether the node is a top of its account (no ancestor of the same account).
+    Nodes on a cycle (untrusted parent arrays; a resolved forest has none) or below one are
+    each their own one-node range: :func:`graph.kernels_tree.preorder`."""
+    from graph.kernels_tree import preorder
+
+    perm, size, _ = preorder(np.ascontiguousarray(par, np.int64))
+    size = size.astype(np.int64)  # position + size sums stay int64 in the greedy
     return perm, size, _tops_in_preorder(acct[perm], size[perm])
 
 
@@ -196,33 +202,6 @@ def _greedy(forest, acct, value, k: int, excluded=(), bonus=None, tie=None) -> l
             maximal[p] = V[p]
             covered[p:ends[p]] = True
     return chosen
-
-
-def _preorder(par):
-    """``(perm, size)``: nodes in depth-first preorder (a subtree is the range of positions
-    ``pos .. pos + size - 1``) and every node's subtree size (nodes, by node)."""
-    from graph.reconstruct_kernels import _children
-
-    n = len(par)
-    cnt, kids = _children(np.ascontiguousarray(par, np.int64))
-    perm = []
-    for r in np.flatnonzero(par < 0).tolist():
-        stack = [r]
-        while stack:
-            x = stack.pop()
-            perm.append(x)
-            stack.extend(kids[cnt[x]:cnt[x + 1]].tolist()[::-1])
-    if len(perm) < n:  # nodes on a cycle (a resolved forest has none): each its own range
-        seen = np.zeros(n, bool)
-        seen[perm] = True
-        perm.extend(np.flatnonzero(~seen).tolist())
-        par = np.where(seen, par, -1)
-    perm = np.asarray(perm, np.int64)
-    size = np.ones(n, np.int64)
-    for x in perm[::-1].tolist():
-        if par[x] >= 0:
-            size[par[x]] += size[x]
-    return perm, size
 
 
 def _tops_in_preorder(A, S) -> np.ndarray:

@@ -209,12 +209,66 @@ def preorder_positions(par, topo):
 
 
 @njit(cache=True)
-def preorder(par, topo):
-    """(order, cnt, pos): :func:`preorder_positions` plus the nodes in preorder."""
-    cnt, pos = preorder_positions(par, topo)
-    order = np.empty(par.shape[0], np.int32)
-    for v in range(par.shape[0]):
-        order[pos[v]] = v
+def preorder(par):
+    """(order, cnt, pos): the nodes in depth-first preorder (roots, and each node's children,
+    in index order), each node's subtree node count and its position in ``order``, so the
+    subtree of ``v`` is ``order[pos[v]:pos[v] + cnt[v]]``. Safe on any parent array: nodes
+    that no root reaches (on a cycle, or below one; a resolved forest has none, untrusted
+    parent arrays may) follow all the trees, in index order, each its own one-node range
+    (``cnt`` 1): no node is inside another's range unless a root's tree puts it there.
+
+    >>> order, cnt, pos = preorder(np.array([-1, 0, -1, 0, 1], np.int64))
+    >>> order.tolist(), cnt.tolist()
+    ([0, 1, 4, 3, 2], [4, 2, 1, 1, 1])
+    >>> preorder(np.array([-1, 2, 1, 1], np.int64))[0].tolist()  # 1 <-> 2 a cycle, 3 below it
+    [0, 1, 2, 3]
+    """
+    n = par.shape[0]
+    start = np.zeros(n + 1, np.int64)  # children in CSR, each run in index order
+    for j in range(n):
+        if par[j] >= 0:
+            start[par[j] + 1] += 1
+    for j in range(n):
+        start[j + 1] += start[j]
+    kids = np.empty(start[n], np.int32)
+    fill = start[:-1].copy()
+    for j in range(n):
+        p = par[j]
+        if p >= 0:
+            kids[fill[p]] = j
+            fill[p] += 1
+    order = np.empty(n, np.int32)
+    # The visited mark: a walk down from the roots never meets a cycle (each node has one
+    # parent, so a cycle's nodes are nobody else's children); what it leaves unmarked is what
+    # no root reaches. Every node is pushed at most once (when its one parent is popped).
+    seen = np.zeros(n, np.bool_)
+    stack = np.empty(n, np.int32)
+    m = 0
+    for r in range(n):
+        if par[r] >= 0:
+            continue
+        stack[0] = r
+        top = 1
+        while top > 0:
+            top -= 1
+            x = stack[top]
+            seen[x] = True
+            order[m] = x
+            m += 1
+            for c in range(start[x + 1] - 1, start[x] - 1, -1):  # reversed: popped in index order
+                stack[top] = kids[c]
+                top += 1
+    for v in range(n):
+        if not seen[v]:
+            order[m] = v
+            m += 1
+    cnt = np.ones(n, np.int32)
+    pos = np.empty(n, np.int32)
+    for i in range(n - 1, -1, -1):
+        v = order[i]
+        pos[v] = i
+        if seen[v] and par[v] >= 0:  # an unreached node's parent is unreached too: no range
+            cnt[par[v]] += cnt[v]
     return order, cnt, pos
 
 
