@@ -4,7 +4,9 @@ Event ids are unique within a rumour, so ``parent_event_id`` names an event of t
 rumour. A parent id that is not an event of the child's rumour (in its graph or in the batch) but
 is an event of another rumour (in the same batch, or already in the store) marks the child as
 ``parent in another rumour``: it becomes a dead letter. A parent that reaches the store only
-after its child is not detected (the child keeps an unobserved placeholder parent).
+after its child is not detected here (the child keeps an unobserved placeholder parent): with
+``late`` (a :class:`streams.crossref_late.LateParents`) such children are remembered, and the
+parent's arrival in another rumour records the child's link as a data-quality dead letter.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import orjson
 
 import sql
 from graph.kernels_ingest import parents_outside
+from graph.types import FLAG_PRESENT
 from sql.queries import quote
 from streams.events import DeadLetter, EventBatch
 
@@ -23,12 +26,14 @@ CROSS_RUMOUR = "parent in another rumour"
 
 
 def refuse_cross_rumour_parents(batch: EventBatch, dead: list, registries, store,
-                                unstored=(), ids=None):
+                                unstored=(), ids=None, late=None):
     """Rows whose parent is an event of another rumour (not of their own) become dead letters.
 
     ``unstored``: batches already accepted whose store write is still under way (write-behind);
     they count as stored. ``ids``: the batch's streams.rumour_graphs.BatchIds if the caller has
-    them. Returns the batch without those rows (and, with ``ids`` given, ``(batch, ids)``)."""
+    them. ``late``: a :class:`streams.crossref_late.LateParents` that notes the rows whose parent
+    is an event of no rumour yet. Returns the batch without those rows (and, with ``ids`` given,
+    ``(batch, ids)``)."""
     from streams.rumour_graphs import batch_ids
 
     given = ids is not None
@@ -36,7 +41,10 @@ def refuse_cross_rumour_parents(batch: EventBatch, dead: list, registries, store
         return (batch, ids) if given else batch
     if ids is None:
         ids = batch_ids(batch)
-    bad = cross_rumour_rows(batch, ids, registries, store, unstored)
+    orphans = None if late is None else []
+    bad = cross_rumour_rows(batch, ids, registries, store, unstored, orphans)
+    if orphans:
+        late.note(batch, orphans)
     if bad:
         now = int(time.time() * 1000)
         for i in bad:
@@ -49,9 +57,11 @@ def refuse_cross_rumour_parents(batch: EventBatch, dead: list, registries, store
     return (batch, ids) if given else batch
 
 
-def cross_rumour_rows(batch: EventBatch, ids, registries, store, unstored=()) -> list:
+def cross_rumour_rows(batch: EventBatch, ids, registries, store, unstored=(), orphans=None) -> list:
     """Sorted rows of ``batch`` whose parent is no event of their own rumour (in the batch, in
-    its graphs) but is one of another rumour (in the batch, the store or ``unstored``)."""
+    its graphs) but is one of another rumour (in the batch, the store or ``unstored``).
+    ``orphans`` (a list) receives the rows whose parent is an event of no rumour at all, or only
+    an unobserved placeholder of their own rumour's graph."""
     n = len(batch)
     # Parents that are not in the batch under the same rumour: one numba pass over the batch's
     # encoded ids (a hash table of (rumour, event id)) instead of a Python set of tuples.
@@ -60,6 +70,7 @@ def cross_rumour_rows(batch: EventBatch, ids, registries, store, unstored=()) ->
         return []
     # Then each rumour's graphs are asked once, on the same encoded bytes.
     unknown = []  # rows whose parent is not (yet) an event of their own rumour
+    placeholders = []  # rows whose parent is only a placeholder of their own rumour (orphans only)
     codes = ids.rumour[pending]
     order = np.argsort(codes, kind="stable")
     pending, codes = pending[order], codes[order]
@@ -73,9 +84,20 @@ def cross_rumour_rows(batch: EventBatch, ids, registries, store, unstored=()) ->
             unknown.extend(pending[lo:hi].tolist())
             continue
         known = np.zeros(hi - lo, bool)
+        present = np.zeros(hi - lo, bool)
         for g in graphs:
-            known |= g.ev.find_encoded(ids.buf, p_st[lo:hi], p_en[lo:hi]) >= 0
+            node = g.ev.find_encoded(ids.buf, p_st[lo:hi], p_en[lo:hi])
+            known |= node >= 0
+            if orphans is not None:
+                hit = np.flatnonzero(node >= 0)
+                present[hit] |= (g.kf[node[hit]] & FLAG_PRESENT) != 0
         unknown.extend(pending[lo:hi][~known].tolist())
+        if orphans is not None:
+            placeholders.extend(pending[lo:hi][known & ~present].tolist())
+    if orphans is not None:
+        # A placeholder counts as known below (the child is not refused), so the store is not
+        # asked about it: its children wait for the parent all the same.
+        orphans.extend(placeholders)
     if not unknown:
         return []
     unknown.sort()
@@ -92,6 +114,8 @@ def cross_rumour_rows(batch: EventBatch, ids, registries, store, unstored=()) ->
         for eid, rid in compress(zip(other.event_id, other.rumour_id),
                                  map(wanted.__contains__, other.event_id)):
             elsewhere.setdefault(eid, set()).add(rid)
+    if orphans is not None:
+        orphans.extend(i for i in unknown if parent_ids[i] not in elsewhere)
     rumour_ids = batch.rumour_id
     return [i for i in unknown if elsewhere.get(parent_ids[i], set()) - {rumour_ids[i]}]
 
