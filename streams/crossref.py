@@ -43,7 +43,7 @@ def refuse_cross_rumour_parents(batch: EventBatch, dead: list, registries, store
         ids = batch_ids(batch)
     orphans = None if late is None else []
     bad = cross_rumour_rows(batch, ids, registries, store, unstored, orphans)
-    if orphans:
+    if late is not None:  # also with none: a batch given up must not leave its notes staged
         late.note(batch, orphans)
     if bad:
         now = int(time.time() * 1000)

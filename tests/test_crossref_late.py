@@ -235,3 +235,16 @@ def test_late_parents_works_without_a_pipeline():
     assert [(d.rumour_id, d.event_id, d.received_ms) for d in out] == [("A", "c", 5)]
     assert late.sizes() == {"waiting_children": 1, "waiting_parents": 1, "forgotten": 0, "settled": 1,
                             "reported": 1}
+
+
+def test_a_given_up_batchs_notes_do_not_survive_the_next_batch():
+    """note() stages; a batch given up before conflicts() (its write never happened) leaves a
+    stage that the next batch replaces (its cross-rumour step, even when it notes nothing, or
+    its conflicts()): the given-up child never starts waiting."""
+    decode = Decoder().decode
+    late = LateParents()
+    orphaned, _ = decode([orjson.dumps([ev("c", "A", parent="p")])])
+    refuse_cross_rumour_parents(orphaned, [], ({},), store=None, late=late)  # then given up
+    plain, _ = decode([orjson.dumps([ev("z", "A")])])
+    kept = refuse_cross_rumour_parents(plain, [], ({},), store=None, late=late)
+    assert late.conflicts(kept) == [] and late.conflicts(orphaned) == [] and len(late) == 0
