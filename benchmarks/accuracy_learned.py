@@ -76,7 +76,8 @@ def dump(seeds, trials, out, jobs):
 def load(path):
     d = np.load(path)
     offs = np.concatenate([[0], np.cumsum(d["sizes"])])
-    xs = [d["x"][offs[i]:offs[i + 1]] for i in range(len(d["sizes"]))]
+    x = d["x"]  # an npz member is decompressed on every access: read it once
+    xs = [x[offs[i]:offs[i + 1]] for i in range(len(d["sizes"]))]
     return xs, d["src"], d["model"], d["seed"], [str(f) for f in d["features"]]
 
 
