@@ -97,3 +97,18 @@ def test_one_hot_weights_rank_as_that_feature():
         assert got.nodes.tolist() == nodes.tolist()
         assert np.argsort(-got.scores, kind="stable").tolist() == \
             np.argsort(-standardise(x)[:, FEATURES.index(f)], kind="stable").tolist()
+
+
+def test_accuracy_learned_flag_leaves_every_other_column_unchanged(tmp_path):
+    from benchmarks import accuracy
+
+    argv = ["--trials", "4", "--nodes", "400", "--infected", "30", "--models", "ws,tree3", "--cosasi-trials", "0"]
+    plain = accuracy.main(argv)
+    more = accuracy.main(argv + ["--learned"])
+    for model, cell in plain["cells"].items():
+        for obs in ("snapshot", "timestamps"):
+            for name, row in cell[obs].items():
+                assert more["cells"][model][obs][name] == row
+        snap = more["cells"][model]["snapshot"]
+        assert snap["learned"]["trials"] == 4 and snap["netsleuth"]["trials"] == 4
+        assert "learned-vs-dmp_rumor" in more["cells"][model]["paired"]["snapshot"]
