@@ -180,8 +180,8 @@ class Driver:
                            "pipeline._loaded": _deep_ids(p._loaded),
                            "pipeline.partition_of": _deep_ids(p.partition_of)}
         if self.hub is not None:
-            for name, part in (("alerts._evicted", self.hub.alerts), ("debunks._evicted", self.hub.debunks)):
-                out["id_bytes"][name] = 0 if part._evicted is None else part._evicted.nbytes
+            for name, part in (("alerts.dropped_ids", self.hub.alerts), ("debunks.dropped_ids", self.hub.debunks)):
+                out["id_bytes"][name] = part.dropped_ids.sizes()["evicted_id_bytes"]
             out["alerts"] = self.hub.alerts.sizes()
             out["debunks"] = self.hub.debunks.sizes()
             out["rumour_texts"] = len(self.hub.desk._rumour_texts)

@@ -142,12 +142,6 @@ class DebunkTracker:
     def id_filter_mb(self):
         return self.dropped_ids.id_filter_mb
 
-    @property
-    def _evicted(self):
-        """The filter of dropped ids (None before the first drop). Kept for
-        benchmarks/memory_growth.py, which reads its ``nbytes``; new code reads ``dropped_ids``."""
-        return self.dropped_ids.ids
-
     def _evict(self, keep) -> None:
         """Drop the least recently used rumours beyond the cap, except ``keep`` (everything
         they held is in the store). DroppedIds.trim keeps no callback bound to the tracker: the
