@@ -63,7 +63,8 @@ def create_app(settings: Settings, store=None, pipeline: Pipeline | None = None)
         pipeline = Pipeline(store, Decoder(settings.max_message_bytes, settings.max_event_bytes),
                             store_retry_seconds=settings.store_retry_seconds,
                             graph_memory_bytes=(settings.graph_memory_mb << 20) or None,
-                            id_filter_mb=settings.id_filter_mb)
+                            id_filter_mb=settings.id_filter_mb,
+                            late_parent_children=settings.late_parent_children)
     broker = settings.broker if "://" in settings.broker else "kafka://" + settings.broker
     app = faust.App(
         settings.app_id,
@@ -90,7 +91,7 @@ def create_app(settings: Settings, store=None, pipeline: Pipeline | None = None)
                  "released_rumours": 0, "rebalances": 0,
                  "rss_bytes": 0, "dead_letter_send_failures": 0,
                  "store_write_retries": 0, "graph_bytes": 0, "graph_evictions": 0,
-                 "restore_queries": 0, "stats_at_ms": 0}
+                 "restore_queries": 0, "late_links": 0, "stats_at_ms": 0}
     shares = app.topic(settings.topic, key_type=bytes, value_type=bytes,
                        key_serializer="raw", value_serializer="raw",
                        partitions=settings.topic_partitions)
@@ -160,6 +161,7 @@ def create_app(settings: Settings, store=None, pipeline: Pipeline | None = None)
         s["stored"] += stats.stored
         s["duplicates"] += stats.duplicates
         s["dead_letters"] += stats.dead_letters
+        s["late_links"] += stats.late_links
         s["last_batch_ms"] = (time.perf_counter() - started) * 1000
         for dead in stats.dead:
             try:

@@ -17,7 +17,8 @@ def make_pipeline(store, settings) -> Pipeline:
     budget = settings.graph_memory_mb << 20 if settings.graph_memory_mb and restore else None
     return Pipeline(store, Decoder(settings.max_message_bytes, settings.max_event_bytes),
                     store_retry_seconds=settings.store_retry_seconds, restore_from_store=restore,
-                    graph_memory_bytes=budget, id_filter_mb=settings.id_filter_mb)
+                    graph_memory_bytes=budget, id_filter_mb=settings.id_filter_mb,
+                    late_parent_children=settings.late_parent_children)
 
 
 def replay_messages(messages, pipeline: Pipeline, batch_size: int, progress: bool = False):

@@ -27,7 +27,10 @@ Reliability (see RELIABILITY.md):
   rebuilt from the store on its next event or query, so answers do not change.
 - A ``parent_event_id`` that is not an event of its own rumour (in the graph, in the batch) but
   is one of another rumour (in the batch, or already in the store) is refused with the reason
-  ``parent in another rumour`` (streams/crossref.py).
+  ``parent in another rumour`` (streams/crossref.py). When the child came first, its link is
+  recorded once the parent arrives in another rumour (streams/crossref_late.py, at most
+  ``late_parent_children`` waiting children): a dead letter written with the parent's batch,
+  counted as ``late_links``, not in ``dead_letters`` (the child itself was stored).
 - Ownership: with ``partitions`` given to :meth:`process`, each rumour remembers the Kafka
   partition it came from; :meth:`release_partitions` drops the graphs of revoked partitions,
   and :meth:`trace` answers a rumour this worker does not own from the store without keeping it.
@@ -43,6 +46,7 @@ import numpy as np
 
 from graph import ADDED, DUPLICATE, CascadeGraph
 from streams.crossref import CROSS_RUMOUR, refuse_cross_rumour_parents  # noqa: F401 (re-exported)
+from streams.crossref_late import LateParents
 from streams.events import Decoder, EventBatch
 from streams.pipeline_queries import PipelineQueries, warm_up  # noqa: F401 (re-exported)
 from streams.rumour_graphs import DEBUNK, RumourGraphs, batch_ids  # noqa: F401 (DEBUNK re-exported)
@@ -51,25 +55,37 @@ from streams.seen import configured_mb, make_seen
 log = logging.getLogger(__name__)
 
 
+def configured_late_children() -> int:
+    """``late_parent_children`` from the environment or its default."""
+    from streams.settings import resolve, setting
+
+    return resolve((setting("late_parent_children"),))["late_parent_children"]
+
+
 @dataclass
 class BatchStats:
-    """Accounting for one batch: ``read == stored + duplicates + dead_letters``."""
+    """Accounting for one batch: ``read == stored + duplicates + dead_letters``.
+
+    ``late_links``: links of children stored earlier whose parent arrived in this batch in
+    another rumour; their dead letters are in ``dead`` too, but they are not events of this batch."""
 
     read: int = 0
     stored: int = 0
     duplicates: int = 0
     dead_letters: int = 0
     dead: list = field(default_factory=list)
+    late_links: int = 0
 
     def add(self, other: "BatchStats") -> None:
         self.read += other.read
         self.stored += other.stored
         self.duplicates += other.duplicates
         self.dead_letters += other.dead_letters
+        self.late_links += other.late_links
 
     def summary(self) -> dict:
         return {"read": self.read, "stored": self.stored, "duplicates": self.duplicates,
-                "dead_letters": self.dead_letters}
+                "dead_letters": self.dead_letters, "late_links": self.late_links}
 
 
 @dataclass
@@ -88,7 +104,8 @@ class Pipeline(PipelineQueries):
 
     def __init__(self, store=None, decoder: Decoder | None = None,
                  store_retry_seconds: float = 300.0, restore_from_store: bool = True,
-                 graph_memory_bytes: int | None = None, id_filter_mb: float | None = None):
+                 graph_memory_bytes: int | None = None, id_filter_mb: float | None = None,
+                 late_parent_children: int | None = None):
         self.store = store
         self.restore_from_store = restore_from_store
         self.decoder = decoder or Decoder()
@@ -103,6 +120,9 @@ class Pipeline(PipelineQueries):
         self.id_filter_mb = configured_mb() if id_filter_mb is None else id_filter_mb
         self._stored = make_seen(self.id_filter_mb)
         self._refresh_stored = True
+        # Children stored before their parent, waiting for it (streams/crossref_late.py).
+        late_n = configured_late_children() if late_parent_children is None else late_parent_children
+        self.late_parents = LateParents(late_n) if late_n > 0 else None
         self._unwritten: dict[str, int] = {}  # rumour -> prepared batches not yet stored
         self._unstored: dict[int, EventBatch] = {}  # id -> prepared batch whose write is pending
         self._unstored_rumours: dict[int, set] = {}  # id -> the rumours of that batch
@@ -171,6 +191,10 @@ class Pipeline(PipelineQueries):
             stats.duplicates = int(np.count_nonzero(status == DUPLICATE))
             if new_rows.size < len(batch):
                 batch = batch.take(new_rows)
+            if self.late_parents is not None:
+                late = self.late_parents.conflicts(batch)
+                stats.late_links = len(late)
+                dead.extend(late)
             if self.store is not None and len(batch):
                 # The rumours of the rows to store: those of the batch unless rows were dropped.
                 written = rumours if ids is not None and len(batch) == len(ids) \
@@ -182,7 +206,7 @@ class Pipeline(PipelineQueries):
                 # Counted as stored from now on: a later restore must ask the store.
                 self._stored.update(written)
             self._evict(rumours)
-        stats.dead_letters = len(dead)
+        stats.dead_letters = len(dead) - stats.late_links
         stats.dead = dead
         return Prepared(stats, batch, rumours, decoded)
 
@@ -281,7 +305,7 @@ class Pipeline(PipelineQueries):
         # The batch's ids are encoded here once; the graphs reuse them (_apply_to_graphs).
         batch, ids = refuse_cross_rumour_parents(
             batch, dead, (self.graphs, self.debunks), self.store, list(self._unstored.values()),
-            ids=batch_ids(batch))
+            ids=batch_ids(batch), late=self.late_parents)
         self._batch_ids = (batch, ids)
         return batch
 

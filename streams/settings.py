@@ -59,6 +59,10 @@ SETTINGS: tuple[Setting, ...] = (
             "were dropped): a false yes costs one extra store query, never a wrong answer; about 0.1% of "
             "them at 550,000 rumours per MB, 1% at 875,000. 0: exact sets (grow ~90 bytes per rumour).",
             float),
+    Setting("late_parent_children", 10_000, "RUMOUR_LATE_PARENT_CHILDREN",
+            "Children stored before their parent that a worker remembers (oldest forgotten first, "
+            "about 500 bytes each): if the parent then arrives in another rumour, the child's link "
+            "is recorded as a dead letter. 0: no such check.", int),
     Setting("tokens_file", "", "RUMOUR_TOKENS_FILE",
             "API tokens (stored hashed) and, beside them, the pseudonym and evidence keys; empty means "
             "<project root>/.run/tokens.json. Every worker of a deployment must share it."),
@@ -89,6 +93,7 @@ class Settings:
     write_behind: int
     graph_memory_mb: int
     id_filter_mb: float
+    late_parent_children: int
     tokens_file: str
     data_dir: str
     log_level: str

@@ -163,7 +163,7 @@ def test_new_rumour_with_a_false_stored_costs_one_query_and_starts_empty(chdb_st
     before = tiny.restore_queries
     msg = orjson.dumps({"event_id": "brand-new-1", "rumour_id": "brand-new", "account_id": "z", "ts": 1_700_000_000_000})
     stats = tiny.process([msg]).summary()
-    assert stats == {"read": 1, "stored": 1, "duplicates": 0, "dead_letters": 0}
+    assert stats == {"read": 1, "stored": 1, "duplicates": 0, "dead_letters": 0, "late_links": 0}
     assert tiny.restore_queries == before + 1  # the false yes: one query, which found nothing
     assert tiny.graphs["brand-new"].n_nodes == 1
 

@@ -46,7 +46,7 @@ def test_replay_accounts_for_every_line(tmp_path, cascade_events):
     out = rumour("replay", path, "--store", "none", "--dead-letters", dead_path, "--batch-size", 64)
     summary = orjson.loads(out.stdout)
     assert summary == {"read": len(lines), "stored": len(cascade_events), "duplicates": 17,
-                       "dead_letters": 3}
+                       "dead_letters": 3, "late_links": 0}
     dead = [orjson.loads(x) for x in dead_path.read_bytes().splitlines()]
     assert sorted(d["reason"].split(":")[0] for d in dead) == ["account_id", "empty batch", "invalid JSON"]
     assert all(d["source"].startswith(str(path) + ":") for d in dead)

@@ -1,46 +1,28 @@
 """streams.crossref_late: a child stored before its parent, whose parent then arrives in ANOTHER
 rumour, gets its link recorded as a dead letter; a parent arriving in the child's own rumour
-settles it; the two rumours' traces never join. The pipeline hook is not in streams/pipeline.py
-yet (another area): ``LatePipeline`` below is that hook, two overrides. The pipelines run on a
-chDB store: without a store the existing check cannot see a parent stored in another rumour's
+settles it; the two rumours' traces never join. The pipelines (``Pipeline`` with its
+``late_parent_children`` memory) run on a chDB store: without a store the existing check cannot see a parent stored in another rumour's
 graph (it asks the batch, the unstored batches and the store), nor can the late index."""
 from __future__ import annotations
 
 import random
 
-import numpy as np
 import orjson
 import pytest
 
-from graph import ADDED
 from streams.crossref import CROSS_RUMOUR, refuse_cross_rumour_parents
 from streams.crossref_late import LATE_CROSS_RUMOUR, LateParents
 from streams.decoder import Decoder
 from streams.pipeline import Pipeline
-from streams.rumour_graphs import batch_ids
 
 TS = 1_700_000_000_000
 
 
-class LatePipeline(Pipeline):
-    """The proposed hook: the cross-rumour step notes parentless children; the rows the graphs
-    added are checked for waiting children of other rumours (dead letters written with the batch)."""
-
-    def __init__(self, *args, max_children: int = 100_000, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.late = LateParents(max_children)
-
-    def _refuse_cross_rumour_parents(self, batch, dead):
-        batch, ids = refuse_cross_rumour_parents(batch, dead, (self.graphs, self.debunks), self.store,
-                                                 list(self._unstored.values()), ids=batch_ids(batch),
-                                                 late=self.late)
-        self._batch_ids = (batch, ids)
-        return batch
-
-    def _apply_to_graphs(self, batch, dead):
-        status = super()._apply_to_graphs(batch, dead)
-        dead.extend(self.late.conflicts(batch.take(np.flatnonzero(status == ADDED))))
-        return status
+def LatePipeline(store, max_children: int = 100_000) -> Pipeline:
+    """The pipeline with its late-parent memory (``late_parent_children``) as ``late``."""
+    p = Pipeline(store, late_parent_children=max_children)
+    p.late = p.late_parents
+    return p
 
 
 def ev(event_id, rumour_id, parent=None, account=None, t=0, parent_account=None):
@@ -64,6 +46,9 @@ def test_parent_arriving_later_in_another_rumour_records_the_childs_link(chdb_st
     assert stats.stored == 1 and not dead and len(p.late) == 1
     stats, dead = feed(p, ev("p", "B", t=1))
     assert stats.stored == 1  # the parent is fine on its own
+    # The link is counted apart: it is not an event of this batch (read = stored + dup + dead).
+    assert stats.late_links == 1 and stats.dead_letters == 0 and stats.read == 1
+    assert stats.summary()["late_links"] == 1
     assert [(d.reason, d.rumour_id, d.event_id) for d in dead] == [(LATE_CROSS_RUMOUR, "A", "c")]
     assert orjson.loads(dead[0].raw) == {"rumour_id": "A", "event_id": "c", "parent_event_id": "p",
                                          "parent_rumour_id": "B"}
@@ -117,6 +102,18 @@ def test_a_parent_known_anywhere_is_not_noted(chdb_store):
     feed(p, ev("p", "A", t=1))
     feed(p, ev("c", "A", parent="p", t=2), ev("d", "A", parent="c", t=3))  # in the graph, in the batch
     assert len(p.late) == 0
+
+
+def test_no_memory_no_late_check(chdb_store):
+    p = Pipeline(chdb_store, late_parent_children=0)
+    feed(p, ev("c", "A", parent="p", t=2))
+    stats, dead = feed(p, ev("p", "B", t=1))
+    assert p.late_parents is None and stats.stored == 1 and not dead and stats.late_links == 0
+
+
+def test_the_setting_sizes_the_memory(chdb_store, monkeypatch):
+    monkeypatch.setenv("RUMOUR_LATE_PARENT_CHILDREN", "7")
+    assert Pipeline(chdb_store).late_parents.max_children == 7
 
 
 def test_memory_is_capped_oldest_first(chdb_store):
