@@ -161,7 +161,30 @@ def _bench_page(app, counters: Counters) -> None:
             return self.json({**counters.snapshot(), "assigned": assigned, "threads": threads})
 
 
-def ours_app(settings: Settings, counters: Counters) -> faust.App:
+def faust_options(pairs) -> dict:
+    """``KEY=VALUE`` strings as Faust App keyword arguments (numbers parsed; ``Monitor=quiet``
+    names streams.app.QuietMonitor, ``Monitor=faust`` Faust's own)."""
+    out: dict = {}
+    for pair in pairs or ():
+        key, _, value = pair.partition("=")
+        if key == "Monitor":
+            from faust.sensors import Monitor
+
+            from streams import app as app_module
+
+            out[key] = Monitor if value == "faust" else getattr(app_module, "QuietMonitor")
+            continue
+        for kind in (int, float):
+            try:
+                value = kind(value)
+                break
+            except ValueError:
+                pass
+        out[key] = value
+    return out
+
+
+def ours_app(settings: Settings, counters: Counters, options: dict | None = None) -> faust.App:
     from streams.app import create_app
     from streams.store import open_store
 
@@ -171,17 +194,18 @@ def ours_app(settings: Settings, counters: Counters) -> faust.App:
     decoder.counters = counters
     pipeline = TimedPipeline(store, decoder, store_retry_seconds=settings.store_retry_seconds)
     pipeline.counters = counters
-    app = create_app(settings, store=store, pipeline=pipeline)
+    app = create_app(settings, store=store, pipeline=pipeline,
+                     **({"faust_options": options} if options else {}))
     _bench_page(app, counters)
     return app
 
 
-def noop_app(settings: Settings, counters: Counters) -> faust.App:
+def noop_app(settings: Settings, counters: Counters, options: dict | None = None) -> faust.App:
     broker = settings.broker if "://" in settings.broker else "kafka://" + settings.broker
     app = faust.App(settings.app_id, broker=broker, store="memory://", web_host=settings.web_host,
                     web_port=settings.web_port, web_bind=settings.web_host,
                     topic_partitions=settings.topic_partitions, datadir=settings.data_dir,
-                    topic_replication_factor=1)
+                    topic_replication_factor=1, **(options or {}))
     shares = app.topic(settings.topic, key_type=bytes, value_type=bytes, key_serializer="raw",
                        value_serializer="raw", partitions=settings.topic_partitions)
 
@@ -206,7 +230,10 @@ def main(argv=None) -> None:
     ap.add_argument("--batch-wait", type=float, default=0.5)
     ap.add_argument("--events-per-message", type=int, default=1)
     ap.add_argument("--data-dir", default=None)
+    ap.add_argument("--faust-option", action="append", default=None, metavar="KEY=VALUE",
+                    help="a Faust App setting for this worker (repeatable; experiments)")
     args = ap.parse_args(argv)
+    options = faust_options(args.faust_option)
     settings = Settings.load({
         "topic": args.topic, "app_id": args.app_id, "web_port": args.web_port,
         "clickhouse_url": args.clickhouse, "batch_size": args.batch_size,
@@ -220,9 +247,9 @@ def main(argv=None) -> None:
         from streams.worker_setup import warm_up_worker
 
         warm_up_worker()  # as run_worker does: load the kernels before the first batch
-        app = ours_app(settings, counters)
+        app = ours_app(settings, counters, options)
     else:
-        app = noop_app(settings, counters)
+        app = noop_app(settings, counters, options)
     from streams.worker_setup import faust_worker
 
     if args.mode == "ours":
