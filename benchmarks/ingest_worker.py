@@ -163,16 +163,16 @@ def _bench_page(app, counters: Counters) -> None:
 
 def faust_options(pairs) -> dict:
     """``KEY=VALUE`` strings as Faust App keyword arguments (numbers parsed; ``Monitor=quiet``
-    names streams.app.QuietMonitor, ``Monitor=faust`` Faust's own)."""
+    names streams.faust_path.QuietMonitor, ``Monitor=faust`` Faust's own)."""
     out: dict = {}
     for pair in pairs or ():
         key, _, value = pair.partition("=")
         if key == "Monitor":
             from faust.sensors import Monitor
 
-            from streams import app as app_module
+            from streams.faust_path import QuietMonitor
 
-            out[key] = Monitor if value == "faust" else getattr(app_module, "QuietMonitor")
+            out[key] = Monitor if value == "faust" else QuietMonitor
             continue
         for kind in (int, float):
             try:
@@ -200,14 +200,22 @@ def ours_app(settings: Settings, counters: Counters, options: dict | None = None
     return app
 
 
-def noop_app(settings: Settings, counters: Counters, options: dict | None = None) -> faust.App:
+def noop_app(settings: Settings, counters: Counters, options: dict | None = None,
+             engine_path: bool = False) -> faust.App:
     broker = settings.broker if "://" in settings.broker else "kafka://" + settings.broker
     app = faust.App(settings.app_id, broker=broker, store="memory://", web_host=settings.web_host,
                     web_port=settings.web_port, web_bind=settings.web_host,
                     topic_partitions=settings.topic_partitions, datadir=settings.data_dir,
                     topic_replication_factor=1, **(options or {}))
-    shares = app.topic(settings.topic, key_type=bytes, value_type=bytes, key_serializer="raw",
-                       value_serializer="raw", partitions=settings.topic_partitions)
+    if engine_path:  # the engine's drain loop and raw schema (streams/faust_path.py)
+        from streams import faust_path
+
+        faust_path.install(app)
+        shares = app.topic(settings.topic, schema=faust_path.RawBytesSchema(),
+                           partitions=settings.topic_partitions)
+    else:
+        shares = app.topic(settings.topic, key_type=bytes, value_type=bytes, key_serializer="raw",
+                           value_serializer="raw", partitions=settings.topic_partitions)
 
     @app.agent(shares, concurrency=1)
     async def noop(stream):
@@ -232,6 +240,10 @@ def main(argv=None) -> None:
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--faust-option", action="append", default=None, metavar="KEY=VALUE",
                     help="a Faust App setting for this worker (repeatable; experiments)")
+    ap.add_argument("--noop-path", choices=("faust", "ours"), default="faust",
+                    help="the no-op agent's per-message path: Faust's own (default: the "
+                         "baseline) or the engine's (streams/faust_path.py: drain loop, raw "
+                         "schema, quiet monitor), to price it alone")
     args = ap.parse_args(argv)
     options = faust_options(args.faust_option)
     settings = Settings.load({
@@ -249,7 +261,11 @@ def main(argv=None) -> None:
         warm_up_worker()  # as run_worker does: load the kernels before the first batch
         app = ours_app(settings, counters, options)
     else:
-        app = noop_app(settings, counters, options)
+        if args.noop_path == "ours":
+            from streams import faust_path
+
+            options = {"Monitor": faust_path.QuietMonitor, **options}
+        app = noop_app(settings, counters, options, engine_path=args.noop_path == "ours")
     from streams.worker_setup import faust_worker
 
     if args.mode == "ours":

@@ -76,7 +76,9 @@ def one_run(args, topic: str, n_events: int, run: int) -> dict:
            "--batch-wait", "0.5", "--events-per-message", str(args.per_message),
            "--partitions", "4", "--clickhouse", db, "--data-dir", f"/tmp/prof-run/{app_id}"]
     for option in (args.variant or "").split(","):
-        if option:
+        if option == "noop-path=ours":
+            cmd += ["--noop-path", "ours"]
+        elif option:
             cmd += ["--faust-option", option]
     log = open(f"/tmp/prof-{app_id}.log", "wb")
     env = {**os.environ, "PYTHONPATH": str(tree), "PYTHONUNBUFFERED": "1"}
@@ -143,7 +145,8 @@ def main(argv=None) -> int:
                     help="checkout whose engine the worker runs (repeat to alternate trees)")
     ap.add_argument("--runs", type=int, default=1, help="runs per tree, alternated")
     ap.add_argument("--variant", action="append", default=None,
-                    help="Faust settings of the worker, KEY=VALUE[,KEY=VALUE] ('' = defaults); "
+                    help="Faust settings of the worker, KEY=VALUE[,KEY=VALUE] ('' = defaults; "
+                         "'noop-path=ours' = the no-op agent on the engine's streams/faust_path.py); "
                          "repeat to alternate variants")
     ap.add_argument("--pyspy", default=None, help="py-spy raw output prefix")
     ap.add_argument("--perf", default=None, help="perf record output prefix (CPU samples, -g)")

@@ -26,8 +26,8 @@ import time
 
 import faust
 import orjson
-from faust.sensors import Monitor
 
+from streams import faust_path
 from streams.events import Decoder
 from streams.pipeline import Pipeline
 from streams.settings import Settings
@@ -51,25 +51,6 @@ def dead_letter_message(dead) -> bytes:
         "raw_base64": base64.b64encode(dead.raw[:DEAD_LETTER_RAW_BYTES]).decode("ascii"),
         "raw_bytes": len(dead.raw),
     })
-
-
-class QuietMonitor(Monitor):
-    """Faust's Monitor without its bookkeeping per message and per event (counters, clocks,
-    per-stream dicts, a latency deque): four sensor calls on Faust's path of every message. The
-    engine reads none of it (/healthz serves ``app.stats``); commit, send and rebalance figures
-    are still kept."""
-
-    def on_message_in(self, tp, offset, message) -> None:
-        pass
-
-    def on_stream_event_in(self, tp, offset, stream, event):
-        return None
-
-    def on_stream_event_out(self, tp, offset, stream, event, state=None) -> None:
-        pass
-
-    def on_message_out(self, tp, offset, message) -> None:
-        pass
 
 
 def create_app(settings: Settings, store=None, pipeline: Pipeline | None = None,
@@ -101,8 +82,13 @@ def create_app(settings: Settings, store=None, pipeline: Pipeline | None = None,
         # A batch may wait for the store for minutes: these only log, but should not cry wolf.
         stream_processing_timeout=max(300.0, settings.store_retry_seconds + 60.0),
         broker_commit_livelock_soft_timeout=max(300.0, settings.store_retry_seconds + 60.0),
-        **(faust_options or {}),
+        # Faust's Monitor keeps counters and clocks per message and event (four sensor calls on
+        # every message's path) that nothing here reads.
+        **{"Monitor": faust_path.QuietMonitor, **(faust_options or {})},
     )
+    # Faust's drain loop made four tasks per message; ours runs the usual non-blocking delivery
+    # inline (same semantics: streams/faust_path.py).
+    faust_path.install(app)
     app.pipeline = pipeline
     app.settings_ = settings
     app.stats = {"batches": 0, "events_in": 0, "stored": 0, "duplicates": 0, "dead_letters": 0,
@@ -114,8 +100,7 @@ def create_app(settings: Settings, store=None, pipeline: Pipeline | None = None,
                  "rss_bytes": 0, "dead_letter_send_failures": 0,
                  "store_write_retries": 0, "graph_bytes": 0, "graph_evictions": 0,
                  "restore_queries": 0, "stats_at_ms": 0}
-    shares = app.topic(settings.topic, key_type=bytes, value_type=bytes,
-                       key_serializer="raw", value_serializer="raw",
+    shares = app.topic(settings.topic, schema=faust_path.RawBytesSchema(),
                        partitions=settings.topic_partitions)
     dead_topic = app.topic(settings.dead_letter_topic, key_type=bytes, value_type=bytes,
                            key_serializer="raw", value_serializer="raw")
