@@ -22,7 +22,7 @@ def events(n, seed=0):
 
 def message_by_message(decoder, messages, now_ms=NOW):
     """The reference: the fast path switched off, every message through _decode_one."""
-    with mock.patch.object(Decoder, "_singles_as_columns", return_value=None):
+    with mock.patch.object(Decoder, "_singles_as_columns", return_value=(None, None)):
         return decoder.decode(messages, now_ms=now_ms)
 
 
@@ -66,6 +66,23 @@ def test_oversized_event_message_is_refused_as_before():
     batch, dead = d.decode(msgs, now_ms=NOW)
     assert len(batch) == 20 and len(dead) == 1 and dead[0].reason.startswith("event too large")
     assert_same((batch, dead), message_by_message(d, msgs))
+
+
+def test_batch_messages_are_parsed_once():
+    # Arrays never reach the column-wise attempt; columnar batches (and a batch with one bad
+    # event) are judged from the objects it parsed, not parsed a second time.
+    evs = events(100)
+    arrays = [orjson.dumps(evs[i:i + 5]) for i in range(0, 100, 5)]
+    columnar = [encode_columns(evs[i:i + 5]) for i in range(0, 100, 5)]
+    singles_one_bad = [orjson.dumps(e) for e in evs[:30]] + [b'{"event_id":"x","ts":1}']
+    import streams.decoder as decoder_module
+
+    for msgs in (arrays, columnar, singles_one_bad):
+        with mock.patch.object(decoder_module.orjson, "loads", wraps=orjson.loads) as loads:
+            got = Decoder().decode(msgs, now_ms=NOW)
+        assert loads.call_count == len(msgs)
+        assert_same(got, message_by_message(Decoder(), msgs))
+    assert len(got[1]) == 1 and len(got[0]) == 30
 
 
 BAD = st.sampled_from([
