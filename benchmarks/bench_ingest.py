@@ -16,7 +16,7 @@ limits around it, all in the same run.
 2. Each topic is drained, one after the other (never two at once), by worker *processes*
    (benchmarks/ingest_worker.py, a real Faust worker each): ``ours`` = streams.app.create_app,
    the production agent, writing to a fresh ClickHouse database; ``noop`` = a Faust agent with the
-   same ``take()`` batching that only counts. ``take()`` batch: 5,000 messages for single,
+   same ``take()`` batching that only counts; the two alternate (noop, ours, noop, ...). ``take()`` batch: 5,000 messages for single,
    ``--take-events / per_message`` messages (10,000 events) for batched and columnar; 0.5 s wait. Rate = events after
    the first batch / time from the first batch's end to the last's (start-up excluded). Beside:
    a plain aiokafka ``getmany`` consumer (decodes nothing) on the same topics (the no-op and
@@ -121,6 +121,25 @@ def machine_ceiling(runs: dict) -> dict:
         out[mode] = {"cpu_us_per_event": per, "total_us": round(total, 2),
                      "eps": round(cores * 1e6 / total) if total else None}
     return out
+
+
+def pair_ratios(runs: dict, mode: str, field: str) -> list:
+    """ours / no-op for each alternated pair of runs of ``mode``.
+
+    >>> pair_ratios({"ours_single": [{"eps": 90}, {"eps": 50}], "noop_single": [{"eps": 100}, {"eps": 0}]}, "single", "eps")
+    [0.9, None]
+    """
+    return [round(o[field] / n[field], 3) if o.get(field) and n.get(field) else None
+            for o, n in zip(runs.get(f"ours_{mode}", []), runs.get(f"noop_{mode}", []))]
+
+
+def ratio_of_medians(runs: dict, mode: str, field: str) -> float | None:
+    """median of ours / median of the no-op's ``field`` over the runs of ``mode``."""
+    ours = [r[field] for r in runs.get(f"ours_{mode}", []) if r.get(field)]
+    noop = [r[field] for r in runs.get(f"noop_{mode}", []) if r.get(field)]
+    if not ours or not noop:
+        return None
+    return round(statistics.median(ours) / statistics.median(noop), 3)
 
 
 def clickhouse_ceiling(url: str, n: int, repeat: int) -> dict:
@@ -283,14 +302,15 @@ def main(argv=None) -> int:
         res[f"produce_{mode}_eps"] = round(n / s)
     runs: dict = {}
     for mode, (n, k) in counts.items():
-        for who in ("noop", "ours"):
-            for r in range(args.repeat):
-                db = f"{args.clickhouse.rstrip('/')}/bench_{who}_{mode}_{run_id}_{r}" if who == "ours" else None
-                progress(f"{who} worker on {mode} (run {r + 1}/{args.repeat}) ...")
-                out = drain(who, topics[mode], n, k, db, run_id, args.take_events, args.take_single)
-                out["load_average"] = load_average()
-                progress(f"{who} {mode}: {out['eps']} events/s, {out['events_per_cpu_s']} per CPU s")
-                runs.setdefault(f"{who}_{mode}", []).append(out)
+        # noop, ours, noop, ours, ...: each pair runs in the same minutes, so a change of load
+        # on the shared cores moves both sides of a ratio alike.
+        for r, who in [(r, who) for r in range(args.repeat) for who in ("noop", "ours")]:
+            db = f"{args.clickhouse.rstrip('/')}/bench_{who}_{mode}_{run_id}_{r}" if who == "ours" else None
+            progress(f"{who} worker on {mode} (run {r + 1}/{args.repeat}) ...")
+            out = drain(who, topics[mode], n, k, db, run_id, args.take_events, args.take_single)
+            out["load_average"] = load_average()
+            progress(f"{who} {mode}: {out['eps']} events/s, {out['events_per_cpu_s']} per CPU s")
+            runs.setdefault(f"{who}_{mode}", []).append(out)
         g = [kit.getmany_rate(args.broker, topics[mode], n_msgs[mode]) for _ in range(args.repeat)]
         rate = statistics.median([x["msgs_per_s"] or 0 for x in g]) * n / n_msgs[mode]
         runs[f"getmany_{mode}"] = [{"eps": round(rate), "msgs_per_s": round(rate * n_msgs[mode] / n)}]
@@ -323,6 +343,10 @@ def main(argv=None) -> int:
         "batched_met": res["batched_eps"] >= target_batched,
         "single_vs_noop": round(res["single_eps"] / res["noop_faust_eps"], 3) if res["noop_faust_eps"] else None,
         "single_met": bool(res["noop_faust_eps"]) and res["single_eps"] >= 0.8 * res["noop_faust_eps"],
+        # The same ratio per alternated pair (ours / the no-op run just before it) and per CPU
+        # second: how much of the ratio's spread is the machine's.
+        "single_vs_noop_pairs": pair_ratios(runs, "single", "eps"),
+        "single_vs_noop_per_cpu": ratio_of_medians(runs, "single", "events_per_cpu_s"),
         "p99_met": lat["p99_ms"] is not None and lat["p99_ms"] < 1000,
     }
     if "columnar" in counts:

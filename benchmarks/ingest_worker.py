@@ -161,7 +161,30 @@ def _bench_page(app, counters: Counters) -> None:
             return self.json({**counters.snapshot(), "assigned": assigned, "threads": threads})
 
 
-def ours_app(settings: Settings, counters: Counters) -> faust.App:
+def faust_options(pairs) -> dict:
+    """``KEY=VALUE`` strings as Faust App keyword arguments (numbers parsed; ``Monitor=quiet``
+    names streams.faust_path.QuietMonitor, ``Monitor=faust`` Faust's own)."""
+    out: dict = {}
+    for pair in pairs or ():
+        key, _, value = pair.partition("=")
+        if key == "Monitor":
+            from faust.sensors import Monitor
+
+            from streams.faust_path import QuietMonitor
+
+            out[key] = Monitor if value == "faust" else QuietMonitor
+            continue
+        for kind in (int, float):
+            try:
+                value = kind(value)
+                break
+            except ValueError:
+                pass
+        out[key] = value
+    return out
+
+
+def ours_app(settings: Settings, counters: Counters, options: dict | None = None) -> faust.App:
     from streams.app import create_app
     from streams.store import open_store
 
@@ -171,19 +194,28 @@ def ours_app(settings: Settings, counters: Counters) -> faust.App:
     decoder.counters = counters
     pipeline = TimedPipeline(store, decoder, store_retry_seconds=settings.store_retry_seconds)
     pipeline.counters = counters
-    app = create_app(settings, store=store, pipeline=pipeline)
+    app = create_app(settings, store=store, pipeline=pipeline,
+                     **({"faust_options": options} if options else {}))
     _bench_page(app, counters)
     return app
 
 
-def noop_app(settings: Settings, counters: Counters) -> faust.App:
+def noop_app(settings: Settings, counters: Counters, options: dict | None = None,
+             engine_path: bool = False) -> faust.App:
     broker = settings.broker if "://" in settings.broker else "kafka://" + settings.broker
     app = faust.App(settings.app_id, broker=broker, store="memory://", web_host=settings.web_host,
                     web_port=settings.web_port, web_bind=settings.web_host,
                     topic_partitions=settings.topic_partitions, datadir=settings.data_dir,
-                    topic_replication_factor=1)
-    shares = app.topic(settings.topic, key_type=bytes, value_type=bytes, key_serializer="raw",
-                       value_serializer="raw", partitions=settings.topic_partitions)
+                    topic_replication_factor=1, **(options or {}))
+    if engine_path:  # the engine's drain loop and raw schema (streams/faust_path.py)
+        from streams import faust_path
+
+        faust_path.install(app)
+        shares = app.topic(settings.topic, schema=faust_path.RawBytesSchema(),
+                           partitions=settings.topic_partitions)
+    else:
+        shares = app.topic(settings.topic, key_type=bytes, value_type=bytes, key_serializer="raw",
+                           value_serializer="raw", partitions=settings.topic_partitions)
 
     @app.agent(shares, concurrency=1)
     async def noop(stream):
@@ -206,7 +238,14 @@ def main(argv=None) -> None:
     ap.add_argument("--batch-wait", type=float, default=0.5)
     ap.add_argument("--events-per-message", type=int, default=1)
     ap.add_argument("--data-dir", default=None)
+    ap.add_argument("--faust-option", action="append", default=None, metavar="KEY=VALUE",
+                    help="a Faust App setting for this worker (repeatable; experiments)")
+    ap.add_argument("--noop-path", choices=("faust", "ours"), default="faust",
+                    help="the no-op agent's per-message path: Faust's own (default: the "
+                         "baseline) or the engine's (streams/faust_path.py: drain loop, raw "
+                         "schema, quiet monitor), to price it alone")
     args = ap.parse_args(argv)
+    options = faust_options(args.faust_option)
     settings = Settings.load({
         "topic": args.topic, "app_id": args.app_id, "web_port": args.web_port,
         "clickhouse_url": args.clickhouse, "batch_size": args.batch_size,
@@ -220,9 +259,13 @@ def main(argv=None) -> None:
         from streams.worker_setup import warm_up_worker
 
         warm_up_worker()  # as run_worker does: load the kernels before the first batch
-        app = ours_app(settings, counters)
+        app = ours_app(settings, counters, options)
     else:
-        app = noop_app(settings, counters)
+        if args.noop_path == "ours":
+            from streams import faust_path
+
+            options = {"Monitor": faust_path.QuietMonitor, **options}
+        app = noop_app(settings, counters, options, engine_path=args.noop_path == "ours")
     from streams.worker_setup import faust_worker
 
     if args.mode == "ours":

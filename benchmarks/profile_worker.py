@@ -1,10 +1,14 @@
 """Where the ingest worker's CPU goes: per thread, and (optionally) per function with py-spy.
 
     python -m benchmarks.profile_worker --events 200000 --per-message 2000 --take-events 20000 \
-        [--tree /work/main] [--pyspy out.txt] [--runs 3]
+        [--tree /work/main] [--pyspy out.txt] [--runs 3] [--mode ours --mode noop]
+    python -m benchmarks.profile_worker --per-message 1 --events 20000 --take-single 5000 \
+        --mode ours --mode noop --runs 3                   # one event per message
 
-Produces columnar messages (the bench's seeded stream) to a fresh topic, starts the engine's
-bench worker (``benchmarks.ingest_worker --mode ours``) from ``--tree`` (its cwd and PYTHONPATH,
+Produces columnar messages (the bench's seeded stream; with ``--per-message 1`` one JSON event
+per message, as the bench's single-event topic) to a fresh topic, starts the bench worker
+(``benchmarks.ingest_worker --mode ours``, or ``noop``: alternated with ``--mode`` repeated) from
+``--tree`` (its cwd and PYTHONPATH,
 so an A/B can run another checkout's engine with this script), waits until it is up, then reads
 every thread's user+system ticks from /proc/<pid>/task/*/stat before and after the drain.
 Prints one JSON line per run: worker CPU us/event, per thread (by name), events/s, load average.
@@ -66,11 +70,16 @@ def one_run(args, topic: str, n_events: int, run: int) -> dict:
     port = kit.free_port()
     app_id = f"prof-{uuid.uuid4().hex[:8]}"
     db = f"{args.clickhouse.rstrip('/')}/prof_{uuid.uuid4().hex[:8]}"
-    batch = max(1, args.take_events // args.per_message)
-    cmd = [sys.executable, "-m", "benchmarks.ingest_worker", "--mode", "ours", "--topic", topic,
+    batch = args.take_single if args.per_message <= 1 else max(1, args.take_events // args.per_message)
+    cmd = [sys.executable, "-m", "benchmarks.ingest_worker", "--mode", args.mode, "--topic", topic,
            "--app-id", app_id, "--web-port", str(port), "--batch-size", str(batch),
            "--batch-wait", "0.5", "--events-per-message", str(args.per_message),
            "--partitions", "4", "--clickhouse", db, "--data-dir", f"/tmp/prof-run/{app_id}"]
+    for option in (args.variant or "").split(","):
+        if option == "noop-path=ours":
+            cmd += ["--noop-path", "ours"]
+        elif option:
+            cmd += ["--faust-option", option]
     log = open(f"/tmp/prof-{app_id}.log", "wb")
     env = {**os.environ, "PYTHONPATH": str(tree), "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(cmd, cwd=tree, stdout=log, stderr=subprocess.STDOUT, env=env)
@@ -85,7 +94,7 @@ def one_run(args, topic: str, n_events: int, run: int) -> dict:
         s0 = kit.services_cpu_s(services)
         if args.pyspy:
             spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "--native", "--threads", "-r", str(args.rate),
-                                    "-p", str(proc.pid), "-o", f"{args.pyspy}.{run}", "-f", "raw"],
+                                    "-p", str(proc.pid), "-o", f"{args.pyspy}.{args.mode}.{run}", "-f", "raw"],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         if args.perf:
             spy = subprocess.Popen(["perf", "record", "-F", str(args.rate), "-g", "-p", str(proc.pid),
@@ -112,7 +121,7 @@ def one_run(args, topic: str, n_events: int, run: int) -> dict:
         per_thread[name] += round((t1[tid] - t0.get(tid, 0)) / hz / n * 1e6, 2)
     per_thread = {k: v for k, v in sorted(per_thread.items(), key=lambda kv: -kv[1]) if v}
     rate = kit.rate_of(b)
-    out = {"tree": str(tree), "run": run, "events": n, "eps": round(rate) if rate else None,
+    out = {"tree": str(tree), "mode": args.mode, "variant": args.variant, "run": run, "events": n, "eps": round(rate) if rate else None,
             "worker_us": round(sum(per_thread.values()), 2), "threads_us": per_thread,
             "services_us": {k: round((s1[k] - s0[k]) / n * 1e6, 2) for k in s1},
             "steps_s": {k: round(b[k], 3) for k in ("decode_s", "restore_s", "refuse_s", "graph_s", "store_s")},
@@ -128,9 +137,17 @@ def main(argv=None) -> int:
     ap.add_argument("--events", type=int, default=200_000)
     ap.add_argument("--per-message", type=int, default=2000)
     ap.add_argument("--take-events", type=int, default=20_000)
+    ap.add_argument("--take-single", type=int, default=5000,
+                    help="messages per take() when --per-message is 1 (the bench's default)")
+    ap.add_argument("--mode", action="append", choices=("ours", "noop"), default=None,
+                    help="bench worker mode (repeat to alternate: ours, noop)")
     ap.add_argument("--tree", action="append", default=None,
                     help="checkout whose engine the worker runs (repeat to alternate trees)")
     ap.add_argument("--runs", type=int, default=1, help="runs per tree, alternated")
+    ap.add_argument("--variant", action="append", default=None,
+                    help="Faust settings of the worker, KEY=VALUE[,KEY=VALUE] ('' = defaults; "
+                         "'noop-path=ours' = the no-op agent on the engine's streams/faust_path.py); "
+                         "repeat to alternate variants")
     ap.add_argument("--pyspy", default=None, help="py-spy raw output prefix")
     ap.add_argument("--perf", default=None, help="perf record output prefix (CPU samples, -g)")
     ap.add_argument("--rate", type=int, default=250, help="samples/s of py-spy or perf")
@@ -142,14 +159,17 @@ def main(argv=None) -> int:
 
     trees = args.tree or [str(ROOT)]
     run_id = uuid.uuid4().hex[:8]
-    topic = f"prof-columnar-{run_id}"
+    single = args.per_message <= 1
+    topic = f"prof-{'single' if single else 'columnar'}-{run_id}"
     ensure_topics(args.broker, {topic: 4})
-    pairs = columnar_pairs(kit.stream_messages(args.events, args.per_message, args.seed + 1,
-                                               f"p{run_id}", shares_per_rumour(args.per_message)))
-    kit.produce(args.broker, topic, pairs)
+    pairs = kit.stream_messages(args.events, args.per_message, args.seed + (not single),
+                                f"p{run_id}", shares_per_rumour(args.per_message))
+    kit.produce(args.broker, topic, pairs if single else columnar_pairs(pairs))
+    modes = args.mode or ["ours"]
+    variants = args.variant or [""]
     for run in range(args.runs):
-        for tree in trees:
-            args.tree = tree
+        for tree, mode, variant in [(t, m, v) for t in trees for m in modes for v in variants]:
+            args.tree, args.mode, args.variant = tree, mode, variant
             print(orjson.dumps(one_run(args, topic, args.events, run)).decode(), flush=True)
             time.sleep(1)
     return 0

@@ -16,6 +16,7 @@ from streams.events import (MAX_EVENT_BYTES, MAX_MESSAGE_BYTES, DeadLetter, Even
 _FIELDS = ("event_id", "rumour_id", "account_id", "ts", "parent_event_id", "parent_account_id",
            "kind", "platform", "region", "text")
 _DICT = {dict}
+_BYTES = {bytes}
 
 
 class Decoder:
@@ -45,10 +46,22 @@ class Decoder:
         rows: list = []  # validated events (tuples) not yet in a part
         parts: list = []  # EventBatch parts in arrival order (columnar messages come as one)
         dead: list = []
+        if type(messages) is list and sources is None and len(messages) >= self.min_array_columns:
+            batch, objs = self._singles_as_columns(messages, now_ms)
+            if batch is not None:
+                return batch, []
+            if objs is not None:  # parsed already: judged one by one without parsing again
+                for raw, obj in zip(messages, objs):
+                    self._decode_obj(obj, raw, "", now_ms, rows, dead, parts)
+                return self._finish(rows, dead, parts)
         src_iter = iter(sources) if sources is not None else None
         for raw in messages:
             source = next(src_iter) if src_iter is not None else ""
             self._decode_one(raw, source, now_ms, rows, dead, parts)
+        return self._finish(rows, dead, parts)
+
+    @staticmethod
+    def _finish(rows, dead, parts):
         if not parts:
             return _to_batch(rows), dead
         if rows:
@@ -68,6 +81,10 @@ class Decoder:
         except orjson.JSONDecodeError as exc:
             dead.append(DeadLetter(raw, f"invalid JSON: {exc}", source, now_ms))
             return
+        self._decode_obj(obj, raw, source, now_ms, rows, dead, parts)
+
+    def _decode_obj(self, obj, raw, source, now_ms, rows, dead, parts):
+        """One parsed message: an array of events, a columnar batch or one event."""
         if isinstance(obj, list):
             if not obj:
                 dead.append(DeadLetter(raw, "empty batch: a JSON array with no events", source, now_ms))
@@ -80,6 +97,30 @@ class Decoder:
             self._decode_columns(obj, raw, source, now_ms, rows, dead, parts)
         else:
             self._accept(obj, raw, source, now_ms, rows, dead)
+
+    def _singles_as_columns(self, messages: list, now_ms):
+        """Many one-event messages (Kafka's one event per message) checked column-wise like one
+        JSON array of them: the per-event ``validate_event`` call is most of their decode cost.
+
+        Returns ``(batch, None)`` when every message is bytes, within both size limits, parses
+        on its own (each is parsed alone: joining them into one array would let two broken
+        messages pass as one valid pair) and is a valid event. Otherwise ``(None, objs)`` with
+        the parsed messages when all of them parsed (the caller judges them one by one without
+        parsing again), or ``(None, None)``; dead letters and their reasons stay those of the
+        message-by-message path. Arrays (``[`` first) never get here."""
+        limit = min(self.max_event_bytes, self.max_message_bytes)
+        if (set(map(type, messages)) != _BYTES or max(map(len, messages)) > limit
+                or any(m[:1] != b"{" for m in messages)):
+            return None, None
+        try:
+            objs = list(map(orjson.loads, messages))
+        except orjson.JSONDecodeError:
+            return None, None
+        if set(map(type, objs)) != _DICT or any("event_id" not in o and "columns" in o for o in objs):
+            return None, objs  # e.g. a columnar batch among them
+        n = len(objs)
+        columns = {name: list(map(dict.get, objs, repeat(name, n))) for name in _FIELDS}
+        return ec.fast_batch(columns, n, now_ms), objs
 
     def _array_columns(self, obj: list, now_ms, rows, parts) -> bool:
         """An array of event objects read field by field into columns and checked column-wise
