@@ -1,10 +1,9 @@
 """Counting for the alert router: the state of a rumour and of its units (:class:`_Rumour`,
 :class:`_Unit`), and :class:`AlertCounting`, which adds a batch's new shares to it, summed per
-(rumour, unit, minute) by one numpy group-by (Python runs per rumour and unit, not per event or minute).
+(rumour, unit, minute) by one numpy group-by (Python runs per group, not per event).
 """
 from __future__ import annotations
 
-from bisect import bisect_right
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -94,32 +93,20 @@ class AlertCounting:
             count = count[key]
         else:
             key, count = np.unique(key, return_counts=True)
-        # Keys are sorted: one (rumour, unit) pair after the other, its minutes ascending. Python
-        # runs once per pair (a batch has ~100), its minutes go into the dict by C-level calls.
-        pair = key // span
-        cuts = (np.flatnonzero(pair[1:] != pair[:-1]) + 1).tolist()
         minute_of = (key % span + lo).tolist()
-        count_of = count.tolist()
-        totals = np.add.reduceat(count, [0] + cuts).tolist() if len(key) else []
-        for k, (a, b) in enumerate(zip([0] + cuts, cuts + [len(minute_of)])):
-            pu = int(pair[a])
-            st, name = states[pu // n_units], units[pu % n_units]
-            u = st.units.get(name)
-            if u is None:
-                u = st.units[name] = _Unit()
-            ms = minute_of[a:b]
-            u.total += totals[k]
-            if u.first_minute is None or ms[0] < u.first_minute:
-                u.first_minute = ms[0]
-            # A judged minute is never judged again: only minutes after evaluated_to count.
-            a += bisect_right(ms, u.evaluated_to)
-            if a == b:
-                continue
-            new = dict(zip(minute_of[a:b], count_of[a:b]))
-            old = u.counts
-            for m in new.keys() & old.keys():  # minutes still open from an earlier batch
-                new[m] += old[m]
-            old.update(new)
+        last, u = -1, None
+        for pu, m, n in zip((key // span).tolist(), minute_of, count.tolist()):
+            if pu != last:  # keys sorted: one (rumour, unit) after the other
+                last = pu
+                st, name = states[pu // n_units], units[pu % n_units]
+                u = st.units.get(name)
+                if u is None:
+                    u = st.units[name] = _Unit()
+            if m > u.evaluated_to:  # a judged minute is never judged again
+                u.counts[m] = u.counts.get(m, 0) + n
+            u.total += n
+            if u.first_minute is None or m < u.first_minute:
+                u.first_minute = m
 
     def _unit_map(self, regions: list) -> tuple[list, np.ndarray]:
         """The units of a batch's distinct regions: their codes, and per level (row) and region
