@@ -175,3 +175,25 @@ def test_buffered_and_per_batch_store_the_same_alerts(clickhouse_server):
 def test_chdb_store_writes_each_batch_at_once(chdb_store):
     hub = Governance(None, store=chdb_store)
     assert hub.alert_buffer.max_seconds == 0  # no timer thread on a chDB session
+
+
+@pytest.mark.clickhouse
+def test_worker_shutdown_writes_the_waiting_alerts(ch_store, tmp_path):
+    import asyncio
+
+    from streams.app import create_app
+    from streams.store.governance import governance_store
+
+    settings = Settings.load({"data_dir": str(tmp_path / "worker")})
+    pipeline = make_pipeline(ch_store, settings)
+    app = create_app(settings, pipeline=pipeline)  # wires its own hub (streams.governance.wiring)
+    hub = app.governance
+    hub.alerts.config = GovernanceConfig(**CONFIG)  # low thresholds: alerts from a short stream
+    hub.alert_buffer.max_seconds = 3600  # only the shutdown may write them
+    events = list(synthetic_events(n_rumours=3, shares_per_rumour=300, seed=3, prefix="sd"))
+    pipeline.process([orjson.dumps(e) for e in events])
+    waiting = hub.alert_buffer.pending()
+    assert waiting and governance_store(ch_store).load_alerts() == []
+    asyncio.run(app.on_before_shutdown.send())
+    stored = governance_store(ch_store).load_alerts()
+    assert sorted(a["alert_id"] for a in stored) == sorted(a["alert_id"] for a in waiting)
