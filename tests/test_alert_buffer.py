@@ -90,6 +90,20 @@ def test_failed_insert_keeps_alerts_for_the_next_flush():
     assert buf.pending() == [] and buf.dropped == 0
 
 
+def test_a_store_down_for_long_keeps_only_the_newest(monkeypatch):
+    import streams.governance.alert_store as alert_store
+
+    monkeypatch.setattr(alert_store, "MAX_PENDING", 3)
+    store = FakeStore(fail=10)
+    buf = AlertBuffer(store, max_alerts=1, max_seconds=3600)
+    buf.add(_alerts(0, 2))
+    buf.add(_alerts(2, 3))
+    assert [a["alert_id"] for a in buf.pending()] == ["a2", "a3", "a4"] and buf.dropped == 2
+    store.fail = 0
+    buf.flush()
+    assert store.ids() == ["a2", "a3", "a4"]
+
+
 def test_concurrent_adds_and_timer_write_each_alert_once():
     store = FakeStore()
     buf = AlertBuffer(store, max_alerts=50, max_seconds=0.01)

@@ -32,7 +32,7 @@ FLUSH_SECONDS = 1.0
 MAX_ALERTS = 1024
 # Kept while the store is failing; beyond it the oldest are logged and dropped (the old path
 # dropped every alert of a failed INSERT).
-MAX_PENDING = 100_000
+MAX_PENDING = 10_000  # ~1 KB of JSON each, a few KB as dicts
 
 
 class AlertBuffer:
