@@ -11,7 +11,9 @@ per message, as the bench's single-event topic) to a fresh topic, starts the ben
 ``--tree`` (its cwd and PYTHONPATH,
 so an A/B can run another checkout's engine with this script), waits until it is up, then reads
 every thread's user+system ticks from /proc/<pid>/task/*/stat before and after the drain.
-Prints one JSON line per run: worker CPU us/event, per thread (by name), events/s, load average.
+Prints one JSON line per run: worker CPU us/event, per thread (by name), events/s, load average;
+with ``--server-pid`` (a private clickhouse-server at ``--clickhouse``) also that server's CPU per
+event and the parts its INSERTs wrote per table (system.parts).
 With ``--perf`` it is sampled by ``perf record -g`` (CPU time only: kernel, libc, libpython,
 numba code; thread ids map to names through the JSON's ``tids``). With ``--pyspy`` the drain is sampled by ``py-spy record --native --idle -f raw`` (collapsed
 stacks; costs the worker some CPU, so its figures are not the A/B's).
@@ -61,6 +63,25 @@ def _drop_database(url: str) -> None:
         print(f"could not drop {name}: {exc}", file=sys.stderr)
 
 
+def server_inserts(url: str) -> dict:
+    """Per table of the run's database: parts written by INSERTs (level 0, active or already
+    merged away: system.parts keeps merged parts for minutes) and parts active now."""
+    from clickhouse_driver import Client
+
+    base, name = url.rsplit("/", 1)
+    host, _, port = base.split("://", 1)[1].partition(":")
+    rows = Client(host, port=int(port or 9000)).execute(
+        f"SELECT table, countIf(level = 0), countIf(active) FROM system.parts WHERE database = '{name}' "
+        "GROUP BY table ORDER BY table")
+    return {t: {"inserted_parts": int(n), "active_parts": int(a)} for t, n, a in rows}
+
+
+def proc_cpu_s(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def load_average() -> float:
     return round(os.getloadavg()[0], 2)
 
@@ -92,6 +113,7 @@ def one_run(args, topic: str, n_events: int, run: int) -> dict:
         gc0 = (w.bench() or {}).get("gc")
         services = kit.service_pids()
         s0 = kit.services_cpu_s(services)
+        p0 = proc_cpu_s(args.server_pid) if args.server_pid else None
         if args.pyspy:
             spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "--native", "--threads", "-r", str(args.rate),
                                     "-p", str(proc.pid), "-o", f"{args.pyspy}.{args.mode}.{run}", "-f", "raw"],
@@ -105,6 +127,12 @@ def one_run(args, topic: str, n_events: int, run: int) -> dict:
         with open(f"/proc/{proc.pid}/statm") as f:
             rss_mb = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
         s1 = kit.services_cpu_s(services)
+        if args.server_pid:
+            # The server's background merges of this run's parts go on after the drain: wait
+            # for them (a private server: nothing else runs there) before reading its clock.
+            time.sleep(args.settle)
+            p1 = proc_cpu_s(args.server_pid)
+        inserts = server_inserts(db) if args.server_pid else None
     finally:
         if spy is not None:
             spy.send_signal(2)
@@ -126,6 +154,9 @@ def one_run(args, topic: str, n_events: int, run: int) -> dict:
             "services_us": {k: round((s1[k] - s0[k]) / n * 1e6, 2) for k in s1},
             "steps_s": {k: round(b[k], 3) for k in ("decode_s", "restore_s", "refuse_s", "graph_s", "store_s")},
             "tids": names, "rss_mb": round(rss_mb), "load_average": load_average()}
+    if args.server_pid:
+        out["server_us"] = round((p1 - p0) / n * 1e6, 2)
+        out["inserts"] = inserts
     if gc0 and b.get("gc"):  # this tree's worker clocks its garbage collector
         out["gc_us"] = [round((b["gc"]["seconds"][g] - gc0["seconds"][g]) / n * 1e6, 3) for g in range(3)]
         out["gc_runs"] = [b["gc"]["runs"][g] - gc0["runs"][g] for g in range(3)]
@@ -154,6 +185,10 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--broker", default="127.0.0.1:9092")
     ap.add_argument("--clickhouse", default="clickhouse://127.0.0.1:9000")
+    ap.add_argument("--server-pid", type=int, default=None,
+                    help="pid of a private clickhouse-server at --clickhouse: its CPU per event (merges "
+                         "included, after --settle seconds) and its INSERTs per table")
+    ap.add_argument("--settle", type=float, default=5.0)
     args = ap.parse_args(argv)
     from streams.topics import ensure_topics
 

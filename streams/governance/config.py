@@ -39,6 +39,10 @@ GOVERNANCE_SETTINGS: tuple[Setting, ...] = (
             "Rumours whose alert counts and debunk sets a worker keeps in memory; beyond it the least "
             "recently active are dropped and rebuilt from the store when needed (no store: no limit). "
             "0: as many as it keeps rumour graphs of (graph_memory_mb); -1: no limit.", int),
+    Setting("alert_store_seconds", 1.0, "RUMOUR_ALERT_STORE_SECONDS",
+            "Alerts reach the store in one INSERT per this many seconds or per 1,024 alerts, and at "
+            "shutdown (the alerts topic gets each at once); a worker killed without its shutdown "
+            "loses at most this much of the store's copy. 0: each batch's alerts at once.", float),
     Setting("alerts_topic", "alerts", "RUMOUR_ALERTS_TOPIC", "Kafka topic of alerts to jurisdiction units."),
     Setting("reports_topic", "reports", "RUMOUR_REPORTS_TOPIC", "Kafka topic of public reports."),
     Setting("report_dedup_hours", 24.0, "RUMOUR_REPORT_DEDUP_HOURS",
@@ -66,6 +70,7 @@ class GovernanceConfig:
     alert_cooldown_minutes: int = 60
     alert_levels: str = "city,county"
     governance_max_rumours: int = 0
+    alert_store_seconds: float = 1.0
     alerts_topic: str = "alerts"
     reports_topic: str = "reports"
     report_dedup_hours: float = 24.0

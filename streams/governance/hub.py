@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 
+from streams.governance.alert_store import AlertBuffer
 from streams.governance.alerts import AlertRouter
 from streams.governance.batchview import batch_view
 from streams.governance.config import GovernanceConfig
@@ -24,17 +25,32 @@ from streams.store.governance import governance_store
 
 log = logging.getLogger(__name__)
 
-ALERT_HISTORY = 256  # alerts kept in memory when a store holds them all
+# Alerts kept in memory when a store holds them all; also the most alerts waiting for their
+# INSERT (AlertBuffer), so an alert the store does not have yet is always in memory.
+ALERT_HISTORY = 1024
 
 
 class Governance:
-    def __init__(self, pipeline=None, store=None, config: GovernanceConfig | None = None, alert_sinks=()):
+    """``alert_store_seconds`` (default: the config's): alerts reach the store in one INSERT per
+    that many seconds or per :data:`ALERT_HISTORY` alerts (:class:`AlertBuffer`), and at
+    :meth:`flush` / :meth:`close`; 0 writes each batch's alerts at once."""
+
+    def __init__(self, pipeline=None, store=None, config: GovernanceConfig | None = None, alert_sinks=(),
+                 alert_store_seconds: float | None = None):
         self.config = config or GovernanceConfig()
         self.pipeline = pipeline
         self.store = governance_store(store)
         sinks = list(alert_sinks)
+        self.alert_buffer = None
         if self.store is not None:
-            sinks.append(self._store_alerts)
+            # The timer thread writes beside the pipeline's thread: only through a store that
+            # serialises its calls (ClickHouseStore's locked ``_call``); chDB's session is not
+            # shared across threads here, so there each batch's alerts are written at once.
+            if alert_store_seconds is None:
+                alert_store_seconds = self.config.alert_store_seconds
+            seconds = alert_store_seconds if callable(getattr(self.store, "_call", None)) else 0
+            self.alert_buffer = AlertBuffer(self.store, ALERT_HISTORY, seconds)
+            sinks.append(self.alert_buffer.add)
         # Beyond the cap, rumours are dropped and rebuilt from the store's events (alerts and
         # debunk figures as if never dropped); without a store nothing is dropped.
         loader = self._load_events if self.store is not None else None
@@ -64,12 +80,6 @@ class Governance:
 
     def _stored_ids(self) -> list[str]:
         return self.store.rumour_ids()
-
-    def _store_alerts(self, alerts) -> None:
-        try:
-            self.store.insert_alerts(alerts)
-        except Exception:  # an alert must still reach Kafka and the dashboard
-            log.exception("writing %d alerts to the store failed", len(alerts))
 
     # -- feed ---------------------------------------------------------------------------------
     def observe(self, batch) -> list[dict]:
@@ -127,6 +137,8 @@ class Governance:
             log.exception("reading alerts from the store failed")
             return memory
         by_id = {a["alert_id"]: a for a in stored}
+        if self.alert_buffer is not None:  # normally in memory too; not if the store failed long
+            by_id.update((a["alert_id"], a) for a in self.alert_buffer.pending())
         by_id.update((a["alert_id"], a) for a in memory)
         return select_alerts(by_id.values(), jurisdiction, since_ms, limit)
 
@@ -135,4 +147,13 @@ class Governance:
         return None if m is None else m.to_dict()
 
     def flush(self) -> list[dict]:
-        return self.alerts.flush()
+        """Judge every open minute (end of a replay) and write every alert to the store."""
+        raised = self.alerts.flush()
+        if self.alert_buffer is not None:
+            self.alert_buffer.flush()
+        return raised
+
+    def close(self) -> None:
+        """Write the alerts still waiting for the store (worker shutdown); the hub still works."""
+        if self.alert_buffer is not None:
+            self.alert_buffer.close()

@@ -39,6 +39,14 @@ def attach_governance_to_app(app, hub: Governance) -> None:
 
     register_governance_agents(app, hub)
     app.governance = hub
+    shutdown = getattr(app, "on_before_shutdown", None)
+    if shutdown is not None:
+        async def write_waiting_alerts(*args, **kwargs):
+            # Alerts wait up to a second for their INSERT (streams/governance/alert_store.py);
+            # a stopping worker writes them before it goes.
+            hub.close()
+
+        shutdown.connect(write_waiting_alerts)
     service = getattr(app, "rumour_service", None)
     if service is not None:
         service.attach_governance(hub)
