@@ -26,7 +26,7 @@ import numpy as np  # noqa: E402
 
 from benchmarks.accuracy_stats import paired_top1  # noqa: E402
 from graph.sources_features import FEATURES, candidate_features  # noqa: E402
-from graph.sources_learned import fit_conditional_logit, learned_scores_from_features  # noqa: E402
+from graph.sources_learned import fit_conditional_logit  # noqa: E402
 
 MODELS = ("tree3", "er", "ws", "ba")
 DMP_WEIGHT = 0.5  # graph.sources_joint.DMP_WEIGHT: dmp_rumor = rumor_avg + 0.5 dmp_t

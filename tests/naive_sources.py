@@ -21,6 +21,18 @@ def nx_graph(indptr, indices, nodes=None) -> nx.Graph:
     return g
 
 
+def ws_snapshot(seed: int, n: int = 400, size: int = 60):
+    """A small seeded discrete-SI snapshot on Watts-Strogatz (k=6, p=0.1): ``(indptr, indices,
+    infected nodes sorted)``."""
+    from benchmarks.generators import watts_strogatz
+    from benchmarks.generators_cascades import si_discrete
+
+    rng = np.random.default_rng(seed)
+    ip, ix = watts_strogatz(n, 6, 0.1, rng)
+    c = si_discrete(ip, ix, [int(rng.integers(n))], size, 0.3, rng)
+    return ip, ix, np.sort(np.asarray(c.nodes))
+
+
 def count_orderings(tree: nx.Graph, root) -> int:
     """Number of orderings of the tree's nodes that start at root and in which every node comes
     after its neighbour towards the root, by brute-force enumeration of permutations."""

@@ -4,33 +4,17 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from benchmarks.generators import watts_strogatz
-from benchmarks.generators_cascades import si_discrete
 from graph.sources import snapshot_scores
 from graph.sources_dmp import dmp_snapshot
 from graph.sources_features import FEATURES, candidate_features, standardise
 from graph.sources_learned import fit_conditional_logit, learned_snapshot
 from graph.sources_spectral import netsleuth
-
-
-def _snapshot(seed, n=400, size=60):
-    rng = np.random.default_rng(seed)
-    ip, ix = watts_strogatz(n, 6, 0.1, rng)
-    c = si_discrete(ip, ix, [int(rng.integers(n))], size, 0.3, rng)
-    return ip, ix, np.sort(np.asarray(c.nodes))
-
-
-def _nx(ip, ix):
-    g = nx.Graph()
-    g.add_nodes_from(range(len(ip) - 1))
-    for u in range(len(ip) - 1):
-        g.add_edges_from((u, int(w)) for w in ix[ip[u]:ip[u + 1]])
-    return g
+from tests.naive_sources import nx_graph, ws_snapshot
 
 
 @pytest.mark.parametrize("seed", range(2))
 def test_features_match_their_sources(seed):
-    ip, ix, inf = _snapshot(seed)
+    ip, ix, inf = ws_snapshot(seed)
     nodes, x = candidate_features(ip, ix, inf, lam=0.1)
     col = {f: x[:, i] for i, f in enumerate(FEATURES)}
     s = snapshot_scores(ip, ix, inf)
@@ -40,7 +24,7 @@ def test_features_match_their_sources(seed):
     np.testing.assert_allclose(col["dmp_t"], dmp_snapshot(ip, ix, inf, lam=0.1, inside_weight=0.1).scores,
                                rtol=1e-9)
     np.testing.assert_allclose(col["netsleuth"], netsleuth(ip, ix, inf).scores)
-    g = _nx(ip, ix)
+    g = nx_graph(ip, ix)
     clus = nx.clustering(g)
     inside = set(inf.tolist())
     out = {v: sum(w not in inside for w in g[v]) for v in inf.tolist()}
@@ -88,7 +72,7 @@ def test_fit_is_a_stationary_point_of_the_penalised_likelihood():
 
 
 def test_one_hot_weights_rank_as_that_feature():
-    ip, ix, inf = _snapshot(5)
+    ip, ix, inf = ws_snapshot(5)
     nodes, x = candidate_features(ip, ix, inf, lam=0.1)
     for f in ("distance", "netsleuth", "dmp"):
         w = np.zeros(len(FEATURES))

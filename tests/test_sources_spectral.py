@@ -5,38 +5,22 @@ import numpy as np
 import pytest
 from scipy.sparse.linalg import eigsh
 
-from benchmarks.generators import watts_strogatz
-from benchmarks.generators_cascades import si_discrete
 from graph.sources_spectral import netsleuth, netsleuth_vector, restricted_laplacian
-
-
-def _ws_snapshot(seed, n=400, size=60):
-    rng = np.random.default_rng(seed)
-    ip, ix = watts_strogatz(n, 6, 0.1, rng)
-    c = si_discrete(ip, ix, [int(rng.integers(n))], size, 0.3, rng)
-    return ip, ix, np.sort(np.asarray(c.nodes))
-
-
-def _nx(ip, ix):
-    g = nx.Graph()
-    g.add_nodes_from(range(len(ip) - 1))
-    for u in range(len(ip) - 1):
-        g.add_edges_from((u, int(w)) for w in ix[ip[u]:ip[u + 1]])
-    return g
+from tests.naive_sources import nx_graph, ws_snapshot
 
 
 @pytest.mark.parametrize("seed", range(3))
 def test_restricted_laplacian_is_networkx_laplacian_submatrix(seed):
-    ip, ix, inf = _ws_snapshot(seed)
+    ip, ix, inf = ws_snapshot(seed)
     nodes, lap = restricted_laplacian(ip, ix, inf)
-    full = nx.laplacian_matrix(_nx(ip, ix), nodelist=range(len(ip) - 1)).toarray()
+    full = nx.laplacian_matrix(nx_graph(ip, ix), nodelist=range(len(ip) - 1)).toarray()
     assert nodes.tolist() == inf.tolist()
     np.testing.assert_array_equal(lap, full[np.ix_(nodes, nodes)])
 
 
 @pytest.mark.parametrize("seed", range(3))
 def test_vector_is_the_smallest_eigenpair(seed):
-    ip, ix, inf = _ws_snapshot(seed)
+    ip, ix, inf = ws_snapshot(seed)
     nodes, u, lam1 = netsleuth_vector(ip, ix, inf)
     _, lap = restricted_laplacian(ip, ix, inf)
     vals, vecs = eigsh(lap, k=1, sigma=0, which="LM")  # shift-invert, independent of eigh
@@ -62,8 +46,8 @@ def test_beside_cosasi(seed):
     """cosasi's netsleuth scores are +-(eigenvector of the largest eigenvalue of our restricted
     Laplacian): same matrix, the other end of the spectrum from the paper's rule."""
     ss = pytest.importorskip("cosasi.source_inference.single_source")
-    ip, ix, inf = _ws_snapshot(seed)
-    g = _nx(ip, ix)
+    ip, ix, inf = ws_snapshot(seed)
+    g = nx_graph(ip, ix)
     res = ss.netsleuth(g.subgraph(inf.tolist()), g)
     theirs = np.real(np.array([res.data["scores"][int(v)] for v in inf]))
     _, lap = restricted_laplacian(ip, ix, inf)

@@ -7,15 +7,7 @@ import pytest
 
 from benchmarks.generators import contact_graph, edges_to_csr
 from graph.sources_time import observer_distances, time_distance_correlation
-
-
-def _nx(ip, ix):
-    g = nx.Graph()
-    g.add_nodes_from(range(len(ip) - 1))
-    for u in range(len(ip) - 1):
-        for w in ix[ip[u]:ip[u + 1]]:
-            g.add_edge(u, int(w))
-    return g
+from tests.naive_sources import nx_graph
 
 
 def _reference(g, observers, targets):
@@ -34,7 +26,7 @@ def test_matches_networkx_bfs(model, k, seed):
     observers = rng.choice(600, size=k, replace=True)  # repeats allowed: each row is its own BFS
     targets = rng.choice(600, size=80, replace=False)
     got = observer_distances(ip, ix, observers, targets)
-    assert (got == _reference(_nx(ip, ix), observers, targets)).all()
+    assert (got == _reference(nx_graph(ip, ix), observers, targets)).all()
 
 
 def test_unreachable_targets_are_minus_one():
