@@ -209,6 +209,32 @@ def preorder_positions(par, topo):
 
 
 @njit(cache=True)
+def children_csr(par):
+    """The children of every node in CSR form, each run in index order: the children of ``v``
+    are ``kids[start[v]:start[v + 1]]`` (a negative parent: a root).
+
+    >>> start, kids = children_csr(np.array([-1, 0, 0, 1], np.int64))
+    >>> start.tolist(), kids.tolist()
+    ([0, 2, 3, 3, 3], [1, 2, 3])
+    """
+    n = par.shape[0]
+    start = np.zeros(n + 1, np.int64)
+    for j in range(n):
+        if par[j] >= 0:
+            start[par[j] + 1] += 1
+    for j in range(n):
+        start[j + 1] += start[j]
+    kids = np.empty(start[n], np.int32)
+    fill = start[:-1].copy()
+    for j in range(n):
+        p = par[j]
+        if p >= 0:
+            kids[fill[p]] = j
+            fill[p] += 1
+    return start, kids
+
+
+@njit(cache=True)
 def preorder(par):
     """(order, cnt, pos): the nodes in depth-first preorder (roots, and each node's children,
     in index order), each node's subtree node count and its position in ``order``, so the
@@ -224,19 +250,7 @@ def preorder(par):
     [0, 1, 2, 3]
     """
     n = par.shape[0]
-    start = np.zeros(n + 1, np.int64)  # children in CSR, each run in index order
-    for j in range(n):
-        if par[j] >= 0:
-            start[par[j] + 1] += 1
-    for j in range(n):
-        start[j + 1] += start[j]
-    kids = np.empty(start[n], np.int32)
-    fill = start[:-1].copy()
-    for j in range(n):
-        p = par[j]
-        if p >= 0:
-            kids[fill[p]] = j
-            fill[p] += 1
+    start, kids = children_csr(par)
     order = np.empty(n, np.int32)
     # The visited mark: a walk down from the roots never meets a cycle (each node has one
     # parent, so a cycle's nodes are nobody else's children); what it leaves unmarked is what

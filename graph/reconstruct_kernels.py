@@ -10,30 +10,13 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from graph.kernels_tree import children_csr
+
 N_FEATURES = 12
 FEATURE_NAMES = ("root", "log_gap", "log_gap_sq", "log_kids", "log_recency", "log_depth",
                  "log_influence", "log_pair", "text", "root_log_gap", "log_recent_kids",
                  "log_reverse_pair")
 RECENT_SECONDS = 3600.0
-
-
-@numba.njit(cache=True)
-def _children(par):
-    n = par.shape[0]
-    cnt = np.zeros(n + 1, np.int64)
-    for i in range(n):
-        if par[i] >= 0:
-            cnt[par[i] + 1] += 1
-    for i in range(n):
-        cnt[i + 1] += cnt[i]
-    kids = np.empty(cnt[n], np.int64)
-    fill = cnt[:-1].copy()
-    for i in range(n):
-        p = par[i]
-        if p >= 0:
-            kids[fill[p]] = i
-            fill[p] += 1
-    return cnt, kids
 
 
 @numba.njit(cache=True)
@@ -85,7 +68,7 @@ def earlier_in_order(order, par, is_cand, root_like, targets, max_cands):
         if root_like[order[i]] == 1 and is_cand[order[i]] != 0:
             rl_rank[n_rl] = i
             n_rl += 1
-    cptr, kids = _children(par)
+    cptr, kids = children_csr(par)
     mark = np.zeros(n, np.int64)  # == target stamp when inside the target's subtree
     stack = np.empty(n, np.int64)
     ptr = np.zeros(targets.shape[0] + 1, np.int64)
@@ -170,7 +153,7 @@ def pair_features(ts, par, acct, root_like, targets, cptr, cands, pair_keys, pai
     ``text_keys``: sorted target_node * n + candidate_node pairs the text links. With ``loo``
     a target's own observed link is left out of the counts (fitting on observed links)."""
     n = ts.shape[0]
-    cnt, kids = _children(par)
+    cnt, kids = children_csr(par)
     d = depths(par)
     X = np.zeros((cands.shape[0], N_FEATURES))
     for q in range(targets.shape[0]):
