@@ -111,7 +111,6 @@ def create_app(settings: Settings, store=None, pipeline: Pipeline | None = None,
     # Governance observers of stored batches: after the ack, beside the next batch's write (they
     # are not part of queryable: graph + store). One thread keeps them in batch order.
     observer = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="observe")
-    pipeline.defer_observers = True
     observing: list = [None]  # the future observing the last stored batch
     pending: list = [None]  # the task writing (then acking) the last prepared batch
     preparing: list = [None]  # the task preparing the last taken batch (then handing it on)
@@ -155,7 +154,7 @@ def create_app(settings: Settings, store=None, pipeline: Pipeline | None = None,
             try:
                 if marks is not None:
                     marks["write_start"] = time.time()
-                await loop.run_in_executor(writer, pipeline.write_prepared, prepared)
+                await loop.run_in_executor(writer, _write, prepared)
                 break
             except Exception as exc:
                 await _failed(exc, len(events), pause)
@@ -201,6 +200,10 @@ def create_app(settings: Settings, store=None, pipeline: Pipeline | None = None,
             except Exception as exc:  # the store holds every dead letter; the topic is a copy
                 s["dead_letter_send_failures"] += 1
                 log.warning("dead letter not forwarded to %s: %s", settings.dead_letter_topic, exc)
+
+    def _write(prepared):
+        with pipeline.observers_deferred():  # run by _observe once the batch is acked
+            return pipeline.write_prepared(prepared)
 
     def _observe(prepared) -> float:
         try:

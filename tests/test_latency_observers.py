@@ -1,6 +1,8 @@
-"""Observers off the path to queryable: with ``defer_observers`` the store write does not run
+"""Observers off the path to queryable: inside ``observers_deferred`` the store write does not run
 the governance observers; ``observe_prepared`` runs them, in order, on the stored batch."""
 from __future__ import annotations
+
+import threading
 
 import orjson
 
@@ -40,13 +42,25 @@ def test_default_write_runs_observers_after_the_store_write():
 
 def test_deferred_write_leaves_observers_to_observe_prepared():
     pipe, store, seen = _pipeline()
-    pipe.defer_observers = True
     first = pipe.prepare(_messages(2))
-    pipe.write_prepared(first)
+    with pipe.observers_deferred():
+        pipe.write_prepared(first)
     assert seen == []  # stored, not yet observed
     assert sum(len(b) for b in store.batches) == len(first.batch) > 0
     second = pipe.prepare(_messages(3))
-    pipe.write_prepared(second)
+    done = threading.Event()
+
+    def other_thread():
+        # another thread (an embedded replay) is not deferred: nothing to see here yet
+        assert not getattr(pipe._deferring, "on", False)
+        done.set()
+
+    with pipe.observers_deferred():
+        t = threading.Thread(target=other_thread)
+        t.start()
+        t.join()
+        pipe.write_prepared(second)
+    assert done.is_set() and seen == []
     assert pipe.observe_prepared(first) >= 0.0
     pipe.observe_prepared(second)
     assert [ids for ids, _ in seen] == [list(first.decoded.event_id), list(second.decoded.event_id)]
@@ -55,11 +69,13 @@ def test_deferred_write_leaves_observers_to_observe_prepared():
 def test_deferred_and_inline_observers_see_the_same_batches():
     inline, _, seen_inline = _pipeline()
     deferred, _, seen_deferred = _pipeline()
-    deferred.defer_observers = True
     for seed in (4, 5, 6):
         msgs = _messages(seed)
         inline.write_prepared(inline.prepare(msgs))
         p = deferred.prepare(msgs)
-        deferred.write_prepared(p)
+        with deferred.observers_deferred():
+            deferred.write_prepared(p)
         deferred.observe_prepared(p)
+    inline.write_prepared(inline.prepare(_messages(7)))  # outside the block: observed inline
+    deferred.write_prepared(deferred.prepare(_messages(7)))
     assert [ids for ids, _ in seen_inline] == [ids for ids, _ in seen_deferred]
