@@ -54,7 +54,7 @@ def summarise(rows: list) -> dict:
             "prepare_s": stats([r["prepared"] - r["taken"] for r in rows]),
             "wait_previous_s": stats([r["previous_done"] - r["prepared"] for r in rows]),
             "store_s": stats([r["store_s"] for r in rows]),
-            "observe_s": stats([r["observe_s"] for r in rows]),
+            "observe_s": stats([r["observe_s"] for r in rows if r.get("observe_s") is not None]),
             "taken_to_acked_s": stats([r["acked"] - r["taken"] for r in rows])}
 
 

@@ -189,8 +189,12 @@ def create_app(settings: Settings, store=None, pipeline: Pipeline | None = None,
         if marks is not None:
             marks["acked"] = time.time()
             marks["store_s"] = getattr(pipeline, "last_write_timing", (0, 0))[0]
-            marks["observe_s"] = await observing[0]
-            trace.write(orjson.dumps(marks) + b"\n")
+
+            def traced(future, marks=marks):  # not awaited: the trace must not add a wait
+                marks["observe_s"] = future.result() if not future.cancelled() else None
+                trace.write(orjson.dumps(marks) + b"\n")
+
+            observing[0].add_done_callback(traced)
         if previous is not None:
             await previous
         for dead in stats.dead:
@@ -269,6 +273,7 @@ def create_app(settings: Settings, store=None, pipeline: Pipeline | None = None,
                 await finish_pending()
 
     app.ingest_agent = ingest
+
     async def finish_taken():
         """Wait until every batch taken so far is stored and acked."""
         await finish_preparing()
