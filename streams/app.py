@@ -108,9 +108,18 @@ def create_app(settings: Settings, store=None, pipeline: Pipeline | None = None,
     executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="pipeline")
     # Store writes of prepared batches: one at a time, beside the pipeline thread.
     writer = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-write")
+    # Governance observers of stored batches: after the ack, beside the next batch's write (they
+    # are not part of queryable: graph + store). One thread keeps them in batch order.
+    observer = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="observe")
+    observing: list = [None]  # the future observing the last stored batch
     pending: list = [None]  # the task writing (then acking) the last prepared batch
+    preparing: list = [None]  # the task preparing the last taken batch (then handing it on)
     done_offsets: dict = {}  # TP -> next offset after the last processed message
     batch_started = [0.0]
+    # A diagnostic: one JSON line per batch (when taken, prepared, written, acked) for the
+    # latency analysis (benchmarks/latency_trace.py); off unless the variable names a file.
+    trace_path = os.environ.get("RUMOUR_BATCH_TRACE")
+    trace = open(trace_path, "ab", buffering=0) if trace_path else None
     pipeline.partitioner = _partitioner(settings.topic_partitions)
 
     async def prepare_until_done(values, partitions):
@@ -135,7 +144,7 @@ def create_app(settings: Settings, store=None, pipeline: Pipeline | None = None,
                     n_messages, type(exc).__name__, exc, pause)
         await asyncio.sleep(pause)
 
-    async def write_and_settle(stream, events, prepared, started):
+    async def write_and_settle(stream, events, prepared, started, marks=None):
         """Write-behind: one batch's store write in its own thread (the graphs keep its events
         meanwhile; retried for as long as it takes), then ack its messages, so their offsets
         become committable only now, count it and forward its dead letters."""
@@ -143,7 +152,9 @@ def create_app(settings: Settings, store=None, pipeline: Pipeline | None = None,
         pause = 1.0
         while True:
             try:
-                await loop.run_in_executor(writer, pipeline.write_prepared, prepared)
+                if marks is not None:
+                    marks["write_start"] = time.time()
+                await loop.run_in_executor(writer, _write, prepared)
                 break
             except Exception as exc:
                 await _failed(exc, len(events), pause)
@@ -171,6 +182,21 @@ def create_app(settings: Settings, store=None, pipeline: Pipeline | None = None,
         s["dead_letters"] += stats.dead_letters
         s["late_links"] += stats.late_links
         s["last_batch_ms"] = (time.perf_counter() - started) * 1000
+        # At most one batch waits for the observers behind the one they are on (memory stays
+        # bounded; slow observers slow the writes, as when they ran before the ack).
+        previous = observing[0]
+        observing[0] = loop.run_in_executor(observer, _observe, prepared)
+        if marks is not None:
+            marks["acked"] = time.time()
+            marks["store_s"] = getattr(pipeline, "last_write_timing", (0, 0))[0]
+
+            def traced(future, marks=marks):  # not awaited: the trace must not add a wait
+                marks["observe_s"] = future.result() if not future.cancelled() else None
+                trace.write(orjson.dumps(marks) + b"\n")
+
+            observing[0].add_done_callback(traced)
+        if previous is not None:
+            await previous
         for dead in stats.dead:
             try:
                 await dead_topic.send(key=(dead.rumour_id or "").encode(),
@@ -178,6 +204,17 @@ def create_app(settings: Settings, store=None, pipeline: Pipeline | None = None,
             except Exception as exc:  # the store holds every dead letter; the topic is a copy
                 s["dead_letter_send_failures"] += 1
                 log.warning("dead letter not forwarded to %s: %s", settings.dead_letter_topic, exc)
+
+    def _write(prepared):
+        with pipeline.observers_deferred():  # run by _observe once the batch is acked
+            return pipeline.write_prepared(prepared)
+
+    def _observe(prepared) -> float:
+        try:
+            return pipeline.observe_prepared(prepared)
+        except Exception:  # governance must not stop ingest (stored and acked already)
+            log.exception("governance observers failed on a stored batch")
+            return 0.0
 
     async def finish_pending():
         """Wait until the batch being written is stored and acked (at most one is in flight)."""
@@ -187,31 +224,71 @@ def create_app(settings: Settings, store=None, pipeline: Pipeline | None = None,
             if pending[0] is task:
                 pending[0] = None
 
+    async def finish_observing():
+        """Wait until every taken batch is stored and acked and the observers have seen it (one
+        thread: the last one's future settles after all before it)."""
+        await finish_preparing()
+        await finish_pending()
+        future = observing[0]
+        if future is not None:
+            await asyncio.shield(future)
+
+    async def prepare_and_write(stream, events, marks):
+        """Prepare one batch (pipeline thread), then hand it to the writer once the previous
+        write has settled (at most one write in flight, batches written in take order)."""
+        started = time.perf_counter()
+        batch_started[0] = batch_started[0] or time.monotonic()
+        values = [e.value for e in events]
+        app.stats["inflight_messages"] = len(values)
+        prepared = await prepare_until_done(values, [e.message.partition for e in events])
+        if marks is not None:
+            marks["prepared"] = time.time()
+            marks["events"] = prepared.stats.read
+        await finish_pending()
+        if marks is not None:
+            marks["previous_done"] = time.time()
+        pending[0] = asyncio.ensure_future(write_and_settle(stream, events, prepared, started, marks))
+
+    async def finish_preparing():
+        """Wait until the batch being prepared has been handed to the writer."""
+        task = preparing[0]
+        if task is not None:
+            await asyncio.shield(task)
+            if preparing[0] is task:
+                preparing[0] = None
+
     @app.agent(shares, concurrency=1)
     async def ingest(stream):
-        # Manual acks: a batch's messages are acked only once its write succeeded, so the write
-        # of batch N overlaps the decode and graph update of batch N+1 (write-behind). A crash
-        # re-delivers every batch not yet acked.
+        # Manual acks: a batch's messages are acked only once its write succeeded. The loop body
+        # only hands a batch on, so take() gathers batch N+2 while N+1 is prepared and N written
+        # (a message waits for its batch's within=, not also for the previous prepare); at most
+        # one batch is being prepared and one written. A crash re-delivers every batch not yet
+        # acked.
         async for events in stream.noack_take(settings.batch_size, within=settings.batch_wait):
-            started = time.perf_counter()
-            batch_started[0] = batch_started[0] or time.monotonic()
-            values = [e.value for e in events]
-            app.stats["inflight_messages"] = len(values)
-            prepared = await prepare_until_done(values, [e.message.partition for e in events])
-            await finish_pending()
-            pending[0] = asyncio.ensure_future(write_and_settle(stream, events, prepared, started))
+            marks = {"taken": time.time(), "messages": len(events)} if trace else None
+            await finish_preparing()  # batches are prepared one after another, in take order
+            preparing[0] = asyncio.ensure_future(prepare_and_write(stream, events, marks))
             if not settings.write_behind:
+                await finish_preparing()
                 await finish_pending()
 
     app.ingest_agent = ingest
-    app.finish_pending_write = finish_pending
+
+    async def finish_taken():
+        """Wait until every batch taken so far is stored and acked."""
+        await finish_preparing()
+        await finish_pending()
+
+    app.finish_pending_write = finish_taken
+    app.finish_observing = finish_observing
 
     @app.on_partitions_revoked.connect
     async def on_revoked(sender, revoked, **kwargs):
         mine = [tp.partition for tp in revoked if tp.topic == settings.topic]
         # The batch being written is stored and acked before its partitions go (its graphs
-        # must not be dropped while a write for them is pending).
-        await finish_pending()
+        # must not be dropped while a write for them is pending), and observed (observers read
+        # the graphs).
+        await finish_observing()
         for tp in revoked:
             done_offsets.pop(tp, None)
         # The executor runs one thing at a time: this waits for a batch being prepared.

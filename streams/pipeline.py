@@ -37,6 +37,7 @@ Reliability (see RELIABILITY.md):
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -138,6 +139,10 @@ class Pipeline(PipelineQueries):
         self._borrowed: set[str] = set()  # graphs of rumours owned elsewhere, kept for one query
         # Called with each batch's decoded events once the batch is stored (governance hub).
         self.observers: list = []
+        # Per thread (observers_deferred): the worker's store-write thread leaves the observers
+        # to observe_prepared, run once the batch's messages are acked (streams/app.py); other
+        # callers of the same pipeline (an embedded replay) still observe in write_prepared.
+        self._deferring = threading.local()
         self._batch_ids = None  # (batch, its BatchIds) while a batch is being prepared
 
     # -- ingest ---------------------------------------------------------------------------
@@ -225,14 +230,35 @@ class Pipeline(PipelineQueries):
         """Write a prepared batch, keeping its events in the graphs if the write fails (the
         worker then retries this same write until it succeeds; a crash re-delivers the batch)."""
         batch, dead = prepared.batch, prepared.stats.dead
+        t0 = time.perf_counter()
         if self.store is not None and (len(batch) or dead):
             self._write_with_retry(batch, dead)
             self._written(batch)
+        t1 = time.perf_counter()
+        if not getattr(self._deferring, "on", False):
+            self.observe_prepared(prepared)
+        # Read by the worker's batch trace (RUMOUR_BATCH_TRACE): where a batch's time goes.
+        self.last_write_timing = (t1 - t0, time.perf_counter() - t1)
+        return prepared.stats
+
+    @contextlib.contextmanager
+    def observers_deferred(self):
+        """In this thread, ``write_prepared`` only writes; the caller runs ``observe_prepared``."""
+        before = getattr(self._deferring, "on", False)
+        self._deferring.on = True
+        try:
+            yield
+        finally:
+            self._deferring.on = before
+
+    def observe_prepared(self, prepared: Prepared) -> float:
+        """Show a stored batch to the observers (governance), in batch order; returns seconds."""
+        t0 = time.perf_counter()
         if self.observers:
             with self.lock:  # observers may read the graphs; a batch may be being prepared
                 for observe in self.observers:
                     observe(prepared.decoded)
-        return prepared.stats
+        return time.perf_counter() - t0
 
     def discard(self, prepared: Prepared) -> None:
         """Give up a prepared batch that will not be stored (an earlier write failed): forget

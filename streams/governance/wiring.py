@@ -10,6 +10,7 @@ the files are read; alerts go to the store and the dashboard (no Kafka).
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from streams.governance.config import GovernanceConfig
@@ -42,6 +43,14 @@ def attach_governance_to_app(app, hub: Governance) -> None:
     shutdown = getattr(app, "on_before_shutdown", None)
     if shutdown is not None:
         async def write_waiting_alerts(*args, **kwargs):
+            # The worker observes stored batches after their ack (streams/app.py): those batches
+            # are not delivered again, so their alerts are made before the hub closes.
+            finish = getattr(app, "finish_observing", None)
+            if finish is not None:
+                try:
+                    await asyncio.wait_for(finish(), timeout=60)
+                except Exception:
+                    log.exception("governance: stored batches not all observed before shutdown")
             # Alerts wait up to a second for their INSERT (streams/governance/alert_store.py);
             # a stopping worker writes them before it goes.
             hub.close()
