@@ -117,8 +117,8 @@ def create_app(settings: Settings, store=None, pipeline: Pipeline | None = None,
     done_offsets: dict = {}  # TP -> next offset after the last processed message
     batch_started = [0.0]
     # A diagnostic: one JSON line per batch (when taken, prepared, written, acked) for the
-    # latency analysis (benchmarks/latency_trace.py); off unless the variable names a file.
-    trace_path = os.environ.get("RUMOUR_BATCH_TRACE")
+    # latency analysis (benchmarks/latency_trace.py); off unless the setting `batch_trace` names a file.
+    trace_path = settings.batch_trace
     trace = open(trace_path, "ab", buffering=0) if trace_path else None
     pipeline.partitioner = _partitioner(settings.topic_partitions)
 

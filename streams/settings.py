@@ -63,6 +63,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Children stored before their parent that a worker remembers (oldest forgotten first, "
             "about 500 bytes each): if the parent then arrives in another rumour, the child's link "
             "is recorded as a dead letter. 0: no such check.", int),
+    Setting("batch_trace", "", "RUMOUR_BATCH_TRACE",
+            "Diagnostic: a file the worker appends one JSON line per batch to (when taken, prepared, "
+            "written, acked; store and observer seconds). Empty: off."),
     Setting("tokens_file", "", "RUMOUR_TOKENS_FILE",
             "API tokens (stored hashed) and, beside them, the pseudonym and evidence keys; empty means "
             "<project root>/.run/tokens.json. Every worker of a deployment must share it."),
@@ -94,6 +97,7 @@ class Settings:
     graph_memory_mb: int
     id_filter_mb: float
     late_parent_children: int
+    batch_trace: str
     tokens_file: str
     data_dir: str
     log_level: str
