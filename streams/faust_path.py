@@ -33,6 +33,14 @@ log = logging.getLogger(__name__)
 
 COPIED_FROM = "0.15.3"  # faust-streaming's transport/consumer.py Consumer._drain_messages
 
+# Faust stops fetching a partition while its stream buffer is over 80% full and resumes it at
+# 40%, but a getmany already waiting keeps the partition set it started with: with every share
+# partition paused it waits out its whole timeout (1 s) even after they resume. That stall
+# paced one-event ingest at ~4,500 events/s (benchmarks/RESULTS.md, "single-event pacing"), so
+# while any partition is paused the loop asks again after this many seconds instead.
+PAUSED_FETCH_TIMEOUT = 0.02
+FETCH_TIMEOUT = 1.0  # Faust's own
+
 
 def install(app) -> bool:
     """Make ``app``'s consumer use :func:`drain_messages` (when created); ``False`` (nothing
@@ -144,8 +152,23 @@ async def deliver(consumer: Any, callback, message) -> None:
     await consumer.wait_first(_rest(coro, first), consumer.suspend_flow.wait())
 
 
+def fetch_timeout(consumer: Any) -> float:
+    """Seconds the drain loop's next getmany may wait: short while any partition is paused
+    because its stream buffer is under pressure (so it is fetched again soon after it resumes).
+
+    >>> class C: _buffered_partitions = set()
+    >>> fetch_timeout(C()) == FETCH_TIMEOUT
+    True
+    >>> C._buffered_partitions = {("shares", 0)}
+    >>> fetch_timeout(C()) == PAUSED_FETCH_TIMEOUT
+    True
+    """
+    return PAUSED_FETCH_TIMEOUT if getattr(consumer, "_buffered_partitions", None) else FETCH_TIMEOUT
+
+
 async def drain_messages(self: Any, fetcher: Any) -> None:  # pragma: no cover (Kafka tests)
-    # faust-streaming 0.15.3's Consumer._drain_messages with ``deliver`` for its wait_first.
+    # faust-streaming 0.15.3's Consumer._drain_messages with ``deliver`` for its wait_first
+    # and a short fetch timeout while partitions are paused (``fetch_timeout``).
     callback = self.callback
     getmany = self.getmany
     consumer_should_stop = self._stopped.is_set
@@ -164,7 +187,7 @@ async def drain_messages(self: Any, fetcher: Any) -> None:  # pragma: no cover (
     try:
         while not (consumer_should_stop() or fetcher_should_stop()):
             set_flag(CONSUMER_FETCHING)
-            ait = getmany(timeout=1.0)
+            ait = getmany(timeout=fetch_timeout(self))
             # Sleeping because sometimes getmany is called in a loop never releasing to the loop
             await self.sleep(0)
             if not self.should_stop:

@@ -1,0 +1,64 @@
+"""A timeline of what the bench worker's consumer waits on (``ingest_worker --pace-trace``).
+
+Records, with time.time(), every fetch hand-off (`Consumer._getmany`: start, end, records,
+active partitions asked for), every "stream buffer under pressure" pause of a partition
+(`on_buffer_full`) and its resumption (`on_buffer_drop`), and every 1 s idle sleep Faust takes
+when no partition is active. Patched on Faust's classes before the app starts (the conductor
+binds these methods at start-up); per fetch or per pause, never per message.
+"""
+from __future__ import annotations
+
+import time
+
+
+class PaceTrace:
+    def __init__(self, limit: int = 20_000):
+        self.limit = limit
+        self.fetches: list = []  # (start, end, records, active partitions)
+        self.full: list = []  # (time, partition)
+        self.drop: list = []  # (time, partition)
+        self.idle: list = []  # (start, end) of sleeps with no active partition
+
+    def install(self) -> None:
+        from faust.transport import consumer as fc
+        from faust.transport.drivers import aiokafka as fa
+
+        trace = self
+        inner_getmany = fa.Consumer._getmany
+
+        async def _getmany(self, active_partitions, timeout):
+            t0 = time.time()
+            records = await inner_getmany(self, active_partitions, timeout)
+            if len(trace.fetches) < trace.limit:
+                trace.fetches.append((t0, time.time(), sum(len(v) for v in records.values()),
+                                      -1 if active_partitions is None else len(active_partitions)))
+            return records
+
+        fa.Consumer._getmany = _getmany
+        full, drop = fc.Consumer.on_buffer_full, fc.Consumer.on_buffer_drop
+
+        def on_buffer_full(self, tp):
+            if len(trace.full) < trace.limit:
+                trace.full.append((time.time(), tp.partition))
+            return full(self, tp)
+
+        def on_buffer_drop(self, tp):
+            if len(trace.drop) < trace.limit:
+                trace.drop.append((time.time(), tp.partition))
+            return drop(self, tp)
+
+        fc.Consumer.on_buffer_full, fc.Consumer.on_buffer_drop = on_buffer_full, on_buffer_drop
+        wait_next = fc.Consumer._wait_next_records
+
+        async def _wait_next_records(self, timeout):
+            t0 = time.time()
+            records, active = await wait_next(self, timeout)
+            if not active and not self.app.client_only and len(trace.idle) < trace.limit:
+                trace.idle.append((t0, time.time()))
+            return records, active
+
+        fc.Consumer._wait_next_records = _wait_next_records
+
+    def snapshot(self) -> dict:
+        return {"fetches": list(self.fetches), "full": list(self.full), "drop": list(self.drop),
+                "idle": list(self.idle)}
