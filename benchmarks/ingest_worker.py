@@ -246,12 +246,19 @@ def main(argv=None) -> None:
                     help="a Faust App setting for this worker (repeatable; experiments)")
     ap.add_argument("--pace-trace", action="store_true",
                     help="record a timeline of fetches and buffer pauses on /bench (\"pace\")")
+    ap.add_argument("--paused-fetch-timeout", type=float, default=None,
+                    help="streams.faust_path.PAUSED_FETCH_TIMEOUT for this worker (experiments: "
+                         "1.0 = Faust's own wait while a partition is paused)")
     ap.add_argument("--noop-path", choices=("faust", "ours"), default="faust",
                     help="the no-op agent's per-message path: Faust's own (default: the "
                          "baseline) or the engine's (streams/faust_path.py: drain loop, raw "
                          "schema, quiet monitor), to price it alone")
     args = ap.parse_args(argv)
     options = faust_options(args.faust_option)
+    if args.paused_fetch_timeout is not None:
+        from streams import faust_path
+
+        faust_path.PAUSED_FETCH_TIMEOUT = args.paused_fetch_timeout
     settings = Settings.load({
         "topic": args.topic, "app_id": args.app_id, "web_port": args.web_port,
         "clickhouse_url": args.clickhouse, "batch_size": args.batch_size,
