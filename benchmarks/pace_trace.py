@@ -66,15 +66,17 @@ class PaceTrace:
 
 def summary(pace: dict, long_s: float = 0.5) -> dict:
     """The timeline in a few figures: fetches, partition pauses (buffer over 80%), and the
-    fetches that waited ``long_s`` or more (with their total seconds) while records were still
-    to come: the stalls (the wait after the last records, an idle topic, is not one).
+    fetches that waited ``long_s`` or more (with their total seconds) between the first and the
+    last records: the stalls (start-up before the first records and the idle wait after the
+    last are not).
 
-    >>> summary({"fetches": [(0, 0.01, 10, 4), (1, 2.0, 5, 4), (3, 4.1, 0, 4)],
+    >>> summary({"fetches": [(-2, -0.5, 0, 4), (0, 0.01, 10, 4), (1, 2.0, 5, 4), (3, 4.1, 0, 4)],
     ...          "full": [(0.5, 0)], "drop": [], "idle": []})
-    {'fetches': 3, 'records': 15, 'pauses': 1, 'long_waits': 1, 'long_wait_s': 1.0}
+    {'fetches': 4, 'records': 15, 'pauses': 1, 'long_waits': 1, 'long_wait_s': 1.0}
     """
+    first = min((end for _, end, n, _ in pace["fetches"] if n), default=0.0)
     last = max((end for _, end, n, _ in pace["fetches"] if n), default=0.0)
     waits = [(s, e) for s, e, _, _ in pace["fetches"]] + [tuple(w) for w in pace.get("idle", ())]
-    long = [e - s for s, e in waits if e - s >= long_s and e <= last]
+    long = [e - s for s, e in waits if e - s >= long_s and first <= s and e <= last]
     return {"fetches": len(pace["fetches"]), "records": sum(f[2] for f in pace["fetches"]),
             "pauses": len(pace["full"]), "long_waits": len(long), "long_wait_s": round(sum(long), 3)}
