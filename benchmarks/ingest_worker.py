@@ -230,6 +230,24 @@ def noop_app(settings: Settings, counters: Counters, options: dict | None = None
     return app
 
 
+def _set_fetch_max_wait(ms: int) -> None:
+    """Faust creates its aiokafka consumer with fetch_max_wait_ms=1500 (not a setting): a fetch
+    of only caught-up partitions then holds the broker's one in-flight request up to 1.5 s."""
+    from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+
+    create = AIOKafkaConsumerThread._create_worker_consumer
+
+    def _create_worker_consumer(self, transport):
+        consumer = create(self, transport)
+        consumer._fetch_max_wait_ms = ms  # read when the consumer starts its fetcher
+        return consumer
+
+    AIOKafkaConsumerThread._create_worker_consumer = _create_worker_consumer
+    from streams import faust_path
+
+    faust_path.FETCH_MAX_WAIT_MS = ms  # the engine's own (faust_path.install) reads this
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--mode", choices=("ours", "noop"), required=True)
@@ -249,6 +267,9 @@ def main(argv=None) -> None:
     ap.add_argument("--paused-fetch-timeout", type=float, default=None,
                     help="streams.faust_path.PAUSED_FETCH_TIMEOUT for this worker (experiments: "
                          "1.0 = Faust's own wait while a partition is paused)")
+    ap.add_argument("--fetch-max-wait-ms", type=int, default=None,
+                    help="the aiokafka consumer's fetch_max_wait_ms (Faust hard-codes 1500; "
+                         "experiments)")
     ap.add_argument("--noop-path", choices=("faust", "ours"), default="faust",
                     help="the no-op agent's per-message path: Faust's own (default: the "
                          "baseline) or the engine's (streams/faust_path.py: drain loop, raw "
@@ -267,6 +288,8 @@ def main(argv=None) -> None:
         "log_level": "warning",
     })
     os.makedirs(settings.data_dir, exist_ok=True)  # Faust creates only the last level
+    if args.fetch_max_wait_ms is not None:
+        _set_fetch_max_wait(args.fetch_max_wait_ms)
     counters = Counters(args.events_per_message)
     pace = None
     if args.pace_trace:

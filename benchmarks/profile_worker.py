@@ -99,6 +99,8 @@ def one_run(args, topic: str, n_events: int, run: int) -> dict:
     for option in (args.variant or "").split(","):
         if option == "noop-path=ours":
             cmd += ["--noop-path", "ours"]
+        elif option.startswith("fetch_max_wait_ms="):
+            cmd += ["--fetch-max-wait-ms", option.partition("=")[2]]
         elif option.startswith("paused_fetch_timeout="):
             cmd += ["--paused-fetch-timeout", option.partition("=")[2]]
         elif option:

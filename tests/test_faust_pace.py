@@ -123,3 +123,22 @@ def test_paused_partitions_do_not_stall_the_drain(kafka_bootstrap, kafka_topic, 
     assert len(stock) >= n and len(ours) >= n
     assert stalls(stock) >= 3
     assert stalls(ours) <= 1  # one at most: a loaded machine may starve the loop once
+
+
+def test_the_engine_drain_loop_shortens_the_brokers_fetch_wait():
+    import faust
+
+    app = faust.App(f"pace-wait-{uuid.uuid4().hex[:8]}", broker="kafka://127.0.0.1:1")
+    other = faust.App(f"pace-other-{uuid.uuid4().hex[:8]}", broker="kafka://127.0.0.1:1")
+    assert faust_path.install(app)
+
+    def fetch_wait(a):
+        thread = a.consumer._thread
+        return thread._create_worker_consumer(a.transport)._fetch_max_wait_ms
+
+    async def main():  # aiokafka wants a running loop to build its consumer
+        return fetch_wait(app), fetch_wait(other)
+
+    ours, stock = asyncio.run(main())
+    assert ours == faust_path.FETCH_MAX_WAIT_MS < 1500
+    assert stock == 1500  # Faust's own, left alone on apps without install()
