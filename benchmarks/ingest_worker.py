@@ -43,6 +43,7 @@ class Counters:
         self.k = events_per_message
         self.lock = threading.Lock()
         self.gc = GcClock()
+        self.ends: list = []  # (time, events) per batch, for --pace-trace (bounded)
         self.data = {"events": 0, "messages": 0, "batches": 0, "first_end": None, "last_end": None,
                      "first_events": 0, "busy_s": 0.0, "decode_s": 0.0, "graph_s": 0.0,
                      "store_s": 0.0, "restore_s": 0.0, "refuse_s": 0.0}
@@ -58,6 +59,8 @@ class Counters:
             d["messages"] += messages
             d["batches"] += 1
             d["busy_s"] += busy
+            if len(self.ends) < 20_000:
+                self.ends.append((now, events))
 
     def add(self, key: str, seconds: float) -> None:
         with self.lock:
@@ -150,7 +153,7 @@ class TimedPipeline(Pipeline):
             self.counters.add("store_s", time.perf_counter() - t0)
 
 
-def _bench_page(app, counters: Counters) -> None:
+def _bench_page(app, counters: Counters, pace=None) -> None:
     @app.page("/bench")
     class BenchView(View):
         async def get(self, request: Request) -> Response:
@@ -158,7 +161,10 @@ def _bench_page(app, counters: Counters) -> None:
             assigned = None if pipeline is None else current_stats(app, pipeline)["assigned_partitions"]
             # Thread names by native id: a profiler reads per-thread CPU from /proc/<pid>/task.
             threads = {str(t.native_id): t.name for t in threading.enumerate()}
-            return self.json({**counters.snapshot(), "assigned": assigned, "threads": threads})
+            out = {**counters.snapshot(), "assigned": assigned, "threads": threads}
+            if pace is not None:
+                out["pace"] = {**pace.snapshot(), "batches": list(counters.ends)}
+            return self.json(out)
 
 
 def faust_options(pairs) -> dict:
@@ -196,7 +202,6 @@ def ours_app(settings: Settings, counters: Counters, options: dict | None = None
     pipeline.counters = counters
     app = create_app(settings, store=store, pipeline=pipeline,
                      **({"faust_options": options} if options else {}))
-    _bench_page(app, counters)
     return app
 
 
@@ -222,8 +227,25 @@ def noop_app(settings: Settings, counters: Counters, options: dict | None = None
         async for values in stream.take(settings.batch_size, within=settings.batch_wait):
             counters.batch(len(values), len(values) * counters.k, 0.0)
 
-    _bench_page(app, counters)
     return app
+
+
+def _set_fetch_max_wait(ms: int) -> None:
+    """Faust creates its aiokafka consumer with fetch_max_wait_ms=1500 (not a setting): a fetch
+    of only caught-up partitions then holds the broker's one in-flight request up to 1.5 s."""
+    from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+
+    create = AIOKafkaConsumerThread._create_worker_consumer
+
+    def _create_worker_consumer(self, transport):
+        consumer = create(self, transport)
+        consumer._fetch_max_wait_ms = ms  # read when the consumer starts its fetcher
+        return consumer
+
+    AIOKafkaConsumerThread._create_worker_consumer = _create_worker_consumer
+    from streams import faust_path
+
+    faust_path.FETCH_MAX_WAIT_MS = ms  # the engine's own (faust_path.install) reads this
 
 
 def main(argv=None) -> None:
@@ -240,12 +262,24 @@ def main(argv=None) -> None:
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--faust-option", action="append", default=None, metavar="KEY=VALUE",
                     help="a Faust App setting for this worker (repeatable; experiments)")
+    ap.add_argument("--pace-trace", action="store_true",
+                    help="record a timeline of fetches and buffer pauses on /bench (\"pace\")")
+    ap.add_argument("--paused-fetch-timeout", type=float, default=None,
+                    help="streams.faust_path.PAUSED_FETCH_TIMEOUT for this worker (experiments: "
+                         "1.0 = Faust's own wait while a partition is paused)")
+    ap.add_argument("--fetch-max-wait-ms", type=int, default=None,
+                    help="the aiokafka consumer's fetch_max_wait_ms (Faust hard-codes 1500; "
+                         "experiments)")
     ap.add_argument("--noop-path", choices=("faust", "ours"), default="faust",
                     help="the no-op agent's per-message path: Faust's own (default: the "
                          "baseline) or the engine's (streams/faust_path.py: drain loop, raw "
                          "schema, quiet monitor), to price it alone")
     args = ap.parse_args(argv)
     options = faust_options(args.faust_option)
+    if args.paused_fetch_timeout is not None:
+        from streams import faust_path
+
+        faust_path.PAUSED_FETCH_TIMEOUT = args.paused_fetch_timeout
     settings = Settings.load({
         "topic": args.topic, "app_id": args.app_id, "web_port": args.web_port,
         "clickhouse_url": args.clickhouse, "batch_size": args.batch_size,
@@ -254,7 +288,15 @@ def main(argv=None) -> None:
         "log_level": "warning",
     })
     os.makedirs(settings.data_dir, exist_ok=True)  # Faust creates only the last level
+    if args.fetch_max_wait_ms is not None:
+        _set_fetch_max_wait(args.fetch_max_wait_ms)
     counters = Counters(args.events_per_message)
+    pace = None
+    if args.pace_trace:
+        from benchmarks.pace_trace import PaceTrace
+
+        pace = PaceTrace()
+        pace.install()
     if args.mode == "ours":
         from streams.worker_setup import warm_up_worker
 
@@ -266,6 +308,7 @@ def main(argv=None) -> None:
 
             options = {"Monitor": faust_path.QuietMonitor, **options}
         app = noop_app(settings, counters, options, engine_path=args.noop_path == "ours")
+    _bench_page(app, counters, pace)
     from streams.worker_setup import faust_worker
 
     if args.mode == "ours":

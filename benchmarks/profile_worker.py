@@ -99,8 +99,14 @@ def one_run(args, topic: str, n_events: int, run: int) -> dict:
     for option in (args.variant or "").split(","):
         if option == "noop-path=ours":
             cmd += ["--noop-path", "ours"]
+        elif option.startswith("fetch_max_wait_ms="):
+            cmd += ["--fetch-max-wait-ms", option.partition("=")[2]]
+        elif option.startswith("paused_fetch_timeout="):
+            cmd += ["--paused-fetch-timeout", option.partition("=")[2]]
         elif option:
             cmd += ["--faust-option", option]
+    if args.pace:
+        cmd += ["--pace-trace"]
     log = open(f"/tmp/prof-{app_id}.log", "wb")
     env = {**os.environ, "PYTHONPATH": str(tree), "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(cmd, cwd=tree, stdout=log, stderr=subprocess.STDOUT, env=env)
@@ -154,6 +160,10 @@ def one_run(args, topic: str, n_events: int, run: int) -> dict:
             "services_us": {k: round((s1[k] - s0[k]) / n * 1e6, 2) for k in s1},
             "steps_s": {k: round(b[k], 3) for k in ("decode_s", "restore_s", "refuse_s", "graph_s", "store_s")},
             "tids": names, "rss_mb": round(rss_mb), "load_average": load_average()}
+    if b.get("pace"):
+        from benchmarks.pace_trace import summary
+
+        out["pace"] = summary(b["pace"])
     if args.server_pid:
         out["server_us"] = round((p1 - p0) / n * 1e6, 2)
         out["inserts"] = inserts
@@ -177,8 +187,12 @@ def main(argv=None) -> int:
     ap.add_argument("--runs", type=int, default=1, help="runs per tree, alternated")
     ap.add_argument("--variant", action="append", default=None,
                     help="Faust settings of the worker, KEY=VALUE[,KEY=VALUE] ('' = defaults; "
-                         "'noop-path=ours' = the no-op agent on the engine's streams/faust_path.py); "
+                         "'noop-path=ours' = the no-op agent on the engine's streams/faust_path.py; "
+                         "'paused_fetch_timeout=1.0' = Faust's fetch wait while paused); "
                          "repeat to alternate variants")
+    ap.add_argument("--pace", action="store_true",
+                    help="the worker records its fetch/pause timeline (benchmarks.pace_trace); "
+                         "only trees that have it")
     ap.add_argument("--pyspy", default=None, help="py-spy raw output prefix")
     ap.add_argument("--perf", default=None, help="perf record output prefix (CPU samples, -g)")
     ap.add_argument("--rate", type=int, default=250, help="samples/s of py-spy or perf")

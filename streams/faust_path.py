@@ -33,6 +33,20 @@ log = logging.getLogger(__name__)
 
 COPIED_FROM = "0.15.3"  # faust-streaming's transport/consumer.py Consumer._drain_messages
 
+# Faust stops fetching a partition while its stream buffer is over 80% full and resumes it at
+# 40%, but a getmany already waiting keeps the partition set it started with: with every share
+# partition paused it waits out its whole timeout (1 s) even after they resume. That stall
+# paced one-event ingest at ~4,500 events/s (benchmarks/RESULTS.md, "single-event pacing"), so
+# while any partition is paused the loop asks again after this many seconds instead.
+PAUSED_FETCH_TIMEOUT = 0.02
+FETCH_TIMEOUT = 1.0  # Faust's own
+
+# Faust creates its aiokafka consumer with fetch_max_wait_ms=1500 (not a setting). aiokafka keeps
+# one fetch in flight per broker; one that asks only for caught-up partitions (the others still
+# had unconsumed records when it left) is held by the broker that long, and the drained
+# partitions wait behind it: 1-3 waits of ~1 s per 60,000 single events after the change above.
+FETCH_MAX_WAIT_MS = 100
+
 
 def install(app) -> bool:
     """Make ``app``'s consumer use :func:`drain_messages` (when created); ``False`` (nothing
@@ -51,6 +65,16 @@ def install(app) -> bool:
     def _new_consumer():
         consumer = new_consumer()
         consumer._drain_messages = types.MethodType(drain_messages, consumer)
+        thread = getattr(consumer, "_thread", None)
+        if thread is not None and hasattr(thread, "_create_worker_consumer"):
+            create = thread._create_worker_consumer
+
+            def _create_worker_consumer(transport):
+                kafka_consumer = create(transport)
+                kafka_consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS  # read at its start()
+                return kafka_consumer
+
+            thread._create_worker_consumer = _create_worker_consumer
         return consumer
 
     app._new_consumer = _new_consumer
@@ -144,8 +168,23 @@ async def deliver(consumer: Any, callback, message) -> None:
     await consumer.wait_first(_rest(coro, first), consumer.suspend_flow.wait())
 
 
+def fetch_timeout(consumer: Any) -> float:
+    """Seconds the drain loop's next getmany may wait: short while any partition is paused
+    because its stream buffer is under pressure (so it is fetched again soon after it resumes).
+
+    >>> class C: _buffered_partitions = set()
+    >>> fetch_timeout(C()) == FETCH_TIMEOUT
+    True
+    >>> C._buffered_partitions = {("shares", 0)}
+    >>> fetch_timeout(C()) == PAUSED_FETCH_TIMEOUT
+    True
+    """
+    return PAUSED_FETCH_TIMEOUT if getattr(consumer, "_buffered_partitions", None) else FETCH_TIMEOUT
+
+
 async def drain_messages(self: Any, fetcher: Any) -> None:  # pragma: no cover (Kafka tests)
-    # faust-streaming 0.15.3's Consumer._drain_messages with ``deliver`` for its wait_first.
+    # faust-streaming 0.15.3's Consumer._drain_messages with ``deliver`` for its wait_first
+    # and a short fetch timeout while partitions are paused (``fetch_timeout``).
     callback = self.callback
     getmany = self.getmany
     consumer_should_stop = self._stopped.is_set
@@ -164,7 +203,7 @@ async def drain_messages(self: Any, fetcher: Any) -> None:  # pragma: no cover (
     try:
         while not (consumer_should_stop() or fetcher_should_stop()):
             set_flag(CONSUMER_FETCHING)
-            ait = getmany(timeout=1.0)
+            ait = getmany(timeout=fetch_timeout(self))
             # Sleeping because sometimes getmany is called in a loop never releasing to the loop
             await self.sleep(0)
             if not self.should_stop:
