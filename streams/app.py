@@ -216,19 +216,22 @@ def create_app(settings: Settings, store=None, pipeline: Pipeline | None = None,
             log.exception("governance observers failed on a stored batch")
             return 0.0
 
-    async def finish_pending():
-        """Wait until the batch being written is stored and acked (at most one is in flight)."""
-        task = pending[0]
+    async def settle(slot: list) -> None:
+        """Wait for the task in ``slot`` (if any), then clear the slot unless a newer task took it."""
+        task = slot[0]
         if task is not None:
             await asyncio.shield(task)
-            if pending[0] is task:
-                pending[0] = None
+            if slot[0] is task:
+                slot[0] = None
+
+    async def finish_pending():
+        """Wait until the batch being written is stored and acked (at most one is in flight)."""
+        await settle(pending)
 
     async def finish_observing():
         """Wait until every taken batch is stored and acked and the observers have seen it (one
         thread: the last one's future settles after all before it)."""
-        await finish_preparing()
-        await finish_pending()
+        await finish_taken()
         future = observing[0]
         if future is not None:
             await asyncio.shield(future)
@@ -251,11 +254,7 @@ def create_app(settings: Settings, store=None, pipeline: Pipeline | None = None,
 
     async def finish_preparing():
         """Wait until the batch being prepared has been handed to the writer."""
-        task = preparing[0]
-        if task is not None:
-            await asyncio.shield(task)
-            if preparing[0] is task:
-                preparing[0] = None
+        await settle(preparing)
 
     @app.agent(shares, concurrency=1)
     async def ingest(stream):

@@ -142,14 +142,6 @@ class AlertRouter(AlertCounting, AlertRules):
         """The cap (an int or a callable; None: nothing is dropped)."""
         return self._rumours.size
 
-    @property
-    def lister(self):
-        return self.dropped_ids.lister
-
-    @property
-    def id_filter_mb(self):
-        return self.dropped_ids.id_filter_mb
-
     def _evict(self, keep) -> None:
         """Drop the least recently active rumours beyond the cap, except ``keep``."""
         self.evictions += self.dropped_ids.trim(self._rumours, keep)

@@ -134,14 +134,6 @@ class DebunkTracker:
         """The cap (an int or a callable; None: nothing is dropped)."""
         return self.rumours.size
 
-    @property
-    def lister(self):
-        return self.dropped_ids.lister
-
-    @property
-    def id_filter_mb(self):
-        return self.dropped_ids.id_filter_mb
-
     def _evict(self, keep) -> None:
         """Drop the least recently used rumours beyond the cap, except ``keep`` (everything
         they held is in the store). DroppedIds.trim keeps no callback bound to the tracker: the
