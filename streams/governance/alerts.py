@@ -48,7 +48,7 @@ from collections import deque
 import numpy as np
 
 from streams.events import KIND_CODE
-from streams.governance.alert_counting import AlertCounting, _Rumour
+from streams.governance.alert_counting import MINUTE_MS, AlertCounting, _Rumour
 from streams.governance.alert_rules import AlertRules
 from streams.governance.batchview import BatchView, batch_of_rows, batch_view
 from streams.governance.config import GovernanceConfig
@@ -78,7 +78,7 @@ class AlertRouter(AlertCounting, AlertRules):
 
     def __init__(self, config: GovernanceConfig | None = None, pipeline=None, sinks=(), trace_k: int = 10,
                  max_rumours=None, loader=None, history: int | None = None, lister=None,
-                 id_filter_mb: float | None = None):
+                 id_filter_mb: float | None = None, known_alerts=None):
         self.config = config or GovernanceConfig()
         self.pipeline = pipeline
         self.sinks = list(sinks)
@@ -95,6 +95,12 @@ class AlertRouter(AlertCounting, AlertRules):
         # them for flush.
         self.dropped_ids = DroppedIds(id_filter_mb, lister)
         self._replaying = False
+        # rumour_ids -> ids of their alerts raised before (the store's, the sinks' buffer's): a
+        # rebuild raises, late, exactly the alerts its replay finds that neither these nor the
+        # history hold. Without it a rebuild raises nothing (the old rule).
+        self.known_alerts = known_alerts
+        self._catchup: set | None = None  # while replaying: the alert ids not to raise again
+        self.late = 0  # alerts raised late by a rebuild (see ``_restore``)
         self.raised = 0  # alerts raised in all (``alerts`` keeps only the newest ``history``)
         self.evictions = 0
         self.restores = 0
@@ -130,7 +136,7 @@ class AlertRouter(AlertCounting, AlertRules):
         if self.dropped_ids.holds_any:
             back = self._dropped(rid for rid, rows in view.groups if not view.debunk[rows].all())
             if back:
-                self._restore(back, batch, view)
+                raised.extend(self._restore(back, batch, view))
         touched = sorted(self._count(batch, view))
         raised.extend(self._evaluate_many([(r, self._rumours[r], self._rumours[r].watermark - 1) for r in touched]))
         for rumour_id in touched:
@@ -151,9 +157,14 @@ class AlertRouter(AlertCounting, AlertRules):
         filter never forgets, and a restored rumour is in memory, so it is not asked about)."""
         return self.dropped_ids.which_dropped(r for r in rumour_ids if r not in self._rumours)
 
-    def _restore(self, rumour_ids, batch=None, view: BatchView | None = None) -> None:
+    def _restore(self, rumour_ids, batch=None, view: BatchView | None = None) -> list[dict]:
         """Rebuild dropped rumours from their stored events, except the shares of ``batch``
-        (being counted, already stored): those must still raise their alerts."""
+        (being counted, already stored): those must still raise their alerts. Returns the
+        alerts the replay raised late: those the rules give over the stored events that were
+        never raised (not in the store, the sinks' buffer or the history; ids are
+        :func:`~streams.governance.alert_rules.alert_key`), e.g. of batches a killed worker
+        stored and acked but did not observe. One query for the events and one for the alert
+        ids of all ``rumour_ids``."""
         pending = set()
         if batch is not None:
             for rumour_id, rows in view.groups:
@@ -164,17 +175,68 @@ class AlertRouter(AlertCounting, AlertRules):
         # batch being counted, i.e. nothing to replay).
         stored = stored.take(np.array([i for i, (r, e) in enumerate(zip(stored.rumour_id, stored.event_id))
                                        if r in rumour_ids and (r, e) not in pending], dtype=np.int64))
+        known = self._raised_ids(rumour_ids) if self.known_alerts is not None and len(stored) else None
+        ids = None if known is None else set(known)
         for rumour_id in rumour_ids:
             self._rumours[rumour_id] = _Rumour()
-        self._replaying = True
+        self._replaying, self._catchup = True, ids
         try:
             if len(stored):
                 self._count(stored, batch_view(stored), only=rumour_ids)
-            # Raised before: not again (``_alert`` returns nothing while replaying).
-            self._evaluate_many([(r, self._rumours[r], self._rumours[r].watermark - 1) for r in sorted(rumour_ids)])
+            # Raised before: not again (``_alert`` raises only ids ``known`` lacks).
+            late = self._evaluate_many([(r, self._rumours[r], self._rumours[r].watermark - 1)
+                                        for r in sorted(rumour_ids)])
         finally:
-            self._replaying = False
+            self._replaying, self._catchup = False, None
         self.restores += len(rumour_ids)
+        self.late += len(late)
+        if known:
+            # Alerts of minutes the replay left open (the last one, judged before by a flush)
+            # must not be raised again when those minutes are judged.
+            for alert_id, (rumour_id, minute_ms) in known.items():
+                st = self._rumours.get(rumour_id)
+                if st is not None and minute_ms // MINUTE_MS >= st.watermark:
+                    if st.raised_ahead is None:
+                        st.raised_ahead = set()
+                    st.raised_ahead.add(alert_id)
+        return late
+
+    def _raised_ids(self, rumour_ids) -> dict:
+        """alert_id -> (rumour_id, minute_ms) of the alerts of ``rumour_ids`` raised before: the
+        store's and the buffer's (one query) and the history's (alerts not yet written are
+        there)."""
+        ids = dict(self.known_alerts(sorted(rumour_ids)))
+        ids.update((a["alert_id"], (a["rumour_id"], a["minute_ms"])) for a in self.alerts
+                   if a.get("rumour_id") in rumour_ids)
+        return ids
+
+    def catch_up(self, rumour_ids) -> list[dict]:
+        """Rebuild the rumours of ``rumour_ids`` not in memory from the store now (a worker's
+        start or partition assignment: rumours whose last batches a killed worker may have
+        stored without observing) and raise, late, the alerts never raised; returns them. One
+        query for the events and one for the alert ids, whatever the number of rumours."""
+        with self._lock:
+            todo = {r for r in rumour_ids if r not in self._rumours}
+            if not todo or self.loader is None:
+                return []
+            self._traces = {}
+            try:
+                late = self._restore(todo)
+            finally:
+                self._traces = None
+            self._evict(set())
+        self._emit(late)
+        return late
+
+    def mark_stored(self) -> None:
+        """Count every stored rumour not in memory as dropped (a worker's start, a partition
+        assignment: rumours that moved here were counted by another worker, or by this one
+        before a restart): its first batch or :meth:`flush` rebuilds it from the store, with
+        the catch-up, instead of counting it from zero. One query (the store's rumour list)."""
+        if self.dropped_ids.lister is None:
+            return
+        with self._lock:
+            self.dropped_ids.add([r for r in self.dropped_ids.lister() if r not in self._rumours])
 
     def flush(self) -> list[dict]:
         """Judge every open minute (end of a replay)."""
@@ -182,7 +244,7 @@ class AlertRouter(AlertCounting, AlertRules):
             raised = []
             for rumour_id in self._known_ids():
                 if rumour_id not in self._rumours:
-                    self._restore({rumour_id})
+                    raised.extend(self._restore({rumour_id}))
                 st = self._rumours[rumour_id]
                 raised.extend(self._evaluate(rumour_id, st, st.watermark))
                 self._evict({rumour_id})
@@ -212,12 +274,15 @@ class AlertRouter(AlertCounting, AlertRules):
 
     def unit_counts(self, rumour_id: str) -> dict[str, int]:
         """Shares counted so far per unit for one rumour."""
+        late = []
         with self._lock:
             if self._dropped((rumour_id,)):
-                self._restore({rumour_id})
+                late = self._restore({rumour_id})
                 self._evict({rumour_id})
             st = self._rumours.get(rumour_id)
-            return {} if st is None else {u: st.units[u].total for u in sorted(st.units)}
+            counts = {} if st is None else {u: st.units[u].total for u in sorted(st.units)}
+        self._emit(late)
+        return counts
 
     def sizes(self) -> dict[str, int]:
         """How much state is held (for memory tests and metrics)."""
