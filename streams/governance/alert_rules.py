@@ -69,7 +69,8 @@ def alert_key(rumour_id: str, unit: str, rule: str, minute: int) -> str:
 
 class AlertRules:
     """The judging half of :class:`~streams.governance.alerts.AlertRouter` (reads its
-    ``config``, ``pipeline``, ``trace_k``, ``_traces``, ``_replaying`` and ``_catchup``)."""
+    ``config``, ``pipeline``, ``trace_k``, ``_traces``, ``_replaying``, ``_catchup`` and
+    ``_late_before``)."""
 
     def _evaluate(self, rumour_id: str, rumour: _Rumour, upto: int) -> list[dict]:
         return self._evaluate_many([(rumour_id, rumour, upto)])
@@ -152,7 +153,10 @@ class AlertRules:
             if self._catchup is None or alert_id in self._catchup:
                 return {}
             self._catchup.add(alert_id)
-            extra = {**extra, "late": True, "raised_ms": int(time.time() * 1000)}
+            # Late unless the batch being counted closed its minute (see ``_restore``).
+            closed = self._late_before
+            if closed is None or minute < closed.get(rumour_id, -1):
+                extra = {**extra, "late": True, "raised_ms": int(time.time() * 1000)}
         else:
             ahead = self._rumours[rumour_id].raised_ahead
             if ahead and alert_id in ahead:  # raised before the rebuild (see ``_restore``)

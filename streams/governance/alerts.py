@@ -100,6 +100,7 @@ class AlertRouter(AlertCounting, AlertRules):
         # history hold. Without it a rebuild raises nothing (the old rule).
         self.known_alerts = known_alerts
         self._catchup: set | None = None  # while replaying: the alert ids not to raise again
+        self._late_before: dict | None = None  # while replaying a batch's rumours: rumour -> minute
         self.late = 0  # alerts raised late by a rebuild (see ``_restore``)
         self.raised = 0  # alerts raised in all (``alerts`` keeps only the newest ``history``)
         self.evictions = 0
@@ -137,11 +138,15 @@ class AlertRouter(AlertCounting, AlertRules):
             back = self._dropped(rid for rid, rows in view.groups if not view.debunk[rows].all())
             if back:
                 raised.extend(self._restore(back, batch, view))
+        else:
+            back = set()
         touched = sorted(self._count(batch, view))
         raised.extend(self._evaluate_many([(r, self._rumours[r], self._rumours[r].watermark - 1) for r in touched]))
-        for rumour_id in touched:
+        # A restored rumour may have counted the batch in its replay: active all the same.
+        active = set(touched) | back
+        for rumour_id in sorted(active):
             self._rumours.touch(rumour_id)
-        self._evict(set(touched))
+        self._evict(active)
 
     @property
     def max_rumours(self):
@@ -158,38 +163,54 @@ class AlertRouter(AlertCounting, AlertRules):
         return self.dropped_ids.which_dropped(r for r in rumour_ids if r not in self._rumours)
 
     def _restore(self, rumour_ids, batch=None, view: BatchView | None = None) -> list[dict]:
-        """Rebuild dropped rumours from their stored events, except the shares of ``batch``
-        (being counted, already stored): those must still raise their alerts. Returns the
-        alerts the replay raised late: those the rules give over the stored events that were
-        never raised (not in the store, the sinks' buffer or the history; ids are
-        :func:`~streams.governance.alert_rules.alert_key`), e.g. of batches a killed worker
-        stored and acked but did not observe. One query for the events and one for the alert
-        ids of all ``rumour_ids``."""
+        """Rebuild dropped rumours from their stored events (``batch``: the one being counted,
+        already stored). Returns the alerts the replay raised that were never raised before
+        (not in the store, the sinks' buffer or the history; ids are
+        :func:`~streams.governance.alert_rules.alert_key`): those ``batch`` raises, and, marked
+        late, those of events stored but never observed (a worker killed between a batch's ack
+        and its observation). One query for the events and one for the alert ids of all
+        ``rumour_ids``.
+
+        The batch's events are replayed with the stored ones (some may be re-deliveries of
+        events counted long ago: left out, they would change the minutes judged before and so
+        the alerts); an alert is late when its minute was closed before the batch. Without
+        ``known_alerts`` (the old rule) the batch is left out of the replay and counted after
+        it, and the replay raises nothing."""
+        catch_up = self.known_alerts is not None
         pending = set()
         if batch is not None:
             for rumour_id, rows in view.groups:
                 if rumour_id in rumour_ids:
-                    pending.update((rumour_id, batch.event_id[i]) for i in rows[~view.debunk[rows]].tolist())
+                    pending.update((rumour_id, batch.event_id[i]) for i in rows.tolist())
         stored = self.loader(sorted(rumour_ids))
-        # An int array: an empty list would index as floats (a false "dropped" finds only the
-        # batch being counted, i.e. nothing to replay).
-        stored = stored.take(np.array([i for i, (r, e) in enumerate(zip(stored.rumour_id, stored.event_id))
-                                       if r in rumour_ids and (r, e) not in pending], dtype=np.int64))
-        known = self._raised_ids(rumour_ids) if self.known_alerts is not None and len(stored) else None
-        ids = None if known is None else set(known)
+        keep = [i for i, r in enumerate(stored.rumour_id) if r in rumour_ids]
+        closed: dict = {}  # rumour -> latest minute of its events stored before the batch
+        if pending:
+            minutes = (stored.ts_ms // MINUTE_MS).tolist()
+            debunk = (np.asarray(stored.kind) == DEBUNK).tolist()  # debunks count nowhere
+            for i in keep:
+                key = (stored.rumour_id[i], stored.event_id[i])
+                if key not in pending and not debunk[i] and minutes[i] > closed.get(key[0], -1):
+                    closed[key[0]] = minutes[i]
+            if not catch_up:
+                keep = [i for i in keep if (stored.rumour_id[i], stored.event_id[i]) not in pending]
+        # An int array: an empty list would index as floats.
+        stored = stored.take(np.array(keep, dtype=np.int64))
+        known = self._raised_ids(rumour_ids) if catch_up and len(stored) else None
         for rumour_id in rumour_ids:
             self._rumours[rumour_id] = _Rumour()
-        self._replaying, self._catchup = True, ids
+        self._replaying, self._catchup = True, None if known is None else set(known)
+        self._late_before = closed if batch is not None else None
         try:
             if len(stored):
                 self._count(stored, batch_view(stored), only=rumour_ids)
             # Raised before: not again (``_alert`` raises only ids ``known`` lacks).
-            late = self._evaluate_many([(r, self._rumours[r], self._rumours[r].watermark - 1)
-                                        for r in sorted(rumour_ids)])
+            raised = self._evaluate_many([(r, self._rumours[r], self._rumours[r].watermark - 1)
+                                          for r in sorted(rumour_ids)])
         finally:
-            self._replaying, self._catchup = False, None
+            self._replaying, self._catchup, self._late_before = False, None, None
         self.restores += len(rumour_ids)
-        self.late += len(late)
+        self.late += sum(1 for a in raised if a.get("late"))
         if known:
             # Alerts of minutes the replay left open (the last one, judged before by a flush)
             # must not be raised again when those minutes are judged.
@@ -199,7 +220,7 @@ class AlertRouter(AlertCounting, AlertRules):
                     if st.raised_ahead is None:
                         st.raised_ahead = set()
                     st.raised_ahead.add(alert_id)
-        return late
+        return raised
 
     def _raised_ids(self, rumour_ids) -> dict:
         """alert_id -> (rumour_id, minute_ms) of the alerts of ``rumour_ids`` raised before: the
