@@ -269,3 +269,29 @@ def test_kill_and_rebuild_equals_an_uninterrupted_run(chdb_store, seed):
     assert {a["alert_id"]: figures(a) for a in got} == expected
     assert sorted(a["alert_id"] for a in stored_alerts(chdb_store)) == sorted(expected)
     assert all(a.get("late") for a in late)
+
+
+def test_catch_up_of_many_rumours_costs_a_few_queries(chdb_store, monkeypatch):
+    """A rebalance rebuilding 30 rumours, many with late alerts: the events of all of them in
+    one query (and their graphs for the traces in one more), their alert ids in one."""
+    ev = []
+    for k in range(30):
+        ev += [dict(e, rumour_id=f"m{k}", event_id=f"m{k}-{e['event_id']}",
+                    parent_event_id=None if e["parent_event_id"] is None else f"m{k}-{e['parent_event_id']}")
+               for e in volume_stream()]
+    first = World(chdb_store)
+    first.feed(ev, observe=False)  # all stored, none observed: every rumour owes alerts
+    second = World(chdb_store)
+    calls = {"load_events": 0, "alert_ids": 0}
+    for name, owner in (("load_events", chdb_store), ("alert_ids", second.hub.store)):
+        real = getattr(owner, name)
+
+        def counted(*args, _real=real, _name=name, **kwargs):
+            calls[_name] += 1
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(owner, name, counted)
+    late = second.hub.catch_up()
+    assert {a["rumour_id"] for a in late} == {f"m{k}" for k in range(30)}
+    assert all(a["trace"] is not None and a["trace"]["events"] == 7 for a in late)
+    assert calls == {"load_events": 2, "alert_ids": 1}

@@ -164,7 +164,7 @@ class AlertRules:
                 return {}
         d = division(unit)
         trace = None
-        if self.pipeline is not None:
+        if self.pipeline is not None and not self._replaying:  # a rebuild attaches them after
             # One trace per rumour per batch: every alert a batch raises for a rumour (one per
             # unit and rule) sees the same graph, and a trace costs a whole cut-off.
             trace = self._traces.get(rumour_id, False) if self._traces is not None else False

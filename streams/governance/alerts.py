@@ -211,6 +211,7 @@ class AlertRouter(AlertCounting, AlertRules):
             self._replaying, self._catchup, self._late_before = False, None, None
         self.restores += len(rumour_ids)
         self.late += sum(1 for a in raised if a.get("late"))
+        self._attach_traces(raised)
         if known:
             # Alerts of minutes the replay left open (the last one, judged before by a flush)
             # must not be raised again when those minutes are judged.
@@ -221,6 +222,20 @@ class AlertRouter(AlertCounting, AlertRules):
                         st.raised_ahead = set()
                     st.raised_ahead.add(alert_id)
         return raised
+
+    def _attach_traces(self, raised: list) -> None:
+        """The traces of a rebuild's alerts, one per rumour, their graphs loaded in one query."""
+        if not raised or self.pipeline is None:
+            return
+        preload = getattr(self.pipeline, "preload", None)
+        if preload is not None:
+            preload({a["rumour_id"] for a in raised})
+        traces = self._traces if self._traces is not None else {}
+        for a in raised:
+            rumour_id = a["rumour_id"]
+            if rumour_id not in traces:
+                traces[rumour_id] = self.pipeline.trace(rumour_id, self.trace_k)
+            a["trace"] = traces[rumour_id]
 
     def _raised_ids(self, rumour_ids) -> dict:
         """alert_id -> (rumour_id, minute_ms) of the alerts of ``rumour_ids`` raised before: the
