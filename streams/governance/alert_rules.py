@@ -158,7 +158,8 @@ class AlertRules:
             if closed is None or minute < closed.get(rumour_id, -1):
                 extra = {**extra, "late": True, "raised_ms": int(time.time() * 1000)}
         else:
-            ahead = self._rumours[rumour_id].raised_ahead
+            st = self._rumours.peek(rumour_id)
+            ahead = None if st is None else st.raised_ahead
             if ahead and alert_id in ahead:  # raised before the rebuild (see ``_restore``)
                 ahead.discard(alert_id)
                 return {}
