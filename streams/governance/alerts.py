@@ -20,15 +20,22 @@ rumour).
 Memory: a unit keeps only its open minutes and the last ``2 x alert_window_minutes`` judged
 minutes (all the rules read). With ``max_rumours`` and a ``loader`` (the store), the least
 recently active rumours beyond the cap are dropped; when one of them receives events again (or
-at :meth:`AlertRouter.flush`) its state is rebuilt by replaying its stored events with alerts
-suppressed (they were raised before). The rebuilt state equals the dropped one when the
-rumour's events arrived in event-time order (a minute is judged once a later minute's event
-arrived). Which rumours were dropped is remembered in fixed memory (a Bloom filter of
-``id_filter_mb``, :mod:`streams.seen`): a rumour not in memory that the filter calls dropped is
-rebuilt from the store; a false "dropped" (a rumour this router never held) rebuilds from the
-store what it holds of that rumour apart from the batch being counted, which is nothing unless
-the rumour has events stored before this process started (a restart, a rebalance): those then
-count as they would have in a router that never restarted. :meth:`AlertRouter.flush` lists the
+at :meth:`AlertRouter.flush`) its state is rebuilt by replaying its stored events. The rebuilt
+state equals the dropped one when the rumour's events arrived in event-time order (a minute is
+judged once a later minute's event arrived). Which rumours were dropped is remembered in fixed
+memory (a Bloom filter of ``id_filter_mb``, :mod:`streams.seen`): a rumour not in memory that
+the filter calls dropped is rebuilt from the store; a false "dropped" rebuilds what the store
+holds of it, which counts as it would have in a router that never restarted.
+
+Catch-up (``known_alerts``: the hub's store + buffer): a replay raises every alert the rules give
+that was never raised: its id (:func:`~streams.governance.alert_rules.alert_key`, a hash of
+rumour, unit, rule and minute) is in none of the store, the buffer and ``history``. In normal
+running that is the alerts of the batch being counted; after a worker was killed between a
+batch's ack and its observation, also those of the unobserved batches, marked ``late``.
+:meth:`AlertRouter.mark_stored` (a worker's start and every partition assignment) makes every
+stored rumour not in memory count as dropped, so its first batch rebuilds it. :meth:`catch_up`
+rebuilds given rumours at once (the recently written ones; ``Governance.catch_up``). Without
+``known_alerts`` a replay raises nothing (the old rule). :meth:`AlertRouter.flush` lists the
 dropped rumours from the store (``lister``), not from memory. ``history`` caps the alert dicts
 kept for :meth:`AlertRouter.current` (every alert also went to the sinks: store, Kafka).
 
@@ -45,10 +52,9 @@ from __future__ import annotations
 import threading
 from collections import deque
 
-import numpy as np
-
 from streams.events import KIND_CODE
-from streams.governance.alert_counting import MINUTE_MS, AlertCounting, _Rumour
+from streams.governance.alert_counting import AlertCounting
+from streams.governance.alert_restore import AlertRestore
 from streams.governance.alert_rules import AlertRules
 from streams.governance.batchview import BatchView, batch_of_rows, batch_view
 from streams.governance.config import GovernanceConfig
@@ -69,7 +75,7 @@ def select_alerts(alerts, jurisdiction: str, since_ms: int | None = None, limit:
     return picked[:limit]
 
 
-class AlertRouter(AlertCounting, AlertRules):
+class AlertRouter(AlertCounting, AlertRules, AlertRestore):
     """Counts shares per rumour and jurisdiction unit and raises alerts.
 
     ``pipeline`` (optional) supplies ``trace(rumour_id)`` for the attached trace; every
@@ -161,118 +167,6 @@ class AlertRouter(AlertCounting, AlertRules):
         """Those of ``rumour_ids`` not in memory that may have been dropped (a superset: the
         filter never forgets, and a restored rumour is in memory, so it is not asked about)."""
         return self.dropped_ids.which_dropped(r for r in rumour_ids if r not in self._rumours)
-
-    def _restore(self, rumour_ids, batch=None, view: BatchView | None = None) -> list[dict]:
-        """Rebuild dropped rumours from their stored events (``batch``: the one being counted,
-        already stored). Returns the alerts the replay raised that were never raised before
-        (not in the store, the sinks' buffer or the history; ids are
-        :func:`~streams.governance.alert_rules.alert_key`): those ``batch`` raises, and, marked
-        late, those of events stored but never observed (a worker killed between a batch's ack
-        and its observation). One query for the events and one for the alert ids of all
-        ``rumour_ids``.
-
-        The batch's events are replayed with the stored ones (some may be re-deliveries of
-        events counted long ago: left out, they would change the minutes judged before and so
-        the alerts); an alert is late when its minute was closed before the batch. Without
-        ``known_alerts`` (the old rule) the batch is left out of the replay and counted after
-        it, and the replay raises nothing."""
-        catch_up = self.known_alerts is not None
-        pending = set()
-        if batch is not None:
-            for rumour_id, rows in view.groups:
-                if rumour_id in rumour_ids:
-                    pending.update((rumour_id, batch.event_id[i]) for i in rows.tolist())
-        stored = self.loader(sorted(rumour_ids))
-        keep = [i for i, r in enumerate(stored.rumour_id) if r in rumour_ids]
-        closed: dict = {}  # rumour -> latest minute of its events stored before the batch
-        if pending:
-            minutes = (stored.ts_ms // MINUTE_MS).tolist()
-            debunk = (np.asarray(stored.kind) == DEBUNK).tolist()  # debunks count nowhere
-            for i in keep:
-                key = (stored.rumour_id[i], stored.event_id[i])
-                if key not in pending and not debunk[i] and minutes[i] > closed.get(key[0], -1):
-                    closed[key[0]] = minutes[i]
-            if not catch_up:
-                keep = [i for i in keep if (stored.rumour_id[i], stored.event_id[i]) not in pending]
-        # An int array: an empty list would index as floats.
-        stored = stored.take(np.array(keep, dtype=np.int64))
-        known = self._raised_ids(rumour_ids) if catch_up and len(stored) else None
-        for rumour_id in rumour_ids:
-            self._rumours[rumour_id] = _Rumour()
-        self._replaying, self._catchup = True, None if known is None else set(known)
-        self._late_before = closed if batch is not None else None
-        try:
-            if len(stored):
-                self._count(stored, batch_view(stored), only=rumour_ids)
-            # Raised before: not again (``_alert`` raises only ids ``known`` lacks).
-            raised = self._evaluate_many([(r, self._rumours[r], self._rumours[r].watermark - 1)
-                                          for r in sorted(rumour_ids)])
-        finally:
-            self._replaying, self._catchup, self._late_before = False, None, None
-        self.restores += len(rumour_ids)
-        self.late += sum(1 for a in raised if a.get("late"))
-        self._attach_traces(raised)
-        if known:
-            # Alerts of minutes the replay left open (the last one, judged before by a flush)
-            # must not be raised again when those minutes are judged.
-            for alert_id, (rumour_id, minute_ms) in known.items():
-                st = self._rumours.get(rumour_id)
-                if st is not None and minute_ms // MINUTE_MS >= st.watermark:
-                    if st.raised_ahead is None:
-                        st.raised_ahead = set()
-                    st.raised_ahead.add(alert_id)
-        return raised
-
-    def _attach_traces(self, raised: list) -> None:
-        """The traces of a rebuild's alerts, one per rumour, their graphs loaded in one query."""
-        if not raised or self.pipeline is None:
-            return
-        preload = getattr(self.pipeline, "preload", None)
-        if preload is not None:
-            preload({a["rumour_id"] for a in raised})
-        traces = self._traces if self._traces is not None else {}
-        for a in raised:
-            rumour_id = a["rumour_id"]
-            if rumour_id not in traces:
-                traces[rumour_id] = self.pipeline.trace(rumour_id, self.trace_k)
-            a["trace"] = traces[rumour_id]
-
-    def _raised_ids(self, rumour_ids) -> dict:
-        """alert_id -> (rumour_id, minute_ms) of the alerts of ``rumour_ids`` raised before: the
-        store's and the buffer's (one query) and the history's (alerts not yet written are
-        there)."""
-        ids = dict(self.known_alerts(sorted(rumour_ids)))
-        ids.update((a["alert_id"], (a["rumour_id"], a["minute_ms"])) for a in self.alerts
-                   if a.get("rumour_id") in rumour_ids)
-        return ids
-
-    def catch_up(self, rumour_ids) -> list[dict]:
-        """Rebuild the rumours of ``rumour_ids`` not in memory from the store now (a worker's
-        start or partition assignment: rumours whose last batches a killed worker may have
-        stored without observing) and raise, late, the alerts never raised; returns them. One
-        query for the events and one for the alert ids, whatever the number of rumours."""
-        with self._lock:
-            todo = {r for r in rumour_ids if r not in self._rumours}
-            if not todo or self.loader is None:
-                return []
-            self._traces = {}
-            try:
-                late = self._restore(todo)
-            finally:
-                self._traces = None
-            self._evict(set())
-        self._emit(late)
-        return late
-
-    def mark_stored(self) -> None:
-        """Count every stored rumour not in memory as dropped (a worker's start, a partition
-        assignment: rumours that moved here were counted by another worker, or by this one
-        before a restart): its first batch or :meth:`flush` rebuilds it from the store, with
-        the catch-up, instead of counting it from zero. One query (the store's rumour list)."""
-        if self.dropped_ids.lister is None:
-            return
-        with self._lock:
-            self.dropped_ids.add([r for r in self.dropped_ids.lister() if r not in self._rumours])
 
     def flush(self) -> list[dict]:
         """Judge every open minute (end of a replay)."""
