@@ -16,7 +16,10 @@ router's in-memory history (its newest ``history`` alerts, at least ``max_alerts
 holds every alert the store does not have yet. The alerts table is a ReplacingMergeTree keyed
 on the alert id and read with FINAL, so a retried INSERT that had in fact reached the server
 shows each alert once. A process killed without its exit handlers (SIGKILL, power) loses at
-most ``max_seconds`` of alerts from the store; they were already on the alerts topic.
+most ``max_seconds`` of alerts from the store (they were already on the alerts topic) until a
+worker rebuilds their rumours: its catch-up finds them missing from the store and raises them
+again, late, with the same ids (streams/governance/alert_restore.py). :meth:`AlertBuffer.pending`
+includes an INSERT under way, so that check never misses an alert that is only in flight.
 """
 from __future__ import annotations
 
