@@ -286,6 +286,10 @@ def test_catch_up_of_many_rumours_costs_a_few_queries(chdb_store, monkeypatch):
     first = World(chdb_store)
     first.feed(ev, observe=False)  # all stored, none observed: every rumour owes alerts
     second = World(chdb_store)
+    # A worker's pipeline: rumours hashed to partitions, this one holding partitions 0 and 1.
+    second.pipeline.partitioner = lambda rumour_id: int(rumour_id[1:]) % 3
+    second.pipeline.assign_partitions([0, 1])
+    mine = {f"m{k}" for k in range(30) if k % 3 != 2}
     calls = {"load_events": 0, "alert_ids": 0}
     for name, owner in (("load_events", chdb_store), ("alert_ids", second.hub.store)):
         real = getattr(owner, name)
@@ -295,10 +299,14 @@ def test_catch_up_of_many_rumours_costs_a_few_queries(chdb_store, monkeypatch):
             return _real(*args, **kwargs)
 
         monkeypatch.setattr(owner, name, counted)
-    late = second.hub.catch_up()
-    assert {a["rumour_id"] for a in late} == {f"m{k}" for k in range(30)}
+    late = second.hub.catch_up(owns=second.pipeline.owns)
+    assert {a["rumour_id"] for a in late} == mine  # the other worker's rumours are its own
     assert all(a["trace"] is not None and a["trace"]["events"] == 7 for a in late)
     assert calls == {"load_events": 2, "alert_ids": 1}
+    # The graphs loaded for the traces belong to their partitions: a revocation drops them.
+    assert {r for r in mine if r in second.pipeline.graphs} == mine
+    second.pipeline.release_partitions([0])
+    assert not any(r in second.pipeline.graphs for r in mine if int(r[1:]) % 3 == 0)
 
 
 def test_buffer_shows_alerts_while_their_insert_is_under_way():

@@ -67,7 +67,6 @@ class AlertRestore:
             self._replaying, self._catchup, self._late_before = False, None, None
         self.restores += len(rumour_ids)
         self.late += sum(1 for a in raised if a.get("late"))
-        self._attach_traces(raised)
         if known:
             # Alerts of minutes the replay left open (the last one, judged before by a flush)
             # must not be raised again when those minutes are judged.
@@ -80,7 +79,10 @@ class AlertRestore:
         return raised
 
     def _attach_traces(self, raised: list) -> None:
-        """The traces of a rebuild's alerts, one per rumour, their graphs loaded in one query."""
+        """The traces of a rebuild's alerts (``_restore`` leaves them out), one per rumour, their
+        graphs loaded in one query. The pipeline's lock is taken here: callers that do not hold
+        it already call this after releasing the router's lock (the observers take the
+        pipeline's lock, then the router's; the other order could deadlock)."""
         if not raised or self.pipeline is None:
             return
         preload = getattr(self.pipeline, "preload", None)
@@ -111,12 +113,9 @@ class AlertRestore:
             todo = {r for r in rumour_ids if r not in self._rumours}
             if not todo or self.loader is None:
                 return []
-            self._traces = {}
-            try:
-                late = self._restore(todo)
-            finally:
-                self._traces = None
+            late = self._restore(todo)
             self._evict(set())
+        self._attach_traces(late)
         self._emit(late)
         return late
 

@@ -143,7 +143,9 @@ class AlertRouter(AlertCounting, AlertRules, AlertRestore):
         if self.dropped_ids.holds_any:
             back = self._dropped(rid for rid, rows in view.groups if not view.debunk[rows].all())
             if back:
-                raised.extend(self._restore(back, batch, view))
+                restored = self._restore(back, batch, view)
+                self._attach_traces(restored)  # the observers hold the pipeline's lock already
+                raised.extend(restored)
         else:
             back = set()
         touched = sorted(self._count(batch, view))
@@ -171,13 +173,15 @@ class AlertRouter(AlertCounting, AlertRules, AlertRestore):
     def flush(self) -> list[dict]:
         """Judge every open minute (end of a replay)."""
         with self._lock:
-            raised = []
+            raised, restored = [], []
             for rumour_id in self._known_ids():
                 if rumour_id not in self._rumours:
-                    raised.extend(self._restore({rumour_id}))
+                    restored.extend(self._restore({rumour_id}))
                 st = self._rumours[rumour_id]
                 raised.extend(self._evaluate(rumour_id, st, st.watermark))
                 self._evict({rumour_id})
+        self._attach_traces(restored)
+        raised = restored + raised
         self._emit(raised)
         return raised
 
@@ -211,6 +215,7 @@ class AlertRouter(AlertCounting, AlertRules, AlertRestore):
                 self._evict({rumour_id})
             st = self._rumours.get(rumour_id)
             counts = {} if st is None else {u: st.units[u].total for u in sorted(st.units)}
+        self._attach_traces(late)
         self._emit(late)
         return counts
 
