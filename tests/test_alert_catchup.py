@@ -220,14 +220,13 @@ def test_alert_waiting_in_the_buffer_is_not_raised_again_by_a_restore(store):
     raised = list(world.topic)
     assert raised
     # The same router state, but as if the store had not got the alert yet.
-    fresh = World.__new__(World)
-    fresh.topic = []
-    router = AlertRouter(CONFIG, None, sinks=[fresh.topic.extend], max_rumours=1,
+    topic: list[dict] = []
+    router = AlertRouter(CONFIG, None, sinks=[topic.extend], max_rumours=1,
                          loader=world.hub._load_events, history=1024, lister=world.hub._stored_ids,
                          known_alerts=lambda ids: {})
     router.alerts.extend(raised)  # the history holds what the store lacks
     router.mark_stored()
-    assert router.catch_up(["v"]) == []
+    assert router.catch_up(["v"]) == [] and topic == []
     # Without the history it would be raised (late): the check is what stops it.
     bare = AlertRouter(CONFIG, None, max_rumours=1, loader=world.hub._load_events, history=1024,
                        lister=world.hub._stored_ids, known_alerts=lambda ids: {})
