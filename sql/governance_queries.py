@@ -71,6 +71,19 @@ def alerts(database: str, since_ms=None, until_ms=None) -> str:
             "ORDER BY minute_ms, unit, rumour_id, rule")
 
 
+def alert_ids(database: str, rumour_ids) -> str:
+    """(alert_id, rumour_id, minute_ms) of the stored alerts of ``rumour_ids``, each once (no
+    FINAL: DISTINCT collapses the copies of an id; its key fields never differ)."""
+    return (f"SELECT DISTINCT alert_id, rumour_id, minute_ms FROM {check_identifier(database)}.alerts"
+            f"{_where_rumour(None, rumour_ids)}")
+
+
+def rumours_ingested_since(database: str, seconds: float) -> str:
+    """Rumours with an event stored (``ingested_at``, the server's clock) in the last ``seconds``."""
+    return (f"SELECT DISTINCT rumour_id FROM {check_identifier(database)}.share_events "
+            f"WHERE ingested_at >= now() - {int(seconds)} ORDER BY rumour_id")
+
+
 def rumours_active(database: str, since_ms: int, until_ms: int) -> str:
     """Rumours with at least one event in [since, until)."""
     return (f"SELECT DISTINCT rumour_id FROM {check_identifier(database)}.share_events "

@@ -209,7 +209,20 @@ def create_app(settings: Settings, store=None, pipeline: Pipeline | None = None,
         with pipeline.observers_deferred():  # run by _observe once the batch is acked
             return pipeline.write_prepared(prepared)
 
+    def _catch_up(hub, mine) -> float:
+        try:
+            hub.catch_up(owns=lambda rumour_id: pipeline.partitioner(rumour_id) in mine)
+        except Exception:  # the store may be down: those rumours rebuild at their next batch
+            log.exception("governance catch-up after an assignment failed")
+        return 0.0
+
+    # Tests only (tests/test_alert_catchup_worker.py): the observers wait this long before each
+    # batch, so a SIGKILL lands between a batch's ack and its observation.
+    observe_delay = float(os.environ.get("RUMOUR_TEST_OBSERVE_DELAY", "0") or 0)
+
     def _observe(prepared) -> float:
+        if observe_delay:
+            time.sleep(observe_delay)
         try:
             return pipeline.observe_prepared(prepared)
         except Exception:  # governance must not stop ingest (stored and acked already)
@@ -300,6 +313,11 @@ def create_app(settings: Settings, store=None, pipeline: Pipeline | None = None,
     async def on_assigned(sender, assigned, **kwargs):
         mine = [tp.partition for tp in assigned if tp.topic == settings.topic]
         await asyncio.get_running_loop().run_in_executor(executor, pipeline.assign_partitions, mine)
+        hub = getattr(app, "governance", None)
+        if hub is not None:
+            # The observers' thread, before any batch taken from now: rumours of these partitions
+            # are rebuilt from the store with the alerts a killed worker never raised (late).
+            observing[0] = asyncio.get_running_loop().run_in_executor(observer, _catch_up, hub, set(mine))
 
     @app.timer(interval=2.0)
     async def measure():

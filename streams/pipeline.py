@@ -296,6 +296,18 @@ class Pipeline(PipelineQueries):
                 self.partition_of.pop(rumour_id, None)
             self.invalidations += 1
 
+    def preload(self, rumour_ids) -> None:
+        """Load the graphs of those owned ``rumour_ids`` not in memory in one query (the alert
+        catch-up attaches traces of many rumours at a rebalance: not one query each)."""
+        with self.lock:
+            wanted = sorted(r for r in set(rumour_ids) if r not in self._loaded and self.owns(r))
+            if wanted and self.store is not None and self.restore_from_store:
+                self._load(wanted)
+                if self.partitioner is not None:  # released with their partition, as trace() does
+                    for rumour_id in wanted:
+                        if rumour_id in self.graphs:
+                            self.partition_of.setdefault(rumour_id, self.partitioner(rumour_id))
+
     def assign_partitions(self, partitions) -> None:
         """Record the partitions this worker now holds (a rebalance's assignment)."""
         with self.lock:

@@ -32,6 +32,9 @@ class _Rumour:
     watermark: int = -1  # latest minute seen
     units: dict = field(default_factory=dict)  # unit -> _Unit
     seen: "IdHashes" = field(default_factory=lambda: IdHashes())  # hash(event_id) of the events counted
+    # After a rebuild: ids of alerts raised before for minutes the replay left open (a flush
+    # judged the last minute): judged again live, they are not raised twice. Usually None.
+    raised_ahead: set | None = None
 
 
 def _mark(st: _Rumour, event_ids: list, ts: np.ndarray, rows: np.ndarray) -> np.ndarray:

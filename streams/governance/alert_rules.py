@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import time
 
 import numpy as np
 
@@ -54,9 +55,22 @@ def may_be_below(c: int, lam: float, p_max: float) -> bool:
     return math.exp(-lam + c * math.log(lam) - math.lgamma(c + 1)) < p_max
 
 
+def alert_key(rumour_id: str, unit: str, rule: str, minute: int) -> str:
+    """An alert's id: the same rumour, unit, rule and minute (of event time) always give the same
+    id, whichever worker raises it (the store's ReplacingMergeTree key, the catch-up's check).
+
+    >>> alert_key("r1", "370100", "volume", 29000000) == alert_key("r1", "370100", "volume", 29000000)
+    True
+    >>> len(alert_key("r1", "370100", "volume", 29000000))
+    20
+    """
+    return hashlib.sha1(f"{rumour_id}|{unit}|{rule}|{minute}".encode()).hexdigest()[:20]
+
+
 class AlertRules:
     """The judging half of :class:`~streams.governance.alerts.AlertRouter` (reads its
-    ``config``, ``pipeline``, ``trace_k``, ``_traces`` and ``_replaying``)."""
+    ``config``, ``pipeline``, ``trace_k``, ``_traces``, ``_replaying``, ``_catchup`` and
+    ``_late_before``)."""
 
     def _evaluate(self, rumour_id: str, rumour: _Rumour, upto: int) -> list[dict]:
         return self._evaluate_many([(rumour_id, rumour, upto)])
@@ -127,15 +141,31 @@ class AlertRules:
                 st.last_alert["growth"] = int(last_g[p])
             judged = np.column_stack((minutes_a[bounds[p]:bounds[p + 1]], counts_a[bounds[p]:bounds[p + 1]]))
             st.minutes = np.concatenate((st.minutes, judged))[int(keep[p]):].copy()
-        return raised
+        return [a for a in raised if a]  # {}: an alert not raised (again)
 
     def _alert(self, rumour_id, unit, rule, minute, c, window, before, total, extra) -> dict:
-        if self._replaying:  # a rebuild: the alert was raised (and sent) before
-            return {}
+        alert_id = alert_key(rumour_id, unit, rule, minute)
+        if self._replaying:
+            # A rebuild from the store: the alerts raised before (``_catchup``: the ids the
+            # store, the sinks' buffer and the history hold) are not raised again; one that is
+            # missing (a worker killed between a batch's ack and its observation) is raised now,
+            # marked late. No ``_catchup``: nothing is raised.
+            if self._catchup is None or alert_id in self._catchup:
+                return {}
+            self._catchup.add(alert_id)
+            # Late unless the batch being counted closed its minute (see ``_restore``).
+            closed = self._late_before
+            if closed is None or minute < closed.get(rumour_id, -1):
+                extra = {**extra, "late": True, "raised_ms": int(time.time() * 1000)}
+        else:
+            st = self._rumours.peek(rumour_id)
+            ahead = None if st is None else st.raised_ahead
+            if ahead and alert_id in ahead:  # raised before the rebuild (see ``_restore``)
+                ahead.discard(alert_id)
+                return {}
         d = division(unit)
-        alert_id = hashlib.sha1(f"{rumour_id}|{unit}|{rule}|{minute}".encode()).hexdigest()[:20]
         trace = None
-        if self.pipeline is not None:
+        if self.pipeline is not None and not self._replaying:  # a rebuild attaches them after
             # One trace per rumour per batch: every alert a batch raises for a rumour (one per
             # unit and rule) sees the same graph, and a trace costs a whole cut-off.
             trace = self._traces.get(rumour_id, False) if self._traces is not None else False

@@ -16,7 +16,10 @@ router's in-memory history (its newest ``history`` alerts, at least ``max_alerts
 holds every alert the store does not have yet. The alerts table is a ReplacingMergeTree keyed
 on the alert id and read with FINAL, so a retried INSERT that had in fact reached the server
 shows each alert once. A process killed without its exit handlers (SIGKILL, power) loses at
-most ``max_seconds`` of alerts from the store; they were already on the alerts topic.
+most ``max_seconds`` of alerts from the store (they were already on the alerts topic) until a
+worker rebuilds their rumours: its catch-up finds them missing from the store and raises them
+again, late, with the same ids (streams/governance/alert_restore.py). :meth:`AlertBuffer.pending`
+includes an INSERT under way, so that check never misses an alert that is only in flight.
 """
 from __future__ import annotations
 
@@ -57,6 +60,9 @@ class AlertBuffer:
         self.max_seconds = float(max_seconds)
         self.clock = clock
         self._pending: list[dict] = []
+        # The alerts of the INSERT under way: not in the store yet, no longer in _pending, and
+        # maybe gone from the router's history; pending() still shows them (a catch-up asks).
+        self._writing: list[dict] = []
         self._since: float | None = None  # clock() when the oldest pending alert arrived
         self._lock = threading.Lock()  # guards _pending / _since
         self._write_lock = threading.Lock()  # one INSERT at a time: alerts stay in order
@@ -86,9 +92,9 @@ class AlertBuffer:
         self.flush()
 
     def pending(self) -> list[dict]:
-        """The alerts not written yet, oldest first."""
+        """The alerts not written yet (an INSERT under way included), oldest first."""
         with self._lock:
-            return list(self._pending)
+            return self._writing + self._pending
 
     def flush(self) -> int:
         """Write every waiting alert in one INSERT; returns how many were written (0 when
@@ -96,6 +102,7 @@ class AlertBuffer:
         with self._write_lock:
             with self._lock:
                 batch, self._pending, since, self._since = self._pending, [], self._since, None
+                self._writing = batch
             if not batch:
                 return 0
             try:
@@ -104,6 +111,7 @@ class AlertBuffer:
                 self.failures += 1
                 log.exception("writing %d alerts to the store failed; kept for the next flush", len(batch))
                 with self._lock:
+                    self._writing = []
                     self._pending[:0] = batch
                     self._since = since
                     over = len(self._pending) - MAX_PENDING
@@ -112,6 +120,8 @@ class AlertBuffer:
                         self.dropped += over
                         log.error("%d alerts dropped: the store refused them for too long", over)
                 return 0
+            with self._lock:
+                self._writing = []
             self.inserts += 1
             self.written += len(batch)
             return len(batch)

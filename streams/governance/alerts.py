@@ -20,15 +20,22 @@ rumour).
 Memory: a unit keeps only its open minutes and the last ``2 x alert_window_minutes`` judged
 minutes (all the rules read). With ``max_rumours`` and a ``loader`` (the store), the least
 recently active rumours beyond the cap are dropped; when one of them receives events again (or
-at :meth:`AlertRouter.flush`) its state is rebuilt by replaying its stored events with alerts
-suppressed (they were raised before). The rebuilt state equals the dropped one when the
-rumour's events arrived in event-time order (a minute is judged once a later minute's event
-arrived). Which rumours were dropped is remembered in fixed memory (a Bloom filter of
-``id_filter_mb``, :mod:`streams.seen`): a rumour not in memory that the filter calls dropped is
-rebuilt from the store; a false "dropped" (a rumour this router never held) rebuilds from the
-store what it holds of that rumour apart from the batch being counted, which is nothing unless
-the rumour has events stored before this process started (a restart, a rebalance): those then
-count as they would have in a router that never restarted. :meth:`AlertRouter.flush` lists the
+at :meth:`AlertRouter.flush`) its state is rebuilt by replaying its stored events. The rebuilt
+state equals the dropped one when the rumour's events arrived in event-time order (a minute is
+judged once a later minute's event arrived). Which rumours were dropped is remembered in fixed
+memory (a Bloom filter of ``id_filter_mb``, :mod:`streams.seen`): a rumour not in memory that
+the filter calls dropped is rebuilt from the store; a false "dropped" rebuilds what the store
+holds of it, which counts as it would have in a router that never restarted.
+
+Catch-up (``known_alerts``: the hub's store + buffer): a replay raises every alert the rules give
+that was never raised: its id (:func:`~streams.governance.alert_rules.alert_key`, a hash of
+rumour, unit, rule and minute) is in none of the store, the buffer and ``history``. In normal
+running that is the alerts of the batch being counted; after a worker was killed between a
+batch's ack and its observation, also those of the unobserved batches, marked ``late``.
+:meth:`AlertRouter.mark_stored` (a worker's start and every partition assignment) makes every
+stored rumour not in memory count as dropped, so its first batch rebuilds it. :meth:`catch_up`
+rebuilds given rumours at once (the recently written ones; ``Governance.catch_up``). Without
+``known_alerts`` a replay raises nothing (the old rule). :meth:`AlertRouter.flush` lists the
 dropped rumours from the store (``lister``), not from memory. ``history`` caps the alert dicts
 kept for :meth:`AlertRouter.current` (every alert also went to the sinks: store, Kafka).
 
@@ -45,10 +52,9 @@ from __future__ import annotations
 import threading
 from collections import deque
 
-import numpy as np
-
 from streams.events import KIND_CODE
-from streams.governance.alert_counting import AlertCounting, _Rumour
+from streams.governance.alert_counting import AlertCounting
+from streams.governance.alert_restore import AlertRestore
 from streams.governance.alert_rules import AlertRules
 from streams.governance.batchview import BatchView, batch_of_rows, batch_view
 from streams.governance.config import GovernanceConfig
@@ -69,7 +75,7 @@ def select_alerts(alerts, jurisdiction: str, since_ms: int | None = None, limit:
     return picked[:limit]
 
 
-class AlertRouter(AlertCounting, AlertRules):
+class AlertRouter(AlertCounting, AlertRules, AlertRestore):
     """Counts shares per rumour and jurisdiction unit and raises alerts.
 
     ``pipeline`` (optional) supplies ``trace(rumour_id)`` for the attached trace; every
@@ -78,7 +84,7 @@ class AlertRouter(AlertCounting, AlertRules):
 
     def __init__(self, config: GovernanceConfig | None = None, pipeline=None, sinks=(), trace_k: int = 10,
                  max_rumours=None, loader=None, history: int | None = None, lister=None,
-                 id_filter_mb: float | None = None):
+                 id_filter_mb: float | None = None, known_alerts=None):
         self.config = config or GovernanceConfig()
         self.pipeline = pipeline
         self.sinks = list(sinks)
@@ -95,6 +101,13 @@ class AlertRouter(AlertCounting, AlertRules):
         # them for flush.
         self.dropped_ids = DroppedIds(id_filter_mb, lister)
         self._replaying = False
+        # rumour_ids -> ids of their alerts raised before (the store's, the sinks' buffer's): a
+        # rebuild raises, late, exactly the alerts its replay finds that neither these nor the
+        # history hold. Without it a rebuild raises nothing (the old rule).
+        self.known_alerts = known_alerts
+        self._catchup: set | None = None  # while replaying: the alert ids not to raise again
+        self._late_before: dict | None = None  # while replaying a batch's rumours: rumour -> minute
+        self.late = 0  # alerts raised late by a rebuild (see ``_restore``)
         self.raised = 0  # alerts raised in all (``alerts`` keeps only the newest ``history``)
         self.evictions = 0
         self.restores = 0
@@ -130,12 +143,18 @@ class AlertRouter(AlertCounting, AlertRules):
         if self.dropped_ids.holds_any:
             back = self._dropped(rid for rid, rows in view.groups if not view.debunk[rows].all())
             if back:
-                self._restore(back, batch, view)
+                restored = self._restore(back, batch, view)
+                self._attach_traces(restored)  # the observers hold the pipeline's lock already
+                raised.extend(restored)
+        else:
+            back = set()
         touched = sorted(self._count(batch, view))
         raised.extend(self._evaluate_many([(r, self._rumours[r], self._rumours[r].watermark - 1) for r in touched]))
-        for rumour_id in touched:
+        # A restored rumour may have counted the batch in its replay: active all the same.
+        active = set(touched) | back
+        for rumour_id in sorted(active):
             self._rumours.touch(rumour_id)
-        self._evict(set(touched))
+        self._evict(active)
 
     @property
     def max_rumours(self):
@@ -151,41 +170,18 @@ class AlertRouter(AlertCounting, AlertRules):
         filter never forgets, and a restored rumour is in memory, so it is not asked about)."""
         return self.dropped_ids.which_dropped(r for r in rumour_ids if r not in self._rumours)
 
-    def _restore(self, rumour_ids, batch=None, view: BatchView | None = None) -> None:
-        """Rebuild dropped rumours from their stored events, except the shares of ``batch``
-        (being counted, already stored): those must still raise their alerts."""
-        pending = set()
-        if batch is not None:
-            for rumour_id, rows in view.groups:
-                if rumour_id in rumour_ids:
-                    pending.update((rumour_id, batch.event_id[i]) for i in rows[~view.debunk[rows]].tolist())
-        stored = self.loader(sorted(rumour_ids))
-        # An int array: an empty list would index as floats (a false "dropped" finds only the
-        # batch being counted, i.e. nothing to replay).
-        stored = stored.take(np.array([i for i, (r, e) in enumerate(zip(stored.rumour_id, stored.event_id))
-                                       if r in rumour_ids and (r, e) not in pending], dtype=np.int64))
-        for rumour_id in rumour_ids:
-            self._rumours[rumour_id] = _Rumour()
-        self._replaying = True
-        try:
-            if len(stored):
-                self._count(stored, batch_view(stored), only=rumour_ids)
-            # Raised before: not again (``_alert`` returns nothing while replaying).
-            self._evaluate_many([(r, self._rumours[r], self._rumours[r].watermark - 1) for r in sorted(rumour_ids)])
-        finally:
-            self._replaying = False
-        self.restores += len(rumour_ids)
-
     def flush(self) -> list[dict]:
         """Judge every open minute (end of a replay)."""
         with self._lock:
-            raised = []
+            raised, restored = [], []
             for rumour_id in self._known_ids():
                 if rumour_id not in self._rumours:
-                    self._restore({rumour_id})
+                    restored.extend(self._restore({rumour_id}))
                 st = self._rumours[rumour_id]
                 raised.extend(self._evaluate(rumour_id, st, st.watermark))
                 self._evict({rumour_id})
+        self._attach_traces(restored)
+        raised = restored + raised
         self._emit(raised)
         return raised
 
@@ -212,12 +208,16 @@ class AlertRouter(AlertCounting, AlertRules):
 
     def unit_counts(self, rumour_id: str) -> dict[str, int]:
         """Shares counted so far per unit for one rumour."""
+        late = []
         with self._lock:
             if self._dropped((rumour_id,)):
-                self._restore({rumour_id})
+                late = self._restore({rumour_id})
                 self._evict({rumour_id})
             st = self._rumours.get(rumour_id)
-            return {} if st is None else {u: st.units[u].total for u in sorted(st.units)}
+            counts = {} if st is None else {u: st.units[u].total for u in sorted(st.units)}
+        self._attach_traces(late)
+        self._emit(late)
+        return counts
 
     def sizes(self) -> dict[str, int]:
         """How much state is held (for memory tests and metrics)."""

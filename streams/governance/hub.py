@@ -28,6 +28,11 @@ log = logging.getLogger(__name__)
 # Alerts kept in memory when a store holds them all; also the most alerts waiting for their
 # INSERT (AlertBuffer), so an alert the store does not have yet is always in memory.
 ALERT_HISTORY = 1024
+# At a worker's start or partition assignment, the rumours with events stored in this many
+# seconds (the server's clock) are rebuilt at once, so the alerts of batches a killed worker
+# stored but never observed are raised late even if the rumour gets no new event; the others
+# are rebuilt (with the same catch-up) at their first batch. It must cover a worker's restart.
+CATCHUP_SECONDS = 900
 
 
 class Governance:
@@ -66,8 +71,9 @@ class Governance:
         # Every alert is also in the store: memory keeps the newest few (current_alerts and
         # the service read the rest from the store).
         history = ALERT_HISTORY if self.store is not None else None
+        known = self._known_alert_ids if self.store is not None else None
         self.alerts = AlertRouter(self.config, pipeline, sinks=sinks, max_rumours=cap, loader=loader,
-                                  history=history, lister=lister, id_filter_mb=filter_mb)
+                                  history=history, lister=lister, id_filter_mb=filter_mb, known_alerts=known)
         self.desk = ReportDesk(self.config, pipeline, self.store)
         self.debunks = DebunkTracker(max_rumours=cap, loader=loader, lister=lister, id_filter_mb=filter_mb)
 
@@ -80,6 +86,29 @@ class Governance:
 
     def _stored_ids(self) -> list[str]:
         return self.store.rumour_ids()
+
+    def _known_alert_ids(self, rumour_ids) -> dict[str, tuple[str, int]]:
+        """alert_id -> (rumour_id, minute_ms) of the alerts of ``rumour_ids`` raised before: in
+        the store or waiting for it."""
+        wanted = set(rumour_ids)
+        ids = self.store.alert_ids(wanted)
+        if self.alert_buffer is not None:
+            ids.update((a["alert_id"], (a["rumour_id"], a["minute_ms"])) for a in self.alert_buffer.pending()
+                       if a.get("rumour_id") in wanted)
+        return ids
+
+    def catch_up(self, owns=None, seconds: float = CATCHUP_SECONDS) -> list[dict]:
+        """At a worker's start and each partition assignment: every stored rumour not in memory
+        is rebuilt from the store at its first batch (not counted from zero), and those of them
+        ``owns`` (rumour id -> bool; None: all) with events stored in the last ``seconds`` are
+        rebuilt now; either rebuild raises, marked ``late``, the alerts the stored events give
+        that were never raised (a worker killed between a batch's ack and its observation).
+        Three queries whatever the number of rumours; returns the alerts raised now."""
+        if self.store is None:
+            return []
+        self.alerts.mark_stored()
+        recent = [r for r in self.store.rumours_ingested_since(seconds) if owns is None or owns(r)]
+        return self.alerts.catch_up(recent)
 
     # -- feed ---------------------------------------------------------------------------------
     def observe(self, batch) -> list[dict]:

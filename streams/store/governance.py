@@ -88,6 +88,18 @@ class GovernanceStoreMixin:
             out.append(alert)
         return out
 
+    def alert_ids(self, rumour_ids) -> dict[str, tuple[str, int]]:
+        """alert_id -> (rumour_id, minute_ms) of the alerts the store holds for ``rumour_ids``:
+        one query for all of them."""
+        rumour_ids = list(rumour_ids)
+        if not rumour_ids:
+            return {}
+        return {a: (r, int(m)) for a, r, m in self._rows(gq.alert_ids(self.database, rumour_ids))}
+
+    def rumours_ingested_since(self, seconds: float) -> list[str]:
+        """Rumours with an event written in the last ``seconds`` (by the server's clock)."""
+        return [r[0] for r in self._rows(gq.rumours_ingested_since(self.database, seconds))]
+
     def active_rumours(self, since_ms: int, until_ms: int) -> list[str]:
         return [r[0] for r in self._rows(gq.rumours_active(self.database, since_ms, until_ms))]
 
