@@ -119,12 +119,14 @@ class AlertRestore:
         self._emit(late)
         return late
 
-    def mark_stored(self) -> None:
+    def mark_stored(self, stored=None) -> None:
         """Count every stored rumour not in memory as dropped (a worker's start, a partition
         assignment: rumours that moved here were counted by another worker, or by this one
         before a restart): its first batch or :meth:`flush` rebuilds it from the store, with
         the catch-up, instead of counting it from zero. One query (the store's rumour list)."""
-        if self.dropped_ids.lister is None:
-            return
+        if stored is None:  # ``stored``: the store's rumour ids, when the caller has listed them
+            if self.dropped_ids.lister is None:
+                return
+            stored = self.dropped_ids.lister()
         with self._lock:
-            self.dropped_ids.add([r for r in self.dropped_ids.lister() if r not in self._rumours])
+            self.dropped_ids.add([r for r in stored if r not in self._rumours])

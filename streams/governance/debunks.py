@@ -140,6 +140,18 @@ class DebunkTracker:
         throwaway ones (tracker_from_batch, per request) would be reference cycles."""
         self.evictions += self.dropped_ids.trim(self.rumours, keep)
 
+    def mark_stored(self, stored=None) -> None:
+        """Count every stored rumour not in memory as dropped (a worker's start, a partition
+        assignment): its figures are then completed from the store when read, so a restarted
+        worker, or one that took over a partition, does not count the rumour from zero. One
+        query (the store's rumour list)."""
+        if stored is None:  # ``stored``: the store's rumour ids, when the caller has listed them
+            if self.dropped_ids.lister is None:
+                return
+            stored = self.dropped_ids.lister()
+        with self._lock:
+            self.dropped_ids.add([r for r in stored if r not in self.rumours])
+
     def _was_dropped(self, rumour_id: str) -> bool:
         """May ``rumour_id`` (not in memory) have been dropped? Never a false no."""
         return rumour_id in self.dropped_ids

@@ -103,10 +103,14 @@ class Governance:
         ``owns`` (rumour id -> bool; None: all) with events stored in the last ``seconds`` are
         rebuilt now; either rebuild raises, marked ``late``, the alerts the stored events give
         that were never raised (a worker killed between a batch's ack and its observation).
+        The debunk tracker's figures of those rumours are completed from the store when read.
         Three queries whatever the number of rumours; returns the alerts raised now."""
         if self.store is None:
             return []
-        self.alerts.mark_stored()
+        lister = self.alerts.dropped_ids.lister
+        stored = lister() if lister is not None else None  # one listing for both trackers
+        self.alerts.mark_stored(stored)
+        self.debunks.mark_stored(stored)
         recent = [r for r in self.store.rumours_ingested_since(seconds) if owns is None or owns(r)]
         return self.alerts.catch_up(recent)
 
