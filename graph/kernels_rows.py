@@ -20,6 +20,26 @@ def _pack(buf, starts, ends, codes, nf):
     size = 0
     for j in range(starts.shape[0]):
         size += ends[j] - starts[j]
+    for p in range(buf.shape[0]):  # one check of every byte, so the copies below need none
+        if buf[p] == 1:
+            # \x01 (a field holding it cannot travel this way) or a NUL inside a field: only
+            # their own fields are checked byte by byte, in the slow loop of _checked.
+            return _checked(buf, starts, ends, codes, nf, size)
+    return _rows(buf, starts, ends, codes, nf, size), True
+
+
+@njit(cache=True, nogil=True)
+def _checked(buf, starts, ends, codes, nf, size):
+    for j in range(starts.shape[0]):
+        for p in range(starts[j], ends[j]):
+            if buf[p] <= 1:
+                return np.empty(0, np.uint8), False
+    return _rows(buf, starts, ends, codes, nf, size), True
+
+
+@njit(cache=True, nogil=True)
+def _rows(buf, starts, ends, codes, nf, size):
+    n = codes.shape[0]
     # Per row: nf fields and the code (<= 3 digits) joined by nf NULs, then NUL \x01 NUL before
     # the next row: at most nf + 6 bytes beside the fields (no bounds checks in here).
     out = np.empty(size + n * (nf + 6), np.uint8)
@@ -31,11 +51,8 @@ def _pack(buf, starts, ends, codes, nf):
             k += 2
         for f in range(nf):
             j = f * n + i
-            for p in range(starts[j], ends[j]):
-                b = buf[p]
-                if b <= 1:  # a field holding NUL or \x01 cannot travel this way
-                    return out[:0], False
-                out[k] = b
+            for p in range(starts[j], ends[j]):  # ids are short: a byte loop beats a slice copy
+                out[k] = buf[p]
                 k += 1
             out[k] = 0
             k += 1
@@ -51,7 +68,7 @@ def _pack(buf, starts, ends, codes, nf):
         if i + 1 < n:
             out[k] = 0
             k += 1
-    return out[:k], True
+    return out[:k]
 
 
 def pack_rows(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, codes: np.ndarray,
