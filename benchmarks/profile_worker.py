@@ -122,7 +122,7 @@ def one_run(args, topic: str, n_events: int, run: int) -> dict:
         p0 = proc_cpu_s(args.server_pid) if args.server_pid else None
         if args.pyspy:
             spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "--native", "--threads", "-r", str(args.rate),
-                                    "-p", str(proc.pid), "-o", f"{args.pyspy}.{args.mode}.{run}", "-f", "raw"]
+                                    "-p", str(proc.pid), "-o", f"{args.pyspy}.{Path(args.tree).name}.{args.mode}.{run}", "-f", "raw"]
                                    + (["--gil"] if args.gil else []),
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         if args.perf:
