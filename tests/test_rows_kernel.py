@@ -90,10 +90,11 @@ def test_constant_and_all_null_columns_match():
 
 
 def test_pack_rows_refuses_nul_and_x01_in_a_field():
-    buf = np.frombuffer(b"ab\x01c", np.uint8)
-    assert pack_rows(buf, np.array([0, 2]), np.array([2, 4]), np.zeros(2, np.uint8), 1) is None
-    ok = pack_rows(buf[:2], np.array([0, 1]), np.array([1, 2]), np.array([0, 255], np.uint8), 1)
-    assert ok.split(ROW_MARK) == [b"a\x000", b"b\x00255"]
+    col = lambda b: np.frombuffer(b, np.uint8)  # noqa: E731
+    assert pack_rows((col(b"ab\x00\x01c"),), np.zeros(2, np.uint8)) is None
+    assert pack_rows((col(b"a\x00b"), col(b"x\x00\x00y")), np.zeros(2, np.uint8)) is None  # a NUL in a field
+    ok = pack_rows((col(b"a\x00b"), col(b"\x00")), np.array([0, 255], np.uint8))
+    assert ok.split(ROW_MARK) == [b"a\x00\x000", b"b\x00\x00255"]
 
 
 def test_empty_batch_is_not_packed():

@@ -26,7 +26,6 @@ import numpy as np
 from clickhouse_driver import Client, errors
 
 import sql
-from graph.ids import split_nul
 from graph.kernels_rows import ROW_MARK, pack_rows
 from sql import queries
 from streams.events import DeadLetter, EventBatch
@@ -125,9 +124,9 @@ def event_rows_columns(batch: EventBatch) -> list[list] | None:
     code is out of range (such a batch goes straight into share_events instead).
 
     Per event, ``fields`` is its seven short fields and a code (``kind * 32`` plus the
-    :data:`NULL_BITS` of its nulls, a null being sent as '') joined by NUL. All short fields
-    are joined column after column into one string and encoded once; a numba kernel
-    (:func:`graph.kernels_rows.pack_rows`, GIL released) interleaves them into rows
+    :data:`NULL_BITS` of its nulls, a null being sent as '') joined by NUL. Each short column is
+    joined by NUL and encoded (one C call each); a numba kernel (:func:`graph.kernels_rows.pack_rows`,
+    GIL released) reads the seven columns as streams and interleaves them into rows
     ``f1 NUL ... NUL code`` joined by ``NUL \\x01 NUL`` marks, checking no field holds a NUL or
     a \\x01, and one split at the marks gives the rows. The texts are joined, encoded and split at
     NUL on their own. A few C calls per batch and two bytes objects per event, where the driver's
@@ -165,13 +164,9 @@ def event_rows_columns(batch: EventBatch) -> list[list] | None:
         if name in NULL_BITS:
             values, where = _null_where(values)
             codes[where] |= np.uint8(NULL_BITS[name])
-        columns.append("\0".join(values))
-    buf = np.frombuffer("\0".join(columns).encode("utf-8"), np.uint8)
-    starts, ends, ok = split_nul(buf, len(_FIELDS) * n)
-    if not ok:  # some short field holds a NUL
-        return None
-    rows = pack_rows(buf, starts, ends, codes, len(_FIELDS))
-    if rows is None:  # some short field holds a \x01
+        columns.append(np.frombuffer("\0".join(values).encode("utf-8"), np.uint8))
+    rows = pack_rows(tuple(columns), codes)
+    if rows is None:  # some short field holds a NUL or a \x01
         return None
     return [rows.split(ROW_MARK), joined_texts.encode("utf-8").split(b"\0"), batch.ts_ms.tolist()]
 
