@@ -2,9 +2,11 @@
 writer's ``share_event_rows.fields``, sql/005_share_event_rows.sql).
 
 Why a kernel: joining ~9 Python strings per event, then counting and splitting the joined text,
-held the GIL for about 0.5 us per event in the worker's store-write thread; here the fields are
-encoded once as a whole (one C call) and interleaved into rows with the GIL released, so the
-pipeline thread can prepare the next batch meanwhile.
+held the GIL for about 0.57 us per event in the worker's store-write thread; here each column
+is joined and encoded by one C call and the kernel interleaves the columns into rows with the
+GIL released (0.37-0.41 us/event left under the GIL, benchmarks/RESULTS.md "Session 7"), so the
+pipeline thread can prepare the next batch meanwhile. Each column is read as one stream: an
+offsets array per field (split_nul's) cost more memory traffic than the copy itself.
 """
 from __future__ import annotations
 
