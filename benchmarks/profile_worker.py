@@ -122,7 +122,8 @@ def one_run(args, topic: str, n_events: int, run: int) -> dict:
         p0 = proc_cpu_s(args.server_pid) if args.server_pid else None
         if args.pyspy:
             spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "--native", "--threads", "-r", str(args.rate),
-                                    "-p", str(proc.pid), "-o", f"{args.pyspy}.{args.mode}.{run}", "-f", "raw"],
+                                    "-p", str(proc.pid), "-o", f"{args.pyspy}.{Path(args.tree).name}.{args.mode}.{run}", "-f", "raw"]
+                                   + (["--gil"] if args.gil else []),
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         if args.perf:
             spy = subprocess.Popen(["perf", "record", "-F", str(args.rate), "-g", "-p", str(proc.pid),
@@ -194,6 +195,9 @@ def main(argv=None) -> int:
                     help="the worker records its fetch/pause timeline (benchmarks.pace_trace); "
                          "only trees that have it")
     ap.add_argument("--pyspy", default=None, help="py-spy raw output prefix")
+    ap.add_argument("--gil", action="store_true",
+                    help="with --pyspy: sample only the thread holding the GIL (py-spy --gil), so a "
+                         "thread's share is its GIL-holding time; compare with a run without it")
     ap.add_argument("--perf", default=None, help="perf record output prefix (CPU samples, -g)")
     ap.add_argument("--rate", type=int, default=250, help="samples/s of py-spy or perf")
     ap.add_argument("--seed", type=int, default=0)

@@ -37,9 +37,9 @@ WARM_UP_EVENTS = 6000  # enough for the graphs' growth and the alert router's ju
 def warm_up_worker(events: int = WARM_UP_EVENTS, seed: int = 0) -> float:
     """``warm_up()`` plus one small seeded batch (a columnar message and a JSON array) through a
     memory-only pipeline with a governance hub, thrown away after: it loads from numba's cache
-    the kernels of the cross-rumour check, graph growth and the alert router, and reads the
-    divisions table, which the first real batch would otherwise do while a client waits (~70 ms
-    of CPU). Returns seconds."""
+    the kernels of the cross-rumour check, graph growth, the alert router and the ClickHouse
+    writer's row packer, and reads the divisions table, which the first real batch would
+    otherwise do while a client waits (~70 ms of CPU). Returns seconds."""
     from streams.events_columnar import encode_columns
     from streams.governance.hub import Governance
     from streams.synthetic import synthetic_events
@@ -51,6 +51,10 @@ def warm_up_worker(events: int = WARM_UP_EVENTS, seed: int = 0) -> float:
     shares = list(synthetic_events(2, max(2, events // 2), seed=seed, prefix="warm-up"))
     half = len(shares) // 2
     pipeline.process([encode_columns(shares[:half]), orjson.dumps(shares[half:])], partitions=[0, 1])
+    # The ClickHouse writer's row packer (graph/kernels_rows.py): no store here to call it.
+    from streams.store.clickhouse import event_rows_columns
+
+    event_rows_columns(pipeline.decoder.decode([encode_columns(shares)])[0])
     return time.perf_counter() - started
 
 

@@ -1,0 +1,88 @@
+"""Numba kernel that packs a batch's short string fields into one row buffer (the ClickHouse
+writer's ``share_event_rows.fields``, sql/005_share_event_rows.sql).
+
+Why a kernel: joining ~9 Python strings per event, then counting and splitting the joined text,
+held the GIL for about 0.57 us per event in the worker's store-write thread; here each column
+is joined and encoded by one C call and the kernel interleaves the columns into rows with the
+GIL released (0.37-0.41 us/event left under the GIL, benchmarks/RESULTS.md "Session 7"), so the
+pipeline thread can prepare the next batch meanwhile. Each column is read as one stream: an
+offsets array per field (split_nul's) cost more memory traffic than the copy itself.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+ROW_MARK = b"\x00\x01\x00"  # between two rows: no field holds \x01, so it marks rows only
+
+
+@njit(cache=True, nogil=True)
+def _pack(columns, codes):
+    n = codes.shape[0]
+    nf = len(columns)
+    size = 0
+    for col in columns:
+        size += col.shape[0]
+    # Per row: nf fields, each followed by NUL, the code (<= 3 digits), then NUL \x01 NUL before
+    # the next row. size holds the fields and each column's n - 1 NULs: nf more NULs and 6 bytes
+    # a row bound the rest (no bounds checks in here).
+    out = np.empty(size + nf + n * 6, np.uint8)
+    cursors = np.zeros(nf, np.int64)
+    k = 0
+    for i in range(n):
+        if i:
+            out[k] = 1
+            out[k + 1] = 0
+            k += 2
+        for f in range(nf):
+            col = columns[f]
+            p = cursors[f]
+            end = col.shape[0]
+            # Each column is read as one stream, field after field up to its NUL: no offsets
+            # arrays (at 50,000 events they were ~8 MB of extra memory traffic per batch).
+            while p < end:
+                b = col[p]
+                if b == 0:
+                    break
+                if b == 1:  # a field holding \x01 cannot travel this way
+                    return out[:0], False
+                out[k] = b
+                k += 1
+                p += 1
+            cursors[f] = p + 1
+            out[k] = 0
+            k += 1
+        c = codes[i]
+        if c >= 100:
+            out[k] = 48 + c // 100
+            k += 1
+        if c >= 10:
+            out[k] = 48 + (c // 10) % 10
+            k += 1
+        out[k] = 48 + c % 10
+        k += 1
+        if i + 1 < n:
+            out[k] = 0
+            k += 1
+    for f in range(nf):  # a NUL inside a field leaves its column's stream short of the end
+        if cursors[f] != columns[f].shape[0] + 1:
+            return out[:0], False
+    return out[:k], True
+
+
+def pack_rows(columns: tuple, codes: np.ndarray) -> bytes | None:
+    """Rows ``f1 NUL f2 ... NUL fk NUL code`` joined by :data:`ROW_MARK`, where ``columns`` are
+    k uint8 arrays, each the UTF-8 bytes of one column's n fields joined by NUL (n =
+    ``len(codes)``), and ``code`` is the row's code (0-255) in decimal; None when some field holds
+    a NUL or a \x01 byte.
+
+    >>> col = lambda b: np.frombuffer(b, np.uint8)
+    >>> pack_rows((col(b"e1\\x00e2"), col(b"\\x00r")), np.array([105, 7], np.uint8)).split(ROW_MARK)
+    [b'e1\\x00\\x00105', b'e2\\x00r\\x007']
+    >>> pack_rows((col(b"a\\x00b\\x00c"),), np.zeros(2, np.uint8)) is None   # 3 fields for 2 rows
+    True
+    >>> pack_rows((col(b"a\\x01\\x00b"),), np.zeros(2, np.uint8)) is None
+    True
+    """
+    out, ok = _pack(tuple(columns), codes)
+    return out.tobytes() if ok else None
