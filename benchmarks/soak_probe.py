@@ -11,6 +11,11 @@ that directory on PYTHONPATH imports it, and in the process whose command line i
 starts tracemalloc (when asked) and, every ``--interval`` seconds, writes ``dump-<k>.json``
 (RSS and its split by mapping, glibc's mallinfo2, counts of live objects by type, every
 container over 200 items by identity) and ``snap-<k>.pickle`` (the tracemalloc snapshot).
+Each dump also holds glibc's per-arena ``malloc_info`` (where free bytes sit, in what sizes)
+and the collector's counts per generation (``gc_stats``, ``gc_count``, ``gc_gen_sizes``).
+``SOAK_PROBE_FAST=0.5`` adds ``fast.jsonl`` (RSS and malloc's counters every 0.5 s);
+``SOAK_PROBE_GC_COLLECT=1`` runs a full collection after each dump and records what it freed
+(``collect-<k>.json``): the experiment for garbage that waits for the collector.
 ``--compare DIR A B`` prints what grew between dumps A and B: RSS, malloc's in-use and free
 bytes, object types, containers, and the top tracemalloc differences by traceback.
 """
@@ -47,6 +52,38 @@ def mallinfo2() -> dict:
                 "mmapped": m.hblkhd, "mmapped_blocks": m.hblks, "top_releasable": m.keepcost}
     except (OSError, AttributeError):
         return {}
+
+
+def malloc_arenas() -> list:
+    """glibc's ``malloc_info`` per arena (heap 0 = the main, brk heap; the others are the
+    threads' arenas): bytes in use by the heap (``current``), free bytes in small-bin fast
+    chunks and in the rest, and the free bytes in chunks of at least 64 KiB (whole pages that
+    ``malloc_trim`` could give back) -- where the free space sits and whether it is fragments."""
+    import re
+    import tempfile
+
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.fdopen.restype = ctypes.c_void_p
+        with tempfile.TemporaryFile() as tmp:
+            fp = libc.fdopen(os.dup(tmp.fileno()), b"w")
+            libc.malloc_info(0, ctypes.c_void_p(fp))
+            libc.fclose(ctypes.c_void_p(fp))
+            tmp.seek(0)
+            xml = tmp.read().decode("ascii", "replace")
+    except (OSError, AttributeError):
+        return []
+    out = []
+    for number, body in re.findall(r'<heap nr="(\d+)">(.*?)</heap>', xml, re.S):
+        sizes = [tuple(map(int, m)) for m in re.findall(r'<size from="(\d+)" to="(\d+)" total="(\d+)" count="(\d+)"/>', body)]
+        total = {k: int(v) for k, v in re.findall(r'<total type="(\w+)" count="\d+" size="(\d+)"/>', body)}
+        system = {k: int(v) for k, v in re.findall(r'<system type="(\w+)" size="(\d+)"/>', body)}
+        out.append({"heap": int(number), "current": system.get("current"), "max": system.get("max"),
+                    "free_fast": total.get("fast"), "free_rest": total.get("rest"),
+                    "free_ge_64k": sum(t for lo, hi, t, c in sizes if lo >= 65536),
+                    "free_lt_4k": sum(t for lo, hi, t, c in sizes if hi < 4096),
+                    "free_chunks": sum(c for lo, hi, t, c in sizes)})
+    return out
 
 
 def rss_bytes() -> int:
@@ -162,10 +199,16 @@ class Probe:
                  for _, i, b, n in sorted(grown, reverse=True)[:8]]
         self.prev = {i: (type(c).__name__, len(c)) for i, c in big.items()}
         d = {"k": k, "t": round(t, 1), "rss": rss, "mallinfo2": mallinfo2(),
+             "malloc_arenas": malloc_arenas(),
              "rss_kb_by_mapping": rss_by_mapping(),
              "pymalloc": pymalloc_stats(),
              "tracemalloc": tracemalloc.get_traced_memory() if tracemalloc.is_tracing() else None,
              "allocated_blocks": sys.getallocatedblocks(),
+             # Collections so far per generation, and the objects each gen holds now: a gen-2
+             # collection that has not run for minutes leaves dead cycles in place.
+             "gc_stats": gc.get_stats(), "gc_count": gc.get_count(),
+             "gc_gen_sizes": [len(gc.get_objects(g)) for g in range(3)],
+             "gc_frozen": gc.get_freeze_count(),
              "types": dict(types.most_common(400)), "containers_grown": grown,
              "n_big_containers": len(big)}
         del big
@@ -191,8 +234,34 @@ class Probe:
             k += 1
             try:
                 self.dump(k)
+                if os.environ.get("SOAK_PROBE_GC_COLLECT"):
+                    # The experiment: a full collection after each dump; what it frees is what
+                    # was waiting for the old generation's turn.
+                    before, mi = rss_bytes(), mallinfo2()
+                    found = gc.collect()
+                    after, mi2 = rss_bytes(), mallinfo2()
+                    (self.out / f"collect-{k}.json").write_text(json.dumps({
+                        "unreachable": found, "rss_before": before, "rss_after": after,
+                        "in_use_before": mi.get("in_use"), "in_use_after": mi2.get("in_use"),
+                        "free_before": mi.get("free_in_arenas"), "free_after": mi2.get("free_in_arenas")}))
             except Exception as exc:  # a probe must never take the worker down
                 (self.out / f"error-{k}.txt").write_text(repr(exc))
+
+
+def sample_fast(out: Path, every: float) -> None:
+    """Every ``every`` seconds one line of ``fast.jsonl``: time, RSS, glibc's bytes in use, its
+    arenas' size and their free bytes. Cheap enough for sub-second sampling (no heap walk): it
+    shows whether RSS rises when the bytes in use reach a new peak (a high-water mark) or
+    while they are flat (growth of something else)."""
+    t0 = time.monotonic()
+    with open(out / "fast.jsonl", "a", buffering=1) as f:
+        while True:
+            m = mallinfo2()
+            f.write(json.dumps({"t": round(time.monotonic() - t0, 2), "rss": rss_bytes(),
+                                "in_use": m.get("in_use"), "arena": m.get("arena_bytes"),
+                                "free": m.get("free_in_arenas"), "mmapped": m.get("mmapped"),
+                                "blocks": sys.getallocatedblocks()}) + "\n")
+            time.sleep(every)
 
 
 def start_if_worker() -> None:
@@ -216,6 +285,9 @@ def start_if_worker() -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
     probe = Probe(run_dir, float(os.environ.get("SOAK_PROBE_INTERVAL", "60")), frames)
     threading.Thread(target=probe.run, name="soak-probe", daemon=True).start()
+    fast = float(os.environ.get("SOAK_PROBE_FAST", "0"))
+    if fast > 0:
+        threading.Thread(target=sample_fast, args=(run_dir, fast), name="soak-probe-fast", daemon=True).start()
 
 
 SITECUSTOMIZE = """\
