@@ -31,7 +31,7 @@ from streams import faust_path
 from streams.events import Decoder
 from streams.pipeline import Pipeline
 from streams.settings import Settings
-from streams.worker_setup import (GC_COLLECT_SECONDS, TimedCollector, faust_worker,  # noqa: F401
+from streams.worker_setup import (faust_worker, install_timed_collection,  # noqa: F401 (re-exported)
                                   tune_gc, warm_up_worker)
 
 log = logging.getLogger(__name__)
@@ -318,20 +318,8 @@ def create_app(settings: Settings, store=None, pipeline: Pipeline | None = None,
         if pipeline.retrying:
             s["store_retrying"] = 1
 
-    collector = app.gc_collector = TimedCollector()
-
-    def collect_garbage():
-        # Cycles (clickhouse-driver's columns, ...) are freed within seconds, not when 50,000
-        # allocations have accumulated (minutes at a steady rate): streams/worker_setup.py.
-        collector()
-        app.stats["gc_collected"] = collector.collected
-        app.stats["gc_seconds"] = round(collector.seconds, 3)
-
-    @app.timer(interval=GC_COLLECT_SECONDS)
-    async def collect_garbage_timer():
-        collect_garbage()
-
-    app.collect_garbage = collect_garbage
+    # Cycles (clickhouse-driver's columns, ...) freed every few seconds: streams/worker_setup.py.
+    install_timed_collection(app)
 
     from streams.governance.wiring import attach_governance_to_app, build_governance
     from streams.web import register_routes

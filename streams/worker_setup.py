@@ -78,6 +78,27 @@ class TimedCollector:
         return found
 
 
+def install_timed_collection(app: faust.App, seconds: float = GC_COLLECT_SECONDS) -> TimedCollector:
+    """A Faust timer on ``app`` calling a :class:`TimedCollector` every ``seconds``; its totals go
+    to ``app.stats`` (``gc_collected``, ``gc_seconds``). ``app.collect_garbage()`` is what the
+    timer runs (tests call it directly); ``app.gc_collector`` the collector."""
+    collector = TimedCollector()
+
+    def collect_garbage() -> None:
+        collector()
+        stats = getattr(app, "stats", None)
+        if stats is not None:
+            stats["gc_collected"] = collector.collected
+            stats["gc_seconds"] = round(collector.seconds, 3)
+
+    @app.timer(interval=seconds)
+    async def collect_garbage_timer():
+        collect_garbage()
+
+    app.gc_collector, app.collect_garbage = collector, collect_garbage
+    return collector
+
+
 WARM_UP_EVENTS = 6000  # enough for the graphs' growth and the alert router's judging to run
 
 
