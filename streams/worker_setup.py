@@ -25,7 +25,8 @@ def tune_gc(young: int = GC_YOUNG_THRESHOLD) -> None:
     Faust's app) out of the collector's sight (``gc.freeze``), so an old-generation collection
     does not walk it, and collect the young generation every ``young`` container allocations.
     Cycles are still collected, less often; the objects a batch makes are mostly freed by
-    reference counting when it is done."""
+    reference counting when it is done. At a steady low rate the threshold takes minutes to
+    reach: the worker also collects on a clock (:func:`install_timed_collection`)."""
     gc.collect()
     gc.freeze()
     _, middle, old = gc.get_threshold()
