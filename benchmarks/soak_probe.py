@@ -11,6 +11,11 @@ that directory on PYTHONPATH imports it, and in the process whose command line i
 starts tracemalloc (when asked) and, every ``--interval`` seconds, writes ``dump-<k>.json``
 (RSS and its split by mapping, glibc's mallinfo2, counts of live objects by type, every
 container over 200 items by identity) and ``snap-<k>.pickle`` (the tracemalloc snapshot).
+Each dump also holds glibc's per-arena ``malloc_info`` (where free bytes sit, in what sizes)
+and the collector's counts per generation (``gc_stats``, ``gc_count``, ``gc_gen_sizes``).
+``SOAK_PROBE_FAST=0.5`` adds ``fast.jsonl`` (RSS and malloc's counters every 0.5 s);
+``SOAK_PROBE_GC_COLLECT=1`` runs a full collection after each dump and records what it freed
+(``collect-<k>.json``): the experiment for garbage that waits for the collector.
 ``--compare DIR A B`` prints what grew between dumps A and B: RSS, malloc's in-use and free
 bytes, object types, containers, and the top tracemalloc differences by traceback.
 """
@@ -29,73 +34,9 @@ import tracemalloc
 from collections import Counter
 from pathlib import Path
 
+from benchmarks.soak_heap import mallinfo2, malloc_arenas, pymalloc_stats, rss_bytes, rss_by_mapping, sample_fast
+
 BIG = 200  # containers at least this long are followed by identity from dump to dump
-
-
-class _MallInfo2(ctypes.Structure):
-    _fields_ = [(n, ctypes.c_size_t) for n in ("arena", "ordblks", "smblks", "hblks", "hblkhd",
-                                                "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
-
-
-def mallinfo2() -> dict:
-    """glibc's heap counters summed over all arenas (in use, free inside the arenas, mmapped)."""
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallinfo2.restype = _MallInfo2
-        m = libc.mallinfo2()
-        return {"arena_bytes": m.arena, "in_use": m.uordblks, "free_in_arenas": m.fordblks,
-                "mmapped": m.hblkhd, "mmapped_blocks": m.hblks, "top_releasable": m.keepcost}
-    except (OSError, AttributeError):
-        return {}
-
-
-def rss_bytes() -> int:
-    """This process's resident set size."""
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-
-def rss_by_mapping() -> dict:
-    """Resident kB per kind of mapping: the brk heap, anonymous mappings (malloc's thread
-    arenas and large blocks, pymalloc arenas, numba/LLVM), and files."""
-    out: Counter = Counter()
-    name = None
-    with open("/proc/self/smaps") as f:
-        for line in f:
-            head = line.split(None, 5)
-            if "-" in head[0] and len(head) >= 5 and not head[0].endswith(":"):
-                name = head[5].strip() if len(head) > 5 else "[anon]"
-                if name.startswith("/"):
-                    name = "file:" + name.rsplit("/", 1)[-1]
-            elif head[0] == "Rss:":
-                out[name] += int(head[1])
-    return dict(out.most_common(25))
-
-
-def pymalloc_stats() -> dict:
-    """The totals of sys._debugmallocstats() (pymalloc's arenas are mmaps that mallinfo2 does not
-    count). It writes to C stderr: fd 2 points at a file for the moment of the call."""
-    import tempfile
-
-    with tempfile.TemporaryFile() as tmp:
-        saved = os.dup(2)
-        try:
-            os.dup2(tmp.fileno(), 2)
-            sys._debugmallocstats()
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-        tmp.seek(0)
-        text = tmp.read().decode("utf-8", "replace")
-    out = {}
-    for line in text.splitlines():
-        if line.startswith("# arenas allocated current") or line.startswith("# bytes "):
-            key, _, value = line.rpartition("=")
-            try:
-                out[key.strip("# ").strip()] = int(value.strip().replace(",", ""))
-            except ValueError:
-                pass
-    return out
 
 
 def _containers():
@@ -162,10 +103,16 @@ class Probe:
                  for _, i, b, n in sorted(grown, reverse=True)[:8]]
         self.prev = {i: (type(c).__name__, len(c)) for i, c in big.items()}
         d = {"k": k, "t": round(t, 1), "rss": rss, "mallinfo2": mallinfo2(),
+             "malloc_arenas": malloc_arenas(),
              "rss_kb_by_mapping": rss_by_mapping(),
              "pymalloc": pymalloc_stats(),
              "tracemalloc": tracemalloc.get_traced_memory() if tracemalloc.is_tracing() else None,
              "allocated_blocks": sys.getallocatedblocks(),
+             # Collections so far per generation, and the objects each gen holds now: a gen-2
+             # collection that has not run for minutes leaves dead cycles in place.
+             "gc_stats": gc.get_stats(), "gc_count": gc.get_count(),
+             "gc_gen_sizes": [len(gc.get_objects(g)) for g in range(3)],
+             "gc_frozen": gc.get_freeze_count(),
              "types": dict(types.most_common(400)), "containers_grown": grown,
              "n_big_containers": len(big)}
         del big
@@ -191,6 +138,16 @@ class Probe:
             k += 1
             try:
                 self.dump(k)
+                if os.environ.get("SOAK_PROBE_GC_COLLECT"):
+                    # The experiment: a full collection after each dump; what it frees is what
+                    # was waiting for the old generation's turn.
+                    before, mi = rss_bytes(), mallinfo2()
+                    found = gc.collect()
+                    after, mi2 = rss_bytes(), mallinfo2()
+                    (self.out / f"collect-{k}.json").write_text(json.dumps({
+                        "unreachable": found, "rss_before": before, "rss_after": after,
+                        "in_use_before": mi.get("in_use"), "in_use_after": mi2.get("in_use"),
+                        "free_before": mi.get("free_in_arenas"), "free_after": mi2.get("free_in_arenas")}))
             except Exception as exc:  # a probe must never take the worker down
                 (self.out / f"error-{k}.txt").write_text(repr(exc))
 
@@ -216,6 +173,9 @@ def start_if_worker() -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
     probe = Probe(run_dir, float(os.environ.get("SOAK_PROBE_INTERVAL", "60")), frames)
     threading.Thread(target=probe.run, name="soak-probe", daemon=True).start()
+    fast = float(os.environ.get("SOAK_PROBE_FAST", "0"))
+    if fast > 0:
+        threading.Thread(target=sample_fast, args=(run_dir, fast), name="soak-probe-fast", daemon=True).start()
 
 
 SITECUSTOMIZE = """\

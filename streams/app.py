@@ -31,7 +31,8 @@ from streams import faust_path
 from streams.events import Decoder
 from streams.pipeline import Pipeline
 from streams.settings import Settings
-from streams.worker_setup import faust_worker, tune_gc, warm_up_worker  # noqa: F401 (re-exported)
+from streams.worker_setup import (faust_worker, install_timed_collection,  # noqa: F401 (re-exported)
+                                  tune_gc, warm_up_worker)
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +101,8 @@ def create_app(settings: Settings, store=None, pipeline: Pipeline | None = None,
                  "released_rumours": 0, "rebalances": 0,
                  "rss_bytes": 0, "dead_letter_send_failures": 0,
                  "store_write_retries": 0, "graph_bytes": 0, "graph_evictions": 0,
-                 "restore_queries": 0, "late_links": 0, "stats_at_ms": 0}
+                 "restore_queries": 0, "late_links": 0, "stats_at_ms": 0,
+                 "gc_collected": 0, "gc_seconds": 0.0}
     shares = app.topic(settings.topic, schema=faust_path.RawBytesSchema(),
                        partitions=settings.topic_partitions)
     dead_topic = app.topic(settings.dead_letter_topic, key_type=bytes, value_type=bytes,
@@ -333,6 +335,9 @@ def create_app(settings: Settings, store=None, pipeline: Pipeline | None = None,
         s["restore_queries"] = pipeline.restore_queries
         if pipeline.retrying:
             s["store_retrying"] = 1
+
+    # Cycles (clickhouse-driver's columns, ...) freed every few seconds: streams/worker_setup.py.
+    install_timed_collection(app)
 
     from streams.governance.wiring import attach_governance_to_app, build_governance
     from streams.web import register_routes

@@ -1,6 +1,7 @@
 """Setting up the worker process around the Faust app (``streams.app.run_worker`` and the bench
-worker): Faust's ``Worker`` without its spinner, the garbage collector tuned after start-up,
-and a warm-up that loads everything a first batch would otherwise load while a client waits.
+worker): Faust's ``Worker`` without its spinner, the garbage collector tuned after start-up
+and collected on a clock (:class:`TimedCollector`), and a warm-up that loads everything a first
+batch would otherwise load while a client waits.
 """
 from __future__ import annotations
 
@@ -24,11 +25,79 @@ def tune_gc(young: int = GC_YOUNG_THRESHOLD) -> None:
     Faust's app) out of the collector's sight (``gc.freeze``), so an old-generation collection
     does not walk it, and collect the young generation every ``young`` container allocations.
     Cycles are still collected, less often; the objects a batch makes are mostly freed by
-    reference counting when it is done."""
+    reference counting when it is done. At a steady low rate the threshold takes minutes to
+    reach: the worker also collects on a clock (:func:`install_timed_collection`)."""
     gc.collect()
     gc.freeze()
     _, middle, old = gc.get_threshold()
     gc.set_threshold(young, middle, old)
+
+
+# Seconds between the worker's timed collections, and every how many of them is a full one.
+# Why: with the young threshold at 50,000 a worker at a steady 200 messages/s reached it only
+# after ~8 minutes (its net container allocations grow ~4,700 a minute), so no collection ran
+# at all and every cycle made meanwhile stayed -- mostly clickhouse-driver's column objects
+# (column <-> serialization, ~2,500 per 13,000 events) -- pinning allocator pages the freed
+# batch objects around them could not give back: the soak's RSS slope (RESULTS.md, session 7).
+GC_COLLECT_SECONDS = 10.0
+GC_FULL_EVERY = 30  # one full collection every 5 minutes at 10 s
+
+
+class TimedCollector:
+    """Collects the young generations (0 and 1) on each call and everything on every
+    ``full_every``-th call; the worker calls it every ``GC_COLLECT_SECONDS`` seconds, so cycles
+    live at most about that long whatever the allocation rate. Cheap: the young generations
+    hold only what was allocated (and is still tracked) since the last call. The full
+    collection frees cycles that were still alive at a young collection (promoted to the old
+    generation), which the allocation-driven rule would reach only after 50,000 allocations.
+
+    >>> import gc
+    >>> class Node: pass
+    >>> collect = TimedCollector(full_every=2)
+    >>> a, b = Node(), Node(); a.other, b.other = b, a; del a, b
+    >>> collect() >= 2, collect.calls, collect.full_collections
+    (True, 1, 0)
+    >>> _ = collect(); collect.full_collections
+    1
+    """
+
+    def __init__(self, full_every: int = GC_FULL_EVERY):
+        self.full_every = max(1, int(full_every))
+        self.calls = 0
+        self.full_collections = 0
+        self.collected = 0  # unreachable objects found, in total
+        self.seconds = 0.0  # time spent collecting, in total
+
+    def __call__(self) -> int:
+        self.calls += 1
+        full = self.calls % self.full_every == 0
+        started = time.perf_counter()
+        found = gc.collect(2 if full else 1)
+        self.seconds += time.perf_counter() - started
+        self.full_collections += full
+        self.collected += found
+        return found
+
+
+def install_timed_collection(app: faust.App, seconds: float = GC_COLLECT_SECONDS) -> TimedCollector:
+    """A Faust timer on ``app`` calling a :class:`TimedCollector` every ``seconds``; its totals go
+    to ``app.stats`` (``gc_collected``, ``gc_seconds``). ``app.collect_garbage()`` is what the
+    timer runs (tests call it directly); ``app.gc_collector`` the collector."""
+    collector = TimedCollector()
+
+    def collect_garbage() -> None:
+        collector()
+        stats = getattr(app, "stats", None)
+        if stats is not None:
+            stats["gc_collected"] = collector.collected
+            stats["gc_seconds"] = round(collector.seconds, 3)
+
+    @app.timer(interval=seconds)
+    async def collect_garbage_timer():
+        collect_garbage()
+
+    app.gc_collector, app.collect_garbage = collector, collect_garbage
+    return collector
 
 
 WARM_UP_EVENTS = 6000  # enough for the graphs' growth and the alert router's judging to run
