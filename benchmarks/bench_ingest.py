@@ -307,7 +307,11 @@ def main(argv=None) -> int:
         for r, who in [(r, who) for r in range(args.repeat) for who in ("noop", "ours")]:
             db = f"{args.clickhouse.rstrip('/')}/bench_{who}_{mode}_{run_id}_{r}" if who == "ours" else None
             progress(f"{who} worker on {mode} (run {r + 1}/{args.repeat}) ...")
-            out = drain(who, topics[mode], n, k, db, run_id, args.take_events, args.take_single)
+            try:
+                out = drain(who, topics[mode], n, k, db, run_id, args.take_events, args.take_single)
+            finally:
+                if db is not None:
+                    kit.drop_database(db)
             out["load_average"] = load_average()
             progress(f"{who} {mode}: {out['eps']} events/s, {out['events_per_cpu_s']} per CPU s")
             runs.setdefault(f"{who}_{mode}", []).append(out)

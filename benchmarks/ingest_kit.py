@@ -226,3 +226,16 @@ def services_cpu_s(pids: dict[str, list[int]]) -> dict[str, float]:
         out[name] = total
     return out
 
+
+def drop_database(url: str) -> None:
+    """Each worker run writes its own database (``clickhouse://host:port/name``); drop it once
+    the run is measured: left behind, thousands of tables slow the shared server's background
+    work and every later run."""
+    from clickhouse_driver import Client
+
+    base, name = url.rsplit("/", 1)
+    host, _, port = base.split("://", 1)[1].partition(":")
+    try:
+        Client(host, port=int(port or 9000)).execute(f"DROP DATABASE IF EXISTS {name}")
+    except Exception as exc:  # a leftover database costs disk only
+        print(f"could not drop {name}: {exc}", file=sys.stderr)

@@ -51,18 +51,6 @@ def thread_ticks(pid: int) -> dict[str, int]:
     return dict(out)
 
 
-def _drop_database(url: str) -> None:
-    """Each run writes its own database; drop it once the run is measured."""
-    from clickhouse_driver import Client
-
-    base, name = url.rsplit("/", 1)
-    host, _, port = base.split("://", 1)[1].partition(":")
-    try:
-        Client(host, port=int(port or 9000)).execute(f"DROP DATABASE IF EXISTS {name}")
-    except Exception as exc:  # a leftover database costs disk only
-        print(f"could not drop {name}: {exc}", file=sys.stderr)
-
-
 def server_inserts(url: str) -> dict:
     """Per table of the run's database: parts written by INSERTs (level 0, active or already
     merged away: system.parts keeps merged parts for minutes) and parts active now."""
@@ -145,7 +133,7 @@ def one_run(args, topic: str, n_events: int, run: int) -> dict:
             spy.send_signal(2)
             spy.wait(60)
         w.stop()
-        _drop_database(db)
+        kit.drop_database(db)
     hz = os.sysconf("SC_CLK_TCK")
     n = b["events"]
     # Python thread names from the worker's /bench page (main's worker has none: ids then).

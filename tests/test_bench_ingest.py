@@ -117,3 +117,11 @@ def test_bench_ingest_end_to_end_contract(kafka_bootstrap, clickhouse_server, ca
     cpu = res["runs"]["ours_batched"][0]["cpu_us_per_event"]
     assert cpu["worker"] > 0 and cpu["clickhouse"] > 0  # the server did the inserts
     assert res["machine_ceiling"]["batched"]["eps"] > 0
+    # Every database the run wrote is dropped (left behind, they slowed the shared server).
+    from clickhouse_driver import Client
+    from urllib.parse import urlparse
+
+    url = urlparse(clickhouse_server)
+    left = [name for (name,) in Client(url.hostname, port=url.port or 9000).execute("SHOW DATABASES")
+            if res["run_id"] in name]
+    assert left == []
