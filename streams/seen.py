@@ -216,6 +216,17 @@ class DroppedIds:
             self.ids = make_seen(self.filter_mb(), seed=self.seed)
         self.ids.update(ids)
 
+    def add_stored(self, held, stored=None) -> None:
+        """Count every stored rumour not in ``held`` (the states in memory) as dropped: a worker's
+        start or a partition assignment, so that a tracker completes those rumours from the store
+        instead of counting them from zero. ``stored``: the store's rumour ids when the caller
+        has listed them already (else ``lister`` is asked: one query)."""
+        if stored is None:
+            if self.lister is None:
+                return
+            stored = self.lister()
+        self.add([r for r in stored if r not in held])
+
     def trim(self, states, keep) -> int:
         """Trim ``states`` (a manual :class:`streams.lru.LRU`) to its cap sparing ``keep``,
         remember what went; the number dropped."""

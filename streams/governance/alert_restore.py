@@ -124,9 +124,5 @@ class AlertRestore:
         assignment: rumours that moved here were counted by another worker, or by this one
         before a restart): its first batch or :meth:`flush` rebuilds it from the store, with
         the catch-up, instead of counting it from zero. One query (the store's rumour list)."""
-        if stored is None:  # ``stored``: the store's rumour ids, when the caller has listed them
-            if self.dropped_ids.lister is None:
-                return
-            stored = self.dropped_ids.lister()
         with self._lock:
-            self.dropped_ids.add([r for r in stored if r not in self._rumours])
+            self.dropped_ids.add_stored(self._rumours, stored)

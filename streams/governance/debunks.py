@@ -145,12 +145,8 @@ class DebunkTracker:
         assignment): its figures are then completed from the store when read, so a restarted
         worker, or one that took over a partition, does not count the rumour from zero. One
         query (the store's rumour list)."""
-        if stored is None:  # ``stored``: the store's rumour ids, when the caller has listed them
-            if self.dropped_ids.lister is None:
-                return
-            stored = self.dropped_ids.lister()
         with self._lock:
-            self.dropped_ids.add([r for r in stored if r not in self.rumours])
+            self.dropped_ids.add_stored(self.rumours, stored)
 
     def _was_dropped(self, rumour_id: str) -> bool:
         """May ``rumour_id`` (not in memory) have been dropped? Never a false no."""
