@@ -131,12 +131,8 @@ def event_rows_columns(batch: EventBatch) -> list[list] | None:
     if not n or int(batch.kind.max()) > 3:  # (an empty batch is never written this way)
         return None
     codes = batch.kind.astype(np.uint8) * np.uint8(32)
-    texts, where, patch = _nulls(batch.text)
+    texts, where = _null_where(batch.text)
     codes[where] |= np.uint8(NULL_BITS["text"])
-    if patch:
-        texts = list(texts)
-        for p in where:
-            texts[p] = ""
     joined_texts = "\0".join(texts)
     if joined_texts.count("\0") != n - 1:
         return None
