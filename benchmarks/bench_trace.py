@@ -22,7 +22,8 @@ scaled linearly, stays under ``--networkx-budget`` seconds per operation; ``netw
 networkx time / ours summed over origins+chains, subtree sizes and cut-off (per operation in
 ``networkx_ratios``; the update is in there too but not in the sum). ``limit`` holds the pointer
 chase over an int32 array of n (ns per dependent load) and ``ns_per_share_*`` / ``x_chase_*`` put
-our cold origins and subtree sizes against it. ``bytes_per_share`` = graph.nbytes() / shares;
+our cold origins, subtree sizes and cut-off against it (per share held), and the update per new
+share (``ns_per_new_share_update``, ``x_chase_update``). ``bytes_per_share`` = graph.nbytes() / shares;
 ``rss_bytes_per_share`` = growth of the process's RSS while the graph was built / shares.
 """
 from __future__ import annotations
@@ -133,10 +134,15 @@ def run_one(shape: str, n: int, seed: int, repeat: int, nx_allowed: dict) -> dic
              f"update {row['update_1000_ms']} ms, {row['bytes_per_share']} B/share")
     lim = limits.limits(n, seed, repeat=3)
     row["limit"] = lim
-    for op in ("origins_ms", "subtree_sizes_ms"):
+    for op in ("origins_ms", "subtree_sizes_ms", "cutoff_ms"):
         ns = row[op] * 1e6 / n
         row["ns_per_share_" + op[:-3]] = round(ns, 2)
         row["x_chase_" + op[:-3]] = round(ns / lim["pointer_chase_ns"], 2)
+    # The update touches only the new shares, each at least one random probe of a table the
+    # size of the graph: its limit is one dependent load per new share.
+    ns = row["update_1000_ms"] * 1e6 / UPDATE
+    row["ns_per_new_share_update"] = round(ns, 1)
+    row["x_chase_update"] = round(ns / lim["pointer_chase_ns"], 1)
     row["networkx"] = None
     row["networkx_ratios"] = None
     row["networkx_ratio"] = None

@@ -146,18 +146,23 @@ Origin(account_id='v', event_id='x', ts_ms=1, reach=1, observed=True)]
         >>> g.cutoff(2)
         [Cutoff(account_id='hub', prevented=2)]
         """
+        accs, gains = self._cutoff_nodes(k, exclude_origins)
+        return [Cutoff(a, g) for a, g in zip(self.ac.strings(accs), gains.tolist())]
+
+    def _cutoff_nodes(self, k: int, exclude_origins: bool = True, band: int = 0):
+        """(account numbers, prevented) of :meth:`cutoff`; ``band``: the kernel's heap band
+        (0: its default; tests pass small ones to make it bring accounts in many times)."""
         par, topo, sz = self._view()
         n, n_acc = self.n_nodes, self.ac.count
         if n == 0 or k <= 0:
-            return []
+            return np.zeros(0, np.int32), np.zeros(0, np.int64)
         kf, acct = self.kf[:n], self.acct[:n]
         excluded = np.zeros(n_acc, np.uint8)
         if exclude_origins:
             roots = (par < 0) & (sz > 0) & (acct >= 0)
             excluded[acct[roots]] = 1
-        accs, gains = kc.greedy_cutoff(par, kf, acct, self.ts[:n], sz, topo, n_acc, excluded,
-                                       int(k), self.ac.offs, self.ac.arena)
-        return [Cutoff(a, g) for a, g in zip(self.ac.strings(accs), gains.tolist())]
+        return kc.greedy_cutoff(par, kf, acct, self.ts[:n], sz, topo, n_acc, excluded,
+                                int(k), self.ac.offs, self.ac.arena, int(band))
 
     def trace(self, k: int = 10, max_origins: int | None = None) -> dict:
         """The trace answer as a JSON-ready dict (origins ranked, cut-off accounts ranked).

@@ -23,39 +23,11 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from graph.ids import bytes_cmp
+from graph.kernels_cutoff_heap import by_bit_length, first_band, sift_down
 from graph.kernels_tree import preorder_positions
 
 _PRESENT = 0x80
 _NO_TS = np.iinfo(np.int64).max
-
-
-@njit(cache=True)
-def _better(g1, a1, g2, a2, first_ts, ac_offs, ac_arena):
-    if g1 != g2:
-        return g1 > g2
-    if first_ts[a1] != first_ts[a2]:
-        return first_ts[a1] < first_ts[a2]
-    return bytes_cmp(ac_arena, ac_offs[a1], ac_offs[a1 + 1],
-                     ac_arena, ac_offs[a2], ac_offs[a2 + 1]) < 0
-
-
-@njit(cache=True)
-def _sift_down(hg, ha, m, i, first_ts, ac_offs, ac_arena):
-    while True:
-        left = 2 * i + 1
-        if left >= m:
-            return
-        best = left
-        right = left + 1
-        if right < m and _better(hg[right], ha[right], hg[left], ha[left], first_ts, ac_offs, ac_arena):
-            best = right
-        if _better(hg[best], ha[best], hg[i], ha[i], first_ts, ac_offs, ac_arena):
-            hg[i], hg[best] = hg[best], hg[i]
-            ha[i], ha[best] = ha[best], ha[i]
-            i = best
-        else:
-            return
 
 
 @njit(cache=True)
@@ -170,40 +142,40 @@ def _rebuild(packed, flags, nxt_top, row, rpc, hg, ha, m, first_ts, ac_offs, ac_
             ha[kept] = a
             kept += 1
     for i in range(kept // 2 - 1, -1, -1):
-        _sift_down(hg, ha, kept, i, first_ts, ac_offs, ac_arena)
+        sift_down(hg, ha, kept, i, first_ts, ac_offs, ac_arena)
     return kept
 
 
 @njit(cache=True)
-def greedy_cutoff(par, kf, acct, ts, sz, topo, n_acc, excluded, k, ac_offs, ac_arena):
+def greedy_cutoff(par, kf, acct, ts, sz, topo, n_acc, excluded, k, ac_offs, ac_arena,
+                  band=0):
     """(accounts, prevented) of up to ``k`` greedy picks with positive gain.
 
     ``sz``: present events per subtree; ``topo``: a topological order of the forest ``par``
     (empty = index order);
-    ``excluded``: uint8 per account never to pick.
+    ``excluded``: uint8 per account never to pick; ``band``: about how many accounts the heap
+    starts with (0: max(1024, 64 k); tests pass small ones).
 
     Removed nodes form whole subtrees (a laminar family of preorder intervals), so the Fenwick
     tree gets one point per removed subtree (its newly removed present events, at its start)
     rather than one per node: a standing subtree's interval contains a removed subtree's start
     exactly when it contains all of it.
+
+    The heap starts with only the accounts whose initial gains have the longest bit lengths:
+    heapifying every account (10^5-10^6 of them, each comparison a random read of
+    ``first_ts``) cost more than the picks. Accounts left out hold gains below ``thr``, so a
+    top confirmed at ``>= thr`` is the true maximum (equal gains share a bit length, so they
+    are all in or all out); if the heap's best bound falls below ``thr``, every other account
+    comes in through one exact sweep.
     """
     n = par.shape[0]
     packed, cum, nxt_top, row, first_ts, removed = _setup(par, kf, acct, ts, sz, topo, n_acc)
-    m = 0
-    for a in range(n_acc):
-        if row[a, 3] - row[a, 0] > 0 and excluded[a] == 0:
-            m += 1
-    hg = np.empty(m, np.int64)
-    ha = np.empty(m, np.int32)
-    m = 0
-    for a in range(n_acc):
-        g = row[a, 3] - row[a, 0]
-        if g > 0 and excluded[a] == 0:
-            hg[m] = g
-            ha[m] = a
-            m += 1
-    for i in range(m // 2 - 1, -1, -1):
-        _sift_down(hg, ha, m, i, first_ts, ac_offs, ac_arena)
+    want = band if band > 0 else max(1024, 64 * k)
+    order, start = by_bit_length(row, excluded, n_acc)
+    hg = np.empty(order.shape[0], np.int64)
+    ha = np.empty(order.shape[0], np.int32)
+    # Every account outside the heap has a gain below ``thr`` (1: none is outside).
+    m, taken, thr = first_band(row, order, start, want, hg, ha, first_ts, ac_offs, ac_arena)
 
     # Bit 0: removed; bit 1: a root. ``rest`` = standing present events that are not roots, an
     # upper bound on every gain (a pick prevents only events below one of its top-level ones):
@@ -221,7 +193,21 @@ def greedy_cutoff(par, kf, acct, ts, sz, topo, n_acc, excluded, k, ac_offs, ac_a
     picked = 0
     stale = 0
     max_stale = max(256, (n + n_acc) >> 10)
-    while picked < k and m > 0 and rest > 0:
+    while picked < k and rest > 0:
+        if thr > 1 and (m == 0 or hg[0] < thr):
+            # The heap's best bound fell below what some outside account may hold: bring every
+            # remaining account in with one exact sweep (cuts that deep leave most of them
+            # dead, and the sweep drops those, rather than popping each as stale).
+            rest_acc = order.shape[0] - taken
+            ha[m:m + rest_acc] = order[taken:]
+            m = _rebuild(packed, removed, nxt_top, row, rpc, hg, ha, m + rest_acc, first_ts,
+                         ac_offs, ac_arena)
+            taken = order.shape[0]
+            thr = 1
+            stale = 0
+            continue
+        if m == 0:
+            break
         if stale > max_stale:
             # Big cuts leave many stale heap entries; one exact sweep is cheaper than popping
             # each of them through the heap.
@@ -245,12 +231,12 @@ def greedy_cutoff(par, kf, acct, ts, sz, topo, n_acc, excluded, k, ac_offs, ac_a
                 m -= 1
                 hg[0] = hg[m]
                 ha[0] = ha[m]
-            _sift_down(hg, ha, m, 0, first_ts, ac_offs, ac_arena)
+            sift_down(hg, ha, m, 0, first_ts, ac_offs, ac_arena)
             continue
         m -= 1
         hg[0] = hg[m]
         ha[0] = ha[m]
-        _sift_down(hg, ha, m, 0, first_ts, ac_offs, ac_arena)
+        sift_down(hg, ha, m, 0, first_ts, ac_offs, ac_arena)
         out_a[picked] = a
         out_g[picked] = g
         picked += 1

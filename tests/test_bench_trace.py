@@ -66,6 +66,14 @@ def test_bench_trace_json_contract(capsys, tmp_path, monkeypatch):
         # the run applied 1000-share updates on top of n: counts reconcile
         assert r["shares_at_end"] == r["shares"] + 2 * 1000
         assert r["limit"]["pointer_chase_ns"] > 0
+        chase = r["limit"]["pointer_chase_ns"]
+        for op in ("origins", "subtree_sizes", "cutoff"):
+            ns = r[op + "_ms"] * 1e6 / r["shares"]
+            assert abs(r["ns_per_share_" + op] - ns) <= 0.01
+            assert abs(r["x_chase_" + op] - ns / chase) <= 0.01 * max(1.0, ns / chase)
+        per_new = r["update_1000_ms"] * 1e6 / 1000
+        assert abs(r["ns_per_new_share_update"] - per_new) <= 0.1
+        assert abs(r["x_chase_update"] - per_new / chase) <= 0.1 * max(1.0, per_new / chase)
     saved = json.loads((tmp_path / "trace.json").read_text())
     assert saved["command"].startswith("rumour bench trace") and len(saved["results"]) == 4
 
