@@ -2,7 +2,7 @@
 
     python -m benchmarks.accuracy_ts dump --seeds 8,9,10,11,12 --trials ws=150,er=60,ba=60 \
         --out benchmarks/out/ts_dev.npz [--jobs 2]
-    python -m benchmarks.accuracy_ts fit benchmarks/out/ts_dev.npz [--features a,b,...]
+    python -m benchmarks.accuracy_ts fit benchmarks/out/ts_dev.npz [--features a,b,...] [--raw a,b,...]
 
 ``dump`` simulates exactly the benchmark's timestamp cells (``benchmarks.accuracy``: cascade from
 the generator seeded by (seed, model, trial), the random column's draw, then the 0.2 sample of
@@ -25,7 +25,7 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 
 from benchmarks.accuracy_stats import paired_top1  # noqa: E402
-from graph.sources_ts import design, fit_logit as fit_conditional_logit  # noqa: E402
+from graph.sources_ts import design, fit_logit  # noqa: E402
 from graph.sources_ts_features import TS_FEATURES, ts_features  # noqa: E402
 
 MODELS = ("tree3", "er", "ws", "ba")
@@ -124,11 +124,11 @@ def fit(path, l2, cols, raw=()):
     cv = np.zeros(len(xs), bool)
     per_model = np.zeros(len(xs), bool)
     for s in np.unique(seeds):
-        w, _ = fit_conditional_logit(_groups(xs, oks, ys, np.flatnonzero(seeds != s), names, cols, raw), l2=l2)
+        w, _ = fit_logit(_groups(xs, oks, ys, np.flatnonzero(seeds != s), names, cols, raw), l2=l2)
         for i in np.flatnonzero(seeds == s):
             cv[i] = top1(_score(xs[i], oks[i], w, names, cols, raw), ys[i], rng)
         for m in np.unique(models):
-            wm, _ = fit_conditional_logit(
+            wm, _ = fit_logit(
                 _groups(xs, oks, ys, np.flatnonzero((seeds != s) & (models == m)), names, cols, raw), l2=l2)
             for i in np.flatnonzero((seeds == s) & (models == m)):
                 per_model[i] = top1(_score(xs[i], oks[i], wm, names, cols, raw), ys[i], rng)
@@ -146,7 +146,7 @@ def fit(path, l2, cols, raw=()):
                              f" p={p['mcnemar_p']:.2g}")
                 line += (f" | src seen {h[sel & seen].mean():.3f}, unseen {h[sel & ~seen].mean():.3f}")
             print(line)
-    w, ll = fit_conditional_logit(_groups(xs, oks, ys, range(len(xs)), names, cols, raw), l2=l2)
+    w, ll = fit_logit(_groups(xs, oks, ys, range(len(xs)), names, cols, raw), l2=l2)
     full = np.zeros(len(names))
     full[[f[c] for c in cols]] = w
     print(f"\npooled weights on all {len(xs)} dev cascades (mean log-lik {ll:.4f}):")

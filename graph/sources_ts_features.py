@@ -21,8 +21,8 @@ ranker; the ``is_e`` ones are indicators of the feasible earliest observer, kept
 - ``corr_zz``: z|z|/2, z the Fisher z of the time / hop-distance correlation (graph.sources_joint).
 - ``gfit``: Gaussian profile log-likelihood of t_j ~ N(t0 + mu d, sigma^2 (d + 1)) with mu >= 0 and
   the start constrained as above (t0 = t_e for e, t0 <= B_s otherwise).
-- ``near_e``: minus the hop distance to e (the first of tied earliest observers); ``near_early``: minus the mean hop distance to the
-  three earliest observers.
+- ``near_e``: minus the hop distance to e (the first of tied earliest observers);
+  ``near_early``: minus the mean hop distance to the three earliest observers.
 - ``is_e``; ``is_e_gap``: is_e * log(1 + gap between the two earliest observed times);
   ``is_e_span``: is_e * log(1 + latest - earliest observed time); ``is_e_k``: is_e * log(k).
 """
