@@ -22,6 +22,9 @@ rumor/Jordan centrality beside ours on small cascades. ``--mc`` adds the snapsho
 generator, so every other figure is the same as without it. ``--learned`` likewise adds the
 snapshot columns ``netsleuth`` (graph.sources_spectral) and ``learned`` (graph.sources_learned,
 the conditional logit with the stored ``COEF``), tie-broken by their own generator.
+``--learned-ts`` adds the timestamp column ``learned_ts`` (graph.sources_ts: a conditional logit
+with the stored ``COEF_TS`` over the candidates the discrete-SI timing rules leave possible), with
+its own tie-breaking generator too, paired against earliest, correlation and joint.
 """
 from __future__ import annotations
 
@@ -47,6 +50,7 @@ from graph.sources_learned import learned_scores_from_features
 from graph.sources_features import FEATURES, candidate_features
 from graph.sources_joint import CORR_WEIGHT, DMP_WEIGHT, INSIDE_WEIGHT, correlation_z
 from graph.sources_sis import sis_likelihood
+from graph.sources_ts import learned_ts
 from graph.sources_time import _observer_distances, earliest_observed, time_distance_correlation
 
 SNAPSHOT_METHODS = ("random", "rumor", "rumor_avg", "jordan", "distance", "dmp", "dmp_rumor")
@@ -54,6 +58,7 @@ TIMESTAMP_METHODS = ("random", "earliest", "correlation", "joint")
 MC_BASELINES = ("dmp_rumor", "jordan", "rumor", "dmp")  # paired against the Monte-Carlo method (--mc)
 LEARNED_METHODS = ("netsleuth", "learned")  # --learned
 LEARNED_BASELINES = ("dmp_rumor", "jordan", "rumor", "dmp", "distance")
+LEARNED_TS_BASELINES = ("earliest", "correlation", "joint")  # --learned-ts
 
 
 def wilson(k: int, n: int, z: float = 1.96):
@@ -186,6 +191,12 @@ def run_cell(model, args, log):
         }
         for name in TIMESTAMP_METHODS:
             _record(stamp, name, ts[name].ranking(rng), src, hops, len(infected), rng)
+        if args.learned_ts:
+            # own generator (ties, rank pool), so every other figure is that of a run without it
+            trng = np.random.default_rng([args.seed, GRAPH_INDEX[model], trial, 3033])
+            lts = learned_ts(ip, ix, infected, obs, times, lam,
+                             snapshot=(s["rumor_avg"], dmp[0], dmp[1], s["jordan"], s["distance"]))
+            _record(stamp, "learned_ts", lts.ranking(trng), src, hops, len(infected), trng)
         if (trial + 1) % max(args.trials // 10, 1) == 0:
             log(f"  {model}: {trial + 1}/{args.trials} trials, {time.time() - t0:.0f}s")
     paired = {"snapshot": paired_cell(snap, "snapshot", args.seed),
@@ -198,6 +209,10 @@ def run_cell(model, args, log):
             for base in LEARNED_BASELINES:
                 paired["snapshot"][f"{ours}-vs-{base}"] = paired_top1(snap[ours]["top1"], snap[base]["top1"],
                                                                      args.seed)
+    if args.learned_ts:
+        for base in LEARNED_TS_BASELINES:
+            paired["timestamps"][f"learned_ts-vs-{base}"] = paired_top1(stamp["learned_ts"]["top1"],
+                                                                        stamp[base]["top1"], args.seed)
     summary = _summarise(snap, args.seed)
     if args.mc:
         summary["mc"]["cpu_seconds_per_trial"] = mc_cpu / args.trials
@@ -338,6 +353,8 @@ def main(argv=None):
                     help="also run the soft-margin Monte-Carlo reranker of dmp_rumor (graph.sources_mc.mc_rumor)")
     ap.add_argument("--learned", action="store_true",
                     help="also run NETSLEUTH and the learned conditional-logit ranker (graph.sources_learned)")
+    ap.add_argument("--learned-ts", action="store_true",
+                    help="also run the learned timestamp ranker (graph.sources_ts.learned_ts)")
     ap.add_argument("--sis", action="store_true", help="also run the SI importance-sampling likelihood (slow)")
     ap.add_argument("--models", default="tree3,er,ws,ba")
     ap.add_argument("--cosasi-trials", type=int, default=30)
