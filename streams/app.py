@@ -337,7 +337,7 @@ def create_app(settings: Settings, store=None, pipeline: Pipeline | None = None,
             s["store_retrying"] = 1
 
     # Cycles (clickhouse-driver's columns, ...) freed every few seconds: streams/worker_setup.py.
-    install_timed_collection(app)
+    install_timed_collection(app, settings.gc_collect_seconds)
 
     from streams.governance.wiring import attach_governance_to_app, build_governance
     from streams.web import register_routes
