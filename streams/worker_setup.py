@@ -1,5 +1,5 @@
-"""Setting up the worker process around the Faust app (``streams.app.run_worker`` and the bench
-worker): Faust's ``Worker`` without its spinner, the garbage collector tuned after start-up
+"""Setting up the worker process around the Faust app (``streams.worker_run.run_worker`` and the
+bench worker): Faust's ``Worker`` without its spinner, the garbage collector tuned after start-up
 and collected on a clock (:class:`TimedCollector`), and a warm-up that loads everything a first
 batch would otherwise load while a client waits.
 """
