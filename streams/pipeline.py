@@ -303,10 +303,7 @@ class Pipeline(PipelineQueries):
             wanted = sorted(r for r in set(rumour_ids) if r not in self._loaded and self.owns(r))
             if wanted and self.store is not None and self.restore_from_store:
                 self._load(wanted)
-                if self.partitioner is not None:  # released with their partition, as trace() does
-                    for rumour_id in wanted:
-                        if rumour_id in self.graphs:
-                            self.partition_of.setdefault(rumour_id, self.partitioner(rumour_id))
+                self._adopt_partitions([r for r in wanted if r in self.graphs])
 
     def assign_partitions(self, partitions) -> None:
         """Record the partitions this worker now holds (a rebalance's assignment)."""
