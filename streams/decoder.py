@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 from itertools import repeat
 
-import numpy as np
 import orjson
 
 from streams import events_columnar as ec
@@ -175,18 +174,4 @@ class Decoder:
 
 
 def _to_batch(rows) -> EventBatch:
-    if not rows:
-        return EventBatch()
-    cols = list(zip(*rows))
-    return EventBatch(
-        event_id=list(cols[0]),
-        rumour_id=list(cols[1]),
-        account_id=list(cols[2]),
-        ts_ms=np.fromiter(cols[3], np.int64, len(rows)),
-        parent_event_id=list(cols[4]),
-        parent_account_id=list(cols[5]),
-        kind=np.fromiter(cols[6], np.uint8, len(rows)),
-        platform=list(cols[7]),
-        region=list(cols[8]),
-        text=list(cols[9]),
-    )
+    return EventBatch.from_columns(list(zip(*rows))) if rows else EventBatch()
