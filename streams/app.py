@@ -100,16 +100,22 @@ def create_app(settings: Settings, store=None, pipeline: Pipeline | None = None,
     trace = open(trace_path, "ab", buffering=0) if trace_path else None
     pipeline.partitioner = _partitioner(settings.topic_partitions)
 
-    async def prepare_until_done(values, partitions):
-        """Decode + restore + graphs for one batch, retried while the store cannot be read."""
-        loop = asyncio.get_running_loop()
+    async def until_done(attempt, n_messages):
+        """Await ``attempt()`` (a new future each call) until it succeeds: a failure is counted
+        and logged, then tried again after a pause (1 s, doubling up to 30 s)."""
         pause = 1.0
         while True:
             try:
-                return await loop.run_in_executor(executor, pipeline.prepare, values, None, partitions)
+                return await attempt()
             except Exception as exc:
-                await _failed(exc, len(values), pause)
+                await _failed(exc, n_messages, pause)
                 pause = min(pause * 2, 30.0)
+
+    async def prepare_until_done(values, partitions):
+        """Decode + restore + graphs for one batch, retried while the store cannot be read."""
+        loop = asyncio.get_running_loop()
+        return await until_done(
+            lambda: loop.run_in_executor(executor, pipeline.prepare, values, None, partitions), len(values))
 
     async def _failed(exc, n_messages, pause):
         if app.should_stop:
@@ -127,16 +133,13 @@ def create_app(settings: Settings, store=None, pipeline: Pipeline | None = None,
         meanwhile; retried for as long as it takes), then ack its messages, so their offsets
         become committable only now, count it and forward its dead letters."""
         loop = asyncio.get_running_loop()
-        pause = 1.0
-        while True:
-            try:
-                if marks is not None:
-                    marks["write_start"] = time.time()
-                await loop.run_in_executor(writer, _write, prepared)
-                break
-            except Exception as exc:
-                await _failed(exc, len(events), pause)
-                pause = min(pause * 2, 30.0)
+
+        def write():
+            if marks is not None:
+                marks["write_start"] = time.time()
+            return loop.run_in_executor(writer, _write, prepared)
+
+        await until_done(write, len(events))
         ack = stream.ack
         last: dict = {}  # TP -> last offset of the batch (offsets grow within a partition)
         for e in events:

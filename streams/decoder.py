@@ -130,10 +130,7 @@ class Decoder:
         batch = ec.fast_batch(columns, len(obj), now_ms)
         if batch is None:
             return False
-        if rows:
-            parts.append(_to_batch(rows))
-            rows.clear()
-        parts.append(batch)
+        _append_part(parts, rows, batch)
         return True
 
     def _decode_columns(self, obj, raw, source, now_ms, rows, dead, parts):
@@ -146,10 +143,7 @@ class Decoder:
             return
         batch = ec.fast_batch(columns, n, now_ms)
         if batch is not None:
-            if rows:
-                parts.append(_to_batch(rows))
-                rows.clear()
-            parts.append(batch)
+            _append_part(parts, rows, batch)
             return
         for pos, item in enumerate(ec.event_dicts(columns, n)):
             self._accept(item, None, f"{source}[{pos}]" if source else f"[{pos}]",
@@ -171,6 +165,15 @@ class Decoder:
             dead.append(DeadLetter(raw, str(exc), source, now_ms,
                                    rumour_id if isinstance(rumour_id, str) else "",
                                    event_id if isinstance(event_id, str) else ""))
+
+
+def _append_part(parts: list, rows: list, batch: EventBatch) -> None:
+    """Add a column-checked ``batch`` to ``parts`` after the rows accepted one by one before it
+    (emptied), so the decoded events keep their arrival order."""
+    if rows:
+        parts.append(_to_batch(rows))
+        rows.clear()
+    parts.append(batch)
 
 
 def _to_batch(rows) -> EventBatch:
