@@ -18,7 +18,6 @@ revoked partitions (each rumour's graph lives on the worker that holds its parti
 from __future__ import annotations
 
 import asyncio
-import base64
 import concurrent.futures
 import logging
 import os
@@ -31,27 +30,13 @@ from streams import faust_path
 from streams.events import Decoder
 from streams.pipeline import Pipeline
 from streams.settings import Settings
-from streams.worker_setup import (faust_worker, install_timed_collection,  # noqa: F401 (re-exported)
-                                  tune_gc, warm_up_worker)
+from streams.topics import dead_letter_message
+# ``_partitioner``: the old name, imported by tests/faults.py and benchmarks/memory_growth.py.
+from streams.topics import partitioner as _partitioner
+from streams.worker_setup import install_timed_collection
+from streams.worker_stats import new_stats, refresh_stats
 
 log = logging.getLogger(__name__)
-
-
-DEAD_LETTER_RAW_BYTES = 64 << 10  # a Kafka message must stay under the broker's ~1 MB limit
-
-
-def dead_letter_message(dead) -> bytes:
-    """A dead letter as the JSON sent to the dead-letter topic (raw bytes base64-encoded; at most
-    the first 64 KiB: the store keeps the rest)."""
-    return orjson.dumps({
-        "reason": dead.reason,
-        "source": dead.source,
-        "received_ms": dead.received_ms,
-        "rumour_id": dead.rumour_id,
-        "event_id": dead.event_id,
-        "raw_base64": base64.b64encode(dead.raw[:DEAD_LETTER_RAW_BYTES]).decode("ascii"),
-        "raw_bytes": len(dead.raw),
-    })
 
 
 def create_app(settings: Settings, store=None, pipeline: Pipeline | None = None,
@@ -93,16 +78,7 @@ def create_app(settings: Settings, store=None, pipeline: Pipeline | None = None,
     faust_path.install(app)
     app.pipeline = pipeline
     app.settings_ = settings
-    app.stats = {"batches": 0, "events_in": 0, "stored": 0, "duplicates": 0, "dead_letters": 0,
-                 "last_batch_ms": 0.0,
-                 # reliability: store retries, lag, ownership, memory
-                 "store_failures": 0, "store_retrying": 0, "store_wait_seconds": 0.0,
-                 "inflight_messages": 0, "batch_age_seconds": 0.0, "lag": 0,
-                 "released_rumours": 0, "rebalances": 0,
-                 "rss_bytes": 0, "dead_letter_send_failures": 0,
-                 "store_write_retries": 0, "graph_bytes": 0, "graph_evictions": 0,
-                 "restore_queries": 0, "late_links": 0, "stats_at_ms": 0,
-                 "gc_collected": 0, "gc_seconds": 0.0}
+    app.stats = new_stats()
     shares = app.topic(settings.topic, schema=faust_path.RawBytesSchema(),
                        partitions=settings.topic_partitions)
     dead_topic = app.topic(settings.dead_letter_topic, key_type=bytes, value_type=bytes,
@@ -124,16 +100,22 @@ def create_app(settings: Settings, store=None, pipeline: Pipeline | None = None,
     trace = open(trace_path, "ab", buffering=0) if trace_path else None
     pipeline.partitioner = _partitioner(settings.topic_partitions)
 
-    async def prepare_until_done(values, partitions):
-        """Decode + restore + graphs for one batch, retried while the store cannot be read."""
-        loop = asyncio.get_running_loop()
+    async def until_done(attempt, n_messages):
+        """Await ``attempt()`` (a new future each call) until it succeeds: a failure is counted
+        and logged, then tried again after a pause (1 s, doubling up to 30 s)."""
         pause = 1.0
         while True:
             try:
-                return await loop.run_in_executor(executor, pipeline.prepare, values, None, partitions)
+                return await attempt()
             except Exception as exc:
-                await _failed(exc, len(values), pause)
+                await _failed(exc, n_messages, pause)
                 pause = min(pause * 2, 30.0)
+
+    async def prepare_until_done(values, partitions):
+        """Decode + restore + graphs for one batch, retried while the store cannot be read."""
+        loop = asyncio.get_running_loop()
+        return await until_done(
+            lambda: loop.run_in_executor(executor, pipeline.prepare, values, None, partitions), len(values))
 
     async def _failed(exc, n_messages, pause):
         if app.should_stop:
@@ -151,16 +133,13 @@ def create_app(settings: Settings, store=None, pipeline: Pipeline | None = None,
         meanwhile; retried for as long as it takes), then ack its messages, so their offsets
         become committable only now, count it and forward its dead letters."""
         loop = asyncio.get_running_loop()
-        pause = 1.0
-        while True:
-            try:
-                if marks is not None:
-                    marks["write_start"] = time.time()
-                await loop.run_in_executor(writer, _write, prepared)
-                break
-            except Exception as exc:
-                await _failed(exc, len(events), pause)
-                pause = min(pause * 2, 30.0)
+
+        def write():
+            if marks is not None:
+                marks["write_start"] = time.time()
+            return loop.run_in_executor(writer, _write, prepared)
+
+        await until_done(write, len(events))
         ack = stream.ack
         last: dict = {}  # TP -> last offset of the batch (offsets grow within a partition)
         for e in events:
@@ -323,21 +302,10 @@ def create_app(settings: Settings, store=None, pipeline: Pipeline | None = None,
 
     @app.timer(interval=2.0)
     async def measure():
-        s = app.stats
-        # When these timer fields were read (epoch ms), so a client can tell a stale copy.
-        s["stats_at_ms"] = int(time.time() * 1000)
-        s["lag"] = _lag(app, settings.topic, done_offsets)
-        s["batch_age_seconds"] = round(time.monotonic() - batch_started[0], 1) if batch_started[0] else 0.0
-        s["rss_bytes"] = _rss_bytes()
-        s["store_write_retries"] = pipeline.write_retries
-        s["graph_bytes"] = pipeline.memory.nbytes()
-        s["graph_evictions"] = pipeline.memory.evictions
-        s["restore_queries"] = pipeline.restore_queries
-        if pipeline.retrying:
-            s["store_retrying"] = 1
+        refresh_stats(app, pipeline, settings.topic, done_offsets, batch_started[0])
 
     # Cycles (clickhouse-driver's columns, ...) freed every few seconds: streams/worker_setup.py.
-    install_timed_collection(app)
+    install_timed_collection(app, settings.gc_collect_seconds)
 
     from streams.governance.wiring import attach_governance_to_app, build_governance
     from streams.web import register_routes
@@ -346,77 +314,3 @@ def create_app(settings: Settings, store=None, pipeline: Pipeline | None = None,
     attach_governance_to_app(app, build_governance(pipeline, pipeline.store, settings))
     register_routes(app, pipeline, settings)
     return app
-
-
-def _partitioner(n_partitions: int):
-    """The partition a rumour id lands on when used as the message key (Kafka's murmur2, as the
-    Java and aiokafka default partitioners compute it)."""
-    from aiokafka.partitioner import murmur2
-
-    def partition(rumour_id: str) -> int:
-        return (murmur2(rumour_id.encode("utf-8")) & 0x7FFFFFFF) % n_partitions
-
-    return partition
-
-
-def _lag(app, topic: str, done_offsets: dict) -> int:
-    """Messages in the partitions this worker holds that it has not processed yet."""
-    consumer = getattr(app, "consumer", None)
-    if consumer is None:
-        return 0
-    total = 0
-    try:
-        for tp in consumer.assignment():
-            if tp.topic != topic:
-                continue
-            high = consumer.highwater(tp)
-            done = done_offsets.get(tp)
-            if done is None:
-                done = consumer._committed_offset.get(tp)  # faust's last commit, if any
-            if high is not None and high >= 0 and done is not None:
-                total += max(0, int(high) - int(done))
-    except Exception:  # the consumer may be mid-rebalance; the next tick tries again
-        return app.stats.get("lag", 0)
-    return total
-
-
-def _rss_bytes() -> int:
-    try:
-        with open(f"/proc/{os.getpid()}/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
-        return 0
-
-
-def _migrate_when_reachable(settings: Settings):
-    """Open and migrate the store, waiting (with backoff) while it is unreachable: a worker
-    started during a ClickHouse outage waits instead of exiting into a crash loop."""
-    from streams.store import open_store
-
-    pause = 1.0
-    while True:
-        store = open_store(settings.clickhouse_url)
-        try:
-            store.migrate()
-            return store
-        except Exception as exc:
-            store.close()
-            log.warning("store %s not ready (%s); trying again in %.0fs", settings.clickhouse_url, exc, pause)
-            time.sleep(pause)
-            pause = min(pause * 2, 30.0)
-
-
-def run_worker(settings: Settings) -> None:
-    """Run a Faust worker in the foreground until interrupted."""
-    from streams.governance.wiring import governance_topics
-    from streams.produce import kafka_bootstrap
-    from streams.topics import ensure_topics
-
-    ensure_topics(kafka_bootstrap(settings.broker), {settings.topic: settings.topic_partitions,
-                                                     settings.dead_letter_topic: 1,
-                                                     **governance_topics(settings)})
-    # Compile the numba kernels before the first batch or query, not while a client waits.
-    warm_up_worker()
-    app = create_app(settings, store=_migrate_when_reachable(settings))
-    tune_gc()
-    faust_worker(app, settings.log_level).execute_from_commandline()

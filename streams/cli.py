@@ -117,7 +117,7 @@ def cmd_demo(args) -> int:
 
 # -- Kafka / ClickHouse commands ---------------------------------------------------------------
 def cmd_worker(args) -> int:
-    from streams.app import run_worker
+    from streams.worker_run import run_worker
 
     run_worker(_settings(args))
     return 0

@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 from itertools import repeat
 
-import numpy as np
 import orjson
 
 from streams import events_columnar as ec
@@ -131,10 +130,7 @@ class Decoder:
         batch = ec.fast_batch(columns, len(obj), now_ms)
         if batch is None:
             return False
-        if rows:
-            parts.append(_to_batch(rows))
-            rows.clear()
-        parts.append(batch)
+        _append_part(parts, rows, batch)
         return True
 
     def _decode_columns(self, obj, raw, source, now_ms, rows, dead, parts):
@@ -147,10 +143,7 @@ class Decoder:
             return
         batch = ec.fast_batch(columns, n, now_ms)
         if batch is not None:
-            if rows:
-                parts.append(_to_batch(rows))
-                rows.clear()
-            parts.append(batch)
+            _append_part(parts, rows, batch)
             return
         for pos, item in enumerate(ec.event_dicts(columns, n)):
             self._accept(item, None, f"{source}[{pos}]" if source else f"[{pos}]",
@@ -174,19 +167,14 @@ class Decoder:
                                    event_id if isinstance(event_id, str) else ""))
 
 
+def _append_part(parts: list, rows: list, batch: EventBatch) -> None:
+    """Add a column-checked ``batch`` to ``parts`` after the rows accepted one by one before it
+    (emptied), so the decoded events keep their arrival order."""
+    if rows:
+        parts.append(_to_batch(rows))
+        rows.clear()
+    parts.append(batch)
+
+
 def _to_batch(rows) -> EventBatch:
-    if not rows:
-        return EventBatch()
-    cols = list(zip(*rows))
-    return EventBatch(
-        event_id=list(cols[0]),
-        rumour_id=list(cols[1]),
-        account_id=list(cols[2]),
-        ts_ms=np.fromiter(cols[3], np.int64, len(rows)),
-        parent_event_id=list(cols[4]),
-        parent_account_id=list(cols[5]),
-        kind=np.fromiter(cols[6], np.uint8, len(rows)),
-        platform=list(cols[7]),
-        region=list(cols[8]),
-        text=list(cols[9]),
-    )
+    return EventBatch.from_columns(list(zip(*rows))) if rows else EventBatch()

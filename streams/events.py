@@ -98,6 +98,21 @@ class EventBatch:
     def __len__(self) -> int:
         return len(self.event_id)
 
+    @classmethod
+    def from_columns(cls, cols) -> "EventBatch":
+        """A batch of the ten columns in field order (a store's SELECT, the decoder's rows
+        transposed), each any sequence: ids and texts become lists, ``ts_ms`` and ``kind`` arrays.
+
+        >>> b = EventBatch.from_columns([("e",), ("r",), ("a",), (5,), (None,), (None,), (0,),
+        ...                              ("weibo",), ("370102",), (None,)])
+        >>> len(b), b.ts_ms.dtype, b.platform
+        (1, dtype('int64'), ['weibo'])
+        """
+        return cls(event_id=list(cols[0]), rumour_id=list(cols[1]), account_id=list(cols[2]),
+                   ts_ms=np.asarray(cols[3], dtype=np.int64), parent_event_id=list(cols[4]),
+                   parent_account_id=list(cols[5]), kind=np.asarray(cols[6], dtype=np.uint8),
+                   platform=list(cols[7]), region=list(cols[8]), text=list(cols[9]))
+
     def take(self, index) -> "EventBatch":
         """The rows at ``index`` (a sequence of ints or a boolean mask), as a new batch."""
         idx = np.asarray(index)

@@ -279,22 +279,22 @@ class Pipeline(PipelineQueries):
         # Never a rumour of this batch or of one whose write is pending: a restore would miss
         # events the store does not have yet.
         doomed = self.memory.over_budget(keep=set(keep) | set(self._unwritten) | self._borrowed)
-        for rumour_id in doomed:
-            self.memory.drop(rumour_id)
-            self._loaded.discard(rumour_id)
-            # An evicted rumour's partition is its key's (self.partitioner) when it comes back:
-            # keeping it here grew this dict by one entry per rumour ever seen.
-            self.partition_of.pop(rumour_id, None)
+        self._drop(doomed)
         self.memory.evictions += len(doomed)
 
     def forget(self, rumour_ids) -> None:
         """Drop the graphs of ``rumour_ids``; the next batch or query rebuilds them from the store."""
         with self.lock:
-            for rumour_id in rumour_ids:
-                self.memory.drop(rumour_id)
-                self._loaded.discard(rumour_id)
-                self.partition_of.pop(rumour_id, None)
+            self._drop(rumour_ids)
             self.invalidations += 1
+
+    def _drop(self, rumour_ids) -> None:
+        for rumour_id in rumour_ids:
+            self.memory.drop(rumour_id)
+            self._loaded.discard(rumour_id)
+            # A dropped rumour's partition is its key's (self.partitioner) when it comes back:
+            # keeping it here grew this dict by one entry per rumour ever seen.
+            self.partition_of.pop(rumour_id, None)
 
     def preload(self, rumour_ids) -> None:
         """Load the graphs of those owned ``rumour_ids`` not in memory in one query (the alert
@@ -303,10 +303,7 @@ class Pipeline(PipelineQueries):
             wanted = sorted(r for r in set(rumour_ids) if r not in self._loaded and self.owns(r))
             if wanted and self.store is not None and self.restore_from_store:
                 self._load(wanted)
-                if self.partitioner is not None:  # released with their partition, as trace() does
-                    for rumour_id in wanted:
-                        if rumour_id in self.graphs:
-                            self.partition_of.setdefault(rumour_id, self.partitioner(rumour_id))
+                self._adopt_partitions([r for r in wanted if r in self.graphs])
 
     def assign_partitions(self, partitions) -> None:
         """Record the partitions this worker now holds (a rebalance's assignment)."""

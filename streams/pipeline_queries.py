@@ -40,6 +40,13 @@ class PipelineQueries:
                 self._apply_to_graphs(loaded, [])
         self._loaded.update(rumour_ids)
 
+    def _adopt_partitions(self, rumour_ids) -> None:
+        """Rumours loaded from the store for a query or a preload, not from a batch that named
+        their partition: each gets its key's (``partitioner``), so it is released with it."""
+        if self.partitioner is not None:
+            for rumour_id in rumour_ids:
+                self.partition_of.setdefault(rumour_id, self.partitioner(rumour_id))
+
     def _stored_rumours(self):
         """A superset of the rumours the store holds (a :mod:`streams.seen` filter; None: the
         store cannot list them: query every rumour)."""
@@ -87,8 +94,7 @@ class PipelineQueries:
                     # otherwise grow _loaded by one id each, forever.
                     self._loaded.add(rumour_id)
                     self._apply_to_graphs(stored, [])
-                    if self.partitioner is not None:
-                        self.partition_of.setdefault(rumour_id, self.partitioner(rumour_id))
+                    self._adopt_partitions([rumour_id])
                 graph = self.graphs.get(rumour_id)
             if graph is None:
                 return None

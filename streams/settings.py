@@ -63,6 +63,11 @@ SETTINGS: tuple[Setting, ...] = (
             "Children stored before their parent that a worker remembers (oldest forgotten first, "
             "about 500 bytes each): if the parent then arrives in another rumour, the child's link "
             "is recorded as a dead letter. 0: no such check.", int),
+    Setting("gc_collect_seconds", 10.0, "RUMOUR_GC_COLLECT_SECONDS",
+            "Seconds between the worker's timed garbage collections (the young generations; every "
+            "30th one a full collection), so reference cycles such as clickhouse-driver's columns "
+            "are freed whatever the allocation rate. 0: off (no timer; the collector then runs "
+            "only after every 50,000 net container allocations).", float),
     Setting("batch_trace", "", "RUMOUR_BATCH_TRACE",
             "Diagnostic: a file the worker appends one JSON line per batch to (when taken, prepared, "
             "written, acked; store and observer seconds). Empty: off."),
@@ -97,6 +102,7 @@ class Settings:
     graph_memory_mb: int
     id_filter_mb: float
     late_parent_children: int
+    gc_collect_seconds: float
     batch_trace: str
     tokens_file: str
     data_dir: str

@@ -46,6 +46,24 @@ def cascade_arrays(n_shares: int, rng: np.random.Generator, alpha: float = 1.0):
     return new_parents, times[order]
 
 
+def _event(rumour_id: str, tag: str, i: int, p: int, account: str, ts: int, parent_account, kind: str,
+           region: str) -> dict:
+    """Event ``i`` of a rumour's share (tag "e") or debunk ("d") cascade; ``p`` its parent's
+    number in the same cascade, -1 for none."""
+    return {
+        "event_id": f"{rumour_id}-{tag}{i}",
+        "rumour_id": rumour_id,
+        "account_id": account,
+        "ts": ts,
+        "parent_event_id": f"{rumour_id}-{tag}{p}" if p >= 0 else None,
+        "parent_account_id": parent_account,
+        "kind": kind,
+        "platform": "weibo",
+        "region": region,
+        "text": None,
+    }
+
+
 def synthetic_events(n_rumours: int = 3, shares_per_rumour: int = 500, seed: int = 0,
                      start_ms: int = 1_764_547_200_000, accounts: int | None = None,
                      debunk_fraction: float = 0.1, prefix: str = "syn"):
@@ -65,18 +83,9 @@ def synthetic_events(n_rumours: int = 3, shares_per_rumour: int = 500, seed: int
         t0 = start_ms + int(rng.integers(0, 86_400_000))
         for i in range(shares_per_rumour):
             p = int(parents[i])
-            yield {
-                "event_id": f"{rumour_id}-e{i}",
-                "rumour_id": rumour_id,
-                "account_id": f"{prefix}-u{int(acct[i])}",
-                "ts": t0 + int(delays[i] * 1000),
-                "parent_event_id": f"{rumour_id}-e{p}" if p >= 0 else None,
-                "parent_account_id": f"{prefix}-u{int(acct[p])}" if p >= 0 else None,
-                "kind": "post" if p < 0 else "share",
-                "platform": "weibo",
-                "region": REGIONS[int(region[i])],
-                "text": None,
-            }
+            yield _event(rumour_id, "e", i, p, f"{prefix}-u{int(acct[i])}", t0 + int(delays[i] * 1000),
+                         f"{prefix}-u{int(acct[p])}" if p >= 0 else None, "post" if p < 0 else "share",
+                         REGIONS[int(region[i])])
         n_debunk = int(shares_per_rumour * debunk_fraction)
         if n_debunk:
             d_parents, d_delays = cascade_arrays(n_debunk, rng)
@@ -84,15 +93,5 @@ def synthetic_events(n_rumours: int = 3, shares_per_rumour: int = 500, seed: int
             d_acct = rng.integers(0, n_accounts, n_debunk)
             for i in range(n_debunk):
                 p = int(d_parents[i])
-                yield {
-                    "event_id": f"{rumour_id}-d{i}",
-                    "rumour_id": rumour_id,
-                    "account_id": f"{prefix}-u{int(d_acct[i])}",
-                    "ts": d0 + int(d_delays[i] * 1000),
-                    "parent_event_id": f"{rumour_id}-d{p}" if p >= 0 else None,
-                    "parent_account_id": None,
-                    "kind": "debunk",
-                    "platform": "weibo",
-                    "region": REGIONS[int(rng.integers(0, len(REGIONS)))],
-                    "text": None,
-                }
+                yield _event(rumour_id, "d", i, p, f"{prefix}-u{int(d_acct[i])}", d0 + int(d_delays[i] * 1000),
+                             None, "debunk", REGIONS[int(rng.integers(0, len(REGIONS)))])

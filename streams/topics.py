@@ -3,10 +3,15 @@
 Faust does not create a source topic that is missing when the worker starts (it logs "Ignoring
 missing topic" and never consumes it), and a producer that auto-creates it gets the broker's
 default of one partition; so both `rumour worker` and `rumour produce` create them first.
+Also what lands on them: the partition a rumour's messages go to (:func:`partitioner`) and the
+dead-letter topic's message (:func:`dead_letter_message`).
 """
 from __future__ import annotations
 
 import asyncio
+import base64
+
+import orjson
 
 
 async def _ensure(bootstrap: str, wanted: dict[str, int]) -> list[str]:
@@ -36,3 +41,31 @@ async def _ensure(bootstrap: str, wanted: dict[str, int]) -> list[str]:
 def ensure_topics(bootstrap: str, wanted: dict[str, int]) -> list[str]:
     """Create the topics of ``wanted`` (name -> partitions) that do not exist; return those created."""
     return asyncio.run(_ensure(bootstrap, wanted))
+
+
+def partitioner(n_partitions: int):
+    """The partition a rumour id lands on when used as the message key (Kafka's murmur2, as the
+    Java and aiokafka default partitioners compute it)."""
+    from aiokafka.partitioner import murmur2
+
+    def partition(rumour_id: str) -> int:
+        return (murmur2(rumour_id.encode("utf-8")) & 0x7FFFFFFF) % n_partitions
+
+    return partition
+
+
+DEAD_LETTER_RAW_BYTES = 64 << 10  # a Kafka message must stay under the broker's ~1 MB limit
+
+
+def dead_letter_message(dead) -> bytes:
+    """A dead letter as the JSON sent to the dead-letter topic (raw bytes base64-encoded; at most
+    the first 64 KiB: the store keeps the rest)."""
+    return orjson.dumps({
+        "reason": dead.reason,
+        "source": dead.source,
+        "received_ms": dead.received_ms,
+        "rumour_id": dead.rumour_id,
+        "event_id": dead.event_id,
+        "raw_base64": base64.b64encode(dead.raw[:DEAD_LETTER_RAW_BYTES]).decode("ascii"),
+        "raw_bytes": len(dead.raw),
+    })

@@ -1,5 +1,5 @@
-"""Setting up the worker process around the Faust app (``streams.app.run_worker`` and the bench
-worker): Faust's ``Worker`` without its spinner, the garbage collector tuned after start-up
+"""Setting up the worker process around the Faust app (``streams.worker_run.run_worker`` and the
+bench worker): Faust's ``Worker`` without its spinner, the garbage collector tuned after start-up
 and collected on a clock (:class:`TimedCollector`), and a warm-up that loads everything a first
 batch would otherwise load while a client waits.
 """
@@ -33,19 +33,18 @@ def tune_gc(young: int = GC_YOUNG_THRESHOLD) -> None:
     gc.set_threshold(young, middle, old)
 
 
-# Seconds between the worker's timed collections, and every how many of them is a full one.
-# Why: with the young threshold at 50,000 a worker at a steady 200 messages/s reached it only
+# Why the worker also collects on a clock (every `gc_collect_seconds`, streams/settings.py):
+# with the young threshold at 50,000 a worker at a steady 200 messages/s reached it only
 # after ~8 minutes (its net container allocations grow ~4,700 a minute), so no collection ran
 # at all and every cycle made meanwhile stayed -- mostly clickhouse-driver's column objects
 # (column <-> serialization, ~2,500 per 13,000 events) -- pinning allocator pages the freed
 # batch objects around them could not give back: the soak's RSS slope (RESULTS.md, session 7).
-GC_COLLECT_SECONDS = 10.0
-GC_FULL_EVERY = 30  # one full collection every 5 minutes at 10 s
+GC_FULL_EVERY = 30  # every how many timed collections is a full one: every 5 minutes at 10 s
 
 
 class TimedCollector:
     """Collects the young generations (0 and 1) on each call and everything on every
-    ``full_every``-th call; the worker calls it every ``GC_COLLECT_SECONDS`` seconds, so cycles
+    ``full_every``-th call; the worker calls it every ``gc_collect_seconds`` (a setting), so cycles
     live at most about that long whatever the allocation rate. Cheap: the young generations
     hold only what was allocated (and is still tracked) since the last call. The full
     collection frees cycles that were still alive at a young collection (promoted to the old
@@ -79,10 +78,14 @@ class TimedCollector:
         return found
 
 
-def install_timed_collection(app: faust.App, seconds: float = GC_COLLECT_SECONDS) -> TimedCollector:
+def install_timed_collection(app: faust.App, seconds: float) -> TimedCollector | None:
     """A Faust timer on ``app`` calling a :class:`TimedCollector` every ``seconds``; its totals go
     to ``app.stats`` (``gc_collected``, ``gc_seconds``). ``app.collect_garbage()`` is what the
-    timer runs (tests call it directly); ``app.gc_collector`` the collector."""
+    timer runs (tests call it directly); ``app.gc_collector`` the collector. ``seconds`` <= 0:
+    no timer (both attributes None; only the allocation-driven collections of :func:`tune_gc`)."""
+    if seconds <= 0:
+        app.gc_collector = app.collect_garbage = None
+        return None
     collector = TimedCollector()
 
     def collect_garbage() -> None:

@@ -1,5 +1,5 @@
 """The worker's timed collections (streams.worker_setup.TimedCollector, called every
-GC_COLLECT_SECONDS by the worker app): with the young threshold at 50,000 a steady trickle of
+`gc_collect_seconds` by the worker app): with the young threshold at 50,000 a steady trickle of
 cyclic garbage (clickhouse-driver's columns: column <-> serialization) stayed for minutes; with
 the timer the garbage alive at any moment is bounded by what is made between two calls.
 
@@ -117,13 +117,13 @@ def test_worker_app_runs_the_timed_collector(tmp_path, chdb_store):
     from streams.events import Decoder
     from streams.pipeline import Pipeline
     from streams.settings import Settings
-    from streams.worker_setup import GC_COLLECT_SECONDS, TimedCollector
+    from streams.worker_setup import TimedCollector
 
     settings = Settings.load({"broker": "127.0.0.1:1", "app_id": "test-gc-timer",
                               "data_dir": str(tmp_path / "worker")})
     app = create_app(settings, pipeline=Pipeline(chdb_store, Decoder()))
     assert isinstance(app.gc_collector, TimedCollector)
-    assert 0 < GC_COLLECT_SECONDS <= 60
+    assert 0 < settings.gc_collect_seconds <= 60  # the default: cycles live seconds, not minutes
     # Faust starts the app's timers from this list when the worker starts.
     assert any("collect_garbage_timer" in getattr(t, "__qualname__", "") for t in app._app_tasks)
 
@@ -137,7 +137,7 @@ def test_worker_app_runs_the_timed_collector(tmp_path, chdb_store):
     enabled = gc.isenabled()
     gc.disable()  # only the timer's call may free the cycle
     try:
-        app.collect_garbage()  # what the timer runs every GC_COLLECT_SECONDS
+        app.collect_garbage()  # what the timer runs every gc_collect_seconds
     finally:
         if enabled:
             gc.enable()

@@ -43,6 +43,12 @@ GOVERNANCE_SETTINGS: tuple[Setting, ...] = (
             "Alerts reach the store in one INSERT per this many seconds or per 1,024 alerts, and at "
             "shutdown (the alerts topic gets each at once); a worker killed without its shutdown "
             "loses at most this much of the store's copy. 0: each batch's alerts at once.", float),
+    Setting("alert_catchup_seconds", 900, "RUMOUR_ALERT_CATCHUP_SECONDS",
+            "At a worker's start and each partition assignment, the rumours of its partitions with "
+            "events stored in this many seconds (the server's clock) are rebuilt from the store at "
+            "once, raising late the alerts a killed worker stored but never raised; the others are "
+            "rebuilt at their first batch. It must cover a worker's restart. 0: none at once (each "
+            "rumour at its first batch).", int),
     Setting("alerts_topic", "alerts", "RUMOUR_ALERTS_TOPIC", "Kafka topic of alerts to jurisdiction units."),
     Setting("reports_topic", "reports", "RUMOUR_REPORTS_TOPIC", "Kafka topic of public reports."),
     Setting("report_dedup_hours", 24.0, "RUMOUR_REPORT_DEDUP_HOURS",
@@ -71,6 +77,7 @@ class GovernanceConfig:
     alert_levels: str = "city,county"
     governance_max_rumours: int = 0
     alert_store_seconds: float = 1.0
+    alert_catchup_seconds: int = 900
     alerts_topic: str = "alerts"
     reports_topic: str = "reports"
     report_dedup_hours: float = 24.0

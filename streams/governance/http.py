@@ -54,18 +54,24 @@ def governance_routes(hub, prefix: str = "/api") -> list:
     def _rid(request):
         return validate_rumour_id(request.match_info["rumour_id"])
 
-    async def get_reports(request):
-        try:
-            rid = _rid(request)
-        except ApiError as exc:
-            return _json(exc.status, {"error": str(exc)})
+    def per_rumour(answer):
+        """A GET handler of one rumour: an invalid id is answered with its error, a valid one
+        by ``answer(rumour_id)``."""
+        async def handler(request):
+            try:
+                rid = _rid(request)
+            except ApiError as exc:
+                return _json(exc.status, {"error": str(exc)})
+            return answer(rid)
+
+        return handler
+
+    @per_rumour
+    def get_reports(rid):
         return _json(200, {"rumour_id": rid, "reports": hub.desk.reports_of(rid)})
 
-    async def get_status(request):
-        try:
-            rid = _rid(request)
-        except ApiError as exc:
-            return _json(exc.status, {"error": str(exc)})
+    @per_rumour
+    def get_status(rid):
         return _json(200, {"rumour_id": rid, "status": hub.desk.latest_status(rid),
                            "history": hub.desk.status_history(rid)})
 
@@ -96,11 +102,8 @@ def governance_routes(hub, prefix: str = "/api") -> list:
         return _json(200, {"jurisdiction": normalise_region(jurisdiction),
                            "alerts": hub.current_alerts(jurisdiction, since_ms)})
 
-    async def get_debunk(request):
-        try:
-            rid = _rid(request)
-        except ApiError as exc:
-            return _json(exc.status, {"error": str(exc)})
+    @per_rumour
+    def get_debunk(rid):
         answer = hub.debunk(rid)
         if answer is None:
             return _json(404, {"error": f"unknown rumour {rid!r}"})

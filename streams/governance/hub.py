@@ -28,11 +28,6 @@ log = logging.getLogger(__name__)
 # Alerts kept in memory when a store holds them all; also the most alerts waiting for their
 # INSERT (AlertBuffer), so an alert the store does not have yet is always in memory.
 ALERT_HISTORY = 1024
-# At a worker's start or partition assignment, the rumours with events stored in this many
-# seconds (the server's clock) are rebuilt at once, so the alerts of batches a killed worker
-# stored but never observed are raised late even if the rumour gets no new event; the others
-# are rebuilt (with the same catch-up) at their first batch. It must cover a worker's restart.
-CATCHUP_SECONDS = 900
 
 
 class Governance:
@@ -97,21 +92,27 @@ class Governance:
                        if a.get("rumour_id") in wanted)
         return ids
 
-    def catch_up(self, owns=None, seconds: float = CATCHUP_SECONDS) -> list[dict]:
+    def catch_up(self, owns=None, seconds: float | None = None) -> list[dict]:
         """At a worker's start and each partition assignment: every stored rumour not in memory
         is rebuilt from the store at its first batch (not counted from zero), and those of them
-        ``owns`` (rumour id -> bool; None: all) with events stored in the last ``seconds`` are
-        rebuilt now; either rebuild raises, marked ``late``, the alerts the stored events give
-        that were never raised (a worker killed between a batch's ack and its observation).
-        The debunk tracker's figures of those rumours are completed from the store when read.
-        Three queries whatever the number of rumours; returns the alerts raised now."""
+        ``owns`` (rumour id -> bool; None: all) with events stored in the last ``seconds``
+        (default: the config's ``alert_catchup_seconds``; 0: none) are rebuilt now, so their
+        alerts are raised even if the rumour gets no new event; either rebuild raises, marked
+        ``late``, the alerts the stored events give that were never raised (a worker killed
+        between a batch's ack and its observation). The debunk tracker's figures of those
+        rumours are completed from the store when read. Three queries whatever the number of
+        rumours; returns the alerts raised now."""
         if self.store is None:
             return []
         lister = self.alerts.dropped_ids.lister
         stored = lister() if lister is not None else None  # one listing for both trackers
         self.alerts.mark_stored(stored)
         self.debunks.mark_stored(stored)
-        recent = [r for r in self.store.rumours_ingested_since(seconds) if owns is None or owns(r)]
+        if seconds is None:
+            seconds = self.config.alert_catchup_seconds
+        # 0 means none at once: the query's "now() - 0" would still catch this second's writes.
+        recent = self.store.rumours_ingested_since(seconds) if seconds > 0 else []
+        recent = [r for r in recent if owns is None or owns(r)]
         return self.alerts.catch_up(recent)
 
     # -- feed ---------------------------------------------------------------------------------

@@ -119,9 +119,7 @@ def build_monthly(batch, month: str, tz: str = "Asia/Shanghai", reports=(), stat
             "shares": m.rumour_shares, "exposed": m.exposed, "cities": len(m.by_city),
             "status": (statuses.get(rid) or {}).get("status", ""), "reports": report_count.get(rid, 0),
             "alerts": alert_count.get(rid, 0)})
-    rumours.sort(key=lambda r: (-r["exposed"], -r["shares"], r["rumour_id"]))
-    for rank, r in enumerate(rumours, 1):
-        r["rank"] = rank
+    _ranked(rumours, lambda r: (-r["exposed"], -r["shares"], r["rumour_id"]))
     debunks = []
     for rid in active:
         m = metrics[rid]
@@ -131,10 +129,8 @@ def build_monthly(batch, month: str, tz: str = "Asia/Shanghai", reports=(), stat
             "rumour_id": rid, "debunk_shares": m.debunk_shares, "reached": m.reached, "exposed": m.exposed,
             "covered": m.covered, "coverage": m.coverage,
             "hours_to_debunk": None if m.time_to_debunk_ms is None else m.time_to_debunk_ms / 3_600_000})
-    debunks.sort(key=lambda d: (-(d["coverage"] or 0), d["hours_to_debunk"] if d["hours_to_debunk"] is not None
+    _ranked(debunks, lambda d: (-(d["coverage"] or 0), d["hours_to_debunk"] if d["hours_to_debunk"] is not None
                                 else float("inf"), d["rumour_id"]))
-    for rank, d in enumerate(debunks, 1):
-        d["rank"] = rank
     report = MonthlyReport(month, tz, start, end, rumours, debunks)
     report.cities = _per_city(metrics, report_city, alert_unit)
     report.units = _per_county(county_exposed, tracker, metrics, alert_unit)
@@ -157,6 +153,19 @@ def _mean(values):
     return sum(values) / len(values) if values else None
 
 
+def _ranked(rows: list[dict], key) -> list[dict]:
+    """``rows`` sorted by ``key``, each given its ``rank`` (1 first); the same list."""
+    rows.sort(key=key)
+    for rank, r in enumerate(rows, 1):
+        r["rank"] = rank
+    return rows
+
+
+def _by_coverage(row: dict) -> tuple:
+    """Places: best debunk coverage first, then most accounts exposed, then by code."""
+    return -(row["coverage"] or 0), -row["exposed"], row["code"]
+
+
 def _per_city(metrics, report_city, alert_unit) -> list[dict]:
     rows: dict[str, dict] = {}
     for rid, m in metrics.items():
@@ -176,10 +185,7 @@ def _per_city(metrics, report_city, alert_unit) -> list[dict]:
                     "coverage": row["covered"] / row["exposed"] if row["exposed"] else None,
                     "median_hours_to_debunk": _median(row["ttd"]), "alerts": alert_unit.get(city, 0),
                     "reports": report_city.get(city, 0)})
-    out.sort(key=lambda r: (-(r["coverage"] or 0), -r["exposed"], r["code"]))
-    for rank, r in enumerate(out, 1):
-        r["rank"] = rank
-    return out
+    return _ranked(out, _by_coverage)
 
 
 def _per_county(county_exposed, tracker, metrics, alert_unit) -> list[dict]:
@@ -198,7 +204,4 @@ def _per_county(county_exposed, tracker, metrics, alert_unit) -> list[dict]:
         out.append({"code": county, "name_zh": zh, "name_en": en, "city_zh": city_zh, "rumours": len(per_rumour),
                     "exposed": exposed, "covered": covered, "coverage": covered / exposed if exposed else None,
                     "median_hours_to_debunk": _median(ttd), "alerts": alert_unit.get(county, 0)})
-    out.sort(key=lambda r: (-(r["coverage"] or 0), -r["exposed"], r["code"]))
-    for rank, r in enumerate(out, 1):
-        r["rank"] = rank
-    return out
+    return _ranked(out, _by_coverage)

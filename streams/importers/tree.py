@@ -31,6 +31,30 @@ class Node:
     depth: int = 0
 
 
+def node_event(node: Node, nodes: dict, rumour_id: str, ts: str, platform: str,
+               region: str | None = None, text: str | None = None) -> dict:
+    """A settled ``node`` as a v1 event (fields in the format's order); ``ts`` is its time as
+    the dataset writes it.
+
+    >>> ns = {"r": Node("r", "a", 0), "x": Node("x", "b", 1000, "r")}
+    >>> e = node_event(ns["x"], ns, "r", "1970-01-01T00:00:01.000Z", "weibo")
+    >>> e["parent_event_id"], e["parent_account_id"], e["kind"], e["region"]
+    ('r', 'a', 'share', None)
+    """
+    return {
+        "event_id": node.key,
+        "rumour_id": rumour_id,
+        "account_id": node.account,
+        "ts": ts,
+        "parent_event_id": node.parent,
+        "parent_account_id": nodes[node.parent].account if node.parent else None,
+        "kind": node.kind,
+        "platform": platform,
+        "region": region,
+        "text": text,
+    }
+
+
 def settle(nodes: dict, root_key: str, report, file: str) -> list:
     """Repair ``nodes`` (key -> Node) in place as described above and return them in order.
 

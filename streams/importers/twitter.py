@@ -31,7 +31,7 @@ import re
 import statistics
 
 from streams.events import format_ts
-from streams.importers.tree import Node, settle
+from streams.importers.tree import Node, node_event, settle
 
 PLATFORM = "twitter"
 TWITTER_EPOCH_MS = 1288834974657
@@ -185,18 +185,7 @@ def _tree(tree_id, rel, lines, label, report):
         report.labels[label] += 1
     root_key = key(root)
     for node in settle(nodes, root_key, report, rel):
-        event = {
-            "event_id": node.key,
-            "rumour_id": tree_id,
-            "account_id": node.account,
-            "ts": format_ts(node.ts_ms),
-            "parent_event_id": node.parent,
-            "parent_account_id": nodes[node.parent].account if node.parent else None,
-            "kind": node.kind,
-            "platform": PLATFORM,
-            "region": None,
-            "text": None,
-        }
+        event = node_event(node, nodes, tree_id, format_ts(node.ts_ms), PLATFORM)
         if node.key == root_key:
             event["label"] = label
         yield event, True

@@ -21,7 +21,7 @@ import re
 import orjson
 
 from streams.events import MAX_SHORT_CHARS, MAX_TEXT_CHARS
-from streams.importers.tree import Node, settle
+from streams.importers.tree import Node, node_event, settle
 from streams.importers.weibo_time import (_fast_full, format_cn, parse_repost_date, parse_source_time,
                                           resolve_yearless)
 
@@ -123,18 +123,8 @@ def _cascade(name, parts, report):
     if label:
         report.labels[label] += 1
     for node in settle(nodes, src_mid, report, file):
-        event = {
-            "event_id": node.key,
-            "rumour_id": src_mid,
-            "account_id": node.account,
-            "ts": format_cn(node.ts_ms),
-            "parent_event_id": node.parent,
-            "parent_account_id": nodes[node.parent].account if node.parent else None,
-            "kind": node.kind,
-            "platform": PLATFORM,
-            "region": region if node is root else None,
-            "text": node.text,
-        }
+        event = node_event(node, nodes, src_mid, format_cn(node.ts_ms), PLATFORM,
+                           region if node is root else None, node.text)
         if node is root:
             event["label"] = label
             yield event, False

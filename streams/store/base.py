@@ -9,8 +9,6 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Sequence
 
-import numpy as np
-
 import sql
 from sql import queries
 from streams.events import DeadLetter, EventBatch
@@ -93,18 +91,7 @@ class Store(ABC):
             if not rumour_ids and rumour_id is None:
                 return EventBatch()
         cols = self._columns(queries.load_events(self.database, rumour_id, rumour_ids), 10)
-        return EventBatch(
-            event_id=list(cols[0]),
-            rumour_id=list(cols[1]),
-            account_id=list(cols[2]),
-            ts_ms=np.asarray(cols[3], dtype=np.int64),
-            parent_event_id=list(cols[4]),
-            parent_account_id=list(cols[5]),
-            kind=np.asarray(cols[6], dtype=np.uint8),
-            platform=list(cols[7]),
-            region=list(cols[8]),
-            text=list(cols[9]),
-        )
+        return EventBatch.from_columns(cols)
 
     def rumour_ids(self) -> list[str]:
         return [r[0] for r in self._rows(queries.rumour_ids(self.database))]
