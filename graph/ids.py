@@ -10,8 +10,8 @@ low ``k`` bits and a *tag* (bits ``k..30`` of the hash's high half) above them: 
 slots of a probe run are rejected by their tag alone, so a lookup touches the id's offsets and
 bytes only for the (almost always one) real candidate, and an absent id costs one cache line.
 
-A batch of Python strings is encoded once (``"\\x00".join`` then one ``encode``) and split on
-NUL bytes inside numba; strings that themselves contain NUL fall back to one encode each.
+Lookups and appends take a batch of strings already UTF-8 encoded by
+:func:`graph.ids_encode.encode_batch` (re-exported here with ``split_nul``).
 
 Index ``i`` may also be a *blank* entry (empty string, not in the table): the graph uses those
 for nodes that have no event id (an account's unobserved placeholder).
@@ -20,6 +20,12 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
+
+from graph.ids_encode import encode_batch, split_nul
+
+# The public API; it names encode_batch and split_nul (now in graph.ids_encode) as re-exported.
+__all__ = ["IdIndex", "encode_batch", "split_nul", "fnv1a", "bytes_cmp", "tag_of", "lookup",
+           "append_at", "rehash", "MAX_LOAD", "GROWTH", "MAX_ARENA"]
 
 MAX_LOAD = 0.6
 
@@ -117,31 +123,6 @@ def rehash(offs, arena, count, size):
 
 
 @njit(cache=True, nogil=True)
-def split_nul(buf, n):
-    """Start and end offsets of the ``n`` NUL-separated strings in ``buf``, and whether ``buf``
-    holds exactly ``n - 1`` NULs (else some string contains NUL itself: offsets unusable)."""
-    last = n - 1
-    pos = np.empty(n, np.int64)  # pos[k]: the k-th NUL (pos[last] takes the overflow)
-    k = 0
-    for i in range(buf.shape[0]):
-        # Branch-free: every byte writes pos[k] and a NUL moves k on, so separators at
-        # unpredictable places cost no mispredicted branches (about 0.033 -> 0.027 ms per 1,000
-        # shares, 4 ids each, measured alternately in one process).
-        pos[k if k < last else last] = i
-        k += buf[i] == 0
-    starts = np.empty(n, np.int64)
-    ends = np.empty(n, np.int64)
-    if k != last:
-        return starts, ends, False
-    starts[0] = 0
-    for j in range(last):
-        ends[j] = pos[j]
-        starts[j + 1] = pos[j] + 1
-    ends[last] = buf.shape[0]
-    return starts, ends, True
-
-
-@njit(cache=True, nogil=True)
 def _find_many(table, offs, arena, buf, starts, ends):
     out = np.empty(starts.shape[0], np.int32)
     for i in range(starts.shape[0]):
@@ -153,50 +134,6 @@ def _find_many(table, offs, arena, buf, starts, ends):
         j, _ = lookup(table, offs, arena, buf, s, e, fnv1a(buf, s, e))
         out[i] = j
     return out
-
-
-def _joined(strings) -> str:
-    """The strings joined by NUL, ``None`` as empty; TypeError names a non-str id."""
-    try:
-        # Columns without None (the common case) pay for nothing but the join.
-        return "\x00".join(strings)
-    except TypeError:
-        pass
-    try:
-        return "\x00".join(["" if s is None else s for s in strings])
-    except TypeError:
-        bad = next(s for s in strings if s is not None and not isinstance(s, str))
-        raise TypeError(f"ids must be str or None, got {type(bad).__name__}") from None
-
-
-def encode_batch(*columns) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """UTF-8 bytes of lists of str (``None`` -> empty) as (buf, starts, ends); with several
-    columns of equal length n, string ``i`` of column ``c`` is entry ``c * n + i``.
-
-    Why several at once: one encode and one split for all the columns of a batch (a 1,000-share
-    update spends a good part of its time here).
-
-    >>> buf, s, e = encode_batch(["ab", None, "é"])
-    >>> [bytes(buf[a:b]) for a, b in zip(s, e)]
-    [b'ab', b'', b'\\xc3\\xa9']
-    >>> buf, s, e = encode_batch(["x", "y"], [None, "z"])
-    >>> [bytes(buf[a:b]) for a, b in zip(s, e)]
-    [b'x', b'y', b'', b'z']
-    """
-    n = sum(len(c) for c in columns)
-    if n == 0:
-        z = np.zeros(0, np.int64)
-        return np.zeros(0, np.uint8), z, z
-    raw = "\x00".join([_joined(c) for c in columns if len(c)]).encode("utf-8", "surrogatepass")
-    buf = np.frombuffer(raw, np.uint8)
-    starts, ends, ok = split_nul(buf, n)
-    if ok:
-        return buf, starts, ends
-    # Some id contains NUL itself: encode one by one (rare, slower).
-    parts = [b"" if s is None else s.encode("utf-8", "surrogatepass") for c in columns for s in c]
-    lens = np.fromiter((len(p) for p in parts), np.int64, n)
-    ends = np.cumsum(lens)
-    return np.frombuffer(b"".join(parts), np.uint8), ends - lens, ends
 
 
 GROWTH = 1.25  # geometric, so appends stay amortised O(1); 1.25 rather than 2 to waste less memory

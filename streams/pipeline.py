@@ -12,6 +12,10 @@ the write of batch N with the preparation of batch N+1 and acks batch N's Kafka 
 after its write succeeded (streams/app.py), so a crash anywhere re-delivers every batch not yet
 stored (the store is idempotent on ``(rumour_id, event_id)``).
 
+This module is the ingest side (decode, graphs, pending-write marks, memory and partition
+ownership); the write side (store write, observers, ``BatchStats`` and ``Prepared``) is
+streams/pipeline_write.py and the read side (restore, queries) streams/pipeline_queries.py.
+
 Reliability (see RELIABILITY.md):
 
 - A batch whose store write still fails after ``store_retry_seconds`` leaves no trace in memory:
@@ -37,11 +41,7 @@ Reliability (see RELIABILITY.md):
 """
 from __future__ import annotations
 
-import contextlib
-import logging
 import threading
-import time
-from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -50,10 +50,14 @@ from streams.crossref import CROSS_RUMOUR, refuse_cross_rumour_parents  # noqa: 
 from streams.crossref_late import LateParents
 from streams.events import Decoder, EventBatch
 from streams.pipeline_queries import PipelineQueries, warm_up  # noqa: F401 (re-exported)
+from streams.pipeline_write import BatchStats, PipelineWrites, Prepared
 from streams.rumour_graphs import DEBUNK, RumourGraphs, batch_ids  # noqa: F401 (DEBUNK re-exported)
 from streams.seen import configured_mb, make_seen
 
-log = logging.getLogger(__name__)
+# The public API; it names what other modules define and callers import from here
+# (CROSS_RUMOUR, warm_up, DEBUNK, BatchStats, Prepared) as re-exported.
+__all__ = ["Pipeline", "BatchStats", "Prepared", "configured_late_children", "CROSS_RUMOUR",
+           "refuse_cross_rumour_parents", "warm_up", "DEBUNK"]
 
 
 def configured_late_children() -> int:
@@ -63,43 +67,7 @@ def configured_late_children() -> int:
     return resolve((setting("late_parent_children"),))["late_parent_children"]
 
 
-@dataclass
-class BatchStats:
-    """Accounting for one batch: ``read == stored + duplicates + dead_letters``.
-
-    ``late_links``: links of children stored earlier whose parent arrived in this batch in
-    another rumour; their dead letters are in ``dead`` too, but they are not events of this batch."""
-
-    read: int = 0
-    stored: int = 0
-    duplicates: int = 0
-    dead_letters: int = 0
-    dead: list = field(default_factory=list)
-    late_links: int = 0
-
-    def add(self, other: "BatchStats") -> None:
-        self.read += other.read
-        self.stored += other.stored
-        self.duplicates += other.duplicates
-        self.dead_letters += other.dead_letters
-        self.late_links += other.late_links
-
-    def summary(self) -> dict:
-        return {"read": self.read, "stored": self.stored, "duplicates": self.duplicates,
-                "dead_letters": self.dead_letters, "late_links": self.late_links}
-
-
-@dataclass
-class Prepared:
-    """A batch applied to the graphs, waiting for its store write."""
-
-    stats: BatchStats
-    batch: EventBatch  # the new events (to store)
-    rumours: set  # every rumour the batch touched (forgotten if the write fails)
-    decoded: EventBatch  # every decoded event, for the observers once the batch is stored
-
-
-class Pipeline(PipelineQueries):
+class Pipeline(PipelineWrites, PipelineQueries):
     """Decoder + graphs + store. Thread-safe: one batch or one query at a time (the store write
     of a prepared batch runs outside the lock, so the next batch can be prepared meanwhile)."""
 
@@ -215,66 +183,6 @@ class Pipeline(PipelineQueries):
         stats.dead = dead
         return Prepared(stats, batch, rumours, decoded)
 
-    def store_prepared(self, prepared: Prepared) -> BatchStats:
-        """Write a prepared batch (retried up to ``store_retry_seconds``); on failure its rumours
-        are forgotten and the error raised, so the same messages can be processed again."""
-        try:
-            return self.write_prepared(prepared)
-        except Exception:
-            # The graphs hold events the store lacks: forget those rumours, so a retry of
-            # this batch (or its re-delivery) stores them instead of calling them duplicates.
-            self.discard(prepared)
-            raise
-
-    def write_prepared(self, prepared: Prepared) -> BatchStats:
-        """Write a prepared batch, keeping its events in the graphs if the write fails (the
-        worker then retries this same write until it succeeds; a crash re-delivers the batch)."""
-        batch, dead = prepared.batch, prepared.stats.dead
-        t0 = time.perf_counter()
-        if self.store is not None and (len(batch) or dead):
-            self._write_with_retry(batch, dead)
-            self._written(batch)
-        t1 = time.perf_counter()
-        if not getattr(self._deferring, "on", False):
-            self.observe_prepared(prepared)
-        # Read by the worker's batch trace (RUMOUR_BATCH_TRACE): where a batch's time goes.
-        self.last_write_timing = (t1 - t0, time.perf_counter() - t1)
-        return prepared.stats
-
-    @contextlib.contextmanager
-    def observers_deferred(self):
-        """In this thread, ``write_prepared`` only writes; the caller runs ``observe_prepared``."""
-        before = getattr(self._deferring, "on", False)
-        self._deferring.on = True
-        try:
-            yield
-        finally:
-            self._deferring.on = before
-
-    def observe_prepared(self, prepared: Prepared) -> float:
-        """Show a stored batch to the observers (governance), in batch order; returns seconds."""
-        t0 = time.perf_counter()
-        if self.observers:
-            with self.lock:  # observers may read the graphs; a batch may be being prepared
-                for observe in self.observers:
-                    observe(prepared.decoded)
-        return time.perf_counter() - t0
-
-    def discard(self, prepared: Prepared) -> None:
-        """Give up a prepared batch that will not be stored (an earlier write failed): forget
-        its rumours so that processing its messages again gives the same result."""
-        self._written(prepared.batch)
-        self.forget(prepared.rumours)
-
-    def _written(self, batch: EventBatch) -> None:
-        with self.lock:
-            self._unstored.pop(id(batch), None)
-            written = self._unstored_rumours.pop(id(batch), None)
-            for rumour_id in (set(batch.rumour_id) if written is None else written):
-                left = self._unwritten.pop(rumour_id, 1) - 1
-                if left > 0:
-                    self._unwritten[rumour_id] = left
-
     def _evict(self, keep) -> None:
         # Never a rumour of this batch or of one whose write is pending: a restore would miss
         # events the store does not have yet.
@@ -351,22 +259,3 @@ class Pipeline(PipelineQueries):
 
     def _apply_to_graphs(self, batch: EventBatch, dead: list) -> np.ndarray:
         return self.memory.apply(batch, dead, self._ids_of(batch))
-
-    def _write_with_retry(self, batch: EventBatch, dead: list) -> None:
-        deadline = time.monotonic() + self.store_retry_seconds
-        delay = 0.1
-        self.retrying = True  # read by the worker's metrics while this thread waits
-        try:
-            while True:
-                try:
-                    self.store.write(batch, dead)
-                    return
-                except Exception as exc:  # the store raises driver-specific errors
-                    self.write_retries += 1
-                    if time.monotonic() + delay > deadline:
-                        raise
-                    log.warning("store write failed (%s); retrying in %.1fs", exc, delay)
-                    time.sleep(delay)
-                    delay = min(delay * 2, 5.0)
-        finally:
-            self.retrying = False
