@@ -1,0 +1,24 @@
+"""Defects found by the session-8 review of the service (one test per defect; each failed
+before its fix). Shares the module server of tests/test_service.py."""
+from __future__ import annotations
+
+import orjson
+
+from tests.service_helpers import get
+from tests.test_service import env  # noqa: F401  (the module's server fixture)
+
+
+def test_analyst_404_for_a_pseudonym_does_not_name_the_clear_account(env):  # noqa: F811
+    # "police" posted jn-1's debunk: a known account of the rumour with no chain in its
+    # cascade, so its pseudonym resolves but the trace finds nothing.
+    p = env["service"].pseudo
+    assert "police" in env["store"].rumour_accounts("jn-1")
+    status, _, body = get(env["url"] + f"/api/rumours/jn-1/accounts/{p('police')}/trace",
+                          env["tok"]["analyst"])
+    assert status == 404
+    assert b"police" not in body
+    assert orjson.loads(body)["error"] == f"unknown account {p('police')!r}"
+    # a liaison sees the account in clear anyway
+    status, _, body = get(env["url"] + f"/api/rumours/jn-1/accounts/{p('police')}/trace",
+                          env["tok"]["liaison"], case="C-R1")
+    assert status == 404 and b"police" in body
