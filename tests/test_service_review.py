@@ -22,3 +22,17 @@ def test_analyst_404_for_a_pseudonym_does_not_name_the_clear_account(env):  # no
     status, _, body = get(env["url"] + f"/api/rumours/jn-1/accounts/{p('police')}/trace",
                           env["tok"]["liaison"], case="C-R1")
     assert status == 404 and b"police" in body
+
+
+def test_audit_row_records_the_parameters_the_answer_used(env):  # noqa: F811
+    url, tok, store = env["url"], env["tok"], env["store"]
+    # a repeated parameter: the answer uses the first value, so must the audit row
+    status, _, body = get(url + "/api/rumours/jn-1/trace?k=0&k=5", tok["liaison"], case="C-R2")
+    assert status == 200 and orjson.loads(body)["cutoff"] == []  # k=5 would give "hub"
+    assert orjson.loads(store.audit_rows(limit=1)[0]["params"])["k"] == "0"
+    # a used parameter after ten others is still recorded
+    padding = "&".join(f"x{i}=1" for i in range(12))
+    status, _, body = get(url + f"/api/rumours/jn-1/trace?{padding}&k=0", tok["liaison"], case="C-R3")
+    assert status == 200 and orjson.loads(body)["cutoff"] == []
+    params = orjson.loads(store.audit_rows(limit=1)[0]["params"])
+    assert params["k"] == "0" and len(params) == 11

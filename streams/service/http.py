@@ -191,7 +191,11 @@ class Service(SiteHandlers, GovernanceHandlers):
     async def _authorised(self, route, params, request, ctx) -> web.Response:
         principal = ctx["principal"]
         query = request.query
-        ctx["params"] = {k: v[:200] for k, v in list(query.items())[:10]}
+        # The audit row records the parameters the answer used: each declared one in full and
+        # at its first occurrence (what query.get reads), then up to 10 others for context.
+        declared = {n: query.get(n) for n, _, _ in route.query if n in query}
+        extra = [(k, v[:200]) for k, v in query.items() if k not in declared]
+        ctx["params"] = dict(extra[:10]) | declared
         if not principal.may(route.action):
             raise Refused(403, f"role {principal.role} may not use {route.name}")
         if route.governance and self.gov is None:
