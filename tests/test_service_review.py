@@ -36,3 +36,16 @@ def test_audit_row_records_the_parameters_the_answer_used(env):  # noqa: F811
     assert status == 200 and orjson.loads(body)["cutoff"] == []
     params = orjson.loads(store.audit_rows(limit=1)[0]["params"])
     assert params["k"] == "0" and len(params) == 11
+
+
+def test_a_failed_trace_still_writes_its_audit_row(env, monkeypatch):  # noqa: F811
+    def broken(*args, **kwargs):
+        raise RuntimeError("graph store unreachable")
+
+    monkeypatch.setattr(env["service"].views, "trace", broken)
+    before = len(env["store"].audit_rows(limit=100_000))
+    status, _, body = get(env["url"] + "/api/rumours/jn-1/trace?k=3", env["tok"]["liaison"], case="C-R4")
+    assert status == 500 and b"unreachable" not in body and b"Traceback" not in body
+    assert len(env["store"].audit_rows(limit=100_000)) == before + 1
+    row = env["store"].audit_rows(limit=1)[0]
+    assert (row["status"], row["case_id"], row["action"], row["answer_sha256"]) == (500, "C-R4", "trace", "")

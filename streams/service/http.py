@@ -177,6 +177,9 @@ class Service(SiteHandlers, GovernanceHandlers):
             response, digest = _error(exc.status, str(exc)), ""
         except ApiError as exc:
             response, digest = _error(exc.status, str(exc)), ""
+        except Exception:  # a bug or a store failure: still one audit row (status 500)
+            log.exception("%s failed", route.name)
+            response, digest = _error(500, "internal error"), ""
         if route.audited:
             row = audit.row(principal, route.name, ctx["rumour_id"], ctx["case_id"], ctx["params"],
                             response.status, digest, request.remote or "")
