@@ -3,9 +3,11 @@ before its fix). Shares the module server of tests/test_service.py."""
 from __future__ import annotations
 
 import orjson
+import pytest
 
 from tests.service_helpers import get
 from tests.test_service import env  # noqa: F401  (the module's server fixture)
+from tests.test_service_evidence import _members, _verify, _zip, package  # noqa: F401
 
 
 def test_analyst_404_for_a_pseudonym_does_not_name_the_clear_account(env):  # noqa: F811
@@ -49,3 +51,16 @@ def test_a_failed_trace_still_writes_its_audit_row(env, monkeypatch):  # noqa: F
     assert len(env["store"].audit_rows(limit=100_000)) == before + 1
     row = env["store"].audit_rows(limit=1)[0]
     assert (row["status"], row["case_id"], row["action"], row["answer_sha256"]) == (500, "C-R4", "trace", "")
+
+
+@pytest.mark.parametrize("change", [
+    {"files": ["evidence.json", "chain.csv", "report.html"]},  # a list, not name -> digest
+    {"files": {"evidence.json": "é" * 64, "chain.csv": "0" * 64, "report.html": "0" * 64}},
+    {"files": {"evidence.json": 1, "chain.csv": "0" * 64, "report.html": "0" * 64}},
+    {"signature": ["HMAC-SHA256", "x"]},
+])
+def test_verify_reports_a_crafted_manifest_instead_of_crashing(env, package, tmp_path, change):  # noqa: F811
+    m = _members(package[0])
+    m["manifest.json"] = orjson.dumps(orjson.loads(m["manifest.json"]) | change)
+    code, err = _verify(env, _zip(m), tmp_path)
+    assert code == 1 and "TAMPERED" in err

@@ -23,12 +23,14 @@ import hashlib
 import hmac
 import html
 import io
+import re
 import zipfile
 from dataclasses import dataclass, field
 
 import orjson
 
 FORMAT = "rumour-trace evidence v1"
+_HEX64 = re.compile(r"[0-9a-f]{64}")
 MANIFEST = "manifest.json"
 FILES = ("evidence.json", "chain.csv", "report.html")
 
@@ -165,6 +167,12 @@ def verify(data: bytes, key: bytes | None = None, expected_digest: str | None = 
         manifest = orjson.loads(z.read(MANIFEST))
         files = manifest["files"]
         recorded = manifest["evidence_sha256"]
+        # A crafted manifest must give a verdict, not a crash: names -> 64 hex digits only.
+        if not isinstance(files, dict) or not all(
+                isinstance(h, str) and _HEX64.fullmatch(h) for h in files.values()):
+            raise ValueError("manifest: files must map each name to a SHA-256 hex digest")
+        if not isinstance(manifest.get("signature") or {}, dict):
+            raise ValueError("manifest: signature must be an object")
     except Exception as exc:  # any damage to the zip or the manifest means "not intact"
         v.problems.append(f"not a readable evidence package ({type(exc).__name__}: {exc})")
         return v
