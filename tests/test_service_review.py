@@ -64,3 +64,16 @@ def test_verify_reports_a_crafted_manifest_instead_of_crashing(env, package, tmp
     m["manifest.json"] = orjson.dumps(orjson.loads(m["manifest.json"]) | change)
     code, err = _verify(env, _zip(m), tmp_path)
     assert code == 1 and "TAMPERED" in err
+
+
+@pytest.mark.parametrize("field,value", [("case_id", "EV-2"), ("rumour_id", "qd-1"),
+                                         ("generated_at", "2020-01-01T00:00:00Z")])
+def test_verify_catches_a_manifest_relabelled_to_another_case(env, package, tmp_path, field, value):  # noqa: F811
+    m = _members(package[0])
+    manifest = orjson.loads(m["manifest.json"])
+    assert manifest[field] != value
+    m["manifest.json"] = orjson.dumps(manifest | {field: value})  # hashes and signature untouched
+    code, err = _verify(env, _zip(m), tmp_path)
+    assert code == 1 and field in err
+    # the untouched package still verifies (the check compares, it does not refuse)
+    assert _verify(env, package[0], tmp_path)[0] == 0

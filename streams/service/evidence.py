@@ -12,8 +12,10 @@ The evidence digest is the SHA-256 of the ``sha256sum``-style listing of the fil
 (``<hex>  <name>\\n`` sorted by name), so ``sha256sum -c`` style checks work by hand too. The
 manifest is signed with HMAC-SHA256 under the service's evidence key (``evidence.key`` beside the
 tokens file): a tampered file fails its hash, and a manifest rewritten to match tampered files
-fails the signature. The digest is also recorded in the audit log and sent in the
-``X-Evidence-Digest`` header, so a package can be checked against the log without the key
+fails the signature; the manifest's case number, rumour, time and format, which the signature
+does not cover, must equal those in ``evidence.json``. The digest is also recorded in the audit
+log and sent in the ``X-Evidence-Digest`` header, so a package can be checked against the log
+without the key
 (``rumour evidence verify FILE --digest HEX``).
 """
 from __future__ import annotations
@@ -189,6 +191,7 @@ def verify(data: bytes, key: bytes | None = None, expected_digest: str | None = 
             continue
         if actual != files[name]:
             v.problems.append(f"{name}: SHA-256 {actual} does not match the manifest ({files[name]})")
+    _check_manifest_fields(z, manifest, files, v)
     digest = evidence_digest(files) if isinstance(files, dict) else None
     v.digest = digest
     if digest != recorded:
@@ -207,3 +210,22 @@ def verify(data: bytes, key: bytes | None = None, expected_digest: str | None = 
         v.problems.append(f"evidence digest {digest} is not the expected {expected_digest}")
     v.ok = not v.problems
     return v
+
+
+def _check_manifest_fields(z, manifest: dict, files: dict, v: Verdict) -> None:
+    """The signature covers the digest only, so the manifest's own case number, rumour, time and
+    format must equal those of ``evidence.json`` (whose hash the digest covers)."""
+    try:
+        data = z.read("evidence.json")
+        if hashlib.sha256(data).hexdigest() != files.get("evidence.json"):
+            return  # already reported as a hash mismatch or a missing file
+        ev = orjson.loads(data)
+        signed = {"format": ev.get("format"), "case_id": ev.get("case_id"),
+                  "rumour_id": (ev.get("trace") or {}).get("rumour_id"),
+                  "generated_at": ev.get("generated_at")}
+    except Exception:  # evidence.json missing or unreadable: reported by the checks above
+        return
+    for name, value in signed.items():
+        if manifest.get(name) != value:
+            v.problems.append(f"manifest.json: {name} {manifest.get(name)!r} differs from "
+                              f"evidence.json ({value!r})")
