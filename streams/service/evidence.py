@@ -15,8 +15,7 @@ tokens file): a tampered file fails its hash, and a manifest rewritten to match 
 fails the signature; the manifest's case number, rumour, time and format, which the signature
 does not cover, must equal those in ``evidence.json``. The digest is also recorded in the audit
 log and sent in the ``X-Evidence-Digest`` header, so a package can be checked against the log
-without the key
-(``rumour evidence verify FILE --digest HEX``).
+without the key (``rumour evidence verify FILE --digest HEX``).
 """
 from __future__ import annotations
 
