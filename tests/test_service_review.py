@@ -97,3 +97,28 @@ def test_chain_csv_cells_cannot_run_as_spreadsheet_formulas():
             assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), cell
             assert cell == "'" + value  # the value itself is kept, marked as text
     assert rows[-1][2:7] == ["e1", "weibo:42", "", "weibo", "370102"]
+
+
+def test_verify_without_key_or_digest_does_not_call_a_forgery_intact(env, package, tmp_path):  # noqa: F811
+    import hashlib
+
+    from streams.service import evidence
+
+    m = _members(package[0])
+    ev = orjson.loads(m["evidence.json"])
+    ev["trace"]["origins"][0]["account_id"] = "someone-else"
+    m["evidence.json"] = orjson.dumps(ev)
+    manifest = orjson.loads(m["manifest.json"])
+    manifest["files"] = {n: hashlib.sha256(m[n]).hexdigest() for n in evidence.FILES}
+    manifest["evidence_sha256"] = evidence.evidence_digest(manifest["files"])
+    m["manifest.json"] = orjson.dumps(manifest)
+    forged = _zip(m)
+    nokey = ("--tokens-file", str(tmp_path / "elsewhere" / "tokens.json"))  # no evidence.key there
+    code, err = _verify(env, forged, tmp_path, *nokey)
+    assert code != 0 and "UNVERIFIED" in err
+    # a key file named but unreadable is an error, not a silent skip of the signature
+    code, err = _verify(env, forged, tmp_path, "--key-file", str(tmp_path / "typo.key"))
+    assert code == 2 and "typo.key" in err
+    # the genuine package still verifies with the key, or with the audit log's digest alone
+    assert _verify(env, package[0], tmp_path)[0] == 0
+    assert _verify(env, package[0], tmp_path, *nokey, "--digest", package[1])[0] == 0
