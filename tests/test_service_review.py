@@ -122,3 +122,16 @@ def test_verify_without_key_or_digest_does_not_call_a_forgery_intact(env, packag
     # the genuine package still verifies with the key, or with the audit log's digest alone
     assert _verify(env, package[0], tmp_path)[0] == 0
     assert _verify(env, package[0], tmp_path, *nokey, "--digest", package[1])[0] == 0
+
+
+@pytest.mark.parametrize("content", [b"", b"short"])
+def test_a_short_key_file_is_refused_not_used(tmp_path, content):
+    from streams.service.paths import load_or_create_key
+
+    path = tmp_path / "evidence.key"
+    path.write_bytes(content)  # an emptied or truncated key: HMAC under it is forgeable
+    with pytest.raises(ValueError, match="16 bytes"):
+        load_or_create_key(path)
+    assert path.read_bytes() == content  # left for the operator to restore
+    fresh = load_or_create_key(tmp_path / "new.key")
+    assert len(fresh) == 32 and load_or_create_key(tmp_path / "new.key") == fresh
