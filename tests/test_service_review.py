@@ -135,3 +135,23 @@ def test_a_short_key_file_is_refused_not_used(tmp_path, content):
     assert path.read_bytes() == content  # left for the operator to restore
     fresh = load_or_create_key(tmp_path / "new.key")
     assert len(fresh) == 32 and load_or_create_key(tmp_path / "new.key") == fresh
+
+
+def test_same_evidence_input_gives_the_same_zip_bytes(monkeypatch):
+    import io
+    import time
+    import zipfile
+
+    from streams.service import evidence
+
+    meta = {"case_id": "EV-R", "generated_at": "2025-12-01T08:30:16Z",  # zip times: 2 s steps
+            "generated_by": {"token_id": "0123456789ab", "name": "l", "role": "liaison", "jurisdiction": "370000"}}
+    trace = {"rumour_id": "r", "events": 1, "origins": [], "confidence_method": "m", "chains": [], "cutoff": []}
+    first, digest = evidence.build(meta, trace, b"k" * 32)
+    later = time.time() + 7 * 3600 + 3  # another hour and second on the server's clock
+    monkeypatch.setattr(time, "time", lambda: later)
+    again, digest2 = evidence.build(meta, trace, b"k" * 32)
+    assert digest == digest2 and first == again
+    stamps = {i.date_time for i in zipfile.ZipFile(io.BytesIO(first)).infolist()}
+    assert stamps == {(2025, 12, 1, 8, 30, 16)}
+    assert evidence.verify(first, b"k" * 32).ok

@@ -28,6 +28,7 @@ import io
 import re
 import zipfile
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
 import orjson
 
@@ -156,11 +157,33 @@ def build(meta: dict, trace: dict, key: bytes) -> tuple[bytes, str]:
         "signature": {"alg": "HMAC-SHA256", "key_id": _key_id(key), "value": _sign(key, digest)},
     }, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
     buf = io.BytesIO()
+    when = _zip_time(meta["generated_at"])
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
         for name in FILES:
-            z.writestr(name, contents[name])
-        z.writestr(MANIFEST, manifest)
+            z.writestr(_entry(name, when), contents[name])
+        z.writestr(_entry(MANIFEST, when), manifest)
     return buf.getvalue(), digest
+
+
+def _zip_time(generated_at: str) -> tuple:
+    """The entries' time: the package's own ``generated_at`` (UTC), not the server's local clock
+    at zipping, so the same input gives the same zip bytes.
+
+    >>> _zip_time("2025-12-01T08:30:15Z"), _zip_time("garbled")
+    ((2025, 12, 1, 8, 30, 15), (1980, 1, 1, 0, 0, 0))
+    """
+    try:
+        t = datetime.fromisoformat(str(generated_at).replace("Z", "+00:00")).astimezone(timezone.utc)
+    except ValueError:
+        return (1980, 1, 1, 0, 0, 0)
+    return max((t.year, t.month, t.day, t.hour, t.minute, t.second), (1980, 1, 1, 0, 0, 0))
+
+
+def _entry(name: str, when: tuple) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(name, date_time=when)
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.external_attr = 0o644 << 16
+    return info
 
 
 @dataclass
