@@ -155,3 +155,16 @@ def test_same_evidence_input_gives_the_same_zip_bytes(monkeypatch):
     stamps = {i.date_time for i in zipfile.ZipFile(io.BytesIO(first)).infolist()}
     assert stamps == {(2025, 12, 1, 8, 30, 16)}
     assert evidence.verify(first, b"k" * 32).ok
+
+
+def test_analyst_cannot_map_a_guessed_clear_id_to_its_pseudonym(env):  # noqa: F811
+    p = env["service"].pseudo
+    before = len(env["store"].audit_rows(limit=100_000))
+    status, _, body = get(env["url"] + "/api/rumours/jn-1/accounts/hub/trace", env["tok"]["analyst"])
+    assert status == 403 and p("hub").encode() not in body
+    row = env["store"].audit_rows(limit=1)[0]  # the attempt is on record
+    assert len(env["store"].audit_rows(limit=100_000)) == before + 1
+    assert (row["action"], row["status"], orjson.loads(row["params"])["account_id"]) == ("trace_account", 403, "hub")
+    # the pseudonym still works for the analyst, and the clear id for the liaison
+    assert get(env["url"] + f"/api/rumours/jn-1/accounts/{p('hub')}/trace", env["tok"]["analyst"])[0] == 200
+    assert get(env["url"] + "/api/rumours/jn-1/accounts/hub/trace", env["tok"]["liaison"], case="C-R5")[0] == 200

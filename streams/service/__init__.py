@@ -20,8 +20,9 @@ ClickHouse). Modules:
 Roles (see ``access.PERMISSIONS``):
 
 ========  ===========================================================================
-analyst   dashboard data, rumour list, traces with pseudonymised account ids; X-Case-Id optional;
-          submit reports; change a rumour's handling status
+analyst   dashboard data, rumour list, traces with pseudonymised account ids (an account is
+          traced by its pseudonym only: a clear id would reveal its pseudonym); X-Case-Id
+          optional; submit reports; change a rumour's handling status
 liaison   the same views with account ids in clear (X-Case-Id mandatory) and evidence packages;
           submit reports; no status changes (police trace, the centre decides the handling)
 admin     everything a liaison may do, plus the audit log and status changes

@@ -279,6 +279,10 @@ class Service(SiteHandlers, GovernanceHandlers):
         return await self._trace(principal, request, ctx, event_id=params["event_id"])
 
     async def _r_trace_account(self, principal, params, request, ctx):
+        if not principal.may("clear") and not self.pseudo.looks_like(params["account_id"]):
+            # A clear id in, its pseudonym out: a role without clear identities could map any
+            # guessed id to its pseudonym and so re-identify every pseudonym on the dashboard.
+            raise Refused(403, f"role {principal.role} traces accounts by pseudonym (psn_...) only")
         account = await self._run(self.views.account_for, ctx["rumour_id"], params["account_id"])
         if account is None:
             raise Refused(404, f"unknown account {params['account_id']!r}")
