@@ -168,3 +168,15 @@ def test_analyst_cannot_map_a_guessed_clear_id_to_its_pseudonym(env):  # noqa: F
     # the pseudonym still works for the analyst, and the clear id for the liaison
     assert get(env["url"] + f"/api/rumours/jn-1/accounts/{p('hub')}/trace", env["tok"]["analyst"])[0] == 200
     assert get(env["url"] + "/api/rumours/jn-1/accounts/hub/trace", env["tok"]["liaison"], case="C-R5")[0] == 200
+
+
+@pytest.mark.parametrize("path,who", [("/api/rumours/jn-1/trace", "liaison"),
+                                      ("/api/rumours/jn-1/evidence?case=C-R6", "liaison"),
+                                      ("/api/rumours/jn-1/tree", "analyst"), ("/api/me", "analyst"),
+                                      ("/api/rumours/nope/trace", "liaison")])
+def test_protected_answers_are_not_cacheable(env, path, who):  # noqa: F811
+    status, headers, _ = get(env["url"] + path, env["tok"][who], case="C-R6")
+    assert status in (200, 404)
+    assert "no-store" in headers.get("Cache-Control", "")
+    # the open page's script may still be cached as before
+    assert "no-store" not in get(env["url"] + "/static/app.js")[1].get("Cache-Control", "")

@@ -149,6 +149,10 @@ class Service(SiteHandlers, GovernanceHandlers):
             response = _error(500, "internal error")
         for k, v in _SECURITY_HEADERS.items():
             response.headers.setdefault(k, v)
+        if route.action is not None:
+            # Token-protected answers (clear ids, evidence packages) must not be kept in a
+            # browser's or proxy's cache, where they outlive the token and the audit trail.
+            response.headers["Cache-Control"] = "no-store"
         return self._count(route.name, response)
 
     def _count(self, name: str, response: web.Response) -> web.Response:
