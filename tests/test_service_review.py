@@ -145,8 +145,10 @@ def test_same_evidence_input_gives_the_same_zip_bytes(monkeypatch):
     from streams.service import evidence
 
     meta = {"case_id": "EV-R", "generated_at": "2025-12-01T08:30:16Z",  # zip times: 2 s steps
-            "generated_by": {"token_id": "0123456789ab", "name": "l", "role": "liaison", "jurisdiction": "370000"}}
-    trace = {"rumour_id": "r", "events": 1, "origins": [], "confidence_method": "m", "chains": [], "cutoff": []}
+            "generated_by": {"token_id": "0123456789ab", "name": "l", "role": "liaison",
+                             "jurisdiction": "370000"}}
+    trace = {"rumour_id": "r", "events": 1, "origins": [], "confidence_method": "m", "chains": [],
+             "cutoff": []}
     first, digest = evidence.build(meta, trace, b"k" * 32)
     later = time.time() + 7 * 3600 + 3  # another hour and second on the server's clock
     monkeypatch.setattr(time, "time", lambda: later)
@@ -164,10 +166,12 @@ def test_analyst_cannot_map_a_guessed_clear_id_to_its_pseudonym(env):  # noqa: F
     assert status == 403 and p("hub").encode() not in body
     row = env["store"].audit_rows(limit=1)[0]  # the attempt is on record
     assert len(env["store"].audit_rows(limit=100_000)) == before + 1
-    assert (row["action"], row["status"], orjson.loads(row["params"])["account_id"]) == ("trace_account", 403, "hub")
+    assert (row["action"], row["status"]) == ("trace_account", 403)
+    assert orjson.loads(row["params"])["account_id"] == "hub"
     # the pseudonym still works for the analyst, and the clear id for the liaison
     assert get(env["url"] + f"/api/rumours/jn-1/accounts/{p('hub')}/trace", env["tok"]["analyst"])[0] == 200
-    assert get(env["url"] + "/api/rumours/jn-1/accounts/hub/trace", env["tok"]["liaison"], case="C-R5")[0] == 200
+    status, _, _ = get(env["url"] + "/api/rumours/jn-1/accounts/hub/trace", env["tok"]["liaison"], case="C-R5")
+    assert status == 200
 
 
 @pytest.mark.parametrize("path,who", [("/api/rumours/jn-1/trace", "liaison"),

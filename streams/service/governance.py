@@ -9,9 +9,9 @@ statuses from the others and from before a restart. Store reads are cached for
 
 Identities: reporters are members of the public; they are pseudonymised for roles without the
 ``clear`` permission, in a domain of their own (a reporter name is whatever a report says, so
-account pseudonyms there would let anyone learn an account's pseudonym by reporting its id). Alerts carry the trace of their rumour: the dashboard
-route is not audited, so its account ids are always pseudonymised (clear ids leave only through
-the audited trace routes).
+account pseudonyms there would let anyone learn an account's pseudonym by reporting its id).
+Alerts carry the trace of their rumour: the dashboard route is not audited, so its account ids
+are always pseudonymised (clear ids leave only through the audited trace routes).
 """
 from __future__ import annotations
 
