@@ -184,3 +184,26 @@ def test_protected_answers_are_not_cacheable(env, path, who):  # noqa: F811
     assert "no-store" in headers.get("Cache-Control", "")
     # the open page's script may still be cached as before
     assert "no-store" not in get(env["url"] + "/static/app.js")[1].get("Cache-Control", "")
+
+
+def test_verify_does_not_unpack_a_zip_bomb(env, package, tmp_path):  # noqa: F811
+    import tracemalloc
+    import zipfile
+
+    path = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in _members(package[0]).items():
+            if name != "evidence.json":
+                z.writestr(name, data)
+        with z.open("evidence.json", "w") as fh:  # 300 MB of zeros, ~300 KB packed
+            block = b"\0" * (1 << 20)
+            for _ in range(300):
+                fh.write(block)
+    tracemalloc.start()
+    try:
+        code, err = _verify(env, path.read_bytes(), tmp_path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert code == 1 and "evidence.json" in err
+    assert peak < 64 << 20, peak

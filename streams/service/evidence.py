@@ -36,6 +36,8 @@ FORMAT = "rumour-trace evidence v1"
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 MANIFEST = "manifest.json"
 FILES = ("evidence.json", "chain.csv", "report.html")
+# Largest member verify reads: a package holds one trace (at most 1000 cut-off chains), megabytes.
+MEMBER_MAX = 256 << 20
 
 
 def listing(files: dict) -> bytes:
@@ -203,6 +205,12 @@ def verify(data: bytes, key: bytes | None = None, expected_digest: str | None = 
         names = [i.filename for i in z.infolist()]
         if len(set(names)) != len(names):
             v.problems.append("the zip holds two entries with the same name")
+            return v
+        # Read nothing of a member that would unpack huge (a zip bomb sent as "evidence").
+        big = [i.filename for i in z.infolist() if i.file_size > MEMBER_MAX]
+        if big:
+            v.problems.append(f"{', '.join(big)}: over {MEMBER_MAX} bytes unpacked, not a package "
+                              "of this service")
             return v
         manifest = orjson.loads(z.read(MANIFEST))
         files = manifest["files"]
