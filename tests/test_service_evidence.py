@@ -109,7 +109,8 @@ def test_replaced_manifest_fails(env, package, tmp_path):  # noqa: F811
     code, err = _verify(env, _zip(m), tmp_path)
     assert code == 1 and "signature" in err
     # without the key, the digest recorded in the audit log still catches it
-    code, err = _verify(env, _zip(m), tmp_path, "--key-file", str(tmp_path / "none"), "--digest", package[1])
+    code, err = _verify(env, _zip(m), tmp_path, "--tokens-file", str(tmp_path / "nokey" / "tokens.json"),
+                        "--digest", package[1])
     assert code == 1 and "expected" in err
     # a manifest signed with another key fails too
     m["manifest.json"] = orjson.loads(m["manifest.json"]) and orjson.dumps(

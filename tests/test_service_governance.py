@@ -299,10 +299,10 @@ def test_report_over_http_is_linked_to_its_rumour(env):
     assert [r["reporter"] for r in reports["reports"]] == ["citizen-1"]
     assert reports["reports"][0]["post_id"] == "qd-1-e1"
     assert reports["reports"][0]["source"] == "http:" + token_id(tok["huangdao"])
-    # analysts see reporters pseudonymised, like accounts
+    # analysts see reporters pseudonymised (reporters have their own pseudonyms)
     p = env["service"].pseudo
     reports = orjson.loads(get(url + "/api/rumours/qd-1/reports", tok["analyst"])[2])
-    assert [r["reporter"] for r in reports["reports"]] == [p("citizen-1")]
+    assert [r["reporter"] for r in reports["reports"]] == [p.reporter("citizen-1")] != [p("citizen-1")]
     # the first linked report opens the case: status "received" by the intake
     status_of = orjson.loads(get(url + "/api/rumours/qd-1/status", tok["analyst"])[2])
     assert [(h["status"], h["changed_by"]) for h in status_of["history"]] == [("received", "system:intake")]

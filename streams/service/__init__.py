@@ -20,8 +20,9 @@ ClickHouse). Modules:
 Roles (see ``access.PERMISSIONS``):
 
 ========  ===========================================================================
-analyst   dashboard data, rumour list, traces with pseudonymised account ids; X-Case-Id optional;
-          submit reports; change a rumour's handling status
+analyst   dashboard data, rumour list, traces with pseudonymised account ids (an account is
+          traced by its pseudonym only: a clear id would reveal its pseudonym); X-Case-Id
+          optional; submit reports; change a rumour's handling status
 liaison   the same views with account ids in clear (X-Case-Id mandatory) and evidence packages;
           submit reports; no status changes (police trace, the centre decides the handling)
 admin     everything a liaison may do, plus the audit log and status changes
@@ -51,7 +52,8 @@ The governance loop (:mod:`streams.governance`; served when a hub is attached, e
   anywhere: the answer names the linked rumour only when the token's jurisdiction covers it
   (``linked_outside_jurisdiction`` otherwise). Not audited (public intake, stored in full).
 - ``GET /api/rumours/{id}/reports`` and ``/status``: any role with jurisdiction over the rumour;
-  reporters are pseudonymised like accounts for roles without clear identities.
+  reporters are pseudonymised for roles without clear identities (not with the accounts'
+  pseudonyms: a reporter name is free text, so it would reveal any account's pseudonym).
 - ``POST /api/rumours/{id}/status``: analyst and admin with jurisdiction over the rumour; body
   ``{"status", "note"}`` only: ``changed_by`` is the token (``name (id)``), a body that names
   someone is refused (400). Audited like a trace (one row, whatever the outcome), no case needed.

@@ -145,7 +145,8 @@ def evidence_main(argv) -> int:
 
     p = argparse.ArgumentParser(prog="rumour evidence", description="Evidence packages.")
     sub = p.add_subparsers(dest="cmd", required=True)
-    v = sub.add_parser("verify", help="exit 0 for an intact package, 1 for a tampered one")
+    v = sub.add_parser("verify", help="exit 0 for an intact package (signature or --digest checked), "
+                       "1 for a tampered one, 3 when neither the key nor --digest is available")
     v.add_argument("file")
     v.add_argument("--digest", default=None, help="the evidence digest recorded in the audit log")
     v.add_argument("--key-file", default=None,
@@ -157,11 +158,25 @@ def evidence_main(argv) -> int:
     except OSError as exc:
         print(f"rumour evidence: cannot read {args.file}: {exc}", file=sys.stderr)
         return 2
-    key_path = Path(args.key_file) if args.key_file else key_file(tokens_file(args.tokens_file), EVIDENCE_KEY)
-    key = key_path.read_bytes() if key_path.exists() else None
+    if args.key_file:
+        # A key named on the command line must be read: a typo must not drop the signature check.
+        try:
+            key = Path(args.key_file).read_bytes()
+        except OSError as exc:
+            print(f"rumour evidence: cannot read the key {args.key_file}: {exc}", file=sys.stderr)
+            return 2
+    else:
+        key_path = key_file(tokens_file(args.tokens_file), EVIDENCE_KEY)
+        key = key_path.read_bytes() if key_path.exists() else None
     verdict = evidence.verify(data, key, args.digest)
     for note in verdict.notes:
         print(f"note: {note}", file=sys.stderr)
+    if verdict.ok and key is None and args.digest is None:
+        # Hashes alone prove nothing: anyone can rewrite a manifest to match altered files.
+        print(f"UNVERIFIED: {args.file}: its files match its manifest, but nothing authenticates the "
+              "manifest; give the evidence key (--key-file) or the digest from the audit log (--digest)",
+              file=sys.stderr)
+        return 3
     if verdict.ok:
         print(f"OK: {args.file} is intact; evidence digest {verdict.digest}")
         return 0

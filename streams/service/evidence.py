@@ -4,7 +4,8 @@ A package is a zip with:
 
 - ``evidence.json``: case number, who generated it and when, the rumour's trace in clear
   (origins with confidence, chains of evidence, cut-off candidates);
-- ``chain.csv``: every hop of every chain (UTF-8 with BOM so spreadsheet tools show Chinese);
+- ``chain.csv``: every hop of every chain (UTF-8 with BOM so spreadsheet tools show Chinese; a
+  cell that starts like a formula, ``= + - @``, is prefixed with ``'``: see :func:`csv_cell`);
 - ``report.html``: a printable report with bilingual (zh-CN / English) headings;
 - ``manifest.json``: SHA-256 of each file above, the evidence digest and its signature.
 
@@ -12,9 +13,10 @@ The evidence digest is the SHA-256 of the ``sha256sum``-style listing of the fil
 (``<hex>  <name>\\n`` sorted by name), so ``sha256sum -c`` style checks work by hand too. The
 manifest is signed with HMAC-SHA256 under the service's evidence key (``evidence.key`` beside the
 tokens file): a tampered file fails its hash, and a manifest rewritten to match tampered files
-fails the signature. The digest is also recorded in the audit log and sent in the
-``X-Evidence-Digest`` header, so a package can be checked against the log without the key
-(``rumour evidence verify FILE --digest HEX``).
+fails the signature; the manifest's case number, rumour, time and format, which the signature
+does not cover, must equal those in ``evidence.json``. The digest is also recorded in the audit
+log and sent in the ``X-Evidence-Digest`` header, so a package can be checked against the log
+without the key (``rumour evidence verify FILE --digest HEX``).
 """
 from __future__ import annotations
 
@@ -23,14 +25,19 @@ import hashlib
 import hmac
 import html
 import io
+import re
 import zipfile
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
 import orjson
 
 FORMAT = "rumour-trace evidence v1"
+_HEX64 = re.compile(r"[0-9a-f]{64}")
 MANIFEST = "manifest.json"
 FILES = ("evidence.json", "chain.csv", "report.html")
+# Largest member verify reads: a package holds one trace (at most 1000 cut-off chains), megabytes.
+MEMBER_MAX = 256 << 20
 
 
 def listing(files: dict) -> bytes:
@@ -54,6 +61,21 @@ def _key_id(key: bytes) -> str:
     return hashlib.sha256(b"rumour-trace evidence key id:" + key).hexdigest()[:12]
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value) -> str:
+    """A text cell that a spreadsheet shows as text: ids and regions come from the platforms
+    (any string), and one starting like a formula (``=HYPERLINK(...)``) would run when the
+    package is opened in a spreadsheet, so it gets a leading ``'`` (OWASP CSV injection).
+
+    >>> csv_cell("=1+1"), csv_cell("weibo:42"), csv_cell(None)
+    ("'=1+1", 'weibo:42', '')
+    """
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
 def chain_csv(trace: dict) -> bytes:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")
@@ -61,8 +83,8 @@ def chain_csv(trace: dict) -> bytes:
                 "text_sha256", "observed"])
     for ci, chain in enumerate(trace["chains"], 1):
         for hi, h in enumerate(chain["hops"], 1):
-            w.writerow([ci, hi, h["event_id"] or "", h["account_id"] or "", h["ts"] or "",
-                        h["platform"] or "", h["region"] or "", h["text_sha256"] or "",
+            w.writerow([ci, hi, csv_cell(h["event_id"]), csv_cell(h["account_id"]), h["ts"] or "",
+                        csv_cell(h["platform"]), csv_cell(h["region"]), h["text_sha256"] or "",
                         "true" if h["observed"] else "false"])
     return ("\ufeff" + buf.getvalue()).encode("utf-8")
 
@@ -137,11 +159,33 @@ def build(meta: dict, trace: dict, key: bytes) -> tuple[bytes, str]:
         "signature": {"alg": "HMAC-SHA256", "key_id": _key_id(key), "value": _sign(key, digest)},
     }, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
     buf = io.BytesIO()
+    when = _zip_time(meta["generated_at"])
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
         for name in FILES:
-            z.writestr(name, contents[name])
-        z.writestr(MANIFEST, manifest)
+            z.writestr(_entry(name, when), contents[name])
+        z.writestr(_entry(MANIFEST, when), manifest)
     return buf.getvalue(), digest
+
+
+def _zip_time(generated_at: str) -> tuple:
+    """The entries' time: the package's own ``generated_at`` (UTC), not the server's local clock
+    at zipping, so the same input gives the same zip bytes.
+
+    >>> _zip_time("2025-12-01T08:30:15Z"), _zip_time("garbled")
+    ((2025, 12, 1, 8, 30, 15), (1980, 1, 1, 0, 0, 0))
+    """
+    try:
+        t = datetime.fromisoformat(str(generated_at).replace("Z", "+00:00")).astimezone(timezone.utc)
+    except ValueError:
+        return (1980, 1, 1, 0, 0, 0)
+    return max((t.year, t.month, t.day, t.hour, t.minute, t.second), (1980, 1, 1, 0, 0, 0))
+
+
+def _entry(name: str, when: tuple) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(name, date_time=when)
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.external_attr = 0o644 << 16
+    return info
 
 
 @dataclass
@@ -162,9 +206,21 @@ def verify(data: bytes, key: bytes | None = None, expected_digest: str | None = 
         if len(set(names)) != len(names):
             v.problems.append("the zip holds two entries with the same name")
             return v
+        # Read nothing of a member that would unpack huge (a zip bomb sent as "evidence").
+        big = [i.filename for i in z.infolist() if i.file_size > MEMBER_MAX]
+        if big:
+            v.problems.append(f"{', '.join(big)}: over {MEMBER_MAX} bytes unpacked, not a package "
+                              "of this service")
+            return v
         manifest = orjson.loads(z.read(MANIFEST))
         files = manifest["files"]
         recorded = manifest["evidence_sha256"]
+        # A crafted manifest must give a verdict, not a crash: names -> 64 hex digits only.
+        if not isinstance(files, dict) or not all(
+                isinstance(h, str) and _HEX64.fullmatch(h) for h in files.values()):
+            raise ValueError("manifest: files must map each name to a SHA-256 hex digest")
+        if not isinstance(manifest.get("signature") or {}, dict):
+            raise ValueError("manifest: signature must be an object")
     except Exception as exc:  # any damage to the zip or the manifest means "not intact"
         v.problems.append(f"not a readable evidence package ({type(exc).__name__}: {exc})")
         return v
@@ -181,6 +237,7 @@ def verify(data: bytes, key: bytes | None = None, expected_digest: str | None = 
             continue
         if actual != files[name]:
             v.problems.append(f"{name}: SHA-256 {actual} does not match the manifest ({files[name]})")
+    _check_manifest_fields(z, manifest, files, v)
     digest = evidence_digest(files) if isinstance(files, dict) else None
     v.digest = digest
     if digest != recorded:
@@ -199,3 +256,22 @@ def verify(data: bytes, key: bytes | None = None, expected_digest: str | None = 
         v.problems.append(f"evidence digest {digest} is not the expected {expected_digest}")
     v.ok = not v.problems
     return v
+
+
+def _check_manifest_fields(z, manifest: dict, files: dict, v: Verdict) -> None:
+    """The signature covers the digest only, so the manifest's own case number, rumour, time and
+    format must equal those of ``evidence.json`` (whose hash the digest covers)."""
+    try:
+        data = z.read("evidence.json")
+        if hashlib.sha256(data).hexdigest() != files.get("evidence.json"):
+            return  # already reported as a hash mismatch or a missing file
+        ev = orjson.loads(data)
+        signed = {"format": ev.get("format"), "case_id": ev.get("case_id"),
+                  "rumour_id": (ev.get("trace") or {}).get("rumour_id"),
+                  "generated_at": ev.get("generated_at")}
+    except Exception:  # evidence.json missing or unreadable: reported by the checks above
+        return
+    for name, value in signed.items():
+        if manifest.get(name) != value:
+            v.problems.append(f"manifest.json: {name} {manifest.get(name)!r} differs from "
+                              f"evidence.json ({value!r})")

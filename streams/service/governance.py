@@ -7,10 +7,11 @@ every worker wrote. Reads merge both, so a dashboard served by one worker also s
 statuses from the others and from before a restart. Store reads are cached for
 ``cache_seconds`` (the dashboard polls every 2 s).
 
-Identities: reporters are members of the public; they are pseudonymised like account ids for
-roles without the ``clear`` permission. Alerts carry the trace of their rumour: the dashboard
-route is not audited, so its account ids are always pseudonymised (clear ids leave only through
-the audited trace routes).
+Identities: reporters are members of the public; they are pseudonymised for roles without the
+``clear`` permission, in a domain of their own (a reporter name is whatever a report says, so
+account pseudonyms there would let anyone learn an account's pseudonym by reporting its id).
+Alerts carry the trace of their rumour: the dashboard route is not audited, so its account ids
+are always pseudonymised (clear ids leave only through the audited trace routes).
 """
 from __future__ import annotations
 
@@ -136,7 +137,7 @@ class GovernanceViews:
                 rows[r["report_id"]] = r
         for r in self.hub.desk.reports_of(rumour_id):
             rows[r["report_id"]] = r
-        name = (lambda a: a) if clear else self.pseudo
+        name = (lambda a: a) if clear else self.pseudo.reporter
         out = []
         for r in sorted(rows.values(), key=lambda r: (r["report_ms"], r["report_id"])):
             out.append({

@@ -149,6 +149,10 @@ class Service(SiteHandlers, GovernanceHandlers):
             response = _error(500, "internal error")
         for k, v in _SECURITY_HEADERS.items():
             response.headers.setdefault(k, v)
+        if route.action is not None:
+            # Token-protected answers (clear ids, evidence packages) must not be kept in a
+            # browser's or proxy's cache, where they outlive the token and the audit trail.
+            response.headers["Cache-Control"] = "no-store"
         return self._count(route.name, response)
 
     def _count(self, name: str, response: web.Response) -> web.Response:
@@ -177,6 +181,9 @@ class Service(SiteHandlers, GovernanceHandlers):
             response, digest = _error(exc.status, str(exc)), ""
         except ApiError as exc:
             response, digest = _error(exc.status, str(exc)), ""
+        except Exception:  # a bug or a store failure: still one audit row (status 500)
+            log.exception("%s failed", route.name)
+            response, digest = _error(500, "internal error"), ""
         if route.audited:
             row = audit.row(principal, route.name, ctx["rumour_id"], ctx["case_id"], ctx["params"],
                             response.status, digest, request.remote or "")
@@ -191,7 +198,11 @@ class Service(SiteHandlers, GovernanceHandlers):
     async def _authorised(self, route, params, request, ctx) -> web.Response:
         principal = ctx["principal"]
         query = request.query
-        ctx["params"] = {k: v[:200] for k, v in list(query.items())[:10]}
+        # The audit row records the parameters the answer used: each declared one in full and
+        # at its first occurrence (what query.get reads), then up to 10 others for context.
+        declared = {n: query.get(n) for n, _, _ in route.query if n in query}
+        extra = [(k, v[:200]) for k, v in query.items() if k not in declared]
+        ctx["params"] = dict(extra[:10]) | declared
         if not principal.may(route.action):
             raise Refused(403, f"role {principal.role} may not use {route.name}")
         if route.governance and self.gov is None:
@@ -272,6 +283,10 @@ class Service(SiteHandlers, GovernanceHandlers):
         return await self._trace(principal, request, ctx, event_id=params["event_id"])
 
     async def _r_trace_account(self, principal, params, request, ctx):
+        if not principal.may("clear") and not self.pseudo.looks_like(params["account_id"]):
+            # A clear id in, its pseudonym out: a role without clear identities could map any
+            # guessed id to its pseudonym and so re-identify every pseudonym on the dashboard.
+            raise Refused(403, f"role {principal.role} traces accounts by pseudonym (psn_...) only")
         account = await self._run(self.views.account_for, ctx["rumour_id"], params["account_id"])
         if account is None:
             raise Refused(404, f"unknown account {params['account_id']!r}")

@@ -32,7 +32,8 @@ def key_file(tokens: Path, name: str) -> Path:
 
 
 def load_or_create_key(path: Path, nbytes: int = 32) -> bytes:
-    """Read a secret key, creating it (mode 0600, from the OS CSPRNG) on first use."""
+    """Read a secret key, creating it (mode 0600, from the OS CSPRNG) on first use; a key file
+    shorter than 16 bytes is refused (ValueError)."""
     import secrets
 
     path = Path(path)
@@ -55,4 +56,10 @@ def load_or_create_key(path: Path, nbytes: int = 32) -> bytes:
         pass
     finally:
         os.unlink(tmp)
-    return path.read_bytes()
+    key = path.read_bytes()
+    if len(key) < 16:
+        # link() kept a short file already there (emptied, truncated): signing or hashing with
+        # it would let anyone forge signatures or reverse pseudonyms, so refuse to start.
+        raise ValueError(f"{path}: a key of at least 16 bytes is expected, found {len(key)}; "
+                         "restore it from a backup (remove it only if nothing was signed with it)")
+    return key

@@ -48,6 +48,17 @@ class Pseudonymiser:
             out = self._cache[account_id] = PREFIX + mac[:16]
         return out
 
+    def reporter(self, name: str | None) -> str | None:
+        """A public reporter's pseudonym, in a domain of its own: reports are submitted with any
+        reporter name, so with account pseudonyms a report naming an account id would reveal
+        that account's pseudonym.
+
+        >>> p = Pseudonymiser(b"k" * 32)
+        >>> p.reporter("weibo:42") == p.reporter("weibo:42"), p.reporter("weibo:42") == p("weibo:42")
+        (True, False)
+        """
+        return None if name is None else self("reporter:" + name)
+
     @staticmethod
     def looks_like(value: str) -> bool:
         return bool(_RE.match(value or ""))

@@ -67,7 +67,8 @@ ROUTES = (
           "Trace one event: its chain of evidence back to the origin", action="trace",
           audited=True, rumour_scoped=True, case=True, query=(_K,), headers=(_CASE,)),
     Route("trace_account", "/api/rumours/{rumour_id}/accounts/{account_id}/trace",
-          "Trace one account (id in clear or its pseudonym): a chain per share of the account",
+          "Trace one account (its pseudonym; roles that see identities in clear may give the id "
+          "in clear): a chain per share of the account",
           action="trace", audited=True, rumour_scoped=True, case=True, query=(_K,), headers=(_CASE,)),
     Route("evidence", "/api/rumours/{rumour_id}/evidence", "The evidence package of a case (zip: "
           "JSON, CSV, printable HTML report, manifest with SHA-256 digests)", action="evidence",

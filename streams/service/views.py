@@ -266,7 +266,9 @@ class Views:
                 scope = {"kind": "account", "id": account_id}
                 chains = graph.account_chains(account_id)[:100]
                 if not chains:
-                    raise NotFound(f"account {account_id!r}")
+                    # Named as the caller may see it: an analyst's pseudonym resolves to the
+                    # clear id (a debunker, a parent-only account), which must not leak here.
+                    raise NotFound(f"account {(account_id if clear else self.pseudo(account_id))!r}")
             else:
                 scope = {"kind": "rumour", "id": rumour_id}
                 # Evidence for a rumour: how each cut-off candidate got it from an origin.

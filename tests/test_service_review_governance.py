@@ -1,0 +1,41 @@
+"""Defects found by the session-8 review in the governance routes (each test failed before its
+fix). Shares the module server of tests/test_service_governance.py."""
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from tests.service_helpers import get
+from tests.test_service_governance import env, post  # noqa: F401  (the module's server fixture)
+
+
+def test_a_report_cannot_reveal_an_accounts_pseudonym(env):  # noqa: F811
+    # An analyst reports jn-1's source post naming the account "hub" as reporter, then reads
+    # the rumour's reports: with account pseudonyms the reporter column would be p("hub").
+    url, tok, p = env["url"], env["tok"], env["service"].pseudo
+    status, body = post(url + "/api/reports", tok["analyst"], {"reporter": "hub", "post_id": "jn-1-e0"})
+    assert status in (200, 201) and orjson.loads(body)["rumour_id"] == "jn-1"
+    answer = orjson.loads(get(url + "/api/rumours/jn-1/reports", tok["analyst"])[2])
+    shown = [r["reporter"] for r in answer["reports"]]
+    assert p("hub") not in shown and "hub" not in shown
+    assert all(p.looks_like(r) for r in shown) and p.reporter("hub") in shown
+    answer = orjson.loads(get(url + "/api/rumours/jn-1/reports", tok["liaison"])[2])
+    clear = [r["reporter"] for r in answer["reports"]]
+    assert "hub" in clear
+
+
+@pytest.mark.xfail(strict=True, reason="the hub applies a status change before the service can "
+                   "write its audit row; a fix needs a dry run or a given change time in "
+                   "streams/governance/hub.py + reports.py (not this review's files)")
+def test_no_status_change_without_its_audit_row(env, monkeypatch):  # noqa: F811
+    def broken(rows):
+        raise RuntimeError("audit log down")
+
+    url, tok = env["url"], env["tok"]
+    before = orjson.loads(get(url + "/api/rumours/jn-1/status", tok["analyst"])[2])["history"]
+    monkeypatch.setattr(env["store"], "write_audit", broken)
+    status, body = post(url + "/api/rumours/jn-1/status", tok["analyst"], {"status": "handled"})
+    assert status == 503  # the caller is told nothing happened ...
+    monkeypatch.undo()
+    after = orjson.loads(get(url + "/api/rumours/jn-1/status", tok["analyst"])[2])["history"]
+    assert after == before  # ... so nothing may have happened
