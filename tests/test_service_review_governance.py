@@ -3,7 +3,6 @@ fix). Shares the module server of tests/test_service_governance.py."""
 from __future__ import annotations
 
 import orjson
-import pytest
 
 from tests.service_helpers import get
 from tests.test_service_governance import env, post  # noqa: F401  (the module's server fixture)
@@ -24,9 +23,6 @@ def test_a_report_cannot_reveal_an_accounts_pseudonym(env):  # noqa: F811
     assert "hub" in clear
 
 
-@pytest.mark.xfail(strict=True, reason="the hub applies a status change before the service can "
-                   "write its audit row; a fix needs a dry run or a given change time in "
-                   "streams/governance/hub.py + reports.py (not this review's files)")
 def test_no_status_change_without_its_audit_row(env, monkeypatch):  # noqa: F811
     def broken(rows):
         raise RuntimeError("audit log down")
@@ -39,3 +35,25 @@ def test_no_status_change_without_its_audit_row(env, monkeypatch):  # noqa: F811
     monkeypatch.undo()
     after = orjson.loads(get(url + "/api/rumours/jn-1/status", tok["analyst"])[2])["history"]
     assert after == before  # ... so nothing may have happened
+
+
+def test_a_change_that_fails_after_its_audit_row_is_audited_twice(env, monkeypatch):  # noqa: F811
+    # The row is written before the change; if the change then fails, a second row says so
+    # (the trail never shows a change as made when the caller was told it failed).
+    def broken(rows):
+        raise RuntimeError("status table down")
+
+    url, tok, store = env["url"], env["tok"], env["store"]
+    before = store.audit_rows(limit=100_000)
+    history = orjson.loads(get(url + "/api/rumours/jn-1/status", tok["analyst"])[2])["history"]
+    monkeypatch.setattr(env["hub"].desk.store, "append_status", broken)
+    status, _ = post(url + "/api/rumours/jn-1/status", tok["analyst"], {"status": "verified"})
+    monkeypatch.undo()
+    assert status == 500
+    rows = store.audit_rows(limit=100_000)
+    new = sorted((r for r in rows if r["audit_id"] not in {b["audit_id"] for b in before}),
+                 key=lambda r: r["ts_ms"])
+    assert [(r["action"], r["status"]) for r in new] == [("status_set", 201), ("status_set", 500)]
+    assert all('"verified"' in r["params"] for r in new)
+    # ... and the change the store refused is not shown as made either
+    assert orjson.loads(get(url + "/api/rumours/jn-1/status", tok["analyst"])[2])["history"] == history

@@ -37,6 +37,23 @@ MAX_FIELD = 256
 _POST_IN_LINK = re.compile(r"(\d{8,})")
 
 
+
+def status_error(rumour_id, status, by) -> str:
+    """Why a status change is refused ("" when it is valid)."""
+    if status not in STATUSES:
+        return f"status: expected one of {', '.join(STATUSES)}"
+    if not isinstance(by, str) or not by.strip() or len(by) > MAX_FIELD:
+        return "changed_by: required"
+    if not isinstance(rumour_id, str) or not rumour_id or len(rumour_id) > MAX_FIELD:
+        return "rumour_id: required"
+    return ""
+
+
+def status_row(rumour_id, status, by, note, at_ms) -> dict:
+    """The status-history row of a valid change (``by`` stripped, ``note`` cut to MAX_TEXT)."""
+    return {"rumour_id": rumour_id, "status": status, "changed_by": by.strip(),
+            "changed_ms": int(at_ms), "note": (note or "")[:MAX_TEXT]}
+
 class ReportError(ValueError):
     def __init__(self, message: str, status: int = 400):
         super().__init__(message)
@@ -178,8 +195,9 @@ class ReportDesk:
                 self._by_post.setdefault((rep["reporter"], rep["post_id"]), rep["report_id"])
             new_status = None
             if rep["rumour_id"] and self.latest_status(rep["rumour_id"]) is None:
-                new_status = self._append_status(rep["rumour_id"], "received", SYSTEM,
-                                                 f"first report {rep['report_id']}", rep["received_ms"])
+                new_status = status_row(rep["rumour_id"], "received", SYSTEM,
+                                        f"first report {rep['report_id']}", rep["received_ms"])
+                self.history.append(new_status)
         if self.store is not None:
             self.store.insert_reports([rep])
             if new_status is not None:
@@ -238,23 +256,21 @@ class ReportDesk:
     def set_status(self, rumour_id: str, status: str, by: str, note: str = "",
                    at_ms: int | None = None) -> tuple[int, dict]:
         """Record a status change (any of :data:`STATUSES`); ``(http status, body)``."""
-        if status not in STATUSES:
-            return 400, {"error": f"status: expected one of {', '.join(STATUSES)}"}
-        if not isinstance(by, str) or not by.strip() or len(by) > MAX_FIELD:
-            return 400, {"error": "changed_by: required"}
-        if not isinstance(rumour_id, str) or not rumour_id or len(rumour_id) > MAX_FIELD:
-            return 400, {"error": "rumour_id: required"}
+        error = status_error(rumour_id, status, by)
+        if error:
+            return 400, {"error": error}
         at_ms = int(time.time() * 1000) if at_ms is None else int(at_ms)
-        with self._lock:
-            row = self._append_status(rumour_id, status, by.strip(), (note or "")[:MAX_TEXT], at_ms)
-        if self.store is not None:
+        row = status_row(rumour_id, status, by, note, at_ms)
+        if self.store is not None:  # first: a change the store refused is not shown as made
             self.store.append_status([row])
+        with self._lock:
+            self.history.append(row)
         return 201, self._status_answer(row)
 
-    def _append_status(self, rumour_id, status, by, note, at_ms) -> dict:
-        row = {"rumour_id": rumour_id, "status": status, "changed_by": by, "changed_ms": at_ms, "note": note}
-        self.history.append(row)
-        return row
+    def status_answer(self, rumour_id, status, by, note, at_ms) -> dict:
+        """The answer :meth:`set_status` gives for a valid change at ``at_ms``, without making
+        it (the service audits a change before it applies it)."""
+        return self._status_answer(status_row(rumour_id, status, by, note, at_ms))
 
     @staticmethod
     def _status_answer(row: dict) -> dict:

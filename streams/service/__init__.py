@@ -41,7 +41,8 @@ Choices (documented here because the acceptance checks rely on them):
 - Audit: every authenticated request to an audited route (the three traces, evidence, the
   audit log itself) writes exactly one row before the answer, with its status (so refusals
   with 400/403/404 are recorded too); a 401 writes none. If the row cannot be written the
-  answer is withheld (503).
+  answer is withheld (503). A status change (also audited) writes its row before the change is
+  made: no row, no change; a change that fails after its row gets a second row (500).
 - Origin confidence: see :data:`streams.service.views.CONFIDENCE_METHOD`.
 
 The governance loop (:mod:`streams.governance`; served when a hub is attached, else 503):

@@ -98,7 +98,10 @@ class GovernanceViews:
         return {"rumour_id": rumour_id, "status": _status_row(history[-1]) if history else None,
                 "history": [_status_row(r) for r in history], "statuses": list(STATUSES)}
 
-    def set_status(self, rumour_id: str, body, principal: Principal) -> tuple[int, dict]:
+    def set_status(self, rumour_id: str, body, principal: Principal, before_apply=None) -> tuple[int, dict]:
+        """Change a rumour's handling status. ``before_apply(http_status, answer)``, when given, is
+        called with the answer of a valid change before the change is made (the service writes
+        the audit row there: if that raises, nothing changes)."""
         if not isinstance(body, dict):
             return 400, {"error": "body: expected a JSON object"}
         extra = sorted(set(body) - STATUS_FIELDS)
@@ -111,7 +114,13 @@ class GovernanceViews:
         status = body.get("status")
         if not isinstance(status, str):
             return 400, {"error": "status: required"}
-        code, answer = self.hub.set_status(rumour_id, status, changed_by(principal), note)
+        by, at_ms = changed_by(principal), int(time.time() * 1000)
+        code, answer = self.hub.status_answer(rumour_id, status, by, note, at_ms)
+        if code != 201:
+            return code, answer
+        if before_apply is not None:
+            before_apply(code, answer)
+        code, answer = self.hub.set_status(rumour_id, status, by, note, at_ms)
         self._forget("statuses")
         return code, answer
 

@@ -60,7 +60,9 @@ class GovernanceHandlers:
         body = await read_json(request)
         if isinstance(body, dict):
             ctx["params"].update({k: str(v)[:200] for k, v in body.items() if k in ("status", "note")})
-        status, answer = await self._run(self.gov.set_status, ctx["rumour_id"], body, principal)
+        # Audited before it is applied: a change whose audit row cannot be written is not made.
+        status, answer = await self._run(self.gov.set_status, ctx["rumour_id"], body, principal,
+                                         ctx["audit_ahead"])
         return _json(answer, status)
 
     async def _r_alerts(self, principal, params, request, ctx):

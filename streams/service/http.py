@@ -9,7 +9,9 @@ Faust's default index page at ``/`` gives way to the dashboard).
 Order of checks on a protected route: token (401) -> role (403) -> parameters (400) -> rumour
 known (404) -> jurisdiction (403) -> case number (400) -> answer. Every authenticated request to
 an audited route writes exactly one audit row, whatever its outcome (the status is recorded);
-requests refused with 401 write none (there is nobody to record) and are logged instead.
+requests refused with 401 write none (there is nobody to record) and are logged instead. A route
+that changes state (a status change) writes its row *before* the change, so a change whose row
+cannot be written is not made (503); if the change then fails, a second row records that.
 """
 from __future__ import annotations
 
@@ -174,6 +176,20 @@ class Service(SiteHandlers, GovernanceHandlers):
             log.info("401 %s from %s", route.name, request.remote)
             return _error(401, "a valid bearer token is required")
         ctx = {"principal": principal, "rumour_id": "", "case_id": "", "params": {}}
+
+        def audit_row(status, digest):
+            return audit.row(principal, route.name, ctx["rumour_id"], ctx["case_id"], ctx["params"],
+                             status, digest, request.remote or "")
+
+        def audit_ahead(status, answer):
+            # A handler that changes state writes its row before the change (from its executor
+            # thread); the row below is then not written again unless the outcome differs.
+            digest = audit.body_digest(orjson.dumps(answer)) if status == 200 else ""  # as below
+            self.store.write_audit([audit_row(status, digest)])
+            self.audit_rows_written += 1
+            ctx["audited"] = (status, digest)
+
+        ctx["audit_ahead"] = audit_ahead
         try:
             response = await self._authorised(route, params, request, ctx)
             digest = ctx.get("digest") or (audit.body_digest(response.body) if response.status == 200 else "")
@@ -184,9 +200,8 @@ class Service(SiteHandlers, GovernanceHandlers):
         except Exception:  # a bug or a store failure: still one audit row (status 500)
             log.exception("%s failed", route.name)
             response, digest = _error(500, "internal error"), ""
-        if route.audited:
-            row = audit.row(principal, route.name, ctx["rumour_id"], ctx["case_id"], ctx["params"],
-                            response.status, digest, request.remote or "")
+        if route.audited and ctx.get("audited") != (response.status, digest):
+            row = audit_row(response.status, digest)
             try:
                 await self._run(self.store.write_audit, [row])
                 self.audit_rows_written += 1
