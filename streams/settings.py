@@ -74,6 +74,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("tokens_file", "", "RUMOUR_TOKENS_FILE",
             "API tokens (stored hashed) and, beside them, the pseudonym and evidence keys; empty means "
             "<project root>/.run/tokens.json. Every worker of a deployment must share it."),
+    Setting("token_days", 90, "RUMOUR_TOKEN_DAYS",
+            "Days until a token from `rumour token issue` expires, unless --expires-days or --expires "
+            "is given; 0: never. Tokens issued before expiries existed keep working (listed as never).",
+            int),
     Setting("data_dir", ".run/worker", "RUMOUR_DATA_DIR", "Faust's local data folder for the worker."),
     Setting("log_level", "info", "RUMOUR_LOG_LEVEL", "Log level: debug, info, warning, error."),
 )
@@ -105,6 +109,7 @@ class Settings:
     gc_collect_seconds: float
     batch_trace: str
     tokens_file: str
+    token_days: int
     data_dir: str
     log_level: str
 

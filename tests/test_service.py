@@ -332,6 +332,38 @@ def test_token_issued_while_running_works_without_restart(env):
     assert get(env["url"] + "/api/rumours", token)[0] == 401
 
 
+def test_an_expired_token_gets_the_revoked_tokens_401(env):
+    # The server's token store reads the clock it is given: move it, no sleeping.
+    from streams.service.tokens import TokenStore
+
+    tokens = env["service"].tokens
+    now = tokens.now_ms()
+    token, rec = TokenStore(env["tokens_path"]).issue("liaison", "370000", "short",
+                                                       expires_ms=now + 3_600_000)
+    status, _, body = get(env["url"] + "/api/me", token)
+    assert status == 200 and orjson.loads(body)["expires_at"] == expiry_text_by_hand(rec.expires_ms)
+    assert orjson.loads(get(env["url"] + "/api/me", env["tok"]["admin"])[2])["expires_at"] == "never"
+    before = audit_count(env)
+    real_clock = tokens.clock
+    tokens.clock = lambda: (now + 3_600_000) / 1000
+    try:
+        for path in ("/api/me", "/api/rumours", "/api/rumours/jn-1/trace"):
+            expired = get(env["url"] + path, token, case="C-9")
+            revoked = get(env["url"] + path, env["tok"]["revoked"], case="C-9")
+            assert expired[0] == revoked[0] == 401 and expired[2] == revoked[2], path
+            assert expired[1].get("WWW-Authenticate") == revoked[1].get("WWW-Authenticate")
+    finally:
+        tokens.clock = real_clock
+    assert audit_count(env) == before  # a 401 writes no row, expired or revoked
+    assert get(env["url"] + "/api/me", token)[0] == 200
+
+
+def expiry_text_by_hand(ms: int) -> str:
+    import datetime
+
+    return datetime.datetime.fromtimestamp(ms // 1000, datetime.UTC).isoformat().replace("+00:00", "Z")
+
+
 def test_metrics_text_format(env):
     body = get(env["url"] + "/metrics")[2].decode()
     assert "# TYPE rumour_http_requests_total counter" in body

@@ -5,7 +5,7 @@ files, aiohttp directly) and by the Faust worker (``streams/web.py``, against Ka
 ClickHouse). Modules:
 
 - ``paths``: where tokens and keys live (``RUMOUR_TOKENS_FILE``).
-- ``tokens``: hashed bearer tokens (issue, list, revoke), reloaded when the file changes.
+- ``tokens``: hashed bearer tokens (issue, list, revoke, expiry), reloaded when the file changes.
 - ``access``: roles, what each may do, jurisdiction codes.
 - ``pseudonym``: keyed pseudonyms of account ids for the analyst role.
 - ``views``: the answers (rumour list, detail, tree, traces with evidence chains).
@@ -33,6 +33,9 @@ Choices (documented here because the acceptance checks rely on them):
 - The page ``/`` and its assets, ``/openapi.json``, ``/healthz`` and ``/metrics`` are open; every
   ``/api/...`` route needs ``Authorization: Bearer <token>``. The page asks for the token and keeps
   it in ``sessionStorage`` (this tab only).
+- Tokens expire (``token_days`` setting, or ``rumour token issue --expires-days N | --expires
+  DATE``; 0 = never): an expired token is refused exactly like a revoked one (401, no audit row).
+  Records without an expiry (files written before expiries existed) never expire.
 - Every user sees only rumours with at least one share (any kind) in its jurisdiction; a
   rumour outside it gives 403 on every rumour route, an unknown one 404.
 - Dashboard routes (``/api/rumours``, ``/api/rumours/{id}``, ``/tree``) show pseudonyms for every

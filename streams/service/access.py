@@ -95,6 +95,7 @@ class Principal:
     name: str
     role: str
     jurisdiction: str
+    expires_ms: int | None = None  # when the token lapses (epoch ms); None: never
 
     def may(self, action: str) -> bool:
         return action in PERMISSIONS.get(self.role, ())

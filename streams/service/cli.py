@@ -101,7 +101,7 @@ async def _serve(pipeline, store, settings, tokens_path, replay_stats, hub=None)
 # -- token -------------------------------------------------------------------------------------
 def token_main(argv) -> int:
     from streams.service.access import ROLES
-    from streams.service.tokens import TokenStore
+    from streams.service.tokens import TokenStore, expiry_text
 
     p = argparse.ArgumentParser(prog="rumour token", description="Issue, list and revoke API tokens.")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -110,8 +110,15 @@ def token_main(argv) -> int:
     i.add_argument("--jurisdiction", required=True, help="6-digit division code (province PP0000, "
                    "city PPCC00, county PPCCXX, 000000 = whole country)")
     i.add_argument("--name", default=None)
+    lifetime = i.add_mutually_exclusive_group()
+    lifetime.add_argument("--expires-days", "--token-days", dest="expires_days", type=float, default=None,
+                          help="days until the token expires; 0 = never (default: the token_days "
+                          "setting, env RUMOUR_TOKEN_DAYS, 90)")
+    lifetime.add_argument("--expires", default=None, metavar="YYYY-MM-DD",
+                          help="last day (UTC) the token works: it expires at the end of that day")
     _tokens_arg(i)
-    ls = sub.add_parser("list", help="tokens without secrets, as JSON lines")
+    ls = sub.add_parser("list", help="tokens without secrets, as JSON lines: expiry (\"expires\", "
+                        "ISO UTC or \"never\"), \"expired\" and \"state\" (active, expired, revoked)")
     _tokens_arg(ls)
     r = sub.add_parser("revoke", help="revoke a token by id")
     r.add_argument("id")
@@ -120,14 +127,14 @@ def token_main(argv) -> int:
     store = TokenStore(tokens_file(args.tokens_file))
     try:
         if args.cmd == "issue":
-            token, rec = store.issue(args.role, args.jurisdiction, args.name)
+            token, rec = store.issue(args.role, args.jurisdiction, args.name, _expiry(args, store.now_ms()))
             print(token, flush=True)
-            print(f"issued token {rec.id} ({rec.name}, {rec.role}, {rec.jurisdiction}) in {store.path}",
-                  file=sys.stderr)
+            print(f"issued token {rec.id} ({rec.name}, {rec.role}, {rec.jurisdiction}, expires "
+                  f"{expiry_text(rec.expires_ms)}) in {store.path}", file=sys.stderr)
             return 0
         if args.cmd == "list":
-            for rec in store.list():
-                sys.stdout.buffer.write(orjson.dumps(rec.public()) + b"\n")
+            for entry in store.listing():
+                sys.stdout.buffer.write(orjson.dumps(entry) + b"\n")
             return 0
         if store.revoke(args.id):
             print(f"revoked {args.id}")
@@ -137,6 +144,18 @@ def token_main(argv) -> int:
     except ValueError as exc:
         print(f"rumour token: {exc}", file=sys.stderr)
         return 2
+
+
+def _expiry(args, now_ms: int) -> int | None:
+    """The expiry of a token being issued: --expires, else --expires-days, else the setting."""
+    from streams.service.tokens import expiry_ms
+    from streams.settings import Settings
+
+    if args.expires is not None:
+        return expiry_ms(now_ms, until=args.expires)
+    if args.expires_days is not None:
+        return expiry_ms(now_ms, days=args.expires_days)
+    return expiry_ms(now_ms, days=Settings.load().token_days)
 
 
 # -- evidence ----------------------------------------------------------------------------------

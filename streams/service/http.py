@@ -33,7 +33,7 @@ from streams.service.paths import EVIDENCE_KEY, PSEUDONYM_KEY, key_file, load_or
 from streams.service.pseudonym import Pseudonymiser
 from streams.service.routes import CASE_RE, find, split_path
 from streams.service.site import SiteHandlers
-from streams.service.tokens import TokenStore
+from streams.service.tokens import TokenStore, expiry_text
 from streams.service.views import NotFound, Views
 
 log = logging.getLogger(__name__)
@@ -257,6 +257,7 @@ class Service(SiteHandlers, GovernanceHandlers):
     async def _r_me(self, principal, params, request, ctx):
         return _json({"token_id": principal.token_id, "name": principal.name, "role": principal.role,
                       "jurisdiction": principal.jurisdiction,
+                      "expires_at": expiry_text(principal.expires_ms),
                       "clear_identities": principal.may("clear"),
                       "case_required": principal.may("case_required"),
                       "may_export": principal.may("evidence"), "may_audit": principal.may("audit"),

@@ -52,7 +52,7 @@ ROUTES = (
     Route("static", "/static/{name}", "Dashboard script and style", produces="application/javascript"),
     Route("vendor", "/vendor/{name}", "Apache ECharts, served from web/node_modules",
           produces="application/javascript"),
-    Route("me", "/api/me", "The caller's token: id, name, role, jurisdiction", action="list"),
+    Route("me", "/api/me", "The caller's token: id, name, role, jurisdiction, expiry", action="list"),
     Route("rumours", "/api/rumours", "Rumours with shares in the caller's jurisdiction: size, "
           "growth in the last hour, status, main province", action="list"),
     Route("rumour", "/api/rumours/{rumour_id}", "Dashboard data of one rumour: shares over time "

@@ -6,6 +6,11 @@ random salt and ``SHA-256(salt || secret)``, compared in constant time. The file
 written atomically (temp file + rename) under an exclusive lock, with mode 0600. The server
 re-reads it when its modification time or size changes, so a token issued or revoked while the
 server runs takes effect at the next request, without restart.
+
+A token may expire (``expires_ms``, epoch ms, UTC): from that instant it is refused exactly like a
+revoked one. Records written before expiries existed have no ``expires_ms`` and never expire
+(listed as ``never``); files of either form load. The clock is injectable (``clock``, seconds like
+:func:`time.time`) so tests move time without sleeping.
 """
 from __future__ import annotations
 
@@ -19,7 +24,8 @@ import secrets
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 from streams.service.access import ROLES, Principal, check_code
@@ -38,12 +44,69 @@ class TokenRecord:
     sha256: str
     created_ms: int
     revoked_ms: int | None = None
+    expires_ms: int | None = None  # None: never (every record written before expiries existed)
 
-    def public(self) -> dict:
-        """The record without its salt and hash (for listings)."""
+    def expired(self, now_ms: int) -> bool:
+        """Whether the token has lapsed at ``now_ms``.
+
+        >>> r = TokenRecord("0123456789ab", "n", "admin", "000000", "", "", 0, expires_ms=10)
+        >>> r.expired(9), r.expired(10)
+        (False, True)
+        """
+        return self.expires_ms is not None and now_ms >= self.expires_ms
+
+    def public(self, now_ms: int) -> dict:
+        """The record without its salt and hash (for listings), with its expiry and state."""
+        state = "revoked" if self.revoked_ms is not None else "expired" if self.expired(now_ms) else "active"
         return {"id": self.id, "name": self.name, "role": self.role,
                 "jurisdiction": self.jurisdiction, "created_ms": self.created_ms,
-                "revoked_ms": self.revoked_ms}
+                "revoked_ms": self.revoked_ms, "expires_ms": self.expires_ms,
+                "expires": expiry_text(self.expires_ms), "expired": self.expired(now_ms),
+                "state": state}
+
+
+_FIELDS = {f.name for f in fields(TokenRecord)}
+
+
+def expiry_text(expires_ms: int | None) -> str:
+    """An expiry for people: ISO 8601 UTC to the second, or ``never``.
+
+    >>> expiry_text(None), expiry_text(86_400_000)
+    ('never', '1970-01-02T00:00:00Z')
+    """
+    if expires_ms is None:
+        return "never"
+    return datetime.fromtimestamp(expires_ms / 1000, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def expiry_ms(now_ms: int, days: float | None = None, until: str | None = None) -> int | None:
+    """When a token issued at ``now_ms`` expires: after ``days`` (0 or None: never), or at the end
+    of the UTC day ``until`` (YYYY-MM-DD: the token works through that whole day). Not both.
+
+    >>> expiry_ms(0, days=2)
+    172800000
+    >>> expiry_text(expiry_ms(0, until="1970-01-03"))
+    '1970-01-04T00:00:00Z'
+    >>> expiry_ms(0, days=0) is None
+    True
+    """
+    if days is not None and until is not None:
+        raise ValueError("expiry: give a number of days or a date, not both")
+    if until is not None:
+        try:
+            day = date.fromisoformat(until)
+        except ValueError:
+            raise ValueError(f"expires: expected a date YYYY-MM-DD, got {until!r}") from None
+        end = datetime(day.year, day.month, day.day, tzinfo=timezone.utc) + timedelta(days=1)
+        end_ms = int(end.timestamp() * 1000)
+        if end_ms <= now_ms:
+            raise ValueError(f"expires: {until} is already over (UTC)")
+        return end_ms
+    if days is None or days == 0:
+        return None
+    if not days > 0:  # also refuses NaN
+        raise ValueError(f"expiry days: expected 0 (never) or more, got {days!r}")
+    return now_ms + int(days * 86_400_000)
 
 
 def _digest(salt: str, secret: str) -> str:
@@ -53,8 +116,9 @@ def _digest(salt: str, secret: str) -> str:
 class TokenStore:
     """The tokens file. Thread-safe; several processes may issue and revoke at once."""
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike, clock=time.time):
         self.path = Path(path)
+        self.clock = clock
         self._lock = threading.Lock()
         self._stamp = None
         self._records: dict[str, TokenRecord] = {}
@@ -65,7 +129,10 @@ class TokenStore:
             data = json.loads(self.path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             return {}
-        return {r["id"]: TokenRecord(**r) for r in data.get("tokens", [])}
+        # Fields this version does not know (a newer writer's) are left out rather than refused,
+        # and missing optional ones take their defaults: old files load.
+        return {r["id"]: TokenRecord(**{k: v for k, v in r.items() if k in _FIELDS})
+                for r in data.get("tokens", [])}
 
     def _current(self) -> dict[str, TokenRecord]:
         try:
@@ -103,14 +170,22 @@ class TokenStore:
         os.replace(tmp, self.path)
 
     # -- admin --------------------------------------------------------------------------
-    def issue(self, role: str, jurisdiction: str, name: str | None = None) -> tuple[str, TokenRecord]:
-        """Create a token; returns ``(token, record)``. The token is shown once, never stored."""
+    def now_ms(self) -> int:
+        return int(self.clock() * 1000)
+
+    def issue(self, role: str, jurisdiction: str, name: str | None = None,
+              expires_ms: int | None = None) -> tuple[str, TokenRecord]:
+        """Create a token; returns ``(token, record)``. The token is shown once, never stored.
+        ``expires_ms`` (see :func:`expiry_ms`): when it lapses; None: never."""
         if role not in ROLES:
             raise ValueError(f"role: expected one of {', '.join(ROLES)}, got {role!r}")
         check_code(jurisdiction)
         name = name or f"{role}-{jurisdiction}"
         if not _NAME_RE.match(name):
             raise ValueError("name: 1-64 letters, digits, spaces or . @ - _")
+        now = self.now_ms()
+        if expires_ms is not None and expires_ms <= now:
+            raise ValueError("expiry: the token would be expired already")
         with self._locked():
             records = self._read()
             token_id = secrets.token_hex(6)
@@ -119,7 +194,7 @@ class TokenStore:
             secret = secrets.token_urlsafe(32)
             salt = secrets.token_hex(16)
             rec = TokenRecord(token_id, name, role, jurisdiction, salt, _digest(salt, secret),
-                              int(time.time() * 1000))
+                              now, expires_ms=expires_ms)
             records[token_id] = rec
             self._write(records)
         return f"rt_{token_id}_{secret}", rec
@@ -131,24 +206,30 @@ class TokenStore:
             rec = records.get(token_id)
             if rec is None or rec.revoked_ms is not None:
                 return False
-            rec.revoked_ms = int(time.time() * 1000)
+            rec.revoked_ms = self.now_ms()
             self._write(records)
         return True
+
+    def listing(self) -> list[dict]:
+        """Every token without secrets, with its expiry and state (active, expired, revoked) now."""
+        now = self.now_ms()
+        return [rec.public(now) for rec in self.list()]
 
     def list(self) -> list[TokenRecord]:
         return sorted(self._current().values(), key=lambda r: (r.created_ms, r.id))
 
     # -- requests -----------------------------------------------------------------------
     def authenticate(self, token: str | None) -> Principal | None:
-        """The principal of a valid, unrevoked token; None otherwise."""
+        """The principal of a valid, unrevoked, unexpired token; None otherwise (an expired token
+        is refused exactly like a revoked one)."""
         if not token:
             return None
         m = _TOKEN_RE.match(token)
         if not m:
             return None
         rec = self._current().get(m.group(1))
-        if rec is None or rec.revoked_ms is not None:
+        if rec is None or rec.revoked_ms is not None or rec.expired(self.now_ms()):
             return None
         if not hmac.compare_digest(rec.sha256, _digest(rec.salt, m.group(2))):
             return None
-        return Principal(rec.id, rec.name, rec.role, rec.jurisdiction)
+        return Principal(rec.id, rec.name, rec.role, rec.jurisdiction, rec.expires_ms)
