@@ -145,7 +145,7 @@ class CascadeGraph(Answers):
 
     def _grow_for(self, buf, st, en, n: int, row: int) -> None:
         """Room for the rest of the batch from ``row`` on, so the kernel resumes about once per
-        array instead of once per 1.25x growth (each resume re-looks-up up to WARM_ROWS rows:
+        array instead of once per GROWTH step (each resume re-looks-up up to WARM_ROWS rows:
         that cost 0.85 us/event on 5,000-share rumours). Events: one node per remaining row
         (plus the worst case of the current one) and their exact id bytes; accounts, whose ids
         repeat, at most double (a geometric step), with room for the current row's two."""

@@ -27,7 +27,7 @@ from graph.ids import fnv1a, lookup
 from graph.kernels_prefetch import prefetch
 
 DIST = 16  # strings between pipeline stages: enough misses in flight, few pages between uses
-PROBE_SLOTS = 4  # slots of a probe run looked at (at load <= 0.6 almost every run is shorter)
+PROBE_SLOTS = 8  # slots of a probe run looked at (longer runs, rarer at load <= 0.8: stage 4)
 
 UNSETTLED = -(1 << 62)  # stage 2 could not tell in PROBE_SLOTS slots: stage 4 looks it up
 
