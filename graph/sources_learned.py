@@ -26,6 +26,22 @@ def _softmax(v):
     return e / e.sum()
 
 
+def stack_groups(groups):
+    """``(Z, y)`` pairs (one candidate matrix and the chosen row per group) stacked for the
+    vectorised conditional-logit fits: ``(z, starts, chosen, gid)`` = all rows, each group's
+    first row, the chosen rows, the group of every row.
+
+    >>> z, starts, chosen, gid = stack_groups([(np.eye(2), 1), (np.ones((3, 2)), 0)])
+    >>> starts.tolist(), chosen.tolist(), gid.tolist()
+    ([0, 2], [[0.0, 1.0], [1.0, 1.0]], [0, 0, 1, 1, 1])
+    """
+    z = np.concatenate([g[0] for g in groups])
+    sizes = np.array([len(g[0]) for g in groups])
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    chosen = z[starts + np.array([g[1] for g in groups])]
+    return z, starts, chosen, np.repeat(np.arange(len(groups)), sizes)
+
+
 def fit_conditional_logit(groups, l2: float = 1e-3, iters: int = 50, tol: float = 1e-9):
     """Maximum-likelihood weights of a conditional logit. ``groups`` is a sequence of
     ``(Z, y)``: Z the (candidates x features) matrix of one choice set, y the index of the chosen
@@ -42,11 +58,7 @@ def fit_conditional_logit(groups, l2: float = 1e-3, iters: int = 50, tol: float 
     >>> bool(np.all(np.abs(w - true) < 0.3))
     True
     """
-    z = np.concatenate([g[0] for g in groups])
-    sizes = np.array([len(g[0]) for g in groups])
-    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    chosen = z[starts + np.array([g[1] for g in groups])]
-    gid = np.repeat(np.arange(len(groups)), sizes)
+    z, starts, chosen, gid = stack_groups(groups)
     k = z.shape[1]
     n = len(groups)
     w = np.zeros(k)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from graph.sources import SourceScores
+from graph.sources_learned import stack_groups
 from graph.sources_ts_features import TS_CONTINUOUS, TS_FEATURES, ts_features
 
 # Fitted on development seeds 8-12 only (never the benchmark's seed 0), pooled over ER / WS / BA
@@ -62,11 +63,7 @@ def fit_logit(groups, l2: float = 1e-3, iters: int = 100, tol: float = 1e-10):
     >>> bool(np.all(np.abs(fit_logit(groups)[0] - true) < 0.3))
     True
     """
-    z = np.concatenate([g[0] for g in groups])
-    sizes = np.array([len(g[0]) for g in groups])
-    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    chosen = z[starts + np.array([g[1] for g in groups])]
-    gid = np.repeat(np.arange(len(groups)), sizes)
+    z, starts, chosen, gid = stack_groups(groups)
     n, k = len(groups), z.shape[1]
 
     def value(w):

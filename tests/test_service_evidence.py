@@ -96,16 +96,24 @@ def test_one_changed_byte_in_the_zip_itself_fails(env, package, tmp_path):  # no
     assert _verify(env, bytes(raw), tmp_path)[0] != 0
 
 
-def test_replaced_manifest_fails(env, package, tmp_path):  # noqa: F811
-    m = _members(package[0])
+def forged_members(package_zip: bytes) -> dict:
+    """The package's members with the top origin's account changed and every hash and the digest
+    recomputed, as a forger without the evidence key can do."""
+    m = _members(package_zip)
     ev = orjson.loads(m["evidence.json"])
     ev["trace"]["origins"][0]["account_id"] = "someone-else"
     m["evidence.json"] = orjson.dumps(ev)
     manifest = orjson.loads(m["manifest.json"])
-    # a forger recomputes every hash and the digest, but cannot sign without the key
     manifest["files"] = {n: hashlib.sha256(m[n]).hexdigest() for n in evidence.FILES}
     manifest["evidence_sha256"] = evidence.evidence_digest(manifest["files"])
     m["manifest.json"] = orjson.dumps(manifest)
+    return m
+
+
+def test_replaced_manifest_fails(env, package, tmp_path):  # noqa: F811
+    # a forger recomputes every hash and the digest, but cannot sign without the key
+    m = forged_members(package[0])
+    manifest = orjson.loads(m["manifest.json"])
     code, err = _verify(env, _zip(m), tmp_path)
     assert code == 1 and "signature" in err
     # without the key, the digest recorded in the audit log still catches it

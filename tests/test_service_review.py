@@ -7,7 +7,7 @@ import pytest
 
 from tests.service_helpers import get
 from tests.test_service import env  # noqa: F401  (the module's server fixture)
-from tests.test_service_evidence import _members, _verify, _zip, package  # noqa: F401
+from tests.test_service_evidence import _members, _verify, _zip, forged_members, package  # noqa: F401
 
 
 def test_analyst_404_for_a_pseudonym_does_not_name_the_clear_account(env):  # noqa: F811
@@ -100,19 +100,7 @@ def test_chain_csv_cells_cannot_run_as_spreadsheet_formulas():
 
 
 def test_verify_without_key_or_digest_does_not_call_a_forgery_intact(env, package, tmp_path):  # noqa: F811
-    import hashlib
-
-    from streams.service import evidence
-
-    m = _members(package[0])
-    ev = orjson.loads(m["evidence.json"])
-    ev["trace"]["origins"][0]["account_id"] = "someone-else"
-    m["evidence.json"] = orjson.dumps(ev)
-    manifest = orjson.loads(m["manifest.json"])
-    manifest["files"] = {n: hashlib.sha256(m[n]).hexdigest() for n in evidence.FILES}
-    manifest["evidence_sha256"] = evidence.evidence_digest(manifest["files"])
-    m["manifest.json"] = orjson.dumps(manifest)
-    forged = _zip(m)
+    forged = _zip(forged_members(package[0]))
     nokey = ("--tokens-file", str(tmp_path / "elsewhere" / "tokens.json"))  # no evidence.key there
     code, err = _verify(env, forged, tmp_path, *nokey)
     assert code != 0 and "UNVERIFIED" in err
