@@ -162,3 +162,15 @@ def test_cli_default_lifetime_is_the_token_days_setting(tmp_path, monkeypatch, c
                 "--tokens-file", path)[0] == 2
     assert cli("issue", "--role", "admin", "--jurisdiction", "000000", "--expires", "2999-01-01",
                 "--expires-days", "3", "--tokens-file", path)[0] == 2
+
+
+def test_an_expiry_counts_from_the_issue_time_itself(tmp_path):
+    # A clock that moves 1 ms per reading: reading it once for the expiry and again for the
+    # record made "7 days" 1 ms short (a CI failure); the issue takes the caller's reading.
+    ticks = iter(range(10**6))
+    store = TokenStore(str(tmp_path / "tokens.json"), clock=lambda: 1.8e9 + next(ticks) / 1000)
+    now = store.now_ms()
+    _, rec = store.issue("admin", "000000", None, expiry_ms(now, days=7), now)
+    assert rec.created_ms == now and rec.expires_ms - rec.created_ms == 7 * DAY_MS
+    _, rec = store.issue("admin", "000000", None, expiry_ms(store.now_ms(), days=7))
+    assert rec.expires_ms - rec.created_ms != 7 * DAY_MS  # two readings: what the CLI no longer does

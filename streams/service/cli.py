@@ -127,7 +127,8 @@ def token_main(argv) -> int:
     store = TokenStore(tokens_file(args.tokens_file))
     try:
         if args.cmd == "issue":
-            token, rec = store.issue(args.role, args.jurisdiction, args.name, _expiry(args, store.now_ms()))
+            now = store.now_ms()  # one reading: the expiry counts from the issue time itself
+            token, rec = store.issue(args.role, args.jurisdiction, args.name, _expiry(args, now), now)
             print(token, flush=True)
             print(f"issued token {rec.id} ({rec.name}, {rec.role}, {rec.jurisdiction}, expires "
                   f"{expiry_text(rec.expires_ms)}) in {store.path}", file=sys.stderr)

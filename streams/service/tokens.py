@@ -174,16 +174,18 @@ class TokenStore:
         return int(self.clock() * 1000)
 
     def issue(self, role: str, jurisdiction: str, name: str | None = None,
-              expires_ms: int | None = None) -> tuple[str, TokenRecord]:
+              expires_ms: int | None = None, now_ms: int | None = None) -> tuple[str, TokenRecord]:
         """Create a token; returns ``(token, record)``. The token is shown once, never stored.
-        ``expires_ms`` (see :func:`expiry_ms`): when it lapses; None: never."""
+        ``expires_ms`` (see :func:`expiry_ms`): when it lapses; None: never. ``now_ms``: the
+        issue time (default: the store's clock now); a caller that computed ``expires_ms`` from
+        a clock reading passes the same one, so "N days" means exactly N days after issue."""
         if role not in ROLES:
             raise ValueError(f"role: expected one of {', '.join(ROLES)}, got {role!r}")
         check_code(jurisdiction)
         name = name or f"{role}-{jurisdiction}"
         if not _NAME_RE.match(name):
             raise ValueError("name: 1-64 letters, digits, spaces or . @ - _")
-        now = self.now_ms()
+        now = self.now_ms() if now_ms is None else int(now_ms)
         if expires_ms is not None and expires_ms <= now:
             raise ValueError("expiry: the token would be expired already")
         with self._locked():
