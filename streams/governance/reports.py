@@ -37,7 +37,6 @@ MAX_FIELD = 256
 _POST_IN_LINK = re.compile(r"(\d{8,})")
 
 
-
 def status_error(rumour_id, status, by) -> str:
     """Why a status change is refused ("" when it is valid)."""
     if status not in STATUSES:
@@ -53,6 +52,7 @@ def status_row(rumour_id, status, by, note, at_ms) -> dict:
     """The status-history row of a valid change (``by`` stripped, ``note`` cut to MAX_TEXT)."""
     return {"rumour_id": rumour_id, "status": status, "changed_by": by.strip(),
             "changed_ms": int(at_ms), "note": (note or "")[:MAX_TEXT]}
+
 
 class ReportError(ValueError):
     def __init__(self, message: str, status: int = 400):
@@ -267,10 +267,14 @@ class ReportDesk:
             self.history.append(row)
         return 201, self._status_answer(row)
 
-    def status_answer(self, rumour_id, status, by, note, at_ms) -> dict:
-        """The answer :meth:`set_status` gives for a valid change at ``at_ms``, without making
-        it (the service audits a change before it applies it)."""
-        return self._status_answer(status_row(rumour_id, status, by, note, at_ms))
+    def status_answer(self, rumour_id, status, by, note, at_ms) -> tuple[int, dict]:
+        """What :meth:`set_status` would answer at ``at_ms``, changing nothing: ``(400, error)``
+        for a change it refuses, else ``(201, answer)`` (the service audits a change before it
+        applies it)."""
+        error = status_error(rumour_id, status, by)
+        if error:
+            return 400, {"error": error}
+        return 201, self._status_answer(status_row(rumour_id, status, by, note, at_ms))
 
     @staticmethod
     def _status_answer(row: dict) -> dict:
