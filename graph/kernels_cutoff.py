@@ -175,7 +175,8 @@ def greedy_cutoff(par, kf, acct, ts, sz, topo, n_acc, excluded, k, ac_offs, ac_a
     hg = np.empty(order.shape[0], np.int64)
     ha = np.empty(order.shape[0], np.int32)
     # Every account outside the heap has a gain below ``thr`` (1: none is outside).
-    m, taken, thr = first_band(row, order, start, want, hg, ha, first_ts, ac_offs, ac_arena)
+    m, thr = first_band(row, order, start, want, hg, ha, first_ts, ac_offs, ac_arena)
+    taken = m  # accounts of ``order`` brought into the heap so far
 
     # Bit 0: removed; bit 1: a root. ``rest`` = standing present events that are not roots, an
     # upper bound on every gain (a pick prevents only events below one of its top-level ones):

@@ -87,14 +87,14 @@ def by_bit_length(row, excluded, n_acc):
 @njit(cache=True)
 def first_band(row, order, start, want, hg, ha, first_ts, ac_offs, ac_arena):
     """Heap the first whole groups of ``order`` until at least ``want`` accounts are in, with
-    their initial gains; returns (heap size, accounts taken, ``thr``: every account left out
-    has a gain below it; 1 when none is left out).
+    their initial gains; returns (heap size = the first accounts of ``order`` taken, ``thr``:
+    every account left out has a gain below it; 1 when none is left out).
 
     >>> row = np.array([[0, 0, 0, 5], [1, 0, 0, 3], [0, 0, 0, 6]], np.int32)
     >>> order, start = by_bit_length(row, np.zeros(3, np.uint8), 3)
     >>> hg, ha = np.empty(3, np.int64), np.empty(3, np.int32)
     >>> no_ts, no_ids = np.zeros(3, np.int64), np.zeros(4, np.int64)
-    >>> m, taken, thr = first_band(row, order, start, 1, hg, ha, no_ts, no_ids, np.zeros(0, np.uint8))
+    >>> m, thr = first_band(row, order, start, 1, hg, ha, no_ts, no_ids, np.zeros(0, np.uint8))
     >>> m, int(thr), hg[:m].tolist(), ha[:m].tolist()  # gains 5 and 6 share 3 bits; 2 is below 4
     (2, 4, [6, 5], [2, 0])
     """
@@ -110,6 +110,6 @@ def first_band(row, order, start, want, hg, ha, first_ts, ac_offs, ac_arena):
     for i in range(end // 2 - 1, -1, -1):
         sift_down(hg, ha, end, i, first_ts, ac_offs, ac_arena)
     if end >= total:
-        return end, end, np.int64(1)
+        return end, np.int64(1)
     a = order[end]
-    return end, end, np.int64(1) << (bit_length(row[a, 3] - row[a, 0]))
+    return end, np.int64(1) << (bit_length(row[a, 3] - row[a, 0]))
