@@ -50,7 +50,10 @@ def _dump_one(job):
     return model, seed, xs, src
 
 
-def dump(seeds, trials, out, jobs):
+def dev_runs(one, seeds, trials, jobs):
+    """``one((model, seed, n))`` for every model of ``trials`` (model -> n cascades) and every
+    development seed, in ``jobs`` processes; seed 0 (the benchmark's) is refused. Shared by the
+    development dumps of the learned rankers (this module, benchmarks/accuracy_ts.py)."""
     if 0 in seeds:
         raise SystemExit("seed 0 is the benchmark's: development runs must not use it")
     work = [(m, s, trials[m]) for m in trials for s in seeds]
@@ -58,9 +61,41 @@ def dump(seeds, trials, out, jobs):
         from concurrent.futures import ProcessPoolExecutor
 
         with ProcessPoolExecutor(max_workers=jobs) as pool:
-            done = list(pool.map(_dump_one, work))
-    else:
-        done = [_dump_one(w) for w in work]
+            return list(pool.map(one, work))
+    return [one(w) for w in work]
+
+
+def split_rows(x, sizes) -> list:
+    """The stacked candidate rows ``x`` cut back into one block per cascade of ``sizes``."""
+    offs = np.concatenate([[0], np.cumsum(sizes)])
+    return [x[offs[i]:offs[i + 1]] for i in range(len(sizes))]
+
+
+def dev_cli(prog: str, trials: str, features) -> tuple:
+    """The ``dump`` / ``fit`` command line of a development script: ``(parser, fit parser)``
+    (the caller adds its own ``fit`` options)."""
+    ap = argparse.ArgumentParser(prog=prog)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    d = sub.add_parser("dump")
+    d.add_argument("--seeds", default="8,9,10,11,12")
+    d.add_argument("--trials", default=trials)
+    d.add_argument("--out", required=True)
+    d.add_argument("--jobs", type=int, default=1)
+    f = sub.add_parser("fit")
+    f.add_argument("path")
+    f.add_argument("--l2", type=float, default=1e-3)
+    f.add_argument("--features", default=",".join(features))
+    return ap, f
+
+
+def dump_from_args(a, dump) -> None:
+    """Run ``dump(seeds, trials, out, jobs)`` with the parsed ``dump`` options."""
+    trials = {k: int(v) for k, v in (p.split("=") for p in a.trials.split(","))}
+    dump([int(s) for s in a.seeds.split(",")], trials, a.out, a.jobs)
+
+
+def dump(seeds, trials, out, jobs):
+    done = dev_runs(_dump_one, seeds, trials, jobs)
     x_all, sizes, src, model, seed = [], [], [], [], []
     for m, s, xs, ys in done:
         for x, y in zip(xs, ys):
@@ -75,9 +110,7 @@ def dump(seeds, trials, out, jobs):
 
 def load(path):
     d = np.load(path)
-    offs = np.concatenate([[0], np.cumsum(d["sizes"])])
-    x = d["x"]  # an npz member is decompressed on every access: read it once
-    xs = [x[offs[i]:offs[i + 1]] for i in range(len(d["sizes"]))]
+    xs = split_rows(d["x"], d["sizes"])  # an npz member is decompressed on every access: read it once
     return xs, d["src"], d["model"], d["seed"], [str(f) for f in d["features"]]
 
 
@@ -156,21 +189,10 @@ def _std(x):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(prog="python -m benchmarks.accuracy_learned")
-    sub = ap.add_subparsers(dest="cmd", required=True)
-    d = sub.add_parser("dump")
-    d.add_argument("--seeds", default="8,9,10,11,12")
-    d.add_argument("--trials", default="ws=200,er=100,ba=100,tree3=60")
-    d.add_argument("--out", required=True)
-    d.add_argument("--jobs", type=int, default=1)
-    f = sub.add_parser("fit")
-    f.add_argument("path")
-    f.add_argument("--l2", type=float, default=1e-3)
-    f.add_argument("--features", default=",".join(FEATURES))
+    ap, _ = dev_cli("python -m benchmarks.accuracy_learned", "ws=200,er=100,ba=100,tree3=60", FEATURES)
     a = ap.parse_args(argv)
     if a.cmd == "dump":
-        trials = {k: int(v) for k, v in (p.split("=") for p in a.trials.split(","))}
-        dump([int(s) for s in a.seeds.split(",")], trials, a.out, a.jobs)
+        dump_from_args(a, dump)
     else:
         fit(a.path, a.l2, a.features.split(","))
 

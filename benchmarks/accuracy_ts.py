@@ -24,6 +24,7 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+from benchmarks.accuracy_learned import dev_cli, dev_runs, dump_from_args, split_rows, top1  # noqa: E402
 from benchmarks.accuracy_stats import paired_top1  # noqa: E402
 from graph.sources_ts import design, fit_logit  # noqa: E402
 from graph.sources_ts_features import TS_FEATURES, ts_features  # noqa: E402
@@ -52,16 +53,7 @@ def _dump_one(job):
 
 
 def dump(seeds, trials, path, jobs):
-    if 0 in seeds:
-        raise SystemExit("seed 0 is the benchmark's: development runs must not use it")
-    work = [(m, s, trials[m]) for m in trials for s in seeds]
-    if jobs > 1:
-        from concurrent.futures import ProcessPoolExecutor
-
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            done = list(pool.map(_dump_one, work))
-    else:
-        done = [_dump_one(w) for w in work]
+    done = dev_runs(_dump_one, seeds, trials, jobs)
     xs, oks, sizes, src, seen, model, seed = [], [], [], [], [], [], []
     for m, s, rows in done:
         for x, ok, y, o in rows:
@@ -79,17 +71,8 @@ def dump(seeds, trials, path, jobs):
 
 def load(path):
     d = np.load(path)
-    offs = np.concatenate([[0], np.cumsum(d["sizes"])])
-    x, ok = d["x"], d["ok"]
-    xs = [x[offs[i]:offs[i + 1]] for i in range(len(d["sizes"]))]
-    oks = [ok[offs[i]:offs[i + 1]] for i in range(len(d["sizes"]))]
+    xs, oks = split_rows(d["x"], d["sizes"]), split_rows(d["ok"], d["sizes"])
     return xs, oks, d["src"], d["seen"], d["model"], d["seed"], [str(f) for f in d["features"]]
-
-
-def top1(scores, y, rng):
-    """Hit or miss of argmax with ties broken uniformly at random."""
-    best = np.flatnonzero(scores == scores.max())
-    return bool(rng.choice(best) == y)
 
 
 def _groups(xs, oks, ys, idx, names, cols, raw=()):
@@ -155,22 +138,11 @@ def fit(path, l2, cols, raw=()):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(prog="python -m benchmarks.accuracy_ts")
-    sub = ap.add_subparsers(dest="cmd", required=True)
-    d = sub.add_parser("dump")
-    d.add_argument("--seeds", default="8,9,10,11,12")
-    d.add_argument("--trials", default="ws=150,er=60,ba=60")
-    d.add_argument("--out", required=True)
-    d.add_argument("--jobs", type=int, default=1)
-    f = sub.add_parser("fit")
-    f.add_argument("path")
-    f.add_argument("--l2", type=float, default=1e-3)
-    f.add_argument("--features", default=",".join(TS_FEATURES))
+    ap, f = dev_cli("python -m benchmarks.accuracy_ts", "ws=150,er=60,ba=60", TS_FEATURES)
     f.add_argument("--raw", default="", help="continuous features left unscaled (comma list)")
     a = ap.parse_args(argv)
     if a.cmd == "dump":
-        trials = {k: int(v) for k, v in (p.split("=") for p in a.trials.split(","))}
-        dump([int(s) for s in a.seeds.split(",")], trials, a.out, a.jobs)
+        dump_from_args(a, dump)
     else:
         fit(a.path, a.l2, a.features.split(","), tuple(r for r in a.raw.split(",") if r))
 
