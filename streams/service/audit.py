@@ -24,6 +24,16 @@ def body_digest(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
 
 
+def answer_digest(status: int, body: bytes) -> str:
+    """What an audit row records of an answer: its body's SHA-256 when it succeeded (200),
+    nothing for a refusal or a creation.
+
+    >>> answer_digest(200, b"")[:8], answer_digest(201, b"{}")
+    ('e3b0c442', '')
+    """
+    return body_digest(body) if status == 200 else ""
+
+
 def row(principal: Principal, action: str, rumour_id: str, case_id: str, params: dict,
         status: int, answer_sha256: str, remote: str = "", now_ms: int | None = None) -> dict:
     """One audit row (the columns of ``audit_log``)."""

@@ -184,7 +184,7 @@ class Service(SiteHandlers, GovernanceHandlers):
         def audit_ahead(status, answer):
             # A handler that changes state writes its row before the change (from its executor
             # thread); the row below is then not written again unless the outcome differs.
-            digest = audit.body_digest(orjson.dumps(answer)) if status == 200 else ""  # as below
+            digest = audit.answer_digest(status, orjson.dumps(answer))
             self.store.write_audit([audit_row(status, digest)])
             self.audit_rows_written += 1
             ctx["audited"] = (status, digest)
@@ -192,7 +192,7 @@ class Service(SiteHandlers, GovernanceHandlers):
         ctx["audit_ahead"] = audit_ahead
         try:
             response = await self._authorised(route, params, request, ctx)
-            digest = ctx.get("digest") or (audit.body_digest(response.body) if response.status == 200 else "")
+            digest = ctx.get("digest") or audit.answer_digest(response.status, response.body)
         except Refused as exc:
             response, digest = _error(exc.status, str(exc)), ""
         except ApiError as exc:
