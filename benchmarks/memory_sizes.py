@@ -1,5 +1,5 @@
 """Bytes per share of the live graph at every size of a growing cascade, not only at the sizes
-``rumour bench trace`` stops at: the hash tables double and the arrays grow in steps, so the
+``rumour bench trace`` stops at: the hash tables and the arrays grow in steps, so the
 bytes per share jump right after each growth and the worst size says more than a round one.
 
     python -m benchmarks.memory_sizes [--shapes ic,hawkes] [--max 2100000] [--step 10000] [--seed 0] [--json]

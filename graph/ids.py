@@ -3,12 +3,15 @@
 Why not a ``dict[str, int]``: a Python dict holding a str object per id costs ~100 bytes per
 entry, and issue 5 allows 64 bytes per share for the whole live graph. Here the strings live
 UTF-8 encoded back to back in one growable byte arena (``offs[i]:offs[i+1]`` is id ``i``), and
-an open-addressing table (linear probing, power-of-two size, load <= 0.8) of int32 slots
-finds them by a 64-bit FNV-1a hash; a hit is confirmed by comparing the bytes, so a hash
-collision can never merge two ids. A slot of a table of ``2**k`` entries holds the index in its
-low ``k`` bits and a *tag* (bits ``k..30`` of the hash's high half) above them: at 10^6 ids most
-slots of a probe run are rejected by their tag alone, so a lookup touches the id's offsets and
-bytes only for the (almost always one) real candidate, and an absent id costs one cache line.
+an open-addressing table (linear probing, load <= 0.8) of int32 slots finds them by a 64-bit
+hash (:func:`id_hash`: FNV-1a, finished by a mixer); a hit is confirmed by comparing the bytes, so
+a hash collision can never merge two ids. A table may have any number of slots (it grows by
+TABLE_GROWTH, not by doubling: see there), so an id's first slot is the hash's high half scaled
+to the table (:func:`home_slot`, a multiply and a shift, no division). A slot holds the index in
+its low ``k`` bits (``2**k`` >= the table size, :func:`index_mask`) and a *tag* (bits
+``k..30`` of the hash's low half) above them: at 10^6 ids most slots of a probe run are rejected
+by their tag alone, so a lookup touches the id's offsets and bytes only for the (almost always
+one) real candidate, and an absent id costs one cache line.
 
 Lookups and appends take a batch of strings already UTF-8 encoded by
 :func:`graph.ids_encode.encode_batch` (re-exported here with ``split_nul``).
@@ -24,24 +27,73 @@ from numba import njit
 from graph.ids_encode import encode_batch, split_nul
 
 # The public API; it names encode_batch and split_nul (now in graph.ids_encode) as re-exported.
-__all__ = ["IdIndex", "encode_batch", "split_nul", "fnv1a", "bytes_cmp", "tag_of", "lookup",
-           "append_at", "rehash", "MAX_LOAD", "GROWTH", "MAX_ARENA"]
+__all__ = ["IdIndex", "encode_batch", "split_nul", "id_hash", "bytes_cmp", "tag_of", "index_mask",
+           "home_slot", "lookup", "append_at", "rehash", "MAX_LOAD", "GROWTH", "TABLE_GROWTH",
+           "MAX_ARENA"]
 
-# 0.8 rather than 0.6: right after a table doubles it holds 8 / MAX_LOAD bytes per id, and with
-# two tables (events, accounts) that spike put an independent cascade above issue 5's 64 bytes
-# per share at most sizes (RESULTS.md, "bytes per share across sizes"); the tags keep the longer
+# 0.8 rather than 0.6: right after a table grows it holds 4 * TABLE_GROWTH / MAX_LOAD bytes per
+# id, and with two tables (events, accounts) that spike put an independent cascade above issue
+# 5's 64 bytes per share at most sizes (RESULTS.md, "bytes per share across sizes"); the tags keep the longer
 # probe runs cheap (a 10^6 update measured the same, one near the 0.8 limit about 20% slower).
 MAX_LOAD = 0.8
 
 
+# Tables grow by 1.5 rather than doubling: right after a step a table holds
+# 4 * TABLE_GROWTH / MAX_LOAD bytes per id (7.5 instead of 10), and with two tables (events,
+# accounts) the doubling spike alone put an independent cascade over issue 5's 64 bytes per share
+# at 40 of 210 sizes (RESULTS.md, "bytes per share across sizes"). Each id is re-inserted
+# 1 / (TABLE_GROWTH - 1) = 2 times on average instead of once.
+TABLE_GROWTH = 1.5
+
+
 @njit(cache=True)
-def fnv1a(buf, s, e):
-    """64-bit FNV-1a of ``buf[s:e]``: deterministic across processes (unlike ``hash``)."""
+def id_hash(buf, s, e):
+    """64-bit hash of ``buf[s:e]``: FNV-1a, then murmur3's fmix64 finaliser. Deterministic across
+    processes (unlike ``hash``). Why the finaliser: FNV-1a's low bits depend only on the low bits
+    of the bytes, and the table takes its tags from the low half.
+
+    >>> b = np.frombuffer(b"ab", np.uint8)
+    >>> bool(id_hash(b, 0, 2) == id_hash(b.copy(), 0, 2)), bool(id_hash(b, 0, 1) != id_hash(b, 1, 2))
+    (True, True)
+    """
     h = np.uint64(0xCBF29CE484222325)
     p = np.uint64(0x100000001B3)
     for i in range(s, e):
         h = (h ^ np.uint64(buf[i])) * p
+    h ^= h >> np.uint64(33)
+    h *= np.uint64(0xFF51AFD7ED558CCD)
+    h ^= h >> np.uint64(33)
+    h *= np.uint64(0xC4CEB9FE1A85EC53)
+    h ^= h >> np.uint64(33)
     return h
+
+
+@njit(cache=True)
+def home_slot(h, size):
+    """The first slot of hash ``h`` in a table of ``size`` slots (any size < 2**32): the high
+    32 bits scaled to the size (Lemire's multiply-shift range reduction).
+
+    >>> int(home_slot(np.uint64(0), 10)), int(home_slot(np.uint64(0xFFFFFFFF00000000), 10))
+    (0, 9)
+    """
+    return np.int64(((h >> np.uint64(32)) * np.uint64(size)) >> np.uint64(32))
+
+
+@njit(cache=True)
+def index_mask(size):
+    """``2**k - 1`` for the least ``k`` with ``2**k >= size``: a slot's index bits.
+
+    >>> int(index_mask(16)), int(index_mask(24)), int(index_mask(1))
+    (15, 31, 0)
+    """
+    x = np.int64(size) - 1
+    x |= x >> 1
+    x |= x >> 2
+    x |= x >> 4
+    x |= x >> 8
+    x |= x >> 16
+    x |= x >> 32
+    return x
 
 
 @njit(cache=True)
@@ -62,22 +114,23 @@ def bytes_cmp(a, sa, ea, b, sb, eb):
 
 @njit(cache=True)
 def tag_of(h, mask):
-    """The tag a table of ``mask + 1`` slots keeps of hash ``h`` (see the module docstring):
-    the bits of ``h >> 32`` above the index bits, below the sign bit.
+    """The tag a table whose index bits are ``mask`` keeps of hash ``h`` (see the module
+    docstring): the bits of the low half above the index bits, below the sign bit.
 
-    >>> hex(tag_of(np.uint64(0xFFFFFFFF00000000), np.int64(15)))
+    >>> hex(tag_of(np.uint64(0xFFFFFFFF), np.int64(15)))
     '0x7ffffff0'
     """
-    return np.int64(h >> np.uint64(32)) & (np.int64(0x7FFFFFFF) & ~mask)
+    return np.int64(h & np.uint64(0x7FFFFFFF)) & ~mask
 
 
 @njit(cache=True)
 def lookup(table, offs, arena, buf, s, e, h):
     """(index or -1, slot where it is or would go) for the string ``buf[s:e]`` with hash ``h``."""
-    mask = np.int64(table.shape[0] - 1)
+    size = np.int64(table.shape[0])
+    mask = index_mask(size)
     tags = np.int64(0x7FFFFFFF) & ~mask
     tag = tag_of(h, mask)
-    slot = np.int64(h & np.uint64(mask))
+    slot = home_slot(h, size)
     n = e - s
     while True:
         v = np.int64(table[slot])
@@ -94,7 +147,9 @@ def lookup(table, offs, arena, buf, s, e, h):
                         break
                 if same:
                     return j, slot
-        slot = (slot + 1) & mask
+        slot += 1
+        if slot == size:
+            slot = 0
 
 
 @njit(cache=True)
@@ -110,13 +165,13 @@ def append_at(table, slot, offs, arena, count, buf, s, e, h):
         arena[a0 + t] = buf[s + t]
     offs[count + 1] = a0 + (e - s)
     if slot >= 0:
-        table[slot] = count | tag_of(h, np.int64(table.shape[0] - 1))
+        table[slot] = count | tag_of(h, index_mask(table.shape[0]))
     return count + 1
 
 
 def rehash(offs, arena, count, size):
-    """A fresh table of ``size`` slots (power of two) holding ids ``0..count-1`` (blanks skipped)."""
-    # Imported here: graph.kernels_rehash imports this module (fnv1a, tag_of).
+    """A fresh table of ``size`` slots holding ids ``0..count-1`` (blanks skipped)."""
+    # Imported here: graph.kernels_rehash imports this module (id_hash, tag_of).
     from graph.kernels_rehash import fill_table_ahead
 
     # Allocated by numpy, not in the kernel: numpy asks the kernel for huge pages on big arrays,
@@ -135,7 +190,7 @@ def _find_many(table, offs, arena, buf, starts, ends):
         if e == s:
             out[i] = -1
             continue
-        j, _ = lookup(table, offs, arena, buf, s, e, fnv1a(buf, s, e))
+        j, _ = lookup(table, offs, arena, buf, s, e, id_hash(buf, s, e))
         out[i] = j
     return out
 
@@ -287,9 +342,11 @@ def _gather_nul(offs, arena, idx):
 
 
 def _table_size(n: int) -> int:
+    """Slots of a table for ``n`` ids: the first of 16, 24, 36, ... (x TABLE_GROWTH) whose load
+    stays <= MAX_LOAD, so the size depends on ``n`` alone, not on how the ids arrived."""
     size = 16
     while size * MAX_LOAD < n:
-        size *= 2
+        size = int(size * TABLE_GROWTH)
     return size
 
 
@@ -299,7 +356,7 @@ def _add_many(table, offs, arena, count, buf, starts, ends):
     for i in range(starts.shape[0]):
         s = starts[i]
         e = ends[i]
-        h = fnv1a(buf, s, e)
+        h = id_hash(buf, s, e)
         j, slot = lookup(table, offs, arena, buf, s, e, h)
         if j < 0:
             j = count

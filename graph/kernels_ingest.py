@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from graph.ids import append_at, bytes_cmp, fnv1a
+from graph.ids import append_at, bytes_cmp, home_slot, id_hash
 from graph.kernels_prefetch import prefetch
 from graph.kernels_resolve import resolve_slots, settle
 from graph.types import DEFAULT_KIND
@@ -121,7 +121,7 @@ def add_rows(ev_table, ev_offs, ev_arena, ev_limit, ac_table, ac_offs, ac_arena,
     n_alinks = 0
     have_dsu = dsu.shape[0] > 0
     have_acc = npres.shape[0] > 0
-    ev_mask = np.uint64(ev_table.shape[0] - 1)
+    ev_size = np.int64(ev_table.shape[0])
     warmed = first
     for i in range(first, n):
         if i >= warmed:
@@ -132,7 +132,7 @@ def add_rows(ev_table, ev_offs, ev_arena, ev_limit, ac_table, ac_offs, ac_arena,
         if i + AHEAD < warmed:
             # Again, just ahead of the row: the lines looked up a chunk ago are likely still
             # cached, but their pages no longer in the TLB.
-            prefetch(ev_table, np.int64(hs[i + AHEAD] & ev_mask))
+            prefetch(ev_table, home_slot(hs[i + AHEAD], ev_size))
             if res[P + i + AHEAD] >= 0:
                 prefetch(kf, res[P + i + AHEAD])
         s0 = st[i]
@@ -210,7 +210,7 @@ def add_rows(ev_table, ev_offs, ev_arena, ev_limit, ac_table, ac_offs, ac_arena,
                 # so the answer does not depend on which child came first. (A present parent's
                 # own account always wins, so then the claim is not even interned.)
                 b, n_acc = _account(ac_table, ac_offs, ac_arena, n_acc, npres, aph, have_acc,
-                                    buf, qs, qe, fnv1a(buf, qs, qe), -1)
+                                    buf, qs, qe, id_hash(buf, qs, qe), -1)
                 c = acct[p]
                 if c < 0:
                     acct[p] = b
@@ -222,7 +222,7 @@ def add_rows(ev_table, ev_offs, ev_arena, ev_limit, ac_table, ac_offs, ac_arena,
                 dsu[dsu_find(dsu, j)] = dsu_find(dsu, p)
         elif has_pa:
             b, n_acc = _account(ac_table, ac_offs, ac_arena, n_acc, npres, aph, have_acc,
-                                buf, qs, qe, fnv1a(buf, qs, qe), -1)
+                                buf, qs, qe, id_hash(buf, qs, qe), -1)
             plink[j] = -(b + 2)
             n_alinks += 1
             # Events are never removed, so once an account has a present event (other than
@@ -258,7 +258,7 @@ def _same_bytes(buf, a0, a1, b0, b1):
 
 @njit(cache=True, nogil=True)
 def _pair_hash(buf, s, e, group):
-    return fnv1a(buf, s, e) ^ (np.uint64(group) * np.uint64(0x9E3779B97F4A7C15))
+    return id_hash(buf, s, e) ^ (np.uint64(group) * np.uint64(0x9E3779B97F4A7C15))
 
 
 @njit(cache=True, nogil=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from graph.ids import fnv1a, tag_of
+from graph.ids import home_slot, id_hash, index_mask, tag_of
 from graph.kernels_prefetch import prefetch
 
 AHEAD = 32  # ids between the hash + prefetch of a slot and the insert into it
@@ -25,22 +25,25 @@ def fill_table_ahead(table, offs, arena, count):
 
     >>> from graph.ids import IdIndex
     >>> ix = IdIndex(); _ = ix.add([f"id{i}" for i in range(100)])
-    >>> b = np.full(256, -1, np.int32); fill_table_ahead(b, ix.offs, ix.arena, ix.count)
+    >>> b = np.full(150, -1, np.int32); fill_table_ahead(b, ix.offs, ix.arena, ix.count)
     >>> sorted((b[b >= 0] & 255).tolist()) == list(range(100))  # each id's index, once
     True
     """
-    mask = np.int64(table.shape[0] - 1)
+    size = np.int64(table.shape[0])
+    mask = index_mask(size)
     ring = np.empty(_RING, np.uint64)
     for m in range(count + AHEAD):
         if m < count:
-            h = fnv1a(arena, offs[m], offs[m + 1])
+            h = id_hash(arena, offs[m], offs[m + 1])
             ring[m & (_RING - 1)] = h
-            prefetch(table, np.int64(h & np.uint64(mask)))
+            prefetch(table, home_slot(h, size))
         j = m - AHEAD
         if j < 0 or offs[j + 1] == offs[j]:
             continue
         h = ring[j & (_RING - 1)]
-        slot = np.int64(h & np.uint64(mask))
+        slot = home_slot(h, size)
         while table[slot] != -1:
-            slot = (slot + 1) & mask
+            slot += 1
+            if slot == size:
+                slot = 0
         table[slot] = j | tag_of(h, mask)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from graph.ids import fnv1a, lookup
+from graph.ids import home_slot, id_hash, index_mask, lookup, tag_of
 from graph.kernels_prefetch import prefetch
 
 DIST = 16  # strings between pipeline stages: enough misses in flight, few pages between uses
@@ -39,18 +39,20 @@ def absent_at(slot):
 
 
 @njit(cache=True)
-def _candidate(table, mask, tags, h):
+def _candidate(table, size, mask, tags, h):
     # The index in the first slot of h's run whose tag matches (>= 0), the absent code of the
     # run's empty end, or UNSETTLED after PROBE_SLOTS slots.
-    tag = np.int64(h >> np.uint64(32)) & tags
-    slot = np.int64(h & np.uint64(mask))
+    tag = tag_of(h, mask)
+    slot = home_slot(h, size)
     for _ in range(PROBE_SLOTS):
         v = np.int64(table[slot])
         if v == -1:
             return absent_at(slot)
         if (v & tags) == tag:
             return v & mask
-        slot = (slot + 1) & mask
+        slot += 1
+        if slot == size:
+            slot = 0
     return UNSETTLED
 
 
@@ -69,22 +71,23 @@ def resolve_slots(table, offs, arena, buf, starts, ends, lo, hi, hs, res, extra)
     >>> res[[0, 2, 3]].tolist(), bool(ix.table[-2 - res[1]] == -1)
     ([1, -1, 0], True)
     """
-    mask = np.int64(table.shape[0] - 1)
+    size = np.int64(table.shape[0])
+    mask = index_mask(size)
     tags = np.int64(0x7FFFFFFF) & ~mask
     has_extra = extra.shape[0] > 0
     for m in range(lo, hi + 3 * DIST):
         if m < hi:  # stage 1: hash, prefetch the first slot
             if ends[m] > starts[m]:
-                h = fnv1a(buf, starts[m], ends[m])
+                h = id_hash(buf, starts[m], ends[m])
                 hs[m] = h
-                prefetch(table, np.int64(h & np.uint64(mask)))
+                prefetch(table, home_slot(h, size))
             else:
                 hs[m] = 0
         k = m - DIST
         if lo <= k < hi:  # stage 2: the candidate's offsets
             c = -1
             if ends[k] > starts[k]:
-                c = _candidate(table, mask, tags, hs[k])
+                c = _candidate(table, size, mask, tags, hs[k])
                 if c >= 0:
                     prefetch(offs, c)
             res[k] = c

@@ -254,18 +254,19 @@ def fill_table(table, offs, arena, count) -> None:
     """Insert ids ``0..count-1`` (blanks skipped) into the empty id ``table`` (all -1), one after
     the other with linear probing: the refill that graph.kernels_rehash.fill_table_ahead must
     reproduce slot for slot."""
-    from graph.ids import fnv1a, tag_of
+    from graph.ids import id_hash, index_mask, tag_of
 
-    mask = table.shape[0] - 1
+    size = table.shape[0]
+    mask = int(index_mask(size))
     for j in range(count):
         s, e = int(offs[j]), int(offs[j + 1])
         if e == s:
             continue
-        h = np.uint64(fnv1a(arena, s, e))
-        slot = int(h) & mask
+        h = int(id_hash(arena, s, e))
+        slot = ((h >> 32) * size) >> 32  # the high half scaled to the table
         while table[slot] != -1:
-            slot = (slot + 1) & mask
-        table[slot] = j | int(tag_of(h, np.int64(mask)))
+            slot = (slot + 1) % size
+        table[slot] = j | int(tag_of(np.uint64(h), np.int64(mask)))
 
 
 def live_reach(ip, ix, live, infected, blocked) -> set:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from graph import CascadeGraph
-from graph.ids import IdIndex, encode_batch, fnv1a, tag_of
+from graph.ids import IdIndex, encode_batch, id_hash, tag_of
 from graph.kernels_resolve import resolve_slots
 from tests.naive import NaiveCascade, columns
 
@@ -33,7 +33,7 @@ def test_resolve_matches_a_dict_across_growth():
         assert [r if r >= -1 else "absent" for r in res.tolist()] == [
             ref.get(s, "absent") if s else -1 for s in probe]
         assert all(ix.table[-2 - r] == -1 for r in res.tolist() if r <= -2)
-        assert all(int(h) == (int(fnv1a(buf, a, b)) if b > a else 0)
+        assert all(int(h) == (int(id_hash(buf, a, b)) if b > a else 0)
                    for h, a, b in zip(hs, st, en))
 
 
@@ -41,13 +41,15 @@ def test_slots_carry_index_and_tag():
     ix = IdIndex()
     ids = [f"id{i}" for i in range(500)]
     ix.add(ids)
-    mask = ix.table.shape[0] - 1
+    size = ix.table.shape[0]
+    mask = (1 << (size - 1).bit_length()) - 1  # index bits: the least power of two >= size
+    assert size & (size - 1), "500 ids should sit in a table that is not a power of two"
     full = ix.table[ix.table >= 0].astype(np.int64)
     assert sorted((full & mask).tolist()) == list(range(500))
     for v in full.tolist():
         j = v & mask
         a, b = int(ix.offs[j]), int(ix.offs[j + 1])
-        assert v & ~mask == tag_of(np.uint64(fnv1a(ix.arena, a, b)), mask)
+        assert v & ~mask == tag_of(np.uint64(id_hash(ix.arena, a, b)), mask)
 
 
 def test_encode_several_columns_with_none_and_nul():

@@ -30,7 +30,8 @@ def _index_with_blanks(rng, k):
 def test_fill_ahead_builds_the_plain_table(seed):
     rng = np.random.default_rng(seed)
     ix, ref = _index_with_blanks(rng, int(rng.integers(1, 3000)))
-    for size in (ix.table.shape[0], 2 * ix.table.shape[0]):
+    # Any size (tables grow by 1.5, not doubling): an odd one wraps probe runs past the end.
+    for size in (ix.table.shape[0], ix.table.shape[0] * 3 // 2 + 1, 2 * ix.table.shape[0]):
         a = np.full(size, -1, np.int32)
         b = np.full(size, -1, np.int32)
         fill_table(a, ix.offs, ix.arena, ix.count)
@@ -46,3 +47,22 @@ def test_growing_index_finds_every_id():
     assert ix.find(probe).tolist() == [ref.get(s, -1) for s in probe]
     buf, st, en = encode_batch(list(ref))
     assert ix.find_encoded(buf, st, en).tolist() == list(ref.values())
+
+
+def test_table_bytes_per_id_stay_under_the_growth_bound():
+    # Why 1.5: right after a step the table holds 4 * TABLE_GROWTH / MAX_LOAD bytes per id
+    # (7.5), where doubling gave 10; checked one id at a time, so every size is seen.
+    from graph.ids import MAX_LOAD, TABLE_GROWTH
+
+    ix = IdIndex()
+    worst = 0.0
+    sizes = set()
+    for i in range(20_000):
+        ix.add([f"u{i}"])
+        assert ix.count <= MAX_LOAD * ix.table.shape[0]
+        sizes.add(ix.table.shape[0])
+        if ix.count > 100:
+            worst = max(worst, ix.table.nbytes / ix.count)
+    assert worst <= 4 * TABLE_GROWTH / MAX_LOAD + 0.05
+    assert any(s & (s - 1) for s in sizes)  # not only powers of two
+    assert ix.find([f"u{i}" for i in range(0, 20_000, 97)]).tolist() == list(range(0, 20_000, 97))

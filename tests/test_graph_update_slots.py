@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from graph import CascadeGraph
-from graph.ids import IdIndex, append_at, encode_batch, fnv1a
+from graph.ids import IdIndex, append_at, encode_batch, id_hash
 from graph.kernels_resolve import resolve_slots, settle
 from tests.naive import NaiveCascade, columns
 
@@ -31,18 +31,18 @@ def test_resolve_slots_then_settle_and_insert_matches_a_dict(seed):
         hs, res = np.zeros(k, np.uint64), np.full(k, -7, np.int64)
         resolve_slots(ix.table, ix.offs, ix.arena, buf, st, en, 0, k, hs, res,
                       np.zeros(0, np.uint8))
-        mask = ix.table.shape[0] - 1
+        size = ix.table.shape[0]
         for i, s in enumerate(batch):
-            assert int(hs[i]) == int(fnv1a(buf, st[i], en[i]))
+            assert int(hs[i]) == int(id_hash(buf, st[i], en[i]))
             if s in ref:
                 assert res[i] == ref[s]
             else:  # absent: an empty slot at the end of a run of other ids
                 slot = -2 - int(res[i])
                 assert ix.table[slot] == -1
-                walk = int(hs[i]) & mask
+                walk = ((int(hs[i]) >> 32) * size) >> 32  # the home slot: high half scaled
                 while walk != slot:
                     assert ix.table[walk] != -1
-                    walk = (walk + 1) & mask
+                    walk = (walk + 1) % size
         got = []
         for i, s in enumerate(batch):
             j, slot = settle(ix.table, ix.offs, ix.arena, buf, st[i], en[i], hs[i], res[i])
