@@ -85,8 +85,9 @@ def test_401_403_matrix(env, route):
         assert status == 403, (route, who, status, body)
         refused += 1
     if rumour_scoped:
+        # outside the jurisdiction: answered like an unknown rumour (no existence oracle)
         status, _, body = get(url, tok["beijing"], case="C-9")
-        assert status == 403 and b"jurisdiction" in body, (route, status, body)
+        assert status == 404 and b"unknown rumour" in body, (route, status, body)
         refused += 1
     status, _, body = get(url, tok[RIGHT.get(route, "liaison")], case="C-9")
     assert status == 200, (route, status, body)
@@ -124,8 +125,12 @@ def test_rumour_list_is_filtered_by_jurisdiction(env, who, expected):
     ("national", "bj-1", 200), ("liaison", "bj-1", 403), ("liaison", "nope", 404),
 ])
 def test_trace_respects_jurisdiction(env, who, rumour, status):
+    # ``status`` is the decision, as the audit row records it; the caller gets 404 for a
+    # refusal too (a rumour outside the jurisdiction must look unknown)
     got, _, body = get(f"{env['url']}/api/rumours/{rumour}/trace", env["tok"][who], case="C-1")
-    assert got == status, body
+    assert got == (404 if status == 403 else status), body
+    row = env["store"].audit_rows(limit=1)[0]
+    assert (row["rumour_id"], row["status"]) == (rumour, status)
 
 
 def test_trace_answer_content_in_clear(env):

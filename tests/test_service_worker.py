@@ -40,7 +40,7 @@ def test_worker_serves_dashboard_api_and_metrics(worker_web):
     status, _, body = get(url + "/api/rumours/jn-1/trace", token, case="W-1")
     assert status == 200 and orjson.loads(body)["origins"][0]["account_id"] == "src"
     assert len(store.audit_rows()) == before + 1
-    assert get(url + "/api/rumours/bj-1/trace", token, case="W-1")[0] == 403
+    assert get(url + "/api/rumours/bj-1/trace", token, case="W-1")[0] == 404  # outside: looks unknown
     metrics = get(url + "/metrics")[2].decode()
     assert "rumour_events_in_total 12" in metrics
     assert "rumour_batch_latency_seconds 0.25" in metrics

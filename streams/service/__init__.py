@@ -36,14 +36,22 @@ Choices (documented here because the acceptance checks rely on them):
 - Tokens expire (``token_days`` setting, or ``rumour token issue --expires-days N | --expires
   DATE``; 0 = never): an expired token is refused exactly like a revoked one (401, no audit row).
   Records without an expiry (files written before expiries existed) never expire.
-- Every user sees only rumours with at least one share (any kind) in its jurisdiction; a
-  rumour outside it gives 403 on every rumour route, an unknown one 404.
+- Every user sees only rumours with at least one share (any kind) in its jurisdiction. A
+  rumour outside it gets exactly the answer of an unknown one on every rumour route (404,
+  ``{"error": "unknown rumour '<id>'", "status": 404}``, same headers): a 403 would tell the
+  caller that the rumour exists elsewhere, so a county desk could enumerate the province's
+  rumours by id. 404 rather than 403 for both because "no such rumour for you" is the truth
+  from the caller's side, and because 404 already is the answer for an unknown id. The audit
+  row (audited routes) records 403 for the refusal and 404 for an unknown rumour, so an
+  auditor still tells them apart. Event and account routes check the rumour first, so an
+  event or account of a rumour outside the jurisdiction is answered the same way.
 - Dashboard routes (``/api/rumours``, ``/api/rumours/{id}``, ``/tree``) show pseudonyms for every
   role and are not audited (they are polled every 2 s). Clear account ids leave only through
   the audited trace and evidence routes.
 - Audit: every authenticated request to an audited route (the three traces, evidence, the
   audit log itself) writes exactly one row before the answer, with its status (so refusals
-  with 400/403/404 are recorded too); a 401 writes none. If the row cannot be written the
+  with 400/403/404 are recorded too; the row's status is the decision, which for a jurisdiction
+  refusal is 403 although the caller got 404); a 401 writes none. If the row cannot be written the
   answer is withheld (503). A status change (also audited) writes its row before the change is
   made: no row, no change; a change that fails after its row gets a second row (500).
 - Origin confidence: see :data:`streams.service.views.CONFIDENCE_METHOD`.

@@ -1,0 +1,39 @@
+"""Follow-ups of the session-8 review (one test per item; each failed before its fix). Shares
+the module server of tests/test_service.py."""
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from streams.service.routes import ROUTES
+from tests.service_helpers import get
+from tests.test_service import PROTECTED, env  # noqa: F401  (the module's server fixture)
+
+# Same length as "bj-1" so that the two answers can be compared byte for byte after the id.
+UNKNOWN = "zz-9"
+_HEADERS_THAT_VARY = {"Date"}
+
+
+def _answer(env, path, token, case="C-X1"):  # noqa: F811
+    status, headers, body = get(env["url"] + path, token, case=case)
+    return status, {k: v for k, v in headers.items() if k not in _HEADERS_THAT_VARY}, body
+
+
+@pytest.mark.parametrize("route", sorted(r.name for r in ROUTES if r.rumour_scoped and not r.governance))
+def test_a_rumour_outside_the_jurisdiction_looks_unknown(env, route):  # noqa: F811
+    # liaison (370000) may not see bj-1 (Beijing); zz-9 does not exist at all
+    tok, store = env["tok"], env["store"]
+    outside = PROTECTED[route].replace("jn-1", "bj-1")
+    unknown = PROTECTED[route].replace("jn-1", UNKNOWN)
+    a = _answer(env, outside, tok["liaison"])
+    row_outside = store.audit_rows(limit=1)[0]
+    b = _answer(env, unknown, tok["liaison"])
+    row_unknown = store.audit_rows(limit=1)[0]
+    assert a[0] == b[0] == 404, (a, b)
+    assert a[1] == b[1]
+    assert a[2].replace(b"bj-1", UNKNOWN.encode()) == b[2]
+    assert orjson.loads(a[2]) == {"error": "unknown rumour 'bj-1'", "status": 404}
+    if next(r for r in ROUTES if r.name == route).audited:
+        # the audit log still tells the two apart: a refusal (403) and an unknown rumour (404)
+        assert (row_outside["rumour_id"], row_outside["status"]) == ("bj-1", 403)
+        assert (row_unknown["rumour_id"], row_unknown["status"]) == (UNKNOWN, 404)
