@@ -37,3 +37,32 @@ def test_a_rumour_outside_the_jurisdiction_looks_unknown(env, route):  # noqa: F
         # the audit log still tells the two apart: a refusal (403) and an unknown rumour (404)
         assert (row_outside["rumour_id"], row_outside["status"]) == ("bj-1", 403)
         assert (row_unknown["rumour_id"], row_unknown["status"]) == (UNKNOWN, 404)
+
+
+def _head(url, token, case="C-9"):
+    import urllib.error
+    import urllib.request
+
+    req = urllib.request.Request(url, method="HEAD",
+                                 headers={"Authorization": f"Bearer {token}", "X-Case-Id": case})
+    try:
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            return resp.status, dict(resp.headers)
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers)
+
+
+@pytest.mark.parametrize("route", sorted(r.name for r in ROUTES if r.audited and r.method == "GET"))
+def test_head_on_an_audited_route_is_refused_and_not_audited(env, route):  # noqa: F811
+    # A HEAD gets no body: auditing it as an export (or trace) would record an answer that
+    # never left. It is refused before the token is read, so no row is written.
+    token = env["tok"]["admin"]
+    before = len(env["store"].audit_rows(limit=100_000))
+    status, headers = _head(env["url"] + PROTECTED[route], token)
+    assert status == 405
+    assert headers["Allow"] == "GET"
+    assert "X-Evidence-Digest" not in headers
+    assert len(env["store"].audit_rows(limit=100_000)) == before
+    # GET still works, and a HEAD on a route that is not audited still answers
+    assert get(env["url"] + PROTECTED[route], token, case="C-9")[0] == 200
+    assert _head(env["url"] + "/api/rumours/jn-1", token)[0] == 200

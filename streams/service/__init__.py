@@ -54,6 +54,11 @@ Choices (documented here because the acceptance checks rely on them):
   refusal is 403 although the caller got 404); a 401 writes none. If the row cannot be written the
   answer is withheld (503). A status change (also audited) writes its row before the change is
   made: no row, no change; a change that fails after its row gets a second row (500).
+- HEAD: answered on every GET route except the audited ones (the traces, evidence, the audit
+  log), which refuse it with 405 (``Allow: GET``) before the token is read, so no row is
+  written: a HEAD gets no body, and its audit row would record an export or a trace that never
+  left (the package would even be built and signed for nothing). A client that wants to know
+  whether it may export asks ``/api/me`` (``may_export``).
 - Origin confidence: see :data:`streams.service.views.CONFIDENCE_METHOD`.
 
 The governance loop (:mod:`streams.governance`; served when a hub is attached, else 503):

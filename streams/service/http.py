@@ -146,7 +146,7 @@ class Service(SiteHandlers, GovernanceHandlers):
             if not allowed:
                 return None
             response = _error(405, f"allowed: {', '.join(allowed)}")
-            response.headers["Allow"] = ", ".join(sorted(set(allowed) | ({"HEAD"} if "GET" in allowed else set())))
+            response.headers["Allow"] = ", ".join(sorted(set(allowed)))
             return self._count("method", response)
         try:
             response = await self._handle(route, params, request)
