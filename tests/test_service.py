@@ -58,9 +58,10 @@ PROTECTED = {
     "trace_account": "/api/rumours/jn-1/accounts/hub/trace",
     "evidence": "/api/rumours/jn-1/evidence?case=C-9",
     "audit": "/api/audit",
+    "metrics": "/metrics",
 }
-WRONG_ROLES = {"evidence": ["analyst"], "audit": ["analyst", "liaison"]}
-RIGHT = {"audit": "admin"}
+WRONG_ROLES = {"evidence": ["analyst"], "audit": ["analyst", "liaison"], "metrics": ["analyst", "liaison"]}
+RIGHT = {"audit": "admin", "metrics": "admin"}
 
 
 def test_matrix_covers_every_protected_route():
@@ -96,7 +97,7 @@ def test_401_403_matrix(env, route):
 
 
 def test_open_routes_need_no_token(env):
-    for path in ("/", "/openapi.json", "/healthz", "/metrics", "/static/app.js"):
+    for path in ("/", "/openapi.json", "/healthz", "/static/app.js"):
         status, _, body = get(env["url"] + path)
         assert status == 200, path
     spec = orjson.loads(get(env["url"] + "/openapi.json")[2])
@@ -370,7 +371,7 @@ def expiry_text_by_hand(ms: int) -> str:
 
 
 def test_metrics_text_format(env):
-    body = get(env["url"] + "/metrics")[2].decode()
+    body = get(env["url"] + "/metrics", env["tok"]["admin"])[2].decode()
     assert "# TYPE rumour_http_requests_total counter" in body
     assert re.search(r'^rumour_http_requests_total\{route="trace",status="200"\} [1-9]', body, re.M)
     for line in body.splitlines():

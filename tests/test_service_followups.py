@@ -66,3 +66,23 @@ def test_head_on_an_audited_route_is_refused_and_not_audited(env, route):  # noq
     # GET still works, and a HEAD on a route that is not audited still answers
     assert get(env["url"] + PROTECTED[route], token, case="C-9")[0] == 200
     assert _head(env["url"] + "/api/rumours/jn-1", token)[0] == 200
+
+
+def test_metrics_need_a_monitor_or_admin_token(env, tmp_path):  # noqa: F811
+    # /metrics counts evidence exports and traces per status: not for anonymous callers, nor for
+    # analysts and liaison officers. Prometheus scrapes it with a token of the "monitor" role,
+    # which may do nothing else (an admin token in a scrape config would export evidence).
+    from streams.service.tokens import TokenStore
+
+    url, tok = env["url"] + "/metrics", env["tok"]
+    monitor = TokenStore(env["tokens_path"]).issue("monitor", "000000", "prometheus")[0]
+    assert get(url)[0] == 401
+    for who in ("analyst", "liaison"):
+        assert get(url, tok[who])[0] == 403, who
+    for token in (monitor, tok["admin"]):
+        status, headers, body = get(url, token)
+        assert status == 200 and b'rumour_http_requests_total{route="metrics",status="401"}' in body
+        assert headers["Cache-Control"] == "no-store"
+    # a monitor token reads nothing else
+    for path in ("/api/me", "/api/rumours", "/api/rumours/jn-1", "/api/rumours/jn-1/trace", "/api/audit"):
+        assert get(env["url"] + path, monitor, case="C-M1")[0] == 403, path

@@ -25,13 +25,18 @@ analyst   dashboard data, rumour list, traces with pseudonymised account ids (an
           optional; submit reports; change a rumour's handling status
 liaison   the same views with account ids in clear (X-Case-Id mandatory) and evidence packages;
           submit reports; no status changes (police trace, the centre decides the handling)
-admin     everything a liaison may do, plus the audit log and status changes
+admin     everything a liaison may do, plus the audit log, status changes and ``/metrics``
+monitor   ``/metrics`` only (Prometheus); its jurisdiction is not used (issue it for 000000)
 ========  ===========================================================================
 
 Choices (documented here because the acceptance checks rely on them):
 
-- The page ``/`` and its assets, ``/openapi.json``, ``/healthz`` and ``/metrics`` are open; every
-  ``/api/...`` route needs ``Authorization: Bearer <token>``. The page asks for the token and keeps
+- The page ``/`` and its assets, ``/openapi.json`` and ``/healthz`` are open; every ``/api/...``
+  route and ``/metrics`` need ``Authorization: Bearer <token>``. ``/metrics`` counts requests
+  per route and status (how many evidence packages were exported, how many traces refused):
+  operators' data, so it needs a ``monitor`` token (made for Prometheus, which keeps it in a
+  file, so it may do nothing else) or an ``admin`` one. Its counters are the process's, not
+  scoped to a jurisdiction. The page asks for the token and keeps
   it in ``sessionStorage`` (this tab only).
 - Tokens expire (``token_days`` setting, or ``rumour token issue --expires-days N | --expires
   DATE``; 0 = never): an expired token is refused exactly like a revoked one (401, no audit row).

@@ -345,6 +345,12 @@ class Service(SiteHandlers, GovernanceHandlers):
         return _json({"rows": rows})
 
     # -- metrics ------------------------------------------------------------------------
+    async def _r_metrics(self, principal, params, request, ctx):
+        # Behind a token (monitor or admin role): the request counters show how many evidence
+        # packages and traces were asked for and refused, which is not for anonymous callers.
+        return web.Response(text=self.metrics_text(), content_type="text/plain",
+                            charset="utf-8", headers={"X-Prometheus-Format": "0.0.4"})
+
     def metrics_text(self) -> str:
         return metrics.render(self.stats(), self.requests, self.audit_rows_written,
                               len(self.pipeline.graphs), self.started)

@@ -59,7 +59,7 @@ def spec(version: str = "0.1.0") -> dict:
     return {
         "openapi": "3.0.3",
         "info": {"title": "rumour-trace: dashboard and origin-trace service", "version": version,
-                 "description": "Tokens: `rumour token issue --role analyst|liaison|admin "
+                 "description": "Tokens: `rumour token issue --role analyst|liaison|admin|monitor "
                                 "--jurisdiction CODE [--expires-days N]`. Send `Authorization: "
                                 "Bearer <token>`. An expired or revoked token gets 401."},
         "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},

@@ -1,5 +1,6 @@
-"""The open routes: the dashboard page and its assets, /openapi.json, /healthz, /metrics
-(mixed into :class:`streams.service.http.Service`)."""
+"""The open routes: the dashboard page and its assets, /openapi.json, /healthz
+(mixed into :class:`streams.service.http.Service`). /metrics needs a token: see
+:meth:`streams.service.http.Service._r_metrics`."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -24,7 +25,7 @@ def _error(status: int, message: str) -> web.Response:
 
 
 class SiteHandlers:
-    """Needs ``self.stats`` and ``self.metrics_text``."""
+    """Needs ``self.stats``."""
 
     # -- open routes --------------------------------------------------------------------
     async def _open(self, route, params, request) -> web.Response:
@@ -46,9 +47,6 @@ class SiteHandlers:
             return _json(spec())
         if route.name == "health":
             return _json({"status": "ok", **self.stats()})
-        if route.name == "metrics":
-            return web.Response(text=self.metrics_text(), content_type="text/plain",
-                                charset="utf-8", headers={"X-Prometheus-Format": "0.0.4"})
         return _error(404, "no such route")
 
     @staticmethod
