@@ -72,7 +72,10 @@ The governance loop (:mod:`streams.governance`; served when a hub is attached, e
   intake desk or debunking platform, which submit on the public's behalf with their own token;
   the token id is kept as the report's ``source`` (``http:<token id>``). A report may name a post
   anywhere: the answer names the linked rumour only when the token's jurisdiction covers it
-  (``linked_outside_jurisdiction`` otherwise). Not audited (public intake, stored in full).
+  (``linked_outside_jurisdiction`` otherwise). A report merged into an earlier one (200,
+  ``duplicate: true``) names that report (``duplicate_of``) only when the caller may read it:
+  its own desk's report, or one linked to a rumour inside its jurisdiction; another desk's
+  report id is not revealed (``duplicate_of: null``). Not audited (public intake, stored in full).
 - ``GET /api/rumours/{id}/reports`` and ``/status``: any role with jurisdiction over the rumour;
   reporters are pseudonymised for roles without clear identities (not with the accounts'
   pseudonyms: a reporter name is free text, so it would reveal any account's pseudonym).
