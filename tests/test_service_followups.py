@@ -86,3 +86,77 @@ def test_metrics_need_a_monitor_or_admin_token(env, tmp_path):  # noqa: F811
     # a monitor token reads nothing else
     for path in ("/api/me", "/api/rumours", "/api/rumours/jn-1", "/api/rumours/jn-1/trace", "/api/audit"):
         assert get(env["url"] + path, monitor, case="C-M1")[0] == 403, path
+
+
+def test_an_unknown_rumour_is_answered_without_the_region_aggregation(env, monkeypatch):  # noqa: F811
+    from tests.service_helpers import cascades
+
+    views, store = env["service"].views, env["store"]
+    calls = []
+    real = store.rumour_region_counts
+    monkeypatch.setattr(store, "rumour_region_counts", lambda *a, **k: calls.append(a) or real(*a, **k))
+    views._summary = None  # as after the cache lapsed
+    status, _, body = get(env["url"] + f"/api/rumours/{UNKNOWN}/trace", env["tok"]["liaison"], case="C-U1")
+    assert status == 404 and calls == []
+    # a known rumour's regions are those of its shares (by hand from the cascades), still
+    # without the aggregation over every rumour
+    expected = {e["region"] for e in cascades() if e["rumour_id"] == "jn-1"}
+    assert views.regions_of("jn-1") == expected and calls == []
+    assert get(env["url"] + "/api/rumours/jn-1/trace", env["tok"]["lixia"], case="C-U2")[0] == 200
+    assert get(env["url"] + "/api/rumours/qd-1/trace", env["tok"]["lixia"], case="C-U3")[0] == 404
+    assert calls == []
+
+
+class _CountingPseudonymiser:
+    def __init__(self, inner):
+        self.inner, self.calls = inner, 0
+
+    def __call__(self, account):
+        self.calls += 1
+        return self.inner(account)
+
+    def looks_like(self, value):
+        return self.inner.looks_like(value)
+
+
+class _Graph:
+    def __init__(self, n):
+        self.n_events = n
+
+
+def test_a_pseudonym_lookup_hashes_the_rumours_accounts_once_per_version():
+    from streams.service.pseudonym import Pseudonymiser
+    from streams.service.views import Views
+
+    class Store:
+        def __init__(self):
+            self.accounts, self.reads = [f"acct-{i}" for i in range(50)], 0
+
+        def rumour_accounts(self, rumour_id):
+            self.reads += 1
+            return list(self.accounts) if rumour_id == "r1" else []
+
+    class Pipeline:
+        graphs = {"r1": _Graph(50)}
+
+    p = _CountingPseudonymiser(Pseudonymiser(b"s" * 32))
+    store = Store()
+    views = Views(Pipeline(), store, p)
+    # same answers as hashing every account (the former linear search)
+    for a in ("acct-0", "acct-17", "acct-49"):
+        assert views.account_for("r1", p.inner(a)) == a
+    assert views.account_for("r1", "acct-3") == "acct-3"  # a clear id is taken as it is
+    assert p.calls == 50 and store.reads == 1  # one map for the three lookups
+    # the rumour grows: the map is rebuilt once and knows the new account
+    store.accounts.append("acct-new")
+    Pipeline.graphs["r1"] = _Graph(51)
+    assert views.account_for("r1", p.inner("acct-new")) == "acct-new"
+    assert views.account_for("r1", p.inner("acct-1")) == "acct-1"
+    assert p.calls == 50 + 51 and store.reads == 2
+    # an unknown pseudonym rereads at most once per reread period, not on every request
+    for _ in range(5):
+        assert views.account_for("r1", p.inner("nobody")) is None
+    assert store.reads == 2
+    views.reread_seconds = 0.0  # the period has passed: one reread finds an account the store gained
+    store.accounts.append("acct-late")
+    assert views.account_for("r1", p.inner("acct-late")) == "acct-late" and store.reads == 3

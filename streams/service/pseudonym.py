@@ -3,7 +3,9 @@
 ``psn_`` + the first 16 hex digits of HMAC-SHA256(key, account id): the same id always gives the
 same pseudonym under one key, a different key gives unrelated pseudonyms, and without the key a
 pseudonym cannot be tied back to an id (except by whoever holds the key: the service resolves a
-pseudonym to its account by hashing the rumour's accounts, see :meth:`Pseudonymiser.resolve`).
+pseudonym to its account through a per-rumour map built by hashing the rumour's accounts once,
+see :meth:`streams.service.views.Views.account_for`; :meth:`Pseudonymiser.resolve` is the same
+search without the map).
 The key lives beside the tokens file (``pseudonym.key``, created on first use).
 """
 from __future__ import annotations

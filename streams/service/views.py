@@ -71,10 +71,11 @@ class Views:
         self.pseudo = pseudonymiser
         self.cutoff_k = cutoff_k
         self.cache_seconds = cache_seconds
+        self.reread_seconds = 30.0  # a missed pseudonym rereads the rumour's accounts at most this often
         self._lock = threading.Lock()
         self._summary = None
         self._summary_at = 0.0
-        self._accounts = LRU()  # rumour -> (graph version, its accounts): bounded
+        self._accounts = LRU()  # rumour -> (graph version, {pseudonym: account}, read at): bounded
 
     # -- rumour list --------------------------------------------------------------------
     def summary(self) -> dict:
@@ -116,15 +117,20 @@ class Views:
         return out
 
     def regions_of(self, rumour_id: str) -> set | None:
-        """Region codes (None = no region) of every share of a rumour; None if unknown."""
-        r = self.summary()["rumours"].get(rumour_id)
-        if r is None:
-            # A rumour may reach the store between two cache refreshes.
-            rows = [x for x in self.store.rumour_region_counts() if x[0] == rumour_id]
-            if not rows:
-                return None
-            return {x[1] for x in rows}
-        return r["all_regions"]
+        """Region codes (None = no region) of every share of a rumour; None if unknown.
+
+        Asked before every rumour-scoped answer, so it never refreshes the summary (an
+        aggregation over every rumour): a fresh cached summary answers, else the rumour's own
+        minute counts (read by its key; nothing to read for an unknown rumour)."""
+        with self._lock:
+            fresh = self._summary is not None and time.monotonic() - self._summary_at < self.cache_seconds
+            r = self._summary["rumours"].get(rumour_id) if fresh else None
+        if r is not None:
+            return r["all_regions"]
+        counts = self.store.minute_counts(rumour_id)
+        if not counts:
+            return None
+        return {region for _, region, _, _ in counts}
 
     def rumour_list(self, principal: Principal) -> dict:
         s = self.summary()
@@ -235,17 +241,27 @@ class Views:
     # -- traces (audited by the caller) -------------------------------------------------
     def account_for(self, rumour_id: str, account: str) -> str | None:
         """An account id given in clear or as a pseudonym; None if the rumour has no such account."""
-        if self.pseudo.looks_like(account):
-            accounts = self._rumour_accounts(rumour_id)
-            return self.pseudo.resolve(account, accounts)
-        return account
+        if not self.pseudo.looks_like(account):
+            return account
+        found = self._pseudonyms(rumour_id).get(account)
+        if found is None:
+            # The store may hold accounts this process's graph has not seen yet (another
+            # worker's rumour, or none loaded here): read again, at most every reread_seconds
+            # (a caller sending unknown pseudonyms would otherwise rehash the rumour each time).
+            found = self._pseudonyms(rumour_id, refresh=True).get(account)
+        return found
 
-    def _rumour_accounts(self, rumour_id: str) -> list:
-        events = self.pipeline.graphs.get(rumour_id)
-        version = events.n_events if events is not None else -1
+    def _pseudonyms(self, rumour_id: str, refresh: bool = False) -> dict:
+        """pseudonym -> account id of the rumour's accounts: every account is hashed once per
+        version of the rumour (its graph's event count here), not on every lookup."""
+        graph = self.pipeline.graphs.get(rumour_id)
+        version = graph.n_events if graph is not None else -1
         cached = self._accounts.get(rumour_id)
-        if cached is None or cached[0] != version:
-            cached = (version, self.store.rumour_accounts(rumour_id))
+        stale = cached is None or cached[0] != version or (
+            refresh and time.monotonic() - cached[2] >= self.reread_seconds)
+        if stale:
+            accounts = self.store.rumour_accounts(rumour_id)
+            cached = (version, {self.pseudo(a): a for a in accounts}, time.monotonic())
             self._accounts[rumour_id] = cached
         return cached[1]
 
