@@ -41,6 +41,8 @@ Choices (documented here because the acceptance checks rely on them):
 - Tokens expire (``token_days`` setting, or ``rumour token issue --expires-days N | --expires
   DATE``; 0 = never): an expired token is refused exactly like a revoked one (401, no audit row).
   Records without an expiry (files written before expiries existed) never expire.
+  The dashboard's header shows the expiry (``/api/me``'s ``expires_at``) and warns in the
+  token's last 7 days (``static/expiry.js``), so that a shift does not end in a 401.
 - Every user sees only rumours with at least one share (any kind) in its jurisdiction. A
   rumour outside it gets exactly the answer of an unknown one on every rumour route (404,
   ``{"error": "unknown rumour '<id>'", "status": 404}``, same headers): a 403 would tell the

@@ -13,7 +13,8 @@ from streams.service.paths import PROJECT_ROOT
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 VENDOR = {"echarts.min.js": PROJECT_ROOT / "web" / "node_modules" / "echarts" / "dist" / "echarts.min.js"}
-STATIC = {"app.js": "application/javascript", "app.css": "text/css", "i18n.js": "application/javascript"}
+STATIC = {"app.js": "application/javascript", "app.css": "text/css", "i18n.js": "application/javascript",
+          "expiry.js": "application/javascript"}
 
 
 def _json(obj, status: int = 200) -> web.Response:
