@@ -157,6 +157,6 @@ def test_a_pseudonym_lookup_hashes_the_rumours_accounts_once_per_version():
     for _ in range(5):
         assert views.account_for("r1", p.inner("nobody")) is None
     assert store.reads == 2
-    views.reread_seconds = 0.0  # the period has passed: one reread finds an account the store gained
+    views.accounts.reread_seconds = 0.0  # the period has passed: one reread finds an account the store gained
     store.accounts.append("acct-late")
     assert views.account_for("r1", p.inner("acct-late")) == "acct-late" and store.reads == 3

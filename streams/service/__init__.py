@@ -8,6 +8,7 @@ ClickHouse). Modules:
 - ``tokens``: hashed bearer tokens (issue, list, revoke, expiry), reloaded when the file changes.
 - ``access``: roles, what each may do, jurisdiction codes.
 - ``pseudonym``: keyed pseudonyms of account ids for the analyst role.
+- ``accounts``: pseudonym -> account id per rumour (a reverse map built once per rumour version).
 - ``views``: the answers (rumour list, detail, tree, traces with evidence chains).
 - ``audit``: audit rows written before an answer leaves.
 - ``evidence``: the evidence package (zip) and its verification.

@@ -4,7 +4,7 @@
 same pseudonym under one key, a different key gives unrelated pseudonyms, and without the key a
 pseudonym cannot be tied back to an id (except by whoever holds the key: the service resolves a
 pseudonym to its account through a per-rumour map built by hashing the rumour's accounts once,
-see :meth:`streams.service.views.Views.account_for`; :meth:`Pseudonymiser.resolve` is the same
+see :class:`streams.service.accounts.PseudonymIndex`; :meth:`Pseudonymiser.resolve` is the same
 search without the map).
 The key lives beside the tokens file (``pseudonym.key``, created on first use).
 """

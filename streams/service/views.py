@@ -25,7 +25,7 @@ import numpy as np
 from streams.events import format_ts
 from streams.service import regions as rg
 from streams.service.access import Principal
-from streams.service.lru import LRU
+from streams.service.accounts import PseudonymIndex
 
 HOUR_MS = 3_600_000
 DEBUNK = "debunk"
@@ -71,11 +71,10 @@ class Views:
         self.pseudo = pseudonymiser
         self.cutoff_k = cutoff_k
         self.cache_seconds = cache_seconds
-        self.reread_seconds = 30.0  # a missed pseudonym rereads the rumour's accounts at most this often
         self._lock = threading.Lock()
         self._summary = None
         self._summary_at = 0.0
-        self._accounts = LRU()  # rumour -> (graph version, {pseudonym: account}, read at): bounded
+        self.accounts = PseudonymIndex(pipeline, store, pseudonymiser)
 
     # -- rumour list --------------------------------------------------------------------
     def summary(self) -> dict:
@@ -243,27 +242,7 @@ class Views:
         """An account id given in clear or as a pseudonym; None if the rumour has no such account."""
         if not self.pseudo.looks_like(account):
             return account
-        found = self._pseudonyms(rumour_id).get(account)
-        if found is None:
-            # The store may hold accounts this process's graph has not seen yet (another
-            # worker's rumour, or none loaded here): read again, at most every reread_seconds
-            # (a caller sending unknown pseudonyms would otherwise rehash the rumour each time).
-            found = self._pseudonyms(rumour_id, refresh=True).get(account)
-        return found
-
-    def _pseudonyms(self, rumour_id: str, refresh: bool = False) -> dict:
-        """pseudonym -> account id of the rumour's accounts: every account is hashed once per
-        version of the rumour (its graph's event count here), not on every lookup."""
-        graph = self.pipeline.graphs.get(rumour_id)
-        version = graph.n_events if graph is not None else -1
-        cached = self._accounts.get(rumour_id)
-        stale = cached is None or cached[0] != version or (
-            refresh and time.monotonic() - cached[2] >= self.reread_seconds)
-        if stale:
-            accounts = self.store.rumour_accounts(rumour_id)
-            cached = (version, {self.pseudo(a): a for a in accounts}, time.monotonic())
-            self._accounts[rumour_id] = cached
-        return cached[1]
+        return self.accounts.resolve(rumour_id, account)
 
     def trace(self, rumour_id: str, clear: bool, k: int | None = None, event_id: str | None = None,
               account_id: str | None = None) -> dict:
