@@ -115,6 +115,10 @@ class _CountingPseudonymiser:
         self.calls += 1
         return self.inner(account)
 
+    def number(self, account):
+        self.calls += 1
+        return self.inner.number(account)
+
     def looks_like(self, value):
         return self.inner.looks_like(value)
 
@@ -160,3 +164,6 @@ def test_a_pseudonym_lookup_hashes_the_rumours_accounts_once_per_version():
     views.accounts.reread_seconds = 0.0  # the period has passed: one reread finds an account the store gained
     store.accounts.append("acct-late")
     assert views.account_for("r1", p.inner("acct-late")) == "acct-late" and store.reads == 3
+    # every account, and a pseudonym of none, as the linear search over the accounts answers
+    for a in store.accounts + ["stranger"]:
+        assert views.account_for("r1", p.inner(a)) == p.inner.resolve(p.inner(a), store.accounts)
