@@ -24,12 +24,14 @@ def worker_web(tmp_path, monkeypatch, chdb_store):
     app.stats["last_batch_ms"] = 250.0
     server = ThreadServer(app.web.web_app)
     token = TokenStore(tokens).issue("liaison", "370000", "w")[0]
-    yield server.url, token, chdb_store
+    yield server.url, token, chdb_store, tokens
     server.close()
 
 
 def test_worker_serves_dashboard_api_and_metrics(worker_web):
-    url, token, store = worker_web
+    from streams.service.tokens import TokenStore
+
+    url, token, store, tokens = worker_web
     status, _, body = get(url + "/")
     assert status == 200 and b"/vendor/echarts.min.js" in body
     assert get(url + "/api/rumours")[0] == 401
@@ -40,8 +42,10 @@ def test_worker_serves_dashboard_api_and_metrics(worker_web):
     status, _, body = get(url + "/api/rumours/jn-1/trace", token, case="W-1")
     assert status == 200 and orjson.loads(body)["origins"][0]["account_id"] == "src"
     assert len(store.audit_rows()) == before + 1
-    assert get(url + "/api/rumours/bj-1/trace", token, case="W-1")[0] == 403
-    metrics = get(url + "/metrics")[2].decode()
+    assert get(url + "/api/rumours/bj-1/trace", token, case="W-1")[0] == 404  # outside: looks unknown
+    assert get(url + "/metrics")[0] == 401
+    monitor = TokenStore(tokens).issue("monitor", "000000", "prometheus")[0]
+    metrics = get(url + "/metrics", monitor)[2].decode()
     assert "rumour_events_in_total 12" in metrics
     assert "rumour_batch_latency_seconds 0.25" in metrics
     health = orjson.loads(get(url + "/healthz")[2])

@@ -8,6 +8,7 @@ ClickHouse). Modules:
 - ``tokens``: hashed bearer tokens (issue, list, revoke, expiry), reloaded when the file changes.
 - ``access``: roles, what each may do, jurisdiction codes.
 - ``pseudonym``: keyed pseudonyms of account ids for the analyst role.
+- ``accounts``: pseudonym -> account id per rumour (a reverse map built once per rumour version).
 - ``views``: the answers (rumour list, detail, tree, traces with evidence chains).
 - ``audit``: audit rows written before an answer leaves.
 - ``evidence``: the evidence package (zip) and its verification.
@@ -25,27 +26,47 @@ analyst   dashboard data, rumour list, traces with pseudonymised account ids (an
           optional; submit reports; change a rumour's handling status
 liaison   the same views with account ids in clear (X-Case-Id mandatory) and evidence packages;
           submit reports; no status changes (police trace, the centre decides the handling)
-admin     everything a liaison may do, plus the audit log and status changes
+admin     everything a liaison may do, plus the audit log, status changes and ``/metrics``
+monitor   ``/metrics`` only (Prometheus); its jurisdiction is not used (issue it for 000000)
 ========  ===========================================================================
 
 Choices (documented here because the acceptance checks rely on them):
 
-- The page ``/`` and its assets, ``/openapi.json``, ``/healthz`` and ``/metrics`` are open; every
-  ``/api/...`` route needs ``Authorization: Bearer <token>``. The page asks for the token and keeps
+- The page ``/`` and its assets, ``/openapi.json`` and ``/healthz`` are open; every ``/api/...``
+  route and ``/metrics`` need ``Authorization: Bearer <token>``. ``/metrics`` counts requests
+  per route and status (how many evidence packages were exported, how many traces refused):
+  operators' data, so it needs a ``monitor`` token (made for Prometheus, which keeps it in a
+  file, so it may do nothing else) or an ``admin`` one. Its counters are the process's, not
+  scoped to a jurisdiction. The page asks for the token and keeps
   it in ``sessionStorage`` (this tab only).
 - Tokens expire (``token_days`` setting, or ``rumour token issue --expires-days N | --expires
   DATE``; 0 = never): an expired token is refused exactly like a revoked one (401, no audit row).
   Records without an expiry (files written before expiries existed) never expire.
-- Every user sees only rumours with at least one share (any kind) in its jurisdiction; a
-  rumour outside it gives 403 on every rumour route, an unknown one 404.
+  The dashboard's header shows the expiry (``/api/me``'s ``expires_at``) and warns in the
+  token's last 7 days (``static/expiry.js``), so that a shift does not end in a 401.
+- Every user sees only rumours with at least one share (any kind) in its jurisdiction. A
+  rumour outside it gets exactly the answer of an unknown one on every rumour route (404,
+  ``{"error": "unknown rumour '<id>'", "status": 404}``, same headers): a 403 would tell the
+  caller that the rumour exists elsewhere, so a county desk could enumerate the province's
+  rumours by id. 404 rather than 403 for both because "no such rumour for you" is the truth
+  from the caller's side, and because 404 already is the answer for an unknown id. The audit
+  row (audited routes) records 403 for the refusal and 404 for an unknown rumour, so an
+  auditor still tells them apart. Event and account routes check the rumour first, so an
+  event or account of a rumour outside the jurisdiction is answered the same way.
 - Dashboard routes (``/api/rumours``, ``/api/rumours/{id}``, ``/tree``) show pseudonyms for every
   role and are not audited (they are polled every 2 s). Clear account ids leave only through
   the audited trace and evidence routes.
 - Audit: every authenticated request to an audited route (the three traces, evidence, the
   audit log itself) writes exactly one row before the answer, with its status (so refusals
-  with 400/403/404 are recorded too); a 401 writes none. If the row cannot be written the
+  with 400/403/404 are recorded too; the row's status is the decision, which for a jurisdiction
+  refusal is 403 although the caller got 404); a 401 writes none. If the row cannot be written the
   answer is withheld (503). A status change (also audited) writes its row before the change is
   made: no row, no change; a change that fails after its row gets a second row (500).
+- HEAD: answered on every GET route except the audited ones (the traces, evidence, the audit
+  log), which refuse it with 405 (``Allow: GET``) before the token is read, so no row is
+  written: a HEAD gets no body, and its audit row would record an export or a trace that never
+  left (the package would even be built and signed for nothing). A client that wants to know
+  whether it may export asks ``/api/me`` (``may_export``).
 - Origin confidence: see :data:`streams.service.views.CONFIDENCE_METHOD`.
 
 The governance loop (:mod:`streams.governance`; served when a hub is attached, else 503):
@@ -54,7 +75,10 @@ The governance loop (:mod:`streams.governance`; served when a hub is attached, e
   intake desk or debunking platform, which submit on the public's behalf with their own token;
   the token id is kept as the report's ``source`` (``http:<token id>``). A report may name a post
   anywhere: the answer names the linked rumour only when the token's jurisdiction covers it
-  (``linked_outside_jurisdiction`` otherwise). Not audited (public intake, stored in full).
+  (``linked_outside_jurisdiction`` otherwise). A report merged into an earlier one (200,
+  ``duplicate: true``) names that report (``duplicate_of``) only when the caller may read it:
+  its own desk's report, or one linked to a rumour inside its jurisdiction; another desk's
+  report id is not revealed (``duplicate_of: null``). Not audited (public intake, stored in full).
 - ``GET /api/rumours/{id}/reports`` and ``/status``: any role with jurisdiction over the rumour;
   reporters are pseudonymised for roles without clear identities (not with the accounts'
   pseudonyms: a reporter name is free text, so it would reveal any account's pseudonym).

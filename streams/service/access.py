@@ -11,17 +11,22 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-ROLES = ("analyst", "liaison", "admin")
+ROLES = ("analyst", "liaison", "admin", "monitor")
 
 # What each role may do. "clear" = account ids shown in clear (else pseudonymised);
 # "case_required" = trace/evidence refused (400) without a case number; "report" = submit a
 # public report (every role: the intake desk submits on the public's behalf); "status" = change
 # a rumour's handling status (analysts run the case file, admins supervise; police liaison
-# officers trace but do not decide the handling).
+# officers trace but do not decide the handling); "metrics" = read /metrics (its counters
+# include evidence exports and traces per status: operators' data, not the public's). The
+# "monitor" role is for Prometheus: a scrape config holds its token in a file, so it may do
+# nothing else (an admin token there would export evidence with clear identities).
 PERMISSIONS = {
     "analyst": {"list", "view", "trace", "report", "status"},
     "liaison": {"list", "view", "trace", "clear", "case_required", "evidence", "report"},
-    "admin": {"list", "view", "trace", "clear", "case_required", "evidence", "audit", "report", "status"},
+    "admin": {"list", "view", "trace", "clear", "case_required", "evidence", "audit", "report", "status",
+              "metrics"},
+    "monitor": {"metrics"},
 }
 
 _CODE_RE = re.compile(r"^\d{6}$")

@@ -127,14 +127,25 @@ class GovernanceViews:
     # -- reports ------------------------------------------------------------------------------
     def submit(self, payload, principal: Principal) -> tuple[int, dict]:
         """Take a report in; the linked rumour is named only when the caller's jurisdiction
-        covers it (an intake desk learns that a report matched, not what happens elsewhere)."""
-        code, answer = self.hub.submit_report(payload, f"http:{principal.token_id}")
+        covers it (an intake desk learns that a report matched, not what happens elsewhere), and
+        the report it duplicates (``duplicate_of``) only when the caller may read that report."""
+        source = f"http:{principal.token_id}"
+        code, answer = self.hub.submit_report(payload, source)
         rid = answer.get("rumour_id")
+        covered = False
         if rid:
             self._forget("statuses")
             regions = self.regions_of(rid)
-            if regions is None or not principal.covers_any(regions):
+            covered = regions is not None and principal.covers_any(regions)
+            if not covered:
                 answer = dict(answer, rumour_id=None, linked_outside_jurisdiction=True)
+        if answer.get("duplicate_of"):
+            # The first report may be another desk's: its id is named only when the caller may
+            # read it (its own report, or one linked to a rumour inside its jurisdiction, which
+            # GET .../reports shows); otherwise the answer only says that it was merged.
+            first = self.hub.desk.reports.get(answer["duplicate_of"]) or {}
+            visible = covered or first.get("source") == source
+            answer = dict(answer, duplicate=True, duplicate_of=answer["duplicate_of"] if visible else None)
         if answer.get("region_code"):
             answer["region_name"] = rg.name(answer["region_code"])
         return code, answer

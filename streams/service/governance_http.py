@@ -1,6 +1,6 @@
 """Handlers of the governance routes (``governance=True`` in :data:`streams.service.routes.ROUTES`),
 mixed into :class:`streams.service.http.Service`: they pass the same checks as every route
-(token 401, role 403, parameters 400, rumour 404, jurisdiction 403, audit) before they run.
+(token 401, role 403, parameters 400, rumour unknown or outside the jurisdiction 404, audit) before they run.
 
 POST bodies: JSON (``Content-Type: application/json``, else 415), at most :data:`BODY_MAX`
 bytes (else 413), read in chunks so an oversized body is refused before it is held in memory.

@@ -7,7 +7,9 @@ the same dashboard and API (the middleware answers before Faust's router, which 
 Faust's default index page at ``/`` gives way to the dashboard).
 
 Order of checks on a protected route: token (401) -> role (403) -> parameters (400) -> rumour
-known (404) -> jurisdiction (403) -> case number (400) -> answer. Every authenticated request to
+known and inside the jurisdiction (404 for either: a rumour outside the caller's jurisdiction is
+answered exactly like an unknown one, so that its existence does not leak; the audit row records
+403 for it) -> case number (400) -> answer. Every authenticated request to
 an audited route writes exactly one audit row, whatever its outcome (the status is recorded);
 requests refused with 401 write none (there is nobody to record) and are logged instead. A route
 that changes state (a status change) writes its row *before* the change, so a change whose row
@@ -48,9 +50,13 @@ _SECURITY_HEADERS = {
 
 
 class Refused(Exception):
-    def __init__(self, status: int, message: str):
+    """A refusal answered with ``status``; its audit row records ``audit_status`` (default: the
+    same) when the caller must not learn what the row records (a jurisdiction refusal)."""
+
+    def __init__(self, status: int, message: str, audit_status: int | None = None):
         super().__init__(message)
         self.status = status
+        self.audit_status = status if audit_status is None else audit_status
 
 
 def _json(obj, status: int = 200, headers: dict | None = None) -> web.Response:
@@ -140,7 +146,7 @@ class Service(SiteHandlers, GovernanceHandlers):
             if not allowed:
                 return None
             response = _error(405, f"allowed: {', '.join(allowed)}")
-            response.headers["Allow"] = ", ".join(sorted(set(allowed) | ({"HEAD"} if "GET" in allowed else set())))
+            response.headers["Allow"] = ", ".join(sorted(set(allowed)))
             return self._count("method", response)
         try:
             response = await self._handle(route, params, request)
@@ -190,18 +196,20 @@ class Service(SiteHandlers, GovernanceHandlers):
             ctx["audited"] = (status, digest)
 
         ctx["audit_ahead"] = audit_ahead
+        audit_status = None
         try:
             response = await self._authorised(route, params, request, ctx)
             digest = ctx.get("digest") or audit.answer_digest(response.status, response.body)
         except Refused as exc:
             response, digest = _error(exc.status, str(exc)), ""
+            audit_status = exc.audit_status
         except ApiError as exc:
             response, digest = _error(exc.status, str(exc)), ""
         except Exception:  # a bug or a store failure: still one audit row (status 500)
             log.exception("%s failed", route.name)
             response, digest = _error(500, "internal error"), ""
         if route.audited and ctx.get("audited") != (response.status, digest):
-            row = audit_row(response.status, digest)
+            row = audit_row(audit_status or response.status, digest)
             try:
                 await self._run(self.store.write_audit, [row])
                 self.audit_rows_written += 1
@@ -229,10 +237,10 @@ class Service(SiteHandlers, GovernanceHandlers):
                 if key in params:
                     validate_rumour_id(params[key])  # same alphabet and length limit as ids
             regions = await self._run(self.views.regions_of, rid)
-            if regions is None:
-                raise Refused(404, f"unknown rumour {rid!r}")
-            if not principal.covers_any(regions):
-                raise Refused(403, f"rumour {rid!r} has no share in jurisdiction {principal.jurisdiction}")
+            if regions is None or not principal.covers_any(regions):
+                # One answer for both: a 403 here would tell the caller that the rumour exists
+                # elsewhere (and a 404 that it does not). The audit row keeps the refusal (403).
+                raise Refused(404, f"unknown rumour {rid!r}", audit_status=None if regions is None else 403)
         if route.audited:
             ctx["case_id"] = self._case(request, route.name == "evidence")
             if not ctx["case_id"] and principal.may("case_required") and route.case:
@@ -337,6 +345,12 @@ class Service(SiteHandlers, GovernanceHandlers):
         return _json({"rows": rows})
 
     # -- metrics ------------------------------------------------------------------------
+    async def _r_metrics(self, principal, params, request, ctx):
+        # Behind a token (monitor or admin role): the request counters show how many evidence
+        # packages and traces were asked for and refused, which is not for anonymous callers.
+        return web.Response(text=self.metrics_text(), content_type="text/plain",
+                            charset="utf-8", headers={"X-Prometheus-Format": "0.0.4"})
+
     def metrics_text(self) -> str:
         return metrics.render(self.stats(), self.requests, self.audit_rows_written,
                               len(self.pipeline.graphs), self.started)

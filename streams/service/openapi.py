@@ -7,8 +7,9 @@ from streams.service.routes import ROUTES
 _ERRORS = {
     "400": "Invalid parameter, or a trace without the mandatory case number",
     "401": "No token, or an unknown or revoked token",
-    "403": "The token's role may not do this, or the rumour has no share in its jurisdiction",
-    "404": "Unknown rumour, event or account",
+    "403": "The token's role may not do this",
+    "404": "Unknown rumour, event or account; a rumour with no share in the token's jurisdiction "
+           "gets the same answer (its existence is not revealed)",
     "503": "The audit log could not be written: no answer is given",
 }
 _GOVERNANCE_503 = "The governance loop does not run in this process"
@@ -58,7 +59,7 @@ def spec(version: str = "0.1.0") -> dict:
     return {
         "openapi": "3.0.3",
         "info": {"title": "rumour-trace: dashboard and origin-trace service", "version": version,
-                 "description": "Tokens: `rumour token issue --role analyst|liaison|admin "
+                 "description": "Tokens: `rumour token issue --role analyst|liaison|admin|monitor "
                                 "--jurisdiction CODE [--expires-days N]`. Send `Authorization: "
                                 "Bearer <token>`. An expired or revoked token gets 401."},
         "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},

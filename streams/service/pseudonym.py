@@ -3,7 +3,9 @@
 ``psn_`` + the first 16 hex digits of HMAC-SHA256(key, account id): the same id always gives the
 same pseudonym under one key, a different key gives unrelated pseudonyms, and without the key a
 pseudonym cannot be tied back to an id (except by whoever holds the key: the service resolves a
-pseudonym to its account by hashing the rumour's accounts, see :meth:`Pseudonymiser.resolve`).
+pseudonym to its account through a per-rumour map built by hashing the rumour's accounts once,
+see :class:`streams.service.accounts.PseudonymIndex`; :meth:`Pseudonymiser.resolve` is the same
+search without the map).
 The key lives beside the tokens file (``pseudonym.key``, created on first use).
 """
 from __future__ import annotations
@@ -44,9 +46,21 @@ class Pseudonymiser:
             return None
         out = self._cache.get(account_id)
         if out is None:
-            mac = hmac.new(self._key, account_id.encode("utf-8"), hashlib.sha256).hexdigest()
-            out = self._cache[account_id] = PREFIX + mac[:16]
+            out = self._cache[account_id] = PREFIX + self._hex(account_id)
         return out
+
+    def _hex(self, account_id: str) -> str:
+        return hmac.new(self._key, account_id.encode("utf-8"), hashlib.sha256).hexdigest()[:16]
+
+    def number(self, account_id: str) -> int:
+        """The pseudonym's 64 bits as an integer, not cached: for hashing every account of a
+        rumour at once, which would push the accounts on the dashboards out of the cache.
+
+        >>> p = Pseudonymiser(b"k" * 32)
+        >>> p.number("weibo:42") == int(p("weibo:42")[len(PREFIX):], 16)
+        True
+        """
+        return int(self._hex(account_id), 16)
 
     def reporter(self, name: str | None) -> str | None:
         """A public reporter's pseudonym, in a domain of its own: reports are submitted with any

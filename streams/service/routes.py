@@ -48,7 +48,8 @@ ROUTES = (
           produces="text/html"),
     Route("openapi", "/openapi.json", "This OpenAPI description"),
     Route("health", "/healthz", "Liveness and ingest counters"),
-    Route("metrics", "/metrics", "Prometheus metrics (text format 0.0.4)", produces="text/plain"),
+    Route("metrics", "/metrics", "Prometheus metrics (text format 0.0.4; a monitor or admin token)",
+          action="metrics", produces="text/plain"),
     Route("static", "/static/{name}", "Dashboard script and style", produces="application/javascript"),
     Route("vendor", "/vendor/{name}", "Apache ECharts, served from web/node_modules",
           produces="application/javascript"),
@@ -123,18 +124,35 @@ def split_path(raw_path: str) -> list[str] | None:
     return [unquote(p, errors="strict") if "%" in p else p for p in parts]
 
 
+def methods(route: Route) -> tuple[str, ...]:
+    """The methods a route answers: HEAD with GET, except on audited routes, where a HEAD
+    would be recorded as an answer (an evidence export, a trace) that never left.
+
+    >>> methods(ROUTES[0]), methods(next(r for r in ROUTES if r.name == "evidence"))
+    (('GET', 'HEAD'), ('GET',))
+    """
+    if route.method == "GET" and not route.audited:
+        return "GET", "HEAD"
+    return (route.method,)
+
+
 def find(parts: list[str], method: str = "GET"):
-    """``(route, params, allowed)``: the route for path segments and method (HEAD counts as
-    GET), its parameters and the methods the path allows; ``(None, None, ())`` for no such path
-    and ``(None, None, allowed)`` for a known path asked with another method."""
-    method = "GET" if method == "HEAD" else method
+    """``(route, params, allowed)``: the route for path segments and method (see
+    :func:`methods`), its parameters and the methods the path allows; ``(None, None, ())`` for
+    no such path and ``(None, None, allowed)`` for a known path asked with another method.
+
+    >>> find(["api", "rumours", "r1", "evidence"], "HEAD")
+    (None, None, ('GET',))
+    >>> find(["api", "rumours", "r1"], "HEAD")[0].name
+    'rumour'
+    """
     allowed = []
     for route in ROUTES:
         params = route.match(parts)
         if params is not None:
-            if route.method == method:
-                return route, params, (route.method,)
-            allowed.append(route.method)
+            if method in methods(route):
+                return route, params, methods(route)
+            allowed.extend(methods(route))
     return None, None, tuple(allowed)
 
 

@@ -1,5 +1,6 @@
-"""The open routes: the dashboard page and its assets, /openapi.json, /healthz, /metrics
-(mixed into :class:`streams.service.http.Service`)."""
+"""The open routes: the dashboard page and its assets, /openapi.json, /healthz
+(mixed into :class:`streams.service.http.Service`). /metrics needs a token: see
+:meth:`streams.service.http.Service._r_metrics`."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,7 +13,8 @@ from streams.service.paths import PROJECT_ROOT
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 VENDOR = {"echarts.min.js": PROJECT_ROOT / "web" / "node_modules" / "echarts" / "dist" / "echarts.min.js"}
-STATIC = {"app.js": "application/javascript", "app.css": "text/css", "i18n.js": "application/javascript"}
+STATIC = {"app.js": "application/javascript", "app.css": "text/css", "i18n.js": "application/javascript",
+          "expiry.js": "application/javascript"}
 
 
 def _json(obj, status: int = 200) -> web.Response:
@@ -24,7 +26,7 @@ def _error(status: int, message: str) -> web.Response:
 
 
 class SiteHandlers:
-    """Needs ``self.stats`` and ``self.metrics_text``."""
+    """Needs ``self.stats``."""
 
     # -- open routes --------------------------------------------------------------------
     async def _open(self, route, params, request) -> web.Response:
@@ -46,9 +48,6 @@ class SiteHandlers:
             return _json(spec())
         if route.name == "health":
             return _json({"status": "ok", **self.stats()})
-        if route.name == "metrics":
-            return web.Response(text=self.metrics_text(), content_type="text/plain",
-                                charset="utf-8", headers={"X-Prometheus-Format": "0.0.4"})
         return _error(404, "no such route")
 
     @staticmethod

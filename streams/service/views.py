@@ -25,7 +25,7 @@ import numpy as np
 from streams.events import format_ts
 from streams.service import regions as rg
 from streams.service.access import Principal
-from streams.service.lru import LRU
+from streams.service.accounts import PseudonymIndex
 
 HOUR_MS = 3_600_000
 DEBUNK = "debunk"
@@ -74,7 +74,7 @@ class Views:
         self._lock = threading.Lock()
         self._summary = None
         self._summary_at = 0.0
-        self._accounts = LRU()  # rumour -> (graph version, its accounts): bounded
+        self.accounts = PseudonymIndex(pipeline, store, pseudonymiser)
 
     # -- rumour list --------------------------------------------------------------------
     def summary(self) -> dict:
@@ -116,15 +116,20 @@ class Views:
         return out
 
     def regions_of(self, rumour_id: str) -> set | None:
-        """Region codes (None = no region) of every share of a rumour; None if unknown."""
-        r = self.summary()["rumours"].get(rumour_id)
-        if r is None:
-            # A rumour may reach the store between two cache refreshes.
-            rows = [x for x in self.store.rumour_region_counts() if x[0] == rumour_id]
-            if not rows:
-                return None
-            return {x[1] for x in rows}
-        return r["all_regions"]
+        """Region codes (None = no region) of every share of a rumour; None if unknown.
+
+        Asked before every rumour-scoped answer, so it never refreshes the summary (an
+        aggregation over every rumour): a fresh cached summary answers, else the rumour's own
+        minute counts (read by its key; nothing to read for an unknown rumour)."""
+        with self._lock:
+            fresh = self._summary is not None and time.monotonic() - self._summary_at < self.cache_seconds
+            r = self._summary["rumours"].get(rumour_id) if fresh else None
+        if r is not None:
+            return r["all_regions"]
+        counts = self.store.minute_counts(rumour_id)
+        if not counts:
+            return None
+        return {region for _, region, _, _ in counts}
 
     def rumour_list(self, principal: Principal) -> dict:
         s = self.summary()
@@ -235,19 +240,9 @@ class Views:
     # -- traces (audited by the caller) -------------------------------------------------
     def account_for(self, rumour_id: str, account: str) -> str | None:
         """An account id given in clear or as a pseudonym; None if the rumour has no such account."""
-        if self.pseudo.looks_like(account):
-            accounts = self._rumour_accounts(rumour_id)
-            return self.pseudo.resolve(account, accounts)
-        return account
-
-    def _rumour_accounts(self, rumour_id: str) -> list:
-        events = self.pipeline.graphs.get(rumour_id)
-        version = events.n_events if events is not None else -1
-        cached = self._accounts.get(rumour_id)
-        if cached is None or cached[0] != version:
-            cached = (version, self.store.rumour_accounts(rumour_id))
-            self._accounts[rumour_id] = cached
-        return cached[1]
+        if not self.pseudo.looks_like(account):
+            return account
+        return self.accounts.resolve(rumour_id, account)
 
     def trace(self, rumour_id: str, clear: bool, k: int | None = None, event_id: str | None = None,
               account_id: str | None = None) -> dict:

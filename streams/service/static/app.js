@@ -264,6 +264,17 @@
     var me = state.me; if (!me) return;
     $("who").textContent = me.name + " · " + t("role_" + me.role) + " · " + regionName(me.jurisdiction) +
       (me.clear_identities ? "" : " · " + t("pseudonymised"));
+    renderExpiry();
+  }
+  // The token's expiry (from /api/me), with a warning in its last WARN_DAYS days: an expired
+  // token gets 401 in the middle of a shift, so the user should see it coming.
+  function renderExpiry() {
+    var me = state.me, box = $("expiry"); if (!me) return;
+    var e = window.RUMOUR_EXPIRY.tokenExpiry(me.expires_at, Date.now());
+    box.className = "expiry" + (e.kind === "soon" ? " expiry-soon" : "");
+    box.textContent = e.kind === "never" ? t("expires_never")
+      : e.kind === "soon" ? t("expires_soon").replace("{days}", e.days).replace("{at}", fmtTime(me.expires_at))
+      : t("expires") + " " + fmtTime(me.expires_at);
   }
   function renderAll() {
     document.documentElement.lang = state.lang;
@@ -311,7 +322,7 @@
         }
       })]);
     })]).then(function () { state.polls++; }, function (e) { state.errors++; state.lastError = String(e && (e.stack || e.message)); if (e.message !== "401") console.warn(e); })
-      .then(function () { setTimeout(poll, POLL_MS); });
+      .then(function () { renderExpiry(); setTimeout(poll, POLL_MS); });  // a page stays open for days
   }
   function select(id) {
     state.selected = id; state.detail = null; state.tree = null; state.treeEvents = -1; state.chain = null;

@@ -22,7 +22,9 @@ window.RUMOUR_I18N = {
     debunk_reach: "谣言与辟谣触达", coverage_hint: "覆盖率：接触过谣言的账号中被辟谣触达的比例（按城市）。",
     exposed: "接触谣言账号", reached: "辟谣触达账号", covered: "被覆盖账号", coverage: "覆盖率",
     time_to_debunk: "首次辟谣用时", no_debunk: "尚无辟谣", minutes: "分钟", hours: "小时",
-    governance_off: "本进程未运行治理模块", system_intake: "举报受理"
+    governance_off: "本进程未运行治理模块", system_intake: "举报受理",
+    expires: "令牌有效期至", expires_never: "令牌长期有效",
+    expires_soon: "令牌将在 {days} 天内到期（{at}），请联系管理员重新签发"
   },
   "en": {
     title: "Rumour spread", case: "Case number", logout: "Log out", login: "Enter your access token",
@@ -48,7 +50,9 @@ window.RUMOUR_I18N = {
     coverage_hint: "Coverage: share of the accounts exposed to the rumour that the debunk reached (per city).",
     exposed: "exposed accounts", reached: "debunk reached", covered: "covered", coverage: "coverage",
     time_to_debunk: "time to first debunk", no_debunk: "no debunk yet", minutes: "min", hours: "h",
-    governance_off: "the governance loop does not run in this process", system_intake: "report intake"
+    governance_off: "the governance loop does not run in this process", system_intake: "report intake",
+    expires: "token valid until", expires_never: "token never expires",
+    expires_soon: "token expires within {days} days ({at}): ask an admin for a new one"
   }
 };
 window.RUMOUR_PROVINCES = {
