@@ -342,7 +342,7 @@ class Service(SiteHandlers, GovernanceHandlers):
         from streams.service.access import prefix
 
         rows = await self._run(self.store.audit_rows, limit, case, since, prefix(principal.jurisdiction))
-        return _json({"rows": rows})
+        return _json({"rows": audit.readable(rows)})
 
     # -- metrics ------------------------------------------------------------------------
     async def _r_metrics(self, principal, params, request, ctx):
