@@ -127,3 +127,20 @@ def test_a_trace_records_its_tokens_expiry_and_the_audit_route_shows_it(served):
     lapsed = env["store"]._rows(f"SELECT count() FROM {env['store'].database}.audit_log "
                                 "WHERE token_expires_ms > 0 AND token_expires_ms <= ts_ms")
     assert lapsed == [(0,)]
+
+
+def test_an_evidence_package_names_the_tokens_expiry_like_its_audit_row(served):
+    import io
+    import zipfile
+
+    env = served
+    status, _, body = get(f"{env['url']}/api/rumours/jn-1/evidence?case=C-PKG", env["tok"]["expiring"])
+    assert status == 200
+    with zipfile.ZipFile(io.BytesIO(body)) as z:
+        generated_by = orjson.loads(z.read("evidence.json"))["generated_by"]
+        report = z.read("report.html").decode("utf-8")
+    row = next(r for r in env["store"].audit_rows(limit=100) if r["case_id"] == "C-PKG")
+    words = audit.expiry_label(row["token_expires_ms"])
+    assert row["token_expires_ms"] == env["expires"]
+    assert generated_by["token_expires"] == words != "never"
+    assert f"valid until {words}" in report
