@@ -120,6 +120,9 @@ def split_guarded(text: str) -> list[tuple[str, tuple | None]]:
         guard = _GUARD_RE.match(line.strip())
         if guard:
             lines.append(_GUARD_MARK + guard.group(1) + " " + guard.group(2))
+        elif re.match(r"^--\s*unless-column\b", line.strip()):
+            # read as a plain comment it would leave its statement unguarded: refuse instead
+            raise MigrationError(f"malformed guard (expected '-- unless-column: table column'): {line.strip()!r}")
         elif not line.lstrip().startswith("--"):
             lines.append(line)
     out = []

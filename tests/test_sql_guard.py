@@ -144,9 +144,14 @@ def test_guard_belongs_to_the_statement_after_it_only():
     assert steps == [("SELECT 1", None), ("ALTER TABLE g ADD COLUMN b Int64", ("g", "b")), ("SELECT 2", None)]
 
 
-def test_guard_names_must_be_plain_identifiers():
-    # Not matched as a guard (so it is an ordinary comment) and cannot reach the SQL text.
-    assert sql.split_guarded("-- unless-column: g' b\nSELECT 1;\n") == [("SELECT 1", None)]
+@pytest.mark.parametrize("line", ["-- unless-column: g' b", "-- unless-column: g", "--unless-column g b"])
+def test_guard_names_must_be_plain_identifiers(line):
+    # A malformed guard is refused, never read as a plain comment (its statement would run unguarded).
+    with pytest.raises(sql.MigrationError, match="malformed guard"):
+        sql.split_guarded(line + "\nALTER TABLE g ADD COLUMN b Int64;\n")
+
+
+def test_column_exists_refuses_names_it_would_paste_into_sql():
     with pytest.raises(ValueError):
         sql.column_exists(lambda s: [(0,)], "db", "g'", "b")
 
