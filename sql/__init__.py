@@ -11,9 +11,15 @@ applied only when ``SELECT version()`` is at least X.Y, and is not recorded othe
 applied after the server is upgraded). 006 is one: it drops a view that only servers newer
 than 18.16 can do without.
 
+A statement preceded by ``-- unless-column: TABLE COLUMN`` (TABLE in the target database) is
+skipped when ``system.columns`` already lists that column. It is how a file adds a column:
+18.16 has no ``ADD COLUMN IF NOT EXISTS``, and ``system.columns`` reads the same on 18.16 and on
+chDB. When a guarded statement fails, the column is looked up again: if it is there now (another
+process added it meanwhile), the statement counts as skipped.
+
 Applied files are recorded in ``{database}.schema_migrations``; re-running is a no-op. Every
-statement is also ``IF NOT EXISTS``, so two processes migrating at once, or a run interrupted
-half-way through a file, are harmless.
+statement is also ``IF NOT EXISTS`` or guarded, so two processes migrating at once, or a run
+interrupted half-way through a file, are harmless.
 """
 from __future__ import annotations
 
@@ -29,6 +35,10 @@ _NAME_RE = re.compile(r"^(\d{3})_([A-Za-z0-9_]+)\.sql$")
 _IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 _GATE_RE = re.compile(r"^--\s*requires-version:\s*(\d+(?:\.\d+)*)\s*$", re.M)
 _STATEMENT_END = re.compile(r";[ \t]*(?:\n|$)")
+_GUARD_RE = re.compile(r"^--\s*unless-column:\s*([A-Za-z_][A-Za-z0-9_]*)\s+([A-Za-z_][A-Za-z0-9_]*)\s*$")
+# A guard comment becomes this marker line while a file is split (it holds no ";"), so it stays
+# with the statement that follows it.
+_GUARD_MARK = "\0unless-column "
 
 MIGRATIONS_TABLE = """CREATE TABLE IF NOT EXISTS {database}.schema_migrations
 (
@@ -67,6 +77,16 @@ class Migration:
         """
         return split_statements(self.text.replace(PLACEHOLDER, check_identifier(database)))
 
+    def steps(self, database: str) -> list[tuple[str, tuple | None]]:
+        """``(statement, guard)`` pairs: ``guard`` is ``(table, column)`` from an
+        ``-- unless-column:`` line before the statement, else None.
+
+        >>> m = Migration(13, "x", "-- unless-column: t c\\nALTER TABLE {database}.t ADD COLUMN c Int64;\\n", None)
+        >>> m.steps("db1")
+        [('ALTER TABLE db1.t ADD COLUMN c Int64', ('t', 'c'))]
+        """
+        return split_guarded(self.text.replace(PLACEHOLDER, check_identifier(database)))
+
 
 def check_identifier(name: str) -> str:
     """Return ``name`` if it is a plain ClickHouse identifier (it is pasted into SQL text).
@@ -89,6 +109,48 @@ def split_statements(text: str) -> list[str]:
     return [s.strip() for s in _STATEMENT_END.split(body) if s.strip()]
 
 
+def split_guarded(text: str) -> list[tuple[str, tuple | None]]:
+    """Like :func:`split_statements`, with each statement's ``-- unless-column:`` guard.
+
+    >>> split_guarded("SELECT 1;\\n-- unless-column: t c\\nALTER TABLE t ADD COLUMN c UInt8;\\n")
+    [('SELECT 1', None), ('ALTER TABLE t ADD COLUMN c UInt8', ('t', 'c'))]
+    """
+    lines = []
+    for line in text.splitlines():
+        guard = _GUARD_RE.match(line.strip())
+        if guard:
+            lines.append(_GUARD_MARK + guard.group(1) + " " + guard.group(2))
+        elif re.match(r"^--\s*unless-column\b", line.strip()):
+            # read as a plain comment it would leave its statement unguarded: refuse instead
+            raise MigrationError(f"malformed guard (expected '-- unless-column: table column'): {line.strip()!r}")
+        elif not line.lstrip().startswith("--"):
+            lines.append(line)
+    out = []
+    for chunk in _STATEMENT_END.split("\n".join(lines)):
+        marks = [ln for ln in chunk.splitlines() if ln.startswith(_GUARD_MARK)]
+        statement = "\n".join(ln for ln in chunk.splitlines() if not ln.startswith(_GUARD_MARK)).strip()
+        if len(marks) > 1:
+            raise MigrationError(f"one unless-column guard per statement, got {len(marks)}: {statement[:60]!r}")
+        guard = tuple(marks[0][len(_GUARD_MARK):].split()) if marks else None
+        if guard and not statement:
+            raise MigrationError(f"unless-column {' '.join(guard)} guards no statement")
+        if guard and guard[1] not in statement:
+            # a typo in the guard would let the statement run (and fail) on every re-run
+            raise MigrationError(f"unless-column {' '.join(guard)}: the statement does not name {guard[1]}")
+        if statement:
+            out.append((statement, guard))
+    return out
+
+
+def column_exists(execute: Execute, database: str, table: str, column: str) -> bool:
+    """Whether ``system.columns`` lists ``database.table.column`` (same query on 18.16 and chDB)."""
+    for name in (database, table, column):
+        check_identifier(name)
+    rows = _rows(execute(f"SELECT count() FROM system.columns WHERE database = '{database}' "
+                         f"AND table = '{table}' AND name = '{column}'"))
+    return bool(rows) and int(rows[0][0]) > 0
+
+
 def load_migrations(directory: Path | str | None = None) -> list[Migration]:
     """The ``NNN_name.sql`` files of ``directory`` (default: this package), in version order."""
     folder = Path(directory) if directory is not None else SQL_DIR
@@ -105,6 +167,10 @@ def load_migrations(directory: Path | str | None = None) -> list[Migration]:
         text = path.read_text(encoding="utf-8")
         gate = _GATE_RE.search(text)
         requires = parse_version(gate.group(1)) if gate else None
+        try:
+            split_guarded(text)  # a malformed guard fails at load, not half-way through a run
+        except MigrationError as exc:
+            raise MigrationError(f"{path.name}: {exc}") from None
         found.append(Migration(version, path.stem, text, requires))
     return found
 
@@ -151,10 +217,15 @@ def migrate(execute: Execute, database: str, directory: Path | str | None = None
                 server_version = parse_version(_rows(execute("SELECT version()"))[0][0])
             if server_version < mig.requires:
                 continue
-        for statement in mig.statements(database):
+        for statement, guard in mig.steps(database):
+            if guard is not None and column_exists(execute, database, *guard):
+                continue
             try:
                 execute(statement)
             except Exception as exc:  # the backend's own error type varies
+                # Another process may have added the guarded column since the check: harmless.
+                if guard is not None and column_exists(execute, database, *guard):
+                    continue
                 raise MigrationError(f"{mig.name}: {exc}\n-- statement:\n{statement}") from exc
         # INSERT ... SELECT rather than VALUES: clickhouse-driver hangs on inline VALUES
         # against 18.16. The name matched NNN_[A-Za-z0-9_]+ and the checksum is hex: safe to inline.

@@ -8,7 +8,7 @@ def _row(i, case="C-1", jurisdiction="370000"):
     return {"audit_id": f"a{i:03d}", "ts_ms": T0 + i, "token_id": "t1", "token_name": "名字 'x'",
             "role": "liaison", "jurisdiction": jurisdiction, "case_id": case, "action": "trace",
             "rumour_id": "r1", "params": '{"k": "3"}', "status": 200, "answer_sha256": "ab" * 32,
-            "remote": "127.0.0.1"}
+            "remote": "127.0.0.1", "token_expires_ms": T0 + 30 * 86_400_000}
 
 
 def test_audit_rows_round_trip_newest_first(store):

@@ -62,6 +62,9 @@ Choices (documented here because the acceptance checks rely on them):
   refusal is 403 although the caller got 404); a 401 writes none. If the row cannot be written the
   answer is withheld (503). A status change (also audited) writes its row before the change is
   made: no row, no change; a change that fails after its row gets a second row (500).
+  A row records until when the caller's token was valid (``token_expires_ms``: epoch ms, 0 never,
+  -1 not recorded for rows older than sql/013); ``/api/audit`` and an evidence package's
+  ``generated_by`` give it in ``/api/me``'s words.
 - HEAD: answered on every GET route except the audited ones (the traces, evidence, the audit
   log), which refuse it with 405 (``Allow: GET``) before the token is read, so no row is
   written: a HEAD gets no body, and its audit row would record an export or a trace that never

@@ -3,6 +3,10 @@
 The HTTP layer calls :func:`record` with the exact response body (or, for an evidence package,
 its evidence digest) and only sends the response once the row is stored; a failed audit write
 turns the answer into a 503. Rows are only ever appended (see sql/004_audit_log.sql).
+
+Each row also records until when the caller's token was valid (``token_expires_ms``, epoch ms;
+0: never; -1: not recorded, for rows older than sql/013_audit_token_expiry.sql). ``GET /api/audit``
+adds the same in words (:func:`expiry_label`), as ``/api/me`` shows it.
 """
 from __future__ import annotations
 
@@ -12,7 +16,9 @@ import uuid
 
 import orjson
 
+from sql.queries import AUDIT_EXPIRY_NEVER, AUDIT_EXPIRY_UNRECORDED
 from streams.service.access import Principal
+from streams.service.tokens import expiry_text
 
 
 def body_digest(body: bytes) -> str:
@@ -52,4 +58,22 @@ def row(principal: Principal, action: str, rumour_id: str, case_id: str, params:
         "status": int(status),
         "answer_sha256": answer_sha256 or "",
         "remote": remote or "",
+        "token_expires_ms": AUDIT_EXPIRY_NEVER if principal.expires_ms is None else int(principal.expires_ms),
     }
+
+
+def expiry_label(token_expires_ms: int) -> str:
+    """An audit row's token expiry in words: the text ``/api/me`` shows (ISO 8601 UTC or
+    ``never``), or ``not recorded`` for a row written before the log kept it.
+
+    >>> expiry_label(86_400_000), expiry_label(0), expiry_label(-1)
+    ('1970-01-02T00:00:00Z', 'never', 'not recorded')
+    """
+    if token_expires_ms == AUDIT_EXPIRY_UNRECORDED:
+        return "not recorded"
+    return expiry_text(None if token_expires_ms == AUDIT_EXPIRY_NEVER else token_expires_ms)
+
+
+def readable(rows: list[dict]) -> list[dict]:
+    """Audit rows as ``GET /api/audit`` answers them: each with ``token_expires`` in words."""
+    return [{**r, "token_expires": expiry_label(r["token_expires_ms"])} for r in rows]

@@ -324,7 +324,9 @@ class Service(SiteHandlers, GovernanceHandlers):
         meta = {"case_id": ctx["case_id"],
                 "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
                 "generated_by": {"token_id": principal.token_id, "name": principal.name,
-                                 "role": principal.role, "jurisdiction": principal.jurisdiction}}
+                                 "role": principal.role, "jurisdiction": principal.jurisdiction,
+                                 # as in this request's audit row and /api/me
+                                 "token_expires": expiry_text(principal.expires_ms)}}
         data, digest = await self._run(evidence.build, meta, trace, self.evidence_key)
         ctx["digest"] = digest
         safe = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in ctx["case_id"])
@@ -342,7 +344,7 @@ class Service(SiteHandlers, GovernanceHandlers):
         from streams.service.access import prefix
 
         rows = await self._run(self.store.audit_rows, limit, case, since, prefix(principal.jurisdiction))
-        return _json({"rows": rows})
+        return _json({"rows": audit.readable(rows)})
 
     # -- metrics ------------------------------------------------------------------------
     async def _r_metrics(self, principal, params, request, ctx):

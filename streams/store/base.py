@@ -129,8 +129,11 @@ class Store(ABC):
         rows = list(rows)
         if not rows:
             return
-        ints = {"ts_ms", "status"}
-        cols = [[int(r[c]) if c in ints else str(r.get(c) or "") for r in rows]
+        ints = queries.AUDIT_INT_COLUMNS
+        # A row without token_expires_ms says "not recorded", as the column's default does.
+        optional = {"token_expires_ms": queries.AUDIT_EXPIRY_UNRECORDED}
+        cols = [[int(r[c] if c not in optional else r.get(c, optional[c])) if c in ints
+                 else str(r.get(c) or "") for r in rows]
                 for c in queries.AUDIT_COLUMNS]
         self._insert_audit(cols)
 
@@ -141,7 +144,8 @@ class Store(ABC):
         out = []
         for row in rows:
             d = dict(zip(queries.AUDIT_COLUMNS, row))
-            d["ts_ms"], d["status"] = int(d["ts_ms"]), int(d["status"])
+            for c in queries.AUDIT_INT_COLUMNS:
+                d[c] = int(d[c])
             out.append(d)
         return out
 

@@ -169,7 +169,7 @@ class ChdbStore(Store):
 
     def _insert_audit(self, columns: list[list]) -> None:
         rt_audit = pa.Table.from_arrays(
-            [pa.array(col, pa.int64() if name in ("ts_ms", "status") else pa.string())
+            [pa.array(col, pa.int64() if name in queries.AUDIT_INT_COLUMNS else pa.string())
              for name, col in zip(queries.AUDIT_COLUMNS, columns)], names=list(queries.AUDIT_COLUMNS))
         # Python(name) is resolved by chDB from this frame's local variables.
         self._command(queries.insert_audit(self.database) + " SELECT * FROM Python(rt_audit)")
