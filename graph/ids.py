@@ -5,9 +5,9 @@ entry, and issue 5 allows 64 bytes per share for the whole live graph. Here the 
 UTF-8 encoded back to back in one growable byte arena (``offs[i]:offs[i+1]`` is id ``i``), and
 an open-addressing table (linear probing, load <= 0.8) of int32 slots finds them by a 64-bit
 hash (:func:`id_hash`: FNV-1a, finished by a mixer); a hit is confirmed by comparing the bytes, so
-a hash collision can never merge two ids. A table may have any number of slots (it grows by
-TABLE_GROWTH, not by doubling: see there), so an id's first slot is the hash's high half scaled
-to the table (:func:`home_slot`, a multiply and a shift, no division). A slot holds the index in
+a hash collision can never merge two ids. A table need not have a power-of-two size
+(it grows by TABLE_GROWTH at most, not by doubling: see there), so an id's first slot is the
+hash's high half scaled to the table (:func:`home_slot`, a multiply and a shift, no division). A slot holds the index in
 its low ``k`` bits (``2**k`` >= the table size, :func:`index_mask`) and a *tag* (bits
 ``k..30`` of the hash's low half) above them: at 10^6 ids most slots of a probe run are rejected
 by their tag alone, so a lookup touches the id's offsets and bytes only for the (almost always
@@ -38,12 +38,13 @@ __all__ = ["IdIndex", "encode_batch", "split_nul", "id_hash", "bytes_cmp", "tag_
 MAX_LOAD = 0.8
 
 
-# Tables grow by 1.5 rather than doubling: right after a step a table holds
+# Tables grow by at most 1.5 rather than doubling (sizes 2**k and 1.5 * 2**k, so steps of 1.5
+# and 4/3: :func:`_table_size`): right after a step a table holds at most
 # 4 * TABLE_GROWTH / MAX_LOAD bytes per id (7.5 instead of 10), and with two tables (events,
 # accounts) the doubling spike alone put an independent cascade over issue 5's 64 bytes per share
-# at 40 of 210 sizes (RESULTS.md, "bytes per share across sizes"). Each id is re-inserted
-# 1 / (TABLE_GROWTH - 1) = 2 times on average instead of once.
-TABLE_GROWTH = 1.5
+# at 40 of 210 sizes (RESULTS.md, "bytes per share across sizes"). The 4/3 steps keep the mean
+# load lower than steps of 1.5 would (a fuller table makes longer probe runs for new ids).
+TABLE_GROWTH = 1.5  # the largest step
 
 
 @njit(cache=True)
@@ -342,11 +343,16 @@ def _gather_nul(offs, arena, idx):
 
 
 def _table_size(n: int) -> int:
-    """Slots of a table for ``n`` ids: the first of 16, 24, 36, ... (x TABLE_GROWTH) whose load
-    stays <= MAX_LOAD, so the size depends on ``n`` alone, not on how the ids arrived."""
+    """Slots of a table for ``n`` ids: the first of 16, 24, 32, 48, 64, 96, ... (powers of two
+    and 1.5 times them, so steps of 1.5 and 4/3) whose load stays <= MAX_LOAD; the size depends
+    on ``n`` alone, not on how the ids arrived.
+
+    >>> [_table_size(n) for n in (1, 12, 13, 20, 26, 800_000, 1_010_000)]
+    [16, 16, 24, 32, 48, 1048576, 1572864]
+    """
     size = 16
     while size * MAX_LOAD < n:
-        size = int(size * TABLE_GROWTH)
+        size = size * 3 // 2 if size & (size - 1) == 0 else size * 4 // 3
     return size
 
 
