@@ -110,11 +110,13 @@ def served(tmp_path):
         server.wait(30)
 
 
-async def _drive(url: str, token: str, tmp_path: Path) -> dict:
+@contextlib.asynccontextmanager
+async def chromium_page(tmp_path: Path, env: dict):
+    """A headless Chromium (its profile and log in ``tmp_path``, environment ``env``) and a
+    DevTools session on its first page, with the Page and Runtime domains enabled."""
     import aiohttp
 
     profile = tmp_path / "chromium-profile"
-    env = dict(os.environ, TZ="Asia/Shanghai", LANG="en_US.UTF-8")
     chrome = subprocess.Popen(["chromium", *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "about:blank"],
                               env=env, stdout=subprocess.DEVNULL, stderr=open(tmp_path / "chromium.log", "wb"))
     try:
@@ -131,89 +133,95 @@ async def _drive(url: str, token: str, tmp_path: Path) -> dict:
                 cdp = DevTools(ws)
                 await cdp.call("Page.enable")
                 await cdp.call("Runtime.enable")
-                await cdp.call("Page.navigate", url=url)
-                await cdp.wait_for("document.readyState === 'complete' && !!window.rumourDashboard")
-                # No token yet: the page asks for one.
-                await cdp.wait_for("document.getElementById('login').hidden === false")
-                await cdp.js(f"document.getElementById('token').value = {json.dumps(token)};"
-                             "document.getElementById('login-form').requestSubmit(); true")
-                await cdp.wait_for("window.rumourDashboard.state.tree !== null && "
-                                   "window.rumourDashboard.state.polls >= 2")
-                # Chromium's locale here is English: switch the page to Chinese with its button.
-                if await cdp.js("window.rumourDashboard.state.lang") != "zh-CN":
-                    await cdp.js("document.getElementById('lang').click(); true")
-                found = {
-                    "rows": await cdp.js("document.querySelectorAll('#rumours tbody tr').length"),
-                    "series": await cdp.js(_chart_js("chart-series")),
-                    "regions": await cdp.js(_chart_js("chart-regions")),
-                    "spreaders": await cdp.js(_chart_js("chart-spreaders")),
-                    "tree": await cdp.js(_chart_js("chart-tree")),
-                    "canvases": await cdp.js("Array.from(document.querySelectorAll('canvas'))"
-                                             ".filter(function(c){return c.width>0&&c.height>0;}).length"),
-                    "title_zh": await cdp.js("document.querySelector('h1').textContent"),
-                    "tz": await cdp.js("document.getElementById('tz').textContent"),
-                    "login_hidden": await cdp.js("document.getElementById('login').hidden"),
-                }
-                # Live updates: the page keeps polling. Two more polls, however long a loaded
-                # machine takes for them (a count in a fixed 4.5 s window failed when a poll's
-                # requests took longer than that).
-                polls = await cdp.js("window.rumourDashboard.state.polls")
-                await cdp.wait_for(f"window.rumourDashboard.state.polls >= {polls + 2}")
-                found["more_polls"] = await cdp.js("window.rumourDashboard.state.polls") - polls
-                # An account's chain from the tree (pseudonyms for an analyst, no case needed).
-                await cdp.js("window.rumourDashboard.traceAccount("
-                             "window.rumourDashboard.state.tree.roots[0].children[0].name); true")
-                await cdp.wait_for("document.querySelectorAll('#chain li').length > 0")
-                found["chain_hops"] = await cdp.js("document.querySelectorAll('#chain li').length")
-                # Governance: alerts of the analyst's province, handling status, debunk reach.
-                await cdp.wait_for("document.querySelectorAll('#alerts li.alert').length > 0")
-                found["alerts"] = await cdp.js("document.querySelectorAll('#alerts li.alert').length")
-                found["alert_units"] = await cdp.js("Array.from(document.querySelectorAll('#alerts li.alert b'))"
-                                                    ".map(function(b){return b.textContent;})")
-                found["alerts_api"] = await cdp.js("window.rumourDashboard.state.alerts.length")
-                await cdp.js("window.rumourDashboard.select('br-r0'); true")
-                await cdp.wait_for("window.rumourDashboard.state.handling !== null && "
-                                   "window.rumourDashboard.state.debunk !== null && "
-                                   "document.getElementById('handling').hidden === false")
-                found["handling_received"] = await cdp.js("document.getElementById('handling-status').textContent")
-                found["handling_by_received"] = await cdp.js("document.getElementById('handling-by').textContent")
-                # change the status with the page's own control
-                await cdp.js("document.getElementById('status-select').value = 'verified';"
-                             "document.getElementById('status-note').value = '已核实 browser';"
-                             "document.getElementById('status-form').requestSubmit(); true")
-                await cdp.wait_for("(window.rumourDashboard.state.handling.status || {}).status === 'verified'")
-                # state.handling is set when /status answers; the box is drawn once /reports and
-                # /debunk have answered too: wait for the drawing (its class), then read the text.
-                await cdp.wait_for("document.getElementById('handling-status').classList.contains('h-verified')")
-                found["handling_verified"] = await cdp.js("document.getElementById('handling-status').textContent")
-                found["handling_by"] = await cdp.js("document.getElementById('handling-by').textContent")
-                found["history"] = await cdp.js("document.querySelectorAll('#handling-history li').length")
-                found["debunk_stats"] = await cdp.js("document.getElementById('debunk-stats').textContent")
-                found["debunk_chart"] = await cdp.js(_chart_js("chart-debunk"))
-                await cdp.js("var l = document.getElementById('level'); l.value = 'city';"
-                             "l.dispatchEvent(new Event('change')); true")
-                found["region_labels"] = await cdp.js(
-                    "echarts.getInstanceByDom(document.getElementById('chart-regions')).getOption().yAxis[0].data")
-                await cdp.js("document.getElementById('chart-debunk').scrollIntoView(); true")
-                await cdp.screenshot(tmp_path / "dashboard-debunk.png")
-                await cdp.js("window.scrollTo(0, 0); true")
-                await cdp.screenshot(tmp_path / "dashboard-zh-CN.png")
-                await cdp.js("document.getElementById('lang').click(); true")
-                found["title_en"] = await cdp.js("document.querySelector('h1').textContent")
-                found["legend_en"] = await cdp.js(
-                    "echarts.getInstanceByDom(document.getElementById('chart-series')).getOption().legend[0].data")
-                found["handling_en"] = await cdp.js("document.getElementById('handling-status').textContent")
-                found["alerts_title_en"] = await cdp.js("document.querySelector('.alerts-box h2 span').textContent")
-                await cdp.screenshot(tmp_path / "dashboard-en.png")
-                found["errors"] = await cdp.js("window.rumourDashboard.state.errors")
-                found["last_error"] = await cdp.js("window.rumourDashboard.state.lastError || null")
-                return found
+                yield cdp
     finally:
         chrome.terminate()
         try:
             chrome.wait(20)
         except subprocess.TimeoutExpired:
             chrome.kill()
+
+
+async def _drive(url: str, token: str, tmp_path: Path) -> dict:
+    env = dict(os.environ, TZ="Asia/Shanghai", LANG="en_US.UTF-8")
+    async with chromium_page(tmp_path, env) as cdp:
+        await cdp.call("Page.navigate", url=url)
+        await cdp.wait_for("document.readyState === 'complete' && !!window.rumourDashboard")
+        # No token yet: the page asks for one.
+        await cdp.wait_for("document.getElementById('login').hidden === false")
+        await cdp.js(f"document.getElementById('token').value = {json.dumps(token)};"
+                     "document.getElementById('login-form').requestSubmit(); true")
+        await cdp.wait_for("window.rumourDashboard.state.tree !== null && "
+                           "window.rumourDashboard.state.polls >= 2")
+        # Chromium's locale here is English: switch the page to Chinese with its button.
+        if await cdp.js("window.rumourDashboard.state.lang") != "zh-CN":
+            await cdp.js("document.getElementById('lang').click(); true")
+        found = {
+            "rows": await cdp.js("document.querySelectorAll('#rumours tbody tr').length"),
+            "series": await cdp.js(_chart_js("chart-series")),
+            "regions": await cdp.js(_chart_js("chart-regions")),
+            "spreaders": await cdp.js(_chart_js("chart-spreaders")),
+            "tree": await cdp.js(_chart_js("chart-tree")),
+            "canvases": await cdp.js("Array.from(document.querySelectorAll('canvas'))"
+                                     ".filter(function(c){return c.width>0&&c.height>0;}).length"),
+            "title_zh": await cdp.js("document.querySelector('h1').textContent"),
+            "tz": await cdp.js("document.getElementById('tz').textContent"),
+            "login_hidden": await cdp.js("document.getElementById('login').hidden"),
+        }
+        # Live updates: the page keeps polling. Two more polls, however long a loaded
+        # machine takes for them (a count in a fixed 4.5 s window failed when a poll's
+        # requests took longer than that).
+        polls = await cdp.js("window.rumourDashboard.state.polls")
+        await cdp.wait_for(f"window.rumourDashboard.state.polls >= {polls + 2}")
+        found["more_polls"] = await cdp.js("window.rumourDashboard.state.polls") - polls
+        # An account's chain from the tree (pseudonyms for an analyst, no case needed).
+        await cdp.js("window.rumourDashboard.traceAccount("
+                     "window.rumourDashboard.state.tree.roots[0].children[0].name); true")
+        await cdp.wait_for("document.querySelectorAll('#chain li').length > 0")
+        found["chain_hops"] = await cdp.js("document.querySelectorAll('#chain li').length")
+        # Governance: alerts of the analyst's province, handling status, debunk reach.
+        await cdp.wait_for("document.querySelectorAll('#alerts li.alert').length > 0")
+        found["alerts"] = await cdp.js("document.querySelectorAll('#alerts li.alert').length")
+        found["alert_units"] = await cdp.js("Array.from(document.querySelectorAll('#alerts li.alert b'))"
+                                            ".map(function(b){return b.textContent;})")
+        found["alerts_api"] = await cdp.js("window.rumourDashboard.state.alerts.length")
+        await cdp.js("window.rumourDashboard.select('br-r0'); true")
+        await cdp.wait_for("window.rumourDashboard.state.handling !== null && "
+                           "window.rumourDashboard.state.debunk !== null && "
+                           "document.getElementById('handling').hidden === false")
+        found["handling_received"] = await cdp.js("document.getElementById('handling-status').textContent")
+        found["handling_by_received"] = await cdp.js("document.getElementById('handling-by').textContent")
+        # change the status with the page's own control
+        await cdp.js("document.getElementById('status-select').value = 'verified';"
+                     "document.getElementById('status-note').value = '已核实 browser';"
+                     "document.getElementById('status-form').requestSubmit(); true")
+        await cdp.wait_for("(window.rumourDashboard.state.handling.status || {}).status === 'verified'")
+        # state.handling is set when /status answers; the box is drawn once /reports and
+        # /debunk have answered too: wait for the drawing (its class), then read the text.
+        await cdp.wait_for("document.getElementById('handling-status').classList.contains('h-verified')")
+        found["handling_verified"] = await cdp.js("document.getElementById('handling-status').textContent")
+        found["handling_by"] = await cdp.js("document.getElementById('handling-by').textContent")
+        found["history"] = await cdp.js("document.querySelectorAll('#handling-history li').length")
+        found["debunk_stats"] = await cdp.js("document.getElementById('debunk-stats').textContent")
+        found["debunk_chart"] = await cdp.js(_chart_js("chart-debunk"))
+        await cdp.js("var l = document.getElementById('level'); l.value = 'city';"
+                     "l.dispatchEvent(new Event('change')); true")
+        found["region_labels"] = await cdp.js(
+            "echarts.getInstanceByDom(document.getElementById('chart-regions')).getOption().yAxis[0].data")
+        await cdp.js("document.getElementById('chart-debunk').scrollIntoView(); true")
+        await cdp.screenshot(tmp_path / "dashboard-debunk.png")
+        await cdp.js("window.scrollTo(0, 0); true")
+        await cdp.screenshot(tmp_path / "dashboard-zh-CN.png")
+        await cdp.js("document.getElementById('lang').click(); true")
+        found["title_en"] = await cdp.js("document.querySelector('h1').textContent")
+        found["legend_en"] = await cdp.js(
+            "echarts.getInstanceByDom(document.getElementById('chart-series')).getOption().legend[0].data")
+        found["handling_en"] = await cdp.js("document.getElementById('handling-status').textContent")
+        found["alerts_title_en"] = await cdp.js("document.querySelector('.alerts-box h2 span').textContent")
+        await cdp.screenshot(tmp_path / "dashboard-en.png")
+        found["errors"] = await cdp.js("window.rumourDashboard.state.errors")
+        found["last_error"] = await cdp.js("window.rumourDashboard.state.lastError || null")
+        return found
 
 
 @pytest.mark.slow

@@ -8,7 +8,6 @@ import json
 import os
 import shutil
 import subprocess
-import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -51,44 +50,22 @@ ECHARTS_STUB = """window.echarts = {init: function () { return {setOption: funct
 
 
 async def _header_for(url: str, tokens: list[str], tmp_path) -> list[dict]:
-    import aiohttp
+    from tests.test_browser_dashboard import chromium_page
 
-    from tests.test_browser_dashboard import CHROMIUM_FLAGS, DevTools
-
-    profile = tmp_path / "chromium-profile"
-    chrome = subprocess.Popen(["chromium", *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "about:blank"],
-                              env=dict(os.environ, LANG="en_US.UTF-8"), stdout=subprocess.DEVNULL,
-                              stderr=open(tmp_path / "chromium.log", "wb"))
-    try:
-        port_file = profile / "DevToolsActivePort"
-        deadline = time.monotonic() + 180
-        while not port_file.exists() or not port_file.read_text().strip():
-            assert time.monotonic() < deadline and chrome.poll() is None, (tmp_path / "chromium.log").read_text()
-            await asyncio.sleep(0.2)
-        port = int(port_file.read_text().split()[0])
-        found = []
-        async with aiohttp.ClientSession() as http:
-            async with http.get(f"http://127.0.0.1:{port}/json/list") as resp:
-                pages = [p for p in await resp.json() if p["type"] == "page"]
-            async with http.ws_connect(pages[0]["webSocketDebuggerUrl"], max_msg_size=0) as ws:
-                cdp = DevTools(ws)
-                await cdp.call("Page.enable")
-                await cdp.call("Runtime.enable")
-                for token in tokens:
-                    await cdp.call("Page.navigate", url=url)
-                    await cdp.wait_for("document.readyState === 'complete' && !!window.rumourDashboard")
-                    await cdp.js("sessionStorage.setItem('rumour.lang', 'en');"
-                                 f"sessionStorage.setItem('rumour.token', {json.dumps(token)}); true")
-                    await cdp.call("Page.navigate", url=url)
-                    await cdp.wait_for("document.readyState === 'complete' && !!window.rumourDashboard "
-                                       "&& !!window.rumourDashboard.state.me")
-                    text = await cdp.wait_for("document.getElementById('expiry').textContent")
-                    found.append({"text": text, "class": await cdp.js("document.getElementById('expiry').className"),
-                                  "expires_at": await cdp.js("window.rumourDashboard.state.me.expires_at")})
-        return found
-    finally:
-        chrome.terminate()
-        chrome.wait(30)
+    found = []
+    async with chromium_page(tmp_path, dict(os.environ, LANG="en_US.UTF-8")) as cdp:
+        for token in tokens:
+            await cdp.call("Page.navigate", url=url)
+            await cdp.wait_for("document.readyState === 'complete' && !!window.rumourDashboard")
+            await cdp.js("sessionStorage.setItem('rumour.lang', 'en');"
+                         f"sessionStorage.setItem('rumour.token', {json.dumps(token)}); true")
+            await cdp.call("Page.navigate", url=url)
+            await cdp.wait_for("document.readyState === 'complete' && !!window.rumourDashboard "
+                               "&& !!window.rumourDashboard.state.me")
+            text = await cdp.wait_for("document.getElementById('expiry').textContent")
+            found.append({"text": text, "class": await cdp.js("document.getElementById('expiry').className"),
+                          "expires_at": await cdp.js("window.rumourDashboard.state.me.expires_at")})
+    return found
 
 
 def test_the_page_shows_the_expiry_and_warns_in_the_last_week(env, tmp_path, monkeypatch):  # noqa: F811
