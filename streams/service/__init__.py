@@ -81,7 +81,14 @@ The governance loop (:mod:`streams.governance`; served when a hub is attached, e
   (``linked_outside_jurisdiction`` otherwise). A report merged into an earlier one (200,
   ``duplicate: true``) names that report (``duplicate_of``) only when the caller may read it:
   its own desk's report, or one linked to a rumour inside its jurisdiction; another desk's
-  report id is not revealed (``duplicate_of: null``). Not audited (public intake, stored in full).
+  report id is not revealed (``duplicate_of: null``). A client's ``report_id`` is the desk's own
+  idempotency key: the stored id is derived from it and the token (``report_id`` in the answer,
+  the client's id as ``client_report_id``), so a re-send of the desk's own report is answered
+  ``repeated: true`` with that report, while the same id from another desk is a new report of
+  that desk: no desk reaches another desk's report by its id, and desks that number their
+  reports alike do not collide (a 409 for a taken id would tell that it exists). A desk that
+  re-sends with a new token gets a new report, merged as a duplicate by its content. Not
+  audited (public intake, stored in full).
 - ``GET /api/rumours/{id}/reports`` and ``/status``: any role with jurisdiction over the rumour;
   reporters are pseudonymised for roles without clear identities (not with the accounts'
   pseudonyms: a reporter name is free text, so it would reveal any account's pseudonym).
