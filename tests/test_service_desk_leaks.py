@@ -7,6 +7,7 @@ import orjson
 
 from streams.governance.config import GovernanceConfig
 from streams.governance.reports import ReportDesk
+from tests.service_helpers import get
 from tests.test_service_governance import env, post  # noqa: F401  (the module's server fixture)
 
 
@@ -60,3 +61,45 @@ def test_report_ids_are_scoped_to_their_source_in_the_desk():
     assert desk.submit({"reporter": "x", "text": "一 report a", "report_id": "7"}, source="http:aaaa")[1] \
         == dict(a, repeated=True)
     assert sorted(r["reporter"] for r in desk.reports.values()) == ["x", "y"]
+
+
+# -- 2: a report linked outside the jurisdiction answers like one linked nowhere ---------------
+_OWN = ("report_id", "client_report_id", "received_at")  # the report's own id and receipt time
+
+
+def _shape(answer):
+    return {k: v for k, v in answer.items() if k not in _OWN}
+
+
+def test_a_report_linked_outside_answers_like_an_unlinked_one(env):  # noqa: F811
+    outside = _submit(env, "analyst", {"reporter": "sd-c21", "post_id": "bj-1-e0"})  # bj-1: Beijing
+    nowhere = _submit(env, "analyst", {"reporter": "sd-c21", "post_id": "no-such-post-21"})
+    assert outside[0] == nowhere[0] == 201
+    assert _shape(outside[1]) == _shape(nowhere[1])
+    assert outside[1]["rumour_id"] is None and outside[1]["routed_upward"] is True
+    assert b"outside" not in outside[2] and b"event_id" not in outside[2]
+    # the desk above sees it: the report is in bj-1's reports for a Beijing or national token
+    for who in ("bj_admin", "national"):
+        rows = orjson.loads(get(env["url"] + "/api/rumours/bj-1/reports", env["tok"][who])[2])["reports"]
+        assert outside[1]["report_id"] in [r["report_id"] for r in rows], who
+    # a desk that covers the rumour gets the whole answer
+    s, full, _ = _submit(env, "bj_admin", {"reporter": "bj-c21", "post_id": "bj-1-e0"})
+    assert (s, full["rumour_id"], full["link_method"], full["routed_upward"]) == (201, "bj-1", "event_id", False)
+    s, full, _ = _submit(env, "national", {"reporter": "n-c21", "post_id": "no-such-post-21"})
+    assert (s, full["rumour_id"], full["link_method"], full["routed_upward"]) == (201, "", "none", False)
+
+
+def test_a_merge_into_a_report_the_caller_may_not_read_answers_like_a_new_report(env):  # noqa: F811
+    text = "北京 朝阳 谣言 merged into another desk 22"
+    s, first, _ = _submit(env, "bj_analyst", {"reporter": "bj-c22", "post_id": "bj-1-e1", "text": text})
+    assert (s, first["rumour_id"]) == (201, "bj-1")
+    merged = _submit(env, "analyst", {"reporter": "sd-c22", "text": text, "report_id": "sd-22"})
+    fresh = _submit(env, "analyst", {"reporter": "sd-c22", "text": "完全无关的另一段文字 fresh 22", "report_id": "sd-22b"})
+    assert merged[0] == fresh[0] == 201
+    assert _shape(merged[1]) == _shape(fresh[1])
+    assert first["report_id"].encode() not in merged[2]
+    assert env["hub"].desk.reports[merged[1]["report_id"]]["duplicate_of"] == first["report_id"]  # still merged
+    # the re-send of that report is the desk's own: repeated, still without Beijing's report
+    s, again, raw = _submit(env, "analyst", {"reporter": "sd-c22", "text": text, "report_id": "sd-22"})
+    assert (s, again["report_id"], again["repeated"], again["duplicate_of"]) == (200, merged[1]["report_id"], True, None)
+    assert first["report_id"].encode() not in raw

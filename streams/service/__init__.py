@@ -77,11 +77,18 @@ The governance loop (:mod:`streams.governance`; served when a hub is attached, e
 - ``POST /api/reports``: any valid token. Reports come from the public through the centre's
   intake desk or debunking platform, which submit on the public's behalf with their own token;
   the token id is kept as the report's ``source`` (``http:<token id>``). A report may name a post
-  anywhere: the answer names the linked rumour only when the token's jurisdiction covers it
-  (``linked_outside_jurisdiction`` otherwise). A report merged into an earlier one (200,
-  ``duplicate: true``) names that report (``duplicate_of``) only when the caller may read it:
-  its own desk's report, or one linked to a rumour inside its jurisdiction; another desk's
-  report id is not revealed (``duplicate_of: null``). A client's ``report_id`` is the desk's own
+  anywhere: the answer names the linked rumour (``rumour_id``, ``link_method``, ``similarity``)
+  only when the token's jurisdiction covers it. A report linked to a rumour outside it is
+  answered exactly like a report that matched nothing: those three null and
+  ``routed_upward: true`` (the report was received; the desks whose jurisdiction covers its
+  rumour, up to the province and the centre, see it in that rumour's reports). Saying "linked
+  elsewhere" would tell a desk that a rumour exists outside its jurisdiction, as a 403 on a
+  rumour route would. A national token covers everything and gets the whole answer
+  (``routed_upward: false``). A report merged into an earlier one (200, ``duplicate: true``)
+  names that report (``duplicate_of``) only when the caller may read it: its own desk's report,
+  or one linked to a rumour inside its jurisdiction; otherwise the answer is that of a new
+  report (201, ``duplicate_of: null``), since "merged" would tell that another desk reported
+  the same thing (the merge itself is kept). A client's ``report_id`` is the desk's own
   idempotency key: the stored id is derived from it and the token (``report_id`` in the answer,
   the client's id as ``client_report_id``), so a re-send of the desk's own report is answered
   ``repeated: true`` with that report, while the same id from another desk is a new report of
