@@ -103,3 +103,22 @@ def test_a_merge_into_a_report_the_caller_may_not_read_answers_like_a_new_report
     s, again, raw = _submit(env, "analyst", {"reporter": "sd-c22", "text": text, "report_id": "sd-22"})
     assert (s, again["report_id"], again["repeated"], again["duplicate_of"]) == (200, merged[1]["report_id"], True, None)
     assert first["report_id"].encode() not in raw
+
+
+# -- 3: the jurisdiction check reads the rumour's regions, not its minute counts ---------------
+def test_regions_of_uses_the_regions_query_not_the_minute_counts(env, monkeypatch):  # noqa: F811
+    from tests.service_helpers import cascades
+
+    views, store = env["service"].views, env["store"]
+
+    def no_minute_counts(*args, **kwargs):
+        raise AssertionError("the jurisdiction check read the minute counts")
+
+    monkeypatch.setattr(store, "minute_counts", no_minute_counts)
+    views._summary = None  # as after the cache lapsed: the store answers
+    for rid in ("jn-1", "qd-1", "bj-1"):
+        expected = {e["region"] for e in cascades() if e["rumour_id"] == rid}
+        assert env["service"].executor.submit(views.regions_of, rid).result(60) == expected, rid
+    assert env["service"].executor.submit(views.regions_of, "zz-9").result(60) is None
+    assert get(env["url"] + "/api/rumours/qd-1/status", env["tok"]["huangdao"])[0] == 200
+    assert get(env["url"] + "/api/rumours/qd-1/status", env["tok"]["lixia"])[0] == 404
