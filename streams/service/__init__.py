@@ -11,6 +11,8 @@ ClickHouse). Modules:
 - ``accounts``: pseudonym -> account id per rumour (a reverse map built once per rumour version).
 - ``views``: the answers (rumour list, detail, tree, traces with evidence chains).
 - ``audit``: audit rows written before an answer leaves.
+- ``audit_trail``: the audit rows of one request (one row per audited request, written before
+  the answer or ahead of a change; 503 when it cannot be written).
 - ``evidence``: the evidence package (zip) and its verification.
 - ``openapi``: the OpenAPI 3 description of every route.
 - ``regions``: province/city/county of a share and division names (zh-CN, English).

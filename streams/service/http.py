@@ -29,6 +29,7 @@ from aiohttp import web
 
 from streams.api import ApiError, parse_k, validate_rumour_id
 from streams.service import audit, evidence, metrics, regions
+from streams.service.audit_trail import AuditTrail
 from streams.service.governance import GovernanceViews
 from streams.service.governance_http import GovernanceHandlers
 from streams.service.paths import EVIDENCE_KEY, PSEUDONYM_KEY, key_file, load_or_create_key
@@ -182,20 +183,8 @@ class Service(SiteHandlers, GovernanceHandlers):
             log.info("401 %s from %s", route.name, request.remote)
             return _error(401, "a valid bearer token is required")
         ctx = {"principal": principal, "rumour_id": "", "case_id": "", "params": {}}
-
-        def audit_row(status, digest):
-            return audit.row(principal, route.name, ctx["rumour_id"], ctx["case_id"], ctx["params"],
-                             status, digest, request.remote or "")
-
-        def audit_ahead(status, answer):
-            # A handler that changes state writes its row before the change (from its executor
-            # thread); the row below is then not written again unless the outcome differs.
-            digest = audit.answer_digest(status, orjson.dumps(answer))
-            self.store.write_audit([audit_row(status, digest)])
-            self.audit_rows_written += 1
-            ctx["audited"] = (status, digest)
-
-        ctx["audit_ahead"] = audit_ahead
+        trail = AuditTrail(self, principal, route, request.remote or "", ctx)
+        ctx["audit_ahead"] = trail.ahead
         audit_status = None
         try:
             response = await self._authorised(route, params, request, ctx)
@@ -208,15 +197,8 @@ class Service(SiteHandlers, GovernanceHandlers):
         except Exception:  # a bug or a store failure: still one audit row (status 500)
             log.exception("%s failed", route.name)
             response, digest = _error(500, "internal error"), ""
-        if route.audited and ctx.get("audited") != (response.status, digest):
-            row = audit_row(audit_status or response.status, digest)
-            try:
-                await self._run(self.store.write_audit, [row])
-                self.audit_rows_written += 1
-            except Exception:
-                log.exception("audit write failed: answer withheld")
-                return _error(503, "the audit log is unavailable; no answer is given")
-        return response
+        return await trail.finish(response, digest, audit_status,
+                                  lambda: _error(503, "the audit log is unavailable; no answer is given"))
 
     async def _authorised(self, route, params, request, ctx) -> web.Response:
         principal = ctx["principal"]
