@@ -17,7 +17,9 @@ ClickHouse). Modules:
 - ``openapi``: the OpenAPI 3 description of every route.
 - ``regions``: province/city/county of a share and division names (zh-CN, English).
 - ``governance``: answers over the governance hub (reports, status, alerts, debunk reach).
-- ``http``, ``governance_http``: routing, authentication, handlers, metrics.
+- ``http``, ``governance_http``, ``trace_http``: routing, authentication, handlers, metrics
+  (``trace_http``: the audited trace, evidence and audit-log routes); ``responses``: JSON
+  answers and refusals.
 - ``cli``: ``rumour serve``, ``rumour token``, ``rumour evidence``.
 
 Roles (see ``access.PERMISSIONS``):

@@ -21,15 +21,15 @@ import asyncio
 import concurrent.futures
 import logging
 import time
-from datetime import datetime, timezone
 from urllib.parse import unquote
 
-import orjson
 from aiohttp import web
 
-from streams.api import ApiError, parse_k, validate_rumour_id
-from streams.service import audit, evidence, metrics, regions
+from streams.api import ApiError, validate_rumour_id
+from streams.service import audit, metrics, regions
 from streams.service.audit_trail import AuditTrail
+from streams.service.responses import Refused, _error, _json
+from streams.service.trace_http import TraceHandlers
 from streams.service.governance import GovernanceViews
 from streams.service.governance_http import GovernanceHandlers
 from streams.service.paths import EVIDENCE_KEY, PSEUDONYM_KEY, key_file, load_or_create_key
@@ -50,26 +50,6 @@ _SECURITY_HEADERS = {
 }
 
 
-class Refused(Exception):
-    """A refusal answered with ``status``; its audit row records ``audit_status`` (default: the
-    same) when the caller must not learn what the row records (a jurisdiction refusal)."""
-
-    def __init__(self, status: int, message: str, audit_status: int | None = None):
-        super().__init__(message)
-        self.status = status
-        self.audit_status = status if audit_status is None else audit_status
-
-
-def _json(obj, status: int = 200, headers: dict | None = None) -> web.Response:
-    return web.Response(body=orjson.dumps(obj), status=status, content_type="application/json",
-                        headers=headers)
-
-
-def _error(status: int, message: str) -> web.Response:
-    headers = {"WWW-Authenticate": 'Bearer realm="rumour-trace"'} if status == 401 else None
-    return _json({"error": message, "status": status}, status, headers)
-
-
 def int_param(query, name: str, default: int, lo: int, hi: int) -> int:
     raw = query.get(name)
     if raw is None or raw == "":
@@ -83,7 +63,7 @@ def int_param(query, name: str, default: int, lo: int, hi: int) -> int:
     return value
 
 
-class Service(SiteHandlers, GovernanceHandlers):
+class Service(SiteHandlers, GovernanceHandlers, TraceHandlers):
     """The dashboard and origin-trace API over one pipeline and store; with a governance hub
     (``governance=`` or :meth:`attach_governance`) also the report, status, alert and debunk
     routes (503 without one)."""
@@ -275,58 +255,6 @@ class Service(SiteHandlers, GovernanceHandlers):
             return await self._run(fn, *args, **kwargs)
         except NotFound as exc:
             raise Refused(404, f"unknown {exc.args[0]}") from None
-
-    async def _trace(self, principal, request, ctx, **target):
-        k = parse_k(request.query.get("k"), self.cutoff_k)
-        answer = await self._guard(self.views.trace, ctx["rumour_id"], principal.may("clear"), k, **target)
-        answer["case_id"] = ctx["case_id"] or None
-        return _json(answer)
-
-    async def _r_trace(self, principal, params, request, ctx):
-        return await self._trace(principal, request, ctx)
-
-    async def _r_trace_event(self, principal, params, request, ctx):
-        return await self._trace(principal, request, ctx, event_id=params["event_id"])
-
-    async def _r_trace_account(self, principal, params, request, ctx):
-        if not principal.may("clear") and not self.pseudo.looks_like(params["account_id"]):
-            # A clear id in, its pseudonym out: a role without clear identities could map any
-            # guessed id to its pseudonym and so re-identify every pseudonym on the dashboard.
-            raise Refused(403, f"role {principal.role} traces accounts by pseudonym (psn_...) only")
-        account = await self._run(self.views.account_for, ctx["rumour_id"], params["account_id"])
-        if account is None:
-            raise Refused(404, f"unknown account {params['account_id']!r}")
-        return await self._trace(principal, request, ctx, account_id=account)
-
-    async def _r_evidence(self, principal, params, request, ctx):
-        if not ctx["case_id"]:
-            raise Refused(400, "an evidence package needs a case number (?case= or X-Case-Id)")
-        k = parse_k(request.query.get("k"), self.cutoff_k)
-        trace = await self._guard(self.views.trace, ctx["rumour_id"], True, k)
-        meta = {"case_id": ctx["case_id"],
-                "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
-                "generated_by": {"token_id": principal.token_id, "name": principal.name,
-                                 "role": principal.role, "jurisdiction": principal.jurisdiction,
-                                 # as in this request's audit row and /api/me
-                                 "token_expires": expiry_text(principal.expires_ms)}}
-        data, digest = await self._run(evidence.build, meta, trace, self.evidence_key)
-        ctx["digest"] = digest
-        safe = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in ctx["case_id"])
-        return web.Response(body=data, content_type="application/zip", headers={
-            "Content-Disposition": f'attachment; filename="evidence-{safe}.zip"',
-            "X-Evidence-Digest": digest})
-
-    async def _r_audit(self, principal, params, request, ctx):
-        q = request.query
-        limit = self._int_param(q, "limit", 100, 1, 10_000)
-        since = self._int_param(q, "since_ms", -1, 0, 1 << 62) if q.get("since_ms") else None
-        case = q.get("case") or None
-        if case is not None and not CASE_RE.match(case):
-            raise ApiError("case: invalid case number")
-        from streams.service.access import prefix
-
-        rows = await self._run(self.store.audit_rows, limit, case, since, prefix(principal.jurisdiction))
-        return _json({"rows": audit.readable(rows)})
 
     # -- metrics ------------------------------------------------------------------------
     async def _r_metrics(self, principal, params, request, ctx):
