@@ -102,6 +102,18 @@ def minute_counts(database: str, rumour_id: str) -> str:
             + " GROUP BY minute, region, kind ORDER BY minute, region, kind")
 
 
+def rumour_regions(database: str, rumour_id: str) -> str:
+    """The distinct region codes ('' = none) of one rumour's shares, every kind, from the
+    per-minute counts read by the rumour's key (the jurisdiction check of every rumour route:
+    no merge of the count states, one row per region).
+
+    >>> rumour_regions("db", "r1")
+    "SELECT DISTINCT region FROM db.share_minute_counts WHERE rumour_id = 'r1' ORDER BY region"
+    """
+    return (f"SELECT DISTINCT region FROM {check_identifier(database)}.share_minute_counts"
+            + _where_rumour(rumour_id) + " ORDER BY region")
+
+
 def drop_database(database: str) -> str:
     return f"DROP DATABASE IF EXISTS {check_identifier(database)}"
 

@@ -55,7 +55,7 @@ def test_intake_links_merges_and_validates():
 
 def test_status_history_in_store(store):
     desk = ReportDesk(GovernanceConfig(), _pipeline_with_rumour(), Governance(store=store).store)
-    desk.submit({"reporter": "x", "post_id": "m2", "report_id": "c1"}, now_ms=T0)
+    first = desk.submit({"reporter": "x", "post_id": "m2", "report_id": "c1"}, now_ms=T0)[1]
     desk.submit({"reporter": "x", "post_id": "m2", "report_id": "c1"}, now_ms=T0)  # repeated: idempotent
     desk.set_status("r1", "verified", "ann", "checked", at_ms=T0 + 60_000)
     desk.set_status("r1", "handled", "bob", at_ms=T0 + 180_000)
@@ -65,7 +65,9 @@ def test_status_history_in_store(store):
     assert (latest["status"], latest["changed_by"], latest["changed_ms"]) == ("handled", "bob", T0 + 180_000)
     assert [r["status"] for r in g.status_history("r1")] == ["received", "verified", "debunked", "handled"]
     reports = g.load_reports()
-    assert [r["report_id"] for r in reports] == ["c1"] and reports[0]["rumour_id"] == "r1"
+    # the stored id is the client's id scoped to its source (streams.governance.reports)
+    assert first["client_report_id"] == "c1"
+    assert [r["report_id"] for r in reports] == [first["report_id"]] and reports[0]["rumour_id"] == "r1"
 
 
 def test_burst_rule_and_poisson_tail():

@@ -135,7 +135,10 @@ def test_reports_linked_and_duplicates_merged(scenario, replayed):
         status, body = answers[rep_id]
         assert body["rumour_id"] == rid, (rep_id, body)
         if rep_id in truth["duplicates"]:
-            assert status == 200 and body["duplicate_of"] == rep_id[: -len("-again")]
+            # duplicate_of names the first report's stored id (its client id scoped to the source)
+            first = answers[rep_id[: -len("-again")]][1]
+            assert status == 200 and body["duplicate_of"] == first["report_id"]
+            assert first["client_report_id"] == rep_id[: -len("-again")]
         elif rid:
             assert status in (200, 201)
     linked = {rid for rid in truth["report_rumour"].values() if rid}

@@ -314,7 +314,8 @@ def test_report_outside_the_jurisdiction_does_not_name_the_rumour(env):
     status, body = post(env["url"] + "/api/reports", env["tok"]["beijing"],
                         {"reporter": "citizen-3", "post_id": "jn-1-e2"})
     answer = orjson.loads(body)
-    assert status == 201 and answer["rumour_id"] is None and answer["linked_outside_jurisdiction"]
+    assert status == 201 and answer["rumour_id"] is None and answer["routed_upward"]
+    assert answer["link_method"] is None and "linked_outside_jurisdiction" not in answer
     reports = orjson.loads(get(env["url"] + "/api/rumours/jn-1/reports", env["tok"]["national"])[2])
     assert "citizen-3" in [r["reporter"] for r in reports["reports"]]
 

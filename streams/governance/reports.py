@@ -5,6 +5,14 @@ A report (JSON object): ``reporter`` (required), ``post_id`` and/or ``link`` and
 (at least one), ``time`` (RFC 3339 or epoch ms; default: when received), ``region`` (code or
 text), optional ``report_id`` (a client's own id; repeated submissions with it are idempotent).
 
+Idempotency keys belong to the desk that sends them: the stored ``report_id`` is derived from
+the report's ``source`` (``http:<token id>``, ``kafka``, ``file``) and the client's id (or, without
+one, the report's content), see :func:`scoped_report_id`. Two desks that number their reports
+the same way therefore never collide, and no desk can reach another desk's report by sending its
+id: a re-send finds only the sender's own report. (A 409 for an id another desk used would
+itself tell that the id exists, and refuse a desk for what another desk did.) The answer gives
+the client's id back as ``client_report_id``.
+
 Duplicates are merged into the first report (``duplicate_of``): the same reporter reporting
 the same post (id, or link when there is no id), or the same text (3-gram Jaccard >=
 ``report_dedup_similarity``) within ``report_dedup_hours``.
@@ -104,8 +112,21 @@ def post_id_from_link(link: str | None) -> str | None:
     return found[0] if found else None
 
 
-def parse_report(payload, now_ms: int | None = None) -> dict:
-    """Validate one report; return its normalised fields or raise :class:`ReportError`."""
+def scoped_report_id(source: str, client_id: str | None, basis: str) -> str:
+    """The stored id of a report: the client's id (or, without one, the report's content
+    ``basis``) within its ``source``, so each desk's ids are its own.
+
+    >>> a, b = scoped_report_id("http:aaa", "7", "x"), scoped_report_id("http:bbb", "7", "x")
+    >>> len(a), a != b, a == scoped_report_id("http:aaa", "7", "other content")
+    (20, True, True)
+    """
+    key = f"id\n{client_id}" if client_id else f"content\n{basis}"
+    return hashlib.sha1(f"{source}\n{key}".encode("utf-8")).hexdigest()[:20]
+
+
+def parse_report(payload, now_ms: int | None = None, source: str = "http") -> dict:
+    """Validate one report; return its normalised fields or raise :class:`ReportError`.
+    ``client_report_id`` is the client's own id (None without one)."""
     if not isinstance(payload, dict):
         raise ReportError("report: expected a JSON object")
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
@@ -128,7 +149,7 @@ def parse_report(payload, now_ms: int | None = None) -> dict:
     post_key = post_id or post_id_from_link(link)
     basis = f"{reporter}|{post_key or ''}|{text or ''}|{ts}"
     return {
-        "report_id": client_id or hashlib.sha1(basis.encode("utf-8")).hexdigest()[:20],
+        "report_id": scoped_report_id(source, client_id, basis), "client_report_id": client_id,
         "reporter": reporter, "post_id": post_key or "", "link": link or "", "text": text or "",
         "report_ms": ts, "received_ms": now_ms, "region": region or "", "region_code": match.code or "",
     }
@@ -172,13 +193,13 @@ class ReportDesk:
         """``(http status, body)``: 201 for a new report, 200 for one merged into an earlier
         report (or repeated), 400 for an invalid one."""
         try:
-            rep = parse_report(payload, now_ms)
+            rep = parse_report(payload, now_ms, source)
         except ReportError as exc:
             return exc.status, {"error": str(exc)}
         rep["source"] = source
         with self._lock:
             known = self.reports.get(rep["report_id"])
-            if known is not None:
+            if known is not None:  # the sender's own report: ids are scoped to their source
                 return 200, self._answer(known, repeated=True)
             canonical = self._find_duplicate(rep)
             if canonical is not None:
@@ -247,6 +268,7 @@ class ReportDesk:
     def _answer(rep: dict, repeated: bool = False) -> dict:
         out = {k: rep[k] for k in ("report_id", "rumour_id", "link_method", "similarity", "duplicate_of",
                                    "region_code")}
+        out["client_report_id"] = rep.get("client_report_id")
         out["received_at"] = format_ts(rep["received_ms"])
         if repeated:
             out["repeated"] = True

@@ -11,11 +11,15 @@ ClickHouse). Modules:
 - ``accounts``: pseudonym -> account id per rumour (a reverse map built once per rumour version).
 - ``views``: the answers (rumour list, detail, tree, traces with evidence chains).
 - ``audit``: audit rows written before an answer leaves.
+- ``audit_trail``: the audit rows of one request (one row per audited request, written before
+  the answer or ahead of a change; 503 when it cannot be written).
 - ``evidence``: the evidence package (zip) and its verification.
 - ``openapi``: the OpenAPI 3 description of every route.
 - ``regions``: province/city/county of a share and division names (zh-CN, English).
 - ``governance``: answers over the governance hub (reports, status, alerts, debunk reach).
-- ``http``, ``governance_http``: routing, authentication, handlers, metrics.
+- ``http``, ``governance_http``, ``trace_http``: routing, authentication, handlers, metrics
+  (``trace_http``: the audited trace, evidence and audit-log routes); ``responses``: JSON
+  answers and refusals.
 - ``cli``: ``rumour serve``, ``rumour token``, ``rumour evidence``.
 
 Roles (see ``access.PERMISSIONS``):
@@ -77,11 +81,25 @@ The governance loop (:mod:`streams.governance`; served when a hub is attached, e
 - ``POST /api/reports``: any valid token. Reports come from the public through the centre's
   intake desk or debunking platform, which submit on the public's behalf with their own token;
   the token id is kept as the report's ``source`` (``http:<token id>``). A report may name a post
-  anywhere: the answer names the linked rumour only when the token's jurisdiction covers it
-  (``linked_outside_jurisdiction`` otherwise). A report merged into an earlier one (200,
-  ``duplicate: true``) names that report (``duplicate_of``) only when the caller may read it:
-  its own desk's report, or one linked to a rumour inside its jurisdiction; another desk's
-  report id is not revealed (``duplicate_of: null``). Not audited (public intake, stored in full).
+  anywhere: the answer names the linked rumour (``rumour_id``, ``link_method``, ``similarity``)
+  only when the token's jurisdiction covers it. A report linked to a rumour outside it is
+  answered exactly like a report that matched nothing: those three null and
+  ``routed_upward: true`` (the report was received; the desks whose jurisdiction covers its
+  rumour, up to the province and the centre, see it in that rumour's reports). Saying "linked
+  elsewhere" would tell a desk that a rumour exists outside its jurisdiction, as a 403 on a
+  rumour route would. A national token covers everything and gets the whole answer
+  (``routed_upward: false``). A report merged into an earlier one (200, ``duplicate: true``)
+  names that report (``duplicate_of``) only when the caller may read it: its own desk's report,
+  or one linked to a rumour inside its jurisdiction; otherwise the answer is that of a new
+  report (201, ``duplicate_of: null``), since "merged" would tell that another desk reported
+  the same thing (the merge itself is kept). A client's ``report_id`` is the desk's own
+  idempotency key: the stored id is derived from it and the token (``report_id`` in the answer,
+  the client's id as ``client_report_id``), so a re-send of the desk's own report is answered
+  ``repeated: true`` with that report, while the same id from another desk is a new report of
+  that desk: no desk reaches another desk's report by its id, and desks that number their
+  reports alike do not collide (a 409 for a taken id would tell that it exists). A desk that
+  re-sends with a new token gets a new report, merged as a duplicate by its content. Not
+  audited (public intake, stored in full).
 - ``GET /api/rumours/{id}/reports`` and ``/status``: any role with jurisdiction over the rumour;
   reporters are pseudonymised for roles without clear identities (not with the accounts'
   pseudonyms: a reporter name is free text, so it would reveal any account's pseudonym).

@@ -21,7 +21,7 @@ import time
 
 from streams.events import format_ts
 from streams.service import regions as rg
-from streams.service.access import Principal, covers
+from streams.service.access import Principal, covers, prefix
 from streams.service.lru import LRU
 
 log = logging.getLogger(__name__)
@@ -126,26 +126,40 @@ class GovernanceViews:
 
     # -- reports ------------------------------------------------------------------------------
     def submit(self, payload, principal: Principal) -> tuple[int, dict]:
-        """Take a report in; the linked rumour is named only when the caller's jurisdiction
-        covers it (an intake desk learns that a report matched, not what happens elsewhere), and
-        the report it duplicates (``duplicate_of``) only when the caller may read that report."""
+        """Take a report in and answer without telling the caller anything it may not read.
+
+        The linked rumour (``rumour_id``, ``link_method``, ``similarity``) is named only when
+        the caller's jurisdiction covers it. Otherwise, and when nothing matched, the answer is
+        the same: those fields null and ``routed_upward: true`` (the desks whose jurisdiction
+        covers the rumour, up to the province and the centre, see the report), so a desk cannot
+        tell "linked elsewhere" from "linked nowhere". A national token covers every rumour, so
+        it always gets the whole answer (``routed_upward: false``).
+
+        A report merged into an earlier one names it (``duplicate_of``, ``duplicate: true``,
+        status 200) only when the caller may read that report (its own, or one whose rumour it
+        covers); otherwise the answer is that of a new report (201): "merged" would tell that
+        another desk reported the same thing."""
         source = f"http:{principal.token_id}"
         code, answer = self.hub.submit_report(payload, source)
+        if code >= 400:
+            return code, answer
         rid = answer.get("rumour_id")
-        covered = False
+        covered = prefix(principal.jurisdiction) == ""  # nothing lies outside a national token
         if rid:
             self._forget("statuses")
-            regions = self.regions_of(rid)
-            covered = regions is not None and principal.covers_any(regions)
             if not covered:
-                answer = dict(answer, rumour_id=None, linked_outside_jurisdiction=True)
-        if answer.get("duplicate_of"):
-            # The first report may be another desk's: its id is named only when the caller may
-            # read it (its own report, or one linked to a rumour inside its jurisdiction, which
-            # GET .../reports shows); otherwise the answer only says that it was merged.
-            first = self.hub.desk.reports.get(answer["duplicate_of"]) or {}
-            visible = covered or first.get("source") == source
-            answer = dict(answer, duplicate=True, duplicate_of=answer["duplicate_of"] if visible else None)
+                regions = self.regions_of(rid)
+                covered = regions is not None and principal.covers_any(regions)
+        answer = dict(answer, routed_upward=not covered)
+        if not covered:
+            answer.update(rumour_id=None, link_method=None, similarity=None)
+        first_id, answer["duplicate_of"] = answer.get("duplicate_of") or None, None
+        if first_id:
+            first = self.hub.desk.reports.get(first_id) or {}
+            if covered or first.get("source") == source:
+                answer.update(duplicate=True, duplicate_of=first_id)
+            else:
+                code = 200 if answer.get("repeated") else 201  # as a new report (or its re-send)
         if answer.get("region_code"):
             answer["region_name"] = rg.name(answer["region_code"])
         return code, answer

@@ -21,14 +21,15 @@ import asyncio
 import concurrent.futures
 import logging
 import time
-from datetime import datetime, timezone
 from urllib.parse import unquote
 
-import orjson
 from aiohttp import web
 
-from streams.api import ApiError, parse_k, validate_rumour_id
-from streams.service import audit, evidence, metrics, regions
+from streams.api import ApiError, validate_rumour_id
+from streams.service import audit, metrics, regions
+from streams.service.audit_trail import AuditTrail
+from streams.service.responses import Refused, _error, _json
+from streams.service.trace_http import TraceHandlers
 from streams.service.governance import GovernanceViews
 from streams.service.governance_http import GovernanceHandlers
 from streams.service.paths import EVIDENCE_KEY, PSEUDONYM_KEY, key_file, load_or_create_key
@@ -49,26 +50,6 @@ _SECURITY_HEADERS = {
 }
 
 
-class Refused(Exception):
-    """A refusal answered with ``status``; its audit row records ``audit_status`` (default: the
-    same) when the caller must not learn what the row records (a jurisdiction refusal)."""
-
-    def __init__(self, status: int, message: str, audit_status: int | None = None):
-        super().__init__(message)
-        self.status = status
-        self.audit_status = status if audit_status is None else audit_status
-
-
-def _json(obj, status: int = 200, headers: dict | None = None) -> web.Response:
-    return web.Response(body=orjson.dumps(obj), status=status, content_type="application/json",
-                        headers=headers)
-
-
-def _error(status: int, message: str) -> web.Response:
-    headers = {"WWW-Authenticate": 'Bearer realm="rumour-trace"'} if status == 401 else None
-    return _json({"error": message, "status": status}, status, headers)
-
-
 def int_param(query, name: str, default: int, lo: int, hi: int) -> int:
     raw = query.get(name)
     if raw is None or raw == "":
@@ -82,7 +63,7 @@ def int_param(query, name: str, default: int, lo: int, hi: int) -> int:
     return value
 
 
-class Service(SiteHandlers, GovernanceHandlers):
+class Service(SiteHandlers, GovernanceHandlers, TraceHandlers):
     """The dashboard and origin-trace API over one pipeline and store; with a governance hub
     (``governance=`` or :meth:`attach_governance`) also the report, status, alert and debunk
     routes (503 without one)."""
@@ -182,20 +163,8 @@ class Service(SiteHandlers, GovernanceHandlers):
             log.info("401 %s from %s", route.name, request.remote)
             return _error(401, "a valid bearer token is required")
         ctx = {"principal": principal, "rumour_id": "", "case_id": "", "params": {}}
-
-        def audit_row(status, digest):
-            return audit.row(principal, route.name, ctx["rumour_id"], ctx["case_id"], ctx["params"],
-                             status, digest, request.remote or "")
-
-        def audit_ahead(status, answer):
-            # A handler that changes state writes its row before the change (from its executor
-            # thread); the row below is then not written again unless the outcome differs.
-            digest = audit.answer_digest(status, orjson.dumps(answer))
-            self.store.write_audit([audit_row(status, digest)])
-            self.audit_rows_written += 1
-            ctx["audited"] = (status, digest)
-
-        ctx["audit_ahead"] = audit_ahead
+        trail = AuditTrail(self, principal, route, request.remote or "", ctx)
+        ctx["audit_ahead"] = trail.ahead
         audit_status = None
         try:
             response = await self._authorised(route, params, request, ctx)
@@ -208,15 +177,8 @@ class Service(SiteHandlers, GovernanceHandlers):
         except Exception:  # a bug or a store failure: still one audit row (status 500)
             log.exception("%s failed", route.name)
             response, digest = _error(500, "internal error"), ""
-        if route.audited and ctx.get("audited") != (response.status, digest):
-            row = audit_row(audit_status or response.status, digest)
-            try:
-                await self._run(self.store.write_audit, [row])
-                self.audit_rows_written += 1
-            except Exception:
-                log.exception("audit write failed: answer withheld")
-                return _error(503, "the audit log is unavailable; no answer is given")
-        return response
+        return await trail.finish(response, digest, audit_status,
+                                  lambda: _error(503, "the audit log is unavailable; no answer is given"))
 
     async def _authorised(self, route, params, request, ctx) -> web.Response:
         principal = ctx["principal"]
@@ -293,58 +255,6 @@ class Service(SiteHandlers, GovernanceHandlers):
             return await self._run(fn, *args, **kwargs)
         except NotFound as exc:
             raise Refused(404, f"unknown {exc.args[0]}") from None
-
-    async def _trace(self, principal, request, ctx, **target):
-        k = parse_k(request.query.get("k"), self.cutoff_k)
-        answer = await self._guard(self.views.trace, ctx["rumour_id"], principal.may("clear"), k, **target)
-        answer["case_id"] = ctx["case_id"] or None
-        return _json(answer)
-
-    async def _r_trace(self, principal, params, request, ctx):
-        return await self._trace(principal, request, ctx)
-
-    async def _r_trace_event(self, principal, params, request, ctx):
-        return await self._trace(principal, request, ctx, event_id=params["event_id"])
-
-    async def _r_trace_account(self, principal, params, request, ctx):
-        if not principal.may("clear") and not self.pseudo.looks_like(params["account_id"]):
-            # A clear id in, its pseudonym out: a role without clear identities could map any
-            # guessed id to its pseudonym and so re-identify every pseudonym on the dashboard.
-            raise Refused(403, f"role {principal.role} traces accounts by pseudonym (psn_...) only")
-        account = await self._run(self.views.account_for, ctx["rumour_id"], params["account_id"])
-        if account is None:
-            raise Refused(404, f"unknown account {params['account_id']!r}")
-        return await self._trace(principal, request, ctx, account_id=account)
-
-    async def _r_evidence(self, principal, params, request, ctx):
-        if not ctx["case_id"]:
-            raise Refused(400, "an evidence package needs a case number (?case= or X-Case-Id)")
-        k = parse_k(request.query.get("k"), self.cutoff_k)
-        trace = await self._guard(self.views.trace, ctx["rumour_id"], True, k)
-        meta = {"case_id": ctx["case_id"],
-                "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
-                "generated_by": {"token_id": principal.token_id, "name": principal.name,
-                                 "role": principal.role, "jurisdiction": principal.jurisdiction,
-                                 # as in this request's audit row and /api/me
-                                 "token_expires": expiry_text(principal.expires_ms)}}
-        data, digest = await self._run(evidence.build, meta, trace, self.evidence_key)
-        ctx["digest"] = digest
-        safe = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in ctx["case_id"])
-        return web.Response(body=data, content_type="application/zip", headers={
-            "Content-Disposition": f'attachment; filename="evidence-{safe}.zip"',
-            "X-Evidence-Digest": digest})
-
-    async def _r_audit(self, principal, params, request, ctx):
-        q = request.query
-        limit = self._int_param(q, "limit", 100, 1, 10_000)
-        since = self._int_param(q, "since_ms", -1, 0, 1 << 62) if q.get("since_ms") else None
-        case = q.get("case") or None
-        if case is not None and not CASE_RE.match(case):
-            raise ApiError("case: invalid case number")
-        from streams.service.access import prefix
-
-        rows = await self._run(self.store.audit_rows, limit, case, since, prefix(principal.jurisdiction))
-        return _json({"rows": audit.readable(rows)})
 
     # -- metrics ------------------------------------------------------------------------
     async def _r_metrics(self, principal, params, request, ctx):

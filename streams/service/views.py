@@ -119,17 +119,14 @@ class Views:
         """Region codes (None = no region) of every share of a rumour; None if unknown.
 
         Asked before every rumour-scoped answer, so it never refreshes the summary (an
-        aggregation over every rumour): a fresh cached summary answers, else the rumour's own
-        minute counts (read by its key; nothing to read for an unknown rumour)."""
+        aggregation over every rumour): a fresh cached summary answers, else the store's
+        distinct regions of that rumour (read by its key; nothing for an unknown rumour)."""
         with self._lock:
             fresh = self._summary is not None and time.monotonic() - self._summary_at < self.cache_seconds
             r = self._summary["rumours"].get(rumour_id) if fresh else None
         if r is not None:
             return r["all_regions"]
-        counts = self.store.minute_counts(rumour_id)
-        if not counts:
-            return None
-        return {region for _, region, _, _ in counts}
+        return self.store.rumour_regions(rumour_id)
 
     def rumour_list(self, principal: Principal) -> dict:
         s = self.summary()

@@ -1,0 +1,26 @@
+"""The service's JSON answers and refusals, shared by the route handlers
+(:mod:`streams.service.http`, :mod:`streams.service.trace_http`)."""
+from __future__ import annotations
+
+import orjson
+from aiohttp import web
+
+
+class Refused(Exception):
+    """A refusal answered with ``status``; its audit row records ``audit_status`` (default: the
+    same) when the caller must not learn what the row records (a jurisdiction refusal)."""
+
+    def __init__(self, status: int, message: str, audit_status: int | None = None):
+        super().__init__(message)
+        self.status = status
+        self.audit_status = status if audit_status is None else audit_status
+
+
+def _json(obj, status: int = 200, headers: dict | None = None) -> web.Response:
+    return web.Response(body=orjson.dumps(obj), status=status, content_type="application/json",
+                        headers=headers)
+
+
+def _error(status: int, message: str) -> web.Response:
+    headers = {"WWW-Authenticate": 'Bearer realm="rumour-trace"'} if status == 401 else None
+    return _json({"error": message, "status": status}, status, headers)

@@ -1,0 +1,72 @@
+"""Handlers of the audited routes (the three traces, the evidence package, the audit log),
+mixed into :class:`streams.service.http.Service`: they run after its checks (token, role,
+parameters, jurisdiction, case number), and their answer leaves only once its audit row is
+written (:mod:`streams.service.audit_trail`)."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from aiohttp import web
+
+from streams.api import ApiError, parse_k
+from streams.service import audit, evidence
+from streams.service.responses import Refused, _json
+from streams.service.routes import CASE_RE
+from streams.service.tokens import expiry_text
+
+
+class TraceHandlers:
+    """Needs ``self.views``, ``self.store``, ``self.pseudo``, ``self.evidence_key``,
+    ``self.cutoff_k``, ``self._run``, ``self._guard`` and ``self._int_param``."""
+
+    async def _trace(self, principal, request, ctx, **target):
+        k = parse_k(request.query.get("k"), self.cutoff_k)
+        answer = await self._guard(self.views.trace, ctx["rumour_id"], principal.may("clear"), k, **target)
+        answer["case_id"] = ctx["case_id"] or None
+        return _json(answer)
+
+    async def _r_trace(self, principal, params, request, ctx):
+        return await self._trace(principal, request, ctx)
+
+    async def _r_trace_event(self, principal, params, request, ctx):
+        return await self._trace(principal, request, ctx, event_id=params["event_id"])
+
+    async def _r_trace_account(self, principal, params, request, ctx):
+        if not principal.may("clear") and not self.pseudo.looks_like(params["account_id"]):
+            # A clear id in, its pseudonym out: a role without clear identities could map any
+            # guessed id to its pseudonym and so re-identify every pseudonym on the dashboard.
+            raise Refused(403, f"role {principal.role} traces accounts by pseudonym (psn_...) only")
+        account = await self._run(self.views.account_for, ctx["rumour_id"], params["account_id"])
+        if account is None:
+            raise Refused(404, f"unknown account {params['account_id']!r}")
+        return await self._trace(principal, request, ctx, account_id=account)
+
+    async def _r_evidence(self, principal, params, request, ctx):
+        if not ctx["case_id"]:
+            raise Refused(400, "an evidence package needs a case number (?case= or X-Case-Id)")
+        k = parse_k(request.query.get("k"), self.cutoff_k)
+        trace = await self._guard(self.views.trace, ctx["rumour_id"], True, k)
+        meta = {"case_id": ctx["case_id"],
+                "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
+                "generated_by": {"token_id": principal.token_id, "name": principal.name,
+                                 "role": principal.role, "jurisdiction": principal.jurisdiction,
+                                 # as in this request's audit row and /api/me
+                                 "token_expires": expiry_text(principal.expires_ms)}}
+        data, digest = await self._run(evidence.build, meta, trace, self.evidence_key)
+        ctx["digest"] = digest
+        safe = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in ctx["case_id"])
+        return web.Response(body=data, content_type="application/zip", headers={
+            "Content-Disposition": f'attachment; filename="evidence-{safe}.zip"',
+            "X-Evidence-Digest": digest})
+
+    async def _r_audit(self, principal, params, request, ctx):
+        q = request.query
+        limit = self._int_param(q, "limit", 100, 1, 10_000)
+        since = self._int_param(q, "since_ms", -1, 0, 1 << 62) if q.get("since_ms") else None
+        case = q.get("case") or None
+        if case is not None and not CASE_RE.match(case):
+            raise ApiError("case: invalid case number")
+        from streams.service.access import prefix
+
+        rows = await self._run(self.store.audit_rows, limit, case, since, prefix(principal.jurisdiction))
+        return _json({"rows": audit.readable(rows)})
