@@ -1,7 +1,7 @@
 """Memory probe for the soak's worker process, loaded without changing the worker's code.
 
-    python -m benchmarks.soak_probe --dir /tmp/probe --tracemalloc 25 --interval 60
-    PYTHONPATH=/tmp/probe SOAK_PROBE_DIR=/tmp/probe RUMOUR_GRAPH_MEMORY_MB=8 \\
+    python -m benchmarks.soak_probe --dir /tmp/probe
+    PYTHONPATH=/tmp/probe SOAK_PROBE_DIR=/tmp/probe [SOAK_PROBE_TRACEMALLOC=25] [SOAK_PROBE_INTERVAL=60] RUMOUR_GRAPH_MEMORY_MB=8 \\
         python -m benchmarks.soak --minutes 10 --rate 200 --fault-every 0 --out /tmp/soak.json
     python -m benchmarks.soak_probe --compare /tmp/probe 4 10
 
