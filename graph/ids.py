@@ -4,14 +4,14 @@ Why not a ``dict[str, int]``: a Python dict holding a str object per id costs ~1
 entry, and issue 5 allows 64 bytes per share for the whole live graph. Here the strings live
 UTF-8 encoded back to back in one growable byte arena (``offs[i]:offs[i+1]`` is id ``i``), and
 an open-addressing table (linear probing, load <= 0.8) of int32 slots finds them by a 64-bit
-hash (:func:`id_hash`: FNV-1a, finished by a mixer); a hit is confirmed by comparing the bytes, so
-a hash collision can never merge two ids. A table need not have a power-of-two size
-(it grows by TABLE_GROWTH at most, not by doubling: see there), so an id's first slot is the
-hash's high half scaled to the table (:func:`home_slot`, a multiply and a shift, no division). A slot holds the index in
-its low ``k`` bits (``2**k`` >= the table size, :func:`index_mask`) and a *tag* (bits
-``k..30`` of the hash's low half) above them: at 10^6 ids most slots of a probe run are rejected
-by their tag alone, so a lookup touches the id's offsets and bytes only for the (almost always
-one) real candidate, and an absent id costs one cache line.
+hash (:func:`id_hash`: FNV-1a, finished by a mixer); a hit is confirmed by comparing the bytes,
+so a hash collision can never merge two ids. A table need not have a power-of-two size (it
+grows by TABLE_GROWTH at most, not by doubling: see there), so an id's first slot is the hash's
+high half scaled to the table (:func:`home_slot`, a multiply and a shift, no division). A slot
+holds the index in its low ``k`` bits (``2**k`` >= the table size, :func:`index_mask`) and a
+*tag* (bits ``k..30`` of the hash's low half) above them: at 10^6 ids most slots of a probe run
+are rejected by their tag alone, so a lookup touches the id's offsets and bytes only for the
+(almost always one) real candidate, and an absent id costs the cache line or two of its run.
 
 Lookups and appends take a batch of strings already UTF-8 encoded by
 :func:`graph.ids_encode.encode_batch` (re-exported here with ``split_nul``).
@@ -33,8 +33,9 @@ __all__ = ["IdIndex", "encode_batch", "split_nul", "id_hash", "bytes_cmp", "tag_
 
 # 0.8 rather than 0.6: right after a table grows it holds 4 * TABLE_GROWTH / MAX_LOAD bytes per
 # id, and with two tables (events, accounts) that spike put an independent cascade above issue
-# 5's 64 bytes per share at most sizes (RESULTS.md, "bytes per share across sizes"); the tags keep the longer
-# probe runs cheap (a 10^6 update measured the same, one near the 0.8 limit about 20% slower).
+# 5's 64 bytes per share at most sizes (RESULTS.md, "bytes per share across sizes"); the tags
+# keep the longer probe runs cheap (a 10^6 update measured the same, one near the 0.8 limit
+# about 20% slower).
 MAX_LOAD = 0.8
 
 
