@@ -28,8 +28,8 @@ from graph.ids_encode import encode_batch, split_nul
 
 # The public API; it names encode_batch and split_nul (now in graph.ids_encode) as re-exported.
 __all__ = ["IdIndex", "encode_batch", "split_nul", "id_hash", "bytes_cmp", "tag_of", "index_mask",
-           "home_slot", "lookup", "append_at", "rehash", "MAX_LOAD", "GROWTH", "TABLE_GROWTH",
-           "MAX_ARENA"]
+           "home_slot", "next_slot", "lookup", "append_at", "rehash", "MAX_LOAD", "GROWTH",
+           "TABLE_GROWTH", "MAX_ARENA"]
 
 # 0.8 rather than 0.6: right after a table grows it holds 4 * TABLE_GROWTH / MAX_LOAD bytes per
 # id, and with two tables (events, accounts) that spike put an independent cascade above issue
@@ -79,6 +79,17 @@ def home_slot(h, size):
     (0, 9)
     """
     return np.int64(((h >> np.uint64(32)) * np.uint64(size)) >> np.uint64(32))
+
+
+@njit(cache=True)
+def next_slot(slot, size):
+    """The slot after ``slot`` in a probe run: the next one, wrapping at the table's end.
+
+    >>> int(next_slot(3, 10)), int(next_slot(9, 10))
+    (4, 0)
+    """
+    slot += 1
+    return 0 if slot == size else slot
 
 
 @njit(cache=True)
@@ -149,9 +160,7 @@ def lookup(table, offs, arena, buf, s, e, h):
                         break
                 if same:
                     return j, slot
-        slot += 1
-        if slot == size:
-            slot = 0
+        slot = next_slot(slot, size)
 
 
 @njit(cache=True)

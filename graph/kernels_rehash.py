@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from graph.ids import home_slot, id_hash, index_mask, tag_of
+from graph.ids import home_slot, id_hash, index_mask, next_slot, tag_of
 from graph.kernels_prefetch import prefetch
 
 AHEAD = 32  # ids between the hash + prefetch of a slot and the insert into it
@@ -43,7 +43,5 @@ def fill_table_ahead(table, offs, arena, count):
         h = ring[j & (_RING - 1)]
         slot = home_slot(h, size)
         while table[slot] != -1:
-            slot += 1
-            if slot == size:
-                slot = 0
+            slot = next_slot(slot, size)
         table[slot] = j | tag_of(h, mask)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from graph.ids import home_slot, id_hash, index_mask, lookup, tag_of
+from graph.ids import home_slot, id_hash, index_mask, lookup, next_slot, tag_of
 from graph.kernels_prefetch import prefetch
 
 DIST = 16  # strings between pipeline stages: enough misses in flight, few pages between uses
@@ -50,9 +50,7 @@ def _candidate(table, size, mask, tags, h):
             return absent_at(slot)
         if (v & tags) == tag:
             return v & mask
-        slot += 1
-        if slot == size:
-            slot = 0
+        slot = next_slot(slot, size)
     return UNSETTLED
 
 
