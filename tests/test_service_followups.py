@@ -165,5 +165,8 @@ def test_a_pseudonym_lookup_hashes_the_rumours_accounts_once_per_version():
     store.accounts.append("acct-late")
     assert views.account_for("r1", p.inner("acct-late")) == "acct-late" and store.reads == 3
     # every account, and a pseudonym of none, as the linear search over the accounts answers
+    def linear(pseudonym):
+        return next((a for a in store.accounts if p.inner(a) == pseudonym), None)
+
     for a in store.accounts + ["stranger"]:
-        assert views.account_for("r1", p.inner(a)) == p.inner.resolve(p.inner(a), store.accounts)
+        assert views.account_for("r1", p.inner(a)) == linear(p.inner(a))

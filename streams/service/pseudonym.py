@@ -4,8 +4,7 @@
 same pseudonym under one key, a different key gives unrelated pseudonyms, and without the key a
 pseudonym cannot be tied back to an id (except by whoever holds the key: the service resolves a
 pseudonym to its account through a per-rumour map built by hashing the rumour's accounts once,
-see :class:`streams.service.accounts.PseudonymIndex`; :meth:`Pseudonymiser.resolve` is the same
-search without the map).
+see :class:`streams.service.accounts.PseudonymIndex`).
 The key lives beside the tokens file (``pseudonym.key``, created on first use).
 """
 from __future__ import annotations
@@ -76,10 +75,3 @@ class Pseudonymiser:
     @staticmethod
     def looks_like(value: str) -> bool:
         return bool(_RE.match(value or ""))
-
-    def resolve(self, pseudonym: str, accounts) -> str | None:
-        """The account among ``accounts`` whose pseudonym is ``pseudonym``, or None."""
-        for a in accounts:
-            if self(a) == pseudonym:
-                return a
-        return None
