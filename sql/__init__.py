@@ -68,15 +68,6 @@ class Migration:
     def checksum(self) -> str:
         return hashlib.sha256(self.text.encode("utf-8")).hexdigest()[:16]
 
-    def statements(self, database: str) -> list[str]:
-        """The file's statements with ``{database}`` substituted, comments removed.
-
-        >>> m = Migration(1, "x", "-- c; d\\nCREATE TABLE {database}.t (a UInt8) ENGINE = Memory;\\n", None)
-        >>> m.statements("db1")
-        ['CREATE TABLE db1.t (a UInt8) ENGINE = Memory']
-        """
-        return split_statements(self.text.replace(PLACEHOLDER, check_identifier(database)))
-
     def steps(self, database: str) -> list[tuple[str, tuple | None]]:
         """``(statement, guard)`` pairs: ``guard`` is ``(table, column)`` from an
         ``-- unless-column:`` line before the statement, else None.
