@@ -8,10 +8,10 @@ bytes (else 413), read in chunks so an oversized body is refused before it is he
 from __future__ import annotations
 
 import orjson
-from aiohttp import web
 
 from streams.api import ApiError
 from streams.service.access import check_code
+from streams.service.responses import _json
 
 BODY_MAX = 64 * 1024
 
@@ -35,10 +35,6 @@ async def read_json(request, limit: int = BODY_MAX):
         return orjson.loads(b"".join(chunks))
     except orjson.JSONDecodeError:
         raise ApiError("body: invalid JSON") from None
-
-
-def _json(obj, status: int = 200) -> web.Response:
-    return web.Response(body=orjson.dumps(obj), status=status, content_type="application/json")
 
 
 class GovernanceHandlers:

@@ -1,5 +1,6 @@
 """The service's JSON answers and refusals, shared by the route handlers
-(:mod:`streams.service.http`, :mod:`streams.service.trace_http`)."""
+(:mod:`streams.service.http`, :mod:`streams.service.trace_http`, :mod:`streams.service.site`,
+:mod:`streams.service.governance_http`)."""
 from __future__ import annotations
 
 import orjson

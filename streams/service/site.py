@@ -5,24 +5,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import orjson
 from aiohttp import web
 
 from streams.service.openapi import spec
 from streams.service.paths import PROJECT_ROOT
+from streams.service.responses import _error, _json
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 VENDOR = {"echarts.min.js": PROJECT_ROOT / "web" / "node_modules" / "echarts" / "dist" / "echarts.min.js"}
 STATIC = {"app.js": "application/javascript", "app.css": "text/css", "i18n.js": "application/javascript",
           "expiry.js": "application/javascript"}
-
-
-def _json(obj, status: int = 200) -> web.Response:
-    return web.Response(body=orjson.dumps(obj), status=status, content_type="application/json")
-
-
-def _error(status: int, message: str) -> web.Response:
-    return _json({"error": message, "status": status}, status)
 
 
 class SiteHandlers:
