@@ -12,7 +12,7 @@ import pytest
 
 from streams.service.access import PERMISSIONS
 from streams.service.routes import ROUTES
-from tests.service_helpers import ThreadServer, _ev, cascades, get
+from tests.service_helpers import ThreadServer, _ev, cascades, get, governed_service
 from tests.test_service_governance import post
 
 LIXIA_DEBUNKS = [
@@ -57,12 +57,7 @@ AUDITED = {"trace", "trace_event", "trace_account", "evidence", "status_set"}
 
 @pytest.fixture(scope="module", params=["chdb", pytest.param("clickhouse", marks=pytest.mark.clickhouse)])
 def env(request, tmp_path_factory):
-    from streams.embedded import make_pipeline, replay_messages
-    from streams.governance.config import GovernanceConfig
-    from streams.governance.wiring import build_governance
-    from streams.service.http import Service
     from streams.service.tokens import TokenStore
-    from streams.settings import Settings
     from tests.plugins.clickhouse import fresh_database, patient
 
     if request.param == "chdb":
@@ -75,15 +70,8 @@ def env(request, tmp_path_factory):
         store = ClickHouseStore(patient(request.getfixturevalue("clickhouse_server")), database=fresh_database())
     try:
         store.migrate()
-        settings = Settings.load({"batch_size": 5})
-        pipeline = make_pipeline(store, settings)
-        config = GovernanceConfig(alert_window_shares=THRESHOLD, alert_growth_min_shares=10 ** 6,
-                                  alert_burst_min_shares=10 ** 6)
-        hub = build_governance(pipeline, store, settings, config)
-        replay_messages(((orjson.dumps(e), f"t:{i}") for i, e in enumerate(EVENTS)), pipeline, 5)
-        hub.flush()
         tokens_path = tmp_path_factory.mktemp("tokens") / "tokens.json"
-        service = Service(pipeline, store, tokens_path, cutoff_k=5, governance=hub)
+        pipeline, hub, service = governed_service(store, EVENTS, tokens_path, THRESHOLD)
         server = ThreadServer(service.application())
         ts = TokenStore(tokens_path)
         tok = {name: ts.issue(role, code, name)[0] for name, role, code in TOKENS}
