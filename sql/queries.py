@@ -102,16 +102,20 @@ def minute_counts(database: str, rumour_id: str) -> str:
             + " GROUP BY minute, region, kind ORDER BY minute, region, kind")
 
 
-def rumour_regions(database: str, rumour_id: str) -> str:
-    """The distinct region codes ('' = none) of one rumour's shares, every kind, from the
-    per-minute counts read by the rumour's key (the jurisdiction check of every rumour route:
-    no merge of the count states, one row per region).
+def rumour_region_kinds(database: str, rumour_id: str) -> str:
+    """The distinct (region ('' = none), kind name) pairs of one rumour's shares, from the
+    per-minute counts read by the rumour's key (the jurisdiction check of every rumour route
+    keeps the regions of the kinds that spread it, :func:`streams.service.access.spread_regions`;
+    a rumour with only debunks still has rows, so it is known, not unknown): no merge of the
+    count states, at most one row per region and kind.
 
-    >>> rumour_regions("db", "r1")
-    "SELECT DISTINCT region FROM db.share_minute_counts WHERE rumour_id = 'r1' ORDER BY region"
+    >>> print(rumour_region_kinds("db", "r1"))  # doctest: +NORMALIZE_WHITESPACE
+    SELECT DISTINCT region, toString(kind) AS kind_name FROM db.share_minute_counts
+    WHERE rumour_id = 'r1' ORDER BY region, kind_name
     """
-    return (f"SELECT DISTINCT region FROM {check_identifier(database)}.share_minute_counts"
-            + _where_rumour(rumour_id) + " ORDER BY region")
+    return ("SELECT DISTINCT region, toString(kind) AS kind_name "
+            f"FROM {check_identifier(database)}.share_minute_counts"
+            + _where_rumour(rumour_id) + " ORDER BY region, kind_name")
 
 
 def drop_database(database: str) -> str:

@@ -40,6 +40,28 @@ def cascades() -> list[dict]:
     return ev
 
 
+def governed_service(store, events, tokens_path, threshold: int):
+    """``(pipeline, hub, service)`` over a migrated ``store`` once ``events`` are replayed and the
+    hub flushed. Alerts by the volume rule only, at ``threshold`` shares: growth and burst need
+    histories these small cascades do not have."""
+    import orjson
+
+    from streams.embedded import make_pipeline, replay_messages
+    from streams.governance.config import GovernanceConfig
+    from streams.governance.wiring import build_governance
+    from streams.service.http import Service
+    from streams.settings import Settings
+
+    settings = Settings.load({"batch_size": 5})
+    pipeline = make_pipeline(store, settings)
+    config = GovernanceConfig(alert_window_shares=threshold, alert_growth_min_shares=10 ** 6,
+                              alert_burst_min_shares=10 ** 6)
+    hub = build_governance(pipeline, store, settings, config)
+    replay_messages(((orjson.dumps(e), f"t:{i}") for i, e in enumerate(events)), pipeline, 5)
+    hub.flush()
+    return pipeline, hub, Service(pipeline, store, tokens_path, cutoff_k=5, governance=hub)
+
+
 def sha(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 

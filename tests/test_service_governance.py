@@ -13,7 +13,7 @@ import orjson
 import pytest
 
 from streams.service.routes import ROUTES
-from tests.service_helpers import MIN, T0, ThreadServer, _ev, cascades, get
+from tests.service_helpers import MIN, T0, ThreadServer, _ev, cascades, get, governed_service
 
 # A second debunk share: "hub" (exposed to the rumour) reshares the police's debunk.
 EXTRA = [_ev("jn-1", 7, "hub", 8, 6, "police", region="370102", kind="debunk")]
@@ -37,27 +37,15 @@ def post(url: str, token: str | None, body, content_type: str = "application/jso
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
-    from streams.embedded import make_pipeline, replay_messages
-    from streams.governance.config import GovernanceConfig
-    from streams.governance.wiring import build_governance
     from streams.service.http import Service
     from streams.service.tokens import TokenStore
-    from streams.settings import Settings
     from streams.store.embedded import ChdbStore
     from tests.plugins.clickhouse import fresh_database
 
     tokens_path = tmp_path_factory.mktemp("tokens") / "tokens.json"
     store = ChdbStore("chdb://", database=fresh_database())
     store.migrate()
-    settings = Settings.load({"batch_size": 5})
-    pipeline = make_pipeline(store, settings)
-    # Volume rule only: growth and burst need histories these small cascades do not have.
-    config = GovernanceConfig(alert_window_shares=THRESHOLD, alert_growth_min_shares=10 ** 6,
-                              alert_burst_min_shares=10 ** 6)
-    hub = build_governance(pipeline, store, settings, config)
-    replay_messages(((orjson.dumps(e), f"t:{i}") for i, e in enumerate(EVENTS)), pipeline, 5)
-    hub.flush()
-    service = Service(pipeline, store, tokens_path, cutoff_k=5, governance=hub)
+    pipeline, hub, service = governed_service(store, EVENTS, tokens_path, THRESHOLD)
     server = ThreadServer(service.application())
     bare = ThreadServer(Service(pipeline, store, tokens_path, cutoff_k=5).application())
     ts = TokenStore(tokens_path)

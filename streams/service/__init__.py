@@ -48,7 +48,15 @@ Choices (documented here because the acceptance checks rely on them):
   Records without an expiry (files written before expiries existed) never expire.
   The dashboard's header shows the expiry (``/api/me``'s ``expires_at``) and warns in the
   token's last 7 days (``static/expiry.js``), so that a shift does not end in a 401.
-- Every user sees only rumours with at least one share (any kind) in its jurisdiction. A
+- Every user sees only rumours with at least one post, share or comment in its jurisdiction
+  (``access.spread_regions``, for the list, every rumour route and the report intake alike).
+  A debunk does not count: a county's debunking platform that posts a debunk of a rumour which
+  never reached the county does not give that county's desks the rumour (its cascade, account
+  ids, reports, status, debunk figures). For them a rumour whose only shares in the county are
+  debunks is a rumour outside the jurisdiction, like any other; there is no separate view of
+  one's own debunk work: its reach is counted in ``/debunk`` for the desks where the rumour
+  spread. A rumour whose shares are all debunks spread nowhere: only a national token
+  (``000000``, outside which nothing lies) sees it. A
   rumour outside it gets exactly the answer of an unknown one on every rumour route (404,
   ``{"error": "unknown rumour '<id>'", "status": 404}``, same headers): a 403 would tell the
   caller that the rumour exists elsewhere, so a county desk could enumerate the province's
@@ -108,7 +116,11 @@ The governance loop (:mod:`streams.governance`; served when a hub is attached, e
   someone is refused (400). Audited like a trace (one row, whatever the outcome), no case needed.
 - ``GET /api/alerts``: any role; alerts of the units inside the token's jurisdiction (a city
   token sees its city's and its counties' alerts; ``?jurisdiction=`` narrows, never widens);
+  a unit's alerts count only the rumour's posts, shares and comments there (debunks count in no
+  unit: ``streams.governance.alerts``), so a debunk neither raises an alert in its unit nor
+  shows that unit the rumour through one;
   the attached trace is pseudonymised for every role (the route is polled, not audited).
-- ``GET /api/rumours/{id}/debunk``: any role with jurisdiction over the rumour.
+- ``GET /api/rumours/{id}/debunk``: any role with jurisdiction over the rumour (where it was
+  posted, shared or commented: a desk whose only shares of it are its own debunks gets 404).
 - POST bodies: JSON only (415), at most 64 KiB (413).
 """

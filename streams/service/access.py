@@ -31,6 +31,10 @@ PERMISSIONS = {
 
 _CODE_RE = re.compile(r"^\d{6}$")
 NATIONAL = "000000"
+# Share kinds (streams.events.KINDS) whose region gives jurisdiction over their rumour: every kind
+# but ``debunk``, listed rather than derived so that a kind added later grants nothing until
+# someone decides it should.
+SPREAD_KINDS = frozenset({"post", "share", "comment"})
 
 
 def check_code(code: str) -> str:
@@ -86,6 +90,19 @@ def covers(jurisdiction: str, region: str | None) -> bool:
     return bool(region) and region.startswith(p)
 
 
+def spread_regions(region_kinds) -> set:
+    """The regions (None = no region) that give jurisdiction over a rumour, from the
+    ``(region, kind name)`` pairs of its shares: those of the kinds in :data:`SPREAD_KINDS`.
+    The one definition behind the rumour list, every rumour route and the report intake.
+
+    >>> sorted(spread_regions([("370211", "share"), ("370102", "debunk"), (None, "post")]), key=str)
+    ['370211', None]
+    >>> spread_regions([("370102", "debunk")])
+    set()
+    """
+    return {region for region, kind in region_kinds if kind in SPREAD_KINDS}
+
+
 def _division_code(text: str) -> str | None:
     from streams.governance.divisions import normalise_region
 
@@ -106,4 +123,15 @@ class Principal:
         return action in PERMISSIONS.get(self.role, ())
 
     def covers_any(self, regions) -> bool:
+        """Whether the jurisdiction covers a known rumour whose :func:`spread_regions` are
+        ``regions``; the whole country covers every one, even a rumour that spread nowhere.
+
+        >>> p = Principal("t", "n", "liaison", "370102")
+        >>> p.covers_any({"370211", "370102"}), p.covers_any({"370211"}), p.covers_any(set())
+        (True, False, False)
+        >>> Principal("t", "n", "admin", NATIONAL).covers_any(set())
+        True
+        """
+        if not prefix(self.jurisdiction):
+            return True
         return any(covers(self.jurisdiction, r) for r in regions)

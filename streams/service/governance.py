@@ -44,7 +44,7 @@ class GovernanceViews:
         self.hub = hub
         self.store = hub.store  # the hub's store (with the governance methods), or None
         self.pseudo = pseudonymiser
-        self.regions_of = regions_of  # rumour id -> region codes of its shares (None: unknown)
+        self.regions_of = regions_of  # Views.regions_of: regions that give jurisdiction (None: unknown)
         self.summary = summary  # Views.summary: sizes per rumour (to know when the store changed)
         self.cache_seconds = cache_seconds
         self._lock = threading.Lock()

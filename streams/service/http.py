@@ -9,7 +9,8 @@ Faust's default index page at ``/`` gives way to the dashboard).
 Order of checks on a protected route: token (401) -> role (403) -> parameters (400) -> rumour
 known and inside the jurisdiction (404 for either: a rumour outside the caller's jurisdiction is
 answered exactly like an unknown one, so that its existence does not leak; the audit row records
-403 for it) -> case number (400) -> answer. Every authenticated request to
+403 for it; "inside" means posted, shared or commented there, a debunk there does not count:
+:meth:`streams.service.views.Views.regions_of`) -> case number (400) -> answer. Every authenticated request to
 an audited route writes exactly one audit row, whatever its outcome (the status is recorded);
 requests refused with 401 write none (there is nobody to record) and are logged instead. A route
 that changes state (a status change) writes its row *before* the change, so a change whose row

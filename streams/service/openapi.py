@@ -8,8 +8,9 @@ _ERRORS = {
     "400": "Invalid parameter, or a trace without the mandatory case number",
     "401": "No token, or an unknown or revoked token",
     "403": "The token's role may not do this",
-    "404": "Unknown rumour, event or account; a rumour with no share in the token's jurisdiction "
-           "gets the same answer (its existence is not revealed)",
+    "404": "Unknown rumour, event or account; a rumour with no post, share or comment in the "
+           "token's jurisdiction (a debunk there does not count) gets the same answer (its "
+           "existence is not revealed)",
     "503": "The audit log could not be written: no answer is given",
 }
 _GOVERNANCE_503 = "The governance loop does not run in this process"

@@ -54,8 +54,9 @@ ROUTES = (
     Route("vendor", "/vendor/{name}", "Apache ECharts, served from web/node_modules",
           produces="application/javascript"),
     Route("me", "/api/me", "The caller's token: id, name, role, jurisdiction, expiry", action="list"),
-    Route("rumours", "/api/rumours", "Rumours with shares in the caller's jurisdiction: size, "
-          "growth in the last hour, status, main province", action="list"),
+    Route("rumours", "/api/rumours", "Rumours posted, shared or commented in the caller's "
+          "jurisdiction (a debunk there does not list one): size, growth in the last hour, status, "
+          "main province", action="list"),
     Route("rumour", "/api/rumours/{rumour_id}", "Dashboard data of one rumour: shares over time "
           "(rumour vs debunk), regions, top spreaders (pseudonyms)", action="view", rumour_scoped=True),
     Route("tree", "/api/rumours/{rumour_id}/tree", "The cascade tree (largest subtrees), origins and "

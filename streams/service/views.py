@@ -24,7 +24,7 @@ import numpy as np
 
 from streams.events import format_ts
 from streams.service import regions as rg
-from streams.service.access import Principal
+from streams.service.access import Principal, spread_regions
 from streams.service.accounts import PseudonymIndex
 
 HOUR_MS = 3_600_000
@@ -86,6 +86,7 @@ class Views:
         as_of = max((r[4] for r in rows), default=0) + 60_000
         recent = self.store.rumour_region_counts(since_ms=as_of - HOUR_MS) if rows else []
         rumours: dict[str, dict] = {}
+        region_kinds: dict[str, set] = {}
         for rid, region, kind, n, last in rows:
             r = rumours.setdefault(rid, {"rumour_id": rid, "size": 0, "debunk_size": 0,
                                          "growth_last_hour": 0, "debunk_growth_last_hour": 0,
@@ -97,12 +98,13 @@ class Views:
                 key = region or ""
                 r["regions"][key] = r["regions"].get(key, 0) + n
                 r["last_ms"] = max(r["last_ms"], last + 60_000)
-            r.setdefault("all_regions", set()).add(region)
+            region_kinds.setdefault(rid, set()).add((region, kind))
         for rid, region, kind, n, last in recent:
             r = rumours.get(rid)
             if r is not None:
                 r["debunk_growth_last_hour" if kind == DEBUNK else "growth_last_hour"] += n
-        for r in rumours.values():
+        for rid, r in rumours.items():
+            r["jurisdiction_regions"] = spread_regions(region_kinds[rid])
             r["status"] = _status(r)
             provinces: dict[str, int] = {}
             for code, n in r["regions"].items():
@@ -116,24 +118,30 @@ class Views:
         return out
 
     def regions_of(self, rumour_id: str) -> set | None:
-        """Region codes (None = no region) of every share of a rumour; None if unknown.
+        """The regions (None = no region) that give jurisdiction over a rumour: those of its
+        post, share and comment events, never a debunk's (:func:`~streams.service.access.spread_regions`);
+        an empty set for a rumour with only debunks, None if unknown.
 
         Asked before every rumour-scoped answer, so it never refreshes the summary (an
         aggregation over every rumour): a fresh cached summary answers, else the store's
-        distinct regions of that rumour (read by its key; nothing for an unknown rumour)."""
+        distinct regions and kinds of that rumour (read by its key; nothing for an unknown
+        rumour). Both go through the same ``spread_regions``."""
         with self._lock:
             fresh = self._summary is not None and time.monotonic() - self._summary_at < self.cache_seconds
             r = self._summary["rumours"].get(rumour_id) if fresh else None
         if r is not None:
-            return r["all_regions"]
-        return self.store.rumour_regions(rumour_id)
+            return r["jurisdiction_regions"]
+        region_kinds = self.store.rumour_region_kinds(rumour_id)
+        return None if region_kinds is None else spread_regions(region_kinds)
 
     def rumour_list(self, principal: Principal) -> dict:
+        """The rumours the caller's jurisdiction covers (:meth:`regions_of`: a debunk there
+        does not list a rumour), fastest growing first."""
         s = self.summary()
         items = []
         for rid in sorted(s["rumours"]):
             r = s["rumours"][rid]
-            if not principal.covers_any(r["all_regions"]):
+            if not principal.covers_any(r["jurisdiction_regions"]):
                 continue
             items.append({k: r[k] for k in ("rumour_id", "size", "debunk_size", "growth_last_hour",
                                              "debunk_growth_last_hour", "status", "region")}

@@ -119,11 +119,11 @@ class Store(ABC):
         return [(int(m), region or None, kind, int(n))
                 for m, region, kind, n in self._rows(queries.minute_counts(self.database, rumour_id))]
 
-    def rumour_regions(self, rumour_id: str) -> set | None:
-        """Region codes (None = no region) of the shares of one rumour, any kind; None when the
+    def rumour_region_kinds(self, rumour_id: str) -> set | None:
+        """``(region or None, kind)`` of the shares of one rumour, each pair once; None when the
         store holds no share of it."""
-        rows = self._rows(queries.rumour_regions(self.database, rumour_id))
-        return {region or None for (region,) in rows} if rows else None
+        rows = self._rows(queries.rumour_region_kinds(self.database, rumour_id))
+        return {(region or None, kind) for region, kind in rows} if rows else None
 
     # ---- service: audit log and dashboard reads (streams/service) -------------------------
     def _insert_audit(self, columns: list[list]) -> None:
