@@ -17,6 +17,14 @@ skipped when ``system.columns`` already lists that column. It is how a file adds
 chDB. When a guarded statement fails, the column is looked up again: if it is there now (another
 process added it meanwhile), the statement counts as skipped.
 
+A ``CREATE MATERIALIZED VIEW ... TO target AS SELECT ...`` preceded by a line ``-- backfill`` is
+followed by ``INSERT INTO target SELECT ...`` (the same SELECT): a view sees only the inserts made
+after it exists, and this feeds it the rows its source table already holds, from the view's own
+query rather than a copy of it. The SELECT lists the target's columns in the target's order (the
+INSERT is positional), and the target must count a row inserted twice once (sets of keys, as
+uniqExactState keeps): a re-run after a crash, or a row inserted between the view and the
+backfill, is read by both.
+
 Applied files are recorded in ``{database}.schema_migrations``; re-running is a no-op. Every
 statement is also ``IF NOT EXISTS`` or guarded, so two processes migrating at once, or a run
 interrupted half-way through a file, are harmless.
@@ -36,9 +44,13 @@ _IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 _GATE_RE = re.compile(r"^--\s*requires-version:\s*(\d+(?:\.\d+)*)\s*$", re.M)
 _STATEMENT_END = re.compile(r";[ \t]*(?:\n|$)")
 _GUARD_RE = re.compile(r"^--\s*unless-column:\s*([A-Za-z_][A-Za-z0-9_]*)\s+([A-Za-z_][A-Za-z0-9_]*)\s*$")
-# A guard comment becomes this marker line while a file is split (it holds no ";"), so it stays
-# with the statement that follows it.
+# A guard or backfill comment becomes a marker line while a file is split (it holds no ";"), so
+# it stays with the statement that follows it.
 _GUARD_MARK = "\0unless-column "
+_BACKFILL_RE = re.compile(r"^--\s*backfill\s*$")
+_BACKFILL_MARK = "\0backfill"
+_VIEW_RE = re.compile(r"^CREATE MATERIALIZED VIEW (?:IF NOT EXISTS )?\S+\s+TO\s+(\S+)\s+AS\s+(SELECT\b.*)$",
+                      re.I | re.S)
 
 MIGRATIONS_TABLE = """CREATE TABLE IF NOT EXISTS {database}.schema_migrations
 (
@@ -70,7 +82,8 @@ class Migration:
 
     def steps(self, database: str) -> list[tuple[str, tuple | None]]:
         """``(statement, guard)`` pairs: ``guard`` is ``(table, column)`` from an
-        ``-- unless-column:`` line before the statement, else None.
+        ``-- unless-column:`` line before the statement, else None; a view marked ``-- backfill``
+        is followed by its backfill.
 
         >>> m = Migration(13, "x", "-- unless-column: t c\\nALTER TABLE {database}.t ADD COLUMN c Int64;\\n", None)
         >>> m.steps("db1")
@@ -101,16 +114,24 @@ def split_statements(text: str) -> list[str]:
 
 
 def split_guarded(text: str) -> list[tuple[str, tuple | None]]:
-    """Like :func:`split_statements`, with each statement's ``-- unless-column:`` guard.
+    """Like :func:`split_statements`, with each statement's ``-- unless-column:`` guard, and the
+    backfill of each view marked ``-- backfill`` after it.
 
     >>> split_guarded("SELECT 1;\\n-- unless-column: t c\\nALTER TABLE t ADD COLUMN c UInt8;\\n")
     [('SELECT 1', None), ('ALTER TABLE t ADD COLUMN c UInt8', ('t', 'c'))]
+    >>> split_guarded("-- backfill\\nCREATE MATERIALIZED VIEW v TO n AS SELECT a FROM t;\\n")[1]
+    ('INSERT INTO n SELECT a FROM t', None)
     """
     lines = []
     for line in text.splitlines():
         guard = _GUARD_RE.match(line.strip())
         if guard:
             lines.append(_GUARD_MARK + guard.group(1) + " " + guard.group(2))
+        elif _BACKFILL_RE.match(line.strip()):
+            lines.append(_BACKFILL_MARK)
+        elif re.match(r"^--\s*backfill\b", line.strip()):
+            # read as a plain comment it would leave the view without its backfill: refuse instead
+            raise MigrationError(f"malformed backfill mark (expected '-- backfill' alone): {line.strip()!r}")
         elif re.match(r"^--\s*unless-column\b", line.strip()):
             # read as a plain comment it would leave its statement unguarded: refuse instead
             raise MigrationError(f"malformed guard (expected '-- unless-column: table column'): {line.strip()!r}")
@@ -119,7 +140,9 @@ def split_guarded(text: str) -> list[tuple[str, tuple | None]]:
     out = []
     for chunk in _STATEMENT_END.split("\n".join(lines)):
         marks = [ln for ln in chunk.splitlines() if ln.startswith(_GUARD_MARK)]
-        statement = "\n".join(ln for ln in chunk.splitlines() if not ln.startswith(_GUARD_MARK)).strip()
+        backfill = _BACKFILL_MARK in chunk.splitlines()
+        statement = "\n".join(ln for ln in chunk.splitlines()
+                              if not ln.startswith((_GUARD_MARK, _BACKFILL_MARK))).strip()
         if len(marks) > 1:
             raise MigrationError(f"one unless-column guard per statement, got {len(marks)}: {statement[:60]!r}")
         guard = tuple(marks[0][len(_GUARD_MARK):].split()) if marks else None
@@ -130,6 +153,12 @@ def split_guarded(text: str) -> list[tuple[str, tuple | None]]:
             raise MigrationError(f"unless-column {' '.join(guard)}: the statement does not name {guard[1]}")
         if statement:
             out.append((statement, guard))
+        if backfill:
+            view = _VIEW_RE.match(statement)
+            if not view or guard:
+                raise MigrationError("-- backfill must precede a CREATE MATERIALIZED VIEW ... TO table "
+                                     f"AS SELECT with no unless-column guard, got: {statement[:60]!r}")
+            out.append((f"INSERT INTO {view.group(1)} {view.group(2)}", None))
     return out
 
 

@@ -66,7 +66,13 @@ class EventError(ValueError):
 
 @dataclass(slots=True)
 class DeadLetter:
-    """A message or event refused by the decoder or the pipeline, kept with its reason."""
+    """A message or event refused by the decoder or the pipeline, kept with its reason.
+
+    ``reason`` is a kind, then ``": "`` and details: the kind (what precedes the first ``:``) is a
+    fixed phrase or the name of the field at fault, never a value from the input; the details may
+    quote it. Readers that must not see the input get the kind only
+    (sql/014_dead_letter_hour_counts.sql, read by Grafana). A reason without ``:`` is all kind.
+    """
 
     raw: bytes
     reason: str

@@ -1,6 +1,7 @@
 """Grafana reads ClickHouse as a read-only user (deploy/clickhouse/users.d/grafana.xml): the files
-agree with each other and with the dashboard, and an 18.16 server loading the same user (its
-grants replaced by the database restriction 18.16 knows) lets it SELECT and refuses writes."""
+agree with each other and with the dashboard, the user is granted aggregates only (no table with
+an account id, a payload or a case id), and an 18.16 server loading the same user (its grants
+replaced by the database restriction 18.16 knows) lets it SELECT and refuses writes."""
 from __future__ import annotations
 
 import os
@@ -15,7 +16,7 @@ import pytest
 
 from tests.conftest import PROJECT_ROOT, unavailable
 from tests.service_helpers import free_port
-from tests.test_service_grafana import _dashboard, _expand
+from tests.test_service_grafana import _expand, dashboard_queries
 
 USERS_D = PROJECT_ROOT / "deploy" / "clickhouse" / "users.d" / "grafana.xml"
 DATASOURCE = PROJECT_ROOT / "deploy" / "grafana" / "provisioning" / "datasources" / "clickhouse.yaml"
@@ -33,15 +34,9 @@ def _user():
     return root, user
 
 
-def _dashboard_queries() -> list[str]:
-    dash = _dashboard()
-    return [t["rawSql"] for p in dash["panels"] for t in p["targets"]] + \
-        [v["query"] for v in dash["templating"]["list"]]
-
-
 def _dashboard_tables() -> set[tuple[str, str]]:
     found = set()
-    for q in _dashboard_queries():
+    for q in dashboard_queries().values():
         found |= set(re.findall(r"\b(?:FROM|JOIN)\s+(\w+)\.(\w+)", q, re.I))
     return found
 
@@ -73,8 +68,45 @@ def test_users_file_is_well_formed_and_read_only():
 
 def test_every_table_the_dashboard_reads_is_granted_and_nothing_else():
     tables = _dashboard_tables()
-    assert len(tables) >= 4
+    assert len(tables) >= 3
     assert _granted() == tables
+
+
+# Tables that hold account ids (share_events, public_reports' reporter), dead letters' payloads
+# or who traced what (audit_log): Grafana reads without jurisdiction checks or an audit row.
+IDENTIFYING_TABLES = {"share_events", "share_event_rows", "dead_letters", "audit_log", "public_reports",
+                      "alerts", "rumour_status_history"}
+# Every column a granted table may have: counts and what they are counted by. A new column on a
+# granted table fails here until someone has checked it holds no id, payload or case.
+AGGREGATE_COLUMNS = {"rumour_id", "minute", "region", "kind", "shares",  # share_minute_counts
+                     "hour", "reason_kind", "letters", "latest",  # dead_letter_hour_counts
+                     "action", "status", "queries"}  # audit_hour_counts
+
+
+def test_grants_name_no_table_that_holds_identities():
+    granted = {table for _, table in _granted()}
+    assert not granted & IDENTIFYING_TABLES, granted & IDENTIFYING_TABLES
+    # nor any grant that is wider than one table (a database, *, ALL)
+    _, user = _user()
+    for q in user.find("grants"):
+        assert not re.search(r"\*|\bALL\b|\bON\s+\w+\s*$", q.text.strip(), re.I), q.text
+
+
+def test_granted_tables_hold_only_aggregate_columns(chdb_store):
+    rows = chdb_store._rows(f"SELECT table, name, type FROM system.columns "
+                            f"WHERE database = '{chdb_store.database}'")
+    columns = {}
+    for table, name, typ in rows:
+        columns.setdefault(table, {})[name] = typ
+    for _, table in _granted():
+        assert set(columns[table]) <= AGGREGATE_COLUMNS, (table, set(columns[table]) - AGGREGATE_COLUMNS)
+        # the per-row keys (event ids, audit ids, dead letters' keys) are there only as
+        # aggregate states, which give back counts, never the keys themselves
+        for name, typ in columns[table].items():
+            if name in ("shares", "letters", "queries"):
+                assert typ.startswith("AggregateFunction(uniqExact"), (table, name, typ)
+    # and every identifying table really is in the schema (a renamed one would slip past)
+    assert IDENTIFYING_TABLES <= set(columns)
 
 
 def test_granted_tables_exist_in_the_schema_and_grants_parse(chdb_store):
@@ -156,6 +188,7 @@ def loaded(private_server):
     a table in another database."""
     from clickhouse_driver import Client
 
+    from streams.events import DeadLetter
     from streams.store.clickhouse import ClickHouseStore
     from tests.test_store import T0, make_batch
 
@@ -166,7 +199,7 @@ def loaded(private_server):
         {"event_id": "e0", "rumour_id": "r1", "account_id": "a", "ts": T0, "region": "370102", "kind": "post"},
         {"event_id": "e1", "rumour_id": "r1", "account_id": "b", "ts": T0 + 1, "parent_event_id": "e0",
          "parent_account_id": "a", "region": "370211"},
-    ]))
+    ]), [DeadLetter(b'{"ts": 5}', "ts: 5 is before 2000-01-01", "f:1", T0)])
     store.write_audit([{"audit_id": "x1", "ts_ms": T0, "token_id": "t", "token_name": "n", "role": "admin",
                         "jurisdiction": "000000", "case_id": "", "action": "trace", "rumour_id": "r1",
                         "params": "{}", "status": 200, "answer_sha256": "", "remote": "",
@@ -187,11 +220,15 @@ def _counts(client, database):
 
 
 def test_grafana_user_runs_every_dashboard_query(loaded):
-    for q in _dashboard_queries():
+    results = {}
+    for title, q in dashboard_queries().items():
         # max_execution_time: what the Grafana data source sets on every query
-        loaded["grafana"].execute(_expand(q, loaded["database"]), settings={"max_execution_time": 30})
-    counts = _counts(loaded["grafana"], loaded["database"])
-    assert counts["share_events"] == 2 and counts["audit_log"] == 1
+        results[title] = loaded["grafana"].execute(_expand(q, loaded["database"]),
+                                                   settings={"max_execution_time": 30})
+    by_prefix = lambda prefix: next(v for k, v in results.items() if k.startswith(prefix))  # noqa: E731
+    assert by_prefix("Shares by province") == [("370000", 2)]
+    assert [(kind, n) for kind, n, _ in by_prefix("Dead letters")] == [("ts", 1)]
+    assert [(action, n) for _, action, n in by_prefix("Trace queries")] == [("trace", 1)]
 
 
 @pytest.mark.parametrize("statement", [

@@ -1,0 +1,109 @@
+"""The aggregates Grafana reads instead of the raw tables (sql/014_dead_letter_hour_counts.sql,
+sql/015_audit_hour_counts.sql): a database migrated from before them counts the rows it already
+held, re-running a file (a crash before it was recorded) counts nothing twice, and rows written
+afterwards reach them through the views. On chDB and on clickhouse-server 18.16. And the
+runner's ``-- backfill`` mark that feeds a new view the rows its source already holds."""
+from __future__ import annotations
+
+import pytest
+
+import sql
+from streams.events import DeadLetter, EventBatch
+from tests.test_service_grafana import HOUR_MS, _audit
+from tests.test_store import T0
+
+NEW = (14, 15)
+
+
+def _dead_counts(store) -> dict:
+    rows = store._rows(f"SELECT reason_kind, uniqExactMerge(letters) FROM {store.database}.dead_letter_hour_counts "
+                       "GROUP BY reason_kind")
+    return {k: int(n) for k, n in rows}
+
+
+def _raw_dead_counts(store) -> dict:
+    rows = store._rows(f"SELECT splitByChar(':', reason)[1] AS k, count() FROM {store.database}.dead_letters FINAL "
+                       "GROUP BY k")
+    return {k: int(n) for k, n in rows}
+
+
+def _audit_counts(store) -> dict:
+    rows = store._rows(f"SELECT toUnixTimestamp(hour), action, status, uniqExactMerge(queries) "
+                       f"FROM {store.database}.audit_hour_counts GROUP BY hour, action, status")
+    return {(int(h), a, int(s)): int(n) for h, a, s, n in rows}
+
+
+def _raw_audit_counts(store) -> dict:
+    rows = store._rows(f"SELECT toUnixTimestamp(toStartOfHour(ts)) AS h, action, status, uniqExact(audit_id) "
+                       f"FROM {store.database}.audit_log GROUP BY h, action, status")
+    return {(int(h), a, int(s)): int(n) for h, a, s, n in rows}
+
+
+def _write_some(store, tag: str, t0: int) -> None:
+    dead = [DeadLetter(b"{" + tag.encode(), "invalid JSON: unexpected end", f"{tag}:1", t0),
+            DeadLetter(tag.encode(), "ts: not RFC 3339: '" + tag + "'", f"{tag}:2", t0 + 1)]
+    store.write(EventBatch(), dead)
+    store.write(EventBatch(), [DeadLetter(d.raw, d.reason, d.source, d.received_ms + HOUR_MS) for d in dead])
+    rows = [_audit(f"{tag}-1", t0), _audit(f"{tag}-2", t0 + 1, status=403), _audit(f"{tag}-3", t0 + HOUR_MS)]
+    store.write_audit(rows)
+    store.write_audit(rows[:1])  # a retried insert
+
+
+def test_a_database_from_before_the_aggregates_counts_its_old_rows(store):
+    store.drop()
+    sql.migrate(store._execute, store.database, migrations=[m for m in sql.load_migrations() if m.version < 14])
+    _write_some(store, "old", T0)
+    assert store.migrate() == [m.name for m in sql.load_migrations() if m.version in NEW]
+    assert _dead_counts(store) == _raw_dead_counts(store) == {"invalid JSON": 1, "ts": 1}
+    assert _audit_counts(store) == _raw_audit_counts(store)
+    assert sum(_audit_counts(store).values()) == 3
+
+    # The backfill runs again (the process died before the file was recorded): nothing doubles.
+    for m in sql.load_migrations():
+        if m.version in NEW:
+            for statement, _ in m.steps(store.database):
+                store._execute(statement)
+    assert _dead_counts(store) == {"invalid JSON": 1, "ts": 1}
+    assert sum(_audit_counts(store).values()) == 3
+
+    # Rows written afterwards go through the views, each counted once.
+    _write_some(store, "new", T0 + 5 * HOUR_MS)
+    assert _dead_counts(store) == _raw_dead_counts(store) == {"invalid JSON": 2, "ts": 2}
+    assert _audit_counts(store) == _raw_audit_counts(store)
+    assert sum(_audit_counts(store).values()) == 6
+
+
+def test_rerunning_every_file_counts_nothing_twice(store):
+    _write_some(store, "x", T0)
+    before = (_dead_counts(store), _audit_counts(store))
+    assert before[0] == {"invalid JSON": 1, "ts": 1}
+    store._command(f"TRUNCATE TABLE {store.database}.schema_migrations")
+    store.migrate()
+    assert (_dead_counts(store), _audit_counts(store)) == before
+
+
+def test_backfill_repeats_the_views_own_select_into_its_target():
+    text = ("-- why: a note\n-- backfill\nCREATE MATERIALIZED VIEW IF NOT EXISTS {database}.v\n"
+            "TO {database}.n\nAS SELECT k, uniqExactState(id) AS s\nFROM {database}.t\nGROUP BY k;\nSELECT 2;\n")
+    steps = sql.Migration(1, "x", text, None).steps("db")
+    assert [s for s, _ in steps] == [
+        "CREATE MATERIALIZED VIEW IF NOT EXISTS db.v\nTO db.n\nAS SELECT k, uniqExactState(id) AS s\nFROM db.t\nGROUP BY k",
+        "INSERT INTO db.n SELECT k, uniqExactState(id) AS s\nFROM db.t\nGROUP BY k",
+        "SELECT 2"]
+    # the files that need one have it: every view of 014 and 015 is backfilled
+    for m in sql.load_migrations():
+        if m.version in NEW:
+            statements = [s for s, _ in m.steps("db")]
+            views = [s for s in statements if s.startswith("CREATE MATERIALIZED VIEW")]
+            assert len(views) == 1 and statements[-1].startswith("INSERT INTO db.")
+
+
+@pytest.mark.parametrize("text, message", [
+    ("-- backfill: the old rows\nCREATE MATERIALIZED VIEW v TO n AS SELECT 1 FROM t;\n", "malformed backfill"),
+    ("-- backfill\nCREATE TABLE t (a UInt8) ENGINE = Memory;\n", "must precede a CREATE MATERIALIZED VIEW"),
+    ("-- backfill\nCREATE MATERIALIZED VIEW v ENGINE = Memory AS SELECT 1 FROM t;\n", "must precede"),
+])
+def test_a_backfill_mark_that_cannot_be_honoured_is_refused(text, message):
+    # read as a plain comment, the view would silently miss the rows already there
+    with pytest.raises(sql.MigrationError, match=message):
+        sql.split_guarded(text)
