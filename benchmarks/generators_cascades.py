@@ -175,18 +175,26 @@ def si_regular_tree(d: int, n_infected: int, seed):
 
 
 @numba.njit(cache=True)
+def _seed_sources(seeds, when, nodes, parents):
+    """Infect the distinct ``seeds`` at time 0: ``when`` (-1 = susceptible) becomes 0 for each,
+    and they open ``nodes`` in order with parent -1. Returns how many there are."""
+    k = 0
+    for s in seeds:
+        if when[s] < 0:
+            when[s] = 0
+            nodes[k] = s
+            parents[k] = -1
+            k += 1
+    return k
+
+
+@numba.njit(cache=True)
 def _ic_kernel(indptr, indices, seeds, p, max_infected, state):
     n = len(indptr) - 1
     gen = np.full(n, -1, dtype=np.int32)
     nodes = np.empty(n, dtype=np.int32)
     parents = np.empty(n, dtype=np.int32)
-    k = 0
-    for s in seeds:
-        if gen[s] < 0:
-            gen[s] = 0
-            nodes[k] = s
-            parents[k] = -1
-            k += 1
+    k = _seed_sources(seeds, gen, nodes, parents)
     lo = 0
     while lo < k and k < max_infected:
         hi = k
@@ -289,13 +297,7 @@ def _si_discrete_kernel(indptr, indices, seeds, n_target, beta, state):
     parents = np.empty(n, dtype=np.int32)
     where = np.zeros(n, dtype=np.int32)  # position of a node in ``nodes``
     wins = np.zeros(n, dtype=np.int32)  # successful tries on a node in its infection step
-    k = 0
-    for s in seeds:
-        if step[s] < 0:
-            step[s] = 0
-            nodes[k] = s
-            parents[k] = -1
-            k += 1
+    k = _seed_sources(seeds, step, nodes, parents)
     t = 0
     while k < n_target:
         t += 1
