@@ -175,9 +175,13 @@ def si_regular_tree(d: int, n_infected: int, seed):
 
 
 @numba.njit(cache=True)
-def _seed_sources(seeds, when, nodes, parents):
-    """Infect the distinct ``seeds`` at time 0: ``when`` (-1 = susceptible) becomes 0 for each,
-    and they open ``nodes`` in order with parent -1. Returns how many there are."""
+def _seeded(n, seeds):
+    """The state of an n-node discrete-time epidemic after the distinct ``seeds`` are infected:
+    ``(when, nodes, parents, k)``, each node's infection time (-1 = susceptible), then the
+    infection order and each infected node's parent (-1 for a seed), of which ``k`` are set."""
+    when = np.full(n, -1, dtype=np.int32)
+    nodes = np.empty(n, dtype=np.int32)
+    parents = np.empty(n, dtype=np.int32)
     k = 0
     for s in seeds:
         if when[s] < 0:
@@ -185,16 +189,12 @@ def _seed_sources(seeds, when, nodes, parents):
             nodes[k] = s
             parents[k] = -1
             k += 1
-    return k
+    return when, nodes, parents, k
 
 
 @numba.njit(cache=True)
 def _ic_kernel(indptr, indices, seeds, p, max_infected, state):
-    n = len(indptr) - 1
-    gen = np.full(n, -1, dtype=np.int32)
-    nodes = np.empty(n, dtype=np.int32)
-    parents = np.empty(n, dtype=np.int32)
-    k = _seed_sources(seeds, gen, nodes, parents)
+    gen, nodes, parents, k = _seeded(len(indptr) - 1, seeds)
     lo = 0
     while lo < k and k < max_infected:
         hi = k
@@ -292,12 +292,9 @@ def hawkes_cascade(seed, branching: float = 0.9, max_events: int = 5000, kernel:
 @numba.njit(cache=True)
 def _si_discrete_kernel(indptr, indices, seeds, n_target, beta, state):
     n = len(indptr) - 1
-    step = np.full(n, -1, dtype=np.int32)
-    nodes = np.empty(n, dtype=np.int32)
-    parents = np.empty(n, dtype=np.int32)
+    step, nodes, parents, k = _seeded(n, seeds)
     where = np.zeros(n, dtype=np.int32)  # position of a node in ``nodes``
     wins = np.zeros(n, dtype=np.int32)  # successful tries on a node in its infection step
-    k = _seed_sources(seeds, step, nodes, parents)
     t = 0
     while k < n_target:
         t += 1
