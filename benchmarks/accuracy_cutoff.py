@@ -232,8 +232,6 @@ def run(cascades, horizon=3600.0, k=10, min_shares=50, seed=0, coef=None):
     feature and the account term, the accounts' shares in other cascades before t included (all
     cascades of the file, rumour or not, may supply history; only entries earlier than t are
     read). ``coef``: ``(event vector, account vector)`` to evaluate instead of fitting."""
-    from benchmarks.accuracy import bootstrap_mean
-
     rumours = [c for c in cascades if c.label == "rumor" and len(c.event_ids) - 1 >= min_shares]
     train = [c for c in rumours if c.split() == 0]
     test = [c for c in rumours if c.split() == 1]
@@ -257,21 +255,39 @@ def run(cascades, horizon=3600.0, k=10, min_shares=50, seed=0, coef=None):
                     for m, w in models.items()},
            "account coef": dict(zip(ct.ACCOUNT_FEATURES, np.round(models["forecast"][1], 4).tolist()))}
     for name in METHODS:
-        v = np.array([r[name] for r in res])
-        out[name] = (float(v.mean()), *bootstrap_mean(v, seed))
+        out[name] = mean_ci([r[name] for r in res], seed)
     for other in PAIRED:
-        d = np.array([r["forecast"] - r[other] for r in res])
-        out[f"forecast - {other}"] = (float(d.mean()), *bootstrap_mean(d, seed))
+        out[f"forecast - {other}"] = mean_ci([r["forecast"] - r[other] for r in res], seed)
     return out
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m benchmarks.accuracy_cutoff", description=__doc__.split("\n")[0])
+def mean_ci(values, seed) -> tuple:
+    """(mean, 95% bootstrap interval low, high) of per-cascade values: a row of the tables here
+    and of benchmarks.cutoff_bounds.
+
+    >>> m, lo, hi = mean_ci([0.1, 0.2, 0.3], seed=0)
+    >>> round(m, 3), 0.1 <= lo <= m <= hi <= 0.3
+    (0.2, True)
+    """
+    from benchmarks.accuracy import bootstrap_mean
+
+    v = np.asarray(values, np.float64)
+    return (float(v.mean()), *bootstrap_mean(v, seed))
+
+
+def add_cutoff_options(ap: argparse.ArgumentParser) -> None:
+    """The options that choose the experiment (t, k, which rumours, seed, how many cascades):
+    shared with benchmarks.cutoff_bounds so that its diagnostic runs with the same defaults."""
     ap.add_argument("--observe", default="1h")
     ap.add_argument("--k", type=int, default=10)
     ap.add_argument("--min-shares", type=int, default=50)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--limit", type=int, default=None, help="read only the first N cascades")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.accuracy_cutoff", description=__doc__.split("\n")[0])
+    add_cutoff_options(ap)
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
     cascades = real_cascades.load("weibo-ced", limit=args.limit)

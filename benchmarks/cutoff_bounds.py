@@ -60,8 +60,6 @@ def _truth(c, horizon):
 
 
 def run(cascades, horizon=3600.0, k=10, min_shares=50, seed=0):
-    from benchmarks.accuracy import bootstrap_mean
-
     rumours = [c for c in cascades if c.label == "rumor" and len(c.event_ids) - 1 >= min_shares]
     train = [c for c in rumours if c.split() == 0]
     test = [c for c in rumours if c.split() == 1]
@@ -94,8 +92,7 @@ def run(cascades, horizon=3600.0, k=10, min_shares=50, seed=0):
                     "oracle inner, leaves = mean": score(np.where(leaf, leaf_mean, fut))})
     out = {"cascades": len(res), "leaf mean": leaf_mean}
     for name in res[0]:
-        v = np.array([r[name] for r in res])
-        out[name] = (float(v.mean()), *bootstrap_mean(v, seed))
+        out[name] = ac.mean_ci([r[name] for r in res], seed)
     return out
 
 
@@ -107,8 +104,6 @@ def fold_of(rumour_id: str, folds: int, seed: int) -> int:
 def cross_validate(cascades, horizon=3600.0, k=10, min_shares=50, folds=5, seed=0):
     """Mean prevented fraction of each method over the training half's folds (each fold scored
     by models fitted on the others), and paired differences against the subtree-only forecast."""
-    from benchmarks.accuracy import bootstrap_mean
-
     train = [c for c in cascades if c.label == "rumor" and len(c.event_ids) - 1 >= min_shares
              and c.split() == 0]
     fold = [fold_of(c.rumour_id, folds, seed) for c in train]
@@ -123,20 +118,15 @@ def cross_validate(cascades, horizon=3600.0, k=10, min_shares=50, folds=5, seed=
                 if (r := ac.evaluate_one(c, horizon, k, models, rng)) is not None]
     out = {"cascades": len(res)}
     for name in ("forecast", "forecast (subtree only)", "most reposted", "hindsight"):
-        v = np.array([r[name] for r in res])
-        out[name] = (float(v.mean()), *bootstrap_mean(v, seed))
-    d = np.array([r["forecast"] - r["forecast (subtree only)"] for r in res])
-    out["forecast - subtree only"] = (float(d.mean()), *bootstrap_mean(d, seed))
+        out[name] = ac.mean_ci([r[name] for r in res], seed)
+    out["forecast - subtree only"] = ac.mean_ci([r["forecast"] - r["forecast (subtree only)"] for r in res],
+                                                seed)
     return out
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.cutoff_bounds", description=__doc__.split("\n")[0])
-    ap.add_argument("--observe", default="1h")
-    ap.add_argument("--k", type=int, default=10)
-    ap.add_argument("--min-shares", type=int, default=50)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--limit", type=int, default=None, help="read only the first N cascades")
+    ac.add_cutoff_options(ap)
     ap.add_argument("--cv", type=int, default=0, help="K-fold cross-validation inside the training half")
     args = ap.parse_args(argv)
     cascades = real_cascades.load("weibo-ced", limit=args.limit)

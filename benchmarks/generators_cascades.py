@@ -175,18 +175,26 @@ def si_regular_tree(d: int, n_infected: int, seed):
 
 
 @numba.njit(cache=True)
-def _ic_kernel(indptr, indices, seeds, p, max_infected, state):
-    n = len(indptr) - 1
-    gen = np.full(n, -1, dtype=np.int32)
+def _seeded(n, seeds):
+    """The state of an n-node discrete-time epidemic after the distinct ``seeds`` are infected:
+    ``(when, nodes, parents, k)``, each node's infection time (-1 = susceptible), then the
+    infection order and each infected node's parent (-1 for a seed), of which ``k`` are set."""
+    when = np.full(n, -1, dtype=np.int32)
     nodes = np.empty(n, dtype=np.int32)
     parents = np.empty(n, dtype=np.int32)
     k = 0
     for s in seeds:
-        if gen[s] < 0:
-            gen[s] = 0
+        if when[s] < 0:
+            when[s] = 0
             nodes[k] = s
             parents[k] = -1
             k += 1
+    return when, nodes, parents, k
+
+
+@numba.njit(cache=True)
+def _ic_kernel(indptr, indices, seeds, p, max_infected, state):
+    gen, nodes, parents, k = _seeded(len(indptr) - 1, seeds)
     lo = 0
     while lo < k and k < max_infected:
         hi = k
@@ -284,18 +292,9 @@ def hawkes_cascade(seed, branching: float = 0.9, max_events: int = 5000, kernel:
 @numba.njit(cache=True)
 def _si_discrete_kernel(indptr, indices, seeds, n_target, beta, state):
     n = len(indptr) - 1
-    step = np.full(n, -1, dtype=np.int32)
-    nodes = np.empty(n, dtype=np.int32)
-    parents = np.empty(n, dtype=np.int32)
+    step, nodes, parents, k = _seeded(n, seeds)
     where = np.zeros(n, dtype=np.int32)  # position of a node in ``nodes``
     wins = np.zeros(n, dtype=np.int32)  # successful tries on a node in its infection step
-    k = 0
-    for s in seeds:
-        if step[s] < 0:
-            step[s] = 0
-            nodes[k] = s
-            parents[k] = -1
-            k += 1
     t = 0
     while k < n_target:
         t += 1

@@ -51,17 +51,13 @@ def _dominated(indptr, indices, live, infected, blocked, idom, post, size, roots
     k = 0
     while top >= 0:  # iterative DFS; s's out-list is the infected set
         u = st_node[top]
-        pushed = False
+        nxt = -1  # u's next unseen successor, if any
         if u == s:
             while st_ptr[top] < roots.shape[0]:
                 v = roots[st_ptr[top]]
                 st_ptr[top] += 1
                 if seen[v] == -1:
-                    seen[v] = -2
-                    top += 1
-                    st_node[top] = v
-                    st_ptr[top] = indptr[v]
-                    pushed = True
+                    nxt = v
                     break
         else:
             while st_ptr[top] < indptr[u + 1]:
@@ -69,13 +65,14 @@ def _dominated(indptr, indices, live, infected, blocked, idom, post, size, roots
                 st_ptr[top] += 1
                 v = indices[e]
                 if live[e] and seen[v] == -1 and not blocked[v]:
-                    seen[v] = -2
-                    top += 1
-                    st_node[top] = v
-                    st_ptr[top] = indptr[v]
-                    pushed = True
+                    nxt = v
                     break
-        if not pushed:
+        if nxt >= 0:
+            seen[nxt] = -2
+            top += 1
+            st_node[top] = nxt
+            st_ptr[top] = indptr[nxt]
+        else:
             post[u] = k
             order[k] = u
             k += 1

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from graph.ids import bytes_cmp
+from graph.ids_slots import bytes_cmp
 
 
 @njit(cache=True)

@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from graph.ids import append_at, bytes_cmp, home_slot, id_hash
+from graph.ids_slots import append_at, bytes_cmp, home_slot, id_hash
 from graph.kernels_prefetch import prefetch
 from graph.kernels_resolve import resolve_slots, settle
 from graph.types import DEFAULT_KIND

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from graph.ids import home_slot, id_hash, index_mask, next_slot, tag_of
+from graph.ids_slots import home_slot, id_hash, index_mask, next_slot, tag_of
 from graph.kernels_prefetch import prefetch
 
 AHEAD = 32  # ids between the hash + prefetch of a slot and the insert into it

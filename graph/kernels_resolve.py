@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from graph.ids import home_slot, id_hash, index_mask, lookup, next_slot, tag_of
+from graph.ids_slots import home_slot, id_hash, index_mask, lookup, next_slot, tag_of
 from graph.kernels_prefetch import prefetch
 
 DIST = 16  # strings between pipeline stages: enough misses in flight, few pages between uses

@@ -15,28 +15,18 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from graph.sources import SourceScores
+from graph.sources import SourceScores, _bfs
 
 
 @numba.njit(cache=True)
 def _observer_distances(indptr, indices, observers):
+    """dist[i, v] = hops from observers[i] to v over the whole graph (-1 if unreachable)."""
     n = len(indptr) - 1
     dist = np.full((len(observers), n), -1, dtype=np.int32)
+    parent = np.empty(n, dtype=np.int32)  # the BFS tree: scratch, not needed here
     queue = np.empty(n, dtype=np.int32)
     for i in range(len(observers)):
-        d = dist[i]
-        d[observers[i]] = 0
-        queue[0] = observers[i]
-        head, tail = 0, 1
-        while head < tail:
-            u = queue[head]
-            head += 1
-            for j in range(indptr[u], indptr[u + 1]):
-                w = indices[j]
-                if d[w] < 0:
-                    d[w] = d[u] + 1
-                    queue[tail] = w
-                    tail += 1
+        _bfs(indptr, indices, observers[i], dist[i], parent, queue)
     return dist
 
 

@@ -1,9 +1,9 @@
 """Numba's on-disk kernel cache, kept honest about the files a kernel calls into.
 
 Numba checks a cached kernel against the source file that defines it, and nothing else: when
-``graph/kernels_ingest.py`` calls a kernel from ``graph/ids.py`` and only ``ids.py`` changes,
-the old machine code of ``kernels_ingest`` keeps running (numba's documented limitation for
-cached functions that call other functions). ``drop_stale`` closes that gap for the in-tree
+``graph/kernels_ingest.py`` calls a kernel from ``graph/ids_slots.py`` and only ``ids_slots.py``
+changes, the old machine code of ``kernels_ingest`` keeps running (numba's documented limitation
+for cached functions that call other functions). ``drop_stale`` closes that gap for the in-tree
 cache (``graph/__pycache__``): for every module of ``graph/`` it hashes the module and every
 ``graph`` module it imports, directly or not, and deletes the module's cache files when that
 digest differs from the one recorded at the last check. Numba then recompiles on first call.

@@ -8,6 +8,7 @@ run folder (RUMOUR_RUN_DIR), and stops or kills only that instance.
 - :class:`Worker`: ``rumour worker`` as a subprocess with its own app id, web port and data dir;
   ``stats()`` reads /healthz (``app.stats``), ``trace()`` and ``rumours()`` the API.
 - :func:`produce`, :func:`create_topic`, :func:`wait_until`, :func:`embedded_traces`.
+- :class:`FlakyStore`: a store whose next writes fail, for an embedded pipeline (no service).
 - On a loaded CI machine: :func:`fresh_stats` (the timer-refreshed /healthz fields from a tick
   after a given moment, by the tick's ``stats_at_ms``), :func:`sentinels` (one event per partition: once they are processed,
   every message before them was too), :func:`wait_committed` (the group's committed offsets reach
@@ -334,6 +335,23 @@ def comparable(answer: dict) -> dict:
     return {"events": answer["events"],
             "origins": [(o["account_id"], o["event_id"], o["ts"], o["reach"]) for o in answer["origins"]],
             "cutoff": [(c["account_id"], c["prevented"]) for c in answer["cutoff"]]}
+
+
+class FlakyStore:
+    """A store whose writes raise ConnectionError while ``failures`` > 0 (each one counts down);
+    everything else is the ``inner`` store's: an outage seen by an embedded pipeline."""
+
+    def __init__(self, inner, failures: int):
+        self.inner, self.failures = inner, failures
+
+    def write(self, batch, dead=()):
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionError("store down")
+        self.inner.write(batch, dead)
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
 
 
 # ---- workers ----------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import pytest
 
 from benchmarks import ingest_kit
 from streams.pipeline import Pipeline
+from tests.faults import FlakyStore
 from tests.plugins.clickhouse import fresh_database
 
 TS = 1_700_000_000_000
@@ -143,28 +144,12 @@ def test_write_behind_prepares_the_next_batch_before_the_last_is_stored(chdb_sto
     assert chdb_store.count_events() == ref_count
 
 
-class Flaky:
-    """A store whose writes fail while ``failures`` > 0."""
-
-    def __init__(self, inner, failures):
-        self.inner, self.failures = inner, failures
-
-    def write(self, batch, dead=()):
-        if self.failures:
-            self.failures -= 1
-            raise ConnectionError("store down")
-        self.inner.write(batch, dead)
-
-    def __getattr__(self, name):
-        return getattr(self.inner, name)
-
-
 def test_failed_write_behind_then_redo_gives_the_same_store(chdb_store):
     """Batch N's write fails after N+1 was prepared: both are forgotten and redone in order."""
     batches = chunks()
     rumours = all_rumours(batches)
     ref_stats, ref_answers, ref_count = reference(batches)
-    store = Flaky(chdb_store, failures=0)
+    store = FlakyStore(chdb_store, failures=0)
     pipeline = Pipeline(store, store_retry_seconds=0)
     got = run(pipeline, batches[:3])
     first = pipeline.prepare(batches[3])

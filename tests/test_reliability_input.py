@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from graph import ADDED, DUPLICATE, REJECTED, CascadeGraph
 from streams.events import Decoder, validate_event
 from streams.pipeline import CROSS_RUMOUR, Pipeline
+from tests.faults import FlakyStore
 
 TS = 1_700_000_000_000
 
@@ -219,22 +220,7 @@ def test_graph_invariants_on_random_batches(data):
 
 def test_pipeline_forgets_rumours_whose_write_failed(chdb_store):
     """A batch the store refused is not remembered as seen: its retry stores it."""
-
-    class Flaky:
-        def __init__(self, inner, failures):
-            self.inner, self.failures = inner, failures
-            self.database = inner.database
-
-        def write(self, batch, dead=()):
-            if self.failures:
-                self.failures -= 1
-                raise ConnectionError("store down")
-            self.inner.write(batch, dead)
-
-        def __getattr__(self, name):
-            return getattr(self.inner, name)
-
-    pipeline = Pipeline(Flaky(chdb_store, failures=100), store_retry_seconds=0.3)
+    pipeline = Pipeline(FlakyStore(chdb_store, failures=100), store_retry_seconds=0.3)
     msgs = [orjson.dumps(ev(f"f{i}", parent=f"f{i - 1}" if i else None)) for i in range(10)]
     started = time.monotonic()
     with pytest.raises(ConnectionError):
