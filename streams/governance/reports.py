@@ -17,6 +17,12 @@ Duplicates are merged into the first report (``duplicate_of``): the same reporte
 the same post (id, or link when there is no id), or the same text (3-gram Jaccard >=
 ``report_dedup_similarity``) within ``report_dedup_hours``.
 
+Restarts: with a store, the desk remembers the reports received within ``report_dedup_hours``
+(:mod:`streams.governance.report_memory`: bounded, given back by :meth:`ReportDesk.restore`
+when a desk starts over the store), so merging and the ``repeated`` answer work across a
+restart within that window; a re-send of an older report is looked up in the store by its id
+(one point query). A report merges only into a first report received within the window.
+
 Linking: the reported post id (given, or read from the link) is looked up among the events of
 every rumour's cascade (``Pipeline.graphs``); failing that, the text is compared with each
 rumour's source-post text (3-gram Jaccard >= ``report_link_similarity``, MinHash/LSH
@@ -28,6 +34,7 @@ import hashlib
 import re
 import threading
 import time
+from collections import deque
 
 import numpy as np
 
@@ -35,6 +42,7 @@ from graph.types import FLAG_PRESENT
 from streams.events import EventError, KIND_CODE, format_ts, parse_ts
 from streams.governance.config import GovernanceConfig
 from streams.governance.divisions import match_region
+from streams.governance.report_memory import ReportMemory
 from streams.governance.textsim import TextIndex, jaccard, shingles
 
 STATUSES = ("received", "verified", "debunked", "handled")
@@ -161,17 +169,19 @@ class ReportDesk:
     ``pipeline`` gives the cascades (for event-id links); :meth:`observe` feeds source-post
     texts (or call :meth:`add_rumour_text`). ``store`` (optional) is a store with the
     governance methods (:mod:`streams.store.governance`); reports and status changes are written
-    there as they happen.
+    there as they happen, and memory keeps only the reports and status changes of the last
+    ``report_dedup_hours`` (the store has them all); without a store memory keeps everything.
     """
 
     def __init__(self, config: GovernanceConfig | None = None, pipeline=None, store=None):
         self.config = config or GovernanceConfig()
         self.pipeline = pipeline
         self.store = store
-        self.reports: dict[str, dict] = {}
-        self.history: list[dict] = []
-        self._by_post: dict[tuple[str, str], str] = {}
-        self._recent = TextIndex(seed=1)  # canonical report texts
+        window = int(self.config.report_dedup_hours * 3_600_000)
+        self.window_ms = window if store is not None else None
+        self.memory = ReportMemory(self.window_ms)
+        self.reports = self.memory.reports  # report_id -> report, those remembered
+        self.history: deque[dict] = deque()  # status rows, in the order recorded
         self._rumour_texts = TextIndex(seed=2)
         self._lock = threading.RLock()
 
@@ -188,6 +198,41 @@ class ReportDesk:
             if texts[i]:
                 self.add_rumour_text(rumours[i], texts[i])
 
+    # -- restart ------------------------------------------------------------------------------
+    def restore(self, now_ms: int | None = None) -> int:
+        """A desk starting over its store (a restart): remember the reports received within
+        ``report_dedup_hours`` before ``now_ms`` (one query); returns how many. Status rows are
+        not loaded: :meth:`latest_status` reads the store for a rumour memory does not know."""
+        if self.store is None:
+            return 0
+        now_ms = int(time.time() * 1000) if now_ms is None else int(now_ms)
+        rows = self.store.load_reports(received_since_ms=now_ms - self.window_ms)
+        with self._lock:
+            return self.memory.restore(rows, now_ms)
+
+    def report(self, report_id: str) -> dict | None:
+        """The report ``report_id``: remembered, else from the store (one point query), else None."""
+        with self._lock:
+            rep = self.memory.get(report_id)
+        if rep is None and self.store is not None:
+            rep = self._stored(report_id)
+        return rep
+
+    def _stored(self, report_id: str) -> dict | None:
+        rep = self.store.find_report(report_id)
+        if rep is not None:
+            rep["client_report_id"] = rep.get("client_report_id") or None
+        return rep
+
+    def _forget_before(self, now_ms: int) -> None:
+        """Bound memory by the window (with a store only: it holds what is forgotten)."""
+        if self.window_ms is None:
+            return
+        self.memory.forget_before(now_ms)
+        cut = now_ms - self.window_ms
+        while self.history and self.history[0]["changed_ms"] < cut:
+            self.history.popleft()
+
     # -- intake -------------------------------------------------------------------------------
     def submit(self, payload, source: str = "http", now_ms: int | None = None) -> tuple[int, dict]:
         """``(http status, body)``: 201 for a new report, 200 for one merged into an earlier
@@ -197,10 +242,19 @@ class ReportDesk:
         except ReportError as exc:
             return exc.status, {"error": str(exc)}
         rep["source"] = source
+        rid = rep["report_id"]
+        stored = None
         with self._lock:
-            known = self.reports.get(rep["report_id"])
+            known = self.memory.get(rid)
+        if known is None and self.store is not None:
+            # Received before the window (or before a restart that lost it): the store has
+            # every report. Looked up outside the lock: intake from other threads goes on.
+            stored = self._stored(rid)
+        with self._lock:
+            known = self.memory.get(rid) or stored
             if known is not None:  # the sender's own report: ids are scoped to their source
                 return 200, self._answer(known, repeated=True)
+            self._forget_before(rep["received_ms"])
             canonical = self._find_duplicate(rep)
             if canonical is not None:
                 rep.update(duplicate_of=canonical["report_id"], rumour_id=canonical["rumour_id"],
@@ -209,11 +263,8 @@ class ReportDesk:
             else:
                 rep["duplicate_of"] = ""
                 rep["rumour_id"], rep["link_method"], rep["similarity"] = self._link(rep)
-                self._recent.add(rep["report_id"], rep["text"])
             rep["duplicates"] = 0
-            self.reports[rep["report_id"]] = rep
-            if rep["post_id"]:
-                self._by_post.setdefault((rep["reporter"], rep["post_id"]), rep["report_id"])
+            self.memory.add(rep)
             new_status = None
             if rep["rumour_id"] and self.latest_status(rep["rumour_id"]) is None:
                 new_status = status_row(rep["rumour_id"], "received", SYSTEM,
@@ -227,20 +278,16 @@ class ReportDesk:
 
     def _find_duplicate(self, rep) -> dict | None:
         if rep["post_id"]:
-            first = self._by_post.get((rep["reporter"], rep["post_id"]))
+            first = self.memory.first_of_post(rep["reporter"], rep["post_id"])
             if first is not None:
-                return self._canonical(first)
+                return first
         if rep["text"]:
             window = self.config.report_dedup_hours * 3_600_000
-            for key, _sim in self._recent.query(rep["text"], self.config.report_dedup_similarity):
+            for key, _sim in self.memory.texts.query(rep["text"], self.config.report_dedup_similarity):
                 other = self.reports[key]
                 if abs(other["report_ms"] - rep["report_ms"]) <= window:
                     return other
         return None
-
-    def _canonical(self, report_id: str) -> dict:
-        rep = self.reports[report_id]
-        return self.reports[rep["duplicate_of"]] if rep["duplicate_of"] else rep
 
     def _link(self, rep) -> tuple[str, str, float]:
         if self.pipeline is not None:
@@ -286,6 +333,7 @@ class ReportDesk:
         if self.store is not None:  # first: a change the store refused is not shown as made
             self.store.append_status([row])
         with self._lock:
+            self._forget_before(at_ms)
             self.history.append(row)
         return 201, self._status_answer(row)
 
