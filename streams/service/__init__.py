@@ -19,7 +19,8 @@ ClickHouse). Modules:
 - ``governance``: answers over the governance hub (reports, status, alerts, debunk reach).
 - ``http``, ``governance_http``, ``trace_http``: routing, authentication, handlers, metrics
   (``trace_http``: the audited trace, evidence and audit-log routes); ``responses``: JSON
-  answers and refusals.
+  answers and refusals; ``errors``: aiohttp's own errors (unknown route, method, body size,
+  malformed request) in the same JSON shape.
 - ``cli``: ``rumour serve``, ``rumour token``, ``rumour evidence``.
 
 Roles (see ``access.PERMISSIONS``):
