@@ -142,6 +142,26 @@ def test_without_a_store_the_desk_forgets_nothing():
     assert len(desk.reports) == 5
 
 
+def test_a_report_the_store_refused_is_not_answered_repeated(store, monkeypatch):
+    desk = _desk(store)
+
+    def refused(rows):
+        raise ConnectionError("clickhouse: connection refused")
+
+    monkeypatch.setattr(desk.store, "insert_reports", refused)
+    report = {"reporter": "x", "post_id": "m2", "report_id": "retry-1"}
+    with pytest.raises(ConnectionError):
+        desk.submit(report, "http:t1", now_ms=T0)
+    assert len(desk.memory) == 0 and len(desk.memory._by_post) == 0 and not desk.history
+    monkeypatch.undo()
+    status, answer = desk.submit(report, "http:t1", now_ms=T0 + 1000)  # the client's retry
+    assert status == 201 and "repeated" not in answer and answer["rumour_id"] == "r1"
+    assert [r["report_id"] for r in desk.store.load_reports()] == [answer["report_id"]]
+    assert desk.latest_status("r1")["status"] == "received"
+    again = _desk(store)
+    assert again.restore(now_ms=T0 + HOUR) == 1  # the retried report outlives a restart
+
+
 class _Unreachable:
     """A store that answers nothing while ``down`` (a server not yet up at a worker's start)."""
 

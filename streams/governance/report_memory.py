@@ -41,6 +41,18 @@ class ReportMemory:
         if rep["post_id"]:
             self._by_post.setdefault((rep["reporter"], rep["post_id"]), rid)
 
+    def discard(self, report_id: str) -> None:
+        """Forget one report now (one the store refused)."""
+        rep = self.reports.pop(report_id, None)
+        if rep is not None:
+            self._unindex(report_id, rep)
+
+    def _unindex(self, report_id: str, rep: dict) -> None:
+        self.texts.remove(report_id)
+        key = (rep["reporter"], rep["post_id"])
+        if rep["post_id"] and self._by_post.get(key) == report_id:
+            del self._by_post[key]
+
     def first_of_post(self, reporter: str, post_id: str) -> dict | None:
         """The first report (the one others merge into) of ``reporter`` about ``post_id`` still
         remembered, or None."""
@@ -63,15 +75,14 @@ class ReportMemory:
         cut = now_ms - self.window_ms
         gone = 0
         while self._received and self._received[0][0] < cut:
-            _, rid = self._received.popleft()
-            rep = self.reports.pop(rid, None)
-            if rep is None:
+            received_ms, rid = self._received.popleft()
+            rep = self.reports.get(rid)
+            # None: discarded; another time: discarded, then received again (its own entry)
+            if rep is None or rep["received_ms"] != received_ms:
                 continue
+            del self.reports[rid]
+            self._unindex(rid, rep)
             gone += 1
-            self.texts.remove(rid)
-            key = (rep["reporter"], rep["post_id"])
-            if rep["post_id"] and self._by_post.get(key) == rid:
-                del self._by_post[key]
         return gone
 
     def restore(self, rows, now_ms: int) -> int:

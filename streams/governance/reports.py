@@ -271,10 +271,31 @@ class ReportDesk:
                                         f"first report {rep['report_id']}", rep["received_ms"])
                 self.history.append(new_status)
         if self.store is not None:
-            self.store.insert_reports([rep])
+            try:
+                self.store.insert_reports([rep])
+            except Exception:
+                # Not stored: not remembered either, or the client's retry would be answered
+                # "repeated" for a report the store never got (lost at the next restart).
+                self._withdraw(rep, new_status)
+                raise
             if new_status is not None:
-                self.store.append_status([new_status])
+                try:
+                    self.store.append_status([new_status])
+                except Exception:  # the report is stored; its rumour's next report retries this
+                    self._withdraw(None, new_status)
+                    raise
         return (200 if rep["duplicate_of"] else 201), self._answer(rep)
+
+    def _withdraw(self, rep: dict | None, status: dict | None) -> None:
+        """Undo what :meth:`submit` remembered of a report (and its status row) not stored."""
+        with self._lock:
+            if rep is not None:
+                self.memory.discard(rep["report_id"])
+                first = self.memory.get(rep["duplicate_of"]) if rep["duplicate_of"] else None
+                if first is not None:
+                    first["duplicates"] -= 1
+            if status is not None and status in self.history:
+                self.history.remove(status)
 
     def _find_duplicate(self, rep) -> dict | None:
         if rep["post_id"]:
