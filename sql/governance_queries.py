@@ -6,7 +6,8 @@ from . import check_identifier
 from .queries import _where_rumour, quote
 
 REPORT_COLUMNS = ("report_id", "reporter", "post_id", "link", "text", "report_ms", "received_ms", "region",
-                  "region_code", "rumour_id", "link_method", "similarity", "duplicate_of", "source")
+                  "region_code", "rumour_id", "link_method", "similarity", "duplicate_of", "source",
+                  "client_report_id")
 STATUS_COLUMNS = ("rumour_id", "status", "changed_by", "changed_ms", "note")
 ALERT_COLUMNS = ("alert_id", "rumour_id", "unit", "level", "rule", "minute_ms", "minute_shares",
                  "window_shares", "previous_window_shares", "detail")
@@ -37,14 +38,24 @@ def _between(column: str, since_ms, until_ms) -> list[str]:
     return out
 
 
-def reports(database: str, rumour_id: str | None = None, since_ms=None, until_ms=None) -> str:
-    """Reports (every column of REPORT_COLUMNS), oldest first."""
-    conds = _between("report_ms", since_ms, until_ms)
+def reports(database: str, rumour_id: str | None = None, since_ms=None, until_ms=None,
+            received_since_ms=None) -> str:
+    """Reports (every column of REPORT_COLUMNS), oldest first (``report_ms``); with
+    ``received_since_ms``, only those received since then, in the order they were received."""
+    conds = _between("report_ms", since_ms, until_ms) + _between("received_ms", received_since_ms, None)
     if rumour_id is not None:
         conds.append(f"rumour_id = {quote(rumour_id)}")
     where = (" WHERE " + " AND ".join(conds)) if conds else ""
+    order = "received_ms, report_id" if received_since_ms is not None else "report_ms, report_id"
     return (f"SELECT {', '.join(REPORT_COLUMNS)} FROM {check_identifier(database)}.public_reports FINAL"
-            f"{where} ORDER BY report_ms, report_id")
+            f"{where} ORDER BY {order}")
+
+
+def report(database: str, report_id: str) -> str:
+    """The report stored under ``report_id`` (zero or one row): a point query on the table's
+    key (ORDER BY report_id)."""
+    return (f"SELECT {', '.join(REPORT_COLUMNS)} FROM {check_identifier(database)}.public_reports FINAL"
+            f" WHERE report_id = {quote(report_id)} LIMIT 1")
 
 
 def latest_statuses(database: str, rumour_ids=None) -> str:

@@ -34,6 +34,9 @@ def current_stats(app, pipeline) -> dict:
 
 
 def register_routes(app, pipeline, settings) -> None:
+    from aiohttp import web
+
+    from streams.service.errors import JsonErrorRunner, json_errors
     from streams.service.http import Service
     from streams.service.paths import tokens_file
 
@@ -44,5 +47,13 @@ def register_routes(app, pipeline, settings) -> None:
     # Not app.service: that name is Faust's decorator for registering services.
     app.rumour_service = service
     # app.web builds Faust's aiohttp Application; middlewares may be added until it starts.
+    # json_errors outermost: aiohttp's own 404/405/413 (Faust's routes too) answer in JSON.
+    app.web.web_app.middlewares.insert(0, json_errors)
     app.web.web_app.middlewares.append(service.middleware)
+    # Faust's driver makes its AppRunner when the app is built and sets it up at start: ours
+    # answers the parser's refusals (malformed request, oversized header) in JSON too. Only an
+    # AppRunner not yet set up is replaced (another Faust may make it otherwise: left as it is).
+    runner = getattr(app.web, "_runner", None)
+    if type(runner) is web.AppRunner and runner.server is None:
+        app.web._runner = JsonErrorRunner(app.web.web_app, access_log=None)
     log.info("dashboard and origin-trace API mounted (tokens: %s)", service.tokens.path)

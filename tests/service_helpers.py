@@ -73,17 +73,21 @@ def free_port() -> int:
 
 
 class ThreadServer:
-    """An aiohttp application served from a background thread."""
+    """An aiohttp application served from a background thread, by ``runner`` (an AppRunner
+    class; default: :class:`streams.service.errors.JsonErrorRunner`, as ``rumour serve``)."""
 
-    def __init__(self, app):
+    def __init__(self, app, runner=None):
         from aiohttp import web
 
+        from streams.service.errors import JsonErrorRunner
+
+        runner_class = runner or JsonErrorRunner
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
 
         async def start():
-            runner = web.AppRunner(app, access_log=None)
+            runner = runner_class(app, access_log=None)
             await runner.setup()
             site = web.TCPSite(runner, "127.0.0.1", 0)
             await site.start()

@@ -53,7 +53,8 @@ def test_a_database_from_before_the_aggregates_counts_its_old_rows(store):
     store.drop()
     sql.migrate(store._execute, store.database, migrations=[m for m in sql.load_migrations() if m.version < 14])
     _write_some(store, "old", T0)
-    assert store.migrate() == [m.name for m in sql.load_migrations() if m.version in NEW]
+    # 014 and 015, and the files after them
+    assert store.migrate() == [m.name for m in sql.load_migrations() if m.version >= min(NEW)]
     assert _dead_counts(store) == _raw_dead_counts(store) == {"invalid JSON": 1, "ts": 1}
     assert _audit_counts(store) == _raw_audit_counts(store)
     assert sum(_audit_counts(store).values()) == 3

@@ -52,7 +52,9 @@ GOVERNANCE_SETTINGS: tuple[Setting, ...] = (
     Setting("alerts_topic", "alerts", "RUMOUR_ALERTS_TOPIC", "Kafka topic of alerts to jurisdiction units."),
     Setting("reports_topic", "reports", "RUMOUR_REPORTS_TOPIC", "Kafka topic of public reports."),
     Setting("report_dedup_hours", 24.0, "RUMOUR_REPORT_DEDUP_HOURS",
-            "Reports with the same text within this many hours are merged into one.", float),
+            "Reports with the same text within this many hours are merged into one; a reporter's "
+            "reports of the same post too, when received within this many hours of the first. The "
+            "report desk keeps this window in memory and restores it from the store at start.", float),
     Setting("report_dedup_similarity", 0.9, "RUMOUR_REPORT_DEDUP_SIMILARITY",
             "Character 3-gram Jaccard at or above which two report texts count as the same text.", float),
     Setting("report_link_similarity", 0.5, "RUMOUR_REPORT_LINK_SIMILARITY",

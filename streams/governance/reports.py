@@ -1,21 +1,18 @@
 """Public reports of rumours: validation, duplicate merging, linking to a cascade, and the
 status of each rumour (received -> verified -> debunked -> handled) with who changed it when.
 
-A report (JSON object): ``reporter`` (required), ``post_id`` and/or ``link`` and/or ``text``
-(at least one), ``time`` (RFC 3339 or epoch ms; default: when received), ``region`` (code or
-text), optional ``report_id`` (a client's own id; repeated submissions with it are idempotent).
-
-Idempotency keys belong to the desk that sends them: the stored ``report_id`` is derived from
-the report's ``source`` (``http:<token id>``, ``kafka``, ``file``) and the client's id (or, without
-one, the report's content), see :func:`scoped_report_id`. Two desks that number their reports
-the same way therefore never collide, and no desk can reach another desk's report by sending its
-id: a re-send finds only the sender's own report. (A 409 for an id another desk used would
-itself tell that the id exists, and refuse a desk for what another desk did.) The answer gives
-the client's id back as ``client_report_id``.
+A report's fields, validation and stored id (scoped to the desk that sent it):
+:mod:`streams.governance.report_parse`.
 
 Duplicates are merged into the first report (``duplicate_of``): the same reporter reporting
 the same post (id, or link when there is no id), or the same text (3-gram Jaccard >=
 ``report_dedup_similarity``) within ``report_dedup_hours``.
+
+Restarts: with a store, the desk remembers the reports received within ``report_dedup_hours``
+(:mod:`streams.governance.report_memory`: bounded, given back by :meth:`ReportDesk.restore`
+when a desk starts over the store), so merging and the ``repeated`` answer work across a
+restart within that window; a re-send of an older report is looked up in the store by its id
+(one point query). A report merges only into a first report received within the window.
 
 Linking: the reported post id (given, or read from the link) is looked up among the events of
 every rumour's cascade (``Pipeline.graphs``); failing that, the text is compared with each
@@ -24,25 +21,22 @@ candidates). A rumour that receives its first linked report gets the status ``re
 """
 from __future__ import annotations
 
-import hashlib
-import re
 import threading
 import time
+from collections import deque
 
 import numpy as np
 
 from graph.types import FLAG_PRESENT
-from streams.events import EventError, KIND_CODE, format_ts, parse_ts
+from streams.events import KIND_CODE, format_ts
 from streams.governance.config import GovernanceConfig
-from streams.governance.divisions import match_region
+from streams.governance.report_memory import ReportMemory
+from streams.governance.report_parse import MAX_FIELD, MAX_TEXT, ReportError, link_candidates, parse_report
 from streams.governance.textsim import TextIndex, jaccard, shingles
 
 STATUSES = ("received", "verified", "debunked", "handled")
 SYSTEM = "system:intake"
 POST = KIND_CODE["post"]
-MAX_TEXT = 10_000
-MAX_FIELD = 256
-_POST_IN_LINK = re.compile(r"(\d{8,})")
 
 
 def status_error(rumour_id, status, by) -> str:
@@ -62,116 +56,25 @@ def status_row(rumour_id, status, by, note, at_ms) -> dict:
             "changed_ms": int(at_ms), "note": (note or "")[:MAX_TEXT]}
 
 
-class ReportError(ValueError):
-    def __init__(self, message: str, status: int = 400):
-        super().__init__(message)
-        self.status = status
-
-
-def _str(payload: dict, name: str, limit: int, required: bool = False) -> str | None:
-    value = payload.get(name)
-    if value is None or value == "":
-        if required:
-            raise ReportError(f"{name}: required")
-        return None
-    if not isinstance(value, str):
-        raise ReportError(f"{name}: expected a string")
-    value = value.strip()
-    if len(value) > limit:
-        raise ReportError(f"{name}: longer than {limit} characters")
-    return value or None
-
-
-def link_candidates(link: str | None) -> list[str]:
-    """Post ids a link may carry, most likely first: the last path segment (weibo.com/<uid>/<mid>),
-    then every run of 8+ digits from the end.
-
-    >>> link_candidates("https://weibo.com/1234567890/AlyppFr6Z?type=comment")
-    ['AlyppFr6Z', '1234567890']
-    """
-    if not link:
-        return []
-    path = link.split("?", 1)[0].split("#", 1)[0].rstrip("/")
-    out = []
-    tail = path.rsplit("/", 1)[-1]
-    if tail and "." not in tail:
-        out.append(tail)
-    for digits in reversed(_POST_IN_LINK.findall(path)):
-        if digits not in out:
-            out.append(digits)
-    return out
-
-
-def post_id_from_link(link: str | None) -> str | None:
-    """The most likely post id in a link (see :func:`link_candidates`).
-
-    >>> post_id_from_link("https://weibo.com/1234567/3472612345678901")
-    '3472612345678901'
-    """
-    found = link_candidates(link)
-    return found[0] if found else None
-
-
-def scoped_report_id(source: str, client_id: str | None, basis: str) -> str:
-    """The stored id of a report: the client's id (or, without one, the report's content
-    ``basis``) within its ``source``, so each desk's ids are its own.
-
-    >>> a, b = scoped_report_id("http:aaa", "7", "x"), scoped_report_id("http:bbb", "7", "x")
-    >>> len(a), a != b, a == scoped_report_id("http:aaa", "7", "other content")
-    (20, True, True)
-    """
-    key = f"id\n{client_id}" if client_id else f"content\n{basis}"
-    return hashlib.sha1(f"{source}\n{key}".encode("utf-8")).hexdigest()[:20]
-
-
-def parse_report(payload, now_ms: int | None = None, source: str = "http") -> dict:
-    """Validate one report; return its normalised fields or raise :class:`ReportError`.
-    ``client_report_id`` is the client's own id (None without one)."""
-    if not isinstance(payload, dict):
-        raise ReportError("report: expected a JSON object")
-    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
-    reporter = _str(payload, "reporter", MAX_FIELD, required=True)
-    post_id = _str(payload, "post_id", MAX_FIELD)
-    link = _str(payload, "link", 2048)
-    text = _str(payload, "text", MAX_TEXT)
-    if not (post_id or link or text):
-        raise ReportError("report: give post_id, link or text")
-    if payload.get("time") is None:
-        ts = now_ms
-    else:
-        try:
-            ts = parse_ts(payload["time"])
-        except EventError as exc:
-            raise ReportError(f"time: {exc}") from None
-    region = _str(payload, "region", 64)
-    match = match_region(region)
-    client_id = _str(payload, "report_id", MAX_FIELD)
-    post_key = post_id or post_id_from_link(link)
-    basis = f"{reporter}|{post_key or ''}|{text or ''}|{ts}"
-    return {
-        "report_id": scoped_report_id(source, client_id, basis), "client_report_id": client_id,
-        "reporter": reporter, "post_id": post_key or "", "link": link or "", "text": text or "",
-        "report_ms": ts, "received_ms": now_ms, "region": region or "", "region_code": match.code or "",
-    }
-
-
 class ReportDesk:
     """Intake, duplicate merging, linking and status for public reports.
 
     ``pipeline`` gives the cascades (for event-id links); :meth:`observe` feeds source-post
     texts (or call :meth:`add_rumour_text`). ``store`` (optional) is a store with the
     governance methods (:mod:`streams.store.governance`); reports and status changes are written
-    there as they happen.
+    there as they happen, and memory keeps only the reports and status changes of the last
+    ``report_dedup_hours`` (the store has them all); without a store memory keeps everything.
     """
 
     def __init__(self, config: GovernanceConfig | None = None, pipeline=None, store=None):
         self.config = config or GovernanceConfig()
         self.pipeline = pipeline
         self.store = store
-        self.reports: dict[str, dict] = {}
-        self.history: list[dict] = []
-        self._by_post: dict[tuple[str, str], str] = {}
-        self._recent = TextIndex(seed=1)  # canonical report texts
+        window = int(self.config.report_dedup_hours * 3_600_000)
+        self.window_ms = window if store is not None else None
+        self.memory = ReportMemory(self.window_ms)
+        self.reports = self.memory.reports  # report_id -> report, those remembered
+        self.history: deque[dict] = deque()  # status rows, in the order recorded
         self._rumour_texts = TextIndex(seed=2)
         self._lock = threading.RLock()
 
@@ -188,6 +91,41 @@ class ReportDesk:
             if texts[i]:
                 self.add_rumour_text(rumours[i], texts[i])
 
+    # -- restart ------------------------------------------------------------------------------
+    def restore(self, now_ms: int | None = None) -> int:
+        """A desk starting over its store (a restart): remember the reports received within
+        ``report_dedup_hours`` before ``now_ms`` (one query); returns how many. Status rows are
+        not loaded: :meth:`latest_status` reads the store for a rumour memory does not know."""
+        if self.store is None:
+            return 0
+        now_ms = int(time.time() * 1000) if now_ms is None else int(now_ms)
+        rows = self.store.load_reports(received_since_ms=now_ms - self.window_ms)
+        with self._lock:
+            return self.memory.restore(rows, now_ms)
+
+    def report(self, report_id: str) -> dict | None:
+        """The report ``report_id``: remembered, else from the store (one point query), else None."""
+        with self._lock:
+            rep = self.memory.get(report_id)
+        if rep is None and self.store is not None:
+            rep = self._stored(report_id)
+        return rep
+
+    def _stored(self, report_id: str) -> dict | None:
+        rep = self.store.find_report(report_id)
+        if rep is not None:
+            rep["client_report_id"] = rep.get("client_report_id") or None
+        return rep
+
+    def _forget_before(self, now_ms: int) -> None:
+        """Bound memory by the window (with a store only: it holds what is forgotten)."""
+        if self.window_ms is None:
+            return
+        self.memory.forget_before(now_ms)
+        cut = now_ms - self.window_ms
+        while self.history and self.history[0]["changed_ms"] < cut:
+            self.history.popleft()
+
     # -- intake -------------------------------------------------------------------------------
     def submit(self, payload, source: str = "http", now_ms: int | None = None) -> tuple[int, dict]:
         """``(http status, body)``: 201 for a new report, 200 for one merged into an earlier
@@ -197,10 +135,19 @@ class ReportDesk:
         except ReportError as exc:
             return exc.status, {"error": str(exc)}
         rep["source"] = source
+        rid = rep["report_id"]
+        stored = None
         with self._lock:
-            known = self.reports.get(rep["report_id"])
+            known = self.memory.get(rid)
+        if known is None and self.store is not None:
+            # Received before the window (or before a restart that lost it): the store has
+            # every report. Looked up outside the lock: intake from other threads goes on.
+            stored = self._stored(rid)
+        with self._lock:
+            known = self.memory.get(rid) or stored
             if known is not None:  # the sender's own report: ids are scoped to their source
                 return 200, self._answer(known, repeated=True)
+            self._forget_before(rep["received_ms"])
             canonical = self._find_duplicate(rep)
             if canonical is not None:
                 rep.update(duplicate_of=canonical["report_id"], rumour_id=canonical["rumour_id"],
@@ -209,38 +156,52 @@ class ReportDesk:
             else:
                 rep["duplicate_of"] = ""
                 rep["rumour_id"], rep["link_method"], rep["similarity"] = self._link(rep)
-                self._recent.add(rep["report_id"], rep["text"])
             rep["duplicates"] = 0
-            self.reports[rep["report_id"]] = rep
-            if rep["post_id"]:
-                self._by_post.setdefault((rep["reporter"], rep["post_id"]), rep["report_id"])
+            self.memory.add(rep)
             new_status = None
             if rep["rumour_id"] and self.latest_status(rep["rumour_id"]) is None:
                 new_status = status_row(rep["rumour_id"], "received", SYSTEM,
                                         f"first report {rep['report_id']}", rep["received_ms"])
                 self.history.append(new_status)
         if self.store is not None:
-            self.store.insert_reports([rep])
+            try:
+                self.store.insert_reports([rep])
+            except Exception:
+                # Not stored: not remembered either, or the client's retry would be answered
+                # "repeated" for a report the store never got (lost at the next restart).
+                self._withdraw(rep, new_status)
+                raise
             if new_status is not None:
-                self.store.append_status([new_status])
+                try:
+                    self.store.append_status([new_status])
+                except Exception:  # the report is stored; its rumour's next report retries this
+                    self._withdraw(None, new_status)
+                    raise
         return (200 if rep["duplicate_of"] else 201), self._answer(rep)
+
+    def _withdraw(self, rep: dict | None, status: dict | None) -> None:
+        """Undo what :meth:`submit` remembered of a report (and its status row) not stored."""
+        with self._lock:
+            if rep is not None:
+                self.memory.discard(rep["report_id"])
+                first = self.memory.get(rep["duplicate_of"]) if rep["duplicate_of"] else None
+                if first is not None:
+                    first["duplicates"] -= 1
+            if status is not None and status in self.history:
+                self.history.remove(status)
 
     def _find_duplicate(self, rep) -> dict | None:
         if rep["post_id"]:
-            first = self._by_post.get((rep["reporter"], rep["post_id"]))
+            first = self.memory.first_of_post(rep["reporter"], rep["post_id"])
             if first is not None:
-                return self._canonical(first)
+                return first
         if rep["text"]:
             window = self.config.report_dedup_hours * 3_600_000
-            for key, _sim in self._recent.query(rep["text"], self.config.report_dedup_similarity):
+            for key, _sim in self.memory.texts.query(rep["text"], self.config.report_dedup_similarity):
                 other = self.reports[key]
                 if abs(other["report_ms"] - rep["report_ms"]) <= window:
                     return other
         return None
-
-    def _canonical(self, report_id: str) -> dict:
-        rep = self.reports[report_id]
-        return self.reports[rep["duplicate_of"]] if rep["duplicate_of"] else rep
 
     def _link(self, rep) -> tuple[str, str, float]:
         if self.pipeline is not None:
@@ -286,6 +247,7 @@ class ReportDesk:
         if self.store is not None:  # first: a change the store refused is not shown as made
             self.store.append_status([row])
         with self._lock:
+            self._forget_before(at_ms)
             self.history.append(row)
         return 201, self._status_answer(row)
 

@@ -120,6 +120,26 @@ class TextIndex:
             chunk = sig[band * self.rows:(band + 1) * self.rows].tobytes()
             self.buckets[band].setdefault(chunk, set()).add(key)
 
+    def remove(self, key: str) -> None:
+        """Forget ``key`` (nothing when it is not known).
+
+        >>> idx = TextIndex()
+        >>> idx.add("a", "the same words here"); idx.remove("a"); idx.remove("a")
+        >>> len(idx), idx.query("the same words here", 0.9), sum(map(len, idx.buckets))
+        (0, [], 0)
+        """
+        grams = self.grams.pop(key, None)
+        if grams is None:
+            return
+        sig = self.mh.signature(grams)
+        for band in range(self.bands):
+            chunk = sig[band * self.rows:(band + 1) * self.rows].tobytes()
+            keys = self.buckets[band].get(chunk)
+            if keys is not None:
+                keys.discard(key)
+                if not keys:  # an empty set per evicted text would itself grow without bound
+                    del self.buckets[band][chunk]
+
     def query(self, text: str | None, threshold: float) -> list[tuple[str, float]]:
         grams = shingles(text)
         if not grams:

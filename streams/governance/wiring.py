@@ -21,7 +21,11 @@ log = logging.getLogger(__name__)
 
 def build_governance(pipeline, store, settings, config: GovernanceConfig | None = None) -> Governance:
     """A hub over ``pipeline`` and ``store``: attached (it sees every batch the pipeline
-    accepts) and loaded from the store (source texts, for linking reports after a restart)."""
+    accepts) and loaded from the store (source texts, for linking reports after a restart; the
+    reports received within ``report_dedup_hours``, for merging and re-sends). A store that
+    cannot be read does not stop the start: each load that failed is logged and the hub starts
+    without it (reports then merge only with those received from now on; a re-send of an
+    earlier report is still found in the store by its id once the store answers)."""
     hub = Governance(pipeline, store=store, config=config or GovernanceConfig.from_settings(settings))
     hub.attach()
     if store is not None:
@@ -30,6 +34,13 @@ def build_governance(pipeline, store, settings, config: GovernanceConfig | None 
             log.info("governance: %d rumour source texts indexed from the store", n)
         except Exception:  # an empty or old store: reports link by event id until texts arrive
             log.exception("governance: loading source texts from the store failed")
+        try:
+            n = hub.desk.restore()
+            log.info("governance: %d reports of the last %g h restored from the store", n,
+                     hub.config.report_dedup_hours)
+        except Exception:
+            log.exception("governance: restoring recent reports from the store failed; the report "
+                          "desk starts with an empty memory")
     return hub
 
 

@@ -19,7 +19,8 @@ ClickHouse). Modules:
 - ``governance``: answers over the governance hub (reports, status, alerts, debunk reach).
 - ``http``, ``governance_http``, ``trace_http``: routing, authentication, handlers, metrics
   (``trace_http``: the audited trace, evidence and audit-log routes); ``responses``: JSON
-  answers and refusals.
+  answers and refusals; ``errors``: aiohttp's own errors (unknown route, method, body size,
+  malformed request) in the same JSON shape.
 - ``cli``: ``rumour serve``, ``rumour token``, ``rumour evidence``.
 
 Roles (see ``access.PERMISSIONS``):
@@ -107,7 +108,10 @@ The governance loop (:mod:`streams.governance`; served when a hub is attached, e
   that desk: no desk reaches another desk's report by its id, and desks that number their
   reports alike do not collide (a 409 for a taken id would tell that it exists). A desk that
   re-sends with a new token gets a new report, merged as a duplicate by its content. Not
-  audited (public intake, stored in full).
+  audited (public intake, stored in full). Re-sends and merging hold across a restart: the
+  desk restores the reports of the last ``report_dedup_hours`` from the store and finds an
+  older re-sent id there by its key (:mod:`streams.governance.reports`); ``client_report_id``
+  is stored with the report.
 - ``GET /api/rumours/{id}/reports`` and ``/status``: any role with jurisdiction over the rumour;
   reporters are pseudonymised for roles without clear identities (not with the accounts'
   pseudonyms: a reporter name is free text, so it would reveal any account's pseudonym).

@@ -78,11 +78,12 @@ def _take_reports(hub, path) -> None:
 async def _serve(pipeline, store, settings, tokens_path, replay_stats, hub=None) -> int:
     from aiohttp import web
 
+    from streams.service.errors import JsonErrorRunner
     from streams.service.http import Service
 
     service = Service(pipeline, store, tokens_path, settings.cutoff_k, stats=lambda: dict(replay_stats),
                       governance=hub)
-    runner = web.AppRunner(service.application(), access_log=None)
+    runner = JsonErrorRunner(service.application(), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.web_host, settings.web_port)
     await site.start()

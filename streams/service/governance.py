@@ -155,7 +155,7 @@ class GovernanceViews:
             answer.update(rumour_id=None, link_method=None, similarity=None)
         first_id, answer["duplicate_of"] = answer.get("duplicate_of") or None, None
         if first_id:
-            first = self.hub.desk.reports.get(first_id) or {}
+            first = self.hub.desk.report(first_id) or {}
             if covered or first.get("source") == source:
                 answer.update(duplicate=True, duplicate_of=first_id)
             else:
@@ -180,7 +180,8 @@ class GovernanceViews:
                 "received_at": format_ts(r["received_ms"]), "region": r["region"] or None,
                 "region_code": r["region_code"] or None, "region_name": rg.name(r["region_code"]),
                 "link_method": r["link_method"], "similarity": r["similarity"],
-                "duplicate_of": r["duplicate_of"] or None, "source": r.get("source") or None})
+                "duplicate_of": r["duplicate_of"] or None, "source": r.get("source") or None,
+                "client_report_id": r.get("client_report_id") or None})
         return {"rumour_id": rumour_id, "identities": "clear" if clear else "pseudonymised",
                 "reports": out, "distinct": sum(1 for r in out if not r["duplicate_of"])}
 

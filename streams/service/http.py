@@ -1,10 +1,12 @@
 """HTTP handling: routing, authentication, authorisation, audit-before-answer, static assets.
 
 :class:`Service` answers aiohttp requests. It is mounted two ways: ``rumour serve`` runs an
-aiohttp application whose only middleware is :meth:`Service.middleware`, and the Faust worker
-(``streams/web.py``) adds the same middleware to Faust's own aiohttp application, so both serve
-the same dashboard and API (the middleware answers before Faust's router, which also means
-Faust's default index page at ``/`` gives way to the dashboard).
+aiohttp application whose middlewares are :func:`streams.service.errors.json_errors` and
+:meth:`Service.middleware`, and the Faust worker (``streams/web.py``) adds the same two to
+Faust's own aiohttp application, so both serve the same dashboard and API (the middleware
+answers before Faust's router, which also means Faust's default index page at ``/`` gives way
+to the dashboard). Both run the application with :class:`streams.service.errors.JsonErrorRunner`,
+so every error answer, down to a malformed request, is JSON.
 
 Order of checks on a protected route: token (401) -> role (403) -> parameters (400) -> rumour
 known and inside the jurisdiction (404 for either: a rumour outside the caller's jurisdiction is
@@ -29,6 +31,7 @@ from aiohttp import web
 from streams.api import ApiError, validate_rumour_id
 from streams.service import audit, metrics, regions
 from streams.service.audit_trail import AuditTrail
+from streams.service.errors import json_errors
 from streams.service.responses import Refused, _error, _json
 from streams.service.trace_http import TraceHandlers
 from streams.service.governance import GovernanceViews
@@ -108,7 +111,8 @@ class Service(SiteHandlers, GovernanceHandlers, TraceHandlers):
 
     def application(self) -> web.Application:
         """A standalone aiohttp application (``rumour serve``)."""
-        app = web.Application(middlewares=[self.middleware])
+        # json_errors outermost: aiohttp's own 404/405/413 answer in the API's JSON shape.
+        app = web.Application(middlewares=[json_errors, self.middleware])
 
         async def not_found(request):
             return _error(404, "no such route")

@@ -7,7 +7,8 @@ Two ways to use them:
 * without wiring: ``governance_store(store)`` returns the store itself when it already has the
   methods, else a thin :class:`GovernanceView` over it (same database, same connection).
 
-The tables come from ``sql/010-012_*.sql``, applied by ``store.migrate()`` like every file.
+The tables come from ``sql/010-012_*.sql`` (and 016, the client's report id), applied by
+``store.migrate()`` like every file.
 """
 from __future__ import annotations
 
@@ -64,9 +65,18 @@ class GovernanceStoreMixin:
         self._insert_dicts(gq.insert_alerts(self.database), gq.ALERT_COLUMNS, rows)
 
     # -- reads --------------------------------------------------------------------------------
-    def load_reports(self, rumour_id: str | None = None, since_ms=None, until_ms=None) -> list[dict]:
-        rows = self._rows(gq.reports(self.database, rumour_id, since_ms, until_ms))
+    def load_reports(self, rumour_id: str | None = None, since_ms=None, until_ms=None,
+                     received_since_ms=None) -> list[dict]:
+        """Reports by ``report_ms`` (``since_ms``, ``until_ms``) and/or received since
+        ``received_since_ms`` (then in the order received); ``client_report_id`` is '' when the
+        client gave none or the row predates sql/016."""
+        rows = self._rows(gq.reports(self.database, rumour_id, since_ms, until_ms, received_since_ms))
         return [_typed(dict(zip(gq.REPORT_COLUMNS, r))) for r in rows]
+
+    def find_report(self, report_id: str) -> dict | None:
+        """The report stored under ``report_id``, or None (one point query on the table's key)."""
+        rows = self._rows(gq.report(self.database, report_id))
+        return _typed(dict(zip(gq.REPORT_COLUMNS, rows[0]))) if rows else None
 
     def latest_statuses(self, rumour_ids=None) -> dict[str, dict]:
         """rumour_id -> its current status row (argMax over changed_ms)."""
