@@ -32,7 +32,7 @@ from streams.events import KIND_CODE, format_ts
 from streams.governance.config import GovernanceConfig
 from streams.governance.report_memory import ReportMemory
 from streams.governance.report_parse import MAX_FIELD, MAX_TEXT, ReportError, link_candidates, parse_report
-from streams.governance.textsim import TextIndex, jaccard, shingles
+from streams.governance.textsim import TextIndex
 
 STATUSES = ("received", "verified", "debunked", "handled")
 SYSTEM = "system:intake"
@@ -285,7 +285,3 @@ class ReportDesk:
     def reports_of(self, rumour_id: str) -> list[dict]:
         with self._lock:
             return [dict(r) for r in self.reports.values() if r["rumour_id"] == rumour_id]
-
-
-def same_text(a: str, b: str, threshold: float) -> bool:
-    return jaccard(shingles(a), shingles(b)) >= threshold
