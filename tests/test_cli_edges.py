@@ -1,0 +1,59 @@
+"""The `rumour` command on unreadable input and in a shell: a one-line error and an exit code that
+says failure instead of a traceback, help that runs for every command."""
+from __future__ import annotations
+
+import gzip
+
+import pytest
+
+from streams.inputs import iter_messages
+from tests.test_cli import jsonl, rumour
+
+EVENTS = [{"event_id": "o", "rumour_id": "r1", "account_id": "src", "ts": 1_700_000_000_000, "kind": "post"}] + [
+    {"event_id": f"s{i}", "rumour_id": "r1", "account_id": f"u{i}", "ts": 1_700_000_000_000 + 60_000 * i,
+     "parent_event_id": "o"} for i in range(1, 200)]
+
+
+def truncated_gz(path):
+    data = gzip.compress(jsonl(EVENTS))
+    path.write_bytes(data[: len(data) // 2])
+    return path
+
+
+def unreadable_inputs(tmp_path):
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    not_gzip = tmp_path / "plain.jsonl.gz"
+    not_gzip.write_bytes(jsonl(EVENTS))
+    return {"folder": folder, "truncated gzip": truncated_gz(tmp_path / "cut.jsonl.gz"),
+            "not gzip": not_gzip}
+
+
+@pytest.mark.parametrize("kind", ["folder", "truncated gzip", "not gzip"])
+@pytest.mark.parametrize("command", [["trace", "--json"], ["replay", "--store", "none"]])
+def test_unreadable_input_is_a_one_line_error(tmp_path, kind, command):
+    path = unreadable_inputs(tmp_path)[kind]
+    proc = rumour(command[0], path, *command[1:], check=False)
+    err = proc.stderr.decode()
+    assert proc.returncode == 2, err
+    assert err.startswith("rumour: error: ") and err.count("\n") == 1 and str(path) in err, err
+    assert proc.stdout == b""  # no answer from part of the input
+
+
+def test_truncated_gzip_names_the_last_line_read(tmp_path):
+    path = truncated_gz(tmp_path / "cut.jsonl.gz")
+    seen = []
+    with pytest.raises(ValueError, match=r"after line (\d+)") as info:
+        for _, source in iter_messages([path]):
+            seen.append(source)
+    # Every line read before the damage was yielded, and the error says where it stopped.
+    assert seen and f"after line {len(seen)}:" in str(info.value)
+    assert seen[-1] == f"{path}:{len(seen)}"
+
+
+def test_gzip_and_plain_inputs_still_read_whole(tmp_path):
+    plain, packed = tmp_path / "a.jsonl", tmp_path / "a.jsonl.gz"
+    plain.write_bytes(jsonl(EVENTS))
+    packed.write_bytes(gzip.compress(jsonl(EVENTS)))
+    assert [m for m, _ in iter_messages([plain])] == [m for m, _ in iter_messages([packed])]
+    assert len(list(iter_messages([plain, packed]))) == 2 * len(EVENTS)
