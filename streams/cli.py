@@ -17,8 +17,9 @@ SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
 def _add_setting_flags(parser: argparse.ArgumentParser, names) -> None:
     for s in SETTINGS:
         if s.name in names:
-            parser.add_argument("--" + s.name.replace("_", "-"), dest=s.name, default=None,
-                                help=f"{s.help} [env {s.env}, default {s.default}]")
+            # argparse %-formats help texts: a literal % (as in id_filter_mb's) must be doubled.
+            text = f"{s.help} [env {s.env}, default {s.default}]".replace("%", "%%")
+            parser.add_argument("--" + s.name.replace("_", "-"), dest=s.name, default=None, help=text)
 
 
 def _settings(args) -> Settings:

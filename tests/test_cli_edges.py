@@ -3,9 +3,11 @@ says failure instead of a traceback, help that runs for every command."""
 from __future__ import annotations
 
 import gzip
+import sys
 
 import pytest
 
+from streams.cli import DELEGATED, build_parser, main
 from streams.inputs import iter_messages
 from tests.test_cli import jsonl, rumour
 
@@ -57,3 +59,16 @@ def test_gzip_and_plain_inputs_still_read_whole(tmp_path):
     packed.write_bytes(gzip.compress(jsonl(EVENTS)))
     assert [m for m, _ in iter_messages([plain])] == [m for m, _ in iter_messages([packed])]
     assert len(list(iter_messages([plain, packed]))) == 2 * len(EVENTS)
+
+
+COMMANDS = sorted(next(a for a in build_parser()._actions if a.dest == "command").choices)
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_every_command_has_working_help(name, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        if name in DELEGATED:
+            sys.exit(main([name, "--help"]))
+        build_parser().parse_args([name, "--help"])
+    assert exit_info.value.code == 0
+    assert "usage: rumour" in capsys.readouterr().out
