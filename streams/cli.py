@@ -165,7 +165,8 @@ def _delegate(module: str, function: str):
 
 # Subcommands owned by other modules: name -> (module, function, help).
 DELEGATED = {
-    "bench": ("benchmarks.cli", "main", "benchmarks: trace, ingest, scale, accuracy (see benchmarks/README.md)"),
+    "bench": ("benchmarks.cli", "main", "benchmarks: trace, ingest, scale, accuracy, parents, origins, "
+                                        "cutoff, blocking (rumour bench NAME --help; benchmarks/README.md)"),
     "serve": ("streams.service.cli", "serve_main", "embedded dashboard and origin-trace API over files"),
     "token": ("streams.service.cli", "token_main", "issue, list and revoke API tokens"),
     "evidence": ("streams.service.cli", "evidence_main", "verify an evidence package"),
@@ -196,7 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_replay)
 
     p = sub.add_parser("trace", help="origins and cut-off accounts of each rumour in the files")
-    p.add_argument("files", nargs="+")
+    p.add_argument("files", nargs="+", help="JSONL, JSON array or .gz files of v1 share events ('-' = stdin)")
     p.add_argument("--json", action="store_true", help="one JSON object per rumour per line")
     p.add_argument("--rumour", default=None, help="only this rumour id")
     p.add_argument("--cutoff-k", type=int, default=None, help="number of cut-off accounts")
@@ -211,9 +212,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_trace)
 
     p = sub.add_parser("demo", help="embedded demo: a synthetic cascade and real Weibo cascades")
-    p.add_argument("--seed", type=int, default=7)
-    p.add_argument("--weibo-cascades", type=int, default=5)
-    p.add_argument("--shared-data", default=str(SHARED_DATA))
+    p.add_argument("--seed", type=int, default=7, help="seed of the synthetic cascade (default 7)")
+    p.add_argument("--weibo-cascades", type=int, default=5,
+                   help="real Weibo cascades to trace when the archive is present (default 5)")
+    p.add_argument("--shared-data", default=str(SHARED_DATA),
+                   help="folder holding weibo-ced-dev.tar.gz (default: %(default)s)")
     _add_setting_flags(p, {"embedded_store", "cutoff_k"})
     p.set_defaults(func=cmd_demo)
 
@@ -222,7 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_worker)
 
     p = sub.add_parser("produce", help="send files of share events to Kafka, keyed by rumour")
-    p.add_argument("files", nargs="+")
+    p.add_argument("files", nargs="+", help="JSONL, JSON array or .gz files of v1 share events ('-' = stdin)")
     p.add_argument("--events-per-message", type=int, default=1,
                    help="pack up to N events of one rumour into one message (a JSON array)")
     p.add_argument("--format", choices=("array", "columns"), default="array",

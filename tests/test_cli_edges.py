@@ -72,3 +72,13 @@ def test_every_command_has_working_help(name, capsys):
         build_parser().parse_args([name, "--help"])
     assert exit_info.value.code == 0
     assert "usage: rumour" in capsys.readouterr().out
+
+
+def test_top_level_help_names_every_benchmark(capsys):
+    from benchmarks.cli import BENCHMARKS
+
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    bench_line = text.split("bench ", 1)[1].split(" serve ", 1)[0]
+    assert [name for name in BENCHMARKS if name not in bench_line] == []
