@@ -72,9 +72,15 @@ def cmd_trace(args) -> int:
     k = settings.cutoff_k if args.cutoff_k is None else args.cutoff_k
     if k < 0:
         raise ValueError("--cutoff-k must be >= 0")
-    observe = None if args.observe is None else parse_duration(args.observe)
-    if observe is not None and not 0 <= observe < 1e12:  # NaN, inf and negatives are refused
-        raise ValueError(f"--observe must be a duration >= 0, got {args.observe!r}")
+    observe = None
+    if args.observe is not None:
+        try:
+            observe = parse_duration(args.observe)
+        except ValueError:  # float()'s own message ("could not convert string to float") says nothing
+            observe = float("nan")
+        if not 0 <= observe < 1e12:  # NaN, inf and negatives are refused
+            raise ValueError(f"--observe must be a duration >= 0 such as 90s, 30m, 1h or 2d, "
+                             f"got {args.observe!r}")
     # The trace needs only the graphs; a store is used when one is asked for.
     store = _open_embedded_store(args.store or "none")
     dead, answers = run_trace(iter_messages(args.files), settings, k, observe, args.parents,

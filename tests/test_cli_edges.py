@@ -82,3 +82,12 @@ def test_top_level_help_names_every_benchmark(capsys):
     text = " ".join(capsys.readouterr().out.split())
     bench_line = text.split("bench ", 1)[1].split(" serve ", 1)[0]
     assert [name for name in BENCHMARKS if name not in bench_line] == []
+
+
+@pytest.mark.parametrize("value", ["abc", "1w", "-1h", "nan"])
+def test_bad_observe_duration_says_what_a_duration_is(tmp_path, value):
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(jsonl(EVENTS))
+    proc = rumour("trace", path, "--json", f"--observe={value}", check=False)
+    err = proc.stderr.decode()
+    assert proc.returncode == 2 and err.startswith("rumour: error: --observe") and "30m" in err, err
