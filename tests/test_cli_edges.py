@@ -3,8 +3,10 @@ says failure instead of a traceback, help that runs for every command."""
 from __future__ import annotations
 
 import gzip
+import subprocess
 import sys
 
+import orjson
 import pytest
 
 from streams.cli import DELEGATED, build_parser, main
@@ -91,3 +93,24 @@ def test_bad_observe_duration_says_what_a_duration_is(tmp_path, value):
     proc = rumour("trace", path, "--json", f"--observe={value}", check=False)
     err = proc.stderr.decode()
     assert proc.returncode == 2 and err.startswith("rumour: error: --observe") and "30m" in err, err
+
+
+def test_closed_stdout_ends_quietly_with_a_failure_code(tmp_path):
+    # More rumours than a pipe buffer holds, and the reader gone before the first answer.
+    events = [dict(e, rumour_id=f"r{r}") for r in range(400) for e in EVENTS[:3]]
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(jsonl(events))
+    proc = subprocess.Popen([sys.executable, "-m", "streams.cli", "trace", str(path), "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert proc.wait(timeout=600) == 141
+    assert b"Traceback" not in err and b"Exception ignored" not in err, err
+
+
+def test_open_stdout_gets_every_answer(tmp_path):
+    events = [dict(e, rumour_id=f"r{r}") for r in range(5) for e in EVENTS[:3]]
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(jsonl(events))
+    answers = [orjson.loads(x) for x in rumour("trace", path, "--json").stdout.splitlines()]
+    assert [a["rumour_id"] for a in answers] == [f"r{r}" for r in range(5)]
