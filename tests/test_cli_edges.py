@@ -114,3 +114,14 @@ def test_open_stdout_gets_every_answer(tmp_path):
     path.write_bytes(jsonl(events))
     answers = [orjson.loads(x) for x in rumour("trace", path, "--json").stdout.splitlines()]
     assert [a["rumour_id"] for a in answers] == [f"r{r}" for r in range(5)]
+
+
+def test_non_utf8_line_is_a_dead_letter_naming_the_byte(tmp_path):
+    path, dead = tmp_path / "in.jsonl", tmp_path / "dead.jsonl"
+    bad = b'{"event_id": "x", "rumour_id": "r1", "account_id": "caf\xe9", "ts": 1700000000000}'
+    path.write_bytes(jsonl(EVENTS[:3]) + bad + b"\n")
+    answers = rumour("trace", path, "--json", "--dead-letters", dead).stdout.splitlines()
+    assert orjson.loads(answers[0])["events"] == 3
+    [letter] = [orjson.loads(x) for x in dead.read_bytes().splitlines()]
+    assert letter["source"] == f"{path}:4"
+    assert letter["reason"] == f"invalid JSON: not UTF-8 (byte 0xe9 at offset {bad.index(b'caf') + 3})"
