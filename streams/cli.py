@@ -52,7 +52,20 @@ def run_embedded(paths, settings: Settings, store_url: str | None = None, progre
     return replay_files(paths, store, settings, progress=progress)
 
 
+def _check_output_path(path, flag: str) -> None:
+    """Refuse an output file that cannot be created before the run, not after it (when the
+    answers would be lost with it)."""
+    if path is None:
+        return
+    p = Path(path)
+    if p.is_dir():
+        raise ValueError(f"{flag} {p}: is a folder, not a file")
+    if not p.parent.is_dir():
+        raise ValueError(f"{flag} {p}: folder {p.parent} does not exist")
+
+
 def cmd_replay(args) -> int:
+    _check_output_path(args.dead_letters, "--dead-letters")
     settings = _settings(args)
     pipeline, stats = run_embedded(args.files, settings, args.store, progress=args.progress)
     if args.dead_letters:
@@ -82,6 +95,7 @@ def cmd_trace(args) -> int:
         if not 0 <= observe < 1e12:  # NaN, inf and negatives are refused
             raise ValueError(f"--observe must be a duration >= 0 such as 90s, 30m, 1h or 2d, "
                              f"got {args.observe!r}")
+    _check_output_path(args.dead_letters, "--dead-letters")
     # The trace needs only the graphs; a store is used when one is asked for.
     store = _open_embedded_store(args.store or "none")
     dead, answers = run_trace(iter_messages(args.files), settings, k, observe, args.parents,

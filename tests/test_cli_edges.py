@@ -125,3 +125,15 @@ def test_non_utf8_line_is_a_dead_letter_naming_the_byte(tmp_path):
     [letter] = [orjson.loads(x) for x in dead.read_bytes().splitlines()]
     assert letter["source"] == f"{path}:4"
     assert letter["reason"] == f"invalid JSON: not UTF-8 (byte 0xe9 at offset {bad.index(b'caf') + 3})"
+
+
+@pytest.mark.parametrize("command", [["trace", "--json"], ["replay", "--store", "none"]])
+@pytest.mark.parametrize("where", ["missing folder", "a folder"])
+def test_dead_letters_file_that_cannot_be_written_is_refused_first(tmp_path, command, where):
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(jsonl(EVENTS) + b"{oops\n")
+    target = tmp_path / "absent" / "dead.jsonl" if where == "missing folder" else tmp_path
+    proc = rumour(command[0], path, *command[1:], "--dead-letters", target, check=False)
+    err = proc.stderr.decode()
+    assert proc.returncode == 2 and proc.stdout == b"", err
+    assert err.startswith("rumour: error: --dead-letters ") and err.count("\n") == 1, err
