@@ -106,18 +106,22 @@ def cmd_trace(args) -> int:
         write_dead_letters(dead, args.dead_letters)
     if dead:
         print(f"rumour: {len(dead)} dead letters (not traced)", file=sys.stderr)
-    missing = 0
+    missing = traced = 0
     for rid, answer, _ in answers:
         if answer is None:
             print(f"rumour: no events for rumour {rid!r}", file=sys.stderr)
             missing += 1
             continue
+        traced += 1
         if args.json:
             _emit(answer)
         else:
             _print_trace(answer)
     if store is not None:
         store.close()
+    if not traced and not missing:  # an empty input, or only dead letters: say so, as for --rumour
+        print("rumour: no valid events in the input: nothing to trace", file=sys.stderr)
+        return 1
     return 1 if missing else 0
 
 

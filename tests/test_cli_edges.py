@@ -127,6 +127,16 @@ def test_non_utf8_line_is_a_dead_letter_naming_the_byte(tmp_path):
     assert letter["reason"] == f"invalid JSON: not UTF-8 (byte 0xe9 at offset {bad.index(b'caf') + 3})"
 
 
+@pytest.mark.parametrize("content", [b"", b"\n\n", b"{oops\n[]\n"])
+def test_trace_with_nothing_to_trace_says_so_and_fails(tmp_path, content):
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(content)
+    proc = rumour("trace", path, "--json", check=False)
+    assert proc.returncode == 1 and proc.stdout == b""
+    assert b"no valid events in the input" in proc.stderr
+    assert (b"2 dead letters" in proc.stderr) == (b"oops" in content)
+
+
 @pytest.mark.parametrize("command", [["trace", "--json"], ["replay", "--store", "none"]])
 @pytest.mark.parametrize("where", ["missing folder", "a folder"])
 def test_dead_letters_file_that_cannot_be_written_is_refused_first(tmp_path, command, where):
