@@ -266,7 +266,7 @@ def run(cascades, horizon=3600.0, k=10, min_shares=50, seed=0, coef=None):
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m benchmarks.accuracy_cutoff", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="rumour bench cutoff", description=__doc__.split("\n")[0])
     ap.add_argument("--observe", default="1h")
     ap.add_argument("--k", type=int, default=10)
     ap.add_argument("--min-shares", type=int, default=50)

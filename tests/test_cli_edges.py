@@ -9,6 +9,7 @@ import sys
 import orjson
 import pytest
 
+from benchmarks.cli import BENCHMARKS
 from streams.cli import DELEGATED, build_parser, main
 from streams.inputs import iter_messages
 from tests.test_cli import jsonl, rumour
@@ -77,8 +78,6 @@ def test_every_command_has_working_help(name, capsys):
 
 
 def test_top_level_help_names_every_benchmark(capsys):
-    from benchmarks.cli import BENCHMARKS
-
     with pytest.raises(SystemExit):
         build_parser().parse_args(["--help"])
     text = " ".join(capsys.readouterr().out.split())
@@ -147,3 +146,11 @@ def test_dead_letters_file_that_cannot_be_written_is_refused_first(tmp_path, com
     err = proc.stderr.decode()
     assert proc.returncode == 2 and proc.stdout == b"", err
     assert err.startswith("rumour: error: --dead-letters ") and err.count("\n") == 1, err
+
+
+@pytest.mark.parametrize("name", sorted(BENCHMARKS))
+def test_every_benchmark_help_names_the_command_that_runs_it(name, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["bench", name, "--help"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.startswith(f"usage: rumour bench {name} ")
