@@ -34,7 +34,18 @@ def open_binary(path) -> io.BufferedIOBase:
 
 
 def iter_messages(paths, chunk_lines: int = 0) -> Iterator[tuple[bytes, str]]:
-    """Yield ``(raw message, source)`` for every message in ``paths``; source is ``file:line``."""
+    """An iterator of ``(raw message, source)`` for every message in ``paths``; source is
+    ``file:line``. Every path is opened once first, so that a missing or unreadable second file
+    is an error before the first one is replayed (or sent), not after.
+    """
+    paths = list(paths)
+    for path in paths:
+        if str(path) != "-":
+            open_binary(path).close()
+    return _messages(paths)
+
+
+def _messages(paths) -> Iterator[tuple[bytes, str]]:
     for path in paths:
         yield from _file_messages(path)
 

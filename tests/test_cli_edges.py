@@ -2,6 +2,7 @@
 says failure instead of a traceback, help that runs for every command."""
 from __future__ import annotations
 
+import asyncio
 import gzip
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from benchmarks.cli import BENCHMARKS
 from streams.cli import DELEGATED, build_parser, main
 from streams.inputs import iter_messages
 from tests.test_cli import jsonl, rumour
+from tests.test_kafka_service import _consume
 
 EVENTS = [{"event_id": "o", "rumour_id": "r1", "account_id": "src", "ts": 1_700_000_000_000, "kind": "post"}] + [
     {"event_id": f"s{i}", "rumour_id": "r1", "account_id": f"u{i}", "ts": 1_700_000_000_000 + 60_000 * i,
@@ -154,3 +156,24 @@ def test_every_benchmark_help_names_the_command_that_runs_it(name, capsys):
         main(["bench", name, "--help"])
     assert exit_info.value.code == 0
     assert capsys.readouterr().out.startswith(f"usage: rumour bench {name} ")
+
+
+def test_missing_second_input_is_refused_before_the_first_is_read(tmp_path):
+    good = tmp_path / "a.jsonl"
+    good.write_bytes(jsonl(EVENTS))
+    with pytest.raises(FileNotFoundError, match="absent.jsonl"):
+        iter_messages([good, tmp_path / "absent.jsonl"])  # on the call, before any message
+    # produce checks its files before it connects: a file error (2), not an unreachable broker (3)
+    proc = rumour("produce", good, tmp_path / "absent.jsonl", "--broker", "kafka://127.0.0.1:1", check=False)
+    assert proc.returncode == 2 and b"no such input file" in proc.stderr
+
+
+def test_produce_still_sends_every_file_once_checked(tmp_path, kafka_bootstrap, kafka_topic):
+    topic = kafka_topic(partitions=2, prefix="fresh-produce")
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl.gz"
+    a.write_bytes(jsonl(EVENTS[:120]))
+    b.write_bytes(gzip.compress(jsonl(EVENTS[120:])))
+    out = rumour("produce", a, b, "--broker", f"kafka://{kafka_bootstrap}", "--topic", topic).stdout
+    assert orjson.loads(out) == {"messages": len(EVENTS), "topic": topic}
+    got = asyncio.run(_consume(kafka_bootstrap, topic, len(EVENTS), 60.0))
+    assert sorted(orjson.loads(r.value)["event_id"] for r in got) == sorted(e["event_id"] for e in EVENTS)
