@@ -27,6 +27,10 @@ def _settings(args) -> Settings:
     return Settings.load({s.name: getattr(args, s.name, None) for s in SETTINGS})
 
 
+class Unavailable(Exception):
+    """A service the command needs (Kafka, ClickHouse) cannot be reached: exit 3, not bad input."""
+
+
 def _emit(obj) -> None:
     sys.stdout.buffer.write(orjson.dumps(obj) + b"\n")
     sys.stdout.flush()
@@ -150,11 +154,16 @@ def cmd_worker(args) -> int:
 
 
 def cmd_produce(args) -> int:
+    from aiokafka.errors import KafkaConnectionError
+
     from streams.produce import produce_files
 
     settings = _settings(args)
-    summary = produce_files(args.files, settings, events_per_message=args.events_per_message,
-                            message_format=args.format)
+    try:
+        summary = produce_files(args.files, settings, events_per_message=args.events_per_message,
+                                message_format=args.format)
+    except KafkaConnectionError as exc:
+        raise Unavailable(f"Kafka at {settings.broker} unreachable: {exc}") from None
     _emit(summary)
     return 0
 
@@ -288,6 +297,11 @@ def main(argv=None) -> int:
     else:
         args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if getattr(args, "func", None) is not cmd_worker:
+        # The store retries an unreachable server for retry_seconds, then says so in one line
+        # (StoreUnavailable, exit 3); the driver's warning with a traceback at every attempt
+        # buried that line. The worker keeps them: its log is where an operator looks.
+        logging.getLogger("clickhouse_driver.connection").setLevel(logging.ERROR)
     try:
         rc = int(args.func(args) or 0)
         sys.stdout.flush()  # here, not at exit: a closed pipe is then handled below
@@ -300,6 +314,13 @@ def main(argv=None) -> int:
         # stdout at /dev/null so that the interpreter's final flush does not fail again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141  # what a shell reports for a command ended by SIGPIPE
+    except Exception as exc:
+        from streams.store.base import StoreUnavailable
+
+        if not isinstance(exc, (Unavailable, StoreUnavailable)):
+            raise
+        print(f"rumour: error: {exc}", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":

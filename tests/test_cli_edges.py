@@ -168,6 +168,19 @@ def test_missing_second_input_is_refused_before_the_first_is_read(tmp_path):
     assert proc.returncode == 2 and b"no such input file" in proc.stderr
 
 
+def test_unreachable_services_are_a_one_line_error_with_exit_3(tmp_path):
+    path = tmp_path / "a.jsonl"
+    path.write_bytes(jsonl(EVENTS))
+    proc = rumour("migrate", "--url", "clickhouse://127.0.0.1:1/x?retry_seconds=1", check=False)
+    err = proc.stderr.decode()
+    assert proc.returncode == 3 and err.startswith("rumour: error: clickhouse-server at 127.0.0.1:1 unreachable")
+    assert err.count("\n") == 1, err
+    proc = rumour("produce", path, "--broker", "kafka://127.0.0.1:1", check=False)
+    err = proc.stderr.decode()
+    assert proc.returncode == 3 and "Traceback" not in err, err
+    assert err.splitlines()[-1].startswith("rumour: error: Kafka at kafka://127.0.0.1:1 unreachable"), err
+
+
 def test_produce_still_sends_every_file_once_checked(tmp_path, kafka_bootstrap, kafka_topic):
     topic = kafka_topic(partitions=2, prefix="fresh-produce")
     a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl.gz"
