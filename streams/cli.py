@@ -100,6 +100,11 @@ def cmd_trace(args) -> int:
             raise ValueError(f"--observe must be a duration >= 0 such as 90s, 30m, 1h or 2d, "
                              f"got {args.observe!r}")
     _check_output_path(args.dead_letters, "--dead-letters")
+    if args.store and (args.parents or observe is not None):
+        # run_trace reads every graph whole for these, without a store: the events would not be
+        # stored, and the command said nothing about it.
+        raise ValueError("--store cannot be combined with --parents or --observe; "
+                         "store the events with rumour replay --store URL")
     # The trace needs only the graphs; a store is used when one is asked for.
     store = _open_embedded_store(args.store or "none")
     dead, answers = run_trace(iter_messages(args.files), settings, k, observe, args.parents,
@@ -235,7 +240,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="one JSON object per rumour per line")
     p.add_argument("--rumour", default=None, help="only this rumour id")
     p.add_argument("--cutoff-k", type=int, default=None, help="number of cut-off accounts")
-    p.add_argument("--store", default=None, help="also store the events (default: graphs only)")
+    p.add_argument("--store", default=None,
+                   help="also store the events (default: graphs only; not with --parents or --observe)")
     p.add_argument("--dead-letters", default=None, help="also write dead letters to this JSONL file")
     p.add_argument("--parents", action="store_true",
                    help="add \"parents\": inferred parent of every share whose parent is missing")

@@ -190,3 +190,20 @@ def test_produce_still_sends_every_file_once_checked(tmp_path, kafka_bootstrap, 
     assert orjson.loads(out) == {"messages": len(EVENTS), "topic": topic}
     got = asyncio.run(_consume(kafka_bootstrap, topic, len(EVENTS), 60.0))
     assert sorted(orjson.loads(r.value)["event_id"] for r in got) == sorted(e["event_id"] for e in EVENTS)
+
+
+@pytest.mark.parametrize("flags", [["--parents"], ["--observe", "1h"]])
+def test_trace_store_with_parents_or_observe_is_refused_not_ignored(tmp_path, flags):
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(jsonl(EVENTS))
+    db = tmp_path / "db"
+    proc = rumour("trace", path, "--json", "--store", f"chdb://{db}", *flags, check=False)
+    assert proc.returncode == 2 and b"--store cannot be combined" in proc.stderr
+    assert proc.stdout == b"" and not db.exists()
+    # without those flags the events are stored (read back in a process of its own: one chDB
+    # session per process)
+    rumour("trace", path, "--json", "--store", f"chdb://{db}")
+    read = ("from streams.store import open_store; s = open_store(%r); print(s.rumour_ids()); s.close()"
+            % f"chdb://{db}")
+    out = subprocess.run([sys.executable, "-c", read], capture_output=True, timeout=600, check=True)
+    assert out.stdout.strip() == b"['r1']"
