@@ -18,17 +18,24 @@ from typing import Iterator
 import orjson
 
 
+GZIP_MAGIC = b"\x1f\x8b"
+
+
 def open_binary(path) -> io.BufferedIOBase:
-    """Open a file (or ``-`` for stdin) for binary reading, decompressing ``.gz``."""
+    """Open a file (or ``-`` for stdin) for binary reading, decompressing ``.gz`` and any
+    gzip content whatever its name (a gzip file read as text would be all dead letters)."""
     if str(path) == "-":
-        return sys.stdin.buffer
+        stdin = sys.stdin.buffer
+        return gzip.GzipFile(fileobj=stdin, mode="rb") if stdin.peek(2)[:2] == GZIP_MAGIC else stdin
     p = Path(path)
     if not p.exists():
         raise FileNotFoundError(f"no such input file: {p}")
     if p.is_dir():
         raise ValueError(f"{p} is a folder, not an input file (name the files in it)")
     try:
-        return gzip.open(p, "rb") if p.suffix == ".gz" else open(p, "rb")
+        with open(p, "rb") as probe:
+            packed = p.suffix == ".gz" or probe.read(2) == GZIP_MAGIC
+        return gzip.open(p, "rb") if packed else open(p, "rb")
     except OSError as exc:
         raise ValueError(f"cannot read input file {p}: {exc.strerror or exc}") from None
 
@@ -76,7 +83,7 @@ def _file_messages(path) -> Iterator[tuple[bytes, str]]:
         where = f" after line {lineno}" if lineno else ""
         raise ValueError(f"cannot read {name}{where}: {exc} (truncated or corrupt file?)") from None
     finally:
-        if fh is not sys.stdin.buffer:
+        if fh is not sys.stdin.buffer:  # a GzipFile over stdin leaves stdin open when closed
             fh.close()
 
 

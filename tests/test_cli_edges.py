@@ -207,3 +207,14 @@ def test_trace_store_with_parents_or_observe_is_refused_not_ignored(tmp_path, fl
             % f"chdb://{db}")
     out = subprocess.run([sys.executable, "-c", read], capture_output=True, timeout=600, check=True)
     assert out.stdout.strip() == b"['r1']"
+
+
+def test_gzip_content_is_read_whatever_the_file_name_and_on_stdin(tmp_path):
+    plain, misnamed = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    plain.write_bytes(jsonl(EVENTS))
+    misnamed.write_bytes(gzip.compress(jsonl(EVENTS)))
+    want = rumour("trace", plain, "--json").stdout
+    assert rumour("trace", misnamed, "--json").stdout == want
+    piped = subprocess.run([sys.executable, "-m", "streams.cli", "trace", "-", "--json"],
+                           input=misnamed.read_bytes(), capture_output=True, timeout=600)
+    assert piped.returncode == 0 and piped.stdout == want
