@@ -49,7 +49,7 @@ import time
 import numpy as np
 from numba import njit
 
-from benchmarks.generators import barabasi_albert, independent_cascade, watts_strogatz
+from benchmarks.generators import barabasi_albert, watts_strogatz
 from graph import blocking as bl
 from graph import blocking_dava as dv
 
