@@ -97,10 +97,14 @@ def _model_cell(job):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(prog="rumour bench accuracy", description=__doc__.split("\n")[0])
-    ap.add_argument("--trials", type=int, default=300)
-    ap.add_argument("--nodes", type=int, default=5000)
-    ap.add_argument("--infected", type=int, default=300)
+    ap = argparse.ArgumentParser(prog="rumour bench accuracy",
+                                 description="Accuracy of snapshot and sampled-timestamp source "
+                                             "detection against rumor/Jordan centrality and cosasi.")
+    ap.add_argument("--trials", type=int, default=300, help="cascades per graph model (default 300)")
+    ap.add_argument("--nodes", type=int, default=5000,
+                    help="nodes of each contact graph (er, ws, ba; default 5000)")
+    ap.add_argument("--infected", type=int, default=300,
+                    help="infected nodes a cascade is observed with (at least, for --si discrete; default 300)")
     ap.add_argument("--p", type=float, default=0.2, help="timestamp sampling probability")
     ap.add_argument("--si", choices=("continuous", "discrete"), default="discrete",
                     help="discrete: ndlib/cosasi SI (default); continuous: Exp(1) per S-I edge")
@@ -112,14 +116,20 @@ def main(argv=None):
     ap.add_argument("--learned-ts", action="store_true",
                     help="also run the learned timestamp ranker (graph.sources_ts.learned_ts)")
     ap.add_argument("--sis", action="store_true", help="also run the SI importance-sampling likelihood (slow)")
-    ap.add_argument("--models", default="tree3,er,ws,ba")
-    ap.add_argument("--cosasi-trials", type=int, default=30)
-    ap.add_argument("--cosasi-infected", type=int, default=100)
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--models", default="tree3,er,ws,ba",
+                    help=f"comma-separated graph models, of {', '.join(GRAPH_INDEX)} (default: all)")
+    ap.add_argument("--cosasi-trials", type=int, default=30,
+                    help="cascades of the cosasi side-by-side cell (default 30; 0: skip it)")
+    ap.add_argument("--cosasi-infected", type=int, default=100,
+                    help="infected nodes of each cosasi cascade (default 100)")
+    ap.add_argument("--seed", type=int, default=0, help="seed of every trial's generator (default 0)")
     ap.add_argument("--jobs", type=int, default=1, help="graph models run in parallel processes")
-    ap.add_argument("--json")
+    ap.add_argument("--json", metavar="FILE", help="also write the results to FILE as JSON")
     ap.add_argument("--quick", action="store_true", help="30 trials, 5 cosasi cascades: a smoke run")
     args = ap.parse_args(argv)
+    unknown = [m for m in args.models.split(",") if m not in GRAPH_INDEX]
+    if unknown:
+        ap.error(f"--models: unknown {', '.join(map(repr, unknown))}; choose from {', '.join(GRAPH_INDEX)}")
     if args.quick:
         args.trials, args.cosasi_trials = 30, 5
 

@@ -49,7 +49,7 @@ import time
 import numpy as np
 from numba import njit
 
-from benchmarks.generators import barabasi_albert, independent_cascade, watts_strogatz
+from benchmarks.generators import barabasi_albert, watts_strogatz
 from graph import blocking as bl
 from graph import blocking_dava as dv
 
@@ -287,7 +287,7 @@ def table(model, cell, n, k, observed) -> str:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m benchmarks.accuracy_blocking", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="rumour bench blocking", description=__doc__.split("\n")[0])
     ap.add_argument("--models", default="ba,ws")
     ap.add_argument("--trials", type=int, default=300)
     ap.add_argument("--nodes", type=int, default=2000)

@@ -286,7 +286,7 @@ def add_cutoff_options(ap: argparse.ArgumentParser) -> None:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m benchmarks.accuracy_cutoff", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="rumour bench cutoff", description=__doc__.split("\n")[0])
     add_cutoff_options(ap)
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)

@@ -32,7 +32,7 @@ def reliability(rows, edges=(0.0, 0.5, 0.8, 0.9, 0.95, 0.99, 1.0001)):
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m benchmarks.accuracy_parents", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="rumour bench parents", description=__doc__.split("\n")[0])
     ap.add_argument("--trials", type=int, default=300)
     ap.add_argument("--nodes", type=int, default=2000)
     ap.add_argument("--mask", type=float, default=0.3)

@@ -234,7 +234,7 @@ def reliability_table(cells) -> str:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m benchmarks.origins_models", description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="rumour bench origins", description=__doc__.split("\n")[0])
     ap.add_argument("--models", default="er,ws,ba")
     ap.add_argument("--trials", type=int, default=300)
     ap.add_argument("--train-trials", type=int, default=100)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -17,12 +18,17 @@ SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
 def _add_setting_flags(parser: argparse.ArgumentParser, names) -> None:
     for s in SETTINGS:
         if s.name in names:
-            parser.add_argument("--" + s.name.replace("_", "-"), dest=s.name, default=None,
-                                help=f"{s.help} [env {s.env}, default {s.default}]")
+            # argparse %-formats help texts: a literal % (as in id_filter_mb's) must be doubled.
+            text = f"{s.help} [env {s.env}, default {s.default}]".replace("%", "%%")
+            parser.add_argument("--" + s.name.replace("_", "-"), dest=s.name, default=None, help=text)
 
 
 def _settings(args) -> Settings:
     return Settings.load({s.name: getattr(args, s.name, None) for s in SETTINGS})
+
+
+class Unavailable(Exception):
+    """A service the command needs (Kafka, ClickHouse) cannot be reached: exit 3, not bad input."""
 
 
 def _emit(obj) -> None:
@@ -50,7 +56,20 @@ def run_embedded(paths, settings: Settings, store_url: str | None = None, progre
     return replay_files(paths, store, settings, progress=progress)
 
 
+def _check_output_path(path, flag: str) -> None:
+    """Refuse an output file that cannot be created before the run, not after it (when the
+    answers would be lost with it)."""
+    if path is None:
+        return
+    p = Path(path)
+    if p.is_dir():
+        raise ValueError(f"{flag} {p}: is a folder, not a file")
+    if not p.parent.is_dir():
+        raise ValueError(f"{flag} {p}: folder {p.parent} does not exist")
+
+
 def cmd_replay(args) -> int:
+    _check_output_path(args.dead_letters, "--dead-letters")
     settings = _settings(args)
     pipeline, stats = run_embedded(args.files, settings, args.store, progress=args.progress)
     if args.dead_letters:
@@ -71,9 +90,21 @@ def cmd_trace(args) -> int:
     k = settings.cutoff_k if args.cutoff_k is None else args.cutoff_k
     if k < 0:
         raise ValueError("--cutoff-k must be >= 0")
-    observe = None if args.observe is None else parse_duration(args.observe)
-    if observe is not None and not 0 <= observe < 1e12:  # NaN, inf and negatives are refused
-        raise ValueError(f"--observe must be a duration >= 0, got {args.observe!r}")
+    observe = None
+    if args.observe is not None:
+        try:
+            observe = parse_duration(args.observe)
+        except ValueError:  # float()'s own message ("could not convert string to float") says nothing
+            observe = float("nan")
+        if not 0 <= observe < 1e12:  # NaN, inf and negatives are refused
+            raise ValueError(f"--observe must be a duration >= 0 such as 90s, 30m, 1h or 2d, "
+                             f"got {args.observe!r}")
+    _check_output_path(args.dead_letters, "--dead-letters")
+    if args.store and (args.parents or observe is not None):
+        # run_trace reads every graph whole for these, without a store: the events would not be
+        # stored, and the command said nothing about it.
+        raise ValueError("--store cannot be combined with --parents or --observe; "
+                         "store the events with rumour replay --store URL")
     # The trace needs only the graphs; a store is used when one is asked for.
     store = _open_embedded_store(args.store or "none")
     dead, answers = run_trace(iter_messages(args.files), settings, k, observe, args.parents,
@@ -84,18 +115,22 @@ def cmd_trace(args) -> int:
         write_dead_letters(dead, args.dead_letters)
     if dead:
         print(f"rumour: {len(dead)} dead letters (not traced)", file=sys.stderr)
-    missing = 0
+    missing = traced = 0
     for rid, answer, _ in answers:
         if answer is None:
             print(f"rumour: no events for rumour {rid!r}", file=sys.stderr)
             missing += 1
             continue
+        traced += 1
         if args.json:
             _emit(answer)
         else:
             _print_trace(answer)
     if store is not None:
         store.close()
+    if not traced and not missing:  # an empty input, or only dead letters: say so, as for --rumour
+        print("rumour: no valid events in the input: nothing to trace", file=sys.stderr)
+        return 1
     return 1 if missing else 0
 
 
@@ -124,11 +159,16 @@ def cmd_worker(args) -> int:
 
 
 def cmd_produce(args) -> int:
+    from aiokafka.errors import KafkaConnectionError
+
     from streams.produce import produce_files
 
     settings = _settings(args)
-    summary = produce_files(args.files, settings, events_per_message=args.events_per_message,
-                            message_format=args.format)
+    try:
+        summary = produce_files(args.files, settings, events_per_message=args.events_per_message,
+                                message_format=args.format)
+    except KafkaConnectionError as exc:
+        raise Unavailable(f"Kafka at {settings.broker} unreachable: {exc}") from None
     _emit(summary)
     return 0
 
@@ -164,7 +204,8 @@ def _delegate(module: str, function: str):
 
 # Subcommands owned by other modules: name -> (module, function, help).
 DELEGATED = {
-    "bench": ("benchmarks.cli", "main", "benchmarks: trace, ingest, scale, accuracy (see benchmarks/README.md)"),
+    "bench": ("benchmarks.cli", "main", "benchmarks: trace, ingest, scale, accuracy, parents, origins, "
+                                        "cutoff, blocking (rumour bench NAME --help; benchmarks/README.md)"),
     "serve": ("streams.service.cli", "serve_main", "embedded dashboard and origin-trace API over files"),
     "token": ("streams.service.cli", "token_main", "issue, list and revoke API tokens"),
     "evidence": ("streams.service.cli", "evidence_main", "verify an evidence package"),
@@ -195,11 +236,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_replay)
 
     p = sub.add_parser("trace", help="origins and cut-off accounts of each rumour in the files")
-    p.add_argument("files", nargs="+")
+    p.add_argument("files", nargs="+", help="JSONL, JSON array or .gz files of v1 share events ('-' = stdin)")
     p.add_argument("--json", action="store_true", help="one JSON object per rumour per line")
     p.add_argument("--rumour", default=None, help="only this rumour id")
     p.add_argument("--cutoff-k", type=int, default=None, help="number of cut-off accounts")
-    p.add_argument("--store", default=None, help="also store the events (default: graphs only)")
+    p.add_argument("--store", default=None,
+                   help="also store the events (default: graphs only; not with --parents or --observe)")
     p.add_argument("--dead-letters", default=None, help="also write dead letters to this JSONL file")
     p.add_argument("--parents", action="store_true",
                    help="add \"parents\": inferred parent of every share whose parent is missing")
@@ -210,9 +252,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_trace)
 
     p = sub.add_parser("demo", help="embedded demo: a synthetic cascade and real Weibo cascades")
-    p.add_argument("--seed", type=int, default=7)
-    p.add_argument("--weibo-cascades", type=int, default=5)
-    p.add_argument("--shared-data", default=str(SHARED_DATA))
+    p.add_argument("--seed", type=int, default=7, help="seed of the synthetic cascade (default 7)")
+    p.add_argument("--weibo-cascades", type=int, default=5,
+                   help="real Weibo cascades to trace when the archive is present (default 5)")
+    p.add_argument("--shared-data", default=str(SHARED_DATA),
+                   help="folder holding weibo-ced-dev.tar.gz (default: %(default)s)")
     _add_setting_flags(p, {"embedded_store", "cutoff_k"})
     p.set_defaults(func=cmd_demo)
 
@@ -221,7 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_worker)
 
     p = sub.add_parser("produce", help="send files of share events to Kafka, keyed by rumour")
-    p.add_argument("files", nargs="+")
+    p.add_argument("files", nargs="+", help="JSONL, JSON array or .gz files of v1 share events ('-' = stdin)")
     p.add_argument("--events-per-message", type=int, default=1,
                    help="pack up to N events of one rumour into one message (a JSON array)")
     p.add_argument("--format", choices=("array", "columns"), default="array",
@@ -259,11 +303,30 @@ def main(argv=None) -> int:
     else:
         args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if getattr(args, "func", None) is not cmd_worker:
+        # The store retries an unreachable server for retry_seconds, then says so in one line
+        # (StoreUnavailable, exit 3); the driver's warning with a traceback at every attempt
+        # buried that line. The worker keeps them: its log is where an operator looks.
+        logging.getLogger("clickhouse_driver.connection").setLevel(logging.ERROR)
     try:
-        return int(args.func(args) or 0)
+        rc = int(args.func(args) or 0)
+        sys.stdout.flush()  # here, not at exit: a closed pipe is then handled below
+        return rc
     except (FileNotFoundError, ValueError) as exc:
         print(f"rumour: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader of stdout went away (`rumour trace ... | head`): stop quietly, and point
+        # stdout at /dev/null so that the interpreter's final flush does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # what a shell reports for a command ended by SIGPIPE
+    except Exception as exc:
+        from streams.store.base import StoreUnavailable
+
+        if not isinstance(exc, (Unavailable, StoreUnavailable)):
+            raise
+        print(f"rumour: error: {exc}", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":

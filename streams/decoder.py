@@ -18,6 +18,22 @@ _DICT = {dict}
 _BYTES = {bytes}
 
 
+def json_error_reason(raw: bytes, exc: Exception) -> str:
+    """The dead-letter reason of a message orjson refused. orjson reports any invalid UTF-8 as
+    "str is not valid UTF-8: surrogates not allowed", which names neither the byte nor where it is.
+
+    >>> json_error_reason(b'{"a": 1', ValueError("unexpected end of data"))
+    'invalid JSON: unexpected end of data'
+    >>> json_error_reason(b'{"account_id": "' + bytes([0xff]) + b'"}', ValueError("surrogates not allowed"))
+    'invalid JSON: not UTF-8 (byte 0xff at offset 16)'
+    """
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as bad:
+        return f"invalid JSON: not UTF-8 (byte 0x{raw[bad.start]:02x} at offset {bad.start})"
+    return f"invalid JSON: {exc}"
+
+
 class Decoder:
     """Turns raw messages (bytes) into an :class:`EventBatch` plus dead letters.
 
@@ -78,7 +94,7 @@ class Decoder:
         try:
             obj = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
-            dead.append(DeadLetter(raw, f"invalid JSON: {exc}", source, now_ms))
+            dead.append(DeadLetter(raw, json_error_reason(raw, exc), source, now_ms))
             return
         self._decode_obj(obj, raw, source, now_ms, rows, dead, parts)
 

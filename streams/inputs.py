@@ -2,50 +2,89 @@
 
 A line that is a JSON array is one message carrying a batch, as on Kafka. A file whose whole content
 is one JSON array (possibly pretty-printed over many lines) is split into one message per element.
+A file that cannot be read (a folder, no permission, a truncated or corrupt ``.gz``) is a
+``ValueError`` naming the file and the last line read: the command stops with that one-line error
+rather than answer from part of the input.
 """
 from __future__ import annotations
 
 import gzip
 import io
 import sys
+import zlib
 from pathlib import Path
 from typing import Iterator
 
 import orjson
 
 
+GZIP_MAGIC = b"\x1f\x8b"
+
+
 def open_binary(path) -> io.BufferedIOBase:
-    """Open a file (or ``-`` for stdin) for binary reading, decompressing ``.gz``."""
+    """Open a file (or ``-`` for stdin) for binary reading, decompressing ``.gz`` and any
+    gzip content whatever its name (a gzip file read as text would be all dead letters)."""
     if str(path) == "-":
-        return sys.stdin.buffer
+        stdin = sys.stdin.buffer
+        return gzip.GzipFile(fileobj=stdin, mode="rb") if stdin.peek(2)[:2] == GZIP_MAGIC else stdin
     p = Path(path)
     if not p.exists():
         raise FileNotFoundError(f"no such input file: {p}")
-    if p.suffix == ".gz":
-        return gzip.open(p, "rb")
-    return open(p, "rb")
+    if p.is_dir():
+        raise ValueError(f"{p} is a folder, not an input file (name the files in it)")
+    try:
+        with open(p, "rb") as probe:
+            packed = p.suffix == ".gz" or probe.read(2) == GZIP_MAGIC
+        return gzip.open(p, "rb") if packed else open(p, "rb")
+    except OSError as exc:
+        raise ValueError(f"cannot read input file {p}: {exc.strerror or exc}") from None
 
 
 def iter_messages(paths, chunk_lines: int = 0) -> Iterator[tuple[bytes, str]]:
-    """Yield ``(raw message, source)`` for every message in ``paths``; source is ``file:line``."""
+    """An iterator of ``(raw message, source)`` for every message in ``paths``; source is
+    ``file:line``. Every path is opened once first, so that a missing or unreadable second file
+    is an error before the first one is replayed (or sent), not after.
+    """
+    paths = list(paths)
     for path in paths:
-        name = str(path)
-        with open_binary(path) as fh:
-            head = _peek_nonspace(fh)
-            if head == b"[":
-                data = fh.read()
-                whole = _try_whole_array(data)
-                if whole is not None:
-                    for pos, item in enumerate(whole):
-                        yield orjson.dumps(item), f"{name}[{pos}]"
-                    continue
-                lines = io.BytesIO(data)
-            else:
-                lines = fh
-            for lineno, line in enumerate(lines, 1):
-                line = line.strip()
-                if line:
-                    yield line, f"{name}:{lineno}"
+        if str(path) != "-":
+            open_binary(path).close()
+    return _messages(paths)
+
+
+def _messages(paths) -> Iterator[tuple[bytes, str]]:
+    for path in paths:
+        yield from _file_messages(path)
+
+
+def _file_messages(path) -> Iterator[tuple[bytes, str]]:
+    name = str(path)
+    lineno = 0
+    fh = open_binary(path)
+    try:
+        head = _peek_nonspace(fh)
+        if head == b"[":
+            data = fh.read()
+            whole = _try_whole_array(data)
+            if whole is not None:
+                for pos, item in enumerate(whole):
+                    yield orjson.dumps(item), f"{name}[{pos}]"
+                return
+            lines = io.BytesIO(data)
+        else:
+            lines = fh
+        for lineno, line in enumerate(lines, 1):
+            line = line.strip()
+            if line:
+                yield line, f"{name}:{lineno}"
+    except (OSError, EOFError, zlib.error) as exc:
+        # gzip raises EOFError on a truncated file, BadGzipFile (an OSError) on a file that is
+        # not gzip, zlib.error on corrupt blocks.
+        where = f" after line {lineno}" if lineno else ""
+        raise ValueError(f"cannot read {name}{where}: {exc} (truncated or corrupt file?)") from None
+    finally:
+        if fh is not sys.stdin.buffer:  # a GzipFile over stdin leaves stdin open when closed
+            fh.close()
 
 
 def _peek_nonspace(fh) -> bytes:

@@ -101,7 +101,8 @@ async def _send_all(pairs, bootstrap: str, topic: str) -> int:
 def produce_files(paths, settings, events_per_message: int = 1, message_format: str = "array") -> dict:
     from streams.topics import ensure_topics
 
+    messages = iter_messages(paths)  # a missing or unreadable file is refused before connecting
     ensure_topics(kafka_bootstrap(settings.broker), {settings.topic: settings.topic_partitions})
-    pairs = pack_messages(iter_messages(paths), events_per_message, message_format)
+    pairs = pack_messages(messages, events_per_message, message_format)
     sent = asyncio.run(_send_all(pairs, kafka_bootstrap(settings.broker), settings.topic))
     return {"messages": sent, "topic": settings.topic}

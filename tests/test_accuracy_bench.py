@@ -2,6 +2,7 @@
 import json
 
 import numpy as np
+import pytest
 
 from benchmarks import accuracy
 
@@ -32,3 +33,10 @@ def test_intervals():
     assert lo == 0.0 and 0.05 < hi < 0.1
     lo, hi = accuracy.bootstrap_mean(np.arange(100.0), seed=0)
     assert lo < 49.5 < hi and hi - lo < 15
+
+
+def test_unknown_graph_model_is_refused_before_any_trial(capsys):
+    with pytest.raises(SystemExit) as info:
+        accuracy.main(["--models", "ba,smallworld", "--trials", "1"])
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and "'smallworld'" in err and "tree3, er, ws, ba" in err

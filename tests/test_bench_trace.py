@@ -93,3 +93,13 @@ def test_bench_cli_dispatch(capsys):
     assert bench_main([]) == 2
     assert bench_main(["nope"]) == 2
     assert "accuracy" in capsys.readouterr().out
+
+
+def test_unknown_shape_is_refused_before_the_warm_up(capsys, monkeypatch):
+    def warm_up(*args, **kwargs):
+        raise AssertionError("the warm-up ran before --shapes was checked")
+
+    monkeypatch.setattr("benchmarks.bench_trace.ours", warm_up)
+    with pytest.raises(SystemExit) as info:
+        bench_main(["trace", "--sizes", "1000", "--shapes", "hawkes,tree"])
+    assert info.value.code == 2 and "'tree'" in capsys.readouterr().err

@@ -25,3 +25,21 @@ def test_every_subcommand_is_documented():
     sub = next(a for a in parser._actions if a.dest == "command")
     for name in sub.choices:
         assert f"`rumour {name}" in README, f"rumour {name} missing from README"
+
+
+def test_every_field_rumour_trace_prints_is_in_its_readme_row():
+    import orjson
+
+    from streams.settings import Settings
+    from streams.synthetic import synthetic_events
+    from streams.trace import run_trace
+
+    row = next(line for line in README.splitlines() if line.startswith("| `rumour trace "))
+    events = list(synthetic_events(n_rumours=1, shares_per_rumour=200, seed=3, prefix="doc",
+                                   debunk_fraction=0.0))
+    messages = [(orjson.dumps(e), "x") for e in events]
+    for observe, parents in ((None, False), (None, True), (3600.0, False)):
+        _, answers = run_trace(messages, Settings.load({}), 10, observe, parents)
+        for _, answer, _ in answers:
+            keys = set(answer) | {k for item in answer["origins"] + answer["cutoff"] for k in item}
+            assert [k for k in sorted(keys) if f'"{k}"' not in row] == [], (observe, parents)

@@ -233,3 +233,39 @@ def test_bad_arguments(tmp_path):
     (tmp_path / "f.txt").write_text("x")
     with pytest.raises(SourceError):
         iter_events("weibo-ced", tmp_path / "f.txt")
+
+
+def test_source_without_cascades_is_an_error_and_keeps_the_old_output(tmp_path):
+    out = tmp_path / "o.jsonl"
+    out.write_bytes(b"earlier import\n")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    wrong = tmp_path / "twitter" / "twitter15" / "tree"
+    wrong.mkdir(parents=True)
+    (wrong / "1.txt").write_text("['ROOT', 'ROOT', '0.0']->['u', '1', '0.0']\n")
+    for src in (empty, tmp_path / "twitter"):
+        with pytest.raises(SourceError, match="no weibo-ced cascade"):
+            run_import("weibo-ced", src, out)
+        assert out.read_bytes() == b"earlier import\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty", "o.jsonl", "twitter"]
+
+
+def test_truncated_archive_is_an_error_and_writes_nothing(tmp_path):
+    folder = write_ced(tmp_path / "d", {
+        f"{i}_S{i}_u{i}": (orig(text="源微博" * 2000 + str(i)), [rec(f"a{i}", "u1", "", "2012-12-21 10:00:00")])
+        for i in range(40)})
+    whole = make_tar(folder, tmp_path / "w.tar.gz").read_bytes()
+    for size in (len(whole) // 2, 100):
+        cut = tmp_path / f"cut{size}.tar.gz"
+        cut.write_bytes(whole[:size])
+        with pytest.raises(SourceError, match="truncated or corrupt archive"):
+            run_import("weibo-ced", cut, tmp_path / "o.jsonl")
+        assert not (tmp_path / "o.jsonl").exists() and not (tmp_path / "o.jsonl.partial").exists()
+    run_import("weibo-ced", tmp_path / "w.tar.gz", tmp_path / "o.jsonl")
+    assert len((tmp_path / "o.jsonl").read_bytes().splitlines()) == 80
+
+
+def test_missing_output_folder_is_refused_before_reading(tmp_path):
+    write_ced(tmp_path / "d", {"1_S_u": (orig(), [rec("a", "u1", "", "2012-12-21 10:00:00")])})
+    with pytest.raises(ValueError, match="output folder .* does not exist"):
+        run_import("weibo-ced", tmp_path / "d", tmp_path / "absent" / "o.jsonl")

@@ -7,11 +7,14 @@
 report it fills (complete once the generator is exhausted). ``run_import(dataset, src, out)``
 writes them as JSONL to a path (``.gz`` compresses, ``-`` is stdout) or a binary file object.
 Every event is checked with :func:`streams.events.validate_event` on the way out; one that
-fails is reported (``dropped["invalid_event"]``), never written.
+fails is reported (``dropped["invalid_event"]``), never written. A source with no cascade of the
+dataset (the other dataset's archive, an empty folder) is a :class:`SourceError`, not an empty
+import.
 """
 from __future__ import annotations
 
 import gzip
+import os
 import sys
 import time
 from pathlib import Path
@@ -25,6 +28,9 @@ from streams.importers.twitter import iter_twitter
 from streams.importers.weibo import iter_weibo
 
 DATASETS = {"weibo-ced": iter_weibo, "twitter15-16": iter_twitter}
+# What a source of each dataset holds (for the error when it holds none of it).
+LAYOUT = {"weibo-ced": "CED_Dataset/original-microblog/*.json and *-repost/*.json",
+          "twitter15-16": "twitter15/tree/*.txt, twitter16/tree/*.txt"}
 
 __all__ = ["DATASETS", "ImportReport", "Problem", "SourceError", "iter_events", "run_import"]
 
@@ -65,7 +71,14 @@ def _checked(pairs, report):
 
 
 def run_import(dataset: str, src, out) -> ImportReport:
-    """Import ``dataset`` from ``src`` into ``out`` (path, ``-`` or binary file); the report."""
+    """Import ``dataset`` from ``src`` into ``out`` (path, ``-`` or binary file); the report.
+
+    A path is written whole or not at all: the events go to ``<out>.partial`` beside it, renamed
+    to ``out`` once the import is complete, so a failed import (a truncated archive, no cascade
+    of ``dataset`` in ``src``) leaves no half file and keeps an earlier ``out``.
+    """
+    if not hasattr(out, "write") and str(out) != "-" and not Path(out).parent.is_dir():
+        raise ValueError(f"output folder {Path(out).parent} does not exist")
     events, report = iter_events(dataset, src)
     if hasattr(out, "write"):
         _write(events, out)
@@ -74,10 +87,25 @@ def run_import(dataset: str, src, out) -> ImportReport:
         sys.stdout.buffer.flush()
     else:
         path = Path(out)
+        partial = path.with_name(path.name + ".partial")
         opener = gzip.open if path.suffix == ".gz" else open
-        with opener(path, "wb") as fh:
-            _write(events, fh)
+        try:
+            with opener(partial, "wb") as fh:
+                _write(events, fh)
+            _require_cascades(dataset, src, report)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+        os.replace(partial, path)
+        return report
+    _require_cascades(dataset, src, report)
     return report
+
+
+def _require_cascades(dataset: str, src, report: ImportReport) -> None:
+    if report.cascades == 0:
+        raise SourceError(f"{src}: no {dataset} cascade in it (expected {LAYOUT[dataset]}); "
+                          f"is it the right dataset?")
 
 
 def _write(events, fh, chunk: int = 4096) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import tarfile
+import zlib
 from pathlib import Path
 
 
@@ -30,7 +31,11 @@ class Source:
         if self.path.is_dir():
             self.kind = "dir"
         elif self.path.is_file():
-            if not tarfile.is_tarfile(self.path):
+            try:
+                is_tar = tarfile.is_tarfile(self.path)
+            except (EOFError, OSError, zlib.error) as exc:  # a .gz too short to hold a tar header
+                raise SourceError(f"{self.path}: truncated or corrupt archive: {exc}") from None
+            if not is_tar:
                 raise SourceError(f"{self.path}: not a folder or a tar archive")
             self.kind = "tar"
         else:
@@ -65,13 +70,19 @@ class Source:
     def _tar_files(self):
         # "r|*" is the streaming mode: members are read front to back, never seeked, so a
         # gzip archive is decompressed exactly once.
-        with tarfile.open(self.path, "r|*") as tar:
-            for member in tar:
-                if not member.isreg():
-                    continue
-                handle = tar.extractfile(member)
-                data = handle.read() if handle is not None else b""
-                name = member.name
-                while name.startswith("./"):
-                    name = name[2:]
-                yield name, data
+        name = None
+        try:
+            with tarfile.open(self.path, "r|*") as tar:
+                for member in tar:
+                    if not member.isreg():
+                        continue
+                    handle = tar.extractfile(member)
+                    data = handle.read() if handle is not None else b""
+                    name = member.name
+                    while name.startswith("./"):
+                        name = name[2:]
+                    yield name, data
+        except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
+            # EOFError: a truncated .gz; TarError: a damaged tar; zlib.error: corrupt blocks.
+            after = f" after {name}" if name else ""
+            raise SourceError(f"{self.path}: truncated or corrupt archive{after}: {exc}") from None

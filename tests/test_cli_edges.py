@@ -1,0 +1,220 @@
+"""The `rumour` command on unreadable input and in a shell: a one-line error and an exit code that
+says failure instead of a traceback, help that runs for every command."""
+from __future__ import annotations
+
+import asyncio
+import gzip
+import subprocess
+import sys
+
+import orjson
+import pytest
+
+from benchmarks.cli import BENCHMARKS
+from streams.cli import DELEGATED, build_parser, main
+from streams.inputs import iter_messages
+from tests.test_cli import jsonl, rumour
+from tests.test_kafka_service import _consume
+
+EVENTS = [{"event_id": "o", "rumour_id": "r1", "account_id": "src", "ts": 1_700_000_000_000, "kind": "post"}] + [
+    {"event_id": f"s{i}", "rumour_id": "r1", "account_id": f"u{i}", "ts": 1_700_000_000_000 + 60_000 * i,
+     "parent_event_id": "o"} for i in range(1, 200)]
+
+
+def truncated_gz(path):
+    data = gzip.compress(jsonl(EVENTS))
+    path.write_bytes(data[: len(data) // 2])
+    return path
+
+
+def unreadable_inputs(tmp_path):
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    not_gzip = tmp_path / "plain.jsonl.gz"
+    not_gzip.write_bytes(jsonl(EVENTS))
+    return {"folder": folder, "truncated gzip": truncated_gz(tmp_path / "cut.jsonl.gz"),
+            "not gzip": not_gzip}
+
+
+@pytest.mark.parametrize("kind", ["folder", "truncated gzip", "not gzip"])
+@pytest.mark.parametrize("command", [["trace", "--json"], ["replay", "--store", "none"]])
+def test_unreadable_input_is_a_one_line_error(tmp_path, kind, command):
+    path = unreadable_inputs(tmp_path)[kind]
+    proc = rumour(command[0], path, *command[1:], check=False)
+    err = proc.stderr.decode()
+    assert proc.returncode == 2, err
+    assert err.startswith("rumour: error: ") and err.count("\n") == 1 and str(path) in err, err
+    assert proc.stdout == b""  # no answer from part of the input
+
+
+def test_truncated_gzip_names_the_last_line_read(tmp_path):
+    path = truncated_gz(tmp_path / "cut.jsonl.gz")
+    seen = []
+    with pytest.raises(ValueError, match=r"after line (\d+)") as info:
+        for _, source in iter_messages([path]):
+            seen.append(source)
+    # Every line read before the damage was yielded, and the error says where it stopped.
+    assert seen and f"after line {len(seen)}:" in str(info.value)
+    assert seen[-1] == f"{path}:{len(seen)}"
+
+
+def test_gzip_and_plain_inputs_still_read_whole(tmp_path):
+    plain, packed = tmp_path / "a.jsonl", tmp_path / "a.jsonl.gz"
+    plain.write_bytes(jsonl(EVENTS))
+    packed.write_bytes(gzip.compress(jsonl(EVENTS)))
+    assert [m for m, _ in iter_messages([plain])] == [m for m, _ in iter_messages([packed])]
+    assert len(list(iter_messages([plain, packed]))) == 2 * len(EVENTS)
+
+
+COMMANDS = sorted(next(a for a in build_parser()._actions if a.dest == "command").choices)
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_every_command_has_working_help(name, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        if name in DELEGATED:
+            sys.exit(main([name, "--help"]))
+        build_parser().parse_args([name, "--help"])
+    assert exit_info.value.code == 0
+    assert "usage: rumour" in capsys.readouterr().out
+
+
+def test_top_level_help_names_every_benchmark(capsys):
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    bench_line = text.split("bench ", 1)[1].split(" serve ", 1)[0]
+    assert [name for name in BENCHMARKS if name not in bench_line] == []
+
+
+@pytest.mark.parametrize("value", ["abc", "1w", "-1h", "nan"])
+def test_bad_observe_duration_says_what_a_duration_is(tmp_path, value):
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(jsonl(EVENTS))
+    proc = rumour("trace", path, "--json", f"--observe={value}", check=False)
+    err = proc.stderr.decode()
+    assert proc.returncode == 2 and err.startswith("rumour: error: --observe") and "30m" in err, err
+
+
+def test_closed_stdout_ends_quietly_with_a_failure_code(tmp_path):
+    # More rumours than a pipe buffer holds, and the reader gone before the first answer.
+    events = [dict(e, rumour_id=f"r{r}") for r in range(400) for e in EVENTS[:3]]
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(jsonl(events))
+    proc = subprocess.Popen([sys.executable, "-m", "streams.cli", "trace", str(path), "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert proc.wait(timeout=600) == 141
+    assert b"Traceback" not in err and b"Exception ignored" not in err, err
+
+
+def test_open_stdout_gets_every_answer(tmp_path):
+    events = [dict(e, rumour_id=f"r{r}") for r in range(5) for e in EVENTS[:3]]
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(jsonl(events))
+    answers = [orjson.loads(x) for x in rumour("trace", path, "--json").stdout.splitlines()]
+    assert [a["rumour_id"] for a in answers] == [f"r{r}" for r in range(5)]
+
+
+def test_non_utf8_line_is_a_dead_letter_naming_the_byte(tmp_path):
+    path, dead = tmp_path / "in.jsonl", tmp_path / "dead.jsonl"
+    bad = b'{"event_id": "x", "rumour_id": "r1", "account_id": "caf\xe9", "ts": 1700000000000}'
+    path.write_bytes(jsonl(EVENTS[:3]) + bad + b"\n")
+    answers = rumour("trace", path, "--json", "--dead-letters", dead).stdout.splitlines()
+    assert orjson.loads(answers[0])["events"] == 3
+    [letter] = [orjson.loads(x) for x in dead.read_bytes().splitlines()]
+    assert letter["source"] == f"{path}:4"
+    assert letter["reason"] == f"invalid JSON: not UTF-8 (byte 0xe9 at offset {bad.index(b'caf') + 3})"
+
+
+@pytest.mark.parametrize("content", [b"", b"\n\n", b"{oops\n[]\n"])
+def test_trace_with_nothing_to_trace_says_so_and_fails(tmp_path, content):
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(content)
+    proc = rumour("trace", path, "--json", check=False)
+    assert proc.returncode == 1 and proc.stdout == b""
+    assert b"no valid events in the input" in proc.stderr
+    assert (b"2 dead letters" in proc.stderr) == (b"oops" in content)
+
+
+@pytest.mark.parametrize("command", [["trace", "--json"], ["replay", "--store", "none"]])
+@pytest.mark.parametrize("where", ["missing folder", "a folder"])
+def test_dead_letters_file_that_cannot_be_written_is_refused_first(tmp_path, command, where):
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(jsonl(EVENTS) + b"{oops\n")
+    target = tmp_path / "absent" / "dead.jsonl" if where == "missing folder" else tmp_path
+    proc = rumour(command[0], path, *command[1:], "--dead-letters", target, check=False)
+    err = proc.stderr.decode()
+    assert proc.returncode == 2 and proc.stdout == b"", err
+    assert err.startswith("rumour: error: --dead-letters ") and err.count("\n") == 1, err
+
+
+@pytest.mark.parametrize("name", sorted(BENCHMARKS))
+def test_every_benchmark_help_names_the_command_that_runs_it(name, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["bench", name, "--help"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.startswith(f"usage: rumour bench {name} ")
+
+
+def test_missing_second_input_is_refused_before_the_first_is_read(tmp_path):
+    good = tmp_path / "a.jsonl"
+    good.write_bytes(jsonl(EVENTS))
+    with pytest.raises(FileNotFoundError, match="absent.jsonl"):
+        iter_messages([good, tmp_path / "absent.jsonl"])  # on the call, before any message
+    # produce checks its files before it connects: a file error (2), not an unreachable broker (3)
+    proc = rumour("produce", good, tmp_path / "absent.jsonl", "--broker", "kafka://127.0.0.1:1", check=False)
+    assert proc.returncode == 2 and b"no such input file" in proc.stderr
+
+
+def test_unreachable_services_are_a_one_line_error_with_exit_3(tmp_path):
+    path = tmp_path / "a.jsonl"
+    path.write_bytes(jsonl(EVENTS))
+    proc = rumour("migrate", "--url", "clickhouse://127.0.0.1:1/x?retry_seconds=1", check=False)
+    err = proc.stderr.decode()
+    assert proc.returncode == 3 and err.startswith("rumour: error: clickhouse-server at 127.0.0.1:1 unreachable")
+    assert err.count("\n") == 1, err
+    proc = rumour("produce", path, "--broker", "kafka://127.0.0.1:1", check=False)
+    err = proc.stderr.decode()
+    assert proc.returncode == 3 and "Traceback" not in err, err
+    assert err.splitlines()[-1].startswith("rumour: error: Kafka at kafka://127.0.0.1:1 unreachable"), err
+
+
+def test_produce_still_sends_every_file_once_checked(tmp_path, kafka_bootstrap, kafka_topic):
+    topic = kafka_topic(partitions=2, prefix="fresh-produce")
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl.gz"
+    a.write_bytes(jsonl(EVENTS[:120]))
+    b.write_bytes(gzip.compress(jsonl(EVENTS[120:])))
+    out = rumour("produce", a, b, "--broker", f"kafka://{kafka_bootstrap}", "--topic", topic).stdout
+    assert orjson.loads(out) == {"messages": len(EVENTS), "topic": topic}
+    got = asyncio.run(_consume(kafka_bootstrap, topic, len(EVENTS), 60.0))
+    assert sorted(orjson.loads(r.value)["event_id"] for r in got) == sorted(e["event_id"] for e in EVENTS)
+
+
+@pytest.mark.parametrize("flags", [["--parents"], ["--observe", "1h"]])
+def test_trace_store_with_parents_or_observe_is_refused_not_ignored(tmp_path, flags):
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(jsonl(EVENTS))
+    db = tmp_path / "db"
+    proc = rumour("trace", path, "--json", "--store", f"chdb://{db}", *flags, check=False)
+    assert proc.returncode == 2 and b"--store cannot be combined" in proc.stderr
+    assert proc.stdout == b"" and not db.exists()
+    # without those flags the events are stored (read back in a process of its own: one chDB
+    # session per process)
+    rumour("trace", path, "--json", "--store", f"chdb://{db}")
+    read = ("from streams.store import open_store; s = open_store(%r); print(s.rumour_ids()); s.close()"
+            % f"chdb://{db}")
+    out = subprocess.run([sys.executable, "-c", read], capture_output=True, timeout=600, check=True)
+    assert out.stdout.strip() == b"['r1']"
+
+
+def test_gzip_content_is_read_whatever_the_file_name_and_on_stdin(tmp_path):
+    plain, misnamed = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    plain.write_bytes(jsonl(EVENTS))
+    misnamed.write_bytes(gzip.compress(jsonl(EVENTS)))
+    want = rumour("trace", plain, "--json").stdout
+    assert rumour("trace", misnamed, "--json").stdout == want
+    piped = subprocess.run([sys.executable, "-m", "streams.cli", "trace", "-", "--json"],
+                           input=misnamed.read_bytes(), capture_output=True, timeout=600)
+    assert piped.returncode == 0 and piped.stdout == want
