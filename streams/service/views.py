@@ -22,6 +22,7 @@ import time
 
 import numpy as np
 
+from graph.confidence import confidence_by_event
 from streams.events import format_ts
 from streams.service import regions as rg
 from streams.service.access import Principal, spread_regions
@@ -30,27 +31,16 @@ from streams.service.accounts import PseudonymIndex
 HOUR_MS = 3_600_000
 DEBUNK = "debunk"
 CONFIDENCE_METHOD = (
-    "1.0 for an observed origin whose tree holds every event of the rumour (all parent links lead "
-    "to it); otherwise its reach share (events in its tree / events of the rumour), halved for an "
-    "origin known only from its children's parent links (unobserved)")
+    "the probability that the candidate is a true origin of the rumour: a logistic model "
+    "(graph/confidence.py, fitted on synthetic multi-origin, masked and sampled cascades; "
+    "calibration in benchmarks/RESULTS.md) of its share of the rumour's events, its reach, whether "
+    "it is a share with no parent link, whether it is known only from its children's links, how "
+    "long after the rumour's first event it came and how many candidates there are; the same "
+    "value `rumour trace --json` gives")
 
 
 class NotFound(LookupError):
     """The rumour, event or account is not known."""
-
-
-def confidence(observed: bool, reach: int, events: int) -> float:
-    """Confidence of an origin (see :data:`CONFIDENCE_METHOD`).
-
-    >>> confidence(True, 10, 10), confidence(True, 5, 10), confidence(False, 5, 10)
-    (1.0, 0.5, 0.25)
-    """
-    if events <= 0:
-        return 0.0
-    if observed and reach >= events:
-        return 1.0
-    share = reach / events
-    return round(share if observed else share / 2, 4)
 
 
 def text_sha256(text: str | None) -> str | None:
@@ -257,6 +247,7 @@ class Views:
         with self.pipeline.lock:
             graph, answer = self._graph(rumour_id, k)
             origins = graph.origins(20)
+            conf = confidence_by_event(graph)  # the calibrated model, as `rumour trace` reports
             if event_id is not None:
                 if graph.node(event_id) < 0:
                     raise NotFound(f"event {event_id!r}")
@@ -283,7 +274,8 @@ class Views:
         out_origins = [{"account_id": name(o.account_id), "event_id": o.event_id,
                         "ts": None if o.ts_ms is None else format_ts(int(o.ts_ms)),
                         "reach": int(o.reach), "observed": bool(o.observed),
-                        "confidence": confidence(o.observed, int(o.reach), events)} for o in origins]
+                        "confidence": round(float(conf.get((o.account_id, o.event_id), 0.0)), 4)}
+                       for o in origins]
         out_chains = []
         for chain in chains:
             hops = []
