@@ -218,3 +218,26 @@ def test_gzip_content_is_read_whatever_the_file_name_and_on_stdin(tmp_path):
     piped = subprocess.run([sys.executable, "-m", "streams.cli", "trace", "-", "--json"],
                            input=misnamed.read_bytes(), capture_output=True, timeout=600)
     assert piped.returncode == 0 and piped.stdout == want
+
+
+def test_serve_on_a_port_in_use_is_refused_before_the_replay(tmp_path):
+    import socket
+    import time
+
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    port = taken.getsockname()[1]
+    try:
+        t0 = time.monotonic()
+        events = tmp_path / "events.jsonl"
+        events.write_bytes(jsonl(EVENTS))
+        proc = rumour("serve", events, "--port", str(port), "--host", "127.0.0.1",
+                      "--store", "chdb://", "--tokens-file", str(tmp_path / "tokens.json"), check=False)
+        err = proc.stderr.decode()
+    finally:
+        taken.close()
+    assert proc.returncode == 2, err
+    assert err.startswith(f"rumour: error: cannot listen on 127.0.0.1:{port}") and err.count("\n") == 1, err
+    assert "replayed" not in err  # refused first: no replay into a store it could never serve
+    assert time.monotonic() - t0 < 120

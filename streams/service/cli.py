@@ -5,6 +5,7 @@ import argparse
 import asyncio
 import logging
 import signal
+import socket
 import sys
 from pathlib import Path
 
@@ -45,6 +46,8 @@ def serve_main(argv) -> int:
     from streams.inputs import iter_messages
     from streams.store import open_store
 
+    # Listen before the replay: a port in use is refused at once, not after the whole input.
+    sock = listening_socket(settings.web_host, settings.web_port)
     store = open_store(url)
     store.migrate()
     try:
@@ -59,9 +62,38 @@ def serve_main(argv) -> int:
         summary = stats.summary()
         summary["alerts"] = hub.alerts.raised
         print(f"replayed {summary}", file=sys.stderr, flush=True)
-        return asyncio.run(_serve(pipeline, store, settings, tokens_file(args.tokens_file), summary, hub))
+        return asyncio.run(_serve(pipeline, store, settings, tokens_file(args.tokens_file), summary, hub, sock))
     finally:
+        sock.close()
         store.close()
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host``:``port`` (0 = any free port), or ValueError saying why not
+    (the CLI's one-line error, exit 2).
+
+    >>> s = listening_socket("127.0.0.1", 0); taken = s.getsockname()[1]
+    >>> try:
+    ...     listening_socket("127.0.0.1", taken)
+    ... except ValueError as exc:
+    ...     print(str(exc).split(":")[0])
+    cannot listen on 127.0.0.1
+    >>> s.close()
+    """
+    try:
+        family, kind, proto, _, addr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                          flags=socket.AI_PASSIVE)[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as exc:
+        raise ValueError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as aiohttp's own sites do
+        sock.bind(addr)
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        raise ValueError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    return sock
 
 
 def _take_reports(hub, path) -> None:
@@ -75,7 +107,7 @@ def _take_reports(hub, path) -> None:
     print(f"reports: {taken} taken in, {refused} refused", file=sys.stderr, flush=True)
 
 
-async def _serve(pipeline, store, settings, tokens_path, replay_stats, hub=None) -> int:
+async def _serve(pipeline, store, settings, tokens_path, replay_stats, hub=None, sock=None) -> int:
     from aiohttp import web
 
     from streams.service.errors import JsonErrorRunner
@@ -85,7 +117,10 @@ async def _serve(pipeline, store, settings, tokens_path, replay_stats, hub=None)
                       governance=hub)
     runner = JsonErrorRunner(service.application(), access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, settings.web_host, settings.web_port)
+    if sock is None:
+        site = web.TCPSite(runner, settings.web_host, settings.web_port)
+    else:
+        site = web.SockSite(runner, sock)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]
     print(f"serving http://{settings.web_host}:{port}/ (tokens: {tokens_path})", flush=True)
