@@ -241,3 +241,36 @@ def test_serve_on_a_port_in_use_is_refused_before_the_replay(tmp_path):
     assert err.startswith(f"rumour: error: cannot listen on 127.0.0.1:{port}") and err.count("\n") == 1, err
     assert "replayed" not in err  # refused first: no replay into a store it could never serve
     assert time.monotonic() - t0 < 120
+
+
+def test_serve_reports_file_missing_is_refused_before_the_replay(tmp_path):
+    events = tmp_path / "events.jsonl"
+    events.write_bytes(jsonl(EVENTS))
+    missing = tmp_path / "no-such-reports.jsonl"
+    proc = rumour("serve", events, "--port", "0", "--host", "127.0.0.1", "--store", "chdb://",
+                  "--reports", missing, "--tokens-file", str(tmp_path / "tokens.json"), check=False)
+    err = proc.stderr.decode()
+    assert proc.returncode == 2, err
+    assert err.startswith("rumour: error: ") and str(missing) in err and "replayed" not in err, err
+
+
+def test_serve_reports_bad_lines_are_refused_one_by_one(tmp_path, capsys):
+    from streams.service.cli import _take_reports
+
+    class Hub:
+        def __init__(self):
+            self.got = []
+
+        def submit_report(self, payload, source):
+            self.got.append(payload)
+            return (201, {}) if payload.get("reporter") else (400, {"error": "reporter: required"})
+
+    path = tmp_path / "reports.jsonl"
+    path.write_bytes(b'{"reporter": "a", "text": "x"}\n{not json\n\n{"text": "y"}\n{"reporter": "b", "text": "z"}\n')
+    hub = Hub()
+    _take_reports(hub, path)
+    err = capsys.readouterr().err
+    assert [p["reporter"] for p in hub.got if "reporter" in p] == ["a", "b"]  # the rest went on
+    assert f"{path}:2: report refused: invalid JSON" in err
+    assert f"{path}:4: report refused: reporter: required" in err
+    assert "reports: 2 taken in, 2 refused" in err

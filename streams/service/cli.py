@@ -46,6 +46,8 @@ def serve_main(argv) -> int:
     from streams.inputs import iter_messages
     from streams.store import open_store
 
+    if args.reports:
+        open(args.reports, "rb").close()  # a missing reports file is refused before the replay
     # Listen before the replay: a port in use is refused at once, not after the whole input.
     sock = listening_socket(settings.web_host, settings.web_port)
     store = open_store(url)
@@ -97,13 +99,21 @@ def listening_socket(host: str, port: int) -> socket.socket:
 
 
 def _take_reports(hub, path) -> None:
+    """Submit each line of ``path`` as a report from a file; a line that is not JSON, or a report
+    the desk refuses, is counted and named on stderr with its reason, and the rest go on."""
     taken = refused = 0
     with open(path, "rb") as fh:
-        for line in fh:
-            if line.strip():
-                status, _ = hub.submit_report(orjson.loads(line), "file")
-                taken += status < 400
-                refused += status >= 400
+        for number, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                status, answer = hub.submit_report(orjson.loads(line), "file")
+            except orjson.JSONDecodeError as exc:
+                status, answer = 400, {"error": f"invalid JSON: {exc}"}
+            taken += status < 400
+            if status >= 400:
+                refused += 1
+                print(f"{path}:{number}: report refused: {answer.get('error')}", file=sys.stderr)
     print(f"reports: {taken} taken in, {refused} refused", file=sys.stderr, flush=True)
 
 
