@@ -16,6 +16,8 @@ class Setting:
     env: str
     help: str
     type: type = str
+    minimum: float | None = None  # numbers only: values outside [minimum, maximum] are refused
+    maximum: float | None = None
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -30,44 +32,50 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("dead_letter_topic", "shares-dead", "RUMOUR_DEAD_LETTER_TOPIC",
             "Kafka topic that receives refused events with their reason."),
     Setting("topic_partitions", 8, "RUMOUR_TOPIC_PARTITIONS",
-            "Partitions of the share topic when the worker creates it (events are keyed by rumour).", int),
+            "Partitions of the share topic when the worker creates it (events are keyed by rumour).",
+            int, minimum=1),
     Setting("app_id", "rumour-trace", "RUMOUR_APP_ID", "Faust application id (the Kafka consumer group)."),
     Setting("batch_size", 5000, "RUMOUR_BATCH_SIZE",
-            "Most Kafka messages taken into one batch (one ClickHouse insert, one graph update).", int),
+            "Most Kafka messages taken into one batch (one ClickHouse insert, one graph update).",
+            int, minimum=1),
     Setting("batch_wait", 0.25, "RUMOUR_BATCH_WAIT",
             "Longest wait in seconds to fill a batch before processing what has arrived (bounds the "
-            "produce-to-queryable latency: at most this plus one batch's processing).", float),
+            "produce-to-queryable latency: at most this plus one batch's processing).",
+            float, minimum=0),
     Setting("web_host", "127.0.0.1", "RUMOUR_WEB_HOST", "Address the worker's web server binds."),
-    Setting("web_port", 6066, "RUMOUR_WEB_PORT", "Port of the worker's web server (trace API).", int),
-    Setting("cutoff_k", 10, "RUMOUR_CUTOFF_K", "Number of cut-off accounts reported per rumour.", int),
+    Setting("web_port", 6066, "RUMOUR_WEB_PORT", "Port of the worker's web server (trace API).",
+            int, minimum=0, maximum=65535),
+    Setting("cutoff_k", 10, "RUMOUR_CUTOFF_K", "Number of cut-off accounts reported per rumour.",
+            int, minimum=0),
     Setting("max_event_bytes", 1 << 20, "RUMOUR_MAX_EVENT_BYTES",
-            "Largest single event accepted; larger ones go to the dead letters.", int),
+            "Largest single event accepted; larger ones go to the dead letters.", int, minimum=1),
     Setting("max_message_bytes", 16 << 20, "RUMOUR_MAX_MESSAGE_BYTES",
-            "Largest Kafka message or input line accepted (a batch of events).", int),
+            "Largest Kafka message or input line accepted (a batch of events).", int, minimum=1),
     Setting("store_retry_seconds", 300.0, "RUMOUR_STORE_RETRY_SECONDS",
             "How long a batch write to the store is retried (with backoff) before the worker gives up.",
-            float),
+            float, minimum=0),
     Setting("write_behind", 1, "RUMOUR_WRITE_BEHIND",
             "1: the worker writes batch N to the store while it prepares batch N+1 (N's offsets are "
-            "committed after its write); 0: one batch at a time.", int),
+            "committed after its write); 0: one batch at a time.", int, minimum=0, maximum=1),
     Setting("graph_memory_mb", 2048, "RUMOUR_GRAPH_MEMORY_MB",
             "Memory budget of the rumour graphs a worker keeps (MB); beyond it the least recently "
-            "touched rumours are dropped and rebuilt from the store when needed. 0: no limit.", int),
+            "touched rumours are dropped and rebuilt from the store when needed. 0: no limit.",
+            int, minimum=0),
     Setting("id_filter_mb", 1.0, "RUMOUR_ID_FILTER_MB",
             "Size (MB) of each of the three fixed-size Bloom filters of rumour ids a worker keeps for "
             "every rumour ever seen (rumours the store holds; rumours whose alert counts or debunk sets "
             "were dropped): a false yes costs one extra store query, never a wrong answer; about 0.1% of "
             "them at 550,000 rumours per MB, 1% at 875,000. 0: exact sets (grow ~90 bytes per rumour).",
-            float),
+            float, minimum=0),
     Setting("late_parent_children", 10_000, "RUMOUR_LATE_PARENT_CHILDREN",
             "Children stored before their parent that a worker remembers (oldest forgotten first, "
             "about 500 bytes each): if the parent then arrives in another rumour, the child's link "
-            "is recorded as a dead letter. 0: no such check.", int),
+            "is recorded as a dead letter. 0: no such check.", int, minimum=0),
     Setting("gc_collect_seconds", 10.0, "RUMOUR_GC_COLLECT_SECONDS",
             "Seconds between the worker's timed garbage collections (the young generations; every "
             "30th one a full collection), so reference cycles such as clickhouse-driver's columns "
             "are freed whatever the allocation rate. 0: off (no timer; the collector then runs "
-            "only after every 50,000 net container allocations).", float),
+            "only after every 50,000 net container allocations).", float, minimum=0),
     Setting("batch_trace", "", "RUMOUR_BATCH_TRACE",
             "Diagnostic: a file the worker appends one JSON line per batch to (when taken, prepared, "
             "written, acked; store and observer seconds). Empty: off."),
@@ -77,7 +85,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("token_days", 90, "RUMOUR_TOKEN_DAYS",
             "Days until a token from `rumour token issue` expires, unless --expires-days or --expires "
             "is given; 0: never. Tokens issued before expiries existed keep working (listed as never).",
-            int),
+            int, minimum=0),
     Setting("data_dir", ".run/worker", "RUMOUR_DATA_DIR", "Faust's local data folder for the worker."),
     Setting("log_level", "info", "RUMOUR_LOG_LEVEL", "Log level: debug, info, warning, error."),
 )
@@ -142,11 +150,25 @@ def resolve(settings: tuple[Setting, ...], overrides: dict | None = None, enviro
 
 
 def _convert(setting: Setting, raw):
+    """``raw`` as the setting's type, within its bounds, else ValueError naming the setting.
+
+    >>> _convert(Setting("n", 1, "RUMOUR_N", "a count", int, minimum=1), "0")
+    Traceback (most recent call last):
+    ...
+    ValueError: setting n (RUMOUR_N): must be at least 1, got '0'
+    """
     try:
-        return setting.type(raw)
+        value = setting.type(raw)
     except (TypeError, ValueError):
         raise ValueError(f"setting {setting.name} ({setting.env}): expected {setting.type.__name__}, "
                          f"got {raw!r}") from None
+    if setting.minimum is not None and value < setting.minimum:
+        raise ValueError(f"setting {setting.name} ({setting.env}): must be at least "
+                         f"{setting.minimum:g}, got {raw!r}")
+    if setting.maximum is not None and value > setting.maximum:
+        raise ValueError(f"setting {setting.name} ({setting.env}): must be at most "
+                         f"{setting.maximum:g}, got {raw!r}")
+    return value
 
 
 def all_settings() -> tuple[Setting, ...]:

@@ -1,0 +1,41 @@
+"""Numeric settings out of their range are refused with the setting's name, from the environment
+and from a command-line flag, instead of running with a value that makes no sense (a batch of 0
+messages, a negative timeout)."""
+from __future__ import annotations
+
+import pytest
+
+from streams.settings import SETTINGS, Settings
+from tests.test_cli import rumour
+
+BOUNDED = [s for s in SETTINGS if s.minimum is not None or s.maximum is not None]
+
+
+def test_every_numeric_core_setting_has_bounds():
+    numeric = {s.name for s in SETTINGS if s.type in (int, float)}
+    assert numeric == {s.name for s in BOUNDED}
+
+
+@pytest.mark.parametrize("setting", BOUNDED, ids=lambda s: s.name)
+def test_out_of_range_values_are_refused_and_edges_accepted(setting):
+    edges = [v for v in (setting.minimum, setting.maximum) if v is not None]
+    for edge in edges:  # the bounds themselves are allowed
+        raw = str(setting.type(edge))
+        assert getattr(Settings.load(environ={setting.env: raw}), setting.name) == setting.type(edge)
+    if setting.minimum is not None:
+        below = setting.minimum - (1 if setting.type is int else 0.5)
+        with pytest.raises(ValueError, match=f"{setting.name} \\({setting.env}\\): must be at least"):
+            Settings.load(environ={setting.env: str(setting.type(below))})
+    if setting.maximum is not None:
+        with pytest.raises(ValueError, match=f"{setting.name} \\({setting.env}\\): must be at most"):
+            Settings.load({setting.name: setting.maximum + 1}, environ={})
+
+
+def test_a_flag_out_of_range_is_a_one_line_error(tmp_path):
+    path = tmp_path / "e.jsonl"
+    path.write_bytes(b'{"event_id": "o", "rumour_id": "r", "account_id": "a", "ts": 1700000000000, "kind": "post"}\n')
+    proc = rumour("trace", path, "--json", "--batch-size", "0", check=False)
+    err = proc.stderr.decode()
+    assert proc.returncode == 2, err
+    assert err == "rumour: error: setting batch_size (RUMOUR_BATCH_SIZE): must be at least 1, got '0'\n", err
+    assert proc.stdout == b""
