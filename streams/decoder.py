@@ -86,8 +86,9 @@ class Decoder:
     def _decode_one(self, raw, source, now_ms, rows, dead, parts):
         if isinstance(raw, str):
             raw = raw.encode("utf-8", "surrogateescape")
-        if len(raw) > self.max_message_bytes:
-            dead.append(DeadLetter(raw[:self.max_event_bytes], f"message too large: {len(raw)} bytes "
+        size = getattr(raw, "size", len(raw))  # an OversizedLine of streams.inputs: its whole length
+        if size > self.max_message_bytes:
+            dead.append(DeadLetter(bytes(raw[:self.max_event_bytes]), f"message too large: {size} bytes "
                                    f"(limit {self.max_message_bytes}); first bytes kept",
                                    source, now_ms))
             return

@@ -40,7 +40,8 @@ def replay_messages(messages, pipeline: Pipeline, batch_size: int, progress: boo
 
 def replay_files(paths, store, settings, progress: bool = False):
     pipeline = make_pipeline(store, settings)
-    stats = replay_messages(iter_messages(paths), pipeline, settings.batch_size, progress)
+    messages = iter_messages(paths, max_line_bytes=settings.max_message_bytes)
+    stats = replay_messages(messages, pipeline, settings.batch_size, progress)
     return pipeline, stats
 
 

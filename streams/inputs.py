@@ -40,24 +40,67 @@ def open_binary(path) -> io.BufferedIOBase:
         raise ValueError(f"cannot read input file {p}: {exc.strerror or exc}") from None
 
 
-def iter_messages(paths, chunk_lines: int = 0) -> Iterator[tuple[bytes, str]]:
+class OversizedLine(bytes):
+    """The first bytes of an input line longer than the limit, with the line's whole length in
+    ``size``: the rest was read past, never held (the decoder makes it a dead letter)."""
+
+    size: int
+
+    def __new__(cls, head: bytes, size: int):
+        obj = super().__new__(cls, head)
+        obj.size = size
+        return obj
+
+
+def iter_messages(paths, chunk_lines: int = 0, max_line_bytes: int | None = None) -> Iterator[tuple[bytes, str]]:
     """An iterator of ``(raw message, source)`` for every message in ``paths``; source is
     ``file:line``. Every path is opened once first, so that a missing or unreadable second file
-    is an error before the first one is replayed (or sent), not after.
+    is an error before the first one is replayed (or sent), not after. With ``max_line_bytes``,
+    a line longer than that is yielded as an :class:`OversizedLine` (its first bytes and its
+    length), so a file with no newline in gigabytes does not have to fit in memory.
     """
     paths = list(paths)
     for path in paths:
         if str(path) != "-":
             open_binary(path).close()
-    return _messages(paths)
+    return _messages(paths, max_line_bytes)
 
 
-def _messages(paths) -> Iterator[tuple[bytes, str]]:
+def _messages(paths, max_line_bytes) -> Iterator[tuple[bytes, str]]:
     for path in paths:
-        yield from _file_messages(path)
+        yield from _file_messages(path, max_line_bytes)
 
 
-def _file_messages(path) -> Iterator[tuple[bytes, str]]:
+def _lines(fh, limit: int | None) -> Iterator[bytes]:
+    """The lines of ``fh``; one longer than ``limit`` comes as an :class:`OversizedLine`.
+
+    >>> import io
+    >>> [bytes(x) for x in _lines(io.BytesIO(b"ab\\n" + b"x" * 10 + b"\\ncd"), 5)]
+    [b'ab\\n', b'xxxxxx', b'cd']
+    >>> [x.size for x in _lines(io.BytesIO(b"ab\\n" + b"x" * 10 + b"\\ncd"), 5) if isinstance(x, OversizedLine)]
+    [10]
+    """
+    if limit is None:
+        yield from fh
+        return
+    while True:
+        line = fh.readline(limit + 1)
+        if not line:
+            return
+        if len(line) <= limit or line.endswith(b"\n"):
+            yield line
+            continue
+        size = len(line)  # read past the rest of the line in bounded pieces
+        while True:
+            more = fh.readline(1 << 20)
+            size += len(more)
+            if not more or more.endswith(b"\n"):
+                size -= bool(more)  # the newline is not part of the message
+                break
+        yield OversizedLine(line, size)
+
+
+def _file_messages(path, max_line_bytes=None) -> Iterator[tuple[bytes, str]]:
     name = str(path)
     lineno = 0
     fh = open_binary(path)
@@ -73,7 +116,10 @@ def _file_messages(path) -> Iterator[tuple[bytes, str]]:
             lines = io.BytesIO(data)
         else:
             lines = fh
-        for lineno, line in enumerate(lines, 1):
+        for lineno, line in enumerate(_lines(lines, max_line_bytes), 1):
+            if isinstance(line, OversizedLine):
+                yield line, f"{name}:{lineno}"
+                continue
             line = line.strip()
             if line:
                 yield line, f"{name}:{lineno}"

@@ -150,24 +150,23 @@ def resolve(settings: tuple[Setting, ...], overrides: dict | None = None, enviro
 
 
 def _convert(setting: Setting, raw):
-    """``raw`` as the setting's type, within its bounds, else ValueError naming the setting.
+    """``raw`` as the setting's type, within its bounds, else ValueError naming the setting, its
+    environment variable and its flag.
 
-    >>> _convert(Setting("n", 1, "RUMOUR_N", "a count", int, minimum=1), "0")
+    >>> _convert(Setting("max_n", 1, "RUMOUR_MAX_N", "a count", int, minimum=1), "0")
     Traceback (most recent call last):
     ...
-    ValueError: setting n (RUMOUR_N): must be at least 1, got '0'
+    ValueError: setting max_n (RUMOUR_MAX_N, --max-n): must be at least 1, got '0'
     """
+    where = f"setting {setting.name} ({setting.env}, --{setting.name.replace('_', '-')})"
     try:
         value = setting.type(raw)
     except (TypeError, ValueError):
-        raise ValueError(f"setting {setting.name} ({setting.env}): expected {setting.type.__name__}, "
-                         f"got {raw!r}") from None
+        raise ValueError(f"{where}: expected {setting.type.__name__}, got {raw!r}") from None
     if setting.minimum is not None and value < setting.minimum:
-        raise ValueError(f"setting {setting.name} ({setting.env}): must be at least "
-                         f"{setting.minimum:g}, got {raw!r}")
+        raise ValueError(f"{where}: must be at least {setting.minimum:g}, got {raw!r}")
     if setting.maximum is not None and value > setting.maximum:
-        raise ValueError(f"setting {setting.name} ({setting.env}): must be at most "
-                         f"{setting.maximum:g}, got {raw!r}")
+        raise ValueError(f"{where}: must be at most {setting.maximum:g}, got {raw!r}")
     return value
 
 

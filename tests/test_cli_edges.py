@@ -274,3 +274,23 @@ def test_serve_reports_bad_lines_are_refused_one_by_one(tmp_path, capsys):
     assert f"{path}:2: report refused: invalid JSON" in err
     assert f"{path}:4: report refused: reporter: required" in err
     assert "reports: 2 taken in, 2 refused" in err
+
+
+def test_a_huge_line_is_read_past_not_held_and_becomes_one_dead_letter(tmp_path):
+    from streams.inputs import OversizedLine
+
+    huge = b'{"event_id": "' + b"x" * 3_000_000  # 3 MB and no newline before the next event
+    path = tmp_path / "huge.jsonl"
+    path.write_bytes(jsonl(EVENTS[:1]) + huge + b"\n" + jsonl(EVENTS[1:]))
+    got = list(iter_messages([path], max_line_bytes=1_000_000))
+    assert len(got) == len(EVENTS) + 1
+    line, source = got[1]
+    assert isinstance(line, OversizedLine) and len(line) == 1_000_001 and line.size == len(huge)
+    assert source == f"{path}:2"
+    # The command: the other events are traced, the huge line is one dead letter with its size.
+    dead = tmp_path / "dead.jsonl"
+    proc = rumour("trace", path, "--json", "--max-message-bytes", "1000000", "--dead-letters", dead)
+    (answer,) = [orjson.loads(x) for x in proc.stdout.splitlines()]
+    assert answer["events"] == len(EVENTS)
+    (letter,) = [orjson.loads(x) for x in dead.read_bytes().splitlines()]
+    assert letter["reason"].startswith(f"message too large: {len(huge)} bytes") and letter["source"] == f"{path}:2"

@@ -18,16 +18,17 @@ def test_every_numeric_core_setting_has_bounds():
 
 @pytest.mark.parametrize("setting", BOUNDED, ids=lambda s: s.name)
 def test_out_of_range_values_are_refused_and_edges_accepted(setting):
+    named = f"{setting.name} \\({setting.env}, --{setting.name.replace('_', '-')}\\)"
     edges = [v for v in (setting.minimum, setting.maximum) if v is not None]
     for edge in edges:  # the bounds themselves are allowed
         raw = str(setting.type(edge))
         assert getattr(Settings.load(environ={setting.env: raw}), setting.name) == setting.type(edge)
     if setting.minimum is not None:
         below = setting.minimum - (1 if setting.type is int else 0.5)
-        with pytest.raises(ValueError, match=f"{setting.name} \\({setting.env}\\): must be at least"):
+        with pytest.raises(ValueError, match=named + ": must be at least"):
             Settings.load(environ={setting.env: str(setting.type(below))})
     if setting.maximum is not None:
-        with pytest.raises(ValueError, match=f"{setting.name} \\({setting.env}\\): must be at most"):
+        with pytest.raises(ValueError, match=named + ": must be at most"):
             Settings.load({setting.name: setting.maximum + 1}, environ={})
 
 
@@ -37,5 +38,5 @@ def test_a_flag_out_of_range_is_a_one_line_error(tmp_path):
     proc = rumour("trace", path, "--json", "--batch-size", "0", check=False)
     err = proc.stderr.decode()
     assert proc.returncode == 2, err
-    assert err == "rumour: error: setting batch_size (RUMOUR_BATCH_SIZE): must be at least 1, got '0'\n", err
+    assert err == "rumour: error: setting batch_size (RUMOUR_BATCH_SIZE, --batch-size): must be at least 1, got '0'\n", err
     assert proc.stdout == b""

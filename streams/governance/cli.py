@@ -42,7 +42,8 @@ def collect_embedded(files, settings, config, reports_path=None, store_url=None)
     pipeline = make_pipeline(store, settings)
     hub = Governance(pipeline, store=store, config=config)
     hub.attach()
-    replay_messages(iter_messages(files), pipeline, settings.batch_size)
+    replay_messages(iter_messages(files, max_line_bytes=settings.max_message_bytes), pipeline,
+                    settings.batch_size)
     hub.flush()
     if reports_path:
         with open(reports_path, "rb") as fh:

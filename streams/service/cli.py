@@ -57,7 +57,8 @@ def serve_main(argv) -> int:
         # Governance before the replay, so alerts and debunk sets follow the files; no Kafka
         # here: alerts go to the store and the dashboard.
         hub = build_governance(pipeline, store, settings)
-        stats = replay_messages(iter_messages(args.files), pipeline, settings.batch_size)
+        messages = iter_messages(args.files, max_line_bytes=settings.max_message_bytes)
+        stats = replay_messages(messages, pipeline, settings.batch_size)
         hub.flush()  # the files are over: judge their last minutes
         if args.reports:
             _take_reports(hub, args.reports)
