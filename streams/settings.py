@@ -151,14 +151,19 @@ def resolve(settings: tuple[Setting, ...], overrides: dict | None = None, enviro
 
 def _convert(setting: Setting, raw):
     """``raw`` as the setting's type, within its bounds, else ValueError naming the setting, its
-    environment variable and its flag.
+    environment variable and, for the engine's own settings (the commands' flags), its flag.
 
-    >>> _convert(Setting("max_n", 1, "RUMOUR_MAX_N", "a count", int, minimum=1), "0")
+    >>> _convert(setting("batch_size"), "0")
     Traceback (most recent call last):
     ...
-    ValueError: setting max_n (RUMOUR_MAX_N, --max-n): must be at least 1, got '0'
+    ValueError: setting batch_size (RUMOUR_BATCH_SIZE, --batch-size): must be at least 1, got '0'
+    >>> _convert(Setting("n", 1, "RUMOUR_N", "a count", int, minimum=1), "x")
+    Traceback (most recent call last):
+    ...
+    ValueError: setting n (RUMOUR_N): expected int, got 'x'
     """
-    where = f"setting {setting.name} ({setting.env}, --{setting.name.replace('_', '-')})"
+    flag = f", --{setting.name.replace('_', '-')}" if _BY_NAME.get(setting.name) is setting else ""
+    where = f"setting {setting.name} ({setting.env}{flag})"
     try:
         value = setting.type(raw)
     except (TypeError, ValueError):
