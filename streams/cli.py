@@ -107,8 +107,8 @@ def cmd_trace(args) -> int:
                          "store the events with rumour replay --store URL")
     # The trace needs only the graphs; a store is used when one is asked for.
     store = _open_embedded_store(args.store or "none")
-    dead, answers = run_trace(iter_messages(args.files, max_line_bytes=settings.max_message_bytes), settings, k, observe, args.parents,
-                              args.rumour, store)
+    messages = iter_messages(args.files, max_line_bytes=settings.max_message_bytes)
+    dead, answers = run_trace(messages, settings, k, observe, args.parents, args.rumour, store)
     if args.dead_letters:
         from streams.embedded import write_dead_letters
 
