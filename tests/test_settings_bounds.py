@@ -5,31 +5,40 @@ from __future__ import annotations
 
 import pytest
 
-from streams.settings import SETTINGS, Settings
+from streams.governance.config import GOVERNANCE_SETTINGS, GovernanceConfig
+from streams.settings import SETTINGS, Settings, all_settings
 from tests.test_cli import rumour
 
-BOUNDED = [s for s in SETTINGS if s.minimum is not None or s.maximum is not None]
+BOUNDED = [s for s in all_settings() if s.minimum is not None or s.maximum is not None]
 
 
-def test_every_numeric_core_setting_has_bounds():
-    numeric = {s.name for s in SETTINGS if s.type in (int, float)}
+def test_every_numeric_setting_has_bounds():
+    numeric = {s.name for s in all_settings() if s.type in (int, float)}
     assert numeric == {s.name for s in BOUNDED}
+
+
+def load(setting, overrides=None, environ=None):
+    """The setting's value loaded by the class that owns it (the engine's or the governance's)."""
+    owner = Settings if setting in SETTINGS else GovernanceConfig
+    assert setting in SETTINGS or setting in GOVERNANCE_SETTINGS
+    return getattr(owner.load(overrides, environ=environ), setting.name)
 
 
 @pytest.mark.parametrize("setting", BOUNDED, ids=lambda s: s.name)
 def test_out_of_range_values_are_refused_and_edges_accepted(setting):
-    named = f"{setting.name} \\({setting.env}, --{setting.name.replace('_', '-')}\\)"
+    flag = f", --{setting.name.replace('_', '-')}" if setting in SETTINGS else ""  # governance: no flags
+    named = f"{setting.name} \\({setting.env}{flag}\\)"
     edges = [v for v in (setting.minimum, setting.maximum) if v is not None]
     for edge in edges:  # the bounds themselves are allowed
         raw = str(setting.type(edge))
-        assert getattr(Settings.load(environ={setting.env: raw}), setting.name) == setting.type(edge)
+        assert load(setting, environ={setting.env: raw}) == setting.type(edge)
     if setting.minimum is not None:
         below = setting.minimum - (1 if setting.type is int else 0.5)
         with pytest.raises(ValueError, match=named + ": must be at least"):
-            Settings.load(environ={setting.env: str(setting.type(below))})
+            load(setting, environ={setting.env: str(setting.type(below))})
     if setting.maximum is not None:
         with pytest.raises(ValueError, match=named + ": must be at most"):
-            Settings.load({setting.name: setting.maximum + 1}, environ={})
+            load(setting, {setting.name: setting.maximum + 1}, environ={})
 
 
 def test_a_flag_out_of_range_is_a_one_line_error(tmp_path):

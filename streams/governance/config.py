@@ -13,53 +13,61 @@ from streams.settings import Setting, resolve
 
 GOVERNANCE_SETTINGS: tuple[Setting, ...] = (
     Setting("alert_window_minutes", 30, "RUMOUR_ALERT_WINDOW_MINUTES",
-            "Sliding window (minutes of event time) for the volume and growth alert rules.", int),
+            "Sliding window (minutes of event time) for the volume and growth alert rules.",
+            int, minimum=1),
     Setting("alert_window_shares", 50, "RUMOUR_ALERT_WINDOW_SHARES",
             "Volume rule: alert when a rumour has this many shares in one jurisdiction within the window.",
-            int),
+            int, minimum=1),
     Setting("alert_growth_ratio", 3.0, "RUMOUR_ALERT_GROWTH_RATIO",
-            "Growth rule: alert when shares in the window reach this multiple of the window before.", float),
+            "Growth rule: alert when shares in the window reach this multiple of the window before.",
+            float, minimum=1),
     Setting("alert_growth_min_shares", 20, "RUMOUR_ALERT_GROWTH_MIN_SHARES",
-            "Growth rule: fewest shares in the window for the growth rule to apply.", int),
+            "Growth rule: fewest shares in the window for the growth rule to apply.", int, minimum=0),
     Setting("alert_burst_p", 1e-4, "RUMOUR_ALERT_BURST_P",
             "Burst rule: alert when a minute's count is this improbable (Poisson tail) under the "
-            "jurisdiction's own EWMA rate.", float),
+            "jurisdiction's own EWMA rate.", float, minimum=0, maximum=1),
     Setting("alert_burst_min_shares", 5, "RUMOUR_ALERT_BURST_MIN_SHARES",
-            "Burst rule: fewest shares in the minute for a burst.", int),
+            "Burst rule: fewest shares in the minute for a burst.", int, minimum=0),
     Setting("alert_ewma_alpha", 0.1, "RUMOUR_ALERT_EWMA_ALPHA",
-            "Burst rule: weight of the newest minute in the per-minute rate (EWMA).", float),
+            "Burst rule: weight of the newest minute in the per-minute rate (EWMA).",
+            float, minimum=0, maximum=1),
     Setting("alert_burst_warmup_minutes", 10, "RUMOUR_ALERT_BURST_WARMUP_MINUTES",
-            "Burst rule: minutes of history a jurisdiction needs before bursts are tested.", int),
+            "Burst rule: minutes of history a jurisdiction needs before bursts are tested.",
+            int, minimum=0),
     Setting("alert_cooldown_minutes", 60, "RUMOUR_ALERT_COOLDOWN_MINUTES",
-            "At most one alert per rumour, jurisdiction and rule within this many minutes.", int),
+            "At most one alert per rumour, jurisdiction and rule within this many minutes.",
+            int, minimum=0),
     Setting("alert_levels", "city,county", "RUMOUR_ALERT_LEVELS",
             "Jurisdiction levels that receive alerts: any of province, city, county (comma-separated).",
             str),
     Setting("governance_max_rumours", 0, "RUMOUR_GOVERNANCE_MAX_RUMOURS",
             "Rumours whose alert counts and debunk sets a worker keeps in memory; beyond it the least "
             "recently active are dropped and rebuilt from the store when needed (no store: no limit). "
-            "0: as many as it keeps rumour graphs of (graph_memory_mb); -1: no limit.", int),
+            "0: as many as it keeps rumour graphs of (graph_memory_mb); -1: no limit.", int, minimum=-1),
     Setting("alert_store_seconds", 1.0, "RUMOUR_ALERT_STORE_SECONDS",
             "Alerts reach the store in one INSERT per this many seconds or per 1,024 alerts, and at "
             "shutdown (the alerts topic gets each at once); a worker killed without its shutdown "
-            "loses at most this much of the store's copy. 0: each batch's alerts at once.", float),
+            "loses at most this much of the store's copy. 0: each batch's alerts at once.",
+            float, minimum=0),
     Setting("alert_catchup_seconds", 900, "RUMOUR_ALERT_CATCHUP_SECONDS",
             "At a worker's start and each partition assignment, the rumours of its partitions with "
             "events stored in this many seconds (the server's clock) are rebuilt from the store at "
             "once, raising late the alerts a killed worker stored but never raised; the others are "
             "rebuilt at their first batch. It must cover a worker's restart. 0: none at once (each "
-            "rumour at its first batch).", int),
+            "rumour at its first batch).", int, minimum=0),
     Setting("alerts_topic", "alerts", "RUMOUR_ALERTS_TOPIC", "Kafka topic of alerts to jurisdiction units."),
     Setting("reports_topic", "reports", "RUMOUR_REPORTS_TOPIC", "Kafka topic of public reports."),
     Setting("report_dedup_hours", 24.0, "RUMOUR_REPORT_DEDUP_HOURS",
             "Reports with the same text within this many hours are merged into one; a reporter's "
             "reports of the same post too, when received within this many hours of the first. The "
-            "report desk keeps this window in memory and restores it from the store at start.", float),
+            "report desk keeps this window in memory and restores it from the store at start.",
+            float, minimum=0),
     Setting("report_dedup_similarity", 0.9, "RUMOUR_REPORT_DEDUP_SIMILARITY",
-            "Character 3-gram Jaccard at or above which two report texts count as the same text.", float),
+            "Character 3-gram Jaccard at or above which two report texts count as the same text.",
+            float, minimum=0, maximum=1),
     Setting("report_link_similarity", 0.5, "RUMOUR_REPORT_LINK_SIMILARITY",
             "Character 3-gram Jaccard at or above which a report is linked to a rumour's source post.",
-            float),
+            float, minimum=0, maximum=1),
     Setting("report_timezone", "Asia/Shanghai", "RUMOUR_REPORT_TIMEZONE",
             "Time zone of the monthly report (month boundaries and printed times)."),
 )
