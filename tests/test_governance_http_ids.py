@@ -6,7 +6,7 @@ import asyncio
 
 import orjson
 
-from streams.governance.http import governance_routes
+from tests.governance_routes import governance_routes
 from streams.governance.hub import Governance
 from streams.pipeline import Pipeline
 

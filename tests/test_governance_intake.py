@@ -10,7 +10,7 @@ from streams.governance.alert_rules import poisson_tail
 from streams.governance.alerts import AlertRouter
 from streams.governance.config import GovernanceConfig
 from streams.governance.hub import Governance
-from streams.governance.http import governance_routes
+from tests.governance_routes import governance_routes
 from streams.governance.reports import ReportDesk
 from streams.pipeline import Pipeline
 

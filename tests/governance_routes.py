@@ -13,11 +13,12 @@ GET      /api/alerts?jurisdiction=CODE[&since=ms]    current alerts for a jurisd
 GET      /api/rumours/{rumour_id}/debunk             reach, time to debunk, coverage
 =======  ==========================================  ==========================================
 
-These routes have NO access control and take ``changed_by`` from the body: they are for
-tests and trusted internal tools only. The public surface is the service
-(:mod:`streams.service`), which serves the same operations behind its tokens, roles,
-jurisdictions and audit (see ``streams/service/__init__.py``), with ``changed_by`` taken from
-the token; ``rumour serve`` and the worker mount that, never these.
+These routes have NO access control and take ``changed_by`` from the body, so they live with
+the tests, not in the package: a deployment cannot mount them by mistake. The public surface is
+the service (:mod:`streams.service`), which serves the same operations behind its tokens,
+roles, jurisdictions and audit (see ``streams/service/__init__.py``), with ``changed_by`` taken
+from the token; ``rumour serve`` and the worker mount that. The tests use these to drive the
+governance hub over HTTP without tokens.
 """
 from __future__ import annotations
 
