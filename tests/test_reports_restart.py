@@ -231,3 +231,17 @@ def test_http_resend_and_client_id_after_a_restart(store, tmp_path):
             [(sent["report_id"], "desk-42")]
     finally:
         again.close()
+
+
+def test_the_store_is_asked_only_for_reports_whose_id_could_repeat(store, monkeypatch):
+    desk = _desk(store)
+    asked = []
+    find = desk.store.find_report
+    monkeypatch.setattr(desk.store, "find_report", lambda rid: asked.append(rid) or find(rid))
+    # No client id, no time: the id is derived from the millisecond received, so it is new.
+    s1, plain = desk.submit({"reporter": "x", "text": "a new report"}, "http:t1", now_ms=T0)
+    assert s1 == 201 and asked == []
+    # A client id, or a time of its own, may repeat an earlier report: one point query each.
+    s2, with_id = desk.submit({"reporter": "x", "text": "another", "report_id": "c-1"}, "http:t1", now_ms=T0)
+    s3, timed = desk.submit({"reporter": "y", "text": "a third", "time": T0 - HOUR}, "http:t1", now_ms=T0)
+    assert (s2, s3) == (201, 201) and asked == [with_id["report_id"], timed["report_id"]]

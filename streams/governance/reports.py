@@ -56,6 +56,21 @@ def status_row(rumour_id, status, by, note, at_ms) -> dict:
             "changed_ms": int(at_ms), "note": (note or "")[:MAX_TEXT]}
 
 
+def could_repeat(rep: dict) -> bool:
+    """Whether a parsed report's id may be that of an earlier report: it has the client's own id,
+    or a time of its own. Without either, the id is derived from the time it was received (the
+    millisecond), so no earlier report has it and the desk need not ask the store.
+
+    >>> could_repeat({"client_report_id": "c-1", "report_ms": 5, "received_ms": 5})
+    True
+    >>> could_repeat({"client_report_id": None, "report_ms": 4, "received_ms": 5})
+    True
+    >>> could_repeat({"client_report_id": None, "report_ms": 5, "received_ms": 5})
+    False
+    """
+    return rep["client_report_id"] is not None or rep["report_ms"] != rep["received_ms"]
+
+
 class ReportDesk:
     """Intake, duplicate merging, linking and status for public reports.
 
@@ -139,7 +154,7 @@ class ReportDesk:
         stored = None
         with self._lock:
             known = self.memory.get(rid)
-        if known is None and self.store is not None:
+        if known is None and self.store is not None and could_repeat(rep):
             # Received before the window (or before a restart that lost it): the store has
             # every report. Looked up outside the lock: intake from other threads goes on.
             stored = self._stored(rid)
