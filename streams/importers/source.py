@@ -6,6 +6,9 @@ walked in an order chosen by the caller so related files can arrive next to each
 """
 from __future__ import annotations
 
+import bz2
+import gzip
+import lzma
 import os
 import tarfile
 import zlib
@@ -36,6 +39,11 @@ class Source:
             except (EOFError, OSError, zlib.error) as exc:  # a .gz too short to hold a tar header
                 raise SourceError(f"{self.path}: truncated or corrupt archive: {exc}") from None
             if not is_tar:
+                if _compressed(self.path):
+                    # A cut gzip/bz2/xz whose first block does not decompress to a whole tar
+                    # header: whether is_tarfile raises or says no depends on where the cut falls.
+                    raise SourceError(f"{self.path}: truncated or corrupt archive: compressed data "
+                                      "that holds no readable tar header")
                 raise SourceError(f"{self.path}: not a folder or a tar archive")
             self.kind = "tar"
         else:
@@ -68,11 +76,13 @@ class Source:
             yield rel, (self.path / rel).read_bytes()
 
     def _tar_files(self):
-        # "r|*" is the streaming mode: members are read front to back, never seeked, so a
-        # gzip archive is decompressed exactly once.
+        # "r|" is the streaming mode: members are read front to back, never seeked, so a
+        # compressed archive is decompressed exactly once. The decompression is ours (gzip, bz2,
+        # lzma), not tarfile's: tarfile's own stream ends quietly where a cut .gz ends, while
+        # these check the stream's end marker once the rest is read after the last member.
         name = None
         try:
-            with tarfile.open(self.path, "r|*") as tar:
+            with _decompressed(self.path) as raw, tarfile.open(fileobj=raw, mode="r|") as tar:
                 for member in tar:
                     if not member.isreg():
                         continue
@@ -82,7 +92,33 @@ class Source:
                     while name.startswith("./"):
                         name = name[2:]
                     yield name, data
-        except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
-            # EOFError: a truncated .gz; TarError: a damaged tar; zlib.error: corrupt blocks.
+                while raw.read(1 << 20):  # to the end: a cut stream raises EOFError here
+                    pass
+        except (tarfile.TarError, EOFError, OSError, zlib.error, lzma.LZMAError) as exc:
+            # EOFError: a truncated stream; TarError: a damaged tar; zlib.error: corrupt blocks.
             after = f" after {name}" if name else ""
             raise SourceError(f"{self.path}: truncated or corrupt archive{after}: {exc}") from None
+
+
+_MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")  # gzip, bzip2, xz: what tarfile opens
+
+
+def _compressed(path: Path) -> bool:
+    """Whether a file starts like a compressed stream tarfile would read."""
+    with open(path, "rb") as fh:
+        head = fh.read(6)
+    return head.startswith(_MAGIC)
+
+
+def _decompressed(path: Path):
+    """The file as a stream of its decompressed bytes (gzip, bzip2, xz by their magic bytes; a
+    plain tar as it is)."""
+    with open(path, "rb") as fh:
+        head = fh.read(6)
+    if head.startswith(_MAGIC[0]):
+        return gzip.open(path, "rb")
+    if head.startswith(_MAGIC[1]):
+        return bz2.open(path, "rb")
+    if head.startswith(_MAGIC[2]):
+        return lzma.open(path, "rb")
+    return open(path, "rb")
