@@ -173,11 +173,11 @@ class ReportDesk:
                 rep["rumour_id"], rep["link_method"], rep["similarity"] = self._link(rep)
             rep["duplicates"] = 0
             self.memory.add(rep)
-            new_status = None
-            if rep["rumour_id"] and self.latest_status(rep["rumour_id"]) is None:
-                new_status = status_row(rep["rumour_id"], "received", SYSTEM,
-                                        f"first report {rep['report_id']}", rep["received_ms"])
-                self.history.append(new_status)
+            rumour = rep["rumour_id"]
+            unknown = bool(rumour) and not self._has_status_here(rumour)
+            new_status = self._first_status(rep) if unknown and self.store is None else None
+        if unknown and self.store is not None:
+            new_status = self._first_status_checked(rep)
         if self.store is not None:
             try:
                 self.store.insert_reports([rep])
@@ -193,6 +193,35 @@ class ReportDesk:
                     self._withdraw(None, new_status)
                     raise
         return (200 if rep["duplicate_of"] else 201), self._answer(rep)
+
+    def _has_status_here(self, rumour_id: str) -> bool:
+        """Whether memory holds a status row of the rumour (call with the lock held)."""
+        return any(r["rumour_id"] == rumour_id for r in self.history)
+
+    def _first_status(self, rep: dict) -> dict:
+        """Record the ``received`` row of the first report of its rumour (lock held)."""
+        row = status_row(rep["rumour_id"], "received", SYSTEM, f"first report {rep['report_id']}",
+                         rep["received_ms"])
+        self.history.append(row)
+        return row
+
+    def _first_status_checked(self, rep: dict) -> dict | None:
+        """The ``received`` row of a report whose rumour memory knows no status of, when the
+        store knows none either (None otherwise). The store is read without the lock, so a
+        slow or unreachable store stalls only this report, not every request to the desk; a
+        status recorded meanwhile (an analyst's change, another report's ``received``) is
+        found by the check under the lock that follows. A store that cannot be read refuses
+        the report (remembered but not stored, a retry would be answered ``repeated``)."""
+        rumour = rep["rumour_id"]
+        try:
+            stored = self.store.latest_statuses([rumour])
+        except Exception:
+            self._withdraw(rep, None)
+            raise
+        with self._lock:
+            if rumour in stored or self._has_status_here(rumour):
+                return None
+            return self._first_status(rep)
 
     def _withdraw(self, rep: dict | None, status: dict | None) -> None:
         """Undo what :meth:`submit` remembered of a report (and its status row) not stored."""
