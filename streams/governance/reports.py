@@ -17,7 +17,10 @@ restart within that window; a re-send of an older report is looked up in the sto
 Linking: the reported post id (given, or read from the link) is looked up among the events of
 every rumour's cascade (``Pipeline.graphs``); failing that, the text is compared with each
 rumour's source-post text (3-gram Jaccard >= ``report_link_similarity``, MinHash/LSH
-candidates). A rumour that receives its first linked report gets the status ``received``.
+candidates). Texts are kept for the ``report_link_rumours`` most recently active rumours only
+(:mod:`streams.governance.rumour_texts`): a report about an older one links by event id while its
+graph is held, else it is stored unlinked. A rumour that receives its first linked report gets
+the status ``received``.
 """
 from __future__ import annotations
 
@@ -32,7 +35,7 @@ from streams.events import KIND_CODE, format_ts
 from streams.governance.config import GovernanceConfig
 from streams.governance.report_memory import ReportMemory
 from streams.governance.report_parse import MAX_FIELD, MAX_TEXT, ReportError, link_candidates, parse_report
-from streams.governance.textsim import TextIndex
+from streams.governance.rumour_texts import RumourTexts
 
 STATUSES = ("received", "verified", "debunked", "handled")
 SYSTEM = "system:intake"
@@ -90,7 +93,7 @@ class ReportDesk:
         self.memory = ReportMemory(self.window_ms)
         self.reports = self.memory.reports  # report_id -> report, those remembered
         self.history: deque[dict] = deque()  # status rows, in the order recorded
-        self._rumour_texts = TextIndex(seed=2)
+        self._rumour_texts = RumourTexts(self.config.report_link_rumours)
         self._lock = threading.RLock()
 
     # -- rumour texts -------------------------------------------------------------------------
@@ -99,12 +102,17 @@ class ReportDesk:
             self._rumour_texts.add(rumour_id, text)
 
     def observe(self, batch) -> None:
-        """Index the source-post texts of a batch (events of kind ``post`` with text)."""
+        """Index the source-post texts of a batch (events of kind ``post`` with text) and count
+        every rumour of the batch as active (the least recently active texts go first)."""
         # Only source posts can carry a rumour's text: the other rows are never looked at.
         texts, rumours = batch.text, batch.rumour_id
-        for i in np.flatnonzero(np.asarray(batch.kind) == POST).tolist():
-            if texts[i]:
-                self.add_rumour_text(rumours[i], texts[i])
+        posts = [(rumours[i], texts[i]) for i in np.flatnonzero(np.asarray(batch.kind) == POST).tolist()
+                 if texts[i]]
+        active = dict.fromkeys(rumours)  # each rumour once, in batch order
+        with self._lock:
+            for rid, text in posts:
+                self._rumour_texts.add(rid, text)
+            self._rumour_texts.touch(active)
 
     # -- restart ------------------------------------------------------------------------------
     def restore(self, now_ms: int | None = None) -> int:
@@ -254,10 +262,12 @@ class ReportDesk:
             for event_id in ids:
                 rid = self._rumour_of_event(event_id)
                 if rid is not None:
+                    self._rumour_texts.touch((rid,))  # a reported rumour is an active one
                     return rid, "event_id", 1.0
         if rep["text"]:
             best = self._rumour_texts.query(rep["text"], self.config.report_link_similarity)
             if best:
+                self._rumour_texts.touch((best[0][0],))
                 return best[0][0], "text", round(best[0][1], 4)
         return "", "none", 0.0
 
