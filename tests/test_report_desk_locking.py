@@ -1,7 +1,8 @@
 """The report desk reads the store without its lock: a report whose rumour has no status in
 memory asks the store (one ClickHouse round trip, or ``store_retry_seconds`` when it is down),
 and every other request to the desk goes on meanwhile; a status recorded while that read is
-under way is still seen, so a rumour never gets a second first status."""
+under way is still seen, so a rumour never gets a second first status. Nor does the desk wait
+under its lock for the pipeline's lock, which the pipeline holds across its own store reads."""
 from __future__ import annotations
 
 import threading
@@ -147,3 +148,55 @@ def test_a_store_that_cannot_be_read_refuses_the_report_and_keeps_nothing():
     status, answer = desk.submit({"reporter": "x", "text": REPORT_A, "report_id": "c-1"}, "http:t1", now_ms=T0 + 1)
     assert status == 201 and "repeated" not in answer  # the client's retry is a new report
     assert [r["status"] for r in store.statuses] == ["received"]
+
+
+class _WatchedLock:
+    """A pipeline's lock that tells when someone starts waiting for it."""
+
+    def __init__(self, lock):
+        self.lock, self.wanted = lock, threading.Event()
+
+    def __enter__(self):
+        self.wanted.set()
+        return self.lock.__enter__()
+
+    def __exit__(self, *exc):
+        return self.lock.__exit__(*exc)
+
+
+def test_a_pipeline_busy_with_its_store_does_not_stall_the_desk():
+    """The pipeline holds its lock while it restores a rumour from the store: a report naming a
+    post waits for it (the post is looked up in the pipeline's graphs), the rest of the desk not."""
+    import orjson
+
+    from streams.pipeline import Pipeline
+
+    pipeline = Pipeline(None)
+    pipeline.process([orjson.dumps({"event_id": "m1", "rumour_id": "r1", "account_id": "a", "ts": T0,
+                                    "kind": "post", "text": SOURCE_TEXT})])
+    desk = ReportDesk(GovernanceConfig(), pipeline, SlowStatusStore())
+    held, release = threading.Event(), threading.Event()
+
+    def restoring():  # what Pipeline.prepare_batch does around _restore_from_store
+        with pipeline.lock:
+            held.set()
+            release.wait(WAIT)
+
+    busy, _ = _in_thread(restoring)
+    assert held.wait(WAIT)
+    pipeline.lock = watched = _WatchedLock(pipeline.lock)
+    named, named_out = _in_thread(desk.submit, {"reporter": "x", "post_id": "m1"}, "http:t1", now_ms=T0)
+    try:
+        assert watched.wanted.wait(WAIT), "the report never looked the post up"
+        change, change_out = _in_thread(desk.set_status, "r2", "verified", "bob", at_ms=T0 + 1)
+        change.join(WAIT)
+        assert not change.is_alive(), "a status change waited for the pipeline's lock"
+        listed, listed_out = _in_thread(desk.reports_of, "r1")
+        listed.join(WAIT)
+        assert not listed.is_alive() and listed_out["value"] == []
+    finally:
+        release.set()
+    busy.join(WAIT)
+    named.join(WAIT)
+    assert not named.is_alive() and named_out["value"][0] == 201
+    assert (named_out["value"][1]["rumour_id"], named_out["value"][1]["link_method"]) == ("r1", "event_id")

@@ -166,6 +166,9 @@ class ReportDesk:
             # Received before the window (or before a restart that lost it): the store has
             # every report. Looked up outside the lock: intake from other threads goes on.
             stored = self._stored(rid)
+        # Looked up before the desk's lock is taken: the pipeline holds its own lock across its
+        # store reads (restoring a rumour's graph), which would otherwise stall the whole desk.
+        by_event = self._event_link(rep)
         with self._lock:
             known = self.memory.get(rid) or stored
             if known is not None:  # the sender's own report: ids are scoped to their source
@@ -178,7 +181,7 @@ class ReportDesk:
                 canonical["duplicates"] += 1
             else:
                 rep["duplicate_of"] = ""
-                rep["rumour_id"], rep["link_method"], rep["similarity"] = self._link(rep)
+                rep["rumour_id"], rep["link_method"], rep["similarity"] = self._link(rep, by_event)
             rep["duplicates"] = 0
             self.memory.add(rep)
             rumour = rep["rumour_id"]
@@ -255,15 +258,23 @@ class ReportDesk:
                     return other
         return None
 
-    def _link(self, rep) -> tuple[str, str, float]:
-        if self.pipeline is not None:
-            ids = [rep["post_id"]] if rep["post_id"] else []
-            ids += [c for c in link_candidates(rep["link"]) if c not in ids]
-            for event_id in ids:
-                rid = self._rumour_of_event(event_id)
-                if rid is not None:
-                    self._rumour_texts.touch((rid,))  # a reported rumour is an active one
-                    return rid, "event_id", 1.0
+    def _event_link(self, rep) -> str | None:
+        """The rumour whose cascade holds the post the report names (id, else its link)."""
+        if self.pipeline is None:
+            return None
+        ids = [rep["post_id"]] if rep["post_id"] else []
+        ids += [c for c in link_candidates(rep["link"]) if c not in ids]
+        for event_id in ids:
+            rid = self._rumour_of_event(event_id)
+            if rid is not None:
+                return rid
+        return None
+
+    def _link(self, rep, by_event: str | None) -> tuple[str, str, float]:
+        """``(rumour_id, link_method, similarity)`` of a first report (lock held)."""
+        if by_event is not None:
+            self._rumour_texts.touch((by_event,))  # a reported rumour is an active one
+            return by_event, "event_id", 1.0
         if rep["text"]:
             best = self._rumour_texts.query(rep["text"], self.config.report_link_similarity)
             if best:
