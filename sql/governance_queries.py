@@ -101,8 +101,12 @@ def rumours_active(database: str, since_ms: int, until_ms: int) -> str:
             f"WHERE ts_ms >= {int(since_ms)} AND ts_ms < {int(until_ms)} ORDER BY rumour_id")
 
 
-def source_texts(database: str) -> str:
-    """The source-post text of each rumour (its earliest post with a text)."""
-    return ("SELECT rumour_id, argMin(text, ts_ms) FROM "
-            f"{check_identifier(database)}.share_events FINAL "
-            "WHERE kind = 'post' AND text IS NOT NULL GROUP BY rumour_id ORDER BY rumour_id")
+def source_texts(database: str, limit: int | None = None) -> str:
+    """The source-post text of each rumour (its earliest post with a text) and the time of its
+    newest event, most recently active first; with ``limit``, only that many rumours.
+    (``ifNull`` keeps the aggregate a plain String: '' for a rumour without a text.)"""
+    top = f" LIMIT {int(limit)}" if limit is not None else ""
+    return ("SELECT rumour_id, source, last_ms FROM (SELECT rumour_id, "
+            "argMinIf(ifNull(text, ''), ts_ms, kind = 'post' AND isNotNull(text)) AS source, "
+            f"max(ts_ms) AS last_ms FROM {check_identifier(database)}.share_events FINAL GROUP BY rumour_id) "
+            f"WHERE source != '' ORDER BY last_ms DESC, rumour_id{top}")

@@ -68,6 +68,12 @@ GOVERNANCE_SETTINGS: tuple[Setting, ...] = (
     Setting("report_link_similarity", 0.5, "RUMOUR_REPORT_LINK_SIMILARITY",
             "Character 3-gram Jaccard at or above which a report is linked to a rumour's source post.",
             float, minimum=0, maximum=1),
+    Setting("report_link_rumours", 10_000, "RUMOUR_REPORT_LINK_RUMOURS",
+            "Rumours whose source-post text the report desk keeps for linking reports by text: the most "
+            "recently active (an event, or a linked report; at start, the newest events in the store). "
+            "About 17 kB each for an 80-character post. A report about an older rumour links by its post "
+            "id or link while the worker holds that rumour's graph, else it is stored unlinked.",
+            int, minimum=1, maximum=10_000_000),
     Setting("report_timezone", "Asia/Shanghai", "RUMOUR_REPORT_TIMEZONE",
             "Time zone of the monthly report (month boundaries and printed times)."),
 )
@@ -93,6 +99,7 @@ class GovernanceConfig:
     report_dedup_hours: float = 24.0
     report_dedup_similarity: float = 0.9
     report_link_similarity: float = 0.5
+    report_link_rumours: int = 10_000
     report_timezone: str = "Asia/Shanghai"
 
     @property

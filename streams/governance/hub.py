@@ -142,10 +142,11 @@ class Governance:
         pipeline.process_batch = process_batch
 
     def load_from_store(self) -> int:
-        """After a restart: index the source texts the store holds; returns how many."""
+        """After a restart: index the source texts of the ``report_link_rumours`` rumours with
+        the newest events in the store (as many as the desk keeps); returns how many."""
         if self.store is None:
             return 0
-        texts = self.store.source_texts()
+        texts = self.store.source_texts(limit=self.config.report_link_rumours)
         for rid, text in texts.items():
             self.desk.add_rumour_text(rid, text)
         return len(texts)

@@ -17,7 +17,10 @@ restart within that window; a re-send of an older report is looked up in the sto
 Linking: the reported post id (given, or read from the link) is looked up among the events of
 every rumour's cascade (``Pipeline.graphs``); failing that, the text is compared with each
 rumour's source-post text (3-gram Jaccard >= ``report_link_similarity``, MinHash/LSH
-candidates). A rumour that receives its first linked report gets the status ``received``.
+candidates). Texts are kept for the ``report_link_rumours`` most recently active rumours only
+(:mod:`streams.governance.rumour_texts`): a report about an older one links by event id while its
+graph is held, else it is stored unlinked. A rumour that receives its first linked report gets
+the status ``received``.
 """
 from __future__ import annotations
 
@@ -32,7 +35,7 @@ from streams.events import KIND_CODE, format_ts
 from streams.governance.config import GovernanceConfig
 from streams.governance.report_memory import ReportMemory
 from streams.governance.report_parse import MAX_FIELD, MAX_TEXT, ReportError, link_candidates, parse_report
-from streams.governance.textsim import TextIndex
+from streams.governance.rumour_texts import RumourTexts
 
 STATUSES = ("received", "verified", "debunked", "handled")
 SYSTEM = "system:intake"
@@ -90,7 +93,7 @@ class ReportDesk:
         self.memory = ReportMemory(self.window_ms)
         self.reports = self.memory.reports  # report_id -> report, those remembered
         self.history: deque[dict] = deque()  # status rows, in the order recorded
-        self._rumour_texts = TextIndex(seed=2)
+        self._rumour_texts = RumourTexts(self.config.report_link_rumours)
         self._lock = threading.RLock()
 
     # -- rumour texts -------------------------------------------------------------------------
@@ -99,12 +102,17 @@ class ReportDesk:
             self._rumour_texts.add(rumour_id, text)
 
     def observe(self, batch) -> None:
-        """Index the source-post texts of a batch (events of kind ``post`` with text)."""
+        """Index the source-post texts of a batch (events of kind ``post`` with text) and count
+        every rumour of the batch as active (the least recently active texts go first)."""
         # Only source posts can carry a rumour's text: the other rows are never looked at.
         texts, rumours = batch.text, batch.rumour_id
-        for i in np.flatnonzero(np.asarray(batch.kind) == POST).tolist():
-            if texts[i]:
-                self.add_rumour_text(rumours[i], texts[i])
+        posts = [(rumours[i], texts[i]) for i in np.flatnonzero(np.asarray(batch.kind) == POST).tolist()
+                 if texts[i]]
+        active = dict.fromkeys(rumours)  # each rumour once, in batch order
+        with self._lock:
+            for rid, text in posts:
+                self._rumour_texts.add(rid, text)
+            self._rumour_texts.touch(active)
 
     # -- restart ------------------------------------------------------------------------------
     def restore(self, now_ms: int | None = None) -> int:
@@ -158,6 +166,9 @@ class ReportDesk:
             # Received before the window (or before a restart that lost it): the store has
             # every report. Looked up outside the lock: intake from other threads goes on.
             stored = self._stored(rid)
+        # Looked up before the desk's lock is taken: the pipeline holds its own lock across its
+        # store reads (restoring a rumour's graph), which would otherwise stall the whole desk.
+        by_event = self._event_link(rep)
         with self._lock:
             known = self.memory.get(rid) or stored
             if known is not None:  # the sender's own report: ids are scoped to their source
@@ -170,14 +181,14 @@ class ReportDesk:
                 canonical["duplicates"] += 1
             else:
                 rep["duplicate_of"] = ""
-                rep["rumour_id"], rep["link_method"], rep["similarity"] = self._link(rep)
+                rep["rumour_id"], rep["link_method"], rep["similarity"] = self._link(rep, by_event)
             rep["duplicates"] = 0
             self.memory.add(rep)
-            new_status = None
-            if rep["rumour_id"] and self.latest_status(rep["rumour_id"]) is None:
-                new_status = status_row(rep["rumour_id"], "received", SYSTEM,
-                                        f"first report {rep['report_id']}", rep["received_ms"])
-                self.history.append(new_status)
+            rumour = rep["rumour_id"]
+            unknown = bool(rumour) and not self._has_status_here(rumour)
+            new_status = self._first_status(rep) if unknown and self.store is None else None
+        if unknown and self.store is not None:
+            new_status = self._first_status_checked(rep)
         if self.store is not None:
             try:
                 self.store.insert_reports([rep])
@@ -193,6 +204,35 @@ class ReportDesk:
                     self._withdraw(None, new_status)
                     raise
         return (200 if rep["duplicate_of"] else 201), self._answer(rep)
+
+    def _has_status_here(self, rumour_id: str) -> bool:
+        """Whether memory holds a status row of the rumour (call with the lock held)."""
+        return any(r["rumour_id"] == rumour_id for r in self.history)
+
+    def _first_status(self, rep: dict) -> dict:
+        """Record the ``received`` row of the first report of its rumour (lock held)."""
+        row = status_row(rep["rumour_id"], "received", SYSTEM, f"first report {rep['report_id']}",
+                         rep["received_ms"])
+        self.history.append(row)
+        return row
+
+    def _first_status_checked(self, rep: dict) -> dict | None:
+        """The ``received`` row of a report whose rumour memory knows no status of, when the
+        store knows none either (None otherwise). The store is read without the lock, so a
+        slow or unreachable store stalls only this report, not every request to the desk; a
+        status recorded meanwhile (an analyst's change, another report's ``received``) is
+        found by the check under the lock that follows. A store that cannot be read refuses
+        the report (remembered but not stored, a retry would be answered ``repeated``)."""
+        rumour = rep["rumour_id"]
+        try:
+            stored = self.store.latest_statuses([rumour])
+        except Exception:
+            self._withdraw(rep, None)
+            raise
+        with self._lock:
+            if rumour in stored or self._has_status_here(rumour):
+                return None
+            return self._first_status(rep)
 
     def _withdraw(self, rep: dict | None, status: dict | None) -> None:
         """Undo what :meth:`submit` remembered of a report (and its status row) not stored."""
@@ -218,17 +258,27 @@ class ReportDesk:
                     return other
         return None
 
-    def _link(self, rep) -> tuple[str, str, float]:
-        if self.pipeline is not None:
-            ids = [rep["post_id"]] if rep["post_id"] else []
-            ids += [c for c in link_candidates(rep["link"]) if c not in ids]
-            for event_id in ids:
-                rid = self._rumour_of_event(event_id)
-                if rid is not None:
-                    return rid, "event_id", 1.0
+    def _event_link(self, rep) -> str | None:
+        """The rumour whose cascade holds the post the report names (id, else its link)."""
+        if self.pipeline is None:
+            return None
+        ids = [rep["post_id"]] if rep["post_id"] else []
+        ids += [c for c in link_candidates(rep["link"]) if c not in ids]
+        for event_id in ids:
+            rid = self._rumour_of_event(event_id)
+            if rid is not None:
+                return rid
+        return None
+
+    def _link(self, rep, by_event: str | None) -> tuple[str, str, float]:
+        """``(rumour_id, link_method, similarity)`` of a first report (lock held)."""
+        if by_event is not None:
+            self._rumour_texts.touch((by_event,))  # a reported rumour is an active one
+            return by_event, "event_id", 1.0
         if rep["text"]:
             best = self._rumour_texts.query(rep["text"], self.config.report_link_similarity)
             if best:
+                self._rumour_texts.touch((best[0][0],))
                 return best[0][0], "text", round(best[0][1], 4)
         return "", "none", 0.0
 

@@ -113,8 +113,11 @@ class GovernanceStoreMixin:
     def active_rumours(self, since_ms: int, until_ms: int) -> list[str]:
         return [r[0] for r in self._rows(gq.rumours_active(self.database, since_ms, until_ms))]
 
-    def source_texts(self) -> dict[str, str]:
-        return {r[0]: r[1] for r in self._rows(gq.source_texts(self.database)) if r[1]}
+    def source_texts(self, limit: int | None = None) -> dict[str, str]:
+        """rumour_id -> its source-post text, of the ``limit`` rumours (None: all) whose newest
+        event is the latest; in the order of that event, the most recent last."""
+        rows = self._rows(gq.source_texts(self.database, limit))
+        return {r[0]: r[1] for r in reversed(list(rows)) if r[1]}
 
 
 class GovernanceView(GovernanceStoreMixin):
