@@ -14,6 +14,12 @@ from sql import queries
 from streams.events import DeadLetter, EventBatch
 
 
+# Account ids per account_regions query: a trace names up to ~1000 cut-off accounts plus its
+# chains' hops, and an id may take ~1 KB quoted (256 characters of up to 4 UTF-8 bytes): 200
+# keeps one query's text under ClickHouse's max_query_size (256 KiB).
+ACCOUNTS_PER_QUERY = 200
+
+
 class StoreError(RuntimeError):
     """A store operation failed."""
 
@@ -170,6 +176,18 @@ class Store(ABC):
         if not ids:
             return {}
         return {e: (p, r, t) for e, p, r, t in self._rows(queries.event_details(self.database, rumour_id, ids))}
+
+    def account_regions(self, rumour_id: str, account_ids) -> dict:
+        """``account_id -> {region or None}`` of the events (any kind) of the listed accounts in
+        one rumour; an account with no event of its own there (unknown, or known only as a
+        parent account) is absent. Asked in chunks, so a long list stays a short query."""
+        ids = sorted({a for a in account_ids if a is not None})
+        out: dict[str, set] = {}
+        for i in range(0, len(ids), ACCOUNTS_PER_QUERY):
+            for account, region in self._rows(queries.account_regions(
+                    self.database, rumour_id, ids[i:i + ACCOUNTS_PER_QUERY])):
+                out.setdefault(account, set()).add(region or None)
+        return out
 
     def rumour_accounts(self, rumour_id: str) -> list[str]:
         """Distinct account ids that appear in one rumour (sharers and parent accounts)."""
