@@ -258,3 +258,17 @@ def test_the_setting_is_read_and_checked():
         Settings.load(environ={"RUMOUR_LIAISON_ACCOUNT_SCOPE": "county"})
     with pytest.raises(ValueError, match="liaison_account_scope"):
         Identities(None, None, "province")
+
+
+def test_account_regions_are_the_same_in_one_query_or_many(env, monkeypatch):
+    import streams.store.base as base
+
+    def regions():
+        return env["service"].executor.submit(env["store"].account_regions, "xp-1",
+                                              sorted(ACCOUNTS) + ["zz-nobody", None]).result(60)
+
+    whole = regions()
+    assert whole["mixed-acct"] == {"110105", "370102"} and whole["no-region"] == {None}
+    assert set(whole) == ACCOUNTS - {"ghost-parent"}  # no event of its own; unknown ids absent
+    monkeypatch.setattr(base, "ACCOUNT_BYTES_PER_QUERY", 30)  # two or three ids per query
+    assert regions() == whole

@@ -14,10 +14,11 @@ from sql import queries
 from streams.events import DeadLetter, EventBatch
 
 
-# Account ids per account_regions query: a trace names up to ~1000 cut-off accounts plus its
-# chains' hops, and an id may take ~1 KB quoted (256 characters of up to 4 UTF-8 bytes): 200
-# keeps one query's text under ClickHouse's max_query_size (256 KiB).
-ACCOUNTS_PER_QUERY = 200
+# Bytes of account ids (UTF-8) per account_regions query: a trace names up to ~1000 cut-off
+# accounts plus its chains' hops, and each query scans the rumour's rows again, so as many ids as
+# fit go into one; 100 KB (quoting at most doubles it) keeps the text under ClickHouse's
+# max_query_size (256 KiB).
+ACCOUNT_BYTES_PER_QUERY = 100_000
 
 
 class StoreError(RuntimeError):
@@ -180,12 +181,10 @@ class Store(ABC):
     def account_regions(self, rumour_id: str, account_ids) -> dict:
         """``account_id -> {region or None}`` of the events (any kind) of the listed accounts in
         one rumour; an account with no event of its own there (unknown, or known only as a
-        parent account) is absent. Asked in chunks, so a long list stays a short query."""
-        ids = sorted({a for a in account_ids if a is not None})
+        parent account) is absent. One query per :data:`ACCOUNT_BYTES_PER_QUERY` of ids."""
         out: dict[str, set] = {}
-        for i in range(0, len(ids), ACCOUNTS_PER_QUERY):
-            for account, region in self._rows(queries.account_regions(
-                    self.database, rumour_id, ids[i:i + ACCOUNTS_PER_QUERY])):
+        for chunk in _chunks(sorted({a for a in account_ids if a is not None}), ACCOUNT_BYTES_PER_QUERY):
+            for account, region in self._rows(queries.account_regions(self.database, rumour_id, chunk)):
                 out.setdefault(account, set()).add(region or None)
         return out
 
@@ -202,6 +201,24 @@ class Store(ABC):
 
     def __exit__(self, *exc):
         self.close()
+
+
+def _chunks(ids: list[str], max_bytes: int):
+    """``ids`` in consecutive lists of at most ``max_bytes`` (UTF-8), each at least one id.
+
+    >>> list(_chunks(["aa", "bb", "c", "dddd"], 20))
+    [['aa', 'bb', 'c'], ['dddd']]
+    """
+    chunk, size = [], 0
+    for a in ids:
+        n = len(a.encode("utf-8")) + 4  # quotes, comma, space
+        if chunk and size + n > max_bytes:
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(a)
+        size += n
+    if chunk:
+        yield chunk
 
 
 def dead_letter_columns(dead: Sequence[DeadLetter]) -> list[list]:
