@@ -183,6 +183,21 @@ def event_details(database: str, rumour_id: str, event_ids) -> str:
             + _where_rumour(rumour_id) + f" AND {cond} ORDER BY event_id")
 
 
+def account_regions(database: str, rumour_id: str, account_ids) -> str:
+    """The distinct (account_id, region) pairs of the listed accounts' events in one rumour,
+    events of every kind (the liaison account scope, :mod:`streams.service.identities`).
+
+    >>> print(account_regions("db", "r1", ["b", "a"]))  # doctest: +NORMALIZE_WHITESPACE
+    SELECT DISTINCT account_id, region FROM db.share_events FINAL
+    WHERE rumour_id = 'r1' AND account_id IN ('a', 'b') ORDER BY account_id, region
+    """
+    ids = sorted(set(account_ids))
+    cond = f"account_id IN ({', '.join(quote(a) for a in ids)})" if ids else "0"
+    return ("SELECT DISTINCT account_id, region "
+            f"FROM {check_identifier(database)}.share_events FINAL"
+            + _where_rumour(rumour_id) + f" AND {cond} ORDER BY account_id, region")
+
+
 def rumour_accounts(database: str, rumour_id: str) -> str:
     """Every distinct account id that appears in one rumour (as sharer or as parent account)."""
     table = f"{check_identifier(database)}.share_events"

@@ -18,6 +18,7 @@ class Setting:
     type: type = str
     minimum: float | None = None  # numbers only: values outside [minimum, maximum] are refused
     maximum: float | None = None
+    choices: tuple | None = None  # the only values accepted (None: any value of the type)
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -86,6 +87,12 @@ SETTINGS: tuple[Setting, ...] = (
             "Days until a token from `rumour token issue` expires, unless --expires-days or --expires "
             "is given; 0: never. Tokens issued before expiries existed keep working (listed as never).",
             int, minimum=0),
+    Setting("liaison_account_scope", "cascade", "RUMOUR_LIAISON_ACCOUNT_SCOPE",
+            "Account ids a liaison token below the national level sees in clear in traces and "
+            "evidence: cascade (every account of a rumour in its jurisdiction) or jurisdiction "
+            "(only accounts with an event of that rumour inside its jurisdiction; the others as "
+            "their pseudonym). Admin and national tokens see every account in clear either way.",
+            choices=("cascade", "jurisdiction")),
     Setting("data_dir", ".run/worker", "RUMOUR_DATA_DIR", "Faust's local data folder for the worker."),
     Setting("log_level", "info", "RUMOUR_LOG_LEVEL", "Log level: debug, info, warning, error."),
 )
@@ -118,6 +125,7 @@ class Settings:
     batch_trace: str
     tokens_file: str
     token_days: int
+    liaison_account_scope: str
     data_dir: str
     log_level: str
 
@@ -161,6 +169,10 @@ def _convert(setting: Setting, raw):
     Traceback (most recent call last):
     ...
     ValueError: setting n (RUMOUR_N): expected int, got 'x'
+    >>> _convert(setting("liaison_account_scope"), "county")
+    Traceback (most recent call last):
+    ...
+    ValueError: setting liaison_account_scope (RUMOUR_LIAISON_ACCOUNT_SCOPE, --liaison-account-scope): expected one of cascade, jurisdiction, got 'county'
     """
     flag = f", --{setting.name.replace('_', '-')}" if _BY_NAME.get(setting.name) is setting else ""
     where = f"setting {setting.name} ({setting.env}{flag})"
@@ -172,6 +184,8 @@ def _convert(setting: Setting, raw):
         raise ValueError(f"{where}: must be at least {setting.minimum:g}, got {raw!r}")
     if setting.maximum is not None and value > setting.maximum:
         raise ValueError(f"{where}: must be at most {setting.maximum:g}, got {raw!r}")
+    if setting.choices is not None and value not in setting.choices:
+        raise ValueError(f"{where}: expected one of {', '.join(setting.choices)}, got {raw!r}")
     return value
 
 

@@ -43,7 +43,8 @@ def register_routes(app, pipeline, settings) -> None:
     service = Service(pipeline, pipeline.store, tokens_file(), settings.cutoff_k,
                       stats=lambda: current_stats(app, pipeline),
                       # the governance hub, when streams.governance.wiring attached one first
-                      governance=getattr(app, "governance", None))
+                      governance=getattr(app, "governance", None),
+                      liaison_account_scope=settings.liaison_account_scope)
     # Not app.service: that name is Faust's decorator for registering services.
     app.rumour_service = service
     # app.web builds Faust's aiohttp Application; middlewares may be added until it starts.

@@ -3,6 +3,7 @@ running in a thread, and a small HTTP client."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import socket
 import threading
@@ -38,6 +39,28 @@ def cascades() -> list[dict]:
         _ev("bj-1", 2, "src", 22, 1, "b1", region="110105"),
     ]
     return ev
+
+
+@contextlib.contextmanager
+def store_of(request):
+    """A fresh migrated store of the kind a parametrised fixture names (``request.param``:
+    ``chdb`` or ``clickhouse``, the server 18.16), dropped and closed afterwards."""
+    from tests.plugins.clickhouse import fresh_database, patient
+
+    if request.param == "chdb":
+        from streams.store.embedded import ChdbStore
+
+        store = ChdbStore("chdb://", database=fresh_database())
+    else:
+        from streams.store.clickhouse import ClickHouseStore
+
+        store = ClickHouseStore(patient(request.getfixturevalue("clickhouse_server")), database=fresh_database())
+    try:
+        store.migrate()
+        yield store
+    finally:
+        store.drop()
+        store.close()
 
 
 def governed_service(store, events, tokens_path, threshold: int):

@@ -180,7 +180,8 @@ def test_audit_row_per_query_with_digest_of_the_answer(env):
     assert (row["case_id"], row["token_name"]) == ("C-2025-7", "liaison")
     assert row["answer_sha256"] == sha_bytes(body)
     assert (row["action"], row["rumour_id"], row["status"], row["role"]) == ("trace", "jn-1", 200, "liaison")
-    assert orjson.loads(row["params"]) == {"k": "2"}
+    # the parameters the answer used, and which account ids it could name in clear
+    assert orjson.loads(row["params"]) == {"k": "2", "account_scope": "cascade"}
     # the admin reads it back; reading the audit log is itself audited
     status, _, body = get(env["url"] + "/api/audit?limit=5", tok["national"])
     assert status == 200

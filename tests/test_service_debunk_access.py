@@ -12,7 +12,7 @@ import pytest
 
 from streams.service.access import PERMISSIONS
 from streams.service.routes import ROUTES
-from tests.service_helpers import ThreadServer, _ev, cascades, get, governed_service
+from tests.service_helpers import ThreadServer, _ev, cascades, get, governed_service, store_of
 from tests.test_service_governance import post
 
 LIXIA_DEBUNKS = [
@@ -58,18 +58,8 @@ AUDITED = {"trace", "trace_event", "trace_account", "evidence", "status_set"}
 @pytest.fixture(scope="module", params=["chdb", pytest.param("clickhouse", marks=pytest.mark.clickhouse)])
 def env(request, tmp_path_factory):
     from streams.service.tokens import TokenStore
-    from tests.plugins.clickhouse import fresh_database, patient
 
-    if request.param == "chdb":
-        from streams.store.embedded import ChdbStore
-
-        store = ChdbStore("chdb://", database=fresh_database())
-    else:
-        from streams.store.clickhouse import ClickHouseStore
-
-        store = ClickHouseStore(patient(request.getfixturevalue("clickhouse_server")), database=fresh_database())
-    try:
-        store.migrate()
+    with store_of(request) as store:
         tokens_path = tmp_path_factory.mktemp("tokens") / "tokens.json"
         pipeline, hub, service = governed_service(store, EVENTS, tokens_path, THRESHOLD)
         server = ThreadServer(service.application())
@@ -78,9 +68,6 @@ def env(request, tmp_path_factory):
         yield {"url": server.url, "tok": tok, "store": store, "service": service, "hub": hub,
                "pipeline": pipeline}
         server.close()
-    finally:
-        store.drop()
-        store.close()
 
 
 def call(env, who, route, rid):

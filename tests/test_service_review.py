@@ -37,7 +37,8 @@ def test_audit_row_records_the_parameters_the_answer_used(env):  # noqa: F811
     status, _, body = get(url + f"/api/rumours/jn-1/trace?{padding}&k=0", tok["liaison"], case="C-R3")
     assert status == 200 and orjson.loads(body)["cutoff"] == []
     params = orjson.loads(store.audit_rows(limit=1)[0]["params"])
-    assert params["k"] == "0" and len(params) == 11
+    # k, ten others, and the account scope the service applied (not a query parameter)
+    assert params["k"] == "0" and params["account_scope"] == "cascade" and len(params) == 12
 
 
 def test_a_failed_trace_still_writes_its_audit_row(env, monkeypatch):  # noqa: F811

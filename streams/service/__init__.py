@@ -9,6 +9,8 @@ ClickHouse). Modules:
 - ``access``: roles, what each may do, jurisdiction codes.
 - ``pseudonym``: keyed pseudonyms of account ids for the analyst role.
 - ``accounts``: pseudonym -> account id per rumour (a reverse map built once per rumour version).
+- ``identities``: which account ids a caller sees in clear (the ``liaison_account_scope``
+  setting): the one decision every trace and evidence answer goes through.
 - ``views``: the answers (rumour list, detail, tree, traces with evidence chains).
 - ``audit``: audit rows written before an answer leaves.
 - ``audit_trail``: the audit rows of one request (one row per audited request, written before
@@ -30,7 +32,10 @@ analyst   dashboard data, rumour list, traces with pseudonymised account ids (an
           traced by its pseudonym only: a clear id would reveal its pseudonym); X-Case-Id
           optional; submit reports; change a rumour's handling status
 liaison   the same views with account ids in clear (X-Case-Id mandatory) and evidence packages;
-          submit reports; no status changes (police trace, the centre decides the handling)
+          submit reports; no status changes (police trace, the centre decides the handling).
+          Which accounts are in clear is the centre's choice (``liaison_account_scope``):
+          ``cascade`` every account of the rumour; ``jurisdiction`` (tokens below 000000)
+          only the accounts with an event of the rumour inside the token's jurisdiction
 admin     everything a liaison may do, plus the audit log, status changes and ``/metrics``
 monitor   ``/metrics`` only (Prometheus); its jurisdiction is not used (issue it for 000000)
 ========  ===========================================================================
@@ -69,6 +74,22 @@ Choices (documented here because the acceptance checks rely on them):
 - Dashboard routes (``/api/rumours``, ``/api/rumours/{id}``, ``/tree``) show pseudonyms for every
   role and are not audited (they are polled every 2 s). Clear account ids leave only through
   the audited trace and evidence routes.
+- Liaison account scope (``liaison_account_scope``, :mod:`streams.service.identities`): under
+  ``cascade`` (the default) a liaison sees every account of a rumour in its jurisdiction in
+  clear, including accounts that shared it only elsewhere. Under ``jurisdiction``, a liaison
+  token below ``000000`` sees in clear only the accounts with at least one event of that rumour
+  (any kind, a debunk too) whose region lies inside its jurisdiction; every other account (an
+  event without a region lies in no jurisdiction below the national one; a parent-only account
+  has no event) is shown by its analyst pseudonym, in the three traces (origins, chains,
+  cut-off candidates, the account route's ``scope``) and the evidence package (JSON, CSV,
+  HTML; ``identities: clear_in_jurisdiction``). Admins and national liaisons are unchanged.
+  The account route given an account id in clear that the scope does not show in clear
+  answers exactly like an unknown account (404, ``unknown account '<id>'``): answering with its
+  pseudonym would tie the two (why analysts trace by pseudonym only), and a 403 would tell that
+  the account acted in the rumour elsewhere. The audit row records 403 when the account has an
+  event in the rumour, 404 when not; the account's pseudonym still traces it. Every audited
+  trace and evidence row records the rule applied in its ``params`` as ``account_scope``
+  (``pseudonymised``, ``cascade`` or ``jurisdiction``); ``/api/me`` gives the caller's own.
 - Audit: every authenticated request to an audited route (the three traces, evidence, the
   audit log itself) writes exactly one row before the answer, with its status (so refusals
   with 400/403/404 are recorded too; the row's status is the decision, which for a jurisdiction

@@ -31,12 +31,16 @@ def serve_main(argv) -> int:
     p.add_argument("--host", default=None, help="address to bind (default: the web_host setting)")
     p.add_argument("--store", default=None, help="store URL (default: the embedded_store setting)")
     p.add_argument("--cutoff-k", type=int, default=None)
+    p.add_argument("--liaison-account-scope", default=None, choices=("cascade", "jurisdiction"),
+                   help="account ids a liaison below the national level sees in clear (default: the "
+                        "liaison_account_scope setting)")
     p.add_argument("--reports", default=None,
                    help="JSONL of public reports to take in after the replay (as the intake would)")
     _tokens_arg(p)
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    settings = Settings.load({"web_port": args.port, "web_host": args.host, "cutoff_k": args.cutoff_k})
+    settings = Settings.load({"web_port": args.port, "web_host": args.host, "cutoff_k": args.cutoff_k,
+                              "liaison_account_scope": args.liaison_account_scope})
     url = args.store or settings.embedded_store
     if url in ("", "none"):
         print("rumour serve: needs a store (chdb:// or clickhouse://)", file=sys.stderr)
@@ -125,7 +129,7 @@ async def _serve(pipeline, store, settings, tokens_path, replay_stats, hub=None,
     from streams.service.http import Service
 
     service = Service(pipeline, store, tokens_path, settings.cutoff_k, stats=lambda: dict(replay_stats),
-                      governance=hub)
+                      governance=hub, liaison_account_scope=settings.liaison_account_scope)
     runner = JsonErrorRunner(service.application(), access_log=None)
     await runner.setup()
     if sock is None:

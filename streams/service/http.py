@@ -70,15 +70,17 @@ def int_param(query, name: str, default: int, lo: int, hi: int) -> int:
 class Service(SiteHandlers, GovernanceHandlers, TraceHandlers):
     """The dashboard and origin-trace API over one pipeline and store; with a governance hub
     (``governance=`` or :meth:`attach_governance`) also the report, status, alert and debunk
-    routes (503 without one)."""
+    routes (503 without one). ``liaison_account_scope``: the setting of that name
+    (:mod:`streams.service.identities`)."""
 
-    def __init__(self, pipeline, store, tokens_path, cutoff_k: int = 10, stats=None, governance=None):
+    def __init__(self, pipeline, store, tokens_path, cutoff_k: int = 10, stats=None, governance=None,
+                 liaison_account_scope: str = "cascade"):
         self.pipeline = pipeline
         self.store = store
         self.tokens = TokenStore(tokens_path)
         self.pseudo = Pseudonymiser(load_or_create_key(key_file(tokens_path, PSEUDONYM_KEY)))
         self.evidence_key = load_or_create_key(key_file(tokens_path, EVIDENCE_KEY))
-        self.views = Views(pipeline, store, self.pseudo, cutoff_k)
+        self.views = Views(pipeline, store, self.pseudo, cutoff_k, liaison_scope=liaison_account_scope)
         self.cutoff_k = cutoff_k
         self.stats = stats or (lambda: {})
         # One thread for store and graph work: chDB sessions are not shared across threads.
@@ -234,6 +236,8 @@ class Service(SiteHandlers, GovernanceHandlers, TraceHandlers):
                       "jurisdiction": principal.jurisdiction,
                       "expires_at": expiry_text(principal.expires_ms),
                       "clear_identities": principal.may("clear"),
+                      # which accounts a trace names in clear (streams.service.identities)
+                      "account_scope": self.views.identities.scope(principal),
                       "case_required": principal.may("case_required"),
                       "may_export": principal.may("evidence"), "may_audit": principal.may("audit"),
                       "may_set_status": principal.may("status"), "may_report": principal.may("report"),

@@ -19,9 +19,14 @@ class TraceHandlers:
     """Needs ``self.views``, ``self.store``, ``self.pseudo``, ``self.evidence_key``,
     ``self.cutoff_k``, ``self._run``, ``self._guard`` and ``self._int_param``."""
 
+    def _account_scope(self, principal, ctx) -> None:
+        # The audit row records which identities rule the answer followed (identities.py).
+        ctx["params"]["account_scope"] = self.views.identities.scope(principal)
+
     async def _trace(self, principal, request, ctx, **target):
         k = parse_k(request.query.get("k"), self.cutoff_k)
-        answer = await self._guard(self.views.trace, ctx["rumour_id"], principal.may("clear"), k, **target)
+        self._account_scope(principal, ctx)
+        answer = await self._guard(self.views.trace, ctx["rumour_id"], principal, k, **target)
         answer["case_id"] = ctx["case_id"] or None
         return _json(answer)
 
@@ -39,13 +44,25 @@ class TraceHandlers:
         account = await self._run(self.views.account_for, ctx["rumour_id"], params["account_id"])
         if account is None:
             raise Refused(404, f"unknown account {params['account_id']!r}")
+        if not self.pseudo.looks_like(params["account_id"]):
+            # An id given in clear (roles with clear identities only, see above) that the
+            # caller's account scope does not show in clear is answered as an unknown account:
+            # its pseudonym out would tie the two together (as for an analyst), and a 403 would
+            # tell that the account acted in this rumour elsewhere. The audit row records 403
+            # when it did act in the rumour, 404 when it did not.
+            self._account_scope(principal, ctx)
+            namer = await self._run(self.views.identities.namer, principal, ctx["rumour_id"], [account])
+            if not namer.in_clear(account):
+                raise Refused(404, f"unknown account {params['account_id']!r}",
+                              audit_status=403 if account in namer.acted else None)
         return await self._trace(principal, request, ctx, account_id=account)
 
     async def _r_evidence(self, principal, params, request, ctx):
         if not ctx["case_id"]:
             raise Refused(400, "an evidence package needs a case number (?case= or X-Case-Id)")
         k = parse_k(request.query.get("k"), self.cutoff_k)
-        trace = await self._guard(self.views.trace, ctx["rumour_id"], True, k)
+        self._account_scope(principal, ctx)
+        trace = await self._guard(self.views.trace, ctx["rumour_id"], principal, k)
         meta = {"case_id": ctx["case_id"],
                 "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
                 "generated_by": {"token_id": principal.token_id, "name": principal.name,

@@ -8,7 +8,9 @@ the text).
 
 Identities: the dashboard routes (list, detail, tree) always show pseudonyms, whatever the
 role, because they are polled and not audited; account ids in clear leave only through the
-audited trace and evidence routes, and only for roles with the ``clear`` permission.
+audited trace and evidence routes, only for roles with the ``clear`` permission, and only the
+accounts :mod:`streams.service.identities` puts in clear for the caller (the centre's
+``liaison_account_scope``).
 
 "Now" for the rumour list is the data clock: the end of the newest minute with a share in the
 store. Live, that is the wall clock within a batch wait; over a replayed file it is the file's
@@ -27,6 +29,7 @@ from streams.events import format_ts
 from streams.service import regions as rg
 from streams.service.access import Principal, spread_regions
 from streams.service.accounts import PseudonymIndex
+from streams.service.identities import Identities
 
 HOUR_MS = 3_600_000
 DEBUNK = "debunk"
@@ -53,12 +56,15 @@ def text_sha256(text: str | None) -> str | None:
 
 
 class Views:
-    """Answers for one pipeline and store; ``pseudonymiser`` maps account ids for display."""
+    """Answers for one pipeline and store; ``pseudonymiser`` maps account ids for display,
+    ``liaison_scope`` is the ``liaison_account_scope`` setting (:mod:`~streams.service.identities`)."""
 
-    def __init__(self, pipeline, store, pseudonymiser, cutoff_k: int = 10, cache_seconds: float = 1.0):
+    def __init__(self, pipeline, store, pseudonymiser, cutoff_k: int = 10, cache_seconds: float = 1.0,
+                 liaison_scope: str = "cascade"):
         self.pipeline = pipeline
         self.store = store
         self.pseudo = pseudonymiser
+        self.identities = Identities(pseudonymiser, store, liaison_scope)
         self.cutoff_k = cutoff_k
         self.cache_seconds = cache_seconds
         self._lock = threading.Lock()
@@ -239,10 +245,11 @@ class Views:
             return account
         return self.accounts.resolve(rumour_id, account)
 
-    def trace(self, rumour_id: str, clear: bool, k: int | None = None, event_id: str | None = None,
+    def trace(self, rumour_id: str, principal: Principal, k: int | None = None, event_id: str | None = None,
               account_id: str | None = None) -> dict:
         """Origins with confidence, evidence chains and cut-off candidates of a rumour, or of one
-        event or account in it. ``clear`` False pseudonymises every account id."""
+        event or account in it, each account id in clear or pseudonymised as the caller may see
+        it (:meth:`streams.service.identities.Identities.namer`)."""
         k = self.cutoff_k if k is None else k
         with self.pipeline.lock:
             graph, answer = self._graph(rumour_id, k)
@@ -256,10 +263,6 @@ class Views:
             elif account_id is not None:
                 scope = {"kind": "account", "id": account_id}
                 chains = graph.account_chains(account_id)[:100]
-                if not chains:
-                    # Named as the caller may see it: an analyst's pseudonym resolves to the
-                    # clear id (a debunker, a parent-only account), which must not leak here.
-                    raise NotFound(f"account {(account_id if clear else self.pseudo(account_id))!r}")
             else:
                 scope = {"kind": "rumour", "id": rumour_id}
                 # Evidence for a rumour: how each cut-off candidate got it from an origin.
@@ -268,9 +271,16 @@ class Views:
                     first = graph.account_chains(c["account_id"])
                     if first:
                         chains.append(first[0])
+        # Named after the graph's lock is released: the jurisdiction scope asks the store.
+        name = self.identities.namer(principal, rumour_id, {o.account_id for o in origins}
+                                     | {h.account_id for c in chains for h in c}
+                                     | {c["account_id"] for c in answer["cutoff"]} | {account_id})
+        if account_id is not None and not chains:
+            # Named as the caller may see it: an analyst's pseudonym resolves to the clear id
+            # (a debunker, a parent-only account), which must not leak here.
+            raise NotFound(f"account {name(account_id)!r}")
         events = answer["events"]
         details = self.store.event_details(rumour_id, {h.event_id for c in chains for h in c})
-        name = (lambda a: a) if clear else self.pseudo
         out_origins = [{"account_id": name(o.account_id), "event_id": o.event_id,
                         "ts": None if o.ts_ms is None else format_ts(int(o.ts_ms)),
                         "reach": int(o.reach), "observed": bool(o.observed),
@@ -289,7 +299,7 @@ class Views:
         if scope["kind"] == "account":
             scope["id"] = name(account_id)
         return {"rumour_id": rumour_id, "events": events, "scope": scope,
-                "identities": "clear" if clear else "pseudonymised",
+                "identities": name.identities,
                 "origins": out_origins, "confidence_method": CONFIDENCE_METHOD,
                 "chains": out_chains,
                 "cutoff": [{"account_id": name(c["account_id"]), "prevented": c["prevented"]}

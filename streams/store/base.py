@@ -14,6 +14,13 @@ from sql import queries
 from streams.events import DeadLetter, EventBatch
 
 
+# Bytes of account ids (UTF-8) per account_regions query: a trace names up to ~1000 cut-off
+# accounts plus its chains' hops, and each query scans the rumour's rows again, so as many ids as
+# fit go into one; 100 KB (quoting at most doubles it) keeps the text under ClickHouse's
+# max_query_size (256 KiB).
+ACCOUNT_BYTES_PER_QUERY = 100_000
+
+
 class StoreError(RuntimeError):
     """A store operation failed."""
 
@@ -171,6 +178,16 @@ class Store(ABC):
             return {}
         return {e: (p, r, t) for e, p, r, t in self._rows(queries.event_details(self.database, rumour_id, ids))}
 
+    def account_regions(self, rumour_id: str, account_ids) -> dict:
+        """``account_id -> {region or None}`` of the events (any kind) of the listed accounts in
+        one rumour; an account with no event of its own there (unknown, or known only as a
+        parent account) is absent. One query per :data:`ACCOUNT_BYTES_PER_QUERY` of ids."""
+        out: dict[str, set] = {}
+        for chunk in _chunks(sorted({a for a in account_ids if a is not None}), ACCOUNT_BYTES_PER_QUERY):
+            for account, region in self._rows(queries.account_regions(self.database, rumour_id, chunk)):
+                out.setdefault(account, set()).add(region or None)
+        return out
+
     def rumour_accounts(self, rumour_id: str) -> list[str]:
         """Distinct account ids that appear in one rumour (sharers and parent accounts)."""
         return sorted({r[0] for r in self._rows(queries.rumour_accounts(self.database, rumour_id)) if r[0]})
@@ -184,6 +201,24 @@ class Store(ABC):
 
     def __exit__(self, *exc):
         self.close()
+
+
+def _chunks(ids: list[str], max_bytes: int):
+    """``ids`` in consecutive lists of at most ``max_bytes`` (UTF-8), each at least one id.
+
+    >>> list(_chunks(["aa", "bb", "c", "dddd"], 20))
+    [['aa', 'bb', 'c'], ['dddd']]
+    """
+    chunk, size = [], 0
+    for a in ids:
+        n = len(a.encode("utf-8")) + 4  # quotes, comma, space
+        if chunk and size + n > max_bytes:
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(a)
+        size += n
+    if chunk:
+        yield chunk
 
 
 def dead_letter_columns(dead: Sequence[DeadLetter]) -> list[list]:
