@@ -12,8 +12,11 @@ something. Ranking rules:
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
+from graph import confidence as oc
 from graph import kernels_cutoff as kc
 from graph import kernels_rank as kr
 from graph import kernels_tree as kt
@@ -36,7 +39,29 @@ class Answers:
             order = _EMPTY if kt.is_forward(par) else kt.topo_order(par)
             sz = kt.subtree_sizes(par, kf, order)
             self._cache = (par, order, sz)
+            self._confidence = None  # it was the old forest's
         return self._cache
+
+    @property
+    def confidence_by_event(self) -> Mapping:
+        """Origin confidence of every candidate of the resolved forest (graph/confidence.py), as
+        a read-only ``{(account_id, event_id): confidence}``. Computed with the forest and kept
+        with it: recomputed only after a batch that changes the forest (a logistic model over
+        every root; 0.35 s on a 10^5-share rumour with 3*10^4 roots), not on every trace.
+
+        >>> import numpy as np
+        >>> from graph import CascadeGraph
+        >>> g = CascadeGraph()
+        >>> _ = g.add_batch(["o", "a", "x"], ["src", "u", "w"], np.arange(3), [None, "o", None], [None] * 3,
+        ...                 np.array([0, 1, 1]))  # a post, its share, a share with no parent
+        >>> conf = g.confidence_by_event
+        >>> sorted(conf), conf[("src", "o")] > conf[("w", "x")], conf.get(("u", "a"), 0.0)
+        ([('src', 'o'), ('w', 'x')], True, 0.0)
+        """
+        self._view()  # a rebuilt forest has dropped the confidence of the old one
+        if self._confidence is None:
+            self._confidence = oc.root_confidence(self)
+        return oc.ConfidenceByEvent(self, *self._confidence)
 
     def _hops(self, nodes) -> list:
         present = (self.kf[nodes] & FLAG_PRESENT) != 0

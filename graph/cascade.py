@@ -64,7 +64,8 @@ class CascadeGraph(Answers):
         self.n_events = 0
         self.n_account_links = 0
         self.n_blind = 0  # placeholders without an account
-        self._cache = None
+        self._cache = None  # the resolved forest: (parents, order, subtree sizes), graph/answers.py
+        self._confidence = None  # its origin candidates' (nodes, confidence), graph/confidence.py
 
     @property
     def n_accounts(self) -> int:
@@ -129,7 +130,7 @@ class CascadeGraph(Answers):
             self.n_account_links += alinks
             n_rej += rej
             if added:
-                self._cache = None
+                self._cache = self._confidence = None
             if need == ki.NEED_NOTHING:
                 break
             if need == ki.NEED_ROOM:
@@ -160,7 +161,7 @@ class CascadeGraph(Answers):
     def _grow(self, ev_bytes: int, ac_bytes: int, nodes: int = 3, accounts: int = 2) -> None:
         """Room for ``nodes`` more nodes and ``accounts`` more accounts (at least one row of the
         worst kind: 3 nodes, 2 accounts) with their id bytes (grows geometrically)."""
-        self._cache = None  # it may view the arrays about to be replaced
+        self._cache = self._confidence = None  # they may view the arrays about to be replaced
         nodes, accounts = max(nodes, 3), max(accounts, 2)
         need = self.n_nodes + nodes
         self.ev.reserve(nodes, ev_bytes)
@@ -216,4 +217,6 @@ class CascadeGraph(Answers):
         if self._cache is not None:
             # The resolved parents are often a view of plink itself: count owned memory only.
             total += sum(a.nbytes for a in self._cache if not np.shares_memory(a, self.plink))
+        if self._confidence is not None:
+            total += sum(a.nbytes for a in self._confidence)
         return total

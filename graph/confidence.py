@@ -13,6 +13,8 @@ reliability is reported in benchmarks/RESULTS.md.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
 from graph.types import FLAG_PRESENT, KIND_MASK
@@ -48,9 +50,12 @@ def calibrated(reach, total, orphan, coef=None, placeholder=None, delay_min=None
     >>> bool(c[0] > 0.9 and c[1] < 0.1)
     True
     """
+    return _logistic(confidence_features(reach, total, orphan, placeholder, delay_min), coef)
+
+
+def _logistic(X, coef=None) -> np.ndarray:
     w = COEF if coef is None else np.asarray(coef, np.float64)
-    z = confidence_features(reach, total, orphan, placeholder, delay_min) @ w
-    return 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
+    return 1.0 / (1.0 + np.exp(-np.clip(X @ w, -50, 50)))
 
 
 def candidates(graph, par=None):
@@ -122,8 +127,7 @@ def origin_confidence(graph, par=None, coef=None) -> list:
     acct = graph.acct[:n]
     reach = np.zeros(n, np.int64)
     reach[roots] = np.rint(np.expm1(X[:, 2])).astype(np.int64)
-    w = COEF if coef is None else np.asarray(coef, np.float64)
-    conf = 1.0 / (1.0 + np.exp(-np.clip(X @ w, -50, 50)))
+    conf = _logistic(X, coef)
     ts = graph.ts[:n]
     order = sorted(range(len(roots)), key=lambda i: (-conf[i], -reach[roots[i]],
                                                      not present[roots[i]], ts[roots[i]], roots[i]))
@@ -133,5 +137,91 @@ def origin_confidence(graph, par=None, coef=None) -> list:
 
 
 def confidence_by_event(graph) -> dict:
-    """``{(account_id, event_id): confidence}`` over the graph's own forest (for the trace)."""
+    """``{(account_id, event_id): confidence}`` over the graph's own forest, computed afresh
+    (a trace reads the graph's cached copy, ``CascadeGraph.confidence_by_event``)."""
     return {(a, e): c for a, c, e, _ in origin_confidence(graph)}
+
+
+def root_confidence(graph) -> tuple:
+    """``(roots, confidence)``: the origin candidates of the graph's own forest as node indices
+    (ascending) and their confidence; what ``CascadeGraph.confidence_by_event`` keeps.
+
+    >>> from graph import CascadeGraph
+    >>> g = CascadeGraph()
+    >>> _ = g.add_batch(["o", "a", "x"], ["src", "u", "w"], np.arange(3), [None, "o", None], [None] * 3,
+    ...                 np.array([0, 1, 1]))
+    >>> roots, conf = root_confidence(g)
+    >>> roots.tolist(), bool(conf[0] > conf[1])
+    ([0, 2], True)
+    """
+    roots, X = candidates(graph)
+    return roots, _logistic(X)
+
+
+class ConfidenceByEvent(Mapping):
+    """``{(account_id, event_id): confidence}`` read from :func:`root_confidence`'s arrays of
+    ``graph`` (no string is held per candidate: a rumour can have 10^5 of them); an account's
+    placeholder (event id None) is found through the account. :meth:`lookup` answers many keys
+    at once (a trace asks for every origin). The candidates are those of the forest the arrays
+    were computed on.
+
+    >>> from graph import CascadeGraph
+    >>> g = CascadeGraph()
+    >>> _ = g.add_batch(["a", "x"], ["u", "w"], np.arange(2), [None, None], ["boss", None])
+    >>> m = ConfidenceByEvent(g, *root_confidence(g))
+    >>> sorted(m, key=str), ("boss", None) in m, ("u", "a") in m, ("w", "a") in m
+    ([('boss', None), ('w', 'x')], True, False, False)
+    >>> m.lookup(["w", "u", "boss"], ["x", "a", None]).tolist() == [m["w", "x"], 0.0, m["boss", None]]
+    True
+    """
+
+    def __init__(self, graph, roots: np.ndarray, conf: np.ndarray):
+        self._graph, self._roots, self._conf = graph, roots, conf
+
+    def lookup(self, account_ids, event_ids) -> np.ndarray:
+        """The confidence of every ``(account_ids[i], event_ids[i])``; 0.0 for a pair that is
+        no origin candidate."""
+        at = self._positions(account_ids, event_ids)
+        found = at >= 0
+        out = np.zeros(len(at))
+        out[found] = self._conf[at[found]]
+        return out
+
+    def _positions(self, account_ids, event_ids) -> np.ndarray:
+        """Index into the candidates of every pair, -1 for a pair that is none (two id lookups
+        in numba for all pairs, not two per pair)."""
+        g, roots = self._graph, self._roots
+        if len(account_ids) != len(event_ids):
+            raise ValueError("lookup: account_ids and event_ids differ in length")
+        if not len(roots) or not len(event_ids):
+            return np.full(len(event_ids), -1, np.int64)
+        acc = g.ac.find(account_ids).astype(np.int64)
+        node = g.ev.find(event_ids).astype(np.int64)
+        blank = np.array([e is None for e in event_ids], bool)
+        if blank.any():  # an account's placeholder has no event id: found through the account
+            node[blank] = -1
+            known = blank & (acc >= 0) & (acc < g.aph.shape[0])
+            node[known] = g.aph[acc[known]]
+        at = np.minimum(np.searchsorted(roots, node), len(roots) - 1)
+        safe = np.maximum(node, 0)
+        ok = (node >= 0) & (acc >= 0) & (roots[at] == node) & (g.acct[safe] == acc)
+        return np.where(ok, at, -1)
+
+    def __getitem__(self, key) -> float:
+        try:
+            account_id, event_id = key
+        except (TypeError, ValueError):
+            raise KeyError(key) from None
+        if not isinstance(account_id, str) or not (event_id is None or isinstance(event_id, str)):
+            raise KeyError(key)
+        at = int(self._positions([account_id], [event_id])[0])
+        if at < 0:
+            raise KeyError(key)
+        return float(self._conf[at])
+
+    def __iter__(self):
+        g = self._graph
+        return zip(g.ac.strings(g.acct[self._roots]), g.ev.strings(self._roots))
+
+    def __len__(self) -> int:
+        return len(self._roots)

@@ -187,8 +187,24 @@ def cmd_migrate(args) -> int:
 def cmd_import(args) -> int:
     from streams.importers import run_import
 
+    listed = Path(args.problems) if args.problems else None
+    if listed is not None and (listed.is_dir() or not listed.parent.is_dir()):
+        raise ValueError(f"--problems: {listed} is a folder" if listed.is_dir() else
+                         f"--problems: folder {listed.parent} does not exist")
     report = run_import(args.dataset, args.src, args.output)
+    if listed is not None:
+        try:
+            report.write_problems(listed)
+        except OSError as exc:
+            raise ValueError(f"--problems: cannot write {listed}: {exc.strerror or exc} "
+                             f"(the events were written to {args.output})") from None
     _emit(report.to_dict())
+    if not args.quiet:
+        # The JSON line (stdout) is for programs and lists the first 200 problems; this is for
+        # the person who ran the import: per reason, how many and a few examples.
+        full = f"; all of them: {args.problems}" if args.problems else ""
+        print(report.summary() + (f"\n(the JSON line lists the first 200 problems{full})"
+                                  if len(report.problems) > 200 else ""), file=sys.stderr)
     return 0
 
 
@@ -282,6 +298,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dataset", choices=["weibo-ced", "twitter15-16"])
     p.add_argument("src", help="the dataset folder or its .tar.gz")
     p.add_argument("-o", "--output", required=True, help="output JSONL file")
+    p.add_argument("--problems", metavar="FILE", default=None,
+                   help="write every problem to FILE, one JSON object a line (the report lists the first 200)")
+    p.add_argument("--quiet", action="store_true",
+                   help="no human summary on stderr (the JSON report still goes to stdout)")
     p.set_defaults(func=cmd_import)
 
     for name, (module, function, help_text) in DELEGATED.items():

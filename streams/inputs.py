@@ -17,8 +17,7 @@ from typing import Iterator
 
 import orjson
 
-
-GZIP_MAGIC = b"\x1f\x8b"
+from streams.compression import HEAD_BYTES, compression_of, compression_of_head
 
 
 def open_binary(path) -> io.BufferedIOBase:
@@ -26,15 +25,15 @@ def open_binary(path) -> io.BufferedIOBase:
     gzip content whatever its name (a gzip file read as text would be all dead letters)."""
     if str(path) == "-":
         stdin = sys.stdin.buffer
-        return gzip.GzipFile(fileobj=stdin, mode="rb") if stdin.peek(2)[:2] == GZIP_MAGIC else stdin
+        packed = compression_of_head(stdin.peek(HEAD_BYTES)) == "gzip"
+        return gzip.GzipFile(fileobj=stdin, mode="rb") if packed else stdin
     p = Path(path)
     if not p.exists():
         raise FileNotFoundError(f"no such input file: {p}")
     if p.is_dir():
         raise ValueError(f"{p} is a folder, not an input file (name the files in it)")
     try:
-        with open(p, "rb") as probe:
-            packed = p.suffix == ".gz" or probe.read(2) == GZIP_MAGIC
+        packed = compression_of(p) == "gzip" or p.suffix == ".gz"
         return gzip.open(p, "rb") if packed else open(p, "rb")
     except OSError as exc:
         raise ValueError(f"cannot read input file {p}: {exc.strerror or exc}") from None

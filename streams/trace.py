@@ -19,19 +19,20 @@ def trace_answer(graph, k: int = 10, parents: dict | None = None, cutoff: list |
     known only from its children (a deleted post without an id); ``cutoff`` replaces the cut-off list (e.g.
     the forecast cut-off at time t of graph/cutoff_time.py).
     """
-    from graph.confidence import confidence_by_event
-
     raw = graph.trace(k)
-    conf = confidence_by_event(graph)
+    # Kept with the resolved forest (computed once per batch that changes it), read for every
+    # origin in one lookup.
+    conf = graph.confidence_by_event.lookup([o["account_id"] for o in raw["origins"]],
+                                            [o["event_id"] for o in raw["origins"]]).tolist()
     origins = []
-    for o in raw["origins"]:
+    for o, c in zip(raw["origins"], conf):
         ts_ms = o.get("ts_ms")
         origins.append({
             "account_id": o["account_id"],
             "event_id": o["event_id"],
             "ts": None if ts_ms is None else format_ts(int(ts_ms)),
             "reach": int(o["reach"]),
-            "confidence": round(float(conf.get((o["account_id"], o["event_id"]), 0.0)), 4),
+            "confidence": round(c, 4),
         })
     if cutoff is None:
         cutoff = [{"account_id": c["account_id"], "prevented": int(c["prevented"])} for c in raw["cutoff"]]

@@ -76,3 +76,38 @@ def test_observation_models():
     assert 500 < orphans < 700 and len([e for e in multi if e[5] == 1]) == 2000
     sampled = observe(ev, "sampled", np.random.default_rng(2))
     assert 900 < len(sampled) < 1100 and all(e[3] == "p" for e in sampled if e[5] == 1)
+
+
+def test_cached_confidence_follows_the_forest_and_is_computed_once_per_forest(monkeypatch):
+    import graph.confidence as oc
+
+    calls = []
+    fresh_roots = oc.root_confidence
+    monkeypatch.setattr(oc, "root_confidence", lambda g: calls.append(1) or fresh_roots(g))
+    g = CascadeGraph("r")
+    # x's parent p has not arrived (and names no account): x is a root of its own.
+    g.add_batch(["o", "a", "x"], ["src", "u", "w"], np.arange(3) * 1000, [None, "o", "p"], [None] * 3,
+                np.array([0, 1, 1]))
+    before = dict(g.confidence_by_event)
+    assert before == oc.confidence_by_event(g) and set(before) == {("src", "o"), ("w", "x")}
+    trace_answer(g, 2)
+    trace_answer(g, 2)
+    assert len(calls) == 1  # two traces and the property: one fit
+    g.add_batch(["o"], ["src"], np.array([0]), [None], [None], np.array([0]))  # a duplicate adds nothing
+    assert dict(g.confidence_by_event) == before and len(calls) == 1
+    # p arrives under o (x joins o's tree), y is a new orphan, c names only an account that
+    # has no event (an account placeholder, event id None, becomes a root).
+    g.add_batch(["p", "y", "c"], ["v", "z", "k"], np.array([3, 4, 5]) * 1000, ["o", None, None],
+                [None, None, "boss"], np.array([1, 1, 1]))
+    after = dict(g.confidence_by_event)
+    assert len(calls) == 2
+    assert after == oc.confidence_by_event(g)
+    assert set(after) == {("src", "o"), ("z", "y"), ("boss", None)}
+    assert after[("src", "o")] != before[("src", "o")]  # its reach and share changed
+    keys = [*after, ("w", "x"), ("u", "a"), ("src", "a"), ("k", None)]  # no longer / never candidates
+    got = g.confidence_by_event.lookup([a for a, _ in keys], [e for _, e in keys]).tolist()
+    assert got == [*after.values(), 0.0, 0.0, 0.0, 0.0]
+    answer = trace_answer(g, 2)
+    assert len(calls) == 2
+    assert {(o["account_id"], o["event_id"]): o["confidence"] for o in answer["origins"]} == \
+        {key: round(c, 4) for key, c in after.items()}

@@ -151,3 +151,52 @@ def test_archive_and_folder_agree(tmp_path):
     ra = run_import("twitter15-16", folder, a)
     rb = run_import("twitter15-16", archive, b)
     assert a.getvalue() == b.getvalue() and a.getvalue().count(b"\n") == ra.events == rb.events
+
+
+def _many_problems(tmp_path):
+    loops = [line for i in range(240) for line in (f"{n('a', SRC, '0.0')}->{n(f'u{i}', 900 + i, '5.0')}",
+                                                   f"{n(f'u{i}', 900 + i, '5.0')}->{n(f'u{i}', 900 + i, '5.0')}")]
+    return write_trees(tmp_path / "d", "twitter15", {SRC: MESSY + loops}, {SRC: "false"})
+
+
+def test_import_command_counts_problems_per_reason_and_writes_them_all(tmp_path, capfd):
+    from collections import Counter
+
+    import orjson
+
+    from streams.cli import main
+
+    src, out, listed = _many_problems(tmp_path), tmp_path / "o.jsonl", tmp_path / "problems.jsonl"
+    assert main(["import", "twitter15-16", str(src), "-o", str(out), "--problems", str(listed)]) == 0
+    stdout, stderr = capfd.readouterr()
+    (line,) = stdout.splitlines()  # the report is still one JSON line
+    report = orjson.loads(line)
+    every = [orjson.loads(x) for x in listed.read_bytes().splitlines()]
+    assert len(every) == report["problems_total"] == 246 and every[:200] == report["problems"]
+    assert report["problems_by_reason"] == dict(Counter(p["reason"] for p in every)) == {
+        "self_loop": 241, "duplicate_edge": 1, "extra_parent": 1, "edge_into_source": 1,
+        "unparseable_line": 1, "ts_before_parent": 1}
+    # For a person, on stderr: each reason with its count and at most three examples.
+    lines = stderr.splitlines()
+    at = lines.index("  self_loop: 241 dropped")
+    assert [x.split(":")[0] for x in lines[at + 1:at + 4]] == [f"    twitter15/tree/{SRC}.txt line {k}"
+                                                               for k in (5, 13, 15)]
+    assert lines[at + 4] == "    ... and 238 more"
+    assert "  ts_before_parent: 1 repaired" in lines and "  unparseable_line: 1 dropped" in lines
+    assert str(listed) in lines[-1]
+
+
+def test_import_command_quiet_and_a_problems_file_in_no_folder(tmp_path, capfd):
+    from streams.cli import main
+
+    src, out = _many_problems(tmp_path), tmp_path / "o.jsonl"
+    assert main(["import", "twitter15-16", str(src), "-o", str(out), "--quiet"]) == 0
+    stdout, stderr = capfd.readouterr()
+    assert stderr == "" and '"problems_by_reason"' in stdout
+    out.unlink()
+    args = ["import", "twitter15-16", str(src), "-o", str(out), "--problems", str(tmp_path / "no" / "p.jsonl")]
+    assert main(args) == 2
+    stdout, stderr = capfd.readouterr()
+    assert stdout == "" and "--problems: folder" in stderr and not out.exists()  # refused before reading
+    assert main(["import", "twitter15-16", str(src), "-o", str(out), "--problems", str(tmp_path)]) == 2
+    assert "is a folder" in capfd.readouterr()[1] and not out.exists()

@@ -11,6 +11,7 @@ import pytest
 
 from streams.events import parse_ts, validate_event
 from streams.importers import SourceError, iter_events, run_import
+from streams.importers.source import Source
 
 CN = timezone(timedelta(hours=8))
 SRC_TIME = 1355983200  # 2012-12-20 14:00:00 +08:00
@@ -265,6 +266,30 @@ def test_truncated_archive_is_an_error_and_writes_nothing(tmp_path):
         assert not (tmp_path / "o.jsonl").exists() and not (tmp_path / "o.jsonl.partial").exists()
     run_import("weibo-ced", tmp_path / "w.tar.gz", tmp_path / "o.jsonl")
     assert len((tmp_path / "o.jsonl").read_bytes().splitlines()) == 80
+
+
+@pytest.mark.parametrize("mode, compression", [("gz", "gzip"), ("bz2", "bz2"), ("xz", "xz"), ("", None)])
+def test_every_archive_compression_reads_like_the_folder_and_a_cut_one_is_an_error(tmp_path, mode, compression):
+    folder = write_ced(tmp_path / "d", {
+        f"{i}_S{i}_u{i}": (orig(text="源微博" * 500 + str(i)), [rec(f"a{i}", "u1", "", "2012-12-21 10:00:00")])
+        for i in range(10)})
+    archive = tmp_path / "w.tar"
+    with tarfile.open(archive, f"w:{mode}") as tar:
+        tar.add(folder / "CED_Dataset", arcname="CED_Dataset")
+    assert Source(archive).compression == compression
+    a, b = io.BytesIO(), io.BytesIO()
+    run_import("weibo-ced", folder, a)
+    run_import("weibo-ced", archive, b)
+    assert sorted(a.getvalue().splitlines()) == sorted(b.getvalue().splitlines())
+    assert len(b.getvalue().splitlines()) == 20
+    if compression is None:
+        return  # a plain tar has no end marker of its own: a cut in its zero padding loses nothing
+    whole = archive.read_bytes()
+    for size in (len(whole) // 2, len(whole) - 1):
+        cut = tmp_path / f"cut{size}.tar"
+        cut.write_bytes(whole[:size])
+        with pytest.raises(SourceError, match="truncated or corrupt archive"):
+            run_import("weibo-ced", cut, io.BytesIO())
 
 
 def test_missing_output_folder_is_refused_before_reading(tmp_path):

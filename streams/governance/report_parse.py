@@ -88,6 +88,22 @@ def scoped_report_id(source: str, client_id: str | None, basis: str) -> str:
     return hashlib.sha1(f"{source}\n{key}".encode("utf-8")).hexdigest()[:20]
 
 
+def could_repeat(rep: dict) -> bool:
+    """Whether a parsed report's id may be that of an earlier report: it has the client's own id,
+    or a time of its own. Without either, the id is derived from the time it was received (the
+    millisecond is in the ``basis`` that :func:`scoped_report_id` hashes: ``time`` defaults to
+    when received), so no earlier report has it and the desk need not ask the store.
+
+    >>> could_repeat({"client_report_id": "c-1", "report_ms": 5, "received_ms": 5})
+    True
+    >>> could_repeat({"client_report_id": None, "report_ms": 4, "received_ms": 5})
+    True
+    >>> could_repeat({"client_report_id": None, "report_ms": 5, "received_ms": 5})
+    False
+    """
+    return rep["client_report_id"] is not None or rep["report_ms"] != rep["received_ms"]
+
+
 def parse_report(payload, now_ms: int | None = None, source: str = "http") -> dict:
     """Validate one report; return its normalised fields or raise :class:`ReportError`.
     ``client_report_id`` is the client's own id (None without one)."""

@@ -34,7 +34,8 @@ from graph.types import FLAG_PRESENT
 from streams.events import KIND_CODE, format_ts
 from streams.governance.config import GovernanceConfig
 from streams.governance.report_memory import ReportMemory
-from streams.governance.report_parse import MAX_FIELD, MAX_TEXT, ReportError, link_candidates, parse_report
+from streams.governance.report_parse import (MAX_FIELD, MAX_TEXT, ReportError, could_repeat, link_candidates,
+                                             parse_report)
 from streams.governance.rumour_texts import RumourTexts
 
 STATUSES = ("received", "verified", "debunked", "handled")
@@ -57,21 +58,6 @@ def status_row(rumour_id, status, by, note, at_ms) -> dict:
     """The status-history row of a valid change (``by`` stripped, ``note`` cut to MAX_TEXT)."""
     return {"rumour_id": rumour_id, "status": status, "changed_by": by.strip(),
             "changed_ms": int(at_ms), "note": (note or "")[:MAX_TEXT]}
-
-
-def could_repeat(rep: dict) -> bool:
-    """Whether a parsed report's id may be that of an earlier report: it has the client's own id,
-    or a time of its own. Without either, the id is derived from the time it was received (the
-    millisecond), so no earlier report has it and the desk need not ask the store.
-
-    >>> could_repeat({"client_report_id": "c-1", "report_ms": 5, "received_ms": 5})
-    True
-    >>> could_repeat({"client_report_id": None, "report_ms": 4, "received_ms": 5})
-    True
-    >>> could_repeat({"client_report_id": None, "report_ms": 5, "received_ms": 5})
-    False
-    """
-    return rep["client_report_id"] is not None or rep["report_ms"] != rep["received_ms"]
 
 
 class ReportDesk:

@@ -6,15 +6,23 @@ used for exactly one output event or counted under ``dropped`` with a reason, so
 Events that were written but changed on the way (a year guessed, a timestamp clamped, a parent
 replaced) are counted under ``repaired``; observations that change nothing are ``notes``.
 Each of these also appears in ``problems`` with the file and item it concerns.
+
+For a person: :meth:`ImportReport.summary` (per reason, its count and a few examples); the whole
+list, one JSON object a line: :meth:`ImportReport.write_problems`.
 """
 from __future__ import annotations
 
+import os
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
 
 DROPPED = "dropped"
 REPAIRED = "repaired"
 NOTED = "noted"
+EXAMPLE_CHARS = 160  # an example's detail in the summary is cut here (the JSON keeps it whole)
 
 
 @dataclass(slots=True)
@@ -119,5 +127,69 @@ class ImportReport:
             "events_per_s": round(self.events_per_s, 1),
             "events_per_cpu_s": round(self.events / self.cpu_seconds, 1) if self.cpu_seconds > 0 else 0.0,
             "problems_total": len(self.problems),
+            "problems_by_reason": dict(sorted(self.problems_by_reason().items())),
             "problems": [p.to_dict() for p in shown],
         }
+
+    def problems_by_reason(self) -> Counter:
+        """How many problems have each reason (a problem, not a record: a dropped tree is one
+        problem however many lines it had; ``dropped`` counts the records)."""
+        return Counter(p.reason for p in self.problems)
+
+    def summary(self, examples: int = 3) -> str:
+        """The report for a person: the counts, then per reason (dropped first, then repaired,
+        noted; most frequent first) how many problems and up to ``examples`` of them.
+
+        >>> r = ImportReport("twitter15-16", "t.tar.gz", cascades=1, events=2, records_in=9, records_used=2)
+        >>> for i in range(4): r.drop("t/1.txt", f"line {i}", "self_loop", "u -> u")
+        >>> r.drop("t/2.txt", "*", "duplicate_tree", "same tweet id as t/1.txt", records=3)
+        >>> r.repair("t/1.txt", "line 9", "ts_before_parent", "-1.0 -> 0.0")
+        >>> print(r.summary(examples=2))
+        twitter15-16 from t.tar.gz: 1 cascades, 2 events; 9 records in, 2 used, 7 dropped (balanced: yes)
+        6 problems in 3 reasons:
+          self_loop: 4 dropped
+            t/1.txt line 0: u -> u
+            t/1.txt line 1: u -> u
+            ... and 2 more
+          duplicate_tree: 1 dropped (3 records)
+            t/2.txt *: same tweet id as t/1.txt
+          ts_before_parent: 1 repaired
+            t/1.txt line 9: -1.0 -> 0.0
+        """
+        dropped = sum(self.dropped.values())
+        lines = [f"{self.dataset} from {self.source}: {self.cascades:,} cascades, {self.events:,} events; "
+                 f"{self.records_in:,} records in, {self.records_used:,} used, {dropped:,} dropped "
+                 f"(balanced: {'yes' if self.balanced() else 'no'})"]
+        if not self.problems:
+            return lines[0] + "\nno problems"
+        by_reason: dict = {}
+        for p in self.problems:
+            by_reason.setdefault((p.action, p.reason), []).append(p)
+        rank = {DROPPED: 0, REPAIRED: 1, NOTED: 2}
+        keys = sorted(by_reason, key=lambda k: (rank.get(k[0], 3), -len(by_reason[k]), k[1]))
+        lines.append(f"{len(self.problems):,} problems in {len(keys)} reasons:")
+        for action, reason in keys:
+            found = by_reason[action, reason]
+            records = sum(p.records for p in found)
+            also = f" ({records:,} records)" if action == DROPPED and records != len(found) else ""
+            lines.append(f"  {reason}: {len(found):,} {action}{also}")
+            for p in found[:examples]:
+                detail = p.detail if len(p.detail) <= EXAMPLE_CHARS else p.detail[:EXAMPLE_CHARS - 3] + "..."
+                lines.append(f"    {p.file} {p.item}" + (f": {detail}" if detail else ""))
+            if len(found) > examples:
+                lines.append(f"    ... and {len(found) - examples:,} more")
+        return "\n".join(lines)
+
+    def write_problems(self, path) -> None:
+        """Every problem, one JSON object a line (as in :meth:`to_dict`), to ``path``: written
+        whole or not at all (through ``<path>.partial``)."""
+        path = Path(path)
+        partial = path.with_name(path.name + ".partial")
+        try:
+            with open(partial, "wb") as fh:
+                for p in self.problems:
+                    fh.write(orjson.dumps(p.to_dict()) + b"\n")
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+        os.replace(partial, path)

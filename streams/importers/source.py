@@ -14,6 +14,8 @@ import tarfile
 import zlib
 from pathlib import Path
 
+from streams.compression import compression_of
+
 
 class SourceError(ValueError):
     """The source is neither a readable folder nor a tar archive."""
@@ -31,15 +33,17 @@ class Source:
 
     def __init__(self, src):
         self.path = Path(src)
+        self.compression = None  # "gzip", "bz2" or "xz" for a compressed archive, read once here
         if self.path.is_dir():
             self.kind = "dir"
         elif self.path.is_file():
             try:
                 is_tar = tarfile.is_tarfile(self.path)
+                self.compression = compression_of(self.path)
             except (EOFError, OSError, zlib.error) as exc:  # a .gz too short to hold a tar header
                 raise SourceError(f"{self.path}: truncated or corrupt archive: {exc}") from None
             if not is_tar:
-                if _compressed(self.path):
+                if self.compression is not None:
                     # A cut gzip/bz2/xz whose first block does not decompress to a whole tar
                     # header: whether is_tarfile raises or says no depends on where the cut falls.
                     raise SourceError(f"{self.path}: truncated or corrupt archive: compressed data "
@@ -82,7 +86,8 @@ class Source:
         # these check the stream's end marker once the rest is read after the last member.
         name = None
         try:
-            with _decompressed(self.path) as raw, tarfile.open(fileobj=raw, mode="r|") as tar:
+            raw = _decompressed(self.path, self.compression)
+            with raw, tarfile.open(fileobj=raw, mode="r|") as tar:
                 for member in tar:
                     if not member.isreg():
                         continue
@@ -100,25 +105,10 @@ class Source:
             raise SourceError(f"{self.path}: truncated or corrupt archive{after}: {exc}") from None
 
 
-_MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")  # gzip, bzip2, xz: what tarfile opens
+_OPENERS = {"gzip": gzip.open, "bz2": bz2.open, "xz": lzma.open}
 
 
-def _compressed(path: Path) -> bool:
-    """Whether a file starts like a compressed stream tarfile would read."""
-    with open(path, "rb") as fh:
-        head = fh.read(6)
-    return head.startswith(_MAGIC)
-
-
-def _decompressed(path: Path):
-    """The file as a stream of its decompressed bytes (gzip, bzip2, xz by their magic bytes; a
-    plain tar as it is)."""
-    with open(path, "rb") as fh:
-        head = fh.read(6)
-    if head.startswith(_MAGIC[0]):
-        return gzip.open(path, "rb")
-    if head.startswith(_MAGIC[1]):
-        return bz2.open(path, "rb")
-    if head.startswith(_MAGIC[2]):
-        return lzma.open(path, "rb")
-    return open(path, "rb")
+def _decompressed(path: Path, compression: str | None):
+    """The file as a stream of its decompressed bytes (``compression`` as
+    :func:`streams.compression.compression_of` named it; a plain tar as it is)."""
+    return _OPENERS.get(compression, open)(path, "rb")

@@ -24,7 +24,6 @@ import time
 
 import numpy as np
 
-from graph.confidence import confidence_by_event
 from streams.events import format_ts
 from streams.service import regions as rg
 from streams.service.access import Principal, spread_regions
@@ -254,7 +253,10 @@ class Views:
         with self.pipeline.lock:
             graph, answer = self._graph(rumour_id, k)
             origins = graph.origins(20)
-            conf = confidence_by_event(graph)  # the calibrated model, as `rumour trace` reports
+            # The calibrated model, as `rumour trace` reports: kept with the graph's resolved
+            # forest, so a trace of a rumour that has not changed does not refit it.
+            conf = graph.confidence_by_event.lookup([o.account_id for o in origins],
+                                                    [o.event_id for o in origins]).tolist()
             if event_id is not None:
                 if graph.node(event_id) < 0:
                     raise NotFound(f"event {event_id!r}")
@@ -284,8 +286,8 @@ class Views:
         out_origins = [{"account_id": name(o.account_id), "event_id": o.event_id,
                         "ts": None if o.ts_ms is None else format_ts(int(o.ts_ms)),
                         "reach": int(o.reach), "observed": bool(o.observed),
-                        "confidence": round(float(conf.get((o.account_id, o.event_id), 0.0)), 4)}
-                       for o in origins]
+                        "confidence": round(c, 4)}
+                       for o, c in zip(origins, conf)]
         out_chains = []
         for chain in chains:
             hops = []
