@@ -26,3 +26,29 @@ def test_desk_refusals_have_the_one_error_shape(env):  # noqa: F811
         answer = orjson.loads(body)
         assert status == 400 and set(answer) == {"error", "status"} and answer["status"] == 400, answer
         assert answer["error"]
+
+
+def _last_audit_row(env):  # noqa: F811
+    return env["store"].audit_rows(limit=1)[0]
+
+
+def test_a_refused_requests_audit_row_names_its_rumour_and_case(env):  # noqa: F811
+    # An analyst asking for an evidence package (role refused) and a Beijing liaison asking for a
+    # Shandong rumour (jurisdiction refused): the rows named neither the rumour (role) nor the
+    # case (both), so an auditor could not tell which case the attempt was made under.
+    tok, url = env["tok"], env["url"]
+    status, _, _ = get(url + "/api/rumours/jn-1/evidence?case=CASE-R1", tok["analyst"])
+    assert status == 403
+    row = _last_audit_row(env)
+    assert (row["action"], row["status"], row["rumour_id"], row["case_id"]) == ("evidence", 403, "jn-1", "CASE-R1")
+    status, _, _ = get(url + "/api/rumours/jn-1/trace", tok["beijing"], case="CASE-R2")
+    assert status == 404
+    row = _last_audit_row(env)
+    assert (row["action"], row["status"], row["rumour_id"], row["case_id"]) == ("trace", 403, "jn-1", "CASE-R2")
+    status, _, _ = get(url + "/api/rumours/no-such/trace", tok["liaison"], case="CASE-R3")
+    assert status == 404
+    row = _last_audit_row(env)
+    assert (row["status"], row["rumour_id"], row["case_id"]) == (404, "no-such", "CASE-R3")
+    # An invalid case number is still refused (400) and not recorded as a case.
+    status, _, _ = get(url + "/api/rumours/jn-1/trace", tok["liaison"], case="bad case")
+    assert status == 400 and _last_audit_row(env)["case_id"] == ""

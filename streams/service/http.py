@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
 import time
 from urllib.parse import unquote
@@ -193,6 +194,13 @@ class Service(SiteHandlers, GovernanceHandlers, TraceHandlers):
         declared = {n: query.get(n) for n, _, _ in route.query if n in query}
         extra = [(k, v[:200]) for k, v in query.items() if k not in declared]
         ctx["params"] = dict(extra[:10]) | declared
+        if route.audited:
+            # The audit row of a request refused below (role, jurisdiction, unknown rumour) still
+            # names the rumour and the case it asked for; an invalid one is refused at its turn.
+            with contextlib.suppress(ApiError):
+                ctx["rumour_id"] = validate_rumour_id(params.get("rumour_id", ""))
+            with contextlib.suppress(ApiError):
+                ctx["case_id"] = self._case(request, route.name == "evidence")
         if not principal.may(route.action):
             raise Refused(403, f"role {principal.role} may not use {route.name}")
         if route.governance and self.gov is None:
