@@ -52,3 +52,16 @@ def test_a_refused_requests_audit_row_names_its_rumour_and_case(env):  # noqa: F
     # An invalid case number is still refused (400) and not recorded as a case.
     status, _, _ = get(url + "/api/rumours/jn-1/trace", tok["liaison"], case="bad case")
     assert status == 400 and _last_audit_row(env)["case_id"] == ""
+
+
+def test_audit_rows_give_their_time_with_its_zone(env):  # noqa: F811
+    # /api/audit gave a row's time only as epoch ms (ts_ms), while its token expiry and every
+    # other answer's times are RFC 3339 with a zone.
+    from datetime import datetime
+
+    status, _, body = get(env["url"] + "/api/audit?limit=3", env["tok"]["national"])
+    rows = orjson.loads(body)["rows"]
+    assert status == 200 and rows
+    for r in rows:
+        assert r["ts"].endswith("Z")
+        assert int(datetime.fromisoformat(r["ts"].replace("Z", "+00:00")).timestamp() * 1000) == r["ts_ms"]
