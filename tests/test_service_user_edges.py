@@ -65,3 +65,23 @@ def test_audit_rows_give_their_time_with_its_zone(env):  # noqa: F811
     for r in rows:
         assert r["ts"].endswith("Z")
         assert int(datetime.fromisoformat(r["ts"].replace("Z", "+00:00")).timestamp() * 1000) == r["ts_ms"]
+
+
+def test_evidence_download_keeps_a_chinese_case_number_in_its_name(env):  # noqa: F811
+    # Case 沪公(2026)12号 was saved as "evidence-___2026_12_.zip": every non-ASCII letter lost.
+    from urllib.parse import quote, unquote
+
+    case = "沪公(2026)12号"
+    status, headers, _ = get(env["url"] + "/api/rumours/jn-1/evidence?case=" + quote(case), env["tok"]["liaison"])
+    assert status == 200
+    extended = headers["Content-Disposition"].split("filename*=", 1)[1]  # RFC 6266
+    assert extended.startswith("UTF-8''") and unquote(extended[7:]) == f"evidence-{case}.zip"
+    assert headers["Content-Disposition"].isascii()
+
+
+def test_a_liaison_without_a_case_learns_both_ways_to_give_it_for_an_export(env):  # noqa: F811
+    # The README documents ?case= for an export; the refusal named only the header.
+    status, _, body = get(env["url"] + "/api/rumours/jn-1/evidence", env["tok"]["liaison"])
+    assert status == 400 and "?case=" in orjson.loads(body)["error"]
+    status, _, body = get(env["url"] + "/api/rumours/jn-1/trace", env["tok"]["liaison"])
+    assert status == 400 and "X-Case-Id" in orjson.loads(body)["error"]

@@ -219,7 +219,8 @@ class Service(SiteHandlers, GovernanceHandlers, TraceHandlers):
         if route.audited:
             ctx["case_id"] = self._case(request, route.name == "evidence")
             if not ctx["case_id"] and principal.may("case_required") and route.case:
-                raise Refused(400, "a case number is required (X-Case-Id header)")
+                where = "?case= or X-Case-Id header" if route.name == "evidence" else "X-Case-Id header"
+                raise Refused(400, f"a case number is required ({where})")
         handler = getattr(self, "_r_" + route.name)
         return await handler(principal, params, request, ctx)
 
