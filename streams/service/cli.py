@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import re
 import signal
 import socket
 import sys
@@ -220,6 +221,14 @@ def evidence_main(argv) -> int:
                    help="evidence key (default: evidence.key beside the tokens file)")
     _tokens_arg(v)
     args = p.parse_args(argv)
+    if args.digest is not None:
+        # As copied from the audit log or a header, in either case: a typo or a cut copy is a
+        # bad argument (2), not a verdict that the package was tampered with (1).
+        args.digest = args.digest.strip().lower()
+        if not re.fullmatch(r"[0-9a-f]{64}", args.digest):
+            print("rumour evidence: --digest: expected the 64 hex digits of an evidence digest",
+                  file=sys.stderr)
+            return 2
     try:
         data = Path(args.file).read_bytes()
     except OSError as exc:
