@@ -85,3 +85,40 @@ def test_a_liaison_without_a_case_learns_both_ways_to_give_it_for_an_export(env)
     assert status == 400 and "?case=" in orjson.loads(body)["error"]
     status, _, body = get(env["url"] + "/api/rumours/jn-1/trace", env["tok"]["liaison"])
     assert status == 400 and "X-Case-Id" in orjson.loads(body)["error"]
+
+
+def test_the_page_says_why_a_token_that_may_not_use_it_cannot_enter(env, tmp_path, monkeypatch):  # noqa: F811
+    # A monitor token (for Prometheus) typed into the login form: /api/me answers 403 and the
+    # page stayed on the form with no word, keeping the token for the next load.
+    import asyncio
+    import json
+    import os
+    import shutil
+
+    from streams.service import site
+    from streams.service.tokens import TokenStore
+    from tests.conftest import unavailable
+    from tests.test_browser_dashboard import chromium_page
+    from tests.test_service_dashboard_expiry import ECHARTS_STUB
+
+    if shutil.which("chromium") is None:
+        unavailable("chromium (apt-get install chromium)")
+    stub = tmp_path / "echarts.min.js"
+    stub.write_text(ECHARTS_STUB)
+    monkeypatch.setitem(site.VENDOR, "echarts.min.js", stub)
+    monitor = TokenStore(env["service"].tokens.path).issue("monitor", "000000", "prometheus")[0]
+
+    async def drive():
+        async with chromium_page(tmp_path, dict(os.environ, LANG="en_US.UTF-8")) as cdp:
+            await cdp.call("Page.navigate", url=env["url"] + "/")
+            await cdp.wait_for("document.readyState === 'complete' && !!window.rumourDashboard")
+            await cdp.js("sessionStorage.setItem('rumour.lang', 'en'); true")
+            await cdp.wait_for("document.getElementById('login').hidden === false")
+            await cdp.js(f"document.getElementById('token').value = {json.dumps(monitor)};"
+                         "document.getElementById('login-form').requestSubmit(); true")
+            error = await cdp.wait_for("document.getElementById('login-error').textContent", 60)
+            return (error, await cdp.js("document.getElementById('login').hidden"),
+                    await cdp.js("sessionStorage.getItem('rumour.token')"))
+
+    error, hidden, kept = asyncio.run(drive())
+    assert "may not use" in error and hidden is False and kept is None, (error, hidden, kept)

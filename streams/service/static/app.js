@@ -77,6 +77,11 @@
       poll();
     });
   }
+  // A token refused other than by 401 (a monitor token: 403 on /api/me), or a server out of
+  // reach: say so on the form; the page stayed on it with no word, and kept the token.
+  function loginFailed(e) {
+    if (e.message !== "401") showLogin(t("login_refused") + ": " + e.message);
+  }
 
   // -- list -------------------------------------------------------------------------------
   function renderList() {
@@ -362,14 +367,14 @@
     $("login-form").addEventListener("submit", function (ev) {
       ev.preventDefault();
       state.token = $("token").value.trim(); sessionStorage.setItem("rumour.token", state.token);
-      login().catch(function () {});
+      login().catch(loginFailed);
     });
     chart("chart-tree").on("click", function (p) {
       if (p.data && p.data.event_id && p.data.name) traceAccount(p.data.name);
     });
     window.addEventListener("resize", function () { Object.keys(charts).forEach(function (k) { charts[k].resize(); }); });
     renderAll();
-    if (state.token) login().catch(function () {}); else showLogin("");
+    if (state.token) login().catch(loginFailed); else showLogin("");
   });
   // For tests and debugging: read-only access to the state and the chart instances.
   window.rumourDashboard = {state: state, charts: charts, traceAccount: traceAccount, select: select};
