@@ -122,3 +122,37 @@ def test_the_page_says_why_a_token_that_may_not_use_it_cannot_enter(env, tmp_pat
 
     error, hidden, kept = asyncio.run(drive())
     assert "may not use" in error and hidden is False and kept is None, (error, hidden, kept)
+
+
+def _fill_series(series: dict, bucket_ms: int) -> dict:
+    import json
+    import shutil
+    import subprocess
+
+    from tests.conftest import PROJECT_ROOT, unavailable
+
+    if shutil.which("node") is None:
+        unavailable("node")
+    script = PROJECT_ROOT / "streams" / "service" / "static" / "series.js"
+    code = (f"const s = require({json.dumps(str(script))});"
+            f"console.log(JSON.stringify(s.fillSeries({json.dumps(series)}, {bucket_ms})))")
+    return json.loads(subprocess.run(["node", "-e", code], capture_output=True, text=True, check=True).stdout)
+
+
+def test_the_shares_chart_draws_empty_buckets_as_zero(env):  # noqa: F811
+    # The API lists only buckets with shares; the chart drew a line straight through the empty
+    # ones (real Weibo rumour ynBapoTli: 1 share on 2013-01-20, 30 on 2013-02-20, nothing
+    # between, drawn as a month-long ramp). Checked on this server's own detail answer too.
+    day = 86_400_000
+    out = _fill_series({"rumour": [[0, 1], [3 * day, 30]], "debunk": [[day, 2]]}, day)
+    assert out == {"rumour": [[0, 1], [day, 0], [2 * day, 0], [3 * day, 30]],
+                   "debunk": [[0, 0], [day, 2], [2 * day, 0], [3 * day, 0]]}
+    status, _, body = get(env["url"] + "/api/rumours/jn-1", env["tok"]["analyst"])
+    detail = orjson.loads(body)
+    filled = _fill_series(detail["series"], detail["bucket_ms"])
+    for key, points in detail["series"].items():
+        assert sum(n for _, n in filled[key]) == sum(n for _, n in points)
+        steps = {b - a for (a, _), (b, _) in zip(filled[key], filled[key][1:])}
+        assert steps <= {detail["bucket_ms"]}
+    # Too many buckets to draw one by one: the series is drawn as given.
+    assert _fill_series({"rumour": [[0, 1], [10 ** 9 * day, 1]]}, day) == {"rumour": [[0, 1], [10 ** 9 * day, 1]]}

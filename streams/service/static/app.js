@@ -104,6 +104,7 @@
   }
   function renderSeries() {
     var d = state.detail; if (!d) return;
+    var series = window.RUMOUR_SERIES.fillSeries(d.series, d.bucket_ms);
     chart("chart-series").setOption({
       animation: false,
       tooltip: {trigger: "axis"},
@@ -112,8 +113,8 @@
       xAxis: {type: "time"},   // ECharts shows time axes in the viewer's zone
       yAxis: {type: "value", minInterval: 1},
       series: [
-        {name: t("rumour_series"), type: "line", showSymbol: false, data: d.series.rumour, itemStyle: {color: "#c0392b"}, areaStyle: {opacity: 0.15}},
-        {name: t("debunk_series"), type: "line", showSymbol: false, data: d.series.debunk, itemStyle: {color: "#27ae60"}, areaStyle: {opacity: 0.15}}
+        {name: t("rumour_series"), type: "line", showSymbol: false, data: series.rumour, itemStyle: {color: "#c0392b"}, areaStyle: {opacity: 0.15}},
+        {name: t("debunk_series"), type: "line", showSymbol: false, data: series.debunk, itemStyle: {color: "#27ae60"}, areaStyle: {opacity: 0.15}}
       ]
     }, {notMerge: true});
   }
