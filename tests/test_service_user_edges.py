@@ -156,3 +156,28 @@ def test_the_shares_chart_draws_empty_buckets_as_zero(env):  # noqa: F811
         assert steps <= {detail["bucket_ms"]}
     # Too many buckets to draw one by one: the series is drawn as given.
     assert _fill_series({"rumour": [[0, 1], [10 ** 9 * day, 1]]}, day) == {"rumour": [[0, 1], [10 ** 9 * day, 1]]}
+
+
+def test_an_admin_pages_back_through_the_audit_log(env):  # noqa: F811
+    # /api/audit gave the newest `limit` rows (at most 10,000) and no way back past them:
+    # since_ms only cuts the old end. until_ms pages back; every row is reached.
+    tok, url = env["tok"], env["url"]
+    for i in range(5):
+        get(url + "/api/rumours/jn-1/trace", tok["liaison"], case=f"PAGE-{i}")
+    status, _, body = get(url + "/api/audit?limit=10000", tok["national"])
+    everything = [r["audit_id"] for r in orjson.loads(body)["rows"]]
+    seen, until = [], None
+    while True:
+        status, _, body = get(url + "/api/audit?limit=3" + (f"&until_ms={until}" if until is not None else ""),
+                              tok["national"])
+        assert status == 200
+        rows = [r for r in orjson.loads(body)["rows"] if r["audit_id"] not in seen]
+        assert all(until is None or r["ts_ms"] <= until for r in rows)
+        if not rows:
+            break
+        seen += [r["audit_id"] for r in rows]
+        until = rows[-1]["ts_ms"]
+    # Each page also writes a row (newer than the first page): all that were there are reached.
+    assert set(everything) <= set(seen) and len(everything) >= 5
+    status, _, body = get(url + "/api/audit?until_ms=-1", tok["national"])
+    assert status == 400 and "until_ms" in orjson.loads(body)["error"]

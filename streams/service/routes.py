@@ -79,7 +79,9 @@ ROUTES = (
     Route("audit", "/api/audit", "Audit rows, newest first (admin; rows of actors inside the "
           "admin's jurisdiction)", action="audit", audited=True,
           query=(("limit", "integer", "1-10000, default 100"), ("case", "string", "only this case"),
-                 ("since_ms", "integer", "only rows at or after this epoch ms"))),
+                 ("since_ms", "integer", "only rows at or after this epoch ms"),
+                 ("until_ms", "integer", "only rows at or before this epoch ms: the next page is "
+                  "until_ms = the last row's ts_ms (rows of that millisecond come again)"))),
     # -- the governance loop (streams.governance; see streams/service/__init__.py for the rules)
     Route("report_submit", "/api/reports", "Take in a public report of a rumour (the intake desk or "
           "debunking platform submits on the public's behalf); duplicates merged, linked to its "

@@ -76,10 +76,11 @@ class TraceHandlers:
         q = request.query
         limit = self._int_param(q, "limit", 100, 1, 10_000)
         since = self._int_param(q, "since_ms", -1, 0, 1 << 62) if q.get("since_ms") else None
+        until = self._int_param(q, "until_ms", -1, 0, 1 << 62) if q.get("until_ms") else None
         case = q.get("case") or None
         if case is not None and not CASE_RE.match(case):
             raise ApiError("case: invalid case number")
         from streams.service.access import prefix
 
-        rows = await self._run(self.store.audit_rows, limit, case, since, prefix(principal.jurisdiction))
+        rows = await self._run(self.store.audit_rows, limit, case, since, prefix(principal.jurisdiction), until)
         return _json({"rows": audit.readable(rows)})
