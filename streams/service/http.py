@@ -250,7 +250,11 @@ class Service(SiteHandlers, GovernanceHandlers, TraceHandlers):
                       "jurisdiction_name": regions.name(principal.jurisdiction)})
 
     async def _r_rumours(self, principal, params, request, ctx):
+        limit = self._int_param(request.query, "limit", 0, 1, 100_000)
         answer = await self._run(self.views.rumour_list, principal)
+        answer["total"] = len(answer["rumours"])
+        if limit:
+            del answer["rumours"][limit:]
         if self.gov is not None:
             statuses = await self._run(self.gov.statuses)
             for r in answer["rumours"]:

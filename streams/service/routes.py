@@ -56,7 +56,9 @@ ROUTES = (
     Route("me", "/api/me", "The caller's token: id, name, role, jurisdiction, expiry", action="list"),
     Route("rumours", "/api/rumours", "Rumours posted, shared or commented in the caller's "
           "jurisdiction (a debunk there does not list one): size, growth in the last hour, status, "
-          "main province", action="list"),
+          "main province; total: how many there are", action="list",
+          query=(("limit", "integer", "the first this many, fastest growing first (1-100000; "
+                  "default: all)"),)),
     Route("rumour", "/api/rumours/{rumour_id}", "Dashboard data of one rumour: shares over time "
           "(rumour vs debunk), regions, top spreaders (pseudonyms)", action="view", rumour_scoped=True),
     Route("tree", "/api/rumours/{rumour_id}/tree", "The cascade tree (largest subtrees), origins and "
