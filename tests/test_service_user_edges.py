@@ -196,3 +196,18 @@ def test_the_rumour_list_takes_a_limit_and_says_how_many_there_are(env):  # noqa
     for bad in ("0", "-1", "abc", "100001"):
         status, _, body = get(url + "/api/rumours?limit=" + bad, tok["national"])
         assert status == 400 and orjson.loads(body)["error"].startswith("limit:"), (bad, body)
+
+
+def test_integer_parameters_are_ascii_and_their_errors_readable(env):  # noqa: F811
+    # tree?limit=%EF%BC%95 (a full-width 5) was read as 5; alerts?since_ms=-1 answered
+    # "expected 0..4611686018427387904".
+    tok, url = env["tok"], env["url"]
+    for path in ("/api/rumours/jn-1/tree?limit=%EF%BC%95", "/api/rumours?limit=%D9%A5",
+                 "/api/alerts?limit=%EF%BC%95", "/api/audit?limit=%EF%BC%95"):
+        status, _, body = get(url + path, tok["national"])
+        assert status == 400 and orjson.loads(body)["error"] == "limit: expected an integer", (path, body)
+    status, _, body = get(url + "/api/rumours/jn-1/trace?k=%EF%BC%95", tok["national"], case="C-1")
+    assert status == 400 and orjson.loads(body)["error"] == "k: expected an integer"
+    for path in ("/api/alerts?since_ms=-1", "/api/audit?since_ms=-1"):
+        status, _, body = get(url + path, tok["national"])
+        assert status == 400 and orjson.loads(body)["error"] == "since_ms: expected an integer >= 0", body

@@ -56,15 +56,28 @@ _SECURITY_HEADERS = {
 
 
 def int_param(query, name: str, default: int, lo: int, hi: int) -> int:
+    """A query parameter as an integer in ``lo..hi`` (``default`` when absent or empty); ASCII
+    digits only (``int`` would also read "５" or "٥").
+
+    >>> int_param({"limit": "7"}, "limit", 100, 1, 1000), int_param({}, "limit", 100, 1, 1000)
+    (7, 100)
+    >>> int_param({"since_ms": "-1"}, "since_ms", 0, 0, 1 << 62)
+    Traceback (most recent call last):
+    ...
+    streams.api.ApiError: since_ms: expected an integer >= 0
+    """
     raw = query.get(name)
     if raw is None or raw == "":
         return default
     try:
+        if not raw.isascii():
+            raise ValueError(raw)
         value = int(raw)
     except ValueError:
         raise ApiError(f"{name}: expected an integer") from None
     if not lo <= value <= hi:
-        raise ApiError(f"{name}: expected {lo}..{hi}")
+        # An epoch-ms bound has no useful upper end to show (4611686018427387904).
+        raise ApiError(f"{name}: expected {lo}..{hi}" if hi < 1 << 62 else f"{name}: expected an integer >= {lo}")
     return value
 
 
