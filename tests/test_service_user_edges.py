@@ -211,3 +211,22 @@ def test_integer_parameters_are_ascii_and_their_errors_readable(env):  # noqa: F
     for path in ("/api/alerts?since_ms=-1", "/api/audit?since_ms=-1"):
         status, _, body = get(url + path, tok["national"])
         assert status == 400 and orjson.loads(body)["error"] == "since_ms: expected an integer >= 0", body
+
+
+def test_refused_paths_and_methods_carry_the_security_headers(env):  # noqa: F811
+    # A 405 (HEAD on an audited route, OPTIONS, DELETE) and a 400 for an undecodable path came
+    # without X-Content-Type-Options, X-Frame-Options, CSP, which every other answer has.
+    import urllib.error
+    import urllib.request
+
+    url = env["url"]
+    for method, path in (("HEAD", "/api/rumours/jn-1/trace"), ("OPTIONS", "/api/rumours"),
+                         ("DELETE", "/api/rumours/jn-1/status"), ("GET", "/api/rumours/%ff")):
+        req = urllib.request.Request(url + path, method=method)
+        try:
+            urllib.request.urlopen(req, timeout=30)
+            raise AssertionError((method, path))
+        except urllib.error.HTTPError as exc:
+            assert exc.code in (400, 405), (method, path, exc.code)
+            assert exc.headers["X-Content-Type-Options"] == "nosniff", (method, path, dict(exc.headers))
+            assert exc.headers["X-Frame-Options"] == "DENY" and exc.headers["Content-Security-Policy"]

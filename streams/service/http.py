@@ -155,8 +155,6 @@ class Service(SiteHandlers, GovernanceHandlers, TraceHandlers):
         except Exception:  # a bug or a store failure: log it, answer 500 without details
             log.exception("%s failed", route.name)
             response = _error(500, "internal error")
-        for k, v in _SECURITY_HEADERS.items():
-            response.headers.setdefault(k, v)
         if route.action is not None:
             # Token-protected answers (clear ids, evidence packages) must not be kept in a
             # browser's or proxy's cache, where they outlive the token and the audit trail.
@@ -164,6 +162,9 @@ class Service(SiteHandlers, GovernanceHandlers, TraceHandlers):
         return self._count(route.name, response)
 
     def _count(self, name: str, response: web.Response) -> web.Response:
+        # Every answer of the service, a refused path or method too, with the security headers.
+        for k, v in _SECURITY_HEADERS.items():
+            response.headers.setdefault(k, v)
         key = (name, response.status)
         self.requests[key] = self.requests.get(key, 0) + 1
         return response
