@@ -230,3 +230,19 @@ def test_refused_paths_and_methods_carry_the_security_headers(env):  # noqa: F81
             assert exc.code in (400, 405), (method, path, exc.code)
             assert exc.headers["X-Content-Type-Options"] == "nosniff", (method, path, dict(exc.headers))
             assert exc.headers["X-Frame-Options"] == "DENY" and exc.headers["Content-Security-Policy"]
+
+
+def test_a_role_refusal_names_the_route_as_the_caller_asked_it(env):  # noqa: F811
+    # "role monitor may not use me", "role liaison may not use status_set": the route table's
+    # internal names, which no user has seen.
+    from streams.service.tokens import TokenStore
+
+    tok, url = env["tok"], env["url"]
+    monitor = TokenStore(env["service"].tokens.path).issue("monitor", "000000", "scraper")[0]
+    status, _, body = get(url + "/api/me", monitor)
+    assert status == 403 and orjson.loads(body)["error"] == "role monitor may not use GET /api/me"
+    status, body = post(url + "/api/rumours/jn-1/status", tok["liaison"], {"status": "verified"})
+    assert status == 403
+    assert orjson.loads(body)["error"] == "role liaison may not use POST /api/rumours/{rumour_id}/status"
+    status, _, body = get(url + "/api/rumours/jn-1/evidence?case=C-1", tok["analyst"])
+    assert orjson.loads(body)["error"] == "role analyst may not use GET /api/rumours/{rumour_id}/evidence"

@@ -216,7 +216,8 @@ class Service(SiteHandlers, GovernanceHandlers, TraceHandlers):
             with contextlib.suppress(ApiError):
                 ctx["case_id"] = self._case(request, route.name == "evidence")
         if not principal.may(route.action):
-            raise Refused(403, f"role {principal.role} may not use {route.name}")
+            # Named as the caller asked (method and path), not by the route table's internal name.
+            raise Refused(403, f"role {principal.role} may not use {route.method} {route.path}")
         if route.governance and self.gov is None:
             raise Refused(503, "the governance loop does not run in this process")
         if route.rumour_scoped:
