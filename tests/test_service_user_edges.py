@@ -246,3 +246,33 @@ def test_a_role_refusal_names_the_route_as_the_caller_asked_it(env):  # noqa: F8
     assert orjson.loads(body)["error"] == "role liaison may not use POST /api/rumours/{rumour_id}/status"
     status, _, body = get(url + "/api/rumours/jn-1/evidence?case=C-1", tok["analyst"])
     assert orjson.loads(body)["error"] == "role analyst may not use GET /api/rumours/{rumour_id}/evidence"
+
+
+def test_a_token_lifetime_past_year_9999_is_refused_before_anything_is_issued(tmp_path):
+    # `rumour token issue --expires-days 100000000` printed a token, stored it, then failed
+    # ("year 275817 is out of range"), and from then on `rumour token list` failed for every
+    # token; --expires 9999-12-31, 1e300 and inf days ended in tracebacks.
+    import contextlib
+    import io
+
+    from streams.service.cli import token_main
+
+    tokens = tmp_path / "tokens.json"
+
+    def run(*argv):
+        raw, err = io.BytesIO(), io.StringIO()
+        out = io.TextIOWrapper(raw, encoding="utf-8")  # `list` writes to sys.stdout.buffer
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = token_main([*argv, "--tokens-file", str(tokens)])
+        out.flush()
+        return code, raw.getvalue().decode(), err.getvalue()
+
+    assert run("issue", "--role", "analyst", "--jurisdiction", "110000", "--expires-days", "30")[0] == 0
+    for lifetime in (("--expires-days", "100000000"), ("--expires-days", "1e300"), ("--expires-days", "inf"),
+                     ("--expires", "9999-12-31")):
+        code, out, err = run("issue", "--role", "analyst", "--jurisdiction", "110000", *lifetime)
+        assert code == 2 and out == "" and "too far ahead" in err, (lifetime, code, out, err)
+    code, out, _ = run("list")
+    assert code == 0 and len(out.splitlines()) == 1
+    code, _, err = run("issue", "--role", "analyst", "--jurisdiction", "110000", "--expires", "9999-12-30")
+    assert code == 0 and "9999-12-31T00:00:00Z" in err
