@@ -276,3 +276,44 @@ def test_a_token_lifetime_past_year_9999_is_refused_before_anything_is_issued(tm
     assert code == 0 and len(out.splitlines()) == 1
     code, _, err = run("issue", "--role", "analyst", "--jurisdiction", "110000", "--expires", "9999-12-30")
     assert code == 0 and "9999-12-31T00:00:00Z" in err
+
+
+def test_the_charts_speak_the_pages_language(env, tmp_path):  # noqa: F811
+    # The English page's time axis read "7月" (ECharts' locale is taken when a chart is made,
+    # and the page never gave one); switching the language left the charts as they were.
+    import asyncio
+    import json
+    import os
+    import shutil
+
+    from tests.conftest import PROJECT_ROOT, unavailable
+    from tests.test_browser_dashboard import chromium_page
+
+    if shutil.which("chromium") is None:
+        unavailable("chromium (apt-get install chromium)")
+    if not (PROJECT_ROOT / "web" / "node_modules" / "echarts" / "dist" / "echarts.min.js").exists():
+        unavailable("web/node_modules (npm ci in web/)")
+    months = ("(function(){var c=echarts.getInstanceByDom(document.getElementById('chart-series'));"
+              "return c?c.getModel().getLocaleModel().get(['time','monthAbbr'])[0]:null;})()")
+    tree_clicks = ("(function(){var c=echarts.getInstanceByDom(document.getElementById('chart-tree'));"
+                   "return c&&c._$handlers&&c._$handlers.click?c._$handlers.click.length:0;})()")
+
+    async def drive():
+        async with chromium_page(tmp_path, dict(os.environ, LANG="zh_CN.UTF-8")) as cdp:
+            await cdp.call("Page.navigate", url=env["url"] + "/")
+            await cdp.wait_for("document.readyState === 'complete' && !!window.rumourDashboard")
+            await cdp.js("sessionStorage.setItem('rumour.lang', 'en');"
+                         f"sessionStorage.setItem('rumour.token', {json.dumps(env['tok']['analyst'])}); true")
+            await cdp.call("Page.navigate", url=env["url"] + "/")
+            await cdp.wait_for("!!window.rumourDashboard && window.rumourDashboard.state.detail !== null "
+                               "&& window.rumourDashboard.state.tree !== null")
+            seen = [await cdp.js(months)]
+            await cdp.js("document.getElementById('lang').click(); true")
+            await cdp.wait_for("window.rumourDashboard.state.lang === 'zh-CN'")
+            seen.append(await cdp.wait_for(months + " === '1月' ? '1月' : null", 30))
+            seen.append(await cdp.js(tree_clicks))
+            return seen
+
+    en, zh, clicks = asyncio.run(drive())
+    assert (en, zh) == ("Jan", "1月")
+    assert clicks == 1  # the tree still opens an account's chain on a click, once

@@ -98,8 +98,15 @@
   }
 
   // -- charts -----------------------------------------------------------------------------
+  // Charts speak the page's language (axis months, tooltips): ECharts takes its locale when a
+  // chart is made, so a change of language makes them anew.
   function chart(id) {
-    if (!charts[id]) charts[id] = echarts.init($(id), null, {renderer: "canvas"});
+    if (!charts[id]) {
+      charts[id] = echarts.init($(id), null, {renderer: "canvas", locale: state.lang === "zh-CN" ? "ZH" : "EN"});
+      if (id === "chart-tree") charts[id].on("click", function (p) {
+        if (p.data && p.data.event_id && p.data.name) traceAccount(p.data.name);
+      });
+    }
     return charts[id];
   }
   function renderSeries() {
@@ -350,7 +357,9 @@
   document.addEventListener("DOMContentLoaded", function () {
     $("lang").addEventListener("click", function () {
       state.lang = state.lang === "zh-CN" ? "en" : "zh-CN";
-      sessionStorage.setItem("rumour.lang", state.lang); renderAll();
+      sessionStorage.setItem("rumour.lang", state.lang);
+      Object.keys(charts).forEach(function (k) { charts[k].dispose(); delete charts[k]; });
+      renderAll();
     });
     $("logout").addEventListener("click", function () { showLogin(""); });
     $("level").addEventListener("change", renderRegions);
@@ -370,9 +379,7 @@
       state.token = $("token").value.trim(); sessionStorage.setItem("rumour.token", state.token);
       login().catch(loginFailed);
     });
-    chart("chart-tree").on("click", function (p) {
-      if (p.data && p.data.event_id && p.data.name) traceAccount(p.data.name);
-    });
+    chart("chart-tree");
     window.addEventListener("resize", function () { Object.keys(charts).forEach(function (k) { charts[k].resize(); }); });
     renderAll();
     if (state.token) login().catch(loginFailed); else showLogin("");
