@@ -317,3 +317,25 @@ def test_the_charts_speak_the_pages_language(env, tmp_path):  # noqa: F811
     en, zh, clicks = asyncio.run(drive())
     assert (en, zh) == ("Jan", "1月")
     assert clicks == 1  # the tree still opens an account's chain on a click, once
+
+
+def test_a_token_for_a_code_that_names_no_division_comes_with_a_note(tmp_path):
+    # `--jurisdiction 110015` (a typo of Chaoyang's 110105) was issued in silence: the desk then
+    # sees an empty list and no reason.
+    import contextlib
+    import io
+
+    from streams.service.cli import token_main
+
+    def issue(code):
+        err = io.StringIO()
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+            code = token_main(["issue", "--role", "analyst", "--jurisdiction", code,
+                               "--tokens-file", str(tmp_path / "tokens.json")])
+        return code, err.getvalue()
+
+    code, err = issue("110015")
+    assert code == 0 and "note: 110015 is no division" in err
+    for known in ("110105", "110000", "370211", "000000"):
+        code, err = issue(known)
+        assert code == 0 and "note:" not in err, (known, err)

@@ -148,6 +148,7 @@ async def _serve(pipeline, store, settings, tokens_path, replay_stats, hub=None,
 
 # -- token -------------------------------------------------------------------------------------
 def token_main(argv) -> int:
+    from streams.service import regions
     from streams.service.access import ROLES
     from streams.service.tokens import TokenStore, expiry_text
 
@@ -180,6 +181,10 @@ def token_main(argv) -> int:
             print(token, flush=True)
             print(f"issued token {rec.id} ({rec.name}, {rec.role}, {rec.jurisdiction}, expires "
                   f"{expiry_text(rec.expires_ms)}) in {store.path}", file=sys.stderr)
+            if rec.jurisdiction != "000000" and regions.name(rec.jurisdiction) is None:
+                # A mistyped code (110015 for 110105) gives a desk an empty dashboard and no reason.
+                print(f"note: {rec.jurisdiction} is no division this service knows; the token sees "
+                      "only rumours whose shares carry that code (revoke it if it was a typo)", file=sys.stderr)
             return 0
         if args.cmd == "list":
             for entry in store.listing():
