@@ -93,19 +93,12 @@ def test_the_page_says_why_a_token_that_may_not_use_it_cannot_enter(env, tmp_pat
     import asyncio
     import json
     import os
-    import shutil
 
-    from streams.service import site
     from streams.service.tokens import TokenStore
-    from tests.conftest import unavailable
     from tests.test_browser_dashboard import chromium_page
-    from tests.test_service_dashboard_expiry import ECHARTS_STUB
+    from tests.test_service_dashboard_expiry import serve_page_without_echarts
 
-    if shutil.which("chromium") is None:
-        unavailable("chromium (apt-get install chromium)")
-    stub = tmp_path / "echarts.min.js"
-    stub.write_text(ECHARTS_STUB)
-    monkeypatch.setitem(site.VENDOR, "echarts.min.js", stub)
+    serve_page_without_echarts(tmp_path, monkeypatch)
     monitor = TokenStore(env["service"].tokens.path).issue("monitor", "000000", "prometheus")[0]
 
     async def drive():
