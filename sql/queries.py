@@ -136,9 +136,10 @@ def insert_audit(database: str) -> str:
 
 
 def audit_rows(database: str, limit: int, case_id: str | None = None, since_ms: int | None = None,
-               jurisdiction_prefix: str | None = None) -> str:
-    """Audit rows, newest first, optionally of one case, since a time, or of actors whose
-    jurisdiction code starts with a prefix (an admin sees the actors of its own area)."""
+               jurisdiction_prefix: str | None = None, until_ms: int | None = None) -> str:
+    """Audit rows, newest first, optionally of one case, since a time, up to a time (both
+    inclusive), or of actors whose jurisdiction code starts with a prefix (an admin sees the
+    actors of its own area)."""
     limit = int(limit)
     if limit < 0:
         raise ValueError("limit must be >= 0")
@@ -147,6 +148,8 @@ def audit_rows(database: str, limit: int, case_id: str | None = None, since_ms: 
         where.append(f"case_id = {quote(case_id)}")
     if since_ms is not None:
         where.append(f"ts_ms >= {int(since_ms)}")
+    if until_ms is not None:
+        where.append(f"ts_ms <= {int(until_ms)}")
     if jurisdiction_prefix:
         where.append(f"startsWith(jurisdiction, {quote(jurisdiction_prefix)})")
     return (f"SELECT {', '.join(AUDIT_COLUMNS)} FROM {check_identifier(database)}.audit_log"

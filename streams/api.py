@@ -33,6 +33,8 @@ def parse_k(value, default: int) -> int:
     if value is None or value == "":
         return default
     try:
+        if isinstance(value, str) and not value.isascii():
+            raise ValueError(value)  # int() would also read "５"
         k = int(value)
     except (TypeError, ValueError):
         raise ApiError("k: expected an integer") from None

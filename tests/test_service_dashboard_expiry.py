@@ -49,6 +49,17 @@ ECHARTS_STUB = """window.echarts = {init: function () { return {setOption: funct
   getInstanceByDom: function () { return null; }};"""
 
 
+def serve_page_without_echarts(tmp_path, monkeypatch) -> None:
+    """Skip without chromium; serve :data:`ECHARTS_STUB` as the page's ECharts."""
+    if shutil.which("chromium") is None:
+        unavailable("chromium (apt-get install chromium)")
+    from streams.service import site
+
+    stub = tmp_path / "echarts.min.js"
+    stub.write_text(ECHARTS_STUB)
+    monkeypatch.setitem(site.VENDOR, "echarts.min.js", stub)
+
+
 async def _header_for(url: str, tokens: list[str], tmp_path) -> list[dict]:
     from tests.test_browser_dashboard import chromium_page
 
@@ -69,14 +80,9 @@ async def _header_for(url: str, tokens: list[str], tmp_path) -> list[dict]:
 
 
 def test_the_page_shows_the_expiry_and_warns_in_the_last_week(env, tmp_path, monkeypatch):  # noqa: F811
-    if shutil.which("chromium") is None:
-        unavailable("chromium (apt-get install chromium)")
-    from streams.service import site
     from streams.service.tokens import TokenStore
 
-    stub = tmp_path / "echarts.min.js"
-    stub.write_text(ECHARTS_STUB)
-    monkeypatch.setitem(site.VENDOR, "echarts.min.js", stub)
+    serve_page_without_echarts(tmp_path, monkeypatch)
     ts = TokenStore(env["tokens_path"])
     now = ts.now_ms()
     soon = ts.issue("analyst", "370000", "soon", now + 3 * 86_400_000 + 3_600_000, now)[0]

@@ -139,3 +139,15 @@ def test_export_needs_a_case_number(env):  # noqa: F811
     assert status == 400
     status, _, body = get(env["url"] + "/api/rumours/jn-1/evidence?case=A-1", env["tok"]["liaison"], case="B-2")
     assert status == 400
+
+
+def test_a_mistyped_digest_is_a_bad_argument_not_a_tampered_package(env, package, tmp_path):  # noqa: F811
+    # `--digest 9e7c97da7` (a cut copy) answered "TAMPERED" (exit 1) about an intact package.
+    data, digest = package
+    no_key = ("--tokens-file", str(tmp_path / "elsewhere" / "tokens.json"))
+    for bad in (digest[:9], digest + "0", "z" * 64, ""):
+        code, err = _verify(env, data, tmp_path, "--digest", bad, *no_key)
+        assert code == 2 and "--digest" in err and "TAMPERED" not in err, (bad, err)
+    # The digest as another tool may print it (upper case, a trailing newline) is the same digest.
+    assert _verify(env, data, tmp_path, "--digest", digest.upper() + "\n", *no_key)[0] == 0
+    assert _verify(env, data, tmp_path, "--digest", digest, *no_key)[0] == 0

@@ -92,8 +92,9 @@ Choices (documented here because the acceptance checks rely on them):
   (``pseudonymised``, ``cascade`` or ``jurisdiction``); ``/api/me`` gives the caller's own.
 - Audit: every authenticated request to an audited route (the three traces, evidence, the
   audit log itself) writes exactly one row before the answer, with its status (so refusals
-  with 400/403/404 are recorded too; the row's status is the decision, which for a jurisdiction
-  refusal is 403 although the caller got 404); a 401 writes none. If the row cannot be written the
+  with 400/403/404 are recorded too, with the rumour and the case number they asked for; the
+  row's status is the decision, which for a jurisdiction refusal is 403 although the caller got
+  404); a 401 writes none. If the row cannot be written the
   answer is withheld (503). A status change (also audited) writes its row before the change is
   made: no row, no change; a change that fails after its row gets a second row (500).
   A row records until when the caller's token was valid (``token_expires_ms``: epoch ms, 0 never,

@@ -6,7 +6,8 @@ turns the answer into a 503. Rows are only ever appended (see sql/004_audit_log.
 
 Each row also records until when the caller's token was valid (``token_expires_ms``, epoch ms;
 0: never; -1: not recorded, for rows older than sql/013_audit_token_expiry.sql). ``GET /api/audit``
-adds the same in words (:func:`expiry_label`), as ``/api/me`` shows it.
+adds the same in words (:func:`expiry_label`), as ``/api/me`` shows it, and the row's time as
+RFC 3339 UTC (``ts``).
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import uuid
 import orjson
 
 from sql.queries import AUDIT_EXPIRY_NEVER, AUDIT_EXPIRY_UNRECORDED
+from streams.events import format_ts
 from streams.service.access import Principal
 from streams.service.tokens import expiry_text
 
@@ -75,5 +77,11 @@ def expiry_label(token_expires_ms: int) -> str:
 
 
 def readable(rows: list[dict]) -> list[dict]:
-    """Audit rows as ``GET /api/audit`` answers them: each with ``token_expires`` in words."""
-    return [{**r, "token_expires": expiry_label(r["token_expires_ms"])} for r in rows]
+    """Audit rows as ``GET /api/audit`` answers them: each with its time (``ts``, RFC 3339 UTC,
+    as the other answers give times) and ``token_expires`` in words beside the epoch ms.
+
+    >>> readable([{"ts_ms": 1347557095000, "token_expires_ms": 0}])
+    [{'ts_ms': 1347557095000, 'token_expires_ms': 0, 'ts': '2012-09-13T17:24:55.000Z', 'token_expires': 'never'}]
+    """
+    return [{**r, "ts": format_ts(r["ts_ms"]), "token_expires": expiry_label(r["token_expires_ms"])}
+            for r in rows]

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import re
 import signal
 import socket
 import sys
@@ -151,6 +152,7 @@ async def _serve(pipeline, store, settings, tokens_path, replay_stats, hub=None,
 
 # -- token -------------------------------------------------------------------------------------
 def token_main(argv) -> int:
+    from streams.service import regions
     from streams.service.access import ROLES
     from streams.service.tokens import TokenStore, expiry_text
 
@@ -183,6 +185,10 @@ def token_main(argv) -> int:
             print(token, flush=True)
             print(f"issued token {rec.id} ({rec.name}, {rec.role}, {rec.jurisdiction}, expires "
                   f"{expiry_text(rec.expires_ms)}) in {store.path}", file=sys.stderr)
+            if rec.jurisdiction != "000000" and regions.name(rec.jurisdiction) is None:
+                # A mistyped code (110015 for 110105) gives a desk an empty dashboard and no reason.
+                print(f"note: {rec.jurisdiction} is no division this service knows; the token sees "
+                      "only rumours whose shares carry that code (revoke it if it was a typo)", file=sys.stderr)
             return 0
         if args.cmd == "list":
             for entry in store.listing():
@@ -224,6 +230,14 @@ def evidence_main(argv) -> int:
                    help="evidence key (default: evidence.key beside the tokens file)")
     _tokens_arg(v)
     args = p.parse_args(argv)
+    if args.digest is not None:
+        # As copied from the audit log or a header, in either case: a typo or a cut copy is a
+        # bad argument (2), not a verdict that the package was tampered with (1).
+        args.digest = args.digest.strip().lower()
+        if not re.fullmatch(r"[0-9a-f]{64}", args.digest):
+            print("rumour evidence: --digest: expected the 64 hex digits of an evidence digest",
+                  file=sys.stderr)
+            return 2
     try:
         data = Path(args.file).read_bytes()
     except OSError as exc:

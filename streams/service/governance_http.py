@@ -11,7 +11,7 @@ import orjson
 
 from streams.api import ApiError
 from streams.service.access import check_code
-from streams.service.responses import _json
+from streams.service.responses import _error, _json
 
 BODY_MAX = 64 * 1024
 
@@ -44,7 +44,7 @@ class GovernanceHandlers:
     async def _r_report_submit(self, principal, params, request, ctx):
         payload = await read_json(request)
         status, answer = await self._run(self.gov.submit, payload, principal)
-        return _json(answer, status)
+        return _answer(status, answer)
 
     async def _r_reports(self, principal, params, request, ctx):
         return _json(await self._run(self.gov.reports, ctx["rumour_id"], principal.may("clear")))
@@ -59,7 +59,7 @@ class GovernanceHandlers:
         # Audited before it is applied: a change whose audit row cannot be written is not made.
         status, answer = await self._run(self.gov.set_status, ctx["rumour_id"], body, principal,
                                          ctx["audit_ahead"])
-        return _json(answer, status)
+        return _answer(status, answer)
 
     async def _r_alerts(self, principal, params, request, ctx):
         q = request.query
@@ -83,6 +83,14 @@ class GovernanceHandlers:
         if answer is None:
             raise _refused(404, f"no debunk figures for {ctx['rumour_id']!r}")
         return _json(answer)
+
+
+def _answer(status: int, answer: dict):
+    """The desk's answer; a refusal in the API's one error shape (``{"error", "status"}``): the
+    desk's own refusals carry only ``error``."""
+    if status >= 400:
+        return _error(status, str(answer.get("error", "refused")))
+    return _json(answer, status)
 
 
 def _refused(status: int, message: str):

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import logging
 import time
 from urllib.parse import unquote
@@ -55,15 +56,28 @@ _SECURITY_HEADERS = {
 
 
 def int_param(query, name: str, default: int, lo: int, hi: int) -> int:
+    """A query parameter as an integer in ``lo..hi`` (``default`` when absent or empty); ASCII
+    digits only (``int`` would also read "５" or "٥").
+
+    >>> int_param({"limit": "7"}, "limit", 100, 1, 1000), int_param({}, "limit", 100, 1, 1000)
+    (7, 100)
+    >>> int_param({"since_ms": "-1"}, "since_ms", 0, 0, 1 << 62)
+    Traceback (most recent call last):
+    ...
+    streams.api.ApiError: since_ms: expected an integer >= 0
+    """
     raw = query.get(name)
     if raw is None or raw == "":
         return default
     try:
+        if not raw.isascii():
+            raise ValueError(raw)
         value = int(raw)
     except ValueError:
         raise ApiError(f"{name}: expected an integer") from None
     if not lo <= value <= hi:
-        raise ApiError(f"{name}: expected {lo}..{hi}")
+        # An epoch-ms bound has no useful upper end to show (4611686018427387904).
+        raise ApiError(f"{name}: expected {lo}..{hi}" if hi < 1 << 62 else f"{name}: expected an integer >= {lo}")
     return value
 
 
@@ -143,8 +157,6 @@ class Service(SiteHandlers, GovernanceHandlers, TraceHandlers):
         except Exception:  # a bug or a store failure: log it, answer 500 without details
             log.exception("%s failed", route.name)
             response = _error(500, "internal error")
-        for k, v in _SECURITY_HEADERS.items():
-            response.headers.setdefault(k, v)
         if route.action is not None:
             # Token-protected answers (clear ids, evidence packages) must not be kept in a
             # browser's or proxy's cache, where they outlive the token and the audit trail.
@@ -152,6 +164,9 @@ class Service(SiteHandlers, GovernanceHandlers, TraceHandlers):
         return self._count(route.name, response)
 
     def _count(self, name: str, response: web.Response) -> web.Response:
+        # Every answer of the service, a refused path or method too, with the security headers.
+        for k, v in _SECURITY_HEADERS.items():
+            response.headers.setdefault(k, v)
         key = (name, response.status)
         self.requests[key] = self.requests.get(key, 0) + 1
         return response
@@ -195,8 +210,16 @@ class Service(SiteHandlers, GovernanceHandlers, TraceHandlers):
         declared = {n: query.get(n) for n, _, _ in route.query if n in query}
         extra = [(k, v[:200]) for k, v in query.items() if k not in declared]
         ctx["params"] = dict(extra[:10]) | declared
+        if route.audited:
+            # The audit row of a request refused below (role, jurisdiction, unknown rumour) still
+            # names the rumour and the case it asked for; an invalid one is refused at its turn.
+            with contextlib.suppress(ApiError):
+                ctx["rumour_id"] = validate_rumour_id(params.get("rumour_id", ""))
+            with contextlib.suppress(ApiError):
+                ctx["case_id"] = self._case(request, route.name == "evidence")
         if not principal.may(route.action):
-            raise Refused(403, f"role {principal.role} may not use {route.name}")
+            # Named as the caller asked (method and path), not by the route table's internal name.
+            raise Refused(403, f"role {principal.role} may not use {route.method} {route.path}")
         if route.governance and self.gov is None:
             raise Refused(503, "the governance loop does not run in this process")
         if route.rumour_scoped:
@@ -213,7 +236,8 @@ class Service(SiteHandlers, GovernanceHandlers, TraceHandlers):
         if route.audited:
             ctx["case_id"] = self._case(request, route.name == "evidence")
             if not ctx["case_id"] and principal.may("case_required") and route.case:
-                raise Refused(400, "a case number is required (X-Case-Id header)")
+                where = "?case= or X-Case-Id header" if route.name == "evidence" else "X-Case-Id header"
+                raise Refused(400, f"a case number is required ({where})")
         handler = getattr(self, "_r_" + route.name)
         return await handler(principal, params, request, ctx)
 
@@ -245,7 +269,11 @@ class Service(SiteHandlers, GovernanceHandlers, TraceHandlers):
                       "jurisdiction_name": regions.name(principal.jurisdiction)})
 
     async def _r_rumours(self, principal, params, request, ctx):
+        limit = self._int_param(request.query, "limit", 0, 1, 100_000)
         answer = await self._run(self.views.rumour_list, principal)
+        answer["total"] = len(answer["rumours"])
+        if limit:
+            del answer["rumours"][limit:]
         if self.gov is not None:
             statuses = await self._run(self.gov.statuses)
             for r in answer["rumours"]:

@@ -56,7 +56,9 @@ ROUTES = (
     Route("me", "/api/me", "The caller's token: id, name, role, jurisdiction, expiry", action="list"),
     Route("rumours", "/api/rumours", "Rumours posted, shared or commented in the caller's "
           "jurisdiction (a debunk there does not list one): size, growth in the last hour, status, "
-          "main province", action="list"),
+          "main province; total: how many there are", action="list",
+          query=(("limit", "integer", "the first this many, fastest growing first (1-100000; "
+                  "default: all)"),)),
     Route("rumour", "/api/rumours/{rumour_id}", "Dashboard data of one rumour: shares over time "
           "(rumour vs debunk), regions, top spreaders (pseudonyms)", action="view", rumour_scoped=True),
     Route("tree", "/api/rumours/{rumour_id}/tree", "The cascade tree (largest subtrees), origins and "
@@ -79,7 +81,9 @@ ROUTES = (
     Route("audit", "/api/audit", "Audit rows, newest first (admin; rows of actors inside the "
           "admin's jurisdiction)", action="audit", audited=True,
           query=(("limit", "integer", "1-10000, default 100"), ("case", "string", "only this case"),
-                 ("since_ms", "integer", "only rows at or after this epoch ms"))),
+                 ("since_ms", "integer", "only rows at or after this epoch ms"),
+                 ("until_ms", "integer", "only rows at or before this epoch ms: the next page is "
+                  "until_ms = the last row's ts_ms (rows of that millisecond come again)"))),
     # -- the governance loop (streams.governance; see streams/service/__init__.py for the rules)
     Route("report_submit", "/api/reports", "Take in a public report of a rumour (the intake desk or "
           "debunking platform submits on the public's behalf); duplicates merged, linked to its "

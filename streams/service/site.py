@@ -14,7 +14,7 @@ from streams.service.responses import _error, _json
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 VENDOR = {"echarts.min.js": PROJECT_ROOT / "web" / "node_modules" / "echarts" / "dist" / "echarts.min.js"}
 STATIC = {"app.js": "application/javascript", "app.css": "text/css", "i18n.js": "application/javascript",
-          "expiry.js": "application/javascript"}
+          "expiry.js": "application/javascript", "series.js": "application/javascript"}
 
 
 class SiteHandlers:

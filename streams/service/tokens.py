@@ -79,6 +79,9 @@ def expiry_text(expires_ms: int | None) -> str:
     return datetime.fromtimestamp(expires_ms / 1000, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+_LAST_MS = 253_402_300_800_000  # 10000-01-01T00:00:00Z: expiry_text writes times before it
+
+
 def expiry_ms(now_ms: int, days: float | None = None, until: str | None = None) -> int | None:
     """When a token issued at ``now_ms`` expires: after ``days`` (0 or None: never), or at the end
     of the UTC day ``until`` (YYYY-MM-DD: the token works through that whole day). Not both.
@@ -89,6 +92,10 @@ def expiry_ms(now_ms: int, days: float | None = None, until: str | None = None) 
     '1970-01-04T00:00:00Z'
     >>> expiry_ms(0, days=0) is None
     True
+    >>> expiry_ms(0, days=10 ** 8)
+    Traceback (most recent call last):
+    ...
+    ValueError: expiry days: 100000000 is too far ahead (the last expiry is 9999-12-31; 0: never)
     """
     if days is not None and until is not None:
         raise ValueError("expiry: give a number of days or a date, not both")
@@ -97,6 +104,9 @@ def expiry_ms(now_ms: int, days: float | None = None, until: str | None = None) 
             day = date.fromisoformat(until)
         except ValueError:
             raise ValueError(f"expires: expected a date YYYY-MM-DD, got {until!r}") from None
+        if day >= date(9999, 12, 31):  # its end is past what a date can hold
+            raise ValueError(f"expires: {until} is too far ahead (the last is 9999-12-30; "
+                             "--expires-days 0: never)")
         end = datetime(day.year, day.month, day.day, tzinfo=timezone.utc) + timedelta(days=1)
         end_ms = int(end.timestamp() * 1000)
         if end_ms <= now_ms:
@@ -106,6 +116,9 @@ def expiry_ms(now_ms: int, days: float | None = None, until: str | None = None) 
         return None
     if not days > 0:  # also refuses NaN
         raise ValueError(f"expiry days: expected 0 (never) or more, got {days!r}")
+    if not now_ms + days * 86_400_000 < _LAST_MS:  # also refuses inf
+        # Stored, such an expiry broke every later `rumour token list` and the token's /api/me.
+        raise ValueError(f"expiry days: {days!r} is too far ahead (the last expiry is 9999-12-31; 0: never)")
     return now_ms + int(days * 86_400_000)
 
 

@@ -5,6 +5,7 @@ written (:mod:`streams.service.audit_trail`)."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from urllib.parse import quote
 
 from aiohttp import web
 
@@ -13,6 +14,19 @@ from streams.service import audit, evidence
 from streams.service.responses import Refused, _json
 from streams.service.routes import CASE_RE
 from streams.service.tokens import expiry_text
+
+
+def attachment(name: str) -> str:
+    """``Content-Disposition`` of a download named ``name``: an ASCII ``filename`` for old clients
+    and the name as given (a case number is often Chinese) in ``filename*`` (RFC 6266), each
+    with characters a file name must not hold replaced by ``_``.
+
+    >>> print(attachment("evidence-沪公(2026)12/3.zip"))
+    attachment; filename="evidence-___2026_12_3.zip"; filename*=UTF-8''evidence-%E6%B2%AA%E5%85%AC%282026%2912_3.zip
+    """
+    ascii_name = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in name)
+    full = "".join(c if c.isalnum() or c in "-_.()（）〔〕[]" else "_" for c in name)
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(full, safe='')}"
 
 
 class TraceHandlers:
@@ -71,19 +85,19 @@ class TraceHandlers:
                                  "token_expires": expiry_text(principal.expires_ms)}}
         data, digest = await self._run(evidence.build, meta, trace, self.evidence_key)
         ctx["digest"] = digest
-        safe = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in ctx["case_id"])
         return web.Response(body=data, content_type="application/zip", headers={
-            "Content-Disposition": f'attachment; filename="evidence-{safe}.zip"',
+            "Content-Disposition": attachment(f"evidence-{ctx['case_id']}.zip"),
             "X-Evidence-Digest": digest})
 
     async def _r_audit(self, principal, params, request, ctx):
         q = request.query
         limit = self._int_param(q, "limit", 100, 1, 10_000)
         since = self._int_param(q, "since_ms", -1, 0, 1 << 62) if q.get("since_ms") else None
+        until = self._int_param(q, "until_ms", -1, 0, 1 << 62) if q.get("until_ms") else None
         case = q.get("case") or None
         if case is not None and not CASE_RE.match(case):
             raise ApiError("case: invalid case number")
         from streams.service.access import prefix
 
-        rows = await self._run(self.store.audit_rows, limit, case, since, prefix(principal.jurisdiction))
+        rows = await self._run(self.store.audit_rows, limit, case, since, prefix(principal.jurisdiction), until)
         return _json({"rows": audit.readable(rows)})

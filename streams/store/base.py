@@ -151,9 +151,10 @@ class Store(ABC):
         self._insert_audit(cols)
 
     def audit_rows(self, limit: int = 100, case_id: str | None = None, since_ms: int | None = None,
-                   jurisdiction_prefix: str | None = None) -> list[dict]:
+                   jurisdiction_prefix: str | None = None, until_ms: int | None = None) -> list[dict]:
         """Audit rows newest first, as dicts keyed by :data:`sql.queries.AUDIT_COLUMNS`."""
-        rows = self._rows(queries.audit_rows(self.database, limit, case_id, since_ms, jurisdiction_prefix))
+        rows = self._rows(queries.audit_rows(self.database, limit, case_id, since_ms, jurisdiction_prefix,
+                                             until_ms))
         out = []
         for row in rows:
             d = dict(zip(queries.AUDIT_COLUMNS, row))

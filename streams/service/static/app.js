@@ -77,6 +77,11 @@
       poll();
     });
   }
+  // A token refused other than by 401 (a monitor token: 403 on /api/me), or a server out of
+  // reach: say so on the form; the page stayed on it with no word, and kept the token.
+  function loginFailed(e) {
+    if (e.message !== "401") showLogin(t("login_refused") + ": " + e.message);
+  }
 
   // -- list -------------------------------------------------------------------------------
   function renderList() {
@@ -93,12 +98,20 @@
   }
 
   // -- charts -----------------------------------------------------------------------------
+  // Charts speak the page's language (axis months, tooltips): ECharts takes its locale when a
+  // chart is made, so a change of language makes them anew.
   function chart(id) {
-    if (!charts[id]) charts[id] = echarts.init($(id), null, {renderer: "canvas"});
+    if (!charts[id]) {
+      charts[id] = echarts.init($(id), null, {renderer: "canvas", locale: state.lang === "zh-CN" ? "ZH" : "EN"});
+      if (id === "chart-tree") charts[id].on("click", function (p) {
+        if (p.data && p.data.event_id && p.data.name) traceAccount(p.data.name);
+      });
+    }
     return charts[id];
   }
   function renderSeries() {
     var d = state.detail; if (!d) return;
+    var series = window.RUMOUR_SERIES.fillSeries(d.series, d.bucket_ms);
     chart("chart-series").setOption({
       animation: false,
       tooltip: {trigger: "axis"},
@@ -107,8 +120,8 @@
       xAxis: {type: "time"},   // ECharts shows time axes in the viewer's zone
       yAxis: {type: "value", minInterval: 1},
       series: [
-        {name: t("rumour_series"), type: "line", showSymbol: false, data: d.series.rumour, itemStyle: {color: "#c0392b"}, areaStyle: {opacity: 0.15}},
-        {name: t("debunk_series"), type: "line", showSymbol: false, data: d.series.debunk, itemStyle: {color: "#27ae60"}, areaStyle: {opacity: 0.15}}
+        {name: t("rumour_series"), type: "line", showSymbol: false, data: series.rumour, itemStyle: {color: "#c0392b"}, areaStyle: {opacity: 0.15}},
+        {name: t("debunk_series"), type: "line", showSymbol: false, data: series.debunk, itemStyle: {color: "#27ae60"}, areaStyle: {opacity: 0.15}}
       ]
     }, {notMerge: true});
   }
@@ -344,7 +357,9 @@
   document.addEventListener("DOMContentLoaded", function () {
     $("lang").addEventListener("click", function () {
       state.lang = state.lang === "zh-CN" ? "en" : "zh-CN";
-      sessionStorage.setItem("rumour.lang", state.lang); renderAll();
+      sessionStorage.setItem("rumour.lang", state.lang);
+      Object.keys(charts).forEach(function (k) { charts[k].dispose(); delete charts[k]; });
+      renderAll();
     });
     $("logout").addEventListener("click", function () { showLogin(""); });
     $("level").addEventListener("change", renderRegions);
@@ -362,14 +377,12 @@
     $("login-form").addEventListener("submit", function (ev) {
       ev.preventDefault();
       state.token = $("token").value.trim(); sessionStorage.setItem("rumour.token", state.token);
-      login().catch(function () {});
+      login().catch(loginFailed);
     });
-    chart("chart-tree").on("click", function (p) {
-      if (p.data && p.data.event_id && p.data.name) traceAccount(p.data.name);
-    });
+    chart("chart-tree");
     window.addEventListener("resize", function () { Object.keys(charts).forEach(function (k) { charts[k].resize(); }); });
     renderAll();
-    if (state.token) login().catch(function () {}); else showLogin("");
+    if (state.token) login().catch(loginFailed); else showLogin("");
   });
   // For tests and debugging: read-only access to the state and the chart instances.
   window.rumourDashboard = {state: state, charts: charts, traceAccount: traceAccount, select: select};
