@@ -223,7 +223,8 @@ def evidence_main(argv) -> int:
     p = argparse.ArgumentParser(prog="rumour evidence", description="Evidence packages.")
     sub = p.add_subparsers(dest="cmd", required=True)
     v = sub.add_parser("verify", help="exit 0 for an intact package (signature or --digest checked), "
-                       "1 for a tampered one, 3 when neither the key nor --digest is available")
+                       "1 for a tampered one, 2 for a file that is not a package (not a zip) or a bad "
+                       "argument, 3 when neither the key nor --digest is available")
     v.add_argument("file")
     v.add_argument("--digest", default=None, help="the evidence digest recorded in the audit log")
     v.add_argument("--key-file", default=None,
@@ -254,6 +255,9 @@ def evidence_main(argv) -> int:
         key_path = key_file(tokens_file(args.tokens_file), EVIDENCE_KEY)
         key = key_path.read_bytes() if key_path.exists() else None
     verdict = evidence.verify(data, key, args.digest)
+    if verdict.not_a_package:
+        print(f"rumour evidence: {args.file}: {verdict.problems[0]}", file=sys.stderr)
+        return 2
     for note in verdict.notes:
         print(f"note: {note}", file=sys.stderr)
     if verdict.ok and key is None and args.digest is None:
