@@ -215,6 +215,7 @@ class Service(SiteHandlers, GovernanceHandlers, TraceHandlers):
             # names the rumour and the case it asked for; an invalid one is refused at its turn.
             with contextlib.suppress(ApiError):
                 ctx["rumour_id"] = validate_rumour_id(params.get("rumour_id", ""))
+        if route.audited and route.case:
             with contextlib.suppress(ApiError):
                 ctx["case_id"] = self._case(request, route.name == "evidence")
         if not principal.may(route.action):
@@ -233,9 +234,11 @@ class Service(SiteHandlers, GovernanceHandlers, TraceHandlers):
                 # One answer for both: a 403 here would tell the caller that the rumour exists
                 # elsewhere (and a 404 that it does not). The audit row keeps the refusal (403).
                 raise Refused(404, f"unknown rumour {rid!r}", audit_status=None if regions is None else 403)
-        if route.audited:
+        if route.audited and route.case:
+            # Only a route a case applies to reads X-Case-Id: a client that sends it on every
+            # request (the dashboard's case box) must not be refused where no case is used.
             ctx["case_id"] = self._case(request, route.name == "evidence")
-            if not ctx["case_id"] and principal.may("case_required") and route.case:
+            if not ctx["case_id"] and principal.may("case_required"):
                 where = "?case= or X-Case-Id header" if route.name == "evidence" else "X-Case-Id header"
                 raise Refused(400, f"a case number is required ({where})")
         handler = getattr(self, "_r_" + route.name)
