@@ -39,7 +39,7 @@ from streams.service.governance import GovernanceViews
 from streams.service.governance_http import GovernanceHandlers
 from streams.service.paths import EVIDENCE_KEY, PSEUDONYM_KEY, key_file, load_or_create_key
 from streams.service.pseudonym import Pseudonymiser
-from streams.service.routes import CASE_RE, find, split_path
+from streams.service.routes import CASE_RE, CASE_RULE, find, split_path
 from streams.service.site import SiteHandlers
 from streams.service.tokens import TokenStore, expiry_text
 from streams.service.views import NotFound, Views
@@ -254,7 +254,7 @@ class Service(SiteHandlers, GovernanceHandlers, TraceHandlers):
                 raise ApiError("case: the query parameter and X-Case-Id differ")
             case = q or case
         if case and not CASE_RE.match(case):
-            raise ApiError("case number: 1-64 letters, digits or - . / : # ( ) [ ]")
+            raise ApiError(f"case number: {CASE_RULE}")
         return case
 
     # -- protected routes ---------------------------------------------------------------

@@ -161,4 +161,10 @@ def find(parts: list[str], method: str = "GET"):
     return None, None, tuple(allowed)
 
 
-CASE_RE = re.compile(r"^[\w\-./:#()\[\]（）〔〕]{1,64}$", re.UNICODE)
+# A case number: 1-64 letters, digits, - . / : # ( ) [ ] （ ） 〔 〕, with spaces (ASCII or the
+# ideographic U+3000) allowed inside but not at either end ("沪公刑 (2026) 12号"); no control
+# characters. The characters an evidence file name must not hold become "_" there
+# (trace_http.attachment).
+_CASE_CHARS = r"\w\-./:#()\[\]（）〔〕"
+CASE_RE = re.compile(rf"^[{_CASE_CHARS}](?:[{_CASE_CHARS} \u3000]{{0,62}}[{_CASE_CHARS}])?\Z", re.UNICODE)
+CASE_RULE = "1-64 letters, digits, spaces (not first or last) or - . / : # ( ) [ ]"
