@@ -58,3 +58,42 @@ def test_a_case_number_is_trimmed_and_refuses_control_characters(env):  # noqa: 
         assert status == 400 and error.startswith("case number:") and "spaces" in error, (bad, body)
     status, _, body = get(url + "/api/audit?case=C%091", tok["national"])
     assert status == 400 and orjson.loads(body)["error"].startswith("case:")
+
+
+def test_unknown_and_repeated_query_parameters_are_refused(env):  # noqa: F811
+    # /api/alerts?limt=5 answered as if no limit had been asked for, and tree?limit=5&limit=900
+    # used the first limit in silence.
+    tok, url = env["tok"], env["url"]
+    status, _, body = get(url + "/api/alerts?limt=5", tok["national"])
+    error = orjson.loads(body)["error"]
+    assert status == 400 and "'limt'" in error and "limit" in error.split("takes:", 1)[1], error
+    status, _, body = get(url + "/api/rumours/jn-1/tree?limit=5&limit=900", tok["national"])
+    assert status == 400 and orjson.loads(body)["error"] == "limit: given more than once"
+    status, _, body = get(url + "/api/rumours/jn-1?limit=5", tok["national"])
+    assert status == 400 and "takes none" in orjson.loads(body)["error"]
+    status, _, body = get(url + "/healthz?verbose=1")
+    assert status == 400 and "'verbose'" in orjson.loads(body)["error"]
+    # An audited route refuses after the role check, and still writes its row.
+    status, _, body = get(url + "/api/rumours/jn-1/trace?kk=3", tok["liaison"], case="C-P1")
+    assert status == 400 and "'kk'" in orjson.loads(body)["error"]
+    row = _last_audit_row(env)
+    assert (row["action"], row["status"], row["case_id"]) == ("trace", 400, "C-P1")
+    # What each route declares still works, and a browser's page or file ignores a query.
+    for path in ("/api/alerts?limit=5&since_ms=0", "/api/rumours/jn-1/tree?limit=5",
+                 "/api/audit?limit=1&since_ms=0", "/?from=link", "/static/app.js?v=2"):
+        status, _, body = get(url + path, tok["national"])
+        assert status == 200, (path, body[:200])
+
+
+def test_the_dashboard_asks_only_for_parameters_its_routes_take():
+    # app.js must not send a parameter the service now refuses: every "?name=" / "&name=" it
+    # writes after an /api/ path is one some route declares.
+    import re
+    from pathlib import Path
+
+    from streams.service.routes import ROUTES
+
+    js = (Path(__file__).resolve().parent.parent / "streams/service/static/app.js").read_text(encoding="utf-8")
+    declared = {name for r in ROUTES for name, _, _ in r.query}
+    sent = set(re.findall(r'[?&]([a-z_]+)=', js))
+    assert sent and sent <= declared, sent - declared

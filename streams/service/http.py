@@ -39,7 +39,7 @@ from streams.service.governance import GovernanceViews
 from streams.service.governance_http import GovernanceHandlers
 from streams.service.paths import EVIDENCE_KEY, PSEUDONYM_KEY, key_file, load_or_create_key
 from streams.service.pseudonym import Pseudonymiser
-from streams.service.routes import CASE_RE, CASE_RULE, find, split_path
+from streams.service.routes import CASE_RE, CASE_RULE, find, query_problem, split_path
 from streams.service.site import SiteHandlers
 from streams.service.tokens import TokenStore, expiry_text
 from streams.service.views import NotFound, Views
@@ -177,8 +177,16 @@ class Service(SiteHandlers, GovernanceHandlers, TraceHandlers):
         token = header[7:].strip() if header[:7].lower() == "bearer " else None
         return self.tokens.authenticate(token)
 
+    @staticmethod
+    def _check_query(route, request) -> None:
+        # The one check of every route's query string against the route table (400).
+        problem = query_problem(route, request.query)
+        if problem:
+            raise ApiError(problem)
+
     async def _handle(self, route, params, request) -> web.Response:
         if route.action is None:
+            self._check_query(route, request)
             return await self._open(route, params, request)
         principal = self._principal(request)
         if principal is None:
@@ -223,6 +231,7 @@ class Service(SiteHandlers, GovernanceHandlers, TraceHandlers):
             raise Refused(403, f"role {principal.role} may not use {route.method} {route.path}")
         if route.governance and self.gov is None:
             raise Refused(503, "the governance loop does not run in this process")
+        self._check_query(route, request)  # parameters (400) after the role, as the order above says
         if route.rumour_scoped:
             ctx["rumour_id"] = rid = validate_rumour_id(params["rumour_id"])
             ctx["params"].update({k: v for k, v in params.items() if k != "rumour_id"})

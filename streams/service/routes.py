@@ -19,7 +19,8 @@ class Route:
     body: str | None = None  # POST: the JSON body (a description for OpenAPI)
     governance: bool = False  # needs the governance hub (503 where it does not run)
     produces: str = "application/json"
-    query: tuple = ()  # (name, type, description)
+    query: tuple = ()  # (name, type, description): the only query parameters it takes
+    any_query: bool = False  # a page or file for a browser: a query string (a cache-buster) is ignored
     headers: tuple = ()  # (name, description)
     segments: tuple = field(init=False, default=())
 
@@ -45,14 +46,15 @@ _K = ("k", "integer", "number of cut-off candidates (0-1000)")
 
 ROUTES = (
     Route("dashboard", "/", "The live dashboard (HTML; its data routes need a token)",
-          produces="text/html"),
+          produces="text/html", any_query=True),
     Route("openapi", "/openapi.json", "This OpenAPI description"),
     Route("health", "/healthz", "Liveness and ingest counters"),
     Route("metrics", "/metrics", "Prometheus metrics (text format 0.0.4; a monitor or admin token)",
           action="metrics", produces="text/plain"),
-    Route("static", "/static/{name}", "Dashboard script and style", produces="application/javascript"),
+    Route("static", "/static/{name}", "Dashboard script and style", produces="application/javascript",
+          any_query=True),
     Route("vendor", "/vendor/{name}", "Apache ECharts, served from web/node_modules",
-          produces="application/javascript"),
+          produces="application/javascript", any_query=True),
     Route("me", "/api/me", "The caller's token: id, name, role, jurisdiction, expiry", action="list"),
     Route("rumours", "/api/rumours", "Rumours posted, shared or commented in the caller's "
           "jurisdiction (a debunk there does not list one): size, growth in the last hour, status, "
@@ -127,6 +129,32 @@ def split_path(raw_path: str) -> list[str] | None:
     if any(len(p) > _SEGMENT_MAX for p in parts) or len(parts) > 8:
         return None
     return [unquote(p, errors="strict") if "%" in p else p for p in parts]
+
+
+def query_problem(route: Route, query) -> str | None:
+    """Why a request's query parameters are refused (400), or None: a parameter the route does
+    not take (a typo such as ``limt`` was silently ignored) or one given twice (which one counts
+    would be a guess). ``query``: a multidict (aiohttp's ``request.query``).
+
+    >>> from multidict import MultiDict
+    >>> alerts = next(r for r in ROUTES if r.name == "alerts")
+    >>> query_problem(alerts, MultiDict(limit="5")) is None
+    True
+    >>> query_problem(alerts, MultiDict(limt="5"))
+    "unknown query parameter 'limt' (this route takes: jurisdiction, since_ms, limit)"
+    >>> query_problem(alerts, MultiDict([("limit", "5"), ("limit", "900")]))
+    'limit: given more than once'
+    """
+    if route.any_query:
+        return None
+    taken = [name for name, _, _ in route.query]
+    for name in dict.fromkeys(query.keys()):
+        if name not in taken:
+            takes = f"this route takes: {', '.join(taken)}" if taken else "this route takes none"
+            return f"unknown query parameter {name[:64]!r} ({takes})"
+        if len(query.getall(name)) > 1:
+            return f"{name}: given more than once"
+    return None
 
 
 def methods(route: Route) -> tuple[str, ...]:
