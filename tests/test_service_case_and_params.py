@@ -3,6 +3,8 @@ number may hold, and which query parameters a route takes. Shares the module ser
 tests/test_service_governance.py (chDB store, the hand-made cascades, the governance hub)."""
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import orjson
 
 from tests.service_helpers import get
@@ -97,3 +99,47 @@ def test_the_dashboard_asks_only_for_parameters_its_routes_take():
     declared = {name for r in ROUTES for name, _, _ in r.query}
     sent = set(re.findall(r'[?&]([a-z_]+)=', js))
     assert sent and sent <= declared, sent - declared
+
+
+def test_the_rumour_list_pages_searches_and_answers_304_when_unchanged(env):  # noqa: F811
+    # The dashboard polled the whole list (2,364 rumours, 559 KB nationally) every 2 s.
+    tok, url = env["tok"], env["url"]
+    status, headers, body = get(url + "/api/rumours", tok["national"])
+    full = orjson.loads(body)["rumours"]
+    assert status == 200 and len(full) >= 3 and headers["ETag"].startswith('"')
+    # pages: limit and offset walk the list in its order, total counts all
+    pages, offset = [], 0
+    while True:
+        _, _, body = get(url + f"/api/rumours?limit=2&offset={offset}", tok["national"])
+        answer = orjson.loads(body)
+        assert answer["total"] == len(full) and answer["offset"] == offset
+        if not answer["rumours"]:
+            break
+        pages += answer["rumours"]
+        offset += 2
+    assert [r["rumour_id"] for r in pages] == [r["rumour_id"] for r in full]
+    # search: by id, by status, by region name (Chinese or English), every word must match
+    rid = full[-1]["rumour_id"]
+    _, _, body = get(url + "/api/rumours?q=" + rid.upper(), tok["national"])
+    found = orjson.loads(body)
+    assert rid in [r["rumour_id"] for r in found["rumours"]] and found["total"] == len(found["rumours"])
+    assert all(rid in r["rumour_id"] for r in found["rumours"])
+    status_word = full[0]["status"]
+    _, _, body = get(url + "/api/rumours?q=" + status_word, tok["national"])
+    assert {r["rumour_id"] for r in orjson.loads(body)["rumours"]} == \
+        {r["rumour_id"] for r in full if r["status"] == status_word}
+    named = next(r for r in full if r["region_name"])
+    for word in (named["region_name"]["zh"][:2], named["region_name"]["en"].split()[0].lower()):
+        _, _, body = get(url + "/api/rumours?q=" + quote(word), tok["national"])
+        assert named["rumour_id"] in [r["rumour_id"] for r in orjson.loads(body)["rumours"]], word
+    _, _, body = get(url + "/api/rumours?q=" + quote(rid + " no-such-word"), tok["national"])
+    assert orjson.loads(body) | {"as_of": None} == {"as_of": None, "rumours": [], "total": 0, "offset": 0}
+    status, _, body = get(url + "/api/rumours?q=" + "x" * 101, tok["national"])
+    assert status == 400 and orjson.loads(body)["error"].startswith("q:")
+    # conditional: the same page with its ETag is a 304 without a body; another page is not
+    status, headers, body = get(url + "/api/rumours?limit=2", tok["national"])
+    tag = headers["ETag"]
+    status, headers, body = get(url + "/api/rumours?limit=2", tok["national"], headers={"If-None-Match": tag})
+    assert status == 304 and body == b"" and headers["ETag"] == tag
+    status, _, _ = get(url + "/api/rumours?limit=2&offset=1", tok["national"], headers={"If-None-Match": tag})
+    assert status == 200

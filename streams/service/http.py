@@ -30,7 +30,7 @@ from urllib.parse import unquote
 from aiohttp import web
 
 from streams.api import ApiError, validate_rumour_id
-from streams.service import audit, metrics, regions
+from streams.service import audit, metrics, regions, rumour_page
 from streams.service.audit_trail import AuditTrail
 from streams.service.errors import json_errors
 from streams.service.responses import Refused, _error, _json
@@ -281,16 +281,26 @@ class Service(SiteHandlers, GovernanceHandlers, TraceHandlers):
                       "jurisdiction_name": regions.name(principal.jurisdiction)})
 
     async def _r_rumours(self, principal, params, request, ctx):
-        limit = self._int_param(request.query, "limit", 0, 1, 100_000)
+        q = request.query
+        limit = self._int_param(q, "limit", 0, 1, 100_000)
+        offset = self._int_param(q, "offset", 0, 0, 10_000_000)
+        search = q.get("q") or ""
+        if len(search) > rumour_page.Q_MAX:
+            raise ApiError(f"q: at most {rumour_page.Q_MAX} characters")
         answer = await self._run(self.views.rumour_list, principal)
-        answer["total"] = len(answer["rumours"])
-        if limit:
-            del answer["rumours"][limit:]
+        answer["rumours"], answer["total"] = rumour_page.page(answer["rumours"], search, offset, limit)
+        answer["offset"] = offset
         if self.gov is not None:
             statuses = await self._run(self.gov.statuses)
             for r in answer["rumours"]:
                 r["handling"] = statuses.get(r["rumour_id"])
-        return _json(answer)
+        response = _json(answer)
+        # The dashboard polls this every few seconds: an unchanged page costs it 304, no body.
+        tag = rumour_page.etag(response.body)
+        if rumour_page.not_modified(request.headers.get("If-None-Match"), tag):
+            return web.Response(status=304, headers={"ETag": tag})
+        response.headers["ETag"] = tag
+        return response
 
     async def _r_rumour(self, principal, params, request, ctx):
         return _json(await self._guard(self.views.detail, ctx["rumour_id"]))

@@ -32,6 +32,8 @@ def spec(version: str = "0.1.0") -> dict:
         responses = {"200": {"description": "OK", "content": {r.produces: {}}}}
         if r.method == "POST":
             responses["201"] = {"description": "Created"}
+        if any(name == "If-None-Match" for name, _ in r.headers):
+            responses["304"] = {"description": "Not modified: the answer's ETag is the one given"}
         if r.action:
             for code, text in _ERRORS.items():
                 if code == "503" and not r.audited:

@@ -58,9 +58,17 @@ ROUTES = (
     Route("me", "/api/me", "The caller's token: id, name, role, jurisdiction, expiry", action="list"),
     Route("rumours", "/api/rumours", "Rumours posted, shared or commented in the caller's "
           "jurisdiction (a debunk there does not list one): size, growth in the last hour, status, "
-          "main province; total: how many there are", action="list",
+          "main province; total: how many match (all of them without q), offset: as asked; an ETag "
+          "for polling with If-None-Match", action="list",
           query=(("limit", "integer", "the first this many, fastest growing first (1-100000; "
-                  "default: all)"),)),
+                  "default: all)"),
+                 ("offset", "integer", "skip this many first (default 0): the next page is "
+                  "offset + limit"),
+                 ("q", "string", "only rumours whose id, status (spreading, contested, debunked, "
+                  "dormant), main region's code or name hold every word of this (case-insensitive, "
+                  "at most 100 characters); total counts them")),
+          headers=(("If-None-Match", "the ETag of an earlier answer: 304 with no body if the "
+                    "page has not changed"),)),
     Route("rumour", "/api/rumours/{rumour_id}", "Dashboard data of one rumour: shares over time "
           "(rumour vs debunk), regions, top spreaders (pseudonyms)", action="view", rumour_scoped=True),
     Route("tree", "/api/rumours/{rumour_id}/tree", "The cascade tree (largest subtrees), origins and "
