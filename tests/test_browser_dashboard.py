@@ -88,7 +88,10 @@ def served(tmp_path):
     reports.write_bytes(orjson.dumps({"reporter": "citizen", "post_id": "br-r0-e5",
                                       "time": "2025-12-01T12:00:00Z"}) + b"\n")
     tokens = tmp_path / "tokens" / "tokens.json"
-    env = dict(os.environ, RUMOUR_TOKENS_FILE=str(tokens))
+    # PYTHONPATH: the server runs from tmp_path, where `-m streams.cli` would import the
+    # installed (editable) checkout, not this tree's code and dashboard files.
+    env = dict(os.environ, RUMOUR_TOKENS_FILE=str(tokens),
+               PYTHONPATH=os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])))
     server = subprocess.Popen([sys.executable, "-m", "streams.cli", "serve", str(data), "--port", "0",
                                "--reports", str(reports)],
                               env=env, stdout=subprocess.PIPE, stderr=open(tmp_path / "serve.log", "wb"),
@@ -174,6 +177,35 @@ async def _drive(url: str, token: str, tmp_path: Path) -> dict:
         polls = await cdp.js("window.rumourDashboard.state.polls")
         await cdp.wait_for(f"window.rumourDashboard.state.polls >= {polls + 2}")
         found["more_polls"] = await cdp.js("window.rumourDashboard.state.polls") - polls
+        # The list at scale: a page at a time, a search, 304s while nothing changes, and no
+        # polling while the tab is hidden (it polled the whole list every 2 s, visible or not).
+        found["not_modified"] = await cdp.js("window.rumourDashboard.state.list.notModified")
+        found["list_urls"] = await cdp.js("window.rumourDashboard.state.list.url")
+        await cdp.js("window.rumourDashboard.state.list.limit = 2; window.rumourDashboard.goPage(0); true")
+        await cdp.wait_for("document.getElementById('list-page').textContent === '1–2 / 3'")
+        found["page1_rows"] = await cdp.js("document.querySelectorAll('#rumours tbody tr').length")
+        await cdp.js("document.getElementById('page-next').click(); true")
+        await cdp.wait_for("document.getElementById('list-page').textContent === '3–3 / 3'")
+        found["page2_rows"] = await cdp.js("document.querySelectorAll('#rumours tbody tr').length")
+        found["next_disabled"] = await cdp.js("document.getElementById('page-next').disabled")
+        await cdp.js("window.rumourDashboard.state.list.limit = 50; window.rumourDashboard.goPage(0);"
+                     "var s = document.getElementById('rumour-search'); s.value = 'BR-R1';"
+                     "s.dispatchEvent(new Event('input')); true")
+        await cdp.wait_for("document.getElementById('list-page').textContent === '1–1 / 1'")
+        found["searched"] = await cdp.js("Array.from(document.querySelectorAll('#rumours tbody tr'))"
+                                         ".map(function(r){return r.getAttribute('data-id');})")
+        await cdp.js("var s = document.getElementById('rumour-search'); s.value = '';"
+                     "s.dispatchEvent(new Event('input')); true")
+        await cdp.wait_for("document.getElementById('list-page').textContent === '1–3 / 3'")
+        await cdp.js("Object.defineProperty(document, 'hidden', {value: true, configurable: true});"
+                     "document.dispatchEvent(new Event('visibilitychange')); true")
+        await cdp.wait_for("window.rumourDashboard.state.paused === true")
+        polls = await cdp.js("window.rumourDashboard.state.polls")
+        await asyncio.sleep(3 * 2.0)
+        found["hidden_polls"] = await cdp.js("window.rumourDashboard.state.polls") - polls
+        await cdp.js("Object.defineProperty(document, 'hidden', {value: false, configurable: true});"
+                     "document.dispatchEvent(new Event('visibilitychange')); true")
+        await cdp.wait_for(f"window.rumourDashboard.state.polls > {polls}")
         # An account's chain from the tree (pseudonyms for an analyst, no case needed).
         await cdp.js("window.rumourDashboard.traceAccount("
                      "window.rumourDashboard.state.tree.roots[0].children[0].name); true")
@@ -240,6 +272,11 @@ def test_dashboard_renders_data_in_headless_chromium(served, tmp_path):
     assert found["legend_en"] == ["rumour", "debunk"]
     assert "Asia/Shanghai" in found["tz"]
     assert found["more_polls"] >= 2  # the page keeps polling (every 2 s when the machine is idle)
+    assert found["list_urls"] == "/api/rumours?limit=50"  # a page, not the whole list
+    assert found["not_modified"] >= 1  # an unchanged list is answered 304
+    assert (found["page1_rows"], found["page2_rows"], found["next_disabled"]) == (2, 1, True)
+    assert found["searched"] == ["br-r1"]
+    assert found["hidden_polls"] == 0
     assert found["chain_hops"] >= 2
     assert found["errors"] == 0, found["last_error"]
     # governance: alerts of the analyst's province (all the synthetic regions are in Shandong)
