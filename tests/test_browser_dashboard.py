@@ -145,6 +145,48 @@ async def chromium_page(tmp_path: Path, env: dict):
             chrome.kill()
 
 
+async def _list_at_scale(cdp) -> dict:
+    """The rumour list of the 3 synthetic rumours at scale: a page at a time, a search, 304s
+    while nothing changes, and no polling while the tab is hidden (it polled the whole list
+    every 2 s, visible or not)."""
+    dash = "window.rumourDashboard"
+    row_ids = ("Array.from(document.querySelectorAll('#rumours tbody tr'))"
+               ".map(function(r){return r.getAttribute('data-id');})")
+
+    async def shown(pager: str) -> list:  # the rows once the pager reads `pager`
+        await cdp.wait_for(f"document.getElementById('list-page').textContent === '{pager}'")
+        return await cdp.js(row_ids)
+
+    async def search(text: str) -> None:
+        await cdp.js(f"var s = document.getElementById('rumour-search'); s.value = {json.dumps(text)};"
+                     "s.dispatchEvent(new Event('input')); true")
+
+    async def set_hidden(hidden: bool) -> None:
+        await cdp.js(f"Object.defineProperty(document, 'hidden', {{value: {json.dumps(hidden)}, configurable: true}});"
+                     "document.dispatchEvent(new Event('visibilitychange')); true")
+
+    out = {"not_modified": await cdp.js(f"{dash}.state.list.notModified"),
+           "list_url": await cdp.js(f"{dash}.state.list.url")}
+    await cdp.js(f"{dash}.state.list.limit = 2; {dash}.goPage(0); true")
+    out["page1"] = len(await shown("1–2 / 3"))
+    await cdp.js("document.getElementById('page-next').click(); true")
+    out["page2"] = len(await shown("3–3 / 3"))
+    out["next_disabled"] = await cdp.js("document.getElementById('page-next').disabled")
+    await cdp.js(f"{dash}.state.list.limit = 50; {dash}.goPage(0); true")
+    await search("BR-R1")
+    out["searched"] = await shown("1–1 / 1")
+    await search("")
+    await shown("1–3 / 3")
+    await set_hidden(True)
+    await cdp.wait_for(f"{dash}.state.paused === true")
+    polls = await cdp.js(f"{dash}.state.polls")
+    await asyncio.sleep(3 * 2.0)  # three poll intervals
+    out["hidden_polls"] = await cdp.js(f"{dash}.state.polls") - polls
+    await set_hidden(False)
+    await cdp.wait_for(f"{dash}.state.polls > {polls}")  # shown again: polling resumes
+    return out
+
+
 async def _drive(url: str, token: str, tmp_path: Path) -> dict:
     env = dict(os.environ, TZ="Asia/Shanghai", LANG="en_US.UTF-8")
     async with chromium_page(tmp_path, env) as cdp:
@@ -177,35 +219,7 @@ async def _drive(url: str, token: str, tmp_path: Path) -> dict:
         polls = await cdp.js("window.rumourDashboard.state.polls")
         await cdp.wait_for(f"window.rumourDashboard.state.polls >= {polls + 2}")
         found["more_polls"] = await cdp.js("window.rumourDashboard.state.polls") - polls
-        # The list at scale: a page at a time, a search, 304s while nothing changes, and no
-        # polling while the tab is hidden (it polled the whole list every 2 s, visible or not).
-        found["not_modified"] = await cdp.js("window.rumourDashboard.state.list.notModified")
-        found["list_urls"] = await cdp.js("window.rumourDashboard.state.list.url")
-        await cdp.js("window.rumourDashboard.state.list.limit = 2; window.rumourDashboard.goPage(0); true")
-        await cdp.wait_for("document.getElementById('list-page').textContent === '1–2 / 3'")
-        found["page1_rows"] = await cdp.js("document.querySelectorAll('#rumours tbody tr').length")
-        await cdp.js("document.getElementById('page-next').click(); true")
-        await cdp.wait_for("document.getElementById('list-page').textContent === '3–3 / 3'")
-        found["page2_rows"] = await cdp.js("document.querySelectorAll('#rumours tbody tr').length")
-        found["next_disabled"] = await cdp.js("document.getElementById('page-next').disabled")
-        await cdp.js("window.rumourDashboard.state.list.limit = 50; window.rumourDashboard.goPage(0);"
-                     "var s = document.getElementById('rumour-search'); s.value = 'BR-R1';"
-                     "s.dispatchEvent(new Event('input')); true")
-        await cdp.wait_for("document.getElementById('list-page').textContent === '1–1 / 1'")
-        found["searched"] = await cdp.js("Array.from(document.querySelectorAll('#rumours tbody tr'))"
-                                         ".map(function(r){return r.getAttribute('data-id');})")
-        await cdp.js("var s = document.getElementById('rumour-search'); s.value = '';"
-                     "s.dispatchEvent(new Event('input')); true")
-        await cdp.wait_for("document.getElementById('list-page').textContent === '1–3 / 3'")
-        await cdp.js("Object.defineProperty(document, 'hidden', {value: true, configurable: true});"
-                     "document.dispatchEvent(new Event('visibilitychange')); true")
-        await cdp.wait_for("window.rumourDashboard.state.paused === true")
-        polls = await cdp.js("window.rumourDashboard.state.polls")
-        await asyncio.sleep(3 * 2.0)
-        found["hidden_polls"] = await cdp.js("window.rumourDashboard.state.polls") - polls
-        await cdp.js("Object.defineProperty(document, 'hidden', {value: false, configurable: true});"
-                     "document.dispatchEvent(new Event('visibilitychange')); true")
-        await cdp.wait_for(f"window.rumourDashboard.state.polls > {polls}")
+        found.update(await _list_at_scale(cdp))
         # An account's chain from the tree (pseudonyms for an analyst, no case needed).
         await cdp.js("window.rumourDashboard.traceAccount("
                      "window.rumourDashboard.state.tree.roots[0].children[0].name); true")
@@ -272,9 +286,9 @@ def test_dashboard_renders_data_in_headless_chromium(served, tmp_path):
     assert found["legend_en"] == ["rumour", "debunk"]
     assert "Asia/Shanghai" in found["tz"]
     assert found["more_polls"] >= 2  # the page keeps polling (every 2 s when the machine is idle)
-    assert found["list_urls"] == "/api/rumours?limit=50"  # a page, not the whole list
+    assert found["list_url"] == "/api/rumours?limit=50"  # a page, not the whole list
     assert found["not_modified"] >= 1  # an unchanged list is answered 304
-    assert (found["page1_rows"], found["page2_rows"], found["next_disabled"]) == (2, 1, True)
+    assert (found["page1"], found["page2"], found["next_disabled"]) == (2, 1, True)
     assert found["searched"] == ["br-r1"]
     assert found["hidden_polls"] == 0
     assert found["chain_hops"] >= 2
