@@ -105,3 +105,12 @@ def test_the_readme_row_says_the_zone_cuts_the_dashboards_buckets():
 
     row = next(line for line in README.splitlines() if line.startswith("| `report_timezone` |"))
     assert "dashboard's series buckets" in row and "monthly report" in row
+
+
+def test_report_monthly_refuses_an_unknown_zone_in_one_line(tmp_path):
+    # A mistyped --timezone ended in a ZoneInfoNotFoundError traceback.
+    from tests.test_cli import rumour
+
+    proc = rumour("report", "monthly", "--month", "2026-10", "--timezone", "Asia/Beijing",
+                  "--store", "chdb://", "-o", tmp_path / "out", check=False)
+    assert proc.returncode == 2 and proc.stderr.decode() == "rumour report: error: unknown time zone 'Asia/Beijing'\n"
