@@ -146,7 +146,9 @@ class Views:
                          | {"last_ts": format_ts(r["last_ms"]) if r["last_ms"] else None,
                             "region_name": rg.name(r["region"])})
         items.sort(key=lambda x: (-x["growth_last_hour"], -x["size"], x["rumour_id"]))
-        return {"as_of": format_ts(s["as_of_ms"]) if s["rumours"] else None, "rumours": items}
+        # The centre's zone beside the list: the dashboard shows every time on its clock.
+        return {"as_of": format_ts(s["as_of_ms"]) if s["rumours"] else None, "timezone": self.timezone,
+                "rumours": items}
 
     # -- one rumour (dashboard) ---------------------------------------------------------
     def detail(self, rumour_id: str) -> dict:
