@@ -114,3 +114,12 @@ def test_report_monthly_refuses_an_unknown_zone_in_one_line(tmp_path):
     proc = rumour("report", "monthly", "--month", "2026-10", "--timezone", "Asia/Beijing",
                   "--store", "chdb://", "-o", tmp_path / "out", check=False)
     assert proc.returncode == 2 and proc.stderr.decode() == "rumour report: error: unknown time zone 'Asia/Beijing'\n"
+
+
+def test_the_rumour_list_names_the_zone_the_dashboard_shows_times_in():
+    class Everyone:
+        def covers_any(self, regions):
+            return True
+
+    views = Views(None, Store([]), lambda a: a, timezone="Asia/Kolkata")
+    assert views.rumour_list(Everyone()) == {"as_of": None, "timezone": "Asia/Kolkata", "rumours": []}
