@@ -36,6 +36,7 @@ def current_stats(app, pipeline) -> dict:
 def register_routes(app, pipeline, settings) -> None:
     from aiohttp import web
 
+    from streams.governance.config import GovernanceConfig
     from streams.service.errors import JsonErrorRunner, json_errors
     from streams.service.http import Service
     from streams.service.paths import tokens_file
@@ -44,7 +45,8 @@ def register_routes(app, pipeline, settings) -> None:
                       stats=lambda: current_stats(app, pipeline),
                       # the governance hub, when streams.governance.wiring attached one first
                       governance=getattr(app, "governance", None),
-                      liaison_account_scope=settings.liaison_account_scope)
+                      liaison_account_scope=settings.liaison_account_scope,
+                      timezone=GovernanceConfig.from_settings(settings).report_timezone)
     # Not app.service: that name is Faust's decorator for registering services.
     app.rumour_service = service
     # app.web builds Faust's aiohttp Application; middlewares may be added until it starts.

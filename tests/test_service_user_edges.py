@@ -117,7 +117,7 @@ def test_the_page_says_why_a_token_that_may_not_use_it_cannot_enter(env, tmp_pat
     assert "may not use" in error and hidden is False and kept is None, (error, hidden, kept)
 
 
-def _fill_series(series: dict, bucket_ms: int) -> dict:
+def _fill_series(series: dict, bucket_ms: int, time_zone: str | None = None) -> dict:
     import json
     import shutil
     import subprocess
@@ -128,7 +128,7 @@ def _fill_series(series: dict, bucket_ms: int) -> dict:
         unavailable("node")
     script = PROJECT_ROOT / "streams" / "service" / "static" / "series.js"
     code = (f"const s = require({json.dumps(str(script))});"
-            f"console.log(JSON.stringify(s.fillSeries({json.dumps(series)}, {bucket_ms})))")
+            f"console.log(JSON.stringify(s.fillSeries({json.dumps(series)}, {bucket_ms}, {json.dumps(time_zone)})))")
     return json.loads(subprocess.run(["node", "-e", code], capture_output=True, text=True, check=True).stdout)
 
 
@@ -149,6 +149,78 @@ def test_the_shares_chart_draws_empty_buckets_as_zero(env):  # noqa: F811
         assert steps <= {detail["bucket_ms"]}
     # Too many buckets to draw one by one: the series is drawn as given.
     assert _fill_series({"rumour": [[0, 1], [10 ** 9 * day, 1]]}, day) == {"rumour": [[0, 1], [10 ** 9 * day, 1]]}
+
+
+def test_the_chart_fills_local_days_on_the_centres_clock_across_a_dst_change():
+    # Day buckets are local days of the answer's timezone (23 hours on 2021-03-28 in Berlin):
+    # filled with a fixed 24 h step on real time, the day after the change was missed and an
+    # empty day drawn in the middle of it. On the zone's wall clock (read as UTC, drawn with
+    # useUTC) every local day is 24 h from the next.
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from streams.service.buckets import DAY_MS, bucket_starts
+
+    def local(text, zone="Europe/Berlin"):
+        return int(datetime.fromisoformat(text).replace(tzinfo=ZoneInfo(zone)).timestamp() * 1000)
+
+    def wall(text):
+        return int(datetime.fromisoformat(text + "+00:00").timestamp() * 1000)
+
+    keys = bucket_starts([local("2021-03-27T12:00"), local("2021-03-28T23:30"), local("2021-03-30T01:00")],
+                         DAY_MS, "Europe/Berlin").tolist()
+    out = _fill_series({"rumour": [[keys[0], 1], [keys[1], 2], [keys[2], 3]], "debunk": []}, DAY_MS,
+                       "Europe/Berlin")
+    assert out["rumour"] == [[wall("2021-03-27T00:00"), 1], [wall("2021-03-28T00:00"), 2],
+                             [wall("2021-03-29T00:00"), 0], [wall("2021-03-30T00:00"), 3]]
+    assert [n for _, n in out["debunk"]] == [0, 0, 0, 0]
+    # Hours in a +05:30 zone: real-time steps, shown at the local full hour.
+    t = local("2012-06-11T21:00", "Asia/Kolkata")
+    out = _fill_series({"rumour": [[t, 1], [t + 2 * 3_600_000, 1]]}, 3_600_000, "Asia/Kolkata")
+    assert out == {"rumour": [[wall("2012-06-11T21:00"), 1], [wall("2012-06-11T22:00"), 0],
+                              [wall("2012-06-11T23:00"), 1]]}
+
+
+def test_the_dashboard_shows_times_on_the_centres_clock_not_the_browsers(env, tmp_path):  # noqa: F811
+    # The time axis followed the browser's zone: a desk in another zone (or a laptop left on
+    # UTC) saw the centre's days start at 08:00. Here the browser runs in New York and the
+    # centre is in Shanghai (report_timezone's default).
+    import asyncio
+    import json
+    import os
+    import shutil
+
+    from tests.conftest import PROJECT_ROOT, unavailable
+    from tests.test_browser_dashboard import chromium_page
+
+    if shutil.which("chromium") is None:
+        unavailable("chromium (apt-get install chromium)")
+    if not (PROJECT_ROOT / "web" / "node_modules" / "echarts" / "dist" / "echarts.min.js").exists():
+        unavailable("web/node_modules (npm ci in web/)")
+    detail = orjson.loads(get(env["url"] + "/api/rumours/jn-1", env["tok"]["analyst"])[2])
+    assert detail["timezone"] == "Asia/Shanghai"
+    axis = ("(function(){var c=echarts.getInstanceByDom(document.getElementById('chart-series'));"
+            "if(!c)return null;var o=c.getOption();return [o.useUTC, o.series[0].data[0][0]];})()")
+
+    async def drive():
+        async with chromium_page(tmp_path, dict(os.environ, TZ="America/New_York", LANG="en_US.UTF-8")) as cdp:
+            await cdp.call("Page.navigate", url=env["url"] + "/")
+            await cdp.wait_for("document.readyState === 'complete' && !!window.rumourDashboard")
+            await cdp.js("sessionStorage.setItem('rumour.lang', 'en');"
+                         f"sessionStorage.setItem('rumour.token', {json.dumps(env['tok']['analyst'])}); true")
+            await cdp.call("Page.navigate", url=env["url"] + "/")
+            await cdp.wait_for("!!window.rumourDashboard && window.rumourDashboard.state.detail !== null")
+            await cdp.js("window.rumourDashboard.select('jn-1'); true")
+            await cdp.wait_for("window.rumourDashboard.state.detail !== null "
+                               "&& window.rumourDashboard.state.detail.rumour_id === 'jn-1'")
+            return (await cdp.js(axis), await cdp.js("document.getElementById('tz').textContent"),
+                    await cdp.js("Intl.DateTimeFormat().resolvedOptions().timeZone"))
+
+    (use_utc, first_x), footer, browser_zone = asyncio.run(drive())
+    assert browser_zone == "America/New_York"
+    assert "Asia/Shanghai" in footer
+    # the first bucket drawn at its Shanghai wall time (UTC+8, no DST), labelled with useUTC
+    assert use_utc is True and first_x == detail["series"]["rumour"][0][0] + 8 * 3_600_000
 
 
 def test_an_admin_pages_back_through_the_audit_log(env):  # noqa: F811

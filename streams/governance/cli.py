@@ -69,11 +69,12 @@ def monthly_from_store(store, month: str, tz: str):
 def cmd_monthly(args) -> int:
     from streams.governance.config import GovernanceConfig
     from streams.governance.render import write_report
+    from streams.service.buckets import time_zone
     from streams.settings import Settings
 
     settings = Settings.load()
     config = GovernanceConfig.from_settings(settings)
-    tz = args.timezone or config.report_timezone
+    tz = time_zone(args.timezone) if args.timezone else config.report_timezone  # a typo: one-line error
     if args.files:
         _hub, store = collect_embedded(args.files, settings, config, args.reports, args.store)
     else:

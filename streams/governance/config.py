@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
+from streams.service.buckets import time_zone
 from streams.settings import Setting, resolve
 
 GOVERNANCE_SETTINGS: tuple[Setting, ...] = (
@@ -75,7 +76,9 @@ GOVERNANCE_SETTINGS: tuple[Setting, ...] = (
             "id or link while the worker holds that rumour's graph, else it is stored unlinked.",
             int, minimum=1, maximum=10_000_000),
     Setting("report_timezone", "Asia/Shanghai", "RUMOUR_REPORT_TIMEZONE",
-            "Time zone of the monthly report (month boundaries and printed times)."),
+            "The centre's time zone (a tz database name): the dashboard's series buckets (local hours "
+            "and days, `timezone` in the rumour's answer, the chart's time axis) and the monthly report "
+            "(month boundaries and printed times).", time_zone),
 )
 
 

@@ -136,8 +136,11 @@ async def _serve(pipeline, store, settings, tokens_path, replay_stats, hub=None,
     from streams.service.errors import JsonErrorRunner
     from streams.service.http import Service
 
+    from streams.governance.config import GovernanceConfig
+
+    zone = hub.config.report_timezone if hub is not None else GovernanceConfig.from_settings(settings).report_timezone
     service = Service(pipeline, store, tokens_path, settings.cutoff_k, stats=lambda: dict(replay_stats),
-                      governance=hub, liaison_account_scope=settings.liaison_account_scope)
+                      governance=hub, liaison_account_scope=settings.liaison_account_scope, timezone=zone)
     runner = JsonErrorRunner(service.application(), access_log=None)
     await runner.setup()
     if sock is None:

@@ -85,16 +85,18 @@ class Service(SiteHandlers, GovernanceHandlers, TraceHandlers):
     """The dashboard and origin-trace API over one pipeline and store; with a governance hub
     (``governance=`` or :meth:`attach_governance`) also the report, status, alert and debunk
     routes (503 without one). ``liaison_account_scope``: the setting of that name
-    (:mod:`streams.service.identities`)."""
+    (:mod:`streams.service.identities`); ``timezone``: the centre's zone (``report_timezone``),
+    whose local hours and days cut the dashboard's series."""
 
     def __init__(self, pipeline, store, tokens_path, cutoff_k: int = 10, stats=None, governance=None,
-                 liaison_account_scope: str = "cascade"):
+                 liaison_account_scope: str = "cascade", timezone: str = "Asia/Shanghai"):
         self.pipeline = pipeline
         self.store = store
         self.tokens = TokenStore(tokens_path)
         self.pseudo = Pseudonymiser(load_or_create_key(key_file(tokens_path, PSEUDONYM_KEY)))
         self.evidence_key = load_or_create_key(key_file(tokens_path, EVIDENCE_KEY))
-        self.views = Views(pipeline, store, self.pseudo, cutoff_k, liaison_scope=liaison_account_scope)
+        self.views = Views(pipeline, store, self.pseudo, cutoff_k, liaison_scope=liaison_account_scope,
+                           timezone=timezone)
         self.cutoff_k = cutoff_k
         self.stats = stats or (lambda: {})
         # One thread for store and graph work: chDB sessions are not shared across threads.

@@ -70,7 +70,8 @@ ROUTES = (
           headers=(("If-None-Match", "the ETag of an earlier answer: 304 with no body if the "
                     "page has not changed"),)),
     Route("rumour", "/api/rumours/{rumour_id}", "Dashboard data of one rumour: shares over time "
-          "(rumour vs debunk), regions, top spreaders (pseudonyms)", action="view", rumour_scoped=True),
+          "(rumour vs debunk; minute, hour or day buckets, hours and days local to the centre's "
+          "zone, named in timezone), regions, top spreaders (pseudonyms)", action="view", rumour_scoped=True),
     Route("tree", "/api/rumours/{rumour_id}/tree", "The cascade tree (largest subtrees), origins and "
           "cut-off candidates marked (pseudonyms)", action="view", rumour_scoped=True,
           query=(("limit", "integer", "most events shown (1-1000, default 200)"),)),

@@ -28,6 +28,7 @@ from streams.events import format_ts
 from streams.service import regions as rg
 from streams.service.access import Principal, spread_regions
 from streams.service.accounts import PseudonymIndex
+from streams.service.buckets import bucket_size, bucket_starts
 from streams.service.identities import Identities
 
 HOUR_MS = 3_600_000
@@ -56,11 +57,13 @@ def text_sha256(text: str | None) -> str | None:
 
 class Views:
     """Answers for one pipeline and store; ``pseudonymiser`` maps account ids for display,
-    ``liaison_scope`` is the ``liaison_account_scope`` setting (:mod:`~streams.service.identities`)."""
+    ``liaison_scope`` is the ``liaison_account_scope`` setting (:mod:`~streams.service.identities`),
+    ``timezone`` the centre's zone (``report_timezone``): the series' hours and days are local."""
 
     def __init__(self, pipeline, store, pseudonymiser, cutoff_k: int = 10, cache_seconds: float = 1.0,
-                 liaison_scope: str = "cascade"):
+                 liaison_scope: str = "cascade", timezone: str = "Asia/Shanghai"):
         self.pipeline = pipeline
+        self.timezone = timezone
         self.store = store
         self.pseudo = pseudonymiser
         self.identities = Identities(pseudonymiser, store, liaison_scope)
@@ -143,23 +146,26 @@ class Views:
                          | {"last_ts": format_ts(r["last_ms"]) if r["last_ms"] else None,
                             "region_name": rg.name(r["region"])})
         items.sort(key=lambda x: (-x["growth_last_hour"], -x["size"], x["rumour_id"]))
-        return {"as_of": format_ts(s["as_of_ms"]) if s["rumours"] else None, "rumours": items}
+        # The centre's zone beside the list: the dashboard shows every time on its clock.
+        return {"as_of": format_ts(s["as_of_ms"]) if s["rumours"] else None, "timezone": self.timezone,
+                "rumours": items}
 
     # -- one rumour (dashboard) ---------------------------------------------------------
     def detail(self, rumour_id: str) -> dict:
-        """Time series (rumour vs debunk), regions (province, city, county), top spreaders."""
+        """Time series (rumour vs debunk) in minute, local hour or local day buckets of
+        ``timezone`` (:mod:`streams.service.buckets`), regions (province, city, county), top
+        spreaders."""
         counts = self.store.minute_counts(rumour_id)
         if not counts:
             raise NotFound(rumour_id)
         first = min(c[0] for c in counts)
         last = max(c[0] for c in counts)
-        span = last - first
-        bucket = 60_000 if span <= 2 * 86_400_000 else HOUR_MS if span <= 60 * 86_400_000 else 86_400_000
+        bucket = bucket_size(first, last)
+        starts = bucket_starts([c[0] for c in counts], bucket, self.timezone).tolist()
         series = {"rumour": {}, "debunk": {}}
         regions = {"province": {}, "city": {}, "county": {}}
-        for minute_ms, region, kind, n in counts:
+        for (minute_ms, region, kind, n), t in zip(counts, starts):
             key = "debunk" if kind == DEBUNK else "rumour"
-            t = minute_ms - minute_ms % bucket
             series[key][t] = series[key].get(t, 0) + n
             if key == "rumour":
                 for lvl, c in zip(("province", "city", "county"), rg.levels(region or None)):
@@ -169,7 +175,9 @@ class Views:
         s = self.summary()["rumours"].get(rumour_id, {})
         return {
             "rumour_id": rumour_id,
-            "bucket_ms": bucket,
+            # A day bucket is a local day (23 or 25 hours across a DST change): bucket_ms
+            # names the granularity; each key is the epoch ms of its bucket's local start.
+            "bucket_ms": bucket, "timezone": self.timezone,
             "series": {k: sorted(v.items()) for k, v in series.items()},
             "regions": {lvl: sorted(v.items(), key=lambda x: (-x[1], x[0])) for lvl, v in regions.items()},
             "region_names": rg.names(c for v in regions.values() for c in v),

@@ -10,12 +10,15 @@
     lang: sessionStorage.getItem("rumour.lang") || (navigator.language && navigator.language.indexOf("zh") === 0 ? "zh-CN" : "en"),
     token: sessionStorage.getItem("rumour.token") || "",
     me: null, rumours: [], selected: null, detail: null, tree: null, treeEvents: -1, chain: null,
-    alerts: null, handling: null, debunk: null, reports: null, names: {},
+    alerts: null, handling: null, debunk: null, reports: null, names: {}, timeZone: null,
     list: {offset: 0, limit: PAGE, q: "", total: 0, url: null, etag: null, notModified: 0},
     polls: 0, errors: 0, paused: false
   };
   var charts = {};
-  var tz = Intl.DateTimeFormat().resolvedOptions().timeZone || "local";
+  // Times are shown on the centre's clock (report_timezone, named by the API's answers), the
+  // same days and hours as the series' buckets; the browser's zone until the first answer.
+  var browserZone = Intl.DateTimeFormat().resolvedOptions().timeZone || "local";
+  function zone() { return state.timeZone || browserZone; }
   function $(id) { return document.getElementById(id); }
   function t(key) { return (I18N[state.lang] || I18N.en)[key] || key; }
   function esc(s) {
@@ -26,7 +29,8 @@
   function fmtTime(iso) {
     if (!iso) return "";
     return new Intl.DateTimeFormat(state.lang, {year: "numeric", month: "2-digit", day: "2-digit",
-      hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false}).format(new Date(iso));
+      hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false,
+      timeZone: state.timeZone || undefined}).format(new Date(iso));
   }
   // Names of division codes come with the answers (streams.governance.divisions); the
   // province table is the fallback for a code the answers did not name.
@@ -110,6 +114,9 @@
           return loadList();
         }
         state.rumours = list.rumours; state.asOf = list.as_of; l.total = list.total;
+        if (list.timezone && list.timezone !== state.timeZone) {
+          state.timeZone = list.timezone; $("tz").textContent = t("times_in") + ": " + zone();
+        }
         list.rumours.forEach(function (r) { var n = {}; n[r.region] = r.region_name; learnNames(n); });
         renderList();
       });
@@ -152,13 +159,15 @@
   }
   function renderSeries() {
     var d = state.detail; if (!d) return;
-    var series = window.RUMOUR_SERIES.fillSeries(d.series, d.bucket_ms);
+    // Points on the centre's wall clock read as UTC, drawn with useUTC: the axis and the
+    // tooltip show the zone's local days and hours, whatever the browser's zone.
+    var series = window.RUMOUR_SERIES.fillSeries(d.series, d.bucket_ms, d.timezone);
     chart("chart-series").setOption({
-      animation: false,
+      animation: false, useUTC: !!d.timezone,
       tooltip: {trigger: "axis"},
       legend: {data: [t("rumour_series"), t("debunk_series")], top: 0, right: 10},
       grid: {left: 40, right: 16, top: 34, bottom: 24},
-      xAxis: {type: "time"},   // ECharts shows time axes in the viewer's zone
+      xAxis: {type: "time"},
       yAxis: {type: "value", minInterval: 1},
       series: [
         {name: t("rumour_series"), type: "line", showSymbol: false, data: series.rumour, itemStyle: {color: "#c0392b"}, areaStyle: {opacity: 0.15}},
@@ -336,7 +345,7 @@
     $("rumour-search").placeholder = t("search");
     $("page-prev").title = t("page_prev"); $("page-next").title = t("page_next");
     $("lang").textContent = state.lang === "zh-CN" ? "English" : "中文";
-    $("tz").textContent = t("times_in") + ": " + tz;
+    $("tz").textContent = t("times_in") + ": " + zone();
     if (state.selected) $("detail-title").textContent = t("rumour") + " " + state.selected;
     renderWho(); renderList(); renderSeries(); renderRegions(); renderSpreaders(); renderTree(); renderChain();
     $("status-msg").textContent = "";  // a transient message, in the language it was said in
