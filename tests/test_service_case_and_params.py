@@ -133,7 +133,8 @@ def test_the_rumour_list_pages_searches_and_answers_304_when_unchanged(env):  # 
         _, _, body = get(url + "/api/rumours?q=" + quote(word), tok["national"])
         assert named["rumour_id"] in [r["rumour_id"] for r in orjson.loads(body)["rumours"]], word
     _, _, body = get(url + "/api/rumours?q=" + quote(rid + " no-such-word"), tok["national"])
-    assert orjson.loads(body) | {"as_of": None} == {"as_of": None, "rumours": [], "total": 0, "offset": 0}
+    nothing = orjson.loads(body)
+    assert (nothing["rumours"], nothing["total"], nothing["offset"]) == ([], 0, 0)
     status, _, body = get(url + "/api/rumours?q=" + "x" * 101, tok["national"])
     assert status == 400 and orjson.loads(body)["error"].startswith("q:")
     # conditional: the same page with its ETag is a 304 without a body; another page is not
