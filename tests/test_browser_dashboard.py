@@ -88,7 +88,10 @@ def served(tmp_path):
     reports.write_bytes(orjson.dumps({"reporter": "citizen", "post_id": "br-r0-e5",
                                       "time": "2025-12-01T12:00:00Z"}) + b"\n")
     tokens = tmp_path / "tokens" / "tokens.json"
-    env = dict(os.environ, RUMOUR_TOKENS_FILE=str(tokens))
+    # PYTHONPATH: the server runs from tmp_path, where `-m streams.cli` would import the
+    # installed (editable) checkout, not this tree's code and dashboard files.
+    env = dict(os.environ, RUMOUR_TOKENS_FILE=str(tokens),
+               PYTHONPATH=os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])))
     server = subprocess.Popen([sys.executable, "-m", "streams.cli", "serve", str(data), "--port", "0",
                                "--reports", str(reports)],
                               env=env, stdout=subprocess.PIPE, stderr=open(tmp_path / "serve.log", "wb"),
@@ -142,6 +145,48 @@ async def chromium_page(tmp_path: Path, env: dict):
             chrome.kill()
 
 
+async def _list_at_scale(cdp) -> dict:
+    """The rumour list of the 3 synthetic rumours at scale: a page at a time, a search, 304s
+    while nothing changes, and no polling while the tab is hidden (it polled the whole list
+    every 2 s, visible or not)."""
+    dash = "window.rumourDashboard"
+    row_ids = ("Array.from(document.querySelectorAll('#rumours tbody tr'))"
+               ".map(function(r){return r.getAttribute('data-id');})")
+
+    async def shown(pager: str) -> list:  # the rows once the pager reads `pager`
+        await cdp.wait_for(f"document.getElementById('list-page').textContent === '{pager}'")
+        return await cdp.js(row_ids)
+
+    async def search(text: str) -> None:
+        await cdp.js(f"var s = document.getElementById('rumour-search'); s.value = {json.dumps(text)};"
+                     "s.dispatchEvent(new Event('input')); true")
+
+    async def set_hidden(hidden: bool) -> None:
+        await cdp.js(f"Object.defineProperty(document, 'hidden', {{value: {json.dumps(hidden)}, configurable: true}});"
+                     "document.dispatchEvent(new Event('visibilitychange')); true")
+
+    out = {"not_modified": await cdp.js(f"{dash}.state.list.notModified"),
+           "list_url": await cdp.js(f"{dash}.state.list.url")}
+    await cdp.js(f"{dash}.state.list.limit = 2; {dash}.goPage(0); true")
+    out["page1"] = len(await shown("1–2 / 3"))
+    await cdp.js("document.getElementById('page-next').click(); true")
+    out["page2"] = len(await shown("3–3 / 3"))
+    out["next_disabled"] = await cdp.js("document.getElementById('page-next').disabled")
+    await cdp.js(f"{dash}.state.list.limit = 50; {dash}.goPage(0); true")
+    await search("BR-R1")
+    out["searched"] = await shown("1–1 / 1")
+    await search("")
+    await shown("1–3 / 3")
+    await set_hidden(True)
+    await cdp.wait_for(f"{dash}.state.paused === true")
+    polls = await cdp.js(f"{dash}.state.polls")
+    await asyncio.sleep(3 * 2.0)  # three poll intervals
+    out["hidden_polls"] = await cdp.js(f"{dash}.state.polls") - polls
+    await set_hidden(False)
+    await cdp.wait_for(f"{dash}.state.polls > {polls}")  # shown again: polling resumes
+    return out
+
+
 async def _drive(url: str, token: str, tmp_path: Path) -> dict:
     env = dict(os.environ, TZ="Asia/Shanghai", LANG="en_US.UTF-8")
     async with chromium_page(tmp_path, env) as cdp:
@@ -174,6 +219,7 @@ async def _drive(url: str, token: str, tmp_path: Path) -> dict:
         polls = await cdp.js("window.rumourDashboard.state.polls")
         await cdp.wait_for(f"window.rumourDashboard.state.polls >= {polls + 2}")
         found["more_polls"] = await cdp.js("window.rumourDashboard.state.polls") - polls
+        found.update(await _list_at_scale(cdp))
         # An account's chain from the tree (pseudonyms for an analyst, no case needed).
         await cdp.js("window.rumourDashboard.traceAccount("
                      "window.rumourDashboard.state.tree.roots[0].children[0].name); true")
@@ -240,6 +286,11 @@ def test_dashboard_renders_data_in_headless_chromium(served, tmp_path):
     assert found["legend_en"] == ["rumour", "debunk"]
     assert "Asia/Shanghai" in found["tz"]
     assert found["more_polls"] >= 2  # the page keeps polling (every 2 s when the machine is idle)
+    assert found["list_url"] == "/api/rumours?limit=50"  # a page, not the whole list
+    assert found["not_modified"] >= 1  # an unchanged list is answered 304
+    assert (found["page1"], found["page2"], found["next_disabled"]) == (2, 1, True)
+    assert found["searched"] == ["br-r1"]
+    assert found["hidden_polls"] == 0
     assert found["chain_hops"] >= 2
     assert found["errors"] == 0, found["last_error"]
     # governance: alerts of the analyst's province (all the synthetic regions are in Shandong)

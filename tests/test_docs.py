@@ -27,6 +27,19 @@ def test_every_subcommand_is_documented():
         assert f"`rumour {name}" in README, f"rumour {name} missing from README"
 
 
+def test_every_option_of_rumour_serve_has_help_and_is_in_its_readme_row():
+    # --cutoff-k had no help text and the README row named --port alone.
+    from streams.service.cli import serve_parser
+
+    row = next(line for line in README.splitlines() if line.startswith("| `rumour serve "))
+    for action in serve_parser()._actions:
+        if action.dest == "help":
+            continue
+        assert action.help, f"rumour serve {action.option_strings or action.dest}: no help text"
+        for option in action.option_strings:
+            assert f"[{option} " in row, f"rumour serve {option} missing from its README row"
+
+
 def test_every_field_rumour_trace_prints_is_in_its_readme_row():
     import orjson
 

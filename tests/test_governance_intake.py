@@ -31,7 +31,10 @@ def test_intake_links_merges_and_validates():
     desk = ReportDesk(GovernanceConfig(), p)
     desk.add_rumour_text("r1", "济南某小区自来水被投毒，大家千万不要喝自来水，赶紧转发告诉家人")
     assert desk.submit({"reporter": "x"})[0] == 400
-    assert desk.submit({"reporter": "x", "post_id": "m2", "time": "nonsense"})[0] == 400
+    status, body = desk.submit({"reporter": "x", "post_id": "m2", "time": "nonsense"})
+    assert status == 400
+    # Named by the report's own field, not the event field parse_ts reads ("time: ts: ...").
+    assert body["error"].startswith("time: not RFC 3339"), body
     s1, b1 = desk.submit({"reporter": "x", "post_id": "m2", "time": T0 + 5000, "region": "山东 济南"}, now_ms=T0 + 6000)
     assert (s1, b1["rumour_id"], b1["link_method"], b1["region_code"]) == (201, "r1", "event_id", "370100")
     s2, b2 = desk.submit({"reporter": "x", "link": "https://weibo.com/b/m2", "time": T0 + 9000}, now_ms=T0 + 9000)

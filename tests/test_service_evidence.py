@@ -131,7 +131,14 @@ def test_missing_or_extra_file_fails(env, package, tmp_path):  # noqa: F811
     without = {k: v for k, v in m.items() if k != "chain.csv"}
     assert _verify(env, _zip(without), tmp_path)[0] == 1
     assert _verify(env, _zip(m | {"extra.txt": b"hello"}), tmp_path)[0] == 1
-    assert _verify(env, b"not a zip at all", tmp_path)[0] == 1
+
+
+def test_a_file_that_is_no_zip_is_bad_input_not_a_tampered_package(env, tmp_path):  # noqa: F811
+    # e.g. `rumour evidence verify events.jsonl`: 2 (bad input) with a reason, not TAMPERED (1)
+    code, err = _verify(env, b'{"event_id": "m1", "rumour_id": "r1"}\n', tmp_path)
+    assert code == 2 and "not a zip file" in err and "TAMPERED" not in err
+    # a damaged package (still a zip) is a verdict: tampered
+    assert _verify(env, _zip({"evidence.json": b"{}"}), tmp_path)[0] == 1
 
 
 def test_export_needs_a_case_number(env):  # noqa: F811

@@ -28,17 +28,20 @@ def test_analyst_404_for_a_pseudonym_does_not_name_the_clear_account(env):  # no
 
 def test_audit_row_records_the_parameters_the_answer_used(env):  # noqa: F811
     url, tok, store = env["url"], env["tok"], env["store"]
-    # a repeated parameter: the answer uses the first value, so must the audit row
-    status, _, body = get(url + "/api/rumours/jn-1/trace?k=0&k=5", tok["liaison"], case="C-R2")
+    status, _, body = get(url + "/api/rumours/jn-1/trace?k=0", tok["liaison"], case="C-R1")
     assert status == 200 and orjson.loads(body)["cutoff"] == []  # k=5 would give "hub"
     assert orjson.loads(store.audit_rows(limit=1)[0]["params"])["k"] == "0"
-    # a used parameter after ten others is still recorded
+    # a repeated parameter is refused (which one counts would be a guess); its row keeps the first
+    status, _, body = get(url + "/api/rumours/jn-1/trace?k=0&k=5", tok["liaison"], case="C-R2")
+    assert status == 400 and orjson.loads(body)["error"] == "k: given more than once"
+    row = store.audit_rows(limit=1)[0]
+    assert row["status"] == 400 and orjson.loads(row["params"])["k"] == "0"
+    # unknown parameters are refused too; the row keeps the declared one after ten others
     padding = "&".join(f"x{i}=1" for i in range(12))
     status, _, body = get(url + f"/api/rumours/jn-1/trace?{padding}&k=0", tok["liaison"], case="C-R3")
-    assert status == 200 and orjson.loads(body)["cutoff"] == []
+    assert status == 400 and "'x0'" in orjson.loads(body)["error"]
     params = orjson.loads(store.audit_rows(limit=1)[0]["params"])
-    # k, ten others, and the account scope the service applied (not a query parameter)
-    assert params["k"] == "0" and params["account_scope"] == "cascade" and len(params) == 12
+    assert params["k"] == "0" and len(params) == 11
 
 
 def test_a_failed_trace_still_writes_its_audit_row(env, monkeypatch):  # noqa: F811

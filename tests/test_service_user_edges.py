@@ -50,7 +50,7 @@ def test_a_refused_requests_audit_row_names_its_rumour_and_case(env):  # noqa: F
     row = _last_audit_row(env)
     assert (row["status"], row["rumour_id"], row["case_id"]) == (404, "no-such", "CASE-R3")
     # An invalid case number is still refused (400) and not recorded as a case.
-    status, _, _ = get(url + "/api/rumours/jn-1/trace", tok["liaison"], case="bad case")
+    status, _, _ = get(url + "/api/rumours/jn-1/trace", tok["liaison"], case="bad;case")
     assert status == 400 and _last_audit_row(env)["case_id"] == ""
 
 

@@ -122,7 +122,9 @@ def parse_report(payload, now_ms: int | None = None, source: str = "http") -> di
         try:
             ts = parse_ts(payload["time"])
         except EventError as exc:
-            raise ReportError(f"time: {exc}") from None
+            # parse_ts names the event field ("ts: not RFC 3339 ..."); here the field is "time".
+            reason = str(exc).removeprefix("ts: ")
+            raise ReportError(f"time: {reason}") from None
     region = _str(payload, "region", 64)
     match = match_region(region)
     client_id = _str(payload, "report_id", MAX_FIELD)

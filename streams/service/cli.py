@@ -21,9 +21,8 @@ def _tokens_arg(p: argparse.ArgumentParser) -> None:
 
 
 # -- serve -------------------------------------------------------------------------------------
-def serve_main(argv) -> int:
-    from streams.settings import Settings
-
+def serve_parser() -> argparse.ArgumentParser:
+    """The options of ``rumour serve`` (each documented in its README row)."""
     p = argparse.ArgumentParser(prog="rumour serve", description=(
         "Replay share-event files into an embedded store (a fresh temporary chDB by default) and "
         "serve the dashboard and the origin-trace API over them."))
@@ -31,14 +30,22 @@ def serve_main(argv) -> int:
     p.add_argument("--port", type=int, default=None, help="port (default: the web_port setting; 0 = any free)")
     p.add_argument("--host", default=None, help="address to bind (default: the web_host setting)")
     p.add_argument("--store", default=None, help="store URL (default: the embedded_store setting)")
-    p.add_argument("--cutoff-k", type=int, default=None)
+    p.add_argument("--cutoff-k", type=int, default=None,
+                   help="cut-off candidates per rumour in the tree, trace and evidence answers "
+                        "(default: the cutoff_k setting, 10)")
     p.add_argument("--liaison-account-scope", default=None, choices=("cascade", "jurisdiction"),
                    help="account ids a liaison below the national level sees in clear (default: the "
                         "liaison_account_scope setting)")
     p.add_argument("--reports", default=None,
                    help="JSONL of public reports to take in after the replay (as the intake would)")
     _tokens_arg(p)
-    args = p.parse_args(argv)
+    return p
+
+
+def serve_main(argv) -> int:
+    from streams.settings import Settings
+
+    args = serve_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     settings = Settings.load({"web_port": args.port, "web_host": args.host, "cutoff_k": args.cutoff_k,
                               "liaison_account_scope": args.liaison_account_scope})
@@ -226,7 +233,8 @@ def evidence_main(argv) -> int:
     p = argparse.ArgumentParser(prog="rumour evidence", description="Evidence packages.")
     sub = p.add_subparsers(dest="cmd", required=True)
     v = sub.add_parser("verify", help="exit 0 for an intact package (signature or --digest checked), "
-                       "1 for a tampered one, 3 when neither the key nor --digest is available")
+                       "1 for a tampered one, 2 for a file that is not a package (not a zip) or a bad "
+                       "argument, 3 when neither the key nor --digest is available")
     v.add_argument("file")
     v.add_argument("--digest", default=None, help="the evidence digest recorded in the audit log")
     v.add_argument("--key-file", default=None,
@@ -257,6 +265,9 @@ def evidence_main(argv) -> int:
         key_path = key_file(tokens_file(args.tokens_file), EVIDENCE_KEY)
         key = key_path.read_bytes() if key_path.exists() else None
     verdict = evidence.verify(data, key, args.digest)
+    if verdict.not_a_package:
+        print(f"rumour evidence: {args.file}: {verdict.problems[0]}", file=sys.stderr)
+        return 2
     for note in verdict.notes:
         print(f"note: {note}", file=sys.stderr)
     if verdict.ok and key is None and args.digest is None:

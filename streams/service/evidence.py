@@ -221,12 +221,20 @@ class Verdict:
     digest: str | None = None
     problems: list = field(default_factory=list)
     notes: list = field(default_factory=list)
+    not_a_package: bool = False  # not a zip at all: bad input, no verdict on tampering
 
 
 def verify(data: bytes, key: bytes | None = None, expected_digest: str | None = None) -> Verdict:
     """Check a package: every file's hash, no file missing or added, the evidence digest, the
     manifest's signature (when ``key`` is given) and, optionally, a digest from the audit log."""
     v = Verdict(ok=False)
+    if not data.startswith(b"PK"):
+        # Every zip (a package, a damaged or truncated one) begins with a "PK" signature; a file
+        # without one (a JSONL export, a report) was never a package, and calling it tampered
+        # would send an investigator after a forgery that is only a wrong file.
+        v.not_a_package = True
+        v.problems.append("not a zip file, so not an evidence package of this service")
+        return v
     try:
         z = zipfile.ZipFile(io.BytesIO(data))
         names = [i.filename for i in z.infolist()]

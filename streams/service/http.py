@@ -30,7 +30,7 @@ from urllib.parse import unquote
 from aiohttp import web
 
 from streams.api import ApiError, validate_rumour_id
-from streams.service import audit, metrics, regions
+from streams.service import audit, metrics, regions, rumour_page
 from streams.service.audit_trail import AuditTrail
 from streams.service.errors import json_errors
 from streams.service.responses import Refused, _error, _json
@@ -39,7 +39,7 @@ from streams.service.governance import GovernanceViews
 from streams.service.governance_http import GovernanceHandlers
 from streams.service.paths import EVIDENCE_KEY, PSEUDONYM_KEY, key_file, load_or_create_key
 from streams.service.pseudonym import Pseudonymiser
-from streams.service.routes import CASE_RE, find, split_path
+from streams.service.routes import CASE_RE, CASE_RULE, find, query_problem, split_path
 from streams.service.site import SiteHandlers
 from streams.service.tokens import TokenStore, expiry_text
 from streams.service.views import NotFound, Views
@@ -179,8 +179,16 @@ class Service(SiteHandlers, GovernanceHandlers, TraceHandlers):
         token = header[7:].strip() if header[:7].lower() == "bearer " else None
         return self.tokens.authenticate(token)
 
+    @staticmethod
+    def _check_query(route, request) -> None:
+        # The one check of every route's query string against the route table (400).
+        problem = query_problem(route, request.query)
+        if problem:
+            raise ApiError(problem)
+
     async def _handle(self, route, params, request) -> web.Response:
         if route.action is None:
+            self._check_query(route, request)
             return await self._open(route, params, request)
         principal = self._principal(request)
         if principal is None:
@@ -217,6 +225,7 @@ class Service(SiteHandlers, GovernanceHandlers, TraceHandlers):
             # names the rumour and the case it asked for; an invalid one is refused at its turn.
             with contextlib.suppress(ApiError):
                 ctx["rumour_id"] = validate_rumour_id(params.get("rumour_id", ""))
+        if route.audited and route.case:
             with contextlib.suppress(ApiError):
                 ctx["case_id"] = self._case(request, route.name == "evidence")
         if not principal.may(route.action):
@@ -224,6 +233,7 @@ class Service(SiteHandlers, GovernanceHandlers, TraceHandlers):
             raise Refused(403, f"role {principal.role} may not use {route.method} {route.path}")
         if route.governance and self.gov is None:
             raise Refused(503, "the governance loop does not run in this process")
+        self._check_query(route, request)  # parameters (400) after the role, as the order above says
         if route.rumour_scoped:
             ctx["rumour_id"] = rid = validate_rumour_id(params["rumour_id"])
             ctx["params"].update({k: v for k, v in params.items() if k != "rumour_id"})
@@ -235,9 +245,11 @@ class Service(SiteHandlers, GovernanceHandlers, TraceHandlers):
                 # One answer for both: a 403 here would tell the caller that the rumour exists
                 # elsewhere (and a 404 that it does not). The audit row keeps the refusal (403).
                 raise Refused(404, f"unknown rumour {rid!r}", audit_status=None if regions is None else 403)
-        if route.audited:
+        if route.audited and route.case:
+            # Only a route a case applies to reads X-Case-Id: a client that sends it on every
+            # request (the dashboard's case box) must not be refused where no case is used.
             ctx["case_id"] = self._case(request, route.name == "evidence")
-            if not ctx["case_id"] and principal.may("case_required") and route.case:
+            if not ctx["case_id"] and principal.may("case_required"):
                 where = "?case= or X-Case-Id header" if route.name == "evidence" else "X-Case-Id header"
                 raise Refused(400, f"a case number is required ({where})")
         handler = getattr(self, "_r_" + route.name)
@@ -253,7 +265,7 @@ class Service(SiteHandlers, GovernanceHandlers, TraceHandlers):
                 raise ApiError("case: the query parameter and X-Case-Id differ")
             case = q or case
         if case and not CASE_RE.match(case):
-            raise ApiError("case number: 1-64 letters, digits or - . / : # ( ) [ ]")
+            raise ApiError(f"case number: {CASE_RULE}")
         return case
 
     # -- protected routes ---------------------------------------------------------------
@@ -271,16 +283,26 @@ class Service(SiteHandlers, GovernanceHandlers, TraceHandlers):
                       "jurisdiction_name": regions.name(principal.jurisdiction)})
 
     async def _r_rumours(self, principal, params, request, ctx):
-        limit = self._int_param(request.query, "limit", 0, 1, 100_000)
+        q = request.query
+        limit = self._int_param(q, "limit", 0, 1, 100_000)
+        offset = self._int_param(q, "offset", 0, 0, 10_000_000)
+        search = q.get("q") or ""
+        if len(search) > rumour_page.Q_MAX:
+            raise ApiError(f"q: at most {rumour_page.Q_MAX} characters")
         answer = await self._run(self.views.rumour_list, principal)
-        answer["total"] = len(answer["rumours"])
-        if limit:
-            del answer["rumours"][limit:]
+        answer["rumours"], answer["total"] = rumour_page.page(answer["rumours"], search, offset, limit)
+        answer["offset"] = offset
         if self.gov is not None:
             statuses = await self._run(self.gov.statuses)
             for r in answer["rumours"]:
                 r["handling"] = statuses.get(r["rumour_id"])
-        return _json(answer)
+        response = _json(answer)
+        # The dashboard polls this every few seconds: an unchanged page costs it 304, no body.
+        tag = rumour_page.etag(response.body)
+        if rumour_page.not_modified(request.headers.get("If-None-Match"), tag):
+            return web.Response(status=304, headers={"ETag": tag})
+        response.headers["ETag"] = tag
+        return response
 
     async def _r_rumour(self, principal, params, request, ctx):
         return _json(await self._guard(self.views.detail, ctx["rumour_id"]))

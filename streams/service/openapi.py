@@ -5,7 +5,8 @@ from streams.service.access import PERMISSIONS
 from streams.service.routes import ROUTES
 
 _ERRORS = {
-    "400": "Invalid parameter, or a trace without the mandatory case number",
+    "400": "Invalid parameter, a query parameter this route does not take or given twice, or a "
+           "trace without the mandatory case number",
     "401": "No token, or an unknown or revoked token",
     "403": "The token's role may not do this",
     "404": "Unknown rumour, event or account; a rumour with no post, share or comment in the "
@@ -31,6 +32,8 @@ def spec(version: str = "0.1.0") -> dict:
         responses = {"200": {"description": "OK", "content": {r.produces: {}}}}
         if r.method == "POST":
             responses["201"] = {"description": "Created"}
+        if any(name == "If-None-Match" for name, _ in r.headers):
+            responses["304"] = {"description": "Not modified: the answer's ETag is the one given"}
         if r.action:
             for code, text in _ERRORS.items():
                 if code == "503" and not r.audited:

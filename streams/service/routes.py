@@ -19,7 +19,8 @@ class Route:
     body: str | None = None  # POST: the JSON body (a description for OpenAPI)
     governance: bool = False  # needs the governance hub (503 where it does not run)
     produces: str = "application/json"
-    query: tuple = ()  # (name, type, description)
+    query: tuple = ()  # (name, type, description): the only query parameters it takes
+    any_query: bool = False  # a page or file for a browser: a query string (a cache-buster) is ignored
     headers: tuple = ()  # (name, description)
     segments: tuple = field(init=False, default=())
 
@@ -45,20 +46,29 @@ _K = ("k", "integer", "number of cut-off candidates (0-1000)")
 
 ROUTES = (
     Route("dashboard", "/", "The live dashboard (HTML; its data routes need a token)",
-          produces="text/html"),
+          produces="text/html", any_query=True),
     Route("openapi", "/openapi.json", "This OpenAPI description"),
     Route("health", "/healthz", "Liveness and ingest counters"),
     Route("metrics", "/metrics", "Prometheus metrics (text format 0.0.4; a monitor or admin token)",
           action="metrics", produces="text/plain"),
-    Route("static", "/static/{name}", "Dashboard script and style", produces="application/javascript"),
+    Route("static", "/static/{name}", "Dashboard script and style", produces="application/javascript",
+          any_query=True),
     Route("vendor", "/vendor/{name}", "Apache ECharts, served from web/node_modules",
-          produces="application/javascript"),
+          produces="application/javascript", any_query=True),
     Route("me", "/api/me", "The caller's token: id, name, role, jurisdiction, expiry", action="list"),
     Route("rumours", "/api/rumours", "Rumours posted, shared or commented in the caller's "
           "jurisdiction (a debunk there does not list one): size, growth in the last hour, status, "
-          "main province; total: how many there are", action="list",
+          "main province; total: how many match (all of them without q), offset: as asked; an ETag "
+          "for polling with If-None-Match", action="list",
           query=(("limit", "integer", "the first this many, fastest growing first (1-100000; "
-                  "default: all)"),)),
+                  "default: all)"),
+                 ("offset", "integer", "skip this many first (default 0): the next page is "
+                  "offset + limit"),
+                 ("q", "string", "only rumours whose id, status (spreading, contested, debunked, "
+                  "dormant), main region's code or name hold every word of this (case-insensitive, "
+                  "at most 100 characters); total counts them")),
+          headers=(("If-None-Match", "the ETag of an earlier answer: 304 with no body if the "
+                    "page has not changed"),)),
     Route("rumour", "/api/rumours/{rumour_id}", "Dashboard data of one rumour: shares over time "
           "(rumour vs debunk; minute, hour or day buckets, hours and days local to the centre's "
           "zone, named in timezone), regions, top spreaders (pseudonyms)", action="view", rumour_scoped=True),
@@ -130,6 +140,32 @@ def split_path(raw_path: str) -> list[str] | None:
     return [unquote(p, errors="strict") if "%" in p else p for p in parts]
 
 
+def query_problem(route: Route, query) -> str | None:
+    """Why a request's query parameters are refused (400), or None: a parameter the route does
+    not take (a typo such as ``limt`` was silently ignored) or one given twice (which one counts
+    would be a guess). ``query``: a multidict (aiohttp's ``request.query``).
+
+    >>> from multidict import MultiDict
+    >>> alerts = next(r for r in ROUTES if r.name == "alerts")
+    >>> query_problem(alerts, MultiDict(limit="5")) is None
+    True
+    >>> query_problem(alerts, MultiDict(limt="5"))
+    "unknown query parameter 'limt' (this route takes: jurisdiction, since_ms, limit)"
+    >>> query_problem(alerts, MultiDict([("limit", "5"), ("limit", "900")]))
+    'limit: given more than once'
+    """
+    if route.any_query:
+        return None
+    taken = [name for name, _, _ in route.query]
+    for name in dict.fromkeys(query.keys()):
+        if name not in taken:
+            takes = f"this route takes: {', '.join(taken)}" if taken else "this route takes none"
+            return f"unknown query parameter {name[:64]!r} ({takes})"
+        if len(query.getall(name)) > 1:
+            return f"{name}: given more than once"
+    return None
+
+
 def methods(route: Route) -> tuple[str, ...]:
     """The methods a route answers: HEAD with GET, except on audited routes, where a HEAD
     would be recorded as an answer (an evidence export, a trace) that never left.
@@ -162,4 +198,10 @@ def find(parts: list[str], method: str = "GET"):
     return None, None, tuple(allowed)
 
 
-CASE_RE = re.compile(r"^[\w\-./:#()\[\]（）〔〕]{1,64}$", re.UNICODE)
+# A case number: 1-64 letters, digits, - . / : # ( ) [ ] （ ） 〔 〕, with spaces (ASCII or the
+# ideographic U+3000) allowed inside but not at either end ("沪公刑 (2026) 12号"); no control
+# characters. The characters an evidence file name must not hold become "_" there
+# (trace_http.attachment).
+_CASE_CHARS = r"\w\-./:#()\[\]（）〔〕"
+CASE_RE = re.compile(rf"^[{_CASE_CHARS}](?:[{_CASE_CHARS} \u3000]{{0,62}}[{_CASE_CHARS}])?\Z", re.UNICODE)
+CASE_RULE = "1-64 letters, digits, spaces (not first or last) or - . / : # ( ) [ ]"

@@ -12,7 +12,7 @@ from aiohttp import web
 from streams.api import ApiError, parse_k
 from streams.service import audit, evidence
 from streams.service.responses import Refused, _json
-from streams.service.routes import CASE_RE
+from streams.service.routes import CASE_RE, CASE_RULE
 from streams.service.tokens import expiry_text
 
 
@@ -96,7 +96,7 @@ class TraceHandlers:
         until = self._int_param(q, "until_ms", -1, 0, 1 << 62) if q.get("until_ms") else None
         case = q.get("case") or None
         if case is not None and not CASE_RE.match(case):
-            raise ApiError("case: invalid case number")
+            raise ApiError(f"case: {CASE_RULE}")
         from streams.service.access import prefix
 
         rows = await self._run(self.store.audit_rows, limit, case, since, prefix(principal.jurisdiction), until)

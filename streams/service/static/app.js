@@ -1,15 +1,18 @@
-// The rumour-spread dashboard: polls the API every 2 s and draws with Apache ECharts.
+// The rumour-spread dashboard: polls the API every 2 s while its tab is visible and draws with
+// Apache ECharts. The rumour list comes a page at a time (PAGE rows, a server-side search), and is
+// asked for with the last answer's ETag: an unchanged page is a 304 with no body.
 // The page itself is public; every data request carries the bearer token kept in sessionStorage.
 (function () {
   "use strict";
-  var POLL_MS = 2000;
+  var POLL_MS = 2000, PAGE = 50;
   var I18N = window.RUMOUR_I18N, PROVINCES = window.RUMOUR_PROVINCES;
   var state = {
     lang: sessionStorage.getItem("rumour.lang") || (navigator.language && navigator.language.indexOf("zh") === 0 ? "zh-CN" : "en"),
     token: sessionStorage.getItem("rumour.token") || "",
     me: null, rumours: [], selected: null, detail: null, tree: null, treeEvents: -1, chain: null,
     alerts: null, handling: null, debunk: null, reports: null, names: {}, timeZone: null,
-    polls: 0, errors: 0
+    list: {offset: 0, limit: PAGE, q: "", total: 0, url: null, etag: null, notModified: 0},
+    polls: 0, errors: 0, paused: false
   };
   var charts = {};
   // Times are shown on the centre's clock (report_timezone, named by the API's answers), the
@@ -50,8 +53,10 @@
   }
 
   // -- API --------------------------------------------------------------------------------
-  function api(path, body) {
+  // etag: sent as If-None-Match; a 304 answers null, and the answer's ETag goes to onEtag.
+  function api(path, body, etag, onEtag) {
     var headers = {"Authorization": "Bearer " + state.token};
+    if (etag) headers["If-None-Match"] = etag;
     var c = $("case").value.trim();
     if (c) headers["X-Case-Id"] = encodeURIComponent(c);
     var init = {headers: headers, cache: "no-store"};
@@ -60,6 +65,8 @@
     }
     return fetch(path, init).then(function (resp) {
       if (resp.status === 401) { showLogin(t("bad_token")); throw new Error("401"); }
+      if (resp.status === 304) return null;
+      if (onEtag) onEtag(resp.headers.get("ETag"));
       return resp.json().then(function (body) {
         if (!resp.ok) { var e = new Error(body.error || resp.status); e.status = resp.status; throw e; }
         return body;
@@ -88,7 +95,44 @@
   }
 
   // -- list -------------------------------------------------------------------------------
+  function listUrl() {
+    var l = state.list;
+    return "/api/rumours?limit=" + l.limit + (l.offset ? "&offset=" + l.offset : "") +
+      (l.q ? "&q=" + encodeURIComponent(l.q) : "");
+  }
+  // The current page of the list; a 304 keeps the rows already shown. An answer to an
+  // earlier search or page (the user typed on while it was under way) is dropped.
+  function loadList() {
+    var url = listUrl(), l = state.list;
+    return api(url, undefined, l.url === url ? l.etag : null, function (tag) { if (url === listUrl()) l.etag = tag; })
+      .then(function (list) {
+        if (url !== listUrl()) return;
+        l.url = url;
+        if (list === null) { l.notModified++; return; }
+        if (!list.rumours.length && l.offset && list.total) {  // the list shrank under this page
+          l.offset = Math.max(0, Math.floor((list.total - 1) / l.limit) * l.limit); l.url = null;
+          return loadList();
+        }
+        state.rumours = list.rumours; state.asOf = list.as_of; l.total = list.total;
+        if (list.timezone && list.timezone !== state.timeZone) {
+          state.timeZone = list.timezone; $("tz").textContent = t("times_in") + ": " + zone();
+        }
+        list.rumours.forEach(function (r) { var n = {}; n[r.region] = r.region_name; learnNames(n); });
+        renderList();
+      });
+  }
+  function renderPager() {
+    var l = state.list, first = l.total ? l.offset + 1 : 0, last = Math.min(l.offset + l.limit, l.total);
+    $("list-page").textContent = first + "–" + last + " / " + l.total;
+    $("page-prev").disabled = l.offset <= 0;
+    $("page-next").disabled = l.offset + l.limit >= l.total;
+  }
+  function goPage(offset) {
+    state.list.offset = Math.max(0, offset);
+    if (state.token) loadList().catch(function (e) { if (e.message !== "401") console.warn(e); });
+  }
   function renderList() {
+    renderPager();
     $("asof").textContent = state.asOf ? t("as_of") + " " + fmtTime(state.asOf) : "";
     var body = $("rumours").querySelector("tbody");
     body.innerHTML = state.rumours.map(function (r) {
@@ -298,6 +342,8 @@
   function renderAll() {
     document.documentElement.lang = state.lang;
     document.querySelectorAll("[data-i18n]").forEach(function (el) { el.textContent = t(el.getAttribute("data-i18n")); });
+    $("rumour-search").placeholder = t("search");
+    $("page-prev").title = t("page_prev"); $("page-next").title = t("page_next");
     $("lang").textContent = state.lang === "zh-CN" ? "English" : "中文";
     $("tz").textContent = t("times_in") + ": " + zone();
     if (state.selected) $("detail-title").textContent = t("rumour") + " " + state.selected;
@@ -313,15 +359,8 @@
     // Alerts are polled beside the list; a failure of one does not stop the other.
     var alerts = gov ? api("/api/alerts?limit=100").then(function (a) { state.alerts = a.alerts; renderAlerts(); })
       : Promise.resolve(renderAlerts());
-    Promise.all([alerts, api("/api/rumours").then(function (list) {
-      state.rumours = list.rumours;
-      state.asOf = list.as_of;
-      if (list.timezone && list.timezone !== state.timeZone) {
-        state.timeZone = list.timezone; $("tz").textContent = t("times_in") + ": " + zone();
-      }
-      list.rumours.forEach(function (r) { var n = {}; n[r.region] = r.region_name; learnNames(n); });
-      if (!state.selected && list.rumours.length) select(list.rumours[0].rumour_id);
-      renderList();
+    Promise.all([alerts, loadList().then(function () {
+      if (!state.selected && state.rumours.length) { select(state.rumours[0].rumour_id); renderList(); }
       if (!state.selected) return;
       var sel = state.selected;
       var base = "/api/rumours/" + encodeURIComponent(sel);
@@ -344,7 +383,13 @@
         }
       })]);
     })]).then(function () { state.polls++; }, function (e) { state.errors++; state.lastError = String(e && (e.stack || e.message)); if (e.message !== "401") console.warn(e); })
-      .then(function () { renderExpiry(); setTimeout(poll, POLL_MS); });  // a page stays open for days
+      .then(function () { renderExpiry(); setTimeout(nextPoll, POLL_MS); });  // a page stays open for days
+  }
+  // A hidden tab (another tab in front, a minimised window) does not poll; it polls again as
+  // soon as it is shown.
+  function nextPoll() {
+    if (document.hidden) { state.paused = true; return; }
+    poll();
   }
   function select(id) {
     state.selected = id; state.detail = null; state.tree = null; state.treeEvents = -1; state.chain = null;
@@ -374,6 +419,18 @@
     $("level").addEventListener("change", renderRegions);
     $("case").value = sessionStorage.getItem("rumour.case") || "";
     $("case").addEventListener("change", function () { sessionStorage.setItem("rumour.case", $("case").value.trim()); });
+    var searchTimer = null;
+    $("rumour-search").addEventListener("input", function () {
+      clearTimeout(searchTimer);
+      searchTimer = setTimeout(function () {
+        state.list.q = $("rumour-search").value.trim().slice(0, 100); goPage(0);
+      }, 250);
+    });
+    $("page-prev").addEventListener("click", function () { goPage(state.list.offset - state.list.limit); });
+    $("page-next").addEventListener("click", function () { goPage(state.list.offset + state.list.limit); });
+    document.addEventListener("visibilitychange", function () {
+      if (!document.hidden && state.paused) { state.paused = false; poll(); }
+    });
     $("rumours").addEventListener("click", function (ev) {
       var tr = ev.target.closest("tr[data-id]"); if (!tr) return;
       select(tr.getAttribute("data-id")); renderList();
@@ -394,5 +451,5 @@
     if (state.token) login().catch(loginFailed); else showLogin("");
   });
   // For tests and debugging: read-only access to the state and the chart instances.
-  window.rumourDashboard = {state: state, charts: charts, traceAccount: traceAccount, select: select};
+  window.rumourDashboard = {state: state, charts: charts, traceAccount: traceAccount, select: select, goPage: goPage};
 })();

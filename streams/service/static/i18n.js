@@ -7,7 +7,7 @@ window.RUMOUR_I18N = {
     region: "地区", last: "最近", pick: "请选择一条谣言", series: "转发量随时间（谣言 vs 辟谣）",
     regions: "地区分布", province: "省", city: "市", county: "县", tree: "传播树", origin: "源头",
     cutoff: "阻断候选", tree_hint: "点击节点展开/折叠，并查看该账号的证据链。", spreaders: "主要传播者（被转发次数）",
-    chain: "证据链", chain_hint: "点击传播树中的账号。", polling: "每 2 秒刷新", rumour_series: "谣言",
+    chain: "证据链", chain_hint: "点击传播树中的账号。", polling: "每 2 秒刷新（页面可见时）", rumour_series: "谣言",
     debunk_series: "辟谣", unknown: "未知", bad_token: "令牌无效、已过期或已吊销", login_refused: "无法进入", forbidden: "无权访问",
     need_case: "请先填写案件编号", as_of: "数据截至", times_in: "时间显示时区", hop: "跳",
     event: "事件", account: "账号", platform: "平台", text_hash: "文本哈希", no_chain: "无证据链",
@@ -24,7 +24,8 @@ window.RUMOUR_I18N = {
     time_to_debunk: "首次辟谣用时", no_debunk: "尚无辟谣", minutes: "分钟", hours: "小时",
     governance_off: "本进程未运行治理模块", system_intake: "举报受理",
     expires: "令牌有效期至", expires_never: "令牌长期有效",
-    expires_soon: "令牌将在 {days} 天内到期（{at}），请联系管理员重新签发"
+    expires_soon: "令牌将在 {days} 天内到期（{at}），请联系管理员重新签发",
+    search: "搜索：编号、地区或状态（spreading…）", page_prev: "上一页", page_next: "下一页"
   },
   "en": {
     title: "Rumour spread", case: "Case number", logout: "Log out", login: "Enter your access token",
@@ -34,7 +35,7 @@ window.RUMOUR_I18N = {
     regions: "Regions", province: "Province", city: "City", county: "County", tree: "Cascade tree", origin: "origin",
     cutoff: "cut-off candidate", tree_hint: "Click a node to expand/collapse it and see that account's chain.",
     spreaders: "Top spreaders (times reshared)", chain: "Chain of evidence", chain_hint: "Click an account in the tree.",
-    polling: "refreshed every 2 s", rumour_series: "rumour", debunk_series: "debunk", unknown: "unknown",
+    polling: "refreshed every 2 s while visible", rumour_series: "rumour", debunk_series: "debunk", unknown: "unknown",
     bad_token: "Invalid, expired or revoked token", login_refused: "Cannot enter", forbidden: "Not allowed", need_case: "Enter a case number first",
     as_of: "Data as of", times_in: "Times shown in", hop: "hop", event: "event", account: "account",
     platform: "platform", text_hash: "text hash", no_chain: "no chain", spreading: "spreading",
@@ -52,7 +53,8 @@ window.RUMOUR_I18N = {
     time_to_debunk: "time to first debunk", no_debunk: "no debunk yet", minutes: "min", hours: "h",
     governance_off: "the governance loop does not run in this process", system_intake: "report intake",
     expires: "token valid until", expires_never: "token never expires",
-    expires_soon: "token expires within {days} days ({at}): ask an admin for a new one"
+    expires_soon: "token expires within {days} days ({at}): ask an admin for a new one",
+    search: "search: id, region or status (spreading…)", page_prev: "previous page", page_next: "next page"
   }
 };
 window.RUMOUR_PROVINCES = {

@@ -1,0 +1,146 @@
+"""Case numbers and query parameters at the HTTP service: which routes read a case, what a case
+number may hold, and which query parameters a route takes. Shares the module server of
+tests/test_service_governance.py (chDB store, the hand-made cascades, the governance hub)."""
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import orjson
+
+from tests.service_helpers import get
+from tests.test_service_governance import env  # noqa: F401  (the module's server fixture)
+
+
+def _last_audit_row(env):  # noqa: F811
+    return env["store"].audit_rows(limit=1)[0]
+
+
+def test_a_route_without_a_case_ignores_the_case_header(env):  # noqa: F811
+    # GET /api/audit takes no case, yet an X-Case-Id it does not use was validated (400).
+    tok, url = env["tok"], env["url"]
+    status, _, body = get(url + "/api/audit?limit=1", tok["national"], case="bad;case")
+    assert status == 200, body
+    assert _last_audit_row(env)["case_id"] == ""
+    # A route a case applies to still refuses an invalid one.
+    status, _, body = get(url + "/api/rumours/jn-1/trace", tok["liaison"], case="bad;case")
+    assert status == 400 and orjson.loads(body)["error"].startswith("case number:")
+
+
+def test_a_case_number_may_hold_inner_spaces(env):  # noqa: F811
+    # "沪公刑 (2026) 12号" was refused (400): case numbers on paper hold spaces.
+    from urllib.parse import quote, unquote
+
+    tok, url = env["tok"], env["url"]
+    case = "沪公刑 (2026) 12号"
+    status, headers, body = get(url + "/api/rumours/jn-1/evidence?case=" + quote(case), tok["liaison"])
+    assert status == 200, body
+    row = _last_audit_row(env)
+    assert (row["action"], row["case_id"]) == ("evidence", case)
+    # The download's name keeps no space (a file name a shell or a form would split).
+    extended = headers["Content-Disposition"].split("filename*=", 1)[1]
+    assert unquote(extended[7:]) == "evidence-沪公刑_(2026)_12号.zip"
+    assert headers["Content-Disposition"].isascii()
+    # The same case given as a header (percent-encoded), then found again by the audit filter.
+    status, _, body = get(url + "/api/rumours/jn-1/trace", tok["liaison"], case=quote(case))
+    assert status == 200, body
+    status, _, body = get(url + "/api/audit?case=" + quote(case), tok["national"])
+    rows = orjson.loads(body)["rows"]
+    assert status == 200 and {r["action"] for r in rows} >= {"evidence", "trace"}
+    assert {r["case_id"] for r in rows} == {case}
+
+
+def test_a_case_number_is_trimmed_and_refuses_control_characters(env):  # noqa: F811
+    tok, url = env["tok"], env["url"]
+    # Spaces at either end (a pasted number) are trimmed: the case recorded has none.
+    status, _, body = get(url + "/api/rumours/jn-1/trace", tok["liaison"], case=" C-1 2 ")
+    assert status == 200 and _last_audit_row(env)["case_id"] == "C-1 2"
+    for bad in ("C%091", "C%0A1", "C%001", "C%E2%80%8B1", "x" * 65):
+        status, _, body = get(url + "/api/rumours/jn-1/evidence?case=" + bad, tok["liaison"])
+        error = orjson.loads(body)["error"]
+        assert status == 400 and error.startswith("case number:") and "spaces" in error, (bad, body)
+    status, _, body = get(url + "/api/audit?case=C%091", tok["national"])
+    assert status == 400 and orjson.loads(body)["error"].startswith("case:")
+
+
+def test_unknown_and_repeated_query_parameters_are_refused(env):  # noqa: F811
+    # /api/alerts?limt=5 answered as if no limit had been asked for, and tree?limit=5&limit=900
+    # used the first limit in silence.
+    tok, url = env["tok"], env["url"]
+    status, _, body = get(url + "/api/alerts?limt=5", tok["national"])
+    error = orjson.loads(body)["error"]
+    assert status == 400 and "'limt'" in error and "limit" in error.split("takes:", 1)[1], error
+    status, _, body = get(url + "/api/rumours/jn-1/tree?limit=5&limit=900", tok["national"])
+    assert status == 400 and orjson.loads(body)["error"] == "limit: given more than once"
+    status, _, body = get(url + "/api/rumours/jn-1?limit=5", tok["national"])
+    assert status == 400 and "takes none" in orjson.loads(body)["error"]
+    status, _, body = get(url + "/healthz?verbose=1")
+    assert status == 400 and "'verbose'" in orjson.loads(body)["error"]
+    # An audited route refuses after the role check, and still writes its row.
+    status, _, body = get(url + "/api/rumours/jn-1/trace?kk=3", tok["liaison"], case="C-P1")
+    assert status == 400 and "'kk'" in orjson.loads(body)["error"]
+    row = _last_audit_row(env)
+    assert (row["action"], row["status"], row["case_id"]) == ("trace", 400, "C-P1")
+    # What each route declares still works, and a browser's page or file ignores a query.
+    for path in ("/api/alerts?limit=5&since_ms=0", "/api/rumours/jn-1/tree?limit=5",
+                 "/api/audit?limit=1&since_ms=0", "/?from=link", "/static/app.js?v=2"):
+        status, _, body = get(url + path, tok["national"])
+        assert status == 200, (path, body[:200])
+
+
+def test_the_dashboard_asks_only_for_parameters_its_routes_take():
+    # app.js must not send a parameter the service now refuses: every "?name=" / "&name=" it
+    # writes after an /api/ path is one some route declares.
+    import re
+    from pathlib import Path
+
+    from streams.service.routes import ROUTES
+
+    js = (Path(__file__).resolve().parent.parent / "streams/service/static/app.js").read_text(encoding="utf-8")
+    declared = {name for r in ROUTES for name, _, _ in r.query}
+    sent = set(re.findall(r'[?&]([a-z_]+)=', js))
+    assert sent and sent <= declared, sent - declared
+
+
+def test_the_rumour_list_pages_searches_and_answers_304_when_unchanged(env):  # noqa: F811
+    # The dashboard polled the whole list (2,364 rumours, 559 KB nationally) every 2 s.
+    tok, url = env["tok"], env["url"]
+    status, headers, body = get(url + "/api/rumours", tok["national"])
+    full = orjson.loads(body)["rumours"]
+    assert status == 200 and len(full) >= 3 and headers["ETag"].startswith('"')
+    # pages: limit and offset walk the list in its order, total counts all
+    pages, offset = [], 0
+    while True:
+        _, _, body = get(url + f"/api/rumours?limit=2&offset={offset}", tok["national"])
+        answer = orjson.loads(body)
+        assert answer["total"] == len(full) and answer["offset"] == offset
+        if not answer["rumours"]:
+            break
+        pages += answer["rumours"]
+        offset += 2
+    assert [r["rumour_id"] for r in pages] == [r["rumour_id"] for r in full]
+    # search: by id, by status, by region name (Chinese or English), every word must match
+    rid = full[-1]["rumour_id"]
+    _, _, body = get(url + "/api/rumours?q=" + rid.upper(), tok["national"])
+    found = orjson.loads(body)
+    assert rid in [r["rumour_id"] for r in found["rumours"]] and found["total"] == len(found["rumours"])
+    assert all(rid in r["rumour_id"] for r in found["rumours"])
+    status_word = full[0]["status"]
+    _, _, body = get(url + "/api/rumours?q=" + status_word, tok["national"])
+    assert {r["rumour_id"] for r in orjson.loads(body)["rumours"]} == \
+        {r["rumour_id"] for r in full if r["status"] == status_word}
+    named = next(r for r in full if r["region_name"])
+    for word in (named["region_name"]["zh"][:2], named["region_name"]["en"].split()[0].lower()):
+        _, _, body = get(url + "/api/rumours?q=" + quote(word), tok["national"])
+        assert named["rumour_id"] in [r["rumour_id"] for r in orjson.loads(body)["rumours"]], word
+    _, _, body = get(url + "/api/rumours?q=" + quote(rid + " no-such-word"), tok["national"])
+    nothing = orjson.loads(body)
+    assert (nothing["rumours"], nothing["total"], nothing["offset"]) == ([], 0, 0)
+    status, _, body = get(url + "/api/rumours?q=" + "x" * 101, tok["national"])
+    assert status == 400 and orjson.loads(body)["error"].startswith("q:")
+    # conditional: the same page with its ETag is a 304 without a body; another page is not
+    status, headers, body = get(url + "/api/rumours?limit=2", tok["national"])
+    tag = headers["ETag"]
+    status, headers, body = get(url + "/api/rumours?limit=2", tok["national"], headers={"If-None-Match": tag})
+    assert status == 304 and body == b"" and headers["ETag"] == tag
+    status, _, _ = get(url + "/api/rumours?limit=2&offset=1", tok["national"], headers={"If-None-Match": tag})
+    assert status == 200
