@@ -71,10 +71,10 @@ class PipelineQueries:
             self.memory.drop(rumour_id)
         self._borrowed.clear()
 
-    def trace(self, rumour_id: str, k: int = 10) -> dict | None:
-        """The trace answer of one rumour (see :func:`streams.trace.trace_answer`)."""
-        from streams.trace import trace_answer
-
+    def query_graph(self, rumour_id: str):
+        """The graph of one rumour for a query (None: no events of it here or in the store),
+        loaded from the store if this process has not seen the rumour. Read it under
+        ``self.lock``: a batch may change it, and a borrowed graph is dropped at the next query."""
         with self.lock:
             self._return_borrowed()
             graph = self.graphs.get(rumour_id)
@@ -87,8 +87,7 @@ class PipelineQueries:
                         return None
                     self._apply_to_graphs(stored, [])
                     self._borrowed.add(rumour_id)
-                    graph = self.graphs.get(rumour_id)
-                    return None if graph is None else trace_answer(graph, k)
+                    return self.graphs.get(rumour_id)
                 if len(stored):
                     # Only a rumour with a graph is marked: queries of ids the store lacks would
                     # otherwise grow _loaded by one id each, forever.
@@ -96,10 +95,15 @@ class PipelineQueries:
                     self._apply_to_graphs(stored, [])
                     self._adopt_partitions([rumour_id])
                 graph = self.graphs.get(rumour_id)
-            if graph is None:
-                return None
-            return trace_answer(graph, k)
+            return graph
 
+    def trace(self, rumour_id: str, k: int = 10) -> dict | None:
+        """The trace answer of one rumour (see :func:`streams.trace.trace_answer`)."""
+        from streams.trace import trace_answer
+
+        with self.lock:
+            graph = self.query_graph(rumour_id)
+            return None if graph is None else trace_answer(graph, k)
 
 def warm_up() -> float:
     """Run every graph kernel once on a tiny cascade (compiles or loads numba's cache); seconds."""

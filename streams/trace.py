@@ -43,6 +43,26 @@ def trace_answer(graph, k: int = 10, parents: dict | None = None, cutoff: list |
     return answer
 
 
+def trace_without_origins(graph, k: int = 10) -> dict:
+    """:func:`trace_answer` without its origins: ``{"rumour_id", "events", "cutoff"}``, the same
+    values. For callers that rank their own few origins (the service's trace routes): formatting
+    and looking up the confidence of every origin costs 0.2 s on a 10^5-share rumour with
+    3*10^4 roots, the cut-off 5 ms.
+
+    >>> import numpy as np
+    >>> from graph import CascadeGraph
+    >>> g = CascadeGraph("r1")
+    >>> _ = g.add_batch(["o", "m", "x"], ["src", "hub", "a"], np.arange(3), [None, "o", "m"], [None] * 3)
+    >>> trace_without_origins(g, 1)
+    {'rumour_id': 'r1', 'events': 3, 'cutoff': [{'account_id': 'hub', 'prevented': 1}]}
+    >>> full = trace_answer(g, 1)
+    >>> del full["origins"]
+    >>> full == trace_without_origins(g, 1)
+    True
+    """
+    return {"rumour_id": graph.rumour_id, "events": int(graph.n_events),
+            "cutoff": [{"account_id": c.account_id, "prevented": int(c.prevented)} for c in graph.cutoff(k)]}
+
 def chain_answer(hops) -> list[dict]:
     """An evidence chain (event first, origin last) as JSON-ready hops."""
     return [{"event_id": h.event_id, "account_id": h.account_id,

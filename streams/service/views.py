@@ -30,6 +30,7 @@ from streams.service.access import Principal, spread_regions
 from streams.service.accounts import PseudonymIndex
 from streams.service.buckets import bucket_size, bucket_starts
 from streams.service.identities import Identities
+from streams.trace import trace_without_origins
 
 HOUR_MS = 3_600_000
 DEBUNK = "debunk"
@@ -187,13 +188,13 @@ class Views:
         }
 
     def _graph(self, rumour_id: str, k: int):
-        answer = self.pipeline.trace(rumour_id, k)  # loads the rumour from the store if needed
-        if answer is None:
-            raise NotFound(rumour_id)
-        graph = self.pipeline.graphs.get(rumour_id)
+        """The rumour's graph and its events and cut-off (:func:`streams.trace.trace_without_origins`:
+        the routes rank their own few origins, so not every origin is formatted); hold the
+        pipeline's lock."""
+        graph = self.pipeline.query_graph(rumour_id)  # loads the rumour from the store if needed
         if graph is None:
             raise NotFound(rumour_id)
-        return graph, answer
+        return graph, trace_without_origins(graph, k)
 
     def tree(self, rumour_id: str, limit: int = 200) -> dict:
         """The cascade tree restricted to the ``limit`` events with the largest subtrees (and
