@@ -1,11 +1,9 @@
 """Report intake, status history on both store backends, and the HTTP routes."""
 import asyncio
 
-import numpy as np
 import orjson
 import pytest
 
-from streams.events import EventBatch
 from streams.governance.alert_rules import poisson_tail
 from streams.governance.alerts import AlertRouter
 from streams.governance.config import GovernanceConfig
