@@ -11,7 +11,6 @@ MAGIC = {
     "bz2": b"BZh",
     "xz": b"\xfd7zXZ\x00",
 }
-GZIP_MAGIC = MAGIC["gzip"]
 HEAD_BYTES = max(len(magic) for magic in MAGIC.values())  # enough of a file to tell them apart
 
 

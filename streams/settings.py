@@ -21,6 +21,10 @@ class Setting:
     choices: tuple | None = None  # the only values accepted (None: any value of the type)
 
 
+# The values of liaison_account_scope (streams/service/identities.py applies them; serve's flag
+# offers them).
+LIAISON_ACCOUNT_SCOPES = ("cascade", "jurisdiction")
+
 SETTINGS: tuple[Setting, ...] = (
     Setting("broker", "kafka://127.0.0.1:9092", "RUMOUR_KAFKA_BROKER",
             "Kafka bootstrap server(s) for the worker and `rumour produce`."),
@@ -92,7 +96,7 @@ SETTINGS: tuple[Setting, ...] = (
             "evidence: cascade (every account of a rumour in its jurisdiction) or jurisdiction "
             "(only accounts with an event of that rumour inside its jurisdiction; the others as "
             "their pseudonym). Admin and national tokens see every account in clear either way.",
-            choices=("cascade", "jurisdiction")),
+            choices=LIAISON_ACCOUNT_SCOPES),
     Setting("data_dir", ".run/worker", "RUMOUR_DATA_DIR", "Faust's local data folder for the worker."),
     Setting("log_level", "info", "RUMOUR_LOG_LEVEL", "Log level: debug, info, warning, error."),
 )

@@ -13,6 +13,7 @@ from pathlib import Path
 import orjson
 
 from streams.service.paths import EVIDENCE_KEY, key_file, tokens_file
+from streams.settings import LIAISON_ACCOUNT_SCOPES
 
 
 def _tokens_arg(p: argparse.ArgumentParser) -> None:
@@ -33,7 +34,7 @@ def serve_parser() -> argparse.ArgumentParser:
     p.add_argument("--cutoff-k", type=int, default=None,
                    help="cut-off candidates per rumour in the tree, trace and evidence answers "
                         "(default: the cutoff_k setting, 10)")
-    p.add_argument("--liaison-account-scope", default=None, choices=("cascade", "jurisdiction"),
+    p.add_argument("--liaison-account-scope", default=None, choices=LIAISON_ACCOUNT_SCOPES,
                    help="account ids a liaison below the national level sees in clear (default: the "
                         "liaison_account_scope setting)")
     p.add_argument("--reports", default=None,

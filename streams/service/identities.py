@@ -22,8 +22,7 @@ alerts are pseudonymised for every role and do not come here.
 from __future__ import annotations
 
 from streams.service.access import NATIONAL, Principal, covers
-
-SCOPES = ("cascade", "jurisdiction")
+from streams.settings import LIAISON_ACCOUNT_SCOPES as SCOPES
 PSEUDONYMISED = "pseudonymised"  # the scope of a role without clear identities
 
 
