@@ -234,8 +234,8 @@ def evidence_main(argv) -> int:
     p = argparse.ArgumentParser(prog="rumour evidence", description="Evidence packages.")
     sub = p.add_subparsers(dest="cmd", required=True)
     v = sub.add_parser("verify", help="exit 0 for an intact package (signature or --digest checked), "
-                       "1 for a tampered one, 2 for a file that is not a package (not a zip) or a bad "
-                       "argument, 3 when neither the key nor --digest is available")
+                       "1 for a tampered one, 2 for a file that is not a package (not a zip, or a zip "
+                       "with neither the manifest nor any package file) or a bad argument, 3 when neither the key nor --digest is available")
     v.add_argument("file")
     v.add_argument("--digest", default=None, help="the evidence digest recorded in the audit log")
     v.add_argument("--key-file", default=None,
