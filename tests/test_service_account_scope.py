@@ -272,3 +272,23 @@ def test_account_regions_are_the_same_in_one_query_or_many(env, monkeypatch):
     assert set(whole) == ACCOUNTS - {"ghost-parent"}  # no event of its own; unknown ids absent
     monkeypatch.setattr(base, "ACCOUNT_BYTES_PER_QUERY", 30)  # two or three ids per query
     assert regions() == whole
+
+
+def test_the_account_route_asks_the_store_about_the_traced_account_once(env, monkeypatch):
+    # Under "jurisdiction" the route asked where a clear id acted (for its 404), then the trace
+    # asked again for every account it names, that one included: the route's namer is passed on.
+    identities = env["service"].views.identities
+    store, asked = identities.store, []
+
+    class Counting:
+        def account_regions(self, rumour_id, account_ids):
+            asked.extend(a for a in account_ids if a is not None)
+            return store.account_regions(rumour_id, account_ids)
+
+    monkeypatch.setattr(identities, "store", Counting())
+    got = answer(env, "lixia", "/api/rumours/xp-1/accounts/mixed-acct/trace")
+    assert got["scope"]["id"] == "mixed-acct" and asked.count("mixed-acct") == 1, asked
+    assert len(asked) == len(set(asked)), asked  # no account asked about twice
+    # and the answer is the one named account by account as before
+    raw = trace_accounts(answer(env, "national", "/api/rumours/xp-1/accounts/mixed-acct/trace"))
+    assert trace_accounts(got) == shown(env, raw, LIXIA)

@@ -144,3 +144,29 @@ def test_the_rumour_list_pages_searches_and_answers_304_when_unchanged(env):  # 
     assert status == 304 and body == b"" and headers["ETag"] == tag
     status, _, _ = get(url + "/api/rumours?limit=2&offset=1", tok["national"], headers={"If-None-Match": tag})
     assert status == 200
+
+
+def test_the_case_number_is_parsed_once_per_request(env, monkeypatch):  # noqa: F811
+    # The early parse (for the audit row of a refused request) and the check at its turn each
+    # ran Service._case: a request that got through parsed its case twice.
+    service_class = type(env["service"])
+    parse = service_class._case
+    calls = []
+
+    def counted(request, from_query):
+        calls.append(from_query)
+        return parse(request, from_query)
+
+    monkeypatch.setattr(service_class, "_case", staticmethod(counted))
+    tok, url = env["tok"], env["url"]
+    status, _, body = get(url + "/api/rumours/jn-1/trace", tok["liaison"], case="C-once")
+    assert status == 200 and calls == [False], (body, calls)
+    assert _last_audit_row(env)["case_id"] == "C-once"
+    calls.clear()
+    # A bad one is still refused at its turn (400), after one parse too.
+    status, _, body = get(url + "/api/rumours/jn-1/evidence?case=C%091", tok["liaison"])
+    assert status == 400 and orjson.loads(body)["error"].startswith("case number:") and calls == [True]
+    calls.clear()
+    # A request refused before the case's turn (an unknown rumour) still records its case.
+    status, _, _ = get(url + "/api/rumours/zz-none/trace", tok["liaison"], case="C-unknown")
+    assert status == 404 and calls == [False] and _last_audit_row(env)["case_id"] == "C-unknown"

@@ -221,7 +221,7 @@ class Verdict:
     digest: str | None = None
     problems: list = field(default_factory=list)
     notes: list = field(default_factory=list)
-    not_a_package: bool = False  # not a zip at all: bad input, no verdict on tampering
+    not_a_package: bool = False  # not a zip, or a zip of none of our files: bad input, no verdict
 
 
 def verify(data: bytes, key: bytes | None = None, expected_digest: str | None = None) -> Verdict:
@@ -238,6 +238,14 @@ def verify(data: bytes, key: bytes | None = None, expected_digest: str | None = 
     try:
         z = zipfile.ZipFile(io.BytesIO(data))
         names = [i.filename for i in z.infolist()]
+        if not _holds_package_files(names):
+            # A zip with no manifest and none of the package's files (photos, an export of some
+            # other tool) was never a package: "tampered" would send an investigator after a
+            # forgery. One with a manifest removed still holds our files, and stays a verdict.
+            v.not_a_package = True
+            v.problems.append(f"a zip without {MANIFEST} or any of {', '.join(FILES)}, so not an "
+                              "evidence package of this service")
+            return v
         if len(set(names)) != len(names):
             v.problems.append("the zip holds two entries with the same name")
             return v
@@ -291,6 +299,19 @@ def verify(data: bytes, key: bytes | None = None, expected_digest: str | None = 
         v.problems.append(f"evidence digest {digest} is not the expected {expected_digest}")
     v.ok = not v.problems
     return v
+
+
+def _holds_package_files(names) -> bool:
+    """Whether a zip's entry names include the manifest or a package file, at the top or in a
+    folder (a package unzipped and zipped again is still ours, and is judged, not turned away).
+
+    >>> _holds_package_files(["IMG_0001.jpg"]), _holds_package_files(["chain.csv"])
+    (False, True)
+    >>> _holds_package_files(["case-7/report.html"]), _holds_package_files([])
+    (True, False)
+    """
+    ours = {MANIFEST, *FILES}
+    return any(name.rsplit("/", 1)[-1] in ours for name in names)
 
 
 def _check_manifest_fields(z, manifest: dict, files: dict, v: Verdict) -> None:

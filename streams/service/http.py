@@ -225,9 +225,13 @@ class Service(SiteHandlers, GovernanceHandlers, TraceHandlers):
             # names the rumour and the case it asked for; an invalid one is refused at its turn.
             with contextlib.suppress(ApiError):
                 ctx["rumour_id"] = validate_rumour_id(params.get("rumour_id", ""))
+        case_error = None
         if route.audited and route.case:
-            with contextlib.suppress(ApiError):
+            # Parsed once, here: a bad case number is refused (400) at its turn below.
+            try:
                 ctx["case_id"] = self._case(request, route.name == "evidence")
+            except ApiError as exc:
+                case_error = exc
         if not principal.may(route.action):
             # Named as the caller asked (method and path), not by the route table's internal name.
             raise Refused(403, f"role {principal.role} may not use {route.method} {route.path}")
@@ -248,7 +252,8 @@ class Service(SiteHandlers, GovernanceHandlers, TraceHandlers):
         if route.audited and route.case:
             # Only a route a case applies to reads X-Case-Id: a client that sends it on every
             # request (the dashboard's case box) must not be refused where no case is used.
-            ctx["case_id"] = self._case(request, route.name == "evidence")
+            if case_error is not None:
+                raise case_error
             if not ctx["case_id"] and principal.may("case_required"):
                 where = "?case= or X-Case-Id header" if route.name == "evidence" else "X-Case-Id header"
                 raise Refused(400, f"a case number is required ({where})")

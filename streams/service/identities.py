@@ -37,11 +37,13 @@ class Namer:
     ('a1', True, None, 'clear_in_jurisdiction')
     """
 
-    def __init__(self, pseudonymiser, scope: str, clear: frozenset | None, acted=frozenset()):
+    def __init__(self, pseudonymiser, scope: str, clear: frozenset | None, acted=frozenset(),
+                 asked=frozenset()):
         self.pseudo = pseudonymiser
         self.scope = scope
         self.clear = clear
         self.acted = acted  # accounts with an event of their own in the rumour (jurisdiction scope)
+        self.asked = asked  # accounts whose regions the store was asked for (jurisdiction scope)
 
     def in_clear(self, account_id: str | None) -> bool:
         return self.clear is None or account_id in self.clear
@@ -86,15 +88,21 @@ class Identities:
             return "jurisdiction"
         return "cascade"
 
-    def namer(self, principal: Principal, rumour_id: str, accounts) -> Namer:
+    def namer(self, principal: Principal, rumour_id: str, accounts, known: Namer | None = None) -> Namer:
         """The namer of ``accounts`` (the ids an answer is about to show) of one rumour for
-        this caller; under the ``jurisdiction`` scope this asks the store where they acted."""
+        this caller; under the ``jurisdiction`` scope this asks the store where they acted,
+        except for the accounts ``known`` (a namer already made for this caller and rumour)
+        was asked about."""
         scope = self.scope(principal)
         if scope == PSEUDONYMISED:
             return Namer(self.pseudo, scope, frozenset())
         if scope == "cascade":
             return Namer(self.pseudo, scope, None)
-        regions = self.store.account_regions(rumour_id, accounts)
+        if known is None or known.scope != scope:
+            known = Namer(self.pseudo, scope, frozenset())
+        wanted = {a for a in accounts if a is not None} - known.asked
+        regions = self.store.account_regions(rumour_id, wanted) if wanted else {}
         clear = frozenset(a for a, rs in regions.items()
                           if any(covers(principal.jurisdiction, r) for r in rs))
-        return Namer(self.pseudo, scope, clear, frozenset(regions))
+        return Namer(self.pseudo, scope, known.clear | clear, known.acted | frozenset(regions),
+                     known.asked | frozenset(wanted))

@@ -58,6 +58,7 @@ class TraceHandlers:
         account = await self._run(self.views.account_for, ctx["rumour_id"], params["account_id"])
         if account is None:
             raise Refused(404, f"unknown account {params['account_id']!r}")
+        namer = None  # passed to the trace, which then does not ask the store about it again
         if not self.pseudo.looks_like(params["account_id"]):
             # An id given in clear (roles with clear identities only, see above) that the
             # caller's account scope does not show in clear is answered as an unknown account:
@@ -69,7 +70,7 @@ class TraceHandlers:
             if not namer.in_clear(account):
                 raise Refused(404, f"unknown account {params['account_id']!r}",
                               audit_status=403 if account in namer.acted else None)
-        return await self._trace(principal, request, ctx, account_id=account)
+        return await self._trace(principal, request, ctx, account_id=account, known=namer)
 
     async def _r_evidence(self, principal, params, request, ctx):
         if not ctx["case_id"]:

@@ -254,10 +254,11 @@ class Views:
         return self.accounts.resolve(rumour_id, account)
 
     def trace(self, rumour_id: str, principal: Principal, k: int | None = None, event_id: str | None = None,
-              account_id: str | None = None) -> dict:
+              account_id: str | None = None, known=None) -> dict:
         """Origins with confidence, evidence chains and cut-off candidates of a rumour, or of one
         event or account in it, each account id in clear or pseudonymised as the caller may see
-        it (:meth:`streams.service.identities.Identities.namer`)."""
+        it (:meth:`streams.service.identities.Identities.namer`; ``known``: a namer the request
+        already made, whose accounts the store is not asked about again)."""
         k = self.cutoff_k if k is None else k
         with self.pipeline.lock:
             graph, answer = self._graph(rumour_id, k)
@@ -285,7 +286,8 @@ class Views:
         # Named after the graph's lock is released: the jurisdiction scope asks the store.
         name = self.identities.namer(principal, rumour_id, {o.account_id for o in origins}
                                      | {h.account_id for c in chains for h in c}
-                                     | {c["account_id"] for c in answer["cutoff"]} | {account_id})
+                                     | {c["account_id"] for c in answer["cutoff"]} | {account_id},
+                                     known)
         if account_id is not None and not chains:
             # Named as the caller may see it: an analyst's pseudonym resolves to the clear id
             # (a debunker, a parent-only account), which must not leak here.
