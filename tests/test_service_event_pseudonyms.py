@@ -163,6 +163,17 @@ def test_an_event_followed_from_the_tree_into_its_trace(env, who):
     assert followed >= 10
 
 
+def test_a_pseudonym_this_process_never_gave_out_is_found_in_the_graph(env, monkeypatch):
+    # Another worker named the event (or this one restarted): no memo, the rumour is hashed.
+    monkeypatch.setattr(env["service"].pseudo, "shown_event", lambda pseudonym: None)
+    for event_id in ("xp-1-e12", "xp-1-e0"):
+        got = orjson.loads(ok(env, "lixia_analyst", f"/api/rumours/xp-1/events/{pev(env, event_id)}/trace"))
+        assert got["scope"]["id"] == pev(env, event_id)
+        assert orjson.loads(last_audit(env)["params"])["event_id"] == event_id
+    status, _, _ = fetch(env, "lixia_analyst", "/api/rumours/xp-1/events/pev_0123456789abcdef/trace")
+    assert status == 404
+
+
 def test_an_event_id_in_clear_from_a_role_without_clear_identities_is_refused(env):
     # 403 whether or not the event exists: no answer tells anything about a guessed post id.
     answers = {}

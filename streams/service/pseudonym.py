@@ -60,6 +60,9 @@ class Pseudonymiser:
         # A keyed HMAC state copied per event: hmac.new per id would re-key every time.
         self._event_mac = hmac.new(event_key(self._key), digestmod=hashlib.sha256)
         self._event_cache = LRU(CACHED_ACCOUNTS)  # event id -> pseudonym (same size per entry)
+        # pseudonym -> event id of the events this process named lately: the tree's events are
+        # followed into their traces without hashing the rumour (see shown_event).
+        self._event_back = LRU(CACHED_ACCOUNTS)
 
     def __call__(self, account_id: str | None) -> str | None:
         if account_id is None:
@@ -106,7 +109,17 @@ class Pseudonymiser:
         out = self._event_cache.get(event_id)
         if out is None:
             out = self._event_cache[event_id] = EVENT_PREFIX + self._event_hex(event_id)
+        self._event_back[out] = event_id
         return out
+
+    def shown_event(self, pseudonym: str) -> str | None:
+        """The event id whose pseudonym this process gave out lately (:meth:`event`), or None.
+
+        >>> p = Pseudonymiser(b"k" * 32)
+        >>> p.shown_event(p.event("weibo:42")), p.shown_event("pev_0123456789abcdef")
+        ('weibo:42', None)
+        """
+        return self._event_back.get(pseudonym)
 
     def _event_hex(self, event_id: str) -> str:
         mac = self._event_mac.copy()

@@ -272,7 +272,7 @@ class Views:
             return event
         with self.pipeline.lock:
             graph = self.pipeline.query_graph(rumour_id)
-            found = None if graph is None else self.events.resolve(graph, event)
+        found = None if graph is None else self.events.resolve(graph, event, self.pipeline.lock)
         if found is None:
             raise NotFound(f"event {event!r}")
         return found
