@@ -163,6 +163,16 @@ def test_an_event_followed_from_the_tree_into_its_trace(env, who):
     assert followed >= 10
 
 
+def test_an_alert_s_origin_is_traced_by_the_pseudonym_the_alert_shows(env):
+    alerts = orjson.loads(ok(env, "lixia_analyst", "/api/alerts"))["alerts"]
+    origins = {o["event_id"] for a in alerts if a["rumour_id"] == "xp-1" and a["trace"]
+               for o in a["trace"]["origins"] if o["event_id"]}
+    assert origins
+    for event in origins:
+        got = orjson.loads(ok(env, "lixia_analyst", f"/api/rumours/xp-1/events/{event}/trace"))
+        assert got["scope"]["id"] == got["chains"][0]["hops"][0]["event_id"] == event
+
+
 def test_a_pseudonym_this_process_never_gave_out_is_found_in_the_graph(env, monkeypatch):
     # Another worker named the event (or this one restarted): no memo, the rumour is hashed.
     monkeypatch.setattr(env["service"].pseudo, "shown_event", lambda pseudonym: None)
