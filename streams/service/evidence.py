@@ -159,13 +159,15 @@ def _identities_text(trace: dict, meta: dict) -> str:
     """How the package names accounts, for the report (``trace["identities"]``).
 
     >>> _identities_text({"identities": "clear_in_jurisdiction"}, {"generated_by": {"jurisdiction": "370102"}})
-    '辖区 370102 内的账号为明文，其余为化名 in clear inside 370102, pseudonyms (psn_...) elsewhere'
+    '辖区 370102 内的账号为明文，其余账号及其事件为化名 in clear inside 370102, pseudonyms elsewhere (accounts psn_..., their events pev_...)'
     """
     kind = trace.get("identities")
     if kind == "clear_in_jurisdiction":
         code = meta["generated_by"]["jurisdiction"]
-        return f"辖区 {code} 内的账号为明文，其余为化名 in clear inside {code}, pseudonyms (psn_...) elsewhere"
-    return {"clear": "明文 in clear", "pseudonymised": "化名 pseudonyms (psn_...)"}.get(kind, str(kind))
+        return (f"辖区 {code} 内的账号为明文，其余账号及其事件为化名 in clear inside {code}, "
+                "pseudonyms elsewhere (accounts psn_..., their events pev_...)")
+    return {"clear": "明文 in clear",
+            "pseudonymised": "账号及事件均为化名 pseudonyms (accounts psn_..., events pev_...)"}.get(kind, str(kind))
 
 
 def build(meta: dict, trace: dict, key: bytes) -> tuple[bytes, str]:

@@ -42,7 +42,7 @@ from streams.service.pseudonym import Pseudonymiser
 from streams.service.routes import CASE_RE, CASE_RULE, find, query_problem, split_path
 from streams.service.site import SiteHandlers
 from streams.service.tokens import TokenStore, expiry_text
-from streams.service.views import NotFound, Views
+from streams.service.views import HiddenEvent, NotFound, Views
 
 log = logging.getLogger(__name__)
 
@@ -320,7 +320,9 @@ class Service(SiteHandlers, GovernanceHandlers, TraceHandlers):
         try:
             return await self._run(fn, *args, **kwargs)
         except NotFound as exc:
-            raise Refused(404, f"unknown {exc.args[0]}") from None
+            # A hidden event (views.HiddenEvent) is answered as unknown, recorded as refused.
+            raise Refused(404, f"unknown {exc.args[0]}",
+                          audit_status=403 if isinstance(exc, HiddenEvent) else None) from None
 
     # -- metrics ------------------------------------------------------------------------
     async def _r_metrics(self, principal, params, request, ctx):

@@ -79,7 +79,8 @@ ROUTES = (
           "chains of evidence (each cut-off candidate back to its origin), cut-off candidates",
           action="trace", audited=True, rumour_scoped=True, case=True, query=(_K,), headers=(_CASE,)),
     Route("trace_event", "/api/rumours/{rumour_id}/events/{event_id}/trace",
-          "Trace one event: its chain of evidence back to the origin", action="trace",
+          "Trace one event (its id, or its pseudonym pev_... as the tree shows it; roles without "
+          "clear identities give the pseudonym only): its chain of evidence back to the origin", action="trace",
           audited=True, rumour_scoped=True, case=True, query=(_K,), headers=(_CASE,)),
     Route("trace_account", "/api/rumours/{rumour_id}/accounts/{account_id}/trace",
           "Trace one account (its pseudonym; roles that see identities in clear may give the id "

@@ -10,7 +10,11 @@ Identities: the dashboard routes (list, detail, tree) always show pseudonyms, wh
 role, because they are polled and not audited; account ids in clear leave only through the
 audited trace and evidence routes, only for roles with the ``clear`` permission, and only the
 accounts :mod:`streams.service.identities` puts in clear for the caller (the centre's
-``liaison_account_scope``).
+``liaison_account_scope``). An event id is shown in clear exactly where its account is: the
+dashboard's tree shows every event by its pseudonym (``pev_...``), a trace shows the events of
+the accounts it pseudonymises by theirs, and the trace of one event takes either form
+(:meth:`Views.event_for`; the rules for an id given in clear are in
+:mod:`streams.service.trace_http`).
 
 "Now" for the rumour list is the data clock: the end of the newest minute with a share in the
 store. Live, that is the wall clock within a batch wait; over a replayed file it is the file's
@@ -29,6 +33,7 @@ from streams.service import regions as rg
 from streams.service.access import Principal, spread_regions
 from streams.service.accounts import PseudonymIndex
 from streams.service.buckets import bucket_size, bucket_starts
+from streams.service.event_ids import EventPseudonymIndex
 from streams.service.identities import Identities
 from streams.trace import trace_without_origins
 
@@ -45,6 +50,11 @@ CONFIDENCE_METHOD = (
 
 class NotFound(LookupError):
     """The rumour, event or account is not known."""
+
+
+class HiddenEvent(NotFound):
+    """An event given in clear whose account the caller does not see in clear: answered as an
+    unknown event (its pseudonym out would tie the two), recorded as refused (403)."""
 
 
 def text_sha256(text: str | None) -> str | None:
@@ -74,6 +84,7 @@ class Views:
         self._summary = None
         self._summary_at = 0.0
         self.accounts = PseudonymIndex(pipeline, store, pseudonymiser)
+        self.events = EventPseudonymIndex(pseudonymiser)
 
     # -- rumour list --------------------------------------------------------------------
     def summary(self) -> dict:
@@ -198,7 +209,8 @@ class Views:
 
     def tree(self, rumour_id: str, limit: int = 200) -> dict:
         """The cascade tree restricted to the ``limit`` events with the largest subtrees (and
-        their paths to the origin), with origins and cut-off candidates marked; pseudonyms."""
+        their paths to the origin), with origins and cut-off candidates marked; pseudonyms of
+        accounts and events (an event's pseudonym traces it: :meth:`event_for`)."""
         with self.pipeline.lock:
             graph, answer = self._graph(rumour_id, self.cutoff_k)
             sizes = graph.subtree_sizes()
@@ -220,7 +232,7 @@ class Views:
                 if fresh:
                     node = nodes[key] = {
                         "name": self.pseudo(hop.account_id),
-                        "event_id": hop.event_id,
+                        "event_id": self.pseudo.event(hop.event_id),
                         "ts": None if hop.ts_ms is None else format_ts(int(hop.ts_ms)),
                         "size": size_of.get(hop.event_id),
                         "observed": hop.observed,
@@ -253,12 +265,28 @@ class Views:
             return account
         return self.accounts.resolve(rumour_id, account)
 
+    def event_for(self, rumour_id: str, event: str) -> str:
+        """An event id given in clear or as a pseudonym (``pev_...``): the event id (NotFound
+        for a pseudonym of no event of the rumour; an id in clear is checked by :meth:`trace`)."""
+        if not self.pseudo.looks_like_event(event):
+            return event
+        with self.pipeline.lock:
+            graph = self.pipeline.query_graph(rumour_id)
+        found = None if graph is None else self.events.resolve(graph, event, self.pipeline.lock)
+        if found is None:
+            raise NotFound(f"event {event!r}")
+        return found
+
     def trace(self, rumour_id: str, principal: Principal, k: int | None = None, event_id: str | None = None,
-              account_id: str | None = None, known=None) -> dict:
+              account_id: str | None = None, known=None, event_given: str | None = None) -> dict:
         """Origins with confidence, evidence chains and cut-off candidates of a rumour, or of one
         event or account in it, each account id in clear or pseudonymised as the caller may see
         it (:meth:`streams.service.identities.Identities.namer`; ``known``: a namer the request
-        already made, whose accounts the store is not asked about again)."""
+        already made, whose accounts the store is not asked about again), each event id with its
+        account. ``event_given``: the event as the caller named it (its pseudonym or
+        ``event_id``); an event given in clear that the caller may not see in clear raises
+        :class:`HiddenEvent`."""
+        given = event_id if event_given is None else event_given
         k = self.cutoff_k if k is None else k
         with self.pipeline.lock:
             graph, answer = self._graph(rumour_id, k)
@@ -269,7 +297,7 @@ class Views:
                                                     [o.event_id for o in origins]).tolist()
             if event_id is not None:
                 if graph.node(event_id) < 0:
-                    raise NotFound(f"event {event_id!r}")
+                    raise NotFound(f"event {given!r}")
                 scope = {"kind": "event", "id": event_id}
                 chains = [graph.chain(event_id)]
             elif account_id is not None:
@@ -292,9 +320,13 @@ class Views:
             # Named as the caller may see it: an analyst's pseudonym resolves to the clear id
             # (a debunker, a parent-only account), which must not leak here.
             raise NotFound(f"account {name(account_id)!r}")
+        if event_id is not None and given == event_id and not name.event_in_clear(chains[0][0].account_id):
+            # An id in clear out as a pseudonym would tie the two (the tree shows that pseudonym
+            # beside the account's), so it is answered as an unknown event: the same message.
+            raise HiddenEvent(f"event {given!r}")
         events = answer["events"]
         details = self.store.event_details(rumour_id, {h.event_id for c in chains for h in c})
-        out_origins = [{"account_id": name(o.account_id), "event_id": o.event_id,
+        out_origins = [{"account_id": name(o.account_id), "event_id": name.event(o.event_id, o.account_id),
                         "ts": None if o.ts_ms is None else format_ts(int(o.ts_ms)),
                         "reach": int(o.reach), "observed": bool(o.observed),
                         "confidence": round(c, 4)}
@@ -304,13 +336,18 @@ class Views:
             hops = []
             for h in chain:
                 platform, region, text = details.get(h.event_id, (None, None, None))
-                hops.append({"event_id": h.event_id, "account_id": name(h.account_id),
+                clear = name.event_in_clear(h.account_id)
+                hops.append({"event_id": name.event(h.event_id, h.account_id), "account_id": name(h.account_id),
                              "ts": None if h.ts_ms is None else format_ts(int(h.ts_ms)),
                              "platform": platform, "region": region,
-                             "text_sha256": text_sha256(text), "observed": bool(h.observed)})
-            out_chains.append({"event_id": chain[0].event_id if chain else None, "hops": hops})
+                             # a repost's text hash matches the platform's text: clear hops only
+                             "text_sha256": text_sha256(text) if clear else None,
+                             "observed": bool(h.observed)})
+            out_chains.append({"event_id": hops[0]["event_id"] if hops else None, "hops": hops})
         if scope["kind"] == "account":
             scope["id"] = name(account_id)
+        elif scope["kind"] == "event":
+            scope["id"] = name.event(event_id, chains[0][0].account_id)
         return {"rumour_id": rumour_id, "events": events, "scope": scope,
                 "identities": name.identities,
                 "origins": out_origins, "confidence_method": CONFIDENCE_METHOD,
