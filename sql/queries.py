@@ -178,16 +178,18 @@ def rumour_region_counts(database: str, since_ms: int | None = None, rumour_ids=
 
 
 def rumours_changed_since(database: str, since_s: int) -> str:
-    """The server's clock (epoch seconds) and the rumours that got events at or after
-    ``since_s`` on it (sql/017_rumour_changes.sql), in one row: read before the changed rumours'
-    counts, that clock bounds what the next read must look at again.
+    """The server's clock and start (epoch seconds: now, now less its uptime) and the rumours
+    that got events at or after ``since_s`` on that clock (sql/017_rumour_changes.sql), in one
+    row: read before the changed rumours' counts, the clock bounds what the next read must look
+    at again; a new start says the change buffer may have lost rows.
 
     >>> print(rumours_changed_since("db", 60))  # doctest: +NORMALIZE_WHITESPACE
-    SELECT toInt64(now()) AS now_s, groupUniqArray(rumour_id) AS changed FROM db.rumour_changes
-    WHERE changed_at >= toDateTime(60)
+    SELECT toInt64(now()) AS now_s, toInt64(now()) - toInt64(uptime()) AS started_s,
+    groupUniqArray(rumour_id) AS changed FROM db.rumour_changes_buffer WHERE changed_at >= toDateTime(60)
     """
-    return ("SELECT toInt64(now()) AS now_s, groupUniqArray(rumour_id) AS changed "
-            f"FROM {check_identifier(database)}.rumour_changes WHERE changed_at >= toDateTime({int(since_s)})")
+    return ("SELECT toInt64(now()) AS now_s, toInt64(now()) - toInt64(uptime()) AS started_s, "
+            "groupUniqArray(rumour_id) AS changed "
+            f"FROM {check_identifier(database)}.rumour_changes_buffer WHERE changed_at >= toDateTime({int(since_s)})")
 
 
 def top_spreaders(database: str, rumour_id: str, limit: int) -> str:

@@ -34,7 +34,7 @@ class Store:
         return []
 
     def rumours_changed_since(self, since_s):
-        return 0, set()
+        return 0, 0, set()
 
 
 def detail(minutes, zone):

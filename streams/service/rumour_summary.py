@@ -15,7 +15,8 @@ and newer data counts as a change), so those are recomputed too.
 
 The answer is the one a full recomputation gives (tests/test_rumour_summary.py checks it after
 new events, a moving clock and a restart). The first refresh of a process is a full one, and so
-is a refresh where most rumours changed (one query is then cheaper than the lists of ids).
+is a refresh where most rumours changed (one query is then cheaper than the lists of ids) or the
+first after the server restarted (its change buffer may have lost rows).
 """
 from __future__ import annotations
 
@@ -28,8 +29,10 @@ DEBUNK = "debunk"
 # Seconds of the server's clock read again at every refresh: an INSERT stamps its rows with the
 # clock at its start (now()) but they become visible when it ends, and the parts of one INSERT
 # (share_minute_counts, rumour_changes) become visible one after the other. An INSERT that takes
-# longer than this between its start and the end of its last part would be missed.
-OVERLAP_S = 120
+# longer than this between its start and the end of its last part would be missed (a pipeline
+# batch takes tens of ms; a server with too many parts delays an INSERT by at most 1 s). Each
+# refresh recomputes the rumours changed in this window, so it is kept short.
+OVERLAP_S = 30
 # A refresh where more than this share of the rumours held changed is a full one.
 FULL_SHARE = 0.5
 
@@ -127,6 +130,7 @@ class RumourSummaries:
         self._active: set[str] = set()  # rumours with shares or debunks in the last hour
         self._as_of = MINUTE_MS
         self._seen_s: int | None = None  # server clock of the last refresh (None: never)
+        self._started_s: int | None = None  # when the server started, as of the last refresh
         self.recomputed = 0  # rumours the last refresh recomputed
         self._answer: dict | None = None
 
@@ -137,12 +141,14 @@ class RumourSummaries:
         since = None if self._seen_s is None else self._seen_s - OVERLAP_S
         # The clock before the counts: whatever becomes visible after these reads carries a time
         # at or past it (within the overlap), so the next refresh reads that rumour again.
-        now_s, changed = self.store.rumours_changed_since(0 if since is None else since)
-        if since is None or len(changed) > FULL_SHARE * len(self._groups):
+        now_s, started_s, changed = self.store.rumours_changed_since(0 if since is None else since)
+        restarted = self._started_s is not None and abs(started_s - self._started_s) > 2  # (1 s steps)
+        if since is None or restarted or len(changed) > FULL_SHARE * len(self._groups):
+            # (a restarted server may have lost the change buffer's rows: sql/017)
             self._full()
         else:
             self._changed(changed)
-        self._seen_s = now_s
+        self._seen_s, self._started_s = now_s, started_s
         if self._answer is None or self.recomputed or self._answer["as_of_ms"] != self._as_of \
                 or len(self._answer["rumours"]) != len(self._rumours):
             self._answer = {"as_of_ms": self._as_of, "rumours": dict(self._rumours)}

@@ -176,11 +176,11 @@ class Store(ABC):
                 for r, region, kind, n, last in self._rows(
                     queries.rumour_region_counts(self.database, since_ms, chunk))]
 
-    def rumours_changed_since(self, since_s: int) -> tuple[int, set]:
-        """``(server clock in epoch seconds, {rumour ids that got events at or after since_s})``
-        (sql/017_rumour_changes.sql)."""
-        (now_s, changed), = self._rows(queries.rumours_changed_since(self.database, since_s))
-        return int(now_s), set(changed)
+    def rumours_changed_since(self, since_s: int) -> tuple[int, int, set]:
+        """``(server clock, server start, {rumour ids that got events at or after since_s})``,
+        times in epoch seconds of the server's clock (sql/017_rumour_changes.sql)."""
+        (now_s, started_s, changed), = self._rows(queries.rumours_changed_since(self.database, since_s))
+        return int(now_s), int(started_s), set(changed)
 
     def top_spreaders(self, rumour_id: str, limit: int = 10) -> list[tuple]:
         """``(account_id, direct reshares, distinct resharing accounts)``, most reshared first."""
