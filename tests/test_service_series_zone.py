@@ -31,8 +31,11 @@ class Store:
     def top_spreaders(self, rumour_id, limit):
         return []
 
-    def rumour_region_counts(self, since_ms=None):
+    def rumour_region_counts(self, since_ms=None, rumour_ids=None):
         return []
+
+    def rumours_changed_since(self, since_s):
+        return 0, 0, set()
 
 
 def detail(minutes, zone):
@@ -119,6 +122,8 @@ def test_report_monthly_refuses_an_unknown_zone_in_one_line(tmp_path):
 
 def test_the_rumour_list_names_the_zone_the_dashboard_shows_times_in():
     class Everyone:
+        jurisdiction = "000000"
+
         def covers_any(self, regions):
             return True
 

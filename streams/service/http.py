@@ -294,13 +294,9 @@ class Service(SiteHandlers, GovernanceHandlers, TraceHandlers):
         search = q.get("q") or ""
         if len(search) > rumour_page.Q_MAX:
             raise ApiError(f"q: at most {rumour_page.Q_MAX} characters")
-        answer = await self._run(self.views.rumour_list, principal)
-        answer["rumours"], answer["total"] = rumour_page.page(answer["rumours"], search, offset, limit)
-        answer["offset"] = offset
-        if self.gov is not None:
-            statuses = await self._run(self.gov.statuses)
-            for r in answer["rumours"]:
-                r["handling"] = statuses.get(r["rumour_id"])
+        # Handling statuses first: the search looks at their labels too.
+        statuses = await self._run(self.gov.statuses) if self.gov is not None else None
+        answer = await self._run(self.views.rumour_page, principal, search, offset, limit, statuses)
         response = _json(answer)
         # The dashboard polls this every few seconds: an unchanged page costs it 304, no body.
         tag = rumour_page.etag(response.body)

@@ -65,7 +65,9 @@ ROUTES = (
                  ("offset", "integer", "skip this many first (default 0): the next page is "
                   "offset + limit"),
                  ("q", "string", "only rumours whose id, status (spreading, contested, debunked, "
-                  "dormant), main region's code or name hold every word of this (case-insensitive, "
+                  "dormant, or its label on the dashboard in either language: 传播中, 平息, ...), "
+                  "handling status (received, verified, debunked, handled, or its label: 已受理, "
+                  "...), main region's code or name hold every word of this (case-insensitive, "
                   "at most 100 characters); total counts them")),
           headers=(("If-None-Match", "the ETag of an earlier answer: 304 with no body if the "
                     "page has not changed"),)),

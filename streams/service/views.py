@@ -30,14 +30,15 @@ import numpy as np
 
 from streams.events import format_ts
 from streams.service import regions as rg
-from streams.service.access import Principal, spread_regions
+from streams.service import rumour_page
+from streams.service.access import Principal, covering_prefixes, prefix, spread_regions
 from streams.service.accounts import PseudonymIndex
 from streams.service.buckets import bucket_size, bucket_starts
 from streams.service.event_ids import EventPseudonymIndex
 from streams.service.identities import Identities
+from streams.service.rumour_summary import RumourSummaries
 from streams.trace import trace_without_origins
 
-HOUR_MS = 3_600_000
 DEBUNK = "debunk"
 CONFIDENCE_METHOD = (
     "the probability that the candidate is a true origin of the rumour: a logistic model "
@@ -81,51 +82,35 @@ class Views:
         self.cutoff_k = cutoff_k
         self.cache_seconds = cache_seconds
         self._lock = threading.Lock()
+        self._refresh_lock = threading.Lock()  # one refresh of the summaries at a time
+        self.summaries = RumourSummaries(store)
         self._summary = None
         self._summary_at = 0.0
+        self._items: dict = {}  # rumour -> (its summary, its entry of _listing)
+        self._listed = None  # (summary, the listing of it): see _listing
         self.accounts = PseudonymIndex(pipeline, store, pseudonymiser)
         self.events = EventPseudonymIndex(pseudonymiser)
 
     # -- rumour list --------------------------------------------------------------------
     def summary(self) -> dict:
-        """``{"as_of_ms", "rumours": {id: {...}}}``, cached for ``cache_seconds``."""
+        """``{"as_of_ms", "rumours": {id: {...}}}`` (:mod:`~streams.service.rumour_summary`:
+        refreshed from the rumours whose data changed), cached for ``cache_seconds``. One
+        refresh at a time: callers that find the cache lapsed meanwhile take its answer."""
         with self._lock:
-            if self._summary is not None and time.monotonic() - self._summary_at < self.cache_seconds:
+            if self._fresh():
                 return self._summary
-        rows = self.store.rumour_region_counts()
-        as_of = max((r[4] for r in rows), default=0) + 60_000
-        recent = self.store.rumour_region_counts(since_ms=as_of - HOUR_MS) if rows else []
-        rumours: dict[str, dict] = {}
-        region_kinds: dict[str, set] = {}
-        for rid, region, kind, n, last in rows:
-            r = rumours.setdefault(rid, {"rumour_id": rid, "size": 0, "debunk_size": 0,
-                                         "growth_last_hour": 0, "debunk_growth_last_hour": 0,
-                                         "last_ms": 0, "regions": {}})
-            if kind == DEBUNK:
-                r["debunk_size"] += n
-            else:
-                r["size"] += n
-                key = region or ""
-                r["regions"][key] = r["regions"].get(key, 0) + n
-                r["last_ms"] = max(r["last_ms"], last + 60_000)
-            region_kinds.setdefault(rid, set()).add((region, kind))
-        for rid, region, kind, n, last in recent:
-            r = rumours.get(rid)
-            if r is not None:
-                r["debunk_growth_last_hour" if kind == DEBUNK else "growth_last_hour"] += n
-        for rid, r in rumours.items():
-            r["jurisdiction_regions"] = spread_regions(region_kinds[rid])
-            r["status"] = _status(r)
-            provinces: dict[str, int] = {}
-            for code, n in r["regions"].items():
-                province = rg.levels(code)[0]
-                if province:
-                    provinces[province] = provinces.get(province, 0) + n
-            r["region"] = max(provinces, key=lambda c: (provinces[c], c)) if provinces else None
-        out = {"as_of_ms": as_of, "rumours": rumours}
-        with self._lock:
-            self._summary, self._summary_at = out, time.monotonic()
-        return out
+        with self._refresh_lock:
+            with self._lock:
+                if self._fresh():
+                    return self._summary
+            out = self.summaries.refresh()
+            with self._lock:
+                self._summary, self._summary_at = out, time.monotonic()
+            return out
+
+    def _fresh(self) -> bool:
+        # Under self._lock.
+        return self._summary is not None and time.monotonic() - self._summary_at < self.cache_seconds
 
     def regions_of(self, rumour_id: str) -> set | None:
         """The regions (None = no region) that give jurisdiction over a rumour: those of its
@@ -137,8 +122,7 @@ class Views:
         distinct regions and kinds of that rumour (read by its key; nothing for an unknown
         rumour). Both go through the same ``spread_regions``."""
         with self._lock:
-            fresh = self._summary is not None and time.monotonic() - self._summary_at < self.cache_seconds
-            r = self._summary["rumours"].get(rumour_id) if fresh else None
+            r = self._summary["rumours"].get(rumour_id) if self._fresh() else None
         if r is not None:
             return r["jurisdiction_regions"]
         region_kinds = self.store.rumour_region_kinds(rumour_id)
@@ -148,19 +132,65 @@ class Views:
         """The rumours the caller's jurisdiction covers (:meth:`regions_of`: a debunk there
         does not list a rumour), fastest growing first."""
         s = self.summary()
-        items = []
-        for rid in sorted(s["rumours"]):
-            r = s["rumours"][rid]
-            if not principal.covers_any(r["jurisdiction_regions"]):
-                continue
-            items.append({k: r[k] for k in ("rumour_id", "size", "debunk_size", "growth_last_hour",
-                                             "debunk_growth_last_hour", "status", "region")}
-                         | {"last_ts": format_ts(r["last_ms"]) if r["last_ms"] else None,
-                            "region_name": rg.name(r["region"])})
-        items.sort(key=lambda x: (-x["growth_last_hour"], -x["size"], x["rumour_id"]))
+        return self._answer(s, [dict(item) for item, _ in self._covered(principal, self._listing(s))])
+
+    def rumour_page(self, principal: Principal, q: str = "", offset: int = 0, limit: int = 0,
+                    handling: dict | None = None) -> dict:
+        """One page of :meth:`rumour_list` (:func:`streams.service.rumour_page.page`: the search
+        ``q``, ``offset``, ``limit``; ``total`` and ``offset`` added); with ``handling``
+        (rumour id -> its handling status row), each rumour names its own (None: no status)
+        and the search also looks at its label."""
+        s = self.summary()
+        listed = self._covered(principal, self._listing(s))
+        items = [item for item, _ in listed]
+        more = None
+        if handling is not None and q.strip():
+            more = [rumour_page.handling_haystack((handling.get(item["rumour_id"]) or {}).get("status"))
+                    for item in items]
+        shown, total = rumour_page.page(items, q, offset, limit, [hay for _, hay in listed], more)
+        if handling is None:
+            shown = [dict(item) for item in shown]
+        else:
+            shown = [dict(item, handling=handling.get(item["rumour_id"])) for item in shown]
+        return self._answer(s, shown) | {"total": total, "offset": offset}
+
+    def _answer(self, s: dict, items: list[dict]) -> dict:
         # The centre's zone beside the list: the dashboard shows every time on its clock.
         return {"as_of": format_ts(s["as_of_ms"]) if s["rumours"] else None, "timezone": self.timezone,
                 "rumours": items}
+
+    def _listing(self, s: dict) -> list[tuple]:
+        """Every rumour of the summary ``s`` as ``(covering prefixes of its jurisdiction regions,
+        list item, search haystack)`` in the list's order (fastest growing first): sorted once per
+        summary, and each made once per change of its rumour's summary. The items are shared:
+        copy one before changing it."""
+        with self._lock:
+            if self._listed is not None and self._listed[0] is s:
+                return self._listed[1]
+            made = self._items
+        items = {}
+        for rid, r in s["rumours"].items():
+            entry = made.get(rid)
+            if entry is None or entry[0] is not r:
+                item = {k: r[k] for k in ("rumour_id", "size", "debunk_size", "growth_last_hour",
+                                          "debunk_growth_last_hour", "status", "region")} | {
+                    "last_ts": format_ts(r["last_ms"]) if r["last_ms"] else None,
+                    "region_name": rg.name(r["region"])}
+                entry = (r, (covering_prefixes(r["jurisdiction_regions"]), item, rumour_page.haystack(item)))
+            items[rid] = entry
+        listing = sorted((e for _, e in items.values()),
+                         key=lambda e: (-e[1]["growth_last_hour"], -e[1]["size"], e[1]["rumour_id"]))
+        with self._lock:
+            self._items, self._listed = items, (s, listing)
+        return listing
+
+    @staticmethod
+    def _covered(principal: Principal, listing: list[tuple]) -> list[tuple]:
+        """``(item, haystack)`` of the rumours of ``listing`` the caller's jurisdiction covers
+        (:meth:`regions_of`; by :func:`~streams.service.access.covering_prefixes`, made once per
+        rumour)."""
+        p = prefix(principal.jurisdiction)
+        return [(item, hay) for prefixes, item, hay in listing if not p or p in prefixes]
 
     # -- one rumour (dashboard) ---------------------------------------------------------
     def detail(self, rumour_id: str) -> dict:
@@ -355,10 +385,3 @@ class Views:
                 "cutoff": [{"account_id": name(c["account_id"]), "prevented": c["prevented"]}
                            for c in answer["cutoff"]]}
 
-
-def _status(r: dict) -> str:
-    """``spreading`` (shares in the last hour, no debunk), ``contested`` (both spreading),
-    ``debunked`` (a debunk exists, rumour quiet), ``dormant`` (quiet, no debunk)."""
-    if r["growth_last_hour"] > 0:
-        return "contested" if r["debunk_size"] > 0 else "spreading"
-    return "debunked" if r["debunk_size"] > 0 else "dormant"
