@@ -1,6 +1,8 @@
 """``prefetch``: LLVM's prefetch intrinsic for numba kernels. Unlike a plain load it never waits
 for the line, so a kernel can have dozens of cache misses in flight (used by the pipelined id
-lookups of :mod:`graph.kernels_resolve` and the table refill of :mod:`graph.kernels_rehash`).
+lookups of :mod:`graph.kernels_resolve`, the table refill of :mod:`graph.kernels_rehash`, and the
+sweeps over the forest that update a random node or account per node: :mod:`graph.kernels_tree`,
+:mod:`graph.kernels_cutoff`).
 """
 from __future__ import annotations
 
@@ -8,6 +10,12 @@ from llvmlite import ir
 from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
+
+# Nodes between the prefetch of a sweep's random target and its use. Why: in a sweep such as
+# ``sz[par[v]] += sz[v]`` every update misses at 10^6 nodes, and the CPU keeps only a few
+# misses in flight on its own (stores wait in order); 16 ahead measured the cut-off's preorder
+# scatter at 10^6 about 1.8x faster (a few hundred ns of work in flight, few pages between uses).
+SWEEP_AHEAD = 16
 
 
 @intrinsic

@@ -13,6 +13,7 @@ import numpy as np
 from numba import njit
 
 from graph.kernels_forest import events_by_account, resolve_parents
+from graph.kernels_prefetch import SWEEP_AHEAD, prefetch
 
 # The public API; it names the forest-resolution kernels (now in graph.kernels_forest) as
 # re-exported.
@@ -69,6 +70,15 @@ def topo_order(par):
 
 
 @njit(cache=True)
+def _prefetch_parent(arr, par, u):
+    """Prefetch ``arr[par[u]]`` (nothing for a root): the entry a sweep updates SWEEP_AHEAD
+    nodes later."""
+    q = par[u]
+    if q >= 0:
+        prefetch(arr, q)
+
+
+@njit(cache=True)
 def preorder_positions(par, topo):
     """A DFS preorder without a DFS: (cnt, pos), subtree node counts and the position of each
     node in a preorder, so the subtree of ``v`` is positions ``pos[v]:pos[v]+cnt[v]``.
@@ -81,6 +91,8 @@ def preorder_positions(par, topo):
     cnt = np.ones(n, np.int32)
     for i in range(n - 1, -1, -1):
         v = i if fwd else topo[i]
+        if i >= SWEEP_AHEAD:
+            _prefetch_parent(cnt, par, i - SWEEP_AHEAD if fwd else topo[i - SWEEP_AHEAD])
         if par[v] >= 0:
             cnt[par[v]] += cnt[v]
     pos = np.empty(n, np.int32)
@@ -88,6 +100,8 @@ def preorder_positions(par, topo):
     next_root = 0
     for i in range(n):
         v = i if fwd else topo[i]
+        if i + SWEEP_AHEAD < n:
+            _prefetch_parent(nxt, par, i + SWEEP_AHEAD if fwd else topo[i + SWEEP_AHEAD])
         p = par[v]
         if p < 0:
             pos[v] = next_root
@@ -188,6 +202,8 @@ def subtree_sizes(par, kf, order):
     fwd = order.shape[0] == 0
     for i in range(n - 1, -1, -1):
         v = i if fwd else order[i]
+        if i >= SWEEP_AHEAD:
+            _prefetch_parent(sz, par, i - SWEEP_AHEAD if fwd else order[i - SWEEP_AHEAD])
         if kf[v] & _PRESENT:
             sz[v] += 1
         if par[v] >= 0:
