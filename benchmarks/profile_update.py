@@ -1,7 +1,9 @@
-"""Where the live update's time goes: ``add_batch`` of 1,000 shares onto a big cascade, split.
+"""Where the live update's time goes: ``add_batch`` of 1,000 shares onto a big cascade, split;
+with ``--cutoff``, the same for the cut-off question.
 
     python -m benchmarks.profile_update [--shares 1000000] [--shape hawkes] [--rounds 15]
                                         [--batch 1000] [--between queries|none] [--seed 0] [--json]
+    python -m benchmarks.profile_update --cutoff [--shares 1000000] [--shape ic] [--rounds 9]
 
 Builds the graph as `rumour bench trace` does (benchmarks/bench_trace.py: the first n shares in
 batches of 10,000), then times fresh batches of ``--batch`` shares in rounds of three kinds,
@@ -16,6 +18,14 @@ taken in turn (medians over ``--rounds`` of each kind, milliseconds):
   account and parent event id ahead of the rows, ``_resolve_rows``, read-only) and
   ``dispatch`` (the kernel called on zero rows: numba's per-call cost of its 26 arguments);
   then the batch is added untimed. ``rows`` = kernel - resolve - dispatch: the per-row loop.
+
+``--cutoff`` times, per round on the built graph (thread CPU time, so other processes on the
+machine count less): ``cutoff`` (``cutoff(10)`` with the forest cached, as the bench), ``view``
+(the resolved forest and subtree sizes, cold) and ``sizes`` (the subtree sizes sweep alone);
+inside the greedy (graph/kernels_cutoff.py): ``setup`` (preorder state and initial gains; of it
+``node_counts`` and ``preorder_slots``, the preorder's two sweeps, the first skipped when every
+node is present), ``bands`` (the heap's first band by bit length) and ``picks`` (the rest of
+``greedy``: the lazy heap, Fenwick queries, removals).
 
 ``--between queries`` (default) asks what the bench asks between two updates (origins, chains,
 cut-off, cold subtree sizes) before every timed round, so the update starts from the same cold
@@ -32,7 +42,10 @@ import numpy as np
 from benchmarks import trace_shapes
 from benchmarks.outputs import emit, load_average, progress
 from graph import CascadeGraph
+from graph import kernels_cutoff as kc
 from graph import kernels_ingest as ki
+from graph import kernels_tree as kt
+from graph.kernels_cutoff_heap import by_bit_length
 from graph.cascade import _result
 from graph.ids_encode import joined_utf8, split_nul
 
@@ -133,6 +146,45 @@ def profile(shape: str, shares: int, rounds: int, batch: int, between: str, seed
             "between": between, "ms": med, "load_average": load_average()}, g
 
 
+def profile_cutoff(shape: str, shares: int, rounds: int, seed: int, k: int = 10) -> dict:
+    """Medians (ms of thread CPU time) of the cut-off's parts on a ``shares``-share cascade."""
+    eid, aid, ts, pe, pa = trace_shapes.columns(trace_shapes.make(shape, shares, seed))
+    g = CascadeGraph("profile")
+    for i in range(0, shares, STEP):
+        j = min(i + STEP, shares)
+        g.add_batch(eid[i:j], aid[i:j], ts[i:j], pe[i:j], pa[i:j])
+    progress(f"profile_update --cutoff {shape}: {shares} shares built; {rounds} rounds ...")
+    clock = time.thread_time
+    times: dict = {}
+
+    def timed(name, fn):
+        t0 = clock()
+        out = fn()
+        times.setdefault(name, []).append((clock() - t0) * 1e3)
+        return out
+
+    n, n_acc = g.n_nodes, g.ac.count
+    kf, acct, tss = g.kf[:n], g.acct[:n], g.ts[:n]
+    for _ in range(rounds):
+        g._cache = None
+        par, topo, sz = timed("view", g._view)
+        timed("sizes", lambda: kt.subtree_sizes(par, kf, topo))
+        timed("cutoff", lambda: g.cutoff(k))
+        cnt = timed("node_counts", lambda: kt.node_counts(par, topo))
+        timed("preorder_slots", lambda: kt.preorder_slots(par, topo, cnt))
+        row = timed("setup", lambda: kc._setup(par, kf, acct, tss, sz, topo, n_acc))[3]
+        excluded = np.zeros(n_acc, np.uint8)
+        roots = (par < 0) & (sz > 0) & (acct >= 0)
+        excluded[acct[roots]] = 1
+        timed("bands", lambda: by_bit_length(row, excluded, n_acc))
+        timed("greedy", lambda: kc.greedy_cutoff(par, kf, acct, tss, sz, topo, n_acc, excluded, k,
+                                                 g.ac.offs, g.ac.arena, 0))
+    med = {name: round(statistics.median(v), 3) for name, v in times.items()}
+    med["picks"] = round(med["greedy"] - med["setup"] - med["bands"], 3)
+    return {"shape": shape, "shares": shares, "accounts": n_acc, "all_present": g.n_events == n,
+            "rounds": rounds, "cpu_ms": med, "load_average": load_average()}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.profile_update",
                                  description="The live update's time split into its stages.")
@@ -143,8 +195,13 @@ def main(argv=None) -> int:
     ap.add_argument("--between", choices=("queries", "none"), default="queries",
                     help="what runs before each timed round (default: the bench's queries)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--cutoff", action="store_true", help="profile the cut-off question instead")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     args = ap.parse_args(argv)
+    if args.cutoff:
+        profile_cutoff("hawkes", 2_000, 1, 0)  # compile or load the numba caches
+        emit(profile_cutoff(args.shape, args.shares, args.rounds, args.seed), args.json)
+        return 0
     # Compile or load the numba caches outside every timing.
     profile("hawkes", 3_000, 1, 100, "queries", 0)
     row, _ = profile(args.shape, args.shares, args.rounds, args.batch, args.between, args.seed)

@@ -25,7 +25,7 @@ from numba import njit
 
 from graph.kernels_cutoff_heap import by_bit_length, first_band, sift_down
 from graph.kernels_prefetch import SWEEP_AHEAD, prefetch
-from graph.kernels_tree import preorder_positions
+from graph.kernels_tree import node_counts, preorder_slots
 
 _PRESENT = 0x80
 _NO_TS = np.iinfo(np.int64).max
@@ -61,13 +61,22 @@ def _setup(par, kf, acct, ts, sz, topo, n_acc):
 
     Memory access is what costs at 10^6 nodes: one random write per node scatters into
     preorder space, the per-account state is kept small (16 bytes a row), and everything
-    else runs sequentially over preorder positions. The random targets (the preorder slot, the
-    account's row and first_ts) are prefetched SWEEP_AHEAD nodes ahead (kernels_prefetch). An account with a single node (every
-    account, in an independent-cascade shape) is settled in node order: that node is
-    top-level and its gain is its subtree size ``sz``, so the preorder sweep skips it.
+    else runs sequentially over preorder positions. The random targets (the preorder slot,
+    the account's row and first_ts) are prefetched SWEEP_AHEAD nodes ahead (kernels_prefetch).
+    An account with a single node (every account, in an independent-cascade shape) is settled
+    in node order: that node is top-level and its gain is its subtree size ``sz``, so the
+    preorder sweep skips it.
     """
     n = par.shape[0]
-    cnt_v, pos = preorder_positions(par, topo)
+    # When every node is a present event (no placeholder) the node counts are the present
+    # counts ``sz`` already holds: one sweep of random updates saved.
+    all_present = True
+    for v in range(n):
+        if (kf[v] & _PRESENT) == 0:
+            all_present = False
+            break
+    cnt_v = sz if all_present else node_counts(par, topo)
+    pos = preorder_slots(par, topo, cnt_v)
     row = np.zeros((n_acc, 4), np.int32)
     for v in range(n):
         a = acct[v]

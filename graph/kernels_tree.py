@@ -13,12 +13,11 @@ import numpy as np
 from numba import njit
 
 from graph.kernels_forest import events_by_account, resolve_parents
-from graph.kernels_prefetch import SWEEP_AHEAD, prefetch
 
 # The public API; it names the forest-resolution kernels (now in graph.kernels_forest) as
 # re-exported.
 __all__ = ["events_by_account", "resolve_parents", "is_forward", "topo_order",
-           "preorder_positions", "children_csr", "preorder", "subtree_sizes", "depths",
+           "preorder_positions", "node_counts", "preorder_slots", "children_csr", "preorder", "subtree_sizes", "depths",
            "path_to_root"]
 
 _PRESENT = 0x80
@@ -70,15 +69,6 @@ def topo_order(par):
 
 
 @njit(cache=True)
-def _prefetch_parent(arr, par, u):
-    """Prefetch ``arr[par[u]]`` (nothing for a root): the entry a sweep updates SWEEP_AHEAD
-    nodes later."""
-    q = par[u]
-    if q >= 0:
-        prefetch(arr, q)
-
-
-@njit(cache=True)
 def preorder_positions(par, topo):
     """A DFS preorder without a DFS: (cnt, pos), subtree node counts and the position of each
     node in a preorder, so the subtree of ``v`` is positions ``pos[v]:pos[v]+cnt[v]``.
@@ -86,22 +76,42 @@ def preorder_positions(par, topo):
 
     Two sweeps: counts bottom-up, then each node takes the next free slot inside its parent's
     interval (children in topological order)."""
+    cnt = node_counts(par, topo)
+    return cnt, preorder_slots(par, topo, cnt)
+
+
+@njit(cache=True)
+def node_counts(par, topo):
+    """Nodes in each node's subtree, itself included (``topo`` as in :func:`preorder_positions`).
+
+    >>> node_counts(np.array([-1, 0, 0, 1], np.int32), np.zeros(0, np.int32)).tolist()
+    [4, 2, 1, 1]
+    """
     n = par.shape[0]
     fwd = topo.shape[0] == 0
     cnt = np.ones(n, np.int32)
     for i in range(n - 1, -1, -1):
         v = i if fwd else topo[i]
-        if i >= SWEEP_AHEAD:
-            _prefetch_parent(cnt, par, i - SWEEP_AHEAD if fwd else topo[i - SWEEP_AHEAD])
         if par[v] >= 0:
             cnt[par[v]] += cnt[v]
+    return cnt
+
+
+@njit(cache=True)
+def preorder_slots(par, topo, cnt):
+    """The ``pos`` of :func:`preorder_positions` from the node counts ``cnt``.
+
+    >>> par = np.array([-1, 0, 0, 1], np.int32)
+    >>> preorder_slots(par, np.zeros(0, np.int32), np.array([4, 2, 1, 1], np.int32)).tolist()
+    [0, 1, 3, 2]
+    """
+    n = par.shape[0]
+    fwd = topo.shape[0] == 0
     pos = np.empty(n, np.int32)
     nxt = np.empty(n, np.int32)
     next_root = 0
     for i in range(n):
         v = i if fwd else topo[i]
-        if i + SWEEP_AHEAD < n:
-            _prefetch_parent(nxt, par, i + SWEEP_AHEAD if fwd else topo[i + SWEEP_AHEAD])
         p = par[v]
         if p < 0:
             pos[v] = next_root
@@ -110,7 +120,7 @@ def preorder_positions(par, topo):
             pos[v] = nxt[p]
             nxt[p] += cnt[v]
         nxt[v] = pos[v] + 1
-    return cnt, pos
+    return pos
 
 
 @njit(cache=True)
@@ -202,8 +212,6 @@ def subtree_sizes(par, kf, order):
     fwd = order.shape[0] == 0
     for i in range(n - 1, -1, -1):
         v = i if fwd else order[i]
-        if i >= SWEEP_AHEAD:
-            _prefetch_parent(sz, par, i - SWEEP_AHEAD if fwd else order[i - SWEEP_AHEAD])
         if kf[v] & _PRESENT:
             sz[v] += 1
         if par[v] >= 0:

@@ -31,3 +31,13 @@ def test_cli_prints_one_json_object(capsys):
                                 "--between", "none", "--json"]) == 0
     row = json.loads(capsys.readouterr().out)
     assert row["shares"] == 1500 and row["between"] == "none" and row["ms"]["whole"] > 0
+
+
+def test_cutoff_profile_times_every_part(capsys):
+    assert profile_update.main(["--cutoff", "--shares", "3000", "--shape", "ic", "--rounds", "2",
+                                "--json"]) == 0
+    row = json.loads(capsys.readouterr().out)
+    assert row["shares"] == 3000 and row["all_present"] is True and row["accounts"] > 0
+    for key in ("cutoff", "view", "sizes", "node_counts", "preorder_slots", "setup", "bands",
+                "greedy", "picks"):
+        assert key in row["cpu_ms"]
