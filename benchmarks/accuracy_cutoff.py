@@ -13,12 +13,13 @@ subtree sizes at t), random, and the best set in hindsight (greedy on the true l
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 import numpy as np
 
 from benchmarks import real_cascades
+from benchmarks.bench_args import duration, non_negative_int, positive_int
+from benchmarks.outputs import run_record, write_json
 from graph import cutoff_time as ct
 from streams.trace import parse_duration  # noqa: F401  (re-exported for old callers)
 
@@ -278,19 +279,33 @@ def mean_ci(values, seed) -> tuple:
 def add_cutoff_options(ap: argparse.ArgumentParser) -> None:
     """The options that choose the experiment (t, k, which rumours, seed, how many cascades):
     shared with benchmarks.cutoff_bounds so that its diagnostic runs with the same defaults."""
-    ap.add_argument("--observe", default="1h")
-    ap.add_argument("--k", type=int, default=10)
-    ap.add_argument("--min-shares", type=int, default=50)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--limit", type=int, default=None, help="read only the first N cascades")
+    ap.add_argument("--observe", type=duration, default="1h",
+                    help="the time t after the source post the graph is seen at: 90s, 30m, 1h, 2d (default 1h)")
+    ap.add_argument("--k", type=positive_int, default=10, help="accounts each method names (default 10)")
+    ap.add_argument("--min-shares", type=non_negative_int, default=50,
+                    help="rumour cascades with fewer shares are left out (default 50)")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the random method and the intervals (default 0)")
+    ap.add_argument("--limit", type=positive_int, default=None, help="read only the first N cascades")
+    ap.add_argument("--weibo", metavar="PATH", default=real_cascades.default_path("weibo-ced"),
+                    help="the Weibo CED archive or folder (default: ../shared/data/weibo-ced-dev.tar.gz)")
+
+
+def load_halves_or_exit(ap: argparse.ArgumentParser, args) -> list:
+    """The cascades of ``--weibo`` (``--limit``), refused with one error line when either half has
+    no rumour of ``--min-shares`` shares (nothing to fit or nothing to evaluate)."""
+    cascades = real_cascades.load_or_exit(ap, "weibo-ced", args.weibo, limit=args.limit)
+    real_cascades.require_halves(ap, cascades, lambda c: c.label == "rumor" and len(c.event_ids) - 1 >= args.min_shares,
+                                 f"rumour cascades of >= {args.min_shares} shares", "raise --limit or lower --min-shares")
+    return cascades
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="rumour bench cutoff", description=__doc__.split("\n")[0])
     add_cutoff_options(ap)
-    ap.add_argument("--json", default=None)
+    ap.add_argument("--json", metavar="FILE", default=None,
+                    help="also write the results, the command and every option to FILE")
     args = ap.parse_args(argv)
-    cascades = real_cascades.load("weibo-ced", limit=args.limit)
+    cascades = load_halves_or_exit(ap, args)
     out = run(cascades, parse_duration(args.observe), args.k, args.min_shares, args.seed)
     print(f"cut-off at t = {args.observe}, k = {args.k}, Weibo rumour cascades >= {args.min_shares} "
           f"shares: {out['cascades']} evaluated, {out['train_cascades']} for fitting")
@@ -302,8 +317,9 @@ def main(argv=None) -> int:
         print(f"{name} coefficients {w}")
     print(f"account coefficients {out['account coef']}")
     if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(out, fh, indent=1)
+        config = vars(args)
+        out["run"] = run_record(["rumour", "bench", "cutoff", *(sys.argv[1:] if argv is None else argv)], config)
+        write_json(args.json, out)
     return 0
 
 

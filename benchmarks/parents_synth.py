@@ -135,6 +135,8 @@ def run(models=MODELS, trials: int = 300, n: int = 2000, seed: int = 0, log=None
         links = 0
         for t in range(trials):
             hits, total = trial(model, n, (seed, mi, t))
+            if log and (t + 1) % max(trials // 10, 1) == 0:
+                log(f"{model}: {t + 1}/{trials} trials")
             links += total
             for k in per:
                 per[k].append(hits[k] / total if total else np.nan)

@@ -1,0 +1,105 @@
+"""The benchmarks' command lines as a researcher meets them: a bad value is one error line and
+exit 2 (never a traceback), a JSON file says how to rerun it and is written whole or not at all,
+and the same seed gives the same numbers."""
+import json
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from benchmarks import accuracy_blocking
+from benchmarks.cli import main as bench_main
+from benchmarks.outputs import write_json
+
+BAD = [
+    ("trace", ["--sizes", "abc"], "--sizes: 'abc' is not a size"),
+    ("trace", ["--sizes", "0"], "--sizes: '0' is not a size"),
+    ("trace", ["--repeat", "0"], "--repeat: '0' is not a whole number >= 1"),
+    ("accuracy", ["--trials", "0"], "--trials: '0' is not a whole number >= 1"),
+    ("accuracy", ["--seed", "abc"], "--seed: invalid int value: 'abc'"),
+    ("accuracy", ["--p", "1.5"], "--p: '1.5' is not a number between 0 and 1"),
+    ("parents", ["--trials", "0"], "--trials: '0' is not a whole number >= 1"),
+    ("parents", ["--mask", "2"], "--mask: '2' is not a number between 0 and 1"),
+    ("origins", ["--models", "er,smallworld"], "--models: unknown 'smallworld'; choose from er, ws, ba"),
+    ("origins", ["--trials", "0"], "--trials: '0' is not a whole number >= 1"),
+    ("cutoff", ["--observe", "an hour"], "--observe: 'an hour' is not a duration"),
+    ("cutoff", ["--limit", "0"], "--limit: '0' is not a whole number >= 1"),
+    ("cutoff", ["--k", "0"], "--k: '0' is not a whole number >= 1"),
+    ("blocking", ["--models", "ba,er"], "--models: unknown 'er'; choose from ba, ws"),
+    ("blocking", ["--trials", "0"], "--trials: '0' is not a whole number >= 1"),
+    ("blocking", ["--nodes", "20", "--k", "10", "--observe", "10"], "leave no node of --nodes 20"),
+]
+
+
+@pytest.mark.parametrize("name,argv,message", BAD, ids=[f"{n} {' '.join(a)}" for n, a, _ in BAD])
+def test_bad_option_is_one_error_line_and_exit_2(name, argv, message, capsys):
+    with pytest.raises(SystemExit) as info:
+        bench_main([name, *argv])
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and "Traceback" not in err
+    assert err.splitlines()[-1].startswith(f"rumour bench {name}: error: ") and message in err.splitlines()[-1]
+
+
+def _wrong_data(tmp_path: Path) -> dict:
+    text = tmp_path / "notes.txt"
+    text.write_text("not a dataset\n")
+    empty = tmp_path / "empty.tar.gz"
+    with tarfile.open(empty, "w:gz") as tar:
+        tar.add(text, arcname="README.txt")
+    return {"/nonexistent/weibo.tar.gz": "no such folder or file", str(text): "not a folder or a tar archive",
+            str(empty): "no weibo-ced cascade in it"}
+
+
+@pytest.mark.parametrize("name", ["parents", "origins", "cutoff"])
+def test_missing_or_wrong_data_is_one_error_line_and_exit_2(name, tmp_path, capsys):
+    for path, message in _wrong_data(tmp_path).items():
+        with pytest.raises(SystemExit) as info:
+            bench_main([name, "--weibo", path, "--twitter", path] if name == "parents" else [name, "--weibo", path])
+        last = capsys.readouterr().err.splitlines()[-1]
+        assert info.value.code == 2 and last.startswith(f"rumour bench {name}: error: ") and message in last
+
+
+def test_json_is_written_whole_or_not_at_all(tmp_path, monkeypatch):
+    path = tmp_path / "r.json"
+    write_json(path, {"trials": 1})
+
+    def half_then_interrupt(self, data):  # Ctrl-C in the middle of writing
+        with open(self, "wb") as fh:
+            fh.write(data[: len(data) // 2])
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Path, "write_bytes", half_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        write_json(path, {"trials": 2, "cells": list(range(100))})
+    assert json.loads(path.read_text()) == {"trials": 1}  # the old file, whole
+    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]  # no temporary left behind
+
+
+BLOCKING = ["--models", "ba", "--trials", "2", "--nodes", "150", "--k", "3", "--observe", "8",
+            "--samples", "10", "--ours-samples", "20", "--eval", "20"]
+
+
+def _blocking(tmp_path, seed, capsys):
+    out = tmp_path / f"b{seed}-{len(list(tmp_path.iterdir()))}.json"
+    assert bench_main(["blocking", *BLOCKING, "--seed", str(seed), "--json", str(out)]) == 0
+    return json.loads(out.read_text()), capsys.readouterr()
+
+
+def test_blocking_json_reruns_the_same_and_a_seed_changes_it(tmp_path, capsys):
+    first, printed = _blocking(tmp_path, 5, capsys)
+    run = first["run"]
+    assert run["command"] == "rumour bench blocking " + " ".join(BLOCKING + ["--seed", "5", "--json"]) + \
+        " " + str(tmp_path / "b5-0.json")
+    assert run["options"]["seed"] == 5 and run["options"]["samples"] == 10 and run["options"]["reading"] == "observed"
+    assert run["git_commit"] and len(run["load_average"]) == 3
+    assert "ba: 2/2 trials" in printed.err  # progress on stderr
+    cell = first["cells"]["ba"]
+    assert f"ours       {cell['ours']['new']:.3f} [{cell['ours']['new_ci'][0]:.3f}," in printed.out  # the printed table is the JSON's
+    # rerun from the JSON's own options: the same numbers
+    opts = run["options"]
+    again, _ = _blocking(tmp_path, opts["seed"], capsys)
+    for name in accuracy_blocking.METHODS:
+        assert again["cells"]["ba"][name] == cell[name]
+    other, _ = _blocking(tmp_path, 6, capsys)
+    assert any(other["cells"]["ba"][name] != cell[name] for name in accuracy_blocking.METHODS)
+
