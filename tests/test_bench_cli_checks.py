@@ -103,3 +103,27 @@ def test_blocking_json_reruns_the_same_and_a_seed_changes_it(tmp_path, capsys):
     other, _ = _blocking(tmp_path, 6, capsys)
     assert any(other["cells"]["ba"][name] != cell[name] for name in accuracy_blocking.METHODS)
 
+
+
+@pytest.mark.parametrize("name,argv,message", [
+    ("ingest", ["--repeat", "0"], "--repeat: '0' is not a whole number >= 1"),
+    ("ingest", ["--latency-seconds", "soon"], "--latency-seconds: 'soon' is not a number > 0"),
+    ("scale", ["--workers", "1,two"], "--workers: 'two' is not a size"),
+    ("scale", ["--events", "0"], "--events: '0' is not a whole number >= 1"),
+])
+def test_ingest_and_scale_refuse_bad_options_before_touching_services(name, argv, message, capsys):
+    with pytest.raises(SystemExit) as info:
+        bench_main([name, *argv, "--broker", "127.0.0.1:1", "--clickhouse", "clickhouse://127.0.0.1:1"])
+    last = capsys.readouterr().err.splitlines()[-1]
+    assert info.value.code == 2 and last.startswith(f"rumour bench {name}: error: ") and message in last
+
+
+@pytest.mark.parametrize("name", ["ingest", "scale"])
+def test_ingest_and_scale_explain_every_option(name, capsys):
+    with pytest.raises(SystemExit):
+        bench_main([name, "--help"])
+    lines = capsys.readouterr().out.split("options:")[1].splitlines()
+    # an option line without text after it, and no continuation line below: unexplained
+    bare = [line.split()[0] for i, line in enumerate(lines) if line.startswith("  --") and len(line.split()) <= 2
+            and not (i + 1 < len(lines) and lines[i + 1].startswith(" " * 10))]
+    assert bare == []
