@@ -76,7 +76,8 @@ def main(argv=None) -> int:
     if not args.skip_synthetic:
         print(f"\nsynthetic, {args.mask:.0%} masked, {args.trials} trials x 10 cascades, {args.nodes} nodes "
               f"(mean per trial, 95% bootstrap interval)")
-        out["synthetic"] = parents_synth.run(trials=args.trials, n=args.nodes, seed=args.seed, log=progress)
+        out["synthetic"] = parents_synth.run(trials=args.trials, n=args.nodes, seed=args.seed, log=progress,
+                                             mask=args.mask)
         print(f"{'model':<6}{'most recent':<24}{'earliest':<24}{'model':<24}{'model - best rule':<24}")
         for m, cell in out["synthetic"].items():
             print(f"{m:<6}" + "".join(f"{v[0]:.3f} [{v[1]:.3f},{v[2]:.3f}]".ljust(24) for v in (

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import accuracy_blocking
+from benchmarks import accuracy_blocking, parents_synth
 from benchmarks.cli import main as bench_main
 from benchmarks.outputs import write_json
 
@@ -127,3 +127,9 @@ def test_ingest_and_scale_explain_every_option(name, capsys):
     bare = [line.split()[0] for i, line in enumerate(lines) if line.startswith("  --") and len(line.split()) <= 2
             and not (i + 1 < len(lines) and lines[i + 1].startswith(" " * 10))]
     assert bare == []
+
+
+def test_parents_synthetic_masks_the_fraction_asked():
+    low = parents_synth.run(models=("er",), trials=1, n=200, seed=0, mask=0.2)
+    high = parents_synth.run(models=("er",), trials=1, n=200, seed=0, mask=0.6)
+    assert high["er"]["masked_links"] > 1.5 * low["er"]["masked_links"] > 0  # about 3x; the cascades differ too
