@@ -19,7 +19,7 @@ import numpy as np
 
 from benchmarks import real_cascades
 from benchmarks.bench_args import duration, non_negative_int, positive_int
-from benchmarks.outputs import run_record, write_json
+from benchmarks.outputs import progress, run_record, write_json
 from graph import cutoff_time as ct
 from streams.trace import parse_duration  # noqa: F401  (re-exported for old callers)
 
@@ -226,13 +226,14 @@ SUBTREE = ct.FEATURE_NAMES[:6]
 BASE = SUBTREE + ("leaf", "leaf_log_age_min", "leaf_log_depth")
 
 
-def run(cascades, horizon=3600.0, k=10, min_shares=50, seed=0, coef=None):
+def run(cascades, horizon=3600.0, k=10, min_shares=50, seed=0, coef=None, log=None):
     """Fit on the training half, evaluate on the other. ``forecast`` is graph.cutoff_time's
     method (the :data:`BASE` event features and the account term); ``forecast (subtree only)``
     the earlier one (six subtree features, no account term); ``forecast+history`` every event
     feature and the account term, the accounts' shares in other cascades before t included (all
     cascades of the file, rumour or not, may supply history; only entries earlier than t are
-    read). ``coef``: ``(event vector, account vector)`` to evaluate instead of fitting."""
+    read). ``coef``: ``(event vector, account vector)`` to evaluate instead of fitting; ``log``:
+    called with a line of progress."""
     rumours = [c for c in cascades if c.label == "rumor" and len(c.event_ids) - 1 >= min_shares]
     train = [c for c in rumours if c.split() == 0]
     test = [c for c in rumours if c.split() == 1]
@@ -243,6 +244,8 @@ def run(cascades, horizon=3600.0, k=10, min_shares=50, seed=0, coef=None):
         ts, t, seen = _view(c, horizon)
         return prior_of(hist, index[id(c)], [c.accounts[i] for i in seen.tolist()], int(round(t * 1000)))
 
+    if log:
+        log(f"fitting on {len(train)} training rumours")
     p_train, p_test = [prior(c) for c in train], [prior(c) for c in test]
     wa = fit_accounts(train, horizon)
     models = {"forecast": (fit(train, horizon, p_train, [f in BASE for f in ct.FEATURE_NAMES]), wa)
@@ -250,7 +253,15 @@ def run(cascades, horizon=3600.0, k=10, min_shares=50, seed=0, coef=None):
               "forecast (subtree only)": fit(train, horizon, p_train, [f in SUBTREE for f in ct.FEATURE_NAMES]),
               "forecast+history": (fit(train, horizon, p_train), wa)}
     rng = np.random.default_rng(seed)
-    res = [r for r in (evaluate_one(c, horizon, k, models, rng, p) for c, p in zip(test, p_test)) if r]
+    if log:
+        log(f"evaluating {len(test)} rumours")
+    res = []
+    for i, (c, p) in enumerate(zip(test, p_test)):
+        r = evaluate_one(c, horizon, k, models, rng, p)
+        if r:
+            res.append(r)
+        if log and (i + 1) % max(len(test) // 10, 1) == 0:
+            log(f"  {i + 1}/{len(test)} evaluated")
     out = {"cascades": len(res), "train_cascades": len(train),
            "coef": {m: dict(zip(ct.FEATURE_NAMES, np.round(w[0] if isinstance(w, tuple) else w, 4).tolist()))
                     for m, w in models.items()},
@@ -305,8 +316,10 @@ def main(argv=None) -> int:
     ap.add_argument("--json", metavar="FILE", default=None,
                     help="also write the results, the command and every option to FILE")
     args = ap.parse_args(argv)
+    progress(f"reading {args.weibo}")
     cascades = load_halves_or_exit(ap, args)
-    out = run(cascades, parse_duration(args.observe), args.k, args.min_shares, args.seed)
+    progress(f"{len(cascades)} cascades read")
+    out = run(cascades, parse_duration(args.observe), args.k, args.min_shares, args.seed, log=progress)
     print(f"cut-off at t = {args.observe}, k = {args.k}, Weibo rumour cascades >= {args.min_shares} "
           f"shares: {out['cascades']} evaluated, {out['train_cascades']} for fitting")
     print(f"{'method':<26}{'later shares prevented (mean, 95% CI)'}")

@@ -52,6 +52,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     out = {}
     started = time.perf_counter()
+    progress(f"reading {args.weibo} and {args.twitter}")
     weibo = real_cascades.load_or_exit(ap, "weibo-ced", args.weibo, limit=args.limit)
     twitter = real_cascades.load_or_exit(ap, "twitter15-16", args.twitter, limit=args.limit)
     real_cascades.require_halves(ap, weibo, what="Weibo cascades")
@@ -59,6 +60,7 @@ def main(argv=None) -> int:
         r = out[f"full_links_{name}"] = parents_real.full_links(cs)
         print(f"(a) full links, {name}: {r['origin_is_author']}/{r['cascades']} top origin = source author, "
               f"{r['single_origin']}/{r['cascades']} with a single origin")
+    progress(f"Weibo with {args.mask:.0%} of the links masked: fitting and evaluating {len(weibo)} cascades")
     r = parents_real.run(weibo, args.mask, args.seed)
     rel = reliability(r.pop("confidence_rows"))
     r["reliability"] = rel

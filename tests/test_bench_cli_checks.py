@@ -133,3 +133,15 @@ def test_parents_synthetic_masks_the_fraction_asked():
     low = parents_synth.run(models=("er",), trials=1, n=200, seed=0, mask=0.2)
     high = parents_synth.run(models=("er",), trials=1, n=200, seed=0, mask=0.6)
     assert high["er"]["masked_links"] > 1.5 * low["er"]["masked_links"] > 0  # about 3x; the cascades differ too
+
+
+def test_cutoff_on_real_cascades_shows_progress_and_saves_what_it_printed(shared_data, tmp_path, capsys):
+    out = tmp_path / "cut.json"
+    assert bench_main(["cutoff", "--limit", "60", "--weibo", str(shared_data / "weibo-ced-dev.tar.gz"),
+                       "--json", str(out)]) == 0
+    printed = capsys.readouterr()
+    saved = json.loads(out.read_text())
+    assert "60 cascades read" in printed.err and f"{saved['cascades']}/{saved['cascades']} evaluated" in printed.err
+    mean, lo, hi = saved["forecast"]
+    assert f"forecast                  {mean:.3f} [{lo:.3f},{hi:.3f}]" in printed.out
+    assert saved["run"]["options"]["limit"] == 60 and saved["run"]["options"]["observe"] == "1h"
