@@ -145,3 +145,19 @@ def test_cutoff_on_real_cascades_shows_progress_and_saves_what_it_printed(shared
     mean, lo, hi = saved["forecast"]
     assert f"forecast                  {mean:.3f} [{lo:.3f},{hi:.3f}]" in printed.out
     assert saved["run"]["options"]["limit"] == 60 and saved["run"]["options"]["observe"] == "1h"
+
+
+def test_ctrl_c_is_one_line_exit_130_and_the_old_file_stays(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "blk.json"
+    out.write_text('{"old": true}')
+    calls = []
+
+    def interrupted_trial(*args, **kwargs):
+        calls.append(1)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(accuracy_blocking, "trial", interrupted_trial)
+    assert bench_main(["blocking", *BLOCKING, "--json", str(out)]) == 130
+    err = capsys.readouterr().err
+    assert calls and "Traceback" not in err and err.strip().endswith("(any earlier one is left as it was)")
+    assert json.loads(out.read_text()) == {"old": True} and [p.name for p in tmp_path.iterdir()] == ["blk.json"]
