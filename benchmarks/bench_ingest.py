@@ -46,7 +46,7 @@ import uuid
 import orjson
 
 from benchmarks import ingest_kit as kit
-from benchmarks.bench_args import non_negative_int, positive_float, positive_int
+from benchmarks.bench_args import add_stream_options, non_negative_int, positive_float, positive_int
 from benchmarks.outputs import emit, load_average, progress, save
 from streams.events_columnar import encode_columns
 from streams.settings import setting
@@ -279,12 +279,7 @@ def main(argv=None) -> int:
                     help="messages per take() batch for one event per message (the engine's default)")
     ap.add_argument("--batch-wait", type=positive_float, default=setting("batch_wait").default,
                     help="take(within=) of the latency run's worker (default: the engine's batch_wait)")
-    ap.add_argument("--seed", type=int, default=0, help="seed of the synthetic stream (default 0)")
-    ap.add_argument("--broker", default="127.0.0.1:9092", help="Kafka bootstrap server (default 127.0.0.1:9092)")
-    ap.add_argument("--clickhouse", default="clickhouse://127.0.0.1:9000",
-                    help="clickhouse-server URL; every run makes and drops its own database "
-                         "(default clickhouse://127.0.0.1:9000)")
-    ap.add_argument("--json", action="store_true", help="print one JSON object per line")
+    add_stream_options(ap)
     args = ap.parse_args(argv)
     from streams.topics import ensure_topics
 

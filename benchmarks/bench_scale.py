@@ -35,7 +35,7 @@ import uuid
 
 from benchmarks import ingest_kit as kit
 from benchmarks.ingest_worker import cpu_seconds
-from benchmarks.bench_args import positive_int, size_list
+from benchmarks.bench_args import add_stream_options, positive_int, size_list
 from benchmarks.outputs import emit, load_average, progress, save
 
 PARTITIONS = 4
@@ -155,12 +155,7 @@ def main(argv=None) -> int:
     ap.add_argument("--per-message", type=positive_int, default=500, help="events per message (default 500)")
     ap.add_argument("--workers", type=size_list, default="1,2,4",
                     help="comma-separated worker counts, one run each (default 1,2,4)")
-    ap.add_argument("--seed", type=int, default=0, help="seed of the synthetic stream (default 0)")
-    ap.add_argument("--broker", default="127.0.0.1:9092", help="Kafka bootstrap server (default 127.0.0.1:9092)")
-    ap.add_argument("--clickhouse", default="clickhouse://127.0.0.1:9000",
-                    help="clickhouse-server URL; every run makes its own database "
-                         "(default clickhouse://127.0.0.1:9000)")
-    ap.add_argument("--json", action="store_true", help="print one JSON object per line")
+    add_stream_options(ap)
     args = ap.parse_args(argv)
     run_id = uuid.uuid4().hex[:8]
     pairs = kit.stream_messages(args.events, args.per_message, args.seed, f"sc{run_id}")
