@@ -39,7 +39,7 @@ import time
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # NETSLEUTH's eigh: threads only contend on shared cores
 
 from benchmarks.accuracy_stats import print_paired
-from benchmarks.bench_args import names_of, non_negative_int, positive_int, probability
+from benchmarks.bench_args import names_of, non_negative_int, output_file, positive_int, probability
 from benchmarks.accuracy_cells import (GRAPH_INDEX, LEARNED_BASELINES, LEARNED_METHODS,
                                        LEARNED_TS_BASELINES, MC_BASELINES, SNAPSHOT_METHODS,
                                        TIMESTAMP_METHODS, _cascade, bootstrap_mean, dmp_lam,
@@ -128,7 +128,7 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0, help="seed of every trial's generator (default 0)")
     ap.add_argument("--jobs", type=positive_int, default=1,
                     help="graph models run in parallel processes (default 1; same numbers as 1)")
-    ap.add_argument("--json", metavar="FILE", help="also write the results to FILE as JSON")
+    ap.add_argument("--json", metavar="FILE", type=output_file, help="also write the results to FILE as JSON")
     ap.add_argument("--quick", action="store_true", help="30 trials, 5 cosasi cascades: a smoke run")
     args = ap.parse_args(argv)
     if args.quick:

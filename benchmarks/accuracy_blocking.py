@@ -48,7 +48,7 @@ import time
 import numpy as np
 from numba import njit
 
-from benchmarks.bench_args import names_of, non_negative_int, positive_int, probability
+from benchmarks.bench_args import names_of, non_negative_int, output_file, positive_int, probability
 from benchmarks.generators import barabasi_albert, watts_strogatz
 from benchmarks.outputs import progress, run_record, write_json
 from graph import blocking as bl
@@ -320,7 +320,7 @@ def main(argv=None) -> int:
     ap.add_argument("--ws-rewire", type=probability, default=None,
                     help="rewiring probability of the WS graph (default: the reading's, observed 0.1, dava 0.3)")
     ap.add_argument("--seed", type=int, default=0, help="seed of trial 0; trial i uses seed + i (default 0)")
-    ap.add_argument("--json", metavar="FILE", default=None,
+    ap.add_argument("--json", metavar="FILE", type=output_file, default=None,
                     help="also write the results, the command and every option to FILE")
     a = ap.parse_args(argv)
     if a.k + a.observe >= a.nodes:

@@ -18,7 +18,7 @@ import sys
 import numpy as np
 
 from benchmarks import real_cascades
-from benchmarks.bench_args import duration, non_negative_int, positive_int
+from benchmarks.bench_args import duration, non_negative_int, output_file, positive_int
 from benchmarks.outputs import progress, run_record, write_json
 from graph import cutoff_time as ct
 from streams.trace import parse_duration  # noqa: F401  (re-exported for old callers)
@@ -305,15 +305,16 @@ def load_halves_or_exit(ap: argparse.ArgumentParser, args) -> list:
     """The cascades of ``--weibo`` (``--limit``), refused with one error line when either half has
     no rumour of ``--min-shares`` shares (nothing to fit or nothing to evaluate)."""
     cascades = real_cascades.load_or_exit(ap, "weibo-ced", args.weibo, limit=args.limit)
-    real_cascades.require_halves(ap, cascades, lambda c: c.label == "rumor" and len(c.event_ids) - 1 >= args.min_shares,
-                                 f"rumour cascades of >= {args.min_shares} shares", "raise --limit or lower --min-shares")
+    real_cascades.require_halves(
+        ap, cascades, lambda c: c.label == "rumor" and len(c.event_ids) - 1 >= args.min_shares,
+        f"rumour cascades of >= {args.min_shares} shares", "raise --limit or lower --min-shares")
     return cascades
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="rumour bench cutoff", description=__doc__.split("\n")[0])
     add_cutoff_options(ap)
-    ap.add_argument("--json", metavar="FILE", default=None,
+    ap.add_argument("--json", metavar="FILE", type=output_file, default=None,
                     help="also write the results, the command and every option to FILE")
     args = ap.parse_args(argv)
     progress(f"reading {args.weibo}")

@@ -16,7 +16,7 @@ import time
 import numpy as np
 
 from benchmarks import parents_real, parents_synth, real_cascades
-from benchmarks.bench_args import positive_int, probability
+from benchmarks.bench_args import output_file, positive_int, probability
 from benchmarks.outputs import progress, run_record, write_json
 
 
@@ -47,7 +47,7 @@ def main(argv=None) -> int:
                     help="the Weibo CED archive or folder (default: ../shared/data/weibo-ced-dev.tar.gz)")
     ap.add_argument("--twitter", metavar="PATH", default=real_cascades.default_path("twitter15-16"),
                     help="the Twitter15/16 archive or folder (default: ../shared/data/twitter15-16-dev.tar.gz)")
-    ap.add_argument("--json", metavar="FILE", default=None,
+    ap.add_argument("--json", metavar="FILE", type=output_file, default=None,
                     help="also write the results, the command and every option to FILE")
     args = ap.parse_args(argv)
     out = {}

@@ -146,3 +146,21 @@ def add_stream_options(ap: argparse.ArgumentParser) -> None:
                     help="clickhouse-server URL; every run writes a fresh database of its own and drops it "
                          "(default clickhouse://127.0.0.1:9000)")
     ap.add_argument("--json", action="store_true", help="print one JSON object per line")
+
+
+def output_file(text: str) -> str:
+    """A file to write the results to whose folder exists: checked before the run, not after
+    hours of it.
+
+    >>> output_file("/nonexistent/acc.json")
+    Traceback (most recent call last):
+    argparse.ArgumentTypeError: folder /nonexistent does not exist (for /nonexistent/acc.json)
+    """
+    import os
+
+    folder = os.path.dirname(os.path.abspath(text))
+    if not os.path.isdir(folder):
+        raise argparse.ArgumentTypeError(f"folder {os.path.dirname(text) or folder} does not exist (for {text})")
+    if os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"{text} is a folder; give a file name")
+    return text

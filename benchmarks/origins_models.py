@@ -28,7 +28,7 @@ import sys
 import numpy as np
 
 from benchmarks import real_cascades
-from benchmarks.bench_args import names_of, non_negative_int, positive_int
+from benchmarks.bench_args import names_of, non_negative_int, output_file, positive_int
 from benchmarks.generators import contact_graph
 from benchmarks.outputs import run_record, write_json
 from benchmarks.parents_synth import MODELS, simulate
@@ -263,7 +263,7 @@ def main(argv=None) -> int:
                     help="the Weibo CED archive or folder, read when --real > 0 "
                          "(default: ../shared/data/weibo-ced-dev.tar.gz)")
     ap.add_argument("--seed", type=int, default=0, help="seed of the trials and the real rumour mixes (default 0)")
-    ap.add_argument("--json", metavar="FILE", default=None,
+    ap.add_argument("--json", metavar="FILE", type=output_file, default=None,
                     help="also write the results, the command and every option to FILE")
     a = ap.parse_args(argv)
     cascades = real_cascades.load_or_exit(ap, "weibo-ced", a.weibo) if a.real else None

@@ -29,6 +29,9 @@ BAD = [
     ("blocking", ["--trials", "0"], "--trials: '0' is not a whole number >= 1"),
     ("blocking", ["--nodes", "20", "--k", "10", "--observe", "10"], "leave no node of --nodes 20"),
 ]
+# a --json FILE that cannot be written is refused before the run, not after it
+BAD += [(name, ["--json", "/nonexistent/r.json"], "--json: folder /nonexistent does not exist")
+        for name in ("accuracy", "parents", "origins", "cutoff", "blocking")]
 
 
 @pytest.mark.parametrize("name,argv,message", BAD, ids=[f"{n} {' '.join(a)}" for n, a, _ in BAD])
