@@ -125,7 +125,7 @@ def main(argv=None):
                     help="cascades of the cosasi side-by-side cell (default 30; 0: skip it)")
     ap.add_argument("--cosasi-infected", type=positive_int, default=100,
                     help="infected nodes of each cosasi cascade (default 100)")
-    ap.add_argument("--seed", type=int, default=0, help="seed of every trial's generator (default 0)")
+    ap.add_argument("--seed", type=non_negative_int, default=0, help="seed of every trial's generator (default 0)")
     ap.add_argument("--jobs", type=positive_int, default=1,
                     help="graph models run in parallel processes (default 1; same numbers as 1)")
     ap.add_argument("--json", metavar="FILE", type=output_file, help="also write the results to FILE as JSON")

@@ -319,7 +319,7 @@ def main(argv=None) -> int:
                     help="IC edge probability on WS (default: the reading's, observed 0.3, dava 0.12)")
     ap.add_argument("--ws-rewire", type=probability, default=None,
                     help="rewiring probability of the WS graph (default: the reading's, observed 0.1, dava 0.3)")
-    ap.add_argument("--seed", type=int, default=0, help="seed of trial 0; trial i uses seed + i (default 0)")
+    ap.add_argument("--seed", type=non_negative_int, default=0, help="seed of trial 0; trial i uses seed + i (default 0)")
     ap.add_argument("--json", metavar="FILE", type=output_file, default=None,
                     help="also write the results, the command and every option to FILE")
     a = ap.parse_args(argv)

@@ -140,7 +140,7 @@ def positive_float(text: str) -> float:
 def add_stream_options(ap: argparse.ArgumentParser) -> None:
     """--seed, --broker, --clickhouse and --json of the benchmarks that drive Kafka and
     clickhouse-server (ingest, scale)."""
-    ap.add_argument("--seed", type=int, default=0, help="seed of the synthetic stream (default 0)")
+    ap.add_argument("--seed", type=non_negative_int, default=0, help="seed of the synthetic stream (default 0)")
     ap.add_argument("--broker", default="127.0.0.1:9092", help="Kafka bootstrap server (default 127.0.0.1:9092)")
     ap.add_argument("--clickhouse", default="clickhouse://127.0.0.1:9000",
                     help="clickhouse-server URL; every run writes a fresh database of its own and drops it "

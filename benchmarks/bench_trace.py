@@ -178,7 +178,7 @@ def main(argv=None) -> int:
     ap.add_argument("--shapes", type=names_of(trace_shapes.SHAPES), default="hawkes,ic",
                     help=f"comma-separated cascade shapes, of {', '.join(trace_shapes.SHAPES)} (default: all)")
     ap.add_argument("--repeat", type=positive_int, default=5, help="timed rounds per size, medians reported (default 5)")
-    ap.add_argument("--seed", type=int, default=0, help="seed of the generated cascades (default 0)")
+    ap.add_argument("--seed", type=non_negative_int, default=0, help="seed of the generated cascades (default 0)")
     ap.add_argument("--networkx-max", type=non_negative_int, default=1_000_000,
                     help="largest size networkx is run on (default 1000000; 0: never)")
     ap.add_argument("--networkx-budget", type=positive_float, default=60.0,

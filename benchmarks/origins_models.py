@@ -262,7 +262,7 @@ def main(argv=None) -> int:
     ap.add_argument("--weibo", metavar="PATH", default=real_cascades.default_path("weibo-ced"),
                     help="the Weibo CED archive or folder, read when --real > 0 "
                          "(default: ../shared/data/weibo-ced-dev.tar.gz)")
-    ap.add_argument("--seed", type=int, default=0, help="seed of the trials and the real rumour mixes (default 0)")
+    ap.add_argument("--seed", type=non_negative_int, default=0, help="seed of the trials and the real rumour mixes (default 0)")
     ap.add_argument("--json", metavar="FILE", type=output_file, default=None,
                     help="also write the results, the command and every option to FILE")
     a = ap.parse_args(argv)

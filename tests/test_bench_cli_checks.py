@@ -16,7 +16,7 @@ BAD = [
     ("trace", ["--sizes", "0"], "--sizes: '0' is not a size"),
     ("trace", ["--repeat", "0"], "--repeat: '0' is not a whole number >= 1"),
     ("accuracy", ["--trials", "0"], "--trials: '0' is not a whole number >= 1"),
-    ("accuracy", ["--seed", "abc"], "--seed: invalid int value: 'abc'"),
+    ("accuracy", ["--seed", "abc"], "--seed: 'abc' is not a whole number >= 0"),
     ("accuracy", ["--p", "1.5"], "--p: '1.5' is not a number between 0 and 1"),
     ("parents", ["--trials", "0"], "--trials: '0' is not a whole number >= 1"),
     ("parents", ["--mask", "2"], "--mask: '2' is not a number between 0 and 1"),
@@ -29,6 +29,9 @@ BAD = [
     ("blocking", ["--trials", "0"], "--trials: '0' is not a whole number >= 1"),
     ("blocking", ["--nodes", "20", "--k", "10", "--observe", "10"], "leave no node of --nodes 20"),
 ]
+# numpy seeds are >= 0: a negative one was a traceback after the warm-up or the data read
+BAD += [(name, ["--seed", "-1"], "--seed: '-1' is not a whole number >= 0")
+        for name in ("trace", "ingest", "scale", "accuracy", "parents", "origins", "cutoff", "blocking")]
 # a --json FILE that cannot be written is refused before the run, not after it
 BAD += [(name, ["--json", "/nonexistent/r.json"], "--json: folder /nonexistent does not exist")
         for name in ("accuracy", "parents", "origins", "cutoff", "blocking")]
