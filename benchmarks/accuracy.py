@@ -32,7 +32,6 @@ This module is the command line and the printed tables; a cell's trials and meth
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -40,11 +39,13 @@ import time
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # NETSLEUTH's eigh: threads only contend on shared cores
 
 from benchmarks.accuracy_stats import print_paired
+from benchmarks.bench_args import names_of, non_negative_int, output_file, positive_int, probability
 from benchmarks.accuracy_cells import (GRAPH_INDEX, LEARNED_BASELINES, LEARNED_METHODS,
                                        LEARNED_TS_BASELINES, MC_BASELINES, SNAPSHOT_METHODS,
                                        TIMESTAMP_METHODS, _cascade, bootstrap_mean, dmp_lam,
                                        run_cell, wilson)
 from benchmarks.accuracy_cosasi import compare_cosasi, run_cosasi_cell
+from benchmarks.outputs import run_record, write_json
 
 # The public API; it names what moved to benchmarks.accuracy_cells and benchmarks.accuracy_cosasi
 # (trial runs, cosasi cell) as re-exported, for the callers that import it from here.
@@ -100,15 +101,17 @@ def main(argv=None):
     ap = argparse.ArgumentParser(prog="rumour bench accuracy",
                                  description="Accuracy of snapshot and sampled-timestamp source "
                                              "detection against rumor/Jordan centrality and cosasi.")
-    ap.add_argument("--trials", type=int, default=300, help="cascades per graph model (default 300)")
-    ap.add_argument("--nodes", type=int, default=5000,
+    ap.add_argument("--trials", type=positive_int, default=300, help="cascades per graph model (default 300)")
+    ap.add_argument("--nodes", type=positive_int, default=5000,
                     help="nodes of each contact graph (er, ws, ba; default 5000)")
-    ap.add_argument("--infected", type=int, default=300,
+    ap.add_argument("--infected", type=positive_int, default=300,
                     help="infected nodes a cascade is observed with (at least, for --si discrete; default 300)")
-    ap.add_argument("--p", type=float, default=0.2, help="timestamp sampling probability")
+    ap.add_argument("--p", type=probability, default=0.2,
+                    help="probability that an infected node's infection time is observed (default 0.2)")
     ap.add_argument("--si", choices=("continuous", "discrete"), default="discrete",
                     help="discrete: ndlib/cosasi SI (default); continuous: Exp(1) per S-I edge")
-    ap.add_argument("--beta", type=float, default=0.1, help="per-step transmission for --si discrete")
+    ap.add_argument("--beta", type=probability, default=0.1,
+                    help="per-step transmission probability for --si discrete (default 0.1)")
     ap.add_argument("--mc", action="store_true",
                     help="also run the soft-margin Monte-Carlo reranker of dmp_rumor (graph.sources_mc.mc_rumor)")
     ap.add_argument("--learned", action="store_true",
@@ -116,26 +119,26 @@ def main(argv=None):
     ap.add_argument("--learned-ts", action="store_true",
                     help="also run the learned timestamp ranker (graph.sources_ts.learned_ts)")
     ap.add_argument("--sis", action="store_true", help="also run the SI importance-sampling likelihood (slow)")
-    ap.add_argument("--models", default="tree3,er,ws,ba",
+    ap.add_argument("--models", type=names_of(GRAPH_INDEX), default="tree3,er,ws,ba",
                     help=f"comma-separated graph models, of {', '.join(GRAPH_INDEX)} (default: all)")
-    ap.add_argument("--cosasi-trials", type=int, default=30,
+    ap.add_argument("--cosasi-trials", type=non_negative_int, default=30,
                     help="cascades of the cosasi side-by-side cell (default 30; 0: skip it)")
-    ap.add_argument("--cosasi-infected", type=int, default=100,
+    ap.add_argument("--cosasi-infected", type=positive_int, default=100,
                     help="infected nodes of each cosasi cascade (default 100)")
-    ap.add_argument("--seed", type=int, default=0, help="seed of every trial's generator (default 0)")
-    ap.add_argument("--jobs", type=int, default=1, help="graph models run in parallel processes")
-    ap.add_argument("--json", metavar="FILE", help="also write the results to FILE as JSON")
+    ap.add_argument("--seed", type=non_negative_int, default=0, help="seed of every trial's generator (default 0)")
+    ap.add_argument("--jobs", type=positive_int, default=1,
+                    help="graph models run in parallel processes (default 1; same numbers as 1)")
+    ap.add_argument("--json", metavar="FILE", type=output_file, help="also write the results to FILE as JSON")
     ap.add_argument("--quick", action="store_true", help="30 trials, 5 cosasi cascades: a smoke run")
     args = ap.parse_args(argv)
-    unknown = [m for m in args.models.split(",") if m not in GRAPH_INDEX]
-    if unknown:
-        ap.error(f"--models: unknown {', '.join(map(repr, unknown))}; choose from {', '.join(GRAPH_INDEX)}")
     if args.quick:
         args.trials, args.cosasi_trials = 30, 5
 
-    results = {"config": {k: v for k, v in vars(args).items() if k != "json"}, "cells": {}}
+    # --models as typed (a string), as the saved files before it was checked had it
+    results = {"config": {**{k: v for k, v in vars(args).items() if k != "json"}, "models": ",".join(args.models)},
+               "cells": {}}
     start = time.time()
-    models = args.models.split(",")
+    models = args.models
     if args.jobs > 1:
         # one process per graph model; every trial is seeded by (seed, model, trial), so the
         # numbers are the same as a sequential run
@@ -150,8 +153,9 @@ def main(argv=None):
     results["seconds"] = time.time() - start
     print_table(results)
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(results, f, indent=1)
+        results["run"] = run_record(["rumour", "bench", "accuracy", *(sys.argv[1:] if argv is None else argv)],
+                                    results["config"])
+        write_json(args.json, results)
     return results
 
 

@@ -42,14 +42,15 @@ starts (the greedy's picks, degree's, NetShield's), the best on the samples
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 
 import numpy as np
 from numba import njit
 
+from benchmarks.bench_args import names_of, non_negative_int, output_file, positive_int, probability
 from benchmarks.generators import barabasi_albert, watts_strogatz
+from benchmarks.outputs import progress, run_record, write_json
 from graph import blocking as bl
 from graph import blocking_dava as dv
 
@@ -227,8 +228,12 @@ def run(models=("ba", "ws"), trials=300, n=2000, k=10, observed=20, samples=200,
     res = {}
     for model in models:
         t0 = time.time()
-        rows = [trial(model, n, probs[model], k, observed, samples, ours_samples, n_eval, seed + i, rewire, refine,
-                      reading, bound_samples, search, eval_bound) for i in range(trials)]
+        rows = []
+        for i in range(trials):
+            rows.append(trial(model, n, probs[model], k, observed, samples, ours_samples, n_eval, seed + i, rewire,
+                              refine, reading, bound_samples, search, eval_bound))
+            if (i + 1) % max(trials // 10, 1) == 0:
+                progress(f"{model}: {i + 1}/{trials} trials, {time.time() - t0:.0f} s")
         cell = {"reading": reading, "trials": trials, "p": probs[model], "ws_rewire": rewire if model == "ws" else None,
                 "final_no_blocking": float(np.mean([r["base"] for r in rows])), "seconds": time.time() - t0}
         extra = (BOUND_ROWS if bound_samples else ()) + (SEARCH_ROWS if search else ()) + (EVAL_ROWS if eval_bound else ())
@@ -288,35 +293,46 @@ def table(model, cell, n, k, observed) -> str:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="rumour bench blocking", description=__doc__.split("\n")[0])
-    ap.add_argument("--models", default="ba,ws")
-    ap.add_argument("--trials", type=int, default=300)
-    ap.add_argument("--nodes", type=int, default=2000)
-    ap.add_argument("--k", type=int, default=10)
-    ap.add_argument("--observe", type=int, default=20, help="infected count at observation")
-    ap.add_argument("--samples", type=int, default=200, help="live-edge samples of the dominator greedy")
-    ap.add_argument("--ours-samples", type=int, default=1000)
-    ap.add_argument("--eval", type=int, default=1000, help="held-out live-edge samples for the measure")
-    ap.add_argument("--refine", type=int, default=1, help="coordinate-ascent rounds of ours")
+    ap.add_argument("--models", type=names_of(MODELS), default="ba,ws",
+                    help=f"comma-separated contact-graph models, of {', '.join(MODELS)} (default: all)")
+    ap.add_argument("--trials", type=positive_int, default=300, help="cascades per graph model (default 300)")
+    ap.add_argument("--nodes", type=positive_int, default=2000, help="nodes of each contact graph (default 2000)")
+    ap.add_argument("--k", type=positive_int, default=10, help="uninfected nodes each method blocks (default 10)")
+    ap.add_argument("--observe", type=positive_int, default=20, help="infected count at observation (default 20)")
+    ap.add_argument("--samples", type=positive_int, default=200,
+                    help="live-edge samples of the dominator greedy (default 200)")
+    ap.add_argument("--ours-samples", type=positive_int, default=1000,
+                    help="live-edge samples ours picks its set on (default 1000)")
+    ap.add_argument("--eval", type=positive_int, default=1000,
+                    help="held-out live-edge samples for the measure (default 1000)")
+    ap.add_argument("--refine", type=non_negative_int, default=1, help="coordinate-ascent rounds of ours (default 1)")
     ap.add_argument("--reading", choices=sorted(READINGS), default="observed",
                     help="observed: the cascade continues (spent edges stay spent); dava: the infected set spreads afresh")
     ap.add_argument("--bound", action="store_true", help="add the LP/MIP rows (benchmarks/blocking_bound.py)")
-    ap.add_argument("--bound-samples", type=int, default=100, help="fitting worlds of the LP/MIP (the first of ours')")
+    ap.add_argument("--bound-samples", type=positive_int, default=100, help="fitting worlds of the LP/MIP (the first of ours')")
     ap.add_argument("--search", action="store_true", help="add ours_swap (restarts, ascent to convergence)")
-    ap.add_argument("--eval-bound", type=int, default=0, metavar="B",
+    ap.add_argument("--eval-bound", type=non_negative_int, default=0, metavar="B",
                     help="add bound_eval: the LP on the evaluation worlds in batches of B")
-    ap.add_argument("--p-ba", type=float, default=None, help="IC edge probability on BA (default: the reading's)")
-    ap.add_argument("--p-ws", type=float, default=None)
-    ap.add_argument("--ws-rewire", type=float, default=None)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--json", default=None)
+    ap.add_argument("--p-ba", type=probability, default=None,
+                    help="IC edge probability on BA (default: the reading's, 0.12)")
+    ap.add_argument("--p-ws", type=probability, default=None,
+                    help="IC edge probability on WS (default: the reading's, observed 0.3, dava 0.12)")
+    ap.add_argument("--ws-rewire", type=probability, default=None,
+                    help="rewiring probability of the WS graph (default: the reading's, observed 0.1, dava 0.3)")
+    ap.add_argument("--seed", type=non_negative_int, default=0, help="seed of trial 0; trial i uses seed + i (default 0)")
+    ap.add_argument("--json", metavar="FILE", type=output_file, default=None,
+                    help="also write the results, the command and every option to FILE")
     a = ap.parse_args(argv)
+    if a.k + a.observe >= a.nodes:
+        ap.error(f"--k {a.k} and --observe {a.observe} leave no node of --nodes {a.nodes} to spread to")
     probs = {m: v for m, v in (("ba", a.p_ba), ("ws", a.p_ws)) if v is not None}
-    res = run(a.models.split(","), a.trials, a.nodes, a.k, a.observe, a.samples, a.ours_samples, a.eval, a.seed,
+    res = run(a.models, a.trials, a.nodes, a.k, a.observe, a.samples, a.ours_samples, a.eval, a.seed,
               probs, a.ws_rewire, a.refine, reading=a.reading, bound_samples=a.bound_samples if a.bound else 0,
               search=a.search, eval_bound=a.eval_bound)
     if a.json:
-        with open(a.json, "w") as fh:
-            json.dump({"config": vars(a), "cells": res}, fh, indent=1)
+        config = {**vars(a), "models": ",".join(a.models)}
+        command = ["rumour", "bench", "blocking", *(sys.argv[1:] if argv is None else argv)]
+        write_json(a.json, {"config": config, "cells": res, "run": run_record(command, config)})
     return 0
 
 

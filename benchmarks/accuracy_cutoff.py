@@ -13,12 +13,13 @@ subtree sizes at t), random, and the best set in hindsight (greedy on the true l
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 import numpy as np
 
 from benchmarks import real_cascades
+from benchmarks.bench_args import duration, non_negative_int, output_file, positive_int
+from benchmarks.outputs import progress, run_record, write_json
 from graph import cutoff_time as ct
 from streams.trace import parse_duration  # noqa: F401  (re-exported for old callers)
 
@@ -225,13 +226,14 @@ SUBTREE = ct.FEATURE_NAMES[:6]
 BASE = SUBTREE + ("leaf", "leaf_log_age_min", "leaf_log_depth")
 
 
-def run(cascades, horizon=3600.0, k=10, min_shares=50, seed=0, coef=None):
+def run(cascades, horizon=3600.0, k=10, min_shares=50, seed=0, coef=None, log=None):
     """Fit on the training half, evaluate on the other. ``forecast`` is graph.cutoff_time's
     method (the :data:`BASE` event features and the account term); ``forecast (subtree only)``
     the earlier one (six subtree features, no account term); ``forecast+history`` every event
     feature and the account term, the accounts' shares in other cascades before t included (all
     cascades of the file, rumour or not, may supply history; only entries earlier than t are
-    read). ``coef``: ``(event vector, account vector)`` to evaluate instead of fitting."""
+    read). ``coef``: ``(event vector, account vector)`` to evaluate instead of fitting; ``log``:
+    called with a line of progress."""
     rumours = [c for c in cascades if c.label == "rumor" and len(c.event_ids) - 1 >= min_shares]
     train = [c for c in rumours if c.split() == 0]
     test = [c for c in rumours if c.split() == 1]
@@ -242,6 +244,8 @@ def run(cascades, horizon=3600.0, k=10, min_shares=50, seed=0, coef=None):
         ts, t, seen = _view(c, horizon)
         return prior_of(hist, index[id(c)], [c.accounts[i] for i in seen.tolist()], int(round(t * 1000)))
 
+    if log:
+        log(f"fitting on {len(train)} training rumours")
     p_train, p_test = [prior(c) for c in train], [prior(c) for c in test]
     wa = fit_accounts(train, horizon)
     models = {"forecast": (fit(train, horizon, p_train, [f in BASE for f in ct.FEATURE_NAMES]), wa)
@@ -249,7 +253,15 @@ def run(cascades, horizon=3600.0, k=10, min_shares=50, seed=0, coef=None):
               "forecast (subtree only)": fit(train, horizon, p_train, [f in SUBTREE for f in ct.FEATURE_NAMES]),
               "forecast+history": (fit(train, horizon, p_train), wa)}
     rng = np.random.default_rng(seed)
-    res = [r for r in (evaluate_one(c, horizon, k, models, rng, p) for c, p in zip(test, p_test)) if r]
+    if log:
+        log(f"evaluating {len(test)} rumours")
+    res = []
+    for i, (c, p) in enumerate(zip(test, p_test)):
+        r = evaluate_one(c, horizon, k, models, rng, p)
+        if r:
+            res.append(r)
+        if log and (i + 1) % max(len(test) // 10, 1) == 0:
+            log(f"  {i + 1}/{len(test)} evaluated")
     out = {"cascades": len(res), "train_cascades": len(train),
            "coef": {m: dict(zip(ct.FEATURE_NAMES, np.round(w[0] if isinstance(w, tuple) else w, 4).tolist()))
                     for m, w in models.items()},
@@ -278,20 +290,37 @@ def mean_ci(values, seed) -> tuple:
 def add_cutoff_options(ap: argparse.ArgumentParser) -> None:
     """The options that choose the experiment (t, k, which rumours, seed, how many cascades):
     shared with benchmarks.cutoff_bounds so that its diagnostic runs with the same defaults."""
-    ap.add_argument("--observe", default="1h")
-    ap.add_argument("--k", type=int, default=10)
-    ap.add_argument("--min-shares", type=int, default=50)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--limit", type=int, default=None, help="read only the first N cascades")
+    ap.add_argument("--observe", type=duration, default="1h",
+                    help="the time t after the source post the graph is seen at: 90s, 30m, 1h, 2d (default 1h)")
+    ap.add_argument("--k", type=positive_int, default=10, help="accounts each method names (default 10)")
+    ap.add_argument("--min-shares", type=non_negative_int, default=50,
+                    help="rumour cascades with fewer shares are left out (default 50)")
+    ap.add_argument("--seed", type=non_negative_int, default=0, help="seed of the random method and the intervals (default 0)")
+    ap.add_argument("--limit", type=positive_int, default=None, help="read only the first N cascades")
+    ap.add_argument("--weibo", metavar="PATH", default=real_cascades.default_path("weibo-ced"),
+                    help="the Weibo CED archive or folder (default: ../shared/data/weibo-ced-dev.tar.gz)")
+
+
+def load_halves_or_exit(ap: argparse.ArgumentParser, args) -> list:
+    """The cascades of ``--weibo`` (``--limit``), refused with one error line when either half has
+    no rumour of ``--min-shares`` shares (nothing to fit or nothing to evaluate)."""
+    cascades = real_cascades.load_or_exit(ap, "weibo-ced", args.weibo, limit=args.limit)
+    real_cascades.require_halves(
+        ap, cascades, lambda c: c.label == "rumor" and len(c.event_ids) - 1 >= args.min_shares,
+        f"rumour cascades of >= {args.min_shares} shares", "raise --limit or lower --min-shares")
+    return cascades
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="rumour bench cutoff", description=__doc__.split("\n")[0])
     add_cutoff_options(ap)
-    ap.add_argument("--json", default=None)
+    ap.add_argument("--json", metavar="FILE", type=output_file, default=None,
+                    help="also write the results, the command and every option to FILE")
     args = ap.parse_args(argv)
-    cascades = real_cascades.load("weibo-ced", limit=args.limit)
-    out = run(cascades, parse_duration(args.observe), args.k, args.min_shares, args.seed)
+    progress(f"reading {args.weibo}")
+    cascades = load_halves_or_exit(ap, args)
+    progress(f"{len(cascades)} cascades read")
+    out = run(cascades, parse_duration(args.observe), args.k, args.min_shares, args.seed, log=progress)
     print(f"cut-off at t = {args.observe}, k = {args.k}, Weibo rumour cascades >= {args.min_shares} "
           f"shares: {out['cascades']} evaluated, {out['train_cascades']} for fitting")
     print(f"{'method':<26}{'later shares prevented (mean, 95% CI)'}")
@@ -302,8 +331,9 @@ def main(argv=None) -> int:
         print(f"{name} coefficients {w}")
     print(f"account coefficients {out['account coef']}")
     if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(out, fh, indent=1)
+        config = vars(args)
+        out["run"] = run_record(["rumour", "bench", "cutoff", *(sys.argv[1:] if argv is None else argv)], config)
+        write_json(args.json, out)
     return 0
 
 

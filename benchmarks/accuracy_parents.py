@@ -10,13 +10,14 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 
 import numpy as np
 
 from benchmarks import parents_real, parents_synth, real_cascades
+from benchmarks.bench_args import non_negative_int, output_file, positive_int, probability
+from benchmarks.outputs import progress, run_record, write_json
 
 
 def reliability(rows, edges=(0.0, 0.5, 0.8, 0.9, 0.95, 0.99, 1.0001)):
@@ -33,22 +34,34 @@ def reliability(rows, edges=(0.0, 0.5, 0.8, 0.9, 0.95, 0.99, 1.0001)):
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="rumour bench parents", description=__doc__.split("\n")[0])
-    ap.add_argument("--trials", type=int, default=300)
-    ap.add_argument("--nodes", type=int, default=2000)
-    ap.add_argument("--mask", type=float, default=0.3)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--limit", type=int, default=None, help="read only the first N cascades of each dataset")
-    ap.add_argument("--skip-synthetic", action="store_true")
-    ap.add_argument("--json", default=None)
+    ap.add_argument("--trials", type=positive_int, default=300,
+                    help="synthetic trials per graph model, 10 cascades each (default 300)")
+    ap.add_argument("--nodes", type=positive_int, default=2000,
+                    help="nodes of each synthetic follower graph (default 2000)")
+    ap.add_argument("--mask", type=probability, default=0.3,
+                    help="fraction of the parent links hidden, real and synthetic (default 0.3)")
+    ap.add_argument("--seed", type=non_negative_int, default=0,
+                    help="seed of the masking and the synthetic trials (default 0)")
+    ap.add_argument("--limit", type=positive_int, default=None, help="read only the first N cascades of each dataset")
+    ap.add_argument("--skip-synthetic", action="store_true", help="real cascades only")
+    ap.add_argument("--weibo", metavar="PATH", default=real_cascades.default_path("weibo-ced"),
+                    help="the Weibo CED archive or folder (default: ../shared/data/weibo-ced-dev.tar.gz)")
+    ap.add_argument("--twitter", metavar="PATH", default=real_cascades.default_path("twitter15-16"),
+                    help="the Twitter15/16 archive or folder (default: ../shared/data/twitter15-16-dev.tar.gz)")
+    ap.add_argument("--json", metavar="FILE", type=output_file, default=None,
+                    help="also write the results, the command and every option to FILE")
     args = ap.parse_args(argv)
     out = {}
     started = time.perf_counter()
-    weibo = real_cascades.load("weibo-ced", limit=args.limit)
-    twitter = real_cascades.load("twitter15-16", limit=args.limit)
+    progress(f"reading {args.weibo} and {args.twitter}")
+    weibo = real_cascades.load_or_exit(ap, "weibo-ced", args.weibo, limit=args.limit)
+    twitter = real_cascades.load_or_exit(ap, "twitter15-16", args.twitter, limit=args.limit)
+    real_cascades.require_halves(ap, weibo, what="Weibo cascades")
     for name, cs in (("weibo", weibo), ("twitter", twitter)):
         r = out[f"full_links_{name}"] = parents_real.full_links(cs)
         print(f"(a) full links, {name}: {r['origin_is_author']}/{r['cascades']} top origin = source author, "
               f"{r['single_origin']}/{r['cascades']} with a single origin")
+    progress(f"Weibo with {args.mask:.0%} of the links masked: fitting and evaluating {len(weibo)} cascades")
     r = parents_real.run(weibo, args.mask, args.seed)
     rel = reliability(r.pop("confidence_rows"))
     r["reliability"] = rel
@@ -66,15 +79,17 @@ def main(argv=None) -> int:
     if not args.skip_synthetic:
         print(f"\nsynthetic, {args.mask:.0%} masked, {args.trials} trials x 10 cascades, {args.nodes} nodes "
               f"(mean per trial, 95% bootstrap interval)")
-        out["synthetic"] = parents_synth.run(trials=args.trials, n=args.nodes, seed=args.seed)
+        out["synthetic"] = parents_synth.run(trials=args.trials, n=args.nodes, seed=args.seed, log=progress,
+                                             mask=args.mask)
         print(f"{'model':<6}{'most recent':<24}{'earliest':<24}{'model':<24}{'model - best rule':<24}")
         for m, cell in out["synthetic"].items():
             print(f"{m:<6}" + "".join(f"{v[0]:.3f} [{v[1]:.3f},{v[2]:.3f}]".ljust(24) for v in (
                 cell["most recent"], cell["earliest"], cell["model"], cell["model minus best rule"])))
     print(f"\n{time.perf_counter() - started:.0f} s")
     if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(out, fh, indent=1, default=float)
+        out["run"] = run_record(["rumour", "bench", "parents", *(sys.argv[1:] if argv is None else argv)],
+                                vars(args))
+        write_json(args.json, out)
     return 0
 
 

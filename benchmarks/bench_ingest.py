@@ -46,6 +46,7 @@ import uuid
 import orjson
 
 from benchmarks import ingest_kit as kit
+from benchmarks.bench_args import add_stream_options, non_negative_int, positive_float, positive_int
 from benchmarks.outputs import emit, load_average, progress, save
 from streams.events_columnar import encode_columns
 from streams.settings import setting
@@ -258,24 +259,27 @@ def latency(broker: str, clickhouse: str, rate_eps: float, per_message: int, sec
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="rumour bench ingest", description=__doc__.splitlines()[0])
-    ap.add_argument("--single-events", type=int, default=20_000)
-    ap.add_argument("--batched-events", type=int, default=500_000)
-    ap.add_argument("--per-message", type=int, default=500)
-    ap.add_argument("--columnar-events", type=int, default=None,
+    ap.add_argument("--single-events", type=positive_int, default=20_000,
+                    help="events sent one per message (default 20000)")
+    ap.add_argument("--batched-events", type=positive_int, default=500_000,
+                    help="events sent as JSON-array messages (default 500000)")
+    ap.add_argument("--per-message", type=positive_int, default=500,
+                    help="events per JSON-array or columnar message (default 500)")
+    ap.add_argument("--columnar-events", type=non_negative_int, default=None,
                     help="events sent as columnar batch messages (default: --batched-events; 0 skips)")
-    ap.add_argument("--repeat", type=int, default=1, help="runs of each consumer (median reported)")
-    ap.add_argument("--ceiling-rows", type=int, default=1_000_000)
-    ap.add_argument("--latency-seconds", type=float, default=10.0)
-    ap.add_argument("--take-events", type=int, default=10_000,
+    ap.add_argument("--repeat", type=positive_int, default=1,
+                    help="runs of each consumer, median reported (default 1)")
+    ap.add_argument("--ceiling-rows", type=positive_int, default=1_000_000,
+                    help="rows of ClickHouse's own INSERT ... SELECT ceiling (default 1000000)")
+    ap.add_argument("--latency-seconds", type=positive_float, default=10.0,
+                    help="length of the latency run (default 10)")
+    ap.add_argument("--take-events", type=positive_int, default=10_000,
                     help="events per take() batch for batched messages (take(n) counts messages)")
-    ap.add_argument("--take-single", type=int, default=5000,
+    ap.add_argument("--take-single", type=positive_int, default=5000,
                     help="messages per take() batch for one event per message (the engine's default)")
-    ap.add_argument("--batch-wait", type=float, default=setting("batch_wait").default,
+    ap.add_argument("--batch-wait", type=positive_float, default=setting("batch_wait").default,
                     help="take(within=) of the latency run's worker (default: the engine's batch_wait)")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--broker", default="127.0.0.1:9092")
-    ap.add_argument("--clickhouse", default="clickhouse://127.0.0.1:9000")
-    ap.add_argument("--json", action="store_true")
+    add_stream_options(ap)
     args = ap.parse_args(argv)
     from streams.topics import ensure_topics
 
@@ -362,5 +366,5 @@ def main(argv=None) -> int:
                 "columnar_events": n_columnar,
                 "load_average": load_average()})
     emit(res, args.json)
-    save("ingest", res, ["rumour", "bench", "ingest", *(argv if argv is not None else sys.argv[1:])])
+    save("ingest", res, ["rumour", "bench", "ingest", *(argv if argv is not None else sys.argv[1:])], vars(args))
     return 0

@@ -35,6 +35,7 @@ import uuid
 
 from benchmarks import ingest_kit as kit
 from benchmarks.ingest_worker import cpu_seconds
+from benchmarks.bench_args import add_stream_options, positive_int, size_list
 from benchmarks.outputs import emit, load_average, progress, save
 
 PARTITIONS = 4
@@ -150,18 +151,16 @@ def projection(row: dict) -> dict:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="rumour bench scale", description=__doc__.splitlines()[0])
-    ap.add_argument("--events", type=int, default=200_000)
-    ap.add_argument("--per-message", type=int, default=500)
-    ap.add_argument("--workers", default="1,2,4")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--broker", default="127.0.0.1:9092")
-    ap.add_argument("--clickhouse", default="clickhouse://127.0.0.1:9000")
-    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--events", type=positive_int, default=200_000, help="events of the stream (default 200000)")
+    ap.add_argument("--per-message", type=positive_int, default=500, help="events per message (default 500)")
+    ap.add_argument("--workers", type=size_list, default="1,2,4",
+                    help="comma-separated worker counts, one run each (default 1,2,4)")
+    add_stream_options(ap)
     args = ap.parse_args(argv)
     run_id = uuid.uuid4().hex[:8]
     pairs = kit.stream_messages(args.events, args.per_message, args.seed, f"sc{run_id}")
     rows, reference = [], None
-    for n in [int(x) for x in args.workers.split(",")]:
+    for n in args.workers:
         progress(f"{n} worker(s) ...")
         row, got = run_count(n, pairs, args.events, args.per_message, args.broker, args.clickhouse,
                              run_id)
@@ -175,5 +174,5 @@ def main(argv=None) -> int:
         progress(f"{n} worker(s): {row['eps']} events/s, identical={row['identical']}, cpu {row['cpu_s']}")
         rows.append(row)
         emit(row, args.json)
-    save("scale", rows, ["rumour", "bench", "scale", *(argv if argv is not None else sys.argv[1:])])
+    save("scale", rows, ["rumour", "bench", "scale", *(argv if argv is not None else sys.argv[1:])], vars(args))
     return 0

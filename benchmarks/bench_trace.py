@@ -37,6 +37,7 @@ import time
 import numpy as np
 
 from benchmarks import limits, trace_networkx, trace_shapes
+from benchmarks.bench_args import names_of, non_negative_int, positive_float, positive_int, size_list
 from benchmarks.outputs import emit, load_average, progress
 from graph import CascadeGraph
 
@@ -172,23 +173,20 @@ def main(argv=None) -> int:
                                  description="The graph core's query times on big cascades, against networkx "
                                              "and the machine's random-access limit (what each figure "
                                              "times: benchmarks/bench_trace.py).")
-    ap.add_argument("--sizes", default="10000,100000,1000000",
+    ap.add_argument("--sizes", type=size_list, default="10000,100000,1000000",
                     help="comma-separated cascade sizes in shares (default 10000,100000,1000000)")
-    ap.add_argument("--shapes", default="hawkes,ic",
+    ap.add_argument("--shapes", type=names_of(trace_shapes.SHAPES), default="hawkes,ic",
                     help=f"comma-separated cascade shapes, of {', '.join(trace_shapes.SHAPES)} (default: all)")
-    ap.add_argument("--repeat", type=int, default=5, help="timed rounds per size, medians reported (default 5)")
-    ap.add_argument("--seed", type=int, default=0, help="seed of the generated cascades (default 0)")
-    ap.add_argument("--networkx-max", type=int, default=1_000_000,
-                    help="largest size networkx is run on (default 1000000)")
-    ap.add_argument("--networkx-budget", type=float, default=60.0,
-                    help="seconds one networkx operation may take (extrapolated from the last size)")
+    ap.add_argument("--repeat", type=positive_int, default=5, help="timed rounds per size, medians reported (default 5)")
+    ap.add_argument("--seed", type=non_negative_int, default=0, help="seed of the generated cascades (default 0)")
+    ap.add_argument("--networkx-max", type=non_negative_int, default=1_000_000,
+                    help="largest size networkx is run on (default 1000000; 0: never)")
+    ap.add_argument("--networkx-budget", type=positive_float, default=60.0,
+                    help="seconds one networkx operation may take, extrapolated linearly from the "
+                         "previous size (default 60)")
     ap.add_argument("--json", action="store_true", help="print one JSON object per line")
-    args = ap.parse_args(argv)
-    sizes = sorted(int(float(x)) for x in args.sizes.split(",") if x.strip())
-    shapes = [x.strip() for x in args.shapes.split(",") if x.strip()]
-    unknown = [x for x in shapes if x not in trace_shapes.SHAPES]
-    if unknown:  # before the warm-up, not after it
-        ap.error(f"--shapes: unknown {', '.join(map(repr, unknown))}; choose from {', '.join(trace_shapes.SHAPES)}")
+    args = ap.parse_args(argv)  # every option checked before the warm-up, not after it
+    sizes, shapes = args.sizes, args.shapes
     # Compile or load the numba caches outside every timing.
     row, _ = ours(trace_shapes.columns(trace_shapes.make("hawkes", 3000, 0)), 1000, 1, ["e1"])
     rows = []
@@ -204,5 +202,5 @@ def main(argv=None) -> int:
                 allowed = _next_nx(allowed, row["networkx"], n, sizes[i + 1], args.networkx_budget)
     from benchmarks.outputs import save
 
-    save("trace", rows, ["rumour", "bench", "trace", *(argv if argv is not None else sys.argv[1:])])
+    save("trace", rows, ["rumour", "bench", "trace", *(argv if argv is not None else sys.argv[1:])], vars(args))
     return 0

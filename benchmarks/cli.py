@@ -33,7 +33,15 @@ def main(argv=None) -> int:
         print(f"rumour bench: unknown benchmark {name!r}\n\n{usage()}", file=sys.stderr)
         return 2
     module = importlib.import_module(BENCHMARKS[name][0])
-    rc = module.main(rest)
+    try:
+        rc = module.main(rest)
+    except (KeyboardInterrupt, SystemError) as exc:
+        # Ctrl-C inside a numba function comes out as a SystemError wrapping the KeyboardInterrupt.
+        if not isinstance(exc, KeyboardInterrupt) and not isinstance(exc.__context__, KeyboardInterrupt):
+            raise
+        print(f"rumour bench {name}: interrupted; no result file written by this run "
+              f"(any earlier one is left as it was)", file=sys.stderr)
+        return 130
     # Some accuracy mains return their results, the others an exit code.
     return rc if isinstance(rc, int) else 0
 

@@ -29,7 +29,7 @@ import sys
 import numpy as np
 
 from benchmarks import accuracy_cutoff as ac
-from benchmarks import real_cascades
+from benchmarks.bench_args import non_negative_int
 from graph import cutoff_time as ct
 from streams.trace import parse_duration
 
@@ -127,9 +127,10 @@ def cross_validate(cascades, horizon=3600.0, k=10, min_shares=50, folds=5, seed=
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.cutoff_bounds", description=__doc__.split("\n")[0])
     ac.add_cutoff_options(ap)
-    ap.add_argument("--cv", type=int, default=0, help="K-fold cross-validation inside the training half")
+    ap.add_argument("--cv", type=non_negative_int, default=0,
+                    help="K-fold cross-validation inside the training half (default 0: the oracle bounds)")
     args = ap.parse_args(argv)
-    cascades = real_cascades.load("weibo-ced", limit=args.limit)
+    cascades = ac.load_halves_or_exit(ap, args)
     if args.cv:
         out = cross_validate(cascades, parse_duration(args.observe), args.k, args.min_shares, args.cv, args.seed)
         print(f"cut-off at t = {args.observe}, k = {args.k}: {args.cv}-fold CV in the training half, "

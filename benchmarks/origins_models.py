@@ -23,13 +23,15 @@ against the fraction right). The confidence coefficients are fitted (logistic IR
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 import numpy as np
 
+from benchmarks import real_cascades
+from benchmarks.bench_args import names_of, non_negative_int, output_file, positive_int
 from benchmarks.generators import contact_graph
-from benchmarks.parents_synth import simulate
+from benchmarks.outputs import run_record, write_json
+from benchmarks.parents_synth import MODELS, simulate
 from graph import CascadeGraph
 from graph import confidence as cf
 from graph import reconstruct as rc
@@ -171,9 +173,14 @@ def synthetic_items(model, obs, trials, n, seed0):
     return items
 
 
+def real_pool(cascades) -> list:
+    """The real cascades rumours are drawn from: evaluation half, more than 20 events."""
+    return [c for c in cascades if c.split() == 1 and len(c.event_ids) > 20]
+
+
 def real_items(cascades, obs, count, seed):
     rng = np.random.default_rng(seed)
-    pool = [c for c in cascades if c.split() == 1 and len(c.event_ids) > 20]
+    pool = real_pool(cascades)
     items = []
     for _ in range(count):
         s = int(rng.integers(2, 4)) if obs == "multi" else 1
@@ -186,11 +193,17 @@ def real_items(cascades, obs, count, seed):
     return items
 
 
-def run(models=("er", "ws", "ba"), trials=300, train_trials=100, n=2000, real=300, seed=0, log=print):
+def run(models=("er", "ws", "ba"), trials=300, train_trials=100, n=2000, real=300, seed=0, log=print,
+        cascades=None):
+    """Fit the confidence on the training trials, then every cell; ``cascades``: the Weibo
+    cascades of the real cells (read from ../shared/data when None and ``real`` > 0)."""
+    from benchmarks.outputs import progress
+
     # Fit: training trials (their own seed stream) of every model and observation model.
     Xs, ys = [], []
     for model in models:
         for obs in OBS:
+            progress(f"fitting: {model}/{obs}, {train_trials} training trials")
             for ev, seeds in synthetic_items(model, obs, train_trials, n, seed + 10_000):
                 y, X, _ = analyse(ev, seeds)
                 Xs.append(X)
@@ -205,13 +218,14 @@ def run(models=("er", "ws", "ba"), trials=300, train_trials=100, n=2000, real=30
     cells = {}
     for model in models:
         for obs in OBS:
+            progress(f"{model}/{obs}: {trials} trials")
             cells[f"{model}/{obs}"] = c = _cell(synthetic_items(model, obs, trials, n, seed), coef, seed)
             log(line(f"{model}/{obs}", c))
     if real:
-        from benchmarks import real_cascades
-
-        cascades = real_cascades.load("weibo-ced")
+        if cascades is None:
+            cascades = real_cascades.load("weibo-ced")
         for obs in OBS:
+            progress(f"weibo/{obs}: {real} rumours")
             cells[f"weibo/{obs}"] = c = _cell(real_items(cascades, obs, real, seed), coef, seed)
             log(line(f"weibo/{obs}", c))
     log(reliability_table(cells))
@@ -235,18 +249,32 @@ def reliability_table(cells) -> str:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="rumour bench origins", description=__doc__.split("\n")[0])
-    ap.add_argument("--models", default="er,ws,ba")
-    ap.add_argument("--trials", type=int, default=300)
-    ap.add_argument("--train-trials", type=int, default=100)
-    ap.add_argument("--nodes", type=int, default=2000)
-    ap.add_argument("--real", type=int, default=300, help="real Weibo rumours per model (0 = none)")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--json", default=None)
+    ap.add_argument("--models", type=names_of(MODELS), default="er,ws,ba",
+                    help=f"comma-separated contact-graph models, of {', '.join(MODELS)} (default: all)")
+    ap.add_argument("--trials", type=positive_int, default=300,
+                    help="evaluation trials per model and observation model (default 300)")
+    ap.add_argument("--train-trials", type=positive_int, default=100,
+                    help="trials per model and observation model the confidence is fitted on, "
+                         "seeded apart from the evaluation (default 100)")
+    ap.add_argument("--nodes", type=positive_int, default=2000, help="nodes of each contact graph (default 2000)")
+    ap.add_argument("--real", type=non_negative_int, default=300,
+                    help="real Weibo rumours per observation model (default 300; 0 = none)")
+    ap.add_argument("--weibo", metavar="PATH", default=real_cascades.default_path("weibo-ced"),
+                    help="the Weibo CED archive or folder, read when --real > 0 "
+                         "(default: ../shared/data/weibo-ced-dev.tar.gz)")
+    ap.add_argument("--seed", type=non_negative_int, default=0, help="seed of the trials and the real rumour mixes (default 0)")
+    ap.add_argument("--json", metavar="FILE", type=output_file, default=None,
+                    help="also write the results, the command and every option to FILE")
     a = ap.parse_args(argv)
-    res = run(a.models.split(","), a.trials, a.train_trials, a.nodes, a.real, a.seed)
+    cascades = real_cascades.load_or_exit(ap, "weibo-ced", a.weibo) if a.real else None
+    if cascades is not None and len(real_pool(cascades)) < 3:
+        ap.error(f"{a.weibo}: {len(real_pool(cascades))} evaluation-half cascades of more than 20 events; "
+                 f"the real mixes need 3 (or --real 0)")
+    res = run(a.models, a.trials, a.train_trials, a.nodes, a.real, a.seed, cascades=cascades)
     if a.json:
-        with open(a.json, "w") as fh:
-            json.dump({"config": vars(a), **res}, fh, indent=1)
+        config = {**vars(a), "models": ",".join(a.models)}
+        command = ["rumour", "bench", "origins", *(sys.argv[1:] if argv is None else argv)]
+        write_json(a.json, {"config": config, **res, "run": run_record(command, config)})
     return 0
 
 

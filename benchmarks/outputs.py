@@ -1,8 +1,10 @@
-"""Output helpers of the speed benchmarks: progress on stderr, results on stdout and in
-benchmarks/out/<name>.json (with the command line, the time and the load average)."""
+"""Output helpers of the benchmarks: progress on stderr, results on stdout and in
+benchmarks/out/<name>.json (with the command line, the options, the commit, the time and the
+load average), every JSON file written whole or not at all."""
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -10,6 +12,7 @@ from pathlib import Path
 import orjson
 
 OUT_DIR = Path(__file__).resolve().parent / "out"
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def progress(message: str) -> None:
@@ -32,12 +35,60 @@ def emit(obj: dict, as_json: bool) -> None:
     sys.stdout.flush()
 
 
-def save(name: str, results, command: list[str]) -> Path:
-    """Write ``{"command", "finished", "load_average", "results"}`` to benchmarks/out/<name>.json."""
+def git_commit() -> str | None:
+    """The checkout's commit, with ``-dirty`` when tracked files differ from it (None outside git)."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                              timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return (head + ("-dirty" if dirty else "")) or None
+
+
+def run_record(command: list[str], options: dict) -> dict:
+    """What reproduces a run: the command as typed, every option's value (defaults included,
+    so a later change of a default does not change what the file says was run) and the commit."""
+    return {"command": " ".join(command), "options": options, "git_commit": git_commit(),
+            "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "load_average": load_average()}
+
+
+def write_json(path, doc) -> Path:
+    """Write ``doc`` to ``path`` through a temporary file in the same folder and a rename, so an
+    interrupted run (Ctrl-C, a crash in the middle) leaves the old file or none, never half a file.
+    Numpy scalars and arrays become numbers and lists; anything else unknown is refused.
+
+    >>> import json, tempfile; p = Path(tempfile.mkdtemp()) / "r.json"
+    >>> json.loads(write_json(p, {"a": [1, 2.5]}).read_text())
+    {'a': [1, 2.5]}
+    >>> sorted(q.name for q in p.parent.iterdir())
+    ['r.json']
+    """
+    path = Path(path)
+    data = orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY
+                        | orjson.OPT_NON_STR_KEYS, default=_plain)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _plain(value):
+    # numpy scalars that orjson does not take by itself (np.bool_, np.float32 subclasses, ...)
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"not JSON: {type(value).__name__}")
+
+
+def save(name: str, results, command: list[str], options: dict | None = None) -> Path:
+    """Write ``{"command", "options", "git_commit", "finished", "load_average", "results"}`` to
+    benchmarks/out/<name>.json."""
     OUT_DIR.mkdir(exist_ok=True)
-    path = OUT_DIR / f"{name}.json"
-    doc = {"command": " ".join(command), "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-           "load_average": load_average(), "results": results}
-    path.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
+    path = write_json(OUT_DIR / f"{name}.json", {**run_record(command, options or {}), "results": results})
     progress(f"wrote {path}")
     return path

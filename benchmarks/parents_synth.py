@@ -125,8 +125,9 @@ def _rows(sims, indptr, indices, inter):
     return (X, np.asarray(ptrs, np.int64), np.asarray(chosen, np.int64)), evals
 
 
-def run(models=MODELS, trials: int = 300, n: int = 2000, seed: int = 0, log=None) -> dict:
-    """Per model: per-trial accuracy of each rule, mean with a 95% bootstrap interval."""
+def run(models=MODELS, trials: int = 300, n: int = 2000, seed: int = 0, log=None, mask: float = 0.3) -> dict:
+    """Per model: per-trial accuracy of each rule on a ``mask`` fraction of masked links, mean with
+    a 95% bootstrap interval."""
     from benchmarks.accuracy import bootstrap_mean
 
     out = {}
@@ -134,7 +135,9 @@ def run(models=MODELS, trials: int = 300, n: int = 2000, seed: int = 0, log=None
         per = {"most recent": [], "earliest": [], "model": []}
         links = 0
         for t in range(trials):
-            hits, total = trial(model, n, (seed, mi, t))
+            hits, total = trial(model, n, (seed, mi, t), mask=mask)
+            if log and (t + 1) % max(trials // 10, 1) == 0:
+                log(f"{model}: {t + 1}/{trials} trials")
             links += total
             for k in per:
                 per[k].append(hits[k] / total if total else np.nan)

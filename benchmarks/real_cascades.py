@@ -36,6 +36,11 @@ class RealCascade(NamedTuple):
         return hashlib.sha1(self.rumour_id.encode()).digest()[0] & 1
 
 
+def default_path(dataset: str) -> str:
+    """Where ``dataset`` is read from when no path is given (../shared/data/...)."""
+    return str(SHARED_DATA / FILES[dataset])
+
+
 def load(dataset: str = "weibo-ced", path=None, limit: int | None = None) -> list:
     """Every cascade of ``dataset`` (``limit`` stops early), source post first."""
     from streams.importers import iter_events
@@ -54,7 +59,34 @@ def load(dataset: str = "weibo-ced", path=None, limit: int | None = None) -> lis
         cur.append(e)
     if cur:
         out.append(_pack(cur))
+    if not out:
+        from streams.importers.source import SourceError
+
+        raise SourceError(f"{src}: no {dataset} cascade in it; is it the right dataset?")
     return out
+
+
+def load_or_exit(ap, dataset: str, path=None, limit: int | None = None) -> list:
+    """``load`` for a command line: a missing, unreadable or wrong-dataset file is one
+    ``ap.error`` line (exit 2), not a traceback."""
+    from streams.importers.source import SourceError
+
+    try:
+        return load(dataset, path, limit)
+    except SourceError as exc:
+        ap.error(str(exc))
+
+
+def require_halves(ap, cascades, keep=lambda c: True, what: str = "cascades", fix: str = "raise --limit") -> None:
+    """Refuse with one ``ap.error`` line when the training or the evaluation half (``split``)
+    holds none of the ``cascades`` that ``keep`` accepts: nothing to fit, or nothing to measure."""
+    halves = [0, 0]
+    for c in cascades:
+        if keep(c):
+            halves[c.split()] += 1
+    if not all(halves):
+        ap.error(f"{halves[0]} training and {halves[1]} evaluation {what} in the {len(cascades)} read: "
+                 f"both halves need one ({fix})")
 
 
 def _pack(events) -> RealCascade:

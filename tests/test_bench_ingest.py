@@ -113,7 +113,9 @@ def test_bench_ingest_end_to_end_contract(kafka_bootstrap, clickhouse_server, ca
     shares = res["runs"]["ours_batched"][0]["pipeline_share"]
     assert all(v >= 0 for k, v in shares.items() if k != "other")
     assert sum(shares.values()) == pytest.approx(1.0, abs=0.01)
-    assert json.loads((tmp_path / "ingest.json").read_text())["command"].startswith("rumour bench ingest")
+    saved = json.loads((tmp_path / "ingest.json").read_text())
+    assert saved["command"].startswith("rumour bench ingest")
+    assert saved["options"]["per_message"] == 100 and saved["options"]["seed"] == 0  # rerunnable from the file
     cpu = res["runs"]["ours_batched"][0]["cpu_us_per_event"]
     assert cpu["worker"] > 0 and cpu["clickhouse"] > 0  # the server did the inserts
     assert res["machine_ceiling"]["batched"]["eps"] > 0

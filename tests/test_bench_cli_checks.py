@@ -1,0 +1,169 @@
+"""The benchmarks' command lines as a researcher meets them: a bad value is one error line and
+exit 2 (never a traceback), a JSON file says how to rerun it and is written whole or not at all,
+and the same seed gives the same numbers."""
+import json
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from benchmarks import accuracy_blocking, parents_synth
+from benchmarks.cli import main as bench_main
+from benchmarks.outputs import write_json
+
+BAD = [
+    ("trace", ["--sizes", "abc"], "--sizes: 'abc' is not a size"),
+    ("trace", ["--sizes", "0"], "--sizes: '0' is not a size"),
+    ("trace", ["--repeat", "0"], "--repeat: '0' is not a whole number >= 1"),
+    ("accuracy", ["--trials", "0"], "--trials: '0' is not a whole number >= 1"),
+    ("accuracy", ["--seed", "abc"], "--seed: 'abc' is not a whole number >= 0"),
+    ("accuracy", ["--p", "1.5"], "--p: '1.5' is not a number between 0 and 1"),
+    ("parents", ["--trials", "0"], "--trials: '0' is not a whole number >= 1"),
+    ("parents", ["--mask", "2"], "--mask: '2' is not a number between 0 and 1"),
+    ("origins", ["--models", "er,smallworld"], "--models: unknown 'smallworld'; choose from er, ws, ba"),
+    ("origins", ["--trials", "0"], "--trials: '0' is not a whole number >= 1"),
+    ("cutoff", ["--observe", "an hour"], "--observe: 'an hour' is not a duration"),
+    ("cutoff", ["--limit", "0"], "--limit: '0' is not a whole number >= 1"),
+    ("cutoff", ["--k", "0"], "--k: '0' is not a whole number >= 1"),
+    ("blocking", ["--models", "ba,er"], "--models: unknown 'er'; choose from ba, ws"),
+    ("blocking", ["--trials", "0"], "--trials: '0' is not a whole number >= 1"),
+    ("blocking", ["--nodes", "20", "--k", "10", "--observe", "10"], "leave no node of --nodes 20"),
+]
+# numpy seeds are >= 0: a negative one was a traceback after the warm-up or the data read
+BAD += [(name, ["--seed", "-1"], "--seed: '-1' is not a whole number >= 0")
+        for name in ("trace", "ingest", "scale", "accuracy", "parents", "origins", "cutoff", "blocking")]
+# a --json FILE that cannot be written is refused before the run, not after it
+BAD += [(name, ["--json", "/nonexistent/r.json"], "--json: folder /nonexistent does not exist")
+        for name in ("accuracy", "parents", "origins", "cutoff", "blocking")]
+
+
+@pytest.mark.parametrize("name,argv,message", BAD, ids=[f"{n} {' '.join(a)}" for n, a, _ in BAD])
+def test_bad_option_is_one_error_line_and_exit_2(name, argv, message, capsys):
+    with pytest.raises(SystemExit) as info:
+        bench_main([name, *argv])
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and "Traceback" not in err
+    assert err.splitlines()[-1].startswith(f"rumour bench {name}: error: ") and message in err.splitlines()[-1]
+
+
+def _wrong_data(tmp_path: Path) -> dict:
+    text = tmp_path / "notes.txt"
+    text.write_text("not a dataset\n")
+    empty = tmp_path / "empty.tar.gz"
+    with tarfile.open(empty, "w:gz") as tar:
+        tar.add(text, arcname="README.txt")
+    return {"/nonexistent/weibo.tar.gz": "no such folder or file", str(text): "not a folder or a tar archive",
+            str(empty): "no weibo-ced cascade in it"}
+
+
+@pytest.mark.parametrize("name", ["parents", "origins", "cutoff"])
+def test_missing_or_wrong_data_is_one_error_line_and_exit_2(name, tmp_path, capsys):
+    for path, message in _wrong_data(tmp_path).items():
+        with pytest.raises(SystemExit) as info:
+            bench_main([name, "--weibo", path, "--twitter", path] if name == "parents" else [name, "--weibo", path])
+        last = capsys.readouterr().err.splitlines()[-1]
+        assert info.value.code == 2 and last.startswith(f"rumour bench {name}: error: ") and message in last
+
+
+def test_json_is_written_whole_or_not_at_all(tmp_path, monkeypatch):
+    path = tmp_path / "r.json"
+    write_json(path, {"trials": 1})
+
+    def half_then_interrupt(self, data):  # Ctrl-C in the middle of writing
+        with open(self, "wb") as fh:
+            fh.write(data[: len(data) // 2])
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Path, "write_bytes", half_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        write_json(path, {"trials": 2, "cells": list(range(100))})
+    assert json.loads(path.read_text()) == {"trials": 1}  # the old file, whole
+    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]  # no temporary left behind
+
+
+BLOCKING = ["--models", "ba", "--trials", "2", "--nodes", "150", "--k", "3", "--observe", "8",
+            "--samples", "10", "--ours-samples", "20", "--eval", "20"]
+
+
+def _blocking(tmp_path, seed, capsys):
+    out = tmp_path / f"b{seed}-{len(list(tmp_path.iterdir()))}.json"
+    assert bench_main(["blocking", *BLOCKING, "--seed", str(seed), "--json", str(out)]) == 0
+    return json.loads(out.read_text()), capsys.readouterr()
+
+
+def test_blocking_json_reruns_the_same_and_a_seed_changes_it(tmp_path, capsys):
+    first, printed = _blocking(tmp_path, 5, capsys)
+    run = first["run"]
+    assert run["command"] == "rumour bench blocking " + " ".join(BLOCKING + ["--seed", "5", "--json"]) + \
+        " " + str(tmp_path / "b5-0.json")
+    assert run["options"]["seed"] == 5 and run["options"]["samples"] == 10 and run["options"]["reading"] == "observed"
+    assert run["git_commit"] and len(run["load_average"]) == 3
+    assert "ba: 2/2 trials" in printed.err  # progress on stderr
+    cell = first["cells"]["ba"]
+    assert f"ours       {cell['ours']['new']:.3f} [{cell['ours']['new_ci'][0]:.3f}," in printed.out  # the printed table is the JSON's
+    # rerun from the JSON's own options: the same numbers
+    opts = run["options"]
+    again, _ = _blocking(tmp_path, opts["seed"], capsys)
+    for name in accuracy_blocking.METHODS:
+        assert again["cells"]["ba"][name] == cell[name]
+    other, _ = _blocking(tmp_path, 6, capsys)
+    assert any(other["cells"]["ba"][name] != cell[name] for name in accuracy_blocking.METHODS)
+
+
+
+@pytest.mark.parametrize("name,argv,message", [
+    ("ingest", ["--repeat", "0"], "--repeat: '0' is not a whole number >= 1"),
+    ("ingest", ["--latency-seconds", "soon"], "--latency-seconds: 'soon' is not a number > 0"),
+    ("scale", ["--workers", "1,two"], "--workers: 'two' is not a size"),
+    ("scale", ["--events", "0"], "--events: '0' is not a whole number >= 1"),
+])
+def test_ingest_and_scale_refuse_bad_options_before_touching_services(name, argv, message, capsys):
+    with pytest.raises(SystemExit) as info:
+        bench_main([name, *argv, "--broker", "127.0.0.1:1", "--clickhouse", "clickhouse://127.0.0.1:1"])
+    last = capsys.readouterr().err.splitlines()[-1]
+    assert info.value.code == 2 and last.startswith(f"rumour bench {name}: error: ") and message in last
+
+
+@pytest.mark.parametrize("name", ["ingest", "scale"])
+def test_ingest_and_scale_explain_every_option(name, capsys):
+    with pytest.raises(SystemExit):
+        bench_main([name, "--help"])
+    lines = capsys.readouterr().out.split("options:")[1].splitlines()
+    # an option line without text after it, and no continuation line below: unexplained
+    bare = [line.split()[0] for i, line in enumerate(lines) if line.startswith("  --") and len(line.split()) <= 2
+            and not (i + 1 < len(lines) and lines[i + 1].startswith(" " * 10))]
+    assert bare == []
+
+
+def test_parents_synthetic_masks_the_fraction_asked():
+    low = parents_synth.run(models=("er",), trials=1, n=200, seed=0, mask=0.2)
+    high = parents_synth.run(models=("er",), trials=1, n=200, seed=0, mask=0.6)
+    assert high["er"]["masked_links"] > 1.5 * low["er"]["masked_links"] > 0  # about 3x; the cascades differ too
+
+
+def test_cutoff_on_real_cascades_shows_progress_and_saves_what_it_printed(shared_data, tmp_path, capsys):
+    out = tmp_path / "cut.json"
+    assert bench_main(["cutoff", "--limit", "60", "--weibo", str(shared_data / "weibo-ced-dev.tar.gz"),
+                       "--json", str(out)]) == 0
+    printed = capsys.readouterr()
+    saved = json.loads(out.read_text())
+    assert "60 cascades read" in printed.err and f"{saved['cascades']}/{saved['cascades']} evaluated" in printed.err
+    mean, lo, hi = saved["forecast"]
+    assert f"forecast                  {mean:.3f} [{lo:.3f},{hi:.3f}]" in printed.out
+    assert saved["run"]["options"]["limit"] == 60 and saved["run"]["options"]["observe"] == "1h"
+
+
+def test_ctrl_c_is_one_line_exit_130_and_the_old_file_stays(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "blk.json"
+    out.write_text('{"old": true}')
+    calls = []
+
+    def interrupted_trial(*args, **kwargs):
+        calls.append(1)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(accuracy_blocking, "trial", interrupted_trial)
+    assert bench_main(["blocking", *BLOCKING, "--json", str(out)]) == 130
+    err = capsys.readouterr().err
+    assert calls and "Traceback" not in err and err.strip().endswith("(any earlier one is left as it was)")
+    assert json.loads(out.read_text()) == {"old": True} and [p.name for p in tmp_path.iterdir()] == ["blk.json"]
