@@ -20,28 +20,10 @@ from streams.governance.hub import Governance
 from streams.governance.reports import ReportDesk, status_row
 from streams.pipeline import Pipeline
 from streams.store.governance import governance_store
+from tests.test_report_desk_locking import REPORT_A, REPORT_B, SOURCE_TEXT, T0, WAIT, _answered_meanwhile, _in_thread
 
-T0 = 1_759_276_800_000
-SOURCE_TEXT = "济南某小区自来水被投毒，大家千万不要喝自来水，赶紧转发告诉家人"
-REPORT_A = "举报：济南某小区自来水被投毒，千万不要喝自来水，赶紧转发告诉家人！"
-REPORT_B = "济南某小区自来水被投毒了？大家千万不要喝自来水"
 SLOW = "慢慢慢"  # a text holding this is slow to shingle (the test's own shingles)
-WAIT = 10  # seconds: a call that waits this long is stuck behind the lock
-POST, SHARE = KIND_CODE["post"], KIND_CODE["share"]
-
-
-def _in_thread(fn, *args, **kwargs):
-    out = {}
-
-    def run():
-        try:
-            out["value"] = fn(*args, **kwargs)
-        except BaseException as exc:  # handed to the test's thread
-            out["error"] = exc
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    return thread, out
+POST = KIND_CODE["post"]
 
 
 def _event(event_id, rumour_id, ts, kind="share", text=None, parent=None) -> bytes:
@@ -66,18 +48,15 @@ def test_a_report_slow_to_shingle_does_not_hold_up_other_requests(monkeypatch):
     slow, slow_out = _in_thread(desk.submit, {"reporter": "x", "text": SLOW + REPORT_A}, "http:t1", now_ms=T0)
     try:
         assert shingling.wait(WAIT), "the slow report was never shingled"
-        other, other_out = _in_thread(desk.submit, {"reporter": "y", "text": REPORT_B}, "http:t1", now_ms=T0 + 1)
-        other.join(WAIT)
-        assert not other.is_alive(), "a report waited for another report's shingling"
-        assert other_out["value"][0] == 201 and other_out["value"][1]["rumour_id"] == "r1"
+        status, other = _answered_meanwhile("a report waited for another report's shingling", desk.submit,
+                                            {"reporter": "y", "text": REPORT_B}, "http:t1", now_ms=T0 + 1)
+        assert status == 201 and other["rumour_id"] == "r1"
         batch = EventBatch.from_columns([["m2"], ["r2"], ["a"], [T0], [None], [None], [POST], ["weibo"],
                                          ["370102"], ["北京地铁今天全线停运"]])
-        seen, _ = _in_thread(desk.observe, batch)
-        seen.join(WAIT)
-        assert not seen.is_alive(), "a batch waited for a report's shingling"
-        change, change_out = _in_thread(desk.set_status, "r1", "verified", "bob", at_ms=T0 + 2)
-        change.join(WAIT)
-        assert not change.is_alive() and change_out["value"][0] == 201
+        _answered_meanwhile("a batch waited for a report's shingling", desk.observe, batch)
+        status, _ = _answered_meanwhile("a status change waited for a report's shingling", desk.set_status,
+                                        "r1", "verified", "bob", at_ms=T0 + 2)
+        assert status == 201
     finally:
         release.set()
     slow.join(WAIT)
