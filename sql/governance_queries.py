@@ -110,9 +110,10 @@ def recent_rumours(database: str, limit: int | None = None, offset: int = 0) -> 
             f"GROUP BY rumour_id ORDER BY last_ms DESC, rumour_id{page}")
 
 
-def source_texts(database: str, rumour_ids) -> str:
+def source_texts(database: str, rumour_ids=None) -> str:
     """(rumour_id, its source-post text: the text of its earliest post with one) of
-    ``rumour_ids`` that have one: only those rumours' rows are read (the table's key starts
-    with rumour_id)."""
+    ``rumour_ids`` (None: every rumour) that have one: with ids, only those rumours' rows are
+    read (the table's key starts with rumour_id)."""
+    where = _where_rumour(None, rumour_ids) + " AND" if rumour_ids is not None else " WHERE"
     return (f"SELECT rumour_id, argMin(text, ts_ms) FROM {check_identifier(database)}.share_events FINAL"
-            f"{_where_rumour(None, rumour_ids)} AND kind = 'post' AND isNotNull(text) GROUP BY rumour_id")
+            f"{where} kind = 'post' AND isNotNull(text) GROUP BY rumour_id")

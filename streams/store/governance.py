@@ -121,8 +121,9 @@ class GovernanceStoreMixin:
 
         Two reads, not one pass over every event with its text: the rumours ranked by their
         newest event (rumour id and time columns only), then the texts of the first ``limit``
-        of them (their rows only); a rumour without a text is passed over and the next page of
-        the ranking read, until ``limit`` rumours have one."""
+        of them (their rows only; when that is every rumour, of all posts); a rumour without a
+        text is passed over and the next page of the ranking read, until ``limit`` rumours have
+        one."""
         if limit is not None and limit < 1:
             return {}
         found: dict[str, str] = {}
@@ -131,8 +132,12 @@ class GovernanceStoreMixin:
             page = None if limit is None else max(limit - len(found), 1)
             ranked = self._rows(gq.recent_rumours(self.database, page, offset))
             texts = {}
-            for chunk in _chunks([r[0] for r in ranked], ID_BYTES_PER_QUERY):
-                texts.update(self._rows(gq.source_texts(self.database, chunk)))
+            if offset == 0 and (page is None or len(ranked) < page):
+                # Every rumour is wanted: one pass over the posts, not a list of every id.
+                texts.update(self._rows(gq.source_texts(self.database)))
+            else:
+                for chunk in _chunks([r[0] for r in ranked], ID_BYTES_PER_QUERY):
+                    texts.update(self._rows(gq.source_texts(self.database, chunk)))
             for rumour_id, _last_ms in ranked:
                 if texts.get(rumour_id):
                     found[rumour_id] = texts[rumour_id]
