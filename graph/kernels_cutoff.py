@@ -24,7 +24,8 @@ import numpy as np
 from numba import njit
 
 from graph.kernels_cutoff_heap import by_bit_length, first_band, sift_down
-from graph.kernels_tree import preorder_positions
+from graph.kernels_prefetch import SWEEP_AHEAD, prefetch
+from graph.kernels_tree import node_counts, preorder_slots
 
 _PRESENT = 0x80
 _NO_TS = np.iinfo(np.int64).max
@@ -60,12 +61,22 @@ def _setup(par, kf, acct, ts, sz, topo, n_acc):
 
     Memory access is what costs at 10^6 nodes: one random write per node scatters into
     preorder space, the per-account state is kept small (16 bytes a row), and everything
-    else runs sequentially over preorder positions. An account with a single node (every
-    account, in an independent-cascade shape) is settled in node order: that node is
-    top-level and its gain is its subtree size ``sz``, so the preorder sweep skips it.
+    else runs sequentially over preorder positions. The random targets (the preorder slot,
+    the account's row and first_ts) are prefetched SWEEP_AHEAD nodes ahead (kernels_prefetch).
+    An account with a single node (every account, in an independent-cascade shape) is settled
+    in node order: that node is top-level and its gain is its subtree size ``sz``, so the
+    preorder sweep skips it.
     """
     n = par.shape[0]
-    cnt_v, pos = preorder_positions(par, topo)
+    # When every node is a present event (no placeholder) the node counts are the present
+    # counts ``sz`` already holds: one sweep of random updates saved.
+    all_present = True
+    for v in range(n):
+        if (kf[v] & _PRESENT) == 0:
+            all_present = False
+            break
+    cnt_v = sz if all_present else node_counts(par, topo)
+    pos = preorder_slots(par, topo, cnt_v)
     row = np.zeros((n_acc, 4), np.int32)
     for v in range(n):
         a = acct[v]
@@ -73,7 +84,15 @@ def _setup(par, kf, acct, ts, sz, topo, n_acc):
             row[a, 1] += 1  # nodes per account
     packed = np.empty(n, np.int64)
     first_ts = np.full(n_acc, _NO_TS, np.int64)
+    row_flat = row.reshape(-1)  # a view: prefetch takes one index
     for v in range(n):
+        if v + SWEEP_AHEAD < n:
+            u = v + SWEEP_AHEAD
+            prefetch(packed, pos[u])
+            b = acct[u]
+            if b >= 0:
+                prefetch(row_flat, 4 * b)
+                prefetch(first_ts, b)
         a = acct[v]
         x = np.int64(cnt_v[v]) << 33
         if kf[v] & _PRESENT:
@@ -100,6 +119,10 @@ def _setup(par, kf, acct, ts, sz, topo, n_acc):
     # interval of the last top-level event of its account seen so far.
     nxt_top = np.empty(n, np.int32)
     for i in range(n):
+        if i + SWEEP_AHEAD < n:
+            b = np.int32(packed[i + SWEEP_AHEAD] & 0xFFFFFFFF) - 1
+            if b >= 0:
+                prefetch(row_flat, 4 * b)
         x = packed[i]
         a = np.int32(x & 0xFFFFFFFF) - 1
         if a < 0:

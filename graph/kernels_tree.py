@@ -17,7 +17,7 @@ from graph.kernels_forest import events_by_account, resolve_parents
 # The public API; it names the forest-resolution kernels (now in graph.kernels_forest) as
 # re-exported.
 __all__ = ["events_by_account", "resolve_parents", "is_forward", "topo_order",
-           "preorder_positions", "children_csr", "preorder", "subtree_sizes", "depths",
+           "preorder_positions", "node_counts", "preorder_slots", "children_csr", "preorder", "subtree_sizes", "depths",
            "path_to_root"]
 
 _PRESENT = 0x80
@@ -76,6 +76,17 @@ def preorder_positions(par, topo):
 
     Two sweeps: counts bottom-up, then each node takes the next free slot inside its parent's
     interval (children in topological order)."""
+    cnt = node_counts(par, topo)
+    return cnt, preorder_slots(par, topo, cnt)
+
+
+@njit(cache=True)
+def node_counts(par, topo):
+    """Nodes in each node's subtree, itself included (``topo`` as in :func:`preorder_positions`).
+
+    >>> node_counts(np.array([-1, 0, 0, 1], np.int32), np.zeros(0, np.int32)).tolist()
+    [4, 2, 1, 1]
+    """
     n = par.shape[0]
     fwd = topo.shape[0] == 0
     cnt = np.ones(n, np.int32)
@@ -83,6 +94,19 @@ def preorder_positions(par, topo):
         v = i if fwd else topo[i]
         if par[v] >= 0:
             cnt[par[v]] += cnt[v]
+    return cnt
+
+
+@njit(cache=True)
+def preorder_slots(par, topo, cnt):
+    """The ``pos`` of :func:`preorder_positions` from the node counts ``cnt``.
+
+    >>> par = np.array([-1, 0, 0, 1], np.int32)
+    >>> preorder_slots(par, np.zeros(0, np.int32), np.array([4, 2, 1, 1], np.int32)).tolist()
+    [0, 1, 3, 2]
+    """
+    n = par.shape[0]
+    fwd = topo.shape[0] == 0
     pos = np.empty(n, np.int32)
     nxt = np.empty(n, np.int32)
     next_root = 0
@@ -96,7 +120,7 @@ def preorder_positions(par, topo):
             pos[v] = nxt[p]
             nxt[p] += cnt[v]
         nxt[v] = pos[v] + 1
-    return cnt, pos
+    return pos
 
 
 @njit(cache=True)

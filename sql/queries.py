@@ -157,14 +157,39 @@ def audit_rows(database: str, limit: int, case_id: str | None = None, since_ms: 
             + f" ORDER BY ts_ms DESC, audit_id LIMIT {limit}")
 
 
-def rumour_region_counts(database: str, since_ms: int | None = None) -> str:
+def rumour_region_counts(database: str, since_ms: int | None = None, rumour_ids=None) -> str:
     """(rumour_id, region ('' = none), kind name, distinct shares, last minute as epoch ms) per
-    group, over all time or since a time (minute resolution, from the per-minute counts)."""
-    where = "" if since_ms is None else f" WHERE minute >= toDateTime({int(since_ms) // 1000})"
+    group, over all time or since a time (minute resolution, from the per-minute counts), of
+    every rumour or of the list ``rumour_ids`` (the same groups as the whole answer has for them).
+
+    >>> print(rumour_region_counts("db", 120_000, ["r2", "r1"]))  # doctest: +NORMALIZE_WHITESPACE
+    SELECT rumour_id, region, toString(kind) AS kind_name, uniqExactMerge(shares) AS n,
+    toInt64(max(minute)) * 1000 AS last_ms FROM db.share_minute_counts
+    WHERE rumour_id IN ('r1', 'r2') AND minute >= toDateTime(120)
+    GROUP BY rumour_id, region, kind ORDER BY rumour_id, region, kind_name
+    """
+    where = _where_rumour(None, rumour_ids)
+    if since_ms is not None:
+        where += (" AND" if where else " WHERE") + f" minute >= toDateTime({int(since_ms) // 1000})"
     return ("SELECT rumour_id, region, toString(kind) AS kind_name, uniqExactMerge(shares) AS n, "
             "toInt64(max(minute)) * 1000 AS last_ms "
             f"FROM {check_identifier(database)}.share_minute_counts" + where
             + " GROUP BY rumour_id, region, kind ORDER BY rumour_id, region, kind_name")
+
+
+def rumours_changed_since(database: str, since_s: int) -> str:
+    """The server's clock and start (epoch seconds: now, now less its uptime) and the rumours
+    that got events at or after ``since_s`` on that clock (sql/017_rumour_changes.sql), in one
+    row: read before the changed rumours' counts, the clock bounds what the next read must look
+    at again; a new start says the change buffer may have lost rows.
+
+    >>> print(rumours_changed_since("db", 60))  # doctest: +NORMALIZE_WHITESPACE
+    SELECT toInt64(now()) AS now_s, toInt64(now()) - toInt64(uptime()) AS started_s,
+    groupUniqArray(rumour_id) AS changed FROM db.rumour_changes_buffer WHERE changed_at >= toDateTime(60)
+    """
+    return ("SELECT toInt64(now()) AS now_s, toInt64(now()) - toInt64(uptime()) AS started_s, "
+            "groupUniqArray(rumour_id) AS changed "
+            f"FROM {check_identifier(database)}.rumour_changes_buffer WHERE changed_at >= toDateTime({int(since_s)})")
 
 
 def top_spreaders(database: str, rumour_id: str, limit: int) -> str:

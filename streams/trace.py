@@ -19,7 +19,8 @@ def trace_answer(graph, k: int = 10, parents: dict | None = None, cutoff: list |
     known only from its children (a deleted post without an id); ``cutoff`` replaces the cut-off list (e.g.
     the forecast cut-off at time t of graph/cutoff_time.py).
     """
-    raw = graph.trace(k)
+    # A given cut-off replaces the graph's, so its greedy run (k = 0: none) would be wasted work.
+    raw = graph.trace(k if cutoff is None else 0)
     # Kept with the resolved forest (computed once per batch that changes it), read for every
     # origin in one lookup.
     conf = graph.confidence_by_event.lookup([o["account_id"] for o in raw["origins"]],

@@ -71,6 +71,27 @@ def _chart_js(element_id: str) -> str:
             "return s.type==='tree'?(s.data[0].children||[]).length:s.data.length;});})()")
 
 
+# The boxes (x, y, width, height, text) of the labels the tree chart draws: the text spans
+# zrender paints (tspan) whose text and host node are not hidden (a label ECharts hides for want
+# of room is ``ignore``), each box in the chart's pixels as ECharts' own label layout computes it
+# (the local bounding rect through the global transform).
+TREE_LABEL_BOXES_JS = (
+    "(function(){var c=echarts.getInstanceByDom(document.getElementById('chart-tree'));"
+    "var out=[];c.getZr().storage.getDisplayList(true).forEach(function(el){"
+    "if(el.type!=='tspan'||!el.style||!el.style.text)return;"
+    "for(var p=el;p;p=p.parent||p.__hostTarget){if(p.ignore||p.invisible)return;}"
+    "var r=el.getBoundingRect().clone();var m=el.getComputedTransform();if(m)r.applyTransform(m);"
+    "if(r.width>0&&r.height>0)out.push([r.x,r.y,r.width,r.height,String(el.style.text)]);});"
+    "return out;})()")
+
+
+def overlapping(boxes, tolerance: float = 0.5) -> list:
+    """Pairs of boxes (x, y, w, h, text) that overlap by more than ``tolerance`` px each way."""
+    return [(a[4], b[4]) for i, a in enumerate(boxes) for b in boxes[i + 1:]
+            if min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]) > tolerance
+            and min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]) > tolerance]
+
+
 @pytest.fixture
 def served(tmp_path):
     if shutil.which("chromium") is None:
@@ -201,7 +222,19 @@ async def _drive(url: str, token: str, tmp_path: Path) -> dict:
         # Chromium's locale here is English: switch the page to Chinese with its button.
         if await cdp.js("window.rumourDashboard.state.lang") != "zh-CN":
             await cdp.js("document.getElementById('lang').click(); true")
+        # The tree's labels once drawn (a frame after the tree's render), then with every node
+        # expanded: the widest fans of the tree?limit=150 answer side by side.
+        await cdp.js("new Promise(function(r){setTimeout(r, 300);})")
+        tree_labels = await cdp.js(TREE_LABEL_BOXES_JS)
+        await cdp.js("echarts.getInstanceByDom(document.getElementById('chart-tree'))"
+                     ".setOption({series: [{initialTreeDepth: -1}]}); new Promise(function(r){setTimeout(r, 300);})")
+        tree_labels_expanded = await cdp.js(TREE_LABEL_BOXES_JS)
         found = {
+            "tree_labels": tree_labels, "tree_labels_expanded": tree_labels_expanded,
+            "tree_width": await cdp.js("echarts.getInstanceByDom(document.getElementById('chart-tree')).getWidth()"),
+            "tree_nodes": await cdp.js("(function(){function n(x){return 1+x.children.reduce(function(a,c){"
+                                       "return a+n(c);},0);}return window.rumourDashboard.state.tree.roots"
+                                       ".reduce(function(a,r){return a+n(r);},0);})()"),
             "rows": await cdp.js("document.querySelectorAll('#rumours tbody tr').length"),
             "series": await cdp.js(_chart_js("chart-series")),
             "regions": await cdp.js(_chart_js("chart-regions")),
@@ -281,6 +314,15 @@ def test_dashboard_renders_data_in_headless_chromium(served, tmp_path):
     assert rumour_points > 5 and debunk_points > 0
     assert found["regions"][0] > 1 and found["spreaders"][0] > 1
     assert found["tree"][0] >= 1
+    # Labels on wide fans overlapped: each drawn label has room of its own (ECharts hides the
+    # others, shown on hover, with the full text in the tooltip), collapsed and expanded.
+    print("tree labels drawn:", len(found["tree_labels"]), len(found["tree_labels_expanded"]),
+          "of", found["tree_nodes"], "nodes")
+    for key in ("tree_labels", "tree_labels_expanded"):
+        assert len(found[key]) >= 3, found[key]  # a check over labels actually drawn
+        assert overlapping(found[key]) == [], key
+        # and each lies inside the chart (the root's label began left of its edge)
+        assert all(0 <= x and x + w <= found["tree_width"] for x, _, w, _, _ in found[key]), key
     assert found["canvases"] >= 4
     assert found["title_zh"] == "谣言传播态势" and found["title_en"] == "Rumour spread"
     assert found["legend_en"] == ["rumour", "debunk"]

@@ -53,3 +53,22 @@ def test_bands_on_benchmark_shapes(shape, seed):
         accs, gains = _same_picks(g, k, True)
         # Gains only fall as cuts accumulate, so greedy picks come in non-increasing order.
         assert 0 < len(accs) <= k and np.all(np.diff(gains) <= 0)
+
+
+@pytest.mark.parametrize("shape,seed", [("hawkes", 4), ("ic", 5)])
+def test_cutoff_with_and_without_placeholders_matches_the_oracle(shape, seed):
+    # Every node a present event: the kernel takes its node counts from the subtree sizes
+    # (graph/kernels_cutoff.py _setup); some parents never arriving (placeholders): it counts
+    # nodes itself. Both must give the brute-force greedy's picks.
+    eid, aid, ts, pe, pa = trace_shapes.columns(trace_shapes.make(shape, 400, seed))
+    rows = list(zip(eid, aid, ts.tolist(), pe, pa))
+    parents = sorted({p for p in pe if p is not None})
+    missing = set(parents[::7])
+    for kept in (rows, [r for r in rows if r[0] not in missing]):
+        g = CascadeGraph("p")
+        g.add_batch(*map(list, zip(*kept)))
+        assert (g.n_events == g.n_nodes) == (kept is rows)
+        ref = NaiveCascade()
+        ref.add_rows(kept)
+        for k in (3, 10):
+            assert [tuple(c) for c in g.cutoff(k)] == ref.cutoff(ref.answers(), k, True)

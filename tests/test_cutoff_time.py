@@ -77,6 +77,40 @@ def test_cli_observe_and_parents(tmp_path, capsys):
     assert all(0 <= o["confidence"] <= 1 for o in answer["origins"])
 
 
+def test_observe_does_not_run_the_whole_cascade_cut_off(tmp_path, capsys, monkeypatch):
+    # `rumour trace --observe` ran the greedy cut-off on the whole cascade and then replaced it
+    # with the observed window's forecast one: the first run is never printed.
+    import orjson
+
+    from graph import answers
+    from streams.cli import main
+
+    greedy = answers.kc.greedy_cutoff
+    runs = []
+
+    def counted(*args):
+        runs.append(args[8])  # k
+        return greedy(*args)
+
+    monkeypatch.setattr(answers.kc, "greedy_cutoff", counted)
+    path = tmp_path / "e.jsonl"
+    path.write_bytes(b"\n".join(orjson.dumps({
+        "event_id": e, "rumour_id": "r", "account_id": a, "ts": 1_577_836_800_000 + m * 60_000,
+        "parent_event_id": p}) for e, a, m, p in [("o", "src", 0, None), ("a", "hub", 5, "o"),
+                                                  ("b", "x", 6, "a"), ("c", "y", 7, "a")]))
+    for flags in (["--observe", "1h"], ["--observe", "1h", "--parents"]):
+        assert main(["trace", str(path), "--json", "--cutoff-k", "2", *flags]) == 0
+        answer = orjson.loads(capsys.readouterr().out)
+        assert answer["cutoff"][0]["account_id"] == "hub" and "forecast" in answer["cutoff"][0]
+        assert runs == [], flags
+    # the plain trace and --parents alone print the whole cascade's cut-off: it runs there
+    for flags in ([], ["--parents"]):
+        assert main(["trace", str(path), "--json", "--cutoff-k", "2", *flags]) == 0
+        assert orjson.loads(capsys.readouterr().out)["cutoff"] == [{"account_id": "hub", "prevented": 2}]
+        assert runs == [2], flags
+        runs.clear()
+
+
 def test_account_history_uses_other_cascades_before_t_only():
     from benchmarks.accuracy_cutoff import account_history, prior_of
     from benchmarks.real_cascades import RealCascade

@@ -127,3 +127,16 @@ def test_greedy_on_a_cyclic_parent_array_treats_cycle_nodes_as_alone():
 def test_doctest_of_preorder():
     failures, tried = doctest.testmod(kt, extraglobs={"np": np})[:2]
     assert failures == 0 and tried >= 3
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_node_counts_and_slots_are_the_two_sweeps_of_preorder_positions(seed):
+    from graph.kernels_tree import node_counts, preorder_positions, preorder_slots
+    par = random_forest(np.random.default_rng(seed), 300, cycles=0).astype(np.int32)
+    topo = kt.topo_order(par)  # parents come after children too: not index order
+    cnt, pos = preorder_positions(par, topo)
+    assert cnt.tolist() == node_counts(par, topo).tolist()
+    assert pos.tolist() == preorder_slots(par, topo, cnt).tolist()
+    assert sorted(pos.tolist()) == list(range(300))  # a permutation: one slot per node
+    for v in range(300):  # each subtree is the interval its count says
+        assert {int(pos[u]) for u in descendants(par, v)} == set(range(pos[v], pos[v] + cnt[v]))

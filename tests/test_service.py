@@ -255,8 +255,12 @@ def test_analyst_sees_stable_pseudonyms_and_can_trace_by_pseudonym(env):
 
     key = key_file(env["tokens_path"], PSEUDONYM_KEY).read_bytes()
     p = Pseudonymiser(key)
-    a1 = orjson.loads(get(env["url"] + "/api/rumours/jn-1/events/jn-1-e3/trace", env["tok"]["analyst"])[2])
-    a2 = orjson.loads(get(env["url"] + "/api/rumours/jn-1/events/jn-1-e3/trace", env["tok"]["analyst"])[2])
+    # an analyst traces an event by its pseudonym (the tree's form; the id in clear is refused)
+    e3 = f"/api/rumours/jn-1/events/{p.event('jn-1-e3')}/trace"
+    a1 = orjson.loads(get(env["url"] + e3, env["tok"]["analyst"])[2])
+    a2 = orjson.loads(get(env["url"] + e3, env["tok"]["analyst"])[2])
+    assert [h["event_id"] for h in a1["chains"][0]["hops"]] == [p.event(e) for e in ("jn-1-e3", "jn-1-e1", "jn-1-e0")]
+    assert get(env["url"] + "/api/rumours/jn-1/events/jn-1-e3/trace", env["tok"]["analyst"])[0] == 403
     hops = [h["account_id"] for h in a1["chains"][0]["hops"]]
     assert hops == [h["account_id"] for h in a2["chains"][0]["hops"]]
     assert hops == [p("a3"), p("hub"), p("src")]
@@ -271,10 +275,11 @@ def test_analyst_sees_stable_pseudonyms_and_can_trace_by_pseudonym(env):
     assert hub["cutoff"] and hub["size"] == 4
     status, _, body = get(env["url"] + f"/api/rumours/jn-1/accounts/{p('hub')}/trace", env["tok"]["analyst"])
     assert status == 200
-    assert [h["event_id"] for h in orjson.loads(body)["chains"][0]["hops"]] == ["jn-1-e1", "jn-1-e0"]
+    assert [h["event_id"] for h in orjson.loads(body)["chains"][0]["hops"]] == [p.event("jn-1-e1"), p.event("jn-1-e0")]
     # a liaison following the same pseudonym gets clear ids
     body = get(env["url"] + f"/api/rumours/jn-1/accounts/{p('hub')}/trace", env["tok"]["liaison"], case="C-4")[2]
     assert [h["account_id"] for h in orjson.loads(body)["chains"][0]["hops"]] == ["hub", "src"]
+    assert [h["event_id"] for h in orjson.loads(body)["chains"][0]["hops"]] == ["jn-1-e1", "jn-1-e0"]
 
 
 def test_pseudonyms_differ_per_secret():

@@ -144,3 +144,60 @@ def test_the_rumour_list_pages_searches_and_answers_304_when_unchanged(env):  # 
     assert status == 304 and body == b"" and headers["ETag"] == tag
     status, _, _ = get(url + "/api/rumours?limit=2&offset=1", tok["national"], headers={"If-None-Match": tag})
     assert status == 200
+
+
+def test_the_case_number_is_parsed_once_per_request(env, monkeypatch):  # noqa: F811
+    # The early parse (for the audit row of a refused request) and the check at its turn each
+    # ran Service._case: a request that got through parsed its case twice.
+    service_class = type(env["service"])
+    parse = service_class._case
+    calls = []
+
+    def counted(request, from_query):
+        calls.append(from_query)
+        return parse(request, from_query)
+
+    monkeypatch.setattr(service_class, "_case", staticmethod(counted))
+    tok, url = env["tok"], env["url"]
+    status, _, body = get(url + "/api/rumours/jn-1/trace", tok["liaison"], case="C-once")
+    assert status == 200 and calls == [False], (body, calls)
+    assert _last_audit_row(env)["case_id"] == "C-once"
+    calls.clear()
+    # A bad one is still refused at its turn (400), after one parse too.
+    status, _, body = get(url + "/api/rumours/jn-1/evidence?case=C%091", tok["liaison"])
+    assert status == 400 and orjson.loads(body)["error"].startswith("case number:") and calls == [True]
+    calls.clear()
+    # A request refused before the case's turn (an unknown rumour) still records its case.
+    status, _, _ = get(url + "/api/rumours/zz-none/trace", tok["liaison"], case="C-unknown")
+    assert status == 404 and calls == [False] and _last_audit_row(env)["case_id"] == "C-unknown"
+
+
+def test_the_rumour_list_search_matches_the_labels_the_dashboard_shows(env):  # noqa: F811
+    # The table shows a status as a label of static/i18n.js (传播中, "spreading (debunked)", ...)
+    # and a handling status likewise: a search for what a row shows finds the row.
+    from streams.service.rumour_page import labels
+    from tests.test_service_governance import post
+
+    tok, url = env["tok"], env["url"]
+
+    def search(words):
+        answer = orjson.loads(get(url + "/api/rumours?q=" + quote(words), tok["national"])[2])
+        return {r["rumour_id"]: r for r in answer["rumours"]}
+
+    full = orjson.loads(get(url + "/api/rumours", tok["national"])[2])["rumours"]
+    statuses = {r["status"] for r in full}
+    assert len(statuses) >= 2, statuses
+    for status in statuses:
+        for label in labels(status):  # Chinese, English
+            # the rows whose status shows it (传播中 is also inside 传播中（已辟谣）)
+            shown = {r["rumour_id"] for r in full if any(label in shows for shows in labels(r["status"]))}
+            assert set(search(label)) == shown, (status, label)
+    assert labels("dormant") == ("平息", "dormant") and labels("contested")[0] == "传播中（已辟谣）"
+    assert set(search("平息")) == {r["rumour_id"] for r in full if r["status"] == "dormant"}
+    assert set(search("传播中")) == {r["rumour_id"] for r in full if r["status"] in ("spreading", "contested")}
+    # handling: none shows "–" and matches nothing; a status set is found by its label
+    assert search("已处置") == {}
+    assert post(url + "/api/rumours/jn-1/status", tok["admin"], {"status": "handled"})[0] == 201
+    for word in ("已处置", "HANDLED", "jn-1 已处置"):
+        found = search(word)
+        assert set(found) == {"jn-1"} and found["jn-1"]["handling"]["status"] == "handled", word

@@ -141,6 +141,21 @@ def test_a_file_that_is_no_zip_is_bad_input_not_a_tampered_package(env, tmp_path
     assert _verify(env, _zip({"evidence.json": b"{}"}), tmp_path)[0] == 1
 
 
+def test_a_zip_of_other_files_is_not_a_package_but_a_removed_manifest_is_tampering(env, package, tmp_path):  # noqa: F811
+    # A liaison given photos.zip (no manifest, none of our files) must hear "not an evidence
+    # package" (2), not TAMPERED (1), which would start a hunt for a forgery.
+    for members in ({"IMG_0001.jpg": b"\xff\xd8", "notes.txt": b"hello"}, {}):
+        code, err = _verify(env, _zip(members), tmp_path)
+        assert code == 2 and "not an evidence package" in err and "TAMPERED" not in err, members
+    # Our package with its manifest removed (at the top, or re-zipped inside a folder) is tampering.
+    m = _members(package[0])
+    without_manifest = {k: v for k, v in m.items() if k != evidence.MANIFEST}
+    code, err = _verify(env, _zip(without_manifest), tmp_path)
+    assert code == 1 and "TAMPERED" in err
+    code, err = _verify(env, _zip({"case-7/" + k: v for k, v in m.items()}), tmp_path)
+    assert code == 1 and "TAMPERED" in err
+
+
 def test_export_needs_a_case_number(env):  # noqa: F811
     status, _, body = get(env["url"] + "/api/rumours/jn-1/evidence", env["tok"]["liaison"])
     assert status == 400

@@ -3,11 +3,12 @@ not UTC ones: a UTC day bucket ran 08:00 to 08:00 in Beijing."""
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from streams.service.buckets import DAY_MS, HOUR_MS
+from streams.service.buckets import DAY_MS, HOUR_MS, MINUTE_MS
 from streams.service.views import Views
 
 MIN = 60_000
@@ -30,8 +31,11 @@ class Store:
     def top_spreaders(self, rumour_id, limit):
         return []
 
-    def rumour_region_counts(self, since_ms=None):
+    def rumour_region_counts(self, since_ms=None, rumour_ids=None):
         return []
+
+    def rumours_changed_since(self, since_s):
+        return 0, 0, set()
 
 
 def detail(minutes, zone):
@@ -118,8 +122,33 @@ def test_report_monthly_refuses_an_unknown_zone_in_one_line(tmp_path):
 
 def test_the_rumour_list_names_the_zone_the_dashboard_shows_times_in():
     class Everyone:
+        jurisdiction = "000000"
+
         def covers_any(self, regions):
             return True
 
     views = Views(None, Store([]), lambda a: a, timezone="Asia/Kolkata")
     assert views.rumour_list(Everyone()) == {"as_of": None, "timezone": "Asia/Kolkata", "rumours": []}
+
+
+@pytest.mark.parametrize("zone", ["Asia/Shanghai", "Asia/Urumqi", "Europe/Berlin", "Asia/Kolkata",
+                                  "Asia/Kathmandu", "Australia/Lord_Howe"])
+def test_grafanas_utc_hours_are_the_centres_hours_exactly_where_the_note_says_so(zone):
+    # Grafana's hourly aggregates (sql/014, sql/015) cut hours in UTC; README says why that is
+    # the centre's hours in a whole-hour zone, and `rumour serve` notes a zone where it is not.
+    import numpy as np
+
+    from streams.service.buckets import bucket_starts, utc_hours_are_local
+    from streams.service.cli import grafana_hours_note
+    from tests.test_docs import README
+
+    for name in ("014_dead_letter_hour_counts.sql", "015_audit_hour_counts.sql"):
+        assert "toStartOfHour(toDateTime(intDiv(" in (Path(__file__).resolve().parents[1] / "sql" / name).read_text()
+    # every minute of 2012 and 2026 (both DST seasons of Berlin and Lord Howe)
+    minutes = np.concatenate([np.arange(ms(f"{y}-01-01T00:00", "UTC"), ms(f"{y}-12-31T00:00", "UTC"), MINUTE_MS)
+                              for y in (2012, 2026)])
+    same = bool((bucket_starts(minutes, HOUR_MS, zone) == minutes - minutes % HOUR_MS).all())
+    assert utc_hours_are_local(zone) == same == (zone in ("Asia/Shanghai", "Asia/Urumqi", "Europe/Berlin"))
+    note = grafana_hours_note(zone)
+    assert (note is None) == same and (same or zone in note)
+    assert "Grafana's hourly panels count UTC hours" in README

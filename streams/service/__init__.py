@@ -7,8 +7,9 @@ ClickHouse). Modules:
 - ``paths``: where tokens and keys live (``RUMOUR_TOKENS_FILE``).
 - ``tokens``: hashed bearer tokens (issue, list, revoke, expiry), reloaded when the file changes.
 - ``access``: roles, what each may do, jurisdiction codes.
-- ``pseudonym``: keyed pseudonyms of account ids for the analyst role.
+- ``pseudonym``: keyed pseudonyms of account ids (``psn_``) and of event ids (``pev_``).
 - ``accounts``: pseudonym -> account id per rumour (a reverse map built once per rumour version).
+- ``event_ids``: event pseudonym -> event id per rumour (the rumour's graph, hashed as it grows).
 - ``identities``: which account ids a caller sees in clear (the ``liaison_account_scope``
   setting): the one decision every trace and evidence answer goes through.
 - ``views``: the answers (rumour list, detail, tree, traces with evidence chains).
@@ -71,6 +72,10 @@ Choices (documented here because the acceptance checks rely on them):
   row (audited routes) records 403 for the refusal and 404 for an unknown rumour, so an
   auditor still tells them apart. Event and account routes check the rumour first, so an
   event or account of a rumour outside the jurisdiction is answered the same way.
+- Event ids follow their accounts (a post id leads to its author on the platform): wherever an
+  account is pseudonymised, its events are shown by their ``pev_`` pseudonyms, with no text
+  hash, on every route and export; the event trace takes that form from anyone and an id in
+  clear only where its account is in clear to the caller (:mod:`streams.service.trace_http`).
 - Dashboard routes (``/api/rumours``, ``/api/rumours/{id}``, ``/tree``) show pseudonyms for every
   role and are not audited (they are polled every 2 s). Clear account ids leave only through
   the audited trace and evidence routes.

@@ -7,6 +7,7 @@ zone). A bucket's key is the epoch ms of its local start. Minute buckets need no
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
+from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
@@ -35,6 +36,29 @@ def time_zone(name: str) -> str:
     except (ZoneInfoNotFoundError, ValueError, TypeError):
         raise ValueError(f"unknown time zone {name!r}") from None
     return name
+
+
+def utc_hours_are_local(zone: str) -> bool:
+    """Whether each hour of ``zone`` starts at a UTC full hour (its offset a whole number of hours
+    on every day from 1970 to 2050): then an hour counted in UTC, as the store's hourly aggregates
+    that Grafana reads are (``sql/014``, ``sql/015``), is one of the zone's hours. All of China's
+    zones are; a +05:30 zone is not (its UTC hour is 10:30 to 11:30 there).
+
+    >>> [utc_hours_are_local(z) for z in ("Asia/Shanghai", "Europe/Berlin", "Asia/Kolkata")]
+    [True, True, False]
+    """
+    return _whole_hour_offsets(zone)
+
+
+@lru_cache(maxsize=64)
+def _whole_hour_offsets(zone: str) -> bool:
+    tz = ZoneInfo(zone)
+    day = datetime(1970, 1, 1, tzinfo=timezone.utc)
+    while day.year < 2050:  # offsets change twice a year at most: a daily look sees each one
+        if tz.utcoffset(day).total_seconds() % 3600:
+            return False
+        day += timedelta(days=1)
+    return True
 
 
 def bucket_size(first_ms: int, last_ms: int) -> int:

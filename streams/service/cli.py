@@ -131,6 +131,23 @@ def _take_reports(hub, path) -> None:
     print(f"reports: {taken} taken in, {refused} refused", file=sys.stderr, flush=True)
 
 
+def grafana_hours_note(zone: str) -> str | None:
+    """What an operator must know when Grafana's hourly panels are not the centre's hours: the
+    store counts those hours in UTC (README, Grafana), which are local hours only in a zone
+    whose offset is a whole number of hours.
+
+    >>> grafana_hours_note("Asia/Shanghai") is None, grafana_hours_note("Asia/Kolkata")[:37]
+    (True, 'report_timezone Asia/Kolkata: its hou')
+    """
+    from streams.service.buckets import utc_hours_are_local
+
+    if utc_hours_are_local(zone):
+        return None
+    return (f"report_timezone {zone}: its hours do not start at UTC full hours, so each bar of "
+            "Grafana's hourly panels (audited requests, dead letters: UTC hours) spans two of its "
+            f"hours; the dashboard's own series are cut in {zone}")
+
+
 async def _serve(pipeline, store, settings, tokens_path, replay_stats, hub=None, sock=None) -> int:
     from aiohttp import web
 
@@ -140,6 +157,9 @@ async def _serve(pipeline, store, settings, tokens_path, replay_stats, hub=None,
     from streams.governance.config import GovernanceConfig
 
     zone = hub.config.report_timezone if hub is not None else GovernanceConfig.from_settings(settings).report_timezone
+    note = grafana_hours_note(zone)
+    if note:
+        print(f"note: {note}", file=sys.stderr, flush=True)
     service = Service(pipeline, store, tokens_path, settings.cutoff_k, stats=lambda: dict(replay_stats),
                       governance=hub, liaison_account_scope=settings.liaison_account_scope, timezone=zone)
     runner = JsonErrorRunner(service.application(), access_log=None)
@@ -234,8 +254,8 @@ def evidence_main(argv) -> int:
     p = argparse.ArgumentParser(prog="rumour evidence", description="Evidence packages.")
     sub = p.add_subparsers(dest="cmd", required=True)
     v = sub.add_parser("verify", help="exit 0 for an intact package (signature or --digest checked), "
-                       "1 for a tampered one, 2 for a file that is not a package (not a zip) or a bad "
-                       "argument, 3 when neither the key nor --digest is available")
+                       "1 for a tampered one, 2 for a file that is not a package (not a zip, or a zip "
+                       "with neither the manifest nor any package file) or a bad argument, 3 when neither the key nor --digest is available")
     v.add_argument("file")
     v.add_argument("--digest", default=None, help="the evidence digest recorded in the audit log")
     v.add_argument("--key-file", default=None,

@@ -159,13 +159,15 @@ def _identities_text(trace: dict, meta: dict) -> str:
     """How the package names accounts, for the report (``trace["identities"]``).
 
     >>> _identities_text({"identities": "clear_in_jurisdiction"}, {"generated_by": {"jurisdiction": "370102"}})
-    '辖区 370102 内的账号为明文，其余为化名 in clear inside 370102, pseudonyms (psn_...) elsewhere'
+    '辖区 370102 内的账号为明文，其余账号及其事件为化名 in clear inside 370102, pseudonyms elsewhere (accounts psn_..., their events pev_...)'
     """
     kind = trace.get("identities")
     if kind == "clear_in_jurisdiction":
         code = meta["generated_by"]["jurisdiction"]
-        return f"辖区 {code} 内的账号为明文，其余为化名 in clear inside {code}, pseudonyms (psn_...) elsewhere"
-    return {"clear": "明文 in clear", "pseudonymised": "化名 pseudonyms (psn_...)"}.get(kind, str(kind))
+        return (f"辖区 {code} 内的账号为明文，其余账号及其事件为化名 in clear inside {code}, "
+                "pseudonyms elsewhere (accounts psn_..., their events pev_...)")
+    return {"clear": "明文 in clear",
+            "pseudonymised": "账号及事件均为化名 pseudonyms (accounts psn_..., events pev_...)"}.get(kind, str(kind))
 
 
 def build(meta: dict, trace: dict, key: bytes) -> tuple[bytes, str]:
@@ -221,7 +223,7 @@ class Verdict:
     digest: str | None = None
     problems: list = field(default_factory=list)
     notes: list = field(default_factory=list)
-    not_a_package: bool = False  # not a zip at all: bad input, no verdict on tampering
+    not_a_package: bool = False  # not a zip, or a zip of none of our files: bad input, no verdict
 
 
 def verify(data: bytes, key: bytes | None = None, expected_digest: str | None = None) -> Verdict:
@@ -238,6 +240,14 @@ def verify(data: bytes, key: bytes | None = None, expected_digest: str | None = 
     try:
         z = zipfile.ZipFile(io.BytesIO(data))
         names = [i.filename for i in z.infolist()]
+        if not _holds_package_files(names):
+            # A zip with no manifest and none of the package's files (photos, an export of some
+            # other tool) was never a package: "tampered" would send an investigator after a
+            # forgery. One with a manifest removed still holds our files, and stays a verdict.
+            v.not_a_package = True
+            v.problems.append(f"a zip without {MANIFEST} or any of {', '.join(FILES)}, so not an "
+                              "evidence package of this service")
+            return v
         if len(set(names)) != len(names):
             v.problems.append("the zip holds two entries with the same name")
             return v
@@ -291,6 +301,19 @@ def verify(data: bytes, key: bytes | None = None, expected_digest: str | None = 
         v.problems.append(f"evidence digest {digest} is not the expected {expected_digest}")
     v.ok = not v.problems
     return v
+
+
+def _holds_package_files(names) -> bool:
+    """Whether a zip's entry names include the manifest or a package file, at the top or in a
+    folder (a package unzipped and zipped again is still ours, and is judged, not turned away).
+
+    >>> _holds_package_files(["IMG_0001.jpg"]), _holds_package_files(["chain.csv"])
+    (False, True)
+    >>> _holds_package_files(["case-7/report.html"]), _holds_package_files([])
+    (True, False)
+    """
+    ours = {MANIFEST, *FILES}
+    return any(name.rsplit("/", 1)[-1] in ours for name in names)
 
 
 def _check_manifest_fields(z, manifest: dict, files: dict, v: Verdict) -> None:

@@ -11,7 +11,8 @@ Identities: reporters are members of the public; they are pseudonymised for role
 ``clear`` permission, in a domain of their own (a reporter name is whatever a report says, so
 account pseudonyms there would let anyone learn an account's pseudonym by reporting its id).
 Alerts carry the trace of their rumour: the dashboard route is not audited, so its account ids
-are always pseudonymised (clear ids leave only through the audited trace routes).
+are always pseudonymised (clear ids leave only through the audited trace routes), event ids
+too (``pev_...``: a post id leads to its author on the platform).
 """
 from __future__ import annotations
 
@@ -222,7 +223,7 @@ class GovernanceViews:
         if trace:
             p = self.pseudo
             out["trace"] = {"events": trace.get("events"),
-                            "origins": [{"account_id": p(o["account_id"]), "event_id": o.get("event_id"),
+                            "origins": [{"account_id": p(o["account_id"]), "event_id": p.event(o.get("event_id")),
                                          "ts": o.get("ts"), "confidence": o.get("confidence")}
                                         for o in trace.get("origins", [])[:5]],
                             "cutoff": [{"account_id": p(c["account_id"]), "prevented": c["prevented"]}

@@ -42,7 +42,7 @@ from streams.service.pseudonym import Pseudonymiser
 from streams.service.routes import CASE_RE, CASE_RULE, find, query_problem, split_path
 from streams.service.site import SiteHandlers
 from streams.service.tokens import TokenStore, expiry_text
-from streams.service.views import NotFound, Views
+from streams.service.views import HiddenEvent, NotFound, Views
 
 log = logging.getLogger(__name__)
 
@@ -225,9 +225,13 @@ class Service(SiteHandlers, GovernanceHandlers, TraceHandlers):
             # names the rumour and the case it asked for; an invalid one is refused at its turn.
             with contextlib.suppress(ApiError):
                 ctx["rumour_id"] = validate_rumour_id(params.get("rumour_id", ""))
+        case_error = None
         if route.audited and route.case:
-            with contextlib.suppress(ApiError):
+            # Parsed once, here: a bad case number is refused (400) at its turn below.
+            try:
                 ctx["case_id"] = self._case(request, route.name == "evidence")
+            except ApiError as exc:
+                case_error = exc
         if not principal.may(route.action):
             # Named as the caller asked (method and path), not by the route table's internal name.
             raise Refused(403, f"role {principal.role} may not use {route.method} {route.path}")
@@ -248,7 +252,8 @@ class Service(SiteHandlers, GovernanceHandlers, TraceHandlers):
         if route.audited and route.case:
             # Only a route a case applies to reads X-Case-Id: a client that sends it on every
             # request (the dashboard's case box) must not be refused where no case is used.
-            ctx["case_id"] = self._case(request, route.name == "evidence")
+            if case_error is not None:
+                raise case_error
             if not ctx["case_id"] and principal.may("case_required"):
                 where = "?case= or X-Case-Id header" if route.name == "evidence" else "X-Case-Id header"
                 raise Refused(400, f"a case number is required ({where})")
@@ -289,13 +294,9 @@ class Service(SiteHandlers, GovernanceHandlers, TraceHandlers):
         search = q.get("q") or ""
         if len(search) > rumour_page.Q_MAX:
             raise ApiError(f"q: at most {rumour_page.Q_MAX} characters")
-        answer = await self._run(self.views.rumour_list, principal)
-        answer["rumours"], answer["total"] = rumour_page.page(answer["rumours"], search, offset, limit)
-        answer["offset"] = offset
-        if self.gov is not None:
-            statuses = await self._run(self.gov.statuses)
-            for r in answer["rumours"]:
-                r["handling"] = statuses.get(r["rumour_id"])
+        # Handling statuses first: the search looks at their labels too.
+        statuses = await self._run(self.gov.statuses) if self.gov is not None else None
+        answer = await self._run(self.views.rumour_page, principal, search, offset, limit, statuses)
         response = _json(answer)
         # The dashboard polls this every few seconds: an unchanged page costs it 304, no body.
         tag = rumour_page.etag(response.body)
@@ -315,7 +316,9 @@ class Service(SiteHandlers, GovernanceHandlers, TraceHandlers):
         try:
             return await self._run(fn, *args, **kwargs)
         except NotFound as exc:
-            raise Refused(404, f"unknown {exc.args[0]}") from None
+            # A hidden event (views.HiddenEvent) is answered as unknown, recorded as refused.
+            raise Refused(404, f"unknown {exc.args[0]}",
+                          audit_status=403 if isinstance(exc, HiddenEvent) else None) from None
 
     # -- metrics ------------------------------------------------------------------------
     async def _r_metrics(self, principal, params, request, ctx):

@@ -15,6 +15,14 @@ The centre chooses how far a liaison's clear identities reach (setting
   rumour) has none either. Every other account is shown by its pseudonym, the same HMAC an
   analyst sees, so one account reads the same across routes and roles.
 
+Events follow their accounts: a platform's post id leads to its author, so an event whose
+account is pseudonymised is shown by its own pseudonym (``pev_...``,
+:meth:`streams.service.pseudonym.Pseudonymiser.event`), and so is an event whose account is
+unknown (a placeholder of a parent never seen) to every caller who does not see all accounts in
+clear. Such a hop carries no hash of its text either (``text_sha256`` null): the SHA-256 of a
+repost's text is matched by anyone who hashes the texts of the platform's repost list. An event
+in clear to a caller is exactly one whose account is in clear to it.
+
 Admins and national (``000000``) liaison tokens see every account in clear under both; roles
 without the ``clear`` permission see pseudonyms only. The dashboard routes (detail, tree) and
 alerts are pseudonymised for every role and do not come here.
@@ -35,13 +43,17 @@ class Namer:
     >>> n = Namer(p, "jurisdiction", frozenset({"a1"}), {"a1", "a2"})
     >>> n("a1"), n("a2") == p("a2"), n(None), n.identities
     ('a1', True, None, 'clear_in_jurisdiction')
+    >>> n.event("e1", "a1"), n.event("e2", "a2") == p.event("e2"), n.event("e3", None) == p.event("e3")
+    ('e1', True, True)
     """
 
-    def __init__(self, pseudonymiser, scope: str, clear: frozenset | None, acted=frozenset()):
+    def __init__(self, pseudonymiser, scope: str, clear: frozenset | None, acted=frozenset(),
+                 asked=frozenset()):
         self.pseudo = pseudonymiser
         self.scope = scope
         self.clear = clear
         self.acted = acted  # accounts with an event of their own in the rumour (jurisdiction scope)
+        self.asked = asked  # accounts whose regions the store was asked for (jurisdiction scope)
 
     def in_clear(self, account_id: str | None) -> bool:
         return self.clear is None or account_id in self.clear
@@ -50,6 +62,17 @@ class Namer:
         if account_id is None or self.in_clear(account_id):
             return account_id
         return self.pseudo(account_id)
+
+    def event_in_clear(self, account_id: str | None) -> bool:
+        """Whether the events of ``account_id`` are shown in clear: its account is, and is known
+        (an event without a known account is in clear only to who sees every account)."""
+        return self.clear is None or (account_id is not None and account_id in self.clear)
+
+    def event(self, event_id: str | None, account_id: str | None) -> str | None:
+        """``event_id`` (an event of ``account_id``) as this caller may see it."""
+        if event_id is None or self.event_in_clear(account_id):
+            return event_id
+        return self.pseudo.event(event_id)
 
     @property
     def identities(self) -> str:
@@ -86,15 +109,21 @@ class Identities:
             return "jurisdiction"
         return "cascade"
 
-    def namer(self, principal: Principal, rumour_id: str, accounts) -> Namer:
+    def namer(self, principal: Principal, rumour_id: str, accounts, known: Namer | None = None) -> Namer:
         """The namer of ``accounts`` (the ids an answer is about to show) of one rumour for
-        this caller; under the ``jurisdiction`` scope this asks the store where they acted."""
+        this caller; under the ``jurisdiction`` scope this asks the store where they acted,
+        except for the accounts ``known`` (a namer already made for this caller and rumour)
+        was asked about."""
         scope = self.scope(principal)
         if scope == PSEUDONYMISED:
             return Namer(self.pseudo, scope, frozenset())
         if scope == "cascade":
             return Namer(self.pseudo, scope, None)
-        regions = self.store.account_regions(rumour_id, accounts)
+        if known is None or known.scope != scope:
+            known = Namer(self.pseudo, scope, frozenset())
+        wanted = {a for a in accounts if a is not None} - known.asked
+        regions = self.store.account_regions(rumour_id, wanted) if wanted else {}
         clear = frozenset(a for a, rs in regions.items()
                           if any(covers(principal.jurisdiction, r) for r in rs))
-        return Namer(self.pseudo, scope, clear, frozenset(regions))
+        return Namer(self.pseudo, scope, known.clear | clear, known.acted | frozenset(regions),
+                     known.asked | frozenset(wanted))

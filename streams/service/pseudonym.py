@@ -1,4 +1,4 @@
-"""Stable keyed pseudonyms of account ids (analyst role).
+"""Stable keyed pseudonyms of account ids and of event ids (analyst role).
 
 ``psn_`` + the first 16 hex digits of HMAC-SHA256(key, account id): the same id always gives the
 same pseudonym under one key, a different key gives unrelated pseudonyms, and without the key a
@@ -6,6 +6,13 @@ pseudonym cannot be tied back to an id (except by whoever holds the key: the ser
 pseudonym to its account through a per-rumour map built by hashing the rumour's accounts once,
 see :class:`streams.service.accounts.PseudonymIndex`).
 The key lives beside the tokens file (``pseudonym.key``, created on first use).
+
+Event ids get pseudonyms of their own, ``pev_`` + 16 hex digits of an HMAC under a key derived
+from the same one (:func:`event_key`): a platform's post id leads to its author on the platform,
+so wherever an account is pseudonymised its events must be too. The derived key keeps the two
+domains apart (an account id that happens to equal an event id gets unrelated digits), and the
+prefix tells a caller which of the two a value is. The way back is
+:class:`streams.service.event_ids.EventPseudonymIndex` (the rumour's graph, hashed once).
 """
 from __future__ import annotations
 
@@ -16,12 +23,23 @@ import re
 from streams.lru import LRU
 
 PREFIX = "psn_"
+EVENT_PREFIX = "pev_"
 # ~210 bytes per cached account (id, pseudonym, ordered table slot; tracemalloc): 65,536 is
 # ~14 MB; the former 10^6 grew a long-running worker's memory by up to ~170 MB as dashboards
 # viewed more rumours. An HMAC costs microseconds (16 us on this loaded 2-core box), so a miss
 # is cheap; least recently used accounts make way, so the accounts viewed now stay cached.
 CACHED_ACCOUNTS = 65_536
 _RE = re.compile(r"^psn_[0-9a-f]{16}$")
+_EVENT_RE = re.compile(r"^pev_[0-9a-f]{16}$")
+
+
+def event_key(key: bytes) -> bytes:
+    """The key of event pseudonyms, derived from the pseudonym key (one file, two domains).
+
+    >>> event_key(b"k" * 32) != b"k" * 32, len(event_key(b"k" * 32))
+    (True, 32)
+    """
+    return hmac.new(key, b"rumour-trace event pseudonym key", hashlib.sha256).digest()
 
 
 class Pseudonymiser:
@@ -39,6 +57,12 @@ class Pseudonymiser:
             raise ValueError("pseudonym key: at least 16 bytes")
         self._key = bytes(key)
         self._cache = LRU(CACHED_ACCOUNTS)  # account id -> pseudonym
+        # A keyed HMAC state copied per event: hmac.new per id would re-key every time.
+        self._event_mac = hmac.new(event_key(self._key), digestmod=hashlib.sha256)
+        self._event_cache = LRU(CACHED_ACCOUNTS)  # event id -> pseudonym (same size per entry)
+        # pseudonym -> event id of the events this process named lately: the tree's events are
+        # followed into their traces without hashing the rumour (see shown_event).
+        self._event_back = LRU(CACHED_ACCOUNTS)
 
     def __call__(self, account_id: str | None) -> str | None:
         if account_id is None:
@@ -72,6 +96,53 @@ class Pseudonymiser:
         """
         return None if name is None else self("reporter:" + name)
 
+    def event(self, event_id: str | None) -> str | None:
+        """An event id's pseudonym: another prefix and key than the account pseudonyms.
+
+        >>> p = Pseudonymiser(b"k" * 32)
+        >>> e = p.event("weibo:42")
+        >>> e.startswith("pev_"), e == p.event("weibo:42"), e[4:] == p("weibo:42")[4:], p.event(None)
+        (True, True, False, None)
+        """
+        if event_id is None:
+            return None
+        out = self._event_cache.get(event_id)
+        if out is None:
+            out = self._event_cache[event_id] = EVENT_PREFIX + self._event_hex(event_id)
+        self._event_back[out] = event_id
+        return out
+
+    def shown_event(self, pseudonym: str) -> str | None:
+        """The event id whose pseudonym this process gave out lately (:meth:`event`), or None.
+
+        >>> p = Pseudonymiser(b"k" * 32)
+        >>> p.shown_event(p.event("weibo:42")), p.shown_event("pev_0123456789abcdef")
+        ('weibo:42', None)
+        """
+        return self._event_back.get(pseudonym)
+
+    def _event_hex(self, event_id: str) -> str:
+        mac = self._event_mac.copy()
+        mac.update(event_id.encode("utf-8"))
+        return mac.hexdigest()[:16]
+
+    def event_number(self, event_id: str) -> int:
+        """The event pseudonym's 64 bits as an integer, not cached (see :meth:`number`).
+
+        >>> p = Pseudonymiser(b"k" * 32)
+        >>> p.event_number("weibo:42") == int(p.event("weibo:42")[len(EVENT_PREFIX):], 16)
+        True
+        """
+        return int(self._event_hex(event_id), 16)
+
     @staticmethod
     def looks_like(value: str) -> bool:
         return bool(_RE.match(value or ""))
+
+    @staticmethod
+    def looks_like_event(value: str) -> bool:
+        """
+        >>> Pseudonymiser.looks_like_event("pev_" + "0" * 16), Pseudonymiser.looks_like_event("psn_" + "0" * 16)
+        (True, False)
+        """
+        return bool(_EVENT_RE.match(value or ""))

@@ -10,26 +10,36 @@ from functools import lru_cache
 
 from streams.governance.divisions import division, normalise_region, unit_of
 
+MUNICIPALITY = "直辖市"  # Beijing, Tianjin, Shanghai, Chongqing: a province that is its own city
+
 
 @lru_cache(maxsize=65536)
 def levels(region: str | None) -> tuple[str, str, str]:
     """``(province, city, county)`` keys of a share's region for the breakdowns ("" unknown).
 
-    A region known only down to the city keeps the city code at the county level (the bar
-    says "somewhere in Jinan" rather than dropping the share); a municipality's district has
-    its municipality as city-level unit, as alerts use it.
+    A region counts at its own level and those above it, never below: a share known only down
+    to the city (``440300`` Shenzhen, ``"山东 济南"``) counts for its city and province and as
+    unknown ("") among the counties, since its county is not known and the city is none; one
+    known only to the province counts as unknown among cities and counties. A municipality's
+    district has its municipality as city-level unit, as alerts use it, and a municipality
+    itself (``110000``) is a city-level unit too. Text that names no division counts as itself.
 
     >>> levels("370102"), levels("110105"), levels("370100"), levels(None)
-    (('370000', '370100', '370102'), ('110000', '110000', '110105'), ('370000', '370100', '370100'), ('', '', ''))
+    (('370000', '370100', '370102'), ('110000', '110000', '110105'), ('370000', '370100', ''), ('', '', ''))
+    >>> levels("4403 00"), levels("440000"), levels("110000")
+    (('440000', '440300', ''), ('440000', '', ''), ('110000', '110000', ''))
     >>> levels("山东 济南"), levels("海外 美国")
-    (('370000', '370100', '370100'), ('海外 美国', '海外 美国', '海外 美国'))
+    (('370000', '370100', ''), ('海外 美国', '海外 美国', '海外 美国'))
     """
     if not region:
         return "", "", ""
     code = normalise_region(region)
     if code is None:
         return region, region, region
-    return unit_of(code, "province") or code, unit_of(code, "city") or code, code
+    city = unit_of(code, "city")
+    if city is None and division(code).type_zh == MUNICIPALITY:
+        city = code
+    return unit_of(code, "province") or code, city or "", unit_of(code, "county") or ""
 
 
 def name(code: str | None) -> dict | None:

@@ -65,7 +65,9 @@ ROUTES = (
                  ("offset", "integer", "skip this many first (default 0): the next page is "
                   "offset + limit"),
                  ("q", "string", "only rumours whose id, status (spreading, contested, debunked, "
-                  "dormant), main region's code or name hold every word of this (case-insensitive, "
+                  "dormant, or its label on the dashboard in either language: 传播中, 平息, ...), "
+                  "handling status (received, verified, debunked, handled, or its label: 已受理, "
+                  "...), main region's code or name hold every word of this (case-insensitive, "
                   "at most 100 characters); total counts them")),
           headers=(("If-None-Match", "the ETag of an earlier answer: 304 with no body if the "
                     "page has not changed"),)),
@@ -79,7 +81,8 @@ ROUTES = (
           "chains of evidence (each cut-off candidate back to its origin), cut-off candidates",
           action="trace", audited=True, rumour_scoped=True, case=True, query=(_K,), headers=(_CASE,)),
     Route("trace_event", "/api/rumours/{rumour_id}/events/{event_id}/trace",
-          "Trace one event: its chain of evidence back to the origin", action="trace",
+          "Trace one event (its id, or its pseudonym pev_... as the tree shows it; roles without "
+          "clear identities give the pseudonym only): its chain of evidence back to the origin", action="trace",
           audited=True, rumour_scoped=True, case=True, query=(_K,), headers=(_CASE,)),
     Route("trace_account", "/api/rumours/{rumour_id}/accounts/{account_id}/trace",
           "Trace one account (its pseudonym; roles that see identities in clear may give the id "

@@ -1,7 +1,21 @@
 """Handlers of the audited routes (the three traces, the evidence package, the audit log),
 mixed into :class:`streams.service.http.Service`: they run after its checks (token, role,
 parameters, jurisdiction, case number), and their answer leaves only once its audit row is
-written (:mod:`streams.service.audit_trail`)."""
+written (:mod:`streams.service.audit_trail`).
+
+Events by pseudonym (``/events/{event_id}/trace``): the tree and the traces show an event by its
+pseudonym (``pev_...``) wherever its account is pseudonymised, and the route takes that form
+from anyone and maps it back here (:meth:`streams.service.views.Views.event_for`), so an
+analyst follows an event from the tree into its trace. A post id given in clear is the
+dangerous direction: it leads to its author on the platform, and an answer naming its
+pseudonyms would tie them to that author. So, as for accounts, a role without clear identities
+may not give an event id in clear (403, whether or not the event exists: no answer tells
+anything about a guessed id), and a liaison whose account scope hides the event's account gets
+exactly the unknown event's answer (404; the audit row records 403, 404 when there is no such
+event). Before this, both learned from a guessed id whether the post was in the rumour and
+the pseudonym of its author; now neither does. The audit row records the real id
+(``event_id``) and the one given (``event_pseudonym``); likewise ``account_id`` and
+``account_pseudonym`` on the account route."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -48,7 +62,16 @@ class TraceHandlers:
         return await self._trace(principal, request, ctx)
 
     async def _r_trace_event(self, principal, params, request, ctx):
-        return await self._trace(principal, request, ctx, event_id=params["event_id"])
+        given = params["event_id"]
+        if not principal.may("clear") and not self.pseudo.looks_like_event(given):
+            # As for accounts: an id in clear in, its pseudonym out would tie a guessed post id
+            # (which leads to its author on the platform) to the pseudonyms on the dashboard.
+            raise Refused(403, f"role {principal.role} traces events by pseudonym (pev_...) only")
+        event = await self._guard(self.views.event_for, ctx["rumour_id"], given)
+        if event != given:
+            # The audit row keeps the real id (the audit is the admin's) beside the one given.
+            ctx["params"].update(event_id=event, event_pseudonym=given)
+        return await self._trace(principal, request, ctx, event_id=event, event_given=given)
 
     async def _r_trace_account(self, principal, params, request, ctx):
         if not principal.may("clear") and not self.pseudo.looks_like(params["account_id"]):
@@ -58,6 +81,7 @@ class TraceHandlers:
         account = await self._run(self.views.account_for, ctx["rumour_id"], params["account_id"])
         if account is None:
             raise Refused(404, f"unknown account {params['account_id']!r}")
+        namer = None  # passed to the trace, which then does not ask the store about it again
         if not self.pseudo.looks_like(params["account_id"]):
             # An id given in clear (roles with clear identities only, see above) that the
             # caller's account scope does not show in clear is answered as an unknown account:
@@ -69,7 +93,10 @@ class TraceHandlers:
             if not namer.in_clear(account):
                 raise Refused(404, f"unknown account {params['account_id']!r}",
                               audit_status=403 if account in namer.acted else None)
-        return await self._trace(principal, request, ctx, account_id=account)
+        if account != params["account_id"]:
+            # The audit row keeps the real id (the audit is the admin's) beside the one given.
+            ctx["params"].update(account_id=account, account_pseudonym=params["account_id"])
+        return await self._trace(principal, request, ctx, account_id=account, known=namer)
 
     async def _r_evidence(self, principal, params, request, ctx):
         if not ctx["case_id"]:

@@ -10,7 +10,11 @@ Identities: the dashboard routes (list, detail, tree) always show pseudonyms, wh
 role, because they are polled and not audited; account ids in clear leave only through the
 audited trace and evidence routes, only for roles with the ``clear`` permission, and only the
 accounts :mod:`streams.service.identities` puts in clear for the caller (the centre's
-``liaison_account_scope``).
+``liaison_account_scope``). An event id is shown in clear exactly where its account is: the
+dashboard's tree shows every event by its pseudonym (``pev_...``), a trace shows the events of
+the accounts it pseudonymises by theirs, and the trace of one event takes either form
+(:meth:`Views.event_for`; the rules for an id given in clear are in
+:mod:`streams.service.trace_http`).
 
 "Now" for the rumour list is the data clock: the end of the newest minute with a share in the
 store. Live, that is the wall clock within a batch wait; over a replayed file it is the file's
@@ -26,13 +30,15 @@ import numpy as np
 
 from streams.events import format_ts
 from streams.service import regions as rg
-from streams.service.access import Principal, spread_regions
+from streams.service import rumour_page
+from streams.service.access import Principal, covering_prefixes, prefix, spread_regions
 from streams.service.accounts import PseudonymIndex
 from streams.service.buckets import bucket_size, bucket_starts
+from streams.service.event_ids import EventPseudonymIndex
 from streams.service.identities import Identities
+from streams.service.rumour_summary import RumourSummaries
 from streams.trace import trace_without_origins
 
-HOUR_MS = 3_600_000
 DEBUNK = "debunk"
 CONFIDENCE_METHOD = (
     "the probability that the candidate is a true origin of the rumour: a logistic model "
@@ -45,6 +51,11 @@ CONFIDENCE_METHOD = (
 
 class NotFound(LookupError):
     """The rumour, event or account is not known."""
+
+
+class HiddenEvent(NotFound):
+    """An event given in clear whose account the caller does not see in clear: answered as an
+    unknown event (its pseudonym out would tie the two), recorded as refused (403)."""
 
 
 def text_sha256(text: str | None) -> str | None:
@@ -71,50 +82,35 @@ class Views:
         self.cutoff_k = cutoff_k
         self.cache_seconds = cache_seconds
         self._lock = threading.Lock()
+        self._refresh_lock = threading.Lock()  # one refresh of the summaries at a time
+        self.summaries = RumourSummaries(store)
         self._summary = None
         self._summary_at = 0.0
+        self._items: dict = {}  # rumour -> (its summary, its entry of _listing)
+        self._listed = None  # (summary, the listing of it): see _listing
         self.accounts = PseudonymIndex(pipeline, store, pseudonymiser)
+        self.events = EventPseudonymIndex(pseudonymiser)
 
     # -- rumour list --------------------------------------------------------------------
     def summary(self) -> dict:
-        """``{"as_of_ms", "rumours": {id: {...}}}``, cached for ``cache_seconds``."""
+        """``{"as_of_ms", "rumours": {id: {...}}}`` (:mod:`~streams.service.rumour_summary`:
+        refreshed from the rumours whose data changed), cached for ``cache_seconds``. One
+        refresh at a time: callers that find the cache lapsed meanwhile take its answer."""
         with self._lock:
-            if self._summary is not None and time.monotonic() - self._summary_at < self.cache_seconds:
+            if self._fresh():
                 return self._summary
-        rows = self.store.rumour_region_counts()
-        as_of = max((r[4] for r in rows), default=0) + 60_000
-        recent = self.store.rumour_region_counts(since_ms=as_of - HOUR_MS) if rows else []
-        rumours: dict[str, dict] = {}
-        region_kinds: dict[str, set] = {}
-        for rid, region, kind, n, last in rows:
-            r = rumours.setdefault(rid, {"rumour_id": rid, "size": 0, "debunk_size": 0,
-                                         "growth_last_hour": 0, "debunk_growth_last_hour": 0,
-                                         "last_ms": 0, "regions": {}})
-            if kind == DEBUNK:
-                r["debunk_size"] += n
-            else:
-                r["size"] += n
-                key = region or ""
-                r["regions"][key] = r["regions"].get(key, 0) + n
-                r["last_ms"] = max(r["last_ms"], last + 60_000)
-            region_kinds.setdefault(rid, set()).add((region, kind))
-        for rid, region, kind, n, last in recent:
-            r = rumours.get(rid)
-            if r is not None:
-                r["debunk_growth_last_hour" if kind == DEBUNK else "growth_last_hour"] += n
-        for rid, r in rumours.items():
-            r["jurisdiction_regions"] = spread_regions(region_kinds[rid])
-            r["status"] = _status(r)
-            provinces: dict[str, int] = {}
-            for code, n in r["regions"].items():
-                province = rg.levels(code)[0]
-                if province:
-                    provinces[province] = provinces.get(province, 0) + n
-            r["region"] = max(provinces, key=lambda c: (provinces[c], c)) if provinces else None
-        out = {"as_of_ms": as_of, "rumours": rumours}
-        with self._lock:
-            self._summary, self._summary_at = out, time.monotonic()
-        return out
+        with self._refresh_lock:
+            with self._lock:
+                if self._fresh():
+                    return self._summary
+            out = self.summaries.refresh()
+            with self._lock:
+                self._summary, self._summary_at = out, time.monotonic()
+            return out
+
+    def _fresh(self) -> bool:
+        # Under self._lock.
+        return self._summary is not None and time.monotonic() - self._summary_at < self.cache_seconds
 
     def regions_of(self, rumour_id: str) -> set | None:
         """The regions (None = no region) that give jurisdiction over a rumour: those of its
@@ -126,8 +122,7 @@ class Views:
         distinct regions and kinds of that rumour (read by its key; nothing for an unknown
         rumour). Both go through the same ``spread_regions``."""
         with self._lock:
-            fresh = self._summary is not None and time.monotonic() - self._summary_at < self.cache_seconds
-            r = self._summary["rumours"].get(rumour_id) if fresh else None
+            r = self._summary["rumours"].get(rumour_id) if self._fresh() else None
         if r is not None:
             return r["jurisdiction_regions"]
         region_kinds = self.store.rumour_region_kinds(rumour_id)
@@ -137,19 +132,65 @@ class Views:
         """The rumours the caller's jurisdiction covers (:meth:`regions_of`: a debunk there
         does not list a rumour), fastest growing first."""
         s = self.summary()
-        items = []
-        for rid in sorted(s["rumours"]):
-            r = s["rumours"][rid]
-            if not principal.covers_any(r["jurisdiction_regions"]):
-                continue
-            items.append({k: r[k] for k in ("rumour_id", "size", "debunk_size", "growth_last_hour",
-                                             "debunk_growth_last_hour", "status", "region")}
-                         | {"last_ts": format_ts(r["last_ms"]) if r["last_ms"] else None,
-                            "region_name": rg.name(r["region"])})
-        items.sort(key=lambda x: (-x["growth_last_hour"], -x["size"], x["rumour_id"]))
+        return self._answer(s, [dict(item) for item, _ in self._covered(principal, self._listing(s))])
+
+    def rumour_page(self, principal: Principal, q: str = "", offset: int = 0, limit: int = 0,
+                    handling: dict | None = None) -> dict:
+        """One page of :meth:`rumour_list` (:func:`streams.service.rumour_page.page`: the search
+        ``q``, ``offset``, ``limit``; ``total`` and ``offset`` added); with ``handling``
+        (rumour id -> its handling status row), each rumour names its own (None: no status)
+        and the search also looks at its label."""
+        s = self.summary()
+        listed = self._covered(principal, self._listing(s))
+        items = [item for item, _ in listed]
+        more = None
+        if handling is not None and q.strip():
+            more = [rumour_page.handling_haystack((handling.get(item["rumour_id"]) or {}).get("status"))
+                    for item in items]
+        shown, total = rumour_page.page(items, q, offset, limit, [hay for _, hay in listed], more)
+        if handling is None:
+            shown = [dict(item) for item in shown]
+        else:
+            shown = [dict(item, handling=handling.get(item["rumour_id"])) for item in shown]
+        return self._answer(s, shown) | {"total": total, "offset": offset}
+
+    def _answer(self, s: dict, items: list[dict]) -> dict:
         # The centre's zone beside the list: the dashboard shows every time on its clock.
         return {"as_of": format_ts(s["as_of_ms"]) if s["rumours"] else None, "timezone": self.timezone,
                 "rumours": items}
+
+    def _listing(self, s: dict) -> list[tuple]:
+        """Every rumour of the summary ``s`` as ``(covering prefixes of its jurisdiction regions,
+        list item, search haystack)`` in the list's order (fastest growing first): sorted once per
+        summary, and each made once per change of its rumour's summary. The items are shared:
+        copy one before changing it."""
+        with self._lock:
+            if self._listed is not None and self._listed[0] is s:
+                return self._listed[1]
+            made = self._items
+        items = {}
+        for rid, r in s["rumours"].items():
+            entry = made.get(rid)
+            if entry is None or entry[0] is not r:
+                item = {k: r[k] for k in ("rumour_id", "size", "debunk_size", "growth_last_hour",
+                                          "debunk_growth_last_hour", "status", "region")} | {
+                    "last_ts": format_ts(r["last_ms"]) if r["last_ms"] else None,
+                    "region_name": rg.name(r["region"])}
+                entry = (r, (covering_prefixes(r["jurisdiction_regions"]), item, rumour_page.haystack(item)))
+            items[rid] = entry
+        listing = sorted((e for _, e in items.values()),
+                         key=lambda e: (-e[1]["growth_last_hour"], -e[1]["size"], e[1]["rumour_id"]))
+        with self._lock:
+            self._items, self._listed = items, (s, listing)
+        return listing
+
+    @staticmethod
+    def _covered(principal: Principal, listing: list[tuple]) -> list[tuple]:
+        """``(item, haystack)`` of the rumours of ``listing`` the caller's jurisdiction covers
+        (:meth:`regions_of`; by :func:`~streams.service.access.covering_prefixes`, made once per
+        rumour)."""
+        p = prefix(principal.jurisdiction)
+        return [(item, hay) for prefixes, item, hay in listing if not p or p in prefixes]
 
     # -- one rumour (dashboard) ---------------------------------------------------------
     def detail(self, rumour_id: str) -> dict:
@@ -198,7 +239,8 @@ class Views:
 
     def tree(self, rumour_id: str, limit: int = 200) -> dict:
         """The cascade tree restricted to the ``limit`` events with the largest subtrees (and
-        their paths to the origin), with origins and cut-off candidates marked; pseudonyms."""
+        their paths to the origin), with origins and cut-off candidates marked; pseudonyms of
+        accounts and events (an event's pseudonym traces it: :meth:`event_for`)."""
         with self.pipeline.lock:
             graph, answer = self._graph(rumour_id, self.cutoff_k)
             sizes = graph.subtree_sizes()
@@ -220,7 +262,7 @@ class Views:
                 if fresh:
                     node = nodes[key] = {
                         "name": self.pseudo(hop.account_id),
-                        "event_id": hop.event_id,
+                        "event_id": self.pseudo.event(hop.event_id),
                         "ts": None if hop.ts_ms is None else format_ts(int(hop.ts_ms)),
                         "size": size_of.get(hop.event_id),
                         "observed": hop.observed,
@@ -253,11 +295,28 @@ class Views:
             return account
         return self.accounts.resolve(rumour_id, account)
 
+    def event_for(self, rumour_id: str, event: str) -> str:
+        """An event id given in clear or as a pseudonym (``pev_...``): the event id (NotFound
+        for a pseudonym of no event of the rumour; an id in clear is checked by :meth:`trace`)."""
+        if not self.pseudo.looks_like_event(event):
+            return event
+        with self.pipeline.lock:
+            graph = self.pipeline.query_graph(rumour_id)
+        found = None if graph is None else self.events.resolve(graph, event, self.pipeline.lock)
+        if found is None:
+            raise NotFound(f"event {event!r}")
+        return found
+
     def trace(self, rumour_id: str, principal: Principal, k: int | None = None, event_id: str | None = None,
-              account_id: str | None = None) -> dict:
+              account_id: str | None = None, known=None, event_given: str | None = None) -> dict:
         """Origins with confidence, evidence chains and cut-off candidates of a rumour, or of one
         event or account in it, each account id in clear or pseudonymised as the caller may see
-        it (:meth:`streams.service.identities.Identities.namer`)."""
+        it (:meth:`streams.service.identities.Identities.namer`; ``known``: a namer the request
+        already made, whose accounts the store is not asked about again), each event id with its
+        account. ``event_given``: the event as the caller named it (its pseudonym or
+        ``event_id``); an event given in clear that the caller may not see in clear raises
+        :class:`HiddenEvent`."""
+        given = event_id if event_given is None else event_given
         k = self.cutoff_k if k is None else k
         with self.pipeline.lock:
             graph, answer = self._graph(rumour_id, k)
@@ -268,7 +327,7 @@ class Views:
                                                     [o.event_id for o in origins]).tolist()
             if event_id is not None:
                 if graph.node(event_id) < 0:
-                    raise NotFound(f"event {event_id!r}")
+                    raise NotFound(f"event {given!r}")
                 scope = {"kind": "event", "id": event_id}
                 chains = [graph.chain(event_id)]
             elif account_id is not None:
@@ -285,14 +344,19 @@ class Views:
         # Named after the graph's lock is released: the jurisdiction scope asks the store.
         name = self.identities.namer(principal, rumour_id, {o.account_id for o in origins}
                                      | {h.account_id for c in chains for h in c}
-                                     | {c["account_id"] for c in answer["cutoff"]} | {account_id})
+                                     | {c["account_id"] for c in answer["cutoff"]} | {account_id},
+                                     known)
         if account_id is not None and not chains:
             # Named as the caller may see it: an analyst's pseudonym resolves to the clear id
             # (a debunker, a parent-only account), which must not leak here.
             raise NotFound(f"account {name(account_id)!r}")
+        if event_id is not None and given == event_id and not name.event_in_clear(chains[0][0].account_id):
+            # An id in clear out as a pseudonym would tie the two (the tree shows that pseudonym
+            # beside the account's), so it is answered as an unknown event: the same message.
+            raise HiddenEvent(f"event {given!r}")
         events = answer["events"]
         details = self.store.event_details(rumour_id, {h.event_id for c in chains for h in c})
-        out_origins = [{"account_id": name(o.account_id), "event_id": o.event_id,
+        out_origins = [{"account_id": name(o.account_id), "event_id": name.event(o.event_id, o.account_id),
                         "ts": None if o.ts_ms is None else format_ts(int(o.ts_ms)),
                         "reach": int(o.reach), "observed": bool(o.observed),
                         "confidence": round(c, 4)}
@@ -302,13 +366,18 @@ class Views:
             hops = []
             for h in chain:
                 platform, region, text = details.get(h.event_id, (None, None, None))
-                hops.append({"event_id": h.event_id, "account_id": name(h.account_id),
+                clear = name.event_in_clear(h.account_id)
+                hops.append({"event_id": name.event(h.event_id, h.account_id), "account_id": name(h.account_id),
                              "ts": None if h.ts_ms is None else format_ts(int(h.ts_ms)),
                              "platform": platform, "region": region,
-                             "text_sha256": text_sha256(text), "observed": bool(h.observed)})
-            out_chains.append({"event_id": chain[0].event_id if chain else None, "hops": hops})
+                             # a repost's text hash matches the platform's text: clear hops only
+                             "text_sha256": text_sha256(text) if clear else None,
+                             "observed": bool(h.observed)})
+            out_chains.append({"event_id": hops[0]["event_id"] if hops else None, "hops": hops})
         if scope["kind"] == "account":
             scope["id"] = name(account_id)
+        elif scope["kind"] == "event":
+            scope["id"] = name.event(event_id, chains[0][0].account_id)
         return {"rumour_id": rumour_id, "events": events, "scope": scope,
                 "identities": name.identities,
                 "origins": out_origins, "confidence_method": CONFIDENCE_METHOD,
@@ -316,10 +385,3 @@ class Views:
                 "cutoff": [{"account_id": name(c["account_id"]), "prevented": c["prevented"]}
                            for c in answer["cutoff"]]}
 
-
-def _status(r: dict) -> str:
-    """``spreading`` (shares in the last hour, no debunk), ``contested`` (both spreading),
-    ``debunked`` (a debunk exists, rumour quiet), ``dormant`` (quiet, no debunk)."""
-    if r["growth_last_hour"] > 0:
-        return "contested" if r["debunk_size"] > 0 else "spreading"
-    return "debunked" if r["debunk_size"] > 0 else "dormant"

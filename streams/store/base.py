@@ -14,10 +14,10 @@ from sql import queries
 from streams.events import DeadLetter, EventBatch
 
 
-# Bytes of account ids (UTF-8) per account_regions query: a trace names up to ~1000 cut-off
-# accounts plus its chains' hops, and each query scans the rumour's rows again, so as many ids as
-# fit go into one; 100 KB (quoting at most doubles it) keeps the text under ClickHouse's
-# max_query_size (256 KiB).
+# Bytes of ids (UTF-8) per query that lists them (account_regions; rumour_region_counts of the
+# rumours a list refresh recomputes): a trace names up to ~1000 cut-off accounts plus its chains'
+# hops, and each query scans the rumour's rows again, so as many ids as fit go into one; 100 KB
+# (quoting at most doubles it) keeps the text under ClickHouse's max_query_size (256 KiB).
 ACCOUNT_BYTES_PER_QUERY = 100_000
 
 
@@ -163,10 +163,24 @@ class Store(ABC):
             out.append(d)
         return out
 
-    def rumour_region_counts(self, since_ms: int | None = None) -> list[tuple]:
-        """``(rumour_id, region or None, kind, shares, last_minute_ms)`` per group (distinct events)."""
+    def rumour_region_counts(self, since_ms: int | None = None, rumour_ids=None) -> list[tuple]:
+        """``(rumour_id, region or None, kind, shares, last_minute_ms)`` per group (distinct events),
+        of every rumour or of those in ``rumour_ids`` (one query per
+        :data:`ACCOUNT_BYTES_PER_QUERY` of ids)."""
+        if rumour_ids is None:
+            chunks = [None]
+        else:
+            chunks = list(_chunks(sorted(set(rumour_ids)), ACCOUNT_BYTES_PER_QUERY))
         return [(r, region or None, kind, int(n), int(last))
-                for r, region, kind, n, last in self._rows(queries.rumour_region_counts(self.database, since_ms))]
+                for chunk in chunks
+                for r, region, kind, n, last in self._rows(
+                    queries.rumour_region_counts(self.database, since_ms, chunk))]
+
+    def rumours_changed_since(self, since_s: int) -> tuple[int, int, set]:
+        """``(server clock, server start, {rumour ids that got events at or after since_s})``,
+        times in epoch seconds of the server's clock (sql/017_rumour_changes.sql)."""
+        (now_s, started_s, changed), = self._rows(queries.rumours_changed_since(self.database, since_s))
+        return int(now_s), int(started_s), set(changed)
 
     def top_spreaders(self, rumour_id: str, limit: int = 10) -> list[tuple]:
         """``(account_id, direct reshares, distinct resharing accounts)``, most reshared first."""

@@ -221,10 +221,15 @@
           (d.ts ? "<br>" + esc(fmtTime(d.ts)) : "") + "<br>" + t("size") + ": " + esc(d.value) +
           (d.origin ? "<br>★ " + t("origin") : "") + (d.cutoff ? "<br>✂ " + t("cutoff") : "");
       }},
-      series: [{type: "tree", data: [root], top: 10, left: 110, bottom: 10, right: 170, roam: true,
+      // A wide fan puts its children a few pixels apart: a label is drawn only where it has room
+      // (ECharts hides the others, the larger origin and cut-off nodes' last; hovering a node
+      // shows its label, the tooltip the full text), cut to the margins that hold it.
+      series: [{type: "tree", data: [root], top: 10, left: 115, bottom: 10, right: 125, roam: true,
         initialTreeDepth: 2, expandAndCollapse: true, symbol: "circle",
-        label: {position: "left", verticalAlign: "middle", align: "right", fontSize: 10},
-        leaves: {label: {position: "right", align: "left"}}}]
+        label: {position: "left", verticalAlign: "middle", align: "right", fontSize: 10,
+          width: 100, overflow: "truncate"},
+        leaves: {label: {position: "right", align: "left"}},
+        labelLayout: {hideOverlap: true}}]
     }, {notMerge: true});
   }
   function renderChain() {

@@ -25,7 +25,7 @@ window.RUMOUR_I18N = {
     governance_off: "本进程未运行治理模块", system_intake: "举报受理",
     expires: "令牌有效期至", expires_never: "令牌长期有效",
     expires_soon: "令牌将在 {days} 天内到期（{at}），请联系管理员重新签发",
-    search: "搜索：编号、地区或状态（spreading…）", page_prev: "上一页", page_next: "下一页"
+    search: "搜索：编号、地区或状态（传播中…）", page_prev: "上一页", page_next: "下一页"
   },
   "en": {
     title: "Rumour spread", case: "Case number", logout: "Log out", login: "Enter your access token",
