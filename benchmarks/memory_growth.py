@@ -167,6 +167,7 @@ class Driver:
                 if part.max_rumours is not None:  # the hub's cap follows the graph count: now 0 -> 1
                     with part._lock:
                         part._evict(set())
+            self.hub.desk.links.forget_dropped()  # the desk's event ids of the dropped graphs
 
     def state(self) -> dict:
         """Sizes of every per-rumour structure the worker is known to keep."""

@@ -101,12 +101,19 @@ def rumours_active(database: str, since_ms: int, until_ms: int) -> str:
             f"WHERE ts_ms >= {int(since_ms)} AND ts_ms < {int(until_ms)} ORDER BY rumour_id")
 
 
-def source_texts(database: str, limit: int | None = None) -> str:
-    """The source-post text of each rumour (its earliest post with a text) and the time of its
-    newest event, most recently active first; with ``limit``, only that many rumours.
-    (``ifNull`` keeps the aggregate a plain String: '' for a rumour without a text.)"""
-    top = f" LIMIT {int(limit)}" if limit is not None else ""
-    return ("SELECT rumour_id, source, last_ms FROM (SELECT rumour_id, "
-            "argMinIf(ifNull(text, ''), ts_ms, kind = 'post' AND isNotNull(text)) AS source, "
-            f"max(ts_ms) AS last_ms FROM {check_identifier(database)}.share_events FINAL GROUP BY rumour_id) "
-            f"WHERE source != '' ORDER BY last_ms DESC, rumour_id{top}")
+def recent_rumours(database: str, limit: int | None = None, offset: int = 0) -> str:
+    """(rumour_id, time of its newest event), most recently active first, ``limit`` rumours from
+    ``offset`` (None: all). Reads two columns and no FINAL: the copies of a re-delivered event
+    (the same row, sql/001) have its ``ts_ms``, so the max is the same without merging them."""
+    page = f" LIMIT {int(offset)}, {int(limit)}" if limit is not None else ""
+    return (f"SELECT rumour_id, max(ts_ms) AS last_ms FROM {check_identifier(database)}.share_events "
+            f"GROUP BY rumour_id ORDER BY last_ms DESC, rumour_id{page}")
+
+
+def source_texts(database: str, rumour_ids=None) -> str:
+    """(rumour_id, its source-post text: the text of its earliest post with one) of
+    ``rumour_ids`` (None: every rumour) that have one: with ids, only those rumours' rows are
+    read (the table's key starts with rumour_id)."""
+    where = _where_rumour(None, rumour_ids) + " AND" if rumour_ids is not None else " WHERE"
+    return (f"SELECT rumour_id, argMin(text, ts_ms) FROM {check_identifier(database)}.share_events FINAL"
+            f"{where} kind = 'post' AND isNotNull(text) GROUP BY rumour_id")

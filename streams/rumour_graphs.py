@@ -118,6 +118,7 @@ class RumourGraphs:
     def __init__(self, budget_bytes: int | None = None):
         self.graphs: dict[str, CascadeGraph] = {}
         self.debunks: dict[str, CascadeGraph] = {}
+        self.drops = 0  # calls of drop(), ever
         self.budget_bytes = budget_bytes
         self._lru: OrderedDict[str, int] = OrderedDict()  # rumour -> bytes, oldest first
         self.evictions = 0
@@ -129,6 +130,7 @@ class RumourGraphs:
         return self.graphs, self.debunks
 
     def drop(self, rumour_id: str) -> None:
+        self.drops += 1  # for those who index the graphs' events (the report desk)
         self.graphs.pop(rumour_id, None)
         self.debunks.pop(rumour_id, None)
         self._lru.pop(rumour_id, None)

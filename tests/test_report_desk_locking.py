@@ -71,6 +71,17 @@ def _in_thread(fn, *args, **kwargs):
     return thread, out
 
 
+def _answered_meanwhile(why: str, fn, *args, **kwargs):
+    """``fn(*args, **kwargs)`` from another thread, which must answer within ``WAIT`` seconds
+    (not stuck behind the lock): its value; ``why`` says what waiting would mean."""
+    thread, out = _in_thread(fn, *args, **kwargs)
+    thread.join(WAIT)
+    assert not thread.is_alive(), why
+    if "error" in out:
+        raise out["error"]
+    return out["value"]
+
+
 def test_a_slow_status_read_does_not_stall_other_requests():
     store = SlowStatusStore()
     desk = _desk(store)
@@ -86,10 +97,9 @@ def test_a_slow_status_read_does_not_stall_other_requests():
         assert reading.wait(WAIT), "the first report never read the store"
         # While the store is being read for the first report, the desk answers others: a report
         # of the same rumour (its own read is fast), a status change, and reads.
-        other, other_out = _in_thread(desk.submit, {"reporter": "y", "text": REPORT_B}, "http:t1", now_ms=T0 + 1)
-        other.join(WAIT)
-        assert not other.is_alive(), "a report waited for another report's store read"
-        assert other_out["value"][0] == 201 and other_out["value"][1]["rumour_id"] == "r1"
+        status, answer = _answered_meanwhile("a report waited for another report's store read", desk.submit,
+                                             {"reporter": "y", "text": REPORT_B}, "http:t1", now_ms=T0 + 1)
+        assert status == 201 and answer["rumour_id"] == "r1"
         change, change_out = _in_thread(desk.set_status, "r2", "verified", "bob", at_ms=T0 + 2)
         change.join(WAIT)
         assert not change.is_alive() and change_out["value"][0] == 201

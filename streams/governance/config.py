@@ -70,10 +70,12 @@ GOVERNANCE_SETTINGS: tuple[Setting, ...] = (
             "Character 3-gram Jaccard at or above which a report is linked to a rumour's source post.",
             float, minimum=0, maximum=1),
     Setting("report_link_rumours", 10_000, "RUMOUR_REPORT_LINK_RUMOURS",
-            "Rumours whose source-post text the report desk keeps for linking reports by text: the most "
-            "recently active (an event, or a linked report; at start, the newest events in the store). "
-            "About 17 kB each for an 80-character post. A report about an older rumour links by its post "
-            "id or link while the worker holds that rumour's graph, else it is stored unlinked.",
+            "Rumours whose source-post text and event ids the report desk keeps for linking reports (by "
+            "text; by post id in one lookup): the most recently active (an event, or a linked report; at "
+            "start, the newest events in the store). About 17 kB each for an 80-character post, plus about "
+            "130 bytes per event while the worker holds the rumour's graph. A report about an older rumour "
+            "links by its post id or link while the worker holds that rumour's graph (each such graph is "
+            "asked), else it is stored unlinked.",
             int, minimum=1, maximum=10_000_000),
     Setting("report_timezone", "Asia/Shanghai", "RUMOUR_REPORT_TIMEZONE",
             "The centre's time zone (a tz database name): the dashboard's series buckets (local hours "

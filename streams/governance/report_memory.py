@@ -22,6 +22,7 @@ class ReportMemory:
         self.window_ms = window_ms
         self.reports: dict[str, dict] = {}
         self._by_post: dict[tuple[str, str], str] = {}
+        self._by_rumour: dict[str, dict[str, None]] = {}  # rumour -> its report ids, as received
         self.texts = TextIndex(seed=1)  # texts of first reports (not merged into another)
         self._received: deque[tuple[int, str]] = deque()  # (received_ms, report_id), arrival order
 
@@ -31,13 +32,15 @@ class ReportMemory:
     def get(self, report_id: str) -> dict | None:
         return self.reports.get(report_id)
 
-    def add(self, rep: dict) -> None:
-        """Remember a report (its ``duplicate_of`` decided: '' for a first report)."""
+    def add(self, rep: dict, signed=None) -> None:
+        """Remember a report (its ``duplicate_of`` decided: '' for a first report); ``signed``:
+        ``self.texts.sign(rep["text"])``, when made already."""
         rid = rep["report_id"]
         self.reports[rid] = rep
         self._received.append((rep["received_ms"], rid))
+        self._by_rumour.setdefault(rep["rumour_id"], {})[rid] = None
         if not rep["duplicate_of"]:
-            self.texts.add(rid, rep["text"])
+            self.texts.add(rid, rep["text"], signed)
         if rep["post_id"]:
             self._by_post.setdefault((rep["reporter"], rep["post_id"]), rid)
 
@@ -49,9 +52,17 @@ class ReportMemory:
 
     def _unindex(self, report_id: str, rep: dict) -> None:
         self.texts.remove(report_id)
+        of_rumour = self._by_rumour[rep["rumour_id"]]
+        del of_rumour[report_id]
+        if not of_rumour:
+            del self._by_rumour[rep["rumour_id"]]
         key = (rep["reporter"], rep["post_id"])
         if rep["post_id"] and self._by_post.get(key) == report_id:
             del self._by_post[key]
+
+    def of_rumour(self, rumour_id: str) -> list[dict]:
+        """The reports linked to ``rumour_id`` ('' : those not linked), in the order received."""
+        return [self.reports[rid] for rid in self._by_rumour.get(rumour_id, ())]
 
     def first_of_post(self, reporter: str, post_id: str) -> dict | None:
         """The first report (the one others merge into) of ``reporter`` about ``post_id`` still

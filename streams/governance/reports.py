@@ -14,91 +14,76 @@ when a desk starts over the store), so merging and the ``repeated`` answer work 
 restart within that window; a re-send of an older report is looked up in the store by its id
 (one point query). A report merges only into a first report received within the window.
 
-Linking: the reported post id (given, or read from the link) is looked up among the events of
-every rumour's cascade (``Pipeline.graphs``); failing that, the text is compared with each
-rumour's source-post text (3-gram Jaccard >= ``report_link_similarity``, MinHash/LSH
-candidates). Texts are kept for the ``report_link_rumours`` most recently active rumours only
-(:mod:`streams.governance.rumour_texts`): a report about an older one links by event id while its
-graph is held, else it is stored unlinked. A rumour that receives its first linked report gets
-the status ``received``.
+Linking (:mod:`streams.governance.report_links`): the reported post id (given, or read from the
+link) is looked up among the events of the ``report_link_rumours`` most recently active rumours
+(one dict lookup, then confirmed in the rumour's graph while the pipeline holds it); failing
+that, the text is compared with those rumours' source-post texts (3-gram Jaccard >=
+``report_link_similarity``, MinHash/LSH candidates); else the report is stored unlinked. A rumour
+that receives its first linked report gets the status ``received``.
+
+Status rows and the rule for a rumour's current status: :mod:`streams.governance.status_history`.
 """
 from __future__ import annotations
 
 import threading
 import time
-from collections import deque
 
-import numpy as np
-
-from graph.types import FLAG_PRESENT
-from streams.events import KIND_CODE, format_ts
+from streams.events import format_ts
 from streams.governance.config import GovernanceConfig
+from streams.governance.report_links import ReportLinks
 from streams.governance.report_memory import ReportMemory
-from streams.governance.report_parse import (MAX_FIELD, MAX_TEXT, ReportError, could_repeat, link_candidates,
-                                             parse_report)
-from streams.governance.rumour_texts import RumourTexts
+from streams.governance.report_parse import ReportError, could_repeat, parse_report
+from streams.governance.status_history import STATUSES, StatusHistory, status_error, status_row
 
-STATUSES = ("received", "verified", "debunked", "handled")
+__all__ = ["ReportDesk", "STATUSES", "SYSTEM", "status_error", "status_row"]
+
 SYSTEM = "system:intake"
-POST = KIND_CODE["post"]
-
-
-def status_error(rumour_id, status, by) -> str:
-    """Why a status change is refused ("" when it is valid)."""
-    if status not in STATUSES:
-        return f"status: expected one of {', '.join(STATUSES)}"
-    if not isinstance(by, str) or not by.strip() or len(by) > MAX_FIELD:
-        return "changed_by: required"
-    if not isinstance(rumour_id, str) or not rumour_id or len(rumour_id) > MAX_FIELD:
-        return "rumour_id: required"
-    return ""
-
-
-def status_row(rumour_id, status, by, note, at_ms) -> dict:
-    """The status-history row of a valid change (``by`` stripped, ``note`` cut to MAX_TEXT)."""
-    return {"rumour_id": rumour_id, "status": status, "changed_by": by.strip(),
-            "changed_ms": int(at_ms), "note": (note or "")[:MAX_TEXT]}
 
 
 class ReportDesk:
     """Intake, duplicate merging, linking and status for public reports.
 
     ``pipeline`` gives the cascades (for event-id links); :meth:`observe` feeds source-post
-    texts (or call :meth:`add_rumour_text`). ``store`` (optional) is a store with the
+    texts and event ids (or call :meth:`add_rumour_text`). ``store`` (optional) is a store with the
     governance methods (:mod:`streams.store.governance`); reports and status changes are written
     there as they happen, and memory keeps only the reports and status changes of the last
     ``report_dedup_hours`` (the store has them all); without a store memory keeps everything.
+
+    The desk's lock guards its memory of reports and status rows; no store read, pipeline lock
+    or shingling happens under it (linking has its own lock: :mod:`streams.governance.report_links`).
     """
 
     def __init__(self, config: GovernanceConfig | None = None, pipeline=None, store=None):
         self.config = config or GovernanceConfig()
-        self.pipeline = pipeline
         self.store = store
         window = int(self.config.report_dedup_hours * 3_600_000)
         self.window_ms = window if store is not None else None
         self.memory = ReportMemory(self.window_ms)
         self.reports = self.memory.reports  # report_id -> report, those remembered
-        self.history: deque[dict] = deque()  # status rows, in the order recorded
-        self._rumour_texts = RumourTexts(self.config.report_link_rumours)
+        self.history = StatusHistory()  # status rows, in the order recorded, indexed by rumour
+        self.links = ReportLinks(self.config.report_link_rumours, self.config.report_link_similarity, pipeline)
         self._lock = threading.RLock()
 
-    # -- rumour texts -------------------------------------------------------------------------
+    @property
+    def pipeline(self):
+        return self.links.pipeline
+
+    @pipeline.setter
+    def pipeline(self, pipeline) -> None:
+        self.links.pipeline = pipeline
+
+    @property
+    def _rumour_texts(self):
+        return self.links.texts
+
+    # -- rumour texts and events --------------------------------------------------------------
     def add_rumour_text(self, rumour_id: str, text: str | None) -> None:
-        with self._lock:
-            self._rumour_texts.add(rumour_id, text)
+        self.links.add_text(rumour_id, text)
 
     def observe(self, batch) -> None:
-        """Index the source-post texts of a batch (events of kind ``post`` with text) and count
-        every rumour of the batch as active (the least recently active texts go first)."""
-        # Only source posts can carry a rumour's text: the other rows are never looked at.
-        texts, rumours = batch.text, batch.rumour_id
-        posts = [(rumours[i], texts[i]) for i in np.flatnonzero(np.asarray(batch.kind) == POST).tolist()
-                 if texts[i]]
-        active = dict.fromkeys(rumours)  # each rumour once, in batch order
-        with self._lock:
-            for rid, text in posts:
-                self._rumour_texts.add(rid, text)
-            self._rumour_texts.touch(active)
+        """Index the source-post texts and event ids of a batch and count every rumour of the
+        batch as active (:meth:`ReportLinks.observe`)."""
+        self.links.observe(batch)
 
     # -- restart ------------------------------------------------------------------------------
     def restore(self, now_ms: int | None = None) -> int:
@@ -131,9 +116,7 @@ class ReportDesk:
         if self.window_ms is None:
             return
         self.memory.forget_before(now_ms)
-        cut = now_ms - self.window_ms
-        while self.history and self.history[0]["changed_ms"] < cut:
-            self.history.popleft()
+        self.history.forget_before(now_ms - self.window_ms)
 
     # -- intake -------------------------------------------------------------------------------
     def submit(self, payload, source: str = "http", now_ms: int | None = None) -> tuple[int, dict]:
@@ -154,24 +137,28 @@ class ReportDesk:
             stored = self._stored(rid)
         # Looked up before the desk's lock is taken: the pipeline holds its own lock across its
         # store reads (restoring a rumour's graph), which would otherwise stall the whole desk.
-        by_event = self._event_link(rep)
+        by_event = self.links.by_event(rep)
+        # The text shingled and signed (for merging, and for linking) before it too: CPU only,
+        # but under the lock it would hold up every other request for as long as it takes.
+        signed = self.memory.texts.sign(rep["text"]) if rep["text"] else None
+        link_signed = self.links.sign(grams=signed.grams) if signed is not None else None
         with self._lock:
             known = self.memory.get(rid) or stored
             if known is not None:  # the sender's own report: ids are scoped to their source
                 return 200, self._answer(known, repeated=True)
             self._forget_before(rep["received_ms"])
-            canonical = self._find_duplicate(rep)
+            canonical = self._find_duplicate(rep, signed)
             if canonical is not None:
                 rep.update(duplicate_of=canonical["report_id"], rumour_id=canonical["rumour_id"],
                            link_method=canonical["link_method"], similarity=canonical["similarity"])
                 canonical["duplicates"] += 1
             else:
                 rep["duplicate_of"] = ""
-                rep["rumour_id"], rep["link_method"], rep["similarity"] = self._link(rep, by_event)
+                rep["rumour_id"], rep["link_method"], rep["similarity"] = self.links.link(by_event, link_signed)
             rep["duplicates"] = 0
-            self.memory.add(rep)
+            self.memory.add(rep, signed)
             rumour = rep["rumour_id"]
-            unknown = bool(rumour) and not self._has_status_here(rumour)
+            unknown = bool(rumour) and self.history.latest(rumour) is None
             new_status = self._first_status(rep) if unknown and self.store is None else None
         if unknown and self.store is not None:
             new_status = self._first_status_checked(rep)
@@ -190,10 +177,6 @@ class ReportDesk:
                     self._withdraw(None, new_status)
                     raise
         return (200 if rep["duplicate_of"] else 201), self._answer(rep)
-
-    def _has_status_here(self, rumour_id: str) -> bool:
-        """Whether memory holds a status row of the rumour (call with the lock held)."""
-        return any(r["rumour_id"] == rumour_id for r in self.history)
 
     def _first_status(self, rep: dict) -> dict:
         """Record the ``received`` row of the first report of its rumour (lock held)."""
@@ -216,7 +199,7 @@ class ReportDesk:
             self._withdraw(rep, None)
             raise
         with self._lock:
-            if rumour in stored or self._has_status_here(rumour):
+            if rumour in stored or self.history.latest(rumour) is not None:
                 return None
             return self._first_status(rep)
 
@@ -228,52 +211,20 @@ class ReportDesk:
                 first = self.memory.get(rep["duplicate_of"]) if rep["duplicate_of"] else None
                 if first is not None:
                     first["duplicates"] -= 1
-            if status is not None and status in self.history:
+            if status is not None:
                 self.history.remove(status)
 
-    def _find_duplicate(self, rep) -> dict | None:
+    def _find_duplicate(self, rep, signed) -> dict | None:
         if rep["post_id"]:
             first = self.memory.first_of_post(rep["reporter"], rep["post_id"])
             if first is not None:
                 return first
         if rep["text"]:
             window = self.config.report_dedup_hours * 3_600_000
-            for key, _sim in self.memory.texts.query(rep["text"], self.config.report_dedup_similarity):
+            for key, _sim in self.memory.texts.query(None, self.config.report_dedup_similarity, signed):
                 other = self.reports[key]
                 if abs(other["report_ms"] - rep["report_ms"]) <= window:
                     return other
-        return None
-
-    def _event_link(self, rep) -> str | None:
-        """The rumour whose cascade holds the post the report names (id, else its link)."""
-        if self.pipeline is None:
-            return None
-        ids = [rep["post_id"]] if rep["post_id"] else []
-        ids += [c for c in link_candidates(rep["link"]) if c not in ids]
-        for event_id in ids:
-            rid = self._rumour_of_event(event_id)
-            if rid is not None:
-                return rid
-        return None
-
-    def _link(self, rep, by_event: str | None) -> tuple[str, str, float]:
-        """``(rumour_id, link_method, similarity)`` of a first report (lock held)."""
-        if by_event is not None:
-            self._rumour_texts.touch((by_event,))  # a reported rumour is an active one
-            return by_event, "event_id", 1.0
-        if rep["text"]:
-            best = self._rumour_texts.query(rep["text"], self.config.report_link_similarity)
-            if best:
-                self._rumour_texts.touch((best[0][0],))
-                return best[0][0], "text", round(best[0][1], 4)
-        return "", "none", 0.0
-
-    def _rumour_of_event(self, event_id: str) -> str | None:
-        with self.pipeline.lock:
-            for rid, graph in self.pipeline.graphs.items():
-                node = graph.node(event_id)
-                if node >= 0 and node < graph.n_nodes and graph.kf[node] & FLAG_PRESENT:
-                    return rid
         return None
 
     @staticmethod
@@ -319,20 +270,24 @@ class ReportDesk:
     def latest_status(self, rumour_id: str) -> dict | None:
         """The newest status row of a rumour (here, else in the store), or None."""
         with self._lock:
-            rows = [r for r in self.history if r["rumour_id"] == rumour_id]
-        if rows:
-            return self._status_answer(max(rows, key=lambda r: r["changed_ms"]))
+            row = self.history.latest(rumour_id)
+        if row is not None:
+            return self._status_answer(row)
         if self.store is not None:
             got = self.store.latest_statuses([rumour_id])
             if rumour_id in got:
                 return self._status_answer(got[rumour_id])
         return None
 
-    def status_history(self, rumour_id: str) -> list[dict]:
+    def status_rows(self, rumour_id: str) -> list[dict]:
+        """The status rows of a rumour memory holds, in the order recorded."""
         with self._lock:
-            rows = sorted((r for r in self.history if r["rumour_id"] == rumour_id), key=lambda r: r["changed_ms"])
+            return self.history.of(rumour_id)
+
+    def status_history(self, rumour_id: str) -> list[dict]:
+        rows = sorted(self.status_rows(rumour_id), key=lambda r: r["changed_ms"])
         return [self._status_answer(r) for r in rows]
 
     def reports_of(self, rumour_id: str) -> list[dict]:
         with self._lock:
-            return [dict(r) for r in self.reports.values() if r["rumour_id"] == rumour_id]
+            return [dict(r) for r in self.memory.of_rumour(rumour_id)]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from streams.governance.textsim import TextIndex
+from streams.governance.textsim import Signed, TextIndex
 
 
 class RumourTexts:
@@ -47,12 +47,13 @@ class RumourTexts:
         """The rumours kept, least recently active first."""
         return list(self._order)
 
-    def add(self, rumour_id: str, text: str | None) -> None:
-        """Keep a rumour's source text (the first one given wins) and count it as active now."""
+    def add(self, rumour_id: str, text: str | None, signed: Signed | None = None) -> None:
+        """Keep a rumour's source text (the first one given wins) and count it as active now;
+        ``signed``: ``self.index.sign(text)``, when made already."""
         if rumour_id in self._order:
             self._order.move_to_end(rumour_id)
             return
-        self.index.add(rumour_id, text)
+        self.index.add(rumour_id, text, signed)
         if rumour_id not in self.index.grams:  # no letters or digits: nothing to compare
             return
         self._order[rumour_id] = None
@@ -69,6 +70,6 @@ class RumourTexts:
             if rid in order:
                 order.move_to_end(rid)
 
-    def query(self, text: str | None, threshold: float) -> list[tuple[str, float]]:
+    def query(self, text: str | None, threshold: float, signed: Signed | None = None) -> list[tuple[str, float]]:
         """``(rumour_id, Jaccard)`` of the kept texts at or above ``threshold``, best first."""
-        return self.index.query(text, threshold)
+        return self.index.query(text, threshold, signed)

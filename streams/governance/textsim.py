@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from typing import NamedTuple
 
 import numpy as np
 
@@ -92,11 +93,23 @@ class MinHash:
         return float(np.mean(s1 == s2))
 
 
+class Signed(NamedTuple):
+    """A text's shingles and their MinHash signature under one index's hash functions: the CPU
+    part of adding or querying a text, made by :meth:`TextIndex.sign` without touching the
+    index (so a caller can make it outside its lock)."""
+
+    grams: frozenset
+    sig: np.ndarray | None  # None when there are no grams
+
+
 class TextIndex:
     """Known texts by key; :meth:`query` returns the keys whose Jaccard with a text reaches a
     threshold, best first. LSH bands (``bands`` x ``rows`` = ``num_perm``) pick candidates;
     with 16 bands of 4 rows a pair at Jaccard 0.5 is a candidate with probability 0.65 and at
-    0.7 with 0.9998, so thresholds below 0.5 also scan every text (exact, slower)."""
+    0.7 with 0.9998, so thresholds below 0.5 also scan every text (exact, slower).
+
+    :meth:`add` and :meth:`query` take the text or, as ``signed``, what :meth:`sign` made of it.
+    """
 
     def __init__(self, num_perm: int = 64, bands: int = 16, seed: int = 0):
         if num_perm % bands:
@@ -110,12 +123,25 @@ class TextIndex:
     def __len__(self) -> int:
         return len(self.grams)
 
-    def add(self, key: str, text: str | None) -> None:
-        grams = shingles(text)
-        if not grams or key in self.grams:
+    def sign(self, text: str | None = None, grams: frozenset | None = None) -> Signed:
+        """The shingles of ``text`` (or ``grams``, shingled already) and their signature here.
+        Reads nothing that changes: safe to call from any thread without a lock.
+
+        >>> idx = TextIndex()
+        >>> signed = idx.sign("the same words here")
+        >>> idx.add("a", None, signed); idx.query(None, 0.9, idx.sign(grams=signed.grams))
+        [('a', 1.0)]
+        """
+        grams = shingles(text) if grams is None else grams
+        return Signed(grams, self.mh.signature(grams) if grams else None)
+
+    def add(self, key: str, text: str | None, signed: Signed | None = None) -> None:
+        if key in self.grams:
+            return
+        grams, sig = signed if signed is not None else self.sign(text)
+        if not grams:
             return
         self.grams[key] = grams
-        sig = self.mh.signature(grams)
         for band in range(self.bands):
             chunk = sig[band * self.rows:(band + 1) * self.rows].tobytes()
             self.buckets[band].setdefault(chunk, set()).add(key)
@@ -140,14 +166,13 @@ class TextIndex:
                 if not keys:  # an empty set per evicted text would itself grow without bound
                     del self.buckets[band][chunk]
 
-    def query(self, text: str | None, threshold: float) -> list[tuple[str, float]]:
-        grams = shingles(text)
+    def query(self, text: str | None, threshold: float, signed: Signed | None = None) -> list[tuple[str, float]]:
+        grams, sig = signed if signed is not None else self.sign(text)
         if not grams:
             return []
         if threshold < 0.5:
             candidates = set(self.grams)
         else:
-            sig = self.mh.signature(grams)
             candidates = set()
             for band in range(self.bands):
                 chunk = sig[band * self.rows:(band + 1) * self.rows].tobytes()

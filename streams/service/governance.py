@@ -87,10 +87,8 @@ class GovernanceViews:
         if self.store is not None:
             for r in self.store.status_history(rumour_id):
                 rows[_status_key(r)] = r
-        with self.hub.desk._lock:
-            for r in self.hub.desk.history:
-                if r["rumour_id"] == rumour_id:
-                    rows[_status_key(r)] = r
+        for r in self.hub.desk.status_rows(rumour_id):
+            rows[_status_key(r)] = r
         # Same order as the store's latest_statuses: time, then the later step of the workflow.
         from streams.governance.reports import STATUSES
 

@@ -1,0 +1,274 @@
+"""Linking a public report to a known rumour: by the post it names (an event of the rumour's
+cascade, while the pipeline holds that graph), else by its text (the rumour's source-post text,
+3-gram Jaccard >= ``report_link_similarity``).
+
+Both indexes keep the ``report_link_rumours`` most recently active rumours (an event of the
+rumour in a batch, or a report linked to it): :class:`~streams.governance.rumour_texts.RumourTexts`
+their source texts, :class:`PostRumours` the ids of their events (event id -> rumour: one dict
+lookup per id a report names, where the desk once asked every graph the pipeline holds). A
+rumour enters the event index with every event its graph holds then (rebuilt from the store
+after a restart or an eviction, it holds more than the batch), and each later batch adds its
+events, so the index covers those graphs whole. An id found there links only while the pipeline
+still holds it in that rumour's graph (a graph the pipeline dropped no longer links, as before),
+and the index lets a rumour go at the first batch after the pipeline dropped its graph: it holds
+the events of held graphs only (about 130 bytes per event, beside the graph's own id table).
+The graphs the index does not cover (held beyond its bound, or never shown to the desk, such as
+one a query rebuilt) are still asked one by one, so a report links by event id exactly as when
+every graph was asked; with at most ``report_link_rumours`` graphs held that is none of them.
+An event applied to a covered graph is found once the batch is shown to the desk (right after
+it is stored), not in between.
+
+Locks: the indexes have their own lock, taken after the pipeline's (the pipeline shows its
+batches to :meth:`ReportLinks.observe` holding its lock); the desk's lock is never held while
+waiting for either. Texts are shingled and signed before that lock is taken
+(:meth:`~streams.governance.textsim.TextIndex.sign`): a long text holds up no other report or
+batch.
+"""
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+
+import numpy as np
+
+from graph.types import FLAG_PRESENT
+from streams.events import KIND_CODE
+from streams.governance.report_parse import link_candidates
+from streams.governance.rumour_texts import RumourTexts
+
+POST = KIND_CODE["post"]
+
+
+class PostRumours:
+    """Event id -> rumour, for the events seen of the ``capacity`` most recently active rumours
+    (None: all); an event id keeps the first rumour it was seen in.
+
+    >>> posts = PostRumours(capacity=2)
+    >>> posts.add("r1", ["m1", "s1"]); posts.add("r2", ["m2"]); posts.touch(["r1"])
+    >>> posts.add("r3", ["m3"])  # r2: least recently active
+    >>> posts.rumour_of("s1"), posts.rumour_of("m2"), posts.rumours(), len(posts)
+    ('r1', None, ['r1', 'r3'], 3)
+    """
+
+    def __init__(self, capacity: int | None):
+        if capacity is not None and capacity < 1:
+            raise ValueError("capacity: expected at least 1 (None: no limit)")
+        self.capacity = capacity
+        self._rumour_of: dict[str, str] = {}
+        self._events: OrderedDict[str, list[str]] = OrderedDict()  # least recently active first
+        self.evicted = 0
+
+    def __len__(self) -> int:
+        return len(self._rumour_of)
+
+    def __contains__(self, rumour_id: str) -> bool:
+        return rumour_id in self._events
+
+    @property
+    def covered(self):
+        """The rumours kept (a live view, for membership tests)."""
+        return self._events.keys()
+
+    def rumours(self) -> list[str]:
+        """The rumours kept, least recently active first."""
+        return list(self._events)
+
+    def rumour_of(self, event_id: str) -> str | None:
+        return self._rumour_of.get(event_id)
+
+    def add(self, rumour_id: str, event_ids) -> None:
+        """Index events of ``rumour_id`` and count it as active now."""
+        events = self._events.get(rumour_id)
+        if events is None:
+            events = self._events[rumour_id] = []
+        else:
+            self._events.move_to_end(rumour_id)
+        owner = self._rumour_of
+        for event_id in event_ids:
+            if event_id not in owner:
+                owner[event_id] = rumour_id
+                events.append(event_id)
+        if self.capacity is not None:
+            while len(self._events) > self.capacity:
+                _, gone = self._events.popitem(last=False)
+                for event_id in gone:  # only the ids this rumour owns are in its list
+                    del owner[event_id]
+                self.evicted += 1
+
+    def touch(self, rumour_ids) -> None:
+        """Count these rumours as active now (those kept; others are ignored)."""
+        for rid in rumour_ids:
+            if rid in self._events:
+                self._events.move_to_end(rid)
+
+    def discard(self, rumour_id: str) -> None:
+        """Let a rumour go now (nothing when it is not kept)."""
+        for event_id in self._events.pop(rumour_id, ()):
+            del self._rumour_of[event_id]
+
+
+def _present_events(graph) -> list[str]:
+    """The ids of the events a graph holds (not the placeholders of parents never seen)."""
+    ids = graph.event_ids()
+    present = (graph.kf[:graph.n_nodes] & FLAG_PRESENT) != 0
+    return [ids[i] for i in np.flatnonzero(present).tolist()]
+
+
+def _holds(graph, event_id: str) -> bool:
+    node = graph.node(event_id)
+    return 0 <= node < graph.n_nodes and bool(graph.kf[node] & FLAG_PRESENT)
+
+
+class ReportLinks:
+    """The rumour a first report links to: ``(rumour_id, link_method, similarity)``.
+
+    ``pipeline`` (set later by the hub, or None: no links by event id) gives the graphs;
+    :meth:`observe` feeds each batch the pipeline accepted."""
+
+    def __init__(self, capacity: int | None, link_similarity: float, pipeline=None):
+        self.pipeline = pipeline
+        self.link_similarity = link_similarity
+        self.texts = RumourTexts(capacity)
+        self.posts = PostRumours(capacity)
+        self._lock = threading.Lock()
+        self._drops_seen = None  # the pipeline's count of dropped graphs when last looked at
+
+    def sign(self, text: str | None = None, grams: frozenset | None = None):
+        """What :meth:`link` needs of a report's text (or of its ``grams``), made without any lock."""
+        return self.texts.index.sign(text, grams)
+
+    def add_text(self, rumour_id: str, text: str | None) -> None:
+        signed = None if rumour_id in self.texts else self.texts.index.sign(text)
+        with self._lock:
+            self.texts.add(rumour_id, text, signed)
+
+    def observe(self, batch) -> None:
+        """Index the source-post texts (events of kind ``post`` with text) and the event ids of a
+        batch, and count every rumour of the batch as active (the least recently active go
+        first)."""
+        texts, rumours = batch.text, batch.rumour_id
+        # Only source posts can carry a rumour's text: the other rows are never looked at.
+        posts = [(rumours[i], texts[i]) for i in np.flatnonzero(np.asarray(batch.kind) == POST).tolist()
+                 if texts[i]]
+        signed = self._sign_posts(posts)
+        active = dict.fromkeys(rumours)  # each rumour once, in batch order
+        pipeline = self.pipeline
+        if pipeline is None:
+            with self._lock:
+                self._add_texts(posts, signed, active)
+            return
+        events = _events_by_rumour(batch.event_id, rumours, active)
+        with pipeline.lock:  # the graphs are read; the pipeline's lock comes before the index's
+            # A rumour enters the index with every event its graph holds (rebuilt from the
+            # store, it holds more than this batch), so the index covers that graph whole;
+            # read before the index's lock is taken. No graph (dropped since the batch was
+            # applied): not indexed, its graph is asked directly if it comes back.
+            graphs = pipeline.graphs
+            drops = getattr(getattr(pipeline, "memory", None), "drops", None)
+            if drops is None or drops != self._drops_seen:
+                with self._lock:
+                    self._forget_dropped(graphs)
+                self._drops_seen = drops
+            whole = {rid: _present_events(graphs[rid]) for rid in events
+                     if rid not in self.posts and rid in graphs}
+            with self._lock:
+                self._add_texts(posts, signed, active)
+                for rid, ids in events.items():
+                    if rid in self.posts:
+                        self.posts.add(rid, ids)
+                    elif rid in whole:
+                        self.posts.add(rid, whole[rid])
+
+    def forget_dropped(self) -> int:
+        """Let go the rumours whose graph the pipeline no longer holds (their ids link nothing;
+        a rumour whose graph comes back enters again with all of it); returns how many.
+        :meth:`observe` does this whenever the pipeline has dropped a graph since the last batch,
+        so the index holds events of held graphs only."""
+        if self.pipeline is None:
+            return 0
+        with self.pipeline.lock, self._lock:
+            return self._forget_dropped(self.pipeline.graphs)
+
+    def _forget_dropped(self, graphs) -> int:
+        gone = [rid for rid in self.posts.covered if rid not in graphs]
+        for rid in gone:
+            self.posts.discard(rid)
+        return len(gone)
+
+    def _sign_posts(self, posts) -> list:
+        """Per post, its signed text when it may become its rumour's (None otherwise): made
+        here, not under the lock. A rumour whose text is kept needs none (read without the
+        lock: at worst one is signed under it); nor do its posts after the first whose text
+        has letters or digits (the first such text is the rumour's)."""
+        out, settled = [], set()
+        for rid, text in posts:
+            if rid in settled or rid in self.texts:
+                out.append(None)
+                continue
+            signed = self.texts.index.sign(text)
+            if signed.grams:
+                settled.add(rid)
+            out.append(signed)
+        return out
+
+    def _add_texts(self, posts, signed, active) -> None:
+        for (rid, text), sig in zip(posts, signed):
+            self.texts.add(rid, text, sig)
+        self.texts.touch(active)
+
+    def by_event(self, rep) -> str | None:
+        """The rumour whose cascade holds the post the report names (id, else its link), as
+        the pipeline's graphs say: the index answers for the rumours it covers, and only the
+        graphs of the others (held beyond the index's bound, or never shown to the desk) are
+        asked one by one."""
+        pipeline = self.pipeline
+        if pipeline is None:
+            return None
+        ids = [rep["post_id"]] if rep["post_id"] else []
+        ids += [c for c in link_candidates(rep["link"]) if c not in ids]
+        if not ids:
+            return None
+        with pipeline.lock, self._lock:  # the desk's own lock is not held here
+            graphs = pipeline.graphs
+            uncovered = None
+            for event_id in ids:
+                rid = self.posts.rumour_of(event_id)
+                graph = graphs.get(rid) if rid is not None else None
+                if graph is not None and _holds(graph, event_id):
+                    return rid
+                if uncovered is None:  # once per report; usually none (a subset test in C)
+                    covered = self.posts.covered
+                    uncovered = [] if graphs.keys() <= covered else \
+                        [(r, g) for r, g in graphs.items() if r not in covered]
+                for rid, graph in uncovered:
+                    if _holds(graph, event_id):
+                        return rid
+        return None
+
+    def link(self, by_event: str | None, signed) -> tuple[str, str, float]:
+        """``(rumour_id, link_method, similarity)`` of a first report; ``by_event`` from
+        :meth:`by_event`, ``signed`` from :meth:`sign` of its text (None: no text)."""
+        with self._lock:
+            if by_event is not None:
+                self._touch(by_event)  # a reported rumour is an active one
+                return by_event, "event_id", 1.0
+            if signed is not None:
+                best = self.texts.query(None, self.link_similarity, signed)
+                if best:
+                    self._touch(best[0][0])
+                    return best[0][0], "text", round(best[0][1], 4)
+        return "", "none", 0.0
+
+    def _touch(self, rumour_id: str) -> None:
+        self.texts.touch((rumour_id,))
+        self.posts.touch((rumour_id,))
+
+
+def _events_by_rumour(event_ids, rumours, active) -> dict[str, list]:
+    """rumour -> its event ids in the batch, in batch order."""
+    if len(active) == 1:
+        return {next(iter(active)): list(event_ids)}
+    out: dict[str, list] = {rid: [] for rid in active}
+    for rid, event_id in zip(rumours, event_ids):
+        out[rid].append(event_id)
+    return out
