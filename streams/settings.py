@@ -101,7 +101,7 @@ SETTINGS: tuple[Setting, ...] = (
             "Rumours whose hashed event ids the service keeps for tracing an event by a pseudonym "
             "(pev_...) it did not give out lately (another worker's, or from before a restart): the "
             "most recently looked up. 8 bytes an event (a 10^6-event rumour: 8 MB); an older "
-            "rumour is hashed again on its next such lookup (about 2 us an event, off the "
+            "rumour is hashed again on its next such lookup (2-3 us an event, off the "
             "service's thread).",
             int, minimum=1),
     Setting("data_dir", ".run/worker", "RUMOUR_DATA_DIR", "Faust's local data folder for the worker."),

@@ -6,8 +6,9 @@ keyed hash: the way back is to hash the rumour's events and look. Most lookups n
 an event whose pseudonym this process gave out lately (the tree, a trace) is mapped back from
 the pseudonymiser's memo (:meth:`streams.service.pseudonym.Pseudonymiser.shown_event`), at once.
 
-Otherwise the rumour's events are hashed, which is slow the first time (about 2 us an event:
-0.4-1 s for 200,000 events, several seconds for 10^6; benchmarks/bench_event_pseudonyms.py). So
+Otherwise the rumour's events are hashed, which is slow the first time (2-3 us an event on this
+2-core box: 0.41 s for 200,000 events, 2.8 s for 10^6, medians of benchmarks/
+bench_event_pseudonyms.py; 0.70 and 4.8 s before event_numbers). So
 it runs on a thread of the index's own (:meth:`EventPseudonymIndex.lookup` gives a future), never
 on the service's one thread, which every other request needs (a cold lookup used to hold it, and
 every request waited). That thread does one lookup at a time: a second lookup of the same rumour
@@ -19,8 +20,9 @@ as the rumour grows) and checks the found event's hash again, so a graph replace
 (another object, perhaps another order) is never answered from the old one's values.
 
 Memory: 8 bytes an event (the uint64 values) for each of the ``event_pseudonym_rumours`` rumours
-most recently looked up (a 10^6-event rumour: 8 MB); while a chunk is hashed, about 150 bytes
-more for each of its :data:`CHUNK` events (their ids and digests).
+most recently looked up (a 10^6-event rumour: 8 MB); while a chunk is hashed, at most about
+220 bytes more for each of its :data:`CHUNK` events (their ids and digests; tracemalloc peak:
+14 MB a chunk), and a copy of the rumour's values while the chunks are joined.
 """
 from __future__ import annotations
 

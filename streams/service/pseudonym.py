@@ -144,7 +144,7 @@ class Pseudonymiser:
 
     def event_numbers(self, event_ids) -> np.ndarray:
         """:meth:`event_number` of many event ids at once (0 for None), as uint64, not cached:
-        for hashing a rumour's events (streams/service/event_ids.py), 2 us an event instead of 4.
+        for hashing a rumour's events (streams/service/event_ids.py): 40% less time an event.
 
         >>> p = Pseudonymiser(b"k" * 32)
         >>> got = p.event_numbers(["weibo:42", None, "微博:7"])
