@@ -97,6 +97,13 @@ SETTINGS: tuple[Setting, ...] = (
             "(only accounts with an event of that rumour inside its jurisdiction; the others as "
             "their pseudonym). Admin and national tokens see every account in clear either way.",
             choices=LIAISON_ACCOUNT_SCOPES),
+    Setting("event_pseudonym_rumours", 32, "RUMOUR_EVENT_PSEUDONYM_RUMOURS",
+            "Rumours whose hashed event ids the service keeps for tracing an event by a pseudonym "
+            "(pev_...) it did not give out lately (another worker's, or from before a restart): the "
+            "most recently looked up. 8 bytes an event (a 10^6-event rumour: 8 MB); an older "
+            "rumour is hashed again on its next such lookup (2-3 us an event, off the "
+            "service's thread).",
+            int, minimum=1),
     Setting("data_dir", ".run/worker", "RUMOUR_DATA_DIR", "Faust's local data folder for the worker."),
     Setting("log_level", "info", "RUMOUR_LOG_LEVEL", "Log level: debug, info, warning, error."),
 )
@@ -130,6 +137,7 @@ class Settings:
     tokens_file: str
     token_days: int
     liaison_account_scope: str
+    event_pseudonym_rumours: int
     data_dir: str
     log_level: str
 

@@ -46,6 +46,7 @@ def register_routes(app, pipeline, settings) -> None:
                       # the governance hub, when streams.governance.wiring attached one first
                       governance=getattr(app, "governance", None),
                       liaison_account_scope=settings.liaison_account_scope,
+                      event_pseudonym_rumours=settings.event_pseudonym_rumours,
                       timezone=GovernanceConfig.from_settings(settings).report_timezone)
     # Not app.service: that name is Faust's decorator for registering services.
     app.rumour_service = service

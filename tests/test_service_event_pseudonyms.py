@@ -11,6 +11,8 @@ import contextlib
 import csv
 import io
 import re
+import threading
+import time
 import zipfile
 
 import orjson
@@ -182,6 +184,53 @@ def test_a_pseudonym_this_process_never_gave_out_is_found_in_the_graph(env, monk
         assert orjson.loads(last_audit(env)["params"])["event_id"] == event_id
     status, _, _ = fetch(env, "lixia_analyst", "/api/rumours/xp-1/events/pev_0123456789abcdef/trace")
     assert status == 404
+
+
+def test_a_slow_lookup_holds_up_no_other_request(env, monkeypatch):
+    # A cold lookup hashes the rumour's events: seconds for a 10^6-event rumour. Made slow here
+    # (the hashing waits up to 10 s for the test's signal): while two lookups of the rumour are
+    # pending, other requests are answered, and the rumour is hashed once for both.
+    from streams.service.event_ids import EventPseudonymIndex
+
+    service, pseudo = env["service"], env["service"].pseudo
+    monkeypatch.setattr(service.views, "events", EventPseudonymIndex(pseudo))  # nothing hashed yet
+    monkeypatch.setattr(pseudo, "shown_event", lambda pseudonym: None)
+    hashing, release, hashed = threading.Event(), threading.Event(), []
+    real = pseudo.event_numbers
+
+    def slow(ids):
+        hashing.set()
+        release.wait(10)
+        hashed.append(len(ids))
+        return real(ids)
+
+    monkeypatch.setattr(pseudo, "event_numbers", slow)
+    answers = {}
+
+    def trace(event_id):
+        answers[event_id] = fetch(env, "lixia_analyst", f"/api/rumours/xp-1/events/{pev(env, event_id)}/trace")
+
+    lookups = [threading.Thread(target=trace, args=(e,)) for e in ("xp-1-e12", "xp-1-e0")]
+    lookups[0].start()
+    try:
+        assert hashing.wait(30)
+        lookups[1].start()
+        began = time.monotonic()
+        for path in ("/api/rumours", "/api/rumours/xp-1", "/api/rumours/xp-1/tree?limit=10",
+                     "/api/rumours/xp-1/trace?k=10"):
+            assert fetch(env, "lixia_analyst", path)[0] == 200, path
+        waited = time.monotonic() - began
+        assert not answers and not hashed  # both lookups still pending meanwhile
+    finally:
+        release.set()
+        for t in lookups:
+            t.join(60)
+    assert waited < 10
+    for event_id in ("xp-1-e12", "xp-1-e0"):
+        status, _, body = answers[event_id]
+        assert status == 200 and orjson.loads(body)["scope"]["id"] == pev(env, event_id), body
+    with service.pipeline.lock:
+        assert hashed == [service.pipeline.query_graph("xp-1").n_nodes]
 
 
 def test_an_event_id_in_clear_from_a_role_without_clear_identities_is_refused(env):

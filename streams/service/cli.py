@@ -161,7 +161,8 @@ async def _serve(pipeline, store, settings, tokens_path, replay_stats, hub=None,
     if note:
         print(f"note: {note}", file=sys.stderr, flush=True)
     service = Service(pipeline, store, tokens_path, settings.cutoff_k, stats=lambda: dict(replay_stats),
-                      governance=hub, liaison_account_scope=settings.liaison_account_scope, timezone=zone)
+                      governance=hub, liaison_account_scope=settings.liaison_account_scope,
+                      event_pseudonym_rumours=settings.event_pseudonym_rumours, timezone=zone)
     runner = JsonErrorRunner(service.application(), access_log=None)
     await runner.setup()
     if sock is None:

@@ -2,18 +2,31 @@
 shown (no HTTP here).
 
 An event pseudonym (``pev_...``, :meth:`streams.service.pseudonym.Pseudonymiser.event`) is a
-keyed hash: the way back is to hash the rumour's events and look. The rumour's graph numbers its
+keyed hash: the way back is to hash the rumour's events and look. Most lookups never get there:
+an event whose pseudonym this process gave out lately (the tree, a trace) is mapped back from
+the pseudonymiser's memo (:meth:`streams.service.pseudonym.Pseudonymiser.shown_event`), at once.
+
+Otherwise the rumour's events are hashed, which is slow the first time (2-3 us an event on this
+2-core box: 0.41 s for 200,000 events, 2.8 s for 10^6, medians of benchmarks/
+bench_event_pseudonyms.py; 0.70 and 4.8 s before event_numbers). So
+it runs on a thread of the index's own (:meth:`EventPseudonymIndex.lookup` gives a future), never
+on the service's one thread, which every other request needs (a cold lookup used to hold it, and
+every request waited). That thread does one lookup at a time: a second lookup of the same rumour
+waits for the first, then hashes only the events added since. The rumour's graph numbers its
 events in arrival order and only appends (:class:`graph.CascadeGraph`), so the 64-bit values are
-kept in node order and only the nodes added since the last lookup are hashed, outside the
-pipeline's lock (8-20 us an event on this loaded 2-core box: a first lookup in a 200,000-event
-rumour took 1.6 s, 4.5 s with tests running beside it; later ones under a millisecond). Most lookups never get there: an event whose
-pseudonym this process gave out lately (the tree, a trace) is mapped back from the
-pseudonymiser's memo (:meth:`streams.service.pseudonym.Pseudonymiser.shown_event`). A lookup scans the values with numpy (8 bytes per event, no sorted copy to
-rebuild as the rumour grows) and checks the found event's hash again, so a graph replaced by
-a reload (another object, perhaps another order) is never answered from the old one's values.
+kept in node order; they are hashed in chunks, each read under the pipeline's lock and hashed
+outside it, so ingest goes on. A lookup scans the values with numpy (no sorted copy to rebuild
+as the rumour grows) and checks the found event's hash again, so a graph replaced by a reload
+(another object, perhaps another order) is never answered from the old one's values.
+
+Memory: 8 bytes an event (the uint64 values) for each of the ``event_pseudonym_rumours`` rumours
+most recently looked up (a 10^6-event rumour: 8 MB); while a chunk is hashed, at most about
+220 bytes more for each of its :data:`CHUNK` events (their ids and digests; tracemalloc peak:
+14 MB a chunk), and a copy of the rumour's values while the chunks are joined.
 """
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import weakref
 
@@ -22,9 +35,12 @@ import numpy as np
 from streams.service.lru import LRU
 from streams.service.pseudonym import EVENT_PREFIX
 
+CHUNK = 65_536  # events read under the lock, then hashed outside it, at a time
+
 
 class EventPseudonymIndex:
-    """Hashed event ids of the rumours' graphs, in node order.
+    """Hashed event ids of the graphs of the ``rumours`` rumours most recently looked up, in
+    node order.
 
     >>> import numpy as np
     >>> from graph import CascadeGraph
@@ -36,32 +52,40 @@ class EventPseudonymIndex:
     >>> index.resolve(g, shown.event("e2")), index.resolve(g, shown.event("e3"))
     ('e2', None)
     >>> _ = g.add_batch(["e3"], ["a3"], np.array([3]), ["e2"], [None])
-    >>> index.resolve(g, shown.event("e3"))
+    >>> index.lookup(g, shown.event("e3")).result()
     'e3'
     """
 
-    def __init__(self, pseudonymiser):
+    def __init__(self, pseudonymiser, rumours: int = 32):
         self.pseudo = pseudonymiser
-        self._values = LRU()  # rumour -> (weak ref to its graph, uint64 values of nodes 0..n-1)
+        self._values = LRU(rumours)  # rumour -> (weak ref to its graph, uint64 values of nodes 0..n-1)
+        # The hashing thread: one lookup at a time, so one computation per rumour (a second
+        # lookup finds the first one's values), and the service's thread stays free.
+        self._thread = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="event-pseudonyms")
 
-    def resolve(self, graph, pseudonym: str, lock=None) -> str | None:
-        """The event of ``graph`` whose pseudonym is ``pseudonym``, or None. ``lock``: the
-        pipeline's (the graph grows under it); held to read the graph, not while hashing. One
-        caller at a time (the service's single thread)."""
+    def lookup(self, graph, pseudonym: str, lock=None) -> concurrent.futures.Future:
+        """A future of the event of ``graph`` whose pseudonym is ``pseudonym`` (None if none):
+        done at once for an event this process named lately, else computed on the index's
+        thread. ``lock``: the pipeline's (the graph grows under it), held to read the graph,
+        not while hashing."""
         lock = lock if lock is not None else contextlib.nullcontext()
         with lock:
             # An event this process named lately (the tree, a trace): no hashing at all.
             shown = self.pseudo.shown_event(pseudonym)
-            if shown is not None and graph.node(shown) >= 0:
-                return shown
-            values, start = self._cached(graph)
-            ids = graph.ev.strings(np.arange(start, graph.n_nodes))
-        # A node's id never changes (an account's placeholder has none: value 0), so only the
-        # nodes added since the last lookup are hashed, outside the lock: ingest goes on.
-        fresh = np.fromiter((0 if e is None else self.pseudo.event_number(e) for e in ids),
-                            dtype=np.uint64, count=len(ids))
-        values = np.concatenate([values, fresh])
-        self._values[graph.rumour_id] = (weakref.ref(graph), values)
+            known = shown is not None and graph.node(shown) >= 0
+        if known:
+            done = concurrent.futures.Future()
+            done.set_result(shown)
+            return done
+        return self._thread.submit(self._find, graph, pseudonym, lock)
+
+    def resolve(self, graph, pseudonym: str, lock=None) -> str | None:
+        """:meth:`lookup`, waited for (blocks the calling thread while the rumour is hashed)."""
+        return self.lookup(graph, pseudonym, lock).result()
+
+    def _find(self, graph, pseudonym: str, lock) -> str | None:
+        # On the index's thread.
+        values = self._hashed(graph, lock)
         value = int(pseudonym[len(EVENT_PREFIX):], 16)
         with lock:
             for node in np.flatnonzero(values == np.uint64(value)).tolist():
@@ -71,9 +95,24 @@ class EventPseudonymIndex:
                     return event_id
         return None
 
-    def _cached(self, graph) -> tuple:
-        """The values hashed so far for this graph object and the first node not hashed."""
+    def _hashed(self, graph, lock) -> np.ndarray:
+        """The values of every node of ``graph`` (as of now): those hashed before, and the
+        nodes added since, hashed a chunk at a time."""
         cached = self._values.get(graph.rumour_id)
-        if cached is None or cached[0]() is not graph or len(cached[1]) > graph.n_nodes:
-            return np.zeros(0, np.uint64), 0
-        return cached[1], len(cached[1])
+        parts = []
+        if cached is not None and cached[0]() is graph:
+            parts.append(cached[1])
+        start = len(parts[0]) if parts else 0
+        while True:
+            with lock:
+                if start > graph.n_nodes:  # not this graph's values after all: start over
+                    parts, start = [], 0
+                # A node's id never changes (an account's placeholder has none: value 0).
+                ids = graph.ev.strings(np.arange(start, min(start + CHUNK, graph.n_nodes)))
+            if not ids:
+                break
+            parts.append(self.pseudo.event_numbers(ids))
+            start += len(ids)
+        values = np.concatenate(parts) if parts else np.zeros(0, np.uint64)
+        self._values[graph.rumour_id] = (weakref.ref(graph), values)
+        return values

@@ -86,17 +86,19 @@ class Service(SiteHandlers, GovernanceHandlers, TraceHandlers):
     (``governance=`` or :meth:`attach_governance`) also the report, status, alert and debunk
     routes (503 without one). ``liaison_account_scope``: the setting of that name
     (:mod:`streams.service.identities`); ``timezone``: the centre's zone (``report_timezone``),
-    whose local hours and days cut the dashboard's series."""
+    whose local hours and days cut the dashboard's series; ``event_pseudonym_rumours``: the
+    setting of that name (:mod:`streams.service.event_ids`)."""
 
     def __init__(self, pipeline, store, tokens_path, cutoff_k: int = 10, stats=None, governance=None,
-                 liaison_account_scope: str = "cascade", timezone: str = "Asia/Shanghai"):
+                 liaison_account_scope: str = "cascade", timezone: str = "Asia/Shanghai",
+                 event_pseudonym_rumours: int = 32):
         self.pipeline = pipeline
         self.store = store
         self.tokens = TokenStore(tokens_path)
         self.pseudo = Pseudonymiser(load_or_create_key(key_file(tokens_path, PSEUDONYM_KEY)))
         self.evidence_key = load_or_create_key(key_file(tokens_path, EVIDENCE_KEY))
         self.views = Views(pipeline, store, self.pseudo, cutoff_k, liaison_scope=liaison_account_scope,
-                           timezone=timezone)
+                           timezone=timezone, event_pseudonym_rumours=event_pseudonym_rumours)
         self.cutoff_k = cutoff_k
         self.stats = stats or (lambda: {})
         # One thread for store and graph work: chDB sessions are not shared across threads.
@@ -314,7 +316,12 @@ class Service(SiteHandlers, GovernanceHandlers, TraceHandlers):
 
     async def _guard(self, fn, *args, **kwargs):
         try:
-            return await self._run(fn, *args, **kwargs)
+            out = await self._run(fn, *args, **kwargs)
+            if isinstance(out, concurrent.futures.Future):
+                # Work handed to a thread of its own (Views.event_for hashing a rumour's
+                # events), awaited here: the service's thread serves other requests meanwhile.
+                out = await asyncio.wrap_future(out)
+            return out
         except NotFound as exc:
             # A hidden event (views.HiddenEvent) is answered as unknown, recorded as refused.
             raise Refused(404, f"unknown {exc.args[0]}",

@@ -22,6 +22,7 @@ last minute, so growth and status stay meaningful on old data.
 """
 from __future__ import annotations
 
+import concurrent.futures
 import hashlib
 import threading
 import time
@@ -70,10 +71,12 @@ def text_sha256(text: str | None) -> str | None:
 class Views:
     """Answers for one pipeline and store; ``pseudonymiser`` maps account ids for display,
     ``liaison_scope`` is the ``liaison_account_scope`` setting (:mod:`~streams.service.identities`),
-    ``timezone`` the centre's zone (``report_timezone``): the series' hours and days are local."""
+    ``timezone`` the centre's zone (``report_timezone``): the series' hours and days are local;
+    ``event_pseudonym_rumours`` the setting of that name (:mod:`~streams.service.event_ids`)."""
 
     def __init__(self, pipeline, store, pseudonymiser, cutoff_k: int = 10, cache_seconds: float = 1.0,
-                 liaison_scope: str = "cascade", timezone: str = "Asia/Shanghai"):
+                 liaison_scope: str = "cascade", timezone: str = "Asia/Shanghai",
+                 event_pseudonym_rumours: int = 32):
         self.pipeline = pipeline
         self.timezone = timezone
         self.store = store
@@ -89,7 +92,7 @@ class Views:
         self._items: dict = {}  # rumour -> (its summary, its entry of _listing)
         self._listed = None  # (summary, the listing of it): see _listing
         self.accounts = PseudonymIndex(pipeline, store, pseudonymiser)
-        self.events = EventPseudonymIndex(pseudonymiser)
+        self.events = EventPseudonymIndex(pseudonymiser, event_pseudonym_rumours)
 
     # -- rumour list --------------------------------------------------------------------
     def summary(self) -> dict:
@@ -295,17 +298,31 @@ class Views:
             return account
         return self.accounts.resolve(rumour_id, account)
 
-    def event_for(self, rumour_id: str, event: str) -> str:
-        """An event id given in clear or as a pseudonym (``pev_...``): the event id (NotFound
-        for a pseudonym of no event of the rumour; an id in clear is checked by :meth:`trace`)."""
+    def event_for(self, rumour_id: str, event: str) -> concurrent.futures.Future:
+        """A future of the event id given in clear or as a pseudonym (``pev_...``): its result
+        raises NotFound for a pseudonym of no event of the rumour (an id in clear is checked by
+        :meth:`trace`). Done at once unless the rumour's events must be hashed, which happens on
+        a thread of :attr:`events`' own: await it off the service's thread, which stays free."""
+        out = concurrent.futures.Future()
         if not self.pseudo.looks_like_event(event):
-            return event
+            out.set_result(event)
+            return out
         with self.pipeline.lock:
-            graph = self.pipeline.query_graph(rumour_id)
-        found = None if graph is None else self.events.resolve(graph, event, self.pipeline.lock)
-        if found is None:
-            raise NotFound(f"event {event!r}")
-        return found
+            graph = self.pipeline.query_graph(rumour_id)  # may load it from the store: this thread
+        if graph is None:
+            out.set_exception(NotFound(f"event {event!r}"))
+            return out
+
+        def found(lookup):
+            if lookup.exception() is not None:
+                out.set_exception(lookup.exception())
+            elif lookup.result() is None:
+                out.set_exception(NotFound(f"event {event!r}"))
+            else:
+                out.set_result(lookup.result())
+
+        self.events.lookup(graph, event, self.pipeline.lock).add_done_callback(found)
+        return out
 
     def trace(self, rumour_id: str, principal: Principal, k: int | None = None, event_id: str | None = None,
               account_id: str | None = None, known=None, event_given: str | None = None) -> dict:
