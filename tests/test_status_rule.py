@@ -106,7 +106,7 @@ def two_workers(request, tmp_path):
         tokens = tmp_path / "tokens.json"
         pipeline, hub, service = governed_service(store, cascades(), tokens, 2)
         token = TokenStore(tokens).issue("admin", "000000", "national")[0]
-        servers = []
+        servers, hubs = [], [hub, Governance(store=store)]
 
         def serve(svc):
             servers.append(ThreadServer(svc.application()))
@@ -121,15 +121,17 @@ def two_workers(request, tmp_path):
 
             settings = Settings.load({"batch_size": 5})
             again = make_pipeline(store, settings)
-            hub2 = build_governance(again, store, settings, GovernanceConfig(alert_window_shares=2))
-            return hub2, Service(again, store, tokens, cutoff_k=5, governance=hub2)
+            hubs.append(build_governance(again, store, settings, GovernanceConfig(alert_window_shares=2)))
+            return hubs[-1], Service(again, store, tokens, cutoff_k=5, governance=hubs[-1])
 
         try:
-            yield {"store": store, "hub": hub, "service": service, "other": Governance(store=store),
+            yield {"store": store, "hub": hub, "service": service, "other": hubs[1],
                    "token": token, "serve": serve, "restart": restart}
         finally:
             for s in servers:
                 s.close()
+            for h in hubs:
+                h.close()
 
 
 def _check_every_place(env, hub, service, rows, when: str) -> None:
