@@ -59,9 +59,14 @@ def report(database: str, report_id: str) -> str:
 
 
 def latest_statuses(database: str, rumour_ids=None) -> str:
-    """Current status per rumour: the row with the greatest changed_ms (ties: the later
-    status in the workflow), as (rumour_id, status, changed_by, changed_ms, note)."""
-    order = "changed_ms * 8 + toInt64(CAST(status AS Int8))"
+    """Current status per rumour as (rumour_id, status, changed_by, changed_ms, note): the mirror
+    of :func:`streams.governance.status_history.current`, the row with the greatest
+    ``(changed_ms, workflow step, changed_by)`` (the step is the status's Enum8 value, sql/011;
+    strings compare as bytes, as Python's code points do). After FINAL that tuple names one row
+    (it is the table's key within a rumour; of a key FINAL keeps the last inserted row, as
+    ``current`` keeps the last recorded), so each argMax takes its column from the same row.
+    tests/test_status_rule.py checks it against ``current`` on both servers."""
+    order = "tuple(changed_ms, CAST(status AS Int8), changed_by)"
     where = _where_rumour(None, rumour_ids) if rumour_ids is not None else ""
     return (f"SELECT rumour_id, toString(argMax(status, {order})) AS current_status, argMax(changed_by, {order}), "
             f"max(changed_ms), argMax(note, {order}) "
@@ -70,6 +75,8 @@ def latest_statuses(database: str, rumour_ids=None) -> str:
 
 
 def status_history(database: str, rumour_id: str) -> str:
+    """A rumour's status rows in the one order (time, workflow step, changed_by): the last is
+    the current one (:func:`latest_statuses`)."""
     return (f"SELECT rumour_id, toString(status), changed_by, changed_ms, note "
             f"FROM {check_identifier(database)}.rumour_status_history FINAL"
             f"{_where_rumour(rumour_id)} ORDER BY changed_ms, status, changed_by")

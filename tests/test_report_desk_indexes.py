@@ -17,7 +17,7 @@ from streams.events import KIND_CODE, EventBatch
 from streams.governance import textsim
 from streams.governance.config import GovernanceConfig
 from streams.governance.hub import Governance
-from streams.governance.reports import ReportDesk, status_row
+from streams.governance.reports import STATUSES, ReportDesk, status_row
 from streams.pipeline import Pipeline
 from streams.store.governance import governance_store
 from tests.test_report_desk_locking import REPORT_A, REPORT_B, SOURCE_TEXT, T0, WAIT, _answered_meanwhile, _in_thread
@@ -105,9 +105,11 @@ def test_a_status_read_does_not_look_at_other_rumours_rows():
 
 
 def _newest(rows, rumour_id):
-    """The rule, from first principles: greatest changed_ms, the first recorded on a tie."""
-    mine = [r for r in rows if r["rumour_id"] == rumour_id]
-    return max(mine, key=lambda r: r["changed_ms"]) if mine else None
+    """The rule, from first principles: greatest (changed_ms, workflow step, changed_by), the
+    last recorded on a tie."""
+    mine = [(r["changed_ms"], STATUSES.index(r["status"]), r["changed_by"], i, r)
+            for i, r in enumerate(rows) if r["rumour_id"] == rumour_id]
+    return max(mine, key=lambda t: t[:4])[4] if mine else None
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -116,14 +118,16 @@ def test_the_indexed_history_answers_as_a_scan_of_every_row(seed):
 
     rng = random.Random(seed)
     history, rows, cut = StatusHistory(), [], 0
+    recorded = []  # every row recorded and not removed, the forgotten too (the store's view)
     rumours = [f"r{i}" for i in range(6)]
     for step in range(600):
         op = rng.random()
         if op < 0.75:  # roughly in time order, with ties and some late rows
-            row = status_row(rng.choice(rumours), rng.choice(["received", "verified", "debunked"]), "a", "",
-                             cut + rng.randint(-3, 12) + step // 3)
+            row = status_row(rng.choice(rumours), rng.choice(["received", "verified", "debunked"]),
+                             rng.choice("ab"), "", cut + rng.randint(-3, 12) + step // 3)
             history.append(row)
             rows.append(row)
+            recorded.append(row)
         elif op < 0.9:
             cut += rng.randint(0, 6)
             gone = history.forget_before(cut)
@@ -136,10 +140,17 @@ def test_the_indexed_history_answers_as_a_scan_of_every_row(seed):
             row = rng.choice(rows)
             assert history.remove(row)
             rows = [r for r in rows if r is not row]
+            recorded = [r for r in recorded if r is not row]
             assert not history.remove(row)
         assert len(history) == len(rows) and list(history) == rows
         for rid in rumours:
-            assert history.latest(rid) is _newest(rows, rid)
+            assert history.newest_held(rid) is _newest(rows, rid)
+            assert history.newest().get(rid) is _newest(rows, rid)
+            # latest: the newest of every row recorded, or None when a forgotten row might be newer
+            latest = history.latest(rid)
+            assert latest is None or latest is _newest(recorded, rid)
+            if latest is None and _newest(rows, rid) is not None:
+                assert _newest(rows, rid)["changed_ms"] < cut
             assert history.of(rid) == [r for r in rows if r["rumour_id"] == rid]
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from streams.governance.config import GovernanceConfig
 from streams.governance.reports import ReportDesk
+from streams.governance.status_history import current
 
 T0 = 1_759_276_800_000
 SOURCE_TEXT = "济南某小区自来水被投毒，大家千万不要喝自来水，赶紧转发告诉家人"
@@ -42,9 +43,9 @@ class SlowStatusStore:
     def latest_statuses(self, rumour_ids):
         self.reads += 1
         found = {}
-        for row in sorted(self.statuses, key=lambda r: r["changed_ms"]):
+        for row in self.statuses:  # the store's rule (streams.governance.status_history.current)
             if row["rumour_id"] in rumour_ids:
-                found[row["rumour_id"]] = dict(row)
+                found[row["rumour_id"]] = dict(current([found.get(row["rumour_id"]), row]))
         during, self.during_read = self.during_read, None
         if during is not None:
             during()
@@ -112,7 +113,7 @@ def test_a_slow_status_read_does_not_stall_other_requests():
     # The first report's check under the lock found the other report's status: one first status.
     assert [(r["rumour_id"], r["status"]) for r in store.statuses] == [("r1", "received"), ("r2", "verified")]
     assert [r["status"] for r in desk.status_history("r1")] == ["received"]
-    assert store.reads == 2
+    assert store.reads == 3  # one per report, and latest_status's point query
 
 
 def test_a_status_change_between_the_read_and_the_check_is_kept():

@@ -33,7 +33,7 @@ from streams.governance.config import GovernanceConfig
 from streams.governance.report_links import ReportLinks
 from streams.governance.report_memory import ReportMemory
 from streams.governance.report_parse import ReportError, could_repeat, parse_report
-from streams.governance.status_history import STATUSES, StatusHistory, status_error, status_row
+from streams.governance.status_history import STATUSES, StatusHistory, current, ordered, status_error, status_row
 
 __all__ = ["ReportDesk", "STATUSES", "SYSTEM", "status_error", "status_row"]
 
@@ -89,7 +89,7 @@ class ReportDesk:
     def restore(self, now_ms: int | None = None) -> int:
         """A desk starting over its store (a restart): remember the reports received within
         ``report_dedup_hours`` before ``now_ms`` (one query); returns how many. Status rows are
-        not loaded: :meth:`latest_status` reads the store for a rumour memory does not know."""
+        not loaded: :meth:`latest_status` and the service read them from the store."""
         if self.store is None:
             return 0
         now_ms = int(time.time() * 1000) if now_ms is None else int(now_ms)
@@ -268,16 +268,20 @@ class ReportDesk:
                 "changed_at": format_ts(row["changed_ms"]), "note": row["note"]}
 
     def latest_status(self, rumour_id: str) -> dict | None:
-        """The newest status row of a rumour (here, else in the store), or None."""
+        """The current status of a rumour, or None: :func:`~streams.governance.status_history.current`
+        of the newest row memory holds and, with a store, the store's current row (one point
+        query: the store also has what other workers and earlier runs recorded)."""
         with self._lock:
-            row = self.history.latest(rumour_id)
-        if row is not None:
-            return self._status_answer(row)
+            row = self.history.newest_held(rumour_id)
         if self.store is not None:
-            got = self.store.latest_statuses([rumour_id])
-            if rumour_id in got:
-                return self._status_answer(got[rumour_id])
-        return None
+            row = current([row, self.store.latest_statuses([rumour_id]).get(rumour_id)])
+        return self._status_answer(row) if row is not None else None
+
+    def current_statuses(self) -> dict[str, dict]:
+        """rumour -> its newest status row memory holds (:meth:`StatusHistory.newest`: the
+        per-rumour index, not a copy of every row, under the lock)."""
+        with self._lock:
+            return self.history.newest()
 
     def status_rows(self, rumour_id: str) -> list[dict]:
         """The status rows of a rumour memory holds, in the order recorded."""
@@ -285,8 +289,9 @@ class ReportDesk:
             return self.history.of(rumour_id)
 
     def status_history(self, rumour_id: str) -> list[dict]:
-        rows = sorted(self.status_rows(rumour_id), key=lambda r: r["changed_ms"])
-        return [self._status_answer(r) for r in rows]
+        """The status history of a rumour memory holds, one row per change, in the one order
+        (:func:`~streams.governance.status_history.ordered`): its last row is the current one."""
+        return [self._status_answer(r) for r in ordered(self.status_rows(rumour_id))]
 
     def reports_of(self, rumour_id: str) -> list[dict]:
         with self._lock:

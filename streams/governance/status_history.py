@@ -1,11 +1,39 @@
 """The status of each rumour a report desk knows (received -> verified -> debunked -> handled):
-what a valid change is, its history row, and the rows memory holds, indexed by rumour.
+what a valid change is, its history row, the one rule for a rumour's current status, and the
+rows memory holds, indexed by rumour.
+
+The rule (:func:`status_order`, :func:`current`): a rumour's current status is its row with the
+greatest ``(changed_ms, workflow step, changed_by)``; of rows equal in all three, the last
+recorded. Why this order:
+
+* time first: a change made later replaces an earlier one, whatever its step (an analyst may
+  send a rumour back from ``debunked`` to ``verified``);
+* then the workflow step: two changes in the same millisecond (a report's automatic
+  ``received`` and an analyst's ``verified``, two workers) have no "later" one, and the step
+  further along is the one that must not be lost from view;
+* then ``changed_by``, not the order recorded: the store keeps no order of its own (several
+  workers append; a restart reads it back), so an order it cannot see would make the answer
+  change at a restart. ``changed_by`` is in the store, and ``(rumour_id, changed_ms, status,
+  changed_by)`` is its table's key (sql/011), so the three make a total order of the changes
+  the store holds;
+* rows equal in the whole key are one change sent again (a retry, perhaps with another note):
+  the store's ReplacingMergeTree keeps the last inserted of them, and so does :func:`current`
+  with the last recorded (a store's answer counts as recorded after memory's, see
+  :func:`current`).
+
+Every place that shows a current status takes it from here: :meth:`StatusHistory.latest` and
+:meth:`StatusHistory.newest` (memory), :func:`current` (memory merged with the store),
+:func:`ordered` (a history whose last row is the current one); the store's SQL
+(``sql.governance_queries.latest_statuses``) is the same order as ``argMax`` over the tuple
+``(changed_ms, status as its Enum8 step, changed_by)`` (tests/test_status_rule.py checks the two
+agree on seeded histories with ties, on chDB and clickhouse-server 18.16).
 
 :class:`StatusHistory` keeps the rows in the order recorded (a desk with a store forgets the
 oldest as time passes: the store has them all) and, per rumour, its rows and the candidates for
-its newest row (a monotonic queue: a row newer than every row recorded after it). So the newest
-row of a rumour, and whether memory knows any, is one dict lookup, and a rumour's history is its
-own rows only, whatever else the desk holds; forgetting the oldest row is O(1).
+its newest row (a monotonic queue: a row greater in the order than every row recorded after
+it). So the newest row of a rumour, and whether memory knows any, is one dict lookup, and a
+rumour's history is its own rows only, whatever else the desk holds; forgetting the oldest row
+is O(1).
 """
 from __future__ import annotations
 
@@ -14,6 +42,64 @@ from collections import deque
 from streams.governance.report_parse import MAX_FIELD, MAX_TEXT
 
 STATUSES = ("received", "verified", "debunked", "handled")
+
+
+def status_step(status: str) -> int:
+    """The step of ``status`` in the workflow: its value in the store's Enum8 (1 for
+    ``received`` ... 4 for ``handled``), 0 for a status the workflow does not know.
+
+    >>> status_step("received"), status_step("handled"), status_step("fixed")
+    (1, 4, 0)
+    """
+    return STATUSES.index(status) + 1 if status in STATUSES else 0
+
+
+def status_order(row: dict) -> tuple:
+    """Where a status row stands in the one order of its rumour's rows (greatest: current):
+    ``(changed_ms, workflow step, changed_by)``; ``changed_by`` compares as the store compares
+    strings (Python compares code points, ClickHouse the UTF-8 bytes: the same order).
+
+    >>> status_order({"changed_ms": 7, "status": "verified", "changed_by": "ann"})
+    (7, 2, 'ann')
+    """
+    return int(row["changed_ms"]), status_step(row["status"]), row["changed_by"]
+
+
+def current(rows) -> dict | None:
+    """The current row of ``rows`` (the order recorded; None entries are skipped): the greatest
+    in :func:`status_order`, the last given of equals. Merging memory with the store, pass the
+    store's rows last: for one change the store holds the last copy any worker inserted, and
+    that is what a restart reads back.
+
+    >>> rows = [{"changed_ms": 5, "status": s, "changed_by": b, "note": n}
+    ...         for s, b, n in (("verified", "bob", "1"), ("received", "zed", "2"), ("verified", "bob", "3"))]
+    >>> current(rows)["note"], current([None]), current([])
+    ('3', None, None)
+    """
+    best = best_order = None
+    for row in rows:
+        if row is None:
+            continue
+        order = status_order(row)
+        if best is None or order >= best_order:
+            best, best_order = row, order
+    return best
+
+
+def ordered(rows) -> list[dict]:
+    """A rumour's history from ``rows`` (the order recorded, the store's last): one row per
+    change (the store's key: time, status, changed_by; the last given of a key, as in
+    :func:`current`), sorted by :func:`status_order`; its last row is :func:`current` of them.
+
+    >>> rows = [{"changed_ms": ms, "status": s, "changed_by": "a", "note": n}
+    ...         for ms, s, n in ((9, "received", ""), (5, "verified", "x"), (5, "verified", "y"))]
+    >>> [(r["changed_ms"], r["note"]) for r in ordered(rows)]
+    [(5, 'y'), (9, '')]
+    """
+    by_change = {}
+    for row in rows:
+        by_change[status_order(row)] = row
+    return [by_change[k] for k in sorted(by_change)]
 
 
 def status_error(rumour_id, status, by) -> str:
@@ -38,25 +124,27 @@ def status_row(rumour_id, status, by, note, at_ms) -> dict:
 
 
 class StatusHistory:
-    """Status rows in the order recorded, indexed by rumour. The newest row of a rumour is the
-    one with the greatest ``changed_ms``, the first recorded of those on a tie (one rule, for
-    :meth:`latest` and for "does memory know a status of this rumour").
+    """Status rows in the order recorded, indexed by rumour. The newest row of a rumour is
+    :func:`current` of its rows (the one rule, for :meth:`latest`, :meth:`newest` and "does
+    memory know a status of this rumour").
 
     >>> h = StatusHistory()
-    >>> for ms, status in ((5, "received"), (9, "debunked"), (7, "verified")):
+    >>> for ms, status in ((5, "received"), (9, "debunked"), (7, "verified"), (9, "verified")):
     ...     h.append(status_row("r1", status, "a", "", ms))
     >>> h.latest("r1")["status"], [r["status"] for r in h.of("r1")], h.latest("r2")
-    ('debunked', ['received', 'debunked', 'verified'], None)
+    ('debunked', ['received', 'debunked', 'verified', 'verified'], None)
     >>> h.forget_before(8), h.latest("r1")["status"], len(h)  # the 5 goes; the 9 still leads
-    (1, 'debunked', 2)
+    (1, 'debunked', 3)
     """
 
     def __init__(self):
         self._rows: deque[dict] = deque()  # every row, in the order recorded
         self._of: dict[str, deque[dict]] = {}  # rumour -> its rows, in the order recorded
-        # rumour -> rows that may yet be its newest: changed_ms strictly decreasing from the
-        # front (the newest), each recorded after the one before it
+        # rumour -> rows that may yet be its newest: strictly decreasing in status_order from
+        # the front (the newest), each recorded after the one before it
         self._lead: dict[str, deque[dict]] = {}
+        self._newest: dict[str, dict] = {}  # rumour -> the front of its lead (a dict copy is cheap)
+        self._forgot_ms: int | None = None  # the greatest changed_ms of a row forgotten
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -72,14 +160,31 @@ class StatusHistory:
         rumour = row["rumour_id"]
         self._of.setdefault(rumour, deque()).append(row)
         lead = self._lead.setdefault(rumour, deque())
-        while lead and lead[-1]["changed_ms"] < row["changed_ms"]:
-            lead.pop()  # never the newest again: this row is newer and recorded later
+        order = status_order(row)
+        while lead and status_order(lead[-1]) <= order:
+            lead.pop()  # never the newest again: this row is as new or newer, and recorded later
         lead.append(row)
+        self._newest[rumour] = lead[0]
 
     def latest(self, rumour_id: str) -> dict | None:
-        """The newest row of ``rumour_id`` memory holds, or None."""
-        lead = self._lead.get(rumour_id)
-        return lead[0] if lead else None
+        """The newest row of ``rumour_id`` when memory can tell (:func:`current` of all its
+        rows, the forgotten too), else None (ask the store). Memory cannot tell when its newest
+        held row is no newer than a row it forgot: that row (in the store) may be newer still,
+        as when rows were recorded out of time order."""
+        row = self.newest_held(rumour_id)
+        if row is None or (self._forgot_ms is not None and row["changed_ms"] <= self._forgot_ms):
+            return None
+        return row
+
+    def newest_held(self, rumour_id: str) -> dict | None:
+        """The newest row of ``rumour_id`` memory holds (see :meth:`latest`), or None."""
+        return self._newest.get(rumour_id)
+
+    def newest(self) -> dict[str, dict]:
+        """rumour -> its newest row memory holds (:func:`current` of its held rows: merge it
+        with the store's by :func:`current` for the current status, see :meth:`latest`). A copy
+        of the per-rumour index, O(rumours), not of every row."""
+        return dict(self._newest)
 
     def of(self, rumour_id: str) -> list[dict]:
         """The rows of ``rumour_id``, in the order recorded."""
@@ -98,7 +203,11 @@ class StatusHistory:
             if lead and lead[0] is row:
                 lead.popleft()
             if not rows:
-                del self._of[rumour], self._lead[rumour]
+                del self._of[rumour], self._lead[rumour], self._newest[rumour]
+            else:
+                self._newest[rumour] = lead[0]
+            if self._forgot_ms is None or row["changed_ms"] > self._forgot_ms:
+                self._forgot_ms = row["changed_ms"]
             gone += 1
         return gone
 
@@ -110,7 +219,7 @@ class StatusHistory:
         if rows is None or not any(r is row for r in rows):
             return False
         self._rows = deque(r for r in self._rows if r is not row)
-        del self._of[rumour], self._lead[rumour]
+        del self._of[rumour], self._lead[rumour], self._newest[rumour]
         for r in rows:  # the rumour's index rebuilt from its other rows, in the order recorded
             if r is not row:
                 self._index(r)

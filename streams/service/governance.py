@@ -21,6 +21,7 @@ import threading
 import time
 
 from streams.events import format_ts
+from streams.governance.status_history import STATUSES, current, ordered
 from streams.service import regions as rg
 from streams.service.access import Principal, covers, prefix
 from streams.service.lru import LRU
@@ -70,30 +71,23 @@ class GovernanceViews:
 
     # -- status -------------------------------------------------------------------------------
     def statuses(self) -> dict[str, dict]:
-        """rumour id -> current handling status ``{status, changed_by, changed_at}``."""
+        """rumour id -> current handling status ``{status, changed_by, changed_at, note}``: the
+        store's current row of each rumour merged with the newest row memory holds, by the one
+        rule (:func:`streams.governance.status_history.current`, the store's row last)."""
         def read():
             rows = dict(self.store.latest_statuses()) if self.store is not None else {}
-            with self.hub.desk._lock:
-                memory = list(self.hub.desk.history)
-            for r in memory:
-                known = rows.get(r["rumour_id"])
-                if known is None or r["changed_ms"] >= known["changed_ms"]:
-                    rows[r["rumour_id"]] = r
+            for rid, held in self.hub.desk.current_statuses().items():
+                rows[rid] = current((held, rows.get(rid)))
             return {rid: _status_row(r) for rid, r in rows.items()}
         return self._cached("statuses", read)
 
     def status(self, rumour_id: str) -> dict:
-        rows = {}
-        if self.store is not None:
-            for r in self.store.status_history(rumour_id):
-                rows[_status_key(r)] = r
-        for r in self.hub.desk.status_rows(rumour_id):
-            rows[_status_key(r)] = r
-        # Same order as the store's latest_statuses: time, then the later step of the workflow.
-        from streams.governance.reports import STATUSES
-
-        history = sorted(rows.values(), key=lambda r: (r["changed_ms"], STATUSES.index(r["status"])
-                                                         if r["status"] in STATUSES else -1))
+        """A rumour's current handling status and its history (one row per change, oldest
+        first: :func:`streams.governance.status_history.ordered` of memory's rows and the
+        store's), whose last row is the current status."""
+        held = self.hub.desk.status_rows(rumour_id)
+        stored = self.store.status_history(rumour_id) if self.store is not None else []
+        history = ordered(held + stored)
         return {"rumour_id": rumour_id, "status": _status_row(history[-1]) if history else None,
                 "history": [_status_row(r) for r in history], "statuses": list(STATUSES)}
 
@@ -285,10 +279,6 @@ def _retry(fn, tries: int = 5):
             if i == tries - 1:
                 raise
             time.sleep(0.01)
-
-
-def _status_key(r: dict) -> tuple:
-    return r["changed_ms"], r["status"], r["changed_by"], r["note"]
 
 
 def _status_row(r: dict) -> dict:

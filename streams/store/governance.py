@@ -81,7 +81,8 @@ class GovernanceStoreMixin:
         return _typed(dict(zip(gq.REPORT_COLUMNS, rows[0]))) if rows else None
 
     def latest_statuses(self, rumour_ids=None) -> dict[str, dict]:
-        """rumour_id -> its current status row (argMax over changed_ms)."""
+        """rumour_id -> its current status row, by the one rule of
+        :func:`streams.governance.status_history.current` (``gq.latest_statuses`` mirrors it)."""
         if rumour_ids is not None:
             rumour_ids = list(rumour_ids)
             if not rumour_ids:
@@ -90,6 +91,7 @@ class GovernanceStoreMixin:
         return {r[0]: _typed(dict(zip(gq.STATUS_COLUMNS, r))) for r in rows}
 
     def status_history(self, rumour_id: str) -> list[dict]:
+        """A rumour's status rows in the one order: the last is its current status."""
         return [_typed(dict(zip(gq.STATUS_COLUMNS, r))) for r in self._rows(gq.status_history(self.database, rumour_id))]
 
     def load_alerts(self, since_ms=None, until_ms=None) -> list[dict]:
