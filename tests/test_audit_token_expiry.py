@@ -11,6 +11,7 @@ from sql import queries
 from streams.service import audit
 from streams.service.access import Principal
 from tests.service_helpers import ThreadServer, cascades, get
+from tests.test_sql import due_migrations
 
 DAY_MS = 86_400_000
 OLD_COLUMNS = ("audit_id", "ts_ms", "token_id", "token_name", "role", "jurisdiction", "case_id",
@@ -54,7 +55,8 @@ def test_rows_written_before_the_migration_read_back_not_recorded(store, monkeyp
     assert ("token_expires_ms",) not in cols
     monkeypatch.undo()
 
-    assert store.migrate() == [m.name for m in sql.load_migrations() if m.version >= 13]
+    # every later file this engine applies (a version-gated one, such as 018, only from its version)
+    assert store.migrate() == [m.name for m in due_migrations(store) if m.version >= 13]
     store.write_audit([_row("new", 2, token_expires_ms=5 * DAY_MS)])
     got = _by_id(store)
     assert got["old"]["token_expires_ms"] == queries.AUDIT_EXPIRY_UNRECORDED

@@ -16,7 +16,7 @@ def _engine_version(store) -> tuple:
     return sql.parse_version(store._rows("SELECT version()")[0][0])
 
 
-def _due(store) -> list:
+def due_migrations(store) -> list:
     """The schema files this engine applies: all but version-gated ones above its version."""
     version = _engine_version(store)
     return [m for m in sql.load_migrations() if m.requires is None or version >= m.requires]
@@ -29,7 +29,7 @@ def test_migrate_creates_every_table_and_records_every_file(store):
     assert tables["share_minute_counts_mv"] == "MaterializedView"
     assert tables["dead_letters"] == "ReplacingMergeTree"
     assert "schema_migrations" in tables
-    assert store.applied_migrations() == [m.version for m in _due(store)]
+    assert store.applied_migrations() == [m.version for m in due_migrations(store)]
 
 
 def test_one_minute_count_view_per_insert_path_on_each_engine(store):
@@ -55,8 +55,8 @@ def test_partially_applied_file_can_be_rerun(store):
     # Simulate a crash after a file's statements ran but before it was recorded.
     store._command(f"TRUNCATE TABLE {store.database}.schema_migrations")
     applied = store.migrate()
-    assert applied == [m.name for m in _due(store)]
-    assert store.applied_migrations() == [m.version for m in _due(store)]
+    assert applied == [m.name for m in due_migrations(store)]
+    assert store.applied_migrations() == [m.version for m in due_migrations(store)]
 
 
 def _recording(store, log):
@@ -86,7 +86,7 @@ def test_both_backends_run_byte_identical_migration_sql(ch_store, chdb_store):
                 ran = [st.replace("{database}", "<db>") in log for st in sql.split_statements(m.text)]
                 assert ran == [version >= m.requires] * len(ran), (m.name, version)
     # and the statements are exactly the files' text, nothing per-backend
-    file_statements = [st.replace("{database}", "<db>") for m in _due(ch_store)
+    file_statements = [st.replace("{database}", "<db>") for m in due_migrations(ch_store)
                        for st in sql.split_statements(m.text)]
     assert all(st in logs[0] for st in file_statements)
 

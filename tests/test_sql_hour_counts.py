@@ -10,6 +10,7 @@ import pytest
 import sql
 from streams.events import DeadLetter, EventBatch
 from tests.test_service_grafana import HOUR_MS, _audit
+from tests.test_sql import due_migrations
 from tests.test_store import T0
 
 NEW = (14, 15)
@@ -54,7 +55,7 @@ def test_a_database_from_before_the_aggregates_counts_its_old_rows(store):
     sql.migrate(store._execute, store.database, migrations=[m for m in sql.load_migrations() if m.version < 14])
     _write_some(store, "old", T0)
     # 014 and 015, and the files after them
-    assert store.migrate() == [m.name for m in sql.load_migrations() if m.version >= min(NEW)]
+    assert store.migrate() == [m.name for m in due_migrations(store) if m.version >= min(NEW)]
     assert _dead_counts(store) == _raw_dead_counts(store) == {"invalid JSON": 1, "ts": 1}
     assert _audit_counts(store) == _raw_audit_counts(store)
     assert sum(_audit_counts(store).values()) == 3
