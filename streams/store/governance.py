@@ -17,8 +17,7 @@ from typing import Sequence
 import orjson
 
 from sql import governance_queries as gq
-from streams.store.base import ACCOUNT_BYTES_PER_QUERY as ID_BYTES_PER_QUERY
-from streams.store.base import _chunks
+from streams.store.base import id_chunks
 
 _INT_COLUMNS = {"report_ms", "received_ms", "changed_ms", "minute_ms", "minute_shares", "window_shares",
                 "previous_window_shares"}
@@ -138,7 +137,7 @@ class GovernanceStoreMixin:
                 # Every rumour is wanted: one pass over the posts, not a list of every id.
                 texts.update(self._rows(gq.source_texts(self.database)))
             else:
-                for chunk in _chunks([r[0] for r in ranked], ID_BYTES_PER_QUERY):
+                for chunk in id_chunks([r[0] for r in ranked]):
                     texts.update(self._rows(gq.source_texts(self.database, chunk)))
             for rumour_id, _last_ms in ranked:
                 if texts.get(rumour_id):
