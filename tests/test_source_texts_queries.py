@@ -67,3 +67,44 @@ def test_text_queries_list_ids_up_to_the_shared_byte_bound(counted, monkeypatch)
     narrow = _text_queries(ran)
     assert max(len(_named(q)) for q in narrow) == 4 and len(narrow) > len(wide)
     assert sorted(r for q in narrow for r in _named(q)) == sorted(r for q in wide for r in _named(q))
+
+
+def _pages(events, limit):
+    """How many lists of ids a limit needs: the first ``limit`` ranked rumours, then as many
+    more as rumours still lack a text, until ``limit`` have one or the ranking ends."""
+    texts = _source_texts_by_hand(events, None)
+    last = {}
+    for e in events:
+        last[e["rumour_id"]] = max(last.get(e["rumour_id"], e["ts"]), e["ts"])
+    ranked = sorted(last, key=lambda r: (-last[r], r))
+    pages = found = start = 0
+    while start < len(ranked) and found < limit:
+        page = ranked[start:start + limit - found]
+        start += len(page)
+        found += sum(r in texts for r in page)
+        pages += 1
+    return pages
+
+
+def _ranking_queries(ran):
+    return [q for q in ran if "max(ts_ms)" in q]
+
+
+@pytest.mark.parametrize("limit", [1, 10, 20, 31])
+def test_the_ranking_is_read_once_however_many_pages(counted, limit):
+    gov, ran, events = counted
+    pages = _pages(events, limit)
+    assert pages >= 2  # the ten newest rumours have no text: every limit here pages on
+    assert list(gov.source_texts(limit=limit).items()) == list(_source_texts_by_hand(events, limit).items())
+    assert len(_ranking_queries(ran)) == 1, ran
+    assert len(_text_queries(ran)) == pages and len(ran) == 1 + pages, ran
+    # each rumour's text is asked once, and none past the last one returned
+    named = [r for q in _text_queries(ran) for r in _named(q)]
+    assert len(named) == len(set(named)) and min(named) == min(gov.source_texts(limit=limit))
+
+
+@pytest.mark.parametrize("limit", [None, N, N + 5])
+def test_every_rumour_wanted_is_two_queries(counted, limit):
+    gov, ran, events = counted
+    assert list(gov.source_texts(limit=limit).items()) == list(_source_texts_by_hand(events, limit).items())
+    assert len(ran) == 2 and len(_ranking_queries(ran)) == 1 and _named(_text_queries(ran)[0]) == [], ran
