@@ -210,6 +210,42 @@ class CascadeGraph(Answers):
         """
         return self.ev.get(event_id)
 
+    def nodes_present(self, nodes) -> np.ndarray:
+        """Whether each node is an observed event (not a placeholder of a parent never seen), as
+        a bool array; -1 (what :meth:`node` and ``ev.find_encoded`` give for an unknown id) is
+        False. Why: adapters ask this of many nodes at once without reading the node flags.
+
+        >>> g = CascadeGraph()
+        >>> _ = g.add_batch(["x"], ["u"], np.array([5]), ["p"], [None])  # p: placeholder
+        >>> g.nodes_present([g.node("x"), g.node("p"), -1]).tolist()
+        [True, False, False]
+        """
+        nodes = np.asarray(nodes)
+        if nodes.size == 0:
+            return np.zeros(nodes.shape, bool)
+        if nodes.dtype.kind not in "iu":
+            raise TypeError(f"nodes_present: node indices must be integers, not {nodes.dtype}")
+        if nodes.min() < -1 or nodes.max() >= self.n_nodes:
+            raise ValueError(f"nodes_present: a node index outside -1..{self.n_nodes - 1}")
+        known = nodes >= 0
+        out = np.zeros(nodes.shape, bool)
+        out[known] = (self.kf[nodes[known]] & FLAG_PRESENT) != 0
+        return out
+
+    def has_event(self, event_id: str) -> bool:
+        """Whether this event id was observed in the graph (False when unknown or only the
+        placeholder of a parent its children named).
+
+        >>> g = CascadeGraph()
+        >>> _ = g.add_batch(["x"], ["u"], np.array([5]), ["p"], [None])
+        >>> g.has_event("x"), g.has_event("p"), g.has_event("nope")
+        (True, False, False)
+        """
+        if not isinstance(event_id, str):
+            raise TypeError(f"has_event: an event id is a str, not {type(event_id).__name__}")
+        node = self.node(event_id)
+        return node >= 0 and bool(self.kf[node] & FLAG_PRESENT)
+
     def event_ids(self) -> list:
         """Event id of every node in node order (None for an account's placeholder)."""
         return self.ev.strings(np.arange(self.n_nodes))

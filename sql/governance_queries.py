@@ -108,13 +108,13 @@ def rumours_active(database: str, since_ms: int, until_ms: int) -> str:
             f"WHERE ts_ms >= {int(since_ms)} AND ts_ms < {int(until_ms)} ORDER BY rumour_id")
 
 
-def recent_rumours(database: str, limit: int | None = None, offset: int = 0) -> str:
-    """(rumour_id, time of its newest event), most recently active first, ``limit`` rumours from
-    ``offset`` (None: all). Reads two columns and no FINAL: the copies of a re-delivered event
-    (the same row, sql/001) have its ``ts_ms``, so the max is the same without merging them."""
-    page = f" LIMIT {int(offset)}, {int(limit)}" if limit is not None else ""
+def recent_rumours(database: str) -> str:
+    """(rumour_id, time of its newest event) of every rumour, most recently active first (a
+    GROUP BY over every event: read once, paged by the caller). Reads two columns and no FINAL:
+    the copies of a re-delivered event (the same row, sql/001) have its ``ts_ms``, so the max is
+    the same without merging them."""
     return (f"SELECT rumour_id, max(ts_ms) AS last_ms FROM {check_identifier(database)}.share_events "
-            f"GROUP BY rumour_id ORDER BY last_ms DESC, rumour_id{page}")
+            f"GROUP BY rumour_id ORDER BY last_ms DESC, rumour_id")
 
 
 def source_texts(database: str, rumour_ids=None) -> str:

@@ -18,7 +18,6 @@ import orjson
 
 import sql
 from graph.kernels_ingest import parents_outside
-from graph.types import FLAG_PRESENT
 from sql.queries import quote
 from streams.events import DeadLetter, EventBatch
 
@@ -89,8 +88,7 @@ def cross_rumour_rows(batch: EventBatch, ids, registries, store, unstored=(), or
             node = g.ev.find_encoded(ids.buf, p_st[lo:hi], p_en[lo:hi])
             known |= node >= 0
             if orphans is not None:
-                hit = np.flatnonzero(node >= 0)
-                present[hit] |= (g.kf[node[hit]] & FLAG_PRESENT) != 0
+                present |= g.nodes_present(node)
         unknown.extend(pending[lo:hi][~known].tolist())
         if orphans is not None:
             placeholders.extend(pending[lo:hi][known & ~present].tolist())

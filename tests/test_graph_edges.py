@@ -233,3 +233,54 @@ def test_cutoff_after_many_stale_gains(exclude):
     ans = ref.answers()
     for k in (1, 2, 3, 10):
         assert [tuple(c) for c in g.cutoff(k, exclude_origins=exclude)] == ref.cutoff(ans, k, exclude)
+
+
+def check_presence(seed) -> int:
+    """nodes_present / has_event against the rows themselves: an id is present once a row with
+    that event id was ADDED (a placeholder its children named is not, until it arrives).
+    Returns the number of placeholders met."""
+    rows = random_rows(seed, p_missing=0.3)
+    g = CascadeGraph()
+    seen = set()
+    for i in range(0, len(rows), 7):
+        part = rows[i:i + 7]
+        res = g.add_batch(*columns(part))
+        seen |= {r[0] for r, s in zip(part, res.status.tolist()) if s == ADDED}
+        ids = g.event_ids()
+        got = g.nodes_present(np.arange(g.n_nodes))
+        assert got.dtype == bool and got.tolist() == [e in seen for e in ids]
+        named = {e for e in ids if e is not None} | {r[0] for r in rows} | {"never-seen"}
+        assert {e for e in named if g.has_event(e)} == seen
+    return g.n_nodes - len(seen)
+
+
+def test_present_events_are_the_rows_added_not_the_placeholders():
+    placeholders = [check_presence(seed) for seed in range(12)]
+    assert sum(placeholders) > 0  # else an all-True nodes_present would pass
+
+
+def test_present_nodes_of_unknown_ids_are_false_and_bad_indices_refused():
+    g = CascadeGraph()
+    g.add_batch(["x"], ["u"], np.array([5]), ["p"], [None])
+    buf, st, en = encode_batch(["p", "zz", "x"])
+    assert g.nodes_present(g.ev.find_encoded(buf, st, en)).tolist() == [False, False, True]
+    assert g.nodes_present(np.zeros(0, np.int32)).shape == (0,)
+    with pytest.raises(ValueError):
+        g.nodes_present([0, 2])  # two nodes: 0 and 1
+    with pytest.raises(ValueError):
+        g.nodes_present([-2])
+    with pytest.raises(TypeError):
+        g.nodes_present([0.0])
+    with pytest.raises(TypeError):
+        g.has_event(None)
+    g.add_batch(["p"], ["v"], np.array([1]), [None], [None])  # the placeholder's event arrives
+    assert g.has_event("p") and g.nodes_present([g.node("p")]).tolist() == [True]
+
+
+def test_no_adapter_reads_the_graphs_present_flag():
+    # streams/ asks CascadeGraph.nodes_present / has_event; the node flags are graph/'s own
+    from pathlib import Path
+
+    streams = Path(__file__).resolve().parent.parent / "streams"
+    readers = [str(p.relative_to(streams)) for p in streams.rglob("*.py") if "FLAG_PRESENT" in p.read_text("utf-8")]
+    assert readers == []

@@ -106,6 +106,28 @@ def test_a_report_about_an_evicted_rumour_links_by_event_id_else_stays_unlinked(
     assert (recent["rumour_id"], recent["link_method"]) == ("r2", "text")
 
 
+def test_a_report_naming_a_parent_never_seen_links_by_no_event_id():
+    # c1's parent p-missing is only a placeholder of r0's graph: a report naming it links
+    # nothing, while the desk's index covers r0 (graph.nodes_present) and after r0 was pushed
+    # out of the index, when the graph itself is asked (graph.has_event); c1 links both times.
+    pipeline = Pipeline(None)
+    hub = Governance(pipeline, config=GovernanceConfig(report_link_rumours=2))
+    hub.attach()
+    pipeline.process([orjson.dumps({"event_id": "c1", "rumour_id": "r0", "account_id": "a", "ts": T0,
+                                    "parent_event_id": "p-missing", "kind": "share"})])
+    assert pipeline.graphs["r0"].node("p-missing") >= 0  # the placeholder is in the graph
+    for pushed_out in (False, True):
+        if pushed_out:
+            for i in (1, 2):
+                pipeline.process([orjson.dumps({"event_id": f"m{i}", "rumour_id": f"r{i}", "account_id": "a",
+                                                "ts": T0 + i, "kind": "post", "text": _text(i)})])
+        assert ("r0" in hub.desk.links.posts.covered) is not pushed_out and "r0" in pipeline.graphs
+        status, placeholder = hub.submit_report({"reporter": f"x{pushed_out}", "post_id": "p-missing"})
+        assert (status, placeholder["rumour_id"], placeholder["link_method"]) == (201, "", "none"), pushed_out
+        status, event = hub.submit_report({"reporter": f"y{pushed_out}", "post_id": "c1"})
+        assert (status, event["rumour_id"], event["link_method"]) == (201, "r0", "event_id"), pushed_out
+
+
 def test_the_setting_is_checked():
     with pytest.raises(ValueError, match="report_link_rumours"):
         GovernanceConfig.load({"report_link_rumours": 0})

@@ -277,7 +277,7 @@ def test_account_regions_are_the_same_in_one_query_or_many(env, monkeypatch):
     whole = regions()
     assert whole["mixed-acct"] == {"110105", "370102"} and whole["no-region"] == {None}
     assert set(whole) == ACCOUNTS - {"ghost-parent"}  # no event of its own; unknown ids absent
-    monkeypatch.setattr(base, "ACCOUNT_BYTES_PER_QUERY", 30)  # two or three ids per query
+    monkeypatch.setattr(base, "ID_BYTES_PER_QUERY", 30)  # two or three ids per query
     assert regions() == whole
 
 

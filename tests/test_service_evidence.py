@@ -152,8 +152,68 @@ def test_a_zip_of_other_files_is_not_a_package_but_a_removed_manifest_is_tamperi
     without_manifest = {k: v for k, v in m.items() if k != evidence.MANIFEST}
     code, err = _verify(env, _zip(without_manifest), tmp_path)
     assert code == 1 and "TAMPERED" in err
-    code, err = _verify(env, _zip({"case-7/" + k: v for k, v in m.items()}), tmp_path)
+    code, err = _verify(env, _zip({"case-7/" + k: v for k, v in without_manifest.items()}), tmp_path)
     assert code == 1 and "TAMPERED" in err
+
+
+def _rezipped(data: bytes, tmp_path, folder="case-7", change=None) -> bytes:
+    """The package unzipped into ``folder`` and that folder zipped again (entries "case-7/",
+    "case-7/manifest.json", ...), as a desktop's "compress folder" does; ``change``: one member
+    whose middle byte is flipped first."""
+    import shutil
+
+    root = tmp_path / "unzipped"
+    (root / folder).mkdir(parents=True)
+    for name, body in _members(data).items():
+        if name == change:
+            body = bytearray(body)
+            body[len(body) // 2] ^= 0x01
+        (root / folder / name).write_bytes(bytes(body))
+    made = shutil.make_archive(str(tmp_path / "again"), "zip", root_dir=root, base_dir=folder)
+    with open(made, "rb") as f:
+        return f.read()
+
+
+def _verify_out(env, data: bytes, tmp_path, *extra) -> tuple[int, str]:  # noqa: F811
+    path = tmp_path / "p.zip"
+    path.write_bytes(data)
+    out = io.StringIO()
+    with contextlib.redirect_stderr(out), contextlib.redirect_stdout(out):
+        code = evidence_main(["verify", str(path), "--tokens-file", str(env["tokens_path"]), *extra])
+    return code, out.getvalue()
+
+
+def test_a_package_rezipped_inside_a_folder_verifies_and_says_so(env, package, tmp_path):  # noqa: F811
+    data, digest = package
+    again = _rezipped(data, tmp_path)
+    assert sorted(_members(again)) == ["case-7/", "case-7/chain.csv", "case-7/evidence.json",
+                                       "case-7/manifest.json", "case-7/report.html"]
+    code, out = _verify_out(env, again, tmp_path, "--digest", digest)
+    assert code == 0 and "OK:" in out and digest in out, out
+    assert [line for line in out.splitlines() if "case-7/" in line] == [
+        "note: every file sits in the folder case-7/ (a package unzipped and zipped again): "
+        "checked as if the files were at the top"]
+    code, out = _verify_out(env, data, tmp_path)
+    assert code == 0 and "folder" not in out  # a package as exported: no such line
+
+
+@pytest.mark.parametrize("name", list(evidence.FILES) + ["manifest.json"])
+def test_a_package_rezipped_inside_a_folder_with_a_changed_byte_is_tampered(env, package, tmp_path, name):  # noqa: F811
+    code, out = _verify_out(env, _rezipped(package[0], tmp_path, change=name), tmp_path)
+    assert code == 1 and "TAMPERED" in out and "case-7/" in out, out
+
+
+def test_a_package_in_several_folders_or_beside_extra_files_stays_an_error(env, package, tmp_path):  # noqa: F811
+    m = _members(package[0])
+    spread = {("a/" if k == "chain.csv" else "b/") + k: v for k, v in m.items()}
+    code, out = _verify_out(env, _zip(spread), tmp_path)
+    assert code == 1 and "TAMPERED" in out and "sits in the folder" not in out, out
+    beside = {"case-7/" + k: v for k, v in m.items()} | {"notes.txt": b"hello"}
+    code, out = _verify_out(env, _zip(beside), tmp_path)
+    assert code == 1 and "TAMPERED" in out and "sits in the folder" not in out, out
+    inside = {"case-7/" + k: v for k, v in m.items()} | {"case-7/notes.txt": b"hello"}
+    code, out = _verify_out(env, _zip(inside), tmp_path)
+    assert code == 1 and "notes.txt: in the package but not in the manifest" in out, out
 
 
 def test_export_needs_a_case_number(env):  # noqa: F811

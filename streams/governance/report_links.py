@@ -31,7 +31,6 @@ from collections import OrderedDict
 
 import numpy as np
 
-from graph.types import FLAG_PRESENT
 from streams.events import KIND_CODE
 from streams.governance.report_parse import link_candidates
 from streams.governance.rumour_texts import RumourTexts
@@ -110,13 +109,8 @@ class PostRumours:
 def _present_events(graph) -> list[str]:
     """The ids of the events a graph holds (not the placeholders of parents never seen)."""
     ids = graph.event_ids()
-    present = (graph.kf[:graph.n_nodes] & FLAG_PRESENT) != 0
+    present = graph.nodes_present(np.arange(len(ids)))
     return [ids[i] for i in np.flatnonzero(present).tolist()]
-
-
-def _holds(graph, event_id: str) -> bool:
-    node = graph.node(event_id)
-    return 0 <= node < graph.n_nodes and bool(graph.kf[node] & FLAG_PRESENT)
 
 
 class ReportLinks:
@@ -234,14 +228,14 @@ class ReportLinks:
             for event_id in ids:
                 rid = self.posts.rumour_of(event_id)
                 graph = graphs.get(rid) if rid is not None else None
-                if graph is not None and _holds(graph, event_id):
+                if graph is not None and graph.has_event(event_id):
                     return rid
                 if uncovered is None:  # once per report; usually none (a subset test in C)
                     covered = self.posts.covered
                     uncovered = [] if graphs.keys() <= covered else \
                         [(r, g) for r, g in graphs.items() if r not in covered]
                 for rid, graph in uncovered:
-                    if _holds(graph, event_id):
+                    if graph.has_event(event_id):
                         return rid
         return None
 

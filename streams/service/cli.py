@@ -256,7 +256,8 @@ def evidence_main(argv) -> int:
     sub = p.add_subparsers(dest="cmd", required=True)
     v = sub.add_parser("verify", help="exit 0 for an intact package (signature or --digest checked), "
                        "1 for a tampered one, 2 for a file that is not a package (not a zip, or a zip "
-                       "with neither the manifest nor any package file) or a bad argument, 3 when neither the key nor --digest is available")
+                       "with neither the manifest nor any package file) or a bad argument, 3 when neither the key nor --digest is available; "
+                       "a package zipped again inside one folder is checked as if its files were at the top (a note says so)")
     v.add_argument("file")
     v.add_argument("--digest", default=None, help="the evidence digest recorded in the audit log")
     v.add_argument("--key-file", default=None,

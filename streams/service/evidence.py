@@ -257,7 +257,19 @@ def verify(data: bytes, key: bytes | None = None, expected_digest: str | None = 
             v.problems.append(f"{', '.join(big)}: over {MEMBER_MAX} bytes unpacked, not a package "
                               "of this service")
             return v
-        manifest = orjson.loads(z.read(MANIFEST))
+        # A package unzipped and zipped again as its folder (what a liaison's desktop does):
+        # its files are judged by their names inside that one folder. Entries in several
+        # folders, or beside the folder, are judged as they are (missing and extra files).
+        folder = _common_folder(names)
+        if folder:
+            v.notes.append(f"every file sits in the folder {folder} (a package unzipped and zipped "
+                           "again): checked as if the files were at the top")
+            names = [name[len(folder):] for name in names if name != folder]
+
+        def read(name: str) -> bytes:
+            return z.read(folder + name)
+
+        manifest = orjson.loads(read(MANIFEST))
         files = manifest["files"]
         recorded = manifest["evidence_sha256"]
         # A crafted manifest must give a verdict, not a crash: names -> 64 hex digits only.
@@ -276,13 +288,13 @@ def verify(data: bytes, key: bytes | None = None, expected_digest: str | None = 
         v.problems.append(f"{name}: in the package but not in the manifest")
     for name in sorted(set(files) & present):
         try:
-            actual = hashlib.sha256(z.read(name)).hexdigest()
+            actual = hashlib.sha256(read(name)).hexdigest()
         except Exception as exc:  # bad CRC, truncated or corrupt deflate data (zlib.error), ...
             v.problems.append(f"{name}: unreadable ({exc})")
             continue
         if actual != files[name]:
             v.problems.append(f"{name}: SHA-256 {actual} does not match the manifest ({files[name]})")
-    _check_manifest_fields(z, manifest, files, v)
+    _check_manifest_fields(read, manifest, files, v)
     digest = evidence_digest(files) if isinstance(files, dict) else None
     v.digest = digest
     if digest != recorded:
@@ -316,11 +328,29 @@ def _holds_package_files(names) -> bool:
     return any(name.rsplit("/", 1)[-1] in ours for name in names)
 
 
-def _check_manifest_fields(z, manifest: dict, files: dict, v: Verdict) -> None:
+def _common_folder(names) -> str:
+    """The one top folder (``"case-7/"``) that every entry of a zip without a manifest at the
+    top sits in, else ``""``.
+
+    >>> _common_folder(["case-7/", "case-7/manifest.json", "case-7/chain.csv"])
+    'case-7/'
+    >>> _common_folder(["manifest.json"]), _common_folder(["a/manifest.json", "b/chain.csv"])
+    ('', '')
+    >>> _common_folder(["a/manifest.json", "chain.csv"])
+    ''
+    """
+    if MANIFEST in names or not names or any("/" not in name for name in names):
+        return ""
+    tops = {name.split("/", 1)[0] for name in names}
+    return tops.pop() + "/" if len(tops) == 1 else ""
+
+
+def _check_manifest_fields(read, manifest: dict, files: dict, v: Verdict) -> None:
     """The signature covers the digest only, so the manifest's own case number, rumour, time and
-    format must equal those of ``evidence.json`` (whose hash the digest covers)."""
+    format must equal those of ``evidence.json`` (whose hash the digest covers); ``read``: a
+    member's bytes by its name in the package."""
     try:
-        data = z.read("evidence.json")
+        data = read("evidence.json")
         if hashlib.sha256(data).hexdigest() != files.get("evidence.json"):
             return  # already reported as a hash mismatch or a missing file
         ev = orjson.loads(data)

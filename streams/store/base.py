@@ -15,10 +15,10 @@ from streams.events import DeadLetter, EventBatch
 
 
 # Bytes of ids (UTF-8) per query that lists them (account_regions; rumour_region_counts of the
-# rumours a list refresh recomputes): a trace names up to ~1000 cut-off accounts plus its chains'
+# rumours a list refresh recomputes; the source texts of ranked rumours): a trace names up to ~1000 cut-off accounts plus its chains'
 # hops, and each query scans the rumour's rows again, so as many ids as fit go into one; 100 KB
 # (quoting at most doubles it) keeps the text under ClickHouse's max_query_size (256 KiB).
-ACCOUNT_BYTES_PER_QUERY = 100_000
+ID_BYTES_PER_QUERY = 100_000
 
 
 class StoreError(RuntimeError):
@@ -166,11 +166,11 @@ class Store(ABC):
     def rumour_region_counts(self, since_ms: int | None = None, rumour_ids=None) -> list[tuple]:
         """``(rumour_id, region or None, kind, shares, last_minute_ms)`` per group (distinct events),
         of every rumour or of those in ``rumour_ids`` (one query per
-        :data:`ACCOUNT_BYTES_PER_QUERY` of ids)."""
+        :data:`ID_BYTES_PER_QUERY` of ids)."""
         if rumour_ids is None:
             chunks = [None]
         else:
-            chunks = list(_chunks(sorted(set(rumour_ids)), ACCOUNT_BYTES_PER_QUERY))
+            chunks = list(id_chunks(sorted(set(rumour_ids))))
         return [(r, region or None, kind, int(n), int(last))
                 for chunk in chunks
                 for r, region, kind, n, last in self._rows(
@@ -196,9 +196,9 @@ class Store(ABC):
     def account_regions(self, rumour_id: str, account_ids) -> dict:
         """``account_id -> {region or None}`` of the events (any kind) of the listed accounts in
         one rumour; an account with no event of its own there (unknown, or known only as a
-        parent account) is absent. One query per :data:`ACCOUNT_BYTES_PER_QUERY` of ids."""
+        parent account) is absent. One query per :data:`ID_BYTES_PER_QUERY` of ids."""
         out: dict[str, set] = {}
-        for chunk in _chunks(sorted({a for a in account_ids if a is not None}), ACCOUNT_BYTES_PER_QUERY):
+        for chunk in id_chunks(sorted({a for a in account_ids if a is not None})):
             for account, region in self._rows(queries.account_regions(self.database, rumour_id, chunk)):
                 out.setdefault(account, set()).add(region or None)
         return out
@@ -218,12 +218,15 @@ class Store(ABC):
         self.close()
 
 
-def _chunks(ids: list[str], max_bytes: int):
-    """``ids`` in consecutive lists of at most ``max_bytes`` (UTF-8), each at least one id.
+def id_chunks(ids: list[str], max_bytes: int | None = None):
+    """``ids`` in consecutive lists of at most ``max_bytes`` (UTF-8; default
+    :data:`ID_BYTES_PER_QUERY`, read at the call), each at least one id: one list per query.
 
-    >>> list(_chunks(["aa", "bb", "c", "dddd"], 20))
+    >>> list(id_chunks(["aa", "bb", "c", "dddd"], 20))
     [['aa', 'bb', 'c'], ['dddd']]
     """
+    if max_bytes is None:
+        max_bytes = ID_BYTES_PER_QUERY
     chunk, size = [], 0
     for a in ids:
         n = len(a.encode("utf-8")) + 4  # quotes, comma, space

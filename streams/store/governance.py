@@ -17,8 +17,7 @@ from typing import Sequence
 import orjson
 
 from sql import governance_queries as gq
-from streams.store.base import ACCOUNT_BYTES_PER_QUERY as ID_BYTES_PER_QUERY
-from streams.store.base import _chunks
+from streams.store.base import id_chunks
 
 _INT_COLUMNS = {"report_ms", "received_ms", "changed_ms", "minute_ms", "minute_shares", "window_shares",
                 "previous_window_shares"}
@@ -121,31 +120,30 @@ class GovernanceStoreMixin:
         """rumour_id -> its source-post text, of the ``limit`` rumours (None: all) with a text
         whose newest event is the latest; in the order of that event, the most recent last.
 
-        Two reads, not one pass over every event with its text: the rumours ranked by their
-        newest event (rumour id and time columns only), then the texts of the first ``limit``
-        of them (their rows only; when that is every rumour, of all posts); a rumour without a
-        text is passed over and the next page of the ranking read, until ``limit`` rumours have
-        one."""
+        Not one pass over every event with its text: the rumours ranked by their newest event
+        (rumour id and time columns only; a GROUP BY over every event, so read once), then the
+        texts of the first ``limit`` of them (their rows only; when that is every rumour, of all
+        posts); a rumour without a text is passed over and the texts of the next ranked rumours
+        read, page by page of the one ranking, until ``limit`` rumours have one."""
         if limit is not None and limit < 1:
             return {}
-        found: dict[str, str] = {}
-        offset = 0
-        while True:
-            page = None if limit is None else max(limit - len(found), 1)
-            ranked = self._rows(gq.recent_rumours(self.database, page, offset))
+        ranked = [r[0] for r in self._rows(gq.recent_rumours(self.database))]
+        if limit is None or limit >= len(ranked):
+            # Every rumour is wanted: one pass over the posts, not a list of every id.
+            texts = dict(self._rows(gq.source_texts(self.database)))
+            found = [(rid, texts[rid]) for rid in ranked if texts.get(rid)][:limit]
+            return dict(reversed(found))
+        found = []
+        start = 0
+        while start < len(ranked) and len(found) < limit:
+            page = ranked[start:start + limit - len(found)]
+            start += len(page)
             texts = {}
-            if offset == 0 and (page is None or len(ranked) < page):
-                # Every rumour is wanted: one pass over the posts, not a list of every id.
-                texts.update(self._rows(gq.source_texts(self.database)))
-            else:
-                for chunk in _chunks([r[0] for r in ranked], ID_BYTES_PER_QUERY):
-                    texts.update(self._rows(gq.source_texts(self.database, chunk)))
-            for rumour_id, _last_ms in ranked:
-                if texts.get(rumour_id):
-                    found[rumour_id] = texts[rumour_id]
-            offset += len(ranked)
-            if page is None or len(ranked) < page or len(found) >= limit:
-                return dict(reversed(list(found.items())))
+            for chunk in id_chunks(page):
+                texts.update(self._rows(gq.source_texts(self.database, chunk)))
+            found += [(rid, texts[rid]) for rid in page if texts.get(rid)]
+        return dict(reversed(found))
+
 
 class GovernanceView(GovernanceStoreMixin):
     """The governance methods over an existing store (no subclassing needed)."""
