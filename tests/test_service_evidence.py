@@ -197,6 +197,34 @@ def test_a_package_rezipped_inside_a_folder_verifies_and_says_so(env, package, t
     assert code == 0 and "folder" not in out  # a package as exported: no such line
 
 
+def _finder_zip(members: dict, folder="case-7") -> dict:
+    """What macOS Finder's "Compress" makes of the unzipped folder: the folder's files, its
+    .DS_Store, and an AppleDouble resource fork of each file under __MACOSX/."""
+    out = {folder + "/": b""} | {f"{folder}/{k}": v for k, v in members.items()}
+    out[f"{folder}/.DS_Store"] = b"\x00\x00\x00\x01Bud1"
+    out["__MACOSX/"] = b""
+    out |= {f"__MACOSX/{folder}/._{k}": b"\x00\x05\x16\x07" for k in members}
+    return out
+
+
+def test_desktop_metadata_in_a_rezipped_package_is_skipped_with_a_note(env, package, tmp_path):  # noqa: F811
+    data, digest = package
+    m = _members(data)
+    code, out = _verify_out(env, _zip(_finder_zip(m)), tmp_path, "--digest", digest)
+    assert code == 0 and "OK:" in out and digest in out, out
+    assert "skipped 6 entries a desktop adds" in out and "sits in the folder case-7/" in out, out
+    # Windows Explorer's litter beside the files of a package zipped at the top level.
+    code, out = _verify_out(env, _zip(m | {"Thumbs.db": b"x", "desktop.ini": b"y"}), tmp_path)
+    assert code == 0 and "skipped 2 entries" in out, out
+    # Skipping them never hides a change to a package file, nor a file added under another name.
+    changed = dict(m, **{"chain.csv": m["chain.csv"] + b"x"})
+    code, out = _verify_out(env, _zip(_finder_zip(changed)), tmp_path)
+    assert code == 1 and "TAMPERED" in out and "chain.csv: SHA-256" in out, out
+    added = _finder_zip(m) | {"case-7/._notes.txt": b"hello"}
+    code, out = _verify_out(env, _zip(added), tmp_path)
+    assert code == 1 and "._notes.txt: in the package but not in the manifest" in out, out
+
+
 @pytest.mark.parametrize("name", list(evidence.FILES) + ["manifest.json"])
 def test_a_package_rezipped_inside_a_folder_with_a_changed_byte_is_tampered(env, package, tmp_path, name):  # noqa: F811
     code, out = _verify_out(env, _rezipped(package[0], tmp_path, change=name), tmp_path)

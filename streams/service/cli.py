@@ -257,7 +257,8 @@ def evidence_main(argv) -> int:
     v = sub.add_parser("verify", help="exit 0 for an intact package (signature or --digest checked), "
                        "1 for a tampered one, 2 for a file that is not a package (not a zip, or a zip "
                        "with neither the manifest nor any package file) or a bad argument, 3 when neither the key nor --digest is available; "
-                       "a package zipped again inside one folder is checked as if its files were at the top (a note says so)")
+                       "a package zipped again inside one folder is checked as if its files were at the top, "
+                       "and a desktop's __MACOSX/, .DS_Store, Thumbs.db and desktop.ini are skipped (notes say so)")
     v.add_argument("file")
     v.add_argument("--digest", default=None, help="the evidence digest recorded in the audit log")
     v.add_argument("--key-file", default=None,

@@ -40,6 +40,11 @@ MANIFEST = "manifest.json"
 FILES = ("evidence.json", "chain.csv", "report.html")
 # Largest member verify reads: a package holds one trace (at most 1000 cut-off chains), megabytes.
 MEMBER_MAX = 256 << 20
+# What a desktop adds when it zips a folder again: macOS Finder's resource forks (``__MACOSX/``)
+# and folder views (``.DS_Store``), Windows Explorer's thumbnail caches and folder settings. No
+# package holds them and they carry none of its content, so they are skipped with a note: a
+# liaison's re-zipped package is not "tampered" because the desktop left them in it.
+_DESKTOP_FILES = {".DS_Store", "Thumbs.db", "desktop.ini"}
 
 
 def listing(files: dict) -> bytes:
@@ -257,6 +262,12 @@ def verify(data: bytes, key: bytes | None = None, expected_digest: str | None = 
             v.problems.append(f"{', '.join(big)}: over {MEMBER_MAX} bytes unpacked, not a package "
                               "of this service")
             return v
+        litter = [name for name in names if _desktop_metadata(name)]
+        if litter:
+            v.notes.append(f"skipped {len(litter)} entries a desktop adds when it zips a folder "
+                           f"(__MACOSX/, .DS_Store, Thumbs.db, desktop.ini): {', '.join(litter[:3])}"
+                           + (", ..." if len(litter) > 3 else ""))
+            names = [name for name in names if not _desktop_metadata(name)]
         # A package unzipped and zipped again as its folder (what a liaison's desktop does):
         # its files are judged by their names inside that one folder. Entries in several
         # folders, or beside the folder, are judged as they are (missing and extra files).
@@ -326,6 +337,18 @@ def _holds_package_files(names) -> bool:
     """
     ours = {MANIFEST, *FILES}
     return any(name.rsplit("/", 1)[-1] in ours for name in names)
+
+
+def _desktop_metadata(name: str) -> bool:
+    """Whether a zip entry is one a desktop adds when zipping a folder, never a package's file.
+
+    >>> [_desktop_metadata(n) for n in ("__MACOSX/", "__MACOSX/case-7/._chain.csv",
+    ...                                 "case-7/.DS_Store", "Thumbs.db", "case-7/chain.csv")]
+    [True, True, True, True, False]
+    >>> _desktop_metadata("case-7/__MACOSX.txt"), _desktop_metadata("a/__MACOSX/x")
+    (False, False)
+    """
+    return name.startswith("__MACOSX/") or name.rsplit("/", 1)[-1] in _DESKTOP_FILES
 
 
 def _common_folder(names) -> str:
