@@ -1,0 +1,154 @@
+"""Same-run A/B of the live update between source trees: ``add_batch`` of the same 1,000-share
+batches, one graph per tree, the trees taking turns in one process.
+
+    python -m benchmarks.ab_update main=/tmp/base13 mine=/work/wt-update [--shape hawkes]
+        [--shares 1000000] [--rounds 31] [--batch 1000] [--seed 0] [--json]
+
+Why: on a shared, noisy machine two runs of `rumour bench trace` minutes apart differ by more
+than most changes to the update (1.0-1.8 ms for the same code), so a change is judged against
+the other tree in the same minutes. Each ``NAME=PATH`` names a checkout (e.g. ``git archive
+main | tar -x -C /tmp/base``); its ``graph`` package is imported apart from the others, the
+first tree is the reference. Every tree builds the same cascade as the bench (batches of
+10,000), then in each round every tree, in an order that rotates (and reverses every other
+rotation), answers the bench's queries (benchmarks/profile_update.py ``_between``: the update
+starts from the caches those leave) and adds the round's batch, timed (thread CPU time and
+wall time). Per tree: medians over the rounds, the fastest wall time, the median of its
+per-round CPU ratio to the reference (``paired_cpu_ratio``) and ``same_graph``: whether its
+graph ends equal to the reference's (id arenas, parents, accounts, times, kinds, origins,
+subtree sizes, cut-off). Give the reference twice (``main=/tmp/base again=/tmp/base``): how far
+that A/A pair's ratio strays from 1 is the run's noise (0.93-1.01 over 21-31 rounds in session
+13, at load 1-2).
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import statistics
+import sys
+import time
+
+import numpy as np
+
+from benchmarks import trace_shapes
+from benchmarks.outputs import emit, load_average, progress
+from benchmarks.profile_update import STEP, _between
+
+
+def _is_graph(name: str) -> bool:
+    return name == "graph" or name.startswith("graph.")
+
+
+def load_tree(root: str) -> dict:
+    """The ``graph`` modules of the checkout at ``root``, imported apart: sys.modules and
+    sys.path are as before afterwards."""
+    saved = {k: v for k, v in sys.modules.items() if _is_graph(k)}
+    for k in saved:
+        del sys.modules[k]
+    sys.path.insert(0, os.path.abspath(root))
+    try:
+        # This tree's package: the others' modules were taken out above.
+        importlib.import_module("graph.cascade")
+        mods = {k: v for k, v in sys.modules.items() if _is_graph(k)}
+    finally:
+        sys.path.remove(os.path.abspath(root))
+        for k in [k for k in sys.modules if _is_graph(k)]:
+            del sys.modules[k]
+        sys.modules.update(saved)
+    return mods
+
+
+def _activate(mods: dict) -> None:
+    # A query may import a graph module inside a function: it must find this tree's.
+    for k in [k for k in sys.modules if _is_graph(k)]:
+        del sys.modules[k]
+    sys.modules.update(mods)
+
+
+def _state(g) -> tuple:
+    n, na = g.n_nodes, g.ac.count
+    return (n, na, g.n_events, g.n_blind, g.n_account_links,
+            *(getattr(g, k)[:n].tobytes() for k in ("plink", "acct", "ts", "kf")),
+            g.ev.offs[:n + 1].tobytes(), g.ev.arena[:g.ev.offs[n]].tobytes(),
+            g.ac.offs[:na + 1].tobytes(), g.ac.arena[:g.ac.offs[na]].tobytes(),
+            repr(g.origins(limit=100)), g.subtree_sizes().tobytes(), repr(g.cutoff(10)))
+
+
+def compare(trees, shape: str, shares: int, rounds: int, batch: int, seed: int) -> dict:
+    """``trees``: (name, root) pairs, the first the reference. The row of medians per tree."""
+    mods = {name: load_tree(root) for name, root in trees}
+    names = [name for name, _ in trees]
+    eid, aid, ts, pe, pa = trace_shapes.columns(
+        trace_shapes.make(shape, shares + rounds * batch, seed))
+    graphs = {}
+    for name in names:
+        _activate(mods[name])
+        g = mods[name]["graph"].CascadeGraph("ab")
+        for i in range(0, shares, STEP):
+            j = min(i + STEP, shares)
+            g.add_batch(eid[i:j], aid[i:j], ts[i:j], pe[i:j], pa[i:j])
+        graphs[name] = g
+    rng = np.random.default_rng(seed + 1)
+    probes = [eid[int(i)] for i in rng.integers(0, shares, 10)]
+    progress(f"ab_update {shape}: {len(names)} graphs of {shares} shares built; {rounds} rounds")
+    cpu = {name: [] for name in names}
+    wall = {name: [] for name in names}
+    for r in range(rounds):
+        sl = slice(shares + r * batch, shares + (r + 1) * batch)
+        k = r % len(names)
+        order = names[k:] + names[:k]
+        if (r // len(names)) % 2:
+            order.reverse()
+        for name in order:
+            g = graphs[name]
+            _activate(mods[name])
+            _between(g, probes)
+            c0, t0 = time.thread_time(), time.perf_counter()
+            g.add_batch(eid[sl], aid[sl], ts[sl], pe[sl], pa[sl])
+            t1, c1 = time.perf_counter(), time.thread_time()
+            cpu[name].append((c1 - c0) * 1e3)
+            wall[name].append((t1 - t0) * 1e3)
+    ref = names[0]
+    _activate(mods[ref])
+    ref_state = _state(graphs[ref])
+    med = statistics.median
+    out = {}
+    for name in names:
+        _activate(mods[name])
+        out[name] = {
+            "cpu_ms": round(med(cpu[name]), 4), "wall_ms": round(med(wall[name]), 4),
+            "wall_min_ms": round(min(wall[name]), 4),
+            "paired_cpu_ratio": round(med(c / b for c, b in zip(cpu[name], cpu[ref])), 3),
+            "same_graph": _state(graphs[name]) == ref_state}
+    return {"shape": shape, "shares": shares, "batch": batch, "rounds": rounds,
+            "reference": ref, "trees": out, "load_average": load_average()}
+
+
+def _tree(arg: str) -> tuple[str, str]:
+    name, sep, root = arg.partition("=")
+    if not sep or not name or not os.path.isdir(os.path.join(root, "graph")):
+        raise argparse.ArgumentTypeError(f"want NAME=PATH of a checkout with graph/, got {arg!r}")
+    return name, root
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.ab_update",
+                                 description="Same-run A/B of the live update between trees.")
+    ap.add_argument("trees", nargs="+", type=_tree, help="NAME=PATH, the first the reference")
+    ap.add_argument("--shape", default="hawkes", choices=trace_shapes.SHAPES)
+    ap.add_argument("--shares", type=int, default=1_000_000, help="graph size (default 10^6)")
+    ap.add_argument("--rounds", type=int, default=31, help="timed updates per tree (default 31)")
+    ap.add_argument("--batch", type=int, default=1_000, help="shares per update (default 1000)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--json", action="store_true", help="print one JSON object")
+    args = ap.parse_args(argv)
+    names = [name for name, _ in args.trees]
+    if len(set(names)) != len(names):
+        ap.error("tree names must differ")
+    emit(compare(args.trees, args.shape, args.shares, args.rounds, args.batch, args.seed),
+         args.json)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,49 @@
+"""`python -m benchmarks.ab_update` at a tiny size: an A/A pair of this tree ends with equal
+graphs, loading a tree leaves sys.modules as it was, and the graph comparison sees a change."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import numpy as np
+import pytest
+
+from benchmarks import ab_update
+from graph import CascadeGraph
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_a_pair_of_one_tree_ends_with_equal_graphs(capsys):
+    assert ab_update.main([f"a={ROOT}", f"b={ROOT}", "--shape", "ic", "--shares", "3000",
+                           "--rounds", "4", "--batch", "200", "--json"]) == 0
+    row = json.loads(capsys.readouterr().out)
+    assert row["reference"] == "a" and set(row["trees"]) == {"a", "b"}
+    for tree in row["trees"].values():
+        assert tree["same_graph"] is True
+        assert tree["cpu_ms"] > 0 and tree["wall_min_ms"] <= tree["wall_ms"]
+    assert row["trees"]["a"]["paired_cpu_ratio"] == 1.0
+
+
+def test_load_tree_imports_apart_and_restores_sys_modules():
+    before = sys.modules["graph"]
+    mods = ab_update.load_tree(ROOT)
+    assert sys.modules["graph"] is before
+    assert mods["graph"] is not before and "graph.cascade" in mods
+    assert mods["graph.cascade"].CascadeGraph is not CascadeGraph
+
+
+def test_state_tells_graphs_apart():
+    def graph(parent):
+        g = CascadeGraph("r")
+        g.add_batch(["a", "b", "c"], ["u", "v", "w"], np.array([1, 2, 3]),
+                    [None, "a", parent], [None, None, None])
+        return g
+    assert ab_update._state(graph("a")) == ab_update._state(graph("a"))
+    assert ab_update._state(graph("a")) != ab_update._state(graph("b"))
+
+
+def test_a_tree_without_graph_package_is_refused(tmp_path):
+    with pytest.raises(SystemExit):
+        ab_update.main([f"x={tmp_path}"])
