@@ -57,10 +57,15 @@ def serve_main(argv) -> int:
     from streams.embedded import make_pipeline, replay_messages
     from streams.governance.wiring import build_governance
     from streams.inputs import iter_messages
+    from streams.service.tokens import TokenStore
     from streams.store import open_store
 
     if args.reports:
         open(args.reports, "rb").close()  # a missing reports file is refused before the replay
+    tokens_path = tokens_file(args.tokens_file)
+    # A tokens file that is no tokens file is refused at start (ValueError: exit 2), not met
+    # by a 500 on every request after the replay.
+    TokenStore(tokens_path).check()
     # Listen before the replay: a port in use is refused at once, not after the whole input.
     sock = listening_socket(settings.web_host, settings.web_port)
     store = open_store(url)
@@ -78,7 +83,7 @@ def serve_main(argv) -> int:
         summary = stats.summary()
         summary["alerts"] = hub.alerts.raised
         print(f"replayed {summary}", file=sys.stderr, flush=True)
-        return asyncio.run(_serve(pipeline, store, settings, tokens_file(args.tokens_file), summary, hub, sock))
+        return asyncio.run(_serve(pipeline, store, settings, tokens_path, summary, hub, sock))
     finally:
         sock.close()
         store.close()

@@ -41,7 +41,7 @@ from streams.service.paths import EVIDENCE_KEY, PSEUDONYM_KEY, key_file, load_or
 from streams.service.pseudonym import Pseudonymiser
 from streams.service.routes import CASE_RE, CASE_RULE, find, query_problem, split_path
 from streams.service.site import SiteHandlers
-from streams.service.tokens import TokenStore, expiry_text
+from streams.service.tokens import TokenStore, TokensFileError, expiry_text
 from streams.service.views import HiddenEvent, NotFound, Views
 
 log = logging.getLogger(__name__)
@@ -179,7 +179,14 @@ class Service(SiteHandlers, GovernanceHandlers, TraceHandlers):
     def _principal(self, request):
         header = request.headers.get("Authorization", "")
         token = header[7:].strip() if header[:7].lower() == "bearer " else None
-        return self.tokens.authenticate(token)
+        try:
+            return self.tokens.authenticate(token)
+        except TokensFileError as exc:
+            # The file was overwritten with something else while the service ran: no token can
+            # be checked until it is repaired. The operator's fault, not the caller's: 503.
+            log.error("%s", exc)
+            raise ApiError("tokens cannot be checked now (the server's tokens file is unreadable)",
+                           503) from None
 
     @staticmethod
     def _check_query(route, request) -> None:
