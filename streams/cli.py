@@ -295,7 +295,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_migrate)
 
     p = sub.add_parser("import", help="turn a real dataset into v1 share events (JSONL)")
-    p.add_argument("dataset", choices=["weibo-ced", "twitter15-16"])
+    p.add_argument("dataset", choices=["weibo-ced", "twitter15-16"],
+                   help="which dataset SRC holds (README, Real data)")
     p.add_argument("src", help="the dataset folder or its .tar.gz")
     p.add_argument("-o", "--output", required=True, help="output JSONL file")
     p.add_argument("--problems", metavar="FILE", default=None,

@@ -188,18 +188,18 @@ async def _serve(pipeline, store, settings, tokens_path, replay_stats, hub=None,
 
 
 # -- token -------------------------------------------------------------------------------------
-def token_main(argv) -> int:
-    from streams.service import regions
+def token_parser() -> argparse.ArgumentParser:
     from streams.service.access import ROLES
-    from streams.service.tokens import TokenStore, expiry_text
 
     p = argparse.ArgumentParser(prog="rumour token", description="Issue, list and revoke API tokens.")
     sub = p.add_subparsers(dest="cmd", required=True)
     i = sub.add_parser("issue", help="print a new token (first line of stdout)")
-    i.add_argument("--role", required=True, choices=ROLES)
+    i.add_argument("--role", required=True, choices=ROLES,
+                   help="what the token may do (README, HTTP API: the table of roles)")
     i.add_argument("--jurisdiction", required=True, help="6-digit division code (province PP0000, "
                    "city PPCC00, county PPCCXX, 000000 = whole country)")
-    i.add_argument("--name", default=None)
+    i.add_argument("--name", default=None,
+                   help="who holds it, as the audit log and `list` show it (default: ROLE-CODE)")
     lifetime = i.add_mutually_exclusive_group()
     lifetime.add_argument("--expires-days", "--token-days", dest="expires_days", type=float, default=None,
                           help="days until the token expires; 0 = never (default: the token_days "
@@ -211,9 +211,16 @@ def token_main(argv) -> int:
                         "ISO UTC or \"never\"), \"expired\" and \"state\" (active, expired, revoked)")
     _tokens_arg(ls)
     r = sub.add_parser("revoke", help="revoke a token by id")
-    r.add_argument("id")
+    r.add_argument("id", help="the token's id (`list`, or the 12 hex digits after rt_)")
     _tokens_arg(r)
-    args = p.parse_args(argv)
+    return p
+
+
+def token_main(argv) -> int:
+    from streams.service import regions
+    from streams.service.tokens import TokenStore, expiry_text
+
+    args = token_parser().parse_args(argv)
     store = TokenStore(tokens_file(args.tokens_file))
     try:
         if args.cmd == "issue":
@@ -254,9 +261,7 @@ def _expiry(args, now_ms: int) -> int | None:
 
 
 # -- evidence ----------------------------------------------------------------------------------
-def evidence_main(argv) -> int:
-    from streams.service import evidence
-
+def evidence_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="rumour evidence", description="Evidence packages.")
     sub = p.add_subparsers(dest="cmd", required=True)
     v = sub.add_parser("verify", help="exit 0 for an intact package (signature or --digest checked), "
@@ -264,12 +269,18 @@ def evidence_main(argv) -> int:
                        "with neither the manifest nor any package file) or a bad argument, 3 when neither the key nor --digest is available; "
                        "a package zipped again inside one folder is checked as if its files were at the top, "
                        "and a desktop's __MACOSX/, .DS_Store, Thumbs.db and desktop.ini are skipped (notes say so)")
-    v.add_argument("file")
+    v.add_argument("file", help="the evidence package (.zip) as exported")
     v.add_argument("--digest", default=None, help="the evidence digest recorded in the audit log")
     v.add_argument("--key-file", default=None,
                    help="evidence key (default: evidence.key beside the tokens file)")
     _tokens_arg(v)
-    args = p.parse_args(argv)
+    return p
+
+
+def evidence_main(argv) -> int:
+    from streams.service import evidence
+
+    args = evidence_parser().parse_args(argv)
     if args.digest is not None:
         # As copied from the audit log or a header, in either case: a typo or a cut copy is a
         # bad argument (2), not a verdict that the package was tampered with (1).
