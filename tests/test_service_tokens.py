@@ -188,7 +188,8 @@ def test_cli_names_a_file_that_is_not_a_tokens_file_and_leaves_it_alone(tmp_path
     for argv in (("list",), ("issue", "--role", "admin", "--jurisdiction", "000000"), ("revoke", "x")):
         code, out, err = cli(*argv, "--tokens-file", str(path))
         assert code == 2 and out == "", argv
-        assert len(err.strip().splitlines()) == 1 and f"tokens file {path}: not a tokens file" in err, err
+        assert err == f"rumour: error: tokens file {path}: not a tokens file of this service " \
+            "(JSONDecodeError: Expecting value: line 1 column 1 (char 0))\n", err
     assert path.read_text(encoding="utf-8") == "a,b,c\n1,2,3\n"
     (tmp_path / "empty.json").write_text("")  # made by `touch`: no tokens yet, not an error
     assert cli("list", "--tokens-file", str(tmp_path / "empty.json"))[0] == 0
@@ -232,3 +233,14 @@ def test_a_tokens_file_spoilt_while_serving_answers_503_not_500(tmp_path):
         assert get(server.url + "/api/me", token)[0] == 401
     finally:
         server.close()
+
+
+def test_cli_refusals_are_one_rumour_error_line_with_exit_2(tmp_path, cli):
+    # `rumour token` said `rumour token: ...`, and revoking an unknown id exited 1.
+    path = str(tmp_path / "tokens.json")
+    token_id = cli("issue", "--role", "liaison", "--jurisdiction", "310000", "--tokens-file", path)[1].split("_")[1]
+    assert cli("revoke", token_id, "--tokens-file", path)[0] == 0
+    for argv in (("revoke", token_id), ("revoke", "0123456789ab"),
+                 ("issue", "--role", "liaison", "--jurisdiction", "31")):
+        code, out, err = cli(*argv, "--tokens-file", path)
+        assert code == 2 and out == "" and err.startswith("rumour: error: ") and err.count("\n") == 1, (argv, err)

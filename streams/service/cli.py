@@ -241,10 +241,13 @@ def token_main(argv) -> int:
         if store.revoke(args.id):
             print(f"revoked {args.id}")
             return 0
-        print(f"rumour token: no active token {args.id!r}", file=sys.stderr)
-        return 1
+        # Bad input like any other (README: one line `rumour: error: ...`, exit 2); it was
+        # `rumour token: ...` with exit 1, which a script read as some other failure.
+        print(f"rumour: error: no active token {args.id!r} (`rumour token list` shows the ids)",
+              file=sys.stderr)
+        return 2
     except ValueError as exc:
-        print(f"rumour token: {exc}", file=sys.stderr)
+        print(f"rumour: error: {exc}", file=sys.stderr)
         return 2
 
 
