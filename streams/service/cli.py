@@ -39,6 +39,8 @@ def serve_parser() -> argparse.ArgumentParser:
                         "liaison_account_scope setting)")
     p.add_argument("--reports", default=None,
                    help="JSONL of public reports to take in after the replay (as the intake would)")
+    p.add_argument("--dead-letters", default=None,
+                   help="also write the input's dead letters to this JSONL file, each with its reason")
     _tokens_arg(p)
     return p
 
@@ -57,11 +59,13 @@ def serve_main(argv) -> int:
     from streams.embedded import make_pipeline, replay_messages
     from streams.governance.wiring import build_governance
     from streams.inputs import iter_messages
+    from streams.cli import check_output_path
     from streams.service.tokens import TokenStore
     from streams.store import open_store
 
     if args.reports:
         open(args.reports, "rb").close()  # a missing reports file is refused before the replay
+    check_output_path(args.dead_letters, "--dead-letters")
     tokens_path = tokens_file(args.tokens_file)
     # A tokens file that is no tokens file is refused at start (ValueError: exit 2), not met
     # by a 500 on every request after the replay.
@@ -77,6 +81,7 @@ def serve_main(argv) -> int:
         hub = build_governance(pipeline, store, settings)
         messages = iter_messages(args.files, max_line_bytes=settings.max_message_bytes)
         stats = replay_messages(messages, pipeline, settings.batch_size)
+        _report_dead_letters(stats.dead, args.dead_letters)
         hub.flush()  # the files are over: judge their last minutes
         if args.reports:
             _take_reports(hub, args.reports)
@@ -87,6 +92,21 @@ def serve_main(argv) -> int:
     finally:
         sock.close()
         store.close()
+
+
+def _report_dead_letters(dead, path) -> None:
+    """Say on stderr how many input lines were not served and why the first was refused, and
+    write them all to ``path`` when given: the temporary store that holds them goes with the
+    process, and the API shows none (a CSV given by mistake served an empty dashboard, saying
+    only ``dead_letters: 2`` in the summary)."""
+    if path:
+        from streams.embedded import write_dead_letters
+
+        write_dead_letters(dead, path)
+    if dead:
+        print(f"rumour: {len(dead)} dead letters (not served; first: {dead[0].source}: "
+              f"{dead[0].reason}{'' if path else '; --dead-letters FILE keeps them all'})",
+              file=sys.stderr, flush=True)
 
 
 def listening_socket(host: str, port: int) -> socket.socket:
