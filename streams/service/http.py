@@ -29,7 +29,7 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
-from streams.api import ApiError, validate_rumour_id
+from streams.api import ApiError, validate_path_id, validate_rumour_id
 from streams.service import audit, metrics, regions, rumour_page
 from streams.service.audit_trail import AuditTrail
 from streams.service.errors import json_errors
@@ -250,9 +250,11 @@ class Service(SiteHandlers, GovernanceHandlers, TraceHandlers):
         if route.rumour_scoped:
             ctx["rumour_id"] = rid = validate_rumour_id(params["rumour_id"])
             ctx["params"].update({k: v for k, v in params.items() if k != "rumour_id"})
-            for key in ("event_id", "account_id"):
+            for key, what in (("event_id", "event id"), ("account_id", "account id")):
                 if key in params:
-                    validate_rumour_id(params[key])  # same alphabet and length limit as ids
+                    # Named as what it is (the refusal said "rumour id"), and any id the event
+                    # format stores is accepted, not only the rumour ids' alphabet.
+                    validate_path_id(params[key], what)
             regions = await self._run(self.views.regions_of, rid)
             if regions is None or not principal.covers_any(regions):
                 # One answer for both: a 403 here would tell the caller that the rumour exists
