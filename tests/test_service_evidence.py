@@ -126,6 +126,19 @@ def test_replaced_manifest_fails(env, package, tmp_path):  # noqa: F811
     assert _verify(env, _zip(m), tmp_path)[0] == 1
 
 
+def test_a_package_checked_with_another_key_names_both_keys(env, package, tmp_path):  # noqa: F811
+    # "manifest signed with another key" alone: a liaison checking with the wrong key file
+    # (its own laptop's) could only conclude that the package was forged.
+    other = tmp_path / "other.key"
+    other.write_bytes(b"k" * 32)
+    code, err = _verify(env, package[0], tmp_path, "--key-file", str(other))
+    signed_with = orjson.loads(_members(package[0])["manifest.json"])["signature"]["key_id"]
+    assert code == 1
+    assert (f"it names key {signed_with!r}, the key used here is {evidence._key_id(b'k' * 32)!r}" in err
+            and "--key-file" in err and "--digest" in err), err
+    assert _verify(env, package[0], tmp_path, "--key-file", str(other), "--digest", package[1])[0] == 1
+
+
 def test_missing_or_extra_file_fails(env, package, tmp_path):  # noqa: F811
     m = _members(package[0])
     without = {k: v for k, v in m.items() if k != "chain.csv"}

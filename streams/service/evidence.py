@@ -335,7 +335,12 @@ def verify(data: bytes, key: bytes | None = None, expected_digest: str | None = 
     sig = manifest.get("signature") or {}
     if key is not None:
         if sig.get("key_id") != _key_id(key):
-            v.problems.append("manifest signed with another key (or not signed)")
+            # Both ids: "another key" alone left a liaison who checked with the wrong key file
+            # (a laptop's own .run/evidence.key) believing the package forged.
+            v.problems.append(f"manifest signed with another key (or not signed): it names key "
+                              f"{str(sig.get('key_id') or 'none')[:64]!r}, the key used here is "
+                              f"{_key_id(key)!r}; if that is not the centre's evidence key, check "
+                              "again with it (--key-file) or with the audit log's digest (--digest)")
         elif not hmac.compare_digest(str(sig.get("value", "")), _sign(key, str(recorded))):
             v.problems.append("manifest signature is wrong: the manifest was altered")
     else:
