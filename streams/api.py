@@ -24,6 +24,28 @@ def validate_rumour_id(value: str) -> str:
     return value
 
 
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def validate_path_id(value: str, what: str) -> str:
+    """An event or account id as given in a URL: any id the event format accepts (1-256
+    characters, not blank; streams/events.py), without control characters. Platforms' account
+    ids hold characters a rumour id's alphabet lacks (Weibo's ``addlez?st=4c9e7e``), and an
+    account that could be stored could not be traced.
+
+    >>> validate_path_id("addlez?st=4c9e7e", "account id")
+    'addlez?st=4c9e7e'
+    >>> validate_path_id("a\\nb", "event id")
+    Traceback (most recent call last):
+    ...
+    streams.api.ApiError: event id: 1-256 characters, not blank, no control characters
+    """
+    if (not isinstance(value, str) or not value.strip() or len(value) > 256
+            or _CONTROL_RE.search(value)):
+        raise ApiError(f"{what}: 1-256 characters, not blank, no control characters")
+    return value
+
+
 def parse_k(value, default: int) -> int:
     """The number of cut-off accounts asked for.
 

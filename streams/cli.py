@@ -56,7 +56,7 @@ def run_embedded(paths, settings: Settings, store_url: str | None = None, progre
     return replay_files(paths, store, settings, progress=progress)
 
 
-def _check_output_path(path, flag: str) -> None:
+def check_output_path(path, flag: str) -> None:
     """Refuse an output file that cannot be created before the run, not after it (when the
     answers would be lost with it)."""
     if path is None:
@@ -69,7 +69,7 @@ def _check_output_path(path, flag: str) -> None:
 
 
 def cmd_replay(args) -> int:
-    _check_output_path(args.dead_letters, "--dead-letters")
+    check_output_path(args.dead_letters, "--dead-letters")
     settings = _settings(args)
     pipeline, stats = run_embedded(args.files, settings, args.store, progress=args.progress)
     if args.dead_letters:
@@ -99,7 +99,7 @@ def cmd_trace(args) -> int:
         if not 0 <= observe < 1e12:  # NaN, inf and negatives are refused
             raise ValueError(f"--observe must be a duration >= 0 such as 90s, 30m, 1h or 2d, "
                              f"got {args.observe!r}")
-    _check_output_path(args.dead_letters, "--dead-letters")
+    check_output_path(args.dead_letters, "--dead-letters")
     if args.store and (args.parents or observe is not None):
         # run_trace reads every graph whole for these, without a store: the events would not be
         # stored, and the command said nothing about it.
@@ -295,7 +295,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_migrate)
 
     p = sub.add_parser("import", help="turn a real dataset into v1 share events (JSONL)")
-    p.add_argument("dataset", choices=["weibo-ced", "twitter15-16"])
+    p.add_argument("dataset", choices=["weibo-ced", "twitter15-16"],
+                   help="which dataset SRC holds (README, Real data)")
     p.add_argument("src", help="the dataset folder or its .tar.gz")
     p.add_argument("-o", "--output", required=True, help="output JSONL file")
     p.add_argument("--problems", metavar="FILE", default=None,

@@ -294,3 +294,27 @@ def test_a_huge_line_is_read_past_not_held_and_becomes_one_dead_letter(tmp_path)
     assert answer["events"] == len(EVENTS)
     (letter,) = [orjson.loads(x) for x in dead.read_bytes().splitlines()]
     assert letter["reason"].startswith(f"message too large: {len(huge)} bytes") and letter["source"] == f"{path}:2"
+
+
+def test_serve_says_why_lines_were_not_served_and_keeps_them_with_dead_letters(tmp_path):
+    # A malformed line among good ones: the summary said `dead_letters: 1` and nothing else,
+    # and the line with its reason stayed in a temporary store the API does not show.
+    events = tmp_path / "events.jsonl"
+    events.write_bytes(jsonl(EVENTS[:2]) + b"a,b,c\n" + jsonl(EVENTS[2:]))
+    dead = tmp_path / "dead.jsonl"
+    proc = subprocess.Popen([sys.executable, "-m", "streams.cli", "serve", str(events), "--port", "0",
+                             "--host", "127.0.0.1", "--store", "chdb://", "--dead-letters", str(dead),
+                             "--tokens-file", str(tmp_path / "tokens.json")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        serving = proc.stdout.readline().decode()  # written once the replay is over
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=60)
+    assert serving.startswith("serving http://127.0.0.1:"), err
+    err = err.decode()
+    assert f"rumour: 1 dead letters (not served; first: {events}:3: invalid JSON" in err, err
+    letters = [orjson.loads(line) for line in dead.read_bytes().splitlines()]
+    assert [(d["source"], d["raw"]) for d in letters] == [(f"{events}:3", "a,b,c")]
+    assert letters[0]["reason"].startswith("invalid JSON")
+    assert f"'stored': {len(EVENTS)}" in err  # the rest went on

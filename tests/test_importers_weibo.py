@@ -296,3 +296,16 @@ def test_missing_output_folder_is_refused_before_reading(tmp_path):
     write_ced(tmp_path / "d", {"1_S_u": (orig(), [rec("a", "u1", "", "2012-12-21 10:00:00")])})
     with pytest.raises(ValueError, match="output folder .* does not exist"):
         run_import("weibo-ced", tmp_path / "d", tmp_path / "absent" / "o.jsonl")
+
+
+def test_an_output_that_is_a_folder_is_refused_before_reading(tmp_path):
+    # It read the whole dataset, then failed at the final rename with a traceback (exit 1),
+    # leaving FOLDER.partial beside the folder.
+    from streams.cli import main
+
+    write_ced(tmp_path / "d", {"1_S_u": (orig(), [rec("a", "u1", "", "2012-12-21 10:00:00")])})
+    (tmp_path / "out").mkdir()
+    with pytest.raises(ValueError, match=f"output {tmp_path / 'out'} is a folder"):
+        run_import("weibo-ced", tmp_path / "d", tmp_path / "out")
+    assert main(["import", "weibo-ced", str(tmp_path / "d"), "-o", str(tmp_path / "out")]) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d", "out"]

@@ -126,6 +126,19 @@ def test_replaced_manifest_fails(env, package, tmp_path):  # noqa: F811
     assert _verify(env, _zip(m), tmp_path)[0] == 1
 
 
+def test_a_package_checked_with_another_key_names_both_keys(env, package, tmp_path):  # noqa: F811
+    # "manifest signed with another key" alone: a liaison checking with the wrong key file
+    # (its own laptop's) could only conclude that the package was forged.
+    other = tmp_path / "other.key"
+    other.write_bytes(b"k" * 32)
+    code, err = _verify(env, package[0], tmp_path, "--key-file", str(other))
+    signed_with = orjson.loads(_members(package[0])["manifest.json"])["signature"]["key_id"]
+    assert code == 1
+    assert (f"it names key {signed_with!r}, the key used here is {evidence._key_id(b'k' * 32)!r}" in err
+            and "--key-file" in err and "--digest" in err), err
+    assert _verify(env, package[0], tmp_path, "--key-file", str(other), "--digest", package[1])[0] == 1
+
+
 def test_missing_or_extra_file_fails(env, package, tmp_path):  # noqa: F811
     m = _members(package[0])
     without = {k: v for k, v in m.items() if k != "chain.csv"}
@@ -261,3 +274,31 @@ def test_a_mistyped_digest_is_a_bad_argument_not_a_tampered_package(env, package
     # The digest as another tool may print it (upper case, a trailing newline) is the same digest.
     assert _verify(env, data, tmp_path, "--digest", digest.upper() + "\n", *no_key)[0] == 0
     assert _verify(env, data, tmp_path, "--digest", digest, *no_key)[0] == 0
+
+
+def test_the_printed_report_says_which_hops_were_observed_as_the_trace_does():
+    # The report's hop table had no observed column and its origins showed Python's True/False:
+    # a parent known only from its child's link (no time, no text) printed like an event seen
+    # on the platform, though the trace and chain.csv said observed: false.
+    import re
+
+    hop = {"platform": "weibo", "region": None, "text_sha256": None}
+    trace = {"rumour_id": "r1", "events": 2, "identities": "clear", "confidence_method": "m",
+             "origins": [{"account_id": "a", "event_id": "s1", "ts": None, "reach": 2,
+                          "observed": False, "confidence": 0.9}],
+             "chains": [{"event_id": "s2", "hops": [
+                 {**hop, "event_id": "s2", "account_id": "b", "ts": "2026-01-01T00:05:00.000Z", "observed": True},
+                 {**hop, "event_id": "s1", "account_id": "a", "ts": None, "observed": False}]}],
+             "cutoff": []}
+    meta = {"case_id": "C-1", "generated_at": "2026-01-02T00:00:00Z",
+            "generated_by": {"name": "n", "role": "liaison", "jurisdiction": "310000", "token_id": "t"}}
+    page = evidence.report_html(meta, trace, {}).decode()
+    hop_rows = re.findall(r"<tr><td>(\d+)</td><td>(s\d)</td><td>\w</td>.*?<td>([^<]*)</td></tr>", page)
+    assert hop_rows == [("1", "s2", "是 yes"), ("2", "s1", "否 no (inferred)")]
+    origin_row = re.search(r"<tr><td>1</td><td>a</td><td>s1</td>.*?</tr>", page).group(0)
+    assert "否 no (inferred)" in origin_row and "False" not in page and "True" not in page
+    assert "Not observed: the event itself was never received" in page
+    for h in trace["chains"][0]["hops"]:
+        h["observed"] = True
+    trace["origins"][0]["observed"] = True
+    assert "Not observed:" not in evidence.report_html(meta, trace, {}).decode()

@@ -174,3 +174,73 @@ def test_an_expiry_counts_from_the_issue_time_itself(tmp_path):
     assert rec.created_ms == now and rec.expires_ms - rec.created_ms == 7 * DAY_MS
     _, rec = store.issue("admin", "000000", None, expiry_ms(store.now_ms(), days=7))
     assert rec.expires_ms - rec.created_ms != 7 * DAY_MS  # two readings: what the CLI no longer does
+
+
+def _not_a_tokens_file(tmp_path):
+    path = tmp_path / "tokens.json"
+    path.write_text("a,b,c\n1,2,3\n", encoding="utf-8")  # a CSV given by mistake
+    return path
+
+
+def test_cli_names_a_file_that_is_not_a_tokens_file_and_leaves_it_alone(tmp_path, cli):
+    # json's "Expecting value: line 1 column 1 (char 0)" was all `rumour token` said.
+    path = _not_a_tokens_file(tmp_path)
+    for argv in (("list",), ("issue", "--role", "admin", "--jurisdiction", "000000"), ("revoke", "x")):
+        code, out, err = cli(*argv, "--tokens-file", str(path))
+        assert code == 2 and out == "", argv
+        assert err == f"rumour: error: tokens file {path}: not a tokens file of this service " \
+            "(JSONDecodeError: Expecting value: line 1 column 1 (char 0))\n", err
+    assert path.read_text(encoding="utf-8") == "a,b,c\n1,2,3\n"
+    (tmp_path / "empty.json").write_text("")  # made by `touch`: no tokens yet, not an error
+    assert cli("list", "--tokens-file", str(tmp_path / "empty.json"))[0] == 0
+
+
+def test_serve_refuses_a_file_that_is_not_a_tokens_file_at_start(tmp_path):
+    # It started, replayed, and then answered every request with a token 500 (a traceback in
+    # its log). A subprocess with a timeout: a server that starts anyway must not hang the suite.
+    import subprocess
+    import sys
+
+    events = tmp_path / "events.jsonl"
+    events.write_text(json.dumps({"event_id": "e1", "rumour_id": "r1", "account_id": "a1",
+                                  "ts": 1_700_000_000_000, "kind": "post"}) + "\n")
+    path = _not_a_tokens_file(tmp_path)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "streams.cli", "serve", str(events), "--host",
+                               "127.0.0.1", "--port", "0", "--tokens-file", str(path)],
+                              capture_output=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        pytest.fail("rumour serve started over a file that is not a tokens file")
+    err = proc.stderr.decode()
+    assert proc.returncode == 2 and err.startswith("rumour: error: tokens file ") and err.count("\n") == 1, err
+
+
+def test_a_tokens_file_spoilt_while_serving_answers_503_not_500(tmp_path):
+    from streams.service.http import Service
+    from tests.service_helpers import ThreadServer, get
+
+    path = tmp_path / "tokens.json"
+    token, _ = TokenStore(path).issue("admin", "000000")
+    server = ThreadServer(Service(None, None, path).application())
+    try:
+        assert get(server.url + "/api/me", token)[0] == 200
+        _not_a_tokens_file(tmp_path)
+        status, headers, body = get(server.url + "/api/me", token)
+        assert status == 503 and headers["Content-Type"].startswith("application/json")
+        assert orjson.loads(body) == {"status": 503, "error": "tokens cannot be checked now "
+                                      "(the server's tokens file is unreadable)"}
+        path.unlink()  # repaired (here: emptied): checked again at the next request
+        assert get(server.url + "/api/me", token)[0] == 401
+    finally:
+        server.close()
+
+
+def test_cli_refusals_are_one_rumour_error_line_with_exit_2(tmp_path, cli):
+    # `rumour token` said `rumour token: ...`, and revoking an unknown id exited 1.
+    path = str(tmp_path / "tokens.json")
+    token_id = cli("issue", "--role", "liaison", "--jurisdiction", "310000", "--tokens-file", path)[1].split("_")[1]
+    assert cli("revoke", token_id, "--tokens-file", path)[0] == 0
+    for argv in (("revoke", token_id), ("revoke", "0123456789ab"),
+                 ("issue", "--role", "liaison", "--jurisdiction", "31")):
+        code, out, err = cli(*argv, "--tokens-file", path)
+        assert code == 2 and out == "" and err.startswith("rumour: error: ") and err.count("\n") == 1, (argv, err)

@@ -79,6 +79,10 @@ def run_import(dataset: str, src, out) -> ImportReport:
     """
     if not hasattr(out, "write") and str(out) != "-" and not Path(out).parent.is_dir():
         raise ValueError(f"output folder {Path(out).parent} does not exist")
+    if not hasattr(out, "write") and str(out) != "-" and Path(out).is_dir():
+        # Found only at the final rename, after the whole import: a traceback, exit 1, and
+        # FOLDER.partial left beside it.
+        raise ValueError(f"output {out} is a folder; name the file to write (-o {Path(out) / 'events.jsonl'})")
     events, report = iter_events(dataset, src)
     if hasattr(out, "write"):
         _write(events, out)
@@ -93,10 +97,10 @@ def run_import(dataset: str, src, out) -> ImportReport:
             with opener(partial, "wb") as fh:
                 _write(events, fh)
             _require_cascades(dataset, src, report)
+            os.replace(partial, path)
         except BaseException:
             partial.unlink(missing_ok=True)
             raise
-        os.replace(partial, path)
         return report
     _require_cascades(dataset, src, report)
     return report

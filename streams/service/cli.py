@@ -39,6 +39,8 @@ def serve_parser() -> argparse.ArgumentParser:
                         "liaison_account_scope setting)")
     p.add_argument("--reports", default=None,
                    help="JSONL of public reports to take in after the replay (as the intake would)")
+    p.add_argument("--dead-letters", default=None,
+                   help="also write the input's dead letters to this JSONL file, each with its reason")
     _tokens_arg(p)
     return p
 
@@ -57,10 +59,17 @@ def serve_main(argv) -> int:
     from streams.embedded import make_pipeline, replay_messages
     from streams.governance.wiring import build_governance
     from streams.inputs import iter_messages
+    from streams.cli import check_output_path
+    from streams.service.tokens import TokenStore
     from streams.store import open_store
 
     if args.reports:
         open(args.reports, "rb").close()  # a missing reports file is refused before the replay
+    check_output_path(args.dead_letters, "--dead-letters")
+    tokens_path = tokens_file(args.tokens_file)
+    # A tokens file that is no tokens file is refused at start (ValueError: exit 2), not met
+    # by a 500 on every request after the replay.
+    TokenStore(tokens_path).check()
     # Listen before the replay: a port in use is refused at once, not after the whole input.
     sock = listening_socket(settings.web_host, settings.web_port)
     store = open_store(url)
@@ -72,16 +81,32 @@ def serve_main(argv) -> int:
         hub = build_governance(pipeline, store, settings)
         messages = iter_messages(args.files, max_line_bytes=settings.max_message_bytes)
         stats = replay_messages(messages, pipeline, settings.batch_size)
+        _report_dead_letters(stats.dead, args.dead_letters)
         hub.flush()  # the files are over: judge their last minutes
         if args.reports:
             _take_reports(hub, args.reports)
         summary = stats.summary()
         summary["alerts"] = hub.alerts.raised
         print(f"replayed {summary}", file=sys.stderr, flush=True)
-        return asyncio.run(_serve(pipeline, store, settings, tokens_file(args.tokens_file), summary, hub, sock))
+        return asyncio.run(_serve(pipeline, store, settings, tokens_path, summary, hub, sock))
     finally:
         sock.close()
         store.close()
+
+
+def _report_dead_letters(dead, path) -> None:
+    """Say on stderr how many input lines were not served and why the first was refused, and
+    write them all to ``path`` when given: the temporary store that holds them goes with the
+    process, and the API shows none (a CSV given by mistake served an empty dashboard, saying
+    only ``dead_letters: 2`` in the summary)."""
+    if path:
+        from streams.embedded import write_dead_letters
+
+        write_dead_letters(dead, path)
+    if dead:
+        print(f"rumour: {len(dead)} dead letters (not served; first: {dead[0].source}: "
+              f"{dead[0].reason}{'' if path else '; --dead-letters FILE keeps them all'})",
+              file=sys.stderr, flush=True)
 
 
 def listening_socket(host: str, port: int) -> socket.socket:
@@ -183,18 +208,18 @@ async def _serve(pipeline, store, settings, tokens_path, replay_stats, hub=None,
 
 
 # -- token -------------------------------------------------------------------------------------
-def token_main(argv) -> int:
-    from streams.service import regions
+def token_parser() -> argparse.ArgumentParser:
     from streams.service.access import ROLES
-    from streams.service.tokens import TokenStore, expiry_text
 
     p = argparse.ArgumentParser(prog="rumour token", description="Issue, list and revoke API tokens.")
     sub = p.add_subparsers(dest="cmd", required=True)
     i = sub.add_parser("issue", help="print a new token (first line of stdout)")
-    i.add_argument("--role", required=True, choices=ROLES)
+    i.add_argument("--role", required=True, choices=ROLES,
+                   help="what the token may do (README, HTTP API: the table of roles)")
     i.add_argument("--jurisdiction", required=True, help="6-digit division code (province PP0000, "
                    "city PPCC00, county PPCCXX, 000000 = whole country)")
-    i.add_argument("--name", default=None)
+    i.add_argument("--name", default=None,
+                   help="who holds it, as the audit log and `list` show it (default: ROLE-CODE)")
     lifetime = i.add_mutually_exclusive_group()
     lifetime.add_argument("--expires-days", "--token-days", dest="expires_days", type=float, default=None,
                           help="days until the token expires; 0 = never (default: the token_days "
@@ -206,9 +231,16 @@ def token_main(argv) -> int:
                         "ISO UTC or \"never\"), \"expired\" and \"state\" (active, expired, revoked)")
     _tokens_arg(ls)
     r = sub.add_parser("revoke", help="revoke a token by id")
-    r.add_argument("id")
+    r.add_argument("id", help="the token's id (`list`, or the 12 hex digits after rt_)")
     _tokens_arg(r)
-    args = p.parse_args(argv)
+    return p
+
+
+def token_main(argv) -> int:
+    from streams.service import regions
+    from streams.service.tokens import TokenStore, expiry_text
+
+    args = token_parser().parse_args(argv)
     store = TokenStore(tokens_file(args.tokens_file))
     try:
         if args.cmd == "issue":
@@ -229,10 +261,13 @@ def token_main(argv) -> int:
         if store.revoke(args.id):
             print(f"revoked {args.id}")
             return 0
-        print(f"rumour token: no active token {args.id!r}", file=sys.stderr)
-        return 1
+        # Bad input like any other (README: one line `rumour: error: ...`, exit 2); it was
+        # `rumour token: ...` with exit 1, which a script read as some other failure.
+        print(f"rumour: error: no active token {args.id!r} (`rumour token list` shows the ids)",
+              file=sys.stderr)
+        return 2
     except ValueError as exc:
-        print(f"rumour token: {exc}", file=sys.stderr)
+        print(f"rumour: error: {exc}", file=sys.stderr)
         return 2
 
 
@@ -249,9 +284,7 @@ def _expiry(args, now_ms: int) -> int | None:
 
 
 # -- evidence ----------------------------------------------------------------------------------
-def evidence_main(argv) -> int:
-    from streams.service import evidence
-
+def evidence_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="rumour evidence", description="Evidence packages.")
     sub = p.add_subparsers(dest="cmd", required=True)
     v = sub.add_parser("verify", help="exit 0 for an intact package (signature or --digest checked), "
@@ -259,12 +292,18 @@ def evidence_main(argv) -> int:
                        "with neither the manifest nor any package file) or a bad argument, 3 when neither the key nor --digest is available; "
                        "a package zipped again inside one folder is checked as if its files were at the top, "
                        "and a desktop's __MACOSX/, .DS_Store, Thumbs.db and desktop.ini are skipped (notes say so)")
-    v.add_argument("file")
+    v.add_argument("file", help="the evidence package (.zip) as exported")
     v.add_argument("--digest", default=None, help="the evidence digest recorded in the audit log")
     v.add_argument("--key-file", default=None,
                    help="evidence key (default: evidence.key beside the tokens file)")
     _tokens_arg(v)
-    args = p.parse_args(argv)
+    return p
+
+
+def evidence_main(argv) -> int:
+    from streams.service import evidence
+
+    args = evidence_parser().parse_args(argv)
     if args.digest is not None:
         # As copied from the audit log or a header, in either case: a typo or a cut copy is a
         # bad argument (2), not a verdict that the package was tampered with (1).

@@ -123,19 +123,25 @@ def report_html(meta: dict, trace: dict, digests: dict) -> bytes:
     ]
     for i, o in enumerate(trace["origins"], 1):
         parts.append(f"<tr><td>{i}</td><td>{e(o['account_id'])}</td><td>{e(o['event_id'])}</td>"
-                     f"<td>{e(o['ts'])}</td><td>{e(o['reach'])}</td><td>{e(o['observed'])}</td>"
+                     f"<td>{e(o['ts'])}</td><td>{e(o['reach'])}</td><td>{_observed_text(o['observed'])}</td>"
                      f"<td>{e(o['confidence'])}</td></tr>")
     parts.append(f"</table><p class='en'>{e(trace['confidence_method'])}</p>")
     parts.append("<h2>证据链 <span class='en'>Chains of evidence</span></h2>")
     for ci, chain in enumerate(trace["chains"], 1):
         parts.append(f"<h3>链 Chain {ci}: {e(chain['event_id'])}</h3><table><tr><th>跳 Hop</th>"
                      "<th>事件 Event</th><th>账号 Account</th><th>时间 Time (UTC)</th>"
-                     "<th>平台 Platform</th><th>地区 Region</th><th>文本哈希 Text SHA-256</th></tr>")
+                     "<th>平台 Platform</th><th>地区 Region</th><th>文本哈希 Text SHA-256</th>"
+                     "<th>已观测 Observed</th></tr>")
         for hi, h in enumerate(chain["hops"], 1):
             parts.append(f"<tr><td>{hi}</td><td>{e(h['event_id'])}</td><td>{e(h['account_id'])}</td>"
                          f"<td>{e(h['ts'])}</td><td>{e(h['platform'])}</td><td>{e(h['region'])}</td>"
-                         f"<td><code>{e(h['text_sha256'])}</code></td></tr>")
+                         f"<td><code>{e(h['text_sha256'])}</code></td><td>{_observed_text(h['observed'])}</td></tr>")
         parts.append("</table>")
+    # The printed report is what a reader without the JSON sees: a hop inferred from a child's
+    # parent link read there exactly like an event seen on the platform (chain.csv said false).
+    if not all(h["observed"] for chain in trace["chains"] for h in chain["hops"]) or \
+            not all(o["observed"] for o in trace["origins"]):
+        parts.append(f"<p class='en'>{html.escape(_NOT_OBSERVED_NOTE)}</p>")
     parts.append("<h2>阻断候选 <span class='en'>Cut-off candidates</span></h2><table><tr><th>#</th>"
                  "<th>账号 Account</th><th>可阻止转发 Shares prevented</th></tr>")
     for i, c in enumerate(trace["cutoff"], 1):
@@ -147,6 +153,20 @@ def report_html(meta: dict, trace: dict, digests: dict) -> bytes:
                  "<span class='en'>The evidence digest is in manifest.json; check the package with "
                  "<code>rumour evidence verify</code>.</span></p></body></html>")
     return "".join(parts).encode("utf-8")
+
+
+_NOT_OBSERVED_NOTE = ("未观测：该事件本身未收到，仅由其转发事件的父链接得知（无时间、平台、地区、文本）。"
+                      "Not observed: the event itself was never received; it is known only from the "
+                      "parent links of the shares that came from it (no time, platform, region or text).")
+
+
+def _observed_text(observed) -> str:
+    """The report's words for a hop's or origin's ``observed``.
+
+    >>> _observed_text(True), _observed_text(False)
+    ('是 yes', '否 no (inferred)')
+    """
+    return "是 yes" if observed else "否 no (inferred)"
 
 
 def _valid_until(generated_by: dict) -> str:
@@ -315,7 +335,12 @@ def verify(data: bytes, key: bytes | None = None, expected_digest: str | None = 
     sig = manifest.get("signature") or {}
     if key is not None:
         if sig.get("key_id") != _key_id(key):
-            v.problems.append("manifest signed with another key (or not signed)")
+            # Both ids: "another key" alone left a liaison who checked with the wrong key file
+            # (a laptop's own .run/evidence.key) believing the package forged.
+            v.problems.append(f"manifest signed with another key (or not signed): it names key "
+                              f"{str(sig.get('key_id') or 'none')[:64]!r}, the key used here is "
+                              f"{_key_id(key)!r}; if that is not the centre's evidence key, check "
+                              "again with it (--key-file) or with the audit log's digest (--digest)")
         elif not hmac.compare_digest(str(sig.get("value", "")), _sign(key, str(recorded))):
             v.problems.append("manifest signature is wrong: the manifest was altered")
     else:

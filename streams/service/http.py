@@ -29,7 +29,7 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
-from streams.api import ApiError, validate_rumour_id
+from streams.api import ApiError, validate_path_id, validate_rumour_id
 from streams.service import audit, metrics, regions, rumour_page
 from streams.service.audit_trail import AuditTrail
 from streams.service.errors import json_errors
@@ -41,7 +41,7 @@ from streams.service.paths import EVIDENCE_KEY, PSEUDONYM_KEY, key_file, load_or
 from streams.service.pseudonym import Pseudonymiser
 from streams.service.routes import CASE_RE, CASE_RULE, find, query_problem, split_path
 from streams.service.site import SiteHandlers
-from streams.service.tokens import TokenStore, expiry_text
+from streams.service.tokens import TokenStore, TokensFileError, expiry_text
 from streams.service.views import HiddenEvent, NotFound, Views
 
 log = logging.getLogger(__name__)
@@ -179,7 +179,14 @@ class Service(SiteHandlers, GovernanceHandlers, TraceHandlers):
     def _principal(self, request):
         header = request.headers.get("Authorization", "")
         token = header[7:].strip() if header[:7].lower() == "bearer " else None
-        return self.tokens.authenticate(token)
+        try:
+            return self.tokens.authenticate(token)
+        except TokensFileError as exc:
+            # The file was overwritten with something else while the service ran: no token can
+            # be checked until it is repaired. The operator's fault, not the caller's: 503.
+            log.error("%s", exc)
+            raise ApiError("tokens cannot be checked now (the server's tokens file is unreadable)",
+                           503) from None
 
     @staticmethod
     def _check_query(route, request) -> None:
@@ -243,9 +250,11 @@ class Service(SiteHandlers, GovernanceHandlers, TraceHandlers):
         if route.rumour_scoped:
             ctx["rumour_id"] = rid = validate_rumour_id(params["rumour_id"])
             ctx["params"].update({k: v for k, v in params.items() if k != "rumour_id"})
-            for key in ("event_id", "account_id"):
+            for key, what in (("event_id", "event id"), ("account_id", "account id")):
                 if key in params:
-                    validate_rumour_id(params[key])  # same alphabet and length limit as ids
+                    # Named as what it is (the refusal said "rumour id"), and any id the event
+                    # format stores is accepted, not only the rumour ids' alphabet.
+                    validate_path_id(params[key], what)
             regions = await self._run(self.views.regions_of, rid)
             if regions is None or not principal.covers_any(regions):
                 # One answer for both: a 403 here would tell the caller that the rumour exists

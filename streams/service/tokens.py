@@ -126,6 +126,10 @@ def _digest(salt: str, secret: str) -> str:
     return hashlib.sha256(bytes.fromhex(salt) + secret.encode("ascii")).hexdigest()
 
 
+class TokensFileError(ValueError):
+    """The tokens file exists but cannot be read as one (not JSON, no token records)."""
+
+
 class TokenStore:
     """The tokens file. Thread-safe; several processes may issue and revoke at once."""
 
@@ -139,13 +143,32 @@ class TokenStore:
     # -- file ---------------------------------------------------------------------------
     def _read(self) -> dict[str, TokenRecord]:
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
+            text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
             return {}
-        # Fields this version does not know (a newer writer's) are left out rather than refused,
-        # and missing optional ones take their defaults: old files load.
-        return {r["id"]: TokenRecord(**{k: v for k, v in r.items() if k in _FIELDS})
-                for r in data.get("tokens", [])}
+        except (OSError, UnicodeDecodeError) as exc:
+            raise TokensFileError(f"tokens file {self.path}: cannot read it ({exc})") from None
+        if not text.strip():
+            return {}  # a file made by `touch`: no token yet, the first issue writes it whole
+        try:
+            data = json.loads(text)
+            records = data.get("tokens", []) if isinstance(data, dict) else None
+            if not isinstance(records, list):
+                raise TypeError('no "tokens" list')
+            # Fields this version does not know (a newer writer's) are left out rather than
+            # refused, and missing optional ones take their defaults: old files load.
+            return {r["id"]: TokenRecord(**{k: v for k, v in r.items() if k in _FIELDS})
+                    for r in records}
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            # Said with the file's name: json's "Expecting value: line 1 column 1" alone reached
+            # `rumour token` users, and `rumour serve` started and answered every request 500.
+            raise TokensFileError(f"tokens file {self.path}: not a tokens file of this service "
+                                  f"({type(exc).__name__}: {exc})") from None
+
+    def check(self) -> int:
+        """Read the file now (a server calls this at start); the number of token records, or
+        :class:`TokensFileError` saying why the file is not a tokens file."""
+        return len(self._current())
 
     def _current(self) -> dict[str, TokenRecord]:
         try:
