@@ -154,6 +154,21 @@ def test_a_file_that_is_no_zip_is_bad_input_not_a_tampered_package(env, tmp_path
     assert _verify(env, _zip({"evidence.json": b"{}"}), tmp_path)[0] == 1
 
 
+def test_bad_input_to_verify_is_one_line_in_the_form_of_every_command(env, tmp_path):  # noqa: F811
+    err = io.StringIO()
+    for argv in (["verify", str(tmp_path / "nope.zip")], ["verify", str(tmp_path)],
+                 ["verify", str(tmp_path / "p.zip"), "--digest", "abc"]):
+        (tmp_path / "p.zip").write_bytes(b"PK")
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            code = evidence_main([*argv, "--tokens-file", str(env["tokens_path"])])
+        lines = err.getvalue().splitlines()
+        assert code == 2 and len(lines) == 1 and lines[0].startswith("rumour: error: "), lines
+        assert "Errno" not in lines[0], lines
+    code, err = _verify(env, b"not a zip", tmp_path)
+    assert code == 2 and err.startswith("rumour: error: ") and err.count("\n") == 1, err
+
+
 def test_a_zip_of_other_files_is_not_a_package_but_a_removed_manifest_is_tampering(env, package, tmp_path):  # noqa: F811
     # A liaison given photos.zip (no manifest, none of our files) must hear "not an evidence
     # package" (2), not TAMPERED (1), which would start a hunt for a forgery.

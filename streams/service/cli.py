@@ -300,6 +300,18 @@ def evidence_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _os_reason(exc: OSError) -> str:
+    """An OSError's reason without Python's ``[Errno N]`` prefix and the repeated path.
+
+    >>> _os_reason(FileNotFoundError(2, "No such file or directory", "p.zip"))
+    'no such file or directory'
+    >>> _os_reason(IsADirectoryError(21, "Is a directory", "cases"))
+    'is a directory'
+    """
+    reason = exc.strerror or str(exc)
+    return reason[:1].lower() + reason[1:]
+
+
 def evidence_main(argv) -> int:
     from streams.service import evidence
 
@@ -309,27 +321,27 @@ def evidence_main(argv) -> int:
         # bad argument (2), not a verdict that the package was tampered with (1).
         args.digest = args.digest.strip().lower()
         if not re.fullmatch(r"[0-9a-f]{64}", args.digest):
-            print("rumour evidence: --digest: expected the 64 hex digits of an evidence digest",
+            print("rumour: error: --digest: expected the 64 hex digits of an evidence digest",
                   file=sys.stderr)
             return 2
     try:
         data = Path(args.file).read_bytes()
     except OSError as exc:
-        print(f"rumour evidence: cannot read {args.file}: {exc}", file=sys.stderr)
+        print(f"rumour: error: cannot read {args.file}: {_os_reason(exc)}", file=sys.stderr)
         return 2
     if args.key_file:
         # A key named on the command line must be read: a typo must not drop the signature check.
         try:
             key = Path(args.key_file).read_bytes()
         except OSError as exc:
-            print(f"rumour evidence: cannot read the key {args.key_file}: {exc}", file=sys.stderr)
+            print(f"rumour: error: cannot read the key {args.key_file}: {_os_reason(exc)}", file=sys.stderr)
             return 2
     else:
         key_path = key_file(tokens_file(args.tokens_file), EVIDENCE_KEY)
         key = key_path.read_bytes() if key_path.exists() else None
     verdict = evidence.verify(data, key, args.digest)
     if verdict.not_a_package:
-        print(f"rumour evidence: {args.file}: {verdict.problems[0]}", file=sys.stderr)
+        print(f"rumour: error: {args.file}: {verdict.problems[0]}", file=sys.stderr)
         return 2
     for note in verdict.notes:
         print(f"note: {note}", file=sys.stderr)
