@@ -315,6 +315,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+
+def os_error_reason(exc: OSError) -> str:
+    """An OSError's reason without Python's ``[Errno N]`` prefix and the repeated path.
+
+    >>> os_error_reason(FileNotFoundError(2, "No such file or directory", "p.zip"))
+    'no such file or directory'
+    >>> os_error_reason(IsADirectoryError(21, "Is a directory", "cases"))
+    'is a directory'
+    """
+    reason = exc.strerror or str(exc)
+    return reason[:1].lower() + reason[1:]
+
+
+def error_text(exc: Exception) -> str:
+    """The one line a command prints for a failure: ``path: reason`` for a file that cannot be
+    opened, the message itself for everything else.
+
+    >>> error_text(FileNotFoundError(2, "No such file or directory", "/tmp/r.jsonl"))
+    '/tmp/r.jsonl: no such file or directory'
+    >>> error_text(ValueError("--observe: expected a duration"))
+    '--observe: expected a duration'
+    """
+    if isinstance(exc, OSError) and exc.filename is not None:
+        return f"{exc.filename}: {os_error_reason(exc)}"
+    return str(exc)
+
+
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
@@ -334,7 +361,7 @@ def main(argv=None) -> int:
         sys.stdout.flush()  # here, not at exit: a closed pipe is then handled below
         return rc
     except (FileNotFoundError, ValueError) as exc:
-        print(f"rumour: error: {exc}", file=sys.stderr)
+        print(f"rumour: error: {error_text(exc)}", file=sys.stderr)
         return 2
     except BrokenPipeError:
         # The reader of stdout went away (`rumour trace ... | head`): stop quietly, and point
@@ -344,6 +371,11 @@ def main(argv=None) -> int:
     except Exception as exc:
         from streams.store.base import StoreUnavailable
 
+        if isinstance(exc, OSError) and exc.filename is not None:
+            # A file named on the command line that cannot be opened (a folder, no permission):
+            # bad input like a missing one. Network errors carry no file name and stay below.
+            print(f"rumour: error: {error_text(exc)}", file=sys.stderr)
+            return 2
         if not isinstance(exc, (Unavailable, StoreUnavailable)):
             raise
         print(f"rumour: error: {exc}", file=sys.stderr)

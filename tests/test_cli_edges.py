@@ -252,6 +252,12 @@ def test_serve_reports_file_missing_is_refused_before_the_replay(tmp_path):
     err = proc.stderr.decode()
     assert proc.returncode == 2, err
     assert err.startswith("rumour: error: ") and str(missing) in err and "replayed" not in err, err
+    assert err == f"rumour: error: {missing}: no such file or directory\n", err  # no [Errno 2]
+    # A folder given as the reports file is bad input too (it ended in a traceback).
+    proc = rumour("serve", events, "--port", "0", "--host", "127.0.0.1", "--store", "chdb://",
+                  "--reports", tmp_path, "--tokens-file", str(tmp_path / "tokens.json"), check=False)
+    err = proc.stderr.decode()
+    assert proc.returncode == 2 and err == f"rumour: error: {tmp_path}: is a directory\n", err
 
 
 def test_serve_reports_bad_lines_are_refused_one_by_one(tmp_path, capsys):

@@ -300,19 +300,8 @@ def evidence_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _os_reason(exc: OSError) -> str:
-    """An OSError's reason without Python's ``[Errno N]`` prefix and the repeated path.
-
-    >>> _os_reason(FileNotFoundError(2, "No such file or directory", "p.zip"))
-    'no such file or directory'
-    >>> _os_reason(IsADirectoryError(21, "Is a directory", "cases"))
-    'is a directory'
-    """
-    reason = exc.strerror or str(exc)
-    return reason[:1].lower() + reason[1:]
-
-
 def evidence_main(argv) -> int:
+    from streams.cli import os_error_reason
     from streams.service import evidence
 
     args = evidence_parser().parse_args(argv)
@@ -327,14 +316,14 @@ def evidence_main(argv) -> int:
     try:
         data = Path(args.file).read_bytes()
     except OSError as exc:
-        print(f"rumour: error: cannot read {args.file}: {_os_reason(exc)}", file=sys.stderr)
+        print(f"rumour: error: cannot read {args.file}: {os_error_reason(exc)}", file=sys.stderr)
         return 2
     if args.key_file:
         # A key named on the command line must be read: a typo must not drop the signature check.
         try:
             key = Path(args.key_file).read_bytes()
         except OSError as exc:
-            print(f"rumour: error: cannot read the key {args.key_file}: {_os_reason(exc)}", file=sys.stderr)
+            print(f"rumour: error: cannot read the key {args.key_file}: {os_error_reason(exc)}", file=sys.stderr)
             return 2
     else:
         key_path = key_file(tokens_file(args.tokens_file), EVIDENCE_KEY)
