@@ -110,7 +110,7 @@ def warm_up_worker(events: int = WARM_UP_EVENTS, seed: int = 0) -> float:
     """``warm_up()`` plus one small seeded batch (a columnar message and a JSON array) through a
     memory-only pipeline with a governance hub, thrown away after: it loads from numba's cache
     the kernels of the cross-rumour check, graph growth, the alert router and the ClickHouse
-    writer's row packer, and reads the divisions table, which the first real batch would
+    writer's row packer and the event pseudonyms' HMAC, and reads the divisions table, which the first real batch would
     otherwise do while a client waits (~70 ms of CPU). Returns seconds."""
     from streams.events_columnar import encode_columns
     from streams.governance.hub import Governance
@@ -127,6 +127,11 @@ def warm_up_worker(events: int = WARM_UP_EVENTS, seed: int = 0) -> float:
     from streams.store.clickhouse import event_rows_columns
 
     event_rows_columns(pipeline.decoder.decode([encode_columns(shares)])[0])
+    # The event pseudonyms' HMAC kernel: a first cold /events/pev_.../trace would otherwise load
+    # it (0.6-0.75 s from numba's cache, about 12 s compiled) while the analyst waits.
+    from streams.service.pseudonym import Pseudonymiser
+
+    Pseudonymiser(b"warm-up key, not the service's").event_numbers(["warm-up"])
     return time.perf_counter() - started
 
 

@@ -6,10 +6,12 @@ keyed hash: the way back is to hash the rumour's events and look. Most lookups n
 an event whose pseudonym this process gave out lately (the tree, a trace) is mapped back from
 the pseudonymiser's memo (:meth:`streams.service.pseudonym.Pseudonymiser.shown_event`), at once.
 
-Otherwise the rumour's events are hashed, which is slow the first time (2-3 us an event on this
-2-core box: 0.41 s for 200,000 events, 2.8 s for 10^6, medians of benchmarks/
-bench_event_pseudonyms.py; 0.70 and 4.8 s before event_numbers). So
-it runs on a thread of the index's own (:meth:`EventPseudonymIndex.lookup` gives a future), never
+Otherwise the rumour's events are hashed, which is slow the first time (about 1 us an event on
+this loaded 2-core box: 0.23 s for 200,000 events, 0.84 s for 10^6, medians of benchmarks/
+bench_event_pseudonyms.py, against 0.50 and 2.1 s in the same hour with hashlib; 0.70 and 4.8 s
+before event_numbers). The HMAC itself runs without the interpreter lock
+(streams/service/sha256_kernel.py); reading a chunk's ids as str and encoding them still holds
+it, about a third of the time. So it runs on a thread of the index's own (:meth:`EventPseudonymIndex.lookup` gives a future), never
 on the service's one thread, which every other request needs (a cold lookup used to hold it, and
 every request waited). That thread does one lookup at a time: a second lookup of the same rumour
 waits for the first, then hashes only the events added since. The rumour's graph numbers its

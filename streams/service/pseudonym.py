@@ -22,7 +22,9 @@ import re
 
 import numpy as np
 
+from graph.ids_encode import encode_batch
 from streams.lru import LRU
+from streams.service.sha256_kernel import hmac_midstates, hmac_numbers
 
 PREFIX = "psn_"
 EVENT_PREFIX = "pev_"
@@ -79,6 +81,7 @@ class Pseudonymiser:
         # path of every event pseudonym: hmac.new per id would re-key every time, and a copied
         # hmac object costs about twice these two copies in event_numbers' loop (same digests).
         self._event_inner, self._event_outer = _keyed_sha256_states(event_key(self._key))
+        self._event_midstates = None  # the same two states as words, for event_numbers' kernel
         self._event_cache = LRU(CACHED_ACCOUNTS)  # event id -> pseudonym (same size per entry)
         # pseudonym -> event id of the events this process named lately: the tree's events are
         # followed into their traces without hashing the rumour (see shown_event).
@@ -169,20 +172,25 @@ class Pseudonymiser:
 
     def event_numbers(self, event_ids) -> np.ndarray:
         """:meth:`event_number` of many event ids at once (0 for None), as uint64, not cached:
-        for hashing a rumour's events (streams/service/event_ids.py): 40% less time an event.
+        for hashing a rumour's events (streams/service/event_ids.py). The same HMAC, computed by
+        :mod:`streams.service.sha256_kernel` without the interpreter lock (hashlib holds it for
+        short messages, so other requests slowed down meanwhile) and faster.
 
         >>> p = Pseudonymiser(b"k" * 32)
-        >>> got = p.event_numbers(["weibo:42", None, "微博:7"])
-        >>> got.dtype, got.tolist() == [p.event_number("weibo:42"), 0, p.event_number("微博:7")]
+        >>> got = p.event_numbers(["weibo:42", None, "微博:7", ""])
+        >>> got.dtype, got.tolist() == [p.event_number("weibo:42"), 0, p.event_number("微博:7"), p.event_number("")]
         (dtype('uint64'), True)
         """
-        digest = self._event_digest
-        zero = bytes(8)
-        out = []
-        append = out.append
-        for event_id in event_ids:
-            append(zero if event_id is None else digest(event_id)[:8])
-        return np.frombuffer(b"".join(out), dtype=">u8").astype(np.uint64)
+        event_ids = event_ids if isinstance(event_ids, list) else list(event_ids)
+        if self._event_midstates is None:
+            self._event_midstates = hmac_midstates(event_key(self._key))
+        buf, starts, ends = encode_batch(event_ids)
+        out = hmac_numbers(buf, starts, ends, self._event_midstates)
+        # None is encoded as an empty id: tell the two apart among the empty ones.
+        for i in np.flatnonzero(starts == ends).tolist():
+            if event_ids[i] is None:
+                out[i] = 0
+        return out
 
     @staticmethod
     def looks_like(value: str) -> bool:
