@@ -21,6 +21,9 @@ class Setting:
     choices: tuple | None = None  # the only values accepted (None: any value of the type)
 
 
+# The worker's log levels (Faust's names; a value in capitals is read in lower case).
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
 # The values of liaison_account_scope (streams/service/identities.py applies them; serve's flag
 # offers them).
 LIAISON_ACCOUNT_SCOPES = ("cascade", "jurisdiction")
@@ -105,7 +108,10 @@ SETTINGS: tuple[Setting, ...] = (
             "service's thread).",
             int, minimum=1),
     Setting("data_dir", ".run/worker", "RUMOUR_DATA_DIR", "Faust's local data folder for the worker."),
-    Setting("log_level", "info", "RUMOUR_LOG_LEVEL", "Log level: debug, info, warning, error."),
+    # str.lower: `INFO` is `info`; any other word was accepted here and ended, after the worker's
+    # warm-up, in a traceback from Faust's logging set-up.
+    Setting("log_level", "info", "RUMOUR_LOG_LEVEL", "Log level: debug, info, warning, error.",
+            str.lower, choices=LOG_LEVELS),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -185,13 +191,22 @@ def _convert(setting: Setting, raw):
     Traceback (most recent call last):
     ...
     ValueError: setting liaison_account_scope (RUMOUR_LIAISON_ACCOUNT_SCOPE, --liaison-account-scope): expected one of cascade, jurisdiction, got 'county'
+    >>> _convert(setting("log_level"), "WARNING")
+    'warning'
+    >>> _convert(setting("log_level"), "loud")
+    Traceback (most recent call last):
+    ...
+    ValueError: setting log_level (RUMOUR_LOG_LEVEL, --log-level): expected one of debug, info, warning, error, got 'loud'
     """
     flag = f", --{setting.name.replace('_', '-')}" if _BY_NAME.get(setting.name) is setting else ""
     where = f"setting {setting.name} ({setting.env}{flag})"
     try:
         value = setting.type(raw)
-    except (TypeError, ValueError):
-        raise ValueError(f"{where}: expected {setting.type.__name__}, got {raw!r}") from None
+    except (TypeError, ValueError) as exc:
+        if setting.type in (int, float, str):
+            raise ValueError(f"{where}: expected {setting.type.__name__}, got {raw!r}") from None
+        # A setting's own parser (time_zone, alert_levels, ...) says what is wrong itself.
+        raise ValueError(f"{where}: {exc}") from None
     if setting.minimum is not None and value < setting.minimum:
         raise ValueError(f"{where}: must be at least {setting.minimum:g}, got {raw!r}")
     if setting.maximum is not None and value > setting.maximum:
