@@ -24,13 +24,36 @@ class Setting:
 # The worker's log levels (Faust's names; a value in capitals is read in lower case).
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
+def kafka_broker(value: str) -> str:
+    """``value`` if each of its servers (separated by commas or semicolons) is ``host[:port]``,
+    optionally as ``kafka://host:port`` (Faust's form), else ValueError (the type of ``broker``:
+    a malformed one failed later in int() with a message that named nothing).
+
+    >>> kafka_broker("kafka://k1:9092;k2:9092")
+    'kafka://k1:9092;k2:9092'
+    >>> kafka_broker("kafka://k1:90x2")
+    Traceback (most recent call last):
+    ...
+    ValueError: expected host:port or kafka://host:port (several separated by commas), got 'kafka://k1:90x2'
+    """
+    servers = [p.strip() for p in value.replace(";", ",").split(",") if p.strip()]
+    for server in servers or [value]:
+        scheme, sep, address = server.rpartition("://")
+        host, colon, port = address.rpartition(":") if ":" in address else (address, "", "")
+        if ((sep and scheme not in ("kafka", "aiokafka")) or not host or "/" in address
+                or (colon and not (port.isdigit() and 0 < int(port) < 65536))):
+            raise ValueError("expected host:port or kafka://host:port (several separated by commas), "
+                             f"got {server!r}")
+    return value
+
+
 # The values of liaison_account_scope (streams/service/identities.py applies them; serve's flag
 # offers them).
 LIAISON_ACCOUNT_SCOPES = ("cascade", "jurisdiction")
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("broker", "kafka://127.0.0.1:9092", "RUMOUR_KAFKA_BROKER",
-            "Kafka bootstrap server(s) for the worker and `rumour produce`."),
+            "Kafka bootstrap server(s) for the worker and `rumour produce`.", kafka_broker),
     Setting("clickhouse_url", "clickhouse://127.0.0.1:9000/rumour", "RUMOUR_CLICKHOUSE_URL",
             "Store of the worker: clickhouse://host:port/database (server) or chdb:///path (in-process)."),
     Setting("embedded_store", "chdb://", "RUMOUR_EMBEDDED_STORE",

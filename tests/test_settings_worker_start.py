@@ -54,3 +54,11 @@ def test_an_unknown_alert_level_is_refused():
 def test_a_setting_with_its_own_parser_says_what_is_wrong():
     with pytest.raises(ValueError, match=r"report_timezone \(RUMOUR_REPORT_TIMEZONE\): unknown time zone 'Mars/Base'"):
         GovernanceConfig.load(environ={"RUMOUR_REPORT_TIMEZONE": "Mars/Base"})
+
+
+def test_a_malformed_broker_is_refused_with_its_setting():
+    # "nonsense://x:y" failed in int() ("invalid literal for int() with base 10: 'y'").
+    err = one_line_error(worker({"RUMOUR_KAFKA_BROKER": "nonsense://x:y"}))
+    assert "broker (RUMOUR_KAFKA_BROKER, --broker): expected host:port" in err
+    assert Settings.load(environ={"RUMOUR_KAFKA_BROKER": "kafka://k1:9092;k2:9092"}).broker == "kafka://k1:9092;k2:9092"
+
