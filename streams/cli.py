@@ -152,9 +152,11 @@ def cmd_demo(args) -> int:
 
 # -- Kafka / ClickHouse commands ---------------------------------------------------------------
 def cmd_worker(args) -> int:
-    from streams.worker_run import run_worker
+    from streams.worker_run import check_worker_paths, run_worker
 
-    run_worker(_settings(args))
+    settings = _settings(args)
+    check_worker_paths(settings)
+    run_worker(settings)
     return 0
 
 

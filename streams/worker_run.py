@@ -13,6 +13,20 @@ from streams.worker_setup import faust_worker, tune_gc, warm_up_worker
 log = logging.getLogger(__name__)
 
 
+def check_worker_paths(settings: Settings) -> None:
+    """Refuse, before anything starts, a ``batch_trace`` file whose folder does not exist (it
+    was opened only after the warm-up, and the error named neither the setting nor its variable)."""
+    from pathlib import Path
+
+    if settings.batch_trace:
+        path = Path(settings.batch_trace)
+        where = "setting batch_trace (RUMOUR_BATCH_TRACE, --batch-trace)"
+        if path.is_dir():
+            raise ValueError(f"{where}: {path} is a folder, not a file")
+        if not path.parent.is_dir():
+            raise ValueError(f"{where}: folder {path.parent} does not exist")
+
+
 def migrate_when_reachable(settings: Settings):
     """Open and migrate the store, waiting (with backoff) while it is unreachable: a worker
     started during a ClickHouse outage waits instead of exiting into a crash loop."""

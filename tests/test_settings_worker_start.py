@@ -62,3 +62,10 @@ def test_a_malformed_broker_is_refused_with_its_setting():
     assert "broker (RUMOUR_KAFKA_BROKER, --broker): expected host:port" in err
     assert Settings.load(environ={"RUMOUR_KAFKA_BROKER": "kafka://k1:9092;k2:9092"}).broker == "kafka://k1:9092;k2:9092"
 
+
+def test_a_batch_trace_in_a_missing_folder_is_refused_before_the_start(tmp_path):
+    missing = tmp_path / "no-such-folder" / "trace.jsonl"
+    err = one_line_error(worker({"RUMOUR_BATCH_TRACE": str(missing)}))
+    assert err == (f"rumour: error: setting batch_trace (RUMOUR_BATCH_TRACE, --batch-trace): "
+                   f"folder {missing.parent} does not exist\n")
+
