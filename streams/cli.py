@@ -152,11 +152,16 @@ def cmd_demo(args) -> int:
 
 # -- Kafka / ClickHouse commands ---------------------------------------------------------------
 def cmd_worker(args) -> int:
+    from aiokafka.errors import KafkaConnectionError
+
     from streams.worker_run import check_worker_paths, run_worker
 
     settings = _settings(args)
     check_worker_paths(settings)
-    run_worker(settings)
+    try:
+        run_worker(settings)
+    except KafkaConnectionError as exc:  # at start (topics): one line and exit 3, as produce does
+        raise Unavailable(f"Kafka at {settings.broker} unreachable: {exc}") from None
     return 0
 
 

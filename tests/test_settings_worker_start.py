@@ -69,3 +69,12 @@ def test_a_batch_trace_in_a_missing_folder_is_refused_before_the_start(tmp_path)
     assert err == (f"rumour: error: setting batch_trace (RUMOUR_BATCH_TRACE, --batch-trace): "
                    f"folder {missing.parent} does not exist\n")
 
+
+def test_kafka_unreachable_at_start_is_one_line_and_exit_3():
+    # It was a KafkaConnectionError traceback and exit 1; README: 3 when Kafka cannot be reached.
+    proc = worker({})
+    err = proc.stderr.decode()
+    assert proc.returncode == 3, err[-2000:]
+    # aiokafka's own log line may come first (the worker keeps its logging); no traceback.
+    assert "Traceback" not in err, err[-2000:]
+    assert err.splitlines()[-1].startswith("rumour: error: Kafka at 127.0.0.1:9 unreachable"), err[-2000:]
