@@ -6,6 +6,8 @@ from __future__ import annotations
 import logging
 import time
 
+import orjson
+
 from streams.app import create_app
 from streams.settings import Settings
 from streams.worker_setup import faust_worker, tune_gc, warm_up_worker
@@ -27,22 +29,92 @@ def check_worker_paths(settings: Settings) -> None:
             raise ValueError(f"{where}: folder {path.parent} does not exist")
 
 
-def migrate_when_reachable(settings: Settings):
+def redact_url(url: str) -> str:
+    """``url`` without its password (the store's URL carries it in a deployment: logs and the
+    open /healthz must not).
+
+    >>> redact_url("clickhouse://rumour:s3cret@clickhouse:9000/rumour")
+    'clickhouse://rumour:***@clickhouse:9000/rumour'
+    >>> redact_url("clickhouse://127.0.0.1:9000/rumour")
+    'clickhouse://127.0.0.1:9000/rumour'
+    """
+    scheme, sep, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not sep or not at or ":" not in credentials:
+        return url
+    return f"{scheme}://{credentials.split(':', 1)[0]}:***@{host}"
+
+
+class StartupHealth:
+    """/healthz (any path) answering 503 ``{"status": "starting", "problems": [...]}`` on the
+    worker's web address while the worker waits for its store, before Faust's web server exists
+    (a worker started during a ClickHouse outage answered nothing at all, for as long as the
+    outage lasted). Closed before Faust binds the same port."""
+
+    def __init__(self, host: str, port: int):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        health = self
+        self.problems = ["starting"]
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                body = orjson.dumps({"status": "starting", "problems": list(health.problems)})
+                self.send_response(503)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):  # health checks every few seconds: not in the log
+                pass
+
+        self.server = ThreadingHTTPServer((host, port), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True, name="startup-health").start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def migrate_when_reachable(settings: Settings, max_attempts: int | None = None):
     """Open and migrate the store, waiting (with backoff) while it is unreachable: a worker
-    started during a ClickHouse outage waits instead of exiting into a crash loop."""
+    started during a ClickHouse outage waits instead of exiting into a crash loop, and says so
+    on /healthz meanwhile (:class:`StartupHealth`). ``max_attempts``: give up (raise) after so
+    many (None: wait for as long as it takes)."""
     from streams.store import open_store
 
     pause = 1.0
-    while True:
-        store = open_store(settings.clickhouse_url)
-        try:
-            store.migrate()
-            return store
-        except Exception as exc:
-            store.close()
-            log.warning("store %s not ready (%s); trying again in %.0fs", settings.clickhouse_url, exc, pause)
-            time.sleep(pause)
-            pause = min(pause * 2, 30.0)
+    where = redact_url(settings.clickhouse_url)
+    try:
+        # From the first attempt on: one attempt alone may take the store's retry_seconds.
+        health = StartupHealth(settings.web_host, settings.web_port)
+        health.problems = [f"connecting to the store {where}"]
+    except OSError as bind_error:  # the port taken: the wait goes on without it
+        log.warning("no /healthz while waiting for the store: %s", bind_error)
+        health = None
+    attempt = 0
+    try:
+        while True:
+            attempt += 1
+            store = open_store(settings.clickhouse_url)
+            try:
+                store.migrate()
+                return store
+            except Exception as exc:
+                store.close()
+                if max_attempts is not None and attempt >= max_attempts:
+                    raise
+                log.warning("store %s not ready (%s); trying again in %.0fs", where, exc, pause)
+                if health is not None:
+                    health.problems = [f"store {where} unreachable (attempt {attempt}): {exc}"]
+                time.sleep(pause)
+                pause = min(pause * 2, 30.0)
+    finally:
+        if health is not None:
+            health.close()
 
 
 def run_worker(settings: Settings) -> None:

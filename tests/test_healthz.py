@@ -40,3 +40,53 @@ def test_healthz_is_503_with_the_problem_while_the_store_is_unreachable(tmp_path
         assert health["problems"][0].startswith("counters not refreshed for 12")
     finally:
         server.close()
+
+
+def test_a_worker_waiting_for_its_store_answers_healthz_503_without_the_password():
+    # It answered nothing (connection refused) until ClickHouse came back.
+    import threading
+
+    from streams.settings import Settings
+    from streams.worker_run import migrate_when_reachable
+    from tests.service_helpers import free_port
+
+    port = free_port()
+    # retry_seconds: one attempt gives up after 0.5 s (30 s by default)
+    settings = Settings.load({"clickhouse_url": "clickhouse://rumour:s3cret@127.0.0.1:9/x?retry_seconds=0.5",
+                              "web_host": "127.0.0.1", "web_port": port}, environ={})
+    outcome = []
+
+    def wait():
+        try:
+            migrate_when_reachable(settings, max_attempts=2)  # pauses 1 s between
+        except Exception as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=wait, daemon=True)
+    thread.start()
+    seen = None
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and thread.is_alive():
+        try:
+            answer = get(f"http://127.0.0.1:{port}/healthz")
+        except OSError:  # not bound yet, or closed already
+            answer = None
+        if answer is not None and b"unreachable" in answer[2]:
+            seen = answer
+            break
+        time.sleep(0.05)
+    thread.join(30)
+    assert seen is not None, "no /healthz while waiting for the store"
+    status, _, body = seen
+    health = orjson.loads(body)
+    assert status == 503 and health["status"] == "starting", health
+    assert health["problems"][0].startswith("store clickhouse://rumour:***@127.0.0.1:9/x?retry_seconds=0.5 "
+                                            "unreachable (attempt 1)"), health
+    assert b"s3cret" not in body
+    assert outcome, "max_attempts=2 gives up"
+    import socket
+
+    with socket.socket() as s:  # closed again: Faust's web server (aiohttp: SO_REUSEADDR) binds it next
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", port))
+        s.listen()
