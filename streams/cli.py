@@ -177,6 +177,12 @@ def cmd_produce(args) -> int:
     except KafkaConnectionError as exc:
         raise Unavailable(f"Kafka at {settings.broker} unreachable: {exc}") from None
     _emit(summary)
+    if summary.get("refused"):
+        sizes = ", ".join(str(r["bytes"]) for r in summary["refused"][:5])
+        print(f"rumour: error: Kafka refused {len(summary['refused'])} message(s) of {sizes} bytes "
+              f"({summary['refused'][0]['reason']}); the other {summary['messages']} were sent "
+              f"(topic {settings.topic} may predate its max.message.bytes: see README)", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -293,7 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="pack up to N events of one rumour into one message (a JSON array)")
     p.add_argument("--format", choices=("array", "columns"), default="array",
                    help="batch message form: a JSON array of events, or columns (faster to decode)")
-    _add_setting_flags(p, {"broker", "topic", "topic_partitions"})
+    _add_setting_flags(p, {"broker", "topic", "topic_partitions", "max_message_bytes"})
     p.set_defaults(func=cmd_produce)
 
     p = sub.add_parser("migrate", help="apply the ClickHouse schema")

@@ -121,11 +121,12 @@ def run_worker(settings: Settings) -> None:
     """Run a Faust worker in the foreground until interrupted."""
     from streams.governance.wiring import governance_topics
     from streams.produce import kafka_bootstrap
-    from streams.topics import ensure_topics
+    from streams.topics import ensure_topics, share_topic_config
 
     ensure_topics(kafka_bootstrap(settings.broker), {settings.topic: settings.topic_partitions,
                                                      settings.dead_letter_topic: 1,
-                                                     **governance_topics(settings)})
+                                                     **governance_topics(settings)},
+                  {settings.topic: share_topic_config(settings.max_message_bytes)})
     # Compile the numba kernels before the first batch or query, not while a client waits.
     warm_up_worker()
     app = create_app(settings, store=migrate_when_reachable(settings))
