@@ -307,6 +307,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_setting_flags(p, {"clickhouse_url"})
     p.set_defaults(func=cmd_migrate)
 
+    from streams.dead_letters import add_parser as add_dead_letters
+
+    add_dead_letters(sub, _add_setting_flags)
+
     p = sub.add_parser("import", help="turn a real dataset into v1 share events (JSONL)")
     p.add_argument("dataset", choices=["weibo-ced", "twitter15-16"],
                    help="which dataset SRC holds (README, Real data)")
