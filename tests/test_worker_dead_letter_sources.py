@@ -18,18 +18,8 @@ from tests.plugins.clickhouse import database_url
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse, pytest.mark.slow]
 
 
-@pytest.fixture
-def database(clickhouse_server):
-    from streams.store import open_store
-
-    store = open_store(database_url(clickhouse_server, "rt_dls_" + uuid.uuid4().hex[:12]))
-    store.migrate()
-    yield store
-    store.drop()
-    store.close()
-
-
-def test_dead_letters_carry_their_topic_partition_and_offset(kafka_bootstrap, clickhouse_server, database, tmp_path):
+def test_dead_letters_carry_their_topic_partition_and_offset(kafka_bootstrap, clickhouse_server, ch_store, tmp_path):
+    database = ch_store  # its own database, dropped after
     topic = create_topic(kafka_bootstrap, 1, prefix="dls")
     valid = list(synthetic_events(n_rumours=1, shares_per_rumour=30, seed=5, prefix="dls"))
     bad = b'{"event_id": "x", not json'
