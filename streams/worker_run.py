@@ -79,42 +79,44 @@ class StartupHealth:
         self.server.server_close()
 
 
-def migrate_when_reachable(settings: Settings, max_attempts: int | None = None):
+def open_startup_health(settings: Settings) -> StartupHealth:
+    """The start-up /healthz on the worker's web address; a port another process holds is a
+    bad ``web_port`` at once (it was Faust's OSError traceback, after the topics and warm-up)."""
+    try:
+        return StartupHealth(settings.web_host, settings.web_port)
+    except OSError as exc:
+        raise ValueError(f"setting web_port (RUMOUR_WEB_PORT, --web-port): cannot listen on "
+                         f"{settings.web_host}:{settings.web_port}: {exc.strerror or exc}") from None
+
+
+def migrate_when_reachable(settings: Settings, max_attempts: int | None = None,
+                           health: StartupHealth | None = None):
     """Open and migrate the store, waiting (with backoff) while it is unreachable: a worker
     started during a ClickHouse outage waits instead of exiting into a crash loop, and says so
-    on /healthz meanwhile (:class:`StartupHealth`). ``max_attempts``: give up (raise) after so
-    many (None: wait for as long as it takes)."""
+    in ``health``'s /healthz meanwhile. ``max_attempts``: give up (raise) after so many (None:
+    wait for as long as it takes)."""
     from streams.store import open_store
 
     pause = 1.0
     where = redact_url(settings.clickhouse_url)
-    try:
-        # From the first attempt on: one attempt alone may take the store's retry_seconds.
-        health = StartupHealth(settings.web_host, settings.web_port)
+    if health is not None:
         health.problems = [f"connecting to the store {where}"]
-    except OSError as bind_error:  # the port taken: the wait goes on without it
-        log.warning("no /healthz while waiting for the store: %s", bind_error)
-        health = None
     attempt = 0
-    try:
-        while True:
-            attempt += 1
-            store = open_store(settings.clickhouse_url)
-            try:
-                store.migrate()
-                return store
-            except Exception as exc:
-                store.close()
-                if max_attempts is not None and attempt >= max_attempts:
-                    raise
-                log.warning("store %s not ready (%s); trying again in %.0fs", where, exc, pause)
-                if health is not None:
-                    health.problems = [f"store {where} unreachable (attempt {attempt}): {exc}"]
-                time.sleep(pause)
-                pause = min(pause * 2, 30.0)
-    finally:
-        if health is not None:
-            health.close()
+    while True:
+        attempt += 1
+        store = open_store(settings.clickhouse_url)
+        try:
+            store.migrate()
+            return store
+        except Exception as exc:
+            store.close()
+            if max_attempts is not None and attempt >= max_attempts:
+                raise
+            log.warning("store %s not ready (%s); trying again in %.0fs", where, exc, pause)
+            if health is not None:
+                health.problems = [f"store {where} unreachable (attempt {attempt}): {exc}"]
+            time.sleep(pause)
+            pause = min(pause * 2, 30.0)
 
 
 def run_worker(settings: Settings) -> None:
@@ -123,12 +125,20 @@ def run_worker(settings: Settings) -> None:
     from streams.produce import kafka_bootstrap
     from streams.topics import ensure_topics, share_topic_config
 
-    ensure_topics(kafka_bootstrap(settings.broker), {settings.topic: settings.topic_partitions,
-                                                     settings.dead_letter_topic: 1,
-                                                     **governance_topics(settings)},
-                  {settings.topic: share_topic_config(settings.max_message_bytes)})
-    # Compile the numba kernels before the first batch or query, not while a client waits.
-    warm_up_worker()
-    app = create_app(settings, store=migrate_when_reachable(settings))
+    # /healthz answers 503 "starting" from here until Faust's web server takes the port over.
+    health = open_startup_health(settings)
+    try:
+        health.problems = [f"creating the Kafka topics at {settings.broker}"]
+        ensure_topics(kafka_bootstrap(settings.broker), {settings.topic: settings.topic_partitions,
+                                                         settings.dead_letter_topic: 1,
+                                                         **governance_topics(settings)},
+                      {settings.topic: share_topic_config(settings.max_message_bytes)})
+        # Compile the numba kernels before the first batch or query, not while a client waits.
+        health.problems = ["warming up"]
+        warm_up_worker()
+        store = migrate_when_reachable(settings, health=health)
+    finally:
+        health.close()
+    app = create_app(settings, store=store)
     tune_gc()
     faust_worker(app, settings.log_level).execute_from_commandline()

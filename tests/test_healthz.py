@@ -47,7 +47,7 @@ def test_a_worker_waiting_for_its_store_answers_healthz_503_without_the_password
     import threading
 
     from streams.settings import Settings
-    from streams.worker_run import migrate_when_reachable
+    from streams.worker_run import migrate_when_reachable, open_startup_health
     from tests.service_helpers import free_port
 
     port = free_port()
@@ -57,10 +57,13 @@ def test_a_worker_waiting_for_its_store_answers_healthz_503_without_the_password
     outcome = []
 
     def wait():
+        health = open_startup_health(settings)
         try:
-            migrate_when_reachable(settings, max_attempts=2)  # pauses 1 s between
+            migrate_when_reachable(settings, max_attempts=2, health=health)  # pauses 1 s between
         except Exception as exc:
             outcome.append(exc)
+        finally:
+            health.close()
 
     thread = threading.Thread(target=wait, daemon=True)
     thread.start()
@@ -90,3 +93,20 @@ def test_a_worker_waiting_for_its_store_answers_healthz_503_without_the_password
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind(("127.0.0.1", port))
         s.listen()
+
+
+def test_a_web_port_in_use_is_refused_at_start_naming_the_setting():
+    # It was Faust's OSError traceback (exit 1) after the topics and the warm-up.
+    import socket
+
+    from tests.test_settings_worker_start import worker
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = worker({"RUMOUR_WEB_PORT": str(port), "RUMOUR_WEB_HOST": "127.0.0.1"})
+    err = proc.stderr.decode()
+    assert proc.returncode == 2, err[-2000:]
+    assert err == (f"rumour: error: setting web_port (RUMOUR_WEB_PORT, --web-port): cannot listen on "
+                   f"127.0.0.1:{port}: Address already in use\n"), err[-2000:]
