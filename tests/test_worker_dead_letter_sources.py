@@ -5,6 +5,7 @@ once, so a refused message re-sent (by `rumour dead-letters --raw` and `rumour p
 new row. A re-delivery of the same offset still collapses (same source)."""
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 
@@ -14,6 +15,7 @@ import pytest
 from streams.synthetic import synthetic_events
 from tests.faults import Worker, create_topic, keyed, produce, wait_until
 from tests.plugins.clickhouse import database_url
+from tests.plugins.kafka import _delete_topics
 
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse, pytest.mark.slow]
 
@@ -38,6 +40,7 @@ def test_dead_letters_carry_their_topic_partition_and_offset(kafka_bootstrap, cl
                    "valid events stored", [worker])
     finally:
         worker.stop()
+        asyncio.run(_delete_topics(kafka_bootstrap, [topic, topic + "-dead"]))
     sources = {(d["raw"], d["source"]) for d in database.dead_letters(10)}
     offsets = [i for i, (_, raw) in enumerate(messages) if raw in (bad, other)]
     assert sources == {(bad, f"{topic}/0@{offsets[0]}"), (bad, f"{topic}/0@{offsets[1]}"),
