@@ -111,11 +111,11 @@ def create_app(settings: Settings, store=None, pipeline: Pipeline | None = None,
                 await _failed(exc, n_messages, pause)
                 pause = min(pause * 2, 30.0)
 
-    async def prepare_until_done(values, partitions):
+    async def prepare_until_done(values, partitions, sources):
         """Decode + restore + graphs for one batch, retried while the store cannot be read."""
         loop = asyncio.get_running_loop()
         return await until_done(
-            lambda: loop.run_in_executor(executor, pipeline.prepare, values, None, partitions), len(values))
+            lambda: loop.run_in_executor(executor, pipeline.prepare, values, sources, partitions), len(values))
 
     async def _failed(exc, n_messages, pause):
         if app.should_stop:
@@ -237,7 +237,12 @@ def create_app(settings: Settings, store=None, pipeline: Pipeline | None = None,
         batch_started[0] = batch_started[0] or time.monotonic()
         values = [e.value for e in events]
         app.stats["inflight_messages"] = len(values)
-        prepared = await prepare_until_done(values, [e.message.partition for e in events])
+        # Each message's source (topic/partition@offset, as sql/003_dead_letters.sql says): a
+        # dead letter names the message it came from, and its key (source, reason, raw) keeps
+        # two refused messages with the same bytes apart while a re-delivery still collapses.
+        topic = settings.topic
+        sources = [f"{topic}/{e.message.partition}@{e.message.offset}" for e in events]
+        prepared = await prepare_until_done(values, [e.message.partition for e in events], sources)
         if marks is not None:
             marks["prepared"] = time.time()
             marks["events"] = prepared.stats.read

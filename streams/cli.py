@@ -152,9 +152,16 @@ def cmd_demo(args) -> int:
 
 # -- Kafka / ClickHouse commands ---------------------------------------------------------------
 def cmd_worker(args) -> int:
-    from streams.worker_run import run_worker
+    from aiokafka.errors import KafkaConnectionError
 
-    run_worker(_settings(args))
+    from streams.worker_run import check_worker_paths, run_worker
+
+    settings = _settings(args)
+    check_worker_paths(settings)
+    try:
+        run_worker(settings)
+    except KafkaConnectionError as exc:  # at start (topics): one line and exit 3, as produce does
+        raise Unavailable(f"Kafka at {settings.broker} unreachable: {exc}") from None
     return 0
 
 
@@ -170,6 +177,12 @@ def cmd_produce(args) -> int:
     except KafkaConnectionError as exc:
         raise Unavailable(f"Kafka at {settings.broker} unreachable: {exc}") from None
     _emit(summary)
+    if summary.get("refused"):
+        sizes = ", ".join(str(r["bytes"]) for r in summary["refused"][:5])
+        print(f"rumour: error: Kafka refused {len(summary['refused'])} message(s) of {sizes} bytes "
+              f"({summary['refused'][0]['reason']}); the other {summary['messages']} were sent "
+              f"(topic {settings.topic} may predate its max.message.bytes: see README)", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -286,13 +299,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="pack up to N events of one rumour into one message (a JSON array)")
     p.add_argument("--format", choices=("array", "columns"), default="array",
                    help="batch message form: a JSON array of events, or columns (faster to decode)")
-    _add_setting_flags(p, {"broker", "topic", "topic_partitions"})
+    _add_setting_flags(p, {"broker", "topic", "topic_partitions", "max_message_bytes"})
     p.set_defaults(func=cmd_produce)
 
     p = sub.add_parser("migrate", help="apply the ClickHouse schema")
     p.add_argument("--url", default=None, help="store URL (default: the clickhouse_url setting)")
     _add_setting_flags(p, {"clickhouse_url"})
     p.set_defaults(func=cmd_migrate)
+
+    from streams.dead_letters import add_parser as add_dead_letters
+
+    add_dead_letters(sub, _add_setting_flags)
 
     p = sub.add_parser("import", help="turn a real dataset into v1 share events (JSONL)")
     p.add_argument("dataset", choices=["weibo-ced", "twitter15-16"],

@@ -61,13 +61,15 @@ class Decoder:
         rows: list = []  # validated events (tuples) not yet in a part
         parts: list = []  # EventBatch parts in arrival order (columnar messages come as one)
         dead: list = []
-        if type(messages) is list and sources is None and len(messages) >= self.min_array_columns:
+        if type(messages) is list and len(messages) >= self.min_array_columns:
+            # With sources too (the worker's topic/partition@offset): only dead letters carry one.
             batch, objs = self._singles_as_columns(messages, now_ms)
             if batch is not None:
                 return batch, []
             if objs is not None:  # parsed already: judged one by one without parsing again
-                for raw, obj in zip(messages, objs):
-                    self._decode_obj(obj, raw, "", now_ms, rows, dead, parts)
+                names = repeat("") if sources is None else sources
+                for raw, obj, source in zip(messages, objs, names):
+                    self._decode_obj(obj, raw, source, now_ms, rows, dead, parts)
                 return self._finish(rows, dead, parts)
         src_iter = iter(sources) if sources is not None else None
         for raw in messages:

@@ -77,32 +77,66 @@ def pack_messages(messages, events_per_message: int, message_format: str = "arra
             yield key, encode(group)
 
 
-async def _send_all(pairs, bootstrap: str, topic: str) -> int:
+async def _send_all(pairs, bootstrap: str, topic: str, max_request_size: int = 32 << 20):
+    """Send every ``(key, value)``; returns ``(sent, refused)``, refused being ``[(size, reason)]``
+    of the messages Kafka would not take even alone. One message too large for the topic fails
+    the whole batch it was packed into, and leaves the idempotent producer's sequence numbers
+    of that partition broken (every later send there: OutOfOrderSequenceNumber): the failed
+    messages are sent again one by one, each after a refusal from a new producer."""
     from aiokafka import AIOKafkaProducer
 
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, max_request_size=32 << 20,
-                                acks="all", enable_idempotence=True)
-    await producer.start()
+    async def new_producer():
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, max_request_size=max_request_size,
+                                    acks="all", enable_idempotence=True)
+        await producer.start()
+        return producer
+
+    producer = await new_producer()
     sent = 0
+    refused = []
+
+    async def settle(batch):
+        nonlocal sent, producer
+        outcomes = await asyncio.gather(*(f for f, _ in batch), return_exceptions=True)
+        failed = [pair for outcome, (_, pair) in zip(outcomes, batch) if isinstance(outcome, BaseException)]
+        sent += len(batch) - len(failed)
+        if not failed:
+            return
+        await producer.stop()
+        producer = await new_producer()
+        for key, value in failed:
+            try:
+                await producer.send_and_wait(topic, value=value, key=key or None)
+                sent += 1
+            except Exception as exc:  # refused for itself: a new producer for what follows
+                refused.append((len(value), f"{type(exc).__name__}: {exc}"))
+                await producer.stop()
+                producer = await new_producer()
     try:
-        futures = []
+        batch = []
         for key, value in pairs:
-            futures.append(await producer.send(topic, value=value, key=key or None))
-            sent += 1
-            if len(futures) >= 10_000:
-                await asyncio.gather(*futures)
-                futures.clear()
-        await asyncio.gather(*futures)
+            batch.append((await producer.send(topic, value=value, key=key or None), (key, value)))
+            if len(batch) >= 10_000:
+                await settle(batch)
+                batch = []
+        await settle(batch)
     finally:
         await producer.stop()
-    return sent
+    return sent, refused
 
 
 def produce_files(paths, settings, events_per_message: int = 1, message_format: str = "array") -> dict:
-    from streams.topics import ensure_topics
+    """Send the files' messages; the summary counts those sent and lists those Kafka refused
+    (``refused``: their sizes and reasons), so nothing goes missing unsaid."""
+    from streams.topics import MESSAGE_OVERHEAD_BYTES, ensure_topics, share_topic_config
 
     messages = iter_messages(paths)  # a missing or unreadable file is refused before connecting
-    ensure_topics(kafka_bootstrap(settings.broker), {settings.topic: settings.topic_partitions})
+    ensure_topics(kafka_bootstrap(settings.broker), {settings.topic: settings.topic_partitions},
+                  {settings.topic: share_topic_config(settings.max_message_bytes)})
     pairs = pack_messages(messages, events_per_message, message_format)
-    sent = asyncio.run(_send_all(pairs, kafka_bootstrap(settings.broker), settings.topic))
-    return {"messages": sent, "topic": settings.topic}
+    sent, refused = asyncio.run(_send_all(pairs, kafka_bootstrap(settings.broker), settings.topic,
+                                          settings.max_message_bytes + MESSAGE_OVERHEAD_BYTES))
+    summary = {"messages": sent, "topic": settings.topic}
+    if refused:
+        summary["refused"] = [{"bytes": size, "reason": reason} for size, reason in refused]
+    return summary

@@ -21,13 +21,39 @@ class Setting:
     choices: tuple | None = None  # the only values accepted (None: any value of the type)
 
 
+# The worker's log levels (Faust's names; a value in capitals is read in lower case).
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+def kafka_broker(value: str) -> str:
+    """``value`` if each of its servers (separated by commas or semicolons) is ``host[:port]``,
+    optionally as ``kafka://host:port`` (Faust's form), else ValueError (the type of ``broker``:
+    a malformed one failed later in int() with a message that named nothing).
+
+    >>> kafka_broker("kafka://k1:9092;k2:9092")
+    'kafka://k1:9092;k2:9092'
+    >>> kafka_broker("kafka://k1:90x2")
+    Traceback (most recent call last):
+    ...
+    ValueError: expected host:port or kafka://host:port (several separated by commas), got 'kafka://k1:90x2'
+    """
+    servers = [p.strip() for p in value.replace(";", ",").split(",") if p.strip()]
+    for server in servers or [value]:
+        scheme, sep, address = server.rpartition("://")
+        host, colon, port = address.rpartition(":") if ":" in address else (address, "", "")
+        if ((sep and scheme not in ("kafka", "aiokafka")) or not host or "/" in address
+                or (colon and not (port.isdigit() and 0 < int(port) < 65536))):
+            raise ValueError("expected host:port or kafka://host:port (several separated by commas), "
+                             f"got {server!r}")
+    return value
+
+
 # The values of liaison_account_scope (streams/service/identities.py applies them; serve's flag
 # offers them).
 LIAISON_ACCOUNT_SCOPES = ("cascade", "jurisdiction")
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("broker", "kafka://127.0.0.1:9092", "RUMOUR_KAFKA_BROKER",
-            "Kafka bootstrap server(s) for the worker and `rumour produce`."),
+            "Kafka bootstrap server(s) for the worker and `rumour produce`.", kafka_broker),
     Setting("clickhouse_url", "clickhouse://127.0.0.1:9000/rumour", "RUMOUR_CLICKHOUSE_URL",
             "Store of the worker: clickhouse://host:port/database (server) or chdb:///path (in-process)."),
     Setting("embedded_store", "chdb://", "RUMOUR_EMBEDDED_STORE",
@@ -105,7 +131,10 @@ SETTINGS: tuple[Setting, ...] = (
             "service's thread).",
             int, minimum=1),
     Setting("data_dir", ".run/worker", "RUMOUR_DATA_DIR", "Faust's local data folder for the worker."),
-    Setting("log_level", "info", "RUMOUR_LOG_LEVEL", "Log level: debug, info, warning, error."),
+    # str.lower: `INFO` is `info`; any other word was accepted here and ended, after the worker's
+    # warm-up, in a traceback from Faust's logging set-up.
+    Setting("log_level", "info", "RUMOUR_LOG_LEVEL", "Log level: debug, info, warning, error.",
+            str.lower, choices=LOG_LEVELS),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -185,13 +214,22 @@ def _convert(setting: Setting, raw):
     Traceback (most recent call last):
     ...
     ValueError: setting liaison_account_scope (RUMOUR_LIAISON_ACCOUNT_SCOPE, --liaison-account-scope): expected one of cascade, jurisdiction, got 'county'
+    >>> _convert(setting("log_level"), "WARNING")
+    'warning'
+    >>> _convert(setting("log_level"), "loud")
+    Traceback (most recent call last):
+    ...
+    ValueError: setting log_level (RUMOUR_LOG_LEVEL, --log-level): expected one of debug, info, warning, error, got 'loud'
     """
     flag = f", --{setting.name.replace('_', '-')}" if _BY_NAME.get(setting.name) is setting else ""
     where = f"setting {setting.name} ({setting.env}{flag})"
     try:
         value = setting.type(raw)
-    except (TypeError, ValueError):
-        raise ValueError(f"{where}: expected {setting.type.__name__}, got {raw!r}") from None
+    except (TypeError, ValueError) as exc:
+        if setting.type in (int, float, str):
+            raise ValueError(f"{where}: expected {setting.type.__name__}, got {raw!r}") from None
+        # A setting's own parser (time_zone, alert_levels, ...) says what is wrong itself.
+        raise ValueError(f"{where}: {exc}") from None
     if setting.minimum is not None and value < setting.minimum:
         raise ValueError(f"{where}: must be at least {setting.minimum:g}, got {raw!r}")
     if setting.maximum is not None and value > setting.maximum:

@@ -14,14 +14,14 @@ import base64
 import orjson
 
 
-async def _ensure(bootstrap: str, wanted: dict[str, int]) -> list[str]:
+async def _ensure(bootstrap: str, wanted: dict[str, int], configs: dict[str, dict]) -> list[str]:
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        missing = [NewTopic(name=n, num_partitions=p, replication_factor=1)
+        missing = [NewTopic(name=n, num_partitions=p, replication_factor=1, topic_configs=configs.get(n, {}))
                    for n, p in wanted.items() if n not in existing]
         if missing:
             response = await admin.create_topics(missing, timeout_ms=30000)
@@ -38,9 +38,26 @@ async def _ensure(bootstrap: str, wanted: dict[str, int]) -> list[str]:
         await admin.close()
 
 
-def ensure_topics(bootstrap: str, wanted: dict[str, int]) -> list[str]:
-    """Create the topics of ``wanted`` (name -> partitions) that do not exist; return those created."""
-    return asyncio.run(_ensure(bootstrap, wanted))
+def ensure_topics(bootstrap: str, wanted: dict[str, int], configs: dict[str, dict] | None = None) -> list[str]:
+    """Create the topics of ``wanted`` (name -> partitions) that do not exist, each with its
+    ``configs`` (name -> Kafka topic configuration) if any; return those created."""
+    return asyncio.run(_ensure(bootstrap, wanted, configs or {}))
+
+
+# Kafka record batch overhead beside a message's own bytes (headers, key, batch header).
+MESSAGE_OVERHEAD_BYTES = 64 << 10
+
+
+def share_topic_config(max_message_bytes: int) -> dict:
+    """The share topic's configuration: it takes messages up to the ``max_message_bytes`` setting
+    (the broker's default, about 1 MB, refused a larger one at the producer, which failed the
+    messages batched with it: the worker, which dead-letters an event above ``max_event_bytes``
+    with its reason, never saw them).
+
+    >>> share_topic_config(16 << 20)
+    {'max.message.bytes': '16842752'}
+    """
+    return {"max.message.bytes": str(max_message_bytes + MESSAGE_OVERHEAD_BYTES)}
 
 
 def partitioner(n_partitions: int):

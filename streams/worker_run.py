@@ -6,6 +6,8 @@ from __future__ import annotations
 import logging
 import time
 
+import orjson
+
 from streams.app import create_app
 from streams.settings import Settings
 from streams.worker_setup import faust_worker, tune_gc, warm_up_worker
@@ -13,20 +15,106 @@ from streams.worker_setup import faust_worker, tune_gc, warm_up_worker
 log = logging.getLogger(__name__)
 
 
-def migrate_when_reachable(settings: Settings):
+def check_worker_paths(settings: Settings) -> None:
+    """Refuse, before anything starts, a ``batch_trace`` file whose folder does not exist (it
+    was opened only after the warm-up, and the error named neither the setting nor its variable)."""
+    from pathlib import Path
+
+    if settings.batch_trace:
+        path = Path(settings.batch_trace)
+        where = "setting batch_trace (RUMOUR_BATCH_TRACE, --batch-trace)"
+        if path.is_dir():
+            raise ValueError(f"{where}: {path} is a folder, not a file")
+        if not path.parent.is_dir():
+            raise ValueError(f"{where}: folder {path.parent} does not exist")
+
+
+def redact_url(url: str) -> str:
+    """``url`` without its password (the store's URL carries it in a deployment: logs and the
+    open /healthz must not).
+
+    >>> redact_url("clickhouse://rumour:s3cret@clickhouse:9000/rumour")
+    'clickhouse://rumour:***@clickhouse:9000/rumour'
+    >>> redact_url("clickhouse://127.0.0.1:9000/rumour")
+    'clickhouse://127.0.0.1:9000/rumour'
+    """
+    scheme, sep, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not sep or not at or ":" not in credentials:
+        return url
+    return f"{scheme}://{credentials.split(':', 1)[0]}:***@{host}"
+
+
+class StartupHealth:
+    """/healthz (any path) answering 503 ``{"status": "starting", "problems": [...]}`` on the
+    worker's web address while the worker waits for its store, before Faust's web server exists
+    (a worker started during a ClickHouse outage answered nothing at all, for as long as the
+    outage lasted). Closed before Faust binds the same port."""
+
+    def __init__(self, host: str, port: int):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        health = self
+        self.problems = ["starting"]
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                body = orjson.dumps({"status": "starting", "problems": list(health.problems)})
+                self.send_response(503)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):  # health checks every few seconds: not in the log
+                pass
+
+        self.server = ThreadingHTTPServer((host, port), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True, name="startup-health").start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def open_startup_health(settings: Settings) -> StartupHealth:
+    """The start-up /healthz on the worker's web address; a port another process holds is a
+    bad ``web_port`` at once (it was Faust's OSError traceback, after the topics and warm-up)."""
+    try:
+        return StartupHealth(settings.web_host, settings.web_port)
+    except OSError as exc:
+        raise ValueError(f"setting web_port (RUMOUR_WEB_PORT, --web-port): cannot listen on "
+                         f"{settings.web_host}:{settings.web_port}: {exc.strerror or exc}") from None
+
+
+def migrate_when_reachable(settings: Settings, max_attempts: int | None = None,
+                           health: StartupHealth | None = None):
     """Open and migrate the store, waiting (with backoff) while it is unreachable: a worker
-    started during a ClickHouse outage waits instead of exiting into a crash loop."""
+    started during a ClickHouse outage waits instead of exiting into a crash loop, and says so
+    in ``health``'s /healthz meanwhile. ``max_attempts``: give up (raise) after so many (None:
+    wait for as long as it takes)."""
     from streams.store import open_store
 
     pause = 1.0
+    where = redact_url(settings.clickhouse_url)
+    if health is not None:
+        health.problems = [f"connecting to the store {where}"]
+    attempt = 0
     while True:
+        attempt += 1
         store = open_store(settings.clickhouse_url)
         try:
             store.migrate()
             return store
         except Exception as exc:
             store.close()
-            log.warning("store %s not ready (%s); trying again in %.0fs", settings.clickhouse_url, exc, pause)
+            if max_attempts is not None and attempt >= max_attempts:
+                raise
+            log.warning("store %s not ready (%s); trying again in %.0fs", where, exc, pause)
+            if health is not None:
+                health.problems = [f"store {where} unreachable (attempt {attempt}): {exc}"]
             time.sleep(pause)
             pause = min(pause * 2, 30.0)
 
@@ -35,13 +123,22 @@ def run_worker(settings: Settings) -> None:
     """Run a Faust worker in the foreground until interrupted."""
     from streams.governance.wiring import governance_topics
     from streams.produce import kafka_bootstrap
-    from streams.topics import ensure_topics
+    from streams.topics import ensure_topics, share_topic_config
 
-    ensure_topics(kafka_bootstrap(settings.broker), {settings.topic: settings.topic_partitions,
-                                                     settings.dead_letter_topic: 1,
-                                                     **governance_topics(settings)})
-    # Compile the numba kernels before the first batch or query, not while a client waits.
-    warm_up_worker()
-    app = create_app(settings, store=migrate_when_reachable(settings))
+    # /healthz answers 503 "starting" from here until Faust's web server takes the port over.
+    health = open_startup_health(settings)
+    try:
+        health.problems = [f"creating the Kafka topics at {settings.broker}"]
+        ensure_topics(kafka_bootstrap(settings.broker), {settings.topic: settings.topic_partitions,
+                                                         settings.dead_letter_topic: 1,
+                                                         **governance_topics(settings)},
+                      {settings.topic: share_topic_config(settings.max_message_bytes)})
+        # Compile the numba kernels before the first batch or query, not while a client waits.
+        health.problems = ["warming up"]
+        warm_up_worker()
+        store = migrate_when_reachable(settings, health=health)
+    finally:
+        health.close()
+    app = create_app(settings, store=store)
     tune_gc()
     faust_worker(app, settings.log_level).execute_from_commandline()

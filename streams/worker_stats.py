@@ -69,3 +69,31 @@ def rss_bytes() -> int:
             return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
     except (OSError, ValueError, IndexError):
         return 0
+
+
+# /healthz reports the counters older than this as a problem: the timer refreshes them every
+# 2 s, so a copy this old means the worker's event loop is blocked (or its timer died).
+STALE_STATS_SECONDS = 30.0
+
+
+def health_problems(stats: dict, now_ms: int | None = None) -> list[str]:
+    """What /healthz reports as wrong, from the worker's counters (empty: healthy). Counters a
+    process does not keep (``rumour serve`` has no store retry or timer) are not judged.
+
+    >>> health_problems({"store_retrying": 0, "stats_at_ms": 1_000}, now_ms=2_000)
+    []
+    >>> health_problems({"store_retrying": 1, "inflight_messages": 40, "batch_age_seconds": 12.0,
+    ...                  "store_failures": 3, "stats_at_ms": 1_000}, now_ms=61_000)  # doctest: +NORMALIZE_WHITESPACE
+    ['store unreachable: a batch of 40 messages waits for it (12 s; 3 failed attempts so far)',
+     'counters not refreshed for 60 s (the event loop is blocked)']
+    """
+    problems = []
+    if stats.get("store_retrying"):
+        problems.append(f"store unreachable: a batch of {stats.get('inflight_messages', 0)} messages "
+                        f"waits for it ({stats.get('batch_age_seconds', 0):.0f} s; "
+                        f"{stats.get('store_failures', 0)} failed attempts so far)")
+    at = stats.get("stats_at_ms") or 0
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    if at and now_ms - at > STALE_STATS_SECONDS * 1000:
+        problems.append(f"counters not refreshed for {(now_ms - at) / 1000:.0f} s (the event loop is blocked)")
+    return problems

@@ -114,3 +114,18 @@ def message_lists(draw):
 def test_same_as_message_by_message(msgs):
     d = Decoder()
     assert_same(d.decode(msgs, now_ms=NOW), message_by_message(d, msgs))
+
+
+def test_sources_name_the_dead_letters_and_keep_the_column_wise_path():
+    # The worker passes topic/partition@offset for each message: dead letters carry it, and the
+    # column-wise path (all valid) is still taken.
+    d = Decoder()
+    msgs = [orjson.dumps(e) for e in events(40)]
+    names = [f"t/0@{i}" for i in range(40)]
+    with mock.patch.object(Decoder, "_decode_one") as per_message:
+        batch, dead = d.decode(msgs, names, now_ms=NOW)
+    assert per_message.call_count == 0 and dead == [] and len(batch) == 40
+    bad = dict(orjson.loads(msgs[7]), kind="like")
+    msgs[7] = orjson.dumps(bad)
+    batch, dead = d.decode(msgs, names, now_ms=NOW)
+    assert [(x.source, x.reason[:5]) for x in dead] == [("t/0@7", "kind:")] and len(batch) == 39

@@ -95,3 +95,24 @@ def test_every_option_of_the_other_commands_has_help_and_is_in_its_readme_row():
             if not any(re.search(re.escape(option) + r"[ \]`|)]", row) for option in action.option_strings):
                 missing.append(f"{parser.prog} {action.option_strings[-1]} missing from its README row")
     assert missing == []
+
+
+def test_worker_help_and_readme_agree_on_flags():
+    # README said every setting is also a flag; the governance ones are environment-only.
+    from streams.governance.config import GOVERNANCE_SETTINGS
+    from streams.settings import SETTINGS
+
+    sub = _subcommand(build_parser(), "worker")
+    help_text = " ".join(sub.format_help().split())
+    bare = "".join(help_text.split())  # argparse also breaks lines after a hyphen ("shares-\ndead")
+    for s in SETTINGS:
+        if s.name == "embedded_store":  # not the worker's
+            continue
+        flag = "--" + s.name.replace("_", "-")
+        assert flag in help_text and "".join(s.help.split()) in bare, s.name
+        assert "".join(f"[env {s.env}, default {s.default}]".split()) in bare, s.name
+    settings_intro = README.split("## Settings", 1)[1].split("| setting |", 1)[0]
+    first, last = GOVERNANCE_SETTINGS[0].name, GOVERNANCE_SETTINGS[-1].name
+    assert re.search(rf"governance\s+settings, from `{first}` to `{last}`", settings_intro)
+    for s in GOVERNANCE_SETTINGS:
+        assert "--" + s.name.replace("_", "-") not in help_text, s.name

@@ -12,6 +12,27 @@ from dataclasses import dataclass, fields
 from streams.service.buckets import time_zone
 from streams.settings import Setting, resolve
 
+ALERT_LEVELS = ("province", "city", "county")
+
+
+def alert_levels(value: str) -> str:
+    """``value`` if it names only levels of :data:`ALERT_LEVELS` (comma-separated), else
+    ValueError (the type of ``alert_levels``: an unknown level silently raised no alert).
+
+    >>> alert_levels("city, county")
+    'city, county'
+    >>> alert_levels("city,planet")
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown level 'planet' (expected any of province, city, county, comma-separated)
+    """
+    for level in (x.strip() for x in value.split(",")):
+        if level and level not in ALERT_LEVELS:
+            raise ValueError(f"unknown level {level!r} (expected any of {', '.join(ALERT_LEVELS)}, "
+                             "comma-separated)")
+    return value
+
+
 GOVERNANCE_SETTINGS: tuple[Setting, ...] = (
     Setting("alert_window_minutes", 30, "RUMOUR_ALERT_WINDOW_MINUTES",
             "Sliding window (minutes of event time) for the volume and growth alert rules.",
@@ -40,7 +61,7 @@ GOVERNANCE_SETTINGS: tuple[Setting, ...] = (
             int, minimum=0),
     Setting("alert_levels", "city,county", "RUMOUR_ALERT_LEVELS",
             "Jurisdiction levels that receive alerts: any of province, city, county (comma-separated).",
-            str),
+            alert_levels),
     Setting("governance_max_rumours", 0, "RUMOUR_GOVERNANCE_MAX_RUMOURS",
             "Rumours whose alert counts and debunk sets a worker keeps in memory; beyond it the least "
             "recently active are dropped and rebuilt from the store when needed (no store: no limit). "

@@ -5,9 +5,12 @@ Sources: the worker's ``app.stats`` (ingest counters, last batch latency, consum
 """
 from __future__ import annotations
 
-# Counters among the worker's stats (every other numeric stat is a gauge).
+# Counters among the worker's stats (every other numeric stat is a gauge): each only grows, so
+# Prometheus' rate() and increase() apply (on a gauge they ignore the restarts' resets).
 COUNTERS = {"batches", "events_in", "stored", "duplicates", "dead_letters", "store_failures",
-            "released_rumours", "rebalances", "read"}
+            "released_rumours", "rebalances", "read", "dead_letter_send_failures",
+            "store_write_retries", "graph_evictions", "restore_queries", "late_links",
+            "gc_collected", "gc_seconds", "store_wait_seconds"}
 
 
 def render(stats: dict, requests: dict, audit_rows: int, graphs: int, started: float) -> str:
@@ -16,6 +19,8 @@ def render(stats: dict, requests: dict, audit_rows: int, graphs: int, started: f
     >>> text = render({"events_in": 5, "last_batch_ms": 20.0}, {("trace", 200): 2}, 2, 1, 0.0)
     >>> "rumour_events_in_total 5" in text, "rumour_batch_latency_seconds 0.02" in text
     (True, True)
+    >>> "# TYPE rumour_late_links_total counter" in render({"late_links": 1}, {}, 0, 0, 0.0)
+    True
     """
     lines = []
 

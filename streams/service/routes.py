@@ -48,7 +48,8 @@ ROUTES = (
     Route("dashboard", "/", "The live dashboard (HTML; its data routes need a token)",
           produces="text/html", any_query=True),
     Route("openapi", "/openapi.json", "This OpenAPI description"),
-    Route("health", "/healthz", "Liveness and ingest counters"),
+    Route("health", "/healthz", "Health and ingest counters: 200 status ok, or 503 status degraded "
+          "with its problems (store unreachable, counters not refreshed)"),
     Route("metrics", "/metrics", "Prometheus metrics (text format 0.0.4; a monitor or admin token)",
           action="metrics", produces="text/plain"),
     Route("static", "/static/{name}", "Dashboard script and style", produces="application/javascript",

@@ -10,6 +10,7 @@ from aiohttp import web
 from streams.service.openapi import spec
 from streams.service.paths import PROJECT_ROOT
 from streams.service.responses import _error, _json
+from streams.worker_stats import health_problems
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 VENDOR = {"echarts.min.js": PROJECT_ROOT / "web" / "node_modules" / "echarts" / "dist" / "echarts.min.js"}
@@ -39,7 +40,12 @@ class SiteHandlers:
         if route.name == "openapi":
             return _json(spec())
         if route.name == "health":
-            return _json({"status": "ok", **self.stats()})
+            # "ok" only when nothing is known to be wrong: a worker waiting minutes for an
+            # unreachable store answered "ok" (and a health check reads the HTTP status).
+            stats = self.stats()
+            problems = health_problems(stats)
+            return _json({"status": "degraded" if problems else "ok", "problems": problems, **stats},
+                         status=503 if problems else 200)
         return _error(404, "no such route")
 
     @staticmethod
