@@ -75,7 +75,17 @@ def _state(g) -> tuple:
 
 
 def compare(trees, shape: str, shares: int, rounds: int, batch: int, seed: int) -> dict:
-    """``trees``: (name, root) pairs, the first the reference. The row of medians per tree."""
+    """``trees``: (name, root) pairs, the first the reference. The row of medians per tree.
+    sys.modules holds the caller's graph modules again afterwards: code imported before the
+    comparison (and tests run after it in the same process) must not find another tree's."""
+    own = {k: v for k, v in sys.modules.items() if _is_graph(k)}
+    try:
+        return _compare(trees, shape, shares, rounds, batch, seed)
+    finally:
+        _activate(own)
+
+
+def _compare(trees, shape: str, shares: int, rounds: int, batch: int, seed: int) -> dict:
     mods = {name: load_tree(root) for name, root in trees}
     names = [name for name, _ in trees]
     eid, aid, ts, pe, pa = trace_shapes.columns(

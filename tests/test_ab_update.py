@@ -16,6 +16,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_a_pair_of_one_tree_ends_with_equal_graphs(capsys):
+    own = {k: v for k, v in sys.modules.items() if k == "graph" or k.startswith("graph.")}
     assert ab_update.main([f"a={ROOT}", f"b={ROOT}", "--shape", "ic", "--shares", "3000",
                            "--rounds", "4", "--batch", "200", "--json"]) == 0
     row = json.loads(capsys.readouterr().out)
@@ -24,6 +25,10 @@ def test_a_pair_of_one_tree_ends_with_equal_graphs(capsys):
         assert tree["same_graph"] is True
         assert tree["cpu_ms"] > 0 and tree["wall_min_ms"] <= tree["wall_ms"]
     assert row["trees"]["a"]["paired_cpu_ratio"] == 1.0
+    # The process's own graph modules are back: a test after this one that patches
+    # graph.confidence or reads graph.kernels_tree's doctests must reach the modules in use.
+    now = {k: v for k, v in sys.modules.items() if k == "graph" or k.startswith("graph.")}
+    assert now.keys() == own.keys() and all(now[k] is own[k] for k in own)
 
 
 def test_load_tree_imports_apart_and_restores_sys_modules():
