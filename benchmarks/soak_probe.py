@@ -46,12 +46,21 @@ def _containers():
     kinds = (list, dict, set, collections.deque, collections.OrderedDict)
     found = {}
     for o in gc.get_objects():
-        if isinstance(o, kinds) and len(o) >= BIG:
+        if _is_kind(o, kinds) and len(o) >= BIG:
             found[id(o)] = o
         for r in gc.get_referents(o):
-            if isinstance(r, kinds) and not gc.is_tracked(r) and len(r) >= BIG:
+            if _is_kind(r, kinds) and not gc.is_tracked(r) and len(r) >= BIG:
                 found[id(r)] = r
     return found
+
+
+def _is_kind(o, kinds) -> bool:
+    # isinstance() asks a weakref.proxy for its referent's class, and a proxy whose referent is
+    # gone raises ReferenceError: the probe walks every object, such proxies included.
+    try:
+        return isinstance(o, kinds)
+    except ReferenceError:
+        return False
 
 
 def _name(t) -> str:

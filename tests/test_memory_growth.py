@@ -70,3 +70,22 @@ def test_soak_probe_names_a_growing_untracked_container(tmp_path):
     assert mine and mine[0]["len_before"] == 300 and mine[0]["len"] == 750, grown
     d1 = json.loads((tmp_path / "dump-1.json").read_text())
     assert d1["rss"] > 0 and d1["types"]
+
+
+def test_soak_probe_walks_past_a_weak_proxy_whose_object_is_gone(tmp_path):
+    """A weakref.proxy whose referent died raises ReferenceError on isinstance(): the probe walks
+    every object, and one such proxy anywhere in the process ended its dump."""
+    import weakref
+
+    from benchmarks.soak_probe import Probe
+
+    class Gone:
+        pass
+
+    gone = Gone()
+    held = [weakref.proxy(gone)]
+    del gone
+    probe = Probe(tmp_path, interval=3600, frames=0)
+    probe.dump(1)
+    assert held and (tmp_path / "dump-1.json").exists()
+
