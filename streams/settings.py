@@ -221,8 +221,7 @@ def _convert(setting: Setting, raw):
     ...
     ValueError: setting log_level (RUMOUR_LOG_LEVEL, --log-level): expected one of debug, info, warning, error, got 'loud'
     """
-    flag = f", --{setting.name.replace('_', '-')}" if _BY_NAME.get(setting.name) is setting else ""
-    where = f"setting {setting.name} ({setting.env}{flag})"
+    where = setting_label(setting)
     try:
         value = setting.type(raw)
     except (TypeError, ValueError) as exc:
@@ -237,6 +236,19 @@ def _convert(setting: Setting, raw):
     if setting.choices is not None and value not in setting.choices:
         raise ValueError(f"{where}: expected one of {', '.join(setting.choices)}, got {raw!r}")
     return value
+
+
+def setting_label(setting: Setting) -> str:
+    """How an error names a setting: its name, environment variable and, for the engine's own
+    settings (the commands' flags), its flag.
+
+    >>> setting_label(setting("web_port"))
+    'setting web_port (RUMOUR_WEB_PORT, --web-port)'
+    >>> setting_label(Setting("n", 1, "RUMOUR_N", "a count", int))
+    'setting n (RUMOUR_N)'
+    """
+    flag = f", --{setting.name.replace('_', '-')}" if _BY_NAME.get(setting.name) is setting else ""
+    return f"setting {setting.name} ({setting.env}{flag})"
 
 
 def all_settings() -> tuple[Setting, ...]:

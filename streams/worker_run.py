@@ -9,7 +9,7 @@ import time
 import orjson
 
 from streams.app import create_app
-from streams.settings import Settings
+from streams.settings import Settings, setting, setting_label
 from streams.worker_setup import faust_worker, tune_gc, warm_up_worker
 
 log = logging.getLogger(__name__)
@@ -22,7 +22,7 @@ def check_worker_paths(settings: Settings) -> None:
 
     if settings.batch_trace:
         path = Path(settings.batch_trace)
-        where = "setting batch_trace (RUMOUR_BATCH_TRACE, --batch-trace)"
+        where = setting_label(setting("batch_trace"))
         if path.is_dir():
             raise ValueError(f"{where}: {path} is a folder, not a file")
         if not path.parent.is_dir():
@@ -85,7 +85,7 @@ def open_startup_health(settings: Settings) -> StartupHealth:
     try:
         return StartupHealth(settings.web_host, settings.web_port)
     except OSError as exc:
-        raise ValueError(f"setting web_port (RUMOUR_WEB_PORT, --web-port): cannot listen on "
+        raise ValueError(f"{setting_label(setting('web_port'))}: cannot listen on "
                          f"{settings.web_host}:{settings.web_port}: {exc.strerror or exc}") from None
 
 
