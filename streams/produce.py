@@ -7,6 +7,7 @@ import orjson
 
 from streams.events_columnar import encode_columns, is_columnar
 from streams.inputs import iter_messages
+from streams.settings import broker_servers
 
 FORMATS = ("array", "columns")  # how a batch of events is packed into one message
 
@@ -17,8 +18,7 @@ def kafka_bootstrap(broker: str) -> str:
     >>> kafka_bootstrap("kafka://127.0.0.1:9092;kafka://127.0.0.2:9092")
     '127.0.0.1:9092,127.0.0.2:9092'
     """
-    parts = [p.strip() for p in broker.replace(";", ",").split(",") if p.strip()]
-    return ",".join(p.split("://", 1)[-1] for p in parts)
+    return ",".join(p.split("://", 1)[-1] for p in broker_servers(broker))
 
 
 def _rumour_key(raw: bytes) -> bytes:

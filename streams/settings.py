@@ -24,6 +24,15 @@ class Setting:
 # The worker's log levels (Faust's names; a value in capitals is read in lower case).
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
+def broker_servers(value: str) -> list[str]:
+    """The servers of a ``broker`` value, separated by commas or semicolons, each as written.
+
+    >>> broker_servers("kafka://k1:9092; k2:9092,")
+    ['kafka://k1:9092', 'k2:9092']
+    """
+    return [p.strip() for p in value.replace(";", ",").split(",") if p.strip()]
+
+
 def kafka_broker(value: str) -> str:
     """``value`` if each of its servers (separated by commas or semicolons) is ``host[:port]``,
     optionally as ``kafka://host:port`` (Faust's form), else ValueError (the type of ``broker``:
@@ -36,8 +45,7 @@ def kafka_broker(value: str) -> str:
     ...
     ValueError: expected host:port or kafka://host:port (several separated by commas), got 'kafka://k1:90x2'
     """
-    servers = [p.strip() for p in value.replace(";", ",").split(",") if p.strip()]
-    for server in servers or [value]:
+    for server in broker_servers(value) or [value]:
         scheme, sep, address = server.rpartition("://")
         host, colon, port = address.rpartition(":") if ":" in address else (address, "", "")
         if ((sep and scheme not in ("kafka", "aiokafka")) or not host or "/" in address
