@@ -24,7 +24,7 @@ import numpy as np
 
 from graph.ids_encode import encode_batch
 from streams.lru import LRU
-from streams.service.sha256_kernel import hmac_midstates, hmac_numbers
+from streams.service.sha256_kernel import hmac_key_blocks, hmac_midstates, hmac_numbers
 
 PREFIX = "psn_"
 EVENT_PREFIX = "pev_"
@@ -55,11 +55,8 @@ def _keyed_sha256_states(key: bytes) -> tuple:
     >>> outer.digest() == hmac.new(b"k" * 100, b"m", hashlib.sha256).digest()
     True
     """
-    block_size = hashlib.sha256().block_size
-    if len(key) > block_size:
-        key = hashlib.sha256(key).digest()
-    block = key.ljust(block_size, b"\0")
-    return hashlib.sha256(bytes(b ^ 0x36 for b in block)), hashlib.sha256(bytes(b ^ 0x5C for b in block))
+    inner, outer = hmac_key_blocks(key)
+    return hashlib.sha256(inner), hashlib.sha256(outer)
 
 
 class Pseudonymiser:

@@ -95,10 +95,23 @@ def hmac_midstates(key: bytes) -> tuple[np.ndarray, np.ndarray]:
     >>> inner.shape, outer.shape, inner.tolist() != outer.tolist()
     ((8,), (8,), True)
     """
+    inner, outer = hmac_key_blocks(key)
+    return _block_state(np.frombuffer(inner, np.uint8)), _block_state(np.frombuffer(outer, np.uint8))
+
+
+def hmac_key_blocks(key: bytes) -> tuple[bytes, bytes]:
+    """HMAC-SHA256's first block of the inner and of the outer hash: the key (hashed first when
+    longer than a block), zero-padded to a block, XOR ipad and XOR opad (RFC 2104). Both the
+    hashlib path and this kernel's start from these.
+
+    >>> inner, outer = hmac_key_blocks(b"k" * 100)
+    >>> len(inner), inner == outer, bytes(a ^ b for a, b in zip(inner, outer)) == bytes([0x6A]) * 64
+    (64, False, True)
+    """
     if len(key) > BLOCK:
         key = hashlib.sha256(key).digest()
-    block = np.frombuffer(key.ljust(BLOCK, b"\0"), np.uint8)
-    return _block_state(block ^ np.uint8(0x36)), _block_state(block ^ np.uint8(0x5C))
+    block = key.ljust(BLOCK, b"\0")
+    return bytes(b ^ 0x36 for b in block), bytes(b ^ 0x5C for b in block)
 
 
 @njit(nogil=True, cache=True)
