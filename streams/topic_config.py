@@ -86,6 +86,23 @@ async def topic_message_limit(admin, topic: str) -> int | None:
     return None
 
 
+def message_limit(bootstrap: str, topic: str) -> int | None:
+    """:func:`topic_message_limit` on its own connection (None: not reported)."""
+    import asyncio
+
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    async def read() -> int | None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            return await topic_message_limit(admin, topic)
+        finally:
+            await admin.close()
+
+    return asyncio.run(read())
+
+
 async def raise_message_limit(admin, topic: str, wanted: int) -> str:
     """Raise ``topic``'s ``max.message.bytes`` to ``wanted`` if it is smaller; one log line when
     it did ("raised") or could not ("refused": a warning naming the manual command; the caller

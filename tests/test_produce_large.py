@@ -129,6 +129,14 @@ def test_a_raise_the_broker_refuses_is_one_warning_and_the_others_are_sent(kafka
     summary = orjson.loads(out)
     assert summary["messages"] == 30 and len(summary["refused"]) == 1, summary
     assert summary["refused"][0]["bytes"] > 1_100_000
+    # Refused before sending (the topic's limit is read): its batch-mates never failed.
+    assert summary["refused"][0]["reason"].startswith("larger than the topic takes (1048588 bytes"), summary
     assert err.startswith("rumour: error: Kafka refused 1 message(s)"), err
     got = asyncio.run(_consume(kafka_bootstrap, topic, 30, timeout_s=180))
     assert sorted(orjson.loads(r.value)["event_id"] for r in got) == sorted(f"e{i}" for i in range(30))
+    # Each rumour's events in the order of the file (the big one was among pr-r0's): the messages
+    # failed beside it were re-sent after later ones of their rumour.
+    for rumour in ("pr-r0", "pr-r1", "pr-r2"):
+        order = [int(e["event_id"][1:]) for e in map(orjson.loads, (r.value for r in sorted(got, key=lambda r: r.offset)))
+                 if e["rumour_id"] == rumour]
+        assert order == sorted(order), (rumour, order)
