@@ -78,15 +78,23 @@ def rumour_ids(database: str) -> str:
     return f"SELECT DISTINCT rumour_id FROM {check_identifier(database)}.share_events ORDER BY rumour_id"
 
 
-def dead_letters(database: str, limit: int) -> str:
+def dead_letters(database: str, limit: int, reason_prefix: str | None = None) -> str:
     """Distinct dead letters, newest first. raw comes back hex-encoded so arbitrary bytes survive any client's
-    string decoding unchanged."""
+    string decoding unchanged. ``reason_prefix``: only those whose reason starts with it, filtered
+    before the limit (a byte-prefix comparison: 18.16 and chDB alike, no LIKE escaping).
+
+    >>> dead_letters("db", 5, "kind:").split("FINAL ")[1]
+    "WHERE substring(reason, 1, 5) = 'kind:' ORDER BY received_ms DESC, source, event_id, reason LIMIT 5"
+    """
     limit = int(limit)
     if limit < 0:
         raise ValueError("limit must be >= 0")
+    where = ""
+    if reason_prefix:
+        where = f"WHERE substring(reason, 1, {len(reason_prefix.encode('utf-8'))}) = {quote(reason_prefix)} "
     return ("SELECT received_ms, source, reason, rumour_id, event_id, hex(raw) AS raw_hex "
             f"FROM {check_identifier(database)}.dead_letters FINAL "
-            f"ORDER BY received_ms DESC, source, event_id, reason LIMIT {limit}")
+            + where + f"ORDER BY received_ms DESC, source, event_id, reason LIMIT {limit}")
 
 
 def count_dead_letters(database: str) -> str:

@@ -34,7 +34,7 @@ from streams.topics import dead_letter_message
 # ``_partitioner``: the old name, imported by tests/faults.py and benchmarks/memory_growth.py.
 from streams.topics import partitioner as _partitioner
 from streams.worker_setup import install_timed_collection
-from streams.worker_stats import new_stats, refresh_stats
+from streams.worker_stats import KafkaWatch, new_stats, refresh_stats
 
 log = logging.getLogger(__name__)
 
@@ -305,9 +305,11 @@ def create_app(settings: Settings, store=None, pipeline: Pipeline | None = None,
             # are rebuilt from the store with the alerts a killed worker never raised (late).
             observing[0] = asyncio.get_running_loop().run_in_executor(observer, _catch_up, hub, set(mine))
 
+    kafka_watch = KafkaWatch(settings.kafka_lost_seconds)
+
     @app.timer(interval=2.0)
     async def measure():
-        refresh_stats(app, pipeline, settings.topic, done_offsets, batch_started[0])
+        refresh_stats(app, pipeline, settings.topic, done_offsets, batch_started[0], kafka_watch)
 
     # Cycles (clickhouse-driver's columns, ...) freed every few seconds: streams/worker_setup.py.
     install_timed_collection(app, settings.gc_collect_seconds)

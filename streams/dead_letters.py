@@ -47,8 +47,8 @@ def cmd_dead_letters(args) -> int:
     settings = _settings(args)
     store = open_store(args.url or settings.clickhouse_url)
     try:
-        letters = [d for d in store.dead_letters(args.limit)
-                   if args.reason is None or d["reason"].startswith(args.reason)]
+        # Filtered in the query: the newest N of that reason, not those among the newest N.
+        letters = store.dead_letters(args.limit, args.reason)
     finally:
         store.close()
     for dead in letters:
@@ -74,7 +74,8 @@ def add_parser(sub, add_setting_flags) -> None:
     p.add_argument("--url", default=None, help="store URL (default: the clickhouse_url setting)")
     p.add_argument("--limit", type=int, default=100, help="the newest N dead letters (default 100)")
     p.add_argument("--reason", default=None, metavar="TEXT",
-                   help="only those whose reason starts with TEXT (e.g. 'event too large')")
+                   help="only those whose reason starts with TEXT (e.g. 'event too large'): "
+                        "the newest N of them")
     p.add_argument("--raw", default=None, metavar="FILE",
                    help="also write their raw messages, oldest first, one a line, to FILE "
                         "(for `rumour produce FILE` once the cause is fixed)")

@@ -77,12 +77,35 @@ def pack_messages(messages, events_per_message: int, message_format: str = "arra
             yield key, encode(group)
 
 
-async def _send_all(pairs, bootstrap: str, topic: str, max_request_size: int = 32 << 20):
+# Bytes Kafka adds to a message sent alone: the record batch header (61) and the record's own
+# fields (lengths, attributes, deltas, header count: at most 21 with an empty header list).
+RECORD_OVERHEAD_BYTES = 61 + 21
+
+
+def record_bytes(key: bytes, value: bytes) -> int:
+    """The size of the record batch a message alone makes, as the broker compares it with the
+    topic's ``max.message.bytes`` (an upper bound by a few bytes).
+
+    >>> record_bytes(b"r1", b"x" * 100)
+    184
+    """
+    return len(key) + len(value) + RECORD_OVERHEAD_BYTES
+
+
+async def _send_all(pairs, bootstrap: str, topic: str, max_request_size: int = 32 << 20,
+                    topic_limit: int | None = None):
     """Send every ``(key, value)``; returns ``(sent, refused)``, refused being ``[(size, reason)]``
-    of the messages Kafka would not take even alone. One message too large for the topic fails
-    the whole batch it was packed into, and leaves the idempotent producer's sequence numbers
-    of that partition broken (every later send there: OutOfOrderSequenceNumber): the failed
-    messages are sent again one by one, each after a refusal from a new producer."""
+    of the messages Kafka would not take even alone.
+
+    A message larger than ``topic_limit`` (the topic's ``max.message.bytes``) or the producer's
+    ``max_request_size`` is refused here, unsent. Sent, it failed the whole batch it was packed
+    into and every later batch of that partition (the idempotent producer's sequence numbers
+    broke: OutOfOrderSequenceNumber), which were then all sent again one by one: slow, and each
+    rumour's order then rested on every later send of the partition failing too. A batch that
+    still fails (a refusal this check cannot foresee) is handled that way: its messages and
+    the later ones of its partition are sent again one by one, in the order given, each after
+    a refusal from a new producer; the messages of a rumour share a partition, so they keep
+    their order."""
     from aiokafka import AIOKafkaProducer
 
     async def new_producer():
@@ -114,7 +137,12 @@ async def _send_all(pairs, bootstrap: str, topic: str, max_request_size: int = 3
                 producer = await new_producer()
     try:
         batch = []
+        limit = min(max_request_size, topic_limit or max_request_size)
         for key, value in pairs:
+            if record_bytes(key, value) > limit:
+                refused.append((len(value), f"larger than the topic takes ({limit} bytes with the record "
+                                            f"overhead: its max.message.bytes or max_message_bytes); not sent"))
+                continue
             batch.append((await producer.send(topic, value=value, key=key or None), (key, value)))
             if len(batch) >= 10_000:
                 await settle(batch)
@@ -128,14 +156,18 @@ async def _send_all(pairs, bootstrap: str, topic: str, max_request_size: int = 3
 def produce_files(paths, settings, events_per_message: int = 1, message_format: str = "array") -> dict:
     """Send the files' messages; the summary counts those sent and lists those Kafka refused
     (``refused``: their sizes and reasons), so nothing goes missing unsaid."""
+    from streams.topic_config import message_limit
     from streams.topics import MESSAGE_OVERHEAD_BYTES, ensure_topics, share_topic_config
 
     messages = iter_messages(paths)  # a missing or unreadable file is refused before connecting
-    ensure_topics(kafka_bootstrap(settings.broker), {settings.topic: settings.topic_partitions},
+    bootstrap = kafka_bootstrap(settings.broker)
+    ensure_topics(bootstrap, {settings.topic: settings.topic_partitions},
                   {settings.topic: share_topic_config(settings.max_message_bytes)})
+    # What the topic takes after ensure_topics (raised, or left smaller where not permitted).
+    topic_limit = message_limit(bootstrap, settings.topic)
     pairs = pack_messages(messages, events_per_message, message_format)
-    sent, refused = asyncio.run(_send_all(pairs, kafka_bootstrap(settings.broker), settings.topic,
-                                          settings.max_message_bytes + MESSAGE_OVERHEAD_BYTES))
+    sent, refused = asyncio.run(_send_all(pairs, bootstrap, settings.topic,
+                                          settings.max_message_bytes + MESSAGE_OVERHEAD_BYTES, topic_limit))
     summary = {"messages": sent, "topic": settings.topic}
     if refused:
         summary["refused"] = [{"bytes": size, "reason": reason} for size, reason in refused]

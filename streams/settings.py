@@ -93,6 +93,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("store_retry_seconds", 300.0, "RUMOUR_STORE_RETRY_SECONDS",
             "How long a batch write to the store is retried (with backoff) before the worker gives up.",
             float, minimum=0),
+    Setting("kafka_lost_seconds", 30.0, "RUMOUR_KAFKA_LOST_SECONDS",
+            "Seconds the worker's consumer may hold no connection to any Kafka broker before /healthz "
+            "reports Kafka unreachable (503 degraded; ok again once a connection is back).",
+            float, minimum=1),
     Setting("write_behind", 1, "RUMOUR_WRITE_BEHIND",
             "1: the worker writes batch N to the store while it prepares batch N+1 (N's offsets are "
             "committed after its write); 0: one batch at a time.", int, minimum=0, maximum=1),
@@ -165,6 +169,7 @@ class Settings:
     max_event_bytes: int
     max_message_bytes: int
     store_retry_seconds: float
+    kafka_lost_seconds: float
     write_behind: int
     graph_memory_mb: int
     id_filter_mb: float

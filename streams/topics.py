@@ -17,6 +17,8 @@ import orjson
 async def _ensure(bootstrap: str, wanted: dict[str, int], configs: dict[str, dict]) -> list[str]:
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+    from streams.topic_config import raise_message_limit
+
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
@@ -33,6 +35,12 @@ async def _ensure(bootstrap: str, wanted: dict[str, int], configs: dict[str, dic
                 if {t.name for t in missing} <= set(await admin.list_topics()):
                     break
                 await asyncio.sleep(0.1)
+        # A topic created earlier keeps the message limit it was created with (the broker's ~1 MB
+        # for those made before the setting existed): raised here when smaller than needed.
+        for name in existing & set(wanted):
+            limit = configs.get(name, {}).get("max.message.bytes")
+            if limit is not None:
+                await raise_message_limit(admin, name, int(limit))
         return [t.name for t in missing]
     finally:
         await admin.close()
@@ -40,7 +48,9 @@ async def _ensure(bootstrap: str, wanted: dict[str, int], configs: dict[str, dic
 
 def ensure_topics(bootstrap: str, wanted: dict[str, int], configs: dict[str, dict] | None = None) -> list[str]:
     """Create the topics of ``wanted`` (name -> partitions) that do not exist, each with its
-    ``configs`` (name -> Kafka topic configuration) if any; return those created."""
+    ``configs`` (name -> Kafka topic configuration) if any; return those created. An existing
+    topic's ``max.message.bytes`` is raised to its ``configs`` value when smaller
+    (streams/topic_config.py; a refusal is one warning line, not an error)."""
     return asyncio.run(_ensure(bootstrap, wanted, configs or {}))
 
 

@@ -47,3 +47,22 @@ def test_dead_letters_are_listed_with_their_reasons_and_written_back_byte_for_by
 def test_a_bad_limit_is_one_line():
     proc = rumour("dead-letters", "--url", "chdb://", "--limit", "0", check=False)
     assert proc.returncode == 2 and proc.stderr == b"rumour: error: --limit must be at least 1, got 0\n"
+
+
+def test_reason_filters_before_the_limit(tmp_path):
+    # It filtered only the newest --limit rows: an older dead letter of the reason asked for was
+    # not listed while newer ones of another reason filled the limit.
+    from streams.events import DeadLetter, EventBatch
+    from streams.store import open_store
+
+    url = f"chdb://{tmp_path / 'store'}"
+    store = open_store(url)
+    try:
+        store.migrate()
+        store.write(EventBatch(), [DeadLetter(BAD[2], "kind: expected one of post, share, comment, debunk, "
+                                                      "got 'like'", "f:1", 1_000, "dl-r", "k1")]
+                    + [DeadLetter(BAD[0], "invalid JSON: x", f"f:{i + 2}", 2_000 + i) for i in range(3)])
+    finally:
+        store.close()
+    only = rumour("dead-letters", "--url", url, "--limit", "2", "--reason", "kind:").stdout.splitlines()
+    assert [orjson.loads(line)["event_id"] for line in only] == ["k1"]

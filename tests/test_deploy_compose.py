@@ -48,3 +48,43 @@ def test_the_workers_volumes_start_owned_by_the_rumour_user():
     data_dir = worker["environment"]["RUMOUR_DATA_DIR"]
     assert any(data_dir == d or data_dir.startswith(d + "/") for d in made), data_dir
     assert re.search(r"^USER rumour$", DOCKERFILE, re.M)
+
+
+# When each base image the deployment names stops getting fixes (the projects' published
+# schedules). The Node.js stage was still node:20 after 20's end (2026-04-30): an image missing
+# here, or past its date, fails, so moving to another image means looking its date up.
+SUPPORT_ENDS = {
+    "node:26-trixie-slim": "2029-04-30",  # Node.js 26 LTS; Debian 13 security support 2028-08
+    "python:3.11-slim-trixie": "2027-10-31",  # CPython 3.11 (trixie outlives it)
+    # Past Kafka's bug-fix window (the last three minors) once 4.4 came out, but the version the
+    # suite runs (test_kafka_image_is_the_one_the_tests_run): moving both is left open.
+    "apache/kafka:4.1.1": None,
+    "clickhouse/clickhouse-server:26.8": "2027-08-31",  # LTS: a year of fixes
+    "grafana/grafana:12.4.5": "2027-05-31",  # the last minor of Grafana 12: 15 months
+}
+
+
+def images() -> list[str]:
+    found = re.findall(r"^FROM\s+(\S+)", DOCKERFILE, re.M)
+    found += [s["image"] for s in compose()["services"].values()
+              if "image" in s and not s["image"].startswith("rumour-trace:")]
+    return found
+
+
+def test_every_base_image_is_still_supported_today():
+    import datetime
+
+    today = datetime.date.today().isoformat()
+    for image in images():
+        assert image in SUPPORT_ENDS, f"{image}: no end of support known (add it to SUPPORT_ENDS)"
+        ends = SUPPORT_ENDS[image]
+        assert ends is None or ends > today, f"{image}: support ended {ends}"
+    assert not any("bookworm" in image for image in images())  # Debian 12: security support ended 2026-06-10
+
+
+def test_kafka_image_is_the_one_the_tests_run():
+    # The broker image stays the version the test services run (scripts/services/kafka.sh), so
+    # what production runs is what the suite tested; moving it means moving both.
+    script = (PROJECT_ROOT / "scripts" / "services" / "kafka.sh").read_text(encoding="utf-8")
+    tested = re.search(r'VERSION="\$\{RUMOUR_KAFKA_VERSION:-([0-9.]+)\}"', script).group(1)
+    assert compose()["services"]["kafka"]["image"] == f"apache/kafka:{tested}"

@@ -109,6 +109,19 @@ def test_dead_letters_round_trip_bytes_and_reasons(store):
     assert store.count_events() == 0
 
 
+def test_dead_letters_filtered_by_reason_before_the_limit(store):
+    # The oldest is the only one of its reason: a filter applied to the newest rows missed it.
+    dead = [DeadLetter(b"{k", "kind: expected one of post, share, comment, debunk, got 'like'", "f:1", T0),
+            DeadLetter(b"{q", "it's \u8f6c: quoted", "f:2", T0 + 1)]
+    dead += [DeadLetter(b"{%d" % i, "invalid JSON: unexpected end", f"f:{i + 3}", T0 + 2 + i) for i in range(5)]
+    store.write(EventBatch(), dead)
+    assert [d["raw"] for d in store.dead_letters(limit=1, reason_prefix="kind:")] == [b"{k"]
+    assert [d["raw"] for d in store.dead_letters(limit=1, reason_prefix="it's \u8f6c")] == [b"{q"]
+    assert [d["raw"] for d in store.dead_letters(limit=2, reason_prefix="invalid JSON")] == [b"{4", b"{3"]
+    assert store.dead_letters(limit=10, reason_prefix="kind: z") == []
+    assert len(store.dead_letters(limit=10, reason_prefix="")) == len(dead)
+
+
 def vars_of(d: DeadLetter) -> dict:
     return {k: getattr(d, k) for k in ("raw", "reason", "source", "received_ms", "rumour_id", "event_id")}
 

@@ -31,9 +31,42 @@ def key_file(tokens: Path, name: str) -> Path:
     return Path(tokens).parent / name
 
 
+def create_exclusive(path: Path, data: bytes) -> bool:
+    """Write ``data`` to a new file ``path`` (mode 0600) whole or not at all: True when this call
+    created it, False when the file already existed (it is then left as it is). Written to a
+    temporary file of a unique name in the same folder, flushed to disk, then linked to ``path``
+    (``os.link`` fails when the name exists), so a reader never sees it half written and a
+    process or thread that loses a race reads the winner's file. Temporary names by process id
+    were shared by threads and by containers (each worker is PID 1 in its own).
+
+    >>> import tempfile; folder = Path(tempfile.mkdtemp())
+    >>> create_exclusive(folder / "k", b"first"), create_exclusive(folder / "k", b"second")
+    (True, False)
+    >>> (folder / "k").read_bytes(), sorted(p.name for p in folder.iterdir())
+    (b'first', ['k'])
+    """
+    import tempfile
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")  # mode 0600
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.link(tmp, path)
+        return True
+    except FileExistsError:
+        return False
+    finally:
+        os.unlink(tmp)
+
+
 def load_or_create_key(path: Path, nbytes: int = 32) -> bytes:
     """Read a secret key, creating it (mode 0600, from the OS CSPRNG) on first use; a key file
-    shorter than 16 bytes is refused (ValueError)."""
+    shorter than 16 bytes is refused (ValueError). Replicas starting together on one folder all
+    get the key of the one that created it first (:func:`create_exclusive`)."""
     import secrets
 
     path = Path(path)
@@ -43,19 +76,7 @@ def load_or_create_key(path: Path, nbytes: int = 32) -> bytes:
             return data
     except FileNotFoundError:
         pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_bytes(nbytes)
-    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(key)
-    try:
-        # link() fails if another process created the key meanwhile: then theirs wins.
-        os.link(tmp, path)
-    except FileExistsError:
-        pass
-    finally:
-        os.unlink(tmp)
+    create_exclusive(path, secrets.token_bytes(nbytes))  # False: another one's key is there
     key = path.read_bytes()
     if len(key) < 16:
         # link() kept a short file already there (emptied, truncated): signing or hashing with

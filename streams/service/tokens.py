@@ -21,6 +21,7 @@ import json
 import os
 import re
 import secrets
+import tempfile
 import threading
 import time
 from contextlib import contextmanager
@@ -197,13 +198,18 @@ class TokenStore:
     def _write(self, records: dict[str, TokenRecord]) -> None:
         body = json.dumps({"version": 1, "tokens": [asdict(r) for r in records.values()]},
                           indent=1, ensure_ascii=False)
-        tmp = self.path.with_name(self.path.name + f".{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(body)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.path)
+        # A unique temporary name (mode 0600): one by process id was shared by the replicas'
+        # containers (each worker is PID 1 in its own). The lock already orders the writers.
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(body)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
 
     # -- admin --------------------------------------------------------------------------
     def now_ms(self) -> int:

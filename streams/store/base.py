@@ -103,11 +103,12 @@ class Store(ABC):
     def rumour_ids(self) -> list[str]:
         return [r[0] for r in self._rows(queries.rumour_ids(self.database))]
 
-    def dead_letters(self, limit: int = 100) -> list[dict]:
-        """Newest dead letters first, as dicts with the :class:`DeadLetter` field names."""
+    def dead_letters(self, limit: int = 100, reason_prefix: str | None = None) -> list[dict]:
+        """Newest dead letters first, as dicts with the :class:`DeadLetter` field names;
+        ``reason_prefix``: the newest ``limit`` of those whose reason starts with it."""
         out = []
         for received_ms, source, reason, rumour_id, event_id, raw_hex in self._rows(
-                queries.dead_letters(self.database, limit)):
+                queries.dead_letters(self.database, limit, reason_prefix)):
             out.append({
                 "raw": bytes.fromhex(raw_hex),
                 "reason": reason,
