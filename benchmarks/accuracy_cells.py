@@ -93,7 +93,9 @@ def _cascade(model, args, rng):
         ip, ix, c = si_regular_tree(3, args.infected, rng)
         return ip, ix, c
     ip, ix = contact_graph(model, args.nodes, rng)
-    while True:
+    # A source in a small component cannot reach --infected: draw another. Bounded, so a graph
+    # that no source can fill (a bad size slipped past the command line) ends in one error line.
+    for _ in range(SOURCE_DRAWS):
         src = int(rng.integers(0, len(ip) - 1))
         if args.si == "discrete":
             c = si_discrete(ip, ix, [src], args.infected, args.beta, rng)
@@ -101,6 +103,8 @@ def _cascade(model, args, rng):
             c = si(ip, ix, [src], args.infected, rng)
         if len(c.nodes) >= args.infected:
             return ip, ix, c
+    raise ValueError(f"no cascade on the {model} graph of {args.nodes} nodes reached {args.infected} infected "
+                     f"from {SOURCE_DRAWS} sources: lower --infected or raise --nodes")
 
 
 def dmp_lam(args, model):
@@ -191,3 +195,5 @@ def run_cell(model, args, log):
 
 
 GRAPH_INDEX = {"tree3": 0, "er": 1, "ws": 2, "ba": 3}
+SOURCE_DRAWS = 1000  # sources tried per trial before a cascade is declared impossible
+MIN_NODES = 10  # er (mean degree 6), ws (k = 6) and ba (m = 3) need more nodes than their degree
