@@ -62,3 +62,15 @@ def test_a_cascade_no_source_can_fill_is_an_error_not_an_endless_loop():
     args = argparse.Namespace(nodes=20, infected=21, si="discrete", beta=0.1)
     with pytest.raises(ValueError, match="reached 21 infected"):
         accuracy._cascade("er", args, np.random.default_rng(0))
+
+
+def test_table_names_the_si_model_each_cell_ran(tmp_path, capsys):
+    # tree3 is always continuous SI (exactly --infected); its header said "discrete SI, >= N"
+    out = tmp_path / "acc.json"
+    accuracy.main(["--trials", "2", "--nodes", "200", "--infected", "20", "--models", "tree3,er",
+                   "--cosasi-trials", "0", "--json", str(out)])
+    printed = capsys.readouterr().out
+    saved = json.loads(out.read_text())
+    assert saved["cells"]["tree3"]["si"] == "continuous" and saved["cells"]["er"]["si"] == "discrete"
+    assert "tree3 / snapshot  (continuous SI, 20 infected," in printed
+    assert "er / snapshot  (discrete SI, >= 20 infected," in printed
