@@ -5,6 +5,7 @@ import json
 import tarfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from benchmarks import accuracy_blocking, parents_synth
@@ -98,6 +99,10 @@ def test_blocking_json_reruns_the_same_and_a_seed_changes_it(tmp_path, capsys):
         " " + str(tmp_path / "b5-0.json")
     assert run["options"]["seed"] == 5 and run["options"]["samples"] == 10 and run["options"]["reading"] == "observed"
     assert run["git_commit"] and len(run["load_average"]) == 3
+    # what else a figure depends on: package versions, the machine, the run's duration
+    assert run["versions"]["numpy"] == np.__version__ and run["versions"]["numba"]
+    assert run["machine"]["cpus"] >= 1 and run["machine"]["platform"]
+    assert run["wall_seconds"] >= 0 and run["cpu_seconds"] > 0
     assert "ba: 2/2 trials" in printed.err  # progress on stderr
     cell = first["cells"]["ba"]
     assert f"ours       {cell['ours']['new']:.3f} [{cell['ours']['new_ci'][0]:.3f}," in printed.out  # the printed table is the JSON's
