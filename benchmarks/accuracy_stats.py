@@ -19,7 +19,15 @@ import math
 import numpy as np
 
 
-def _wilson(k: int, n: int, z: float = 1.96):
+def wilson(k: int, n: int, z: float = 1.96):
+    """95% Wilson score interval of a proportion k/n (no continuity correction), the one interval
+    every accuracy table prints; (nan, nan) for n = 0.
+
+    >>> [round(x, 3) for x in wilson(30, 100)]
+    [0.219, 0.396]
+    """
+    if n == 0:
+        return (float("nan"), float("nan"))
     p = k / n
     den = 1 + z * z / n
     mid = (p + z * z / (2 * n)) / den
@@ -57,8 +65,8 @@ def newcombe_paired(a: int, b: int, c: int, d: int, z: float = 1.96):
     if n == 0:
         return (float("nan"), float("nan"))
     p1, p2 = (a + b) / n, (a + c) / n
-    l1, u1 = _wilson(a + b, n, z)
-    l2, u2 = _wilson(a + c, n, z)
+    l1, u1 = wilson(a + b, n, z)
+    l2, u2 = wilson(a + c, n, z)
     den = (a + b) * (c + d) * (a + c) * (b + d)
     phi = (a * d - b * c) / math.sqrt(den) if den > 0 else 0.0
     diff = p1 - p2
