@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from benchmarks import accuracy_blocking, parents_synth
-from benchmarks.cli import main as bench_main
+from benchmarks.cli import BENCHMARKS, main as bench_main
 from benchmarks.outputs import write_json
 
 BAD = [
@@ -172,3 +172,20 @@ def test_ctrl_c_is_one_line_exit_130_and_the_old_file_stays(tmp_path, monkeypatc
     err = capsys.readouterr().err
     assert calls and "Traceback" not in err and err.strip().endswith("(any earlier one is left as it was)")
     assert json.loads(out.read_text()) == {"old": True} and [p.name for p in tmp_path.iterdir()] == ["blk.json"]
+
+
+@pytest.mark.parametrize("name", sorted(BENCHMARKS))
+def test_readme_synopsis_of_each_benchmark_lists_every_option(name, capsys):
+    # benchmarks/README.md gave the options of trace, ingest and scale only; accuracy lacked
+    # --beta, --jobs, --sis ..., blocking nine of its options
+    import re
+
+    with pytest.raises(SystemExit):
+        bench_main([name, "--help"])
+    options = set(re.findall(r"--[a-z][a-z0-9-]*", capsys.readouterr().out)) - {"--help"}
+    readme = (Path(__file__).resolve().parent.parent / "benchmarks" / "README.md").read_text()
+    # the synopsis: "    rumour bench NAME [..." and its indented continuation lines
+    block = re.search(rf"^    rumour bench {name} +\[.*?(?=^\S|^    rumour bench |^$)", readme, re.M | re.S)
+    assert block, f"no synopsis of {name} in benchmarks/README.md"
+    assert options <= set(re.findall(r"--[a-z][a-z0-9-]*", block.group(0))), options - set(
+        re.findall(r"--[a-z][a-z0-9-]*", block.group(0)))
