@@ -195,3 +195,22 @@ def test_readme_synopsis_of_each_benchmark_lists_every_option(name, capsys):
     assert block, f"no synopsis of {name} in benchmarks/README.md"
     assert options <= set(re.findall(r"--[a-z][a-z0-9-]*", block.group(0))), options - set(
         re.findall(r"--[a-z][a-z0-9-]*", block.group(0)))
+
+
+@pytest.mark.parametrize("module,argv,message", [
+    # the helpers benchmarks/README.md names for researchers: a traceback (or an empty run) before
+    ("memory_sizes", ["--shapes", "foo"], "--shapes: unknown 'foo'"),
+    ("memory_sizes", ["--max", "5", "--step", "10"], "--step 10 is above --max 5"),
+    ("profile_update", ["--shares", "0"], "--shares: '0' is not a whole number >= 1"),
+    ("accuracy_learned", ["fit", "/nonexistent/dev.npz"], "/nonexistent/dev.npz: no such file"),
+    ("accuracy_ts", ["fit", "/nonexistent/ts.npz"], "/nonexistent/ts.npz: no such file"),
+    ("accuracy_ts", ["dump", "--trials", "ws=0", "--out", "x.npz"], "'ws=0': want NAME=COUNT"),
+    ("accuracy_learned", ["dump", "--seeds", "8,x", "--out", "x.npz"], "--seeds: 'x' is not a whole number"),
+])
+def test_researcher_helpers_refuse_bad_options_in_one_line(module, argv, message, capsys):
+    import importlib
+
+    with pytest.raises(SystemExit) as info:
+        importlib.import_module(f"benchmarks.{module}").main(argv)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert info.value.code == 2 and message in err[-1]
