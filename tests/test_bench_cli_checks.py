@@ -214,3 +214,17 @@ def test_researcher_helpers_refuse_bad_options_in_one_line(module, argv, message
         importlib.import_module(f"benchmarks.{module}").main(argv)
     err = capsys.readouterr().err.strip().splitlines()
     assert info.value.code == 2 and message in err[-1]
+
+
+def test_origins_says_it_is_reading_the_real_cascades_first(shared_data, monkeypatch, tmp_path, capsys):
+    # it read the whole Weibo archive (two minutes on the shared machine) before its first line
+    from benchmarks import real_cascades
+
+    few = real_cascades.load("weibo-ced", shared_data / "weibo-ced-dev.tar.gz", limit=60)
+    monkeypatch.setattr(real_cascades, "load_or_exit", lambda ap, dataset, path=None, limit=None: few)
+    out = tmp_path / "ori.json"
+    assert bench_main(["origins", "--models", "er", "--trials", "1", "--train-trials", "1", "--nodes", "100",
+                       "--real", "3", "--json", str(out)]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert "reading" in err[0] and "weibo-ced-dev.tar.gz" in err[0] and "60 cascades read" in err[1]
+    assert json.loads(out.read_text())["cells"]["weibo/multi"]["rumours"] == 3
