@@ -206,6 +206,7 @@ def test_readme_synopsis_of_each_benchmark_lists_every_option(name, capsys):
     ("accuracy_ts", ["fit", "/nonexistent/ts.npz"], "/nonexistent/ts.npz: no such file"),
     ("accuracy_ts", ["dump", "--trials", "ws=0", "--out", "x.npz"], "'ws=0': want NAME=COUNT"),
     ("accuracy_learned", ["dump", "--seeds", "8,x", "--out", "x.npz"], "--seeds: 'x' is not a whole number"),
+    ("cutoff_bounds", ["--cv", "1", "--weibo", "/nonexistent.tar.gz"], "--cv 1 leaves nothing to fit on"),
 ])
 def test_researcher_helpers_refuse_bad_options_in_one_line(module, argv, message, capsys):
     import importlib
