@@ -113,3 +113,28 @@ def test_bootstrap_intervals_are_the_normal_theory_95_percent_for_a_large_sample
     lo, hi = st.paired_bootstrap(y, x, seed=0)
     assert lo == pytest.approx(d.mean() - half_d, abs=0.1 * half_d)
     assert hi == pytest.approx(d.mean() + half_d, abs=0.1 * half_d)
+
+
+def _newcombe_10_by_the_book(a, b, c, d, z=1.96):
+    # Newcombe (1998), Stat. Med. 17:2635, method 10, as Altman et al., "Statistics with
+    # Confidence" (2000), p. 52 work it: phi from AD - BC reduced by N/2 when above it, 0 when in
+    # [0, N/2], kept when negative
+    n = a + b + c + d
+    p1, p2 = (a + b) / n, (a + c) / n
+    l1, u1 = st.wilson(a + b, n, z)
+    l2, u2 = st.wilson(a + c, n, z)
+    cross = a * d - b * c
+    num = cross - n / 2 if cross > n / 2 else (cross if cross < 0 else 0.0)
+    den = (a + b) * (c + d) * (a + c) * (b + d)
+    phi = num / math.sqrt(den) if den else 0.0
+    return (p1 - p2 - math.sqrt((p1 - l1) ** 2 - 2 * phi * (p1 - l1) * (u2 - p2) + (u2 - p2) ** 2),
+            p1 - p2 + math.sqrt((p2 - l2) ** 2 - 2 * phi * (p2 - l2) * (u1 - p1) + (u1 - p1) ** 2))
+
+
+@pytest.mark.parametrize("a,b,c,d", [(1, 0, 0, 1), (5, 0, 0, 3), (30, 20, 5, 45), (60, 20, 20, 200),
+                                     (12, 9, 2, 21), (3, 1, 8, 0), (200, 3, 1, 96)])
+def test_newcombe_is_method_10_with_its_corrected_phi(a, b, c, d):
+    # without the correction, pairs that all agree (b = c = 0) gave a zero-width interval
+    assert st.newcombe_paired(a, b, c, d) == pytest.approx(_newcombe_10_by_the_book(a, b, c, d))
+    lo, hi = st.newcombe_paired(a, b, c, d)
+    assert lo < (b - c) / (a + b + c + d) < hi
