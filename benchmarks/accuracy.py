@@ -107,6 +107,8 @@ def check_sizes(ap, args) -> None:
     draw sources for ever. tree3 grows as far as the spread reaches, so only er, ws and ba count."""
     if not any(m != "tree3" for m in args.models):
         return
+    if args.si == "discrete" and args.beta == 0:  # nothing ever spreads: the first trial would never end
+        ap.error("--beta 0 never infects anyone; give a transmission probability above 0")
     if args.nodes < MIN_NODES:
         ap.error(f"--nodes {args.nodes} is too small for the er, ws and ba graphs (at least {MIN_NODES})")
     wanted = [("--infected", args.infected)]

@@ -47,6 +47,7 @@ def test_unknown_graph_model_is_refused_before_any_trial(capsys):
     (["--nodes", "500", "--infected", "40", "--cosasi-infected", "600", "--models", "tree3,ws"],
      "--cosasi-infected 600 needs a graph larger"),
     (["--nodes", "5", "--infected", "3", "--models", "ba", "--cosasi-trials", "0"], "--nodes 5 is too small"),
+    (["--beta", "0", "--models", "er", "--nodes", "100", "--infected", "10"], "--beta 0 never infects anyone"),
 ])
 def test_sizes_no_graph_can_give_are_refused_before_any_trial(argv, message, capsys):
     # --infected above --nodes drew sources for ever (the command never ended)
