@@ -96,7 +96,9 @@ def observe(ip, ix, p, size, rng, tries: int = 1000):
             gen = nxt
         if count >= size:
             return inf, tried
-    raise RuntimeError("no cascade reached the observation size")
+    # a ValueError: the command line says it in one line (exit 2) instead of a traceback
+    raise ValueError(f"no independent cascade with p={p} reached {size} infected from {tries} sources: "
+                     f"raise the edge probability (--p-ba / --p-ws) or lower --observe")
 
 
 @njit(cache=True)
@@ -325,6 +327,9 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     if a.k + a.observe >= a.nodes:
         ap.error(f"--k {a.k} and --observe {a.observe} leave no node of --nodes {a.nodes} to spread to")
+    for flag, value in (("--p-ba", a.p_ba), ("--p-ws", a.p_ws)):
+        if value == 0:  # no cascade ever reaches --observe: every trial would fail
+            ap.error(f"{flag} 0 never spreads; give an edge probability above 0")
     probs = {m: v for m, v in (("ba", a.p_ba), ("ws", a.p_ws)) if v is not None}
     res = run(a.models, a.trials, a.nodes, a.k, a.observe, a.samples, a.ours_samples, a.eval, a.seed,
               probs, a.ws_rewire, a.refine, reading=a.reading, bound_samples=a.bound_samples if a.bound else 0,

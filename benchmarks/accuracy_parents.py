@@ -51,6 +51,8 @@ def main(argv=None) -> int:
     ap.add_argument("--json", metavar="FILE", type=output_file, default=None,
                     help="also write the results, the command and every option to FILE")
     args = ap.parse_args(argv)
+    if args.mask == 1:  # the parent model is fitted on the links left: there would be none
+        ap.error("--mask 1 hides every parent link, leaving none to fit the parent model on; give a fraction below 1")
     out = {}
     started = time.perf_counter()
     progress(f"reading {args.weibo} and {args.twitter}")

@@ -229,3 +229,22 @@ def test_origins_says_it_is_reading_the_real_cascades_first(shared_data, monkeyp
     err = capsys.readouterr().err.splitlines()
     assert "reading" in err[0] and "weibo-ced-dev.tar.gz" in err[0] and "60 cascades read" in err[1]
     assert json.loads(out.read_text())["cells"]["weibo/multi"]["rumours"] == 3
+
+
+@pytest.mark.parametrize("argv,message", [
+    # a RuntimeError traceback (exit 1), and numpy's "need at least one array to concatenate"
+    (["blocking", "--p-ba", "0", "--models", "ba", "--trials", "1", "--nodes", "100"], "--p-ba 0 never spreads"),
+    (["parents", "--mask", "1", "--weibo", "/nonexistent.tar.gz"], "--mask 1 hides every parent link"),
+])
+def test_settings_that_cannot_give_a_cascade_are_refused_in_one_line(argv, message, capsys):
+    with pytest.raises(SystemExit) as info:
+        bench_main(argv)
+    assert info.value.code == 2 and message in capsys.readouterr().err.strip().splitlines()[-1]
+
+
+def test_a_cascade_that_never_reaches_the_observation_size_is_a_value_error():
+    from benchmarks.accuracy_blocking import graph_of, observe
+
+    ip, ix = graph_of("ba", 100, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="reached 20 infected from 5 sources"):
+        observe(ip, ix, 0.001, 20, np.random.default_rng(0), tries=5)
