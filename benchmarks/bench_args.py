@@ -185,13 +185,7 @@ def positive_float(text: str) -> float:
     >>> positive_float("60")
     60.0
     """
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number > 0")
-    return value
+    return _number(text, lambda value: value > 0, "> 0")
 
 
 def non_negative_float(text: str) -> float:
@@ -199,13 +193,20 @@ def non_negative_float(text: str) -> float:
 
     >>> non_negative_float("0")
     0.0
+    >>> non_negative_float("-1e-3")
+    Traceback (most recent call last):
+    argparse.ArgumentTypeError: '-1e-3' is not a number >= 0
     """
+    return _number(text, lambda value: value >= 0, ">= 0")
+
+
+def _number(text: str, ok, wanted: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        value = -1.0
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number >= 0")
+        value = float("nan")  # fails every ``ok``
+    if not ok(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number {wanted}")
     return value
 
 

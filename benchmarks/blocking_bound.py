@@ -215,7 +215,7 @@ def main(argv=None) -> int:
     import json
     import os
 
-    from benchmarks.accuracy_blocking import METHODS, READINGS, trial
+    from benchmarks.accuracy_blocking import METHODS, READINGS, add_trial_options, check_trial_options, trial
 
     from benchmarks.bench_args import names_of, non_negative_int, output_file, positive_int
 
@@ -226,12 +226,7 @@ def main(argv=None) -> int:
     ap.add_argument("--trials", type=positive_int, default=100, help="trials to run (default 100)")
     ap.add_argument("--seed", type=non_negative_int, default=0,
                     help="first trial seed (trial i uses seed + i, as accuracy_blocking; default 0)")
-    ap.add_argument("--nodes", type=positive_int, default=2000, help="nodes of each contact graph (default 2000)")
-    ap.add_argument("--k", type=positive_int, default=10, help="uninfected nodes each method blocks (default 10)")
-    ap.add_argument("--observe", type=positive_int, default=20, help="infected count at observation (default 20)")
-    ap.add_argument("--samples", type=positive_int, default=100, help="live-edge samples of the dominator greedy (default 100)")
-    ap.add_argument("--ours-samples", type=positive_int, default=400, help="live-edge samples of ours (default 400)")
-    ap.add_argument("--eval", type=positive_int, default=500, help="held-out live-edge samples (default 500)")
+    add_trial_options(ap, samples=100, ours_samples=400, n_eval=500)
     ap.add_argument("--bound-samples", type=non_negative_int, default=50,
                     help="fitting worlds of the LP/MIP (default 50; 0: none)")
     ap.add_argument("--eval-bound", type=non_negative_int, default=0, help="the LP on the evaluation worlds in batches of B")
@@ -241,8 +236,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", required=True, type=output_file, help="JSONL of per-trial rows (appended)")
     ap.add_argument("--summary-only", action="store_true", help="run no trial: summarise the rows of --out")
     a = ap.parse_args(argv)
-    if a.k + a.observe >= a.nodes:
-        ap.error(f"--k {a.k} and --observe {a.observe} leave no node of --nodes {a.nodes} to spread to")
+    check_trial_options(ap, a)
     probs, rewire = READINGS[a.reading]
     only = tuple(a.only)
     # what a row's figures depend on: rows of another experiment are not summarised with these
