@@ -248,3 +248,22 @@ def test_a_cascade_that_never_reaches_the_observation_size_is_a_value_error():
     ip, ix = graph_of("ba", 100, np.random.default_rng(0))
     with pytest.raises(ValueError, match="reached 20 infected from 5 sources"):
         observe(ip, ix, 0.001, 20, np.random.default_rng(0), tries=5)
+
+
+def test_parents_on_real_cascades_prints_its_json_with_95_percent_intervals(shared_data, tmp_path, capsys):
+    # the real-data rows (origin top-1, masked parents recovered) were point figures without intervals
+    import re
+
+    out = tmp_path / "par.json"
+    assert bench_main(["parents", "--limit", "24", "--skip-synthetic", "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    r = json.loads(out.read_text())["weibo_masked"]
+    for key in ("origin_top1_engine", "origin_top1_reconstructed"):
+        lo, hi = r[key + "_ci"]
+        assert lo <= r[key] <= hi and f"{r[key]:.4f} [{lo:.4f},{hi:.4f}]" in printed
+    for rule, value in r["parent_accuracy"].items():
+        lo, hi = r["parent_accuracy_ci"][rule]
+        assert lo <= value <= hi and re.search(rf"^{re.escape(rule)} +{value:.4f} \[{lo:.4f},{hi:.4f}\]$", printed, re.M)
+    d, lo, hi = r["model_minus_all_to_origin"]
+    assert d == pytest.approx(r["parent_accuracy"]["model"] - r["parent_accuracy"]["all to origin"])
+    assert lo <= d <= hi and f"{d:+.4f} [{lo:+.4f},{hi:+.4f}]" in printed
