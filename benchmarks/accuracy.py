@@ -41,7 +41,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # NETSLEUTH's eigh: threads 
 from benchmarks.accuracy_stats import print_paired
 from benchmarks.bench_args import names_of, non_negative_int, output_file, positive_int, probability
 from benchmarks.accuracy_cells import (GRAPH_INDEX, LEARNED_BASELINES, LEARNED_METHODS,
-                                       LEARNED_TS_BASELINES, MC_BASELINES, SNAPSHOT_METHODS,
+                                       LEARNED_TS_BASELINES, MC_BASELINES, MIN_NODES, SNAPSHOT_METHODS,
                                        TIMESTAMP_METHODS, _cascade, bootstrap_mean, dmp_lam,
                                        run_cell, wilson)
 from benchmarks.accuracy_cosasi import compare_cosasi, run_cosasi_cell
@@ -64,7 +64,8 @@ def print_table(results, out=None):
     out = sys.stdout if out is None else out
     for model, cell in results["cells"].items():
         for obs in ("snapshot", "timestamps"):
-            print(f"\n{model} / {obs}  ({results['config']['si']} SI, >= {results['config']['infected']} infected, "
+            print(f"\n{model} / {obs}  ({cell.get('si', results['config']['si'])} SI, "
+                  f"{'' if cell.get('si') == 'continuous' else '>= '}{results['config']['infected']} infected, "
                   f"mean {cell['mean_infected']:.0f}, "
                   f"{cell[obs]['random']['trials']} trials)", file=out)
             print(f"{'method':<15} {'top-1':<22} {'top-5':<22} {'hop error':<22} {'rank of source':<24}", file=out)
@@ -94,7 +95,28 @@ def _model_cell(job):
     except Exception as exc:  # a failure of the published code must not lose the cell
         _log(f"  {model}: cosasi cell failed: {exc!r}")
         cos = {"error": repr(exc)}
-    return {"snapshot": snap, "timestamps": stamp, "paired": paired, "cosasi": cos, "mean_infected": size}
+    # the SI model this cell's cascades ran: tree3 is always continuous SI (the theory check)
+    si = "continuous" if model == "tree3" else args.si
+    return {"snapshot": snap, "timestamps": stamp, "paired": paired, "cosasi": cos, "mean_infected": size,
+            "si": si}
+
+
+def check_sizes(ap, args) -> None:
+    """Refuse (one ``ap.error`` line, exit 2) sizes no contact graph can give: a cascade of
+    ``--infected`` (or ``--cosasi-infected``) needs more nodes than that, or the trial loop would
+    draw sources for ever. tree3 grows as far as the spread reaches, so only er, ws and ba count."""
+    if not any(m != "tree3" for m in args.models):
+        return
+    if args.si == "discrete" and args.beta == 0:  # nothing ever spreads: the first trial would never end
+        ap.error("--beta 0 never infects anyone; give a transmission probability above 0")
+    if args.nodes < MIN_NODES:
+        ap.error(f"--nodes {args.nodes} is too small for the er, ws and ba graphs (at least {MIN_NODES})")
+    wanted = [("--infected", args.infected)]
+    if args.cosasi_trials > 0:
+        wanted.append(("--cosasi-infected", args.cosasi_infected))
+    for flag, infected in wanted:
+        if infected >= args.nodes:
+            ap.error(f"{flag} {infected} needs a graph larger than that: --nodes is {args.nodes}")
 
 
 def main(argv=None):
@@ -133,6 +155,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     if args.quick:
         args.trials, args.cosasi_trials = 30, 5
+    check_sizes(ap, args)
 
     # --models as typed (a string), as the saved files before it was checked had it
     results = {"config": {**{k: v for k, v in vars(args).items() if k != "json"}, "models": ",".join(args.models)},

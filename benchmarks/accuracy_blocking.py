@@ -96,7 +96,9 @@ def observe(ip, ix, p, size, rng, tries: int = 1000):
             gen = nxt
         if count >= size:
             return inf, tried
-    raise RuntimeError("no cascade reached the observation size")
+    # a ValueError: the command line says it in one line (exit 2) instead of a traceback
+    raise ValueError(f"no independent cascade with p={p} reached {size} infected from {tries} sources: "
+                     f"raise the edge probability (--p-ba / --p-ws) or lower --observe")
 
 
 @njit(cache=True)
@@ -291,20 +293,32 @@ def table(model, cell, n, k, observed) -> str:
     return "\n".join(lines)
 
 
+def add_trial_options(ap, samples: int, ours_samples: int, n_eval: int) -> None:
+    """The options of one trial's graph and live-edge samples (``benchmarks.blocking_bound`` runs
+    the same trials with smaller sample defaults)."""
+    ap.add_argument("--nodes", type=positive_int, default=2000, help="nodes of each contact graph (default 2000)")
+    ap.add_argument("--k", type=positive_int, default=10, help="uninfected nodes each method blocks (default 10)")
+    ap.add_argument("--observe", type=positive_int, default=20, help="infected count at observation (default 20)")
+    ap.add_argument("--samples", type=positive_int, default=samples,
+                    help=f"live-edge samples of the dominator greedy (default {samples})")
+    ap.add_argument("--ours-samples", type=positive_int, default=ours_samples,
+                    help=f"live-edge samples ours picks its set on (default {ours_samples})")
+    ap.add_argument("--eval", type=positive_int, default=n_eval,
+                    help=f"held-out live-edge samples for the measure (default {n_eval})")
+
+
+def check_trial_options(ap, a) -> None:
+    """One ``ap.error`` line when ``add_trial_options``' sizes leave the cascade no room."""
+    if a.k + a.observe >= a.nodes:
+        ap.error(f"--k {a.k} and --observe {a.observe} leave no node of --nodes {a.nodes} to spread to")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="rumour bench blocking", description=__doc__.split("\n")[0])
     ap.add_argument("--models", type=names_of(MODELS), default="ba,ws",
                     help=f"comma-separated contact-graph models, of {', '.join(MODELS)} (default: all)")
     ap.add_argument("--trials", type=positive_int, default=300, help="cascades per graph model (default 300)")
-    ap.add_argument("--nodes", type=positive_int, default=2000, help="nodes of each contact graph (default 2000)")
-    ap.add_argument("--k", type=positive_int, default=10, help="uninfected nodes each method blocks (default 10)")
-    ap.add_argument("--observe", type=positive_int, default=20, help="infected count at observation (default 20)")
-    ap.add_argument("--samples", type=positive_int, default=200,
-                    help="live-edge samples of the dominator greedy (default 200)")
-    ap.add_argument("--ours-samples", type=positive_int, default=1000,
-                    help="live-edge samples ours picks its set on (default 1000)")
-    ap.add_argument("--eval", type=positive_int, default=1000,
-                    help="held-out live-edge samples for the measure (default 1000)")
+    add_trial_options(ap, samples=200, ours_samples=1000, n_eval=1000)
     ap.add_argument("--refine", type=non_negative_int, default=1, help="coordinate-ascent rounds of ours (default 1)")
     ap.add_argument("--reading", choices=sorted(READINGS), default="observed",
                     help="observed: the cascade continues (spent edges stay spent); dava: the infected set spreads afresh")
@@ -323,8 +337,10 @@ def main(argv=None) -> int:
     ap.add_argument("--json", metavar="FILE", type=output_file, default=None,
                     help="also write the results, the command and every option to FILE")
     a = ap.parse_args(argv)
-    if a.k + a.observe >= a.nodes:
-        ap.error(f"--k {a.k} and --observe {a.observe} leave no node of --nodes {a.nodes} to spread to")
+    check_trial_options(ap, a)
+    for flag, value in (("--p-ba", a.p_ba), ("--p-ws", a.p_ws)):
+        if value == 0:  # no cascade ever reaches --observe: every trial would fail
+            ap.error(f"{flag} 0 never spreads; give an edge probability above 0")
     probs = {m: v for m, v in (("ba", a.p_ba), ("ws", a.p_ws)) if v is not None}
     res = run(a.models, a.trials, a.nodes, a.k, a.observe, a.samples, a.ours_samples, a.eval, a.seed,
               probs, a.ws_rewire, a.refine, reading=a.reading, bound_samples=a.bound_samples if a.bound else 0,

@@ -12,7 +12,7 @@ import numpy as np
 
 from benchmarks.generators import contact_graph, si, si_regular_tree
 from benchmarks.generators_cascades import si_discrete
-from benchmarks.accuracy_stats import paired_cell, paired_top1
+from benchmarks.accuracy_stats import paired_cell, paired_top1, wilson
 from benchmarks.observe import sampled_timestamps, snapshot
 from graph.sources import SourceScores, snapshot_scores
 from graph.sources_dmp import dmp_scores
@@ -32,22 +32,12 @@ LEARNED_BASELINES = ("dmp_rumor", "jordan", "rumor", "dmp", "distance")
 LEARNED_TS_BASELINES = ("earliest", "correlation", "joint")  # --learned-ts
 
 
-def wilson(k: int, n: int, z: float = 1.96):
-    """95% Wilson score interval of a proportion k/n.
-
-    >>> [round(x, 3) for x in wilson(30, 100)]
-    [0.219, 0.396]
-    """
-    if n == 0:
-        return (float("nan"), float("nan"))
-    p = k / n
-    den = 1 + z * z / n
-    mid = (p + z * z / (2 * n)) / den
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
-    return (max(mid - half, 0.0), min(mid + half, 1.0))
-
-
 def bootstrap_mean(x, seed, reps: int = 2000):
+    """Percentile 95% bootstrap interval of the mean of ``x`` (resampling its entries).
+
+    >>> [round(v, 2) for v in bootstrap_mean([0.0, 1.0] * 50, seed=0)]
+    [0.4, 0.6]
+    """
     x = np.asarray(x, dtype=np.float64)
     rng = np.random.default_rng(seed)
     means = x[rng.integers(0, len(x), size=(reps, len(x)))].mean(axis=1)
@@ -93,7 +83,9 @@ def _cascade(model, args, rng):
         ip, ix, c = si_regular_tree(3, args.infected, rng)
         return ip, ix, c
     ip, ix = contact_graph(model, args.nodes, rng)
-    while True:
+    # A source in a small component cannot reach --infected: draw another. Bounded, so a graph
+    # that no source can fill (a bad size slipped past the command line) ends in one error line.
+    for _ in range(SOURCE_DRAWS):
         src = int(rng.integers(0, len(ip) - 1))
         if args.si == "discrete":
             c = si_discrete(ip, ix, [src], args.infected, args.beta, rng)
@@ -101,6 +93,8 @@ def _cascade(model, args, rng):
             c = si(ip, ix, [src], args.infected, rng)
         if len(c.nodes) >= args.infected:
             return ip, ix, c
+    raise ValueError(f"no cascade on the {model} graph of {args.nodes} nodes reached {args.infected} infected "
+                     f"from {SOURCE_DRAWS} sources: lower --infected or raise --nodes")
 
 
 def dmp_lam(args, model):
@@ -191,3 +185,5 @@ def run_cell(model, args, log):
 
 
 GRAPH_INDEX = {"tree3": 0, "er": 1, "ws": 2, "ba": 3}
+SOURCE_DRAWS = 1000  # sources tried per trial before a cascade is declared impossible
+MIN_NODES = 10  # er (mean degree 6), ws (k = 6) and ba (m = 3) need more nodes than their degree

@@ -323,10 +323,12 @@ def main(argv=None) -> int:
     out = run(cascades, parse_duration(args.observe), args.k, args.min_shares, args.seed, log=progress)
     print(f"cut-off at t = {args.observe}, k = {args.k}, Weibo rumour cascades >= {args.min_shares} "
           f"shares: {out['cascades']} evaluated, {out['train_cascades']} for fitting")
-    print(f"{'method':<26}{'later shares prevented (mean, 95% CI)'}")
-    for name in METHODS + tuple(f"forecast - {o}" for o in PAIRED):
+    rows = METHODS + tuple(f"forecast - {o}" for o in PAIRED)
+    width = max(26, max(map(len, rows)) + 2)  # a label never runs into its figure
+    print(f"{'method':<{width}}{'later shares prevented (mean, 95% CI)'}")
+    for name in rows:
         m, lo, hi = out[name]
-        print(f"{name:<26}{m:.3f} [{lo:.3f},{hi:.3f}]")
+        print(f"{name:<{width}}{m:.3f} [{lo:.3f},{hi:.3f}]")
     for name, w in out["coef"].items():
         print(f"{name} coefficients {w}")
     print(f"account coefficients {out['account coef']}")

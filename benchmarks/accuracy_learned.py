@@ -25,6 +25,8 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 
 from benchmarks.accuracy_stats import paired_top1  # noqa: E402
+from benchmarks.bench_args import (counts_of, input_file, names_of, non_negative_float, output_file,  # noqa: E402
+                                   positive_int, seed_list)
 from graph.sources_features import FEATURES, candidate_features  # noqa: E402
 from graph.sources_learned import fit_conditional_logit  # noqa: E402
 
@@ -76,22 +78,24 @@ def dev_cli(prog: str, trials: str, features) -> tuple:
     (the caller adds its own ``fit`` options)."""
     ap = argparse.ArgumentParser(prog=prog)
     sub = ap.add_subparsers(dest="cmd", required=True)
+    # every value checked here, so a typo is one error line and exit 2 before minutes of dumping
     d = sub.add_parser("dump")
-    d.add_argument("--seeds", default="8,9,10,11,12")
-    d.add_argument("--trials", default=trials)
-    d.add_argument("--out", required=True)
-    d.add_argument("--jobs", type=int, default=1)
+    d.add_argument("--seeds", type=seed_list, default="8,9,10,11,12",
+                   help="development seeds, never the benchmark's (default 8,9,10,11,12)")
+    d.add_argument("--trials", type=counts_of(MODELS), default=trials, help=f"trials per model (default {trials})")
+    d.add_argument("--out", required=True, type=output_file, help="the .npz file of features to write")
+    d.add_argument("--jobs", type=positive_int, default=1, help="parallel processes (default 1)")
     f = sub.add_parser("fit")
-    f.add_argument("path")
-    f.add_argument("--l2", type=float, default=1e-3)
-    f.add_argument("--features", default=",".join(features))
+    f.add_argument("path", type=input_file, help="an .npz file written by dump")
+    f.add_argument("--l2", type=non_negative_float, default=1e-3, help="L2 penalty (default 0.001)")
+    f.add_argument("--features", type=names_of(features), default=",".join(features),
+                   help="comma-separated features to fit on (default: all)")
     return ap, f
 
 
 def dump_from_args(a, dump) -> None:
     """Run ``dump(seeds, trials, out, jobs)`` with the parsed ``dump`` options."""
-    trials = {k: int(v) for k, v in (p.split("=") for p in a.trials.split(","))}
-    dump([int(s) for s in a.seeds.split(",")], trials, a.out, a.jobs)
+    dump(a.seeds, a.trials, a.out, a.jobs)
 
 
 def dump(seeds, trials, out, jobs):
@@ -194,7 +198,7 @@ def main(argv=None):
     if a.cmd == "dump":
         dump_from_args(a, dump)
     else:
-        fit(a.path, a.l2, a.features.split(","))
+        fit(a.path, a.l2, a.features)
 
 
 if __name__ == "__main__":

@@ -51,6 +51,8 @@ def main(argv=None) -> int:
     ap.add_argument("--json", metavar="FILE", type=output_file, default=None,
                     help="also write the results, the command and every option to FILE")
     args = ap.parse_args(argv)
+    if args.mask == 1:  # the parent model is fitted on the links left: there would be none
+        ap.error("--mask 1 hides every parent link, leaving none to fit the parent model on; give a fraction below 1")
     out = {}
     started = time.perf_counter()
     progress(f"reading {args.weibo} and {args.twitter}")
@@ -68,11 +70,15 @@ def main(argv=None) -> int:
     out["weibo_masked"] = r
     print(f"\n(c)+(b) Weibo, origin post removed, {args.mask:.0%} of the other links masked: "
           f"{r['cascades']} evaluation cascades ({r['train_cascades']} for fitting), {r['masked_links']} masked links")
-    print(f"origin account top-1: engine alone {r['origin_top1_engine']:.4f}, "
-          f"after reconstruction {r['origin_top1_reconstructed']:.4f}")
-    print(f"{'rule':<24}masked parents recovered")
+    (el, eh), (rl, rh) = r["origin_top1_engine_ci"], r["origin_top1_reconstructed_ci"]
+    print(f"origin account top-1 [95% Wilson]: engine alone {r['origin_top1_engine']:.4f} [{el:.4f},{eh:.4f}], "
+          f"after reconstruction {r['origin_top1_reconstructed']:.4f} [{rl:.4f},{rh:.4f}]")
+    print(f"{'rule':<24}masked parents recovered [95% bootstrap over cascades]")
     for k, v in r["parent_accuracy"].items():
-        print(f"{k:<24}{v:.4f}")
+        lo, hi = r["parent_accuracy_ci"][k]
+        print(f"{k:<24}{v:.4f} [{lo:.4f},{hi:.4f}]")
+    d, lo, hi = r["model_minus_all_to_origin"]
+    print(f"{'model - all to origin':<24}{d:+.4f} [{lo:+.4f},{hi:+.4f}]")
     print("confidence of the top origin: bin, n, mean confidence, top-1 accuracy")
     for lo, hi, n, c, a in rel:
         print(f"  [{lo:.2f},{hi:.2f})  {n:5d}  {c:.3f}  {a:.3f}")

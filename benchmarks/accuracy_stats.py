@@ -19,7 +19,15 @@ import math
 import numpy as np
 
 
-def _wilson(k: int, n: int, z: float = 1.96):
+def wilson(k: int, n: int, z: float = 1.96):
+    """95% Wilson score interval of a proportion k/n (no continuity correction), the one interval
+    every accuracy table prints; (nan, nan) for n = 0.
+
+    >>> [round(x, 3) for x in wilson(30, 100)]
+    [0.219, 0.396]
+    """
+    if n == 0:
+        return (float("nan"), float("nan"))
     p = k / n
     den = 1 + z * z / n
     mid = (p + z * z / (2 * n)) / den
@@ -47,7 +55,8 @@ def mcnemar_exact(b: int, c: int) -> float:
 
 def newcombe_paired(a: int, b: int, c: int, d: int, z: float = 1.96):
     """95% interval for p1 - p2 from a 2x2 table of paired outcomes: a both hit, b only the
-    first, c only the second, d neither (Newcombe's method 10, no continuity correction).
+    first, c only the second, d neither (Newcombe's method 10: Wilson intervals without continuity
+    correction, combined through his corrected phi).
 
     >>> lo, hi = newcombe_paired(30, 20, 5, 45)  # p1 = 0.50, p2 = 0.35
     >>> bool(0.0 < lo < 0.15 < hi < 0.3)
@@ -57,10 +66,14 @@ def newcombe_paired(a: int, b: int, c: int, d: int, z: float = 1.96):
     if n == 0:
         return (float("nan"), float("nan"))
     p1, p2 = (a + b) / n, (a + c) / n
-    l1, u1 = _wilson(a + b, n, z)
-    l2, u2 = _wilson(a + c, n, z)
+    l1, u1 = wilson(a + b, n, z)
+    l2, u2 = wilson(a + c, n, z)
     den = (a + b) * (c + d) * (a + c) * (b + d)
-    phi = (a * d - b * c) / math.sqrt(den) if den > 0 else 0.0
+    # Newcombe's phi-hat: a positive AD - BC is reduced by N/2 (to 0 when smaller), a negative one
+    # kept. Uncorrected, all-concordant pairs (b = c = 0) give phi = 1 and an interval of width 0.
+    cross = a * d - b * c
+    cross = cross - n / 2 if cross > n / 2 else min(cross, 0)
+    phi = cross / math.sqrt(den) if den > 0 else 0.0
     diff = p1 - p2
     lower = math.sqrt(max((p1 - l1) ** 2 - 2 * phi * (p1 - l1) * (u2 - p2) + (u2 - p2) ** 2, 0.0))
     upper = math.sqrt(max((u1 - p1) ** 2 - 2 * phi * (u1 - p1) * (p2 - l2) + (p2 - l2) ** 2, 0.0))

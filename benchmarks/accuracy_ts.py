@@ -144,7 +144,7 @@ def main(argv=None):
     if a.cmd == "dump":
         dump_from_args(a, dump)
     else:
-        fit(a.path, a.l2, a.features.split(","), tuple(r for r in a.raw.split(",") if r))
+        fit(a.path, a.l2, a.features, tuple(r for r in a.raw.split(",") if r))
 
 
 if __name__ == "__main__":

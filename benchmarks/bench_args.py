@@ -122,18 +122,91 @@ def size_list(text: str) -> list[int]:
     return sorted(sizes)
 
 
+def seed_list(text: str) -> list[int]:
+    """Comma-separated seeds, each a whole number >= 0.
+
+    >>> seed_list("8,9, 10")
+    [8, 9, 10]
+    >>> seed_list("8,x")
+    Traceback (most recent call last):
+    argparse.ArgumentTypeError: 'x' is not a whole number >= 0
+    """
+    seeds = [non_negative_int(x.strip()) for x in text.split(",") if x.strip()]
+    if not seeds:
+        raise argparse.ArgumentTypeError("no seed given")
+    return seeds
+
+
+def counts_of(choices):
+    """A type for ``name=count,...`` with names from ``choices`` and counts >= 1 (trials per model).
+
+    >>> counts_of(("er", "ws"))("ws=200,er=100")
+    {'ws': 200, 'er': 100}
+    >>> counts_of(("er", "ws"))("ws=0")
+    Traceback (most recent call last):
+    argparse.ArgumentTypeError: 'ws=0': want NAME=COUNT with NAME one of er, ws and COUNT a whole number >= 1
+    """
+    choices = tuple(choices)
+
+    def parse(text: str) -> dict:
+        out = {}
+        for part in (x.strip() for x in text.split(",") if x.strip()):
+            name, _, count = part.partition("=")
+            try:
+                out[name.strip()] = positive_int(count.strip())
+            except argparse.ArgumentTypeError:
+                name = None
+            if name is None or name.strip() not in choices:
+                raise argparse.ArgumentTypeError(f"{part!r}: want NAME=COUNT with NAME one of {', '.join(choices)} "
+                                                 f"and COUNT a whole number >= 1")
+        if not out:
+            raise argparse.ArgumentTypeError("no NAME=COUNT given")
+        return out
+    return parse
+
+
+def input_file(text: str) -> str:
+    """A file to read that exists (a missing one is refused before the run).
+
+    >>> input_file("/nonexistent/features.npz")
+    Traceback (most recent call last):
+    argparse.ArgumentTypeError: /nonexistent/features.npz: no such file
+    """
+    import os
+
+    if not os.path.isfile(text):
+        raise argparse.ArgumentTypeError(f"{text}: {'a folder, not a file' if os.path.isdir(text) else 'no such file'}")
+    return text
+
+
 def positive_float(text: str) -> float:
     """A number > 0 (seconds, budgets).
 
     >>> positive_float("60")
     60.0
     """
+    return _number(text, lambda value: value > 0, "> 0")
+
+
+def non_negative_float(text: str) -> float:
+    """A number >= 0 (penalties).
+
+    >>> non_negative_float("0")
+    0.0
+    >>> non_negative_float("-1e-3")
+    Traceback (most recent call last):
+    argparse.ArgumentTypeError: '-1e-3' is not a number >= 0
+    """
+    return _number(text, lambda value: value >= 0, ">= 0")
+
+
+def _number(text: str, ok, wanted: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        value = 0.0
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number > 0")
+        value = float("nan")  # fails every ``ok``
+    if not ok(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number {wanted}")
     return value
 
 

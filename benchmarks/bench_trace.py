@@ -187,8 +187,13 @@ def main(argv=None) -> int:
     ap.add_argument("--json", action="store_true", help="print one JSON object per line")
     args = ap.parse_args(argv)  # every option checked before the warm-up, not after it
     sizes, shapes = args.sizes, args.shapes
-    # Compile or load the numba caches outside every timing.
+    # Compile or load the numba caches outside every timing. Said first: in a fresh checkout the
+    # compile takes minutes with nothing else printed.
+    started = time.perf_counter()
+    progress("trace: warm-up (loading the numba kernels from their cache, or compiling them: "
+             "a few minutes in a fresh checkout) ...")
     row, _ = ours(trace_shapes.columns(trace_shapes.make("hawkes", 3000, 0)), 1000, 1, ["e1"])
+    progress(f"trace: warm-up done in {time.perf_counter() - started:.0f}s")
     rows = []
     for shape in shapes:
         allowed = {"run": True, "cutoff": True}

@@ -197,6 +197,16 @@ def _summary(rows: list, seed: int = 0) -> str:
     return "\n".join(lines)
 
 
+def _differs(old: dict, new: dict) -> str:
+    """The options whose values differ, as ``--nodes 2000 there, 300 here``.
+
+    >>> _differs({"nodes": 2000, "k": 10}, {"nodes": 300, "k": 10})
+    '--nodes 2000 there, 300 here'
+    """
+    return "; ".join(f"--{key.replace('_', '-')} {old.get(key)} there, {value} here"
+                     for key, value in new.items() if old.get(key) != value)
+
+
 def main(argv=None) -> int:
     """Per-trial rows of benchmarks.accuracy_blocking.trial appended to a JSONL file (resumable:
     trials already in the file are skipped, so runs can be split by --seed and --trials), then
@@ -205,32 +215,46 @@ def main(argv=None) -> int:
     import json
     import os
 
-    from benchmarks.accuracy_blocking import METHODS, READINGS, trial
+    from benchmarks.accuracy_blocking import METHODS, READINGS, add_trial_options, check_trial_options, trial
+
+    from benchmarks.bench_args import names_of, non_negative_int, output_file, positive_int
 
     ap = argparse.ArgumentParser(prog="python -m benchmarks.blocking_bound", description=main.__doc__)
-    ap.add_argument("--reading", choices=sorted(READINGS), default="observed")
-    ap.add_argument("--model", default="ba")
-    ap.add_argument("--trials", type=int, default=100)
-    ap.add_argument("--seed", type=int, default=0, help="first trial seed (trial i uses seed + i, as accuracy_blocking)")
-    ap.add_argument("--nodes", type=int, default=2000)
-    ap.add_argument("--k", type=int, default=10)
-    ap.add_argument("--observe", type=int, default=20)
-    ap.add_argument("--samples", type=int, default=100)
-    ap.add_argument("--ours-samples", type=int, default=400)
-    ap.add_argument("--eval", type=int, default=500)
-    ap.add_argument("--bound-samples", type=int, default=50)
-    ap.add_argument("--eval-bound", type=int, default=0)
-    ap.add_argument("--search", action="store_true")
-    ap.add_argument("--only", default="degree,ours", help="methods of accuracy_blocking to run (comma list or 'all')")
-    ap.add_argument("--out", required=True, help="JSONL of per-trial rows (appended)")
-    ap.add_argument("--summary-only", action="store_true")
+    ap.add_argument("--reading", choices=sorted(READINGS), default="observed",
+                    help="observed: the cascade continues; dava: the infected set spreads afresh (default observed)")
+    ap.add_argument("--model", choices=("ba", "ws"), default="ba", help="contact-graph model (default ba)")
+    ap.add_argument("--trials", type=positive_int, default=100, help="trials to run (default 100)")
+    ap.add_argument("--seed", type=non_negative_int, default=0,
+                    help="first trial seed (trial i uses seed + i, as accuracy_blocking; default 0)")
+    add_trial_options(ap, samples=100, ours_samples=400, n_eval=500)
+    ap.add_argument("--bound-samples", type=non_negative_int, default=50,
+                    help="fitting worlds of the LP/MIP (default 50; 0: none)")
+    ap.add_argument("--eval-bound", type=non_negative_int, default=0, help="the LP on the evaluation worlds in batches of B")
+    ap.add_argument("--search", action="store_true", help="add ours_swap (restarts, ascent to convergence)")
+    ap.add_argument("--only", type=lambda x: list(METHODS) if x == "all" else names_of(METHODS)(x), default="degree,ours",
+                    help="methods of accuracy_blocking to run (comma list or 'all'; default degree,ours)")
+    ap.add_argument("--out", required=True, type=output_file, help="JSONL of per-trial rows (appended)")
+    ap.add_argument("--summary-only", action="store_true", help="run no trial: summarise the rows of --out")
     a = ap.parse_args(argv)
+    check_trial_options(ap, a)
     probs, rewire = READINGS[a.reading]
-    only = METHODS if a.only == "all" else tuple(a.only.split(","))
+    only = tuple(a.only)
+    # what a row's figures depend on: rows of another experiment are not summarised with these
+    experiment = {key: getattr(a, key) for key in ("reading", "model", "nodes", "k", "observe", "samples",
+                                                   "ours_samples", "eval", "bound_samples", "eval_bound", "search")}
     done = set()
     if os.path.exists(a.out):
         with open(a.out) as fh:
-            done = {json.loads(line)["trial"] for line in fh if line.strip()}
+            old = [json.loads(line) for line in fh if line.strip()]
+        if a.summary_only and old:  # summarising: the file's own experiment, whatever the options say
+            experiment = old[0].get("experiment", experiment)
+        for row in old:
+            if row.get("experiment", experiment) != experiment:
+                ap.error(f"{a.out} holds trials of another experiment ({_differs(row['experiment'], experiment)}); "
+                         f"give another --out")
+        done = {row["trial"] for row in old}
+    elif a.summary_only:
+        ap.error(f"--summary-only: {a.out} does not exist")
     for t in range(a.seed, a.seed + (0 if a.summary_only else a.trials)):
         if t in done:
             continue
@@ -238,10 +262,12 @@ def main(argv=None) -> int:
                     rewire, 1, a.reading, a.bound_samples, a.search, a.eval_bound, only)
         out = {key: (list(val) if isinstance(val, tuple) else val) for key, val in out.items()}
         with open(a.out, "a") as fh:
-            fh.write(json.dumps(dict(out, trial=t)) + "\n")
+            fh.write(json.dumps(dict(out, trial=t, experiment=experiment)) + "\n")
     with open(a.out) as fh:
         rows = [json.loads(line) for line in fh if line.strip()]
-    print(f"[{a.reading}] {a.model} {a.nodes} nodes, IC p={probs[a.model]}, {a.observe} infected, k={a.k}")
+    e = experiment  # the file's, so --summary-only says what its rows ran
+    print(f"[{e['reading']}] {e['model']} {e['nodes']} nodes, IC p={READINGS[e['reading']][0][e['model']]}, "
+          f"{e['observe']} infected, k={e['k']}")
     print(_summary(sorted(rows, key=lambda r: r["trial"])))
     return 0
 

@@ -130,6 +130,8 @@ def main(argv=None) -> int:
     ap.add_argument("--cv", type=non_negative_int, default=0,
                     help="K-fold cross-validation inside the training half (default 0: the oracle bounds)")
     args = ap.parse_args(argv)
+    if args.cv == 1:  # one fold: every model would be fitted on no cascade at all
+        ap.error("--cv 1 leaves nothing to fit on: give 0 (the oracle bounds) or at least 2 folds")
     cascades = ac.load_halves_or_exit(ap, args)
     if args.cv:
         out = cross_validate(cascades, parse_duration(args.observe), args.k, args.min_shares, args.cv, args.seed)

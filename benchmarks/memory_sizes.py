@@ -16,6 +16,7 @@ import argparse
 import sys
 
 from benchmarks import trace_shapes
+from benchmarks.bench_args import names_of, non_negative_int, positive_int
 from benchmarks.outputs import emit, progress
 from graph import CascadeGraph
 
@@ -51,13 +52,16 @@ def scan(shape: str, n_max: int, step: int, seed: int) -> dict:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.memory_sizes", description=__doc__.splitlines()[0])
-    ap.add_argument("--shapes", default="ic,hawkes")
-    ap.add_argument("--max", type=int, default=2_100_000)
-    ap.add_argument("--step", type=int, default=10_000)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--shapes", type=names_of(trace_shapes.SHAPES), default="ic,hawkes",
+                    help=f"comma-separated cascade shapes, of {', '.join(trace_shapes.SHAPES)} (default ic,hawkes)")
+    ap.add_argument("--max", type=positive_int, default=2_100_000, help="largest size in shares (default 2100000)")
+    ap.add_argument("--step", type=positive_int, default=10_000, help="shares added between readings (default 10000)")
+    ap.add_argument("--seed", type=non_negative_int, default=0, help="seed of the cascades (default 0)")
+    ap.add_argument("--json", action="store_true", help="print one JSON object per shape")
     args = ap.parse_args(argv)
-    for shape in [s.strip() for s in args.shapes.split(",") if s.strip()]:
+    if args.step > args.max:
+        ap.error(f"--step {args.step} is above --max {args.max}: no size would be read")
+    for shape in args.shapes:
         progress(f"memory_sizes {shape}: up to {args.max} shares in steps of {args.step} ...")
         emit(scan(shape, args.max, args.step, args.seed), args.json)
     return 0

@@ -30,7 +30,7 @@ import numpy as np
 from benchmarks import real_cascades
 from benchmarks.bench_args import names_of, non_negative_int, output_file, positive_int
 from benchmarks.generators import contact_graph
-from benchmarks.outputs import run_record, write_json
+from benchmarks.outputs import progress, run_record, write_json
 from benchmarks.parents_synth import MODELS, simulate
 from graph import CascadeGraph
 from graph import confidence as cf
@@ -197,7 +197,6 @@ def run(models=("er", "ws", "ba"), trials=300, train_trials=100, n=2000, real=30
         cascades=None):
     """Fit the confidence on the training trials, then every cell; ``cascades``: the Weibo
     cascades of the real cells (read from ../shared/data when None and ``real`` > 0)."""
-    from benchmarks.outputs import progress
 
     # Fit: training trials (their own seed stream) of every model and observation model.
     Xs, ys = [], []
@@ -266,7 +265,12 @@ def main(argv=None) -> int:
     ap.add_argument("--json", metavar="FILE", type=output_file, default=None,
                     help="also write the results, the command and every option to FILE")
     a = ap.parse_args(argv)
-    cascades = real_cascades.load_or_exit(ap, "weibo-ced", a.weibo) if a.real else None
+    cascades = None
+    if a.real:
+        # said first: the real mixes draw from every cascade, so the whole archive is read (minutes)
+        progress(f"reading {a.weibo} (every cascade) ...")
+        cascades = real_cascades.load_or_exit(ap, "weibo-ced", a.weibo)
+        progress(f"{len(cascades)} cascades read")
     if cascades is not None and len(real_pool(cascades)) < 3:
         ap.error(f"{a.weibo}: {len(real_pool(cascades))} evaluation-half cascades of more than 20 events; "
                  f"the real mixes need 3 (or --real 0)")

@@ -4,6 +4,7 @@ load average), every JSON file written whole or not at all."""
 from __future__ import annotations
 
 import os
+import platform
 import subprocess
 import sys
 import time
@@ -13,6 +14,7 @@ import orjson
 
 OUT_DIR = Path(__file__).resolve().parent / "out"
 ROOT = Path(__file__).resolve().parent.parent
+STARTED = time.time()  # every benchmark imports this module before it starts: its wall time counts from here
 
 
 def progress(message: str) -> None:
@@ -47,11 +49,58 @@ def git_commit() -> str | None:
     return (head + ("-dirty" if dirty else "")) or None
 
 
+# the packages whose version can change a figure: the interpreter's, the numeric stack, the
+# reference implementations compared against
+VERSIONED = ("numpy", "numba", "llvmlite", "networkx", "cosasi", "faust-streaming", "aiokafka",
+             "clickhouse-driver", "chdb")
+
+
+def versions() -> dict:
+    """Python's and each of ``VERSIONED``'s version (None when not installed).
+
+    >>> v = versions(); v["python"].count(".") == 2 and v["numpy"] is not None
+    True
+    """
+    from importlib import metadata
+
+    out = {"python": platform.python_version()}
+    for name in VERSIONED:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def machine() -> dict:
+    """What the figures ran on: OS and architecture, CPU model, logical CPUs, memory.
+
+    >>> m = machine(); m["cpus"] >= 1 and bool(m["platform"])
+    True
+    """
+    cpu, mem_kb = platform.processor() or None, None
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
+        with open("/proc/meminfo") as f:
+            mem_kb = next((int(line.split()[1]) for line in f if line.startswith("MemTotal:")), None)
+    except OSError:  # not Linux: platform's answer stands
+        pass
+    return {"platform": platform.platform(), "machine": platform.machine(), "cpu": cpu,
+            "cpus": os.cpu_count(), "memory_gb": round(mem_kb / 2**20, 1) if mem_kb else None}
+
+
 def run_record(command: list[str], options: dict) -> dict:
     """What reproduces a run: the command as typed, every option's value (defaults included,
-    so a later change of a default does not change what the file says was run) and the commit."""
+    so a later change of a default does not change what the file says was run), the commit, the
+    package versions and the machine, and how long it took (wall since the benchmark modules were
+    loaded; CPU of this process and its finished children, such as --jobs workers)."""
+    t = os.times()
     return {"command": " ".join(command), "options": options, "git_commit": git_commit(),
-            "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "load_average": load_average()}
+            "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "load_average": load_average(),
+            "wall_seconds": round(time.time() - STARTED, 1),
+            "cpu_seconds": round(t.user + t.system + t.children_user + t.children_system, 1),
+            "versions": versions(), "machine": machine()}
 
 
 def write_json(path, doc) -> Path:
@@ -86,8 +135,7 @@ def _plain(value):
 
 
 def save(name: str, results, command: list[str], options: dict | None = None) -> Path:
-    """Write ``{"command", "options", "git_commit", "finished", "load_average", "results"}`` to
-    benchmarks/out/<name>.json."""
+    """Write ``run_record``'s keys and ``"results"`` to benchmarks/out/<name>.json."""
     OUT_DIR.mkdir(exist_ok=True)
     path = write_json(OUT_DIR / f"{name}.json", {**run_record(command, options or {}), "results": results})
     progress(f"wrote {path}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from benchmarks.accuracy_stats import wilson
 from graph import CascadeGraph, choice
 from graph import reconstruct as rc
 from graph.confidence import origin_confidence
@@ -103,10 +104,11 @@ def fit_weights(rows, drop=()):
     return choice.fit(X, ptr, chosen)
 
 
-def evaluate(obs, inter, weights: dict):
+def evaluate(obs, inter, weights: dict, seed: int = 0):
     """Accuracy of every rule on the masked links; origin top-1 before/after reconstruction."""
-    hits = {name: 0 for name in ["all to origin", "most recent", *weights]}
-    total = 0
+    # per evaluation cascade (for the intervals, resampling cascades): hits of each rule, masked links
+    per_hits = {name: [] for name in ["all to origin", "most recent", *weights]}
+    per_total = []
     top1_raw = top1_rec = 0
     conf_rows = []
     for o in obs:
@@ -119,7 +121,8 @@ def evaluate(obs, inter, weights: dict):
             continue
         truth = o.truth_nodes(targets)
         X, ptr, cands = rc.features(ts, par, acct, root_like, is_cand, targets, inter, _texts(o))
-        total += len(targets)
+        per_total.append(len(targets))
+        hits = {name: 0 for name in per_hits}
         reach = g.subtree_sizes()
         for q in range(len(targets)):
             seg = cands[ptr[q]:ptr[q + 1]]
@@ -141,12 +144,47 @@ def evaluate(obs, inter, weights: dict):
                 top1_rec += ok
                 if ranked:
                     conf_rows.append((ranked[0][1], ok))
-    n = len(obs)
+        for name, k in hits.items():
+            per_hits[name].append(k)
+    n, total = len(obs), sum(per_total)
     return {"masked_links": total,
-            "parent_accuracy": {k: v / max(total, 1) for k, v in hits.items()},
+            "parent_accuracy": {k: sum(v) / max(total, 1) for k, v in per_hits.items()},
+            # 95% percentile bootstrap over evaluation cascades (a cascade's links are not independent)
+            "parent_accuracy_ci": {k: ratio_bootstrap(v, per_total, seed) for k, v in per_hits.items()},
+            "model_minus_all_to_origin": ratio_bootstrap_diff(per_hits["model"], per_hits["all to origin"],
+                                                              per_total, seed),
             "origin_top1_engine": top1_raw / max(n, 1),
+            "origin_top1_engine_ci": wilson(top1_raw, n),
             "origin_top1_reconstructed": top1_rec / max(n, 1),
+            "origin_top1_reconstructed_ci": wilson(top1_rec, n),
             "confidence_rows": conf_rows, "cascades": n}
+
+
+def ratio_bootstrap(hits, totals, seed, reps: int = 2000) -> tuple:
+    """95% percentile interval of sum(hits) / sum(totals), resampling whole cascades (rows).
+
+    >>> lo, hi = ratio_bootstrap([5, 0, 9, 3], [10, 4, 12, 6], seed=0)
+    >>> bool(0.2 < lo < 17 / 32 < hi < 0.8)
+    True
+    """
+    return ratio_bootstrap_diff(hits, np.zeros(len(hits)), totals, seed, reps)[1:]
+
+
+def ratio_bootstrap_diff(hits_a, hits_b, totals, seed, reps: int = 2000) -> tuple:
+    """(difference, 95% low, high) of two rules' pooled accuracies on the same cascades,
+    sum(a - b) / sum(totals), resampling whole cascades; (nan, nan, nan) without any.
+
+    >>> d, lo, hi = ratio_bootstrap_diff([5, 3, 9], [4, 3, 6], [10, 6, 12], seed=0)
+    >>> round(d, 4), bool(0 <= lo <= d <= hi)
+    (0.1429, True)
+    """
+    a, b = np.asarray(hits_a, np.float64), np.asarray(hits_b, np.float64)
+    t = np.asarray(totals, np.float64)
+    if not len(t) or t.sum() == 0:
+        return (float("nan"),) * 3
+    idx = np.random.default_rng(seed).integers(0, len(t), size=(reps, len(t)))
+    ratios = (a - b)[idx].sum(axis=1) / np.maximum(t[idx].sum(axis=1), 1.0)
+    return (float((a - b).sum() / t.sum()), float(np.quantile(ratios, 0.025)), float(np.quantile(ratios, 0.975)))
 
 
 def run(cascades, mask: float = 0.3, seed: int = 0, max_train: int = 300):
@@ -157,7 +195,7 @@ def run(cascades, mask: float = 0.3, seed: int = 0, max_train: int = 300):
     test = [o for o in obs if o.cascade.split() == 1]
     rows = training_rows(train, inter)
     weights = {name: fit_weights(rows, drop) for name, drop in _ABLATIONS.items()}
-    result = evaluate(test, inter, weights)
+    result = evaluate(test, inter, weights, seed)
     result["weights"] = {k: v.tolist() for k, v in weights.items()}
     result["train_cascades"] = len(train)
     return result

@@ -40,6 +40,7 @@ import time
 import numpy as np
 
 from benchmarks import trace_shapes
+from benchmarks.bench_args import non_negative_int, positive_int
 from benchmarks.outputs import emit, load_average, progress
 from graph import CascadeGraph
 from graph import kernels_cutoff as kc
@@ -188,13 +189,13 @@ def profile_cutoff(shape: str, shares: int, rounds: int, seed: int, k: int = 10)
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.profile_update",
                                  description="The live update's time split into its stages.")
-    ap.add_argument("--shares", type=int, default=1_000_000, help="graph size (default 10^6)")
+    ap.add_argument("--shares", type=positive_int, default=1_000_000, help="graph size (default 10^6)")
     ap.add_argument("--shape", default="hawkes", choices=trace_shapes.SHAPES)
-    ap.add_argument("--rounds", type=int, default=15, help="timed rounds of each kind (default 15)")
-    ap.add_argument("--batch", type=int, default=1_000, help="shares per update (default 1000)")
+    ap.add_argument("--rounds", type=positive_int, default=15, help="timed rounds of each kind (default 15)")
+    ap.add_argument("--batch", type=positive_int, default=1_000, help="shares per update (default 1000)")
     ap.add_argument("--between", choices=("queries", "none"), default="queries",
                     help="what runs before each timed round (default: the bench's queries)")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seed", type=non_negative_int, default=0, help="seed of the cascade (default 0)")
     ap.add_argument("--cutoff", action="store_true", help="profile the cut-off question instead")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     args = ap.parse_args(argv)

@@ -40,3 +40,38 @@ def test_unknown_graph_model_is_refused_before_any_trial(capsys):
         accuracy.main(["--models", "ba,smallworld", "--trials", "1"])
     err = capsys.readouterr().err
     assert info.value.code == 2 and "'smallworld'" in err and "tree3, er, ws, ba" in err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--nodes", "50", "--infected", "300", "--models", "er"], "--infected 300 needs a graph larger"),
+    (["--nodes", "500", "--infected", "40", "--cosasi-infected", "600", "--models", "tree3,ws"],
+     "--cosasi-infected 600 needs a graph larger"),
+    (["--nodes", "5", "--infected", "3", "--models", "ba", "--cosasi-trials", "0"], "--nodes 5 is too small"),
+    (["--beta", "0", "--models", "er", "--nodes", "100", "--infected", "10"], "--beta 0 never infects anyone"),
+])
+def test_sizes_no_graph_can_give_are_refused_before_any_trial(argv, message, capsys):
+    # --infected above --nodes drew sources for ever (the command never ended)
+    with pytest.raises(SystemExit) as info:
+        accuracy.main(argv + ["--trials", "1"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert info.value.code == 2 and message in err[-1]
+
+
+def test_a_cascade_no_source_can_fill_is_an_error_not_an_endless_loop():
+    import argparse
+
+    args = argparse.Namespace(nodes=20, infected=21, si="discrete", beta=0.1)
+    with pytest.raises(ValueError, match="reached 21 infected"):
+        accuracy._cascade("er", args, np.random.default_rng(0))
+
+
+def test_table_names_the_si_model_each_cell_ran(tmp_path, capsys):
+    # tree3 is always continuous SI (exactly --infected); its header said "discrete SI, >= N"
+    out = tmp_path / "acc.json"
+    accuracy.main(["--trials", "2", "--nodes", "200", "--infected", "20", "--models", "tree3,er",
+                   "--cosasi-trials", "0", "--json", str(out)])
+    printed = capsys.readouterr().out
+    saved = json.loads(out.read_text())
+    assert saved["cells"]["tree3"]["si"] == "continuous" and saved["cells"]["er"]["si"] == "discrete"
+    assert "tree3 / snapshot  (continuous SI, 20 infected," in printed
+    assert "er / snapshot  (discrete SI, >= 20 infected," in printed

@@ -20,10 +20,11 @@ def test_split_rows_cuts_the_stacked_blocks_back():
     assert [g.tolist() for g in got] == [b.tolist() for b in blocks]
 
 
-def test_dev_cli_parses_dump_and_fit():
+def test_dev_cli_parses_dump_and_fit(tmp_path):
     ap, f = dev_cli("p", "ws=2", ["a", "b"])
     f.add_argument("--raw", default="")
     a = ap.parse_args(["dump", "--out", "x.npz", "--seeds", "8"])
-    assert (a.cmd, a.trials, a.seeds, a.jobs) == ("dump", "ws=2", "8", 1)
-    a = ap.parse_args(["fit", "x.npz", "--raw", "a"])
-    assert (a.cmd, a.features, a.l2, a.raw) == ("fit", "a,b", 1e-3, "a")
+    assert (a.cmd, a.trials, a.seeds, a.jobs) == ("dump", {"ws": 2}, [8], 1)
+    (tmp_path / "x.npz").write_bytes(b"")
+    a = ap.parse_args(["fit", str(tmp_path / "x.npz"), "--raw", "a"])
+    assert (a.cmd, a.features, a.l2, a.raw) == ("fit", ["a", "b"], 1e-3, "a")

@@ -25,8 +25,8 @@ def test_newcombe_by_hand_without_correlation():
     # half-widths (Newcombe's method 10 for independent-looking pairs)
     a, b, c, d = 20, 20, 10, 10  # n=60, p1=40/60, p2=30/60
     lo, hi = st.newcombe_paired(a, b, c, d)
-    l1, u1 = st._wilson(40, 60)
-    l2, u2 = st._wilson(30, 60)
+    l1, u1 = st.wilson(40, 60)
+    l2, u2 = st.wilson(30, 60)
     p1, p2 = 40 / 60, 30 / 60
     assert lo == pytest.approx(p1 - p2 - math.hypot(p1 - l1, u2 - p2))
     assert hi == pytest.approx(p1 - p2 + math.hypot(u1 - p1, p2 - l2))
@@ -70,3 +70,71 @@ def test_paired_top1_counts_and_shape_check():
 def test_paired_cell_uses_the_declared_pairs():
     acc = {m: {"top1": [True, False]} for m in ("joint", "earliest", "correlation")}
     assert set(st.paired_cell(acc, "timestamps", 0)) == {"joint-vs-earliest", "joint-vs-correlation"}
+
+
+@pytest.mark.parametrize("k,n,want", [
+    # Newcombe (1998), Stat. Med. 17:857, Table I, method 3 (Wilson score, no continuity correction)
+    (81, 263, (0.2553, 0.3662)), (15, 148, (0.0624, 0.1605)), (0, 20, (0.0, 0.1611)), (1, 29, (0.0061, 0.1718)),
+])
+def test_wilson_matches_the_published_table(k, n, want):
+    assert st.wilson(k, n) == pytest.approx(want, abs=5e-5)
+
+
+@pytest.mark.parametrize("k,n", [(0, 7), (3, 10), (150, 300), (299, 300)])
+def test_wilson_matches_the_textbook_formula_and_scipy(k, n):
+    # (p + z^2/2n +- z sqrt(p(1-p)/n + z^2/4n^2)) / (1 + z^2/n), z = 1.96: the score test inverted
+    z, p = 1.96, k / n
+    mid, half = p + z * z / (2 * n), z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    assert st.wilson(k, n) == pytest.approx(((mid - half) / (1 + z * z / n), (mid + half) / (1 + z * z / n)))
+    stats = pytest.importorskip("scipy.stats")
+    ci = stats.binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
+    assert st.wilson(k, n) == pytest.approx((ci.low, ci.high), abs=2e-4)  # scipy's z is 1.95996...
+
+
+def test_every_accuracy_table_uses_the_one_wilson_interval():
+    from benchmarks import accuracy, accuracy_cells
+
+    assert accuracy.wilson is st.wilson and accuracy_cells.wilson is st.wilson
+
+
+def test_bootstrap_intervals_are_the_normal_theory_95_percent_for_a_large_sample():
+    # the mean of 2,000 normal draws: the percentile bootstrap is within a few percent of
+    # mean +- 1.96 s / sqrt(n)
+    from benchmarks.accuracy_cells import bootstrap_mean
+
+    x = np.random.default_rng(3).normal(5.0, 2.0, 2000)
+    half = 1.96 * x.std(ddof=1) / math.sqrt(len(x))
+    lo, hi = bootstrap_mean(x, seed=0)
+    assert lo == pytest.approx(x.mean() - half, abs=0.1 * half)
+    assert hi == pytest.approx(x.mean() + half, abs=0.1 * half)
+    y = x + np.random.default_rng(4).normal(0.0, 1.0, 2000)  # paired: the interval of mean(y - x)
+    d = y - x
+    half_d = 1.96 * d.std(ddof=1) / math.sqrt(len(d))
+    lo, hi = st.paired_bootstrap(y, x, seed=0)
+    assert lo == pytest.approx(d.mean() - half_d, abs=0.1 * half_d)
+    assert hi == pytest.approx(d.mean() + half_d, abs=0.1 * half_d)
+
+
+def _newcombe_10_by_the_book(a, b, c, d, z=1.96):
+    # Newcombe (1998), Stat. Med. 17:2635, method 10, as Altman et al., "Statistics with
+    # Confidence" (2000), p. 52 work it: phi from AD - BC reduced by N/2 when above it, 0 when in
+    # [0, N/2], kept when negative
+    n = a + b + c + d
+    p1, p2 = (a + b) / n, (a + c) / n
+    l1, u1 = st.wilson(a + b, n, z)
+    l2, u2 = st.wilson(a + c, n, z)
+    cross = a * d - b * c
+    num = cross - n / 2 if cross > n / 2 else (cross if cross < 0 else 0.0)
+    den = (a + b) * (c + d) * (a + c) * (b + d)
+    phi = num / math.sqrt(den) if den else 0.0
+    return (p1 - p2 - math.sqrt((p1 - l1) ** 2 - 2 * phi * (p1 - l1) * (u2 - p2) + (u2 - p2) ** 2),
+            p1 - p2 + math.sqrt((p2 - l2) ** 2 - 2 * phi * (p2 - l2) * (u1 - p1) + (u1 - p1) ** 2))
+
+
+@pytest.mark.parametrize("a,b,c,d", [(1, 0, 0, 1), (5, 0, 0, 3), (30, 20, 5, 45), (60, 20, 20, 200),
+                                     (12, 9, 2, 21), (3, 1, 8, 0), (200, 3, 1, 96)])
+def test_newcombe_is_method_10_with_its_corrected_phi(a, b, c, d):
+    # without the correction, pairs that all agree (b = c = 0) gave a zero-width interval
+    assert st.newcombe_paired(a, b, c, d) == pytest.approx(_newcombe_10_by_the_book(a, b, c, d))
+    lo, hi = st.newcombe_paired(a, b, c, d)
+    assert lo < (b - c) / (a + b + c + d) < hi

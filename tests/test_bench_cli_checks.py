@@ -5,10 +5,11 @@ import json
 import tarfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from benchmarks import accuracy_blocking, parents_synth
-from benchmarks.cli import main as bench_main
+from benchmarks.cli import BENCHMARKS, main as bench_main
 from benchmarks.outputs import write_json
 
 BAD = [
@@ -98,6 +99,10 @@ def test_blocking_json_reruns_the_same_and_a_seed_changes_it(tmp_path, capsys):
         " " + str(tmp_path / "b5-0.json")
     assert run["options"]["seed"] == 5 and run["options"]["samples"] == 10 and run["options"]["reading"] == "observed"
     assert run["git_commit"] and len(run["load_average"]) == 3
+    # what else a figure depends on: package versions, the machine, the run's duration
+    assert run["versions"]["numpy"] == np.__version__ and run["versions"]["numba"]
+    assert run["machine"]["cpus"] >= 1 and run["machine"]["platform"]
+    assert run["wall_seconds"] >= 0 and run["cpu_seconds"] > 0
     assert "ba: 2/2 trials" in printed.err  # progress on stderr
     cell = first["cells"]["ba"]
     assert f"ours       {cell['ours']['new']:.3f} [{cell['ours']['new_ci'][0]:.3f}," in printed.out  # the printed table is the JSON's
@@ -148,8 +153,14 @@ def test_cutoff_on_real_cascades_shows_progress_and_saves_what_it_printed(shared
     printed = capsys.readouterr()
     saved = json.loads(out.read_text())
     assert "60 cascades read" in printed.err and f"{saved['cascades']}/{saved['cascades']} evaluated" in printed.err
-    mean, lo, hi = saved["forecast"]
-    assert f"forecast                  {mean:.3f} [{lo:.3f},{hi:.3f}]" in printed.out
+    # every row of the table is the JSON's, its label apart from its figure ("forecast - forecast
+    # (subtree only)0.000" ran together)
+    import re
+
+    for name, value in saved.items():
+        if isinstance(value, list) and len(value) == 3:
+            mean, lo, hi = value
+            assert re.search(rf"^{re.escape(name)}  +{mean:.3f} \[{lo:.3f},{hi:.3f}\]$", printed.out, re.M), name
     assert saved["run"]["options"]["limit"] == 60 and saved["run"]["options"]["observe"] == "1h"
 
 
@@ -167,3 +178,92 @@ def test_ctrl_c_is_one_line_exit_130_and_the_old_file_stays(tmp_path, monkeypatc
     err = capsys.readouterr().err
     assert calls and "Traceback" not in err and err.strip().endswith("(any earlier one is left as it was)")
     assert json.loads(out.read_text()) == {"old": True} and [p.name for p in tmp_path.iterdir()] == ["blk.json"]
+
+
+@pytest.mark.parametrize("name", sorted(BENCHMARKS))
+def test_readme_synopsis_of_each_benchmark_lists_every_option(name, capsys):
+    # benchmarks/README.md gave the options of trace, ingest and scale only; accuracy lacked
+    # --beta, --jobs, --sis ..., blocking nine of its options
+    import re
+
+    with pytest.raises(SystemExit):
+        bench_main([name, "--help"])
+    options = set(re.findall(r"--[a-z][a-z0-9-]*", capsys.readouterr().out)) - {"--help"}
+    readme = (Path(__file__).resolve().parent.parent / "benchmarks" / "README.md").read_text()
+    # the synopsis: "    rumour bench NAME [..." and its indented continuation lines
+    block = re.search(rf"^    rumour bench {name} +\[.*?(?=^\S|^    rumour bench |^$)", readme, re.M | re.S)
+    assert block, f"no synopsis of {name} in benchmarks/README.md"
+    assert options <= set(re.findall(r"--[a-z][a-z0-9-]*", block.group(0))), options - set(
+        re.findall(r"--[a-z][a-z0-9-]*", block.group(0)))
+
+
+@pytest.mark.parametrize("module,argv,message", [
+    # the helpers benchmarks/README.md names for researchers: a traceback (or an empty run) before
+    ("memory_sizes", ["--shapes", "foo"], "--shapes: unknown 'foo'"),
+    ("memory_sizes", ["--max", "5", "--step", "10"], "--step 10 is above --max 5"),
+    ("profile_update", ["--shares", "0"], "--shares: '0' is not a whole number >= 1"),
+    ("accuracy_learned", ["fit", "/nonexistent/dev.npz"], "/nonexistent/dev.npz: no such file"),
+    ("accuracy_ts", ["fit", "/nonexistent/ts.npz"], "/nonexistent/ts.npz: no such file"),
+    ("accuracy_ts", ["dump", "--trials", "ws=0", "--out", "x.npz"], "'ws=0': want NAME=COUNT"),
+    ("accuracy_learned", ["dump", "--seeds", "8,x", "--out", "x.npz"], "--seeds: 'x' is not a whole number"),
+    ("cutoff_bounds", ["--cv", "1", "--weibo", "/nonexistent.tar.gz"], "--cv 1 leaves nothing to fit on"),
+])
+def test_researcher_helpers_refuse_bad_options_in_one_line(module, argv, message, capsys):
+    import importlib
+
+    with pytest.raises(SystemExit) as info:
+        importlib.import_module(f"benchmarks.{module}").main(argv)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert info.value.code == 2 and message in err[-1]
+
+
+def test_origins_says_it_is_reading_the_real_cascades_first(shared_data, monkeypatch, tmp_path, capsys):
+    # it read the whole Weibo archive (two minutes on the shared machine) before its first line
+    from benchmarks import real_cascades
+
+    few = real_cascades.load("weibo-ced", shared_data / "weibo-ced-dev.tar.gz", limit=60)
+    monkeypatch.setattr(real_cascades, "load_or_exit", lambda ap, dataset, path=None, limit=None: few)
+    out = tmp_path / "ori.json"
+    assert bench_main(["origins", "--models", "er", "--trials", "1", "--train-trials", "1", "--nodes", "100",
+                       "--real", "3", "--json", str(out)]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert "reading" in err[0] and "weibo-ced-dev.tar.gz" in err[0] and "60 cascades read" in err[1]
+    assert json.loads(out.read_text())["cells"]["weibo/multi"]["rumours"] == 3
+
+
+@pytest.mark.parametrize("argv,message", [
+    # a RuntimeError traceback (exit 1), and numpy's "need at least one array to concatenate"
+    (["blocking", "--p-ba", "0", "--models", "ba", "--trials", "1", "--nodes", "100"], "--p-ba 0 never spreads"),
+    (["parents", "--mask", "1", "--weibo", "/nonexistent.tar.gz"], "--mask 1 hides every parent link"),
+])
+def test_settings_that_cannot_give_a_cascade_are_refused_in_one_line(argv, message, capsys):
+    with pytest.raises(SystemExit) as info:
+        bench_main(argv)
+    assert info.value.code == 2 and message in capsys.readouterr().err.strip().splitlines()[-1]
+
+
+def test_a_cascade_that_never_reaches_the_observation_size_is_a_value_error():
+    from benchmarks.accuracy_blocking import graph_of, observe
+
+    ip, ix = graph_of("ba", 100, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="reached 20 infected from 5 sources"):
+        observe(ip, ix, 0.001, 20, np.random.default_rng(0), tries=5)
+
+
+def test_parents_on_real_cascades_prints_its_json_with_95_percent_intervals(shared_data, tmp_path, capsys):
+    # the real-data rows (origin top-1, masked parents recovered) were point figures without intervals
+    import re
+
+    out = tmp_path / "par.json"
+    assert bench_main(["parents", "--limit", "24", "--skip-synthetic", "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    r = json.loads(out.read_text())["weibo_masked"]
+    for key in ("origin_top1_engine", "origin_top1_reconstructed"):
+        lo, hi = r[key + "_ci"]
+        assert lo <= r[key] <= hi and f"{r[key]:.4f} [{lo:.4f},{hi:.4f}]" in printed
+    for rule, value in r["parent_accuracy"].items():
+        lo, hi = r["parent_accuracy_ci"][rule]
+        assert lo <= value <= hi and re.search(rf"^{re.escape(rule)} +{value:.4f} \[{lo:.4f},{hi:.4f}\]$", printed, re.M)
+    d, lo, hi = r["model_minus_all_to_origin"]
+    assert d == pytest.approx(r["parent_accuracy"]["model"] - r["parent_accuracy"]["all to origin"])
+    assert lo <= d <= hi and f"{d:+.4f} [{lo:+.4f},{hi:+.4f}]" in printed

@@ -55,7 +55,10 @@ def test_bench_trace_json_contract(capsys, tmp_path, monkeypatch):
     monkeypatch.setattr("benchmarks.outputs.OUT_DIR", tmp_path)
     assert bench_main(["trace", "--sizes", "3000,2000", "--shapes", "hawkes,ic", "--repeat", "1",
                        "--json"]) == 0
-    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    printed = capsys.readouterr()
+    rows = [json.loads(line) for line in printed.out.splitlines()]
+    # progress from the first second: the warm-up (minutes of compiling in a fresh checkout) said nothing
+    assert "trace: warm-up" in printed.err.splitlines()[0] and "warm-up done in" in printed.err
     assert [(r["shape"], r["shares"]) for r in rows] == [("hawkes", 2000), ("hawkes", 3000),
                                                         ("ic", 2000), ("ic", 3000)]
     for r in rows:

@@ -106,3 +106,29 @@ def test_driver_appends_each_trial_once(tmp_path, capsys):
     assert sorted(r["trial"] for r in rows) == [0, 1, 2]
     assert all(r["bound"][0] >= r["degree_fit"][0] - 1e-9 for r in rows)
     assert "3 trials" in capsys.readouterr().out
+
+
+def test_command_line_refuses_bad_options_and_another_experiments_file(tmp_path, capsys):
+    # bad options were tracebacks (KeyError, FileNotFoundError); a file of --nodes 200 rows took
+    # --nodes 300 rows and summarised them together
+    import json
+
+    def refused(argv):
+        with pytest.raises(SystemExit) as info:
+            bb.main(argv)
+        assert info.value.code == 2
+        return capsys.readouterr().err.strip().splitlines()[-1]
+
+    out = str(tmp_path / "rows.jsonl")
+    assert "--trials: '0'" in refused(["--trials", "0", "--out", out])
+    assert "invalid choice: 'xx'" in refused(["--model", "xx", "--out", out])
+    assert "folder /nonexistent does not exist" in refused(["--out", "/nonexistent/rows.jsonl"])
+    assert "does not exist" in refused(["--summary-only", "--out", out])
+    small = ["--nodes", "120", "--trials", "1", "--samples", "5", "--ours-samples", "10", "--eval", "10",
+             "--bound-samples", "0"]
+    assert bb.main(small + ["--out", out]) == 0
+    assert json.loads(open(out).readline())["experiment"]["nodes"] == 120
+    assert "--nodes 120 there, 150 here" in refused(small[2:] + ["--nodes", "150", "--out", out])
+    capsys.readouterr()
+    assert bb.main(["--summary-only", "--out", out]) == 0
+    assert "ba 120 nodes" in capsys.readouterr().out
