@@ -123,7 +123,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(prog="rumour bench accuracy",
                                  description="Accuracy of snapshot and sampled-timestamp source "
                                              "detection against rumor/Jordan centrality and cosasi.")
-    ap.add_argument("--trials", type=positive_int, default=300, help="cascades per graph model (default 300)")
+    ap.add_argument("--trials", type=positive_int, default=None, help="cascades per graph model (default 300)")
     ap.add_argument("--nodes", type=positive_int, default=5000,
                     help="nodes of each contact graph (er, ws, ba; default 5000)")
     ap.add_argument("--infected", type=positive_int, default=300,
@@ -143,7 +143,7 @@ def main(argv=None):
     ap.add_argument("--sis", action="store_true", help="also run the SI importance-sampling likelihood (slow)")
     ap.add_argument("--models", type=names_of(GRAPH_INDEX), default="tree3,er,ws,ba",
                     help=f"comma-separated graph models, of {', '.join(GRAPH_INDEX)} (default: all)")
-    ap.add_argument("--cosasi-trials", type=non_negative_int, default=30,
+    ap.add_argument("--cosasi-trials", type=non_negative_int, default=None,
                     help="cascades of the cosasi side-by-side cell (default 30; 0: skip it)")
     ap.add_argument("--cosasi-infected", type=positive_int, default=100,
                     help="infected nodes of each cosasi cascade (default 100)")
@@ -151,10 +151,14 @@ def main(argv=None):
     ap.add_argument("--jobs", type=positive_int, default=1,
                     help="graph models run in parallel processes (default 1; same numbers as 1)")
     ap.add_argument("--json", metavar="FILE", type=output_file, help="also write the results to FILE as JSON")
-    ap.add_argument("--quick", action="store_true", help="30 trials, 5 cosasi cascades: a smoke run")
+    ap.add_argument("--quick", action="store_true",
+                    help="30 trials, 5 cosasi cascades: a smoke run (--trials, --cosasi-trials given beside it win)")
     args = ap.parse_args(argv)
-    if args.quick:
-        args.trials, args.cosasi_trials = 30, 5
+    # --quick changes the defaults only: a count given on the command line is what runs
+    if args.trials is None:
+        args.trials = 30 if args.quick else 300
+    if args.cosasi_trials is None:
+        args.cosasi_trials = 5 if args.quick else 30
     check_sizes(ap, args)
 
     # --models as typed (a string), as the saved files before it was checked had it

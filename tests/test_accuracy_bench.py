@@ -75,3 +75,23 @@ def test_table_names_the_si_model_each_cell_ran(tmp_path, capsys):
     assert saved["cells"]["tree3"]["si"] == "continuous" and saved["cells"]["er"]["si"] == "discrete"
     assert "tree3 / snapshot  (continuous SI, 20 infected," in printed
     assert "er / snapshot  (discrete SI, >= 20 infected," in printed
+
+
+@pytest.mark.parametrize("argv, trials, cosasi", [
+    (["--quick"], 30, 5),
+    (["--quick", "--trials", "3", "--cosasi-trials", "0"], 3, 0),
+    (["--trials", "2"], 2, 30),
+])
+def test_quick_changes_the_defaults_not_counts_given_beside_it(argv, trials, cosasi, monkeypatch):
+    # --quick used to overwrite an explicit --trials silently: the run was not the one asked for
+    seen = {}
+
+    def cell(job):
+        _, args = job
+        seen.update(trials=args.trials, cosasi=args.cosasi_trials)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(accuracy, "_model_cell", cell)
+    with pytest.raises(SystemExit):
+        accuracy.main([*argv, "--models", "er"])
+    assert seen == {"trials": trials, "cosasi": cosasi}
