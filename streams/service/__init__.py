@@ -16,6 +16,8 @@ ClickHouse). Modules:
 - ``audit``: audit rows written before an answer leaves.
 - ``audit_trail``: the audit rows of one request (one row per audited request, written before
   the answer or ahead of a change; 503 when it cannot be written).
+- ``probes``: the audit rows of requests with no valid token (no "who"; rate-limited a minute,
+  the rest summarised).
 - ``evidence``: the evidence package (zip) and its verification.
 - ``openapi``: the OpenAPI 3 description of every route.
 - ``regions``: province/city/county of a share and division names (zh-CN, English).
@@ -24,6 +26,7 @@ ClickHouse). Modules:
   (``trace_http``: the audited trace, evidence and audit-log routes); ``responses``: JSON
   answers and refusals; ``errors``: aiohttp's own errors (unknown route, method, body size,
   malformed request) in the same JSON shape.
+- ``authn``: the token check of every protected request (a mixin of ``http``'s Service).
 - ``cli``: ``rumour serve``, ``rumour token``, ``rumour evidence``.
 
 Roles (see ``access.PERMISSIONS``):
@@ -51,7 +54,8 @@ Choices (documented here because the acceptance checks rely on them):
   scoped to a jurisdiction. The page asks for the token and keeps
   it in ``sessionStorage`` (this tab only).
 - Tokens expire (``token_days`` setting, or ``rumour token issue --expires-days N | --expires
-  DATE``; 0 = never): an expired token is refused exactly like a revoked one (401, no audit row).
+  DATE``; 0 = never): an expired token is refused exactly like a revoked one (401; its audit row,
+  which names no one, says which: ``streams.service.probes``).
   Records without an expiry (files written before expiries existed) never expire.
   The dashboard's header shows the expiry (``/api/me``'s ``expires_at``) and warns in the
   token's last 7 days (``static/expiry.js``), so that a shift does not end in a 401.
@@ -99,7 +103,9 @@ Choices (documented here because the acceptance checks rely on them):
   audit log itself) writes exactly one row before the answer, with its status (so refusals
   with 400/403/404 are recorded too, with the rumour and the case number they asked for; the
   row's status is the decision, which for a jurisdiction refusal is 403 although the caller got
-  404); a 401 writes none. If the row cannot be written the
+  404). A request with no valid token (401, on any protected route) writes a row that names no
+  one, rate-limited (``probes``); its 401 leaves even when that row cannot be written. If the row
+  of an authenticated request cannot be written the
   answer is withheld (503). A status change (also audited) writes its row before the change is
   made: no row, no change; a change that fails after its row gets a second row (500).
   A row records until when the caller's token was valid (``token_expires_ms``: epoch ms, 0 never,
