@@ -146,8 +146,12 @@ The governance loop (:mod:`streams.governance`; served when a hub is attached, e
   older re-sent id there by its key (:mod:`streams.governance.reports`); ``client_report_id``
   is stored with the report.
 - ``GET /api/rumours/{id}/reports`` and ``/status``: any role with jurisdiction over the rumour;
-  reporters are pseudonymised for roles without clear identities (not with the accounts'
-  pseudonyms: a reporter name is free text, so it would reveal any account's pseudonym).
+  a report names its reporter in clear only to the desk that took it in (the token whose
+  ``http:`` id is its ``source``), and by the reporter's pseudonym to everyone else, liaisons
+  and admins included: reporters are the public, not suspects, and a trace or a case needs the
+  report, not its reporter's name (data minimisation; the store keeps the name). Reporter
+  pseudonyms are not the accounts' (a reporter name is free text, so it would reveal any
+  account's pseudonym). ``identities: "own_in_clear"`` in the answer says so.
 - ``POST /api/rumours/{id}/status``: analyst and admin with jurisdiction over the rumour; body
   ``{"status", "note"}`` only: ``changed_by`` is the token (``name (id)``), a body that names
   someone is refused (400). Audited like a trace (one row, whatever the outcome), no case needed.
