@@ -18,7 +18,8 @@ ClickHouse). Modules:
   the answer or ahead of a change; 503 when it cannot be written).
 - ``probes``: the audit rows of requests with no valid token (no "who"; rate-limited a minute,
   the rest summarised).
-- ``evidence``: the evidence package (zip) and its verification.
+- ``evidence``: the evidence package (zip): its files, digest and signature.
+- ``evidence_verify``: checking a package (``rumour evidence verify``).
 - ``openapi``: the OpenAPI 3 description of every route.
 - ``regions``: province/city/county of a share and division names (zh-CN, English).
 - ``governance``: answers over the governance hub (reports, status, alerts, debunk reach).

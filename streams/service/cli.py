@@ -302,7 +302,7 @@ def evidence_parser() -> argparse.ArgumentParser:
 
 def evidence_main(argv) -> int:
     from streams.cli import os_error_reason
-    from streams.service import evidence
+    from streams.service.evidence_verify import verify
 
     args = evidence_parser().parse_args(argv)
     if args.digest is not None:
@@ -328,7 +328,7 @@ def evidence_main(argv) -> int:
     else:
         key_path = key_file(tokens_file(args.tokens_file), EVIDENCE_KEY)
         key = key_path.read_bytes() if key_path.exists() else None
-    verdict = evidence.verify(data, key, args.digest)
+    verdict = verify(data, key, args.digest)
     if verdict.not_a_package:
         print(f"rumour: error: {args.file}: {verdict.problems[0]}", file=sys.stderr)
         return 2
