@@ -11,6 +11,7 @@ import orjson
 import pytest
 
 from streams.service import evidence
+from streams.cli import main as rumour_main  # the one handler of bad input (rumour: error:)
 from streams.service.cli import evidence_main
 from tests.service_helpers import cascades, get, sha
 from tests.test_service import env  # noqa: F401  (the module's server fixture)
@@ -30,7 +31,7 @@ def _verify(env, data: bytes, tmp_path, *extra) -> tuple[int, str]:  # noqa: F81
     path.write_bytes(data)
     err = io.StringIO()
     with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-        code = evidence_main(["verify", str(path), "--tokens-file", str(env["tokens_path"]), *extra])
+        code = rumour_main(["evidence", "verify", str(path), "--tokens-file", str(env["tokens_path"]), *extra])
     return code, err.getvalue()
 
 
@@ -161,12 +162,35 @@ def test_bad_input_to_verify_is_one_line_in_the_form_of_every_command(env, tmp_p
         (tmp_path / "p.zip").write_bytes(b"PK")
         err = io.StringIO()
         with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-            code = evidence_main([*argv, "--tokens-file", str(env["tokens_path"])])
+            code = rumour_main(["evidence", *argv, "--tokens-file", str(env["tokens_path"])])
         lines = err.getvalue().splitlines()
         assert code == 2 and len(lines) == 1 and lines[0].startswith("rumour: error: "), lines
         assert "Errno" not in lines[0], lines
     code, err = _verify(env, b"not a zip", tmp_path)
     assert code == 2 and err.startswith("rumour: error: ") and err.count("\n") == 1, err
+
+
+def test_verify_leaves_bad_input_to_the_one_handler_of_every_command(env, tmp_path):  # noqa: F811
+    # `rumour evidence` prints no error line of its own: it raises, and streams.cli.main prints
+    # it as every command does (one line, exit 2), with the same words as before.
+    (tmp_path / "p.zip").write_bytes(b"not a zip")
+    cases = [(["verify", str(tmp_path / "nope.zip")],
+              f"rumour: error: cannot read {tmp_path / 'nope.zip'}: no such file or directory"),
+             (["verify", str(tmp_path / "p.zip"), "--digest", "abc"],
+              "rumour: error: --digest: expected the 64 hex digits of an evidence digest"),
+             (["verify", str(tmp_path / "p.zip"), "--key-file", str(tmp_path / "no.key")],
+              f"rumour: error: cannot read the key {tmp_path / 'no.key'}: no such file or directory"),
+             (["verify", str(tmp_path / "p.zip")],
+              f"rumour: error: {tmp_path / 'p.zip'}: not a zip file, so not an evidence package of this service")]
+    for argv, line in cases:
+        argv = [*argv, "--tokens-file", str(env["tokens_path"])]
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err), pytest.raises(ValueError) as raised:
+            evidence_main(argv)
+        assert err.getvalue() == "" and f"rumour: error: {raised.value}" == line
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            assert rumour_main(["evidence", *argv]) == 2
+        assert err.getvalue() == line + "\n"
 
 
 def test_a_zip_of_other_files_is_not_a_package_but_a_removed_manifest_is_tampering(env, package, tmp_path):  # noqa: F811
@@ -207,7 +231,7 @@ def _verify_out(env, data: bytes, tmp_path, *extra) -> tuple[int, str]:  # noqa:
     path.write_bytes(data)
     out = io.StringIO()
     with contextlib.redirect_stderr(out), contextlib.redirect_stdout(out):
-        code = evidence_main(["verify", str(path), "--tokens-file", str(env["tokens_path"]), *extra])
+        code = rumour_main(["evidence", "verify", str(path), "--tokens-file", str(env["tokens_path"]), *extra])
     return code, out.getvalue()
 
 
