@@ -249,6 +249,38 @@ def test_a_package_rezipped_inside_a_folder_verifies_and_says_so(env, package, t
     assert code == 0 and "folder" not in out  # a package as exported: no such line
 
 
+def _nested(members: dict, folders=("case-7", "case-7")) -> dict:
+    """What a desktop makes of a package two folders deep: Windows Explorer's "Extract All" of a
+    package re-zipped once puts its folder in a folder named after the zip (case-7/case-7/),
+    and "Send to > Compressed folder" zips the outer one, folder entries included."""
+    out, path = {}, ""
+    for folder in folders:
+        path += folder + "/"
+        out[path] = b""
+    return out | {path + k: v for k, v in members.items()}
+
+
+def test_a_package_rezipped_two_folders_deep_verifies_like_one_folder(env, package, tmp_path):  # noqa: F811
+    data, digest = package
+    m = _members(data)
+    code, out = _verify_out(env, _zip(_nested(m)), tmp_path, "--digest", digest)
+    assert code == 0 and "OK:" in out and digest in out, out
+    assert "note: every file sits in the folder case-7/case-7/ (a package unzipped and zipped again)" in out
+    # A case folder that holds the unzipped package, zipped by macOS Finder (its litter too).
+    finder = _finder_zip(_nested(m, ("evidence-C-9",)), folder="case 7")
+    code, out = _verify_out(env, _zip(finder), tmp_path, "--digest", digest)
+    assert code == 0 and "sits in the folder case 7/evidence-C-9/" in out, out
+    # Still every byte counts, and files beside the inner folder are extra files.
+    changed = dict(m, **{"report.html": m["report.html"].replace(b"<", b" ", 1)})
+    code, out = _verify_out(env, _zip(_nested(changed)), tmp_path)
+    assert code == 1 and "report.html: SHA-256" in out, out
+    code, out = _verify_out(env, _zip(_nested(m) | {"case-7/notes.txt": b"mine"}), tmp_path)
+    assert code == 1 and "TAMPERED" in out, out
+    split = {f"case-7/{'a' if k == 'chain.csv' else 'b'}/{k}": v for k, v in m.items()}
+    code, out = _verify_out(env, _zip(split), tmp_path)
+    assert code == 1 and "TAMPERED" in out, out
+
+
 def _finder_zip(members: dict, folder="case-7") -> dict:
     """What macOS Finder's "Compress" makes of the unzipped folder: the folder's files, its
     .DS_Store, and an AppleDouble resource fork of each file under __MACOSX/."""

@@ -75,11 +75,17 @@ def verify(data: bytes, key: bytes | None = None, expected_digest: str | None = 
         # A package unzipped and zipped again as its folder (what a liaison's desktop does):
         # its files are judged by their names inside that one folder. Entries in several
         # folders, or beside the folder, are judged as they are (missing and extra files).
-        folder = _common_folder(names)
+        # Folders in one another count as one (``case-7/case-7/``): Windows Explorer's "Extract
+        # All" makes a folder named after the zip even when the zip holds one folder already
+        # (a package re-zipped once), and zipping the folder that holds the unzipped package
+        # (a case folder) adds one more; neither adds or changes a file.
+        folder = ""
+        while inner := _common_folder(names):
+            folder += inner
+            names = [name[len(inner):] for name in names if name != inner]
         if folder:
             v.notes.append(f"every file sits in the folder {folder} (a package unzipped and zipped "
                            "again): checked as if the files were at the top")
-            names = [name[len(folder):] for name in names if name != folder]
 
         def read(name: str) -> bytes:
             return z.read(folder + name)
