@@ -132,7 +132,8 @@ def drop_database(database: str) -> str:
 
 # ---- service (dashboard, origin-trace API, audit) ---------------------------------------------
 AUDIT_COLUMNS = ("audit_id", "ts_ms", "token_id", "token_name", "role", "jurisdiction", "case_id",
-                 "action", "rumour_id", "params", "status", "answer_sha256", "remote", "token_expires_ms")
+                 "action", "rumour_id", "params", "status", "answer_sha256", "remote", "token_expires_ms",
+                 "auth_failure", "token_fingerprint")
 AUDIT_INT_COLUMNS = frozenset({"ts_ms", "status", "token_expires_ms"})  # Int64/UInt16; the rest String
 # token_expires_ms (sql/013_audit_token_expiry.sql): epoch ms, or one of these.
 AUDIT_EXPIRY_NEVER = 0

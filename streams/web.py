@@ -54,6 +54,8 @@ def register_routes(app, pipeline, settings) -> None:
     # json_errors outermost: aiohttp's own 404/405/413 (Faust's routes too) answer in JSON.
     app.web.web_app.middlewares.insert(0, json_errors)
     app.web.web_app.middlewares.append(service.middleware)
+    # The summary row of refused requests not yet written (streams.service.probes).
+    app.web.web_app.on_shutdown.append(service.on_shutdown)
     # Faust's driver makes its AppRunner when the app is built and sets it up at start: ours
     # answers the parser's refusals (malformed request, oversized header) in JSON too. Only an
     # AppRunner not yet set up is replaced (another Faust may make it otherwise: left as it is).

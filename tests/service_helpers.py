@@ -138,3 +138,27 @@ def get(url: str, token: str | None = None, case: str | None = None, headers=Non
             return resp.status, dict(resp.headers), resp.read()
     except urllib.error.HTTPError as exc:
         return exc.code, dict(exc.headers), exc.read()
+
+
+def bad_tokens(tok: dict, valid: str) -> list[tuple]:
+    """``(token or None, the reason its audit row records)`` of every kind of token a route
+    refuses with 401; ``tok["revoked"]`` is a revoked token, ``valid`` names a valid one."""
+    good = tok[valid]
+    return [(None, "missing"), ("", "missing"), ("rt_000000000000_" + "x" * 43, "unknown"),
+            ("not-a-token", "malformed"), (tok["revoked"], "revoked"),
+            (good[:-1] + ("A" if good[-1] != "A" else "B"), "wrong_secret")]
+
+
+def check_refusal_rows(rows: list[dict], route: str, bad: list[tuple]) -> None:
+    """The audit rows of the requests of ``bad`` (in any order: rows of one millisecond have no
+    order): one each, naming the route, the status and the reason, with a fingerprint of the
+    token presented and nothing of who presented it, never the token itself."""
+    assert sorted(r["auth_failure"] for r in rows) == sorted(reason for _, reason in bad), (route, rows)
+    for row in rows:
+        assert (row["action"], row["status"]) == (route, 401), (route, row)
+        assert row["token_id"] == row["token_name"] == row["role"] == row["jurisdiction"] == "", row
+        assert row["remote"] == "127.0.0.1", row
+        assert (row["token_fingerprint"] == "") == (row["auth_failure"] == "missing"), row
+        assert all(not token or token not in str(row) for token, _ in bad), row
+    fingerprints = [r["token_fingerprint"] for r in rows if r["token_fingerprint"]]
+    assert len(set(fingerprints)) == len(fingerprints), rows

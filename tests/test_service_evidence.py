@@ -11,6 +11,7 @@ import orjson
 import pytest
 
 from streams.service import evidence
+from streams.cli import main as rumour_main  # the one handler of bad input (rumour: error:)
 from streams.service.cli import evidence_main
 from tests.service_helpers import cascades, get, sha
 from tests.test_service import env  # noqa: F401  (the module's server fixture)
@@ -30,7 +31,7 @@ def _verify(env, data: bytes, tmp_path, *extra) -> tuple[int, str]:  # noqa: F81
     path.write_bytes(data)
     err = io.StringIO()
     with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-        code = evidence_main(["verify", str(path), "--tokens-file", str(env["tokens_path"]), *extra])
+        code = rumour_main(["evidence", "verify", str(path), "--tokens-file", str(env["tokens_path"]), *extra])
     return code, err.getvalue()
 
 
@@ -161,12 +162,35 @@ def test_bad_input_to_verify_is_one_line_in_the_form_of_every_command(env, tmp_p
         (tmp_path / "p.zip").write_bytes(b"PK")
         err = io.StringIO()
         with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-            code = evidence_main([*argv, "--tokens-file", str(env["tokens_path"])])
+            code = rumour_main(["evidence", *argv, "--tokens-file", str(env["tokens_path"])])
         lines = err.getvalue().splitlines()
         assert code == 2 and len(lines) == 1 and lines[0].startswith("rumour: error: "), lines
         assert "Errno" not in lines[0], lines
     code, err = _verify(env, b"not a zip", tmp_path)
     assert code == 2 and err.startswith("rumour: error: ") and err.count("\n") == 1, err
+
+
+def test_verify_leaves_bad_input_to_the_one_handler_of_every_command(env, tmp_path):  # noqa: F811
+    # `rumour evidence` prints no error line of its own: it raises, and streams.cli.main prints
+    # it as every command does (one line, exit 2), with the same words as before.
+    (tmp_path / "p.zip").write_bytes(b"not a zip")
+    cases = [(["verify", str(tmp_path / "nope.zip")],
+              f"rumour: error: cannot read {tmp_path / 'nope.zip'}: no such file or directory"),
+             (["verify", str(tmp_path / "p.zip"), "--digest", "abc"],
+              "rumour: error: --digest: expected the 64 hex digits of an evidence digest"),
+             (["verify", str(tmp_path / "p.zip"), "--key-file", str(tmp_path / "no.key")],
+              f"rumour: error: cannot read the key {tmp_path / 'no.key'}: no such file or directory"),
+             (["verify", str(tmp_path / "p.zip")],
+              f"rumour: error: {tmp_path / 'p.zip'}: not a zip file, so not an evidence package of this service")]
+    for argv, line in cases:
+        argv = [*argv, "--tokens-file", str(env["tokens_path"])]
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err), pytest.raises(ValueError) as raised:
+            evidence_main(argv)
+        assert err.getvalue() == "" and f"rumour: error: {raised.value}" == line
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            assert rumour_main(["evidence", *argv]) == 2
+        assert err.getvalue() == line + "\n"
 
 
 def test_a_zip_of_other_files_is_not_a_package_but_a_removed_manifest_is_tampering(env, package, tmp_path):  # noqa: F811
@@ -207,7 +231,7 @@ def _verify_out(env, data: bytes, tmp_path, *extra) -> tuple[int, str]:  # noqa:
     path.write_bytes(data)
     out = io.StringIO()
     with contextlib.redirect_stderr(out), contextlib.redirect_stdout(out):
-        code = evidence_main(["verify", str(path), "--tokens-file", str(env["tokens_path"]), *extra])
+        code = rumour_main(["evidence", "verify", str(path), "--tokens-file", str(env["tokens_path"]), *extra])
     return code, out.getvalue()
 
 
@@ -223,6 +247,38 @@ def test_a_package_rezipped_inside_a_folder_verifies_and_says_so(env, package, t
         "checked as if the files were at the top"]
     code, out = _verify_out(env, data, tmp_path)
     assert code == 0 and "folder" not in out  # a package as exported: no such line
+
+
+def _nested(members: dict, folders=("case-7", "case-7")) -> dict:
+    """What a desktop makes of a package two folders deep: Windows Explorer's "Extract All" of a
+    package re-zipped once puts its folder in a folder named after the zip (case-7/case-7/),
+    and "Send to > Compressed folder" zips the outer one, folder entries included."""
+    out, path = {}, ""
+    for folder in folders:
+        path += folder + "/"
+        out[path] = b""
+    return out | {path + k: v for k, v in members.items()}
+
+
+def test_a_package_rezipped_two_folders_deep_verifies_like_one_folder(env, package, tmp_path):  # noqa: F811
+    data, digest = package
+    m = _members(data)
+    code, out = _verify_out(env, _zip(_nested(m)), tmp_path, "--digest", digest)
+    assert code == 0 and "OK:" in out and digest in out, out
+    assert "note: every file sits in the folder case-7/case-7/ (a package unzipped and zipped again)" in out
+    # A case folder that holds the unzipped package, zipped by macOS Finder (its litter too).
+    finder = _finder_zip(_nested(m, ("evidence-C-9",)), folder="case 7")
+    code, out = _verify_out(env, _zip(finder), tmp_path, "--digest", digest)
+    assert code == 0 and "sits in the folder case 7/evidence-C-9/" in out, out
+    # Still every byte counts, and files beside the inner folder are extra files.
+    changed = dict(m, **{"report.html": m["report.html"].replace(b"<", b" ", 1)})
+    code, out = _verify_out(env, _zip(_nested(changed)), tmp_path)
+    assert code == 1 and "report.html: SHA-256" in out, out
+    code, out = _verify_out(env, _zip(_nested(m) | {"case-7/notes.txt": b"mine"}), tmp_path)
+    assert code == 1 and "TAMPERED" in out, out
+    split = {f"case-7/{'a' if k == 'chain.csv' else 'b'}/{k}": v for k, v in m.items()}
+    code, out = _verify_out(env, _zip(split), tmp_path)
+    assert code == 1 and "TAMPERED" in out, out
 
 
 def _finder_zip(members: dict, folder="case-7") -> dict:

@@ -135,6 +135,7 @@ def test_same_evidence_input_gives_the_same_zip_bytes(monkeypatch):
     import zipfile
 
     from streams.service import evidence
+    from streams.service.evidence_verify import verify
 
     meta = {"case_id": "EV-R", "generated_at": "2025-12-01T08:30:16Z",  # zip times: 2 s steps
             "generated_by": {"token_id": "0123456789ab", "name": "l", "role": "liaison",
@@ -148,7 +149,7 @@ def test_same_evidence_input_gives_the_same_zip_bytes(monkeypatch):
     assert digest == digest2 and first == again
     stamps = {i.date_time for i in zipfile.ZipFile(io.BytesIO(first)).infolist()}
     assert stamps == {(2025, 12, 1, 8, 30, 16)}
-    assert evidence.verify(first, b"k" * 32).ok
+    assert verify(first, b"k" * 32).ok
 
 
 def test_analyst_cannot_map_a_guessed_clear_id_to_its_pseudonym(env):  # noqa: F811

@@ -50,3 +50,29 @@ def test_worker_serves_dashboard_api_and_metrics(worker_web):
     assert "rumour_batch_latency_seconds 0.25" in metrics
     health = orjson.loads(get(url + "/healthz")[2])
     assert health["status"] == "ok" and health["events_in"] == 12
+
+
+def test_the_worker_audits_bad_tokens_and_writes_their_summary_when_it_stops(tmp_path, monkeypatch, chdb_store):
+    # streams/web.py hangs the service's on_shutdown on Faust's aiohttp application: refusals
+    # counted beyond the limit are not lost when the worker stops.
+    from streams.app import create_app
+    from streams.embedded import replay_events
+    from streams.settings import Settings
+
+    monkeypatch.setenv("RUMOUR_TOKENS_FILE", str(tmp_path / "tokens.json"))
+    settings = Settings.load({"data_dir": str(tmp_path / "worker")})
+    pipeline, _ = replay_events(cascades(), chdb_store, settings)
+    app = create_app(settings, pipeline=pipeline)
+    probes = app.rumour_service.probes
+    probes.rows_per_minute = 2
+    probes.clock = lambda: 1_800_000_000.0  # one minute for all five (none passes mid-test)
+    server = ThreadServer(app.web.web_app)
+    try:
+        for _ in range(5):
+            assert get(server.url + "/api/rumours/jn-1/trace", "rt_000000000000_" + "x" * 43)[0] == 401
+    finally:
+        server.close()
+    rows = [r for r in chdb_store.audit_rows() if r["auth_failure"]]
+    assert sorted(r["auth_failure"] for r in rows) == ["suppressed", "unknown", "unknown"]
+    summary = next(r for r in rows if r["auth_failure"] == "suppressed")
+    assert orjson.loads(summary["params"])["routes"] == {"trace": 3}

@@ -8,7 +8,9 @@ def _row(i, case="C-1", jurisdiction="370000"):
     return {"audit_id": f"a{i:03d}", "ts_ms": T0 + i, "token_id": "t1", "token_name": "名字 'x'",
             "role": "liaison", "jurisdiction": jurisdiction, "case_id": case, "action": "trace",
             "rumour_id": "r1", "params": '{"k": "3"}', "status": 200, "answer_sha256": "ab" * 32,
-            "remote": "127.0.0.1", "token_expires_ms": T0 + 30 * 86_400_000}
+            "remote": "127.0.0.1", "token_expires_ms": T0 + 30 * 86_400_000,
+            # a refused request's columns (sql/019), round-tripped here on an authenticated row
+            "auth_failure": "wrong_secret" if i == 4 else "", "token_fingerprint": f"{i:016x}"}
 
 
 def test_audit_rows_round_trip_newest_first(store):

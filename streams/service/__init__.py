@@ -16,7 +16,10 @@ ClickHouse). Modules:
 - ``audit``: audit rows written before an answer leaves.
 - ``audit_trail``: the audit rows of one request (one row per audited request, written before
   the answer or ahead of a change; 503 when it cannot be written).
-- ``evidence``: the evidence package (zip) and its verification.
+- ``probes``: the audit rows of requests with no valid token (no "who"; rate-limited a minute,
+  the rest summarised).
+- ``evidence``: the evidence package (zip): its files, digest and signature.
+- ``evidence_verify``: checking a package (``rumour evidence verify``).
 - ``openapi``: the OpenAPI 3 description of every route.
 - ``regions``: province/city/county of a share and division names (zh-CN, English).
 - ``governance``: answers over the governance hub (reports, status, alerts, debunk reach).
@@ -24,6 +27,7 @@ ClickHouse). Modules:
   (``trace_http``: the audited trace, evidence and audit-log routes); ``responses``: JSON
   answers and refusals; ``errors``: aiohttp's own errors (unknown route, method, body size,
   malformed request) in the same JSON shape.
+- ``authn``: the token check of every protected request (a mixin of ``http``'s Service).
 - ``cli``: ``rumour serve``, ``rumour token``, ``rumour evidence``.
 
 Roles (see ``access.PERMISSIONS``):
@@ -51,7 +55,8 @@ Choices (documented here because the acceptance checks rely on them):
   scoped to a jurisdiction. The page asks for the token and keeps
   it in ``sessionStorage`` (this tab only).
 - Tokens expire (``token_days`` setting, or ``rumour token issue --expires-days N | --expires
-  DATE``; 0 = never): an expired token is refused exactly like a revoked one (401, no audit row).
+  DATE``; 0 = never): an expired token is refused exactly like a revoked one (401; its audit row,
+  which names no one, says which: ``streams.service.probes``).
   Records without an expiry (files written before expiries existed) never expire.
   The dashboard's header shows the expiry (``/api/me``'s ``expires_at``) and warns in the
   token's last 7 days (``static/expiry.js``), so that a shift does not end in a 401.
@@ -99,7 +104,9 @@ Choices (documented here because the acceptance checks rely on them):
   audit log itself) writes exactly one row before the answer, with its status (so refusals
   with 400/403/404 are recorded too, with the rumour and the case number they asked for; the
   row's status is the decision, which for a jurisdiction refusal is 403 although the caller got
-  404); a 401 writes none. If the row cannot be written the
+  404). A request with no valid token (401, on any protected route) writes a row that names no
+  one, rate-limited (``probes``); its 401 leaves even when that row cannot be written. If the row
+  of an authenticated request cannot be written the
   answer is withheld (503). A status change (also audited) writes its row before the change is
   made: no row, no change; a change that fails after its row gets a second row (500).
   A row records until when the caller's token was valid (``token_expires_ms``: epoch ms, 0 never,
@@ -140,8 +147,12 @@ The governance loop (:mod:`streams.governance`; served when a hub is attached, e
   older re-sent id there by its key (:mod:`streams.governance.reports`); ``client_report_id``
   is stored with the report.
 - ``GET /api/rumours/{id}/reports`` and ``/status``: any role with jurisdiction over the rumour;
-  reporters are pseudonymised for roles without clear identities (not with the accounts'
-  pseudonyms: a reporter name is free text, so it would reveal any account's pseudonym).
+  a report names its reporter in clear only to the desk that took it in (the token whose
+  ``http:`` id is its ``source``), and by the reporter's pseudonym to everyone else, liaisons
+  and admins included: reporters are the public, not suspects, and a trace or a case needs the
+  report, not its reporter's name (data minimisation; the store keeps the name). Reporter
+  pseudonyms are not the accounts' (a reporter name is free text, so it would reveal any
+  account's pseudonym). ``identities: "own_in_clear"`` in the answer says so.
 - ``POST /api/rumours/{id}/status``: analyst and admin with jurisdiction over the rumour; body
   ``{"status", "note"}`` only: ``changed_by`` is the token (``name (id)``), a body that names
   someone is refused (400). Audited like a trace (one row, whatever the outcome), no case needed.

@@ -8,6 +8,9 @@ Each row also records until when the caller's token was valid (``token_expires_m
 0: never; -1: not recorded, for rows older than sql/013_audit_token_expiry.sql). ``GET /api/audit``
 adds the same in words (:func:`expiry_label`), as ``/api/me`` shows it, and the row's time as
 RFC 3339 UTC (``ts``).
+
+Requests refused for their token are audited too, without a "who": :mod:`streams.service.probes`
+(``auth_failure`` and ``token_fingerprint``, sql/019_audit_auth_failures.sql).
 """
 from __future__ import annotations
 
@@ -61,6 +64,9 @@ def row(principal: Principal, action: str, rumour_id: str, case_id: str, params:
         "answer_sha256": answer_sha256 or "",
         "remote": remote or "",
         "token_expires_ms": AUDIT_EXPIRY_NEVER if principal.expires_ms is None else int(principal.expires_ms),
+        # An authenticated request: no refusal of its token (streams/service/probes.py writes those).
+        "auth_failure": "",
+        "token_fingerprint": "",
     }
 
 

@@ -5,7 +5,8 @@ known. An audited route gets exactly one row whatever its outcome, written befor
 leaves (:meth:`AuditTrail.finish`: if the row cannot be written the answer is withheld, 503). A
 handler that changes state writes its row before the change (:meth:`AuditTrail.ahead`, called
 from the executor thread); :meth:`finish` then writes a second row only when the outcome
-differs (a change that failed after its row). A 401 has no trail: there is nobody to record.
+differs (a change that failed after its row). A 401 has no trail: there is nobody to record;
+its row, which names no one, is :mod:`streams.service.probes`'.
 """
 from __future__ import annotations
 

@@ -301,8 +301,10 @@ def evidence_parser() -> argparse.ArgumentParser:
 
 
 def evidence_main(argv) -> int:
+    """``rumour evidence``. Bad input raises ValueError: ``streams.cli.main``, the one handler of
+    every command, prints it as ``rumour: error: ...`` and exits 2."""
     from streams.cli import os_error_reason
-    from streams.service import evidence
+    from streams.service.evidence_verify import verify
 
     args = evidence_parser().parse_args(argv)
     if args.digest is not None:
@@ -310,28 +312,23 @@ def evidence_main(argv) -> int:
         # bad argument (2), not a verdict that the package was tampered with (1).
         args.digest = args.digest.strip().lower()
         if not re.fullmatch(r"[0-9a-f]{64}", args.digest):
-            print("rumour: error: --digest: expected the 64 hex digits of an evidence digest",
-                  file=sys.stderr)
-            return 2
+            raise ValueError("--digest: expected the 64 hex digits of an evidence digest")
     try:
         data = Path(args.file).read_bytes()
     except OSError as exc:
-        print(f"rumour: error: cannot read {args.file}: {os_error_reason(exc)}", file=sys.stderr)
-        return 2
+        raise ValueError(f"cannot read {args.file}: {os_error_reason(exc)}") from None
     if args.key_file:
         # A key named on the command line must be read: a typo must not drop the signature check.
         try:
             key = Path(args.key_file).read_bytes()
         except OSError as exc:
-            print(f"rumour: error: cannot read the key {args.key_file}: {os_error_reason(exc)}", file=sys.stderr)
-            return 2
+            raise ValueError(f"cannot read the key {args.key_file}: {os_error_reason(exc)}") from None
     else:
         key_path = key_file(tokens_file(args.tokens_file), EVIDENCE_KEY)
         key = key_path.read_bytes() if key_path.exists() else None
-    verdict = evidence.verify(data, key, args.digest)
+    verdict = verify(data, key, args.digest)
     if verdict.not_a_package:
-        print(f"rumour: error: {args.file}: {verdict.problems[0]}", file=sys.stderr)
-        return 2
+        raise ValueError(f"{args.file}: {verdict.problems[0]}")
     for note in verdict.notes:
         print(f"note: {note}", file=sys.stderr)
     if verdict.ok and key is None and args.digest is None:

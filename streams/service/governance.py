@@ -7,9 +7,16 @@ every worker wrote. Reads merge both, so a dashboard served by one worker also s
 statuses from the others and from before a restart. Store reads are cached for
 ``cache_seconds`` (the dashboard polls every 2 s).
 
-Identities: reporters are members of the public; they are pseudonymised for roles without the
-``clear`` permission, in a domain of their own (a reporter name is whatever a report says, so
-account pseudonyms there would let anyone learn an account's pseudonym by reporting its id).
+Identities: reporters are members of the public who came forward, not suspects: the desk that
+took a report in (its token, the report's ``source``) sees its reporter's name, as it did when
+it submitted it; every other caller, liaisons, analysts at every level and admins alike, sees the
+reporter's pseudonym (:func:`reporter_shown`): what a trace or a case needs of a report (the
+post it names, the text, when and where) is there without it, and the same pseudonym across
+reports still shows that one person reported several times. The ``clear`` permission is about
+accounts that spread a rumour, not about the people who reported it, and this route is not
+audited. The store keeps the name (a lawful request goes to the desk or the operator). Reporter
+pseudonyms have a domain of their own (a reporter name is whatever a report says, so account
+pseudonyms there would let anyone learn an account's pseudonym by reporting its id).
 Alerts carry the trace of their rumour: the dashboard route is not audited, so its account ids
 are always pseudonymised (clear ids leave only through the audited trace routes), event ids
 too (``pev_...``: a post id leads to its author on the platform).
@@ -30,6 +37,21 @@ log = logging.getLogger(__name__)
 
 NOTE_MAX = 2000
 STATUS_FIELDS = {"status", "note"}
+
+
+def reporter_shown(report: dict, principal: Principal, pseudonymise) -> str | None:
+    """The reporter of ``report`` as ``principal`` sees it: in clear to the desk that submitted
+    it (the report's ``source`` is ``http:`` + its token id), else ``pseudonymise(name)``.
+
+    >>> desk = Principal("0123456789ab", "desk", "analyst", "370100")
+    >>> other = Principal("ba9876543210", "police", "liaison", "000000")
+    >>> r = {"reporter": "citizen", "source": "http:0123456789ab"}
+    >>> reporter_shown(r, desk, str.upper), reporter_shown(r, other, str.upper)
+    ('citizen', 'CITIZEN')
+    """
+    if report.get("source") == "http:" + principal.token_id:
+        return report["reporter"]
+    return pseudonymise(report["reporter"])
 
 
 def changed_by(principal: Principal) -> str:
@@ -157,25 +179,26 @@ class GovernanceViews:
             answer["region_name"] = rg.name(answer["region_code"])
         return code, answer
 
-    def reports(self, rumour_id: str, clear: bool) -> dict:
+    def reports(self, rumour_id: str, principal: Principal) -> dict:
+        """The reports linked to a rumour; reporters as :func:`reporter_shown` says."""
         rows = {}
         if self.store is not None:
             for r in self.store.load_reports(rumour_id):
                 rows[r["report_id"]] = r
         for r in self.hub.desk.reports_of(rumour_id):
             rows[r["report_id"]] = r
-        name = (lambda a: a) if clear else self.pseudo.reporter
         out = []
         for r in sorted(rows.values(), key=lambda r: (r["report_ms"], r["report_id"])):
             out.append({
-                "report_id": r["report_id"], "reporter": name(r["reporter"]), "post_id": r["post_id"] or None,
+                "report_id": r["report_id"], "reporter": reporter_shown(r, principal, self.pseudo.reporter), "post_id": r["post_id"] or None,
                 "link": r["link"] or None, "text": r["text"] or None, "reported_at": format_ts(r["report_ms"]),
                 "received_at": format_ts(r["received_ms"]), "region": r["region"] or None,
                 "region_code": r["region_code"] or None, "region_name": rg.name(r["region_code"]),
                 "link_method": r["link_method"], "similarity": r["similarity"],
                 "duplicate_of": r["duplicate_of"] or None, "source": r.get("source") or None,
                 "client_report_id": r.get("client_report_id") or None})
-        return {"rumour_id": rumour_id, "identities": "clear" if clear else "pseudonymised",
+        # "own_in_clear": the caller's own reports name their reporter, the others a pseudonym
+        return {"rumour_id": rumour_id, "identities": "own_in_clear",
                 "reports": out, "distinct": sum(1 for r in out if not r["duplicate_of"])}
 
     # -- alerts -------------------------------------------------------------------------------

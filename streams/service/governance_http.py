@@ -47,7 +47,7 @@ class GovernanceHandlers:
         return _answer(status, answer)
 
     async def _r_reports(self, principal, params, request, ctx):
-        return _json(await self._run(self.gov.reports, ctx["rumour_id"], principal.may("clear")))
+        return _json(await self._run(self.gov.reports, ctx["rumour_id"], principal))
 
     async def _r_status(self, principal, params, request, ctx):
         return _json(await self._run(self.gov.status, ctx["rumour_id"]))

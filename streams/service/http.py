@@ -14,7 +14,10 @@ answered exactly like an unknown one, so that its existence does not leak; the a
 403 for it; "inside" means posted, shared or commented there, a debunk there does not count:
 :meth:`streams.service.views.Views.regions_of`) -> case number (400) -> answer. Every authenticated request to
 an audited route writes exactly one audit row, whatever its outcome (the status is recorded);
-requests refused with 401 write none (there is nobody to record) and are logged instead. A route
+a request refused for its token (401, or 503 when the tokens file cannot be read) writes a row
+that names no one: the route, status, reason, peer and a fingerprint of what it presented, at most
+:data:`streams.service.probes.ROWS_PER_MINUTE` a minute plus one summary of the rest
+(:mod:`streams.service.probes`); the 401 is answered even when that row cannot be written. A route
 that changes state (a status change) writes its row *before* the change, so a change whose row
 cannot be written is not made (503); if the change then fails, a second row records that.
 """
@@ -32,16 +35,18 @@ from aiohttp import web
 from streams.api import ApiError, validate_path_id, validate_rumour_id
 from streams.service import audit, metrics, regions, rumour_page
 from streams.service.audit_trail import AuditTrail
+from streams.service.authn import TokenChecks
 from streams.service.errors import json_errors
 from streams.service.responses import Refused, _error, _json
 from streams.service.trace_http import TraceHandlers
 from streams.service.governance import GovernanceViews
 from streams.service.governance_http import GovernanceHandlers
 from streams.service.paths import EVIDENCE_KEY, PSEUDONYM_KEY, key_file, load_or_create_key
+from streams.service.probes import ProbeLog, fingerprint_key
 from streams.service.pseudonym import Pseudonymiser
 from streams.service.routes import CASE_RE, CASE_RULE, find, query_problem, split_path
 from streams.service.site import SiteHandlers
-from streams.service.tokens import TokenStore, TokensFileError, expiry_text
+from streams.service.tokens import TokenStore, expiry_text
 from streams.service.views import HiddenEvent, NotFound, Views
 
 log = logging.getLogger(__name__)
@@ -81,7 +86,7 @@ def int_param(query, name: str, default: int, lo: int, hi: int) -> int:
     return value
 
 
-class Service(SiteHandlers, GovernanceHandlers, TraceHandlers):
+class Service(TokenChecks, SiteHandlers, GovernanceHandlers, TraceHandlers):
     """The dashboard and origin-trace API over one pipeline and store; with a governance hub
     (``governance=`` or :meth:`attach_governance`) also the report, status, alert and debunk
     routes (503 without one). ``liaison_account_scope``: the setting of that name
@@ -95,7 +100,10 @@ class Service(SiteHandlers, GovernanceHandlers, TraceHandlers):
         self.pipeline = pipeline
         self.store = store
         self.tokens = TokenStore(tokens_path)
-        self.pseudo = Pseudonymiser(load_or_create_key(key_file(tokens_path, PSEUDONYM_KEY)))
+        pseudonym_key = load_or_create_key(key_file(tokens_path, PSEUDONYM_KEY))
+        self.pseudo = Pseudonymiser(pseudonym_key)
+        # Requests refused for their token: audited, rate-limited (streams.service.probes).
+        self.probes = ProbeLog(fingerprint_key(pseudonym_key))
         self.evidence_key = load_or_create_key(key_file(tokens_path, EVIDENCE_KEY))
         self.views = Views(pipeline, store, self.pseudo, cutoff_k, liaison_scope=liaison_account_scope,
                            timezone=timezone, event_pseudonym_rumours=event_pseudonym_rumours)
@@ -133,6 +141,7 @@ class Service(SiteHandlers, GovernanceHandlers, TraceHandlers):
         """A standalone aiohttp application (``rumour serve``)."""
         # json_errors outermost: aiohttp's own 404/405/413 answer in the API's JSON shape.
         app = web.Application(middlewares=[json_errors, self.middleware])
+        app.on_shutdown.append(self.on_shutdown)
 
         async def not_found(request):
             return _error(404, "no such route")
@@ -176,18 +185,6 @@ class Service(SiteHandlers, GovernanceHandlers, TraceHandlers):
         return response
 
     # -- the checks ---------------------------------------------------------------------
-    def _principal(self, request):
-        header = request.headers.get("Authorization", "")
-        token = header[7:].strip() if header[:7].lower() == "bearer " else None
-        try:
-            return self.tokens.authenticate(token)
-        except TokensFileError as exc:
-            # The file was overwritten with something else while the service ran: no token can
-            # be checked until it is repaired. The operator's fault, not the caller's: 503.
-            log.error("%s", exc)
-            raise ApiError("tokens cannot be checked now (the server's tokens file is unreadable)",
-                           503) from None
-
     @staticmethod
     def _check_query(route, request) -> None:
         # The one check of every route's query string against the route table (400).
@@ -199,9 +196,10 @@ class Service(SiteHandlers, GovernanceHandlers, TraceHandlers):
         if route.action is None:
             self._check_query(route, request)
             return await self._open(route, params, request)
-        principal = self._principal(request)
+        # A minute of refused requests that is over: its summary row, if any, is written now.
+        await self._write_probe_rows(self.probes.due())
+        principal = await self._principal(route, request)
         if principal is None:
-            log.info("401 %s from %s", route.name, request.remote)
             return _error(401, "a valid bearer token is required")
         ctx = {"principal": principal, "rumour_id": "", "case_id": "", "params": {}}
         trail = AuditTrail(self, principal, route, request.remote or "", ctx)

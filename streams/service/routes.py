@@ -106,7 +106,7 @@ ROUTES = (
           body="{reporter, post_id?, link?, text?, time?, region?, report_id?} (one of post_id, "
                "link, text required; at most 64 KiB)"),
     Route("reports", "/api/rumours/{rumour_id}/reports", "Public reports linked to a rumour "
-          "(reporters pseudonymised unless the role sees identities in clear)", action="view",
+          "(reporters pseudonymised, except to the desk whose token submitted the report)", action="view",
           rumour_scoped=True, governance=True),
     Route("status", "/api/rumours/{rumour_id}/status", "Handling status of a rumour (received, "
           "verified, debunked, handled) and its history: who changed it, when", action="view",

@@ -33,6 +33,9 @@ from streams.service.access import ROLES, Principal, check_code
 
 _TOKEN_RE = re.compile(r"^rt_([0-9a-f]{12})_([A-Za-z0-9_\-]{43})$")
 _NAME_RE = re.compile(r"^[\w .@\-]{1,64}$", re.UNICODE)
+# Why a request's token was refused (TokenStore.verdict), as its audit row records it; the
+# caller gets the same 401 for each.
+REFUSAL_REASONS = ("missing", "malformed", "unknown", "wrong_secret", "revoked", "expired")
 
 
 @dataclass
@@ -266,14 +269,25 @@ class TokenStore:
     def authenticate(self, token: str | None) -> Principal | None:
         """The principal of a valid, unrevoked, unexpired token; None otherwise (an expired token
         is refused exactly like a revoked one)."""
+        return self.verdict(token)[0]
+
+    def verdict(self, token: str | None) -> tuple[Principal | None, str]:
+        """``(principal, "")`` for a valid token, else ``(None, reason)``: one of
+        :data:`REFUSAL_REASONS`, for the audit row of the refusal (the caller is answered the
+        same 401 whatever the reason). The secret is compared before the record's state is
+        read, so a guessed secret of a revoked token's id reads ``wrong_secret``, not ``revoked``."""
         if not token:
-            return None
+            return None, "missing"
         m = _TOKEN_RE.match(token)
         if not m:
-            return None
+            return None, "malformed"
         rec = self._current().get(m.group(1))
-        if rec is None or rec.revoked_ms is not None or rec.expired(self.now_ms()):
-            return None
+        if rec is None:
+            return None, "unknown"
         if not hmac.compare_digest(rec.sha256, _digest(rec.salt, m.group(2))):
-            return None
-        return Principal(rec.id, rec.name, rec.role, rec.jurisdiction, rec.expires_ms)
+            return None, "wrong_secret"
+        if rec.revoked_ms is not None:
+            return None, "revoked"
+        if rec.expired(self.now_ms()):
+            return None, "expired"
+        return Principal(rec.id, rec.name, rec.role, rec.jurisdiction, rec.expires_ms), ""

@@ -1,0 +1,57 @@
+"""The token check of every protected request, and the audit of the requests it refuses
+(:mod:`streams.service.probes`): a mixin of :class:`streams.service.http.Service`, which gives
+``tokens``, ``probes``, ``store``, ``_run`` and the ``audit_rows_written`` counter."""
+from __future__ import annotations
+
+import logging
+
+from streams.api import ApiError
+from streams.service.tokens import TokensFileError
+
+log = logging.getLogger(__name__)
+
+
+class TokenChecks:
+    async def _principal(self, route, request):
+        """The caller's principal, or None once its refusal is audited (then answer 401)."""
+        header = request.headers.get("Authorization", "")
+        scheme, _, credentials = header.strip().partition(" ")
+        bearer = scheme.lower() == "bearer"  # "Bearer" alone (trailing space trimmed): missing
+        token = credentials.strip() if bearer else None
+        # What the caller presented, for the refusal's fingerprint: the token, or a header
+        # that is not a bearer token at all (read as malformed).
+        presented = token if bearer else header.strip() or None
+        try:
+            principal, reason = self.tokens.verdict(token)
+        except TokensFileError as exc:
+            # The file was overwritten with something else while the service ran: no token can
+            # be checked until it is repaired. The operator's fault, not the caller's: 503.
+            log.error("%s", exc)
+            await self._refused_token(route, request, 503, "tokens_unreadable", presented)
+            raise ApiError("tokens cannot be checked now (the server's tokens file is unreadable)",
+                           503) from None
+        if principal is None:
+            await self._refused_token(route, request, 401, "malformed" if header and not bearer else reason,
+                                      presented)
+        return principal
+
+    async def on_shutdown(self, app=None) -> None:
+        """Write the summary of the refusals counted but not yet written (an aiohttp
+        ``on_shutdown`` hook: ``rumour serve`` and the worker's web server)."""
+        await self._write_probe_rows(self.probes.flush())
+
+    async def _write_probe_rows(self, rows: list[dict]) -> None:
+        # The caller had no valid token: its answer does not wait on this row (a 401 tells it
+        # nothing), so a failed write is logged and the answer still leaves.
+        if not rows:
+            return
+        try:
+            await self._run(self.store.write_audit, rows)
+            self.audit_rows_written += len(rows)
+        except Exception:
+            log.exception("audit write of %d refused request(s) failed", len(rows))
+
+    async def _refused_token(self, route, request, status: int, reason: str, presented) -> None:
+        log.info("%d %s from %s (%s)", status, route.name, request.remote, reason)
+        await self._write_probe_rows(self.probes.note(route.name, status, reason, request.remote or "",
+                                                      presented))
