@@ -181,6 +181,23 @@ class IdIndex:
             return [p or None for p in parts[:-1]]
         return self._strings_slow(idx)  # some id contains NUL itself
 
+    def utf8_range(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The UTF-8 bytes of ids ``lo..hi-1`` as ``(buf, starts, ends)`` (id ``lo + k`` is
+        ``buf[starts[k]:ends[k]]``, a blank is empty), the layout of :func:`encode_batch`:
+        copies, so they stay valid while the index grows, and no str is decoded.
+
+        >>> ix = IdIndex(); _ = ix.add(["a", "bé", "c"])
+        >>> buf, s, e = ix.utf8_range(1, 3)
+        >>> [bytes(buf[a:b]).decode("utf-8") for a, b in zip(s, e)]
+        ['bé', 'c']
+        """
+        if not 0 <= lo <= hi <= self.count:
+            raise IndexError(f"ids {lo}..{hi} of {self.count}")
+        offs = self.offs[lo:hi + 1].astype(np.int64)
+        base = offs[0]
+        buf = self.arena[base:offs[-1]].copy()
+        return buf, offs[:-1] - base, offs[1:] - base
+
     def _strings_slow(self, idx) -> list:
         offs, arena = self.offs, self.arena
         out = []

@@ -28,6 +28,7 @@ import orjson
 
 from streams import faust_path
 from streams.events import Decoder
+from streams.message_sources import MessageSources
 from streams.pipeline import Pipeline
 from streams.settings import Settings
 from streams.topics import dead_letter_message
@@ -240,9 +241,10 @@ def create_app(settings: Settings, store=None, pipeline: Pipeline | None = None,
         # Each message's source (topic/partition@offset, as sql/003_dead_letters.sql says): a
         # dead letter names the message it came from, and its key (source, reason, raw) keeps
         # two refused messages with the same bytes apart while a re-delivery still collapses.
-        topic = settings.topic
-        sources = [f"{topic}/{e.message.partition}@{e.message.offset}" for e in events]
-        prepared = await prepare_until_done(values, [e.message.partition for e in events], sources)
+        # Formatted only for the messages that become dead letters (streams/message_sources.py).
+        partitions = [e.message.partition for e in events]
+        sources = MessageSources(settings.topic, partitions, [e.message.offset for e in events])
+        prepared = await prepare_until_done(values, partitions, sources)
         if marks is not None:
             marks["prepared"] = time.time()
             marks["events"] = prepared.stats.read

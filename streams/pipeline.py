@@ -49,6 +49,7 @@ from graph import ADDED, DUPLICATE, CascadeGraph
 from streams.crossref import CROSS_RUMOUR, refuse_cross_rumour_parents  # noqa: F401 (re-exported)
 from streams.crossref_late import LateParents
 from streams.events import Decoder, EventBatch
+from streams.message_sources import picked_sources
 from streams.pipeline_queries import PipelineQueries, warm_up  # noqa: F401 (re-exported)
 from streams.pipeline_write import BatchStats, PipelineWrites, Prepared
 from streams.rumour_graphs import DEBUNK, RumourGraphs, batch_ids  # noqa: F401 (DEBUNK re-exported)
@@ -133,7 +134,7 @@ class Pipeline(PipelineWrites, PipelineQueries):
         for part in sorted(set(partitions)):
             picked = [i for i, p in enumerate(partitions) if p == part]
             msgs = [messages[i] for i in picked]
-            srcs = None if sources is None else [sources[i] for i in picked]
+            srcs = picked_sources(sources, picked)
             b, d = self.decoder.decode(msgs, srcs)
             batches.append((part, b))
             dead.extend(d)

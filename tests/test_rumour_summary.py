@@ -86,7 +86,8 @@ def test_refreshed_summaries_equal_the_full_recomputation(store, no_overlap):
     store.write(make_batch(_events("r7", 1, T0 - 50 * HOUR, first=200) + _events("r0", 3, T0 - 28 * MIN)))
     _next_second()
     got = kept.refresh()
-    assert got == full(store) and got["as_of_ms"] == first["as_of_ms"] and kept.recomputed == 2
+    # (only r7: r0's re-delivered events leave its counts as they were)
+    assert got == full(store) and got["as_of_ms"] == first["as_of_ms"] and kept.recomputed == 1
 
     # the clock moves two hours on (a debunk of r2): the rumours of the old last hour go quiet
     store.write(make_batch(_events("r2", 1, T0 + 2 * HOUR, kind="debunk", first=300)))
@@ -99,6 +100,24 @@ def test_refreshed_summaries_equal_the_full_recomputation(store, no_overlap):
 
     # a restart: a fresh process's first refresh gives the same
     assert rs.RumourSummaries(store).refresh() == got
+
+
+def test_rumours_read_again_for_the_overlap_are_recomputed_only_if_their_counts_changed(store, monkeypatch):
+    # With the default overlap every rumour written in the last 30 s is read again at each
+    # refresh; those whose counts are the ones held keep their summary (the same object).
+    monkeypatch.setattr(rs, "FULL_SHARE", 2.0)  # all of them read again: still not a full one
+    store.write(make_batch(_seed()))
+    kept = rs.RumourSummaries(store)
+    first = kept.refresh()
+    assert kept.recomputed == 9
+    store.write(make_batch(_events("r6", 3, T0 - 30 * MIN, first=100) + _events("new", 2, T0 - 10 * MIN)))
+    _next_second()
+    got = kept.refresh()
+    assert got == full(store) and got["as_of_ms"] == first["as_of_ms"] and kept.recomputed == 2
+    assert all(got["rumours"][rid] is r for rid, r in first["rumours"].items() if rid != "r6")
+    assert got["rumours"]["r6"]["size"] == first["rumours"]["r6"]["size"] + 3
+    _next_second()
+    assert kept.refresh() is got and kept.recomputed == 0  # read again, nothing changed
 
 
 def test_the_list_shows_rumours_another_worker_wrote(store, no_overlap):

@@ -196,15 +196,15 @@ def test_a_slow_lookup_holds_up_no_other_request(env, monkeypatch):
     monkeypatch.setattr(service.views, "events", EventPseudonymIndex(pseudo))  # nothing hashed yet
     monkeypatch.setattr(pseudo, "shown_event", lambda pseudonym: None)
     hashing, release, hashed = threading.Event(), threading.Event(), []
-    real = pseudo.event_numbers
+    real = pseudo.encoded_event_numbers
 
-    def slow(ids):
+    def slow(buf, starts, ends):
         hashing.set()
         release.wait(10)
-        hashed.append(len(ids))
-        return real(ids)
+        hashed.append(len(starts))
+        return real(buf, starts, ends)
 
-    monkeypatch.setattr(pseudo, "event_numbers", slow)
+    monkeypatch.setattr(pseudo, "encoded_event_numbers", slow)
     answers = {}
 
     def trace(event_id):

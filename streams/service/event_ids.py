@@ -10,9 +10,11 @@ Otherwise the rumour's events are hashed, which is slow the first time (about 1 
 this loaded 2-core box: 0.23 s for 200,000 events, 0.84 s for 10^6, medians of benchmarks/
 bench_event_pseudonyms.py, against 0.50 and 2.1 s in the same hour with hashlib; 0.70 and 4.8 s
 before event_numbers). The HMAC itself runs without the interpreter lock
-(streams/service/sha256_kernel.py); reading a chunk's ids as str and encoding them still holds
-it, about a third of the time. So it runs on a thread of the index's own (:meth:`EventPseudonymIndex.lookup` gives a future), never
-on the service's one thread, which every other request needs (a cold lookup used to hold it, and
+(streams/service/sha256_kernel.py), straight from the graph's UTF-8 id bytes
+(:meth:`graph.ids.IdIndex.utf8_range`: a chunk's bytes copied under the pipeline's lock, no str
+decoded and encoded again; that took 0.27 of 1.41 s at 10^6 events, all of it under the lock,
+now 0.016 of 1.10 s). Still, it runs on a thread of the index's own
+(:meth:`EventPseudonymIndex.lookup` gives a future), never on the service's one thread, which every other request needs (a cold lookup used to hold it, and
 every request waited). That thread does one lookup at a time: a second lookup of the same rumour
 waits for the first, then hashes only the events added since. The rumour's graph numbers its
 events in arrival order and only appends (:class:`graph.CascadeGraph`), so the 64-bit values are
@@ -23,8 +25,8 @@ as the rumour grows) and checks the found event's hash again, so a graph replace
 
 Memory: 8 bytes an event (the uint64 values) for each of the ``event_pseudonym_rumours`` rumours
 most recently looked up (a 10^6-event rumour: 8 MB); while a chunk is hashed, at most about
-220 bytes more for each of its :data:`CHUNK` events (their ids and digests; tracemalloc peak:
-14 MB a chunk), and a copy of the rumour's values while the chunks are joined.
+50 bytes more for each of its :data:`CHUNK` events (their ids' bytes, offsets and values;
+tracemalloc peak: 3 MB a chunk, 14 MB when the ids were read as str), and a copy of the rumour's values while the chunks are joined.
 """
 from __future__ import annotations
 
@@ -109,12 +111,13 @@ class EventPseudonymIndex:
             with lock:
                 if start > graph.n_nodes:  # not this graph's values after all: start over
                     parts, start = [], 0
-                # A node's id never changes (an account's placeholder has none: value 0).
-                ids = graph.ev.strings(np.arange(start, min(start + CHUNK, graph.n_nodes)))
-            if not ids:
+                # A node's id never changes (an account's placeholder has none: value 0). The
+                # ids' UTF-8 bytes as the graph holds them, copied: no str made under the lock.
+                buf, starts, ends = graph.ev.utf8_range(start, min(start + CHUNK, graph.n_nodes))
+            if not len(starts):
                 break
-            parts.append(self.pseudo.event_numbers(ids))
-            start += len(ids)
+            parts.append(self.pseudo.encoded_event_numbers(buf, starts, ends))
+            start += len(starts)
         values = np.concatenate(parts) if parts else np.zeros(0, np.uint64)
         self._values[graph.rumour_id] = (weakref.ref(graph), values)
         return values
