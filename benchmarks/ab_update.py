@@ -18,6 +18,15 @@ graph ends equal to the reference's (id arenas, parents, accounts, times, kinds,
 subtree sizes, cut-off). Give the reference twice (``main=/tmp/base again=/tmp/base``): how far
 that A/A pair's ratio strays from 1 is the run's noise (0.93-1.01 over 21-31 rounds in session
 13, at load 1-2).
+
+The comparison runs in a child process whose numba cache (``NUMBA_CACHE_DIR``) is a new, empty
+directory, so every tree's kernels are compiled there. Why: numba names a compiled function by
+its module, name, argument types and a counter of the process that compiled it, and treats two
+functions of one name as the same code. Kernels of two trees loaded from their caches (or one
+loaded, one compiled) can share a name, and then one tree runs the other's: in session 14 a
+tree with another ``id_hash`` crashed the run ("'descr' is NULL") or left main's graph unable
+to find its own event ids. ``--reuse-numba-cache`` runs in this process with the caches as they
+are (quick; only for trees whose numba functions are all the same).
 """
 from __future__ import annotations
 
@@ -25,7 +34,9 @@ import argparse
 import importlib
 import os
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -141,6 +152,17 @@ def _tree(arg: str) -> tuple[str, str]:
     return name, root
 
 
+def run_fresh(argv: list) -> int:
+    """This command again (``argv`` plus ``--reuse-numba-cache``) in a child process whose numba
+    cache directory is new and empty, so that no kernel of one tree is taken for another's; the
+    child's exit status."""
+    with tempfile.TemporaryDirectory(prefix="ab_update_numba_") as cache:
+        env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+        cmd = [sys.executable, "-m", "benchmarks.ab_update", *argv, "--reuse-numba-cache"]
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        return subprocess.call(cmd, env=env, cwd=root)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.ab_update",
                                  description="Same-run A/B of the live update between trees.")
@@ -151,10 +173,15 @@ def main(argv=None) -> int:
     ap.add_argument("--batch", type=int, default=1_000, help="shares per update (default 1000)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", action="store_true", help="print one JSON object")
+    ap.add_argument("--reuse-numba-cache", action="store_true",
+                    help="run here with the numba caches as they are, not in a child process "
+                         "that compiles every tree afresh (see the module docstring)")
     args = ap.parse_args(argv)
     names = [name for name, _ in args.trees]
     if len(set(names)) != len(names):
         ap.error("tree names must differ")
+    if not args.reuse_numba_cache:
+        return run_fresh(sys.argv[1:] if argv is None else list(argv))
     emit(compare(args.trees, args.shape, args.shares, args.rounds, args.batch, args.seed),
          args.json)
     return 0

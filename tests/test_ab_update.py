@@ -18,7 +18,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def test_a_pair_of_one_tree_ends_with_equal_graphs(capsys):
     own = {k: v for k, v in sys.modules.items() if k == "graph" or k.startswith("graph.")}
     assert ab_update.main([f"a={ROOT}", f"b={ROOT}", "--shape", "ic", "--shares", "3000",
-                           "--rounds", "4", "--batch", "200", "--json"]) == 0
+                           "--rounds", "4", "--batch", "200", "--json",
+                           "--reuse-numba-cache"]) == 0
     row = json.loads(capsys.readouterr().out)
     assert row["reference"] == "a" and set(row["trees"]) == {"a", "b"}
     for tree in row["trees"].values():
@@ -52,3 +53,20 @@ def test_state_tells_graphs_apart():
 def test_a_tree_without_graph_package_is_refused(tmp_path):
     with pytest.raises(SystemExit):
         ab_update.main([f"x={tmp_path}"])
+
+
+def test_by_default_the_comparison_runs_in_a_child_with_an_empty_numba_cache(monkeypatch, capsys):
+    seen = {}
+
+    def call(cmd, env, cwd):
+        seen.update(cmd=cmd, cache=env["NUMBA_CACHE_DIR"], cwd=cwd)
+        seen["empty"] = os.path.isdir(env["NUMBA_CACHE_DIR"]) and not os.listdir(env["NUMBA_CACHE_DIR"])
+        return 3
+
+    monkeypatch.setattr(ab_update.subprocess, "call", call)
+    assert ab_update.main([f"a={ROOT}", "--rounds", "2"]) == 3
+    assert seen["cmd"][1:3] == ["-m", "benchmarks.ab_update"]
+    assert seen["cmd"][3:] == [f"a={ROOT}", "--rounds", "2", "--reuse-numba-cache"]
+    assert seen["empty"] and seen["cwd"] == ROOT
+    assert not os.path.exists(seen["cache"])  # removed afterwards
+    assert capsys.readouterr().out == ""  # the child printed, not this process
