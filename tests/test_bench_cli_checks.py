@@ -267,3 +267,16 @@ def test_parents_on_real_cascades_prints_its_json_with_95_percent_intervals(shar
     d, lo, hi = r["model_minus_all_to_origin"]
     assert d == pytest.approx(r["parent_accuracy"]["model"] - r["parent_accuracy"]["all to origin"])
     assert lo <= d <= hi and f"{d:+.4f} [{lo:+.4f},{hi:+.4f}]" in printed
+
+
+def test_no_benchmark_name_is_a_usage_error_on_stderr_and_help_is_output(capsys):
+    # A missing name, like argparse's missing argument: nothing on stdout (it was the list, with
+    # exit 2, which a redirect into a results file kept), the list and one error line on stderr.
+    assert bench_main([]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.rstrip().endswith("rumour bench: error: name a benchmark")
+    assert all(f"  {name:<9} " in err for name in ("trace", "ingest", "parents", "blocking"))
+    # asked for: the list on stdout, exit 0
+    assert bench_main(["--help"]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("usage: rumour bench NAME") and err == ""
