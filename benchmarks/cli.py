@@ -25,9 +25,15 @@ def usage() -> str:
 
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] in ("-h", "--help"):
-        print(usage())
-        return 0 if argv else 2
+    if argv and argv[0] in ("-h", "--help"):
+        print(usage())  # asked for: the answer, on stdout
+        return 0
+    if not argv:
+        # A missing name is a usage error, as argparse treats a missing argument (and as an
+        # unknown name is treated below): the list and the error on stderr, exit 2. It was the
+        # list on stdout with exit 2, which `rumour bench > out.json` kept as if it were output.
+        print(f"{usage()}\n\nrumour bench: error: name a benchmark", file=sys.stderr)
+        return 2
     name, rest = argv[0], argv[1:]
     if name not in BENCHMARKS:
         print(f"rumour bench: unknown benchmark {name!r}\n\n{usage()}", file=sys.stderr)

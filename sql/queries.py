@@ -166,6 +166,33 @@ def audit_rows(database: str, limit: int, case_id: str | None = None, since_ms: 
             + f" ORDER BY ts_ms DESC, audit_id LIMIT {limit}")
 
 
+def audit_hour_requests(database: str, condition: str = "1") -> str:
+    """Audited requests per hour and action (time, action, queries): every row of audit_log once
+    (audit_hour_counts, sql/015), and a summary row of refused requests as the number of requests
+    it stands for (audit_hour_suppressed, sql/020: its ``suppressed`` count, less the one its own
+    row counted in audit_hour_counts), so that a flood reads as what it was. ``condition``: on
+    ``hour``; Grafana's panel is this query with ``$__timeFilter(hour)`` (the dashboard's text
+    is checked against it).
+
+    >>> print(audit_hour_requests("db"))  # doctest: +NORMALIZE_WHITESPACE
+    SELECT time, action, sum(n) AS queries FROM (
+    SELECT hour AS time, action, toInt64(uniqExactMerge(queries)) AS n FROM db.audit_hour_counts
+    WHERE 1 GROUP BY time, action
+    UNION ALL
+    SELECT hour AS time, action, sum(toInt64(requests) - 1) AS n FROM db.audit_hour_suppressed FINAL
+    WHERE 1 GROUP BY time, action)
+    GROUP BY time, action ORDER BY time, action
+    """
+    db = check_identifier(database)
+    return ("SELECT time, action, sum(n) AS queries FROM (\n"
+            f"SELECT hour AS time, action, toInt64(uniqExactMerge(queries)) AS n FROM {db}.audit_hour_counts\n"
+            f"WHERE {condition} GROUP BY time, action\n"
+            "UNION ALL\n"
+            f"SELECT hour AS time, action, sum(toInt64(requests) - 1) AS n FROM {db}.audit_hour_suppressed FINAL\n"
+            f"WHERE {condition} GROUP BY time, action)\n"
+            "GROUP BY time, action ORDER BY time, action")
+
+
 def rumour_region_counts(database: str, since_ms: int | None = None, rumour_ids=None) -> str:
     """(rumour_id, region ('' = none), kind name, distinct shares, last minute as epoch ms) per
     group, over all time or since a time (minute resolution, from the per-minute counts), of

@@ -154,10 +154,11 @@ def cmd_demo(args) -> int:
 def cmd_worker(args) -> int:
     from aiokafka.errors import KafkaConnectionError
 
-    from streams.worker_run import check_worker_paths, run_worker
+    from streams.worker_run import check_worker_paths, check_worker_tokens, run_worker
 
     settings = _settings(args)
     check_worker_paths(settings)
+    check_worker_tokens(settings)
     try:
         run_worker(settings)
     except KafkaConnectionError as exc:  # at start (topics): one line and exit 3, as produce does

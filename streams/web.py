@@ -41,7 +41,9 @@ def register_routes(app, pipeline, settings) -> None:
     from streams.service.http import Service
     from streams.service.paths import tokens_file
 
-    service = Service(pipeline, pipeline.store, tokens_file(), settings.cutoff_k,
+    # The tokens_file setting (its flag too; the environment alone was read here, so
+    # `rumour worker --tokens-file F` served with another file than the one it was given).
+    service = Service(pipeline, pipeline.store, tokens_file(settings.tokens_file), settings.cutoff_k,
                       stats=lambda: current_stats(app, pipeline),
                       # the governance hub, when streams.governance.wiring attached one first
                       governance=getattr(app, "governance", None),

@@ -29,6 +29,19 @@ def check_worker_paths(settings: Settings) -> None:
             raise ValueError(f"{where}: folder {path.parent} does not exist")
 
 
+def check_worker_tokens(settings: Settings) -> None:
+    """Refuse, before anything starts, a tokens file that is no tokens file (not JSON, no token
+    records), as ``rumour serve`` does: the worker started and answered every protected request
+    503 until someone read its log. A missing or empty file is no error (no token issued yet)."""
+    from streams.service.paths import tokens_file
+    from streams.service.tokens import TokenStore, TokensFileError
+
+    try:
+        TokenStore(tokens_file(settings.tokens_file)).check()
+    except TokensFileError as exc:  # its text names the file
+        raise ValueError(f"{setting_label(setting('tokens_file'))}: {exc}") from None
+
+
 def redact_url(url: str) -> str:
     """``url`` without its password (the store's URL carries it in a deployment: logs and the
     open /healthz must not).

@@ -267,3 +267,36 @@ def test_parents_on_real_cascades_prints_its_json_with_95_percent_intervals(shar
     d, lo, hi = r["model_minus_all_to_origin"]
     assert d == pytest.approx(r["parent_accuracy"]["model"] - r["parent_accuracy"]["all to origin"])
     assert lo <= d <= hi and f"{d:+.4f} [{lo:+.4f},{hi:+.4f}]" in printed
+
+
+def test_no_benchmark_name_is_a_usage_error_on_stderr_and_help_is_output(capsys):
+    # A missing name, like argparse's missing argument: nothing on stdout (it was the list, with
+    # exit 2, which a redirect into a results file kept), the list and one error line on stderr.
+    assert bench_main([]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.rstrip().endswith("rumour bench: error: name a benchmark")
+    assert all(f"  {name:<9} " in err for name in ("trace", "ingest", "parents", "blocking"))
+    # asked for: the list on stdout, exit 0
+    assert bench_main(["--help"]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("usage: rumour bench NAME") and err == ""
+
+
+def test_parents_synthetic_says_its_best_rule_is_per_trial_and_compares_each_rule(capsys):
+    from benchmarks.accuracy_parents import print_synthetic
+
+    cells = parents_synth.run(models=("er",), trials=3, n=200, seed=0)
+    cell = cells["er"]
+    # the keys there were stay, with the same meaning; the comparison with each rule is added
+    for key in ("most recent", "earliest", "model", "model minus best rule", "model minus most recent",
+                "model minus earliest"):
+        assert len(cell[key]) == 3, key
+    # the better rule of each trial is at least as good as either rule in that trial
+    assert cell["model minus best rule"][0] <= min(cell["model minus most recent"][0],
+                                                   cell["model minus earliest"][0]) + 1e-12
+    assert abs(cell["model minus most recent"][0] - (cell["model"][0] - cell["most recent"][0])) < 1e-9
+    print_synthetic(cells)
+    out = capsys.readouterr().out
+    assert "model - per-trial best rule" in out and "model - most recent" in out and "model - earliest" in out
+    assert "model - best rule " not in out  # the label that read as the better rule overall
+    assert out.count("\ner ") == 2  # one row in each table

@@ -173,3 +173,18 @@ def test_the_worker_mounts_both(env, tmp_path, monkeypatch):  # noqa: F811
     register_routes(app, env["pipeline"], Settings.load({}))
     assert list(faust_app.middlewares) == [json_errors, app.rumour_service.middleware]
     assert type(app.web._runner) is JsonErrorRunner and app.web._runner.app is faust_app
+
+
+def test_the_worker_serves_with_the_tokens_file_setting(env, tmp_path, monkeypatch):  # noqa: F811
+    # `rumour worker --tokens-file F` was ignored by the API: it read the environment alone.
+    from types import SimpleNamespace
+
+    from streams.settings import Settings
+    from streams.web import register_routes
+
+    monkeypatch.setenv("RUMOUR_TOKENS_FILE", str(tmp_path / "env" / "tokens.json"))
+    faust_app = web.Application()
+    app = SimpleNamespace(web=SimpleNamespace(web_app=faust_app, _runner=web.AppRunner(faust_app)), stats={})
+    given = tmp_path / "flag" / "tokens.json"
+    register_routes(app, env["pipeline"], Settings.load({"tokens_file": str(given)}))
+    assert app.rumour_service.tokens.path == given

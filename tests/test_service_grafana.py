@@ -99,6 +99,20 @@ _AUDIT = [_audit("q1", T0), _audit("q2", T0 + 60_000), _audit("q3", T0 + 120_000
           _audit("q4", T0 + HOUR_MS, action="evidence"), _audit("q5", T0 + HOUR_MS + 1, action="audit")]
 
 
+def refusal_rows(t0_ms: int, refused: int, rows_per_minute: int = 2) -> list[dict]:
+    """The audit rows of ``refused`` requests with no valid token in the minute from ``t0_ms``,
+    as the service writes them (streams.service.probes): ``rows_per_minute`` rows of their own,
+    then one summary row standing for the rest."""
+    from streams.service.probes import ProbeLog
+
+    log = ProbeLog(b"k" * 32, rows_per_minute=rows_per_minute)
+    rows = []
+    for i in range(refused):
+        rows += log.note("trace" if i % 3 else "rumours", 401, "unknown", "10.0.0.9", f"guess-{i}",
+                         now_ms=t0_ms + i)
+    return rows + log.flush()
+
+
 def _load(store) -> None:
     store.write(make_batch([
         {"event_id": "e0", "rumour_id": "r1", "account_id": "a", "ts": T0, "region": "370102", "kind": "post"},
@@ -109,6 +123,10 @@ def _load(store) -> None:
     store.write(EventBatch(), _REDELIVERED)
     store.write_audit(_AUDIT)
     store.write_audit(_AUDIT[:2])  # a retried insert: audit_log is a plain MergeTree and keeps both
+    # 40 requests with no valid token: 2 rows of their own and a summary of 38; written twice
+    refused = refusal_rows(T0 + HOUR_MS, 40)
+    store.write_audit(refused)
+    store.write_audit(refused[-1:])
 
 
 def _run(store, sql: str) -> list:
@@ -145,15 +163,20 @@ def test_every_panel_query_runs_and_agrees_with_the_raw_tables(store):
     assert dict((k, n) for k, n, _ in dead) == {"ts": 2, "invalid JSON": 1, "parent in another rumour": 1}
 
     # Audit: per hour and action, each audited request once (the retried copies are in audit_log
-    # twice), 403s included, as audit_log counts distinct audit ids.
+    # twice), 403s included, as audit_log counts distinct audit ids; a summary row of refused
+    # requests as the number it stands for (its "suppressed"), not as one.
     audit = [(_seconds(t) * 1000, action, int(n)) for t, action, n in
              next(v for k, v in results.items() if k.startswith("Trace queries"))]
-    raw = store._rows(f"SELECT toStartOfHour(ts) AS time, action, uniqExact(audit_id) FROM {db}.audit_log "
-                      "GROUP BY time, action ORDER BY time, action")
+    raw = store._rows(f"SELECT toStartOfHour(ts) AS time, action, sum(if(auth_failure = 'suppressed', "
+                      f"visitParamExtractUInt(params, 'suppressed'), 1)) FROM (SELECT audit_id, any(ts) AS ts, "
+                      f"any(action) AS action, any(auth_failure) AS auth_failure, any(params) AS params "
+                      f"FROM {db}.audit_log GROUP BY audit_id) GROUP BY time, action ORDER BY time, action")
     assert sorted(audit) == [(_seconds(t) * 1000, a, int(n)) for t, a, n in raw]
     hour0 = T0 // HOUR_MS * HOUR_MS
-    assert sorted(audit) == [(hour0, "trace", 3), (hour0 + HOUR_MS, "audit", 1), (hour0 + HOUR_MS, "evidence", 1)]
-    assert store._rows(f"SELECT count() FROM {db}.audit_log") == [(7,)]
+    assert sorted(audit) == [(hour0, "trace", 3), (hour0 + HOUR_MS, "audit", 1), (hour0 + HOUR_MS, "evidence", 1),
+                             (hour0 + HOUR_MS, "rumours", 1), (hour0 + HOUR_MS, "trace", 1),
+                             (hour0 + HOUR_MS, "unauthenticated", 38)]
+    assert store._rows(f"SELECT count() FROM {db}.audit_log") == [(11,)]
 
 
 _AGGREGATE = re.compile(r"\b(?:count|uniq\w*|countDistinct)\s*\([^()]*\)", re.I)
@@ -206,6 +229,13 @@ def test_no_panel_shows_an_account_id_a_payload_or_a_case(store):
         for row in result:
             for cell in row:
                 assert not any(s in str(cell) for s in secrets), (q, row)
+
+
+def test_the_audit_panel_is_the_projects_hourly_query():
+    from sql.queries import audit_hour_requests
+
+    (sql,) = [q for title, q in dashboard_queries().items() if title.startswith("Trace queries")]
+    assert sql == audit_hour_requests("rumour", "$__timeFilter(hour)")
 
 
 def test_top_spreaders_point_at_the_projects_own_dashboard():

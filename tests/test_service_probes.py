@@ -123,3 +123,46 @@ def test_fingerprints_are_keyed():
     key = fingerprint_key(b"k" * 32)
     assert fingerprint(key, token) != fingerprint(fingerprint_key(b"j" * 32), token)
     assert token not in fingerprint(key, token)
+
+
+def test_the_cli_fingerprint_of_a_token_is_the_one_its_refusal_recorded(served, monkeypatch, capsys, tmp_path):
+    import io
+
+    from streams.service.cli import token_main
+    from streams.service.tokens import TokenStore
+
+    env = served
+    tokens = TokenStore(env["tokens_path"])
+    revoked = tokens.issue("analyst", "110000", "gone")[0]
+    assert tokens.revoke(revoked.split("_")[1])
+    assert get(env["url"] + "/api/rumours", revoked)[0] == 401
+    assert get(env["url"] + "/api/rumours", headers={"Authorization": "Basic dXNlcjpwdw=="})[0] == 401
+    recorded = {r["auth_failure"]: r["token_fingerprint"] for r in refused_rows(env["store"])}
+    assert len(recorded["revoked"]) == 16
+
+    # from stdin, as pasted (bare, or with its scheme as sent); one line out per token in
+    monkeypatch.setattr("sys.stdin", io.StringIO(f"{revoked}\n\nBearer {revoked}\nBasic dXNlcjpwdw==\n"))
+    assert token_main(["fingerprint", "--tokens-file", str(env["tokens_path"])]) == 0
+    out = capsys.readouterr().out.split()
+    assert out == [recorded["revoked"], recorded["revoked"], recorded["malformed"]]
+    # from a file
+    path = tmp_path / "suspect.txt"
+    path.write_text(revoked + "\n", encoding="utf-8")
+    assert token_main(["fingerprint", "--from", str(path), "--tokens-file", str(env["tokens_path"])]) == 0
+    assert capsys.readouterr().out == recorded["revoked"] + "\n"
+
+
+def test_the_cli_fingerprint_needs_the_services_key_and_never_makes_one(tmp_path, monkeypatch, capsys):
+    import io
+
+    from streams.service.cli import token_main
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("rt_0123456789ab_" + "y" * 43 + "\n"))
+    assert token_main(["fingerprint", "--tokens-file", str(tmp_path / "tokens.json")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("rumour: error: cannot read the pseudonym key ") and "pseudonym.key" in err
+    assert not (tmp_path / "pseudonym.key").exists()  # a new key would match nothing written
+    (tmp_path / "pseudonym.key").write_bytes(b"k" * 32)
+    monkeypatch.setattr("sys.stdin", io.StringIO("\n \n"))
+    assert token_main(["fingerprint", "--tokens-file", str(tmp_path / "tokens.json")]) == 2
+    assert "no token read from stdin" in capsys.readouterr().err

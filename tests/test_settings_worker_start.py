@@ -78,3 +78,26 @@ def test_kafka_unreachable_at_start_is_one_line_and_exit_3():
     # aiokafka's own log line may come first (the worker keeps its logging); no traceback.
     assert "Traceback" not in err, err[-2000:]
     assert err.splitlines()[-1].startswith("rumour: error: Kafka at 127.0.0.1:9 unreachable"), err[-2000:]
+
+
+def test_a_tokens_file_that_is_no_tokens_file_is_refused_at_start(tmp_path):
+    # The worker started with it and answered every protected request 503 (rumour serve refused it).
+    from streams.worker_run import check_worker_tokens
+
+    spoilt = tmp_path / "tokens.json"
+    spoilt.write_text("not json", encoding="utf-8")
+    settings = Settings.load({"tokens_file": str(spoilt)}, environ={})
+    with pytest.raises(ValueError) as caught:
+        check_worker_tokens(settings)
+    message = str(caught.value)
+    assert message.startswith("setting tokens_file (RUMOUR_TOKENS_FILE, --tokens-file): tokens file ")
+    assert str(spoilt) in message and "\n" not in message
+    # a missing or empty file is no error (no token issued yet), and one with tokens passes
+    check_worker_tokens(Settings.load({"tokens_file": str(tmp_path / "none.json")}, environ={}))
+    spoilt.write_text("", encoding="utf-8")
+    check_worker_tokens(settings)
+    # through the command: one line, exit 2, before Kafka is tried (its broker is a closed port)
+    spoilt.write_text("[1, 2]", encoding="utf-8")
+    proc = worker({"RUMOUR_TOKENS_FILE": str(spoilt)})
+    err = one_line_error(proc)
+    assert str(spoilt) in err and "tokens_file (RUMOUR_TOKENS_FILE, --tokens-file)" in err

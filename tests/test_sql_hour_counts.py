@@ -10,11 +10,12 @@ import pytest
 import sql
 from sql import queries
 from streams.events import DeadLetter, EventBatch
-from tests.test_service_grafana import HOUR_MS, _audit
+from tests.test_service_grafana import HOUR_MS, _audit, _seconds, refusal_rows
 from tests.test_sql import due_migrations
 from tests.test_store import T0
 
 NEW = (14, 15)
+SUMMARIES = 20  # sql/020_audit_hour_suppressed.sql
 
 
 def _dead_counts(store) -> dict:
@@ -97,12 +98,46 @@ def test_backfill_repeats_the_views_own_select_into_its_target():
         "CREATE MATERIALIZED VIEW IF NOT EXISTS db.v\nTO db.n\nAS SELECT k, uniqExactState(id) AS s\nFROM db.t\nGROUP BY k",
         "INSERT INTO db.n SELECT k, uniqExactState(id) AS s\nFROM db.t\nGROUP BY k",
         "SELECT 2"]
-    # the files that need one have it: every view of 014 and 015 is backfilled
+    # the files that need one have it: every view of 014, 015 and 020 is backfilled
     for m in sql.load_migrations():
-        if m.version in NEW:
+        if m.version in NEW + (SUMMARIES,):
             statements = [s for s, _ in m.steps("db")]
             views = [s for s in statements if s.startswith("CREATE MATERIALIZED VIEW")]
             assert len(views) == 1 and statements[-1].startswith("INSERT INTO db.")
+
+
+def _hour_requests(store) -> dict:
+    rows = store._rows(queries.audit_hour_requests(store.database))
+    return {(_seconds(t), a): int(n) for t, a, n in rows}
+
+
+def test_a_summary_row_counts_as_the_refusals_it_stands_for_old_rows_too(store):
+    store.drop()
+    sql.migrate(store._execute, store.database,
+                migrations=[m for m in sql.load_migrations() if m.version < SUMMARIES])
+    # a minute of 25 refused requests before sql/020: 3 rows of their own, a summary of 22
+    before = refusal_rows(T0, 25, rows_per_minute=3)
+    store.write_audit(before)
+    store.write_audit(before[-1:])  # a retried insert keeps the summary twice in audit_log
+    assert store.migrate() == [m.name for m in due_migrations(store) if m.version >= SUMMARIES]
+    hour = T0 // HOUR_MS * HOUR_MS // 1000
+    assert _hour_requests(store)[(hour, "unauthenticated")] == 22
+    assert sum(n for (h, _), n in _hour_requests(store).items() if h == hour) == 25
+
+    # written afterwards, through the view, the retried copy once; the backfill run again adds nothing
+    after = refusal_rows(T0 + 5 * HOUR_MS, 70, rows_per_minute=60)
+    store.write_audit(after)
+    store.write_audit(after[-1:])
+    for m in sql.load_migrations():
+        if m.version == SUMMARIES:
+            for statement, _ in m.steps(store.database):
+                store._execute(statement)
+    counts = _hour_requests(store)
+    assert counts[(hour, "unauthenticated")] == 22 and counts[(hour + 5 * 3600, "unauthenticated")] == 10
+    assert sum(counts.values()) == 25 + 70
+    # ordinary rows are still each counted once, as audit_hour_counts counts them
+    store.write_audit([_audit("plain-1", T0), _audit("plain-1", T0)])
+    assert sum(_hour_requests(store).values()) == 25 + 70 + 1
 
 
 @pytest.mark.parametrize("text, message", [

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 
 from streams.api import ApiError
+from streams.service.probes import presented_credential
 from streams.service.tokens import TokensFileError
 
 log = logging.getLogger(__name__)
@@ -20,7 +21,7 @@ class TokenChecks:
         token = credentials.strip() if bearer else None
         # What the caller presented, for the refusal's fingerprint: the token, or a header
         # that is not a bearer token at all (read as malformed).
-        presented = token if bearer else header.strip() or None
+        presented = presented_credential(header)
         try:
             principal, reason = self.tokens.verdict(token)
         except TokensFileError as exc:

@@ -233,6 +233,13 @@ def token_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("revoke", help="revoke a token by id")
     r.add_argument("id", help="the token's id (`list`, or the 12 hex digits after rt_)")
     _tokens_arg(r)
+    f = sub.add_parser("fingerprint", help="print the token_fingerprint the audit log records for a "
+                       "token that is refused, one line per token read from stdin (or --from FILE), "
+                       "under the key the service uses (beside the tokens file); a token is never an "
+                       "argument, where ps and the shell history would show it")
+    f.add_argument("--from", dest="source", metavar="FILE", default=None,
+                   help="read the tokens from FILE, one a line (default: stdin)")
+    _tokens_arg(f)
     return p
 
 
@@ -254,6 +261,8 @@ def token_main(argv) -> int:
                 print(f"note: {rec.jurisdiction} is no division this service knows; the token sees "
                       "only rumours whose shares carry that code (revoke it if it was a typo)", file=sys.stderr)
             return 0
+        if args.cmd == "fingerprint":
+            return _fingerprints(store.path, args.source)
         if args.cmd == "list":
             for entry in store.listing():
                 sys.stdout.buffer.write(orjson.dumps(entry) + b"\n")
@@ -269,6 +278,41 @@ def token_main(argv) -> int:
     except ValueError as exc:
         print(f"rumour: error: {exc}", file=sys.stderr)
         return 2
+
+
+def _fingerprints(tokens_path: Path, source: str | None) -> int:
+    """``rumour token fingerprint``: the audit log's ``token_fingerprint`` of each line read (a
+    token, or ``Bearer TOKEN`` as sent), in order. The key is read, never created: a new key
+    would give fingerprints that match nothing the service wrote."""
+    from streams.cli import os_error_reason
+    from streams.service.paths import PSEUDONYM_KEY
+    from streams.service.probes import fingerprint, fingerprint_key, presented_credential
+
+    path = key_file(tokens_path, PSEUDONYM_KEY)
+    try:
+        key = path.read_bytes()
+    except OSError as exc:
+        raise ValueError(f"cannot read the pseudonym key {path} ({os_error_reason(exc)}): fingerprints "
+                         "are keyed with the key beside the service's tokens file (--tokens-file)") from None
+    if len(key) < 16:
+        raise ValueError(f"{path}: a key of at least 16 bytes is expected, found {len(key)}")
+    if source is None:
+        if sys.stdin.isatty():
+            print("paste the token(s), one a line, then Ctrl-D", file=sys.stderr, flush=True)
+        text = sys.stdin.read()
+    else:
+        try:
+            text = Path(source).read_text(encoding="utf-8", errors="surrogateescape")
+        except OSError as exc:
+            raise ValueError(f"cannot read {source}: {os_error_reason(exc)}") from None
+    presented = [presented_credential(line) for line in text.splitlines()]
+    presented = [p for p in presented if p]
+    if not presented:
+        raise ValueError(f"no token read from {source or 'stdin'}")
+    fp_key = fingerprint_key(key)
+    for credential in presented:
+        print(fingerprint(fp_key, credential))
+    return 0
 
 
 def _expiry(args, now_ms: int) -> int | None:

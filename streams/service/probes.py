@@ -46,6 +46,19 @@ def fingerprint_key(pseudonym_key: bytes) -> bytes:
     return hmac.new(pseudonym_key, b"token-fingerprint", hashlib.sha256).digest()
 
 
+def presented_credential(header: str) -> str:
+    """What an ``Authorization`` header presents, as a refusal's fingerprint covers it: the token
+    of ``Bearer TOKEN``, else the whole header (a token sent without its scheme, another scheme);
+    '' when nothing was. ``rumour token fingerprint`` reads each line it is given the same way,
+    so a bare token and ``Bearer TOKEN`` have the fingerprint the service records for it.
+
+    >>> presented_credential(" Bearer  rt_x "), presented_credential("rt_x"), presented_credential("Bearer")
+    ('rt_x', 'rt_x', '')
+    """
+    scheme, _, credentials = header.strip().partition(" ")
+    return credentials.strip() if scheme.lower() == "bearer" else header.strip()
+
+
 def fingerprint(key: bytes, presented: str | None) -> str:
     """16 hex digits of a keyed HMAC of the credential presented ('' when none was). Keyed, so
     that something pasted by mistake in place of a token (a password) cannot be found by hashing
