@@ -57,9 +57,11 @@ def _setup(par, kf, acct, ts, sz, topo, n_acc, nodes, accounts):
 
     ``packed[i]`` = subtree node count << 33 | present << 32 | account + 1 of the node at
     preorder position ``i`` (account field 0 also for an account's only node: see below);
-    ``cum[i]`` = present events before position ``i``; ``row[a]`` = (present count, scratch,
-    first top-level position, gain) and ``nxt_top`` links an account's top-level positions
-    (-1 ends the list); ``flags`` (zeros) is the greedy's per-position scratch.
+    ``cum[i]`` = present events before position ``i``; ``row[a]`` = (present count, 0 for an
+    account with a single node (else the end of its last top-level interval), first top-level
+    position, gain) and ``nxt_top`` links an account's top-level positions (-1 ends the list;
+    only accounts with several nodes have one); ``flags`` (zeros) is the greedy's per-position
+    scratch.
 
     Memory access is what costs at 10^6 nodes: one random write per node scatters into
     preorder space, the per-account state is kept small (16 bytes a row), and everything
@@ -112,23 +114,25 @@ def _setup(par, kf, acct, ts, sz, topo, n_acc, nodes, accounts):
     cum[0] = 0
     for i in range(n):
         cum[i + 1] = cum[i] + np.int32((packed[i] >> 32) & 1)
+    multi = False
     for a in range(n_acc):
         if row[a, 1] != 1:
             row[a, 2] = -1
+            multi |= row[a, 1] > 1
         row[a, 1] = 0
     # Top-level flags in one preorder sweep: an account's earlier top-level subtrees are
     # disjoint intervals, so position i has a same-account ancestor iff it falls inside the
-    # interval of the last top-level event of its account seen so far.
-    for i in range(n):
+    # interval of the last top-level event of its account seen so far. Only accounts with
+    # several nodes have a list to link (single-node ones are never followed: row[a, 1] is 0),
+    # so without any (every account of an independent cascade) the sweep is skipped.
+    for i in range(n if multi else 0):
         if i + SWEEP_AHEAD < n:
             b = np.int32(packed[i + SWEEP_AHEAD] & 0xFFFFFFFF) - 1
             if b >= 0:
                 prefetch(row_flat, 4 * b)
         x = packed[i]
         a = np.int32(x & 0xFFFFFFFF) - 1
-        if a < 0:
-            nxt_top[i] = -1  # a single-node account's top (or no account: never read)
-        elif i >= row[a, 1]:
+        if a >= 0 and i >= row[a, 1]:
             e = i + np.int32(x >> 33)
             row[a, 1] = e
             nxt_top[i] = row[a, 2]
@@ -169,13 +173,22 @@ def _rebuild(packed, flags, nxt_top, row, rpc, hg, ha, m, first_ts, ac_offs, ac_
         cum[i + 1] = cum[i] + np.int32(((packed[i] >> 32) & 1) != 0 and (flags[i] & 1) == 0)
     kept = 0
     for idx in range(m):
+        # Most accounts here are dead after a deep cut; each read below is a cache miss at 10^6
+        # nodes, so a dead one costs only its row and one flag: a single-node account (row[a, 1]
+        # 0 after _setup) has no next top-level position to read, and with nothing standing
+        # under its top-level events the gain is <= 0 whatever its removed own events (rpc).
         a = ha[idx]
         g = np.int64(0)
         t = row[a, 2]
+        single = row[a, 1] == 0
         while t >= 0:
             if (flags[t] & 1) == 0:
                 g += cum[t + np.int32(packed[t] >> 33)] - cum[t]
+            if single:
+                break
             t = nxt_top[t]
+        if g <= 0:
+            continue
         g -= row[a, 0] - rpc[a]
         if g > 0:
             hg[kept] = g
@@ -282,11 +295,12 @@ def _greedy(par, kf, acct, ts, sz, topo, n_acc, excluded, k, ac_offs, ac_arena, 
         a = ha[0]
         g = 0
         i = row[a, 2]
+        single = row[a, 1] == 0  # its top-level list is this one position
         while i >= 0:
             if (removed[i] & 1) == 0:
                 e = i + np.int32(packed[i] >> 33)
                 g += (cum[e] - cum[i]) - (_fen_prefix(fen, e) - _fen_prefix(fen, i))
-            i = nxt_top[i]
+            i = -1 if single else nxt_top[i]
         g -= row[a, 0] - rpc[a]
         if g != hg[0]:
             stale += 1
@@ -328,5 +342,5 @@ def _greedy(par, kf, acct, ts, sz, topo, n_acc, excluded, k, ac_offs, ac_arena, 
                             rpc[b] += 1
                     i += 1
                 _fen_add(fen, t, fresh)
-            t = nxt_top[t]
+            t = -1 if single else nxt_top[t]
     return out_a[:picked], out_g[:picked]
