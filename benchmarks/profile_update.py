@@ -42,11 +42,11 @@ import numpy as np
 from benchmarks import trace_shapes
 from benchmarks.bench_args import non_negative_int, positive_int
 from benchmarks.outputs import emit, load_average, progress
-from graph import CascadeGraph
+from graph import CascadeGraph, cutoff_scratch
 from graph import kernels_cutoff as kc
 from graph import kernels_ingest as ki
 from graph import kernels_tree as kt
-from graph.kernels_cutoff_heap import by_bit_length
+from graph.kernels_cutoff_heap import by_bit_length_into
 from graph.cascade import _result
 from graph.ids_encode import joined_utf8, split_nul
 
@@ -166,20 +166,23 @@ def profile_cutoff(shape: str, shares: int, rounds: int, seed: int, k: int = 10)
 
     n, n_acc = g.n_nodes, g.ac.count
     kf, acct, tss = g.kf[:n], g.acct[:n], g.ts[:n]
+    scratch = cutoff_scratch.for_thread()  # the cut-off's own: its pages are touched already
     for _ in range(rounds):
         g._cache = None
         par, topo, sz = timed("view", g._view)
         timed("sizes", lambda: kt.subtree_sizes(par, kf, topo))
         timed("cutoff", lambda: g.cutoff(k))
-        cnt = timed("node_counts", lambda: kt.node_counts(par, topo))
-        timed("preorder_slots", lambda: kt.preorder_slots(par, topo, cnt))
-        row = timed("setup", lambda: kc._setup(par, kf, acct, tss, sz, topo, n_acc))[3]
+        nodes, accounts = scratch.fit(n, n_acc)
+        cnt = timed("node_counts", lambda: kt.node_counts_into(par, topo, nodes[2]))
+        timed("preorder_slots", lambda: kt.preorder_slots_into(par, topo, cnt, nodes[0][:n],
+                                                               nodes[1]))
+        row = timed("setup", lambda: kc._setup(par, kf, acct, tss, sz, topo, n_acc, nodes,
+                                               accounts))[3]
         excluded = np.zeros(n_acc, np.uint8)
-        roots = (par < 0) & (sz > 0) & (acct >= 0)
-        excluded[acct[roots]] = 1
-        timed("bands", lambda: by_bit_length(row, excluded, n_acc))
+        kc.mark_origin_accounts(par, sz, acct, excluded)
+        timed("bands", lambda: by_bit_length_into(row, excluded, n_acc, accounts[2], accounts[3]))
         timed("greedy", lambda: kc.greedy_cutoff(par, kf, acct, tss, sz, topo, n_acc, excluded, k,
-                                                 g.ac.offs, g.ac.arena, 0))
+                                                 g.ac.offs, g.ac.arena, 0, scratch))
     med = {name: round(statistics.median(v), 3) for name, v in times.items()}
     med["picks"] = round(med["greedy"] - med["setup"] - med["bands"], 3)
     return {"shape": shape, "shares": shares, "accounts": n_acc, "all_present": g.n_events == n,

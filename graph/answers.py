@@ -17,6 +17,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from graph import confidence as oc
+from graph import cutoff_scratch
 from graph import kernels_cutoff as kc
 from graph import kernels_rank as kr
 from graph import kernels_tree as kt
@@ -182,12 +183,14 @@ Origin(account_id='v', event_id='x', ts_ms=1, reach=1, observed=True)]
         if n == 0 or k <= 0:
             return np.zeros(0, np.int32), np.zeros(0, np.int64)
         kf, acct = self.kf[:n], self.acct[:n]
-        excluded = np.zeros(n_acc, np.uint8)
+        scratch = cutoff_scratch.for_thread()
+        excluded = scratch.fit(n, n_acc)[1][7]
         if exclude_origins:
-            roots = (par < 0) & (sz > 0) & (acct >= 0)
-            excluded[acct[roots]] = 1
+            kc.mark_origin_accounts(par, sz, acct, excluded)
+        else:
+            excluded[:] = 0
         return kc.greedy_cutoff(par, kf, acct, self.ts[:n], sz, topo, n_acc, excluded,
-                                int(k), self.ac.offs, self.ac.arena, int(band))
+                                int(k), self.ac.offs, self.ac.arena, int(band), scratch)
 
     def trace(self, k: int = 10, max_origins: int | None = None) -> dict:
         """The trace answer as a JSON-ready dict (origins ranked, cut-off accounts ranked).

@@ -23,9 +23,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from graph.kernels_cutoff_heap import by_bit_length, first_band, sift_down
+from graph.cutoff_scratch import CutoffScratch
+from graph.kernels_cutoff_heap import by_bit_length_into, first_band, sift_down
 from graph.kernels_prefetch import SWEEP_AHEAD, prefetch
-from graph.kernels_tree import node_counts, preorder_slots
+from graph.kernels_tree import node_counts_into, preorder_slots_into
 
 _PRESENT = 0x80
 _NO_TS = np.iinfo(np.int64).max
@@ -50,14 +51,17 @@ def _fen_add(fen, i, x):
 
 
 @njit(cache=True)
-def _setup(par, kf, acct, ts, sz, topo, n_acc):
-    """Preorder state and initial gains: (packed, cum, nxt_top, row, first_ts, flags).
+def _setup(par, kf, acct, ts, sz, topo, n_acc, nodes, accounts):
+    """Preorder state and initial gains: (packed, cum, nxt_top, row, first_ts, flags), written
+    into the buffers ``nodes`` and ``accounts`` (graph/cutoff_scratch.py ``fit``).
 
     ``packed[i]`` = subtree node count << 33 | present << 32 | account + 1 of the node at
     preorder position ``i`` (account field 0 also for an account's only node: see below);
-    ``cum[i]`` = present events before position ``i``; ``row[a]`` = (present count, scratch,
-    first top-level position, gain) and ``nxt_top`` links an account's top-level positions
-    (-1 ends the list); ``flags`` (zeros) is the greedy's per-position scratch.
+    ``cum[i]`` = present events before position ``i``; ``row[a]`` = (present count, 0 for an
+    account with a single node (else the end of its last top-level interval), first top-level
+    position, gain) and ``nxt_top`` links an account's top-level positions (-1 ends the list;
+    only accounts with several nodes have one); ``flags`` (zeros) is the greedy's per-position
+    scratch.
 
     Memory access is what costs at 10^6 nodes: one random write per node scatters into
     preorder space, the per-account state is kept small (16 bytes a row), and everything
@@ -75,15 +79,16 @@ def _setup(par, kf, acct, ts, sz, topo, n_acc):
         if (kf[v] & _PRESENT) == 0:
             all_present = False
             break
-    cnt_v = sz if all_present else node_counts(par, topo)
-    pos = preorder_slots(par, topo, cnt_v)
-    row = np.zeros((n_acc, 4), np.int32)
+    slot, nxt, cnt, packed, cum, nxt_top, flags, _ = nodes
+    row, first_ts = accounts[0], accounts[1]
+    cnt_v = sz if all_present else node_counts_into(par, topo, cnt)
+    pos = preorder_slots_into(par, topo, cnt_v, slot[:n], nxt)
+    row[:] = 0
     for v in range(n):
         a = acct[v]
         if a >= 0:
             row[a, 1] += 1  # nodes per account
-    packed = np.empty(n, np.int64)
-    first_ts = np.full(n_acc, _NO_TS, np.int64)
+    first_ts[:] = _NO_TS
     row_flat = row.reshape(-1)  # a view: prefetch takes one index
     for v in range(n):
         if v + SWEEP_AHEAD < n:
@@ -106,59 +111,84 @@ def _setup(par, kf, acct, ts, sz, topo, n_acc):
             packed[pos[v]] = x
         else:
             packed[pos[v]] = x | np.int64(a + 1)
-    cum = np.empty(n + 1, np.int32)
     cum[0] = 0
     for i in range(n):
         cum[i + 1] = cum[i] + np.int32((packed[i] >> 32) & 1)
+    multi = False
     for a in range(n_acc):
         if row[a, 1] != 1:
             row[a, 2] = -1
+            multi |= row[a, 1] > 1
         row[a, 1] = 0
     # Top-level flags in one preorder sweep: an account's earlier top-level subtrees are
     # disjoint intervals, so position i has a same-account ancestor iff it falls inside the
-    # interval of the last top-level event of its account seen so far.
-    nxt_top = np.empty(n, np.int32)
-    for i in range(n):
+    # interval of the last top-level event of its account seen so far. Only accounts with
+    # several nodes have a list to link (single-node ones are never followed: row[a, 1] is 0),
+    # so without any (every account of an independent cascade) the sweep is skipped.
+    for i in range(n if multi else 0):
         if i + SWEEP_AHEAD < n:
             b = np.int32(packed[i + SWEEP_AHEAD] & 0xFFFFFFFF) - 1
             if b >= 0:
                 prefetch(row_flat, 4 * b)
         x = packed[i]
         a = np.int32(x & 0xFFFFFFFF) - 1
-        if a < 0:
-            nxt_top[i] = -1  # a single-node account's top (or no account: never read)
-        elif i >= row[a, 1]:
+        if a >= 0 and i >= row[a, 1]:
             e = i + np.int32(x >> 33)
             row[a, 1] = e
             nxt_top[i] = row[a, 2]
             row[a, 2] = i
             row[a, 3] += cum[e] - cum[i]
-    return packed, cum, nxt_top, row, first_ts, np.zeros(n, np.uint8)
+    flags[:] = 0
+    return packed, cum, nxt_top, row, first_ts, flags
 
 
 @njit(cache=True)
-def _rebuild(packed, flags, nxt_top, row, rpc, hg, ha, m, first_ts, ac_offs, ac_arena):
+def mark_origin_accounts(par, sz, acct, excluded):
+    """``excluded[a]`` = 1 for every account of a root with present events under it, else 0
+    (the origins a cut-off leaves out); one sweep, no temporaries.
+
+    >>> ex = np.full(3, 7, np.uint8)
+    >>> par, sz = np.array([-1, 0, -1], np.int32), np.array([2, 1, 0], np.int32)
+    >>> mark_origin_accounts(par, sz, np.array([2, 0, 1], np.int32), ex); ex.tolist()
+    [0, 0, 1]
+    """
+    excluded[:] = 0
+    for v in range(par.shape[0]):
+        if par[v] < 0 and sz[v] > 0 and acct[v] >= 0:
+            excluded[acct[v]] = 1
+
+
+@njit(cache=True)
+def _rebuild(packed, flags, nxt_top, row, rpc, hg, ha, m, first_ts, ac_offs, ac_arena, cum):
     """Exact current gains of the ``m`` heap entries, those still positive heaped again;
-    returns their number.
+    returns their number. ``cum`` (n + 1) is scratch.
 
     Only standing top-level positions count (``flags`` bit 0: removed); gains never rise, so
     an account not in the heap cannot have gained since. (``rpc`` is not kept for
     single-node accounts: once their node is removed their gain is <= 0 either way.)
     """
     n = packed.shape[0]
-    cum = np.empty(n + 1, np.int32)
     cum[0] = 0
     for i in range(n):
         cum[i + 1] = cum[i] + np.int32(((packed[i] >> 32) & 1) != 0 and (flags[i] & 1) == 0)
     kept = 0
     for idx in range(m):
+        # Most accounts here are dead after a deep cut; each read below is a cache miss at 10^6
+        # nodes, so a dead one costs only its row and one flag: a single-node account (row[a, 1]
+        # 0 after _setup) has no next top-level position to read, and with nothing standing
+        # under its top-level events the gain is <= 0 whatever its removed own events (rpc).
         a = ha[idx]
         g = np.int64(0)
         t = row[a, 2]
+        single = row[a, 1] == 0
         while t >= 0:
             if (flags[t] & 1) == 0:
                 g += cum[t + np.int32(packed[t] >> 33)] - cum[t]
+            if single:
+                break
             t = nxt_top[t]
+        if g <= 0:
+            continue
         g -= row[a, 0] - rpc[a]
         if g > 0:
             hg[kept] = g
@@ -169,15 +199,37 @@ def _rebuild(packed, flags, nxt_top, row, rpc, hg, ha, m, first_ts, ac_offs, ac_
     return kept
 
 
-@njit(cache=True)
 def greedy_cutoff(par, kf, acct, ts, sz, topo, n_acc, excluded, k, ac_offs, ac_arena,
-                  band=0):
+                  band=0, scratch=None):
     """(accounts, prevented) of up to ``k`` greedy picks with positive gain.
 
     ``sz``: present events per subtree; ``topo``: a topological order of the forest ``par``
     (empty = index order);
     ``excluded``: uint8 per account never to pick; ``band``: about how many accounts the heap
-    starts with (0: max(1024, 64 k); tests pass small ones).
+    starts with (0: max(1024, 64 k); tests pass small ones); ``scratch``: the
+    :class:`graph.cutoff_scratch.CutoffScratch` to work in (None: a new one).
+
+    >>> par = np.array([-1, 0, 1, 1], np.int32)  # src -> hub -> a, b
+    >>> acct, ts = np.array([0, 1, 2, 3], np.int32), np.arange(4, dtype=np.int64)
+    >>> kf, sz = np.full(4, 0x80, np.uint8), np.array([4, 3, 1, 1], np.int32)
+    >>> ac_offs, ac_arena = np.arange(5, dtype=np.int64), np.frombuffer(b"shab", np.uint8)
+    >>> excluded = np.array([1, 0, 0, 0], np.uint8)  # src: an origin
+    >>> a, g = greedy_cutoff(par, kf, acct, ts, sz, np.zeros(0, np.int32), 4, excluded, 2,
+    ...                      ac_offs, ac_arena)
+    >>> a.tolist(), g.tolist()
+    ([1], [2])
+    """
+    if scratch is None:
+        scratch = CutoffScratch()
+    nodes, accounts = scratch.fit(par.shape[0], n_acc)
+    return _greedy(par, kf, acct, ts, sz, topo, n_acc, excluded, k, ac_offs, ac_arena, band,
+                   nodes, accounts)
+
+
+@njit(cache=True)
+def _greedy(par, kf, acct, ts, sz, topo, n_acc, excluded, k, ac_offs, ac_arena, band, nodes,
+            accounts):
+    """:func:`greedy_cutoff` in the scratch buffers ``nodes`` and ``accounts``.
 
     Removed nodes form whole subtrees (a laminar family of preorder intervals), so the Fenwick
     tree gets one point per removed subtree (its newly removed present events, at its start)
@@ -192,11 +244,12 @@ def greedy_cutoff(par, kf, acct, ts, sz, topo, n_acc, excluded, k, ac_offs, ac_a
     comes in through one exact sweep.
     """
     n = par.shape[0]
-    packed, cum, nxt_top, row, first_ts, removed = _setup(par, kf, acct, ts, sz, topo, n_acc)
+    packed, cum, nxt_top, row, first_ts, removed = _setup(par, kf, acct, ts, sz, topo, n_acc,
+                                                          nodes, accounts)
+    slot, fen = nodes[0], nodes[7]  # the preorder slots are dead now: the rebuild's prefix sums
+    bits, order_buf, hg, ha, rpc = accounts[2], accounts[3], accounts[4], accounts[5], accounts[6]
     want = band if band > 0 else max(1024, 64 * k)
-    order, start = by_bit_length(row, excluded, n_acc)
-    hg = np.empty(order.shape[0], np.int64)
-    ha = np.empty(order.shape[0], np.int32)
+    order, start = by_bit_length_into(row, excluded, n_acc, bits, order_buf)
     # Every account outside the heap has a gain below ``thr`` (1: none is outside).
     m, thr = first_band(row, order, start, want, hg, ha, first_ts, ac_offs, ac_arena)
     taken = m  # accounts of ``order`` brought into the heap so far
@@ -210,8 +263,8 @@ def greedy_cutoff(par, kf, acct, ts, sz, topo, n_acc, excluded, k, ac_offs, ac_a
         removed[i] |= 2
         rest -= np.int32((packed[i] >> 32) & 1)
         i += np.int32(packed[i] >> 33)
-    fen = np.zeros(n + 1, np.int32)
-    rpc = np.zeros(n_acc, np.int32)
+    fen[:] = 0
+    rpc[:] = 0
     out_a = np.empty(k, np.int32)
     out_g = np.empty(k, np.int64)
     picked = 0
@@ -225,7 +278,7 @@ def greedy_cutoff(par, kf, acct, ts, sz, topo, n_acc, excluded, k, ac_offs, ac_a
             rest_acc = order.shape[0] - taken
             ha[m:m + rest_acc] = order[taken:]
             m = _rebuild(packed, removed, nxt_top, row, rpc, hg, ha, m + rest_acc, first_ts,
-                         ac_offs, ac_arena)
+                         ac_offs, ac_arena, slot)
             taken = order.shape[0]
             thr = 1
             stale = 0
@@ -235,17 +288,19 @@ def greedy_cutoff(par, kf, acct, ts, sz, topo, n_acc, excluded, k, ac_offs, ac_a
         if stale > max_stale:
             # Big cuts leave many stale heap entries; one exact sweep is cheaper than popping
             # each of them through the heap.
-            m = _rebuild(packed, removed, nxt_top, row, rpc, hg, ha, m, first_ts, ac_offs, ac_arena)
+            m = _rebuild(packed, removed, nxt_top, row, rpc, hg, ha, m, first_ts, ac_offs, ac_arena,
+                         slot)
             stale = 0
             continue
         a = ha[0]
         g = 0
         i = row[a, 2]
+        single = row[a, 1] == 0  # its top-level list is this one position
         while i >= 0:
             if (removed[i] & 1) == 0:
                 e = i + np.int32(packed[i] >> 33)
                 g += (cum[e] - cum[i]) - (_fen_prefix(fen, e) - _fen_prefix(fen, i))
-            i = nxt_top[i]
+            i = -1 if single else nxt_top[i]
         g -= row[a, 0] - rpc[a]
         if g != hg[0]:
             stale += 1
@@ -287,5 +342,5 @@ def greedy_cutoff(par, kf, acct, ts, sz, topo, n_acc, excluded, k, ac_offs, ac_a
                             rpc[b] += 1
                     i += 1
                 _fen_add(fen, t, fresh)
-            t = nxt_top[t]
+            t = -1 if single else nxt_top[t]
     return out_a[:picked], out_g[:picked]

@@ -62,10 +62,26 @@ def by_bit_length(row, excluded, n_acc):
     >>> order.tolist(), int(start[65 - 3]), int(start[65 - 2])  # gains 5, 2, 6, 0
     ([0, 2, 1], 0, 2)
     """
+    return by_bit_length_into(row, excluded, n_acc, np.empty(n_acc, np.uint8),
+                              np.empty(n_acc, np.int32))
+
+
+@njit(cache=True)
+def by_bit_length_into(row, excluded, n_acc, bits, order):
+    """:func:`by_bit_length` with its per-account arrays passed in (``bits`` uint8 scratch,
+    ``order`` int32 receiving the accounts; each at least ``n_acc`` long, contents
+    overwritten); the accounts returned are a view of ``order``.
+
+    >>> row = np.array([[0, 0, 0, 5], [1, 0, 0, 3], [0, 0, 0, 6]], np.int32)
+    >>> order = np.full(5, -1, np.int32)
+    >>> got, start = by_bit_length_into(row, np.zeros(3, np.uint8), 3, np.ones(5, np.uint8), order)
+    >>> got.tolist(), order.tolist()
+    ([0, 2, 1], [0, 2, 1, -1, -1])
+    """
     hist = np.zeros(66, np.int64)
     # Each account's bit length (0: not listed) kept for the second pass, which then reads one
     # byte per account instead of its row and excluded flag again.
-    bits = np.zeros(n_acc, np.uint8)
+    bits[:n_acc] = 0
     for a in range(n_acc):
         g = row[a, 3] - row[a, 0]
         if g > 0 and excluded[a] == 0:
@@ -76,7 +92,7 @@ def by_bit_length(row, excluded, n_acc):
     for b in range(66):
         start[b + 1] = start[b] + hist[b]
     fill = start[:66].copy()
-    order = np.empty(start[66], np.int32)
+    order = order[:start[66]]
     for a in range(n_acc):
         if bits[a]:
             j = 65 - np.int64(bits[a])

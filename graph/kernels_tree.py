@@ -17,7 +17,8 @@ from graph.kernels_forest import events_by_account, resolve_parents
 # The public API; it names the forest-resolution kernels (now in graph.kernels_forest) as
 # re-exported.
 __all__ = ["events_by_account", "resolve_parents", "is_forward", "topo_order",
-           "preorder_positions", "node_counts", "preorder_slots", "children_csr", "preorder", "subtree_sizes", "depths",
+           "preorder_positions", "node_counts", "node_counts_into", "preorder_slots",
+           "preorder_slots_into", "children_csr", "preorder", "subtree_sizes", "depths",
            "path_to_root"]
 
 _PRESENT = 0x80
@@ -87,10 +88,22 @@ def node_counts(par, topo):
     >>> node_counts(np.array([-1, 0, 0, 1], np.int32), np.zeros(0, np.int32)).tolist()
     [4, 2, 1, 1]
     """
-    n = par.shape[0]
+    return node_counts_into(par, topo, np.empty(par.shape[0], np.int32))
+
+
+@njit(cache=True)
+def node_counts_into(par, topo, cnt):
+    """:func:`node_counts` written into ``cnt`` (int32, one per node; its contents are
+    overwritten), which it returns: callers that ask again keep one buffer (no fresh pages).
+
+    >>> cnt = np.zeros(4, np.int32)
+    >>> _ = node_counts_into(np.array([-1, 0, 0, 1], np.int32), np.zeros(0, np.int32), cnt)
+    >>> cnt.tolist()
+    [4, 2, 1, 1]
+    """
     fwd = topo.shape[0] == 0
-    cnt = np.ones(n, np.int32)
-    for i in range(n - 1, -1, -1):
+    cnt[:] = 1
+    for i in range(par.shape[0] - 1, -1, -1):
         v = i if fwd else topo[i]
         if par[v] >= 0:
             cnt[par[v]] += cnt[v]
@@ -106,9 +119,22 @@ def preorder_slots(par, topo, cnt):
     [0, 1, 3, 2]
     """
     n = par.shape[0]
+    return preorder_slots_into(par, topo, cnt, np.empty(n, np.int32), np.empty(n, np.int32))
+
+
+@njit(cache=True)
+def preorder_slots_into(par, topo, cnt, pos, nxt):
+    """:func:`preorder_slots` written into ``pos``, which it returns; ``nxt`` is scratch (both
+    int32, one per node, contents overwritten).
+
+    >>> pos, nxt = np.zeros(4, np.int32), np.zeros(4, np.int32)
+    >>> par, cnt = np.array([-1, 0, 0, 1], np.int32), np.array([4, 2, 1, 1], np.int32)
+    >>> _ = preorder_slots_into(par, np.zeros(0, np.int32), cnt, pos, nxt)
+    >>> pos.tolist()
+    [0, 1, 3, 2]
+    """
+    n = par.shape[0]
     fwd = topo.shape[0] == 0
-    pos = np.empty(n, np.int32)
-    nxt = np.empty(n, np.int32)
     next_root = 0
     for i in range(n):
         v = i if fwd else topo[i]

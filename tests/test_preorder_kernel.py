@@ -137,6 +137,11 @@ def test_node_counts_and_slots_are_the_two_sweeps_of_preorder_positions(seed):
     cnt, pos = preorder_positions(par, topo)
     assert cnt.tolist() == node_counts(par, topo).tolist()
     assert pos.tolist() == preorder_slots(par, topo, cnt).tolist()
+    # The buffer-taking variants (the cut-off's reused scratch) over an earlier call's garbage.
+    rng = np.random.default_rng(seed + 100)
+    dirty = lambda: rng.integers(-9, 9, 300).astype(np.int32)  # noqa: E731
+    assert kt.node_counts_into(par, topo, dirty()).tolist() == cnt.tolist()
+    assert kt.preorder_slots_into(par, topo, cnt, dirty(), dirty()).tolist() == pos.tolist()
     assert sorted(pos.tolist()) == list(range(300))  # a permutation: one slot per node
     for v in range(300):  # each subtree is the interval its count says
         assert {int(pos[u]) for u in descendants(par, v)} == set(range(pos[v], pos[v] + cnt[v]))
