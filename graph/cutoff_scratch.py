@@ -17,7 +17,7 @@ import threading
 
 import numpy as np
 
-GROWTH = 1.125  # headroom of a regrown scratch, as the graph's own arrays (graph/ids.py)
+from graph.ids import GROWTH  # headroom of a regrown scratch: the graph's own arrays' step
 
 _local = threading.local()
 
