@@ -1,14 +1,26 @@
-"""The refused-request audit's two caps (streams/service/probes.py) are settings, honoured by
-``rumour serve`` and ``rumour worker`` and refused at start when bad. On chDB and on
-clickhouse-server 18.16 (the ``store`` fixture)."""
+"""The refused-request audit (streams/service/probes.py): its two caps are settings honoured by
+``rumour serve`` and ``rumour worker``; the summary of the minute under way is written when
+either stops on SIGTERM, and a store that cannot take it then costs one log line, not a hang or
+a traceback. On chDB and on clickhouse-server 18.16 (the ``store`` fixture)."""
 from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import orjson
 import pytest
 
+from streams.service.probes import ProbeLog
 from tests.service_helpers import ThreadServer, cascades, get
 from tests.test_service_probes import Clock, refused_rows
 
+ROOT = Path(__file__).resolve().parent.parent
 BAD_TOKEN = "rt_000000000000_" + "x" * 43  # well formed, unknown
 
 
@@ -72,3 +84,102 @@ def test_a_bad_cap_is_refused_at_start_in_one_line(command, env, message, tmp_pa
     args = [str(tmp_path / "events.jsonl")] if command == "serve" else []
     assert main([command, *args]) == 2
     assert capsys.readouterr().err == f"rumour: error: {message}\n"
+
+
+def _outside_a_minute_end():
+    # The flood of the process tests must fall in one clock minute (the real clock there).
+    while time.time() % 60 > 45:
+        time.sleep(1)
+
+
+@pytest.mark.clickhouse
+def test_serve_writes_the_pending_summary_when_sigterm_stops_it(clickhouse_server, ch_store, tmp_path):
+    from streams.service.tokens import TokenStore
+    from tests.plugins.clickhouse import database_url
+
+    events = tmp_path / "events.jsonl"
+    events.write_text("".join(json.dumps(e) + "\n" for e in cascades()), encoding="utf-8")
+    tokens = tmp_path / "tokens.json"
+    TokenStore(tokens).issue("admin", "000000", "admin")
+    url = database_url(clickhouse_server, ch_store.database)
+    env = dict(os.environ, RUMOUR_REFUSAL_ROWS_PER_MINUTE="2", RUMOUR_REFUSAL_SUMMARY_PEERS="5")
+    proc = subprocess.Popen([sys.executable, "-m", "streams.cli", "serve", str(events), "--store", url,
+                             "--port", "0", "--tokens-file", str(tokens)], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("serving http://"), (line, proc.stderr.read() if proc.poll() is not None else "")
+        base = line.split()[1].rstrip("/")
+        _outside_a_minute_end()
+        for _ in range(3):
+            assert get(base + "/api/rumours/jn-1/trace", BAD_TOKEN, case="C-1")[0] == 401
+        for _ in range(4):
+            assert get(base + "/api/me")[0] == 401
+        assert len(refused_rows(ch_store)) == 2  # the summary waits for the minute's end
+        proc.send_signal(signal.SIGTERM)  # what docker and systemd send
+        assert proc.wait(60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(30)
+        proc.stdout.close()
+        proc.stderr.close()
+    rows = refused_rows(ch_store)
+    assert sorted(r["auth_failure"] for r in rows) == ["suppressed", "unknown", "unknown"]
+    (summary,) = _summaries(rows)
+    assert summary["suppressed"] == 5 and summary["routes"] == {"trace": 1, "me": 4}
+    assert summary["reasons"] == {"unknown": 1, "missing": 4} and summary["statuses"] == {"401": 5}
+    assert summary["peers"] == {"127.0.0.1": 5} and summary["peers_kept"] == 5
+
+
+@pytest.mark.kafka
+@pytest.mark.clickhouse
+@pytest.mark.slow
+def test_the_worker_writes_the_pending_summary_when_sigterm_stops_it(kafka_bootstrap, clickhouse_server,
+                                                                      ch_store, tmp_path):
+    import uuid
+
+    from tests.faults import Worker, create_topic
+    from tests.plugins.clickhouse import database_url
+
+    topic = create_topic(kafka_bootstrap, 1, prefix="audit")
+    worker = Worker(tmp_path, "a", kafka_bootstrap, database_url(clickhouse_server, ch_store.database), topic, 1,
+                    "rt-audit-" + uuid.uuid4().hex[:8], RUMOUR_REFUSAL_ROWS_PER_MINUTE="1")
+    try:
+        worker.start().wait_ready()
+        _outside_a_minute_end()
+        for _ in range(4):
+            assert get(f"http://127.0.0.1:{worker.port}/api/rumours", BAD_TOKEN)[0] == 401
+        assert len(refused_rows(ch_store)) == 1
+        worker.proc.send_signal(signal.SIGTERM)
+        worker.proc.wait(120)
+    finally:
+        worker.stop()
+    rows = refused_rows(ch_store)
+    assert sorted(r["auth_failure"] for r in rows) == ["suppressed", "unknown"], worker.log_tail()
+    (summary,) = _summaries(rows)
+    assert (summary["suppressed"], summary["routes"], summary["rows_per_minute"]) == (3, {"rumours": 3}, 1)
+
+
+def test_a_store_unreachable_at_stop_costs_one_log_line_not_a_hang(chdb_store, tmp_path, caplog):
+    from streams.settings import Settings
+    from streams.store.clickhouse import ClickHouseStore
+
+    service = _service(chdb_store, tmp_path, Settings.load({"batch_size": 5}))
+    service.probes = ProbeLog(service.probes.key, rows_per_minute=1, clock=Clock(1_800_000_000_000))
+    server = ThreadServer(service.application())
+    for _ in range(4):
+        assert get(server.url + "/api/rumours", BAD_TOKEN)[0] == 401
+    # The store goes away before the stop: nothing listens on port 1; one second of retries.
+    service.store = ClickHouseStore("clickhouse://127.0.0.1:1/gone?retry_seconds=1&connect_timeout=0.5")
+    caplog.set_level(logging.ERROR)
+    started = time.monotonic()
+    server.close()
+    assert time.monotonic() - started < 20
+    (record,) = [r for r in caplog.records if r.name == "streams.service.authn"]
+    assert record.levelno == logging.ERROR and record.exc_info is None  # no traceback
+    text = record.getMessage()
+    assert text.startswith("audit summary of 3 refused request(s) of minute 2027-01-15T08:00:00.000Z "
+                           "not written (clickhouse-server at 127.0.0.1:1 unreachable for 1s")
+    assert orjson.loads(text.split("): ", 1)[1])["reasons"] == {"unknown": 3}  # the counts kept
+    assert len(refused_rows(chdb_store)) == 1
