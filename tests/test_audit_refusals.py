@@ -1,7 +1,9 @@
-"""The refused-request audit (streams/service/probes.py): its two caps are settings honoured by
-``rumour serve`` and ``rumour worker``; the summary of the minute under way is written when
-either stops on SIGTERM, and a store that cannot take it then costs one log line, not a hang or
-a traceback. On chDB and on clickhouse-server 18.16 (the ``store`` fixture)."""
+"""The refused-request audit made operable (streams/service/probes.py): its two caps are settings
+honoured by ``rumour serve`` and ``rumour worker``; the summary of the minute under way is written
+when either stops on SIGTERM, and a store that cannot take it then costs one log line, not a hang
+or a traceback; an admin reads the refusals per hour and reason, the summarised ones included
+(``GET /api/audit/refusals``), and filters the rows by reason (``GET /api/audit?auth_failure=``).
+On chDB and on clickhouse-server 18.16 (the ``store`` fixture)."""
 from __future__ import annotations
 
 import json
@@ -18,7 +20,7 @@ import pytest
 
 from streams.service.probes import ProbeLog
 from tests.service_helpers import ThreadServer, cascades, get
-from tests.test_service_probes import Clock, refused_rows
+from tests.test_service_probes import MINUTE_MS, Clock, refused_rows
 
 ROOT = Path(__file__).resolve().parent.parent
 BAD_TOKEN = "rt_000000000000_" + "x" * 43  # well formed, unknown
@@ -183,3 +185,73 @@ def test_a_store_unreachable_at_stop_costs_one_log_line_not_a_hang(chdb_store, t
                            "not written (clickhouse-server at 127.0.0.1:1 unreachable for 1s")
     assert orjson.loads(text.split("): ", 1)[1])["reasons"] == {"unknown": 3}  # the counts kept
     assert len(refused_rows(chdb_store)) == 1
+
+
+@pytest.fixture
+def flooded(store, tmp_path):
+    """Six refusals in one minute under a cap of two (two missing written as rows; summarised:
+    one missing, two unknown, one malformed), the summary written by the admin's next request
+    a minute later."""
+    from streams.service.tokens import TokenStore
+    from streams.settings import Settings
+
+    service = _service(store, tmp_path, Settings.load({"batch_size": 5}))
+    clock = Clock(1_800_000_000_000)
+    service.probes = ProbeLog(service.probes.key, rows_per_minute=2, clock=clock)
+    tokens = TokenStore(tmp_path / "tokens.json")
+    admin = tokens.issue("admin", "000000", "national")[0]
+    provincial = tokens.issue("admin", "370000", "shandong")[0]
+    server = ThreadServer(service.application())
+    try:
+        for token in (None, None, None, BAD_TOKEN, BAD_TOKEN):
+            assert get(server.url + "/api/me", token)[0] == 401
+        assert get(server.url + "/api/me", headers={"Authorization": "Basic dXNlcjpwdw=="})[0] == 401
+        clock.ms += MINUTE_MS
+        yield {"url": server.url, "store": store, "admin": admin, "provincial": provincial}
+    finally:
+        server.close()
+
+
+def _json(url, token):
+    status, _, body = get(url, token)
+    return status, orjson.loads(body)
+
+
+def test_an_admin_reads_refusals_per_hour_and_reason_summarised_ones_included(flooded):
+    url, admin = flooded["url"], flooded["admin"]
+    span = "?since_ms=0&until_ms=1900000000000"
+    status, answer = _json(url + "/api/audit/refusals" + span, admin)
+    assert status == 200, answer
+    hour = "2027-01-15T08:00:00.000Z"
+    assert [(h["hour"], h["reason"], h["rows"], h["summarised"], h["requests"]) for h in answer["hours"]] == [
+        (hour, "malformed", 0, 1, 1), (hour, "missing", 2, 1, 3), (hour, "unknown", 0, 2, 2)]
+    assert answer["reasons"] == {"malformed": 1, "missing": 3, "unknown": 2}
+    assert (answer["requests"], answer["rows"], answer["summarised"]) == (6, 2, 4)
+
+    # A retried insert (audit_log keeps it twice) is counted once.
+    store = flooded["store"]
+    store.write_audit(store.audit_rows(limit=100, auth_failure="any"))
+    assert _json(url + "/api/audit/refusals" + span, admin)[1]["reasons"] == answer["reasons"]
+    # A span that ends before the flood counts none; since after until is refused.
+    assert _json(url + "/api/audit/refusals?since_ms=0&until_ms=1000", admin)[1]["hours"] == []
+    assert get(url + "/api/audit/refusals?since_ms=5&until_ms=4", admin)[0] == 400
+    # An admin below the national level sees no refusal rows in /api/audit: told so here (403),
+    # not shown zero.
+    status, answer = _json(url + "/api/audit/refusals" + span, flooded["provincial"])
+    assert status == 403 and "national" in answer["error"]
+
+
+def test_audit_rows_filter_by_reason_with_the_summaries_that_count_it(flooded):
+    url, admin = flooded["url"], flooded["admin"]
+
+    def failures(query):
+        status, answer = _json(url + "/api/audit?limit=100&auth_failure=" + query, admin)
+        assert status == 200, answer
+        return sorted(r["auth_failure"] for r in answer["rows"])
+
+    assert failures("missing") == ["missing", "missing", "suppressed"]
+    assert failures("unknown") == failures("malformed") == failures("suppressed") == ["suppressed"]
+    assert failures("any") == ["missing", "missing", "suppressed"]
+    assert failures("revoked") == []
+    status, answer = _json(url + "/api/audit?auth_failure=bogus", admin)
+    assert status == 400 and answer["error"].startswith("auth_failure: one of any, missing,")

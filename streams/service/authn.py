@@ -8,7 +8,7 @@ import logging
 import orjson
 
 from streams.api import ApiError
-from streams.service.probes import SUMMARY_REASON, presented_credential
+from streams.service.probes import SUMMARY_REASON, UNREADABLE_REASON, presented_credential
 from streams.service.tokens import TokensFileError
 from streams.store.base import StoreError
 
@@ -31,7 +31,7 @@ class TokenChecks:
             # The file was overwritten with something else while the service ran: no token can
             # be checked until it is repaired. The operator's fault, not the caller's: 503.
             log.error("%s", exc)
-            await self._refused_token(route, request, 503, "tokens_unreadable", presented)
+            await self._refused_token(route, request, 503, UNREADABLE_REASON, presented)
             raise ApiError("tokens cannot be checked now (the server's tokens file is unreadable)",
                            503) from None
         if principal is None:

@@ -32,6 +32,7 @@ import orjson
 
 from sql.queries import AUDIT_EXPIRY_UNRECORDED
 from streams.events import format_ts
+from streams.service.tokens import REFUSAL_REASONS
 from streams.settings import setting
 
 # The settings' defaults (streams/settings.py documents them).
@@ -39,6 +40,9 @@ ROWS_PER_MINUTE = setting("refusal_rows_per_minute").default
 PEERS_KEPT = setting("refusal_summary_peers").default
 SUMMARY_ACTION = "unauthenticated"
 SUMMARY_REASON = "suppressed"
+UNREADABLE_REASON = "tokens_unreadable"  # 503: the tokens file cannot be read
+# What auth_failure holds on a refusal's row (GET /api/audit?auth_failure= takes these and "any").
+AUTH_FAILURES = REFUSAL_REASONS + (UNREADABLE_REASON, SUMMARY_REASON)
 _MINUTE_MS = 60_000
 
 
