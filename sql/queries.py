@@ -145,14 +145,32 @@ def insert_audit(database: str) -> str:
 
 
 def audit_rows(database: str, limit: int, case_id: str | None = None, since_ms: int | None = None,
-               jurisdiction_prefix: str | None = None, until_ms: int | None = None) -> str:
+               jurisdiction_prefix: str | None = None, until_ms: int | None = None,
+               auth_failure: str | None = None) -> str:
     """Audit rows, newest first, optionally of one case, since a time, up to a time (both
-    inclusive), or of actors whose jurisdiction code starts with a prefix (an admin sees the
-    actors of its own area)."""
+    inclusive), of actors whose jurisdiction code starts with a prefix (an admin sees the
+    actors of its own area), or of requests refused for their token: ``auth_failure`` ``any``
+    (all of them), ``suppressed`` (the summary rows), or a reason: its rows and the summary rows
+    that count some refusals of that reason (their ``params`` ``reasons``).
+
+    >>> print(audit_rows("db", 5, auth_failure="unknown").split(" WHERE ")[1])  # doctest: +NORMALIZE_WHITESPACE
+    (auth_failure = 'unknown' OR (auth_failure = 'suppressed' AND
+    position(visitParamExtractRaw(params, 'reasons'), '"unknown":') > 0)) ORDER BY ts_ms DESC, audit_id LIMIT 5
+    """
     limit = int(limit)
     if limit < 0:
         raise ValueError("limit must be >= 0")
     where = []
+    if auth_failure == "any":
+        where.append("auth_failure != ''")
+    elif auth_failure == "suppressed":
+        where.append("auth_failure = 'suppressed'")
+    elif auth_failure is not None:
+        if not auth_failure.replace("_", "").isalpha():
+            raise ValueError(f"auth_failure: not a reason: {auth_failure!r}")
+        key = quote('"' + auth_failure + '":')  # the reason as a key of the summary's reasons
+        where.append(f"(auth_failure = {quote(auth_failure)} OR (auth_failure = 'suppressed' AND "
+                     f"position(visitParamExtractRaw(params, 'reasons'), {key}) > 0))")
     if case_id is not None:
         where.append(f"case_id = {quote(case_id)}")
     if since_ms is not None:
@@ -164,6 +182,36 @@ def audit_rows(database: str, limit: int, case_id: str | None = None, since_ms: 
     return (f"SELECT {', '.join(AUDIT_COLUMNS)} FROM {check_identifier(database)}.audit_log"
             + (" WHERE " + " AND ".join(where) if where else "")
             + f" ORDER BY ts_ms DESC, audit_id LIMIT {limit}")
+
+
+def audit_refusal_hours(database: str, since_ms: int, until_ms: int) -> str:
+    """Requests refused for their token per UTC hour and reason, ``since_ms`` to ``until_ms``
+    (both inclusive; epoch ms of the rows): (hour as epoch ms, reason, rows, summarised). ``rows``
+    counts the refusals written one row each (each audit id once: a retried insert is kept twice
+    in audit_log); ``summarised`` those counted in summary rows (auth_failure 'suppressed',
+    streams/service/probes.py), from each one's ``params`` ``reasons`` object (its keys and counts,
+    read with extractAll: 18.16 has no JSONExtract; orjson writes it with no spaces and the
+    reasons are plain words). A summary row's hour is that of its minute's last refusal.
+
+    >>> "extractAll" in audit_refusal_hours("db", 0, 1)
+    True
+    """
+    db = check_identifier(database)
+    since_ms, until_ms = int(since_ms), int(until_ms)
+    when = f"ts_ms >= {since_ms} AND ts_ms <= {until_ms}"
+    return ("SELECT hour, reason, sum(single) AS single_rows, sum(summarised) AS summarised FROM (\n"
+            "SELECT intDiv(ts_ms, 3600000) * 3600000 AS hour, auth_failure AS reason,\n"
+            "toUInt64(uniqExact(audit_id)) AS single, toUInt64(0) AS summarised\n"
+            f"FROM {db}.audit_log WHERE auth_failure NOT IN ('', 'suppressed') AND {when}\n"
+            "GROUP BY hour, reason\n"
+            "UNION ALL\n"
+            "SELECT hour, reason, toUInt64(0) AS single, sum(toUInt64(n)) AS summarised FROM (\n"
+            "SELECT intDiv(any(ts_ms), 3600000) * 3600000 AS hour, "
+            "visitParamExtractRaw(any(params), 'reasons') AS counts\n"
+            f"FROM {db}.audit_log WHERE auth_failure = 'suppressed' AND {when} GROUP BY audit_id)\n"
+            "ARRAY JOIN extractAll(counts, '\"([^\"]*)\":') AS reason, extractAll(counts, ':([0-9]+)') AS n\n"
+            "GROUP BY hour, reason)\n"
+            "GROUP BY hour, reason ORDER BY hour, reason")
 
 
 def audit_hour_requests(database: str, condition: str = "1") -> str:

@@ -142,6 +142,15 @@ SETTINGS: tuple[Setting, ...] = (
             "rumour is hashed again on its next such lookup (2-3 us an event, off the "
             "service's thread).",
             int, minimum=1),
+    Setting("refusal_rows_per_minute", 60, "RUMOUR_REFUSAL_ROWS_PER_MINUTE",
+            "Requests refused for their token (401, 503) that get an audit row each, per clock minute "
+            "and process (serve, worker); the rest of that minute are counted in one summary row "
+            "(auth_failure suppressed), written when the minute is over or the process stops. "
+            "0: every refusal is summarised.", int, minimum=0),
+    Setting("refusal_summary_peers", 100, "RUMOUR_REFUSAL_SUMMARY_PEERS",
+            "Peer addresses a summary row of refused requests counts one by one (the first seen "
+            "that minute); the others are one count (other_peers). Bounds that row's size "
+            "(about 25 bytes a peer).", int, minimum=0, maximum=10_000),
     Setting("data_dir", ".run/worker", "RUMOUR_DATA_DIR", "Faust's local data folder for the worker."),
     # str.lower: `INFO` is `info`; any other word was accepted here and ended, after the worker's
     # warm-up, in a traceback from Faust's logging set-up.
@@ -180,6 +189,8 @@ class Settings:
     token_days: int
     liaison_account_scope: str
     event_pseudonym_rumours: int
+    refusal_rows_per_minute: int
+    refusal_summary_peers: int
     data_dir: str
     log_level: str
 

@@ -49,6 +49,8 @@ def register_routes(app, pipeline, settings) -> None:
                       governance=getattr(app, "governance", None),
                       liaison_account_scope=settings.liaison_account_scope,
                       event_pseudonym_rumours=settings.event_pseudonym_rumours,
+                      refusal_rows_per_minute=settings.refusal_rows_per_minute,
+                      refusal_summary_peers=settings.refusal_summary_peers,
                       timezone=GovernanceConfig.from_settings(settings).report_timezone)
     # Not app.service: that name is Faust's decorator for registering services.
     app.rumour_service = service

@@ -59,10 +59,13 @@ PROTECTED = {
     "trace_account": "/api/rumours/jn-1/accounts/hub/trace",
     "evidence": "/api/rumours/jn-1/evidence?case=C-9",
     "audit": "/api/audit",
+    "audit_refusals": "/api/audit/refusals",
     "metrics": "/metrics",
 }
-WRONG_ROLES = {"evidence": ["analyst"], "audit": ["analyst", "liaison"], "metrics": ["analyst", "liaison"]}
-RIGHT = {"audit": "admin", "metrics": "admin"}
+# A provincial admin is refused the refusal counts: those requests belong to no jurisdiction.
+WRONG_ROLES = {"evidence": ["analyst"], "audit": ["analyst", "liaison"], "metrics": ["analyst", "liaison"],
+               "audit_refusals": ["analyst", "liaison", "admin"]}
+RIGHT = {"audit": "admin", "metrics": "admin", "audit_refusals": "national"}
 
 
 def test_matrix_covers_every_protected_route():

@@ -105,7 +105,9 @@ Choices (documented here because the acceptance checks rely on them):
   with 400/403/404 are recorded too, with the rumour and the case number they asked for; the
   row's status is the decision, which for a jurisdiction refusal is 403 although the caller got
   404). A request with no valid token (401, on any protected route) writes a row that names no
-  one, rate-limited (``probes``); its 401 leaves even when that row cannot be written. If the row
+  one, rate-limited (``probes``: the settings ``refusal_rows_per_minute`` and
+  ``refusal_summary_peers``; a national admin counts them per hour and reason, summarised ones
+  included, with ``/api/audit/refusals``); its 401 leaves even when that row cannot be written. If the row
   of an authenticated request cannot be written the
   answer is withheld (503). A status change (also audited) writes its row before the change is
   made: no row, no change; a change that fails after its row gets a second row (500).

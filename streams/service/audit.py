@@ -91,3 +91,27 @@ def readable(rows: list[dict]) -> list[dict]:
     """
     return [{**r, "ts": format_ts(r["ts_ms"]), "token_expires": expiry_label(r["token_expires_ms"])}
             for r in rows]
+
+
+# GET /api/audit/refusals without since_ms: the day before until_ms.
+REFUSALS_SPAN_MS = 24 * 3_600_000
+
+
+def refusal_counts(hours: list[dict], since_ms: int, until_ms: int) -> dict:
+    """``GET /api/audit/refusals``' answer from the store's counts per hour and reason
+    (:meth:`streams.store.base.Store.audit_refusal_hours`): each hour also as RFC 3339 UTC
+    (``hour``), and the totals of the span per reason. ``requests`` = ``rows`` (refusals written
+    one row each) + ``summarised`` (counted in a minute's summary row beyond the rate limit).
+
+    >>> a = refusal_counts([{"hour_ms": 0, "reason": "unknown", "rows": 3, "summarised": 4, "requests": 7},
+    ...                     {"hour_ms": 3_600_000, "reason": "unknown", "rows": 1, "summarised": 0, "requests": 1}], 0, 7_200_000)
+    >>> a["hours"][1]["hour"], a["reasons"], a["requests"], a["summarised"]
+    ('1970-01-01T01:00:00.000Z', {'unknown': 8}, 8, 4)
+    """
+    reasons: dict[str, int] = {}
+    for h in hours:
+        reasons[h["reason"]] = reasons.get(h["reason"], 0) + h["requests"]
+    return {"since_ms": since_ms, "until_ms": until_ms, "since": format_ts(since_ms), "until": format_ts(until_ms),
+            "requests": sum(h["requests"] for h in hours), "rows": sum(h["rows"] for h in hours),
+            "summarised": sum(h["summarised"] for h in hours), "reasons": reasons,
+            "hours": [{"hour": format_ts(h["hour_ms"]), **h} for h in hours]}

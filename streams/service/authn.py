@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import logging
 
+import orjson
+
 from streams.api import ApiError
-from streams.service.probes import presented_credential
+from streams.service.probes import SUMMARY_REASON, UNREADABLE_REASON, presented_credential
 from streams.service.tokens import TokensFileError
+from streams.store.base import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +31,7 @@ class TokenChecks:
             # The file was overwritten with something else while the service ran: no token can
             # be checked until it is repaired. The operator's fault, not the caller's: 503.
             log.error("%s", exc)
-            await self._refused_token(route, request, 503, "tokens_unreadable", presented)
+            await self._refused_token(route, request, 503, UNREADABLE_REASON, presented)
             raise ApiError("tokens cannot be checked now (the server's tokens file is unreadable)",
                            503) from None
         if principal is None:
@@ -38,7 +41,9 @@ class TokenChecks:
 
     async def on_shutdown(self, app=None) -> None:
         """Write the summary of the refusals counted but not yet written (an aiohttp
-        ``on_shutdown`` hook: ``rumour serve`` and the worker's web server)."""
+        ``on_shutdown`` hook: ``rumour serve`` and the worker's web server, on SIGTERM or SIGINT).
+        A store that cannot take it delays the stop by its own retry budget at most, then the
+        log line of :meth:`_write_probe_rows` keeps the counts."""
         await self._write_probe_rows(self.probes.flush())
 
     async def _write_probe_rows(self, rows: list[dict]) -> None:
@@ -49,10 +54,39 @@ class TokenChecks:
         try:
             await self._run(self.store.write_audit, rows)
             self.audit_rows_written += len(rows)
-        except Exception:
+        except (StoreError, OSError) as exc:
+            # The store is unreachable or refused the rows (a stop during an outage, too): one
+            # line each, which holds what the rows would have (a summary's counts), no traceback.
+            for line in unwritten(rows, exc):
+                log.error("%s", line)
+        except Exception:  # a bug: its traceback
             log.exception("audit write of %d refused request(s) failed", len(rows))
 
     async def _refused_token(self, route, request, status: int, reason: str, presented) -> None:
         log.info("%d %s from %s (%s)", status, route.name, request.remote, reason)
         await self._write_probe_rows(self.probes.note(route.name, status, reason, request.remote or "",
                                                       presented))
+
+
+def unwritten(rows: list[dict], exc: Exception) -> list[str]:
+    """The log lines of refusal rows the store did not take: one for the single rows, one per
+    summary row with its counts (its ``params``), so that the log keeps what the audit lost.
+
+    >>> from streams.service.probes import ProbeLog
+    >>> log = ProbeLog(b"k" * 32, rows_per_minute=1)
+    >>> rows = [r for i in range(3) for r in log.note("me", 401, "missing", "10.0.0.1", None, now_ms=i)]
+    >>> print("\\n".join(unwritten(rows + log.flush(), OSError("down"))))  # doctest: +ELLIPSIS
+    audit row of 1 refused request not written (down)
+    audit summary of 2 refused request(s) of minute 1970-01-01T00:00:00.000Z not written (down): {"minute":...,"reasons":{"missing":2},...}
+    """
+    single = [r for r in rows if r["auth_failure"] != SUMMARY_REASON]
+    lines = []
+    if single:
+        lines.append(f"audit row{'s' if len(single) > 1 else ''} of {len(single)} refused "
+                     f"request{'s' if len(single) > 1 else ''} not written ({exc})")
+    for row in rows:
+        if row["auth_failure"] == SUMMARY_REASON:
+            params = orjson.loads(row["params"])
+            lines.append(f"audit summary of {params['suppressed']} refused request(s) of minute "
+                         f"{params['minute']} not written ({exc}): {row['params']}")
+    return lines

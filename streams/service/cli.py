@@ -187,7 +187,9 @@ async def _serve(pipeline, store, settings, tokens_path, replay_stats, hub=None,
         print(f"note: {note}", file=sys.stderr, flush=True)
     service = Service(pipeline, store, tokens_path, settings.cutoff_k, stats=lambda: dict(replay_stats),
                       governance=hub, liaison_account_scope=settings.liaison_account_scope,
-                      event_pseudonym_rumours=settings.event_pseudonym_rumours, timezone=zone)
+                      event_pseudonym_rumours=settings.event_pseudonym_rumours, timezone=zone,
+                      refusal_rows_per_minute=settings.refusal_rows_per_minute,
+                      refusal_summary_peers=settings.refusal_summary_peers)
     runner = JsonErrorRunner(service.application(), access_log=None)
     await runner.setup()
     if sock is None:

@@ -16,7 +16,7 @@ answered exactly like an unknown one, so that its existence does not leak; the a
 an audited route writes exactly one audit row, whatever its outcome (the status is recorded);
 a request refused for its token (401, or 503 when the tokens file cannot be read) writes a row
 that names no one: the route, status, reason, peer and a fingerprint of what it presented, at most
-:data:`streams.service.probes.ROWS_PER_MINUTE` a minute plus one summary of the rest
+``refusal_rows_per_minute`` (a setting) a minute plus one summary of the rest
 (:mod:`streams.service.probes`); the 401 is answered even when that row cannot be written. A route
 that changes state (a status change) writes its row *before* the change, so a change whose row
 cannot be written is not made (503); if the change then fails, a second row records that.
@@ -42,7 +42,7 @@ from streams.service.trace_http import TraceHandlers
 from streams.service.governance import GovernanceViews
 from streams.service.governance_http import GovernanceHandlers
 from streams.service.paths import EVIDENCE_KEY, PSEUDONYM_KEY, key_file, load_or_create_key
-from streams.service.probes import ProbeLog, fingerprint_key
+from streams.service.probes import PEERS_KEPT, ROWS_PER_MINUTE, ProbeLog, fingerprint_key
 from streams.service.pseudonym import Pseudonymiser
 from streams.service.routes import CASE_RE, CASE_RULE, find, query_problem, split_path
 from streams.service.site import SiteHandlers
@@ -92,18 +92,21 @@ class Service(TokenChecks, SiteHandlers, GovernanceHandlers, TraceHandlers):
     routes (503 without one). ``liaison_account_scope``: the setting of that name
     (:mod:`streams.service.identities`); ``timezone``: the centre's zone (``report_timezone``),
     whose local hours and days cut the dashboard's series; ``event_pseudonym_rumours``: the
-    setting of that name (:mod:`streams.service.event_ids`)."""
+    setting of that name (:mod:`streams.service.event_ids`); ``refusal_rows_per_minute``,
+    ``refusal_summary_peers``: the settings of those names (:mod:`streams.service.probes`)."""
 
     def __init__(self, pipeline, store, tokens_path, cutoff_k: int = 10, stats=None, governance=None,
                  liaison_account_scope: str = "cascade", timezone: str = "Asia/Shanghai",
-                 event_pseudonym_rumours: int = 32):
+                 event_pseudonym_rumours: int = 32, refusal_rows_per_minute: int = ROWS_PER_MINUTE,
+                 refusal_summary_peers: int = PEERS_KEPT):
         self.pipeline = pipeline
         self.store = store
         self.tokens = TokenStore(tokens_path)
         pseudonym_key = load_or_create_key(key_file(tokens_path, PSEUDONYM_KEY))
         self.pseudo = Pseudonymiser(pseudonym_key)
         # Requests refused for their token: audited, rate-limited (streams.service.probes).
-        self.probes = ProbeLog(fingerprint_key(pseudonym_key))
+        self.probes = ProbeLog(fingerprint_key(pseudonym_key), rows_per_minute=refusal_rows_per_minute,
+                               peers_kept=refusal_summary_peers)
         self.evidence_key = load_or_create_key(key_file(tokens_path, EVIDENCE_KEY))
         self.views = Views(pipeline, store, self.pseudo, cutoff_k, liaison_scope=liaison_account_scope,
                            timezone=timezone, event_pseudonym_rumours=event_pseudonym_rumours)

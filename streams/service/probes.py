@@ -7,16 +7,19 @@ records the route (``action``), the status, why the token was refused (``auth_fa
 (``remote``) and a fingerprint of what was presented (``token_fingerprint``, :func:`fingerprint`;
 never the token itself), so that repeated tries of one credential can be told apart from many.
 
-Rate-limited, not aggregated: the first :data:`ROWS_PER_MINUTE` refusals of each clock minute
+Rate-limited, not aggregated: the first ``refusal_rows_per_minute`` (a setting, default
+:data:`ROWS_PER_MINUTE`) refusals of each clock minute
 (of the process, whatever their peer) get a row each, at once, so a mistyped token or a few
 probes read exactly as they happened; the ones beyond that in the same minute are counted and
 written as one summary row (``auth_failure`` ``suppressed``, ``action`` ``unauthenticated``,
 counts per route, reason, status and peer in ``params``) when that minute is over: with the
 next refused or protected request after it, or when the service stops. A cap per minute
-bounds the log at about ``ROWS_PER_MINUTE + 1`` such rows a minute whatever the flood (many peer
+bounds the log at about ``refusal_rows_per_minute + 1`` such rows a minute whatever the flood (many peer
 addresses or random tokens included, which a limit per peer or per fingerprint would not bound),
 while aggregating every row would delay and blur the few that matter most. The peers of a
-summary are bounded too (:data:`PEERS_KEPT`, then one count of the others).
+summary are bounded too (``refusal_summary_peers``, default :data:`PEERS_KEPT`, then one count of
+the others). A summary row records both caps it was counted under (``rows_per_minute``,
+``peers_kept`` in ``params``).
 """
 from __future__ import annotations
 
@@ -29,11 +32,17 @@ import orjson
 
 from sql.queries import AUDIT_EXPIRY_UNRECORDED
 from streams.events import format_ts
+from streams.service.tokens import REFUSAL_REASONS
+from streams.settings import setting
 
-ROWS_PER_MINUTE = 60
-PEERS_KEPT = 100
+# The settings' defaults (streams/settings.py documents them).
+ROWS_PER_MINUTE = setting("refusal_rows_per_minute").default
+PEERS_KEPT = setting("refusal_summary_peers").default
 SUMMARY_ACTION = "unauthenticated"
 SUMMARY_REASON = "suppressed"
+UNREADABLE_REASON = "tokens_unreadable"  # 503: the tokens file cannot be read
+# What auth_failure holds on a refusal's row (GET /api/audit?auth_failure= takes these and "any").
+AUTH_FAILURES = REFUSAL_REASONS + (UNREADABLE_REASON, SUMMARY_REASON)
 _MINUTE_MS = 60_000
 
 
@@ -82,8 +91,9 @@ def _row(ts_ms: int, action: str, status: int, reason: str, remote: str, fp: str
 
 
 class ProbeLog:
-    """The rows to write for refused requests, :data:`ROWS_PER_MINUTE` a minute at most plus one
-    summary. Used from the event loop only (no lock). ``key``: :func:`fingerprint_key`.
+    """The rows to write for refused requests, ``rows_per_minute`` a minute at most plus one
+    summary that counts ``peers_kept`` peers one by one. Used from the event loop only (no lock).
+    ``key``: :func:`fingerprint_key`.
 
     >>> log = ProbeLog(b"k" * 32, rows_per_minute=2)
     >>> [len(log.note("me", 401, "missing", "10.0.0.1", None, now_ms=60_000 + i)) for i in range(4)]
@@ -92,8 +102,10 @@ class ProbeLog:
     ['suppressed', 'unknown']
     """
 
-    def __init__(self, key: bytes, rows_per_minute: int = ROWS_PER_MINUTE, clock=time.time):
+    def __init__(self, key: bytes, rows_per_minute: int = ROWS_PER_MINUTE, clock=time.time,
+                 peers_kept: int = PEERS_KEPT):
         self.key, self.rows_per_minute, self.clock = key, int(rows_per_minute), clock
+        self.peers_kept = int(peers_kept)
         self.minute = None  # the clock minute counted (epoch ms // 60000)
         self.written = 0  # rows given for it
         self._reset_summary()
@@ -125,7 +137,7 @@ class ProbeLog:
         for field, value in (("routes", route), ("reasons", reason), ("statuses", str(status))):
             by[field][value] = by[field].get(value, 0) + 1
         peers = by["peers"]
-        if remote in peers or len(peers) < PEERS_KEPT:
+        if remote in peers or len(peers) < self.peers_kept:
             peers[remote] = peers.get(remote, 0) + 1
         else:
             self.other_peers += 1
@@ -147,7 +159,8 @@ class ProbeLog:
             return []
         start = self.minute * _MINUTE_MS
         params = {**self.by, "suppressed": self.suppressed, "other_peers": self.other_peers,
-                  "minute": format_ts(start), "rows_per_minute": self.rows_per_minute}
+                  "minute": format_ts(start), "rows_per_minute": self.rows_per_minute,
+                  "peers_kept": self.peers_kept}
         status = 401 if "401" in self.by["statuses"] else int(next(iter(self.by["statuses"])))
         row = _row(self.last_ms, SUMMARY_ACTION, status, SUMMARY_REASON, "", "", params)
         self._reset_summary()

@@ -98,7 +98,16 @@ ROUTES = (
           query=(("limit", "integer", "1-10000, default 100"), ("case", "string", "only this case"),
                  ("since_ms", "integer", "only rows at or after this epoch ms"),
                  ("until_ms", "integer", "only rows at or before this epoch ms: the next page is "
-                  "until_ms = the last row's ts_ms (rows of that millisecond come again)"))),
+                  "until_ms = the last row's ts_ms (rows of that millisecond come again)"),
+                 ("auth_failure", "string", "only requests refused for their token: any (all), a "
+                  "reason (missing, malformed, unknown, wrong_secret, revoked, expired, "
+                  "tokens_unreadable: its rows and the summary rows that count it), or suppressed "
+                  "(the summary rows)"))),
+    Route("audit_refusals", "/api/audit/refusals", "Requests refused for their token (401, 503) per "
+          "UTC hour and reason, those counted in a minute's summary row included (a national "
+          "admin: they belong to no jurisdiction)", action="audit", audited=True,
+          query=(("since_ms", "integer", "from this epoch ms (default: 24 hours before until_ms)"),
+                 ("until_ms", "integer", "up to this epoch ms, inclusive (default: now)"))),
     # -- the governance loop (streams.governance; see streams/service/__init__.py for the rules)
     Route("report_submit", "/api/reports", "Take in a public report of a rumour (the intake desk or "
           "debunking platform submits on the public's behalf); duplicates merged, linked to its "

@@ -18,6 +18,7 @@ the pseudonym of its author; now neither does. The audit row records the real id
 ``account_pseudonym`` on the account route."""
 from __future__ import annotations
 
+import time
 from datetime import datetime, timezone
 from urllib.parse import quote
 
@@ -25,6 +26,8 @@ from aiohttp import web
 
 from streams.api import ApiError, parse_k
 from streams.service import audit, evidence
+from streams.service.access import prefix
+from streams.service.probes import AUTH_FAILURES
 from streams.service.responses import Refused, _json
 from streams.service.routes import CASE_RE, CASE_RULE
 from streams.service.tokens import expiry_text
@@ -124,7 +127,23 @@ class TraceHandlers:
         case = q.get("case") or None
         if case is not None and not CASE_RE.match(case):
             raise ApiError(f"case: {CASE_RULE}")
-        from streams.service.access import prefix
-
-        rows = await self._run(self.store.audit_rows, limit, case, since, prefix(principal.jurisdiction), until)
+        failure = q.get("auth_failure") or None
+        if failure is not None and failure not in AUTH_FAILURES + ("any",):
+            raise ApiError(f"auth_failure: one of any, {', '.join(AUTH_FAILURES)}")
+        rows = await self._run(self.store.audit_rows, limit, case, since, prefix(principal.jurisdiction), until,
+                               failure)
         return _json({"rows": audit.readable(rows)})
+
+    async def _r_audit_refusals(self, principal, params, request, ctx):
+        q = request.query
+        until = self._int_param(q, "until_ms", int(time.time() * 1000), 0, 1 << 62)
+        since = self._int_param(q, "since_ms", max(0, until - audit.REFUSALS_SPAN_MS), 0, 1 << 62)
+        if since > until:
+            raise ApiError("since_ms: after until_ms")
+        if prefix(principal.jurisdiction):
+            # /api/audit leaves these rows out for such an admin; a count of none would read as
+            # "no refusals" here, so this says why instead.
+            raise Refused(403, "requests refused for their token belong to no jurisdiction: only a "
+                          "national (000000) admin sees their counts")
+        hours = await self._run(self.store.audit_refusal_hours, since, until)
+        return _json(audit.refusal_counts(hours, since, until))

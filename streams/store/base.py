@@ -151,11 +151,23 @@ class Store(ABC):
                 for c in queries.AUDIT_COLUMNS]
         self._insert_audit(cols)
 
+    def audit_refusal_hours(self, since_ms: int, until_ms: int) -> list[dict]:
+        """Requests refused for their token per UTC hour and reason (:func:`sql.queries.audit_refusal_hours`),
+        as dicts ``hour_ms``, ``reason``, ``rows``, ``summarised``, ``requests`` (their sum)."""
+        out = []
+        for hour, reason, rows, summarised in self._rows(
+                queries.audit_refusal_hours(self.database, since_ms, until_ms)):
+            out.append({"hour_ms": int(hour), "reason": reason, "rows": int(rows),
+                        "summarised": int(summarised), "requests": int(rows) + int(summarised)})
+        return out
+
     def audit_rows(self, limit: int = 100, case_id: str | None = None, since_ms: int | None = None,
-                   jurisdiction_prefix: str | None = None, until_ms: int | None = None) -> list[dict]:
-        """Audit rows newest first, as dicts keyed by :data:`sql.queries.AUDIT_COLUMNS`."""
+                   jurisdiction_prefix: str | None = None, until_ms: int | None = None,
+                   auth_failure: str | None = None) -> list[dict]:
+        """Audit rows newest first, as dicts keyed by :data:`sql.queries.AUDIT_COLUMNS`
+        (the filters: :func:`sql.queries.audit_rows`)."""
         rows = self._rows(queries.audit_rows(self.database, limit, case_id, since_ms, jurisdiction_prefix,
-                                             until_ms))
+                                             until_ms, auth_failure))
         out = []
         for row in rows:
             d = dict(zip(queries.AUDIT_COLUMNS, row))
