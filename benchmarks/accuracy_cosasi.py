@@ -5,6 +5,7 @@ each one's top-1, the largest score difference).
 from __future__ import annotations
 
 import argparse
+import importlib.util
 
 import numpy as np
 
@@ -61,9 +62,7 @@ def compare_cosasi(ptr, idx, infected):
 
 
 def run_cosasi_cell(model, args, log):
-    try:
-        import cosasi  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("cosasi") is None:
         log("  cosasi not installed: skipping the side-by-side cell")
         return None
     res = {name: {"agree": 0, "ours_top1": 0, "cosasi_top1": 0, "max_abs_diff": 0.0}

@@ -54,8 +54,8 @@ def run(variant: str, tables: list, tag: str) -> tuple[float, list]:
             store.migrate()
         rows = 0
         c0 = _cpu_s()
-        for packed_rows in tables:  # Python(name) is resolved from this frame's locals
-            store._command(f"INSERT INTO {store.database}.share_event_rows SELECT * FROM Python(packed_rows)")
+        for packed_rows in tables:
+            store._insert_python(f"INSERT INTO {store.database}.share_event_rows", packed_rows)
             rows += packed_rows.num_rows
         cpu = _cpu_s() - c0
         return cpu * 1e6 / rows, store.rumour_region_counts()

@@ -2,6 +2,7 @@
 models of issue 3 and hostile input. Each takes ``{rumour_id: [event dict, ...]}`` and a seeded
 ``random.Random`` and returns a new dict of new event dicts (the input is never modified).
 
+>>> import random
 >>> c = {"r": [{"event_id": "p", "rumour_id": "r", "account_id": "a", "ts": 1_500_000_000_000,
 ...             "parent_event_id": None, "parent_account_id": None, "kind": "post"},
 ...            {"event_id": "s", "rumour_id": "r", "account_id": "b", "ts": 1_500_000_060_000,
@@ -13,7 +14,6 @@ True
 """
 from __future__ import annotations
 
-import random
 
 import orjson
 

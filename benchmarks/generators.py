@@ -10,7 +10,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from benchmarks.generators_cascades import (  # noqa: F401  (re-exported API)
+from benchmarks.generators_cascades import (
     Cascade,
     hawkes_cascade,
     hawkes_times,
@@ -18,6 +18,13 @@ from benchmarks.generators_cascades import (  # noqa: F401  (re-exported API)
     si,
     si_regular_tree,
 )
+
+__all__ = [
+    "GRAPH_MODELS", "barabasi_albert", "contact_graph", "edges_to_csr", "erdos_renyi", "regular_tree",
+    "rng_of", "sorted_unique", "watts_strogatz",
+    # re-exported from benchmarks.generators_cascades
+    "Cascade", "hawkes_cascade", "hawkes_times", "independent_cascade", "si", "si_regular_tree",
+]
 
 GRAPH_MODELS = ("tree3", "er", "ws", "ba")
 

@@ -304,10 +304,11 @@ def open_temporary_store(kind: str):
 
         store = ChdbStore("chdb://", database=database)
     else:
+        from streams.settings import Settings
         from streams.store.clickhouse import ClickHouseStore
-        from tests.plugins.clickhouse import clickhouse_url
 
-        store = ClickHouseStore(clickhouse_url(), database=database)
+        # The server of RUMOUR_CLICKHOUSE_URL (default the local one); the database is our own.
+        store = ClickHouseStore(Settings.load({}).clickhouse_url, database=database)
     store.migrate()
     return store
 

@@ -173,14 +173,14 @@ def profile_cutoff(shape: str, shares: int, rounds: int, seed: int, k: int = 10)
         timed("sizes", lambda: kt.subtree_sizes(par, kf, topo))
         timed("cutoff", lambda: g.cutoff(k))
         nodes, accounts = scratch.fit(n, n_acc)
-        cnt = timed("node_counts", lambda: kt.node_counts_into(par, topo, nodes[2]))
-        timed("preorder_slots", lambda: kt.preorder_slots_into(par, topo, cnt, nodes[0][:n],
-                                                               nodes[1]))
+        cnt = timed("node_counts", lambda: kt.node_counts_into(par, topo, nodes.cnt))
+        timed("preorder_slots", lambda: kt.preorder_slots_into(par, topo, cnt, nodes.slot[:n],
+                                                               nodes.nxt))
         row = timed("setup", lambda: kc._setup(par, kf, acct, tss, sz, topo, n_acc, nodes,
                                                accounts))[3]
         excluded = np.zeros(n_acc, np.uint8)
         kc.mark_origin_accounts(par, sz, acct, excluded)
-        timed("bands", lambda: by_bit_length_into(row, excluded, n_acc, accounts[2], accounts[3]))
+        timed("bands", lambda: by_bit_length_into(row, excluded, n_acc, accounts.bits, accounts.order))
         timed("greedy", lambda: kc.greedy_cutoff(par, kf, acct, tss, sz, topo, n_acc, excluded, k,
                                                  g.ac.offs, g.ac.arena, 0, scratch))
     med = {name: round(statistics.median(v), 3) for name, v in times.items()}

@@ -22,8 +22,8 @@ from pathlib import Path
 
 from benchmarks.memory_growth import slope
 from benchmarks.soak_producer import Producer
-from tests.faults import (Worker, create_topic, embedded_traces, private_clickhouse, private_kafka,
-                          wait_until)
+from benchmarks.private_services import private_clickhouse, private_kafka
+from benchmarks.worker_process import Worker, create_topic, embedded_traces, wait_until
 
 
 def memory_trend(samples) -> dict:

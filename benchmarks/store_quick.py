@@ -93,12 +93,11 @@ def chdb_alternatives(batch: EventBatch, repeat: int) -> dict:
         store._command(queries.insert_events(store.database) + " FORMAT JSONEachRow\n" + lines.decode())
 
     def dataframe(store):
-        rt_df = pd.DataFrame({
+        store._insert_python(queries.insert_events(store.database), pd.DataFrame({
             "event_id": batch.event_id, "rumour_id": batch.rumour_id, "account_id": batch.account_id,
             "ts_ms": batch.ts_ms, "parent_event_id": batch.parent_event_id,
             "parent_account_id": batch.parent_account_id, "kind": batch.kind.astype(np.int8),
-            "platform": batch.platform, "region": batch.region, "text": batch.text})
-        store.session.query(queries.insert_events(store.database) + " SELECT * FROM Python(rt_df)")
+            "platform": batch.platform, "region": batch.region, "text": batch.text}))
 
     for name, fn in (("jsoneachrow", jsoneachrow), ("pandas_dataframe", dataframe),
                      ("arrow_table (store)", lambda s: s.write(batch, []))):

@@ -184,7 +184,7 @@ Origin(account_id='v', event_id='x', ts_ms=1, reach=1, observed=True)]
             return np.zeros(0, np.int32), np.zeros(0, np.int64)
         kf, acct = self.kf[:n], self.acct[:n]
         scratch = cutoff_scratch.for_thread()
-        excluded = scratch.fit(n, n_acc)[1][7]
+        excluded = scratch.fit(n, n_acc).accounts.excluded
         if exclude_origins:
             kc.mark_origin_accounts(par, sz, acct, excluded)
         else:

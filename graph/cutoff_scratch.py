@@ -14,6 +14,7 @@ that keeps growing reallocates only now and then) and never shrinks.
 from __future__ import annotations
 
 import threading
+from typing import NamedTuple
 
 import numpy as np
 
@@ -22,14 +23,47 @@ from graph.ids import GROWTH  # headroom of a regrown scratch: the graph's own a
 _local = threading.local()
 
 
+class NodeBuffers(NamedTuple):
+    """Per-node buffers of one call (a tuple to the kernels: numba takes it as one argument)."""
+
+    slot: np.ndarray  # int32 (n + 1): the preorder slots, later the greedy's rebuild prefix sums
+    nxt: np.ndarray  # int32
+    cnt: np.ndarray  # int32
+    packed: np.ndarray  # int64
+    cum: np.ndarray  # int32 (n + 1)
+    nxt_top: np.ndarray  # int32
+    flags: np.ndarray  # uint8
+    fen: np.ndarray  # int32 (n + 1)
+
+
+class AccountBuffers(NamedTuple):
+    """Per-account buffers of one call."""
+
+    row: np.ndarray  # int32 (n_acc, 4)
+    first_ts: np.ndarray  # int64
+    bits: np.ndarray  # uint8
+    order: np.ndarray  # int32
+    hg: np.ndarray  # int64
+    ha: np.ndarray  # int32
+    rpc: np.ndarray  # int32
+    excluded: np.ndarray  # uint8: accounts never to pick (the origins', by default)
+
+
+class Fitted(NamedTuple):
+    """What :meth:`CutoffScratch.fit` returns."""
+
+    nodes: NodeBuffers
+    accounts: AccountBuffers
+
+
 class CutoffScratch:
     """Buffers for up to ``nodes`` nodes and ``accounts`` accounts, grown by :meth:`fit`.
 
     >>> s = CutoffScratch()
     >>> nodes, accounts = s.fit(100, 10)
-    >>> len(nodes[0]), nodes[0].dtype.name, accounts[0].shape, s.nodes >= 101
+    >>> len(nodes.slot), nodes.slot.dtype.name, accounts.row.shape, s.nodes >= 101
     (101, 'int32', (10, 4), True)
-    >>> s.fit(50, 5)[0][0].base is nodes[0].base  # a smaller graph reuses the same memory
+    >>> s.fit(50, 5).nodes.slot.base is nodes.slot.base  # a smaller graph reuses the same memory
     True
     """
 
@@ -39,14 +73,9 @@ class CutoffScratch:
         self._node_bufs = ()
         self._account_bufs = ()
 
-    def fit(self, n: int, n_acc: int) -> tuple:
-        """(node buffers, account buffers) as views of exactly ``n`` / ``n_acc`` rows:
-
-        - nodes: ``slot`` int32 (n + 1: the preorder slots, later the greedy's rebuild
-          prefix sums), ``nxt`` int32, ``cnt`` int32, ``packed`` int64, ``cum`` int32 (n + 1),
-          ``nxt_top`` int32, ``flags`` uint8, ``fen`` int32 (n + 1);
-        - accounts: ``row`` int32 (n_acc, 4), ``first_ts`` int64, ``bits`` uint8, ``order``
-          int32, ``hg`` int64, ``ha`` int32, ``rpc`` int32, ``excluded`` uint8.
+    def fit(self, n: int, n_acc: int) -> Fitted:
+        """``(nodes, accounts)``: the :class:`NodeBuffers` and :class:`AccountBuffers` as views
+        of exactly ``n`` / ``n_acc`` rows (``n + 1`` for ``slot``, ``cum`` and ``fen``).
 
         Contents are whatever an earlier call left: every user overwrites before reading.
         """
@@ -56,16 +85,16 @@ class CutoffScratch:
                                     (np.int32, np.int32, np.int32, np.int64, np.int32, np.int32,
                                      np.uint8, np.int32))
             self.nodes = cap
-        if n_acc > self.accounts:
+        if n_acc > self.accounts or not self._account_bufs:  # made on first use, even for none
             cap = int(n_acc * GROWTH) + 1
             self._account_bufs = (np.empty((cap, 4), np.int32),) + tuple(
                 np.empty(cap, t) for t in
                 (np.int64, np.uint8, np.int32, np.int64, np.int32, np.int32, np.uint8))
             self.accounts = cap
         slot, nxt, cnt, packed, cum, nxt_top, flags, fen = self._node_bufs
-        nodes = (slot[:n + 1], nxt[:n], cnt[:n], packed[:n], cum[:n + 1], nxt_top[:n],
-                 flags[:n], fen[:n + 1])
-        return nodes, tuple(b[:n_acc] for b in self._account_bufs)
+        nodes = NodeBuffers(slot[:n + 1], nxt[:n], cnt[:n], packed[:n], cum[:n + 1], nxt_top[:n],
+                            flags[:n], fen[:n + 1])
+        return Fitted(nodes, AccountBuffers(*(b[:n_acc] for b in self._account_bufs)))
 
     def nbytes(self) -> int:
         """Bytes held.

@@ -80,7 +80,7 @@ def _setup(par, kf, acct, ts, sz, topo, n_acc, nodes, accounts):
             all_present = False
             break
     slot, nxt, cnt, packed, cum, nxt_top, flags, _ = nodes
-    row, first_ts = accounts[0], accounts[1]
+    row, first_ts = accounts.row, accounts.first_ts
     cnt_v = sz if all_present else node_counts_into(par, topo, cnt)
     pos = preorder_slots_into(par, topo, cnt_v, slot[:n], nxt)
     row[:] = 0
@@ -246,8 +246,9 @@ def _greedy(par, kf, acct, ts, sz, topo, n_acc, excluded, k, ac_offs, ac_arena, 
     n = par.shape[0]
     packed, cum, nxt_top, row, first_ts, removed = _setup(par, kf, acct, ts, sz, topo, n_acc,
                                                           nodes, accounts)
-    slot, fen = nodes[0], nodes[7]  # the preorder slots are dead now: the rebuild's prefix sums
-    bits, order_buf, hg, ha, rpc = accounts[2], accounts[3], accounts[4], accounts[5], accounts[6]
+    slot, fen = nodes.slot, nodes.fen  # the preorder slots are dead now: the rebuild's prefix sums
+    bits, order_buf, hg, ha = accounts.bits, accounts.order, accounts.hg, accounts.ha
+    rpc = accounts.rpc
     want = band if band > 0 else max(1024, 64 * k)
     order, start = by_bit_length_into(row, excluded, n_acc, bits, order_buf)
     # Every account outside the heap has a gain below ``thr`` (1: none is outside).

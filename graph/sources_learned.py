@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from graph.sources import SourceScores
-from graph.sources_features import FEATURES, candidate_features, standardise
+from graph.sources_features import candidate_features, standardise
 
 # Fitted on development seeds 8-12 only (never the benchmark's seed 0), pooled over tree3 / ER /
 # WS / BA (2,300 cascades, discrete SI, 5,000 nodes, ridge 1e-3), in the order of FEATURES; see
@@ -97,6 +97,7 @@ def learned_snapshot(indptr, indices, infected, lam: float = 0.1, coef=None) -> 
 
     >>> ip = np.array([0, 1, 3, 5, 7, 9, 11, 12], np.int32)
     >>> ix = np.array([1, 0, 2, 1, 3, 2, 4, 3, 5, 4, 6, 5], np.int32)
+    >>> from graph.sources_features import FEATURES
     >>> w = np.zeros(len(FEATURES)); w[FEATURES.index("jordan")] = 1.0
     >>> learned_snapshot(ip, ix, [1, 2, 3, 4, 5], lam=0.5, coef=w).best()  # Jordan's centre
     3

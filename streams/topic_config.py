@@ -103,10 +103,11 @@ def message_limit(bootstrap: str, topic: str) -> int | None:
     return asyncio.run(read())
 
 
-async def raise_message_limit(admin, topic: str, wanted: int) -> str:
+async def raise_message_limit(admin, topic: str, wanted: int) -> int | None:
     """Raise ``topic``'s ``max.message.bytes`` to ``wanted`` if it is smaller; one log line when
-    it did ("raised") or could not ("refused": a warning naming the manual command; the caller
-    carries on). Returns ``"raised"``, ``"refused"`` or ``"enough"``."""
+    it did or could not (a warning naming the manual command; the caller carries on). Returns
+    the limit the topic has after: ``wanted`` when raised, else what the broker reported (None
+    when it did not say)."""
     try:
         current = await topic_message_limit(admin, topic)
     except Exception as exc:  # noqa: BLE001 - a broker that will not say is judged like a refusal
@@ -114,7 +115,7 @@ async def raise_message_limit(admin, topic: str, wanted: int) -> str:
     else:
         error = "the broker did not report it"
     if current is not None and current >= wanted:
-        return "enough"
+        return current
     if current is not None:
         try:
             response = await admin._send_request(IncrementalAlterConfigs(topic, {"max.message.bytes": str(wanted)}))
@@ -124,10 +125,10 @@ async def raise_message_limit(admin, topic: str, wanted: int) -> str:
         if not failed:
             log.warning("Kafka topic %s: max.message.bytes raised from %d to %d (the max_message_bytes "
                         "setting plus the batch overhead)", topic, current, wanted)
-            return "raised"
+            return wanted
         code, message = failed[0]
         error = (for_code(code).__name__ if code > 0 else "failed") + (f": {message}" if message else "")
     log.warning("Kafka topic %s: max.message.bytes is %s, under the %d the max_message_bytes setting needs, "
                 "and could not be raised (%s); larger messages are refused until it is: %s",
                 topic, "unknown" if current is None else current, wanted, error, manual_command(topic, wanted))
-    return "refused"
+    return current

@@ -14,7 +14,7 @@ import base64
 import orjson
 
 
-async def _ensure(bootstrap: str, wanted: dict[str, int], configs: dict[str, dict]) -> list[str]:
+async def _ensure(bootstrap: str, wanted: dict[str, int], configs: dict[str, dict]) -> dict[str, int | None]:
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
     from streams.topic_config import raise_message_limit
@@ -27,30 +27,44 @@ async def _ensure(bootstrap: str, wanted: dict[str, int], configs: dict[str, dic
                    for n, p in wanted.items() if n not in existing]
         if missing:
             response = await admin.create_topics(missing, timeout_ms=30000)
-            # 36 = TOPIC_ALREADY_EXISTS: another worker won the race, which is fine.
+            # 36 = TOPIC_ALREADY_EXISTS: another worker won the race, which is fine; that topic
+            # has the other one's configuration, so it is judged below like one that existed.
             errors = [e for e in response.topic_errors if int(e[1]) not in (0, 36)]
             if errors:
                 raise RuntimeError(f"creating Kafka topics failed: {errors}")
+            existing |= {e[0] for e in response.topic_errors if int(e[1]) == 36}
             for _ in range(100):
                 if {t.name for t in missing} <= set(await admin.list_topics()):
                     break
                 await asyncio.sleep(0.1)
-        # A topic created earlier keeps the message limit it was created with (the broker's ~1 MB
-        # for those made before the setting existed): raised here when smaller than needed.
-        for name in existing & set(wanted):
+        limits: dict[str, int | None] = {}
+        for name in wanted:
             limit = configs.get(name, {}).get("max.message.bytes")
-            if limit is not None:
-                await raise_message_limit(admin, name, int(limit))
-        return [t.name for t in missing]
+            if limit is None:
+                limits[name] = None  # not asked for: the broker's default, not read
+            elif name not in existing:
+                limits[name] = int(limit)  # created with it
+            else:
+                # A topic created earlier keeps the message limit it was created with (the
+                # broker's ~1 MB for those made before the setting existed): raised here when
+                # smaller than needed.
+                limits[name] = await raise_message_limit(admin, name, int(limit))
+        return limits
     finally:
         await admin.close()
 
 
-def ensure_topics(bootstrap: str, wanted: dict[str, int], configs: dict[str, dict] | None = None) -> list[str]:
+def ensure_topics(bootstrap: str, wanted: dict[str, int],
+                  configs: dict[str, dict] | None = None) -> dict[str, int | None]:
     """Create the topics of ``wanted`` (name -> partitions) that do not exist, each with its
-    ``configs`` (name -> Kafka topic configuration) if any; return those created. An existing
-    topic's ``max.message.bytes`` is raised to its ``configs`` value when smaller
-    (streams/topic_config.py; a refusal is one warning line, not an error)."""
+    ``configs`` (name -> Kafka topic configuration) if any. An existing topic's
+    ``max.message.bytes`` is raised to its ``configs`` value when smaller
+    (streams/topic_config.py; a refusal is one warning line, not an error).
+
+    Returns each wanted topic's effective ``max.message.bytes``, as created, read or raised here
+    (what :func:`streams.topic_config.message_limit` would read after), so a caller needs no
+    second round trip; None where ``configs`` asks for no limit (the broker's default, not read)
+    or the broker did not report it."""
     return asyncio.run(_ensure(bootstrap, wanted, configs or {}))
 
 

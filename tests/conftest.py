@@ -1,10 +1,13 @@
 """Shared test wiring. Service fixtures live in tests/plugins/ (one module per service)."""
+import importlib
 import os
 from pathlib import Path
 
 import pytest
 
-import streams  # noqa: F401  (drops numba caches whose callees changed, before any kernel runs)
+# Imported for what its import does: streams drops the numba caches whose callees changed
+# (streams/kernel_cache.py), before any kernel runs.
+importlib.import_module("streams")
 
 pytest_plugins = [
     "tests.plugins.clickhouse",

@@ -4,10 +4,19 @@ The shared services (127.0.0.1:9092 and :9000) are never stopped here: every tes
 a service starts its own instance through scripts/services/*.sh with other ports and its own
 run folder (RUMOUR_RUN_DIR), and stops or kills only that instance.
 
-- :class:`Service` (``private_kafka`` / ``private_clickhouse`` build one): start, stop, kill -9.
+The services and the worker process are shared with the soak run, so they live in benchmarks/
+and are re-exported here under their old names:
+
+- :class:`Service` (``private_kafka`` / ``private_clickhouse`` build one): start, stop, kill -9
+  (benchmarks/private_services.py).
 - :class:`Worker`: ``rumour worker`` as a subprocess with its own app id, web port and data dir;
-  ``stats()`` reads /healthz (``app.stats``), ``trace()`` and ``rumours()`` the API.
-- :func:`produce`, :func:`create_topic`, :func:`wait_until`, :func:`embedded_traces`.
+  ``stats()`` reads /healthz (``app.stats``), ``trace()`` and ``get_json()`` the API;
+  :func:`create_topic`, :func:`wait_until`, :func:`embedded_traces`, :func:`comparable`
+  (benchmarks/worker_process.py).
+
+Here:
+
+- :func:`produce`, :class:`Producing`, :func:`keyed`.
 - :class:`FlakyStore`: a store whose next writes fail, for an embedded pipeline (no service).
 - On a loaded CI machine: :func:`fresh_stats` (the timer-refreshed /healthz fields from a tick
   after a given moment, by the tick's ``stats_at_ms``), :func:`sentinels` (one event per partition: once they are processed,
@@ -18,140 +27,23 @@ run folder (RUMOUR_RUN_DIR), and stops or kills only that instance.
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
-import urllib.error
-import urllib.request
-import uuid
-from pathlib import Path
 
 import orjson
 
-ROOT = Path(__file__).resolve().parent.parent
-# Multiplies every wait: a wait ends as soon as its condition holds, so only a failing run pays.
-SLOWDOWN = max(1.0, float(os.environ.get("RUMOUR_TEST_SLOWDOWN", "1") or 1))
+from benchmarks.ingest_kit import free_port
+from benchmarks.private_services import ROOT, Service, port_open, private_clickhouse, private_kafka, start_private
+from benchmarks.worker_process import SLOWDOWN, Worker, comparable, create_topic, embedded_traces, wait_until
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def port_open(port: int) -> bool:
-    with socket.socket() as s:
-        s.settimeout(0.5)
-        return s.connect_ex(("127.0.0.1", port)) == 0
-
-
-class Service:
-    """One private instance of a scripts/services/<name>.sh service."""
-
-    def __init__(self, name: str, run_dir: Path, env: dict, port: int, pidfile: Path):
-        self.name, self.run_dir, self.port, self.pidfile = name, run_dir, port, pidfile
-        self.env = dict(os.environ, RUMOUR_RUN_DIR=str(run_dir), **env)
-        self.script = ROOT / "scripts" / "services" / f"{name}.sh"
-
-    def _run(self, action: str, timeout: float = 900) -> None:
-        proc = subprocess.run(["bash", str(self.script), action], env=self.env, capture_output=True,
-                              text=True, timeout=timeout)
-        if proc.returncode not in (0, 3):
-            raise RuntimeError(f"{self.name} {action} failed ({proc.returncode}): "
-                               f"{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
-
-    def start(self) -> None:
-        self._run("start")
-
-    def stop(self) -> None:
-        """Graceful stop (SIGTERM, waits for exit)."""
-        self._run("stop")
-
-    def kill(self) -> None:
-        """SIGKILL the server process, then wait until its port is closed."""
-        pid = int(self.pidfile.read_text().strip())
-        os.kill(pid, signal.SIGKILL)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and (Path(f"/proc/{pid}").exists() or port_open(self.port)):
-            time.sleep(0.2)
-
-    @property
-    def running(self) -> bool:
-        return port_open(self.port)
-
-
-def private_kafka(base: Path) -> Service:
-    port, controller = free_port(), free_port()
-    # A JVM starting on a loaded machine: its script waits up to 5 minutes (default 2).
-    svc = Service("kafka", base, {"RUMOUR_KAFKA_PORT": str(port),
-                                  "RUMOUR_KAFKA_CONTROLLER_PORT": str(controller),
-                                  "RUMOUR_KAFKA_START_TIMEOUT": "300"},
-                  port, base / "kafka" / "kafka.pid")
-    svc.bootstrap = f"127.0.0.1:{port}"
-    return svc
-
-
-def private_clickhouse(base: Path) -> Service:
-    port, http = free_port(), free_port()
-    svc = Service("clickhouse", base, {"RUMOUR_CLICKHOUSE_PORT": str(port),
-                                       "RUMOUR_CLICKHOUSE_HTTP_PORT": str(http),
-                                       "RUMOUR_CLICKHOUSE_WAIT": "300"},  # default 60
-                  port, base / "clickhouse" / "clickhouse.pid")
-    svc.url = f"clickhouse://127.0.0.1:{port}"
-    return svc
-
-
-def start_private(make, base: Path, attempts: int = 3) -> Service:
-    """``make(folder)`` (:func:`private_kafka` or :func:`private_clickhouse`) started; tried again
-    on fresh ports when a start fails: a port :func:`free_port` found free may be taken (another
-    process's outgoing connection, say) before the server binds it."""
-    error: Exception | None = None
-    for attempt in range(attempts):
-        folder = base / f"try{attempt}"
-        folder.mkdir(parents=True, exist_ok=True)
-        svc = make(folder)
-        try:
-            svc.start()
-            return svc
-        except Exception as exc:  # noqa: BLE001 - the last one is raised
-            error = exc
-            try:
-                svc.stop()
-            except Exception:  # noqa: BLE001 - nothing may be running
-                pass
-    raise error
+__all__ = [
+    "ROOT", "SLOWDOWN", "FlakyStore", "Producing", "Service", "Worker", "committed_and_end", "comparable",
+    "create_topic", "embedded_traces", "free_port", "fresh_stats", "keyed", "port_open", "private_clickhouse",
+    "private_kafka", "produce", "sentinels", "start_private", "wait_committed", "wait_until",
+]
 
 
 # ---- Kafka client helpers ---------------------------------------------------------------------
-
-async def _create_topic(bootstrap: str, name: str, partitions: int) -> None:
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        await admin.create_topics([NewTopic(name=name, num_partitions=partitions,
-                                            replication_factor=1)], timeout_ms=30000)
-        # Metadata propagates asynchronously; a loaded broker may take a while to list it.
-        deadline = time.monotonic() + 120 * SLOWDOWN
-        while time.monotonic() < deadline:
-            if name in await admin.list_topics():
-                return
-            await asyncio.sleep(0.1)
-        raise RuntimeError(f"topic {name} not listed after {120 * SLOWDOWN:g} s")
-    finally:
-        await admin.close()
-
-
-def create_topic(bootstrap: str, partitions: int, prefix: str = "rel") -> str:
-    name = f"{prefix}-{uuid.uuid4().hex[:10]}"
-    asyncio.run(_create_topic(bootstrap, name, partitions))
-    return name
-
 
 async def _produce(bootstrap, topic, pairs, rate=None):
     from aiokafka import AIOKafkaProducer
@@ -209,32 +101,6 @@ def keyed(events) -> list[tuple[bytes, bytes]]:
 
 
 # ---- waiting and answers ----------------------------------------------------------------------
-
-def wait_until(predicate, timeout: float, what: str, workers=(), interval: float = 0.5):
-    """Poll ``predicate`` until it returns True; its last other value is shown on time-out.
-    ``timeout`` is scaled by ``RUMOUR_TEST_SLOWDOWN``."""
-    timeout = timeout * SLOWDOWN
-    deadline = time.monotonic() + timeout
-    last = None
-    while True:
-        for w in workers:
-            if w.proc is not None and w.proc.poll() is not None:
-                raise AssertionError(f"worker exited ({w.proc.returncode}) while waiting for {what}:\n"
-                                     f"{w.log_tail()}")
-        try:
-            last = predicate()
-        except Exception as exc:  # a service may be down on purpose: keep polling
-            last = f"{type(exc).__name__}: {exc}"
-        if last is True:
-            return
-        # The predicate itself may take long on a loaded machine: it gets one last try after
-        # the deadline rather than the deadline passing during a sleep.
-        if time.monotonic() >= deadline:
-            break
-        time.sleep(interval)
-    tails = "\n".join(w.log_tail() for w in workers)
-    raise AssertionError(f"timed out after {timeout:g}s waiting for {what}; last: {last}\n{tails}")
-
 
 def fresh_stats(worker: "Worker", since: float) -> dict:
     """/healthz with its timer-refreshed fields computed after ``since`` (``time.monotonic()``).
@@ -312,31 +178,6 @@ def wait_committed(bootstrap: str, group: str, topic: str, partitions: int, time
     wait_until(done, timeout, f"group {group} committed {topic} to its end", workers)
 
 
-def embedded_traces(events, k: int = 10) -> dict:
-    """Trace answers of a worker that never crashed: the same events through an embedded
-    pipeline (no store), in the order given; in :func:`comparable` form."""
-    from streams.events import format_ts
-    from streams.pipeline import Pipeline
-
-    pipeline = Pipeline(None)
-    pipeline.process([orjson.dumps(e) for e in events])
-    out = {}
-    for rid in pipeline.rumour_ids():
-        answer = pipeline.trace(rid, k)
-        origins = [(o.account_id, o.event_id, None if o.ts_ms is None else format_ts(int(o.ts_ms)),
-                    int(o.reach)) for o in pipeline.graphs[rid].origins(20)]
-        out[rid] = {"events": answer["events"], "origins": origins,
-                    "cutoff": [(c["account_id"], c["prevented"]) for c in answer["cutoff"]]}
-    return out
-
-
-def comparable(answer: dict) -> dict:
-    """The parts of the service's trace answer an embedded pipeline computes too."""
-    return {"events": answer["events"],
-            "origins": [(o["account_id"], o["event_id"], o["ts"], o["reach"]) for o in answer["origins"]],
-            "cutoff": [(c["account_id"], c["prevented"]) for c in answer["cutoff"]]}
-
-
 class FlakyStore:
     """A store whose writes raise ConnectionError while ``failures`` > 0 (each one counts down);
     everything else is the ``inner`` store's: an outage seen by an embedded pipeline."""
@@ -352,122 +193,3 @@ class FlakyStore:
 
     def __getattr__(self, name):
         return getattr(self.inner, name)
-
-
-# ---- workers ----------------------------------------------------------------------------------
-
-class Worker:
-    """``python -m streams.cli worker`` with its environment; one per call of start()."""
-
-    def __init__(self, tmp: Path, name: str, broker: str, clickhouse_url: str, topic: str,
-                 partitions: int, app_id: str, **extra):
-        self.port = free_port()
-        self.log_path = tmp / f"worker-{name}.log"
-        self.env = dict(os.environ,
-                        RUMOUR_KAFKA_BROKER="kafka://" + broker,
-                        RUMOUR_CLICKHOUSE_URL=clickhouse_url,
-                        RUMOUR_TOPIC=topic,
-                        RUMOUR_DEAD_LETTER_TOPIC=topic + "-dead",
-                        RUMOUR_TOPIC_PARTITIONS=str(partitions),
-                        RUMOUR_APP_ID=app_id,
-                        RUMOUR_WEB_PORT=str(self.port),
-                        RUMOUR_DATA_DIR=str(tmp / f"data-{name}"),
-                        RUMOUR_BATCH_SIZE="200",
-                        RUMOUR_BATCH_WAIT="0.2",
-                        RUMOUR_LOG_LEVEL="warning")
-        self.env.update({k: str(v) for k, v in extra.items()})
-        # The API needs a bearer token: a liaison of the whole country sees clear account ids.
-        from streams.service.tokens import TokenStore
-
-        tokens = tmp / "tokens.json"
-        self.token = TokenStore(tokens).issue("liaison", "000000", f"fault-{name}")[0]
-        self.env["RUMOUR_TOKENS_FILE"] = str(tokens)
-        self.proc: subprocess.Popen | None = None
-        self._log = None
-
-    def start(self) -> "Worker":
-        self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"], env=self.env,
-                                     stdout=self._log, stderr=subprocess.STDOUT, cwd=ROOT)
-        return self
-
-    def wait_ready(self, timeout: float = 300) -> "Worker":
-        """Until the web server answers and the consumer holds partitions (ownership is read
-        live by /healthz). A worker that lost its web port to another process between
-        :func:`free_port` and its bind is started again on another port."""
-        for attempt in range(3):
-            try:
-                wait_until(lambda: self.stats().get("assigned_partitions", 0) > 0 or self.stats(),
-                           timeout, "worker ready", [self])
-                return self
-            except AssertionError:
-                if attempt == 2 or self.proc.poll() is None or "address already in use" not in \
-                        self.log_tail(20_000).lower():
-                    raise
-            self.stop()
-            self.port = free_port()
-            self.env["RUMOUR_WEB_PORT"] = str(self.port)
-            self.start()
-        return self
-
-    def stats(self) -> dict:
-        # 503 while something is wrong (a store outage): the body still carries the counters.
-        status, body = self.get_status("/healthz")
-        assert status in (200, 503), (status, body)
-        return body
-
-    def trace(self, rumour_id: str, k: int = 10) -> dict:
-        """The service's trace answer in :func:`comparable` form."""
-        return comparable(self.get_json(f"/api/rumours/{urllib.request.quote(rumour_id, safe='')}/trace?k={k}"))
-
-    def _request(self, path: str) -> urllib.request.Request:
-        return urllib.request.Request(f"http://127.0.0.1:{self.port}{path}",
-                                      headers={"Authorization": "Bearer " + self.token,
-                                               "X-Case-Id": "FAULT-1"})
-
-    def get_json(self, path: str, timeout: float = 180):
-        with urllib.request.urlopen(self._request(path), timeout=timeout) as r:
-            return orjson.loads(r.read())
-
-    def get_status(self, path: str) -> tuple[int, dict]:
-        """(HTTP status, JSON body) of a GET, 4xx/5xx included."""
-        try:
-            with urllib.request.urlopen(self._request(path), timeout=180) as r:
-                return r.status, orjson.loads(r.read())
-        except urllib.error.HTTPError as exc:
-            body = exc.read()
-            try:
-                return exc.code, orjson.loads(body)
-            except orjson.JSONDecodeError:
-                return exc.code, {"raw": body[:200].decode("utf-8", "replace")}
-
-    def kill(self) -> None:
-        """SIGKILL: no shutdown, no commit."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(30)
-
-    def stop(self, timeout: float = 60) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(30)
-        if self._log:
-            self._log.close()
-            self._log = None
-
-    def rss_bytes(self) -> int:
-        try:
-            with open(f"/proc/{self.proc.pid}/statm") as f:
-                return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-        except (OSError, AttributeError):
-            return 0
-
-    def log_tail(self, n: int = 3000) -> str:
-        try:
-            return f"--- {self.log_path.name} ---\n" + self.log_path.read_text(errors="replace")[-n:]
-        except OSError:
-            return ""

@@ -41,7 +41,6 @@ def plain_candidates(order, par, is_cand, root_like, s, max_cands):
     st.integers(0, 5))))
 def test_candidate_scan_matches_the_plain_one(case):
     order, raw, cand, rl, max_cands = case
-    n = len(order)
     par = np.array([-1 if (i == 0 or r < 0) else r % i for i, r in enumerate(raw)], np.int64)
     is_cand = np.array(cand, np.int64)
     root_like = np.array(rl, np.int64) * (par < 0)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from benchmarks.generators import (barabasi_albert, contact_graph, edges_to_csr, erdos_renyi, hawkes_cascade, hawkes_times,
-                                   independent_cascade, regular_tree, si, si_regular_tree, watts_strogatz)
+                                   independent_cascade, si, si_regular_tree, watts_strogatz)
 from benchmarks.generators_cascades import si_discrete
 from benchmarks.observe import mask_parents, merge_sources, remove_origin, sampled_timestamps, to_event_parents
 from tests.naive_sources import nx_graph

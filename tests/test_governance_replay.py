@@ -7,7 +7,7 @@ import orjson
 import pytest
 
 from benchmarks.governance_replay import governance_scenario, weibo_cascades
-from streams.embedded import make_pipeline, replay_events
+from streams.embedded import make_pipeline
 from streams.governance.config import GovernanceConfig
 from streams.governance.hub import Governance
 from streams.settings import Settings
@@ -147,7 +147,6 @@ def test_reports_linked_and_duplicates_merged(scenario, replayed):
 
 
 def test_monthly_report_files(scenario, tmp_path):
-    from streams.governance.monthly import build_monthly
     from streams.governance.render import write_report
     from streams.store.governance import governance_store
 

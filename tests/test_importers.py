@@ -97,7 +97,7 @@ def _check_accounting(report, records_in, used):
 
 def test_weibo_full_import(weibo, shared_data):
     report, cascades, dup_ids = weibo
-    authors, records_in, yearless, dated, src_ms = {}, 0, [], defaultdict(list), {}
+    authors, records_in, yearless, dated = {}, 0, [], defaultdict(list)
     for name, data in _members(shared_data / "weibo-ced-dev.tar.gz"):
         m = re.search(r"/(original-microblog|rumor-repost|non-rumor-repost)/\d+_([^_]+)_(.+)\.json$", name)
         if not m:

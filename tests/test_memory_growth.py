@@ -11,7 +11,6 @@ behind per rumour goes over the threshold: the second test shows the measure see
 """
 from __future__ import annotations
 
-import pytest
 
 from benchmarks.memory_growth import measure
 

@@ -109,11 +109,17 @@ def test_a_raise_the_broker_refuses_is_one_warning_and_the_others_are_sent(kafka
     # The broker really refuses the change here (a value it rejects, in place of an ACL that
     # denies it): one warning naming the manual command, then the send goes on as before and
     # the message the topic still refuses is reported with the others' count.
+    from streams import topic_config
     from streams.cli import main
     from streams.topic_config import IncrementalAlterConfigs
 
     monkeypatch.setattr(IncrementalAlterConfigs, "build",
                         lambda self, cls: cls([(2, self.topic, [("max.message.bytes", 0, "-5")])], False))
+
+    def second_read(*args):
+        raise AssertionError("the topic's limit comes from ensure_topics, not a second describe")
+
+    monkeypatch.setattr(topic_config, "message_limit", second_read)
     topic = kafka_topic(partitions=2, prefix="produce-refused")  # the broker's default limit
     path = tmp_path / "events.jsonl"
     path.write_bytes(events_with_a_large_one("pr"))

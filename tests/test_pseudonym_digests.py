@@ -13,7 +13,7 @@ import pytest
 from streams.service.pseudonym import EVENT_PREFIX, Pseudonymiser, event_key
 
 KEY = bytes(range(32))
-IDS = ["weibo:42", "微博:7", "", "x" * 200, "twitter:1\x00tail", "reddit:t3_abc"]
+IDS = ["weibo:42", "微博:7", "x" * 200, "twitter:1\x00tail", "reddit:t3_abc"]
 
 
 def reference(event_id: str) -> bytes:
@@ -78,3 +78,29 @@ def test_a_rumours_events_are_hashed_from_the_graphs_own_bytes_as_hmac_sha256(mo
     # A cold lookup (the pseudonym given out by another process) finds the event.
     shown = Pseudonymiser(KEY).event("微博:7")
     assert EventPseudonymIndex(p).resolve(g, shown) == "微博:7"
+
+
+def test_none_and_the_empty_id_mean_no_event_on_every_path_and_the_rest_resolve():
+    # The graph stores "" and None alike (a node without an event id), so a pseudonym of ""
+    # could never be looked up: neither gets one, both number 0 on the str and the encoded path.
+    from graph import CascadeGraph
+    from graph.ids_encode import encode_batch
+    from streams.service.event_ids import EventPseudonymIndex
+
+    real = ["微博:7", "é" * 100, "x" * 200, "微" * 66 + "xx"]
+    assert [len(i.encode("utf-8")) for i in real[1:]] == [200, 200, 200]
+    ids = [None, ""] + real
+    want = [0, 0] + [int.from_bytes(reference(i)[:8], "big") for i in real]
+    p = Pseudonymiser(KEY)
+    assert p.event_numbers(ids).tolist() == want
+    assert p.encoded_event_numbers(*encode_batch(ids)).tolist() == want
+    assert [p.event_number(i) for i in ids] == want
+    assert p.event(None) is None and p.event("") is None
+    assert [p.event(i) for i in real] == [EVENT_PREFIX + reference(i)[:8].hex() for i in real]
+    # What the service hands out, a cold lookup (another process's pseudonymiser) resolves.
+    g = CascadeGraph("r")
+    g.add_batch(real, [f"a{i}" for i in range(len(real))], np.arange(1, len(real) + 1),
+                [None] * len(real), [None, None, "p9", None])
+    index = EventPseudonymIndex(Pseudonymiser(KEY))
+    for event_id in real:
+        assert index.resolve(g, p.event(event_id)) == event_id

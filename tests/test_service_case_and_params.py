@@ -8,14 +8,18 @@ from urllib.parse import quote
 import orjson
 
 from tests.service_helpers import get
-from tests.test_service_governance import env  # noqa: F401  (the module's server fixture)
+import tests.test_service_governance
+
+# The module-scoped server fixture of tests/test_service_governance.py (this module gets a server
+# of its own).
+env = tests.test_service_governance.env
 
 
-def _last_audit_row(env):  # noqa: F811
+def _last_audit_row(env):
     return env["store"].audit_rows(limit=1)[0]
 
 
-def test_a_route_without_a_case_ignores_the_case_header(env):  # noqa: F811
+def test_a_route_without_a_case_ignores_the_case_header(env):
     # GET /api/audit takes no case, yet an X-Case-Id it does not use was validated (400).
     tok, url = env["tok"], env["url"]
     status, _, body = get(url + "/api/audit?limit=1", tok["national"], case="bad;case")
@@ -26,7 +30,7 @@ def test_a_route_without_a_case_ignores_the_case_header(env):  # noqa: F811
     assert status == 400 and orjson.loads(body)["error"].startswith("case number:")
 
 
-def test_a_case_number_may_hold_inner_spaces(env):  # noqa: F811
+def test_a_case_number_may_hold_inner_spaces(env):
     # "沪公刑 (2026) 12号" was refused (400): case numbers on paper hold spaces.
     from urllib.parse import quote, unquote
 
@@ -49,7 +53,7 @@ def test_a_case_number_may_hold_inner_spaces(env):  # noqa: F811
     assert {r["case_id"] for r in rows} == {case}
 
 
-def test_a_case_number_is_trimmed_and_refuses_control_characters(env):  # noqa: F811
+def test_a_case_number_is_trimmed_and_refuses_control_characters(env):
     tok, url = env["tok"], env["url"]
     # Spaces at either end (a pasted number) are trimmed: the case recorded has none.
     status, _, body = get(url + "/api/rumours/jn-1/trace", tok["liaison"], case=" C-1 2 ")
@@ -62,7 +66,7 @@ def test_a_case_number_is_trimmed_and_refuses_control_characters(env):  # noqa: 
     assert status == 400 and orjson.loads(body)["error"].startswith("case:")
 
 
-def test_unknown_and_repeated_query_parameters_are_refused(env):  # noqa: F811
+def test_unknown_and_repeated_query_parameters_are_refused(env):
     # /api/alerts?limt=5 answered as if no limit had been asked for, and tree?limit=5&limit=900
     # used the first limit in silence.
     tok, url = env["tok"], env["url"]
@@ -101,7 +105,7 @@ def test_the_dashboard_asks_only_for_parameters_its_routes_take():
     assert sent and sent <= declared, sent - declared
 
 
-def test_the_rumour_list_pages_searches_and_answers_304_when_unchanged(env):  # noqa: F811
+def test_the_rumour_list_pages_searches_and_answers_304_when_unchanged(env):
     # The dashboard polled the whole list (2,364 rumours, 559 KB nationally) every 2 s.
     tok, url = env["tok"], env["url"]
     status, headers, body = get(url + "/api/rumours", tok["national"])
@@ -146,7 +150,7 @@ def test_the_rumour_list_pages_searches_and_answers_304_when_unchanged(env):  # 
     assert status == 200
 
 
-def test_the_case_number_is_parsed_once_per_request(env, monkeypatch):  # noqa: F811
+def test_the_case_number_is_parsed_once_per_request(env, monkeypatch):
     # The early parse (for the audit row of a refused request) and the check at its turn each
     # ran Service._case: a request that got through parsed its case twice.
     service_class = type(env["service"])
@@ -172,7 +176,7 @@ def test_the_case_number_is_parsed_once_per_request(env, monkeypatch):  # noqa: 
     assert status == 404 and calls == [False] and _last_audit_row(env)["case_id"] == "C-unknown"
 
 
-def test_the_rumour_list_search_matches_the_labels_the_dashboard_shows(env):  # noqa: F811
+def test_the_rumour_list_search_matches_the_labels_the_dashboard_shows(env):
     # The table shows a status as a label of static/i18n.js (传播中, "spreading (debunked)", ...)
     # and a handling status likewise: a search for what a row shows finds the row.
     from streams.service.rumour_page import labels

@@ -13,7 +13,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from tests.conftest import PROJECT_ROOT, unavailable
-from tests.test_service import env  # noqa: F401  (the module's server fixture)
+import tests.test_service
+
+# The module-scoped server fixture of tests/test_service.py (this module gets a server of its own).
+env = tests.test_service.env
 
 EXPIRY_JS = PROJECT_ROOT / "streams" / "service" / "static" / "expiry.js"
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=timezone.utc)
@@ -79,7 +82,7 @@ async def _header_for(url: str, tokens: list[str], tmp_path) -> list[dict]:
     return found
 
 
-def test_the_page_shows_the_expiry_and_warns_in_the_last_week(env, tmp_path, monkeypatch):  # noqa: F811
+def test_the_page_shows_the_expiry_and_warns_in_the_last_week(env, tmp_path, monkeypatch):
     from streams.service.tokens import TokenStore
 
     serve_page_without_echarts(tmp_path, monkeypatch)

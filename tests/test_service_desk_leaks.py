@@ -8,16 +8,21 @@ import orjson
 from streams.governance.config import GovernanceConfig
 from streams.governance.reports import ReportDesk
 from tests.service_helpers import get
-from tests.test_service_governance import env, post  # noqa: F401  (the module's server fixture)
+import tests.test_service_governance
+from tests.test_service_governance import post
+
+# The module-scoped server fixture of tests/test_service_governance.py (this module gets a server
+# of its own).
+env = tests.test_service_governance.env
 
 
-def _submit(env, who, body):  # noqa: F811
+def _submit(env, who, body):
     status, raw = post(env["url"] + "/api/reports", env["tok"][who], body)
     return status, orjson.loads(raw), raw
 
 
 # -- 1: a client-chosen report_id is the desk's own key ----------------------------------------
-def test_a_desk_reusing_another_desks_report_id_gets_its_own_report(env):  # noqa: F811
+def test_a_desk_reusing_another_desks_report_id_gets_its_own_report(env):
     beijing = {"reporter": "bj-secret-reporter", "post_id": "bj-1-e2", "report_id": "desk-shared-7",
                "text": "bj confidential wording 7"}
     s1, first, _ = _submit(env, "bj_analyst", beijing)
@@ -43,7 +48,7 @@ def test_a_desk_reusing_another_desks_report_id_gets_its_own_report(env):  # noq
     assert stored[first["report_id"]] == "bj-secret-reporter" and stored[second["report_id"]] == "sd-reporter-7"
 
 
-def test_the_same_content_from_two_desks_is_not_a_repeat_of_the_other(env):  # noqa: F811
+def test_the_same_content_from_two_desks_is_not_a_repeat_of_the_other(env):
     # Without a client id the id comes from the content: two desks sending the same report at
     # the same time must not get each other's as "repeated" (the second is a merged duplicate).
     body = {"reporter": "same-person-8", "post_id": "bj-1-e1", "time": "2025-12-01T01:00:00Z"}
@@ -71,7 +76,7 @@ def _shape(answer):
     return {k: v for k, v in answer.items() if k not in _OWN}
 
 
-def test_a_report_linked_outside_answers_like_an_unlinked_one(env):  # noqa: F811
+def test_a_report_linked_outside_answers_like_an_unlinked_one(env):
     outside = _submit(env, "analyst", {"reporter": "sd-c21", "post_id": "bj-1-e0"})  # bj-1: Beijing
     nowhere = _submit(env, "analyst", {"reporter": "sd-c21", "post_id": "no-such-post-21"})
     assert outside[0] == nowhere[0] == 201
@@ -89,7 +94,7 @@ def test_a_report_linked_outside_answers_like_an_unlinked_one(env):  # noqa: F81
     assert (s, full["rumour_id"], full["link_method"], full["routed_upward"]) == (201, "", "none", False)
 
 
-def test_a_merge_into_a_report_the_caller_may_not_read_answers_like_a_new_report(env):  # noqa: F811
+def test_a_merge_into_a_report_the_caller_may_not_read_answers_like_a_new_report(env):
     text = "北京 朝阳 谣言 merged into another desk 22"
     s, first, _ = _submit(env, "bj_analyst", {"reporter": "bj-c22", "post_id": "bj-1-e1", "text": text})
     assert (s, first["rumour_id"]) == (201, "bj-1")
@@ -106,7 +111,7 @@ def test_a_merge_into_a_report_the_caller_may_not_read_answers_like_a_new_report
 
 
 # -- 3: the jurisdiction check reads the rumour's regions, not its minute counts ---------------
-def test_regions_of_uses_the_regions_query_not_the_minute_counts(env, monkeypatch):  # noqa: F811
+def test_regions_of_uses_the_regions_query_not_the_minute_counts(env, monkeypatch):
     from tests.service_helpers import cascades
 
     views, store = env["service"].views, env["store"]

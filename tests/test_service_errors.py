@@ -12,7 +12,12 @@ from aiohttp import web
 
 from streams.service.errors import json_errors
 from tests.service_helpers import ThreadServer, get
-from tests.test_service_governance import env, post  # noqa: F401  (the module's server fixture)
+import tests.test_service_governance
+from tests.test_service_governance import post
+
+# The module-scoped server fixture of tests/test_service_governance.py (this module gets a server
+# of its own).
+env = tests.test_service_governance.env
 
 
 def _request(url: str, method: str, path: str, token=None, body: bytes | None = None,
@@ -58,7 +63,7 @@ def _json_error(status, headers, body, expected_status):
 
 
 @pytest.fixture(scope="module")
-def worker_shaped(env):  # noqa: F811
+def worker_shaped(env):
     """The service mounted as in the worker: its middleware on an application that has routes of
     its own (Faust's pages), and no catch-all."""
     app = web.Application(client_max_size=1024)
@@ -76,20 +81,20 @@ def worker_shaped(env):  # noqa: F811
     server.close()
 
 
-def test_malformed_json_body_is_a_json_400(env):  # noqa: F811
+def test_malformed_json_body_is_a_json_400(env):
     status, raw = post(env["url"] + "/api/reports", env["tok"]["analyst"], None, raw=b'{"reporter": ')
     assert (status, orjson.loads(raw)) == (400, {"error": "body: invalid JSON", "status": 400})
 
 
 @pytest.mark.parametrize("which", ["url", "worker"])
-def test_unknown_api_route_is_a_json_404(env, worker_shaped, which):  # noqa: F811
+def test_unknown_api_route_is_a_json_404(env, worker_shaped, which):
     url = env["url"] if which == "url" else worker_shaped
     for path in ("/api/nothing-here", "/api/rumours/jn-1/nothing", "/not-api"):
         status, headers, body = get(url + path, env["tok"]["analyst"])
         assert _json_error(status, headers, body, 404) == "no such route"
 
 
-def test_wrong_method_is_a_json_405_with_allow(env, worker_shaped):  # noqa: F811
+def test_wrong_method_is_a_json_405_with_allow(env, worker_shaped):
     status, headers, body = _request(env["url"], "DELETE", "/api/reports", env["tok"]["analyst"])
     assert _json_error(status, headers, body, 405) == "allowed: POST"  # the service's own answer
     status, headers, body = _request(worker_shaped, "POST", "/router")  # aiohttp's, from the router
@@ -97,7 +102,7 @@ def test_wrong_method_is_a_json_405_with_allow(env, worker_shaped):  # noqa: F81
     assert headers["Allow"] == "GET"
 
 
-def test_oversized_body_is_a_json_413(env, worker_shaped):  # noqa: F811
+def test_oversized_body_is_a_json_413(env, worker_shaped):
     big = orjson.dumps({"reporter": "x", "text": "a" * 70_000})
     status, headers, body = _request(env["url"], "POST", "/api/reports", env["tok"]["analyst"], big)
     assert _json_error(status, headers, body, 413) == "body: larger than 65536 bytes"
@@ -107,7 +112,7 @@ def test_oversized_body_is_a_json_413(env, worker_shaped):  # noqa: F811
 
 
 @pytest.mark.parametrize("which", ["url", "worker"])
-def test_parser_refusals_are_json(env, worker_shaped, which):  # noqa: F811
+def test_parser_refusals_are_json(env, worker_shaped, which):
     url = env["url"] if which == "url" else worker_shaped
     long_header = b"GET /api/me HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 9000 + b"\r\n\r\n"
     error = _json_error(*_raw(url, long_header), 400)
@@ -117,7 +122,7 @@ def test_parser_refusals_are_json(env, worker_shaped, which):  # noqa: F811
     _json_error(*_raw(url, b"GET /api/me HTTP/1.1\r\nHost: x\r\nbad header line\r\n\r\n"), 400)
 
 
-def test_handlers_answers_are_unchanged(env):  # noqa: F811
+def test_handlers_answers_are_unchanged(env):
     """The same requests against the service with aiohttp's plain runner and no json_errors (as
     before) and as served now: same status, body and content type."""
     service = env["service"]
@@ -150,7 +155,7 @@ def test_handlers_answers_are_unchanged(env):  # noqa: F811
         plain.close()
 
 
-def test_audited_routes_still_write_their_row(env):  # noqa: F811
+def test_audited_routes_still_write_their_row(env):
     before = len(env["store"].audit_rows(limit=100_000))
     status, _, _ = get(env["url"] + "/api/rumours/jn-1/trace", env["tok"]["analyst"])
     status_refused, _, _ = get(env["url"] + "/api/rumours/bj-1/trace", env["tok"]["analyst"])
@@ -158,7 +163,7 @@ def test_audited_routes_still_write_their_row(env):  # noqa: F811
     assert len(env["store"].audit_rows(limit=100_000)) == before + 2
 
 
-def test_the_worker_mounts_both(env, tmp_path, monkeypatch):  # noqa: F811
+def test_the_worker_mounts_both(env, tmp_path, monkeypatch):
     """streams/web.py: json_errors outermost on Faust's application, the service inside it, and
     Faust's runner (made when the app is built, set up at start) replaced by JsonErrorRunner."""
     from types import SimpleNamespace
@@ -175,7 +180,7 @@ def test_the_worker_mounts_both(env, tmp_path, monkeypatch):  # noqa: F811
     assert type(app.web._runner) is JsonErrorRunner and app.web._runner.app is faust_app
 
 
-def test_the_worker_serves_with_the_tokens_file_setting(env, tmp_path, monkeypatch):  # noqa: F811
+def test_the_worker_serves_with_the_tokens_file_setting(env, tmp_path, monkeypatch):
     # `rumour worker --tokens-file F` was ignored by the API: it read the environment alone.
     from types import SimpleNamespace
 

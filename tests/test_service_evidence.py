@@ -14,11 +14,14 @@ from streams.service import evidence
 from streams.cli import main as rumour_main  # the one handler of bad input (rumour: error:)
 from streams.service.cli import evidence_main
 from tests.service_helpers import cascades, get, sha
-from tests.test_service import env  # noqa: F401  (the module's server fixture)
+import tests.test_service
+
+# The module-scoped server fixture of tests/test_service.py (this module gets a server of its own).
+env = tests.test_service.env
 
 
 @pytest.fixture(scope="module")
-def package(env):  # noqa: F811
+def package(env):
     tok = env["tok"]
     status, headers, body = get(env["url"] + "/api/rumours/jn-1/evidence?case=EV-1", tok["liaison"])
     assert status == 200, body
@@ -26,7 +29,7 @@ def package(env):  # noqa: F811
     return body, headers["X-Evidence-Digest"]
 
 
-def _verify(env, data: bytes, tmp_path, *extra) -> tuple[int, str]:  # noqa: F811
+def _verify(env, data: bytes, tmp_path, *extra) -> tuple[int, str]:
     path = tmp_path / "p.zip"
     path.write_bytes(data)
     err = io.StringIO()
@@ -48,7 +51,7 @@ def _zip(members: dict) -> bytes:
     return buf.getvalue()
 
 
-def test_package_content(env, package):  # noqa: F811
+def test_package_content(env, package):
     data, digest = package
     m = _members(data)
     assert set(m) == {"evidence.json", "chain.csv", "report.html", "manifest.json"}
@@ -75,14 +78,14 @@ def test_package_content(env, package):  # noqa: F811
     assert (row["action"], row["answer_sha256"], row["status"]) == ("evidence", digest, 200)
 
 
-def test_intact_package_verifies(env, package, tmp_path):  # noqa: F811
+def test_intact_package_verifies(env, package, tmp_path):
     data, digest = package
     assert _verify(env, data, tmp_path)[0] == 0
     assert _verify(env, data, tmp_path, "--digest", digest)[0] == 0
 
 
 @pytest.mark.parametrize("name", list(evidence.FILES) + ["manifest.json"])
-def test_one_changed_byte_in_any_file_fails(env, package, tmp_path, name):  # noqa: F811
+def test_one_changed_byte_in_any_file_fails(env, package, tmp_path, name):
     m = _members(package[0])
     body = bytearray(m[name])
     body[len(body) // 2] ^= 0x01
@@ -91,7 +94,7 @@ def test_one_changed_byte_in_any_file_fails(env, package, tmp_path, name):  # no
     assert code == 1 and "TAMPERED" in err
 
 
-def test_one_changed_byte_in_the_zip_itself_fails(env, package, tmp_path):  # noqa: F811
+def test_one_changed_byte_in_the_zip_itself_fails(env, package, tmp_path):
     raw = bytearray(package[0])
     raw[len(raw) // 3] ^= 0x20
     assert _verify(env, bytes(raw), tmp_path)[0] != 0
@@ -111,7 +114,7 @@ def forged_members(package_zip: bytes) -> dict:
     return m
 
 
-def test_replaced_manifest_fails(env, package, tmp_path):  # noqa: F811
+def test_replaced_manifest_fails(env, package, tmp_path):
     # a forger recomputes every hash and the digest, but cannot sign without the key
     m = forged_members(package[0])
     manifest = orjson.loads(m["manifest.json"])
@@ -127,7 +130,7 @@ def test_replaced_manifest_fails(env, package, tmp_path):  # noqa: F811
     assert _verify(env, _zip(m), tmp_path)[0] == 1
 
 
-def test_a_package_checked_with_another_key_names_both_keys(env, package, tmp_path):  # noqa: F811
+def test_a_package_checked_with_another_key_names_both_keys(env, package, tmp_path):
     # "manifest signed with another key" alone: a liaison checking with the wrong key file
     # (its own laptop's) could only conclude that the package was forged.
     other = tmp_path / "other.key"
@@ -140,14 +143,14 @@ def test_a_package_checked_with_another_key_names_both_keys(env, package, tmp_pa
     assert _verify(env, package[0], tmp_path, "--key-file", str(other), "--digest", package[1])[0] == 1
 
 
-def test_missing_or_extra_file_fails(env, package, tmp_path):  # noqa: F811
+def test_missing_or_extra_file_fails(env, package, tmp_path):
     m = _members(package[0])
     without = {k: v for k, v in m.items() if k != "chain.csv"}
     assert _verify(env, _zip(without), tmp_path)[0] == 1
     assert _verify(env, _zip(m | {"extra.txt": b"hello"}), tmp_path)[0] == 1
 
 
-def test_a_file_that_is_no_zip_is_bad_input_not_a_tampered_package(env, tmp_path):  # noqa: F811
+def test_a_file_that_is_no_zip_is_bad_input_not_a_tampered_package(env, tmp_path):
     # e.g. `rumour evidence verify events.jsonl`: 2 (bad input) with a reason, not TAMPERED (1)
     code, err = _verify(env, b'{"event_id": "m1", "rumour_id": "r1"}\n', tmp_path)
     assert code == 2 and "not a zip file" in err and "TAMPERED" not in err
@@ -155,7 +158,7 @@ def test_a_file_that_is_no_zip_is_bad_input_not_a_tampered_package(env, tmp_path
     assert _verify(env, _zip({"evidence.json": b"{}"}), tmp_path)[0] == 1
 
 
-def test_bad_input_to_verify_is_one_line_in_the_form_of_every_command(env, tmp_path):  # noqa: F811
+def test_bad_input_to_verify_is_one_line_in_the_form_of_every_command(env, tmp_path):
     err = io.StringIO()
     for argv in (["verify", str(tmp_path / "nope.zip")], ["verify", str(tmp_path)],
                  ["verify", str(tmp_path / "p.zip"), "--digest", "abc"]):
@@ -170,7 +173,7 @@ def test_bad_input_to_verify_is_one_line_in_the_form_of_every_command(env, tmp_p
     assert code == 2 and err.startswith("rumour: error: ") and err.count("\n") == 1, err
 
 
-def test_verify_leaves_bad_input_to_the_one_handler_of_every_command(env, tmp_path):  # noqa: F811
+def test_verify_leaves_bad_input_to_the_one_handler_of_every_command(env, tmp_path):
     # `rumour evidence` prints no error line of its own: it raises, and streams.cli.main prints
     # it as every command does (one line, exit 2), with the same words as before.
     (tmp_path / "p.zip").write_bytes(b"not a zip")
@@ -193,7 +196,7 @@ def test_verify_leaves_bad_input_to_the_one_handler_of_every_command(env, tmp_pa
         assert err.getvalue() == line + "\n"
 
 
-def test_a_zip_of_other_files_is_not_a_package_but_a_removed_manifest_is_tampering(env, package, tmp_path):  # noqa: F811
+def test_a_zip_of_other_files_is_not_a_package_but_a_removed_manifest_is_tampering(env, package, tmp_path):
     # A liaison given photos.zip (no manifest, none of our files) must hear "not an evidence
     # package" (2), not TAMPERED (1), which would start a hunt for a forgery.
     for members in ({"IMG_0001.jpg": b"\xff\xd8", "notes.txt": b"hello"}, {}):
@@ -226,7 +229,7 @@ def _rezipped(data: bytes, tmp_path, folder="case-7", change=None) -> bytes:
         return f.read()
 
 
-def _verify_out(env, data: bytes, tmp_path, *extra) -> tuple[int, str]:  # noqa: F811
+def _verify_out(env, data: bytes, tmp_path, *extra) -> tuple[int, str]:
     path = tmp_path / "p.zip"
     path.write_bytes(data)
     out = io.StringIO()
@@ -235,7 +238,7 @@ def _verify_out(env, data: bytes, tmp_path, *extra) -> tuple[int, str]:  # noqa:
     return code, out.getvalue()
 
 
-def test_a_package_rezipped_inside_a_folder_verifies_and_says_so(env, package, tmp_path):  # noqa: F811
+def test_a_package_rezipped_inside_a_folder_verifies_and_says_so(env, package, tmp_path):
     data, digest = package
     again = _rezipped(data, tmp_path)
     assert sorted(_members(again)) == ["case-7/", "case-7/chain.csv", "case-7/evidence.json",
@@ -260,7 +263,7 @@ def _nested(members: dict, folders=("case-7", "case-7")) -> dict:
     return out | {path + k: v for k, v in members.items()}
 
 
-def test_a_package_rezipped_two_folders_deep_verifies_like_one_folder(env, package, tmp_path):  # noqa: F811
+def test_a_package_rezipped_two_folders_deep_verifies_like_one_folder(env, package, tmp_path):
     data, digest = package
     m = _members(data)
     code, out = _verify_out(env, _zip(_nested(m)), tmp_path, "--digest", digest)
@@ -291,7 +294,7 @@ def _finder_zip(members: dict, folder="case-7") -> dict:
     return out
 
 
-def test_desktop_metadata_in_a_rezipped_package_is_skipped_with_a_note(env, package, tmp_path):  # noqa: F811
+def test_desktop_metadata_in_a_rezipped_package_is_skipped_with_a_note(env, package, tmp_path):
     data, digest = package
     m = _members(data)
     code, out = _verify_out(env, _zip(_finder_zip(m)), tmp_path, "--digest", digest)
@@ -310,12 +313,12 @@ def test_desktop_metadata_in_a_rezipped_package_is_skipped_with_a_note(env, pack
 
 
 @pytest.mark.parametrize("name", list(evidence.FILES) + ["manifest.json"])
-def test_a_package_rezipped_inside_a_folder_with_a_changed_byte_is_tampered(env, package, tmp_path, name):  # noqa: F811
+def test_a_package_rezipped_inside_a_folder_with_a_changed_byte_is_tampered(env, package, tmp_path, name):
     code, out = _verify_out(env, _rezipped(package[0], tmp_path, change=name), tmp_path)
     assert code == 1 and "TAMPERED" in out and "case-7/" in out, out
 
 
-def test_a_package_in_several_folders_or_beside_extra_files_stays_an_error(env, package, tmp_path):  # noqa: F811
+def test_a_package_in_several_folders_or_beside_extra_files_stays_an_error(env, package, tmp_path):
     m = _members(package[0])
     spread = {("a/" if k == "chain.csv" else "b/") + k: v for k, v in m.items()}
     code, out = _verify_out(env, _zip(spread), tmp_path)
@@ -328,14 +331,14 @@ def test_a_package_in_several_folders_or_beside_extra_files_stays_an_error(env, 
     assert code == 1 and "notes.txt: in the package but not in the manifest" in out, out
 
 
-def test_export_needs_a_case_number(env):  # noqa: F811
+def test_export_needs_a_case_number(env):
     status, _, body = get(env["url"] + "/api/rumours/jn-1/evidence", env["tok"]["liaison"])
     assert status == 400
     status, _, body = get(env["url"] + "/api/rumours/jn-1/evidence?case=A-1", env["tok"]["liaison"], case="B-2")
     assert status == 400
 
 
-def test_a_mistyped_digest_is_a_bad_argument_not_a_tampered_package(env, package, tmp_path):  # noqa: F811
+def test_a_mistyped_digest_is_a_bad_argument_not_a_tampered_package(env, package, tmp_path):
     # `--digest 9e7c97da7` (a cut copy) answered "TAMPERED" (exit 1) about an intact package.
     data, digest = package
     no_key = ("--tokens-file", str(tmp_path / "elsewhere" / "tokens.json"))

@@ -7,20 +7,24 @@ import pytest
 
 from streams.service.routes import ROUTES
 from tests.service_helpers import get
-from tests.test_service import PROTECTED, env  # noqa: F401  (the module's server fixture)
+import tests.test_service
+from tests.test_service import PROTECTED
+
+# The module-scoped server fixture of tests/test_service.py (this module gets a server of its own).
+env = tests.test_service.env
 
 # Same length as "bj-1" so that the two answers can be compared byte for byte after the id.
 UNKNOWN = "zz-9"
 _HEADERS_THAT_VARY = {"Date"}
 
 
-def _answer(env, path, token, case="C-X1"):  # noqa: F811
+def _answer(env, path, token, case="C-X1"):
     status, headers, body = get(env["url"] + path, token, case=case)
     return status, {k: v for k, v in headers.items() if k not in _HEADERS_THAT_VARY}, body
 
 
 @pytest.mark.parametrize("route", sorted(r.name for r in ROUTES if r.rumour_scoped and not r.governance))
-def test_a_rumour_outside_the_jurisdiction_looks_unknown(env, route):  # noqa: F811
+def test_a_rumour_outside_the_jurisdiction_looks_unknown(env, route):
     # liaison (370000) may not see bj-1 (Beijing); zz-9 does not exist at all
     tok, store = env["tok"], env["store"]
     outside = PROTECTED[route].replace("jn-1", "bj-1")
@@ -53,7 +57,7 @@ def _head(url, token, case="C-9"):
 
 
 @pytest.mark.parametrize("route", sorted(r.name for r in ROUTES if r.audited and r.method == "GET"))
-def test_head_on_an_audited_route_is_refused_and_not_audited(env, route):  # noqa: F811
+def test_head_on_an_audited_route_is_refused_and_not_audited(env, route):
     # A HEAD gets no body: auditing it as an export (or trace) would record an answer that
     # never left. It is refused before the token is read, so no row is written.
     token = env["tok"]["admin"]
@@ -68,7 +72,7 @@ def test_head_on_an_audited_route_is_refused_and_not_audited(env, route):  # noq
     assert _head(env["url"] + "/api/rumours/jn-1", token)[0] == 200
 
 
-def test_metrics_need_a_monitor_or_admin_token(env, tmp_path):  # noqa: F811
+def test_metrics_need_a_monitor_or_admin_token(env, tmp_path):
     # /metrics counts evidence exports and traces per status: not for anonymous callers, nor for
     # analysts and liaison officers. Prometheus scrapes it with a token of the "monitor" role,
     # which may do nothing else (an admin token in a scrape config would export evidence).
@@ -88,7 +92,7 @@ def test_metrics_need_a_monitor_or_admin_token(env, tmp_path):  # noqa: F811
         assert get(env["url"] + path, monitor, case="C-M1")[0] == 403, path
 
 
-def test_an_unknown_rumour_is_answered_without_the_region_aggregation(env, monkeypatch):  # noqa: F811
+def test_an_unknown_rumour_is_answered_without_the_region_aggregation(env, monkeypatch):
     from tests.service_helpers import cascades
 
     views, store = env["service"].views, env["store"]

@@ -5,13 +5,18 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from tests.test_service_governance import MATRIX, call, env  # noqa: F401  (the module's server)
+import tests.test_service_governance
+from tests.test_service_governance import MATRIX, call
+
+# The module-scoped server fixture of tests/test_service_governance.py (this module gets a server
+# of its own).
+env = tests.test_service_governance.env
 
 UNKNOWN = "zz-9"  # same length as bj-1
 
 
 @pytest.mark.parametrize("route", sorted(r for r, m in MATRIX.items() if "{" not in m[1] and m[4]))
-def test_a_rumour_outside_the_jurisdiction_looks_unknown(env, route):  # noqa: F811
+def test_a_rumour_outside_the_jurisdiction_looks_unknown(env, route):
     method, path, body, _, _, _ = MATRIX[route]
     token = env["tok"]["admin"]  # 370000: bj-1 lies outside, zz-9 does not exist
     outside = call(env, method, path.replace("jn-1", "bj-1"), token, body)
@@ -24,7 +29,7 @@ def test_a_rumour_outside_the_jurisdiction_looks_unknown(env, route):  # noqa: F
         assert [(r["rumour_id"], r["status"]) for r in rows] == [(UNKNOWN, 404), ("bj-1", 403)]
 
 
-def test_duplicate_of_names_only_a_report_the_caller_may_see(env):  # noqa: F811
+def test_duplicate_of_names_only_a_report_the_caller_may_see(env):
     from tests.test_service_governance import post
 
     url, tok = env["url"] + "/api/reports", env["tok"]

@@ -6,11 +6,17 @@ import orjson
 import pytest
 
 from tests.service_helpers import get
-from tests.test_service import env  # noqa: F401  (the module's server fixture)
-from tests.test_service_evidence import _members, _verify, _zip, forged_members, package  # noqa: F401
+import tests.test_service
+import tests.test_service_evidence
+from tests.test_service_evidence import _members, _verify, _zip, forged_members
+
+# The module-scoped fixtures of tests/test_service.py (the server; this module gets one of its own)
+# and tests/test_service_evidence.py (an evidence package from that server).
+env = tests.test_service.env
+package = tests.test_service_evidence.package
 
 
-def test_analyst_404_for_a_pseudonym_does_not_name_the_clear_account(env):  # noqa: F811
+def test_analyst_404_for_a_pseudonym_does_not_name_the_clear_account(env):
     # "police" posted jn-1's debunk: a known account of the rumour with no chain in its
     # cascade, so its pseudonym resolves but the trace finds nothing.
     p = env["service"].pseudo
@@ -26,7 +32,7 @@ def test_analyst_404_for_a_pseudonym_does_not_name_the_clear_account(env):  # no
     assert status == 404 and b"police" in body
 
 
-def test_audit_row_records_the_parameters_the_answer_used(env):  # noqa: F811
+def test_audit_row_records_the_parameters_the_answer_used(env):
     url, tok, store = env["url"], env["tok"], env["store"]
     status, _, body = get(url + "/api/rumours/jn-1/trace?k=0", tok["liaison"], case="C-R1")
     assert status == 200 and orjson.loads(body)["cutoff"] == []  # k=5 would give "hub"
@@ -44,7 +50,7 @@ def test_audit_row_records_the_parameters_the_answer_used(env):  # noqa: F811
     assert params["k"] == "0" and len(params) == 11
 
 
-def test_a_failed_trace_still_writes_its_audit_row(env, monkeypatch):  # noqa: F811
+def test_a_failed_trace_still_writes_its_audit_row(env, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("graph store unreachable")
 
@@ -63,7 +69,7 @@ def test_a_failed_trace_still_writes_its_audit_row(env, monkeypatch):  # noqa: F
     {"files": {"evidence.json": 1, "chain.csv": "0" * 64, "report.html": "0" * 64}},
     {"signature": ["HMAC-SHA256", "x"]},
 ])
-def test_verify_reports_a_crafted_manifest_instead_of_crashing(env, package, tmp_path, change):  # noqa: F811
+def test_verify_reports_a_crafted_manifest_instead_of_crashing(env, package, tmp_path, change):
     m = _members(package[0])
     m["manifest.json"] = orjson.dumps(orjson.loads(m["manifest.json"]) | change)
     code, err = _verify(env, _zip(m), tmp_path)
@@ -72,7 +78,7 @@ def test_verify_reports_a_crafted_manifest_instead_of_crashing(env, package, tmp
 
 @pytest.mark.parametrize("field,value", [("case_id", "EV-2"), ("rumour_id", "qd-1"),
                                          ("generated_at", "2020-01-01T00:00:00Z")])
-def test_verify_catches_a_manifest_relabelled_to_another_case(env, package, tmp_path, field, value):  # noqa: F811
+def test_verify_catches_a_manifest_relabelled_to_another_case(env, package, tmp_path, field, value):
     m = _members(package[0])
     manifest = orjson.loads(m["manifest.json"])
     assert manifest[field] != value
@@ -103,7 +109,7 @@ def test_chain_csv_cells_cannot_run_as_spreadsheet_formulas():
     assert rows[-1][2:7] == ["e1", "weibo:42", "", "weibo", "370102"]
 
 
-def test_verify_without_key_or_digest_does_not_call_a_forgery_intact(env, package, tmp_path):  # noqa: F811
+def test_verify_without_key_or_digest_does_not_call_a_forgery_intact(env, package, tmp_path):
     forged = _zip(forged_members(package[0]))
     nokey = ("--tokens-file", str(tmp_path / "elsewhere" / "tokens.json"))  # no evidence.key there
     code, err = _verify(env, forged, tmp_path, *nokey)
@@ -152,7 +158,7 @@ def test_same_evidence_input_gives_the_same_zip_bytes(monkeypatch):
     assert verify(first, b"k" * 32).ok
 
 
-def test_analyst_cannot_map_a_guessed_clear_id_to_its_pseudonym(env):  # noqa: F811
+def test_analyst_cannot_map_a_guessed_clear_id_to_its_pseudonym(env):
     p = env["service"].pseudo
     before = len(env["store"].audit_rows(limit=100_000))
     status, _, body = get(env["url"] + "/api/rumours/jn-1/accounts/hub/trace", env["tok"]["analyst"])
@@ -171,7 +177,7 @@ def test_analyst_cannot_map_a_guessed_clear_id_to_its_pseudonym(env):  # noqa: F
                                       ("/api/rumours/jn-1/evidence?case=C-R6", "liaison"),
                                       ("/api/rumours/jn-1/tree", "analyst"), ("/api/me", "analyst"),
                                       ("/api/rumours/nope/trace", "liaison")])
-def test_protected_answers_are_not_cacheable(env, path, who):  # noqa: F811
+def test_protected_answers_are_not_cacheable(env, path, who):
     status, headers, _ = get(env["url"] + path, env["tok"][who], case="C-R6")
     assert status in (200, 404)
     assert "no-store" in headers.get("Cache-Control", "")
@@ -179,7 +185,7 @@ def test_protected_answers_are_not_cacheable(env, path, who):  # noqa: F811
     assert "no-store" not in get(env["url"] + "/static/app.js")[1].get("Cache-Control", "")
 
 
-def test_verify_does_not_unpack_a_zip_bomb(env, package, tmp_path):  # noqa: F811
+def test_verify_does_not_unpack_a_zip_bomb(env, package, tmp_path):
     import tracemalloc
     import zipfile
 

@@ -5,10 +5,15 @@ from __future__ import annotations
 import orjson
 
 from tests.service_helpers import get
-from tests.test_service_governance import env, post  # noqa: F401  (the module's server fixture)
+import tests.test_service_governance
+from tests.test_service_governance import post
+
+# The module-scoped server fixture of tests/test_service_governance.py (this module gets a server
+# of its own).
+env = tests.test_service_governance.env
 
 
-def test_a_report_cannot_reveal_an_accounts_pseudonym(env):  # noqa: F811
+def test_a_report_cannot_reveal_an_accounts_pseudonym(env):
     # An analyst reports jn-1's source post naming the account "hub" as reporter, then reads
     # the rumour's reports: with account pseudonyms the reporter column would be p("hub").
     url, tok, p = env["url"], env["tok"], env["service"].pseudo
@@ -26,7 +31,7 @@ def test_a_report_cannot_reveal_an_accounts_pseudonym(env):  # noqa: F811
     assert "hub" in shown and p("hub") not in shown
 
 
-def test_no_status_change_without_its_audit_row(env, monkeypatch):  # noqa: F811
+def test_no_status_change_without_its_audit_row(env, monkeypatch):
     def broken(rows):
         raise RuntimeError("audit log down")
 
@@ -40,7 +45,7 @@ def test_no_status_change_without_its_audit_row(env, monkeypatch):  # noqa: F811
     assert after == before  # ... so nothing may have happened
 
 
-def test_a_change_that_fails_after_its_audit_row_is_audited_twice(env, monkeypatch):  # noqa: F811
+def test_a_change_that_fails_after_its_audit_row_is_audited_twice(env, monkeypatch):
     # The row is written before the change; if the change then fails, a second row says so
     # (the trail never shows a change as made when the caller was told it failed).
     def broken(rows):

@@ -7,10 +7,15 @@ from __future__ import annotations
 import orjson
 
 from tests.service_helpers import get
-from tests.test_service_governance import env, post  # noqa: F401  (the module's server fixture)
+import tests.test_service_governance
+from tests.test_service_governance import post
+
+# The module-scoped server fixture of tests/test_service_governance.py (this module gets a server
+# of its own).
+env = tests.test_service_governance.env
 
 
-def test_desk_refusals_have_the_one_error_shape(env):  # noqa: F811
+def test_desk_refusals_have_the_one_error_shape(env):
     # The report desk and the status workflow refused with {"error"} alone, unlike every other
     # refusal of the API ({"error", "status"}, README "Errors").
     tok = env["tok"]
@@ -28,11 +33,11 @@ def test_desk_refusals_have_the_one_error_shape(env):  # noqa: F811
         assert answer["error"]
 
 
-def _last_audit_row(env):  # noqa: F811
+def _last_audit_row(env):
     return env["store"].audit_rows(limit=1)[0]
 
 
-def test_a_refused_requests_audit_row_names_its_rumour_and_case(env):  # noqa: F811
+def test_a_refused_requests_audit_row_names_its_rumour_and_case(env):
     # An analyst asking for an evidence package (role refused) and a Beijing liaison asking for a
     # Shandong rumour (jurisdiction refused): the rows named neither the rumour (role) nor the
     # case (both), so an auditor could not tell which case the attempt was made under.
@@ -54,7 +59,7 @@ def test_a_refused_requests_audit_row_names_its_rumour_and_case(env):  # noqa: F
     assert status == 400 and _last_audit_row(env)["case_id"] == ""
 
 
-def test_audit_rows_give_their_time_with_its_zone(env):  # noqa: F811
+def test_audit_rows_give_their_time_with_its_zone(env):
     # /api/audit gave a row's time only as epoch ms (ts_ms), while its token expiry and every
     # other answer's times are RFC 3339 with a zone.
     from datetime import datetime
@@ -67,7 +72,7 @@ def test_audit_rows_give_their_time_with_its_zone(env):  # noqa: F811
         assert int(datetime.fromisoformat(r["ts"].replace("Z", "+00:00")).timestamp() * 1000) == r["ts_ms"]
 
 
-def test_evidence_download_keeps_a_chinese_case_number_in_its_name(env):  # noqa: F811
+def test_evidence_download_keeps_a_chinese_case_number_in_its_name(env):
     # Case 沪公(2026)12号 was saved as "evidence-___2026_12_.zip": every non-ASCII letter lost.
     from urllib.parse import quote, unquote
 
@@ -79,7 +84,7 @@ def test_evidence_download_keeps_a_chinese_case_number_in_its_name(env):  # noqa
     assert headers["Content-Disposition"].isascii()
 
 
-def test_a_liaison_without_a_case_learns_both_ways_to_give_it_for_an_export(env):  # noqa: F811
+def test_a_liaison_without_a_case_learns_both_ways_to_give_it_for_an_export(env):
     # The README documents ?case= for an export; the refusal named only the header.
     status, _, body = get(env["url"] + "/api/rumours/jn-1/evidence", env["tok"]["liaison"])
     assert status == 400 and "?case=" in orjson.loads(body)["error"]
@@ -87,7 +92,7 @@ def test_a_liaison_without_a_case_learns_both_ways_to_give_it_for_an_export(env)
     assert status == 400 and "X-Case-Id" in orjson.loads(body)["error"]
 
 
-def test_the_page_says_why_a_token_that_may_not_use_it_cannot_enter(env, tmp_path, monkeypatch):  # noqa: F811
+def test_the_page_says_why_a_token_that_may_not_use_it_cannot_enter(env, tmp_path, monkeypatch):
     # A monitor token (for Prometheus) typed into the login form: /api/me answers 403 and the
     # page stayed on the form with no word, keeping the token for the next load.
     import asyncio
@@ -132,7 +137,7 @@ def _fill_series(series: dict, bucket_ms: int, time_zone: str | None = None) -> 
     return json.loads(subprocess.run(["node", "-e", code], capture_output=True, text=True, check=True).stdout)
 
 
-def test_the_shares_chart_draws_empty_buckets_as_zero(env):  # noqa: F811
+def test_the_shares_chart_draws_empty_buckets_as_zero(env):
     # The API lists only buckets with shares; the chart drew a line straight through the empty
     # ones (real Weibo rumour ynBapoTli: 1 share on 2013-01-20, 30 on 2013-02-20, nothing
     # between, drawn as a month-long ramp). Checked on this server's own detail answer too.
@@ -181,7 +186,7 @@ def test_the_chart_fills_local_days_on_the_centres_clock_across_a_dst_change():
                               [wall("2012-06-11T23:00"), 1]]}
 
 
-def test_the_dashboard_shows_times_on_the_centres_clock_not_the_browsers(env, tmp_path):  # noqa: F811
+def test_the_dashboard_shows_times_on_the_centres_clock_not_the_browsers(env, tmp_path):
     # The time axis followed the browser's zone: a desk in another zone (or a laptop left on
     # UTC) saw the centre's days start at 08:00. Here the browser runs in New York and the
     # centre is in Shanghai (report_timezone's default).
@@ -223,7 +228,7 @@ def test_the_dashboard_shows_times_on_the_centres_clock_not_the_browsers(env, tm
     assert use_utc is True and first_x == detail["series"]["rumour"][0][0] + 8 * 3_600_000
 
 
-def test_an_admin_pages_back_through_the_audit_log(env):  # noqa: F811
+def test_an_admin_pages_back_through_the_audit_log(env):
     # /api/audit gave the newest `limit` rows (at most 10,000) and no way back past them:
     # since_ms only cuts the old end. until_ms pages back; every row is reached.
     tok, url = env["tok"], env["url"]
@@ -248,7 +253,7 @@ def test_an_admin_pages_back_through_the_audit_log(env):  # noqa: F811
     assert status == 400 and "until_ms" in orjson.loads(body)["error"]
 
 
-def test_the_rumour_list_takes_a_limit_and_says_how_many_there_are(env):  # noqa: F811
+def test_the_rumour_list_takes_a_limit_and_says_how_many_there_are(env):
     # ?limit= was silently ignored (a national list of the real Weibo set is 2,364 rumours,
     # 560 KB, whatever the client asked for).
     tok, url = env["tok"], env["url"]
@@ -263,7 +268,7 @@ def test_the_rumour_list_takes_a_limit_and_says_how_many_there_are(env):  # noqa
         assert status == 400 and orjson.loads(body)["error"].startswith("limit:"), (bad, body)
 
 
-def test_integer_parameters_are_ascii_and_their_errors_readable(env):  # noqa: F811
+def test_integer_parameters_are_ascii_and_their_errors_readable(env):
     # tree?limit=%EF%BC%95 (a full-width 5) was read as 5; alerts?since_ms=-1 answered
     # "expected 0..4611686018427387904".
     tok, url = env["tok"], env["url"]
@@ -278,7 +283,7 @@ def test_integer_parameters_are_ascii_and_their_errors_readable(env):  # noqa: F
         assert status == 400 and orjson.loads(body)["error"] == "since_ms: expected an integer >= 0", body
 
 
-def test_refused_paths_and_methods_carry_the_security_headers(env):  # noqa: F811
+def test_refused_paths_and_methods_carry_the_security_headers(env):
     # A 405 (HEAD on an audited route, OPTIONS, DELETE) and a 400 for an undecodable path came
     # without X-Content-Type-Options, X-Frame-Options, CSP, which every other answer has.
     import urllib.error
@@ -297,7 +302,7 @@ def test_refused_paths_and_methods_carry_the_security_headers(env):  # noqa: F81
             assert exc.headers["X-Frame-Options"] == "DENY" and exc.headers["Content-Security-Policy"]
 
 
-def test_a_role_refusal_names_the_route_as_the_caller_asked_it(env):  # noqa: F811
+def test_a_role_refusal_names_the_route_as_the_caller_asked_it(env):
     # "role monitor may not use me", "role liaison may not use status_set": the route table's
     # internal names, which no user has seen.
     from streams.service.tokens import TokenStore
@@ -343,7 +348,7 @@ def test_a_token_lifetime_past_year_9999_is_refused_before_anything_is_issued(tm
     assert code == 0 and "9999-12-31T00:00:00Z" in err
 
 
-def test_the_charts_speak_the_pages_language(env, tmp_path):  # noqa: F811
+def test_the_charts_speak_the_pages_language(env, tmp_path):
     # The English page's time axis read "7月" (ECharts' locale is taken when a chart is made,
     # and the page never gave one); switching the language left the charts as they were.
     import asyncio

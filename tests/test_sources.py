@@ -1,7 +1,6 @@
 """graph.sources / sources_sis / sources_time against the slow oracles in tests/naive_sources.py."""
 import math
 
-import networkx as nx
 import numpy as np
 import pytest
 

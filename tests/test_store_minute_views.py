@@ -26,10 +26,9 @@ def _insert_rows_chdb(store, batch: EventBatch) -> None:
     import pyarrow as pa
 
     fields, texts, ts_ms = event_rows_columns(batch)
-    packed_rows = pa.table({"fields": pa.array(fields, pa.binary()), "text": pa.array(texts, pa.binary()),
-                            "ts_ms": pa.array(ts_ms, pa.int64())})
-    # Python(name) is resolved by chDB from the calling frames' local variables.
-    store._command(f"INSERT INTO {store.database}.share_event_rows SELECT * FROM Python(packed_rows)")
+    store._insert_python(f"INSERT INTO {store.database}.share_event_rows",
+                         pa.table({"fields": pa.array(fields, pa.binary()), "text": pa.array(texts, pa.binary()),
+                                   "ts_ms": pa.array(ts_ms, pa.int64())}))
 
 
 def _months(batch: EventBatch) -> int:

@@ -13,6 +13,11 @@ so wherever an account is pseudonymised its events must be too. The derived key 
 domains apart (an account id that happens to equal an event id gets unrelated digits), and the
 prefix tells a caller which of the two a value is. The way back is
 :class:`streams.service.event_ids.EventPseudonymIndex` (the rumour's graph, hashed once).
+
+The empty event id means no event id, as None does: the graph stores both as a node without one
+(:mod:`graph.ids` interns no empty id, and the event format refuses an empty ``event_id``), so a
+pseudonym of "" could never be resolved. It gets none (:meth:`Pseudonymiser.event` gives None)
+and its number is 0 on every path, as None's is.
 """
 from __future__ import annotations
 
@@ -123,8 +128,10 @@ class Pseudonymiser:
         >>> e = p.event("weibo:42")
         >>> e.startswith("pev_"), e == p.event("weibo:42"), e[4:] == p("weibo:42")[4:], p.event(None)
         (True, True, False, None)
+        >>> p.event("") is None  # no event id: nothing a lookup could resolve
+        True
         """
-        if event_id is None:
+        if not event_id:
             return None
         out = self._event_cache.get(event_id)
         if out is None:
@@ -158,39 +165,40 @@ class Pseudonymiser:
     def _event_hex(self, event_id: str) -> str:
         return self._event_digest(event_id)[:8].hex()
 
-    def event_number(self, event_id: str) -> int:
-        """The event pseudonym's 64 bits as an integer, not cached (see :meth:`number`).
+    def event_number(self, event_id: str | None) -> int:
+        """The event pseudonym's 64 bits as an integer, not cached (see :meth:`number`); 0 for
+        no event id (None or "").
 
         >>> p = Pseudonymiser(b"k" * 32)
         >>> p.event_number("weibo:42") == int(p.event("weibo:42")[len(EVENT_PREFIX):], 16)
         True
+        >>> p.event_number(""), p.event_number(None)
+        (0, 0)
         """
+        if not event_id:
+            return 0
         return int(self._event_hex(event_id), 16)
 
     def event_numbers(self, event_ids) -> np.ndarray:
-        """:meth:`event_number` of many event ids at once (0 for None), as uint64, not cached:
+        """:meth:`event_number` of many event ids at once (0 for None and ""), as uint64, not cached:
         for hashing a rumour's events (streams/service/event_ids.py). The same HMAC, computed by
         :mod:`streams.service.sha256_kernel` without the interpreter lock (hashlib holds it for
         short messages, so other requests slowed down meanwhile) and faster.
 
         >>> p = Pseudonymiser(b"k" * 32)
         >>> got = p.event_numbers(["weibo:42", None, "微博:7", ""])
-        >>> got.dtype, got.tolist() == [p.event_number("weibo:42"), 0, p.event_number("微博:7"), p.event_number("")]
+        >>> got.dtype, got.tolist() == [p.event_number("weibo:42"), 0, p.event_number("微博:7"), 0]
         (dtype('uint64'), True)
         """
         event_ids = event_ids if isinstance(event_ids, list) else list(event_ids)
-        buf, starts, ends = encode_batch(event_ids)
-        out = self._event_hmacs(buf, starts, ends)
-        # None is encoded as an empty id: tell the two apart among the empty ones.
-        for i in np.flatnonzero(starts == ends).tolist():
-            if event_ids[i] is None:
-                out[i] = 0
-        return out
+        # None is encoded as an empty id, and means the same: the encoded path's answer.
+        return self.encoded_event_numbers(*encode_batch(event_ids))
 
     def encoded_event_numbers(self, buf, starts, ends) -> np.ndarray:
         """:meth:`event_numbers` of ids already UTF-8 encoded, ``buf[starts[i]:ends[i]]`` (the
         graph's own bytes, :meth:`graph.ids.IdIndex.utf8_range`), an empty one being a node
-        without an event id (0): no str is decoded and encoded again.
+        without an event id (0, as for None and "" on the str path): no str is decoded and
+        encoded again.
 
         >>> from graph.ids_encode import encode_batch
         >>> p = Pseudonymiser(b"k" * 32)

@@ -145,8 +145,16 @@ class ChdbStore(Store):
             raise StoreError(f"expected {ncols} columns, got {table.num_columns}")
         return [c.to_numpy() if pa.types.is_integer(c.type) else c.to_pylist() for c in table.columns]
 
+    def _insert_python(self, insert: str, rt_rows) -> None:
+        """``insert`` (an ``INSERT INTO db.table`` head) with the rows of ``rt_rows``, an Arrow
+        table (or any object chDB's ``Python()`` table function reads). chDB resolves
+        ``Python(name)`` by looking ``name`` up among the variables of the calling frames, so
+        the rows are this frame's argument of that name: a caller's own variable would look
+        unused to a reader and to pyflakes, and a rename would break the query silently."""
+        self._command(insert + " SELECT * FROM Python(rt_rows)")
+
     def _insert_events(self, batch: EventBatch) -> None:
-        rt_events = pa.Table.from_arrays([
+        self._insert_python(queries.insert_events(self.database), pa.Table.from_arrays([
             pa.array(batch.event_id, pa.string()),
             pa.array(batch.rumour_id, pa.string()),
             pa.array(batch.account_id, pa.string()),
@@ -157,22 +165,17 @@ class ChdbStore(Store):
             pa.array(batch.platform, pa.string()),
             pa.array(batch.region, pa.string()),
             pa.array(batch.text, pa.string()),
-        ], schema=_EVENT_SCHEMA)
-        # Python(name) is resolved by chDB from this frame's local variables.
-        self._command(queries.insert_events(self.database) + " SELECT * FROM Python(rt_events)")
+        ], schema=_EVENT_SCHEMA))
 
     def _insert_dead_letters(self, dead: Sequence[DeadLetter]) -> None:
         cols = dead_letter_columns(dead)
-        rt_dead = pa.Table.from_arrays(
-            [pa.array(col, field.type) for col, field in zip(cols, _DEAD_SCHEMA)], schema=_DEAD_SCHEMA)
-        self._command(queries.insert_dead_letters(self.database) + " SELECT * FROM Python(rt_dead)")
+        self._insert_python(queries.insert_dead_letters(self.database), pa.Table.from_arrays(
+            [pa.array(col, field.type) for col, field in zip(cols, _DEAD_SCHEMA)], schema=_DEAD_SCHEMA))
 
     def _insert_audit(self, columns: list[list]) -> None:
-        rt_audit = pa.Table.from_arrays(
+        self._insert_python(queries.insert_audit(self.database), pa.Table.from_arrays(
             [pa.array(col, pa.int64() if name in queries.AUDIT_INT_COLUMNS else pa.string())
-             for name, col in zip(queries.AUDIT_COLUMNS, columns)], names=list(queries.AUDIT_COLUMNS))
-        # Python(name) is resolved by chDB from this frame's local variables.
-        self._command(queries.insert_audit(self.database) + " SELECT * FROM Python(rt_audit)")
+             for name, col in zip(queries.AUDIT_COLUMNS, columns)], names=list(queries.AUDIT_COLUMNS)))
 
     def server_version(self) -> str:
         return self._rows("SELECT version()")[0][0]

@@ -26,7 +26,7 @@ _FLOAT_COLUMNS = {"similarity"}
 
 class GovernanceStoreMixin:
     """Needs ``database``, ``_rows(query)`` and the backend's insert path (found on
-    :meth:`_backend`: clickhouse-driver's ``_call`` or chDB's ``session``)."""
+    :meth:`_backend`: clickhouse-driver's ``_call`` or chDB's ``_insert_python``)."""
 
     def _backend(self):
         return self
@@ -46,9 +46,7 @@ class GovernanceStoreMixin:
         for name, col in zip(columns, data):
             kind = pa.int64() if name in _INT_COLUMNS else pa.float64() if name in _FLOAT_COLUMNS else pa.string()
             arrays.append(pa.array(col, kind))
-        rt_gov = pa.Table.from_arrays(arrays, names=list(columns))
-        # chDB resolves Python(name) from this frame's local variables.
-        backend._command(head + " SELECT * FROM Python(rt_gov)")
+        backend._insert_python(head, pa.Table.from_arrays(arrays, names=list(columns)))
 
     def insert_reports(self, reports: Sequence[dict]) -> None:
         self._insert_dicts(gq.insert_reports(self.database), gq.REPORT_COLUMNS, reports)

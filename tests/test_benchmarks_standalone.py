@@ -1,0 +1,36 @@
+"""A benchmark runs from a checkout without the test tree: no module of benchmarks/ imports
+tests (benchmarks/soak.py took its worker and services from tests/faults.py; they now live in
+benchmarks/worker_process.py and benchmarks/private_services.py, which tests/faults.py re-exports)."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+def imported_modules(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module)
+    return names
+
+
+def test_no_benchmark_module_imports_the_test_tree():
+    files = sorted(BENCHMARKS.glob("*.py"))
+    assert len(files) > 40 and BENCHMARKS / "soak.py" in files
+    offenders = {f.name: sorted(m for m in imported_modules(f) if m == "tests" or m.startswith("tests."))
+                 for f in files}
+    assert {name: mods for name, mods in offenders.items() if mods} == {}
+
+
+def test_the_fault_helpers_keep_their_names_in_tests_faults():
+    from benchmarks import private_services, worker_process
+    from tests import faults
+
+    assert faults.Worker is worker_process.Worker and faults.wait_until is worker_process.wait_until
+    assert faults.private_kafka is private_services.private_kafka
+    assert all(hasattr(faults, name) for name in faults.__all__)
