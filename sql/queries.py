@@ -219,8 +219,8 @@ def audit_hour_requests(database: str, condition: str = "1") -> str:
     (audit_hour_counts, sql/015), and a summary row of refused requests as the number of requests
     it stands for (audit_hour_suppressed, sql/020: its ``suppressed`` count, less the one its own
     row counted in audit_hour_counts), so that a flood reads as what it was. ``condition``: on
-    ``hour``; Grafana's panel is this query with ``$__timeFilter(hour)`` (the dashboard's text
-    is checked against it).
+    ``hour``. Served and refused requests together, by action: Grafana shows them apart
+    (:func:`audit_hour_served`, :func:`audit_hour_refused`), whose sums per hour are this one's.
 
     >>> print(audit_hour_requests("db"))  # doctest: +NORMALIZE_WHITESPACE
     SELECT time, action, sum(n) AS queries FROM (
