@@ -219,8 +219,8 @@ def audit_hour_requests(database: str, condition: str = "1") -> str:
     (audit_hour_counts, sql/015), and a summary row of refused requests as the number of requests
     it stands for (audit_hour_suppressed, sql/020: its ``suppressed`` count, less the one its own
     row counted in audit_hour_counts), so that a flood reads as what it was. ``condition``: on
-    ``hour``; Grafana's panel is this query with ``$__timeFilter(hour)`` (the dashboard's text
-    is checked against it).
+    ``hour``. Served and refused requests together, by action: Grafana shows them apart
+    (:func:`audit_hour_served`, :func:`audit_hour_refused`), whose sums per hour are this one's.
 
     >>> print(audit_hour_requests("db"))  # doctest: +NORMALIZE_WHITESPACE
     SELECT time, action, sum(n) AS queries FROM (
@@ -239,6 +239,47 @@ def audit_hour_requests(database: str, condition: str = "1") -> str:
             f"SELECT hour AS time, action, sum(toInt64(requests) - 1) AS n FROM {db}.audit_hour_suppressed FINAL\n"
             f"WHERE {condition} GROUP BY time, action)\n"
             "GROUP BY time, action ORDER BY time, action")
+
+
+def audit_hour_served(database: str, condition: str = "1") -> str:
+    """Served requests per hour and action (time, action, served): the audited requests of
+    audit_hour_counts (sql/015, every row of audit_log once) less the rows of requests refused
+    for their token (audit_hour_refusals, sql/021: each refusal row once, a summary row once),
+    which audit_hour_counts counts under their route (a summary under ``unauthenticated``);
+    actions left with none are not listed. ``condition``: on ``hour``; Grafana's panel of served
+    requests is this query with ``$__timeFilter(hour)`` (the dashboard's text is checked against it).
+
+    >>> print(audit_hour_served("db"))  # doctest: +NORMALIZE_WHITESPACE
+    SELECT time, action, sum(n) AS served FROM (
+    SELECT hour AS time, action, toInt64(uniqExactMerge(queries)) AS n FROM db.audit_hour_counts
+    WHERE 1 GROUP BY time, action
+    UNION ALL
+    SELECT hour AS time, action, -toInt64(uniqExact(refusal)) AS n FROM db.audit_hour_refusals
+    WHERE 1 GROUP BY time, action)
+    GROUP BY time, action HAVING served > 0 ORDER BY time, action
+    """
+    db = check_identifier(database)
+    return ("SELECT time, action, sum(n) AS served FROM (\n"
+            f"SELECT hour AS time, action, toInt64(uniqExactMerge(queries)) AS n FROM {db}.audit_hour_counts\n"
+            f"WHERE {condition} GROUP BY time, action\n"
+            "UNION ALL\n"
+            f"SELECT hour AS time, action, -toInt64(uniqExact(refusal)) AS n FROM {db}.audit_hour_refusals\n"
+            f"WHERE {condition} GROUP BY time, action)\n"
+            "GROUP BY time, action HAVING served > 0 ORDER BY time, action")
+
+
+def audit_hour_refused(database: str, condition: str = "1") -> str:
+    """Requests refused for their token per hour and reason (time, reason, refused), those a
+    summary row stands for counted by their own reasons (audit_hour_refusals, sql/021; FINAL reads
+    a retried insert once). ``condition``: on ``hour``; Grafana's panel of refused requests is
+    this query with ``$__timeFilter(hour)``.
+
+    >>> print(audit_hour_refused("db"))  # doctest: +NORMALIZE_WHITESPACE
+    SELECT hour AS time, reason, sum(requests) AS refused FROM db.audit_hour_refusals FINAL
+    WHERE 1 GROUP BY time, reason ORDER BY time, reason
+    """
+    return (f"SELECT hour AS time, reason, sum(requests) AS refused FROM {check_identifier(database)}"
+            f".audit_hour_refusals FINAL\nWHERE {condition} GROUP BY time, reason ORDER BY time, reason")
 
 
 def rumour_region_counts(database: str, since_ms: int | None = None, rumour_ids=None) -> str:

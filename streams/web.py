@@ -51,6 +51,7 @@ def register_routes(app, pipeline, settings) -> None:
                       event_pseudonym_rumours=settings.event_pseudonym_rumours,
                       refusal_rows_per_minute=settings.refusal_rows_per_minute,
                       refusal_summary_peers=settings.refusal_summary_peers,
+                      shutdown_write_seconds=settings.shutdown_write_seconds,
                       timezone=GovernanceConfig.from_settings(settings).report_timezone)
     # Not app.service: that name is Faust's decorator for registering services.
     app.rumour_service = service

@@ -94,24 +94,32 @@ def _outside_a_minute_end():
         time.sleep(1)
 
 
-@pytest.mark.clickhouse
-def test_serve_writes_the_pending_summary_when_sigterm_stops_it(clickhouse_server, ch_store, tmp_path):
+def start_serve(tmp_path, url: str, **environ) -> tuple[subprocess.Popen, str]:
+    """``rumour serve`` over the test cascades and store ``url``, with ``environ`` added to its
+    environment, once it listens: (the process, its base URL)."""
     from streams.service.tokens import TokenStore
-    from tests.plugins.clickhouse import database_url
 
     events = tmp_path / "events.jsonl"
     events.write_text("".join(json.dumps(e) + "\n" for e in cascades()), encoding="utf-8")
     tokens = tmp_path / "tokens.json"
     TokenStore(tokens).issue("admin", "000000", "admin")
-    url = database_url(clickhouse_server, ch_store.database)
-    env = dict(os.environ, RUMOUR_REFUSAL_ROWS_PER_MINUTE="2", RUMOUR_REFUSAL_SUMMARY_PEERS="5")
     proc = subprocess.Popen([sys.executable, "-m", "streams.cli", "serve", str(events), "--store", url,
-                             "--port", "0", "--tokens-file", str(tokens)], cwd=ROOT, env=env,
+                             "--port", "0", "--tokens-file", str(tokens)], cwd=ROOT, env=dict(os.environ, **environ),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = proc.stdout.readline()
+    if not line.startswith("serving http://"):
+        proc.kill()
+        raise AssertionError((line, proc.communicate(timeout=30)[1]))
+    return proc, line.split()[1].rstrip("/")
+
+
+@pytest.mark.clickhouse
+def test_serve_writes_the_pending_summary_when_sigterm_stops_it(clickhouse_server, ch_store, tmp_path):
+    from tests.plugins.clickhouse import database_url
+
+    proc, base = start_serve(tmp_path, database_url(clickhouse_server, ch_store.database),
+                             RUMOUR_REFUSAL_ROWS_PER_MINUTE="2", RUMOUR_REFUSAL_SUMMARY_PEERS="5")
     try:
-        line = proc.stdout.readline()
-        assert line.startswith("serving http://"), (line, proc.stderr.read() if proc.poll() is not None else "")
-        base = line.split()[1].rstrip("/")
         _outside_a_minute_end()
         for _ in range(3):
             assert get(base + "/api/rumours/jn-1/trace", BAD_TOKEN, case="C-1")[0] == 401

@@ -81,7 +81,8 @@ IDENTIFYING_TABLES = {"share_events", "share_event_rows", "dead_letters", "audit
 AGGREGATE_COLUMNS = {"rumour_id", "minute", "region", "kind", "shares",  # share_minute_counts
                      "hour", "reason_kind", "letters", "latest",  # dead_letter_hour_counts
                      "action", "status", "queries",  # audit_hour_counts
-                     "summary", "requests"}  # audit_hour_suppressed
+                     "summary", "requests",  # audit_hour_suppressed
+                     "reason", "refusal"}  # audit_hour_refusals
 
 
 def test_grants_name_no_table_that_holds_identities():
@@ -106,7 +107,7 @@ def test_granted_tables_hold_only_aggregate_columns(chdb_store):
         for name, typ in columns[table].items():
             if name in ("shares", "letters", "queries"):
                 assert typ.startswith("AggregateFunction(uniqExact"), (table, name, typ)
-            if name == "summary":  # a hash of a summary row's audit id, not the id
+            if name in ("summary", "refusal"):  # a hash of a refusal row's audit id, not the id
                 assert typ == "UInt64", (table, name, typ)
     # and every identifying table really is in the schema (a renamed one would slip past)
     assert IDENTIFYING_TABLES <= set(columns)
@@ -206,7 +207,11 @@ def loaded(private_server):
     store.write_audit([{"audit_id": "x1", "ts_ms": T0, "token_id": "t", "token_name": "n", "role": "admin",
                         "jurisdiction": "000000", "case_id": "", "action": "trace", "rumour_id": "r1",
                         "params": "{}", "status": 200, "answer_sha256": "", "remote": "",
-                        "token_expires_ms": 0}])
+                        "token_expires_ms": 0},
+                       {"audit_id": "x2", "ts_ms": T0 + 1, "token_id": "", "token_name": "", "role": "",
+                        "jurisdiction": "", "case_id": "", "action": "trace", "rumour_id": "", "params": "{}",
+                        "status": 401, "answer_sha256": "", "remote": "", "token_expires_ms": -1,
+                        "auth_failure": "missing", "token_fingerprint": ""}])
     store._command("CREATE DATABASE IF NOT EXISTS other")
     store._command("CREATE TABLE IF NOT EXISTS other.t (a UInt8) ENGINE = Memory")
     store.close()
@@ -231,7 +236,9 @@ def test_grafana_user_runs_every_dashboard_query(loaded):
     by_prefix = lambda prefix: next(v for k, v in results.items() if k.startswith(prefix))  # noqa: E731
     assert by_prefix("Shares by province") == [("370000", 2)]
     assert [(kind, n) for kind, n, _ in by_prefix("Dead letters")] == [("ts", 1)]
-    assert [(action, n) for _, action, n in by_prefix("Trace queries")] == [("trace", 1)]
+    # the refused trace request (no token) is counted apart from the served one
+    assert [(action, n) for _, action, n in by_prefix("Served requests")] == [("trace", 1)]
+    assert [(reason, n) for _, reason, n in by_prefix("Refused requests")] == [("missing", 1)]
 
 
 @pytest.mark.parametrize("statement", [

@@ -12,6 +12,7 @@ import pytest
 from streams.decoder import Decoder
 from streams.events import DeadLetter, EventBatch
 from tests.conftest import PROJECT_ROOT
+from sql.queries import audit_hour_requests
 from tests.test_store import T0, make_batch
 
 GRAFANA = PROJECT_ROOT / "deploy" / "grafana"
@@ -162,20 +163,22 @@ def test_every_panel_query_runs_and_agrees_with_the_raw_tables(store):
         {k: (len(keys), newest) for k, (keys, newest) in expected.items()}
     assert dict((k, n) for k, n, _ in dead) == {"ts": 2, "invalid JSON": 1, "parent in another rumour": 1}
 
-    # Audit: per hour and action, each audited request once (the retried copies are in audit_log
-    # twice), 403s included, as audit_log counts distinct audit ids; a summary row of refused
-    # requests as the number it stands for (its "suppressed"), not as one.
-    audit = [(_seconds(t) * 1000, action, int(n)) for t, action, n in
-             next(v for k, v in results.items() if k.startswith("Trace queries"))]
-    raw = store._rows(f"SELECT toStartOfHour(ts) AS time, action, sum(if(auth_failure = 'suppressed', "
-                      f"visitParamExtractUInt(params, 'suppressed'), 1)) FROM (SELECT audit_id, any(ts) AS ts, "
-                      f"any(action) AS action, any(auth_failure) AS auth_failure, any(params) AS params "
-                      f"FROM {db}.audit_log GROUP BY audit_id) GROUP BY time, action ORDER BY time, action")
-    assert sorted(audit) == [(_seconds(t) * 1000, a, int(n)) for t, a, n in raw]
+    # Audit: served requests per hour and route, each once (the retried copies are in audit_log
+    # twice), 403s included; the requests refused for their token apart, per reason, a summary
+    # row as the requests it stands for; as audit_log gives them, distinct audit ids.
+    served = _hourly(next(v for k, v in results.items() if k.startswith("Served requests")))
+    refused = _hourly(next(v for k, v in results.items() if k.startswith("Refused requests")))
     hour0 = T0 // HOUR_MS * HOUR_MS
-    assert sorted(audit) == [(hour0, "trace", 3), (hour0 + HOUR_MS, "audit", 1), (hour0 + HOUR_MS, "evidence", 1),
-                             (hour0 + HOUR_MS, "rumours", 1), (hour0 + HOUR_MS, "trace", 1),
-                             (hour0 + HOUR_MS, "unauthenticated", 38)]
+    assert served == {(hour0, "trace"): 3, (hour0 + HOUR_MS, "audit"): 1, (hour0 + HOUR_MS, "evidence"): 1}
+    assert refused == {(hour0 + HOUR_MS, "unknown"): 40}
+    raw = store._rows(f"SELECT toStartOfHour(ts) AS time, auth_failure != '' AS refused, sum(if(auth_failure = "
+                      f"'suppressed', visitParamExtractUInt(params, 'suppressed'), 1)) FROM (SELECT audit_id, "
+                      f"any(ts) AS ts, any(auth_failure) AS auth_failure, any(params) AS params "
+                      f"FROM {db}.audit_log GROUP BY audit_id) GROUP BY time, refused")
+    raw = {(_seconds(t) * 1000, bool(r)): int(n) for t, r, n in raw}
+    for (hour, is_refused), n in raw.items():
+        shown = refused if is_refused else served
+        assert sum(m for (h, _), m in shown.items() if h == hour) == n, (hour, is_refused)
     assert store._rows(f"SELECT count() FROM {db}.audit_log") == [(11,)]
 
 
@@ -231,11 +234,70 @@ def test_no_panel_shows_an_account_id_a_payload_or_a_case(store):
                 assert not any(s in str(cell) for s in secrets), (q, row)
 
 
-def test_the_audit_panel_is_the_projects_hourly_query():
-    from sql.queries import audit_hour_requests
+def _hourly(rows) -> dict:
+    """A panel's (time, label, count) rows as {(hour as epoch ms, label): count}."""
+    return {(_seconds(t) * 1000, label): int(n) for t, label, n in rows}
 
-    (sql,) = [q for title, q in dashboard_queries().items() if title.startswith("Trace queries")]
-    assert sql == audit_hour_requests("rumour", "$__timeFilter(hour)")
+
+def test_the_audit_panels_are_the_projects_hourly_queries():
+    from sql.queries import audit_hour_refused, audit_hour_served
+
+    assert _panel_sql("Served requests") == audit_hour_served("rumour", "$__timeFilter(hour)")
+    assert _panel_sql("Refused requests") == audit_hour_refused("rumour", "$__timeFilter(hour)")
+
+
+def _refusals(t0_ms: int, plan, rows_per_minute: int) -> list[dict]:
+    """The audit rows the service writes for the refused requests of ``plan`` ((route, status,
+    reason) each), one a millisecond from ``t0_ms`` (one minute), under ``rows_per_minute``."""
+    from streams.service.probes import ProbeLog
+
+    log = ProbeLog(b"k" * 32, rows_per_minute=rows_per_minute)
+    rows = []
+    for i, (route, status, reason) in enumerate(plan):
+        rows += log.note(route, status, reason, f"10.0.0.{i % 7}", f"guess-{i}", now_ms=t0_ms + i)
+    return rows + log.flush()
+
+
+def test_the_audit_panels_tell_served_from_refused_requests(store):
+    # What an auditor must not mistake: a route's hourly count made of token guessing. Hour 0:
+    # six trace requests served (one 403, one 503 of a valid token: served, not refused) and
+    # eleven refused (three rows of their own under trace and rumours, one 503 for an unreadable
+    # tokens file, seven in a summary). Hour 1: one evidence export and 65 refusals (60 rows, a
+    # summary of 5); both summaries and some rows written twice (retried inserts).
+    hour0 = T0 // HOUR_MS * HOUR_MS
+    hour1 = hour0 + HOUR_MS
+    served_rows = [_audit(f"s{i}", hour0 + 60_000 * i, status=status)
+                   for i, status in enumerate((200, 200, 200, 403, 503, 200))]
+    served_rows.append(_audit("s9", hour1 + 5, action="evidence"))
+    mix = [("trace", 401, "unknown"), ("rumours", 401, "missing"), ("trace", 401, "expired")]
+    refused0 = _refusals(hour0 + 600_000, [mix[i % 3] for i in range(10)], rows_per_minute=3)
+    refused0 += _refusals(hour0 + 1_200_000, [("trace", 503, "tokens_unreadable")], rows_per_minute=3)
+    refused1 = _refusals(hour1 + 60_000, [mix[i % 2] for i in range(65)], rows_per_minute=60)
+    for rows in (served_rows, served_rows[:2], refused0, refused0[-2:], refused1, refused1[-1:]):
+        store.write_audit(rows)
+
+    queries = dashboard_queries()
+    served = _hourly(_run(store, _panel_sql("Served requests")))
+    refused = _hourly(_run(store, _panel_sql("Refused requests")))
+    assert served == {(hour0, "trace"): 6, (hour1, "evidence"): 1}
+    assert refused == {(hour0, "unknown"): 4, (hour0, "missing"): 3, (hour0, "expired"): 3,
+                       (hour0, "tokens_unreadable"): 1, (hour1, "unknown"): 33, (hour1, "missing"): 32}
+    # The same from the rows themselves, each audit id once, a summary by its params' reasons.
+    expected_refused, once = {}, {r["audit_id"]: r for r in refused0 + refused1}
+    for row in once.values():
+        hour = row["ts_ms"] // HOUR_MS * HOUR_MS
+        counts = orjson.loads(row["params"])["reasons"] if row["auth_failure"] == "suppressed" \
+            else {row["auth_failure"]: 1}
+        for reason, n in counts.items():
+            expected_refused[(hour, reason)] = expected_refused.get((hour, reason), 0) + n
+    assert refused == expected_refused
+    # Served and refused together are every audited request, as the all-requests query counts
+    # them (sql/020): nothing lost and nothing counted on both sides.
+    everything = _hourly(store._rows(audit_hour_requests(store.database)))
+    for hour in (hour0, hour1):
+        assert sum(n for (h, _), n in everything.items() if h == hour) == \
+            sum(n for (h, _), n in {**served, **refused}.items() if h == hour)
+    assert not any(title.startswith("Trace queries") for title in queries)
 
 
 def test_top_spreaders_point_at_the_projects_own_dashboard():

@@ -16,6 +16,7 @@ from tests.test_store import T0
 
 NEW = (14, 15)
 SUMMARIES = 20  # sql/020_audit_hour_suppressed.sql
+REFUSALS = 21  # sql/021_audit_hour_refusals.sql
 
 
 def _dead_counts(store) -> dict:
@@ -98,9 +99,9 @@ def test_backfill_repeats_the_views_own_select_into_its_target():
         "CREATE MATERIALIZED VIEW IF NOT EXISTS db.v\nTO db.n\nAS SELECT k, uniqExactState(id) AS s\nFROM db.t\nGROUP BY k",
         "INSERT INTO db.n SELECT k, uniqExactState(id) AS s\nFROM db.t\nGROUP BY k",
         "SELECT 2"]
-    # the files that need one have it: every view of 014, 015 and 020 is backfilled
+    # the files that need one have it: every view of 014, 015, 020 and 021 is backfilled
     for m in sql.load_migrations():
-        if m.version in NEW + (SUMMARIES,):
+        if m.version in NEW + (SUMMARIES, REFUSALS):
             statements = [s for s, _ in m.steps("db")]
             views = [s for s in statements if s.startswith("CREATE MATERIALIZED VIEW")]
             assert len(views) == 1 and statements[-1].startswith("INSERT INTO db.")
@@ -139,6 +140,35 @@ def test_a_summary_row_counts_as_the_refusals_it_stands_for_old_rows_too(store):
     store.write_audit([_audit("plain-1", T0), _audit("plain-1", T0)])
     assert sum(_hour_requests(store).values()) == 25 + 70 + 1
 
+
+
+def test_refusals_written_before_their_aggregate_are_counted_apart_from_served_requests(store):
+    store.drop()
+    sql.migrate(store._execute, store.database,
+                migrations=[m for m in sql.load_migrations() if m.version < REFUSALS])
+    # before sql/021: one served trace, 25 refused (3 rows of their own under trace and rumours,
+    # a summary of 22), the summary written twice
+    before = refusal_rows(T0, 25, rows_per_minute=3)
+    store.write_audit([_audit("served-1", T0)] + before)
+    store.write_audit(before[-1:])
+    assert store.migrate() == [m.name for m in due_migrations(store) if m.version >= REFUSALS]
+    hour = T0 // HOUR_MS * HOUR_MS // 1000
+
+    def panels():
+        served = {(_seconds(t), a): int(n) for t, a, n in store._rows(queries.audit_hour_served(store.database))}
+        refused = {(_seconds(t), r): int(n) for t, r, n in store._rows(queries.audit_hour_refused(store.database))}
+        return served, refused
+
+    assert panels() == ({(hour, "trace"): 1}, {(hour, "unknown"): 25})
+    # the backfill run again adds nothing; rows written afterwards go through the view
+    for m in sql.load_migrations():
+        if m.version == REFUSALS:
+            for statement, _ in m.steps(store.database):
+                store._execute(statement)
+    assert panels() == ({(hour, "trace"): 1}, {(hour, "unknown"): 25})
+    store.write_audit(refusal_rows(T0 + HOUR_MS, 4, rows_per_minute=60) + [_audit("served-2", T0 + HOUR_MS)])
+    assert panels() == ({(hour, "trace"): 1, (hour + 3600, "trace"): 1},
+                        {(hour, "unknown"): 25, (hour + 3600, "unknown"): 4})
 
 @pytest.mark.parametrize("text, message", [
     ("-- backfill: the old rows\nCREATE MATERIALIZED VIEW v TO n AS SELECT 1 FROM t;\n", "malformed backfill"),

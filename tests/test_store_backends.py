@@ -54,12 +54,14 @@ def test_unreachable_server_raises_after_bounded_retries():
 
 
 class FlakyProxy:
-    """A loopback TCP proxy to the server that drops the first ``drops`` connections."""
+    """A loopback TCP proxy to the server that drops the first ``drops`` connections; after
+    :meth:`close` the server looks gone (the port refuses connections, open ones are cut)."""
 
     def __init__(self, target_port: int, drops: int):
         self.target_port, self.drops, self.accepted = target_port, drops, 0
         self.sock = socket.create_server(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
+        self.relayed: list[socket.socket] = []
         threading.Thread(target=self._serve, daemon=True).start()
 
     def _serve(self):
@@ -73,6 +75,7 @@ class FlakyProxy:
                 conn.close()
                 continue
             upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            self.relayed += [conn, upstream]
             for a, b in ((conn, upstream), (upstream, conn)):
                 threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
 
@@ -91,7 +94,13 @@ class FlakyProxy:
                     pass
 
     def close(self):
-        self.sock.close()
+        # shutdown wakes the accept() under way: close alone leaves the port listening until it returns
+        for s in [self.sock] + self.relayed:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            s.close()
 
 
 def test_store_retries_through_dropped_connections(ch_store):

@@ -1,9 +1,12 @@
 """The token check of every protected request, and the audit of the requests it refuses
 (:mod:`streams.service.probes`): a mixin of :class:`streams.service.http.Service`, which gives
-``tokens``, ``probes``, ``store``, ``_run`` and the ``audit_rows_written`` counter."""
+``tokens``, ``probes``, ``store``, ``_run``, ``shutdown_write_seconds`` and the
+``audit_rows_written`` counter."""
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 
 import orjson
 
@@ -41,10 +44,21 @@ class TokenChecks:
 
     async def on_shutdown(self, app=None) -> None:
         """Write the summary of the refusals counted but not yet written (an aiohttp
-        ``on_shutdown`` hook: ``rumour serve`` and the worker's web server, on SIGTERM or SIGINT).
-        A store that cannot take it delays the stop by its own retry budget at most, then the
-        log line of :meth:`_write_probe_rows` keeps the counts."""
-        await self._write_probe_rows(self.probes.flush())
+        ``on_shutdown`` hook: ``rumour serve`` and the worker's web server, on SIGTERM or SIGINT),
+        waiting ``shutdown_write_seconds`` at most: an unreachable store is given up by then
+        (this write and the requests still waiting for it alike, not after the store's own retry
+        budget, longer than the stop's grace), and the log line of :meth:`_write_probe_rows`
+        keeps the counts."""
+        bound = self.shutdown_write_seconds
+        self.store.give_up_by(time.monotonic() + bound)
+        rows = self.probes.flush()
+        try:
+            await asyncio.wait_for(self._write_probe_rows(rows), bound)
+        except asyncio.TimeoutError:
+            # The store did not answer in time (a connection attempt under way keeps its own
+            # timeout): the counts go to the log now, before any SIGKILL.
+            for line in unwritten(rows, TimeoutError(f"no answer from the store in {bound:g}s at stop")):
+                log.error("%s", line)
 
     async def _write_probe_rows(self, rows: list[dict]) -> None:
         # The caller had no valid token: its answer does not wait on this row (a 401 tells it

@@ -189,8 +189,12 @@ async def _serve(pipeline, store, settings, tokens_path, replay_stats, hub=None,
                       governance=hub, liaison_account_scope=settings.liaison_account_scope,
                       event_pseudonym_rumours=settings.event_pseudonym_rumours, timezone=zone,
                       refusal_rows_per_minute=settings.refusal_rows_per_minute,
-                      refusal_summary_peers=settings.refusal_summary_peers)
-    runner = JsonErrorRunner(service.application(), access_log=None)
+                      refusal_summary_peers=settings.refusal_summary_peers,
+                      shutdown_write_seconds=settings.shutdown_write_seconds)
+    # At stop, requests still answering get shutdown_write_seconds too, not aiohttp's 60 s (their
+    # store calls give up by then: Service.on_shutdown), so the stop ends within Docker's grace.
+    runner = JsonErrorRunner(service.application(), access_log=None,
+                             shutdown_timeout=settings.shutdown_write_seconds)
     await runner.setup()
     if sock is None:
         site = web.TCPSite(runner, settings.web_host, settings.web_port)

@@ -48,6 +48,7 @@ from streams.service.routes import CASE_RE, CASE_RULE, find, query_problem, spli
 from streams.service.site import SiteHandlers
 from streams.service.tokens import TokenStore, expiry_text
 from streams.service.views import HiddenEvent, NotFound, Views
+from streams.settings import setting
 
 log = logging.getLogger(__name__)
 
@@ -93,13 +94,16 @@ class Service(TokenChecks, SiteHandlers, GovernanceHandlers, TraceHandlers):
     (:mod:`streams.service.identities`); ``timezone``: the centre's zone (``report_timezone``),
     whose local hours and days cut the dashboard's series; ``event_pseudonym_rumours``: the
     setting of that name (:mod:`streams.service.event_ids`); ``refusal_rows_per_minute``,
-    ``refusal_summary_peers``: the settings of those names (:mod:`streams.service.probes`)."""
+    ``refusal_summary_peers``: the settings of those names (:mod:`streams.service.probes`);
+    ``shutdown_write_seconds``: the setting, the bound of :meth:`on_shutdown`."""
 
     def __init__(self, pipeline, store, tokens_path, cutoff_k: int = 10, stats=None, governance=None,
                  liaison_account_scope: str = "cascade", timezone: str = "Asia/Shanghai",
                  event_pseudonym_rumours: int = 32, refusal_rows_per_minute: int = ROWS_PER_MINUTE,
-                 refusal_summary_peers: int = PEERS_KEPT):
+                 refusal_summary_peers: int = PEERS_KEPT,
+                 shutdown_write_seconds: float = setting("shutdown_write_seconds").default):
         self.pipeline = pipeline
+        self.shutdown_write_seconds = float(shutdown_write_seconds)
         self.store = store
         self.tokens = TokenStore(tokens_path)
         pseudonym_key = load_or_create_key(key_file(tokens_path, PSEUDONYM_KEY))

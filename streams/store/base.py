@@ -59,6 +59,11 @@ class Store(ABC):
     def close(self) -> None:
         """Release connections; the data stays."""
 
+    def give_up_by(self, deadline: float) -> None:
+        """Stop retrying an unreachable server at ``deadline`` (``time.monotonic()``), calls
+        already retrying included: a process that stops must not outlast its stop's grace in
+        retries. A store with no server (chDB, in-process) has nothing to give up."""
+
     # ---- public API ---------------------------------------------------------------------
     def _execute(self, statement: str):
         # migrate() needs one callable that runs any statement and returns SELECT rows.

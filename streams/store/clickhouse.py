@@ -197,6 +197,7 @@ class ClickHouseStore(Store):
         )
         # One connection, not safe to share: a web route may query while the agent writes.
         self._lock = threading.Lock()
+        self._stop_deadline = float("inf")  # give_up_by: no retry past it (the process stops)
 
     def __repr__(self) -> str:
         s = self.settings
@@ -208,6 +209,16 @@ class ClickHouseStore(Store):
         with self._lock:
             return self._call_locked(*args, **kwargs)
 
+    def give_up_by(self, deadline: float) -> None:
+        # Read by every retry loop on each attempt (a float store: no lock needed), so a call
+        # already waiting for the server gives up at the deadline too. A new connection's attempt
+        # is cut to the time left as well (an attempt already connecting keeps its timeout); the
+        # send/receive timeout is not: a slow but answering server may still take a final write.
+        self._stop_deadline = min(self._stop_deadline, deadline)
+        left = max(0.1, deadline - time.monotonic())
+        for connection in self.client.connections:
+            connection.connect_timeout = min(connection.connect_timeout, left)
+
     def _call_locked(self, *args, **kwargs):
         deadline = time.monotonic() + self.retry_seconds
         delay = 0.05
@@ -218,11 +229,12 @@ class ClickHouseStore(Store):
                 raise
             except _RETRYABLE as exc:
                 self.client.disconnect()
-                if time.monotonic() + delay > deadline:
+                now = time.monotonic()
+                if now + delay > min(deadline, self._stop_deadline):
                     s = self.settings
-                    raise StoreUnavailable(
-                        f"clickhouse-server at {s['host']}:{s['port']} unreachable for "
-                        f"{self.retry_seconds:g}s: {exc}") from exc
+                    why = (f"unreachable for {self.retry_seconds:g}s" if now + delay > deadline
+                           else "unreachable, not retried: the process stops")
+                    raise StoreUnavailable(f"clickhouse-server at {s['host']}:{s['port']} {why}: {exc}") from exc
                 time.sleep(delay)
                 delay = min(delay * 2, 2.0)
 
