@@ -5,12 +5,19 @@ machine's random-access limit.
                        [--seed 0] [--networkx-max 1000000] [--networkx-budget 60] [--json]
 
 For each shape and size n (10^7 only when listed in --sizes) a seeded cascade of n + 1000*repeat
-shares is generated (benchmarks/trace_shapes.py); the first n are ingested in batches of 10,000,
+shares is generated (benchmarks/trace_shapes.py; 3 * 1000 * repeat since the message rounds); the first n are ingested in batches of 10,000,
 then each of ``repeat`` rounds times, in this order (medians reported):
 
 - ``update_1000_ms``: ``add_batch`` of the next 1,000 shares, the add alone (the live update);
   ``update_1000_trace_ms`` adds the query a dashboard asks right after: ``trace(k=10)``, timed
   on the next round's 1,000 shares (so both start from a fresh batch).
+- ``update_1000_message_ms``: the update as the worker takes it, after those rounds: a columnar
+  Kafka message of the next 1,000 shares (built untimed, as `rumour produce --format columns`
+  sends it) from bytes to graph through the worker's ``Pipeline.prepare`` (decode, column
+  checks, ids encoded once, cross-rumour parent check, ``add_encoded``; no store write), each
+  round after the queries below (so from the caches ``update_1000_ms`` starts from). Its split
+  by stage: ``python -m benchmarks.profile_update --message`` (benchmarks/trace_message.py).
+  ``shares_at_end``, ``accounts`` and ``bytes_per_share`` are taken before these rounds.
 - ``origins_ms``: origins (the full ranking, the top 100 returned; ``origins_only_ms``) plus
   the evidence chains of 10 seeded random shares (``chains_ms``), *cold*: the first question
   after an update, so it includes rebuilding the resolved forest and its subtree sizes.
@@ -36,9 +43,10 @@ import time
 
 import numpy as np
 
-from benchmarks import limits, trace_networkx, trace_shapes
+from benchmarks import limits, trace_message, trace_networkx, trace_shapes
 from benchmarks.bench_args import names_of, non_negative_int, positive_float, positive_int, size_list
 from benchmarks.outputs import emit, load_average, progress
+from benchmarks.profile_update import _between
 from graph import CascadeGraph
 
 STEP = 10_000
@@ -90,11 +98,12 @@ def ours(cols, n: int, repeat: int, probes) -> tuple[dict, CascadeGraph]:
         ms, _ = _timed(lambda: (g.add_batch(eid[sl], aid[sl], ts[sl], pe[sl], pa[sl]), g.trace(10)))
         upd_trace.append(ms)
     med = statistics.median
-    return {
+    row = {
         "shares": n, "shares_at_end": int(g.n_events), "accounts": int(g.n_accounts),
         "build_shares_per_s": round(n / build_s),
         "update_1000_ms": round(med(upd), 3),
         "update_1000_trace_ms": round(med(upd_trace), 2),
+        "update_1000_message_ms": None,  # below: the sizes above stay those before its rounds
         "origins_ms": round(med(org), 2),
         "origins_only_ms": round(med(org_only), 2),
         "chains_ms": round(med(chains), 2),
@@ -103,7 +112,18 @@ def ours(cols, n: int, repeat: int, probes) -> tuple[dict, CascadeGraph]:
         "bytes_per_share": round(g.nbytes() / g.n_events, 1),
         "rss_bytes_per_share": round((rss1 - rss0) / n, 1),
         "top_cutoff": [list(c) for c in top[:3]],
-    }, g
+    }
+    upd_message = []
+    pipeline = trace_message.worker_pipeline(g)
+    for _ in range(repeat):
+        raw = trace_message.message_of(cols, slice(pos, pos + UPDATE), g.rumour_id)
+        pos += UPDATE
+        _between(g, probes)  # the queries of the rounds above: their caches, cold
+        ms, prepared = _timed(lambda: trace_message.apply_message(pipeline, raw))
+        trace_message.checked(prepared, UPDATE)
+        upd_message.append(ms)
+    row["update_1000_message_ms"] = round(med(upd_message), 3)
+    return row, g
 
 
 def networkx_side(cols, n: int, probes, do_cutoff: bool) -> dict:
@@ -122,7 +142,7 @@ def networkx_side(cols, n: int, probes, do_cutoff: bool) -> dict:
 
 def run_one(shape: str, n: int, seed: int, repeat: int, nx_allowed: dict) -> dict:
     t0 = time.perf_counter()
-    s = trace_shapes.make(shape, n + 2 * UPDATE * repeat, seed)
+    s = trace_shapes.make(shape, n + 3 * UPDATE * repeat, seed)
     cols = trace_shapes.columns(s)
     gen_s = time.perf_counter() - t0
     rng = np.random.default_rng(seed + 1)
@@ -192,7 +212,7 @@ def main(argv=None) -> int:
     started = time.perf_counter()
     progress("trace: warm-up (loading the numba kernels from their cache, or compiling them: "
              "a few minutes in a fresh checkout) ...")
-    row, _ = ours(trace_shapes.columns(trace_shapes.make("hawkes", 3000, 0)), 1000, 1, ["e1"])
+    row, _ = ours(trace_shapes.columns(trace_shapes.make("hawkes", 4000, 0)), 1000, 1, ["e1"])
     progress(f"trace: warm-up done in {time.perf_counter() - started:.0f}s")
     rows = []
     for shape in shapes:

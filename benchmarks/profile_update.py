@@ -4,6 +4,7 @@ with ``--cutoff``, the same for the cut-off question.
     python -m benchmarks.profile_update [--shares 1000000] [--shape hawkes] [--rounds 15]
                                         [--batch 1000] [--between queries|none] [--seed 0] [--json]
     python -m benchmarks.profile_update --cutoff [--shares 1000000] [--shape ic] [--rounds 9]
+    python -m benchmarks.profile_update --message [--shares 1000000] [--shape hawkes] [--rounds 15]
 
 Builds the graph as `rumour bench trace` does (benchmarks/bench_trace.py: the first n shares in
 batches of 10,000), then times fresh batches of ``--batch`` shares in rounds of three kinds,
@@ -26,6 +27,11 @@ inside the greedy (graph/kernels_cutoff.py): ``setup`` (preorder state and initi
 ``node_counts`` and ``preorder_slots``, the preorder's two sweeps, the first skipped when every
 node is present), ``bands`` (the heap's first band by bit length) and ``picks`` (the rest of
 ``greedy``: the lazy heap, Fenwick queries, removals).
+
+``--message`` splits `bench trace`'s ``update_1000_message_ms`` instead: a columnar Kafka message
+of ``--batch`` shares from bytes to graph through the worker's functions, ``whole`` and by stage
+(decode, validate, encode, crossref, add; benchmarks/trace_message.py), rounds taken in turn,
+each after the bench's queries.
 
 ``--between queries`` (default) asks what the bench asks between two updates (origins, chains,
 cut-off, cold subtree sizes) before every timed round, so the update starts from the same cold
@@ -199,12 +205,21 @@ def main(argv=None) -> int:
     ap.add_argument("--between", choices=("queries", "none"), default="queries",
                     help="what runs before each timed round (default: the bench's queries)")
     ap.add_argument("--seed", type=non_negative_int, default=0, help="seed of the cascade (default 0)")
-    ap.add_argument("--cutoff", action="store_true", help="profile the cut-off question instead")
+    mode = ap.add_mutually_exclusive_group()
+    mode.add_argument("--cutoff", action="store_true", help="profile the cut-off question instead")
+    mode.add_argument("--message", action="store_true",
+                      help="profile the update as the worker takes it: a columnar message, bytes to graph")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     args = ap.parse_args(argv)
     if args.cutoff:
         profile_cutoff("hawkes", 2_000, 1, 0)  # compile or load the numba caches
         emit(profile_cutoff(args.shape, args.shares, args.rounds, args.seed), args.json)
+        return 0
+    if args.message:
+        from benchmarks.trace_message import profile_message  # it imports this module
+
+        profile_message("hawkes", 3_000, 1, 100, 0)  # compile or load the numba caches
+        emit(profile_message(args.shape, args.shares, args.rounds, args.batch, args.seed)[0], args.json)
         return 0
     # Compile or load the numba caches outside every timing.
     profile("hawkes", 3_000, 1, 100, "queries", 0)

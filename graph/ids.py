@@ -23,6 +23,7 @@ from graph.ids_encode import encode_batch, split_nul
 from graph.ids_slots import (append_at, bytes_cmp, home_slot, id_hash, index_mask, lookup,
                              next_slot, tag_of)
 from graph.kernels_rehash import fill_table_ahead
+from graph.kernels_resolve import resolve_slots
 
 # The public API; it names the re-exported helpers of graph.ids_encode and graph.ids_slots too.
 __all__ = ["IdIndex", "encode_batch", "split_nul", "id_hash", "bytes_cmp", "tag_of", "index_mask",
@@ -57,15 +58,16 @@ def rehash(offs, arena, count, size):
 
 @njit(cache=True, nogil=True)
 def _find_many(table, offs, arena, buf, starts, ends):
-    out = np.empty(starts.shape[0], np.int32)
-    for i in range(starts.shape[0]):
-        s = starts[i]
-        e = ends[i]
-        if e == s:
-            out[i] = -1
-            continue
-        j, _ = lookup(table, offs, arena, buf, s, e, id_hash(buf, s, e))
-        out[i] = j
+    # The ingest kernel's pipelined lookups (graph/kernels_resolve.py): in a big table every
+    # probe misses the caches, and looking the ids up one after another paid each miss in turn
+    # (the worker's cross-rumour check asks this of every parent of a batch).
+    n = starts.shape[0]
+    hs = np.empty(n, np.uint64)
+    res = np.empty(n, np.int64)
+    resolve_slots(table, offs, arena, buf, starts, ends, 0, n, hs, res, np.zeros(0, np.uint8))
+    out = np.empty(n, np.int32)
+    for i in range(n):
+        out[i] = res[i] if res[i] >= 0 else -1
     return out
 
 

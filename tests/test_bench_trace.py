@@ -66,8 +66,10 @@ def test_bench_trace_json_contract(capsys, tmp_path, monkeypatch):
         assert r["networkx_ratio"] > 0 and all(v > 0 for v in r["networkx_ratios"].values())
         assert r["origins_ms"] >= r["origins_only_ms"] > 0
         assert 0 < r["bytes_per_share"] < 1000
-        # the run applied 1000-share updates on top of n: counts reconcile
+        # the run applied 1000-share updates on top of n (add_batch, add + trace; the worker's
+        # message path came after the sizes were taken): counts reconcile
         assert r["shares_at_end"] == r["shares"] + 2 * 1000
+        assert r["update_1000_message_ms"] > 0
         assert r["limit"]["pointer_chase_ns"] > 0
         chase = r["limit"]["pointer_chase_ns"]
         for op in ("origins", "subtree_sizes", "cutoff"):

@@ -85,3 +85,24 @@ def test_add_batch_with_repeated_new_ids_against_oracle(seed):
     assert [tuple(o) for o in g.origins()] == ans["origins"]
     for e in sorted(e for e in ans["present"] if isinstance(e, str))[:50]:
         assert [tuple(h) for h in g.chain(e)] == ref.chain(ans, e)
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_find_encoded_matches_a_dict_at_every_load(seed):
+    """find_encoded (pipelined since the cross-rumour check asks it of every parent of a batch):
+    present, absent, empty and repeated ids, in gathered (non-contiguous) offsets, against a dict,
+    as the table fills up to its load limit and grows."""
+    rng = np.random.default_rng(seed)
+    ix = IdIndex(capacity=1)
+    ref: dict[str, int] = {}
+    for _ in range(25):
+        new = _random_ids(rng, int(rng.integers(1, 300)), alphabet="abcdé\x01")
+        for s, j in zip(new, ix.add(new).tolist()):
+            assert ref.setdefault(s, j) == j
+        asked = [*_random_ids(rng, 200, alphabet="abcdé\x01"), None, *list(ref)[:50]]
+        buf, st, en = encode_batch(asked)
+        pick = rng.permutation(len(asked))  # offsets gathered, as crossref passes them
+        got = ix.find_encoded(buf, st[pick], en[pick])
+        assert got.dtype == np.int32
+        assert got.tolist() == [ref.get(asked[i], -1) if asked[i] else -1 for i in pick]
+    assert ix.find_encoded(buf, st[:0], en[:0]).tolist() == []
