@@ -38,6 +38,7 @@ from streams.service.buckets import bucket_size, bucket_starts
 from streams.service.event_ids import EventPseudonymIndex
 from streams.service.identities import Identities
 from streams.service.rumour_summary import RumourSummaries
+from streams.service.tree_depth import cap_depth
 from streams.trace import trace_without_origins
 
 DEBUNK = "debunk"
@@ -243,7 +244,8 @@ class Views:
     def tree(self, rumour_id: str, limit: int = 200) -> dict:
         """The cascade tree restricted to the ``limit`` events with the largest subtrees (and
         their paths to the origin), with origins and cut-off candidates marked; pseudonyms of
-        accounts and events (an event's pseudonym traces it: :meth:`event_for`)."""
+        accounts and events (an event's pseudonym traces it: :meth:`event_for`). A path is cut
+        at :data:`~streams.service.tree_depth.MAX_TREE_DEPTH` events (its rest in ``more``)."""
         with self.pipeline.lock:
             graph, answer = self._graph(rumour_id, self.cutoff_k)
             sizes = graph.subtree_sizes()
@@ -282,12 +284,13 @@ class Views:
                 if child is not None and not child["origin"]:
                     child["origin"] = True
                     roots.append(child)
+        shown = cap_depth(roots)
         for node in nodes.values():
             node["children"].sort(key=lambda c: (-(c["size"] or 0), c["ts"] or "", c["event_id"] or ""))
-            shown = sum(c["size"] or 0 for c in node["children"])
-            node["more"] = max(0, (node["size"] or shown) - (1 if node["observed"] else 0) - shown)
+            below = sum(c["size"] or 0 for c in node["children"])
+            node["more"] = max(0, (node["size"] or below) - (1 if node["observed"] else 0) - below)
         roots.sort(key=lambda c: (-(c["size"] or 0), c["ts"] or ""))
-        return {"rumour_id": rumour_id, "events": answer["events"], "shown": len(nodes),
+        return {"rumour_id": rumour_id, "events": answer["events"], "shown": shown,
                 "roots": roots,
                 "cutoff": [{"account_id": self.pseudo(a), "prevented": p} for a, p in cut.items()]}
 

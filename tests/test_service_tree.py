@@ -1,0 +1,73 @@
+"""The dashboard's cascade tree on the cascades an analyst meets beyond the usual: a reshare chain
+far deeper than the tree can nest, and a rumour known only by its debunks. One server (chDB
+store) for the module."""
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from streams.service.tree_depth import MAX_TREE_DEPTH
+from tests.service_helpers import ThreadServer, _ev, get
+
+CHAIN = 300  # reposts of reposts: the JSON encoder refused a tree nested ~127 events deep
+
+
+def _events() -> list[dict]:
+    ev = [_ev("deep-1", 0, "u0", 0, region="370102")]
+    ev += [_ev("deep-1", i, f"u{i}", i, i - 1, f"u{i - 1}", region="370102") for i in range(1, CHAIN)]
+    ev += [_ev("db-1", 0, "police", 0, region="370102", kind="debunk"),
+           _ev("db-1", 1, "media", 1, 0, "police", region="370102", kind="debunk")]
+    return ev
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    from streams.embedded import replay_events
+    from streams.service.http import Service
+    from streams.service.tokens import TokenStore
+    from streams.settings import Settings
+    from streams.store.embedded import ChdbStore
+    from tests.plugins.clickhouse import fresh_database
+
+    tokens_path = tmp_path_factory.mktemp("tokens") / "tokens.json"
+    store = ChdbStore("chdb://", database=fresh_database())
+    store.migrate()
+    pipeline, stats = replay_events(_events(), store, Settings.load({"batch_size": 100}))
+    assert stats.stored == len(_events())
+    service = Service(pipeline, store, tokens_path, cutoff_k=5)
+    server = ThreadServer(service.application())
+    ts = TokenStore(tokens_path)
+    tok = {"analyst": ts.issue("analyst", "370000", "analyst")[0],
+           "national": ts.issue("admin", "000000", "national")[0]}
+    yield {"url": server.url, "tok": tok}
+    server.close()
+    store.drop()
+    store.close()
+
+
+def _path_lengths(roots: list[dict]) -> list[int]:
+    """Events on each root-to-leaf path of the answer (iteratively: the tree may be deep)."""
+    out, stack = [], [(r, 1) for r in roots]
+    while stack:
+        node, depth = stack.pop()
+        if node["children"]:
+            stack.extend((c, depth + 1) for c in node["children"])
+        else:
+            out.append(depth)
+    return out
+
+
+@pytest.mark.parametrize("limit", [150, 1000])  # the dashboard asks for 150
+def test_a_deep_chain_is_cut_at_the_depth_bound(env, limit):
+    status, _, body = get(env["url"] + f"/api/rumours/deep-1/tree?limit={limit}", env["tok"]["analyst"])
+    assert status == 200, body
+    tree = orjson.loads(body)
+    assert tree["events"] == CHAIN
+    lengths = _path_lengths(tree["roots"])
+    assert lengths == [min(limit, MAX_TREE_DEPTH)]
+    assert tree["shown"] == lengths[0]
+    last = tree["roots"][0]
+    while last["children"]:
+        last = last["children"][0]
+    # the node where the path stops counts what is under it
+    assert last["more"] == last["size"] - 1 == CHAIN - lengths[0]
