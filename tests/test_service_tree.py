@@ -71,3 +71,20 @@ def test_a_deep_chain_is_cut_at_the_depth_bound(env, limit):
         last = last["children"][0]
     # the node where the path stops counts what is under it
     assert last["more"] == last["size"] - 1 == CHAIN - lengths[0]
+
+
+def test_a_rumour_with_only_debunks_has_an_empty_tree_and_says_why_it_has_no_trace(env):
+    # Only a 000000 desk sees it (README): its list holds it, so "unknown db-1" contradicted it.
+    url, national = env["url"], env["tok"]["national"]
+    listed = orjson.loads(get(url + "/api/rumours", national)[2])["rumours"]
+    assert any(r["rumour_id"] == "db-1" and r["size"] == 0 and r["debunk_size"] == 2 for r in listed)
+    status, _, body = get(url + "/api/rumours/db-1/tree", national)
+    assert status == 200, body
+    assert orjson.loads(body) == {"rumour_id": "db-1", "events": 0, "shown": 0, "roots": [], "cutoff": []}
+    status, _, body = get(url + "/api/rumours/db-1/trace", national, case="C-1")
+    assert status == 404
+    assert orjson.loads(body)["error"].startswith("rumour 'db-1' has only debunks")
+    # below 000000 it spread nowhere: answered exactly as a rumour that does not exist
+    for path in ("/api/rumours/db-1/tree", "/api/rumours/none-1/tree"):
+        status, _, body = get(url + path, env["tok"]["analyst"])
+        assert status == 404 and orjson.loads(body)["error"] == f"unknown rumour {path.split('/')[3]!r}"

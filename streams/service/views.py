@@ -55,6 +55,11 @@ class NotFound(LookupError):
     """The rumour, event or account is not known."""
 
 
+class NoCascade(NotFound):
+    """A rumour known only by its debunks (no post, share or comment): it has no cascade to draw
+    or trace. Its message is the answer's whole error text."""
+
+
 class HiddenEvent(NotFound):
     """An event given in clear whose account the caller does not see in clear: answered as an
     unknown event (its pseudonym out would tie the two), recorded as refused (403)."""
@@ -203,7 +208,7 @@ class Views:
         spreaders."""
         counts = self.store.minute_counts(rumour_id)
         if not counts:
-            raise NotFound(rumour_id)
+            raise NotFound(f"rumour {rumour_id!r}")
         first = min(c[0] for c in counts)
         last = max(c[0] for c in counts)
         bucket = bucket_size(first, last)
@@ -238,16 +243,25 @@ class Views:
         pipeline's lock."""
         graph = self.pipeline.query_graph(rumour_id)  # loads the rumour from the store if needed
         if graph is None:
-            raise NotFound(rumour_id)
+            s = self.summary()["rumours"].get(rumour_id)
+            if s and not s["size"] and s["debunk_size"]:
+                # (the list shows it to a 000000 desk: "unknown" would contradict the list)
+                raise NoCascade(f"rumour {rumour_id!r} has only debunks: no cascade to draw or trace "
+                                f"(its debunk figures: /api/rumours/{{id}}/debunk)")
+            raise NotFound(f"rumour {rumour_id!r}")
         return graph, trace_without_origins(graph, k)
 
     def tree(self, rumour_id: str, limit: int = 200) -> dict:
         """The cascade tree restricted to the ``limit`` events with the largest subtrees (and
         their paths to the origin), with origins and cut-off candidates marked; pseudonyms of
         accounts and events (an event's pseudonym traces it: :meth:`event_for`). A path is cut
-        at :data:`~streams.service.tree_depth.MAX_TREE_DEPTH` events (its rest in ``more``)."""
+        at :data:`~streams.service.tree_depth.MAX_TREE_DEPTH` events (its rest in ``more``); a
+        rumour with only debunks has an empty tree."""
         with self.pipeline.lock:
-            graph, answer = self._graph(rumour_id, self.cutoff_k)
+            try:
+                graph, answer = self._graph(rumour_id, self.cutoff_k)
+            except NoCascade:  # the dashboard draws an empty tree beside its debunk figures
+                return {"rumour_id": rumour_id, "events": 0, "shown": 0, "roots": [], "cutoff": []}
             sizes = graph.subtree_sizes()
             ids = graph.event_ids()
             order = np.argsort(-sizes, kind="stable")[: max(limit, 1) * 2]
