@@ -68,7 +68,7 @@ ROUTES = (
                  ("q", "string", "only rumours whose id, status (spreading, contested, debunked, "
                   "dormant, or its label on the dashboard in either language: 传播中, 平息, ...), "
                   "handling status (received, verified, debunked, handled, or its label: 已受理, "
-                  "...), main region's code or name hold every word of this (case-insensitive, "
+                  "...), main province's, city's or county's code or name hold every word of this (case-insensitive, "
                   "at most 100 characters); total counts them")),
           headers=(("If-None-Match", "the ETag of an earlier answer: 304 with no body if the "
                     "page has not changed"),)),

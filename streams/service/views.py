@@ -182,9 +182,10 @@ class Views:
             entry = made.get(rid)
             if entry is None or entry[0] is not r:
                 item = {k: r[k] for k in ("rumour_id", "size", "debunk_size", "growth_last_hour",
-                                          "debunk_growth_last_hour", "status", "region")} | {
+                                          "debunk_growth_last_hour", "status", "region", "city", "county")} | {
                     "last_ts": format_ts(r["last_ms"]) if r["last_ms"] else None,
-                    "region_name": rg.name(r["region"])}
+                    "region_name": rg.name(r["region"]), "city_name": rg.name(r["city"]),
+                    "county_name": rg.name(r["county"])}
                 entry = (r, (covering_prefixes(r["jurisdiction_regions"]), item, rumour_page.haystack(item)))
             items[rid] = entry
         listing = sorted((e for _, e in items.values()),
