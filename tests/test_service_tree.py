@@ -7,7 +7,7 @@ import orjson
 import pytest
 
 from streams.service.tree_depth import MAX_TREE_DEPTH
-from tests.service_helpers import ThreadServer, _ev, get
+from tests.service_helpers import _ev, get, served_events
 
 CHAIN = 300  # reposts of reposts: the JSON encoder refused a tree nested ~127 events deep
 
@@ -22,27 +22,13 @@ def _events() -> list[dict]:
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
-    from streams.embedded import replay_events
-    from streams.service.http import Service
     from streams.service.tokens import TokenStore
-    from streams.settings import Settings
-    from streams.store.embedded import ChdbStore
-    from tests.plugins.clickhouse import fresh_database
 
     tokens_path = tmp_path_factory.mktemp("tokens") / "tokens.json"
-    store = ChdbStore("chdb://", database=fresh_database())
-    store.migrate()
-    pipeline, stats = replay_events(_events(), store, Settings.load({"batch_size": 100}))
-    assert stats.stored == len(_events())
-    service = Service(pipeline, store, tokens_path, cutoff_k=5)
-    server = ThreadServer(service.application())
-    ts = TokenStore(tokens_path)
-    tok = {"analyst": ts.issue("analyst", "370000", "analyst")[0],
-           "national": ts.issue("admin", "000000", "national")[0]}
-    yield {"url": server.url, "tok": tok}
-    server.close()
-    store.drop()
-    store.close()
+    with served_events(_events(), tokens_path, batch_size=100) as (_, _, server):
+        ts = TokenStore(tokens_path)
+        yield {"url": server.url, "tok": {"analyst": ts.issue("analyst", "370000", "analyst")[0],
+                                          "national": ts.issue("admin", "000000", "national")[0]}}
 
 
 def _path_lengths(roots: list[dict]) -> list[int]:
