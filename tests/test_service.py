@@ -264,6 +264,7 @@ def test_analyst_sees_stable_pseudonyms_and_can_trace_by_pseudonym(env):
     tree = orjson.loads(get(env["url"] + "/api/rumours/jn-1/tree", env["tok"]["analyst"])[2])
     root = tree["roots"][0]
     assert root["origin"] and root["name"] == p("src") and root["size"] == 6
+    assert tree["depth"] == 2  # src <- hub <- a2, a3, a4
     hub = next(c for c in root["children"] if c["name"] == p("hub"))
     assert hub["cutoff"] and hub["size"] == 4
     status, _, body = get(env["url"] + f"/api/rumours/jn-1/accounts/{p('hub')}/trace", env["tok"]["analyst"])

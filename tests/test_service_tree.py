@@ -49,6 +49,7 @@ def test_a_deep_chain_is_cut_at_the_depth_bound(env, limit):
     assert status == 200, body
     tree = orjson.loads(body)
     assert tree["events"] == CHAIN
+    assert tree["depth"] == CHAIN - 1  # the whole cascade's, beyond what the answer shows
     lengths = _path_lengths(tree["roots"])
     assert lengths == [min(limit, MAX_TREE_DEPTH)]
     assert tree["shown"] == lengths[0]
@@ -66,7 +67,7 @@ def test_a_rumour_with_only_debunks_has_an_empty_tree_and_says_why_it_has_no_tra
     assert any(r["rumour_id"] == "db-1" and r["size"] == 0 and r["debunk_size"] == 2 for r in listed)
     status, _, body = get(url + "/api/rumours/db-1/tree", national)
     assert status == 200, body
-    assert orjson.loads(body) == {"rumour_id": "db-1", "events": 0, "shown": 0, "roots": [], "cutoff": []}
+    assert orjson.loads(body) == {"rumour_id": "db-1", "events": 0, "depth": 0, "shown": 0, "roots": [], "cutoff": []}
     status, _, body = get(url + "/api/rumours/db-1/trace", national, case="C-1")
     assert status == 404
     assert orjson.loads(body)["error"].startswith("rumour 'db-1' has only debunks")

@@ -262,8 +262,9 @@ class Views:
             try:
                 graph, answer = self._graph(rumour_id, self.cutoff_k)
             except NoCascade:  # the dashboard draws an empty tree beside its debunk figures
-                return {"rumour_id": rumour_id, "events": 0, "shown": 0, "roots": [], "cutoff": []}
+                return {"rumour_id": rumour_id, "events": 0, "depth": 0, "shown": 0, "roots": [], "cutoff": []}
             sizes = graph.subtree_sizes()
+            depth = int(graph.depths().max(initial=0))  # of the whole cascade, shown or not
             ids = graph.event_ids()
             order = np.argsort(-sizes, kind="stable")[: max(limit, 1) * 2]
             picked = [ids[i] for i in order.tolist() if ids[i] is not None][:limit]
@@ -305,7 +306,7 @@ class Views:
             below = sum(c["size"] or 0 for c in node["children"])
             node["more"] = max(0, (node["size"] or below) - (1 if node["observed"] else 0) - below)
         roots.sort(key=lambda c: (-(c["size"] or 0), c["ts"] or ""))
-        return {"rumour_id": rumour_id, "events": answer["events"], "shown": shown,
+        return {"rumour_id": rumour_id, "events": answer["events"], "depth": depth, "shown": shown,
                 "roots": roots,
                 "cutoff": [{"account_id": self.pseudo(a), "prevented": p} for a, p in cut.items()]}
 
