@@ -75,7 +75,8 @@ ROUTES = (
     Route("rumour", "/api/rumours/{rumour_id}", "Dashboard data of one rumour: shares over time "
           "(rumour vs debunk; minute, hour or day buckets, hours and days local to the centre's "
           "zone, named in timezone), regions, top spreaders (pseudonyms)", action="view", rumour_scoped=True),
-    Route("tree", "/api/rumours/{rumour_id}/tree", "The cascade tree (largest subtrees), origins and "
+    Route("tree", "/api/rumours/{rumour_id}/tree", "The cascade tree (largest subtrees, each path "
+          "cut 100 events deep, the rest counted in more; depth: the whole cascade's), origins and "
           "cut-off candidates marked (pseudonyms)", action="view", rumour_scoped=True,
           query=(("limit", "integer", "most events shown (1-1000, default 200)"),)),
     Route("trace", "/api/rumours/{rumour_id}/trace", "Trace a rumour: origins with confidence, "
