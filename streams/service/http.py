@@ -47,7 +47,7 @@ from streams.service.pseudonym import Pseudonymiser
 from streams.service.routes import CASE_RE, CASE_RULE, find, query_problem, split_path
 from streams.service.site import SiteHandlers
 from streams.service.tokens import TokenStore, expiry_text
-from streams.service.views import HiddenEvent, NoCascade, NotFound, Views
+from streams.service.views import HiddenEvent, NotFound, Views
 
 log = logging.getLogger(__name__)
 
@@ -334,7 +334,7 @@ class Service(TokenChecks, SiteHandlers, GovernanceHandlers, TraceHandlers):
             return out
         except NotFound as exc:
             # A hidden event (views.HiddenEvent) is answered as unknown, recorded as refused.
-            raise Refused(404, exc.args[0] if isinstance(exc, NoCascade) else f"unknown {exc.args[0]}",
+            raise Refused(404, exc.answer(),
                           audit_status=403 if isinstance(exc, HiddenEvent) else None) from None
 
     # -- metrics ------------------------------------------------------------------------

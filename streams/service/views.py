@@ -54,10 +54,17 @@ CONFIDENCE_METHOD = (
 class NotFound(LookupError):
     """The rumour, event or account is not known."""
 
+    def answer(self) -> str:
+        """The error text of the 404 (``"unknown rumour 'r1'"``)."""
+        return f"unknown {self.args[0]}"
+
 
 class NoCascade(NotFound):
     """A rumour known only by its debunks (no post, share or comment): it has no cascade to draw
     or trace. Its message is the answer's whole error text."""
+
+    def answer(self) -> str:
+        return self.args[0]
 
 
 class HiddenEvent(NotFound):
