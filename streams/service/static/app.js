@@ -218,6 +218,9 @@
   }
   function renderTree() {
     var tr = state.tree; if (!tr) return;
+    // The whole cascade's size and depth: the drawing holds at most 150 events, 100 deep.
+    $("tree-facts").textContent = tr.events + " " + t("tree_events") + " · " + t("tree_depth") + " " + tr.depth +
+      " · " + t("tree_shown") + " " + tr.shown;
     var root = tr.roots.length === 1 ? treeNode(tr.roots[0]) :
       {name: tr.rumour_id, value: tr.events, itemStyle: {color: "#555"}, children: tr.roots.map(treeNode)};
     // A tree replaced in place (another rumour, another language) trips ECharts' tree view
@@ -409,6 +412,7 @@
   function select(id) {
     state.selected = id; state.detail = null; state.tree = null; state.treeEvents = -1; state.chain = null;
     state.handling = null; state.debunk = null; state.reports = null; renderHandling(); renderDebunk();
+    $("tree-facts").textContent = "";
     $("chain").textContent = t("chain_hint");
     $("detail-title").textContent = t("rumour") + " " + id;
   }
