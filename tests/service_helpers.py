@@ -63,6 +63,30 @@ def store_of(request):
         store.close()
 
 
+@contextlib.contextmanager
+def served_events(events, tokens_path, batch_size: int = 5, cutoff_k: int = 5):
+    """``(store, service, server)``: ``events`` replayed into a fresh chDB store, the service
+    (no governance) over it and its server in a thread; closed and dropped afterwards."""
+    from streams.embedded import replay_events
+    from streams.service.http import Service
+    from streams.settings import Settings
+    from streams.store.embedded import ChdbStore
+    from tests.plugins.clickhouse import fresh_database
+
+    store = ChdbStore("chdb://", database=fresh_database())
+    store.migrate()
+    pipeline, stats = replay_events(events, store, Settings.load({"batch_size": batch_size}))
+    assert stats.stored == len(events)
+    service = Service(pipeline, store, tokens_path, cutoff_k=cutoff_k)
+    server = ThreadServer(service.application())
+    try:
+        yield store, service, server
+    finally:
+        server.close()
+        store.drop()
+        store.close()
+
+
 def governed_service(store, events, tokens_path, threshold: int):
     """``(pipeline, hub, service)`` over a migrated ``store`` once ``events`` are replayed and the
     hub flushed. Alerts by the volume rule only, at ``threshold`` shares: growth and burst need

@@ -236,6 +236,9 @@ async def _drive(url: str, token: str, tmp_path: Path) -> dict:
                                        "return a+n(c);},0);}return window.rumourDashboard.state.tree.roots"
                                        ".reduce(function(a,r){return a+n(r);},0);})()"),
             "rows": await cdp.js("document.querySelectorAll('#rumours tbody tr').length"),
+            "tree_facts": await cdp.js("document.getElementById('tree-facts').textContent"),
+            "tree_answer": await cdp.js("(function(t){return [t.events, t.depth, t.shown];})"
+                                        "(window.rumourDashboard.state.tree)"),
             "series": await cdp.js(_chart_js("chart-series")),
             "regions": await cdp.js(_chart_js("chart-regions")),
             "spreaders": await cdp.js(_chart_js("chart-spreaders")),
@@ -314,6 +317,10 @@ def test_dashboard_renders_data_in_headless_chromium(served, tmp_path):
     assert rumour_points > 5 and debunk_points > 0
     assert found["regions"][0] > 1 and found["spreaders"][0] > 1
     assert found["tree"][0] >= 1
+    # the whole cascade's size and depth beside the drawing (which holds at most 150 events)
+    events, depth, shown = found["tree_answer"]
+    assert events > shown and depth >= 1
+    assert found["tree_facts"] == f"{events} 条 · 深度 {depth} · 显示 {shown}", found["tree_facts"]
     # Labels on wide fans overlapped: each drawn label has room of its own (ECharts hides the
     # others, shown on hover, with the full text in the tooltip), collapsed and expanded.
     print("tree labels drawn:", len(found["tree_labels"]), len(found["tree_labels_expanded"]),

@@ -10,39 +10,26 @@ import pytest
 from streams.service.pseudonym import Pseudonymiser
 from streams.service.routes import ROUTES
 from streams.trace import trace_answer
-from tests.service_helpers import ThreadServer, bad_tokens, cascades, check_refusal_rows, get, sha
+from tests.service_helpers import bad_tokens, cascades, check_refusal_rows, get, served_events, sha
 
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
-    from streams.embedded import replay_events
-    from streams.service.http import Service
     from streams.service.tokens import TokenStore
-    from streams.settings import Settings
-    from streams.store.embedded import ChdbStore
-    from tests.plugins.clickhouse import fresh_database
 
     tokens_path = tmp_path_factory.mktemp("tokens") / "tokens.json"
-    store = ChdbStore("chdb://", database=fresh_database())
-    store.migrate()
-    pipeline, stats = replay_events(cascades(), store, Settings.load({"batch_size": 5}))
-    assert stats.stored == len(cascades())
-    service = Service(pipeline, store, tokens_path, cutoff_k=5)
-    server = ThreadServer(service.application())
-    ts = TokenStore(tokens_path)
-    tok = {}
-    for name, role, code in [("analyst", "analyst", "370000"), ("liaison", "liaison", "370000"),
-                             ("admin", "admin", "370000"), ("jinan", "liaison", "370100"),
-                             ("huangdao", "liaison", "370211"), ("lixia", "liaison", "370102"),
-                             ("beijing", "liaison", "110000"), ("national", "admin", "000000"),
-                             ("revoked", "admin", "000000")]:
-        tok[name] = ts.issue(role, code, name)[0]
-    ts.revoke(tok["revoked"].split("_")[1])
-    yield {"url": server.url, "tok": tok, "store": store, "service": service,
-           "tokens_path": tokens_path}
-    server.close()
-    store.drop()
-    store.close()
+    with served_events(cascades(), tokens_path) as (store, service, server):
+        ts = TokenStore(tokens_path)
+        tok = {}
+        for name, role, code in [("analyst", "analyst", "370000"), ("liaison", "liaison", "370000"),
+                                 ("admin", "admin", "370000"), ("jinan", "liaison", "370100"),
+                                 ("huangdao", "liaison", "370211"), ("lixia", "liaison", "370102"),
+                                 ("beijing", "liaison", "110000"), ("national", "admin", "000000"),
+                                 ("revoked", "admin", "000000")]:
+            tok[name] = ts.issue(role, code, name)[0]
+        ts.revoke(tok["revoked"].split("_")[1])
+        yield {"url": server.url, "tok": tok, "store": store, "service": service,
+               "tokens_path": tokens_path}
 
 
 def audit_count(env) -> int:
@@ -277,6 +264,7 @@ def test_analyst_sees_stable_pseudonyms_and_can_trace_by_pseudonym(env):
     tree = orjson.loads(get(env["url"] + "/api/rumours/jn-1/tree", env["tok"]["analyst"])[2])
     root = tree["roots"][0]
     assert root["origin"] and root["name"] == p("src") and root["size"] == 6
+    assert tree["depth"] == 2  # src <- hub <- a2, a3, a4
     hub = next(c for c in root["children"] if c["name"] == p("hub"))
     assert hub["cutoff"] and hub["size"] == 4
     status, _, body = get(env["url"] + f"/api/rumours/jn-1/accounts/{p('hub')}/trace", env["tok"]["analyst"])

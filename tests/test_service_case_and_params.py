@@ -205,3 +205,16 @@ def test_the_rumour_list_search_matches_the_labels_the_dashboard_shows(env):
     for word in ("已处置", "HANDLED", "jn-1 已处置"):
         found = search(word)
         assert set(found) == {"jn-1"} and found["jn-1"]["handling"]["status"] == "handled", word
+
+
+def test_a_city_desk_finds_its_rumours_by_its_own_places(env):
+    # Every rumour a city desk sees is in its province: with the province alone as the list's
+    # place, a Guangzhou desk's search for 广州 found none of its rumours.
+    url, jinan = env["url"], env["tok"]["jinan"]
+    listed = orjson.loads(get(url + "/api/rumours", jinan)[2])["rumours"]
+    jn = next(r for r in listed if r["rumour_id"] == "jn-1")
+    assert (jn["region"], jn["city"], jn["county"]) == ("370000", "370100", "370102")  # 4 of 5 in Lixia
+    assert jn["city_name"]["en"] == "Jinan" and "历下" in jn["county_name"]["zh"]
+    for word in ("历下", "lixia", "济南", "370102"):
+        _, _, body = get(url + "/api/rumours?q=" + quote(word), jinan)
+        assert [r["rumour_id"] for r in orjson.loads(body)["rumours"]] == ["jn-1"], word

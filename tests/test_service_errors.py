@@ -122,6 +122,17 @@ def test_parser_refusals_are_json(env, worker_shaped, which):
     _json_error(*_raw(url, b"GET /api/me HTTP/1.1\r\nHost: x\r\nbad header line\r\n\r\n"), 400)
 
 
+@pytest.mark.parametrize("which", ["url", "worker"])
+def test_unencoded_url_says_how_to_encode(env, worker_shaped, which):
+    # curl sends a Chinese search word typed into the URL as raw UTF-8, which the parser refuses:
+    # the answer says what to send instead (it was "malformed HTTP request (bad request)").
+    url = env["url"] if which == "url" else worker_shaped
+    for target in ("/api/rumours?q=广州", "/api/rumours/广州"):
+        request = f"GET {target} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+        error = _json_error(*_raw(url, request), 400)
+        assert "percent-encoded" in error and "--data-urlencode" in error
+
+
 def test_handlers_answers_are_unchanged(env):
     """The same requests against the service with aiohttp's plain runner and no json_errors (as
     before) and as served now: same status, body and content type."""

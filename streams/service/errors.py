@@ -23,10 +23,16 @@ from __future__ import annotations
 from http import HTTPStatus
 
 from aiohttp import web
-from aiohttp.http_exceptions import LineTooLong
+from aiohttp.http_exceptions import InvalidURLError, LineTooLong
 from aiohttp.web_protocol import RequestHandler
 
 from streams.service.responses import _error
+
+# The parser's refusal of a URL holding raw non-ASCII (or control) bytes, as curl sends a Chinese
+# search word typed into the URL: what to do instead, not just "malformed".
+URL_NOT_ENCODED = ("the URL holds a character that must be percent-encoded (UTF-8): "
+                   "?q=广州 is ?q=%E5%B9%BF%E5%B7%9E; with curl: "
+                   "curl -G --data-urlencode 'q=广州' URL")
 
 
 def _message(exc: web.HTTPException) -> str:
@@ -74,11 +80,19 @@ def parser_error_message(status: int, exc: BaseException | None) -> str:
     'request line or header longer than 8190 bytes'
     >>> parser_error_message(500, None)
     'internal error'
+
+    A URL with bytes that must be percent-encoded (curl sends ``?q=广州`` as it is typed) is told
+    how to send it:
+
+    >>> parser_error_message(400, InvalidURLError("x"))[:62]
+    'the URL holds a character that must be percent-encoded (UTF-8)'
     """
     if status == 500:
         return "internal error"
     if isinstance(exc, LineTooLong):
         return f"request line or header longer than {exc.args[1]} bytes"
+    if isinstance(exc, InvalidURLError):
+        return URL_NOT_ENCODED
     phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "error"
     return f"malformed HTTP request ({phrase.lower()})"
 

@@ -338,7 +338,7 @@ class Service(TokenChecks, SiteHandlers, GovernanceHandlers, TraceHandlers):
             return out
         except NotFound as exc:
             # A hidden event (views.HiddenEvent) is answered as unknown, recorded as refused.
-            raise Refused(404, f"unknown {exc.args[0]}",
+            raise Refused(404, exc.answer(),
                           audit_status=403 if isinstance(exc, HiddenEvent) else None) from None
 
     # -- metrics ------------------------------------------------------------------------

@@ -68,14 +68,15 @@ ROUTES = (
                  ("q", "string", "only rumours whose id, status (spreading, contested, debunked, "
                   "dormant, or its label on the dashboard in either language: 传播中, 平息, ...), "
                   "handling status (received, verified, debunked, handled, or its label: 已受理, "
-                  "...), main region's code or name hold every word of this (case-insensitive, "
+                  "...), main province's, city's or county's code or name hold every word of this (case-insensitive, "
                   "at most 100 characters); total counts them")),
           headers=(("If-None-Match", "the ETag of an earlier answer: 304 with no body if the "
                     "page has not changed"),)),
     Route("rumour", "/api/rumours/{rumour_id}", "Dashboard data of one rumour: shares over time "
           "(rumour vs debunk; minute, hour or day buckets, hours and days local to the centre's "
           "zone, named in timezone), regions, top spreaders (pseudonyms)", action="view", rumour_scoped=True),
-    Route("tree", "/api/rumours/{rumour_id}/tree", "The cascade tree (largest subtrees), origins and "
+    Route("tree", "/api/rumours/{rumour_id}/tree", "The cascade tree (largest subtrees, each path "
+          "cut 100 events deep, the rest counted in more; depth: the whole cascade's), origins and "
           "cut-off candidates marked (pseudonyms)", action="view", rumour_scoped=True,
           query=(("limit", "integer", "most events shown (1-1000, default 200)"),)),
     Route("trace", "/api/rumours/{rumour_id}/trace", "Trace a rumour: origins with confidence, "

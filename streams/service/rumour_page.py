@@ -37,20 +37,24 @@ def labels(key: str) -> tuple[str, ...]:
 
 def haystack(rumour: dict) -> str:
     """What a search looks in (lower case): the rumour's id, status (its word and the page's
-    labels of it), main region's code and its Chinese and English names (a list item of
-    :meth:`streams.service.views.Views.rumour_list`).
+    labels of it), main province's, city's and county's codes and their Chinese and English
+    names (a list item of :meth:`streams.service.views.Views.rumour_list`).
 
     >>> r = {"rumour_id": "weibo-17", "status": "spreading", "region": "370000",
-    ...      "region_name": {"zh": "山东省", "en": "Shandong"}}
+    ...      "region_name": {"zh": "山东省", "en": "Shandong"}, "city": "370100",
+    ...      "city_name": {"zh": "济南市", "en": "Jinan"}, "county": None, "county_name": None}
     >>> haystack(r)
-    'weibo-17 spreading 传播中 spreading 370000 山东省 shandong'
-    >>> page([r], "山东 传播中", 0, 0)[1], page([r], "shandong dormant", 0, 0)[1]
-    (1, 0)
+    'weibo-17 spreading 传播中 spreading 370000 山东省 shandong 370100 济南市 jinan   '
+    >>> page([r], "山东 传播中", 0, 0)[1], page([r], "shandong dormant", 0, 0)[1], page([r], "济南", 0, 0)[1]
+    (1, 0, 1)
     """
-    name = rumour.get("region_name") or {}
     status = rumour.get("status") or ""
+    places = []
+    for level in ("region", "city", "county"):
+        name = rumour.get(level + "_name") or {}
+        places += [rumour.get(level) or "", name.get("zh") or "", name.get("en") or ""]
     return " ".join((rumour["rumour_id"], status, *(labels(STATUS_KEYS[status]) if status in STATUS_KEYS else ()),
-                     rumour.get("region") or "", name.get("zh") or "", name.get("en") or "")).lower()
+                     *places)).lower()
 
 
 def handling_haystack(handling: str | None) -> str:

@@ -51,6 +51,8 @@ def summarise(rid: str, groups: list[tuple], recent: list[tuple]) -> dict:
     ...               [("370102", "share", 2, 0)])
     >>> s["size"], s["debunk_size"], s["growth_last_hour"], s["status"], s["region"], s["last_ms"]
     (3, 1, 2, 'contested', '370000', 60000)
+    >>> s["city"], s["county"]
+    ('370100', '370102')
     """
     r = {"rumour_id": rid, "size": 0, "debunk_size": 0, "growth_last_hour": 0,
          "debunk_growth_last_hour": 0, "last_ms": 0, "regions": {}}
@@ -66,13 +68,28 @@ def summarise(rid: str, groups: list[tuple], recent: list[tuple]) -> dict:
         r["debunk_growth_last_hour" if kind == DEBUNK else "growth_last_hour"] += n
     r["jurisdiction_regions"] = spread_regions({(region, kind) for region, kind, n, last in groups})
     r["status"] = status(r)
-    provinces: dict[str, int] = {}
-    for code, n in r["regions"].items():
-        province = rg.levels(code)[0]
-        if province:
-            provinces[province] = provinces.get(province, 0) + n
-    r["region"] = max(provinces, key=lambda c: (provinces[c], c)) if provinces else None
+    # The main unit at each level: a city or county desk finds its rumours by its own places,
+    # where the province (``region``) is the same for every rumour it sees.
+    r["region"], r["city"], r["county"] = (main_unit(r["regions"], level) for level in range(3))
     return r
+
+
+def main_unit(regions: dict, level: int) -> str | None:
+    """The unit (0 province, 1 city, 2 county) with the most of ``regions`` (``{region: events}``)
+    at that level, among the regions known down to it; the greater code on a tie.
+
+    >>> regions = {"370102": 2, "370211": 3, "370100": 2, "": 9}  # Jinan 4, Qingdao 3
+    >>> [main_unit(regions, level) for level in range(3)]
+    ['370000', '370100', '370211']
+    >>> main_unit({"": 4}, 0) is None
+    True
+    """
+    units: dict[str, int] = {}
+    for code, n in regions.items():
+        unit = rg.levels(code)[level]
+        if unit:
+            units[unit] = units.get(unit, 0) + n
+    return max(units, key=lambda c: (units[c], c)) if units else None
 
 
 def status(r: dict) -> str:

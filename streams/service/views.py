@@ -38,6 +38,7 @@ from streams.service.buckets import bucket_size, bucket_starts
 from streams.service.event_ids import EventPseudonymIndex
 from streams.service.identities import Identities
 from streams.service.rumour_summary import RumourSummaries
+from streams.service.tree_depth import cap_depth
 from streams.trace import trace_without_origins
 
 DEBUNK = "debunk"
@@ -52,6 +53,18 @@ CONFIDENCE_METHOD = (
 
 class NotFound(LookupError):
     """The rumour, event or account is not known."""
+
+    def answer(self) -> str:
+        """The error text of the 404 (``"unknown rumour 'r1'"``)."""
+        return f"unknown {self.args[0]}"
+
+
+class NoCascade(NotFound):
+    """A rumour known only by its debunks (no post, share or comment): it has no cascade to draw
+    or trace. Its message is the answer's whole error text."""
+
+    def answer(self) -> str:
+        return self.args[0]
 
 
 class HiddenEvent(NotFound):
@@ -176,9 +189,10 @@ class Views:
             entry = made.get(rid)
             if entry is None or entry[0] is not r:
                 item = {k: r[k] for k in ("rumour_id", "size", "debunk_size", "growth_last_hour",
-                                          "debunk_growth_last_hour", "status", "region")} | {
+                                          "debunk_growth_last_hour", "status", "region", "city", "county")} | {
                     "last_ts": format_ts(r["last_ms"]) if r["last_ms"] else None,
-                    "region_name": rg.name(r["region"])}
+                    "region_name": rg.name(r["region"]), "city_name": rg.name(r["city"]),
+                    "county_name": rg.name(r["county"])}
                 entry = (r, (covering_prefixes(r["jurisdiction_regions"]), item, rumour_page.haystack(item)))
             items[rid] = entry
         listing = sorted((e for _, e in items.values()),
@@ -202,7 +216,7 @@ class Views:
         spreaders."""
         counts = self.store.minute_counts(rumour_id)
         if not counts:
-            raise NotFound(rumour_id)
+            raise NotFound(f"rumour {rumour_id!r}")
         first = min(c[0] for c in counts)
         last = max(c[0] for c in counts)
         bucket = bucket_size(first, last)
@@ -237,16 +251,27 @@ class Views:
         pipeline's lock."""
         graph = self.pipeline.query_graph(rumour_id)  # loads the rumour from the store if needed
         if graph is None:
-            raise NotFound(rumour_id)
+            s = self.summary()["rumours"].get(rumour_id)
+            if s and not s["size"] and s["debunk_size"]:
+                # (the list shows it to a 000000 desk: "unknown" would contradict the list)
+                raise NoCascade(f"rumour {rumour_id!r} has only debunks: no cascade to draw or trace "
+                                f"(its debunk figures: /api/rumours/{{id}}/debunk)")
+            raise NotFound(f"rumour {rumour_id!r}")
         return graph, trace_without_origins(graph, k)
 
     def tree(self, rumour_id: str, limit: int = 200) -> dict:
         """The cascade tree restricted to the ``limit`` events with the largest subtrees (and
         their paths to the origin), with origins and cut-off candidates marked; pseudonyms of
-        accounts and events (an event's pseudonym traces it: :meth:`event_for`)."""
+        accounts and events (an event's pseudonym traces it: :meth:`event_for`). A path is cut
+        at :data:`~streams.service.tree_depth.MAX_TREE_DEPTH` events (its rest in ``more``); a
+        rumour with only debunks has an empty tree."""
         with self.pipeline.lock:
-            graph, answer = self._graph(rumour_id, self.cutoff_k)
+            try:
+                graph, answer = self._graph(rumour_id, self.cutoff_k)
+            except NoCascade:  # the dashboard draws an empty tree beside its debunk figures
+                return {"rumour_id": rumour_id, "events": 0, "depth": 0, "shown": 0, "roots": [], "cutoff": []}
             sizes = graph.subtree_sizes()
+            depth = int(graph.depths().max(initial=0))  # of the whole cascade, shown or not
             ids = graph.event_ids()
             order = np.argsort(-sizes, kind="stable")[: max(limit, 1) * 2]
             picked = [ids[i] for i in order.tolist() if ids[i] is not None][:limit]
@@ -282,12 +307,13 @@ class Views:
                 if child is not None and not child["origin"]:
                     child["origin"] = True
                     roots.append(child)
+        shown = cap_depth(roots)
         for node in nodes.values():
             node["children"].sort(key=lambda c: (-(c["size"] or 0), c["ts"] or "", c["event_id"] or ""))
-            shown = sum(c["size"] or 0 for c in node["children"])
-            node["more"] = max(0, (node["size"] or shown) - (1 if node["observed"] else 0) - shown)
+            below = sum(c["size"] or 0 for c in node["children"])
+            node["more"] = max(0, (node["size"] or below) - (1 if node["observed"] else 0) - below)
         roots.sort(key=lambda c: (-(c["size"] or 0), c["ts"] or ""))
-        return {"rumour_id": rumour_id, "events": answer["events"], "shown": len(nodes),
+        return {"rumour_id": rumour_id, "events": answer["events"], "depth": depth, "shown": shown,
                 "roots": roots,
                 "cutoff": [{"account_id": self.pseudo(a), "prevented": p} for a, p in cut.items()]}
 

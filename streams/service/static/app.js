@@ -117,7 +117,9 @@
         if (list.timezone && list.timezone !== state.timeZone) {
           state.timeZone = list.timezone; $("tz").textContent = t("times_in") + ": " + zone();
         }
-        list.rumours.forEach(function (r) { var n = {}; n[r.region] = r.region_name; learnNames(n); });
+        list.rumours.forEach(function (r) {
+          var n = {}; n[r.region] = r.region_name; n[r.city] = r.city_name; n[r.county] = r.county_name; learnNames(n);
+        });
         renderList();
       });
   }
@@ -131,6 +133,14 @@
     state.list.offset = Math.max(0, offset);
     if (state.token) loadList().catch(function (e) { if (e.message !== "401") console.warn(e); });
   }
+  // A rumour's main place one level below the desk's jurisdiction: every rumour a city desk
+  // sees is in its province, so the province column told it nothing.
+  function listPlace(r) {
+    var j = state.me && state.me.jurisdiction;
+    if (!j || j === "000000") return r.region;
+    if (/0000$/.test(j) && r.city && r.city !== j) return r.city;  // a municipality is its own city
+    return r.county || r.city || r.region;
+  }
   function renderList() {
     renderPager();
     $("asof").textContent = state.asOf ? t("as_of") + " " + fmtTime(state.asOf) : "";
@@ -140,7 +150,7 @@
         "<td>" + esc(r.rumour_id) + "</td><td>" + r.size + "</td><td>+" + r.growth_last_hour + "</td>" +
         '<td class="status-' + esc(r.status) + '">' + esc(t(r.status)) + "</td>" +
         '<td class="h-' + esc(r.handling ? r.handling.status : "none") + '">' + esc(r.handling ? handlingName(r.handling.status) : "–") +
-        "</td><td>" + esc(regionName(r.region)) +
+        "</td><td>" + esc(regionName(listPlace(r))) +
         "</td><td>" + esc(fmtTime(r.last_ts)) + "</td></tr>";
     }).join("");
   }
@@ -208,6 +218,9 @@
   }
   function renderTree() {
     var tr = state.tree; if (!tr) return;
+    // The whole cascade's size and depth: the drawing holds at most 150 events, 100 deep.
+    $("tree-facts").textContent = tr.events + " " + t("tree_events") + " · " + t("tree_depth") + " " + tr.depth +
+      " · " + t("tree_shown") + " " + tr.shown;
     var root = tr.roots.length === 1 ? treeNode(tr.roots[0]) :
       {name: tr.rumour_id, value: tr.events, itemStyle: {color: "#555"}, children: tr.roots.map(treeNode)};
     // A tree replaced in place (another rumour, another language) trips ECharts' tree view
@@ -399,6 +412,7 @@
   function select(id) {
     state.selected = id; state.detail = null; state.tree = null; state.treeEvents = -1; state.chain = null;
     state.handling = null; state.debunk = null; state.reports = null; renderHandling(); renderDebunk();
+    $("tree-facts").textContent = "";
     $("chain").textContent = t("chain_hint");
     $("detail-title").textContent = t("rumour") + " " + id;
   }
