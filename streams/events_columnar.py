@@ -242,9 +242,11 @@ def fast_batch(columns: dict, n: int, now_ms: int) -> EventBatch | None:
     kind = _kinds(columns.get("kind"), n)
     if kind is None:
         return None
-    return EventBatch(event_id=eid, rumour_id=rid, account_id=aid, ts_ms=ts,
-                      parent_event_id=pe, parent_account_id=pa, kind=kind,
-                      platform=platform, region=region, text=text, encoded=encoded)
+    batch = EventBatch(event_id=eid, rumour_id=rid, account_id=aid, ts_ms=ts,
+                       parent_event_id=pe, parent_account_id=pa, kind=kind,
+                       platform=platform, region=region, text=text)
+    batch.encoded = encoded
+    return batch
 
 
 def encode_columns(events, omit_null: bool = True, fold_constants: bool = True) -> bytes:
