@@ -14,9 +14,10 @@ producer's own packing (``rumour produce --format columns``).
 
 The split (``--message`` of benchmarks/profile_update.py): the same functions one stage at a time
 (:data:`STAGES`): ``decode`` (orjson parse, the columnar envelope's checks), ``validate`` (every
-column checked, the EventBatch built), ``encode`` (the ids UTF-8 encoded once), ``crossref``
-(parents of another rumour, the late-parent notes), ``add`` (grouping by rumour and the graph's
-``add_encoded``). The pipeline's bookkeeping around them (dropping refused rows, late links,
+column checked, the EventBatch built; the id columns are UTF-8 encoded there, once, and checked
+on those bytes), ``encode`` (the batch's ids as the graphs take them: the rumours numbered, the
+decoder's encoding reused), ``crossref`` (parents of another rumour, the late-parent notes),
+``add`` (grouping by rumour and the graph's ``add_encoded``). The pipeline's bookkeeping around them (dropping refused rows, late links,
 memory budget) is the difference between ``whole`` and ``stages_sum``.
 """
 from __future__ import annotations

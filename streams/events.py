@@ -100,6 +100,11 @@ class EventBatch:
     platform: list = field(default_factory=list)
     region: list = field(default_factory=list)
     text: list = field(default_factory=list)
+    # Not a field (no annotation: the ten columns stay the dataclass's fields): (buf, starts,
+    # ends), graph.ids.encode_batch of event_id, account_id, parent_event_id, parent_account_id,
+    # set on a batch the decoder checked on that encoding (streams/events_columnar.py), so the
+    # graphs do not encode the same ids again; None otherwise. take/concat make new batches.
+    encoded = None
 
     def __len__(self) -> int:
         return len(self.event_id)

@@ -17,17 +17,19 @@
   message every event is judged exactly as the same event sent as a JSON object: a bad event is
   its own dead letter (with source ``<message source>[i]``), the others go on.
 
-Decoding checks whole columns at once (C-level ``map``/``set``/``max``, numpy on ``ts``), and the
-parsed lists become the :class:`~streams.events.EventBatch` columns with no per-event objects;
+Decoding checks whole columns at once (C-level ``map``/``set``/``max``, numpy on ``ts``; the four
+id columns UTF-8 encoded once and judged on those bytes by numba, graph/ids_check.py, the encoding
+then kept on the batch for the graphs), and the parsed lists become the
+:class:`~streams.events.EventBatch` columns with no per-event objects;
 only when some check fails are per-event dicts built and judged by ``validate_event``.
 """
 from __future__ import annotations
 
-import operator
-
 import numpy as np
 import orjson
 
+from graph.ids_check import id_column_stats
+from graph.ids_encode import encode_batch
 from streams.events import (FUTURE_SLACK_MS, KIND_CODE, MAX_ID_CHARS, MAX_SHORT_CHARS,
                             MAX_TEXT_CHARS, MIN_TS_MS, EventBatch, EventError, parse_ts)
 
@@ -173,6 +175,42 @@ def _kinds(col, n: int):
         return None
 
 
+def _listed(col, n: int) -> list:
+    return col if type(col) is list else [col] * n
+
+
+def _nonblank(col: list) -> bool:
+    try:  # str.strip refuses a non-string (None in a required column): not acceptable either
+        return all(map(str.strip, col))
+    except TypeError:
+        return False
+
+
+def _checked_ids(columns: dict, n: int):
+    """``(event ids, accounts, parent events, parent accounts, their encoding)`` when every
+    value passes validate_event's id rules, else None. The four columns are UTF-8 encoded once
+    (graph.ids.encode_batch: what the graphs take, kept on the batch) and judged on those bytes
+    in one numba pass (graph/ids_check.py) instead of a Python call per value and rule."""
+    eid, aid = columns["event_id"], _listed(columns["account_id"], n)
+    pe, pa = _listed(columns.get("parent_event_id"), n), _listed(columns.get("parent_account_id"), n)
+    try:
+        encoded = encode_batch(eid, aid, pe, pa)
+    except TypeError:  # a value neither str nor (in a parent column) null
+        return None
+    too_long, blank, same_parent = id_column_stats(*encoded, 4, n, MAX_ID_CHARS, 0, 2)
+    if too_long or same_parent:  # an event that is its own parent
+        return None
+    # A null required id encodes as empty, so it is counted here and refused by _nonblank.
+    if (blank[0] and not _nonblank(eid)) or (blank[1] and not _nonblank(aid)):
+        return None
+    # A blank parent is null, as validate_event has it (both encode as empty: same bytes).
+    if blank[2] and "" in pe:
+        pe = [x or None for x in pe]
+    if blank[3] and "" in pa:
+        pa = [x or None for x in pa]
+    return eid, aid, pe, pa, encoded
+
+
 def fast_batch(columns: dict, n: int, now_ms: int) -> EventBatch | None:
     """Every event of the message as an :class:`EventBatch` when each one is valid (the batch
     ``validate_event`` would give event by event), else ``None``: the caller then judges the
@@ -186,29 +224,29 @@ def fast_batch(columns: dict, n: int, now_ms: int) -> EventBatch | None:
     >>> fast_batch(dict(cols, parent_event_id=["e1", None]), 2, 1_800_000_000_000) is None
     True
     """
-    eid = _ids(columns["event_id"], n)
     rid = _ids(columns["rumour_id"], n)
-    aid = _ids(columns["account_id"], n)
-    if eid is None or rid is None or aid is None:
+    if rid is None:
         return None
     ts = _timestamps(columns["ts"], n, now_ms)
     if ts is None:
         return None
-    pe = _optional(columns, "parent_event_id", n, MAX_ID_CHARS, True)
-    pa = _optional(columns, "parent_account_id", n, MAX_ID_CHARS, True)
+    ids = _checked_ids(columns, n)
+    if ids is None:
+        return None
+    eid, aid, pe, pa, encoded = ids
     platform = _optional(columns, "platform", n, MAX_SHORT_CHARS, False)
     region = _optional(columns, "region", n, MAX_SHORT_CHARS, True)
     text = _optional(columns, "text", n, MAX_TEXT_CHARS, False)
-    if pe is False or pa is False or platform is False or region is False or text is False:
+    if platform is False or region is False or text is False:
         return None
-    if columns.get("parent_event_id") is not None and any(map(operator.eq, pe, eid)):
-        return None  # an event that is its own parent
     kind = _kinds(columns.get("kind"), n)
     if kind is None:
         return None
-    return EventBatch(event_id=eid, rumour_id=rid, account_id=aid, ts_ms=ts,
-                      parent_event_id=pe, parent_account_id=pa, kind=kind,
-                      platform=platform, region=region, text=text)
+    batch = EventBatch(event_id=eid, rumour_id=rid, account_id=aid, ts_ms=ts,
+                       parent_event_id=pe, parent_account_id=pa, kind=kind,
+                       platform=platform, region=region, text=text)
+    batch.encoded = encoded
+    return batch
 
 
 def encode_columns(events, omit_null: bool = True, fold_constants: bool = True) -> bytes:

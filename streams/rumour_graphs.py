@@ -74,8 +74,9 @@ def batch_ids(batch: EventBatch) -> BatchIds:
     else:
         index = dict(zip(names, range(len(names))))
         rumour = np.fromiter(map(index.__getitem__, batch.rumour_id), np.int64, len(batch))
-    buf, st, en = encode_batch(batch.event_id, batch.account_id, batch.parent_event_id,
-                               batch.parent_account_id)
+    # The decoder's encoding when it checked the ids with it (EventBatch.encoded): same bytes.
+    buf, st, en = batch.encoded or encode_batch(batch.event_id, batch.account_id,
+                                                batch.parent_event_id, batch.parent_account_id)
     return BatchIds(buf, st, en, rumour, names)
 
 

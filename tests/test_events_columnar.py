@@ -243,3 +243,53 @@ def test_produce_packs_the_same_events_as_columns_or_arrays():
     assert_same_batch(c_batch, a_batch)
     with pytest.raises(ValueError):
         list(pack_messages(lines, 20, "csv"))
+
+
+# Ids the byte-level checks (graph/ids_check.py) must judge as str.strip and len do: whitespace
+# outside ASCII, characters of several bytes at the length limit, NUL inside an id.
+EDGE_IDS = ["\u3000", "\xa0 \u2003", "\x1c", " \x85", "é" * 256, "é" * 257, "谣" * 256,
+            "x" * 255 + "é", "a\x00b", "\x00", "a b"]
+
+
+@pytest.mark.parametrize("value", EDGE_IDS)
+@pytest.mark.parametrize("field", ["event_id", "account_id", "parent_event_id", "parent_account_id"])
+def test_the_id_checks_on_utf8_bytes_judge_as_the_per_event_path(field, value):
+    events = [{"event_id": f"e{i}", "rumour_id": "r", "account_id": "a", "ts": NOW - i,
+               "parent_event_id": "e0" if i else None} for i in range(3)]
+    events[1][field] = value
+    columns, n = columns_of(orjson.loads(encode_columns(events)))
+    r_batch, r_dead = decode_event_by_event([orjson.dumps(events)])
+    batch = fast_batch(columns, n, NOW)
+    assert (batch is not None) == (not r_dead), [d.reason for d in r_dead]
+    if batch is not None:
+        assert_same_batch(batch, r_batch)
+
+
+@pytest.mark.parametrize("value", ["e1", "é1", "a\x00b"])
+def test_an_event_that_is_its_own_parent_is_found_on_the_bytes_too(value):
+    events = [{"event_id": "e0", "rumour_id": "r", "account_id": "a", "ts": NOW},
+              {"event_id": value, "rumour_id": "r", "account_id": "a", "ts": NOW,
+               "parent_event_id": value}]
+    columns, n = columns_of(orjson.loads(encode_columns(events)))
+    assert fast_batch(columns, n, NOW) is None
+    _, dead = decode([encode_columns(events)])
+    assert [(d.reason, d.event_id) for d in dead] == \
+        [("parent_event_id: an event cannot be its own parent", value)]
+
+
+def test_the_batch_keeps_the_encoding_its_ids_were_checked_on():
+    from graph.ids import encode_batch
+    from streams.rumour_graphs import batch_ids
+
+    events = [{"event_id": f"e{i}", "rumour_id": "r", "account_id": f"a{i % 2}", "ts": NOW,
+               "parent_event_id": [None, "", "e0"][i % 3], "parent_account_id": "a0"}
+              for i in range(6)]
+    batch, dead = decode([encode_columns(events)])
+    assert not dead and batch.encoded is not None
+    assert batch.parent_event_id[:3] == [None, None, "e0"]  # a blank parent is null
+    fresh = encode_batch(batch.event_id, batch.account_id, batch.parent_event_id,
+                         batch.parent_account_id)
+    for kept, made in zip(batch.encoded, fresh):
+        assert kept.tolist() == made.tolist()
+    assert batch_ids(batch).buf is batch.encoded[0]  # the graphs take it as is
+    assert batch.take([0, 1]).encoded is None  # other rows: encoded again when needed

@@ -3,6 +3,7 @@ encoding of several columns, and add_batch across table growth with crowded prob
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from graph import CascadeGraph
 from graph.ids import IdIndex, encode_batch, id_hash, tag_of
@@ -94,3 +95,19 @@ def test_kinds_default_and_given_and_reject_reasons():
     assert r.status.tolist() == [0, 2, 2, 2]
     assert r.reasons == {1: "empty event_id", 2: "empty account_id", 3: "parent cycle"}
     assert g.add_batch(["f"], ["z"], np.array([7]), [None], [None]).reasons == {}
+
+
+@pytest.mark.parametrize("n", [0, 1, 7, 300, 2000])
+def test_parents_outside_matches_a_set_of_the_batch_pairs(n):
+    from graph.kernels_ingest import parents_outside
+
+    rng = np.random.default_rng(n)
+    # Few distinct ids and groups: many repeats, parents both inside and outside their group.
+    events = [f"e{int(x)}" for x in rng.integers(0, max(1, n // 2), n)]
+    groups = rng.integers(0, 5, n)
+    parents = [None if x < 0 else ("" if x == 0 else f"e{int(x)}")
+               for x in rng.integers(-3, max(2, n // 2), n)]
+    buf, st, en = encode_batch(events, [None] * n, parents, [None] * n)
+    pairs = set(zip(groups.tolist(), events))
+    expected = [bool(p) and (int(g), p) not in pairs for g, p in zip(groups, parents)]
+    assert parents_outside(buf, st, en, groups).tolist() == expected
