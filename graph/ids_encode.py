@@ -93,3 +93,22 @@ def encode_batch(*columns) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     lens = np.fromiter((len(p) for p in parts), np.int64, n)
     ends = np.cumsum(lens)
     return np.frombuffer(b"".join(parts), np.uint8), ends - lens, ends
+
+
+def concat_encoded(parts, columns: int):
+    """The :func:`encode_batch` layout of batches put end to end: ``parts`` are (buf, starts,
+    ends) of ``columns`` columns each, the result what encode_batch of each column's rows
+    concatenated would give (same bytes, offsets shifted), without encoding anything again.
+
+    >>> a, b = encode_batch(["x"], ["u"]), encode_batch(["yy", "z"], [None, "é"])
+    >>> buf, s, e = concat_encoded([a, b], 2)
+    >>> [bytes(buf[i:j]) for i, j in zip(s, e)]
+    [b'x', b'yy', b'z', b'u', b'', b'\\xc3\\xa9']
+    """
+    offset, starts, ends = 0, [], []
+    for buf, st, en in parts:
+        starts.append(np.asarray(st, np.int64).reshape(columns, -1) + offset)
+        ends.append(np.asarray(en, np.int64).reshape(columns, -1) + offset)
+        offset += len(buf)
+    return (np.concatenate([p[0] for p in parts]), np.concatenate(starts, axis=1).ravel(),
+            np.concatenate(ends, axis=1).ravel())

@@ -40,6 +40,8 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 import orjson
 
+from graph.ids_encode import concat_encoded
+
 FORMAT_VERSION = 1
 KINDS = ("post", "share", "comment", "debunk")
 KIND_CODE = {name: code for code, name in enumerate(KINDS)}
@@ -103,7 +105,8 @@ class EventBatch:
     # Not a field (no annotation: the ten columns stay the dataclass's fields): (buf, starts,
     # ends), graph.ids.encode_batch of event_id, account_id, parent_event_id, parent_account_id,
     # set on a batch the decoder checked on that encoding (streams/events_columnar.py), so the
-    # graphs do not encode the same ids again; None otherwise. take/concat make new batches.
+    # graphs do not encode the same ids again; None otherwise. take makes a new batch without it;
+    # concat keeps it when every part has one.
     encoded = None
 
     def __len__(self) -> int:
@@ -172,6 +175,9 @@ class EventBatch:
                 col.extend(getattr(b, name))
         out.ts_ms = np.concatenate([b.ts_ms for b in batches])
         out.kind = np.concatenate([b.kind for b in batches])
+        # A worker's take() of many columnar messages: their ids were encoded when decoded.
+        if all(b.encoded is not None for b in batches):
+            out.encoded = concat_encoded([b.encoded for b in batches], 4)
         return out
 
 
