@@ -19,7 +19,7 @@ from graph.kernels_forest import events_by_account, resolve_parents
 __all__ = ["events_by_account", "resolve_parents", "is_forward", "topo_order",
            "preorder_positions", "node_counts", "node_counts_into", "preorder_slots",
            "preorder_slots_into", "children_csr", "preorder", "subtree_sizes", "depths",
-           "path_to_root"]
+           "path_to_root", "subtree_nodes"]
 
 _PRESENT = 0x80
 
@@ -272,3 +272,24 @@ def path_to_root(par, j):
         out[k] = v
         v = par[v]
     return out
+
+
+@njit(cache=True)
+def subtree_nodes(par, order, j):
+    """Nodes of the subtree of ``j`` (``j`` itself included), in index order; ``order`` as in
+    :func:`subtree_sizes`. One forward sweep: a parent is marked before its children.
+
+    >>> subtree_nodes(np.array([-1, 0, 0, 1, 3, -1], np.int32), np.zeros(0, np.int32), 1).tolist()
+    [1, 3, 4]
+    >>> subtree_nodes(np.array([2, -1, 1], np.int32), np.array([1, 2, 0], np.int32), 2).tolist()
+    [0, 2]
+    """
+    n = par.shape[0]
+    inside = np.zeros(n, np.bool_)
+    inside[j] = True
+    fwd = order.shape[0] == 0
+    for i in range(n):
+        v = i if fwd else order[i]
+        if par[v] >= 0 and inside[par[v]]:
+            inside[v] = True
+    return np.flatnonzero(inside).astype(np.int32)
