@@ -94,12 +94,7 @@ def overlapping(boxes, tolerance: float = 0.5) -> list:
 
 @pytest.fixture
 def served(tmp_path):
-    if shutil.which("chromium") is None:
-        unavailable("chromium (apt-get install chromium)")
-    if not (PROJECT_ROOT / "web" / "node_modules" / "echarts" / "dist" / "echarts.min.js").exists():
-        unavailable("web/node_modules (npm ci in web/)")
     from streams.synthetic import synthetic_events
-    from streams.service.cli import token_main
 
     data = tmp_path / "synthetic.jsonl"
     with open(data, "wb") as fh:
@@ -108,13 +103,27 @@ def served(tmp_path):
     reports = tmp_path / "reports.jsonl"  # one public report, on the first rumour's 6th share
     reports.write_bytes(orjson.dumps({"reporter": "citizen", "post_id": "br-r0-e5",
                                       "time": "2025-12-01T12:00:00Z"}) + b"\n")
+    with serve_file(data, tmp_path, reports) as out:
+        yield out
+
+
+@contextlib.contextmanager
+def serve_file(data: Path, tmp_path: Path, reports: Path | None = None):
+    """``(url, token)``: `rumour serve` over the events file ``data`` (and public ``reports``)
+    and an analyst token of Shandong (370000); skips without chromium or ECharts."""
+    if shutil.which("chromium") is None:
+        unavailable("chromium (apt-get install chromium)")
+    if not (PROJECT_ROOT / "web" / "node_modules" / "echarts" / "dist" / "echarts.min.js").exists():
+        unavailable("web/node_modules (npm ci in web/)")
+    from streams.service.cli import token_main
+
     tokens = tmp_path / "tokens" / "tokens.json"
     # PYTHONPATH: the server runs from tmp_path, where `-m streams.cli` would import the
     # installed (editable) checkout, not this tree's code and dashboard files.
     env = dict(os.environ, RUMOUR_TOKENS_FILE=str(tokens),
                PYTHONPATH=os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])))
     server = subprocess.Popen([sys.executable, "-m", "streams.cli", "serve", str(data), "--port", "0",
-                               "--reports", str(reports)],
+                               *(["--reports", str(reports)] if reports else [])],
                               env=env, stdout=subprocess.PIPE, stderr=open(tmp_path / "serve.log", "wb"),
                               cwd=str(tmp_path))
     try:
