@@ -71,18 +71,21 @@ def _chart_js(element_id: str) -> str:
             "return s.type==='tree'?(s.data[0].children||[]).length:s.data.length;});})()")
 
 
-# The boxes (x, y, width, height, text) of the labels the tree chart draws: the text spans
-# zrender paints (tspan) whose text and host node are not hidden (a label ECharts hides for want
-# of room is ``ignore``), each box in the chart's pixels as ECharts' own label layout computes it
-# (the local bounding rect through the global transform).
-TREE_LABEL_BOXES_JS = (
-    "(function(){var c=echarts.getInstanceByDom(document.getElementById('chart-tree'));"
-    "var out=[];c.getZr().storage.getDisplayList(true).forEach(function(el){"
-    "if(el.type!=='tspan'||!el.style||!el.style.text)return;"
-    "for(var p=el;p;p=p.parent||p.__hostTarget){if(p.ignore||p.invisible)return;}"
-    "var r=el.getBoundingRect().clone();var m=el.getComputedTransform();if(m)r.applyTransform(m);"
-    "if(r.width>0&&r.height>0)out.push([r.x,r.y,r.width,r.height,String(el.style.text)]);});"
-    "return out;})()")
+def label_boxes_js(element_id: str) -> str:
+    """JS giving the boxes (x, y, width, height, text) of the labels a chart draws: the text spans
+    zrender paints (tspan) whose text and host node are not hidden (a label ECharts hides for
+    want of room is ``ignore``), each box in the chart's pixels as ECharts' own label layout
+    computes it (the local bounding rect through the global transform)."""
+    return (f"(function(){{var c=echarts.getInstanceByDom(document.getElementById('{element_id}'));"
+            "var out=[];c.getZr().storage.getDisplayList(true).forEach(function(el){"
+            "if(el.type!=='tspan'||!el.style||!el.style.text)return;"
+            "for(var p=el;p;p=p.parent||p.__hostTarget){if(p.ignore||p.invisible)return;}"
+            "var r=el.getBoundingRect().clone();var m=el.getComputedTransform();if(m)r.applyTransform(m);"
+            "if(r.width>0&&r.height>0)out.push([r.x,r.y,r.width,r.height,String(el.style.text)]);});"
+            "return out;})()")
+
+
+TREE_LABEL_BOXES_JS = label_boxes_js("chart-tree")
 
 
 def overlapping(boxes, tolerance: float = 0.5) -> list:
@@ -175,6 +178,16 @@ async def chromium_page(tmp_path: Path, env: dict):
             chrome.kill()
 
 
+async def log_in(cdp, url: str, token: str) -> None:
+    """Open the dashboard at ``url`` and give ``token`` to its login form."""
+    await cdp.call("Page.navigate", url=url)
+    await cdp.wait_for("document.readyState === 'complete' && !!window.rumourDashboard")
+    # No token yet: the page asks for one.
+    await cdp.wait_for("document.getElementById('login').hidden === false")
+    await cdp.js(f"document.getElementById('token').value = {json.dumps(token)};"
+                 "document.getElementById('login-form').requestSubmit(); true")
+
+
 async def _list_at_scale(cdp) -> dict:
     """The rumour list of the 3 synthetic rumours at scale: a page at a time, a search, 304s
     while nothing changes, and no polling while the tab is hidden (it polled the whole list
@@ -220,12 +233,7 @@ async def _list_at_scale(cdp) -> dict:
 async def _drive(url: str, token: str, tmp_path: Path) -> dict:
     env = dict(os.environ, TZ="Asia/Shanghai", LANG="en_US.UTF-8")
     async with chromium_page(tmp_path, env) as cdp:
-        await cdp.call("Page.navigate", url=url)
-        await cdp.wait_for("document.readyState === 'complete' && !!window.rumourDashboard")
-        # No token yet: the page asks for one.
-        await cdp.wait_for("document.getElementById('login').hidden === false")
-        await cdp.js(f"document.getElementById('token').value = {json.dumps(token)};"
-                     "document.getElementById('login-form').requestSubmit(); true")
+        await log_in(cdp, url, token)
         await cdp.wait_for("window.rumourDashboard.state.tree !== null && "
                            "window.rumourDashboard.state.polls >= 2")
         # Chromium's locale here is English: switch the page to Chinese with its button.

@@ -11,21 +11,13 @@ from pathlib import Path
 import orjson
 import pytest
 
-from tests.test_browser_dashboard import chromium_page, overlapping, serve_file
+from tests.test_browser_dashboard import chromium_page, label_boxes_js, log_in, overlapping, serve_file
 
 DAY_MS = 86_400_000
 SPAN_DAYS = 80  # first to last share: day buckets, weeks labelled across the turn of the year
 
-# Every text the series chart draws, as a box (x, y, width, height, text) in its pixels (the
-# same reading as TREE_LABEL_BOXES_JS of the tree).
-SERIES_LABEL_BOXES_JS = (
-    "(function(){var c=echarts.getInstanceByDom(document.getElementById('chart-series'));"
-    "var out=[];c.getZr().storage.getDisplayList(true).forEach(function(el){"
-    "if(el.type!=='tspan'||!el.style||!el.style.text)return;"
-    "for(var p=el;p;p=p.parent||p.__hostTarget){if(p.ignore||p.invisible)return;}"
-    "var r=el.getBoundingRect().clone();var m=el.getComputedTransform();if(m)r.applyTransform(m);"
-    "if(r.width>0&&r.height>0)out.push([r.x,r.y,r.width,r.height,String(el.style.text)]);});"
-    "return out;})()")
+# Every text the series chart draws, as a box (x, y, width, height, text) in its pixels.
+SERIES_LABEL_BOXES_JS = label_boxes_js("chart-series")
 
 # A drawn tree node below a root with events not shown: its event pseudonym and its centre on
 # the page (CSS pixels), to click there with the mouse.
@@ -77,11 +69,7 @@ async def _drive(url: str, token: str, tmp_path: Path) -> dict:
     env = dict(os.environ, TZ="Asia/Shanghai", LANG="en_US.UTF-8")
     found = {}
     async with chromium_page(tmp_path, env) as cdp:
-        await cdp.call("Page.navigate", url=url)
-        await cdp.wait_for(f"document.readyState === 'complete' && !!{dash}")
-        await cdp.wait_for("document.getElementById('login').hidden === false")
-        await cdp.js(f"document.getElementById('token').value = {json.dumps(token)};"
-                     "document.getElementById('login-form').requestSubmit(); true")
+        await log_in(cdp, url, token)
         await cdp.wait_for(f"{dash}.state.tree !== null && {dash}.state.detail !== null && {dash}.state.polls >= 1")
         await cdp.js("new Promise(function(r){setTimeout(r, 300);})")
         found["bucket_ms"] = await cdp.js(f"{dash}.state.detail.bucket_ms")
@@ -142,9 +130,8 @@ def served(tmp_path):
 
 @pytest.mark.slow
 def test_subtree_click_months_axis_and_narrow_list_in_headless_chromium(served, tmp_path):
-    url, token = served
-    found = asyncio.run(_drive(url, token, tmp_path))
-    print(json.dumps(found, ensure_ascii=False), tmp_path)
+    found = asyncio.run(_drive(*served, tmp_path))
+    print(json.dumps(found, ensure_ascii=False), tmp_path)  # with the screenshots' folder
     # A click on a node with events not shown draws its subtree, with where it sits, and back.
     sub = found["sub"]
     assert sub["root"] == found["drawn_root"] == found["clicked"]
