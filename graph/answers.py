@@ -118,13 +118,13 @@ Origin(account_id='v', event_id='x', ts_ms=1, reach=1, observed=True)]
         if j < 0:
             raise KeyError(event_id)
         par = self._view()[0]
-        path = kt.path_to_root(par, j)
-        if up_to is not None:
-            # Cut before the hops are made: the event may sit thousands of reshares deep.
-            at = np.flatnonzero(path == self.node(up_to))
-            if not len(at):
-                raise KeyError(up_to)
-            path = path[: at[0] + 1]
+        if up_to is None:
+            return self._hops(kt.path_to_root(par, j))
+        # No further up than up_to: the event may sit thousands of reshares deep.
+        top = self.node(up_to)
+        path = kt.path_up_to(par, j, top)
+        if top < 0 or path[-1] != top:
+            raise KeyError(up_to)
         return self._hops(path)
 
     def subtree_nodes(self, event_id: str) -> np.ndarray:

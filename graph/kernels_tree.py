@@ -19,7 +19,7 @@ from graph.kernels_forest import events_by_account, resolve_parents
 __all__ = ["events_by_account", "resolve_parents", "is_forward", "topo_order",
            "preorder_positions", "node_counts", "node_counts_into", "preorder_slots",
            "preorder_slots_into", "children_csr", "preorder", "subtree_sizes", "depths",
-           "path_to_root", "subtree_nodes"]
+           "path_to_root", "path_up_to", "subtree_nodes"]
 
 _PRESENT = 0x80
 
@@ -265,6 +265,31 @@ def path_to_root(par, j):
     v = j
     while v >= 0:
         m += 1
+        v = par[v]
+    out = np.empty(m, np.int32)
+    v = j
+    for k in range(m):
+        out[k] = v
+        v = par[v]
+    return out
+
+
+@njit(cache=True)
+def path_up_to(par, j, top):
+    """Nodes from ``j`` up to ``top``, both included, ``j`` first; up to ``j``'s root when
+    ``top`` is not above it (the caller checks the last node). Steps only as far as ``top``:
+    a subtree deep in a long chain does not walk the chain above it.
+
+    >>> par = np.array([-1, 0, 1, 2], np.int32)
+    >>> path_up_to(par, 3, 1).tolist(), path_up_to(par, 1, 3).tolist()
+    ([3, 2, 1], [1, 0])
+    """
+    m = 0
+    v = j
+    while v >= 0:
+        m += 1
+        if v == top:
+            break
         v = par[v]
     out = np.empty(m, np.int32)
     v = j

@@ -127,7 +127,11 @@ def test_a_deep_chain_is_followed_past_the_depth_bound_a_node_at_a_time(env):
         assert status == 200, sub
         assert sub["under"] == under and sub["events"] == CHAIN
         assert sub["depth"] == CHAIN - 1 - top  # the subtree's, beyond what it shows
-        assert [n["event_id"] for n in sub["path"]] == [pseudo.event(f"deep-1-e{i}") for i in range(top + 1)]
+        above = [pseudo.event(f"deep-1-e{i}") for i in range(top + 1)]  # the origin down to it
+        if len(above) > MAX_TREE_DEPTH:  # the origin and the last ones, the count of the others
+            above = above[:1] + above[len(above) - MAX_TREE_DEPTH + 1:]
+        assert [n["event_id"] for n in sub["path"]] == above
+        assert sub["path_omitted"] == top + 1 - len(above)
         assert sub["path"][0]["origin"] and not any(n["origin"] for n in sub["path"][1:])
         assert [r["event_id"] for r in sub["roots"]] == [under] and not sub["roots"][0]["origin"]
         lengths = _path_lengths(sub["roots"])
@@ -139,6 +143,7 @@ def test_a_deep_chain_is_followed_past_the_depth_bound_a_node_at_a_time(env):
         seen |= {n["event_id"] for n in _nodes(sub["roots"])}
         steps += 1
     assert steps == 3  # each answer shows its top again: 100 + 99 + 99 + 2 events, in four answers
+    assert sub["path_omitted"] == 297 + 1 - MAX_TREE_DEPTH  # the last one asked was 297 deep
     assert seen == {pseudo.event(f"deep-1-e{i}") for i in range(CHAIN)}
 
 
@@ -185,7 +190,7 @@ def test_a_wide_cascade_under_an_event_shows_its_largest_subtrees(env):
     while oracle["parent"][path[0]]:
         path.insert(0, oracle["parent"][path[0]])
     assert [n["event_id"] for n in sub["path"]] == [pseudo.event(e) for e in path]
-    assert [n["size"] for n in sub["path"]] == [oracle["size"][e] for e in path]
+    assert [n["size"] for n in sub["path"]] == [oracle["size"][e] for e in path] and sub["path_omitted"] == 0
     shown = _nodes(sub["roots"])
     assert [r["event_id"] for r in sub["roots"]] == [pseudo.event(top)]
     assert all(n["event_id"] in name for n in shown)  # nothing from outside the subtree
@@ -259,3 +264,9 @@ def test_another_jurisdictions_rumour_is_unknown_with_or_without_under(env):
 def test_a_bad_under_parameter_is_refused(env, query):
     status, _, body = get(env["url"] + f"/api/rumours/deep-1/tree?{query}", env["tok"]["analyst"])
     assert status == 400, body
+
+
+def test_the_openapi_description_names_under(env):
+    status, _, body = get(env["url"] + "/openapi.json")
+    tree = orjson.loads(body)["paths"]["/api/rumours/{rumour_id}/tree"]["get"]
+    assert status == 200 and [p["name"] for p in tree["parameters"] if p["in"] == "query"] == ["limit", "under"]

@@ -79,7 +79,8 @@ ROUTES = (
           "cut 100 events deep, the rest counted in more; depth: the whole cascade's), origins and "
           "cut-off candidates marked (pseudonyms); with under, the subtree under one event in the "
           "same shape (depth: that subtree's), plus under and path (the events from the origin "
-          "down to it)", action="view", rumour_scoped=True,
+          "down to it; past 100, the origin and the last 99, the others counted in "
+          "path_omitted)", action="view", rumour_scoped=True,
           query=(("limit", "integer", "most events shown (1-1000, default 200)"),
                  ("under", "string", "an event's pseudonym (pev_..., as the tree shows it): the "
                   "subtree under that event; 404 for an event the rumour does not hold"))),

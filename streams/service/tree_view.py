@@ -15,15 +15,16 @@ from __future__ import annotations
 import numpy as np
 
 from streams.events import format_ts
-from streams.service.tree_depth import cap_depth
+from streams.service.tree_depth import MAX_TREE_DEPTH, cap_depth
 
 
-def picked_events(graph, limit: int, under: str | None = None) -> dict:
+def picked_events(graph, limit: int, under: str | None = None, path_most: int = MAX_TREE_DEPTH) -> dict:
     """The events to show (read under the pipeline's lock): ``chains`` (per picked event, its
     hops up to the top, the event first), ``size_of`` (event -> present events of its subtree),
-    ``depth`` (edges from the top to the deepest event below it, shown or not) and ``path``
-    (hops from the cascade's origin down to ``under``; [] for the whole tree). KeyError for an
-    ``under`` the graph does not hold.
+    ``depth`` (edges from the top to the deepest event below it, shown or not), ``path`` (hops
+    from the cascade's origin down to ``under``, at most :data:`MAX_TREE_DEPTH`: the origin and
+    the last ones; [] for the whole tree) and ``path_omitted`` (the hops between left out).
+    KeyError for an ``under`` the graph does not hold.
 
     >>> from graph import CascadeGraph
     >>> g = CascadeGraph()
@@ -32,25 +33,32 @@ def picked_events(graph, limit: int, under: str | None = None) -> dict:
     >>> p = picked_events(g, 2, under="b")
     >>> [[h.event_id for h in c] for c in p["chains"]], p["depth"], [h.event_id for h in p["path"]]
     ([['b'], ['c', 'b']], 1, ['a', 'b'])
+    >>> p = picked_events(g, 2, under="d", path_most=2)
+    >>> [h.event_id for h in p["path"]], p["path_omitted"]
+    (['a', 'd'], 1)
     """
     sizes = graph.subtree_sizes()
     depths = graph.depths()
     if under is None:
-        nodes, top_depth, path = None, 0, []
+        nodes, top_depth, path, omitted = None, 0, [], 0
         ranked = np.argsort(-sizes, kind="stable")
     else:
         nodes = graph.subtree_nodes(under)
         top_depth = int(depths[graph.node(under)])
-        path = graph.chain(under)[::-1]
+        up = graph.chain(under)  # the event first
+        # A subtree 10^5 reshares deep: its origin and the events just above it say where it is.
+        omitted = max(0, len(up) - path_most)
+        path = up[-1:] + up[: path_most - 1][::-1] if omitted else up[::-1]
         ranked = nodes[np.argsort(-sizes[nodes], kind="stable")]
     # Twice the limit: an account's placeholder (no event id) is not shown by itself.
     ranked = ranked[: max(limit, 1) * 2]
     picked = [e for e in graph.ev.strings(ranked) if e is not None][:limit]
     chains = [graph.chain(e, up_to=under) for e in picked]
-    size_of = {h.event_id: int(sizes[graph.node(h.event_id)]) for c in chains + [path] for h in c
-               if h.event_id is not None}
+    # Each event once (a path's events recur in every chain below them; a lookup costs ~30 us).
+    shown = {h.event_id for c in chains + [path] for h in c} - {None}
+    size_of = {e: int(sizes[graph.node(e)]) for e in shown}
     below = depths if nodes is None else depths[nodes]
-    return {"chains": chains, "size_of": size_of, "path": path,
+    return {"chains": chains, "size_of": size_of, "path": path, "path_omitted": omitted,
             "depth": int(below.max(initial=0)) - top_depth}
 
 

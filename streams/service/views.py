@@ -286,6 +286,7 @@ class Views:
             out["under"] = self.pseudo.event(under)
             out["path"] = [tree_view.hop_node(h, self.pseudo, picked["size_of"], cut) for h in path]
             out["path"][0]["origin"] = True
+            out["path_omitted"] = picked["path_omitted"]
         return out
 
     def tree_event(self, rumour_id: str, given: str) -> concurrent.futures.Future:

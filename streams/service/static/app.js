@@ -232,7 +232,8 @@
     $("tree-back").textContent = "‹ " + t(state.treeBack.length > 1 ? "tree_back" : "tree_whole");
     if (!tr || !tr.path) { box.textContent = ""; return; }
     var p = tr.path, names = function (a) { return a.map(function (n) { return n.name || "?"; }); };
-    var parts = p.length <= 5 ? names(p) : names(p.slice(0, 1)).concat(["… " + (p.length - 4) + " …"], names(p.slice(-3)));
+    var between = p.length - 4 + (tr.path_omitted || 0);  // the answer holds at most 100 of them
+    var parts = p.length <= 5 && !tr.path_omitted ? names(p) : names(p.slice(0, 1)).concat(["… " + between + " …"], names(p.slice(-3)));
     box.textContent = t("tree_path") + ": " + parts.join(" › ");
     box.title = names(p).join(" › ");
   }
