@@ -261,17 +261,7 @@ def depths(par, order):
 @njit(cache=True)
 def path_to_root(par, j):
     """Nodes from ``j`` up to its root, ``j`` first."""
-    m = 0
-    v = j
-    while v >= 0:
-        m += 1
-        v = par[v]
-    out = np.empty(m, np.int32)
-    v = j
-    for k in range(m):
-        out[k] = v
-        v = par[v]
-    return out
+    return path_up_to(par, j, -1)
 
 
 @njit(cache=True)
