@@ -100,21 +100,50 @@ Origin(account_id='v', event_id='x', ts_ms=1, reach=1, observed=True)]
         return (ac.strings(self.acct[roots]), ev.strings(roots), self.ts[roots].tolist(),
                 sz[roots].tolist(), present)
 
-    def chain(self, event_id: str) -> list:
-        """Hops from ``event_id`` back to its origin, the event first (KeyError if unknown).
+    def chain(self, event_id: str, up_to: str | None = None) -> list:
+        """Hops from ``event_id`` back to its origin, the event first (KeyError if unknown), or
+        only up to the event ``up_to`` (included; KeyError if it is not on the way).
 
         >>> import numpy as np
         >>> from graph import CascadeGraph
         >>> g = CascadeGraph()
-        >>> _ = g.add_batch(["b", "a"], ["u2", "u1"], np.array([2, 1]), ["a", None], [None, None])
+        >>> _ = g.add_batch(["b", "a", "c"], ["u2", "u1", "u3"], np.array([2, 1, 3]), ["a", None, "b"],
+        ...                 [None, None, None])
         >>> [(h.event_id, h.account_id) for h in g.chain("b")]
         [('b', 'u2'), ('a', 'u1')]
+        >>> [h.event_id for h in g.chain("c", up_to="b")]
+        ['c', 'b']
         """
         j = self.node(event_id)
         if j < 0:
             raise KeyError(event_id)
         par = self._view()[0]
-        return self._hops(kt.path_to_root(par, j))
+        if up_to is None:
+            return self._hops(kt.path_to_root(par, j))
+        # No further up than up_to: the event may sit thousands of reshares deep.
+        top = self.node(up_to)
+        path = kt.path_up_to(par, j, top)
+        if top < 0 or path[-1] != top:
+            raise KeyError(up_to)
+        return self._hops(path)
+
+    def subtree_nodes(self, event_id: str) -> np.ndarray:
+        """Nodes of the subtree under ``event_id`` (itself included), in node order; KeyError if
+        unknown. Index :meth:`subtree_sizes` or :meth:`depths` with them.
+
+        >>> import numpy as np
+        >>> from graph import CascadeGraph
+        >>> g = CascadeGraph()
+        >>> _ = g.add_batch(["a", "b", "c", "d"], ["u", "v", "w", "x"], np.arange(4), [None, "a", "b", "a"],
+        ...                 [None] * 4)
+        >>> [g.event_ids()[j] for j in g.subtree_nodes("b")]
+        ['b', 'c']
+        """
+        j = self.node(event_id)
+        if j < 0:
+            raise KeyError(event_id)
+        par, order, _ = self._view()
+        return kt.subtree_nodes(par, order, j)
 
     def account_chains(self, account_id: str) -> list:
         """One chain per present event of the account, by (ts, event id); [] if unknown.

@@ -19,7 +19,7 @@ from graph.kernels_forest import events_by_account, resolve_parents
 __all__ = ["events_by_account", "resolve_parents", "is_forward", "topo_order",
            "preorder_positions", "node_counts", "node_counts_into", "preorder_slots",
            "preorder_slots_into", "children_csr", "preorder", "subtree_sizes", "depths",
-           "path_to_root"]
+           "path_to_root", "path_up_to", "subtree_nodes"]
 
 _PRESENT = 0x80
 
@@ -261,10 +261,25 @@ def depths(par, order):
 @njit(cache=True)
 def path_to_root(par, j):
     """Nodes from ``j`` up to its root, ``j`` first."""
+    return path_up_to(par, j, -1)
+
+
+@njit(cache=True)
+def path_up_to(par, j, top):
+    """Nodes from ``j`` up to ``top``, both included, ``j`` first; up to ``j``'s root when
+    ``top`` is not above it (the caller checks the last node). Steps only as far as ``top``:
+    a subtree deep in a long chain does not walk the chain above it.
+
+    >>> par = np.array([-1, 0, 1, 2], np.int32)
+    >>> path_up_to(par, 3, 1).tolist(), path_up_to(par, 1, 3).tolist()
+    ([3, 2, 1], [1, 0])
+    """
     m = 0
     v = j
     while v >= 0:
         m += 1
+        if v == top:
+            break
         v = par[v]
     out = np.empty(m, np.int32)
     v = j
@@ -272,3 +287,24 @@ def path_to_root(par, j):
         out[k] = v
         v = par[v]
     return out
+
+
+@njit(cache=True)
+def subtree_nodes(par, order, j):
+    """Nodes of the subtree of ``j`` (``j`` itself included), in index order; ``order`` as in
+    :func:`subtree_sizes`. One forward sweep: a parent is marked before its children.
+
+    >>> subtree_nodes(np.array([-1, 0, 0, 1, 3, -1], np.int32), np.zeros(0, np.int32), 1).tolist()
+    [1, 3, 4]
+    >>> subtree_nodes(np.array([2, -1, 1], np.int32), np.array([1, 2, 0], np.int32), 2).tolist()
+    [0, 2]
+    """
+    n = par.shape[0]
+    inside = np.zeros(n, np.bool_)
+    inside[j] = True
+    fwd = order.shape[0] == 0
+    for i in range(n):
+        v = i if fwd else order[i]
+        if par[v] >= 0 and inside[par[v]]:
+            inside[v] = True
+    return np.flatnonzero(inside).astype(np.int32)

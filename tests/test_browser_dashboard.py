@@ -71,18 +71,21 @@ def _chart_js(element_id: str) -> str:
             "return s.type==='tree'?(s.data[0].children||[]).length:s.data.length;});})()")
 
 
-# The boxes (x, y, width, height, text) of the labels the tree chart draws: the text spans
-# zrender paints (tspan) whose text and host node are not hidden (a label ECharts hides for want
-# of room is ``ignore``), each box in the chart's pixels as ECharts' own label layout computes it
-# (the local bounding rect through the global transform).
-TREE_LABEL_BOXES_JS = (
-    "(function(){var c=echarts.getInstanceByDom(document.getElementById('chart-tree'));"
-    "var out=[];c.getZr().storage.getDisplayList(true).forEach(function(el){"
-    "if(el.type!=='tspan'||!el.style||!el.style.text)return;"
-    "for(var p=el;p;p=p.parent||p.__hostTarget){if(p.ignore||p.invisible)return;}"
-    "var r=el.getBoundingRect().clone();var m=el.getComputedTransform();if(m)r.applyTransform(m);"
-    "if(r.width>0&&r.height>0)out.push([r.x,r.y,r.width,r.height,String(el.style.text)]);});"
-    "return out;})()")
+def label_boxes_js(element_id: str) -> str:
+    """JS giving the boxes (x, y, width, height, text) of the labels a chart draws: the text spans
+    zrender paints (tspan) whose text and host node are not hidden (a label ECharts hides for
+    want of room is ``ignore``), each box in the chart's pixels as ECharts' own label layout
+    computes it (the local bounding rect through the global transform)."""
+    return (f"(function(){{var c=echarts.getInstanceByDom(document.getElementById('{element_id}'));"
+            "var out=[];c.getZr().storage.getDisplayList(true).forEach(function(el){"
+            "if(el.type!=='tspan'||!el.style||!el.style.text)return;"
+            "for(var p=el;p;p=p.parent||p.__hostTarget){if(p.ignore||p.invisible)return;}"
+            "var r=el.getBoundingRect().clone();var m=el.getComputedTransform();if(m)r.applyTransform(m);"
+            "if(r.width>0&&r.height>0)out.push([r.x,r.y,r.width,r.height,String(el.style.text)]);});"
+            "return out;})()")
+
+
+TREE_LABEL_BOXES_JS = label_boxes_js("chart-tree")
 
 
 def overlapping(boxes, tolerance: float = 0.5) -> list:
@@ -94,12 +97,7 @@ def overlapping(boxes, tolerance: float = 0.5) -> list:
 
 @pytest.fixture
 def served(tmp_path):
-    if shutil.which("chromium") is None:
-        unavailable("chromium (apt-get install chromium)")
-    if not (PROJECT_ROOT / "web" / "node_modules" / "echarts" / "dist" / "echarts.min.js").exists():
-        unavailable("web/node_modules (npm ci in web/)")
     from streams.synthetic import synthetic_events
-    from streams.service.cli import token_main
 
     data = tmp_path / "synthetic.jsonl"
     with open(data, "wb") as fh:
@@ -108,13 +106,27 @@ def served(tmp_path):
     reports = tmp_path / "reports.jsonl"  # one public report, on the first rumour's 6th share
     reports.write_bytes(orjson.dumps({"reporter": "citizen", "post_id": "br-r0-e5",
                                       "time": "2025-12-01T12:00:00Z"}) + b"\n")
+    with serve_file(data, tmp_path, reports) as out:
+        yield out
+
+
+@contextlib.contextmanager
+def serve_file(data: Path, tmp_path: Path, reports: Path | None = None):
+    """``(url, token)``: `rumour serve` over the events file ``data`` (and public ``reports``)
+    and an analyst token of Shandong (370000); skips without chromium or ECharts."""
+    if shutil.which("chromium") is None:
+        unavailable("chromium (apt-get install chromium)")
+    if not (PROJECT_ROOT / "web" / "node_modules" / "echarts" / "dist" / "echarts.min.js").exists():
+        unavailable("web/node_modules (npm ci in web/)")
+    from streams.service.cli import token_main
+
     tokens = tmp_path / "tokens" / "tokens.json"
     # PYTHONPATH: the server runs from tmp_path, where `-m streams.cli` would import the
     # installed (editable) checkout, not this tree's code and dashboard files.
     env = dict(os.environ, RUMOUR_TOKENS_FILE=str(tokens),
                PYTHONPATH=os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])))
     server = subprocess.Popen([sys.executable, "-m", "streams.cli", "serve", str(data), "--port", "0",
-                               "--reports", str(reports)],
+                               *(["--reports", str(reports)] if reports else [])],
                               env=env, stdout=subprocess.PIPE, stderr=open(tmp_path / "serve.log", "wb"),
                               cwd=str(tmp_path))
     try:
@@ -166,6 +178,16 @@ async def chromium_page(tmp_path: Path, env: dict):
             chrome.kill()
 
 
+async def log_in(cdp, url: str, token: str) -> None:
+    """Open the dashboard at ``url`` and give ``token`` to its login form."""
+    await cdp.call("Page.navigate", url=url)
+    await cdp.wait_for("document.readyState === 'complete' && !!window.rumourDashboard")
+    # No token yet: the page asks for one.
+    await cdp.wait_for("document.getElementById('login').hidden === false")
+    await cdp.js(f"document.getElementById('token').value = {json.dumps(token)};"
+                 "document.getElementById('login-form').requestSubmit(); true")
+
+
 async def _list_at_scale(cdp) -> dict:
     """The rumour list of the 3 synthetic rumours at scale: a page at a time, a search, 304s
     while nothing changes, and no polling while the tab is hidden (it polled the whole list
@@ -211,12 +233,7 @@ async def _list_at_scale(cdp) -> dict:
 async def _drive(url: str, token: str, tmp_path: Path) -> dict:
     env = dict(os.environ, TZ="Asia/Shanghai", LANG="en_US.UTF-8")
     async with chromium_page(tmp_path, env) as cdp:
-        await cdp.call("Page.navigate", url=url)
-        await cdp.wait_for("document.readyState === 'complete' && !!window.rumourDashboard")
-        # No token yet: the page asks for one.
-        await cdp.wait_for("document.getElementById('login').hidden === false")
-        await cdp.js(f"document.getElementById('token').value = {json.dumps(token)};"
-                     "document.getElementById('login-form').requestSubmit(); true")
+        await log_in(cdp, url, token)
         await cdp.wait_for("window.rumourDashboard.state.tree !== null && "
                            "window.rumourDashboard.state.polls >= 2")
         # Chromium's locale here is English: switch the page to Chinese with its button.

@@ -13,6 +13,8 @@ ClickHouse). Modules:
 - ``identities``: which account ids a caller sees in clear (the ``liaison_account_scope``
   setting): the one decision every trace and evidence answer goes through.
 - ``views``: the answers (rumour list, detail, tree, traces with evidence chains).
+- ``tree_view``: the cascade tree's events and nesting, whole or under one event (``?under=``);
+  ``tree_depth``: its depth cut.
 - ``audit``: audit rows written before an answer leaves.
 - ``audit_trail``: the audit rows of one request (one row per audited request, written before
   the answer or ahead of a change; 503 when it cannot be written).

@@ -326,7 +326,10 @@ class Service(TokenChecks, SiteHandlers, GovernanceHandlers, TraceHandlers):
 
     async def _r_tree(self, principal, params, request, ctx):
         limit = self._int_param(request.query, "limit", 200, 1, 1000)
-        return _json(await self._guard(self.views.tree, ctx["rumour_id"], limit))
+        given = request.query.get("under")
+        under = None if given is None else await self._guard(
+            self.views.tree_event, ctx["rumour_id"], validate_path_id(given, "under"))
+        return _json(await self._guard(self.views.tree, ctx["rumour_id"], limit, under, given))
 
     async def _guard(self, fn, *args, **kwargs):
         try:

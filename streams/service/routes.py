@@ -77,8 +77,13 @@ ROUTES = (
           "zone, named in timezone), regions, top spreaders (pseudonyms)", action="view", rumour_scoped=True),
     Route("tree", "/api/rumours/{rumour_id}/tree", "The cascade tree (largest subtrees, each path "
           "cut 100 events deep, the rest counted in more; depth: the whole cascade's), origins and "
-          "cut-off candidates marked (pseudonyms)", action="view", rumour_scoped=True,
-          query=(("limit", "integer", "most events shown (1-1000, default 200)"),)),
+          "cut-off candidates marked (pseudonyms); with under, the subtree under one event in the "
+          "same shape (depth: that subtree's), plus under and path (the events from the origin "
+          "down to it; past 100, the origin and the last 99, the others counted in "
+          "path_omitted)", action="view", rumour_scoped=True,
+          query=(("limit", "integer", "most events shown (1-1000, default 200)"),
+                 ("under", "string", "an event's pseudonym (pev_..., as the tree shows it): the "
+                  "subtree under that event; 404 for an event the rumour does not hold"))),
     Route("trace", "/api/rumours/{rumour_id}/trace", "Trace a rumour: origins with confidence, "
           "chains of evidence (each cut-off candidate back to its origin), cut-off candidates",
           action="trace", audited=True, rumour_scoped=True, case=True, query=(_K,), headers=(_CASE,)),

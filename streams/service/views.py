@@ -27,18 +27,15 @@ import hashlib
 import threading
 import time
 
-import numpy as np
-
 from streams.events import format_ts
 from streams.service import regions as rg
-from streams.service import rumour_page
+from streams.service import rumour_page, tree_view
 from streams.service.access import Principal, covering_prefixes, prefix, spread_regions
 from streams.service.accounts import PseudonymIndex
 from streams.service.buckets import bucket_size, bucket_starts
 from streams.service.event_ids import EventPseudonymIndex
 from streams.service.identities import Identities
 from streams.service.rumour_summary import RumourSummaries
-from streams.service.tree_depth import cap_depth
 from streams.trace import trace_without_origins
 
 DEBUNK = "debunk"
@@ -259,63 +256,49 @@ class Views:
             raise NotFound(f"rumour {rumour_id!r}")
         return graph, trace_without_origins(graph, k)
 
-    def tree(self, rumour_id: str, limit: int = 200) -> dict:
+    def tree(self, rumour_id: str, limit: int = 200, under: str | None = None,
+             under_given: str | None = None) -> dict:
         """The cascade tree restricted to the ``limit`` events with the largest subtrees (and
         their paths to the origin), with origins and cut-off candidates marked; pseudonyms of
         accounts and events (an event's pseudonym traces it: :meth:`event_for`). A path is cut
         at :data:`~streams.service.tree_depth.MAX_TREE_DEPTH` events (its rest in ``more``); a
-        rumour with only debunks has an empty tree."""
+        rumour with only debunks has an empty tree. ``under``: the same for the subtree under
+        that event (:mod:`~streams.service.tree_view`), with ``under`` (its pseudonym) and
+        ``path``; NotFound names it as ``under_given`` (as the caller gave it)."""
         with self.pipeline.lock:
             try:
                 graph, answer = self._graph(rumour_id, self.cutoff_k)
             except NoCascade:  # the dashboard draws an empty tree beside its debunk figures
+                if under is not None:
+                    raise NotFound(f"event {under_given or under!r}") from None
                 return {"rumour_id": rumour_id, "events": 0, "depth": 0, "shown": 0, "roots": [], "cutoff": []}
-            sizes = graph.subtree_sizes()
-            depth = int(graph.depths().max(initial=0))  # of the whole cascade, shown or not
-            ids = graph.event_ids()
-            order = np.argsort(-sizes, kind="stable")[: max(limit, 1) * 2]
-            picked = [ids[i] for i in order.tolist() if ids[i] is not None][:limit]
-            chains = [graph.chain(e) for e in picked]
-            size_of = {e: int(sizes[graph.node(e)]) for c in chains for e in (h.event_id for h in c)
-                       if e is not None}
+            if under is not None and graph.node(under) < 0:
+                raise NotFound(f"event {under_given or under!r}")
+            picked = tree_view.picked_events(graph, limit, under)
         cut = {c["account_id"]: c["prevented"] for c in answer["cutoff"]}
-        nodes: dict[str, dict] = {}
-        roots: list[dict] = []
-        for chain in chains:
-            child = None
-            for hop in chain:  # event first, origin last
-                key = hop.event_id if hop.event_id is not None else "acct:" + (hop.account_id or "")
-                node = nodes.get(key)
-                fresh = node is None
-                if fresh:
-                    node = nodes[key] = {
-                        "name": self.pseudo(hop.account_id),
-                        "event_id": self.pseudo.event(hop.event_id),
-                        "ts": None if hop.ts_ms is None else format_ts(int(hop.ts_ms)),
-                        "size": size_of.get(hop.event_id),
-                        "observed": hop.observed,
-                        "cutoff": hop.account_id in cut,
-                        "origin": False,
-                        "children": [],
-                    }
-                if child is not None and child not in node["children"]:
-                    node["children"].append(child)
-                child = node
-                if not fresh:
-                    break
-            else:
-                if child is not None and not child["origin"]:
-                    child["origin"] = True
-                    roots.append(child)
-        shown = cap_depth(roots)
-        for node in nodes.values():
-            node["children"].sort(key=lambda c: (-(c["size"] or 0), c["ts"] or "", c["event_id"] or ""))
-            below = sum(c["size"] or 0 for c in node["children"])
-            node["more"] = max(0, (node["size"] or below) - (1 if node["observed"] else 0) - below)
-        roots.sort(key=lambda c: (-(c["size"] or 0), c["ts"] or ""))
-        return {"rumour_id": rumour_id, "events": answer["events"], "depth": depth, "shown": shown,
-                "roots": roots,
-                "cutoff": [{"account_id": self.pseudo(a), "prevented": p} for a, p in cut.items()]}
+        path = picked["path"]
+        # Under an event, the top is an origin only if that event is a root of the cascade.
+        roots, shown = tree_view.nested(picked, self.pseudo, cut, top_is_origin=len(path) <= 1)
+        out = {"rumour_id": rumour_id, "events": answer["events"], "depth": picked["depth"], "shown": shown,
+               "roots": roots,
+               "cutoff": [{"account_id": self.pseudo(a), "prevented": p} for a, p in cut.items()]}
+        if under is not None:
+            out["under"] = self.pseudo.event(under)
+            out["path"] = [tree_view.hop_node(h, self.pseudo, picked["size_of"], cut) for h in path]
+            out["path"][0]["origin"] = True
+            out["path_omitted"] = picked["path_omitted"]
+        return out
+
+    def tree_event(self, rumour_id: str, given: str) -> concurrent.futures.Future:
+        """:meth:`event_for` of the tree's ``under``, which takes an event's pseudonym only: the
+        tree names every event by its pseudonym, whatever the role (the route is polled and not
+        audited), so an id in clear is answered as an unknown event and the answer never ties
+        an id in clear to its pseudonym."""
+        if self.pseudo.looks_like_event(given):
+            return self.event_for(rumour_id, given)
+        out = concurrent.futures.Future()
+        out.set_exception(NotFound(f"event {given!r}"))
+        return out
 
     # -- traces (audited by the caller) -------------------------------------------------
     def account_for(self, rumour_id: str, account: str) -> str | None:

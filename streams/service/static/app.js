@@ -10,6 +10,7 @@
     lang: sessionStorage.getItem("rumour.lang") || (navigator.language && navigator.language.indexOf("zh") === 0 ? "zh-CN" : "en"),
     token: sessionStorage.getItem("rumour.token") || "",
     me: null, rumours: [], selected: null, detail: null, tree: null, treeEvents: -1, chain: null,
+    treeUnder: null, treeBack: [],  // the event whose subtree is shown (null: the whole tree), and the way back
     alerts: null, handling: null, debunk: null, reports: null, names: {}, timeZone: null,
     list: {offset: 0, limit: PAGE, q: "", total: 0, url: null, etag: null, notModified: 0},
     polls: 0, errors: 0, paused: false
@@ -162,7 +163,12 @@
     if (!charts[id]) {
       charts[id] = echarts.init($(id), null, {renderer: "canvas", locale: state.lang === "zh-CN" ? "ZH" : "EN"});
       if (id === "chart-tree") charts[id].on("click", function (p) {
-        if (p.data && p.data.event_id && p.data.name) traceAccount(p.data.name);
+        var d = p.data || {};
+        // A node with events not shown (cut by the limit or 100 deep), or its "+N more" leaf,
+        // opens its subtree; any other node (and the top of a subtree shown) its account's chain.
+        if (d.expand) { if (d.expand !== state.treeUnder) expandTree(d.expand); }
+        else if (d.more > 0 && d.event_id && d.event_id !== state.treeUnder) expandTree(d.event_id);
+        else if (d.event_id && d.name) traceAccount(d.name);
       });
     }
     return charts[id];
@@ -177,7 +183,9 @@
       tooltip: {trigger: "axis"},
       legend: {data: [t("rumour_series"), t("debunk_series")], top: 0, right: 10},
       grid: {left: 40, right: 16, top: 34, bottom: 24},
-      xAxis: {type: "time"},
+      // Weeks across a turn of month or year put a day's label on the month's or year's:
+      // a label without room of its own is not drawn (the tooltip gives every bucket's date).
+      xAxis: {type: "time", axisLabel: {hideOverlap: true}},
       yAxis: {type: "value", minInterval: 1},
       series: [
         {name: t("rumour_series"), type: "line", showSymbol: false, data: series.rumour, itemStyle: {color: "#c0392b"}, areaStyle: {opacity: 0.15}},
@@ -212,15 +220,29 @@
   function treeNode(n) {
     var color = n.origin ? "#c0392b" : n.cutoff ? "#f39c12" : (n.observed ? "#2f5a94" : "#aab4c3");
     var kids = n.children.map(treeNode);
-    if (n.more > 0) kids.push({name: "+" + n.more + " " + t("more"), value: n.more, itemStyle: {color: "#ccd3de"}, leaf: true});
-    return {name: n.name || "?", value: n.size, event_id: n.event_id, ts: n.ts, origin: n.origin, cutoff: n.cutoff,
+    if (n.more > 0) kids.push({name: "+" + n.more + " " + t("more"), value: n.more, itemStyle: {color: "#ccd3de"}, leaf: true,
+      expand: n.event_id});
+    return {name: n.name || "?", value: n.size, event_id: n.event_id, ts: n.ts, origin: n.origin, cutoff: n.cutoff, more: n.more,
       symbolSize: n.origin || n.cutoff ? 12 : 7, itemStyle: {color: color, borderColor: color}, children: kids};
   }
+  // Where a subtree shown sits: the origin, the events between (counted), the last few above it.
+  function renderTreePath() {
+    var tr = state.tree, box = $("tree-path");
+    $("tree-back").hidden = !state.treeUnder;
+    $("tree-back").textContent = "‹ " + t(state.treeBack.length > 1 ? "tree_back" : "tree_whole");
+    if (!tr || !tr.path) { box.textContent = ""; return; }
+    var p = tr.path, names = function (a) { return a.map(function (n) { return n.name || "?"; }); };
+    var between = p.length - 4 + (tr.path_omitted || 0);  // the answer holds at most 100 of them
+    var parts = p.length <= 5 && !tr.path_omitted ? names(p) : names(p.slice(0, 1)).concat(["… " + between + " …"], names(p.slice(-3)));
+    box.textContent = t("tree_path") + ": " + parts.join(" › ");
+    box.title = names(p).join(" › ");
+  }
   function renderTree() {
-    var tr = state.tree; if (!tr) return;
-    // The whole cascade's size and depth: the drawing holds at most 150 events, 100 deep.
-    $("tree-facts").textContent = tr.events + " " + t("tree_events") + " · " + t("tree_depth") + " " + tr.depth +
-      " · " + t("tree_shown") + " " + tr.shown;
+    var tr = state.tree; renderTreePath(); if (!tr) return;
+    // The whole cascade's size, or the subtree's, and its depth: the drawing holds at most 150
+    // events, 100 deep.
+    $("tree-facts").textContent = (tr.under ? tr.roots[0].size : tr.events) + " " + t("tree_events") + " · " +
+      t("tree_depth") + " " + tr.depth + " · " + t("tree_shown") + " " + tr.shown;
     var root = tr.roots.length === 1 ? treeNode(tr.roots[0]) :
       {name: tr.rumour_id, value: tr.events, itemStyle: {color: "#555"}, children: tr.roots.map(treeNode)};
     // A tree replaced in place (another rumour, another language) trips ECharts' tree view
@@ -395,9 +417,7 @@
         state.detail = d; renderSeries(); renderRegions(); renderSpreaders();
         if (d.size !== state.treeEvents) {
           state.treeEvents = d.size;
-          return api("/api/rumours/" + encodeURIComponent(sel) + "/tree?limit=150").then(function (tr) {
-            if (sel === state.selected) { state.tree = tr; renderTree(); }
-          });
+          return loadTree(sel, state.treeUnder);
         }
       })]);
     })]).then(function () { state.polls++; }, function (e) { state.errors++; state.lastError = String(e && (e.stack || e.message)); if (e.message !== "401") console.warn(e); })
@@ -409,8 +429,30 @@
     if (document.hidden) { state.paused = true; return; }
     poll();
   }
+  // The tree of rumour sel, or its subtree under event under; an event gone (a 404) falls back
+  // to the whole tree. An answer that comes after the user moved elsewhere is dropped.
+  function loadTree(sel, under) {
+    var url = "/api/rumours/" + encodeURIComponent(sel) + "/tree?limit=150" + (under ? "&under=" + encodeURIComponent(under) : "");
+    return api(url).then(function (tr) {
+      if (sel === state.selected && under === state.treeUnder) { state.tree = tr; renderTree(); }
+    }, function (e) {
+      if (e.status !== 404 || !under || sel !== state.selected || under !== state.treeUnder) throw e;
+      state.treeUnder = null; state.treeBack = []; return loadTree(sel, null);
+    });
+  }
+  function expandTree(eventId) {
+    state.treeBack.push(state.treeUnder); state.treeUnder = eventId; renderTreePath();
+    $("tree-facts").textContent = t("loading");
+    loadTree(state.selected, eventId).catch(function (e) { if (e.message !== "401") console.warn(e); });
+  }
+  function treeBack() {
+    if (!state.treeUnder) return;
+    state.treeUnder = state.treeBack.pop() || null; renderTreePath();
+    loadTree(state.selected, state.treeUnder).catch(function (e) { if (e.message !== "401") console.warn(e); });
+  }
   function select(id) {
     state.selected = id; state.detail = null; state.tree = null; state.treeEvents = -1; state.chain = null;
+    state.treeUnder = null; state.treeBack = []; renderTreePath();
     state.handling = null; state.debunk = null; state.reports = null; renderHandling(); renderDebunk();
     $("tree-facts").textContent = "";
     $("chain").textContent = t("chain_hint");
@@ -459,6 +501,7 @@
       select(li.getAttribute("data-id")); renderList();
     });
     $("status-form").addEventListener("submit", setStatus);
+    $("tree-back").addEventListener("click", treeBack);
     $("login-form").addEventListener("submit", function (ev) {
       ev.preventDefault();
       state.token = $("token").value.trim(); sessionStorage.setItem("rumour.token", state.token);
@@ -470,5 +513,6 @@
     if (state.token) login().catch(loginFailed); else showLogin("");
   });
   // For tests and debugging: read-only access to the state and the chart instances.
-  window.rumourDashboard = {state: state, charts: charts, traceAccount: traceAccount, select: select, goPage: goPage};
+  window.rumourDashboard = {state: state, charts: charts, traceAccount: traceAccount, select: select, goPage: goPage,
+    expandTree: expandTree};
 })();
