@@ -152,11 +152,13 @@ SETTINGS: tuple[Setting, ...] = (
             "that minute); the others are one count (other_peers). Bounds that row's size "
             "(about 25 bytes a peer).", int, minimum=0, maximum=10_000),
     Setting("shutdown_write_seconds", 5.0, "RUMOUR_SHUTDOWN_WRITE_SECONDS",
-            "At stop (SIGTERM, SIGINT), how long serve and the worker's web service wait for the "
-            "store to take the pending summary of refused requests, and for requests still "
-            "answering, before giving up: the summary's counts are then one error line in the log. "
-            "Keep it well below the time the stop is given before SIGKILL (Docker: 10 s by default; "
-            "docker-compose.yml's stop_grace_period).", float, minimum=0.1, maximum=300.0),
+            "At stop (SIGTERM, SIGINT), how long serve and the worker wait for the store to take the "
+            "pending summary of refused requests and the worker's batch being written, and for "
+            "requests still answering, before giving up: the summary's counts and the number of "
+            "messages not stored (delivered again at the next start) are then error lines in the "
+            "log, and the worker exits with code 75 at most 5 s later. Keep it well below the time "
+            "the stop is given before SIGKILL (Docker: 10 s by default; docker-compose.yml's "
+            "stop_grace_period).", float, minimum=0.1, maximum=300.0),
     Setting("data_dir", ".run/worker", "RUMOUR_DATA_DIR", "Faust's local data folder for the worker."),
     # str.lower: `INFO` is `info`; any other word was accepted here and ended, after the worker's
     # warm-up, in a traceback from Faust's logging set-up.
