@@ -22,17 +22,6 @@ from tests.test_store_backends import FlakyProxy
 pytestmark = [pytest.mark.kafka, pytest.mark.clickhouse, pytest.mark.slow]
 
 
-@pytest.fixture
-def database(clickhouse_server):
-    from streams.store import open_store
-
-    store = open_store(database_url(clickhouse_server, "rt_stop_" + uuid.uuid4().hex[:12]))
-    store.migrate()
-    yield store
-    store.drop()
-    store.close()
-
-
 def _refused(worker: Worker) -> int:
     request = urllib.request.Request(f"http://127.0.0.1:{worker.port}/api/rumours",
                                      headers={"Authorization": "Bearer not-a-token"})
@@ -44,7 +33,8 @@ def _refused(worker: Worker) -> int:
 
 
 def test_sigterm_with_the_store_gone_exits_within_the_bound_and_loses_nothing(kafka_bootstrap, clickhouse_server,
-                                                                              database, tmp_path):
+                                                                              ch_store, tmp_path):
+    database = ch_store  # a migrated store on a fresh database, dropped at teardown
     from streams.store.clickhouse import parse_url
     from streams.worker_stop import EXIT_UNSTORED, STOP_GRACE_SECONDS
 
@@ -101,3 +91,35 @@ def test_sigterm_with_the_store_gone_exits_within_the_bound_and_loses_nothing(ka
     finally:
         again.stop()
     assert again.proc.returncode == 0, again.log_tail()
+
+
+WATCHDOG_SCRIPT = """
+import asyncio, logging, time, types
+from streams.worker_stop import BoundedStop
+logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+given = []
+app = types.SimpleNamespace(pipeline=types.SimpleNamespace(give_up_by=given.append),
+                            unstored_messages=lambda: 7)
+async def main():
+    BoundedStop(app, 0.3, grace=0.3).begin()
+    assert given, "the pipeline got no deadline"
+    time.sleep(30)  # a stop stuck where no deadline reaches (the event loop blocked)
+asyncio.run(main())
+"""
+
+
+def test_the_watchdog_ends_a_stop_stuck_past_the_bound_with_the_count():
+    import subprocess
+    import sys
+
+    from streams.worker_stop import EXIT_UNSTORED
+    from tests.conftest import PROJECT_ROOT
+
+    started = time.monotonic()
+    proc = subprocess.run([sys.executable, "-c", WATCHDOG_SCRIPT], cwd=PROJECT_ROOT, capture_output=True,
+                          text=True, timeout=60)
+    took = time.monotonic() - started
+    assert proc.returncode == EXIT_UNSTORED, proc.stderr[-2000:]
+    assert took < 10, took  # 0.6 s and the interpreter's start, not the 30 s sleep
+    assert "ERROR stop not finished 0.6s after the signal, with 7 message(s) taken and not stored" \
+        in proc.stderr, proc.stderr
