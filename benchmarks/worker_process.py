@@ -3,7 +3,7 @@ soak run (benchmarks/soak.py).
 
 - :class:`Worker`: ``rumour worker`` as a subprocess with its own app id, web port and data dir;
   ``stats()`` reads /healthz (``app.stats``), ``trace()`` and ``get_json()`` the API.
-- :func:`create_topic`, :func:`wait_until`; :func:`embedded_traces` (the answers of a worker
+- :func:`create_topic` (:func:`create_named_topic`), :func:`wait_until`; :func:`embedded_traces` (the answers of a worker
   that never crashed) and :func:`comparable` (the service's answer in the same form).
 
 Waits are generous: they cost nothing when things are fast, and ``RUMOUR_TEST_SLOWDOWN``
@@ -30,29 +30,46 @@ ROOT = Path(__file__).resolve().parent.parent
 SLOWDOWN = max(1.0, float(os.environ.get("RUMOUR_TEST_SLOWDOWN", "1") or 1))
 
 
+def _error_code(entry) -> int:
+    # Response entries are tuples: (name, error_code, ...) for CreateTopics.
+    return int(entry[1])
+
+
 async def _create_topic(bootstrap: str, name: str, partitions: int) -> None:
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
-        await admin.create_topics([NewTopic(name=name, num_partitions=partitions,
-                                            replication_factor=1)], timeout_ms=30000)
-        # Metadata propagates asynchronously; a loaded broker may take a while to list it.
+        response = await admin.create_topics([NewTopic(name=name, num_partitions=partitions,
+                                                       replication_factor=1)], timeout_ms=30000)
+        # aiokafka returns the broker's refusal (a name taken, a bad partition count) without
+        # raising: without this check the wait below found the old topic, or timed out.
+        errors = [e for e in response.topic_errors if _error_code(e) != 0]
+        if errors:
+            raise RuntimeError(f"creating topic {name} failed: {errors}")
+        # Metadata propagates asynchronously; a loaded broker may take a while to list it (the
+        # wait ends as soon as it is listed).
         deadline = time.monotonic() + 120 * SLOWDOWN
         while time.monotonic() < deadline:
             if name in await admin.list_topics():
                 return
             await asyncio.sleep(0.1)
-        raise RuntimeError(f"topic {name} not listed after {120 * SLOWDOWN:g} s")
+        raise RuntimeError(f"topic {name} created but not listed after {120 * SLOWDOWN:g} s")
     finally:
         await admin.close()
 
 
-def create_topic(bootstrap: str, partitions: int, prefix: str = "rel") -> str:
-    name = f"{prefix}-{uuid.uuid4().hex[:10]}"
+def create_named_topic(bootstrap: str, name: str, partitions: int) -> str:
+    """Create topic ``name`` and wait until the broker lists it; RuntimeError if the broker
+    refuses it or never lists it. Also the tests' ``kafka_topic`` fixture (tests/plugins/kafka.py)."""
     asyncio.run(_create_topic(bootstrap, name, partitions))
     return name
+
+
+def create_topic(bootstrap: str, partitions: int, prefix: str = "rel") -> str:
+    """A fresh topic ``prefix-<random>``: :func:`create_named_topic`."""
+    return create_named_topic(bootstrap, f"{prefix}-{uuid.uuid4().hex[:10]}", partitions)
 
 
 def wait_until(predicate, timeout: float, what: str, workers=(), interval: float = 0.5):

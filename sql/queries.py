@@ -214,33 +214,6 @@ def audit_refusal_hours(database: str, since_ms: int, until_ms: int) -> str:
             "GROUP BY hour, reason ORDER BY hour, reason")
 
 
-def audit_hour_requests(database: str, condition: str = "1") -> str:
-    """Audited requests per hour and action (time, action, queries): every row of audit_log once
-    (audit_hour_counts, sql/015), and a summary row of refused requests as the number of requests
-    it stands for (audit_hour_suppressed, sql/020: its ``suppressed`` count, less the one its own
-    row counted in audit_hour_counts), so that a flood reads as what it was. ``condition``: on
-    ``hour``. Served and refused requests together, by action: Grafana shows them apart
-    (:func:`audit_hour_served`, :func:`audit_hour_refused`), whose sums per hour are this one's.
-
-    >>> print(audit_hour_requests("db"))  # doctest: +NORMALIZE_WHITESPACE
-    SELECT time, action, sum(n) AS queries FROM (
-    SELECT hour AS time, action, toInt64(uniqExactMerge(queries)) AS n FROM db.audit_hour_counts
-    WHERE 1 GROUP BY time, action
-    UNION ALL
-    SELECT hour AS time, action, sum(toInt64(requests) - 1) AS n FROM db.audit_hour_suppressed FINAL
-    WHERE 1 GROUP BY time, action)
-    GROUP BY time, action ORDER BY time, action
-    """
-    db = check_identifier(database)
-    return ("SELECT time, action, sum(n) AS queries FROM (\n"
-            f"SELECT hour AS time, action, toInt64(uniqExactMerge(queries)) AS n FROM {db}.audit_hour_counts\n"
-            f"WHERE {condition} GROUP BY time, action\n"
-            "UNION ALL\n"
-            f"SELECT hour AS time, action, sum(toInt64(requests) - 1) AS n FROM {db}.audit_hour_suppressed FINAL\n"
-            f"WHERE {condition} GROUP BY time, action)\n"
-            "GROUP BY time, action ORDER BY time, action")
-
-
 def audit_hour_served(database: str, condition: str = "1") -> str:
     """Served requests per hour and action (time, action, served): the audited requests of
     audit_hour_counts (sql/015, every row of audit_log once) less the rows of requests refused

@@ -36,6 +36,7 @@ from streams.topics import dead_letter_message
 from streams.topics import partitioner as _partitioner
 from streams.worker_setup import install_timed_collection
 from streams.worker_stats import KafkaWatch, new_stats, refresh_stats
+from streams.worker_stop import BoundedStop
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,10 @@ def create_app(settings: Settings, store=None, pipeline: Pipeline | None = None,
     preparing: list = [None]  # the task preparing the last taken batch (then handing it on)
     done_offsets: dict = {}  # TP -> next offset after the last processed message
     batch_started = [0.0]
+    unstored = [0]  # messages taken and not yet acked (stored): what a stop now gives back
+    app.unstored_messages = lambda: unstored[0]
+    # SIGTERM/SIGINT begin it (streams.worker_setup.faust_worker): writes give up by the bound.
+    stop = app.bounded_stop = BoundedStop(app, settings.shutdown_write_seconds)
     # A diagnostic: one JSON line per batch (when taken, prepared, written, acked) for the
     # latency analysis (benchmarks/latency_trace.py); off unless the setting `batch_trace` names a file.
     trace_path = settings.batch_trace
@@ -119,15 +124,15 @@ def create_app(settings: Settings, store=None, pipeline: Pipeline | None = None,
             lambda: loop.run_in_executor(executor, pipeline.prepare, values, sources, partitions), len(values))
 
     async def _failed(exc, n_messages, pause):
-        if app.should_stop:
-            # Nothing of this batch is acked: exit at once, it is delivered again.
-            log.error("stopping with a batch not stored (%s): exiting without commit", exc)
-            os._exit(75)
+        if app.should_stop or stop.begun:
+            # Nothing of this batch is acked: exit now (within the stop's bound), it is
+            # delivered again.
+            await stop.exit_unstored(exc)
         app.stats["store_failures"] += 1
         app.stats["store_retrying"] = 1
         log.warning("batch of %d messages not stored (%s: %s); trying again in %.0fs",
                     n_messages, type(exc).__name__, exc, pause)
-        await asyncio.sleep(pause)
+        await stop.pause(pause)
 
     async def write_and_settle(stream, events, prepared, started, marks=None):
         """Write-behind: one batch's store write in its own thread (the graphs keep its events
@@ -146,6 +151,7 @@ def create_app(settings: Settings, store=None, pipeline: Pipeline | None = None,
         for e in events:
             await ack(e)
             last[e.message.tp] = e.message.offset
+        unstored[0] -= len(events)
         for tp, offset in last.items():  # once per partition, not per message
             done_offsets[tp] = max(done_offsets.get(tp, 0), offset + 1)
         stats = prepared.stats
@@ -266,6 +272,7 @@ def create_app(settings: Settings, store=None, pipeline: Pipeline | None = None,
         # acked.
         async for events in stream.noack_take(settings.batch_size, within=settings.batch_wait):
             marks = {"taken": time.time(), "messages": len(events)} if trace else None
+            unstored[0] += len(events)
             await finish_preparing()  # batches are prepared one after another, in take order
             preparing[0] = asyncio.ensure_future(prepare_and_write(stream, events, marks))
             if not settings.write_behind:

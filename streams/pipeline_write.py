@@ -61,6 +61,17 @@ class Prepared:
 class PipelineWrites:
     """Mixed into Pipeline; uses its lock, store, observers and pending-write bookkeeping."""
 
+    _stop_deadline = float("inf")  # give_up_by: no write retried past it (the process stops)
+
+    def give_up_by(self, deadline: float) -> None:
+        """Retry no store write past ``deadline`` (``time.monotonic()``), the write already
+        retrying included, and tell the store the same: a worker that stops must not outlast its
+        stop's grace in retries (``store_retry_seconds`` is minutes). The failed write raises as
+        when its budget runs out; its events stay unacked, so Kafka delivers them again."""
+        self._stop_deadline = min(self._stop_deadline, deadline)
+        if self.store is not None:
+            self.store.give_up_by(deadline)
+
     def store_prepared(self, prepared: Prepared) -> BatchStats:
         """Write a prepared batch (retried up to ``store_retry_seconds``); on failure its rumours
         are forgotten and the error raised, so the same messages can be processed again."""
@@ -132,7 +143,8 @@ class PipelineWrites:
                     return
                 except Exception as exc:  # the store raises driver-specific errors
                     self.write_retries += 1
-                    if time.monotonic() + delay > deadline:
+                    # Read on every attempt: a stop that begins while this write retries ends it.
+                    if time.monotonic() + delay > min(deadline, self._stop_deadline):
                         raise
                     log.warning("store write failed (%s); retrying in %.1fs", exc, delay)
                     time.sleep(delay)

@@ -152,11 +152,13 @@ SETTINGS: tuple[Setting, ...] = (
             "that minute); the others are one count (other_peers). Bounds that row's size "
             "(about 25 bytes a peer).", int, minimum=0, maximum=10_000),
     Setting("shutdown_write_seconds", 5.0, "RUMOUR_SHUTDOWN_WRITE_SECONDS",
-            "At stop (SIGTERM, SIGINT), how long serve and the worker's web service wait for the "
-            "store to take the pending summary of refused requests, and for requests still "
-            "answering, before giving up: the summary's counts are then one error line in the log. "
-            "Keep it well below the time the stop is given before SIGKILL (Docker: 10 s by default; "
-            "docker-compose.yml's stop_grace_period).", float, minimum=0.1, maximum=300.0),
+            "At stop (SIGTERM, SIGINT), how long serve and the worker wait for the store to take the "
+            "pending summary of refused requests and the worker's batch being written, and for "
+            "requests still answering, before giving up: the summary's counts and the number of "
+            "messages not stored (delivered again at the next start) are then error lines in the "
+            "log, and the worker exits with code 75 at most 5 s later. Keep it well below the time "
+            "the stop is given before SIGKILL (Docker: 10 s by default; docker-compose.yml's "
+            "stop_grace_period).", float, minimum=0.1, maximum=300.0),
     Setting("data_dir", ".run/worker", "RUMOUR_DATA_DIR", "Faust's local data folder for the worker."),
     # str.lower: `INFO` is `info`; any other word was accepted here and ended, after the worker's
     # warm-up, in a traceback from Faust's logging set-up.
@@ -202,57 +204,78 @@ class Settings:
     log_level: str
 
     @classmethod
-    def load(cls, overrides: dict | None = None, environ=None) -> "Settings":
-        """Defaults, then environment variables, then explicit overrides (e.g. CLI flags).
+    def load(cls, overrides: dict | None = None, environ=None, flags: dict | None = None) -> "Settings":
+        """Defaults, then environment variables, then explicit overrides (e.g. CLI flags;
+        ``flags``: see :func:`resolve`).
 
         >>> Settings.load({"batch_size": 10}, environ={"RUMOUR_TOPIC": "t"}).topic
         't'
         """
-        return cls(**resolve(SETTINGS, overrides, environ))
+        return cls(**resolve(SETTINGS, overrides, environ, flags))
 
 
-def resolve(settings: tuple[Setting, ...], overrides: dict | None = None, environ=None) -> dict:
+def resolve(settings: tuple[Setting, ...], overrides: dict | None = None, environ=None,
+            flags: dict | None = None) -> dict:
     """Values of ``settings``: defaults, then environment variables, then ``overrides``.
+
+    A bad value's error names where it came from: the environment variable, or the flag of the
+    command that gave the override (``flags``: setting name -> flag, when it is not the
+    setting's own ``--name``, as serve's ``--port`` for web_port). Every command takes only
+    some flags: ``RUMOUR_TOKEN_DAYS=abc rumour serve`` named ``--token-days``, which serve lacks.
 
     >>> resolve((Setting("n", 1, "RUMOUR_N", "a number", int),), environ={"RUMOUR_N": "5"})
     {'n': 5}
+    >>> resolve((setting("token_days"),), environ={"RUMOUR_TOKEN_DAYS": "abc"})
+    Traceback (most recent call last):
+    ...
+    ValueError: setting token_days (RUMOUR_TOKEN_DAYS): expected int, got 'abc'
+    >>> resolve((setting("web_port"),), {"web_port": -1}, environ={}, flags={"web_port": "--port"})
+    Traceback (most recent call last):
+    ...
+    ValueError: setting web_port (--port): must be at least 0, got -1
     """
     environ = os.environ if environ is None else environ
+    flags = flags or {}
     values = {}
     for s in settings:
         value = s.default
         if s.env in environ:
-            value = _convert(s, environ[s.env])
+            value = _convert(s, environ[s.env], s.env)
         if overrides and overrides.get(s.name) is not None:
-            value = _convert(s, overrides[s.name])
+            value = _convert(s, overrides[s.name], flags.get(s.name) or _own_flag(s))
         values[s.name] = value
     return values
 
 
-def _convert(setting: Setting, raw):
-    """``raw`` as the setting's type, within its bounds, else ValueError naming the setting, its
-    environment variable and, for the engine's own settings (the commands' flags), its flag.
+def _own_flag(setting: Setting) -> str | None:
+    """``--name`` of the engine's own settings (the commands' flags); None for an area's."""
+    return f"--{setting.name.replace('_', '-')}" if _BY_NAME.get(setting.name) is setting else None
 
-    >>> _convert(setting("batch_size"), "0")
+
+def _convert(setting: Setting, raw, source: str | None = None):
+    """``raw`` as the setting's type, within its bounds, else ValueError naming the setting and
+    ``source``, where ``raw`` came from (its environment variable, a flag; None: neither).
+
+    >>> _convert(setting("batch_size"), "0", "--batch-size")
     Traceback (most recent call last):
     ...
-    ValueError: setting batch_size (RUMOUR_BATCH_SIZE, --batch-size): must be at least 1, got '0'
-    >>> _convert(Setting("n", 1, "RUMOUR_N", "a count", int, minimum=1), "x")
+    ValueError: setting batch_size (--batch-size): must be at least 1, got '0'
+    >>> _convert(Setting("n", 1, "RUMOUR_N", "a count", int, minimum=1), "x", "RUMOUR_N")
     Traceback (most recent call last):
     ...
     ValueError: setting n (RUMOUR_N): expected int, got 'x'
     >>> _convert(setting("liaison_account_scope"), "county")
     Traceback (most recent call last):
     ...
-    ValueError: setting liaison_account_scope (RUMOUR_LIAISON_ACCOUNT_SCOPE, --liaison-account-scope): expected one of cascade, jurisdiction, got 'county'
+    ValueError: setting liaison_account_scope: expected one of cascade, jurisdiction, got 'county'
     >>> _convert(setting("log_level"), "WARNING")
     'warning'
-    >>> _convert(setting("log_level"), "loud")
+    >>> _convert(setting("log_level"), "loud", "RUMOUR_LOG_LEVEL")
     Traceback (most recent call last):
     ...
-    ValueError: setting log_level (RUMOUR_LOG_LEVEL, --log-level): expected one of debug, info, warning, error, got 'loud'
+    ValueError: setting log_level (RUMOUR_LOG_LEVEL): expected one of debug, info, warning, error, got 'loud'
     """
-    where = setting_label(setting)
+    where = f"setting {setting.name} ({source})" if source else f"setting {setting.name}"
     try:
         value = setting.type(raw)
     except (TypeError, ValueError) as exc:
@@ -278,8 +301,8 @@ def setting_label(setting: Setting) -> str:
     >>> setting_label(Setting("n", 1, "RUMOUR_N", "a count", int))
     'setting n (RUMOUR_N)'
     """
-    flag = f", --{setting.name.replace('_', '-')}" if _BY_NAME.get(setting.name) is setting else ""
-    return f"setting {setting.name} ({setting.env}{flag})"
+    flag = _own_flag(setting)
+    return f"setting {setting.name} ({setting.env}{', ' + flag if flag else ''})"
 
 
 def all_settings() -> tuple[Setting, ...]:

@@ -139,7 +139,8 @@ def warm_up_worker(events: int = WARM_UP_EVENTS, seed: int = 0) -> float:
 
 
 def faust_worker(app: faust.App, loglevel: str):
-    """Faust's ``Worker`` for ``app`` without its terminal spinner.
+    """Faust's ``Worker`` for ``app`` without its terminal spinner, whose stop on SIGTERM or
+    SIGINT is bounded when ``app`` has a ``bounded_stop`` (:mod:`streams.worker_stop`).
 
     With a spinner (any level from WARNING up) Faust sets the root logger to DEBUG to feed it, so
     every ``log.debug`` of aiokafka, faust, mode and clickhouse-driver builds a LogRecord (a
@@ -148,6 +149,14 @@ def faust_worker(app: faust.App, loglevel: str):
     """
     from faust.worker import Worker
 
-    worker = Worker(app, loglevel=loglevel)
+    class BoundedStopWorker(Worker):
+        def _schedule_shutdown(self, signal) -> None:
+            # SIGTERM, SIGINT: the stop is bounded from the signal on (streams/worker_stop.py).
+            bounded = getattr(self.app, "bounded_stop", None)
+            if bounded is not None:
+                bounded.begin()
+            super()._schedule_shutdown(signal)
+
+    worker = BoundedStopWorker(app, loglevel=loglevel)
     worker.spinner = None
     return worker

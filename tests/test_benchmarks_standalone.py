@@ -6,6 +6,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 
 
@@ -34,3 +36,16 @@ def test_the_fault_helpers_keep_their_names_in_tests_faults():
     assert faults.Worker is worker_process.Worker and faults.wait_until is worker_process.wait_until
     assert faults.private_kafka is private_services.private_kafka
     assert all(hasattr(faults, name) for name in faults.__all__)
+
+
+@pytest.mark.kafka
+def test_the_one_topic_helper_refuses_a_name_the_broker_refuses(kafka_topic, kafka_bootstrap):
+    # tests/plugins/kafka.py's kafka_topic is this helper now; the benchmarks' copy never read
+    # the broker's answer, so a name already taken passed as a topic just created.
+    from benchmarks.worker_process import create_named_topic
+    from tests.plugins import kafka
+
+    taken = kafka_topic(2, prefix="one-helper")
+    with pytest.raises(RuntimeError, match=f"creating topic {taken} failed"):
+        create_named_topic(kafka_bootstrap, taken, 2)
+    assert not hasattr(kafka, "_create_topic")  # one copy left

@@ -81,8 +81,7 @@ IDENTIFYING_TABLES = {"share_events", "share_event_rows", "dead_letters", "audit
 AGGREGATE_COLUMNS = {"rumour_id", "minute", "region", "kind", "shares",  # share_minute_counts
                      "hour", "reason_kind", "letters", "latest",  # dead_letter_hour_counts
                      "action", "status", "queries",  # audit_hour_counts
-                     "summary", "requests",  # audit_hour_suppressed
-                     "reason", "refusal"}  # audit_hour_refusals
+                     "reason", "refusal", "requests"}  # audit_hour_refusals
 
 
 def test_grants_name_no_table_that_holds_identities():
@@ -107,7 +106,7 @@ def test_granted_tables_hold_only_aggregate_columns(chdb_store):
         for name, typ in columns[table].items():
             if name in ("shares", "letters", "queries"):
                 assert typ.startswith("AggregateFunction(uniqExact"), (table, name, typ)
-            if name in ("summary", "refusal"):  # a hash of a refusal row's audit id, not the id
+            if name == "refusal":  # a hash of a refusal row's audit id, not the id
                 assert typ == "UInt64", (table, name, typ)
     # and every identifying table really is in the schema (a renamed one would slip past)
     assert IDENTIFYING_TABLES <= set(columns)

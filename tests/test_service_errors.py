@@ -4,6 +4,7 @@ well as the handlers' answers, which stay byte for byte what they were. Shares t
 of tests/test_service_governance.py (chDB store, the hand-made cascades)."""
 from __future__ import annotations
 
+import logging
 import socket
 
 import orjson
@@ -131,6 +132,18 @@ def test_unencoded_url_says_how_to_encode(env, worker_shaped, which):
         request = f"GET {target} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
         error = _json_error(*_raw(url, request), 400)
         assert "percent-encoded" in error and "--data-urlencode" in error
+
+
+@pytest.mark.parametrize("which", ["url", "worker"])
+def test_unencoded_url_is_one_warning_line_not_a_traceback(env, worker_shaped, which, caplog):
+    # The client's mistake, answered with how to fix it: aiohttp logged a full ERROR traceback.
+    url = env["url"] if which == "url" else worker_shaped
+    caplog.set_level(logging.DEBUG, logger="aiohttp")
+    _json_error(*_raw(url, "GET /api/rumours?q=广州 HTTP/1.1\r\nHost: x\r\n\r\n".encode()), 400)
+    records = [r for r in caplog.records if r.name.startswith("aiohttp")]
+    assert [(r.levelname, r.exc_info) for r in records] == [("WARNING", None)], caplog.text
+    assert "not percent-encoded" in records[0].getMessage() and "Traceback" not in caplog.text
+    assert "广州" not in caplog.text  # the request's bytes are not echoed into the log
 
 
 def test_handlers_answers_are_unchanged(env):

@@ -91,5 +91,5 @@ def test_a_bad_bound_is_refused_at_start_in_one_line(value, message, tmp_path, m
 
     monkeypatch.setenv("RUMOUR_SHUTDOWN_WRITE_SECONDS", value)
     assert main(["serve", str(tmp_path / "events.jsonl")]) == 2
-    assert capsys.readouterr().err == ("rumour: error: setting shutdown_write_seconds (RUMOUR_SHUTDOWN_WRITE_SECONDS, "
-                                       f"--shutdown-write-seconds): {message}\n")
+    assert capsys.readouterr().err == ("rumour: error: setting shutdown_write_seconds (RUMOUR_SHUTDOWN_WRITE_SECONDS): "
+                                       f"{message}\n")

@@ -26,8 +26,10 @@ def load(setting, overrides=None, environ=None):
 
 @pytest.mark.parametrize("setting", BOUNDED, ids=lambda s: s.name)
 def test_out_of_range_values_are_refused_and_edges_accepted(setting):
-    flag = f", --{setting.name.replace('_', '-')}" if setting in SETTINGS else ""  # governance: no flags
-    named = f"{setting.name} \\({setting.env}{flag}\\)"
+    # An error names where the value came from: the environment variable, or the flag
+    # (governance settings have no flags: an override there is named by the setting alone).
+    named = f"{setting.name} \\({setting.env}\\)"
+    given = f"{setting.name} \\(--{setting.name.replace('_', '-')}\\)" if setting in SETTINGS else f"{setting.name}"
     edges = [v for v in (setting.minimum, setting.maximum) if v is not None]
     for edge in edges:  # the bounds themselves are allowed
         raw = str(setting.type(edge))
@@ -37,7 +39,7 @@ def test_out_of_range_values_are_refused_and_edges_accepted(setting):
         with pytest.raises(ValueError, match=named + ": must be at least"):
             load(setting, environ={setting.env: str(setting.type(below))})
     if setting.maximum is not None:
-        with pytest.raises(ValueError, match=named + ": must be at most"):
+        with pytest.raises(ValueError, match=given + ": must be at most"):
             load(setting, {setting.name: setting.maximum + 1}, environ={})
 
 
@@ -47,5 +49,24 @@ def test_a_flag_out_of_range_is_a_one_line_error(tmp_path):
     proc = rumour("trace", path, "--json", "--batch-size", "0", check=False)
     err = proc.stderr.decode()
     assert proc.returncode == 2, err
-    assert err == "rumour: error: setting batch_size (RUMOUR_BATCH_SIZE, --batch-size): must be at least 1, got '0'\n", err
+    assert err == "rumour: error: setting batch_size (--batch-size): must be at least 1, got '0'\n", err
     assert proc.stdout == b""
+
+
+def test_a_bad_environment_value_names_the_variable_not_a_flag_the_command_lacks(tmp_path, monkeypatch, capsys):
+    from streams.cli import main
+
+    # `rumour serve` takes no --token-days: the error named that flag (every setting's wording).
+    monkeypatch.setenv("RUMOUR_TOKEN_DAYS", "abc")
+    assert main(["serve", str(tmp_path / "events.jsonl")]) == 2
+    assert capsys.readouterr().err == "rumour: error: setting token_days (RUMOUR_TOKEN_DAYS): expected int, got 'abc'\n"
+
+
+def test_a_bad_flag_value_names_the_flag_the_command_has(tmp_path, monkeypatch, capsys):
+    from streams.cli import main
+
+    # serve's web_port flag is --port (the setting's own --web-port is the worker's); the variable
+    # holds a good value, so it is not named.
+    monkeypatch.setenv("RUMOUR_WEB_PORT", "6066")
+    assert main(["serve", str(tmp_path / "events.jsonl"), "--port", "70000"]) == 2
+    assert capsys.readouterr().err == "rumour: error: setting web_port (--port): must be at most 65535, got 70000\n"

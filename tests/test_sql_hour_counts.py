@@ -107,39 +107,35 @@ def test_backfill_repeats_the_views_own_select_into_its_target():
             assert len(views) == 1 and statements[-1].startswith("INSERT INTO db.")
 
 
-def _hour_requests(store) -> dict:
-    rows = store._rows(queries.audit_hour_requests(store.database))
-    return {(_seconds(t), a): int(n) for t, a, n in rows}
+DROPPED = 22  # sql/022_drop_audit_hour_suppressed.sql
 
 
-def test_a_summary_row_counts_as_the_refusals_it_stands_for_old_rows_too(store):
+def _tables(store) -> set:
+    return {name for (name,) in store._rows(f"SELECT name FROM system.tables WHERE database = '{store.database}'")}
+
+
+def test_the_unread_summary_aggregate_is_dropped_and_audit_rows_still_go_in(store):
+    suppressed = {"audit_hour_suppressed", "audit_hour_suppressed_mv"}
+    assert not _tables(store) & suppressed  # a new database: created by 020, dropped by 022
     store.drop()
     sql.migrate(store._execute, store.database,
-                migrations=[m for m in sql.load_migrations() if m.version < SUMMARIES])
-    # a minute of 25 refused requests before sql/020: 3 rows of their own, a summary of 22
-    before = refusal_rows(T0, 25, rows_per_minute=3)
-    store.write_audit(before)
-    store.write_audit(before[-1:])  # a retried insert keeps the summary twice in audit_log
-    assert store.migrate() == [m.name for m in due_migrations(store) if m.version >= SUMMARIES]
+                migrations=[m for m in sql.load_migrations() if m.version < DROPPED])
+    store.write_audit(refusal_rows(T0, 25, rows_per_minute=3))  # a summary of 22 reaches 020's table
+    assert _tables(store) >= suppressed
+    assert store._rows(f"SELECT sum(requests) FROM {store.database}.audit_hour_suppressed FINAL")[0][0] == 22
+    assert store.migrate() == [m.name for m in due_migrations(store) if m.version >= DROPPED]
+    assert not _tables(store) & suppressed and "audit_hour_refusals" in _tables(store)
+    # run again (a crash before it was recorded): nothing to drop, no error
+    (dropping,) = [m for m in sql.load_migrations() if m.version == DROPPED]
+    for statement, _ in dropping.steps(store.database):
+        store._execute(statement)
+    # audit_log takes rows (no view left writing to a table that is gone); the panels count them
+    store.write_audit(refusal_rows(T0 + HOUR_MS, 4, rows_per_minute=60) + [_audit("served-1", T0 + HOUR_MS)])
     hour = T0 // HOUR_MS * HOUR_MS // 1000
-    assert _hour_requests(store)[(hour, "unauthenticated")] == 22
-    assert sum(n for (h, _), n in _hour_requests(store).items() if h == hour) == 25
-
-    # written afterwards, through the view, the retried copy once; the backfill run again adds nothing
-    after = refusal_rows(T0 + 5 * HOUR_MS, 70, rows_per_minute=60)
-    store.write_audit(after)
-    store.write_audit(after[-1:])
-    for m in sql.load_migrations():
-        if m.version == SUMMARIES:
-            for statement, _ in m.steps(store.database):
-                store._execute(statement)
-    counts = _hour_requests(store)
-    assert counts[(hour, "unauthenticated")] == 22 and counts[(hour + 5 * 3600, "unauthenticated")] == 10
-    assert sum(counts.values()) == 25 + 70
-    # ordinary rows are still each counted once, as audit_hour_counts counts them
-    store.write_audit([_audit("plain-1", T0), _audit("plain-1", T0)])
-    assert sum(_hour_requests(store).values()) == 25 + 70 + 1
-
+    refused = {(_seconds(t), r): int(n) for t, r, n in store._rows(queries.audit_hour_refused(store.database))}
+    served = {(_seconds(t), a): int(n) for t, a, n in store._rows(queries.audit_hour_served(store.database))}
+    assert refused == {(hour, "unknown"): 25, (hour + 3600, "unknown"): 4}
+    assert served == {(hour + 3600, "trace"): 1}
 
 
 def test_refusals_written_before_their_aggregate_are_counted_apart_from_served_requests(store):

@@ -51,7 +51,8 @@ def serve_main(argv) -> int:
     args = serve_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     settings = Settings.load({"web_port": args.port, "web_host": args.host, "cutoff_k": args.cutoff_k,
-                              "liaison_account_scope": args.liaison_account_scope})
+                              "liaison_account_scope": args.liaison_account_scope},
+                             flags={"web_port": "--port", "web_host": "--host"})
     url = args.store or settings.embedded_store
     if url in ("", "none"):
         print("rumour serve: needs a store (chdb:// or clickhouse://)", file=sys.stderr)

@@ -100,6 +100,18 @@ def parser_error_message(status: int, exc: BaseException | None) -> str:
 class JsonErrorRequestHandler(RequestHandler):
     """aiohttp's connection handler with the parser's (and a lost request's) answers in JSON."""
 
+    def log_exception(self, *args, **kw) -> None:
+        # aiohttp logs every parser refusal as an ERROR with its traceback. A URL that is not
+        # percent-encoded is the client's mistake, answered with how to fix it: one WARNING line,
+        # without the URL (the client's bytes stay out of the log).
+        exc = kw.get("exc_info")
+        if isinstance(exc, InvalidURLError):
+            peer = args[1] if len(args) > 1 else "?"
+            self.logger.warning("refused a request from %s: its URL is not percent-encoded "
+                                "(raw non-ASCII or control bytes); answered 400", peer)
+            return
+        super().log_exception(*args, **kw)
+
     def handle_error(self, request, status: int = 500, exc=None, message=None):
         # aiohttp's own: logs the error, refuses when an answer was already under way; its text
         # answer is replaced.

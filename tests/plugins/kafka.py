@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
 import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
 
 DEFAULT_BROKER = "127.0.0.1:9092"
-LIST_TIMEOUT_S = 120.0
 
 
 def broker_address() -> str:
@@ -35,35 +33,6 @@ async def _probe(bootstrap: str, timeout_s: float) -> None:
         await asyncio.wait_for(admin.start(), timeout_s)
         # A metadata round trip, not only a TCP connect: the broker must be serving requests.
         await asyncio.wait_for(admin.list_topics(), timeout_s)
-    finally:
-        await admin.close()
-
-
-def _error_code(entry) -> int:
-    # Response entries are tuples: (name, error_code, ...) for CreateTopics and DeleteTopics.
-    return int(entry[1])
-
-
-async def _create_topic(bootstrap: str, name: str, partitions: int) -> None:
-    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        response = await admin.create_topics(
-            [NewTopic(name=name, num_partitions=partitions, replication_factor=1)], timeout_ms=30000
-        )
-        errors = [e for e in response.topic_errors if _error_code(e) != 0]
-        if errors:
-            raise RuntimeError(f"creating topic {name} failed: {errors}")
-        # Metadata propagates asynchronously; wait until the broker lists the topic (a loaded
-        # broker may take far longer than usual: the wait ends as soon as it is listed).
-        deadline = time.monotonic() + LIST_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if name in await admin.list_topics():
-                return
-            await asyncio.sleep(0.1)
-        raise RuntimeError(f"topic {name} created but not listed after {LIST_TIMEOUT_S:g} s")
     finally:
         await admin.close()
 
@@ -103,8 +72,11 @@ def kafka_topic(kafka_bootstrap: str) -> Iterator[Callable[..., str]]:
     created: list[str] = []
 
     def make(partitions: int = 1, prefix: str = "t") -> str:
-        name = f"{prefix}-{uuid.uuid4().hex[:12]}"
-        asyncio.run(_create_topic(kafka_bootstrap, name, partitions))
+        # The benchmarks' helper (one copy; benchmarks must not import tests, not the reverse):
+        # imported here, not at the plugin's load, which every test session pays.
+        from benchmarks.worker_process import create_named_topic
+
+        name = create_named_topic(kafka_bootstrap, f"{prefix}-{uuid.uuid4().hex[:12]}", partitions)
         created.append(name)
         return name
 
