@@ -113,7 +113,7 @@ class TraceHandlers:
                                  "role": principal.role, "jurisdiction": principal.jurisdiction,
                                  # as in this request's audit row and /api/me
                                  "token_expires": expiry_text(principal.expires_ms)}}
-        data, digest = await self._run(evidence.build, meta, trace, self.evidence_key)
+        data, digest = await self._run(evidence.build, meta, trace, self.evidence_key, self.views.timezone)
         ctx["digest"] = digest
         return web.Response(body=data, content_type="application/zip", headers={
             "Content-Disposition": attachment(f"evidence-{ctx['case_id']}.zip"),
