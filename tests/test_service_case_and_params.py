@@ -66,6 +66,19 @@ def test_a_case_number_is_trimmed_and_refuses_control_characters(env):
     assert status == 400 and orjson.loads(body)["error"].startswith("case:")
 
 
+def test_a_refused_case_number_names_the_full_width_brackets_it_may_hold(env):
+    # 【2026】 (the brackets a phone keyboard offers) is refused; the refusal named only ASCII
+    # brackets, so an officer did not learn that the official 〔2026〕 form is accepted as written.
+    from urllib.parse import quote
+
+    tok, url = env["tok"], env["url"]
+    status, _, body = get(url + "/api/rumours/jn-1/trace", tok["liaison"], case=quote("粤公网【2026】7号"))
+    error = orjson.loads(body)["error"]
+    assert status == 400 and "（ ） 〔 〕" in error, body
+    status, _, body = get(url + "/api/rumours/jn-1/trace", tok["liaison"], case=quote("粤公网〔2026〕7号"))
+    assert status == 200 and _last_audit_row(env)["case_id"] == "粤公网〔2026〕7号"
+
+
 def test_unknown_and_repeated_query_parameters_are_refused(env):
     # /api/alerts?limt=5 answered as if no limit had been asked for, and tree?limit=5&limit=900
     # used the first limit in silence.

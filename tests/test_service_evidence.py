@@ -6,6 +6,7 @@ import csv
 import hashlib
 import io
 import zipfile
+from datetime import datetime, timedelta
 
 import orjson
 import pytest
@@ -76,6 +77,21 @@ def test_package_content(env, package):
     # the audit row of the export holds the same digest
     row = env["store"].audit_rows(case_id="EV-1", limit=5)[0]
     assert (row["action"], row["answer_sha256"], row["status"]) == ("evidence", digest, 200)
+
+
+def test_printed_report_shows_each_time_on_the_centres_clock_too(package):
+    # The walk over real Weibo data: a post of 22:50 China time was printed as 14:50 (UTC) only,
+    # while the officer compares the report with the platform's pages, which show China time.
+    m = _members(package[0])
+    html = m["report.html"].decode()
+    ev = orjson.loads(m["evidence.json"])
+    assert "Time (Asia/Shanghai)" in html  # the service's report_timezone default
+    times = [o["ts"] for o in ev["trace"]["origins"]] + [h["ts"] for c in ev["trace"]["chains"] for h in c["hops"]]
+    for ts in times:
+        utc = datetime.fromisoformat(ts.replace("Z", "+00:00"))
+        local = (utc + timedelta(hours=8)).strftime("%Y-%m-%d %H:%M:%S")
+        assert f"<td>{ts}</td><td>{local}.{utc.microsecond // 1000:03d} +08:00</td>" in html
+    assert m["chain.csv"].decode("utf-8-sig").count("+08:00") == 0  # the CSV keeps UTC only
 
 
 def test_intact_package_verifies(env, package, tmp_path):

@@ -41,3 +41,11 @@ def test_a_share_known_to_the_city_counts_for_the_city_never_as_a_county(views):
     assert regions["county"] == {"440305": 1, "110105": 1, "": 6}
     names = views.detail("sz-1")["region_names"]
     assert names["440300"]["en"] == "Shenzhen" and "" not in names
+
+
+def test_a_municipal_district_is_named_with_its_municipality(views):
+    # The walk: a Beijing Chaoyang desk's rumours were shown as "朝阳区", which Changchun has too
+    # (220104); a county below a city was already named with its city ("深圳 南山区").
+    names = views.detail("sz-1")["region_names"]
+    assert names["110105"] == {"zh": "北京 朝阳区", "en": "Chaoyang District, Beijing"}
+    assert names["440305"]["zh"] == "深圳 南山区"

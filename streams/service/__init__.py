@@ -77,7 +77,9 @@ Choices (documented here because the acceptance checks rely on them):
   rumours by id. 404 rather than 403 for both because "no such rumour for you" is the truth
   from the caller's side, and because 404 already is the answer for an unknown id. The audit
   row (audited routes) records 403 for the refusal and 404 for an unknown rumour, so an
-  auditor still tells them apart. Event and account routes check the rumour first, so an
+  auditor still tells them apart: a national admin; an admin below reads 404 on such a row
+  when its own jurisdiction does not cover the rumour either (``audit.as_answered``), or the
+  audit would tell it which rumours exist elsewhere. Event and account routes check the rumour first, so an
   event or account of a rumour outside the jurisdiction is answered the same way.
 - Event ids follow their accounts (a post id leads to its author on the platform): wherever an
   account is pseudonymised, its events are shown by their ``pev_`` pseudonyms, with no text

@@ -22,7 +22,8 @@ import orjson
 
 from sql.queries import AUDIT_EXPIRY_NEVER, AUDIT_EXPIRY_UNRECORDED
 from streams.events import format_ts
-from streams.service.access import Principal
+from streams.service.access import PERMISSIONS, Principal
+from streams.service.routes import ROUTES
 from streams.service.tokens import expiry_text
 
 
@@ -91,6 +92,40 @@ def readable(rows: list[dict]) -> list[dict]:
     """
     return [{**r, "ts": format_ts(r["ts_ms"]), "token_expires": expiry_label(r["token_expires_ms"])}
             for r in rows]
+
+
+# The permission each rumour-scoped audited route needs (a row's ``action`` is the route's name).
+_ROUTE_PERMISSION = {r.name: r.action for r in ROUTES if r.audited and r.rumour_scoped}
+
+
+def as_answered(rows: list[dict], reader_sees) -> list[dict]:
+    """Audit rows as an admin below the national level reads them. A caller asking for a rumour
+    outside its jurisdiction is answered 404, as for an unknown id, and its row records the
+    decision, 403; where the reader's jurisdiction does not cover that rumour either
+    (``reader_sees(rumour_id)`` false), the row shows the 404 the caller got, else the reader
+    would learn from the audit which rumours exist elsewhere. A role refusal (the caller's role
+    lacks the route's permission) is 403 whether or not the rumour exists, and stays so.
+
+    >>> rows = [{"status": 403, "rumour_id": "bj-1", "role": "liaison", "action": "trace"},
+    ...         {"status": 403, "rumour_id": "bj-1", "role": "analyst", "action": "evidence"},
+    ...         {"status": 403, "rumour_id": "qd-1", "role": "liaison", "action": "trace"}]
+    >>> [r["status"] for r in as_answered(rows, lambda rid: rid == "qd-1")]
+    [404, 403, 403]
+    """
+    seen: dict[str, bool] = {}
+
+    def hidden(row: dict) -> bool:
+        permission = _ROUTE_PERMISSION.get(row["action"])
+        if row["status"] != 403 or not row["rumour_id"] or permission is None:
+            return False
+        if permission not in PERMISSIONS.get(row["role"], ()):
+            return False  # a role refusal
+        rid = row["rumour_id"]
+        if rid not in seen:
+            seen[rid] = reader_sees(rid)
+        return not seen[rid]
+
+    return [{**r, "status": 404} if hidden(r) else r for r in rows]
 
 
 # GET /api/audit/refusals without since_ms: the day before until_ms.

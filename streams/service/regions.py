@@ -43,17 +43,20 @@ def levels(region: str | None) -> tuple[str, str, str]:
 
 
 def name(code: str | None) -> dict | None:
-    """``{"zh", "en"}`` display names of a division code (a county names its city), or None.
+    """``{"zh", "en"}`` display names of a division code (a county names its city, or its
+    province when it has no city: a district of Beijing, which has a 朝阳区 as Changchun has), or None.
 
     >>> name("370102"), name("370100")["en"], name("999999")
     ({'zh': '济南 历下区', 'en': 'Lixia District, Jinan'}, 'Jinan', None)
+    >>> name("110105"), name("220104")["zh"]
+    ({'zh': '北京 朝阳区', 'en': 'Chaoyang District, Beijing'}, '长春 朝阳区')
     """
     d = division(code) if code and code.isdigit() else None
     if d is None:
         return None
     if d.level == "county" and d.parent:
         p = division(d.parent)
-        if p.level == "city":
+        if p.level in ("city", "province"):
             return {"zh": f"{p.short_zh} {d.name_zh}", "en": f"{d.name_en}, {p.pinyin}"}
     if d.level == "province":
         return {"zh": d.name_zh, "en": d.pinyin}

@@ -223,4 +223,4 @@ def find(parts: list[str], method: str = "GET"):
 # (trace_http.attachment).
 _CASE_CHARS = r"\w\-./:#()\[\]（）〔〕"
 CASE_RE = re.compile(rf"^[{_CASE_CHARS}](?:[{_CASE_CHARS} \u3000]{{0,62}}[{_CASE_CHARS}])?\Z", re.UNICODE)
-CASE_RULE = "1-64 letters, digits, spaces (not first or last) or - . / : # ( ) [ ]"
+CASE_RULE = "1-64 letters, digits, spaces (not first or last) or - . / : # ( ) [ ] （ ） 〔 〕"

@@ -113,7 +113,7 @@ class TraceHandlers:
                                  "role": principal.role, "jurisdiction": principal.jurisdiction,
                                  # as in this request's audit row and /api/me
                                  "token_expires": expiry_text(principal.expires_ms)}}
-        data, digest = await self._run(evidence.build, meta, trace, self.evidence_key)
+        data, digest = await self._run(evidence.build, meta, trace, self.evidence_key, self.views.timezone)
         ctx["digest"] = digest
         return web.Response(body=data, content_type="application/zip", headers={
             "Content-Disposition": attachment(f"evidence-{ctx['case_id']}.zip"),
@@ -132,7 +132,14 @@ class TraceHandlers:
             raise ApiError(f"auth_failure: one of any, {', '.join(AUTH_FAILURES)}")
         rows = await self._run(self.store.audit_rows, limit, case, since, prefix(principal.jurisdiction), until,
                                failure)
+        if prefix(principal.jurisdiction):
+            rows = await self._run(audit.as_answered, rows, lambda rid: self._covers(principal, rid))
         return _json({"rows": audit.readable(rows)})
+
+    def _covers(self, principal, rumour_id: str) -> bool:
+        """Whether the caller's jurisdiction covers a rumour that exists (executor thread)."""
+        regions = self.views.regions_of(rumour_id)
+        return regions is not None and principal.covers_any(regions)
 
     async def _r_audit_refusals(self, principal, params, request, ctx):
         q = request.query
