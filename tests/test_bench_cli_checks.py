@@ -29,6 +29,10 @@ BAD = [
     ("blocking", ["--models", "ba,er"], "--models: unknown 'er'; choose from ba, ws"),
     ("blocking", ["--trials", "0"], "--trials: '0' is not a whole number >= 1"),
     ("blocking", ["--nodes", "20", "--k", "10", "--observe", "10"], "leave no node of --nodes 20"),
+    # was "rumour: error: p < 0, p > 1 or p is NaN" from the first trial (parents: after reading
+    # and fitting the real cascades)
+    ("origins", ["--nodes", "5"], "--nodes: '5' is too few nodes for the er, ws and ba graphs"),
+    ("parents", ["--nodes", "2"], "--nodes: '2' is too few nodes for the er, ws and ba graphs"),
 ]
 # numpy seeds are >= 0: a negative one was a traceback after the warm-up or the data read
 BAD += [(name, ["--seed", "-1"], "--seed: '-1' is not a whole number >= 0")
