@@ -42,7 +42,7 @@ def main(argv=None) -> int:
                     help="fraction of the parent links hidden, real and synthetic (default 0.3)")
     ap.add_argument("--seed", type=non_negative_int, default=0,
                     help="seed of the masking and the synthetic trials (default 0)")
-    ap.add_argument("--limit", type=positive_int, default=None, help="read only the first N cascades of each dataset")
+    ap.add_argument("--limit", type=positive_int, default=None, help="read only the first N cascades of each dataset (default: every one)")
     ap.add_argument("--skip-synthetic", action="store_true", help="real cascades only")
     ap.add_argument("--weibo", metavar="PATH", default=real_cascades.default_path("weibo-ced"),
                     help="the Weibo CED archive or folder (default: ../shared/data/weibo-ced-dev.tar.gz)")

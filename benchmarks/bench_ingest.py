@@ -258,7 +258,8 @@ def latency(broker: str, clickhouse: str, rate_eps: float, per_message: int, sec
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="rumour bench ingest", description=__doc__.splitlines()[0])
+    # the docstring's first paragraph (its first line stopped mid-sentence: "..., beside the")
+    ap = argparse.ArgumentParser(prog="rumour bench ingest", description=" ".join(__doc__.split("\n\n")[0].split()))
     ap.add_argument("--single-events", type=positive_int, default=20_000,
                     help="events sent one per message (default 20000)")
     ap.add_argument("--batched-events", type=positive_int, default=500_000,
@@ -274,9 +275,9 @@ def main(argv=None) -> int:
     ap.add_argument("--latency-seconds", type=positive_float, default=10.0,
                     help="length of the latency run (default 10)")
     ap.add_argument("--take-events", type=positive_int, default=10_000,
-                    help="events per take() batch for batched messages (take(n) counts messages)")
+                    help="events per take() batch for batched and columnar messages (take(n) counts messages: --take-events / --per-message of them; default 10000)")
     ap.add_argument("--take-single", type=positive_int, default=5000,
-                    help="messages per take() batch for one event per message (the engine's default)")
+                    help="messages per take() batch for one event per message (default 5000, the engine's)")
     ap.add_argument("--batch-wait", type=positive_float, default=setting("batch_wait").default,
                     help="take(within=) of the latency run's worker (default: the engine's batch_wait)")
     add_stream_options(ap)

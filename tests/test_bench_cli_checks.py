@@ -304,3 +304,31 @@ def test_parents_synthetic_says_its_best_rule_is_per_trial_and_compares_each_rul
     assert "model - per-trial best rule" in out and "model - most recent" in out and "model - earliest" in out
     assert "model - best rule " not in out  # the label that read as the better rule overall
     assert out.count("\ner ") == 2  # one row in each table
+
+
+def _parser_of(name, monkeypatch):
+    """The argparse parser ``rumour bench NAME`` builds (caught at parse_args, before any run)."""
+    import argparse
+
+    seen = []
+
+    def caught(self, *args, **kwargs):
+        seen.append(self)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(argparse.ArgumentParser, "parse_args", caught)
+    with pytest.raises(SystemExit):
+        bench_main([name])
+    return seen[0]
+
+
+@pytest.mark.parametrize("name", sorted(BENCHMARKS))
+def test_help_gives_every_default_and_a_whole_description(name, monkeypatch):
+    # ingest's description stopped mid-sentence ("..., beside the"); --take-events, --take-single,
+    # blocking's --reading, --bound-samples, --eval-bound and the --limit of parents and cutoff
+    # gave no default
+    ap = _parser_of(name, monkeypatch)
+    assert ap.description.rstrip().endswith("."), ap.description
+    silent = [a.option_strings[-1] for a in ap._actions
+              if a.option_strings and a.nargs != 0 and a.dest != "json" and "default" not in (a.help or "")]
+    assert silent == []
