@@ -70,6 +70,20 @@ def test_missing_or_wrong_data_is_one_error_line_and_exit_2(name, tmp_path, caps
         assert info.value.code == 2 and last.startswith(f"rumour bench {name}: error: ") and message in last
 
 
+@pytest.mark.parametrize("name", ["parents", "origins", "cutoff"])
+def test_data_missing_where_it_is_looked_for_by_default_names_the_option_to_give(name, tmp_path, monkeypatch,
+                                                                                capsys):
+    # a checkout away from ../shared/data got "...weibo-ced-dev.tar.gz: no such folder or file" alone
+    from benchmarks import real_cascades
+
+    monkeypatch.setattr(real_cascades, "SHARED_DATA", tmp_path / "shared" / "data")
+    with pytest.raises(SystemExit) as info:
+        bench_main([name, "--real", "1"] if name == "origins" else [name])
+    last = capsys.readouterr().err.splitlines()[-1]
+    assert info.value.code == 2 and last.startswith(f"rumour bench {name}: error: ")
+    assert "no such folder or file" in last and "with --weibo PATH" in last and str(tmp_path / "shared") in last
+
+
 def test_json_is_written_whole_or_not_at_all(tmp_path, monkeypatch):
     path = tmp_path / "r.json"
     write_json(path, {"trials": 1})
