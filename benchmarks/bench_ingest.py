@@ -282,6 +282,7 @@ def main(argv=None) -> int:
                     help="take(within=) of the latency run's worker (default: the engine's batch_wait)")
     add_stream_options(ap)
     args = ap.parse_args(argv)
+    kit.require_services(ap, args.broker, args.clickhouse)
     from streams.topics import ensure_topics
 
     run_id = uuid.uuid4().hex[:8]

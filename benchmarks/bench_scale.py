@@ -157,6 +157,7 @@ def main(argv=None) -> int:
                     help="comma-separated worker counts, one run each (default 1,2,4)")
     add_stream_options(ap)
     args = ap.parse_args(argv)
+    kit.require_services(ap, args.broker, args.clickhouse)
     run_id = uuid.uuid4().hex[:8]
     pairs = kit.stream_messages(args.events, args.per_message, args.seed, f"sc{run_id}")
     rows, reference = [], None

@@ -127,3 +127,29 @@ def test_bench_ingest_end_to_end_contract(kafka_bootstrap, clickhouse_server, ca
     left = [name for (name,) in Client(url.hostname, port=url.port or 9000).execute("SHOW DATABASES")
             if res["run_id"] in name]
     assert left == []
+
+
+@pytest.mark.parametrize("name", ["ingest", "scale"])
+def test_clickhouse_that_cannot_be_reached_is_one_line_and_exit_3(name, capsys):
+    # it was a traceback ("worker exited (1); log ...") after about 50 s of worker start-up
+    from benchmarks.cli import main as bench_main
+
+    with pytest.raises(SystemExit) as info:
+        bench_main([name, "--clickhouse", "clickhouse://127.0.0.1:1", "--broker", "127.0.0.1:1"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert info.value.code == 3 and len(err) == 1 and "Traceback" not in err[0]
+    assert err[0].startswith(f"rumour bench {name}: error: clickhouse-server at clickhouse://127.0.0.1:1 "
+                             f"cannot be reached") and "--clickhouse URL" in err[0]
+
+
+@pytest.mark.clickhouse
+@pytest.mark.parametrize("name", ["ingest", "scale"])
+def test_kafka_that_cannot_be_reached_is_one_line_and_exit_3(name, clickhouse_server, capsys):
+    # it was aiokafka's KafkaConnectionError traceback
+    from benchmarks.cli import main as bench_main
+
+    with pytest.raises(SystemExit) as info:
+        bench_main([name, "--clickhouse", clickhouse_server, "--broker", "127.0.0.1:1"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert info.value.code == 3 and len(err) == 1
+    assert err[0].startswith(f"rumour bench {name}: error: Kafka at 127.0.0.1:1 cannot be reached") and "--broker" in err[0]
