@@ -153,3 +153,17 @@ def test_kafka_that_cannot_be_reached_is_one_line_and_exit_3(name, clickhouse_se
     err = capsys.readouterr().err.strip().splitlines()
     assert info.value.code == 3 and len(err) == 1
     assert err[0].startswith(f"rumour bench {name}: error: Kafka at 127.0.0.1:1 cannot be reached") and "--broker" in err[0]
+
+
+def test_a_stream_that_fits_in_one_take_batch_is_said_before_the_run(capsys):
+    # --single-events 2000 against --take-single 5000 printed "ours single: None events/s" after
+    # minutes and wrote single_eps 0, without a word on why
+    from benchmarks.cli import main as bench_main
+
+    with pytest.raises(SystemExit):
+        bench_main(["ingest", "--single-events", "2000", "--batched-events", "100000",
+                    "--clickhouse", "clickhouse://127.0.0.1:1", "--broker", "127.0.0.1:1"])
+    err = capsys.readouterr().err.splitlines()
+    notes = [line for line in err if "note: " in line]
+    assert len(notes) == 1 and "note: single: its 2000 messages fit in one take() batch of 5000" in notes[0]
+    assert "--take-single" in notes[0] and err[-1].startswith("rumour bench ingest: error: clickhouse-server")
