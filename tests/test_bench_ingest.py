@@ -119,6 +119,19 @@ def test_bench_ingest_end_to_end_contract(kafka_bootstrap, clickhouse_server, ca
     cpu = res["runs"]["ours_batched"][0]["cpu_us_per_event"]
     assert cpu["worker"] > 0 and cpu["clickhouse"] > 0  # the server did the inserts
     assert res["machine_ceiling"]["batched"]["eps"] > 0
+    # every key is explained in benchmarks/README.md (hardly any was); the runs' own names aside
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "benchmarks" / "README.md").read_text()
+
+    def keys(tree):
+        if isinstance(tree, dict):
+            return [k for key, value in tree.items() for k in (key, *keys(value))]
+        return [k for value in tree for k in keys(value)] if isinstance(tree, list) else []
+
+    run_names = re.compile(r"^(ours|noop|getmany)_(single|batched|columnar)$")
+    assert sorted({k for k in keys(res) if f"`{k}`" not in readme and not run_names.match(k)}) == []
     # Every database the run wrote is dropped (left behind, they slowed the shared server).
     from clickhouse_driver import Client
     from urllib.parse import urlparse
