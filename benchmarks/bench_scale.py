@@ -27,30 +27,26 @@ not one worker's followed by a rebalance. Reported per count:
 from __future__ import annotations
 
 import argparse
-import re
-import subprocess
 import sys
 import time
 import uuid
 
 from benchmarks import ingest_kit as kit
-from benchmarks.ingest_worker import cpu_seconds
 from benchmarks.bench_args import add_stream_options, positive_int, size_list
 from benchmarks.outputs import emit, load_average, progress, save
 
 PARTITIONS = 4
 
 
-def service_pids() -> dict:
-    """pids of the Kafka broker and clickhouse-server from `scripts/services.sh status`."""
-    out = subprocess.run(["bash", "scripts/services.sh", "status"], cwd=kit.ROOT,
-                         capture_output=True, text=True).stdout
-    pids = {}
-    for line in out.splitlines():
-        m = re.search(r"pid (\d+)", line)
-        if m:
-            pids["kafka" if "kafka" in line else "clickhouse"] = int(m.group(1))
-    return pids
+def service_cpu_meter(pids: dict):
+    """Start counting the CPU of the Kafka broker and clickhouse-server (``pids``:
+    ``ingest_kit.service_pids()``, taken before the run: a /proc scan); the function returned
+    gives each one's CPU seconds since. They are found by command line (as ingest finds them):
+    `scripts/services.sh status` of the running checkout found none in any other checkout than
+    the one that started them, and the projection then took their cost as 0."""
+    before = kit.services_cpu_s(pids)
+    return lambda: {name: round(cpu - before[name], 2) for name, cpu in kit.services_cpu_s(pids).items()
+                    if pids[name]}
 
 
 def answers(clickhouse_db_url: str, k: int = 10) -> tuple[dict, int]:
@@ -78,7 +74,7 @@ def run_count(n_workers: int, pairs, n_events: int, per_message: int, broker: st
     topic = f"bench-scale-{run_id}-{n_workers}"
     ensure_topics(broker, {topic: PARTITIONS})
     db = f"{clickhouse.rstrip('/')}/bench_scale_{run_id}_{n_workers}"
-    svc = service_pids()
+    services = kit.service_pids()
     workers = [kit.Worker("ours", topic, app_id, clickhouse=db, batch_size=max(1, 10_000 // per_message),
                           events_per_message=per_message) for _ in range(n_workers)]
     try:
@@ -88,7 +84,7 @@ def run_count(n_workers: int, pairs, n_events: int, per_message: int, broker: st
         s = kit.produce(broker, topic, pairs)
         progress(f"produced {len(pairs)} messages to {topic} in {s:.1f}s")
         # CPU from here on: start-up (imports, numba warm-up, schema checks) is not per event.
-        svc_cpu0 = {k: cpu_seconds(p) for k, p in svc.items()}
+        services_since = service_cpu_meter(services)
         worker_cpu0 = [w.cpu_s() for w in workers]
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline:
@@ -96,7 +92,7 @@ def run_count(n_workers: int, pairs, n_events: int, per_message: int, broker: st
             if sum(s["events"] for s in snaps) >= n_events:
                 break
             time.sleep(0.2)
-        svc_cpu = {k: round(cpu_seconds(p) - svc_cpu0[k], 2) for k, p in svc.items()}
+        svc_cpu = services_since()
         worker_cpu = [round(w.cpu_s() - c0, 2) for w, c0 in zip(workers, worker_cpu0)]
     finally:
         for w in workers:

@@ -180,3 +180,27 @@ def test_a_stream_that_fits_in_one_take_batch_is_said_before_the_run(capsys):
     notes = [line for line in err if "note: " in line]
     assert len(notes) == 1 and "note: single: its 2000 messages fit in one take() batch of 5000" in notes[0]
     assert "--take-single" in notes[0] and err[-1].startswith("rumour bench ingest: error: clickhouse-server")
+
+
+def test_scale_counts_the_services_cpu_found_by_command_line(monkeypatch):
+    # it asked `scripts/services.sh status` of the checkout it ran from: in any other checkout it
+    # found no broker or clickhouse-server, and the projection took their cost as 0
+    import subprocess
+    import sys
+
+    monkeypatch.setattr(ingest_kit, "SERVICE_PATTERNS", {"kafka": b"rumour-probe-5c1e", "clickhouse": b"rumour-none"})
+    proc = subprocess.Popen([sys.executable, "-c", "import sys\nwhile True: pass", "rumour-probe-5c1e"])
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # until the child has exec'd (its cmdline is pytest's before)
+            with open(f"/proc/{proc.pid}/cmdline", "rb") as f:
+                if b"rumour-probe-5c1e" in f.read():
+                    break
+            time.sleep(0.01)
+        since = bench_scale.service_cpu_meter(ingest_kit.service_pids())
+        time.sleep(0.5)
+        used = since()
+    finally:
+        proc.kill()
+        proc.wait()
+    assert set(used) == {"kafka"} and used["kafka"] > 0  # a service with no process is left out
