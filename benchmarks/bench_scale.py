@@ -123,8 +123,13 @@ def _wait_assigned(workers, timeout_s: float = 120) -> None:
     raise TimeoutError(f"consumer group did not settle: partitions held {held}")
 
 
-def projection(row: dict) -> dict:
+def projection(row: dict) -> dict | None:
+    """One machine per worker, from the CPU per event of this run; None when the workers' CPU
+    over the drain rounds to 0 s (a few --events drained in less than a clock tick), which was a
+    ZeroDivisionError traceback after the run."""
     ev = row["events"]
+    if not ev or sum(row["cpu_s"]["workers"]) <= 0:
+        return None
     per_event = {"worker": sum(row["cpu_s"]["workers"]) / ev,
                  "kafka": row["cpu_s"].get("kafka", 0) / ev, "clickhouse": row["cpu_s"].get("clickhouse", 0) / ev}
     per_worker = 1 / per_event["worker"]  # one core per worker process
@@ -169,6 +174,9 @@ def main(argv=None) -> int:
                     "rumours_checked": len(set(reference) | set(got)), "mismatches": diff[:10],
                     "projection": projection(row), "load_average": load_average()})
         progress(f"{n} worker(s): {row['eps']} events/s, identical={row['identical']}, cpu {row['cpu_s']}")
+        if row["projection"] is None:
+            progress(f"{n} worker(s): no projection: the workers' CPU over the drain rounds to 0 s; "
+                     f"give more --events (a few seconds of draining)")
         rows.append(row)
         emit(row, args.json)
     save("scale", rows, ["rumour", "bench", "scale", *(argv if argv is not None else sys.argv[1:])], vars(args))

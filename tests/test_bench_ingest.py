@@ -52,6 +52,8 @@ def test_scale_projection_model():
     assert p["per_worker_eps_serial_write"] == round(100_000 / 15)  # + 5 ClickHouse CPU seconds
     assert p["4_machines"]["eps"] == 40_000
     assert p["4_machines"]["clickhouse_cores"] == pytest.approx(2.0)
+    # a drain shorter than a clock tick: no projection (it was a ZeroDivisionError after the run)
+    assert bench_scale.projection({"events": 20_000, "cpu_s": {"workers": [0.0], "kafka": 0.01}}) is None
 
 
 def test_machine_ceiling_model(monkeypatch):
