@@ -41,10 +41,11 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # NETSLEUTH's eigh: threads 
 from benchmarks.accuracy_stats import print_paired
 from benchmarks.bench_args import names_of, non_negative_int, output_file, positive_int, probability
 from benchmarks.accuracy_cells import (GRAPH_INDEX, LEARNED_BASELINES, LEARNED_METHODS,
-                                       LEARNED_TS_BASELINES, MC_BASELINES, MIN_NODES, SNAPSHOT_METHODS,
+                                       LEARNED_TS_BASELINES, MC_BASELINES, SNAPSHOT_METHODS,
                                        TIMESTAMP_METHODS, _cascade, bootstrap_mean, dmp_lam,
                                        run_cell, wilson)
 from benchmarks.accuracy_cosasi import compare_cosasi, run_cosasi_cell
+from benchmarks.generators import MIN_NODES
 from benchmarks.outputs import run_record, write_json
 
 # The public API; it names what moved to benchmarks.accuracy_cells and benchmarks.accuracy_cosasi

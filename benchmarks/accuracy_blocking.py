@@ -321,12 +321,13 @@ def main(argv=None) -> int:
     add_trial_options(ap, samples=200, ours_samples=1000, n_eval=1000)
     ap.add_argument("--refine", type=non_negative_int, default=1, help="coordinate-ascent rounds of ours (default 1)")
     ap.add_argument("--reading", choices=sorted(READINGS), default="observed",
-                    help="observed: the cascade continues (spent edges stay spent); dava: the infected set spreads afresh")
+                    help="observed: the cascade continues (spent edges stay spent); dava: the infected set spreads "
+                         "afresh (default observed)")
     ap.add_argument("--bound", action="store_true", help="add the LP/MIP rows (benchmarks/blocking_bound.py)")
-    ap.add_argument("--bound-samples", type=positive_int, default=100, help="fitting worlds of the LP/MIP (the first of ours')")
+    ap.add_argument("--bound-samples", type=positive_int, default=100, help="fitting worlds of the LP/MIP, the first of ours' (default 100)")
     ap.add_argument("--search", action="store_true", help="add ours_swap (restarts, ascent to convergence)")
     ap.add_argument("--eval-bound", type=non_negative_int, default=0, metavar="B",
-                    help="add bound_eval: the LP on the evaluation worlds in batches of B")
+                    help="add bound_eval: the LP on the evaluation worlds in batches of B (default 0: not run)")
     ap.add_argument("--p-ba", type=probability, default=None,
                     help="IC edge probability on BA (default: the reading's, 0.12)")
     ap.add_argument("--p-ws", type=probability, default=None,

@@ -186,4 +186,3 @@ def run_cell(model, args, log):
 
 GRAPH_INDEX = {"tree3": 0, "er": 1, "ws": 2, "ba": 3}
 SOURCE_DRAWS = 1000  # sources tried per trial before a cascade is declared impossible
-MIN_NODES = 10  # er (mean degree 6), ws (k = 6) and ba (m = 3) need more nodes than their degree

@@ -296,7 +296,7 @@ def add_cutoff_options(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--min-shares", type=non_negative_int, default=50,
                     help="rumour cascades with fewer shares are left out (default 50)")
     ap.add_argument("--seed", type=non_negative_int, default=0, help="seed of the random method and the intervals (default 0)")
-    ap.add_argument("--limit", type=positive_int, default=None, help="read only the first N cascades")
+    ap.add_argument("--limit", type=positive_int, default=None, help="read only the first N cascades (default: every one)")
     ap.add_argument("--weibo", metavar="PATH", default=real_cascades.default_path("weibo-ced"),
                     help="the Weibo CED archive or folder (default: ../shared/data/weibo-ced-dev.tar.gz)")
 

@@ -16,7 +16,7 @@ import time
 import numpy as np
 
 from benchmarks import parents_real, parents_synth, real_cascades
-from benchmarks.bench_args import non_negative_int, output_file, positive_int, probability
+from benchmarks.bench_args import graph_nodes, non_negative_int, output_file, positive_int, probability
 from benchmarks.outputs import progress, run_record, write_json
 
 
@@ -36,13 +36,13 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="rumour bench parents", description=__doc__.split("\n")[0])
     ap.add_argument("--trials", type=positive_int, default=300,
                     help="synthetic trials per graph model, 10 cascades each (default 300)")
-    ap.add_argument("--nodes", type=positive_int, default=2000,
-                    help="nodes of each synthetic follower graph (default 2000)")
+    ap.add_argument("--nodes", type=graph_nodes, default=2000,
+                    help="nodes of each synthetic follower graph, at least 10 (default 2000)")
     ap.add_argument("--mask", type=probability, default=0.3,
                     help="fraction of the parent links hidden, real and synthetic (default 0.3)")
     ap.add_argument("--seed", type=non_negative_int, default=0,
                     help="seed of the masking and the synthetic trials (default 0)")
-    ap.add_argument("--limit", type=positive_int, default=None, help="read only the first N cascades of each dataset")
+    ap.add_argument("--limit", type=positive_int, default=None, help="read only the first N cascades of each dataset (default: every one)")
     ap.add_argument("--skip-synthetic", action="store_true", help="real cascades only")
     ap.add_argument("--weibo", metavar="PATH", default=real_cascades.default_path("weibo-ced"),
                     help="the Weibo CED archive or folder (default: ../shared/data/weibo-ced-dev.tar.gz)")

@@ -18,6 +18,25 @@ def positive_int(text: str) -> int:
     return _int_at_least(text, 1)
 
 
+def graph_nodes(text: str) -> int:
+    """Nodes of an er, ws or ba contact graph (``--nodes``): a whole number of at least
+    ``generators.MIN_NODES``, refused before a run that would fail in its first trial.
+
+    >>> graph_nodes("300")
+    300
+    >>> graph_nodes("5")
+    Traceback (most recent call last):
+    argparse.ArgumentTypeError: '5' is too few nodes for the er, ws and ba graphs (a whole number >= 10)
+    """
+    from benchmarks.generators import MIN_NODES
+
+    try:
+        return _int_at_least(text, MIN_NODES)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"{text!r} is too few nodes for the er, ws and ba graphs "
+                                         f"(a whole number >= {MIN_NODES})") from None
+
+
 def non_negative_int(text: str) -> int:
     """An integer >= 0 (counts where 0 means "none").
 

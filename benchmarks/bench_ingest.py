@@ -70,9 +70,40 @@ def columnar_pairs(pairs):
     return [(key, encode_columns(orjson.loads(value))) for key, value in pairs]
 
 
+def take_batch(per_message: int, take_events: int, take_single: int) -> int:
+    """Messages per ``take()`` batch of a worker: ``take_single`` for one event per message,
+    ``take_events / per_message`` (at least 1) for batches.
+
+    >>> take_batch(1, 10_000, 5000), take_batch(500, 10_000, 5000), take_batch(20_000, 10_000, 5000)
+    (5000, 20, 1)
+    """
+    return take_single if per_message <= 1 else max(1, take_events // per_message)
+
+
+def one_batch_notes(counts: dict, take_events: int, take_single: int) -> list[str]:
+    """A note for each stream (``{form: (events, per_message)}``) that fits in one ``take()``
+    batch: a rate leaves the first batch out (start-up), so its worker rates come out 0 (null in
+    ``runs``), as ``--single-events 2000`` against ``--take-single 5000`` gave without a word.
+
+    >>> one_batch_notes({"single": (2000, 1), "batched": (20_000, 500)}, 10_000, 5000)
+    ['single: its 2000 messages fit in one take() batch of 5000, which a rate leaves out (start-up): its worker rates will likely be 0; give more than 5000 (--single-events), or a smaller --take-single']
+    """
+    notes = []
+    for form, (events, per_message) in counts.items():
+        messages = -(-events // per_message)
+        batch = take_batch(per_message, take_events, take_single)
+        if messages <= batch:
+            more, knob = ((f"{batch} (--single-events)", "--take-single") if per_message <= 1 else
+                          (f"{batch * per_message} (--{form}-events)", "--take-events"))
+            notes.append(f"{form}: its {messages} messages fit in one take() batch of {batch}, which a rate "
+                         f"leaves out (start-up): its worker rates will likely be 0; give more than {more}, "
+                         f"or a smaller {knob}")
+    return notes
+
+
 def drain(mode: str, topic: str, n_events: int, per_message: int, clickhouse: str | None,
           run_id: str, take_events: int = 10_000, take_single: int = 5000) -> dict:
-    batch = take_single if per_message <= 1 else max(1, take_events // per_message)
+    batch = take_batch(per_message, take_events, take_single)
     app_id = f"bench-{mode}-{run_id}-{uuid.uuid4().hex[:6]}"
     w = kit.Worker(mode, topic, app_id, clickhouse=clickhouse, batch_size=batch,
                    events_per_message=per_message)
@@ -258,7 +289,8 @@ def latency(broker: str, clickhouse: str, rate_eps: float, per_message: int, sec
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="rumour bench ingest", description=__doc__.splitlines()[0])
+    # the docstring's first paragraph (its first line stopped mid-sentence: "..., beside the")
+    ap = argparse.ArgumentParser(prog="rumour bench ingest", description=" ".join(__doc__.split("\n\n")[0].split()))
     ap.add_argument("--single-events", type=positive_int, default=20_000,
                     help="events sent one per message (default 20000)")
     ap.add_argument("--batched-events", type=positive_int, default=500_000,
@@ -274,21 +306,24 @@ def main(argv=None) -> int:
     ap.add_argument("--latency-seconds", type=positive_float, default=10.0,
                     help="length of the latency run (default 10)")
     ap.add_argument("--take-events", type=positive_int, default=10_000,
-                    help="events per take() batch for batched messages (take(n) counts messages)")
+                    help="events per take() batch for batched and columnar messages (take(n) counts messages: --take-events / --per-message of them; default 10000)")
     ap.add_argument("--take-single", type=positive_int, default=5000,
-                    help="messages per take() batch for one event per message (the engine's default)")
+                    help="messages per take() batch for one event per message (default 5000, the engine's)")
     ap.add_argument("--batch-wait", type=positive_float, default=setting("batch_wait").default,
                     help="take(within=) of the latency run's worker (default: the engine's batch_wait)")
     add_stream_options(ap)
     args = ap.parse_args(argv)
-    from streams.topics import ensure_topics
-
-    run_id = uuid.uuid4().hex[:8]
-    res: dict = {"run_id": run_id, "load_average_start": load_average()}
     n_columnar = args.batched_events if args.columnar_events is None else args.columnar_events
     counts = {"single": (args.single_events, 1), "batched": (args.batched_events, args.per_message)}
     if n_columnar:
         counts["columnar"] = (n_columnar, args.per_message)
+    for note in one_batch_notes(counts, args.take_events, args.take_single):  # said before the minutes of a run
+        progress(f"note: {note}")
+    kit.require_services(ap, args.broker, args.clickhouse)
+    from streams.topics import ensure_topics
+
+    run_id = uuid.uuid4().hex[:8]
+    res: dict = {"run_id": run_id, "load_average_start": load_average()}
     topics = {mode: f"bench-{mode}-{run_id}" for mode in counts}
     ensure_topics(args.broker, {t: 4 for t in topics.values()})
     n_msgs = {}
@@ -317,7 +352,9 @@ def main(argv=None) -> int:
                 if db is not None:
                     kit.drop_database(db)
             out["load_average"] = load_average()
-            progress(f"{who} {mode}: {out['eps']} events/s, {out['events_per_cpu_s']} per CPU s")
+            progress(f"{who} {mode}: {out['eps']} events/s, {out['events_per_cpu_s']} per CPU s" if out["eps"] else
+                     f"{who} {mode}: no rate (its events came in {out['batches']} take() batch(es), the first "
+                     f"left out as start-up), {out['events_per_cpu_s']} per CPU s")
             runs.setdefault(f"{who}_{mode}", []).append(out)
         g = [kit.getmany_rate(args.broker, topics[mode], n_msgs[mode]) for _ in range(args.repeat)]
         rate = statistics.median([x["msgs_per_s"] or 0 for x in g]) * n / n_msgs[mode]

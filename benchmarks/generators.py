@@ -214,6 +214,11 @@ def barabasi_albert(n: int, m: int, seed):
     return edges_to_csr(n, u, v)
 
 
+# er (mean degree 6), ws (k = 6) and ba (m = 3) need more nodes than their degree: below this,
+# contact_graph fails deep inside a trial ("p < 0, p > 1 or p is NaN") or gives empty cells.
+MIN_NODES = 10
+
+
 def contact_graph(model: str, n: int, seed):
     """One of the benchmark models by name: ``er`` (mean degree 6), ``ws`` (k=6, p=0.1),
     ``ba`` (m=3), ``tree3`` (3-regular tree cut near n nodes).

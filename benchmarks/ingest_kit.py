@@ -227,6 +227,42 @@ def services_cpu_s(pids: dict[str, list[int]]) -> dict[str, float]:
     return out
 
 
+def require_services(ap, broker: str, clickhouse: str) -> None:
+    """Refuse in one line, exit 3 (a service cannot be reached, as the other ``rumour`` commands
+    say it), when clickhouse-server or Kafka does not answer, before any topic or worker: it was
+    a traceback, after 50 s of worker start-up when only ClickHouse was down."""
+    import asyncio
+    import logging
+
+    from aiokafka.admin import AIOKafkaAdminClient
+    from clickhouse_driver import Client
+
+    hint = "start the services (bash scripts/services.sh start) or give"
+    host, _, port = clickhouse.split("://", 1)[-1].split("/", 1)[0].partition(":")
+    try:
+        client = Client(host, port=int(port or 9000), connect_timeout=5)
+        client.execute("SELECT 1")
+        client.disconnect()
+    except Exception as exc:  # any failure to answer: refused, unknown host, timeout
+        ap.exit(3, f"{ap.prog}: error: clickhouse-server at {clickhouse} cannot be reached ({exc}); "
+                   f"{hint} --clickhouse URL\n")
+
+    async def ping() -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=broker, request_timeout_ms=10_000)
+        await admin.start()
+        await admin.close()
+
+    quiet = logging.getLogger("aiokafka")
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL)  # its own "Unable connect" log line would precede ours
+    try:
+        asyncio.run(ping())
+    except Exception as exc:
+        ap.exit(3, f"{ap.prog}: error: Kafka at {broker} cannot be reached ({exc}); {hint} --broker HOST:PORT\n")
+    finally:
+        quiet.setLevel(level)
+
+
 def drop_database(url: str) -> None:
     """Each worker run writes its own database (``clickhouse://host:port/name``); drop it once
     the run is measured: left behind, thousands of tables slow the shared server's background

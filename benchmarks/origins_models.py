@@ -28,7 +28,7 @@ import sys
 import numpy as np
 
 from benchmarks import real_cascades
-from benchmarks.bench_args import names_of, non_negative_int, output_file, positive_int
+from benchmarks.bench_args import graph_nodes, names_of, non_negative_int, output_file, positive_int
 from benchmarks.generators import contact_graph
 from benchmarks.outputs import progress, run_record, write_json
 from benchmarks.parents_synth import MODELS, simulate
@@ -255,7 +255,8 @@ def main(argv=None) -> int:
     ap.add_argument("--train-trials", type=positive_int, default=100,
                     help="trials per model and observation model the confidence is fitted on, "
                          "seeded apart from the evaluation (default 100)")
-    ap.add_argument("--nodes", type=positive_int, default=2000, help="nodes of each contact graph (default 2000)")
+    ap.add_argument("--nodes", type=graph_nodes, default=2000,
+                    help="nodes of each contact graph, at least 10 (default 2000)")
     ap.add_argument("--real", type=non_negative_int, default=300,
                     help="real Weibo rumours per observation model (default 300; 0 = none)")
     ap.add_argument("--weibo", metavar="PATH", default=real_cascades.default_path("weibo-ced"),

@@ -15,6 +15,7 @@ from streams.events import parse_ts
 
 SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 FILES = {"weibo-ced": "weibo-ced-dev.tar.gz", "twitter15-16": "twitter15-16-dev.tar.gz"}
+FLAGS = {"weibo-ced": "--weibo", "twitter15-16": "--twitter"}  # the benchmarks' option naming each copy
 
 
 class RealCascade(NamedTuple):
@@ -68,13 +69,18 @@ def load(dataset: str = "weibo-ced", path=None, limit: int | None = None) -> lis
 
 def load_or_exit(ap, dataset: str, path=None, limit: int | None = None) -> list:
     """``load`` for a command line: a missing, unreadable or wrong-dataset file is one
-    ``ap.error`` line (exit 2), not a traceback."""
+    ``ap.error`` line (exit 2), not a traceback; a missing one names the option to give."""
     from streams.importers.source import SourceError
 
     try:
         return load(dataset, path, limit)
     except SourceError as exc:
-        ap.error(str(exc))
+        where = Path(path) if path is not None else SHARED_DATA / FILES[dataset]
+        if where.exists():
+            ap.error(str(exc))
+        # a checkout that is not next to the shared folder: say how to point at a copy
+        ap.error(f"{exc}; give the {dataset} archive or its unpacked folder with {FLAGS[dataset]} PATH "
+                 f"(by default it is read from {SHARED_DATA}, the shared/data folder beside the project)")
 
 
 def require_halves(ap, cascades, keep=lambda c: True, what: str = "cascades", fix: str = "raise --limit") -> None:

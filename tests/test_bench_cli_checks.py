@@ -29,6 +29,10 @@ BAD = [
     ("blocking", ["--models", "ba,er"], "--models: unknown 'er'; choose from ba, ws"),
     ("blocking", ["--trials", "0"], "--trials: '0' is not a whole number >= 1"),
     ("blocking", ["--nodes", "20", "--k", "10", "--observe", "10"], "leave no node of --nodes 20"),
+    # was "rumour: error: p < 0, p > 1 or p is NaN" from the first trial (parents: after reading
+    # and fitting the real cascades)
+    ("origins", ["--nodes", "5"], "--nodes: '5' is too few nodes for the er, ws and ba graphs"),
+    ("parents", ["--nodes", "2"], "--nodes: '2' is too few nodes for the er, ws and ba graphs"),
 ]
 # numpy seeds are >= 0: a negative one was a traceback after the warm-up or the data read
 BAD += [(name, ["--seed", "-1"], "--seed: '-1' is not a whole number >= 0")
@@ -64,6 +68,20 @@ def test_missing_or_wrong_data_is_one_error_line_and_exit_2(name, tmp_path, caps
             bench_main([name, "--weibo", path, "--twitter", path] if name == "parents" else [name, "--weibo", path])
         last = capsys.readouterr().err.splitlines()[-1]
         assert info.value.code == 2 and last.startswith(f"rumour bench {name}: error: ") and message in last
+
+
+@pytest.mark.parametrize("name", ["parents", "origins", "cutoff"])
+def test_data_missing_where_it_is_looked_for_by_default_names_the_option_to_give(name, tmp_path, monkeypatch,
+                                                                                capsys):
+    # a checkout away from ../shared/data got "...weibo-ced-dev.tar.gz: no such folder or file" alone
+    from benchmarks import real_cascades
+
+    monkeypatch.setattr(real_cascades, "SHARED_DATA", tmp_path / "shared" / "data")
+    with pytest.raises(SystemExit) as info:
+        bench_main([name, "--real", "1"] if name == "origins" else [name])
+    last = capsys.readouterr().err.splitlines()[-1]
+    assert info.value.code == 2 and last.startswith(f"rumour bench {name}: error: ")
+    assert "no such folder or file" in last and "with --weibo PATH" in last and str(tmp_path / "shared") in last
 
 
 def test_json_is_written_whole_or_not_at_all(tmp_path, monkeypatch):
@@ -300,3 +318,31 @@ def test_parents_synthetic_says_its_best_rule_is_per_trial_and_compares_each_rul
     assert "model - per-trial best rule" in out and "model - most recent" in out and "model - earliest" in out
     assert "model - best rule " not in out  # the label that read as the better rule overall
     assert out.count("\ner ") == 2  # one row in each table
+
+
+def _parser_of(name, monkeypatch):
+    """The argparse parser ``rumour bench NAME`` builds (caught at parse_args, before any run)."""
+    import argparse
+
+    seen = []
+
+    def caught(self, *args, **kwargs):
+        seen.append(self)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(argparse.ArgumentParser, "parse_args", caught)
+    with pytest.raises(SystemExit):
+        bench_main([name])
+    return seen[0]
+
+
+@pytest.mark.parametrize("name", sorted(BENCHMARKS))
+def test_help_gives_every_default_and_a_whole_description(name, monkeypatch):
+    # ingest's description stopped mid-sentence ("..., beside the"); --take-events, --take-single,
+    # blocking's --reading, --bound-samples, --eval-bound and the --limit of parents and cutoff
+    # gave no default
+    ap = _parser_of(name, monkeypatch)
+    assert ap.description.rstrip().endswith("."), ap.description
+    silent = [a.option_strings[-1] for a in ap._actions
+              if a.option_strings and a.nargs != 0 and a.dest != "json" and "default" not in (a.help or "")]
+    assert silent == []

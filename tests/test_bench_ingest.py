@@ -52,6 +52,8 @@ def test_scale_projection_model():
     assert p["per_worker_eps_serial_write"] == round(100_000 / 15)  # + 5 ClickHouse CPU seconds
     assert p["4_machines"]["eps"] == 40_000
     assert p["4_machines"]["clickhouse_cores"] == pytest.approx(2.0)
+    # a drain shorter than a clock tick: no projection (it was a ZeroDivisionError after the run)
+    assert bench_scale.projection({"events": 20_000, "cpu_s": {"workers": [0.0], "kafka": 0.01}}) is None
 
 
 def test_machine_ceiling_model(monkeypatch):
@@ -119,6 +121,19 @@ def test_bench_ingest_end_to_end_contract(kafka_bootstrap, clickhouse_server, ca
     cpu = res["runs"]["ours_batched"][0]["cpu_us_per_event"]
     assert cpu["worker"] > 0 and cpu["clickhouse"] > 0  # the server did the inserts
     assert res["machine_ceiling"]["batched"]["eps"] > 0
+    # every key is explained in benchmarks/README.md (hardly any was); the runs' own names aside
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "benchmarks" / "README.md").read_text()
+
+    def keys(tree):
+        if isinstance(tree, dict):
+            return [k for key, value in tree.items() for k in (key, *keys(value))]
+        return [k for value in tree for k in keys(value)] if isinstance(tree, list) else []
+
+    run_names = re.compile(r"^(ours|noop|getmany)_(single|batched|columnar)$")
+    assert sorted({k for k in keys(res) if f"`{k}`" not in readme and not run_names.match(k)}) == []
     # Every database the run wrote is dropped (left behind, they slowed the shared server).
     from clickhouse_driver import Client
     from urllib.parse import urlparse
@@ -127,3 +142,67 @@ def test_bench_ingest_end_to_end_contract(kafka_bootstrap, clickhouse_server, ca
     left = [name for (name,) in Client(url.hostname, port=url.port or 9000).execute("SHOW DATABASES")
             if res["run_id"] in name]
     assert left == []
+
+
+@pytest.mark.parametrize("name", ["ingest", "scale"])
+def test_clickhouse_that_cannot_be_reached_is_one_line_and_exit_3(name, capsys):
+    # it was a traceback ("worker exited (1); log ...") after about 50 s of worker start-up
+    from benchmarks.cli import main as bench_main
+
+    with pytest.raises(SystemExit) as info:
+        bench_main([name, "--clickhouse", "clickhouse://127.0.0.1:1", "--broker", "127.0.0.1:1"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert info.value.code == 3 and len(err) == 1 and "Traceback" not in err[0]
+    assert err[0].startswith(f"rumour bench {name}: error: clickhouse-server at clickhouse://127.0.0.1:1 "
+                             f"cannot be reached") and "--clickhouse URL" in err[0]
+
+
+@pytest.mark.clickhouse
+@pytest.mark.parametrize("name", ["ingest", "scale"])
+def test_kafka_that_cannot_be_reached_is_one_line_and_exit_3(name, clickhouse_server, capsys):
+    # it was aiokafka's KafkaConnectionError traceback
+    from benchmarks.cli import main as bench_main
+
+    with pytest.raises(SystemExit) as info:
+        bench_main([name, "--clickhouse", clickhouse_server, "--broker", "127.0.0.1:1"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert info.value.code == 3 and len(err) == 1
+    assert err[0].startswith(f"rumour bench {name}: error: Kafka at 127.0.0.1:1 cannot be reached") and "--broker" in err[0]
+
+
+def test_a_stream_that_fits_in_one_take_batch_is_said_before_the_run(capsys):
+    # --single-events 2000 against --take-single 5000 printed "ours single: None events/s" after
+    # minutes and wrote single_eps 0, without a word on why
+    from benchmarks.cli import main as bench_main
+
+    with pytest.raises(SystemExit):
+        bench_main(["ingest", "--single-events", "2000", "--batched-events", "100000",
+                    "--clickhouse", "clickhouse://127.0.0.1:1", "--broker", "127.0.0.1:1"])
+    err = capsys.readouterr().err.splitlines()
+    notes = [line for line in err if "note: " in line]
+    assert len(notes) == 1 and "note: single: its 2000 messages fit in one take() batch of 5000" in notes[0]
+    assert "--take-single" in notes[0] and err[-1].startswith("rumour bench ingest: error: clickhouse-server")
+
+
+def test_scale_counts_the_services_cpu_found_by_command_line(monkeypatch):
+    # it asked `scripts/services.sh status` of the checkout it ran from: in any other checkout it
+    # found no broker or clickhouse-server, and the projection took their cost as 0
+    import subprocess
+    import sys
+
+    monkeypatch.setattr(ingest_kit, "SERVICE_PATTERNS", {"kafka": b"rumour-probe-5c1e", "clickhouse": b"rumour-none"})
+    proc = subprocess.Popen([sys.executable, "-c", "import sys\nwhile True: pass", "rumour-probe-5c1e"])
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # until the child has exec'd (its cmdline is pytest's before)
+            with open(f"/proc/{proc.pid}/cmdline", "rb") as f:
+                if b"rumour-probe-5c1e" in f.read():
+                    break
+            time.sleep(0.01)
+        since = bench_scale.service_cpu_meter(ingest_kit.service_pids())
+        time.sleep(0.5)
+        used = since()
+    finally:
+        proc.kill()
+        proc.wait()
+    assert set(used) == {"kafka"} and used["kafka"] > 0  # a service with no process is left out

@@ -3,6 +3,7 @@ networkx side doing the same work as ours (same answers), so the ratio compares 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -81,6 +82,11 @@ def test_bench_trace_json_contract(capsys, tmp_path, monkeypatch):
         assert abs(r["x_chase_update"] - per_new / chase) <= 0.1 * max(1.0, per_new / chase)
     saved = json.loads((tmp_path / "trace.json").read_text())
     assert saved["command"].startswith("rumour bench trace") and len(saved["results"]) == 4
+    # every field is explained in benchmarks/README.md (build_shares_per_s, top_cutoff, the
+    # ns_per_share_ fields, networkx and networkx_ops were not)
+    readme = (Path(__file__).resolve().parent.parent / "benchmarks" / "README.md").read_text()
+    assert sorted(key for r in rows for key in r if f"`{key}`" not in readme) == []
+    assert "`results`" in readme
 
 
 def test_networkx_is_skipped_past_its_budget():
