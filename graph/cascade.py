@@ -97,9 +97,10 @@ class CascadeGraph(Answers):
         pipeline encodes a whole batch of many rumours once and hands each graph its rows.
 
         ``parent_nodes`` (optional, one per row): the node of the row's parent event id in this
-        graph, as ``self.ev.find_encoded`` gave it since the graph last changed, or -1 (look it
-        up). Why: the worker's cross-rumour check has just looked those parents up; the graph
-        then does not hash and probe them again. The result is the same as without it.
+        graph, as ``self.ev.find_encoded`` gave it (nodes are never renumbered, so an answer
+        of this graph object stays true), or -1 (look it up). Why: the worker's cross-rumour
+        check has just looked those parents up; the graph then does not hash and probe them
+        again. The result is the same as without it.
 
         >>> from graph.ids import encode_batch
         >>> g = CascadeGraph("r")

@@ -96,6 +96,7 @@ def _resolve_rows(ev_table, ev_offs, ev_arena, ac_table, ac_offs, ac_arena, kf, 
         for k in range(lo, hi):
             if pnode[k] >= 0:
                 res[P + k] = pnode[k]
+                prefetch(kf, pnode[k])  # as resolve_slots does for the parents it finds
     resolve_slots(ac_table, ac_offs, ac_arena, buf, st, en, n + lo, n + hi, hs, res, kf[:0])
 
 

@@ -61,9 +61,10 @@ def cross_rumour_rows(batch: EventBatch, ids, registries, store, unstored=(), or
     """Sorted rows of ``batch`` whose parent is no event of their own rumour (in the batch, in
     its graphs) but is one of another rumour (in the batch, the store or ``unstored``).
     ``orphans`` (a list) receives the rows whose parent is an event of no rumour at all, or only
-    an unobserved placeholder of their own rumour's graph. ``found`` (a list) receives
-    ``(graph, rows, nodes)``: the node of each looked-up row's parent in that graph (-1: not
-    there), for the graph's update (streams/rumour_graphs.py), so it looks them up only once."""
+    an unobserved placeholder of their own rumour's graph. ``found`` (a dict) receives
+    ``id(graph): (graph, rows, nodes)``: the node of each looked-up row's parent in that graph
+    (-1: not there), for the graph's update (streams/rumour_graphs.py ``BatchIds``), so each
+    parent id is looked up once."""
     n = len(batch)
     # Parents that are not in the batch under the same rumour: one numba pass over the batch's
     # encoded ids (a hash table of (rumour, event id)) instead of a Python set of tuples.
@@ -90,7 +91,7 @@ def cross_rumour_rows(batch: EventBatch, ids, registries, store, unstored=(), or
         for g in graphs:
             node = g.ev.find_encoded(ids.buf, p_st[lo:hi], p_en[lo:hi])
             if found is not None:
-                found.append((g, pending[lo:hi], node))
+                found[id(g)] = (g, pending[lo:hi], node)
             known |= node >= 0
             if orphans is not None:
                 present |= g.nodes_present(node)

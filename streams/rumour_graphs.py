@@ -32,16 +32,17 @@ class BatchIds:
     check and every rumour's graph read their rows from this one encoding instead of joining
     and encoding the strings of each rumour again.
 
-    ``parent_nodes``: ``(graph, rows, nodes)`` the cross-rumour check found (the node of each
-    row's parent event id in that graph, -1 when absent: streams/crossref.py); the graphs'
-    update takes them (:meth:`RumourGraphs.apply`, once) instead of looking those ids up again."""
+    ``parent_nodes``: ``id(graph) -> (graph, rows, nodes)`` the cross-rumour check found (the
+    node of each row's parent event id in that graph, -1 when absent: streams/crossref.py); the
+    graphs' update takes them (:meth:`RumourGraphs.apply`, once) instead of looking those ids up
+    again. A dict: a batch of thousands of rumours finds each graph's in one step."""
 
     buf: np.ndarray
     st: np.ndarray  # int64, 4 * n
     en: np.ndarray
     rumour: np.ndarray  # int64 per row
     names: list
-    parent_nodes: list = field(default_factory=list)
+    parent_nodes: dict = field(default_factory=dict)
 
     def __len__(self) -> int:
         return self.rumour.shape[0]
@@ -58,18 +59,16 @@ class BatchIds:
         """The parent nodes found in ``graph`` for the batch's ``rows`` (an ascending int64 array,
         or None: every row) in that order, -1 where not found or not looked up; None when none
         was found in it."""
-        hint = None
-        for g, hit_rows, nodes in self.parent_nodes:
-            if g is not graph:
-                continue
-            if hint is None:
-                hint = np.full(len(self) if rows is None else rows.shape[0], -1, np.int32)
-            if rows is None:
-                hint[hit_rows] = nodes
-            else:  # rows of this graph only: a debunk's parent was looked up in both graphs
-                pos = np.minimum(np.searchsorted(rows, hit_rows), rows.shape[0] - 1)
-                mine = rows[pos] == hit_rows
-                hint[pos[mine]] = nodes[mine]
+        g, hit_rows, nodes = self.parent_nodes.get(id(graph), (None, None, None))
+        if g is not graph:  # a guard: the entry keeps its graph alive, so its id is not reused
+            return None
+        hint = np.full(len(self) if rows is None else rows.shape[0], -1, np.int32)
+        if rows is None:
+            hint[hit_rows] = nodes
+        else:  # rows of this graph only: a debunk's parent was looked up in both graphs
+            pos = np.minimum(np.searchsorted(rows, hit_rows), rows.shape[0] - 1)
+            mine = rows[pos] == hit_rows
+            hint[pos[mine]] = nodes[mine]
         return hint
 
     def present(self) -> list:
@@ -80,16 +79,16 @@ class BatchIds:
                                                                   minlength=len(self.names)))]
 
 
-def _renumbered(parent_nodes: list, pick: np.ndarray, n: int) -> list:
+def _renumbered(parent_nodes: dict, pick: np.ndarray, n: int) -> dict:
     """``parent_nodes`` for the rows ``pick`` of an ``n``-row batch, numbered as in it."""
     if not parent_nodes:
-        return []
+        return {}
     new_row = np.full(n, -1, np.int64)
     new_row[pick] = np.arange(pick.shape[0])
-    out = []
-    for g, rows, nodes in parent_nodes:
+    out = {}
+    for key, (g, rows, nodes) in parent_nodes.items():
         kept = new_row[rows]
-        out.append((g, kept[kept >= 0], nodes[kept >= 0]))
+        out[key] = (g, kept[kept >= 0], nodes[kept >= 0])
     return out
 
 
@@ -236,7 +235,7 @@ class RumourGraphs:
             self._dead_rows(batch, idx, rumour_id, result.reasons, dead)
             self._touch(rumour_id)
         # Found before these graphs changed: they must not serve another update of the same ids.
-        ids.parent_nodes = []
+        ids.parent_nodes = {}
         return status
 
     @staticmethod

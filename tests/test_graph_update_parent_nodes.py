@@ -136,4 +136,4 @@ def test_parent_nodes_serve_one_update_of_their_own_graph():
     assert mem.apply(batch, [], ids).tolist() == [0]
     # p became a placeholder of the fresh graph (node 1 of the old one was "p"; here it is c)
     assert fresh.plink[fresh.node("c")] == fresh.node("p") == 1 and not fresh.has_event("p")
-    assert ids.parent_nodes == []
+    assert ids.parent_nodes == {}
