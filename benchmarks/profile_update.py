@@ -61,7 +61,6 @@ STAGES = ("join_encode", "split", "prepare", "kernel", "result")
 
 _Z8 = np.zeros(0, np.uint8)
 _Z64 = np.zeros(0, np.int64)
-_Z32 = np.zeros(0, np.int32)
 _ZI8 = np.zeros(0, np.int8)
 
 
@@ -108,11 +107,11 @@ def _parts(g: CascadeGraph, cols, sl, out: dict) -> None:
     ev, ac = g.ev, g.ac
     t0 = time.perf_counter()
     ki._resolve_rows(ev.table, ev.offs, ev.arena, ac.table, ac.offs, ac.arena, g.kf, buf, st, en,
-                     hs, res, n, 0, n, _Z32)
+                     hs, res, n, 0, n)
     t1 = time.perf_counter()
     ki.add_rows(ev.table, ev.offs, ev.arena, ev.limit, ac.table, ac.offs, ac.arena, ac.limit,
                 g.plink, g.acct, g.ts, g.kf, g.dsu, g.npres, g.aph, g.n_nodes, ac.count,
-                _Z8, _Z64, _Z64, _Z64, _Z8, _ZI8, _ZI8, 0, g.n_blind, _Z32)
+                _Z8, _Z64, _Z64, _Z64, _Z8, _ZI8, _ZI8, 0, g.n_blind)
     t2 = time.perf_counter()
     out.setdefault("resolve", []).append((t1 - t0) * 1e3)
     out.setdefault("dispatch", []).append((t2 - t1) * 1e3)

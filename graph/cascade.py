@@ -90,39 +90,25 @@ class CascadeGraph(Answers):
         buf, st, en = encode_batch(event_ids, account_ids, parent_event_ids, parent_account_ids)
         return self.add_encoded(buf, st, en, ts_ms, kinds)
 
-    def add_encoded(self, buf, st, en, ts_ms, kinds=None, parent_nodes=None) -> AddResult:
+    def add_encoded(self, buf, st, en, ts_ms, kinds=None) -> AddResult:
         """:meth:`add_batch` of ids already encoded: the four columns (event id, account,
         parent event, parent account) of ``n`` rows as :func:`graph.ids.encode_batch` gives them
         (string ``k * n + i`` is ``buf[st[k * n + i]:en[k * n + i]]``; empty = none). Why: the
         pipeline encodes a whole batch of many rumours once and hands each graph its rows.
-
-        ``parent_nodes`` (optional, one per row): the node of the row's parent event id in this
-        graph, as ``self.ev.find_encoded`` gave it (nodes are never renumbered, so an answer
-        of this graph object stays true), or -1 (look it up). Why: the worker's cross-rumour
-        check has just looked those parents up; the graph then does not hash and probe them
-        again. The result is the same as without it.
 
         >>> from graph.ids import encode_batch
         >>> g = CascadeGraph("r")
         >>> buf, st, en = encode_batch(["a", "b"], ["u", "v"], [None, "a"], [None, None])
         >>> g.add_encoded(buf, st, en, np.array([1, 2])).status.tolist(), g.n_events
         ([0, 0], 2)
-        >>> buf, st, en = encode_batch(["c"], ["w"], ["a"], [None])
-        >>> found = g.ev.find_encoded(buf, st[2:3], en[2:3])
-        >>> g.add_encoded(buf, st, en, np.array([3]), parent_nodes=found).status.tolist()
-        [0]
-        >>> [h.event_id for h in g.chain("c")]
-        ['c', 'a']
         """
         ts_in, kind_in = self._rows_in(st, en, ts_ms, kinds)
         n = ts_in.shape[0]
-        pnode = self._parent_nodes_in(parent_nodes, n)
         status = np.zeros(n, np.int8)
         reason = np.zeros(n, np.int8)
         if n == 0:
             return AddResult(status, {})
-        return _result(status, reason,
-                       self._apply(buf, st, en, ts_in, kind_in, status, reason, pnode))
+        return _result(status, reason, self._apply(buf, st, en, ts_in, kind_in, status, reason))
 
     # add_encoded's three stages (benchmarks/profile_update.py times them one by one).
 
@@ -140,20 +126,7 @@ class CascadeGraph(Answers):
             raise ValueError("add_batch: kinds differs in length")
         return ts_in, kind_in
 
-    def _parent_nodes_in(self, parent_nodes, n: int) -> np.ndarray:
-        """``parent_nodes`` as the kernel takes them (int32; empty when not given), checked:
-        one per row, each -1 or a node of this graph (a hint from another graph, or from before
-        this graph was rebuilt, would be caught here unless it happens to be in range)."""
-        if parent_nodes is None:
-            return _NONE
-        pnode = np.ascontiguousarray(parent_nodes, dtype=np.int32).reshape(-1)
-        if pnode.shape[0] != n:
-            raise ValueError("add_encoded: parent nodes differ in length from the rows")
-        if n and (int(pnode.min()) < -1 or int(pnode.max()) >= self.n_nodes):
-            raise ValueError(f"add_encoded: a parent node outside -1..{self.n_nodes - 1}")
-        return pnode
-
-    def _apply(self, buf, st, en, ts_in, kind_in, status, reason, pnode=_NONE) -> int:
+    def _apply(self, buf, st, en, ts_in, kind_in, status, reason) -> int:
         """Run the ingest kernel over every row (growing arrays when it asks); rows rejected."""
         n = ts_in.shape[0]
         ev, ac = self.ev, self.ac
@@ -164,7 +137,7 @@ class CascadeGraph(Answers):
                 ev.table, ev.offs, ev.arena, ev.limit, ac.table, ac.offs, ac.arena, ac.limit,
                 self.plink, self.acct, self.ts, self.kf, self.dsu, self.npres, self.aph,
                 self.n_nodes, ac.count, buf, st, en, ts_in, kind_in, status, reason,
-                row, self.n_blind, pnode)
+                row, self.n_blind)
             ev.count = self.n_nodes
             self.n_events += added
             self.n_account_links += alinks

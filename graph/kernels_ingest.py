@@ -75,28 +75,11 @@ def _account(ac_table, ac_offs, ac_arena, n_acc, npres, aph, have_acc, buf, s, e
 
 @njit(cache=True)
 def _resolve_rows(ev_table, ev_offs, ev_arena, ac_table, ac_offs, ac_arena, kf, buf, st, en,
-                  hs, res, n, lo, hi, pnode):
+                  hs, res, n, lo, hi):
     """Hash and look up the event, account and parent event ids of rows ``lo..hi-1`` into
-    ``hs``/``res`` (graph/kernels_resolve.py), prefetching the present flags of the events.
-    ``pnode`` (empty: none) gives the parents' nodes already found (see :func:`add_rows`)."""
+    ``hs``/``res`` (graph/kernels_resolve.py), prefetching the present flags of the events."""
     resolve_slots(ev_table, ev_offs, ev_arena, buf, st, en, lo, hi, hs, res, kf)
-    P = 2 * n
-    if pnode.shape[0] == 0:
-        resolve_slots(ev_table, ev_offs, ev_arena, buf, st, en, P + lo, P + hi, hs, res, kf)
-    else:
-        # The given parents are not looked up again: they count as empty strings here (no hash,
-        # no probe), then get their node. A node number, unlike a slot, survives a rehash.
-        pst = st[P + lo:P + hi]
-        pen = en[P + lo:P + hi].copy()
-        for k in range(hi - lo):
-            if pnode[lo + k] >= 0:
-                pen[k] = pst[k]
-        resolve_slots(ev_table, ev_offs, ev_arena, buf, pst, pen, 0, hi - lo, hs[P + lo:P + hi],
-                      res[P + lo:P + hi], kf)
-        for k in range(lo, hi):
-            if pnode[k] >= 0:
-                res[P + k] = pnode[k]
-                prefetch(kf, pnode[k])  # as resolve_slots does for the parents it finds
+    resolve_slots(ev_table, ev_offs, ev_arena, buf, st, en, 2 * n + lo, 2 * n + hi, hs, res, kf)
     resolve_slots(ac_table, ac_offs, ac_arena, buf, st, en, n + lo, n + hi, hs, res, kf[:0])
 
 
@@ -110,7 +93,7 @@ AHEAD = 8  # rows
 @njit(cache=True, nogil=True)
 def add_rows(ev_table, ev_offs, ev_arena, ev_limit, ac_table, ac_offs, ac_arena, ac_limit,
              plink, acct, ts, kf, dsu, npres, aph, n_nodes, n_acc,
-             buf, st, en, ts_in, kind_in, status, reason, first, n_blind, pnode):
+             buf, st, en, ts_in, kind_in, status, reason, first, n_blind):
     """Apply rows ``first..`` in order, filling ``status``/``reason``.
 
     The ids of the ``n`` rows are the strings ``buf[st[k]:en[k]]`` (graph.ids.encode_batch of the
@@ -119,11 +102,6 @@ def add_rows(ev_table, ev_offs, ev_arena, ev_limit, ac_table, ac_offs, ac_arena,
     ``n_blind`` counts placeholders with no account yet (while 0 and there are no account-only
     links, the recorded links are already the resolved forest).
     ``kind_in`` empty: every row is DEFAULT_KIND.
-    ``pnode`` (empty: none): per row, the node of its parent event id when the caller found it
-    in this graph's event index already (the worker's cross-rumour check looks the same parents
-    up), else -1: such a parent is not hashed nor looked up again. Nodes are never renumbered
-    (a rehash moves slots, not indices), so they hold across a resume; the wrapper checks each
-    is a node of the graph.
     Returns (row, need, n_nodes, n_acc, n_added, n_account_links, n_blind, n_rejected): it
     stops *before* row ``row`` when it needs the wrapper to act (``need``: NEED_ROOM = grow
     arrays for one more row, NEED_DSU / NEED_ACCOUNT_ARRAYS = allocate those lazily), so arrays
@@ -149,7 +127,7 @@ def add_rows(ev_table, ev_offs, ev_arena, ev_limit, ac_table, ac_offs, ac_arena,
         if i >= warmed:
             hi = min(i + WARM_ROWS, n)
             _resolve_rows(ev_table, ev_offs, ev_arena, ac_table, ac_offs, ac_arena, kf, buf, st,
-                          en, hs, res, n, i, hi, pnode)
+                          en, hs, res, n, i, hi)
             warmed = hi
         if i + AHEAD < warmed:
             # Again, just ahead of the row: the lines looked up a chunk ago are likely still

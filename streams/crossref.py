@@ -41,7 +41,7 @@ def refuse_cross_rumour_parents(batch: EventBatch, dead: list, registries, store
     if ids is None:
         ids = batch_ids(batch)
     orphans = None if late is None else []
-    bad = cross_rumour_rows(batch, ids, registries, store, unstored, orphans, ids.parent_nodes)
+    bad = cross_rumour_rows(batch, ids, registries, store, unstored, orphans)
     if late is not None:  # also with none: a batch given up must not leave its notes staged
         late.note(batch, orphans)
     if bad:
@@ -56,15 +56,11 @@ def refuse_cross_rumour_parents(batch: EventBatch, dead: list, registries, store
     return (batch, ids) if given else batch
 
 
-def cross_rumour_rows(batch: EventBatch, ids, registries, store, unstored=(), orphans=None,
-                      found=None) -> list:
+def cross_rumour_rows(batch: EventBatch, ids, registries, store, unstored=(), orphans=None) -> list:
     """Sorted rows of ``batch`` whose parent is no event of their own rumour (in the batch, in
     its graphs) but is one of another rumour (in the batch, the store or ``unstored``).
     ``orphans`` (a list) receives the rows whose parent is an event of no rumour at all, or only
-    an unobserved placeholder of their own rumour's graph. ``found`` (a dict) receives
-    ``id(graph): (graph, rows, nodes)``: the node of each looked-up row's parent in that graph
-    (-1: not there), for the graph's update (streams/rumour_graphs.py ``BatchIds``), so each
-    parent id is looked up once."""
+    an unobserved placeholder of their own rumour's graph."""
     n = len(batch)
     # Parents that are not in the batch under the same rumour: one numba pass over the batch's
     # encoded ids (a hash table of (rumour, event id)) instead of a Python set of tuples.
@@ -90,8 +86,6 @@ def cross_rumour_rows(batch: EventBatch, ids, registries, store, unstored=(), or
         present = np.zeros(hi - lo, bool)
         for g in graphs:
             node = g.ev.find_encoded(ids.buf, p_st[lo:hi], p_en[lo:hi])
-            if found is not None:
-                found[id(g)] = (g, pending[lo:hi], node)
             known |= node >= 0
             if orphans is not None:
                 present |= g.nodes_present(node)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -30,19 +30,13 @@ class BatchIds:
     parent event, parent account: string ``k * n + i`` of ``buf``), with each row's rumour as a
     number (``rumour[i]`` indexes ``names``, in order of first appearance). The cross-rumour
     check and every rumour's graph read their rows from this one encoding instead of joining
-    and encoding the strings of each rumour again.
-
-    ``parent_nodes``: ``id(graph) -> (graph, rows, nodes)`` the cross-rumour check found (the
-    node of each row's parent event id in that graph, -1 when absent: streams/crossref.py); the
-    graphs' update takes them (:meth:`RumourGraphs.apply`, once) instead of looking those ids up
-    again. A dict: a batch of thousands of rumours finds each graph's in one step."""
+    and encoding the strings of each rumour again."""
 
     buf: np.ndarray
     st: np.ndarray  # int64, 4 * n
     en: np.ndarray
     rumour: np.ndarray  # int64 per row
     names: list
-    parent_nodes: dict = field(default_factory=dict)
 
     def __len__(self) -> int:
         return self.rumour.shape[0]
@@ -52,24 +46,7 @@ class BatchIds:
         n = len(self)
         pick = np.arange(n)[rows]
         sel = (pick[None, :] + (np.arange(4) * n)[:, None]).ravel()
-        return BatchIds(self.buf, self.st[sel], self.en[sel], self.rumour[pick], self.names,
-                        _renumbered(self.parent_nodes, pick, n))
-
-    def parent_nodes_of(self, graph, rows) -> np.ndarray | None:
-        """The parent nodes found in ``graph`` for the batch's ``rows`` (an ascending int64 array,
-        or None: every row) in that order, -1 where not found or not looked up; None when none
-        was found in it."""
-        g, hit_rows, nodes = self.parent_nodes.get(id(graph), (None, None, None))
-        if g is not graph:  # a guard: the entry keeps its graph alive, so its id is not reused
-            return None
-        hint = np.full(len(self) if rows is None else rows.shape[0], -1, np.int32)
-        if rows is None:
-            hint[hit_rows] = nodes
-        else:  # rows of this graph only: a debunk's parent was looked up in both graphs
-            pos = np.minimum(np.searchsorted(rows, hit_rows), rows.shape[0] - 1)
-            mine = rows[pos] == hit_rows
-            hint[pos[mine]] = nodes[mine]
-        return hint
+        return BatchIds(self.buf, self.st[sel], self.en[sel], self.rumour[pick], self.names)
 
     def present(self) -> list:
         """Rumour ids that have at least one row."""
@@ -77,19 +54,6 @@ class BatchIds:
             return list(self.names) if len(self) else []
         return [self.names[r] for r in np.flatnonzero(np.bincount(self.rumour,
                                                                   minlength=len(self.names)))]
-
-
-def _renumbered(parent_nodes: dict, pick: np.ndarray, n: int) -> dict:
-    """``parent_nodes`` for the rows ``pick`` of an ``n``-row batch, numbered as in it."""
-    if not parent_nodes:
-        return {}
-    new_row = np.full(n, -1, np.int64)
-    new_row[pick] = np.arange(pick.shape[0])
-    out = {}
-    for key, (g, rows, nodes) in parent_nodes.items():
-        kept = new_row[rows]
-        out[key] = (g, kept[kept >= 0], nodes[kept >= 0])
-    return out
 
 
 def batch_ids(batch: EventBatch) -> BatchIds:
@@ -229,13 +193,10 @@ class RumourGraphs:
                 sel, st, en = idx, st4[:, lo:hi].ravel(), en4[:, lo:hi].ravel()
                 g_ts, g_kind = ts[lo:hi], kind[lo:hi]
                 lo = hi
-            result = graph.add_encoded(ids.buf, st, en, g_ts, g_kind,
-                                       ids.parent_nodes_of(graph, idx))
+            result = graph.add_encoded(ids.buf, st, en, g_ts, g_kind)
             status[sel] = result.status
             self._dead_rows(batch, idx, rumour_id, result.reasons, dead)
             self._touch(rumour_id)
-        # Found before these graphs changed: they must not serve another update of the same ids.
-        ids.parent_nodes = {}
         return status
 
     @staticmethod
