@@ -116,31 +116,46 @@ def compare(trees, shape: str, shares: int, rounds: int, batch: int, seed: int,
         _activate(own, packages)
 
 
+def _built(graph_package, cols, shares: int):
+    """The bench's cascade: its first ``shares`` shares in batches of STEP, in this tree's graph."""
+    eid, aid, ts, pe, pa = cols
+    g = graph_package.CascadeGraph("ab")
+    for i in range(0, shares, STEP):
+        j = min(i + STEP, shares)
+        g.add_batch(eid[i:j], aid[i:j], ts[i:j], pe[i:j], pa[i:j])
+    return g
+
+
+def _probes(eid, shares: int, seed: int) -> list:
+    rng = np.random.default_rng(seed + 1)
+    return [eid[int(i)] for i in rng.integers(0, shares, 10)]
+
+
+def _turn(names: list, r: int) -> list:
+    """The trees' order in round ``r``: rotating, reversed every other rotation."""
+    k = r % len(names)
+    order = names[k:] + names[:k]
+    if (r // len(names)) % 2:
+        order.reverse()
+    return order
+
+
 def _compare(trees, shape: str, shares: int, rounds: int, batch: int, seed: int) -> dict:
     mods = {name: load_tree(root) for name, root in trees}
     names = [name for name, _ in trees]
-    eid, aid, ts, pe, pa = trace_shapes.columns(
-        trace_shapes.make(shape, shares + rounds * batch, seed))
+    cols = trace_shapes.columns(trace_shapes.make(shape, shares + rounds * batch, seed))
+    eid, aid, ts, pe, pa = cols
     graphs = {}
     for name in names:
         _activate(mods[name])
-        g = mods[name]["graph"].CascadeGraph("ab")
-        for i in range(0, shares, STEP):
-            j = min(i + STEP, shares)
-            g.add_batch(eid[i:j], aid[i:j], ts[i:j], pe[i:j], pa[i:j])
-        graphs[name] = g
-    rng = np.random.default_rng(seed + 1)
-    probes = [eid[int(i)] for i in rng.integers(0, shares, 10)]
+        graphs[name] = _built(mods[name]["graph"], cols, shares)
+    probes = _probes(eid, shares, seed)
     progress(f"ab_update {shape}: {len(names)} graphs of {shares} shares built; {rounds} rounds")
     cpu = {name: [] for name in names}
     wall = {name: [] for name in names}
     for r in range(rounds):
         sl = slice(shares + r * batch, shares + (r + 1) * batch)
-        k = r % len(names)
-        order = names[k:] + names[:k]
-        if (r // len(names)) % 2:
-            order.reverse()
-        for name in order:
+        for name in _turn(names, r):
             g = graphs[name]
             _activate(mods[name])
             _between(g, probes)
@@ -169,7 +184,7 @@ def _compare_messages(trees, shape: str, shares: int, rounds: int, batch: int, s
     mods = {name: load_tree(root, MESSAGE_PACKAGES) for name, root in trees}
     names = [name for name, _ in trees]
     cols = trace_shapes.columns(trace_shapes.make(shape, shares + rounds * batch, seed))
-    eid, aid, ts, pe, pa = cols
+    eid = cols[0]
     raws = [message_of(cols, slice(shares + r * batch, shares + (r + 1) * batch), "ab")
             for r in range(rounds)]
     # A message of another rumour first: every kernel of the path compiled before the timing.
@@ -178,27 +193,19 @@ def _compare_messages(trees, shape: str, shares: int, rounds: int, batch: int, s
     pipelines = {}
     for name in names:
         _activate(mods[name], MESSAGE_PACKAGES)
-        g = mods[name]["graph"].CascadeGraph("ab")
-        for i in range(0, shares, STEP):
-            j = min(i + STEP, shares)
-            g.add_batch(eid[i:j], aid[i:j], ts[i:j], pe[i:j], pa[i:j])
+        g = _built(mods[name]["graph"], cols, shares)
         pipeline = pipelines[name] = mods[name]["streams.pipeline"].Pipeline(store=None)
         pipeline.graphs["ab"] = g
         checked(pipeline.prepare([warm_raw], [SOURCE], [0]), 100)
         apply_stages(pipeline, message_of(warm, slice(0, 100), "warm2"), {}, mods[name])
-    rng = np.random.default_rng(seed + 1)
-    probes = [eid[int(i)] for i in rng.integers(0, shares, 10)]
+    probes = _probes(eid, shares, seed)
     progress(f"ab_update --message {shape}: {len(names)} graphs of {shares} shares built; "
              f"{rounds} rounds")
     cpu = {name: [] for name in names}
     wall = {name: [] for name in names}
     stages = {name: {} for name in names}
     for r, raw in enumerate(raws):
-        k = r % len(names)
-        order = names[k:] + names[:k]
-        if (r // len(names)) % 2:
-            order.reverse()
-        for name in order:
+        for name in _turn(names, r):
             pipeline = pipelines[name]
             g = pipeline.graphs["ab"]
             _activate(mods[name], MESSAGE_PACKAGES)
