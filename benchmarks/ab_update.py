@@ -27,6 +27,14 @@ loaded, one compiled) can share a name, and then one tree runs the other's: in s
 tree with another ``id_hash`` crashed the run ("'descr' is NULL") or left main's graph unable
 to find its own event ids. ``--reuse-numba-cache`` runs in this process with the caches as they
 are (quick; only for trees whose numba functions are all the same).
+
+``--message`` compares the update as the worker takes it (`bench trace`'s
+``update_1000_message_ms``, benchmarks/trace_message.py): each round's shares as one columnar
+Kafka message (built once, untimed), through each tree's own ``Pipeline.prepare`` (its
+``streams`` and ``sql`` packages are imported apart as well). Rounds alternate: ``whole`` (the
+timed ``prepare``, the ``paired_cpu_ratio``) and the profile tool's split (``--message`` of
+benchmarks/profile_update.py: decode, validate, encode, crossref, add; in thread CPU time),
+whose per-tree medians and per-stage paired ratios are ``stages_cpu_ms`` and ``stages_ratio``.
 """
 from __future__ import annotations
 
@@ -44,34 +52,42 @@ import numpy as np
 from benchmarks import trace_shapes
 from benchmarks.outputs import emit, load_average, progress
 from benchmarks.profile_update import STEP, _between
+from benchmarks.trace_message import SOURCE, STAGES, apply_stages, checked, message_of
 
 
-def _is_graph(name: str) -> bool:
-    return name == "graph" or name.startswith("graph.")
+# The packages imported apart per tree: ``graph`` always, the worker's with ``--message``.
+PACKAGES = ("graph",)
+MESSAGE_PACKAGES = ("graph", "streams", "sql")
 
 
-def load_tree(root: str) -> dict:
-    """The ``graph`` modules of the checkout at ``root``, imported apart: sys.modules and
+def _is_graph(name: str, packages=PACKAGES) -> bool:
+    return any(name == p or name.startswith(p + ".") for p in packages)
+
+
+def load_tree(root: str, packages=PACKAGES) -> dict:
+    """The modules of ``packages`` of the checkout at ``root``, imported apart: sys.modules and
     sys.path are as before afterwards."""
-    saved = {k: v for k, v in sys.modules.items() if _is_graph(k)}
+    saved = {k: v for k, v in sys.modules.items() if _is_graph(k, packages)}
     for k in saved:
         del sys.modules[k]
     sys.path.insert(0, os.path.abspath(root))
     try:
-        # This tree's package: the others' modules were taken out above.
+        # This tree's packages: the others' modules were taken out above.
         importlib.import_module("graph.cascade")
-        mods = {k: v for k, v in sys.modules.items() if _is_graph(k)}
+        if "streams" in packages:
+            importlib.import_module("streams.pipeline")
+        mods = {k: v for k, v in sys.modules.items() if _is_graph(k, packages)}
     finally:
         sys.path.remove(os.path.abspath(root))
-        for k in [k for k in sys.modules if _is_graph(k)]:
+        for k in [k for k in sys.modules if _is_graph(k, packages)]:
             del sys.modules[k]
         sys.modules.update(saved)
     return mods
 
 
-def _activate(mods: dict) -> None:
+def _activate(mods: dict, packages=PACKAGES) -> None:
     # A query may import a graph module inside a function: it must find this tree's.
-    for k in [k for k in sys.modules if _is_graph(k)]:
+    for k in [k for k in sys.modules if _is_graph(k, packages)]:
         del sys.modules[k]
     sys.modules.update(mods)
 
@@ -85,42 +101,61 @@ def _state(g) -> tuple:
             repr(g.origins(limit=100)), g.subtree_sizes().tobytes(), repr(g.cutoff(10)))
 
 
-def compare(trees, shape: str, shares: int, rounds: int, batch: int, seed: int) -> dict:
+def compare(trees, shape: str, shares: int, rounds: int, batch: int, seed: int,
+            message: bool = False) -> dict:
     """``trees``: (name, root) pairs, the first the reference. The row of medians per tree.
     sys.modules holds the caller's graph modules again afterwards: code imported before the
     comparison (and tests run after it in the same process) must not find another tree's."""
-    own = {k: v for k, v in sys.modules.items() if _is_graph(k)}
+    packages = MESSAGE_PACKAGES if message else PACKAGES
+    own = {k: v for k, v in sys.modules.items() if _is_graph(k, packages)}
     try:
+        if message:
+            return _compare_messages(trees, shape, shares, rounds, batch, seed)
         return _compare(trees, shape, shares, rounds, batch, seed)
     finally:
-        _activate(own)
+        _activate(own, packages)
+
+
+def _built(graph_package, cols, shares: int):
+    """The bench's cascade: its first ``shares`` shares in batches of STEP, in this tree's graph."""
+    eid, aid, ts, pe, pa = cols
+    g = graph_package.CascadeGraph("ab")
+    for i in range(0, shares, STEP):
+        j = min(i + STEP, shares)
+        g.add_batch(eid[i:j], aid[i:j], ts[i:j], pe[i:j], pa[i:j])
+    return g
+
+
+def _probes(eid, shares: int, seed: int) -> list:
+    rng = np.random.default_rng(seed + 1)
+    return [eid[int(i)] for i in rng.integers(0, shares, 10)]
+
+
+def _turn(names: list, r: int) -> list:
+    """The trees' order in round ``r``: rotating, reversed every other rotation."""
+    k = r % len(names)
+    order = names[k:] + names[:k]
+    if (r // len(names)) % 2:
+        order.reverse()
+    return order
 
 
 def _compare(trees, shape: str, shares: int, rounds: int, batch: int, seed: int) -> dict:
     mods = {name: load_tree(root) for name, root in trees}
     names = [name for name, _ in trees]
-    eid, aid, ts, pe, pa = trace_shapes.columns(
-        trace_shapes.make(shape, shares + rounds * batch, seed))
+    cols = trace_shapes.columns(trace_shapes.make(shape, shares + rounds * batch, seed))
+    eid, aid, ts, pe, pa = cols
     graphs = {}
     for name in names:
         _activate(mods[name])
-        g = mods[name]["graph"].CascadeGraph("ab")
-        for i in range(0, shares, STEP):
-            j = min(i + STEP, shares)
-            g.add_batch(eid[i:j], aid[i:j], ts[i:j], pe[i:j], pa[i:j])
-        graphs[name] = g
-    rng = np.random.default_rng(seed + 1)
-    probes = [eid[int(i)] for i in rng.integers(0, shares, 10)]
+        graphs[name] = _built(mods[name]["graph"], cols, shares)
+    probes = _probes(eid, shares, seed)
     progress(f"ab_update {shape}: {len(names)} graphs of {shares} shares built; {rounds} rounds")
     cpu = {name: [] for name in names}
     wall = {name: [] for name in names}
     for r in range(rounds):
         sl = slice(shares + r * batch, shares + (r + 1) * batch)
-        k = r % len(names)
-        order = names[k:] + names[:k]
-        if (r // len(names)) % 2:
-            order.reverse()
-        for name in order:
+        for name in _turn(names, r):
             g = graphs[name]
             _activate(mods[name])
             _between(g, probes)
@@ -142,6 +177,65 @@ def _compare(trees, shape: str, shares: int, rounds: int, batch: int, seed: int)
             "paired_cpu_ratio": round(med(c / b for c, b in zip(cpu[name], cpu[ref])), 3),
             "same_graph": _state(graphs[name]) == ref_state}
     return {"shape": shape, "shares": shares, "batch": batch, "rounds": rounds,
+            "reference": ref, "trees": out, "load_average": load_average()}
+
+
+def _compare_messages(trees, shape: str, shares: int, rounds: int, batch: int, seed: int) -> dict:
+    mods = {name: load_tree(root, MESSAGE_PACKAGES) for name, root in trees}
+    names = [name for name, _ in trees]
+    cols = trace_shapes.columns(trace_shapes.make(shape, shares + rounds * batch, seed))
+    eid = cols[0]
+    raws = [message_of(cols, slice(shares + r * batch, shares + (r + 1) * batch), "ab")
+            for r in range(rounds)]
+    # A message of another rumour first: every kernel of the path compiled before the timing.
+    warm = trace_shapes.columns(trace_shapes.make("hawkes", 200, seed))
+    warm_raw = message_of(warm, slice(100, 200), "warm")
+    pipelines = {}
+    for name in names:
+        _activate(mods[name], MESSAGE_PACKAGES)
+        g = _built(mods[name]["graph"], cols, shares)
+        pipeline = pipelines[name] = mods[name]["streams.pipeline"].Pipeline(store=None)
+        pipeline.graphs["ab"] = g
+        checked(pipeline.prepare([warm_raw], [SOURCE], [0]), 100)
+        apply_stages(pipeline, message_of(warm, slice(0, 100), "warm2"), {}, mods[name])
+    probes = _probes(eid, shares, seed)
+    progress(f"ab_update --message {shape}: {len(names)} graphs of {shares} shares built; "
+             f"{rounds} rounds")
+    cpu = {name: [] for name in names}
+    wall = {name: [] for name in names}
+    stages = {name: {} for name in names}
+    for r, raw in enumerate(raws):
+        for name in _turn(names, r):
+            pipeline = pipelines[name]
+            g = pipeline.graphs["ab"]
+            _activate(mods[name], MESSAGE_PACKAGES)
+            _between(g, probes)
+            if r % 2:
+                apply_stages(pipeline, raw, stages[name], mods[name], time.thread_time)
+                continue
+            c0, t0 = time.thread_time(), time.perf_counter()
+            prepared = pipeline.prepare([raw], [SOURCE], [0])
+            t1, c1 = time.perf_counter(), time.thread_time()
+            checked(prepared, batch)
+            cpu[name].append((c1 - c0) * 1e3)
+            wall[name].append((t1 - t0) * 1e3)
+    ref = names[0]
+    _activate(mods[ref], MESSAGE_PACKAGES)
+    ref_state = _state(pipelines[ref].graphs["ab"])
+    med = statistics.median
+    out = {}
+    for name in names:
+        _activate(mods[name], MESSAGE_PACKAGES)
+        mine, base = stages[name], stages[ref]
+        out[name] = {
+            "cpu_ms": round(med(cpu[name]), 4), "wall_ms": round(med(wall[name]), 4),
+            "wall_min_ms": round(min(wall[name]), 4),
+            "paired_cpu_ratio": round(med(c / b for c, b in zip(cpu[name], cpu[ref])), 3),
+            "stages_cpu_ms": {k: round(med(v), 4) for k, v in mine.items()},
+            "stages_ratio": {k: round(med(c / b for c, b in zip(mine[k], base[k])), 3)
+                             for k in STAGES},
+            "same_graph": _state(pipelines[name].graphs["ab"]) == ref_state}
+    return {"shape": shape, "shares": shares, "batch": batch, "rounds": rounds, "path": "message",
             "reference": ref, "trees": out, "load_average": load_average()}
 
 
@@ -172,6 +266,9 @@ def main(argv=None) -> int:
     ap.add_argument("--rounds", type=int, default=31, help="timed updates per tree (default 31)")
     ap.add_argument("--batch", type=int, default=1_000, help="shares per update (default 1000)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--message", action="store_true",
+                    help="time the worker's path from a columnar message (Pipeline.prepare) "
+                         "instead of add_batch; every other round is split into stages")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
     ap.add_argument("--reuse-numba-cache", action="store_true",
                     help="run here with the numba caches as they are, not in a child process "
@@ -182,8 +279,10 @@ def main(argv=None) -> int:
         ap.error("tree names must differ")
     if not args.reuse_numba_cache:
         return run_fresh(sys.argv[1:] if argv is None else list(argv))
-    emit(compare(args.trees, args.shape, args.shares, args.rounds, args.batch, args.seed),
-         args.json)
+    if args.message and args.rounds < 2:
+        ap.error("--message needs at least 2 rounds (whole and split rounds alternate)")
+    emit(compare(args.trees, args.shape, args.shares, args.rounds, args.batch, args.seed,
+                 args.message), args.json)
     return 0
 
 

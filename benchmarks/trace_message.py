@@ -81,21 +81,31 @@ def checked(prepared, n: int):
     return prepared
 
 
-def apply_stages(pipeline: Pipeline, raw: bytes, out: dict) -> None:
-    """:func:`apply_message`'s work one stage at a time (no partitions: one rumour, owned)."""
-    clock = time.perf_counter
+def apply_stages(pipeline: Pipeline, raw: bytes, out: dict, modules=None,
+                 clock=time.perf_counter) -> None:
+    """:func:`apply_message`'s work one stage at a time (no partitions: one rumour, owned).
+    ``modules``: the ``streams`` modules of the tree to time by name (benchmarks/ab_update.py
+    imports several trees apart), else this tree's."""
+    if modules is None:
+        columns_of, fast_batch, ids_of, refuse = (ec.columns_of, ec.fast_batch, batch_ids,
+                                                  refuse_cross_rumour_parents)
+    else:
+        tree_ec = modules["streams.events_columnar"]
+        columns_of, fast_batch = tree_ec.columns_of, tree_ec.fast_batch
+        ids_of = modules["streams.rumour_graphs"].batch_ids
+        refuse = modules["streams.crossref"].refuse_cross_rumour_parents
     dead: list = []
     t0 = clock()
-    columns, n = ec.columns_of(orjson.loads(raw))
+    columns, n = columns_of(orjson.loads(raw))
     t1 = clock()
-    batch = ec.fast_batch(columns, n, int(time.time() * 1000))
+    batch = fast_batch(columns, n, int(time.time() * 1000))
     t2 = clock()
     if batch is None:
         raise RuntimeError("message path: a share failed the column checks")
-    ids = batch_ids(batch)
+    ids = ids_of(batch)
     t3 = clock()
-    batch, ids = refuse_cross_rumour_parents(batch, dead, pipeline.memory.registries(), None,
-                                             ids=ids, late=pipeline.late_parents)
+    batch, ids = refuse(batch, dead, pipeline.memory.registries(), None, ids=ids,
+                        late=pipeline.late_parents)
     t4 = clock()
     status = pipeline.memory.apply(batch, dead, ids)
     t5 = clock()

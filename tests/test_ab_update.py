@@ -32,6 +32,25 @@ def test_a_pair_of_one_tree_ends_with_equal_graphs(capsys):
     assert now.keys() == own.keys() and all(now[k] is own[k] for k in own)
 
 
+def test_message_mode_compares_the_worker_path_and_its_stages(capsys):
+    packages = ab_update.MESSAGE_PACKAGES
+    own = {k: v for k, v in sys.modules.items() if ab_update._is_graph(k, packages)}
+    assert ab_update.main([f"a={ROOT}", f"b={ROOT}", "--message", "--shape", "hawkes",
+                           "--shares", "3000", "--rounds", "4", "--batch", "200", "--json",
+                           "--reuse-numba-cache"]) == 0
+    row = json.loads(capsys.readouterr().out)
+    assert row["path"] == "message" and set(row["trees"]) == {"a", "b"}
+    for tree in row["trees"].values():
+        assert tree["same_graph"] is True and tree["cpu_ms"] > 0
+        assert set(tree["stages_ratio"]) == {"decode", "validate", "encode", "crossref", "add"}
+        assert all(v > 0 for v in tree["stages_cpu_ms"].values())
+    assert row["trees"]["a"]["paired_cpu_ratio"] == 1.0
+    now = {k: v for k, v in sys.modules.items() if ab_update._is_graph(k, packages)}
+    assert now.keys() == own.keys() and all(now[k] is own[k] for k in own)
+    with pytest.raises(SystemExit):  # whole and split rounds alternate: one round has no whole
+        ab_update.main([f"a={ROOT}", "--message", "--rounds", "1", "--reuse-numba-cache"])
+
+
 def test_load_tree_imports_apart_and_restores_sys_modules():
     before = sys.modules["graph"]
     mods = ab_update.load_tree(ROOT)
