@@ -70,12 +70,12 @@ def test_a_lower_cap_in_the_settings_changes_what_is_written(store, tmp_path):
 
 
 @pytest.mark.parametrize("env,message", [
-    ({"RUMOUR_REFUSAL_ROWS_PER_MINUTE": "-1"}, "setting refusal_rows_per_minute (RUMOUR_REFUSAL_ROWS_PER_MINUTE, "
-                                               "--refusal-rows-per-minute): must be at least 0, got '-1'"),
-    ({"RUMOUR_REFUSAL_SUMMARY_PEERS": "20000"}, "setting refusal_summary_peers (RUMOUR_REFUSAL_SUMMARY_PEERS, "
-                                                "--refusal-summary-peers): must be at most 10000, got '20000'"),
-    ({"RUMOUR_REFUSAL_ROWS_PER_MINUTE": "lots"}, "setting refusal_rows_per_minute (RUMOUR_REFUSAL_ROWS_PER_MINUTE, "
-                                                 "--refusal-rows-per-minute): expected int, got 'lots'"),
+    ({"RUMOUR_REFUSAL_ROWS_PER_MINUTE": "-1"}, "setting refusal_rows_per_minute (RUMOUR_REFUSAL_ROWS_PER_MINUTE): "
+                                               "must be at least 0, got '-1'"),
+    ({"RUMOUR_REFUSAL_SUMMARY_PEERS": "20000"}, "setting refusal_summary_peers (RUMOUR_REFUSAL_SUMMARY_PEERS): "
+                                                "must be at most 10000, got '20000'"),
+    ({"RUMOUR_REFUSAL_ROWS_PER_MINUTE": "lots"}, "setting refusal_rows_per_minute (RUMOUR_REFUSAL_ROWS_PER_MINUTE): "
+                                                 "expected int, got 'lots'"),
 ])
 @pytest.mark.parametrize("command", ["serve", "worker"])
 def test_a_bad_cap_is_refused_at_start_in_one_line(command, env, message, tmp_path, monkeypatch, capsys):
