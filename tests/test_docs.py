@@ -77,6 +77,7 @@ def test_every_option_of_the_other_commands_has_help_and_is_in_its_readme_row():
     commands = [("replay ", _subcommand(build_parser(), "replay")),
                 ("trace ", _subcommand(build_parser(), "trace")),
                 ("import weibo-ced ", _subcommand(build_parser(), "import")),
+                ("mask ", _subcommand(build_parser(), "mask")),
                 ("token issue ", _subcommand(token_parser(), "issue")),
                 ("token issue ", _subcommand(token_parser(), "list")),
                 ("token issue ", _subcommand(token_parser(), "revoke")),
