@@ -167,6 +167,10 @@ def main(argv=None):
                "cells": {}}
     start = time.time()
     models = args.models
+    # Said first, as bench trace does: in a fresh checkout the first trial compiles the numba
+    # kernels for about 25 s with nothing else printed.
+    _log("accuracy: the first trial loads the numba kernels from their cache, or compiles them "
+         "(about half a minute in a fresh checkout) ...")
     if args.jobs > 1:
         # one process per graph model; every trial is seeded by (seed, model, trial), so the
         # numbers are the same as a sequential run

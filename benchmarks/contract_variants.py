@@ -18,6 +18,8 @@ from __future__ import annotations
 import orjson
 
 from streams.events import MAX_ID_CHARS, parse_ts
+from streams.masking import drop_origin_post
+from streams.masking import unlink as _unlink
 
 
 def _copy(cascades) -> dict:
@@ -26,11 +28,6 @@ def _copy(cascades) -> dict:
 
 def _ms(e) -> int:
     return parse_ts(e["ts"])
-
-
-def _unlink(e) -> None:
-    e["parent_event_id"] = None
-    e["parent_account_id"] = None
 
 
 def mask(cascades, rng, fraction: float = 0.3) -> dict:
@@ -49,16 +46,7 @@ def origin_removed(cascades, rng, named: bool) -> dict:
     otherwise its direct shares carry no parent at all."""
     out = {}
     for r, evs in (mask(cascades, rng) if named else _copy(cascades)).items():
-        posts = {e["event_id"] for e in evs if e["kind"] == "post"}
-        kept = []
-        for e in evs:
-            if e["event_id"] in posts:
-                continue
-            if e["parent_event_id"] in posts:
-                e["parent_event_id"] = None
-                if not named:
-                    e["parent_account_id"] = None
-            kept.append(e)
+        kept, _ = drop_origin_post(evs, "account" if named else "none")
         if kept:
             out[r] = kept
     return out

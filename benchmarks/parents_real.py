@@ -15,6 +15,7 @@ from benchmarks.accuracy_stats import wilson
 from graph import CascadeGraph, choice
 from graph import reconstruct as rc
 from graph.confidence import origin_confidence
+from streams.masking import mask_rumour
 
 _ABLATIONS = {
     "model": (),
@@ -28,22 +29,25 @@ class Observed:
     """One masked cascade in the engine plus its ground truth."""
 
     def __init__(self, cascade, mask: float, seed, remove_origin: bool = True):
-        rng = np.random.default_rng(seed)
-        n = len(cascade.event_ids)
-        keep = np.arange(1 if remove_origin else 0, n)
-        shares = keep[cascade.parents[keep] >= 0]
-        masked = np.zeros(n, bool)
-        masked[rng.choice(shares, size=int(round(mask * len(shares))), replace=False)] = True
-        pe = [None if masked[i] or cascade.parents[i] < 0 else cascade.event_ids[cascade.parents[i]]
-              for i in keep]
-        pa = [None if masked[i] or cascade.parents[i] < 0 else cascade.accounts[cascade.parents[i]]
-              for i in keep]
-        g = CascadeGraph(cascade.rumour_id)
-        kinds = np.array([0 if cascade.kinds[i] == "post" else 1 for i in keep], np.uint8)
-        g.add_batch([cascade.event_ids[i] for i in keep], [cascade.accounts[i] for i in keep],
-                    cascade.ts_ms[keep], pe, pa, kinds)
-        self.cascade, self.graph, self.masked = cascade, g, masked
-        self.child_accounts = [cascade.accounts[i] for i in keep]
+        c = cascade
+        events = [{"event_id": c.event_ids[i], "account_id": c.accounts[i], "kind": c.kinds[i],
+                   "parent_event_id": c.event_ids[p] if p >= 0 else None,
+                   "parent_account_id": c.accounts[p] if p >= 0 else None}
+                  for i, p in enumerate(c.parents.tolist())]
+        # The variant `rumour mask --drop-origin-post` writes (one copy: streams.masking).
+        kept, _ = mask_rumour(events, mask, np.random.default_rng(seed), remove_origin)
+        self._pos_cache = pos = {e: i for i, e in enumerate(c.event_ids)}
+        at = np.array([pos[e["event_id"]] for e in kept], np.int64)
+        pe = [e["parent_event_id"] for e in kept]
+        pa = [e["parent_account_id"] for e in kept]
+        g = CascadeGraph(c.rumour_id)
+        kinds = np.array([0 if e["kind"] == "post" else 1 for e in kept], np.uint8)
+        g.add_batch([e["event_id"] for e in kept], [e["account_id"] for e in kept],
+                    c.ts_ms[at], pe, pa, kinds)
+        self.masked = np.zeros(len(c.event_ids), bool)
+        self.masked[at] = (c.parents[at] >= 0) & np.array([x is None for x in pe], bool)
+        self.cascade, self.graph = c, g
+        self.child_accounts = [e["account_id"] for e in kept]
         self.parent_accounts = pa
 
     def truth_nodes(self, targets) -> np.ndarray:
@@ -59,8 +63,6 @@ class Observed:
 
     @property
     def _pos(self):
-        if not hasattr(self, "_pos_cache"):
-            self._pos_cache = {e: i for i, e in enumerate(self.cascade.event_ids)}
         return self._pos_cache
 
 

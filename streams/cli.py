@@ -143,6 +143,24 @@ def _print_trace(answer: dict) -> None:
         print(f"  cut-off: account {c['account_id']} prevents {c['prevented']} shares")
 
 
+def cmd_mask(args) -> int:
+    from streams.masking import mask_file
+
+    check_output_path(args.output, "-o")
+    c = mask_file(args.file, args.output, args.mask_parents, args.seed, args.drop_origin_post,
+                  args.origin_link)
+    dropped = (f"; dropped {c['posts_dropped']} origin posts, whose {c['origin_shares']} direct "
+               f"shares keep {ORIGIN_LINK_KEPT[args.origin_link]}" if args.drop_origin_post else "")
+    print(f"rumour: mask: {c['rumours']} rumours, {c['events_in']} events; masked {c['masked']} of "
+          f"{c['shares']} parent links{dropped}; wrote {c['events_out']} events to {args.output}",
+          file=sys.stderr)
+    return 0
+
+
+ORIGIN_LINK_KEPT = {"event": "both parent ids", "account": "only the account they reposted",
+                    "none": "no parent"}
+
+
 def cmd_demo(args) -> int:
     from streams.demo import run_demo
 
@@ -280,6 +298,21 @@ def build_parser() -> argparse.ArgumentParser:
                         "the cut-off then forecasts the shares still to come")
     _add_setting_flags(p, {"batch_size", "max_event_bytes", "max_message_bytes"})
     p.set_defaults(func=cmd_trace)
+
+    p = sub.add_parser("mask", help="write a masked / origin-removed variant of a cascade file "
+                                     "(what the parents and contract benchmarks measure)")
+    p.add_argument("file", help="JSONL, JSON array or .gz file of v1 share events ('-' = stdin)")
+    p.add_argument("-o", "--output", required=True, help="output JSONL file")
+    p.add_argument("--mask-parents", type=float, default=0.0, metavar="FRACTION",
+                   help="this fraction of each rumour's shares (events whose parent is in the rumour), "
+                        "chosen with the seed, lose both parent ids (default 0)")
+    p.add_argument("--drop-origin-post", action="store_true", help="remove each rumour's source post")
+    p.add_argument("--origin-link", choices=("event", "account", "none"), default="event",
+                   help="with --drop-origin-post, what the post's direct shares keep: both parent ids "
+                        "(event: the post stays a placeholder, as benchmarks/parents_real.py), the "
+                        "account only (account), or nothing (none) (default: event)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the masking (default 0)")
+    p.set_defaults(func=cmd_mask)
 
     p = sub.add_parser("demo", help="embedded demo: a synthetic cascade and real Weibo cascades")
     p.add_argument("--seed", type=int, default=7, help="seed of the synthetic cascade (default 7)")

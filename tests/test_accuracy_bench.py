@@ -95,3 +95,25 @@ def test_quick_changes_the_defaults_not_counts_given_beside_it(argv, trials, cos
     with pytest.raises(SystemExit):
         accuracy.main([*argv, "--models", "er"])
     assert seen == {"trials": trials, "cosasi": cosasi}
+
+
+def test_a_progress_line_comes_before_the_first_trial(monkeypatch, capsys):
+    # the first trial compiles the numba kernels (about 25 s fresh) and nothing was printed
+    seen = []
+
+    def cell(job):
+        seen.append(capsys.readouterr().err)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(accuracy, "_model_cell", cell)
+    with pytest.raises(SystemExit):
+        accuracy.main(["--models", "er", "--trials", "1"])
+    assert len(seen) == 1
+    assert seen[0].splitlines() == ["accuracy: the first trial loads the numba kernels from their cache, "
+                                    "or compiles them (about half a minute in a fresh checkout) ..."]
+
+
+def test_no_progress_line_before_a_bad_option_is_refused(capsys):
+    with pytest.raises(SystemExit):
+        accuracy.main(["--models", "er", "--nodes", "100", "--infected", "200"])
+    assert "numba" not in capsys.readouterr().err

@@ -77,6 +77,7 @@ def test_every_option_of_the_other_commands_has_help_and_is_in_its_readme_row():
     commands = [("replay ", _subcommand(build_parser(), "replay")),
                 ("trace ", _subcommand(build_parser(), "trace")),
                 ("import weibo-ced ", _subcommand(build_parser(), "import")),
+                ("mask ", _subcommand(build_parser(), "mask")),
                 ("token issue ", _subcommand(token_parser(), "issue")),
                 ("token issue ", _subcommand(token_parser(), "list")),
                 ("token issue ", _subcommand(token_parser(), "revoke")),
@@ -116,3 +117,15 @@ def test_worker_help_and_readme_agree_on_flags():
     assert re.search(rf"governance\s+settings, from `{first}` to `{last}`", settings_intro)
     for s in GOVERNANCE_SETTINGS:
         assert "--" + s.name.replace("_", "-") not in help_text, s.name
+
+
+def test_roles_table_says_which_roles_must_give_a_case_number():
+    # the table said it for liaisons only, while admins are refused a trace without one too
+    from streams.service.access import PERMISSIONS
+
+    rows = {line.split("|")[1].strip(): line for line in README.splitlines()
+            if re.match(r"\| (analyst|liaison|admin|monitor) \|", line)}
+    assert set(rows) == set(PERMISSIONS)
+    mandatory = "a case number (`X-Case-Id`) is mandatory on every trace and evidence export"
+    said = {role for role, row in rows.items() if mandatory in row}
+    assert said == {role for role, may in PERMISSIONS.items() if "case_required" in may} == {"liaison", "admin"}

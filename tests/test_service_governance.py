@@ -406,3 +406,10 @@ def test_region_breakdown_carries_names_from_the_division_table(env):
     assert me["jurisdiction_name"]["zh"] == table["370100"]["name_zh"]
     assert me["may_set_status"] and me["governance"]
     assert not orjson.loads(get(env["url"] + "/api/me", env["tok"]["liaison"])[2])["may_set_status"]
+
+
+def test_a_national_token_has_the_name_of_the_whole_country(env):
+    # it was null, and the dashboard then showed the bare code 000000 as the jurisdiction
+    me = orjson.loads(get(env["url"] + "/api/me", env["tok"]["national"])[2])
+    assert me["jurisdiction"] == "000000"
+    assert me["jurisdiction_name"] == {"zh": "全国", "en": "Nationwide"}

@@ -301,7 +301,7 @@ class Service(TokenChecks, SiteHandlers, GovernanceHandlers, TraceHandlers):
                       "may_export": principal.may("evidence"), "may_audit": principal.may("audit"),
                       "may_set_status": principal.may("status"), "may_report": principal.may("report"),
                       "governance": self.gov is not None,
-                      "jurisdiction_name": regions.name(principal.jurisdiction)})
+                      "jurisdiction_name": regions.jurisdiction_name(principal.jurisdiction)})
 
     async def _r_rumours(self, principal, params, request, ctx):
         q = request.query

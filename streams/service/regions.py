@@ -9,6 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from streams.governance.divisions import division, normalise_region, unit_of
+from streams.service.access import NATIONAL
 
 MUNICIPALITY = "直辖市"  # Beijing, Tianjin, Shanghai, Chongqing: a province that is its own city
 
@@ -61,6 +62,21 @@ def name(code: str | None) -> dict | None:
     if d.level == "province":
         return {"zh": d.name_zh, "en": d.pinyin}
     return {"zh": d.name_zh, "en": d.pinyin if d.level == "city" else d.name_en}
+
+
+# The whole country (a token's jurisdiction 000000): no row of the division table, which knows
+# the country only as the text "中国" / "China" in a region field.
+NATIONAL_NAME = {"zh": "全国", "en": "Nationwide"}
+
+
+def jurisdiction_name(code: str | None) -> dict | None:
+    """``{"zh", "en"}`` of a token's jurisdiction: :func:`name`, and the whole country for
+    ``000000``.
+
+    >>> jurisdiction_name("000000"), jurisdiction_name("370100")["en"], jurisdiction_name("999999")
+    ({'zh': '全国', 'en': 'Nationwide'}, 'Jinan', None)
+    """
+    return dict(NATIONAL_NAME) if code == NATIONAL else name(code)
 
 
 def names(codes) -> dict[str, dict]:
