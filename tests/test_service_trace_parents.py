@@ -209,3 +209,23 @@ def test_the_worker_serves_the_same_parents(tmp_path, monkeypatch, chdb_store):
     assert answer["parents"] == cli_parents(events)["jn-1"]
     row = next(r for r in chdb_store.audit_rows(limit=5) if r["action"] == "trace")
     assert orjson.loads(row["params"])["parents"] == 1
+
+
+def test_the_interaction_graph_is_kept_until_a_graph_changes():
+    from streams.embedded import make_pipeline
+    from streams.service.trace_parents import InteractionCache
+    from streams.settings import Settings
+
+    pipeline = make_pipeline(None, Settings.load({}))
+    events = masked_events()
+    pipeline.process([orjson.dumps(e) for e in events], ["x"] * len(events))
+    cache = InteractionCache()
+    first = cache.get(pipeline.graphs.values())
+    assert cache.get(pipeline.graphs.values()) is first  # nothing changed: not rebuilt
+    assert first.pair("newcomer", "q1") == 0
+    late = {**events[-1], "event_id": "qd-1-e9", "rumour_id": "qd-1", "account_id": "newcomer",
+            "parent_event_id": "qd-1-e1", "parent_account_id": "q1", "region": "370211"}
+    pipeline.process([orjson.dumps(late)], ["y"])
+    again = cache.get(pipeline.graphs.values())
+    assert again is not first and again.pair("newcomer", "q1") == 1
+    assert cache.get(list(pipeline.graphs.values())[:1]) is not again  # fewer graphs held

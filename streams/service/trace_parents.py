@@ -52,16 +52,36 @@ def stored_texts(store, rumour_id: str) -> dict:
     return batch_texts(store.load_events(rumour_id=rumour_id)).get(rumour_id, {})
 
 
-def inferred_links(graphs, graph, texts: dict) -> list[tuple]:
+class InteractionCache:
+    """The interaction graph of the graphs held, rebuilt only when one of them changed its
+    forest or the set of graphs changed: over the 887,736 Weibo events (2,364 rumours) a
+    rebuild takes 2-4 s under the pipeline's lock, a check 2,364 lookups."""
+
+    def __init__(self):
+        self._key = None
+        self._kept = ()  # the forests the key names (held, so their ids are not reused)
+        self._inter = None
+
+    def get(self, graphs):
+        from streams.trace import interactions_of
+
+        graphs = list(graphs)
+        forests = [g._view()[0] for g in graphs]  # a batch that changes a graph replaces its forest
+        key = tuple((id(g), id(f)) for g, f in zip(graphs, forests))
+        if key != self._key:
+            self._inter, self._key, self._kept = interactions_of(graphs), key, forests
+        return self._inter
+
+
+def inferred_links(interactions, graph, texts: dict) -> list[tuple]:
     """``(share event, its account, parent event or None, the parent's account, probability or
-    None)`` of every share of ``graph`` whose parent is missing; ``graphs``: every graph held
-    (the interaction graph). Under the pipeline's lock."""
+    None)`` of every share of ``graph`` whose parent is missing; ``interactions``: the
+    interaction graph of every graph held (:class:`InteractionCache`). Under the pipeline's lock."""
     import numpy as np
 
     from graph.reconstruct import reconstruct_scored
-    from streams.trace import interactions_of
 
-    scored = reconstruct_scored(graph, interactions_of(graphs), texts=texts)
+    scored = reconstruct_scored(graph, interactions, texts=texts)
     if not scored:
         return []
     events = list(scored)
