@@ -120,7 +120,8 @@ def text_keys(texts, targets, n: int) -> np.ndarray:
 def infer(ts, par, acct, root_like, is_cand, targets, interactions=None, weights=None,
           texts=None, max_cands: int = MAX_CANDIDATES, cand=None, tie=None):
     """Most likely parent node of every target (-1 when it has no candidate) and its model
-    probability. ``cand`` = (ptr, nodes) overrides the candidate sets (default: every earlier
+    probability (among the target's candidates; NaN where a cycle was broken, 0 with no
+    candidate). ``cand`` = (ptr, nodes) overrides the candidate sets (default: every earlier
     candidate outside the target's subtree). ``tie``: per node, a rank that breaks ties in
     ``ts`` (default the node number; :func:`tie_rank` makes the answer independent of the
     arrival order).
@@ -147,8 +148,10 @@ def infer(ts, par, acct, root_like, is_cand, targets, interactions=None, weights
         # len(cands): clip the gather (np.where evaluates both sides); the mask puts -1 back.
         at = np.minimum(ptr[:-1] + np.maximum(pos, 0), max(len(cands) - 1, 0))
         parent[lo:lo + step] = np.where(pos >= 0, cands[at] if len(cands) else -1, -1)
-    return _break_cycles(np.asarray(par, np.int64), np.asarray(targets, np.int64), parent,
-                         np.asarray(root_like), _time_order(ts, tie)), prob
+    chosen = _break_cycles(np.asarray(par, np.int64), np.asarray(targets, np.int64), parent.copy(),
+                           np.asarray(root_like), _time_order(ts, tie))
+    # A link the cycle breaker replaced is no longer the model's choice: its probability is not known.
+    return chosen, np.where(chosen == parent, prob, np.nan)
 
 
 def _time_order(ts, tie=None):
@@ -258,6 +261,23 @@ def reconstruct_parents(graph, interactions=None, weights=None, texts=None) -> d
     >>> list(p), p["b"] in {"o", "a"}
     (['b'], True)
     """
+    return {t: p for t, (p, _) in reconstruct_scored(graph, interactions, weights, texts).items()}
+
+
+def reconstruct_scored(graph, interactions=None, weights=None, texts=None) -> dict:
+    """:func:`reconstruct_parents` with each link's model probability: ``{event_id: (parent
+    event_id or None, probability or None)}``. The probability is the conditional logit's
+    (graph/choice.py) for the chosen candidate among the share's candidates; None where no
+    parent is given or the choice was replaced to break a cycle.
+
+    >>> from graph import CascadeGraph
+    >>> g = CascadeGraph("r")
+    >>> _ = g.add_batch(["o", "b"], ["src", "v"], np.array([0, 600_000]), [None, None],
+    ...                 [None, None], np.array([0, 1]))
+    >>> parent, p = reconstruct_scored(g)["b"]
+    >>> parent, p
+    ('o', 1.0)
+    """
     ts, par, acct, root_like, is_cand, targets = graph_arrays(graph, interactions)
     if not len(targets):
         return {}
@@ -269,12 +289,16 @@ def reconstruct_parents(graph, interactions=None, weights=None, texts=None) -> d
     if texts is not None:
         ids = graph.event_ids()
         txt = [texts.get(e) if e is not None else None for e in ids]
-    parent, _ = infer(ts, par, acct, root_like, is_cand, targets, interactions, weights, txt,
-                      tie=tie)
+    parent, prob = infer(ts, par, acct, root_like, is_cand, targets, interactions, weights, txt,
+                         tie=tie)
     ids = graph.ev.strings(np.maximum(parent, 0))
     tid = graph.ev.strings(targets)
     acct_ph = (graph.kf[np.maximum(parent, 0)] & FLAG_ACCOUNT_PLACEHOLDER) != 0
-    return {t: (None if p < 0 or ph else e) for t, p, e, ph in zip(tid, parent.tolist(), ids, acct_ph.tolist())}
+    out = {}
+    for t, p, e, ph, pr in zip(tid, parent.tolist(), ids, acct_ph.tolist(), prob.tolist()):
+        shown = None if p < 0 or ph else e
+        out[t] = (shown, None if shown is None or pr != pr else round(pr, 4))
+    return out
 
 
 def tie_rank(graph) -> np.ndarray:

@@ -20,7 +20,7 @@ def section() -> str:
     return text[start:text.index("\n## ", start)]
 
 
-def keys_of(value, skip=("parents",)) -> set:
+def keys_of(value, skip=("parents", "parent_probability")) -> set:
     """Every dict key in ``value``, not descending into ``skip`` (whose keys are event ids)."""
     if isinstance(value, dict):
         out = set(value)
@@ -63,7 +63,7 @@ def served(tmp_path_factory):
         yield server.url, TokenStore(tokens_path).issue("liaison", "000000", "nat")[0]
 
 
-@pytest.mark.parametrize("path", ["trace", "events/jn-1-e3/trace", "accounts/hub/trace"])
+@pytest.mark.parametrize("path", ["trace", "trace?parents=1", "events/jn-1-e3/trace", "accounts/hub/trace"])
 def test_http_trace_keys_are_explained(served, path):
     url, token = served
     status, _, body = get(f"{url}/api/rumours/jn-1/{path}", token, case="K-1")

@@ -85,8 +85,13 @@ ROUTES = (
                  ("under", "string", "an event's pseudonym (pev_..., as the tree shows it): the "
                   "subtree under that event; 404 for an event the rumour does not hold"))),
     Route("trace", "/api/rumours/{rumour_id}/trace", "Trace a rumour: origins with confidence, "
-          "chains of evidence (each cut-off candidate back to its origin), cut-off candidates",
-          action="trace", audited=True, rumour_scoped=True, case=True, query=(_K,), headers=(_CASE,)),
+          "chains of evidence (each cut-off candidate back to its origin), cut-off candidates; "
+          "with parents=1, the inferred parent of each share whose parent is missing (never a hop "
+          "of a chain)",
+          action="trace", audited=True, rumour_scoped=True, case=True,
+          query=(_K, ("parents", "integer", "1: add parents, parent_probability and parents_method "
+                      "(the links `rumour trace --json --parents` infers; 0 or absent: not)")),
+          headers=(_CASE,)),
     Route("trace_event", "/api/rumours/{rumour_id}/events/{event_id}/trace",
           "Trace one event (its id, or its pseudonym pev_... as the tree shows it; roles without "
           "clear identities give the pseudonym only): its chain of evidence back to the origin", action="trace",

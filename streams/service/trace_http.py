@@ -30,6 +30,7 @@ from streams.service.access import prefix
 from streams.service.probes import AUTH_FAILURES
 from streams.service.responses import Refused, _json
 from streams.service.routes import CASE_RE, CASE_RULE
+from streams.service.trace_parents import parse_parents
 from streams.service.tokens import expiry_text
 
 
@@ -56,6 +57,9 @@ class TraceHandlers:
 
     async def _trace(self, principal, request, ctx, **target):
         k = parse_k(request.query.get("k"), self.cutoff_k)
+        if "parents" in request.query:  # the rumour's trace only: the route table refuses it elsewhere
+            target["parents"] = parse_parents(request.query["parents"])
+            ctx["params"]["parents"] = int(target["parents"])  # as read, whatever the spelling
         self._account_scope(principal, ctx)
         answer = await self._guard(self.views.trace, ctx["rumour_id"], principal, k, **target)
         answer["case_id"] = ctx["case_id"] or None

@@ -36,6 +36,7 @@ from streams.service.buckets import bucket_size, bucket_starts
 from streams.service.event_ids import EventPseudonymIndex
 from streams.service.identities import Identities
 from streams.service.rumour_summary import RumourSummaries
+from streams.service.trace_parents import InteractionCache, inferred_links, named_parents, stored_texts
 from streams.trace import trace_without_origins
 
 DEBUNK = "debunk"
@@ -103,6 +104,7 @@ class Views:
         self._listed = None  # (summary, the listing of it): see _listing
         self.accounts = PseudonymIndex(pipeline, store, pseudonymiser)
         self.events = EventPseudonymIndex(pseudonymiser, event_pseudonym_rumours)
+        self.interactions = InteractionCache()  # of the graphs held, for ?parents=1
 
     # -- rumour list --------------------------------------------------------------------
     def summary(self) -> dict:
@@ -334,18 +336,24 @@ class Views:
         return out
 
     def trace(self, rumour_id: str, principal: Principal, k: int | None = None, event_id: str | None = None,
-              account_id: str | None = None, known=None, event_given: str | None = None) -> dict:
+              account_id: str | None = None, known=None, event_given: str | None = None,
+              parents: bool = False) -> dict:
         """Origins with confidence, evidence chains and cut-off candidates of a rumour, or of one
         event or account in it, each account id in clear or pseudonymised as the caller may see
         it (:meth:`streams.service.identities.Identities.namer`; ``known``: a namer the request
         already made, whose accounts the store is not asked about again), each event id with its
         account. ``event_given``: the event as the caller named it (its pseudonym or
         ``event_id``); an event given in clear that the caller may not see in clear raises
-        :class:`HiddenEvent`."""
+        :class:`HiddenEvent`. ``parents``: add the inferred parents of the shares whose parent
+        is missing (:mod:`~streams.service.trace_parents`), named as the rest."""
         given = event_id if event_given is None else event_given
         k = self.cutoff_k if k is None else k
+        texts = stored_texts(self.store, rumour_id) if parents else None
+        links = []
         with self.pipeline.lock:
             graph, answer = self._graph(rumour_id, k)
+            if parents:
+                links = inferred_links(self.interactions.get(self.pipeline.graphs.values()), graph, texts)
             origins = graph.origins(20)
             # The calibrated model, as `rumour trace` reports: kept with the graph's resolved
             # forest, so a trace of a rumour that has not changed does not refit it.
@@ -370,7 +378,8 @@ class Views:
         # Named after the graph's lock is released: the jurisdiction scope asks the store.
         name = self.identities.namer(principal, rumour_id, {o.account_id for o in origins}
                                      | {h.account_id for c in chains for h in c}
-                                     | {c["account_id"] for c in answer["cutoff"]} | {account_id},
+                                     | {c["account_id"] for c in answer["cutoff"]} | {account_id}
+                                     | {a for link in links for a in (link[1], link[3])},
                                      known)
         if account_id is not None and not chains:
             # Named as the caller may see it: an analyst's pseudonym resolves to the clear id
@@ -404,10 +413,11 @@ class Views:
             scope["id"] = name(account_id)
         elif scope["kind"] == "event":
             scope["id"] = name.event(event_id, chains[0][0].account_id)
-        return {"rumour_id": rumour_id, "events": events, "scope": scope,
-                "identities": name.identities,
-                "origins": out_origins, "confidence_method": CONFIDENCE_METHOD,
-                "chains": out_chains,
-                "cutoff": [{"account_id": name(c["account_id"]), "prevented": c["prevented"]}
-                           for c in answer["cutoff"]]}
+        out = {"rumour_id": rumour_id, "events": events, "scope": scope,
+               "identities": name.identities,
+               "origins": out_origins, "confidence_method": CONFIDENCE_METHOD,
+               "chains": out_chains,
+               "cutoff": [{"account_id": name(c["account_id"]), "prevented": c["prevented"]}
+                          for c in answer["cutoff"]]}
+        return (out | named_parents(links, name)) if parents else out
 
