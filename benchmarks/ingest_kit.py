@@ -237,10 +237,14 @@ def require_services(ap, broker: str, clickhouse: str) -> None:
     from aiokafka.admin import AIOKafkaAdminClient
     from clickhouse_driver import Client
 
+    from streams.store.clickhouse import parse_url
+
     hint = "start the services (bash scripts/services.sh start) or give"
-    host, _, port = clickhouse.split("://", 1)[-1].split("/", 1)[0].partition(":")
     try:
-        client = Client(host, port=int(port or 9000), connect_timeout=5)
+        # The store's own reading of the URL: its user and password too, not only host and port.
+        c = parse_url(clickhouse)
+        client = Client(c["host"], port=c["port"], user=c["user"], password=c["password"],
+                        connect_timeout=5)
         client.execute("SELECT 1")
         client.disconnect()
     except Exception as exc:  # any failure to answer: refused, unknown host, timeout

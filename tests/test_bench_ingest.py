@@ -157,6 +157,29 @@ def test_clickhouse_that_cannot_be_reached_is_one_line_and_exit_3(name, capsys):
                              f"cannot be reached") and "--clickhouse URL" in err[0]
 
 
+def test_the_clickhouse_check_connects_as_the_url_says(monkeypatch):
+    # it read host and port by hand and connected as "default": a URL with a user and password
+    # was refused by a server that requires them, and said "cannot be reached"
+    import argparse
+
+    import clickhouse_driver
+
+    from benchmarks import ingest_kit
+
+    seen = []
+
+    class Refusing:
+        def __init__(self, host, **kw):
+            seen.append((host, kw["port"], kw["user"], kw["password"]))
+            raise OSError("stop here")
+
+    monkeypatch.setattr(clickhouse_driver, "Client", Refusing)
+    with pytest.raises(SystemExit):
+        ingest_kit.require_services(argparse.ArgumentParser(prog="t"), "127.0.0.1:1",
+                                    "clickhouse://ops:s%40cret@ch.example:9440/rumours")
+    assert seen == [("ch.example", 9440, "ops", "s@cret")]
+
+
 @pytest.mark.clickhouse
 @pytest.mark.parametrize("name", ["ingest", "scale"])
 def test_kafka_that_cannot_be_reached_is_one_line_and_exit_3(name, clickhouse_server, capsys):
