@@ -30,7 +30,7 @@ from streams.service.access import prefix
 from streams.service.probes import AUTH_FAILURES
 from streams.service.responses import Refused, _json
 from streams.service.routes import CASE_RE, CASE_RULE
-from streams.service.trace_parents import parse_parents
+from streams.service.trace_parents import PARENT_KEYS, parse_parents
 from streams.service.tokens import expiry_text
 
 
@@ -109,15 +109,21 @@ class TraceHandlers:
         if not ctx["case_id"]:
             raise Refused(400, "an evidence package needs a case number (?case= or X-Case-Id)")
         k = parse_k(request.query.get("k"), self.cutoff_k)
+        parents = parse_parents(request.query.get("parents"))
+        if "parents" in request.query:
+            ctx["params"]["parents"] = int(parents)  # as the trace route records it
         self._account_scope(principal, ctx)
-        trace = await self._guard(self.views.trace, ctx["rumour_id"], principal, k)
+        trace = await self._guard(self.views.trace, ctx["rumour_id"], principal, k, parents=parents)
+        # The inferred links go to a file of their own: evidence.json's trace stays observed links.
+        inferred = {key: trace.pop(key) for key in PARENT_KEYS} if parents else None
         meta = {"case_id": ctx["case_id"],
                 "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
                 "generated_by": {"token_id": principal.token_id, "name": principal.name,
                                  "role": principal.role, "jurisdiction": principal.jurisdiction,
                                  # as in this request's audit row and /api/me
                                  "token_expires": expiry_text(principal.expires_ms)}}
-        data, digest = await self._run(evidence.build, meta, trace, self.evidence_key, self.views.timezone)
+        data, digest = await self._run(evidence.build, meta, trace, self.evidence_key, self.views.timezone,
+                                       inferred)
         ctx["digest"] = digest
         return web.Response(body=data, content_type="application/zip", headers={
             "Content-Disposition": attachment(f"evidence-{ctx['case_id']}.zip"),
