@@ -1,13 +1,13 @@
 """Evidence packages with inferred parents (``/evidence?parents=1``): the trace's inferred links in
 ``inferred_parents.json`` and a report section of their own, named as the trace names them,
 signed like every file, audited; chains and chain.csv untouched; without the parameter the
-package is what it was."""
+package is what it was. Also the plain (ASCII) download name of a Chinese case number."""
 from __future__ import annotations
 
 import contextlib
 import io
 import zipfile
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import orjson
 import pytest
@@ -167,3 +167,20 @@ def test_a_tampered_or_removed_inferred_file_reads_tampered(served, tmp_path):
     code, _, err = verify(s["service"], _zip({n: b for n, b in m.items() if n != evidence.INFERRED}
                                              | {"manifest.json": orjson.dumps(manifest)}), tmp_path)
     assert code == 1 and "TAMPERED" in err
+
+
+def test_a_chinese_case_numbers_plain_download_name_keeps_its_ascii_parts(served):
+    # curl -OJ reads only filename=: 沪公刑(2026)7号 was saved as evidence-_____2026__7_.zip.
+    services, _, _ = served
+    s = services["cascade"]
+    case = "沪公刑(2026)7号"
+    data, headers = export(s["url"], s["national"], "", case=case)
+    day = orjson.loads(members(data)["evidence.json"])["generated_at"][:10].replace("-", "")
+    disposition = headers["Content-Disposition"]
+    assert disposition.isascii()
+    plain = disposition.split('filename="', 1)[1].split('"', 1)[0]
+    assert plain == f"evidence-2026-7-jn-1-{day}.zip"
+    assert unquote(disposition.split("filename*=UTF-8''", 1)[1]) == f"evidence-{case}.zip"
+    # An ASCII case number keeps its own name in both.
+    _, headers = export(s["url"], s["national"], "", case="P-7")
+    assert headers["Content-Disposition"].startswith('attachment; filename="evidence-P-7.zip"; ')

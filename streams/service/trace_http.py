@@ -18,6 +18,7 @@ the pseudonym of its author; now neither does. The audit row records the real id
 ``account_pseudonym`` on the account route."""
 from __future__ import annotations
 
+import re
 import time
 from datetime import datetime, timezone
 from urllib.parse import quote
@@ -34,17 +35,45 @@ from streams.service.trace_parents import PARENT_KEYS, parse_parents
 from streams.service.tokens import expiry_text
 
 
-def attachment(name: str) -> str:
-    """``Content-Disposition`` of a download named ``name``: an ASCII ``filename`` for old clients
-    and the name as given (a case number is often Chinese) in ``filename*`` (RFC 6266), each
-    with characters a file name must not hold replaced by ``_``.
+def attachment(name: str, ascii_name: str | None = None) -> str:
+    """``Content-Disposition`` of a download named ``name``: an ASCII ``filename`` for clients
+    that read only that (``curl -OJ``, old browsers) and the name as given (a case number is
+    often Chinese) in ``filename*`` (RFC 6266), each with characters a file name must not hold
+    replaced by ``_``. ``ascii_name``: the plain name to give instead of ``name`` with each
+    non-ASCII character as ``_`` (see :func:`evidence_ascii_name`).
 
     >>> print(attachment("evidence-沪公(2026)12/3.zip"))
     attachment; filename="evidence-___2026_12_3.zip"; filename*=UTF-8''evidence-%E6%B2%AA%E5%85%AC%282026%2912_3.zip
+    >>> print(attachment("evidence-沪公(2026)12/3.zip", "evidence-2026-12-3-r1-20261130.zip"))
+    attachment; filename="evidence-2026-12-3-r1-20261130.zip"; filename*=UTF-8''evidence-%E6%B2%AA%E5%85%AC%282026%2912_3.zip
     """
-    ascii_name = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in name)
+    ascii_name = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_"
+                         for c in (name if ascii_name is None else ascii_name))
     full = "".join(c if c.isalnum() or c in "-_.()（）〔〕[]" else "_" for c in name)
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(full, safe='')}"
+
+
+def evidence_ascii_name(case_id: str, rumour_id: str, generated_at: str) -> str | None:
+    """The plain (ASCII) file name of a package whose case number is not all ASCII, or None
+    (the case number's own name serves). ``curl -OJ`` and other clients that ignore
+    ``filename*`` saved ``沪公刑(2026)7号`` as ``evidence-_____2026__7_.zip``, one ``_`` per
+    Chinese character: it names no case, and every 2026 case number looks alike. So the plain
+    name holds what identifies the package in ASCII: the case number's ASCII letter and digit
+    runs, the rumour id and the UTC day it was generated.
+
+    >>> evidence_ascii_name("沪公刑(2026)7号", "weibo:3462/1", "2026-11-30T13:05:09Z")
+    'evidence-2026-7-weibo_3462_1-20261130.zip'
+    >>> evidence_ascii_name("沪公刑字第号", "r1", "2026-11-30T13:05:09Z")
+    'evidence-r1-20261130.zip'
+    >>> evidence_ascii_name("EV-1 (2026)", "r1", "2026-11-30T13:05:09Z") is None
+    True
+    """
+    if case_id.isascii():
+        return None
+    runs = [run for run in re.split(r"[^A-Za-z0-9]+", case_id.encode("ascii", "replace").decode()) if run]
+    rumour = re.sub(r"[^A-Za-z0-9._-]", "_", rumour_id)[:64]
+    day = generated_at[:10].replace("-", "")
+    return "-".join(["evidence", *runs, rumour, day]) + ".zip"
 
 
 class TraceHandlers:
@@ -126,7 +155,9 @@ class TraceHandlers:
                                        inferred)
         ctx["digest"] = digest
         return web.Response(body=data, content_type="application/zip", headers={
-            "Content-Disposition": attachment(f"evidence-{ctx['case_id']}.zip"),
+            "Content-Disposition": attachment(f"evidence-{ctx['case_id']}.zip",
+                                              evidence_ascii_name(ctx["case_id"], ctx["rumour_id"],
+                                                                  meta["generated_at"])),
             "X-Evidence-Digest": digest})
 
     async def _r_audit(self, principal, params, request, ctx):
