@@ -94,6 +94,13 @@ def test_an_export_with_parents_carries_the_traces_links_apart_from_the_evidence
     for share, parent in inferred["parents"].items():
         p = inferred["parent_probability"][share]
         assert f"<td>{share}</td><td>{parent}</td><td>{p:.4f}</td>" in section
+    # Each masked share is an origin above (where the trace stops): the row says which.
+    origins = [o["event_id"] for o in ev["trace"]["origins"]]
+    for share in inferred["parents"]:
+        assert f"<td>源头 origin {origins.index(share) + 1}" in section
+    # The observed sections read as in the package without parents (bar the times and digests).
+    observed = html.split("<h2>推断链接", 1)[0]
+    assert observed.split("<h2>源头", 1)[1] == plain["report.html"].decode().split("<h2>源头", 1)[1].split("<h2>完整性", 1)[0]
     assert "Inferred links" not in plain["report.html"].decode()
     code, out, err = verify(s["service"], data, tmp_path)
     assert code == 0, err

@@ -168,7 +168,7 @@ def report_html(meta: dict, trace: dict, digests: dict, zone: str = "UTC", infer
         parts.append(f"<tr><td>{i}</td><td>{e(c['account_id'])}</td><td>{e(c['prevented'])}</td></tr>")
     parts.append("</table>")
     if inferred is not None:
-        parts.append(inferred_html(inferred))
+        parts.append(inferred_html(inferred, trace))
     parts.append("<h2>完整性 <span class='en'>Integrity</span></h2><table>")
     for name, digest in sorted(digests.items()):
         parts.append(f"<tr><th>{e(name)} SHA-256</th><td><code>{e(digest)}</code></td></tr>")
@@ -178,29 +178,40 @@ def report_html(meta: dict, trace: dict, digests: dict, zone: str = "UTC", infer
     return "".join(parts).encode("utf-8")
 
 
-def inferred_html(inferred: dict) -> str:
+def inferred_html(inferred: dict, trace: dict) -> str:
     """The report's section of inferred links, after everything observed and headed so that no
     reader takes them for observed links: each share whose parent is missing, the parent the
-    model gives and its probability, then the method in words.
+    model gives, its probability, and where the share stands above (an origin, the end of a
+    chain: where the trace stops for want of the link), then the method in words. The observed
+    sections above stay exactly as in a package without inferred links.
 
+    >>> trace = {"origins": [{"event_id": "e9"}, {"event_id": "e3"}], "chains": [{"hops": [{"event_id": "e3"}]}]}
     >>> section = inferred_html({"parents": {"e3": "e1", "e9": None}, "parent_probability":
-    ...     {"e3": 0.61234567, "e9": None}, "parents_method": "inferred, not observed: ..."})
-    >>> "Inferred links (leads, not evidence)" in section, "<td>e3</td><td>e1</td><td>0.6123</td>" in section
-    (True, True)
-    >>> "<td>e9</td><td>无 none</td><td>—</td>" in section
+    ...     {"e3": 0.61234567, "e9": None}, "parents_method": "inferred, not observed: ..."}, trace)
+    >>> "Inferred links (leads, not evidence)" in section
+    True
+    >>> "<td>e3</td><td>e1</td><td>0.6123</td><td>源头 origin 2; 链 chain 1</td>" in section
+    True
+    >>> "<td>e9</td><td>无 none</td><td>—</td><td>源头 origin 1</td>" in section
     True
     """
     e = lambda v: html.escape("" if v is None else str(v))  # noqa: E731
+    where = {}
+    for i, o in enumerate(trace["origins"], 1):
+        where.setdefault(o["event_id"], []).append(f"源头 origin {i}")
+    for i, chain in enumerate(trace["chains"], 1):
+        if chain["hops"]:
+            where.setdefault(chain["hops"][-1]["event_id"], []).append(f"链 chain {i}")
     parts = ["<h2>推断链接（线索，非证据） <span class='en'>Inferred links (leads, not evidence)</span></h2>",
              f"<p>{e(INFERRED_NOTE)}</p><table><tr><th>#</th><th>转发（父链接缺失） Share (parent missing)</th>"
-             "<th>推断的父事件 Inferred parent</th><th>概率 Probability</th></tr>"]
+             "<th>推断的父事件 Inferred parent</th><th>概率 Probability</th><th>见上文 Above as</th></tr>"]
     probability = inferred["parent_probability"]
     for i, (share, parent) in enumerate(inferred["parents"].items(), 1):
         p = probability.get(share)
         parts.append(f"<tr><td>{i}</td><td>{e(share)}</td><td>{'无 none' if parent is None else e(parent)}</td>"
-                     f"<td>{'—' if p is None else f'{p:.4f}'}</td></tr>")
+                     f"<td>{'—' if p is None else f'{p:.4f}'}</td><td>{e('; '.join(where.get(share, ())))}</td></tr>")
     if not inferred["parents"]:
-        parts.append("<tr><td colspan='4'>无：没有缺失父链接的转发 none: no share lacks its parent link</td></tr>")
+        parts.append("<tr><td colspan='5'>无：没有缺失父链接的转发 none: no share lacks its parent link</td></tr>")
     parts.append(f"</table><p class='en'>{e(inferred['parents_method'])}</p>")
     return "".join(parts)
 
