@@ -191,3 +191,10 @@ def test_a_chinese_case_numbers_plain_download_name_keeps_its_ascii_parts(served
     # An ASCII case number keeps its own name in both.
     _, headers = export(s["url"], s["national"], "", case="P-7")
     assert headers["Content-Disposition"].startswith('attachment; filename="evidence-P-7.zip"; ')
+
+
+def test_the_openapi_description_lists_parents_on_the_export(served):
+    services, _, _ = served
+    code, _, body = get(services["cascade"]["url"] + "/openapi.json")
+    params = orjson.loads(body)["paths"]["/api/rumours/{rumour_id}/evidence"]["get"]["parameters"]
+    assert code == 200 and "parents" in {p["name"] for p in params}
