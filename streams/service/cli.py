@@ -341,6 +341,8 @@ def evidence_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("verify", help="exit 0 for an intact package (signature or --digest checked), "
                        "1 for a tampered one, 2 for a file that is not a package (not a zip, or a zip "
                        "with neither the manifest nor any package file) or a bad argument, 3 when neither the key nor --digest is available; "
+                       "a package exported with ?parents=1 holds inferred_parents.json too (an intact one says so, with "
+                       "its number of links; a tampered one fails like any file); "
                        "a package zipped again inside one folder is checked as if its files were at the top, "
                        "and a desktop's __MACOSX/, .DS_Store, Thumbs.db and desktop.ini are skipped (notes say so)")
     v.add_argument("file", help="the evidence package (.zip) as exported")
@@ -355,6 +357,7 @@ def evidence_main(argv) -> int:
     """``rumour evidence``. Bad input raises ValueError: ``streams.cli.main``, the one handler of
     every command, prints it as ``rumour: error: ...`` and exits 2."""
     from streams.cli import os_error_reason
+    from streams.service.evidence import INFERRED
     from streams.service.evidence_verify import verify
 
     args = evidence_parser().parse_args(argv)
@@ -390,6 +393,9 @@ def evidence_main(argv) -> int:
         return 3
     if verdict.ok:
         print(f"OK: {args.file} is intact; evidence digest {verdict.digest}")
+        # Said either way: a reader must know whether the package carries links nobody observed.
+        print(f"inferred parents: {INFERRED} with {verdict.inferred} inferred links (leads, not evidence)"
+              if verdict.inferred is not None else f"inferred parents: none (no {INFERRED})")
         return 0
     print(f"TAMPERED: {args.file} fails verification:", file=sys.stderr)
     for problem in verdict.problems:

@@ -9,7 +9,14 @@ A package is a zip with:
 - ``chain.csv``: every hop of every chain (UTF-8 with BOM so spreadsheet tools show Chinese; a
   cell that starts like a formula, ``= + - @``, is prefixed with ``'``: see :func:`csv_cell`);
 - ``report.html``: a printable report with bilingual (zh-CN / English) headings;
+- ``inferred_parents.json`` (only when asked: ``?parents=1``): the inferred parent of each share
+  whose parent is missing, as the trace's ``parents``, ``parent_probability`` and
+  ``parents_method`` give them, ids named as in ``evidence.json``. These links are leads, not
+  evidence: they never enter ``evidence.json``'s chains, ``chain.csv`` or the report's chains, and
+  the report shows them in a section of their own, "Inferred links (leads, not evidence)";
 - ``manifest.json``: SHA-256 of each file above, the evidence digest and its signature.
+
+A package built without inferred parents is byte for byte what it was before they existed.
 
 The evidence digest is the SHA-256 of the ``sha256sum``-style listing of the files
 (``<hex>  <name>\\n`` sorted by name), so ``sha256sum -c`` style checks work by hand too. The
@@ -36,6 +43,9 @@ import orjson
 FORMAT = "rumour-trace evidence v1"
 MANIFEST = "manifest.json"
 FILES = ("evidence.json", "chain.csv", "report.html")
+INFERRED = "inferred_parents.json"  # present only in a package exported with ?parents=1
+INFERRED_NOTE = ("推断链接是线索，不是证据：未在平台上观测到，不属于证据链。Inferred links are leads, not "
+                 "evidence: no platform showed them; they are not part of any chain of evidence.")
 
 
 def listing(files: dict) -> bytes:
@@ -102,9 +112,9 @@ def local_time(ts: str | None, zone: str) -> str:
     return f"{t.isoformat(sep=' ', timespec='milliseconds')[:23]} {offset[:3]}:{offset[3:]}"
 
 
-def report_html(meta: dict, trace: dict, digests: dict, zone: str = "UTC") -> bytes:
+def report_html(meta: dict, trace: dict, digests: dict, zone: str = "UTC", inferred: dict | None = None) -> bytes:
     """The printable bilingual report; times in UTC and on the clock of ``zone`` (the centre's
-    ``report_timezone``)."""
+    ``report_timezone``); ``inferred``: the inferred parents (:func:`inferred_html`), if asked."""
     e = lambda v: html.escape("" if v is None else str(v))  # noqa: E731
     local = f"<th>时间 Time ({e(zone)})</th>"
     parts = [
@@ -156,13 +166,54 @@ def report_html(meta: dict, trace: dict, digests: dict, zone: str = "UTC") -> by
                  "<th>账号 Account</th><th>可阻止转发 Shares prevented</th></tr>")
     for i, c in enumerate(trace["cutoff"], 1):
         parts.append(f"<tr><td>{i}</td><td>{e(c['account_id'])}</td><td>{e(c['prevented'])}</td></tr>")
-    parts.append("</table><h2>完整性 <span class='en'>Integrity</span></h2><table>")
+    parts.append("</table>")
+    if inferred is not None:
+        parts.append(inferred_html(inferred, trace))
+    parts.append("<h2>完整性 <span class='en'>Integrity</span></h2><table>")
     for name, digest in sorted(digests.items()):
         parts.append(f"<tr><th>{e(name)} SHA-256</th><td><code>{e(digest)}</code></td></tr>")
     parts.append("</table><p>证据摘要见 manifest.json，可用 <code>rumour evidence verify</code> 校验。"
                  "<span class='en'>The evidence digest is in manifest.json; check the package with "
                  "<code>rumour evidence verify</code>.</span></p></body></html>")
     return "".join(parts).encode("utf-8")
+
+
+def inferred_html(inferred: dict, trace: dict) -> str:
+    """The report's section of inferred links, after everything observed and headed so that no
+    reader takes them for observed links: each share whose parent is missing, the parent the
+    model gives, its probability, and where the share stands above (an origin, the end of a
+    chain: where the trace stops for want of the link), then the method in words. The observed
+    sections above stay exactly as in a package without inferred links.
+
+    >>> trace = {"origins": [{"event_id": "e9"}, {"event_id": "e3"}], "chains": [{"hops": [{"event_id": "e3"}]}]}
+    >>> section = inferred_html({"parents": {"e3": "e1", "e9": None}, "parent_probability":
+    ...     {"e3": 0.61234567, "e9": None}, "parents_method": "inferred, not observed: ..."}, trace)
+    >>> "Inferred links (leads, not evidence)" in section
+    True
+    >>> "<td>e3</td><td>e1</td><td>0.6123</td><td>源头 origin 2; 链 chain 1</td>" in section
+    True
+    >>> "<td>e9</td><td>无 none</td><td>—</td><td>源头 origin 1</td>" in section
+    True
+    """
+    e = lambda v: html.escape("" if v is None else str(v))  # noqa: E731
+    where = {}
+    for i, o in enumerate(trace["origins"], 1):
+        where.setdefault(o["event_id"], []).append(f"源头 origin {i}")
+    for i, chain in enumerate(trace["chains"], 1):
+        if chain["hops"]:
+            where.setdefault(chain["hops"][-1]["event_id"], []).append(f"链 chain {i}")
+    parts = ["<h2>推断链接（线索，非证据） <span class='en'>Inferred links (leads, not evidence)</span></h2>",
+             f"<p>{e(INFERRED_NOTE)}</p><table><tr><th>#</th><th>转发（父链接缺失） Share (parent missing)</th>"
+             "<th>推断的父事件 Inferred parent</th><th>概率 Probability</th><th>见上文 Above as</th></tr>"]
+    probability = inferred["parent_probability"]
+    for i, (share, parent) in enumerate(inferred["parents"].items(), 1):
+        p = probability.get(share)
+        parts.append(f"<tr><td>{i}</td><td>{e(share)}</td><td>{'无 none' if parent is None else e(parent)}</td>"
+                     f"<td>{'—' if p is None else f'{p:.4f}'}</td><td>{e('; '.join(where.get(share, ())))}</td></tr>")
+    if not inferred["parents"]:
+        parts.append("<tr><td colspan='5'>无：没有缺失父链接的转发 none: no share lacks its parent link</td></tr>")
+    parts.append(f"</table><p class='en'>{e(inferred['parents_method'])}</p>")
+    return "".join(parts)
 
 
 _NOT_OBSERVED_NOTE = ("未观测：该事件本身未收到，仅由其转发事件的父链接得知（无时间、平台、地区、文本）。"
@@ -205,17 +256,35 @@ def _identities_text(trace: dict, meta: dict) -> str:
             "pseudonymised": "账号及事件均为化名 pseudonyms (accounts psn_..., events pev_...)"}.get(kind, str(kind))
 
 
-def build(meta: dict, trace: dict, key: bytes, zone: str = "UTC") -> tuple[bytes, str]:
+def inferred_json(meta: dict, trace: dict, inferred: dict) -> bytes:
+    """``inferred_parents.json``: the case, rumour and time of ``evidence.json``, how ids are
+    named (``identities``, as there), the note that these links are leads, not evidence, and the
+    trace's ``parents``, ``parent_probability`` and ``parents_method`` as the trace gave them."""
+    return orjson.dumps({"format": FORMAT, "case_id": meta["case_id"], "rumour_id": trace["rumour_id"],
+                         "generated_at": meta["generated_at"], "identities": trace.get("identities"),
+                         "note": INFERRED_NOTE, "parents": inferred["parents"],
+                         "parent_probability": inferred["parent_probability"],
+                         "parents_method": inferred["parents_method"]},
+                        option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
+
+
+def build(meta: dict, trace: dict, key: bytes, zone: str = "UTC", inferred: dict | None = None) -> tuple[bytes, str]:
     """The package as zip bytes and its evidence digest. ``meta``: case_id, generated_at,
     generated_by (token_id, name, role, jurisdiction, and token_expires: the text /api/me shows);
-    ``zone``: the report's local clock beside UTC (``report_timezone``)."""
+    ``zone``: the report's local clock beside UTC (``report_timezone``); ``inferred``: the
+    trace's ``parents``, ``parent_probability`` and ``parents_method`` (``?parents=1``), kept
+    out of ``trace`` and written to ``inferred_parents.json``; None: no such file, the package
+    as before."""
     evidence_json = orjson.dumps({"format": FORMAT, **meta, "trace": trace},
                                  option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
     csv_bytes = chain_csv(trace)
     inner = {"evidence.json": hashlib.sha256(evidence_json).hexdigest(),
              "chain.csv": hashlib.sha256(csv_bytes).hexdigest()}
-    report = report_html(meta, trace, inner, zone)
-    contents = {"evidence.json": evidence_json, "chain.csv": csv_bytes, "report.html": report}
+    contents = {"evidence.json": evidence_json, "chain.csv": csv_bytes}
+    if inferred is not None:
+        contents[INFERRED] = inferred_json(meta, trace, inferred)
+        inner[INFERRED] = hashlib.sha256(contents[INFERRED]).hexdigest()
+    contents["report.html"] = report_html(meta, trace, inner, zone, inferred)
     files = {name: hashlib.sha256(data).hexdigest() for name, data in contents.items()}
     digest = evidence_digest(files)
     manifest = orjson.dumps({
@@ -226,7 +295,7 @@ def build(meta: dict, trace: dict, key: bytes, zone: str = "UTC") -> tuple[bytes
     buf = io.BytesIO()
     when = _zip_time(meta["generated_at"])
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-        for name in FILES:
+        for name in FILES + ((INFERRED,) if inferred is not None else ()):
             z.writestr(_entry(name, when), contents[name])
         z.writestr(_entry(MANIFEST, when), manifest)
     return buf.getvalue(), digest

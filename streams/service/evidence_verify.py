@@ -1,7 +1,9 @@
 """Verifying an evidence package (:func:`verify`, ``rumour evidence verify``): every file's hash
 against the manifest, no file missing or added, the evidence digest, the manifest's signature
 under the evidence key and its fields against ``evidence.json``, optionally the audit log's
-digest. What a package holds and how it is built and signed: :mod:`streams.service.evidence`.
+digest. A package exported with inferred parents also holds ``inferred_parents.json``, checked
+like every other file (``Verdict.inferred`` says it is there: its links are leads, not
+evidence). What a package holds and how it is built and signed: :mod:`streams.service.evidence`.
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from streams.service.evidence import FILES, MANIFEST, _key_id, _sign, evidence_digest
+from streams.service.evidence import FILES, INFERRED, MANIFEST, _key_id, _sign, evidence_digest
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 # Largest member verify reads: a package holds one trace (at most 1000 cut-off chains), megabytes.
@@ -33,6 +35,9 @@ class Verdict:
     problems: list = field(default_factory=list)
     notes: list = field(default_factory=list)
     not_a_package: bool = False  # not a zip, or a zip of none of our files: bad input, no verdict
+    # How many inferred links inferred_parents.json holds when its hash is the manifest's, or
+    # None: no such file (or one that failed its hash: a problem says so).
+    inferred: int | None = None
 
 
 def verify(data: bytes, key: bytes | None = None, expected_digest: str | None = None) -> Verdict:
@@ -115,13 +120,16 @@ def verify(data: bytes, key: bytes | None = None, expected_digest: str | None = 
             continue
         if actual != files[name]:
             v.problems.append(f"{name}: SHA-256 {actual} does not match the manifest ({files[name]})")
+        elif name == INFERRED:
+            v.inferred = _inferred_links(read(name), v)
     _check_manifest_fields(read, manifest, files, v)
     digest = evidence_digest(files) if isinstance(files, dict) else None
     v.digest = digest
     if digest != recorded:
         v.problems.append(f"evidence digest {digest} does not match the manifest ({recorded})")
-    if set(files) != set(FILES):
-        v.problems.append(f"the manifest should list exactly {', '.join(FILES)}")
+    if set(files) not in (set(FILES), {*FILES, INFERRED}):
+        v.problems.append(f"the manifest should list exactly {', '.join(FILES)} (and {INFERRED} in a "
+                          "package exported with inferred parents)")
     sig = manifest.get("signature") or {}
     if key is not None:
         if sig.get("key_id") != _key_id(key):
@@ -150,7 +158,7 @@ def _holds_package_files(names) -> bool:
     >>> _holds_package_files(["case-7/report.html"]), _holds_package_files([])
     (True, False)
     """
-    ours = {MANIFEST, *FILES}
+    ours = {MANIFEST, *FILES, INFERRED}
     return any(name.rsplit("/", 1)[-1] in ours for name in names)
 
 
@@ -201,3 +209,16 @@ def _check_manifest_fields(read, manifest: dict, files: dict, v: Verdict) -> Non
         if manifest.get(name) != value:
             v.problems.append(f"manifest.json: {name} {manifest.get(name)!r} differs from "
                               f"evidence.json ({value!r})")
+
+
+def _inferred_links(data: bytes, v: Verdict) -> int | None:
+    """How many links an intact ``inferred_parents.json`` holds (its ``parents``); a file that
+    is not the object a package's is, though its hash matches, is a problem."""
+    try:
+        parents = orjson.loads(data)["parents"]
+        if not isinstance(parents, dict):
+            raise ValueError("parents is not an object")
+    except Exception as exc:
+        v.problems.append(f"{INFERRED}: not the inferred parents of a package ({type(exc).__name__}: {exc})")
+        return None
+    return len(parents)

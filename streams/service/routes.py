@@ -101,9 +101,14 @@ ROUTES = (
           "in clear): a chain per share of the account",
           action="trace", audited=True, rumour_scoped=True, case=True, query=(_K,), headers=(_CASE,)),
     Route("evidence", "/api/rumours/{rumour_id}/evidence", "The evidence package of a case (zip: "
-          "JSON, CSV, printable HTML report, manifest with SHA-256 digests)", action="evidence",
+          "JSON, CSV, printable HTML report, manifest with SHA-256 digests; with parents=1, "
+          "inferred_parents.json too)", action="evidence",
           audited=True, rumour_scoped=True, case=True, produces="application/zip",
-          query=(("case", "string", "case number (or the X-Case-Id header)"), _K), headers=(_CASE,)),
+          query=(("case", "string", "case number (or the X-Case-Id header)"), _K,
+                 ("parents", "integer", "1: add inferred_parents.json and the report's section "
+                  "'Inferred links (leads, not evidence)': the trace's parents, parent_probability "
+                  "and parents_method, never in the chains (0 or absent: the package without them)")),
+          headers=(_CASE,)),
     Route("audit", "/api/audit", "Audit rows, newest first (admin; rows of actors inside the "
           "admin's jurisdiction)", action="audit", audited=True,
           query=(("limit", "integer", "1-10000, default 100"), ("case", "string", "only this case"),

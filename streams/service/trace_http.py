@@ -18,6 +18,7 @@ the pseudonym of its author; now neither does. The audit row records the real id
 ``account_pseudonym`` on the account route."""
 from __future__ import annotations
 
+import re
 import time
 from datetime import datetime, timezone
 from urllib.parse import quote
@@ -30,21 +31,49 @@ from streams.service.access import prefix
 from streams.service.probes import AUTH_FAILURES
 from streams.service.responses import Refused, _json
 from streams.service.routes import CASE_RE, CASE_RULE
-from streams.service.trace_parents import parse_parents
+from streams.service.trace_parents import PARENT_KEYS, parse_parents
 from streams.service.tokens import expiry_text
 
 
-def attachment(name: str) -> str:
-    """``Content-Disposition`` of a download named ``name``: an ASCII ``filename`` for old clients
-    and the name as given (a case number is often Chinese) in ``filename*`` (RFC 6266), each
-    with characters a file name must not hold replaced by ``_``.
+def attachment(name: str, ascii_name: str | None = None) -> str:
+    """``Content-Disposition`` of a download named ``name``: an ASCII ``filename`` for clients
+    that read only that (``curl -OJ``, old browsers) and the name as given (a case number is
+    often Chinese) in ``filename*`` (RFC 6266), each with characters a file name must not hold
+    replaced by ``_``. ``ascii_name``: the plain name to give instead of ``name`` with each
+    non-ASCII character as ``_`` (see :func:`evidence_ascii_name`).
 
     >>> print(attachment("evidence-沪公(2026)12/3.zip"))
     attachment; filename="evidence-___2026_12_3.zip"; filename*=UTF-8''evidence-%E6%B2%AA%E5%85%AC%282026%2912_3.zip
+    >>> print(attachment("evidence-沪公(2026)12/3.zip", "evidence-2026-12-3-r1-20261130.zip"))
+    attachment; filename="evidence-2026-12-3-r1-20261130.zip"; filename*=UTF-8''evidence-%E6%B2%AA%E5%85%AC%282026%2912_3.zip
     """
-    ascii_name = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in name)
+    ascii_name = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_"
+                         for c in (name if ascii_name is None else ascii_name))
     full = "".join(c if c.isalnum() or c in "-_.()（）〔〕[]" else "_" for c in name)
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(full, safe='')}"
+
+
+def evidence_ascii_name(case_id: str, rumour_id: str, generated_at: str) -> str | None:
+    """The plain (ASCII) file name of a package whose case number is not all ASCII, or None
+    (the case number's own name serves). ``curl -OJ`` and other clients that ignore
+    ``filename*`` saved ``沪公刑(2026)7号`` as ``evidence-_____2026__7_.zip``, one ``_`` per
+    Chinese character: it names no case, and every 2026 case number looks alike. So the plain
+    name holds what identifies the package in ASCII: the case number's ASCII letter and digit
+    runs, the rumour id and the UTC day it was generated.
+
+    >>> evidence_ascii_name("沪公刑(2026)7号", "weibo:3462/1", "2026-11-30T13:05:09Z")
+    'evidence-2026-7-weibo_3462_1-20261130.zip'
+    >>> evidence_ascii_name("沪公刑字第号", "r1", "2026-11-30T13:05:09Z")
+    'evidence-r1-20261130.zip'
+    >>> evidence_ascii_name("EV-1 (2026)", "r1", "2026-11-30T13:05:09Z") is None
+    True
+    """
+    if case_id.isascii():
+        return None
+    runs = [run for run in re.split(r"[^A-Za-z0-9]+", case_id.encode("ascii", "replace").decode()) if run]
+    rumour = re.sub(r"[^A-Za-z0-9._-]", "_", rumour_id)[:64]
+    day = generated_at[:10].replace("-", "")
+    return "-".join(["evidence", *runs, rumour, day]) + ".zip"
 
 
 class TraceHandlers:
@@ -109,18 +138,26 @@ class TraceHandlers:
         if not ctx["case_id"]:
             raise Refused(400, "an evidence package needs a case number (?case= or X-Case-Id)")
         k = parse_k(request.query.get("k"), self.cutoff_k)
+        parents = parse_parents(request.query.get("parents"))
+        if "parents" in request.query:
+            ctx["params"]["parents"] = int(parents)  # as the trace route records it
         self._account_scope(principal, ctx)
-        trace = await self._guard(self.views.trace, ctx["rumour_id"], principal, k)
+        trace = await self._guard(self.views.trace, ctx["rumour_id"], principal, k, parents=parents)
+        # The inferred links go to a file of their own: evidence.json's trace stays observed links.
+        inferred = {key: trace.pop(key) for key in PARENT_KEYS} if parents else None
         meta = {"case_id": ctx["case_id"],
                 "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
                 "generated_by": {"token_id": principal.token_id, "name": principal.name,
                                  "role": principal.role, "jurisdiction": principal.jurisdiction,
                                  # as in this request's audit row and /api/me
                                  "token_expires": expiry_text(principal.expires_ms)}}
-        data, digest = await self._run(evidence.build, meta, trace, self.evidence_key, self.views.timezone)
+        data, digest = await self._run(evidence.build, meta, trace, self.evidence_key, self.views.timezone,
+                                       inferred)
         ctx["digest"] = digest
         return web.Response(body=data, content_type="application/zip", headers={
-            "Content-Disposition": attachment(f"evidence-{ctx['case_id']}.zip"),
+            "Content-Disposition": attachment(f"evidence-{ctx['case_id']}.zip",
+                                              evidence_ascii_name(ctx["case_id"], ctx["rumour_id"],
+                                                                  meta["generated_at"])),
             "X-Evidence-Digest": digest})
 
     async def _r_audit(self, principal, params, request, ctx):

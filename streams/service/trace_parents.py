@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from streams.api import ApiError
 
+PARENT_KEYS = ("parents", "parent_probability", "parents_method")  # what parents=1 adds to a trace
 PARENTS_METHOD = (
     "inferred, not observed: for each share of the rumour whose parent is missing, the most "
     "likely earlier event of the rumour by a conditional logit (graph/reconstruct.py, weights "
