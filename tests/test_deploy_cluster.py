@@ -1,17 +1,24 @@
 """The ClickHouse cluster of docker-compose.yml read as an operator would (no Docker engine here):
 its config files (deploy/clickhouse/config.d/cluster.xml, deploy/clickhouse/keeper/keeper_config.xml)
 parse, and they, the compose services and the engine's settings name the same nodes, keepers,
-ports, users and cluster. What only a running cluster shows (replication, ON CLUSTER statements)
-is not checked here."""
+ports, users and cluster; a clickhouse-server 18.16 started with the same cluster section lists
+the cluster and the node's macros. What only a running cluster of current servers shows
+(Keeper, replication, ON CLUSTER statements) is not checked here."""
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import subprocess
+import uuid
 import xml.etree.ElementTree as ET
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import PROJECT_ROOT, unavailable
+from tests.service_helpers import free_port
 from tests.test_deploy_compose import compose
 
 CLICKHOUSE = PROJECT_ROOT / "deploy" / "clickhouse"
@@ -222,3 +229,57 @@ def test_cluster_sections_use_element_names_18_16_reads():
         tops = [e for c in element for e in c] if section == "remote_servers" else list(element)
         tags = {e.tag for top in tops for e in top.iter()}
         assert tags <= known, (section, tags - known)
+
+
+# ---- the same sections on a private clickhouse-server 18.16 -------------------------------------
+def _cluster_xml_for_18_16(target: Path, hosts: dict[str, str]) -> None:
+    """cluster.xml as 18.16 reads it: root <yandex>, the node names (which resolve only on the
+    compose network; 18.16 resolves them when system.clusters is read) mapped to ``hosts``."""
+    tree = ET.parse(CLUSTER_XML)
+    tree.getroot().tag = "yandex"
+    for host in tree.getroot().iter("host"):
+        host.text = hosts.get(host.text, host.text)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tree.write(target)
+
+
+@pytest.fixture(scope="module")
+def server_18_16():
+    """A private 18.16 server started as the compose node ch-s2-r1 is (its macros' environment),
+    with the cluster section of every node; the keepers are not there (nothing replicated runs)."""
+    if shutil.which("clickhouse-server") is None and not Path("/usr/sbin/clickhouse-server").exists():
+        unavailable("clickhouse-server binary")
+    shm = Path("/dev/shm")
+    run_dir = (shm if shm.is_dir() else Path("/tmp")) / f"rt_cluster_{uuid.uuid4().hex[:12]}"
+    loopback = {name: f"127.0.0.{i}" for i, name in enumerate(sorted(nodes()), start=1)}
+    _cluster_xml_for_18_16(run_dir / "clickhouse" / "config.d" / "cluster.xml", loopback)
+    node = nodes()["ch-s2-r1"]["environment"]
+    port = free_port()
+    env = {**os.environ, "RUMOUR_RUN_DIR": str(run_dir), "RUMOUR_CLICKHOUSE_PORT": str(port),
+           "RUMOUR_CLICKHOUSE_HTTP_PORT": str(free_port()), "CLICKHOUSE_PASSWORD": "pw " + uuid.uuid4().hex,
+           **{k: str(v) for k, v in node.items() if k in ("SHARD", "REPLICA")}}
+    script = PROJECT_ROOT / "scripts" / "services" / "clickhouse.sh"
+    started = subprocess.run(["bash", str(script), "start"], env=env, capture_output=True, text=True, timeout=120)
+    try:
+        if started.returncode != 0:
+            unavailable(f"a private clickhouse-server ({started.stderr[-500:]})")
+        from clickhouse_driver import Client
+
+        client = Client("127.0.0.1", port=port)
+        yield {"client": client, "hosts": loopback, "env": env}
+        client.disconnect()
+    finally:
+        subprocess.run(["bash", str(script), "stop"], env=env, capture_output=True, timeout=60)
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def test_18_16_reads_the_cluster_and_the_nodes_macros(server_18_16):
+    client, hosts, env = server_18_16["client"], server_18_16["hosts"], server_18_16["env"]
+    name, shards = cluster()
+    rows = client.execute("SELECT cluster, shard_num, replica_num, host_name, port, user "
+                          "FROM system.clusters ORDER BY cluster, shard_num, replica_num")
+    expected = [(name, s, r, hosts[replica.findtext("host")], NATIVE_PORT, replica.findtext("user"))
+                for s, replicas in enumerate(shards, start=1) for r, replica in enumerate(replicas, start=1)]
+    assert rows == expected  # replace="true": no other cluster beside it
+    assert dict(client.execute("SELECT macro, substitution FROM system.macros")) == {
+        "shard": env["SHARD"], "replica": env["REPLICA"]}
