@@ -51,6 +51,22 @@ def _granted() -> set[tuple[str, str]]:
     return out
 
 
+# On the cluster of docker-compose.yml each table X is Distributed over X_local, and a read runs
+# the local shard's part as the querying user: X_local is granted beside X (on one server it
+# does not exist and the grant gives nothing).
+LOCAL = "_local"
+
+
+def _tables() -> set[tuple[str, str]]:
+    """The granted tables as one server names them (the grants without the X_local ones)."""
+    return {(db, t) for db, t in _granted() if not t.endswith(LOCAL)}
+
+
+def test_each_table_is_granted_with_its_local_part_and_nothing_else():
+    granted = _granted()
+    assert granted == _tables() | {(db, t + LOCAL) for db, t in _tables()}, granted
+
+
 def test_users_file_is_well_formed_and_read_only():
     text = USERS_D.read_text(encoding="utf-8")
     for comment in re.findall(r"<!--(.*?)-->", text, re.S):
@@ -69,7 +85,7 @@ def test_users_file_is_well_formed_and_read_only():
 def test_every_table_the_dashboard_reads_is_granted_and_nothing_else():
     tables = _dashboard_tables()
     assert len(tables) >= 3
-    assert _granted() == tables
+    assert _tables() == tables
 
 
 # Tables that hold account ids (share_events, public_reports' reporter), dead letters' payloads
@@ -85,7 +101,7 @@ AGGREGATE_COLUMNS = {"rumour_id", "minute", "region", "kind", "shares",  # share
 
 
 def test_grants_name_no_table_that_holds_identities():
-    granted = {table for _, table in _granted()}
+    granted = {table.removesuffix(LOCAL) for _, table in _granted()}  # share_events_local too
     assert not granted & IDENTIFYING_TABLES, granted & IDENTIFYING_TABLES
     # nor any grant that is wider than one table (a database, *, ALL)
     _, user = _user()
@@ -99,7 +115,7 @@ def test_granted_tables_hold_only_aggregate_columns(chdb_store):
     columns = {}
     for table, name, typ in rows:
         columns.setdefault(table, {})[name] = typ
-    for _, table in _granted():
+    for _, table in _tables():
         assert set(columns[table]) <= AGGREGATE_COLUMNS, (table, set(columns[table]) - AGGREGATE_COLUMNS)
         # the per-row keys (event ids, audit ids, dead letters' keys) are there only as
         # aggregate states, which give back counts, never the keys themselves
@@ -116,7 +132,7 @@ def test_granted_tables_exist_in_the_schema_and_grants_parse(chdb_store):
     names = {r[0] for r in chdb_store._rows(
         f"SELECT name FROM system.tables WHERE database = '{chdb_store.database}'")}
     _, user = _user()
-    for database, table in _granted():
+    for database, table in _tables():
         assert table in names, table
     for q in user.find("grants"):
         # the server parses each as a GRANT without grantee; formatQuery is the same parser (26.x)
@@ -135,15 +151,20 @@ def test_grafana_uses_that_user_not_the_workers():
     assert source["jsonData"]["username"] == user.tag == "grafana" != worker_user
     assert source["secureJsonData"]["password"] == "$" + env_name
     assert {db for db, _ in _granted()} == {source["jsonData"]["defaultDatabase"]}
-    # The password reaches both containers from the deployer's environment, required like the others.
-    for name in ("clickhouse", "grafana"):
+    # The password reaches every ClickHouse node and Grafana from the deployer's environment,
+    # required like the others.
+    clickhouse_nodes = [name for name, s in services.items()
+                        if s.get("image", "").startswith("clickhouse/clickhouse-server:")]
+    assert len(clickhouse_nodes) >= 2
+    for name in [*clickhouse_nodes, "grafana"]:
         value = services[name]["environment"][env_name]
         assert value == "${%s:?set %s}" % (env_name, env_name), (name, value)
     # Grafana's container never holds the workers' password.
     assert not any("RUMOUR_CLICKHOUSE_PASSWORD" in str(v) for v in services["grafana"]["environment"].values())
     assert "RUMOUR_CLICKHOUSE_PASSWORD" not in services["grafana"]["environment"]
-    mounts = services["clickhouse"]["volumes"]
-    assert f"./{USERS_D.relative_to(PROJECT_ROOT)}:/etc/clickhouse-server/users.d/grafana.xml:ro" in mounts
+    for name in clickhouse_nodes:
+        mounts = services[name]["volumes"]
+        assert f"./{USERS_D.relative_to(PROJECT_ROOT)}:/etc/clickhouse-server/users.d/grafana.xml:ro" in mounts
 
 
 # ---- the same user on a private clickhouse-server 18.16 -----------------------------------------
@@ -223,7 +244,7 @@ def loaded(private_server):
 
 
 def _counts(client, database):
-    return {t: client.execute(f"SELECT count() FROM {database}.{t}")[0][0] for _, t in sorted(_granted())}
+    return {t: client.execute(f"SELECT count() FROM {database}.{t}")[0][0] for _, t in sorted(_tables())}
 
 
 def test_grafana_user_runs_every_dashboard_query(loaded):
