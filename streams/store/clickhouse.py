@@ -47,11 +47,18 @@ NULL_BITS = {"parent_event_id": 1, "parent_account_id": 2, "platform": 4, "regio
 # Strings go as bytes the client encoded: with str values the driver encodes each one through
 # a Python-level call.
 _INSERT_SETTINGS = {"strings_as_bytes": True}
-# Every query of a store on a cluster (both exist in 18.16): an INSERT into a Distributed table
-# returns once the shards hold the rows, so a batch is queryable when write() returns (the
-# pipeline commits Kafka offsets after it); and a subquery `x IN (SELECT .. FROM distributed)`
-# inside a distributed query runs once, as GLOBAL IN (18.16 refuses it otherwise, error 288).
-CLUSTER_SETTINGS = {"insert_distributed_sync": 1, "distributed_product_mode": "global"}
+# Every query of a store on a cluster (all exist in 18.16):
+# - insert_distributed_sync: an INSERT into a Distributed table returns once the shards hold the
+#   rows, so a batch is queryable when write() returns (the pipeline commits Kafka offsets after);
+# - distributed_product_mode: a subquery `x IN (SELECT .. FROM distributed)` inside a distributed
+#   query runs once, as GLOBAL IN (18.16 refuses it otherwise, error 288);
+# - prefer_localhost_replica=0: 18.16 reads the node's own shard in-process, and there a SELECT
+#   ... FINAL that neither aggregates nor names the table's sorting and version columns fails
+#   ("Cannot find column ingested_at in source stream"); over the network the same query works;
+# - load_balancing=in_order: writes and reads of a shard go to its first live replica, so a
+#   read right after a write sees it (random would read the other replica before it fetched).
+CLUSTER_SETTINGS = {"insert_distributed_sync": 1, "distributed_product_mode": "global",
+                    "prefer_localhost_replica": 0, "load_balancing": "in_order"}
 
 
 def _nulls(values: list) -> tuple[list, object, bool]:
