@@ -48,10 +48,21 @@ die() { say "ERROR: $*"; exit 1; }
 
 # --- ZooKeeper ---------------------------------------------------------------------------------
 
+ensure_java_and_maven() {
+    # Java 17 runs ZooKeeper, Maven collects its jars (kafka.sh needs the same two packages).
+    local missing=()
+    command -v mvn >/dev/null || missing+=(maven)
+    command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
+    [ "${#missing[@]}" -eq 0 ] && return
+    say "installing ${missing[*]} with apt-get"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
 ensure_zk_jars() {
     # The .complete stamp is written last: an interrupted download is redone, never half-used.
     [ -f "$ZK_CACHE/.complete" ] && return
-    command -v mvn >/dev/null || die "mvn missing (scripts/services/kafka.sh start installs it)"
+    ensure_java_and_maven
     say "collecting ZooKeeper $ZK_VERSION jars from Maven Central into $ZK_LIBS (first run only)"
     rm -rf "$ZK_CACHE/libs.tmp" "$ZK_LIBS"
     mkdir -p "$ZK_CACHE"
