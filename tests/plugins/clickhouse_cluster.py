@@ -15,7 +15,7 @@ import os
 
 import pytest
 
-from tests.plugins.clickhouse import database_url, fresh_database, patient
+from tests.plugins.clickhouse import database_url, dropped_after, fresh_database, patient, probe_rows
 
 DEFAULT_CLUSTER_URL = "clickhouse://127.0.0.1:9101"
 
@@ -45,21 +45,11 @@ def node_store(store, port: int):
 
 @pytest.fixture(scope="session")
 def cluster_server() -> str:
-    from streams.store.clickhouse import ClickHouseStore
-    from tests.conftest import in_ci, unavailable
+    from tests.conftest import unavailable
 
     url = cluster_url()
-    probe = None
-    try:
-        probe = ClickHouseStore(patient(url), database="default")
-        probe.retry_seconds = 60.0 if in_ci() else 3.0
-        ok = probe._rows(f"SELECT count() FROM system.clusters WHERE cluster = '{cluster_name()}'")[0][0] > 1
-    except Exception:  # any failure to reach it means "not available"
-        ok = False
-    finally:
-        if probe is not None:
-            probe.close()
-    if not ok:
+    nodes = probe_rows(url, f"SELECT count() FROM system.clusters WHERE cluster = '{cluster_name()}'")
+    if not nodes or nodes[0][0] < 2:
         unavailable(f"ClickHouse cluster {cluster_name()!r} at {url}")
     return url
 
@@ -68,15 +58,5 @@ def cluster_server() -> str:
 def cluster_store(cluster_server):
     from streams.store.clickhouse import ClickHouseStore
 
-    store = ClickHouseStore(database_url(cluster_server, fresh_database()), cluster=cluster_name())
-    try:
-        store.migrate()
-    except BaseException:
-        store.drop()
-        store.close()
-        raise
-    yield store
-    try:
-        store.drop()
-    finally:
-        store.close()
+    yield from dropped_after(ClickHouseStore(database_url(cluster_server, fresh_database()),
+                                             cluster=cluster_name()))
