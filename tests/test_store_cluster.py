@@ -3,10 +3,12 @@
 cluster form (sql/cluster.py), where rows land, replication, and re-sent batches."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 import sql
-from sql.cluster import shard_keys
+from sql.cluster import ClusterLayout, shard_keys
 from streams.store import open_store
 from tests.plugins.clickhouse_cluster import cluster_nodes, node_store
 from tests.test_store import make_batch, seeded_rows
@@ -21,6 +23,24 @@ def _tables(store) -> dict:
 def test_a_cluster_for_a_chdb_store_is_refused_with_the_setting_named():
     with pytest.raises(ValueError, match="clickhouse_cluster.*RUMOUR_CLICKHOUSE_CLUSTER"):
         open_store("chdb://", cluster="rumour")
+
+
+def test_every_migration_has_a_cluster_form_and_views_stay_on_their_shard():
+    migrations = sql.load_migrations()
+    layout = ClusterLayout("rumour", "db1", shard_keys(m.text for m in migrations))
+    # rows of one rumour on one shard, whichever way they come in (packed rows or direct inserts)
+    assert layout.keys["share_events"] == layout.keys["share_minute_counts"] == "cityHash64(rumour_id)"
+    assert layout.keys["share_event_rows"] == "cityHash64(splitByChar('\\0', fields)[2])"
+    assert layout.keys["audit_hour_counts"] == "cityHash64(hour, action, status)"
+    for m in migrations:
+        for statement, guard in m.steps("db1"):
+            steps = layout.statements(statement, guard)
+            if statement.startswith("CREATE MATERIALIZED VIEW"):
+                (view, _), = steps
+                named = set(re.findall(r"\bdb1\.(\w+)", view))
+                assert all(n.endswith("_local") or n.endswith("_mv") for n in named), view
+            for text, _ in steps:
+                assert "ON CLUSTER rumour" in text or text.startswith("INSERT INTO"), text
 
 
 def test_migrations_are_idempotent_and_every_node_has_local_and_distributed_tables(cluster_store):
