@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Start, stop or inspect the real services used by the integration tests and a local worker.
 #
-#   bash scripts/services.sh start|stop|status [all|kafka|clickhouse ...]
+#   bash scripts/services.sh start|stop|status [all|kafka|clickhouse|clickhouse-cluster ...]
 #
 # Each service is a script scripts/services/<name>.sh with the same start|stop|status interface;
 # "all" (the default) means every such script. Stop goes in reverse order.
@@ -10,7 +10,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DIR="$ROOT/scripts/services"
 
-usage() { echo "usage: $0 start|stop|status [all|kafka|clickhouse ...]" >&2; exit 2; }
+usage() { echo "usage: $0 start|stop|status [all|kafka|clickhouse|clickhouse-cluster ...]" >&2; exit 2; }
 
 all_services() {
     local f

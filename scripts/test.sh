@@ -6,7 +6,9 @@
 # Services that were already running are used and left running; the ones this script starts are
 # stopped on exit, whatever happens (trap). Exits with pytest's code, except that "no tests
 # collected" (5) counts as a failure. Under CI=true tests needing a missing service fail.
-# Environment: RUMOUR_TEST_SERVICES (default "all"; "none", or names such as "kafka").
+# Environment: RUMOUR_TEST_SERVICES (default "all": every scripts/services/*.sh, i.e. Kafka,
+# clickhouse-server and the ClickHouse cluster of clickhouse-cluster.sh; "none", or names such
+# as "kafka clickhouse").
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -31,6 +33,11 @@ export RUMOUR_KAFKA_BROKER="${RUMOUR_KAFKA_BROKER:-kafka://127.0.0.1:${RUMOUR_KA
 # Likewise for a clickhouse-server moved off its default port (tests/plugins/clickhouse.py).
 if [ -n "${RUMOUR_CLICKHOUSE_PORT:-}" ] && [ -z "${RUMOUR_CLICKHOUSE_URL:-}" ]; then
     export RUMOUR_CLICKHOUSE_URL="clickhouse://127.0.0.1:$RUMOUR_CLICKHOUSE_PORT"
+fi
+# And for the cluster of clickhouse-cluster.sh moved off its ports (tests/plugins/clickhouse_cluster.py):
+# its first node listens on RUMOUR_CLUSTER_BASE_PORT + 1.
+if [ -n "${RUMOUR_CLUSTER_BASE_PORT:-}" ] && [ -z "${RUMOUR_CLICKHOUSE_CLUSTER_URL:-}" ]; then
+    export RUMOUR_CLICKHOUSE_CLUSTER_URL="clickhouse://127.0.0.1:$((RUMOUR_CLUSTER_BASE_PORT + 1))"
 fi
 
 services=()

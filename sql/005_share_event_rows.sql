@@ -12,6 +12,9 @@
 -- the short fields stay one byte per character in Python and encode as a copy. Nothing is
 -- Nullable or Enum on this side.
 -- ENGINE = Null keeps nothing: the views see each inserted block and that is all.
+-- On a cluster (sql/cluster.py) rows are sharded by their rumour, the second field of `fields`,
+-- so they land on the shard that share_events' own key (cityHash64(rumour_id)) would pick.
+-- shard-key: cityHash64(splitByChar('\0', fields)[2])
 CREATE TABLE IF NOT EXISTS {database}.share_event_rows
 (
     fields String,

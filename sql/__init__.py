@@ -28,6 +28,10 @@ backfill, is read by both.
 Applied files are recorded in ``{database}.schema_migrations``; re-running is a no-op. Every
 statement is also ``IF NOT EXISTS`` or guarded, so two processes migrating at once, or a run
 interrupted half-way through a file, are harmless.
+
+Given a ``cluster`` (a ``remote_servers`` name), :func:`migrate` applies each statement in its
+cluster form (``sql/cluster.py``: ``X_local`` replicated on every node plus a Distributed ``X``),
+from the same files.
 """
 from __future__ import annotations
 
@@ -215,16 +219,27 @@ def _rows(result) -> list:
 
 
 def migrate(execute: Execute, database: str, directory: Path | str | None = None,
-            migrations: Iterable[Migration] | None = None) -> list[str]:
+            migrations: Iterable[Migration] | None = None, cluster: str | None = None) -> list[str]:
     """Create ``database`` if needed and apply the migrations not yet recorded there.
 
     ``execute(sql)`` runs one statement and returns its rows (a list of tuples) for a SELECT.
-    Returns the names of the files applied by this call (empty when up to date).
+    Returns the names of the files applied by this call (empty when up to date). With
+    ``cluster``, every statement runs in its cluster form (``ON CLUSTER``, sql/cluster.py).
     """
     check_identifier(database)
     todo = list(migrations) if migrations is not None else load_migrations(directory)
-    execute(f"CREATE DATABASE IF NOT EXISTS {database}")
-    execute(MIGRATIONS_TABLE.replace(PLACEHOLDER, database))
+    layout = None
+    if cluster:
+        from .cluster import ClusterFormError, ClusterLayout, shard_keys
+        try:
+            layout = ClusterLayout(cluster, database, shard_keys(m.text for m in todo))
+        except ClusterFormError as exc:
+            raise MigrationError(f"cluster form: {exc}") from None
+        execute(layout.create_database())
+        execute(layout.migrations_table(MIGRATIONS_TABLE.replace(PLACEHOLDER, database)))
+    else:
+        execute(f"CREATE DATABASE IF NOT EXISTS {database}")
+        execute(MIGRATIONS_TABLE.replace(PLACEHOLDER, database))
     applied = {int(row[0]) for row in
                _rows(execute(f"SELECT DISTINCT version FROM {database}.schema_migrations"))}
     server_version = None
@@ -237,7 +252,13 @@ def migrate(execute: Execute, database: str, directory: Path | str | None = None
                 server_version = parse_version(_rows(execute("SELECT version()"))[0][0])
             if server_version < mig.requires:
                 continue
-        for statement, guard in mig.steps(database):
+        steps = mig.steps(database)
+        if layout is not None:
+            try:
+                steps = [step for statement, guard in steps for step in layout.statements(statement, guard)]
+            except ClusterFormError as exc:
+                raise MigrationError(f"{mig.name}: cluster form: {exc}") from None
+        for statement, guard in steps:
             if guard is not None and column_exists(execute, database, *guard):
                 continue
             try:

@@ -126,8 +126,13 @@ def rumour_region_kinds(database: str, rumour_id: str) -> str:
             + _where_rumour(rumour_id) + " ORDER BY region, kind_name")
 
 
-def drop_database(database: str) -> str:
-    return f"DROP DATABASE IF EXISTS {check_identifier(database)}"
+def drop_database(database: str, cluster: str | None = None) -> str:
+    """
+    >>> drop_database("db", "rumour")
+    'DROP DATABASE IF EXISTS db ON CLUSTER rumour'
+    """
+    on = f" ON CLUSTER {check_identifier(cluster)}" if cluster else ""
+    return f"DROP DATABASE IF EXISTS {check_identifier(database)}{on}"
 
 
 # ---- service (dashboard, origin-trace API, audit) ---------------------------------------------

@@ -49,7 +49,7 @@ def create_app(settings: Settings, store=None, pipeline: Pipeline | None = None,
         if store is None:
             from streams.store import open_store
 
-            store = open_store(settings.clickhouse_url)
+            store = open_store(settings.clickhouse_url, cluster=settings.clickhouse_cluster)
             store.migrate()
         pipeline = Pipeline(store, Decoder(settings.max_message_bytes, settings.max_event_bytes),
                             store_retry_seconds=settings.store_retry_seconds,

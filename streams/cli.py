@@ -209,7 +209,7 @@ def cmd_migrate(args) -> int:
     from streams.store import open_store
 
     settings = _settings(args)
-    store = open_store(args.url or settings.clickhouse_url)
+    store = open_store(args.url or settings.clickhouse_url, cluster=settings.clickhouse_cluster)
     store.migrate()
     store.close()
     print(f"migrated {args.url or settings.clickhouse_url}")

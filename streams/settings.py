@@ -64,6 +64,10 @@ SETTINGS: tuple[Setting, ...] = (
             "Kafka bootstrap server(s) for the worker and `rumour produce`.", kafka_broker),
     Setting("clickhouse_url", "clickhouse://127.0.0.1:9000/rumour", "RUMOUR_CLICKHOUSE_URL",
             "Store of the worker: clickhouse://host:port/database (server) or chdb:///path (in-process)."),
+    Setting("clickhouse_cluster", "", "RUMOUR_CLICKHOUSE_CLUSTER",
+            "Name of the ClickHouse cluster (remote_servers) the store's tables are spread over: each "
+            "table X is X_local (Replicated engine) on every node plus X (Distributed, sharded by "
+            "rumour); empty: one server. Only for clickhouse:// URLs (a chdb:// store is refused)."),
     Setting("embedded_store", "chdb://", "RUMOUR_EMBEDDED_STORE",
             "Store of the embedded commands (replay, demo, serve): chdb:// (temporary), chdb:///path, "
             "a clickhouse:// URL, or none."),
@@ -173,6 +177,7 @@ _BY_NAME = {s.name: s for s in SETTINGS}
 class Settings:
     broker: str
     clickhouse_url: str
+    clickhouse_cluster: str
     embedded_store: str
     topic: str
     dead_letter_topic: str

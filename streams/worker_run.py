@@ -117,7 +117,7 @@ def migrate_when_reachable(settings: Settings, max_attempts: int | None = None,
     attempt = 0
     while True:
         attempt += 1
-        store = open_store(settings.clickhouse_url)
+        store = open_store(settings.clickhouse_url, cluster=settings.clickhouse_cluster)
         try:
             store.migrate()
             return store

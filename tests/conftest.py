@@ -11,6 +11,7 @@ importlib.import_module("streams")
 
 pytest_plugins = [
     "tests.plugins.clickhouse",
+    "tests.plugins.clickhouse_cluster",
     "tests.plugins.kafka",
 ]
 

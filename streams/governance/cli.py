@@ -80,7 +80,7 @@ def cmd_monthly(args) -> int:
     else:
         from streams.store import open_store
 
-        store = open_store(args.store or settings.clickhouse_url)
+        store = open_store(args.store or settings.clickhouse_url, cluster=settings.clickhouse_cluster)
         store.migrate()
     try:
         report = monthly_from_store(store, args.month, tz)

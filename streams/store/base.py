@@ -33,6 +33,7 @@ class Store(ABC):
     """A sink and query surface for share events and dead letters in one ClickHouse database."""
 
     database: str
+    cluster: str | None = None  # a remote_servers name: tables in their cluster form (sql/cluster.py)
 
     # ---- backend primitives -------------------------------------------------------------
     @abstractmethod
@@ -75,7 +76,7 @@ class Store(ABC):
 
     def migrate(self) -> list[str]:
         """Create the database and apply pending schema files; returns the names applied."""
-        return sql.migrate(self._execute, self.database)
+        return sql.migrate(self._execute, self.database, cluster=self.cluster)
 
     def applied_migrations(self) -> list[int]:
         return sql.applied_versions(self._execute, self.database)
@@ -227,7 +228,7 @@ class Store(ABC):
 
     def drop(self) -> None:
         """Drop the whole database (tests, resets)."""
-        self._command(queries.drop_database(self.database))
+        self._command(queries.drop_database(self.database, self.cluster))
 
     def __enter__(self):
         return self

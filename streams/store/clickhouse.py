@@ -47,6 +47,18 @@ NULL_BITS = {"parent_event_id": 1, "parent_account_id": 2, "platform": 4, "regio
 # Strings go as bytes the client encoded: with str values the driver encodes each one through
 # a Python-level call.
 _INSERT_SETTINGS = {"strings_as_bytes": True}
+# Every query of a store on a cluster (all exist in 18.16):
+# - insert_distributed_sync: an INSERT into a Distributed table returns once the shards hold the
+#   rows, so a batch is queryable when write() returns (the pipeline commits Kafka offsets after);
+# - distributed_product_mode: a subquery `x IN (SELECT .. FROM distributed)` inside a distributed
+#   query runs once, as GLOBAL IN (18.16 refuses it otherwise, error 288);
+# - prefer_localhost_replica=0: 18.16 reads the node's own shard in-process, and there a SELECT
+#   ... FINAL that neither aggregates nor names the table's sorting and version columns fails
+#   ("Cannot find column ingested_at in source stream"); over the network the same query works;
+# - load_balancing=in_order: writes and reads of a shard go to its first live replica, so a
+#   read right after a write sees it (random would read the other replica before it fetched).
+CLUSTER_SETTINGS = {"insert_distributed_sync": 1, "distributed_product_mode": "global",
+                    "prefer_localhost_replica": 0, "load_balancing": "in_order"}
 
 
 def _nulls(values: list) -> tuple[list, object, bool]:
@@ -184,9 +196,11 @@ def parse_url(url: str, database: str | None = None) -> dict:
 class ClickHouseStore(Store):
     """Events and dead letters in one database of a clickhouse-server."""
 
-    def __init__(self, url: str = "clickhouse://127.0.0.1:9000", database: str | None = None):
+    def __init__(self, url: str = "clickhouse://127.0.0.1:9000", database: str | None = None,
+                 cluster: str | None = None):
         self.settings = parse_url(url, database)
         self.database = self.settings["database"]
+        self.cluster = sql.check_identifier(cluster) if cluster else None
         self.retry_seconds = self.settings["retry_seconds"]
         s = self.settings
         # Connect to 'default': our database may not exist until migrate(); names are qualified.
@@ -194,6 +208,7 @@ class ClickHouseStore(Store):
             host=s["host"], port=s["port"], user=s["user"], password=s["password"],
             database="default", connect_timeout=s["connect_timeout"],
             send_receive_timeout=s["send_receive_timeout"], compression=s["compression"],
+            settings=dict(CLUSTER_SETTINGS) if self.cluster else None,
         )
         # One connection, not safe to share: a web route may query while the agent writes.
         self._lock = threading.Lock()
@@ -201,7 +216,8 @@ class ClickHouseStore(Store):
 
     def __repr__(self) -> str:
         s = self.settings
-        return f"ClickHouseStore({s['host']}:{s['port']}/{self.database})"
+        on = f" on cluster {self.cluster}" if self.cluster else ""
+        return f"ClickHouseStore({s['host']}:{s['port']}/{self.database}{on})"
 
     def _call(self, *args, **kwargs):
         """``client.execute`` with reconnect + exponential backoff on connection errors, giving

@@ -56,25 +56,31 @@ def fresh_database() -> str:
     return f"rt_test_{uuid.uuid4().hex[:16]}"
 
 
-@pytest.fixture(scope="session")
-def clickhouse_server() -> str:
+def probe_rows(url: str, query: str) -> list | None:
+    """The rows of ``query`` on the server at ``url``, or None when it cannot be reached."""
     from streams.store.clickhouse import ClickHouseStore
-    from tests.conftest import in_ci, unavailable
+    from tests.conftest import in_ci
 
-    url = clickhouse_url()
     probe = None
     try:
         probe = ClickHouseStore(patient(url), database="default")
         # Locally a missing server should skip fast; under CI (where it fails every ClickHouse
         # test) a server that is merely slow on a loaded machine gets a minute.
         probe.retry_seconds = 60.0 if in_ci() else 3.0
-        ok = probe._rows("SELECT 1") == [(1,)]
+        return probe._rows(query)
     except Exception:  # any failure to reach it means "not available"
-        ok = False
+        return None
     finally:
         if probe is not None:
             probe.close()
-    if not ok:
+
+
+@pytest.fixture(scope="session")
+def clickhouse_server() -> str:
+    from tests.conftest import unavailable
+
+    url = clickhouse_url()
+    if probe_rows(url, "SELECT 1") != [(1,)]:
         unavailable(f"clickhouse-server at {url}")
     return url
 
@@ -89,16 +95,21 @@ def _migrated(store):
     return store
 
 
-@pytest.fixture
-def ch_store(clickhouse_server):
-    from streams.store.clickhouse import ClickHouseStore
-
-    store = _migrated(ClickHouseStore(patient(clickhouse_server), database=fresh_database()))
+def dropped_after(store):
+    """Yield ``store`` migrated, then drop its database and close it (a fixture's body)."""
+    store = _migrated(store)
     yield store
     try:
         store.drop()
     finally:
         store.close()
+
+
+@pytest.fixture
+def ch_store(clickhouse_server):
+    from streams.store.clickhouse import ClickHouseStore
+
+    yield from dropped_after(ClickHouseStore(patient(clickhouse_server), database=fresh_database()))
 
 
 @pytest.fixture
