@@ -18,14 +18,8 @@ def compose() -> dict:
     return yaml.safe_load((PROJECT_ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
 
 
-# Set by docker-compose.yml for its ClickHouse cluster and read by the store once it runs on a
-# cluster (branch chcluster, same name by agreement): until that is merged, the one variable
-# allowed without a setting. Once streams/settings.py has it, this line does nothing; delete it.
-CLUSTER_SETTING_TO_COME = "RUMOUR_CLICKHOUSE_CLUSTER"
-
-
 def test_every_rumour_variable_the_compose_file_sets_is_a_setting():
-    known = {s.env for s in all_settings()} | {CLUSTER_SETTING_TO_COME}
+    known = {s.env for s in all_settings()}
     for name, service in compose()["services"].items():
         for var in service.get("environment") or {}:
             if var.startswith("RUMOUR_"):

@@ -81,7 +81,8 @@ install_packages() {
 
 write_config() {
     mkdir -p "$BASE"/{data,tmp,log,user_files,format_schemas}
-    rm -rf "$BASE/config.d"
+    # config.d/ is kept: a caller may have put files there before start (the cluster script's
+    # write_extra_config rewrites its own at every start; tests place a node's cluster section).
     mkdir -p "$BASE/config.d"
     cat >"$BASE/config.xml" <<EOF
 <?xml version="1.0"?>
