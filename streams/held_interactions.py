@@ -12,9 +12,10 @@ from the store; a rumour owned by another worker and borrowed for one query coun
 How: the pipeline calls :meth:`HeldInteractions.update` after a batch changed a graph and
 :meth:`HeldInteractions.drop` when it drops one. Each graph's contribution is remembered per
 node (its link's two account numbers, 8 bytes a node); an update compares the graph's current
-links with those in numpy and counts only the nodes that differ, so a batch costs the links it
-adds or changes (a child before its parent: when the parent arrives its children's links change
-and are counted then; a duplicate changes nothing and counts nothing), never a rebuild. A graph
+links with those in one pass (graph/kernels_interactions.py) and counts only the nodes that
+differ, so a batch costs the links it adds or changes (a child before its parent: when the
+parent arrives its children's links change and are counted then; a duplicate changes nothing
+and counts nothing) plus one pass over each graph it changed, never a rebuild. A graph
 new to the tracker (its first batch, a restore from the store) is counted whole, once.
 The request side (:meth:`HeldInteractions.view`) maps one rumour's accounts to the tracker's
 numbers and reads the kept arrays as they are, so the pipeline's lock is held for that rumour's
@@ -26,8 +27,8 @@ each; the pairs are a sorted int64 key array with an int64 count array (16 bytes
 which each batch's changes are merged (numpy, O(pairs) memory moves, every
 ``MERGE_FRACTION`` of the pairs or before a request); accounts no held graph names any more are
 dropped by a compaction once they are half the index. All of it grows only with the graphs held,
-which ``graph_memory_mb`` already bounds: no setting of its own (README, "Inferred parents",
-has the figures measured on the Weibo cascades).
+which ``graph_memory_mb`` already bounds: no setting of its own (figures measured on the Weibo
+cascades: README, "What a trace's keys mean", ``parents``).
 """
 from __future__ import annotations
 
@@ -149,8 +150,8 @@ class HeldInteractions:
     def _count(self, keys, sign: int) -> None:
         if not keys.size:
             return
-        np.add.at(self._influence, keys & _LOW, sign)
-        self._pending.append((keys, sign))
+        self._pending.append((keys, sign))  # influence too is counted at the merge (a view
+        # reads the pending changes of its own accounts)
         self._pending_n += keys.shape[0]
 
     def _merge(self) -> None:
@@ -165,6 +166,7 @@ class HeldInteractions:
         np.add.at(delta, inverse, signs)
         keep = delta != 0
         uniq, delta = uniq[keep], delta[keep]
+        np.add.at(self._influence, uniq & _LOW, delta)
         pos = np.searchsorted(self._keys, uniq)
         hit = pos < self._keys.shape[0]
         hit[hit] = self._keys[pos[hit]] == uniq[hit]
@@ -229,6 +231,7 @@ class HeldInteractions:
 
     def influence_of(self, account: str) -> int:
         """Links in the held graphs that name ``account`` as parent."""
+        self._merge()
         i = self.accounts.get(account)
         return 0 if i < 0 else int(self._influence[i])
 
@@ -241,9 +244,9 @@ class HeldInteractions:
 
     def view(self, graph) -> "InteractionsView":
         """What :func:`graph.reconstruct.reconstruct_scored` reads of the interaction graph, for
-        ``graph``: its accounts' numbers here and the kept arrays as they are (no copy). Built in
-        the time of the graph's accounts (and one merge of pending changes, numpy). Under the
-        pipeline's lock, and used before the lock is let go.
+        ``graph``: the counts of the pairs among its accounts and their influence, numbered
+        for it. Built in the time of its accounts, their pairs and the changes not merged yet
+        (numpy; nothing is merged or copied whole). Under the pipeline's lock.
 
         >>> from graph import CascadeGraph
         >>> from graph.reconstruct import reconstruct_parents
@@ -253,15 +256,43 @@ class HeldInteractions:
         >>> held = HeldInteractions()
         >>> held.update("r", g)
         >>> v = held.view(g)
-        >>> v.account("src", add=False) >= 0, v.account("nobody", add=False)
-        (True, -1)
+        >>> v.account("u", add=False) >= 0, v.account("nobody", add=False), v.arrays()[1].tolist()
+        (True, -1, [1])
         >>> list(reconstruct_parents(g, v))
         ['b']
         """
-        self._merge()
         names = graph.ac.strings(np.arange(graph.ac.count))
-        return InteractionsView(dict(zip(names, self.accounts.find(names).tolist())),
-                                (self._keys, self._counts, 1 << _SHIFT, self._influence))
+        numbers = self.accounts.find(names)
+        ours = np.unique(numbers[numbers >= 0]).astype(np.int64)  # sorted: local number = position
+        local = np.searchsorted(ours, numbers)
+        local[numbers < 0] = -1
+        # The merged pairs whose child is one of ours: one key range per child.
+        lo = np.searchsorted(self._keys, ours << _SHIFT)
+        hi = np.searchsorted(self._keys, (ours + 1) << _SHIFT)
+        width = hi - lo
+        at = np.repeat(lo - np.cumsum(width) + width, width) + np.arange(int(width.sum()))
+        keys, counts = self._keys[at], self._counts[at]
+        influence = self._influence[ours]
+        if self._pending:
+            pending = np.concatenate([k for k, _ in self._pending])
+            signs = np.concatenate([np.full(k.shape[0], s, np.int64) for k, s in self._pending])
+            to_ours = _members(ours, pending & _LOW)
+            np.add.at(influence, np.searchsorted(ours, pending[to_ours] & _LOW), signs[to_ours])
+            mine = to_ours & _members(ours, pending >> _SHIFT)
+            keys = np.concatenate([keys, pending[mine]])
+            counts = np.concatenate([counts, signs[mine]])
+        n = max(ours.shape[0], 1)
+        child = np.searchsorted(ours, keys >> _SHIFT)
+        parent = np.searchsorted(ours, keys & _LOW)
+        inside = (child < ours.shape[0]) & (parent < ours.shape[0])
+        inside[inside] &= (ours[child[inside]] == keys[inside] >> _SHIFT) & \
+            (ours[parent[inside]] == keys[inside] & _LOW)
+        pair_keys, where = np.unique(child[inside] * n + parent[inside], return_inverse=True)
+        pair_counts = np.zeros(pair_keys.shape[0], np.int64)
+        np.add.at(pair_counts, where, counts[inside])
+        kept = pair_counts != 0
+        return InteractionsView(dict(zip(names, local.tolist())),
+                                (pair_keys[kept], pair_counts[kept], n, np.append(influence, 0)))
 
     def nbytes(self) -> int:
         """Memory held: per-node and per-account arrays, the pairs, the account index."""
@@ -286,6 +317,12 @@ class InteractionsView:
 
     def arrays(self):
         return self._arrays
+
+
+def _members(sorted_values, x):
+    """Whether each of ``x`` is in ``sorted_values``."""
+    at = np.minimum(np.searchsorted(sorted_values, x), max(sorted_values.shape[0] - 1, 0))
+    return sorted_values[at] == x if sorted_values.shape[0] else np.zeros(x.shape[0], bool)
 
 
 def _grown(a, need: int):

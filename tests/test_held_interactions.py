@@ -141,7 +141,7 @@ def test_a_graph_replaced_without_a_drop_is_counted_once():
 
 
 @pytest.mark.parametrize("seed", range(3))
-def test_the_view_of_one_rumour_gives_the_parents_of_the_whole_interaction_graph(seed):
+def test_the_view_of_one_rumour_gives_the_parents_of_the_whole_interaction_graph(seed, merges):
     from graph.reconstruct import reconstruct_scored
 
     rng = random.Random(200 + seed)
@@ -151,6 +151,7 @@ def test_the_view_of_one_rumour_gives_the_parents_of_the_whole_interaction_graph
     send(pipeline, events)
     whole = interactions_of(pipeline.graphs.values())
     held = pipeline.memory.interactions
+    assert bool(held._pending) == (merges == "merge rarely")  # the view reads both
     inferred = 0
     for graph in pipeline.graphs.values():
         got = reconstruct_scored(graph, held.view(graph))
