@@ -42,8 +42,10 @@ from graph.kernels_interactions import link_changes
 
 _NONE = np.zeros(0, np.int32)
 _LOW = (1 << _SHIFT) - 1
-MERGE_FRACTION = 1 / 16  # pending changes merged into the sorted pairs past this share of them
-MERGE_MIN = 1 << 16
+# Pending changes are merged into the sorted pairs (moving them all) past this share of them or
+# this many, whichever is more: a request reads the pending ones of its accounts (O(pending)).
+MERGE_FRACTION = 1 / 64
+MERGE_MIN = 1 << 14
 log = logging.getLogger(__name__)
 
 
@@ -82,7 +84,8 @@ class HeldInteractions:
         self._influence = np.zeros(16, np.int64)
         self._keys = np.zeros(0, np.int64)  # sorted pair keys
         self._counts = np.zeros(0, np.int64)
-        self._pending: list = []  # (keys, +1 or -1) not merged yet
+        self._pending_keys = np.zeros(1024, np.int64)  # changes not merged yet: pair key
+        self._pending_signs = np.zeros(1024, np.int64)  # and +1 or -1
         self._pending_n = 0
         self._held: dict[str, _Held] = {}
         self.n_accounts = 0  # accounts some held graph names
@@ -150,17 +153,21 @@ class HeldInteractions:
     def _count(self, keys, sign: int) -> None:
         if not keys.size:
             return
-        self._pending.append((keys, sign))  # influence too is counted at the merge (a view
-        # reads the pending changes of its own accounts)
-        self._pending_n += keys.shape[0]
+        # Influence too is counted at the merge (a view reads the pending changes of its accounts).
+        n, k = self._pending_n, keys.shape[0]
+        if n + k > self._pending_keys.shape[0]:
+            self._pending_keys = _grown(self._pending_keys, n + k)
+            self._pending_signs = _grown(self._pending_signs, n + k)
+        self._pending_keys[n:n + k] = keys
+        self._pending_signs[n:n + k] = sign
+        self._pending_n = n + k
 
     def _merge(self) -> None:
         """Fold the pending changes into the sorted pairs (zero counts leave)."""
-        if not self._pending:
+        if not self._pending_n:
             return
-        keys = np.concatenate([k for k, _ in self._pending])
-        signs = np.concatenate([np.full(k.shape[0], s, np.int64) for k, s in self._pending])
-        self._pending, self._pending_n = [], 0
+        keys, signs = self._pending_keys[:self._pending_n], self._pending_signs[:self._pending_n]
+        self._pending_n = 0
         uniq, inverse = np.unique(keys, return_inverse=True)
         delta = np.zeros(uniq.shape[0], np.int64)
         np.add.at(delta, inverse, signs)
@@ -273,9 +280,9 @@ class HeldInteractions:
         at = np.repeat(lo - np.cumsum(width) + width, width) + np.arange(int(width.sum()))
         keys, counts = self._keys[at], self._counts[at]
         influence = self._influence[ours]
-        if self._pending:
-            pending = np.concatenate([k for k, _ in self._pending])
-            signs = np.concatenate([np.full(k.shape[0], s, np.int64) for k, s in self._pending])
+        if self._pending_n:
+            pending = self._pending_keys[:self._pending_n]
+            signs = self._pending_signs[:self._pending_n]
             to_ours = _members(ours, pending & _LOW)
             np.add.at(influence, np.searchsorted(ours, pending[to_ours] & _LOW), signs[to_ours])
             mine = to_ours & _members(ours, pending >> _SHIFT)
@@ -297,7 +304,7 @@ class HeldInteractions:
     def nbytes(self) -> int:
         """Memory held: per-node and per-account arrays, the pairs, the account index."""
         arrays = sum(h.child.nbytes + h.parent.nbytes + h.accounts.nbytes for h in self._held.values())
-        pending = sum(k.nbytes for k, _ in self._pending)
+        pending = self._pending_keys.nbytes + self._pending_signs.nbytes
         return (arrays + pending + self._keys.nbytes + self._counts.nbytes + self._refs.nbytes
                 + self._influence.nbytes + self.accounts.nbytes())
 
