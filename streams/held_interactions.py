@@ -144,8 +144,8 @@ class HeldInteractions:
         ix.reserve(int(starts.shape[0]), int(ends[-1]) - int(starts[0]))
         out, ix.count = gids._add_many(ix.table, ix.offs, ix.arena, ix.count, buf, starts, ends)
         if ix.count > self._refs.shape[0]:
-            self._refs = _grown(self._refs, ix.count)
-            self._influence = _grown(self._influence, ix.count)
+            self._refs = gids._grown(self._refs, ix.count, 0)  # by 1/8: as the index grows
+            self._influence = gids._grown(self._influence, ix.count, 0)
         self.n_accounts += int(np.count_nonzero(self._refs[out] == 0))
         self._refs[out] += 1  # distinct: a graph's accounts are distinct
         return out
@@ -156,8 +156,8 @@ class HeldInteractions:
         # Influence too is counted at the merge (a view reads the pending changes of its accounts).
         n, k = self._pending_n, keys.shape[0]
         if n + k > self._pending_keys.shape[0]:
-            self._pending_keys = _grown(self._pending_keys, n + k)
-            self._pending_signs = _grown(self._pending_signs, n + k)
+            self._pending_keys = gids._grown(self._pending_keys, n + k, 0)
+            self._pending_signs = gids._grown(self._pending_signs, n + k, 0)
         self._pending_keys[n:n + k] = keys
         self._pending_signs[n:n + k] = sign
         self._pending_n = n + k
@@ -223,8 +223,8 @@ class HeldInteractions:
             renumber[self._keys & _LOW]
         order = np.argsort(keys)
         self._keys, self._counts = keys[order], self._counts[order]
-        self._refs = _grown(self._refs[live], 16)
-        self._influence = _grown(self._influence[live], 16)
+        self._refs = gids._grown(self._refs[live], live.shape[0] + 16, 0)
+        self._influence = gids._grown(self._influence[live], live.shape[0] + 16, 0)
 
     # -- request side -----------------------------------------------------------------------
     def pair(self, child: str, parent: str) -> int:
@@ -330,9 +330,3 @@ def _members(sorted_values, x):
     """Whether each of ``x`` is in ``sorted_values``."""
     at = np.minimum(np.searchsorted(sorted_values, x), max(sorted_values.shape[0] - 1, 0))
     return sorted_values[at] == x if sorted_values.shape[0] else np.zeros(x.shape[0], bool)
-
-
-def _grown(a, need: int):
-    out = np.zeros(max(need, 2 * a.shape[0]), a.dtype)
-    out[:a.shape[0]] = a
-    return out
