@@ -122,6 +122,7 @@ class HeldInteractions:
         named = held.accounts[held.accounts >= 0]
         self._refs[named] -= 1
         self.n_accounts -= int(np.count_nonzero(self._refs[named] == 0))
+        # Renumber once half the index is of accounts no held graph names (not for a small one).
         if self.accounts.count >= MERGE_MIN and 2 * self.n_accounts < self.accounts.count:
             self._compact()
 
