@@ -29,14 +29,22 @@ _EMPTY = np.zeros(0, np.int32)
 class Answers:
     """Mixin with the query side of :class:`graph.CascadeGraph` (state lives there)."""
 
+    def resolved_parents(self) -> np.ndarray:
+        """The resolved parent of every node (the forest's, without its order and sizes: what
+        the kept interaction graph reads after each batch, streams/held_interactions.py)."""
+        if self._cache is not None:
+            return self._cache[0]
+        n = self.n_nodes
+        return kt.resolve_parents(self.plink[:n], self.acct[:n], self.ts[:n], self.kf[:n], n,
+                                  self.ac.count, self.n_account_links, self.n_blind, self.aph,
+                                  self.ev.offs, self.ev.arena)
+
     def _view(self):
         """(par, order, sz): resolved parents, a topological order (empty = index order), sizes."""
         if self._cache is None:
             n = self.n_nodes
             kf = self.kf[:n]
-            par = kt.resolve_parents(self.plink[:n], self.acct[:n], self.ts[:n], kf, n,
-                                     self.ac.count, self.n_account_links, self.n_blind, self.aph,
-                                     self.ev.offs, self.ev.arena)
+            par = self.resolved_parents()
             order = _EMPTY if kt.is_forward(par) else kt.topo_order(par)
             sz = kt.subtree_sizes(par, kf, order)
             self._cache = (par, order, sz)

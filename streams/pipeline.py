@@ -191,6 +191,12 @@ class Pipeline(PipelineWrites, PipelineQueries):
         self._drop(doomed)
         self.memory.evictions += len(doomed)
 
+    def track_interactions(self):
+        """The account interaction graph of the share graphs held, kept current by every batch,
+        restore and drop from now on (streams/held_interactions.py; for ``trace?parents=1``)."""
+        with self.lock:
+            return self.memory.track_interactions()
+
     def forget(self, rumour_ids) -> None:
         """Drop the graphs of ``rumour_ids``; the next batch or query rebuilds them from the store."""
         with self.lock:

@@ -123,6 +123,20 @@ class RumourGraphs:
         self.budget_bytes = budget_bytes
         self._lru: OrderedDict[str, int] = OrderedDict()  # rumour -> bytes, oldest first
         self.evictions = 0
+        # The interaction graph of the share graphs, kept by every change (None: not kept).
+        self.interactions = None
+
+    def track_interactions(self):
+        """Keep the account interaction graph of the share graphs from now on
+        (:class:`streams.held_interactions.HeldInteractions`); the graphs held now are counted
+        once here. Returns it (the same one when already kept)."""
+        if self.interactions is None:
+            from streams.held_interactions import HeldInteractions
+
+            self.interactions = HeldInteractions()
+            for rumour_id, graph in self.graphs.items():
+                self.interactions.update(rumour_id, graph)
+        return self.interactions
 
     def __contains__(self, rumour_id: str) -> bool:
         return rumour_id in self.graphs or rumour_id in self.debunks
@@ -135,6 +149,8 @@ class RumourGraphs:
         self.graphs.pop(rumour_id, None)
         self.debunks.pop(rumour_id, None)
         self._lru.pop(rumour_id, None)
+        if self.interactions is not None:
+            self.interactions.drop(rumour_id)
 
     def nbytes(self) -> int:
         return sum(self._lru.values())
@@ -195,6 +211,8 @@ class RumourGraphs:
                 lo = hi
             result = graph.add_encoded(ids.buf, st, en, g_ts, g_kind)
             status[sel] = result.status
+            if self.interactions is not None and not is_debunk:
+                self.interactions.update(rumour_id, graph)
             self._dead_rows(batch, idx, rumour_id, result.reasons, dead)
             self._touch(rumour_id)
         return status

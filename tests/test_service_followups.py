@@ -148,6 +148,9 @@ def test_a_pseudonym_lookup_hashes_the_rumours_accounts_once_per_version():
     class Pipeline:
         graphs = {"r1": _Graph(50)}
 
+        def track_interactions(self):  # what Views asks of a pipeline (for ?parents=1)
+            return None
+
     p = _CountingPseudonymiser(Pseudonymiser(b"s" * 32))
     store = Store()
     views = Views(Pipeline(), store, p)

@@ -211,21 +211,21 @@ def test_the_worker_serves_the_same_parents(tmp_path, monkeypatch, chdb_store):
     assert orjson.loads(row["params"])["parents"] == 1
 
 
-def test_the_interaction_graph_is_kept_until_a_graph_changes():
-    from streams.embedded import make_pipeline
-    from streams.service.trace_parents import InteractionCache
-    from streams.settings import Settings
+def test_the_service_keeps_the_interaction_graph_by_ingest_not_by_request(served, monkeypatch):
+    """Ingest keeps the counts (streams/held_interactions.py); a parents request reads them
+    and rebuilds nothing, so it never pauses ingest for the whole interaction graph."""
+    import streams.trace
+    from streams.trace import interactions_of
 
-    pipeline = make_pipeline(None, Settings.load({}))
-    events = masked_events()
-    pipeline.process([orjson.dumps(e) for e in events], ["x"] * len(events))
-    cache = InteractionCache()
-    first = cache.get(pipeline.graphs.values())
-    assert cache.get(pipeline.graphs.values()) is first  # nothing changed: not rebuilt
-    assert first.pair("newcomer", "q1") == 0
-    late = {**events[-1], "event_id": "qd-1-e9", "rumour_id": "qd-1", "account_id": "newcomer",
-            "parent_event_id": "qd-1-e1", "parent_account_id": "q1", "region": "370211"}
-    pipeline.process([orjson.dumps(late)], ["y"])
-    again = cache.get(pipeline.graphs.values())
-    assert again is not first and again.pair("newcomer", "q1") == 1
-    assert cache.get(list(pipeline.graphs.values())[:1]) is not again  # fewer graphs held
+    services, _, cli = served
+    s = services["cascade"]
+    pipeline = s["service"].views.pipeline
+    held = pipeline.memory.interactions
+    assert held is not None and held is s["service"].views.interactions
+    whole = interactions_of(pipeline.graphs.values())
+    assert held.pair("a2", "hub") == whole.pair("a2", "hub") > 0
+    assert held.influence_of("hub") == whole.influence_of("hub") > 0
+    full = held.full_counts
+    monkeypatch.setattr(streams.trace, "interactions_of", lambda graphs: pytest.fail("rebuilt"))
+    assert trace(s["url"], s["national"], "?parents=1")["parents"] == cli["jn-1"]
+    assert held.full_counts == full  # nothing counted whole again

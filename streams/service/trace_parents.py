@@ -3,11 +3,12 @@
 rumour whose parent is missing, from what the service holds.
 
 Signals: the rumour's graph (times, observed children, candidates between, depths); the
-account interaction graph of every rumour whose graph this process holds in memory
-(:func:`streams.trace.interactions_of`, as the CLI builds it from the file's rumours; a worker
-holds only its partitions' rumours and an evicted graph is not counted, so there the counts can
-differ from the CLI's over the whole file); and the repost texts of the rumour as the store
-keeps them (the CLI reads them from the file). The links are kept apart from the chains, whose
+account interaction graph of every rumour whose graph this process holds in memory (the counts
+of :func:`streams.trace.interactions_of` over the held graphs, as the CLI builds them from the
+file's rumours; a worker holds only its partitions' rumours and an evicted graph is not counted,
+so there the counts can differ from the CLI's over the whole file), kept current by ingest
+(streams/held_interactions.py) so a request reads only its rumour's accounts of it; and the
+repost texts of the rumour as the store keeps them (the CLI reads them from the file). The links are kept apart from the chains, whose
 hops stay observed links only: an inferred link is never a hop.
 """
 from __future__ import annotations
@@ -53,31 +54,11 @@ def stored_texts(store, rumour_id: str) -> dict:
     return batch_texts(store.load_events(rumour_id=rumour_id)).get(rumour_id, {})
 
 
-class InteractionCache:
-    """The interaction graph of the graphs held, rebuilt only when one of them changed its
-    forest or the set of graphs changed: over the 887,736 Weibo events (2,364 rumours) a
-    rebuild takes 2-4 s under the pipeline's lock, a check 2,364 lookups."""
-
-    def __init__(self):
-        self._key = None
-        self._kept = ()  # the forests the key names (held, so their ids are not reused)
-        self._inter = None
-
-    def get(self, graphs):
-        from streams.trace import interactions_of
-
-        graphs = list(graphs)
-        forests = [g._view()[0] for g in graphs]  # a batch that changes a graph replaces its forest
-        key = tuple((id(g), id(f)) for g, f in zip(graphs, forests))
-        if key != self._key:
-            self._inter, self._key, self._kept = interactions_of(graphs), key, forests
-        return self._inter
-
-
 def inferred_links(interactions, graph, texts: dict) -> list[tuple]:
     """``(share event, its account, parent event or None, the parent's account, probability or
     None)`` of every share of ``graph`` whose parent is missing; ``interactions``: the
-    interaction graph of every graph held (:class:`InteractionCache`). Under the pipeline's lock."""
+    interaction graph of every graph held, or its part among ``graph``'s accounts
+    (:meth:`streams.held_interactions.HeldInteractions.view`). Under the pipeline's lock."""
     import numpy as np
 
     from graph.reconstruct import reconstruct_scored

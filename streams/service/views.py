@@ -36,7 +36,7 @@ from streams.service.buckets import bucket_size, bucket_starts
 from streams.service.event_ids import EventPseudonymIndex
 from streams.service.identities import Identities
 from streams.service.rumour_summary import RumourSummaries
-from streams.service.trace_parents import InteractionCache, inferred_links, named_parents, stored_texts
+from streams.service.trace_parents import inferred_links, named_parents, stored_texts
 from streams.trace import trace_without_origins
 
 DEBUNK = "debunk"
@@ -104,7 +104,8 @@ class Views:
         self._listed = None  # (summary, the listing of it): see _listing
         self.accounts = PseudonymIndex(pipeline, store, pseudonymiser)
         self.events = EventPseudonymIndex(pseudonymiser, event_pseudonym_rumours)
-        self.interactions = InteractionCache()  # of the graphs held, for ?parents=1
+        # The interaction graph of the graphs held, kept by ingest, for ?parents=1.
+        self.interactions = None if pipeline is None else pipeline.track_interactions()
 
     # -- rumour list --------------------------------------------------------------------
     def summary(self) -> dict:
@@ -353,7 +354,7 @@ class Views:
         with self.pipeline.lock:
             graph, answer = self._graph(rumour_id, k)
             if parents:
-                links = inferred_links(self.interactions.get(self.pipeline.graphs.values()), graph, texts)
+                links = inferred_links(self.interactions.view(graph), graph, texts)
             origins = graph.origins(20)
             # The calibrated model, as `rumour trace` reports: kept with the graph's resolved
             # forest, so a trace of a rumour that has not changed does not refit it.
