@@ -217,3 +217,20 @@ def test_counts_that_went_wrong_are_counted_again(caplog):
     held._count(np.array([(5 << 31) | 6]), -1)  # uncount a pair never counted
     assert held.pairs() == {("u", "src"): 1}
     assert "recounting" in caplog.text
+
+
+def test_a_service_starts_keeping_the_counts_at_its_first_parents_request_not_before():
+    """Keeping the counts costs ingest per changed graph: a service whose users never ask for
+    inferred parents must not pay it; the first request counts the held graphs once."""
+    from streams.service.pseudonym import Pseudonymiser
+    from streams.service.views import Views
+
+    pipeline = make_pipeline(None, Settings.load({}))
+    views = Views(pipeline, None, Pseudonymiser(b"k" * 32))
+    send(pipeline, random_events(random.Random(7)))
+    assert pipeline.memory.interactions is None  # ingest kept nothing so far
+    held = views.held_interactions()
+    assert held is pipeline.memory.interactions and held is views.held_interactions()
+    assert held.full_counts == len(pipeline.graphs)
+    send(pipeline, random_events(random.Random(8)))  # from now on, ingest keeps them
+    assert_counts_equal_the_oracle(pipeline)

@@ -220,6 +220,11 @@ def test_the_service_keeps_the_interaction_graph_by_ingest_not_by_request(served
     services, _, cli = served
     s = services["cascade"]
     pipeline = s["service"].views.pipeline
+    # Counted from the first parents request on: a service nobody asks for inferred parents
+    # does not make its ingest keep them.
+    if pipeline.memory.interactions is None:
+        assert s["service"].views.interactions is None
+        trace(s["url"], s["national"], "?parents=1")
     held = pipeline.memory.interactions
     assert held is not None and held is s["service"].views.interactions
     whole = interactions_of(pipeline.graphs.values())
