@@ -131,6 +131,31 @@ def test_blocking_json_reruns_the_same_and_a_seed_changes_it(tmp_path, capsys):
         assert again["cells"]["ba"][name] == cell[name]
     other, _ = _blocking(tmp_path, 6, capsys)
     assert any(other["cells"]["ba"][name] != cell[name] for name in accuracy_blocking.METHODS)
+    # the whole JSON, every figure and interval, but the run's timings
+    assert {key: val for key, val in again["cells"]["ba"].items() if key != "seconds"} == \
+        {key: val for key, val in cell.items() if key != "seconds"}
+
+
+def test_blocking_runs_with_two_seeds_share_no_trial(monkeypatch):
+    # trial i was seeded seed + i: --seed 1 repeated trials 1.. of --seed 0 (the same graphs,
+    # sources and samples), so two "independent" runs shared all but one trial.
+    graphs = []
+    real_graph_of = accuracy_blocking.graph_of
+
+    def recorded(model, n, rng, rewire=0.1):
+        ip, ix = real_graph_of(model, n, rng, rewire)
+        graphs.append((model, ip.tobytes(), ix.tobytes()))
+        return ip, ix
+
+    monkeypatch.setattr(accuracy_blocking, "graph_of", recorded)
+    seen = {}
+    for seed in (0, 1):
+        graphs.clear()
+        accuracy_blocking.run(models=("ba", "ws"), trials=4, n=120, k=2, observed=6, samples=5, ours_samples=5,
+                              n_eval=5, seed=seed, log=lambda line: None)
+        seen[seed] = list(graphs)
+    assert len(seen[0]) == len(seen[1]) == 8
+    assert len(set(seen[0])) == 8 and not set(seen[0]) & set(seen[1])  # no trial twice, none shared
 
 
 
