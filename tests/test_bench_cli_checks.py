@@ -274,6 +274,30 @@ def test_origins_says_it_is_reading_the_real_cascades_first(shared_data, monkeyp
     assert json.loads(out.read_text())["cells"]["weibo/multi"]["rumours"] == 3
 
 
+def test_origins_reports_an_empty_cell_as_null_without_numpy_warnings(tmp_path, capsys):
+    # A one-trial cell of 100 nodes can observe no candidate: its Brier score was numpy's "Mean of
+    # empty slice" warning and NaN ("nan" in the table) and its ECE 0.0, a perfect score.
+    import warnings
+
+    from benchmarks import origins_models
+
+    out = tmp_path / "ori.json"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        assert bench_main(["origins", "--models", "er", "--trials", "1", "--train-trials", "1", "--nodes", "100",
+                           "--real", "0", "--json", str(out)]) == 0
+    text = out.read_text()
+    cells = json.loads(text, parse_constant=lambda name: pytest.fail(f"{name} in the JSON"))["cells"]
+    empty = [name for name, c in cells.items() if c["candidates"] == 0]
+    assert empty, {name: c["candidates"] for name, c in cells.items()}  # the case this test is about
+    for name in empty:
+        for conf in ("fitted", "hand-set"):
+            assert cells[name][conf] == {"bins": [], "ece": None, "brier": None}, (name, cells[name][conf])
+    printed = capsys.readouterr().out
+    assert "nan" not in printed and "ECE fitted n/a hand-set n/a  Brier n/a / n/a" in printed, printed
+    assert origins_models.line("x", {**cells[empty[0]], "top1": None}).count("n/a") >= 5
+
+
 @pytest.mark.parametrize("argv,message", [
     # a RuntimeError traceback (exit 1), and numpy's "need at least one array to concatenate"
     (["blocking", "--p-ba", "0", "--models", "ba", "--trials", "1", "--nodes", "100"], "--p-ba 0 never spreads"),
