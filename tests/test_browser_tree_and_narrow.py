@@ -1,7 +1,8 @@
 """The dashboard in headless Chromium (tests/test_browser_dashboard.py drives it) on what the
 first view left out: a click on a tree node with events not shown opens its subtree (and the
 back button returns), the shares-over-time axis of a rumour spanning months draws no labels over
-each other, and on a screen about 400 px wide the rumour list's "Latest" column can be reached."""
+each other, and on a screen about 400 px wide the rumour list's "Latest" column can be reached
+and the status form's button stays inside its box."""
 from __future__ import annotations
 
 import asyncio
@@ -108,6 +109,15 @@ async def _drive(url: str, token: str, tmp_path: Path) -> dict:
             "page_scrolls: document.documentElement.scrollWidth>vw,"
             "inside: cells.every(function(c){var r=c.getBoundingClientRect();return r.left>=0&&r.right<=vw+0.5;}),"
             "texts: cells.map(function(c){return c.textContent;})};})()")
+        # The rumour page's status form (an analyst may set the status): every control inside
+        # its box, the box inside the page (its button stuck out a few pixels at 400 px).
+        found["status_form"] = await cdp.js(
+            "(function(){var f=document.getElementById('status-form');var box=document.getElementById('handling');"
+            "var b=box.getBoundingClientRect();var vw=document.documentElement.clientWidth;"
+            "var parts=Array.from(f.querySelectorAll('select, input, button')).map(function(el){"
+            "var r=el.getBoundingClientRect();return [el.tagName, r.left, r.right, r.width];});"
+            "return {shown: !f.hidden && f.getBoundingClientRect().width>0, vw: vw, box: [b.left, b.right],"
+            "parts: parts, page_scrolls: document.documentElement.scrollWidth>vw};})()")
         if found["narrow"]["scrolls"] and not found["narrow"]["inside"]:
             # Scrolled to its end, the column is in view.
             found["narrow_scrolled_inside"] = await cdp.js(
@@ -151,3 +161,9 @@ def test_subtree_click_months_axis_and_narrow_list_in_headless_chromium(served, 
     narrow = found["narrow"]
     assert narrow["vw"] <= 400 and narrow["cells"] >= 2 and narrow["texts"][-1]
     assert narrow["inside"] or (narrow["scrolls"] and narrow["box_inside"] and found["narrow_scrolled_inside"]), narrow
+    # ... and the status form's select, note and button stay inside the handling box and the page.
+    form = found["status_form"]
+    left, right = form["box"]
+    assert form["shown"] and len(form["parts"]) == 3 and 0 <= left and right <= form["vw"] + 0.5, form
+    assert all(left <= a and b <= right + 0.5 and w > 0 for _, a, b, w in form["parts"]), form
+    assert not form["page_scrolls"], form
