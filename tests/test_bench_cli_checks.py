@@ -309,6 +309,19 @@ def test_settings_that_cannot_give_a_cascade_are_refused_in_one_line(argv, messa
     assert info.value.code == 2 and message in capsys.readouterr().err.strip().splitlines()[-1]
 
 
+def test_a_rare_cascade_of_the_dava_reading_is_found_not_given_up():
+    # WS rewired 0.3, p = 0.12 (the dava reading's): trial 33 of seed 0 needs more than 1,000
+    # sources for a cascade that reaches 20, and `rumour bench blocking --reading dava` failed
+    # whole on it ("no independent cascade ... from 1000 sources").
+    from benchmarks.accuracy_blocking import READINGS, graph_of, observe, trial_seed
+
+    probs, rewire = READINGS["dava"]
+    g_seed, o_seed, _, _ = trial_seed(0, "ws", 33).spawn(4)
+    ip, ix = graph_of("ws", 2000, np.random.default_rng(g_seed), rewire)
+    infected, tried = observe(ip, ix, probs["ws"], 20, np.random.default_rng(o_seed))
+    assert infected.sum() == 20 and tried.any()
+
+
 def test_a_cascade_that_never_reaches_the_observation_size_is_a_value_error():
     from benchmarks.accuracy_blocking import graph_of, observe
 
