@@ -41,7 +41,7 @@ def node_key(hop) -> str:
 def picked_events(graph, limit: int, under: str | Placeholder | None = None,
                   path_most: int = MAX_TREE_DEPTH) -> dict:
     """The events to show (read under the pipeline's lock): ``chains`` (per picked event, its
-    hops up to the top, the event first), ``size_of`` (event -> present events of its subtree),
+    hops up to the top, the event first), ``size_of`` (:func:`node_key` -> present events of its subtree),
     ``depth`` (edges from the top to the deepest event below it, shown or not), ``path`` (hops
     from the cascade's origin down to ``under``, at most :data:`MAX_TREE_DEPTH`: the origin and
     the last ones; [] for the whole tree) and ``path_omitted`` (the hops between left out).
