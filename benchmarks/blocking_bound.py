@@ -225,7 +225,8 @@ def main(argv=None) -> int:
     ap.add_argument("--model", choices=("ba", "ws"), default="ba", help="contact-graph model (default ba)")
     ap.add_argument("--trials", type=positive_int, default=100, help="trials to run (default 100)")
     ap.add_argument("--seed", type=non_negative_int, default=0,
-                    help="first trial seed (trial i uses seed + i, as accuracy_blocking; default 0)")
+                    help="seed of the run: trial i is accuracy_blocking's trial i of that seed, so runs with "
+                         "two seeds hold disjoint trials (default 0)")
     add_trial_options(ap, samples=100, ours_samples=400, n_eval=500)
     ap.add_argument("--bound-samples", type=non_negative_int, default=50,
                     help="fitting worlds of the LP/MIP (default 50; 0: none)")
@@ -249,26 +250,28 @@ def main(argv=None) -> int:
         if a.summary_only and old:  # summarising: the file's own experiment, whatever the options say
             experiment = old[0].get("experiment", experiment)
         for row in old:
+            if "seed" not in row:  # trial t was seeded t before, another cascade than (seed, model, i) gives
+                ap.error(f"{a.out} holds trials seeded the old way (seed + i); give another --out")
             if row.get("experiment", experiment) != experiment:
                 ap.error(f"{a.out} holds trials of another experiment ({_differs(row['experiment'], experiment)}); "
                          f"give another --out")
-        done = {row["trial"] for row in old}
+        done = {(row["seed"], row["trial"]) for row in old}
     elif a.summary_only:
         ap.error(f"--summary-only: {a.out} does not exist")
-    for t in range(a.seed, a.seed + (0 if a.summary_only else a.trials)):
-        if t in done:
+    for t in range(0 if a.summary_only else a.trials):
+        if (a.seed, t) in done:
             continue
-        out = trial(a.model, a.nodes, probs[a.model], a.k, a.observe, a.samples, a.ours_samples, a.eval, t,
-                    rewire, 1, a.reading, a.bound_samples, a.search, a.eval_bound, only)
+        out = trial(a.model, a.nodes, probs[a.model], a.k, a.observe, a.samples, a.ours_samples, a.eval, a.seed,
+                    rewire, 1, a.reading, a.bound_samples, a.search, a.eval_bound, only, index=t)
         out = {key: (list(val) if isinstance(val, tuple) else val) for key, val in out.items()}
         with open(a.out, "a") as fh:
-            fh.write(json.dumps(dict(out, trial=t, experiment=experiment)) + "\n")
+            fh.write(json.dumps(dict(out, seed=a.seed, trial=t, experiment=experiment)) + "\n")
     with open(a.out) as fh:
         rows = [json.loads(line) for line in fh if line.strip()]
     e = experiment  # the file's, so --summary-only says what its rows ran
     print(f"[{e['reading']}] {e['model']} {e['nodes']} nodes, IC p={READINGS[e['reading']][0][e['model']]}, "
           f"{e['observe']} infected, k={e['k']}")
-    print(_summary(sorted(rows, key=lambda r: r["trial"])))
+    print(_summary(sorted(rows, key=lambda r: (r["seed"], r["trial"]))))
     return 0
 
 

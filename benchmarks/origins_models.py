@@ -143,10 +143,31 @@ def reliability(conf, y):
     return rows, float(ece)
 
 
+def _calibration(conf, y) -> dict:
+    """Reliability bins, ECE and Brier score of confidences ``conf`` against labels ``y``; None
+    for ECE and Brier when there is no candidate (a tiny cell whose observed rumours lost every
+    event): numpy's mean of nothing was NaN and a warning, and an ECE of 0 read as perfect.
+
+    >>> _calibration(np.zeros(0), np.zeros(0, bool))
+    {'bins': [], 'ece': None, 'brier': None}
+    >>> round(_calibration(np.array([0.9, 0.1]), np.array([True, False]))["brier"], 6)
+    0.01
+    """
+    if len(y) == 0:
+        return {"bins": [], "ece": None, "brier": None}
+    rows, ece = reliability(conf, y)
+    return {"bins": rows, "ece": ece, "brier": float(np.mean((conf - y) ** 2))}
+
+
 def _cell(items, coef, seed):
-    """items: (events, seeds) pairs -> top-1, recall, reliability of fitted and old confidence."""
+    """items: (events, seeds) pairs -> top-1, recall, reliability of fitted and old confidence
+    (None where the cell has no rumour or no candidate: :func:`_calibration`)."""
     from benchmarks.accuracy import bootstrap_mean, wilson
 
+    if not items:
+        empty = _calibration(np.zeros(0), np.zeros(0, bool))
+        return {"rumours": 0, "top1": None, "top1_ci": None, "recall": None, "recall_ci": None, "candidates": 0,
+                "fitted": empty, "hand-set": dict(empty)}
     t1, rec, ys, Xs = [], [], [], []
     for ev, seeds in items:
         y, X, ranked = analyse(ev, seeds, coef)
@@ -159,9 +180,7 @@ def _cell(items, coef, seed):
     out = {"rumours": len(items), "top1": float(np.mean(t1)), "top1_ci": wilson(int(sum(t1)), len(t1)),
            "recall": float(np.mean(rec)), "recall_ci": bootstrap_mean(rec, seed), "candidates": len(y)}
     for name, w in (("fitted", coef), ("hand-set", OLD_COEF)):
-        conf = 1.0 / (1.0 + np.exp(-np.clip(X @ w, -50, 50)))
-        rows, ece = reliability(conf, y)
-        out[name] = {"bins": rows, "ece": ece, "brier": float(np.mean((conf - y) ** 2))}
+        out[name] = _calibration(1.0 / (1.0 + np.exp(-np.clip(X @ w, -50, 50))), y)
     return out
 
 
@@ -231,11 +250,19 @@ def run(models=("er", "ws", "ba"), trials=300, train_trials=100, n=2000, real=30
     return {"coef": np.round(coef, 4).tolist(), "cells": cells}
 
 
+def _f(x) -> str:
+    """A figure of :func:`line`: three decimals, or n/a for an empty cell's None."""
+    return "n/a" if x is None else f"{x:.3f}"
+
+
+def _ci(c, key) -> str:
+    return f"{_f(c[key])} [{_f(c[key + '_ci'][0])},{_f(c[key + '_ci'][1])}]" if c[key] is not None else "n/a"
+
+
 def line(name, c) -> str:
-    return (f"{name:<14} rumours {c['rumours']:>4}  top-1 {c['top1']:.3f} [{c['top1_ci'][0]:.3f},{c['top1_ci'][1]:.3f}]"
-            f"  seed recall@s {c['recall']:.3f} [{c['recall_ci'][0]:.3f},{c['recall_ci'][1]:.3f}]"
-            f"  ECE fitted {c['fitted']['ece']:.3f} hand-set {c['hand-set']['ece']:.3f}"
-            f"  Brier {c['fitted']['brier']:.3f} / {c['hand-set']['brier']:.3f}")
+    return (f"{name:<14} rumours {c['rumours']:>4}  top-1 {_ci(c, 'top1')}  seed recall@s {_ci(c, 'recall')}"
+            f"  ECE fitted {_f(c['fitted']['ece'])} hand-set {_f(c['hand-set']['ece'])}"
+            f"  Brier {_f(c['fitted']['brier'])} / {_f(c['hand-set']['brier'])}")
 
 
 def reliability_table(cells) -> str:

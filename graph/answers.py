@@ -153,6 +153,26 @@ Origin(account_id='v', event_id='x', ts_ms=1, reach=1, observed=True)]
         par, order, _ = self._view()
         return kt.subtree_nodes(par, order, j)
 
+    def placeholder_subtree(self, account_id: str) -> tuple:
+        """``(node, subtree nodes, hop)`` of the account's placeholder: the unobserved stand-in,
+        with no event id, for the post its shares named by account only. It is a root, its
+        subtree the shares that resolved to it; KeyError if the account has no placeholder.
+
+        >>> import numpy as np
+        >>> from graph import CascadeGraph
+        >>> g = CascadeGraph()
+        >>> _ = g.add_batch(["b", "c"], ["v", "w"], np.array([2, 3]), [None, "b"], ["u", None])
+        >>> j, nodes, hop = g.placeholder_subtree("u")
+        >>> [g.event_ids()[i] for i in nodes], (hop.event_id, hop.account_id, hop.observed)
+        (['b', None, 'c'], (None, 'u', False))
+        """
+        a = self.ac.get(account_id)
+        j = int(self.aph[a]) if 0 <= a < self.aph.shape[0] else -1
+        if j < 0:
+            raise KeyError(account_id)
+        par, order, _ = self._view()
+        return j, kt.subtree_nodes(par, order, j), self._hops(np.array([j]))[0]
+
     def account_chains(self, account_id: str) -> list:
         """One chain per present event of the account, by (ts, event id); [] if unknown.
 

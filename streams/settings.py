@@ -160,7 +160,8 @@ SETTINGS: tuple[Setting, ...] = (
             "pending summary of refused requests and the worker's batch being written, and for "
             "requests still answering, before giving up: the summary's counts and the number of "
             "messages not stored (delivered again at the next start) are then error lines in the "
-            "log, and the worker exits with code 75 at most 5 s later. Keep it well below the time "
+            "log, and the worker exits with code 75 at most 5 s later (0 if every message taken was "
+            "stored and only its stop was slow). Keep it well below the time "
             "the stop is given before SIGKILL (Docker: 10 s by default; docker-compose.yml's "
             "stop_grace_period).", float, minimum=0.1, maximum=300.0),
     Setting("data_dir", ".run/worker", "RUMOUR_DATA_DIR", "Faust's local data folder for the worker."),

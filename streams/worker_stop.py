@@ -9,7 +9,9 @@ error line with the counts and exits with :data:`EXIT_UNSTORED`), writes the pen
 refused requests at once (its own bound; else its counts are one error line), and arms a
 watchdog: whatever still runs ``STOP_GRACE_SECONDS`` after the deadline (a server that accepted
 the connection and never answers, Faust's own stop on a broker that is gone) ends the process
-the same way.
+the same way when messages are left unstored, and with :data:`EXIT_CLEAN` when the stop was only
+slow (every message taken was stored: nothing to come again for, so systemd and compose must not
+read it as a failure).
 
 Nothing is lost by exiting so: a batch's messages are acked only after its write succeeded and
 Faust commits acked offsets only, so the events of every batch not stored are delivered again at
@@ -27,6 +29,9 @@ log = logging.getLogger(__name__)
 
 # EX_TEMPFAIL: stopped with taken messages not stored; they come back at the next start.
 EXIT_UNSTORED = 75
+# A stop that ended with every message taken stored: Faust's own clean stop exits 0 too. Offsets
+# of stored batches not committed yet come again and are counted as duplicates, never stored twice.
+EXIT_CLEAN = 0
 
 # After the store's deadline, for Faust's own stop (commit, leave the group, flush the producer):
 # a few seconds on a healthy broker. shutdown_write_seconds (5 s) + this stays well inside
@@ -81,18 +86,24 @@ class BoundedStop:
         without commit."""
         if self.summary is not None:
             await asyncio.wait({self.summary}, timeout=self.seconds)
-        self._exit(f"stopping with {self.app.unstored_messages()} message(s) taken and not stored "
-                   f"({exc}): exiting without commit, they are delivered again at the next start")
+        self._exit(lambda n: f"stopping with {n} message(s) taken and not stored ({exc})")
 
     def _watchdog(self) -> None:
         time.sleep(max(0.0, self.deadline + self.grace - time.monotonic()))
-        self._exit(f"stop not finished {self.seconds + self.grace:g}s after the signal, with "
-                   f"{self.app.unstored_messages()} message(s) taken and not stored: exiting "
-                   "without commit, they are delivered again at the next start")
+        self._exit(lambda n: f"stop not finished {self.seconds + self.grace:g}s after the signal, "
+                             f"with {n} message(s) taken and not stored")
 
-    @staticmethod
-    def _exit(line: str) -> None:
-        log.error("%s", line)
+    def _exit(self, line_of) -> None:
+        """Exit at once: :data:`EXIT_UNSTORED` with an error line when messages taken are not
+        stored, else :data:`EXIT_CLEAN` with a warning (the stop was slow, nothing is left).
+        ``line_of(n)``: the line, given the count of messages taken and not stored."""
+        unstored = self.app.unstored_messages()  # read once: the line and the code agree
+        line = line_of(unstored)
+        if unstored:
+            log.error("%s: exiting without commit, they are delivered again at the next start", line)
+        else:
+            log.warning("%s: every message taken was stored, exiting %d (offsets not committed yet come "
+                        "again, counted as duplicates)", line, EXIT_CLEAN)
         for handler in logging.getLogger().handlers:  # os._exit skips logging's own flush
             handler.flush()
-        os._exit(EXIT_UNSTORED)
+        os._exit(EXIT_UNSTORED if unstored else EXIT_CLEAN)

@@ -131,6 +131,31 @@ def test_blocking_json_reruns_the_same_and_a_seed_changes_it(tmp_path, capsys):
         assert again["cells"]["ba"][name] == cell[name]
     other, _ = _blocking(tmp_path, 6, capsys)
     assert any(other["cells"]["ba"][name] != cell[name] for name in accuracy_blocking.METHODS)
+    # the whole JSON, every figure and interval, but the run's timings
+    assert {key: val for key, val in again["cells"]["ba"].items() if key != "seconds"} == \
+        {key: val for key, val in cell.items() if key != "seconds"}
+
+
+def test_blocking_runs_with_two_seeds_share_no_trial(monkeypatch):
+    # trial i was seeded seed + i: --seed 1 repeated trials 1.. of --seed 0 (the same graphs,
+    # sources and samples), so two "independent" runs shared all but one trial.
+    graphs = []
+    real_graph_of = accuracy_blocking.graph_of
+
+    def recorded(model, n, rng, rewire=0.1):
+        ip, ix = real_graph_of(model, n, rng, rewire)
+        graphs.append((model, ip.tobytes(), ix.tobytes()))
+        return ip, ix
+
+    monkeypatch.setattr(accuracy_blocking, "graph_of", recorded)
+    seen = {}
+    for seed in (0, 1):
+        graphs.clear()
+        accuracy_blocking.run(models=("ba", "ws"), trials=4, n=120, k=2, observed=6, samples=5, ours_samples=5,
+                              n_eval=5, seed=seed, log=lambda line: None)
+        seen[seed] = list(graphs)
+    assert len(seen[0]) == len(seen[1]) == 8
+    assert len(set(seen[0])) == 8 and not set(seen[0]) & set(seen[1])  # no trial twice, none shared
 
 
 
@@ -249,6 +274,30 @@ def test_origins_says_it_is_reading_the_real_cascades_first(shared_data, monkeyp
     assert json.loads(out.read_text())["cells"]["weibo/multi"]["rumours"] == 3
 
 
+def test_origins_reports_an_empty_cell_as_null_without_numpy_warnings(tmp_path, capsys):
+    # A one-trial cell of 100 nodes can observe no candidate: its Brier score was numpy's "Mean of
+    # empty slice" warning and NaN ("nan" in the table) and its ECE 0.0, a perfect score.
+    import warnings
+
+    from benchmarks import origins_models
+
+    out = tmp_path / "ori.json"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        assert bench_main(["origins", "--models", "er", "--trials", "1", "--train-trials", "1", "--nodes", "100",
+                           "--real", "0", "--json", str(out)]) == 0
+    text = out.read_text()
+    cells = json.loads(text, parse_constant=lambda name: pytest.fail(f"{name} in the JSON"))["cells"]
+    empty = [name for name, c in cells.items() if c["candidates"] == 0]
+    assert empty, {name: c["candidates"] for name, c in cells.items()}  # the case this test is about
+    for name in empty:
+        for conf in ("fitted", "hand-set"):
+            assert cells[name][conf] == {"bins": [], "ece": None, "brier": None}, (name, cells[name][conf])
+    printed = capsys.readouterr().out
+    assert "nan" not in printed and "ECE fitted n/a hand-set n/a  Brier n/a / n/a" in printed, printed
+    assert origins_models.line("x", {**cells[empty[0]], "top1": None}).count("n/a") >= 5
+
+
 @pytest.mark.parametrize("argv,message", [
     # a RuntimeError traceback (exit 1), and numpy's "need at least one array to concatenate"
     (["blocking", "--p-ba", "0", "--models", "ba", "--trials", "1", "--nodes", "100"], "--p-ba 0 never spreads"),
@@ -258,6 +307,19 @@ def test_settings_that_cannot_give_a_cascade_are_refused_in_one_line(argv, messa
     with pytest.raises(SystemExit) as info:
         bench_main(argv)
     assert info.value.code == 2 and message in capsys.readouterr().err.strip().splitlines()[-1]
+
+
+def test_a_rare_cascade_of_the_dava_reading_is_found_not_given_up():
+    # WS rewired 0.3, p = 0.12 (the dava reading's): trial 33 of seed 0 needs more than 1,000
+    # sources for a cascade that reaches 20, and `rumour bench blocking --reading dava` failed
+    # whole on it ("no independent cascade ... from 1000 sources").
+    from benchmarks.accuracy_blocking import READINGS, graph_of, observe, trial_seed
+
+    probs, rewire = READINGS["dava"]
+    g_seed, o_seed, _, _ = trial_seed(0, "ws", 33).spawn(4)
+    ip, ix = graph_of("ws", 2000, np.random.default_rng(g_seed), rewire)
+    infected, tried = observe(ip, ix, probs["ws"], 20, np.random.default_rng(o_seed))
+    assert infected.sum() == 20 and tried.any()
 
 
 def test_a_cascade_that_never_reaches_the_observation_size_is_a_value_error():

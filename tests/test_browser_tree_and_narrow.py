@@ -1,7 +1,9 @@
 """The dashboard in headless Chromium (tests/test_browser_dashboard.py drives it) on what the
 first view left out: a click on a tree node with events not shown opens its subtree (and the
 back button returns), the shares-over-time axis of a rumour spanning months draws no labels over
-each other, and on a screen about 400 px wide the rumour list's "Latest" column can be reached."""
+each other, and on a screen about 400 px wide the rumour list's "Latest" column can be reached
+and the status form's button stays inside its box; a node without event id (a missing post
+named by account only) opens its subtree too."""
 from __future__ import annotations
 
 import asyncio
@@ -108,6 +110,15 @@ async def _drive(url: str, token: str, tmp_path: Path) -> dict:
             "page_scrolls: document.documentElement.scrollWidth>vw,"
             "inside: cells.every(function(c){var r=c.getBoundingClientRect();return r.left>=0&&r.right<=vw+0.5;}),"
             "texts: cells.map(function(c){return c.textContent;})};})()")
+        # The rumour page's status form (an analyst may set the status): every control inside
+        # its box, the box inside the page (its button stuck out a few pixels at 400 px).
+        found["status_form"] = await cdp.js(
+            "(function(){var f=document.getElementById('status-form');var box=document.getElementById('handling');"
+            "var b=box.getBoundingClientRect();var vw=document.documentElement.clientWidth;"
+            "var parts=Array.from(f.querySelectorAll('select, input, button')).map(function(el){"
+            "var r=el.getBoundingClientRect();return [el.tagName, r.left, r.right, r.width];});"
+            "return {shown: !f.hidden && f.getBoundingClientRect().width>0, vw: vw, box: [b.left, b.right],"
+            "parts: parts, page_scrolls: document.documentElement.scrollWidth>vw};})()")
         if found["narrow"]["scrolls"] and not found["narrow"]["inside"]:
             # Scrolled to its end, the column is in view.
             found["narrow_scrolled_inside"] = await cdp.js(
@@ -151,3 +162,65 @@ def test_subtree_click_months_axis_and_narrow_list_in_headless_chromium(served, 
     narrow = found["narrow"]
     assert narrow["vw"] <= 400 and narrow["cells"] >= 2 and narrow["texts"][-1]
     assert narrow["inside"] or (narrow["scrolls"] and narrow["box_inside"] and found["narrow_scrolled_inside"]), narrow
+    # ... and the status form's select, note and button stay inside the handling box and the page.
+    form = found["status_form"]
+    left, right = form["box"]
+    assert form["shown"] and len(form["parts"]) == 3 and 0 <= left and right <= form["vw"] + 0.5, form
+    assert all(left <= a and b <= right + 0.5 and w > 0 for _, a, b, w in form["parts"]), form
+    assert not form["page_scrolls"], form
+
+
+# The drawn tree node without an event id (an account's placeholder) with events not shown: its
+# ``under`` and its centre on the page.
+PLACEHOLDER_TO_CLICK_JS = (
+    "(function(){var dom=document.getElementById('chart-tree');var c=echarts.getInstanceByDom(dom);"
+    "var data=c.getModel().getSeriesByIndex(0).getData();var box=dom.getBoundingClientRect();"
+    "for(var i=0;i<data.count();i++){var raw=data.getRawDataItem(i);"
+    "if(!raw||raw.event_id!==null||!(raw.more>0)||raw.leaf)continue;var el=data.getItemGraphicEl(i);"
+    "if(!el||el.invisible||el.ignore)continue;var r=el.getBoundingRect().clone();"
+    "var m=el.getComputedTransform();if(m)r.applyTransform(m);if(!(r.width>0))continue;"
+    "return [raw.under, raw.more, box.left+r.x+r.width/2, box.top+r.y+r.height/2];}return null;})()")
+
+PLACEHOLDER_SHARES = 200  # past the dashboard's 150 events
+
+
+@pytest.fixture
+def served_placeholder(tmp_path):
+    from tests.service_helpers import _ev
+
+    events = [_ev("ph-9", i, f"p{i}", i, None, "lost", region="370102", kind="share")
+              for i in range(1, PLACEHOLDER_SHARES + 1)]
+    data = tmp_path / "placeholder.jsonl"
+    data.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events))
+    with serve_file(data, tmp_path) as out:
+        yield out
+
+
+async def _expand_placeholder(url: str, token: str, tmp_path: Path) -> dict:
+    import os
+
+    dash = "window.rumourDashboard"
+    env = dict(os.environ, TZ="Asia/Shanghai", LANG="en_US.UTF-8")
+    async with chromium_page(tmp_path, env) as cdp:
+        await log_in(cdp, url, token)
+        await cdp.wait_for(f"{dash}.state.tree !== null && {dash}.state.tree.roots.length > 0")
+        await cdp.js("document.getElementById('chart-tree').scrollIntoView(); new Promise(function(r){setTimeout(r, 500);})")
+        target = await cdp.js(PLACEHOLDER_TO_CLICK_JS)
+        assert target, "no drawn node without event id with events not shown"
+        await _click(cdp, target[2], target[3])
+        await cdp.wait_for(f"{dash}.state.tree.under === {json.dumps(target[0])}")
+        tree = await cdp.js(f"(function(t){{return {{under: t.under, root: t.roots[0].event_id, name: t.roots[0].name,"
+                            f"size: t.roots[0].size, shown: t.shown, path: t.path.length}};}})({dash}.state.tree)")
+        return {"target": target, "tree": tree, "errors": await cdp.js(f"{dash}.state.errors")}
+
+
+@pytest.mark.slow
+def test_a_node_without_event_id_opens_its_subtree_in_headless_chromium(served_placeholder, tmp_path):
+    # It had no event id, so the dashboard offered no expansion (and its "more" read 0).
+    found = asyncio.run(_expand_placeholder(*served_placeholder, tmp_path))
+    under, more = found["target"][:2]
+    assert under.startswith("psn_") and more > 0, found
+    tree = found["tree"]
+    assert tree["under"] == tree["name"] == under and tree["root"] is None, tree
+    assert tree["size"] == PLACEHOLDER_SHARES and tree["path"] == 1, tree
+    assert found["errors"] == 0, found

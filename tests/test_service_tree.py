@@ -15,6 +15,7 @@ from tests.service_helpers import _ev, get, served_events
 
 CHAIN = 300  # reposts of reposts: the JSON encoder refused a tree nested ~127 events deep
 WIDE = 600  # shares of one rumour, each of an earlier one (early ones more often)
+PH_DIRECT, PH_DEEP = 30, 10  # ph-1: shares of a missing post by account only, shares of the first
 
 
 def _events() -> list[dict]:
@@ -28,6 +29,10 @@ def _events() -> list[dict]:
         parent = int(i * rng.random() ** 2)
         ev.append(_ev("wide-1", i, f"w{i}", i, parent, f"w{parent}", region="370102"))
     ev += [_ev("bj-1", 0, "b0", 0, region="110105"), _ev("bj-1", 1, "b1", 1, 0, "b0", region="110105")]
+    # The origin post is missing and its shares name only its account: a node with no event id.
+    ev += [_ev("ph-1", 0, "other", 0, region="370102")]
+    ev += [_ev("ph-1", i, f"p{i}", i, None, "lost", region="370102", kind="share") for i in range(1, PH_DIRECT + 1)]
+    ev += [_ev("ph-1", PH_DIRECT + i, f"q{i}", PH_DIRECT + i, 1, "p1", region="370102") for i in range(1, PH_DEEP + 1)]
     return ev
 
 
@@ -270,3 +275,35 @@ def test_the_openapi_description_names_under(env):
     status, _, body = get(env["url"] + "/openapi.json")
     tree = orjson.loads(body)["paths"]["/api/rumours/{rumour_id}/tree"]["get"]
     assert status == 200 and [p["name"] for p in tree["parameters"] if p["in"] == "query"] == ["limit", "under"]
+
+
+def test_a_node_without_event_id_is_expanded_by_its_account_pseudonym(env):
+    # The placeholder of a missing post whose shares name only its account had no event id to
+    # give ?under=, and its "more" read 0 (its size was null) however much was not shown.
+    pseudo = env["pseudo"]
+    status, whole = _tree(env, "ph-1", limit=8)
+    assert status == 200, whole
+    (lost,) = [r for r in whole["roots"] if r["event_id"] is None]
+    assert lost["name"] == pseudo("lost") and lost["observed"] is False and lost["origin"] is True
+    assert lost["size"] == PH_DIRECT + PH_DEEP
+    assert lost["more"] == lost["size"] - sum(c["size"] for c in lost["children"]) > 0
+    status, sub = _tree(env, "ph-1", limit=1000, under=pseudo("lost"))
+    assert status == 200, sub
+    assert sub["under"] == pseudo("lost") and sub["path_omitted"] == 0
+    assert [(n["event_id"], n["name"], n["size"], n["origin"]) for n in sub["path"]] == \
+        [(None, pseudo("lost"), PH_DIRECT + PH_DEEP, True)]
+    (top,) = sub["roots"]
+    assert (top["event_id"], top["name"], top["size"], top["more"]) == (None, pseudo("lost"), PH_DIRECT + PH_DEEP, 0)
+    below = _nodes(top["children"])
+    assert sorted(n["event_id"] for n in below) == sorted(pseudo.event(f"ph-1-e{i}")
+                                                          for i in range(1, PH_DIRECT + PH_DEEP + 1))
+    assert sub["depth"] == 2 and sub["shown"] == len(below) + 1
+    assert all(n["more"] == 0 for n in below)
+    # Limited, the subtree shows its largest events (the share with shares of its own first).
+    status, few = _tree(env, "ph-1", limit=3, under=pseudo("lost"))
+    assert status == 200 and few["roots"][0]["children"][0]["event_id"] == pseudo.event("ph-1-e1"), few
+    assert few["roots"][0]["more"] > 0
+    # An account of the rumour with no placeholder, one of another rumour, or none: unknown event.
+    for given in (pseudo("p3"), pseudo("other"), pseudo("w1"), "psn_" + "0" * 16):
+        status, body = _tree(env, "ph-1", under=given)
+        assert (status, body) == (404, {"error": f"unknown event {given!r}", "status": 404}), given

@@ -94,12 +94,12 @@ def test_sigterm_with_the_store_gone_exits_within_the_bound_and_loses_nothing(ka
 
 
 WATCHDOG_SCRIPT = """
-import asyncio, logging, time, types
+import asyncio, logging, sys, time, types
 from streams.worker_stop import BoundedStop
 logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
 given = []
 app = types.SimpleNamespace(pipeline=types.SimpleNamespace(give_up_by=given.append),
-                            unstored_messages=lambda: 7)
+                            unstored_messages=lambda: int(sys.argv[1]))
 async def main():
     BoundedStop(app, 0.3, grace=0.3).begin()
     assert given, "the pipeline got no deadline"
@@ -108,18 +108,36 @@ asyncio.run(main())
 """
 
 
-def test_the_watchdog_ends_a_stop_stuck_past_the_bound_with_the_count():
+def _stuck_stop(unstored: int):
     import subprocess
     import sys
 
-    from streams.worker_stop import EXIT_UNSTORED
     from tests.conftest import PROJECT_ROOT
 
     started = time.monotonic()
-    proc = subprocess.run([sys.executable, "-c", WATCHDOG_SCRIPT], cwd=PROJECT_ROOT, capture_output=True,
-                          text=True, timeout=60)
+    proc = subprocess.run([sys.executable, "-c", WATCHDOG_SCRIPT, str(unstored)], cwd=PROJECT_ROOT,
+                          capture_output=True, text=True, timeout=60)
     took = time.monotonic() - started
-    assert proc.returncode == EXIT_UNSTORED, proc.stderr[-2000:]
     assert took < 10, took  # 0.6 s and the interpreter's start, not the 30 s sleep
+    return proc
+
+
+def test_the_watchdog_ends_a_stop_stuck_past_the_bound_with_the_count():
+    from streams.worker_stop import EXIT_UNSTORED
+
+    proc = _stuck_stop(7)
+    assert proc.returncode == EXIT_UNSTORED, proc.stderr[-2000:]
     assert "ERROR stop not finished 0.6s after the signal, with 7 message(s) taken and not stored" \
         in proc.stderr, proc.stderr
+
+
+def test_a_stop_only_slow_with_nothing_unstored_exits_clean_not_75():
+    # It exited 75 ("work left, come again") with "0 message(s)" in its line: compose and systemd
+    # read a slow clean stop as a failure.
+    from streams.worker_stop import EXIT_CLEAN, EXIT_UNSTORED
+
+    proc = _stuck_stop(0)
+    assert proc.returncode == EXIT_CLEAN == 0 != EXIT_UNSTORED, proc.stderr[-2000:]
+    assert "WARNING stop not finished 0.6s after the signal, with 0 message(s) taken and not stored: " \
+        "every message taken was stored, exiting 0" in proc.stderr, proc.stderr
+    assert "ERROR" not in proc.stderr, proc.stderr

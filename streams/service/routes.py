@@ -83,7 +83,9 @@ ROUTES = (
           "path_omitted)", action="view", rumour_scoped=True,
           query=(("limit", "integer", "most events shown (1-1000, default 200)"),
                  ("under", "string", "an event's pseudonym (pev_..., as the tree shows it): the "
-                  "subtree under that event; 404 for an event the rumour does not hold"))),
+                  "subtree under that event; for a node without event_id (the placeholder of a missing "
+                  "post whose shares name only its account), its name, the account's pseudonym (psn_...); "
+                  "404 for an event the rumour does not hold"))),
     Route("trace", "/api/rumours/{rumour_id}/trace", "Trace a rumour: origins with confidence, "
           "chains of evidence (each cut-off candidate back to its origin), cut-off candidates; "
           "with parents=1, the inferred parent of each share whose parent is missing (never a hop "

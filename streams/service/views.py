@@ -268,8 +268,9 @@ class Views:
         accounts and events (an event's pseudonym traces it: :meth:`event_for`). A path is cut
         at :data:`~streams.service.tree_depth.MAX_TREE_DEPTH` events (its rest in ``more``); a
         rumour with only debunks has an empty tree. ``under``: the same for the subtree under
-        that event (:mod:`~streams.service.tree_view`), with ``under`` (its pseudonym) and
-        ``path``; NotFound names it as ``under_given`` (as the caller gave it)."""
+        that event (:mod:`~streams.service.tree_view`; or a :class:`~streams.service.tree_view.Placeholder`,
+        an account's placeholder node), with ``under`` (its pseudonym) and ``path``; NotFound
+        names it as ``under_given`` (as the caller gave it)."""
         with self.pipeline.lock:
             try:
                 graph, answer = self._graph(rumour_id, self.cutoff_k)
@@ -277,9 +278,15 @@ class Views:
                 if under is not None:
                     raise NotFound(f"event {under_given or under!r}") from None
                 return {"rumour_id": rumour_id, "events": 0, "depth": 0, "shown": 0, "roots": [], "cutoff": []}
-            if under is not None and graph.node(under) < 0:
+            placeholder = isinstance(under, tree_view.Placeholder)
+            if under is not None and not placeholder and graph.node(under) < 0:
                 raise NotFound(f"event {under_given or under!r}")
-            picked = tree_view.picked_events(graph, limit, under)
+            try:
+                picked = tree_view.picked_events(graph, limit, under)
+            except KeyError:
+                if not placeholder:
+                    raise
+                raise NotFound(f"event {under_given or under.account_id!r}") from None
         cut = {c["account_id"]: c["prevented"] for c in answer["cutoff"]}
         path = picked["path"]
         # Under an event, the top is an origin only if that event is a root of the cascade.
@@ -288,7 +295,7 @@ class Views:
                "roots": roots,
                "cutoff": [{"account_id": self.pseudo(a), "prevented": p} for a, p in cut.items()]}
         if under is not None:
-            out["under"] = self.pseudo.event(under)
+            out["under"] = self.pseudo(under.account_id) if placeholder else self.pseudo.event(under)
             out["path"] = [tree_view.hop_node(h, self.pseudo, picked["size_of"], cut) for h in path]
             out["path"][0]["origin"] = True
             out["path_omitted"] = picked["path_omitted"]
@@ -298,11 +305,17 @@ class Views:
         """:meth:`event_for` of the tree's ``under``, which takes an event's pseudonym only: the
         tree names every event by its pseudonym, whatever the role (the route is polled and not
         audited), so an id in clear is answered as an unknown event and the answer never ties
-        an id in clear to its pseudonym."""
+        an id in clear to its pseudonym. An account's pseudonym (``psn_...``) names that
+        account's placeholder node, the tree's node without an event id (a missing post its
+        shares named by account only): a :class:`~streams.service.tree_view.Placeholder`."""
+        out = concurrent.futures.Future()
         if self.pseudo.looks_like_event(given):
             return self.event_for(rumour_id, given)
-        out = concurrent.futures.Future()
-        out.set_exception(NotFound(f"event {given!r}"))
+        account = self.accounts.resolve(rumour_id, given) if self.pseudo.looks_like(given) else None
+        if account is None:
+            out.set_exception(NotFound(f"event {given!r}"))
+        else:  # whether it has a placeholder: tree() answers (NotFound when not)
+            out.set_result(tree_view.Placeholder(account))
         return out
 
     # -- traces (audited by the caller) -------------------------------------------------

@@ -167,7 +167,7 @@
         // A node with events not shown (cut by the limit or 100 deep), or its "+N more" leaf,
         // opens its subtree; any other node (and the top of a subtree shown) its account's chain.
         if (d.expand) { if (d.expand !== state.treeUnder) expandTree(d.expand); }
-        else if (d.more > 0 && d.event_id && d.event_id !== state.treeUnder) expandTree(d.event_id);
+        else if (d.more > 0 && d.under && d.under !== state.treeUnder) expandTree(d.under);
         else if (d.event_id && d.name) traceAccount(d.name);
       });
     }
@@ -220,9 +220,12 @@
   function treeNode(n) {
     var color = n.origin ? "#c0392b" : n.cutoff ? "#f39c12" : (n.observed ? "#2f5a94" : "#aab4c3");
     var kids = n.children.map(treeNode);
+    // ?under= takes an event's pseudonym, or for a node with no event id (a missing post its
+    // shares name by account only) its account's pseudonym, its name.
+    var under = n.event_id || n.name;
     if (n.more > 0) kids.push({name: "+" + n.more + " " + t("more"), value: n.more, itemStyle: {color: "#ccd3de"}, leaf: true,
-      expand: n.event_id});
-    return {name: n.name || "?", value: n.size, event_id: n.event_id, ts: n.ts, origin: n.origin, cutoff: n.cutoff, more: n.more,
+      expand: under});
+    return {name: n.name || "?", value: n.size, event_id: n.event_id, under: under, ts: n.ts, origin: n.origin, cutoff: n.cutoff, more: n.more,
       symbolSize: n.origin || n.cutoff ? 12 : 7, itemStyle: {color: color, borderColor: color}, children: kids};
   }
   // Where a subtree shown sits: the origin, the events between (counted), the last few above it.
