@@ -58,6 +58,27 @@ def jaccard(a, b) -> float:
     return len(a & b) / len(a | b)
 
 
+def quoted_in(texts, grams: frozenset, share: float, min_grams: int) -> list[tuple[str, float]]:
+    """The keys of ``texts`` (``(key, shingle set)`` pairs) whose text holds at least ``share``
+    of ``grams`` (a quote of part of it), with that share, best first (then by key); nothing
+    for fewer than ``min_grams`` grams, which too many texts would hold. Every text is scanned
+    (no LSH band finds a short quote of a long text: their Jaccard is low): about 40 ms over
+    10,000 texts here.
+
+    >>> quoted_in([("a", shingles("abcdef")), ("b", shingles("abcxyz"))], shingles("abcde"), 0.6, 2)
+    [('a', 1.0)]
+    """
+    if len(grams) < min_grams:
+        return []
+    need = share * len(grams)
+    found = []
+    for key, known in texts:
+        common = len(grams & known)
+        if common >= need:
+            found.append((key, common / len(grams)))
+    return sorted(found, key=lambda x: (-x[1], x[0]))
+
+
 def _hash64(items) -> np.ndarray:
     # A stable hash (Python's hash() of str changes between processes).
     return np.fromiter((int.from_bytes(hashlib.blake2b(s.encode("utf-8"), digest_size=8).digest(), "little")
@@ -165,6 +186,18 @@ class TextIndex:
                 keys.discard(key)
                 if not keys:  # an empty set per evicted text would itself grow without bound
                     del self.buckets[band][chunk]
+
+    def quoted(self, grams: frozenset, share: float, min_grams: int) -> list[tuple[str, float]]:
+        """:func:`quoted_in` over the texts known here.
+
+        >>> idx = TextIndex()
+        >>> idx.add("a", "the bridge over the river collapsed this morning, avoid the area")
+        >>> idx.quoted(shingles("bridge over the river collapsed"), 0.9, 12)
+        [('a', 1.0)]
+        >>> idx.quoted(shingles("bridge collapsed on a road"), 0.9, 12), idx.quoted(shingles("the river"), 0.9, 12)
+        ([], [])
+        """
+        return quoted_in(self.grams.items(), grams, share, min_grams)
 
     def query(self, text: str | None, threshold: float, signed: Signed | None = None) -> list[tuple[str, float]]:
         grams, sig = signed if signed is not None else self.sign(text)
