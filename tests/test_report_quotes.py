@@ -2,7 +2,8 @@
 (``link_method`` quote, ``similarity`` the share of the report's 3-grams in the post): the
 Jaccard of half a post with the whole is below ``report_link_similarity``, so such a report,
 the commonest kind at a county desk, was stored unlinked. A short phrase that many posts hold
-still links to none, and a report that matches by Jaccard still says ``text``."""
+still links to none, and a report that matches by Jaccard still says ``text``. A report in
+traditional characters matches a post in simplified ones (they are folded to one script)."""
 from __future__ import annotations
 
 from streams.events import KIND_CODE, EventBatch
@@ -51,3 +52,11 @@ def test_the_whole_post_still_links_by_text():
     desk = _desk()
     rid, method, similarity = _link(desk, "举报：" + GUTTER_OIL, 1)
     assert (rid, method) == ("r1", "text") and similarity >= 0.9
+
+
+def test_a_report_in_traditional_characters_links_to_the_simplified_post():
+    desk = _desk()
+    # the walk's report: part of the post in traditional characters, full-width brackets
+    traditional = "【怎麼鑒定地溝油】炒菜時放一顆剝皮的蒜頭（蒜子），蒜子對黃麴黴素最敏感。如果蒜子變紅色就是地溝油，含有大量黃麴黴素！"
+    assert _link(desk, traditional, 1)[:2] == ("r1", "text")
+    assert _link(desk, "把你家裡的油放到冰箱裡2個小時，如果出現白色的泡沫一樣，那就是地溝油", 2) == ("r1", "quote", 1.0)

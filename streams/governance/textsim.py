@@ -3,7 +3,10 @@ LSH banding to find candidates among many rumours before the exact Jaccard is co
 
 Character n-grams suit Chinese (no word boundaries) and survive small edits. Texts are
 normalised first: Weibo repost chains (``//@name: ...``), links, mentions, whitespace and
-punctuation are removed and Latin letters lower-cased.
+punctuation are removed, Latin letters lower-cased, full-width forms made half-width (NFKC) and
+traditional characters folded to simplified ones (:mod:`streams.governance.hanzi_fold`), so a
+report written in traditional characters (Hong Kong, Taiwan, a converted copy) matches a post in
+simplified ones.
 """
 from __future__ import annotations
 
@@ -14,20 +17,25 @@ from typing import NamedTuple
 
 import numpy as np
 
+from streams.governance.hanzi_fold import fold_table
+
 _CHAIN = re.compile(r"//@[^:：\s]{1,40}[:：]")
 _URL = re.compile(r"https?://\S+|www\.\S+")
 _MENTION = re.compile(r"@[^\s:：,，@]{1,40}")
 
 
 def normalise_text(text: str | None) -> str:
-    """Letters and digits only, lower case, without links, mentions and repost chains.
+    """Letters and digits only, lower case, simplified characters, without links, mentions and
+    repost chains.
 
     >>> normalise_text("转发：谣言！ //@张三: 真的吗 http://t.cn/abc")
     '转发谣言真的吗'
+    >>> normalise_text("【怎麼鑒定地溝油】蒜頭（蒜子）ＡＢＣ１２"), normalise_text("怎么鉴定地沟油 蒜头(蒜子) abc12")
+    ('怎么鉴定地沟油蒜头蒜子abc12', '怎么鉴定地沟油蒜头蒜子abc12')
     """
     if not text:
         return ""
-    text = unicodedata.normalize("NFKC", text)
+    text = unicodedata.normalize("NFKC", text).translate(fold_table())
     text = _URL.sub(" ", _CHAIN.sub(" ", text))
     text = _MENTION.sub(" ", text)
     return "".join(ch for ch in text.lower() if ch.isalnum())
