@@ -60,3 +60,16 @@ def test_a_report_in_traditional_characters_links_to_the_simplified_post():
     traditional = "【怎麼鑒定地溝油】炒菜時放一顆剝皮的蒜頭（蒜子），蒜子對黃麴黴素最敏感。如果蒜子變紅色就是地溝油，含有大量黃麴黴素！"
     assert _link(desk, traditional, 1)[:2] == ("r1", "text")
     assert _link(desk, "把你家裡的油放到冰箱裡2個小時，如果出現白色的泡沫一樣，那就是地溝油", 2) == ("r1", "quote", 1.0)
+
+
+def test_reports_made_before_the_rumour_was_seen_do_not_keep_the_next_ones_unlinked():
+    desk = ReportDesk(GovernanceConfig())
+    early = desk.submit({"reporter": "citizen 1", "text": GUTTER_OIL}, "http:desk", now_ms=T0)[1]
+    assert early["rumour_id"] == "" and early["link_method"] == "none"  # nothing known yet
+    desk.observe(EventBatch.from_columns([["m1"], ["r1"], ["a"], [T0 + 1], [None], [None], [POST], ["weibo"],
+                                          ["110105"], [GUTTER_OIL]]))
+    status, second = desk.submit({"reporter": "citizen 2", "text": GUTTER_OIL + "！"}, "http:desk", now_ms=T0 + 2)
+    assert (status, second["rumour_id"], second["link_method"], second["duplicate_of"]) == (201, "r1", "text", "")
+    status, third = desk.submit({"reporter": "citizen 3", "text": GUTTER_OIL}, "http:desk", now_ms=T0 + 3)
+    assert (status, third["rumour_id"], third["duplicate_of"]) == (200, "r1", second["report_id"])
+    assert [r["report_id"] for r in desk.reports_of("r1")] == [second["report_id"], third["report_id"]]

@@ -6,7 +6,10 @@ A report's fields, validation and stored id (scoped to the desk that sent it):
 
 Duplicates are merged into the first report (``duplicate_of``): the same reporter reporting
 the same post (id, or link when there is no id), or the same text (3-gram Jaccard >=
-``report_dedup_similarity``) within ``report_dedup_hours``.
+``report_dedup_similarity``) within ``report_dedup_hours`` (a first report linked to a rumour
+before one that is not). A report that links to a rumour does not merge into a first report
+that linked to none (reported before the rumour's posts came in): it is a first report of that
+rumour, or the rumour's reports would stay unlinked, seen by no desk, for the whole window.
 
 Restarts: with a store, the desk remembers the reports received within ``report_dedup_hours``
 (:mod:`streams.governance.report_memory`: bounded, given back by :meth:`ReportDesk.restore`
@@ -148,13 +151,21 @@ class ReportDesk:
                 return 200, self._answer(known, repeated=True)
             self._forget_before(rep["received_ms"])
             canonical = self._find_duplicate(rep, signed)
+            link = None
+            if canonical is not None and not canonical["rumour_id"]:
+                # Its first report matched no rumour; if this one does (the rumour's posts came
+                # in since), it is a first report of that rumour: merged, it would stay unlinked
+                # with the first, seen by no desk, and so would every later report like it.
+                link = self.links.link(by_event, link_signed)
+                if link[0]:
+                    canonical = None
             if canonical is not None:
                 rep.update(duplicate_of=canonical["report_id"], rumour_id=canonical["rumour_id"],
                            link_method=canonical["link_method"], similarity=canonical["similarity"])
                 canonical["duplicates"] += 1
             else:
                 rep["duplicate_of"] = ""
-                rep["rumour_id"], rep["link_method"], rep["similarity"] = self.links.link(by_event, link_signed)
+                rep["rumour_id"], rep["link_method"], rep["similarity"] = link or self.links.link(by_event, link_signed)
             rep["duplicates"] = 0
             self.memory.add(rep, signed)
             rumour = rep["rumour_id"]
@@ -220,11 +231,17 @@ class ReportDesk:
             if first is not None:
                 return first
         if rep["text"]:
+            # The most similar first report in the window, one linked to a rumour before one
+            # that is not (an unlinked one stays in the window after its rumour became known).
             window = self.config.report_dedup_hours * 3_600_000
+            unlinked = None
             for key, _sim in self.memory.texts.query(None, self.config.report_dedup_similarity, signed):
                 other = self.reports[key]
                 if abs(other["report_ms"] - rep["report_ms"]) <= window:
-                    return other
+                    if other["rumour_id"]:
+                        return other
+                    unlinked = unlinked or other
+            return unlinked
         return None
 
     @staticmethod
