@@ -39,18 +39,27 @@ def env(tmp_path_factory):
     store.close()
 
 
-def _report(env, who, n, text=TEXT):
+def _submit(env, who, n, text=TEXT):
     status, raw = post(env["url"] + "/api/reports", env["tok"][who],
                        {"reporter": f"{who} citizen {n}", "text": text, "report_id": f"{who}-{n}"})
     assert status in (200, 201), raw
-    answer = orjson.loads(raw)
+    return status, orjson.loads(raw)
+
+
+def _report(env, who, n, text=TEXT):
+    answer = _submit(env, who, n, text)[1]
     return answer["rumour_id"], answer["routed_upward"]
 
 
 def test_each_desk_links_the_copy_it_covers(env):
-    assert _report(env, "chaoyang", 1) == ("b-cy", False)
+    status, first = _submit(env, "chaoyang", 1)
+    assert (status, first["rumour_id"], first["routed_upward"]) == (201, "b-cy", False)
     # the same text from Guangzhou a moment later: not merged into Chaoyang's report of b-cy
-    assert _report(env, "guangzhou", 1) == ("a-gz", False)
+    assert _report(env, "guangzhou", 1, TEXT + "请转发") == ("a-gz", False)
+    # Chaoyang again, in Guangzhou's words: merged into its own report of b-cy, although
+    # Guangzhou's is the more similar one
+    status, again = _submit(env, "chaoyang", 2, TEXT + "请转发")
+    assert (status, again["rumour_id"], again["duplicate_of"]) == (200, "b-cy", first["report_id"])
     # a national desk covers both: merged into either desk's report, it names that one's copy
     rumour, upward = _report(env, "national", 1, TEXT + "！请转发")
     assert rumour in ("a-gz", "b-cy") and not upward

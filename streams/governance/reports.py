@@ -153,7 +153,7 @@ class ReportDesk:
             if known is not None:  # the sender's own report: ids are scoped to their source
                 return 200, self._answer(known, repeated=True)
             self._forget_before(rep["received_ms"])
-            canonical = self._find_duplicate(rep, signed)
+            canonical = self._find_duplicate(rep, signed, prefer)
             link = None
             first_rumour = canonical["rumour_id"] if canonical is not None else ""
             if canonical is not None and (not first_rumour or (prefer is not None and not prefer(first_rumour))):
@@ -231,23 +231,26 @@ class ReportDesk:
             if status is not None:
                 self.history.remove(status)
 
-    def _find_duplicate(self, rep, signed) -> dict | None:
+    def _find_duplicate(self, rep, signed, prefer=None) -> dict | None:
         if rep["post_id"]:
             first = self.memory.first_of_post(rep["reporter"], rep["post_id"])
             if first is not None:
                 return first
         if rep["text"]:
-            # The most similar first report in the window, one linked to a rumour before one
-            # that is not (an unlinked one stays in the window after its rumour became known).
+            # The most similar first report in the window: one linked to a rumour the sender
+            # covers (``prefer``) before one linked to another (a copy of the post elsewhere),
+            # before one linked to none (it stays in the window after its rumour became known).
             window = self.config.report_dedup_hours * 3_600_000
-            unlinked = None
+            found = [None, None, None]
             for key, _sim in self.memory.texts.query(None, self.config.report_dedup_similarity, signed):
                 other = self.reports[key]
-                if abs(other["report_ms"] - rep["report_ms"]) <= window:
-                    if other["rumour_id"]:
-                        return other
-                    unlinked = unlinked or other
-            return unlinked
+                if abs(other["report_ms"] - rep["report_ms"]) > window:
+                    continue
+                rank = 2 if not other["rumour_id"] else 0 if prefer is None or prefer(other["rumour_id"]) else 1
+                if rank == 0:
+                    return other
+                found[rank] = found[rank] or other
+            return found[1] or found[2]
         return None
 
     @staticmethod
