@@ -128,10 +128,18 @@ class EventBatch:
                    platform=list(cols[7]), region=list(cols[8]), text=list(cols[9]))
 
     def take(self, index) -> "EventBatch":
-        """The rows at ``index`` (a sequence of ints or a boolean mask), as a new batch."""
+        """The rows at ``index`` (a sequence of ints or a boolean mask), as a new batch; an empty
+        ``index`` gives an empty batch (numpy reads ``[]`` as floats, which index nothing).
+
+        >>> b = EventBatch.from_columns([("e",), ("r",), ("a",), (5,), (None,), (None,), (0,), ("w",), (None,), (None,)])
+        >>> len(b.take([])), len(b.take(np.zeros(1, bool))), b.take([0]).event_id
+        (0, 0, ['e'])
+        """
         idx = np.asarray(index)
         if idx.dtype == bool:
             idx = np.flatnonzero(idx)
+        elif idx.size == 0:
+            idx = idx.astype(np.int64)
         pick = idx.tolist()
         return EventBatch(
             event_id=[self.event_id[i] for i in pick],

@@ -1,6 +1,7 @@
 """``rumour report ...``: governance reports.
 
     rumour report monthly --month 2026-10 [FILE...] -o DIR [--reports REPORTS.jsonl] [--store URL]
+                          [--jurisdiction CODE]
 
 With FILE... the share events are replayed embedded (alerts raised on the way, reports from
 ``--reports`` taken through the intake); without, the store at RUMOUR_CLICKHOUSE_URL (or
@@ -27,6 +28,10 @@ def _parser() -> argparse.ArgumentParser:
                                                  "embedded store with FILE...)")
     p.add_argument("--timezone", default=None, help="time zone of the month (default: RUMOUR_REPORT_TIMEZONE)")
     p.add_argument("--no-xlsx", action="store_true", help="skip the XLSX workbook")
+    p.add_argument("--jurisdiction", default="000000",
+                   help="division code of the desk the report is for (province, city or county): only "
+                        "the rumours that spread there, its places, alerts and reports (default: "
+                        "000000, the whole country)")
     return parser
 
 
@@ -53,8 +58,8 @@ def collect_embedded(files, settings, config, reports_path=None, store_url=None)
     return hub, hub.store
 
 
-def monthly_from_store(store, month: str, tz: str):
-    """Build the month's report from a store with the governance tables."""
+def monthly_from_store(store, month: str, tz: str, jurisdiction: str = "000000"):
+    """Build the month's report (of ``jurisdiction``) from a store with the governance tables."""
     from streams.governance.monthly import build_monthly, month_bounds
     from streams.store.governance import governance_store
 
@@ -63,7 +68,8 @@ def monthly_from_store(store, month: str, tz: str):
     active = g.active_rumours(start, end)
     events = g.load_events(rumour_ids=active)
     return build_monthly(events, month, tz, reports=g.load_reports(since_ms=start, until_ms=end),
-                         statuses=g.latest_statuses(active), alerts=g.load_alerts(start, end))
+                         statuses=g.latest_statuses(active), alerts=g.load_alerts(start, end),
+                         jurisdiction=jurisdiction)
 
 
 def cmd_monthly(args) -> int:
@@ -75,6 +81,7 @@ def cmd_monthly(args) -> int:
     settings = Settings.load()
     config = GovernanceConfig.from_settings(settings)
     tz = time_zone(args.timezone) if args.timezone else config.report_timezone  # a typo: one-line error
+    check_jurisdiction(args.jurisdiction)  # before any replay
     if args.files:
         _hub, store = collect_embedded(args.files, settings, config, args.reports, args.store)
     else:
@@ -83,13 +90,32 @@ def cmd_monthly(args) -> int:
         store = open_store(args.store or settings.clickhouse_url, cluster=settings.clickhouse_cluster)
         store.migrate()
     try:
-        report = monthly_from_store(store, args.month, tz)
+        report = monthly_from_store(store, args.month, tz, args.jurisdiction)
     finally:
         store.close()
     paths = write_report(report, args.output, xlsx=not args.no_xlsx)
-    sys.stdout.buffer.write(orjson.dumps({"month": args.month, "totals": report.totals,
+    sys.stdout.buffer.write(orjson.dumps({"month": args.month, "jurisdiction": args.jurisdiction,
+                                          "totals": report.totals,
                                           "files": [str(p) for p in paths]}) + b"\n")
     return 0
+
+
+def check_jurisdiction(code: str) -> None:
+    """A division code the service knows, or ValueError (one line, exit 2).
+
+    >>> check_jurisdiction("440305"); check_jurisdiction("440399")
+    Traceback (most recent call last):
+    ValueError: --jurisdiction: 440399 is no division code known here
+    """
+    from streams.governance.divisions import division
+    from streams.service.access import NATIONAL, check_code
+
+    try:
+        check_code(code)
+    except ValueError:
+        raise ValueError(f"--jurisdiction: expected a 6-digit division code, got {code!r}") from None
+    if code != NATIONAL and division(code) is None:
+        raise ValueError(f"--jurisdiction: {code} is no division code known here")
 
 
 def report_main(argv) -> int:

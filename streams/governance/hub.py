@@ -152,8 +152,8 @@ class Governance:
         return len(texts)
 
     # -- answers ------------------------------------------------------------------------------
-    def submit_report(self, payload, source: str = "http") -> tuple[int, dict]:
-        return self.desk.submit(payload, source)
+    def submit_report(self, payload, source: str = "http", prefer=None) -> tuple[int, dict]:
+        return self.desk.submit(payload, source, prefer=prefer)
 
     def set_status(self, rumour_id, status, by, note="", at_ms=None) -> tuple[int, dict]:
         return self.desk.set_status(rumour_id, status, by, note, at_ms)

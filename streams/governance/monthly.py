@@ -5,6 +5,12 @@ A rumour is in the month when at least one of its rumour events (post/share/comm
 it. Figures use every event up to the month's end (a debunk published in the month may answer
 a rumour that began earlier); ``shares_in_month`` counts only the month's rumour events.
 Definitions of exposed / reached / coverage: :mod:`streams.governance.debunks`.
+
+A report for one jurisdiction (a province's, city's or county's desk) holds what the API shows
+that jurisdiction's tokens: the rumours that spread in it (a post, share or comment with a region
+inside it by the month's end; a debunk there gives no jurisdiction), the cities and counties
+inside it, the alerts of its units, and the reports linked to its rumours or, unlinked, made
+from inside it. A rumour's own figures stay the whole rumour's, as on the dashboard.
 """
 from __future__ import annotations
 
@@ -18,6 +24,7 @@ import numpy as np
 from streams.events import KIND_CODE
 from streams.governance.debunks import DebunkTracker
 from streams.governance.divisions import division, normalise_region, unit_of
+from streams.service.access import NATIONAL, covers, prefix
 
 DEBUNK = KIND_CODE["debunk"]
 POST = KIND_CODE["post"]
@@ -50,6 +57,7 @@ class MonthlyReport:
     cities: list = field(default_factory=list)
     units: list = field(default_factory=list)
     totals: dict = field(default_factory=dict)
+    jurisdiction: str = NATIONAL
 
 
 def _place(code):
@@ -57,16 +65,47 @@ def _place(code):
     return (d.name_zh, d.name_en) if d else ("", "")
 
 
+def _spread_in(batch, rows, jurisdiction: str) -> set:
+    """Rumours with a post, share or comment (of ``rows``, indexes into ``batch``) whose region
+    lies inside ``jurisdiction``.
+
+    >>> from types import SimpleNamespace as B
+    >>> b = B(rumour_id=["r1", "r1", "r2"], region=["440305", "440304", "440304"], kind=[POST, DEBUNK, POST])
+    >>> sorted(_spread_in(b, range(3), "440300")), sorted(_spread_in(b, range(3), "440305"))
+    (['r1', 'r2'], ['r1'])
+    >>> sorted(_spread_in(b, range(3), "110105"))
+    []
+    """
+    found, seen = set(), {}
+    for i in rows:
+        rid, region = batch.rumour_id[i], batch.region[i]
+        if rid in found or not region or int(batch.kind[i]) == DEBUNK:
+            continue
+        inside = seen.get(region)
+        if inside is None:
+            inside = seen[region] = covers(jurisdiction, region)
+        if inside:
+            found.add(rid)
+    return found
+
+
 def build_monthly(batch, month: str, tz: str = "Asia/Shanghai", reports=(), statuses=None,
-                  alerts=()) -> MonthlyReport:
+                  alerts=(), jurisdiction: str = NATIONAL) -> MonthlyReport:
     """The month's tables from an :class:`~streams.events.EventBatch` (any span; filtered here),
-    report rows, current statuses (rumour_id -> row) and alert dicts."""
+    report rows, current statuses (rumour_id -> row) and alert dicts; for ``jurisdiction`` (a
+    division code; ``000000``: the whole country), see the module's docstring."""
     start, end = month_bounds(month, tz)
     statuses = statuses or {}
+    scoped = bool(prefix(jurisdiction))  # also checks the code
     ts = np.asarray(batch.ts_ms)
     kinds = np.asarray(batch.kind)
     in_month = (ts >= start) & (ts < end) & (kinds != DEBUNK)
     active = sorted({batch.rumour_id[i] for i in np.flatnonzero(in_month).tolist()})
+    if scoped:
+        candidates = set(active)
+        rows = (i for i in np.flatnonzero(ts < end).tolist() if batch.rumour_id[i] in candidates)
+        inside = _spread_in(batch, rows, jurisdiction)
+        active = [rid for rid in active if rid in inside]
     keep = set(active)
     upto = np.flatnonzero(ts < end).tolist()
     sub = batch.take([i for i in upto if batch.rumour_id[i] in keep])
@@ -96,6 +135,9 @@ def build_monthly(batch, month: str, tz: str = "Asia/Shanghai", reports=(), stat
     for r in reports:
         if not (start <= int(r["report_ms"]) < end) or r.get("duplicate_of"):
             continue
+        if scoped and r.get("rumour_id") not in keep and not (
+                not r.get("rumour_id") and covers(jurisdiction, r.get("region_code") or None)):
+            continue  # another jurisdiction's report
         if r.get("rumour_id"):
             report_count[r["rumour_id"]] = report_count.get(r["rumour_id"], 0) + 1
         city = unit_of(r.get("region_code") or None, "city")
@@ -104,6 +146,8 @@ def build_monthly(batch, month: str, tz: str = "Asia/Shanghai", reports=(), stat
     alert_count: dict[str, int] = {}
     alert_unit: dict[str, int] = {}
     for a in alerts:
+        if scoped and not covers(jurisdiction, a["unit"]):
+            continue
         if start <= int(a["minute_ms"]) < end:
             alert_count[a["rumour_id"]] = alert_count.get(a["rumour_id"], 0) + 1
             alert_unit[a["unit"]] = alert_unit.get(a["unit"], 0) + 1
@@ -131,9 +175,12 @@ def build_monthly(batch, month: str, tz: str = "Asia/Shanghai", reports=(), stat
             "hours_to_debunk": None if m.time_to_debunk_ms is None else m.time_to_debunk_ms / 3_600_000})
     _ranked(debunks, lambda d: (-(d["coverage"] or 0), d["hours_to_debunk"] if d["hours_to_debunk"] is not None
                                 else float("inf"), d["rumour_id"]))
-    report = MonthlyReport(month, tz, start, end, rumours, debunks)
+    report = MonthlyReport(month, tz, start, end, rumours, debunks, jurisdiction=jurisdiction)
     report.cities = _per_city(metrics, report_city, alert_unit)
     report.units = _per_county(county_exposed, tracker, metrics, alert_unit)
+    if scoped:  # the places inside it; its rumours' figures elsewhere are another desk's
+        report.cities = _ranked([c for c in report.cities if covers(jurisdiction, c["code"])], _by_coverage)
+        report.units = _ranked([u for u in report.units if covers(jurisdiction, u["code"])], _by_coverage)
     report.totals = {
         "rumours": len(rumours), "rumour_shares_in_month": sum(month_shares.values()),
         "debunked_rumours": len(debunks), "reports": sum(report_count.values()),

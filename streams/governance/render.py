@@ -8,6 +8,9 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from streams.governance.divisions import division
+from streams.service.access import NATIONAL
+
 TABLES = {
     "rumours": ("谣言传播排行 · Rumours by reach",
                 [("rank", "名次 Rank"), ("rumour_id", "谣言 Rumour"), ("text", "原文 Source text"),
@@ -88,26 +91,40 @@ def render_html(report, limit: int | None = 50) -> str:
              ("辟谣用时中位数 Median hours", _fmt("hours_to_debunk", t["median_hours_to_debunk"]))]
     card_html = "".join(f'<div class="card">{html.escape(k)}<b>{html.escape(str(v))}</b></div>' for k, v in cards)
     tables = "".join(_table_html(k, getattr(report, k), limit) for k in TABLES)
+    place = html.escape(" · " + jurisdiction_title(report.jurisdiction) if report.jurisdiction != NATIONAL else "")
     note = ("受众 = 发布、转发或评论谣言的账号及其被转发的上游账号；覆盖 = 其中转发过辟谣的账号。"
             " Exposed = accounts that posted, shared or commented the rumour, or whose share was reshared;"
             " reached = accounts that shared the debunk; coverage = exposed accounts reached / exposed.")
     return (f'<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8">'
-            f"<title>月度辟谣排行 Monthly debunk ranking {html.escape(report.month)}</title><style>{CSS}</style></head>"
-            f"<body><h1>月度辟谣排行 · Monthly debunk ranking {html.escape(report.month)}</h1>"
+            f"<title>月度辟谣排行 Monthly debunk ranking {html.escape(report.month)}{place}</title><style>{CSS}</style></head>"
+            f"<body><h1>月度辟谣排行 · Monthly debunk ranking {html.escape(report.month)}{place}</h1>"
             f'<div class="meta">{html.escape(span)}</div><div class="cards">{card_html}</div>{tables}'
             f'<p class="meta">{html.escape(note)}</p></body></html>')
 
 
+def jurisdiction_title(code: str) -> str:
+    """A report's jurisdiction as its title names it.
+
+    >>> jurisdiction_title("440305")
+    '南山区 Nanshan District (440305)'
+    """
+    d = division(code)
+    return f"{d.name_zh} {d.name_en} ({code})" if d else code
+
+
 def write_report(report, out_dir, xlsx: bool = True) -> list[Path]:
-    """Write HTML, CSVs and (when possible) XLSX into ``out_dir``; returns the paths."""
+    """Write HTML, CSVs and (when possible) XLSX into ``out_dir``; returns the paths. A report for
+    one jurisdiction has its code in every file name (``monthly-2026-10-440305.html``), so the
+    county's and the province's reports can share a folder."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    page = out / f"monthly-{report.month}.html"
+    stem = f"monthly-{report.month}" + ("" if report.jurisdiction == NATIONAL else f"-{report.jurisdiction}")
+    page = out / f"{stem}.html"
     page.write_text(render_html(report), encoding="utf-8")
     written.append(page)
     for key, (_title, cols) in TABLES.items():
-        path = out / f"monthly-{report.month}-{key}.csv"
+        path = out / f"{stem}-{key}.csv"
         # utf-8-sig: spreadsheet programs then read the Chinese names correctly.
         with open(path, "w", encoding="utf-8-sig", newline="") as fh:
             w = csv.writer(fh)
@@ -127,7 +144,7 @@ def write_report(report, out_dir, xlsx: bool = True) -> list[Path]:
             ws.append([label for _, label in cols])
             for row in getattr(report, key):
                 ws.append([row.get(c) for c, _ in cols])
-        path = out / f"monthly-{report.month}.xlsx"
+        path = out / f"{stem}.xlsx"
         wb.save(path)
         written.append(path)
     return written

@@ -1,6 +1,11 @@
 """Linking a public report to a known rumour: by the post it names (an event of the rumour's
 cascade, while the pipeline holds that graph), else by its text (the rumour's source-post text,
-3-gram Jaccard >= ``report_link_similarity``).
+3-gram Jaccard >= ``report_link_similarity``), else as a quote of part of a source post: a
+report of at least :data:`QUOTE_MIN_GRAMS` 3-grams (14 letters or digits) of which
+:data:`QUOTE_SHARE` or more are in that post (``link_method`` ``quote``, ``similarity`` that
+share). Members of the public who report a rumour mostly copy the sentence that alarmed them,
+not the whole post, and the Jaccard of such a quote with the post is its length over the post's
+(0.42 for half a Weibo post), so it never reached the threshold and the report stayed unlinked.
 
 Both indexes keep the ``report_link_rumours`` most recently active rumours (an event of the
 rumour in a batch, or a report linked to it): :class:`~streams.governance.rumour_texts.RumourTexts`
@@ -34,8 +39,11 @@ import numpy as np
 from streams.events import KIND_CODE
 from streams.governance.report_parse import link_candidates
 from streams.governance.rumour_texts import RumourTexts
+from streams.governance.textsim import quoted_in
 
 POST = KIND_CODE["post"]
+QUOTE_SHARE = 0.9  # of a quote's 3-grams found in the post: a copied sentence, a typo or two
+QUOTE_MIN_GRAMS = 12  # fewer: a phrase many posts hold ("转发微博", a place name)
 
 
 class PostRumours:
@@ -239,23 +247,56 @@ class ReportLinks:
                         return rid
         return None
 
-    def link(self, by_event: str | None, signed) -> tuple[str, str, float]:
+    def link(self, by_event: str | None, signed, prefer=None) -> tuple[str, str, float]:
         """``(rumour_id, link_method, similarity)`` of a first report; ``by_event`` from
-        :meth:`by_event`, ``signed`` from :meth:`sign` of its text (None: no text)."""
+        :meth:`by_event`, ``signed`` from :meth:`sign` of its text (None: no text).
+
+        ``prefer(rumour_id) -> bool`` (the service: the reporting desk's jurisdiction covers the
+        rumour), asked outside the lock only when several rumours match the text equally well:
+        the same post is often posted again as a rumour of its own elsewhere, and the rumour id
+        alone would send a county's report to another province's copy, hidden from the county."""
         with self._lock:
             if by_event is not None:
                 self._touch(by_event)  # a reported rumour is an active one
                 return by_event, "event_id", 1.0
-            if signed is not None:
-                best = self.texts.query(None, self.link_similarity, signed)
-                if best:
-                    self._touch(best[0][0])
-                    return best[0][0], "text", round(best[0][1], 4)
-        return "", "none", 0.0
+            if signed is None:
+                return "", "none", 0.0
+            best, method = self.texts.query(None, self.link_similarity, signed), "text"
+            if not best:
+                if len(signed.grams) < QUOTE_MIN_GRAMS:
+                    return "", "none", 0.0
+                texts = list(self.texts.index.grams.items())
+        if not best:
+            # Every text scanned outside the lock, which the pipeline's batches take too (observe).
+            best, method = quoted_in(texts, signed.grams, QUOTE_SHARE, QUOTE_MIN_GRAMS), "quote"
+            if not best:
+                return "", "none", 0.0
+        rumour, score = _preferred(best, prefer)
+        with self._lock:
+            self._touch(rumour)
+        return rumour, method, round(score, 4)
 
     def _touch(self, rumour_id: str) -> None:
         self.texts.touch((rumour_id,))
         self.posts.touch((rumour_id,))
+
+
+def _preferred(best: list, prefer) -> tuple[str, float]:
+    """Of ``(rumour_id, score)`` pairs, best first, the first of those tied at the top score that
+    ``prefer`` accepts, else the first.
+
+    >>> _preferred([("r1", 1.0), ("r2", 1.0), ("r3", 0.9)], lambda r: r != "r1")
+    ('r2', 1.0)
+    >>> _preferred([("r1", 1.0), ("r3", 0.9)], lambda r: r == "r3"), _preferred([("r1", 1.0)], None)
+    (('r1', 1.0), ('r1', 1.0))
+    """
+    top = best[0][1]
+    tied = [rid for rid, score in best if score == top]
+    if prefer is not None and len(tied) > 1:
+        for rid in tied:
+            if prefer(rid):
+                return rid, top
+    return best[0]
 
 
 def _events_by_rumour(event_ids, rumours, active) -> dict[str, list]:

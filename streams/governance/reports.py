@@ -6,7 +6,12 @@ A report's fields, validation and stored id (scoped to the desk that sent it):
 
 Duplicates are merged into the first report (``duplicate_of``): the same reporter reporting
 the same post (id, or link when there is no id), or the same text (3-gram Jaccard >=
-``report_dedup_similarity``) within ``report_dedup_hours``.
+``report_dedup_similarity``) within ``report_dedup_hours`` (a first report linked to a rumour
+before one that is not). A report that links to a rumour does not merge into a first report
+that linked to none (reported before the rumour's posts came in), nor a desk's report that links
+to a rumour the desk covers into one linked to a copy of the post elsewhere: it is a first report
+of its rumour, or the rumour's reports would stay unlinked (seen by no desk), resp. out of the
+desk's sight, for the whole window.
 
 Restarts: with a store, the desk remembers the reports received within ``report_dedup_hours``
 (:mod:`streams.governance.report_memory`: bounded, given back by :meth:`ReportDesk.restore`
@@ -119,9 +124,10 @@ class ReportDesk:
         self.history.forget_before(now_ms - self.window_ms)
 
     # -- intake -------------------------------------------------------------------------------
-    def submit(self, payload, source: str = "http", now_ms: int | None = None) -> tuple[int, dict]:
+    def submit(self, payload, source: str = "http", now_ms: int | None = None, prefer=None) -> tuple[int, dict]:
         """``(http status, body)``: 201 for a new report, 200 for one merged into an earlier
-        report (or repeated), 400 for an invalid one."""
+        report (or repeated), 400 for an invalid one. ``prefer``: of rumours its text matches
+        equally well, which to link (:meth:`~streams.governance.report_links.ReportLinks.link`)."""
         try:
             rep = parse_report(payload, now_ms, source)
         except ReportError as exc:
@@ -147,14 +153,25 @@ class ReportDesk:
             if known is not None:  # the sender's own report: ids are scoped to their source
                 return 200, self._answer(known, repeated=True)
             self._forget_before(rep["received_ms"])
-            canonical = self._find_duplicate(rep, signed)
+            canonical = self._find_duplicate(rep, signed, prefer)
+            link = None
+            first_rumour = canonical["rumour_id"] if canonical is not None else ""
+            if canonical is not None and (not first_rumour or (prefer is not None and not prefer(first_rumour))):
+                # Its first report matched no rumour, or one the sender does not cover (a copy of
+                # the post elsewhere). If this one links to a rumour (the rumour's posts came in
+                # since), resp. to a copy the sender covers, it is a first report of that rumour:
+                # merged, it would stay with the first's link, seen by no desk, resp. not by the
+                # sender's, and so would every later report like it.
+                link = self.links.link(by_event, link_signed, prefer)
+                if link[0] and (not first_rumour or (link[0] != first_rumour and prefer(link[0]))):
+                    canonical = None
             if canonical is not None:
                 rep.update(duplicate_of=canonical["report_id"], rumour_id=canonical["rumour_id"],
                            link_method=canonical["link_method"], similarity=canonical["similarity"])
                 canonical["duplicates"] += 1
             else:
                 rep["duplicate_of"] = ""
-                rep["rumour_id"], rep["link_method"], rep["similarity"] = self.links.link(by_event, link_signed)
+                rep["rumour_id"], rep["link_method"], rep["similarity"] = link or self.links.link(by_event, link_signed, prefer)
             rep["duplicates"] = 0
             self.memory.add(rep, signed)
             rumour = rep["rumour_id"]
@@ -214,17 +231,26 @@ class ReportDesk:
             if status is not None:
                 self.history.remove(status)
 
-    def _find_duplicate(self, rep, signed) -> dict | None:
+    def _find_duplicate(self, rep, signed, prefer=None) -> dict | None:
         if rep["post_id"]:
             first = self.memory.first_of_post(rep["reporter"], rep["post_id"])
             if first is not None:
                 return first
         if rep["text"]:
+            # The most similar first report in the window: one linked to a rumour the sender
+            # covers (``prefer``) before one linked to another (a copy of the post elsewhere),
+            # before one linked to none (it stays in the window after its rumour became known).
             window = self.config.report_dedup_hours * 3_600_000
+            found = [None, None, None]
             for key, _sim in self.memory.texts.query(None, self.config.report_dedup_similarity, signed):
                 other = self.reports[key]
-                if abs(other["report_ms"] - rep["report_ms"]) <= window:
+                if abs(other["report_ms"] - rep["report_ms"]) > window:
+                    continue
+                rank = 2 if not other["rumour_id"] else 0 if prefer is None or prefer(other["rumour_id"]) else 1
+                if rank == 0:
                     return other
+                found[rank] = found[rank] or other
+            return found[1] or found[2]
         return None
 
     @staticmethod

@@ -3,7 +3,10 @@ LSH banding to find candidates among many rumours before the exact Jaccard is co
 
 Character n-grams suit Chinese (no word boundaries) and survive small edits. Texts are
 normalised first: Weibo repost chains (``//@name: ...``), links, mentions, whitespace and
-punctuation are removed and Latin letters lower-cased.
+punctuation are removed, Latin letters lower-cased, full-width forms made half-width (NFKC) and
+traditional characters folded to simplified ones (:mod:`streams.governance.hanzi_fold`), so a
+report written in traditional characters (Hong Kong, Taiwan, a converted copy) matches a post in
+simplified ones.
 """
 from __future__ import annotations
 
@@ -14,20 +17,25 @@ from typing import NamedTuple
 
 import numpy as np
 
+from streams.governance.hanzi_fold import fold_table
+
 _CHAIN = re.compile(r"//@[^:：\s]{1,40}[:：]")
 _URL = re.compile(r"https?://\S+|www\.\S+")
 _MENTION = re.compile(r"@[^\s:：,，@]{1,40}")
 
 
 def normalise_text(text: str | None) -> str:
-    """Letters and digits only, lower case, without links, mentions and repost chains.
+    """Letters and digits only, lower case, simplified characters, without links, mentions and
+    repost chains.
 
     >>> normalise_text("转发：谣言！ //@张三: 真的吗 http://t.cn/abc")
     '转发谣言真的吗'
+    >>> normalise_text("【怎麼鑒定地溝油】蒜頭（蒜子）ＡＢＣ１２"), normalise_text("怎么鉴定地沟油 蒜头(蒜子) abc12")
+    ('怎么鉴定地沟油蒜头蒜子abc12', '怎么鉴定地沟油蒜头蒜子abc12')
     """
     if not text:
         return ""
-    text = unicodedata.normalize("NFKC", text)
+    text = unicodedata.normalize("NFKC", text).translate(fold_table())
     text = _URL.sub(" ", _CHAIN.sub(" ", text))
     text = _MENTION.sub(" ", text)
     return "".join(ch for ch in text.lower() if ch.isalnum())
@@ -56,6 +64,27 @@ def jaccard(a, b) -> float:
     if not a and not b:
         return 0.0
     return len(a & b) / len(a | b)
+
+
+def quoted_in(texts, grams: frozenset, share: float, min_grams: int) -> list[tuple[str, float]]:
+    """The keys of ``texts`` (``(key, shingle set)`` pairs) whose text holds at least ``share``
+    of ``grams`` (a quote of part of it), with that share, best first (then by key); nothing
+    for fewer than ``min_grams`` grams, which too many texts would hold. Every text is scanned
+    (no LSH band finds a short quote of a long text: their Jaccard is low): about 40 ms over
+    10,000 texts here.
+
+    >>> quoted_in([("a", shingles("abcdef")), ("b", shingles("abcxyz"))], shingles("abcde"), 0.6, 2)
+    [('a', 1.0)]
+    """
+    if len(grams) < min_grams:
+        return []
+    need = share * len(grams)
+    found = []
+    for key, known in texts:
+        common = len(grams & known)
+        if common >= need:
+            found.append((key, common / len(grams)))
+    return sorted(found, key=lambda x: (-x[1], x[0]))
 
 
 def _hash64(items) -> np.ndarray:
@@ -165,6 +194,18 @@ class TextIndex:
                 keys.discard(key)
                 if not keys:  # an empty set per evicted text would itself grow without bound
                     del self.buckets[band][chunk]
+
+    def quoted(self, grams: frozenset, share: float, min_grams: int) -> list[tuple[str, float]]:
+        """:func:`quoted_in` over the texts known here.
+
+        >>> idx = TextIndex()
+        >>> idx.add("a", "the bridge over the river collapsed this morning, avoid the area")
+        >>> idx.quoted(shingles("bridge over the river collapsed"), 0.9, 12)
+        [('a', 1.0)]
+        >>> idx.quoted(shingles("bridge collapsed on a road"), 0.9, 12), idx.quoted(shingles("the river"), 0.9, 12)
+        ([], [])
+        """
+        return quoted_in(self.grams.items(), grams, share, min_grams)
 
     def query(self, text: str | None, threshold: float, signed: Signed | None = None) -> list[tuple[str, float]]:
         grams, sig = signed if signed is not None else self.sign(text)

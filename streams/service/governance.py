@@ -155,16 +155,23 @@ class GovernanceViews:
         covers); otherwise the answer is that of a new report (201): "merged" would tell that
         another desk reported the same thing."""
         source = f"http:{principal.token_id}"
-        code, answer = self.hub.submit_report(payload, source)
+        national = prefix(principal.jurisdiction) == ""  # nothing lies outside a national token
+
+        def covered_by_caller(rid: str) -> bool:
+            regions = self.regions_of(rid)
+            return regions is not None and principal.covers_any(regions)
+
+        # Of rumours the text matches equally well (one post posted again elsewhere), the one
+        # the reporting desk covers: its public reports what spread around it.
+        code, answer = self.hub.submit_report(payload, source, prefer=None if national else covered_by_caller)
         if code >= 400:
             return code, answer
         rid = answer.get("rumour_id")
-        covered = prefix(principal.jurisdiction) == ""  # nothing lies outside a national token
+        covered = national
         if rid:
             self._forget("statuses")
             if not covered:
-                regions = self.regions_of(rid)
-                covered = regions is not None and principal.covers_any(regions)
+                covered = covered_by_caller(rid)
         answer = dict(answer, routed_upward=not covered)
         if not covered:
             answer.update(rumour_id=None, link_method=None, similarity=None)
