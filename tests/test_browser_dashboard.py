@@ -301,6 +301,16 @@ async def _drive(url: str, token: str, tmp_path: Path) -> dict:
         found["handling_verified"] = await cdp.js("document.getElementById('handling-status').textContent")
         found["handling_by"] = await cdp.js("document.getElementById('handling-by').textContent")
         found["history"] = await cdp.js("document.querySelectorAll('#handling-history li').length")
+        # a page that shows a status another officer has since replaced (here: the page's copy
+        # made stale) is refused 409, says so, and shows the current status again
+        await cdp.js("window.rumourDashboard.state.handling.status.changed_at = '2000-01-01T00:00:00Z';"
+                     "document.getElementById('status-select').value = 'handled';"
+                     "document.getElementById('status-form').requestSubmit(); true")
+        await cdp.wait_for("document.getElementById('status-msg').textContent.indexOf('meanwhile') >= 0 && "
+                           "window.rumourDashboard.state.handling.status.changed_at !== '2000-01-01T00:00:00Z'")
+        found["stale"] = await cdp.js("[document.getElementById('status-msg').textContent,"
+                                      " window.rumourDashboard.state.handling.status.status,"
+                                      " document.querySelectorAll('#handling-history li').length]")
         found["debunk_stats"] = await cdp.js("document.getElementById('debunk-stats').textContent")
         found["debunk_chart"] = await cdp.js(_chart_js("chart-debunk"))
         await cdp.js("var l = document.getElementById('level'); l.value = 'city';"
@@ -365,6 +375,7 @@ def test_dashboard_renders_data_in_headless_chromium(served, tmp_path):
     assert found["handling_received"] == "已受理" and "举报受理" in found["handling_by_received"]
     assert found["handling_verified"] == "已核实" and "browser-analyst" in found["handling_by"]
     assert found["history"] == 2
+    assert "verified" in found["stale"][0] and found["stale"][1:] == ["verified", 2]
     assert "接触谣言账号" in found["debunk_stats"] and "%" in found["debunk_stats"]
     assert found["debunk_chart"][0] >= 2
     assert {"济南市", "青岛市"} <= set(found["region_labels"])

@@ -413,3 +413,36 @@ def test_a_national_token_has_the_name_of_the_whole_country(env):
     me = orjson.loads(get(env["url"] + "/api/me", env["tok"]["national"])[2])
     assert me["jurisdiction"] == "000000"
     assert me["jurisdiction_name"] == {"zh": "全国", "en": "Nationwide"}
+
+
+def test_of_two_officers_who_saw_the_same_status_only_the_first_changes_it(env):
+    url, tok, store = env["url"], env["tok"], env["hub"].store
+    path = url + "/api/rumours/qd-1/status"
+
+    def current():
+        return orjson.loads(get(path, tok["national"])[2])["status"]
+
+    seen = current() or {}
+    saw = {"expected_status": seen.get("status"), "expected_changed_at": seen.get("changed_at")}
+    status, body = post(path, tok["admin"], {"status": "verified", **saw})
+    assert status == 201, body
+    kept = len(store.status_history("qd-1"))
+    status, body = post(path, tok["national"], {"status": "handled", "note": "saw the old one", **saw})
+    assert status == 409, body
+    assert b"'verified'" in body and b"admin" in body  # what it is now, and who changed it
+    assert len(store.status_history("qd-1")) == kept and current()["status"] == "verified"
+    assert env["store"].audit_rows(limit=1)[0]["status"] == 409  # the refusal is audited too
+    now = current()
+    # the same status at another time is another change: refused too
+    status, body = post(path, tok["national"], {"status": "handled", "expected_status": "verified",
+                                                "expected_changed_at": "2020-01-01T00:00:00Z"})
+    assert status == 409, body
+    # naming what is current goes through; without expectations the last change wins, as before
+    status, body = post(path, tok["national"], {"status": "handled", "expected_status": "verified",
+                                                "expected_changed_at": now["changed_at"]})
+    assert status == 201, body
+    status, body = post(path, tok["admin"], {"status": "debunked"})
+    assert status == 201, body
+    assert current()["status"] == "debunked"
+    status, body = post(path, tok["admin"], {"status": "handled", "expected_status": 3})
+    assert status == 400 and b"expected_status" in body

@@ -36,7 +36,7 @@ from streams.service.lru import LRU
 log = logging.getLogger(__name__)
 
 NOTE_MAX = 2000
-STATUS_FIELDS = {"status", "note"}
+STATUS_FIELDS = {"status", "note", "expected_status", "expected_changed_at"}
 
 
 def reporter_shown(report: dict, principal: Principal, pseudonymise) -> str | None:
@@ -72,6 +72,7 @@ class GovernanceViews:
         self.summary = summary  # Views.summary: sizes per rumour (to know when the store changed)
         self.cache_seconds = cache_seconds
         self._lock = threading.Lock()
+        self._status_lock = threading.Lock()  # a status check and its change, see set_status
         self._cache: dict = {}
         self._debunk_cache = LRU()  # rumour -> (counts, answer): bounded
 
@@ -129,15 +130,41 @@ class GovernanceViews:
         status = body.get("status")
         if not isinstance(status, str):
             return 400, {"error": "status: required"}
+        for name in ("expected_status", "expected_changed_at"):
+            if body.get(name) is not None and not isinstance(body[name], str):
+                return 400, {"error": f"{name}: a string (or null: no status yet)"}
         by, at_ms = changed_by(principal), int(time.time() * 1000)
         code, answer = self.hub.status_answer(rumour_id, status, by, note, at_ms)
         if code != 201:
             return code, answer
-        if before_apply is not None:
-            before_apply(code, answer)
-        code, answer = self.hub.set_status(rumour_id, status, by, note, at_ms)
+        # Check and change under one lock, so of two officers of this process who saw the same
+        # status only the first changes it (another worker's change in between is seen once
+        # the store has it: the check reads the store).
+        with self._status_lock:
+            stale = self._stale_status(rumour_id, body)
+            if stale:
+                return 409, {"error": stale}
+            if before_apply is not None:
+                before_apply(code, answer)
+            code, answer = self.hub.set_status(rumour_id, status, by, note, at_ms)
         self._forget("statuses")
         return code, answer
+
+    def _stale_status(self, rumour_id: str, body: dict) -> str | None:
+        """Why a change that names the status it replaces (``expected_status``, null for none
+        yet; ``expected_changed_at`` optional) must not be made: another change came first.
+        None when the body names none (the last change wins, as before) or it is current."""
+        if "expected_status" not in body and "expected_changed_at" not in body:
+            return None
+        now = self.status(rumour_id)["status"] or {}
+        moved = "expected_status" in body and body["expected_status"] != now.get("status")
+        moved |= body.get("expected_changed_at") is not None and body["expected_changed_at"] != now.get("changed_at")
+        if not moved:
+            return None
+        if not now:
+            return "the status changed meanwhile: the rumour has no status"
+        return (f"the status changed meanwhile: now {now['status']!r}, by {now['changed_by']} at "
+                f"{now['changed_at']}; read it again and decide")
 
     # -- reports ------------------------------------------------------------------------------
     def submit(self, payload, principal: Principal) -> tuple[int, dict]:

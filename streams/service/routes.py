@@ -141,7 +141,9 @@ ROUTES = (
     Route("status_set", "/api/rumours/{rumour_id}/status", "Change the handling status; changed_by "
           "is the caller's token (name and id), never taken from the body", action="status",
           method="POST", audited=True, rumour_scoped=True, governance=True,
-          body="{status: received|verified|debunked|handled, note?: string (<= 2000 characters)}"),
+          body="{status: received|verified|debunked|handled, note?: string (<= 2000 characters), "
+               "expected_status?: the status the caller saw (null: none yet), expected_changed_at?: "
+               "its changed_at; either given and no longer current: 409, nothing changed}"),
     Route("alerts", "/api/alerts", "Spread alerts of the units inside the caller's jurisdiction "
           "(its own code and every division below it), newest first; traces pseudonymised",
           action="list", governance=True,

@@ -358,13 +358,25 @@
     var id = state.selected; if (!id) return;
     var body = {status: $("status-select").value};
     var note = $("status-note").value.trim(); if (note) body.note = note;
+    // The status this officer saw: another officer's change since then is answered 409.
+    var seen = state.handling && state.handling.rumour_id === id ? state.handling.status : undefined;
+    if (seen !== undefined) {
+      body.expected_status = seen ? seen.status : null;
+      if (seen) body.expected_changed_at = seen.changed_at;
+    }
     $("status-msg").textContent = t("loading");
-    api("/api/rumours/" + encodeURIComponent(id) + "/status", body).then(function () {
-      $("status-msg").textContent = t("status_saved"); $("status-note").value = "";
+    function reload() {
       return api("/api/rumours/" + encodeURIComponent(id) + "/status").then(function (h) {
         if (id === state.selected) { state.handling = h; renderHandling(); }
       });
-    }, function (e) { $("status-msg").textContent = (e.status === 403 ? t("forbidden") + ": " : "") + e.message; });
+    }
+    api("/api/rumours/" + encodeURIComponent(id) + "/status", body).then(function () {
+      $("status-msg").textContent = t("status_saved"); $("status-note").value = "";
+      return reload();
+    }, function (e) {
+      $("status-msg").textContent = (e.status === 403 ? t("forbidden") + ": " : "") + e.message;
+      if (e.status === 409) reload().then(function () { $("status-msg").textContent = e.message; });
+    });
   }
   function renderWho() {
     var me = state.me; if (!me) return;
