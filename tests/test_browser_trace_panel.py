@@ -82,7 +82,8 @@ async def _settle(cdp, ms: int = 300):
 
 
 async def _drive(url: str, liaison: str, analyst: str, tmp_path: Path) -> dict:
-    env = dict(os.environ, TZ="Asia/Shanghai", LANG="en_US.UTF-8")
+    # The browser in UTC: a time shown on the centre's clock (Asia/Shanghai) is then not the browser's.
+    env = dict(os.environ, TZ="UTC", LANG="en_US.UTF-8")
     found = {}
     async with chromium_page(tmp_path, env) as cdp:
         await log_in(cdp, url, liaison)
@@ -100,6 +101,13 @@ async def _drive(url: str, liaison: str, analyst: str, tmp_path: Path) -> dict:
         await cdp.js("document.getElementById('trace-parents').click(); true")
         await cdp.wait_for(f"{PANEL}.shown().answer && !!{PANEL}.shown().answer.parents")
         found["parents"] = await cdp.js(SHOWN_JS)
+        # In Chinese: the panel's texts from the page's table, the answer kept.
+        await cdp.js("document.getElementById('lang').click(); true")
+        await _settle(cdp)
+        found["zh"] = await cdp.js("[document.querySelector('#trace-out .inferred h4').textContent,"
+                                   "document.getElementById('trace-run').textContent]")
+        await cdp.js("document.getElementById('lang').click(); true")
+        await _settle(cdp)
         await cdp.js("document.getElementById('trace-export').click(); true")
         await cdp.wait_for(f"{PANEL}.exported() !== null && ({PANEL}.exported().url || {PANEL}.exported().error)")
         found["export_error"] = await cdp.js(f"{PANEL}.exported().error || null")
@@ -158,6 +166,9 @@ def test_liaison_traces_and_exports_from_the_dashboard_in_headless_chromium(serv
         assert [(o["account"], o["chains"]) for o in shown["origins"]] == _expected(plain)
         assert shown["cutoff"] == [c["account_id"] for c in plain["cutoff"]]
     assert any(o["chains"] for o in found["plain"]["origins"])  # some origin has a chain to show
+    # Times on the centre's clock: the post at 00:00 UTC reads 08:00 in Asia/Shanghai.
+    assert plain["origins"][0]["ts"] == "2025-12-01T00:00:00.000Z"
+    assert "12/01/2025, 08:00:00" in found["plain"]["origins"][0]["text"]
     assert found["plain"]["inferred"] is None
     # Parents on: a section of their own, labelled, each link with its probability, no hop there.
     inferred = found["parents"]["inferred"]
@@ -166,6 +177,7 @@ def test_liaison_traces_and_exports_from_the_dashboard_in_headless_chromium(serv
     for event, text in inferred["events"]:
         assert with_parents["parents"][event] in text and str(with_parents["parent_probability"][event]) in text
     assert found["parents"]["hops_in_inferred"] == 0
+    assert found["zh"] == ["推断的上级（线索，非证据；不属于证据链）", "追溯源头"]
     # The package: the server's file name (filename*, the case number in Chinese), verifies,
     # holds the inferred links because parents was on.
     assert found["export_error"] is None
