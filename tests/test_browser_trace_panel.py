@@ -112,6 +112,12 @@ async def _drive(url: str, liaison: str, analyst: str, tmp_path: Path) -> dict:
         await cdp.wait_for(f"{PANEL}.exported() !== null && ({PANEL}.exported().url || {PANEL}.exported().error)")
         found["export_error"] = await cdp.js(f"{PANEL}.exported().error || null")
         found["export"] = await cdp.js(EXPORTED_JS)
+        # A case number the API refuses (400): its message in the panel, the package shown before gone.
+        await cdp.js("document.getElementById('case').value='bad<case>'; document.getElementById('trace-export').click(); true")
+        await cdp.wait_for(f"{PANEL}.exported() && {PANEL}.exported().error")
+        found["bad_case"] = await cdp.js("[document.querySelector('#export-out .error').textContent,"
+                                         "!!document.getElementById('export-link')]")
+        await cdp.js(f"document.getElementById('case').value={json.dumps(CASE)}; true")
         found["errors"] = await cdp.js(f"{DASH}.state.errors")
         # -- about 400 px wide, the trace and the inferred section shown
         await cdp.call("Emulation.setDeviceMetricsOverride", width=400, height=800, deviceScaleFactor=1, mobile=False)
@@ -188,6 +194,7 @@ def test_liaison_traces_and_exports_from_the_dashboard_in_headless_chromium(serv
     verdict = verify(data, expected_digest=export["digest"])
     assert verdict.ok, verdict.problems
     assert "inferred_parents.json" in zipfile.ZipFile(io.BytesIO(data)).namelist()
+    assert found["bad_case"][0].startswith("case number: ") and found["bad_case"][1] is False, found["bad_case"]
     # A liaison has the export; at 400 px the panel's rows stay inside it and the page.
     assert found["liaison_export_shown"] is True
     narrow = found["narrow"]
