@@ -105,14 +105,15 @@ def test_unknown_and_repeated_query_parameters_are_refused(env):
 
 
 def test_the_dashboard_asks_only_for_parameters_its_routes_take():
-    # app.js must not send a parameter the service now refuses: every "?name=" / "&name=" it
-    # writes after an /api/ path is one some route declares.
+    # The dashboard's scripts (app.js, trace.js, ...) must not send a parameter the service now
+    # refuses: every "?name=" / "&name=" they write after an /api/ path is one some route declares.
     import re
     from pathlib import Path
 
     from streams.service.routes import ROUTES
 
-    js = (Path(__file__).resolve().parent.parent / "streams/service/static/app.js").read_text(encoding="utf-8")
+    static = Path(__file__).resolve().parent.parent / "streams/service/static"
+    js = "".join(path.read_text(encoding="utf-8") for path in sorted(static.glob("*.js")))
     declared = {name for r in ROUTES for name, _, _ in r.query}
     sent = set(re.findall(r'[?&]([a-z_]+)=', js))
     assert sent and sent <= declared, sent - declared

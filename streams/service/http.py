@@ -297,7 +297,7 @@ class Service(TokenChecks, SiteHandlers, GovernanceHandlers, TraceHandlers):
                       "clear_identities": principal.may("clear"),
                       # which accounts a trace names in clear (streams.service.identities)
                       "account_scope": self.views.identities.scope(principal),
-                      "case_required": principal.may("case_required"),
+                      "case_required": principal.may("case_required"), "may_trace": principal.may("trace"),
                       "may_export": principal.may("evidence"), "may_audit": principal.may("audit"),
                       "may_set_status": principal.may("status"), "may_report": principal.may("report"),
                       "governance": self.gov is not None,

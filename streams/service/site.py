@@ -15,7 +15,8 @@ from streams.worker_stats import health_problems
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 VENDOR = {"echarts.min.js": PROJECT_ROOT / "web" / "node_modules" / "echarts" / "dist" / "echarts.min.js"}
 STATIC = {"app.js": "application/javascript", "app.css": "text/css", "i18n.js": "application/javascript",
-          "expiry.js": "application/javascript", "series.js": "application/javascript"}
+          "expiry.js": "application/javascript", "series.js": "application/javascript",
+          "trace.js": "application/javascript"}
 
 
 class SiteHandlers:

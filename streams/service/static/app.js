@@ -16,6 +16,7 @@
     polls: 0, errors: 0, paused: false
   };
   var charts = {};
+  var tracePanel = null;  // trace.js: the rumour's origin trace and evidence export
   // Times are shown on the centre's clock (report_timezone, named by the API's answers), the
   // same days and hours as the series' buckets; the browser's zone until the first answer.
   var browserZone = Intl.DateTimeFormat().resolvedOptions().timeZone || "local";
@@ -55,11 +56,16 @@
 
   // -- API --------------------------------------------------------------------------------
   // etag: sent as If-None-Match; a 304 answers null, and the answer's ETag goes to onEtag.
-  function api(path, body, etag, onEtag) {
+  // The token, and the case number when one is given (percent-encoded: a header is Latin-1).
+  function authHeaders() {
     var headers = {"Authorization": "Bearer " + state.token};
-    if (etag) headers["If-None-Match"] = etag;
     var c = $("case").value.trim();
     if (c) headers["X-Case-Id"] = encodeURIComponent(c);
+    return headers;
+  }
+  function api(path, body, etag, onEtag) {
+    var headers = authHeaders();
+    if (etag) headers["If-None-Match"] = etag;
     var init = {headers: headers, cache: "no-store"};
     if (body !== undefined) {
       init.method = "POST"; headers["Content-Type"] = "application/json"; init.body = JSON.stringify(body);
@@ -78,6 +84,7 @@
   // -- login ------------------------------------------------------------------------------
   function showLogin(msg) {
     state.token = ""; sessionStorage.removeItem("rumour.token");
+    if (tracePanel) tracePanel.reset();
     $("login-error").textContent = msg || ""; $("login").hidden = false; $("token").focus();
   }
   function login() {
@@ -86,6 +93,7 @@
       var names = {}; names[me.jurisdiction] = me.jurisdiction_name; learnNames(names);
       renderWho();
       $("case-box").hidden = !me.case_required;
+      tracePanel.render();
       poll();
     });
   }
@@ -404,7 +412,7 @@
     if (state.selected) $("detail-title").textContent = t("rumour") + " " + state.selected;
     renderWho(); renderList(); renderSeries(); renderRegions(); renderSpreaders(); renderTree(); renderChain();
     $("status-msg").textContent = "";  // a transient message, in the language it was said in
-    renderAlerts(); renderHandling(); renderDebunk();
+    renderAlerts(); renderHandling(); renderDebunk(); if (tracePanel) tracePanel.render();
   }
 
   // -- polling ----------------------------------------------------------------------------
@@ -472,6 +480,7 @@
     $("tree-facts").textContent = "";
     $("chain").textContent = t("chain_hint");
     $("detail-title").textContent = t("rumour") + " " + id;
+    if (tracePanel) tracePanel.render();
   }
   function traceAccount(name) {
     if (state.me.case_required && !$("case").value.trim()) {
@@ -522,6 +531,9 @@
       state.token = $("token").value.trim(); sessionStorage.setItem("rumour.token", state.token);
       login().catch(loginFailed);
     });
+    tracePanel = window.RUMOUR_TRACE({$: $, t: t, esc: esc, fmtTime: fmtTime, api: api, headers: authHeaders,
+      me: function () { return state.me; }, selected: function () { return state.selected; },
+      unauthorised: function () { showLogin(t("bad_token")); }});
     chart("chart-tree");
     window.addEventListener("resize", function () { Object.keys(charts).forEach(function (k) { charts[k].resize(); }); });
     renderAll();
@@ -529,5 +541,5 @@
   });
   // For tests and debugging: read-only access to the state and the chart instances.
   window.rumourDashboard = {state: state, charts: charts, traceAccount: traceAccount, select: select, goPage: goPage,
-    expandTree: expandTree};
+    expandTree: expandTree, trace: function () { return tracePanel; }};
 })();

@@ -27,7 +27,12 @@ window.RUMOUR_I18N = {
     governance_off: "本进程未运行治理模块", system_intake: "举报受理",
     expires: "令牌有效期至", expires_never: "令牌长期有效",
     expires_soon: "令牌将在 {days} 天内到期（{at}），请联系管理员重新签发",
-    search: "搜索：编号、地区或状态（传播中…）", page_prev: "上一页", page_next: "下一页"
+    search: "搜索：编号、地区或状态（传播中…）", page_prev: "上一页", page_next: "下一页",
+    trace_title: "源头追溯", trace_run: "追溯源头", trace_parents: "推断的上级（线索，非证据）",
+    trace_export: "导出证据包", origins: "源头", confidence: "置信度", reach: "影响范围", not_observed: "未观测到",
+    cutoff_accounts: "阻断账号", prevented: "可阻止", no_cutoff: "无阻断账号",
+    inferred_title: "推断的上级（线索，非证据；不属于证据链）", probability: "概率", no_parent: "无法推断",
+    no_inferred: "没有需要推断上级的转发", with_inferred: "含推断的上级"
   },
   "en": {
     title: "Rumour spread", case: "Case number", logout: "Log out", login: "Enter your access token",
@@ -58,7 +63,12 @@ window.RUMOUR_I18N = {
     governance_off: "the governance loop does not run in this process", system_intake: "report intake",
     expires: "token valid until", expires_never: "token never expires",
     expires_soon: "token expires within {days} days ({at}): ask an admin for a new one",
-    search: "search: id, region or status (spreading…)", page_prev: "previous page", page_next: "next page"
+    search: "search: id, region or status (spreading…)", page_prev: "previous page", page_next: "next page",
+    trace_title: "Origin trace", trace_run: "Trace origins", trace_parents: "inferred parents (leads, not evidence)",
+    trace_export: "Export evidence package", origins: "Origins", confidence: "confidence", reach: "reach",
+    not_observed: "not observed", cutoff_accounts: "Cut-off accounts", prevented: "prevents", no_cutoff: "no cut-off account",
+    inferred_title: "Inferred parents (leads, not evidence; not part of any chain)", probability: "probability",
+    no_parent: "none inferred", no_inferred: "no share lacks its parent", with_inferred: "with inferred parents"
   }
 };
 window.RUMOUR_PROVINCES = {
