@@ -128,7 +128,13 @@ class Service(TokenChecks, SiteHandlers, GovernanceHandlers, TraceHandlers):
     def attach_governance(self, hub) -> None:
         """Serve the governance routes over ``hub`` (:class:`streams.governance.hub.Governance`)."""
         self.governance = hub
-        self.gov = GovernanceViews(hub, self.pseudo, self.views.regions_of, self.views.summary)
+        self.gov = GovernanceViews(hub, self.pseudo, self.views.regions_of, self.views.summary,
+                                   desk_of=self._token_jurisdiction)
+
+    def _token_jurisdiction(self, token_id: str) -> str | None:
+        """The jurisdiction of token ``token_id`` (revoked or expired too: the desk it was), or None."""
+        rec = next((r for r in self.tokens.list() if r.id == token_id), None)
+        return rec.jurisdiction if rec is not None else None
 
     _int_param = staticmethod(int_param)
 
