@@ -146,3 +146,15 @@ def test_a_manual_link_behaves_like_an_automatic_one_and_survives_a_restart(env)
     stored = {r["report_id"]: r for r in env["hub"].store.load_reports("jn-1")}
     assert set(stored) == {r1, r2} and stored[r1]["link_method"] == "manual" and stored[r1]["linked_ms"] > 0
     assert stored[r1]["reporter"] == "张先生" and stored[r1]["link_note"] == "same post, seen in the dashboard"
+
+
+def test_a_revoked_desks_reports_stay_with_the_desks_above_it_and_others_go_to_the_centre(env):
+    from streams.service.tokens import TokenStore
+
+    r3 = env["ids"][2]
+    code, answer = env["hub"].submit_report({"reporter": "k", "text": "从消息队列来的 无关 报告 丁"}, "kafka")
+    assert code == 201 and answer["link_method"] == "none"
+    TokenStore(env["tokens_path"]).revoke(env["tok"]["huangdao"].split("_")[1])
+    assert r3 in [r["report_id"] for r in unlinked(env, "province")["reports"]]  # Huangdao's desk, revoked
+    assert answer["report_id"] not in [r["report_id"] for r in unlinked(env, "province")["reports"]]
+    assert answer["report_id"] in [r["report_id"] for r in unlinked(env, "national")["reports"]]

@@ -64,15 +64,15 @@ def changed_by(principal: Principal) -> str:
 
 
 class GovernanceViews(UnlinkedReportViews):
-    def __init__(self, hub, pseudonymiser, regions_of, summary, cache_seconds: float = 2.0, desk_of=None):
+    def __init__(self, hub, pseudonymiser, regions_of, summary, cache_seconds: float = 2.0, desks=None):
         self.hub = hub
         self.store = hub.store  # the hub's store (with the governance methods), or None
         self.pseudo = pseudonymiser
         self.regions_of = regions_of  # Views.regions_of: regions that give jurisdiction (None: unknown)
         self.summary = summary  # Views.summary: sizes per rumour (to know when the store changed)
         self.cache_seconds = cache_seconds
-        # token id -> the jurisdiction of the desk (token) that took a report in, None: unknown
-        self.desk_of = desk_of or (lambda token_id: None)
+        # () -> {token id: jurisdiction}: the desks (tokens) that take reports in
+        self.desks = desks or dict
         self._lock = threading.Lock()
         self._status_lock = threading.Lock()  # a status check and its change, see set_status
         self._cache: dict = {}

@@ -37,18 +37,21 @@ def body_problem(body, allowed: set, token_field: str, what: str) -> str | None:
 
 
 class UnlinkedReportViews:
-    """Needs ``self.hub``, ``self.store``, ``self.regions_of``, ``self.desk_of``,
+    """Needs ``self.hub``, ``self.store``, ``self.regions_of``, ``self.desks``,
     ``self._report_view`` and ``self._forget`` (:class:`~streams.service.governance.GovernanceViews`)."""
 
-    def may_read_unlinked(self, report: dict, principal: Principal) -> bool:
+    def may_read_unlinked(self, report: dict, principal: Principal, desks: dict | None = None) -> bool:
         """Whether ``principal`` may read a report linked to no rumour (no rumour gives it a
         jurisdiction): the desk that took it in, and every token whose jurisdiction covers that
         desk's (the desks above it, up to the centre). A report not taken in over HTTP, or by a
-        token no longer in the tokens file, is read by national tokens only."""
+        token no longer in the tokens file, is read by national tokens only. ``desks``:
+        ``self.desks()``, when read already."""
         source = report.get("source") or ""
         if source == "http:" + principal.token_id or prefix(principal.jurisdiction) == "":
             return True
-        taker = self.desk_of(source[5:]) if source.startswith("http:") else None
+        if not source.startswith("http:"):
+            return False
+        taker = (self.desks() if desks is None else desks).get(source[5:])
         return taker is not None and covers(principal.jurisdiction, taker)
 
     def unlinked(self, principal: Principal, limit: int, offset: int) -> dict:
@@ -62,7 +65,8 @@ class UnlinkedReportViews:
             rows[r["report_id"]] = r
         for rid, r in self.hub.desk.remembered(list(rows)).items():  # linked since the store was read
             rows[rid] = r
-        mine = [r for r in rows.values() if not r["rumour_id"] and self.may_read_unlinked(r, principal)]
+        desks = self.desks()  # the tokens file read once, not once a report
+        mine = [r for r in rows.values() if not r["rumour_id"] and self.may_read_unlinked(r, principal, desks)]
         mine.sort(key=lambda r: (-r["received_ms"], r["report_id"]))
         return {"identities": "own_in_clear", "total": len(mine), "offset": offset,
                 "reports": [self._report_view(r, principal) for r in mine[offset:offset + limit]]}

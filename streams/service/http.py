@@ -129,12 +129,12 @@ class Service(TokenChecks, SiteHandlers, GovernanceHandlers, TraceHandlers):
         """Serve the governance routes over ``hub`` (:class:`streams.governance.hub.Governance`)."""
         self.governance = hub
         self.gov = GovernanceViews(hub, self.pseudo, self.views.regions_of, self.views.summary,
-                                   desk_of=self._token_jurisdiction)
+                                   desks=self._token_jurisdictions)
 
-    def _token_jurisdiction(self, token_id: str) -> str | None:
-        """The jurisdiction of token ``token_id`` (revoked or expired too: the desk it was), or None."""
-        rec = next((r for r in self.tokens.list() if r.id == token_id), None)
-        return rec.jurisdiction if rec is not None else None
+    def _token_jurisdictions(self) -> dict[str, str]:
+        """token id -> its jurisdiction, of every token in the file (revoked and expired ones
+        too: the desk a report was taken in by)."""
+        return {r.id: r.jurisdiction for r in self.tokens.list()}
 
     _int_param = staticmethod(int_param)
 
