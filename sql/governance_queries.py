@@ -7,7 +7,7 @@ from .queries import _where_rumour, quote
 
 REPORT_COLUMNS = ("report_id", "reporter", "post_id", "link", "text", "report_ms", "received_ms", "region",
                   "region_code", "rumour_id", "link_method", "similarity", "duplicate_of", "source",
-                  "client_report_id")
+                  "client_report_id", "linked_by", "linked_ms", "link_note")
 STATUS_COLUMNS = ("rumour_id", "status", "changed_by", "changed_ms", "note")
 ALERT_COLUMNS = ("alert_id", "rumour_id", "unit", "level", "rule", "minute_ms", "minute_shares",
                  "window_shares", "previous_window_shares", "detail")
@@ -49,6 +49,12 @@ def reports(database: str, rumour_id: str | None = None, since_ms=None, until_ms
     order = "received_ms, report_id" if received_since_ms is not None else "report_ms, report_id"
     return (f"SELECT {', '.join(REPORT_COLUMNS)} FROM {check_identifier(database)}.public_reports FINAL"
             f"{where} ORDER BY {order}")
+
+
+def unlinked_reports(database: str) -> str:
+    """The reports linked to no rumour (``rumour_id = ''``), newest received first."""
+    return (f"SELECT {', '.join(REPORT_COLUMNS)} FROM {check_identifier(database)}.public_reports FINAL"
+            " WHERE rumour_id = '' ORDER BY received_ms DESC, report_id")
 
 
 def report(database: str, report_id: str) -> str:

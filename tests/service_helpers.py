@@ -87,6 +87,31 @@ def served_events(events, tokens_path, batch_size: int = 5, cutoff_k: int = 5):
         store.close()
 
 
+@contextlib.contextmanager
+def governed_server(tokens_path, events, threshold: int, tokens):
+    """A dict ``url``, ``tok`` (name -> token), ``store``, ``service``, ``hub``, ``pipeline``,
+    ``tokens_path``: :func:`governed_service` over ``events`` in a fresh chDB store, served in a
+    thread, with a token per ``tokens`` entry ``(name, role, jurisdiction)``; closed and dropped
+    afterwards."""
+    from streams.service.tokens import TokenStore
+    from streams.store.embedded import ChdbStore
+    from tests.plugins.clickhouse import fresh_database
+
+    store = ChdbStore("chdb://", database=fresh_database())
+    store.migrate()
+    pipeline, hub, service = governed_service(store, events, tokens_path, threshold)
+    server = ThreadServer(service.application())
+    ts = TokenStore(tokens_path)
+    tok = {name: ts.issue(role, code, name)[0] for name, role, code in tokens}
+    try:
+        yield {"url": server.url, "tok": tok, "store": store, "service": service, "hub": hub,
+               "pipeline": pipeline, "tokens_path": tokens_path}
+    finally:
+        server.close()
+        store.drop()
+        store.close()
+
+
 def governed_service(store, events, tokens_path, threshold: int):
     """``(pipeline, hub, service)`` over a migrated ``store`` once ``events`` are replayed and the
     hub flushed. Alerts by the volume rule only, at ``threshold`` shares: growth and burst need

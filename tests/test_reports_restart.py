@@ -108,7 +108,7 @@ def test_rows_written_before_016_read_back_without_a_client_id(store, monkeypatc
 
     store.drop()  # the database as it was before sql/016, written the way the code then did
     sql.migrate(store._execute, store.database, migrations=[m for m in sql.load_migrations() if m.version < 16])
-    old_columns = tuple(c for c in gq.REPORT_COLUMNS if c != "client_report_id")
+    old_columns = gq.REPORT_COLUMNS[:gq.REPORT_COLUMNS.index("client_report_id")]
     monkeypatch.setattr(gq, "REPORT_COLUMNS", old_columns)
     _, old = _desk(store).submit({"reporter": "x", "post_id": "m2", "report_id": "c-old"}, "http:t1", now_ms=T0)
     monkeypatch.undo()
@@ -119,6 +119,25 @@ def test_rows_written_before_016_read_back_without_a_client_id(store, monkeypatc
     got = {r["report_id"]: r["client_report_id"] for r in desk.store.load_reports()}
     assert got == {old["report_id"]: "", new["report_id"]: "c-new"}
     assert store.migrate() == []
+
+
+def test_a_link_by_hand_is_read_back_after_a_restart(store):
+    desk = _desk(store)
+    _, report = desk.submit({"reporter": "x", "text": "一段和任何谣言都无关的话 nothing alike"}, "http:t1", now_ms=T0)
+    rid = report["report_id"]
+    assert report["link_method"] == "none" and [r["report_id"] for r in desk.store.unlinked_reports()] == [rid]
+    code, link = desk.link_by_hand(rid, "r1", "ann (t1)", "found it", at_ms=T0 + 5)
+    assert code == 201 and (link["rumour_id"], link["link_method"], link["linked_by"]) == ("r1", "manual", "ann (t1)")
+    assert [r["report_id"] for r in desk.reports_of("r1")] == [rid] and desk.reports_of("") == []
+    again = _desk(store)  # a restart: the link is read from the store
+    code, answer = again.link_by_hand(rid, "r2", "bob (t2)", at_ms=T0 + 9)
+    assert code == 409 and answer["link"] == link
+    stored = again.store.find_report(rid)
+    assert (stored["rumour_id"], stored["link_method"], stored["linked_by"], stored["linked_ms"],
+            stored["link_note"], stored["reporter"]) == ("r1", "manual", "ann (t1)", T0 + 5, "found it", "x")
+    assert again.store.unlinked_reports() == [] and [r["report_id"] for r in again.store.load_reports("r1")] == [rid]
+    assert again.latest_status("r1")["status"] == "received"  # its first report, as on arrival
+    assert again.link_by_hand("no-such-report", "r1", "bob (t2)")[0] == 404
 
 
 def test_memory_is_bounded_by_the_window(store):

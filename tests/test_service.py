@@ -238,9 +238,11 @@ def test_audit_log_is_append_only_through_the_api(env):
             except urllib.error.HTTPError as exc:
                 code = exc.code
             assert code == 405, (r.name, method, code)
-    # no route deletes or rewrites: the only writes are reports and status changes (appended)
+    # no route deletes or rewrites: the only writes are reports, status changes (appended) and
+    # the link by hand of a report linked to nothing (once: a linked report is a 409)
     assert {(x.method, x.name) for x in ROUTES if x.method != "GET"} == {("POST", "report_submit"),
-                                                                       ("POST", "status_set")}
+                                                                       ("POST", "status_set"),
+                                                                       ("POST", "report_link")}
 
 
 def test_analyst_sees_stable_pseudonyms_and_can_trace_by_pseudonym(env):

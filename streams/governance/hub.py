@@ -155,6 +155,9 @@ class Governance:
     def submit_report(self, payload, source: str = "http", prefer=None) -> tuple[int, dict]:
         return self.desk.submit(payload, source, prefer=prefer)
 
+    def link_report(self, report_id, rumour_id, by, note="", at_ms=None) -> tuple[int, dict]:
+        return self.desk.link_by_hand(report_id, rumour_id, by, note, at_ms)
+
     def set_status(self, rumour_id, status, by, note="", at_ms=None) -> tuple[int, dict]:
         return self.desk.set_status(rumour_id, status, by, note, at_ms)
 

@@ -60,6 +60,20 @@ class ReportMemory:
         if rep["post_id"] and self._by_post.get(key) == report_id:
             del self._by_post[key]
 
+    def relink(self, rep: dict) -> None:
+        """Replace a remembered report by ``rep`` (the same report, linked since: by hand),
+        moved to its rumour's reports; nothing if it is not remembered (the store has it)."""
+        rid = rep["report_id"]
+        old = self.reports.get(rid)
+        if old is None:
+            return
+        of_old = self._by_rumour[old["rumour_id"]]
+        del of_old[rid]
+        if not of_old:
+            del self._by_rumour[old["rumour_id"]]
+        old.update(rep)  # the same dict: a duplicate's ``duplicates`` count stays where it is
+        self._by_rumour.setdefault(old["rumour_id"], {})[rid] = None
+
     def of_rumour(self, rumour_id: str) -> list[dict]:
         """The reports linked to ``rumour_id`` ('' : those not linked), in the order received."""
         return [self.reports[rid] for rid in self._by_rumour.get(rumour_id, ())]

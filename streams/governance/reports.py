@@ -26,6 +26,8 @@ that, the text is compared with those rumours' source-post texts (3-gram Jaccard
 ``report_link_similarity``, MinHash/LSH candidates); else the report is stored unlinked. A rumour
 that receives its first linked report gets the status ``received``.
 
+Linking by hand: :mod:`streams.governance.report_manual`.
+
 Status rows and the rule for a rumour's current status: :mod:`streams.governance.status_history`.
 """
 from __future__ import annotations
@@ -36,13 +38,13 @@ import time
 from streams.events import format_ts
 from streams.governance.config import GovernanceConfig
 from streams.governance.report_links import ReportLinks
+from streams.governance.report_manual import SYSTEM, link_by_hand
 from streams.governance.report_memory import ReportMemory
 from streams.governance.report_parse import ReportError, could_repeat, parse_report
 from streams.governance.status_history import STATUSES, StatusHistory, current, ordered, status_error, status_row
 
 __all__ = ["ReportDesk", "STATUSES", "SYSTEM", "status_error", "status_row"]
 
-SYSTEM = "system:intake"
 
 
 class ReportDesk:
@@ -68,6 +70,7 @@ class ReportDesk:
         self.history = StatusHistory()  # status rows, in the order recorded, indexed by rumour
         self.links = ReportLinks(self.config.report_link_rumours, self.config.report_link_similarity, pipeline)
         self._lock = threading.RLock()
+        self._link_lock = threading.Lock()  # a manual link's check and write, one at a time
 
     @property
     def pipeline(self):
@@ -195,6 +198,12 @@ class ReportDesk:
                     raise
         return (200 if rep["duplicate_of"] else 201), self._answer(rep)
 
+    def link_by_hand(self, report_id: str, rumour_id: str, by: str, note: str = "",
+                     at_ms: int | None = None) -> tuple[int, dict]:
+        """Link the unlinked report ``report_id`` to ``rumour_id`` by hand:
+        :func:`streams.governance.report_manual.link_by_hand`."""
+        return link_by_hand(self, report_id, rumour_id, by, note, at_ms)
+
     def _first_status(self, rep: dict) -> dict:
         """Record the ``received`` row of the first report of its rumour (lock held)."""
         row = status_row(rep["rumour_id"], "received", SYSTEM, f"first report {rep['report_id']}",
@@ -318,6 +327,11 @@ class ReportDesk:
         """The status history of a rumour memory holds, one row per change, in the one order
         (:func:`~streams.governance.status_history.ordered`): its last row is the current one."""
         return [self._status_answer(r) for r in ordered(self.status_rows(rumour_id))]
+
+    def remembered(self, report_ids) -> dict[str, dict]:
+        """report id -> a copy of the report as memory holds it, of those ``report_ids`` it holds."""
+        with self._lock:
+            return {rid: dict(r) for rid in report_ids if (r := self.memory.get(rid)) is not None}
 
     def reports_of(self, rumour_id: str) -> list[dict]:
         with self._lock:

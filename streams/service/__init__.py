@@ -159,6 +159,16 @@ The governance loop (:mod:`streams.governance`; served when a hub is attached, e
   report, not its reporter's name (data minimisation; the store keeps the name). Reporter
   pseudonyms are not the accounts' (a reporter name is free text, so it would reveal any
   account's pseudonym). ``identities: "own_in_clear"`` in the answer says so.
+- ``GET /api/reports/unlinked``: any role; the reports that linked to no rumour (no rumour gives
+  them a jurisdiction) that the token took in (reporter in clear) or that a token inside its
+  jurisdiction took in (the desks above it, up to the centre; reporter pseudonymised); a report
+  not taken in over HTTP or by a token no longer in the tokens file: national tokens only.
+  Audited (reporters' reports outside any rumour's scope).
+- ``POST /api/reports/{report_id}/link``: analyst and admin (those who set a status) who may
+  read the report (as above) and cover the rumour (as for its status); otherwise, and for an
+  unknown report or rumour, 404 naming nothing else; a linked report 409 with its link (null
+  outside the caller's jurisdiction). ``linked_by`` is the token. Audited before it is made.
+  Rules and why: :mod:`streams.service.governance_unlinked`.
 - ``POST /api/rumours/{id}/status``: analyst and admin with jurisdiction over the rumour; body
   ``{"status", "note"}`` only: ``changed_by`` is the token (``name (id)``), a body that names
   someone is refused (400). Audited like a trace (one row, whatever the outcome), no case needed.

@@ -31,11 +31,11 @@ from streams.events import format_ts
 from streams.governance.status_history import STATUSES, current, ordered
 from streams.service import regions as rg
 from streams.service.access import Principal, covers, prefix
+from streams.service.governance_unlinked import UnlinkedReportViews, body_problem
 from streams.service.lru import LRU
 
 log = logging.getLogger(__name__)
 
-NOTE_MAX = 2000
 STATUS_FIELDS = {"status", "note", "expected_status", "expected_changed_at"}
 
 
@@ -63,14 +63,16 @@ def changed_by(principal: Principal) -> str:
     return f"{principal.name} ({principal.token_id})"
 
 
-class GovernanceViews:
-    def __init__(self, hub, pseudonymiser, regions_of, summary, cache_seconds: float = 2.0):
+class GovernanceViews(UnlinkedReportViews):
+    def __init__(self, hub, pseudonymiser, regions_of, summary, cache_seconds: float = 2.0, desks=None):
         self.hub = hub
         self.store = hub.store  # the hub's store (with the governance methods), or None
         self.pseudo = pseudonymiser
         self.regions_of = regions_of  # Views.regions_of: regions that give jurisdiction (None: unknown)
         self.summary = summary  # Views.summary: sizes per rumour (to know when the store changed)
         self.cache_seconds = cache_seconds
+        # () -> {token id: jurisdiction}: the desks (tokens) that take reports in
+        self.desks = desks or dict
         self._lock = threading.Lock()
         self._status_lock = threading.Lock()  # a status check and its change, see set_status
         self._cache: dict = {}
@@ -118,15 +120,10 @@ class GovernanceViews:
         """Change a rumour's handling status. ``before_apply(http_status, answer)``, when given, is
         called with the answer of a valid change before the change is made (the service writes
         the audit row there: if that raises, nothing changes)."""
-        if not isinstance(body, dict):
-            return 400, {"error": "body: expected a JSON object"}
-        extra = sorted(set(body) - STATUS_FIELDS)
-        if extra:
-            why = " (who changed it comes from the token)" if "changed_by" in extra else ""
-            return 400, {"error": f"body: unknown field(s) {', '.join(extra)}{why}"}
+        problem = body_problem(body, STATUS_FIELDS, "changed_by", "who changed it")
+        if problem:
+            return 400, {"error": problem}
         note = body.get("note") or ""
-        if not isinstance(note, str) or len(note) > NOTE_MAX:
-            return 400, {"error": f"note: a string of at most {NOTE_MAX} characters"}
         status = body.get("status")
         if not isinstance(status, str):
             return 400, {"error": "status: required"}
@@ -221,19 +218,24 @@ class GovernanceViews:
                 rows[r["report_id"]] = r
         for r in self.hub.desk.reports_of(rumour_id):
             rows[r["report_id"]] = r
-        out = []
-        for r in sorted(rows.values(), key=lambda r: (r["report_ms"], r["report_id"])):
-            out.append({
-                "report_id": r["report_id"], "reporter": reporter_shown(r, principal, self.pseudo.reporter), "post_id": r["post_id"] or None,
-                "link": r["link"] or None, "text": r["text"] or None, "reported_at": format_ts(r["report_ms"]),
-                "received_at": format_ts(r["received_ms"]), "region": r["region"] or None,
-                "region_code": r["region_code"] or None, "region_name": rg.name(r["region_code"]),
-                "link_method": r["link_method"], "similarity": r["similarity"],
-                "duplicate_of": r["duplicate_of"] or None, "source": r.get("source") or None,
-                "client_report_id": r.get("client_report_id") or None})
+        out = [self._report_view(r, principal)
+               for r in sorted(rows.values(), key=lambda r: (r["report_ms"], r["report_id"]))]
         # "own_in_clear": the caller's own reports name their reporter, the others a pseudonym
         return {"rumour_id": rumour_id, "identities": "own_in_clear",
                 "reports": out, "distinct": sum(1 for r in out if not r["duplicate_of"])}
+
+    def _report_view(self, r: dict, principal: Principal) -> dict:
+        manual = r["link_method"] == "manual"
+        return {
+            "report_id": r["report_id"], "reporter": reporter_shown(r, principal, self.pseudo.reporter), "post_id": r["post_id"] or None,
+            "link": r["link"] or None, "text": r["text"] or None, "reported_at": format_ts(r["report_ms"]),
+            "received_at": format_ts(r["received_ms"]), "region": r["region"] or None,
+            "region_code": r["region_code"] or None, "region_name": rg.name(r["region_code"]),
+            "link_method": r["link_method"], "similarity": r["similarity"],
+            "duplicate_of": r["duplicate_of"] or None, "source": r.get("source") or None,
+            "client_report_id": r.get("client_report_id") or None,
+            "linked_by": (r.get("linked_by") or None) if manual else None,
+            "linked_at": format_ts(r.get("linked_ms") or 0) if manual else None}
 
     # -- alerts -------------------------------------------------------------------------------
     def _all_alerts(self) -> list[dict]:

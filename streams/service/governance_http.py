@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import orjson
 
-from streams.api import ApiError
+from streams.api import ApiError, validate_path_id
 from streams.service.access import check_code
 from streams.service.responses import _error, _json
 
@@ -48,6 +48,25 @@ class GovernanceHandlers:
 
     async def _r_reports(self, principal, params, request, ctx):
         return _json(await self._run(self.gov.reports, ctx["rumour_id"], principal))
+
+    async def _r_reports_unlinked(self, principal, params, request, ctx):
+        limit = self._int_param(request.query, "limit", 100, 1, 1000)
+        offset = self._int_param(request.query, "offset", 0, 0, 1 << 31)
+        return _json(await self._run(self.gov.unlinked, principal, limit, offset))
+
+    async def _r_report_link(self, principal, params, request, ctx):
+        report_id = validate_path_id(params["report_id"], "report id")
+        ctx["params"]["report_id"] = report_id
+        body = await read_json(request)
+        if isinstance(body, dict):
+            if isinstance(body.get("rumour_id"), str):
+                ctx["rumour_id"] = body["rumour_id"][:200]
+            ctx["params"].update({k: str(v)[:200] for k, v in body.items() if k == "note"})
+        # Audited before it is applied: a link whose audit row cannot be written is not made.
+        status, answer = await self._run(self.gov.link_report, report_id, body, principal, ctx["audit_ahead"])
+        if status == 409:  # the refusal names the report's link (null: one the caller may not see)
+            return _json({"error": answer["error"], "status": 409, "link": answer.get("link")}, 409)
+        return _answer(status, answer)
 
     async def _r_status(self, principal, params, request, ctx):
         return _json(await self._run(self.gov.status, ctx["rumour_id"]))

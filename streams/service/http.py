@@ -128,7 +128,13 @@ class Service(TokenChecks, SiteHandlers, GovernanceHandlers, TraceHandlers):
     def attach_governance(self, hub) -> None:
         """Serve the governance routes over ``hub`` (:class:`streams.governance.hub.Governance`)."""
         self.governance = hub
-        self.gov = GovernanceViews(hub, self.pseudo, self.views.regions_of, self.views.summary)
+        self.gov = GovernanceViews(hub, self.pseudo, self.views.regions_of, self.views.summary,
+                                   desks=self._token_jurisdictions)
+
+    def _token_jurisdictions(self) -> dict[str, str]:
+        """token id -> its jurisdiction, of every token in the file (revoked and expired ones
+        too: the desk a report was taken in by)."""
+        return {r.id: r.jurisdiction for r in self.tokens.list()}
 
     _int_param = staticmethod(int_param)
 

@@ -132,6 +132,19 @@ ROUTES = (
           "rumour by event id or text", action="report", method="POST", governance=True,
           body="{reporter, post_id?, link?, text?, time?, region?, report_id?} (one of post_id, "
                "link, text required; at most 64 KiB)"),
+    Route("reports_unlinked", "/api/reports/unlinked", "Public reports linked to no rumour that the "
+          "caller may read (those its token took in, and those of the desks inside its jurisdiction), "
+          "newest received first; reporters pseudonymised except to the desk that took the report in; "
+          "total: how many", action="view", audited=True, governance=True,
+          query=(("limit", "integer", "1-1000, default 100"),
+                 ("offset", "integer", "skip this many first (default 0)"))),
+    Route("report_link", "/api/reports/{report_id}/link", "Link an unlinked report to a rumour by hand "
+          "(link_method manual; linked_by is the caller's token, never taken from the body). The caller "
+          "must be able to read the report (GET /api/reports/unlinked) and cover the rumour (else 404); "
+          "a report linked already: 409 with its link (null when outside the caller's jurisdiction). "
+          "The rumour gets the status received if it has none", action="status", method="POST",
+          audited=True, governance=True,
+          body="{rumour_id: string, note?: string (<= 2000 characters)}"),
     Route("reports", "/api/rumours/{rumour_id}/reports", "Public reports linked to a rumour "
           "(reporters pseudonymised, except to the desk whose token submitted the report)", action="view",
           rumour_scoped=True, governance=True),

@@ -20,7 +20,7 @@ from sql import governance_queries as gq
 from streams.store.base import id_chunks
 
 _INT_COLUMNS = {"report_ms", "received_ms", "changed_ms", "minute_ms", "minute_shares", "window_shares",
-                "previous_window_shares"}
+                "previous_window_shares", "linked_ms"}
 _FLOAT_COLUMNS = {"similarity"}
 
 
@@ -70,6 +70,11 @@ class GovernanceStoreMixin:
         ``received_since_ms`` (then in the order received); ``client_report_id`` is '' when the
         client gave none or the row predates sql/016."""
         rows = self._rows(gq.reports(self.database, rumour_id, since_ms, until_ms, received_since_ms))
+        return [_typed(dict(zip(gq.REPORT_COLUMNS, r))) for r in rows]
+
+    def unlinked_reports(self) -> list[dict]:
+        """The reports linked to no rumour, newest received first (one query)."""
+        rows = self._rows(gq.unlinked_reports(self.database))
         return [_typed(dict(zip(gq.REPORT_COLUMNS, r))) for r in rows]
 
     def find_report(self, report_id: str) -> dict | None:

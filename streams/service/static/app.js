@@ -11,7 +11,7 @@
     token: sessionStorage.getItem("rumour.token") || "",
     me: null, rumours: [], selected: null, detail: null, tree: null, treeEvents: -1, chain: null,
     treeUnder: null, treeBack: [],  // the event whose subtree is shown (null: the whole tree), and the way back
-    alerts: null, handling: null, debunk: null, reports: null, names: {}, timeZone: null,
+    alerts: null, handling: null, debunk: null, reports: null, unlinked: null, names: {}, timeZone: null,
     list: {offset: 0, limit: PAGE, q: "", total: 0, url: null, etag: null, notModified: 0},
     polls: 0, errors: 0, paused: false
   };
@@ -386,6 +386,41 @@
       if (e.status === 409) reload().then(function () { $("status-msg").textContent = e.message; });
     });
   }
+  // The reports the desk may read that linked to no rumour (GET /api/reports/unlinked: audited,
+  // so read when the officer opens the list or links one, never polled), each with a button
+  // that links it to the selected rumour by hand.
+  function loadUnlinked() {
+    if (!$("unlinked").open) return Promise.resolve();
+    return api("/api/reports/unlinked?limit=50").then(function (u) {
+      state.unlinked = u; renderUnlinked();
+    }, function (e) { $("unlinked-msg").textContent = e.message; });
+  }
+  function renderUnlinked() {
+    var u = state.unlinked, me = state.me;
+    $("unlinked-count").textContent = u ? "(" + u.total + ")" : "";
+    $("unlinked-list").innerHTML = (u ? u.reports : []).map(function (r) {
+      return '<li data-report="' + esc(r.report_id) + '">' + esc(fmtTime(r.reported_at)) + " · " +
+        esc(r.text || r.post_id || r.link || "") + " · " + esc(r.reporter) +
+        (me && me.may_set_status ? ' <button type="button" class="link-here">' + esc(t("link_here")) + "</button>" : "") + "</li>";
+    }).join("");
+  }
+  function linkReport(ev) {
+    var btn = ev.target.closest("button.link-here"); if (!btn) return;
+    var rid = btn.closest("li[data-report]").getAttribute("data-report"), id = state.selected;
+    if (!id) return;
+    $("unlinked-msg").textContent = t("loading");
+    var base = "/api/rumours/" + encodeURIComponent(id);
+    api("/api/reports/" + encodeURIComponent(rid) + "/link", {rumour_id: id}).then(function () {
+      $("unlinked-msg").textContent = t("linked") + ": " + rid;
+      return Promise.all([loadUnlinked(),
+        api(base + "/reports").then(function (r) { if (id === state.selected) state.reports = r; }),
+        api(base + "/status").then(function (h) { if (id === state.selected) state.handling = h; })
+      ]).then(function () { renderHandling(); });
+    }, function (e) {
+      $("unlinked-msg").textContent = (e.status === 403 ? t("forbidden") + ": " : "") + e.message;
+      if (e.status === 409) loadUnlinked();
+    });
+  }
   function renderWho() {
     var me = state.me; if (!me) return;
     $("who").textContent = me.name + " · " + t("role_" + me.role) + " · " + regionName(me.jurisdiction) +
@@ -525,6 +560,8 @@
       select(li.getAttribute("data-id")); renderList();
     });
     $("status-form").addEventListener("submit", setStatus);
+    $("unlinked").addEventListener("toggle", loadUnlinked);
+    $("unlinked-list").addEventListener("click", linkReport);
     $("tree-back").addEventListener("click", treeBack);
     $("login-form").addEventListener("submit", function (ev) {
       ev.preventDefault();
