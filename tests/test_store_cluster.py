@@ -32,6 +32,8 @@ def test_every_migration_has_a_cluster_form_and_views_stay_on_their_shard():
     assert layout.keys["share_events"] == layout.keys["share_minute_counts"] == "cityHash64(rumour_id)"
     assert layout.keys["share_event_rows"] == "cityHash64(splitByChar('\\0', fields)[2])"
     assert layout.keys["audit_hour_counts"] == "cityHash64(hour, action, status)"
+    # a report is written again when linked by hand, with another rumour_id: by its id
+    assert layout.keys["public_reports"] == "cityHash64(report_id)"
     for m in migrations:
         for statement, guard in m.steps("db1"):
             steps = layout.statements(statement, guard)

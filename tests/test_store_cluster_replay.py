@@ -52,6 +52,10 @@ def governance_rows(rumours: list[str]):
                 "region_code": "440000", "rumour_id": r, "link_method": "event_id", "similarity": 1.0,
                 "duplicate_of": "", "source": "http", "client_report_id": f"c{i}"}
                for i, r in enumerate(rumours[:40])]
+    # reports that matched nothing, five of them linked by hand later (written again with the
+    # rumour: that row must replace the first on the cluster too, so both meet on one shard)
+    reports += [dict(reports[0], report_id=f"open{i}", rumour_id="", link_method="none", similarity=0.0,
+                     client_report_id=f"o{i}") for i in range(10)]
     statuses = [{"rumour_id": r, "status": s, "changed_by": "desk", "changed_ms": 1_700_000_000_000 + 1000 * j,
                  "note": ""} for r in rumours[:30] for j, s in enumerate(("received", "verified", "debunked")[: 1 + len(r) % 3])]
     alerts = [{"alert_id": f"al{i}", "rumour_id": r, "unit": "440100", "level": "city", "rule": "growth",
@@ -75,7 +79,8 @@ def everything(store, rumours: list[str]) -> dict:
         "changed": store.rumours_changed_since(0)[2],
         "audit": store.audit_rows(limit=1000, auth_failure="any"),
         "refusal_hours": store.audit_refusal_hours(0, 2_000_000_000_000),
-        "reports": g.load_reports(), "report": g.find_report("rep3"),
+        "reports": g.load_reports(), "report": g.find_report("rep3"), "linked": g.find_report("open1"),
+        "unlinked": g.unlinked_reports(),
         "statuses": g.latest_statuses(), "alerts": g.load_alerts(), "alert_ids": g.alert_ids(rumours),
         "active": g.active_rumours(0, 2_000_000_000_000), "texts": g.source_texts(),
         "dead_hours": store._rows(f"SELECT reason_kind, uniqExactMerge(letters) FROM {store.database}."
@@ -105,10 +110,14 @@ def test_weibo_replay_reads_the_same_on_the_cluster_as_on_one_server(shared_data
         store.write_audit(audit_rows(rumours))
         g = governance_store(store)
         g.insert_reports(reports)
+        g.insert_reports([dict(r, rumour_id=rumours[i], link_method="manual", linked_by="desk (t1)",
+                               linked_ms=1_700_000_100_000 + i, link_note="by hand")
+                          for i, r in enumerate(reports[-10:-5])])
         g.append_status(statuses)
         g.insert_alerts(alerts)
     single, spread = everything(ch_store, rumours), everything(cluster_store, rumours)
     assert spread["count"] == single["count"] > 10_000
+    assert single["linked"]["link_method"] == "manual" and len(single["unlinked"]) == 5
     for key in single:
         assert spread[key] == single[key], key
     # and the data is really spread: both shards hold rumours, none on both
