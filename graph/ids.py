@@ -151,11 +151,22 @@ class IdIndex:
 
     def add(self, strings) -> np.ndarray:
         """Intern every string (None/empty not allowed); int32 index per string."""
-        buf, s, e = encode_batch(strings)
-        if np.any(e == s):
+        return self.add_encoded(*encode_batch(strings))
+
+    def add_encoded(self, buf, starts, ends) -> np.ndarray:
+        """:meth:`add` of strings already encoded (``buf[starts[i]:ends[i]]``, none empty), such
+        as another index's own bytes (its ``arena`` and ``offs``): no str made.
+
+        >>> ix = IdIndex(); buf, s, e = encode_batch(["a", "b", "a"])
+        >>> ix.add_encoded(buf, s, e).tolist(), ix.count
+        ([0, 1, 0], 2)
+        """
+        if np.any(ends == starts):
             raise ValueError("empty id")
-        self.reserve(len(strings), buf.shape[0])
-        out, self.count = _add_many(self.table, self.offs, self.arena, self.count, buf, s, e)
+        if len(starts) == 0:
+            return np.zeros(0, np.int32)
+        self.reserve(len(starts), int((ends - starts).sum()))
+        out, self.count = _add_many(self.table, self.offs, self.arena, self.count, buf, starts, ends)
         return out
 
     def string(self, i: int) -> str | None:

@@ -140,10 +140,7 @@ class HeldInteractions:
 
     def _acquire_named(self, buf, starts, ends) -> np.ndarray:
         ix = self.accounts
-        if not starts.size:
-            return np.zeros(0, np.int32)
-        ix.reserve(int(starts.shape[0]), int(ends[-1]) - int(starts[0]))
-        out, ix.count = gids._add_many(ix.table, ix.offs, ix.arena, ix.count, buf, starts, ends)
+        out = ix.add_encoded(buf, starts, ends)
         if ix.count > self._refs.shape[0]:
             self._refs = gids._grown(self._refs, ix.count, 0)  # by 1/8: as the index grows
             self._influence = gids._grown(self._influence, ix.count, 0)
