@@ -209,10 +209,11 @@ def latency(broker: str, clickhouse: str, rate_eps: float, per_message: int, sec
     from clickhouse_driver import Client
 
     from streams.store.clickhouse import parse_url
-    from streams.topics import ensure_topics
+    from streams.settings import Settings
+    from streams.topics import ensure_topics, topic_replication
 
     topic = f"bench-lat-{run_id}"
-    ensure_topics(broker, {topic: 1})
+    ensure_topics(broker, {topic: 1}, **topic_replication(Settings.load()))
     db = f"bench_lat_{run_id}"
     n_events = max(per_message * 10, int(rate_eps * seconds))
     pairs = kit.stream_messages(n_events + per_message, per_message, seed + 7, f"lat{run_id}",
@@ -320,12 +321,13 @@ def main(argv=None) -> int:
     for note in one_batch_notes(counts, args.take_events, args.take_single):  # said before the minutes of a run
         progress(f"note: {note}")
     kit.require_services(ap, args.broker, args.clickhouse)
-    from streams.topics import ensure_topics
+    from streams.settings import Settings
+    from streams.topics import ensure_topics, topic_replication
 
     run_id = uuid.uuid4().hex[:8]
     res: dict = {"run_id": run_id, "load_average_start": load_average()}
     topics = {mode: f"bench-{mode}-{run_id}" for mode in counts}
-    ensure_topics(args.broker, {t: 4 for t in topics.values()})
+    ensure_topics(args.broker, {t: 4 for t in topics.values()}, **topic_replication(Settings.load()))
     n_msgs = {}
     for mode, (n, k) in counts.items():
         pairs = kit.stream_messages(n, k, args.seed + (k > 1), f"{mode[0]}{run_id}", shares_per_rumour(k))

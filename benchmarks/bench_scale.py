@@ -72,11 +72,12 @@ def answers(clickhouse_db_url: str, k: int = 10) -> tuple[dict, int]:
 
 def run_count(n_workers: int, pairs, n_events: int, per_message: int, broker: str, clickhouse: str,
               run_id: str) -> tuple[dict, dict]:
-    from streams.topics import ensure_topics
+    from streams.settings import Settings
+    from streams.topics import ensure_topics, topic_replication
 
     app_id = f"bench-scale-{run_id}-{n_workers}"
     topic = f"bench-scale-{run_id}-{n_workers}"
-    ensure_topics(broker, {topic: PARTITIONS})
+    ensure_topics(broker, {topic: PARTITIONS}, **topic_replication(Settings.load()))
     db = f"{clickhouse.rstrip('/')}/bench_scale_{run_id}_{n_workers}"
     services = kit.service_pids()
     workers = [kit.Worker("ours", topic, app_id, clickhouse=db, batch_size=max(1, 10_000 // per_message),

@@ -178,14 +178,14 @@ def agent_loop(n_events: int, per_message: int, runs: int) -> dict:
     from streams.events_columnar import encode_columns
     from streams.produce import kafka_bootstrap
     from streams.settings import Settings
-    from streams.topics import ensure_topics
+    from streams.topics import ensure_topics, topic_replication
 
     bootstrap = kafka_bootstrap(Settings.load({}).broker)
     pairs = ingest_kit.stream_messages(n_events, per_message, 0, "loop")
     if per_message > 1:
         pairs = [(k, encode_columns(orjson.loads(v))) for k, v in pairs]
     topic = "loop-" + uuid.uuid4().hex[:8]
-    ensure_topics(bootstrap, {topic: 1})
+    ensure_topics(bootstrap, {topic: 1}, **topic_replication(Settings.load()))
     ingest_kit.produce(bootstrap, topic, pairs)
     cpu = {"noop": [], "ours": []}
     for _ in range(runs):

@@ -196,13 +196,14 @@ def main(argv=None) -> int:
                          "included, after --settle seconds) and its INSERTs per table")
     ap.add_argument("--settle", type=float, default=5.0)
     args = ap.parse_args(argv)
-    from streams.topics import ensure_topics
+    from streams.settings import Settings
+    from streams.topics import ensure_topics, topic_replication
 
     trees = args.tree or [str(ROOT)]
     run_id = uuid.uuid4().hex[:8]
     single = args.per_message <= 1
     topic = f"prof-{'single' if single else 'columnar'}-{run_id}"
-    ensure_topics(args.broker, {topic: 4})
+    ensure_topics(args.broker, {topic: 4}, **topic_replication(Settings.load()))
     pairs = kit.stream_messages(args.events, args.per_message, args.seed + (not single),
                                 f"p{run_id}", shares_per_rumour(args.per_message))
     kit.produce(args.broker, topic, pairs if single else columnar_pairs(pairs))

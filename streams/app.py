@@ -66,8 +66,9 @@ def create_app(settings: Settings, store=None, pipeline: Pipeline | None = None,
         web_bind=settings.web_host,
         topic_partitions=settings.topic_partitions,
         datadir=settings.data_dir,
-        # The agent never creates tables; changelog replication is not needed.
-        topic_replication_factor=1,
+        # The topics Faust creates itself (its assignor's leader topic; the agent keeps no
+        # tables, so no changelog) get the replication of the engine's own.
+        topic_replication_factor=settings.topic_replication_factor,
         # A batch may wait for the store for minutes: these only log, but should not cry wolf.
         stream_processing_timeout=max(300.0, settings.store_retry_seconds + 60.0),
         broker_commit_livelock_soft_timeout=max(300.0, settings.store_retry_seconds + 60.0),

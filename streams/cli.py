@@ -333,7 +333,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="pack up to N events of one rumour into one message (a JSON array)")
     p.add_argument("--format", choices=("array", "columns"), default="array",
                    help="batch message form: a JSON array of events, or columns (faster to decode)")
-    _add_setting_flags(p, {"broker", "topic", "topic_partitions", "max_message_bytes"})
+    _add_setting_flags(p, {"broker", "topic", "topic_partitions", "topic_replication_factor",
+                           "topic_min_insync_replicas", "max_message_bytes"})
     p.set_defaults(func=cmd_produce)
 
     p = sub.add_parser("migrate", help="apply the ClickHouse schema")

@@ -156,13 +156,13 @@ async def _send_all(pairs, bootstrap: str, topic: str, max_request_size: int = 3
 def produce_files(paths, settings, events_per_message: int = 1, message_format: str = "array") -> dict:
     """Send the files' messages; the summary counts those sent and lists those Kafka refused
     (``refused``: their sizes and reasons), so nothing goes missing unsaid."""
-    from streams.topics import MESSAGE_OVERHEAD_BYTES, ensure_topics, share_topic_config
+    from streams.topics import MESSAGE_OVERHEAD_BYTES, ensure_engine_topics, share_topic_config
 
     messages = iter_messages(paths)  # a missing or unreadable file is refused before connecting
     bootstrap = kafka_bootstrap(settings.broker)
     # What the topic takes (created with, raised to, or left smaller where not permitted).
-    topic_limit = ensure_topics(bootstrap, {settings.topic: settings.topic_partitions},
-                                {settings.topic: share_topic_config(settings.max_message_bytes)})[settings.topic]
+    topic_limit = ensure_engine_topics(settings, {settings.topic: settings.topic_partitions},
+                                       {settings.topic: share_topic_config(settings.max_message_bytes)})[settings.topic]
     pairs = pack_messages(messages, events_per_message, message_format)
     sent, refused = asyncio.run(_send_all(pairs, bootstrap, settings.topic,
                                           settings.max_message_bytes + MESSAGE_OVERHEAD_BYTES, topic_limit))

@@ -77,6 +77,20 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("topic_partitions", 8, "RUMOUR_TOPIC_PARTITIONS",
             "Partitions of the share topic when the worker creates it (events are keyed by rumour).",
             int, minimum=1),
+    # Kafka stores a replication factor as a 16-bit number.
+    Setting("topic_replication_factor", 1, "RUMOUR_TOPIC_REPLICATION_FACTOR",
+            "Copies (brokers) of each partition of the topics the engine creates (share, dead-letter, "
+            "alerts, reports, Faust's own): 1 for a single broker; 3 on a three-broker cluster, so "
+            "a broker's loss loses no event. Above the live brokers: refused at start. A topic "
+            "that exists keeps its own (a warning says so when it has fewer).",
+            int, minimum=1, maximum=32767),
+    Setting("topic_min_insync_replicas", 1, "RUMOUR_TOPIC_MIN_INSYNC_REPLICAS",
+            "min.insync.replicas of the topics the engine creates: how many copies must have a "
+            "message before Kafka acknowledges it (producers use acks=all); at most "
+            "topic_replication_factor. 2 with a replication factor of 3: writes go on with one "
+            "broker down, and an acknowledged message is on two brokers. (Faust's own topic takes "
+            "the brokers' min.insync.replicas.)",
+            int, minimum=1),  # its maximum is topic_replication_factor (Settings.__post_init__)
     Setting("app_id", "rumour-trace", "RUMOUR_APP_ID", "Faust application id (the Kafka consumer group)."),
     Setting("batch_size", 5000, "RUMOUR_BATCH_SIZE",
             "Most Kafka messages taken into one batch (one ClickHouse insert, one graph update).",
@@ -183,6 +197,8 @@ class Settings:
     topic: str
     dead_letter_topic: str
     topic_partitions: int
+    topic_replication_factor: int
+    topic_min_insync_replicas: int
     app_id: str
     batch_size: int
     batch_wait: float
@@ -208,6 +224,14 @@ class Settings:
     shutdown_write_seconds: float
     data_dir: str
     log_level: str
+
+    def __post_init__(self):
+        # A pair Kafka would take (it checks min.insync.replicas only when a message is written):
+        # every acks=all write to those topics would then fail with NotEnoughReplicas.
+        if self.topic_min_insync_replicas > self.topic_replication_factor:
+            raise ValueError(f"{setting_label(setting('topic_min_insync_replicas'))}: must be at most "
+                             f"topic_replication_factor ({self.topic_replication_factor}), got "
+                             f"{self.topic_min_insync_replicas}: no write to the topics could be acknowledged")
 
     @classmethod
     def load(cls, overrides: dict | None = None, environ=None, flags: dict | None = None) -> "Settings":

@@ -10,11 +10,68 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 
 import orjson
 
+log = logging.getLogger(__name__)
 
-async def _ensure(bootstrap: str, wanted: dict[str, int], configs: dict[str, dict]) -> dict[str, int | None]:
+
+INVALID_REPLICATION_FACTOR = 38  # Kafka's error: more replicas asked for than live brokers
+
+
+class ReplicationRefused(ValueError):
+    """The topics cannot be created with the replication asked for: fewer live brokers than
+    ``topic_replication_factor``. A ValueError: a setting that does not fit the cluster, refused
+    in one line (`rumour: error: ...`, exit 2) like any other bad setting."""
+
+
+def replication_refused(factor: int, brokers: list[int], bootstrap: str, topics) -> ReplicationRefused:
+    """The one-line refusal naming the setting.
+
+    >>> print(replication_refused(3, [1], "127.0.0.1:9092", ["shares"]))
+    setting topic_replication_factor (RUMOUR_TOPIC_REPLICATION_FACTOR, --topic-replication-factor) is 3, but Kafka at 127.0.0.1:9092 has 1 live broker (ids 1): cannot create topic shares with 3 replicas; lower the setting or start the missing brokers
+    """
+    from streams.settings import setting, setting_label
+
+    n = len(brokers)
+    return ReplicationRefused(
+        f"{setting_label(setting('topic_replication_factor'))} is {factor}, but Kafka at {bootstrap} has "
+        f"{n} live broker{'' if n == 1 else 's'} (ids {', '.join(map(str, sorted(brokers))) or 'none'}): "
+        f"cannot create topic{'' if len(topics) == 1 else 's'} {', '.join(topics)} with {factor} replicas; "
+        "lower the setting or start the missing brokers")
+
+
+def created_topic_config(config: dict, min_insync_replicas: int | None) -> dict:
+    """A topic's configuration as created: ``config`` plus its ``min.insync.replicas`` (None: the
+    broker's default, not set).
+
+    >>> created_topic_config({"max.message.bytes": "9"}, 2)
+    {'max.message.bytes': '9', 'min.insync.replicas': '2'}
+    >>> created_topic_config({}, None)
+    {}
+    """
+    if min_insync_replicas is None:
+        return dict(config)
+    return {**config, "min.insync.replicas": str(min_insync_replicas)}
+
+
+async def _warn_fewer_replicas(admin, names: list[str], factor: int) -> None:
+    # Kafka cannot raise a topic's replication by configuration (it takes a partition
+    # reassignment), so a topic made before the setting, or by a producer, stays as it is: said
+    # once per start, the event loss it risks is not silent.
+    if factor <= 1 or not names:
+        return
+    for topic in await admin.describe_topics(names):
+        replicas = min((len(p["replicas"]) for p in topic.get("partitions") or []), default=None)
+        if replicas is not None and replicas < factor:
+            log.warning("Kafka topic %s has %d replica(s), fewer than topic_replication_factor %d: a broker's "
+                        "loss can lose its events until it is reassigned (kafka-reassign-partitions.sh)",
+                        topic["topic"], replicas, factor)
+
+
+async def _ensure(bootstrap: str, wanted: dict[str, int], configs: dict[str, dict],
+                  replication_factor: int, min_insync_replicas: int | None) -> dict[str, int | None]:
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
     from streams.topic_config import raise_message_limit
@@ -23,13 +80,27 @@ async def _ensure(bootstrap: str, wanted: dict[str, int], configs: dict[str, dic
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        missing = [NewTopic(name=n, num_partitions=p, replication_factor=1, topic_configs=configs.get(n, {}))
-                   for n, p in wanted.items() if n not in existing]
+        to_create = [n for n in wanted if n not in existing]
+        if to_create and replication_factor > 1:
+            # Checked here rather than left to Kafka's error 38: the refusal can name the setting
+            # and the brokers that are up. Only when a topic is to be made: with the topics there,
+            # a worker restarted while one broker is down must start.
+            brokers = [b["node_id"] for b in (await admin.describe_cluster())["brokers"]]
+            if len(brokers) < replication_factor:
+                raise replication_refused(replication_factor, brokers, bootstrap, to_create)
+        missing = [NewTopic(name=n, num_partitions=wanted[n], replication_factor=replication_factor,
+                            topic_configs=created_topic_config(configs.get(n, {}), min_insync_replicas))
+                   for n in to_create]
         if missing:
             response = await admin.create_topics(missing, timeout_ms=30000)
             # 36 = TOPIC_ALREADY_EXISTS: another worker won the race, which is fine; that topic
             # has the other one's configuration, so it is judged below like one that existed.
             errors = [e for e in response.topic_errors if int(e[1]) not in (0, 36)]
+            if any(int(e[1]) == INVALID_REPLICATION_FACTOR for e in errors):
+                # A broker lost between the check above and the creation.
+                brokers = [b["node_id"] for b in (await admin.describe_cluster())["brokers"]]
+                raise replication_refused(replication_factor, brokers, bootstrap,
+                                          [e[0] for e in errors if int(e[1]) == INVALID_REPLICATION_FACTOR])
             if errors:
                 raise RuntimeError(f"creating Kafka topics failed: {errors}")
             existing |= {e[0] for e in response.topic_errors if int(e[1]) == 36}
@@ -37,6 +108,7 @@ async def _ensure(bootstrap: str, wanted: dict[str, int], configs: dict[str, dic
                 if {t.name for t in missing} <= set(await admin.list_topics()):
                     break
                 await asyncio.sleep(0.1)
+        await _warn_fewer_replicas(admin, [n for n in wanted if n in existing], replication_factor)
         limits: dict[str, int | None] = {}
         for name in wanted:
             limit = configs.get(name, {}).get("max.message.bytes")
@@ -54,18 +126,44 @@ async def _ensure(bootstrap: str, wanted: dict[str, int], configs: dict[str, dic
         await admin.close()
 
 
-def ensure_topics(bootstrap: str, wanted: dict[str, int],
-                  configs: dict[str, dict] | None = None) -> dict[str, int | None]:
+def ensure_topics(bootstrap: str, wanted: dict[str, int], configs: dict[str, dict] | None = None,
+                  replication_factor: int = 1, min_insync_replicas: int | None = None) -> dict[str, int | None]:
     """Create the topics of ``wanted`` (name -> partitions) that do not exist, each with its
-    ``configs`` (name -> Kafka topic configuration) if any. An existing topic's
+    ``configs`` (name -> Kafka topic configuration) if any, ``replication_factor`` replicas and
+    ``min_insync_replicas`` (None: the broker's default). An existing topic's
     ``max.message.bytes`` is raised to its ``configs`` value when smaller
-    (streams/topic_config.py; a refusal is one warning line, not an error).
+    (streams/topic_config.py; a refusal is one warning line, not an error); one with fewer
+    replicas than ``replication_factor`` is left as it is, with a warning.
+
+    :class:`ReplicationRefused` when a topic is to be created and fewer brokers than
+    ``replication_factor`` are live (Kafka would refuse it with error 38).
 
     Returns each wanted topic's effective ``max.message.bytes``, as created, read or raised here
     (what :func:`streams.topic_config.message_limit` would read after), so a caller needs no
     second round trip; None where ``configs`` asks for no limit (the broker's default, not read)
     or the broker did not report it."""
-    return asyncio.run(_ensure(bootstrap, wanted, configs or {}))
+    return asyncio.run(_ensure(bootstrap, wanted, configs or {}, replication_factor, min_insync_replicas))
+
+
+def topic_replication(settings) -> dict:
+    """:func:`ensure_topics`' replication arguments from the settings (``topic_replication_factor``,
+    ``topic_min_insync_replicas``): the benchmarks' topics get them too.
+
+    >>> from streams.settings import Settings
+    >>> topic_replication(Settings.load({"topic_replication_factor": 3, "topic_min_insync_replicas": 2}, environ={}))
+    {'replication_factor': 3, 'min_insync_replicas': 2}
+    """
+    return {"replication_factor": settings.topic_replication_factor,
+            "min_insync_replicas": settings.topic_min_insync_replicas}
+
+
+def ensure_engine_topics(settings, wanted: dict[str, int],
+                         configs: dict[str, dict] | None = None) -> dict[str, int | None]:
+    """:func:`ensure_topics` at ``settings.broker`` with the replication settings: what the
+    worker and `rumour produce` create their topics with."""
+    from streams.produce import kafka_bootstrap
+
+    return ensure_topics(kafka_bootstrap(settings.broker), wanted, configs, **topic_replication(settings))
 
 
 # Kafka record batch overhead beside a message's own bytes (headers, key, batch header).

@@ -98,4 +98,5 @@ def test_kafka_image_is_the_one_the_tests_run():
     # what production runs is what the suite tested; moving it means moving both.
     script = (PROJECT_ROOT / "scripts" / "services" / "kafka.sh").read_text(encoding="utf-8")
     tested = re.search(r'VERSION="\$\{RUMOUR_KAFKA_VERSION:-([0-9.]+)\}"', script).group(1)
-    assert compose()["services"]["kafka"]["image"] == f"apache/kafka:{tested}"
+    brokers = [s for name, s in compose()["services"].items() if re.fullmatch(r"kafka(-\d+)?", name)]
+    assert brokers and {s["image"] for s in brokers} == {f"apache/kafka:{tested}"}
