@@ -218,32 +218,30 @@ def _rows(result) -> list:
     return list(result) if result else []
 
 
-def migrate(execute: Execute, database: str, directory: Path | str | None = None,
-            migrations: Iterable[Migration] | None = None, cluster: str | None = None) -> list[str]:
-    """Create ``database`` if needed and apply the migrations not yet recorded there.
+def _layout(todo: list[Migration], database: str, cluster: str | None):
+    """The cluster form of ``todo``'s tables (None without a cluster)."""
+    if not cluster:
+        return None
+    from .cluster import ClusterFormError, ClusterLayout, shard_keys
+    try:
+        return ClusterLayout(cluster, database, shard_keys(m.text for m in todo))
+    except ClusterFormError as exc:
+        raise MigrationError(f"cluster form: {exc}") from None
 
-    ``execute(sql)`` runs one statement and returns its rows (a list of tuples) for a SELECT.
-    Returns the names of the files applied by this call (empty when up to date). With
-    ``cluster``, every statement runs in its cluster form (``ON CLUSTER``, sql/cluster.py).
-    """
-    check_identifier(database)
-    todo = list(migrations) if migrations is not None else load_migrations(directory)
-    layout = None
-    if cluster:
-        from .cluster import ClusterFormError, ClusterLayout, shard_keys
-        try:
-            layout = ClusterLayout(cluster, database, shard_keys(m.text for m in todo))
-        except ClusterFormError as exc:
-            raise MigrationError(f"cluster form: {exc}") from None
-        execute(layout.create_database())
-        execute(layout.migrations_table(MIGRATIONS_TABLE.replace(PLACEHOLDER, database)))
-    else:
-        execute(f"CREATE DATABASE IF NOT EXISTS {database}")
-        execute(MIGRATIONS_TABLE.replace(PLACEHOLDER, database))
-    applied = {int(row[0]) for row in
-               _rows(execute(f"SELECT DISTINCT version FROM {database}.schema_migrations"))}
+
+def _setup_statements(database: str, layout) -> list[str]:
+    """The database and the migrations record, created if missing (first of every run)."""
+    table = MIGRATIONS_TABLE.replace(PLACEHOLDER, database)
+    if layout is not None:
+        return [layout.create_database(), layout.migrations_table(table)]
+    return [f"CREATE DATABASE IF NOT EXISTS {database}", table]
+
+
+def _due(execute: Execute, todo: list[Migration], applied: set) -> list[Migration]:
+    """The migrations of ``todo`` a run applies: not recorded in ``applied``, and not gated on a
+    server version newer than this one's."""
     server_version = None
-    done = []
+    out = []
     for mig in todo:
         if mig.version in applied:
             continue
@@ -252,13 +250,49 @@ def migrate(execute: Execute, database: str, directory: Path | str | None = None
                 server_version = parse_version(_rows(execute("SELECT version()"))[0][0])
             if server_version < mig.requires:
                 continue
-        steps = mig.steps(database)
-        if layout is not None:
-            try:
-                steps = [step for statement, guard in steps for step in layout.statements(statement, guard)]
-            except ClusterFormError as exc:
-                raise MigrationError(f"{mig.name}: cluster form: {exc}") from None
-        for statement, guard in steps:
+        out.append(mig)
+    return out
+
+
+def _statements(mig: Migration, database: str, layout) -> list[tuple[str, tuple | None]]:
+    """``mig``'s ``(statement, guard)`` steps, in their cluster form with a ``layout``."""
+    steps = mig.steps(database)
+    if layout is None:
+        return steps
+    from .cluster import ClusterFormError
+    try:
+        return [step for statement, guard in steps for step in layout.statements(statement, guard)]
+    except ClusterFormError as exc:
+        raise MigrationError(f"{mig.name}: cluster form: {exc}") from None
+
+
+def record_statement(database: str, mig: Migration) -> str:
+    """The INSERT that records ``mig`` as applied (after its last statement)."""
+    # INSERT ... SELECT rather than VALUES: clickhouse-driver hangs on inline VALUES
+    # against 18.16. The name matched NNN_[A-Za-z0-9_]+ and the checksum is hex: safe to inline.
+    return (f"INSERT INTO {database}.schema_migrations (version, name, checksum) "
+            f"SELECT {mig.version}, '{mig.name}', '{mig.checksum}'")
+
+
+def migrate(execute: Execute, database: str, directory: Path | str | None = None,
+            migrations: Iterable[Migration] | None = None, cluster: str | None = None) -> list[str]:
+    """Create ``database`` if needed and apply the migrations not yet recorded there.
+
+    ``execute(sql)`` runs one statement and returns its rows (a list of tuples) for a SELECT.
+    Returns the names of the files applied by this call (empty when up to date). With
+    ``cluster``, every statement runs in its cluster form (``ON CLUSTER``, sql/cluster.py).
+    :mod:`sql.plan` says what a run would do without doing it (``rumour migrate --dry-run``).
+    """
+    check_identifier(database)
+    todo = list(migrations) if migrations is not None else load_migrations(directory)
+    layout = _layout(todo, database, cluster)
+    for statement in _setup_statements(database, layout):
+        execute(statement)
+    applied = {int(row[0]) for row in
+               _rows(execute(f"SELECT DISTINCT version FROM {database}.schema_migrations"))}
+    done = []
+    for mig in _due(execute, todo, applied):
+        for statement, guard in _statements(mig, database, layout):
             if guard is not None and column_exists(execute, database, *guard):
                 continue
             try:
@@ -268,10 +302,7 @@ def migrate(execute: Execute, database: str, directory: Path | str | None = None
                 if guard is not None and column_exists(execute, database, *guard):
                     continue
                 raise MigrationError(f"{mig.name}: {exc}\n-- statement:\n{statement}") from exc
-        # INSERT ... SELECT rather than VALUES: clickhouse-driver hangs on inline VALUES
-        # against 18.16. The name matched NNN_[A-Za-z0-9_]+ and the checksum is hex: safe to inline.
-        execute(f"INSERT INTO {database}.schema_migrations (version, name, checksum) "
-                f"SELECT {mig.version}, '{mig.name}', '{mig.checksum}'")
+        execute(record_statement(database, mig))
         done.append(mig.name)
     return done
 

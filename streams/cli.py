@@ -206,14 +206,58 @@ def cmd_produce(args) -> int:
 
 
 def cmd_migrate(args) -> int:
+    """Apply the pending migrations, or (``--status``, ``--dry-run``) say what that would do
+    without changing anything (sql/plan.py). ``--status`` exits 1 when files are pending or an
+    applied file has changed since, so a deploy script can ask before it upgrades."""
+    import sql
+    from sql.plan import dry_run, migration_status
     from streams.store import open_store
 
     settings = _settings(args)
-    store = open_store(args.url or settings.clickhouse_url, cluster=settings.clickhouse_cluster)
-    store.migrate()
-    store.close()
-    print(f"migrated {args.url or settings.clickhouse_url}")
+    url = args.url or settings.clickhouse_url
+    store = open_store(url, cluster=settings.clickhouse_cluster)
+    try:
+        if args.status:
+            status = migration_status(store._execute, store.database)
+            print("\n".join(status.lines()))
+            return 0 if status.up_to_date else 1
+        if args.dry_run:
+            statements = dry_run(store._execute, store.database, cluster=store.cluster)
+            print("\n".join(statements) if statements else f"-- {store.database} is up to date: nothing to run")
+            return 0
+        applied = store.migrate()
+        changed = migration_status(store._execute, store.database).changed
+    except sql.MigrationError as exc:
+        from streams.store.base import StoreUnavailable
+
+        if isinstance(exc.__cause__, StoreUnavailable):
+            raise exc.__cause__ from None  # the server went away mid-run: exit 3, as at the start
+        raise ValueError(f"migration failed: {migration_error_line(exc)}; that file is not recorded as applied: "
+                         "fix the cause and run `rumour migrate` again (applied files are skipped, this one "
+                         "runs from its start)") from None
+    finally:
+        store.close()
+    print(f"migrated {url}: " + (f"applied {', '.join(applied)}" if applied else "up to date"))
+    for name, recorded, now in changed:
+        print(f"rumour: warning: {name} was applied with checksum {', '.join(recorded)}, the file is now {now}: "
+              "a migration file was edited after it was applied (this run did not apply it again)", file=sys.stderr)
     return 0
+
+
+def migration_error_line(exc: Exception) -> str:
+    """A :class:`sql.MigrationError` in one line: the file, the server's reason without its stack
+    trace, and the start of the statement.
+
+    >>> migration_error_line(RuntimeError("014_x: Code: 47.\\nDB::Exception: Missing columns: 'hour'. "
+    ...     "Stack trace:\\n0. ...\\n-- statement:\\nINSERT INTO db.t\\nSELECT 1"))
+    "014_x: Code: 47. DB::Exception: Missing columns: 'hour'. (statement: INSERT INTO db.t SELECT 1)"
+    """
+    text, _, statement = str(exc).partition("\n-- statement:\n")
+    reason = " ".join(text.split("Stack trace:")[0].split())
+    statement = " ".join(statement.split())
+    if len(statement) > 200:
+        statement = statement[:200] + " ..."
+    return reason + (f" (statement: {statement})" if statement else "")
 
 
 def cmd_import(args) -> int:
@@ -339,7 +383,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("migrate", help="apply the ClickHouse schema")
     p.add_argument("--url", default=None, help="store URL (default: the clickhouse_url setting)")
-    _add_setting_flags(p, {"clickhouse_url"})
+    how = p.add_mutually_exclusive_group()
+    how.add_argument("--status", action="store_true",
+                     help="change nothing: list the applied, pending and gated files and those changed since "
+                          "applied (checksum); exit 1 when some are pending or changed")
+    how.add_argument("--dry-run", action="store_true",
+                     help="change nothing: print the statements a run would execute (in their cluster form "
+                          "with clickhouse_cluster)")
+    _add_setting_flags(p, {"clickhouse_url", "clickhouse_cluster"})
     p.set_defaults(func=cmd_migrate)
 
     from streams.dead_letters import add_parser as add_dead_letters

@@ -1,0 +1,112 @@
+"""What :func:`sql.migrate` would do to a database, found without changing it: the operator's
+``rumour migrate --status`` (applied, pending, files changed since applied) and ``--dry-run``
+(the statements, in the cluster form too). Both only read: ``system.tables``,
+``system.columns``, ``schema_migrations`` and ``SELECT version()``; a database that does not
+exist yet reads as nothing applied.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+from . import (Execute, Migration, _due, _layout, _rows, _setup_statements, _statements, check_identifier,
+               column_exists, load_migrations, record_statement)
+
+
+@dataclass
+class MigrationStatus:
+    database: str
+    applied: list = field(default_factory=list)   # (version, name, recorded checksum)
+    pending: list = field(default_factory=list)   # Migration: a run applies these, in order
+    gated: list = field(default_factory=list)     # Migration: not applied, need a newer server
+    changed: list = field(default_factory=list)   # (name, recorded checksums, the file's now)
+    unknown: list = field(default_factory=list)   # (version, name): recorded, no such file here
+
+    @property
+    def up_to_date(self) -> bool:
+        return not self.pending and not self.changed
+
+    def lines(self) -> list[str]:
+        """The status as text, one fact a line (what ``rumour migrate --status`` prints).
+
+        >>> s = MigrationStatus("db", applied=[(1, "001_a", "ab12")], pending=[Migration(2, "002_b", "", None)])
+        >>> print("\\n".join(s.lines()))
+        database db: 1 applied, 1 pending
+        applied  001_a  ab12
+        pending  002_b  e3b0c44298fc1c14
+        """
+        head = f"database {self.database}: {len(self.applied)} applied, {len(self.pending)} pending"
+        if self.changed:
+            head += f", {len(self.changed)} changed since applied"
+        out = [head]
+        out += [f"applied  {name}  {checksum}" for _, name, checksum in self.applied]
+        out += [f"pending  {m.name}  {m.checksum}" for m in self.pending]
+        out += [f"gated    {m.name}  needs server {'.'.join(map(str, m.requires))}" for m in self.gated]
+        out += [f"CHANGED  {name}  applied as {', '.join(recorded)}, file is now {now}"
+                for name, recorded, now in self.changed]
+        out += [f"unknown  {name}  recorded here, no such file in this release" for _, name in self.unknown]
+        return out
+
+
+def _recorded(execute: Execute, database: str) -> dict | None:
+    """version -> (name, {checksums}) recorded in the database, or None when it has no record."""
+    check_identifier(database)
+    exists = _rows(execute("SELECT count() FROM system.tables "
+                           f"WHERE database = '{database}' AND name = 'schema_migrations'"))
+    if not exists or not int(exists[0][0]):
+        return None
+    out: dict = {}
+    # a version recorded twice (two processes migrating at once) has one row per run
+    for version, name, checksum in _rows(execute(
+            f"SELECT version, name, checksum FROM {database}.schema_migrations ORDER BY version, applied_at")):
+        out.setdefault(int(version), (name, set()))[1].add(checksum)
+    return out
+
+
+def migration_status(execute: Execute, database: str, directory: Path | str | None = None,
+                     migrations: Iterable[Migration] | None = None) -> MigrationStatus:
+    """Which migrations ``database`` has, which a run would apply, and which applied files
+    differ from the text applied (their checksum): read only."""
+    todo = list(migrations) if migrations is not None else load_migrations(directory)
+    recorded = _recorded(execute, database) or {}
+    files = {m.version: m for m in todo}
+    status = MigrationStatus(database)
+    for version, (name, checksums) in sorted(recorded.items()):
+        status.applied.append((version, name, ", ".join(sorted(checksums))))
+        mig = files.get(version)
+        if mig is None:
+            status.unknown.append((version, name))
+        elif checksums != {mig.checksum}:
+            status.changed.append((mig.name, sorted(checksums), mig.checksum))
+    status.pending = _due(execute, todo, set(recorded))
+    due = {m.version for m in status.pending}
+    status.gated = [m for m in todo if m.version not in recorded and m.version not in due]
+    return status
+
+
+def dry_run(execute: Execute, database: str, directory: Path | str | None = None,
+            migrations: Iterable[Migration] | None = None, cluster: str | None = None) -> list[str]:
+    """The statements :func:`sql.migrate` would run now, as SQL text (each ending in ``;``,
+    a ``--`` line naming each file first); a guarded statement whose column is there already
+    is listed as a comment, as the run skips it. Empty when the database is up to date."""
+    check_identifier(database)
+    todo = list(migrations) if migrations is not None else load_migrations(directory)
+    layout = _layout(todo, database, cluster)
+    recorded = _recorded(execute, database)
+    pending = _due(execute, todo, set(recorded or ()))
+    if recorded is not None and not pending:
+        return []
+    out = []
+    if recorded is None:
+        out.append("-- the database and its record of migrations")
+        out += [s + ";" for s in _setup_statements(database, layout)]
+    for mig in pending:
+        out.append(f"-- {mig.name} (checksum {mig.checksum})")
+        for statement, guard in _statements(mig, database, layout):
+            if guard is not None and recorded is not None and column_exists(execute, database, *guard):
+                out.append(f"-- skipped, {guard[0]}.{guard[1]} exists: " + " ".join(statement.split()))
+            else:
+                out.append(statement + ";")
+        out.append(record_statement(database, mig) + ";")
+    return out
