@@ -9,6 +9,8 @@ REPORT_COLUMNS = ("report_id", "reporter", "post_id", "link", "text", "report_ms
                   "region_code", "rumour_id", "link_method", "similarity", "duplicate_of", "source",
                   "client_report_id", "linked_by", "linked_ms", "link_note")
 STATUS_COLUMNS = ("rumour_id", "status", "changed_by", "changed_ms", "note")
+# What a guarded change replaces and how its writer settled it (sql/024; '' and 0: unguarded).
+STATUS_GUARD_COLUMNS = STATUS_COLUMNS + ("replaces", "outcome")
 ALERT_COLUMNS = ("alert_id", "rumour_id", "unit", "level", "rule", "minute_ms", "minute_shares",
                  "window_shares", "previous_window_shares", "detail")
 
@@ -22,7 +24,7 @@ def insert_reports(database: str) -> str:
 
 
 def insert_status(database: str) -> str:
-    return _insert(database, "rumour_status_history", STATUS_COLUMNS)
+    return _insert(database, "rumour_status_history", STATUS_GUARD_COLUMNS)
 
 
 def insert_alerts(database: str) -> str:
@@ -66,26 +68,67 @@ def report(database: str, report_id: str) -> str:
 
 def latest_statuses(database: str, rumour_ids=None) -> str:
     """Current status per rumour as (rumour_id, status, changed_by, changed_ms, note): the mirror
-    of :func:`streams.governance.status_history.current`, the row with the greatest
-    ``(changed_ms, workflow step, changed_by)`` (the step is the status's Enum8 value, sql/011;
-    strings compare as bytes, as Python's code points do). After FINAL that tuple names one row
-    (it is the table's key within a rumour; of a key FINAL keeps the last inserted row, as
-    ``current`` keeps the last recorded), so each argMax takes its column from the same row.
-    tests/test_status_rule.py checks it against ``current`` on both servers."""
-    order = "tuple(changed_ms, CAST(status AS Int8), changed_by)"
+    of :func:`streams.governance.status_history.shown` then
+    :func:`~streams.governance.status_history.current`.
+
+    The inner query keeps one row per group of changes replacing the same change (``replaces``,
+    sql/024; unguarded changes, ``''``, are one group): withdrawn rows never, an accepted row
+    before one still pending, then the greatest ``(changed_ms, workflow step, changed_by)`` (the
+    step is the status's Enum8 value, sql/011; strings compare as bytes, as Python's code points
+    do). The outer one takes, per rumour, the greatest of those in that order. After FINAL that
+    tuple names one row (it is the table's key within a rumour; of a key FINAL keeps the last
+    inserted row, as ``current`` keeps the last recorded, and a guarded change's outcome is its
+    row inserted again), so each column comes from the same row. The conditions are aggregate
+    combinators (``argMaxIf``), not WHERE: 18.16 may move a WHERE to PREWHERE, which filters
+    before FINAL collapses a change's rows. tests/test_status_rule.py and
+    tests/test_status_guard.py check it against the Python rule on both servers."""
     where = _where_rumour(None, rumour_ids) if rumour_ids is not None else ""
-    return (f"SELECT rumour_id, toString(argMax(status, {order})) AS current_status, argMax(changed_by, {order}), "
-            f"max(changed_ms), argMax(note, {order}) "
-            f"FROM {check_identifier(database)}.rumour_status_history FINAL{where} "
-            "GROUP BY rumour_id ORDER BY rumour_id")
+    pick = (f"argMaxIf(tuple(changed_ms, CAST(status AS Int8), changed_by, toString(status), note), "
+            f"tuple(outcome = 1, changed_ms, CAST(status AS Int8), changed_by), outcome != 2)")
+    inner = (f"SELECT rumour_id AS rid, {pick} AS won, countIf(outcome != 2) AS live "
+             f"FROM {check_identifier(database)}.rumour_status_history FINAL{where} "
+             "GROUP BY rumour_id, replaces")
+    top = "tuple(tupleElement(won, 1), tupleElement(won, 2), tupleElement(won, 3))"
+    return (f"SELECT rid, argMax(tupleElement(won, 4), {top}), argMax(tupleElement(won, 3), {top}), "
+            f"max(tupleElement(won, 1)), argMax(tupleElement(won, 5), {top}) "
+            f"FROM ({inner}) WHERE live > 0 GROUP BY rid ORDER BY rid")
 
 
 def status_history(database: str, rumour_id: str) -> str:
-    """A rumour's status rows in the one order (time, workflow step, changed_by): the last is
-    the current one (:func:`latest_statuses`)."""
-    return (f"SELECT rumour_id, toString(status), changed_by, changed_ms, note "
+    """A rumour's status rows (:data:`STATUS_GUARD_COLUMNS`) in the one order (time, workflow
+    step, changed_by), withdrawn and losing guarded changes too: the store's ``status_history``
+    keeps the rows :func:`streams.governance.status_history.shown` shows."""
+    return (f"SELECT rumour_id, toString(status), changed_by, changed_ms, note, replaces, outcome "
             f"FROM {check_identifier(database)}.rumour_status_history FINAL"
             f"{_where_rumour(rumour_id)} ORDER BY changed_ms, status, changed_by")
+
+
+def status_siblings(database: str, rumour_id: str, replaces: str, replicas=None) -> str:
+    """(changed_ms, status, changed_by, note, outcome) of every change of ``rumour_id`` that
+    replaces ``replaces``, one row per change, its outcome the greatest any of its rows has
+    (a change is written pending, then once more accepted or withdrawn, never both): no FINAL,
+    so the answer does not hang on which row of a change FINAL keeps, nor on a merge.
+
+    ``replicas`` (a cluster's ``(host, port)`` of every node, and ``(user, password)``): read
+    every replica's ``_local`` table, not one replica per shard. A worker's INSERT through the
+    Distributed table lands on its own node when that node is a replica of the shard (18.16,
+    whatever ``prefer_localhost_replica``), so another worker reading one replica may not see it
+    until it is replicated; the union of every replica holds each insert that returned.
+
+    >>> q = status_siblings("db", "r1", "none", ([("h", 1), ("h", 2)], ("default", "")))
+    >>> q[q.index("FROM"):q.index(" AND")]
+    "FROM remote('h:1,h:2', db, rumour_status_history_local, 'default', '') WHERE rumour_id = 'r1'"
+    """
+    table = f"{check_identifier(database)}.rumour_status_history"
+    if replicas is not None:
+        nodes, (user, password) = replicas
+        where = ",".join(f"{h}:{int(p)}" for h, p in nodes)
+        table = (f"remote({quote(where)}, {check_identifier(database)}, rumour_status_history_local, "
+                 f"{quote(user)}, {quote(password)})")
+    return (f"SELECT changed_ms, toString(status), changed_by, any(note), max(outcome) "
+            f"FROM {table}"
+            f" WHERE rumour_id = {quote(rumour_id)} AND replaces = {quote(replaces)}"
+            " GROUP BY changed_ms, status, changed_by ORDER BY changed_ms, status, changed_by")
 
 
 def alerts(database: str, since_ms=None, until_ms=None) -> str:

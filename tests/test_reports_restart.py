@@ -107,7 +107,10 @@ def test_rows_written_before_016_read_back_without_a_client_id(store, monkeypatc
     from sql import governance_queries as gq
 
     store.drop()  # the database as it was before sql/016, written the way the code then did
-    sql.migrate(store._execute, store.database, migrations=[m for m in sql.load_migrations() if m.version < 16])
+    # (and 024: this code reads the status history with its guard columns, which are not what
+    # this test is about)
+    sql.migrate(store._execute, store.database,
+                migrations=[m for m in sql.load_migrations() if m.version < 16 or m.version == 24])
     old_columns = gq.REPORT_COLUMNS[:gq.REPORT_COLUMNS.index("client_report_id")]
     monkeypatch.setattr(gq, "REPORT_COLUMNS", old_columns)
     _, old = _desk(store).submit({"reporter": "x", "post_id": "m2", "report_id": "c-old"}, "http:t1", now_ms=T0)

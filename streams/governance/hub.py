@@ -158,8 +158,8 @@ class Governance:
     def link_report(self, report_id, rumour_id, by, note="", at_ms=None) -> tuple[int, dict]:
         return self.desk.link_by_hand(report_id, rumour_id, by, note, at_ms)
 
-    def set_status(self, rumour_id, status, by, note="", at_ms=None) -> tuple[int, dict]:
-        return self.desk.set_status(rumour_id, status, by, note, at_ms)
+    def set_status(self, rumour_id, status, by, note="", at_ms=None, replaces=None) -> tuple[int, dict]:
+        return self.desk.set_status(rumour_id, status, by, note, at_ms, replaces)
 
     def status_answer(self, rumour_id, status, by, note, at_ms) -> tuple[int, dict]:
         return self.desk.status_answer(rumour_id, status, by, note, at_ms)

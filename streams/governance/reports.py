@@ -41,6 +41,7 @@ from streams.governance.report_links import ReportLinks
 from streams.governance.report_manual import SYSTEM, link_by_hand
 from streams.governance.report_memory import ReportMemory
 from streams.governance.report_parse import ReportError, could_repeat, parse_report
+from streams.governance.status_guard import claim
 from streams.governance.status_history import STATUSES, StatusHistory, current, ordered, status_error, status_row
 
 __all__ = ["ReportDesk", "STATUSES", "SYSTEM", "status_error", "status_row"]
@@ -274,14 +275,25 @@ class ReportDesk:
 
     # -- status -------------------------------------------------------------------------------
     def set_status(self, rumour_id: str, status: str, by: str, note: str = "",
-                   at_ms: int | None = None) -> tuple[int, dict]:
-        """Record a status change (any of :data:`STATUSES`); ``(http status, body)``."""
+                   at_ms: int | None = None, replaces: str | None = None) -> tuple[int, dict]:
+        """Record a status change (any of :data:`STATUSES`); ``(http status, body)``.
+        ``replaces`` (:func:`~streams.governance.status_history.replaces_key` of the status the
+        caller checked is current) makes it a guarded change: with a store, of the changes that
+        replace the same one only one is accepted, the others answer 409 naming the one met
+        (:func:`streams.governance.status_guard.claim`)."""
         error = status_error(rumour_id, status, by)
         if error:
             return 400, {"error": error}
         at_ms = int(time.time() * 1000) if at_ms is None else int(at_ms)
         row = status_row(rumour_id, status, by, note, at_ms)
-        if self.store is not None:  # first: a change the store refused is not shown as made
+        if self.store is not None and replaces is not None:
+            rival = claim(self.store, row, replaces)
+            if rival is not None:
+                return 409, {"error": (f"another change of the same status came at the same time: "
+                                       f"{rival['status']!r} by {rival['changed_by']} at "
+                                       f"{format_ts(rival['changed_ms'])}; read it again and decide"),
+                             "competitor": self._status_answer(rival)}
+        elif self.store is not None:  # first: a change the store refused is not shown as made
             self.store.append_status([row])
         with self._lock:
             self._forget_before(at_ms)

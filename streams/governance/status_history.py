@@ -21,6 +21,10 @@ recorded. Why this order:
   with the last recorded (a store's answer counts as recorded after memory's, see
   :func:`current`).
 
+Guarded changes made through several workers (streams/governance/status_guard.py) leave rows
+no one is shown: :func:`shown` drops them (withdrawn changes, and of the changes that replace
+the same one all but one) before the rule above; memory holds only rows shown.
+
 Every place that shows a current status takes it from here: :meth:`StatusHistory.latest` and
 :meth:`StatusHistory.newest` (memory), :func:`current` (memory merged with the store),
 :func:`ordered` (a history whose last row is the current one); the store's SQL
@@ -42,6 +46,10 @@ from collections import deque
 from streams.governance.report_parse import MAX_FIELD, MAX_TEXT
 
 STATUSES = ("received", "verified", "debunked", "handled")
+# A stored row's ``outcome`` (sql/024): an unguarded change, or a guarded one whose writer has not
+# settled it yet; accepted (its writer answered 201); withdrawn (it met a competitor: 409).
+PENDING, ACCEPTED, WITHDRAWN = 0, 1, 2
+NO_STATUS = "none"  # what a guarded change replaces when the rumour had no status yet
 
 
 def status_step(status: str) -> int:
@@ -100,6 +108,48 @@ def ordered(rows) -> list[dict]:
     for row in rows:
         by_change[status_order(row)] = row
     return [by_change[k] for k in sorted(by_change)]
+
+
+def replaces_key(row: dict | None) -> str:
+    """How a guarded change names the change it replaces (sql/024's ``replaces``): that row's
+    ``changed_ms/status/changed_by`` (its key within the rumour), :data:`NO_STATUS` for none.
+
+    >>> replaces_key({"changed_ms": 7, "status": "verified", "changed_by": "ann (t1)"}), replaces_key(None)
+    ('7/verified/ann (t1)', 'none')
+    """
+    if row is None:
+        return NO_STATUS
+    return f"{int(row['changed_ms'])}/{row['status']}/{row['changed_by']}"
+
+
+def shown(rows) -> list[dict]:
+    """The rows of ``rows`` (one per change: the store's, after FINAL) the one rule counts, in
+    the order given: unguarded changes (``replaces`` '' or absent: every row memory holds) all;
+    of the guarded changes that replace the same change (siblings, see
+    :mod:`streams.governance.status_guard`), none withdrawn, and of the others one: the accepted
+    one, else (writers not finished, or one crashed before settling) the greatest in
+    :func:`status_order`. So an accepted change is never hidden by a sibling that lost, and a
+    change whose writer crashed still shows (alone, it is the newest: the next officer replaces
+    it instead of meeting it forever). ``sql.governance_queries.latest_statuses`` mirrors this.
+
+    >>> def row(ms, by, replaces="", outcome=PENDING):
+    ...     return {"changed_ms": ms, "status": "verified", "changed_by": by, "replaces": replaces, "outcome": outcome}
+    >>> rows = [row(1, "u"), row(5, "a", "1/received/u", ACCEPTED), row(6, "b", "1/received/u"),
+    ...         row(7, "c", "1/received/u", WITHDRAWN), row(3, "d", "none"), row(4, "e", "none")]
+    >>> [r["changed_by"] for r in shown(rows)]
+    ['u', 'a', 'e']
+    """
+    rows = list(rows)
+    best = {}
+    for row in rows:
+        replaces = row.get("replaces") or ""
+        outcome = row.get("outcome") or PENDING
+        if replaces and outcome != WITHDRAWN:
+            rank = (outcome == ACCEPTED, status_order(row))
+            if replaces not in best or rank > best[replaces][0]:
+                best[replaces] = (rank, row)
+    keep = {id(row) for _rank, row in best.values()}
+    return [row for row in rows if not (row.get("replaces") or "") or id(row) in keep]
 
 
 def status_error(rumour_id, status, by) -> str:

@@ -28,7 +28,7 @@ import threading
 import time
 
 from streams.events import format_ts
-from streams.governance.status_history import STATUSES, current, ordered
+from streams.governance.status_history import STATUSES, current, ordered, replaces_key
 from streams.service import regions as rg
 from streams.service.access import Principal, covers, prefix
 from streams.service.governance_unlinked import UnlinkedReportViews, body_problem
@@ -135,33 +135,43 @@ class GovernanceViews(UnlinkedReportViews):
         if code != 201:
             return code, answer
         # Check and change under one lock, so of two officers of this process who saw the same
-        # status only the first changes it (another worker's change in between is seen once
-        # the store has it: the check reads the store).
+        # status only the first changes it. Another worker's change: a guarded change names the
+        # change it replaces in the store, and of those replacing the same one the store
+        # accepts one (streams/governance/status_guard.py: 409 for the others).
+        guarded = "expected_status" in body or "expected_changed_at" in body
         with self._status_lock:
-            stale = self._stale_status(rumour_id, body)
+            now = self._current_row(rumour_id) if guarded else None
+            stale = self._stale_status(now, body) if guarded else None
             if stale:
                 return 409, {"error": stale}
             if before_apply is not None:
                 before_apply(code, answer)
-            code, answer = self.hub.set_status(rumour_id, status, by, note, at_ms)
+            code, answer = self.hub.set_status(rumour_id, status, by, note, at_ms,
+                                               replaces_key(now) if guarded else None)
         self._forget("statuses")
         return code, answer
 
-    def _stale_status(self, rumour_id: str, body: dict) -> str | None:
+    def _current_row(self, rumour_id: str) -> dict | None:
+        """The current status row of a rumour (memory's rows and the store's, the one rule)."""
+        held = self.hub.desk.status_rows(rumour_id)
+        stored = self.store.status_history(rumour_id) if self.store is not None else []
+        history = ordered(held + stored)
+        return history[-1] if history else None
+
+    @staticmethod
+    def _stale_status(now: dict | None, body: dict) -> str | None:
         """Why a change that names the status it replaces (``expected_status``, null for none
-        yet; ``expected_changed_at`` optional) must not be made: another change came first.
-        None when the body names none (the last change wins, as before) or it is current."""
-        if "expected_status" not in body and "expected_changed_at" not in body:
-            return None
-        now = self.status(rumour_id)["status"] or {}
-        moved = "expected_status" in body and body["expected_status"] != now.get("status")
-        moved |= body.get("expected_changed_at") is not None and body["expected_changed_at"] != now.get("changed_at")
+        yet; ``expected_changed_at`` optional) must not be made: the current row ``now`` is
+        another. None when it is current."""
+        shown = _status_row(now) if now is not None else {}
+        moved = "expected_status" in body and body["expected_status"] != shown.get("status")
+        moved |= body.get("expected_changed_at") is not None and body["expected_changed_at"] != shown.get("changed_at")
         if not moved:
             return None
-        if not now:
+        if not shown:
             return "the status changed meanwhile: the rumour has no status"
-        return (f"the status changed meanwhile: now {now['status']!r}, by {now['changed_by']} at "
-                f"{now['changed_at']}; read it again and decide")
+        return (f"the status changed meanwhile: now {shown['status']!r}, by {shown['changed_by']} at "
+                f"{shown['changed_at']}; read it again and decide")
 
     # -- reports ------------------------------------------------------------------------------
     def submit(self, payload, principal: Principal) -> tuple[int, dict]:

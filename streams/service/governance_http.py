@@ -78,6 +78,8 @@ class GovernanceHandlers:
         # Audited before it is applied: a change whose audit row cannot be written is not made.
         status, answer = await self._run(self.gov.set_status, ctx["rumour_id"], body, principal,
                                          ctx["audit_ahead"])
+        if status == 409 and "competitor" in answer:  # a change through another worker at the same time
+            return _json({"error": answer["error"], "status": 409, "competitor": answer["competitor"]}, 409)
         return _answer(status, answer)
 
     async def _r_alerts(self, principal, params, request, ctx):

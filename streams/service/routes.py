@@ -156,7 +156,9 @@ ROUTES = (
           method="POST", audited=True, rumour_scoped=True, governance=True,
           body="{status: received|verified|debunked|handled, note?: string (<= 2000 characters), "
                "expected_status?: the status the caller saw (null: none yet), expected_changed_at?: "
-               "its changed_at; either given and no longer current: 409, nothing changed}"),
+               "its changed_at; either given and no longer current: 409, nothing changed; of such changes "
+               "made at the same time through several workers one is made, the others get 409 with "
+               "competitor: the change met {rumour_id, status, changed_by, changed_at, note}}"),
     Route("alerts", "/api/alerts", "Spread alerts of the units inside the caller's jurisdiction "
           "(its own code and every division below it), newest first; traces pseudonymised",
           action="list", governance=True,

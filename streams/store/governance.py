@@ -17,10 +17,11 @@ from typing import Sequence
 import orjson
 
 from sql import governance_queries as gq
+from streams.governance.status_history import shown
 from streams.store.base import id_chunks
 
 _INT_COLUMNS = {"report_ms", "received_ms", "changed_ms", "minute_ms", "minute_shares", "window_shares",
-                "previous_window_shares", "linked_ms"}
+                "previous_window_shares", "linked_ms", "outcome"}
 _FLOAT_COLUMNS = {"similarity"}
 
 
@@ -52,8 +53,10 @@ class GovernanceStoreMixin:
         self._insert_dicts(gq.insert_reports(self.database), gq.REPORT_COLUMNS, reports)
 
     def append_status(self, rows: Sequence[dict]) -> None:
-        """Append status changes (dicts with STATUS_COLUMNS); history rows are never changed."""
-        self._insert_dicts(gq.insert_status(self.database), gq.STATUS_COLUMNS, rows)
+        """Append status changes (dicts with STATUS_COLUMNS, and for a guarded change
+        ``replaces`` and ``outcome``: sql/024); history rows are never changed (a guarded
+        change's outcome is its row appended again)."""
+        self._insert_dicts(gq.insert_status(self.database), gq.STATUS_GUARD_COLUMNS, rows)
 
     def insert_alerts(self, alerts: Sequence[dict]) -> None:
         rows = []
@@ -93,8 +96,35 @@ class GovernanceStoreMixin:
         return {r[0]: _typed(dict(zip(gq.STATUS_COLUMNS, r))) for r in rows}
 
     def status_history(self, rumour_id: str) -> list[dict]:
-        """A rumour's status rows in the one order: the last is its current status."""
-        return [_typed(dict(zip(gq.STATUS_COLUMNS, r))) for r in self._rows(gq.status_history(self.database, rumour_id))]
+        """A rumour's status rows in the one order, those the rule shows
+        (:func:`~streams.governance.status_history.shown`: no withdrawn change, one of guarded
+        siblings), as STATUS_COLUMNS: the last is its current status."""
+        rows = [_typed(dict(zip(gq.STATUS_GUARD_COLUMNS, r)))
+                for r in self._rows(gq.status_history(self.database, rumour_id))]
+        return [{k: r[k] for k in gq.STATUS_COLUMNS} for r in shown(rows)]
+
+    def status_siblings(self, rumour_id: str, replaces: str) -> list[dict]:
+        """The changes of ``rumour_id`` that replace ``replaces`` (sql/024), each once with its
+        settled outcome (read without FINAL: :func:`sql.governance_queries.status_siblings`)."""
+        rows = self._rows(gq.status_siblings(self.database, rumour_id, replaces, self._every_replica()))
+        return [_typed({"rumour_id": rumour_id, "status": st, "changed_by": by, "changed_ms": ms,
+                        "note": note, "replaces": replaces, "outcome": outcome})
+                for ms, st, by, note, outcome in rows]
+
+    def _every_replica(self):
+        """On a cluster, ``(every node's (host, port), (user, password))`` for
+        :func:`sql.governance_queries.status_siblings` (system.clusters, read once); else None."""
+        cluster = getattr(self, "cluster", None)
+        if not cluster:
+            return None
+        nodes = getattr(self, "_replica_nodes", None)
+        if nodes is None:
+            nodes = [(h, int(p)) for h, p in self._rows(
+                f"SELECT host_name, port FROM system.clusters WHERE cluster = '{cluster}' "
+                "ORDER BY shard_num, replica_num")]
+            self._replica_nodes = nodes
+        s = self.settings
+        return nodes, (s["user"], s["password"])
 
     def load_alerts(self, since_ms=None, until_ms=None) -> list[dict]:
         out = []
