@@ -313,7 +313,8 @@ def test_the_migration_upgrades_a_database_with_status_rows_and_runs_twice(reque
                                                        changed_ms=T0 + 1, note="old")]
         gs(old)._insert_dicts(f"INSERT INTO {old.database}.rumour_status_history ({', '.join(gq.STATUS_COLUMNS)})",
                               gq.STATUS_COLUMNS, rows)
-        assert old.migrate() == ["024_status_guard"]
+        applied = old.migrate()  # 024 and any later file of the release
+        assert applied[0] == "024_status_guard" and all(int(name[:3]) >= 24 for name in applied), applied
         assert old.migrate() == []
         assert gs(old).latest_statuses()["r1"]["status"] == "verified"
         assert [r["changed_by"] for r in gs(old).status_history("r1")] == ["system", "ann"]
