@@ -16,8 +16,8 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-# shellcheck source=pids.sh
-source "$ROOT/scripts/services/pids.sh"
+# shellcheck source=../lib/pids.sh
+source "$ROOT/scripts/lib/pids.sh"
 RUN_DIR="${RUMOUR_RUN_DIR:-$ROOT/.run}"
 WAIT="${RUMOUR_CLICKHOUSE_WAIT:-60}"
 SERVER_BIN=""

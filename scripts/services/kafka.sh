@@ -15,8 +15,8 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-# shellcheck source=pids.sh
-source "$ROOT/scripts/services/pids.sh"
+# shellcheck source=../lib/pids.sh
+source "$ROOT/scripts/lib/pids.sh"
 VERSION="${RUMOUR_KAFKA_VERSION:-4.1.1}"
 PORT="${RUMOUR_KAFKA_PORT:-9092}"
 CONTROLLER_PORT="${RUMOUR_KAFKA_CONTROLLER_PORT:-9093}"

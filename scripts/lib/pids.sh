@@ -1,7 +1,8 @@
-# Process helpers of the service scripts (sourced by kafka.sh, clickhouse.sh and, through it,
-# clickhouse-cluster.sh): a pid file is believed only while it names a live process whose command
-# line says it is the one we started (pids get reused), and a stop returns once the process is
-# gone, so a start right after it finds its ports free.
+# Process helpers of the service scripts, sourced by services/kafka.sh and services/clickhouse.sh
+# (and through it services/clickhouse-cluster.sh); not a service, so not in services/, whose
+# every script scripts/services.sh and scripts/test.sh run as one. A pid file is believed only
+# while it names a live process whose command line says it is the one we started (pids get
+# reused), and a stop returns once the process is gone, so a start right after finds its ports free.
 
 # pid_of PIDFILE TEXT: print the pid PIDFILE names when that process is alive and its command
 # line (arguments joined by spaces) contains TEXT; else return 1.
