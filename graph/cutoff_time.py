@@ -35,9 +35,9 @@ def _order(par, ts):
     """Nodes with every parent before its children (by depth), and the depths. Depths come from
     walking the links, not from time order: a parent can be later than its child (clock skew,
     equal times in arrival order), and then a time-order sweep read the parent's depth unset."""
-    from graph.reconstruct_kernels import depths
+    from graph.kernels_tree import walked_depths
 
-    depth = np.maximum(depths(np.ascontiguousarray(par, np.int64)), 0)
+    depth = np.maximum(walked_depths(np.ascontiguousarray(par, np.int64)), 0)
     return np.lexsort((np.arange(len(par)), depth)), depth
 
 

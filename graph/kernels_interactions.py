@@ -62,3 +62,35 @@ def link_changes(par, acct, accounts, old_child, old_parent):
                 came[n_came] = (np.int64(c) << SHIFT) | p
                 n_came += 1
     return child, parent, gone[:n_gone], came[:n_came]
+
+
+@njit(cache=True, nogil=True)
+def account_link_changes(par, acct, accounts, fresh, refs, old_child, old_parent):
+    """:func:`link_changes` after the graph's accounts added since it was last counted are
+    taken on, in one call (a graph a batch changes paid a dozen numpy steps of ~1 us for the
+    accounts, more than the diff itself): ``(accounts, child, parent, gone, came, named)``.
+    ``fresh``: the tracker's numbers of the graph's new accounts (-1: a blank entry), appended
+    to ``accounts``; each is one more held graph naming it in ``refs``, and ``named`` counts
+    those no held graph named before.
+
+    >>> refs = np.array([0, 2, 0, 0], np.int32); none = np.zeros(0, np.int32)
+    >>> par = np.array([-1, 0]); acct = np.array([0, 1], np.int32)
+    >>> out = account_link_changes(par, acct, none, np.array([1, 3], np.int32), refs, none, none)
+    >>> out[0].tolist(), [(int(k) >> SHIFT, int(k) & (2**SHIFT - 1)) for k in out[4]], out[5], refs.tolist()
+    ([1, 3], [(3, 1)], 1, [0, 3, 0, 1])
+    """
+    m = accounts.shape[0]
+    named = 0
+    if fresh.shape[0]:
+        grown = np.empty(m + fresh.shape[0], np.int32)
+        grown[:m] = accounts
+        for i in range(fresh.shape[0]):
+            f = fresh[i]
+            grown[m + i] = f
+            if f >= 0:
+                if refs[f] == 0:
+                    named += 1
+                refs[f] += 1  # distinct: a graph's accounts are distinct
+        accounts = grown
+    child, parent, gone, came = link_changes(par, acct, accounts, old_child, old_parent)
+    return accounts, child, parent, gone, came, named

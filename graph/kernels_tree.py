@@ -16,7 +16,7 @@ from graph.kernels_forest import events_by_account, resolve_parents
 
 # The public API; it names the forest-resolution kernels (now in graph.kernels_forest) as
 # re-exported.
-__all__ = ["events_by_account", "resolve_parents", "is_forward", "topo_order",
+__all__ = ["events_by_account", "resolve_parents", "is_forward", "walked_depths", "topo_order",
            "preorder_positions", "node_counts", "node_counts_into", "preorder_slots",
            "preorder_slots_into", "children_csr", "preorder", "subtree_sizes", "depths",
            "path_to_root", "path_up_to", "subtree_nodes"]
@@ -34,20 +34,26 @@ def is_forward(par):
 
 
 @njit(cache=True)
-def topo_order(par):
-    """Nodes by depth (parents before children), found without recursion: each node walks up
-    to the first ancestor of known depth, then the walked path gets its depths (each node is
-    walked about twice), and a counting sort by depth gives the order."""
+def walked_depths(par):
+    """Edges from each node up to its root (roots 0), in any node order and without recursion:
+    each node walks up to the first ancestor of known depth, then the walked path gets its
+    depths (each node is walked about twice). A walk stops after ``n`` steps, so links that
+    make a cycle (observed links can: graph/reconstruct_kernels.py) end it rather than loop.
+
+    >>> walked_depths(np.array([-1, 3, 0, 2], np.int32)).tolist()
+    [0, 3, 1, 2]
+    >>> walked_depths(np.array([1, 0, -1], np.int32)).tolist()  # a cycle: ends (its depths mean nothing)
+    [2, 1, 0]
+    """
     n = par.shape[0]
     depth = np.full(n, -1, np.int32)
     path = np.empty(n, np.int32)
-    max_d = 0
     for v in range(n):
         if depth[v] >= 0:
             continue
         m = 0
         u = v
-        while u >= 0 and depth[u] < 0:
+        while u >= 0 and depth[u] < 0 and m < n:
             path[m] = u
             m += 1
             u = par[u]
@@ -55,14 +61,29 @@ def topo_order(par):
         for k in range(m - 1, -1, -1):
             d += 1
             depth[path[k]] = d
-        if d > max_d:
-            max_d = d
+    return depth
+
+
+@njit(cache=True)
+def topo_order(par):
+    """Nodes by depth (parents before children): :func:`walked_depths`, then a counting sort
+    by depth.
+
+    >>> topo_order(np.array([-1, 3, 0, 2], np.int32)).tolist()
+    [0, 2, 3, 1]
+    """
+    n = par.shape[0]
+    depth = walked_depths(par)
+    max_d = 0
+    for v in range(n):
+        if depth[v] > max_d:
+            max_d = depth[v]
     start = np.zeros(max_d + 2, np.int64)
     for v in range(n):
         start[depth[v] + 1] += 1
     for d in range(max_d + 1):
         start[d + 1] += start[d]
-    order = path  # reuse the scratch array
+    order = np.empty(n, np.int32)
     for v in range(n):
         order[start[depth[v]]] = v
         start[depth[v]] += 1

@@ -18,6 +18,7 @@ import numpy as np
 
 from graph import choice
 from graph import reconstruct_kernels as rk
+from graph.kernels_tree import walked_depths
 from graph.types import FLAG_ACCOUNT_PLACEHOLDER, FLAG_PRESENT, KIND_MASK
 
 POST_KIND = 0
@@ -284,7 +285,7 @@ def reconstruct_scored(graph, interactions=None, weights=None, texts=None) -> di
     # Among equal times, parents before children (so chosen links cannot close a cycle through
     # observed ones that do not run backwards in time), then by event id.
     tie = np.empty(len(ts), np.int64)
-    tie[np.lexsort((tie_rank(graph), rk.depths(par)))] = np.arange(len(ts))
+    tie[np.lexsort((tie_rank(graph), walked_depths(par)))] = np.arange(len(ts))
     txt = None
     if texts is not None:
         ids = graph.event_ids()

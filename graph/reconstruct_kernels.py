@@ -10,35 +10,13 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from graph.kernels_tree import children_csr
+from graph.kernels_tree import children_csr, walked_depths
 
 N_FEATURES = 12
 FEATURE_NAMES = ("root", "log_gap", "log_gap_sq", "log_kids", "log_recency", "log_depth",
                  "log_influence", "log_pair", "text", "root_log_gap", "log_recent_kids",
                  "log_reverse_pair")
 RECENT_SECONDS = 3600.0
-
-
-@numba.njit(cache=True)
-def depths(par):
-    """Observed depth of every node (roots 0); a cycle guard caps walks at n steps."""
-    n = par.shape[0]
-    d = np.full(n, -1, np.int64)
-    stack = np.empty(n, np.int64)
-    for i in range(n):
-        if d[i] >= 0:
-            continue
-        k = 0
-        x = i
-        while x >= 0 and d[x] < 0 and k < n:
-            stack[k] = x
-            k += 1
-            x = par[x]
-        base = -1 if x < 0 else d[x]
-        for j in range(k - 1, -1, -1):
-            base += 1
-            d[stack[j]] = base
-    return d
 
 
 @numba.njit(cache=True)
@@ -154,7 +132,7 @@ def pair_features(ts, par, acct, root_like, targets, cptr, cands, pair_keys, pai
     a target's own observed link is left out of the counts (fitting on observed links)."""
     n = ts.shape[0]
     cnt, kids = children_csr(par)
-    d = depths(par)
+    d = walked_depths(par)  # observed links: the walk's cycle guard matters here
     X = np.zeros((cands.shape[0], N_FEATURES))
     for q in range(targets.shape[0]):
         s = targets[q]

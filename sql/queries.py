@@ -280,17 +280,30 @@ def rumour_region_counts(database: str, since_ms: int | None = None, rumour_ids=
             + " GROUP BY rumour_id, region, kind ORDER BY rumour_id, region, kind_name")
 
 
-def rumours_changed_since(database: str, since_s: int) -> str:
+def rumours_changed_since(database: str, since_s: int, cluster: str | None = None) -> str:
     """The server's clock and start (epoch seconds: now, now less its uptime) and the rumours
     that got events at or after ``since_s`` on that clock (sql/017_rumour_changes.sql), in one
     row: read before the changed rumours' counts, the clock bounds what the next read must look
     at again; a new start says the change buffer may have lost rows.
 
+    On a ``cluster`` the change buffer is each shard's (sql/cluster.py), so a restart of any node
+    the reads go to may lose its rows: the start is the latest of theirs, which moves whichever
+    of them restarts (the earliest would move only when the oldest node does). ``cluster()`` asks
+    one node per shard, the replica the Distributed reads and inserts pick (``load_balancing``
+    in_order, the store's cluster settings); ``now()`` and ``uptime()`` are each node's own there.
+
     >>> print(rumours_changed_since("db", 60))  # doctest: +NORMALIZE_WHITESPACE
     SELECT toInt64(now()) AS now_s, toInt64(now()) - toInt64(uptime()) AS started_s,
     groupUniqArray(rumour_id) AS changed FROM db.rumour_changes_buffer WHERE changed_at >= toDateTime(60)
+    >>> print(rumours_changed_since("db", 60, "rumour"))  # doctest: +NORMALIZE_WHITESPACE
+    SELECT toInt64(now()) AS now_s,
+    (SELECT max(toInt64(now()) - toInt64(uptime())) FROM cluster('rumour', system, one)) AS started_s,
+    groupUniqArray(rumour_id) AS changed FROM db.rumour_changes_buffer WHERE changed_at >= toDateTime(60)
     """
-    return ("SELECT toInt64(now()) AS now_s, toInt64(now()) - toInt64(uptime()) AS started_s, "
+    started = "toInt64(now()) - toInt64(uptime())"
+    if cluster:
+        started = f"(SELECT max({started}) FROM cluster({quote(check_identifier(cluster))}, system, one))"
+    return (f"SELECT toInt64(now()) AS now_s, {started} AS started_s, "
             "groupUniqArray(rumour_id) AS changed "
             f"FROM {check_identifier(database)}.rumour_changes_buffer WHERE changed_at >= toDateTime({int(since_s)})")
 

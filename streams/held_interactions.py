@@ -38,7 +38,7 @@ import numpy as np
 
 from graph import ids as gids
 from graph.kernels_interactions import SHIFT as _SHIFT
-from graph.kernels_interactions import link_changes
+from graph.kernels_interactions import account_link_changes
 
 _NONE = np.zeros(0, np.int32)
 _LOW = (1 << _SHIFT) - 1
@@ -102,11 +102,13 @@ class HeldInteractions:
         if held is None:
             held = self._held[rumour_id] = _Held(graph)
             self.full_counts += 1
-        if held.accounts.shape[0] < graph.ac.count:
-            held.accounts = np.concatenate([held.accounts, self._acquire(graph, held.accounts.shape[0])])
+        fresh = self._intern(graph, held.accounts.shape[0]) if held.accounts.shape[0] < graph.ac.count else _NONE
         n = graph.n_nodes
-        held.child, held.parent, gone, came = link_changes(
-            graph.resolved_parents()[:n], graph.acct[:n], held.accounts, held.child, held.parent)
+        # The new accounts' counts and the diff in one call (per graph a batch changes).
+        held.accounts, held.child, held.parent, gone, came, named = account_link_changes(
+            graph.resolved_parents()[:n], graph.acct[:n], held.accounts, fresh, self._refs,
+            held.child, held.parent)
+        self.n_accounts += named
         self._count(gone, -1)
         self._count(came, 1)
         if self._pending_n > max(MERGE_MIN, MERGE_FRACTION * self._keys.shape[0]):
@@ -126,26 +128,22 @@ class HeldInteractions:
         if self.accounts.count >= MERGE_MIN and 2 * self.n_accounts < self.accounts.count:
             self._compact()
 
-    def _acquire(self, graph, start: int) -> np.ndarray:
-        """Tracker numbers of the graph's accounts ``start..`` (interned here once, read from
-        the graph's own id bytes: no str, no copy)."""
+    def _intern(self, graph, start: int) -> np.ndarray:
+        """Tracker numbers of the graph's accounts ``start..`` (-1: a blank entry), interned
+        here once from the graph's own id bytes (no str, no copy); counted as named by
+        :func:`account_link_changes`."""
         ac = graph.ac
         starts, ends = ac.offs[start:ac.count], ac.offs[start + 1:ac.count + 1]
+        ix = self.accounts
         if (ends == starts).any():  # a blank entry names no account
             named = np.flatnonzero(ends > starts)
             out = np.full(starts.shape[0], -1, np.int32)
-            out[named] = self._acquire_named(ac.arena, starts[named], ends[named])
-            return out
-        return self._acquire_named(ac.arena, starts, ends)
-
-    def _acquire_named(self, buf, starts, ends) -> np.ndarray:
-        ix = self.accounts
-        out = ix.add_encoded(buf, starts, ends)
+            out[named] = ix.add_encoded(ac.arena, starts[named], ends[named])
+        else:
+            out = ix.add_encoded(ac.arena, starts, ends)
         if ix.count > self._refs.shape[0]:
             self._refs = gids._grown(self._refs, ix.count, 0)  # by 1/8: as the index grows
             self._influence = gids._grown(self._influence, ix.count, 0)
-        self.n_accounts += int(np.count_nonzero(self._refs[out] == 0))
-        self._refs[out] += 1  # distinct: a graph's accounts are distinct
         return out
 
     def _count(self, keys, sign: int) -> None:

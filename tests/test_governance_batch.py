@@ -151,3 +151,24 @@ def test_alerts_of_batches_equal_alerts_of_single_events(seed):
     # a batch has counted all its events by then.
     drop = lambda a: {k: v for k, v in a.items() if k != "unit_shares_total"}  # noqa: E731
     assert [drop(a) for a in sorted(got, key=key)] == [drop(a) for a in sorted(want, key=key)]
+
+
+def test_alert_unit_names_are_the_full_names_the_api_shows():
+    """An alert's ``unit_name_zh`` / ``unit_name_en`` (on the alerts topic and in the stored row's
+    detail) name a county with its city or municipality, as ``/api/alerts``' ``unit_name`` does:
+    a bare 南山区 is Shenzhen's and Hegang's, 朝阳区 Beijing's and Changchun's."""
+    from streams.governance.alerts import AlertRouter
+    from streams.governance.config import GovernanceConfig
+    from streams.service.regions import name
+
+    cfg = GovernanceConfig(alert_window_shares=3)
+    rows = [{"event_id": f"{region}-{i}", "rumour_id": "r", "account_id": f"a{i}", "kind": "share",
+             "ts": 1_700_000_000_000 + i * 1000, "region": region}
+            for region in ("440305", "230404", "110105") for i in range(4)]
+    router = AlertRouter(cfg)
+    raised = router.observe_rows(rows) + router.flush()
+    names = {a["unit"]: (a["unit_name_zh"], a["unit_name_en"]) for a in raised}
+    assert names["440305"] == ("深圳 南山区", "Nanshan District, Shenzhen")
+    assert names["230404"][0] == "鹤岗 南山区" and names["110105"][0] == "北京 朝阳区"
+    assert names["440300"] == ("深圳市", "Shenzhen") and names["110000"] == ("北京市", "Beijing")
+    assert all(names[u] == (name(u)["zh"], name(u)["en"]) for u in names)

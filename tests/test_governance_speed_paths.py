@@ -15,7 +15,7 @@ from streams.governance.alert_rules import poisson_tail
 from streams.governance.alerts import AlertRouter
 from streams.governance.config import GovernanceConfig
 from streams.governance.debunks import DebunkTracker
-from streams.governance.divisions import division, normalise_region, unit_of
+from streams.governance.divisions import display_name, division, normalise_region, unit_of
 from streams.governance.hub import Governance
 from streams.governance.reports import ReportDesk
 from streams.governance.textsim import shingles
@@ -128,8 +128,8 @@ class PlainAlerts:
                     d = division(unit)
                     out.append({
                         "alert_id": hashlib.sha1(f"{rid}|{unit}|{rule}|{minute}".encode()).hexdigest()[:20],
-                        "rumour_id": rid, "unit": unit, "level": d.level, "unit_name_zh": d.name_zh,
-                        "unit_name_en": d.name_en, "rule": rule, "minute": format_ts(minute * 60_000),
+                        "rumour_id": rid, "unit": unit, "level": d.level,
+                        "unit_name_zh": display_name(unit)["zh"], "unit_name_en": display_name(unit)["en"], "rule": rule, "minute": format_ts(minute * 60_000),
                         "minute_ms": minute * 60_000, "minute_shares": c, "window_minutes": w,
                         "window_shares": window, "previous_window_shares": before,
                         "unit_shares_total": u["total"], **extra, "trace": None})

@@ -94,11 +94,7 @@ EOF
 }
 
 zk_pid() {
-    local pid
-    pid="$(cat "$ZK_PIDFILE" 2>/dev/null || true)"
-    [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 1
-    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF "QuorumPeerMain $ZK_DIR/zoo.cfg" || return 1
-    echo "$pid"
+    pid_of "$ZK_PIDFILE" "QuorumPeerMain $ZK_DIR/zoo.cfg"  # pids.sh, through clickhouse.sh
 }
 
 zk_ok() {
@@ -154,12 +150,7 @@ EOF
 stop_zk() {
     local pid
     pid="$(zk_pid)" || { rm -f "$ZK_PIDFILE"; return 0; }
-    kill -TERM "$pid" 2>/dev/null || true
-    local deadline=$((SECONDS + 30))
-    while kill -0 "$pid" 2>/dev/null; do
-        ((SECONDS < deadline)) || { kill -KILL "$pid" 2>/dev/null || true; break; }
-        sleep 0.2
-    done
+    stop_pid "$pid" 30 || say "ZooKeeper still alive after 30s: killed"
     rm -f "$ZK_PIDFILE"
     say "ZooKeeper stopped (pid $pid)"
 }

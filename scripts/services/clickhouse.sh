@@ -16,6 +16,8 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+# shellcheck source=../lib/pids.sh
+source "$ROOT/scripts/lib/pids.sh"
 RUN_DIR="${RUMOUR_RUN_DIR:-$ROOT/.run}"
 WAIT="${RUMOUR_CLICKHOUSE_WAIT:-60}"
 SERVER_BIN=""
@@ -251,17 +253,7 @@ stop() {
         rm -f "$PIDFILE"
         return 0
     fi
-    kill -TERM "$pid"
-    local deadline=$((SECONDS + 30))
-    while kill -0 "$pid" 2>/dev/null; do
-        if ((SECONDS >= deadline)); then
-            log "pid $pid still alive after 30s; sending KILL"
-            kill -KILL "$pid" 2>/dev/null || true
-            sleep 0.5
-            break
-        fi
-        sleep 0.2
-    done
+    stop_pid "$pid" 30 || log "pid $pid still alive after 30s: killed"
     rm -f "$PIDFILE"
     log "stopped (pid $pid)"
 }

@@ -15,6 +15,8 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+# shellcheck source=../lib/pids.sh
+source "$ROOT/scripts/lib/pids.sh"
 VERSION="${RUMOUR_KAFKA_VERSION:-4.1.1}"
 PORT="${RUMOUR_KAFKA_PORT:-9092}"
 CONTROLLER_PORT="${RUMOUR_KAFKA_CONTROLLER_PORT:-9093}"
@@ -195,12 +197,7 @@ format_storage() {
 
 running_pid() {
     # Prints the pid when the pid file points at a live Kafka of this checkout (pids get reused).
-    [ -f "$PIDFILE" ] || return 1
-    local pid
-    pid="$(cat "$PIDFILE" 2>/dev/null || true)"
-    [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 1
-    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF "kafka.Kafka $CONFIG/server.properties" || return 1
-    echo "$pid"
+    pid_of "$PIDFILE" "kafka.Kafka $CONFIG/server.properties"
 }
 
 port_busy() {
@@ -282,22 +279,14 @@ start_kafka() {
 }
 
 stop_kafka() {
-    local pid waited=0
+    local pid
     if ! pid="$(running_pid)"; then
         rm -f "$PIDFILE"
         say "not running"
         return
     fi
     say "stopping pid $pid"
-    kill -TERM "$pid" 2>/dev/null || true
-    while kill -0 "$pid" 2>/dev/null; do
-        if [ "$waited" -ge 60 ]; then
-            say "still alive after 30s: killing"
-            kill -KILL "$pid" 2>/dev/null || true
-        fi
-        sleep 0.5
-        waited=$((waited + 1))
-    done
+    stop_pid "$pid" 30 || say "still alive after 30s: killed"
     rm -f "$PIDFILE"
     say "stopped"
 }

@@ -13,7 +13,7 @@ import numpy as np
 from streams.events import format_ts
 from streams.governance.alert_counting import MINUTE_MS, _Rumour
 from streams.governance.alert_kernels import BURST_CANDIDATE, GROWTH, NO_ALERT, VOLUME, _judge_kernel
-from streams.governance.divisions import division
+from streams.governance.divisions import display_name, division
 
 RATE_FLOOR = 0.05  # shares per minute assumed for a unit with no history yet
 
@@ -164,6 +164,8 @@ class AlertRules:
                 ahead.discard(alert_id)
                 return {}
         d = division(unit)
+        # The names /api/alerts and the dashboard show: a bare 南山区 is Shenzhen's and Hegang's.
+        shown = display_name(unit)
         trace = None
         if self.pipeline is not None and not self._replaying:  # a rebuild attaches them after
             # One trace per rumour per batch: every alert a batch raises for a rumour (one per
@@ -175,7 +177,7 @@ class AlertRules:
                     self._traces[rumour_id] = trace
         alert = {
             "alert_id": alert_id, "rumour_id": rumour_id, "unit": unit, "level": d.level,
-            "unit_name_zh": d.name_zh, "unit_name_en": d.name_en, "rule": rule,
+            "unit_name_zh": shown["zh"], "unit_name_en": shown["en"], "rule": rule,
             "minute": format_ts(minute * MINUTE_MS), "minute_ms": minute * MINUTE_MS,
             "minute_shares": c, "window_minutes": self.config.alert_window_minutes,
             "window_shares": window, "previous_window_shares": before, "unit_shares_total": total,

@@ -118,6 +118,30 @@ def division(code) -> Division | None:
     return _table().by_code[c] if c else None
 
 
+def display_name(code) -> dict | None:
+    """``{"zh", "en"}`` names of ``code`` as the dashboard, the API and alerts show them, or None.
+
+    A county names its city, or its province when it hangs from one (a municipality's district):
+    a bare 南山区 is Shenzhen's and Hegang's, 朝阳区 Beijing's and Changchun's. A province and a
+    city are named by their pinyin in English (``Jinan``, not ``Jinan City``).
+
+    >>> display_name("440305"), display_name("230404")["zh"], display_name("999999")
+    ({'zh': '深圳 南山区', 'en': 'Nanshan District, Shenzhen'}, '鹤岗 南山区', None)
+    >>> display_name("110105")["zh"], display_name("370100"), display_name("370000")["en"]
+    ('北京 朝阳区', {'zh': '济南市', 'en': 'Jinan'}, 'Shandong')
+    """
+    d = division(code)
+    if d is None:
+        return None
+    if d.level == "county" and d.parent:
+        p = division(d.parent)
+        if p.level in ("city", "province"):
+            return {"zh": f"{p.short_zh} {d.name_zh}", "en": f"{d.name_en}, {p.pinyin}"}
+    if d.level == "province":
+        return {"zh": d.name_zh, "en": d.pinyin}
+    return {"zh": d.name_zh, "en": d.pinyin if d.level == "city" else d.name_en}
+
+
 def ancestors(code) -> list[Division]:
     """The divisions above ``code``, from the province down (empty for a province or unknown).
 

@@ -18,10 +18,11 @@ from typing import NamedTuple
 
 from streams.governance.division_tree import (DATA, LEVELS, Division, _code, _table, all_divisions,
                                               ancestors, children, contains, descendants,
-                                              division, fold_latin, lowest_common, unit_of)
+                                              display_name, division, fold_latin, lowest_common,
+                                              unit_of)
 
 # The public API; it names the tree's (streams.governance.division_tree) as re-exported.
-__all__ = ["DATA", "LEVELS", "Division", "RegionMatch", "division", "ancestors", "children",
+__all__ = ["DATA", "LEVELS", "Division", "RegionMatch", "division", "display_name", "ancestors", "children",
            "descendants", "contains", "unit_of", "lowest_common", "all_divisions", "fold_latin",
            "match_region", "normalise_region", "region_field"]
 

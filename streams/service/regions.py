@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from streams.governance.divisions import division, normalise_region, unit_of
+from streams.governance.divisions import display_name, division, normalise_region, unit_of
 from streams.service.access import NATIONAL
 
 MUNICIPALITY = "直辖市"  # Beijing, Tianjin, Shanghai, Chongqing: a province that is its own city
@@ -52,16 +52,8 @@ def name(code: str | None) -> dict | None:
     >>> name("110105"), name("220104")["zh"]
     ({'zh': '北京 朝阳区', 'en': 'Chaoyang District, Beijing'}, '长春 朝阳区')
     """
-    d = division(code) if code and code.isdigit() else None
-    if d is None:
-        return None
-    if d.level == "county" and d.parent:
-        p = division(d.parent)
-        if p.level in ("city", "province"):
-            return {"zh": f"{p.short_zh} {d.name_zh}", "en": f"{d.name_en}, {p.pinyin}"}
-    if d.level == "province":
-        return {"zh": d.name_zh, "en": d.pinyin}
-    return {"zh": d.name_zh, "en": d.pinyin if d.level == "city" else d.name_en}
+    # The names are the division table's (alerts carry the same ones); a code here is digits only.
+    return display_name(code) if code and code.isdigit() else None
 
 
 # The whole country (a token's jurisdiction 000000): no row of the division table, which knows

@@ -31,7 +31,7 @@ from streams.service.access import prefix
 from streams.service.probes import AUTH_FAILURES
 from streams.service.responses import Refused, _json
 from streams.service.routes import CASE_RE, CASE_RULE
-from streams.service.trace_parents import PARENT_KEYS, parse_parents
+from streams.service.trace_parents import PARENT_KEYS, read_parents
 from streams.service.tokens import expiry_text
 
 
@@ -86,9 +86,8 @@ class TraceHandlers:
 
     async def _trace(self, principal, request, ctx, **target):
         k = parse_k(request.query.get("k"), self.cutoff_k)
-        if "parents" in request.query:  # the rumour's trace only: the route table refuses it elsewhere
-            target["parents"] = parse_parents(request.query["parents"])
-            ctx["params"]["parents"] = int(target["parents"])  # as read, whatever the spelling
+        # The rumour's trace only: the route table refuses ``parents`` on an event's or account's.
+        target["parents"] = read_parents(request.query, ctx["params"])
         self._account_scope(principal, ctx)
         answer = await self._guard(self.views.trace, ctx["rumour_id"], principal, k, **target)
         answer["case_id"] = ctx["case_id"] or None
@@ -138,9 +137,7 @@ class TraceHandlers:
         if not ctx["case_id"]:
             raise Refused(400, "an evidence package needs a case number (?case= or X-Case-Id)")
         k = parse_k(request.query.get("k"), self.cutoff_k)
-        parents = parse_parents(request.query.get("parents"))
-        if "parents" in request.query:
-            ctx["params"]["parents"] = int(parents)  # as the trace route records it
+        parents = read_parents(request.query, ctx["params"])
         self._account_scope(principal, ctx)
         trace = await self._guard(self.views.trace, ctx["rumour_id"], principal, k, parents=parents)
         # The inferred links go to a file of their own: evidence.json's trace stays observed links.

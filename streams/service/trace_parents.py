@@ -46,6 +46,25 @@ def parse_parents(value) -> bool:
     return value == "1"
 
 
+def read_parents(query, audit_params: dict) -> bool:
+    """The request's ``parents`` (:func:`parse_parents`; absent: False), recorded in the audit
+    row's ``audit_params`` as read (1 or 0, whatever the spelling) when the request gave it, so
+    the trace and the evidence routes record it alike.
+
+    >>> params = {}; read_parents({"parents": "1"}, params), params
+    (True, {'parents': 1})
+    >>> params = {}; read_parents({"parents": ""}, params), params
+    (False, {'parents': 0})
+    >>> params = {}; read_parents({}, params), params
+    (False, {})
+    """
+    if "parents" not in query:
+        return False
+    parents = parse_parents(query["parents"])
+    audit_params["parents"] = int(parents)
+    return parents
+
+
 def stored_texts(store, rumour_id: str) -> dict:
     """``{event_id: text}`` of the rumour's stored events that carry a text (the reconstruction's
     quote signal). Read before the pipeline's lock is taken: a store query."""

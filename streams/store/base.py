@@ -197,8 +197,10 @@ class Store(ABC):
 
     def rumours_changed_since(self, since_s: int) -> tuple[int, int, set]:
         """``(server clock, server start, {rumour ids that got events at or after since_s})``,
-        times in epoch seconds of the server's clock (sql/017_rumour_changes.sql)."""
-        (now_s, started_s, changed), = self._rows(queries.rumours_changed_since(self.database, since_s))
+        times in epoch seconds of the server's clock (sql/017_rumour_changes.sql); on a cluster
+        the start is the latest of its nodes' (:func:`sql.queries.rumours_changed_since`)."""
+        (now_s, started_s, changed), = self._rows(queries.rumours_changed_since(self.database, since_s,
+                                                                                self.cluster))
         return int(now_s), int(started_s), set(changed)
 
     def top_spreaders(self, rumour_id: str, limit: int = 10) -> list[tuple]:
