@@ -105,7 +105,7 @@ class Views:
         self.accounts = PseudonymIndex(pipeline, store, pseudonymiser)
         self.events = EventPseudonymIndex(pseudonymiser, event_pseudonym_rumours)
         # The interaction graph of the graphs held, kept by ingest once the first ?parents=1
-        # asked for it (:meth:`held_interactions`): keeping it costs ingest ~50 us per graph a
+        # asked for it (:meth:`held_interactions`): keeping it costs ingest some 20-50 us per graph a
         # batch changes, which a worker nobody asks for inferred parents should not pay.
         self.interactions = None
 
