@@ -103,32 +103,48 @@ def status_history(database: str, rumour_id: str) -> str:
             f"{_where_rumour(rumour_id)} ORDER BY changed_ms, status, changed_by")
 
 
-def status_siblings(database: str, rumour_id: str, replaces: str, replicas=None) -> str:
+def status_siblings(database: str, rumour_id: str, replaces: str, local: bool = False) -> str:
     """(changed_ms, status, changed_by, note, outcome) of every change of ``rumour_id`` that
     replaces ``replaces``, one row per change, its outcome the greatest any of its rows has
     (a change is written pending, then once more accepted or withdrawn, never both): no FINAL,
     so the answer does not hang on which row of a change FINAL keeps, nor on a merge.
 
-    ``replicas`` (a cluster's ``(host, port)`` of every node, and ``(user, password)``): read
-    every replica's ``_local`` table, not one replica per shard. A worker's INSERT through the
-    Distributed table lands on its own node when that node is a replica of the shard (18.16,
-    whatever ``prefer_localhost_replica``), so another worker reading one replica may not see it
-    until it is replicated; the union of every replica holds each insert that returned.
+    ``local``: read the node's ``rumour_status_history_local`` (a cluster), not the table. A
+    worker's INSERT through the Distributed table lands on its own node when that node is a
+    replica of the shard (18.16, whatever ``prefer_localhost_replica``), so another worker
+    reading one replica may not see it until it is replicated: the store sends this query to
+    every node over its own connection and merges the answers with :func:`merge_siblings`. The
+    text names no host and no credentials (``remote()`` would carry the user and password into
+    the server's query log, processlist and error messages).
 
-    >>> q = status_siblings("db", "r1", "none", ([("h", 1), ("h", 2)], ("default", "")))
+    >>> q = status_siblings("db", "r1", "none", local=True)
     >>> q[q.index("FROM"):q.index(" AND")]
-    "FROM remote('h:1,h:2', db, rumour_status_history_local, 'default', '') WHERE rumour_id = 'r1'"
+    "FROM db.rumour_status_history_local WHERE rumour_id = 'r1'"
     """
-    table = f"{check_identifier(database)}.rumour_status_history"
-    if replicas is not None:
-        nodes, (user, password) = replicas
-        where = ",".join(f"{h}:{int(p)}" for h, p in nodes)
-        table = (f"remote({quote(where)}, {check_identifier(database)}, rumour_status_history_local, "
-                 f"{quote(user)}, {quote(password)})")
+    table = f"{check_identifier(database)}.rumour_status_history" + ("_local" if local else "")
     return (f"SELECT changed_ms, toString(status), changed_by, any(note), max(outcome) "
             f"FROM {table}"
             f" WHERE rumour_id = {quote(rumour_id)} AND replaces = {quote(replaces)}"
             " GROUP BY changed_ms, status, changed_by ORDER BY changed_ms, status, changed_by")
+
+
+def merge_siblings(answers) -> list[tuple]:
+    """The answers of :func:`status_siblings` from several replicas as one, by its own rule: a
+    change (changed_ms, status, changed_by) once, with the greatest outcome any replica has
+    (and a note one of them has; a change's rows all carry its note), sorted by that key (the status as text).
+
+    >>> merge_siblings([[(1, "verified", "ann", "n", 0)],
+    ...                 [(1, "verified", "ann", "n", 2), (0, "handled", "bob", "", 0)]])
+    [(0, 'handled', 'bob', '', 0), (1, 'verified', 'ann', 'n', 2)]
+    """
+    merged: dict[tuple, tuple] = {}
+    for rows in answers:
+        for ms, status, by, note, outcome in rows:
+            key = (int(ms), status, by)
+            seen = merged.get(key)
+            if seen is None or int(outcome) > seen[4]:
+                merged[key] = (key[0], status, by, note, int(outcome))
+    return [merged[k] for k in sorted(merged)]
 
 
 def alerts(database: str, since_ms=None, until_ms=None) -> str:

@@ -57,14 +57,15 @@ def another_store(store, i: int = 0):
 
 
 class Worker:
-    """One worker: its own store connection, hub and service views."""
+    """One worker: its own store connection (``own_store``: another_store's unless given), hub
+    and service views."""
 
-    def __init__(self, store, i: int):
+    def __init__(self, store, i: int, own_store=None):
         from streams.governance.hub import Governance
         from streams.service.access import Principal
         from streams.service.governance import GovernanceViews
 
-        self.own_store = another_store(store, i)
+        self.own_store = own_store if own_store is not None else another_store(store, i)
         self.hub = Governance(store=self.own_store)
         self.views = GovernanceViews(self.hub, None, None, None, cache_seconds=0)
         self.principal = Principal(f"{i:012x}", f"officer{i}", "analyst", "000000")

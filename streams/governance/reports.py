@@ -41,7 +41,7 @@ from streams.governance.report_links import ReportLinks
 from streams.governance.report_manual import SYSTEM, link_by_hand
 from streams.governance.report_memory import ReportMemory
 from streams.governance.report_parse import ReportError, could_repeat, parse_report
-from streams.governance.status_guard import claim
+from streams.governance.status_guard import Unchecked, claim
 from streams.governance.status_history import STATUSES, StatusHistory, current, ordered, status_error, status_row
 
 __all__ = ["ReportDesk", "STATUSES", "SYSTEM", "status_error", "status_row"]
@@ -280,14 +280,18 @@ class ReportDesk:
         ``replaces`` (:func:`~streams.governance.status_history.replaces_key` of the status the
         caller checked is current) makes it a guarded change: with a store, of the changes that
         replace the same one only one is accepted, the others answer 409 naming the one met
-        (:func:`streams.governance.status_guard.claim`)."""
+        (:func:`streams.governance.status_guard.claim`); 503 when the store's replicas could not
+        all be read to check that (nothing changed)."""
         error = status_error(rumour_id, status, by)
         if error:
             return 400, {"error": error}
         at_ms = int(time.time() * 1000) if at_ms is None else int(at_ms)
         row = status_row(rumour_id, status, by, note, at_ms)
         if self.store is not None and replaces is not None:
-            rival = claim(self.store, row, replaces)
+            try:
+                rival = claim(self.store, row, replaces)
+            except Unchecked as exc:  # a replica unread may hold a competitor: nothing is made
+                return 503, {"error": str(exc)}
             if rival is not None:
                 return 409, {"error": (f"another change of the same status came at the same time: "
                                        f"{rival['status']!r} by {rival['changed_by']} at "

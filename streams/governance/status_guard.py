@@ -32,6 +32,21 @@ accepted, so a loser (pending until it withdraws, or forever if its writer crash
 hides it. A lone change whose writer crashed before settling shows like an unguarded one: it is
 then the newest, and the next guarded change replaces it (rather than meeting it forever).
 
+On a cluster the read-back reads every replica (an insert through the Distributed table lands
+on one replica, and another worker may read the other before it is replicated), each node's
+``_local`` table over its own connection with the store's credentials (never in the SQL text:
+streams/store/replicas.py). When a node cannot be read (down, refusing connections, past the
+store's ``retry_seconds``) the change is withdrawn and :class:`Unchecked` raised (the service
+answers 503, nothing changed). Why not accept on the nodes that answered: the unread node may
+hold a sibling inserted there that returned (a worker connected to it, or whose shard's first
+live replica it is); that sibling's own read-back may have missed this change the same way, or
+run before this insert and seen nothing, so both would be accepted: two 201s, the one thing the
+guard must never give. Why not 409: there is no competitor to name, and "read it again and
+decide" would not help; 503 says try again, which succeeds once the node is back (a node down
+for long makes every guarded change 503 until it is back; an
+unguarded change still works). The withdrawal is written through the store's own connection;
+if that fails too the change is left pending and logged, as for any error before it settles.
+
 The accepted or withdrawn row is the change's row again (same key: of a key FINAL keeps the
 last inserted), with the same note and ``replaces``; the read-back takes ``max(outcome)`` over
 a change's rows, so it does not depend on that.
@@ -41,22 +56,35 @@ from __future__ import annotations
 import logging
 
 from streams.governance.status_history import ACCEPTED, PENDING, WITHDRAWN, status_order
+from streams.store.base import StoreUnavailable
 
 log = logging.getLogger(__name__)
+
+
+class Unchecked(RuntimeError):
+    """A guarded change was not made: its siblings could not be read on every replica (the
+    message says so without the store's address; the cause names the node)."""
 
 
 def claim(store, row: dict, replaces: str) -> dict | None:
     """Make the guarded change ``row`` (a status row) that replaces ``replaces`` in ``store``:
     None when it is accepted, else the sibling it met (it is then withdrawn; of several, an
     accepted one first). tests/test_status_guard.py forces the interleavings by wrapping the
-    store's calls (between the check and the insert, the insert and the read-back). A store error before the change is settled is raised after a withdrawal is tried: the
-    caller answers an error, and the change must not show as made."""
+    store's calls (between the check and the insert, the insert and the read-back). A store error
+    before the change is settled is raised after a withdrawal is tried: the caller answers an
+    error, and the change must not show as made; a read-back that cannot reach every replica
+    raises :class:`Unchecked` (see the module's docstring)."""
     pending = dict(row, replaces=replaces, outcome=PENDING)
     store.append_status([pending])
     try:
         me = status_order(row)
         rivals = [s for s in store.status_siblings(row["rumour_id"], replaces)
                   if status_order(s) != me and s["outcome"] != WITHDRAWN]
+    except StoreUnavailable as exc:
+        _settle(store, pending, WITHDRAWN, quiet=True)
+        log.warning("guarded status change of %s withdrawn: %s", row["rumour_id"], exc)
+        raise Unchecked("the change was not made: part of the store could not be read to check that no "
+                        "other change of this status was made at the same time; try again") from exc
     except BaseException:
         _settle(store, pending, WITHDRAWN, quiet=True)
         raise

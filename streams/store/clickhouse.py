@@ -161,6 +161,39 @@ def event_rows_columns(batch: EventBatch) -> list[list] | None:
     return [rows.split(ROW_MARK), joined_texts.encode("utf-8").split(b"\0"), batch.ts_ms.tolist()]
 
 
+def connect(settings: dict, host: str, port: int, cluster: bool) -> Client:
+    """A clickhouse-driver client to ``host:port`` with the store's credentials and connection
+    settings (``settings``: :func:`parse_url`'s); it connects on its first query."""
+    s = settings
+    # Connected to 'default': the store's database may not exist until migrate(); names are qualified.
+    return Client(host=host, port=port, user=s["user"], password=s["password"], database="default",
+                  connect_timeout=s["connect_timeout"], send_receive_timeout=s["send_receive_timeout"],
+                  compression=s["compression"], settings=dict(CLUSTER_SETTINGS) if cluster else None)
+
+
+def execute_patiently(client: Client, where: str, retry_seconds: float, stop_deadline, *args, **kwargs):
+    """``client.execute(*args, **kwargs)`` with reconnect + exponential backoff on connection
+    errors, giving up (:class:`StoreUnavailable` naming ``where``) after ``retry_seconds`` or at
+    ``stop_deadline()`` (read at each attempt: the process may start stopping meanwhile).
+    Server-side errors (bad SQL, ...) are raised at once."""
+    deadline = time.monotonic() + retry_seconds
+    delay = 0.05
+    while True:
+        try:
+            return client.execute(*args, **kwargs)
+        except errors.ServerException:
+            raise
+        except _RETRYABLE as exc:
+            client.disconnect()
+            now = time.monotonic()
+            if now + delay > min(deadline, stop_deadline()):
+                why = (f"unreachable for {retry_seconds:g}s" if now + delay > deadline
+                       else "unreachable, not retried: the process stops")
+                raise StoreUnavailable(f"{where} {why}: {exc}") from exc
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+
 def parse_url(url: str, database: str | None = None) -> dict:
     """Connection settings from a ``clickhouse://`` URL.
 
@@ -202,17 +235,11 @@ class ClickHouseStore(Store):
         self.database = self.settings["database"]
         self.cluster = sql.check_identifier(cluster) if cluster else None
         self.retry_seconds = self.settings["retry_seconds"]
-        s = self.settings
-        # Connect to 'default': our database may not exist until migrate(); names are qualified.
-        self.client = Client(
-            host=s["host"], port=s["port"], user=s["user"], password=s["password"],
-            database="default", connect_timeout=s["connect_timeout"],
-            send_receive_timeout=s["send_receive_timeout"], compression=s["compression"],
-            settings=dict(CLUSTER_SETTINGS) if self.cluster else None,
-        )
+        self.client = connect(self.settings, self.settings["host"], self.settings["port"], bool(self.cluster))
         # One connection, not safe to share: a web route may query while the agent writes.
         self._lock = threading.Lock()
         self._stop_deadline = float("inf")  # give_up_by: no retry past it (the process stops)
+        self._replicas = None  # on a cluster, a ReplicaReader once every_replica_rows is called
 
     def __repr__(self) -> str:
         s = self.settings
@@ -234,31 +261,31 @@ class ClickHouseStore(Store):
         left = max(0.1, deadline - time.monotonic())
         for connection in self.client.connections:
             connection.connect_timeout = min(connection.connect_timeout, left)
+        if self._replicas is not None:
+            self._replicas.cut_connect_timeout(left)
 
     def _call_locked(self, *args, **kwargs):
-        deadline = time.monotonic() + self.retry_seconds
-        delay = 0.05
-        while True:
-            try:
-                return self.client.execute(*args, **kwargs)
-            except errors.ServerException:
-                raise
-            except _RETRYABLE as exc:
-                self.client.disconnect()
-                now = time.monotonic()
-                if now + delay > min(deadline, self._stop_deadline):
-                    s = self.settings
-                    why = (f"unreachable for {self.retry_seconds:g}s" if now + delay > deadline
-                           else "unreachable, not retried: the process stops")
-                    raise StoreUnavailable(f"clickhouse-server at {s['host']}:{s['port']} {why}: {exc}") from exc
-                time.sleep(delay)
-                delay = min(delay * 2, 2.0)
+        s = self.settings
+        return execute_patiently(self.client, f"clickhouse-server at {s['host']}:{s['port']}",
+                                 self.retry_seconds, lambda: self._stop_deadline, *args, **kwargs)
 
     def _command(self, statement: str) -> None:
         self._call(statement)
 
     def _rows(self, query: str) -> list[tuple]:
         return self._call(query)
+
+    def every_replica_rows(self, query: str) -> list[list[tuple]]:
+        """On a cluster, ``query``'s rows from every node (each replica of each shard), each over
+        its own connection (:class:`streams.store.replicas.ReplicaReader`); StoreUnavailable when
+        a node cannot be read."""
+        if not self.cluster:
+            raise ValueError("every_replica_rows: the store is not on a cluster")
+        if self._replicas is None:
+            from streams.store.replicas import ReplicaReader
+
+            self._replicas = ReplicaReader(self)
+        return self._replicas.rows(query)
 
     def _columns(self, query: str, ncols: int) -> list[Sequence]:
         cols = self._call(query, columnar=True)
@@ -302,3 +329,5 @@ class ClickHouseStore(Store):
     def close(self) -> None:
         with self._lock:
             self.client.disconnect()
+        if self._replicas is not None:
+            self._replicas.close()

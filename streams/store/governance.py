@@ -27,7 +27,8 @@ _FLOAT_COLUMNS = {"similarity"}
 
 class GovernanceStoreMixin:
     """Needs ``database``, ``_rows(query)`` and the backend's insert path (found on
-    :meth:`_backend`: clickhouse-driver's ``_call`` or chDB's ``_insert_python``)."""
+    :meth:`_backend`: clickhouse-driver's ``_call`` or chDB's ``_insert_python``); on a cluster
+    (``cluster`` set) the backend's ``every_replica_rows``."""
 
     def _backend(self):
         return self
@@ -105,26 +106,18 @@ class GovernanceStoreMixin:
 
     def status_siblings(self, rumour_id: str, replaces: str) -> list[dict]:
         """The changes of ``rumour_id`` that replace ``replaces`` (sql/024), each once with its
-        settled outcome (read without FINAL: :func:`sql.governance_queries.status_siblings`)."""
-        rows = self._rows(gq.status_siblings(self.database, rumour_id, replaces, self._every_replica()))
+        settled outcome (read without FINAL: :func:`sql.governance_queries.status_siblings`).
+        On a cluster, of every replica: each node's ``_local`` table over its own connection,
+        merged (:func:`sql.governance_queries.merge_siblings`); a node that cannot be read
+        raises StoreUnavailable (it may hold a competitor: the guard then accepts nothing)."""
+        if getattr(self, "cluster", None):
+            query = gq.status_siblings(self.database, rumour_id, replaces, local=True)
+            rows = gq.merge_siblings(self._backend().every_replica_rows(query))
+        else:
+            rows = self._rows(gq.status_siblings(self.database, rumour_id, replaces))
         return [_typed({"rumour_id": rumour_id, "status": st, "changed_by": by, "changed_ms": ms,
                         "note": note, "replaces": replaces, "outcome": outcome})
                 for ms, st, by, note, outcome in rows]
-
-    def _every_replica(self):
-        """On a cluster, ``(every node's (host, port), (user, password))`` for
-        :func:`sql.governance_queries.status_siblings` (system.clusters, read once); else None."""
-        cluster = getattr(self, "cluster", None)
-        if not cluster:
-            return None
-        nodes = getattr(self, "_replica_nodes", None)
-        if nodes is None:
-            nodes = [(h, int(p)) for h, p in self._rows(
-                f"SELECT host_name, port FROM system.clusters WHERE cluster = '{cluster}' "
-                "ORDER BY shard_num, replica_num")]
-            self._replica_nodes = nodes
-        s = self.settings
-        return nodes, (s["user"], s["password"])
 
     def load_alerts(self, since_ms=None, until_ms=None) -> list[dict]:
         out = []
