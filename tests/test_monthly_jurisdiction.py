@@ -103,6 +103,8 @@ def test_the_command_writes_the_desk_report_under_its_code(tmp_path, capsys):
     assert printed["jurisdiction"] == "440305" and printed["totals"]["rumours"] == 1
     with open(out / f"monthly-{MONTH}-440305-rumours.csv", encoding="utf-8-sig") as fh:
         assert [row[1] for row in list(csv.reader(fh))[1:]] == ["A"]
-    assert "南山区 Nanshan District (440305)" in (out / f"monthly-{MONTH}-440305.html").read_text("utf-8")
+    # Named as the API and alerts name it (a bare 南山区 is Shenzhen's and Hegang's).
+    page = (out / f"monthly-{MONTH}-440305.html").read_text("utf-8")
+    assert "深圳 南山区 Nanshan District, Shenzhen (440305)" in page
     assert report_main(["monthly", "--month", MONTH, str(data), "-o", str(out), "--jurisdiction", "4403"]) == 2
     assert "--jurisdiction: expected a 6-digit division code" in capsys.readouterr().err

@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from streams.governance.divisions import division
+from streams.governance.division_tree import display_name
 from streams.service.access import NATIONAL
 
 TABLES = {
@@ -103,13 +103,19 @@ def render_html(report, limit: int | None = 50) -> str:
 
 
 def jurisdiction_title(code: str) -> str:
-    """A report's jurisdiction as its title names it.
+    """A report's jurisdiction as its title names it: as the API and alerts name it
+    (:func:`~streams.governance.division_tree.display_name`: a county with its city, since a bare
+    南山区 is Shenzhen's and Hegang's), then its code.
 
     >>> jurisdiction_title("440305")
-    '南山区 Nanshan District (440305)'
+    '深圳 南山区 Nanshan District, Shenzhen (440305)'
+    >>> jurisdiction_title("230404")
+    '鹤岗 南山区 Nanshan District, Hegang (230404)'
+    >>> jurisdiction_title("370000"), jurisdiction_title("999999")
+    ('山东省 Shandong (370000)', '999999')
     """
-    d = division(code)
-    return f"{d.name_zh} {d.name_en} ({code})" if d else code
+    name = display_name(code)
+    return f"{name['zh']} {name['en']} ({code})" if name else code
 
 
 def write_report(report, out_dir, xlsx: bool = True) -> list[Path]:
