@@ -75,7 +75,15 @@ def claim(store, row: dict, replaces: str) -> dict | None:
     error, and the change must not show as made; a read-back that cannot reach every replica
     raises :class:`Unchecked` (see the module's docstring)."""
     pending = dict(row, replaces=replaces, outcome=PENDING)
-    store.append_status([pending])
+    try:
+        store.append_status([pending])
+    except BaseException:
+        # The insert may have landed although it raised (a connection lost after the server
+        # took the block): a lone pending change would show as made while the caller answers an
+        # error, so it is withdrawn if the store takes that (a withdrawal of a row that never
+        # landed shows nothing either).
+        _settle(store, pending, WITHDRAWN, quiet=True)
+        raise
     try:
         me = status_order(row)
         rivals = [s for s in store.status_siblings(row["rumour_id"], replaces)
