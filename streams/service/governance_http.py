@@ -64,8 +64,7 @@ class GovernanceHandlers:
             ctx["params"].update({k: str(v)[:200] for k, v in body.items() if k == "note"})
         # Audited before it is applied: a link whose audit row cannot be written is not made.
         status, answer = await self._run(self.gov.link_report, report_id, body, principal, ctx["audit_ahead"])
-        if status == 409:  # the refusal names the report's link (null: one the caller may not see)
-            return _json({"error": answer["error"], "status": 409, "link": answer.get("link")}, 409)
+        # A 409 names the report's link (null: one the caller may not see): _answer keeps it.
         return _answer(status, answer)
 
     async def _r_status(self, principal, params, request, ctx):
@@ -78,8 +77,7 @@ class GovernanceHandlers:
         # Audited before it is applied: a change whose audit row cannot be written is not made.
         status, answer = await self._run(self.gov.set_status, ctx["rumour_id"], body, principal,
                                          ctx["audit_ahead"])
-        if status == 409 and "competitor" in answer:  # a change through another worker at the same time
-            return _json({"error": answer["error"], "status": 409, "competitor": answer["competitor"]}, 409)
+        # A 409 from a change through another worker at the same time names it (``competitor``).
         return _answer(status, answer)
 
     async def _r_alerts(self, principal, params, request, ctx):
@@ -107,9 +105,13 @@ class GovernanceHandlers:
 
 
 def _answer(status: int, answer: dict):
-    """The desk's answer; a refusal in the API's one error shape (``{"error", "status"}``): the
-    desk's own refusals carry only ``error``."""
+    """The desk's answer; a refusal in the API's one error shape (``{"error", "status"}``), with
+    whatever else the refusal names (a 409's ``link`` of a report linked already, or the
+    ``competitor`` of a status change): the desk's other refusals carry only ``error``."""
     if status >= 400:
+        named = {k: v for k, v in answer.items() if k != "error"}
+        if named:
+            return _json({"error": str(answer.get("error", "refused")), "status": status, **named}, status)
         return _error(status, str(answer.get("error", "refused")))
     return _json(answer, status)
 
