@@ -110,9 +110,7 @@ class GovernanceViews(UnlinkedReportViews):
         """A rumour's current handling status and its history (one row per change, oldest
         first: :func:`streams.governance.status_history.ordered` of memory's rows and the
         store's), whose last row is the current status."""
-        held = self.hub.desk.status_rows(rumour_id)
-        stored = self.store.status_history(rumour_id) if self.store is not None else []
-        history = ordered(held + stored)
+        history = self._history(rumour_id)
         return {"rumour_id": rumour_id, "status": _status_row(history[-1]) if history else None,
                 "history": [_status_row(r) for r in history], "statuses": list(STATUSES)}
 
@@ -151,11 +149,15 @@ class GovernanceViews(UnlinkedReportViews):
         self._forget("statuses")
         return code, answer
 
-    def _current_row(self, rumour_id: str) -> dict | None:
-        """The current status row of a rumour (memory's rows and the store's, the one rule)."""
+    def _history(self, rumour_id: str) -> list[dict]:
+        """A rumour's status rows, memory's and the store's, in the one order (the last is current)."""
         held = self.hub.desk.status_rows(rumour_id)
         stored = self.store.status_history(rumour_id) if self.store is not None else []
-        history = ordered(held + stored)
+        return ordered(held + stored)
+
+    def _current_row(self, rumour_id: str) -> dict | None:
+        """The current status row of a rumour (memory's rows and the store's, the one rule)."""
+        history = self._history(rumour_id)
         return history[-1] if history else None
 
     @staticmethod
