@@ -171,6 +171,12 @@ def connect(settings: dict, host: str, port: int, cluster: bool) -> Client:
                   compression=s["compression"], settings=dict(CLUSTER_SETTINGS) if cluster else None)
 
 
+def cut_connect_timeout(client: Client, seconds: float) -> None:
+    """A new connection's attempt by ``client`` takes at most ``seconds`` (the process stops)."""
+    for connection in client.connections:
+        connection.connect_timeout = min(connection.connect_timeout, seconds)
+
+
 def execute_patiently(client: Client, where: str, retry_seconds: float, stop_deadline, *args, **kwargs):
     """``client.execute(*args, **kwargs)`` with reconnect + exponential backoff on connection
     errors, giving up (:class:`StoreUnavailable` naming ``where``) after ``retry_seconds`` or at
@@ -259,8 +265,7 @@ class ClickHouseStore(Store):
         # send/receive timeout is not: a slow but answering server may still take a final write.
         self._stop_deadline = min(self._stop_deadline, deadline)
         left = max(0.1, deadline - time.monotonic())
-        for connection in self.client.connections:
-            connection.connect_timeout = min(connection.connect_timeout, left)
+        cut_connect_timeout(self.client, left)
         if self._replicas is not None:
             self._replicas.cut_connect_timeout(left)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 
-from streams.store.clickhouse import connect, execute_patiently
+from streams.store.clickhouse import connect, cut_connect_timeout, execute_patiently
 
 
 class ReplicaReader:
@@ -52,8 +52,7 @@ class ReplicaReader:
     def cut_connect_timeout(self, seconds: float) -> None:
         """A new connection's attempt takes at most ``seconds`` (the process stops)."""
         for client in list(self._clients.values()):
-            for connection in client.connections:
-                connection.connect_timeout = min(connection.connect_timeout, seconds)
+            cut_connect_timeout(client, seconds)
 
     def close(self) -> None:
         with self._lock:
