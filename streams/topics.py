@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import time
 
 import orjson
 
@@ -142,7 +143,30 @@ def ensure_topics(bootstrap: str, wanted: dict[str, int], configs: dict[str, dic
     (what :func:`streams.topic_config.message_limit` would read after), so a caller needs no
     second round trip; None where ``configs`` asks for no limit (the broker's default, not read)
     or the broker did not report it."""
-    return asyncio.run(_ensure(bootstrap, wanted, configs or {}, replication_factor, min_insync_replicas))
+    return asyncio.run(_ensure_patiently(bootstrap, wanted, configs or {}, replication_factor, min_insync_replicas))
+
+
+# How long a create/check waits out a broker that the cluster's metadata still lists but that is
+# down (a broker killed moments ago stays listed until the controller fences it, ~9 s by Kafka's
+# default broker.session.timeout.ms): the admin client may send to it and get NodeNotReadyError.
+NODE_DOWN_PATIENCE_S = 30.0
+
+
+async def _ensure_patiently(*args) -> dict[str, int | None]:
+    """:func:`_ensure`, tried again with a fresh admin client while a broker the metadata names is
+    unreachable (a worker restarted while one broker of three is down must start). A cluster not
+    reachable at all fails at once, as before (the bootstrap connection's own error)."""
+    from aiokafka.errors import NodeNotReadyError, RequestTimedOutError
+
+    deadline = time.monotonic() + NODE_DOWN_PATIENCE_S
+    while True:
+        try:
+            return await _ensure(*args)
+        except (NodeNotReadyError, RequestTimedOutError) as exc:
+            if time.monotonic() >= deadline:
+                raise
+            log.warning("Kafka: %s; trying again (a broker listed by the cluster is down)", exc)
+            await asyncio.sleep(1.0)
 
 
 def topic_replication(settings) -> dict:

@@ -44,16 +44,45 @@ def events(prefix: str, n: int) -> bytes:
                                   "account_id": f"a{i}", "ts": 1764547200000 + i}) + b"\n" for i in range(n))
 
 
-async def _leaders(bootstrap: str, topic: str) -> dict[int, int]:
+async def _leaders(bootstrap: str, topic: str, timeout_s: float = 60) -> dict[int, int]:
     from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.errors import KafkaError
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        [described] = await admin.describe_topics([topic])
-        return {p["partition"]: p["leader"] for p in described["partitions"]}
-    finally:
-        await admin.close()
+    deadline = time.monotonic() + timeout_s
+    while True:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        try:
+            await admin.start()
+            [described] = await admin.describe_topics([topic])
+            return {p["partition"]: p["leader"] for p in described["partitions"]}
+        except KafkaError:
+            if time.monotonic() > deadline:
+                raise
+            # after the kill the admin client may ask the killed broker, still listed: ask again
+        finally:
+            await admin.close()
+        await asyncio.sleep(0.5)
+
+
+async def _live_brokers(bootstrap: str, want: int, timeout_s: float) -> int:
+    """The number of brokers the cluster lists, polled until it is ``want`` or the time is up."""
+    from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.errors import KafkaError
+
+    deadline = time.monotonic() + timeout_s
+    n = -1
+    while True:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        try:
+            await admin.start()
+            n = len((await admin.describe_cluster())["brokers"])
+        except KafkaError:
+            pass  # the admin client asked the killed broker: ask again
+        finally:
+            await admin.close()
+        if n == want or time.monotonic() > deadline:
+            return n
+        await asyncio.sleep(0.5)
 
 
 def test_one_broker_lost_produce_and_consume_go_on(quorum, tmp_path):
@@ -75,6 +104,10 @@ def test_one_broker_lost_produce_and_consume_go_on(quorum, tmp_path):
     # A crash (SIGKILL) of the broker leading partition 0: its partitions move to the others.
     victim = asyncio.run(_leaders(bootstrap, topic))[0]
     quorum.kill(victim)
+    # A worker restarted now (the killed broker still listed until it is fenced) checks its topics
+    # and starts: the admin client's request to the killed broker is tried again elsewhere
+    # (streams.topics._ensure_patiently; before, NodeNotReadyError ended it).
+    ensure_engine_topics(settings, {topic: 3})
     after = tmp_path / "after.jsonl"
     after.write_bytes(events("a", 40))
     assert produce_files([str(after)], settings) == {"messages": 40, "topic": topic}
@@ -84,6 +117,9 @@ def test_one_broker_lost_produce_and_consume_go_on(quorum, tmp_path):
         [f"b{i}" for i in range(40)] + [f"a{i}" for i in range(40)])
 
     # Two live brokers: a topic still to be made with three replicas is refused, naming the setting.
+    # Live as Kafka counts them: the killed broker stays registered until the controller fences it
+    # (broker.session.timeout.ms, 9 s by default), so the check waits for that first.
+    assert asyncio.run(_live_brokers(bootstrap, want=2, timeout_s=60)) == 2
     with pytest.raises(ReplicationRefused, match=r"^setting topic_replication_factor \(RUMOUR_TOPIC_REPLICATION_"
                                                  r"FACTOR, --topic-replication-factor\) is 3, but Kafka at .* has "
                                                  r"2 live brokers"):
