@@ -112,20 +112,25 @@ def drain(mode: str, topic: str, n_events: int, per_message: int, clickhouse: st
         w.wait_ready()
         cpu0 = w.cpu_s()  # start-up (imports, numba warm-up, schema) is not per event
         services0 = kit.services_cpu_s(services)
+        # The worker may have taken events before cpu0 (its page answers before the agent is
+        # assigned, but not always long before): CPU per event counts only the events after it.
+        events0 = (w.bench() or {"events": 0})["events"]
         b = w.wait_events(n_events)
         rate = kit.rate_of(b)
         cpu = w.cpu_s() - cpu0
         services1 = kit.services_cpu_s(services)
     finally:
         w.stop()
+    measured = b["events"] - events0
     out = {"eps": round(rate) if rate else None, "batches": b["batches"], "cpu_s": round(cpu, 2),
-           "events_per_cpu_s": round(b["events"] / cpu) if cpu else None}
+           "events_per_cpu_s": round(measured / cpu) if cpu and measured else None,
+           "events_before_cpu_start": events0}
     # CPU per event of the worker and of the servers it drives, over the same span (the
     # servers' share includes whatever else they did meanwhile: nothing else runs in the bench).
-    out["cpu_us_per_event"] = {"worker": round(cpu / b["events"] * 1e6, 2)}
+    out["cpu_us_per_event"] = {"worker": round(cpu / measured * 1e6, 2) if measured else None}
     for name in services:
-        if services[name]:
-            out["cpu_us_per_event"][name] = round((services1[name] - services0[name]) / b["events"] * 1e6, 2)
+        if services[name] and measured:
+            out["cpu_us_per_event"][name] = round((services1[name] - services0[name]) / measured * 1e6, 2)
     if mode == "ours":
         busy = b["busy_s"] or 1e-9
         steps = ("decode_s", "restore_s", "refuse_s", "graph_s", "store_s")
@@ -145,10 +150,10 @@ def machine_ceiling(runs: dict) -> dict:
     out = {"cores": cores}
     for mode in ("batched", "columnar"):
         rows = [r.get("cpu_us_per_event") or {} for r in runs.get(f"ours_{mode}", [])]
-        names = sorted({k for r in rows for k in r})
+        names = sorted({k for r in rows for k, v in r.items() if v is not None})
         if not names:
             continue
-        per = {k: statistics.median([r[k] for r in rows if k in r]) for k in names}
+        per = {k: statistics.median([r[k] for r in rows if r.get(k) is not None]) for k in names}
         total = sum(per.values())
         out[mode] = {"cpu_us_per_event": per, "total_us": round(total, 2),
                      "eps": round(cores * 1e6 / total) if total else None}

@@ -86,11 +86,12 @@ def run_count(n_workers: int, pairs, n_events: int, per_message: int, broker: st
         for w in workers:
             w.wait_ready()
         _wait_assigned(workers)
-        s = kit.produce(broker, topic, pairs)
-        progress(f"produced {len(pairs)} messages to {topic} in {s:.1f}s")
-        # CPU from here on: start-up (imports, numba warm-up, schema checks) is not per event.
+        # CPU from here on: start-up (imports, numba warm-up, schema checks) is not per event;
+        # the workers drain while the stream is produced, so the meters start before it.
         services_since = service_cpu_meter(services)
         worker_cpu0 = [w.cpu_s() for w in workers]
+        s = kit.produce(broker, topic, pairs)
+        progress(f"produced {len(pairs)} messages to {topic} in {s:.1f}s")
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline:
             snaps = [w.bench() or {"events": 0} for w in workers]

@@ -56,6 +56,54 @@ def test_scale_projection_model():
     assert bench_scale.projection({"events": 20_000, "cpu_s": {"workers": [0.0], "kafka": 0.01}}) is None
 
 
+class _DrainingWorker:
+    """A worker that had taken 4,000 events before the bench read its CPU, then 6,000 more in
+    6 CPU seconds (1,000 us each)."""
+
+    def __init__(self, *args, **kwargs):
+        self.cpu = iter([10.0, 16.0])
+        self.snaps = iter([{"events": 4000}])
+
+    def wait_ready(self):
+        pass
+
+    def cpu_s(self):
+        return next(self.cpu)
+
+    def bench(self):
+        return next(self.snaps)
+
+    def wait_events(self, n_events):
+        return {"events": 10_000, "first_events": 4000, "first_end": 1.0, "last_end": 2.0,
+                "batches": 3, "busy_s": 1.0, "decode_s": 0.1, "restore_s": 0.0, "refuse_s": 0.0,
+                "graph_s": 0.3, "store_s": 0.4}
+
+    def stop(self):
+        pass
+
+
+def test_drain_counts_cpu_only_for_the_events_taken_after_the_cpu_start(monkeypatch):
+    from benchmarks import bench_ingest
+
+    monkeypatch.setattr(ingest_kit, "Worker", _DrainingWorker)
+    monkeypatch.setattr(ingest_kit, "service_pids", lambda: {"kafka": [], "clickhouse": []})
+    monkeypatch.setattr(ingest_kit, "services_cpu_s", lambda pids: {"kafka": 0.0, "clickhouse": 0.0})
+    out = bench_ingest.drain("ours", "t", 10_000, 500, None, "r")
+    # 6 CPU s over the 6,000 events after the start (it was 6 s over all 10,000: 600 us)
+    assert out["cpu_us_per_event"]["worker"] == 1000.0
+    assert out["events_per_cpu_s"] == 1000
+    assert out["events_before_cpu_start"] == 4000
+
+
+def test_machine_ceiling_skips_a_run_without_cpu_per_event(monkeypatch):
+    from benchmarks.bench_ingest import machine_ceiling
+
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    runs = {"ours_batched": [{"cpu_us_per_event": {"worker": None}},
+                             {"cpu_us_per_event": {"worker": 10.0, "clickhouse": 2.0}}]}
+    assert machine_ceiling(runs)["batched"]["total_us"] == 12.0
+
+
 def test_machine_ceiling_model(monkeypatch):
     from benchmarks.bench_ingest import machine_ceiling
 
