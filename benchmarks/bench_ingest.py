@@ -111,14 +111,14 @@ def drain(mode: str, topic: str, n_events: int, per_message: int, clickhouse: st
     try:
         w.wait_ready()
         cpu0 = w.cpu_s()  # start-up (imports, numba warm-up, schema) is not per event
-        services0 = kit.services_cpu_s(services)
+        services_since = kit.services_cpu_meter(services)
         # The worker may have taken events before cpu0 (its page answers before the agent is
         # assigned, but not always long before): CPU per event counts only the events after it.
         events0 = (w.bench() or {"events": 0})["events"]
         b = w.wait_events(n_events)
         rate = kit.rate_of(b)
         cpu = w.cpu_s() - cpu0
-        services1 = kit.services_cpu_s(services)
+        services_cpu = services_since()
     finally:
         w.stop()
     measured = b["events"] - events0
@@ -128,9 +128,9 @@ def drain(mode: str, topic: str, n_events: int, per_message: int, clickhouse: st
     # CPU per event of the worker and of the servers it drives, over the same span (the
     # servers' share includes whatever else they did meanwhile: nothing else runs in the bench).
     out["cpu_us_per_event"] = {"worker": round(cpu / measured * 1e6, 2) if measured else None}
-    for name in services:
-        if services[name] and measured:
-            out["cpu_us_per_event"][name] = round((services1[name] - services0[name]) / measured * 1e6, 2)
+    for name, seconds in services_cpu.items():
+        if measured:
+            out["cpu_us_per_event"][name] = round(seconds / measured * 1e6, 2)
     if mode == "ours":
         busy = b["busy_s"] or 1e-9
         steps = ("decode_s", "restore_s", "refuse_s", "graph_s", "store_s")

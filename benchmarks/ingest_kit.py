@@ -211,20 +211,33 @@ def service_pids() -> dict[str, list[int]]:
     return found
 
 
-def services_cpu_s(pids: dict[str, list[int]]) -> dict[str, float]:
-    """CPU seconds used so far by each service's processes (a process that ended counts 0)."""
+def _cpu_by_pid(pids: dict[str, list[int]]) -> dict[str, dict[int, float]]:
     from benchmarks.ingest_worker import cpu_seconds
 
-    out = {}
+    out: dict[str, dict[int, float]] = {}
     for name, group in pids.items():
-        total = 0.0
+        out[name] = {}
         for pid in group:
             try:
-                total += cpu_seconds(pid)
-            except OSError:
+                out[name][pid] = cpu_seconds(pid)
+            except OSError:  # ended (another checkout's private server, stopped meanwhile)
                 pass
-        out[name] = total
     return out
+
+
+def services_cpu_meter(pids: dict[str, list[int]]):
+    """Start counting the CPU of each service's processes (``pids``: :func:`service_pids`);
+    the function returned gives each one's CPU seconds since, summed over the processes alive
+    at both readings. A process that ends between them is left out rather than counted as 0,
+    which made the difference negative when another checkout stopped its own broker mid-run; a
+    service with no process is left out."""
+    before = _cpu_by_pid({name: group for name, group in pids.items() if group})
+
+    def since() -> dict[str, float]:
+        now = _cpu_by_pid({name: list(group) for name, group in before.items()})
+        return {name: round(sum(cpu - before[name][pid] for pid, cpu in group.items()), 2)
+                for name, group in now.items()}
+    return since
 
 
 def require_services(ap, broker: str, clickhouse: str) -> None:

@@ -87,7 +87,7 @@ def test_drain_counts_cpu_only_for_the_events_taken_after_the_cpu_start(monkeypa
 
     monkeypatch.setattr(ingest_kit, "Worker", _DrainingWorker)
     monkeypatch.setattr(ingest_kit, "service_pids", lambda: {"kafka": [], "clickhouse": []})
-    monkeypatch.setattr(ingest_kit, "services_cpu_s", lambda pids: {"kafka": 0.0, "clickhouse": 0.0})
+    monkeypatch.setattr(ingest_kit, "services_cpu_meter", lambda pids: lambda: {})
     out = bench_ingest.drain("ours", "t", 10_000, 500, None, "r")
     # 6 CPU s over the 6,000 events after the start (it was 6 s over all 10,000: 600 us)
     assert out["cpu_us_per_event"]["worker"] == 1000.0
@@ -135,7 +135,7 @@ def test_service_pids_find_a_process_by_its_command_line(monkeypatch):
             time.sleep(0.01)
         pids = ingest_kit.service_pids()
         assert pids == {"probe": [proc.pid]}
-        assert ingest_kit.services_cpu_s(pids)["probe"] >= 0
+        assert ingest_kit.services_cpu_meter(pids)()["probe"] >= 0
     finally:
         proc.kill()
         proc.wait()
@@ -270,10 +270,37 @@ def test_scale_counts_the_services_cpu_found_by_command_line(monkeypatch):
                 if b"rumour-probe-5c1e" in f.read():
                     break
             time.sleep(0.01)
-        since = bench_scale.service_cpu_meter(ingest_kit.service_pids())
+        since = ingest_kit.services_cpu_meter(ingest_kit.service_pids())
         time.sleep(0.5)
         used = since()
     finally:
         proc.kill()
         proc.wait()
     assert set(used) == {"kafka"} and used["kafka"] > 0  # a service with no process is left out
+
+
+def test_a_service_process_that_ends_during_the_run_is_left_out_not_counted_negative(monkeypatch):
+    import subprocess
+    import sys
+
+    monkeypatch.setattr(ingest_kit, "SERVICE_PATTERNS", {"kafka": b"rumour-probe-77d2"})
+    busy = [sys.executable, "-c", "import sys\nwhile True: pass", "rumour-probe-77d2"]
+    procs = [subprocess.Popen(busy) for _ in range(2)]
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # until both have exec'd (their cmdline is pytest's before)
+            if len(ingest_kit.service_pids()["kafka"]) == 2:
+                break
+            time.sleep(0.01)
+        time.sleep(0.5)  # the one that ends has used CPU before the meter starts
+        since = ingest_kit.services_cpu_meter(ingest_kit.service_pids())
+        procs[0].kill()
+        procs[0].wait()
+        time.sleep(0.3)
+        used = since()
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+    # the survivor's CPU since the start; the ended one neither subtracts its earlier CPU nor fails
+    assert 0 < used["kafka"] < 2
