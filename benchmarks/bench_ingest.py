@@ -102,12 +102,13 @@ def one_batch_notes(counts: dict, take_events: int, take_single: int) -> list[st
 
 
 def drain(mode: str, topic: str, n_events: int, per_message: int, clickhouse: str | None,
-          run_id: str, take_events: int = 10_000, take_single: int = 5000) -> dict:
+          run_id: str, take_events: int = 10_000, take_single: int = 5000,
+          service_ports: dict[str, int] | None = None) -> dict:
     batch = take_batch(per_message, take_events, take_single)
     app_id = f"bench-{mode}-{run_id}-{uuid.uuid4().hex[:6]}"
     w = kit.Worker(mode, topic, app_id, clickhouse=clickhouse, batch_size=batch,
                    events_per_message=per_message)
-    services = kit.service_pids()
+    services = kit.service_pids(service_ports)
     try:
         w.wait_ready()
         cpu0 = w.cpu_s()  # start-up (imports, numba warm-up, schema) is not per event
@@ -354,7 +355,8 @@ def main(argv=None) -> int:
             db = f"{args.clickhouse.rstrip('/')}/bench_{who}_{mode}_{run_id}_{r}" if who == "ours" else None
             progress(f"{who} worker on {mode} (run {r + 1}/{args.repeat}) ...")
             try:
-                out = drain(who, topics[mode], n, k, db, run_id, args.take_events, args.take_single)
+                out = drain(who, topics[mode], n, k, db, run_id, args.take_events, args.take_single,
+                            kit.service_ports(args.broker, args.clickhouse))
             finally:
                 if db is not None:
                     kit.drop_database(db)

@@ -66,7 +66,7 @@ def run_count(n_workers: int, pairs, n_events: int, per_message: int, broker: st
     topic = f"bench-scale-{run_id}-{n_workers}"
     ensure_topics(broker, {topic: PARTITIONS}, **topic_replication(Settings.load()))
     db = f"{clickhouse.rstrip('/')}/bench_scale_{run_id}_{n_workers}"
-    services = kit.service_pids()
+    services = kit.service_pids(kit.service_ports(broker, clickhouse))
     workers = [kit.Worker("ours", topic, app_id, clickhouse=db, batch_size=max(1, 10_000 // per_message),
                           events_per_message=per_message) for _ in range(n_workers)]
     try:

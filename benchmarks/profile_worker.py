@@ -105,7 +105,7 @@ def one_run(args, topic: str, n_events: int, run: int) -> dict:
         w.wait_ready()
         t0 = thread_ticks(proc.pid)
         gc0 = (w.bench() or {}).get("gc")
-        services = kit.service_pids()
+        services = kit.service_pids(kit.service_ports(args.broker, db))
         services_since = kit.services_cpu_meter(services)
         p0 = proc_cpu_s(args.server_pid) if args.server_pid else None
         if args.pyspy:

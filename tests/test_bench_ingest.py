@@ -86,7 +86,7 @@ def test_drain_counts_cpu_only_for_the_events_taken_after_the_cpu_start(monkeypa
     from benchmarks import bench_ingest
 
     monkeypatch.setattr(ingest_kit, "Worker", _DrainingWorker)
-    monkeypatch.setattr(ingest_kit, "service_pids", lambda: {"kafka": [], "clickhouse": []})
+    monkeypatch.setattr(ingest_kit, "service_pids", lambda ports=None: {"kafka": [], "clickhouse": []})
     monkeypatch.setattr(ingest_kit, "services_cpu_meter", lambda pids: lambda: {})
     out = bench_ingest.drain("ours", "t", 10_000, 500, None, "r")
     # 6 CPU s over the 6,000 events after the start (it was 6 s over all 10,000: 600 us)
@@ -304,3 +304,36 @@ def test_a_service_process_that_ends_during_the_run_is_left_out_not_counted_nega
             p.wait()
     # the survivor's CPU since the start; the ended one neither subtracts its earlier CPU nor fails
     assert 0 < used["kafka"] < 2
+
+
+def test_the_services_are_the_processes_listening_on_the_bench_ports(monkeypatch):
+    """Two processes look like the service by command line; only the one on the bench's port
+    is counted (the three-node test cluster's servers were counted as the bench's ClickHouse)."""
+    import socket
+    import subprocess
+    import sys
+
+    monkeypatch.setattr(ingest_kit, "SERVICE_PATTERNS", {"clickhouse": b"rumour-probe-3b8e"})
+    port = ingest_kit.free_port()
+    serve = ("import socket, time\ns = socket.socket()\n"
+             f"s.bind(('127.0.0.1', {port}))\ns.listen()\ntime.sleep(30)")
+    listening = subprocess.Popen([sys.executable, "-c", serve, "rumour-probe-3b8e"])
+    idle = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", "rumour-probe-3b8e"])
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # until it listens (and both have exec'd)
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                if len(ingest_kit.service_pids()["clickhouse"]) == 2:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.02)
+        assert sorted(ingest_kit.service_pids()["clickhouse"]) == sorted([listening.pid, idle.pid])
+        ports = ingest_kit.service_ports(None, f"clickhouse://127.0.0.1:{port}/db")
+        assert ingest_kit.service_pids(ports)["clickhouse"] == [listening.pid]
+        assert ingest_kit.listening_pids(port) == [listening.pid]
+    finally:
+        for p in (listening, idle):
+            p.kill()
+            p.wait()
