@@ -102,30 +102,36 @@ def one_batch_notes(counts: dict, take_events: int, take_single: int) -> list[st
 
 
 def drain(mode: str, topic: str, n_events: int, per_message: int, clickhouse: str | None,
-          run_id: str, take_events: int = 10_000, take_single: int = 5000) -> dict:
+          run_id: str, take_events: int = 10_000, take_single: int = 5000,
+          service_ports: dict[str, int] | None = None) -> dict:
     batch = take_batch(per_message, take_events, take_single)
     app_id = f"bench-{mode}-{run_id}-{uuid.uuid4().hex[:6]}"
     w = kit.Worker(mode, topic, app_id, clickhouse=clickhouse, batch_size=batch,
                    events_per_message=per_message)
-    services = kit.service_pids()
+    services = kit.service_pids(service_ports)
     try:
         w.wait_ready()
         cpu0 = w.cpu_s()  # start-up (imports, numba warm-up, schema) is not per event
-        services0 = kit.services_cpu_s(services)
+        services_since = kit.services_cpu_meter(services)
+        # The worker may have taken events before cpu0 (its page answers before the agent is
+        # assigned, but not always long before): CPU per event counts only the events after it.
+        events0 = (w.bench() or {"events": 0})["events"]
         b = w.wait_events(n_events)
         rate = kit.rate_of(b)
         cpu = w.cpu_s() - cpu0
-        services1 = kit.services_cpu_s(services)
+        services_cpu = services_since()
     finally:
         w.stop()
+    measured = b["events"] - events0
     out = {"eps": round(rate) if rate else None, "batches": b["batches"], "cpu_s": round(cpu, 2),
-           "events_per_cpu_s": round(b["events"] / cpu) if cpu else None}
+           "events_per_cpu_s": round(measured / cpu) if cpu and measured else None,
+           "events_before_cpu_start": events0}
     # CPU per event of the worker and of the servers it drives, over the same span (the
     # servers' share includes whatever else they did meanwhile: nothing else runs in the bench).
-    out["cpu_us_per_event"] = {"worker": round(cpu / b["events"] * 1e6, 2)}
-    for name in services:
-        if services[name]:
-            out["cpu_us_per_event"][name] = round((services1[name] - services0[name]) / b["events"] * 1e6, 2)
+    out["cpu_us_per_event"] = {"worker": round(cpu / measured * 1e6, 2) if measured else None}
+    for name, seconds in services_cpu.items():
+        if measured:
+            out["cpu_us_per_event"][name] = round(seconds / measured * 1e6, 2)
     if mode == "ours":
         busy = b["busy_s"] or 1e-9
         steps = ("decode_s", "restore_s", "refuse_s", "graph_s", "store_s")
@@ -145,10 +151,10 @@ def machine_ceiling(runs: dict) -> dict:
     out = {"cores": cores}
     for mode in ("batched", "columnar"):
         rows = [r.get("cpu_us_per_event") or {} for r in runs.get(f"ours_{mode}", [])]
-        names = sorted({k for r in rows for k in r})
+        names = sorted({k for r in rows for k, v in r.items() if v is not None})
         if not names:
             continue
-        per = {k: statistics.median([r[k] for r in rows if k in r]) for k in names}
+        per = {k: statistics.median([r[k] for r in rows if r.get(k) is not None]) for k in names}
         total = sum(per.values())
         out[mode] = {"cpu_us_per_event": per, "total_us": round(total, 2),
                      "eps": round(cores * 1e6 / total) if total else None}
@@ -349,7 +355,8 @@ def main(argv=None) -> int:
             db = f"{args.clickhouse.rstrip('/')}/bench_{who}_{mode}_{run_id}_{r}" if who == "ours" else None
             progress(f"{who} worker on {mode} (run {r + 1}/{args.repeat}) ...")
             try:
-                out = drain(who, topics[mode], n, k, db, run_id, args.take_events, args.take_single)
+                out = drain(who, topics[mode], n, k, db, run_id, args.take_events, args.take_single,
+                            kit.service_ports(args.broker, args.clickhouse))
             finally:
                 if db is not None:
                     kit.drop_database(db)

@@ -32,25 +32,12 @@ import time
 import uuid
 
 from benchmarks import ingest_kit as kit
-from benchmarks.ingest_worker import cpu_seconds
+# Loaded before the drains: importing it (with faust) inside the CPU meter took 2 s of the drain it timed.
+from benchmarks.ingest_worker import cpu_seconds  # noqa: F401
 from benchmarks.bench_args import add_stream_options, positive_int, size_list
 from benchmarks.outputs import emit, load_average, progress, save
 
 PARTITIONS = 4
-
-
-def service_cpu_meter(pids: dict):
-    """Start counting the CPU of the Kafka broker and clickhouse-server (``pids``:
-    ``ingest_kit.service_pids()``, taken before the run: a /proc scan); the function returned
-    gives each one's CPU seconds since. They are found by command line (as ingest finds them):
-    `scripts/services.sh status` of the running checkout found none in any other checkout than
-    the one that started them, and the projection then took their cost as 0. (``cpu_seconds`` is
-    imported with this module: importing it here, with faust, took 2 s of the drain it times.)"""
-    def used() -> dict:
-        return {name: sum(cpu_seconds(pid) for pid in group) for name, group in pids.items() if group}
-
-    before = used()
-    return lambda: {name: round(cpu - before[name], 2) for name, cpu in used().items()}
 
 
 def answers(clickhouse_db_url: str, k: int = 10) -> tuple[dict, int]:
@@ -79,18 +66,19 @@ def run_count(n_workers: int, pairs, n_events: int, per_message: int, broker: st
     topic = f"bench-scale-{run_id}-{n_workers}"
     ensure_topics(broker, {topic: PARTITIONS}, **topic_replication(Settings.load()))
     db = f"{clickhouse.rstrip('/')}/bench_scale_{run_id}_{n_workers}"
-    services = kit.service_pids()
+    services = kit.service_pids(kit.service_ports(broker, clickhouse))
     workers = [kit.Worker("ours", topic, app_id, clickhouse=db, batch_size=max(1, 10_000 // per_message),
                           events_per_message=per_message) for _ in range(n_workers)]
     try:
         for w in workers:
             w.wait_ready()
         _wait_assigned(workers)
+        # CPU from here on: start-up (imports, numba warm-up, schema checks) is not per event;
+        # the workers drain while the stream is produced, so the meters start before it.
+        services_since = kit.services_cpu_meter(services)
+        worker_cpu0 = [w.cpu_s() for w in workers]
         s = kit.produce(broker, topic, pairs)
         progress(f"produced {len(pairs)} messages to {topic} in {s:.1f}s")
-        # CPU from here on: start-up (imports, numba warm-up, schema checks) is not per event.
-        services_since = service_cpu_meter(services)
-        worker_cpu0 = [w.cpu_s() for w in workers]
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline:
             snaps = [w.bench() or {"events": 0} for w in workers]

@@ -193,9 +193,62 @@ def rate_of(b: dict) -> float | None:
 SERVICE_PATTERNS = {"clickhouse": b"clickhouse-server", "kafka": b"kafka.Kafka"}
 
 
-def service_pids() -> dict[str, list[int]]:
-    """The pids of every clickhouse-server and Kafka broker process on this machine (by their
-    command lines): their CPU is what the worker's rate also costs the box."""
+def listening_pids(port: int) -> list[int]:
+    """The pids of this user's processes that listen on TCP ``port`` (any address), from
+    /proc/net/tcp{,6} and each process's open sockets; [] when none is found or readable."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                next(f)
+                for line in f:
+                    fields = line.split()
+                    # local_address is HEXADDR:HEXPORT; state 0A is LISTEN
+                    if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                        inodes.add(f"socket:[{fields[9]}]")
+        except OSError:
+            continue
+    if not inodes:
+        return []
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fds = os.listdir(f"/proc/{entry}/fd")
+            if any(os.readlink(f"/proc/{entry}/fd/{fd}") in inodes for fd in fds):
+                pids.append(int(entry))
+        except OSError:  # another user's process, or one that ended
+            continue
+    return pids
+
+
+def service_ports(broker: str | None = None, clickhouse: str | None = None) -> dict[str, int]:
+    """The ports the bench's broker (``host:port`` or ``kafka://host:port``, the first of
+    several) and ClickHouse (``clickhouse://`` URL) listen on, for :func:`service_pids`.
+
+    >>> service_ports("kafka://127.0.0.1:19092;127.0.0.1:19093", "clickhouse://127.0.0.1:9101/db")
+    {'kafka': 19092, 'clickhouse': 9101}
+    """
+    from streams.store.clickhouse import parse_url
+
+    out = {}
+    if broker:
+        first = broker.split("://", 1)[-1].replace(";", ",").split(",")[0]
+        out["kafka"] = int(first.rsplit(":", 1)[1]) if ":" in first else 9092
+    if clickhouse:
+        out["clickhouse"] = parse_url(clickhouse)["port"]
+    return out
+
+
+def service_pids(ports: dict[str, int] | None = None) -> dict[str, list[int]]:
+    """The pids of the clickhouse-server and Kafka broker processes whose CPU the worker's rate
+    also costs the box: for a service in ``ports`` (:func:`service_ports`), the process that
+    listens on its port, so that the other servers of the machine (the three-node test
+    cluster, another checkout's private broker) are not counted; otherwise, or when no listener
+    is found, every process whose command line names it."""
+    ports = ports or {}
+    by_port = {name: listening_pids(ports[name]) for name in SERVICE_PATTERNS if name in ports}
     found: dict[str, list[int]] = {name: [] for name in SERVICE_PATTERNS}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -208,23 +261,39 @@ def service_pids() -> dict[str, list[int]]:
         for name, pattern in SERVICE_PATTERNS.items():
             if pattern in cmdline:
                 found[name].append(int(entry))
+    for name, pids in by_port.items():
+        if pids:
+            found[name] = [pid for pid in found[name] if pid in pids] or pids
     return found
 
 
-def services_cpu_s(pids: dict[str, list[int]]) -> dict[str, float]:
-    """CPU seconds used so far by each service's processes (a process that ended counts 0)."""
+def _cpu_by_pid(pids: dict[str, list[int]]) -> dict[str, dict[int, float]]:
     from benchmarks.ingest_worker import cpu_seconds
 
-    out = {}
+    out: dict[str, dict[int, float]] = {}
     for name, group in pids.items():
-        total = 0.0
+        out[name] = {}
         for pid in group:
             try:
-                total += cpu_seconds(pid)
-            except OSError:
+                out[name][pid] = cpu_seconds(pid)
+            except OSError:  # ended (another checkout's private server, stopped meanwhile)
                 pass
-        out[name] = total
     return out
+
+
+def services_cpu_meter(pids: dict[str, list[int]]):
+    """Start counting the CPU of each service's processes (``pids``: :func:`service_pids`);
+    the function returned gives each one's CPU seconds since, summed over the processes alive
+    at both readings. A process that ends between them is left out rather than counted as 0,
+    which made the difference negative when another checkout stopped its own broker mid-run; a
+    service with no process is left out."""
+    before = _cpu_by_pid({name: group for name, group in pids.items() if group})
+
+    def since() -> dict[str, float]:
+        now = _cpu_by_pid({name: list(group) for name, group in before.items()})
+        return {name: round(sum(cpu - before[name][pid] for pid, cpu in group.items()), 2)
+                for name, group in now.items()}
+    return since
 
 
 def require_services(ap, broker: str, clickhouse: str) -> None:

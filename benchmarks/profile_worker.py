@@ -105,8 +105,8 @@ def one_run(args, topic: str, n_events: int, run: int) -> dict:
         w.wait_ready()
         t0 = thread_ticks(proc.pid)
         gc0 = (w.bench() or {}).get("gc")
-        services = kit.service_pids()
-        s0 = kit.services_cpu_s(services)
+        services = kit.service_pids(kit.service_ports(args.broker, db))
+        services_since = kit.services_cpu_meter(services)
         p0 = proc_cpu_s(args.server_pid) if args.server_pid else None
         if args.pyspy:
             spy = subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "--native", "--threads", "-r", str(args.rate),
@@ -121,7 +121,7 @@ def one_run(args, topic: str, n_events: int, run: int) -> dict:
         t1 = thread_ticks(proc.pid)
         with open(f"/proc/{proc.pid}/statm") as f:
             rss_mb = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-        s1 = kit.services_cpu_s(services)
+        services_cpu = services_since()
         if args.server_pid:
             # The server's background merges of this run's parts go on after the drain: wait
             # for them (a private server: nothing else runs there) before reading its clock.
@@ -146,7 +146,7 @@ def one_run(args, topic: str, n_events: int, run: int) -> dict:
     rate = kit.rate_of(b)
     out = {"tree": str(tree), "mode": args.mode, "variant": args.variant, "run": run, "events": n, "eps": round(rate) if rate else None,
             "worker_us": round(sum(per_thread.values()), 2), "threads_us": per_thread,
-            "services_us": {k: round((s1[k] - s0[k]) / n * 1e6, 2) for k in s1},
+            "services_us": {k: round(v / n * 1e6, 2) for k, v in services_cpu.items()},
             "steps_s": {k: round(b[k], 3) for k in ("decode_s", "restore_s", "refuse_s", "graph_s", "store_s")},
             "tids": names, "rss_mb": round(rss_mb), "load_average": load_average()}
     if b.get("pace"):

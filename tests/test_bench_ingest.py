@@ -56,6 +56,54 @@ def test_scale_projection_model():
     assert bench_scale.projection({"events": 20_000, "cpu_s": {"workers": [0.0], "kafka": 0.01}}) is None
 
 
+class _DrainingWorker:
+    """A worker that had taken 4,000 events before the bench read its CPU, then 6,000 more in
+    6 CPU seconds (1,000 us each)."""
+
+    def __init__(self, *args, **kwargs):
+        self.cpu = iter([10.0, 16.0])
+        self.snaps = iter([{"events": 4000}])
+
+    def wait_ready(self):
+        pass
+
+    def cpu_s(self):
+        return next(self.cpu)
+
+    def bench(self):
+        return next(self.snaps)
+
+    def wait_events(self, n_events):
+        return {"events": 10_000, "first_events": 4000, "first_end": 1.0, "last_end": 2.0,
+                "batches": 3, "busy_s": 1.0, "decode_s": 0.1, "restore_s": 0.0, "refuse_s": 0.0,
+                "graph_s": 0.3, "store_s": 0.4}
+
+    def stop(self):
+        pass
+
+
+def test_drain_counts_cpu_only_for_the_events_taken_after_the_cpu_start(monkeypatch):
+    from benchmarks import bench_ingest
+
+    monkeypatch.setattr(ingest_kit, "Worker", _DrainingWorker)
+    monkeypatch.setattr(ingest_kit, "service_pids", lambda ports=None: {"kafka": [], "clickhouse": []})
+    monkeypatch.setattr(ingest_kit, "services_cpu_meter", lambda pids: lambda: {})
+    out = bench_ingest.drain("ours", "t", 10_000, 500, None, "r")
+    # 6 CPU s over the 6,000 events after the start (it was 6 s over all 10,000: 600 us)
+    assert out["cpu_us_per_event"]["worker"] == 1000.0
+    assert out["events_per_cpu_s"] == 1000
+    assert out["events_before_cpu_start"] == 4000
+
+
+def test_machine_ceiling_skips_a_run_without_cpu_per_event(monkeypatch):
+    from benchmarks.bench_ingest import machine_ceiling
+
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    runs = {"ours_batched": [{"cpu_us_per_event": {"worker": None}},
+                             {"cpu_us_per_event": {"worker": 10.0, "clickhouse": 2.0}}]}
+    assert machine_ceiling(runs)["batched"]["total_us"] == 12.0
+
+
 def test_machine_ceiling_model(monkeypatch):
     from benchmarks.bench_ingest import machine_ceiling
 
@@ -87,7 +135,7 @@ def test_service_pids_find_a_process_by_its_command_line(monkeypatch):
             time.sleep(0.01)
         pids = ingest_kit.service_pids()
         assert pids == {"probe": [proc.pid]}
-        assert ingest_kit.services_cpu_s(pids)["probe"] >= 0
+        assert ingest_kit.services_cpu_meter(pids)()["probe"] >= 0
     finally:
         proc.kill()
         proc.wait()
@@ -222,10 +270,70 @@ def test_scale_counts_the_services_cpu_found_by_command_line(monkeypatch):
                 if b"rumour-probe-5c1e" in f.read():
                     break
             time.sleep(0.01)
-        since = bench_scale.service_cpu_meter(ingest_kit.service_pids())
+        since = ingest_kit.services_cpu_meter(ingest_kit.service_pids())
         time.sleep(0.5)
         used = since()
     finally:
         proc.kill()
         proc.wait()
     assert set(used) == {"kafka"} and used["kafka"] > 0  # a service with no process is left out
+
+
+def test_a_service_process_that_ends_during_the_run_is_left_out_not_counted_negative(monkeypatch):
+    import subprocess
+    import sys
+
+    monkeypatch.setattr(ingest_kit, "SERVICE_PATTERNS", {"kafka": b"rumour-probe-77d2"})
+    busy = [sys.executable, "-c", "import sys\nwhile True: pass", "rumour-probe-77d2"]
+    procs = [subprocess.Popen(busy) for _ in range(2)]
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # until both have exec'd (their cmdline is pytest's before)
+            if len(ingest_kit.service_pids()["kafka"]) == 2:
+                break
+            time.sleep(0.01)
+        time.sleep(0.5)  # the one that ends has used CPU before the meter starts
+        since = ingest_kit.services_cpu_meter(ingest_kit.service_pids())
+        procs[0].kill()
+        procs[0].wait()
+        time.sleep(0.3)
+        used = since()
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+    # the survivor's CPU since the start; the ended one neither subtracts its earlier CPU nor fails
+    assert 0 < used["kafka"] < 2
+
+
+def test_the_services_are_the_processes_listening_on_the_bench_ports(monkeypatch):
+    """Two processes look like the service by command line; only the one on the bench's port
+    is counted (the three-node test cluster's servers were counted as the bench's ClickHouse)."""
+    import socket
+    import subprocess
+    import sys
+
+    monkeypatch.setattr(ingest_kit, "SERVICE_PATTERNS", {"clickhouse": b"rumour-probe-3b8e"})
+    port = ingest_kit.free_port()
+    serve = ("import socket, time\ns = socket.socket()\n"
+             f"s.bind(('127.0.0.1', {port}))\ns.listen()\ntime.sleep(30)")
+    listening = subprocess.Popen([sys.executable, "-c", serve, "rumour-probe-3b8e"])
+    idle = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", "rumour-probe-3b8e"])
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # until it listens (and both have exec'd)
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                if len(ingest_kit.service_pids()["clickhouse"]) == 2:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.02)
+        assert sorted(ingest_kit.service_pids()["clickhouse"]) == sorted([listening.pid, idle.pid])
+        ports = ingest_kit.service_ports(None, f"clickhouse://127.0.0.1:{port}/db")
+        assert ingest_kit.service_pids(ports)["clickhouse"] == [listening.pid]
+        assert ingest_kit.listening_pids(port) == [listening.pid]
+    finally:
+        for p in (listening, idle):
+            p.kill()
+            p.wait()

@@ -1,5 +1,5 @@
-"""The examples in the docstrings of ``streams/`` and ``sql/`` run (pytest collects doctests
-under ``graph/`` only, see pyproject's testpaths; importing every adapter module there would start
+"""The examples in the docstrings of ``streams/``, ``sql/`` and ``benchmarks/`` run (pytest
+collects doctests under ``graph/`` only, see pyproject's testpaths; importing every adapter module there would start
 nothing, but a module list here keeps the set explicit and fails when a module stops importing)."""
 from __future__ import annotations
 
@@ -9,13 +9,14 @@ import pkgutil
 
 import pytest
 
+import benchmarks
 import sql
 import streams
 
 
 def _modules_with_examples() -> list[str]:
     names = []
-    for package in (streams, sql):
+    for package in (streams, sql, benchmarks):
         for info in pkgutil.walk_packages(package.__path__, prefix=package.__name__ + "."):
             module = importlib.import_module(info.name)
             finder = doctest.DocTestFinder(exclude_empty=True)
@@ -36,7 +37,7 @@ def test_the_governance_helpers_have_examples():
     # list loses them, the walk above stopped finding modules.
     for name in ("streams.governance.batchview", "streams.governance.alert_kernels",
                  "streams.governance.alert_rules", "streams.governance.debunks",
-                 "sql.cluster", "sql.queries"):
+                 "sql.cluster", "sql.queries", "benchmarks.ingest_kit", "benchmarks.accuracy_stats"):
         assert name in MODULES
 
 
