@@ -61,7 +61,7 @@ def test_status_and_dry_run_of_a_store_behind_change_nothing_and_say_what_a_run_
         assert "-- 013_audit_token_expiry (checksum" in plan[0]
         assert f"ALTER TABLE {db}.audit_log ADD COLUMN token_expires_ms Int64 DEFAULT -1;" in plan
         assert any(p.startswith(f"INSERT INTO {db}.audit_hour_counts SELECT") for p in plan)  # 015's backfill
-        assert plan[-1].startswith(f"INSERT INTO {db}.schema_migrations") and "025" in plan[-1]
+        assert plan[-1].startswith(f"INSERT INTO {db}.schema_migrations") and "026" in plan[-1]
         # the plan is the run: the same statements, in order
         ran = []
         sql.migrate(lambda s: (ran.append(s), store._execute(s))[1], db)
