@@ -99,6 +99,22 @@ def test_an_applied_file_edited_since_is_refused_unless_allowed(store, tmp_path,
 
 
 @pytest.mark.clickhouse
+def test_on_the_cluster_a_newer_release_store_and_an_edited_file_are_refused(cluster_store):
+    # the record is a replicated table on every node: the node a run is connected to reads it
+    assert cluster_store.migrate() == []
+    _record(cluster_store, 998, NEWER, "ab" * 8)
+    with pytest.raises(sql.MigrationRefused, match=f"migrated by a newer release: {NEWER} "):
+        cluster_store.migrate()
+    with pytest.raises(sql.MigrationRefused):
+        dry_run(cluster_store._execute, cluster_store.database, cluster=cluster_store.cluster)
+    _forget(cluster_store, 998)
+    _record(cluster_store, 2, "002_share_minute_counts", "deadbeef" * 2)
+    with pytest.raises(sql.MigrationRefused, match=r"edited since they were applied: 002_share_minute_counts\.sql "):
+        cluster_store.migrate()
+    assert cluster_store.migrate(allow_changed=True) == []
+
+
+@pytest.mark.clickhouse
 def test_a_worker_stops_at_once_on_a_store_it_may_not_migrate(clickhouse_server, ch_store, monkeypatch):
     # it would have started on a newer release's store; a refusal must not be waited out either
     from streams import worker_run
