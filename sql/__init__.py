@@ -73,6 +73,13 @@ class MigrationError(RuntimeError):
     """A migration file is malformed or a statement failed."""
 
 
+class MigrationRefused(MigrationError, ValueError):
+    """The store's record of migrations does not match this release's files (a file edited
+    since it was applied, or versions only a newer release has): nothing was run. A ValueError
+    too, so a command says it in one line (``rumour: error: ...``, exit 2) and a worker stops at
+    once rather than retrying it as an unreachable server."""
+
+
 @dataclass(frozen=True)
 class Migration:
     version: int
@@ -274,24 +281,78 @@ def record_statement(database: str, mig: Migration) -> str:
             f"SELECT {mig.version}, '{mig.name}', '{mig.checksum}'")
 
 
+def recorded_rows(execute: Execute, database: str) -> dict:
+    """version -> (name, {checksums}) of ``{database}.schema_migrations`` (which must exist): a
+    version recorded twice (two processes migrating at once) has one row per run."""
+    out: dict = {}
+    for version, name, checksum in _rows(execute(
+            f"SELECT version, name, checksum FROM {database}.schema_migrations ORDER BY version, applied_at")):
+        out.setdefault(int(version), (name, set()))[1].add(checksum)
+    return out
+
+
+def short(checksum: str) -> str:
+    """The first 8 hex digits of a checksum: enough to tell two texts apart in one line."""
+    return checksum[:8]
+
+
+def refusal(recorded: dict, todo: Iterable[Migration], database: str, allow_changed: bool = False) -> str | None:
+    """Why a run must not touch a store whose record is ``recorded`` (see :func:`recorded_rows`),
+    in one line, or None. A version recorded with no file here is a store migrated by a newer
+    release (a downgrade): this release's code and files do not know its schema, and no setting
+    overrides that. An applied file whose text has changed since (its checksum) means this
+    release's files are not the ones released: refused unless ``allow_changed``, like Flyway's
+    validate, for the store no longer is what the files say it is.
+
+    >>> a = Migration(1, "001_a", "SELECT 1;\\n", None)
+    >>> refusal({1: ("001_a", {a.checksum})}, [a], "db") is None
+    True
+    >>> refusal({1: ("001_a", {a.checksum}), 26: ("026_x", {"ab"})}, [a], "db")
+    'the store was migrated by a newer release: 026_x (recorded in db.schema_migrations, not among the files of this release); run that release or restore a backup'
+    >>> print(refusal({1: ("001_a", {"0123456789abcdef"})}, [a], "db"))  # doctest: +ELLIPSIS
+    migration files edited since they were applied: 001_a.sql (applied as 01234567, now ...); restore them as released ...
+    >>> refusal({1: ("001_a", {"0123456789abcdef"})}, [a], "db", allow_changed=True) is None
+    True
+    """
+    files = {m.version: m for m in todo}
+    newer = [name for version, (name, _) in sorted(recorded.items()) if version not in files]
+    if newer:
+        return (f"the store was migrated by a newer release: {', '.join(newer)} (recorded in "
+                f"{database}.schema_migrations, not among the files of this release); "
+                "run that release or restore a backup")
+    changed = [(files[v], sums) for v, (_, sums) in sorted(recorded.items()) if sums != {files[v].checksum}]
+    if not changed or allow_changed:
+        return None
+    named = ", ".join(f"{m.name}.sql (applied as {'/'.join(short(c) for c in sorted(sums))}, now {short(m.checksum)})"
+                      for m, sums in changed)
+    return (f"migration files edited since they were applied: {named}; restore them as released "
+            "(a fix goes in a new file), or set migrate_allow_changed (RUMOUR_MIGRATE_ALLOW_CHANGED=true) "
+            "to run with them as they are")
+
+
 def migrate(execute: Execute, database: str, directory: Path | str | None = None,
-            migrations: Iterable[Migration] | None = None, cluster: str | None = None) -> list[str]:
+            migrations: Iterable[Migration] | None = None, cluster: str | None = None,
+            allow_changed: bool = False) -> list[str]:
     """Create ``database`` if needed and apply the migrations not yet recorded there.
 
     ``execute(sql)`` runs one statement and returns its rows (a list of tuples) for a SELECT.
     Returns the names of the files applied by this call (empty when up to date). With
     ``cluster``, every statement runs in its cluster form (``ON CLUSTER``, sql/cluster.py).
     :mod:`sql.plan` says what a run would do without doing it (``rumour migrate --dry-run``).
+    Raises :class:`MigrationRefused`, having run nothing but the setup, when :func:`refusal`
+    says so (``allow_changed``: run despite applied files edited since).
     """
     check_identifier(database)
     todo = list(migrations) if migrations is not None else load_migrations(directory)
     layout = _layout(todo, database, cluster)
     for statement in _setup_statements(database, layout):
         execute(statement)
-    applied = {int(row[0]) for row in
-               _rows(execute(f"SELECT DISTINCT version FROM {database}.schema_migrations"))}
+    recorded = recorded_rows(execute, database)
+    refused = refusal(recorded, todo, database, allow_changed)
+    if refused:
+        raise MigrationRefused(refused)
     done = []
-    for mig in _due(execute, todo, applied):
+    for mig in _due(execute, todo, set(recorded)):
         for statement, guard in _statements(mig, database, layout):
             if guard is not None and column_exists(execute, database, *guard):
                 continue

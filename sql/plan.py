@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-from . import (Execute, Migration, _due, _layout, _rows, _setup_statements, _statements, check_identifier,
-               column_exists, load_migrations, record_statement)
+from . import (Execute, Migration, MigrationRefused, _due, _layout, _rows, _setup_statements, _statements,
+               check_identifier, column_exists, load_migrations, record_statement, recorded_rows, refusal)
 
 
 @dataclass
@@ -21,11 +21,12 @@ class MigrationStatus:
     pending: list = field(default_factory=list)   # Migration: a run applies these, in order
     gated: list = field(default_factory=list)     # Migration: not applied, need a newer server
     changed: list = field(default_factory=list)   # (name, recorded checksums, the file's now)
-    unknown: list = field(default_factory=list)   # (version, name): recorded, no such file here
+    unknown: list = field(default_factory=list)   # (version, name): recorded by a newer release
+    refusal: str | None = None                    # why a run refuses (sql.refusal), changed files counted
 
     @property
     def up_to_date(self) -> bool:
-        return not self.pending and not self.changed
+        return not self.pending and not self.changed and not self.unknown
 
     def lines(self) -> list[str]:
         """The status as text, one fact a line (what ``rumour migrate --status`` prints).
@@ -39,13 +40,18 @@ class MigrationStatus:
         head = f"database {self.database}: {len(self.applied)} applied, {len(self.pending)} pending"
         if self.changed:
             head += f", {len(self.changed)} changed since applied"
+        if self.unknown:
+            head += f", {len(self.unknown)} from a newer release"
         out = [head]
         out += [f"applied  {name}  {checksum}" for _, name, checksum in self.applied]
         out += [f"pending  {m.name}  {m.checksum}" for m in self.pending]
         out += [f"gated    {m.name}  needs server {'.'.join(map(str, m.requires))}" for m in self.gated]
         out += [f"CHANGED  {name}  applied as {', '.join(recorded)}, file is now {now}"
                 for name, recorded, now in self.changed]
-        out += [f"unknown  {name}  recorded here, no such file in this release" for _, name in self.unknown]
+        out += [f"NEWER    {name}  applied by a newer release: this release does not have the file"
+                for _, name in self.unknown]
+        if self.refusal:
+            out.append(f"a run refuses: {self.refusal}")
         return out
 
 
@@ -56,18 +62,15 @@ def _recorded(execute: Execute, database: str) -> dict | None:
                            f"WHERE database = '{database}' AND name = 'schema_migrations'"))
     if not exists or not int(exists[0][0]):
         return None
-    out: dict = {}
-    # a version recorded twice (two processes migrating at once) has one row per run
-    for version, name, checksum in _rows(execute(
-            f"SELECT version, name, checksum FROM {database}.schema_migrations ORDER BY version, applied_at")):
-        out.setdefault(int(version), (name, set()))[1].add(checksum)
-    return out
+    return recorded_rows(execute, database)
 
 
 def migration_status(execute: Execute, database: str, directory: Path | str | None = None,
-                     migrations: Iterable[Migration] | None = None) -> MigrationStatus:
-    """Which migrations ``database`` has, which a run would apply, and which applied files
-    differ from the text applied (their checksum): read only."""
+                     migrations: Iterable[Migration] | None = None,
+                     allow_changed: bool = False) -> MigrationStatus:
+    """Which migrations ``database`` has, which a run would apply, which applied files differ
+    from the text applied (their checksum), which a newer release recorded, and why a run
+    (with ``allow_changed``) would refuse: read only."""
     todo = list(migrations) if migrations is not None else load_migrations(directory)
     recorded = _recorded(execute, database) or {}
     files = {m.version: m for m in todo}
@@ -82,18 +85,24 @@ def migration_status(execute: Execute, database: str, directory: Path | str | No
     status.pending = _due(execute, todo, set(recorded))
     due = {m.version for m in status.pending}
     status.gated = [m for m in todo if m.version not in recorded and m.version not in due]
+    status.refusal = refusal(recorded, todo, database, allow_changed)
     return status
 
 
 def dry_run(execute: Execute, database: str, directory: Path | str | None = None,
-            migrations: Iterable[Migration] | None = None, cluster: str | None = None) -> list[str]:
+            migrations: Iterable[Migration] | None = None, cluster: str | None = None,
+            allow_changed: bool = False) -> list[str]:
     """The statements :func:`sql.migrate` would run now, as SQL text (each ending in ``;``,
     a ``--`` line naming each file first); a guarded statement whose column is there already
-    is listed as a comment, as the run skips it. Empty when the database is up to date."""
+    is listed as a comment, as the run skips it. Empty when the database is up to date.
+    Raises :class:`sql.MigrationRefused` when the run would refuse."""
     check_identifier(database)
     todo = list(migrations) if migrations is not None else load_migrations(directory)
     layout = _layout(todo, database, cluster)
     recorded = _recorded(execute, database)
+    refused = refusal(recorded or {}, todo, database, allow_changed)
+    if refused:
+        raise MigrationRefused(refused)
     pending = _due(execute, todo, set(recorded or ()))
     if recorded is not None and not pending:
         return []

@@ -207,26 +207,31 @@ def cmd_produce(args) -> int:
 
 def cmd_migrate(args) -> int:
     """Apply the pending migrations, or (``--status``, ``--dry-run``) say what that would do
-    without changing anything (sql/plan.py). ``--status`` exits 1 when files are pending or an
-    applied file has changed since, so a deploy script can ask before it upgrades."""
+    without changing anything (sql/plan.py). ``--status`` exits 1 when files are pending, an
+    applied file has changed since or a newer release migrated the store, so a deploy script can
+    ask before it upgrades; a run (and a dry run) refuses the last two in one line (exit 2), the
+    edited files unless migrate_allow_changed."""
     import sql
     from sql.plan import dry_run, migration_status
     from streams.store import open_store
 
     settings = _settings(args)
     url = args.url or settings.clickhouse_url
+    allow = settings.migrate_allow_changed
     store = open_store(url, cluster=settings.clickhouse_cluster)
     try:
         if args.status:
-            status = migration_status(store._execute, store.database)
+            status = migration_status(store._execute, store.database, allow_changed=allow)
             print("\n".join(status.lines()))
             return 0 if status.up_to_date else 1
         if args.dry_run:
-            statements = dry_run(store._execute, store.database, cluster=store.cluster)
+            statements = dry_run(store._execute, store.database, cluster=store.cluster, allow_changed=allow)
             print("\n".join(statements) if statements else f"-- {store.database} is up to date: nothing to run")
             return 0
-        applied = store.migrate()
+        applied = store.migrate(allow_changed=allow)
         changed = migration_status(store._execute, store.database).changed
+    except sql.MigrationRefused as exc:
+        raise ValueError(f"migration refused: {exc}") from None  # nothing was run: no "that file" to retry
     except sql.MigrationError as exc:
         from streams.store.base import StoreUnavailable
 
@@ -238,9 +243,10 @@ def cmd_migrate(args) -> int:
     finally:
         store.close()
     print(f"migrated {url}: " + (f"applied {', '.join(applied)}" if applied else "up to date"))
-    for name, recorded, now in changed:
+    for name, recorded, now in changed:  # run anyway: migrate_allow_changed is on
         print(f"rumour: warning: {name} was applied with checksum {', '.join(recorded)}, the file is now {now}: "
-              "a migration file was edited after it was applied (this run did not apply it again)", file=sys.stderr)
+              "a migration file was edited after it was applied (this run did not apply it again; "
+              "migrate_allow_changed is on)", file=sys.stderr)
     return 0
 
 
@@ -385,12 +391,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--url", default=None, help="store URL (default: the clickhouse_url setting)")
     how = p.add_mutually_exclusive_group()
     how.add_argument("--status", action="store_true",
-                     help="change nothing: list the applied, pending and gated files and those changed since "
-                          "applied (checksum); exit 1 when some are pending or changed")
+                     help="change nothing: list the applied, pending and gated files, those changed since "
+                          "applied (checksum) and those a newer release applied, and why a run would refuse; "
+                          "exit 1 when some are pending, changed or newer")
     how.add_argument("--dry-run", action="store_true",
                      help="change nothing: print the statements a run would execute (in their cluster form "
                           "with clickhouse_cluster)")
-    _add_setting_flags(p, {"clickhouse_url", "clickhouse_cluster"})
+    _add_setting_flags(p, {"clickhouse_url", "clickhouse_cluster", "migrate_allow_changed"})
     p.set_defaults(func=cmd_migrate)
 
     from streams.dead_letters import add_parser as add_dead_letters

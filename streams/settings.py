@@ -55,6 +55,26 @@ def kafka_broker(value: str) -> str:
     return value
 
 
+def on_off(value) -> bool:
+    """A yes/no setting: true/false, yes/no, on/off, 1/0 (any case), or a bool.
+
+    >>> on_off("TRUE"), on_off("0"), on_off(True)
+    (True, False, True)
+    >>> on_off("maybe")
+    Traceback (most recent call last):
+    ...
+    ValueError: expected true or false (also yes/no, on/off, 1/0), got 'maybe'
+    """
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "yes", "on", "1"):
+        return True
+    if text in ("false", "no", "off", "0"):
+        return False
+    raise ValueError(f"expected true or false (also yes/no, on/off, 1/0), got {value!r}")
+
+
 # The values of liaison_account_scope (streams/service/identities.py applies them; serve's flag
 # offers them).
 LIAISON_ACCOUNT_SCOPES = ("cascade", "jurisdiction")
@@ -68,6 +88,11 @@ SETTINGS: tuple[Setting, ...] = (
             "Name of the ClickHouse cluster (remote_servers) the store's tables are spread over: each "
             "table X is X_local (Replicated engine) on every node plus X (Distributed, sharded by "
             "rumour); empty: one server. Only for clickhouse:// URLs (a chdb:// store is refused)."),
+    Setting("migrate_allow_changed", False, "RUMOUR_MIGRATE_ALLOW_CHANGED",
+            "Migrate (`rumour migrate`, a worker at start) even though a migration file was edited "
+            "after it was applied to the store (off: refuse in one line naming the file; restore the "
+            "file as released instead when you can). A store migrated by a newer release is refused "
+            "whatever this says.", on_off),
     Setting("embedded_store", "chdb://", "RUMOUR_EMBEDDED_STORE",
             "Store of the embedded commands (replay, demo, serve): chdb:// (temporary), chdb:///path, "
             "a clickhouse:// URL, or none."),
@@ -193,6 +218,7 @@ class Settings:
     broker: str
     clickhouse_url: str
     clickhouse_cluster: str
+    migrate_allow_changed: bool
     embedded_store: str
     topic: str
     dead_letter_topic: str

@@ -8,6 +8,7 @@ import time
 
 import orjson
 
+import sql
 from streams.app import create_app
 from streams.settings import Settings, setting, setting_label
 from streams.worker_setup import faust_worker, tune_gc, warm_up_worker
@@ -107,7 +108,8 @@ def migrate_when_reachable(settings: Settings, max_attempts: int | None = None,
     """Open and migrate the store, waiting (with backoff) while it is unreachable: a worker
     started during a ClickHouse outage waits instead of exiting into a crash loop, and says so
     in ``health``'s /healthz meanwhile. ``max_attempts``: give up (raise) after so many (None:
-    wait for as long as it takes)."""
+    wait for as long as it takes). A store it may not migrate (:class:`sql.MigrationRefused`: a
+    newer release's, or applied files edited since) stops it at once, in one line."""
     from streams.store import open_store
 
     pause = 1.0
@@ -119,8 +121,12 @@ def migrate_when_reachable(settings: Settings, max_attempts: int | None = None,
         attempt += 1
         store = open_store(settings.clickhouse_url, cluster=settings.clickhouse_cluster)
         try:
-            store.migrate()
+            store.migrate(allow_changed=settings.migrate_allow_changed)
             return store
+        except sql.MigrationRefused:
+            # the store answered: its record does not fit this release, and waiting changes nothing
+            store.close()
+            raise
         except Exception as exc:
             store.close()
             if max_attempts is not None and attempt >= max_attempts:

@@ -61,7 +61,7 @@ def test_status_and_dry_run_of_a_store_behind_change_nothing_and_say_what_a_run_
         assert "-- 013_audit_token_expiry (checksum" in plan[0]
         assert f"ALTER TABLE {db}.audit_log ADD COLUMN token_expires_ms Int64 DEFAULT -1;" in plan
         assert any(p.startswith(f"INSERT INTO {db}.audit_hour_counts SELECT") for p in plan)  # 015's backfill
-        assert plan[-1].startswith(f"INSERT INTO {db}.schema_migrations") and "025" in plan[-1]
+        assert plan[-1].startswith(f"INSERT INTO {db}.schema_migrations") and "026" in plan[-1]
         # the plan is the run: the same statements, in order
         ran = []
         sql.migrate(lambda s: (ran.append(s), store._execute(s))[1], db)
@@ -90,7 +90,8 @@ def test_status_names_an_applied_file_edited_since_and_a_record_from_a_newer_rel
         assert status.unknown == [(999, "999_from_the_future")]
         lines = status.lines()
         assert any(line.startswith("CHANGED  004_audit_log") for line in lines)
-        assert any(line.startswith("unknown  999_from_the_future") for line in lines)
+        assert any(line.startswith("NEWER    999_from_the_future  applied by a newer release") for line in lines)
+        assert lines[-1].startswith("a run refuses: the store was migrated by a newer release: 999_from_the_future")
     finally:
         chdb_store._command(queries.drop_database(db))
 
@@ -160,7 +161,9 @@ def test_rumour_migrate_status_dry_run_and_run_on_the_server(clickhouse_server, 
 
 
 @pytest.mark.clickhouse
-def test_rumour_migrate_says_in_one_line_which_file_failed_and_warns_of_an_edited_one(clickhouse_server, rumour):
+def test_rumour_migrate_says_in_one_line_which_file_failed_and_refuses_an_edited_one(clickhouse_server, rumour,
+                                                                                     monkeypatch):
+    monkeypatch.delenv("RUMOUR_MIGRATE_ALLOW_CHANGED", raising=False)
     from streams.store.clickhouse import ClickHouseStore
     from tests.plugins.clickhouse import patient
 
@@ -181,7 +184,14 @@ def test_rumour_migrate_says_in_one_line_which_file_failed_and_warns_of_an_edite
 
         s._command(f"DROP TABLE {db}.dead_letter_hour_counts")  # the cause fixed: the run goes on from 014
         s._command(f"INSERT INTO {db}.schema_migrations (version, name, checksum) SELECT 1, '001_share_events', 'deadbeef'")
-        proc = rumour("migrate", "--url", url)
+        proc = rumour("migrate", "--url", url, check=False)  # an edited file: refused, nothing run
+        err = proc.stderr.decode()
+        assert proc.returncode == 2 and len(err.splitlines()) == 1, err
+        assert err.startswith("rumour: error: migration refused: migration files edited since they were applied: "
+                              "001_share_events.sql (applied as ")
+        assert "pending  014_dead_letter_hour_counts" in rumour("migrate", "--url", url, "--status",
+                                                                check=False).stdout.decode()
+        proc = rumour("migrate", "--url", url, "--migrate-allow-changed", "true")
         assert proc.stdout.decode().startswith(f"migrated {url}: applied 014_dead_letter_hour_counts, 015_")
         assert "rumour: warning: 001_share_events was applied with checksum " in proc.stderr.decode()
         proc = rumour("migrate", "--url", url, "--status", check=False)

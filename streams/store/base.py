@@ -74,9 +74,16 @@ class Store(ABC):
         self._command(statement)
         return None
 
-    def migrate(self) -> list[str]:
-        """Create the database and apply pending schema files; returns the names applied."""
-        return sql.migrate(self._execute, self.database, cluster=self.cluster)
+    def migrate(self, allow_changed: bool | None = None) -> list[str]:
+        """Create the database and apply pending schema files; returns the names applied.
+        Refuses (:class:`sql.MigrationRefused`) a store migrated by a newer release, and one whose
+        applied files were edited since unless ``allow_changed`` (None: the
+        ``migrate_allow_changed`` setting, from its environment variable)."""
+        if allow_changed is None:
+            from streams.settings import resolve, setting
+
+            allow_changed = resolve((setting("migrate_allow_changed"),))["migrate_allow_changed"]
+        return sql.migrate(self._execute, self.database, cluster=self.cluster, allow_changed=allow_changed)
 
     def applied_migrations(self) -> list[int]:
         return sql.applied_versions(self._execute, self.database)
