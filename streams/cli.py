@@ -135,12 +135,9 @@ def cmd_trace(args) -> int:
 
 
 def _print_trace(answer: dict) -> None:
-    print(f"rumour {answer['rumour_id']}: {answer['events']} events")
-    for rank, o in enumerate(answer["origins"][:5], 1):
-        print(f"  origin #{rank}: account {o['account_id']} event {o['event_id']} at {o['ts']} "
-              f"reach {o['reach']}")
-    for c in answer["cutoff"]:
-        print(f"  cut-off: account {c['account_id']} prevents {c['prevented']} shares")
+    from streams.trace import trace_text
+
+    print("\n".join(trace_text(answer)))
 
 
 def cmd_mask(args) -> int:
