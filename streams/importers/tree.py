@@ -4,9 +4,10 @@ Both datasets end here once their records are parsed into :class:`Node` objects 
 parent each. Guarantees of :func:`settle` (each repair is reported, never silent):
 
 * every event's parent chain ends at the root or at a share whose parent is unknown: a parent
-  the record names but the cascade lacks is kept as named (its account unknown, noted
-  ``parent_missing``), and a loop is cut by leaving its earliest member's parent unknown
-  (``parent_cycle``). Neither is attached to the source post: the dataset says the event belongs
+  the record names but the cascade lacks is left unknown (noted ``parent_missing``, the id it
+  named in the detail: as a parent id it would make the share a dead letter, "parent in
+  another rumour", wherever that id is an event of another cascade), and a loop is cut by
+  leaving its earliest member's parent unknown (``parent_cycle``). Neither is attached to the source post: the dataset says the event belongs
   to this cascade, not where, and a link to the post would be a hop nobody observed, which a
   trace's evidence chain would then show as if the platform had. A share with no known parent
   is a root of its own in a trace (low confidence; ``rumour trace --parents`` infers a parent,
@@ -74,7 +75,7 @@ def settle(nodes: dict, root_key: str, report, file: str) -> list:
     >>> from streams.importers.report import ImportReport
     >>> rep = ImportReport("demo", "-")
     >>> [(n.key, n.ts_ms, n.parent) for n in settle(ns, "r", rep, "f")]
-    [('r', 10, None), ('x', 10, 'r'), ('y', 10, 'gone'), ('z', 12, 'y')]
+    [('r', 10, None), ('x', 10, 'r'), ('y', 10, None), ('z', 12, 'y')]
     >>> sorted(rep.repaired.items()), dict(rep.notes)
     ([('ts_before_parent', 1), ('ts_before_source', 1)], {'parent_missing': 1})
     """
@@ -92,8 +93,9 @@ def settle(nodes: dict, root_key: str, report, file: str) -> list:
         orphans.append(node)
         if node.parent is not None:
             report.note(file, node.item or node.key, "parent_missing",
-                        f"parent {node.parent!r} is not in the cascade; kept as named, its account "
-                        "unknown: a trace stops at this share (rumour trace --parents infers a parent)")
+                        f"parent {node.parent!r} is not in the cascade; left unknown: a trace stops at "
+                        "this share (rumour trace --parents infers a parent)")
+            node.parent = None
     root.depth = 0
     for node in orphans:
         node.depth = 1  # somewhere below the source post; where is not known
