@@ -1,4 +1,5 @@
-"""Make one cascade a proper tree rooted at its source post, and order it for output.
+"""Make one cascade a proper tree rooted at its source post (plus the shares whose parent is
+unknown, each a root of its own), and order it for output.
 
 Both datasets end here once their records are parsed into :class:`Node` objects with one chosen
 parent each. Guarantees of :func:`settle` (each repair is reported, never silent):
@@ -7,9 +8,10 @@ parent each. Guarantees of :func:`settle` (each repair is reported, never silent
   the record names but the cascade lacks is left unknown (noted ``parent_missing``, the id it
   named in the detail: as a parent id it would make the share a dead letter, "parent in
   another rumour", wherever that id is an event of another cascade), and a loop is cut by
-  leaving its earliest member's parent unknown (``parent_cycle``). Neither is attached to the source post: the dataset says the event belongs
-  to this cascade, not where, and a link to the post would be a hop nobody observed, which a
-  trace's evidence chain would then show as if the platform had. A share with no known parent
+  leaving its earliest member's parent unknown (``parent_cycle``). Neither is attached to the
+  source post: the dataset says the event belongs to this cascade, not where, and a link to
+  the post would be a hop nobody observed, which a trace's evidence chain would then show as
+  if the platform had. A share with no known parent
   is a root of its own in a trace (low confidence; ``rumour trace --parents`` infers a parent,
   as a lead);
 * timestamps never decrease along a parent link (a child dated before its parent is moved to
