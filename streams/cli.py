@@ -135,12 +135,9 @@ def cmd_trace(args) -> int:
 
 
 def _print_trace(answer: dict) -> None:
-    print(f"rumour {answer['rumour_id']}: {answer['events']} events")
-    for rank, o in enumerate(answer["origins"][:5], 1):
-        print(f"  origin #{rank}: account {o['account_id']} event {o['event_id']} at {o['ts']} "
-              f"reach {o['reach']}")
-    for c in answer["cutoff"]:
-        print(f"  cut-off: account {c['account_id']} prevents {c['prevented']} shares")
+    from streams.trace import trace_text
+
+    print("\n".join(trace_text(answer)))
 
 
 def cmd_mask(args) -> int:
@@ -486,10 +483,41 @@ def main(argv=None) -> int:
             # bad input like a missing one. Network errors carry no file name and stay below.
             print(f"rumour: error: {error_text(exc)}", file=sys.stderr)
             return 2
+        refusal = server_refusal(exc)
+        if refusal is not None:
+            print(f"rumour: error: {refusal}", file=sys.stderr)
+            return 2
         if not isinstance(exc, (Unavailable, StoreUnavailable)):
             raise
         print(f"rumour: error: {exc}", file=sys.stderr)
         return 3
+
+
+# clickhouse-server's codes for a store URL that names a user, password or database it does not
+# have: the URL is wrong (bad input, exit 2), not the code; any other server error stays a
+# traceback, which is what a bug in a query needs.
+_URL_REFUSALS = {81: "UNKNOWN_DATABASE", 192: "UNKNOWN_USER", 193: "WRONG_PASSWORD",
+                 194: "REQUIRED_PASSWORD", 516: "AUTHENTICATION_FAILED"}
+
+
+def server_refusal(exc) -> str | None:
+    r"""One line for a clickhouse-server refusal of the store URL's user, password or database
+    (the server's first line, without its stack trace), else None.
+
+    >>> class ServerException(Exception):
+    ...     code = 192
+    >>> server_refusal(ServerException("Code: 192.\nDB::Exception: Unknown user u. Stack trace:\n\n0. ..."))
+    'clickhouse-server refused the store URL (UNKNOWN_USER): Unknown user u.'
+    >>> server_refusal(ValueError("x")) is None
+    True
+    """
+    code = getattr(exc, "code", None)
+    if type(exc).__name__ != "ServerException" or code not in _URL_REFUSALS:
+        return None
+    text = str(exc).replace("DB::Exception:", "\n").split("Stack trace:")[0]
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.strip().startswith("Code:")]
+    said = lines[0] if lines else f"code {code}"
+    return f"clickhouse-server refused the store URL ({_URL_REFUSALS[code]}): {said}"
 
 
 if __name__ == "__main__":

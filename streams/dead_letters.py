@@ -45,8 +45,10 @@ def cmd_dead_letters(args) -> int:
     if args.limit < 1:
         raise ValueError(f"--limit must be at least 1, got {args.limit}")
     settings = _settings(args)
-    store = open_store(args.url or settings.clickhouse_url, cluster=settings.clickhouse_cluster)
+    url = args.url or settings.clickhouse_url
+    store = open_store(url, cluster=settings.clickhouse_cluster)
     try:
+        store.require_store(url)
         # Filtered in the query: the newest N of that reason, not those among the newest N.
         letters = store.dead_letters(args.limit, args.reason)
     finally:

@@ -64,6 +64,58 @@ def trace_without_origins(graph, k: int = 10) -> dict:
     return {"rumour_id": graph.rumour_id, "events": int(graph.n_events),
             "cutoff": [{"account_id": c.account_id, "prevented": int(c.prevented)} for c in graph.cutoff(k)]}
 
+TEXT_ORIGINS = 5  # origins and inferred parents the text form lists; --json has them all
+TEXT_PARENTS = 10
+
+
+def trace_text(answer: dict) -> list[str]:
+    r"""``rumour trace`` without ``--json``: the lines a person reads. It says what the JSON says,
+    as far as it lists: each origin's confidence beside its reach (ranked by reach, a masked
+    share of small reach reads as sure as the post without it), a root known only from its
+    children as not observed (its ts is null), how many origins and inferred parents it leaves
+    to ``--json``, the inferred parents (``--parents``) as leads, and the forecast of
+    ``--observe``.
+
+    >>> print("\n".join(trace_text({"rumour_id": "r", "events": 4, "origins": [
+    ...     {"account_id": "a", "event_id": "e1", "ts": "2012-01-01T00:00:00.000Z", "reach": 3,
+    ...      "confidence": 0.9971}, {"account_id": "b", "event_id": None, "ts": None, "reach": 1,
+    ...      "confidence": 0.1}], "cutoff": [{"account_id": "c", "prevented": 1, "forecast": 2.5}],
+    ...     "parents": {"e4": "e1", "e5": None}})))
+    rumour r: 4 events, 2 origins
+      origin #1: account a event e1 at 2012-01-01T00:00:00.000Z reach 3 confidence 0.9971
+      origin #2: account b event - not observed (known only from its children) reach 1 confidence 0.1
+      cut-off: account c prevents 1 share so far, 2.5 expected later
+      inferred parents (leads, not evidence): 2 shares whose parent is missing
+        e4 <- e1
+        e5 <- none inferred
+    """
+    origins = answer["origins"]
+    lines = [f"rumour {answer['rumour_id']}: {answer['events']} events, {len(origins)} "
+             f"origin{'' if len(origins) == 1 else 's'}"]
+    for rank, o in enumerate(origins[:TEXT_ORIGINS], 1):
+        when = f"at {o['ts']}" if o["ts"] else "not observed (known only from its children)"
+        lines.append(f"  origin #{rank}: account {o['account_id']} event {o['event_id'] or '-'} {when} "
+                     f"reach {o['reach']} confidence {o['confidence']}")
+    if len(origins) > TEXT_ORIGINS:
+        lines.append(f"  ... {len(origins) - TEXT_ORIGINS} more origins (--json lists them all)")
+    for c in answer["cutoff"]:
+        shares = "share" if c["prevented"] == 1 else "shares"
+        if "forecast" in c:
+            lines.append(f"  cut-off: account {c['account_id']} prevents {c['prevented']} {shares} so far, "
+                         f"{c['forecast']} expected later")
+        else:
+            lines.append(f"  cut-off: account {c['account_id']} prevents {c['prevented']} {shares}")
+    parents = answer.get("parents")
+    if parents is not None:
+        lines.append(f"  inferred parents (leads, not evidence): {len(parents)} "
+                     f"share{'' if len(parents) == 1 else 's'} whose parent is missing")
+        for share, parent in list(parents.items())[:TEXT_PARENTS]:
+            lines.append(f"    {share} <- {parent if parent is not None else 'none inferred'}")
+        if len(parents) > TEXT_PARENTS:
+            lines.append(f"    ... {len(parents) - TEXT_PARENTS} more (--json lists them all)")
+    return lines
+
+
 def chain_answer(hops) -> list[dict]:
     """An evidence chain (event first, origin last) as JSON-ready hops."""
     return [{"event_id": h.event_id, "account_id": h.account_id,

@@ -68,3 +68,6 @@ def register_routes(app, pipeline, settings) -> None:
     if type(runner) is web.AppRunner and runner.server is None:
         app.web._runner = JsonErrorRunner(app.web.web_app, access_log=None)
     log.info("dashboard and origin-trace API mounted (tokens: %s)", service.tokens.path)
+    no_token = service.tokens.startup_note()
+    if no_token:
+        log.warning("%s", no_token)

@@ -94,6 +94,33 @@ def test_trace_json_contract_matches_reference(tmp_path, cascade_events):
     assert missing.returncode != 0 and b"nope" in missing.stderr
 
 
+def test_trace_text_says_what_the_json_says(tmp_path):
+    # Without --json, --parents printed nothing of the inferred parents, --observe no forecast,
+    # and origins no confidence: a share whose parent link was lost read like a second origin
+    # as sure as the post, and a root known only from its children read "at None".
+    events = [
+        {"event_id": "S", "rumour_id": "r", "account_id": "u0", "ts": 1347332400000, "kind": "post"},
+        {"event_id": "a", "rumour_id": "r", "account_id": "u1", "ts": 1347332700000, "parent_event_id": "S"},
+        {"event_id": "b", "rumour_id": "r", "account_id": "u2", "ts": 1347333000000},  # link lost
+        {"event_id": "c", "rumour_id": "r", "account_id": "u3", "ts": 1347333120000, "parent_event_id": "b"},
+        {"event_id": "d", "rumour_id": "r", "account_id": "u4", "ts": 1347333180000,
+         "parent_event_id": "gone", "parent_account_id": "u9"},  # a parent never read
+    ]
+    path = tmp_path / "r.jsonl"
+    path.write_bytes(jsonl(events))
+    (answer,) = [orjson.loads(x) for x in rumour("trace", path, "--json", "--parents").stdout.splitlines()]
+    text = rumour("trace", path, "--parents").stdout.decode()
+    for o in answer["origins"]:
+        assert f"event {o['event_id'] or '-'} " in text and f"confidence {o['confidence']}" in text
+    assert "at None" not in text and "not observed" in text
+    assert f"inferred parents (leads, not evidence): {len(answer['parents'])} share" in text
+    assert f"    b <- {answer['parents']['b']}" in text
+    observed = rumour("trace", path, "--observe", "5m").stdout.decode()
+    cutoff = orjson.loads(rumour("trace", path, "--json", "--observe", "5m").stdout)["cutoff"]
+    assert cutoff and all(f"account {c['account_id']} prevents {c['prevented']} shares so far, "
+                          f"{c['forecast']} expected later" in observed for c in cutoff)
+
+
 def test_trace_of_missing_file_is_a_clear_error(tmp_path):
     proc = rumour("trace", tmp_path / "absent.jsonl", "--json", check=False)
     assert proc.returncode == 2 and b"no such input file" in proc.stderr

@@ -324,3 +324,36 @@ def test_serve_says_why_lines_were_not_served_and_keeps_them_with_dead_letters(t
     assert [(d["source"], d["raw"]) for d in letters] == [(f"{events}:3", "a,b,c")]
     assert letters[0]["reason"].startswith("invalid JSON")
     assert f"'stored': {len(EVENTS)}" in err  # the rest went on
+
+
+def _serve_stderr(events, tokens) -> tuple[str, str]:
+    proc = subprocess.Popen([sys.executable, "-m", "streams.cli", "serve", str(events), "--port", "0",
+                             "--host", "127.0.0.1", "--store", "chdb://", "--tokens-file", str(tokens)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        serving = proc.stdout.readline().decode()
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=60)
+    return serving, err.decode()
+
+
+def test_serve_on_a_tokens_file_without_a_token_says_how_to_get_one(tmp_path):
+    # The first `rumour serve` of an install printed where the tokens file was and nothing
+    # else: the dashboard then asked for a token nobody had, and every /api/ call was a 401.
+    from streams.service.tokens import TokenStore
+
+    events = tmp_path / "events.jsonl"
+    events.write_bytes(jsonl(EVENTS))
+    tokens = tmp_path / "keys" / "tokens.json"
+    serving, err = _serve_stderr(events, tokens)
+    assert serving.startswith("serving http://127.0.0.1:"), err
+    assert f"note: no active API token in {tokens}: the dashboard and API answer 401" in err, err
+    assert f"rumour token issue --role analyst --jurisdiction CODE --tokens-file {tokens}" in err
+    store = TokenStore(tokens)
+    _, first = store.issue("analyst", "310000")
+    store.revoke(first.id)
+    assert "no active API token" in _serve_stderr(events, tokens)[1]  # a revoked one does not count
+    store.issue("liaison", "310000")
+    serving, err = _serve_stderr(events, tokens)
+    assert serving.startswith("serving http://127.0.0.1:") and "no active API token" not in err, err

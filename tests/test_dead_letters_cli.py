@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 
 import orjson
+import pytest
 
 from tests.test_cli import rumour
 
@@ -66,3 +67,31 @@ def test_reason_filters_before_the_limit(tmp_path):
         store.close()
     only = rumour("dead-letters", "--url", url, "--limit", "2", "--reason", "kind:").stdout.splitlines()
     assert [orjson.loads(line)["event_id"] for line in only] == ["k1"]
+
+
+def test_a_store_url_naming_no_store_is_one_line_and_creates_nothing(tmp_path):
+    # A mistyped store path: dead-letters printed a traceback (UNKNOWN_DATABASE) instead of a line.
+    url = f"chdb://{tmp_path / 'no-store'}"
+    proc = rumour("dead-letters", "--url", url, check=False)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.decode().startswith(f"rumour: error: {url}: database 'rumour' holds no store")
+    assert b"Traceback" not in proc.stderr and proc.stdout == b""
+
+
+@pytest.mark.clickhouse
+def test_a_server_url_with_a_wrong_database_or_user_is_one_line(clickhouse_server):
+    from tests.plugins.clickhouse import database_url, fresh_database, probe_rows
+
+    name = fresh_database()
+    url = database_url(clickhouse_server, name)
+    proc = rumour("dead-letters", "--url", url, check=False)
+    assert proc.returncode == 2 and b"Traceback" not in proc.stderr, proc.stderr
+    assert f"database '{name}' holds no store of this service" in proc.stderr.decode()
+    assert probe_rows(clickhouse_server, f"SELECT count() FROM system.databases WHERE name = '{name}'") == [(0,)]
+    # credentials the server does not know: the server's reason, its stack trace left out
+    host = clickhouse_server.split("://", 1)[1].rstrip("/")
+    proc = rumour("dead-letters", "--url", f"clickhouse://nobody_{name}:x@{host}/default?retry_seconds=5",
+                  check=False)
+    err = proc.stderr.decode()
+    assert proc.returncode == 2 and "Traceback" not in err and "Stack trace" not in err, err
+    assert err.startswith("rumour: error: clickhouse-server refused the store URL (") and "x@" not in err

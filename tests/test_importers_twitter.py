@@ -133,13 +133,17 @@ def test_pre_snowflake_source_uses_descendants_or_is_reported(tmp_path):
 
 def test_parent_only_node_is_synthesised(tmp_path):
     write_trees(tmp_path, "twitter15", {SRC: [
-        ROOT + "->" + n("a", SRC, "0.0"), n("ghost", 800, "2.0") + "->" + n("b", SRC, "3.0")]})
+        ROOT + "->" + n("a", SRC, "0.0"), n("ghost", 800, "2.0") + "->" + n("b", SRC, "3.0"),
+        n("s", 900, "5.0") + "->" + n("s", 900, "5.0")]})  # a node with only a self-loop
     by, report = load(tmp_path)
     ghost = by[(str(SRC), "800:ghost:2.0")]
-    assert ghost["parent_event_id"] == str(SRC) and parse_ts(ghost["ts"]) == BASE + 120_000
+    # Where the ghost and s came from the tree does not say: their parent is unknown, not the
+    # source post (a hop nobody saw, which a trace would show as evidence).
+    assert ghost["parent_event_id"] is None and parse_ts(ghost["ts"]) == BASE + 120_000
+    assert by[(str(SRC), "900:s:5.0")]["parent_event_id"] is None
     assert by[(str(SRC), f"{SRC}:b:3.0")]["parent_event_id"] == "800:ghost:2.0"
-    assert report.synthesised == 1 and report.repaired == {"implied_node": 1}
-    assert report.events == 3 and report.records_used == 2 and report.balanced()
+    assert report.synthesised == 1 and report.repaired == {"implied_node": 1, "no_parent_edge": 1}
+    assert report.events == 4 and report.records_used == 3 and report.balanced()
 
 
 def test_archive_and_folder_agree(tmp_path):

@@ -138,15 +138,48 @@ def test_missing_parent_cycle_and_clock_skew_repaired(tmp_path):
         rec("o", "u3", "gone", "2012-12-21 12:00:00"),
         rec("k", "u5", "o", "2012-12-21 11:59:00"),  # a minute before its parent
         rec("e", "u6", "", "2012-12-19 10:00:00"),  # before the source post
+        rec("q", "u7", "lost", "2012-12-19 09:00:00"),  # parent outside, dated before the post
     ])})
     ev, report = load(tmp_path)
-    assert ev["o"]["parent_event_id"] == "S"
-    assert ev["a"]["parent_event_id"] == "S" and ev["b"]["parent_event_id"] == "a"  # a is earlier
+    # A parent outside the cascade is left unknown (the report names it): no hop to the source
+    # post is made up (it was, and a trace showed it as observed evidence), and no link to an id
+    # that may be another cascade's event (the pipeline refuses such a share as a dead letter).
+    assert (ev["o"]["parent_event_id"], ev["o"]["parent_account_id"]) == (None, None)
+    assert any(p.reason == "parent_missing" and "'gone'" in p.detail for p in report.problems)
+    # A loop is cut at its earliest member, whose parent is left unknown (not the source post).
+    assert ev["a"]["parent_event_id"] is None and ev["b"]["parent_event_id"] == "a"
     assert parse_ts(ev["k"]["ts"]) == parse_ts(ev["o"]["ts"])
     assert parse_ts(ev["e"]["ts"]) == SRC_TIME * 1000
-    assert report.repaired["parent_missing"] == 1 and report.repaired["parent_cycle"] == 1
-    assert report.repaired["ts_before_parent"] == 2
-    assert [e for e in ev.values() if e["parent_event_id"] is None] == [ev["S"]]
+    assert (ev["q"]["parent_event_id"], parse_ts(ev["q"]["ts"])) == (None, SRC_TIME * 1000)
+    assert report.notes["parent_missing"] == 2 and "parent_missing" not in report.repaired
+    assert report.repaired["parent_cycle"] == 1 and report.repaired["ts_before_source"] == 1
+    assert report.repaired["ts_before_parent"] == 2 and report.balanced()
+    assert [e["event_id"] for e in ev.values() if e["kind"] == "post"] == ["S"]
+
+
+def test_missing_parent_is_traced_as_a_broken_link_not_a_hop_from_the_post(tmp_path):
+    # What a police liaison sees: the repost whose parent Weibo lost must not read as a repost of
+    # the source post (a chain S -> o -> k with every hop observed); the trace stops at it, with
+    # a low confidence, and --parents offers its parent as a lead.
+    from streams.settings import Settings
+    from streams.trace import run_trace
+
+    write_ced(tmp_path, {"1_S_u": (orig(), [
+        rec("p", "u1", "", "2012-12-20 14:05:00"),
+        rec("o", "u3", "gone", "2012-12-20 14:20:00", "转发 //@u1: 源微博"),
+        rec("k", "u5", "o", "2012-12-20 14:30:00"),
+    ]), "2_T_v": (orig(), [rec("gone", "u8", "", "2012-12-20 14:10:00")])})  # the mid is T's
+    events, _ = iter_events("weibo-ced", tmp_path)
+    msgs = [(orjson.dumps(e), "x") for e in events]
+    dead, answers = run_trace(msgs, Settings.load({}), 5, parents=True, rumour="S")
+    assert not dead  # a link to T's event would be refused: "parent in another rumour"
+    (_, answer, _), = answers
+    assert answer["events"] == 4
+    origins = {o["event_id"]: o for o in answer["origins"]}
+    assert set(origins) == {"S", "o"}
+    assert origins["S"]["reach"] == 2 and origins["o"]["reach"] == 2
+    assert origins["o"]["confidence"] < 0.5 < origins["S"]["confidence"]
+    assert set(answer["parents"]) == {"o"} and answer["parents"]["o"] in {"S", "p"}
 
 
 def test_bad_records_reported(tmp_path):

@@ -108,3 +108,25 @@ def test_the_command_writes_the_desk_report_under_its_code(tmp_path, capsys):
     assert "深圳 南山区 Nanshan District, Shenzhen (440305)" in page
     assert report_main(["monthly", "--month", MONTH, str(data), "-o", str(out), "--jurisdiction", "4403"]) == 2
     assert "--jurisdiction: expected a 6-digit division code" in capsys.readouterr().err
+
+
+def test_a_store_that_is_not_there_is_an_error_not_an_empty_report(tmp_path, capsys):
+    # `--store` with a mistyped path or database migrated a new, empty store and wrote a
+    # report of 0 rumours, which read like a quiet month.
+    from streams.governance.cli import report_main
+
+    data = tmp_path / "events.jsonl"
+    data.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in EVENTS))
+    store = f"chdb://{tmp_path / 'store'}"
+    from streams.store import open_store
+
+    with open_store(store) as filled:  # the real store: a replay of the month's events
+        filled.migrate()
+    out = tmp_path / "out"
+    typo = f"chdb://{tmp_path / 'stroe'}"
+    assert report_main(["monthly", "--month", MONTH, "-o", str(out), "--no-xlsx", "--store", typo]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"rumour report: error: {typo}: database 'rumour' holds no store"), err
+    assert not out.exists() and not (tmp_path / "stroe" / "rumour").exists()
+    # the store that is there still makes its report (empty here: nothing was written to it)
+    assert report_main(["monthly", "--month", MONTH, "-o", str(out), "--no-xlsx", "--store", store]) == 0

@@ -392,3 +392,22 @@ def test_the_printed_report_says_which_hops_were_observed_as_the_trace_does():
         h["observed"] = True
     trace["origins"][0]["observed"] = True
     assert "Not observed:" not in evidence.report_html(meta, trace, {}).decode()
+
+
+def test_the_printed_report_explains_confidence_chains_and_inferred_links_in_chinese_too():
+    # The report is bilingual in its headings, but what the confidence means, what a chain is
+    # and how a parent was inferred were English only (the trace's confidence_method and
+    # parents_method): a reader of Chinese could not tell why a share of confidence 0.1 is
+    # listed among the origins.
+    trace = {"rumour_id": "r1", "events": 1, "identities": "clear", "confidence_method": "m-en",
+             "origins": [{"account_id": "a", "event_id": "s1", "ts": None, "reach": 1,
+                          "observed": True, "confidence": 0.9}], "chains": [], "cutoff": []}
+    meta = {"case_id": "C-1", "generated_at": "2026-01-02T00:00:00Z",
+            "generated_by": {"name": "n", "role": "liaison", "jurisdiction": "310000", "token_id": "t"}}
+    inferred = {"parents": {"s1": None}, "parent_probability": {"s1": None}, "parents_method": "p-en"}
+    page = evidence.report_html(meta, trace, {}, "Asia/Shanghai", inferred).decode()
+    origins = page.index("Origins")
+    for zh, en in (("置信度：该源头是谣言真实源头的概率", "m-en"), ("每条证据链从一个阻断候选账号的事件开始", "Each chain starts"),
+                   ("推断方法：对每条缺少父链接的转发", "p-en")):
+        assert origins < page.index(zh) < page.index(en) + 200, zh  # beside the English, after the heading
+    assert page.index("每条证据链") > page.index("Chains of evidence")

@@ -87,8 +87,14 @@ def cmd_monthly(args) -> int:
     else:
         from streams.store import open_store
 
-        store = open_store(args.store or settings.clickhouse_url, cluster=settings.clickhouse_cluster)
-        store.migrate()
+        url = args.store or settings.clickhouse_url
+        store = open_store(url, cluster=settings.clickhouse_cluster)
+        try:
+            store.require_store(url)  # a mistyped URL: an error, not an empty report of a new store
+            store.migrate()  # an older store: the columns its queries read
+        except BaseException:
+            store.close()
+            raise
     try:
         report = monthly_from_store(store, args.month, tz, args.jurisdiction)
     finally:

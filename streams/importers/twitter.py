@@ -21,7 +21,10 @@ neither is dropped and reported.
 Repairs (each reported, see :mod:`.report`): self-loops and repeated lines are dropped; a node
 given several parents keeps the first whose delay is not later than its own (else the first);
 edges into the source post other than ROOT's are dropped; nodes only named as parents are
-synthesised under the source post; loops are cut and times made monotone by :mod:`.tree`.
+synthesised with their parent unknown, as is a node whose only lines are self-loops or extra
+ROOT lines (never attached to the source post: that would be a hop nobody observed, shown as
+evidence by a trace; ``rumour trace --parents`` infers such a parent as a lead); loops are cut
+and times made monotone by :mod:`.tree`.
 A tree repeated under the same id (twitter15 and twitter16 share some) is imported once.
 """
 from __future__ import annotations
@@ -175,10 +178,10 @@ def _tree(tree_id, rel, lines, label, report):
     for no, p, c in edges:  # parents never seen as a child: the data names them, so keep them
         if p != ROOT and key(p) not in nodes:
             node = new_node(p, f"line {no}")
-            node.parent = key(root)
+            node.parent = None
             report.synthesised += 1
             report.repair(rel, f"line {no}", "implied_node",
-                          f"{p} appears only as a parent; attached to the source post")
+                          f"{p} appears only as a parent; synthesised with its parent unknown")
     report.records_used += used
     report.cascades += 1
     if label is not None:
@@ -202,9 +205,9 @@ def _choose_parent(node, child, ins, key, root_key, rel, report) -> int:
     else:
         # Only self-loops and/or extra ROOT lines: the node is in the tree, its parent unknown.
         keep_no, keep = ins[0]
-        node.parent = root_key
+        node.parent = None
         report.repair(rel, f"line {keep_no}", "no_parent_edge",
-                      f"{child} has only self-loop or extra ROOT lines; attached to the source post")
+                      f"{child} has only self-loop or extra ROOT lines; its parent left unknown")
     for no, p in ins:
         if no == keep_no:
             continue

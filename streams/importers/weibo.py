@@ -11,8 +11,11 @@ One cascade per ``original-microblog/<n>_<mid>_<uid>.json`` with its reposts in
 
 Repairs (each reported): duplicated mids are merged into one event (a specific parent beats
 ``""``; among specific parents the first one not dated after the record); yearless dates get a
-year (:mod:`.weibo_time`); a parent outside the cascade, or a loop, re-attaches the event to
-the source post; times are made monotone along parent links (:mod:`.tree`).
+year (:mod:`.weibo_time`); a loop is cut, leaving its earliest member's parent unknown; times
+are made monotone along parent links (:mod:`.tree`). A parent mid outside the cascade is left
+unknown (noted ``parent_missing`` with the mid): the repost is not attached to the source post,
+a hop nobody observed; a trace stops at it and ``rumour trace --parents`` infers its parent as a
+lead.
 """
 from __future__ import annotations
 
@@ -233,10 +236,9 @@ def _choose_parents(nodes, cands, src_mid, file, report):
             fits = [p for p in known if nodes[p].ts_ms <= node.ts_ms]
             node.parent = (fits or known)[0]
         else:
-            node.parent = src_mid
-            if missing:
-                report.repair(file, mid, "parent_missing",
-                              f"parent {missing[0]} is not in the cascade; attached to the source post")
+            # A parent outside the cascade is left for settle to note and leave unknown:
+            # attaching the repost to the source post would invent a hop a trace shows as evidence.
+            node.parent = missing[0] if missing else src_mid
         if len(set(options)) > 1:
             report.note(file, mid, "duplicate_parents",
                         f"copies name parents {sorted(set(p or '<source>' for p in options))}; "

@@ -203,6 +203,9 @@ async def _serve(pipeline, store, settings, tokens_path, replay_stats, hub=None,
         site = web.SockSite(runner, sock)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]
+    no_token = service.tokens.startup_note()  # before the serving line, which callers wait for
+    if no_token:
+        print(f"note: {no_token}", file=sys.stderr, flush=True)
     print(f"serving http://{settings.web_host}:{port}/ (tokens: {tokens_path})", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -145,8 +145,8 @@ def report_html(meta: dict, trace: dict, digests: dict, zone: str = "UTC", infer
         parts.append(f"<tr><td>{i}</td><td>{e(o['account_id'])}</td><td>{e(o['event_id'])}</td>"
                      f"<td>{e(o['ts'])}</td><td>{e(local_time(o['ts'], zone))}</td><td>{e(o['reach'])}</td><td>{_observed_text(o['observed'])}</td>"
                      f"<td>{e(o['confidence'])}</td></tr>")
-    parts.append(f"</table><p class='en'>{e(trace['confidence_method'])}</p>")
-    parts.append("<h2>证据链 <span class='en'>Chains of evidence</span></h2>")
+    parts.append(f"</table><p>{e(CONFIDENCE_NOTE_ZH)}</p><p class='en'>{e(trace['confidence_method'])}</p>")
+    parts.append(f"<h2>证据链 <span class='en'>Chains of evidence</span></h2><p>{e(CHAINS_NOTE)}</p>")
     for ci, chain in enumerate(trace["chains"], 1):
         parts.append(f"<h3>链 Chain {ci}: {e(chain['event_id'])}</h3><table><tr><th>跳 Hop</th>"
                      f"<th>事件 Event</th><th>账号 Account</th><th>时间 Time (UTC)</th>{local}"
@@ -212,9 +212,25 @@ def inferred_html(inferred: dict, trace: dict) -> str:
                      f"<td>{'—' if p is None else f'{p:.4f}'}</td><td>{e('; '.join(where.get(share, ())))}</td></tr>")
     if not inferred["parents"]:
         parts.append("<tr><td colspan='5'>无：没有缺失父链接的转发 none: no share lacks its parent link</td></tr>")
-    parts.append(f"</table><p class='en'>{e(inferred['parents_method'])}</p>")
+    parts.append(f"</table><p>{e(PARENTS_NOTE_ZH)}</p><p class='en'>{e(inferred['parents_method'])}</p>")
     return "".join(parts)
 
+
+# The report is printed for readers of Chinese first: the trace's explanations (its
+# confidence_method and parents_method, English, shared with the API) get a Chinese text beside
+# them, and the chains a sentence saying what they are (the JSON says it in README's words).
+CONFIDENCE_NOTE_ZH = ("置信度：该源头是谣言真实源头的概率（graph/confidence.py 的逻辑回归模型，依据其事件占谣言的比例、"
+                      "覆盖范围、是否为缺少父链接的转发、是否仅由其转发事件得知、距谣言首个事件的时间及候选数量）。"
+                      "源头按覆盖范围排序，不按置信度：覆盖小的源头也可能更可能是真实源头，请两项结合阅读；"
+                      "父链接缺失的转发自成源头，置信度低。")
+CHAINS_NOTE = ("每条证据链从一个阻断候选账号的事件开始，沿转发链接回溯到其源头：第 1 跳为该事件，最后一跳为源头；"
+               "未在平台上观测到的一跳在“已观测”列标明。Each chain starts at an event of a cut-off candidate and "
+               "follows the repost links back to its origin: hop 1 is that event, the last hop the origin; a hop "
+               "not observed on the platform says so in the Observed column.")
+PARENTS_NOTE_ZH = ("推断方法：对每条缺少父链接的转发，用条件 logit 模型（graph/reconstruct.py，权重由观测到的微博链接拟合），"
+                   "依据时间间隔、候选事件已观测的转发数、其间的候选数、深度、账号之间的转发往来以及文本中 //@ 的引用，"
+                   "选出最可能的更早事件；没有更早的候选时为“无”。概率是模型在该转发的各候选中给所选候选的概率，"
+                   "不是校准过的置信度。")
 
 _NOT_OBSERVED_NOTE = ("未观测：该事件本身未收到，仅由其转发事件的父链接得知（无时间、平台、地区、文本）。"
                       "Not observed: the event itself was never received; it is known only from the "

@@ -265,6 +265,27 @@ class TokenStore:
     def list(self) -> list[TokenRecord]:
         return sorted(self._current().values(), key=lambda r: (r.created_ms, r.id))
 
+    def startup_note(self) -> str | None:
+        """What a server starting on this tokens file says when no token in it works: every
+        ``/api/`` request then answers 401 and the dashboard asks for a token nobody has (the
+        first ``rumour serve`` of a new install said only where the file was). The file is read
+        again when it changes, so a token issued now works without a restart.
+
+        >>> import tempfile
+        >>> store = TokenStore(Path(tempfile.mkdtemp()) / "tokens.json")
+        >>> store.startup_note().startswith(f"no active API token in {store.path}: the dashboard")
+        True
+        >>> _ = store.issue("analyst", "310000")
+        >>> store.startup_note() is None
+        True
+        """
+        now = self.now_ms()
+        if any(rec.public(now)["state"] == "active" for rec in self.list()):
+            return None
+        return (f"no active API token in {self.path}: the dashboard and API answer 401 until one is issued "
+                f"(rumour token issue --role analyst --jurisdiction CODE --tokens-file {self.path}); "
+                "it works at once, no restart needed")
+
     # -- requests -----------------------------------------------------------------------
     def authenticate(self, token: str | None) -> Principal | None:
         """The principal of a valid, unrevoked, unexpired token; None otherwise (an expired token

@@ -85,6 +85,20 @@ class Store(ABC):
             allow_changed = resolve((setting("migrate_allow_changed"),))["migrate_allow_changed"]
         return sql.migrate(self._execute, self.database, cluster=self.cluster, allow_changed=allow_changed)
 
+    def require_store(self, url: str) -> None:
+        """ValueError (one line: bad input, exit 2) unless the database already is a store of
+        this service (it records its migrations). For the commands that only read a store
+        (``rumour dead-letters``, ``rumour report monthly`` without files): a mistyped URL's
+        database does not exist, and migrating it first would create an empty store and answer
+        from it (an empty monthly report; no dead letters) as if the real one had nothing.
+        ``url`` is named in the message without its password."""
+        found = self._rows("SELECT count() FROM system.tables "
+                           f"WHERE database = '{sql.check_identifier(self.database)}' AND name = 'schema_migrations'")
+        if not found or not int(found[0][0]):
+            raise ValueError(f"{_without_password(url)}: database {self.database!r} holds no store of this "
+                             "service (never migrated: a mistyped URL or database name?); nothing read, "
+                             "nothing created")
+
     def applied_migrations(self) -> list[int]:
         return sql.applied_versions(self._execute, self.database)
 
@@ -244,6 +258,20 @@ class Store(ABC):
 
     def __exit__(self, *exc):
         self.close()
+
+
+def _without_password(url: str) -> str:
+    """A store URL as an error message may show it.
+
+    >>> _without_password("clickhouse://u:s3cret@ch:9000/rumour"), _without_password("chdb:///tmp/x")
+    ('clickhouse://u:***@ch:9000/rumour', 'chdb:///tmp/x')
+    """
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return url.replace(f":{parts.password}@", ":***@", 1)
 
 
 def id_chunks(ids: list[str], max_bytes: int | None = None):
