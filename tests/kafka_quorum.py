@@ -131,6 +131,13 @@ class Quorum:
         config = self.folder / f"node-{node}" / "server.properties"
         self.processes[node] = self._java("kafka.Kafka", str(config), log=config.parent / "server.log", wait=False)
 
+    def restart(self, node: int) -> None:
+        """Start a killed node again on its data; its earlier log is set aside, so
+        :meth:`wait_started` waits for this start's "Kafka Server started"."""
+        log = self.folder / f"node-{node}" / "server.log"
+        log.rename(log.with_suffix(f".log.{time.time_ns()}"))
+        self.start(node)
+
     def wait_started(self, nodes, timeout: float = 120.0) -> None:
         deadline = time.monotonic() + timeout
         for node in nodes:
