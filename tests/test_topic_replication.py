@@ -63,6 +63,17 @@ def test_the_faust_app_creates_its_own_topics_with_the_setting(tmp_path, chdb_st
     assert faust_topics(settings) == {app._leader_assignor._leader_topic_name: 1}
 
 
+async def _listed_topics(bootstrap: str) -> set[str]:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        return set(await admin.list_topics())
+    finally:
+        await admin.close()
+
+
 TOPIC_CONFIG = 1  # Kafka's config source of a value set on the topic itself (not a broker default)
 
 
@@ -118,17 +129,7 @@ def test_a_replication_factor_above_the_live_brokers_is_one_line_naming_the_sett
                                      "RUMOUR_TOKENS_FILE": str(tmp_path / "w" / "tokens.json")}))
         assert "topic_replication_factor" in err and f"{topic}, {topic}-dead" in err
 
-        async def listed():
-            from aiokafka.admin import AIOKafkaAdminClient
-
-            admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-            await admin.start()
-            try:
-                return set(await admin.list_topics())
-            finally:
-                await admin.close()
-
-        assert not {topic, topic + "-dead"} & asyncio.run(listed())
+        assert not {topic, topic + "-dead"} & asyncio.run(_listed_topics(kafka_bootstrap))
     finally:
         asyncio.run(_delete_topics(kafka_bootstrap, [topic, topic + "-dead"]))
 
@@ -154,17 +155,7 @@ def test_faust_own_topic_too_few_brokers_is_the_same_one_line_refusal(kafka_boot
         err = one_line_error(proc)
         assert f"cannot create topic {leader} with 3 replicas" in err, err
 
-        async def listed():
-            from aiokafka.admin import AIOKafkaAdminClient
-
-            admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-            await admin.start()
-            try:
-                return set(await admin.list_topics())
-            finally:
-                await admin.close()
-
-        assert leader not in asyncio.run(listed())
+        assert leader not in asyncio.run(_listed_topics(kafka_bootstrap))
     finally:
         asyncio.run(_delete_topics(kafka_bootstrap, [*ours, leader]))
 
