@@ -5,6 +5,7 @@ folders and the heap differ (loopback ports, a temporary folder, a heap small en
 """
 from __future__ import annotations
 
+import os
 import re
 import signal
 import socket
@@ -61,8 +62,9 @@ def broker_properties(environment: dict) -> dict[str, str]:
 
 
 def kafka_libs(version: str) -> Path | None:
-    """The jars scripts/services/kafka.sh collected for ``version`` (None: not collected)."""
-    libs = PROJECT_ROOT / ".cache" / "kafka" / version / "libs"
+    """The jars scripts/services/kafka.sh collected for ``version`` (None: not collected), in its
+    cache (RUMOUR_CACHE_DIR, default <project>/.cache: scripts/lib/maven.sh)."""
+    libs = Path(os.environ.get("RUMOUR_CACHE_DIR") or PROJECT_ROOT / ".cache") / "kafka" / version / "libs"
     return libs if (libs.parent / ".complete").exists() else None
 
 
