@@ -113,7 +113,8 @@ def test_one_broker_lost_produce_and_consume_go_on(quorum, tmp_path, capsys):
     from streams.produce import kafka_bootstrap, produce_files
     from streams.topics import ReplicationRefused, ensure_engine_topics
 
-    print(f"quorum of 3 started in {quorum.start_seconds:.1f}s, {quorum.resident_mb():.0f} MB resident")
+    with capsys.disabled():  # capsys takes the CLI's stderr below; these figures are for the log
+        print(f"quorum of 3 started in {quorum.start_seconds:.1f}s, {quorum.resident_mb():.0f} MB resident")
     topic = unique("shares")
     settings = Settings.load({"broker": quorum.bootstrap, "topic": topic, "topic_partitions": 3,
                               "topic_replication_factor": 3, "topic_min_insync_replicas": 2}, environ={})
@@ -163,7 +164,8 @@ def test_one_broker_lost_produce_and_consume_go_on(quorum, tmp_path, capsys):
                  "--topic-replication-factor", "3", "--topic-min-insync-replicas", "2", "--kafka-ack-seconds", "5"])
     took = time.monotonic() - started
     err = capsys.readouterr().err.strip()
-    print(f"two brokers down: rumour produce ended in {took:.1f}s: {err}")
+    with capsys.disabled():
+        print(f"two brokers down: rumour produce ended in {took:.1f}s: {err}")
     assert code == 3 and "\n" not in err, err
     # Which of the two it is depends on the broker left: one holding no block of producer ids
     # (the controller hands them out) cannot start an idempotent producer at all.
@@ -188,4 +190,6 @@ def test_one_broker_lost_produce_and_consume_go_on(quorum, tmp_path, capsys):
     read = [orjson.loads(r.value)["event_id"] for r in asyncio.run(_read_all(bootstrap, topic))]
     acknowledged = {f"{p}{i}" for p in "bac" for i in range(40)}
     assert acknowledged <= set(read) <= acknowledged | {f"d{i}" for i in range(40)}, sorted(set(read) ^ acknowledged)
-    print(f"quorum of 3: {len(read)} events read back after two brokers lost, {quorum.resident_mb():.0f} MB resident")
+    with capsys.disabled():
+        print(f"quorum of 3: {len(read)} events read back after two brokers lost, {quorum.resident_mb():.0f} MB "
+              "resident")
