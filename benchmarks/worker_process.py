@@ -35,17 +35,26 @@ def _error_code(entry) -> int:
     return int(entry[1])
 
 
-async def _create_topic(bootstrap: str, name: str, partitions: int) -> None:
+async def _create_topic(bootstrap: str, name: str, partitions: int, replication_factor: int,
+                        min_insync_replicas: int | None) -> None:
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    from streams.topics import INVALID_REPLICATION_FACTOR, created_topic_config, replication_refused
 
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
+        config = created_topic_config({}, min_insync_replicas)
         response = await admin.create_topics([NewTopic(name=name, num_partitions=partitions,
-                                                       replication_factor=1)], timeout_ms=30000)
+                                                       replication_factor=replication_factor,
+                                                       topic_configs=config)], timeout_ms=30000)
         # aiokafka returns the broker's refusal (a name taken, a bad partition count) without
         # raising: without this check the wait below found the old topic, or timed out.
         errors = [e for e in response.topic_errors if _error_code(e) != 0]
+        if any(_error_code(e) == INVALID_REPLICATION_FACTOR for e in errors):
+            # The product's one line naming the setting, not Kafka's bare error 38.
+            brokers = [b["node_id"] for b in (await admin.describe_cluster())["brokers"]]
+            raise replication_refused(replication_factor, brokers, bootstrap, [name])
         if errors:
             raise RuntimeError(f"creating topic {name} failed: {errors}")
         # Metadata propagates asynchronously; a loaded broker may take a while to list it (the
@@ -60,10 +69,23 @@ async def _create_topic(bootstrap: str, name: str, partitions: int) -> None:
         await admin.close()
 
 
-def create_named_topic(bootstrap: str, name: str, partitions: int) -> str:
+def create_named_topic(bootstrap: str, name: str, partitions: int, replication_factor: int | None = None,
+                       min_insync_replicas: int | None = None) -> str:
     """Create topic ``name`` and wait until the broker lists it; RuntimeError if the broker
-    refuses it or never lists it. Also the tests' ``kafka_topic`` fixture (tests/plugins/kafka.py)."""
-    asyncio.run(_create_topic(bootstrap, name, partitions))
+    refuses it or never lists it. Also the tests' ``kafka_topic`` fixture (tests/plugins/kafka.py).
+
+    Its replicas and ``min.insync.replicas`` are those the engine gives its own topics
+    (``topic_replication_factor``, ``topic_min_insync_replicas``: their environment variables, so
+    a benchmark against a three-broker cluster runs on topics like the product's), unless given;
+    too few live brokers for them: the product's :class:`streams.topics.ReplicationRefused`."""
+    if replication_factor is None or min_insync_replicas is None:
+        from streams.settings import Settings
+        from streams.topics import topic_replication
+
+        configured = topic_replication(Settings.load())
+        replication_factor = replication_factor or configured["replication_factor"]
+        min_insync_replicas = min_insync_replicas or min(configured["min_insync_replicas"], replication_factor)
+    asyncio.run(_create_topic(bootstrap, name, partitions, replication_factor, min_insync_replicas))
     return name
 
 

@@ -67,7 +67,8 @@ def create_app(settings: Settings, store=None, pipeline: Pipeline | None = None,
         topic_partitions=settings.topic_partitions,
         datadir=settings.data_dir,
         # The topics Faust creates itself (its assignor's leader topic; the agent keeps no
-        # tables, so no changelog) get the replication of the engine's own.
+        # tables, so no changelog) get the replication of the engine's own; the worker creates
+        # them first (streams.topics.faust_topics), so Faust finds them there.
         topic_replication_factor=settings.topic_replication_factor,
         # A batch may wait for the store for minutes: these only log, but should not cry wolf.
         stream_processing_timeout=max(300.0, settings.store_retry_seconds + 60.0),

@@ -184,6 +184,7 @@ def cmd_worker(args) -> int:
 def cmd_produce(args) -> int:
     from aiokafka.errors import KafkaConnectionError
 
+    from streams.kafka_acks import NotAcknowledged
     from streams.produce import produce_files
 
     settings = _settings(args)
@@ -192,6 +193,8 @@ def cmd_produce(args) -> int:
                                 message_format=args.format)
     except KafkaConnectionError as exc:
         raise Unavailable(f"Kafka at {settings.broker} unreachable: {exc}") from None
+    except NotAcknowledged as exc:  # brokers up but too few to acknowledge: exit 3 too, one line
+        raise Unavailable(str(exc)) from None
     _emit(summary)
     if summary.get("refused"):
         sizes = ", ".join(str(r["bytes"]) for r in summary["refused"][:5])
@@ -381,7 +384,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("array", "columns"), default="array",
                    help="batch message form: a JSON array of events, or columns (faster to decode)")
     _add_setting_flags(p, {"broker", "topic", "topic_partitions", "topic_replication_factor",
-                           "topic_min_insync_replicas", "max_message_bytes"})
+                           "topic_min_insync_replicas", "max_message_bytes", "kafka_ack_seconds"})
     p.set_defaults(func=cmd_produce)
 
     p = sub.add_parser("migrate", help="apply the ClickHouse schema")

@@ -93,7 +93,7 @@ def record_bytes(key: bytes, value: bytes) -> int:
 
 
 async def _send_all(pairs, bootstrap: str, topic: str, max_request_size: int = 32 << 20,
-                    topic_limit: int | None = None):
+                    topic_limit: int | None = None, ack_seconds: float = 60.0, min_insync: int = 1):
     """Send every ``(key, value)``; returns ``(sent, refused)``, refused being ``[(size, reason)]``
     of the messages Kafka would not take even alone.
 
@@ -105,22 +105,58 @@ async def _send_all(pairs, bootstrap: str, topic: str, max_request_size: int = 3
     still fails (a refusal this check cannot foresee) is handled that way: its messages and
     the later ones of its partition are sent again one by one, in the order given, each after
     a refusal from a new producer; the messages of a rumour share a partition, so they keep
-    their order."""
+    their order.
+
+    :class:`streams.kafka_acks.NotAcknowledged` when Kafka acknowledges nothing for
+    ``ack_seconds``, or gives a new producer no producer id for that long (aiokafka waits for
+    either for ever: too few brokers up for ``min_insync`` in-sync replicas, a lost controller
+    quorum), counting what was acknowledged."""
     from aiokafka import AIOKafkaProducer
 
-    async def new_producer():
-        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, max_request_size=max_request_size,
-                                    acks="all", enable_idempotence=True)
-        await producer.start()
-        return producer
+    from streams.kafka_acks import LastAnswer, Stalled, acknowledgements, close_within, not_acknowledged, reachable
 
-    producer = await new_producer()
+    async def within(awaitable):
+        # A send waits for room or metadata, a send_and_wait for its acknowledgement: bounded too.
+        try:
+            return await asyncio.wait_for(awaitable, ack_seconds)
+        except asyncio.TimeoutError:
+            raise Stalled() from None
+
+    async def new_producer():
+        started = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, max_request_size=max_request_size,
+                                   acks="all", enable_idempotence=True)
+        try:
+            # start() waits for a producer id for as long as none is given: with the controller
+            # quorum lost, a broker that holds no block of ids left hung there for good.
+            await within(started.start())
+        except BaseException as exc:
+            await close_within(started, 2.0)
+            if isinstance(exc, Stalled):
+                raise Stalled("start") from None
+            raise
+        return started
+
+    producer = None
     sent = 0
     refused = []
+    unsettled = 0  # sent, neither acknowledged nor refused yet: what a stall leaves in doubt
+    acknowledged = 0  # the same count as sent, but kept as each acknowledgement arrives
+
+    async def send(key, value):
+        nonlocal unsettled
+        future = await within(producer.send(topic, value=value, key=key or None))
+        unsettled += 1
+        future.add_done_callback(settled)
+        return future
+
+    def settled(future):
+        nonlocal unsettled, acknowledged
+        unsettled -= 1
+        acknowledged += not future.cancelled() and future.exception() is None
 
     async def settle(batch):
         nonlocal sent, producer
-        outcomes = await asyncio.gather(*(f for f, _ in batch), return_exceptions=True)
+        outcomes = await acknowledgements([f for f, _ in batch], ack_seconds)
         failed = [pair for outcome, (_, pair) in zip(outcomes, batch) if isinstance(outcome, BaseException)]
         sent += len(batch) - len(failed)
         if not failed:
@@ -129,27 +165,37 @@ async def _send_all(pairs, bootstrap: str, topic: str, max_request_size: int = 3
         producer = await new_producer()
         for key, value in failed:
             try:
-                await producer.send_and_wait(topic, value=value, key=key or None)
+                await within(asyncio.shield(await send(key, value)))
                 sent += 1
+            except Stalled:
+                raise
             except Exception as exc:  # refused for itself: a new producer for what follows
                 refused.append((len(value), f"{type(exc).__name__}: {exc}"))
                 await producer.stop()
                 producer = await new_producer()
-    try:
-        batch = []
-        limit = min(max_request_size, topic_limit or max_request_size)
-        for key, value in pairs:
-            if record_bytes(key, value) > limit:
-                refused.append((len(value), f"larger than the topic takes ({limit} bytes with the record "
-                                            f"overhead: its max.message.bytes or max_message_bytes); not sent"))
-                continue
-            batch.append((await producer.send(topic, value=value, key=key or None), (key, value)))
-            if len(batch) >= 10_000:
-                await settle(batch)
-                batch = []
-        await settle(batch)
-    finally:
-        await producer.stop()
+
+    with LastAnswer() as last:
+        try:
+            producer = await new_producer()
+            batch = []
+            limit = min(max_request_size, topic_limit or max_request_size)
+            for key, value in pairs:
+                if record_bytes(key, value) > limit:
+                    refused.append((len(value), f"larger than the topic takes ({limit} bytes with the record "
+                                                f"overhead: its max.message.bytes or max_message_bytes); not sent"))
+                    continue
+                batch.append((await send(key, value), (key, value)))
+                if len(batch) >= 10_000:
+                    await settle(batch)
+                    batch = []
+            await settle(batch)
+        except Stalled as stalled:
+            up, down = await reachable(bootstrap)
+            raise not_acknowledged(topic, ack_seconds, unsettled, acknowledged, up, down, min_insync,
+                                   last.answer, starting=stalled.args == ("start",)) from None
+        finally:
+            if producer is not None:
+                await close_within(producer, 2.0)
     return sent, refused
 
 
@@ -165,7 +211,8 @@ def produce_files(paths, settings, events_per_message: int = 1, message_format: 
                                        {settings.topic: share_topic_config(settings.max_message_bytes)})[settings.topic]
     pairs = pack_messages(messages, events_per_message, message_format)
     sent, refused = asyncio.run(_send_all(pairs, bootstrap, settings.topic,
-                                          settings.max_message_bytes + MESSAGE_OVERHEAD_BYTES, topic_limit))
+                                          settings.max_message_bytes + MESSAGE_OVERHEAD_BYTES, topic_limit,
+                                          settings.kafka_ack_seconds, settings.topic_min_insync_replicas))
     summary = {"messages": sent, "topic": settings.topic}
     if refused:
         summary["refused"] = [{"bytes": size, "reason": reason} for size, reason in refused]

@@ -113,8 +113,8 @@ SETTINGS: tuple[Setting, ...] = (
             "min.insync.replicas of the topics the engine creates: how many copies must have a "
             "message before Kafka acknowledges it (producers use acks=all); at most "
             "topic_replication_factor. 2 with a replication factor of 3: writes go on with one "
-            "broker down, and an acknowledged message is on two brokers. (Faust's own topic takes "
-            "the brokers' min.insync.replicas.)",
+            "broker down, and an acknowledged message is on two brokers. (Faust's leader topic too: "
+            "the worker creates it.)",
             int, minimum=1),  # its maximum is topic_replication_factor (Settings.__post_init__)
     Setting("app_id", "rumour-trace", "RUMOUR_APP_ID", "Faust application id (the Kafka consumer group)."),
     Setting("batch_size", 5000, "RUMOUR_BATCH_SIZE",
@@ -140,6 +140,11 @@ SETTINGS: tuple[Setting, ...] = (
             "Seconds the worker's consumer may hold no connection to any Kafka broker before /healthz "
             "reports Kafka unreachable (503 degraded; ok again once a connection is back).",
             float, minimum=1),
+    Setting("kafka_ack_seconds", 60.0, "RUMOUR_KAFKA_ACK_SECONDS",
+            "Seconds `rumour produce` waits for Kafka to acknowledge any message (acks=all) before it "
+            "stops with an error naming the likely cause (e.g. fewer brokers up than "
+            "topic_min_insync_replicas) and how many were acknowledged; above a broker's failover "
+            "(about 10-20 s), so one broker lost does not stop it.", float, minimum=1),
     Setting("write_behind", 1, "RUMOUR_WRITE_BEHIND",
             "1: the worker writes batch N to the store while it prepares batch N+1 (N's offsets are "
             "committed after its write); 0: one batch at a time.", int, minimum=0, maximum=1),
@@ -235,6 +240,7 @@ class Settings:
     max_message_bytes: int
     store_retry_seconds: float
     kafka_lost_seconds: float
+    kafka_ack_seconds: float
     write_behind: int
     graph_memory_mb: int
     id_filter_mb: float

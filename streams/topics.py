@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import random
 import time
 
 import orjson
@@ -71,6 +72,21 @@ async def _warn_fewer_replicas(admin, names: list[str], factor: int) -> None:
                         topic["topic"], replicas, factor)
 
 
+async def _ask_reachable_node(admin) -> None:
+    # The admin client sends each request to a broker of the cluster's metadata drawn at random
+    # (aiokafka's get_random_node), and the metadata lists a broker killed moments ago until the
+    # controller fences it, or for good when the controller quorum went with it (two of the three
+    # compose nodes down): a check then failed with NodeNotReadyError most times, at random. One
+    # broker it can connect to is asked instead; none: left as it was (the retry below reports).
+    client = admin._client
+    nodes = [b.nodeId for b in client.cluster.brokers()]
+    random.shuffle(nodes)
+    for node in nodes:
+        if await client.ready(node):
+            client.get_random_node = lambda node=node: node
+            return
+
+
 async def _ensure(bootstrap: str, wanted: dict[str, int], configs: dict[str, dict],
                   replication_factor: int, min_insync_replicas: int | None) -> dict[str, int | None]:
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -80,6 +96,7 @@ async def _ensure(bootstrap: str, wanted: dict[str, int], configs: dict[str, dic
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
+        await _ask_reachable_node(admin)
         existing = set(await admin.list_topics())
         to_create = [n for n in wanted if n not in existing]
         if to_create and replication_factor > 1:
@@ -188,6 +205,20 @@ def ensure_engine_topics(settings, wanted: dict[str, int],
     from streams.produce import kafka_bootstrap
 
     return ensure_topics(kafka_bootstrap(settings.broker), wanted, configs, **topic_replication(settings))
+
+
+def faust_topics(settings) -> dict[str, int]:
+    """The topics Faust makes itself when the worker starts (name -> partitions): its assignor's
+    leader topic (``<app_id>-__assignor-__leader``, Faust's name; the agent keeps no tables, so
+    no changelog). The worker creates it first with the others: Faust would make it with
+    ``topic_replication_factor`` replicas too, but with fewer brokers live it failed later, after
+    the store and the warm-up, with Faust's own error (Kafka's 38) instead of the one-line refusal.
+
+    >>> from streams.settings import Settings
+    >>> faust_topics(Settings.load({"app_id": "rt"}, environ={}))
+    {'rt-__assignor-__leader': 1}
+    """
+    return {f"{settings.app_id}-__assignor-__leader": 1}
 
 
 # Kafka record batch overhead beside a message's own bytes (headers, key, batch header).

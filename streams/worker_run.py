@@ -141,7 +141,7 @@ def migrate_when_reachable(settings: Settings, max_attempts: int | None = None,
 def run_worker(settings: Settings) -> None:
     """Run a Faust worker in the foreground until interrupted."""
     from streams.governance.wiring import governance_topics
-    from streams.topics import ensure_engine_topics, share_topic_config
+    from streams.topics import ensure_engine_topics, faust_topics, share_topic_config
 
     # /healthz answers 503 "starting" from here until Faust's web server takes the port over.
     health = open_startup_health(settings)
@@ -149,7 +149,7 @@ def run_worker(settings: Settings) -> None:
         health.problems = [f"creating the Kafka topics at {settings.broker}"]
         ensure_engine_topics(settings, {settings.topic: settings.topic_partitions,
                                         settings.dead_letter_topic: 1,
-                                        **governance_topics(settings)},
+                                        **governance_topics(settings), **faust_topics(settings)},
                              {settings.topic: share_topic_config(settings.max_message_bytes)})
         # Compile the numba kernels before the first batch or query, not while a client waits.
         health.problems = ["warming up"]

@@ -5,6 +5,7 @@ folders and the heap differ (loopback ports, a temporary folder, a heap small en
 """
 from __future__ import annotations
 
+import os
 import re
 import signal
 import socket
@@ -61,8 +62,9 @@ def broker_properties(environment: dict) -> dict[str, str]:
 
 
 def kafka_libs(version: str) -> Path | None:
-    """The jars scripts/services/kafka.sh collected for ``version`` (None: not collected)."""
-    libs = PROJECT_ROOT / ".cache" / "kafka" / version / "libs"
+    """The jars scripts/services/kafka.sh collected for ``version`` (None: not collected), in its
+    cache (RUMOUR_CACHE_DIR, default <project>/.cache: scripts/lib/maven.sh)."""
+    libs = Path(os.environ.get("RUMOUR_CACHE_DIR") or PROJECT_ROOT / ".cache") / "kafka" / version / "libs"
     return libs if (libs.parent / ".complete").exists() else None
 
 
@@ -130,6 +132,13 @@ class Quorum:
     def start(self, node: int) -> None:
         config = self.folder / f"node-{node}" / "server.properties"
         self.processes[node] = self._java("kafka.Kafka", str(config), log=config.parent / "server.log", wait=False)
+
+    def restart(self, node: int) -> None:
+        """Start a killed node again on its data; its earlier log is set aside, so
+        :meth:`wait_started` waits for this start's "Kafka Server started"."""
+        log = self.folder / f"node-{node}" / "server.log"
+        log.rename(log.with_suffix(f".log.{time.time_ns()}"))
+        self.start(node)
 
     def wait_started(self, nodes, timeout: float = 120.0) -> None:
         deadline = time.monotonic() + timeout

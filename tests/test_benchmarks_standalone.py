@@ -49,3 +49,31 @@ def test_the_one_topic_helper_refuses_a_name_the_broker_refuses(kafka_topic, kaf
     with pytest.raises(RuntimeError, match=f"creating topic {taken} failed"):
         create_named_topic(kafka_bootstrap, taken, 2)
     assert not hasattr(kafka, "_create_topic")  # one copy left
+
+
+@pytest.mark.kafka
+def test_the_topic_helper_follows_the_replication_settings(kafka_bootstrap, monkeypatch):
+    # It made every topic with one replica and the broker's min.insync.replicas, whatever the
+    # settings: a benchmark on a three-broker cluster measured topics unlike the product's.
+    import asyncio
+    import uuid
+
+    from benchmarks.worker_process import create_named_topic
+    from streams.topics import ReplicationRefused
+    from tests.plugins.kafka import _delete_topics
+    from tests.test_topic_replication import _replicas_and_min_isr
+
+    names = [f"helper-repl-{uuid.uuid4().hex[:10]}" for _ in range(3)]
+    try:
+        # The settings' min.insync.replicas is set on the topic itself, as the product does.
+        create_named_topic(kafka_bootstrap, names[0], 2)
+        assert asyncio.run(_replicas_and_min_isr(kafka_bootstrap, names[0])) == ({1}, "1", True)
+        # A factor from the environment (one broker here): the product's refusal naming the setting.
+        monkeypatch.setenv("RUMOUR_TOPIC_REPLICATION_FACTOR", "3")
+        with pytest.raises(ReplicationRefused, match=r"^setting topic_replication_factor .* is 3, but Kafka"):
+            create_named_topic(kafka_bootstrap, names[1], 1)
+        monkeypatch.delenv("RUMOUR_TOPIC_REPLICATION_FACTOR")
+        with pytest.raises(ReplicationRefused, match=f"cannot create topic {names[2]} with 2 replicas"):
+            create_named_topic(kafka_bootstrap, names[2], 1, replication_factor=2)
+    finally:
+        asyncio.run(_delete_topics(kafka_bootstrap, names))

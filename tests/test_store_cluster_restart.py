@@ -51,7 +51,8 @@ def _ports() -> tuple[int, int]:
 def private_cluster(tmp_path):
     from tests.conftest import unavailable
 
-    if shutil.which("clickhouse-server") is None or not (ROOT / ".cache" / "zookeeper").is_dir():
+    cache = Path(os.environ.get("RUMOUR_CACHE_DIR") or ROOT / ".cache")  # scripts/lib/maven.sh's
+    if shutil.which("clickhouse-server") is None or not (cache / "zookeeper").is_dir():
         unavailable("clickhouse-server and ZooKeeper's jars (.cache/zookeeper) for a private cluster")
     base, zk = _ports()
     env = {**os.environ, "RUMOUR_CLUSTER_BASE_PORT": str(base), "RUMOUR_ZOOKEEPER_PORT": str(zk),

@@ -57,6 +57,21 @@ def test_the_faust_app_creates_its_own_topics_with_the_setting(tmp_path, chdb_st
                               "data_dir": str(tmp_path / "worker")}, environ={})
     app = create_app(settings, pipeline=Pipeline(chdb_store, Decoder()))
     assert app.conf.topic_replication_factor == 3
+    # The worker creates that topic first, under Faust's own name for it.
+    from streams.topics import faust_topics
+
+    assert faust_topics(settings) == {app._leader_assignor._leader_topic_name: 1}
+
+
+async def _listed_topics(bootstrap: str) -> set[str]:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        return set(await admin.list_topics())
+    finally:
+        await admin.close()
 
 
 TOPIC_CONFIG = 1  # Kafka's config source of a value set on the topic itself (not a broker default)
@@ -114,19 +129,35 @@ def test_a_replication_factor_above_the_live_brokers_is_one_line_naming_the_sett
                                      "RUMOUR_TOKENS_FILE": str(tmp_path / "w" / "tokens.json")}))
         assert "topic_replication_factor" in err and f"{topic}, {topic}-dead" in err
 
-        async def listed():
-            from aiokafka.admin import AIOKafkaAdminClient
-
-            admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-            await admin.start()
-            try:
-                return set(await admin.list_topics())
-            finally:
-                await admin.close()
-
-        assert not {topic, topic + "-dead"} & asyncio.run(listed())
+        assert not {topic, topic + "-dead"} & asyncio.run(_listed_topics(kafka_bootstrap))
     finally:
         asyncio.run(_delete_topics(kafka_bootstrap, [topic, topic + "-dead"]))
+
+
+@pytest.mark.kafka
+def test_faust_own_topic_too_few_brokers_is_the_same_one_line_refusal(kafka_bootstrap, tmp_path):
+    # The engine's topics exist (made earlier, with one replica): only Faust's assignor topic is
+    # still to be made. It was left to Faust, which failed after the store and the warm-up with
+    # its own error (Kafka's 38); now the worker makes it first, so the refusal is the same line.
+    from streams.topics import ensure_topics
+
+    app_id = f"repl3-app-{uuid.uuid4().hex[:12]}"
+    topic = f"repl3-{uuid.uuid4().hex[:12]}"
+    ours = [topic, topic + "-dead", topic + "-alerts", topic + "-reports"]
+    leader = f"{app_id}-__assignor-__leader"
+    try:
+        ensure_topics(kafka_bootstrap, {name: 1 for name in ours})
+        proc = worker({"RUMOUR_KAFKA_BROKER": kafka_bootstrap, "RUMOUR_TOPIC": topic, "RUMOUR_APP_ID": app_id,
+                       "RUMOUR_DEAD_LETTER_TOPIC": topic + "-dead", "RUMOUR_ALERTS_TOPIC": topic + "-alerts",
+                       "RUMOUR_REPORTS_TOPIC": topic + "-reports", "RUMOUR_TOPIC_REPLICATION_FACTOR": "3",
+                       "RUMOUR_DATA_DIR": str(tmp_path / "w"),
+                       "RUMOUR_TOKENS_FILE": str(tmp_path / "w" / "tokens.json")}, timeout=90)
+        err = one_line_error(proc)
+        assert f"cannot create topic {leader} with 3 replicas" in err, err
+
+        assert leader not in asyncio.run(_listed_topics(kafka_bootstrap))
+    finally:
+        asyncio.run(_delete_topics(kafka_bootstrap, [*ours, leader]))
 
 
 @pytest.mark.kafka
