@@ -1,0 +1,115 @@
+"""Failover hosts of the ClickHouse store (streams/store/clickhouse.py): a ``clickhouse://`` URL
+with several nodes of a cluster goes on through the next when the one it uses is unreachable,
+on the shared local cluster with a dead first host, and on a private cluster whose node is
+stopped mid-run (tests/test_store_cluster_restart.py's fixture: the shared cluster is never
+stopped)."""
+from __future__ import annotations
+
+import os
+import socket
+import time
+from pathlib import Path
+
+import pytest
+
+from streams.store.clickhouse import ClickHouseStore, parse_url
+from tests.plugins.clickhouse import patient
+from tests.test_store import make_batch, seeded_rows
+from tests.test_store_cluster_restart import private_cluster  # noqa: F401 (fixture)
+
+
+def refusing_port() -> int:
+    """A local port nothing listens on (connections to it are refused)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_a_url_names_several_hosts_in_the_netloc_or_alt_hosts():
+    s = parse_url("clickhouse://u:p%40@h1:9001,h2,[::1]:9003/db?alt_hosts=h4:9004,h5&retry_seconds=3")
+    assert s["hosts"] == [("h1", 9001), ("h2", 9000), ("::1", 9003), ("h4", 9004), ("h5", 9000)]
+    assert (s["host"], s["port"], s["user"], s["password"], s["database"]) == ("h1", 9001, "u", "p@", "db")
+    # one host: as before
+    one = parse_url("clickhouse://10.1.2.3:9123/analytics")
+    assert (one["host"], one["port"], one["hosts"]) == ("10.1.2.3", 9123, [("10.1.2.3", 9123)])
+    assert parse_url("clickhouse:///db")["hosts"] == [("127.0.0.1", 9000)]
+    for bad in ("clickhouse://h1:x,h2/db", "clickhouse://h1,,h2/db", "clickhouse://h1/db?alt_hosts=h2:99999"):
+        with pytest.raises(ValueError, match="host"):
+            parse_url(bad)
+
+
+def test_the_store_s_client_gets_the_other_hosts_as_failover_hosts():
+    store = ClickHouseStore("clickhouse://h1:9001,h2:9002/db?alt_hosts=h3")
+    try:
+        assert list(store.client.connection.hosts) == [("h1", 9001), ("h2", 9002), ("h3", 9000)]
+        assert "h1:9001,h2:9002,h3:9000/db" in repr(store)
+    finally:
+        store.close()
+    single = ClickHouseStore("clickhouse://h1:9001/db")
+    assert list(single.client.connection.hosts) == [("h1", 9001)]
+    assert repr(single) == "ClickHouseStore(h1:9001/db)"
+    single.close()
+
+
+def test_give_up_by_cuts_the_connect_timeout_of_the_connection_in_use():
+    """The driver keeps the connection in use out of ``client.connections``: the old cut looped
+    over that (empty) list and left a 5 s attempt, per host, to a stopping process."""
+    store = ClickHouseStore("clickhouse://h1:9001/db")
+    try:
+        store.give_up_by(time.monotonic() + 0.5)
+        assert store.client.connection.connect_timeout <= 0.5
+    finally:
+        store.close()
+
+
+@pytest.mark.clickhouse
+def test_a_dead_first_host_is_passed_over_for_writes_and_reads(cluster_store):
+    """First host: a port that refuses connections, then a node of the shared cluster. The old
+    URL parser could not read the list (urlsplit's port of 'p1,h2:p2' is an error), and one host
+    only would retry the dead one for retry_seconds and raise StoreUnavailable."""
+    s = cluster_store.settings
+    dead = refusing_port()
+    url = f"clickhouse://{s['host']}:{dead},{s['host']}:{s['port']}/{cluster_store.database}?retry_seconds=5"
+    store = ClickHouseStore(url, cluster=cluster_store.cluster)
+    try:
+        started = time.monotonic()
+        store.write(make_batch(seeded_rows(seed=3, n=50, rumours=4)), [])
+        assert store.count_events() == 50
+        assert store.client.connection.port == s["port"]  # on the live node, after the dead one
+        assert time.monotonic() - started < 5  # no retry_seconds spent on the dead host
+        assert cluster_store.count_events() == 50  # seen through the fixture's own node too
+    finally:
+        store.close()
+
+
+@pytest.mark.slow
+@pytest.mark.clickhouse
+def test_the_node_in_use_stopping_mid_run_is_survived_through_the_next(private_cluster):
+    """Private cluster (node1 and node2: shard 1's replicas, node3: shard 2), URL node1,node2.
+    node1 is stopped between two writes: the second write and the reads go through node2."""
+    from tests.test_store_cluster_restart import _migrate_when_the_nodes_take_ddl
+
+    base = private_cluster["base"]
+    url = patient(f"clickhouse://127.0.0.1:{base + 1},127.0.0.1:{base + 2}/rt_failover")
+    store = ClickHouseStore(url.replace("retry_seconds=300", "retry_seconds=60"), cluster="rumour")
+    # (no DROP at the end: ON CLUSTER would wait for the stopped node; the cluster goes whole)
+    node2 = ClickHouseStore(patient(f"clickhouse://127.0.0.1:{base + 2}/rt_failover"))
+    try:
+        _migrate_when_the_nodes_take_ddl(store)
+        rows = seeded_rows(seed=8, n=300, rumours=6)
+        store.write(make_batch(rows[:150]), [])
+        assert store.client.connection.port == base + 1
+        # node2 holds shard 1's rows before node1 goes (replication is asynchronous)
+        node2._command("SYSTEM SYNC REPLICA rt_failover.share_events_local")
+        pid = int((private_cluster["run"] / "node1" / "clickhouse.pid").read_text())
+        os.kill(pid, 15)
+        deadline = time.monotonic() + 60
+        while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        store.write(make_batch(rows[150:]), [])
+        assert store.client.connection.port == base + 2
+        assert store.count_events() == 300
+        assert sorted(store.load_events().event_id) == sorted(r["event_id"] for r in rows)
+    finally:
+        store.close()
+        node2.close()
