@@ -202,14 +202,21 @@ def cut_connect_timeout(client: Client, seconds: float) -> None:
         connection.connect_timeout = min(connection.connect_timeout, seconds)
 
 
-def execute_patiently(client: Client, where: str, retry_seconds: float, stop_deadline, *args, **kwargs):
+def execute_patiently(client: Client, where: str, retry_seconds: float, stop_deadline, *args,
+                      cut_connect: float | None = None, **kwargs):
     """``client.execute(*args, **kwargs)`` with reconnect + exponential backoff on connection
     errors, giving up (:class:`StoreUnavailable` naming ``where``) after ``retry_seconds`` or at
     ``stop_deadline()`` (read at each attempt: the process may start stopping meanwhile).
-    Server-side errors (bad SQL, ...) are raised at once."""
+    Server-side errors (bad SQL, ...) are raised at once. With ``cut_connect`` (the client's
+    connect timeout) each attempt's connection is cut to the time left, so the call ends by
+    then (for a client of the caller's own: its timeout is set at each attempt)."""
     deadline = time.monotonic() + retry_seconds
     delay = 0.05
     while True:
+        if cut_connect is not None:
+            left = min(deadline, stop_deadline()) - time.monotonic()
+            for connection in [client.connection, *client.connections]:
+                connection.connect_timeout = max(0.01, min(cut_connect, left))
         try:
             return client.execute(*args, **kwargs)
         except errors.ServerException:
