@@ -98,6 +98,7 @@ def test_the_node_list_is_read_again_after_a_failed_read_back(store):
         assert w.change()[0] == 503
         assert w.change()[0] == 201
         assert reader.nodes == live
+        assert set(reader._clients) == set(live)  # the client of the node taken out is closed
     finally:
         w.close()
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from streams.store import StoreUnavailable
 from streams.store.clickhouse import ClickHouseStore, parse_url
 from tests.plugins.clickhouse import patient
 from tests.test_store import make_batch, seeded_rows
@@ -110,6 +111,40 @@ def test_the_node_in_use_stopping_mid_run_is_survived_through_the_next(private_c
         assert store.client.connection.port == base + 2
         assert store.count_events() == 300
         assert sorted(store.load_events().event_id) == sorted(r["event_id"] for r in rows)
+        # a migration ON CLUSTER would wait 180 s for node1 (distributed_ddl_task_timeout) and
+        # fail naming no node: it is refused at once, naming it
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailable, match=rf"migrate ON CLUSTER rumour: .*:{base + 1} did not answer"):
+            store.migrate()
+        assert time.monotonic() - started < 40  # one connect timeout (30 s: patient), not 180 s
     finally:
         store.close()
         node2.close()
+
+
+@pytest.mark.clickhouse
+def test_a_migration_on_a_cluster_with_a_node_down_is_refused_at_once_naming_it(cluster_store):
+    """Without the check each ON CLUSTER statement waits distributed_ddl_task_timeout (180 s)
+    for the node, then fails with an error that names no node. (A fake node in the reader's
+    list stands for the node down: the shared cluster is never stopped; the private cluster's
+    node is in test_the_node_in_use_stopping_mid_run_is_survived_through_the_next.)"""
+    from streams.store.replicas import ReplicaReader
+
+    s = cluster_store.settings
+    store = ClickHouseStore(f"clickhouse://{s['host']}:{s['port']}/{cluster_store.database}?connect_timeout=1",
+                            cluster=cluster_store.cluster)
+    try:
+        reader = store._replicas = ReplicaReader(store)
+        dead = refusing_port()
+        reader.nodes = reader.node_list() + [("127.0.0.1", dead)]
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailable) as caught:
+            store.migrate()
+        assert time.monotonic() - started < 5
+        message = str(caught.value)
+        assert message.startswith(f"migrate ON CLUSTER {store.cluster}: cluster node(s) 127.0.0.1:{dead} "
+                                  "did not answer within 1s; every node"), message
+        assert "\n" not in message
+        assert store.migrate() == []  # with every node up (the list read again): up to date
+    finally:
+        store.close()

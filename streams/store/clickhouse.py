@@ -342,11 +342,22 @@ class ClickHouseStore(Store):
         a node cannot be read."""
         if not self.cluster:
             raise ValueError("every_replica_rows: the store is not on a cluster")
+        return self._replica_reader().rows(query)
+
+    def _replica_reader(self):
         if self._replicas is None:
             from streams.store.replicas import ReplicaReader
 
             self._replicas = ReplicaReader(self)
-        return self._replicas.rows(query)
+        return self._replicas
+
+    def migrate(self) -> list[str]:
+        # On a cluster every statement runs ON CLUSTER, and the server waits for each node (its
+        # distributed_ddl_task_timeout, 180 s, then an error naming no node): a node down is
+        # found first, in one connect timeout, and named.
+        if self.cluster:
+            self._replica_reader().check_every_node(f"migrate ON CLUSTER {self.cluster}")
+        return super().migrate()
 
     def _columns(self, query: str, ncols: int) -> list[Sequence]:
         cols = self._call(query, columnar=True)

@@ -60,6 +60,8 @@ class ReplicaReader:
                 f"SELECT host_name, port FROM system.clusters WHERE cluster = '{self.store.cluster}' "
                 "ORDER BY shard_num, replica_num")]
             self._listed_at = time.monotonic()
+            for node in [n for n in self._clients if n not in self.nodes]:  # a node taken out
+                self._clients.pop(node).disconnect()
         return self.nodes
 
     def seconds(self) -> float:
@@ -101,6 +103,16 @@ class ReplicaReader:
                 raise NodesUnread(f"cluster node(s) {hosts_text(unread)} did not answer within {seconds:g}s",
                                   unread, seconds)
             return answers
+
+    def check_every_node(self, purpose: str) -> None:
+        """Every node answers (within :meth:`seconds`), else :class:`NodesUnread` saying that
+        ``purpose`` needs them all, in one line naming the nodes."""
+        try:
+            self.rows("SELECT 1")
+        except NodesUnread as exc:
+            raise NodesUnread(f"{purpose}: {exc}; every node of the cluster must take its statements "
+                              "(start it, or take it out of remote_servers on every node)",
+                              exc.nodes, exc.seconds) from None
 
     def _read(self, read: "_ReadBack", i: int, client, node: tuple[str, int], query: str,
               deadline: float) -> None:
