@@ -6,6 +6,7 @@ fake nodes added to the reader's list (the cluster itself is never stopped)."""
 from __future__ import annotations
 
 import socket
+import threading
 import time
 
 import pytest
@@ -64,8 +65,14 @@ def test_dead_nodes_cost_one_connect_timeout_in_all_stated_in_the_503(store, fro
         assert str(frozen_port) not in answer["error"] and str(refused[1]) not in answer["error"]
         mine = [r for r in gs(store).status_siblings("r1", PREDECESSOR_KEY) if r["status"] == "verified"]
         assert [r["outcome"] for r in mine] == [2], mine  # withdrawn
-        # the client still waiting on the frozen node is not kept for the next read-back
+        # the client still waiting on the frozen node is not kept for the next read-back, and its
+        # thread ends about then too (its timeouts were cut to the deadline), not after 20 s
         assert frozen not in reader._clients
+        name = f"replica-read-127.0.0.1:{frozen_port}"
+        ends = time.monotonic() + 4
+        while any(t.name == name for t in threading.enumerate()) and time.monotonic() < ends:
+            time.sleep(0.05)
+        assert not any(t.name == name for t in threading.enumerate())
     finally:
         w.close()
 

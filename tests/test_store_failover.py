@@ -148,3 +148,48 @@ def test_a_migration_on_a_cluster_with_a_node_down_is_refused_at_once_naming_it(
         assert store.migrate() == []  # with every node up (the list read again): up to date
     finally:
         store.close()
+
+
+def test_an_on_cluster_wait_that_runs_out_names_the_nodes_that_did_not_run_it(monkeypatch):
+    """A node that answers but whose DDL worker is stuck (18.16's worker stops after an
+    'Unexpected ZooKeeper error', seen on the shared cluster): the server's error names the
+    task, not the node; the migration's error names the node, from the task's entry in
+    ZooKeeper. (Server and ZooKeeper faked: a stuck DDL worker cannot be made on demand.)"""
+    from clickhouse_driver import errors
+
+    import sql
+    from streams.cli import migration_error_line
+
+    store = ClickHouseStore("clickhouse://127.0.0.1:9101/db", cluster="rumour")
+    reader = store._replica_reader()
+    monkeypatch.setattr(reader, "check_every_node", lambda purpose: None)  # every node answers
+    reader.nodes, reader._listed_at = [("127.0.0.1", 9101), ("127.0.0.1", 9102), ("127.0.0.1", 9103)], time.monotonic()
+    task = "/clickhouse/task_queue/ddl/query-0000018318"
+    asked = []
+
+    def rows(query):
+        asked.append(query)
+        return [("127%2E0%2E0%2E1:9103",), ("127%2E0%2E0%2E1:9101",)]
+
+    def migrate(execute, database, cluster=None):
+        timeout = errors.ServerException(
+            f"DB::Exception: Watching task {task} is executing longer than distributed_ddl_task_timeout "
+            "(=180) seconds. There are 1 unfinished hosts (0 of them are currently active). Stack trace:\n0. x", 159)
+        raise sql.MigrationError(f"024_status_guard: {timeout}\n-- statement:\nALTER TABLE db.t_local ON CLUSTER rumour") \
+            from timeout
+
+    monkeypatch.setattr(store, "_rows", rows)
+    monkeypatch.setattr(sql, "migrate", migrate)
+    with pytest.raises(sql.MigrationError) as caught:
+        store.migrate()
+    assert asked == [f"SELECT name FROM system.zookeeper WHERE path = '{task}/finished'"]
+    assert migration_error_line(caught.value) == (
+        "024_status_guard: node(s) 127.0.0.1:9102 did not run an ON CLUSTER statement within the server's "
+        "distributed_ddl_task_timeout (their DDL worker is stuck or behind: see their log) "
+        "(statement: ALTER TABLE db.t_local ON CLUSTER rumour)")
+    assert isinstance(caught.value.__cause__, errors.ServerException)
+    # another server error goes through as it was
+    monkeypatch.setattr(sql, "migrate", lambda *a, **k: (_ for _ in ()).throw(sql.MigrationError("014_x: Code: 47.")))
+    with pytest.raises(sql.MigrationError, match="^014_x: Code: 47.$"):
+        store.migrate()
+    store.close()

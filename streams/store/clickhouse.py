@@ -203,20 +203,23 @@ def cut_connect_timeout(client: Client, seconds: float) -> None:
 
 
 def execute_patiently(client: Client, where: str, retry_seconds: float, stop_deadline, *args,
-                      cut_connect: float | None = None, **kwargs):
+                      timeouts: tuple[float, float] | None = None, **kwargs):
     """``client.execute(*args, **kwargs)`` with reconnect + exponential backoff on connection
     errors, giving up (:class:`StoreUnavailable` naming ``where``) after ``retry_seconds`` or at
     ``stop_deadline()`` (read at each attempt: the process may start stopping meanwhile).
-    Server-side errors (bad SQL, ...) are raised at once. With ``cut_connect`` (the client's
-    connect timeout) each attempt's connection is cut to the time left, so the call ends by
-    then (for a client of the caller's own: its timeout is set at each attempt)."""
+    Server-side errors (bad SQL, ...) are raised at once. With ``timeouts`` (the client's
+    connect and send/receive timeouts) a connection made by an attempt gets both cut to the
+    time left, so an unreachable or frozen server holds the call until about then, not a
+    timeout past it (set at each attempt: for a client of the caller's own)."""
     deadline = time.monotonic() + retry_seconds
     delay = 0.05
     while True:
-        if cut_connect is not None:
-            left = min(deadline, stop_deadline()) - time.monotonic()
+        if timeouts is not None:
+            left = max(0.01, min(deadline, stop_deadline()) - time.monotonic())
             for connection in [client.connection, *client.connections]:
-                connection.connect_timeout = max(0.01, min(cut_connect, left))
+                connection.connect_timeout = min(timeouts[0], left)
+                # (the driver gives a new socket this timeout, for its hello and every packet)
+                connection.send_receive_timeout = min(timeouts[1], left)
         try:
             return client.execute(*args, **kwargs)
         except errors.ServerException:
@@ -352,12 +355,11 @@ class ClickHouseStore(Store):
         return self._replicas
 
     def migrate(self) -> list[str]:
-        # On a cluster every statement runs ON CLUSTER, and the server waits for each node (its
-        # distributed_ddl_task_timeout, 180 s, then an error naming no node): a node down is
-        # found first, in one connect timeout, and named.
-        if self.cluster:
-            self._replica_reader().check_every_node(f"migrate ON CLUSTER {self.cluster}")
-        return super().migrate()
+        # On a cluster every statement runs ON CLUSTER and the server waits for each node (its
+        # distributed_ddl_task_timeout, 180 s, then an error naming no node): see ReplicaReader.
+        if not self.cluster:
+            return super().migrate()
+        return self._replica_reader().migrate(super().migrate)
 
     def _columns(self, query: str, ncols: int) -> list[Sequence]:
         cols = self._call(query, columnar=True)

@@ -14,8 +14,9 @@ deadline. A node's connection attempts are cut to the time left and connection e
 until then; a node that has not answered by the deadline (refusing, unreachable, or accepting
 connections but answering nothing: a frozen server) makes the read-back raise
 :class:`NodesUnread`, so a dead node costs one connect timeout, whatever the number of nodes,
-not ``retry_seconds`` (or ``send_receive_timeout``) each. A thread still waiting at the deadline
-keeps its client, and disconnects it when it ends; the node gets a new one.
+not ``retry_seconds`` (or ``send_receive_timeout``) each. A connection the read-back makes gets
+its connect and send/receive timeouts cut to the time left, so a thread still waiting at the
+deadline ends about then; it keeps its client, and disconnects it; the node gets a new one.
 
 The node list (``system.clusters``) is read at the first read-back, again after
 :data:`NODE_LIST_SECONDS`, and again after a read-back that failed: a node replaced in the
@@ -23,11 +24,19 @@ servers' ``remote_servers`` is picked up without a restart of the worker.
 """
 from __future__ import annotations
 
+import re
 import threading
 import time
+from urllib.parse import unquote
 
+from clickhouse_driver import errors
+
+import sql
 from streams.store.base import StoreUnavailable
 from streams.store.clickhouse import connect, cut_connect_timeout, execute_patiently, hosts_text
+
+# A server's ON CLUSTER wait that ran out (code 159): the task's ZooKeeper path.
+_DDL_TIMEOUT = re.compile(r"Watching task (/[\w/.-]+) is executing longer than distributed_ddl_task_timeout")
 
 # How long a read node list is used before it is read again (a failed read-back reads it again
 # at once): nodes are replaced rarely, and a read costs one query of the store.
@@ -114,12 +123,53 @@ class ReplicaReader:
                               "(start it, or take it out of remote_servers on every node)",
                               exc.nodes, exc.seconds) from None
 
+    @property
+    def _timeouts(self) -> tuple[float, float]:
+        s = self.store.settings
+        return s["connect_timeout"], s["send_receive_timeout"]
+
+    def migrate(self, run):
+        """``run()`` (the store's migration, its statements ON CLUSTER) once every node answers:
+        a node down is named in one connect timeout (:meth:`check_every_node`) instead of each
+        statement waiting the server's distributed_ddl_task_timeout (180 s) for it and failing
+        with an error that names no node. A node that answers but whose DDL worker is stuck
+        still costs that wait; the error then names it (:meth:`unfinished_ddl_nodes`)."""
+        self.check_every_node(f"migrate ON CLUSTER {self.store.cluster}")
+        try:
+            return run()
+        except (sql.MigrationError, errors.ServerException) as exc:
+            cause = exc if isinstance(exc, errors.ServerException) else exc.__cause__
+            late = self.unfinished_ddl_nodes(cause)
+            if not late:
+                raise
+            where, _, statement = str(exc).partition("\n-- statement:\n")
+            name = where.split(":", 1)[0] if isinstance(exc, sql.MigrationError) else "schema setup"
+            raise sql.MigrationError(
+                f"{name}: node(s) {hosts_text(late)} did not run an ON CLUSTER statement within the server's "
+                "distributed_ddl_task_timeout (their DDL worker is stuck or behind: see their log)"
+                + (f"\n-- statement:\n{statement}" if statement else "")) from cause
+
+    def unfinished_ddl_nodes(self, error: BaseException | None) -> list[tuple[str, int]]:
+        """The nodes that have not run the ON CLUSTER task whose wait ``error`` ended (the
+        server's distributed_ddl_task_timeout: its message names the task, not the nodes), read
+        from the task's entry in ZooKeeper (system.zookeeper); [] for another error, or when
+        the entry cannot be read."""
+        found = _DDL_TIMEOUT.search(str(error or ""))
+        if not found:
+            return []
+        try:
+            finished = {unquote(name) for (name,) in self.store._rows(
+                f"SELECT name FROM system.zookeeper WHERE path = '{found.group(1)}/finished'")}
+        except Exception:  # noqa: BLE001 - the error to report is the caller's; this only adds names
+            return []
+        return [node for node in self.node_list() if hosts_text([node]) not in finished]
+
     def _read(self, read: "_ReadBack", i: int, client, node: tuple[str, int], query: str,
               deadline: float) -> None:
         give_up = lambda: min(deadline, self.store._stop_deadline)  # noqa: E731
         try:
             answer = execute_patiently(client, f"cluster node {node[0]}:{node[1]}", deadline - time.monotonic(),
-                                       give_up, query, cut_connect=self.store.settings["connect_timeout"])
+                                       give_up, query, timeouts=self._timeouts)
         except BaseException as exc:  # noqa: BLE001 - handed to the thread that waits for it
             answer = exc
         if not read.answer(i, answer):
