@@ -83,7 +83,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("broker", "kafka://127.0.0.1:9092", "RUMOUR_KAFKA_BROKER",
             "Kafka bootstrap server(s) for the worker and `rumour produce`.", kafka_broker),
     Setting("clickhouse_url", "clickhouse://127.0.0.1:9000/rumour", "RUMOUR_CLICKHOUSE_URL",
-            "Store of the worker: clickhouse://host:port/database (server) or chdb:///path (in-process)."),
+            "Store of the worker: clickhouse://host:port/database (server) or chdb:///path (in-process). "
+            "On a cluster, several hosts (`clickhouse://h1:9000,h2:9000/database`, or "
+            "`?alt_hosts=h2:9000,h3:9000`) are failover hosts: the first that answers is used, the "
+            "next when it fails."),
     Setting("clickhouse_cluster", "", "RUMOUR_CLICKHOUSE_CLUSTER",
             "Name of the ClickHouse cluster (remote_servers) the store's tables are spread over: each "
             "table X is X_local (Replicated engine) on every node plus X (Distributed, sharded by "

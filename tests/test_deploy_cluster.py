@@ -13,10 +13,10 @@ import subprocess
 import uuid
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
+from streams.store.clickhouse import parse_url
 from tests.conftest import PROJECT_ROOT, unavailable
 from tests.service_helpers import free_port
 from tests.test_deploy_compose import compose
@@ -185,10 +185,12 @@ def test_the_engine_uses_the_cluster_remote_servers_defines():
         assert env["RUMOUR_CLICKHOUSE_CLUSTER"] == name, service
         raw = env["RUMOUR_CLICKHOUSE_URL"]
         assert "${RUMOUR_CLICKHOUSE_PASSWORD:?" in raw  # the nodes' password, from the deployer
-        url = urlsplit(re.sub(r"\$\{[^}]*\}", "password", raw))  # compose's interpolation
-        assert url.hostname in nodes() and url.port == NATIVE_PORT, url
-        node_env = nodes()[url.hostname]["environment"]
-        assert (url.username, url.path.lstrip("/")) == (node_env["CLICKHOUSE_USER"], node_env["CLICKHOUSE_DB"])
+        url = parse_url(re.sub(r"\$\{[^}]*\}", "password", raw))  # compose's interpolation
+        # every node, the others as failover hosts of the first (a node down stops no worker)
+        assert sorted(url["hosts"]) == sorted((name, NATIVE_PORT) for name in nodes()), url["hosts"]
+        for name, _ in url["hosts"]:
+            node_env = nodes()[name]["environment"]
+            assert (url["user"], url["database"]) == (node_env["CLICKHOUSE_USER"], node_env["CLICKHOUSE_DB"])
 
 
 def test_migrate_waits_for_every_node_and_keeper_and_nodes_for_the_keepers():

@@ -79,7 +79,7 @@ def test_a_call_waiting_for_the_server_gives_up_at_the_stop_deadline():
     ((ended, message),) = failed
     assert ended < deadline + 0.5, ended - deadline
     assert "not retried: the process stops" in message
-    assert all(c.connect_timeout <= 0.5 for c in store.client.connections)
+    assert all(c.connect_timeout <= 0.5 for c in [store.client.connection, *store.client.connections])
     store.close()
 
 

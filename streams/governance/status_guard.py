@@ -35,9 +35,11 @@ then the newest, and the next guarded change replaces it (rather than meeting it
 On a cluster the read-back reads every replica (an insert through the Distributed table lands
 on one replica, and another worker may read the other before it is replicated), each node's
 ``_local`` table over its own connection with the store's credentials (never in the SQL text:
-streams/store/replicas.py). When a node cannot be read (down, refusing connections, past the
-store's ``retry_seconds``) the change is withdrawn and :class:`Unchecked` raised (the service
-answers 503, nothing changed). Why not accept on the nodes that answered: the unread node may
+streams/store/replicas.py), all nodes at once with one deadline (one connect timeout). When a
+node cannot be read by then (down, refusing connections, frozen) the change is withdrawn and
+:class:`Unchecked` raised (the service answers 503 naming that bound, nothing changed). The
+threads change nothing above: each node's read starts after the insert returned, and every node
+must answer. Why not accept on the nodes that answered: the unread node may
 hold a sibling inserted there that returned (a worker connected to it, or whose shard's first
 live replica it is); that sibling's own read-back may have missed this change the same way, or
 run before this insert and seen nothing, so both would be accepted: two 201s, the one thing the
@@ -91,8 +93,10 @@ def claim(store, row: dict, replaces: str) -> dict | None:
     except StoreUnavailable as exc:
         _settle(store, pending, WITHDRAWN, quiet=True)
         log.warning("guarded status change of %s withdrawn: %s", row["rumour_id"], exc)
-        raise Unchecked("the change was not made: part of the store could not be read to check that no "
-                        "other change of this status was made at the same time; try again") from exc
+        seconds = getattr(exc, "seconds", None)  # the read-back's bound (NodesUnread)
+        within = f" within {seconds:g} s" if seconds is not None else ""
+        raise Unchecked(f"the change was not made: part of the store could not be read{within} to check that "
+                        "no other change of this status was made at the same time; try again") from exc
     except BaseException:
         _settle(store, pending, WITHDRAWN, quiet=True)
         raise

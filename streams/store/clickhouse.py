@@ -1,8 +1,15 @@
 """ClickHouseStore: a real clickhouse-server through clickhouse-driver (native protocol).
 
-URL: ``clickhouse://[user[:password]@]host[:port][/database][?option=value...]``; options
-``connect_timeout``, ``send_receive_timeout`` (seconds), ``retry_seconds`` (how long to keep
-retrying on connection errors, default 30), ``compression`` (``lz4``, needs the lz4 package).
+URL: ``clickhouse://[user[:password]@]host[:port][,host[:port]...][/database][?option=value...]``;
+options ``connect_timeout``, ``send_receive_timeout`` (seconds), ``retry_seconds`` (how long to
+keep retrying on connection errors, default 30), ``compression`` (``lz4``, needs the lz4 package),
+``alt_hosts`` (``host[:port],...``: more hosts, after those before the path).
+
+Several hosts are failover hosts (nodes of one cluster, each taking the same queries through
+the Distributed tables): the client connects to the first that answers and stays on it; when
+that one fails, the next connection (the retry of the failed query) tries the others in turn
+(clickhouse-driver's ``alt_hosts``: on a connection error it rotates its host list), so a node
+that dies costs its queries one retry, not ``retry_seconds`` and a :class:`StoreUnavailable`.
 
 Inserts are columnar: the rows travel as the second argument of ``execute`` (never inlined in
 the SQL text; against 18.16 the driver hangs on inline VALUES). Share events go to the Null
@@ -161,30 +168,58 @@ def event_rows_columns(batch: EventBatch) -> list[list] | None:
     return [rows.split(ROW_MARK), joined_texts.encode("utf-8").split(b"\0"), batch.ts_ms.tolist()]
 
 
-def connect(settings: dict, host: str, port: int, cluster: bool) -> Client:
+def _host_port(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def hosts_text(hosts: Sequence[tuple[str, int]]) -> str:
+    """``host:port,...`` (an IPv6 address in brackets), as ``alt_hosts`` and messages write them.
+
+    >>> hosts_text([("h1", 9000), ("::1", 9001)])
+    'h1:9000,[::1]:9001'
+    """
+    return ",".join(_host_port(h, p) for h, p in hosts)
+
+
+def connect(settings: dict, host: str, port: int, cluster: bool,
+            alt_hosts: Sequence[tuple[str, int]] = ()) -> Client:
     """A clickhouse-driver client to ``host:port`` with the store's credentials and connection
-    settings (``settings``: :func:`parse_url`'s); it connects on its first query."""
+    settings (``settings``: :func:`parse_url`'s); it connects on its first query, to the first
+    of ``host:port`` and ``alt_hosts`` that answers (the driver's failover, see above)."""
     s = settings
     # Connected to 'default': the store's database may not exist until migrate(); names are qualified.
     return Client(host=host, port=port, user=s["user"], password=s["password"], database="default",
                   connect_timeout=s["connect_timeout"], send_receive_timeout=s["send_receive_timeout"],
-                  compression=s["compression"], settings=dict(CLUSTER_SETTINGS) if cluster else None)
+                  compression=s["compression"], settings=dict(CLUSTER_SETTINGS) if cluster else None,
+                  alt_hosts=hosts_text(alt_hosts) or None)
 
 
 def cut_connect_timeout(client: Client, seconds: float) -> None:
     """A new connection's attempt by ``client`` takes at most ``seconds`` (the process stops)."""
-    for connection in client.connections:
+    # client.connection is the one in use: the driver pops it off client.connections (which
+    # holds only the round-robin spares), so looping over those alone cut nothing.
+    for connection in [client.connection, *client.connections]:
         connection.connect_timeout = min(connection.connect_timeout, seconds)
 
 
-def execute_patiently(client: Client, where: str, retry_seconds: float, stop_deadline, *args, **kwargs):
+def execute_patiently(client: Client, where: str, retry_seconds: float, stop_deadline, *args,
+                      timeouts: tuple[float, float] | None = None, **kwargs):
     """``client.execute(*args, **kwargs)`` with reconnect + exponential backoff on connection
     errors, giving up (:class:`StoreUnavailable` naming ``where``) after ``retry_seconds`` or at
     ``stop_deadline()`` (read at each attempt: the process may start stopping meanwhile).
-    Server-side errors (bad SQL, ...) are raised at once."""
+    Server-side errors (bad SQL, ...) are raised at once. With ``timeouts`` (the client's
+    connect and send/receive timeouts) a connection made by an attempt gets both cut to the
+    time left, so an unreachable or frozen server holds the call until about then, not a
+    timeout past it (set at each attempt: for a client of the caller's own)."""
     deadline = time.monotonic() + retry_seconds
     delay = 0.05
     while True:
+        if timeouts is not None:
+            left = max(0.01, min(deadline, stop_deadline()) - time.monotonic())
+            for connection in [client.connection, *client.connections]:
+                connection.connect_timeout = min(timeouts[0], left)
+                # (the driver gives a new socket this timeout, for its hello and every packet)
+                connection.send_receive_timeout = min(timeouts[1], left)
         try:
             return client.execute(*args, **kwargs)
         except errors.ServerException:
@@ -200,20 +235,40 @@ def execute_patiently(client: Client, where: str, retry_seconds: float, stop_dea
             delay = min(delay * 2, 2.0)
 
 
+def _hosts(text: str, url: str) -> list[tuple[str, int]]:
+    """``host[:port],...`` as ``(host, port)`` pairs (a ValueError names ``url`` when one is bad)."""
+    out = []
+    for item in text.split(","):
+        try:
+            parts = urlsplit("//" + item.strip())
+            port = parts.port
+        except ValueError as exc:
+            raise ValueError(f"bad host {item!r} in {url!r}: {exc}") from None
+        if not parts.hostname:
+            raise ValueError(f"empty host in {url!r}")
+        out.append((parts.hostname, port or DEFAULT_PORT))
+    return out
+
+
 def parse_url(url: str, database: str | None = None) -> dict:
-    """Connection settings from a ``clickhouse://`` URL.
+    """Connection settings from a ``clickhouse://`` URL; ``hosts`` lists every host in order
+    (``host``, ``port``: the first).
 
     >>> s = parse_url("clickhouse://u:p@127.0.0.1:9001/db1?retry_seconds=2")
-    >>> (s["host"], s["port"], s["user"], s["password"], s["database"], s["retry_seconds"])
-    ('127.0.0.1', 9001, 'u', 'p', 'db1', 2.0)
+    >>> (s["host"], s["port"], s["user"], s["password"], s["database"], s["retry_seconds"], s["hosts"])
+    ('127.0.0.1', 9001, 'u', 'p', 'db1', 2.0, [('127.0.0.1', 9001)])
+    >>> parse_url("clickhouse://u@h1,h2:9002/db?alt_hosts=h3:9003")["hosts"]
+    [('h1', 9000), ('h2', 9002), ('h3', 9003)]
     """
     parts = urlsplit(url)
     if parts.scheme != "clickhouse":
         raise ValueError(f"not a clickhouse:// URL: {url!r}")
     path_db = unquote(parts.path.lstrip("/")) or None
+    # urlsplit's hostname/port read one host only: the list after the credentials is split here.
+    hostinfo = parts.netloc.rpartition("@")[2]
+    hosts = _hosts(hostinfo, url) if hostinfo else [("127.0.0.1", DEFAULT_PORT)]
     out = {
-        "host": parts.hostname or "127.0.0.1",
-        "port": parts.port or DEFAULT_PORT,
+        "hosts": hosts,
         "user": unquote(parts.username) if parts.username else "default",
         "password": unquote(parts.password) if parts.password else "",
         "database": sql.check_identifier(database or path_db or DEFAULT_DATABASE),
@@ -225,10 +280,13 @@ def parse_url(url: str, database: str | None = None) -> dict:
     for key, value in parse_qsl(parts.query):
         if key in _FLOAT_OPTIONS:
             out[key] = float(value)
+        elif key == "alt_hosts":
+            hosts.extend(_hosts(value, url))
         elif key == "compression":
             out[key] = value if value not in ("", "0", "false", "no") else False
         else:
             raise ValueError(f"unknown option {key!r} in {url!r}")
+    out["host"], out["port"] = hosts[0]
     return out
 
 
@@ -241,7 +299,8 @@ class ClickHouseStore(Store):
         self.database = self.settings["database"]
         self.cluster = sql.check_identifier(cluster) if cluster else None
         self.retry_seconds = self.settings["retry_seconds"]
-        self.client = connect(self.settings, self.settings["host"], self.settings["port"], bool(self.cluster))
+        host, port = self.settings["host"], self.settings["port"]
+        self.client = connect(self.settings, host, port, bool(self.cluster), alt_hosts=self.settings["hosts"][1:])
         # One connection, not safe to share: a web route may query while the agent writes.
         self._lock = threading.Lock()
         self._stop_deadline = float("inf")  # give_up_by: no retry past it (the process stops)
@@ -250,7 +309,7 @@ class ClickHouseStore(Store):
     def __repr__(self) -> str:
         s = self.settings
         on = f" on cluster {self.cluster}" if self.cluster else ""
-        return f"ClickHouseStore({s['host']}:{s['port']}/{self.database}{on})"
+        return f"ClickHouseStore({hosts_text(s['hosts'])}/{self.database}{on})"
 
     def _call(self, *args, **kwargs):
         """``client.execute`` with reconnect + exponential backoff on connection errors, giving
@@ -271,7 +330,7 @@ class ClickHouseStore(Store):
 
     def _call_locked(self, *args, **kwargs):
         s = self.settings
-        return execute_patiently(self.client, f"clickhouse-server at {s['host']}:{s['port']}",
+        return execute_patiently(self.client, f"clickhouse-server at {hosts_text(s['hosts'])}",
                                  self.retry_seconds, lambda: self._stop_deadline, *args, **kwargs)
 
     def _command(self, statement: str) -> None:
@@ -286,11 +345,21 @@ class ClickHouseStore(Store):
         a node cannot be read."""
         if not self.cluster:
             raise ValueError("every_replica_rows: the store is not on a cluster")
+        return self._replica_reader().rows(query)
+
+    def _replica_reader(self):
         if self._replicas is None:
             from streams.store.replicas import ReplicaReader
 
             self._replicas = ReplicaReader(self)
-        return self._replicas.rows(query)
+        return self._replicas
+
+    def migrate(self) -> list[str]:
+        # On a cluster every statement runs ON CLUSTER and the server waits for each node (its
+        # distributed_ddl_task_timeout, 180 s, then an error naming no node): see ReplicaReader.
+        if not self.cluster:
+            return super().migrate()
+        return self._replica_reader().migrate(super().migrate)
 
     def _columns(self, query: str, ncols: int) -> list[Sequence]:
         cols = self._call(query, columnar=True)
