@@ -19,7 +19,7 @@ N = 4
 PREDECESSOR = {"rumour_id": "r1", "status": "received", "changed_by": "system", "changed_ms": T0,
                "note": "first report"}
 PREDECESSOR_KEY = f"{T0}/received/system"  # replaces_key(PREDECESSOR), written out
-WAIT = 20  # seconds a forced interleaving waits for the others before it gives up
+WAIT = 60  # seconds a forced interleaving waits for the others before it gives up
 
 
 @pytest.fixture(params=[pytest.param("clickhouse", marks=pytest.mark.clickhouse), "chdb",
