@@ -171,7 +171,7 @@ def test_an_on_cluster_wait_that_runs_out_names_the_nodes_that_did_not_run_it(mo
         asked.append(query)
         return [("127%2E0%2E0%2E1:9103",), ("127%2E0%2E0%2E1:9101",)]
 
-    def migrate(execute, database, cluster=None):
+    def migrate(execute, database, cluster=None, allow_changed=False):
         timeout = errors.ServerException(
             f"DB::Exception: Watching task {task} is executing longer than distributed_ddl_task_timeout "
             "(=180) seconds. There are 1 unfinished hosts (0 of them are currently active). Stack trace:\n0. x", 159)

@@ -354,12 +354,12 @@ class ClickHouseStore(Store):
             self._replicas = ReplicaReader(self)
         return self._replicas
 
-    def migrate(self) -> list[str]:
+    def migrate(self, allow_changed: bool | None = None) -> list[str]:
         # On a cluster every statement runs ON CLUSTER and the server waits for each node (its
         # distributed_ddl_task_timeout, 180 s, then an error naming no node): see ReplicaReader.
         if not self.cluster:
-            return super().migrate()
-        return self._replica_reader().migrate(super().migrate)
+            return super().migrate(allow_changed)
+        return self._replica_reader().migrate(lambda: super(ClickHouseStore, self).migrate(allow_changed))
 
     def _columns(self, query: str, ncols: int) -> list[Sequence]:
         cols = self._call(query, columnar=True)
