@@ -188,8 +188,8 @@ def test_the_engine_uses_the_cluster_remote_servers_defines():
         url = parse_url(re.sub(r"\$\{[^}]*\}", "password", raw))  # compose's interpolation
         # every node, the others as failover hosts of the first (a node down stops no worker)
         assert sorted(url["hosts"]) == sorted((name, NATIVE_PORT) for name in nodes()), url["hosts"]
-        for name, _ in url["hosts"]:
-            node_env = nodes()[name]["environment"]
+        for host, _ in url["hosts"]:
+            node_env = nodes()[host]["environment"]
             assert (url["user"], url["database"]) == (node_env["CLICKHOUSE_USER"], node_env["CLICKHOUSE_DB"])
 
 
