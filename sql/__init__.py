@@ -296,6 +296,23 @@ def short(checksum: str) -> str:
     return checksum[:8]
 
 
+def compare_record(recorded: dict, todo: Iterable[Migration]) -> tuple[list, list]:
+    """``(newer, changed)`` of a store's record (see :func:`recorded_rows`) against this
+    release's files, in version order: ``(version, name)`` recorded with no file here, and
+    ``(Migration, {checksums recorded})`` of the applied files whose text has changed since.
+
+    >>> a = Migration(1, "001_a", "SELECT 1;", None)
+    >>> newer, changed = compare_record({1: ("001_a", {"x"}), 26: ("026_x", {"y"})}, [a])
+    >>> newer, [(m.name, sums) for m, sums in changed]
+    ([(26, '026_x')], [('001_a', {'x'})])
+    """
+    files = {m.version: m for m in todo}
+    newer = [(v, name) for v, (name, _) in sorted(recorded.items()) if v not in files]
+    changed = [(files[v], sums) for v, (_, sums) in sorted(recorded.items())
+               if v in files and sums != {files[v].checksum}]
+    return newer, changed
+
+
 def refusal(recorded: dict, todo: Iterable[Migration], database: str, allow_changed: bool = False) -> str | None:
     """Why a run must not touch a store whose record is ``recorded`` (see :func:`recorded_rows`),
     in one line, or None. A version recorded with no file here is a store migrated by a newer
@@ -314,13 +331,11 @@ def refusal(recorded: dict, todo: Iterable[Migration], database: str, allow_chan
     >>> refusal({1: ("001_a", {"0123456789abcdef"})}, [a], "db", allow_changed=True) is None
     True
     """
-    files = {m.version: m for m in todo}
-    newer = [name for version, (name, _) in sorted(recorded.items()) if version not in files]
+    newer, changed = compare_record(recorded, todo)
     if newer:
-        return (f"the store was migrated by a newer release: {', '.join(newer)} (recorded in "
+        return (f"the store was migrated by a newer release: {', '.join(name for _, name in newer)} (recorded in "
                 f"{database}.schema_migrations, not among the files of this release); "
                 "run that release or restore a backup")
-    changed = [(files[v], sums) for v, (_, sums) in sorted(recorded.items()) if sums != {files[v].checksum}]
     if not changed or allow_changed:
         return None
     named = ", ".join(f"{m.name}.sql (applied as {'/'.join(short(c) for c in sorted(sums))}, now {short(m.checksum)})"

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Iterable
 
 from . import (Execute, Migration, MigrationRefused, _due, _layout, _rows, _setup_statements, _statements,
-               check_identifier, column_exists, load_migrations, record_statement, recorded_rows, refusal)
+               check_identifier, column_exists, compare_record, load_migrations, record_statement, recorded_rows,
+               refusal)
 
 
 @dataclass
@@ -73,15 +74,11 @@ def migration_status(execute: Execute, database: str, directory: Path | str | No
     (with ``allow_changed``) would refuse: read only."""
     todo = list(migrations) if migrations is not None else load_migrations(directory)
     recorded = _recorded(execute, database) or {}
-    files = {m.version: m for m in todo}
     status = MigrationStatus(database)
-    for version, (name, checksums) in sorted(recorded.items()):
-        status.applied.append((version, name, ", ".join(sorted(checksums))))
-        mig = files.get(version)
-        if mig is None:
-            status.unknown.append((version, name))
-        elif checksums != {mig.checksum}:
-            status.changed.append((mig.name, sorted(checksums), mig.checksum))
+    status.applied = [(version, name, ", ".join(sorted(checksums)))
+                      for version, (name, checksums) in sorted(recorded.items())]
+    status.unknown, changed = compare_record(recorded, todo)
+    status.changed = [(mig.name, sorted(checksums), mig.checksum) for mig, checksums in changed]
     status.pending = _due(execute, todo, set(recorded))
     due = {m.version for m in status.pending}
     status.gated = [m for m in todo if m.version not in recorded and m.version not in due]
