@@ -11,6 +11,7 @@ import orjson
 import sql
 from streams.app import create_app
 from streams.settings import Settings, setting, setting_label
+from streams.store.base import redact_url
 from streams.worker_setup import faust_worker, tune_gc, warm_up_worker
 
 log = logging.getLogger(__name__)
@@ -41,22 +42,6 @@ def check_worker_tokens(settings: Settings) -> None:
         TokenStore(tokens_file(settings.tokens_file)).check()
     except TokensFileError as exc:  # its text names the file
         raise ValueError(f"{setting_label(setting('tokens_file'))}: {exc}") from None
-
-
-def redact_url(url: str) -> str:
-    """``url`` without its password (the store's URL carries it in a deployment: logs and the
-    open /healthz must not).
-
-    >>> redact_url("clickhouse://rumour:s3cret@clickhouse:9000/rumour")
-    'clickhouse://rumour:***@clickhouse:9000/rumour'
-    >>> redact_url("clickhouse://127.0.0.1:9000/rumour")
-    'clickhouse://127.0.0.1:9000/rumour'
-    """
-    scheme, sep, rest = url.partition("://")
-    credentials, at, host = rest.rpartition("@")
-    if not sep or not at or ":" not in credentials:
-        return url
-    return f"{scheme}://{credentials.split(':', 1)[0]}:***@{host}"
 
 
 class StartupHealth:

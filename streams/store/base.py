@@ -95,7 +95,7 @@ class Store(ABC):
         found = self._rows("SELECT count() FROM system.tables "
                            f"WHERE database = '{sql.check_identifier(self.database)}' AND name = 'schema_migrations'")
         if not found or not int(found[0][0]):
-            raise ValueError(f"{_without_password(url)}: database {self.database!r} holds no store of this "
+            raise ValueError(f"{redact_url(url)}: database {self.database!r} holds no store of this "
                              "service (never migrated: a mistyped URL or database name?); nothing read, "
                              "nothing created")
 
@@ -260,18 +260,20 @@ class Store(ABC):
         self.close()
 
 
-def _without_password(url: str) -> str:
-    """A store URL as an error message may show it.
+def redact_url(url: str) -> str:
+    """``url`` without its password (the store's URL carries it in a deployment: logs, error
+    messages and the open /healthz must not).
 
-    >>> _without_password("clickhouse://u:s3cret@ch:9000/rumour"), _without_password("chdb:///tmp/x")
-    ('clickhouse://u:***@ch:9000/rumour', 'chdb:///tmp/x')
+    >>> redact_url("clickhouse://rumour:s3cret@clickhouse:9000/rumour")
+    'clickhouse://rumour:***@clickhouse:9000/rumour'
+    >>> redact_url("clickhouse://127.0.0.1:9000/rumour"), redact_url("chdb:///tmp/x")
+    ('clickhouse://127.0.0.1:9000/rumour', 'chdb:///tmp/x')
     """
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    if parts.password is None:
+    scheme, sep, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not sep or not at or ":" not in credentials:
         return url
-    return url.replace(f":{parts.password}@", ":***@", 1)
+    return f"{scheme}://{credentials.split(':', 1)[0]}:***@{host}"
 
 
 def id_chunks(ids: list[str], max_bytes: int | None = None):
