@@ -219,16 +219,22 @@ def run_trace(messages, settings, k: int, observe: float | None = None, parents:
         from streams.decoder import Decoder
 
         decoder = Decoder(settings.max_message_bytes, settings.max_event_bytes)
-        msgs = list(messages)
-        batch, dead = decoder.decode([m for m, _ in msgs], [s for _, s in msgs])
-        if observe is not None:
-            batch = observe_first(batch, observe)
-        dead = list(dead)
         if focused:
-            from streams.trace_focus import focus
+            from streams.trace_focus import focus, observed_one
 
-            batch = focus(batch, dead, rumour, (pipeline.graphs, pipeline.debunks))
+            batch, dead, whole = observed_one(messages, decoder, rumour, observe)
+            batch = focus(batch, dead, rumour, (pipeline.graphs, pipeline.debunks), whole)
+        else:
+            msgs = list(messages)
+            batch, dead = decoder.decode([m for m, _ in msgs], [s for _, s in msgs])
+            if observe is not None:
+                batch = observe_first(batch, observe)
+            dead = list(dead)
         dead = pipeline.process_batch(batch, dead).dead
+    if parents and rumour is not None:
+        from streams.trace_focus import rows_of
+
+        batch = batch.take(rows_of(batch, rumour))  # only its texts are read
     texts = batch_texts(batch) if parents else {}
     return dead, _answers(pipeline, k, observe, parents, rumour, texts, time.perf_counter)
 

@@ -53,7 +53,10 @@ def tangled_dump(rumours: int = 6, events: int = 60, seed: int = 0) -> list:
             # the event just before, of another rumour: refused when in the same batch
             e = {**e, "parent_event_id": previous["event_id"]}
         previous = e
-        lines.append(orjson.dumps(e))
+        line = orjson.dumps(e)
+        if rng.random() < 0.03:  # the rumour id spelt with an escape: still that rumour's line
+            line = line.replace(b'"rumour_id":"r', b'"rumour_id":"\\u0072')
+        lines.append(line)
         roll = rng.random()
         if roll < 0.03:
             lines.append(orjson.dumps(e))  # the same event again
@@ -82,10 +85,17 @@ def test_one_rumour_answers_what_the_whole_trace_answers_for_it(seed, observe):
     for rid in whole:
         dead_one, one = answers_of(lines, observe=observe, rumour=rid)
         assert one == {rid: whole[rid]}
-        # Every malformed line is still reported, and the rumour's own refusals, in order; not
-        # the late links (a child of it waiting for a parent that came in another rumour).
-        mine = [(d.source, d.reason) for d in dead_all if d.source.startswith("dump:")
-                or (d.rumour_id == rid and d.reason != LATE_CROSS_RUMOUR)]
+        # The malformed lines that may be the rumour's (they name it, or hold an escape) are
+        # reported, and the rumour's own refusals, in order; not the late links (a child of
+        # it waiting for a parent that came in another rumour) nor other rumours' lines.
+        named = f'"{rid}"'.encode()
+
+        def reported(d) -> bool:
+            if d.source.startswith("dump:"):  # a line the decoder refused
+                return named in d.raw or b"\\" in d.raw
+            return d.rumour_id == rid and d.reason != LATE_CROSS_RUMOUR
+
+        mine = [(d.source, d.reason) for d in dead_all if reported(d)]
         assert [(d.source, d.reason) for d in dead_one] == mine
 
 
@@ -124,6 +134,35 @@ def test_one_rumour_builds_no_other_rumours_graph(monkeypatch):
     assert set(built) == {f"r{i}" for i in range(6)}
 
 
+def test_one_rumour_decodes_only_the_lines_that_may_hold_it(monkeypatch):
+    from streams.decoder import Decoder
+
+    decoded = []
+    real = Decoder.decode
+
+    def counted(self, messages, sources=None, now_ms=None):
+        messages = list(messages)
+        decoded.extend(messages)
+        return real(self, messages, sources, now_ms)
+
+    monkeypatch.setattr(Decoder, "decode", counted)
+    # 12 rumours interleaved, every parent an earlier event of its rumour: no batch needs
+    # decoding whole, so only the lines naming r7 are decoded
+    rng = random.Random(5)
+    lines, made = [], {f"r{r}": 0 for r in range(12)}
+    for _ in range(600):
+        rid = rng.choice(sorted(made))
+        i = made[rid]
+        made[rid] += 1
+        lines.append(orjson.dumps({"event_id": f"{rid}-{i}", "rumour_id": rid, "account_id": f"a{rng.randrange(40)}",
+                                   "ts": T0 + 1000 * i, "parent_event_id": f"{rid}-{rng.randrange(i)}" if i else None}))
+    for observe in (None, 3600.0):
+        decoded.clear()
+        _, one = answers_of(lines, observe=observe, rumour="r7")
+        assert list(one) == ["r7"]
+        assert set(decoded) == {ln for ln in lines if b'"r7"' in ln} and len(decoded) < len(lines) / 6
+
+
 def test_cli_prints_the_same_lines_for_one_rumour(tmp_path, capsysbinary):
     dump = tmp_path / "dump.jsonl"
     dump.write_bytes(b"\n".join(tangled_dump(seed=4)) + b"\n")
@@ -147,3 +186,31 @@ def test_cli_prints_the_same_lines_for_one_rumour(tmp_path, capsysbinary):
     code, one, err = run("--rumour", "nope")
     assert (code, one) == (1, b"")
     assert b"no events for rumour 'nope'" in err
+
+
+@pytest.mark.shared_data
+@pytest.mark.slow
+def test_real_cascades_one_rumour_and_masked_as_whole(shared_data, tmp_path):
+    """The first 150 Weibo cascades as the importer writes them: each of 10 rumours answers as in
+    the whole trace (plain and --observe 1h), and rumour mask writes what masking them held whole wrote."""
+    from streams.importers import iter_events
+    from streams.masking import mask_file
+    from tests.test_mask_stream import held_whole
+
+    events, _ = iter_events("weibo-ced", shared_data / "weibo-ced-dev.tar.gz")
+    lines, seen = [], []
+    for e in events:
+        if e["rumour_id"] not in seen:
+            if len(seen) == 150:
+                break
+            seen.append(e["rumour_id"])
+        lines.append(orjson.dumps(e))
+    for observe in (None, 3600.0):
+        _, whole = answers_of(lines, observe=observe, batch_size=5000)
+        for rid in random.Random(1).sample(seen, 10):
+            dead, one = answers_of(lines, observe=observe, batch_size=5000, rumour=rid)
+            assert one == {rid: whole[rid]} and not dead
+    src = tmp_path / "weibo.jsonl"
+    src.write_bytes(b"\n".join(lines) + b"\n")
+    mask_file(src, tmp_path / "out.jsonl", 0.3, 0, True, "event")
+    assert (tmp_path / "out.jsonl").read_bytes() == held_whole(lines, 0.3, 0, True, "event")
