@@ -36,8 +36,10 @@ def may_hold(rumour: str):
     """A test of a raw message: may it hold an event of ``rumour``?
 
     >>> maybe = may_hold("r1")
-    >>> maybe(b'{"rumour_id":"r1","event_id":"e"}'), maybe(b'{"rumour_id":"r10"}'), maybe(b'{"rumour_id":"\\\\u0072\\\\u0031"}')
-    (True, False, True)
+    >>> maybe(b'{"rumour_id":"r1","event_id":"e"}'), maybe(b'{"rumour_id":"r10"}')
+    (True, False)
+    >>> maybe(b'{"rumour_id":"\\\\u0072\\\\u0031"}')  # an escape may spell it
+    True
     >>> maybe('{"rumour_id":"r10"}')
     True
     """
