@@ -10,6 +10,7 @@ named by its children), only the account they reposted (``"account"``), or nothi
 from __future__ import annotations
 
 import struct
+from pathlib import Path
 
 import numpy as np
 import orjson
@@ -94,14 +95,11 @@ def mask_file(path, out_path, fraction: float, seed: int, drop_origin: bool = Fa
     is left behind), with where each rumour's runs of lines lie; then each rumour is read back
     whole, masked and written, in the order of first appearance (the events of a rumour that
     comes back later in the file join it, as when the file was held whole)."""
-    import tempfile
-    from pathlib import Path
-
     if not 0 <= fraction <= 1:  # before reading a large file
         raise ValueError(f"--mask-parents must be a fraction between 0 and 1, got {fraction}")
     if origin_link not in ORIGIN_LINKS:
         raise ValueError(f"--origin-link must be one of {', '.join(ORIGIN_LINKS)}, got {origin_link!r}")
-    with tempfile.TemporaryFile(prefix=".rumour-mask-", dir=Path(out_path).resolve().parent) as spill:
+    with _spill_file(Path(out_path)) as spill:
         runs, events_in = _set_aside(path, spill)
         counts = {"rumours": len(runs), "events_in": events_in, "events_out": 0, "shares": 0,
                   "masked": 0, "posts_dropped": 0, "origin_shares": 0}
@@ -114,6 +112,20 @@ def mask_file(path, out_path, fraction: float, seed: int, drop_origin: bool = Fa
                 counts["events_out"] += len(kept)
                 out.write(b"".join(orjson.dumps(e) + b"\n" for e in kept))
     return counts
+
+
+def _spill_file(out: Path):
+    """An unnamed temporary file beside ``out`` (where room for the output is), or in the
+    temporary folder when ``out`` is no file there (``/dev/stdout``, a pipe) or the folder
+    refuses it."""
+    import tempfile
+
+    if not out.exists() or out.is_file():
+        try:
+            return tempfile.TemporaryFile(prefix=".rumour-mask-", dir=out.parent)
+        except OSError:
+            pass
+    return tempfile.TemporaryFile(prefix="rumour-mask-")
 
 
 _LEN = struct.Struct("<I")  # each event set aside as its length and its bytes
