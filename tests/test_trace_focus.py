@@ -183,9 +183,10 @@ def test_cli_prints_the_same_lines_for_one_rumour(tmp_path, capsysbinary):
         code, one, err = run(*flags, "--rumour", "r1")
         assert (code, one.decode()) == (0, mine)
         assert b"dead letters (not traced)" in err
-    code, one, err = run("--rumour", "nope")
-    assert (code, one) == (1, b"")
-    assert b"no events for rumour 'nope'" in err
+    for flags in ((), ("--observe", "1h")):
+        code, one, err = run(*flags, "--rumour", "nope")
+        assert (code, one) == (1, b"")
+        assert b"no events for rumour 'nope'" in err
 
 
 @pytest.mark.shared_data
