@@ -11,8 +11,9 @@ graph sees exactly the rows, in exactly the batches, it saw there.
 A rumour's graph depends on the others in one way: a share whose parent is no event of its own
 rumour (in its graph or its batch) but is an event of another rumour in the same batch is
 refused as ``parent in another rumour`` (streams/crossref.py). When one of the rumour's rows
-has such a parent, its whole batch is decoded to look for it, as the whole-input run did
-(:class:`Later`). So the answer is the same, byte for byte.
+names a parent its rumour does not hold, its whole batch is decoded to look for that parent in
+another rumour, as the whole-input run did (:class:`Later`). So the answer is the same, byte
+for byte.
 
 What is not the same: the dead letters. Lines that cannot hold the rumour are not checked, so a
 malformed line there is not reported, nor are the dead letters the engine would make of other
@@ -46,7 +47,7 @@ def may_hold(rumour: str):
     needle = orjson.dumps(rumour)  # "ID" as JSON writes it; escapes (a backslash) are decoded
 
     def maybe(raw) -> bool:
-        if not isinstance(raw, (bytes, bytearray, memoryview)):
+        if not isinstance(raw, (bytes, bytearray)):
             return True  # a str message (a caller's, not a file's): decoded, as before
         return needle in raw or b"\\" in raw or isinstance(raw, OversizedLine)
     return maybe
