@@ -192,9 +192,17 @@ def synthetic_items(model, obs, trials, n, seed0):
     return items
 
 
-def real_pool(cascades) -> list:
-    """The real cascades rumours are drawn from: evaluation half, more than 20 events."""
-    return [c for c in cascades if c.split() == 1 and len(c.event_ids) > 20]
+def in_pool(c) -> bool:
+    """Whether real rumours are drawn from cascade ``c``: evaluation half, more than 20 events."""
+    return c.split() == 1 and len(c.event_ids) > 20
+
+
+def real_pool(cascades):
+    """The real cascades rumours are drawn from (:func:`in_pool`); of a
+    :class:`benchmarks.real_cascades.Shelf`, a shelf (itself when made with ``keep=in_pool``)."""
+    if isinstance(cascades, real_cascades.Shelf):
+        return cascades if cascades.keep is in_pool else real_cascades.Shelf.of(cascades, in_pool)
+    return [c for c in cascades if in_pool(c)]
 
 
 def real_items(cascades, obs, count, seed):
@@ -241,7 +249,7 @@ def run(models=("er", "ws", "ba"), trials=300, train_trials=100, n=2000, real=30
             log(line(f"{model}/{obs}", c))
     if real:
         if cascades is None:
-            cascades = real_cascades.load("weibo-ced")
+            cascades = real_cascades.shelve("weibo-ced", keep=in_pool)
         for obs in OBS:
             progress(f"weibo/{obs}: {real} rumours")
             cells[f"weibo/{obs}"] = c = _cell(real_items(cascades, obs, real, seed), coef, seed)
@@ -295,10 +303,11 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     cascades = None
     if a.real:
-        # said first: the real mixes draw from every cascade, so the whole archive is read (minutes)
+        # said first: the real mixes draw from every cascade, so the whole archive is read
+        # (minutes); the pool is kept in a temporary file, not in memory (real_cascades.Shelf)
         progress(f"reading {a.weibo} (every cascade) ...")
-        cascades = real_cascades.load_or_exit(ap, "weibo-ced", a.weibo)
-        progress(f"{len(cascades)} cascades read")
+        cascades = real_cascades.load_or_exit(ap, "weibo-ced", a.weibo, keep=in_pool)
+        progress(f"{getattr(cascades, 'read', len(cascades))} cascades read")
     if cascades is not None and len(real_pool(cascades)) < 3:
         ap.error(f"{a.weibo}: {len(real_pool(cascades))} evaluation-half cascades of more than 20 events; "
                  f"the real mixes need 3 (or --real 0)")

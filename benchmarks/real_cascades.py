@@ -1,11 +1,14 @@
 """Real cascades from ../shared/data as compact per-rumour records (read from the tar, never copied).
 
 ``load(dataset, path, limit=None)`` -> list of :class:`RealCascade` in file order; events keep
-the importer's order (parents before children).
+the importer's order (parents before children). ``shelve(dataset, path, keep)``: those ``keep``
+accepts, the same in file order, held in a temporary file and read back one by one (:class:`Shelf`).
 """
 from __future__ import annotations
 
 import hashlib
+import pickle
+from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -44,36 +47,98 @@ def default_path(dataset: str) -> str:
 
 def load(dataset: str = "weibo-ced", path=None, limit: int | None = None) -> list:
     """Every cascade of ``dataset`` (``limit`` stops early), source post first."""
-    from streams.importers import iter_events
-
     src = Path(path) if path is not None else SHARED_DATA / FILES[dataset]
-    events, _ = iter_events(dataset, src)
-    out, cur, rid = [], [], None
-    for e in events:
-        if e["rumour_id"] != rid:
-            if cur:
-                out.append(_pack(cur))
-                if limit is not None and len(out) >= limit:
-                    cur = []
-                    break
-            cur, rid = [], e["rumour_id"]
-        cur.append(e)
-    if cur:
-        out.append(_pack(cur))
+    out = list(_cascades(dataset, src, limit))
     if not out:
-        from streams.importers.source import SourceError
-
-        raise SourceError(f"{src}: no {dataset} cascade in it; is it the right dataset?")
+        _none_in(dataset, src)
     return out
 
 
-def load_or_exit(ap, dataset: str, path=None, limit: int | None = None) -> list:
-    """``load`` for a command line: a missing, unreadable or wrong-dataset file is one
-    ``ap.error`` line (exit 2), not a traceback; a missing one names the option to give."""
+def shelve(dataset: str = "weibo-ced", path=None, keep=lambda c: True, limit: int | None = None) -> "Shelf":
+    """The cascades of ``dataset`` that ``keep`` accepts, as :func:`load` reads them, in a
+    :class:`Shelf`: memory holds one cascade at a time instead of the archive (1.4 GB for the
+    Weibo one); ``Shelf.read`` counts every cascade read."""
+    src = Path(path) if path is not None else SHARED_DATA / FILES[dataset]
+    shelf = Shelf.of(_cascades(dataset, src, limit), keep)
+    if not shelf.read:
+        _none_in(dataset, src)
+    return shelf
+
+
+class Shelf(Sequence):
+    """Cascades kept in an unnamed temporary file (gone when the shelf is), one read back per
+    ``shelf[i]``: a list of them for code that draws cascades by index, in bounded memory.
+
+    >>> c = RealCascade("r", ["p", "s"], ["a", "b"], np.array([1, 2]), np.array([-1, 0]),
+    ...                 ["post", "share"], [None, None], None)
+    >>> shelf = Shelf.of([c, c._replace(rumour_id="q")], keep=lambda c: c.rumour_id == "q")
+    >>> len(shelf), shelf.read, shelf[0].rumour_id, shelf[-1].accounts, [x.rumour_id for x in shelf]
+    (1, 2, 'q', ['a', 'b'], ['q'])
+    """
+
+    def __init__(self):
+        import tempfile
+
+        self._file = tempfile.TemporaryFile(prefix="rumour-cascades-")
+        self._offsets = [0]
+        self.read = 0
+        self.keep = None  # what chose the cascades (Shelf.of)
+
+    @classmethod
+    def of(cls, cascades, keep=lambda c: True) -> "Shelf":
+        shelf = cls()
+        shelf.keep = keep
+        for c in cascades:
+            shelf.read += 1
+            if keep(c):
+                shelf._file.write(pickle.dumps(c, protocol=pickle.HIGHEST_PROTOCOL))
+                shelf._offsets.append(shelf._file.tell())
+        return shelf
+
+    def __len__(self) -> int:
+        return len(self._offsets) - 1
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        i = range(len(self))[i]  # an IndexError out of range, negatives from the end
+        self._file.seek(self._offsets[i])
+        return pickle.loads(self._file.read(self._offsets[i + 1] - self._offsets[i]))
+
+
+def _cascades(dataset: str, src: Path, limit: int | None = None):
+    """The cascades of the archive ``src`` one at a time, in file order (``limit``: the first)."""
+    from streams.importers import iter_events
+
+    events, _ = iter_events(dataset, src)
+    cur, rid, made = [], None, 0
+    for e in events:
+        if e["rumour_id"] != rid:
+            if cur:
+                yield _pack(cur)
+                made += 1
+                if limit is not None and made >= limit:
+                    return
+            cur, rid = [], e["rumour_id"]
+        cur.append(e)
+    if cur:
+        yield _pack(cur)
+
+
+def _none_in(dataset: str, src: Path):
+    from streams.importers.source import SourceError
+
+    raise SourceError(f"{src}: no {dataset} cascade in it; is it the right dataset?")
+
+
+def load_or_exit(ap, dataset: str, path=None, limit: int | None = None, keep=None):
+    """``load`` for a command line (``shelve`` with ``keep``): a missing, unreadable or
+    wrong-dataset file is one ``ap.error`` line (exit 2), not a traceback; a missing one names
+    the option to give."""
     from streams.importers.source import SourceError
 
     try:
-        return load(dataset, path, limit)
+        return load(dataset, path, limit) if keep is None else shelve(dataset, path, keep, limit)
     except SourceError as exc:
         where = Path(path) if path is not None else SHARED_DATA / FILES[dataset]
         if where.exists():

@@ -9,7 +9,11 @@ named by its children), only the account they reposted (``"account"``), or nothi
 """
 from __future__ import annotations
 
+import struct
+from pathlib import Path
+
 import numpy as np
+import orjson
 
 ORIGIN_LINKS = ("event", "account", "none")
 
@@ -84,17 +88,59 @@ def mask_file(path, out_path, fraction: float, seed: int, drop_origin: bool = Fa
     as JSONL; rumour number ``i`` (in the order of first appearance) is masked with
     ``default_rng((seed, i))``, as benchmarks/parents_real.py does. Returns the summed counts
     and ``rumours``, ``events_in``, ``events_out``. A line that is not a share event with
-    ``rumour_id`` and ``event_id`` is refused (ValueError naming it) before anything is written."""
-    import orjson
+    ``rumour_id`` and ``event_id`` is refused (ValueError naming it) before anything is written.
 
-    from streams.inputs import iter_messages
-
+    Memory holds one rumour at a time, not the file: the input is read once, each event checked
+    and its bytes set aside in a temporary file beside ``out_path`` (unlinked at once, so nothing
+    is left behind), with where each rumour's runs of lines lie; then each rumour is read back
+    whole, masked and written, in the order of first appearance (the events of a rumour that
+    comes back later in the file join it, as when the file was held whole)."""
     if not 0 <= fraction <= 1:  # before reading a large file
         raise ValueError(f"--mask-parents must be a fraction between 0 and 1, got {fraction}")
     if origin_link not in ORIGIN_LINKS:
         raise ValueError(f"--origin-link must be one of {', '.join(ORIGIN_LINKS)}, got {origin_link!r}")
-    rumours: dict = {}
-    events_in = 0
+    with _spill_file(Path(out_path)) as spill:
+        runs, events_in = _set_aside(path, spill)
+        counts = {"rumours": len(runs), "events_in": events_in, "events_out": 0, "shares": 0,
+                  "masked": 0, "posts_dropped": 0, "origin_shares": 0}
+        with open(out_path, "wb") as out:
+            for i, where in enumerate(runs.values()):
+                kept, c = mask_rumour(_read_back(spill, where), fraction,
+                                      np.random.default_rng((seed, i)), drop_origin, origin_link)
+                for k, v in c.items():
+                    counts[k] += v
+                counts["events_out"] += len(kept)
+                out.write(b"".join(orjson.dumps(e) + b"\n" for e in kept))
+    return counts
+
+
+def _spill_file(out: Path):
+    """An unnamed temporary file beside ``out`` (where room for the output is), or in the
+    temporary folder when ``out`` is no file there (``/dev/stdout``, a pipe) or the folder
+    refuses it."""
+    import tempfile
+
+    if not out.exists() or out.is_file():
+        try:
+            return tempfile.TemporaryFile(prefix=".rumour-mask-", dir=out.parent)
+        except OSError:
+            pass
+    return tempfile.TemporaryFile(prefix="rumour-mask-")
+
+
+_LEN = struct.Struct("<I")  # each event set aside as its length and its bytes
+
+
+def _set_aside(path, spill) -> tuple:
+    """Check every message of ``path`` (the errors of :func:`mask_file`) and write it to
+    ``spill``; returns ``({rumour_id: [[offset, bytes], ...]}, events)``, the runs of
+    consecutive events of each rumour, rumours in order of first appearance."""
+    from streams.inputs import iter_messages
+
+    runs: dict = {}
+    events = 0
+    last = None  # the run the previous event went to
+    last_rid = None
     for raw, source in iter_messages([path]):
         try:
             e = orjson.loads(raw)
@@ -104,16 +150,27 @@ def mask_file(path, out_path, fraction: float, seed: int, drop_origin: bool = Fa
                 or not isinstance(e.get("event_id"), str):
             raise ValueError(f"{source}: not a share event (needs string rumour_id and event_id); "
                              "nothing written")
-        rumours.setdefault(e["rumour_id"], []).append(e)
-        events_in += 1
-    counts = {"rumours": len(rumours), "events_in": events_in, "events_out": 0, "shares": 0,
-              "masked": 0, "posts_dropped": 0, "origin_shares": 0}
-    with open(out_path, "wb") as out:
-        for i, evs in enumerate(rumours.values()):
-            kept, c = mask_rumour(evs, fraction, np.random.default_rng((seed, i)), drop_origin,
-                                  origin_link)
-            for k, v in c.items():
-                counts[k] += v
-            counts["events_out"] += len(kept)
-            out.write(b"".join(orjson.dumps(e) + b"\n" for e in kept))
-    return counts
+        rid = e["rumour_id"]
+        record = _LEN.pack(len(raw)) + raw
+        if rid != last_rid:
+            last = [spill.tell(), 0]
+            runs.setdefault(rid, []).append(last)
+            last_rid = rid
+        spill.write(record)
+        last[1] += len(record)
+        events += 1
+    return runs, events
+
+
+def _read_back(spill, where) -> list:
+    """The events of one rumour set aside by :func:`_set_aside` (its runs), parsed again."""
+    events = []
+    for offset, size in where:
+        spill.seek(offset)
+        data = memoryview(spill.read(size))
+        pos = 0
+        while pos < size:
+            (n,) = _LEN.unpack_from(data, pos)
+            events.append(orjson.loads(data[pos + 4:pos + 4 + n]))
+            pos += 4 + n
+    return events

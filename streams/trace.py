@@ -204,19 +204,37 @@ def run_trace(messages, settings, k: int, observe: float | None = None, parents:
     # --observe/--parents read every graph whole, so no store (whose memory budget could evict
     # one); ``store`` applies to the plain trace, as before.
     pipeline = make_pipeline(store if observe is None and not parents else None, settings)
+    # One rumour asked for: only its graph is built (streams/trace_focus.py), unless --parents
+    # (its interaction graph is every rumour's) or a store (which takes every event).
+    focused = rumour is not None and not parents and store is None
     if observe is None and not parents:
         # The plain trace needs only the graphs, fed in batches as a replay would.
-        stats = replay_messages(messages, pipeline, settings.batch_size)
-        dead = stats.dead
+        if focused:
+            from streams.trace_focus import replay_one
+
+            dead = replay_one(messages, pipeline, settings.batch_size, rumour)
+        else:
+            dead = replay_messages(messages, pipeline, settings.batch_size).dead
     else:
         from streams.decoder import Decoder
 
         decoder = Decoder(settings.max_message_bytes, settings.max_event_bytes)
-        msgs = list(messages)
-        batch, dead = decoder.decode([m for m, _ in msgs], [s for _, s in msgs])
-        if observe is not None:
-            batch = observe_first(batch, observe)
-        dead = pipeline.process_batch(batch, list(dead)).dead
+        if focused:
+            from streams.trace_focus import focus, observed_one
+
+            batch, dead, whole = observed_one(messages, decoder, rumour, observe)
+            batch = focus(batch, dead, rumour, (pipeline.graphs, pipeline.debunks), whole)
+        else:
+            msgs = list(messages)
+            batch, dead = decoder.decode([m for m, _ in msgs], [s for _, s in msgs])
+            if observe is not None:
+                batch = observe_first(batch, observe)
+            dead = list(dead)
+        dead = pipeline.process_batch(batch, dead).dead
+    if parents and rumour is not None:
+        from streams.trace_focus import rows_of
+
+        batch = batch.take(rows_of(batch, rumour))  # only its texts are read
     texts = batch_texts(batch) if parents else {}
     return dead, _answers(pipeline, k, observe, parents, rumour, texts, time.perf_counter)
 

@@ -265,7 +265,8 @@ def test_origins_says_it_is_reading_the_real_cascades_first(shared_data, monkeyp
     from benchmarks import real_cascades
 
     few = real_cascades.load("weibo-ced", shared_data / "weibo-ced-dev.tar.gz", limit=60)
-    monkeypatch.setattr(real_cascades, "load_or_exit", lambda ap, dataset, path=None, limit=None: few)
+    monkeypatch.setattr(real_cascades, "load_or_exit", lambda ap, dataset, path=None, limit=None, keep=None:
+                        real_cascades.Shelf.of(few, keep))
     out = tmp_path / "ori.json"
     assert bench_main(["origins", "--models", "er", "--trials", "1", "--train-trials", "1", "--nodes", "100",
                        "--real", "3", "--json", str(out)]) == 0
