@@ -5,7 +5,7 @@ and a read through the Distributed table reads one replica per shard.
 Not ``remote('h1:p1,h2:p2', db, table, 'user', 'password')``: that writes the store's user and
 password into the query text, which the server keeps in its query log and processlist and
 repeats in error messages. Here each node gets a clickhouse-driver client made like the store's
-own (:func:`streams.store.clickhouse.connect`: the same credentials, timeouts, compression),
+own (:func:`streams.store.clickhouse_client.connect`: the same credentials, timeouts, compression),
 created on its first read, kept for the next ones and closed with the store.
 
 The nodes are read at once, one thread each, against one deadline: ``connect_timeout`` (or the
@@ -33,7 +33,7 @@ from clickhouse_driver import errors
 
 import sql
 from streams.store.base import StoreUnavailable
-from streams.store.clickhouse import connect, cut_connect_timeout, execute_patiently, hosts_text
+from streams.store.clickhouse_client import connect, cut_connect_timeout, execute_patiently, hosts_text
 
 # A server's ON CLUSTER wait that ran out (code 159): the task's ZooKeeper path.
 _DDL_TIMEOUT = re.compile(r"Watching task (/[\w/.-]+) is executing longer than distributed_ddl_task_timeout")
