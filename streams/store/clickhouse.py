@@ -18,9 +18,10 @@ import sql
 from sql import queries
 from streams.events import DeadLetter, EventBatch
 
-from .base import Store, StoreError, dead_letter_columns
+from .base import Store, StoreError, dead_letter_columns, setting_or_env
 from .clickhouse_client import (CLUSTER_SETTINGS, connect, cut_connect_timeout, execute_patiently,  # noqa: F401
                                 hosts_text, parse_url)
+from .cluster_migrate import ddl_settings, migrate_on_cluster
 from .clickhouse_rows import NULL_BITS, ROW_COLUMNS, _nulls, event_rows_columns  # noqa: F401
 
 # Strings go as bytes the client encoded: with str values the driver encodes each one through
@@ -92,12 +93,21 @@ class ClickHouseStore(Store):
             self._replicas = ReplicaReader(self)
         return self._replicas
 
-    def migrate(self, allow_changed: bool | None = None) -> list[str]:
-        # On a cluster every statement runs ON CLUSTER and the server waits for each node (its
-        # distributed_ddl_task_timeout, 180 s, then an error naming no node): see ReplicaReader.
+    def migrate(self, allow_changed: bool | None = None, ddl_timeout: int | None = None) -> list[str]:
         if not self.cluster:
             return super().migrate(allow_changed)
-        return self._replica_reader().migrate(lambda: super(ClickHouseStore, self).migrate(allow_changed))
+        allow_changed = setting_or_env("migrate_allow_changed", allow_changed)
+        ddl = ddl_settings(setting_or_env("clickhouse_ddl_timeout", ddl_timeout))
+
+        def execute(statement: str):
+            # as Store._execute, with the DDL's wait for the nodes bounded (ddl_settings)
+            if statement.lstrip()[:6].upper() == "SELECT":
+                return self._rows(statement)
+            self._call(statement, settings=ddl or None)
+            return None
+
+        return migrate_on_cluster(self, lambda: sql.migrate(execute, self.database, cluster=self.cluster,
+                                                            allow_changed=allow_changed), allow_changed)
 
     def _columns(self, query: str, ncols: int) -> list[Sequence]:
         cols = self._call(query, columnar=True)
