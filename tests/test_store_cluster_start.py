@@ -149,13 +149,33 @@ def test_the_migration_s_statements_carry_the_ddl_timeout(monkeypatch):
     assert all(settings is None for statement, settings in sent if statement.startswith("SELECT"))
 
 
+def test_the_ddl_timeout_reaches_an_18_16_server_as_the_number_sent():
+    """18.16 takes query settings in binary and reads an Int64 one as a signed (zigzag) varint;
+    clickhouse-driver wrote it unsigned: 5 arrived as -3 (no limit: the statement hung until
+    the socket's timeout, seen on the private cluster) and 60 as 30."""
+    import io
+
+    from clickhouse_driver.settings.writer import write_settings
+
+    import streams.store.cluster_migrate  # noqa: F401 (registers the signed writer)
+
+    name = b"distributed_ddl_task_timeout"
+    binary = io.BytesIO()
+    write_settings({"distributed_ddl_task_timeout": 5}, binary, False, 0)
+    assert binary.getvalue() == bytes([len(name)]) + name + b"\x0a" + b"\x00"  # 5 zigzag, then the end
+    as_strings = io.BytesIO()  # a newer server: the number's text, unchanged
+    write_settings({"distributed_ddl_task_timeout": 5}, as_strings, True, 0)
+    assert as_strings.getvalue() == bytes([len(name)]) + name + b"\x00" + b"\x015" + b"\x00"
+
+
 @pytest.mark.slow
 @pytest.mark.clickhouse
 def test_a_worker_starts_and_writes_with_a_replica_really_down(private_cluster, monkeypatch, tmp_path):
     """Private cluster (node1 and node2: shard 1's replicas, node3: shard 2); the worker's URL
     names all three. node1 stops: a worker starts (its set-up statements would have waited the
     DDL timeout for node1, then failed) and stores events through node2 and node3; with a file
-    due it still refuses, naming node1; with node3 down too, it names shard 2."""
+    due it still refuses, naming node1 (and run, it waits clickhouse_ddl_timeout for node1, not
+    180 s); with node3 down too, it names shard 2."""
     from tests.test_store_cluster_restart import _migrate_when_the_nodes_take_ddl
 
     base = private_cluster["base"]
@@ -175,6 +195,14 @@ def test_a_worker_starts_and_writes_with_a_replica_really_down(private_cluster, 
         while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
             time.sleep(0.1)
 
+    # node2 and node3 hold every record before node1 goes (replication is asynchronous: a copy
+    # behind, which cannot fetch the part from node1 once it is down, counts as due: refused)
+    for port in (base + 2, base + 3):
+        node = ClickHouseStore(patient(f"clickhouse://127.0.0.1:{port}/rt_clstart"))
+        try:
+            node._command("SYSTEM SYNC REPLICA rt_clstart.schema_migrations")
+        finally:
+            node.close()
     stop(1)
     started = time.monotonic()
     store = worker_run.migrate_when_reachable(settings, max_attempts=1)
@@ -198,6 +226,20 @@ def test_a_worker_starts_and_writes_with_a_replica_really_down(private_cluster, 
         patched.setattr(sql, "SQL_DIR", extra)
         with pytest.raises(NodesUnread, match=rf"node\(s\) 127.0.0.1:{base + 1} did not answer .*; due: 099_extra on "):
             worker_run.migrate_when_reachable(settings, max_attempts=1)
+        # node1 as a node that answers but whose DDL worker does not run the statement: the
+        # statement's wait is clickhouse_ddl_timeout (5 s here), not the server's 180 s
+        store = ClickHouseStore(url, cluster="rumour")
+        patched.setattr(store._replica_reader(), "check_every_node", lambda purpose: None)
+        started = time.monotonic()
+        try:
+            # (its first statement waits: the set-up's; node1 named, and another too on a busy
+            # machine if it had not run it within the 5 s)
+            with pytest.raises(sql.MigrationError, match=rf"^schema setup: node\(s\) \S*127.0.0.1:{base + 1}\b\S* did "
+                                                         "not run an ON CLUSTER statement within distributed_ddl_task_timeout"):
+                store.migrate(ddl_timeout=5)
+            assert time.monotonic() - started < 30
+        finally:
+            store.close()
     stop(3)
     with pytest.raises(NodesUnread, match=r"^migrate ON CLUSTER rumour: no node of shard\(s\) 2 answered "):
         worker_run.migrate_when_reachable(settings, max_attempts=1)

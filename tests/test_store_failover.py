@@ -103,6 +103,13 @@ def test_the_node_in_use_stopping_mid_run_is_survived_through_the_next(private_c
         assert store.client.connection.port == base + 1
         # node2 holds shard 1's rows before node1 goes (replication is asynchronous)
         node2._command("SYSTEM SYNC REPLICA rt_failover.share_events_local")
+        # and node2 and node3 every record of migrations (a copy behind counts as due: refused)
+        node2._command("SYSTEM SYNC REPLICA rt_failover.schema_migrations")
+        node3 = ClickHouseStore(patient(f"clickhouse://127.0.0.1:{base + 3}/rt_failover"))
+        try:
+            node3._command("SYSTEM SYNC REPLICA rt_failover.schema_migrations")
+        finally:
+            node3.close()
         pid = int((private_cluster["run"] / "node1" / "clickhouse.pid").read_text())
         os.kill(pid, 15)
         deadline = time.monotonic() + 60

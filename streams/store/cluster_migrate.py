@@ -26,6 +26,8 @@ from typing import Callable
 from urllib.parse import unquote
 
 from clickhouse_driver import errors
+from clickhouse_driver.settings.available import settings as _DRIVER_SETTINGS
+from clickhouse_driver.varint import write_varint
 
 import sql
 from sql.plan import migration_status
@@ -36,6 +38,28 @@ log = logging.getLogger(__name__)
 
 # A server's ON CLUSTER wait that ran out (code 159): the task's ZooKeeper path.
 _DDL_TIMEOUT = re.compile(r"Watching task (/[\w/.-]+) is executing longer than distributed_ddl_task_timeout")
+
+
+class SignedSetting:
+    """How a server that takes query settings in binary (older than 19.x: 18.16 here) reads an
+    Int64 setting: a signed (zigzag) varint. clickhouse-driver 0.2 writes its Int64 settings as
+    unsigned varints, so 18.16 read ``distributed_ddl_task_timeout`` 5 as -3 (no limit: the
+    statement hung until the socket's timeout) and 60 as 30 (measured on a private cluster with
+    a node down). A server that takes settings as strings gets ``str(value)``: not this.
+
+    >>> import io
+    >>> buf = io.BytesIO(); SignedSetting.write(5, buf); SignedSetting.write(-3, buf); buf.getvalue()
+    b'\\n\\x05'
+    """
+
+    @staticmethod
+    def write(value, buf) -> None:
+        number = int(value)
+        write_varint((number << 1) ^ (number >> 63), buf)
+
+
+# The setting sent here, and only it (the driver's other Int64 settings are not ours to change).
+_DRIVER_SETTINGS["distributed_ddl_task_timeout"] = SignedSetting
 
 
 def ddl_settings(timeout: int) -> dict:
