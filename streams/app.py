@@ -50,7 +50,7 @@ def create_app(settings: Settings, store=None, pipeline: Pipeline | None = None,
             from streams.store import open_store
 
             store = open_store(settings.clickhouse_url, cluster=settings.clickhouse_cluster)
-            store.migrate(allow_changed=settings.migrate_allow_changed)
+            store.migrate(allow_changed=settings.migrate_allow_changed, ddl_timeout=settings.clickhouse_ddl_timeout)
         pipeline = Pipeline(store, Decoder(settings.max_message_bytes, settings.max_event_bytes),
                             store_retry_seconds=settings.store_retry_seconds,
                             graph_memory_bytes=(settings.graph_memory_mb << 20) or None,

@@ -228,7 +228,7 @@ def cmd_migrate(args) -> int:
             statements = dry_run(store._execute, store.database, cluster=store.cluster, allow_changed=allow)
             print("\n".join(statements) if statements else f"-- {store.database} is up to date: nothing to run")
             return 0
-        applied = store.migrate(allow_changed=allow)
+        applied = store.migrate(allow_changed=allow, ddl_timeout=settings.clickhouse_ddl_timeout)
         changed = migration_status(store._execute, store.database).changed
     except sql.MigrationRefused as exc:
         raise ValueError(f"migration refused: {exc}") from None  # nothing was run: no "that file" to retry
@@ -397,7 +397,7 @@ def build_parser() -> argparse.ArgumentParser:
     how.add_argument("--dry-run", action="store_true",
                      help="change nothing: print the statements a run would execute (in their cluster form "
                           "with clickhouse_cluster)")
-    _add_setting_flags(p, {"clickhouse_url", "clickhouse_cluster", "migrate_allow_changed"})
+    _add_setting_flags(p, {"clickhouse_url", "clickhouse_cluster", "migrate_allow_changed", "clickhouse_ddl_timeout"})
     p.set_defaults(func=cmd_migrate)
 
     from streams.dead_letters import add_parser as add_dead_letters

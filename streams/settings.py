@@ -96,6 +96,12 @@ SETTINGS: tuple[Setting, ...] = (
             "after it was applied to the store (off: refuse in one line naming the file; restore the "
             "file as released instead when you can). A store migrated by a newer release is refused "
             "whatever this says.", on_off),
+    Setting("clickhouse_ddl_timeout", 60, "RUMOUR_CLICKHOUSE_DDL_TIMEOUT",
+            "On a cluster, the longest wait in seconds of each ON CLUSTER statement of a migration "
+            "(`rumour migrate`, a worker at start) for every node to run it; then it fails naming the "
+            "nodes that have not (a stuck DDL worker). Sent as the statements' "
+            "distributed_ddl_task_timeout; 0: the server's own (180 s unless its profile says otherwise).",
+            int, minimum=0),
     Setting("embedded_store", "chdb://", "RUMOUR_EMBEDDED_STORE",
             "Store of the embedded commands (replay, demo, serve): chdb:// (temporary), chdb:///path, "
             "a clickhouse:// URL, or none."),
@@ -227,6 +233,7 @@ class Settings:
     clickhouse_url: str
     clickhouse_cluster: str
     migrate_allow_changed: bool
+    clickhouse_ddl_timeout: int
     embedded_store: str
     topic: str
     dead_letter_topic: str

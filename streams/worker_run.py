@@ -106,7 +106,7 @@ def migrate_when_reachable(settings: Settings, max_attempts: int | None = None,
         attempt += 1
         store = open_store(settings.clickhouse_url, cluster=settings.clickhouse_cluster)
         try:
-            store.migrate(allow_changed=settings.migrate_allow_changed)
+            store.migrate(allow_changed=settings.migrate_allow_changed, ddl_timeout=settings.clickhouse_ddl_timeout)
             return store
         except sql.MigrationRefused:
             # the store answered: its record does not fit this release, and waiting changes nothing

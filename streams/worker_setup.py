@@ -124,7 +124,7 @@ def warm_up_worker(events: int = WARM_UP_EVENTS, seed: int = 0) -> float:
     half = len(shares) // 2
     pipeline.process([encode_columns(shares[:half]), orjson.dumps(shares[half:])], partitions=[0, 1])
     # The ClickHouse writer's row packer (graph/kernels_rows.py): no store here to call it.
-    from streams.store.clickhouse import event_rows_columns
+    from streams.store.clickhouse_rows import event_rows_columns
 
     event_rows_columns(pipeline.decoder.decode([encode_columns(shares)])[0])
     # The event pseudonyms' HMAC kernel: a first cold /events/pev_.../trace would otherwise load

@@ -74,16 +74,15 @@ class Store(ABC):
         self._command(statement)
         return None
 
-    def migrate(self, allow_changed: bool | None = None) -> list[str]:
+    def migrate(self, allow_changed: bool | None = None, ddl_timeout: int | None = None) -> list[str]:
         """Create the database and apply pending schema files; returns the names applied.
         Refuses (:class:`sql.MigrationRefused`) a store migrated by a newer release, and one whose
         applied files were edited since unless ``allow_changed`` (None: the
-        ``migrate_allow_changed`` setting, from its environment variable)."""
-        if allow_changed is None:
-            from streams.settings import resolve, setting
-
-            allow_changed = resolve((setting("migrate_allow_changed"),))["migrate_allow_changed"]
-        return sql.migrate(self._execute, self.database, cluster=self.cluster, allow_changed=allow_changed)
+        ``migrate_allow_changed`` setting, from its environment variable). ``ddl_timeout``: how
+        long an ON CLUSTER statement waits for the nodes (a store on a cluster only; None: the
+        ``clickhouse_ddl_timeout`` setting)."""
+        return sql.migrate(self._execute, self.database, cluster=self.cluster,
+                           allow_changed=setting_or_env("migrate_allow_changed", allow_changed))
 
     def require_store(self, url: str) -> None:
         """ValueError (one line: bad input, exit 2) unless the database already is a store of
@@ -258,6 +257,20 @@ class Store(ABC):
 
     def __exit__(self, *exc):
         self.close()
+
+
+def setting_or_env(name: str, value):
+    """``value``, or when None the setting ``name`` from its environment variable (a caller with
+    no Settings of its own: tests, scripts).
+
+    >>> setting_or_env("migrate_allow_changed", True), setting_or_env("clickhouse_ddl_timeout", 7)
+    (True, 7)
+    """
+    if value is not None:
+        return value
+    from streams.settings import resolve, setting
+
+    return resolve((setting(name),))[name]
 
 
 def redact_url(url: str) -> str:

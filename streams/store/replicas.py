@@ -5,7 +5,7 @@ and a read through the Distributed table reads one replica per shard.
 Not ``remote('h1:p1,h2:p2', db, table, 'user', 'password')``: that writes the store's user and
 password into the query text, which the server keeps in its query log and processlist and
 repeats in error messages. Here each node gets a clickhouse-driver client made like the store's
-own (:func:`streams.store.clickhouse.connect`: the same credentials, timeouts, compression),
+own (:func:`streams.store.clickhouse_client.connect`: the same credentials, timeouts, compression),
 created on its first read, kept for the next ones and closed with the store.
 
 The nodes are read at once, one thread each, against one deadline: ``connect_timeout`` (or the
@@ -24,19 +24,11 @@ servers' ``remote_servers`` is picked up without a restart of the worker.
 """
 from __future__ import annotations
 
-import re
 import threading
 import time
-from urllib.parse import unquote
 
-from clickhouse_driver import errors
-
-import sql
 from streams.store.base import StoreUnavailable
-from streams.store.clickhouse import connect, cut_connect_timeout, execute_patiently, hosts_text
-
-# A server's ON CLUSTER wait that ran out (code 159): the task's ZooKeeper path.
-_DDL_TIMEOUT = re.compile(r"Watching task (/[\w/.-]+) is executing longer than distributed_ddl_task_timeout")
+from streams.store.clickhouse_client import connect, cut_connect_timeout, execute_patiently, hosts_text
 
 # How long a read node list is used before it is read again (a failed read-back reads it again
 # at once): nodes are replaced rarely, and a read costs one query of the store.
@@ -45,11 +37,12 @@ NODE_LIST_SECONDS = 60.0
 
 class NodesUnread(StoreUnavailable):
     """Some nodes did not answer the read-back within ``seconds``; ``nodes`` names them (for
-    the log: the message shown to a caller must not)."""
+    the log: the message shown to a caller must not), ``asked`` every node it read."""
 
-    def __init__(self, message: str, nodes: list[tuple[str, int]], seconds: float):
+    def __init__(self, message: str, nodes: list[tuple[str, int]], seconds: float,
+                 asked: list[tuple[str, int]] = ()):
         super().__init__(message)
-        self.nodes, self.seconds = nodes, seconds
+        self.nodes, self.seconds, self.asked = nodes, seconds, list(asked)
 
 
 class ReplicaReader:
@@ -59,15 +52,18 @@ class ReplicaReader:
     def __init__(self, store):
         self.store = store
         self.nodes: list[tuple[str, int]] | None = None
+        self.shards: dict = {}  # node -> its shard_num, from the last node list read
         self._listed_at = 0.0  # time.monotonic() of the node list's read
         self._clients: dict = {}
         self._lock = threading.Lock()  # a driver client is not safe to share between threads
 
     def node_list(self) -> list[tuple[str, int]]:
         if self.nodes is None or time.monotonic() - self._listed_at > NODE_LIST_SECONDS:
-            self.nodes = [(h, int(p)) for h, p in self.store._rows(
-                f"SELECT host_name, port FROM system.clusters WHERE cluster = '{self.store.cluster}' "
-                "ORDER BY shard_num, replica_num")]
+            listed = self.store._rows(
+                f"SELECT host_name, port, shard_num FROM system.clusters WHERE cluster = '{self.store.cluster}' "
+                "ORDER BY shard_num, replica_num")
+            self.nodes = [(h, int(p)) for h, p, _ in listed]
+            self.shards = {(h, int(p)): int(shard) for h, p, shard in listed}
             self._listed_at = time.monotonic()
             for node in [n for n in self._clients if n not in self.nodes]:  # a node taken out
                 self._clients.pop(node).disconnect()
@@ -90,9 +86,7 @@ class ReplicaReader:
             read = _ReadBack(len(nodes))
             threads = []
             for i, node in enumerate(nodes):
-                client = self._clients.get(node)
-                if client is None:
-                    client = self._clients[node] = connect(self.store.settings, node[0], node[1], cluster=True)
+                client = self._client(node)
                 t = threading.Thread(target=self._read, args=(read, i, client, node, query, deadline),
                                      name=f"replica-read-{node[0]}:{node[1]}", daemon=True)
                 t.start()
@@ -110,8 +104,21 @@ class ReplicaReader:
             if unread:
                 self.nodes = None  # a node may have been replaced: the list is read again
                 raise NodesUnread(f"cluster node(s) {hosts_text(unread)} did not answer within {seconds:g}s",
-                                  unread, seconds)
+                                  unread, seconds, nodes)
             return answers
+
+    def _client(self, node: tuple[str, int]):
+        client = self._clients.get(node)
+        if client is None:
+            client = self._clients[node] = connect(self.store.settings, node[0], node[1], cluster=True)
+        return client
+
+    def node_rows(self, node: tuple[str, int], query: str) -> list[tuple]:
+        """``query``'s rows from ``node`` alone (one of :meth:`node_list`), its connection errors
+        retried for :meth:`seconds` (then StoreUnavailable naming it)."""
+        with self._lock:
+            return execute_patiently(self._client(node), f"cluster node {hosts_text([node])}", self.seconds(),
+                                     lambda: self.store._stop_deadline, query, timeouts=self._timeouts)
 
     def check_every_node(self, purpose: str) -> None:
         """Every node answers (within :meth:`seconds`), else :class:`NodesUnread` saying that
@@ -121,48 +128,12 @@ class ReplicaReader:
         except NodesUnread as exc:
             raise NodesUnread(f"{purpose}: {exc}; every node of the cluster must take its statements "
                               "(start it, or take it out of remote_servers on every node)",
-                              exc.nodes, exc.seconds) from None
+                              exc.nodes, exc.seconds, exc.asked) from None
 
     @property
     def _timeouts(self) -> tuple[float, float]:
         s = self.store.settings
         return s["connect_timeout"], s["send_receive_timeout"]
-
-    def migrate(self, run):
-        """``run()`` (the store's migration, its statements ON CLUSTER) once every node answers:
-        a node down is named in one connect timeout (:meth:`check_every_node`) instead of each
-        statement waiting the server's distributed_ddl_task_timeout (180 s) for it and failing
-        with an error that names no node. A node that answers but whose DDL worker is stuck
-        still costs that wait; the error then names it (:meth:`unfinished_ddl_nodes`)."""
-        self.check_every_node(f"migrate ON CLUSTER {self.store.cluster}")
-        try:
-            return run()
-        except (sql.MigrationError, errors.ServerException) as exc:
-            cause = exc if isinstance(exc, errors.ServerException) else exc.__cause__
-            late = self.unfinished_ddl_nodes(cause)
-            if not late:
-                raise
-            where, _, statement = str(exc).partition("\n-- statement:\n")
-            name = where.split(":", 1)[0] if isinstance(exc, sql.MigrationError) else "schema setup"
-            raise sql.MigrationError(
-                f"{name}: node(s) {hosts_text(late)} did not run an ON CLUSTER statement within the server's "
-                "distributed_ddl_task_timeout (their DDL worker is stuck or behind: see their log)"
-                + (f"\n-- statement:\n{statement}" if statement else "")) from cause
-
-    def unfinished_ddl_nodes(self, error: BaseException | None) -> list[tuple[str, int]]:
-        """The nodes that have not run the ON CLUSTER task whose wait ``error`` ended (the
-        server's distributed_ddl_task_timeout: its message names the task, not the nodes), read
-        from the task's entry in ZooKeeper (system.zookeeper); [] for another error, or when
-        the entry cannot be read."""
-        found = _DDL_TIMEOUT.search(str(error or ""))
-        if not found:
-            return []
-        try:
-            finished = {unquote(name) for (name,) in self.store._rows(
-                f"SELECT name FROM system.zookeeper WHERE path = '{found.group(1)}/finished'")}
-        except Exception:  # noqa: BLE001 - the error to report is the caller's; this only adds names
-            return []
-        return [node for node in self.node_list() if hosts_text([node]) not in finished]
 
     def _read(self, read: "_ReadBack", i: int, client, node: tuple[str, int], query: str,
               deadline: float) -> None:
