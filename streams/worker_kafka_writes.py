@@ -123,11 +123,13 @@ class KafkaWrites:
         self.spool = spool or AlertSpool(Path(settings.data_dir) / SPOOL_NAME)
         self.stopping = False
 
-    async def acknowledged(self, sends, what: str, topic: str) -> list:
+    async def acknowledged(self, sends, what: str, topic: str, sizes: list[int] | None = None) -> list:
         """Await each send (a coroutine giving its delivery future), then every acknowledgement:
         each outcome (the record's metadata or the error Kafka answered). A send or an
         acknowledgement that does not come within ``kafka_ack_seconds`` stops the worker
-        (:meth:`stop`: it does not return)."""
+        (:meth:`stop`: it does not return). ``sizes``: the messages of each send (a record
+        batch: several), for the count the stop's line gives (default 1 each)."""
+        sizes = sizes or [1] * len(sends)
         futures = []
         try:
             for send in sends:
@@ -143,7 +145,7 @@ class KafkaWrites:
                 futures.append(result)
             return await acknowledgements(futures, self.seconds)
         except Stalled:
-            waiting = sum(1 for f in futures if not f.done()) + max(0, len(sends) - len(futures))
+            waiting = (sum(n for f, n in zip(futures, sizes) if not f.done()) + sum(sizes[len(futures):]))
             await self.stop(waiting, what, topic)
 
     async def within(self, awaitable, waiting: int, what: str, topic: str):

@@ -87,7 +87,7 @@ def test_alerts_kafka_never_acknowledges_stop_the_worker_and_are_kept(tmp_path, 
             asyncio.run(asyncio.wait_for(sender.send(MESSAGES), 20))
     assert exits == [75]
     [line] = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
-    assert re.match(r"Kafka acknowledged none of 1 alert\(s\) to topic alerts within 1 s \(setting "
+    assert re.match(r"Kafka acknowledged none of 2 alert\(s\) to topic alerts within 1 s \(setting "
                     r"kafka_ack_seconds .*\): 0 of the 2 brokers of the broker setting reachable \(none; down: "
                     r"127.0.0.1:1, 127.0.0.1:2\), fewer than the 2 in-sync replicas .*Pending: 40 message\(s\) "
                     r"taken and not acked .*; 2 alert\(s\) not acknowledged kept in .*alerts-unsent.jsonl", line), line

@@ -135,7 +135,7 @@ class AlertSender:
                 if isinstance(future, asyncio.Future):
                     self._delivered(future, n)
             return
-        outcomes = await self.writes.acknowledged(sends, "alert(s)", self.topic)
+        outcomes = await self.writes.acknowledged(sends, "alert(s)", self.topic, counts)
         for outcome, n in zip(outcomes, counts):
             if isinstance(outcome, BaseException):
                 self.failures += n
