@@ -5,11 +5,13 @@ acknowledged). A malformed message taken then becomes a dead letter; an alert fi
 Before: the worker stored the dead letter, acked the batch (its offset committable) and handed
 the dead letter and the alerts to Faust's producer, which retries for its request timeout (20
 minutes) without a word: nothing said, and a stop in the meantime dropped them from their topics.
-Now a dead letter is acknowledged by the dead-letter topic before its batch is acked; when
-Kafka does not acknowledge it within ``kafka_ack_seconds`` the worker stops with exit 75 and one
-line naming the brokers and what is pending, its offset not committed, so the next start reads
-the message again and forwards its dead letter (tests/kafka_quorum.py: a real quorum on its own
-ports)."""
+Now a dead letter is acknowledged by the dead-letter topic before its batch is acked, and alerts
+are acknowledged one list at a time; when Kafka does not acknowledge one within
+``kafka_ack_seconds`` the worker stops with exit 75 and one line naming the brokers and what is
+pending, its offsets not committed and its alerts kept in its data folder, so the next start
+reads the message again and forwards its dead letter, and sends the kept alerts
+(streams/worker_kafka_writes.py; tests/kafka_quorum.py: a real quorum on its own ports). Which of
+the two stalls first is a race (the alerts, in the runs here); both end the same way."""
 from __future__ import annotations
 
 import asyncio
