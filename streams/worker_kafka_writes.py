@@ -86,10 +86,18 @@ class AlertSpool:
         except FileNotFoundError:
             return []
         out = []
-        for line in text.splitlines():
-            if line.strip():
+        for number, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
                 row = orjson.loads(line)
                 out.append((row["key"].encode("utf-8"), row["value"].encode("utf-8")))
+            except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+                # Written whole (a renamed, synced file): this is someone's edit. Refused, not
+                # skipped: the rest of the file would be lost with it at the next write.
+                raise ValueError(f"{self.path} line {number} is not an alert kept by a stopped worker "
+                                 f"({type(exc).__name__}: {exc}); fix or move the file aside to start "
+                                 "(the store holds every alert)") from None
         return out
 
     def write(self) -> int:

@@ -125,3 +125,13 @@ def test_a_signalled_stop_keeps_the_alerts_not_acknowledged(tmp_path, exits):
     with pytest.raises(_Exited):
         BoundedStop(app, 1.0)._exit(lambda n: f"stop not finished, {n} not stored")
     assert app.kafka_writes.spool.load() == MESSAGES
+
+
+def test_a_kept_alerts_file_that_is_not_one_is_refused_in_one_line(tmp_path):
+    from streams.worker_kafka_writes import AlertSpool
+
+    path = tmp_path / SPOOL_NAME
+    path.write_bytes(b'{"key": "370100", "value": "{}"}\n{"key": "5"}\n')
+    with pytest.raises(ValueError, match=r"alerts-unsent.jsonl line 2 is not an alert kept by a stopped worker "
+                                         r"\(KeyError: 'value'\); fix or move the file aside"):
+        AlertSpool(path).load()
