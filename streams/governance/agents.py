@@ -100,9 +100,11 @@ class AlertSender:
     async def send(self, messages, token: int | None = None) -> None:
         if self._lock is None:
             self._lock = asyncio.Lock()  # made in the event loop that sends
+        if self.spool is not None and token is None:
+            # Pending from the moment it is handed over: a list still waiting for the lock when
+            # the worker stops is kept too.
+            token = self.spool.add(messages)
         async with self._lock:
-            if self.spool is not None and token is None:
-                token = self.spool.add(messages)
             try:
                 await self._send(messages)
             except asyncio.CancelledError:  # a stop: what is not acknowledged is kept
