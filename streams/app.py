@@ -5,9 +5,11 @@ messages otherwise) takes raw messages from the share topic in batches with
 ``stream.noack_take(n, within=s)`` (no automatic acks). Each batch is prepared (decode, restore,
 graphs: :meth:`Pipeline.prepare`) in the pipeline thread; its store write then runs in a second
 thread while the next batch is prepared (write-behind: the driver waits on the socket with the
-GIL released). Only when the write has succeeded are the batch's messages acked (their offsets
-become committable) and its dead letters forwarded to their own topic; at most one write is in
-flight, so a crash re-delivers every batch not yet stored.
+GIL released). Only when the write has succeeded and Kafka has acknowledged the batch's dead
+letters on their own topic are its messages acked (their offsets become committable); at most one
+write is in flight, so a crash re-delivers every batch not yet stored, and a dead letter Kafka
+does not acknowledge within ``kafka_ack_seconds`` stops the worker with its batch unacked
+(streams/worker_kafka_writes.py).
 
 Reliability (RELIABILITY.md): a batch is never skipped. A write that still fails past the
 pipeline's retry budget is tried again after a pause, for as long as it takes (the graphs keep its
@@ -34,6 +36,7 @@ from streams.settings import Settings
 from streams.topics import dead_letter_message
 # ``_partitioner``: the old name, imported by tests/faults.py and benchmarks/memory_growth.py.
 from streams.topics import partitioner as _partitioner
+from streams.worker_kafka_writes import KafkaWrites
 from streams.worker_setup import install_timed_collection
 from streams.worker_stats import KafkaWatch, new_stats, refresh_stats
 from streams.worker_stop import BoundedStop
@@ -102,6 +105,9 @@ def create_app(settings: Settings, store=None, pipeline: Pipeline | None = None,
     app.unstored_messages = lambda: unstored[0]
     # SIGTERM/SIGINT begin it (streams.worker_setup.faust_worker): writes give up by the bound.
     stop = app.bounded_stop = BoundedStop(app, settings.shutdown_write_seconds)
+    # The worker's own Kafka writes (dead letters here, alerts in streams/governance/agents.py):
+    # acknowledged within kafka_ack_seconds, or the worker stops and loses none of them.
+    kafka_writes = app.kafka_writes = KafkaWrites(app, settings)
     # A diagnostic: one JSON line per batch (when taken, prepared, written, acked) for the
     # latency analysis (benchmarks/latency_trace.py); off unless the setting `batch_trace` names a file.
     trace_path = settings.batch_trace
@@ -148,6 +154,11 @@ def create_app(settings: Settings, store=None, pipeline: Pipeline | None = None,
             return loop.run_in_executor(writer, _write, prepared)
 
         await until_done(write, len(events))
+        stats = prepared.stats
+        if stats.dead:
+            # Before the ack: an offset never becomes committable past a message whose dead
+            # letter Kafka has not acknowledged (a stall stops the worker: streams/worker_kafka_writes.py).
+            await forward_dead_letters(stats.dead)
         ack = stream.ack
         last: dict = {}  # TP -> last offset of the batch (offsets grow within a partition)
         for e in events:
@@ -156,7 +167,6 @@ def create_app(settings: Settings, store=None, pipeline: Pipeline | None = None,
         unstored[0] -= len(events)
         for tp, offset in last.items():  # once per partition, not per message
             done_offsets[tp] = max(done_offsets.get(tp, 0), offset + 1)
-        stats = prepared.stats
         s = app.stats
         # batch_started may already be 0.0: the write of the previous batch settled while this
         # one was prepared (write-behind), and monotonic() - 0 would add the host's uptime.
@@ -187,13 +197,20 @@ def create_app(settings: Settings, store=None, pipeline: Pipeline | None = None,
             observing[0].add_done_callback(traced)
         if previous is not None:
             await previous
-        for dead in stats.dead:
-            try:
-                await dead_topic.send(key=(dead.rumour_id or "").encode(),
-                                      value=dead_letter_message(dead))
-            except Exception as exc:  # the store holds every dead letter; the topic is a copy
-                s["dead_letter_send_failures"] += 1
-                log.warning("dead letter not forwarded to %s: %s", settings.dead_letter_topic, exc)
+
+    async def forward_dead_letters(dead_letters):
+        """A stored batch's dead letters to their topic, each acknowledged by Kafka (acks=all)
+        within ``kafka_ack_seconds`` or the worker stops. An error answer is counted and logged
+        (the store holds every dead letter; the topic is a copy) and the batch goes on."""
+        sends = [dead_topic.send(key=(dead.rumour_id or "").encode(), value=dead_letter_message(dead))
+                 for dead in dead_letters]
+        outcomes = await kafka_writes.acknowledged(sends, "dead letter(s) of a stored batch",
+                                                   settings.dead_letter_topic)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                app.stats["dead_letter_send_failures"] += 1
+                log.warning("dead letter not forwarded to %s: %s: %s", settings.dead_letter_topic,
+                            type(outcome).__name__, outcome)
 
     def _write(prepared):
         with pipeline.observers_deferred():  # run by _observe once the batch is acked

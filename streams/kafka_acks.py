@@ -94,12 +94,12 @@ async def reachable(bootstrap: str) -> tuple[list[str], list[str]]:
     return ([a for a, ok in zip(addresses, answers) if ok], [a for a, ok in zip(addresses, answers) if not ok])
 
 
-def not_acknowledged(topic: str, seconds: float, waiting: int, acknowledged: int, up: list[str],
-                     down: list[str], min_insync: int, answer: str, starting: bool = False) -> NotAcknowledged:
-    """The one-line error: what was waited for, the likely cause, what got through, what to do.
+def likely_cause(up: list[str], down: list[str], min_insync: int, answer: str = "") -> str:
+    """The brokers reachable and what that means for an acks=all write (shared by `rumour produce`
+    and the worker's own writes, streams/worker_kafka_writes.py).
 
-    >>> print(not_acknowledged("shares", 60.0, 40, 120, ["h:1"], ["h:2", "h:3"], 2, "NodeNotReadyError"))
-    Kafka acknowledged none of 40 message(s) to topic shares within 60 s (setting kafka_ack_seconds (RUMOUR_KAFKA_ACK_SECONDS, --kafka-ack-seconds)): 1 of the 3 brokers of the broker setting reachable (h:1; down: h:2, h:3), fewer than the 2 in-sync replicas a write needs (acks=all; setting topic_min_insync_replicas (RUMOUR_TOPIC_MIN_INSYNC_REPLICAS, --topic-min-insync-replicas)): not enough in-sync replicas; Kafka's last answer: NodeNotReadyError. 120 message(s) were acknowledged; the others (those waited for and those not yet sent) may be missing: send the files again once the brokers are back (the worker stores an event_id once)
+    >>> likely_cause(["h:1", "h:2"], ["h:3"], 2)
+    '2 of the 3 brokers of the broker setting reachable (h:1, h:2; down: h:3)'
     """
     from streams.settings import setting, setting_label
 
@@ -111,6 +111,19 @@ def not_acknowledged(topic: str, seconds: float, waiting: int, acknowledged: int
                   f"{setting_label(setting('topic_min_insync_replicas'))}): not enough in-sync replicas")
     if answer:
         cause += f"; Kafka's last answer: {answer}"
+    return cause
+
+
+def not_acknowledged(topic: str, seconds: float, waiting: int, acknowledged: int, up: list[str],
+                     down: list[str], min_insync: int, answer: str, starting: bool = False) -> NotAcknowledged:
+    """The one-line error: what was waited for, the likely cause, what got through, what to do.
+
+    >>> print(not_acknowledged("shares", 60.0, 40, 120, ["h:1"], ["h:2", "h:3"], 2, "NodeNotReadyError"))
+    Kafka acknowledged none of 40 message(s) to topic shares within 60 s (setting kafka_ack_seconds (RUMOUR_KAFKA_ACK_SECONDS, --kafka-ack-seconds)): 1 of the 3 brokers of the broker setting reachable (h:1; down: h:2, h:3), fewer than the 2 in-sync replicas a write needs (acks=all; setting topic_min_insync_replicas (RUMOUR_TOPIC_MIN_INSYNC_REPLICAS, --topic-min-insync-replicas)): not enough in-sync replicas; Kafka's last answer: NodeNotReadyError. 120 message(s) were acknowledged; the others (those waited for and those not yet sent) may be missing: send the files again once the brokers are back (the worker stores an event_id once)
+    """
+    from streams.settings import setting, setting_label
+
+    cause = likely_cause(up, down, min_insync, answer)
     # starting: the producer never started (its producer id, which the controller hands out,
     # never came).
     what = (f"gave the producer of topic {topic} no producer id (needed before any message)" if starting else

@@ -150,10 +150,11 @@ SETTINGS: tuple[Setting, ...] = (
             "reports Kafka unreachable (503 degraded; ok again once a connection is back).",
             float, minimum=1),
     Setting("kafka_ack_seconds", 60.0, "RUMOUR_KAFKA_ACK_SECONDS",
-            "Seconds `rumour produce` waits for Kafka to acknowledge any message (acks=all) before it "
-            "stops with an error naming the likely cause (e.g. fewer brokers up than "
-            "topic_min_insync_replicas) and how many were acknowledged; above a broker's failover "
-            "(about 10-20 s), so one broker lost does not stop it.", float, minimum=1),
+            "Seconds `rumour produce` and the worker (its dead letters and alerts) wait for Kafka to "
+            "acknowledge any message (acks=all) before they stop with an error naming the likely cause "
+            "(e.g. fewer brokers up than topic_min_insync_replicas) and what is pending (the worker: "
+            "exit 75, its batch unacked, alerts kept in data_dir); above a broker's failover (about "
+            "10-20 s), so one broker lost does not stop them.", float, minimum=1),
     Setting("write_behind", 1, "RUMOUR_WRITE_BEHIND",
             "1: the worker writes batch N to the store while it prepares batch N+1 (N's offsets are "
             "committed after its write); 0: one batch at a time.", int, minimum=0, maximum=1),

@@ -99,6 +99,17 @@ class BoundedStop:
         ``line_of(n)``: the line, given the count of messages taken and not stored."""
         unstored = self.app.unstored_messages()  # read once: the line and the code agree
         line = line_of(unstored)
+        writes = getattr(self.app, "kafka_writes", None)
+        if writes is not None:
+            # Alerts handed to Kafka and not acknowledged (a broker gone with the stop): kept in
+            # the data folder, sent first at the next start (streams/worker_kafka_writes.py).
+            try:
+                kept = writes.spool.write()
+            except OSError as exc:
+                log.error("alerts not acknowledged by Kafka could not be kept in %s: %s", writes.spool.path, exc)
+            else:
+                if kept:
+                    line += f"; {kept} alert(s) not acknowledged by Kafka kept in {writes.spool.path}"
         if unstored:
             log.error("%s: exiting without commit, they are delivered again at the next start", line)
         else:

@@ -62,12 +62,22 @@ class AlertSender:
     producer, one record batch per partition and list (``create_batch`` / ``send_batch``), in
     the order given; lists are sent one after another (a lock), so a unit's alerts keep their
     order across batches. Without an aiokafka producer (another transport) each message goes
-    through ``fallback.send``."""
+    through ``fallback.send``.
 
-    def __init__(self, app, topic: str, fallback):
-        self.app, self.topic, self.fallback = app, topic, fallback
+    With ``writes`` (the worker's :class:`streams.worker_kafka_writes.KafkaWrites`) each list is
+    acknowledged by Kafka within ``kafka_ack_seconds`` before the next is sent, or the worker
+    stops with the alerts not acknowledged kept in its spool file; those a stopped worker left
+    there are sent first (:meth:`send_left`). Without it (tests, tools) a list is handed to the
+    producer and its delivery only checked."""
+
+    def __init__(self, app, topic: str, fallback, writes=None):
+        self.app, self.topic, self.fallback, self.writes = app, topic, fallback, writes
         self._lock: asyncio.Lock | None = None
         self.failures = 0  # messages whose delivery failed (logged; the store holds every alert)
+        self.spool = writes.spool if writes is not None else None
+        # Pending from now on: a stop before they are sent again writes them back.
+        self.left = self.spool.load() if self.spool is not None else []
+        self._left_token = self.spool.add(self.left) if self.left else None
 
     def _producer(self):
         ensure = getattr(getattr(self.app, "producer", None), "_ensure_producer", None)
@@ -77,33 +87,74 @@ class AlertSender:
             return None
         return producer if hasattr(producer, "send_batch") else None
 
-    async def send(self, messages) -> None:
+    async def send_left(self) -> int:
+        """Send the alerts a stopped worker kept in the spool file (at start); their number."""
+        if self._left_token is None:
+            return 0
+        log.warning("sending %d alert(s) a stopped worker kept in %s", len(self.left), self.spool.path)
+        await self.send(self.left, token=self._left_token)
+        self._left_token = None
+        self.spool.write()  # the file holds only what is still pending
+        return len(self.left)
+
+    async def send(self, messages, token: int | None = None) -> None:
         if self._lock is None:
             self._lock = asyncio.Lock()  # made in the event loop that sends
+        if self.spool is not None and token is None:
+            # Pending from the moment it is handed over: a list still waiting for the lock when
+            # the worker stops is kept too.
+            token = self.spool.add(messages)
         async with self._lock:
-            producer = self._producer()
-            if producer is None:
-                for key, value in messages:
-                    await self.fallback.send(key=key, value=value)
-                return
             try:
-                partitions = await producer.partitions_for(self.topic)
-                for partition, group in by_partition(messages, partitions).items():
-                    await self._send_group(producer, partition, group)
+                await self._send(messages)
+            except asyncio.CancelledError:  # a stop: what is not acknowledged is kept
+                if self.spool is not None:
+                    self.spool.write()
+                raise
             except Exception as exc:  # nobody awaits this task: say it here (the store has them)
                 self.failures += len(messages)
                 log.warning("alerts not sent to %s: %s: %s", self.topic, type(exc).__name__, exc)
+            if token is not None:
+                self.spool.done(token)
 
-    async def _send_group(self, producer, partition: int, group) -> None:
+    async def _send(self, messages) -> None:
+        producer = self._producer()
+        if producer is None:
+            sends, counts = [self.fallback.send(key=k, value=v) for k, v in messages], [1] * len(messages)
+        else:
+            what = "alert(s)"
+            partitions = (await self.writes.within(producer.partitions_for(self.topic), len(messages), what,
+                                                   self.topic) if self.writes is not None
+                          else await producer.partitions_for(self.topic))
+            sends, counts = [], []
+            for partition, group in by_partition(messages, partitions).items():
+                for batch, n in self._batches(producer, group):
+                    sends.append(producer.send_batch(batch, self.topic, partition=partition))
+                    counts.append(n)
+        if self.writes is None:
+            for send, n in zip(sends, counts):
+                future = await send
+                if isinstance(future, asyncio.Future):
+                    self._delivered(future, n)
+            return
+        outcomes = await self.writes.acknowledged(sends, "alert(s)", self.topic, counts)
+        for outcome, n in zip(outcomes, counts):
+            if isinstance(outcome, BaseException):
+                self.failures += n
+                log.warning("%d alerts not delivered to %s: %s: %s", n, self.topic, type(outcome).__name__, outcome)
+
+    @staticmethod
+    def _batches(producer, group):
+        """``group``'s messages as record batches, each with its number of messages."""
         batch, n = producer.create_batch(), 0
         for key, value in group:
             if batch.append(key=key, value=value, timestamp=None) is None:
-                # Full (max_batch_size): send it; an empty batch takes any one message.
-                self._delivered(await producer.send_batch(batch, self.topic, partition=partition), n)
+                # Full (max_batch_size): a new one; an empty batch takes any one message.
+                yield batch, n
                 batch, n = producer.create_batch(), 0
                 batch.append(key=key, value=value, timestamp=None)
             n += 1
-        self._delivered(await producer.send_batch(batch, self.topic, partition=partition), n)
+        yield batch, n
 
     def _delivered(self, future, n: int) -> None:
         def check(f):
@@ -145,8 +196,14 @@ def register_governance_agents(app, hub):
         # One hand-over per batch of alerts, not one per alert (a thread-safe future each).
         asyncio.run_coroutine_threadsafe(sender.send(messages), loop)
 
-    sender = AlertSender(app, hub.config.alerts_topic, alerts_topic)
+    sender = AlertSender(app, hub.config.alerts_topic, alerts_topic, writes=getattr(app, "kafka_writes", None))
     app.alert_sender = sender
+
+    @app.task
+    async def send_left_alerts():
+        # Alerts a worker stopped by a stalled Kafka kept (streams/worker_kafka_writes.py).
+        await sender.send_left()
+
     hub.alerts.sinks.append(send_alerts)
     app.governance_intake_agent = intake
     return intake
