@@ -8,9 +8,13 @@ _ID_RE = re.compile(r"^[\w.:@/+\-]{1,256}$", re.UNICODE)
 
 
 class ApiError(ValueError):
-    def __init__(self, message: str, status: int = 400):
+    """A refused parameter (400 unless ``status`` says otherwise); ``code``: the API's error code
+    of it (streams/service/error_codes.py)."""
+
+    def __init__(self, message: str, status: int = 400, code: str = "bad_parameter"):
         super().__init__(message)
         self.status = status
+        self.code = code
 
 
 def validate_rumour_id(value: str) -> str:

@@ -67,6 +67,16 @@ def register_routes(app, pipeline, settings) -> None:
     runner = getattr(app.web, "_runner", None)
     if type(runner) is web.AppRunner and runner.server is None:
         app.web._runner = JsonErrorRunner(app.web.web_app, access_log=None)
+    # The trace kernels (inferred parents, evidence) compiled once the web server starts, not at
+    # the first liaison's export (a container starts with an empty numba cache: 23 s then).
+    # Only the kernels: the interaction graph is not counted before a ?parents=1 asks for it,
+    # as keeping it costs every ingest batch (streams/service/views.py: held_interactions).
+    from streams.service.warm import warm_in_background
+
+    async def warm(_web_app) -> None:
+        warm_in_background(settings.cutoff_k)
+
+    app.web.web_app.on_startup.append(warm)
     log.info("dashboard and origin-trace API mounted (tokens: %s)", service.tokens.path)
     no_token = service.tokens.startup_note()
     if no_token:

@@ -306,7 +306,7 @@ async def _drive(url: str, token: str, tmp_path: Path) -> dict:
         await cdp.js("window.rumourDashboard.state.handling.status.changed_at = '2000-01-01T00:00:00Z';"
                      "document.getElementById('status-select').value = 'handled';"
                      "document.getElementById('status-form').requestSubmit(); true")
-        await cdp.wait_for("document.getElementById('status-msg').textContent.indexOf('meanwhile') >= 0 && "
+        await cdp.wait_for("document.getElementById('status-msg').textContent.indexOf('已被他人更改') >= 0 && "
                            "window.rumourDashboard.state.handling.status.changed_at !== '2000-01-01T00:00:00Z'")
         found["stale"] = await cdp.js("[document.getElementById('status-msg').textContent,"
                                       " window.rumourDashboard.state.handling.status.status,"
@@ -375,7 +375,9 @@ def test_dashboard_renders_data_in_headless_chromium(served, tmp_path):
     assert found["handling_received"] == "已受理" and "举报受理" in found["handling_by_received"]
     assert found["handling_verified"] == "已核实" and "browser-analyst" in found["handling_by"]
     assert found["history"] == 2
-    assert "verified" in found["stale"][0] and found["stale"][1:] == ["verified", 2]
+    # The 409's code in the page's language (the server's English named the status; the form
+    # shows the current one, reloaded).
+    assert found["stale"] == ["处置状态已被他人更改：已重新载入，请确认后再提交", "verified", 2], found["stale"]
     assert "接触谣言账号" in found["debunk_stats"] and "%" in found["debunk_stats"]
     assert found["debunk_chart"][0] >= 2
     assert {"济南市", "青岛市"} <= set(found["region_labels"])

@@ -138,7 +138,8 @@ async def _drive(url: str, liaison: str, analyst: str, tmp_path: Path) -> dict:
         found["analyst_trace"] = await cdp.js(SHOWN_JS)
         await cdp.js(f"{PANEL}.exportPackage(); true")
         await cdp.wait_for(f"{PANEL}.exported() && {PANEL}.exported().error")
-        found["analyst_export"] = await cdp.js(f"{PANEL}.exported().error")
+        found["analyst_export"] = await cdp.js(f"({{code: {PANEL}.exported().error.code,"
+                                               "text: document.querySelector('#export-out .error').textContent})")
     return found
 
 
@@ -194,7 +195,7 @@ def test_liaison_traces_and_exports_from_the_dashboard_in_headless_chromium(serv
     verdict = verify(data, expected_digest=export["digest"])
     assert verdict.ok, verdict.problems
     assert "inferred_parents.json" in zipfile.ZipFile(io.BytesIO(data)).namelist()
-    assert found["bad_case"][0].startswith("case number: ") and found["bad_case"][1] is False, found["bad_case"]
+    assert found["bad_case"][0].startswith("Invalid case number: ") and found["bad_case"][1] is False, found["bad_case"]
     # A liaison has the export; at 400 px the panel's rows stay inside it and the page.
     assert found["liaison_export_shown"] is True
     narrow = found["narrow"]
@@ -203,4 +204,4 @@ def test_liaison_traces_and_exports_from_the_dashboard_in_headless_chromium(serv
     # An analyst traces in pseudonyms, sees no export, and one forced is the API's 403.
     assert found["analyst_panel"] is True and found["analyst_export_shown"] is False
     assert all(o["account"].startswith("psn_") for o in found["analyst_trace"]["origins"])
-    assert found["analyst_export"].startswith("Not allowed"), found["analyst_export"]
+    assert found["analyst_export"] == {"code": "role_forbidden", "text": "Your role may not do this"}, found["analyst_export"]

@@ -59,7 +59,7 @@ def _json_error(status, headers, body, expected_status):
     assert status == expected_status, body
     assert headers.get("Content-Type", headers.get("content-type", "")).startswith("application/json")
     answer = orjson.loads(body)
-    assert set(answer) == {"error", "status"} and answer["status"] == expected_status
+    assert set(answer) == {"error", "status", "code"} and answer["status"] == expected_status
     return answer["error"]
 
 
@@ -84,7 +84,7 @@ def worker_shaped(env):
 
 def test_malformed_json_body_is_a_json_400(env):
     status, raw = post(env["url"] + "/api/reports", env["tok"]["analyst"], None, raw=b'{"reporter": ')
-    assert (status, orjson.loads(raw)) == (400, {"error": "body: invalid JSON", "status": 400})
+    assert (status, orjson.loads(raw)) == (400, {"error": "body: invalid JSON", "status": 400, "code": "bad_body"})
 
 
 @pytest.mark.parametrize("which", ["url", "worker"])
@@ -155,7 +155,7 @@ def test_handlers_answers_are_unchanged(env):
     async def not_found(request):
         from streams.service.responses import _error
 
-        return _error(404, "no such route")
+        return _error(404, "no such route", "no_such_route")
 
     before.router.add_route("*", "/{tail:.*}", not_found)
     plain = ThreadServer(before, runner=web.AppRunner)

@@ -36,7 +36,7 @@ def test_a_rumour_outside_the_jurisdiction_looks_unknown(env, route):
     assert a[0] == b[0] == 404, (a, b)
     assert a[1] == b[1]
     assert a[2].replace(b"bj-1", UNKNOWN.encode()) == b[2]
-    assert orjson.loads(a[2]) == {"error": "unknown rumour 'bj-1'", "status": 404}
+    assert orjson.loads(a[2]) == {"error": "unknown rumour 'bj-1'", "status": 404, "code": "unknown_rumour"}
     if next(r for r in ROUTES if r.name == route).audited:
         # the audit log still tells the two apart: a refusal (403) and an unknown rumour (404)
         assert (row_outside["rumour_id"], row_outside["status"]) == ("bj-1", 403)

@@ -23,7 +23,7 @@ def test_a_rumour_outside_the_jurisdiction_looks_unknown(env, route):
     unknown = call(env, method, path.replace("jn-1", UNKNOWN), token, body)
     assert outside[0] == unknown[0] == 404
     assert outside[1].replace(b"bj-1", UNKNOWN.encode()) == unknown[1]
-    assert orjson.loads(outside[1]) == {"error": "unknown rumour 'bj-1'", "status": 404}
+    assert orjson.loads(outside[1]) == {"error": "unknown rumour 'bj-1'", "status": 404, "code": "unknown_rumour"}
     if route == "status_set":  # the one audited governance route keeps the refusal
         rows = env["store"].audit_rows(limit=2)
         assert [(r["rumour_id"], r["status"]) for r in rows] == [(UNKNOWN, 404), ("bj-1", 403)]

@@ -71,4 +71,4 @@ def test_a_refused_id_is_named_as_what_it_is(env, kind, value, what):
 
 def test_an_unknown_id_with_such_characters_is_unknown_not_malformed(env):
     assert _trace(env, "accounts", "nobody?st=1") == (404, {"error": "unknown account 'nobody?st=1'",
-                                                           "status": 404})
+                                                           "status": 404, "code": "unknown_account"})

@@ -228,7 +228,7 @@ def test_a_tokens_file_spoilt_while_serving_answers_503_not_500(tmp_path):
         status, headers, body = get(server.url + "/api/me", token)
         assert status == 503 and headers["Content-Type"].startswith("application/json")
         assert orjson.loads(body) == {"status": 503, "error": "tokens cannot be checked now "
-                                      "(the server's tokens file is unreadable)"}
+                                      "(the server's tokens file is unreadable)", "code": "tokens_unreadable"}
         path.unlink()  # repaired (here: emptied): checked again at the next request
         assert get(server.url + "/api/me", token)[0] == 401
     finally:

@@ -250,17 +250,19 @@ def test_an_unknown_hidden_or_foreign_event_is_answered_as_unknown(env):
                       pseudo.event("wide-1-e3"),  # another rumour's event
                       "pev_" + "0" * 16):
             status, body = _tree(env, "deep-1", token, under=given)
-            assert (status, body) == (404, {"error": f"unknown event {given!r}", "status": 404})
+            assert (status, body) == (404, {"error": f"unknown event {given!r}", "status": 404, "code": "unknown_event"})
     # the tree of a rumour with only debunks has no event under which to look
     status, body = _tree(env, "db-1", "national", under=pseudo.event("db-1-e0"))
-    assert (status, body) == (404, {"error": f"unknown event {pseudo.event('db-1-e0')!r}", "status": 404})
+    assert (status, body) == (404, {"error": f"unknown event {pseudo.event('db-1-e0')!r}", "status": 404,
+                                     "code": "unknown_event"})
 
 
 def test_another_jurisdictions_rumour_is_unknown_with_or_without_under(env):
     pseudo = env["pseudo"]
     status, body = _tree(env, "bj-1", under=pseudo.event("bj-1-e0"))
-    assert (status, body) == (404, {"error": "unknown rumour 'bj-1'", "status": 404})
-    assert _tree(env, "none-1", under=pseudo.event("bj-1-e0")) == (404, {"error": "unknown rumour 'none-1'", "status": 404})
+    assert (status, body) == (404, {"error": "unknown rumour 'bj-1'", "status": 404, "code": "unknown_rumour"})
+    assert _tree(env, "none-1", under=pseudo.event("bj-1-e0")) == (
+        404, {"error": "unknown rumour 'none-1'", "status": 404, "code": "unknown_rumour"})
     status, body = _tree(env, "bj-1", "national", under=pseudo.event("bj-1-e0"))
     assert status == 200 and body["roots"][0]["event_id"] == pseudo.event("bj-1-e0")
 
@@ -306,4 +308,4 @@ def test_a_node_without_event_id_is_expanded_by_its_account_pseudonym(env):
     # An account of the rumour with no placeholder, one of another rumour, or none: unknown event.
     for given in (pseudo("p3"), pseudo("other"), pseudo("w1"), "psn_" + "0" * 16):
         status, body = _tree(env, "ph-1", under=given)
-        assert (status, body) == (404, {"error": f"unknown event {given!r}", "status": 404}), given
+        assert (status, body) == (404, {"error": f"unknown event {given!r}", "status": 404, "code": "unknown_event"}), given

@@ -41,9 +41,10 @@ def link_by_hand(desk, report_id: str, rumour_id: str, by: str, note: str = "",
     with desk._link_lock:  # of two officers linking the same report, the second gets 409
         rep = desk.report(report_id)
         if rep is None:
-            return 404, {"error": f"unknown report {report_id!r}"}
+            return 404, {"error": f"unknown report {report_id!r}", "code": "unknown_report"}
         if rep["rumour_id"]:
-            return 409, {"error": f"report {report_id!r} is linked already", "link": link_answer(rep)}
+            return 409, {"error": f"report {report_id!r} is linked already", "code": "report_linked",
+                         "link": link_answer(rep)}
         linked = dict(rep, rumour_id=rumour_id, link_method="manual", similarity=1.0,
                       linked_by=by, linked_ms=at_ms, link_note=note)
         linked.pop("duplicates", None)

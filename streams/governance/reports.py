@@ -135,7 +135,7 @@ class ReportDesk:
         try:
             rep = parse_report(payload, now_ms, source)
         except ReportError as exc:
-            return exc.status, {"error": str(exc)}
+            return exc.status, {"error": str(exc), "code": "bad_body"}
         rep["source"] = source
         rid = rep["report_id"]
         stored = None
@@ -284,19 +284,19 @@ class ReportDesk:
         all be read to check that (nothing changed)."""
         error = status_error(rumour_id, status, by)
         if error:
-            return 400, {"error": error}
+            return 400, {"error": error, "code": "bad_body"}
         at_ms = int(time.time() * 1000) if at_ms is None else int(at_ms)
         row = status_row(rumour_id, status, by, note, at_ms)
         if self.store is not None and replaces is not None:
             try:
                 rival = claim(self.store, row, replaces)
             except Unchecked as exc:  # a replica unread may hold a competitor: nothing is made
-                return 503, {"error": str(exc)}
+                return 503, {"error": str(exc), "code": "status_unchecked"}
             if rival is not None:
                 return 409, {"error": (f"another change of the same status came at the same time: "
                                        f"{rival['status']!r} by {rival['changed_by']} at "
                                        f"{format_ts(rival['changed_ms'])}; read it again and decide"),
-                             "competitor": self._status_answer(rival)}
+                             "code": "status_conflict", "competitor": self._status_answer(rival)}
         elif self.store is not None:  # first: a change the store refused is not shown as made
             self.store.append_status([row])
         with self._lock:
@@ -310,7 +310,7 @@ class ReportDesk:
         applies it)."""
         error = status_error(rumour_id, status, by)
         if error:
-            return 400, {"error": error}
+            return 400, {"error": error, "code": "bad_body"}
         return 201, self._status_answer(status_row(rumour_id, status, by, note, at_ms))
 
     @staticmethod

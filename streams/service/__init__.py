@@ -28,7 +28,8 @@ ClickHouse). Modules:
 - ``http``, ``governance_http``, ``trace_http``: routing, authentication, handlers, metrics
   (``trace_http``: the audited trace, evidence and audit-log routes); ``responses``: JSON
   answers and refusals; ``errors``: aiohttp's own errors (unknown route, method, body size,
-  malformed request) in the same JSON shape.
+  malformed request) in the same JSON shape; ``error_codes``: the ``code`` of every error answer
+  (the dashboard words each in zh-CN and English: ``static/errors.js``).
 - ``authn``: the token check of every protected request (a mixin of ``http``'s Service).
 - ``cli``: ``rumour serve``, ``rumour token``, ``rumour evidence``.
 

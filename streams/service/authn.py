@@ -36,7 +36,7 @@ class TokenChecks:
             log.error("%s", exc)
             await self._refused_token(route, request, 503, UNREADABLE_REASON, presented)
             raise ApiError("tokens cannot be checked now (the server's tokens file is unreadable)",
-                           503) from None
+                           503, code="tokens_unreadable") from None
         if principal is None:
             await self._refused_token(route, request, 401, "malformed" if header and not bearer else reason,
                                       presented)

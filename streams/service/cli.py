@@ -207,6 +207,14 @@ async def _serve(pipeline, store, settings, tokens_path, replay_stats, hub=None,
     if no_token:
         print(f"note: {no_token}", file=sys.stderr, flush=True)
     print(f"serving http://{settings.web_host}:{port}/ (tokens: {tokens_path})", flush=True)
+    # The first ?parents=1 trace or export compiled its kernels (23 s on a fresh numba cache)
+    # and counted the interaction graph of every graph held (0.6 s on the Weibo set): both done
+    # now, beside the serving loop. serve ingests nothing after the replay, so keeping the
+    # interaction graph costs it only memory (streams/service/views.py: held_interactions).
+    from streams.service.warm import warm_in_background
+
+    warm_in_background(settings.cutoff_k,
+                       then=lambda: service.executor.submit(service.views.held_interactions))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

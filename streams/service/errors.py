@@ -1,4 +1,4 @@
-"""aiohttp's own error answers in the API's shape: ``{"error": ..., "status": ...}`` as
+"""aiohttp's own error answers in the API's shape: ``{"error": ..., "status": ..., "code": ...}`` as
 ``application/json`` (:func:`streams.service.responses._error`), so that a client reads one error
 shape whatever refused its request.
 
@@ -46,14 +46,25 @@ def _message(exc: web.HTTPException) -> str:
     return exc.reason
 
 
+def _code(exc: web.HTTPException) -> str:
+    # The error code of aiohttp's own refusals (streams.service.error_codes).
+    if isinstance(exc, web.HTTPNotFound):
+        return "no_such_route"
+    if isinstance(exc, web.HTTPMethodNotAllowed):
+        return "method_not_allowed"
+    if isinstance(exc, web.HTTPRequestEntityTooLarge):
+        return "body_too_large"
+    return "internal_error" if exc.status >= 500 else "bad_request"
+
+
 def error_from_exception(exc: web.HTTPException) -> web.Response:
     """The JSON answer of an aiohttp error (status >= 400), with its headers (``Allow``) kept.
 
     >>> r = error_from_exception(web.HTTPMethodNotAllowed("POST", ["GET", "HEAD"]))
     >>> r.status, r.content_type, r.body, r.headers["Allow"]
-    (405, 'application/json', b'{"error":"allowed: GET, HEAD","status":405}', 'GET,HEAD')
+    (405, 'application/json', b'{"error":"allowed: GET, HEAD","status":405,"code":"method_not_allowed"}', 'GET,HEAD')
     """
-    response = _error(exc.status, _message(exc))
+    response = _error(exc.status, _message(exc), _code(exc))
     for name, value in exc.headers.items():
         if name.lower() not in ("content-type", "content-length"):
             response.headers[name] = value
@@ -70,6 +81,21 @@ async def json_errors(request: web.Request, handler):
         if exc.status < 400:
             raise
         return error_from_exception(exc)
+
+
+def parser_error_code(status: int, exc: BaseException | None) -> str:
+    """The error code of a request the parser refused (:func:`parser_error_message` its text).
+
+    >>> parser_error_code(400, LineTooLong(b"x" * 9000, 8190)), parser_error_code(500, None)
+    ('header_too_long', 'internal_error')
+    """
+    if status == 500:
+        return "internal_error"
+    if isinstance(exc, LineTooLong):
+        return "header_too_long"
+    if isinstance(exc, InvalidURLError):
+        return "url_not_encoded"
+    return "malformed_request"
 
 
 def parser_error_message(status: int, exc: BaseException | None) -> str:
@@ -116,7 +142,7 @@ class JsonErrorRequestHandler(RequestHandler):
         # aiohttp's own: logs the error, refuses when an answer was already under way; its text
         # answer is replaced.
         super().handle_error(request, status, exc, message)
-        response = _error(status, parser_error_message(status, exc))
+        response = _error(status, parser_error_message(status, exc), parser_error_code(status, exc))
         response.force_close()  # as aiohttp does: the connection's state is unknown
         return response
 

@@ -120,14 +120,14 @@ class GovernanceViews(UnlinkedReportViews):
         the audit row there: if that raises, nothing changes)."""
         problem = body_problem(body, STATUS_FIELDS, "changed_by", "who changed it")
         if problem:
-            return 400, {"error": problem}
+            return 400, {"error": problem, "code": "bad_body"}
         note = body.get("note") or ""
         status = body.get("status")
         if not isinstance(status, str):
-            return 400, {"error": "status: required"}
+            return 400, {"error": "status: required", "code": "bad_body"}
         for name in ("expected_status", "expected_changed_at"):
             if body.get(name) is not None and not isinstance(body[name], str):
-                return 400, {"error": f"{name}: a string (or null: no status yet)"}
+                return 400, {"error": f"{name}: a string (or null: no status yet)", "code": "bad_body"}
         by, at_ms = changed_by(principal), int(time.time() * 1000)
         code, answer = self.hub.status_answer(rumour_id, status, by, note, at_ms)
         if code != 201:
@@ -141,7 +141,7 @@ class GovernanceViews(UnlinkedReportViews):
             now = self._current_row(rumour_id) if guarded else None
             stale = self._stale_status(now, body) if guarded else None
             if stale:
-                return 409, {"error": stale}
+                return 409, {"error": stale, "code": "status_conflict"}
             if before_apply is not None:
                 before_apply(code, answer)
             code, answer = self.hub.set_status(rumour_id, status, by, note, at_ms,

@@ -11,7 +11,8 @@ import orjson
 
 from streams.api import ApiError, validate_path_id
 from streams.service.access import check_code
-from streams.service.responses import _error, _json
+from streams.service.error_codes import check
+from streams.service.responses import Refused, _error, _json
 
 BODY_MAX = 64 * 1024
 
@@ -19,9 +20,9 @@ BODY_MAX = 64 * 1024
 async def read_json(request, limit: int = BODY_MAX):
     ctype = (request.headers.get("Content-Type") or "").split(";", 1)[0].strip().lower()
     if ctype != "application/json":
-        raise ApiError("body: Content-Type must be application/json", 415)
+        raise ApiError("body: Content-Type must be application/json", 415, code="body_not_json")
     if request.content_length is not None and request.content_length > limit:
-        raise ApiError(f"body: larger than {limit} bytes", 413)
+        raise ApiError(f"body: larger than {limit} bytes", 413, code="body_too_large")
     chunks, size = [], 0
     while True:
         chunk = await request.content.read(16384)
@@ -29,12 +30,12 @@ async def read_json(request, limit: int = BODY_MAX):
             break
         size += len(chunk)
         if size > limit:
-            raise ApiError(f"body: larger than {limit} bytes", 413)
+            raise ApiError(f"body: larger than {limit} bytes", 413, code="body_too_large")
         chunks.append(chunk)
     try:
         return orjson.loads(b"".join(chunks))
     except orjson.JSONDecodeError:
-        raise ApiError("body: invalid JSON") from None
+        raise ApiError("body: invalid JSON", code="bad_body") from None
 
 
 class GovernanceHandlers:
@@ -92,7 +93,8 @@ class GovernanceHandlers:
 
             # Narrowing only: a code outside the caller's own jurisdiction is refused.
             if not covers(principal.jurisdiction, within):
-                raise _refused(403, f"jurisdiction {within} is outside {principal.jurisdiction}")
+                raise Refused(403, f"jurisdiction {within} is outside {principal.jurisdiction}",
+                              code="outside_jurisdiction")
         limit = self._int_param(q, "limit", 100, 1, 1000)
         since = self._int_param(q, "since_ms", 0, 0, 1 << 62) if q.get("since_ms") else None
         return _json(await self._run(self.gov.alerts, principal, within, since, limit))
@@ -100,23 +102,20 @@ class GovernanceHandlers:
     async def _r_debunk(self, principal, params, request, ctx):
         answer = await self._run(self.gov.debunk, ctx["rumour_id"])
         if answer is None:
-            raise _refused(404, f"no debunk figures for {ctx['rumour_id']!r}")
+            raise Refused(404, f"no debunk figures for {ctx['rumour_id']!r}", code="no_debunk_figures")
         return _json(answer)
 
 
 def _answer(status: int, answer: dict):
-    """The desk's answer; a refusal in the API's one error shape (``{"error", "status"}``), with
-    whatever else the refusal names (a 409's ``link`` of a report linked already, or the
-    ``competitor`` of a status change): the desk's other refusals carry only ``error``."""
+    """The desk's answer; a refusal in the API's one error shape (``{"error", "status", "code"}``),
+    with whatever else the refusal names (a 409's ``link`` of a report linked already, or the
+    ``competitor`` of a status change): the desk's other refusals carry only ``error`` and
+    ``code`` (a refusal that names no code: ``bad_request``)."""
     if status >= 400:
-        named = {k: v for k, v in answer.items() if k != "error"}
+        code = check(answer.get("code") or "bad_request")
+        named = {k: v for k, v in answer.items() if k not in ("error", "code")}
         if named:
-            return _json({"error": str(answer.get("error", "refused")), "status": status, **named}, status)
-        return _error(status, str(answer.get("error", "refused")))
+            return _json({"error": str(answer.get("error", "refused")), "status": status, "code": code, **named},
+                         status)
+        return _error(status, str(answer.get("error", "refused")), code)
     return _json(answer, status)
-
-
-def _refused(status: int, message: str):
-    from streams.service.http import Refused
-
-    return Refused(status, message)

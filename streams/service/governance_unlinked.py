@@ -86,19 +86,19 @@ class UnlinkedReportViews:
 
         problem = body_problem(body, LINK_FIELDS, "linked_by", "who linked it")
         if problem:
-            return 400, {"error": problem}
+            return 400, {"error": problem, "code": "bad_body"}
         rumour_id = body.get("rumour_id")
         if not isinstance(rumour_id, str) or not rumour_id:
-            return 400, {"error": "rumour_id: required, a string"}
+            return 400, {"error": "rumour_id: required, a string", "code": "bad_body"}
         note = body.get("note") or ""
         rep = self.hub.desk.report(report_id)
         if rep is None or not (self.may_read_unlinked(rep, principal) or self._covers(rep["rumour_id"], principal)):
-            return 404, {"error": f"unknown report {report_id!r}"}
+            return 404, {"error": f"unknown report {report_id!r}", "code": "unknown_report"}
         if rep["rumour_id"]:
             answer = link_answer(rep) if self._covers(rep["rumour_id"], principal) else None
-            return 409, {"error": f"report {report_id!r} is linked already", "link": answer}
+            return 409, {"error": f"report {report_id!r} is linked already", "code": "report_linked", "link": answer}
         if not self._covers(rumour_id, principal):
-            return 404, {"error": f"unknown rumour {rumour_id!r}"}
+            return 404, {"error": f"unknown rumour {rumour_id!r}", "code": "unknown_rumour"}
         if before_apply is not None:
             before_apply(201, {"report_id": report_id, "rumour_id": rumour_id})
         code, answer = self.hub.link_report(report_id, rumour_id, changed_by(principal), note)

@@ -49,6 +49,7 @@ from streams.service.site import SiteHandlers
 from streams.service.tokens import TokenStore, expiry_text
 from streams.service.views import HiddenEvent, NotFound, Views
 from streams.settings import setting
+from streams.store.base import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +86,17 @@ def int_param(query, name: str, default: int, lo: int, hi: int) -> int:
         # An epoch-ms bound has no useful upper end to show (4611686018427387904).
         raise ApiError(f"{name}: expected {lo}..{hi}" if hi < 1 << 62 else f"{name}: expected an integer >= {lo}")
     return value
+
+
+def failure_code(exc: BaseException) -> str:
+    """The error code of a 500: a store that failed (unreachable, or refusing the query) is told
+    apart from a bug, so the dashboard can say "try again" (the text stays "internal error": no
+    detail of the store leaves).
+
+    >>> failure_code(StoreError("down")), failure_code(KeyError("x"))
+    ('store_unavailable', 'internal_error')
+    """
+    return "store_unavailable" if isinstance(exc, StoreError) else "internal_error"
 
 
 class Service(TokenChecks, SiteHandlers, GovernanceHandlers, TraceHandlers):
@@ -157,7 +169,7 @@ class Service(TokenChecks, SiteHandlers, GovernanceHandlers, TraceHandlers):
         app.on_shutdown.append(self.on_shutdown)
 
         async def not_found(request):
-            return _error(404, "no such route")
+            return _error(404, "no such route", "no_such_route")
 
         app.router.add_route("*", "/{tail:.*}", not_found)
         return app
@@ -168,21 +180,21 @@ class Service(TokenChecks, SiteHandlers, GovernanceHandlers, TraceHandlers):
         except UnicodeDecodeError:
             parts = None
         if parts is None:
-            return self._count("invalid", _error(400, "invalid path"))
+            return self._count("invalid", _error(400, "invalid path", "bad_path"))
         route, params, allowed = find(parts, request.method)
         if route is None:
             if not allowed:
                 return None
-            response = _error(405, f"allowed: {', '.join(allowed)}")
+            response = _error(405, f"allowed: {', '.join(allowed)}", "method_not_allowed")
             response.headers["Allow"] = ", ".join(sorted(set(allowed)))
             return self._count("method", response)
         try:
             response = await self._handle(route, params, request)
         except ApiError as exc:
-            response = _error(exc.status, str(exc))
-        except Exception:  # a bug or a store failure: log it, answer 500 without details
+            response = _error(exc.status, str(exc), exc.code)
+        except Exception as exc:  # a bug or a store failure: log it, answer 500 without details
             log.exception("%s failed", route.name)
-            response = _error(500, "internal error")
+            response = _error(500, "internal error", failure_code(exc))
         if route.action is not None:
             # Token-protected answers (clear ids, evidence packages) must not be kept in a
             # browser's or proxy's cache, where they outlive the token and the audit trail.
@@ -213,7 +225,7 @@ class Service(TokenChecks, SiteHandlers, GovernanceHandlers, TraceHandlers):
         await self._write_probe_rows(self.probes.due())
         principal = await self._principal(route, request)
         if principal is None:
-            return _error(401, "a valid bearer token is required")
+            return _error(401, "a valid bearer token is required", "token_required")
         ctx = {"principal": principal, "rumour_id": "", "case_id": "", "params": {}}
         trail = AuditTrail(self, principal, route, request.remote or "", ctx)
         ctx["audit_ahead"] = trail.ahead
@@ -222,15 +234,16 @@ class Service(TokenChecks, SiteHandlers, GovernanceHandlers, TraceHandlers):
             response = await self._authorised(route, params, request, ctx)
             digest = ctx.get("digest") or audit.answer_digest(response.status, response.body)
         except Refused as exc:
-            response, digest = _error(exc.status, str(exc)), ""
+            response, digest = _error(exc.status, str(exc), exc.code), ""
             audit_status = exc.audit_status
         except ApiError as exc:
-            response, digest = _error(exc.status, str(exc)), ""
-        except Exception:  # a bug or a store failure: still one audit row (status 500)
+            response, digest = _error(exc.status, str(exc), exc.code), ""
+        except Exception as exc:  # a bug or a store failure: still one audit row (status 500)
             log.exception("%s failed", route.name)
-            response, digest = _error(500, "internal error"), ""
+            response, digest = _error(500, "internal error", failure_code(exc)), ""
         return await trail.finish(response, digest, audit_status,
-                                  lambda: _error(503, "the audit log is unavailable; no answer is given"))
+                                  lambda: _error(503, "the audit log is unavailable; no answer is given",
+                                                 "audit_unavailable"))
 
     async def _authorised(self, route, params, request, ctx) -> web.Response:
         principal = ctx["principal"]
@@ -254,9 +267,10 @@ class Service(TokenChecks, SiteHandlers, GovernanceHandlers, TraceHandlers):
                 case_error = exc
         if not principal.may(route.action):
             # Named as the caller asked (method and path), not by the route table's internal name.
-            raise Refused(403, f"role {principal.role} may not use {route.method} {route.path}")
+            raise Refused(403, f"role {principal.role} may not use {route.method} {route.path}",
+                          code="role_forbidden")
         if route.governance and self.gov is None:
-            raise Refused(503, "the governance loop does not run in this process")
+            raise Refused(503, "the governance loop does not run in this process", code="governance_off")
         self._check_query(route, request)  # parameters (400) after the role, as the order above says
         if route.rumour_scoped:
             ctx["rumour_id"] = rid = validate_rumour_id(params["rumour_id"])
@@ -270,7 +284,8 @@ class Service(TokenChecks, SiteHandlers, GovernanceHandlers, TraceHandlers):
             if regions is None or not principal.covers_any(regions):
                 # One answer for both: a 403 here would tell the caller that the rumour exists
                 # elsewhere (and a 404 that it does not). The audit row keeps the refusal (403).
-                raise Refused(404, f"unknown rumour {rid!r}", audit_status=None if regions is None else 403)
+                raise Refused(404, f"unknown rumour {rid!r}", code="unknown_rumour",
+                              audit_status=None if regions is None else 403)
         if route.audited and route.case:
             # Only a route a case applies to reads X-Case-Id: a client that sends it on every
             # request (the dashboard's case box) must not be refused where no case is used.
@@ -278,7 +293,7 @@ class Service(TokenChecks, SiteHandlers, GovernanceHandlers, TraceHandlers):
                 raise case_error
             if not ctx["case_id"] and principal.may("case_required"):
                 where = "?case= or X-Case-Id header" if route.name == "evidence" else "X-Case-Id header"
-                raise Refused(400, f"a case number is required ({where})")
+                raise Refused(400, f"a case number is required ({where})", code="case_required")
         handler = getattr(self, "_r_" + route.name)
         return await handler(principal, params, request, ctx)
 
@@ -289,10 +304,10 @@ class Service(TokenChecks, SiteHandlers, GovernanceHandlers, TraceHandlers):
         if from_query:
             q = (request.query.get("case") or "").strip()
             if q and case and q != case:
-                raise ApiError("case: the query parameter and X-Case-Id differ")
+                raise ApiError("case: the query parameter and X-Case-Id differ", code="bad_case")
             case = q or case
         if case and not CASE_RE.match(case):
-            raise ApiError(f"case number: {CASE_RULE}")
+            raise ApiError(f"case number: {CASE_RULE}", code="bad_case")
         return case
 
     # -- protected routes ---------------------------------------------------------------
@@ -347,7 +362,7 @@ class Service(TokenChecks, SiteHandlers, GovernanceHandlers, TraceHandlers):
             return out
         except NotFound as exc:
             # A hidden event (views.HiddenEvent) is answered as unknown, recorded as refused.
-            raise Refused(404, exc.answer(),
+            raise Refused(404, exc.answer(), code=exc.code,
                           audit_status=403 if isinstance(exc, HiddenEvent) else None) from None
 
     # -- metrics ------------------------------------------------------------------------

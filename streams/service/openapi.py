@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from streams.service.access import PERMISSIONS
+from streams.service.error_codes import CODES
 from streams.service.routes import ROUTES
 
 _ERRORS = {
@@ -16,6 +17,21 @@ _ERRORS = {
 }
 _GOVERNANCE_503 = "The governance loop does not run in this process"
 _BODY_ERRORS = {"413": "Body larger than 64 KiB", "415": "Body is not application/json"}
+# Every error answer's shape: `code` is what a client keys its own words on (the dashboard's
+# zh-CN and English), `error` the server's English text.
+_ERROR_SCHEMA = {
+    "type": "object", "required": ["error", "status", "code"],
+    "properties": {
+        "error": {"type": "string", "description": "the server's text (English), for people and logs"},
+        "status": {"type": "integer", "description": "the HTTP status, repeated"},
+        "code": {"type": "string", "enum": list(CODES),
+                 "description": "the kind of refusal, stable across releases: "
+                                + "; ".join(f"{code} ({status}): {meaning}" for code, (status, meaning) in CODES.items())},
+    },
+    "description": "Some refusals add keys: a 409 on a report's link names it (`link`), a 409 on a "
+                   "status change the change it met (`competitor`)",
+}
+_ERROR_CONTENT = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
 
 
 def spec(version: str = "0.1.0") -> dict:
@@ -59,6 +75,9 @@ def spec(version: str = "0.1.0") -> dict:
         if r.body:
             op["requestBody"] = {"required": True, "description": r.body,
                                  "content": {"application/json": {"schema": {"type": "object"}}}}
+        for status, response in responses.items():
+            if status >= "400":
+                response["content"] = _ERROR_CONTENT
         paths.setdefault(r.path, {})[r.method.lower()] = op
     return {
         "openapi": "3.0.3",
@@ -66,6 +85,7 @@ def spec(version: str = "0.1.0") -> dict:
                  "description": "Tokens: `rumour token issue --role analyst|liaison|admin|monitor "
                                 "--jurisdiction CODE [--expires-days N]`. Send `Authorization: "
                                 "Bearer <token>`. An expired or revoked token gets 401."},
-        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+                       "schemas": {"Error": _ERROR_SCHEMA}},
         "paths": paths,
     }

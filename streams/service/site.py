@@ -16,7 +16,7 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 VENDOR = {"echarts.min.js": PROJECT_ROOT / "web" / "node_modules" / "echarts" / "dist" / "echarts.min.js"}
 STATIC = {"app.js": "application/javascript", "app.css": "text/css", "i18n.js": "application/javascript",
           "expiry.js": "application/javascript", "series.js": "application/javascript",
-          "trace.js": "application/javascript"}
+          "trace.js": "application/javascript", "errors.js": "application/javascript"}
 
 
 class SiteHandlers:
@@ -29,14 +29,14 @@ class SiteHandlers:
         if route.name == "static":
             name = params["name"]
             if name not in STATIC:
-                return _error(404, "no such file")
+                return _error(404, "no such file", "no_such_file")
             return self._file(STATIC_DIR / name, STATIC[name])
         if route.name == "vendor":
             path = VENDOR.get(params["name"])
             if path is None:
-                return _error(404, "no such file")
+                return _error(404, "no such file", "no_such_file")
             if not path.exists():
-                return _error(503, f"{path} is missing: run `npm ci` in web/")
+                return _error(503, f"{path} is missing: run `npm ci` in web/", "vendor_missing")
             return self._file(path, "application/javascript", cache=True)
         if route.name == "openapi":
             return _json(spec())
@@ -47,7 +47,7 @@ class SiteHandlers:
             problems = health_problems(stats)
             return _json({"status": "degraded" if problems else "ok", "problems": problems, **stats},
                          status=503 if problems else 200)
-        return _error(404, "no such route")
+        return _error(404, "no such route", "no_such_route")
 
     @staticmethod
     def _file(path: Path, content_type: str, cache: bool = False) -> web.Response:

@@ -101,7 +101,8 @@ class TraceHandlers:
         if not principal.may("clear") and not self.pseudo.looks_like_event(given):
             # As for accounts: an id in clear in, its pseudonym out would tie a guessed post id
             # (which leads to its author on the platform) to the pseudonyms on the dashboard.
-            raise Refused(403, f"role {principal.role} traces events by pseudonym (pev_...) only")
+            raise Refused(403, f"role {principal.role} traces events by pseudonym (pev_...) only",
+                          code="pseudonym_only")
         event = await self._guard(self.views.event_for, ctx["rumour_id"], given)
         if event != given:
             # The audit row keeps the real id (the audit is the admin's) beside the one given.
@@ -112,10 +113,11 @@ class TraceHandlers:
         if not principal.may("clear") and not self.pseudo.looks_like(params["account_id"]):
             # A clear id in, its pseudonym out: a role without clear identities could map any
             # guessed id to its pseudonym and so re-identify every pseudonym on the dashboard.
-            raise Refused(403, f"role {principal.role} traces accounts by pseudonym (psn_...) only")
+            raise Refused(403, f"role {principal.role} traces accounts by pseudonym (psn_...) only",
+                          code="pseudonym_only")
         account = await self._run(self.views.account_for, ctx["rumour_id"], params["account_id"])
         if account is None:
-            raise Refused(404, f"unknown account {params['account_id']!r}")
+            raise Refused(404, f"unknown account {params['account_id']!r}", code="unknown_account")
         namer = None  # passed to the trace, which then does not ask the store about it again
         if not self.pseudo.looks_like(params["account_id"]):
             # An id given in clear (roles with clear identities only, see above) that the
@@ -126,7 +128,7 @@ class TraceHandlers:
             self._account_scope(principal, ctx)
             namer = await self._run(self.views.identities.namer, principal, ctx["rumour_id"], [account])
             if not namer.in_clear(account):
-                raise Refused(404, f"unknown account {params['account_id']!r}",
+                raise Refused(404, f"unknown account {params['account_id']!r}", code="unknown_account",
                               audit_status=403 if account in namer.acted else None)
         if account != params["account_id"]:
             # The audit row keeps the real id (the audit is the admin's) beside the one given.
@@ -135,7 +137,8 @@ class TraceHandlers:
 
     async def _r_evidence(self, principal, params, request, ctx):
         if not ctx["case_id"]:
-            raise Refused(400, "an evidence package needs a case number (?case= or X-Case-Id)")
+            raise Refused(400, "an evidence package needs a case number (?case= or X-Case-Id)",
+                          code="case_required")
         k = parse_k(request.query.get("k"), self.cutoff_k)
         parents = read_parents(request.query, ctx["params"])
         self._account_scope(principal, ctx)
@@ -164,7 +167,7 @@ class TraceHandlers:
         until = self._int_param(q, "until_ms", -1, 0, 1 << 62) if q.get("until_ms") else None
         case = q.get("case") or None
         if case is not None and not CASE_RE.match(case):
-            raise ApiError(f"case: {CASE_RULE}")
+            raise ApiError(f"case: {CASE_RULE}", code="bad_case")
         failure = q.get("auth_failure") or None
         if failure is not None and failure not in AUTH_FAILURES + ("any",):
             raise ApiError(f"auth_failure: one of any, {', '.join(AUTH_FAILURES)}")
@@ -189,6 +192,6 @@ class TraceHandlers:
             # /api/audit leaves these rows out for such an admin; a count of none would read as
             # "no refusals" here, so this says why instead.
             raise Refused(403, "requests refused for their token belong to no jurisdiction: only a "
-                          "national (000000) admin sees their counts")
+                          "national (000000) admin sees their counts", code="national_admin_only")
         hours = await self._run(self.store.audit_refusal_hours, since, until)
         return _json(audit.refusal_counts(hours, since, until))

@@ -50,7 +50,12 @@ CONFIDENCE_METHOD = (
 
 
 class NotFound(LookupError):
-    """The rumour, event or account is not known."""
+    """The rumour, event or account is not known; ``code``: the 404's error code
+    (:mod:`streams.service.error_codes`)."""
+
+    def __init__(self, message: str, code: str):
+        super().__init__(message)
+        self.code = code
 
     def answer(self) -> str:
         """The error text of the 404 (``"unknown rumour 'r1'"``)."""
@@ -218,7 +223,7 @@ class Views:
         spreaders."""
         counts = self.store.minute_counts(rumour_id)
         if not counts:
-            raise NotFound(f"rumour {rumour_id!r}")
+            raise NotFound(f"rumour {rumour_id!r}", "unknown_rumour")
         first = min(c[0] for c in counts)
         last = max(c[0] for c in counts)
         bucket = bucket_size(first, last)
@@ -257,8 +262,8 @@ class Views:
             if s and not s["size"] and s["debunk_size"]:
                 # (the list shows it to a 000000 desk: "unknown" would contradict the list)
                 raise NoCascade(f"rumour {rumour_id!r} has only debunks: no cascade to draw or trace "
-                                f"(its debunk figures: /api/rumours/{{id}}/debunk)")
-            raise NotFound(f"rumour {rumour_id!r}")
+                                f"(its debunk figures: /api/rumours/{{id}}/debunk)", "no_cascade")
+            raise NotFound(f"rumour {rumour_id!r}", "unknown_rumour")
         return graph, trace_without_origins(graph, k)
 
     def tree(self, rumour_id: str, limit: int = 200, under: str | None = None,
@@ -276,17 +281,17 @@ class Views:
                 graph, answer = self._graph(rumour_id, self.cutoff_k)
             except NoCascade:  # the dashboard draws an empty tree beside its debunk figures
                 if under is not None:
-                    raise NotFound(f"event {under_given or under!r}") from None
+                    raise NotFound(f"event {under_given or under!r}", "unknown_event") from None
                 return {"rumour_id": rumour_id, "events": 0, "depth": 0, "shown": 0, "roots": [], "cutoff": []}
             placeholder = isinstance(under, tree_view.Placeholder)
             if under is not None and not placeholder and graph.node(under) < 0:
-                raise NotFound(f"event {under_given or under!r}")
+                raise NotFound(f"event {under_given or under!r}", "unknown_event")
             try:
                 picked = tree_view.picked_events(graph, limit, under)
             except KeyError:
                 if not placeholder:
                     raise
-                raise NotFound(f"event {under_given or under.account_id!r}") from None
+                raise NotFound(f"event {under_given or under.account_id!r}", "unknown_event") from None
         cut = {c["account_id"]: c["prevented"] for c in answer["cutoff"]}
         path = picked["path"]
         # Under an event, the top is an origin only if that event is a root of the cascade.
@@ -313,7 +318,7 @@ class Views:
             return self.event_for(rumour_id, given)
         account = self.accounts.resolve(rumour_id, given) if self.pseudo.looks_like(given) else None
         if account is None:
-            out.set_exception(NotFound(f"event {given!r}"))
+            out.set_exception(NotFound(f"event {given!r}", "unknown_event"))
         else:  # whether it has a placeholder: tree() answers (NotFound when not)
             out.set_result(tree_view.Placeholder(account))
         return out
@@ -337,14 +342,14 @@ class Views:
         with self.pipeline.lock:
             graph = self.pipeline.query_graph(rumour_id)  # may load it from the store: this thread
         if graph is None:
-            out.set_exception(NotFound(f"event {event!r}"))
+            out.set_exception(NotFound(f"event {event!r}", "unknown_event"))
             return out
 
         def found(lookup):
             if lookup.exception() is not None:
                 out.set_exception(lookup.exception())
             elif lookup.result() is None:
-                out.set_exception(NotFound(f"event {event!r}"))
+                out.set_exception(NotFound(f"event {event!r}", "unknown_event"))
             else:
                 out.set_result(lookup.result())
 
@@ -386,7 +391,7 @@ class Views:
                                                     [o.event_id for o in origins]).tolist()
             if event_id is not None:
                 if graph.node(event_id) < 0:
-                    raise NotFound(f"event {given!r}")
+                    raise NotFound(f"event {given!r}", "unknown_event")
                 scope = {"kind": "event", "id": event_id}
                 chains = [graph.chain(event_id)]
             elif account_id is not None:
@@ -409,11 +414,11 @@ class Views:
         if account_id is not None and not chains:
             # Named as the caller may see it: an analyst's pseudonym resolves to the clear id
             # (a debunker, a parent-only account), which must not leak here.
-            raise NotFound(f"account {name(account_id)!r}")
+            raise NotFound(f"account {name(account_id)!r}", "unknown_account")
         if event_id is not None and given == event_id and not name.event_in_clear(chains[0][0].account_id):
             # An id in clear out as a pseudonym would tie the two (the tree shows that pseudonym
             # beside the account's), so it is answered as an unknown event: the same message.
-            raise HiddenEvent(f"event {given!r}")
+            raise HiddenEvent(f"event {given!r}", "unknown_event")
         events = answer["events"]
         details = self.store.event_details(rumour_id, {h.event_id for c in chains for h in c})
         out_origins = [{"account_id": name(o.account_id), "event_id": name.event(o.event_id, o.account_id),

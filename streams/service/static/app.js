@@ -5,7 +5,7 @@
 (function () {
   "use strict";
   var POLL_MS = 2000, PAGE = 50;
-  var I18N = window.RUMOUR_I18N, PROVINCES = window.RUMOUR_PROVINCES;
+  var I18N = window.RUMOUR_I18N, PROVINCES = window.RUMOUR_PROVINCES, ERRORS = window.RUMOUR_ERRORS;
   var state = {
     lang: sessionStorage.getItem("rumour.lang") || (navigator.language && navigator.language.indexOf("zh") === 0 ? "zh-CN" : "en"),
     token: sessionStorage.getItem("rumour.token") || "",
@@ -13,7 +13,7 @@
     treeUnder: null, treeBack: [],  // the event whose subtree is shown (null: the whole tree), and the way back
     alerts: null, handling: null, debunk: null, reports: null, unlinked: null, names: {}, timeZone: null,
     list: {offset: 0, limit: PAGE, q: "", total: 0, url: null, etag: null, notModified: 0},
-    polls: 0, errors: 0, paused: false
+    polls: 0, errors: 0, paused: false, pollError: null
   };
   var charts = {};
   var tracePanel = null;  // trace.js: the rumour's origin trace and evidence export
@@ -23,6 +23,8 @@
   function zone() { return state.timeZone || browserZone; }
   function $(id) { return document.getElementById(id); }
   function t(key) { return (I18N[state.lang] || I18N.en)[key] || key; }
+  // An API refusal (or no answer) in the page's language (errors.js).
+  function errText(e) { return ERRORS.text(state.lang, e); }
   function esc(s) {
     return String(s == null ? "" : s).replace(/[&<>"']/g, function (c) {
       return {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c];
@@ -73,12 +75,10 @@
     return fetch(path, init).then(function (resp) {
       if (resp.status === 401) { showLogin(t("bad_token")); throw new Error("401"); }
       if (resp.status === 304) return null;
+      if (!resp.ok) return ERRORS.refusal(resp);
       if (onEtag) onEtag(resp.headers.get("ETag"));
-      return resp.json().then(function (body) {
-        if (!resp.ok) { var e = new Error(body.error || resp.status); e.status = resp.status; throw e; }
-        return body;
-      });
-    });
+      return resp.json();
+    }, ERRORS.unreachable);
   }
 
   // -- login ------------------------------------------------------------------------------
@@ -100,7 +100,7 @@
   // A token refused other than by 401 (a monitor token: 403 on /api/me), or a server out of
   // reach: say so on the form; the page stayed on it with no word, and kept the token.
   function loginFailed(e) {
-    if (e.message !== "401") showLogin(t("login_refused") + ": " + e.message);
+    if (e.message !== "401") showLogin(t("login_refused") + (state.lang === "zh-CN" ? "：" : ": ") + errText(e));
   }
 
   // -- list -------------------------------------------------------------------------------
@@ -150,8 +150,17 @@
     if (/0000$/.test(j) && r.city && r.city !== j) return r.city;  // a municipality is its own city
     return r.county || r.city || r.region;
   }
+  // Why the page is not current (the last poll failed: the store down, the server gone), in
+  // the page's language until a poll succeeds; the data shown stays as it was.
+  function renderPollError() {
+    var box = $("poll-error"), e = state.pollError;
+    box.hidden = !e; box.textContent = e ? errText(e) : "";
+  }
   function renderList() {
     renderPager();
+    // An empty page says why: nothing in the jurisdiction, or nothing that matches the search.
+    $("list-empty").hidden = !(state.list.url && !state.rumours.length);
+    $("list-empty").textContent = t(state.list.q ? "no_match" : "no_rumours");
     $("asof").textContent = state.asOf ? t("as_of") + " " + fmtTime(state.asOf) : "";
     var body = $("rumours").querySelector("tbody");
     body.innerHTML = state.rumours.map(function (r) {
@@ -281,7 +290,7 @@
   function renderChain() {
     var c = state.chain, el = $("chain");
     if (!c) return;
-    if (c.error) { el.textContent = c.error; return; }
+    if (c.error) { el.textContent = errText(c.error); return; }
     var a = c.answer;
     if (!a.chains.length) { el.textContent = t("no_chain"); return; }
     el.classList.remove("muted");
@@ -382,8 +391,8 @@
       $("status-msg").textContent = t("status_saved"); $("status-note").value = "";
       return reload();
     }, function (e) {
-      $("status-msg").textContent = (e.status === 403 ? t("forbidden") + ": " : "") + e.message;
-      if (e.status === 409) reload().then(function () { $("status-msg").textContent = e.message; });
+      $("status-msg").textContent = errText(e);
+      if (e.status === 409) reload().then(function () { $("status-msg").textContent = errText(e); });
     });
   }
   // The reports the desk may read that linked to no rumour (GET /api/reports/unlinked: audited,
@@ -393,7 +402,7 @@
     if (!$("unlinked").open) return Promise.resolve();
     return api("/api/reports/unlinked?limit=50").then(function (u) {
       state.unlinked = u; renderUnlinked();
-    }, function (e) { $("unlinked-msg").textContent = e.message; });
+    }, function (e) { $("unlinked-msg").textContent = errText(e); });
   }
   function renderUnlinked() {
     var u = state.unlinked, me = state.me;
@@ -417,7 +426,7 @@
         api(base + "/status").then(function (h) { if (id === state.selected) state.handling = h; })
       ]).then(function () { renderHandling(); });
     }, function (e) {
-      $("unlinked-msg").textContent = (e.status === 403 ? t("forbidden") + ": " : "") + e.message;
+      $("unlinked-msg").textContent = errText(e);
       if (e.status === 409) loadUnlinked();
     });
   }
@@ -445,7 +454,7 @@
     $("lang").textContent = state.lang === "zh-CN" ? "English" : "中文";
     $("tz").textContent = t("times_in") + ": " + zone();
     if (state.selected) $("detail-title").textContent = t("rumour") + " " + state.selected;
-    renderWho(); renderList(); renderSeries(); renderRegions(); renderSpreaders(); renderTree(); renderChain();
+    renderWho(); renderList(); renderPollError(); renderSeries(); renderRegions(); renderSpreaders(); renderTree(); renderChain();
     $("status-msg").textContent = "";  // a transient message, in the language it was said in
     renderAlerts(); renderHandling(); renderDebunk(); if (tracePanel) tracePanel.render();
   }
@@ -478,7 +487,10 @@
           return loadTree(sel, state.treeUnder);
         }
       })]);
-    })]).then(function () { state.polls++; }, function (e) { state.errors++; state.lastError = String(e && (e.stack || e.message)); if (e.message !== "401") console.warn(e); })
+    })]).then(function () { state.polls++; state.pollError = null; renderPollError(); }, function (e) {
+      state.errors++; state.lastError = String(e && (e.stack || e.message));
+      if (e.message !== "401") { console.warn(e); state.pollError = e; renderPollError(); }
+    })
       .then(function () { renderExpiry(); setTimeout(nextPoll, POLL_MS); });  // a page stays open for days
   }
   // A hidden tab (another tab in front, a minimised window) does not poll; it polls again as
@@ -519,12 +531,12 @@
   }
   function traceAccount(name) {
     if (state.me.case_required && !$("case").value.trim()) {
-      state.chain = {error: t("need_case")}; renderChain(); return;
+      state.chain = {error: {code: "case_required"}}; renderChain(); return;
     }
     $("chain").textContent = t("loading");
     api("/api/rumours/" + encodeURIComponent(state.selected) + "/accounts/" + encodeURIComponent(name) + "/trace")
       .then(function (a) { state.chain = {answer: a}; renderChain(); },
-            function (e) { state.chain = {error: (e.status === 403 ? t("forbidden") + ": " : "") + e.message}; renderChain(); });
+            function (e) { if (e.message !== "401") { state.chain = {error: e}; renderChain(); } });
   }
 
   // -- wiring -----------------------------------------------------------------------------
@@ -568,7 +580,7 @@
       state.token = $("token").value.trim(); sessionStorage.setItem("rumour.token", state.token);
       login().catch(loginFailed);
     });
-    tracePanel = window.RUMOUR_TRACE({$: $, t: t, esc: esc, fmtTime: fmtTime, api: api, headers: authHeaders,
+    tracePanel = window.RUMOUR_TRACE({$: $, t: t, esc: esc, fmtTime: fmtTime, api: api, headers: authHeaders, errorText: errText,
       me: function () { return state.me; }, selected: function () { return state.selected; },
       unauthorised: function () { showLogin(t("bad_token")); }});
     chart("chart-tree");

@@ -10,8 +10,8 @@ window.RUMOUR_I18N = {
     tree_back: "返回", tree_whole: "整棵树", tree_path: "位置",
     tree_events: "条", tree_depth: "深度", tree_shown: "显示", spreaders: "主要传播者（被转发次数）",
     chain: "证据链", chain_hint: "点击传播树中的账号。", polling: "每 2 秒刷新（页面可见时）", rumour_series: "谣言",
-    debunk_series: "辟谣", unknown: "未知", bad_token: "令牌无效、已过期或已吊销", login_refused: "无法进入", forbidden: "无权访问",
-    need_case: "请先填写案件编号", as_of: "数据截至", times_in: "时间显示时区", hop: "跳",
+    debunk_series: "辟谣", unknown: "未知", bad_token: "令牌无效、已过期或已吊销", login_refused: "无法进入",
+    as_of: "数据截至", times_in: "时间显示时区", hop: "跳",
     event: "事件", account: "账号", platform: "平台", text_hash: "文本哈希", no_chain: "无证据链",
     spreading: "传播中", contested: "传播中（已辟谣）", debunked: "已辟谣", dormant: "平息",
     shares: "转发", reshares: "被转发", role_analyst: "分析员", role_liaison: "警务联络", role_admin: "管理员",
@@ -33,7 +33,8 @@ window.RUMOUR_I18N = {
     trace_export: "导出证据包", origins: "源头", confidence: "置信度", reach: "影响范围", not_observed: "未观测到",
     cutoff_accounts: "阻断账号", prevented: "可阻止", no_cutoff: "无阻断账号",
     inferred_title: "推断的上级（线索，非证据；不属于证据链）", probability: "概率", no_parent: "无法推断",
-    no_inferred: "没有需要推断上级的转发", with_inferred: "含推断的上级"
+    no_inferred: "没有需要推断上级的转发", with_inferred: "含推断的上级",
+    no_rumours: "本辖区暂无谣言", no_match: "没有符合搜索条件的谣言"
   },
   "en": {
     title: "Rumour spread", case: "Case number", logout: "Log out", login: "Enter your access token",
@@ -46,7 +47,7 @@ window.RUMOUR_I18N = {
     tree_events: "events", tree_depth: "depth", tree_shown: "shown",
     spreaders: "Top spreaders (times reshared)", chain: "Chain of evidence", chain_hint: "Click an account in the tree.",
     polling: "refreshed every 2 s while visible", rumour_series: "rumour", debunk_series: "debunk", unknown: "unknown",
-    bad_token: "Invalid, expired or revoked token", login_refused: "Cannot enter", forbidden: "Not allowed", need_case: "Enter a case number first",
+    bad_token: "Invalid, expired or revoked token", login_refused: "Cannot enter",
     as_of: "Data as of", times_in: "Times shown in", hop: "hop", event: "event", account: "account",
     platform: "platform", text_hash: "text hash", no_chain: "no chain", spreading: "spreading",
     contested: "spreading (debunked)", debunked: "debunked", dormant: "dormant", shares: "shares",
@@ -70,7 +71,8 @@ window.RUMOUR_I18N = {
     trace_export: "Export evidence package", origins: "Origins", confidence: "confidence", reach: "reach",
     not_observed: "not observed", cutoff_accounts: "Cut-off accounts", prevented: "prevents", no_cutoff: "no cut-off account",
     inferred_title: "Inferred parents (leads, not evidence; not part of any chain)", probability: "probability",
-    no_parent: "none inferred", no_inferred: "no share lacks its parent", with_inferred: "with inferred parents"
+    no_parent: "none inferred", no_inferred: "no share lacks its parent", with_inferred: "with inferred parents",
+    no_rumours: "no rumour in your jurisdiction yet", no_match: "no rumour matches the search"
   }
 };
 window.RUMOUR_PROVINCES = {

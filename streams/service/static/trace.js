@@ -11,7 +11,10 @@ window.RUMOUR_TRACE = function (page) {
 
   function base() { return "/api/rumours/" + encodeURIComponent(page.selected()); }
   function parents() { return $("trace-parents").checked; }
-  function refused(e) { return (e.status === 403 ? t("forbidden") + ": " : "") + e.message; }
+  // Errors are kept as they came ({code, status, message}) and put in words when shown, so a
+  // change of language shows them in the new one (errors.js).
+  var errText = page.errorText;
+  var NEED_CASE = {code: "case_required"};
   function caseMissing() { return page.me().case_required && !$("case").value.trim(); }
 
   // The server's file name: filename* (RFC 6266, a case number is often Chinese) before filename.
@@ -24,13 +27,13 @@ window.RUMOUR_TRACE = function (page) {
 
   function trace() {
     var rumour = page.selected();
-    if (caseMissing()) { shown = {rumour: rumour, error: t("need_case")}; render(); return Promise.resolve(); }
+    if (caseMissing()) { shown = {rumour: rumour, error: NEED_CASE}; render(); return Promise.resolve(); }
     $("trace-out").textContent = t("loading");
     return page.api(base() + "/trace" + (parents() ? "?parents=1" : "")).then(function (a) {
       shown = {rumour: rumour, answer: a}; render();
     }, function (e) {
       if (e.message === "401") return;
-      shown = {rumour: rumour, error: refused(e)}; render();
+      shown = {rumour: rumour, error: e}; render();
     });
   }
 
@@ -38,14 +41,13 @@ window.RUMOUR_TRACE = function (page) {
   // link to the blob under the server's file name, clicked once and left in the panel.
   function exportPackage() {
     var rumour = page.selected();
-    if (caseMissing()) { exported = {rumour: rumour, error: t("need_case")}; render(); return Promise.resolve(); }
+    if (caseMissing()) { exported = {rumour: rumour, error: NEED_CASE}; render(); return Promise.resolve(); }
     $("export-out").textContent = t("loading");
     return fetch(base() + "/evidence" + (parents() ? "?parents=1" : ""), {headers: page.headers(), cache: "no-store"})
+      .catch(window.RUMOUR_ERRORS.unreachable)  // no answer at all: said as such, not "Failed to fetch"
       .then(function (resp) {
         if (resp.status === 401) { page.unauthorised(); throw new Error("401"); }
-        if (!resp.ok) {
-          return resp.json().then(function (b) { var e = new Error(b.error || resp.status); e.status = resp.status; throw e; });
-        }
+        if (!resp.ok) return window.RUMOUR_ERRORS.refusal(resp);
         return resp.blob().then(function (blob) {
           if (exported && exported.url) URL.revokeObjectURL(exported.url);
           exported = {rumour: rumour, name: fileName(resp.headers.get("Content-Disposition")), size: blob.size,
@@ -56,7 +58,7 @@ window.RUMOUR_TRACE = function (page) {
       })
       .catch(function (e) {
         if (e.message === "401") return;
-        exported = {rumour: rumour, error: refused(e)}; render();
+        exported = {rumour: rumour, error: e}; render();
       });
   }
 
@@ -93,7 +95,7 @@ window.RUMOUR_TRACE = function (page) {
     $("export-out").hidden = !me.may_export;
     var out = $("trace-out");
     if (!shown || shown.rumour !== rumour) { out.innerHTML = ""; }
-    else if (shown.error) { out.innerHTML = '<p class="error">' + esc(shown.error) + "</p>"; }
+    else if (shown.error) { out.innerHTML = '<p class="error">' + esc(errText(shown.error)) + "</p>"; }
     else {
       var a = shown.answer;
       out.innerHTML = "<h4>" + esc(t("origins")) + "</h4><ol class=\"origins\">" + originsHtml(a) + "</ol>" +
@@ -104,7 +106,7 @@ window.RUMOUR_TRACE = function (page) {
     }
     var ex = $("export-out");
     if (!exported || exported.rumour !== rumour) { ex.innerHTML = ""; }
-    else if (exported.error) { ex.innerHTML = '<p class="error">' + esc(exported.error) + "</p>"; }
+    else if (exported.error) { ex.innerHTML = '<p class="error">' + esc(errText(exported.error)) + "</p>"; }
     else {
       ex.innerHTML = '<a id="export-link" href="' + esc(exported.url) + '" download="' + esc(exported.name) + '">' +
         esc(exported.name) + "</a> <span class=\"muted\">" + esc(exported.size) + " B" +
