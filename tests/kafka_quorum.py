@@ -5,8 +5,10 @@ folders and the heap differ (loopback ports, a temporary folder, a heap small en
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -200,6 +202,28 @@ def start_quorum(compose: dict, libs: Path, folder: Path, base_port: int = 19610
         quorum.stop()
         raise
     return quorum
+
+
+@contextlib.contextmanager
+def compose_quorum(folder: Path, base_port: int = 19610):
+    """docker-compose.yml's Kafka nodes started from the Maven jars of its image's version
+    (skipped, or failed under CI=true, without them or java), stopped on exit; the running
+    quorum carries ``start_seconds``."""
+    from tests.conftest import unavailable
+    from tests.test_deploy_compose import compose
+
+    spec = compose()
+    version = next(iter(kafka_nodes(spec).values()))["image"].split(":", 1)[1]
+    libs = kafka_libs(version)
+    if libs is None or shutil.which("java") is None:
+        unavailable(f"Kafka {version} jars or java (bash scripts/services/kafka.sh start collects them)")
+    started = time.monotonic()
+    running = start_quorum(spec, libs, folder, base_port=base_port)
+    running.start_seconds = time.monotonic() - started
+    try:
+        yield running
+    finally:
+        running.stop()
 
 
 def unique(prefix: str) -> str:

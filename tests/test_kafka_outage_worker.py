@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import shutil
 import signal
 import time
 import uuid
@@ -27,11 +26,9 @@ import pytest
 
 from streams.synthetic import synthetic_events
 from streams.store.governance import governance_store
-from tests.conftest import unavailable
 from tests.faults import Worker, keyed, produce, wait_until
-from tests.kafka_quorum import kafka_libs, kafka_nodes, start_quorum, unique
+from tests.kafka_quorum import compose_quorum, unique
 from tests.plugins.clickhouse import database_url
-from tests.test_deploy_compose import compose
 from tests.test_kafka_quorum import _leaders, _read_all
 
 pytestmark = [pytest.mark.clickhouse, pytest.mark.slow]
@@ -41,16 +38,8 @@ BAD = b'{"event_id": "outage-bad", not json'
 
 @pytest.fixture(scope="module")
 def quorum(tmp_path_factory):
-    spec = compose()
-    version = next(iter(kafka_nodes(spec).values()))["image"].split(":", 1)[1]
-    libs = kafka_libs(version)
-    if libs is None or shutil.which("java") is None:
-        unavailable(f"Kafka {version} jars or java (bash scripts/services/kafka.sh start collects them)")
-    running = start_quorum(spec, libs, tmp_path_factory.mktemp("quorum"), base_port=19710)
-    try:
+    with compose_quorum(tmp_path_factory.mktemp("quorum"), base_port=19710) as running:
         yield running
-    finally:
-        running.stop()
 
 
 def _exit_line(worker) -> str:

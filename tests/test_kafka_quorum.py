@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import re
-import shutil
 import time
 
 import orjson
 import pytest
 
 from streams.settings import Settings
-from tests.conftest import unavailable
-from tests.kafka_quorum import kafka_libs, kafka_nodes, start_quorum, unique
-from tests.test_deploy_compose import compose
+from tests.kafka_quorum import compose_quorum, unique
 from tests.test_kafka_service import _consume
 from tests.test_topic_replication import _replicas_and_min_isr
 
@@ -28,18 +25,8 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def quorum(tmp_path_factory):
-    spec = compose()
-    version = next(iter(kafka_nodes(spec).values()))["image"].split(":", 1)[1]
-    libs = kafka_libs(version)
-    if libs is None or shutil.which("java") is None:
-        unavailable(f"Kafka {version} jars or java (bash scripts/services/kafka.sh start collects them)")
-    started = time.monotonic()
-    running = start_quorum(spec, libs, tmp_path_factory.mktemp("quorum"))
-    running.start_seconds = time.monotonic() - started
-    try:
+    with compose_quorum(tmp_path_factory.mktemp("quorum")) as running:
         yield running
-    finally:
-        running.stop()
 
 
 def events(prefix: str, n: int) -> bytes:
