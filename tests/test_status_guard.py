@@ -107,6 +107,7 @@ class Worker:
 @pytest.fixture
 def workers(store):
     gs(store).append_status([PREDECESSOR])
+    synced(store)  # every worker's check sees it, whichever replica its node reads
     made = [Worker(store, i) for i in range(N)]
     yield made
     for w in made:
@@ -204,9 +205,11 @@ def test_changes_that_all_inserted_before_any_read_back_are_all_withdrawn(store,
     """All insert, then all read back: each meets the others and withdraws (409 all); the
     status stays "received" for every worker and after a restart, and no withdrawn change is
     in the history."""
-    inserted = threading.Barrier(N)
-    for w in workers:
+    checked, inserted = threading.Barrier(N), threading.Barrier(N)
+    for w in workers:  # all check before any inserts: a later check would see a pending change
+        w.after("status_history", wait_all(checked))  # (shown while it settles) and answer 409 at once
         w.after("append_status", wait_all(inserted))
+    workers[-1].before("status_history", lambda: time.sleep(0.5))  # one starting late changes nothing
     answers = race(workers)
     assert [c for c, _ in answers] == [409] * N, answers
     synced(store)
