@@ -221,7 +221,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("data_dir", ".run/worker", "RUMOUR_DATA_DIR", "Faust's local data folder for the worker."),
     # str.lower: `INFO` is `info`; any other word was accepted here and ended, after the worker's
     # warm-up, in a traceback from Faust's logging set-up.
-    Setting("log_level", "info", "RUMOUR_LOG_LEVEL", "Log level: debug, info, warning, error.",
+    Setting("log_level", "info", "RUMOUR_LOG_LEVEL", "Log level of the worker and `rumour serve`: debug, info, warning, error.",
             str.lower, choices=LOG_LEVELS),
 )
 

@@ -53,6 +53,10 @@ def serve_main(argv) -> int:
     settings = Settings.load({"web_port": args.port, "web_host": args.host, "cutoff_k": args.cutoff_k,
                               "liaison_account_scope": args.liaison_account_scope},
                              flags={"web_port": "--port", "web_host": "--host"})
+    # Under `rumour` the root logger is already set to WARNING (streams/cli.py), which made the
+    # basicConfig above a no-op and hid the service's INFO lines (a refused token and where it
+    # came from, the trace kernels ready): the level is the log_level setting's, as the worker's.
+    logging.getLogger().setLevel(settings.log_level.upper())
     url = args.store or settings.embedded_store
     if url in ("", "none"):
         print("rumour serve: needs a store (chdb:// or clickhouse://)", file=sys.stderr)
