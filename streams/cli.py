@@ -311,6 +311,17 @@ DELEGATED = {
 }
 
 
+def cmd_warm(args) -> int:
+    from streams.warm_cache import fill_cache
+    from streams.settings import Settings
+
+    done = fill_cache(Settings.load({}).cutoff_k)
+    where = done["cache_dir"] or "__pycache__ beside the sources"
+    print(f"kernels in numba's cache ({where}): {done['compiled']} compiled, {done['loaded']} already there, "
+          f"{done['seconds']:.1f} s")
+    return 0
+
+
 def cmd_settings(args) -> int:
     from streams.settings import all_settings
 
@@ -422,6 +433,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("settings", help="print every setting as a Markdown table")
     p.set_defaults(func=cmd_settings)
+    p = sub.add_parser("warm", help="compile the worker's and the service's numba kernels into numba's cache "
+                                    "(NUMBA_CACHE_DIR), so a fresh start loads them (deploy/Dockerfile runs it)")
+    p.set_defaults(func=cmd_warm)
     return parser
 
 
