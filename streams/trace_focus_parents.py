@@ -35,6 +35,10 @@ How, in one read of the input and three of a spill:
 With ``--observe`` each rumour's rows are cut to ``observe`` seconds after its own first event
 first, as the whole run cuts the batch (a rumour's cut depends only on its own rows).
 
+Memory: one decoded chunk, then one rumour's rows and graph (ID's kept), the parent ids named
+outside their own rumour (parents never read: one per masked origin post on the Weibo dump), and
+the counts; on disk the spill (58 MB for the 226 MB Weibo dump, README).
+
 The dead letters are the focused trace's (streams/trace_focus.py): malformed lines that may
 hold ID, and ID's own refusals; not other rumours'.
 """
