@@ -158,22 +158,41 @@ def observe_first(batch, seconds: float):
     return batch.take(batch.ts_ms <= limit)
 
 
-def interactions_of(graphs):
-    """The account interaction graph (graph.reconstruct.Interactions) of every rumour's links."""
+def account_links(graph):
+    """``(child, parent)``: the graph's account numbers (``graph.ac``) of every link of its
+    resolved forest whose child and parent have different known accounts: the links the account
+    interaction graph counts (:func:`interactions_of`, streams/trace_focus_parents.py).
+
+    >>> import numpy as np
+    >>> from graph import CascadeGraph
+    >>> g = CascadeGraph("r")
+    >>> _ = g.add_batch(["o", "a", "b"], ["src", "u", "u"], np.arange(3), [None, "o", "a"], [None] * 3)
+    >>> [c.tolist() for c in account_links(g)]
+    [[1], [0]]
+    """
     import numpy as np
 
+    n = graph.n_nodes
+    if not n:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    par = graph._view()[0]
+    acct = graph.acct[:n].astype(np.int64)
+    ok = np.flatnonzero((par >= 0) & (acct >= 0))
+    ok = ok[acct[par[ok]] >= 0]
+    child, parent = acct[ok], acct[par[ok]]
+    differ = child != parent  # one account shares from itself: no interaction (Interactions.add)
+    return child[differ], parent[differ]
+
+
+def interactions_of(graphs):
+    """The account interaction graph (graph.reconstruct.Interactions) of every rumour's links."""
     from graph.reconstruct import Interactions
 
     inter = Interactions()
     for g in graphs:
-        n = g.n_nodes
-        if not n:
-            continue
-        par = g._view()[0]
-        acct = g.acct[:n]
-        ok = np.flatnonzero((par >= 0) & (acct >= 0))
-        ok = ok[acct[par[ok]] >= 0]
-        inter.add(g.ac.strings(acct[ok]), g.ac.strings(acct[par[ok]]))
+        child, parent = account_links(g)
+        if child.size:
+            inter.add(g.ac.strings(child), g.ac.strings(parent))
     return inter
 
 
@@ -204,9 +223,15 @@ def run_trace(messages, settings, k: int, observe: float | None = None, parents:
     # --observe/--parents read every graph whole, so no store (whose memory budget could evict
     # one); ``store`` applies to the plain trace, as before.
     pipeline = make_pipeline(store if observe is None and not parents else None, settings)
-    # One rumour asked for: only its graph is built (streams/trace_focus.py), unless --parents
-    # (its interaction graph is every rumour's) or a store (which takes every event).
-    focused = rumour is not None and not parents and store is None
+    # One rumour asked for: only its graph is built (streams/trace_focus.py; with --parents,
+    # of the others only the interaction counts it reads, streams/trace_focus_parents.py),
+    # unless a store (which takes every event).
+    focused = rumour is not None and store is None
+    if parents and focused:
+        from streams.trace_focus_parents import focused_parents
+
+        dead, texts, inter = focused_parents(messages, pipeline, settings.batch_size, rumour, observe)
+        return dead, _answers(pipeline, k, observe, parents, rumour, texts, time.perf_counter, inter)
     if observe is None and not parents:
         # The plain trace needs only the graphs, fed in batches as a replay would.
         if focused:
@@ -249,12 +274,13 @@ def batch_texts(batch) -> dict:
     return texts
 
 
-def _answers(pipeline, k, observe, parents, rumour, texts, clock):
+def _answers(pipeline, k, observe, parents, rumour, texts, clock, inter=None):
     from graph.cutoff_time import cutoff_at
     from graph.reconstruct import reconstruct_parents
 
     ids = [rumour] if rumour else pipeline.rumour_ids()
-    inter = interactions_of(pipeline.graphs.values()) if parents else None
+    if parents and inter is None:
+        inter = interactions_of(pipeline.graphs.values())
     for rid in ids:
         started = clock()
         if observe is None and not parents:

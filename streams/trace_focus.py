@@ -18,9 +18,10 @@ for byte.
 What is not the same: the dead letters. Lines that cannot hold the rumour are not checked, so a
 malformed line there is not reported, nor are the dead letters the engine would make of other
 rumours' events (their parents in another rumour, late links); the malformed lines that may be
-the rumour's and the rumour's own dead letters are. ``--parents`` needs every graph (the account
-interaction graph is built from all rumours' links) and a store (``--store``) every event, so
-neither is focused (streams/trace.py decides).
+the rumour's and the rumour's own dead letters are. ``--parents`` reads the account interaction
+graph of every rumour's links: streams/trace_focus_parents.py counts what it reads of them, one
+rumour at a time. A store (``--store``) takes every event, so it is not focused
+(streams/trace.py decides).
 """
 from __future__ import annotations
 

@@ -130,7 +130,9 @@ def test_one_rumour_builds_no_other_rumours_graph(monkeypatch):
         assert list(one) == ["r2"]
         assert set(built) == {"r2"}  # its share graph and its debunk cascade, nothing else
     built.clear()
-    answers_of(lines, parents=True, rumour="r2")  # --parents reads every rumour's links
+    # --parents counts every rumour's links: each graph is built (one at a time,
+    # tests/test_trace_focus_parents.py checks that)
+    answers_of(lines, parents=True, rumour="r2")
     assert set(built) == {f"r{i}" for i in range(6)}
 
 
