@@ -362,6 +362,11 @@ def migrate(execute: Execute, database: str, directory: Path | str | None = None
     layout = _layout(todo, database, cluster)
     for statement in _setup_statements(database, layout):
         execute(statement)
+    if layout is not None:
+        # A node added to the cluster since gets its copy of the record from the set-up just run
+        # and fetches the rows after it: read before then, files applied long ago read as due and
+        # would run again (a backfill too). The wait is the connected node's, for its own copy.
+        execute(f"SYSTEM SYNC REPLICA {database}.schema_migrations")
     recorded = recorded_rows(execute, database)
     refused = refusal(recorded, todo, database, allow_changed)
     if refused:

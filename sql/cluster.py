@@ -315,3 +315,39 @@ class ClusterLayout:
         if re.match(r"^INSERT INTO \w+\.\w+\s+SELECT\b", text, re.I):
             return [(text, guard)]
         raise ClusterFormError(f"no cluster form for this statement: {text[:80]!r}")
+
+
+_MADE_RE = re.compile(r"^CREATE (?:TABLE|MATERIALIZED VIEW) IF NOT EXISTS (\w+)\.(\w+) ON CLUSTER\b", re.I)
+_DROPPED_RE = re.compile(r"^DROP TABLE IF EXISTS (\w+)\.(\w+) ON CLUSTER\b", re.I)
+
+
+def cluster_tables(database: str, cluster: str, migrations: Iterable) -> list[str]:
+    """The tables and views of ``database`` that ``migrations`` (the applied ones, in version
+    order) leave on every node of ``cluster``, in the order they were first made (a table
+    before the tables and views over it), the migrations record first: what a node added to
+    ``remote_servers`` after them must hold (their ON CLUSTER statements never reached it).
+
+    >>> from sql import Migration
+    >>> a = Migration(1, "001_a", "CREATE TABLE IF NOT EXISTS {database}.e (rumour_id String) "
+    ...               "ENGINE = MergeTree() ORDER BY rumour_id;\\n"
+    ...               "CREATE MATERIALIZED VIEW IF NOT EXISTS {database}.v TO {database}.e "
+    ...               "AS SELECT rumour_id FROM {database}.e;\\n", None)
+    >>> b = Migration(2, "002_b", "DROP TABLE IF EXISTS {database}.v;\\n", None)
+    >>> cluster_tables("db", "c", [a])
+    ['schema_migrations', 'e_local', 'e', 'v']
+    >>> cluster_tables("db", "c", [a, b])
+    ['schema_migrations', 'e_local', 'e']
+    """
+    from . import _layout, _statements
+
+    migrations = list(migrations)
+    layout = _layout(migrations, database, cluster)
+    made = {"schema_migrations": None}  # an ordered set
+    for mig in migrations:
+        for statement, _ in _statements(mig, database, layout):
+            create, drop = _MADE_RE.match(statement), _DROPPED_RE.match(statement)
+            if create and create.group(2) not in made:
+                made[create.group(2)] = None
+            elif drop:
+                made.pop(drop.group(2), None)
+    return list(made)

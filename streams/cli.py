@@ -222,27 +222,41 @@ def cmd_migrate(args) -> int:
     try:
         if args.status:
             status = migration_status(store._execute, store.database, allow_changed=allow)
-            print("\n".join(status.lines()))
-            return 0 if status.up_to_date else 1
+            nodes, lacking = [], False
+            if store.cluster and status.applied and not status.unknown:
+                from streams.store.node_schema import status_lines
+
+                nodes, lacking = status_lines(store)  # a node added to the cluster since: a run makes its tables
+            print("\n".join(status.lines() + nodes))
+            return 0 if status.up_to_date and not lacking else 1
         if args.dry_run:
             statements = dry_run(store._execute, store.database, cluster=store.cluster, allow_changed=allow)
             print("\n".join(statements) if statements else f"-- {store.database} is up to date: nothing to run")
             return 0
-        applied = store.migrate(allow_changed=allow, ddl_timeout=settings.clickhouse_ddl_timeout)
+        # create_lacking: the tables a node added to the cluster since lacks are made there
+        applied = store.migrate(allow_changed=allow, ddl_timeout=settings.clickhouse_ddl_timeout, create_lacking=True)
+        made = store.tables_made
         changed = migration_status(store._execute, store.database).changed
     except sql.MigrationRefused as exc:
         raise ValueError(f"migration refused: {exc}") from None  # nothing was run: no "that file" to retry
     except sql.MigrationError as exc:
         from streams.store.base import StoreUnavailable
+        from streams.store.node_schema import NodeTablesError
 
         if isinstance(exc.__cause__, StoreUnavailable):
             raise exc.__cause__ from None  # the server went away mid-run: exit 3, as at the start
+        if isinstance(exc, NodeTablesError):
+            raise ValueError(f"migration failed: {migration_error_line(exc)}; the files are applied: fix the cause "
+                             "and run `rumour migrate` again to make what the node still lacks") from None
         raise ValueError(f"migration failed: {migration_error_line(exc)}; that file is not recorded as applied: "
                          "fix the cause and run `rumour migrate` again (applied files are skipped, this one "
                          "runs from its start)") from None
     finally:
         store.close()
     print(f"migrated {url}: " + (f"applied {', '.join(applied)}" if applied else "up to date"))
+    for node, tables in made.items():
+        print(f"created on cluster node {node}, which lacked them (added since the store was migrated): "
+              f"{len(tables)} tables: {', '.join(tables)}")
     for name, recorded, now in changed:  # run anyway: migrate_allow_changed is on
         print(f"rumour: warning: {name} was applied with checksum {', '.join(recorded)}, the file is now {now}: "
               "a migration file was edited after it was applied (this run did not apply it again; "

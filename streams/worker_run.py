@@ -94,7 +94,9 @@ def migrate_when_reachable(settings: Settings, max_attempts: int | None = None,
     started during a ClickHouse outage waits instead of exiting into a crash loop, and says so
     in ``health``'s /healthz meanwhile. ``max_attempts``: give up (raise) after so many (None:
     wait for as long as it takes). A store it may not migrate (:class:`sql.MigrationRefused`: a
-    newer release's, or applied files edited since) stops it at once, in one line."""
+    newer release's, or applied files edited since; on a cluster, a node lacking tables of the
+    store, :class:`streams.store.node_schema.NodesLackTables`: `rumour migrate` makes them) stops
+    it at once, in one line."""
     from streams.store import open_store
 
     pause = 1.0

@@ -13,7 +13,8 @@
 # with the interserver port, remote_servers, macros, <zookeeper> and <distributed_ddl>.
 # 18.16 has no ClickHouse Keeper: ZooKeeper is what it speaks.
 #
-# Environment: RUMOUR_CLUSTER_BASE_PORT (default 9100: node N native 9100+N, HTTP 8200+N,
+# Environment: RUMOUR_CLUSTER_NODES (default "01 s1r1,01 s1r2,02 s2r1": each node's shard and
+# replica macros, in node order), RUMOUR_CLUSTER_BASE_PORT (default 9100: node N native 9100+N, HTTP 8200+N,
 # interserver 9200+N), RUMOUR_ZOOKEEPER_PORT (default 2191), RUMOUR_ZOOKEEPER_VERSION (3.8.4),
 # RUMOUR_RUN_DIR (default <project>/.run), RUMOUR_CACHE_DIR (default <project>/.cache: the
 # ZooKeeper jars, through scripts/lib/maven.sh).
@@ -42,8 +43,10 @@ ZK_LIBS="$ZK_CACHE/libs"
 ZK_DIR="$CLUSTER_RUN/zookeeper"
 ZK_PIDFILE="$ZK_DIR/zookeeper.pid"
 ZK_LOG="$ZK_DIR/zookeeper.log"
-# node: shard replica
-NODES=("01 s1r1" "01 s1r2" "02 s2r1")
+# node: shard replica (RUMOUR_CLUSTER_NODES: "01 s1r1,02 s2r1,..." in node order, to start
+# another layout; node N keeps its ports whatever the others, so a node can be added by
+# stop, a longer list, start)
+IFS=',' read -r -a NODES <<<"${RUMOUR_CLUSTER_NODES:-01 s1r1,01 s1r2,02 s2r1}"
 
 say() { echo "[clickhouse-cluster] $*" >&2; }
 die() { say "ERROR: $*"; exit 1; }

@@ -34,6 +34,7 @@ class Store(ABC):
 
     database: str
     cluster: str | None = None  # a remote_servers name: tables in their cluster form (sql/cluster.py)
+    tables_made: dict = {}  # the last migrate's tables made on nodes that lacked them (a cluster's; never mutated)
 
     # ---- backend primitives -------------------------------------------------------------
     @abstractmethod
@@ -74,13 +75,17 @@ class Store(ABC):
         self._command(statement)
         return None
 
-    def migrate(self, allow_changed: bool | None = None, ddl_timeout: int | None = None) -> list[str]:
+    def migrate(self, allow_changed: bool | None = None, ddl_timeout: int | None = None,
+                create_lacking: bool = False) -> list[str]:
         """Create the database and apply pending schema files; returns the names applied.
         Refuses (:class:`sql.MigrationRefused`) a store migrated by a newer release, and one whose
         applied files were edited since unless ``allow_changed`` (None: the
         ``migrate_allow_changed`` setting, from its environment variable). ``ddl_timeout``: how
-        long an ON CLUSTER statement waits for the nodes (a store on a cluster only; None: the
-        ``clickhouse_ddl_timeout`` setting)."""
+        long an ON CLUSTER statement waits for the nodes (None: the ``clickhouse_ddl_timeout``
+        setting), and ``create_lacking``: make the tables a node of the cluster lacks (one added
+        since), else refuse; both are for a store on a cluster (ClickHouseStore's migrate), and
+        taken and unused here: one server (or chDB) runs no ON CLUSTER statement and has no
+        other node, so every caller passes them whatever its store."""
         return sql.migrate(self._execute, self.database, cluster=self.cluster,
                            allow_changed=setting_or_env("migrate_allow_changed", allow_changed))
 

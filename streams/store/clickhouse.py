@@ -44,6 +44,7 @@ class ClickHouseStore(Store):
         self._lock = threading.Lock()
         self._stop_deadline = float("inf")  # give_up_by: no retry past it (the process stops)
         self._replicas = None  # on a cluster, a ReplicaReader once every_replica_rows is called
+        self.tables_made: dict = {}  # the last migrate's: "host:port" -> tables made on that node
 
     def __repr__(self) -> str:
         s = self.settings
@@ -93,9 +94,15 @@ class ClickHouseStore(Store):
             self._replicas = ReplicaReader(self)
         return self._replicas
 
-    def migrate(self, allow_changed: bool | None = None, ddl_timeout: int | None = None) -> list[str]:
+    def migrate(self, allow_changed: bool | None = None, ddl_timeout: int | None = None,
+                create_lacking: bool = False) -> list[str]:
+        """As :meth:`Store.migrate`; on a cluster, then every node is checked for tables of the
+        store it lacks (added to remote_servers after the migration: :mod:`streams.store.node_schema`):
+        ``create_lacking`` (``rumour migrate``) makes them there, listed in :attr:`tables_made`
+        by node, else (a worker's start) :class:`NodesLackTables` says so in one line."""
+        self.tables_made = {}
         if not self.cluster:
-            return super().migrate(allow_changed)
+            return super().migrate(allow_changed, ddl_timeout)
         allow_changed = setting_or_env("migrate_allow_changed", allow_changed)
         ddl = ddl_settings(setting_or_env("clickhouse_ddl_timeout", ddl_timeout))
 
@@ -106,8 +113,10 @@ class ClickHouseStore(Store):
             self._call(statement, settings=ddl or None)
             return None
 
-        return migrate_on_cluster(self, lambda: sql.migrate(execute, self.database, cluster=self.cluster,
-                                                            allow_changed=allow_changed), allow_changed)
+        applied, self.tables_made = migrate_on_cluster(
+            self, lambda: sql.migrate(execute, self.database, cluster=self.cluster, allow_changed=allow_changed),
+            allow_changed, create_lacking)
+        return applied
 
     def _columns(self, query: str, ncols: int) -> list[Sequence]:
         cols = self._call(query, columnar=True)

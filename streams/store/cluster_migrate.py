@@ -16,7 +16,9 @@ names the task, not the nodes. So:
   for the node down and fail. The store writes and reads through the Distributed tables, whose
   shards go to a replica that answers, so a worker starts with one replica of a shard down;
 - a statement whose wait runs out (a node answers but its DDL worker is stuck) is reported
-  naming the nodes that have not run it (:func:`unfinished_ddl_nodes`).
+  naming the nodes that have not run it (:func:`unfinished_ddl_nodes`);
+- then each node that answers is checked for the tables the applied files make: one added to
+  the cluster since lacks them (:mod:`streams.store.node_schema`).
 """
 from __future__ import annotations
 
@@ -32,6 +34,7 @@ from clickhouse_driver.varint import write_varint
 import sql
 from sql.plan import migration_status
 from streams.store.clickhouse_client import hosts_text
+from streams.store.node_schema import complete_nodes
 from streams.store.replicas import NodesUnread, ReplicaReader
 
 log = logging.getLogger(__name__)
@@ -72,10 +75,13 @@ def ddl_settings(timeout: int) -> dict:
     return {"distributed_ddl_task_timeout": int(timeout)} if timeout else {}
 
 
-def migrate_on_cluster(store, run: Callable[[], list], allow_changed: bool) -> list:
+def migrate_on_cluster(store, run: Callable[[], list], allow_changed: bool,
+                       create_lacking: bool = False) -> tuple[list, dict]:
     """``run()`` (the store's migration, its statements ON CLUSTER) once every node answers; with
     nodes down, ``[]`` when the store is current without them (:func:`current_without`), else
-    the one-line :class:`NodesUnread`."""
+    the one-line :class:`NodesUnread`. Then every node that answers is checked for tables it
+    lacks (a node added since: :func:`streams.store.node_schema.complete_nodes`), made there
+    with ``create_lacking``, else refused. Returns ``(files applied, {node: tables made})``."""
     reader = store._replica_reader()
     purpose = f"migrate ON CLUSTER {store.cluster}"
     try:
@@ -87,7 +93,13 @@ def migrate_on_cluster(store, run: Callable[[], list], allow_changed: bool) -> l
         log.warning("%s: node(s) %s did not answer; the schema is current on every other node and each "
                     "shard has one that answers: nothing to run, the store is used as it is",
                     purpose, hosts_text(down.nodes))
-        return []
+        live = [node for node in down.asked if node not in down.nodes]
+        return [], complete_nodes(store, reader, live, create_lacking)
+    applied = _run_reporting_late_nodes(store, reader, run)
+    return applied, complete_nodes(store, reader, reader.node_list(), create_lacking)
+
+
+def _run_reporting_late_nodes(store, reader: ReplicaReader, run: Callable[[], list]) -> list:
     try:
         return run()
     except (sql.MigrationError, errors.ServerException) as exc:
