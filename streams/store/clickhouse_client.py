@@ -41,8 +41,10 @@ _FLOAT_OPTIONS = ("connect_timeout", "send_receive_timeout", "retry_seconds")
 # - prefer_localhost_replica=0: 18.16 reads the node's own shard in-process, and there a SELECT
 #   ... FINAL that neither aggregates nor names the table's sorting and version columns fails
 #   ("Cannot find column ingested_at in source stream"); over the network the same query works;
-# - load_balancing=in_order: writes and reads of a shard go to its first live replica, so a
-#   read right after a write sees it (random would read the other replica before it fetched).
+# - load_balancing=in_order: reads of a shard go to its first live replica, and so do writes,
+#   except that 18.16 writes to the connected node when it is a replica of the shard: a read
+#   right after a write through a second replica may miss it until the first fetched it
+#   (README, "Running on a ClickHouse cluster"); random would make every read a coin toss.
 CLUSTER_SETTINGS = {"insert_distributed_sync": 1, "distributed_product_mode": "global",
                     "prefer_localhost_replica": 0, "load_balancing": "in_order"}
 
