@@ -31,6 +31,7 @@ class DevTools:
 
     def __init__(self, ws):
         self.ws, self.next_id = ws, 0
+        self.exceptions: list[str] = []  # what the page threw and nothing caught, as it was said
 
     async def call(self, method: str, **params):
         self.next_id += 1
@@ -39,6 +40,9 @@ class DevTools:
         while True:
             msg = await asyncio.wait_for(self.ws.receive(), 180)
             data = json.loads(msg.data)
+            if data.get("method") == "Runtime.exceptionThrown":
+                details = data["params"]["exceptionDetails"]
+                self.exceptions.append((details.get("exception") or {}).get("description") or details.get("text"))
             if data.get("id") == my_id:
                 if "error" in data:
                     raise RuntimeError(f"{method}: {data['error']}")
@@ -149,7 +153,8 @@ def serve_file(data: Path, tmp_path: Path, reports: Path | None = None):
 @contextlib.asynccontextmanager
 async def chromium_page(tmp_path: Path, env: dict):
     """A headless Chromium (its profile and log in ``tmp_path``, environment ``env``) and a
-    DevTools session on its first page, with the Page and Runtime domains enabled."""
+    DevTools session on its first page, with the Page and Runtime domains enabled; at the end,
+    the page must have thrown nothing uncaught."""
     import aiohttp
 
     profile = tmp_path / "chromium-profile"
@@ -170,6 +175,11 @@ async def chromium_page(tmp_path: Path, env: dict):
                 await cdp.call("Page.enable")
                 await cdp.call("Runtime.enable")
                 yield cdp
+                # The dashboard's scripts call one another's functions through shared globals: one
+                # a handler expects and no script made (a click, a change of language) throws a
+                # ReferenceError or TypeError that nothing catches, whatever the test looked at.
+                await cdp.js("true")  # reads the events sent so far
+                assert not cdp.exceptions, cdp.exceptions
     finally:
         chrome.terminate()
         try:

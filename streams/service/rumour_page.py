@@ -14,7 +14,7 @@ from pathlib import Path
 Q_MAX = 100  # characters of a search: more is no rumour id, region or status
 I18N = Path(__file__).resolve().parent / "static" / "i18n.js"  # the page's words, every language
 # What the page's table shows in its status and handling columns, as keys of I18N: a status
-# as itself (app.js t(r.status)), a handling status as itself but "debunked" (handlingName).
+# as itself (list.js t(r.status)), a handling status as itself but "debunked" (handlingName).
 STATUS_KEYS = {s: s for s in ("spreading", "contested", "debunked", "dormant")}
 HANDLING_KEYS = {"received": "received", "verified": "verified", "handled": "handled",
                  "debunked": "h_debunked"}

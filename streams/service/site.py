@@ -14,9 +14,11 @@ from streams.worker_stats import health_problems
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 VENDOR = {"echarts.min.js": PROJECT_ROOT / "web" / "node_modules" / "echarts" / "dist" / "echarts.min.js"}
-STATIC = {"app.js": "application/javascript", "app.css": "text/css", "i18n.js": "application/javascript",
-          "expiry.js": "application/javascript", "series.js": "application/javascript",
-          "trace.js": "application/javascript", "errors.js": "application/javascript"}
+# The files /static/ serves (no other name is read from the folder): the page's style and its
+# scripts, each of which index.html loads (tests/test_service.py checks both ways).
+STATIC = {"app.css": "text/css", **{name: "application/javascript" for name in (
+    "i18n.js", "errors.js", "expiry.js", "series.js", "trace.js",
+    "page.js", "login.js", "list.js", "charts.js", "tree.js", "desk.js", "app.js")}}
 
 
 class SiteHandlers:

@@ -57,7 +57,7 @@
   };
 
   // The text of an error for the page: e.code (the API's, or unreachable / not_json), e.status
-  // and e.message (the server's text), as refusal() and app.js's api() make them.
+  // and e.message (the server's text), as refusal() and page.js's api() make them.
   function errorText(lang, e) {
     var i = lang === "zh-CN" ? 0 : 1;
     e = e || {};
