@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import inspect
 import json
 import statistics
 import time
@@ -91,14 +92,17 @@ def run_once(batches, config: GovernanceConfig | None = None) -> dict:
 
 def run_steps(batches, config: GovernanceConfig | None = None) -> dict:
     """The same feed with each step of ``Governance.observe`` timed on its own: the batch view
-    both trackers share, then the report desk, the debunk tracker and the alert router (us per
+    the observers share, then the report desk, the debunk tracker and the alert router (us per
     event). Empty for an engine without the shared view (the code before session 3)."""
     try:
         from streams.governance.batchview import batch_view
     except ImportError:
         return {}
     hub = Governance(None, config=config)
-    steps = {"view": lambda b, v: batch_view(b), "desk": lambda b, v: hub.desk.observe(b),
+    # The desk takes the shared view since session 21 (an older engine's desk takes the batch only).
+    desk_view = "view" in inspect.signature(hub.desk.observe).parameters
+    steps = {"view": lambda b, v: batch_view(b),
+             "desk": (lambda b, v: hub.desk.observe(b, v)) if desk_view else (lambda b, v: hub.desk.observe(b)),
              "debunks": hub.debunks.observe, "alerts": hub.alerts.observe}
     spent = dict.fromkeys(steps, 0.0)
     n = 0

@@ -37,6 +37,7 @@ from collections import OrderedDict
 import numpy as np
 
 from streams.events import KIND_CODE
+from streams.governance.batchview import pick
 from streams.governance.report_parse import link_candidates
 from streams.governance.rumour_texts import RumourTexts
 from streams.governance.textsim import quoted_in
@@ -91,10 +92,14 @@ class PostRumours:
         else:
             self._events.move_to_end(rumour_id)
         owner = self._rumour_of
-        for event_id in event_ids:
-            if event_id not in owner:
-                owner[event_id] = rumour_id
-                events.append(event_id)
+        # In C, not a Python loop per id (the worker shows the desk every stored event): the
+        # batch's distinct ids, less those some rumour owns already, keep their batch order.
+        new = dict.fromkeys(event_ids, rumour_id)
+        if owner:
+            for event_id in new.keys() & owner.keys():
+                del new[event_id]
+        owner.update(new)
+        events.extend(new)
         if self.capacity is not None:
             while len(self._events) > self.capacity:
                 _, gone = self._events.popitem(last=False)
@@ -144,22 +149,27 @@ class ReportLinks:
         with self._lock:
             self.texts.add(rumour_id, text, signed)
 
-    def observe(self, batch) -> None:
+    def observe(self, batch, view=None) -> None:
         """Index the source-post texts (events of kind ``post`` with text) and the event ids of a
         batch, and count every rumour of the batch as active (the least recently active go
-        first)."""
+        first). ``view``: the batch's :func:`~streams.governance.batchview.batch_view` when the
+        hub made one (its rumour groups: no pass over the rumour column here)."""
         texts, rumours = batch.text, batch.rumour_id
         # Only source posts can carry a rumour's text: the other rows are never looked at.
         posts = [(rumours[i], texts[i]) for i in np.flatnonzero(np.asarray(batch.kind) == POST).tolist()
                  if texts[i]]
         signed = self._sign_posts(posts)
-        active = dict.fromkeys(rumours)  # each rumour once, in batch order
+        # Each rumour once, in batch order (the view's groups are in order of first appearance).
+        active = dict.fromkeys(rumours) if view is None else dict.fromkeys(g[0] for g in view.groups)
         pipeline = self.pipeline
         if pipeline is None:
             with self._lock:
                 self._add_texts(posts, signed, active)
             return
-        events = _events_by_rumour(batch.event_id, rumours, active)
+        if view is None:
+            events = _events_by_rumour(batch.event_id, rumours, active)
+        else:
+            events = {rid: pick(batch.event_id, rows) for rid, rows in view.groups}
         with pipeline.lock:  # the graphs are read; the pipeline's lock comes before the index's
             # A rumour enters the index with every event its graph holds (rebuilt from the
             # store, it holds more than this batch), so the index covers that graph whole;
