@@ -167,3 +167,48 @@ def test_observe_runs_no_python_call_per_event():
     small, big = calls(600), calls(6000)
     # What does grow is logarithmic: the id tables' geometric growth steps (a few hundred).
     assert big - small < (6000 - 600) / 4, (small, big)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_post_index_equals_a_plain_dict(seed):
+    """The desk's event-id index (a numpy table emptied by shifting runs back) against a dict
+    of the same rules: first rumour keeps an id, the least recently active rumours beyond the
+    capacity go with the ids they own, discard and touch; many ids, so the table grows and runs
+    wrap."""
+    from collections import OrderedDict
+
+    from streams.governance.post_index import PostRumours
+
+    rng = random.Random(seed)
+    posts, owner, events = PostRumours(capacity=6), {}, OrderedDict()
+    universe = [f"m{k}" for k in range(3000)] + [f"帖{k}" for k in range(200)]
+    for step in range(400):
+        rid = f"r{rng.randrange(12)}"
+        action = rng.random()
+        if action < 0.75:
+            ids = rng.sample(universe, rng.randrange(0, 60))
+            ids += ids[:3]  # repeated inside one call
+            posts.add(rid, ids)
+            mine = events.setdefault(rid, [])
+            events.move_to_end(rid)
+            for e in ids:
+                if e not in owner:
+                    owner[e] = rid
+                    mine.append(e)
+            while len(events) > 6:
+                _, gone = events.popitem(last=False)
+                for e in gone:
+                    del owner[e]
+        elif action < 0.9:
+            posts.discard(rid)
+            for e in events.pop(rid, ()):
+                del owner[e]
+        else:
+            posts.touch([rid])
+            if rid in events:
+                events.move_to_end(rid)
+        assert posts.rumours() == list(events) and len(posts) == len(owner)
+        if step % 40 == 0:
+            assert [posts.rumour_of(e) for e in universe] == [owner.get(e) for e in universe]
+    assert [posts.rumour_of(e) for e in universe] == [owner.get(e) for e in universe]
+    assert posts.evicted > 0 and len(posts._keys) > 64

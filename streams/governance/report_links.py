@@ -9,8 +9,8 @@ not the whole post, and the Jaccard of such a quote with the post is its length 
 
 Both indexes keep the ``report_link_rumours`` most recently active rumours (an event of the
 rumour in a batch, or a report linked to it): :class:`~streams.governance.rumour_texts.RumourTexts`
-their source texts, :class:`PostRumours` the ids of their events (event id -> rumour: one dict
-lookup per id a report names, where the desk once asked every graph the pipeline holds). A
+their source texts, :class:`~streams.governance.post_index.PostRumours` the ids of their events
+(event id -> rumour: one table lookup per id a report names, where the desk once asked every graph the pipeline holds). A
 rumour enters the event index with every event its graph holds then (rebuilt from the store
 after a restart or an eviction, it holds more than the batch), and each later batch adds its
 events, so the index covers those graphs whole. An id found there links only while the pipeline
@@ -32,105 +32,21 @@ batch.
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 
 import numpy as np
 
 from streams.events import KIND_CODE
-from graph.ids_encode import encode_batch
-from streams.governance.view_kernels import hashes_of
+from streams.governance.post_index import PostRumours
 from streams.governance.report_parse import link_candidates
 from streams.governance.rumour_texts import RumourTexts
 from streams.governance.textsim import quoted_in
+from streams.governance.view_kernels import hashes_of
+
+__all__ = ["PostRumours", "ReportLinks", "QUOTE_SHARE", "QUOTE_MIN_GRAMS"]
 
 POST = KIND_CODE["post"]
 QUOTE_SHARE = 0.9  # of a quote's 3-grams found in the post: a copied sentence, a typo or two
 QUOTE_MIN_GRAMS = 12  # fewer: a phrase many posts hold ("转发微博", a place name)
-
-
-def _hashes(event_ids) -> np.ndarray:
-    """The ids' :func:`~streams.governance.view_kernels.hashes_of` (given: an int64 array)."""
-    if isinstance(event_ids, np.ndarray):
-        return event_ids
-    return hashes_of(*encode_batch(list(event_ids)))
-
-
-class PostRumours:
-    """Event id -> rumour, for the events seen of the ``capacity`` most recently active rumours
-    (None: all); an event id keeps the first rumour it was seen in.
-
-    Ids are kept as their 64-bit hashes (:func:`~streams.governance.view_kernels.hashes_of`, the
-    batch view's, so no str object is read per event: a dict of str cost the worker's observers
-    0.3-0.4 us per event, session 21). A rumour found here is confirmed in its graph
-    (:meth:`ReportLinks.by_event`), so an id sharing another's hash never links a report wrongly.
-
-    >>> posts = PostRumours(capacity=2)
-    >>> posts.add("r1", ["m1", "s1"]); posts.add("r2", ["m2"]); posts.touch(["r1"])
-    >>> posts.add("r3", ["m3"])  # r2: least recently active
-    >>> posts.rumour_of("s1"), posts.rumour_of("m2"), posts.rumours(), len(posts)
-    ('r1', None, ['r1', 'r3'], 3)
-    """
-
-    def __init__(self, capacity: int | None):
-        if capacity is not None and capacity < 1:
-            raise ValueError("capacity: expected at least 1 (None: no limit)")
-        self.capacity = capacity
-        self._rumour_of: dict[int, str] = {}  # id hash -> rumour
-        self._events: OrderedDict[str, list[int]] = OrderedDict()  # least recently active first
-        self.evicted = 0
-
-    def __len__(self) -> int:
-        return len(self._rumour_of)
-
-    def __contains__(self, rumour_id: str) -> bool:
-        return rumour_id in self._events
-
-    @property
-    def covered(self):
-        """The rumours kept (a live view, for membership tests)."""
-        return self._events.keys()
-
-    def rumours(self) -> list[str]:
-        """The rumours kept, least recently active first."""
-        return list(self._events)
-
-    def rumour_of(self, event_id: str) -> str | None:
-        return self._rumour_of.get(int(_hashes([event_id])[0]))
-
-    def add(self, rumour_id: str, event_ids) -> None:
-        """Index events of ``rumour_id`` (their ids, or an int64 array of the ids' hashes) and
-        count it as active now."""
-        events = self._events.get(rumour_id)
-        if events is None:
-            events = self._events[rumour_id] = []
-        else:
-            self._events.move_to_end(rumour_id)
-        owner = self._rumour_of
-        # In C, not a Python loop per id (the worker shows the desk every stored event): the
-        # batch's distinct ids, less those some rumour owns already, keep their batch order.
-        new = dict.fromkeys(_hashes(event_ids).tolist(), rumour_id)
-        if owner:
-            for event_id in new.keys() & owner.keys():
-                del new[event_id]
-        owner.update(new)
-        events.extend(new)
-        if self.capacity is not None:
-            while len(self._events) > self.capacity:
-                _, gone = self._events.popitem(last=False)
-                for event_id in gone:  # only the ids this rumour owns are in its list
-                    del owner[event_id]
-                self.evicted += 1
-
-    def touch(self, rumour_ids) -> None:
-        """Count these rumours as active now (those kept; others are ignored)."""
-        for rid in rumour_ids:
-            if rid in self._events:
-                self._events.move_to_end(rid)
-
-    def discard(self, rumour_id: str) -> None:
-        """Let a rumour go now (nothing when it is not kept)."""
-        for event_id in self._events.pop(rumour_id, ()):
-            del self._rumour_of[event_id]
 
 
 def _present_events(graph) -> np.ndarray:
