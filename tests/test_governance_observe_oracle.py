@@ -212,3 +212,15 @@ def test_post_index_equals_a_plain_dict(seed):
             assert [posts.rumour_of(e) for e in universe] == [owner.get(e) for e in universe]
     assert [posts.rumour_of(e) for e in universe] == [owner.get(e) for e in universe]
     assert posts.evicted > 0 and len(posts._keys) > 64
+
+
+def test_bench_governance_with_a_pipeline_measures_the_same_alerts():
+    """``--pipeline`` (the worker's setting: the desk indexes the covered graphs' events, alerts
+    carry traces) feeds the same events and raises the same alerts as the hub alone."""
+    from benchmarks.bench_governance import run_once, run_steps, stream_batches
+
+    batches = stream_batches(6000, 2500, seed=3, shape="messages", shares_per_rumour=1500)
+    alone, piped = run_once(batches, CONFIG), run_once(batches, CONFIG, pipeline=True)
+    assert piped["events"] == alone["events"] == 6000
+    assert piped["alerts"] == alone["alerts"] > 0
+    assert set(run_steps(batches, CONFIG, pipeline=True)) == {"view_us", "desk_us", "debunks_us", "alerts_us"}

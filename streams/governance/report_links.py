@@ -16,7 +16,8 @@ after a restart or an eviction, it holds more than the batch), and each later ba
 events, so the index covers those graphs whole. An id found there links only while the pipeline
 still holds it in that rumour's graph (a graph the pipeline dropped no longer links, as before),
 and the index lets a rumour go at the first batch after the pipeline dropped its graph: it holds
-the events of held graphs only (about 130 bytes per event, beside the graph's own id table).
+the events of held graphs only (30-50 bytes per event: a hash table slot and the owner's copy
+of the hash, beside the graph's own id table).
 The graphs the index does not cover (held beyond its bound, or never shown to the desk, such as
 one a query rebuilt) are still asked one by one, so a report links by event id exactly as when
 every graph was asked; with at most ``report_link_rumours`` graphs held that is none of them.
