@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from streams.governance.alert_kernels import IdHashes
-from streams.governance.batchview import BatchView, pick
+from streams.governance.batchview import BatchView
 from streams.governance.divisions import normalise_region, unit_of
 
 MINUTE_MS = 60_000
@@ -31,17 +31,17 @@ class _Unit:
 class _Rumour:
     watermark: int = -1  # latest minute seen
     units: dict = field(default_factory=dict)  # unit -> _Unit
-    seen: "IdHashes" = field(default_factory=lambda: IdHashes())  # hash(event_id) of the events counted
+    seen: "IdHashes" = field(default_factory=lambda: IdHashes())  # view_kernels.hashes_of their event ids
     # After a rebuild: ids of alerts raised before for minutes the replay left open (a flush
     # judged the last minute): judged again live, they are not raised twice. Usually None.
     raised_ahead: set | None = None
 
 
-def _mark(st: _Rumour, event_ids: list, ts: np.ndarray, rows: np.ndarray) -> np.ndarray:
+def _mark(st: _Rumour, view: BatchView, rows: np.ndarray) -> np.ndarray:
     """The rows (ascending) whose events the rumour had not counted, now marked counted; of
-    events repeated inside the batch, the first in time order."""
-    hashes = np.fromiter(map(hash, pick(event_ids, rows)), np.int64, len(rows))
-    return rows[st.seen.insert_new(hashes, np.argsort(ts[rows], kind="stable"))]
+    events repeated inside the batch, the first in time order. Ids are known by the view's
+    hashes of their bytes (made once per batch, in numba)."""
+    return rows[st.seen.insert_new(view.event_hash[rows], np.argsort(view.ts[rows], kind="stable"))]
 
 
 class AlertCounting:
@@ -62,7 +62,7 @@ class AlertCounting:
             st = self._rumours.get(rumour_id)
             if st is None:
                 st = self._rumours[rumour_id] = _Rumour()
-            rows = _mark(st, batch.event_id, view.ts, rows)
+            rows = _mark(st, view, rows)
             if not len(rows):
                 continue
             touched.add(rumour_id)

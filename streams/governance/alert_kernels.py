@@ -69,7 +69,7 @@ def _judge_kernel(starts, minutes, counts, h_starts, h_minutes, h_counts, evalua
     return window, before, flags, lam, keep_from
 
 
-EMPTY = -1  # a free slot of an IdHashes table: Python's hash() never returns -1
+EMPTY = -1  # a free slot of an IdHashes table: view_kernels.hashes_of never returns -1
 
 
 @numba.njit(cache=True)

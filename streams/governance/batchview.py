@@ -1,6 +1,10 @@
 """The columns every governance observer reads of an :class:`~streams.events.EventBatch`,
 computed once per batch (:class:`BatchView`, shared by the hub), and the column helpers the
 observers use: rows grouped per key by codes, items of a list column picked at row positions.
+
+String columns are factorized and event ids hashed from their UTF-8 bytes in numba
+(:mod:`streams.governance.view_kernels`; the bytes the decoder encoded, when the batch has
+them), not by a Python call per row.
 """
 from __future__ import annotations
 
@@ -12,6 +16,8 @@ from typing import NamedTuple
 import numpy as np
 
 from streams.events import KIND_CODE, EventBatch
+from graph.ids_encode import encode_batch
+from streams.governance.view_kernels import column_codes, hashes_of
 
 DEBUNK = KIND_CODE["debunk"]
 SHARE = KIND_CODE["share"]
@@ -25,6 +31,45 @@ class BatchView(NamedTuple):
     region: np.ndarray  # int32 per row: its index in ``regions``
     debunk: np.ndarray  # bool per row
     ts: np.ndarray  # int64 per row
+    ids: "IdBytes"  # the UTF-8 bytes of the event, account and parent account ids
+    event_hash: np.ndarray  # int64 per row: view_kernels.hashes_of its event id
+
+
+class IdBytes(NamedTuple):
+    """The UTF-8 bytes of a batch's id columns (:func:`graph.ids_encode.encode_batch`): row
+    ``i``'s event id is ``buf[event_starts[i]:event_ends[i]]``, and so on; a null is empty."""
+
+    buf: np.ndarray
+    event_starts: np.ndarray
+    event_ends: np.ndarray
+    account_starts: np.ndarray
+    account_ends: np.ndarray
+    parent_starts: np.ndarray  # of parent_account_id
+    parent_ends: np.ndarray
+
+
+def id_bytes(batch) -> IdBytes:
+    """The :class:`IdBytes` of a batch: slices of the encoding the decoder left on it (a
+    columnar message's ids: event, account, parent event, parent account), else encoded now.
+
+    >>> b = EventBatch(event_id=["e1", "e2"], account_id=["a", "b"], parent_account_id=[None, "a"])
+    >>> ids = id_bytes(b)
+    >>> [bytes(ids.buf[s:e]) for s, e in zip(ids.parent_starts, ids.parent_ends)]
+    [b'', b'a']
+    """
+    n = len(batch.event_id)
+    encoded = getattr(batch, "encoded", None)
+    if encoded is not None and len(encoded[1]) == 4 * n:
+        buf, st, en = encoded
+        cols = (0, 1, 3)
+    else:
+        parents = batch.parent_account_id if len(batch.parent_account_id) == n else [None] * n
+        buf, st, en = encode_batch(batch.event_id, batch.account_id, parents)
+        cols = (0, 1, 2)
+    out = [buf]
+    for c in cols:
+        out += [st[c * n:(c + 1) * n], en[c * n:(c + 1) * n]]
+    return IdBytes(*out)
 
 
 def batch_view(batch) -> BatchView:
@@ -37,8 +82,10 @@ def batch_view(batch) -> BatchView:
     ([('r', [0, 2]), ('s', [1])], ['370102', None], [0, 1, 0], [False, True, False])
     """
     regions, region = codes_of(batch.region)
+    ids = id_bytes(batch)
     return BatchView(group_rows(batch.rumour_id), regions, region,
-                     np.asarray(batch.kind) == DEBUNK, np.asarray(batch.ts_ms, np.int64))
+                     np.asarray(batch.kind) == DEBUNK, np.asarray(batch.ts_ms, np.int64), ids,
+                     hashes_of(ids.buf, ids.event_starts, ids.event_ends))
 
 
 def batch_of_rows(rows, extra: tuple = ()) -> EventBatch:
@@ -56,7 +103,7 @@ def batch_of_rows(rows, extra: tuple = ()) -> EventBatch:
 
 def group_rows(keys) -> list[tuple]:
     """``(key, rows)`` per distinct key of a column, in order of first appearance; ``rows``
-    (int64, ascending) are the positions holding it. Codes in one dict pass, then numpy: runs
+    (int64, ascending) are the positions holding it. Codes from the column's bytes (numba), then numpy: runs
     of one key (a rumour's Kafka messages) are cut at their bounds, scattered keys grouped by a
     stable argsort.
 
@@ -66,7 +113,10 @@ def group_rows(keys) -> list[tuple]:
     [39, 70, 71]
     """
     n = len(keys)
-    distinct, codes = codes_of(keys)
+    try:  # a column of str (the rumour ids): codes from its bytes, in numba
+        distinct, codes = column_codes(keys)
+    except TypeError:
+        distinct, codes = codes_of(keys)
     if len(distinct) <= 1:
         return [(distinct[0], np.arange(n))] if n else []
     starts = np.flatnonzero(codes[1:] != codes[:-1]) + 1
@@ -83,7 +133,9 @@ def group_rows(keys) -> list[tuple]:
 
 def codes_of(column) -> tuple[list, np.ndarray]:
     """The distinct values of a column in order of first appearance, and each row's index
-    among them (int32), in one pass: a missing key gets the next code.
+    among them (int32), in one pass: a missing key gets the next code. (For the region
+    column this is cheaper than :func:`~streams.governance.view_kernels.column_codes`: its
+    nulls would have to be replaced before the column is encoded.)
 
     >>> distinct, codes = codes_of(["b", None, "b", "a"])
     >>> distinct, codes.tolist()

@@ -94,7 +94,7 @@ GOVERNANCE_SETTINGS: tuple[Setting, ...] = (
             "Rumours whose source-post text and event ids the report desk keeps for linking reports (by "
             "text; by post id in one lookup): the most recently active (an event, or a linked report; at "
             "start, the newest events in the store). About 17 kB each for an 80-character post, plus about "
-            "130 bytes per event while the worker holds the rumour's graph. A report about an older rumour "
+            "30-50 bytes per event while the worker holds the rumour's graph. A report about an older rumour "
             "links by its post id or link while the worker holds that rumour's graph (each such graph is "
             "asked), else it is stored unlinked.",
             int, minimum=1, maximum=10_000_000),

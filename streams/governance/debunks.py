@@ -18,8 +18,8 @@ Per city, an account belongs to the city of the first (by time, then event id) o
 events that has a known region (an account seen only as a parent has none); the city's coverage
 counts its exposed accounts that the debunk reached.
 
-A :class:`DebunkTracker` accumulates these from batches (sets, so a re-delivered event changes
-nothing); :func:`debunk_metrics` computes one rumour's figures from rows in one pass. Every
+A :class:`DebunkTracker` accumulates these from batches (exact sets of ids, so a re-delivered
+event changes nothing); :func:`debunk_metrics` computes one rumour's figures from rows in one pass. Every
 update is a set union or a minimum, so the order of events does not matter: with
 ``max_rumours`` and a ``loader`` (the store) the tracker drops the least recently used rumours
 beyond the cap and rebuilds one from its stored events when it is asked for (events that
@@ -32,11 +32,12 @@ never restarted), and a rumour the store lacks is still unknown (None). :meth:`D
 lists the dropped rumours from the store (``lister``), not from memory.
 
 Speed (issue 5): a batch is read by columns
-(:class:`~streams.governance.batchview.BatchView`, shared with the alert router
-by the hub): rows grouped per rumour by codes, sets grown by whole column slices; the accounts'
-cities are kept as column references and merged (one time sort per rumour) when the figures
-are read, or when a rumour's pending rows outgrow its distinct events by ``MERGE_ROWS``
-(:mod:`streams.governance.debunk_state`).
+(:class:`~streams.governance.batchview.BatchView`, shared with the alert router and the report
+desk by the hub): rows grouped per rumour by codes; the distinct events and accounts kept in
+exact id tables (:class:`graph.ids.IdIndex`) filled from the ids' UTF-8 bytes by numba, a
+rumour's rows at a time (no Python set of str); the accounts' cities kept as index arrays and
+merged (one time sort per rumour) when the figures are read, or when a rumour's pending rows
+outgrow its distinct events by ``MERGE_ROWS`` (:mod:`streams.governance.debunk_state`).
 """
 from __future__ import annotations
 
@@ -45,7 +46,8 @@ from dataclasses import dataclass
 
 from streams.events import KINDS
 from streams.governance.batchview import BatchView, batch_of_rows, batch_view
-from streams.governance.debunk_state import _add_rows, _Columns, _columns, _merge_cities, _Rumour
+from streams.governance.debunk_state import (_add_rows, _Columns, _columns, _merge_cities, _Rumour, common_count,
+                                               count, found_in)
 from streams.lru import LRU
 from streams.seen import DroppedIds
 
@@ -186,7 +188,7 @@ class DebunkTracker:
         """How much state is held (for memory tests and metrics)."""
         with self._lock:
             return {"rumours": len(self.rumours), **self.dropped_ids.sizes(),
-                    "items": sum(len(st.exposed) + len(st.reached) + len(st.rumour_events) + len(st.debunk_events)
+                    "items": sum(count(st.exposed) + count(st.reached) + count(st.rumour_events) + count(st.debunk_events)
                                  + len(st.account_city) + st.pending_rows for st in self.rumours.values())}
 
     def metrics(self, rumour_id: str) -> DebunkMetrics | None:
@@ -201,20 +203,22 @@ class DebunkTracker:
 
 
 def _metrics(rumour_id: str, st: _Rumour) -> DebunkMetrics:
-    covered = st.exposed & st.reached
+    covered = common_count(st.exposed, st.reached)
     by_city: dict[str, dict] = {}
-    for account, (_, _, city) in st.account_city.items():
+    # An account with a city is an exposed one: covered when the debunk reached it.
+    reached = found_in(st.reached, st.exposed.strings(list(st.account_city)) if st.account_city else []).tolist()
+    for (_, _, city), hit in zip(st.account_city.values(), reached):
         row = by_city.setdefault(city, {"exposed": 0, "covered": 0})
         row["exposed"] += 1
-        row["covered"] += account in covered
+        row["covered"] += hit
     for row in by_city.values():
         row["coverage"] = row["covered"] / row["exposed"] if row["exposed"] else None
     ttd = (st.first_debunk_ms - st.first_rumour_ms
            if st.first_debunk_ms is not None and st.first_rumour_ms is not None else None)
     return DebunkMetrics(
-        rumour_id=rumour_id, rumour_shares=len(st.rumour_events), exposed=len(st.exposed),
-        debunk_shares=len(st.debunk_events), reached=len(st.reached), covered=len(covered),
-        coverage=len(covered) / len(st.exposed) if st.exposed else None,
+        rumour_id=rumour_id, rumour_shares=count(st.rumour_events), exposed=count(st.exposed),
+        debunk_shares=count(st.debunk_events), reached=count(st.reached), covered=covered,
+        coverage=covered / count(st.exposed) if count(st.exposed) else None,
         first_rumour_ms=st.first_rumour_ms, first_debunk_ms=st.first_debunk_ms,
         time_to_debunk_ms=ttd, by_city=dict(sorted(by_city.items())))
 

@@ -120,8 +120,8 @@ class Governance:
         """Feed one batch of accepted events; returns the alerts it raised."""
         if not len(batch):
             return []
-        view = batch_view(batch)  # rumour groups and region codes, made once for both trackers
-        self.desk.observe(batch)
+        view = batch_view(batch)  # rumour groups, region codes, id hashes: made once for all three
+        self.desk.observe(batch, view)
         self.debunks.observe(batch, view)
         return self.alerts.observe(batch, view)
 

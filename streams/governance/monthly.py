@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from streams.events import KIND_CODE
+from streams.governance.debunk_state import found_in
 from streams.governance.debunks import DebunkTracker
 from streams.governance.divisions import division, normalise_region, unit_of
 from streams.service.access import NATIONAL, covers, prefix
@@ -243,7 +244,7 @@ def _per_county(county_exposed, tracker, metrics, alert_unit) -> list[dict]:
         for rid, accounts in per_rumour.items():
             reached = tracker.rumours[rid].reached
             exposed += len(accounts)
-            covered += len(accounts & reached)
+            covered += int(found_in(reached, accounts).sum())
             if metrics[rid].time_to_debunk_ms is not None:
                 ttd.append(metrics[rid].time_to_debunk_ms / 3_600_000)
         zh, en = _place(county)

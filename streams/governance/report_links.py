@@ -9,14 +9,15 @@ not the whole post, and the Jaccard of such a quote with the post is its length 
 
 Both indexes keep the ``report_link_rumours`` most recently active rumours (an event of the
 rumour in a batch, or a report linked to it): :class:`~streams.governance.rumour_texts.RumourTexts`
-their source texts, :class:`PostRumours` the ids of their events (event id -> rumour: one dict
-lookup per id a report names, where the desk once asked every graph the pipeline holds). A
+their source texts, :class:`~streams.governance.post_index.PostRumours` the ids of their events
+(event id -> rumour: one table lookup per id a report names, where the desk once asked every graph the pipeline holds). A
 rumour enters the event index with every event its graph holds then (rebuilt from the store
 after a restart or an eviction, it holds more than the batch), and each later batch adds its
 events, so the index covers those graphs whole. An id found there links only while the pipeline
 still holds it in that rumour's graph (a graph the pipeline dropped no longer links, as before),
 and the index lets a rumour go at the first batch after the pipeline dropped its graph: it holds
-the events of held graphs only (about 130 bytes per event, beside the graph's own id table).
+the events of held graphs only (30-50 bytes per event: a hash table slot and the owner's copy
+of the hash, beside the graph's own id table).
 The graphs the index does not cover (held beyond its bound, or never shown to the desk, such as
 one a query rebuilt) are still asked one by one, so a report links by event id exactly as when
 every graph was asked; with at most ``report_link_rumours`` graphs held that is none of them.
@@ -32,93 +33,31 @@ batch.
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 
 import numpy as np
 
 from streams.events import KIND_CODE
+from streams.governance.post_index import PostRumours
 from streams.governance.report_parse import link_candidates
 from streams.governance.rumour_texts import RumourTexts
 from streams.governance.textsim import quoted_in
+from streams.governance.view_kernels import hashes_of
+
+__all__ = ["PostRumours", "ReportLinks", "QUOTE_SHARE", "QUOTE_MIN_GRAMS"]
 
 POST = KIND_CODE["post"]
 QUOTE_SHARE = 0.9  # of a quote's 3-grams found in the post: a copied sentence, a typo or two
 QUOTE_MIN_GRAMS = 12  # fewer: a phrase many posts hold ("转发微博", a place name)
 
 
-class PostRumours:
-    """Event id -> rumour, for the events seen of the ``capacity`` most recently active rumours
-    (None: all); an event id keeps the first rumour it was seen in.
-
-    >>> posts = PostRumours(capacity=2)
-    >>> posts.add("r1", ["m1", "s1"]); posts.add("r2", ["m2"]); posts.touch(["r1"])
-    >>> posts.add("r3", ["m3"])  # r2: least recently active
-    >>> posts.rumour_of("s1"), posts.rumour_of("m2"), posts.rumours(), len(posts)
-    ('r1', None, ['r1', 'r3'], 3)
-    """
-
-    def __init__(self, capacity: int | None):
-        if capacity is not None and capacity < 1:
-            raise ValueError("capacity: expected at least 1 (None: no limit)")
-        self.capacity = capacity
-        self._rumour_of: dict[str, str] = {}
-        self._events: OrderedDict[str, list[str]] = OrderedDict()  # least recently active first
-        self.evicted = 0
-
-    def __len__(self) -> int:
-        return len(self._rumour_of)
-
-    def __contains__(self, rumour_id: str) -> bool:
-        return rumour_id in self._events
-
-    @property
-    def covered(self):
-        """The rumours kept (a live view, for membership tests)."""
-        return self._events.keys()
-
-    def rumours(self) -> list[str]:
-        """The rumours kept, least recently active first."""
-        return list(self._events)
-
-    def rumour_of(self, event_id: str) -> str | None:
-        return self._rumour_of.get(event_id)
-
-    def add(self, rumour_id: str, event_ids) -> None:
-        """Index events of ``rumour_id`` and count it as active now."""
-        events = self._events.get(rumour_id)
-        if events is None:
-            events = self._events[rumour_id] = []
-        else:
-            self._events.move_to_end(rumour_id)
-        owner = self._rumour_of
-        for event_id in event_ids:
-            if event_id not in owner:
-                owner[event_id] = rumour_id
-                events.append(event_id)
-        if self.capacity is not None:
-            while len(self._events) > self.capacity:
-                _, gone = self._events.popitem(last=False)
-                for event_id in gone:  # only the ids this rumour owns are in its list
-                    del owner[event_id]
-                self.evicted += 1
-
-    def touch(self, rumour_ids) -> None:
-        """Count these rumours as active now (those kept; others are ignored)."""
-        for rid in rumour_ids:
-            if rid in self._events:
-                self._events.move_to_end(rid)
-
-    def discard(self, rumour_id: str) -> None:
-        """Let a rumour go now (nothing when it is not kept)."""
-        for event_id in self._events.pop(rumour_id, ()):
-            del self._rumour_of[event_id]
-
-
-def _present_events(graph) -> list[str]:
-    """The ids of the events a graph holds (not the placeholders of parents never seen)."""
-    ids = graph.event_ids()
-    present = graph.nodes_present(np.arange(len(ids)))
-    return [ids[i] for i in np.flatnonzero(present).tolist()]
+def _present_events(graph) -> np.ndarray:
+    """The hashes of the ids of the events a graph holds (not the placeholders of parents never
+    seen), from the graph's own id bytes (no str made)."""
+    n = graph.n_nodes
+    if not n:
+        return np.zeros(0, np.int64)
+    present = graph.nodes_present(np.arange(n))
+    return hashes_of(*graph.ev.utf8_range(0, n))[present]
 
 
 class ReportLinks:
@@ -144,22 +83,27 @@ class ReportLinks:
         with self._lock:
             self.texts.add(rumour_id, text, signed)
 
-    def observe(self, batch) -> None:
+    def observe(self, batch, view=None) -> None:
         """Index the source-post texts (events of kind ``post`` with text) and the event ids of a
         batch, and count every rumour of the batch as active (the least recently active go
-        first)."""
+        first). ``view``: the batch's :func:`~streams.governance.batchview.batch_view` when the
+        hub made one (its rumour groups: no pass over the rumour column here)."""
         texts, rumours = batch.text, batch.rumour_id
         # Only source posts can carry a rumour's text: the other rows are never looked at.
         posts = [(rumours[i], texts[i]) for i in np.flatnonzero(np.asarray(batch.kind) == POST).tolist()
                  if texts[i]]
         signed = self._sign_posts(posts)
-        active = dict.fromkeys(rumours)  # each rumour once, in batch order
+        # Each rumour once, in batch order (the view's groups are in order of first appearance).
+        active = dict.fromkeys(rumours) if view is None else dict.fromkeys(g[0] for g in view.groups)
         pipeline = self.pipeline
         if pipeline is None:
             with self._lock:
                 self._add_texts(posts, signed, active)
             return
-        events = _events_by_rumour(batch.event_id, rumours, active)
+        if view is None:
+            events = _events_by_rumour(batch.event_id, rumours, active)
+        else:
+            events = {rid: view.event_hash[rows] for rid, rows in view.groups}
         with pipeline.lock:  # the graphs are read; the pipeline's lock comes before the index's
             # A rumour enters the index with every event its graph holds (rebuilt from the
             # store, it holds more than this batch), so the index covers that graph whole;
@@ -238,6 +182,10 @@ class ReportLinks:
                 graph = graphs.get(rid) if rid is not None else None
                 if graph is not None and graph.has_event(event_id):
                     return rid
+                if graph is not None:  # another id of that graph has this id's hash (2**-64 a pair)
+                    for r, g in graphs.items():
+                        if g.has_event(event_id):
+                            return r
                 if uncovered is None:  # once per report; usually none (a subset test in C)
                     covered = self.posts.covered
                     uncovered = [] if graphs.keys() <= covered else \

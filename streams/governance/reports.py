@@ -89,10 +89,10 @@ class ReportDesk:
     def add_rumour_text(self, rumour_id: str, text: str | None) -> None:
         self.links.add_text(rumour_id, text)
 
-    def observe(self, batch) -> None:
+    def observe(self, batch, view=None) -> None:
         """Index the source-post texts and event ids of a batch and count every rumour of the
-        batch as active (:meth:`ReportLinks.observe`)."""
-        self.links.observe(batch)
+        batch as active (:meth:`ReportLinks.observe`; ``view``: the hub's batch view)."""
+        self.links.observe(batch, view)
 
     # -- restart ------------------------------------------------------------------------------
     def restore(self, now_ms: int | None = None) -> int:
