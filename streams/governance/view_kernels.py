@@ -17,18 +17,9 @@ import numpy as np
 
 from graph.ids_encode import encode_batch
 from graph.ids_slots import id_hash
+from graph.kernels_ingest import _same_bytes as _same  # the ids' bytes compared, as ingest does
 
 EMPTY_HASH = -1  # IdHashes' free slot (streams.governance.alert_kernels.EMPTY): never a hash
-
-
-@numba.njit(cache=True)
-def _same(buf, a0, a1, b0, b1):  # pragma: no cover - compiled
-    if a1 - a0 != b1 - b0:
-        return False
-    for k in range(a1 - a0):
-        if buf[a0 + k] != buf[b0 + k]:
-            return False
-    return True
 
 
 @numba.njit(cache=True)
