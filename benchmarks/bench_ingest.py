@@ -54,6 +54,15 @@ from streams.settings import setting
 KAFKA_DEFAULT_MAX_MESSAGE = 1_000_000  # message.max.bytes is 1,048,588 by default; keep clear of it
 
 
+# Events per take() of the batched drains, which is the rows of each INSERT. The engine's
+# worker cuts a take at batch_size messages (5,000) or batch_wait (0.25 s), whichever comes
+# first, so near the target rate its takes hold 50,000-60,000 events; a bench cap of 10,000
+# (before session 22) measured INSERTs five times smaller than the engine makes, and
+# clickhouse-server's CPU per row grows as INSERTs shrink (RESULTS.md, "Session 22: rows per
+# INSERT": 10,000 -> 6.96 us of server CPU per event, 50,000 -> 2.9).
+TAKE_EVENTS = 50_000
+
+
 def shares_per_rumour(per_message: int) -> int:
     """5,000, or the nearest multiple of ``per_message`` (so no message of a rumour is short).
 
@@ -102,7 +111,7 @@ def one_batch_notes(counts: dict, take_events: int, take_single: int) -> list[st
 
 
 def drain(mode: str, topic: str, n_events: int, per_message: int, clickhouse: str | None,
-          run_id: str, take_events: int = 10_000, take_single: int = 5000,
+          run_id: str, take_events: int = TAKE_EVENTS, take_single: int = 5000,
           service_ports: dict[str, int] | None = None) -> dict:
     batch = take_batch(per_message, take_events, take_single)
     app_id = f"bench-{mode}-{run_id}-{uuid.uuid4().hex[:6]}"
@@ -211,7 +220,7 @@ def clickhouse_ceiling(url: str, n: int, repeat: int) -> dict:
 
 
 def latency(broker: str, clickhouse: str, rate_eps: float, per_message: int, seconds: float,
-            seed: int, run_id: str, take_events: int = 10_000, batch_wait: float = 0.25) -> dict:
+            seed: int, run_id: str, take_events: int = TAKE_EVENTS, batch_wait: float = 0.25) -> dict:
     from clickhouse_driver import Client
 
     from streams.store.clickhouse import parse_url
@@ -312,8 +321,11 @@ def main(argv=None) -> int:
                     help="rows of ClickHouse's own INSERT ... SELECT ceiling (default 1000000)")
     ap.add_argument("--latency-seconds", type=positive_float, default=10.0,
                     help="length of the latency run (default 10)")
-    ap.add_argument("--take-events", type=positive_int, default=10_000,
-                    help="events per take() batch for batched and columnar messages (take(n) counts messages: --take-events / --per-message of them; default 10000)")
+    ap.add_argument("--take-events", type=positive_int, default=TAKE_EVENTS,
+                    help="events per take() batch for batched and columnar messages, i.e. rows per "
+                         "INSERT (take(n) counts messages: --take-events / --per-message of them; "
+                         f"default {TAKE_EVENTS}, about what the engine's batch_wait of 0.25 s "
+                         "gathers at 200,000 events/s)")
     ap.add_argument("--take-single", type=positive_int, default=5000,
                     help="messages per take() batch for one event per message (default 5000, the engine's)")
     ap.add_argument("--batch-wait", type=positive_float, default=setting("batch_wait").default,

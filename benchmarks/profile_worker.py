@@ -167,6 +167,9 @@ def main(argv=None) -> int:
     ap.add_argument("--events", type=int, default=200_000)
     ap.add_argument("--per-message", type=int, default=2000)
     ap.add_argument("--take-events", type=int, default=20_000)
+    ap.add_argument("--form", choices=("columnar", "array"), default="columnar",
+                    help="message form when --per-message > 1: columnar batch messages (default) or "
+                         "JSON arrays of event objects (the bench's batched_eps stream)")
     ap.add_argument("--take-single", type=int, default=5000,
                     help="messages per take() when --per-message is 1 (the bench's default)")
     ap.add_argument("--mode", action="append", choices=("ours", "noop"), default=None,
@@ -202,11 +205,12 @@ def main(argv=None) -> int:
     trees = args.tree or [str(ROOT)]
     run_id = uuid.uuid4().hex[:8]
     single = args.per_message <= 1
-    topic = f"prof-{'single' if single else 'columnar'}-{run_id}"
+    topic = f"prof-{'single' if single else args.form}-{run_id}"
     ensure_topics(args.broker, {topic: 4}, **topic_replication(Settings.load()))
     pairs = kit.stream_messages(args.events, args.per_message, args.seed + (not single),
                                 f"p{run_id}", shares_per_rumour(args.per_message))
-    kit.produce(args.broker, topic, pairs if single else columnar_pairs(pairs))
+    kit.produce(args.broker, topic,
+                pairs if single or args.form == "array" else columnar_pairs(pairs))
     modes = args.mode or ["ours"]
     variants = args.variant or [""]
     for run in range(args.runs):
