@@ -70,6 +70,97 @@ def _pack(columns, codes):
     return out[:k], True
 
 
+@njit(cache=True, nogil=True)
+def _pack_mixed(streams, buf, starts, ends, source, codes):
+    # _pack where field f is stream source[f] (>= 0) or, for source[f] = -1 - c, entry
+    # c * n + i of (buf, starts, ends): the decoder's encoding of the batch's ids, read in place.
+    n = codes.shape[0]
+    nf = source.shape[0]
+    size = 0
+    for col in streams:
+        size += col.shape[0]
+    for f in range(nf):
+        c = source[f]
+        if c < 0:
+            c = -1 - c
+            for i in range(n):
+                size += ends[c * n + i] - starts[c * n + i]
+    out = np.empty(size + nf * n + n * 6, np.uint8)
+    cursors = np.zeros(len(streams), np.int64)
+    k = 0
+    for i in range(n):
+        if i:
+            out[k] = 1
+            out[k + 1] = 0
+            k += 2
+        for f in range(nf):
+            c = source[f]
+            if c >= 0:
+                col = streams[c]
+                p = cursors[c]
+                end = col.shape[0]
+                while p < end:
+                    b = col[p]
+                    if b == 0:
+                        break
+                    if b == 1:
+                        return out[:0], False
+                    out[k] = b
+                    k += 1
+                    p += 1
+                cursors[c] = p + 1
+            else:
+                j = (-1 - c) * n + i
+                for p in range(starts[j], ends[j]):
+                    b = buf[p]
+                    if b <= 1:  # a NUL or a \x01 inside an id: it cannot travel this way
+                        return out[:0], False
+                    out[k] = b
+                    k += 1
+            out[k] = 0
+            k += 1
+        c = codes[i]
+        if c >= 100:
+            out[k] = 48 + c // 100
+            k += 1
+        if c >= 10:
+            out[k] = 48 + (c // 10) % 10
+            k += 1
+        out[k] = 48 + c % 10
+        k += 1
+        if i + 1 < n:
+            out[k] = 0
+            k += 1
+    for c in range(len(streams)):
+        if cursors[c] != streams[c].shape[0] + 1:
+            return out[:0], False
+    return out[:k], True
+
+
+def pack_rows_encoded(streams: tuple, encoded, source, codes: np.ndarray) -> bytes | None:
+    """:func:`pack_rows` with some fields read from an encoding of id columns instead of a
+    joined stream: ``encoded`` is ``(buf, starts, ends)`` (graph.ids_encode.encode_batch's
+    layout: entry ``c * n + i`` is string ``i`` of column ``c``), and ``source[f]`` says where
+    field ``f`` comes from: ``s >= 0`` is ``streams[s]``, ``-1 - c`` is encoded column ``c``.
+    Why: the decoder already encoded the four id columns (EventBatch.encoded), so the store
+    need not join and encode them again under the GIL.
+
+    >>> from graph.ids_encode import encode_batch
+    >>> enc = encode_batch(["e1", "e2"], [None, "p"])
+    >>> rows = pack_rows_encoded((np.frombuffer(b"r\\x00r", np.uint8),), enc,
+    ...                          np.array([-1, 0, -2]), np.array([1, 32], np.uint8))
+    >>> rows.split(ROW_MARK)
+    [b'e1\\x00r\\x00\\x001', b'e2\\x00r\\x00p\\x0032']
+    >>> pack_rows_encoded((np.frombuffer(b"r", np.uint8),), encode_batch(["a\\x01"]), np.array([-1, 0]),
+    ...                   np.zeros(1, np.uint8)) is None
+    True
+    """
+    buf, starts, ends = encoded
+    out, ok = _pack_mixed(tuple(streams), buf, np.asarray(starts, np.int64),
+                          np.asarray(ends, np.int64), np.asarray(source, np.int64), codes)
+    return out.tobytes() if ok else None
+
+
 def pack_rows(columns: tuple, codes: np.ndarray) -> bytes | None:
     """Rows ``f1 NUL f2 ... NUL fk NUL code`` joined by :data:`ROW_MARK`, where ``columns`` are
     k uint8 arrays, each the UTF-8 bytes of one column's n fields joined by NUL (n =

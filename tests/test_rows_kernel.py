@@ -6,9 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from graph.ids_encode import encode_batch
 from graph.kernels_rows import ROW_MARK, pack_rows
 from streams.events import EventBatch
 from streams.store.clickhouse import NULL_BITS, event_rows_columns
+from streams.store.clickhouse_rows import _encoded_parent_nulls
 
 _FIELDS = ("event_id", "rumour_id", "account_id", "parent_event_id", "parent_account_id",
            "platform", "region")
@@ -99,3 +101,56 @@ def test_pack_rows_refuses_nul_and_x01_in_a_field():
 
 def test_empty_batch_is_not_packed():
     assert event_rows_columns(EventBatch()) is None is joined_rows(EventBatch())
+
+
+def _with_encoding(batch: EventBatch) -> EventBatch:
+    """The batch carrying the encoding of its ids that the decoder sets (EventBatch.encoded)."""
+    batch.encoded = encode_batch(batch.event_id, batch.account_id, batch.parent_event_id,
+                                 batch.parent_account_id)
+    return batch
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_rows_read_from_the_decoders_encoding_match_the_joined_path(seed):
+    # The ids then come from EventBatch.encoded (pack_rows_encoded), not from joining the lists
+    # again; NULs and \x01 in ids (encode_batch's one-by-one fallback among them) are refused.
+    rng = np.random.default_rng(100 + seed)
+    refused = packed = 0
+    for _ in range(40):
+        n = int(rng.choice([1, 2, 17, 300]))
+        batch = _with_encoding(random_batch(rng, n, float(rng.choice([0.0, 0.01, 0.3, 1.0])),
+                                            float(rng.choice([0.0, 0.0, 0.002, 0.05]))))
+        got = event_rows_columns(batch)
+        assert got == joined_rows(batch)
+        refused += got is None
+        packed += got is not None
+    assert refused and packed
+
+
+def test_an_empty_parent_that_is_not_null_is_read_from_the_lists():
+    # In the encoding '' and None are both empty; a '' parent (not null) must not get the null bit.
+    n = 3
+    batch = _with_encoding(EventBatch(["e1", "e2", "e3"], ["r"] * n, ["a", "b", "c"], np.arange(n),
+                                      [None, "", "e1"], ["", None, "a"], np.ones(n, np.uint8),
+                                      ["w"] * n, [None] * n, [None] * n))
+    assert _encoded_parent_nulls(batch) is None
+    assert event_rows_columns(batch) == joined_rows(batch)
+    codes = [row.split(b"\x00")[-1] for row in event_rows_columns(batch)[0]]
+    # kind share (32), region (8) and text (16) null; parent event (1) of row 0, account (2) of row 1
+    assert codes == [b"57", b"58", b"56"]
+
+
+def test_decoded_batches_pack_the_same_with_and_without_their_encoding(monkeypatch):
+    from benchmarks import ingest_kit as kit
+    from streams.store import clickhouse_rows
+    from benchmarks.bench_ingest import columnar_pairs
+    from streams.decoder import Decoder
+
+    messages = [v for _, v in columnar_pairs(kit.stream_messages(6000, 500, 3, "rk"))]
+    batch, dead = Decoder().decode(messages)
+    assert not dead and batch.encoded is not None and _encoded_parent_nulls(batch) is not None
+    with monkeypatch.context() as m:  # the decoder's encoding is read, the ids not joined again
+        m.setattr(clickhouse_rows, "pack_rows", None)
+        with_encoding = event_rows_columns(batch)
+    batch.encoded = None
+    assert with_encoding == event_rows_columns(batch) == joined_rows(batch)
