@@ -9,6 +9,8 @@ import math
 import numba
 import numpy as np
 
+from streams.governance.view_kernels import EMPTY_HASH, hash_slot
+
 NO_ALERT = -(1 << 62)  # last_alert minute of a rule that never fired (kernel arrays)
 VOLUME, GROWTH, BURST_CANDIDATE = 1, 2, 4
 
@@ -69,27 +71,19 @@ def _judge_kernel(starts, minutes, counts, h_starts, h_minutes, h_counts, evalua
     return window, before, flags, lam, keep_from
 
 
-EMPTY = -1  # a free slot of an IdHashes table: view_kernels.hashes_of never returns -1
+EMPTY = EMPTY_HASH  # a free slot of an IdHashes table: view_kernels.hashes_of never returns it
 
 
 @numba.njit(cache=True)
 def _insert_new(table, keys, order):  # pragma: no cover - compiled
     """Insert ``keys`` (visited in ``order``) into the open-addressing ``table``; True for
     each key that was not there (the first of equal keys in ``order``)."""
-    mask = len(table) - 1
     new = np.zeros(len(keys), np.bool_)
     for j in order:
-        k = keys[j]
-        i = k & mask
-        while True:
-            t = table[i]
-            if t == EMPTY:
-                table[i] = k
-                new[j] = True
-                break
-            if t == k:
-                break
-            i = (i + 1) & mask
+        i = hash_slot(table, keys[j])
+        if table[i] == EMPTY:
+            table[i] = keys[j]
+            new[j] = True
     return new
 
 

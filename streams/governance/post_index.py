@@ -16,28 +16,20 @@ import numba
 import numpy as np
 
 from graph.ids_encode import encode_batch
-from streams.governance.view_kernels import EMPTY_HASH, hashes_of
+from streams.governance.view_kernels import EMPTY_HASH, hash_slot, hashes_of
 
 
 @numba.njit(cache=True)
 def _insert_first(keys, vals, hashes, code):  # pragma: no cover - compiled
     """Insert each hash with value ``code`` unless present; True for those inserted (the first
     of equal hashes)."""
-    mask = len(keys) - 1
     new = np.zeros(len(hashes), np.bool_)
     for j in range(len(hashes)):
-        h = hashes[j]
-        i = h & mask
-        while True:
-            k = keys[i]
-            if k == EMPTY_HASH:
-                keys[i] = h
-                vals[i] = code
-                new[j] = True
-                break
-            if k == h:
-                break
-            i = (i + 1) & mask
+        i = hash_slot(keys, hashes[j])
+        if keys[i] == EMPTY_HASH:
+            keys[i] = hashes[j]
+            vals[i] = code
+            new[j] = True
     return new
 
 

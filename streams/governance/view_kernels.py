@@ -23,6 +23,23 @@ EMPTY_HASH = -1  # IdHashes' free slot (streams.governance.alert_kernels.EMPTY):
 
 
 @numba.njit(cache=True)
+def hash_slot(table, h):  # pragma: no cover - compiled
+    """The slot of hash ``h`` in the linear-probing ``table`` (a power-of-two size, free slots
+    :data:`EMPTY_HASH`): where it is, or the free slot where it goes. The one probe loop of the
+    governance tables (post_index, alert_kernels.IdHashes).
+
+    >>> t = np.full(4, EMPTY_HASH, np.int64); t[1] = 5
+    >>> hash_slot(t, 5), hash_slot(t, 9)
+    (1, 2)
+    """
+    mask = len(table) - 1
+    i = h & mask
+    while table[i] != EMPTY_HASH and table[i] != h:
+        i = (i + 1) & mask
+    return i
+
+
+@numba.njit(cache=True)
 def _factorize(buf, starts, ends):  # pragma: no cover - compiled
     """Per row its code (int32, first appearance order) and per code its first row. A row equal
     to the one before (a rumour's run) takes its code without a probe."""
