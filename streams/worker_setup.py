@@ -127,6 +127,10 @@ def warm_up_worker(events: int = WARM_UP_EVENTS, seed: int = 0) -> float:
     from streams.store.clickhouse_rows import event_rows_columns
 
     event_rows_columns(pipeline.decoder.decode([encode_columns(shares)])[0])
+    # A take of several messages: their encodings concatenated (a writable buffer, where one
+    # message's is read-only), which numba compiles as another signature of the packer.
+    event_rows_columns(pipeline.decoder.decode([encode_columns(shares[:half]),
+                                                encode_columns(shares[half:])])[0])
     # The event pseudonyms' HMAC kernel: a first cold /events/pev_.../trace would otherwise load
     # it (0.6-0.75 s from numba's cache, about 12 s compiled) while the analyst waits. Here,
     # after the other kernels, it adds only 0.03-0.08 s to the warm-up (median 0.04 s of ~2.3 s,

@@ -93,3 +93,29 @@ def test_warm_up_worker_loads_what_a_first_batch_would():
     b_cross, b_judge, b_div, b_hmac, a_cross, a_judge, a_div, a_hmac = map(int, out.stdout.split())
     assert (b_cross, b_judge, b_div, b_hmac) == (0, 0, 0, 0)  # nothing loaded by the imports alone
     assert a_cross >= 1 and a_judge >= 1 and a_div == 1 and a_hmac >= 1
+
+
+PACKER_SCRIPT = """
+import os
+from graph.kernels_rows import _pack_mixed
+from streams.worker_setup import warm_up_worker
+warm_up_worker()
+after_warm_up = len(_pack_mixed.overloads)
+from benchmarks import ingest_kit as kit
+from benchmarks.bench_ingest import columnar_pairs
+from streams.decoder import Decoder
+from streams.store.clickhouse_rows import event_rows_columns
+for take in (1, 3, 20):  # one message, and takes of several (their encodings concatenated)
+    msgs = [v for _, v in columnar_pairs(kit.stream_messages(500 * take, 500, take, "wp"))]
+    event_rows_columns(Decoder().decode(msgs)[0])
+os.write(1, b"%d %d\\n" % (after_warm_up, len(_pack_mixed.overloads)))
+"""
+
+
+def test_warm_up_loads_every_signature_of_the_row_packer_a_take_uses():
+    # A take of several columnar messages packs from a writable buffer, one message from a
+    # read-only one: two numba signatures; the first real take compiled the second (~0.6 s).
+    out = subprocess.run([sys.executable, "-c", PACKER_SCRIPT], capture_output=True, text=True,
+                         timeout=300, check=True)
+    after_warm_up, after_takes = map(int, out.stdout.split())
+    assert after_warm_up >= 1 and after_takes == after_warm_up
