@@ -315,8 +315,9 @@ def main(argv=None) -> int:
                     help="events per JSON-array or columnar message (default 500)")
     ap.add_argument("--columnar-events", type=non_negative_int, default=None,
                     help="events sent as columnar batch messages (default: --batched-events; 0 skips)")
-    ap.add_argument("--repeat", type=positive_int, default=1,
-                    help="runs of each consumer, median reported (default 1)")
+    ap.add_argument("--repeat", type=positive_int, default=3,
+                    help="runs of each consumer, median reported (default 3: one run on these shared "
+                         "cores can be 20-30%% off its neighbours)")
     ap.add_argument("--ceiling-rows", type=positive_int, default=1_000_000,
                     help="rows of ClickHouse's own INSERT ... SELECT ceiling (default 1000000)")
     ap.add_argument("--latency-seconds", type=positive_float, default=10.0,

@@ -151,7 +151,7 @@ def test_bench_ingest_end_to_end_contract(kafka_bootstrap, clickhouse_server, ca
     monkeypatch.setattr("benchmarks.outputs.OUT_DIR", tmp_path)
     # take 500 events (5 messages) at a time: several batches, the first one is not timed
     assert main(["--single-events", "600", "--batched-events", "3000", "--per-message", "100",
-                 "--take-events", "500", "--take-single", "100",
+                 "--take-events", "500", "--take-single", "100", "--repeat", "1",
                  "--latency-seconds", "1", "--ceiling-rows", "10000", "--broker", kafka_bootstrap,
                  "--clickhouse", clickhouse_server, "--json"]) == 0
     res = json.loads(capsys.readouterr().out)
