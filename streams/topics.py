@@ -78,7 +78,12 @@ async def _ask_reachable_node(admin) -> None:
     # controller fences it, or for good when the controller quorum went with it (two of the three
     # compose nodes down): a check then failed with NodeNotReadyError most times, at random. One
     # broker it can connect to is asked instead; none: left as it was (the retry below reports).
-    client = admin._client
+    # aiokafka's admin client has no public way to pick the broker: its private client is used
+    # when it has the shape this was written against (aiokafka 0.14, pinned in pyproject.toml), else nothing is done
+    # and the retry below copes as before.
+    client = getattr(admin, "_client", None)
+    if not all(hasattr(client, name) for name in ("cluster", "ready", "get_random_node")):
+        return
     nodes = [b.nodeId for b in client.cluster.brokers()]
     random.shuffle(nodes)
     for node in nodes:
