@@ -22,8 +22,15 @@ print(*kernel_counts())
 """
 
 
+def _image_cpu_name() -> str:
+    """The NUMBA_CPU_NAME the image builds with (deploy/Dockerfile's ARG default)."""
+    dockerfile = (PROJECT_ROOT / "deploy" / "Dockerfile").read_text(encoding="utf-8")
+    return re.search(r"^ARG NUMBA_CPU_NAME=(\S*)$", dockerfile, re.M).group(1)
+
+
 def _run(cache, *args) -> str:
-    env = dict(os.environ, NUMBA_CACHE_DIR=str(cache),
+    # As the image runs it: kernels compiled for the image's CPU name.
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(cache), NUMBA_CPU_NAME=_image_cpu_name(),
                PYTHONPATH=os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])))
     out = subprocess.run([sys.executable, *args], env=env, capture_output=True, text=True,
                          cwd=str(PROJECT_ROOT), timeout=900)
@@ -48,3 +55,23 @@ def test_the_image_warms_its_cache_as_the_user_that_runs_it():
     assert user < warm, "rumour warm must run as the rumour user: the cache is written there"
     home = re.search(r"useradd .*--home-dir (\S+) --create-home rumour", dockerfile).group(1)
     assert cache.startswith(home + "/"), (cache, home)  # a folder the rumour user can write
+
+
+KEY = r"""
+from numba.core.registry import cpu_target
+import llvmlite.binding as ll
+triple, name, features = cpu_target.target_context.codegen().magic_tuple()
+print(name, features == "", ll.get_host_cpu_name())
+"""
+
+
+def test_the_images_kernels_are_cached_under_a_key_no_host_cpu_is_in():
+    # numba keys a cached kernel by (triple, CPU name, CPU features): compiled for the build
+    # host's CPU, the image's cache missed on any host with another CPU (35 s of CPU compiling)
+    dockerfile = (PROJECT_ROOT / "deploy" / "Dockerfile").read_text(encoding="utf-8")
+    assert "\nENV NUMBA_CPU_NAME=${NUMBA_CPU_NAME} " in dockerfile  # the build's value, kept at run time
+    assert _image_cpu_name() == "generic"
+    env = dict(os.environ, NUMBA_CPU_NAME=_image_cpu_name())
+    out = subprocess.run([sys.executable, "-c", KEY], env=env, capture_output=True, text=True,
+                         timeout=120, check=True).stdout.split()
+    assert out[:2] == ["generic", "True"] and out[2] != "generic"
