@@ -6,7 +6,9 @@ held the GIL for about 0.57 us per event in the worker's store-write thread; her
 is joined and encoded by one C call and the kernel interleaves the columns into rows with the
 GIL released (0.37-0.41 us/event left under the GIL, benchmarks/RESULTS.md "Session 7"), so the
 pipeline thread can prepare the next batch meanwhile. Each column is read as one stream: an
-offsets array per field (split_nul's) cost more memory traffic than the copy itself.
+offsets array per field (split_nul's) cost more memory traffic than the copy itself. The four id
+columns are read in place from the decoder's encoding of them when the batch has one
+(:func:`pack_rows_encoded`): no join and encode of those under the GIL at all.
 """
 from __future__ import annotations
 
@@ -14,66 +16,16 @@ import numpy as np
 from numba import njit
 
 ROW_MARK = b"\x00\x01\x00"  # between two rows: no field holds \x01, so it marks rows only
+_NO_BYTES = np.zeros(0, np.uint8)  # pack_rows: every field from a stream, no encoding read
+_NO_OFFSETS = np.zeros(0, np.int64)
 
 
 @njit(cache=True, nogil=True)
-def _pack(columns, codes):
-    n = codes.shape[0]
-    nf = len(columns)
-    size = 0
-    for col in columns:
-        size += col.shape[0]
-    # Per row: nf fields, each followed by NUL, the code (<= 3 digits), then NUL \x01 NUL before
-    # the next row. size holds the fields and each column's n - 1 NULs: nf more NULs and 6 bytes
-    # a row bound the rest (no bounds checks in here).
-    out = np.empty(size + nf + n * 6, np.uint8)
-    cursors = np.zeros(nf, np.int64)
-    k = 0
-    for i in range(n):
-        if i:
-            out[k] = 1
-            out[k + 1] = 0
-            k += 2
-        for f in range(nf):
-            col = columns[f]
-            p = cursors[f]
-            end = col.shape[0]
-            # Each column is read as one stream, field after field up to its NUL: no offsets
-            # arrays (at 50,000 events they were ~8 MB of extra memory traffic per batch).
-            while p < end:
-                b = col[p]
-                if b == 0:
-                    break
-                if b == 1:  # a field holding \x01 cannot travel this way
-                    return out[:0], False
-                out[k] = b
-                k += 1
-                p += 1
-            cursors[f] = p + 1
-            out[k] = 0
-            k += 1
-        c = codes[i]
-        if c >= 100:
-            out[k] = 48 + c // 100
-            k += 1
-        if c >= 10:
-            out[k] = 48 + (c // 10) % 10
-            k += 1
-        out[k] = 48 + c % 10
-        k += 1
-        if i + 1 < n:
-            out[k] = 0
-            k += 1
-    for f in range(nf):  # a NUL inside a field leaves its column's stream short of the end
-        if cursors[f] != columns[f].shape[0] + 1:
-            return out[:0], False
-    return out[:k], True
-
-
-@njit(cache=True, nogil=True)
-def _pack_mixed(streams, buf, starts, ends, source, codes):
-    # _pack where field f is stream source[f] (>= 0) or, for source[f] = -1 - c, entry
-    # c * n + i of (buf, starts, ends): the decoder's encoding of the batch's ids, read in place.
+def _pack(streams, buf, starts, ends, source, codes):
+    # Field f of row i is read from stream source[f] (>= 0: one column's fields joined by NUL,
+    # read as one stream up to each NUL; offsets arrays per field cost more memory traffic than
+    # the copy itself at 50,000 events) or, for source[f] = -1 - c, entry c * n + i of (buf,
+    # starts, ends): the decoder's encoding of the batch's ids, read in place.
     n = codes.shape[0]
     nf = source.shape[0]
     size = 0
@@ -156,8 +108,8 @@ def pack_rows_encoded(streams: tuple, encoded, source, codes: np.ndarray) -> byt
     True
     """
     buf, starts, ends = encoded
-    out, ok = _pack_mixed(tuple(streams), buf, np.asarray(starts, np.int64),
-                          np.asarray(ends, np.int64), np.asarray(source, np.int64), codes)
+    out, ok = _pack(tuple(streams), buf, np.asarray(starts, np.int64),
+                    np.asarray(ends, np.int64), np.asarray(source, np.int64), codes)
     return out.tobytes() if ok else None
 
 
@@ -175,5 +127,6 @@ def pack_rows(columns: tuple, codes: np.ndarray) -> bytes | None:
     >>> pack_rows((col(b"a\\x01\\x00b"),), np.zeros(2, np.uint8)) is None
     True
     """
-    out, ok = _pack(tuple(columns), codes)
+    out, ok = _pack(tuple(columns), _NO_BYTES, _NO_OFFSETS, _NO_OFFSETS,
+                    np.arange(len(columns), dtype=np.int64), codes)
     return out.tobytes() if ok else None

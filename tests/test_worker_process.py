@@ -97,10 +97,10 @@ def test_warm_up_worker_loads_what_a_first_batch_would():
 
 PACKER_SCRIPT = """
 import os
-from graph.kernels_rows import _pack_mixed
+from graph.kernels_rows import _pack
 from streams.worker_setup import warm_up_worker
 warm_up_worker()
-after_warm_up = len(_pack_mixed.overloads)
+after_warm_up = len(_pack.overloads)
 from benchmarks import ingest_kit as kit
 from benchmarks.bench_ingest import columnar_pairs
 from streams.decoder import Decoder
@@ -108,7 +108,7 @@ from streams.store.clickhouse_rows import event_rows_columns
 for take in (1, 3, 20):  # one message, and takes of several (their encodings concatenated)
     msgs = [v for _, v in columnar_pairs(kit.stream_messages(500 * take, 500, take, "wp"))]
     event_rows_columns(Decoder().decode(msgs)[0])
-os.write(1, b"%d %d\\n" % (after_warm_up, len(_pack_mixed.overloads)))
+os.write(1, b"%d %d\\n" % (after_warm_up, len(_pack.overloads)))
 """
 
 
