@@ -67,7 +67,9 @@ def array_columns(raw: bytes):
     >>> cols, n = array_columns(b'[{"event_id": "e1", "ts": 5}, {"event_id": "e2", "ts": null}]')
     >>> n, cols["ts"], cols["text"]
     (2, [5, None], [None, None])
-    >>> array_columns(b'[{"event_id": "e\\\\n"}]') is None, array_columns(b'[]') is None
+    >>> array_columns(b'[{"text": "a\\\\u00e9\\\\n"}]')[0]["text"]  # escapes decoded as orjson does
+    ['aé\\n']
+    >>> array_columns(b'[{"event_id": "\\\\u0000"}]') is None, array_columns(b'[]') is None
     (True, True)
     """
     buf = np.frombuffer(raw, np.uint8)

@@ -80,8 +80,12 @@ def test_values_read_exactly(events):
 @pytest.mark.parametrize("raw", [
     b' \t\r\n[ {"event_id" : "e" , "ts" :1 } ,\n{ } ]\n ',
     b'[{"ts":-0}]',
+    b'[{"text":"a\\"b"}]', b'[{"text":"a\\\\b"}]', b'[{"text":"a\\/b"}]', b'[{"text":"\\n\\t\\r\\b\\f"}]',
+    b'[{"text":"\\u00e9\\u00E9\\u4e2d\\u0001\\u007f\\u0080\\u07ff\\u0800\\uffff"}]',
+    b'[{"text":"\\ud83d\\ude00 \\uD83D\\uDE00\\udbff\\udfff\\ud800\\udc00"}]',
+    b'[{"event_id":"\\"\\u4e2d\\"","account_id":"\\\\"},{"event_id":"x\\ny"}]',
 ])
-def test_whitespace_and_odd_but_valid(raw):
+def test_whitespace_escapes_and_odd_but_valid(raw):
     assert check(raw) is not None
 
 
@@ -93,9 +97,11 @@ def test_whitespace_and_odd_but_valid(raw):
     b'[{"ts":1e3}]', b'[{"ts":1E3}]', b'[{"ts":01}]', b'[{"ts":-}]', b'[{"ts":+1}]', b'[{"ts":nul}]',
     b'[{"ts":nullx}]', b'[{"ts":12a}]', b'[{"ts":9223372036854775807}]',
     b'[{"ts":-9223372036854775808}]', b'[{"ts":9223372036854775808}]', b'[{"ts":1234567890123456789}]',
-    b'[{"text":"a\\"b"}]', b'[{"text":"a\\\\b"}]', b'[{"text":"a\\/b"}]', b'[{"text":"\\n\\t\\r\\b\\f"}]',
-    b'[{"text":"\\u00e9"}]', b'[{"text":"\\u0000"}]', b'[{"text":"\\ud83d\\ude00"}]', b'[{"text":"\\ud800"}]',
-    b'[{"text":"\\udc00x"}]', b'[{"text":"a\x00b"}]', b'[{"text":"a\nb"}]', b'[{"text":"a\x1fb"}]',
+    b'[{"text":"\\u0000"}]', b'[{"text":"a\\u0000"}]', b'[{"text":"\\ud800"}]', b'[{"text":"\\ud800x"}]',
+    b'[{"text":"\\udc00x"}]', b'[{"text":"\\ude00\\ud83d"}]', b'[{"text":"\\ud83d\\u0041"}]',
+    b'[{"text":"\\ud83d\\ud83d"}]', b'[{"text":"\\a"}]', b'[{"text":"\\u12"}]', b'[{"text":"\\u12g4"}]',
+    b'[{"text":"\\"}]', b'[{"text":"\\', b'[{"event\\u005fid":"e"}]', b'[{"text":"\\x41"}]',
+    b'[{"text":"a\x00b"}]', b'[{"text":"a\nb"}]', b'[{"text":"a\x1fb"}]',
     b'[{"text":"\xff"}]', b'[{"text":"\xc3"}]', b'[{"text":"\xed\xa0\x80"}]', b'[{"text":"\xc0\xaf"}]',
     b'[{"text":"abc', b'[{"event_id\xff":"e"}]', b'[{"text":"a"}]\x00', b'\xef\xbb\xbf[{"ts":1}]',
     b'[{\'ts\':1}]', b'[{ts:1}]', b'[[]]', b'[1]', b'[null]', b'[{"ts":NaN}]', b'[{"ts":Infinity}]',
