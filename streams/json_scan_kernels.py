@@ -36,20 +36,6 @@ def _ws(buf, i, n):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True)
-def _string_end(buf, i, n):  # pragma: no cover - compiled
-    """The closing quote of a string whose content starts at ``i``, or FAIL on a backslash, a
-    control byte (< 0x20: not allowed raw in JSON) or the end of the bytes."""
-    while i < n:
-        c = buf[i]
-        if c == 34:
-            return i
-        if c == 92 or c < 32:
-            return FAIL
-        i += 1
-    return FAIL
-
-
-@numba.njit(cache=True)
 def _is(buf, s, e, names, offs, f):  # pragma: no cover - compiled
     a = offs[f]
     if offs[f + 1] - a != e - s:
@@ -73,34 +59,14 @@ def _field(buf, s, e, names, offs, hint):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True)
-def _scalar(buf, i, n, slot, state, ints, out, o):  # pragma: no cover - compiled
-    """Read the string, integer or null at ``i`` into ``slot`` (a string's bytes copied to
-    ``out`` at ``o``): ``(index after it, o after the copy)``, index FAIL if not one of those.
-    The caller checks the byte after it is a delimiter (``nullx``, ``12a`` are refused there)."""
-    c = buf[i]
-    if c == 34:
-        i += 1
-        while i < n:
-            c = buf[i]
-            if c == 34:
-                state[slot] = STRING
-                return i + 1, o
-            if c == 92 or c < 32:  # an escape; a raw control byte (not JSON)
-                return FAIL, o
-            out[o] = c
-            o += 1
-            i += 1
-        return FAIL, o
-    if c == 110:
-        if i + 4 <= n and buf[i + 1] == 117 and buf[i + 2] == 108 and buf[i + 3] == 108:
-            state[slot] = NULL
-            return i + 4, o
-        return FAIL, o
+def _integer(buf, i, n):  # pragma: no cover - compiled
+    """``(index after it, value)`` of the JSON integer at ``i``, index FAIL if there is none
+    read here (the caller checks the byte after it is a delimiter: ``12a`` is refused there)."""
     j = i
-    if c == 45:
+    if buf[i] == 45:
         j += 1
     if j >= n or buf[j] < 48 or buf[j] > 57:
-        return FAIL, o
+        return FAIL, 0
     value = np.int64(0)
     if buf[j] == 48:  # a zero is the whole integer part: "01" is not JSON
         j += 1
@@ -109,14 +75,12 @@ def _scalar(buf, i, n, slot, state, ints, out, o):  # pragma: no cover - compile
         while j < n and 48 <= buf[j] <= 57:
             digits += 1
             if digits > 18:  # may leave int64: orjson's path decides
-                return FAIL, o
+                return FAIL, 0
             value = value * 10 + (np.int64(buf[j]) - 48)
             j += 1
     if j < n and (buf[j] == 46 or buf[j] == 101 or buf[j] == 69 or 48 <= buf[j] <= 57):
-        return FAIL, o  # a fraction or exponent (a float), or a leading zero
-    state[slot] = INT
-    ints[slot] = -value if c == 45 else value
-    return j, o
+        return FAIL, 0  # a fraction or exponent (a float), or a leading zero
+    return j, (-value if buf[i] == 45 else value)
 
 
 @numba.njit(cache=True)
@@ -222,6 +186,8 @@ def scan_array(buf, names, offs):  # pragma: no cover - compiled
     stride = max(_count(buf, 123), 1)  # at least one '{' per event
     state = np.zeros(nf * stride, np.int8)
     ints = np.empty(nf * stride, np.int64)
+    # Each field's region can hold the whole message: 10x its size of address space, but pages
+    # are touched only as written (the strings' bytes, about the message's size in all).
     region = n + stride
     out = np.empty(nf * region, np.uint8)
     lo = np.arange(nf) * region
@@ -333,9 +299,11 @@ def scan_array(buf, names, offs):  # pragma: no cover - compiled
                     else:
                         return bad
                 else:
-                    i, _ = _scalar(buf, i, n, slot, state, ints, out, o)
-                    if i < 0 or state[slot] != INT:
+                    i, value = _integer(buf, i, n)
+                    if i < 0:  # true, false, a float, a nested value...
                         return bad
+                    state[slot] = INT
+                    ints[slot] = value
                     nint[f] += 1
                 hi[f] = o
                 while i < n and (buf[i] == 32 or buf[i] == 10 or buf[i] == 13 or buf[i] == 9):
