@@ -11,9 +11,8 @@ import orjson
 from streams import events_columnar as ec
 from streams.events import (MAX_EVENT_BYTES, MAX_MESSAGE_BYTES, DeadLetter, EventBatch, EventError,
                             validate_event)
-
-_FIELDS = ("event_id", "rumour_id", "account_id", "ts", "parent_event_id", "parent_account_id",
-           "kind", "platform", "region", "text")
+from streams.json_columns import FIELDS as _FIELDS
+from streams.json_columns import array_columns
 _DICT = {dict}
 _BYTES = {bytes}
 
@@ -44,6 +43,9 @@ class Decoder:
     """
 
     min_array_columns = 16  # shorter JSON arrays go event by event: column set-up costs as much
+    # JSON arrays of events read into columns from their bytes (streams/json_columns.py) before
+    # orjson; False only in tests, to compare with orjson's path.
+    scan_bytes = True
 
     def __init__(self, max_message_bytes: int = MAX_MESSAGE_BYTES,
                  max_event_bytes: int = MAX_EVENT_BYTES):
@@ -94,12 +96,30 @@ class Decoder:
                                    f"(limit {self.max_message_bytes}); first bytes kept",
                                    source, now_ms))
             return
+        if self.scan_bytes and type(raw) is bytes and self._scanned(raw, now_ms, rows, parts):
+            return
         try:
             obj = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
             dead.append(DeadLetter(raw, json_error_reason(raw, exc), source, now_ms))
             return
         self._decode_obj(obj, raw, source, now_ms, rows, dead, parts)
+
+    def _scanned(self, raw: bytes, now_ms, rows, parts) -> bool:
+        """A JSON array of events read into columns from its bytes and
+        checked column-wise into a part: what orjson's path gives when every event is valid
+        (the same ``fast_batch``). False, touching nothing, when the scanner does not read the
+        message exactly or some event is invalid: orjson's path then judges it as before."""
+        if raw[:1] != b"[":  # a columnar batch: orjson reads it faster (~0.16 us per event
+            return False      # against the scanner's ~0.39, session 22: str objects dominate)
+        got = array_columns(raw)
+        if got is None or got[1] < self.min_array_columns:
+            return False
+        batch = ec.fast_batch(got[0], got[1], now_ms)
+        if batch is None:
+            return False
+        _append_part(parts, rows, batch)
+        return True
 
     def _decode_obj(self, obj, raw, source, now_ms, rows, dead, parts):
         """One parsed message: an array of events, a columnar batch or one event."""
