@@ -58,8 +58,8 @@ KAFKA_DEFAULT_MAX_MESSAGE = 1_000_000  # message.max.bytes is 1,048,588 by defau
 # worker cuts a take at batch_size messages (5,000) or batch_wait (0.25 s), whichever comes
 # first, so near the target rate its takes hold 50,000-60,000 events; a bench cap of 10,000
 # (before session 22) measured INSERTs five times smaller than the engine makes, and
-# clickhouse-server's CPU per row grows as INSERTs shrink (RESULTS.md, "Session 22: rows per
-# INSERT": 10,000 -> 6.96 us of server CPU per event, 50,000 -> 2.9).
+# clickhouse-server's CPU per row grows as INSERTs shrink (RESULTS.md, "Session 22: the contract
+# command at its new defaults": 10,000 -> 6.96 us of server CPU per event, 50,000 -> 2.9).
 TAKE_EVENTS = 50_000
 
 

@@ -7,7 +7,8 @@ each string column's bytes NUL-joined into one buffer, and one ``decode`` + ``sp
 gives every column's list of str (C-level, ~25 ns a value): no Python object per event.
 
 Exactness: the scanner reads only what it reads exactly as orjson does (flat objects of the v1
-fields; strings without escapes; integers of up to 18 digits; null) and returns ``None`` for
+fields; strings, with the JSON escapes decoded as orjson decodes them, not ``\\u0000`` or lone
+surrogates; integers of up to 18 digits; null) and returns ``None`` for
 anything else, and the message takes orjson's path unchanged (tests/test_json_columns.py compares
 the two on many messages and on random mutations of them).
 """
@@ -28,7 +29,6 @@ def _names(names) -> tuple[np.ndarray, np.ndarray]:
 
 
 _NAMES, _OFFS = _names(FIELDS)
-_NF = len(FIELDS)
 
 
 _NULL_OF_EMPTY = {"": None}

@@ -47,11 +47,9 @@ def _is(buf, s, e, names, offs, f):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True)
-def _field(buf, s, e, names, offs, hint):  # pragma: no cover - compiled
-    """The index of the field whose name is ``buf[s:e]``, or FAIL; ``hint`` is tried first
-    (the field at this key's place in the previous object: events keep one key order)."""
-    if hint >= 0 and _is(buf, s, e, names, offs, hint):
-        return hint
+def _field(buf, s, e, names, offs):  # pragma: no cover - compiled
+    """The index of the field whose name is ``buf[s:e]``, or FAIL (scan_array tries the field at
+    this key's place in the previous object first, written out there: events keep one order)."""
     for f in range(offs.shape[0] - 1):
         if _is(buf, s, e, names, offs, f):
             return f
@@ -243,7 +241,7 @@ def scan_array(buf, names, offs):  # pragma: no cover - compiled
                                 f = -1
                                 break
                 if f < 0:
-                    f = _field(buf, s, e, names, offs, -1)
+                    f = _field(buf, s, e, names, offs)
                     if f < 0:  # an unknown key
                         return bad
                 slot = f * stride + ev
