@@ -186,17 +186,18 @@ def _nonblank(col: list) -> bool:
         return False
 
 
-def _checked_ids(columns: dict, n: int):
+def _checked_ids(columns: dict, n: int, encoded=None):
     """``(event ids, accounts, parent events, parent accounts, their encoding)`` when every
     value passes validate_event's id rules, else None. The four columns are UTF-8 encoded once
     (graph.ids.encode_batch: what the graphs take, kept on the batch) and judged on those bytes
     in one numba pass (graph/ids_check.py) instead of a Python call per value and rule."""
     eid, aid = columns["event_id"], _listed(columns["account_id"], n)
     pe, pa = _listed(columns.get("parent_event_id"), n), _listed(columns.get("parent_account_id"), n)
-    try:
-        encoded = encode_batch(eid, aid, pe, pa)
-    except TypeError:  # a value neither str nor (in a parent column) null
-        return None
+    if encoded is None:
+        try:
+            encoded = encode_batch(eid, aid, pe, pa)
+        except TypeError:  # a value neither str nor (in a parent column) null
+            return None
     too_long, blank, same_parent = id_column_stats(*encoded, 4, n, MAX_ID_CHARS, 0, 2)
     if too_long or same_parent:  # an event that is its own parent
         return None
@@ -211,10 +212,12 @@ def _checked_ids(columns: dict, n: int):
     return eid, aid, pe, pa, encoded
 
 
-def fast_batch(columns: dict, n: int, now_ms: int) -> EventBatch | None:
+def fast_batch(columns: dict, n: int, now_ms: int, encoded=None) -> EventBatch | None:
     """Every event of the message as an :class:`EventBatch` when each one is valid (the batch
     ``validate_event`` would give event by event), else ``None``: the caller then judges the
-    events one by one, so reasons are exactly those of the object form.
+    events one by one, so reasons are exactly those of the object form. ``encoded``, when the
+    caller has it, is :func:`graph.ids_encode.encode_batch` of the four id columns (their
+    values str or None), not computed again.
 
     >>> cols = {"event_id": ["e1", "e2"], "rumour_id": "r", "account_id": ["a", "b"],
     ...         "ts": [1347557095000, "2012-09-14T01:24:56+08:00"], "parent_event_id": [None, "e1"]}
@@ -230,7 +233,7 @@ def fast_batch(columns: dict, n: int, now_ms: int) -> EventBatch | None:
     ts = _timestamps(columns["ts"], n, now_ms)
     if ts is None:
         return None
-    ids = _checked_ids(columns, n)
+    ids = _checked_ids(columns, n, encoded)
     if ids is None:
         return None
     eid, aid, pe, pa, encoded = ids

@@ -13,7 +13,8 @@ import pytest
 from benchmarks import ingest_kit as kit
 from benchmarks.bench_ingest import columnar_pairs
 from streams.decoder import Decoder
-from streams.json_columns import FIELDS, array_columns
+from graph.ids_encode import encode_batch
+from streams.json_columns import FIELDS, array_batch_columns, array_columns
 
 NOW = 1_800_000_000_000
 
@@ -31,15 +32,71 @@ def oracle(raw: bytes):
 
 
 def check(raw: bytes):
-    """The scanner's answer is None or orjson's, value types included; returns it."""
+    """The scanner's answer is None or orjson's, value types included, in both shapes it gives
+    (lists; folded columns with the ids' encoding); returns the lists."""
     got = array_columns(raw)
+    folded = array_batch_columns(raw)
+    assert (got is None) == (folded is None), raw
     if got is not None:
         want = oracle(raw)
         assert want is not None, raw
         assert got == want, raw
         for name in FIELDS:
             assert list(map(type, got[0][name])) == list(map(type, want[0][name])), (name, raw)
+        check_folded(folded, want)
     return got
+
+
+def check_folded(folded, want):
+    """array_batch_columns: each column the list, or its one repeated string (never event_id),
+    or None for a column with no value; the encoding that of encode_batch on the id columns."""
+    columns, n, encoded = folded
+    lists, count = want
+    assert n == count
+    for name in FIELDS:
+        col = columns[name]
+        if type(col) is list:
+            assert col == lists[name] and list(map(type, col)) == list(map(type, lists[name])), name
+        elif col is None:
+            assert lists[name] == [None] * n, name
+        else:
+            assert name != "event_id" and type(col) is str and lists[name] == [col] * n, name
+    ids = [lists[f] for f in ("event_id", "account_id", "parent_event_id", "parent_account_id")]
+    if any(type(v) is int for c in ids for v in c):
+        assert encoded is None
+    else:
+        assert encoded is not None
+        for mine, theirs in zip(encoded, encode_batch(*ids)):
+            assert np.array_equal(mine, theirs)
+
+
+def test_folded_on_the_bench_stream():
+    """The bench's messages carry one rumour each: rumour_id and platform come as one string."""
+    for _, v in stream(2000):
+        columns, n, encoded = array_batch_columns(v)
+        assert type(columns["rumour_id"]) is str and type(columns["platform"]) is str
+        assert type(columns["event_id"]) is list and columns["text"] is None and encoded is not None
+
+
+@pytest.mark.parametrize("values", [
+    ["r", "r", "r"], ["r", "r", "rr"], ["rr", "r", "r"], ["r", "r", "s"], ["r", None, "r"],
+    [None, "r", "r"], ["r", "r", 5], ["", "", ""], ["é", "é", "é"], ["a\n", "a\n", "a\n"],
+    ["a\n", "a\n", "a\t"], ["r", "r", None], ["r", "r"],
+])
+def test_folding_only_what_repeats(values):
+    events = [ev(i, platform=v) for i, v in enumerate(values)]
+    events = [{k: x for k, x in e.items() if not (k == "platform" and x == "absent")} for e in events]
+    raw = orjson.dumps(events)
+    check(raw)
+    columns = array_batch_columns(raw)[0]
+    repeated = len(set(map(repr, values))) == 1 and type(values[0]) is str
+    assert (type(columns["platform"]) is str) == repeated
+
+
+def test_folding_with_a_missing_field():
+    raw = orjson.dumps([ev(0, platform="w"), ev(1), ev(2, platform="w")])
+    check(raw)
+    assert array_batch_columns(raw)[0]["platform"] == ["w", None, "w"]
 
 
 def ev(i: int, **extra) -> dict:
@@ -177,12 +234,12 @@ def test_decoder_same_batch_on_the_bench_stream():
     on = Decoder()
     calls = []
     import streams.decoder as dm
-    real = dm.array_columns
-    dm.array_columns = lambda raw: calls.append(1) or real(raw)
+    real = dm.array_batch_columns
+    dm.array_batch_columns = lambda raw: calls.append(1) or real(raw)
     try:
         on.decode(msgs[:3], None, NOW)
     finally:
-        dm.array_columns = real
+        dm.array_batch_columns = real
     assert len(calls) == 3  # the scanner did read them (the comparison is not off vs off)
 
 
