@@ -298,6 +298,7 @@ def latency(broker: str, clickhouse: str, rate_eps: float, per_message: int, sec
         w.stop()
         ch.execute(f"DROP DATABASE IF EXISTS {db}")
         ch.disconnect()
+        kit.delete_topics(broker, topic)  # the topic and the worker's own (named after its app id)
 
     def lat(seen):
         out, j = [], 0
@@ -368,89 +369,94 @@ def main(argv=None) -> int:
     run_id = uuid.uuid4().hex[:8]
     res: dict = {"run_id": run_id, "load_average_start": load_average()}
     topics = {mode: f"bench-{mode}-{run_id}" for mode in counts}
-    ensure_topics(args.broker, {t: 4 for t in topics.values()}, **topic_replication(Settings.load()))
-    n_msgs = {}
-    for mode, (n, k) in counts.items():
-        pairs = kit.stream_messages(n, k, args.seed + (k > 1), f"{mode[0]}{run_id}", shares_per_rumour(k))
-        if mode == "columnar":
-            pairs = columnar_pairs(pairs)
-        biggest = max(len(v) for _, v in pairs)
-        if biggest > KAFKA_DEFAULT_MAX_MESSAGE:
-            raise SystemExit(f"rumour bench ingest: a {mode} message is {biggest} bytes, over Kafka's "
-                             f"default limit; use a smaller --per-message")
-        n_msgs[mode] = len(pairs)
-        s = kit.produce(args.broker, topics[mode], pairs)
-        progress(f"produced {n} events in {len(pairs)} messages to {topics[mode]} in {s:.1f}s")
-        res[f"produce_{mode}_eps"] = round(n / s)
-    runs: dict = {}
-    for mode, (n, k) in counts.items():
-        # noop, ours, noop, ours, ...: each pair runs in the same minutes, so a change of load
-        # on the shared cores moves both sides of a ratio alike.
-        for r, who in [(r, who) for r in range(args.repeat) for who in ("noop", "ours")]:
-            db = f"{args.clickhouse.rstrip('/')}/bench_{who}_{mode}_{run_id}_{r}" if who == "ours" else None
-            progress(f"{who} worker on {mode} (run {r + 1}/{args.repeat}) ...")
-            try:
-                out = drain(who, topics[mode], n, k, db, run_id, args.take_events, args.take_single,
-                            kit.service_ports(args.broker, args.clickhouse))
-            finally:
-                if db is not None:
-                    kit.drop_database(db)
-            out["load_average"] = load_average()
-            progress(f"{who} {mode}: {out['eps']} events/s, {out['events_per_cpu_s']} per CPU s" if out["eps"] else
-                     f"{who} {mode}: no rate (its events came in {out['batches']} take() batch(es), the first "
-                     f"left out as start-up), {out['events_per_cpu_s']} per CPU s")
-            runs.setdefault(f"{who}_{mode}", []).append(out)
-        g = [kit.getmany_rate(args.broker, topics[mode], n_msgs[mode]) for _ in range(args.repeat)]
-        rate = statistics.median([x["msgs_per_s"] or 0 for x in g]) * n / n_msgs[mode]
-        runs[f"getmany_{mode}"] = [{"eps": round(rate), "msgs_per_s": round(rate * n_msgs[mode] / n)}]
-        progress(f"getmany {mode}: {round(rate)} events/s")
-    progress("ClickHouse insert ceiling ...")
-    ceiling = clickhouse_ceiling(args.clickhouse, args.ceiling_rows, max(args.repeat, 3))
-    med = lambda key, f="eps": statistics.median([x[f] or 0 for x in runs[key]])  # noqa: E731
-    res.update({
-        "batched_eps": round(med("ours_batched")), "single_eps": round(med("ours_single")),
-        "noop_faust_eps": round(med("noop_single")), "noop_faust_batched_eps": round(med("noop_batched")),
-        "getmany_eps": round(med("getmany_single")), "getmany_batched_eps": round(med("getmany_batched")),
-        "clickhouse_ceiling_eps": ceiling["eps"],
-        "batched_per_cpu_s": round(med("ours_batched", "events_per_cpu_s")),
-        "single_per_cpu_s": round(med("ours_single", "events_per_cpu_s")),
-    })
-    if "columnar" in counts:
+    try:
+        ensure_topics(args.broker, {t: 4 for t in topics.values()}, **topic_replication(Settings.load()))
+        n_msgs = {}
+        for mode, (n, k) in counts.items():
+            pairs = kit.stream_messages(n, k, args.seed + (k > 1), f"{mode[0]}{run_id}", shares_per_rumour(k))
+            if mode == "columnar":
+                pairs = columnar_pairs(pairs)
+            biggest = max(len(v) for _, v in pairs)
+            if biggest > KAFKA_DEFAULT_MAX_MESSAGE:
+                raise SystemExit(f"rumour bench ingest: a {mode} message is {biggest} bytes, over Kafka's "
+                                 f"default limit; use a smaller --per-message")
+            n_msgs[mode] = len(pairs)
+            s = kit.produce(args.broker, topics[mode], pairs)
+            progress(f"produced {n} events in {len(pairs)} messages to {topics[mode]} in {s:.1f}s")
+            res[f"produce_{mode}_eps"] = round(n / s)
+        runs: dict = {}
+        for mode, (n, k) in counts.items():
+            # noop, ours, noop, ours, ...: each pair runs in the same minutes, so a change of load
+            # on the shared cores moves both sides of a ratio alike.
+            for r, who in [(r, who) for r in range(args.repeat) for who in ("noop", "ours")]:
+                db = f"{args.clickhouse.rstrip('/')}/bench_{who}_{mode}_{run_id}_{r}" if who == "ours" else None
+                progress(f"{who} worker on {mode} (run {r + 1}/{args.repeat}) ...")
+                try:
+                    out = drain(who, topics[mode], n, k, db, run_id, args.take_events, args.take_single,
+                                kit.service_ports(args.broker, args.clickhouse))
+                finally:
+                    if db is not None:
+                        kit.drop_database(db)
+                out["load_average"] = load_average()
+                progress(f"{who} {mode}: {out['eps']} events/s, {out['events_per_cpu_s']} per CPU s" if out["eps"] else
+                         f"{who} {mode}: no rate (its events came in {out['batches']} take() batch(es), the first "
+                         f"left out as start-up), {out['events_per_cpu_s']} per CPU s")
+                runs.setdefault(f"{who}_{mode}", []).append(out)
+            g = [kit.getmany_rate(args.broker, topics[mode], n_msgs[mode]) for _ in range(args.repeat)]
+            rate = statistics.median([x["msgs_per_s"] or 0 for x in g]) * n / n_msgs[mode]
+            runs[f"getmany_{mode}"] = [{"eps": round(rate), "msgs_per_s": round(rate * n_msgs[mode] / n)}]
+            progress(f"getmany {mode}: {round(rate)} events/s")
+        progress("ClickHouse insert ceiling ...")
+        ceiling = clickhouse_ceiling(args.clickhouse, args.ceiling_rows, max(args.repeat, 3))
+        med = lambda key, f="eps": statistics.median([x[f] or 0 for x in runs[key]])  # noqa: E731
         res.update({
-            "batched_columnar_eps": round(med("ours_columnar")),
-            "batched_columnar_per_cpu_s": round(med("ours_columnar", "events_per_cpu_s")),
-            "noop_faust_columnar_eps": round(med("noop_columnar")),
-            "getmany_columnar_eps": round(med("getmany_columnar")),
+            "batched_eps": round(med("ours_batched")), "single_eps": round(med("ours_single")),
+            "noop_faust_eps": round(med("noop_single")), "noop_faust_batched_eps": round(med("noop_batched")),
+            "getmany_eps": round(med("getmany_single")), "getmany_batched_eps": round(med("getmany_batched")),
+            "clickhouse_ceiling_eps": ceiling["eps"],
+            "batched_per_cpu_s": round(med("ours_batched", "events_per_cpu_s")),
+            "single_per_cpu_s": round(med("ours_single", "events_per_cpu_s")),
         })
-    lats = []
-    for r in range(args.repeat):
-        progress(f"latency at 50% of {res['batched_eps']} events/s for {args.latency_seconds}s "
-                 f"(run {r + 1}/{args.repeat}) ...")
-        lats.append(latency(args.broker, args.clickhouse, res["batched_eps"] * 0.5, args.per_message,
-                            args.latency_seconds, args.seed, f"{run_id}_{r}", args.take_events,
-                            args.batch_wait))
-    lat = median_latency(lats)
-    res.update({"p50_latency_ms": lat["p50_ms"], "p99_latency_ms": lat["p99_ms"], "latency": lat})
-    target_batched = min(250_000, 0.6 * ceiling["eps"])
-    res["targets"] = {
-        "batched_target_eps": round(target_batched),
-        "batched_met": res["batched_eps"] >= target_batched,
-        "single_vs_noop": round(res["single_eps"] / res["noop_faust_eps"], 3) if res["noop_faust_eps"] else None,
-        "single_met": bool(res["noop_faust_eps"]) and res["single_eps"] >= 0.8 * res["noop_faust_eps"],
-        # The same ratio per alternated pair (ours / the no-op run just before it) and per CPU
-        # second: how much of the ratio's spread is the machine's.
-        "single_vs_noop_pairs": pair_ratios(runs, "single", "eps"),
-        "single_vs_noop_per_cpu": ratio_of_medians(runs, "single", "events_per_cpu_s"),
-        "p99_met": lat["p99_ms"] is not None and lat["p99_ms"] < 1000,
-    }
-    if "columnar" in counts:
-        res["targets"]["batched_columnar_met"] = res["batched_columnar_eps"] >= target_batched
-    res["machine_ceiling"] = machine_ceiling(runs)
-    res.update({"runs": runs, "ceiling": ceiling, "per_message": args.per_message,
-                "take_events": args.take_events, "batch_wait": args.batch_wait,
-                "single_events": args.single_events, "batched_events": args.batched_events,
-                "columnar_events": n_columnar,
-                "load_average": load_average()})
+        if "columnar" in counts:
+            res.update({
+                "batched_columnar_eps": round(med("ours_columnar")),
+                "batched_columnar_per_cpu_s": round(med("ours_columnar", "events_per_cpu_s")),
+                "noop_faust_columnar_eps": round(med("noop_columnar")),
+                "getmany_columnar_eps": round(med("getmany_columnar")),
+            })
+        lats = []
+        for r in range(args.repeat):
+            progress(f"latency at 50% of {res['batched_eps']} events/s for {args.latency_seconds}s "
+                     f"(run {r + 1}/{args.repeat}) ...")
+            lats.append(latency(args.broker, args.clickhouse, res["batched_eps"] * 0.5, args.per_message,
+                                args.latency_seconds, args.seed, f"{run_id}_{r}", args.take_events,
+                                args.batch_wait))
+        lat = median_latency(lats)
+        res.update({"p50_latency_ms": lat["p50_ms"], "p99_latency_ms": lat["p99_ms"], "latency": lat})
+        target_batched = min(250_000, 0.6 * ceiling["eps"])
+        res["targets"] = {
+            "batched_target_eps": round(target_batched),
+            "batched_met": res["batched_eps"] >= target_batched,
+            "single_vs_noop": round(res["single_eps"] / res["noop_faust_eps"], 3) if res["noop_faust_eps"] else None,
+            "single_met": bool(res["noop_faust_eps"]) and res["single_eps"] >= 0.8 * res["noop_faust_eps"],
+            # The same ratio per alternated pair (ours / the no-op run just before it) and per CPU
+            # second: how much of the ratio's spread is the machine's.
+            "single_vs_noop_pairs": pair_ratios(runs, "single", "eps"),
+            "single_vs_noop_per_cpu": ratio_of_medians(runs, "single", "events_per_cpu_s"),
+            "p99_met": lat["p99_ms"] is not None and lat["p99_ms"] < 1000,
+        }
+        if "columnar" in counts:
+            res["targets"]["batched_columnar_met"] = res["batched_columnar_eps"] >= target_batched
+        res["machine_ceiling"] = machine_ceiling(runs)
+        res.update({"runs": runs, "ceiling": ceiling, "per_message": args.per_message,
+                    "take_events": args.take_events, "batch_wait": args.batch_wait,
+                    "single_events": args.single_events, "batched_events": args.batched_events,
+                    "columnar_events": n_columnar,
+                    "load_average": load_average()})
+    finally:
+        # Every topic of the run (its producers' and its Faust workers' internal ones carry the
+        # run id), as each worker's database is dropped after its run.
+        kit.delete_topics(args.broker, run_id)
     emit(res, args.json)
     save("ingest", res, ["rumour", "bench", "ingest", *(argv if argv is not None else sys.argv[1:])], vars(args))
     return 0

@@ -90,6 +90,7 @@ def run_count(n_workers: int, pairs, n_events: int, per_message: int, broker: st
     finally:
         for w in workers:
             w.stop()
+        kit.delete_topics(broker, topic)  # the topic and the workers' own (named after the app id)
     got, stored = answers(db)
     active = [s for s in snaps if s.get("first_end")]
     span = max(s["last_end"] for s in active) - min(s["first_end"] for s in active)

@@ -348,3 +348,32 @@ def drop_database(url: str) -> None:
         Client(host, port=int(port or 9000)).execute(f"DROP DATABASE IF EXISTS {name}")
     except Exception as exc:  # a leftover database costs disk only
         print(f"could not drop {name}: {exc}", file=sys.stderr)
+
+
+async def _delete_topics(bootstrap: str, marker: str) -> list[str]:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        names = sorted(t for t in await admin.list_topics() if marker in t)
+        if names:
+            await admin.delete_topics(names, timeout_ms=30000)
+        return names
+    finally:
+        await admin.close()
+
+
+def delete_topics(bootstrap: str, marker: str) -> list[str]:
+    """Delete every topic whose name contains ``marker`` (a run's id: the topics it produced to
+    and its Faust workers' internal ones, whose names start with the app id); the names deleted.
+    Left behind, a run's events stay on the broker's disk for the retention time (7 days): 14 GB
+    and 850 partitions after a day of runs, which the broker keeps working over and which slowed
+    every later run's latency (benchmarks/RESULTS.md, "Session 23")."""
+    if len(marker) < 6:  # never a prefix that could match another's topics
+        raise ValueError(f"marker too short to delete by: {marker!r}")
+    try:
+        return asyncio.run(_delete_topics(bootstrap, marker))
+    except Exception as exc:  # a leftover topic costs disk only
+        print(f"could not delete the topics of {marker}: {exc}", file=sys.stderr)
+        return []

@@ -134,6 +134,7 @@ def one_run(args, topic: str, n_events: int, run: int) -> dict:
             spy.wait(60)
         w.stop()
         kit.drop_database(db)
+        kit.delete_topics(args.broker, app_id)  # the worker's Faust topics (named after its app id)
     hz = os.sysconf("SC_CLK_TCK")
     n = b["events"]
     # Python thread names from the worker's /bench page (main's worker has none: ids then).
@@ -213,11 +214,14 @@ def main(argv=None) -> int:
                 pairs if single or args.form == "array" else columnar_pairs(pairs))
     modes = args.mode or ["ours"]
     variants = args.variant or [""]
-    for run in range(args.runs):
-        for tree, mode, variant in [(t, m, v) for t in trees for m in modes for v in variants]:
-            args.tree, args.mode, args.variant = tree, mode, variant
-            print(orjson.dumps(one_run(args, topic, args.events, run)).decode(), flush=True)
-            time.sleep(1)
+    try:
+        for run in range(args.runs):
+            for tree, mode, variant in [(t, m, v) for t in trees for m in modes for v in variants]:
+                args.tree, args.mode, args.variant = tree, mode, variant
+                print(orjson.dumps(one_run(args, topic, args.events, run)).decode(), flush=True)
+                time.sleep(1)
+    finally:
+        kit.delete_topics(args.broker, topic)
     return 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 
 import orjson
 import pytest
@@ -190,6 +191,48 @@ def test_bench_ingest_end_to_end_contract(kafka_bootstrap, clickhouse_server, ca
     left = [name for (name,) in Client(url.hostname, port=url.port or 9000).execute("SHOW DATABASES")
             if res["run_id"] in name]
     assert left == []
+    # And every topic: the ones produced to, the latency run's and the workers' own (Faust's
+    # internal topics are named after the app id, which carries the run id).
+    assert topics_named(kafka_bootstrap, res["run_id"]) == []
+
+
+def topics_named(bootstrap: str, marker: str, wait_s: float = 10.0) -> list[str]:
+    """The topics whose name holds ``marker``, once none is left or after ``wait_s`` (a deleted
+    topic can stay listed for a moment)."""
+    import asyncio
+    import time
+
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    async def names():
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            return sorted(t for t in await admin.list_topics() if marker in t)
+        finally:
+            await admin.close()
+
+    deadline = time.monotonic() + wait_s
+    while True:
+        left = asyncio.run(names())
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.5)
+
+
+def test_delete_topics_takes_every_topic_of_the_run_and_no_other(kafka_topic, kafka_bootstrap):
+    from benchmarks import ingest_kit as kit
+
+    marker = uuid.uuid4().hex[:10]
+    mine = [kafka_topic(prefix=f"bench-x-{marker}"), kafka_topic(2, prefix=f"app-{marker}-__assignor")]
+    other = kafka_topic(prefix=f"bench-x-{marker[:-1]}")  # a near name, not the run's
+    assert topics_named(kafka_bootstrap, marker, wait_s=0) == sorted(mine)
+    assert kit.delete_topics(kafka_bootstrap, marker) == sorted(mine)
+    assert topics_named(kafka_bootstrap, marker) == []
+    assert topics_named(kafka_bootstrap, other, wait_s=0) == [other]
+    assert kit.delete_topics(kafka_bootstrap, marker) == []  # nothing left: nothing to do
+    with pytest.raises(ValueError):
+        kit.delete_topics(kafka_bootstrap, "bench")  # would match every run's topics
 
 
 @pytest.mark.parametrize("name", ["ingest", "scale"])
