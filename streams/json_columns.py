@@ -6,6 +6,12 @@ Here one numba pass (streams/json_scan_kernels.py) finds where each value is, a 
 each string column's bytes NUL-joined into one buffer, and one ``decode`` + ``split`` per message
 gives every column's list of str (C-level, ~25 ns a value): no Python object per event.
 
+The decoder takes :func:`array_batch_columns`: a column whose strings all repeat one (a message
+of one rumour: its rumour_id, its platform) comes as that string, as the columnar form sends it,
+and the id columns' UTF-8 encoding the graphs and the store read is cut from the scan's own
+bytes instead of being joined and encoded again from the lists (the bench's arrays: decode
+0.83 -> 0.64-0.72 us per event, session 23).
+
 Exactness: the scanner reads only what it reads exactly as orjson does (flat objects of the v1
 fields; strings, with the JSON escapes decoded as orjson decodes them, not ``\\u0000`` or lone
 surrogates; integers of up to 18 digits; null) and returns ``None`` for
